@@ -1,0 +1,182 @@
+import { applyMask } from "./mask.js";
+
+// RFC 6455 §5.2 base framing, the receiving side. The parser only decodes headers and hands out payload
+// pieces, unmasked in place; the rules about what a frame may be live in Protocol. It works on any chunking:
+// a header split across chunks is gathered in a 14-byte scratch, a payload split across chunks is handed out
+// piece by piece (so text can be validated while it arrives) without concatenation.
+
+export interface FrameHeader {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  /** Payload length in bytes. For a 64-bit length whose top bit is set this is -1 (§5.2 forbids it). */
+  length: number;
+}
+
+export interface FrameSink {
+  /** A header was decoded. Return false to stop parsing (the connection is being failed). */
+  onFrameHeader(header: FrameHeader): boolean;
+  /** Part of the payload, unmasked; `last` on the final piece (also called once, empty, for a 0-length frame). */
+  onFramePayload(piece: Buffer, last: boolean): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const MAX_HEADER = 14;
+
+export class FrameParser {
+  private readonly sink: FrameSink;
+  /** Header bytes gathered across chunks. */
+  private readonly scratch = Buffer.allocUnsafe(MAX_HEADER);
+  private scratchLength = 0;
+  private inPayload = false;
+  private remaining = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.allocUnsafe(4);
+  private maskOffset = 0;
+  private stopped = false;
+  private paused = false;
+  private backlog: Buffer[] = [];
+  private backlogBytes = 0;
+
+  constructor(sink: FrameSink) {
+    this.sink = sink;
+  }
+
+  /** Bytes received while paused, waiting to be parsed. */
+  get pendingBytes(): number {
+    return this.backlogBytes;
+  }
+
+  /** Parses `data`. The parser takes ownership: masked payloads are unmasked in place. */
+  push(data: Buffer): void {
+    if (this.stopped) return;
+    if (this.paused) {
+      this.backlog.push(data);
+      this.backlogBytes += data.length;
+      return;
+    }
+    this.parse(data);
+  }
+
+  /** Stops delivering until resume(); bytes pushed meanwhile are kept in order. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused || this.stopped) return;
+    this.paused = false;
+    while (this.backlog.length > 0 && !this.paused && !this.stopped) {
+      const next = this.backlog.shift()!;
+      this.backlogBytes -= next.length;
+      this.parse(next);
+    }
+  }
+
+  /** Discards everything from now on (after a close or a failure). */
+  stop(): void {
+    this.stopped = true;
+    this.backlog = [];
+    this.backlogBytes = 0;
+  }
+
+  private parse(data: Buffer): void {
+    const end = data.length;
+    let pos = 0;
+    while (pos < end) {
+      if (this.stopped) return;
+      if (this.paused) {
+        const rest = data.subarray(pos);
+        this.backlog.unshift(rest);
+        this.backlogBytes += rest.length;
+        return;
+      }
+      if (this.inPayload) {
+        const take = Math.min(this.remaining, end - pos);
+        const piece = data.subarray(pos, pos + take);
+        pos += take;
+        if (this.masked) {
+          applyMask(piece, this.maskKey, this.maskOffset);
+          this.maskOffset = (this.maskOffset + take) & 3;
+        }
+        this.remaining -= take;
+        const last = this.remaining === 0;
+        if (last) this.inPayload = false;
+        this.sink.onFramePayload(piece, last);
+        continue;
+      }
+      // Header: straight from the chunk when it is all there, else gathered in the scratch.
+      if (this.scratchLength === 0 && end - pos >= 2) {
+        const size = headerSize(data[pos + 1]);
+        if (end - pos >= size) {
+          this.decodeHeader(data, pos);
+          pos += size;
+          continue;
+        }
+      }
+      while (pos < end) {
+        this.scratch[this.scratchLength++] = data[pos++];
+        if (this.scratchLength >= 2 && this.scratchLength === headerSize(this.scratch[1])) break;
+      }
+      if (this.scratchLength >= 2 && this.scratchLength === headerSize(this.scratch[1])) {
+        this.scratchLength = 0;
+        this.decodeHeader(this.scratch, 0);
+      }
+    }
+  }
+
+  private decodeHeader(buf: Buffer, at: number): void {
+    const b0 = buf[at];
+    const b1 = buf[at + 1];
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let p = at + 2;
+    if (length === 126) {
+      length = buf.readUInt16BE(p);
+      p += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(p);
+      const low = buf.readUInt32BE(p + 4);
+      // §5.2: "the most significant bit MUST be 0".
+      length = high > 0x7fffffff ? -1 : high * 0x100000000 + low;
+      p += 8;
+    }
+    if (masked) {
+      this.maskKey[0] = buf[p];
+      this.maskKey[1] = buf[p + 1];
+      this.maskKey[2] = buf[p + 2];
+      this.maskKey[3] = buf[p + 3];
+    }
+    const header: FrameHeader = {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      rsv2: (b0 & 0x20) !== 0,
+      rsv3: (b0 & 0x10) !== 0,
+      opcode: b0 & 0x0f,
+      masked,
+      length,
+    };
+    if (!this.sink.onFrameHeader(header)) {
+      this.stop();
+      return;
+    }
+    this.masked = masked;
+    this.maskOffset = 0;
+    if (length === 0) {
+      this.sink.onFramePayload(EMPTY, true);
+    } else {
+      this.inPayload = true;
+      this.remaining = length;
+    }
+  }
+}
+
+/** Header size in bytes given the second header byte (mask bit and 7-bit length). */
+function headerSize(b1: number): number {
+  const len = b1 & 0x7f;
+  const base = len < 126 ? 2 : len === 126 ? 4 : 10;
+  return b1 & 0x80 ? base + 4 : base;
+}

@@ -1,0 +1,89 @@
+import { type MaskKeyPool, maskInto } from "./mask.js";
+
+// RFC 6455 §5.2 base framing, the sending side.
+
+/** Payloads up to this size are copied next to their header: one buffer beats a two-entry writev. */
+const COPY_THRESHOLD = 1024;
+
+export interface FrameOptions {
+  fin: boolean;
+  rsv1: boolean;
+  /** Clients mask every frame (§5.3); servers never do. */
+  maskKeys: MaskKeyPool | null;
+}
+
+function headerLength(payloadLength: number, masked: boolean): number {
+  const base = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+function writeHeader(
+  out: Buffer,
+  opcode: number,
+  payloadLength: number,
+  fin: boolean,
+  rsv1: boolean,
+  masked: boolean,
+): number {
+  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = masked ? 0x80 : 0;
+  if (payloadLength < 126) {
+    out[1] = maskBit | payloadLength;
+    return 2;
+  }
+  if (payloadLength < 65536) {
+    out[1] = maskBit | 126;
+    out.writeUInt16BE(payloadLength, 2);
+    return 4;
+  }
+  // §5.2: 64-bit length, most significant bit 0. Lengths above 2^53 cannot occur in JS buffers.
+  out[1] = maskBit | 127;
+  out.writeUInt32BE(Math.floor(payloadLength / 0x100000000), 2);
+  out.writeUInt32BE(payloadLength >>> 0, 6);
+  return 10;
+}
+
+/**
+ * Frames `payload` and passes the bytes to `write`: one buffer for small or masked frames, the header and
+ * the caller's payload (not copied) for large unmasked ones.
+ */
+export function writeFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options: FrameOptions,
+  write: (chunk: Buffer) => void,
+): void {
+  const length = payload.length;
+  const masked = options.maskKeys !== null;
+  const size = headerLength(length, masked);
+  if (masked) {
+    const out = Buffer.allocUnsafe(size + length);
+    const at = writeHeader(out, opcode, length, options.fin, options.rsv1, true);
+    const key = options.maskKeys!.next();
+    out[at] = key[0];
+    out[at + 1] = key[1];
+    out[at + 2] = key[2];
+    out[at + 3] = key[3];
+    maskInto(payload, out, size, key);
+    write(out);
+    return;
+  }
+  if (length <= COPY_THRESHOLD) {
+    const out = Buffer.allocUnsafe(size + length);
+    writeHeader(out, opcode, length, options.fin, options.rsv1, false);
+    out.set(payload, size);
+    write(out);
+    return;
+  }
+  const header = Buffer.allocUnsafe(size);
+  writeHeader(header, opcode, length, options.fin, options.rsv1, false);
+  write(header);
+  write(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+}
+
+/** The whole frame as one buffer (tests, and broadcasting the same bytes to many peers). */
+export function encodeFrame(opcode: number, payload: Uint8Array, options: FrameOptions): Buffer {
+  const parts: Buffer[] = [];
+  writeFrame(opcode, payload, options, (chunk) => parts.push(chunk));
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}

@@ -1,0 +1,417 @@
+import { encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
+import { ProtocolError } from "./errors.js";
+import type { PerMessageExtension } from "./extension.js";
+import { type FrameHeader, FrameParser, type FrameSink } from "./frame-parser.js";
+import { type FrameOptions, writeFrame } from "./frame-writer.js";
+import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
+import { MessageBuffer } from "./message-buffer.js";
+import { isValidUtf8, Utf8StreamValidator } from "./utf8.js";
+
+// The RFC 6455 state machine after the opening handshake, free of I/O (like Python's websockets and
+// wsproto): bytes go in through receive(), and come out through handler.write(); calls go in through
+// send()/ping()/close(), and events come out through the handler. It never touches a socket or a timer.
+
+export type Role = "client" | "server";
+
+export interface ProtocolOptions {
+  role: Role;
+  /** Largest message accepted, after decompression (§10.4). Default 64 MiB. */
+  maxPayloadBytes?: number;
+  /** Most frames one message may span (a flood of tiny fragments is a DoS). Default 65536. */
+  maxFragmentsPerMessage?: number;
+  /** The negotiated RSV1 extension (permessage-deflate), if any. */
+  extension?: PerMessageExtension | null;
+  /** Source of masking keys (clients only). */
+  maskKeys?: MaskKeyPool;
+}
+
+export interface ProtocolHandler {
+  /** Bytes to send to the peer, in order. */
+  write(chunk: Buffer): void;
+  /** A complete message; text is validated UTF-8 bytes. */
+  onMessage(data: Buffer, isText: boolean): void;
+  /** A ping arrived; the pong has already been queued (§5.5.2). */
+  onPing(payload: Buffer): void;
+  onPong(payload: Buffer): void;
+  /** The peer's Close frame arrived and was valid; our Close (an echo, if we had not sent one) is queued. */
+  onCloseFrame(code: number, reason: string): void;
+  /** The connection failed (§7.1.7): our Close with error.closeCode is queued when allowed; input is ignored. */
+  onFailure(error: ProtocolError): void;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FRAGMENTS = 65536;
+
+interface QueuedSend {
+  opcode: number;
+  payload: Buffer;
+  transform: boolean;
+}
+
+export class Protocol implements FrameSink {
+  readonly role: Role;
+  private readonly handler: ProtocolHandler;
+  private readonly parser: FrameParser;
+  private readonly maxPayloadBytes: number;
+  private readonly maxFragments: number;
+  private readonly extension: PerMessageExtension | null;
+  private readonly frameOptions: FrameOptions;
+  private readonly controlFrameOptions: FrameOptions;
+
+  private closeSent = false;
+  private closeReceived = false;
+  private failed = false;
+
+  // The frame being received.
+  private frameOpcode = 0;
+  private frameFin = false;
+  private framePieces = 0;
+  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
+  private expectedTotal = 0;
+  private control: Buffer[] = [];
+  // The message being received.
+  private messageOpcode = 0;
+  private messageTransformed = false;
+  private fragments = 0;
+  private readonly message = new MessageBuffer();
+  private readonly utf8 = new Utf8StreamValidator();
+  private validatingStream = false;
+
+  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
+  private sendQueue: QueuedSend[] = [];
+  private encoding = false;
+
+  constructor(options: ProtocolOptions, handler: ProtocolHandler) {
+    this.role = options.role;
+    this.handler = handler;
+    this.parser = new FrameParser(this);
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.maxFragments = options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
+    this.extension = options.extension ?? null;
+    // §5.3: a client masks every frame it sends; a server never does.
+    const maskKeys = this.role === "client" ? (options.maskKeys ?? sharedMaskKeyPool) : null;
+    this.frameOptions = { fin: true, rsv1: false, maskKeys };
+    this.controlFrameOptions = { fin: true, rsv1: false, maskKeys };
+  }
+
+  /** True once we have sent a Close frame: no more data may be sent (§5.5.1). */
+  get closing(): boolean {
+    return this.closeSent;
+  }
+
+  /** True when both Close frames have been exchanged, or the connection failed. */
+  get closed(): boolean {
+    return (this.closeSent && this.closeReceived) || this.failed;
+  }
+
+  /** Bytes received but not parsed yet, because a message is being decoded by the extension. */
+  get pendingReceiveBytes(): number {
+    return this.parser.pendingBytes;
+  }
+
+  /** Feeds bytes from the peer. Takes ownership of `data` (masked payloads are unmasked in place). */
+  receive(data: Buffer): void {
+    this.parser.push(data);
+  }
+
+  // ---- sending -------------------------------------------------------------------------------------
+
+  /** Sends a text or binary message. Returns false (and sends nothing) once a Close has been sent. */
+  send(payload: Buffer, isText: boolean, transform?: boolean): boolean {
+    if (this.closeSent || this.failed) return false;
+    const opcode = isText ? Opcode.Text : Opcode.Binary;
+    const useExtension =
+      this.extension !== null && (transform ?? this.extension.shouldTransform(payload.length));
+    if (!useExtension && !this.encoding) {
+      writeFrame(opcode, payload, this.frameOptions, this.handler.write);
+      return true;
+    }
+    this.enqueue({ opcode, payload, transform: useExtension });
+    return true;
+  }
+
+  /** Sends a Ping (§5.5.2). The payload is at most 125 bytes. */
+  ping(payload: Buffer = Buffer.alloc(0)): boolean {
+    return this.sendControl(Opcode.Ping, payload);
+  }
+
+  /** Sends an unsolicited Pong (§5.5.3: allowed as a unidirectional heartbeat). */
+  pong(payload: Buffer = Buffer.alloc(0)): boolean {
+    return this.sendControl(Opcode.Pong, payload);
+  }
+
+  /**
+   * Starts the closing handshake (§7.1.2) with `code` (1005 = no status code) and `reason`. Nothing is sent
+   * after it. Returns false if a Close was already sent.
+   */
+  close(code: number = CloseCode.NoStatus, reason = ""): boolean {
+    if (this.closeSent || this.failed) return false;
+    if (code !== CloseCode.NoStatus && !isValidWireCloseCode(code)) {
+      throw new RangeError(`Close code ${code} may not be sent (RFC 6455 §7.4)`);
+    }
+    const payload = encodeClosePayload(code, reason);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError("Close reason longer than 123 bytes");
+    this.closeSent = true;
+    this.writeControl(Opcode.Close, payload);
+    return true;
+  }
+
+  /** Fails the connection from outside the protocol (e.g. a decoder error, a policy limit). */
+  fail(error: ProtocolError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.parser.stop();
+    // §7.1.7: send a Close frame with the status code first, unless one was sent already.
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.writeControl(Opcode.Close, encodeClosePayload(error.closeCode, ""));
+    }
+    this.handler.onFailure(error);
+  }
+
+  /** Releases the extension's resources. */
+  dispose(): void {
+    this.parser.stop();
+    this.sendQueue = [];
+    this.extension?.dispose();
+  }
+
+  private sendControl(opcode: number, payload: Buffer): boolean {
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError("Control frame payload longer than 125 bytes (RFC 6455 §5.5)");
+    }
+    if (this.closeSent || this.failed) return false;
+    this.writeControl(opcode, payload);
+    return true;
+  }
+
+  /** Control frames keep their place behind messages waiting for the extension. */
+  private writeControl(opcode: number, payload: Buffer): void {
+    if (this.encoding) this.enqueue({ opcode, payload, transform: false });
+    else writeFrame(opcode, payload, this.controlFrameOptions, this.handler.write);
+  }
+
+  private enqueue(item: QueuedSend): void {
+    this.sendQueue.push(item);
+    if (!this.encoding) this.drainSendQueue();
+  }
+
+  private drainSendQueue(): void {
+    while (this.sendQueue.length > 0) {
+      const item = this.sendQueue.shift()!;
+      if (!item.transform) {
+        writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler.write);
+        continue;
+      }
+      this.encoding = true;
+      this.extension!.encode(item.payload, (error, encoded) => {
+        this.encoding = false;
+        if (this.failed && error === null) return;
+        if (error !== null || encoded === undefined) {
+          this.fail(asProtocolError(error, CloseCode.InternalError));
+          return;
+        }
+        // RFC 7692 §6: RSV1 marks the first (here: only) frame of a compressed message.
+        writeFrame(
+          item.opcode,
+          encoded,
+          { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
+          this.handler.write,
+        );
+        this.drainSendQueue();
+      });
+      return;
+    }
+  }
+
+  // ---- receiving (FrameSink) -------------------------------------------------------------------------
+
+  onFrameHeader(h: FrameHeader): boolean {
+    const opcode = h.opcode;
+    // §5.2: RSV2/RSV3 must be 0 (no extension we negotiate defines them).
+    if (h.rsv2 || h.rsv3) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV2 or RSV3 set");
+    // §5.2 + §11.8: opcodes 3–7 and 0xB–0xF are reserved.
+    const isControl = opcode >= 8;
+    if (isControl ? opcode > Opcode.Pong : opcode > Opcode.Binary) {
+      return this.reject("SJ_ERR_INVALID_OPCODE", `Reserved opcode 0x${opcode.toString(16)}`);
+    }
+    // §5.1: a server closes on an unmasked frame; a client closes on a masked frame.
+    if (h.masked !== (this.role === "server")) {
+      return this.role === "server"
+        ? this.reject("SJ_ERR_EXPECTED_MASK", "Client frame is not masked")
+        : this.reject("SJ_ERR_UNEXPECTED_MASK", "Server frame is masked");
+    }
+    if (h.length < 0) return this.reject("SJ_ERR_INVALID_LENGTH", "64-bit length with the top bit set");
+    if (isControl) {
+      // §5.5: control frames are not fragmented and carry at most 125 bytes. RFC 7692 §6: never RSV1.
+      if (!h.fin) return this.reject("SJ_ERR_FRAGMENTED_CONTROL_FRAME", "Fragmented control frame");
+      if (h.length > MAX_CONTROL_PAYLOAD) {
+        return this.reject("SJ_ERR_CONTROL_FRAME_TOO_LONG", "Control frame payload longer than 125 bytes");
+      }
+      if (h.rsv1) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a control frame");
+    } else {
+      if (opcode === Opcode.Continuation) {
+        // §5.4: a continuation needs a message in progress.
+        if (this.messageOpcode === 0) {
+          return this.reject("SJ_ERR_UNEXPECTED_CONTINUATION", "Continuation frame without a message");
+        }
+        // RFC 7692 §6.1: RSV1 only on the first frame of a message.
+        if (h.rsv1) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a continuation frame");
+      } else {
+        // §5.4: a new message may not start before the previous one has ended.
+        if (this.messageOpcode !== 0) {
+          return this.reject("SJ_ERR_EXPECTED_CONTINUATION", "New message started inside a fragmented one");
+        }
+        // §5.2: RSV1 only with a negotiated extension that defines it.
+        if (h.rsv1 && this.extension === null) {
+          return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set without a negotiated extension");
+        }
+        this.messageOpcode = opcode;
+        this.messageTransformed = h.rsv1;
+        this.fragments = 0;
+        this.validatingStream = false;
+      }
+      // §10.4: limits are checked from the header, before a byte of the payload is buffered.
+      if (this.message.byteLength + h.length > this.maxPayloadBytes) {
+        return this.reject(
+          "SJ_ERR_MESSAGE_TOO_BIG",
+          `Message larger than ${this.maxPayloadBytes} bytes`,
+          CloseCode.MessageTooBig,
+        );
+      }
+      if (++this.fragments > this.maxFragments) {
+        return this.reject(
+          "SJ_ERR_TOO_MANY_FRAGMENTS",
+          `Message split into more than ${this.maxFragments} frames`,
+          CloseCode.MessageTooBig,
+        );
+      }
+    }
+    this.frameOpcode = opcode;
+    this.frameFin = h.fin;
+    this.framePieces = 0;
+    this.expectedTotal = h.fin && !isControl ? this.message.byteLength + h.length : 0;
+    return true;
+  }
+
+  onFramePayload(piece: Buffer, last: boolean): void {
+    if (this.frameOpcode >= 8) {
+      if (piece.length > 0) this.control.push(piece);
+      if (last) this.handleControlFrame();
+      return;
+    }
+    this.framePieces++;
+    const text = this.messageOpcode === Opcode.Text && !this.messageTransformed;
+    // A text message that arrives in one piece is validated once at the end, natively. Anything split is
+    // validated piece by piece, so invalid UTF-8 fails the connection as soon as it arrives (§8.1).
+    if (
+      text &&
+      (this.validatingStream || !(last && this.frameFin && this.framePieces === 1 && this.fragments === 1))
+    ) {
+      this.validatingStream = true;
+      if (!this.utf8.feed(piece)) {
+        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        return;
+      }
+    }
+    this.message.append(piece, this.expectedTotal);
+    if (last && this.frameFin) this.finishMessage();
+  }
+
+  private finishMessage(): void {
+    const isText = this.messageOpcode === Opcode.Text;
+    const streamed = this.validatingStream;
+    this.messageOpcode = 0;
+    this.validatingStream = false;
+    if (this.messageTransformed) {
+      this.messageTransformed = false;
+      this.decodeMessage(this.message.takeParts(), isText);
+      return;
+    }
+    const data = this.message.take();
+    if (isText) {
+      if (streamed ? !this.utf8.complete : !isValidUtf8(data)) {
+        this.utf8.reset();
+        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        return;
+      }
+      this.utf8.reset();
+    }
+    this.handler.onMessage(data, isText);
+  }
+
+  /** Runs the extension's decoder; parsing waits so events keep the order of the wire. */
+  private decodeMessage(parts: Buffer[], isText: boolean): void {
+    this.parser.pause();
+    this.extension!.decode(parts, this.maxPayloadBytes, (error, data) => {
+      if (this.failed) return;
+      if (error !== null || data === undefined) {
+        this.fail(asProtocolError(error, CloseCode.InvalidPayload));
+        return;
+      }
+      // §8.1: the decoded text must be UTF-8.
+      if (isText && !isValidUtf8(data)) {
+        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        return;
+      }
+      this.handler.onMessage(data, isText);
+      this.parser.resume();
+    });
+  }
+
+  private handleControlFrame(): void {
+    const payload =
+      this.control.length === 0
+        ? Buffer.alloc(0)
+        : this.control.length === 1
+          ? this.control[0]
+          : Buffer.concat(this.control);
+    this.control = [];
+    switch (this.frameOpcode) {
+      case Opcode.Ping:
+        // §5.5.2: answer with a Pong carrying the same payload, unless we are closing.
+        if (!this.closeSent) this.writeControl(Opcode.Pong, payload);
+        this.handler.onPing(payload);
+        return;
+      case Opcode.Pong:
+        this.handler.onPong(payload);
+        return;
+      default:
+        this.handleCloseFrame(payload);
+    }
+  }
+
+  private handleCloseFrame(payload: Buffer): void {
+    let code: number;
+    let reason: string;
+    try {
+      ({ code, reason } = parseClosePayload(payload));
+    } catch (error) {
+      this.fail(error as ProtocolError);
+      return;
+    }
+    this.closeReceived = true;
+    // §5.5.1: after a Close nothing more is read; answer with a Close echoing the status code.
+    this.parser.stop();
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.writeControl(Opcode.Close, encodeClosePayload(code, ""));
+    }
+    this.handler.onCloseFrame(code, reason);
+  }
+
+  private reject(
+    code: ProtocolError["code"],
+    message: string,
+    closeCode: number = CloseCode.ProtocolError,
+  ): false {
+    this.fail(new ProtocolError(code, message, closeCode));
+    return false;
+  }
+}
+
+function asProtocolError(error: Error | null, closeCode: number): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  return new ProtocolError("SJ_ERR_EXTENSION_FAILED", error?.message ?? "Extension failed", closeCode);
+}
