@@ -1,0 +1,364 @@
+/**
+ * RFC 6455 §4 opening-handshake helpers: key generation and accept computation, the server's validation of
+ * the client's request (§4.2.1) and the client's validation of the server's response (§4.1, plus the WHATWG
+ * "establish a WebSocket connection" rules). Pure functions over plain data: no sockets, no timers.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { HANDSHAKE_GUID } from "./constants.js";
+import {
+  asciiEqualsIgnoreCase,
+  type ExtensionOffer,
+  parseExtensionOffers,
+  parseProtocolList,
+  parseTokenList,
+  parseUpgradeList,
+  trimOws,
+} from "./header-grammar.js";
+
+/** A header map as Node gives it (`IncomingMessage.headers`): lowercase names, some duplicates as arrays. */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export type UpgradeRequest = {
+  method: string;
+  /** `IncomingMessage.httpVersion` ("1.1"). Checked when given (§4.2.1 item 1: HTTP/1.1 or higher). */
+  httpVersion?: string;
+  headers: HeaderMap;
+};
+
+export type ValidateUpgradeRequestOptions = {
+  /** §4.2.1 item 2 requires a Host header. Default true. */
+  requireHost?: boolean;
+};
+
+export type UpgradeRequestResult =
+  | { ok: true; key: string; protocols: string[]; extensions: ExtensionOffer[] }
+  | { ok: false; status: number; reason: string; headers?: Record<string, string> };
+
+export type UpgradeResponse = { statusCode: number; headers: HeaderMap };
+
+export type ExpectedUpgrade = {
+  /** The Sec-WebSocket-Key the client sent. */
+  key: string;
+  /** The subprotocols the client sent in Sec-WebSocket-Protocol (empty: header not sent). */
+  offeredProtocols: string[];
+  /** The extension names the client offered in Sec-WebSocket-Extensions. */
+  offeredExtensions: string[];
+  /**
+   * WHATWG fails the connection when protocols were offered and the response selects none; RFC 6455 alone
+   * allows it (the server "MAY" omit the header). true accepts such a response with protocol "". Default false.
+   */
+  allowMissingProtocol?: boolean;
+};
+
+export type UpgradeResponseResult =
+  | { ok: true; protocol: string; extensions: ExtensionOffer[] }
+  | { ok: false; reason: string };
+
+/** The only protocol version this library speaks (RFC 6455 §4.1 item 9, §11.6). */
+export const WEBSOCKET_VERSION = "13";
+
+/** RFC 6455 §4.1 item 7: a nonce of 16 random bytes, base64-encoded. */
+export function generateKey(): string {
+  return randomBytes(16).toString("base64");
+}
+
+/** RFC 6455 §4.2.2 item 5 (4th bullet) / §1.3: base64(SHA-1(key + GUID)). */
+export function computeAccept(key: string): string {
+  return createHash("sha1")
+    .update(key + HANDSHAKE_GUID, "latin1")
+    .digest("base64");
+}
+
+function isBase64Char(c: number): boolean {
+  return (
+    (c >= 0x41 && c <= 0x5a) || // A-Z
+    (c >= 0x61 && c <= 0x7a) || // a-z
+    (c >= 0x30 && c <= 0x39) || // 0-9
+    c === 0x2b || // +
+    c === 0x2f // /
+  );
+}
+
+/**
+ * RFC 6455 §4.2.1 item 5 / §11.3.1: a base64 value that decodes to exactly 16 bytes, i.e. exactly
+ * `[A-Za-z0-9+/]{22}==`. The 4 pad bits in the 22nd char are not required to be zero (lenient decoding,
+ * RFC 4648 §3.5), so any 22nd alphabet char is accepted.
+ */
+export function isValidKey(key: string): boolean {
+  if (key.length !== 24) return false;
+  for (let i = 0; i < 22; i++) {
+    if (!isBase64Char(key.charCodeAt(i))) return false;
+  }
+  return key.charCodeAt(22) === 0x3d && key.charCodeAt(23) === 0x3d;
+}
+
+/**
+ * All values of a header, looked up by ASCII case-insensitive name over own keys only (so "constructor" or
+ * "__proto__" never resolve to Object.prototype), arrays flattened and OWS-trimmed. Empty when absent.
+ */
+function headerValues(headers: HeaderMap, lowerName: string): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(headers)) {
+    if (key.length !== lowerName.length || !asciiEqualsIgnoreCase(key, lowerName)) continue;
+    const v = headers[key];
+    if (v === undefined) continue;
+    if (typeof v === "string") out.push(trimOws(v));
+    else for (const item of v) out.push(trimOws(item));
+  }
+  return out;
+}
+
+/**
+ * A list-valued header: several fields are "logically the same as a single field that contains all values"
+ * (RFC 9110 §5.3; RFC 6455 §11.3.2, §11.3.4), so they are joined with ", " like Node does. undefined when
+ * absent.
+ */
+function listHeader(headers: HeaderMap, lowerName: string): string | undefined {
+  const values = headerValues(headers, lowerName);
+  return values.length === 0 ? undefined : values.join(", ");
+}
+
+type Single = { kind: "absent" } | { kind: "duplicate" } | { kind: "value"; value: string };
+
+/**
+ * A header that must appear once. Node joins repeated unknown headers with ", " into one string, so a comma
+ * in a value that cannot legitimately contain one (a key, a version, an accept hash) means a duplicate.
+ */
+function singleHeader(headers: HeaderMap, lowerName: string): Single {
+  const values = headerValues(headers, lowerName);
+  if (values.length === 0) return { kind: "absent" };
+  if (values.length > 1 || values[0]!.includes(",")) return { kind: "duplicate" };
+  return { kind: "value", value: values[0]! };
+}
+
+function containsIgnoreCase(list: readonly string[], wanted: string): boolean {
+  for (const item of list) if (asciiEqualsIgnoreCase(item, wanted)) return true;
+  return false;
+}
+
+/** RFC 6455 §11.3.5: version = DIGIT | (NZDIGIT DIGIT) | ("1" DIGIT DIGIT) | ("2" DIGIT DIGIT), i.e. 0–255. */
+function isVersionSyntax(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || n > 3) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  if (n > 1 && v.charCodeAt(0) === 0x30) return false; // no leading zero
+  return Number(v) <= 255;
+}
+
+/** `IncomingMessage.httpVersion` ("1.1", "1.0", "2.0") is HTTP/1.1 or higher. */
+function isHttp11OrHigher(version: string): boolean {
+  const dot = version.indexOf(".");
+  if (dot <= 0 || dot === version.length - 1) return false;
+  const major = version.slice(0, dot);
+  const minor = version.slice(dot + 1);
+  for (const part of [major, minor]) {
+    for (let i = 0; i < part.length; i++) {
+      const c = part.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return false;
+    }
+  }
+  const maj = Number(major);
+  return maj > 1 || (maj === 1 && Number(minor) >= 1);
+}
+
+function reject(status: number, reason: string, headers?: Record<string, string>): UpgradeRequestResult {
+  return headers === undefined ? { ok: false, status, reason } : { ok: false, status, reason, headers };
+}
+
+const VERSION_HEADERS = { "Sec-WebSocket-Version": WEBSOCKET_VERSION } as const;
+
+/**
+ * The server's check of a client's opening handshake, RFC 6455 §4.2.1. On failure, `status`, `reason` and
+ * `headers` are the HTTP response to send (§4.2.1: "return an HTTP response with an appropriate error code
+ * (such as 400 Bad Request)").
+ *
+ * Checks run in this order: method, HTTP version, Host, Upgrade, Connection, Sec-WebSocket-Version,
+ * Sec-WebSocket-Key, Sec-WebSocket-Protocol, Sec-WebSocket-Extensions. The version is checked before the key
+ * so that a client speaking another draft (which may not send a §4.1 key) is told which version to use.
+ * Origin (§4.2.1 item 7) is the server layer's policy and is not checked here.
+ */
+export function validateUpgradeRequest(
+  req: UpgradeRequest,
+  opts: ValidateUpgradeRequestOptions = {},
+): UpgradeRequestResult {
+  const headers = req.headers;
+
+  // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Another method gets 405, which RFC 9110 §15.5.6
+  // defines for a method the resource does not support and which MUST carry an Allow header.
+  if (req.method !== "GET") return reject(405, "Method must be GET", { Allow: "GET" });
+  if (req.httpVersion !== undefined && !isHttp11OrHigher(req.httpVersion)) {
+    return reject(400, "HTTP version must be 1.1 or higher");
+  }
+
+  // §4.2.1 item 2: "A |Host| header field containing the server's authority."
+  if (opts.requireHost !== false) {
+    const host = singleHeader(headers, "host");
+    if (host.kind !== "value" || host.value === "") return reject(400, "Missing or invalid Host header");
+  }
+
+  // §4.2.1 item 3: Upgrade contains "websocket", ASCII case-insensitive. Upgrade is a list (RFC 9110 §7.8).
+  const upgrade = listHeader(headers, "upgrade");
+  const upgradeList = upgrade === undefined ? null : parseUpgradeList(upgrade);
+  if (upgradeList === null || !containsIgnoreCase(upgradeList, "websocket")) {
+    return reject(400, "Missing or invalid Upgrade header: must contain websocket");
+  }
+
+  // §4.2.1 item 4: Connection contains the token "Upgrade", ASCII case-insensitive.
+  const connection = listHeader(headers, "connection");
+  const connectionList = connection === undefined ? null : parseTokenList(connection);
+  if (connectionList === null || !containsIgnoreCase(connectionList, "upgrade")) {
+    return reject(400, "Missing or invalid Connection header: must contain Upgrade");
+  }
+
+  // §4.2.1 item 6: Sec-WebSocket-Version must be 13. §4.2.2 item 4 and §4.4: a version the server does not
+  // speak gets an error such as 426 Upgrade Required plus the Sec-WebSocket-Version the server speaks. A
+  // repeated header or a value outside the §11.3.5 grammar (which allows one version) is malformed: 400.
+  const version = singleHeader(headers, "sec-websocket-version");
+  if (version.kind === "duplicate") {
+    return reject(400, "Sec-WebSocket-Version must appear once", { ...VERSION_HEADERS });
+  }
+  if (version.kind === "value" && !isVersionSyntax(version.value)) {
+    return reject(400, "Invalid Sec-WebSocket-Version header", { ...VERSION_HEADERS });
+  }
+  if (version.kind === "absent" || version.value !== WEBSOCKET_VERSION) {
+    return reject(426, "Unsupported WebSocket version: Sec-WebSocket-Version must be 13", {
+      ...VERSION_HEADERS,
+    });
+  }
+
+  // §4.2.1 item 5 / §11.3.1: Sec-WebSocket-Key, once, base64 of 16 bytes.
+  const key = singleHeader(headers, "sec-websocket-key");
+  if (key.kind === "absent") return reject(400, "Missing Sec-WebSocket-Key header");
+  if (key.kind === "duplicate") return reject(400, "Sec-WebSocket-Key must appear once");
+  if (!isValidKey(key.value)) return reject(400, "Invalid Sec-WebSocket-Key header");
+
+  // §4.2.1 item 8 / §11.3.4: optional Sec-WebSocket-Protocol = 1#token, unique (§4.1 item 10).
+  let protocols: string[] = [];
+  const protocolHeader = listHeader(headers, "sec-websocket-protocol");
+  if (protocolHeader !== undefined) {
+    const parsed = parseProtocolList(protocolHeader);
+    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
+    protocols = parsed;
+  }
+
+  // §4.2.1 item 9 / §9.1: optional Sec-WebSocket-Extensions = 1#extension.
+  let extensions: ExtensionOffer[] = [];
+  const extensionHeader = listHeader(headers, "sec-websocket-extensions");
+  if (extensionHeader !== undefined) {
+    const parsed = parseExtensionOffers(extensionHeader);
+    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
+    extensions = parsed;
+  }
+
+  return { ok: true, key: key.value, protocols, extensions };
+}
+
+/**
+ * Caps the request head before any parsing: `rawHeaders` is Node's flat `[name, value, name, value, …]`.
+ * A field is counted as it is on the wire, `name: value\r\n` (name + value + 4 bytes); Node decodes headers
+ * as latin1, so string length equals byte length. Too many or too large → 431 Request Header Fields Too
+ * Large (RFC 6585 §5).
+ */
+export function checkHeaderLimits(
+  rawHeaders: readonly string[],
+  limits: { maxHeaderCount: number; maxHeaderBytes: number },
+): { ok: true } | { ok: false; status: 431; reason: string } {
+  const count = Math.ceil(rawHeaders.length / 2);
+  if (count > limits.maxHeaderCount) {
+    return { ok: false, status: 431, reason: `Too many header fields (limit ${limits.maxHeaderCount})` };
+  }
+  let bytes = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    bytes += rawHeaders[i]!.length + (rawHeaders[i + 1]?.length ?? 0) + 4;
+    if (bytes > limits.maxHeaderBytes) {
+      return {
+        ok: false,
+        status: 431,
+        reason: `Header fields too large (limit ${limits.maxHeaderBytes} bytes)`,
+      };
+    }
+  }
+  return { ok: true };
+}
+
+function fail(reason: string): UpgradeResponseResult {
+  return { ok: false, reason };
+}
+
+/**
+ * The client's check of the server's opening handshake: RFC 6455 §4.1 "the client MUST validate the
+ * server's response as follows" (checks 1–6) and WHATWG "establish a WebSocket connection". On success,
+ * `protocol` is the selected subprotocol ("" for none) and `extensions` the extensions in use, with their
+ * parameters, for the extension layer to validate.
+ */
+export function validateUpgradeResponse(
+  res: UpgradeResponse,
+  expected: ExpectedUpgrade,
+): UpgradeResponseResult {
+  const headers = res.headers;
+
+  // §4.1 check 1 (WHATWG: "If response's status is not 101, fail the WebSocket connection").
+  if (res.statusCode !== 101) return fail(`Unexpected response status ${res.statusCode}`);
+
+  // §4.1 check 2: Upgrade present and "websocket", ASCII case-insensitive. Unlike the request, the response
+  // value is the single protocol switched to (§4.2.2 item 5), so a list or repeat fails (as in Chromium).
+  const upgrade = singleHeader(headers, "upgrade");
+  if (upgrade.kind !== "value" || !asciiEqualsIgnoreCase(upgrade.value, "websocket")) {
+    return fail("Missing or invalid Upgrade header in response: must be websocket");
+  }
+
+  // §4.1 check 3: Connection contains the token "Upgrade", ASCII case-insensitive.
+  const connection = listHeader(headers, "connection");
+  const connectionList = connection === undefined ? null : parseTokenList(connection);
+  if (connectionList === null || !containsIgnoreCase(connectionList, "upgrade")) {
+    return fail("Missing or invalid Connection header in response: must contain Upgrade");
+  }
+
+  // §4.1 check 4: Sec-WebSocket-Accept equals base64(SHA-1(key + GUID)), compared exactly.
+  const accept = singleHeader(headers, "sec-websocket-accept");
+  if (accept.kind === "absent") return fail("Missing Sec-WebSocket-Accept header");
+  if (accept.kind === "duplicate") return fail("Sec-WebSocket-Accept must appear once");
+  if (accept.value !== computeAccept(expected.key))
+    return fail("Sec-WebSocket-Accept does not match the key");
+
+  // §4.1 check 5: every extension in use must be one the client offered (names compared exactly). The header
+  // may be repeated (RFC 6455 erratum 3433), so repeats are joined. An extension named twice fails: the
+  // response lists the extensions in use, and one extension cannot be in use twice (Chromium fails it too).
+  let extensions: ExtensionOffer[] = [];
+  const extensionHeader = listHeader(headers, "sec-websocket-extensions");
+  if (extensionHeader !== undefined) {
+    const parsed = parseExtensionOffers(extensionHeader);
+    if (parsed === null) return fail("Invalid Sec-WebSocket-Extensions header in response");
+    const seen = new Set<string>();
+    for (const ext of parsed) {
+      if (!expected.offeredExtensions.includes(ext.name)) {
+        return fail(`Server selected extension ${ext.name} that the client did not offer`);
+      }
+      if (seen.has(ext.name)) return fail(`Server selected extension ${ext.name} more than once`);
+      seen.add(ext.name);
+    }
+    extensions = parsed;
+  }
+
+  // §4.1 check 6: a subprotocol in the response must be one the client offered; §11.3.4: the server sends one
+  // token, once. WHATWG adds: if protocols were offered and the response has none, fail the connection.
+  let protocol = "";
+  const protocolHeader = singleHeader(headers, "sec-websocket-protocol");
+  if (protocolHeader.kind === "duplicate") return fail("Sec-WebSocket-Protocol must appear once in response");
+  if (protocolHeader.kind === "value") {
+    if (expected.offeredProtocols.length === 0) {
+      return fail("Server sent Sec-WebSocket-Protocol but the client offered none");
+    }
+    if (!expected.offeredProtocols.includes(protocolHeader.value)) {
+      return fail(`Server selected subprotocol ${JSON.stringify(protocolHeader.value)} that was not offered`);
+    }
+    protocol = protocolHeader.value;
+  } else if (expected.offeredProtocols.length > 0 && expected.allowMissingProtocol !== true) {
+    return fail("Server did not select any of the offered subprotocols");
+  }
+
+  return { ok: true, protocol, extensions };
+}
