@@ -1,0 +1,186 @@
+import http from "node:http";
+import https from "node:https";
+import { isIP, type Socket } from "node:net";
+import type { PerMessageExtension } from "../protocol/extension.js";
+import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
+import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+
+// The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
+// ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
+// §4.1 before the socket is handed to the connection layer. Redirects are never followed (Fetch: redirect
+// mode "error" for WebSockets).
+
+/** Negotiates one extension (permessage-deflate) on the client side. */
+export interface ClientExtensionNegotiator {
+  /** The Sec-WebSocket-Extensions offer. */
+  offer(): string;
+  /** Builds the extension from the server's accepted parameters; throws an Error when they are invalid. */
+  accept(response: ExtensionOffer): PerMessageExtension;
+  readonly name: string;
+}
+
+export interface ClientHandshakeOptions {
+  protocols: string[];
+  headers?: Record<string, string>;
+  origin?: string;
+  handshakeTimeoutMs: number;
+  maxHeaderBytes?: number;
+  tls?: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
+  extension?: ClientExtensionNegotiator | null;
+}
+
+export interface ClientHandshakeResult {
+  socket: Socket;
+  head: Buffer;
+  protocol: string;
+  extensions: string;
+  extension: PerMessageExtension | null;
+}
+
+export interface ClientHandshake {
+  abort(): void;
+}
+
+/** Headers the user may not set: the handshake owns them (Fetch "forbidden" plus the WebSocket ones). */
+const RESERVED_HEADERS = new Set([
+  "connection",
+  "upgrade",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-extensions",
+  "sec-websocket-protocol",
+  "sec-websocket-accept",
+  "content-length",
+  "transfer-encoding",
+  "host",
+]);
+
+/** Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved. */
+export function validateExtraHeaders(headers: unknown): Record<string, string> {
+  if (headers === undefined || headers === null) return {};
+  if (typeof headers !== "object") throw new TypeError("options.headers must be an object");
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers as Record<string, unknown>)) {
+    const value = String(raw).trim();
+    if (!isValidHeaderName(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
+    if (value !== "" && !isValidHeaderValue(value)) {
+      throw new TypeError(`Invalid value for header ${name}: ${JSON.stringify(value)}`);
+    }
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new TypeError(`Header ${name} is set by the WebSocket handshake and cannot be overridden`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+export function startClientHandshake(
+  url: URL,
+  options: ClientHandshakeOptions,
+  onSuccess: (result: ClientHandshakeResult) => void,
+  onFailure: (reason: string, error?: Error) => void,
+): ClientHandshake {
+  const secure = url.protocol === "wss:";
+  const key = generateKey();
+  // Fetch "establish a WebSocket connection", steps 4–10, and the no-store cache mode's headers.
+  const headers: Record<string, string> = {
+    ...options.headers,
+    Upgrade: "websocket",
+    Connection: "Upgrade",
+    "Sec-WebSocket-Key": key,
+    "Sec-WebSocket-Version": WEBSOCKET_VERSION,
+    "Cache-Control": "no-cache",
+    Pragma: "no-cache",
+  };
+  if (options.origin !== undefined) headers.Origin = options.origin;
+  if (options.protocols.length > 0) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
+  const negotiator = options.extension ?? null;
+  if (negotiator !== null) headers["Sec-WebSocket-Extensions"] = negotiator.offer();
+
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const requestOptions: https.RequestOptions = {
+    host: hostname,
+    port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    method: "GET",
+    headers,
+    agent: false,
+    maxHeaderSize: options.maxHeaderBytes,
+  };
+  if (secure) {
+    Object.assign(requestOptions, options.tls);
+    // SNI is only sent for names (RFC 6066 §3), never for IP literals.
+    if (options.tls?.servername === undefined && isIP(hostname) === 0) {
+      requestOptions.servername = hostname;
+    }
+  }
+
+  let settled = false;
+  const settle = (): boolean => {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    return true;
+  };
+  const fail = (reason: string, error?: Error) => {
+    if (!settle()) return;
+    request.destroy();
+    onFailure(reason, error);
+  };
+
+  const request = (secure ? https : http).request(requestOptions);
+  const timer = setTimeout(() => fail("Opening handshake timed out"), options.handshakeTimeoutMs);
+  timer.unref();
+
+  request.on("response", (response) => {
+    // Anything but 101, including a 3xx redirect, fails the connection.
+    response.resume();
+    fail(`Unexpected response status ${response.statusCode}`);
+  });
+  request.on("error", (error) => fail(error.message, error));
+  request.on("upgrade", (response, socket: Socket, head: Buffer) => {
+    if (settled) {
+      socket.destroy();
+      return;
+    }
+    const checked = validateUpgradeResponse(
+      { statusCode: response.statusCode ?? 0, headers: response.headers },
+      {
+        key,
+        offeredProtocols: options.protocols,
+        offeredExtensions: negotiator === null ? [] : [negotiator.name],
+      },
+    );
+    if (!checked.ok) {
+      socket.destroy();
+      fail(checked.reason);
+      return;
+    }
+    let extension: PerMessageExtension | null = null;
+    if (checked.extensions.length > 0 && negotiator !== null) {
+      try {
+        extension = negotiator.accept(checked.extensions[0]);
+      } catch (error) {
+        socket.destroy();
+        fail((error as Error).message);
+        return;
+      }
+    }
+    if (!settle()) {
+      extension?.dispose();
+      socket.destroy();
+      return;
+    }
+    const extensionsHeader = response.headers["sec-websocket-extensions"];
+    onSuccess({
+      socket,
+      head,
+      protocol: checked.protocol,
+      extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
+      extension,
+    });
+  });
+  request.end();
+
+  return { abort: () => fail("WebSocket was closed before the connection was established") };
+}

@@ -1,0 +1,227 @@
+import type { Socket } from "node:net";
+import { CloseCode } from "../protocol/constants.js";
+import { ProtocolError } from "../protocol/errors.js";
+import type { PerMessageExtension } from "../protocol/extension.js";
+import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
+import { OutputBatcher } from "./output-batcher.js";
+
+// One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
+// write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
+// the client waits for it, then gives up after closeTimeoutMs), and turning it all into a few events.
+
+export interface ConnectionOptions {
+  role: Role;
+  maxPayloadBytes?: number;
+  maxFragmentsPerMessage?: number;
+  extension?: PerMessageExtension | null;
+  /** How long to wait for the peer's Close / TCP close before destroying the socket. */
+  closeTimeoutMs?: number;
+  /**
+   * Outgoing bytes the socket may hold before the peer counts as a slow consumer: it is then failed with
+   * 1008 ("close") or its input is paused until the socket drains ("pause"). Default: unbounded.
+   */
+  maxBufferedBytes?: number;
+  slowConsumer?: "close" | "pause";
+}
+
+export interface ConnectionEvents {
+  onMessage(data: Buffer, isText: boolean): void;
+  onPing(payload: Buffer): void;
+  onPong(payload: Buffer): void;
+  /** The peer's Close frame arrived (the closing handshake has started, WHATWG readyState CLOSING). */
+  onClosing(code: number, reason: string): void;
+  /** The transport is closed. `code` is 1006 when no Close frame was received (RFC 6455 §7.1.5). */
+  onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void;
+}
+
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+export class Connection implements ProtocolHandler {
+  readonly protocol: Protocol;
+  readonly socket: Socket;
+  private readonly events: ConnectionEvents;
+  private readonly output: OutputBatcher;
+  private readonly closeTimeoutMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly slowConsumer: "close" | "pause";
+  private closeTimer: NodeJS.Timeout | null = null;
+  private closeFrameReceived = false;
+  private receivedCode: number = CloseCode.Abnormal;
+  private receivedReason = "";
+  private failure: Error | null = null;
+  private socketError: Error | null = null;
+  /** True once the socket has closed and onClosed was emitted. */
+  finished = false;
+  private pausedForBackpressure = false;
+  /** Set on any input; the server's keepalive sweep clears it and pings. */
+  alive = true;
+
+  constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
+    this.socket = socket;
+    this.events = events;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
+    this.slowConsumer = options.slowConsumer ?? "close";
+    this.output = new OutputBatcher(socket);
+    this.protocol = new Protocol(
+      {
+        role: options.role,
+        maxPayloadBytes: options.maxPayloadBytes,
+        maxFragmentsPerMessage: options.maxFragmentsPerMessage,
+        extension: options.extension ?? null,
+      },
+      this,
+    );
+    this.write = this.write.bind(this);
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("error", (error: Error) => {
+      this.socketError ??= error;
+    });
+    socket.on("close", () => this.onSocketClose());
+    socket.on("drain", () => this.onDrain());
+  }
+
+  /** Feeds bytes that arrived with the handshake (after the caller has announced the connection). */
+  receiveHead(head: Buffer): void {
+    if (head.length > 0) this.onData(head);
+  }
+
+  /** Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount). */
+  get bufferedAmount(): number {
+    return this.output.pendingAppBytes;
+  }
+
+  send(payload: Buffer, isText: boolean, transform?: boolean): boolean {
+    if (!this.protocol.send(payload, isText, transform)) return false;
+    this.output.addAppBytes(payload.length);
+    this.checkSlowConsumer();
+    return true;
+  }
+
+  ping(payload?: Buffer): boolean {
+    return this.protocol.ping(payload);
+  }
+
+  pong(payload?: Buffer): boolean {
+    return this.protocol.pong(payload);
+  }
+
+  /** Starts the closing handshake (§7.1.2); the socket is destroyed if the peer does not finish it in time. */
+  close(code?: number, reason?: string): void {
+    if (this.protocol.close(code, reason)) this.armCloseTimer();
+  }
+
+  /** Fails the connection (§7.1.7) with `error`'s close code. */
+  fail(error: ProtocolError): void {
+    this.protocol.fail(error);
+  }
+
+  /** Destroys the transport at once, without a closing handshake. */
+  terminate(): void {
+    this.output.flush();
+    this.socket.destroy();
+  }
+
+  // ---- ProtocolHandler ----------------------------------------------------------------------------
+
+  write(chunk: Buffer): void {
+    this.output.push(chunk);
+  }
+
+  onMessage(data: Buffer, isText: boolean): void {
+    this.events.onMessage(data, isText);
+  }
+
+  onPing(payload: Buffer): void {
+    this.events.onPing(payload);
+  }
+
+  onPong(payload: Buffer): void {
+    this.events.onPong(payload);
+  }
+
+  onCloseFrame(code: number, reason: string): void {
+    this.closeFrameReceived = true;
+    this.receivedCode = code;
+    this.receivedReason = reason;
+    this.events.onClosing(code, reason);
+    // §7.1.1: the server closes the TCP connection first; a client waits for it (armCloseTimer).
+    if (this.protocol.role === "server") this.endSocket();
+    else this.armCloseTimer();
+  }
+
+  onFailure(error: ProtocolError): void {
+    this.failure ??= error;
+    // §7.1.7: after the Close frame, close the transport; no need to wait for the peer.
+    this.endSocket();
+  }
+
+  // ---- transport --------------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    this.alive = true;
+    this.output.beginBurst();
+    this.protocol.receive(chunk);
+    this.output.endBurst();
+    this.checkSlowConsumer();
+  }
+
+  private onEnd(): void {
+    // The peer will send nothing more; finish our side too (Node sockets here are half-open capable).
+    this.endSocket();
+  }
+
+  private onDrain(): void {
+    if (this.pausedForBackpressure) {
+      this.pausedForBackpressure = false;
+      this.socket.resume();
+    }
+  }
+
+  private checkSlowConsumer(): void {
+    if (this.socket.writableLength <= this.maxBufferedBytes || this.finished) return;
+    if (this.slowConsumer === "pause") {
+      if (!this.pausedForBackpressure) {
+        this.pausedForBackpressure = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    // The Close frame cannot get past a full buffer: fail and drop the transport.
+    this.failure ??= new ProtocolError(
+      "SJ_ERR_SLOW_CONSUMER" as ProtocolError["code"],
+      `Peer is not reading: more than ${this.maxBufferedBytes} bytes buffered`,
+      CloseCode.PolicyViolation,
+    );
+    this.protocol.fail(this.failure as ProtocolError);
+    this.socket.destroy();
+  }
+
+  private endSocket(): void {
+    this.output.flush();
+    if (!this.socket.writableEnded) this.socket.end();
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.finished) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
+    this.closeTimer.unref();
+  }
+
+  private onSocketClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.protocol.dispose();
+    this.output.discard();
+    const handshakeDone = this.protocol.closing && this.closeFrameReceived;
+    const wasClean = handshakeDone && this.failure === null;
+    const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
+    const reason = this.failure === null ? this.receivedReason : "";
+    this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));
+  }
+}

@@ -1,0 +1,4 @@
+export { CloseCode } from "./protocol/constants.js";
+export { ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+export { CloseEvent, type CloseEventInit, MessageEvent, type MessageEventInit } from "./web/events.js";
+export { type BinaryType, type SendOptions, WebSocket, type WebSocketOptions } from "./web/websocket.js";

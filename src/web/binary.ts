@@ -1,0 +1,47 @@
+import type { BinaryType } from "./websocket.js";
+
+// WebIDL union conversion for send()'s argument, (BufferSource or Blob or USVString), and the binaryType
+// conversion of received binary messages.
+
+export interface SendPayload {
+  /** The bytes to send, or null while a Blob is read. */
+  payload: Buffer | null;
+  blob: Blob | null;
+  isText: boolean;
+  size: number;
+}
+
+export function toSendPayload(data: unknown): SendPayload {
+  // WHATWG send(): the bytes are those of the buffer at the time of the call, so they are copied.
+  if (
+    data instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer)
+  ) {
+    const payload = Buffer.from(new Uint8Array(data as ArrayBuffer));
+    return { payload, blob: null, isText: false, size: payload.length };
+  }
+  if (ArrayBuffer.isView(data)) {
+    const payload = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return { payload, blob: null, isText: false, size: payload.length };
+  }
+  if (data instanceof Blob) {
+    return { payload: null, blob: data, isText: false, size: data.size };
+  }
+  const text = typeof data === "string" ? data.toWellFormed() : toUSV(data);
+  const payload = Buffer.from(text, "utf8");
+  return { payload, blob: null, isText: true, size: payload.length };
+}
+
+function toUSV(data: unknown): string {
+  if (typeof data === "symbol") throw new TypeError("Cannot convert a Symbol value to a string");
+  return `${data}`.toWellFormed();
+}
+
+/** A received binary message as the user asked for it. */
+export function toBinaryData(data: Buffer, binaryType: BinaryType): Blob | ArrayBuffer {
+  if (binaryType === "blob") return new Blob([data as Uint8Array<ArrayBuffer>]);
+  const buffer = data.buffer as ArrayBuffer;
+  // A message that owns its whole ArrayBuffer is handed out as is; a view into a larger one is copied.
+  if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+}

@@ -1,0 +1,484 @@
+import type { Socket } from "node:net";
+import type { ClientExtensionNegotiator } from "../client/connect.js";
+import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
+import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
+import { isToken } from "../protocol/header-grammar.js";
+import { toBinaryData, toSendPayload } from "./binary.js";
+import { getEventHandler, setEventHandler } from "./event-handlers.js";
+import { CloseEvent, MessageEvent } from "./events.js";
+import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUSVString } from "./webidl.js";
+
+// The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
+// class at both ends: `new WebSocket(url)` connects as a client; the server hands out instances made by
+// acceptWebSocket(). Step numbers in comments follow the standard's algorithms.
+
+export type BinaryType = "blob" | "arraybuffer";
+
+/** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
+export interface WebSocketOptions {
+  /** Extra request headers (validated: no CR/LF, no handshake headers). */
+  headers?: Record<string, string>;
+  /** The Origin header to send (browsers set it from the page; Node sends none by default). */
+  origin?: string;
+  /** Base URL for relative URLs (browsers use the document's URL). */
+  baseURL?: string | URL;
+  /** TLS options for wss: (certificate verification is on by default). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  /** Largest message accepted, in bytes. Default 64 MiB. */
+  maxPayloadBytes?: number;
+  maxFragmentsPerMessage?: number;
+  /** Time allowed for the opening handshake. Default 30 s. */
+  handshakeTimeoutMs?: number;
+  /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
+  closeTimeoutMs?: number;
+  /** Largest response header block, in bytes. Default Node's (16 KiB). */
+  maxHeaderBytes?: number;
+  /** The extension offered in the handshake (permessage-deflate), or null for none. */
+  extension?: ClientExtensionNegotiator | null;
+}
+
+/** Node-only: per-message send options. */
+export interface SendOptions {
+  /** Transform (compress) this message with the negotiated extension, overriding its threshold. */
+  compress?: boolean;
+}
+
+/** What the server passes to make the WebSocket of an accepted connection. */
+export interface AcceptedConnection {
+  socket: Socket;
+  options: ConnectionOptions;
+  /** The request URL as the server saw it (ws://host/path?query). */
+  url: string;
+  protocol: string;
+  extensions: string;
+}
+
+let acceptImpl: (init: AcceptedConnection) => { webSocket: WebSocket; connection: Connection };
+
+/** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
+export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
+  return acceptImpl(init);
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+let accepting: AcceptedConnection | null = null;
+
+interface QueuedSend {
+  payload: Buffer | null;
+  isText: boolean;
+  compress: boolean | undefined;
+  size: number;
+}
+
+export class WebSocket extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  #url: string;
+  #origin: string;
+  #readyState = CONNECTING;
+  #protocol = "";
+  #extensions = "";
+  #binaryType: BinaryType = "blob";
+  #connection: Connection | null = null;
+  #handshake: ClientHandshake | null = null;
+  /** Sends waiting behind a Blob being read, so that send order = wire order. */
+  #queue: QueuedSend[] | null = null;
+  #queuedBytes = 0;
+  /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
+  #discardedBytes = 0;
+  #hasMessageListener = false;
+
+  constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
+    super();
+    const accepted = accepting;
+    if (accepted !== null) {
+      accepting = null;
+      this.#url = accepted.url;
+      this.#origin = new URL(accepted.url).origin;
+      this.#protocol = accepted.protocol;
+      this.#extensions = accepted.extensions;
+      this.#readyState = OPEN;
+      this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
+      return;
+    }
+    requireArguments(arguments.length, 1, "WebSocket constructor");
+    const urlString = toUSVString(url);
+    const protocolList =
+      protocols === undefined
+        ? []
+        : typeof protocols === "object" && protocols !== null
+          ? toSequence(protocols, toDOMString, "protocols")
+          : [toDOMString(protocols)];
+    const opts = options ?? {};
+
+    // "new WebSocket(url, protocols)" steps 1–7.
+    // 1–3. Parse url against the base URL; failure → SyntaxError.
+    let record: URL;
+    try {
+      record = new URL(urlString, opts.baseURL ?? undefined);
+    } catch {
+      throw new DOMException(`The URL '${urlString}' is invalid.`, "SyntaxError");
+    }
+    // 4–5. http → ws, https → wss.
+    if (record.protocol === "http:") record.protocol = "ws:";
+    else if (record.protocol === "https:") record.protocol = "wss:";
+    // 6. Other schemes → SyntaxError.
+    if (record.protocol !== "ws:" && record.protocol !== "wss:") {
+      throw new DOMException(
+        `The URL's scheme must be 'ws' or 'wss'; '${record.protocol}' is not allowed.`,
+        "SyntaxError",
+      );
+    }
+    // 7. A fragment → SyntaxError.
+    if (record.hash !== "" || urlString.includes("#")) {
+      throw new DOMException(`The URL contains a fragment identifier ('${record.hash}').`, "SyntaxError");
+    }
+    // 9–10. Duplicates or values that are not tokens (RFC 6455 §4.1 Sec-WebSocket-Protocol) → SyntaxError.
+    const seen = new Set<string>();
+    for (const p of protocolList) {
+      if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
+      if (seen.has(p)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
+      seen.add(p);
+    }
+    const headers = validateExtraHeaders(opts.headers);
+    this.#url = record.href;
+    this.#origin = record.origin;
+
+    // 11. Establish a WebSocket connection (in parallel).
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    };
+    const connectionOptions: ConnectionOptions = {
+      role: "client",
+      maxPayloadBytes: opts.maxPayloadBytes,
+      maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
+      closeTimeoutMs: opts.closeTimeoutMs,
+    };
+    this.#handshake = startClientHandshake(
+      record,
+      {
+        protocols: protocolList,
+        headers,
+        origin: opts.origin,
+        handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
+        maxHeaderBytes: opts.maxHeaderBytes,
+        tls,
+        extension: opts.extension ?? null,
+      },
+      (result) => {
+        this.#handshake = null;
+        // "When the WebSocket connection is established": readyState OPEN, extensions, protocol, fire open.
+        const connection = new Connection(
+          result.socket,
+          { ...connectionOptions, extension: result.extension },
+          this.#connectionEvents(),
+        );
+        this.#readyState = OPEN;
+        this.#extensions = result.extensions;
+        this.#protocol = result.protocol;
+        this.#connection = connection;
+        this.dispatchEvent(new Event("open"));
+        connection.receiveHead(result.head);
+      },
+      () => {
+        // "Fail the WebSocket connection" during the handshake: closed, error, then close 1006.
+        this.#handshake = null;
+        setImmediate(() => this.#closed(CloseCode.Abnormal, "", false, true));
+      },
+    );
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  get bufferedAmount(): number {
+    return (this.#connection?.bufferedAmount ?? 0) + this.#queuedBytes + this.#discardedBytes;
+  }
+
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: BinaryType) {
+    // WebIDL enumeration attribute: an unknown value is ignored.
+    const type = toDOMString(value);
+    if (type === "blob" || type === "arraybuffer") this.#binaryType = type;
+  }
+
+  /** The peer's address (Node-only). */
+  get remoteAddress(): string | undefined {
+    return this.#connection?.socket.remoteAddress;
+  }
+
+  /** §"The send(data) method". */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
+    requireArguments(arguments.length, 1, "send");
+    const converted = toSendPayload(data);
+    // 1. CONNECTING → InvalidStateError.
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException(
+        "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+        "InvalidStateError",
+      );
+    }
+    // 2. After the closing handshake has started, the data is discarded but counted in bufferedAmount.
+    if (this.#readyState !== OPEN || this.#connection === null) {
+      this.#discardedBytes += converted.size;
+      return;
+    }
+    const compress = options?.compress;
+    if (converted.payload !== null && this.#queue === null) {
+      this.#connection.send(converted.payload, converted.isText, compress);
+      return;
+    }
+    // A Blob (or anything queued behind one) waits for the Blob's bytes.
+    const item: QueuedSend = {
+      payload: converted.payload,
+      isText: converted.isText,
+      compress,
+      size: converted.size,
+    };
+    (this.#queue ??= []).push(item);
+    this.#queuedBytes += item.size;
+    if (converted.blob !== null) {
+      converted.blob.arrayBuffer().then(
+        (bytes) => {
+          item.payload = Buffer.from(bytes);
+          this.#drainQueue();
+        },
+        () => {
+          item.payload = Buffer.alloc(0);
+          this.#drainQueue();
+        },
+      );
+    }
+  }
+
+  /** §"The close(code, reason) method". */
+  close(code?: number, reason?: string): void {
+    // 1. code present and neither 1000 nor 3000–4999 → InvalidAccessError.
+    const hasCode = code !== undefined;
+    const status = hasCode ? toClampedUnsignedShort(code) : null;
+    if (status !== null && status !== 1000 && (status < 3000 || status > 4999)) {
+      throw new DOMException(
+        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
+        "InvalidAccessError",
+      );
+    }
+    // 2. reason longer than 123 bytes of UTF-8 → SyntaxError.
+    const reasonText = reason === undefined ? "" : toUSVString(reason);
+    if (Buffer.byteLength(reasonText) > MAX_CLOSE_REASON_BYTES) {
+      throw new DOMException(
+        "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
+        "SyntaxError",
+      );
+    }
+    // 3. "Close the WebSocket".
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    if (this.#readyState === CONNECTING) {
+      // Not yet established: fail the connection; readyState CLOSING; events follow in a later task.
+      this.#readyState = CLOSING;
+      this.#handshake?.abort();
+      return;
+    }
+    this.#readyState = CLOSING;
+    this.#flushQueueBeforeClose();
+    // A reason without a code is sent with 1000; neither → a Close frame with no body (1005).
+    const wireCode = status ?? (reasonText !== "" ? CloseCode.Normal : CloseCode.NoStatus);
+    this.#connection?.close(wireCode, reasonText);
+  }
+
+  /** Node-only: sends a Ping (at most 125 bytes of payload). */
+  ping(data?: string | ArrayBufferView | ArrayBuffer): void {
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException("Failed to execute 'ping': Still in CONNECTING state.", "InvalidStateError");
+    }
+    const payload = data === undefined ? Buffer.alloc(0) : toSendPayload(data).payload!;
+    this.#connection?.ping(payload);
+  }
+
+  /** Node-only: destroys the connection at once (no closing handshake): error and close 1006 follow. */
+  terminate(): void {
+    if (this.#readyState === CONNECTING) {
+      this.#readyState = CLOSING;
+      this.#handshake?.abort();
+      return;
+    }
+    if (this.#readyState !== CLOSED) this.#readyState = CLOSING;
+    this.#connection?.terminate();
+  }
+
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void {
+    if (type === "message" && listener !== null) this.#hasMessageListener = true;
+    super.addEventListener(type, listener, options);
+  }
+
+  get onopen(): unknown {
+    return getEventHandler(this, "open");
+  }
+  set onopen(value: unknown) {
+    this.#setHandler("open", value);
+  }
+  get onmessage(): unknown {
+    return getEventHandler(this, "message");
+  }
+  set onmessage(value: unknown) {
+    this.#setHandler("message", value);
+  }
+  get onerror(): unknown {
+    return getEventHandler(this, "error");
+  }
+  set onerror(value: unknown) {
+    this.#setHandler("error", value);
+  }
+  get onclose(): unknown {
+    return getEventHandler(this, "close");
+  }
+  set onclose(value: unknown) {
+    this.#setHandler("close", value);
+  }
+
+  #setHandler(type: string, value: unknown): void {
+    setEventHandler(
+      this,
+      type,
+      value,
+      (t, l) => this.addEventListener(t, l),
+      (t, l) => this.removeEventListener(t, l),
+    );
+  }
+
+  static {
+    acceptImpl = (init) => {
+      accepting = init;
+      try {
+        const webSocket = new WebSocket(init.url);
+        return { webSocket, connection: webSocket.#connection! };
+      } finally {
+        accepting = null;
+      }
+    };
+  }
+
+  #connectionEvents(): ConnectionEvents {
+    return {
+      onMessage: (data, isText) => this.#onMessage(data, isText),
+      onPing: () => {},
+      onPong: () => {},
+      onClosing: () => {
+        // "When the WebSocket closing handshake is started": readyState CLOSING.
+        if (this.#readyState === OPEN) this.#readyState = CLOSING;
+      },
+      onClosed: (code, reason, wasClean, error) =>
+        this.#closed(code, reason, wasClean, error !== null || code === CloseCode.Abnormal),
+    };
+  }
+
+  /** §"When a WebSocket message has been received". */
+  #onMessage(data: Buffer, isText: boolean): void {
+    // 1. If readyState is not OPEN, return.
+    if (this.#readyState !== OPEN || !this.#hasMessageListener) return;
+    // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
+    const value = isText ? data.toString("utf8") : toBinaryData(data, this.#binaryType);
+    // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
+    this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
+  }
+
+  /** §"When the WebSocket connection is closed, possibly cleanly". */
+  #closed(code: number, reason: string, wasClean: boolean, failed: boolean): void {
+    if (this.#readyState === CLOSED) return;
+    // 1. readyState CLOSED.
+    this.#readyState = CLOSED;
+    this.#queue = null;
+    // 2. If the connection was failed (or dropped without a closing handshake), fire error.
+    if (failed) this.dispatchEvent(new Event("error"));
+    // 3. Fire close.
+    this.dispatchEvent(new CloseEvent("close", { wasClean, code, reason }));
+  }
+
+  #drainQueue(): void {
+    const queue = this.#queue;
+    if (queue === null) return;
+    while (queue.length > 0 && queue[0].payload !== null) {
+      const item = queue.shift()!;
+      this.#queuedBytes -= item.size;
+      if (this.#readyState === OPEN) this.#connection?.send(item.payload!, item.isText, item.compress);
+      else this.#discardedBytes += item.size;
+    }
+    if (queue.length === 0) this.#queue = null;
+  }
+
+  /** Data queued behind a Blob goes out before the Close frame once its bytes are ready. */
+  #flushQueueBeforeClose(): void {
+    // Blob reads complete asynchronously; what is not ready by close() counts as discarded (the standard
+    // discards data once the closing handshake has started).
+    this.#drainQueue();
+    if (this.#queue !== null) {
+      this.#discardedBytes += this.#queuedBytes;
+      this.#queuedBytes = 0;
+      this.#queue = null;
+    }
+  }
+}
+
+for (const [name, value] of [
+  ["CONNECTING", CONNECTING],
+  ["OPEN", OPEN],
+  ["CLOSING", CLOSING],
+  ["CLOSED", CLOSED],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+  Object.defineProperty(WebSocket, name, { value, enumerable: true });
+}
+for (const name of [
+  "url",
+  "readyState",
+  "bufferedAmount",
+  "extensions",
+  "protocol",
+  "binaryType",
+  "onopen",
+  "onmessage",
+  "onerror",
+  "onclose",
+]) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+}
+Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: "WebSocket", configurable: true });
