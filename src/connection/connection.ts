@@ -55,6 +55,8 @@ export class Connection implements ProtocolHandler {
   private pausedForBackpressure = false;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
   alive = true;
+  /** Set on every message; the server's idle sweep clears it. */
+  messageSeen = true;
 
   constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
@@ -132,6 +134,7 @@ export class Connection implements ProtocolHandler {
   }
 
   onMessage(data: Buffer, isText: boolean): void {
+    this.messageSeen = true;
     this.events.onMessage(data, isText);
   }
 

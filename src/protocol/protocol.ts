@@ -392,11 +392,11 @@ export class Protocol implements FrameSink {
       return;
     }
     this.closeReceived = true;
-    // §5.5.1: after a Close nothing more is read; answer with a Close echoing the status code.
+    // §5.5.1: after a Close nothing more is read; answer with a Close echoing the status code (and reason).
     this.parser.stop();
     if (!this.closeSent) {
       this.closeSent = true;
-      this.writeControl(Opcode.Close, encodeClosePayload(code, ""));
+      this.writeControl(Opcode.Close, encodeClosePayload(code, reason));
     }
     this.handler.onCloseFrame(code, reason);
   }

@@ -60,6 +60,16 @@ export interface AcceptedConnection {
 
 let acceptImpl: (init: AcceptedConnection) => { webSocket: WebSocket; connection: Connection };
 
+let closeImpl: (webSocket: WebSocket, code: number, reason: string) => void;
+
+/**
+ * Starts the closing handshake with any valid wire code (the server's 1001 "going away"), which the WHATWG
+ * close() method does not allow.
+ */
+export function closeWithStatus(webSocket: WebSocket, code: number, reason = ""): void {
+  closeImpl(webSocket, code, reason);
+}
+
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
 export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
   return acceptImpl(init);
@@ -386,6 +396,12 @@ export class WebSocket extends EventTarget {
   }
 
   static {
+    closeImpl = (webSocket, code, reason) => {
+      if (webSocket.#readyState !== OPEN) return;
+      webSocket.#readyState = CLOSING;
+      webSocket.#flushQueueBeforeClose();
+      webSocket.#connection?.close(code, reason);
+    };
     acceptImpl = (init) => {
       accepting = init;
       try {

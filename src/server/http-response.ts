@@ -1,0 +1,80 @@
+import { type IncomingMessage, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+
+// Raw HTTP/1.1 responses written on the upgrade socket: the 101 that switches protocols (RFC 6455 §4.2.2)
+// and the error answers that end a refused handshake.
+
+function headerLines(headers: Record<string, string> | undefined): string {
+  if (headers === undefined) return "";
+  let out = "";
+  for (const [name, value] of Object.entries(headers)) {
+    // Never let a header value inject a line (response splitting).
+    if (!isValidHeaderName(name) || (value !== "" && !isValidHeaderValue(String(value)))) {
+      throw new TypeError(`Invalid response header ${JSON.stringify(name)}`);
+    }
+    out += `${name}: ${value}\r\n`;
+  }
+  return out;
+}
+
+/** Answers a refused handshake and closes the socket once the answer is written. */
+export function writeRejection(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  if (socket.destroyed) return;
+  let extra: string;
+  try {
+    extra = headerLines(headers);
+  } catch {
+    extra = "";
+  }
+  const body = Buffer.from(message, "utf8");
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
+    "Connection: close\r\n" +
+    "Content-Type: text/plain; charset=utf-8\r\n" +
+    `Content-Length: ${body.length}\r\n${extra}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]));
+  // A peer that never reads must not keep the socket: destroy once it is flushed or soon after.
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+}
+
+/** The 101 Switching Protocols response (RFC 6455 §4.2.2 item 5). */
+export function acceptResponse(
+  accept: string,
+  protocol: string,
+  extensions: string,
+  headers: Record<string, string> | undefined,
+): Buffer {
+  let head =
+    "HTTP/1.1 101 Switching Protocols\r\n" +
+    "Upgrade: websocket\r\n" +
+    "Connection: Upgrade\r\n" +
+    `Sec-WebSocket-Accept: ${accept}\r\n`;
+  if (protocol !== "") head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions !== "") head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  head += `${headerLines(headers)}\r\n`;
+  return Buffer.from(head, "latin1");
+}
+
+/** The URL of an upgrade request as the server sees it, e.g. ws://example.com:8080/chat?room=1. */
+export function requestUrl(request: IncomingMessage, secure: boolean): URL {
+  const scheme = secure ? "wss" : "ws";
+  const host = request.headers.host;
+  try {
+    if (host !== undefined && host !== "") return new URL(`${scheme}://${host}${request.url ?? "/"}`);
+  } catch {
+    // An unparseable Host falls through to localhost; the path is kept.
+  }
+  try {
+    return new URL(request.url ?? "/", `${scheme}://localhost`);
+  } catch {
+    return new URL(`${scheme}://localhost/`);
+  }
+}

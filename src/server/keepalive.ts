@@ -1,0 +1,62 @@
+import type { Connection } from "../connection/connection.js";
+
+// Dead-peer detection and idle timeouts for all of a server's connections with one timer each, instead of
+// timers per connection. A connection that has sent nothing since the previous ping (not even the pong) is
+// terminated; an idle one (no message for a whole idle period) is closed with 1001.
+
+export class Keepalive {
+  private readonly connections = new Set<Connection>();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly pingIntervalMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly onIdle: (connection: Connection) => void;
+
+  constructor(pingIntervalMs: number, idleTimeoutMs: number, onIdle: (connection: Connection) => void) {
+    this.pingIntervalMs = pingIntervalMs;
+    this.idleTimeoutMs = idleTimeoutMs;
+    this.onIdle = onIdle;
+  }
+
+  add(connection: Connection): void {
+    this.connections.add(connection);
+    if (this.pingIntervalMs > 0 && this.pingTimer === null) {
+      this.pingTimer = setInterval(() => this.sweepPings(), this.pingIntervalMs);
+      this.pingTimer.unref();
+    }
+    if (this.idleTimeoutMs > 0 && this.idleTimer === null) {
+      this.idleTimer = setInterval(() => this.sweepIdle(), this.idleTimeoutMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  delete(connection: Connection): void {
+    this.connections.delete(connection);
+    if (this.connections.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.pingTimer = null;
+    this.idleTimer = null;
+  }
+
+  private sweepPings(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) {
+        connection.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.ping();
+    }
+  }
+
+  private sweepIdle(): void {
+    for (const connection of this.connections) {
+      if (!connection.messageSeen) this.onIdle(connection);
+      connection.messageSeen = false;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage } from "node:http";
+import type { SecureContextOptions } from "node:tls";
+import type { PerMessageExtension } from "../protocol/extension.js";
+import type { ExtensionOffer } from "../protocol/header-grammar.js";
+
+// Every server option with its default, in one place. Limits name their unit.
+
+/** What a verify hook sees of the upgrade request. */
+export interface VerifyInfo {
+  request: IncomingMessage;
+  /** The Origin header, or "" (RFC 6455 §4.2.1 item 7, §10.2). */
+  origin: string;
+  secure: boolean;
+  /** The request URL as the server sees it (ws://host/path?query). */
+  url: URL;
+}
+
+/** A rejection: the HTTP status, optional headers and body text. */
+export interface Rejection {
+  status: number;
+  headers?: Record<string, string>;
+  message?: string;
+}
+
+/** true accepts; false rejects with 401; a Rejection rejects with its status. May be async. */
+export type VerifyResult = boolean | Rejection | undefined;
+
+/** Negotiates one extension (permessage-deflate) on the server side. */
+export interface ServerExtensionNegotiator {
+  readonly name: string;
+  /** Picks the first acceptable offer; returns the response parameters and the extension, or null. */
+  negotiate(offers: ExtensionOffer[]): { response: string; extension: PerMessageExtension } | null;
+}
+
+export interface WebSocketServerOptions {
+  /** Standalone mode: listen on this port (0 = any free port). */
+  port?: number;
+  host?: string;
+  backlog?: number;
+  /** Standalone mode over TLS (https/wss). */
+  tls?: SecureContextOptions & { cert?: string | Buffer; key?: string | Buffer };
+  /** Attached mode: an existing http/https server. */
+  server?: import("node:http").Server | import("node:https").Server;
+  /** Only upgrade requests for this pathname (attached and standalone modes). */
+  path?: string;
+  /** Neither listen nor attach: the caller passes upgrades to handleUpgrade(). */
+  noServer?: boolean;
+
+  /** Subprotocols this server speaks, in its order of preference for the default selection. */
+  protocols?: string[];
+  /** Picks the subprotocol from those offered; default: the first offered that `protocols` contains. */
+  selectProtocol?: (offered: string[], request: IncomingMessage) => string | null | undefined;
+  /** Accepts or rejects a handshake (origin, cookies, tokens). */
+  verify?: (info: VerifyInfo) => VerifyResult | Promise<VerifyResult>;
+  /** Extra headers on the 101 response. */
+  headers?: Record<string, string> | ((request: IncomingMessage) => Record<string, string>);
+  /** The extension to negotiate (permessage-deflate), or null. */
+  extension?: ServerExtensionNegotiator | null;
+
+  /** Largest message accepted, after decompression. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Most frames one message may span. Default 1024. */
+  maxFragmentsPerMessage?: number;
+  /** Time from the connection to a completed handshake (incl. verify). Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Largest request head accepted. Default 16 KiB → 431. */
+  maxHeaderBytes?: number;
+  /** Most request header fields accepted. Default 100 → 431. */
+  maxHeaderCount?: number;
+  /** Most open connections; more are refused with 503. Default 10,000. */
+  maxConnections?: number;
+  /** Outgoing bytes a connection may have buffered before it counts as a slow consumer. Default 8 MiB. */
+  maxBufferedBytes?: number;
+  /** A slow consumer is closed (1008, default) or its input paused until it drains. */
+  slowConsumer?: "close" | "pause";
+  /** Ping every connection this often; one that has not answered by the next ping is terminated. Default 30 s; 0 = off. */
+  pingIntervalMs?: number;
+  /** Close (1001) a connection that sends no message for this long (checked at this granularity). Default 0 = off. */
+  idleTimeoutMs?: number;
+  /** Time allowed for a closing handshake before the socket is destroyed. Default 10 s. */
+  closeTimeoutMs?: number;
+  /** How long close() waits for closing handshakes before terminating. Default 5 s. */
+  shutdownTimeoutMs?: number;
+}
+
+export const SERVER_DEFAULTS = {
+  maxPayloadBytes: 1024 * 1024,
+  maxFragmentsPerMessage: 1024,
+  handshakeTimeoutMs: 10_000,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  maxConnections: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  slowConsumer: "close",
+  pingIntervalMs: 30_000,
+  idleTimeoutMs: 0,
+  closeTimeoutMs: 10_000,
+  shutdownTimeoutMs: 5_000,
+} as const;
