@@ -30,6 +30,7 @@ export const diagnostics = {
 
 type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
 export interface WebSocketServer {
   on(event: "connection", listener: (socket: WebSocket, request: IncomingMessage) => void): this;
   on(event: "listening", listener: () => void): this;
@@ -37,6 +38,7 @@ export interface WebSocketServer {
   on(event: "close", listener: () => void): this;
   on(event: "request", listener: (request: IncomingMessage, response: http.ServerResponse) => void): this;
   on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
@@ -164,23 +166,36 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.emit("rejected", request, status, reason);
       writeRejection(socket, status, reason, headers);
     };
-    if (this.closing) return refuse(503, "Server is shutting down");
+    if (this.closing) {
+      refuse(503, "Server is shutting down");
+      return;
+    }
     // RFC 6585 §5: too many or too large header fields → 431.
     const limits = checkHeaderLimits(request.rawHeaders, {
       maxHeaderCount: this.settings.maxHeaderCount,
       maxHeaderBytes: this.settings.maxHeaderBytes,
     });
-    if (!limits.ok) return refuse(limits.status, limits.reason);
-    if (!this.handles(request)) return refuse(404, "No WebSocket endpoint at this path");
+    if (!limits.ok) {
+      refuse(limits.status, limits.reason);
+      return;
+    }
+    if (!this.handles(request)) {
+      refuse(404, "No WebSocket endpoint at this path");
+      return;
+    }
     // RFC 6455 §4.2.1: method, version, key, protocol and extension headers.
     const checked = validateUpgradeRequest({
       method: request.method ?? "",
       httpVersion: request.httpVersion,
       headers: request.headers,
     });
-    if (!checked.ok) return refuse(checked.status, checked.reason, checked.headers);
+    if (!checked.ok) {
+      refuse(checked.status, checked.reason, checked.headers);
+      return;
+    }
     if (this.clients.size + this.handshaking >= this.settings.maxConnections) {
-      return refuse(503, "Too many connections", { "Retry-After": "5" });
+      refuse(503, "Too many connections", { "Retry-After": "5" });
+      return;
     }
 
     this.handshaking++;
@@ -204,13 +219,17 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       if (verdict === false || (typeof verdict === "object" && verdict !== null)) {
         finish();
         const rejection: Rejection = verdict === false ? { status: 401 } : verdict;
-        return refuse(
+        refuse(
           rejection.status,
           rejection.message ?? http.STATUS_CODES[rejection.status] ?? "Rejected",
           rejection.headers,
         );
+        return;
       }
-      if (socket.destroyed) return void finish();
+      if (socket.destroyed) {
+        finish();
+        return;
+      }
       let response: Buffer;
       let protocol = "";
       let extensionsHeader = "";
@@ -234,7 +253,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       } catch (error) {
         finish();
         this.emit("error", error);
-        return refuse(500, "Internal error while accepting the WebSocket");
+        refuse(500, "Internal error while accepting the WebSocket");
+        return;
       }
       if (!finish()) return;
       socket.off("error", onEarlyError);
@@ -261,7 +281,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       connection.receiveHead(head);
     };
 
-    if (this.options.verify === undefined) return proceed(true);
+    if (this.options.verify === undefined) {
+      proceed(true);
+      return;
+    }
     const origin = request.headers.origin;
     let verdict: VerifyResult | Promise<VerifyResult>;
     try {
@@ -274,7 +297,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     } catch (error) {
       finish();
       this.emit("error", error);
-      return refuse(500, "Internal error while verifying the handshake");
+      refuse(500, "Internal error while verifying the handshake");
+      return;
     }
     if (verdict instanceof Promise) {
       verdict.then(proceed, (error) => {
@@ -312,7 +336,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
         this.keepalive.stop();
         const closedServer =
-          this.ownsServer && this.httpServer !== null && this.httpServer.listening
+          this.ownsServer && this.httpServer?.listening
             ? new Promise<void>((resolve) => this.httpServer!.close(() => resolve()))
             : Promise.resolve();
         for (const client of this.clients)
