@@ -30,7 +30,6 @@ export const diagnostics = {
 
 type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
 export interface WebSocketServer {
   on(event: "connection", listener: (socket: WebSocket, request: IncomingMessage) => void): this;
   on(event: "listening", listener: () => void): this;
@@ -42,6 +41,7 @@ export interface WebSocketServer {
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
 export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** The open connections. */
   readonly clients = new Set<WebSocket>();
