@@ -43,5 +43,8 @@ export function toBinaryData(data: Buffer, binaryType: BinaryType): Blob | Array
   const buffer = data.buffer as ArrayBuffer;
   // A message that owns its whole ArrayBuffer is handed out as is; a view into a larger one is copied.
   if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
-  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  // new + set is faster than ArrayBuffer.prototype.slice for the small messages that dominate.
+  const copy = new ArrayBuffer(data.byteLength);
+  new Uint8Array(copy).set(data);
+  return copy;
 }
