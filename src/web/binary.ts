@@ -1,3 +1,4 @@
+import { isArrayBuffer, isSharedArrayBuffer } from "node:util/types";
 import type { BinaryType } from "./websocket.js";
 
 // WebIDL union conversion for send()'s argument, (BufferSource or Blob or USVString), and the binaryType
@@ -11,16 +12,32 @@ export interface SendPayload {
   size: number;
 }
 
+/**
+ * WebIDL §3.2.26 buffer source types: `BufferSource` carries neither [AllowShared] nor [AllowResizable], so
+ * a SharedArrayBuffer or a resizable ArrayBuffer (directly or under a view) is a TypeError, as in browsers.
+ */
+function checkBufferSource(buffer: ArrayBufferLike): void {
+  if (isSharedArrayBuffer(buffer)) {
+    throw new TypeError(
+      "Failed to execute 'send' on 'WebSocket': The provided ArrayBuffer value must not be shared.",
+    );
+  }
+  if ((buffer as { resizable?: boolean }).resizable === true) {
+    throw new TypeError(
+      "Failed to execute 'send' on 'WebSocket': The provided ArrayBuffer value must not be resizable.",
+    );
+  }
+}
+
 export function toSendPayload(data: unknown): SendPayload {
   // WHATWG send(): the bytes are those of the buffer at the time of the call, so they are copied.
-  if (
-    data instanceof ArrayBuffer ||
-    (typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer)
-  ) {
+  if (isArrayBuffer(data) || isSharedArrayBuffer(data)) {
+    checkBufferSource(data);
     const payload = Buffer.from(new Uint8Array(data as ArrayBuffer));
     return { payload, blob: null, isText: false, size: payload.length };
   }
   if (ArrayBuffer.isView(data)) {
+    checkBufferSource(data.buffer);
     const payload = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return { payload, blob: null, isText: false, size: payload.length };
   }

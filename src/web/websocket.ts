@@ -7,6 +7,7 @@ import { isToken } from "../protocol/header-grammar.js";
 import { toBinaryData, toSendPayload } from "./binary.js";
 import { getEventHandler, setEventHandler } from "./event-handlers.js";
 import { CloseEvent, MessageEvent } from "./events.js";
+import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUSVString } from "./webidl.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
@@ -56,6 +57,8 @@ export interface AcceptedConnection {
   url: string;
   protocol: string;
   extensions: string;
+  /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
+  topics?: TopicHost | null;
 }
 
 let acceptImpl: (init: AcceptedConnection) => { webSocket: WebSocket; connection: Connection };
@@ -68,6 +71,16 @@ let closeImpl: (webSocket: WebSocket, code: number, reason: string) => void;
  */
 export function closeWithStatus(webSocket: WebSocket, code: number, reason = ""): void {
   closeImpl(webSocket, code, reason);
+}
+
+let deliverImpl: (webSocket: WebSocket, message: PublishedMessage) => boolean;
+
+/**
+ * Writes a topic message to an accepted socket: its shared frame as is, or an ordinary send where the
+ * shared bytes cannot go (an extension transforms messages, or sends wait behind a Blob). False: dropped.
+ */
+export function deliverPublished(webSocket: WebSocket, message: PublishedMessage): boolean {
+  return deliverImpl(webSocket, message);
 }
 
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
@@ -90,10 +103,11 @@ interface QueuedSend {
 }
 
 export class WebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+  // WebIDL §3.7.5 constants: defined below the class as read-only, non-configurable properties.
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
@@ -110,9 +124,12 @@ export class WebSocket extends EventTarget {
   /** Sends waiting behind a Blob being read, so that send order = wire order. */
   #queue: QueuedSend[] | null = null;
   #queuedBytes = 0;
+  /** A close() waiting for queued Blob sends to go out first. */
+  #pendingClose: { code: number; reason: string } | null = null;
   /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
   #discardedBytes = 0;
   #hasMessageListener = false;
+  #topicHost: TopicHost | null = null;
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
@@ -123,18 +140,14 @@ export class WebSocket extends EventTarget {
       this.#origin = new URL(accepted.url).origin;
       this.#protocol = accepted.protocol;
       this.#extensions = accepted.extensions;
+      this.#topicHost = accepted.topics ?? null;
       this.#readyState = OPEN;
       this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
       return;
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
     const urlString = toUSVString(url);
-    const protocolList =
-      protocols === undefined
-        ? []
-        : typeof protocols === "object" && protocols !== null
-          ? toSequence(protocols, toDOMString, "protocols")
-          : [toDOMString(protocols)];
+    const protocolList = toProtocolList(protocols);
     const opts = options ?? {};
 
     // "new WebSocket(url, protocols)" steps 1–7.
@@ -160,11 +173,14 @@ export class WebSocket extends EventTarget {
       throw new DOMException(`The URL contains a fragment identifier ('${record.hash}').`, "SyntaxError");
     }
     // 9–10. Duplicates or values that are not tokens (RFC 6455 §4.1 Sec-WebSocket-Protocol) → SyntaxError.
+    // Duplicates are found ASCII case-insensitively, as browsers do (WPT
+    // websockets/Create-protocols-repeated-case-insensitive: ["echo", "eCho"] throws).
     const seen = new Set<string>();
     for (const p of protocolList) {
       if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
-      if (seen.has(p)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
-      seen.add(p);
+      const folded = p.toLowerCase();
+      if (seen.has(folded)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
+      seen.add(folded);
     }
     const headers = validateExtraHeaders(opts.headers);
     this.#url = record.href;
@@ -253,6 +269,53 @@ export class WebSocket extends EventTarget {
     return this.#connection?.socket.remoteAddress;
   }
 
+  /** Node-only, server side: subscribes this socket to `topic` (a non-empty string); false if it already was. */
+  subscribe(topic: string): boolean {
+    requireArguments(arguments.length, 1, "subscribe");
+    return this.#topics("subscribe").subscribe(this, topic);
+  }
+
+  /** Node-only, server side: unsubscribes from `topic`; false if it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    requireArguments(arguments.length, 1, "unsubscribe");
+    return this.#topics("unsubscribe").unsubscribe(this, topic);
+  }
+
+  /** Node-only: whether this socket is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    requireArguments(arguments.length, 1, "isSubscribed");
+    return this.#topicHost?.isSubscribed(this, topic) ?? false;
+  }
+
+  /** Node-only: a snapshot of this socket's topics (empty on a client socket and once closed). */
+  get topics(): readonly string[] {
+    return this.#topicHost?.topicsOf(this) ?? Object.freeze([]);
+  }
+
+  /**
+   * Node-only, server side: publishes `data` (converted as send() does; no Blob) to every subscriber of
+   * `topic` except this socket, in this process and, with an adapter, in every other. Returns how many local
+   * subscribers it was written to.
+   */
+  publish(
+    topic: string,
+    data: string | ArrayBufferLike | ArrayBufferView,
+    options?: { binary?: boolean },
+  ): number {
+    requireArguments(arguments.length, 2, "publish");
+    return this.#topics("publish").publishFrom(this, topic, data, options);
+  }
+
+  #topics(method: string): TopicHost {
+    if (this.#topicHost === null) {
+      throw new DOMException(
+        `Failed to execute '${method}' on 'WebSocket': only sockets accepted by a WebSocketServer have topics.`,
+        "NotSupportedError",
+      );
+    }
+    return this.#topicHost;
+  }
+
   /** §"The send(data) method". */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
     requireArguments(arguments.length, 1, "send");
@@ -299,9 +362,11 @@ export class WebSocket extends EventTarget {
 
   /** §"The close(code, reason) method". */
   close(code?: number, reason?: string): void {
+    // WebIDL converts both arguments ([Clamp] unsigned short, USVString) before the method's steps run, so a
+    // reason whose toString() throws throws even when the code is invalid.
+    const status = code === undefined ? null : toClampedUnsignedShort(code);
+    const reasonText = reason === undefined ? "" : toUSVString(reason);
     // 1. code present and neither 1000 nor 3000–4999 → InvalidAccessError.
-    const hasCode = code !== undefined;
-    const status = hasCode ? toClampedUnsignedShort(code) : null;
     if (status !== null && status !== 1000 && (status < 3000 || status > 4999)) {
       throw new DOMException(
         `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
@@ -309,7 +374,6 @@ export class WebSocket extends EventTarget {
       );
     }
     // 2. reason longer than 123 bytes of UTF-8 → SyntaxError.
-    const reasonText = reason === undefined ? "" : toUSVString(reason);
     if (Buffer.byteLength(reasonText) > MAX_CLOSE_REASON_BYTES) {
       throw new DOMException(
         "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
@@ -325,10 +389,9 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#readyState = CLOSING;
-    this.#flushQueueBeforeClose();
     // A reason without a code is sent with 1000; neither → a Close frame with no body (1005).
     const wireCode = status ?? (reasonText !== "" ? CloseCode.Normal : CloseCode.NoStatus);
-    this.#connection?.close(wireCode, reasonText);
+    this.#startClosingHandshake(wireCode, reasonText);
   }
 
   /** Node-only: sends a Ping (at most 125 bytes of payload). */
@@ -356,7 +419,8 @@ export class WebSocket extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: AddEventListenerOptions | boolean,
   ): void {
-    if (type === "message" && listener !== null) this.#hasMessageListener = true;
+    // The type is a DOMString (WebIDL): a String object or anything else that converts to "message" counts.
+    if (listener != null && String(type) === "message") this.#hasMessageListener = true;
     super.addEventListener(type, listener, options);
   }
 
@@ -399,8 +463,22 @@ export class WebSocket extends EventTarget {
     closeImpl = (webSocket, code, reason) => {
       if (webSocket.#readyState !== OPEN) return;
       webSocket.#readyState = CLOSING;
-      webSocket.#flushQueueBeforeClose();
-      webSocket.#connection?.close(code, reason);
+      webSocket.#startClosingHandshake(code, reason);
+    };
+    deliverImpl = (webSocket, message) => {
+      const connection = webSocket.#connection;
+      if (webSocket.#readyState !== OPEN || connection === null) return false;
+      if (webSocket.#queue === null) {
+        if (connection.acceptsSharedFrames)
+          return connection.writeFrame(message.frame(), message.payload.length);
+        if (connection.congested) return false;
+        return connection.send(message.payload, message.isText);
+      }
+      // Behind a Blob being read: keep send order = wire order.
+      const size = message.payload.length;
+      webSocket.#queue.push({ payload: message.payload, isText: message.isText, compress: undefined, size });
+      webSocket.#queuedBytes += size;
+      return true;
     };
     acceptImpl = (init) => {
       accepting = init;
@@ -443,6 +521,7 @@ export class WebSocket extends EventTarget {
     // 1. readyState CLOSED.
     this.#readyState = CLOSED;
     this.#queue = null;
+    this.#pendingClose = null;
     // 2. If the connection was failed (or dropped without a closing handshake), fire error.
     if (failed) this.dispatchEvent(new Event("error"));
     // 3. Fire close.
@@ -455,23 +534,47 @@ export class WebSocket extends EventTarget {
     while (queue.length > 0 && queue[0].payload !== null) {
       const item = queue.shift()!;
       this.#queuedBytes -= item.size;
-      if (this.#readyState === OPEN) this.#connection?.send(item.payload!, item.isText, item.compress);
-      else this.#discardedBytes += item.size;
+      // Accepted by send() while OPEN, so it is sent even if close() was called since: the Close frame
+      // waits for the queue (#startClosingHandshake). Only a connection that can no longer send drops it.
+      const sent = this.#connection?.send(item.payload!, item.isText, item.compress) ?? false;
+      if (!sent) this.#discardedBytes += item.size;
     }
-    if (queue.length === 0) this.#queue = null;
+    if (queue.length > 0) return;
+    this.#queue = null;
+    const pending = this.#pendingClose;
+    if (pending !== null) {
+      this.#pendingClose = null;
+      this.#connection?.close(pending.code, pending.reason);
+    }
   }
 
-  /** Data queued behind a Blob goes out before the Close frame once its bytes are ready. */
-  #flushQueueBeforeClose(): void {
-    // Blob reads complete asynchronously; what is not ready by close() counts as discarded (the standard
-    // discards data once the closing handshake has started).
+  /**
+   * "Start the WebSocket closing handshake". Messages that send() accepted while OPEN are sent first (the
+   * standard sends them when send() is called; MDN: close() "does not discard previously-sent messages";
+   * Chromium queues the Close frame behind pending Blob reads), so a Close frame waits for queued Blobs.
+   */
+  #startClosingHandshake(code: number, reason: string): void {
     this.#drainQueue();
     if (this.#queue !== null) {
-      this.#discardedBytes += this.#queuedBytes;
-      this.#queuedBytes = 0;
-      this.#queue = null;
+      this.#pendingClose = { code, reason };
+      return;
     }
+    this.#connection?.close(code, reason);
   }
+}
+
+/**
+ * WebIDL §3.2.24 (ES → union) for `optional (DOMString or sequence<DOMString>) protocols = []`: an object
+ * with an @@iterator is a sequence; any other value, including an object without one, is a DOMString.
+ */
+function toProtocolList(protocols: unknown): string[] {
+  if (protocols === undefined) return [];
+  if ((typeof protocols === "object" && protocols !== null) || typeof protocols === "function") {
+    // GetMethod(V, @@iterator): undefined or null means "not a sequence"; anything else must be callable.
+    const method = (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (method !== undefined && method !== null) return toSequence(protocols, toDOMString, "protocols");
+  }
+  return [toDOMString(protocols)];
 }
 
 for (const [name, value] of [
@@ -497,4 +600,10 @@ for (const name of [
 ]) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
+// WebIDL §3.7.6 operations are enumerable; §3.7 "length" counts the required arguments only (the Node-only
+// trailing options would otherwise show up in it).
+for (const name of ["send", "close"]) Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+Object.defineProperty(WebSocket, "length", { value: 1 });
+Object.defineProperty(WebSocket.prototype.send, "length", { value: 1 });
+Object.defineProperty(WebSocket.prototype.close, "length", { value: 0 });
 Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: "WebSocket", configurable: true });
