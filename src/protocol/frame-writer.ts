@@ -1,4 +1,4 @@
-import { type MaskKeyPool, maskInto } from "./mask.js";
+import { applyMask, type MaskKeyPool, maskInto } from "./mask.js";
 
 // RFC 6455 §5.2 base framing, the sending side.
 
@@ -79,6 +79,32 @@ export function writeFrame(
   writeHeader(header, opcode, length, options.fin, options.rsv1, false);
   write(header);
   write(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+}
+
+/**
+ * Frames a string without encoding it first: the UTF-8 bytes are written straight after the header
+ * (`byteLength` is `Buffer.byteLength(text)`), and masked in place for clients.
+ */
+export function writeTextFrame(
+  text: string,
+  byteLength: number,
+  options: FrameOptions,
+  write: (chunk: Buffer) => void,
+): void {
+  const masked = options.maskKeys !== null;
+  const size = headerLength(byteLength, masked);
+  const out = Buffer.allocUnsafe(size + byteLength);
+  const at = writeHeader(out, 0x1, byteLength, options.fin, options.rsv1, masked);
+  out.write(text, size, byteLength, "utf8");
+  if (masked) {
+    const key = options.maskKeys!.next();
+    out[at] = key[0];
+    out[at + 1] = key[1];
+    out[at + 2] = key[2];
+    out[at + 3] = key[3];
+    applyMask(out.subarray(size), key);
+  }
+  write(out);
 }
 
 /** The whole frame as one buffer (tests, and broadcasting the same bytes to many peers). */
