@@ -57,6 +57,11 @@ export class Connection implements ProtocolHandler {
   alive = true;
   /** Set on every message; the server's idle sweep clears it. */
   messageSeen = true;
+  /**
+   * Whether a frame built once for many connections (a topic publish) can be written here as it is: not when
+   * an extension (permessage-deflate) transforms messages, as those may wait in the protocol's send queue.
+   */
+  readonly acceptsSharedFrames: boolean;
 
   constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
@@ -64,6 +69,7 @@ export class Connection implements ProtocolHandler {
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
+    this.acceptsSharedFrames = (options.extension ?? null) === null;
     this.output = new OutputBatcher(socket);
     this.protocol = new Protocol(
       {
@@ -101,6 +107,33 @@ export class Connection implements ProtocolHandler {
     this.output.addAppBytes(payload.length);
     this.checkSlowConsumer();
     return true;
+  }
+
+  /** Sends a text message from a string of `byteLength` UTF-8 bytes (encoded straight into the frame). */
+  sendText(text: string, byteLength: number, transform?: boolean): boolean {
+    if (!this.protocol.sendText(text, byteLength, transform)) return false;
+    this.output.addAppBytes(byteLength);
+    this.checkSlowConsumer();
+    return true;
+  }
+
+  /**
+   * Writes a frame built elsewhere, the same bytes for every subscriber of a topic, behind everything sent
+   * before it. Returns false when it is dropped: after our Close (RFC 6455 §5.5.1, as Protocol.send), on a
+   * connection that does not accept shared frames, or while a "pause" slow consumer is over maxBufferedBytes
+   * (a publish never grows a stalled peer's buffer past the limit; under "close" the peer is failed instead).
+   */
+  writeFrame(frame: Buffer, appBytes: number): boolean {
+    if (this.protocol.closing || this.finished || !this.acceptsSharedFrames || this.congested) return false;
+    this.output.push(frame);
+    this.output.addAppBytes(appBytes);
+    this.checkSlowConsumer();
+    return true;
+  }
+
+  /** A "pause" slow consumer over its limit: publishes to it are dropped until it drains. */
+  get congested(): boolean {
+    return this.slowConsumer === "pause" && this.socket.writableLength > this.maxBufferedBytes;
   }
 
   ping(payload?: Buffer): boolean {

@@ -3,7 +3,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension } from "./extension.js";
 import { type FrameHeader, FrameParser, type FrameSink } from "./frame-parser.js";
-import { type FrameOptions, writeFrame } from "./frame-writer.js";
+import { type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
 import { MessageBuffer } from "./message-buffer.js";
 import { isValidUtf8, Utf8StreamValidator } from "./utf8.js";
@@ -131,6 +131,16 @@ export class Protocol implements FrameSink {
     return true;
   }
 
+  /** Sends a text message given as a string of `byteLength` UTF-8 bytes, encoding it into the frame. */
+  sendText(text: string, byteLength: number, transform?: boolean): boolean {
+    if (this.closeSent || this.failed) return false;
+    if (this.extension === null && !this.encoding) {
+      writeTextFrame(text, byteLength, this.frameOptions, this.handler.write);
+      return true;
+    }
+    return this.send(Buffer.from(text, "utf8"), true, transform);
+  }
+
   /** Sends a Ping (§5.5.2). The payload is at most 125 bytes. */
   ping(payload: Buffer = Buffer.alloc(0)): boolean {
     return this.sendControl(Opcode.Ping, payload);
@@ -162,6 +172,16 @@ export class Protocol implements FrameSink {
     if (this.failed) return;
     this.failed = true;
     this.parser.stop();
+    // Frames waiting behind the extension's encoder are dropped: its callback returns early once failed, so
+    // a Close queued there would never be written. A Close that close() had queued goes out now instead.
+    if (this.encoding) {
+      const queuedClose = this.sendQueue.find((item) => item.opcode === Opcode.Close);
+      this.sendQueue = [];
+      this.encoding = false;
+      if (queuedClose !== undefined) {
+        writeFrame(Opcode.Close, queuedClose.payload, this.controlFrameOptions, this.handler.write);
+      }
+    }
     // §7.1.7: send a Close frame with the status code first, unless one was sent already.
     if (!this.closeSent) {
       this.closeSent = true;

@@ -95,6 +95,9 @@ const CLOSED = 3;
 
 let accepting: AcceptedConnection | null = null;
 
+/** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
+type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
+
 interface QueuedSend {
   payload: Buffer | null;
   isText: boolean;
@@ -319,7 +322,10 @@ export class WebSocket extends EventTarget {
   /** §"The send(data) method". */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
     requireArguments(arguments.length, 1, "send");
-    const converted = toSendPayload(data);
+    // Strings (the common case) are encoded straight into the frame; the rest converts per WebIDL.
+    const text = typeof data === "string" ? data.toWellFormed() : null;
+    const converted = text === null ? toSendPayload(data) : null;
+    const size = text === null ? converted!.size : Buffer.byteLength(text);
     // 1. CONNECTING → InvalidStateError.
     if (this.#readyState === CONNECTING) {
       throw new DOMException(
@@ -329,24 +335,30 @@ export class WebSocket extends EventTarget {
     }
     // 2. After the closing handshake has started, the data is discarded but counted in bufferedAmount.
     if (this.#readyState !== OPEN || this.#connection === null) {
-      this.#discardedBytes += converted.size;
+      this.#discardedBytes += size;
       return;
     }
     const compress = options?.compress;
-    if (converted.payload !== null && this.#queue === null) {
-      this.#connection.send(converted.payload, converted.isText, compress);
-      return;
+    if (this.#queue === null) {
+      if (text !== null) {
+        this.#connection.sendText(text, size, compress);
+        return;
+      }
+      if (converted!.payload !== null) {
+        this.#connection.send(converted!.payload, converted!.isText, compress);
+        return;
+      }
     }
     // A Blob (or anything queued behind one) waits for the Blob's bytes.
     const item: QueuedSend = {
-      payload: converted.payload,
-      isText: converted.isText,
+      payload: text !== null ? Buffer.from(text, "utf8") : converted!.payload,
+      isText: text !== null || converted!.isText,
       compress,
-      size: converted.size,
+      size,
     };
     (this.#queue ??= []).push(item);
     this.#queuedBytes += item.size;
-    if (converted.blob !== null) {
+    if (converted !== null && converted.blob !== null) {
       converted.blob.arrayBuffer().then(
         (bytes) => {
           item.payload = Buffer.from(bytes);
@@ -510,7 +522,7 @@ export class WebSocket extends EventTarget {
     // 1. If readyState is not OPEN, return.
     if (this.#readyState !== OPEN || !this.#hasMessageListener) return;
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
-    const value = isText ? data.toString("utf8") : toBinaryData(data, this.#binaryType);
+    const value = isText ? (data as Utf8Sliceable).utf8Slice(0, data.length) : toBinaryData(data, this.#binaryType);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
     this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
   }
