@@ -6,7 +6,7 @@ import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { isToken } from "../protocol/header-grammar.js";
 import { toBinaryData, toSendPayload } from "./binary.js";
 import { getEventHandler, setEventHandler } from "./event-handlers.js";
-import { CloseEvent, MessageEvent } from "./events.js";
+import { CloseEvent, createMessageEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUSVString } from "./webidl.js";
 
@@ -524,7 +524,7 @@ export class WebSocket extends EventTarget {
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
     const value = isText ? (data as Utf8Sliceable).utf8Slice(0, data.length) : toBinaryData(data, this.#binaryType);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
-    this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
+    this.dispatchEvent(createMessageEvent(value, this.#origin));
   }
 
   /** §"When the WebSocket connection is closed, possibly cleanly". */
