@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { SecureContextOptions } from "node:tls";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import type { ExtensionOffer } from "../protocol/header-grammar.js";
+import type { PubSubAdapter } from "./adapter.js";
 
 // Every server option with its default, in one place. Limits name their unit.
 
@@ -56,6 +57,11 @@ export interface WebSocketServerOptions {
   headers?: Record<string, string> | ((request: IncomingMessage) => Record<string, string>);
   /** The extension to negotiate (permessage-deflate), or null. */
   extension?: ServerExtensionNegotiator | null;
+  /**
+   * Carries topic publishes to and from other processes (`sockjet/redis`), or null for in-process topics
+   * only. The server closes it in close(). Default null.
+   */
+  adapter?: PubSubAdapter | null;
 
   /** Largest message accepted, after decompression. Default 1 MiB. */
   maxPayloadBytes?: number;

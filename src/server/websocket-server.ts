@@ -16,6 +16,7 @@ import {
   type VerifyResult,
   type WebSocketServerOptions,
 } from "./options.js";
+import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
 import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
 
 // A WebSocket server whose connections are the WHATWG WebSocket class. Three modes, like ws: standalone
@@ -55,6 +56,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly sockets = new Map<Connection, WebSocket>();
   private handshaking = 0;
   private closing = false;
+  /** Topics and the scale-out adapter (src/server/pubsub.ts). */
+  private readonly pubsub: PubSub;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -78,6 +81,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       }
       (this.settings as Record<string, unknown>)[key] = value;
     }
+    this.pubsub = new PubSub(options.adapter ?? null, (error) => this.emit("error", error));
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
@@ -265,6 +269,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         url: url.href,
         protocol,
         extensions: extensionsHeader,
+        topics: this.pubsub,
       });
       this.clients.add(webSocket);
       this.sockets.set(connection, webSocket);
@@ -273,6 +278,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         this.clients.delete(webSocket);
         this.sockets.delete(connection);
         this.keepalive.delete(connection);
+        this.pubsub.removeSocket(webSocket);
         if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });
         if (this.closing && this.clients.size === 0) this.emit("drained");
       });
@@ -326,6 +332,30 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /**
+   * Publishes `data` (a string is text, bytes are binary, converted as send() does) to every subscriber of
+   * `topic` but `options.except`: here at once, framed once, and through the adapter in every other process.
+   * Returns how many local subscribers it was written to. A publish the adapter cannot take is an 'error'.
+   */
+  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView, options?: PublishOptions): number {
+    return this.pubsub.publish(topic, data, options);
+  }
+
+  /** Local subscribers of `topic`. */
+  subscriberCount(topic: string): number {
+    return this.pubsub.subscriberCount(topic);
+  }
+
+  /** Counters of this process's pub/sub. */
+  get pubsubStats(): PubSubStats {
+    return this.pubsub.stats;
+  }
+
+  /** Resolves once the adapter has answered every publish, subscribe and unsubscribe made so far. */
+  adapterSettled(): Promise<void> {
+    return this.pubsub.settled();
+  }
+
+  /**
    * Graceful shutdown: stops accepting, closes every connection with 1001 "going away", waits for the
    * closing handshakes up to shutdownTimeoutMs, then terminates what is left.
    */
@@ -343,6 +373,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
         await this.waitForClients();
         for (const client of this.clients) client.terminate();
+        await this.pubsub.close();
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
         await closedServer;
         this.emit("close");

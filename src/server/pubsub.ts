@@ -1,0 +1,233 @@
+import { isUtf8 } from "node:buffer";
+import { toSendPayload } from "../web/binary.js";
+import type { TopicHost } from "../web/topic-hooks.js";
+import { toBoolean, toDictionary } from "../web/webidl.js";
+import { WebSocket } from "../web/websocket.js";
+import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
+import { checkTopic, SharedMessage, TopicRegistry } from "./topics.js";
+
+// The server's pub/sub: the in-process TopicRegistry plus the scale-out adapter. A publish is delivered to
+// the local subscribers at once (synchronously, framed once) and handed to the adapter, which carries it to
+// the other processes; what they publish comes back through the adapter and is fanned out here the same way.
+// The adapter is told when a topic gets its first local subscriber and loses its last, so a process only
+// receives the topics someone here listens to.
+
+export interface PublishOptions {
+  /** A local socket that must not get this message (socket.publish() passes the publisher). */
+  except?: WebSocket | null;
+  /** Send as a binary message (a string's UTF-8 bytes) or as text (bytes must be UTF-8). Default: by type. */
+  binary?: boolean;
+}
+
+export interface PubSubStats {
+  /** Publishes made in this process (server.publish and socket.publish). */
+  published: number;
+  /** Writes of a message to a local subscriber. */
+  delivered: number;
+  /** Local subscribers skipped: closing, or a "pause" slow consumer over maxBufferedBytes. */
+  dropped: number;
+  /** Frames built: at most one per message, whatever the number of subscribers. */
+  framesEncoded: number;
+  /** Publishes the adapter has taken. */
+  adapterPublished: number;
+  /** Publishes the adapter could not take (each reported as an 'error'): lost for the other processes. */
+  adapterFailed: number;
+  /** Messages received from other processes through the adapter. */
+  received: number;
+}
+
+export class PubSub implements TopicHost {
+  readonly registry: TopicRegistry;
+  private adapter: PubSubAdapter | null;
+  private readonly report: (error: Error) => void;
+  private published = 0;
+  private adapterPublished = 0;
+  private adapterFailed = 0;
+  private received = 0;
+  /** Adapter calls not settled yet, and who waits for none to be left. */
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(adapter: PubSubAdapter | null, report: (error: Error) => void) {
+    this.adapter = adapter;
+    this.report = report;
+    this.registry = new TopicRegistry({
+      topicOpened: (topic) => this.adapterCall("SJ_ERR_ADAPTER_SUBSCRIBE", topic, (a) => a.subscribe(topic)),
+      topicClosed: (topic) =>
+        this.adapterCall("SJ_ERR_ADAPTER_UNSUBSCRIBE", topic, (a) => a.unsubscribe(topic)),
+    });
+    if (adapter !== null) {
+      adapter.onMessage((message) => this.onAdapterMessage(message));
+      adapter.onError?.((error) =>
+        report(new PubSubError("SJ_ERR_ADAPTER", `Pub/sub adapter: ${error.message}`, undefined, error)),
+      );
+    }
+  }
+
+  get stats(): PubSubStats {
+    const { framesEncoded, delivered, dropped } = this.registry.counters;
+    return {
+      published: this.published,
+      delivered,
+      dropped,
+      framesEncoded,
+      adapterPublished: this.adapterPublished,
+      adapterFailed: this.adapterFailed,
+      received: this.received,
+    };
+  }
+
+  /** server.publish(): to every local subscriber (but `except`), and through the adapter to the others. */
+  publish(topicArg: unknown, data: unknown, optionsArg: unknown, method = "publish"): number {
+    const topic = checkTopic(topicArg, method);
+    const options = toDictionary(optionsArg, "options");
+    const except = options.except ?? null;
+    if (except !== null && !(except instanceof WebSocket)) {
+      throw new TypeError(`Failed to execute '${method}': options.except must be a WebSocket.`);
+    }
+    const binary = options.binary === undefined ? undefined : toBoolean(options.binary);
+    const converted = toSendPayload(data);
+    if (converted.payload === null) {
+      throw new TypeError(
+        `Failed to execute '${method}': a Blob cannot be published synchronously; publish await blob.arrayBuffer().`,
+      );
+    }
+    let isText = converted.isText;
+    if (binary === true) isText = false;
+    else if (binary === false && !isText) {
+      // RFC 6455 §8.1: a text message must be UTF-8; subscribers would fail the connection with 1007.
+      if (!isUtf8(converted.payload))
+        throw new TypeError(`Failed to execute '${method}': the bytes of a text message must be UTF-8.`);
+      isText = true;
+    }
+    const payload = converted.payload;
+    this.published++;
+    const delivered = this.registry.fanOut(
+      topic,
+      new SharedMessage(payload, isText, this.registry.counters),
+      except,
+    );
+    const adapter = this.adapter;
+    if (adapter !== null) {
+      this.track(
+        () => adapter.publish({ topic, payload, isText }),
+        () => this.adapterPublished++,
+        (error) => {
+          this.adapterFailed++;
+          this.report(
+            new PubSubError(
+              "SJ_ERR_ADAPTER_PUBLISH",
+              `A publish to '${topic}' did not reach the other processes: ${messageOf(error)}`,
+              topic,
+              error,
+            ),
+          );
+        },
+      );
+    }
+    return delivered;
+  }
+
+  /** Resolves once no adapter call (publish, subscribe, unsubscribe) is pending. */
+  settled(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Waits for pending adapter calls, then closes the adapter. */
+  async close(): Promise<void> {
+    const adapter = this.adapter;
+    if (adapter === null) return;
+    await this.settled();
+    this.adapter = null;
+    await adapter.close();
+  }
+
+  /** A socket closed: it leaves all its topics. */
+  removeSocket(socket: WebSocket): void {
+    this.registry.removeSocket(socket);
+  }
+
+  subscriberCount(topic: unknown): number {
+    return this.registry.subscriberCount(checkTopic(topic, "subscriberCount"));
+  }
+
+  // ---- TopicHost (socket.subscribe() and friends) -------------------------------------------------------
+
+  subscribe(socket: WebSocket, topic: unknown): boolean {
+    return this.registry.subscribe(socket, checkTopic(topic, "subscribe"));
+  }
+
+  unsubscribe(socket: WebSocket, topic: unknown): boolean {
+    return this.registry.unsubscribe(socket, checkTopic(topic, "unsubscribe"));
+  }
+
+  isSubscribed(socket: WebSocket, topic: unknown): boolean {
+    return typeof topic === "string" && this.registry.isSubscribed(socket, topic);
+  }
+
+  topicsOf(socket: WebSocket): readonly string[] {
+    return this.registry.topicsOf(socket);
+  }
+
+  publishFrom(socket: WebSocket, topic: unknown, data: unknown, options?: unknown): number {
+    const binary =
+      options === undefined || options === null ? undefined : toDictionary(options, "options").binary;
+    return this.publish(topic, data, { except: socket, binary }, "publish");
+  }
+
+  // ---- adapter ---------------------------------------------------------------------------------------------
+
+  private onAdapterMessage(message: AdapterMessage): void {
+    if (typeof message.topic !== "string" || !Buffer.isBuffer(message.payload)) return;
+    this.received++;
+    this.registry.fanOut(
+      message.topic,
+      new SharedMessage(message.payload, message.isText === true, this.registry.counters),
+      null,
+    );
+  }
+
+  private adapterCall(
+    code: "SJ_ERR_ADAPTER_SUBSCRIBE" | "SJ_ERR_ADAPTER_UNSUBSCRIBE",
+    topic: string,
+    call: (adapter: PubSubAdapter) => Promise<void>,
+  ): void {
+    const adapter = this.adapter;
+    if (adapter === null) return;
+    const verb = code === "SJ_ERR_ADAPTER_SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
+    this.track(
+      () => call(adapter),
+      () => {},
+      (error) =>
+        this.report(
+          new PubSubError(
+            code,
+            `Could not ${verb} '${topic}' on the adapter: ${messageOf(error)}`,
+            topic,
+            error,
+          ),
+        ),
+    );
+  }
+
+  private track(call: () => Promise<void>, onDone: () => void, onError: (error: unknown) => void): void {
+    let promise: Promise<void>;
+    try {
+      promise = Promise.resolve(call());
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    this.inflight++;
+    promise.then(onDone, onError).finally(() => {
+      if (--this.inflight > 0) return;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

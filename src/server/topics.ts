@@ -1,0 +1,159 @@
+import { Opcode } from "../protocol/constants.js";
+import { encodeFrame } from "../protocol/frame-writer.js";
+import type { PublishedMessage } from "../web/topic-hooks.js";
+import { deliverPublished, WebSocket } from "../web/websocket.js";
+
+// In-process topics: which sockets listen to which topic, and the fan-out of one published message to all
+// of them. A message is framed once (server frames are unmasked, so every subscriber can take the same
+// bytes) and the same Buffer is handed to every subscriber's connection; each connection's OutputBatcher
+// then coalesces the frames of a burst of publishes into one write per connection.
+
+/** A topic name must be a non-empty, well-formed string (it is also a Redis channel name, in UTF-8). */
+export function checkTopic(topic: unknown, method: string): string {
+  if (typeof topic !== "string" || topic.length === 0) {
+    throw new TypeError(`Failed to execute '${method}': the topic must be a non-empty string.`);
+  }
+  if (!topic.isWellFormed()) {
+    throw new TypeError(`Failed to execute '${method}': the topic contains a lone surrogate.`);
+  }
+  return topic;
+}
+
+/** Counters of the in-process fan-out. */
+export interface FanOutCounters {
+  /** Frames built by encodeFrame: at most one per published message, none when nobody takes raw bytes. */
+  framesEncoded: number;
+  /** Writes of a published message to a local subscriber. */
+  delivered: number;
+  /** Subscribers skipped: closing, or a "pause" slow consumer over maxBufferedBytes. */
+  dropped: number;
+}
+
+/** One published message: the payload, and its frame built at most once, on first use. */
+export class SharedMessage implements PublishedMessage {
+  readonly payload: Buffer;
+  readonly isText: boolean;
+  private framed: Buffer | null = null;
+  private readonly counters: FanOutCounters;
+
+  constructor(payload: Buffer, isText: boolean, counters: FanOutCounters) {
+    this.payload = payload;
+    this.isText = isText;
+    this.counters = counters;
+  }
+
+  frame(): Buffer {
+    if (this.framed === null) {
+      // RFC 6455 §5.1: a server never masks, so these bytes are valid on every server-side connection.
+      this.framed = encodeFrame(this.isText ? Opcode.Text : Opcode.Binary, this.payload, {
+        fin: true,
+        rsv1: false,
+        maskKeys: null,
+      });
+      this.counters.framesEncoded++;
+    }
+    return this.framed;
+  }
+}
+
+export interface TopicEvents {
+  /** The topic got its first local subscriber. */
+  topicOpened(topic: string): void;
+  /** The topic lost its last local subscriber. */
+  topicClosed(topic: string): void;
+}
+
+export class TopicRegistry {
+  /** topic → its subscribers, in subscription order. */
+  private readonly subscribers = new Map<string, Set<WebSocket>>();
+  /** socket → its topics, in subscription order. */
+  private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
+  private readonly events: TopicEvents;
+  readonly counters: FanOutCounters = { framesEncoded: 0, delivered: 0, dropped: 0 };
+
+  constructor(events: TopicEvents) {
+    this.events = events;
+  }
+
+  subscribe(socket: WebSocket, topic: string): boolean {
+    // A closed socket has been auto-unsubscribed already: adding it again would leak it.
+    if (socket.readyState === WebSocket.CLOSED) return false;
+    let topics = this.topicsBySocket.get(socket);
+    if (topics?.has(topic)) return false;
+    if (topics === undefined) {
+      topics = new Set();
+      this.topicsBySocket.set(socket, topics);
+    }
+    topics.add(topic);
+    let members = this.subscribers.get(topic);
+    if (members === undefined) {
+      members = new Set();
+      this.subscribers.set(topic, members);
+      members.add(socket);
+      this.events.topicOpened(topic);
+    } else {
+      members.add(socket);
+    }
+    return true;
+  }
+
+  unsubscribe(socket: WebSocket, topic: string): boolean {
+    const topics = this.topicsBySocket.get(socket);
+    if (topics === undefined || !topics.delete(topic)) return false;
+    if (topics.size === 0) this.topicsBySocket.delete(socket);
+    this.leave(socket, topic);
+    return true;
+  }
+
+  /** Unsubscribes a socket from everything (it closed). */
+  removeSocket(socket: WebSocket): void {
+    const topics = this.topicsBySocket.get(socket);
+    if (topics === undefined) return;
+    this.topicsBySocket.delete(socket);
+    for (const topic of topics) this.leave(socket, topic);
+  }
+
+  isSubscribed(socket: WebSocket, topic: string): boolean {
+    return this.topicsBySocket.get(socket)?.has(topic) ?? false;
+  }
+
+  topicsOf(socket: WebSocket): readonly string[] {
+    const topics = this.topicsBySocket.get(socket);
+    return Object.freeze(topics === undefined ? [] : [...topics]);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.subscribers.get(topic)?.size ?? 0;
+  }
+
+  /** Topics with at least one local subscriber. */
+  topicNames(): IterableIterator<string> {
+    return this.subscribers.keys();
+  }
+
+  /** Writes `message` to every local subscriber of `topic` but `except`; returns how many took it. */
+  fanOut(topic: string, message: SharedMessage, except: WebSocket | null): number {
+    const members = this.subscribers.get(topic);
+    if (members === undefined) return 0;
+    let delivered = 0;
+    let dropped = 0;
+    for (const socket of members) {
+      if (socket === except) continue;
+      // A slow or closing subscriber is skipped (or failed by its connection), never waited for.
+      if (deliverPublished(socket, message)) delivered++;
+      else dropped++;
+    }
+    this.counters.delivered += delivered;
+    this.counters.dropped += dropped;
+    return delivered;
+  }
+
+  private leave(socket: WebSocket, topic: string): void {
+    const members = this.subscribers.get(topic);
+    if (members === undefined || !members.delete(socket)) return;
+    if (members.size === 0) {
+      this.subscribers.delete(topic);
+      this.events.topicClosed(topic);
+    }
+  }
+}
