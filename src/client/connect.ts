@@ -89,10 +89,18 @@ export function startClientHandshake(
     Connection: "Upgrade",
     "Sec-WebSocket-Key": key,
     "Sec-WebSocket-Version": WEBSOCKET_VERSION,
-    "Cache-Control": "no-cache",
-    Pragma: "no-cache",
   };
-  if (options.origin !== undefined) headers.Origin = options.origin;
+  // Fetch "HTTP-network-or-cache fetch", cache mode "no-store": Pragma and Cache-Control (no-cache) are
+  // appended only when the request has none. Node lowercases names, so a default set under another case
+  // would silently replace the user's value.
+  const userHeaderNames = new Set(Object.keys(options.headers ?? {}).map((name) => name.toLowerCase()));
+  if (!userHeaderNames.has("cache-control")) headers["Cache-Control"] = "no-cache";
+  if (!userHeaderNames.has("pragma")) headers.Pragma = "no-cache";
+  if (options.origin !== undefined) {
+    // The origin option wins over an Origin in headers, whatever its case: one Origin is sent.
+    for (const name of Object.keys(headers)) if (name.toLowerCase() === "origin") delete headers[name];
+    headers.Origin = options.origin;
+  }
   if (options.protocols.length > 0) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
   const negotiator = options.extension ?? null;
   if (negotiator !== null) headers["Sec-WebSocket-Extensions"] = negotiator.offer();

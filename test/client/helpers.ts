@@ -185,7 +185,10 @@ export class SocketReader {
   readonly socket: net.Socket;
   private buffer = Buffer.alloc(0);
   private wake: (() => void) | null = null;
+  /** The socket ended or closed. */
   ended = false;
+  /** The peer sent its FIN. */
+  peerEnded = false;
 
   constructor(socket: net.Socket) {
     this.socket = socket;
@@ -195,6 +198,7 @@ export class SocketReader {
     });
     socket.on("end", () => {
       this.ended = true;
+      this.peerEnded = true;
       this.notify();
     });
     socket.on("close", () => {
@@ -322,11 +326,12 @@ export interface RawServer {
 export async function rawServer(
   t: TestContext,
   onConnection?: (reader: SocketReader) => void | Promise<void>,
+  options: net.ServerOpts = {},
 ): Promise<RawServer> {
   const sockets = new Set<net.Socket>();
   const pending: SocketReader[] = [];
   const waiters: ((r: SocketReader) => void)[] = [];
-  const server = net.createServer((socket) => {
+  const server = net.createServer(options, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     const reader = new SocketReader(socket);
