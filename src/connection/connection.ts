@@ -191,8 +191,20 @@ export class Connection implements ProtocolHandler {
 
   onFailure(error: ProtocolError): void {
     this.failure ??= error;
-    // §7.1.7: after the Close frame, close the transport; no need to wait for the peer.
-    this.endSocket();
+    // §7.1.7: after the Close frame, close the transport; no need to wait for the peer. The socket is
+    // destroyed as soon as the Close frame and our FIN are written, without waiting for the peer's Close or
+    // FIN (a misbehaving peer would otherwise hold the error/close events for closeTimeoutMs). Chromium's
+    // WebSocketChannel::FailChannel does the same: it closes the stream right after sending the Close.
+    this.output.flush();
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (socket.writableFinished) {
+      socket.destroy();
+      return;
+    }
+    socket.once("finish", () => socket.destroy());
+    if (!socket.writableEnded) socket.end();
+    this.armCloseTimer();
   }
 
   // ---- transport --------------------------------------------------------------------------------------
