@@ -1,0 +1,303 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+// The official client (`redis`, node-redis), an optional peer dependency: only `sockjet/redis` imports it.
+// Chosen over ioredis because it is the client Redis itself maintains and recommends for new projects
+// (ioredis is in maintenance mode), it ships its own TypeScript types, its @redis/client core has no
+// dependencies, and it resubscribes a connection's channels by itself after a reconnect. What it does not
+// do, this adapter adds: re-establishing subscriptions whose SUBSCRIBE failed while Redis was away, and
+// failing publishes fast while it is away instead of queueing them for later.
+import { createClient, type RedisClientOptions } from "redis";
+import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
+import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
+
+export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
+
+// A PubSubAdapter over Redis pub/sub (https://redis.io/docs/latest/develop/interact/pubsub/): PUBLISH on one
+// connection, SUBSCRIBE on a second (a subscribed RESP2 connection can do nothing else). Redis delivers a
+// channel's messages to each subscribed connection in the order one connection published them, which gives
+// per-publisher order; each message carries the publishing adapter's id, so a process skips its own
+// publishes (it has delivered them locally already).
+//
+// While Redis is unreachable, publish() rejects at once (the server reports it as an 'error' and counts
+// it): such a message reaches the local subscribers but no other process, and is not replayed later. Redis
+// pub/sub is at-most-once: a message published while a subscriber connection is down is not delivered to
+// it, and a publish whose reply is lost with the connection is reported as failed although Redis may have
+// delivered it.
+
+/** The parts of a node-redis client this adapter uses. */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisClientLike;
+  publish(channel: string, message: Buffer): Promise<unknown>;
+  subscribe(
+    channels: string | string[],
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  unsubscribe(channels?: string | string[]): Promise<void>;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+export interface RedisAdapterOptions {
+  /** redis[s]://[[user][:password]@]host[:port][/db]. The adapter makes, connects and closes its clients. */
+  url?: string;
+  /** More createClient() options when `url` is given (TLS, credentials, reconnectStrategy…). */
+  clientOptions?: RedisClientOptions;
+  /**
+   * Instead of `url`: your own node-redis client, used to PUBLISH; the adapter subscribes on a duplicate()
+   * of it. The adapter connects it if it is not open, and never closes it.
+   */
+  client?: RedisClientLike;
+  /** Prefix of the Redis channel of each topic. Default "sockjet:". */
+  prefix?: string;
+}
+
+export interface RedisAdapterStats {
+  /** Publishes Redis accepted. */
+  published: number;
+  /** Publishes rejected: Redis unreachable, or the connection lost before its reply. */
+  publishFailed: number;
+  /** Messages from other processes handed to the server. */
+  received: number;
+  /** Own publishes coming back from Redis, skipped. */
+  skippedOwn: number;
+  /** Messages on our channels that are not in our format. */
+  malformed: number;
+  /** Times the connection to Redis came back after being lost. */
+  reconnects: number;
+}
+
+/** Raised by publish() while Redis is unreachable. */
+export class RedisUnavailableError extends Error {
+  readonly code = "SJ_ERR_REDIS_UNAVAILABLE";
+  constructor() {
+    super("Redis is not connected: the message was not published to other processes");
+    this.name = "RedisUnavailableError";
+  }
+}
+
+export interface RedisAdapter {
+  /** Connected, and every topic subscription is in place (at start and after each reconnect). */
+  on(event: "ready", listener: () => void): this;
+  /** The connection to Redis was lost; the adapter reconnects by itself. */
+  on(event: "disconnect", listener: (error: Error) => void): this;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
+export class RedisAdapter extends EventEmitter implements PubSubAdapter {
+  /** This adapter's id in every message it publishes. */
+  readonly id: Buffer = randomBytes(ID_BYTES);
+  /** Settles once connected with the topics subscribed for the first time. */
+  readonly ready: Promise<void>;
+  readonly prefix: string;
+  private readonly publisher: RedisClientLike;
+  private readonly subscriber: RedisClientLike;
+  private readonly ownsPublisher: boolean;
+  /** Topics this process wants, whatever the state of the connection. */
+  private readonly topics = new Set<string>();
+  /** Channels unsubscribed while Redis was away: node-redis would subscribe them again on reconnect. */
+  private readonly staleChannels = new Set<string>();
+  private messageHandlers: ((message: AdapterMessage) => void)[] = [];
+  private errorHandlers: ((error: Error) => void)[] = [];
+  private up = false;
+  private everUp = false;
+  private restored = false;
+  private lossReported = false;
+  private closed = false;
+  private readonly counters: RedisAdapterStats = {
+    published: 0,
+    publishFailed: 0,
+    received: 0,
+    skippedOwn: 0,
+    malformed: 0,
+    reconnects: 0,
+  };
+  private readonly onChannelMessage = (message: Buffer, channel: Buffer) => this.handle(message, channel);
+
+  constructor(options: RedisAdapterOptions) {
+    super();
+    if ((options.url === undefined) === (options.client === undefined))
+      throw new TypeError("RedisAdapter needs exactly one of options.url and options.client");
+    this.prefix = options.prefix ?? "sockjet:";
+    if (options.client !== undefined) {
+      this.publisher = options.client;
+      this.ownsPublisher = false;
+    } else {
+      this.publisher = createClient({
+        ...options.clientOptions,
+        url: options.url,
+        // Fail publishes fast while disconnected rather than replaying them late (see the top of this file).
+        disableOfflineQueue: true,
+        socket: {
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+          ...options.clientOptions?.socket,
+        },
+      } as RedisClientOptions) as unknown as RedisClientLike;
+      this.ownsPublisher = true;
+    }
+    this.subscriber = this.publisher.duplicate({ disableOfflineQueue: true });
+    for (const client of [this.publisher, this.subscriber]) {
+      client.on("error", (error: Error) => this.lost(error));
+      client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
+    }
+    this.publisher.on("ready", () => this.checkUp());
+    this.subscriber.on("ready", () => {
+      this.restored = false;
+      this.restore().then(
+        () => {
+          this.restored = true;
+          this.checkUp();
+        },
+        (error: Error) => this.lost(error),
+      );
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.once("ready", resolve);
+      this.once("closed", () => reject(new Error("RedisAdapter closed before it was ready")));
+    });
+    // Nobody may be waiting on `ready`: its rejection at close() must not be unhandled.
+    this.ready.catch(() => {});
+    const connect = (client: RedisClientLike) => {
+      if (!client.isOpen) client.connect().catch(() => {}); // errors arrive as 'error' events too
+    };
+    connect(this.publisher);
+    connect(this.subscriber);
+  }
+
+  get stats(): RedisAdapterStats {
+    return { ...this.counters };
+  }
+
+  /** Whether both connections are up and the subscriptions in place. */
+  get connected(): boolean {
+    return this.up;
+  }
+
+  channel(topic: string): string {
+    return this.prefix + topic;
+  }
+
+  async publish(message: AdapterMessage): Promise<void> {
+    if (this.closed || !this.publisher.isReady) {
+      this.counters.publishFailed++;
+      throw new RedisUnavailableError();
+    }
+    try {
+      await this.publisher.publish(
+        this.channel(message.topic),
+        encodeMessage(this.id, message.payload, message.isText),
+      );
+      this.counters.published++;
+    } catch (error) {
+      this.counters.publishFailed++;
+      throw error;
+    }
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    this.topics.add(topic);
+    const channel = this.channel(topic);
+    this.staleChannels.delete(channel);
+    // While Redis is away the subscription waits for the reconnect (restore()).
+    if (!this.subscriber.isReady || this.closed) return;
+    await this.subscriber.subscribe(channel, this.onChannelMessage, true);
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    this.topics.delete(topic);
+    const channel = this.channel(topic);
+    if (this.closed) return;
+    if (!this.subscriber.isReady) {
+      this.staleChannels.add(channel);
+      return;
+    }
+    await this.subscriber.unsubscribe(channel);
+  }
+
+  onMessage(handler: (message: AdapterMessage) => void): void {
+    this.messageHandlers.push(handler);
+  }
+
+  onError(handler: (error: Error) => void): void {
+    this.errorHandlers.push(handler);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.up = false;
+    this.emit("closed");
+    const shut = async (client: RedisClientLike) => {
+      try {
+        if (client.isReady) await client.close();
+        else if (client.isOpen) client.destroy();
+      } catch {
+        client.destroy();
+      }
+    };
+    await shut(this.subscriber);
+    if (this.ownsPublisher) await shut(this.publisher);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------
+
+  private handle(message: Buffer, channel: Buffer): void {
+    const decoded = decodeMessage(message);
+    const name = channel.toString("utf8");
+    if (decoded === null || !name.startsWith(this.prefix)) {
+      this.counters.malformed++;
+      return;
+    }
+    if (decoded.publisher.equals(this.id)) {
+      this.counters.skippedOwn++;
+      return;
+    }
+    this.counters.received++;
+    const delivered: AdapterMessage = {
+      topic: name.slice(this.prefix.length),
+      payload: decoded.payload,
+      isText: decoded.isText,
+    };
+    for (const handler of this.messageHandlers) handler(delivered);
+  }
+
+  /** After a (re)connect: subscribe what is wanted and not subscribed, drop what was unsubscribed meanwhile. */
+  private async restore(): Promise<void> {
+    const wanted = [...this.topics].map((topic) => this.channel(topic));
+    // node-redis resubscribes what it had; for those this only adds the same listener again (a no-op).
+    if (wanted.length > 0) await this.subscriber.subscribe(wanted, this.onChannelMessage, true);
+    const stale = [...this.staleChannels];
+    this.staleChannels.clear();
+    if (stale.length > 0) await this.subscriber.unsubscribe(stale);
+  }
+
+  private checkUp(): void {
+    if (this.up || this.closed || !this.restored) return;
+    if (!this.publisher.isReady || !this.subscriber.isReady) return;
+    this.up = true;
+    this.lossReported = false;
+    if (this.everUp) this.counters.reconnects++;
+    this.everUp = true;
+    this.emit("ready");
+  }
+
+  private lost(error: Error): void {
+    if (this.closed) return;
+    if (!this.subscriber.isReady) this.restored = false;
+    const wasUp = this.up;
+    this.up = false;
+    if (wasUp) this.emit("disconnect", error);
+    // One report per outage: node-redis raises an error at each reconnection attempt.
+    if (this.lossReported) return;
+    this.lossReported = true;
+    const reported = new Error(`Redis connection: ${error.message}`, { cause: error });
+    for (const handler of this.errorHandlers) handler(reported);
+  }
+}
