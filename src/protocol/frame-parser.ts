@@ -40,6 +40,8 @@ export class FrameParser {
   private paused = false;
   private backlog: Buffer[] = [];
   private backlogBytes = 0;
+  /** True while parse() is on the stack (see resume()). */
+  private parsing = false;
 
   constructor(sink: FrameSink) {
     this.sink = sink;
@@ -69,6 +71,10 @@ export class FrameParser {
   resume(): void {
     if (!this.paused || this.stopped) return;
     this.paused = false;
+    // Called from inside parse() (a decoder that answered synchronously): the chunk being parsed goes on
+    // once we return, and the backlog is drained after it by whoever called parse(). Draining it here would
+    // deliver later chunks before the rest of the current one.
+    if (this.parsing) return;
     while (this.backlog.length > 0 && !this.paused && !this.stopped) {
       const next = this.backlog.shift()!;
       this.backlogBytes -= next.length;
@@ -84,6 +90,16 @@ export class FrameParser {
   }
 
   private parse(data: Buffer): void {
+    const outer = this.parsing;
+    this.parsing = true;
+    try {
+      this.parseChunk(data);
+    } finally {
+      this.parsing = outer;
+    }
+  }
+
+  private parseChunk(data: Buffer): void {
     const end = data.length;
     let pos = 0;
     while (pos < end) {
