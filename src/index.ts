@@ -3,4 +3,11 @@ export { ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
 export type { Rejection, VerifyInfo, WebSocketServerOptions } from "./server/options.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
 export { CloseEvent, type CloseEventInit, MessageEvent, type MessageEventInit } from "./web/events.js";
-export { type BinaryType, type SendOptions, WebSocket, type WebSocketOptions } from "./web/websocket.js";
+export {
+  type BinaryType,
+  type EventHandler,
+  type SendOptions,
+  WebSocket,
+  type WebSocketEventMap,
+  type WebSocketOptions,
+} from "./web/websocket.js";

@@ -3,6 +3,7 @@ import {
   toBoolean,
   toDictionary,
   toDOMString,
+  toSequence,
   toUnsignedShort,
   toUSVString,
 } from "./webidl.js";
@@ -11,6 +12,12 @@ import {
 // like the globals: `new MessageEvent(type, init)`, attributes read-only on the prototype.
 
 const EMPTY_PORTS: readonly unknown[] = Object.freeze([]);
+
+/** HTML §9.2 MessageEventInit: `ports` is a sequence<MessagePort> and `source` a MessageEventSource. */
+function toMessagePort(value: unknown): MessagePort {
+  if (!(value instanceof MessagePort)) throw new TypeError("The value is not of type MessagePort");
+  return value;
+}
 
 function eventInit(init: Record<string, unknown>): EventInit {
   return {
@@ -49,12 +56,20 @@ export class MessageEvent<T = unknown> extends Event {
     requireArguments(arguments.length, 1, "MessageEvent constructor");
     const init = toDictionary(eventInitDict, "eventInitDict");
     super(toDOMString(type), eventInit(init));
-    this.#data = (init.data === undefined ? null : init.data) as T;
-    this.#origin = init.origin === undefined ? "" : toUSVString(init.origin);
-    this.#lastEventId = init.lastEventId === undefined ? "" : toDOMString(init.lastEventId);
-    this.#source = init.source === undefined ? null : init.source;
+    // WebIDL §3.2.17: dictionary members are read once each, inherited ones first, then in lexicographic
+    // order (data, lastEventId, origin, ports, source).
+    const data = init.data;
+    this.#data = (data === undefined ? null : data) as T;
+    const lastEventId = init.lastEventId;
+    this.#lastEventId = lastEventId === undefined ? "" : toDOMString(lastEventId);
+    const origin = init.origin;
+    this.#origin = origin === undefined ? "" : toUSVString(origin);
+    const ports = init.ports;
     this.#ports =
-      init.ports === undefined ? EMPTY_PORTS : Object.freeze([...(init.ports as Iterable<unknown>)]);
+      ports === undefined ? EMPTY_PORTS : Object.freeze(toSequence(ports, toMessagePort, "ports"));
+    const source = init.source;
+    // MessageEventSource? is (WindowProxy or MessagePort or ServiceWorker)?: in Node only a MessagePort.
+    this.#source = source === undefined || source === null ? null : toMessagePort(source);
   }
 
   get data(): T {
@@ -106,9 +121,12 @@ export class CloseEvent extends Event {
     requireArguments(arguments.length, 1, "CloseEvent constructor");
     const init = toDictionary(eventInitDict, "eventInitDict");
     super(toDOMString(type), eventInit(init));
+    // WebIDL §3.2.17: members read once each, in lexicographic order (code, reason, wasClean).
+    const code = init.code;
+    this.#code = code === undefined ? 0 : toUnsignedShort(code);
+    const reason = init.reason;
+    this.#reason = reason === undefined ? "" : toUSVString(reason);
     this.#wasClean = toBoolean(init.wasClean);
-    this.#code = init.code === undefined ? 0 : toUnsignedShort(init.code);
-    this.#reason = init.reason === undefined ? "" : toUSVString(init.reason);
   }
 
   get wasClean(): boolean {
@@ -124,6 +142,9 @@ export class CloseEvent extends Event {
   }
 }
 
+// WebIDL §3.7 "length": the constructors take one required argument.
+Object.defineProperty(MessageEvent, "length", { value: 1 });
+Object.defineProperty(CloseEvent, "length", { value: 1 });
 for (const [cls, names] of [
   [MessageEvent, ["data", "origin", "lastEventId", "source", "ports"]],
   [CloseEvent, ["wasClean", "code", "reason"]],

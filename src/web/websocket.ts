@@ -16,6 +16,20 @@ import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUS
 
 export type BinaryType = "blob" | "arraybuffer";
 
+/** The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap). */
+export interface WebSocketEventMap {
+  open: Event;
+  // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom: data is a string, Blob or ArrayBuffer
+  message: MessageEvent<any>;
+  error: Event;
+  close: CloseEvent;
+}
+
+/** An on* attribute's value (lib.dom's shape). */
+export type EventHandler<K extends keyof WebSocketEventMap> =
+  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | null;
+
 /** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
 export interface WebSocketOptions {
   /** Extra request headers (validated: no CR/LF, no handshake headers). */
@@ -426,6 +440,18 @@ export class WebSocket extends EventTarget {
     this.#connection?.terminate();
   }
 
+  // Typed overloads, as lib.dom declares them, so that browser code type-checks unchanged
+  // (`socket.addEventListener("message", (event) => event.data)`).
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void;
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -436,28 +462,47 @@ export class WebSocket extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
-  get onopen(): unknown {
-    return getEventHandler(this, "open");
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: EventListenerOptions | boolean,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: EventListenerOptions | boolean,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: EventListenerOptions | boolean,
+  ): void {
+    super.removeEventListener(type, listener, options);
   }
-  set onopen(value: unknown) {
+
+  // The handler attributes are typed as in lib.dom; at run time any object is kept and anything else is null.
+  get onopen(): EventHandler<"open"> {
+    return getEventHandler(this, "open") as EventHandler<"open">;
+  }
+  set onopen(value: EventHandler<"open">) {
     this.#setHandler("open", value);
   }
-  get onmessage(): unknown {
-    return getEventHandler(this, "message");
+  get onmessage(): EventHandler<"message"> {
+    return getEventHandler(this, "message") as EventHandler<"message">;
   }
-  set onmessage(value: unknown) {
+  set onmessage(value: EventHandler<"message">) {
     this.#setHandler("message", value);
   }
-  get onerror(): unknown {
-    return getEventHandler(this, "error");
+  get onerror(): EventHandler<"error"> {
+    return getEventHandler(this, "error") as EventHandler<"error">;
   }
-  set onerror(value: unknown) {
+  set onerror(value: EventHandler<"error">) {
     this.#setHandler("error", value);
   }
-  get onclose(): unknown {
-    return getEventHandler(this, "close");
+  get onclose(): EventHandler<"close"> {
+    return getEventHandler(this, "close") as EventHandler<"close">;
   }
-  set onclose(value: unknown) {
+  set onclose(value: EventHandler<"close">) {
     this.#setHandler("close", value);
   }
 
@@ -522,7 +567,9 @@ export class WebSocket extends EventTarget {
     // 1. If readyState is not OPEN, return.
     if (this.#readyState !== OPEN || !this.#hasMessageListener) return;
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
-    const value = isText ? (data as Utf8Sliceable).utf8Slice(0, data.length) : toBinaryData(data, this.#binaryType);
+    const value = isText
+      ? (data as Utf8Sliceable).utf8Slice(0, data.length)
+      : toBinaryData(data, this.#binaryType);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
     this.dispatchEvent(createMessageEvent(value, this.#origin));
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { describe, test } from "node:test";
-import { WebSocket } from "../../src/index.js";
+import { WebSocket, type WebSocketOptions } from "../../src/index.js";
 import {
   acceptFor,
   closeBody,
@@ -30,9 +30,10 @@ async function expectFailure(
   t: Parameters<typeof connect>[0],
   respond: (reader: SocketReader, request: Req) => void,
   protocols?: string | string[],
+  options?: WebSocketOptions,
 ): Promise<void> {
   const raw = await rawServer(t);
-  const ws = connect(t, raw.url, protocols);
+  const ws = connect(t, raw.url, protocols, options);
   const { log, closed } = record(ws);
   const reader = await raw.nextConnection();
   const request = await reader.readRequest();
@@ -74,7 +75,20 @@ describe("Fetch: the opening handshake request, as the ws server receives it", (
     assert.equal(h.pragma, "no-cache");
     assert.equal(h.origin, undefined, "no Origin unless the origin option is given");
     assert.equal(h["sec-websocket-protocol"], undefined, "no protocol header without protocols");
-    assert.equal(h["sec-websocket-extensions"], undefined, "no extension offered by default");
+    // Like Chromium, at most the permessage-deflate offer (RFC 7692 §7.1) is made by default.
+    assert.ok(
+      [undefined, "permessage-deflate; client_max_window_bits"].includes(h["sec-websocket-extensions"]),
+      `unexpected default offer ${h["sec-websocket-extensions"]}`,
+    );
+  });
+
+  test("extension: null offers no extension at all", async (t) => {
+    const peer = await peerServer(t);
+    const ws = connect(t, peer.url, undefined, { extension: null });
+    await next(ws, "open");
+    const { request } = await peer.nextConnection();
+    assert.equal(request.headers["sec-websocket-extensions"], undefined);
+    assert.equal(ws.extensions, "");
   });
 
   test("each connection uses a fresh random key (RFC 6455 §4.1 item 7)", async (t) => {
@@ -253,10 +267,23 @@ describe("RFC 6455 §4.1 / WHATWG: the response is validated, any violation fail
 
   test("an extension the client did not offer", async (t) => {
     await expectFailure(t, (reader, request) => {
-      reader.socket.write(
-        switchingProtocols(keyOf(request), ["Sec-WebSocket-Extensions: permessage-deflate"]),
-      );
+      assert.ok(!(request.headers["sec-websocket-extensions"] ?? "").includes("x-unoffered"));
+      reader.socket.write(switchingProtocols(keyOf(request), ["Sec-WebSocket-Extensions: x-unoffered"]));
     });
+  });
+
+  test("permessage-deflate in the response when no extension was offered (extension: null)", async (t) => {
+    await expectFailure(
+      t,
+      (reader, request) => {
+        assert.equal(request.headers["sec-websocket-extensions"], undefined);
+        reader.socket.write(
+          switchingProtocols(keyOf(request), ["Sec-WebSocket-Extensions: permessage-deflate"]),
+        );
+      },
+      undefined,
+      { extension: null },
+    );
   });
 
   for (const status of [301, 302, 303, 307, 308]) {
