@@ -105,7 +105,7 @@ export class Connection implements ProtocolHandler {
   send(payload: Buffer, isText: boolean, transform?: boolean): boolean {
     if (!this.protocol.send(payload, isText, transform)) return false;
     this.output.addAppBytes(payload.length);
-    this.checkSlowConsumer();
+    this.checkSlowConsumer(payload.length);
     return true;
   }
 
@@ -113,7 +113,7 @@ export class Connection implements ProtocolHandler {
   sendText(text: string, byteLength: number, transform?: boolean): boolean {
     if (!this.protocol.sendText(text, byteLength, transform)) return false;
     this.output.addAppBytes(byteLength);
-    this.checkSlowConsumer();
+    this.checkSlowConsumer(byteLength);
     return true;
   }
 
@@ -229,8 +229,14 @@ export class Connection implements ProtocolHandler {
     }
   }
 
-  private checkSlowConsumer(): void {
-    if (this.socket.writableLength <= this.maxBufferedBytes || this.finished) return;
+  /**
+   * `adding`: bytes of the message being sent, not held against the peer (one message larger than the limit
+   * is not by itself a slow consumer). Sends batched in this tick count too: the socket has not seen them yet,
+   * and a burst of sends to a peer that never reads would otherwise be buffered whole and never checked again.
+   */
+  private checkSlowConsumer(adding = 0): void {
+    const waiting = Math.max(this.socket.writableLength, this.output.pendingAppBytes - adding);
+    if (waiting <= this.maxBufferedBytes || this.finished) return;
     if (this.slowConsumer === "pause") {
       if (!this.pausedForBackpressure) {
         this.pausedForBackpressure = true;

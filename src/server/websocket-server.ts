@@ -92,7 +92,12 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     );
 
     if (options.port !== undefined) {
-      const serverOptions = { maxHeaderSize: this.settings.maxHeaderBytes };
+      // Node enforces headersTimeout only when it sweeps its connections, every connectionsCheckingInterval
+      // (default 30 s): sweep often enough that a slowloris head is cut within ~1.5 × handshakeTimeoutMs.
+      const serverOptions = {
+        maxHeaderSize: this.settings.maxHeaderBytes,
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, this.settings.handshakeTimeoutMs / 2)),
+      };
       const server = options.tls
         ? https.createServer({ ...options.tls, ...serverOptions })
         : http.createServer(serverOptions);
