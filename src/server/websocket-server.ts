@@ -56,6 +56,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly sockets = new Map<Connection, WebSocket>();
   private handshaking = 0;
   private closing = false;
+  private shutdown: Promise<void> | null = null;
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
 
@@ -225,6 +226,13 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
     const proceed = (verdict: VerifyResult) => {
       if (done) return;
+      // close() started while verify ran: accepting now would add a connection close() never closes (and
+      // whose socket keeps the port). Refuse it as a handshake arriving during shutdown is refused.
+      if (this.closing) {
+        finish();
+        refuse(503, "Server is shutting down");
+        return;
+      }
       if (verdict === false || (typeof verdict === "object" && verdict !== null)) {
         finish();
         const rejection: Rejection = verdict === false ? { status: 401 } : verdict;
@@ -365,7 +373,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * closing handshakes up to shutdownTimeoutMs, then terminates what is left.
    */
   close(callback?: (error?: Error) => void): Promise<void> {
-    const done = (async () => {
+    // A second call shares the first one's promise: it resolves when the shutdown is over, not at once.
+    const done = (this.shutdown ??= (async () => {
       if (!this.closing) {
         this.closing = true;
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
@@ -383,7 +392,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         await closedServer;
         this.emit("close");
       }
-    })();
+    })());
     if (callback) done.then(() => callback(), callback);
     return done;
   }
