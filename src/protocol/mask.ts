@@ -8,11 +8,39 @@ import { randomFillSync } from "node:crypto";
 const keyWord = new Uint32Array(1);
 const keyBytes = new Uint8Array(keyWord.buffer);
 
+// A Uint32Array view costs an allocation; frames of one read share the read's ArrayBuffer, so the view of
+// the last (not too large) ArrayBuffer is kept and reused.
+const MAX_CACHED_VIEW_BYTES = 1024 * 1024;
+let cachedBuffer: ArrayBufferLike | null = null;
+let cachedView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+function wordView(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+  if (buffer === cachedBuffer) return cachedView;
+  const view = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  if (buffer.byteLength <= MAX_CACHED_VIEW_BYTES) {
+    cachedBuffer = buffer;
+    cachedView = view;
+  }
+  return view;
+}
+
 /** XORs `buf` in place with `key`, as if `buf` started `keyOffset` bytes into the masked payload. */
 export function applyMask(buf: Uint8Array, key: Uint8Array, keyOffset = 0): void {
   const len = buf.length;
-  if (len < 32) {
-    for (let i = 0; i < len; i++) buf[i] ^= key[(i + keyOffset) & 3];
+  if (len < 64) {
+    // Small payloads: a byte loop with the key in locals beats setting up a word view.
+    const k0 = key[keyOffset & 3];
+    const k1 = key[(keyOffset + 1) & 3];
+    const k2 = key[(keyOffset + 2) & 3];
+    const k3 = key[(keyOffset + 3) & 3];
+    let i = 0;
+    for (; i + 3 < len; i += 4) {
+      buf[i] ^= k0;
+      buf[i + 1] ^= k1;
+      buf[i + 2] ^= k2;
+      buf[i + 3] ^= k3;
+    }
+    for (; i < len; i++) buf[i] ^= key[(i + keyOffset) & 3];
     return;
   }
   let i = 0;
@@ -21,9 +49,11 @@ export function applyMask(buf: Uint8Array, key: Uint8Array, keyOffset = 0): void
   // Lane j of the word at buffer index i (aligned) holds byte i + j, which needs key[(i + j + keyOffset) & 3].
   for (let j = 0; j < 4; j++) keyBytes[j] = key[(i + j + keyOffset) & 3];
   const mask = keyWord[0];
+  const view = wordView(buf.buffer);
+  const first = (buf.byteOffset + i) >>> 2;
   const words = (len - i) >>> 2;
-  const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
-  for (let w = 0; w < words; w++) view[w] ^= mask;
+  const last = first + words;
+  for (let w = first; w < last; w++) view[w] ^= mask;
   for (i += words << 2; i < len; i++) buf[i] ^= key[(i + keyOffset) & 3];
 }
 
