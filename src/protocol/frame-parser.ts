@@ -17,7 +17,10 @@ export interface FrameHeader {
 }
 
 export interface FrameSink {
-  /** A header was decoded. Return false to stop parsing (the connection is being failed). */
+  /**
+   * A header was decoded. Return false to stop parsing (the connection is being failed). The header object
+   * is reused for the next frame: read it, don't keep it.
+   */
   onFrameHeader(header: FrameHeader): boolean;
   /** Part of the payload, unmasked; `last` on the final piece (also called once, empty, for a 0-length frame). */
   onFramePayload(piece: Buffer, last: boolean): void;
@@ -35,6 +38,15 @@ export class FrameParser {
   private remaining = 0;
   private masked = false;
   private readonly maskKey = Buffer.allocUnsafe(4);
+  private readonly header: FrameHeader = {
+    fin: false,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode: 0,
+    masked: false,
+    length: 0,
+  };
   private maskOffset = 0;
   private stopped = false;
   private paused = false;
@@ -166,15 +178,15 @@ export class FrameParser {
       this.maskKey[2] = buf[p + 2];
       this.maskKey[3] = buf[p + 3];
     }
-    const header: FrameHeader = {
-      fin: (b0 & 0x80) !== 0,
-      rsv1: (b0 & 0x40) !== 0,
-      rsv2: (b0 & 0x20) !== 0,
-      rsv3: (b0 & 0x10) !== 0,
-      opcode: b0 & 0x0f,
-      masked,
-      length,
-    };
+    // One header object per parser, refilled for each frame: the sink reads it during the call only.
+    const header = this.header;
+    header.fin = (b0 & 0x80) !== 0;
+    header.rsv1 = (b0 & 0x40) !== 0;
+    header.rsv2 = (b0 & 0x20) !== 0;
+    header.rsv3 = (b0 & 0x10) !== 0;
+    header.opcode = b0 & 0x0f;
+    header.masked = masked;
+    header.length = length;
     if (!this.sink.onFrameHeader(header)) {
       this.stop();
       return;
