@@ -115,6 +115,12 @@ export function startClientHandshake(
     agent: false,
     maxHeaderSize: options.maxHeaderBytes,
   };
+  // Fetch "HTTP-network-or-cache fetch": credentials in the URL become `Authorization: Basic …` unless the
+  // request already has an Authorization header (WPT websockets/basic-auth.any.js); Node's `auth` does
+  // exactly that. The URL keeps them percent-encoded; they are sent decoded, as url.urlToHttpOptions does.
+  if (url.username !== "" || url.password !== "") {
+    requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  }
   if (secure) {
     Object.assign(requestOptions, options.tls);
     // SNI is only sent for names (RFC 6066 §3), never for IP literals.

@@ -3,6 +3,7 @@ import type { ClientExtensionNegotiator } from "../client/connect.js";
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
+import { ProtocolError } from "../protocol/errors.js";
 import { isToken } from "../protocol/header-grammar.js";
 import { toBinaryData, toSendPayload } from "./binary.js";
 import { getEventHandler, setEventHandler } from "./event-handlers.js";
@@ -379,8 +380,21 @@ export class WebSocket extends EventTarget {
           this.#drainQueue();
         },
         () => {
-          item.payload = Buffer.alloc(0);
-          this.#drainQueue();
+          // A Blob that cannot be read (a file changed or removed since) fails the connection, as Chromium
+          // does (WebSocketChannelImpl::BlobDidFail); sending an empty message in its place would corrupt
+          // the stream. 1011: the client met an unexpected condition (RFC 6455 §7.4.1).
+          if (this.#queue === null || this.#connection === null) return;
+          this.#discardedBytes += this.#queuedBytes;
+          this.#queuedBytes = 0;
+          this.#queue = null;
+          this.#pendingClose = null;
+          this.#connection.fail(
+            new ProtocolError(
+              "SJ_ERR_BLOB_UNREADABLE" as ProtocolError["code"],
+              "A Blob passed to send() could not be read",
+              CloseCode.InternalError,
+            ),
+          );
         },
       );
     }

@@ -91,6 +91,15 @@ describe("WebSockets §4: event order and readyState", () => {
     assert.deepEqual(types(), ["open", "close"]);
   });
 
+  test("the close reason is decoded with 'UTF-8 decode without BOM': a leading BOM is kept", async (t) => {
+    const peer = await peerServer(t);
+    peer.server.on("connection", (socket) => socket.close(4000, "\uFEFFbom"));
+    const ws = connect(t, peer.url);
+    const { closed } = record(ws);
+    const event = await within(closed, 3000, "close");
+    assert.equal(event.reason, "\uFEFFbom");
+  });
+
   test("a Close frame without a status code gives close code 1005, wasClean true", async (t) => {
     const raw = await rawServer(t, async (reader) => {
       await acceptHandshake(reader);

@@ -122,6 +122,37 @@ describe("Fetch: the opening handshake request, as the ws server receives it", (
     assert.equal(request.headers["user-agent"], "sockjet-test");
   });
 
+  test("credentials in the URL are sent as Basic authorization (WPT websockets/basic-auth.any.js)", async (t) => {
+    const peer = await peerServer(t, {
+      verifyClient: (info: { req: { headers: { authorization?: string } } }) =>
+        info.req.headers.authorization === `Basic ${Buffer.from("foo:bar").toString("base64")}`,
+    });
+    const ws = connect(t, `ws://foo:bar@127.0.0.1:${peer.port}/basic_auth`);
+    assert.equal(ws.url, `ws://foo:bar@127.0.0.1:${peer.port}/basic_auth`);
+    await next(ws, "open");
+    const { request } = await peer.nextConnection();
+    assert.equal(request.headers.host, `127.0.0.1:${peer.port}`, "no credentials in Host");
+    // Percent-encoded characters are decoded before encoding (as Node's url.urlToHttpOptions does).
+    const ws2 = connect(t, `ws://us%40er:p%3Ass@127.0.0.1:${peer.port}/`);
+    const { types, closed } = record(ws2);
+    await within(closed, 3000, "close (wrong credentials are refused by the server)");
+    assert.deepEqual(types(), ["error", "close"]);
+    const peer2 = await peerServer(t);
+    const ws3 = connect(t, `ws://us%40er:p%3Ass@127.0.0.1:${peer2.port}/`);
+    await next(ws3, "open");
+    const auth = (await peer2.nextConnection()).request.headers.authorization ?? "";
+    assert.equal(Buffer.from(auth.replace(/^Basic /, ""), "base64").toString(), "us@er:p:ss");
+  });
+
+  test("an Authorization header given in headers wins over URL credentials", async (t) => {
+    const peer = await peerServer(t);
+    const ws = connect(t, `ws://foo:bar@127.0.0.1:${peer.port}/`, undefined, {
+      headers: { authorization: "Bearer token" },
+    });
+    await next(ws, "open");
+    assert.equal((await peer.nextConnection()).request.headers.authorization, "Bearer token");
+  });
+
   test("a user Cache-Control or Pragma replaces the default instead of being sent twice (Fetch: append if absent)", async (t) => {
     const peer = await peerServer(t);
     const ws = connect(t, peer.url, undefined, { headers: { "cache-control": "max-age=0", PRAGMA: "x" } });

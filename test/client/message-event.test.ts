@@ -130,6 +130,13 @@ describe("the MessageEvent of a received message", () => {
     await next(ws, "open");
   });
 
+  test("a leading BOM in a text message is kept (no BOM sniffing on messages)", async (t) => {
+    const peer = await sendingServer(t, ["\uFEFFwith BOM"]);
+    const ws = connect(t, peer.url);
+    const event = await next<MessageEvent>(ws, "message");
+    assert.equal(event.data, "\uFEFFwith BOM");
+  });
+
   test("a UTF-8 text message with every plane arrives as the same string", async (t) => {
     const text = "ASCII é ✓ 中文 😀 \u0000 \uFFFD end";
     const peer = await sendingServer(t, [text]);

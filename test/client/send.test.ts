@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
 import { collectingServer, connect, delay, echoServer, next, record, until, within } from "./helpers.js";
@@ -211,6 +214,30 @@ describe("send(): what arrives at the peer", () => {
     );
     await until(() => peer.closes.length === 1, 3000, "the server's close event");
     assert.deepEqual(peer.closes, [{ code: 1000, reason: "done" }]);
+  });
+
+  test("a Blob that cannot be read fails the connection (as Chromium) instead of sending an empty message", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "sockjet-blob-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "data.bin");
+    writeFileSync(path, "file contents");
+    const blob = await openAsBlob(path);
+    writeFileSync(path, "the file changed after the Blob was made"); // reading it now fails (NotReadableError)
+    const { ws, peer } = await openClient(t);
+    const { types, closed } = record(ws);
+    ws.send("before");
+    ws.send(blob);
+    ws.send("after the unreadable Blob");
+    const event = await within(closed, 3000, "close");
+    assert.deepEqual(types(), ["error", "close"]);
+    assert.deepEqual([event.code, event.wasClean], [1006, false]);
+    await until(() => peer.closes.length === 1, 3000, "the server's close");
+    assert.equal(peer.closes[0].code, 1011, "the client fails the connection with 1011 (internal error)");
+    assert.deepEqual(
+      peer.received.map((m) => [m.isBinary, m.data.toString()]),
+      [[false, "before"]],
+      "no empty message in place of the Blob, nothing after it",
+    );
   });
 
   test("messages of 0, 125, 126, 65535, 65536 bytes and 1 MiB round-trip as text and as binary", async (t) => {
