@@ -1,0 +1,327 @@
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { WebSocket, type WebSocketOptions } from "../index.js";
+import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
+import type { Command } from "./command.js";
+import { explainFailure, headerLine, parseTarget } from "./target.js";
+import { grouped } from "./terminal.js";
+
+// `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
+// every echo completes a round trip, whose time is the latency (echoes come back in order on one
+// connection, so the oldest send time is the one answered). Throughput counts payload bytes received.
+
+const RESERVOIR_SIZE = 100_000;
+const CLOSE_WAIT_MS = 3000;
+
+const specs = {
+  connections: flag.value("connections to open (default 10)", {
+    short: "c",
+    valueName: "N",
+    defaultValue: 10,
+    parse: integer(1, 100_000),
+  }),
+  "in-flight": flag.value("messages in flight on each connection (default 8)", {
+    short: "w",
+    valueName: "W",
+    defaultValue: 8,
+    parse: integer(1, 100_000),
+  }),
+  size: flag.value("payload size in bytes, k/m suffixes allowed (default 64)", {
+    short: "s",
+    valueName: "SIZE",
+    defaultValue: 64,
+    parse: byteSize,
+  }),
+  duration: flag.value("seconds to run, fractions allowed (default 10)", {
+    short: "d",
+    valueName: "SECONDS",
+    defaultValue: 10,
+    parse: seconds,
+  }),
+  text: flag.boolean("send text messages instead of binary"),
+  json: flag.boolean("print the results as JSON on stdout"),
+  protocol: flag.list("a subprotocol to offer", { short: "p", valueName: "NAME" }),
+  header: flag.list('an extra request header, "Name: value"', {
+    short: "H",
+    valueName: "HEADER",
+    parse: headerLine,
+  }),
+  deflate: flag.boolean("do not offer permessage-deflate compression", { defaultValue: true }),
+  insecure: flag.boolean("accept any TLS certificate (self-signed wss://)", { short: "k" }),
+};
+
+const usage = `Usage: sockjet bench [options] URL
+
+Load-tests an echo endpoint (like the one \`sockjet serve\` runs on /): opens the connections, keeps the
+messages in flight for the duration, shows a progress line on a terminal, then prints msgs/s, MB/s
+(payload bytes echoed back, 1 MB = 10^6 bytes), round-trip latency p50/p99/max and errors.
+
+Options:
+${formatFlags(specs)}
+
+Exit status: 0 when every connection worked and messages came back, 1 otherwise, 2 for a usage error.
+
+Examples:
+  sockjet bench ws://localhost:8080/
+  sockjet bench -c 50 -w 16 -s 16k -d 30 ws://localhost:8080/
+  sockjet bench --json -d 5 ws://localhost:8080/ > result.json`;
+
+export const bench: Command = {
+  name: "bench",
+  summary: "load generator: msgs/s, MB/s and latency against an echo endpoint",
+  usage,
+  run,
+};
+
+function seconds(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("expected seconds > 0");
+  return value;
+}
+
+/** Latency samples: every maximum exactly, percentiles from a uniform reservoir (Vitter's algorithm R). */
+class LatencyRecorder {
+  private readonly samples = new Float64Array(RESERVOIR_SIZE);
+  private seen = 0;
+  max = 0;
+  sum = 0;
+
+  record(ms: number): void {
+    if (ms > this.max) this.max = ms;
+    this.sum += ms;
+    if (this.seen < RESERVOIR_SIZE) this.samples[this.seen] = ms;
+    else {
+      const slot = Math.floor(Math.random() * (this.seen + 1));
+      if (slot < RESERVOIR_SIZE) this.samples[slot] = ms;
+    }
+    this.seen++;
+  }
+
+  percentiles(...ps: number[]): number[] {
+    const n = Math.min(this.seen, RESERVOIR_SIZE);
+    if (n === 0) return ps.map(() => 0);
+    const sorted = this.samples.slice(0, n).sort();
+    return ps.map((p) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]);
+  }
+
+  get mean(): number {
+    return this.seen === 0 ? 0 : this.sum / this.seen;
+  }
+}
+
+export interface BenchResult {
+  url: string;
+  connections: number;
+  inFlight: number;
+  payloadBytes: number;
+  text: boolean;
+  durationSeconds: number;
+  messages: number;
+  messagesPerSecond: number;
+  bytes: number;
+  megabytesPerSecond: number;
+  latencyMs: { p50: number; p99: number; max: number; mean: number };
+  errors: number;
+  errorKinds: Record<string, number>;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { flags, positionals, help } = parseArgs(argv, specs);
+  if (help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const url = parseTarget(positionals[0]);
+  const headers = Object.fromEntries(flags.header);
+  const options: WebSocketOptions = { headers, rejectUnauthorized: !flags.insecure };
+  if (!flags.deflate) (options as Record<string, unknown>).perMessageDeflate = false;
+  const size = flags.size;
+  const payload: string | Buffer = flags.text
+    ? "sockjet-bench-".repeat(Math.ceil(size / 14)).slice(0, size)
+    : randomBytes(size);
+  const inFlight = flags["in-flight"];
+  const progress = process.stderr.isTTY === true;
+
+  const latency = new LatencyRecorder();
+  const errorKinds: Record<string, number> = {};
+  const countError = (kind: string) => {
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  };
+  let messages = 0;
+  let bytes = 0;
+  let running = false;
+
+  const sockets: WebSocket[] = [];
+  const starters = new Map<WebSocket, () => void>();
+  const openings: Promise<void>[] = [];
+  for (let i = 0; i < flags.connections; i++) {
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, flags.protocol, options);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    socket.binaryType = "arraybuffer";
+    sockets.push(socket);
+    // Send times of the messages in flight, oldest first.
+    const sent: number[] = [];
+    let head = 0;
+    const sendOne = () => {
+      sent.push(performance.now());
+      socket.send(payload);
+    };
+    starters.set(socket, () => {
+      for (let k = 0; k < inFlight; k++) sendOne();
+    });
+    socket.onmessage = (event) => {
+      const at = performance.now();
+      if (!running) return;
+      const data = event.data as string | ArrayBuffer;
+      const received = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+      if (received !== size) countError("wrong size echoed");
+      const sentAt = sent[head++];
+      if (head > 1024 && head * 2 > sent.length) {
+        sent.splice(0, head);
+        head = 0;
+      }
+      if (sentAt !== undefined) latency.record(at - sentAt);
+      messages++;
+      bytes += received;
+      sendOne();
+    };
+    openings.push(
+      new Promise((resolve) => {
+        socket.addEventListener("open", () => resolve());
+        socket.addEventListener("close", (event) => {
+          if (running) countError(`closed during the run (${event.code})`);
+          resolve();
+        });
+      }),
+    );
+  }
+
+  await Promise.all(openings);
+  const live = sockets.filter((socket) => socket.readyState === WebSocket.OPEN);
+  if (live.length === 0) {
+    const why = await explainFailure(url, {
+      protocols: flags.protocol,
+      headers,
+      rejectUnauthorized: !flags.insecure,
+    });
+    throw new Error(`cannot connect to ${url.href}: ${why}`);
+  }
+  if (live.length < sockets.length) errorKinds["connection failed"] = sockets.length - live.length;
+
+  running = true;
+  const started = performance.now();
+  for (const socket of live) starters.get(socket)!();
+
+  let lastMessages = 0;
+  let lastBytes = 0;
+  let lastAt = started;
+  const ticker = progress
+    ? setInterval(() => {
+        const now = performance.now();
+        const dt = (now - lastAt) / 1000;
+        const line =
+          `  ${((now - started) / 1000).toFixed(1)} s   ${grouped((messages - lastMessages) / dt)} msgs/s   ` +
+          `${((bytes - lastBytes) / dt / 1e6).toFixed(1)} MB/s   ${live.length} connections   ` +
+          `${Object.values(errorKinds).reduce((a, b) => a + b, 0)} errors`;
+        process.stderr.write(`\r${line}\x1b[K`);
+        lastMessages = messages;
+        lastBytes = bytes;
+        lastAt = now;
+      }, 1000)
+    : null;
+
+  await new Promise((resolve) => setTimeout(resolve, flags.duration * 1000));
+  running = false;
+  const elapsed = (performance.now() - started) / 1000;
+  if (ticker !== null) {
+    clearInterval(ticker);
+    process.stderr.write("\r\x1b[K");
+  }
+  await closeAll(sockets);
+
+  const [p50, p99] = latency.percentiles(50, 99);
+  const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
+  const result: BenchResult = {
+    url: url.href,
+    connections: flags.connections,
+    inFlight,
+    payloadBytes: size,
+    text: flags.text,
+    durationSeconds: round(elapsed, 3),
+    messages,
+    messagesPerSecond: round(messages / elapsed, 1),
+    bytes,
+    megabytesPerSecond: round(bytes / elapsed / 1e6, 3),
+    latencyMs: {
+      p50: round(p50, 3),
+      p99: round(p99, 3),
+      max: round(latency.max, 3),
+      mean: round(latency.mean, 3),
+    },
+    errors,
+    errorKinds,
+  };
+  process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : summaryTable(result));
+  if (messages === 0 && errors === 0)
+    process.stderr.write("sockjet bench: no message came back; is this an echo endpoint?\n");
+  return errors === 0 && messages > 0 ? 0 : 1;
+}
+
+function closeAll(sockets: WebSocket[]): Promise<void> {
+  return new Promise((resolve) => {
+    let open = 0;
+    const timer = setTimeout(() => {
+      for (const socket of sockets) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+      resolve();
+    }, CLOSE_WAIT_MS);
+    const closedOne = () => {
+      if (--open === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    for (const socket of sockets) {
+      if (socket.readyState === WebSocket.CLOSED) continue;
+      open++;
+      socket.addEventListener("close", closedOne);
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "bench done");
+      else socket.terminate();
+    }
+    if (open === 0) {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function summaryTable(r: BenchResult): string {
+  const kind = r.text ? "text" : "binary";
+  const rows: [string, string][] = [
+    ["msgs/s", grouped(r.messagesPerSecond)],
+    ["MB/s", r.megabytesPerSecond.toFixed(2)],
+    ["latency p50", `${r.latencyMs.p50.toFixed(3)} ms`],
+    ["latency p99", `${r.latencyMs.p99.toFixed(3)} ms`],
+    ["latency max", `${r.latencyMs.max.toFixed(3)} ms`],
+    ["messages", grouped(r.messages)],
+    ["errors", String(r.errors)],
+  ];
+  for (const [what, count] of Object.entries(r.errorKinds)) rows.push([`  ${what}`, String(count)]);
+  const width = Math.max(...rows.map(([name]) => name.length)) + 3;
+  return (
+    `sockjet bench ${r.url}\n` +
+    `  ${r.connections} connection${r.connections === 1 ? "" : "s"} × ${r.inFlight} in flight, ` +
+    `${r.payloadBytes}-byte ${kind} messages, ${r.durationSeconds.toFixed(1)} s\n\n` +
+    rows.map(([name, value]) => `  ${name.padEnd(width)}${value.padStart(14)}`).join("\n") +
+    "\n"
+  );
+}

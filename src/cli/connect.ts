@@ -1,0 +1,244 @@
+import { createInterface, type Interface } from "node:readline";
+import { type CloseEvent, WebSocket, type WebSocketOptions } from "../index.js";
+import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
+import type { Command } from "./command.js";
+import { explainFailure, headerLine, parseTarget } from "./target.js";
+import { errorMessage, paintFor } from "./terminal.js";
+
+// `sockjet connect URL`: stdin lines out as messages, received messages to stdout. Interactive on a
+// terminal (prompt, colours), plain for pipes. Exit status: 0 on a clean close, 1 on a failure or an
+// abnormal close, 2 on a usage error.
+
+const CLEAN_CODES = new Set([1000, 1001, 1005]);
+const HEX_PREVIEW_BYTES = 32;
+
+const specs = {
+  protocol: flag.list("a subprotocol to offer", { short: "p", valueName: "NAME" }),
+  header: flag.list('an extra request header, "Name: value"', {
+    short: "H",
+    valueName: "HEADER",
+    parse: headerLine,
+  }),
+  origin: flag.value("the Origin header to send", {
+    short: "o",
+    valueName: "ORIGIN",
+    defaultValue: undefined as string | undefined,
+  }),
+  binary: flag.boolean("send each line as a binary message instead of text", { short: "b" }),
+  deflate: flag.boolean("do not offer permessage-deflate compression", { defaultValue: true }),
+  insecure: flag.boolean("accept any TLS certificate (self-signed wss://)", { short: "k" }),
+  wait: flag.value("stay connected MS after stdin ends; 'forever': until the server closes (default 0)", {
+    short: "w",
+    valueName: "MS",
+    defaultValue: 0,
+    parse: waitTime,
+  }),
+  close: flag.value("close with this code (1000 or 3000–4999) and reason when done (default 1000)", {
+    valueName: "CODE[:REASON]",
+    defaultValue: { code: 1000, reason: "" },
+    parse: closeSpec,
+  }),
+};
+
+const usage = `Usage: sockjet connect [options] URL
+
+Connects to a WebSocket server. Each line of stdin is sent as a message; every message received is
+printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a prompt and colours.
+When stdin ends the connection is closed (after --wait).
+
+Options:
+${formatFlags(specs)}
+
+Exit status: 0 when the connection closes cleanly (1000, 1001, no code, or the --close code),
+1 when it cannot be made or closes abnormally (one line on stderr says why), 2 for a usage error.
+
+Examples:
+  sockjet connect ws://localhost:8080/
+  echo hello | sockjet connect --wait 500 ws://localhost:8080/
+  sockjet connect --protocol chat ws://localhost:8080/chat
+  sockjet connect --insecure --header "Authorization: Bearer t0k3n" wss://localhost:8443/`;
+
+export const connect: Command = {
+  name: "connect",
+  summary: "interactive client: stdin lines out, messages in (like wscat)",
+  usage,
+  run,
+};
+
+function waitTime(raw: string): number {
+  if (raw === "forever" || raw === "inf") return Number.POSITIVE_INFINITY;
+  if (!/^\d+$/.test(raw)) throw new Error("expected milliseconds or 'forever'");
+  return Number(raw);
+}
+
+function closeSpec(raw: string): { code: number; reason: string } {
+  const colon = raw.indexOf(":");
+  const codeText = colon === -1 ? raw : raw.slice(0, colon);
+  const reason = colon === -1 ? "" : raw.slice(colon + 1);
+  const code = Number(codeText);
+  // WHATWG close(): the code is 1000 or 3000–4999, the reason at most 123 bytes of UTF-8.
+  if (!/^\d+$/.test(codeText) || (code !== 1000 && (code < 3000 || code > 4999)))
+    throw new Error("the code must be 1000 or from 3000 to 4999");
+  if (Buffer.byteLength(reason) > 123) throw new Error("the reason must be at most 123 bytes of UTF-8");
+  return { code, reason };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { flags, positionals, help } = parseArgs(argv, specs);
+  if (help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const url = parseTarget(positionals[0]);
+  const headers = Object.fromEntries(flags.header);
+  const options: WebSocketOptions = { headers, origin: flags.origin, rejectUnauthorized: !flags.insecure };
+  // perMessageDeflate is being added to the client options; wired now, cast until it exists.
+  if (!flags.deflate) (options as Record<string, unknown>).perMessageDeflate = false;
+
+  let socket: WebSocket;
+  try {
+    socket = new WebSocket(url, flags.protocol, options);
+  } catch (error) {
+    // SyntaxError (protocols, URL) and TypeError (headers) from the constructor are the user's input.
+    throw new UsageError(errorMessage(error));
+  }
+  socket.binaryType = "arraybuffer";
+
+  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const out = paintFor(process.stdout);
+  const err = paintFor(process.stderr);
+  let rl: Interface | null = null;
+
+  /** Prints a line without breaking the prompt the user is typing at. */
+  const print = (line: string, stream: NodeJS.WriteStream = process.stdout) => {
+    if (rl !== null && interactive) {
+      process.stdout.write("\r\x1b[K");
+      stream.write(`${line}\n`);
+      rl.prompt(true);
+    } else {
+      stream.write(`${line}\n`);
+    }
+  };
+  const status = (line: string) => {
+    if (interactive) print(out.dim(line));
+  };
+
+  let opened = false;
+  let inputDone = false;
+  let closeRequested = false;
+  const pending: string[] = [];
+  let waitTimer: NodeJS.Timeout | null = null;
+
+  const sendLine = (line: string) => {
+    if (flags.binary) socket.send(Buffer.from(line, "utf8"));
+    else socket.send(line);
+  };
+  const requestClose = () => {
+    if (closeRequested) return;
+    closeRequested = true;
+    if (socket.readyState === WebSocket.OPEN) socket.close(flags.close.code, flags.close.reason);
+  };
+  const afterInput = () => {
+    if (!opened || socket.readyState !== WebSocket.OPEN) return;
+    const wait = flags.wait;
+    if (wait === 0) requestClose();
+    else if (Number.isFinite(wait)) waitTimer = setTimeout(requestClose, wait);
+  };
+
+  const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
+
+  socket.addEventListener("open", () => {
+    opened = true;
+    const details = [
+      socket.protocol === "" ? "" : `protocol ${socket.protocol}`,
+      socket.extensions === "" ? "" : socket.extensions,
+    ].filter(Boolean);
+    status(`connected to ${socket.url}${details.length > 0 ? ` (${details.join(", ")})` : ""}`);
+    for (const line of pending.splice(0)) sendLine(line);
+    if (inputDone) afterInput();
+  });
+  socket.addEventListener("message", (event) => {
+    const data: unknown = event.data;
+    if (typeof data === "string") print(interactive ? `${out.cyan("<")} ${data}` : data);
+    else {
+      const summary = binarySummary(new Uint8Array(data as ArrayBuffer));
+      print(interactive ? `${out.cyan("<")} ${out.magenta(summary)}` : summary);
+    }
+  });
+
+  const lines = createInterface({
+    input: process.stdin,
+    output: interactive ? process.stdout : undefined,
+    terminal: interactive,
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  if (interactive) {
+    rl = lines;
+    lines.setPrompt(out.dim("> "));
+    lines.prompt();
+  }
+  lines.on("line", (line) => {
+    if (socket.readyState === WebSocket.CONNECTING) pending.push(line);
+    else if (socket.readyState === WebSocket.OPEN && !closeRequested) sendLine(line);
+    else status("not connected: line not sent");
+    if (interactive) lines.prompt();
+  });
+  lines.on("close", () => {
+    inputDone = true;
+    afterInput();
+  });
+  // Ctrl-C: a clean close first; a second Ctrl-C leaves at once.
+  let interrupted = false;
+  const interrupt = () => {
+    if (interrupted || socket.readyState !== WebSocket.OPEN) process.exit(130);
+    interrupted = true;
+    status("closing… (Ctrl-C again to quit now)");
+    requestClose();
+  };
+  lines.on("SIGINT", interrupt);
+  process.on("SIGINT", interrupt);
+
+  const event = await closed;
+  if (waitTimer !== null) clearTimeout(waitTimer);
+  process.off("SIGINT", interrupt);
+  rl = null;
+  lines.close();
+  process.stdin.destroy();
+  if (interactive) process.stdout.write("\r\x1b[K");
+
+  const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
+  if (!opened) {
+    const why = await explainFailure(url, {
+      protocols: flags.protocol,
+      headers,
+      origin: flags.origin,
+      rejectUnauthorized: !flags.insecure,
+    });
+    process.stderr.write(`${err.red("sockjet connect:")} cannot connect to ${url.href}: ${why}\n`);
+    return 1;
+  }
+  if (!event.wasClean) {
+    process.stderr.write(
+      `${err.red("sockjet connect:")} connection closed abnormally (${event.code}${reason}): no closing handshake\n`,
+    );
+    return 1;
+  }
+  const ours = closeRequested && event.code === flags.close.code;
+  if (ours || CLEAN_CODES.has(event.code)) {
+    if (closeRequested) status(`closed (${event.code}${reason})`);
+    else process.stderr.write(`sockjet connect: the server closed the connection (${event.code}${reason})\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `${err.red("sockjet connect:")} the server closed the connection with ${event.code}${reason}\n`,
+  );
+  return 1;
+}
+
+/** `<binary 5 bytes: 68656c6c6f>`, the hex cut after HEX_PREVIEW_BYTES bytes. */
+export function binarySummary(bytes: Uint8Array): string {
+  const shown = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEX_PREVIEW_BYTES));
+  const more = bytes.length > HEX_PREVIEW_BYTES ? "…" : "";
+  return `<binary ${bytes.length} byte${bytes.length === 1 ? "" : "s"}${bytes.length > 0 ? ": " : ""}${shown.toString("hex")}${more}>`;
+}

@@ -1,0 +1,330 @@
+import { createHash } from "node:crypto";
+
+// The demo page `sockjet serve` answers `GET /` with: one self-contained HTML document (no dependencies,
+// nothing fetched) whose script uses only the browser's WebSocket API, the very API sockjet implements in
+// Node. Received text is only ever put in the page with textContent, never parsed as HTML.
+
+const STYLE = `
+:root {
+  --bg: #f5f6f8; --panel: #fff; --ink: #1d2330; --muted: #6b7280; --line: #e3e6eb;
+  --accent: #2563eb; --in: #0f766e; --out: #7c3aed; --bad: #b91c1c; --ok: #15803d; --warn: #b45309;
+  color-scheme: light;
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  background: var(--bg); color: var(--ink); }
+header { padding: 20px 28px 8px; }
+header h1 { margin: 0; font-size: 22px; letter-spacing: -0.01em; }
+header h1 span { color: var(--accent); }
+header p { margin: 4px 0 0; color: var(--muted); }
+code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+main { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 20px; padding: 16px 28px 28px; }
+.panel { background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 16px 18px;
+  display: flex; flex-direction: column; gap: 12px; min-height: 520px; box-shadow: 0 1px 2px rgb(0 0 0 / 4%); }
+.panel h2 { margin: 0; font-size: 17px; display: flex; align-items: center; gap: 10px; }
+.status { font-size: 12px; font-weight: 600; padding: 2px 9px; border-radius: 999px; background: #eef0f3;
+  color: var(--muted); }
+.status[data-state="open"] { background: #dcfce7; color: var(--ok); }
+.status[data-state="connecting"] { background: #fef3c7; color: var(--warn); }
+.status[data-state="closed"] { background: #fee2e2; color: var(--bad); }
+.count { margin-left: auto; font-size: 13px; font-weight: 500; color: var(--muted); }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
+dt { color: var(--muted); }
+dd { margin: 0; overflow-wrap: anywhere; }
+form, .row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+input[type="text"] { flex: 1; min-width: 160px; padding: 7px 10px; border: 1px solid var(--line);
+  border-radius: 8px; font: inherit; }
+input[type="text"]:focus { outline: 2px solid rgb(37 99 235 / 25%); border-color: var(--accent); }
+button { padding: 7px 14px; border: 1px solid var(--accent); border-radius: 8px; background: var(--accent);
+  color: #fff; font: inherit; font-weight: 500; cursor: pointer; }
+button.secondary { background: #fff; color: var(--accent); }
+button:disabled { opacity: 0.45; cursor: default; }
+label, select { font-size: 13px; color: var(--muted); }
+select { padding: 4px 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+.log { list-style: none; margin: 0; padding: 8px 10px; flex: 1; min-height: 220px; max-height: 460px;
+  overflow-y: auto; border: 1px solid var(--line); border-radius: 8px; background: #fbfbfc;
+  font: 13px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.log li { display: flex; gap: 8px; padding: 1px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.log time { color: var(--muted); flex: none; }
+.log .dir { flex: none; width: 1em; text-align: center; font-weight: 700; }
+.log .in .dir, .log .in .who { color: var(--in); }
+.log .out .dir { color: var(--out); }
+.log .info, .log .notice { color: var(--muted); font-style: italic; }
+.log .error { color: var(--bad); }
+.who { font-weight: 700; }
+.actions { margin-left: auto; display: flex; gap: 6px; }
+button.small { padding: 3px 10px; font-size: 13px; }
+footer { padding: 0 28px 24px; color: var(--muted); font-size: 13px; }
+`;
+
+// The page's script: plain ES2020, the WebSocket API and the DOM, nothing else. No template literals here
+// (this file is itself a template literal).
+const SCRIPT = String.raw`
+"use strict";
+const $ = (id) => document.getElementById(id);
+const base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
+
+function clock() {
+  const d = new Date();
+  const pad = (n, w) => String(n).padStart(w || 2, "0");
+  return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + pad(d.getMilliseconds(), 3);
+}
+
+// One log line: time, direction mark, then text parts. Every part goes in with textContent.
+function logLine(list, kind, mark, parts) {
+  const li = document.createElement("li");
+  li.className = kind;
+  const time = document.createElement("time");
+  time.textContent = clock();
+  const dir = document.createElement("span");
+  dir.className = "dir";
+  dir.textContent = mark;
+  const body = document.createElement("span");
+  body.className = "text";
+  for (const part of parts) {
+    const span = document.createElement("span");
+    if (typeof part === "string") span.textContent = part;
+    else { span.textContent = part.text; span.className = part.className; }
+    body.append(span);
+  }
+  li.append(time, dir, body);
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+  return body;
+}
+
+function setStatus(element, state, text) {
+  element.dataset.state = state;
+  element.textContent = text;
+}
+
+function hex(bytes) {
+  const shown = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  return bytes.length > 16 ? shown + " …" : shown;
+}
+
+function closeText(event) {
+  return "code " + event.code + (event.reason ? ", reason \"" + event.reason + "\"" : "") +
+    (event.wasClean ? ", clean" : ", not clean");
+}
+
+// Echo panel
+const echo = {
+  socket: null,
+  log: $("echo-log"),
+  status: $("echo-status"),
+  connect() {
+    if (this.socket && this.socket.readyState < WebSocket.CLOSING) this.socket.close(1000, "reconnecting");
+    const socket = new WebSocket(base + "/");
+    socket.binaryType = $("echo-binary-type").value;
+    this.socket = socket;
+    setStatus(this.status, "connecting", "connecting…");
+    $("echo-url").textContent = socket.url;
+    $("echo-protocol").textContent = "—";
+    $("echo-extensions").textContent = "—";
+    socket.addEventListener("open", () => {
+      if (this.socket !== socket) return;
+      setStatus(this.status, "open", "open");
+      $("echo-protocol").textContent = socket.protocol || "none";
+      $("echo-extensions").textContent = socket.extensions || "none";
+      logLine(this.log, "info", "•", ["connected to " + socket.url]);
+      $("echo-send").disabled = false;
+    });
+    socket.addEventListener("message", (event) => {
+      if (this.socket !== socket) return;
+      const data = event.data;
+      if (typeof data === "string") {
+        logLine(this.log, "in", "←", [data]);
+      } else if (data instanceof Blob) {
+        const body = logLine(this.log, "in", "←", ["Blob, " + data.size + " bytes"]);
+        data.arrayBuffer().then((buffer) => {
+          const preview = document.createElement("span");
+          preview.textContent = ": " + hex(new Uint8Array(buffer));
+          body.append(preview);
+        });
+      } else {
+        logLine(this.log, "in", "←", ["ArrayBuffer, " + data.byteLength + " bytes: " + hex(new Uint8Array(data))]);
+      }
+    });
+    socket.addEventListener("error", () => {
+      if (this.socket === socket) logLine(this.log, "error", "!", ["error event"]);
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      setStatus(this.status, "closed", "closed " + event.code);
+      logLine(this.log, "info", "•", ["closed: " + closeText(event)]);
+      $("echo-send").disabled = true;
+    });
+  },
+  send(text) {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if ($("echo-binary").checked) {
+      const bytes = new TextEncoder().encode(text);
+      socket.send(bytes);
+      logLine(this.log, "out", "→", ["binary, " + bytes.length + " bytes: " + hex(bytes)]);
+    } else {
+      socket.send(text);
+      logLine(this.log, "out", "→", [text]);
+    }
+  },
+};
+
+$("echo-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("echo-input");
+  if (input.value === "") return;
+  echo.send(input.value);
+  input.value = "";
+});
+$("echo-binary-type").addEventListener("change", (event) => {
+  if (echo.socket) echo.socket.binaryType = event.target.value;
+});
+$("echo-reconnect").addEventListener("click", () => echo.connect());
+$("echo-close").addEventListener("click", () => {
+  if (echo.socket && echo.socket.readyState === WebSocket.OPEN) echo.socket.close(1000, "closed from the page");
+});
+
+// Chat panel
+const chat = {
+  socket: null,
+  me: null,
+  log: $("chat-log"),
+  status: $("chat-status"),
+  join(name) {
+    if (this.socket && this.socket.readyState < WebSocket.CLOSING) return;
+    const socket = new WebSocket(base + "/chat?name=" + encodeURIComponent(name), "chat");
+    this.socket = socket;
+    setStatus(this.status, "connecting", "joining…");
+    socket.addEventListener("open", () => {
+      setStatus(this.status, "open", "joined");
+      $("chat-input").disabled = false;
+      $("chat-send").disabled = false;
+      $("chat-join-button").textContent = "Leave";
+      $("chat-protocol").textContent = socket.protocol || "none";
+      $("chat-extensions").textContent = socket.extensions || "none";
+    });
+    socket.addEventListener("message", (event) => {
+      let m;
+      try { m = JSON.parse(event.data); } catch (_) { logLine(this.log, "error", "!", ["not JSON"]); return; }
+      if (m.type === "welcome") {
+        this.me = m.user;
+        $("chat-me").textContent = m.user;
+        $("chat-users").textContent = m.users + " online";
+        logLine(this.log, "notice", "•", ["you joined as " + m.user + " (" + m.users + " online)"]);
+      } else if (m.type === "join" && m.user === this.me) {
+        // Our own join notice: the welcome said it already.
+      } else if (m.type === "join" || m.type === "leave") {
+        $("chat-users").textContent = m.users + " online";
+        logLine(this.log, "notice", "•", [m.user + (m.type === "join" ? " joined" : " left") + " (" + m.users + " online)"]);
+      } else if (m.type === "message") {
+        logLine(this.log, "in", "", [{ text: m.user, className: "who" }, ": " + m.text]);
+      } else if (m.type === "error") {
+        logLine(this.log, "error", "!", [m.error]);
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      setStatus(this.status, "closed", "closed " + event.code);
+      logLine(this.log, "info", "•", ["closed: " + closeText(event)]);
+      $("chat-input").disabled = true;
+      $("chat-send").disabled = true;
+      $("chat-join-button").textContent = "Join";
+      $("chat-users").textContent = "";
+    });
+  },
+};
+
+$("chat-join").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (chat.socket && chat.socket.readyState === WebSocket.OPEN) chat.socket.close(1000, "left");
+  else chat.join($("chat-name").value.trim());
+});
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("chat-input");
+  if (input.value.trim() === "" || !chat.socket || chat.socket.readyState !== WebSocket.OPEN) return;
+  chat.socket.send(JSON.stringify({ type: "message", text: input.value }));
+  input.value = "";
+});
+
+echo.connect();
+`;
+
+const BODY = `
+<header>
+  <h1><span>sockjet</span> demo</h1>
+  <p>This page talks to <code>sockjet serve</code> with nothing but the browser's <code>WebSocket</code> API.</p>
+</header>
+<main>
+  <section class="panel" id="echo">
+    <h2>Echo <span class="status" id="echo-status">idle</span>
+      <span class="actions">
+        <button type="button" class="secondary small" id="echo-close">Close</button>
+        <button type="button" class="secondary small" id="echo-reconnect">Reconnect</button>
+      </span>
+    </h2>
+    <dl>
+      <dt>URL</dt><dd id="echo-url">—</dd>
+      <dt>protocol</dt><dd id="echo-protocol">—</dd>
+      <dt>extensions</dt><dd id="echo-extensions">—</dd>
+    </dl>
+    <form id="echo-form">
+      <input type="text" id="echo-input" placeholder="a message to echo" autocomplete="off">
+      <button id="echo-send" disabled>Send</button>
+    </form>
+    <div class="row">
+      <label><input type="checkbox" id="echo-binary"> send as binary</label>
+      <label>receive binary as
+        <select id="echo-binary-type"><option value="blob">Blob</option><option value="arraybuffer">ArrayBuffer</option></select>
+      </label>
+    </div>
+    <ol class="log" id="echo-log" aria-live="polite"></ol>
+  </section>
+  <section class="panel" id="chat">
+    <h2>Chat <span class="status" id="chat-status">not joined</span> <span class="count" id="chat-users"></span></h2>
+    <dl>
+      <dt>you</dt><dd id="chat-me">—</dd>
+      <dt>protocol</dt><dd id="chat-protocol">—</dd>
+      <dt>extensions</dt><dd id="chat-extensions">—</dd>
+    </dl>
+    <form id="chat-join">
+      <input type="text" id="chat-name" placeholder="your name (optional)" maxlength="32" autocomplete="off">
+      <button id="chat-join-button">Join</button>
+    </form>
+    <form id="chat-form">
+      <input type="text" id="chat-input" placeholder="say something" maxlength="1000" autocomplete="off" disabled>
+      <button id="chat-send" disabled>Send</button>
+    </form>
+    <ol class="log" id="chat-log" aria-live="polite"></ol>
+  </section>
+</main>
+<footer>Echo on <code>/</code>, chat on <code>/chat</code> (JSON, subprotocol <code>chat</code>). Try <code>npx sockjet connect ws://HOST/chat</code> from a terminal.</footer>
+`;
+
+/** The demo page as served; `host` is shown in the footer's example command. */
+export function renderPage(host: string): string {
+  return (
+    '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
+    "<title>sockjet demo</title>\n" +
+    `<style>${STYLE}</style>\n</head>\n<body>${BODY.replace("HOST", escapeHtml(host))}<script>${SCRIPT}</script>\n</body>\n</html>\n`
+  );
+}
+
+/** A Content-Security-Policy that allows exactly this page's inline script and style, and WebSockets to itself. */
+export function pageSecurityPolicy(): string {
+  const hash = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+  return [
+    "default-src 'none'",
+    `script-src ${hash(SCRIPT)}`,
+    `style-src ${hash(STYLE)}`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,257 @@
+import { readFileSync } from "node:fs";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "../index.js";
+import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
+import { ChatRoom, LocalChatBus } from "./chat-room.js";
+import type { Command } from "./command.js";
+import { pageSecurityPolicy, renderPage } from "./page.js";
+import { errorMessage, timestamp } from "./terminal.js";
+
+// `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
+// room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
+
+const CHAT_MAX_PAYLOAD_BYTES = 16 * 1024;
+
+const specs = {
+  port: flag.value("port to listen on; 0 picks a free port (default 8080)", {
+    short: "p",
+    valueName: "PORT",
+    defaultValue: 8080,
+    parse: integer(0, 65535),
+  }),
+  host: flag.value("address to listen on; 0.0.0.0 for every interface (default localhost)", {
+    valueName: "HOST",
+    defaultValue: "localhost",
+  }),
+  protocol: flag.list("a subprotocol the echo endpoint accepts, in order of preference", {
+    valueName: "NAME",
+    parse: protocolName,
+  }),
+  deflate: flag.boolean("turn off permessage-deflate compression", { defaultValue: true }),
+  "max-payload": flag.value("largest message accepted, e.g. 64k or 16m (default 1m)", {
+    valueName: "SIZE",
+    defaultValue: 1024 * 1024,
+    parse: byteSize,
+  }),
+  "tls-cert": flag.value("certificate chain (PEM): serve https:// and wss://", {
+    valueName: "FILE",
+    defaultValue: undefined as string | undefined,
+  }),
+  "tls-key": flag.value("private key (PEM) for --tls-cert", {
+    valueName: "FILE",
+    defaultValue: undefined as string | undefined,
+  }),
+  quiet: flag.boolean("no log line per connection", { short: "q" }),
+};
+
+const usage = `Usage: sockjet serve [options]
+
+Serves, on one port:
+  /       an echo endpoint: every message comes back as it was sent (text as text, binary as binary),
+          and a close comes back with the same code and reason
+  /chat   a chat room: JSON messages to everyone, join/leave notices, subprotocol "chat"
+  GET /   a demo page for the browser that uses both
+
+Options:
+${formatFlags(specs)}
+
+Examples:
+  sockjet serve                               then open http://localhost:8080/
+  sockjet serve --port 0 --host 0.0.0.0       any free port, every interface
+  sockjet serve --tls-cert cert.pem --tls-key key.pem`;
+
+export const serve: Command = {
+  name: "serve",
+  summary: "echo + chat server with a demo page for the browser",
+  usage,
+  run,
+};
+
+function protocolName(raw: string): string {
+  // RFC 6455 §4.1: a subprotocol is an RFC 7230 token.
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(raw)) throw new Error("a subprotocol name is a token");
+  return raw;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { flags, positionals, help } = parseArgs(argv, specs);
+  if (help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const certFile = flags["tls-cert"];
+  const keyFile = flags["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together");
+  const quiet = flags.quiet;
+  const log = (line: string) => {
+    if (!quiet) process.stdout.write(`${timestamp()}  ${line}\n`);
+  };
+
+  let httpServer: http.Server | https.Server;
+  if (certFile !== undefined && keyFile !== undefined) {
+    const cert = readPem(certFile, "--tls-cert");
+    const key = readPem(keyFile, "--tls-key");
+    httpServer = https.createServer({ cert, key });
+  } else {
+    httpServer = http.createServer();
+  }
+  const secure = httpServer instanceof https.Server;
+  const csp = pageSecurityPolicy();
+  httpServer.on("request", (request, response) => servePage(request, response, csp));
+  httpServer.on("clientError", (_error, socket) => socket.destroy());
+
+  // perMessageDeflate is being added to the server options; until then the cast keeps this compiling, and
+  // the option is wired for the day it exists.
+  const common = {
+    server: httpServer,
+    maxPayloadBytes: flags["max-payload"],
+    perMessageDeflate: flags.deflate,
+  } as WebSocketServerOptions;
+  const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
+  const chat = new WebSocketServer({
+    ...common,
+    path: "/chat",
+    protocols: ["chat"],
+    maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
+  });
+  // The room's broadcasts go through a bus: this process today, Redis pub/sub once `--redis URL` exists.
+  const bus = new LocalChatBus();
+  const room = new ChatRoom({ bus });
+
+  const logConnection = (socket: WebSocket, request: IncomingMessage) => {
+    const address = clientAddress(socket.remoteAddress);
+    const path = request.url ?? "/";
+    const protocol = socket.protocol === "" ? "no subprotocol" : `protocol ${socket.protocol}`;
+    const extensions = socket.extensions === "" ? "" : `, ${socket.extensions}`;
+    log(`open   ${address}  ${path}  (${protocol}${extensions})`);
+    socket.addEventListener("close", (event) => {
+      const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
+      log(`close  ${address}  ${path}  ${event.code}${reason}${event.wasClean ? "" : " (not clean)"}`);
+    });
+  };
+  echo.on("connection", (socket, request) => {
+    logConnection(socket, request);
+    socket.binaryType = "arraybuffer";
+    // Text comes back as text, binary as binary. The close echo (same code and reason) is the protocol
+    // layer's answer to the peer's Close frame (RFC 6455 §5.5.1).
+    socket.addEventListener("message", (event) => socket.send(event.data as string | ArrayBuffer));
+  });
+  chat.on("connection", (socket, request) => {
+    logConnection(socket, request);
+    const name = new URL(request.url ?? "/", "http://localhost").searchParams.get("name");
+    room.join(socket, name);
+  });
+  for (const server of [echo, chat]) {
+    server.on("rejected", (request, status, reason) =>
+      log(`refused ${clientAddress(request.socket.remoteAddress)}  ${request.url}  ${status} ${reason}`),
+    );
+    server.on("error", (error) => process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`));
+  }
+
+  await listen(httpServer, flags.port, flags.host);
+  const bound = httpServer.address() as AddressInfo;
+  const host = displayHost(flags.host, bound.address);
+  const base = `${host}:${bound.port}`;
+  process.stdout.write(
+    `sockjet serve: listening on ${bracketed(bound.address)}:${bound.port}\n` +
+      `  page   ${secure ? "https" : "http"}://${base}/\n` +
+      `  echo   ${secure ? "wss" : "ws"}://${base}/\n` +
+      `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
+      (quiet ? "" : "Press Ctrl-C to stop.\n"),
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      // A second signal stops at once.
+      process.once("SIGINT", () => process.exit(130));
+      process.once("SIGTERM", () => process.exit(143));
+      log(`${signal}: closing ${echo.clients.size + chat.clients.size} connection(s) with 1001`);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  // Each server waits for its closing handshakes (at most its shutdownTimeoutMs), then terminates the rest.
+  await Promise.all([echo.close(), chat.close(), bus.close()]);
+  await new Promise<void>((resolve) => {
+    httpServer.close(() => resolve());
+    httpServer.closeAllConnections();
+  });
+  log("stopped");
+  return 0;
+}
+
+function servePage(request: IncomingMessage, response: ServerResponse, csp: string): void {
+  const path = new URL(request.url ?? "/", "http://localhost").pathname;
+  if (path !== "/" && path !== "/index.html") {
+    response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+    response.end(
+      "Not found. The demo page is at /, the echo endpoint at ws://…/ and the chat at ws://…/chat\n",
+    );
+    return;
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
+    response.end("Method not allowed\n");
+    return;
+  }
+  const body = Buffer.from(renderPage(request.headers.host ?? "localhost"));
+  response.writeHead(200, {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Length": body.length,
+    "Content-Security-Policy": csp,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+  });
+  response.end(request.method === "HEAD" ? undefined : body);
+}
+
+function readPem(file: string, flagName: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new Error(`cannot read ${flagName} ${file}: ${errorMessage(error)}`);
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE")
+        reject(new Error(`${host}:${port} is already in use (try another --port, or --port 0 for any)`));
+      else if (error.code === "EACCES")
+        reject(new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`));
+      else if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
+        reject(new Error(`cannot resolve --host ${host}`));
+      else reject(error);
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+/** The host to print in URLs: the one given, or localhost for "every interface". */
+function displayHost(given: string, bound: string): string {
+  if (given === "0.0.0.0" || given === "::" || given === "") return "localhost";
+  if (given.includes(":")) return bracketed(given);
+  return given || bracketed(bound);
+}
+
+function bracketed(address: string): string {
+  return address.includes(":") ? `[${address}]` : address;
+}
+
+function clientAddress(address: string | undefined): string {
+  if (address === undefined) return "?";
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}

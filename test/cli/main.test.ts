@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, describe, test } from "node:test";
+import { killAll, ROOT, run } from "./helpers.js";
+
+after(killAll);
+
+const version = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")).version;
+
+describe("sockjet: help, version and dispatch", { concurrency: 2 }, () => {
+  test("--help lists the commands and exits 0", async () => {
+    const result = await run(["--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Usage: sockjet <command> \[options\]/);
+    for (const command of ["serve", "connect", "bench"])
+      assert.match(result.stdout, new RegExp(`^  ${command} `, "m"));
+    assert.equal(result.stderr, "");
+  });
+
+  test("no arguments shows the help and how to start", async () => {
+    const result = await run([]);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /sockjet serve/);
+  });
+
+  test("--version prints package.json's version", async () => {
+    const result = await run(["--version"]);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, `${version}\n`);
+  });
+
+  for (const command of ["serve", "connect", "bench"]) {
+    test(`${command} --help shows the command's usage and exits 0`, async () => {
+      const result = await run([command, "--help"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^Usage: sockjet ${command} `));
+      assert.match(result.stdout, /-h, --help/);
+      if (command === "serve") assert.equal((await run(["help", command])).stdout, result.stdout);
+    });
+  }
+
+  test("an unknown command exits 2 with the usage on stderr", async () => {
+    const result = await run(["serv"]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^sockjet: unknown command "serv"\n\nUsage: sockjet <command>/);
+  });
+
+  test("an unknown top-level option exits 2", async () => {
+    const result = await run(["--verbose"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^sockjet: unknown option --verbose/);
+  });
+
+  test("an unknown flag exits 2 with the command's usage and no stack trace", async () => {
+    const result = await run(["serve", "--prot", "x"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^sockjet serve: unknown flag --prot\n\nUsage: sockjet serve/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+});
