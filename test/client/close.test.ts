@@ -248,6 +248,22 @@ describe("close the WebSocket: the Close frame on the wire", () => {
     assert.deepEqual([event.code, event.wasClean], [1000, true]);
   });
 
+  test("the server's Close received but no FIN: closeTimeoutMs later, close with the server's code, wasClean true", async (t) => {
+    const raw = await rawServer(t, undefined, { allowHalfOpen: true });
+    const ws = connect(t, raw.url, undefined, { closeTimeoutMs: 200 });
+    const reader = await raw.nextConnection();
+    await acceptHandshake(reader);
+    await next(ws, "open");
+    const { closed, types } = record(ws);
+    reader.socket.write(frame(0x8, Buffer.from([0x0f, 0xa0, 0x68, 0x69]))); // 4000 "hi"
+    const echo = await readClose(reader);
+    assert.equal(echo.readUInt16BE(0), 4000, "the client echoes the status code (§5.5.1)");
+    // The server keeps the TCP connection open: the client gives up after closeTimeoutMs (RFC 6455 §7.1.1).
+    const event = await within(closed, 3000, "close after the close timeout");
+    assert.deepEqual([event.code, event.reason, event.wasClean], [4000, "hi", true]);
+    assert.deepEqual(types(), ["close"]);
+  });
+
   test("a server that never answers the Close: closeTimeoutMs later, close 1006 and wasClean false", async (t) => {
     const raw = await rawServer(t);
     const ws = connect(t, raw.url, undefined, { closeTimeoutMs: 200 });

@@ -286,6 +286,38 @@ describe("RFC 6455 §4.1 / WHATWG: the response is validated, any violation fail
     );
   });
 
+  test("a subprotocol that differs from the offered one only in case (names are compared exactly)", async (t) => {
+    await expectFailure(
+      t,
+      (reader, request) => {
+        reader.socket.write(switchingProtocols(keyOf(request), ["Sec-WebSocket-Protocol: Chat"]));
+      },
+      "chat",
+    );
+  });
+
+  test("two Sec-WebSocket-Protocol values in the response", async (t) => {
+    await expectFailure(
+      t,
+      (reader, request) => {
+        reader.socket.write(switchingProtocols(keyOf(request), ["Sec-WebSocket-Protocol: a, b"]));
+      },
+      ["a", "b"],
+    );
+  });
+
+  test("a response head larger than maxHeaderBytes", async (t) => {
+    const raw = await rawServer(t);
+    const ws = connect(t, raw.url, undefined, { maxHeaderBytes: 4096 });
+    const { types, closed } = record(ws);
+    const reader = await raw.nextConnection();
+    const request = await reader.readRequest();
+    reader.socket.write(switchingProtocols(keyOf(request), [`X-Padding: ${"p".repeat(8192)}`]));
+    const event = await within(closed, 3000, "close");
+    assert.deepEqual(types(), ["error", "close"]);
+    assert.equal(event.code, 1006);
+  });
+
   test("no subprotocol in the response when one was offered (WHATWG)", async (t) => {
     await expectFailure(
       t,

@@ -183,7 +183,9 @@ export async function echoServer(t: TestContext): Promise<PeerServer> {
 /** Buffers everything a socket receives, so a test can read requests and frames in order. */
 export class SocketReader {
   readonly socket: net.Socket;
-  private buffer = Buffer.alloc(0);
+  /** Received chunks not read yet; joined only when a read needs them (a 32 MiB frame stays linear). */
+  private chunks: Buffer[] = [];
+  private length = 0;
   private wake: (() => void) | null = null;
   /** The socket ended or closed. */
   ended = false;
@@ -193,7 +195,8 @@ export class SocketReader {
   constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.chunks.push(chunk);
+      this.length += chunk.length;
       this.notify();
     });
     socket.on("end", () => {
@@ -226,6 +229,20 @@ export class SocketReader {
     }
   }
 
+  /** All the bytes received and not read yet, as one buffer. */
+  private get buffer(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks, this.length)];
+    return this.chunks[0];
+  }
+
+  private consume(n: number): Buffer {
+    const all = this.buffer;
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.length = rest.length;
+    return all.subarray(0, n);
+  }
+
   /** Bytes received and not read yet. */
   get pending(): Buffer {
     return this.buffer;
@@ -233,16 +250,7 @@ export class SocketReader {
 
   /** Reads exactly n bytes. */
   read(n: number, ms = 3000): Promise<Buffer> {
-    return this.until(
-      () => {
-        if (this.buffer.length < n) return null;
-        const out = this.buffer.subarray(0, n);
-        this.buffer = this.buffer.subarray(n);
-        return out;
-      },
-      ms,
-      `${n} bytes`,
-    );
+    return this.until(() => (this.length < n ? null : this.consume(n)), ms, `${n} bytes`);
   }
 
   /** Reads an HTTP request head (through the blank line) and returns its lines and lowercased headers. */
@@ -252,10 +260,7 @@ export class SocketReader {
     const head = await this.until(
       () => {
         const end = this.buffer.indexOf("\r\n\r\n");
-        if (end < 0) return null;
-        const out = this.buffer.subarray(0, end + 4);
-        this.buffer = this.buffer.subarray(end + 4);
-        return out;
+        return end < 0 ? null : this.consume(end + 4);
       },
       ms,
       "an HTTP request",

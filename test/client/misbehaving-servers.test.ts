@@ -218,6 +218,28 @@ describe("the transport breaking", () => {
   });
 });
 
+describe("no listeners at all", () => {
+  test("a connection failing with nobody listening neither throws nor crashes the process", async (t) => {
+    const raw = await rawServer(t, async (reader) => {
+      await acceptHandshake(reader);
+      reader.socket.write(frame(0x1, Buffer.from([0xff])));
+    });
+    const ws = new WebSocket(raw.url); // no listener, no on* handler
+    t.after(() => ws.terminate());
+    await within(
+      (async () => {
+        while (ws.readyState !== WebSocket.CLOSED) await delay(5);
+      })(),
+      3000,
+      "readyState CLOSED",
+    );
+    const aborted = new WebSocket(raw.url); // closed while CONNECTING, nobody listening
+    aborted.close();
+    await delay(50);
+    assert.equal(aborted.readyState, WebSocket.CLOSED);
+  });
+});
+
 describe("maxPayloadBytes (§10.4)", () => {
   test("a message of maxPayloadBytes + 1 → Close 1009 sent, close 1006 locally", async (t) => {
     const c = await openRaw(t, { maxPayloadBytes: 1000 });

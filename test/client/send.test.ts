@@ -4,7 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
-import { collectingServer, connect, delay, echoServer, next, record, until, within } from "./helpers.js";
+import {
+  acceptHandshake,
+  collectingServer,
+  connect,
+  delay,
+  echoServer,
+  next,
+  rawServer,
+  record,
+  until,
+  within,
+} from "./helpers.js";
 
 // WHATWG WebSockets §3 "The send(data) method" and "bufferedAmount", checked at an independent peer (the npm
 // `ws` server): bytes, message types and order as they arrive on the wire.
@@ -293,6 +304,27 @@ describe("bufferedAmount", () => {
     await until(() => ws.bufferedAmount === 0, 10_000, "bufferedAmount to drop to 0");
     await until(() => peer.received.length === 1, 10_000, "the message");
     assert.equal(peer.received[0].data.length, size);
+  });
+
+  test("bufferedAmount stays up while the peer does not read, and drains once it does", async (t) => {
+    const raw = await rawServer(t);
+    const ws = connect(t, raw.url);
+    const reader = await raw.nextConnection();
+    await acceptHandshake(reader);
+    await next(ws, "open");
+    reader.socket.pause(); // the server stops reading: the kernel buffers fill up
+    const size = 32 * 1024 * 1024;
+    const payload = new Uint8Array(size);
+    payload[size - 1] = 0x5a;
+    ws.send(payload);
+    await delay(200);
+    assert.ok(ws.bufferedAmount > 0, `still buffered while the peer is not reading (${ws.bufferedAmount})`);
+    assert.ok(ws.bufferedAmount <= size);
+    reader.socket.resume();
+    const f = await reader.readFrame(10_000);
+    assert.equal(f.payload.length, size);
+    assert.equal(f.payload[size - 1], 0x5a);
+    await until(() => ws.bufferedAmount === 0, 5000, "bufferedAmount to drop to 0");
   });
 
   test("after close(): data is discarded but bufferedAmount still grows by its byte length", async (t) => {
