@@ -1,0 +1,190 @@
+import { CloseCode } from "../constants.js";
+import { ProtocolError } from "../errors.js";
+import type { PerMessageExtension, TransformCallback } from "../extension.js";
+import { borrowEngine, type EngineKind, type EngineSpec, returnEngine, ZlibEngine } from "./zlib-engine.js";
+import { zlibSlots } from "./zlib-slots.js";
+
+// The permessage-deflate transform (RFC 7692 §7.2) on one connection: a message is compressed or
+// decompressed as a whole, on node:zlib, one zlib job at a time per direction (Protocol serializes them)
+// and at most zlibSlots.limit jobs in the whole process.
+
+/** One endpoint's view of the agreed parameters. */
+export interface CodecConfig {
+  thresholdBytes: number;
+  level: number;
+  memLevel: number;
+  /** The window our compressor may use (the peer's limit on us). */
+  compressWindowBits: number;
+  /** §7.1.1: our compressor starts every message with an empty window. */
+  compressNoContextTakeover: boolean;
+  /** The window the peer compresses with: our decompressor's size. */
+  decompressWindowBits: number;
+  /** The peer starts every message with an empty window, so ours need not be kept. */
+  decompressNoContextTakeover: boolean;
+}
+
+/** §7.2.1/§7.2.2: the empty stored block's LEN/NLEN, removed by the sender and put back by the receiver. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Compressed messages below this size are joined with TAIL into one zlib write (one thread-pool trip). */
+const JOIN_BELOW_BYTES = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** §7.2.3.6's empty block: BFINAL 0, BTYPE 00, padding; its LEN/NLEN are the removed tail. */
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+export class PerMessageDeflate implements PerMessageExtension {
+  readonly name = "permessage-deflate";
+  readonly config: Readonly<CodecConfig>;
+  private readonly specs: Record<EngineKind, EngineSpec>;
+  private readonly noContext: Record<EngineKind, boolean>;
+  /** Engines kept between messages (context takeover); null until the first message, or after a failure. */
+  private readonly owned: Record<EngineKind, ZlibEngine | null> = { deflate: null, inflate: null };
+  /** Engines running a job for this connection right now. */
+  private readonly busy = new Set<ZlibEngine>();
+  private disposed = false;
+
+  constructor(config: CodecConfig) {
+    this.config = { ...config };
+    this.specs = {
+      deflate: {
+        kind: "deflate",
+        windowBits: config.compressWindowBits,
+        level: config.level,
+        memLevel: config.memLevel,
+      },
+      inflate: { kind: "inflate", windowBits: config.decompressWindowBits, level: 0, memLevel: 0 },
+    };
+    this.noContext = {
+      deflate: config.compressNoContextTakeover,
+      inflate: config.decompressNoContextTakeover,
+    };
+  }
+
+  shouldTransform(byteLength: number): boolean {
+    return byteLength >= this.config.thresholdBytes;
+  }
+
+  /** §7.2.1: compress, flush with an empty stored block, drop its last 4 octets. */
+  encode(payload: Buffer, callback: TransformCallback): void {
+    // An empty message is the empty stored block's first octet alone. zlib would emit nothing at all for it
+    // after an earlier flush (no progress is possible), and the window does not change, so skip zlib.
+    if (payload.length === 0) {
+      if (!this.disposed) callback(null, EMPTY_BLOCK);
+      return;
+    }
+    this.runJob("deflate", [payload], Number.POSITIVE_INFINITY, (error, output) => {
+      if (error !== null) {
+        callback(error);
+        return;
+      }
+      const n = output!.length;
+      // Z_SYNC_FLUSH always ends the data with the empty stored block (step 2 is then a no-op); step 3.
+      if (
+        n < 4 ||
+        output![n - 4] !== 0 ||
+        output![n - 3] !== 0 ||
+        output![n - 2] !== 0xff ||
+        output![n - 1] !== 0xff
+      ) {
+        callback(new Error("zlib output does not end with an empty stored block"));
+        return;
+      }
+      callback(null, output!.subarray(0, n - 4));
+    });
+  }
+
+  /**
+   * §7.2.2: append 00 00 ff ff and inflate. Output is counted while zlib produces it: past `maxBytes` the
+   * job stops and fails with 1009 (RFC 6455 §7.4.1 "too big to process"), so a small message that inflates
+   * to gigabytes costs at most `maxBytes`. Data zlib cannot decode fails with 1007: RFC 7692 names no code
+   * for it, and RFC 6455 §7.4.1 gives 1007 to "data within a message that was not consistent with the type
+   * of the message" — a compressed message whose payload is not DEFLATE data is that (ws sends 1007 too).
+   */
+  decode(fragments: Buffer[], maxBytes: number, callback: TransformCallback): void {
+    let total = 0;
+    for (const fragment of fragments) total += fragment.length;
+    // A correct sender never sends zero octets (§7.2.1 leaves at least the empty block's header bits), and
+    // zlib would read the appended 00 00 ff ff as the start of a 65,280-byte stored block, corrupting every
+    // later message. Nothing was compressed, so the message is empty; the window is untouched.
+    if (total === 0) {
+      if (!this.disposed) callback(null, EMPTY);
+      return;
+    }
+    const input =
+      total < JOIN_BELOW_BYTES ? [Buffer.concat([...fragments, TAIL], total + 4)] : [...fragments, TAIL];
+    this.runJob("inflate", input, maxBytes, (error, output) => {
+      if (error === null) {
+        callback(null, output);
+        return;
+      }
+      if (error === LIMIT) {
+        callback(
+          new ProtocolError(
+            "SJ_ERR_MESSAGE_TOO_BIG",
+            `Message larger than ${maxBytes} bytes after decompression`,
+            CloseCode.MessageTooBig,
+          ),
+        );
+        return;
+      }
+      callback(
+        new ProtocolError(
+          "SJ_ERR_INVALID_COMPRESSED_DATA",
+          `Invalid compressed data: ${error.message}`,
+          CloseCode.InvalidPayload,
+        ),
+      );
+    });
+  }
+
+  /** Frees the zlib streams; jobs in progress end without calling back. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const engine of [...this.busy]) engine.destroy();
+    this.owned.deflate?.destroy();
+    this.owned.inflate?.destroy();
+    this.owned.deflate = null;
+    this.owned.inflate = null;
+  }
+
+  private runJob(
+    kind: EngineKind,
+    input: Buffer[],
+    limit: number,
+    done: (error: Error | null, output?: Buffer) => void,
+  ): void {
+    if (this.disposed) return;
+    zlibSlots.acquire(() => {
+      if (this.disposed) {
+        zlibSlots.release();
+        return;
+      }
+      const engine = this.noContext[kind]
+        ? borrowEngine(this.specs[kind])
+        : (this.owned[kind] ??= new ZlibEngine(this.specs[kind]));
+      this.busy.add(engine);
+      engine.run(input, limit, (result) => {
+        zlibSlots.release();
+        this.busy.delete(engine);
+        if (this.noContext[kind]) {
+          returnEngine(engine);
+        } else if (!engine.reusable) {
+          // After BFINAL or a failure the stream is finished: the next message gets a new one.
+          engine.destroy();
+          if (this.owned[kind] === engine) this.owned[kind] = null;
+        }
+        if (this.disposed || (!result.ok && result.reason === "destroyed")) return;
+        if (result.ok) done(null, join(result.chunks, result.byteLength));
+        else done(result.reason === "limit" ? LIMIT : result.error);
+      });
+    });
+  }
+}
+
+const LIMIT = new Error("output limit reached");
+
+function join(chunks: Buffer[], byteLength: number): Buffer {
+  if (chunks.length === 0) return EMPTY;
+  if (chunks.length === 1) return chunks[0];
+  return Buffer.concat(chunks, byteLength);
+}

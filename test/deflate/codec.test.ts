@@ -1,0 +1,392 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { ProtocolError } from "../../src/protocol/errors.js";
+import { pooledEngineCount } from "../../src/protocol/permessage-deflate/zlib-engine.js";
+import { setZlibConcurrency, zlibSlotUsage } from "../../src/protocol/permessage-deflate/zlib-slots.js";
+import {
+  codec,
+  decode,
+  encode,
+  jsonMessage,
+  mixedPayload,
+  ReferenceInflater,
+  referenceCompress,
+  referenceDecompress,
+  until,
+} from "./helpers.js";
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
+
+describe("RFC 7692 §7.2.3 examples, decompressed", () => {
+  test("§7.2.3.1 'Hello' in one compressed block: f2 48 cd c9 c9 07 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.1 the same message in two fragments: f2 48 cd | c9 c9 07 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 cd"), hex("c9 c9 07 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.2 sharing the window: the second 'Hello' is f2 00 11 00 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("f2 00 11 00 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.3 a stored (uncompressed) block: 00 05 00 fa ff 48 65 6c 6c 6f 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("00 05 00 fa ff 48 65 6c 6c 6f 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.4 a block with BFINAL set: decoded, and the next message still decodes (fresh window)", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f3 48 cd c9 c9 07 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("f3 48 cd c9 c9 07 00 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.5 two DEFLATE blocks in one message: f2 48 05 00 00 00 ff ff ca c9 c9 07 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("§7.2.3.6 an empty last fragment: f2 48 cd c9 c9 07 00 00 00 ff ff | 00", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00 00 00 ff ff"), hex("00")])).toString(), "Hello");
+    c.dispose();
+  });
+
+  test("an empty message (00) decodes to nothing, and so does a zero-length payload, without disturbing the window", async () => {
+    const c = codec();
+    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("00")])).length, 0);
+    // Fed to zlib, 00 00 ff ff alone would open a 65,280-byte stored block and swallow the next message.
+    assert.equal((await decode(c, [])).length, 0);
+    assert.equal((await decode(c, [hex("f2 00 11 00 00")])).toString(), "Hello");
+    c.dispose();
+  });
+});
+
+describe("RFC 7692 §7.2.1 compression", () => {
+  test("'Hello' compresses to f2 48 cd c9 c9 07 00 (tail 00 00 ff ff removed), then f2 00 11 00 00 with the shared window", async () => {
+    const c = codec();
+    assert.equal((await encode(c, Buffer.from("Hello"))).toString("hex"), "f248cdc9c90700");
+    assert.equal((await encode(c, Buffer.from("Hello"))).toString("hex"), "f200110000");
+    c.dispose();
+  });
+
+  test("with no context takeover every 'Hello' is f2 48 cd c9 c9 07 00", async () => {
+    const c = codec({ compressNoContextTakeover: true });
+    for (let i = 0; i < 3; i++)
+      assert.equal((await encode(c, Buffer.from("Hello"))).toString("hex"), "f248cdc9c90700");
+    c.dispose();
+  });
+
+  test("an empty message compresses to the single byte 00, also right after another message", async () => {
+    const c = codec();
+    assert.equal((await encode(c, Buffer.alloc(0))).toString("hex"), "00");
+    assert.equal((await encode(c, Buffer.from("Hello"))).toString("hex"), "f248cdc9c90700");
+    assert.equal((await encode(c, Buffer.alloc(0))).toString("hex"), "00");
+    assert.equal((await encode(c, Buffer.from("Hello"))).toString("hex"), "f200110000");
+    c.dispose();
+  });
+
+  test("shouldTransform: messages below thresholdBytes go out uncompressed", () => {
+    const c = codec({ thresholdBytes: 100 });
+    assert.equal(c.shouldTransform(99), false);
+    assert.equal(c.shouldTransform(100), true);
+    c.dispose();
+  });
+});
+
+describe("RFC 7692 §7.1.2 window bits 8..15 and §7.1.1 context takeover: round trips", () => {
+  const messages = Array.from({ length: 40 }, (_, i) => mixedPayload(i));
+  for (const bits of [8, 9, 10, 11, 12, 13, 14, 15]) {
+    test(`window ${bits} bits, context takeover: codec → codec and codec → zlib inflater of ${bits} bits`, async () => {
+      const sender = codec({ compressWindowBits: bits });
+      const receiver = codec({ decompressWindowBits: bits });
+      const reference = new ReferenceInflater(bits);
+      try {
+        for (const message of messages) {
+          const compressed = await encode(sender, message);
+          assert.ok((await decode(receiver, [compressed])).equals(message));
+          assert.ok((await reference.inflate(compressed)).equals(message));
+        }
+      } finally {
+        sender.dispose();
+        receiver.dispose();
+        reference.close();
+      }
+    });
+
+    test(`window ${bits} bits, no context takeover: every message decodes alone with a fresh ${bits}-bit window`, async () => {
+      const sender = codec({ compressWindowBits: bits, compressNoContextTakeover: true });
+      const receiver = codec({ decompressWindowBits: bits, decompressNoContextTakeover: true });
+      try {
+        for (const message of messages) {
+          const compressed = await encode(sender, message);
+          assert.ok(referenceDecompress(compressed, bits).equals(message));
+          assert.ok((await decode(receiver, [compressed])).equals(message));
+        }
+      } finally {
+        sender.dispose();
+        receiver.dispose();
+      }
+    });
+  }
+
+  test("window 8: zlib compresses with 9, whose matches reach at most 250 bytes back, so a 256-byte window decodes it", async () => {
+    // Text whose repeats sit at every distance from 1 to 600 bytes: a 512-byte window would use the far ones.
+    const parts: string[] = [];
+    for (let d = 1; d < 600; d += 7)
+      parts.push(`${"x".repeat(d % 13)}${d}:${"abcdefghijklmnopqrstuvwxyz".slice(0, d % 26)}`);
+    const payload = Buffer.from(parts.join("|").repeat(20));
+    const sender = codec({ compressWindowBits: 8, level: 9, memLevel: 9 });
+    const reference = new ReferenceInflater(8);
+    try {
+      for (let i = 0; i < 5; i++)
+        assert.ok((await reference.inflate(await encode(sender, payload))).equals(payload));
+    } finally {
+      sender.dispose();
+      reference.close();
+    }
+  });
+
+  test("with context takeover, a repeated 1 KiB JSON message shrinks to a few bytes; without, it does not", async () => {
+    const message = jsonMessage(1);
+    const keep = codec();
+    const fresh = codec({ compressNoContextTakeover: true });
+    const first = await encode(keep, message);
+    const second = await encode(keep, message);
+    const alone = await encode(fresh, message);
+    const aloneAgain = await encode(fresh, message);
+    keep.dispose();
+    fresh.dispose();
+    assert.ok(second.length < 40, `second copy with the shared window: ${second.length} bytes`);
+    assert.equal(alone.length, first.length);
+    assert.ok(aloneAgain.equals(alone));
+  });
+
+  test("a message compressed against the window does not decode with a fresh one (the receiver really keeps context)", async () => {
+    const sender = codec();
+    const message = jsonMessage(2, 2000);
+    await encode(sender, message);
+    const second = await encode(sender, message);
+    sender.dispose();
+    assert.throws(() => referenceDecompress(second));
+    const fresh = codec({ decompressNoContextTakeover: true });
+    await assert.rejects(
+      decode(fresh, [second]),
+      (e: unknown) => e instanceof ProtocolError && e.closeCode === 1007,
+    );
+    fresh.dispose();
+  });
+
+  test("large messages: 8 MiB of text and 4 MiB of random bytes round-trip, also as many fragments", async () => {
+    const text = Buffer.from(
+      Array.from({ length: (8 * 1024 * 1024) / 64 }, (_, i) =>
+        `${i.toString(36).padStart(8, "0")}-line of text that repeats-ish\n`.padEnd(64, "."),
+      ).join(""),
+    );
+    const random = randomBytes(4 * 1024 * 1024);
+    const sender = codec();
+    const receiver = codec();
+    try {
+      for (const message of [text, random]) {
+        const compressed = await encode(sender, message);
+        const fragments: Buffer[] = [];
+        for (let at = 0; at < compressed.length; at += 100_003)
+          fragments.push(compressed.subarray(at, at + 100_003));
+        assert.ok((await decode(receiver, fragments)).equals(message));
+      }
+    } finally {
+      sender.dispose();
+      receiver.dispose();
+    }
+  });
+});
+
+describe("bounded inflate (RFC 6455 §10.4, §7.4.1 1009)", () => {
+  test("output of exactly maxBytes is delivered; maxBytes − 1 fails with SJ_ERR_MESSAGE_TOO_BIG / 1009", async () => {
+    const message = jsonMessage(3, 50_000);
+    const compressed = referenceCompress(message);
+    const ok = codec();
+    assert.equal((await decode(ok, [compressed], message.length)).length, message.length);
+    ok.dispose();
+    const tight = codec();
+    await assert.rejects(decode(tight, [compressed], message.length - 1), (e: unknown) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.equal(e.code, "SJ_ERR_MESSAGE_TOO_BIG");
+      assert.equal(e.closeCode, 1009);
+      return true;
+    });
+    tight.dispose();
+  });
+
+  test("a 256 KiB message that inflates to 256 MiB stops at a 16 MiB limit: peak memory growth stays below 2× the limit", async () => {
+    const limit = 16 * 1024 * 1024;
+    const bomb = referenceCompress(Buffer.alloc(256 * 1024 * 1024));
+    assert.ok(bomb.length < 300 * 1024, `bomb is ${bomb.length} bytes`);
+    global.gc?.();
+    const before = process.memoryUsage();
+    let peakRss = before.rss;
+    let peakBuffers = before.arrayBuffers;
+    const sampler = setInterval(() => {
+      const now = process.memoryUsage();
+      peakRss = Math.max(peakRss, now.rss);
+      peakBuffers = Math.max(peakBuffers, now.arrayBuffers);
+    }, 1);
+    const c = codec();
+    const started = Date.now();
+    try {
+      await assert.rejects(
+        decode(c, [bomb], limit),
+        (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009,
+      );
+    } finally {
+      clearInterval(sampler);
+      c.dispose();
+    }
+    const after = process.memoryUsage();
+    peakRss = Math.max(peakRss, after.rss);
+    peakBuffers = Math.max(peakBuffers, after.arrayBuffers);
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    assert.ok(peakRss - before.rss < 2 * limit, `RSS grew ${mib(peakRss - before.rss)}`);
+    assert.ok(
+      peakBuffers - before.arrayBuffers < 2 * limit,
+      `arrayBuffers grew ${mib(peakBuffers - before.arrayBuffers)}`,
+    );
+    // Inflating all 256 MiB would take far longer than stopping at 16.
+    assert.ok(Date.now() - started < 5000);
+  });
+});
+
+describe("invalid compressed data fails with 1007 (RFC 6455 §7.4.1: data not consistent with the message type)", () => {
+  const cases: [string, Buffer[]][] = [
+    ["reserved block type 11", [hex("ff ff ff ff")]],
+    ["a stored block whose LEN/NLEN do not match", [hex("00 05 00 00 00 48 65 6c 6c 6f")]],
+    ["a distance beyond the data seen so far", [hex("f2 00 11 00 00")]],
+    ["garbage split over fragments", [hex("07"), hex("ff ee dd")]],
+  ];
+  for (const [name, fragments] of cases) {
+    test(`${name} → ProtocolError SJ_ERR_INVALID_COMPRESSED_DATA, close code 1007`, async () => {
+      const c = codec();
+      await assert.rejects(decode(c, fragments), (e: unknown) => {
+        assert.ok(e instanceof ProtocolError);
+        assert.equal(e.code, "SJ_ERR_INVALID_COMPRESSED_DATA");
+        assert.equal(e.closeCode, 1007);
+        return true;
+      });
+      c.dispose();
+    });
+  }
+});
+
+describe("zlib concurrency cap and lifecycle", () => {
+  test("with the cap at 2, 30 connections compressing at once never run more than 2 zlib jobs; all complete", async () => {
+    setZlibConcurrency(2);
+    try {
+      const codecs = Array.from({ length: 30 }, () => codec());
+      let peak = 0;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, zlibSlotUsage().active);
+      }, 0);
+      const payload = Buffer.from("some compressible text ".repeat(20_000));
+      const jobs = codecs.map(async (c) => {
+        const out = await encode(c, payload);
+        peak = Math.max(peak, zlibSlotUsage().active);
+        return out;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(zlibSlotUsage().active, 2);
+      assert.ok(zlibSlotUsage().waiting >= 20, `waiting: ${zlibSlotUsage().waiting}`);
+      const outputs = await Promise.all(jobs);
+      clearInterval(sampler);
+      for (const out of outputs) assert.ok(referenceDecompress(out).equals(payload));
+      assert.ok(peak <= 2, `peak ${peak}`);
+      for (const c of codecs) c.dispose();
+    } finally {
+      setZlibConcurrency(10);
+    }
+    assert.deepEqual(zlibSlotUsage(), { active: 0, waiting: 0, limit: 10 });
+  });
+
+  test("dispose() during a job: no callback afterwards, the slot is given back, other connections go on", async () => {
+    const c = codec();
+    let called = false;
+    c.decode([referenceCompress(Buffer.alloc(64 * 1024 * 1024))], 1 << 30, () => {
+      called = true;
+    });
+    c.encode(Buffer.alloc(1 << 20), () => {
+      called = true;
+    });
+    assert.ok(zlibSlotUsage().active >= 1);
+    c.dispose();
+    assert.equal(zlibSlotUsage().active, 0);
+    const other = codec();
+    assert.equal(
+      (await decode(other, [referenceCompress(Buffer.from("still works"))])).toString(),
+      "still works",
+    );
+    other.dispose();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(called, false);
+  });
+
+  test("dispose() while jobs wait for a slot: they never start and never call back", async () => {
+    setZlibConcurrency(1);
+    const busy = codec();
+    const waiting = codec();
+    let called = false;
+    try {
+      const first = encode(busy, Buffer.alloc(1 << 20));
+      waiting.encode(Buffer.from("x".repeat(5000)), () => {
+        called = true;
+      });
+      assert.equal(zlibSlotUsage().waiting, 1);
+      waiting.dispose();
+      await first;
+      await until(
+        () => zlibSlotUsage().active === 0 && zlibSlotUsage().waiting === 0,
+        2000,
+        "slots to drain",
+      );
+    } finally {
+      busy.dispose();
+      setZlibConcurrency(10);
+    }
+    assert.equal(called, false);
+  });
+
+  test("no context takeover: zlib streams are shared through a pool, not held by the connection", async () => {
+    const payload = jsonMessage(9, 4000);
+    const codecs = Array.from({ length: 50 }, () =>
+      codec({ compressNoContextTakeover: true, decompressNoContextTakeover: true }),
+    );
+    for (const c of codecs) {
+      const compressed = await encode(c, payload);
+      assert.ok((await decode(c, [compressed])).equals(payload));
+    }
+    // Run one at a time, 50 connections needed only one deflate and one inflate stream.
+    assert.ok(pooledEngineCount() >= 2);
+    assert.ok(pooledEngineCount() <= 2 * 16);
+    for (const c of codecs) c.dispose();
+  });
+
+  test("after a 1009 the stopped stream is not pooled: the next connection decodes with a clean one", async () => {
+    const c = codec({ decompressNoContextTakeover: true });
+    await assert.rejects(decode(c, [referenceCompress(Buffer.alloc(1 << 20))], 1000));
+    const fresh = codec({ decompressNoContextTakeover: true });
+    assert.equal((await decode(fresh, [referenceCompress(Buffer.from("ok"))])).toString(), "ok");
+    c.dispose();
+    fresh.dispose();
+  });
+});
