@@ -92,6 +92,12 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
     );
   });
 
+  test("--no-deflate: no permessage-deflate offer, so the server logs no extension", async () => {
+    const result = await run(["connect", "--no-deflate", `${served.ws}/?case=no-deflate`]);
+    assert.equal(result.code, 0, result.stderr);
+    await served.cli.waitFor(/open {3}127\.0\.0\.1 {2}\/\?case=no-deflate {2}\(no subprotocol\)\n/);
+  });
+
   test("--header (repeatable) and --origin reach the server", async () => {
     let seen: IncomingMessage | undefined;
     await withServer(
