@@ -235,7 +235,7 @@ export class Connection implements ProtocolHandler {
    * and a burst of sends to a peer that never reads would otherwise be buffered whole and never checked again.
    */
   private checkSlowConsumer(adding = 0): void {
-    const waiting = Math.max(this.socket.writableLength, this.output.pendingAppBytes - adding);
+    const waiting = this.socket.writableLength + this.output.queuedBytes - adding;
     if (waiting <= this.maxBufferedBytes || this.finished) return;
     if (this.slowConsumer === "pause") {
       if (!this.pausedForBackpressure) {

@@ -43,6 +43,11 @@ export class OutputBatcher {
     }
   }
 
+  /** Bytes pushed in this batch and not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
   addAppBytes(n: number): void {
     this.pendingAppBytes += n;
     this.unflushedAppBytes += n;

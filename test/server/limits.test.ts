@@ -207,3 +207,28 @@ describe("maxBufferedBytes: sends in one synchronous burst", () => {
     assert.equal(client.readyState, WebSocket.OPEN);
   });
 });
+
+describe("maxBufferedBytes: a peer that reads is never a slow consumer", () => {
+  for (const slowConsumer of ["close", "pause"] as const) {
+    test(`slowConsumer "${slowConsumer}", limit 1500: two 1000-byte messages in one packet are both echoed, then a third`, async (t) => {
+      const { server, port } = await startServer(t, { maxBufferedBytes: 1500, slowConsumer });
+      server.on("connection", (ws) => {
+        ws.binaryType = "arraybuffer";
+        onMessage(ws, (data) => ws.send(data));
+      });
+      const raw = await RawClient.connect(t, port);
+      await raw.handshake();
+      const payload = Buffer.alloc(1000, 0x62);
+      raw.write(Buffer.concat([clientFrame(OP.binary, payload), clientFrame(OP.binary, payload)]));
+      for (let i = 0; i < 2; i++) assert.equal((await raw.readFrame()).payload.length, 1000);
+      await sleep(20);
+      raw.write(clientFrame(OP.binary, payload));
+      assert.equal(
+        (await raw.readFrame()).payload.length,
+        1000,
+        "the third message was not read or not echoed",
+      );
+      assert.equal(raw.eof, false);
+    });
+  }
+});
