@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
+import https from "node:https";
 import { before, describe, test } from "node:test";
 import WS from "ws";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { CloseEvent } from "../../src/web/events.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import {
   defer,
+  HOST,
   nextConnection,
+  nextEmit,
   nextEvent,
   onMessage,
   openClient,
+  portOf,
   selfSignedCert,
+  shutDown,
   startServer,
   within,
 } from "./helpers.js";
@@ -17,7 +23,7 @@ import {
 // wss: the standalone server over TLS ({ tls: { cert, key } }), with a self-signed certificate made by
 // openssl for this run, and clients that trust it through `ca`.
 
-describe("TLS ({ port, tls })", () => {
+describe("TLS: { port, tls } and an attached https server", () => {
   let cert: { cert: string; key: string } | null = null;
   before(async () => {
     cert = await selfSignedCert();
@@ -100,5 +106,30 @@ describe("TLS ({ port, tls })", () => {
       "the echo over wss",
     );
     assert.equal(reply, "over tls");
+  });
+
+  test("attached to an existing https server ({ server, path }): the server-side URL is wss://", async (t) => {
+    if (cert === null) {
+      t.skip("openssl is not installed: cannot make a self-signed certificate for the TLS test");
+      return;
+    }
+    const httpsServer = https.createServer(cert, (_request, response) => response.end("page"));
+    defer(
+      t,
+      () =>
+        new Promise<void>((resolve) => {
+          httpsServer.closeAllConnections();
+          httpsServer.close(() => resolve());
+        }),
+    );
+    httpsServer.listen(0, HOST);
+    await nextEmit(httpsServer, "listening");
+    const wss = new WebSocketServer({ server: httpsServer, path: "/ws" });
+    defer(t, () => shutDown(wss));
+    const connection = nextConnection(wss);
+    const port = portOf(httpsServer.address());
+    await openClient(t, `wss://${HOST}:${port}/ws`, undefined, { ca: cert.cert });
+    const [ws] = await connection;
+    assert.equal(ws.url, `wss://${HOST}:${port}/ws`);
   });
 });
