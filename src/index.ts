@@ -1,5 +1,12 @@
 export { CloseCode } from "./protocol/constants.js";
 export { ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+export {
+  type PerMessageDeflateOption,
+  type PerMessageDeflateOptions,
+  perMessageDeflateClient,
+  perMessageDeflateServer,
+  setZlibConcurrency,
+} from "./protocol/permessage-deflate/index.js";
 export type { Rejection, VerifyInfo, WebSocketServerOptions } from "./server/options.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
 export { CloseEvent, type CloseEventInit, MessageEvent, type MessageEventInit } from "./web/events.js";

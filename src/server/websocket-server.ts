@@ -7,12 +7,15 @@ import type { Duplex } from "node:stream";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
+import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
 import { Keepalive } from "./keepalive.js";
 import {
   type Rejection,
   SERVER_DEFAULTS,
+  SERVER_PER_MESSAGE_DEFLATE,
+  type ServerExtensionNegotiator,
   type VerifyResult,
   type WebSocketServerOptions,
 } from "./options.js";
@@ -59,6 +62,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private shutdown: Promise<void> | null = null;
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
+  private readonly extension: ServerExtensionNegotiator | null;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -70,6 +74,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     if (modes !== 1)
       throw new TypeError("Exactly one of options.port, options.server and options.noServer must be given");
     this.options = options;
+    this.extension =
+      options.extension !== undefined
+        ? options.extension
+        : serverDeflateFromOption(options.perMessageDeflate ?? SERVER_PER_MESSAGE_DEFLATE);
     this.settings = { ...SERVER_DEFAULTS } as Settings;
     for (const key of Object.keys(SERVER_DEFAULTS) as (keyof Settings)[]) {
       const value = options[key];
@@ -253,7 +261,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       let connectionOptions: ConnectionOptions;
       try {
         protocol = this.selectProtocol(checked.protocols, request);
-        const negotiated = this.options.extension?.negotiate(checked.extensions) ?? null;
+        const negotiated = this.extension?.negotiate(checked.extensions) ?? null;
         extensionsHeader = negotiated?.response ?? "";
         const extraHeaders =
           typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;

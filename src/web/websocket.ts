@@ -5,6 +5,10 @@ import { Connection, type ConnectionEvents, type ConnectionOptions } from "../co
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { isToken } from "../protocol/header-grammar.js";
+import {
+  clientDeflateFromOption,
+  type PerMessageDeflateOption,
+} from "../protocol/permessage-deflate/index.js";
 import { toBinaryData, toSendPayload } from "./binary.js";
 import { getEventHandler, setEventHandler } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent } from "./events.js";
@@ -54,8 +58,13 @@ export interface WebSocketOptions {
   closeTimeoutMs?: number;
   /** Largest response header block, in bytes. Default Node's (16 KiB). */
   maxHeaderBytes?: number;
-  /** The extension offered in the handshake (permessage-deflate), or null for none. */
+  /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */
   extension?: ClientExtensionNegotiator | null;
+  /**
+   * permessage-deflate (RFC 7692): true (default, offered like browsers do: `permessage-deflate;
+   * client_max_window_bits`), false, or options (thresholdBytes, level, memLevel, the four parameters).
+   */
+  perMessageDeflate?: PerMessageDeflateOption;
 }
 
 /** Node-only: per-message send options. */
@@ -227,7 +236,10 @@ export class WebSocket extends EventTarget {
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
-        extension: opts.extension ?? null,
+        extension:
+          opts.extension !== undefined
+            ? opts.extension
+            : clientDeflateFromOption(opts.perMessageDeflate ?? true),
       },
       (result) => {
         this.#handshake = null;

@@ -15,12 +15,13 @@ export interface PerMessageDeflateOptions {
    * §7.1.1.1. Client: ask the server not to keep its LZ77 window between messages (lets the client drop its
    * decompressor after each message). Server: never keep the compressor's window between messages, and say
    * so in every response; compressors are then shared by all connections instead of one per connection.
-   * Default false.
+   * Default false; true under WebSocketServer's `perMessageDeflate: true` (SERVER_DEFLATE_DEFAULTS).
    */
   serverNoContextTakeover?: boolean;
   /**
    * §7.1.1.2. Client: promise not to keep the compressor's window between messages. Server: require that
-   * of the client (decompressors are then shared by all connections). Default false.
+   * of the client (decompressors are then shared by all connections). Default false; true under
+   * WebSocketServer's `perMessageDeflate: true` (SERVER_DEFLATE_DEFAULTS).
    */
   clientNoContextTakeover?: boolean;
   /**
@@ -39,8 +40,8 @@ export interface PerMessageDeflateOptions {
 /** Offered by default: `permessage-deflate; client_max_window_bits`, as browsers do. */
 export const DEFAULT_THRESHOLD_BYTES = 1024;
 /**
- * Level 1: on typical JSON of 1 KiB with context takeover it gets within a few percent of level 6's ratio at
- * about twice the speed (bench/deflate.ts). Text-heavy payloads that favour a higher level can set it.
+ * Level 1: on JSON it compresses ~3× faster than level 6 (536 against 185 MB/s on 110 KB) for the same ratio
+ * on large messages; on ~1 KiB messages level 6 saves 4% more bytes without context takeover, 20% with it.
  */
 export const DEFAULT_LEVEL = 1;
 export const DEFAULT_MEM_LEVEL = 8;
