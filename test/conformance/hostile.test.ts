@@ -131,8 +131,7 @@ describe("hostile handshakes (slowloris, header floods, CR/LF, pathological list
   }
 
   // ReDoS-style values for the list grammars (RFC 9110 §5.6.1, RFC 6455 §9.1 / §11.3.4). The head limit is
-  // raised to 4 MiB so they reach our parsers. Each size is timed: 1 MB must take well under a second and
-  // about 10× the time of 100 kB (linear), not 100× (quadratic).
+  // raised to 4 MiB so they reach our parsers. Each size is timed, end to end: 1 MB well under a second.
   const MB = 1_000_000;
   const pathological: [string, string, (n: number) => string, number][] = [
     ["Sec-WebSocket-Extensions", "'a;' repeated", (n) => "a;".repeat(n / 2), 400],
@@ -185,10 +184,9 @@ describe("hostile handshakes (slowloris, header floods, CR/LF, pathological list
         peer.destroy();
       }
       const [small, large] = times;
+      // A quadratic scan of 1 MB would take minutes; linear ones take milliseconds (plus GC).
+      assert.ok(small < 300, `100 kB took ${small.toFixed(0)} ms`);
       assert.ok(large < 1000, `1 MB took ${large.toFixed(0)} ms`);
-      // Linear: 10× the input, about 10× the time (with room for noise); quadratic would be ~100×.
-      if (large > 50)
-        assert.ok(large < small * 40, `100 kB: ${small.toFixed(1)} ms, 1 MB: ${large.toFixed(1)} ms`);
       await prober.roundTrip();
       prober.assertServed(1, 1500);
       t.diagnostic(`${header} ${name}: 100 kB ${small.toFixed(1)} ms, 1 MB ${large.toFixed(1)} ms`);
