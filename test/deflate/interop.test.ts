@@ -201,6 +201,8 @@ describe("sockjet client ↔ ws server, both compressing", () => {
     ],
     ["clientMaxWindowBits 9", { clientMaxWindowBits: 9 }, "permessage-deflate; client_max_window_bits=9"],
     ["clientMaxWindowBits 8", { clientMaxWindowBits: 8 }, "permessage-deflate; client_max_window_bits=8"],
+    ["serverMaxWindowBits 10", { serverMaxWindowBits: 10 }, "permessage-deflate; server_max_window_bits=10"],
+    ["serverMaxWindowBits 8", { serverMaxWindowBits: 8 }, "permessage-deflate; server_max_window_bits=8"],
   ];
   for (const [name, options, response] of variants) {
     test(`ws server with ${name} answers ${JSON.stringify(response)}; ${MESSAGES} mixed messages echo intact and in order`, async (t) => {
