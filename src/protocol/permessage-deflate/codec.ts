@@ -164,7 +164,6 @@ export class PerMessageDeflate implements PerMessageExtension {
         : (this.owned[kind] ??= new ZlibEngine(this.specs[kind]));
       this.busy.add(engine);
       engine.run(input, limit, (result) => {
-        zlibSlots.release();
         this.busy.delete(engine);
         if (this.noContext[kind]) {
           returnEngine(engine);
@@ -173,6 +172,8 @@ export class PerMessageDeflate implements PerMessageExtension {
           engine.destroy();
           if (this.owned[kind] === engine) this.owned[kind] = null;
         }
+        // Released after the engine is back in the pool, so the job this starts can reuse it.
+        zlibSlots.release();
         if (this.disposed || (!result.ok && result.reason === "destroyed")) return;
         if (result.ok) done(null, join(result.chunks, result.byteLength));
         else done(result.reason === "limit" ? LIMIT : result.error);

@@ -48,7 +48,7 @@ export class ZlibEngine {
         // deflate stream asked for 8 is refused by zlib ≥ 1.2.9. It can run 9, and its matches never reach
         // further back than the window minus MIN_LOOKAHEAD (262 bytes): 512 − 262 = 250 < 256. So output made
         // with 9 decodes with a 256-byte window, and a peer that allowed us 8 gets what it asked for. (Node's
-        // own zlib docs say the same; Chromium does the same; test/deflate/codec.test.ts checks it.)
+        // zlib docs say the same of windowBits 9; test/deflate/codec.test.ts checks it.)
         windowBits: spec.windowBits === 8 ? 9 : spec.windowBits,
         level: spec.level,
         memLevel: spec.memLevel,
