@@ -102,8 +102,9 @@ export class Connection implements ProtocolHandler {
     return this.output.pendingAppBytes;
   }
 
-  send(payload: Buffer, isText: boolean, transform?: boolean): boolean {
-    if (!this.protocol.send(payload, isText, transform)) return false;
+  /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */
+  send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
+    if (!this.protocol.send(payload, isText, transform, borrowed)) return false;
     this.output.addAppBytes(payload.length);
     this.checkSlowConsumer(payload.length);
     return true;

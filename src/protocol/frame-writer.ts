@@ -10,6 +10,11 @@ export interface FrameOptions {
   rsv1: boolean;
   /** Clients mask every frame (§5.3); servers never do. */
   maskKeys: MaskKeyPool | null;
+  /**
+   * The payload belongs to the caller, who may change it after the call (WHATWG send() sends the bytes
+   * as they were at the call): a large payload is then copied instead of written by reference.
+   */
+  borrowed?: boolean;
 }
 
 function headerLength(payloadLength: number, masked: boolean): number {
@@ -68,7 +73,7 @@ export function writeFrame(
     write(out);
     return;
   }
-  if (length <= COPY_THRESHOLD) {
+  if (length <= COPY_THRESHOLD || options.borrowed === true) {
     const out = Buffer.allocUnsafe(size + length);
     writeHeader(out, opcode, length, options.fin, options.rsv1, false);
     out.set(payload, size);

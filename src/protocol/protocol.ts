@@ -57,6 +57,7 @@ export class Protocol implements FrameSink {
   private readonly maxFragments: number;
   private readonly extension: PerMessageExtension | null;
   private readonly frameOptions: FrameOptions;
+  private readonly borrowedFrameOptions: FrameOptions;
   private readonly controlFrameOptions: FrameOptions;
 
   private closeSent = false;
@@ -92,6 +93,7 @@ export class Protocol implements FrameSink {
     // §5.3: a client masks every frame it sends; a server never does.
     const maskKeys = this.role === "client" ? (options.maskKeys ?? sharedMaskKeyPool) : null;
     this.frameOptions = { fin: true, rsv1: false, maskKeys };
+    this.borrowedFrameOptions = { fin: true, rsv1: false, maskKeys, borrowed: true };
     this.controlFrameOptions = { fin: true, rsv1: false, maskKeys };
   }
 
@@ -118,16 +120,22 @@ export class Protocol implements FrameSink {
   // ---- sending -------------------------------------------------------------------------------------
 
   /** Sends a text or binary message. Returns false (and sends nothing) once a Close has been sent. */
-  send(payload: Buffer, isText: boolean, transform?: boolean): boolean {
+  send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
     if (this.closeSent || this.failed) return false;
     const opcode = isText ? Opcode.Text : Opcode.Binary;
     const useExtension =
       this.extension !== null && (transform ?? this.extension.shouldTransform(payload.length));
     if (!useExtension && !this.encoding) {
-      writeFrame(opcode, payload, this.frameOptions, this.handler.write);
+      writeFrame(
+        opcode,
+        payload,
+        borrowed ? this.borrowedFrameOptions : this.frameOptions,
+        this.handler.write,
+      );
       return true;
     }
-    this.enqueue({ opcode, payload, transform: useExtension });
+    // A borrowed payload that must wait (or be read by zlib later) is copied now.
+    this.enqueue({ opcode, payload: borrowed ? Buffer.from(payload) : payload, transform: useExtension });
     return true;
   }
 

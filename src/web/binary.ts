@@ -7,6 +7,8 @@ import type { BinaryType } from "./websocket.js";
 export interface SendPayload {
   /** The bytes to send, or null while a Blob is read. */
   payload: Buffer | null;
+  /** The payload is a view of the caller's memory (copied by the frame writer where it would be kept). */
+  borrowed: boolean;
   blob: Blob | null;
   isText: boolean;
   size: number;
@@ -30,23 +32,25 @@ function checkBufferSource(buffer: ArrayBufferLike): void {
 }
 
 export function toSendPayload(data: unknown): SendPayload {
-  // WHATWG send(): the bytes are those of the buffer at the time of the call, so they are copied.
+  // WHATWG send(): the bytes are those of the buffer at the time of the call. The payload is a view of the
+  // caller's memory, marked borrowed: the frame writer copies it into the frame (which small frames and
+  // masked client frames do anyway), so it is copied once, not twice.
   if (isArrayBuffer(data) || isSharedArrayBuffer(data)) {
     checkBufferSource(data);
-    const payload = Buffer.from(new Uint8Array(data as ArrayBuffer));
-    return { payload, blob: null, isText: false, size: payload.length };
+    const payload = Buffer.from(data as ArrayBuffer);
+    return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (ArrayBuffer.isView(data)) {
     checkBufferSource(data.buffer);
-    const payload = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    return { payload, blob: null, isText: false, size: payload.length };
+    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (data instanceof Blob) {
-    return { payload: null, blob: data, isText: false, size: data.size };
+    return { payload: null, borrowed: false, blob: data, isText: false, size: data.size };
   }
   const text = typeof data === "string" ? data.toWellFormed() : toUSV(data);
   const payload = Buffer.from(text, "utf8");
-  return { payload, blob: null, isText: true, size: payload.length };
+  return { payload, borrowed: false, blob: null, isText: true, size: payload.length };
 }
 
 function toUSV(data: unknown): string {
@@ -55,7 +59,8 @@ function toUSV(data: unknown): string {
 }
 
 /** A received binary message as the user asked for it. */
-export function toBinaryData(data: Buffer, binaryType: BinaryType): Blob | ArrayBuffer {
+export function toBinaryData(data: Buffer, binaryType: BinaryType): Blob | ArrayBuffer | Buffer {
+  if (binaryType === "nodebuffer") return data;
   if (binaryType === "blob") return new Blob([data as Uint8Array<ArrayBuffer>]);
   const buffer = data.buffer as ArrayBuffer;
   // A message that owns its whole ArrayBuffer is handed out as is; a view into a larger one is copied.

@@ -19,7 +19,12 @@ import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUS
 // class at both ends: `new WebSocket(url)` connects as a client; the server hands out instances made by
 // acceptWebSocket(). Step numbers in comments follow the standard's algorithms.
 
-export type BinaryType = "blob" | "arraybuffer";
+/**
+ * "blob" and "arraybuffer" are the standard's. "nodebuffer" is Node-only (as in Bun): binary messages
+ * arrive as a Buffer viewing the received bytes, with no copy. Browsers ignore the value, so browser code
+ * never sees it.
+ */
+export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
 
 /** The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap). */
 export interface WebSocketEventMap {
@@ -254,7 +259,15 @@ export class WebSocket extends EventTarget {
         this.#protocol = result.protocol;
         this.#connection = connection;
         this.dispatchEvent(new Event("open"));
-        connection.receiveHead(result.head);
+        // Frames that came with the 101 are messages of later tasks, as in browsers: code that awaits a
+        // promise resolved in onopen gets to add its message listener first.
+        if (result.head.length > 0) {
+          result.socket.pause();
+          setImmediate(() => {
+            connection.receiveHead(result.head);
+            result.socket.resume();
+          });
+        }
       },
       () => {
         // "Fail the WebSocket connection" during the handshake: closed, error, then close 1006.
@@ -291,7 +304,7 @@ export class WebSocket extends EventTarget {
   set binaryType(value: BinaryType) {
     // WebIDL enumeration attribute: an unknown value is ignored.
     const type = toDOMString(value);
-    if (type === "blob" || type === "arraybuffer") this.#binaryType = type;
+    if (type === "blob" || type === "arraybuffer" || type === "nodebuffer") this.#binaryType = type;
   }
 
   /** The peer's address (Node-only). */
@@ -372,13 +385,19 @@ export class WebSocket extends EventTarget {
         return;
       }
       if (converted!.payload !== null) {
-        this.#connection.send(converted!.payload, converted!.isText, compress);
+        this.#connection.send(converted!.payload, converted!.isText, compress, converted!.borrowed);
         return;
       }
     }
     // A Blob (or anything queued behind one) waits for the Blob's bytes.
     const item: QueuedSend = {
-      payload: text !== null ? Buffer.from(text, "utf8") : converted!.payload,
+      // Kept until the Blob ahead is read: the caller's bytes are copied now (WHATWG: as at the call).
+      payload:
+        text !== null
+          ? Buffer.from(text, "utf8")
+          : converted!.borrowed && converted!.payload !== null
+            ? Buffer.from(converted!.payload)
+            : converted!.payload,
       isText: text !== null || converted!.isText,
       compress,
       size,
@@ -451,7 +470,8 @@ export class WebSocket extends EventTarget {
     if (this.#readyState === CONNECTING) {
       throw new DOMException("Failed to execute 'ping': Still in CONNECTING state.", "InvalidStateError");
     }
-    const payload = data === undefined ? Buffer.alloc(0) : toSendPayload(data).payload!;
+    // A copy: a ping may wait behind a message being compressed.
+    const payload = data === undefined ? Buffer.alloc(0) : Buffer.from(toSendPayload(data).payload!);
     this.#connection?.ping(payload);
   }
 

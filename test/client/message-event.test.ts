@@ -105,8 +105,9 @@ describe("the MessageEvent of a received message", () => {
   test("binaryType ignores values that are not 'blob' or 'arraybuffer' (WebIDL enumeration)", async (t) => {
     const peer = await peerServer(t);
     const ws = connect(t, peer.url);
+    // ("nodebuffer" is sockjet's one Node-only value: test/web/send-snapshot.test.ts.)
     for (const value of [
-      "nodebuffer",
+      "NodeBuffer",
       "Blob",
       "ARRAYBUFFER",
       "",
