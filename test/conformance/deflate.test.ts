@@ -1,0 +1,593 @@
+// Autobahn categories 12 and 13 — RFC 7692 permessage-deflate end to end, both roles: the negotiation on the
+// wire (the offer our client sends, the answer our server gives, byte for byte), then compressed messages
+// echoed under every combination of context takeover and window bits — checked with plain zlib on the peer's
+// side, decompressing our messages with a fresh decompressor when our side promised no context takeover and
+// with the negotiated window, so a broken promise fails to decode — plus fragmented and large compressed
+// messages, the compression threshold, RSV1 misuse (1002), undecodable data (1007), a limit that applies to
+// the inflated size (1009, also for a bomb), declined offers and invalid answers.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import type { PerMessageDeflateOption } from "../../src/protocol/permessage-deflate/index.js";
+import { formatMemory, MemorySampler, tripwire } from "./hostile-kit.js";
+import { bomb, type DirectionConfig, PeerCodec } from "./peer-deflate.js";
+import { closePayload, echoServer, OP, ourClient, RawServer, rawClient, until } from "./peers.js";
+import { assertSameBytes, bothRoles, type Session, type Side } from "./session.js";
+
+interface Agreed {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+}
+
+interface Negotiation {
+  name: string;
+  agreed: Agreed;
+  /** Our server: its option, the raw client's offer, and the exact answer expected. */
+  server: { option: PerMessageDeflateOption; offer: string; response: string };
+  /** Our client: its option, the exact offer expected, and the raw server's answer. */
+  client: { option: PerMessageDeflateOption; offer: string; response: string };
+}
+
+const TAKEOVER = { serverNoContextTakeover: false, clientNoContextTakeover: false };
+
+function agreed(partial: Partial<Agreed>): Agreed {
+  return {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+    ...partial,
+  };
+}
+
+const NEGOTIATIONS: Negotiation[] = [
+  {
+    name: "the defaults (server: no context takeover either way; client: offers client_max_window_bits)",
+    agreed: agreed({ serverNoContextTakeover: true, clientNoContextTakeover: true }),
+    server: {
+      option: true,
+      offer: "permessage-deflate; client_max_window_bits",
+      response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    },
+    client: {
+      option: true,
+      offer: "permessage-deflate; client_max_window_bits",
+      response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    },
+  },
+  {
+    name: "context takeover both ways",
+    agreed: agreed({}),
+    server: { option: TAKEOVER, offer: "permessage-deflate", response: "permessage-deflate" },
+    client: {
+      option: true,
+      offer: "permessage-deflate; client_max_window_bits",
+      response: "permessage-deflate",
+    },
+  },
+  {
+    name: "server_no_context_takeover requested by the client",
+    agreed: agreed({ serverNoContextTakeover: true }),
+    server: {
+      option: TAKEOVER,
+      offer: "permessage-deflate; server_no_context_takeover",
+      response: "permessage-deflate; server_no_context_takeover",
+    },
+    client: {
+      option: { serverNoContextTakeover: true },
+      offer: "permessage-deflate; server_no_context_takeover; client_max_window_bits",
+      response: "permessage-deflate; server_no_context_takeover",
+    },
+  },
+  {
+    name: "client_no_context_takeover",
+    agreed: agreed({ clientNoContextTakeover: true }),
+    server: {
+      option: TAKEOVER,
+      offer: "permessage-deflate; client_no_context_takeover",
+      response: "permessage-deflate; client_no_context_takeover",
+    },
+    client: {
+      // The server forbids our context takeover without us offering it (§7.1.1.2).
+      option: true,
+      offer: "permessage-deflate; client_max_window_bits",
+      response: "permessage-deflate; client_no_context_takeover",
+    },
+  },
+  ...[8, 9, 10, 11, 12, 13, 14, 15].map(
+    (bits): Negotiation => ({
+      name: `server_max_window_bits=${bits}`,
+      agreed: agreed({ serverMaxWindowBits: bits }),
+      server: {
+        option: TAKEOVER,
+        offer: `permessage-deflate; server_max_window_bits=${bits}`,
+        response: `permessage-deflate; server_max_window_bits=${bits}`,
+      },
+      client: {
+        option: { serverMaxWindowBits: bits },
+        offer: `permessage-deflate; server_max_window_bits=${bits}; client_max_window_bits`,
+        response: `permessage-deflate; server_max_window_bits=${bits}`,
+      },
+    }),
+  ),
+  ...[8, 9, 10, 11, 12, 13, 14, 15].map(
+    (bits): Negotiation => ({
+      name: `client_max_window_bits=${bits}`,
+      agreed: agreed({ clientMaxWindowBits: bits }),
+      server: {
+        option: { ...TAKEOVER, clientMaxWindowBits: bits },
+        offer: "permessage-deflate; client_max_window_bits",
+        response: bits < 15 ? `permessage-deflate; client_max_window_bits=${bits}` : "permessage-deflate",
+      },
+      client: {
+        // The server limits our window (§7.1.2.2): our compressor must use at most 2^bits bytes.
+        option: true,
+        offer: "permessage-deflate; client_max_window_bits",
+        response: `permessage-deflate; client_max_window_bits=${bits}`,
+      },
+    }),
+  ),
+  {
+    name: "all four parameters (no takeover, windows 10 and 11)",
+    agreed: agreed({
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: true,
+      serverMaxWindowBits: 10,
+      clientMaxWindowBits: 11,
+    }),
+    server: {
+      option: TAKEOVER,
+      offer:
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11",
+      response:
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11",
+    },
+    client: {
+      option: {
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: 10,
+        clientMaxWindowBits: 11,
+      },
+      offer:
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11",
+      response:
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11",
+    },
+  },
+];
+
+/** The peer's codec for a side of ours under test: it sends in one direction and reads the other. */
+function peerCodec(side: Side, a: Agreed): PeerCodec {
+  const clientToServer: DirectionConfig = {
+    takeover: !a.clientNoContextTakeover,
+    windowBits: a.clientMaxWindowBits,
+  };
+  const serverToClient: DirectionConfig = {
+    takeover: !a.serverNoContextTakeover,
+    windowBits: a.serverMaxWindowBits,
+  };
+  return side === "server"
+    ? new PeerCodec(clientToServer, serverToClient)
+    : new PeerCodec(serverToClient, clientToServer);
+}
+
+/** Session options that negotiate `n` on the side under test. */
+function negotiate(n: Negotiation) {
+  return {
+    server: { perMessageDeflate: n.server.option },
+    requestHeaders: { "Sec-WebSocket-Extensions": n.server.offer },
+    client: { perMessageDeflate: n.client.option },
+    responseHeaders: () => [`Sec-WebSocket-Extensions: ${n.client.response}`],
+  };
+}
+
+/** Asserts the extension header on the wire: our server's answer, or our client's offer. */
+function assertHandshake(s: Session, n: Negotiation): void {
+  const header = s.handshakeHeaders["sec-websocket-extensions"];
+  if (s.side === "server") assert.equal(header, n.server.response, "our server's answer");
+  else assert.equal(header, n.client.offer, "our client's offer");
+  assert.equal(s.local.ws.extensions, s.side === "server" ? n.server.response : n.client.response);
+}
+
+/** Sends `data` as one compressed message (RSV1 on the first frame), in `fragments` frames. */
+async function sendCompressed(s: Session, codec: PeerCodec, opcode: number, data: Buffer, fragments = 1) {
+  const payload = await codec.compress(data);
+  const size = Math.ceil(payload.length / fragments) || 1;
+  const frames = [];
+  for (let i = 0; i === 0 || i * size < payload.length; i++) {
+    frames.push(
+      s.build({
+        opcode: i === 0 ? opcode : OP.continuation,
+        rsv1: i === 0,
+        payload: payload.subarray(i * size, (i + 1) * size),
+        fin: (i + 1) * size >= payload.length,
+      }),
+    );
+  }
+  await s.peer.write(Buffer.concat(frames));
+}
+
+/** Reads one message from our side, decompressing it if RSV1 is set. */
+async function readMessage(s: Session, codec: PeerCodec, ms = 10_000) {
+  const first = await s.peer.readFrame(ms);
+  assert.ok(
+    first.opcode === OP.text || first.opcode === OP.binary,
+    `a data frame, got 0x${first.opcode.toString(16)}`,
+  );
+  assert.deepEqual([first.rsv2, first.rsv3], [false, false]);
+  const parts = [first.payload];
+  let last = first;
+  while (!last.fin) {
+    last = await s.peer.readFrame(ms);
+    assert.equal(last.opcode, OP.continuation);
+    assert.equal(last.rsv1, false, "RFC 7692 §6.1: RSV1 only on the first frame");
+    parts.push(last.payload);
+  }
+  const payload = Buffer.concat(parts);
+  const data = first.rsv1 ? await codec.decompress(payload) : payload;
+  return { opcode: first.opcode, compressed: first.rsv1, data };
+}
+
+/** Our side echoes `data`: compressed at or above its 1024-byte threshold, plain below it. */
+async function expectEcho(s: Session, codec: PeerCodec, opcode: number, data: Buffer, ms = 10_000) {
+  const m = await readMessage(s, codec, ms);
+  assert.equal(m.opcode, opcode);
+  assert.equal(m.compressed, data.length >= 1024, `RSV1 ${m.compressed} for a ${data.length}-byte echo`);
+  assertSameBytes(m.data, data);
+}
+
+function text(n: number, seed = 0): Buffer {
+  let s = "";
+  for (let i = 0; s.length < n; i++)
+    s += `{"id":${i + seed},"name":"item ${(i * 7919) % 1000}","ok":${i % 3 === 0}},`;
+  return Buffer.from(s.slice(0, n));
+}
+
+/**
+ * A message whose back-references span every window size: for each length L (just over 2^8 … 2^14), a
+ * random block of L bytes twice. A compressor limited to 2^N bytes cannot reference the copies with L > 2^N;
+ * one that ignores the limit does, and a decompressor with a 2^N window then fails.
+ */
+function windowProbe(): Buffer {
+  const parts = [];
+  for (const l of [300, 700, 1500, 3000, 6000, 12000, 24000]) {
+    const block = randomBytes(l);
+    parts.push(block, block);
+  }
+  return Buffer.concat(parts);
+}
+
+const SIZES = [0, 16, 1023, 1024, 4096, 65536];
+
+describe("Autobahn 13 · RFC 7692 §7 negotiation and compressed echoes under every parameter", () => {
+  for (const n of NEGOTIATIONS) {
+    bothRoles(
+      `negotiates ${n.name} and echoes compressed text and binary messages (twice each, so context matters)`,
+      async (s) => {
+        assertHandshake(s, n);
+        const codec = peerCodec(s.side, n.agreed);
+        try {
+          for (const size of SIZES) {
+            for (const round of [0, 1]) {
+              await sendCompressed(s, codec, OP.text, text(size, round));
+              await expectEcho(s, codec, OP.text, text(size, round));
+              await sendCompressed(s, codec, OP.binary, text(size, 5));
+              await expectEcho(s, codec, OP.binary, text(size, 5));
+            }
+          }
+          const probe = windowProbe();
+          for (const round of [0, 1]) {
+            await sendCompressed(s, codec, OP.binary, probe);
+            await expectEcho(s, codec, OP.binary, probe);
+            assert.ok(round >= 0);
+          }
+          // An uncompressed message (RSV1 clear) is allowed under the extension too.
+          await s.send({ opcode: OP.text, payload: "plain" });
+          await expectEcho(s, codec, OP.text, Buffer.from("plain"));
+          await s.closeNormally();
+        } finally {
+          codec.close();
+        }
+      },
+      { ...negotiate(n), timeout: 30_000 },
+    );
+  }
+});
+
+const DEFAULT_NEGOTIATION = NEGOTIATIONS[1]; // context takeover both ways
+
+describe("Autobahn 12 · compressed messages of every size, fragmented and large", () => {
+  const options = negotiate(DEFAULT_NEGOTIATION);
+  bothRoles(
+    "echoes 10 compressed messages of each size from 16 B to 256 KiB with context takeover",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      for (const size of [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072, 262144]) {
+        for (let i = 0; i < 10; i++) {
+          await sendCompressed(s, codec, OP.text, text(size, i));
+          await expectEcho(s, codec, OP.text, text(size, i));
+        }
+      }
+      codec.close();
+      await s.closeNormally();
+    },
+    { ...options, timeout: 60_000 },
+  );
+  bothRoles(
+    "echoes a compressed message sent in 10 fragments with a Ping between them: Pong first",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const data = text(50_000);
+      const payload = await codec.compress(data);
+      const size = Math.ceil(payload.length / 10);
+      const frames = [];
+      for (let i = 0; i < 10; i++) {
+        frames.push(
+          s.build({
+            opcode: i === 0 ? OP.text : OP.continuation,
+            rsv1: i === 0,
+            payload: payload.subarray(i * size, (i + 1) * size),
+            fin: i === 9,
+          }),
+        );
+        if (i === 4) frames.push(s.build({ opcode: OP.ping, payload: "mid" }));
+      }
+      await s.peer.write(Buffer.concat(frames));
+      await s.expectPong("mid");
+      await expectEcho(s, codec, OP.text, data);
+      codec.close();
+      await s.closeNormally();
+    },
+    options,
+  );
+  bothRoles(
+    "echoes a compressed message sent as one-byte fragments",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const data = Buffer.from("one-byte fragments of a compressed message; ".repeat(200));
+      // Sized with a throwaway compressor: with context takeover, compressing twice would make the second
+      // payload refer to a first message the receiver never saw.
+      const sizing = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const fragments = (await sizing.compress(data)).length;
+      sizing.close();
+      assert.ok(fragments > 20 && fragments < 1000, `${fragments} fragments fit the default limits`);
+      await sendCompressed(s, codec, OP.binary, data, fragments);
+      await expectEcho(s, codec, OP.binary, data);
+      codec.close();
+      await s.closeNormally();
+    },
+    options,
+  );
+  bothRoles(
+    "echoes 4 MiB of compressible text and 1 MiB of random bytes, compressed",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const big = text(4 << 20);
+      await sendCompressed(s, codec, OP.text, big);
+      await expectEcho(s, codec, OP.text, big, 30_000);
+      const random = randomBytes(1 << 20);
+      await sendCompressed(s, codec, OP.binary, random, 7);
+      await expectEcho(s, codec, OP.binary, random, 30_000);
+      codec.close();
+      await s.closeNormally();
+    },
+    {
+      ...options,
+      server: { ...options.server, maxPayloadBytes: 8 << 20 },
+      timeout: 60_000,
+    },
+  );
+  bothRoles(
+    "echoes a message compressed with a final block (BFINAL), and the message after it",
+    async (s) => {
+      const { deflateRawSync } = await import("node:zlib");
+      // §7.2.3.4: a message may end its DEFLATE stream; the next one starts a new stream.
+      for (const data of [text(2000, 1), text(2000, 2)]) {
+        await s.send({ opcode: OP.text, rsv1: true, payload: deflateRawSync(data) });
+        const codec = peerCodec(s.side, agreed({ serverNoContextTakeover: true }));
+        await expectEcho(s, codec, OP.text, data);
+        codec.close();
+      }
+      await s.closeNormally();
+    },
+    negotiate(NEGOTIATIONS[0]),
+  );
+  bothRoles(
+    "echoes an empty compressed message (zero-length payload with RSV1) as an empty message",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await s.send({ opcode: OP.text, rsv1: true, payload: "" });
+      await expectEcho(s, codec, OP.text, Buffer.alloc(0));
+      await sendCompressed(s, codec, OP.binary, Buffer.alloc(0));
+      await expectEcho(s, codec, OP.binary, Buffer.alloc(0));
+      codec.close();
+      await s.closeNormally();
+    },
+    options,
+  );
+});
+
+describe("RFC 7692 §6 and §8: RSV1 misuse, undecodable data and limits under compression", () => {
+  const options = negotiate(DEFAULT_NEGOTIATION);
+  bothRoles(
+    "fails with 1002 on RSV1 set on a continuation frame (§6.1)",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const payload = await codec.compress(text(3000));
+      await s.send({ opcode: OP.text, rsv1: true, payload: payload.subarray(0, 10), fin: false });
+      await s.send({ opcode: OP.continuation, rsv1: true, payload: payload.subarray(10) });
+      await s.expectFailure(1002);
+      codec.close();
+    },
+    options,
+  );
+  bothRoles(
+    "fails with 1002 on RSV1 set on a Ping (control frames are never compressed)",
+    async (s) => {
+      await s.send({ opcode: OP.ping, rsv1: true, payload: "x" });
+      await s.expectFailure(1002);
+    },
+    options,
+  );
+  bothRoles(
+    "fails with 1007 on a compressed message that is not DEFLATE data",
+    async (s) => {
+      await s.send({ opcode: OP.binary, rsv1: true, payload: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]) });
+      await s.expectFailure(1007);
+    },
+    options,
+  );
+  bothRoles(
+    "fails with 1007 on a compressed text message that inflates to invalid UTF-8",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await sendCompressed(s, codec, OP.text, Buffer.concat([text(2000), Buffer.from([0xed, 0xa0, 0x80])]));
+      await s.expectFailure(1007);
+      codec.close();
+    },
+    options,
+  );
+  const limited = {
+    ...options,
+    server: { ...options.server, maxPayloadBytes: 65536 },
+    client: { ...options.client, maxPayloadBytes: 65536 },
+  };
+  bothRoles(
+    "echoes a compressed message that inflates to exactly maxPayloadBytes (65536)",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await sendCompressed(s, codec, OP.binary, text(65536));
+      await expectEcho(s, codec, OP.binary, text(65536));
+      codec.close();
+      await s.closeNormally();
+    },
+    limited,
+  );
+  bothRoles(
+    "fails with 1009 on a compressed message that inflates to maxPayloadBytes + 1",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await sendCompressed(s, codec, OP.binary, text(65537));
+      await s.expectFailure(1009);
+      codec.close();
+    },
+    limited,
+  );
+  bothRoles(
+    "fails with 1009 on a 64 KiB deflate bomb inflating to 64 MiB (limit 1 MiB), holding little memory",
+    async (s, t) => {
+      const wire = tripwire(t);
+      const payload = bomb(64 << 20);
+      const memory = new MemorySampler(5);
+      await s.send({ opcode: OP.binary, rsv1: true, payload });
+      await s.expectFailure(1009, 10_000);
+      const m = memory.stop();
+      assert.ok(m.heldMax < 48, `held ${m.heldMax.toFixed(1)} MiB for a 1 MiB limit`);
+      t.diagnostic(`bomb of ${(payload.length / 1024).toFixed(0)} KiB → 64 MiB: ${formatMemory(m)}`);
+      wire.check();
+    },
+    {
+      ...options,
+      server: { ...options.server, maxPayloadBytes: 1 << 20 },
+      client: { ...options.client, maxPayloadBytes: 1 << 20 },
+    },
+  );
+});
+
+describe("RFC 7692 §7 offers our server declines and answers our client refuses", () => {
+  for (const [offer, why] of [
+    ["permessage-deflate; x=1", "an unknown parameter"],
+    ["permessage-deflate; server_max_window_bits=16", "window bits above 15"],
+    ["permessage-deflate; server_max_window_bits=7", "window bits below 8"],
+    ["permessage-deflate; server_max_window_bits=08", "a leading zero"],
+    ["permessage-deflate; server_max_window_bits", "server_max_window_bits without a value"],
+    ["permessage-deflate; client_max_window_bits=0", "client_max_window_bits=0"],
+    ["permessage-deflate; server_no_context_takeover=1", "a value on server_no_context_takeover"],
+    ["permessage-deflate; server_no_context_takeover; server_no_context_takeover", "a repeated parameter"],
+    ["x-webkit-deflate-frame", "another extension"],
+  ]) {
+    test(`our server declines an offer with ${why}: no extension, and RSV1 then fails with 1002`, async (t) => {
+      const { port } = await echoServer(t, { perMessageDeflate: true });
+      const { peer, head } = await rawClient(t, port, { headers: { "Sec-WebSocket-Extensions": offer } });
+      assert.equal(head.headers["sec-websocket-extensions"], undefined);
+      await peer.send({ opcode: OP.text, rsv1: true, payload: "x" });
+      const close = await peer.readFrame();
+      assert.equal(close.closeCode, 1002);
+    });
+  }
+  test("our server takes the first acceptable offer when the first one is declined", async (t) => {
+    const { port } = await echoServer(t, { perMessageDeflate: TAKEOVER });
+    const { head } = await rawClient(t, port, {
+      headers: {
+        "Sec-WebSocket-Extensions":
+          "permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=9",
+      },
+    });
+    assert.equal(head.headers["sec-websocket-extensions"], "permessage-deflate; server_max_window_bits=9");
+  });
+  test("our server with perMessageDeflate false (its default) ignores offers", async (t) => {
+    const { port } = await echoServer(t);
+    const { head } = await rawClient(t, port, {
+      headers: { "Sec-WebSocket-Extensions": "permessage-deflate" },
+    });
+    assert.equal(head.headers["sec-websocket-extensions"], undefined);
+  });
+  test("our server declines an offer without client_max_window_bits when it must limit the client's window", async (t) => {
+    const { port } = await echoServer(t, { perMessageDeflate: { clientMaxWindowBits: 10 } });
+    const { head } = await rawClient(t, port, {
+      headers: { "Sec-WebSocket-Extensions": "permessage-deflate" },
+    });
+    assert.equal(head.headers["sec-websocket-extensions"], undefined);
+  });
+
+  for (const [response, why] of [
+    ["permessage-deflate; x=1", "an unknown parameter"],
+    ["permessage-deflate; server_max_window_bits=16", "window bits above 15"],
+    ["permessage-deflate; server_max_window_bits=08", "a leading zero"],
+    ["permessage-deflate; client_max_window_bits", "client_max_window_bits without a value"],
+    ["permessage-deflate; server_no_context_takeover; server_no_context_takeover", "a repeated parameter"],
+    ["permessage-deflate, permessage-deflate", "the extension twice"],
+    ["x-webkit-deflate-frame", "an extension it did not offer"],
+  ]) {
+    test(`our client fails the connection on an answer with ${why}: error, close 1006, no open`, async (t) => {
+      const raw = await RawServer.start(t, {
+        responseHeaders: () => [`Sec-WebSocket-Extensions: ${response}`],
+      });
+      const local = ourClient(t, raw.url);
+      await raw.accept();
+      const event = await local.close();
+      assert.deepEqual([event.code, event.wasClean], [1006, false]);
+      assert.deepEqual(local.types(), ["error", "close"]);
+    });
+  }
+  test("our client fails the connection when the server limits a window it offered to limit itself", async (t) => {
+    // Offered client_max_window_bits=10; an answer of 12 is larger than allowed (§7.1.2.2).
+    const raw = await RawServer.start(t, {
+      responseHeaders: () => ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12"],
+    });
+    const local = ourClient(t, raw.url, { perMessageDeflate: { clientMaxWindowBits: 10 } });
+    const { request } = await raw.accept();
+    assert.equal(
+      request?.headers["sec-websocket-extensions"],
+      "permessage-deflate; client_max_window_bits=10",
+    );
+    const event = await local.close();
+    assert.equal(event.code, 1006);
+    assert.deepEqual(local.types(), ["error", "close"]);
+  });
+  test("our client with perMessageDeflate false offers nothing and fails with 1002 on RSV1", async (t) => {
+    const raw = await RawServer.start(t);
+    const local = ourClient(t, raw.url, { perMessageDeflate: false });
+    const { peer, request } = await raw.accept();
+    assert.equal(request?.headers["sec-websocket-extensions"], undefined);
+    await until(() => local.events.length > 0, 3000, "open");
+    await peer.send({ opcode: OP.binary, rsv1: true, payload: "x" });
+    const close = await peer.readFrame();
+    assert.equal(close.closeCode, 1002);
+    await peer.send({ opcode: OP.close, payload: closePayload(1000) });
+  });
+});
