@@ -31,7 +31,12 @@ test("a 1 MiB message inflating to 1 GiB, maxPayloadBytes 64 MiB → Close 1009;
   const bomb = await gigabyteBomb();
   assert.ok(bomb.length < 1.1 * (1 << 20), `bomb is ${bomb.length} bytes`);
 
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayloadBytes: limit });
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    maxPayloadBytes: limit,
+    perMessageDeflate: true,
+  });
   await once(server, "listening");
   const peer = await RawPeer.connect((server.address() as AddressInfo).port, "permessage-deflate");
   t.after(async () => {
