@@ -111,8 +111,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         ? https.createServer({ ...options.tls, ...serverOptions })
         : http.createServer(serverOptions);
       // Slowloris: a request head must arrive within the handshake timeout. The header count is ours to check.
+      // (Only the head: a plain HTTP request served by a "request" listener, an upload say, keeps Node's
+      // requestTimeout for its body.)
       server.headersTimeout = this.settings.handshakeTimeoutMs;
-      server.requestTimeout = this.settings.handshakeTimeoutMs;
       server.maxHeadersCount = 0;
       server.on("request", (request, response) => {
         if (this.listenerCount("request") > 0) {
