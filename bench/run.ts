@@ -389,12 +389,24 @@ function mark(rs: Record_[]): string {
   return rs.length > 0 && rs.every((r) => r.contended) ? " ⚠" : "";
 }
 
-function ratioCell(value: number, base: number, target?: number): string {
+/** ratio cells whose inputs were all contended: figures shown, targets not judged */
+let unjudged = 0;
+
+function ratioCell(value: number, base: number, target?: number, contended = false): string {
   if (!(value > 0 && base > 0)) return "–";
   const ratio = value / base;
   const text = `${ratio.toFixed(2)}×`;
+  if (contended) {
+    if (target !== undefined) unjudged++;
+    return target === undefined ? `${text} ⚠` : `${text} ⚠ not judged (≥ ${target}×)`;
+  }
   if (target === undefined) return text;
   return `${text} ${ratio >= target ? "✅" : "❌"} (≥ ${target}×)`;
+}
+
+/** true when either side of a ratio has only contended runs */
+function shaky(...cases: Record_[][]): boolean {
+  return cases.some((rs) => mark(rs) !== "");
 }
 
 function contenderHeader(c: ContenderName): string {
@@ -428,7 +440,12 @@ function summarize(): Summary {
     if (hasRaw)
       row.push(
         ...others.map((c) =>
-          ratioCell(rate(c), rate("raw"), c === "sockjet" ? TARGETS[String(size)] : undefined),
+          ratioCell(
+            rate(c),
+            rate("raw"),
+            c === "sockjet" ? TARGETS[String(size)] : undefined,
+            shaky(pick("echo", c, size), pick("echo", "raw", size)),
+          ),
         ),
       );
     return row;
@@ -477,7 +494,14 @@ function summarize(): Summary {
     return [
       contenderHeader(c),
       `${formatRate(rate)}${mark(rs)}`,
-      c === "raw" || !hasRaw ? "–" : ratioCell(rate, rawMany, c === "sockjet" ? TARGET_CONNS : undefined),
+      c === "raw" || !hasRaw
+        ? "–"
+        : ratioCell(
+            rate,
+            rawMany,
+            c === "sockjet" ? TARGET_CONNS : undefined,
+            shaky(rs, pick("conns", "raw")),
+          ),
       rs.length ? `${med(rs, (r) => r.p50Us).toFixed(0)} / ${med(rs, (r) => r.p99Us).toFixed(0)}` : "–",
       rs.length
         ? `${med(rs, (r) => r.serverCpu).toFixed(0)}% / ${med(rs, (r) => r.clientCpu).toFixed(0)}%`
@@ -497,7 +521,7 @@ function summarize(): Summary {
         contenderHeader(c),
         `${formatRate(bin)}${mark(binRuns)}`,
         `${formatRate(txt)}${mark(txtRuns)}`,
-        ratioCell(txt, bin, c === "sockjet" ? TARGET_TEXT : undefined),
+        ratioCell(txt, bin, c === "sockjet" ? TARGET_TEXT : undefined, shaky(binRuns, txtRuns)),
       ];
     });
   const text = table(["server", "binary msg/s", "text msg/s", "text ÷ binary"], textRows);
@@ -541,7 +565,7 @@ function renderSvg(): string {
   const H = 400;
   const left = 60;
   const right = 20;
-  const top = 60;
+  const top = 76;
   const bottom = 60;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
@@ -562,6 +586,13 @@ function renderSvg(): string {
   out.push(
     `<text x="${left}" y="42" fill="#555">messages/s ÷ raw TCP echo, median of ${options.runs} run(s); labels: messages/s; dashes: sockjet targets</text>`,
   );
+  const contended = records.filter((r) => r.contended).length;
+  if (contended > 0) {
+    const total = records.filter((r) => r.result).length;
+    out.push(
+      `<text x="${left}" y="60" fill="#c0392b">⚠ ${contended} of ${total} runs were contended by other work on the machine: see BENCHMARKS.md</text>`,
+    );
+  }
   for (let v = 0; v <= yMax + 1e-9; v += 0.25) {
     const yy = y(v).toFixed(1);
     out.push(
@@ -652,6 +683,19 @@ function markdown(s: Summary, elapsedS: number, machineLines: string[]): string 
       `${options.verify ? ", every echoed byte verified" : ""}; took ${(elapsedS / 60).toFixed(1)} min.`,
     "",
   );
+  const contended = records.filter((r) => r.contended).length;
+  const measured = records.filter((r) => r.result).length;
+  if (contended > 0) {
+    lines.push(
+      `> ⚠ **${contended} of ${measured} throughput runs were contended** by other work on this machine ` +
+        `(other processes used ≥ ${CONTENDED_CPU}% of a CPU during the run).` +
+        (unjudged > 0
+          ? ` Figures marked ⚠ come only from contended runs: they are not reliable, and ${unjudged} target(s) were not judged.` +
+            " Re-run `npm run bench` on an otherwise idle machine."
+          : " Medians use only the uncontended runs."),
+      "",
+    );
+  }
   lines.push("## Machine", "", ...machineLines, "");
   for (const [c, why] of unavailable) lines.push(`> **${c}: unavailable** (${why}) — not measured.`, "");
   lines.push("## Method", "");
