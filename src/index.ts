@@ -7,7 +7,14 @@ export {
   perMessageDeflateServer,
   setZlibConcurrency,
 } from "./protocol/permessage-deflate/index.js";
+export {
+  type AdapterMessage,
+  type PubSubAdapter,
+  PubSubError,
+  type PubSubErrorCode,
+} from "./server/adapter.js";
 export type { Rejection, VerifyInfo, WebSocketServerOptions } from "./server/options.js";
+export type { PublishOptions, PubSubStats } from "./server/pubsub.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
 export { CloseEvent, type CloseEventInit, MessageEvent, type MessageEventInit } from "./web/events.js";
 export {

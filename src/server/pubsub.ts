@@ -134,11 +134,13 @@ export class PubSub implements TopicHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Waits for pending adapter calls, then closes the adapter. */
-  async close(): Promise<void> {
+  /** Waits (at most `waitMs`) for pending adapter calls, then closes the adapter. */
+  async close(waitMs = 5000): Promise<void> {
     const adapter = this.adapter;
     if (adapter === null) return;
-    await this.settled();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.settled(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
     this.adapter = null;
     await adapter.close();
   }

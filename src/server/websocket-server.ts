@@ -396,7 +396,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
         await this.waitForClients();
         for (const client of this.clients) client.terminate();
-        await this.pubsub.close();
+        await this.pubsub.close(this.settings.shutdownTimeoutMs);
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
         await closedServer;
         this.emit("close");

@@ -6,6 +6,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Connection } from "../../src/connection/connection.js";
 import type { PerMessageExtension } from "../../src/protocol/extension.js";
+import {
+  perMessageDeflateClient,
+  perMessageDeflateServer,
+  SERVER_DEFLATE_DEFAULTS,
+} from "../../src/protocol/permessage-deflate/index.js";
 import type { ServerExtensionNegotiator } from "../../src/server/options.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import { closeAll, connectClients, stalledClient, startServer, tick, until, within } from "./helpers.js";
@@ -98,11 +103,7 @@ describe("slow subscribers", () => {
       for (let k = 0; k < BURST; k++) publish();
       // Pace on the readers, never on the stalled subscriber: a reader that fell behind by more than the
       // limit would be a slow consumer too.
-      await until(
-        () => readers.every((r) => r.messages.length >= i + BURST),
-        10_000,
-        "readers to keep up",
-      );
+      await until(() => readers.every((r) => r.messages.length >= i + BURST), 10_000, "readers to keep up");
     }
   }
 
@@ -207,6 +208,29 @@ describe("subscribers with a negotiated extension", () => {
         c.messages,
         Array.from({ length: 10 }, (_, i) => `m${i}`),
       );
+    await closeAll(all);
+  });
+
+  test("permessage-deflate subscribers get every publish in order with their own sends", async (t) => {
+    const started = await startServer(t, { extension: perMessageDeflateServer(SERVER_DEFLATE_DEFAULTS) });
+    const plain = await connectClients(started, 2);
+    const deflated = await connectClients(started, 2, { extension: perMessageDeflateClient() });
+    assert.match(deflated[0].socket.extensions, /^permessage-deflate/);
+    const all = [...plain, ...deflated];
+    for (const c of all) c.server.subscribe("news");
+    const big = (i: number) => `${i}:${"compressible ".repeat(400)}`;
+    const expected: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      if (i % 5 === 0) {
+        for (const c of all) c.server.send(`own ${i}`);
+        expected.push(`own ${i}`);
+      }
+      const text = i % 2 === 0 ? big(i) : `small ${i}`;
+      assert.equal(started.server.publish("news", text), 4);
+      expected.push(text);
+    }
+    await until(() => all.every((c) => c.messages.length === expected.length), 10_000, "deliveries");
+    for (const c of all) assert.deepEqual(c.messages, expected);
     await closeAll(all);
   });
 });
