@@ -100,7 +100,9 @@ export class PubSub implements TopicHost {
         throw new TypeError(`Failed to execute '${method}': the bytes of a text message must be UTF-8.`);
       isText = true;
     }
-    const payload = converted.payload;
+    // The bytes are those at the time of the call (as for send()): a view of the caller's memory is copied
+    // once here, since it is kept past this call (the adapter, ordinary sends to extension connections).
+    const payload = converted.borrowed ? Buffer.from(converted.payload) : converted.payload;
     this.published++;
     const delivered = this.registry.fanOut(
       topic,

@@ -78,6 +78,16 @@ describe("server ↔ adapter", () => {
     await closeAll([client]);
   });
 
+  test("the adapter gets the bytes as they were at the time of publish, not the caller's memory", async (t) => {
+    const adapter = new RecordingAdapter();
+    const started = await startServer(t, { adapter });
+    const bytes = new Uint8Array([1, 2, 3]);
+    started.server.publish("t", bytes);
+    bytes.fill(9);
+    await started.server.adapterSettled();
+    assert.deepEqual(adapter.published[0].payload, Buffer.from([1, 2, 3]));
+  });
+
   test("a message from another process is fanned out to every local subscriber, framed once", async (t) => {
     const adapter = new RecordingAdapter();
     const started = await startServer(t, { adapter });
