@@ -242,9 +242,14 @@ export class WirePeer {
 
   /** Joins the first `n` buffered bytes (n ≤ available) without consuming them. */
   private peek(n: number): Buffer {
-    if (this.chunks.length > 0 && this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    const joined = Buffer.concat(this.chunks, this.available);
-    this.chunks = [joined];
+    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
+    // Join only the chunks that cover n bytes: joining the whole backlog for a 2-byte header would make
+    // reading a flood of small frames quadratic.
+    let k = 0;
+    let covered = 0;
+    while (covered < n) covered += this.chunks[k++].length;
+    const joined = Buffer.concat(this.chunks.slice(0, k), covered);
+    this.chunks.splice(0, k, joined);
     return joined.subarray(0, n);
   }
 
@@ -329,6 +334,58 @@ export class WirePeer {
       }
       if (!(await this.arrival(deadline))) {
         throw new Error(`timed out after ${ms} ms waiting for a frame (${this.available} bytes buffered)`);
+      }
+    }
+  }
+
+  /**
+   * Reads `count` frames without keeping them, for floods: `check(opcode, payloadLength, fin)` sees each
+   * header and may throw. Allocates nothing per frame, and yields to the event loop every 1,000 frames so
+   * timers in this process (a prober) keep running. `ms` bounds the wait for each next frame.
+   */
+  async skipFrames(
+    count: number,
+    check: (opcode: number, length: number, fin: boolean) => void,
+    ms = 30_000,
+  ): Promise<void> {
+    let deadline = Date.now() + ms;
+    let done = 0;
+    while (done < count) {
+      if (this.available >= 2) {
+        const head = this.peek(Math.min(this.available, 14));
+        const size = frameSize(head);
+        if (size !== null && this.available >= size) {
+          const len7 = head[1] & 0x7f;
+          const masked = (head[1] & 0x80) !== 0;
+          if (masked !== this.expectMasked) throw new Error(`RFC 6455 §5.1: frame ${done} masked wrongly`);
+          const length = size - (len7 === 126 ? 4 : len7 === 127 ? 10 : 2) - (masked ? 4 : 0);
+          check(head[0] & 0x0f, length, (head[0] & 0x80) !== 0);
+          this.skip(size);
+          if (++done % 1000 === 0) {
+            await new Promise((resolve) => setImmediate(resolve));
+            deadline = Date.now() + ms;
+          }
+          continue;
+        }
+      }
+      if (this.ended) throw new Error(`connection ended after ${done} of ${count} frames`);
+      if (!(await this.arrival(deadline))) {
+        throw new Error(`timed out after ${ms} ms waiting for frame ${done} of ${count}`);
+      }
+      deadline = Date.now() + ms;
+    }
+  }
+
+  private skip(n: number): void {
+    this.available -= n;
+    while (n > 0) {
+      const first = this.chunks[0];
+      if (first.length <= n) {
+        n -= first.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = first.subarray(n);
+        n = 0;
       }
     }
   }
