@@ -89,7 +89,7 @@ export class Connection implements ProtocolHandler {
       this.socketError ??= error;
     });
     socket.on("close", () => this.onSocketClose());
-    socket.on("drain", () => this.onDrain());
+    // "drain" is only listened for while paused as a slow consumer (see checkSlowConsumer).
   }
 
   /** Feeds bytes that arrived with the handshake (after the caller has announced the connection). */
@@ -242,6 +242,7 @@ export class Connection implements ProtocolHandler {
       if (!this.pausedForBackpressure) {
         this.pausedForBackpressure = true;
         this.socket.pause();
+        this.socket.once("drain", () => this.onDrain());
       }
       return;
     }

@@ -32,7 +32,8 @@ const MAX_HEADER = 14;
 export class FrameParser {
   private readonly sink: FrameSink;
   /** Header bytes gathered across chunks. */
-  private readonly scratch = Buffer.allocUnsafe(MAX_HEADER);
+  /** Made on first use: most connections never see a header split across reads. */
+  private scratch: Buffer | null = null;
   private scratchLength = 0;
   private inPayload = false;
   private remaining = 0;
@@ -145,13 +146,14 @@ export class FrameParser {
           continue;
         }
       }
+      const scratch = (this.scratch ??= Buffer.allocUnsafe(MAX_HEADER));
       while (pos < end) {
-        this.scratch[this.scratchLength++] = data[pos++];
-        if (this.scratchLength >= 2 && this.scratchLength === headerSize(this.scratch[1])) break;
+        scratch[this.scratchLength++] = data[pos++];
+        if (this.scratchLength >= 2 && this.scratchLength === headerSize(scratch[1])) break;
       }
-      if (this.scratchLength >= 2 && this.scratchLength === headerSize(this.scratch[1])) {
+      if (this.scratchLength >= 2 && this.scratchLength === headerSize(scratch[1])) {
         this.scratchLength = 0;
-        this.decodeHeader(this.scratch, 0);
+        this.decodeHeader(scratch, 0);
       }
     }
   }

@@ -40,6 +40,16 @@ export interface ProtocolHandler {
   onFailure(error: ProtocolError): void;
 }
 
+// Frame options depend only on the masking-key source: shared, not allocated per connection.
+const SERVER_FRAMES = {
+  plain: { fin: true, rsv1: false, maskKeys: null } as FrameOptions,
+  borrowed: { fin: true, rsv1: false, maskKeys: null, borrowed: true } as FrameOptions,
+};
+const CLIENT_FRAMES = {
+  plain: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool } as FrameOptions,
+  borrowed: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool, borrowed: true } as FrameOptions,
+};
+
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_FRAGMENTS = 65536;
 
@@ -92,9 +102,10 @@ export class Protocol implements FrameSink {
     this.extension = options.extension ?? null;
     // §5.3: a client masks every frame it sends; a server never does.
     const maskKeys = this.role === "client" ? (options.maskKeys ?? sharedMaskKeyPool) : null;
-    this.frameOptions = { fin: true, rsv1: false, maskKeys };
-    this.borrowedFrameOptions = { fin: true, rsv1: false, maskKeys, borrowed: true };
-    this.controlFrameOptions = { fin: true, rsv1: false, maskKeys };
+    const shared = maskKeys === null ? SERVER_FRAMES : maskKeys === sharedMaskKeyPool ? CLIENT_FRAMES : null;
+    this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
+    this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
+    this.controlFrameOptions = this.frameOptions;
   }
 
   /** True once we have sent a Close frame: no more data may be sent (§5.5.1). */

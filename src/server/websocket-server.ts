@@ -8,6 +8,7 @@ import type { Connection, ConnectionOptions } from "../connection/connection.js"
 import { CloseCode } from "../protocol/constants.js";
 import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
+import type { CloseEvent } from "../web/events.js";
 import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
 import { Keepalive } from "./keepalive.js";
@@ -224,13 +225,17 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       done = true;
       this.handshaking--;
       clearTimeout(timer);
+      // This closure's scope holds the request, its headers and the URL: nothing may keep it alive once
+      // the handshake is over, or every idle connection would cost them too.
+      socket.off("close", onCloseDuringHandshake);
       return true;
     };
+    const onCloseDuringHandshake = () => finish();
     const timer = setTimeout(() => {
       if (finish()) refuse(408, "Handshake timed out");
     }, this.settings.handshakeTimeoutMs);
     timer.unref();
-    socket.once("close", () => finish());
+    socket.once("close", onCloseDuringHandshake);
 
     const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
     const proceed = (verdict: VerifyResult) => {
@@ -292,18 +297,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         protocol,
         extensions: extensionsHeader,
         topics: this.pubsub,
+        onClosed: this.untrack,
       });
-      this.clients.add(webSocket);
-      this.sockets.set(connection, webSocket);
-      this.keepalive.add(connection);
-      webSocket.addEventListener("close", (event) => {
-        this.clients.delete(webSocket);
-        this.sockets.delete(connection);
-        this.keepalive.delete(connection);
-        this.pubsub.removeSocket(webSocket);
-        if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });
-        if (this.closing && this.clients.size === 0) this.emit("drained");
-      });
+      this.track(webSocket, connection);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       callback(webSocket, request);
       connection.receiveHead(head);
@@ -338,6 +334,22 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       proceed(verdict);
     }
   }
+
+  /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
+  private track(webSocket: WebSocket, connection: Connection): void {
+    this.clients.add(webSocket);
+    this.sockets.set(connection, webSocket);
+    this.keepalive.add(connection);
+  }
+
+  private readonly untrack = (webSocket: WebSocket, connection: Connection, event: CloseEvent): void => {
+    this.clients.delete(webSocket);
+    this.sockets.delete(connection);
+    this.keepalive.delete(connection);
+    this.pubsub.removeSocket(webSocket);
+    if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });
+    if (this.closing && this.clients.size === 0) this.emit("drained");
+  };
 
   private selectProtocol(offered: string[], request: IncomingMessage): string {
     if (offered.length === 0) return "";

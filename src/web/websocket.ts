@@ -88,6 +88,11 @@ export interface AcceptedConnection {
   extensions: string;
   /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
   topics?: TopicHost | null;
+  /**
+   * Called when the socket closes, before its close event: one function per server, instead of a listener
+   * (and its closure) per connection.
+   */
+  onClosed?: (webSocket: WebSocket, connection: Connection, event: CloseEvent) => void;
 }
 
 let acceptImpl: (init: AcceptedConnection) => { webSocket: WebSocket; connection: Connection };
@@ -161,6 +166,7 @@ export class WebSocket extends EventTarget {
   /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
   #discardedBytes = 0;
   #hasMessageListener = false;
+  #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
   #topicHost: TopicHost | null = null;
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
@@ -173,6 +179,7 @@ export class WebSocket extends EventTarget {
       this.#protocol = accepted.protocol;
       this.#extensions = accepted.extensions;
       this.#topicHost = accepted.topics ?? null;
+      this.#onServerClosed = accepted.onClosed ?? null;
       this.#readyState = OPEN;
       this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
       return;
@@ -630,7 +637,11 @@ export class WebSocket extends EventTarget {
     // 2. If the connection was failed (or dropped without a closing handshake), fire error.
     if (failed) this.dispatchEvent(new Event("error"));
     // 3. Fire close.
-    this.dispatchEvent(new CloseEvent("close", { wasClean, code, reason }));
+    const event = new CloseEvent("close", { wasClean, code, reason });
+    if (this.#onServerClosed !== null && this.#connection !== null) {
+      this.#onServerClosed(this, this.#connection, event);
+    }
+    this.dispatchEvent(event);
   }
 
   #drainQueue(): void {
