@@ -38,7 +38,7 @@ export const CONTENDERS: Record<ContenderName, Contender> = {
     name: "sockjet",
     label: "sockjet",
     protocol: "ws",
-    nodeArgs: ["--import", "tsx", join(benchDir, "servers", "sockjet-echo.ts")],
+    nodeArgs: [join(benchDir, "servers", "sockjet-echo.mjs")],
   },
 };
 

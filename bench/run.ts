@@ -700,7 +700,7 @@ function markdown(s: Summary, elapsedS: number, machineLines: string[]): string 
   for (const [c, why] of unavailable) lines.push(`> **${c}: unavailable** (${why}) — not measured.`, "");
   lines.push("## Method", "");
   lines.push(
-    '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.ts` (`socket.onmessage = (e) => socket.send(e.data)`, `binaryType = "arraybuffer"`, `perMessageDeflate: false`).',
+    '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.mjs` (the built package from `dist/`; `socket.onmessage = (e) => socket.send(e.data)`, `binaryType = "arraybuffer"`, `perMessageDeflate: false`).',
     "- Load from `bench/loadgen/loadgen.c`: a single-threaded epoll client in C, built with `gcc -O2` at bench time. It does a real RFC 6455 handshake (random key per connection, `Sec-WebSocket-Accept` checked), sends masked frames, keeps a fixed number of messages in flight per connection (a new one is queued as each echo completes), answers pings, reassembles fragmented echoes, and checks length, type (text/binary), order and — unless `--no-verify` — every byte of each echo. Against the raw server it speaks a 4-byte big-endian length prefix instead of WebSocket framing.",
     `- ${pinning.note}. Every run starts a fresh server process and stops it afterwards; contenders are interleaved and their order rotates between repetitions. Figures are medians; ratios are medians divided by the raw TCP median.`,
     "- msg/s counts echoed messages completed in the measured window; MB/s is payload in one direction (10^6 bytes); latency is from queueing a message to its echo being complete (so it includes the time spent behind the other messages in flight).",
@@ -744,6 +744,12 @@ async function main(): Promise<number> {
   );
   log(pinning.note);
   if (pinning.server === undefined) warnings.push(`${pinning.note}: the figures are not reliable`);
+  // sockjet runs from dist/, as users run it: build it from the current sources first.
+  const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
+  if (build.status !== 0) {
+    log("npm run build failed");
+    return 1;
+  }
   let bin: string;
   try {
     bin = compileLoadgen(join(defaultOutDir, "loadgen"));
