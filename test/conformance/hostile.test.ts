@@ -438,6 +438,85 @@ describe("slow consumers", () => {
   });
 });
 
+describe("hostile servers against our client", () => {
+  test("client: a server that never answers the upgrade fails the handshake at handshakeTimeoutMs (300 ms)", async (t) => {
+    const wire = tripwire(t);
+    const raw = await RawServer.start(t, { raw: true });
+    const started = Date.now();
+    const local = ourClient(t, raw.url, { handshakeTimeoutMs: 300 });
+    await raw.accept();
+    const event = await local.close();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 2000, `failed after ${elapsed} ms`);
+    assert.deepEqual([event.code, local.types()], [1006, ["error", "close"]]);
+    wire.check();
+  });
+
+  test("client: a server sending its 101 one byte per 100 ms fails the handshake at handshakeTimeoutMs (500 ms)", async (t) => {
+    const wire = tripwire(t);
+    const raw = await RawServer.start(t, { raw: true });
+    const started = Date.now();
+    const local = ourClient(t, raw.url, { handshakeTimeoutMs: 500 });
+    const { peer } = await raw.accept();
+    const head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (!peer.ended) peer.socket.write(head.slice(sent, ++sent));
+    }, 100);
+    t.after(() => clearInterval(trickle));
+    const event = await local.close(3000);
+    clearInterval(trickle);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 450 && elapsed < 2000, `failed after ${elapsed} ms`);
+    assert.ok(sent < head.length, "failed before the head could finish");
+    assert.deepEqual([event.code, local.types()], [1006, ["error", "close"]]);
+    wire.check();
+  });
+
+  test("client: a 101 with a 1 MB header fails the handshake quickly (Node's 16 KiB head limit)", async (t) => {
+    const wire = tripwire(t);
+    const raw = await RawServer.start(t, {
+      response: () => `HTTP/1.1 101 Switching Protocols\r\nX-Big: ${"a".repeat(1_000_000)}\r\n\r\n`,
+    });
+    const started = Date.now();
+    const local = ourClient(t, raw.url);
+    await raw.accept();
+    const event = await local.close();
+    assert.ok(Date.now() - started < 1000);
+    assert.deepEqual([event.code, local.types()], [1006, ["error", "close"]]);
+    wire.check();
+  });
+
+  test("client: a 101 with 10,000 header fields fails the handshake quickly", async (t) => {
+    const wire = tripwire(t);
+    const fields = Array.from({ length: 10_000 }, (_, i) => `X-H${i}: v\r\n`).join("");
+    const raw = await RawServer.start(t, {
+      response: () => `HTTP/1.1 101 Switching Protocols\r\n${fields}\r\n`,
+    });
+    const started = Date.now();
+    const local = ourClient(t, raw.url);
+    await raw.accept();
+    const event = await local.close();
+    assert.ok(Date.now() - started < 1000);
+    assert.deepEqual([event.code, local.types()], [1006, ["error", "close"]]);
+    wire.check();
+  });
+
+  test("client: a response with CR/LF injected in a header value fails the handshake", async (t) => {
+    const wire = tripwire(t);
+    const raw = await RawServer.start(t, {
+      response: (request) =>
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${request.headers["sec-websocket-key"]}\rX\r\n\r\n`,
+    });
+    const local = ourClient(t, raw.url);
+    await raw.accept();
+    const event = await local.close();
+    assert.deepEqual([event.code, local.types()], [1006, ["error", "close"]]);
+    wire.check();
+  });
+});
+
 describe("abrupt TCP resets (RST) on both roles", () => {
   test("server: a reset mid-frame gives error then close 1006, and the server keeps serving", async (t) => {
     const wire = tripwire(t);
