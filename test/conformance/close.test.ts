@@ -53,6 +53,18 @@ describe("Autobahn 7.1 · RFC 6455 §5.5.1 basic close behaviour", () => {
     await s.expectEcho(OP.text, "last words");
     await s.expectCloseEcho(1000);
   });
+  bothRoles("echoes a 256 KiB message in full before echoing the Close that follows it (7.1.6)", async (s) => {
+    const big = "BAsd7&jh23".repeat(26215).slice(0, 262144);
+    await s.peer.write(
+      Buffer.concat([
+        s.build({ opcode: OP.text, payload: big }),
+        s.build({ opcode: OP.close, payload: closePayload(1000) }),
+        s.build({ opcode: OP.ping, payload: "after close" }),
+      ]),
+    );
+    await s.expectEcho(OP.text, big);
+    await s.expectCloseEcho(1000);
+  });
   bothRoles("ignores bytes that are not even frames after the Close", async (s) => {
     await s.send({ opcode: OP.close, payload: closePayload(1000) });
     await s.peer.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));

@@ -220,6 +220,10 @@ class Session {
       };
     });
     this.ws.onopen = () => {
+      if (stopping) {
+        this.finish();
+        return;
+      }
       this.timer = setTimeout(() => this.end(), this.lifetimeMs);
       this.pump();
     };
@@ -326,12 +330,12 @@ class Session {
       totals.loss += left;
       problem(`session ${this.id}: closed unexpectedly (${event.code}) with ${left} in flight`);
     }
-    if (!stopping) setTimeout(() => new Session(), randomInt(300));
+    if (!stopping) setTimeout(() => stopping || new Session(), randomInt(300));
   }
 
   /** Used at the end: close cleanly once the messages in flight are back. */
   finish(): void {
-    if (this.ending !== null) return;
+    if (this.ending !== null && this.ending !== "clean") return;
     this.ending = "clean";
     if (this.inFlight === 0 && this.ws.readyState === WebSocket.OPEN) this.ws.close(1000, "soak");
   }
@@ -395,4 +399,6 @@ soak report (seed ${seed})
   loss            ${n(lossTotal)} (unanswered ${n(totals.loss)}, corrupt or out of order ${n(totals.corrupt)}, server gaps ${n(totals.serverGaps)})
   RSS             start ${(rssStart / MiB).toFixed(1)} MiB, end ${(end.rss / MiB).toFixed(1)} MiB, max ${(rssMax / MiB).toFixed(1)} MiB; heap after GC ${(heapStart / MiB).toFixed(1)} → ${(end.heapUsed / MiB).toFixed(1)} MiB`);
 if (problems.length > 0) console.log(`  problems:\n${problems.map((p) => `    - ${p}`).join("\n")}`);
-process.exit(lossTotal === 0 && totals.unexpectedCloses === 0 && totals.connectFailures === 0 ? 0 : 1);
+process.exit(
+  lossTotal === 0 && totals.unexpectedCloses === 0 && totals.connectFailures === 0 && drained ? 0 : 1,
+);
