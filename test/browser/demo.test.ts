@@ -1,60 +1,31 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { killAll, ROOT, type Served, serve } from "../cli/helpers.js";
+import { browserSkip } from "../support/require.js";
+import { type Browser, launchChromium } from "./chromium.js";
 
 // The demo page of `sockjet serve` in the system's Chromium (headless, fresh profile, no network but
 // 127.0.0.1): echo, binary sizes, the chat between two pages, the negotiated extensions, and the close code
 // when the server goes away. Saves docs/demo.png.
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--no-pings",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-domain-reliability",
-  "--disable-client-side-phishing-detection",
-  "--disable-default-apps",
-  "--disable-extensions",
-  "--disable-breakpad",
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-];
+// Skips when /usr/bin/chromium is missing, unless SOCKJET_REQUIRE_BROWSER=1 (CI): then it fails.
+const skip = browserSkip();
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install it (apt-get install -y chromium) to run the browser test; CI does`;
-
-let context: BrowserContext | undefined;
-let profile: string | undefined;
+let browser: Browser | undefined;
 after(async () => {
-  await context?.close();
-  if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  await browser?.close();
   killAll();
 });
 
 async function launch(): Promise<BrowserContext> {
-  profile = await mkdtemp(join(tmpdir(), "sockjet-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1200, height: 720 },
-  });
-  context.setDefaultTimeout(10_000);
-  return context;
+  browser = await launchChromium();
+  return browser.context;
 }
 
-async function openPage(browser: BrowserContext, served: Served): Promise<Page> {
-  const page = await browser.newPage();
+async function openPage(context: BrowserContext, served: Served): Promise<Page> {
+  const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
@@ -88,8 +59,8 @@ test("the demo page in Chromium: echo, binary, chat between two pages, extension
   timeout: 60_000,
 }, async () => {
   const served = await serve();
-  const browser = await launch();
-  const page = await openPage(browser, served);
+  const context = await launch();
+  const page = await openPage(context, served);
 
   // Connection status and what was negotiated, as the page's own WebSocket reports it.
   assert.equal(await page.locator("#echo-url").textContent(), `${served.ws}/`);
@@ -125,7 +96,7 @@ test("the demo page in Chromium: echo, binary, chat between two pages, extension
   assert.equal(await page.locator("#chat-protocol").textContent(), "chat");
   await logLine(page, "#chat-log", "notice", "you joined as ann (1 online)");
 
-  const other = await openPage(browser, served);
+  const other = await openPage(context, served);
   await other.fill("#chat-name", "ben");
   await other.click("#chat-join-button");
   await logLine(other, "#chat-log", "notice", "you joined as ben (2 online)");
@@ -160,8 +131,8 @@ test("the page shows 'none' for extensions when the server runs with --no-deflat
   timeout: 30_000,
 }, async () => {
   const served = await serve(["--no-deflate", "--quiet"]);
-  const browser = context ?? (await launch());
-  const page = await openPage(browser, served);
+  const context = browser?.context ?? (await launch());
+  const page = await openPage(context, served);
   assert.equal(await page.locator("#echo-extensions").textContent(), "none");
   await send(page, "#echo-input", "uncompressed");
   await logLine(page, "#echo-log", "in", "uncompressed");

@@ -1,28 +1,21 @@
 // A real redis-server for the scale-out tests, on a free port, with no persistence, started and stopped by
 // the tests; and server processes (test/pubsub/fixtures/redis-node.ts) driven over IPC.
 
-import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { REDIS_BINARY, redisSkip } from "../support/require.js";
 import { HOST, within } from "./helpers.js";
 
-export const REDIS_BINARY = "redis-server";
+export { REDIS_BINARY };
 
 /**
  * Why the Redis tests cannot run here, or null when they can. With SOCKJET_REQUIRE_REDIS=1 (CI) a missing
- * redis-server is a failure, not a skip.
+ * redis-server is a failure, not a skip (test/support/require.ts).
  */
 export function redisSkipReason(): string | null {
-  const probe = spawnSync(REDIS_BINARY, ["--version"], { encoding: "utf8" });
-  if (probe.status === 0) return null;
-  const reason =
-    `'${REDIS_BINARY}' is not installed, so the scale-out tests cannot start a real Redis ` +
-    "(Debian: apt-get install -y redis-server; .ci/run installs it)";
-  if (process.env.SOCKJET_REQUIRE_REDIS === "1") {
-    throw new Error(`${reason}; SOCKJET_REQUIRE_REDIS=1 forbids skipping them`);
-  }
-  return reason;
+  return redisSkip() || null;
 }
 
 /** A port nobody listens on right now: bind port 0, read it, release it. */

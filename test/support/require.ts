@@ -1,0 +1,41 @@
+// When a test needs something from the system (redis-server, Chromium) that is missing, it skips with a
+// clear reason, unless the environment says that thing is required (CI sets SOCKJET_REQUIRE_REDIS=1 and
+// SOCKJET_REQUIRE_BROWSER=1): then the missing tool is a failure, so a broken CI image cannot turn the
+// scale-out or browser tests into silent skips.
+
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+/**
+ * `reason` when the tool is missing and `requireVar` is not "1" (pass it as node:test's `skip`), false when
+ * the tool is there; throws when it is missing and required.
+ */
+export function skipUnlessAvailable(available: boolean, reason: string, requireVar: string): string | false {
+  if (available) return false;
+  if (process.env[requireVar] === "1")
+    throw new Error(`${reason}; ${requireVar}=1 forbids skipping these tests`);
+  return reason;
+}
+
+export const REDIS_BINARY = "redis-server";
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Why the tests that start a real redis-server cannot run here, or false when they can. */
+export function redisSkip(): string | false {
+  const probe = spawnSync(REDIS_BINARY, ["--version"], { encoding: "utf8" });
+  return skipUnlessAvailable(
+    probe.status === 0,
+    `'${REDIS_BINARY}' is not installed, so the tests that need a real Redis cannot start one ` +
+      "(Debian: apt-get install -y redis-server; .ci/run installs it)",
+    "SOCKJET_REQUIRE_REDIS",
+  );
+}
+
+/** Why the browser tests cannot run here, or false when they can. */
+export function browserSkip(): string | false {
+  return skipUnlessAvailable(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install it (apt-get install -y chromium) to run the browser tests; CI does`,
+    "SOCKJET_REQUIRE_BROWSER",
+  );
+}
