@@ -10,34 +10,68 @@ import type { WebSocket } from "../index.js";
 //                     {"type":"message","user":"guest-1","text":"hi","time":…}
 //                     {"type":"error","error":"…"}                           to the sender only
 //
-// Everything that reaches every member goes through a ChatBus. The default bus is this process; a scale-out
-// bus (Redis pub/sub, `--redis URL`) carries the same strings between processes with no change here.
+// Everything that reaches every member is one `server.publish(topic, json)`: every member's socket is subscribed
+// to the room's topic ("chat"), so a broadcast is framed once and written to every member here, and with a
+// scale-out adapter (`sockjet serve --redis URL`) it reaches the members in every other process too, once each.
+// Who is in the room (unique names, the user count) is a ChatPresence: this process by default; with
+// `--redis`, a registry in Redis shared by every process (chat-redis.ts), so the count is the whole room's.
 
-/** Carries the room's broadcasts. `publish` must reach every subscriber, including this process's own. */
-export interface ChatBus {
-  publish(payload: string): void;
-  subscribe(deliver: (payload: string) => void): void;
-  close(): Promise<void>;
+/** What the room needs of the server: topics. WebSocketServer has both methods. */
+export interface ChatHub {
+  publish(topic: string, data: string): number;
+  /** Resolves once the scale-out adapter has answered every (un)subscribe and publish made so far. */
+  adapterSettled(): Promise<void>;
 }
 
-/** The in-process bus: a publish is delivered at once to this process's subscribers. */
-export class LocalChatBus implements ChatBus {
-  private readonly subscribers: ((payload: string) => void)[] = [];
-  publish(payload: string): void {
-    for (const deliver of this.subscribers) deliver(payload);
+/** Who is in the room. Implementations never reject: they report trouble and fall back. */
+export interface ChatPresence {
+  /** Registers a member under a free name (`requested`, or a guest-N name for ""); the count after. */
+  join(requested: string): Promise<{ name: string; users: number }>;
+  /** Removes a member; the count after. */
+  leave(name: string): Promise<number>;
+  /** This process stops serving the room: removes all its members at once; the count after. */
+  leaveAll(names: readonly string[]): Promise<number>;
+}
+
+/** Presence in this process alone: the room is this process's sockets. */
+export class LocalPresence implements ChatPresence {
+  private readonly names = new Set<string>();
+  private guests = 0;
+
+  async join(requested: string): Promise<{ name: string; users: number }> {
+    const name = uniqueName(requested || `guest-${++this.guests}`, this.names);
+    this.names.add(name);
+    return { name, users: this.names.size };
   }
-  subscribe(deliver: (payload: string) => void): void {
-    this.subscribers.push(deliver);
+
+  async leave(name: string): Promise<number> {
+    this.names.delete(name);
+    return this.names.size;
   }
-  async close(): Promise<void> {}
+
+  async leaveAll(names: readonly string[]): Promise<number> {
+    for (const name of names) this.names.delete(name);
+    return this.names.size;
+  }
+}
+
+/** `name`, or the first of name-2, name-3, … that is not taken. */
+export function uniqueName(name: string, taken: { has(name: string): boolean }): string {
+  if (!taken.has(name)) return name;
+  for (let n = 2; ; n++) if (!taken.has(`${name}-${n}`)) return `${name}-${n}`;
 }
 
 export interface ChatRoomOptions {
+  /** The server whose topics carry the room's broadcasts. */
+  hub: ChatHub;
+  /** Who is in the room. Default: this process (LocalPresence). */
+  presence?: ChatPresence;
+  /** The topic every member is subscribed to. Default "chat". */
+  topic?: string;
   /** Longest message text, in characters (UTF-16 code units). */
   maxTextLength?: number;
   /** Longest user name, in characters; longer names are cut. */
   maxNameLength?: number;
-  bus?: ChatBus;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -48,24 +82,28 @@ export type ChatEvent =
   | { type: "message"; user: string; text: string; time: number }
   | { type: "error"; error: string };
 
-export const CHAT_DEFAULTS = { maxTextLength: 1000, maxNameLength: 32 } as const;
+export const CHAT_DEFAULTS = { maxTextLength: 1000, maxNameLength: 32, topic: "chat" } as const;
 
 export class ChatRoom {
+  /** Members in this process that have been welcomed and announced. */
   private readonly members = new Map<WebSocket, string>();
-  private readonly bus: ChatBus;
+  /** Sockets waiting for their name (presence may be a round trip to Redis), with what they sent meanwhile. */
+  private readonly joining = new Map<WebSocket, unknown[]>();
+  private readonly hub: ChatHub;
+  private readonly presence: ChatPresence;
+  readonly topic: string;
   private readonly maxTextLength: number;
   private readonly maxNameLength: number;
   private readonly now: () => number;
-  private guests = 0;
+  private closed = false;
 
-  constructor(options: ChatRoomOptions = {}) {
+  constructor(options: ChatRoomOptions) {
+    this.hub = options.hub;
+    this.presence = options.presence ?? new LocalPresence();
+    this.topic = options.topic ?? CHAT_DEFAULTS.topic;
     this.maxTextLength = options.maxTextLength ?? CHAT_DEFAULTS.maxTextLength;
     this.maxNameLength = options.maxNameLength ?? CHAT_DEFAULTS.maxNameLength;
-    this.bus = options.bus ?? new LocalChatBus();
     this.now = options.now ?? Date.now;
-    this.bus.subscribe((payload) => {
-      for (const socket of this.members.keys()) socket.send(payload);
-    });
   }
 
   /** Members in this process. */
@@ -73,22 +111,73 @@ export class ChatRoom {
     return this.members.size;
   }
 
-  /** Adds an open socket. `requestedName` (from `?name=`) is cleaned up; none or empty → guest-N. */
-  join(socket: WebSocket, requestedName?: string | null): string {
-    const name = this.uniqueName(this.cleanName(requestedName ?? "") || `guest-${++this.guests}`);
-    this.members.set(socket, name);
-    socket.addEventListener("message", (event) => this.onMessage(socket, event.data));
+  /**
+   * Adds an open socket. `requestedName` (from `?name=`) is cleaned up; none or empty → guest-N. Resolves
+   * with the name it got once the member is welcomed and announced, or null if the socket closed first.
+   * The welcome is the member's first message; what it sends before that is handled after its join notice.
+   */
+  async join(socket: WebSocket, requestedName?: string | null): Promise<string | null> {
+    const early: unknown[] = [];
+    this.joining.set(socket, early);
+    socket.addEventListener("message", (event) => {
+      const waiting = this.joining.get(socket);
+      if (waiting !== undefined) waiting.push(event.data);
+      else this.onMessage(socket, event.data);
+    });
     socket.addEventListener("close", () => this.leave(socket));
-    send(socket, { type: "welcome", user: name, users: this.members.size });
-    this.broadcast({ type: "join", user: name, users: this.members.size, time: this.now() });
+
+    const { name, users } = await this.presence.join(this.cleanName(requestedName ?? ""));
+    if (this.closed || socket.readyState !== socket.OPEN) {
+      this.joining.delete(socket);
+      if (!this.closed) await this.presence.leave(name);
+      return null;
+    }
+    socket.subscribe(this.topic);
+    send(socket, { type: "welcome", user: name, users });
+    // With a scale-out adapter, the first member here makes this process subscribe to the topic in Redis:
+    // once that is confirmed, whoever sees the join notice can count on the joiner seeing their answer.
+    await this.hub.adapterSettled();
+    this.joining.delete(socket);
+    if (this.closed || socket.readyState !== socket.OPEN) {
+      if (!this.closed) await this.presence.leave(name);
+      return null;
+    }
+    this.members.set(socket, name);
+    this.broadcast({ type: "join", user: name, users, time: this.now() });
+    for (const data of early) this.onMessage(socket, data);
     return name;
+  }
+
+  /**
+   * This process stops serving the room (shutdown): its members leave the room at once, and the others
+   * (in other processes) get their leave notices. The sockets themselves are closed by the server.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const sockets = [...this.members.keys()];
+    const names = [...this.members.values()];
+    this.members.clear();
+    // They are about to get a 1001; the notices are for the members elsewhere.
+    for (const socket of sockets) socket.unsubscribe(this.topic);
+    if (names.length > 0) {
+      const users = await this.presence.leaveAll(names);
+      // One notice per member, counting down as if they had left one after the other.
+      for (const [i, user] of names.entries()) {
+        this.broadcast({ type: "leave", user, users: users + names.length - 1 - i, time: this.now() });
+      }
+    }
+    await this.hub.adapterSettled();
   }
 
   private leave(socket: WebSocket): void {
     const name = this.members.get(socket);
     if (name === undefined) return;
     this.members.delete(socket);
-    this.broadcast({ type: "leave", user: name, users: this.members.size, time: this.now() });
+    // The server unsubscribes a closed socket from its topics by itself.
+    this.presence.leave(name).then((users) => {
+      if (!this.closed) this.broadcast({ type: "leave", user: name, users, time: this.now() });
+    });
   }
 
   private onMessage(socket: WebSocket, data: unknown): void {
@@ -115,8 +204,8 @@ export class ChatRoom {
   }
 
   private broadcast(event: ChatEvent): void {
-    // Serialized once; every member gets the same string.
-    this.bus.publish(JSON.stringify(event));
+    // Serialized and framed once; every member, here and in the other processes, gets the same bytes.
+    this.hub.publish(this.topic, JSON.stringify(event));
   }
 
   private cleanName(raw: string): string {
@@ -127,12 +216,6 @@ export class ChatRoom {
       .replace(/\s+/g, " ")
       .trim();
     return Array.from(cleaned).slice(0, this.maxNameLength).join("");
-  }
-
-  private uniqueName(name: string): string {
-    const taken = new Set(this.members.values());
-    if (!taken.has(name)) return name;
-    for (let n = 2; ; n++) if (!taken.has(`${name}-${n}`)) return `${name}-${n}`;
   }
 }
 

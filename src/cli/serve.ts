@@ -4,15 +4,19 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
-import { ChatRoom, LocalChatBus } from "./chat-room.js";
+import type { RedisChat } from "./chat-redis.js";
+import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
 import { errorMessage, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
+// With `--redis URL` the chat room's topic goes through Redis (sockjet/redis), so every `serve` pointed at
+// the same Redis serves one room.
 
 const CHAT_MAX_PAYLOAD_BYTES = 16 * 1024;
+const CHAT_TOPIC = "chat";
 
 const specs = {
   port: flag.value("port to listen on; 0 picks a free port (default 8080)", {
@@ -44,6 +48,10 @@ const specs = {
     defaultValue: undefined as string | undefined,
   }),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
+  redis: flag.value(
+    "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
+    { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
+  ),
 };
 
 const usage = `Usage: sockjet serve [options]
@@ -51,7 +59,8 @@ const usage = `Usage: sockjet serve [options]
 Serves, on one port:
   /       an echo endpoint: every message comes back as it was sent (text as text, binary as binary),
           and a close comes back with the same code and reason
-  /chat   a chat room: JSON messages to everyone, join/leave notices, subprotocol "chat"
+  /chat   a chat room: JSON messages to everyone, join/leave notices, subprotocol "chat"; with
+          --redis, one room for every serve process using that Redis
   GET /   a demo page for the browser that uses both
 
 Options:
@@ -60,7 +69,9 @@ ${formatFlags(specs)}
 Examples:
   sockjet serve                               then open http://localhost:8080/
   sockjet serve --port 0 --host 0.0.0.0       any free port, every interface
-  sockjet serve --tls-cert cert.pem --tls-key key.pem`;
+  sockjet serve --tls-cert cert.pem --tls-key key.pem
+  sockjet serve -p 8081 --redis redis://localhost:6379
+  sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports`;
 
 export const serve: Command = {
   name: "serve",
@@ -68,6 +79,52 @@ export const serve: Command = {
   usage,
   run,
 };
+
+/** A redis:// or rediss:// URL. */
+function redisUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error("expected a URL like redis://localhost:6379");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+    throw new Error("expected a redis:// or rediss:// URL");
+  return raw;
+}
+
+/** The URL without its credentials, for logs. */
+function displayRedisUrl(raw: string): string {
+  const url = new URL(raw);
+  url.username = "";
+  url.password = "";
+  return url.toString();
+}
+
+/**
+ * Loads and connects the Redis side of the chat room. The `redis` package is an optional peer dependency, so
+ * the modules that import it are loaded only here, when --redis is given.
+ */
+async function startRedisChat(url: string, report: (message: string) => void): Promise<RedisChat | number> {
+  let loaded: typeof import("./chat-redis.js");
+  try {
+    loaded = await import("./chat-redis.js");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND" && /['"]redis['"]/.test(errorMessage(error))) {
+      process.stderr.write(
+        "sockjet serve: --redis needs the optional package 'redis' (node-redis): npm install redis\n",
+      );
+      return 2;
+    }
+    throw error;
+  }
+  try {
+    return await loaded.connectRedisChat(url, { topic: CHAT_TOPIC, report });
+  } catch (error) {
+    throw new Error(`cannot reach Redis at ${displayRedisUrl(url)}: ${errorMessage(error)}`);
+  }
+}
 
 function protocolName(raw: string): string {
   // RFC 6455 §4.1: a subprotocol is an RFC 7230 token.
@@ -90,6 +147,15 @@ async function run(argv: string[]): Promise<number> {
   const log = (line: string) => {
     if (!quiet) process.stdout.write(`${timestamp()}  ${line}\n`);
   };
+
+  let redisChat: RedisChat | null = null;
+  if (flags.redis !== undefined) {
+    const started = await startRedisChat(flags.redis, (line) =>
+      process.stderr.write(`sockjet serve: ${line}\n`),
+    );
+    if (typeof started === "number") return started;
+    redisChat = started;
+  }
 
   let httpServer: http.Server | https.Server;
   if (certFile !== undefined && keyFile !== undefined) {
@@ -117,10 +183,12 @@ async function run(argv: string[]): Promise<number> {
     path: "/chat",
     protocols: ["chat"],
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
+    // The room's topic goes to the other processes through Redis with --redis; in-process otherwise.
+    adapter: redisChat?.adapter ?? null,
   });
-  // The room's broadcasts go through a bus: this process today, Redis pub/sub once `--redis URL` exists.
-  const bus = new LocalChatBus();
-  const room = new ChatRoom({ bus });
+  // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); else ours.
+  const presence: ChatPresence | undefined = redisChat?.presence;
+  const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
     const address = clientAddress(socket.remoteAddress);
@@ -143,7 +211,7 @@ async function run(argv: string[]): Promise<number> {
   chat.on("connection", (socket, request) => {
     logConnection(socket, request);
     const name = new URL(request.url ?? "/", "http://localhost").searchParams.get("name");
-    room.join(socket, name);
+    void room.join(socket, name);
   });
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
@@ -156,15 +224,8 @@ async function run(argv: string[]): Promise<number> {
   const bound = httpServer.address() as AddressInfo;
   const host = displayHost(flags.host, bound.address);
   const base = `${host}:${bound.port}`;
-  process.stdout.write(
-    `sockjet serve: listening on ${bracketed(bound.address)}:${bound.port}\n` +
-      `  page   ${secure ? "https" : "http"}://${base}/\n` +
-      `  echo   ${secure ? "wss" : "ws"}://${base}/\n` +
-      `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
-      (quiet ? "" : "Press Ctrl-C to stop.\n"),
-  );
-
-  await new Promise<void>((resolve) => {
+  // Handlers first, banner second: whoever reads the banner may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -177,8 +238,24 @@ async function run(argv: string[]): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  // Each server waits for its closing handshakes (at most its shutdownTimeoutMs), then terminates the rest.
-  await Promise.all([echo.close(), chat.close(), bus.close()]);
+  process.stdout.write(
+    `sockjet serve: listening on ${bracketed(bound.address)}:${bound.port}\n` +
+      `  page   ${secure ? "https" : "http"}://${base}/\n` +
+      `  echo   ${secure ? "wss" : "ws"}://${base}/\n` +
+      `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
+      (flags.redis === undefined
+        ? ""
+        : `  redis  ${displayRedisUrl(flags.redis)} (one chat room with every serve using it)\n`) +
+      (quiet ? "" : "Press Ctrl-C to stop.\n"),
+  );
+
+  await stopped;
+  // The room first: its members' leave notices reach the other processes while the adapter is still up.
+  await room.close();
+  // Each server waits for its closing handshakes (at most its shutdownTimeoutMs), then terminates the rest;
+  // the chat server closes the adapter.
+  await Promise.all([echo.close(), chat.close()]);
+  await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());
     httpServer.closeAllConnections();

@@ -1,47 +1,84 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { type ChatBus, ChatRoom } from "../../src/cli/chat-room.js";
+import { type ChatHub, type ChatPresence, ChatRoom, LocalPresence } from "../../src/cli/chat-room.js";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
-// The room logic on an in-process server, with a bus that records what it carries (the seam a Redis
-// pub/sub adapter plugs into).
+// The room logic on an in-process server: every broadcast is one publish to the room's topic (recorded
+// here; with an adapter the same publish reaches the other processes), and presence is a seam too.
 
-class RecordingBus implements ChatBus {
-  readonly published: string[] = [];
-  private deliver: ((payload: string) => void) | null = null;
-  publish(payload: string): void {
-    this.published.push(payload);
-    this.deliver?.(payload);
+/** The server's topics, with every publish recorded. */
+class RecordingHub implements ChatHub {
+  readonly published: { topic: string; data: string }[] = [];
+  server!: WebSocketServer;
+  publish(topic: string, data: string): number {
+    this.published.push({ topic, data });
+    return this.server.publish(topic, data);
   }
-  subscribe(deliver: (payload: string) => void): void {
-    this.deliver = deliver;
+  adapterSettled(): Promise<void> {
+    return this.server.adapterSettled();
   }
-  /** A publish from another process. */
-  fromElsewhere(payload: string): void {
-    this.deliver?.(payload);
+  texts(from: number): string[] {
+    return this.published.slice(from).map((p) => p.data);
   }
-  async close(): Promise<void> {}
 }
 
-let server: WebSocketServer;
-let bus: RecordingBus;
-let url: string;
-before(async () => {
-  bus = new RecordingBus();
-  const room = new ChatRoom({ bus, maxTextLength: 10, now: () => 42 });
-  server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  server.on("connection", (socket, request) =>
-    room.join(socket, new URL(request.url ?? "/", "http://x").searchParams.get("name")),
-  );
+/** LocalPresence whose join answers only when let go, as a slow Redis would. */
+class SlowPresence extends LocalPresence {
+  private gates: (() => void)[] = [];
+  readonly left: string[] = [];
+  override async join(requested: string): Promise<{ name: string; users: number }> {
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    return super.join(requested);
+  }
+  override async leave(name: string): Promise<number> {
+    this.left.push(name);
+    return super.leave(name);
+  }
+  get waiting(): number {
+    return this.gates.length;
+  }
+  release(): void {
+    for (const open of this.gates.splice(0)) open();
+  }
+}
+
+interface Started {
+  server: WebSocketServer;
+  hub: RecordingHub;
+  room: ChatRoom;
+  url: string;
+}
+
+async function start(path: string, presence?: ChatPresence): Promise<Started> {
+  const hub = new RecordingHub();
+  const room = new ChatRoom({ hub, presence, maxTextLength: 10, now: () => 42 });
+  const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  hub.server = server;
+  server.on("connection", (socket, request) => {
+    void room.join(socket, new URL(request.url ?? "/", "http://x").searchParams.get("name"));
+  });
   await new Promise<void>((resolve) => server.once("listening", resolve));
-  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return { server, hub, room, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}${path}` };
+}
+
+let started: Started;
+let url: string;
+let slow: Started & { presence: SlowPresence };
+before(async () => {
+  started = await start("/");
+  url = started.url;
+  const presence = new SlowPresence();
+  slow = { ...(await start("/", presence)), presence };
 });
-after(() => server.close());
+after(() => Promise.all([started.server.close(), slow.server.close()]));
 
 /** A client that collects the parsed events it receives. */
-async function member(query: string): Promise<{ socket: WebSocket; received: Record<string, unknown>[] }> {
-  const socket = new WebSocket(`${url}${query}`);
+async function member(
+  query: string,
+  base = url,
+): Promise<{ socket: WebSocket; received: Record<string, unknown>[] }> {
+  const socket = new WebSocket(`${base}${query}`);
   const received: Record<string, unknown>[] = [];
   socket.addEventListener("message", (event) => received.push(JSON.parse(event.data)));
   await new Promise((resolve) => socket.addEventListener("open", resolve));
@@ -68,25 +105,89 @@ describe("ChatRoom", () => {
     for (const m of [a, b, c, d]) m.socket.close();
   });
 
-  test("every broadcast goes through the bus, serialized once; a publish from elsewhere reaches members", async () => {
+  test("every broadcast is one publish to the topic, serialized once; a publish from elsewhere reaches members", async () => {
+    const { hub } = started;
     const m = await member("?name=zed");
     await until(() => m.received.some((e) => e.type === "join" && e.user === "zed"));
-    const before = bus.published.length;
+    assert.ok(hub.published.every((p) => p.topic === "chat"));
+    const before = hub.published.length;
     m.socket.send("hello");
-    await until(() => bus.published.slice(before).some((p) => p.includes('"text"')));
+    await until(() => hub.texts(before).some((p) => p.includes('"text"')));
     assert.deepEqual(
-      bus.published.slice(before).filter((p) => p.includes('"text"')),
+      hub.texts(before).filter((p) => p.includes('"text"')),
       ['{"type":"message","user":"zed","text":"hello","time":42}'],
     );
-    bus.fromElsewhere('{"type":"message","user":"remote","text":"hi","time":1}');
+    // What the adapter hands over from another process is a publish on the same topic.
+    started.server.publish("chat", '{"type":"message","user":"remote","text":"hi","time":1}');
     await until(() => m.received.some((e) => e.user === "remote"));
+    assert.equal(m.received.filter((e) => e.user === "remote").length, 1);
     m.socket.close();
+  });
+
+  test("the welcome comes first even when presence is slow; what was sent before it follows the join notice", async () => {
+    const { presence, hub } = slow;
+    const m = await member("?name=early", slow.url);
+    // Sent while the room is still asking presence for a name: kept, not lost.
+    m.socket.send("first");
+    m.socket.send("second");
+    await until(() => presence.waiting === 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(m.received.length, 0, "nothing before the welcome");
+    assert.equal(hub.published.length, 0);
+    presence.release();
+    await until(() => m.received.length === 4);
+    assert.deepEqual(
+      m.received.map((e) => [e.type, e.text ?? e.user]),
+      [
+        ["welcome", "early"],
+        ["join", "early"],
+        ["message", "first"],
+        ["message", "second"],
+      ],
+    );
+    m.socket.close();
+    await until(() => hub.texts(0).some((p) => p.includes('"leave"')));
+  });
+
+  test("a socket that closes while presence is slow is never announced and leaves presence again", async () => {
+    const { presence, hub } = slow;
+    const before = hub.published.length;
+    const m = await member("?name=gone", slow.url);
+    await until(() => presence.waiting === 1);
+    m.socket.close();
+    await new Promise((resolve) => m.socket.addEventListener("close", resolve));
+    presence.release();
+    await until(() => presence.left.includes("gone"));
+    assert.deepEqual(hub.texts(before), []);
+    assert.equal(slow.room.size, 0);
+  });
+
+  test("close(): members leave at once, the leave notices count down, nothing more is published", async () => {
+    const own = await start("/");
+    const a = await member("?name=a", own.url);
+    const b = await member("?name=b", own.url);
+    await until(() => a.received.some((e) => e.type === "join" && e.user === "b"));
+    const before = own.hub.published.length;
+    await own.room.close();
+    assert.deepEqual(
+      own.hub.texts(before).map((p) => JSON.parse(p)),
+      [
+        { type: "leave", user: "a", users: 1, time: 42 },
+        { type: "leave", user: "b", users: 0, time: 42 },
+      ],
+    );
+    // The members were unsubscribed first: the notices are for the other processes.
+    assert.ok(!a.received.some((e) => e.type === "leave"));
+    await own.server.close();
+    assert.equal(own.hub.published.length, before + 2, "no notice when the sockets then close");
+    assert.equal(b.socket.readyState, WebSocket.CLOSED);
   });
 
   test("binary, malformed JSON shapes and over-long text get an error to the sender and are not broadcast", async () => {
     const m = await member("?name=err");
     await until(() => m.received.some((e) => e.type === "join"));
-    const before = bus.published.length;
+    const hub = started.hub;
+    const before = hub.published.length;
     m.socket.send(new Uint8Array([1, 2]));
     m.socket.send('{"type":"message","text":5}');
     m.socket.send("x".repeat(11));
@@ -101,7 +202,7 @@ describe("ChatRoom", () => {
       ],
     );
     assert.deepEqual(
-      bus.published.slice(before).filter((p) => !p.includes('"leave"')),
+      hub.texts(before).filter((p) => !p.includes('"leave"')),
       [],
     );
     m.socket.close();
