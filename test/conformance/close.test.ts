@@ -189,6 +189,36 @@ describe("RFC 6455 §7.1.2–§7.1.3 our side starts the closing handshake", () 
     assert.equal(s.local.messages().length, 0);
     assert.equal(s.peer.pending, 0, "no echo, no Pong, nothing after our Close");
   });
+  bothRoles("reports the peer's code when the peer answers its Close with another valid code", async (s) => {
+    // §7.1.5: the connection close code is the one "contained in the first Close control frame received".
+    s.local.ws.close(4000, "ours");
+    assert.equal((await s.peer.readFrame()).closeCode, 4000);
+    await s.send({ opcode: OP.close, payload: closePayload(4001, "theirs") });
+    if (s.side === "client") s.peer.end();
+    await s.peer.waitEnd();
+    const event = await s.local.close();
+    assert.deepEqual([event.code, event.reason, event.wasClean], [4001, "theirs", true]);
+  });
+  bothRoles("fails the connection (1006, error) when the peer answers its Close with an invalid code", async (s) => {
+    s.local.ws.close(1000);
+    assert.equal((await s.peer.readFrame()).closeCode, 1000);
+    await s.send({ opcode: OP.close, payload: closePayload(1005) });
+    // Our Close is already out: no second Close, just the TCP close.
+    await s.peer.waitEnd();
+    assert.equal(s.peer.pending, 0, "no second Close frame");
+    const event = await s.local.close();
+    assert.deepEqual([event.code, event.wasClean], [1006, false]);
+    assert.deepEqual(s.local.types().slice(-2), ["error", "close"]);
+  });
+  bothRoles("fails the connection (1006, error) on invalid UTF-8 arriving after its own Close", async (s) => {
+    s.local.ws.close(1000);
+    assert.equal((await s.peer.readFrame()).closeCode, 1000);
+    await s.send({ opcode: OP.text, payload: Buffer.from([0xc0, 0xaf]) });
+    await s.peer.waitEnd();
+    assert.equal(s.peer.pending, 0, "no second Close frame");
+    const event = await s.local.close();
+    assert.deepEqual([event.code, event.wasClean], [1006, false]);
+  });
   bothRoles("closes with 1006 and an error when the peer drops TCP without a Close", async (s) => {
     await s.send({ opcode: OP.text, payload: "hello" });
     await s.expectEcho(OP.text, "hello");

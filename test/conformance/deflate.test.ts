@@ -467,6 +467,31 @@ describe("RFC 7692 §6 and §8: RSV1 misuse, undecodable data and limits under c
     },
     limited,
   );
+  // Regression: the limit was applied to the compressed bytes too, so a message of random bytes at the limit
+  // (65,536 bytes inflated, 65,558 on the wire in zlib's stored blocks) was refused with 1009.
+  bothRoles(
+    "echoes an incompressible message of exactly maxPayloadBytes sent compressed (wire size above the limit)",
+    async (s) => {
+      const { deflateRawSync, constants } = await import("node:zlib");
+      const data = randomBytes(65536);
+      const payload = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
+      assert.ok(payload.length > 65536, `${payload.length} bytes on the wire`);
+      await s.send({ opcode: OP.binary, rsv1: true, payload });
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await expectEcho(s, codec, OP.binary, data);
+      codec.close();
+      await s.closeNormally();
+    },
+    limited,
+  );
+  bothRoles(
+    "still fails with 1009 at the header of a compressed frame far above maxPayloadBytes, before its payload",
+    async (s) => {
+      await s.send({ opcode: OP.binary, rsv1: true, length: 2 * 65536 });
+      await s.expectFailure(1009);
+    },
+    limited,
+  );
   bothRoles(
     "fails with 1009 on a compressed message that inflates to maxPayloadBytes + 1",
     async (s) => {
