@@ -1,99 +1,36 @@
-import type { Socket } from "node:net";
-import type { ClientExtensionNegotiator } from "../client/connect.js";
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
-import { isToken } from "../protocol/header-grammar.js";
-import {
-  clientDeflateFromOption,
-  type PerMessageDeflateOption,
-} from "../protocol/permessage-deflate/index.js";
+import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { toBinaryData, toSendPayload } from "./binary.js";
+import { parseConstructorArguments } from "./constructor-arguments.js";
+import type {
+  AcceptedConnection,
+  BinaryType,
+  EventHandler,
+  SendOptions,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from "./websocket-options.js";
+
+export type {
+  AcceptedConnection,
+  BinaryType,
+  EventHandler,
+  SendOptions,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from "./websocket-options.js";
+
 import { getEventHandler, setEventHandler } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
-import { requireArguments, toClampedUnsignedShort, toDOMString, toSequence, toUSVString } from "./webidl.js";
+import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
 // class at both ends: `new WebSocket(url)` connects as a client; the server hands out instances made by
 // acceptWebSocket(). Step numbers in comments follow the standard's algorithms.
-
-/**
- * "blob" and "arraybuffer" are the standard's. "nodebuffer" is Node-only (as in Bun): binary messages
- * arrive as a Buffer viewing the received bytes, with no copy. Browsers ignore the value, so browser code
- * never sees it.
- */
-export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
-
-/** The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap). */
-export interface WebSocketEventMap {
-  open: Event;
-  // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom: data is a string, Blob or ArrayBuffer
-  message: MessageEvent<any>;
-  error: Event;
-  close: CloseEvent;
-}
-
-/** An on* attribute's value (lib.dom's shape). */
-export type EventHandler<K extends keyof WebSocketEventMap> =
-  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
-  | null;
-
-/** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
-export interface WebSocketOptions {
-  /** Extra request headers (validated: no CR/LF, no handshake headers). */
-  headers?: Record<string, string>;
-  /** The Origin header to send (browsers set it from the page; Node sends none by default). */
-  origin?: string;
-  /** Base URL for relative URLs (browsers use the document's URL). */
-  baseURL?: string | URL;
-  /** TLS options for wss: (certificate verification is on by default). */
-  ca?: string | Buffer | Array<string | Buffer>;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  rejectUnauthorized?: boolean;
-  servername?: string;
-  /** Largest message accepted, in bytes. Default 64 MiB. */
-  maxPayloadBytes?: number;
-  maxFragmentsPerMessage?: number;
-  /** Time allowed for the opening handshake. Default 30 s. */
-  handshakeTimeoutMs?: number;
-  /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
-  closeTimeoutMs?: number;
-  /** Largest response header block, in bytes. Default Node's (16 KiB). */
-  maxHeaderBytes?: number;
-  /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */
-  extension?: ClientExtensionNegotiator | null;
-  /**
-   * permessage-deflate (RFC 7692): true (default, offered like browsers do: `permessage-deflate;
-   * client_max_window_bits`), false, or options (thresholdBytes, level, memLevel, the four parameters).
-   */
-  perMessageDeflate?: PerMessageDeflateOption;
-}
-
-/** Node-only: per-message send options. */
-export interface SendOptions {
-  /** Transform (compress) this message with the negotiated extension, overriding its threshold. */
-  compress?: boolean;
-}
-
-/** What the server passes to make the WebSocket of an accepted connection. */
-export interface AcceptedConnection {
-  socket: Socket;
-  options: ConnectionOptions;
-  /** The request URL as the server saw it (ws://host/path?query). */
-  url: string;
-  protocol: string;
-  extensions: string;
-  /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
-  topics?: TopicHost | null;
-  /**
-   * Called when the socket closes, before its close event: one function per server, instead of a listener
-   * (and its closure) per connection.
-   */
-  onClosed?: (webSocket: WebSocket, connection: Connection, event: CloseEvent) => void;
-}
 
 let acceptImpl: (init: AcceptedConnection) => { webSocket: WebSocket; connection: Connection };
 
@@ -185,42 +122,8 @@ export class WebSocket extends EventTarget {
       return;
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
-    const urlString = toUSVString(url);
-    const protocolList = toProtocolList(protocols);
     const opts = options ?? {};
-
-    // "new WebSocket(url, protocols)" steps 1–7.
-    // 1–3. Parse url against the base URL; failure → SyntaxError.
-    let record: URL;
-    try {
-      record = new URL(urlString, opts.baseURL ?? undefined);
-    } catch {
-      throw new DOMException(`The URL '${urlString}' is invalid.`, "SyntaxError");
-    }
-    // 4–5. http → ws, https → wss.
-    if (record.protocol === "http:") record.protocol = "ws:";
-    else if (record.protocol === "https:") record.protocol = "wss:";
-    // 6. Other schemes → SyntaxError.
-    if (record.protocol !== "ws:" && record.protocol !== "wss:") {
-      throw new DOMException(
-        `The URL's scheme must be 'ws' or 'wss'; '${record.protocol}' is not allowed.`,
-        "SyntaxError",
-      );
-    }
-    // 7. A fragment → SyntaxError.
-    if (record.hash !== "" || urlString.includes("#")) {
-      throw new DOMException(`The URL contains a fragment identifier ('${record.hash}').`, "SyntaxError");
-    }
-    // 9–10. Duplicates or values that are not tokens (RFC 6455 §4.1 Sec-WebSocket-Protocol) → SyntaxError.
-    // Duplicates are found ASCII case-insensitively, as browsers do (WPT
-    // websockets/Create-protocols-repeated-case-insensitive: ["echo", "eCho"] throws).
-    const seen = new Set<string>();
-    for (const p of protocolList) {
-      if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
-      const folded = p.toLowerCase();
-      if (seen.has(folded)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
-      seen.add(folded);
-    }
+    const { record, protocols: protocolList } = parseConstructorArguments(url, protocols, opts.baseURL);
     const headers = validateExtraHeaders(opts.headers);
     this.#url = record.href;
     this.#origin = record.origin;
@@ -677,20 +580,6 @@ export class WebSocket extends EventTarget {
     }
     this.#connection?.close(code, reason);
   }
-}
-
-/**
- * WebIDL §3.2.24 (ES → union) for `optional (DOMString or sequence<DOMString>) protocols = []`: an object
- * with an @@iterator is a sequence; any other value, including an object without one, is a DOMString.
- */
-function toProtocolList(protocols: unknown): string[] {
-  if (protocols === undefined) return [];
-  if ((typeof protocols === "object" && protocols !== null) || typeof protocols === "function") {
-    // GetMethod(V, @@iterator): undefined or null means "not a sequence"; anything else must be callable.
-    const method = (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-    if (method !== undefined && method !== null) return toSequence(protocols, toDOMString, "protocols");
-  }
-  return [toDOMString(protocols)];
 }
 
 for (const [name, value] of [

@@ -1,0 +1,62 @@
+import { isToken } from "../protocol/header-grammar.js";
+import { toDOMString, toSequence, toUSVString } from "./webidl.js";
+
+// The checks of `new WebSocket(url, protocols)` (WHATWG WebSockets §"The WebSocket interface", constructor
+// steps 1–10), before anything touches the network. Every failure is a "SyntaxError" DOMException.
+
+export function parseConstructorArguments(
+  url: unknown,
+  protocols: unknown,
+  baseURL: string | URL | undefined,
+): { record: URL; protocols: string[] } {
+  const urlString = toUSVString(url);
+  const protocolList = toProtocolList(protocols);
+
+  // "new WebSocket(url, protocols)" steps 1–7.
+  // 1–3. Parse url against the base URL; failure → SyntaxError.
+  let record: URL;
+  try {
+    record = new URL(urlString, baseURL ?? undefined);
+  } catch {
+    throw new DOMException(`The URL '${urlString}' is invalid.`, "SyntaxError");
+  }
+  // 4–5. http → ws, https → wss.
+  if (record.protocol === "http:") record.protocol = "ws:";
+  else if (record.protocol === "https:") record.protocol = "wss:";
+  // 6. Other schemes → SyntaxError.
+  if (record.protocol !== "ws:" && record.protocol !== "wss:") {
+    throw new DOMException(
+      `The URL's scheme must be 'ws' or 'wss'; '${record.protocol}' is not allowed.`,
+      "SyntaxError",
+    );
+  }
+  // 7. A fragment → SyntaxError.
+  if (record.hash !== "" || urlString.includes("#")) {
+    throw new DOMException(`The URL contains a fragment identifier ('${record.hash}').`, "SyntaxError");
+  }
+  // 9–10. Duplicates or values that are not tokens (RFC 6455 §4.1 Sec-WebSocket-Protocol) → SyntaxError.
+  // Duplicates are found ASCII case-insensitively, as browsers do (WPT
+  // websockets/Create-protocols-repeated-case-insensitive: ["echo", "eCho"] throws).
+  const seen = new Set<string>();
+  for (const p of protocolList) {
+    if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
+    const folded = p.toLowerCase();
+    if (seen.has(folded)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
+    seen.add(folded);
+  }
+  return { record, protocols: protocolList };
+}
+
+/**
+ * WebIDL §3.2.24 (ES → union) for `optional (DOMString or sequence<DOMString>) protocols = []`: an object
+ * with an @@iterator is a sequence; any other value, including an object without one, is a DOMString.
+ */
+function toProtocolList(protocols: unknown): string[] {
+  if (protocols === undefined) return [];
+  if ((typeof protocols === "object" && protocols !== null) || typeof protocols === "function") {
+    // GetMethod(V, @@iterator): undefined or null means "not a sequence"; anything else must be callable.
+    const method = (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (method !== undefined && method !== null) return toSequence(protocols, toDOMString, "protocols");
+  }
+  return [toDOMString(protocols)];
+}

@@ -1,0 +1,85 @@
+import type { Socket } from "node:net";
+import type { ClientExtensionNegotiator } from "../client/connect.js";
+import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
+import type { CloseEvent } from "./events.js";
+import type { TopicHost } from "./topic-hooks.js";
+import type { WebSocket } from "./websocket.js";
+
+// The types around the WebSocket class: its options, its event map, and what the server hands it.
+
+/**
+ * "blob" and "arraybuffer" are the standard's. "nodebuffer" is Node-only (as in Bun): binary messages
+ * arrive as a Buffer viewing the received bytes, with no copy. Browsers ignore the value, so browser code
+ * never sees it.
+ */
+export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
+
+/** The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap). */
+export interface WebSocketEventMap {
+  open: Event;
+  // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom: data is a string, Blob or ArrayBuffer
+  message: MessageEvent<any>;
+  error: Event;
+  close: CloseEvent;
+}
+
+/** An on* attribute's value (lib.dom's shape). */
+export type EventHandler<K extends keyof WebSocketEventMap> =
+  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | null;
+
+/** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
+export interface WebSocketOptions {
+  /** Extra request headers (validated: no CR/LF, no handshake headers). */
+  headers?: Record<string, string>;
+  /** The Origin header to send (browsers set it from the page; Node sends none by default). */
+  origin?: string;
+  /** Base URL for relative URLs (browsers use the document's URL). */
+  baseURL?: string | URL;
+  /** TLS options for wss: (certificate verification is on by default). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  /** Largest message accepted, in bytes. Default 64 MiB. */
+  maxPayloadBytes?: number;
+  maxFragmentsPerMessage?: number;
+  /** Time allowed for the opening handshake. Default 30 s. */
+  handshakeTimeoutMs?: number;
+  /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
+  closeTimeoutMs?: number;
+  /** Largest response header block, in bytes. Default Node's (16 KiB). */
+  maxHeaderBytes?: number;
+  /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */
+  extension?: ClientExtensionNegotiator | null;
+  /**
+   * permessage-deflate (RFC 7692): true (default, offered like browsers do: `permessage-deflate;
+   * client_max_window_bits`), false, or options (thresholdBytes, level, memLevel, the four parameters).
+   */
+  perMessageDeflate?: PerMessageDeflateOption;
+}
+
+/** Node-only: per-message send options. */
+export interface SendOptions {
+  /** Transform (compress) this message with the negotiated extension, overriding its threshold. */
+  compress?: boolean;
+}
+
+/** What the server passes to make the WebSocket of an accepted connection. */
+export interface AcceptedConnection {
+  socket: Socket;
+  options: ConnectionOptions;
+  /** The request URL as the server saw it (ws://host/path?query). */
+  url: string;
+  protocol: string;
+  extensions: string;
+  /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
+  topics?: TopicHost | null;
+  /**
+   * Called when the socket closes, before its close event: one function per server, instead of a listener
+   * (and its closure) per connection.
+   */
+  onClosed?: (webSocket: WebSocket, connection: Connection, event: CloseEvent) => void;
+}
