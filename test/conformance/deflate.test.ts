@@ -345,6 +345,42 @@ describe("Autobahn 12 · compressed messages of every size, fragmented and large
     options,
   );
   bothRoles(
+    "echoes a compressed message whose first fragment (with RSV1) is empty, with a Ping and an empty fragment inside",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const data = text(3000);
+      const payload = await codec.compress(data);
+      await s.send({ opcode: OP.text, rsv1: true, payload: "", fin: false });
+      await s.send({ opcode: OP.ping, payload: "inside" });
+      await s.send({ opcode: OP.continuation, payload: payload.subarray(0, 5), fin: false });
+      await s.send({ opcode: OP.continuation, payload: "", fin: false });
+      await s.send({ opcode: OP.continuation, payload: payload.subarray(5) });
+      await s.expectPong("inside");
+      await expectEcho(s, codec, OP.text, data);
+      codec.close();
+      await s.closeNormally();
+    },
+    options,
+  );
+  bothRoles(
+    "keeps the inflate context across an uncompressed message in between (context takeover)",
+    async (s) => {
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      const data = text(3000, 9);
+      await sendCompressed(s, codec, OP.binary, data);
+      await s.send({ opcode: OP.binary, payload: "plain" });
+      // The second copy refers back to the first across the plain message (§7.2.3.3 is about the sender's
+      // window, which an uncompressed message does not touch).
+      await sendCompressed(s, codec, OP.binary, data);
+      await expectEcho(s, codec, OP.binary, data);
+      await expectEcho(s, codec, OP.binary, Buffer.from("plain"));
+      await expectEcho(s, codec, OP.binary, data);
+      codec.close();
+      await s.closeNormally();
+    },
+    options,
+  );
+  bothRoles(
     "echoes a compressed message sent as one-byte fragments",
     async (s) => {
       const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
