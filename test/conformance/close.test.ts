@@ -53,18 +53,21 @@ describe("Autobahn 7.1 · RFC 6455 §5.5.1 basic close behaviour", () => {
     await s.expectEcho(OP.text, "last words");
     await s.expectCloseEcho(1000);
   });
-  bothRoles("echoes a 256 KiB message in full before echoing the Close that follows it (7.1.6)", async (s) => {
-    const big = "BAsd7&jh23".repeat(26215).slice(0, 262144);
-    await s.peer.write(
-      Buffer.concat([
-        s.build({ opcode: OP.text, payload: big }),
-        s.build({ opcode: OP.close, payload: closePayload(1000) }),
-        s.build({ opcode: OP.ping, payload: "after close" }),
-      ]),
-    );
-    await s.expectEcho(OP.text, big);
-    await s.expectCloseEcho(1000);
-  });
+  bothRoles(
+    "echoes a 256 KiB message in full before echoing the Close that follows it (7.1.6)",
+    async (s) => {
+      const big = "BAsd7&jh23".repeat(26215).slice(0, 262144);
+      await s.peer.write(
+        Buffer.concat([
+          s.build({ opcode: OP.text, payload: big }),
+          s.build({ opcode: OP.close, payload: closePayload(1000) }),
+          s.build({ opcode: OP.ping, payload: "after close" }),
+        ]),
+      );
+      await s.expectEcho(OP.text, big);
+      await s.expectCloseEcho(1000);
+    },
+  );
   bothRoles("ignores bytes that are not even frames after the Close", async (s) => {
     await s.send({ opcode: OP.close, payload: closePayload(1000) });
     await s.peer.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
@@ -199,17 +202,20 @@ describe("RFC 6455 §7.1.2–§7.1.3 our side starts the closing handshake", () 
     const event = await s.local.close();
     assert.deepEqual([event.code, event.reason, event.wasClean], [4001, "theirs", true]);
   });
-  bothRoles("fails the connection (1006, error) when the peer answers its Close with an invalid code", async (s) => {
-    s.local.ws.close(1000);
-    assert.equal((await s.peer.readFrame()).closeCode, 1000);
-    await s.send({ opcode: OP.close, payload: closePayload(1005) });
-    // Our Close is already out: no second Close, just the TCP close.
-    await s.peer.waitEnd();
-    assert.equal(s.peer.pending, 0, "no second Close frame");
-    const event = await s.local.close();
-    assert.deepEqual([event.code, event.wasClean], [1006, false]);
-    assert.deepEqual(s.local.types().slice(-2), ["error", "close"]);
-  });
+  bothRoles(
+    "fails the connection (1006, error) when the peer answers its Close with an invalid code",
+    async (s) => {
+      s.local.ws.close(1000);
+      assert.equal((await s.peer.readFrame()).closeCode, 1000);
+      await s.send({ opcode: OP.close, payload: closePayload(1005) });
+      // Our Close is already out: no second Close, just the TCP close.
+      await s.peer.waitEnd();
+      assert.equal(s.peer.pending, 0, "no second Close frame");
+      const event = await s.local.close();
+      assert.deepEqual([event.code, event.wasClean], [1006, false]);
+      assert.deepEqual(s.local.types().slice(-2), ["error", "close"]);
+    },
+  );
   bothRoles("fails the connection (1006, error) on invalid UTF-8 arriving after its own Close", async (s) => {
     s.local.ws.close(1000);
     assert.equal((await s.peer.readFrame()).closeCode, 1000);
