@@ -266,7 +266,9 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
     for (let i = 0; i < 100; i++) await peer.write(batch);
     await reader;
     assert.equal(pongs, 100_000);
-    prober.assertServed(5, 1000);
+    // The flood may be over in a few hundred ms: what counts is that no round trip during it took long.
+    await prober.roundTrip();
+    prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     report(t, "ping flood (reading)", m, prober);
@@ -320,7 +322,8 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
       assert.ok(opcode === OP.binary && length === 0 && fin, `echo ${echoes}`);
       echoes++;
     });
-    prober.assertServed(5, 1000);
+    await prober.roundTrip();
+    prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     report(t, "empty-frame flood", m, prober);
@@ -431,7 +434,8 @@ describe("slow consumers", () => {
     await peer.send({ opcode: OP.close, payload: closePayload(1000) });
     const close = await peer.readFrame();
     assert.equal(close.closeCode, 1000);
-    prober.assertServed(5, 1000);
+    await prober.roundTrip();
+    prober.assertServed(2, 1000);
     t.diagnostic(`paused after ~${sent} pings; ${total} pongs read afterwards`);
     report(t, "slow consumer (pause)", held, prober);
     wire.check();
