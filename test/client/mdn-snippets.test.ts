@@ -75,7 +75,7 @@ describe("MDN snippets run unchanged", () => {
     const socket = new WebSocket(server.localhostUrl);
 
     // Connection opened
-    socket.addEventListener("open", (event) => {
+    socket.addEventListener("open", (_event) => {
       socket.send("Hello Server!");
     });
 
@@ -151,7 +151,7 @@ describe("MDN snippets run unchanged", () => {
     });
 
     // --- MDN: WebSocket: close event ---
-    socket.addEventListener("close", (event) => {
+    socket.addEventListener("close", (_event) => {
       console.log("The connection has been closed successfully.");
     });
     socket.onclose = (event) => {
@@ -205,7 +205,7 @@ describe("MDN snippets run unchanged", () => {
     // --- MDN: Writing WebSocket client applications ---
     const exampleSocket = new WebSocket(server.url, ["protocolOne", "protocolTwo"]);
 
-    exampleSocket.onopen = (event) => {
+    exampleSocket.onopen = (_event) => {
       exampleSocket.send("Here's some text that the server is urgently awaiting!");
       sendText();
     };

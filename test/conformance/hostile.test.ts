@@ -60,7 +60,7 @@ describe("hostile handshakes (slowloris, header floods, CR/LF, pathological list
     assert.ok(elapsed >= 500 && elapsed < 2500, `dropped after ${elapsed} ms (timeout 600 ms)`);
     assert.ok(sent < request.length, `dropped after ${sent} of ${request.length} bytes`);
     await prober.roundTrip();
-    prober.assertServed(10, 500);
+    await prober.assertServed(10, 500);
     report(t, "slowloris ×20", memory.stop(), prober);
     wire.check();
   });
@@ -124,7 +124,7 @@ describe("hostile handshakes (slowloris, header floods, CR/LF, pathological list
       assert.ok(elapsed < 1000, `answered after ${elapsed.toFixed(0)} ms`);
       await peer.waitEnd();
       await prober.roundTrip();
-      prober.assertServed(1, 500);
+      await prober.assertServed(1, 500);
       report(t, name, memory.stop(), prober);
       wire.check();
     });
@@ -188,7 +188,7 @@ describe("hostile handshakes (slowloris, header floods, CR/LF, pathological list
       assert.ok(small < 300, `100 kB took ${small.toFixed(0)} ms`);
       assert.ok(large < 1000, `1 MB took ${large.toFixed(0)} ms`);
       await prober.roundTrip();
-      prober.assertServed(1, 1500);
+      await prober.assertServed(1, 1500);
       t.diagnostic(`${header} ${name}: 100 kB ${small.toFixed(1)} ms, 1 MB ${large.toFixed(1)} ms`);
       report(t, `${header} ${name}`, memory.stop(), prober);
       wire.check();
@@ -222,7 +222,7 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
     const event = await connections[1].close();
     assert.deepEqual([event.code, event.wasClean], [1006, false]);
     assert.ok(at < f.length - 1, "dropped before the frame could finish");
-    prober.assertServed(5, 500);
+    await prober.assertServed(5, 500);
     wire.check();
   });
 
@@ -241,7 +241,7 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
     await peer.waitEnd();
     assert.equal(peer.pending, 0);
     await prober.roundTrip();
-    prober.assertServed(1, 500);
+    await prober.assertServed(1, 500);
     report(t, "1-byte fragment flood", memory.stop(), prober);
     wire.check();
   });
@@ -268,7 +268,7 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
     assert.equal(pongs, 100_000);
     // The flood may be over in a few hundred ms: what counts is that no round trip during it took long.
     await prober.roundTrip();
-    prober.assertServed(2, 1000);
+    await prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     report(t, "ping flood (reading)", m, prober);
@@ -301,7 +301,7 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
     const event = await local.close(5000);
     assert.equal(event.code, 1006, "dropped: no closing handshake is possible through a full buffer");
     await prober.roundTrip();
-    prober.assertServed(2, 1000);
+    await prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     t.diagnostic(`dropped after ~${sent} pings (${((sent * ping.length) / 1048576).toFixed(1)} MiB sent)`);
@@ -323,7 +323,7 @@ describe("hostile frames (never-finishing frames, floods, impossible lengths)", 
       echoes++;
     });
     await prober.roundTrip();
-    prober.assertServed(2, 1000);
+    await prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     report(t, "empty-frame flood", m, prober);
@@ -386,7 +386,7 @@ describe("slow consumers", () => {
     // One message may be framed and queued after the check that passed, one more before the next check.
     assert.ok(maxBuffered <= cap + 2 * message.length + 64, `bufferedAmount reached ${maxBuffered}`);
     await prober.roundTrip();
-    prober.assertServed(2, 1000);
+    await prober.assertServed(2, 1000);
     const m = memory.stop();
     assert.ok(m.heldMax < 64, `held ${m.heldMax.toFixed(1)} MiB`);
     t.diagnostic(
@@ -435,7 +435,7 @@ describe("slow consumers", () => {
     const close = await peer.readFrame();
     assert.equal(close.closeCode, 1000);
     await prober.roundTrip();
-    prober.assertServed(2, 1000);
+    await prober.assertServed(2, 1000);
     t.diagnostic(`paused after ~${sent} pings; ${total} pongs read afterwards`);
     report(t, "slow consumer (pause)", held, prober);
     wire.check();

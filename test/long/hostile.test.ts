@@ -66,7 +66,7 @@ describe("long hostile handshakes and frames", () => {
     const elapsed = Date.now() - started;
     for (const head of heads) assert.equal(parseHead(head).status, 408);
     assert.ok(elapsed >= 9000 && elapsed < 15_000, `dropped after ${elapsed} ms (timeout 10 s)`);
-    prober.assertServed(50, 500);
+    await prober.assertServed(50, 500);
     report(t, `slowloris ×100 at 1 byte/s, dropped after ${elapsed} ms`, memory.stop(), prober);
     wire.check();
   });
@@ -103,7 +103,7 @@ describe("long hostile handshakes and frames", () => {
       "every close event",
     );
     await prober.roundTrip();
-    prober.assertServed(20, 500);
+    await prober.assertServed(20, 500);
     report(t, "100 never-finishing frames", memory.stop(), prober);
     wire.check();
   });
@@ -131,7 +131,7 @@ describe("long hostile handshakes and frames", () => {
     // Nothing of the flood is kept; what RSS shows is garbage the collector had not reclaimed yet.
     assert.ok(m.retained < 16, `server retained ${m.retained.toFixed(1)} MiB`);
     assert.ok(m.rssMax - m.rssStart < 256, `server RSS grew ${(m.rssMax - m.rssStart).toFixed(1)} MiB`);
-    prober.assertServed(3, 1000);
+    await prober.assertServed(3, 1000);
     wire.check();
   });
 
@@ -168,7 +168,7 @@ describe("long hostile handshakes and frames", () => {
     await send(1_000_001, false);
     const close = await peer.readFrame(60_000);
     assert.equal(close.closeCode, 1009);
-    prober.assertServed(3, 1000);
+    await prober.assertServed(3, 1000);
     wire.check();
   });
 
@@ -192,7 +192,7 @@ describe("long hostile handshakes and frames", () => {
     report(t, "1,000,000 empty messages (server process)", m, prober);
     assert.ok(m.retained < 16, `server retained ${m.retained.toFixed(1)} MiB`);
     assert.ok(m.rssMax - m.rssStart < 256, `server RSS grew ${(m.rssMax - m.rssStart).toFixed(1)} MiB`);
-    prober.assertServed(3, 1000);
+    await prober.assertServed(3, 1000);
     wire.check();
   });
 });
@@ -227,7 +227,7 @@ describe("long resets, slow consumers and bombs", () => {
     }
     await until(() => server.clients.size === 1, 10_000, "every reset connection to be gone");
     await prober.roundTrip();
-    prober.assertServed(20, 1000);
+    await prober.assertServed(20, 1000);
     const m = memory.stop();
     const growth = (process.memoryUsage().rss - rssAfterFirstThousand) / 1048576;
     assert.ok(growth < 48, `RSS grew ${growth.toFixed(1)} MiB over the last 2,000 resets`);
@@ -268,7 +268,7 @@ describe("long resets, slow consumers and bombs", () => {
     for (const e of events) assert.equal(e.code, 1006);
     assert.ok(maxBuffered <= cap + 2 * message.length + 64, `bufferedAmount reached ${maxBuffered}`);
     await prober.roundTrip();
-    prober.assertServed(5, 2000);
+    await prober.assertServed(5, 2000);
     const m = memory.stop();
     // Each consumer may hold up to its cap plus a message or two; 100 × ~1.2 MiB bounds the total.
     assert.ok(m.heldMax < 160, `held ${m.heldMax.toFixed(1)} MiB for 100 consumers capped at 1 MiB`);
@@ -307,7 +307,7 @@ describe("long resets, slow consumers and bombs", () => {
     );
     await sleep(10);
     await prober.roundTrip();
-    prober.assertServed(1, 2000);
+    await prober.assertServed(1, 2000);
     report(t, "20 deflate bombs (server process)", m, prober);
     wire.check();
   });
