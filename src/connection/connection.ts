@@ -248,7 +248,7 @@ export class Connection implements ProtocolHandler {
     }
     // The Close frame cannot get past a full buffer: fail and drop the transport.
     this.failure ??= new ProtocolError(
-      "SJ_ERR_SLOW_CONSUMER" as ProtocolError["code"],
+      "SJ_ERR_SLOW_CONSUMER",
       `Peer is not reading: more than ${this.maxBufferedBytes} bytes buffered`,
       CloseCode.PolicyViolation,
     );

@@ -20,7 +20,11 @@ export type ProtocolErrorCode =
   | "SJ_ERR_EXTENSION_FAILED"
   | "SJ_ERR_INVALID_HANDSHAKE"
   | "SJ_ERR_HEADERS_TOO_LARGE"
-  | "SJ_ERR_INVALID_EXTENSION_OFFER";
+  | "SJ_ERR_INVALID_EXTENSION_OFFER"
+  /** The peer did not read: more than maxBufferedBytes waited to be sent (1008). */
+  | "SJ_ERR_SLOW_CONSUMER"
+  /** A Blob given to send() could not be read (1011). */
+  | "SJ_ERR_BLOB_UNREADABLE";
 
 /**
  * A protocol violation. `closeCode` is the status code the connection is failed with (RFC 6455 §7.1.7);

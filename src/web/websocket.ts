@@ -331,7 +331,7 @@ export class WebSocket extends EventTarget {
           this.#pendingClose = null;
           this.#connection.fail(
             new ProtocolError(
-              "SJ_ERR_BLOB_UNREADABLE" as ProtocolError["code"],
+              "SJ_ERR_BLOB_UNREADABLE",
               "A Blob passed to send() could not be read",
               CloseCode.InternalError,
             ),
