@@ -187,9 +187,14 @@ export class CompilerMissingError extends Error {}
 
 /** Compiles bench/loadgen/loadgen.c with `gcc -O2` into `output`; returns the path. */
 export function compileLoadgen(output = join(defaultOutDir, "loadgen")): string {
-  if (!which("gcc")) throw new CompilerMissingError("gcc not found on PATH: cannot build the load generator");
+  return compileC(loadgenSource, output, "the load generator");
+}
+
+/** Compiles one C file with `gcc -O2` into `output`; returns the path. */
+export function compileC(source: string, output: string, what = source): string {
+  if (!which("gcc")) throw new CompilerMissingError(`gcc not found on PATH: cannot build ${what}`);
   mkdirSync(dirname(output), { recursive: true });
-  const result = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-o", output, loadgenSource], {
+  const result = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-o", output, source], {
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -406,7 +411,8 @@ export function holdIdle(
 // contender servers
 
 export interface ServerHandle {
-  contender: Contender;
+  /** the contender's name, or what the server was started as */
+  name: string;
   pid: number;
   port: number;
   process: ChildProcess;
@@ -426,12 +432,26 @@ function errorLine(stderr: string): string | undefined {
   return lines.find((l) => /Error|error:/.test(l)) ?? lines.at(-1);
 }
 
-/** Starts a contender server on an OS-chosen port and waits for its `LISTENING <port>` line. */
+/**
+ * Starts a contender server on an OS-chosen port and waits for its `LISTENING <port>` line; `args` go before
+ * the port (e.g. `--deflate`).
+ */
 export function startServer(
   contender: Contender,
+  options: { cpu?: number; timeoutMs?: number; args?: string[] } = {},
+): Promise<ServerHandle> {
+  const args = [...contender.nodeArgs, ...(options.args ?? []), "0"];
+  return startListening(contender.name, process.execPath, args, options);
+}
+
+/** Starts `command args` (pinned to `cpu` when given) and waits until it prints `LISTENING <port>`. */
+export function startListening(
+  name: string,
+  executable: string,
+  args: string[],
   options: { cpu?: number; timeoutMs?: number } = {},
 ): Promise<ServerHandle> {
-  const [command, argv] = pinned(options.cpu, process.execPath, [...contender.nodeArgs, "0"]);
+  const [command, argv] = pinned(options.cpu, executable, args);
   const child = track(spawn(command, argv, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }));
   let stdout = "";
   let stderr = "";
@@ -452,13 +472,13 @@ export function startServer(
       reject(new Error(why));
     };
     const timer = setTimeout(
-      () => fail(`${contender.name} did not print LISTENING within ${options.timeoutMs ?? 20_000} ms`),
+      () => fail(`${name} did not print LISTENING within ${options.timeoutMs ?? 20_000} ms`),
       options.timeoutMs ?? 20_000,
     );
-    child.on("error", (err) => fail(`${contender.name} failed to start: ${err.message}`));
+    child.on("error", (err) => fail(`${name} failed to start: ${err.message}`));
     child.on("close", (code) => {
       // "close" comes after stderr is complete, so the error line is in it
-      fail(errorLine(stderr) ?? `${contender.name} exited with code ${code} before listening`);
+      fail(errorLine(stderr) ?? `${name} exited with code ${code} before listening`);
     });
     child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
@@ -467,7 +487,7 @@ export function startServer(
       settled = true;
       clearTimeout(timer);
       resolve({
-        contender,
+        name,
         pid: child.pid ?? 0,
         port: Number(match[1]),
         process: child,
@@ -475,6 +495,45 @@ export function startServer(
         stderr: () => stderr,
         stop: () => stopProcess(child),
       });
+    });
+  });
+}
+
+/** Runs `command args` (pinned to `cpu` when given) to completion, SIGKILL after timeoutMs. */
+export function runProcess(
+  executable: string,
+  args: string[],
+  options: { cpu?: number; timeoutMs: number },
+): Promise<{
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}> {
+  const [command, argv] = pinned(options.cpu, executable, args);
+  return new Promise((resolve) => {
+    const child = track(spawn(command, argv, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }));
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      if (stdout.length < 1_000_000) stdout += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < 100_000) stderr += d;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, options.timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, timedOut, stdout, stderr: `${stderr}${err.message}\n` });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, timedOut, stdout, stderr });
     });
   });
 }
