@@ -4,9 +4,14 @@
 // receivers live in a separate process: raw TCP WebSocket clients that only count frames, so that the
 // receiving side costs as little as possible and the servers are what is measured.
 //
-//   node --import tsx bench/fanout.ts [--subscribers=1000] [--sizes=32,1k] [--messages=N] [--runs=3]
-//                                     [--publisher=client,server] [--burst=1,16] [--only=sockjet,ws]
+//   node --import tsx bench/fanout.ts [--subscribers=1000] [--sizes=32,1k] [--messages=N | --seconds=S]
+//                                     [--runs=3] [--publisher=client,server] [--burst=1,16]
+//                                     [--only=sockjet,ws] [--dist] [--pin=SERVER_CPU,RECEIVERS_CPU]
 //                                     [--profile] [--json=FILE]
+//
+// --dist runs sockjet from the built package (dist/, as `npm run bench` does after building it) instead of
+// src/ through tsx; --pin puts the server on one CPU and the receivers on another (taskset); --seconds sizes
+// every measured run to about that long from the rate of the warm-up (instead of a fixed --messages).
 //
 // Publishers:
 // - client: a WebSocket client (npm `ws`, in this process) sends the messages to the server, whose message
@@ -17,9 +22,9 @@
 //   subscriber is buffered.
 // bench/run.ts can call runFanout() and print formatFanout().
 
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -40,6 +45,15 @@ export interface FanoutOptions {
   bursts: number[];
   /** Messages published per run; default: enough for 3 M deliveries (32 B) or 1 M (1 KiB). */
   messages?: number;
+  /**
+   * Instead of `messages`: size every measured run to last about this long, from the rate measured in the
+   * warm-up (at least 10 messages, at most the default count).
+   */
+  seconds?: number;
+  /** Run sockjet from the built package (dist/) rather than src/ through tsx. */
+  dist?: boolean;
+  /** Pin the server and the receivers to these CPUs (taskset), when given. */
+  cpus?: { server?: number; receivers?: number };
   runs: number;
   contenders: FanoutContender[];
   /** Write V8 CPU profiles of the servers to bench/out/profiles. */
@@ -62,6 +76,11 @@ export interface FanoutResult {
   framesPerMessage?: number;
   serverCpuPercent: number;
   receiverCpuPercent: number;
+  /**
+   * CPU used by everything else on the machine during the measured runs (busy time from /proc/stat minus the
+   * server, the receivers and this process), % of one CPU: the noisy-neighbour check; NaN when unknown.
+   */
+  otherCpuPercent: number;
 }
 
 const LABELS: Record<FanoutContender, string> = {
@@ -77,7 +96,7 @@ type ServerCommand =
   | { cmd: "stats" }
   | { cmd: "exit" };
 
-async function serverRole(contender: FanoutContender, subscribers: number): Promise<void> {
+async function serverRole(contender: FanoutContender, subscribers: number, dist: boolean): Promise<void> {
   const send = (message: Record<string, unknown>) => process.send?.(message);
   // What the subscribers have not taken yet, summed: the flow control of the "server" publisher.
   let buffered: () => number;
@@ -85,7 +104,11 @@ async function serverRole(contender: FanoutContender, subscribers: number): Prom
   let framesEncoded = () => 0;
   let port: number;
   if (contender === "sockjet") {
-    const { WebSocketServer } = await import("../src/server/websocket-server.js");
+    const { WebSocketServer } = (
+      dist
+        ? await import(pathToFileURL(join(benchDir, "..", "dist", "index.js")).href)
+        : await import("../src/index.js")
+    ) as typeof import("../src/index.js");
     const server = new WebSocketServer({
       port: 0,
       host: HOST,
@@ -258,14 +281,32 @@ async function receiversRole(port: number, count: number): Promise<void> {
 
 // ---- orchestration ----------------------------------------------------------------------------------------
 
-function child(args: string[], profile: boolean): ChildProcess {
+function child(args: string[], profile: boolean, cpu?: number): ChildProcess {
   const execArgv = ["--import", "tsx"];
   if (profile) {
     const dir = join(benchDir, "out", "profiles");
     mkdirSync(dir, { recursive: true });
     execArgv.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
   }
-  return fork(thisFile, args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const stdio: ["ignore", "inherit", "inherit", "ipc"] = ["ignore", "inherit", "inherit", "ipc"];
+  if (cpu === undefined) return fork(thisFile, args, { execArgv, stdio });
+  // taskset execs node, which inherits the IPC channel (NODE_CHANNEL_FD) like a forked child
+  return spawn("taskset", ["-c", String(cpu), process.execPath, ...execArgv, thisFile, ...args], { stdio });
+}
+
+/** The whole machine's busy jiffies (user, nice, system, irq, softirq; USER_HZ = 100), or NaN. */
+function busyJiffies(): number {
+  try {
+    const v = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    return v[0] + v[1] + v[2] + v[5] + v[6];
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** Sends `command` (if any) and resolves with the child's next message of `type`. */
@@ -349,28 +390,39 @@ async function oneCase(
   options: FanoutOptions,
 ): Promise<FanoutResult> {
   const subscribers = options.subscribers;
-  const messages = options.messages ?? Math.round((size <= 64 ? 3_000_000 : 1_000_000) / subscribers);
-  const server = child(
-    ["--role=server", `--contender=${contender}`, `--subscribers=${subscribers}`],
-    options.profile === true,
-  );
+  const defaultMessages = Math.round((size <= 64 ? 3_000_000 : 1_000_000) / subscribers);
+  let messages = options.messages ?? defaultMessages;
+  const serverArgs = ["--role=server", `--contender=${contender}`, `--subscribers=${subscribers}`];
+  if (options.dist === true) serverArgs.push("--dist");
+  const server = child(serverArgs, options.profile === true, options.cpus?.server);
   const children = [server];
   try {
     const { port } = (await ask(server, "listening")) as { port: number };
-    const receiver = child(["--role=receivers", `--port=${port}`, `--count=${subscribers}`], false);
+    const receiver = child(
+      ["--role=receivers", `--port=${port}`, `--count=${subscribers}`],
+      false,
+      options.cpus?.receivers,
+    );
     children.push(receiver);
     await ask(receiver, "connected");
     const payload = Buffer.alloc(size, 0x61);
     const rates: number[] = [];
     let serverCpu = 0;
     let receiverCpu = 0;
+    let otherCpu = 0;
     let elapsed = 0;
     let base = 0;
-    // Run -1 warms up; its figures are dropped.
-    for (let run = -1; run < options.runs; run++) {
-      const count = run < 0 ? Math.max(10, Math.round(messages / 10)) : messages;
+    let published = 0;
+    // Runs below 0 warm up; their figures are dropped. With `seconds`, run -2 warms up (the JIT) and sizes
+    // run -1 to about half a second, whose rate sizes the measured runs.
+    const first = options.seconds === undefined ? -1 : -2;
+    let count = Math.max(10, Math.round(messages / 10));
+    for (let run = first; run < options.runs; run++) {
+      if (run === -2) count = Math.max(10, Math.round(defaultMessages / 60));
       await ask(server, "cpu", { cmd: "cpu" });
       await ask(receiver, "cpu", { cmd: "cpu" });
+      const busy0 = busyJiffies();
+      const own0 = ownCpuMs();
       const started = performance.now();
       if (publisher === "client") {
         await publishFromClient(port, receiver, payload, count, subscribers, base);
@@ -387,16 +439,27 @@ async function oneCase(
       }
       const ms = performance.now() - started;
       base = target;
+      published += count;
       const sCpu = (await ask(server, "cpu", { cmd: "cpu" })).cpuMs as number;
       const rCpu = (await ask(receiver, "cpu", { cmd: "cpu" })).cpuMs as number;
-      if (run < 0) continue;
+      const busyMs = (busyJiffies() - busy0) * 10;
+      const ownMs = ownCpuMs() - own0;
+      if (run < 0) {
+        const perSecond = (count * 1000) / ms;
+        const clamp = (n: number, max: number) => Math.min(max, Math.max(10, Math.round(n)));
+        if (run === -2) count = clamp(perSecond / 2, defaultMessages / 10);
+        else if (options.seconds !== undefined)
+          count = messages = clamp(perSecond * options.seconds, defaultMessages);
+        else count = messages;
+        continue;
+      }
       rates.push((count * subscribers) / (ms / 1000));
       serverCpu += sCpu;
       receiverCpu += rCpu;
+      otherCpu += Math.max(0, busyMs - sCpu - rCpu - ownMs);
       elapsed += ms;
     }
     const { framesEncoded } = (await ask(server, "stats", { cmd: "stats" })) as { framesEncoded: number };
-    const published = Math.max(10, Math.round(messages / 10)) + messages * options.runs;
     return {
       contender,
       size,
@@ -409,6 +472,7 @@ async function oneCase(
       framesPerMessage: contender === "sockjet" ? framesEncoded / published : undefined,
       serverCpuPercent: (100 * serverCpu) / elapsed,
       receiverCpuPercent: (100 * receiverCpu) / elapsed,
+      otherCpuPercent: (100 * otherCpu) / elapsed,
     };
   } finally {
     await Promise.all(children.map(stop));
@@ -450,14 +514,25 @@ function formatRate(rate: number): string {
   return rate.toFixed(0);
 }
 
-/** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
-export function formatFanout(results: FanoutResult[]): string {
-  const lines = [
-    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws |",
-    "|---:|---|---:|---:|---:|---:|---:|",
-  ];
+export interface FanoutFormat {
+  /** judge every speed-up against this (✅/❌) */
+  target?: number;
+  /** a case where either contender's other CPU use reached this % of a CPU is marked ⚠ and not judged */
+  contendedCpu?: number;
+}
+
+/** ⚠ when either side of a case was contended (see FanoutFormat.contendedCpu). */
+export function fanoutContended(results: (FanoutResult | undefined)[], contendedCpu?: number): boolean {
+  if (contendedCpu === undefined) return false;
+  return results.some((r) => r !== undefined && r.otherCpuPercent >= contendedCpu);
+}
+
+/** The sockjet and ws results of every size/publisher/burst case, in the order they ran. */
+export function fanoutPairs(
+  results: FanoutResult[],
+): { sockjet?: FanoutResult; ws?: FanoutResult; size: number; label: string }[] {
   const keys = new Set(results.map((r) => `${r.size}/${r.publisher}/${r.burst}`));
-  for (const key of keys) {
+  return [...keys].map((key) => {
     const [sizeText, publisher, burstText] = key.split("/");
     const match = (c: FanoutContender) =>
       results.find(
@@ -467,20 +542,37 @@ export function formatFanout(results: FanoutResult[]): string {
           r.publisher === publisher &&
           r.burst === Number(burstText),
       );
-    const ours = match("sockjet");
-    const theirs = match("ws");
-    const any = (ours ?? theirs)!;
+    const sockjet = match("sockjet");
+    const ws = match("ws");
+    return { sockjet, ws, size: Number(sizeText), label: caseLabel((sockjet ?? ws)!) };
+  });
+}
+
+/** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
+export function formatFanout(results: FanoutResult[], format: FanoutFormat = {}): string {
+  const lines = [
+    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws | others' CPU |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const { sockjet: ours, ws: theirs, size, label } of fanoutPairs(results)) {
+    const contended = fanoutContended([ours, theirs], format.contendedCpu);
     const rate = (r: FanoutResult | undefined) =>
       r === undefined ? "–" : `${formatRate(r.deliveredPerSecond)}/s`;
-    const ratio =
-      ours !== undefined && theirs !== undefined
-        ? `${(ours.deliveredPerSecond / theirs.deliveredPerSecond).toFixed(1)}×`
-        : "–";
+    let ratio = "–";
+    if (ours !== undefined && theirs !== undefined) {
+      const x = ours.deliveredPerSecond / theirs.deliveredPerSecond;
+      ratio = `${x.toFixed(1)}×`;
+      if (contended) ratio += format.target === undefined ? " ⚠" : ` ⚠ not judged (≥ ${format.target}×)`;
+      else if (format.target !== undefined)
+        ratio += ` ${x >= format.target ? "✅" : "❌"} (≥ ${format.target}×)`;
+    }
     const cpu = (r: FanoutResult | undefined) =>
       r === undefined ? "–" : `${r.serverCpuPercent.toFixed(0)}%`;
+    const other = (r: FanoutResult | undefined) =>
+      r === undefined || !Number.isFinite(r.otherCpuPercent) ? "–" : `${r.otherCpuPercent.toFixed(0)}%`;
     lines.push(
-      `| ${formatSize(any.size)} | ${caseLabel(any)} | ${rate(ours)} | ${rate(theirs)} | ${ratio} | ` +
-        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} |`,
+      `| ${formatSize(size)} | ${label} | ${rate(ours)} | ${rate(theirs)} | ${ratio} | ` +
+        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} | ${other(ours)} / ${other(theirs)} |`,
     );
   }
   return lines.join("\n");
@@ -506,7 +598,8 @@ function parseSize(text: string): number {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.role === "server") return serverRole(args.contender as FanoutContender, Number(args.subscribers));
+  if (args.role === "server")
+    return serverRole(args.contender as FanoutContender, Number(args.subscribers), args.dist === "true");
   if (args.role === "receivers") return receiversRole(Number(args.port), Number(args.count));
   const options: FanoutOptions = {
     subscribers: Number(args.subscribers ?? 1000),
@@ -514,6 +607,12 @@ async function main(): Promise<void> {
     publishers: (args.publisher ?? "client,server").split(",") as FanoutPublisher[],
     bursts: (args.burst ?? "1,16").split(",").map(Number),
     messages: args.messages === undefined ? undefined : Number(args.messages),
+    seconds: args.seconds === undefined ? undefined : Number(args.seconds),
+    dist: args.dist === "true",
+    cpus:
+      args.pin === undefined
+        ? undefined
+        : { server: Number(args.pin.split(",")[0]), receivers: Number(args.pin.split(",")[1]) },
     runs: Number(args.runs ?? 3),
     contenders: (args.only ?? "sockjet,ws").split(",") as FanoutContender[],
     profile: args.profile === "true",
