@@ -1,5 +1,6 @@
 // sockjet echo server: every message goes back as it came (text as text, binary as binary).
-// Usage: node bench/servers/sockjet-echo.mjs [port]   (0 = any free port) — prints "LISTENING <port>".
+// Usage: node bench/servers/sockjet-echo.mjs [--deflate] [port]   (0 = any free port) — prints "LISTENING <port>".
+// --deflate: `perMessageDeflate: true` (the server's defaults) instead of false.
 //
 // It runs the built package (dist/, made by `npm run build`, which `npm run bench` runs first), as users
 // run it: not through tsx, whose transform (e.g. esbuild's name-keeping helpers) changes speed and memory.
@@ -10,7 +11,9 @@ function fail(error) {
   process.exit(1);
 }
 
-const port = Number(process.argv[2] ?? 0);
+const args = process.argv.slice(2);
+const deflate = args.includes("--deflate");
+const port = Number(args.find((a) => /^\d+$/.test(a)) ?? 0);
 let WebSocketServer;
 try {
   ({ WebSocketServer } = await import("../../dist/index.js"));
@@ -22,7 +25,7 @@ try {
   const server = new WebSocketServer({
     port,
     host: "127.0.0.1",
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
     pingIntervalMs: 0,
   });
   server.on("error", fail);

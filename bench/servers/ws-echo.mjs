@@ -1,9 +1,12 @@
 // npm `ws` echo server (with bufferutil when it loads), permessage-deflate off.
-// Usage: node bench/servers/ws-echo.mjs [port]   (0 = any free port) — prints "LISTENING <port>".
+// Usage: node bench/servers/ws-echo.mjs [--deflate] [port]   (0 = any free port) — prints "LISTENING <port>".
+// --deflate: `perMessageDeflate: true` (ws's defaults) instead of false.
 import { WebSocketServer } from "ws";
 
-const port = Number(process.argv[2] ?? 0);
-const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false });
+const args = process.argv.slice(2);
+const deflate = args.includes("--deflate");
+const port = Number(args.find((a) => /^\d+$/.test(a)) ?? 0);
+const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: deflate });
 wss.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   ws.on("error", () => ws.terminate());
