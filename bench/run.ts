@@ -1,5 +1,11 @@
-// Echo benchmark: sockjet against npm `ws` and a raw TCP echo server in Node's `net`, driven by our own C load
-// generator (bench/loadgen/loadgen.c). Run with `npm run bench` (= node --import tsx bench/run.ts); see --help.
+// `npm run bench` (= node --import tsx bench/run.ts; see --help), in four parts, each selectable with --only:
+// - echo: sockjet's server against npm `ws` and a raw TCP echo server in Node's `net`, driven by our own C load
+//   generator (bench/loadgen/loadgen.c): throughput, 1,000 connections, text vs binary, idle memory;
+// - client: one connection from sockjet's client, `ws` and undici against a C echo server (bench/client.ts);
+// - deflate: sockjet's server against `ws`'s with permessage-deflate on, ~1 KiB JSON (bench/client.ts);
+// - fanout: 1 publisher → 1,000 subscribers, sockjet's publish() against a naïve `ws` loop (bench/fanout.ts).
+// It writes docs/BENCHMARKS.md (on a full default run) with every target of issues 9 and 10 judged ✅/❌ — except
+// on contended runs, which are flagged and not judged.
 //
 // Exits non-zero only when something went wrong (build failure, a server crashing, a wrong or missing echo,
 // a failed connection), never because of the figures. A contender that cannot start at all is reported as
@@ -10,6 +16,25 @@ import os from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  CLIENT_NAMES,
+  type ClientName,
+  type ClientRecord,
+  clientRuns,
+  clientTables,
+  compileEchoServer,
+  DEFLATE_LOAD,
+  type DeflateRecord,
+  deflateRuns,
+  describeClientJob,
+  planClientJobs,
+  planDeflateJobs,
+  runClientJob,
+  runDeflateJob,
+  stat,
+} from "./client.js";
+import { type FanoutResult, fanoutContended, fanoutPairs, formatFanout, runFanout } from "./fanout.js";
+import {
+  allowedCpus,
   CONTENDER_NAMES,
   CONTENDERS,
   type ContenderName,
@@ -30,25 +55,38 @@ import {
   runLoadgen,
   type ServerHandle,
   startServer,
+  which,
 } from "./lib.js";
+
+const PART_NAMES = ["echo", "client", "deflate", "fanout"] as const;
+type PartName = (typeof PART_NAMES)[number];
 
 const USAGE = `usage: npm run bench -- [options]
   --quick            1 run per case, 1 s measured (0.5 s warm-up), 2,000 idle connections: a smoke test
-  --only=raw,ws      contenders to run (raw, ws, sockjet)
-  --sizes=32,1k      payload sizes (default 32,1k,64k,1m)
+  --only=LIST        parts to run: echo, client, deflate, fanout (default: all); and/or echo servers to run
+                     (raw, ws, sockjet; alone, they select the echo part: --only=raw,ws)
+  --clients=LIST     clients of the client part (default sockjet,ws,undici)
+  --sizes=32,1k      echo payload sizes (default 32,1k,64k,1m)
   --runs=N           repetitions of every case (default 3)
-  --duration=SECS    measured seconds per run (default 5)
+  --duration=SECS    measured seconds per run (default 5 for echo, 3 for client and deflate)
   --no-verify        do not check every echoed byte (lengths, opcodes and order are still checked)
   --docs / --no-docs write docs/BENCHMARKS.md and docs/bench-echo.svg (default: only for a full default run;
                      otherwise the report goes to bench/out/)`;
 
 interface Options {
   quick: boolean;
+  parts: PartName[];
+  clients: ClientName[];
   only: ContenderName[];
   sizes: number[];
   runs: number;
   duration: number;
   warmup: number;
+  /** client and deflate parts: measured seconds and warm-up per run */
+  clientDuration: number;
+  clientWarmup: number;
+  /** fan-out: each measured run lasts about this long */
+  fanoutSeconds: number;
   idleConns: number;
   verify: boolean;
   docs: boolean;
@@ -56,6 +94,8 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   let quick = false;
+  let parts: PartName[] = [...PART_NAMES];
+  let clients: ClientName[] = [...CLIENT_NAMES];
   let only: ContenderName[] = [...CONTENDER_NAMES];
   let sizes = [32, 1024, 64 * 1024, 1024 * 1024];
   let runs: number | undefined;
@@ -73,9 +113,24 @@ function parseOptions(argv: string[]): Options {
     } else if (key === "--quick") {
       quick = true;
     } else if (key === "--only" && value) {
-      only = value.split(",").map((name) => {
-        if (!(CONTENDER_NAMES as string[]).includes(name)) throw new Error(`unknown contender '${name}'`);
-        return name as ContenderName;
+      const names = value.split(",");
+      for (const name of names) {
+        if (
+          !(PART_NAMES as readonly string[]).includes(name) &&
+          !(CONTENDER_NAMES as string[]).includes(name)
+        )
+          throw new Error(`unknown part or contender '${name}' (parts: ${PART_NAMES.join(", ")})`);
+      }
+      const servers = names.filter((n) => (CONTENDER_NAMES as string[]).includes(n)) as ContenderName[];
+      const chosen = names.filter((n) => (PART_NAMES as readonly string[]).includes(n)) as PartName[];
+      if (servers.length > 0) only = servers;
+      parts = chosen.length > 0 ? chosen : ["echo"];
+      if (servers.length > 0 && !parts.includes("echo")) parts.push("echo");
+      partial = true;
+    } else if (key === "--clients" && value) {
+      clients = value.split(",").map((name) => {
+        if (!(CLIENT_NAMES as readonly string[]).includes(name)) throw new Error(`unknown client '${name}'`);
+        return name as ClientName;
       });
       partial = true;
     } else if (key === "--sizes" && value) {
@@ -102,11 +157,16 @@ function parseOptions(argv: string[]): Options {
   }
   return {
     quick,
+    parts: PART_NAMES.filter((p) => parts.includes(p)),
+    clients,
     only,
     sizes,
     runs: runs ?? (quick ? 1 : 3),
     duration: duration ?? (quick ? 1 : 5),
     warmup: quick ? 0.5 : 1,
+    clientDuration: duration ?? (quick ? 1 : 3),
+    clientWarmup: quick ? 0.5 : 1,
+    fanoutSeconds: quick ? 0.5 : 1.5,
     idleConns: quick ? 2000 : 10_000,
     verify,
     docs: docs ?? !(quick || partial),
@@ -389,15 +449,12 @@ function mark(rs: Record_[]): string {
   return rs.length > 0 && rs.every((r) => r.contended) ? " ⚠" : "";
 }
 
-/** ratio cells whose inputs were all contended: figures shown, targets not judged */
-let unjudged = 0;
-
+/** a ratio whose inputs were all contended is shown with ⚠ and its target not judged */
 function ratioCell(value: number, base: number, target?: number, contended = false): string {
   if (!(value > 0 && base > 0)) return "–";
   const ratio = value / base;
   const text = `${ratio.toFixed(2)}×`;
   if (contended) {
-    if (target !== undefined) unjudged++;
     return target === undefined ? `${text} ⚠` : `${text} ⚠ not judged (≥ ${target}×)`;
   }
   if (target === undefined) return text;
@@ -646,6 +703,240 @@ function renderSvg(): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// the targets of issues 9 and 10, each with its measured ratio and verdict
+
+interface TargetRow {
+  issue: string;
+  target: string;
+  /** the figures the ratio comes from */
+  measured: string;
+  ratio: string;
+  /** undefined: not measured in this run */
+  pass?: boolean;
+  /** every run behind the ratio was contended: shown, not judged */
+  contended: boolean;
+}
+
+const TARGET_CLIENT_SMALL = 1.5;
+const TARGET_CLIENT_LARGE = 1.0;
+const TARGET_DEFLATE = 1.0;
+const TARGET_FANOUT = 5;
+const TARGET_IDLE_KIB = 4;
+
+function verdict(t: TargetRow): string {
+  if (t.pass === undefined) return "– not measured";
+  if (t.contended) return "⚠ not judged (contended)";
+  return t.pass ? "✅" : "❌";
+}
+
+function ratioRow(
+  issue: string,
+  target: string,
+  value: number,
+  base: number,
+  measured: string,
+  pass: (ratio: number) => boolean,
+  contended: boolean,
+): TargetRow {
+  const known = value > 0 && base > 0;
+  const ratio = value / base;
+  return {
+    issue,
+    target,
+    measured: known ? measured : "–",
+    ratio: known ? `${ratio.toFixed(2)}×` : "–",
+    pass: known ? pass(ratio) : undefined,
+    contended: known && contended,
+  };
+}
+
+function targetRows(): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const echo = options.parts.includes("echo");
+  const rate = (scenario: Scenario, c: ContenderName, size?: number, text?: boolean) =>
+    med(pick(scenario, c, size, text), (r) => r.msgsPerS);
+  for (const size of [32, 1024, 65536, 1048576]) {
+    const goal = TARGETS[String(size)]!;
+    const ours = echo ? rate("echo", "sockjet", size) : Number.NaN;
+    const raw = echo ? rate("echo", "raw", size) : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        `Server echo, ${formatSize(size)}, ${CONNS} connections: sockjet ≥ ${goal}× raw TCP`,
+        ours,
+        raw,
+        `${formatRate(ours)} vs ${formatRate(raw)} msg/s`,
+        (x) => x >= goal,
+        shaky(pick("echo", "sockjet", size), pick("echo", "raw", size)),
+      ),
+    );
+  }
+  {
+    const ours = echo ? rate("conns", "sockjet") : Number.NaN;
+    const raw = echo ? rate("conns", "raw") : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        `Server echo, 32 B, ${MANY_CONNS.toLocaleString("en-US")} connections: sockjet ≥ ${TARGET_CONNS}× raw TCP`,
+        ours,
+        raw,
+        `${formatRate(ours)} vs ${formatRate(raw)} msg/s`,
+        (x) => x >= TARGET_CONNS,
+        shaky(pick("conns", "sockjet"), pick("conns", "raw")),
+      ),
+    );
+  }
+  {
+    const txt = echo ? rate("text", "sockjet", 1024, true) : Number.NaN;
+    const bin = echo ? rate("text", "sockjet", 1024, false) : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        "Text frames within 15% of binary at 1 KiB: sockjet text ÷ binary ≥ 0.85×",
+        txt,
+        bin,
+        `${formatRate(txt)} vs ${formatRate(bin)} msg/s`,
+        (x) => x >= TARGET_TEXT,
+        shaky(pick("text", "sockjet", 1024, true), pick("text", "sockjet", 1024, false)),
+      ),
+    );
+  }
+  {
+    const per = (c: ContenderName) =>
+      median(
+        ok(records)
+          .filter((r) => r.scenario === "idle" && r.contender === c && r.idle)
+          .map((r) => r.idle!.perConnKiB),
+      );
+    const ours = echo ? per("sockjet") : Number.NaN;
+    const known = Number.isFinite(ours);
+    rows.push({
+      issue: "#9",
+      target: `Idle memory per connection (${options.idleConns.toLocaleString("en-US")} connections): sockjet ≤ ${TARGET_IDLE_KIB} KiB`,
+      measured: known
+        ? `${ours.toFixed(2)} KiB (raw ${per("raw").toFixed(2)}, ws ${per("ws").toFixed(2)})`
+        : "–",
+      ratio: known ? `${(ours / TARGET_IDLE_KIB).toFixed(2)}× the target` : "–",
+      pass: known ? ours <= TARGET_IDLE_KIB : undefined,
+      contended: false,
+    });
+  }
+  const client = options.parts.includes("client");
+  const crate = (c: ClientName, k: "small" | "large") =>
+    client
+      ? stat(clientRuns(clientRecords, c, k), (r) => r.msgsPerS)
+      : { value: Number.NaN, contended: false };
+  for (const [k, goal, label] of [
+    ["small", TARGET_CLIENT_SMALL, "32 B, 16 in flight"],
+    ["large", TARGET_CLIENT_LARGE, "64 KiB, 16 in flight"],
+  ] as const) {
+    const ours = crate("sockjet", k);
+    const theirs = crate("ws", k);
+    rows.push(
+      ratioRow(
+        "#9",
+        `Client, one connection, ${label}: sockjet ≥ ${goal.toFixed(1)}× ws`,
+        ours.value,
+        theirs.value,
+        `${formatRate(ours.value)} vs ${formatRate(theirs.value)} msg/s`,
+        (x) => x >= goal,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  {
+    const p99 = (c: ClientName) =>
+      client
+        ? stat(clientRuns(clientRecords, c, "latency"), (r) => r.p99Us)
+        : { value: Number.NaN, contended: false };
+    const ours = p99("sockjet");
+    const theirs = p99("ws");
+    rows.push(
+      ratioRow(
+        "#9",
+        "Client latency, 32 B, 1 in flight: sockjet p99 ≤ ws p99 (≤ 1.00×)",
+        ours.value,
+        theirs.value,
+        `${ours.value.toFixed(0)} vs ${theirs.value.toFixed(0)} µs`,
+        (x) => x <= 1,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  {
+    const deflate = options.parts.includes("deflate");
+    const d = (server: "sockjet" | "ws") =>
+      deflate
+        ? stat(deflateRuns(deflateRecords, server), (r) => r.msgsPerS)
+        : { value: Number.NaN, contended: false };
+    const ours = d("sockjet");
+    const theirs = d("ws");
+    rows.push(
+      ratioRow(
+        "#9",
+        "permessage-deflate echo, ~1 KiB JSON: sockjet server ≥ ws server (both `perMessageDeflate: true`)",
+        ours.value,
+        theirs.value,
+        `${formatRate(ours.value)} vs ${formatRate(theirs.value)} msg/s`,
+        (x) => x >= TARGET_DEFLATE,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  const pairs = fanoutPairs(fanoutResults);
+  if (pairs.length === 0) {
+    rows.push({
+      issue: "#10",
+      target: `Fan-out, 1 → 1,000 subscribers: sockjet publish() ≥ ${TARGET_FANOUT}× the naïve ws loop`,
+      measured: "–",
+      ratio: "–",
+      contended: false,
+    });
+  }
+  for (const pair of pairs) {
+    const ours = pair.sockjet?.deliveredPerSecond ?? Number.NaN;
+    const theirs = pair.ws?.deliveredPerSecond ?? Number.NaN;
+    rows.push(
+      ratioRow(
+        "#10",
+        `Fan-out, ${formatSize(pair.size)}, 1 → ${(pair.sockjet ?? pair.ws)!.subscribers.toLocaleString("en-US")}, ${pair.label}: sockjet publish() ≥ ${TARGET_FANOUT}× the naïve ws loop`,
+        ours,
+        theirs,
+        `${formatRate(ours)} vs ${formatRate(theirs)} deliveries/s`,
+        (x) => x >= TARGET_FANOUT,
+        fanoutContended([pair.sockjet, pair.ws], CONTENDED_CPU),
+      ),
+    );
+  }
+  {
+    const frames = fanoutResults
+      .filter((r) => r.contender === "sockjet" && r.framesPerMessage !== undefined)
+      .map((r) => r.framesPerMessage!);
+    const worst = frames.length > 0 ? Math.max(...frames) : Number.NaN;
+    rows.push({
+      issue: "#10",
+      target:
+        "Fan-out: the frame built once per publish (server.pubsubStats.framesEncoded ÷ messages published)",
+      measured: Number.isFinite(worst)
+        ? `at most ${worst.toFixed(2)} frames per publish (${frames.length} cases)`
+        : "–",
+      ratio: Number.isFinite(worst) ? `${worst.toFixed(2)}` : "–",
+      pass: Number.isFinite(worst) ? worst <= 1.0001 : undefined,
+      contended: false,
+    });
+  }
+  return rows;
+}
+
+function targetTable(rows: TargetRow[]): string {
+  return table(
+    ["issue", "target", "measured", "ratio", "verdict"],
+    rows.map((t) => [t.issue, t.target, t.measured, t.ratio, verdict(t)]),
+    ["---", "---", "---:", "---:", "---"],
+  );
+}
+
 function versionOf(pkg: string): string {
   try {
     return JSON.parse(readFileSync(join(repoRoot, "node_modules", pkg, "package.json"), "utf8"))
@@ -668,80 +959,307 @@ function machine(): string[] {
     `- OS: ${os.type()} ${os.release()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
     `- Node ${process.version}; ws ${versionOf("ws")} with bufferutil ${versionOf("bufferutil")} (${
       bufferutilLoads() ? "loads" : "does NOT load: ws runs its JS fallback"
-    }); load generator built with ${gcc}`,
+    }); undici ${versionOf("undici")}; load generator and C echo server built with ${gcc}`,
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
   ];
 }
 
-function markdown(s: Summary, elapsedS: number, machineLines: string[]): string {
-  const errors = records.filter((r) => r.error);
+interface Report {
+  summary: Summary | undefined;
+  client: ReturnType<typeof clientTables> | undefined;
+  fanout: string | undefined;
+  targets: TargetRow[];
+}
+
+function contendedRuns(): { contended: number; measured: number } {
+  const all = [
+    ...records.filter((r) => r.result).map((r) => r.contended === true),
+    ...clientRecords.filter((r) => r.result).map((r) => r.contended === true),
+    ...deflateRecords.filter((r) => r.result).map((r) => r.contended === true),
+    ...fanoutResults.map((r) => r.otherCpuPercent >= CONTENDED_CPU),
+  ];
+  return { contended: all.filter(Boolean).length, measured: all.length };
+}
+
+function errorLines(): string[] {
+  return [
+    ...records.filter((r) => r.error).map((r) => `${describe(r)}: ${r.error}`),
+    ...clientRecords.filter((r) => r.error).map((r) => `${describeClientJob(r.job)}: ${r.error}`),
+    ...deflateRecords.filter((r) => r.error).map((r) => `${describeClientJob(r.job)}: ${r.error}`),
+    ...(fanoutError ? [`fan-out: ${fanoutError}`] : []),
+  ];
+}
+
+function markdown(report: Report, elapsedS: number, machineLines: string[]): string {
+  const s = report.summary;
+  const errors = errorLines();
   const lines: string[] = [];
-  lines.push("# Benchmarks: echo server throughput, latency and memory", "");
+  lines.push("# Benchmarks: server echo, client, permessage-deflate and fan-out", "");
   lines.push(
     "Generated by `npm run bench` (`bench/run.ts`); do not edit by hand. " +
-      `Run: ${options.runs} repetition(s), ${options.duration} s measured after ${options.warmup} s warm-up` +
-      `${options.verify ? ", every echoed byte verified" : ""}; took ${(elapsedS / 60).toFixed(1)} min.`,
+      `Parts: ${options.parts.join(", ")}. Run: ${options.runs} repetition(s); echo: ${options.duration} s measured after ${options.warmup} s warm-up` +
+      `${options.verify ? ", every echoed byte verified" : ""}; client and deflate: ${options.clientDuration} s after ${options.clientWarmup} s; ` +
+      `fan-out: runs of about ${options.fanoutSeconds} s; took ${(elapsedS / 60).toFixed(1)} min.`,
     "",
   );
-  const contended = records.filter((r) => r.contended).length;
-  const measured = records.filter((r) => r.result).length;
+  const { contended, measured } = contendedRuns();
+  const unjudgedTargets = report.targets.filter((t) => t.contended && t.pass !== undefined).length;
   if (contended > 0) {
     lines.push(
-      `> ⚠ **${contended} of ${measured} throughput runs were contended** by other work on this machine ` +
+      `> ⚠ **${contended} of ${measured} runs were contended** by other work on this machine ` +
         `(other processes used ≥ ${CONTENDED_CPU}% of a CPU during the run).` +
-        (unjudged > 0
-          ? ` Figures marked ⚠ come only from contended runs: they are not reliable, and ${unjudged} target(s) were not judged.` +
+        (unjudgedTargets > 0
+          ? ` Figures marked ⚠ come only from contended runs: they are not reliable, and ${unjudgedTargets} target(s) were not judged.` +
             " Re-run `npm run bench` on an otherwise idle machine."
           : " Medians use only the uncontended runs."),
       "",
     );
   }
+  lines.push("## Summary: the targets of issues 9 and 10", "");
+  lines.push(targetTable(report.targets), "");
+  lines.push(
+    "Ratios are of medians measured in this run (never absolute times). ⚠ not judged: every run behind the ratio was contended.",
+    "",
+  );
   lines.push("## Machine", "", ...machineLines, "");
   for (const [c, why] of unavailable) lines.push(`> **${c}: unavailable** (${why}) — not measured.`, "");
   lines.push("## Method", "");
   lines.push(
-    '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.mjs` (the built package from `dist/`; `socket.onmessage = (e) => socket.send(e.data)`, `binaryType = "arraybuffer"`, `perMessageDeflate: false`).',
-    "- Load from `bench/loadgen/loadgen.c`: a single-threaded epoll client in C, built with `gcc -O2` at bench time. It does a real RFC 6455 handshake (random key per connection, `Sec-WebSocket-Accept` checked), sends masked frames, keeps a fixed number of messages in flight per connection (a new one is queued as each echo completes), answers pings, reassembles fragmented echoes, and checks length, type (text/binary), order and — unless `--no-verify` — every byte of each echo. Against the raw server it speaks a 4-byte big-endian length prefix instead of WebSocket framing.",
-    `- ${pinning.note}. Every run starts a fresh server process and stops it afterwards; contenders are interleaved and their order rotates between repetitions. Figures are medians; ratios are medians divided by the raw TCP median.`,
-    "- msg/s counts echoed messages completed in the measured window; MB/s is payload in one direction (10^6 bytes); latency is from queueing a message to its echo being complete (so it includes the time spent behind the other messages in flight).",
-    "- CPU is % of one core over the measured window (server: `/proc/PID/stat`, all threads; loadgen: `getrusage`). The load generator would be the bottleneck if it were near 100% while the server is not; that is checked and reported below.",
-    `- Noise from other work on the machine: before each run the harness waits (up to ${QUIET_WAIT_MS / 1000} s, ${QUIET_BUDGET_MS / 1000} s in all) until less than ${QUIET_CPU}% of a CPU is in use; a run during which other processes used ≥ ${CONTENDED_CPU}% of a CPU (machine busy time from \`/proc/stat\` minus the server and the load generator) is marked contended (*), repeated once (up to ${RETRY_BUDGET} repeats), and medians use only uncontended runs where a case has any (⚠ where it has none).`,
-    `- Idle memory: the server's VmRSS (\`/proc/PID/status\`) after 100 warm-up connections were opened and closed, then after ${options.idleConns.toLocaleString("en-US")} more connections are open and idle (handshake done; for raw TCP one 1-byte echo each), divided by the number of connections.`,
+    `- ${pinning.note}. Every run starts fresh server and client processes and stops them afterwards; contenders are interleaved and their order rotates between repetitions. Figures are medians.`,
+    `- Noise from other work on the machine: before each run the harness waits (up to ${QUIET_WAIT_MS / 1000} s, ${QUIET_BUDGET_MS / 1000} s in all) until less than ${QUIET_CPU}% of a CPU is in use; a run during which other processes used ≥ ${CONTENDED_CPU}% of a CPU (machine busy time from \`/proc/stat\` minus the processes of the benchmark) is marked contended (*), repeated once (up to ${RETRY_BUDGET} repeats; fan-out cases are not repeated), and medians use only uncontended runs where a case has any (⚠ where it has none: shown, not judged).`,
+    "- CPU is % of one core over the measured window (servers: `/proc/PID/stat`, all threads; load generator: `getrusage`; Node clients: `process.cpuUsage()`).",
     "",
   );
-  lines.push("## Echo throughput (64 connections, binary messages)", "", s.echo, "");
-  lines.push(
-    "Targets (sockjet ÷ raw): ≥ 0.6× at 32 B and 1 KiB, ≥ 0.9× at 64 KiB and 1 MiB; 1,000 connections ≥ 0.5×; text within 15% of binary.",
-    "",
-  );
-  lines.push("![Echo throughput relative to raw TCP](bench-echo.svg)", "");
-  lines.push("### Details (medians)", "", s.detail, "");
-  lines.push(
-    `## ${MANY_CONNS.toLocaleString("en-US")} connections, 32 B, ${MANY_CONNS_WINDOW} in flight each`,
-    "",
-    s.conns,
-    "",
-  );
-  lines.push("## Text vs binary (1 KiB, 64 connections × 16 in flight)", "", s.text, "");
-  lines.push(
-    `## Idle memory per connection (${options.idleConns.toLocaleString("en-US")} connections)`,
-    "",
-    s.idle,
-    "",
-  );
+  if (s) {
+    lines.push(
+      "### Server echo",
+      "",
+      '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.mjs` (the built package from `dist/`; `socket.onmessage = (e) => socket.send(e.data)`, `binaryType = "arraybuffer"`, `perMessageDeflate: false`).',
+      "- Load from `bench/loadgen/loadgen.c`: a single-threaded epoll client in C, built with `gcc -O2` at bench time. It does a real RFC 6455 handshake (random key per connection, `Sec-WebSocket-Accept` checked), sends masked frames, keeps a fixed number of messages in flight per connection (a new one is queued as each echo completes), answers pings, reassembles fragmented echoes, and checks length, type (text/binary), order and — unless `--no-verify` — every byte of each echo. Against the raw server it speaks a 4-byte big-endian length prefix instead of WebSocket framing.",
+      "- msg/s counts echoed messages completed in the measured window; MB/s is payload in one direction (10^6 bytes); latency is from queueing a message to its echo being complete (so it includes the time spent behind the other messages in flight). Ratios are medians divided by the raw TCP median. The load generator would be the bottleneck if it were near 100% CPU while the server is not; that is checked and reported below.",
+      `- Idle memory: the server's VmRSS (\`/proc/PID/status\`) after 100 warm-up connections were opened and closed, then after ${options.idleConns.toLocaleString("en-US")} more connections are open and idle (handshake done; for raw TCP one 1-byte echo each), divided by the number of connections.`,
+      "",
+    );
+  }
+  if (report.client) {
+    lines.push(
+      "### Client",
+      "",
+      "- Server: `bench/servers/echo-server.c`, a single-threaded epoll WebSocket echo in C (one write per read burst, unmasking 8 bytes at a time) pinned to the server CPU; its CPU use is reported below to show it is not the bottleneck. It never selects an extension.",
+      '- Each client runs alone in its own process (`bench/clients/echo-client.mjs`, plain `node`, pinned to the other CPU) with one connection: sockjet from `dist/` (`new WebSocket(url, undefined, { perMessageDeflate: false })`, `binaryType = "arraybuffer"`, `onmessage`), ws (`new WebSocket(url, { perMessageDeflate: false })` with bufferutil, `on("message")`, Buffers) and undici (`import { WebSocket } from "undici"`, `binaryType = "arraybuffer"`, `onmessage`). Each keeps N binary messages in flight (a new one is sent from the message handler of each echo).',
+      `- ${options.clientWarmup} s warm-up, during which every echo is checked byte for byte and for order, then ${options.clientDuration} s measured (only lengths checked); then every outstanding echo must arrive. Latency (1 in flight): from \`send()\` to the echo's message event, every message of the measured window.`,
+      "",
+      "### permessage-deflate",
+      "",
+      "- Servers: `sockjet-echo.mjs --deflate` and `ws-echo.mjs --deflate`, i.e. `perMessageDeflate: true` with each library's defaults (sockjet: no context takeover, level 1; ws: context takeover, zlib's default level; both: 1,024-byte threshold); the negotiated parameters are shown in the table.",
+      `- Load: \`bench/clients/deflate-driver.mjs\`, a Node \`net\` client that offers \`permessage-deflate; client_max_window_bits\` like browsers, and keeps ${DEFLATE_LOAD.window} messages in flight on each of ${DEFLATE_LOAD.conns} connections: 64 different JSON text messages of 1,072–1,080 bytes, compressed once up front (so the client costs little and the server is measured). Every echo must be a compressed text frame; during the warm-up each is inflated and checked byte for byte.`,
+      "",
+    );
+  }
+  if (report.fanout !== undefined) {
+    lines.push(
+      "### Fan-out",
+      "",
+      '- `bench/fanout.ts`: 1 publisher → 1,000 subscribers (raw WebSocket clients in one receivers process that only count frames). sockjet: `socket.subscribe("bench")` and `server.publish("bench", data)` (the built package from `dist/`); ws: the naïve loop `for (const c of wss.clients) c.send(data)`. The server is pinned to the server CPU, the receivers and the publishing client to the other.',
+      "- Publishers: *client* — a ws client sends the messages to the server, whose message handler publishes each (the chat shape), in windows of 64 paced by the receivers; *server loop, burst N* — the server publishes N messages per event-loop turn (1: the worst case for write batching).",
+      `- Each case: a warm-up that also sizes the runs, then ${options.runs} run(s) of about ${options.fanoutSeconds} s; delivered messages/s is the median. Frames built per publish comes from \`server.pubsubStats.framesEncoded\`.`,
+      "",
+    );
+  }
+  if (s) {
+    lines.push("## Server echo throughput (64 connections, binary messages)", "", s.echo, "");
+    lines.push(
+      "Targets (sockjet ÷ raw): ≥ 0.6× at 32 B and 1 KiB, ≥ 0.9× at 64 KiB and 1 MiB; 1,000 connections ≥ 0.5×; text within 15% of binary.",
+      "",
+    );
+    lines.push("![Echo throughput relative to raw TCP](bench-echo.svg)", "");
+    lines.push("### Details (medians)", "", s.detail, "");
+    lines.push(
+      `## ${MANY_CONNS.toLocaleString("en-US")} connections, 32 B, ${MANY_CONNS_WINDOW} in flight each`,
+      "",
+      s.conns,
+      "",
+    );
+    lines.push("## Text vs binary (1 KiB, 64 connections × 16 in flight)", "", s.text, "");
+    lines.push(
+      `## Idle memory per connection (${options.idleConns.toLocaleString("en-US")} connections)`,
+      "",
+      s.idle,
+      "",
+      `Target: sockjet ≤ ${TARGET_IDLE_KIB} KiB per connection.`,
+      "",
+    );
+  }
+  if (report.client) {
+    const c = report.client;
+    lines.push("## Client: one connection against a C echo server", "", c.throughput, "");
+    lines.push(
+      `Targets: sockjet ≥ ${TARGET_CLIENT_SMALL}× ws at 32 B with 16 in flight, ≥ ${TARGET_CLIENT_LARGE.toFixed(1)}× ws at 64 KiB; p99 at 1 in flight no worse than ws.`,
+      "",
+    );
+    lines.push("### Latency, 32 B, 1 in flight", "", c.latency, "");
+    lines.push("### Details (medians)", "", c.detail, "");
+    lines.push(
+      `## permessage-deflate echo (~1 KiB JSON text, ${DEFLATE_LOAD.conns} connections × ${DEFLATE_LOAD.window} in flight)`,
+      "",
+      c.deflate,
+      "",
+      "Target: sockjet ≥ ws.",
+      "",
+    );
+  }
+  if (report.fanout !== undefined) {
+    lines.push("## Fan-out: 1 publisher → 1,000 subscribers", "", report.fanout, "");
+    lines.push(`Target: ≥ ${TARGET_FANOUT}× the naïve ws loop, and the frame built once per publish.`, "");
+  }
   lines.push("## Warnings and errors", "");
   if (warnings.length === 0 && errors.length === 0) lines.push("None.");
   for (const w of warnings) lines.push(`- warning: ${w}`);
-  for (const r of errors) lines.push(`- error: ${describe(r)}: ${r.error}`);
+  for (const e of errors) lines.push(`- error: ${e}`);
   lines.push("");
   return `${lines.join("\n")}`;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// running
+
+const clientRecords: ClientRecord[] = [];
+const deflateRecords: DeflateRecord[] = [];
+let fanoutResults: FanoutResult[] = [];
+let fanoutError: string | undefined;
+
+interface Task {
+  label: string;
+  /** wait for a quiet machine first */
+  quiet: boolean;
+  skip?: () => boolean;
+  /** runs once; logs its line; says whether the run was contended */
+  run(prefix: string): Promise<{ contended: boolean }>;
+}
+
+function echoTask(bin: string, job: Job): Task {
+  return {
+    label: describe(job),
+    quiet: job.scenario !== "idle",
+    skip: () => unavailable.has(job.contender),
+    async run(prefix) {
+      const record: Record_ = { ...job };
+      if (job.scenario === "idle") await runIdle(bin, job, record);
+      else await runEcho(bin, job, record);
+      if (record.skipped) return { contended: false };
+      record.contended = (record.result?.otherCpu ?? 0) >= CONTENDED_CPU;
+      records.push(record);
+      if (record.error) {
+        log(`${prefix} ERROR ${record.error}`);
+      } else if (record.idle) {
+        const m = record.idle;
+        log(`${prefix} ${m.perConnKiB.toFixed(2)} KiB/conn (RSS ${m.beforeKiB} -> ${m.afterKiB} KiB)`);
+      } else if (record.result) {
+        const r = record.result;
+        log(
+          `${prefix} ${formatRate(r.msgsPerS)} msg/s, ${r.mbPerS.toFixed(1)} MB/s, p50 ${r.p50Us.toFixed(0)} µs, ` +
+            `p99 ${r.p99Us.toFixed(0)} µs, cpu server ${r.serverCpu.toFixed(0)}% loadgen ${r.clientCpu.toFixed(0)}%`,
+        );
+        if (r.clientCpu >= 95 && r.serverCpu >= 0 && r.serverCpu < 95) {
+          const w = `${describe(job)}: the load generator was the bottleneck (loadgen ${r.clientCpu.toFixed(0)}% CPU, server ${r.serverCpu.toFixed(0)}%)`;
+          warnings.push(w);
+          log(`  warning: ${w}`);
+        }
+        if (r.steal >= 5)
+          warnings.push(`${describe(job)}: ${r.steal.toFixed(0)}% CPU steal (noisy neighbour)`);
+        if (record.contended)
+          log(`  contended: other processes used ${r.otherCpu.toFixed(0)}% of a CPU during the run`);
+      }
+      return { contended: record.contended };
+    },
+  };
+}
+
+function clientTask<R extends ClientRecord | DeflateRecord>(
+  label: string,
+  runJob: () => Promise<R>,
+  store: R[],
+): Task {
+  return {
+    label,
+    quiet: true,
+    async run(prefix) {
+      const record = await runJob();
+      record.contended = (record.result?.otherCpu ?? 0) >= CONTENDED_CPU;
+      store.push(record);
+      const r = record.result;
+      if (record.error || !r) {
+        log(`${prefix} ERROR ${record.error ?? "no result"}`);
+        return { contended: false };
+      }
+      const latency =
+        typeof r.p99Us === "number" ? `, p50 ${r.p50Us?.toFixed(0)} µs, p99 ${r.p99Us.toFixed(0)} µs` : "";
+      const bytes = typeof r.echoBytes === "number" ? `, ${r.echoBytes.toFixed(0)} B/echo` : "";
+      log(
+        `${prefix} ${formatRate(r.msgsPerS)} msg/s${latency}${bytes}, cpu client ${r.clientCpu.toFixed(0)}% server ${r.serverCpu.toFixed(0)}%`,
+      );
+      if (record.contended)
+        log(`  contended: other processes used ${r.otherCpu.toFixed(0)}% of a CPU during the run`);
+      return { contended: record.contended };
+    },
+  };
+}
+
+/** Pins this process (all its threads) to `cpus`, with taskset; returns false when that is not possible. */
+function pinSelf(cpus: number[]): boolean {
+  if (cpus.length === 0 || !which("taskset")) return false;
+  const r = spawnSync("taskset", ["-a", "-p", "-c", cpus.join(","), String(process.pid)], {
+    timeout: 10_000,
+  });
+  return r.status === 0;
+}
+
+function fanoutTask(): Task {
+  return {
+    label: "fan-out",
+    quiet: true,
+    async run(prefix) {
+      log(`${prefix} 1 publisher → 1,000 subscribers, sockjet publish() vs the naïve ws loop`);
+      // the publishing client runs in this process: keep it off the server's CPU
+      const allCpus = allowedCpus();
+      const pinnedSelf = pinning.loadgen !== undefined && pinSelf([pinning.loadgen]);
+      try {
+        fanoutResults = await runFanout({
+          subscribers: 1000,
+          sizes: [32, 1024],
+          publishers: ["client", "server"],
+          bursts: [1, 16],
+          runs: options.runs,
+          seconds: options.fanoutSeconds,
+          contenders: ["sockjet", "ws"],
+          dist: true,
+          cpus: { server: pinning.server, receivers: pinning.loadgen },
+          log,
+        });
+      } catch (error) {
+        fanoutError = (error as Error).message;
+        log(`${prefix} ERROR ${fanoutError}`);
+      } finally {
+        if (pinnedSelf) pinSelf(allCpus);
+      }
+      const contended = fanoutResults.filter((r) => r.otherCpuPercent >= CONTENDED_CPU);
+      for (const r of contended) {
+        log(
+          `  contended: ${r.contender} ${formatSize(r.size)} ${r.publisher}${r.publisher === "server" ? ` burst ${r.burst}` : ""}: other processes used ${r.otherCpuPercent.toFixed(0)}% of a CPU`,
+        );
+      }
+      // fan-out cases are not repeated (each takes a while): contended ones are shown and not judged
+      return { contended: false };
+    },
+  };
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
-  log(
-    `sockjet echo benchmark: ${options.only.join(", ")}; sizes ${options.sizes.map(formatSize).join(", ")}`,
-  );
+  log(`sockjet benchmark: ${options.parts.join(", ")}`);
+  if (options.parts.includes("echo"))
+    log(`  echo: ${options.only.join(", ")}; sizes ${options.sizes.map(formatSize).join(", ")}`);
+  if (options.parts.includes("client")) log(`  client: ${options.clients.join(", ")}`);
   log(pinning.note);
   if (pinning.server === undefined) warnings.push(`${pinning.note}: the figures are not reliable`);
   // sockjet runs from dist/, as users run it: build it from the current sources first.
@@ -750,57 +1268,67 @@ async function main(): Promise<number> {
     log("npm run build failed");
     return 1;
   }
-  let bin: string;
-  try {
-    bin = compileLoadgen(join(defaultOutDir, "loadgen"));
-  } catch (error) {
-    log(`cannot build the load generator: ${(error as Error).message}`);
-    return 1;
+  const tasks: Task[] = [];
+  let estimateS = 0;
+  if (options.parts.includes("echo")) {
+    let bin: string;
+    try {
+      bin = compileLoadgen(join(defaultOutDir, "loadgen"));
+    } catch (error) {
+      log(`cannot build the load generator: ${(error as Error).message}`);
+      return 1;
+    }
+    const jobs = planJobs(options);
+    tasks.push(...jobs.map((job) => echoTask(bin, job)));
+    estimateS += jobs.length * (options.duration + options.warmup + 1.5);
   }
-  const jobs = planJobs(options);
-  const perRun = options.duration + options.warmup + 1;
-  log(`${jobs.length} runs, about ${Math.ceil((jobs.length * perRun) / 60)} min`);
+  const ctx = {
+    echoServer: "",
+    serverCpu: pinning.server,
+    clientCpu: pinning.loadgen,
+    duration: options.clientDuration,
+    warmup: options.clientWarmup,
+  };
+  if (options.parts.includes("client")) {
+    try {
+      ctx.echoServer = compileEchoServer(join(defaultOutDir, "echo-server"));
+    } catch (error) {
+      log(`cannot build the C echo server: ${(error as Error).message}`);
+      return 1;
+    }
+    const jobs = planClientJobs(options.runs, options.clients);
+    tasks.push(
+      ...jobs.map((job) => clientTask(describeClientJob(job), () => runClientJob(job, ctx), clientRecords)),
+    );
+    estimateS += jobs.length * (options.clientDuration + options.clientWarmup + 1);
+  }
+  if (options.parts.includes("deflate")) {
+    const jobs = planDeflateJobs(options.runs);
+    tasks.push(
+      ...jobs.map((job) => clientTask(describeClientJob(job), () => runDeflateJob(job, ctx), deflateRecords)),
+    );
+    estimateS += jobs.length * (options.clientDuration + options.clientWarmup + 1.5);
+  }
+  if (options.parts.includes("fanout")) {
+    tasks.push(fanoutTask());
+    estimateS += 12 * (6 + options.runs * options.fanoutSeconds);
+  }
+  log(`${tasks.length} runs, about ${Math.ceil(estimateS / 60)} min`);
   let quietWaitedMs = 0;
   let retries = 0;
-  const queue = jobs.map((job, i) => ({ job, label: `${i + 1}`, retry: false }));
+  const queue = tasks.map((task, i) => ({ task, label: `${i + 1}`, retry: false }));
   for (let qi = 0; qi < queue.length; qi++) {
-    const { job, label, retry } = queue[qi]!;
-    if (unavailable.has(job.contender)) continue;
-    if (job.scenario !== "idle") quietWaitedMs += await waitForQuiet(QUIET_BUDGET_MS - quietWaitedMs);
-    const record: Record_ = { ...job };
-    if (job.scenario === "idle") await runIdle(bin, job, record);
-    else await runEcho(bin, job, record);
-    if (record.skipped) continue;
-    record.contended = (record.result?.otherCpu ?? 0) >= CONTENDED_CPU;
-    records.push(record);
-    const prefix = `[${label.padStart(String(jobs.length).length)}/${jobs.length}${retry ? " again" : ""}] ${describe(job)}:`;
-    if (record.error) {
-      log(`${prefix} ERROR ${record.error}`);
-    } else if (record.idle) {
-      const m = record.idle;
-      log(`${prefix} ${m.perConnKiB.toFixed(2)} KiB/conn (RSS ${m.beforeKiB} -> ${m.afterKiB} KiB)`);
-    } else if (record.result) {
-      const r = record.result;
-      log(
-        `${prefix} ${formatRate(r.msgsPerS)} msg/s, ${r.mbPerS.toFixed(1)} MB/s, p50 ${r.p50Us.toFixed(0)} µs, ` +
-          `p99 ${r.p99Us.toFixed(0)} µs, cpu server ${r.serverCpu.toFixed(0)}% loadgen ${r.clientCpu.toFixed(0)}%`,
-      );
-      if (r.clientCpu >= 95 && r.serverCpu >= 0 && r.serverCpu < 95) {
-        const w = `${describe(job)}: the load generator was the bottleneck (loadgen ${r.clientCpu.toFixed(0)}% CPU, server ${r.serverCpu.toFixed(0)}%)`;
-        warnings.push(w);
-        log(`  warning: ${w}`);
-      }
-      if (r.steal >= 5) warnings.push(`${describe(job)}: ${r.steal.toFixed(0)}% CPU steal (noisy neighbour)`);
-      if (record.contended) {
-        log(`  contended: other processes used ${r.otherCpu.toFixed(0)}% of a CPU during the run`);
-        if (!retry && retries < RETRY_BUDGET) {
-          retries++;
-          queue.splice(qi + 1, 0, { job, label, retry: true });
-        }
-      }
+    const { task, label, retry } = queue[qi]!;
+    if (task.skip?.()) continue;
+    if (task.quiet) quietWaitedMs += await waitForQuiet(QUIET_BUDGET_MS - quietWaitedMs);
+    const prefix = `[${label.padStart(String(tasks.length).length)}/${tasks.length}${retry ? " again" : ""}] ${task.label}:`;
+    const { contended } = await task.run(prefix);
+    if (contended && !retry && retries < RETRY_BUDGET) {
+      retries++;
+      queue.splice(qi + 1, 0, { task, label, retry: true });
     }
   }
-  const contended = records.filter((r) => r.contended).length;
+  const { contended } = contendedRuns();
   if (contended > 0)
     warnings.push(
       `${contended} run(s) were contended (other processes used ≥ ${CONTENDED_CPU}% of a CPU; marked * below); ` +
@@ -808,26 +1336,45 @@ async function main(): Promise<number> {
     );
   if (quietWaitedMs > 0) log(`waited ${(quietWaitedMs / 1000).toFixed(0)} s in all for a quiet machine`);
   const elapsedS = (Date.now() - t0) / 1000;
-  const summary = summarize();
+  const summary = options.parts.includes("echo") ? summarize() : undefined;
+  const hasClient = options.parts.includes("client") || options.parts.includes("deflate");
+  const client = hasClient ? clientTables(clientRecords, deflateRecords, options.clients) : undefined;
+  if (client) warnings.push(...client.warnings);
+  const fanout = options.parts.includes("fanout")
+    ? formatFanout(fanoutResults, { target: TARGET_FANOUT, contendedCpu: CONTENDED_CPU })
+    : undefined;
+  const targets = targetRows();
   const machineLines = machine();
-  const md = markdown(summary, elapsedS, machineLines);
-  const svg = renderSvg();
+  const md = markdown({ summary, client, fanout, targets }, elapsedS, machineLines);
   const docsDir = options.docs ? join(repoRoot, "docs") : defaultOutDir;
   mkdirSync(docsDir, { recursive: true });
   mkdirSync(defaultOutDir, { recursive: true });
   writeFileSync(join(docsDir, "BENCHMARKS.md"), md);
-  writeFileSync(join(docsDir, "bench-echo.svg"), svg);
+  if (summary) writeFileSync(join(docsDir, "bench-echo.svg"), renderSvg());
+  const summaryMd = `${targetTable(targets)}\n`;
+  writeFileSync(join(defaultOutDir, "summary.md"), summaryMd);
   writeFileSync(
     join(defaultOutDir, "results.json"),
-    `${JSON.stringify({ options, pinning, unavailable: Object.fromEntries(unavailable), records, warnings }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        options,
+        pinning,
+        unavailable: Object.fromEntries(unavailable),
+        records,
+        clientRecords,
+        deflateRecords,
+        fanoutResults,
+        warnings,
+        errors: errorLines(),
+      },
+      null,
+      2,
+    )}\n`,
   );
-  console.log(
-    [
-      "",
-      ...machineLines,
-      "",
-      ...[...unavailable].map(([c, why]) => `${c}: unavailable (${why})`),
-      "",
+  const out: string[] = ["", ...machineLines, ""];
+  out.push(...[...unavailable].map(([c, why]) => `${c}: unavailable (${why})`));
+  if (summary) {
+    out.push(
       "Echo throughput (64 connections, binary):",
       summary.echo,
       "",
@@ -842,12 +1389,35 @@ async function main(): Promise<number> {
       "Idle memory per connection:",
       summary.idle,
       "",
-      ...warnings.map((w) => `warning: ${w}`),
-      ...records.filter((r) => r.error).map((r) => `error: ${describe(r)}: ${r.error}`),
-      `report: ${relative(repoRoot, join(docsDir, "BENCHMARKS.md"))}, ${relative(repoRoot, join(docsDir, "bench-echo.svg"))} (${(elapsedS / 60).toFixed(1)} min)`,
-    ].join("\n"),
+    );
+  }
+  if (client) {
+    out.push(
+      "Client, one connection against the C echo server:",
+      client.throughput,
+      "",
+      "Client latency, 32 B, 1 in flight:",
+      client.latency,
+      "",
+      client.detail,
+      "",
+      "permessage-deflate echo:",
+      client.deflate,
+      "",
+    );
+  }
+  if (fanout !== undefined) out.push("Fan-out, 1 publisher → 1,000 subscribers:", fanout, "");
+  out.push(
+    `Targets of issues 9 and 10 (README-ready, also in ${relative(repoRoot, join(defaultOutDir, "summary.md"))}):`,
+    summaryMd,
   );
-  return records.some((r) => r.error) ? 1 : 0;
+  out.push(...warnings.map((w) => `warning: ${w}`));
+  out.push(...errorLines().map((e) => `error: ${e}`));
+  out.push(
+    `report: ${relative(repoRoot, join(docsDir, "BENCHMARKS.md"))}${summary ? `, ${relative(repoRoot, join(docsDir, "bench-echo.svg"))}` : ""} (${(elapsedS / 60).toFixed(1)} min)`,
+  );
+  console.log(out.join("\n"));
+  return errorLines().length > 0 ? 1 : 0;
 }
 
 main().then(
