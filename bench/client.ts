@@ -360,15 +360,24 @@ export function clientTables(
           .map((r) => (r.result ? `${formatRate(r.result.msgsPerS)}${r.contended ? "*" : ""}` : "error"))
           .join(" / "),
         `${stat(runs, (r) => r.clientCpu).value.toFixed(0)}%`,
+        stat(runs, (r) => (r.clientCpu * 1e4) / r.msgsPerS).value.toFixed(2),
         `${serverCpu.toFixed(0)}%`,
         `${stat(runs, (r) => r.otherCpu).value.toFixed(0)}%`,
       ]);
     }
   }
   const detail = table(
-    ["case", "client", "msg/s (each run)", "client CPU", "echo server CPU", "others' CPU"],
+    [
+      "case",
+      "client",
+      "msg/s (each run)",
+      "client CPU",
+      "client CPU µs per message",
+      "echo server CPU",
+      "others' CPU",
+    ],
     detailRows,
-    ["---", "---", "---:", "---:", "---:", "---:"],
+    ["---", "---", "---:", "---:", "---:", "---:", "---:"],
   );
   const deflateRate = (s: DeflateServerName) => stat(deflateRuns(deflateRecords, s), (r) => r.msgsPerS);
   const deflateRows = DEFLATE_SERVERS.map((server) => {

@@ -1048,6 +1048,7 @@ function markdown(report: Report, elapsedS: number, machineLines: string[]): str
       "- Server: `bench/servers/echo-server.c`, a single-threaded epoll WebSocket echo in C (one write per read burst, unmasking 8 bytes at a time) pinned to the server CPU; its CPU use is reported below to show it is not the bottleneck. It never selects an extension.",
       '- Each client runs alone in its own process (`bench/clients/echo-client.mjs`, plain `node`, pinned to the other CPU) with one connection: sockjet from `dist/` (`new WebSocket(url, undefined, { perMessageDeflate: false })`, `binaryType = "arraybuffer"`, `onmessage`), ws (`new WebSocket(url, { perMessageDeflate: false })` with bufferutil, `on("message")`, Buffers) and undici (`import { WebSocket } from "undici"`, `binaryType = "arraybuffer"`, `onmessage`). Each keeps N binary messages in flight (a new one is sent from the message handler of each echo).',
       `- ${options.clientWarmup} s warm-up, during which every echo is checked byte for byte and for order, then ${options.clientDuration} s measured (only lengths checked); then every outstanding echo must arrive. Latency (1 in flight): from \`send()\` to the echo's message event, every message of the measured window.`,
+      "- A client well below 100% CPU was waiting, not computing: its rate is bound by round trips (e.g. when all the messages in flight travel together as one batch each way), and its CPU µs per message shows what a message costs it.",
       "",
       "### permessage-deflate",
       "",
