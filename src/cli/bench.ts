@@ -134,8 +134,11 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   const url = parseTarget(positionals[0]);
   const headers = Object.fromEntries(flags.header);
-  const options: WebSocketOptions = { headers, rejectUnauthorized: !flags.insecure };
-  if (!flags.deflate) (options as Record<string, unknown>).perMessageDeflate = false;
+  const options: WebSocketOptions = {
+    headers,
+    rejectUnauthorized: !flags.insecure,
+    perMessageDeflate: flags.deflate,
+  };
   const size = flags.size;
   const payload: string | Buffer = flags.text
     ? "sockjet-bench-".repeat(Math.ceil(size / 14)).slice(0, size)

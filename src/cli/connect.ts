@@ -92,9 +92,12 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   const url = parseTarget(positionals[0]);
   const headers = Object.fromEntries(flags.header);
-  const options: WebSocketOptions = { headers, origin: flags.origin, rejectUnauthorized: !flags.insecure };
-  // perMessageDeflate is being added to the client options; wired now, cast until it exists.
-  if (!flags.deflate) (options as Record<string, unknown>).perMessageDeflate = false;
+  const options: WebSocketOptions = {
+    headers,
+    origin: flags.origin,
+    rejectUnauthorized: !flags.insecure,
+    perMessageDeflate: flags.deflate,
+  };
 
   let socket: WebSocket;
   try {
