@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { WebSocket, type WebSocketOptions } from "../index.js";
+import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { explainFailure, headerLine, parseTarget } from "./target.js";
+import { clientTarget, explainFailure, headerLine } from "./target.js";
 import { grouped } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
@@ -131,14 +131,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
-  const url = parseTarget(positionals[0]);
-  const headers = Object.fromEntries(flags.header);
-  const options: WebSocketOptions = {
-    headers,
-    rejectUnauthorized: !flags.insecure,
-    perMessageDeflate: flags.deflate,
-  };
+  const { url, options } = clientTarget(positionals, flags);
   const size = flags.size;
   const payload: string | Buffer = flags.text
     ? "sockjet-bench-".repeat(Math.ceil(size / 14)).slice(0, size)
@@ -209,7 +202,7 @@ async function run(argv: string[]): Promise<number> {
   if (live.length === 0) {
     const why = await explainFailure(url, {
       protocols: flags.protocol,
-      headers,
+      headers: options.headers,
       rejectUnauthorized: !flags.insecure,
     });
     throw new Error(`cannot connect to ${url.href}: ${why}`);

@@ -1,8 +1,8 @@
 import { createInterface, type Interface } from "node:readline";
-import { type CloseEvent, WebSocket, type WebSocketOptions } from "../index.js";
+import { type CloseEvent, WebSocket } from "../index.js";
 import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { explainFailure, headerLine, parseTarget } from "./target.js";
+import { clientTarget, explainFailure, headerLine } from "./target.js";
 import { errorMessage, paintFor } from "./terminal.js";
 
 // `sockjet connect URL`: stdin lines out as messages, received messages to stdout. Interactive on a
@@ -89,15 +89,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
-  const url = parseTarget(positionals[0]);
-  const headers = Object.fromEntries(flags.header);
-  const options: WebSocketOptions = {
-    headers,
-    origin: flags.origin,
-    rejectUnauthorized: !flags.insecure,
-    perMessageDeflate: flags.deflate,
-  };
+  const { url, options } = clientTarget(positionals, flags);
 
   let socket: WebSocket;
   try {
@@ -214,7 +206,7 @@ async function run(argv: string[]): Promise<number> {
   if (!opened) {
     const why = await explainFailure(url, {
       protocols: flags.protocol,
-      headers,
+      headers: options.headers,
       origin: flags.origin,
       rejectUnauthorized: !flags.insecure,
     });

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import type { WebSocketOptions } from "../index.js";
 import { UsageError } from "./args.js";
 
 // What `connect` and `bench` share about the server they talk to: reading the URL from the command line,
@@ -23,6 +24,29 @@ export function parseTarget(raw: string | undefined): URL {
     throw new UsageError(`invalid URL ${JSON.stringify(raw)}: a WebSocket URL has no #fragment`);
   if (url.hostname === "") throw new UsageError(`invalid URL ${JSON.stringify(raw)}: no host`);
   return url;
+}
+
+/** The flags `connect` and `bench` share, turned into the client's Node-only options. */
+export interface ClientFlags {
+  header: Array<[string, string]>;
+  insecure: boolean;
+  deflate: boolean;
+  origin?: string;
+}
+
+/** The one positional argument (the URL) and the client options of `connect` and `bench`. */
+export function clientTarget(
+  positionals: readonly string[],
+  flags: ClientFlags,
+): { url: URL; options: WebSocketOptions } {
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const options: WebSocketOptions = {
+    headers: Object.fromEntries(flags.header),
+    rejectUnauthorized: !flags.insecure,
+    perMessageDeflate: flags.deflate,
+  };
+  if (flags.origin !== undefined) options.origin = flags.origin;
+  return { url: parseTarget(positionals[0]), options };
 }
 
 /** Parses a `Name: value` header flag. */
