@@ -19,38 +19,13 @@ import {
 } from "../src/protocol/permessage-deflate/index.js";
 import { WebSocketServer } from "../src/server/websocket-server.js";
 import { WebSocket } from "../src/web/websocket.js";
+import { jsonMessage } from "./clients/json-message.mjs";
 
 const args = process.argv.slice(2);
 const argValue = (name: string, fallback: number) => {
   const at = args.indexOf(name);
   return at >= 0 ? Number(args[at + 1]) : fallback;
 };
-
-/** A ~1 KiB JSON message (1,030–1,050 bytes, so above the default 1,024-byte threshold) of the same shape every time with varying values (an app's update feed). */
-function jsonMessage(i: number): Buffer {
-  const items = [];
-  for (let n = 0; n < 23; n++) {
-    items.push({
-      sku: `SKU-${(i * 31 + n * 17) % 10_000}`,
-      qty: (i + n) % 5,
-      price: ((i * 13 + n * 7) % 9999) / 100,
-    });
-  }
-  return Buffer.from(
-    JSON.stringify({
-      type: "order.updated",
-      seq: i,
-      ts: 1_700_000_000_000 + i * 137,
-      user: {
-        id: `u-${(i * 7919) % 100_000}`,
-        name: ["alice", "bob", "carol", "dave"][i % 4],
-        locale: "en-GB",
-      },
-      status: ["pending", "paid", "shipped"][i % 3],
-      items,
-    }),
-  );
-}
 
 // ---- child: the server whose memory is measured -----------------------------------------------------
 

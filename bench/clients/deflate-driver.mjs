@@ -20,6 +20,7 @@ import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import zlib from "node:zlib";
 import { cpuWindow } from "./common.mjs";
+import { jsonMessage } from "./json-message.mjs";
 
 const o = JSON.parse(process.argv[2] ?? "{}");
 const { url, conns, window, duration, warmup } = o;
@@ -35,32 +36,6 @@ function fail(message) {
 process.on("uncaughtException", (error) => fail(error?.stack ?? error));
 process.on("unhandledRejection", (error) => fail(error?.stack ?? error));
 setTimeout(() => fail("timed out"), (warmup + duration + 60) * 1000).unref();
-
-/** A ~1 KiB JSON message of the same shape every time with varying values (as in bench/deflate.ts). */
-function jsonMessage(i) {
-  const items = [];
-  for (let n = 0; n < 23; n++) {
-    items.push({
-      sku: `SKU-${(i * 31 + n * 17) % 10_000}`,
-      qty: (i + n) % 5,
-      price: ((i * 13 + n * 7) % 9999) / 100,
-    });
-  }
-  return Buffer.from(
-    JSON.stringify({
-      type: "order.updated",
-      seq: i,
-      ts: 1_700_000_000_000 + i * 137,
-      user: {
-        id: `u-${(i * 7919) % 100_000}`,
-        name: ["alice", "bob", "carol", "dave"][i % 4],
-        locale: "en-GB",
-      },
-      status: ["pending", "paid", "shipped"][i % 3],
-      items,
-    }),
-  );
-}
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** the largest LZ77 window (server_max_window_bits 15) */
