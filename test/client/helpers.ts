@@ -3,13 +3,9 @@
 // built by hand (independent of src/protocol), an event recorder, and timeouts that fail instead of hanging.
 // Everything a test opens is closed in t.after.
 
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { type WebSocket as PeerSocket, WebSocketServer } from "ws";
 import { type CloseEvent, WebSocket, type WebSocketOptions } from "../../src/index.js";
@@ -434,38 +430,4 @@ export function closeBody(code: number, reason = ""): Buffer {
 
 // ---- TLS -----------------------------------------------------------------------------------------------------
 
-/** A self-signed certificate for localhost / 127.0.0.1 made with openssl, or null when openssl is missing. */
-export function selfSignedCertificate(): { key: string; cert: string } | null {
-  const dir = mkdtempSync(join(tmpdir(), "sockjet-tls-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-days",
-        "1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore", timeout: 30_000 },
-    );
-    return {
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-    };
-  } catch {
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { selfSignedCertificate } from "../support/certificate.js";

@@ -8,6 +8,7 @@ import net from "node:net";
 import type { WebSocketServerOptions } from "../../src/server/options.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket, type WebSocketOptions } from "../../src/web/websocket.js";
+import { selfSignedCertificate } from "../support/certificate.js";
 
 export const HOST = "127.0.0.1";
 
@@ -476,44 +477,7 @@ export function hex(buf: Uint8Array): string {
 
 // ---- certificates -----------------------------------------------------------------------------------------
 
-/** A self-signed certificate for 127.0.0.1 and localhost made by `openssl`, or null if openssl is missing. */
+/** A self-signed certificate for 127.0.0.1 and localhost, or null if openssl is missing. */
 export async function selfSignedCert(): Promise<{ cert: string; key: string } | null> {
-  const { execFileSync } = await import("node:child_process");
-  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const dir = mkdtempSync(join(tmpdir(), "sockjet-tls-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore", timeout: 10_000 },
-    );
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-  } catch {
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return selfSignedCertificate();
 }
