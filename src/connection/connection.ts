@@ -70,7 +70,7 @@ export class Connection implements ProtocolHandler {
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
     this.acceptsSharedFrames = (options.extension ?? null) === null;
-    this.output = new OutputBatcher(socket);
+    this.output = new OutputBatcher(socket, options.role === "client");
     this.protocol = new Protocol(
       {
         role: options.role,

@@ -10,6 +10,8 @@ const JOIN_LIMIT = 16 * 1024;
 
 export class OutputBatcher {
   private readonly socket: Socket;
+  private readonly eagerFirstWrite: boolean;
+  private wroteInBurst = false;
   private chunks: Buffer[] = [];
   private bytes = 0;
   private depth = 0;
@@ -22,11 +24,13 @@ export class OutputBatcher {
     this.flush();
   };
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, eagerFirstWrite = false) {
     this.socket = socket;
+    this.eagerFirstWrite = eagerFirstWrite;
   }
 
   beginBurst(): void {
+    if (this.depth === 0) this.wroteInBurst = false;
     this.depth++;
   }
 
@@ -37,7 +41,10 @@ export class OutputBatcher {
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.bytes += chunk.length;
-    if (this.depth === 0 && !this.scheduled) {
+    if (this.depth > 0 && this.eagerFirstWrite && !this.wroteInBurst) {
+      this.wroteInBurst = true;
+      this.flush();
+    } else if (this.depth === 0 && !this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushLater);
     }
