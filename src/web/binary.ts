@@ -31,6 +31,20 @@ function checkBufferSource(buffer: ArrayBufferLike): void {
   }
 }
 
+/**
+ * The bytes of a Uint8Array (a Buffer included) or an ArrayBuffer of this realm that is neither shared nor
+ * resizable, as a Buffer (no copy); null for anything else, which toSendPayload() converts.
+ */
+export function plainBytes(data: unknown): Buffer | null {
+  if (data instanceof Uint8Array) {
+    const buffer = data.buffer;
+    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return null;
+    return data instanceof Buffer ? data : Buffer.from(buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer && !data.resizable) return Buffer.from(data);
+  return null;
+}
+
 export function toSendPayload(data: unknown): SendPayload {
   // WHATWG send(): the bytes are those of the buffer at the time of the call. The payload is a view of the
   // caller's memory, marked borrowed: the frame writer copies it into the frame (which small frames and

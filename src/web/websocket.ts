@@ -3,7 +3,7 @@ import { Connection, type ConnectionEvents, type ConnectionOptions } from "../co
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
-import { toBinaryData, toSendPayload } from "./binary.js";
+import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
 import { parseConstructorArguments } from "./constructor-arguments.js";
 import type {
   AcceptedConnection,
@@ -272,6 +272,16 @@ export class WebSocket extends EventTarget {
   /** §"The send(data) method". */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
     requireArguments(arguments.length, 1, "send");
+    // The hot path (an open socket, nothing queued behind a Blob, bytes in a Uint8Array or an ArrayBuffer):
+    // no conversion record. Anything else — other views, shared or resizable or foreign-realm buffers —
+    // takes the general path below, which applies every WebIDL rule.
+    if (this.#readyState === OPEN && this.#queue === null && this.#connection !== null) {
+      const bytes = plainBytes(data);
+      if (bytes !== null) {
+        this.#connection.send(bytes, false, options?.compress, true);
+        return;
+      }
+    }
     // Strings (the common case) are encoded straight into the frame; the rest converts per WebIDL.
     const text = typeof data === "string" ? data.toWellFormed() : null;
     const converted = text === null ? toSendPayload(data) : null;
