@@ -347,6 +347,18 @@ export class Protocol implements FrameSink {
       return;
     }
     this.framePieces++;
+    // The common case, a whole message in one unfragmented frame read in one piece: straight to the handler.
+    if (last && this.frameFin && this.framePieces === 1 && this.fragments === 1 && !this.messageTransformed) {
+      const isText = this.messageOpcode === Opcode.Text;
+      this.messageOpcode = 0;
+      // §8.1: a text message must be valid UTF-8.
+      if (isText && !isValidUtf8(piece)) {
+        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        return;
+      }
+      this.handler.onMessage(piece, isText);
+      return;
+    }
     const text = this.messageOpcode === Opcode.Text && !this.messageTransformed;
     // A text message that arrives in one piece is validated once at the end, natively. Anything split is
     // validated piece by piece, so invalid UTF-8 fails the connection as soon as it arrives (§8.1).
