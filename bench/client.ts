@@ -22,11 +22,12 @@ import {
   startServer,
 } from "./lib.js";
 
-export const CLIENT_NAMES = ["sockjet", "ws", "undici"] as const;
+export const CLIENT_NAMES = ["sockjet", "sockjet-ab", "ws", "undici"] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];
 
 export const CLIENT_LABELS: Record<ClientName, string> = {
-  sockjet: "sockjet",
+  sockjet: 'sockjet ("nodebuffer")',
+  "sockjet-ab": 'sockjet ("arraybuffer")',
   ws: "ws + bufferutil",
   undici: "undici",
 };

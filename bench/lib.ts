@@ -10,7 +10,7 @@ export const repoRoot = dirname(benchDir);
 export const loadgenSource = join(benchDir, "loadgen", "loadgen.c");
 export const defaultOutDir = join(benchDir, "out");
 
-export type ContenderName = "raw" | "ws" | "sockjet";
+export type ContenderName = "raw" | "ws" | "sockjet" | "sockjet-ab";
 
 export interface Contender {
   name: ContenderName;
@@ -34,13 +34,24 @@ export const CONTENDERS: Record<ContenderName, Contender> = {
     protocol: "ws",
     nodeArgs: [join(benchDir, "servers", "ws-echo.mjs")],
   },
+  // Judged against the targets: Buffers in and out, like ws (binaryType "nodebuffer", the Node-only type).
   sockjet: {
     name: "sockjet",
-    label: "sockjet",
+    label: 'sockjet (binaryType "nodebuffer")',
     protocol: "ws",
     nodeArgs: [join(benchDir, "servers", "sockjet-echo.mjs")],
   },
+  // The browser's type: every message also pays for a new ArrayBuffer (see bench/micro/arraybuffer.mjs).
+  "sockjet-ab": {
+    name: "sockjet-ab",
+    label: 'sockjet (binaryType "arraybuffer")',
+    protocol: "ws",
+    nodeArgs: [join(benchDir, "servers", "sockjet-echo.mjs"), "--arraybuffer"],
+  },
 };
+
+/** Contenders run in the echo-size scenario only (not for 1,000 connections, text or idle memory). */
+export const ECHO_ONLY_CONTENDERS: ContenderName[] = ["sockjet-ab"];
 
 export const CONTENDER_NAMES = Object.keys(CONTENDERS) as ContenderName[];
 

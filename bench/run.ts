@@ -41,6 +41,7 @@ import {
   choosePinning,
   compileLoadgen,
   defaultOutDir,
+  ECHO_ONLY_CONTENDERS,
   formatRate,
   formatSize,
   holdIdle,
@@ -213,7 +214,7 @@ function rotate<T>(items: T[], by: number): T[] {
 
 function planJobs(o: Options): Job[] {
   const jobs: Job[] = [];
-  const wsLike = o.only.filter((c) => CONTENDERS[c].protocol === "ws");
+  const wsLike = o.only.filter((c) => CONTENDERS[c].protocol === "ws" && !ECHO_ONLY_CONTENDERS.includes(c));
   for (let rep = 0; rep < o.runs; rep++) {
     for (const size of o.sizes) {
       for (const contender of rotate(o.only, rep)) {
@@ -228,7 +229,8 @@ function planJobs(o: Options): Job[] {
         });
       }
     }
-    for (const contender of rotate(o.only, rep)) {
+    const general = o.only.filter((c) => !ECHO_ONLY_CONTENDERS.includes(c));
+    for (const contender of rotate(general, rep)) {
       const job = { scenario: "conns", contender, size: 32, conns: MANY_CONNS, window: MANY_CONNS_WINDOW };
       jobs.push({ ...job, text: false, rep } as Job);
     }
@@ -239,7 +241,10 @@ function planJobs(o: Options): Job[] {
     }
   }
   for (let rep = 0; rep < o.runs; rep++) {
-    for (const contender of rotate(o.only, rep)) {
+    for (const contender of rotate(
+      o.only.filter((c) => !ECHO_ONLY_CONTENDERS.includes(c)),
+      rep,
+    )) {
       jobs.push({ scenario: "idle", contender, size: 0, conns: o.idleConns, window: 0, text: false, rep });
     }
   }
@@ -545,7 +550,8 @@ function summarize(): Summary {
   );
   // 1,000 connections
   const rawMany = med(pick("conns", "raw"), (r) => r.msgsPerS);
-  const connsRows = cs.map((c) => {
+  const general = cs.filter((c) => !ECHO_ONLY_CONTENDERS.includes(c));
+  const connsRows = general.map((c) => {
     const rs = pick("conns", c);
     const rate = med(rs, (r) => r.msgsPerS);
     return [
@@ -567,7 +573,7 @@ function summarize(): Summary {
   });
   const conns = table(["server", "msg/s", "÷ raw", "p50 / p99 µs", "CPU server / loadgen"], connsRows);
   // text vs binary
-  const textRows = cs
+  const textRows = general
     .filter((c) => CONTENDERS[c].protocol === "ws")
     .map((c) => {
       const binRuns = pick("text", c, 1024, false);
@@ -583,7 +589,7 @@ function summarize(): Summary {
     });
   const text = table(["server", "binary msg/s", "text msg/s", "text ÷ binary"], textRows);
   // idle memory
-  const idleRows = cs.map((c) => {
+  const idleRows = general.map((c) => {
     const rs = ok(records).filter((r) => r.scenario === "idle" && r.contender === c && r.idle);
     const per = median(rs.map((r) => r.idle!.perConnKiB));
     return [
@@ -617,7 +623,12 @@ function renderSvg(): string {
     target: TARGET_CONNS,
     values: new Map(cs.map((c) => [c, med(pick("conns", c), (r) => r.msgsPerS)] as const)),
   });
-  const colors: Record<ContenderName, string> = { raw: "#8c8c8c", ws: "#4e79a7", sockjet: "#f28e2b" };
+  const colors: Record<ContenderName, string> = {
+    raw: "#8c8c8c",
+    ws: "#4e79a7",
+    sockjet: "#f28e2b",
+    "sockjet-ab": "#f7c38f",
+  };
   const W = 820;
   const H = 400;
   const left = 60;
@@ -1034,7 +1045,7 @@ function markdown(report: Report, elapsedS: number, machineLines: string[]): str
     lines.push(
       "### Server echo",
       "",
-      '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.mjs` (the built package from `dist/`; `socket.onmessage = (e) => socket.send(e.data)`, `binaryType = "arraybuffer"`, `perMessageDeflate: false`).',
+      '- Three echo servers, each a small script in `bench/servers/`: `raw-echo.mjs` (Node `net`, writes back whatever it reads — the ceiling for any WebSocket server on Node), `ws-echo.mjs` (npm `ws`, `perMessageDeflate: false`, `ws.send(data, { binary: isBinary })`) and `sockjet-echo.mjs` (the built package from `dist/`; `socket.onmessage = (e) => socket.send(e.data)`, `perMessageDeflate: false`), run twice: `sockjet` with `binaryType = "nodebuffer"` (Buffers in and out, as ws hands its listeners: the same work, so this one is judged against the targets) and `sockjet-ab` with `binaryType = "arraybuffer"` (the browser\'s type, echo sizes only), which also pays for one new `ArrayBuffer` per message — V8 makes one in ~300 ns at 32 B and ~900 ns at 1 KiB on this machine (`node bench/micro/arraybuffer.mjs`).',
       "- Load from `bench/loadgen/loadgen.c`: a single-threaded epoll client in C, built with `gcc -O2` at bench time. It does a real RFC 6455 handshake (random key per connection, `Sec-WebSocket-Accept` checked), sends masked frames, keeps a fixed number of messages in flight per connection (a new one is queued as each echo completes), answers pings, reassembles fragmented echoes, and checks length, type (text/binary), order and — unless `--no-verify` — every byte of each echo. Against the raw server it speaks a 4-byte big-endian length prefix instead of WebSocket framing.",
       "- msg/s counts echoed messages completed in the measured window; MB/s is payload in one direction (10^6 bytes); latency is from queueing a message to its echo being complete (so it includes the time spent behind the other messages in flight). Ratios are medians divided by the raw TCP median. The load generator would be the bottleneck if it were near 100% CPU while the server is not; that is checked and reported below.",
       `- Idle memory: the server's VmRSS (\`/proc/PID/status\`) after 100 warm-up connections were opened and closed, then after ${options.idleConns.toLocaleString("en-US")} more connections are open and idle (handshake done; for raw TCP one 1-byte echo each), divided by the number of connections.`,
@@ -1046,7 +1057,7 @@ function markdown(report: Report, elapsedS: number, machineLines: string[]): str
       "### Client",
       "",
       "- Server: `bench/servers/echo-server.c`, a single-threaded epoll WebSocket echo in C (one write per read burst, unmasking 8 bytes at a time) pinned to the server CPU; its CPU use is reported below to show it is not the bottleneck. It never selects an extension.",
-      '- Each client runs alone in its own process (`bench/clients/echo-client.mjs`, plain `node`, pinned to the other CPU) with one connection: sockjet from `dist/` (`new WebSocket(url, undefined, { perMessageDeflate: false })`, `binaryType = "arraybuffer"`, `onmessage`), ws (`new WebSocket(url, { perMessageDeflate: false })` with bufferutil, `on("message")`, Buffers) and undici (`import { WebSocket } from "undici"`, `binaryType = "arraybuffer"`, `onmessage`). Each keeps N binary messages in flight (a new one is sent from the message handler of each echo).',
+      '- Each client runs alone in its own process (`bench/clients/echo-client.mjs`, plain `node`, pinned to the other CPU) with one connection: sockjet from `dist/` (`new WebSocket(url, undefined, { perMessageDeflate: false })`, `onmessage`; `sockjet` with `binaryType = "nodebuffer"`, judged against the targets, and `sockjet-ab` with `binaryType = "arraybuffer"`), ws (`new WebSocket(url, { perMessageDeflate: false })` with bufferutil, `on("message")`, Buffers) and undici (`import { WebSocket } from "undici"`, `binaryType = "arraybuffer"`, `onmessage`). Each keeps N binary messages in flight (a new one is sent from the message handler of each echo).',
       `- ${options.clientWarmup} s warm-up, during which every echo is checked byte for byte and for order, then ${options.clientDuration} s measured (only lengths checked); then every outstanding echo must arrive. Latency (1 in flight): from \`send()\` to the echo's message event, every message of the measured window.`,
       "- A client well below 100% CPU was waiting, not computing: its rate is bound by round trips (e.g. when all the messages in flight travel together as one batch each way), and its CPU µs per message shows what a message costs it.",
       "",

@@ -4,7 +4,8 @@
 //   node bench/clients/echo-client.mjs '{"client":"sockjet","url":"ws://127.0.0.1:PORT/","size":32,
 //                                        "window":16,"duration":3,"warmup":1,"serverPid":123,"latency":false}'
 //
-// Clients: "sockjet" (the built package, dist/index.js: binaryType "arraybuffer", perMessageDeflate false),
+// Clients: "sockjet" (the built package, dist/index.js: binaryType "nodebuffer" — Buffers, as ws hands them —,
+// perMessageDeflate false), "sockjet-ab" (the same with binaryType "arraybuffer", the browser's type),
 // "ws" (npm ws with bufferutil, perMessageDeflate false, Buffer messages) and "undici" (undici's WHATWG
 // WebSocket, binaryType "arraybuffer"). Plain JavaScript, run by plain node: no transform in the measured process.
 //
@@ -100,14 +101,14 @@ function echoed() {
 }
 
 async function open() {
-  if (client === "sockjet") {
+  if (client === "sockjet" || client === "sockjet-ab") {
     const { WebSocket } = await import("../../dist/index.js");
     const ws = new WebSocket(url, undefined, { perMessageDeflate: false });
-    ws.binaryType = "arraybuffer";
+    ws.binaryType = client === "sockjet" ? "nodebuffer" : "arraybuffer";
     ws.onmessage = (event) => {
       const data = event.data;
       if (typeof data === "string" || data.byteLength !== size) error("echo of the wrong type or length");
-      else if (verifying) verify(Buffer.from(data));
+      else if (verifying) verify(Buffer.isBuffer(data) ? data : Buffer.from(data));
       echoed();
     };
     send = (payload) => ws.send(payload);

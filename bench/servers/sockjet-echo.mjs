@@ -1,6 +1,9 @@
 // sockjet echo server: every message goes back as it came (text as text, binary as binary).
-// Usage: node bench/servers/sockjet-echo.mjs [--deflate] [port]   (0 = any free port) — prints "LISTENING <port>".
+// Usage: node bench/servers/sockjet-echo.mjs [--deflate] [--arraybuffer] [port]   (0 = any free port) — prints
+// "LISTENING <port>".
 // --deflate: `perMessageDeflate: true` (the server's defaults) instead of false.
+// --arraybuffer: `binaryType = "arraybuffer"` (the browser's type) instead of "nodebuffer" (Buffers, as ws hands
+// its listeners): the difference is one new ArrayBuffer per message, which V8 makes slowly (~300 ns at 32 B).
 //
 // It runs the built package (dist/, made by `npm run build`, which `npm run bench` runs first), as users
 // run it: not through tsx, whose transform (e.g. esbuild's name-keeping helpers) changes speed and memory.
@@ -13,6 +16,7 @@ function fail(error) {
 
 const args = process.argv.slice(2);
 const deflate = args.includes("--deflate");
+const binaryType = args.includes("--arraybuffer") ? "arraybuffer" : "nodebuffer";
 const port = Number(args.find((a) => /^\d+$/.test(a)) ?? 0);
 let WebSocketServer;
 try {
@@ -31,7 +35,7 @@ try {
   server.on("error", fail);
   server.on("listening", () => console.log(`LISTENING ${server.address().port}`));
   server.on("connection", (socket) => {
-    socket.binaryType = "arraybuffer";
+    socket.binaryType = binaryType;
     socket.onmessage = (event) => socket.send(event.data);
   });
 } catch (error) {
