@@ -5,6 +5,9 @@ import { applyMask, type MaskKeyPool, maskInto } from "./mask.js";
 /** Payloads up to this size are copied next to their header: one buffer beats a two-entry writev. */
 const COPY_THRESHOLD = 1024;
 
+/** From this payload size on, maskInto takes its word path, for which writeFrame aligns the copy. */
+const MASK_ALIGN_MIN = 64;
+
 export interface FrameOptions {
   fin: boolean;
   rsv1: boolean;
@@ -62,7 +65,17 @@ export function writeFrame(
   const masked = options.maskKeys !== null;
   const size = headerLength(length, masked);
   if (masked) {
-    const out = Buffer.allocUnsafe(size + length);
+    let out: Buffer;
+    if (length < MASK_ALIGN_MIN) {
+      out = Buffer.allocUnsafe(size + length);
+    } else {
+      // maskInto's one-pass word loop needs the payload's copy aligned like the payload (mod 8 for its
+      // 64-bit loop): up to 7 spare bytes in front, left out of the subarray that is written. The offset of
+      // an allocUnsafe buffer is arbitrary (below 4 KiB it is a slice of a shared pool).
+      const spare = Buffer.allocUnsafe(size + length + 7);
+      const pad = (payload.byteOffset - spare.byteOffset - size) & 7;
+      out = spare.subarray(pad, pad + size + length);
+    }
     const at = writeHeader(out, opcode, length, options.fin, options.rsv1, true);
     const key = options.maskKeys!.next();
     out[at] = key[0];
