@@ -293,7 +293,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       const { webSocket, connection } = acceptWebSocket({
         socket: socket as Socket,
         options: connectionOptions,
-        url: url.href,
+        ...this.sharedUrl(url),
         protocol,
         extensions: extensionsHeader,
         topics: this.pubsub,
@@ -340,6 +340,15 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.clients.add(webSocket);
     this.sockets.set(connection, webSocket);
     this.keepalive.add(connection);
+  }
+
+  /** The last accepted URL and its origin: connections to the same URL share the two strings. */
+  private lastUrl = { url: "", origin: "" };
+
+  private sharedUrl(url: URL): { url: string; origin: string } {
+    const href = url.href;
+    if (href !== this.lastUrl.url) this.lastUrl = { url: href, origin: url.origin };
+    return this.lastUrl;
   }
 
   private readonly untrack = (webSocket: WebSocket, connection: Connection, event: CloseEvent): void => {

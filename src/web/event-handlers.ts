@@ -9,18 +9,16 @@ interface Slot {
   listener: ((event: Event) => void) | null;
 }
 
-const slots = new WeakMap<EventTarget, Map<string, Slot>>();
+/** The slots of one target, keyed by event type; the target keeps it (no WeakMap lookups, no Map). */
+export type HandlerSlots = Record<string, Slot | undefined>;
 
-function slotFor(target: EventTarget, type: string): Slot | undefined {
-  return slots.get(target)?.get(type);
-}
-
-export function getEventHandler(target: EventTarget, type: string): Handler {
-  return slotFor(target, type)?.value ?? null;
+export function getEventHandler(slots: HandlerSlots | null, type: string): Handler {
+  return slots?.[type]?.value ?? null;
 }
 
 export function setEventHandler(
   target: EventTarget,
+  slots: HandlerSlots,
   type: string,
   value: unknown,
   addListener: (type: string, listener: (event: Event) => void) => void,
@@ -28,15 +26,10 @@ export function setEventHandler(
 ): void {
   const handler: Handler =
     typeof value === "object" || typeof value === "function" ? (value as Handler) : null;
-  let map = slots.get(target);
-  if (map === undefined) {
-    map = new Map();
-    slots.set(target, map);
-  }
-  let slot = map.get(type);
+  let slot = slots[type];
   if (slot === undefined) {
     slot = { value: null, listener: null };
-    map.set(type, slot);
+    slots[type] = slot;
   }
   if (handler === null) {
     if (slot.listener !== null) removeListener(type, slot.listener);

@@ -73,6 +73,8 @@ export interface AcceptedConnection {
   options: ConnectionOptions;
   /** The request URL as the server saw it (ws://host/path?query). */
   url: string;
+  /** The serialized origin of `url`. */
+  origin: string;
   protocol: string;
   extensions: string;
   /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */

@@ -23,7 +23,7 @@ export type {
   WebSocketOptions,
 } from "./websocket-options.js";
 
-import { getEventHandler, setEventHandler } from "./event-handlers.js";
+import { getEventHandler, type HandlerSlots, setEventHandler } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
@@ -65,6 +65,7 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 let accepting: AcceptedConnection | null = null;
+let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
 
 /** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
 type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
@@ -103,6 +104,8 @@ export class WebSocket extends EventTarget {
   /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
   #discardedBytes = 0;
   #hasMessageListener = false;
+  /** The on* handler attributes, made on first use. */
+  #handlers: HandlerSlots | null = null;
   #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
   #topicHost: TopicHost | null = null;
 
@@ -112,7 +115,7 @@ export class WebSocket extends EventTarget {
     if (accepted !== null) {
       accepting = null;
       this.#url = accepted.url;
-      this.#origin = new URL(accepted.url).origin;
+      this.#origin = accepted.origin;
       this.#protocol = accepted.protocol;
       this.#extensions = accepted.extensions;
       this.#topicHost = accepted.topics ?? null;
@@ -448,25 +451,25 @@ export class WebSocket extends EventTarget {
 
   // The handler attributes are typed as in lib.dom; at run time any object is kept and anything else is null.
   get onopen(): EventHandler<"open"> {
-    return getEventHandler(this, "open") as EventHandler<"open">;
+    return getEventHandler(this.#handlers, "open") as EventHandler<"open">;
   }
   set onopen(value: EventHandler<"open">) {
     this.#setHandler("open", value);
   }
   get onmessage(): EventHandler<"message"> {
-    return getEventHandler(this, "message") as EventHandler<"message">;
+    return getEventHandler(this.#handlers, "message") as EventHandler<"message">;
   }
   set onmessage(value: EventHandler<"message">) {
     this.#setHandler("message", value);
   }
   get onerror(): EventHandler<"error"> {
-    return getEventHandler(this, "error") as EventHandler<"error">;
+    return getEventHandler(this.#handlers, "error") as EventHandler<"error">;
   }
   set onerror(value: EventHandler<"error">) {
     this.#setHandler("error", value);
   }
   get onclose(): EventHandler<"close"> {
-    return getEventHandler(this, "close") as EventHandler<"close">;
+    return getEventHandler(this.#handlers, "close") as EventHandler<"close">;
   }
   set onclose(value: EventHandler<"close">) {
     this.#setHandler("close", value);
@@ -475,6 +478,7 @@ export class WebSocket extends EventTarget {
   #setHandler(type: string, value: unknown): void {
     setEventHandler(
       this,
+      (this.#handlers ??= {}),
       type,
       value,
       (t, l) => this.addEventListener(t, l),
@@ -483,6 +487,26 @@ export class WebSocket extends EventTarget {
   }
 
   static {
+    // One small object per connection with its methods on a prototype, instead of five closures.
+    ConnectionEventsOf = class implements ConnectionEvents {
+      readonly #webSocket: WebSocket;
+      constructor(webSocket: WebSocket) {
+        this.#webSocket = webSocket;
+      }
+      onMessage(data: Buffer, isText: boolean): void {
+        this.#webSocket.#onMessage(data, isText);
+      }
+      onPing(): void {}
+      onPong(): void {}
+      onClosing(): void {
+        // "When the WebSocket closing handshake is started": readyState CLOSING.
+        const webSocket = this.#webSocket;
+        if (webSocket.#readyState === OPEN) webSocket.#readyState = CLOSING;
+      }
+      onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
+        this.#webSocket.#closed(code, reason, wasClean, error !== null || code === CloseCode.Abnormal);
+      }
+    };
     closeImpl = (webSocket, code, reason) => {
       if (webSocket.#readyState !== OPEN) return;
       webSocket.#readyState = CLOSING;
@@ -515,17 +539,7 @@ export class WebSocket extends EventTarget {
   }
 
   #connectionEvents(): ConnectionEvents {
-    return {
-      onMessage: (data, isText) => this.#onMessage(data, isText),
-      onPing: () => {},
-      onPong: () => {},
-      onClosing: () => {
-        // "When the WebSocket closing handshake is started": readyState CLOSING.
-        if (this.#readyState === OPEN) this.#readyState = CLOSING;
-      },
-      onClosed: (code, reason, wasClean, error) =>
-        this.#closed(code, reason, wasClean, error !== null || code === CloseCode.Abnormal),
-    };
+    return new ConnectionEventsOf(this);
   }
 
   /** §"When a WebSocket message has been received". */
