@@ -27,6 +27,19 @@ export interface FrameSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+// Shared by every parser (a connection keeps no per-frame scratch objects while idle): the header is read
+// by the sink during onFrameHeader only, and the key buffer is filled from maskWord right before each use.
+const sharedHeader: FrameHeader = {
+  fin: false,
+  rsv1: false,
+  rsv2: false,
+  rsv3: false,
+  opcode: 0,
+  masked: false,
+  length: 0,
+};
+const maskKey = Buffer.allocUnsafe(4);
 const MAX_HEADER = 14;
 
 export class FrameParser {
@@ -38,20 +51,12 @@ export class FrameParser {
   private inPayload = false;
   private remaining = 0;
   private masked = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
-  private readonly header: FrameHeader = {
-    fin: false,
-    rsv1: false,
-    rsv2: false,
-    rsv3: false,
-    opcode: 0,
-    masked: false,
-    length: 0,
-  };
+  /** The frame's masking key, as the 32-bit little-endian word of its 4 bytes (a number, not a buffer). */
+  private maskWord = 0;
   private maskOffset = 0;
   private stopped = false;
   private paused = false;
-  private backlog: Buffer[] = [];
+  private backlog: Buffer[] | null = null;
   private backlogBytes = 0;
   /** True while parse() is on the stack (see resume()). */
   private parsing = false;
@@ -69,7 +74,7 @@ export class FrameParser {
   push(data: Buffer): void {
     if (this.stopped) return;
     if (this.paused) {
-      this.backlog.push(data);
+      (this.backlog ??= []).push(data);
       this.backlogBytes += data.length;
       return;
     }
@@ -88,8 +93,9 @@ export class FrameParser {
     // once we return, and the backlog is drained after it by whoever called parse(). Draining it here would
     // deliver later chunks before the rest of the current one.
     if (this.parsing) return;
-    while (this.backlog.length > 0 && !this.paused && !this.stopped) {
-      const next = this.backlog.shift()!;
+    const backlog = this.backlog;
+    while (backlog !== null && backlog.length > 0 && !this.paused && !this.stopped) {
+      const next = backlog.shift()!;
       this.backlogBytes -= next.length;
       this.parse(next);
     }
@@ -98,7 +104,7 @@ export class FrameParser {
   /** Discards everything from now on (after a close or a failure). */
   stop(): void {
     this.stopped = true;
-    this.backlog = [];
+    this.backlog = null;
     this.backlogBytes = 0;
   }
 
@@ -119,7 +125,7 @@ export class FrameParser {
       if (this.stopped) return;
       if (this.paused) {
         const rest = data.subarray(pos);
-        this.backlog.unshift(rest);
+        (this.backlog ??= []).unshift(rest);
         this.backlogBytes += rest.length;
         return;
       }
@@ -128,7 +134,8 @@ export class FrameParser {
         const piece = data.subarray(pos, pos + take);
         pos += take;
         if (this.masked) {
-          applyMask(piece, this.maskKey, this.maskOffset);
+          maskKey.writeInt32LE(this.maskWord, 0);
+          applyMask(piece, maskKey, this.maskOffset);
           this.maskOffset = (this.maskOffset + take) & 3;
         }
         this.remaining -= take;
@@ -175,13 +182,10 @@ export class FrameParser {
       p += 8;
     }
     if (masked) {
-      this.maskKey[0] = buf[p];
-      this.maskKey[1] = buf[p + 1];
-      this.maskKey[2] = buf[p + 2];
-      this.maskKey[3] = buf[p + 3];
+      this.maskWord = buf.readInt32LE(p);
     }
-    // One header object per parser, refilled for each frame: the sink reads it during the call only.
-    const header = this.header;
+    // One header object for every parser, refilled for each frame: the sink reads it during the call only.
+    const header = sharedHeader;
     header.fin = (b0 & 0x80) !== 0;
     header.rsv1 = (b0 & 0x40) !== 0;
     header.rsv2 = (b0 & 0x20) !== 0;

@@ -8,6 +8,11 @@ const COPY_THRESHOLD = 1024;
 /** From this payload size on, maskInto takes its word path, for which writeFrame aligns the copy. */
 const MASK_ALIGN_MIN = 64;
 
+/** Where frames go, in order (the protocol's handler: an object, so no bound function per connection). */
+export interface ChunkSink {
+  write(chunk: Buffer): void;
+}
+
 export interface FrameOptions {
   fin: boolean;
   rsv1: boolean;
@@ -59,7 +64,7 @@ export function writeFrame(
   opcode: number,
   payload: Uint8Array,
   options: FrameOptions,
-  write: (chunk: Buffer) => void,
+  sink: ChunkSink,
 ): void {
   const length = payload.length;
   const masked = options.maskKeys !== null;
@@ -83,20 +88,20 @@ export function writeFrame(
     out[at + 2] = key[2];
     out[at + 3] = key[3];
     maskInto(payload, out, size, key);
-    write(out);
+    sink.write(out);
     return;
   }
   if (length <= COPY_THRESHOLD || options.borrowed === true) {
     const out = Buffer.allocUnsafe(size + length);
     writeHeader(out, opcode, length, options.fin, options.rsv1, false);
     out.set(payload, size);
-    write(out);
+    sink.write(out);
     return;
   }
   const header = Buffer.allocUnsafe(size);
   writeHeader(header, opcode, length, options.fin, options.rsv1, false);
-  write(header);
-  write(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+  sink.write(header);
+  sink.write(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
 }
 
 /**
@@ -107,7 +112,7 @@ export function writeTextFrame(
   text: string,
   byteLength: number,
   options: FrameOptions,
-  write: (chunk: Buffer) => void,
+  sink: ChunkSink,
 ): void {
   const masked = options.maskKeys !== null;
   const size = headerLength(byteLength, masked);
@@ -122,12 +127,12 @@ export function writeTextFrame(
     out[at + 3] = key[3];
     applyMask(out.subarray(size), key);
   }
-  write(out);
+  sink.write(out);
 }
 
 /** The whole frame as one buffer (tests, and broadcasting the same bytes to many peers). */
 export function encodeFrame(opcode: number, payload: Uint8Array, options: FrameOptions): Buffer {
   const parts: Buffer[] = [];
-  writeFrame(opcode, payload, options, (chunk) => parts.push(chunk));
+  writeFrame(opcode, payload, options, { write: (chunk) => parts.push(chunk) });
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }

@@ -80,17 +80,18 @@ export class Protocol implements FrameSink {
   private framePieces = 0;
   /** Size of the message once this frame ends, when the frame is the final one; else 0. */
   private expectedTotal = 0;
-  private control: Buffer[] = [];
+  private control: Buffer[] | null = null;
   // The message being received.
   private messageOpcode = 0;
   private messageTransformed = false;
   private fragments = 0;
-  private readonly message = new MessageBuffer();
-  private readonly utf8 = new Utf8StreamValidator();
+  // Made on first use: most messages arrive whole and need neither.
+  private messageBuffer: MessageBuffer | null = null;
+  private utf8Validator: Utf8StreamValidator | null = null;
   private validatingStream = false;
 
   // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
-  private sendQueue: QueuedSend[] = [];
+  private sendQueue: QueuedSend[] | null = null;
   private encoding = false;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
@@ -106,6 +107,19 @@ export class Protocol implements FrameSink {
     this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
     this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
     this.controlFrameOptions = this.frameOptions;
+  }
+
+  private get message(): MessageBuffer {
+    return (this.messageBuffer ??= new MessageBuffer());
+  }
+
+  private get utf8(): Utf8StreamValidator {
+    return (this.utf8Validator ??= new Utf8StreamValidator());
+  }
+
+  /** Bytes of the message being received so far (frames before this one). */
+  private get bufferedMessageBytes(): number {
+    return this.messageBuffer === null ? 0 : this.messageBuffer.byteLength;
   }
 
   /** True once we have sent a Close frame: no more data may be sent (§5.5.1). */
@@ -137,12 +151,7 @@ export class Protocol implements FrameSink {
     const useExtension =
       this.extension !== null && (transform ?? this.extension.shouldTransform(payload.length));
     if (!useExtension && !this.encoding) {
-      writeFrame(
-        opcode,
-        payload,
-        borrowed ? this.borrowedFrameOptions : this.frameOptions,
-        this.handler.write,
-      );
+      writeFrame(opcode, payload, borrowed ? this.borrowedFrameOptions : this.frameOptions, this.handler);
       return true;
     }
     // A borrowed payload that must wait (or be read by zlib later) is copied now.
@@ -154,7 +163,7 @@ export class Protocol implements FrameSink {
   sendText(text: string, byteLength: number, transform?: boolean): boolean {
     if (this.closeSent || this.failed) return false;
     if (this.extension === null && !this.encoding) {
-      writeTextFrame(text, byteLength, this.frameOptions, this.handler.write);
+      writeTextFrame(text, byteLength, this.frameOptions, this.handler);
       return true;
     }
     return this.send(Buffer.from(text, "utf8"), true, transform);
@@ -194,11 +203,11 @@ export class Protocol implements FrameSink {
     // Frames waiting behind the extension's encoder are dropped: its callback returns early once failed, so
     // a Close queued there would never be written. A Close that close() had queued goes out now instead.
     if (this.encoding) {
-      const queuedClose = this.sendQueue.find((item) => item.opcode === Opcode.Close);
-      this.sendQueue = [];
+      const queuedClose = this.sendQueue?.find((item) => item.opcode === Opcode.Close);
+      this.sendQueue = null;
       this.encoding = false;
       if (queuedClose !== undefined) {
-        writeFrame(Opcode.Close, queuedClose.payload, this.controlFrameOptions, this.handler.write);
+        writeFrame(Opcode.Close, queuedClose.payload, this.controlFrameOptions, this.handler);
       }
     }
     // §7.1.7: send a Close frame with the status code first, unless one was sent already.
@@ -212,7 +221,7 @@ export class Protocol implements FrameSink {
   /** Releases the extension's resources. */
   dispose(): void {
     this.parser.stop();
-    this.sendQueue = [];
+    this.sendQueue = null;
     this.extension?.dispose();
   }
 
@@ -228,19 +237,19 @@ export class Protocol implements FrameSink {
   /** Control frames keep their place behind messages waiting for the extension. */
   private writeControl(opcode: number, payload: Buffer): void {
     if (this.encoding) this.enqueue({ opcode, payload, transform: false });
-    else writeFrame(opcode, payload, this.controlFrameOptions, this.handler.write);
+    else writeFrame(opcode, payload, this.controlFrameOptions, this.handler);
   }
 
   private enqueue(item: QueuedSend): void {
-    this.sendQueue.push(item);
+    (this.sendQueue ??= []).push(item);
     if (!this.encoding) this.drainSendQueue();
   }
 
   private drainSendQueue(): void {
-    while (this.sendQueue.length > 0) {
+    while (this.sendQueue !== null && this.sendQueue.length > 0) {
       const item = this.sendQueue.shift()!;
       if (!item.transform) {
-        writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler.write);
+        writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler);
         continue;
       }
       this.encoding = true;
@@ -256,7 +265,7 @@ export class Protocol implements FrameSink {
           item.opcode,
           encoded,
           { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
-          this.handler.write,
+          this.handler,
         );
         this.drainSendQueue();
       });
@@ -318,7 +327,7 @@ export class Protocol implements FrameSink {
       const wireLimit = this.messageTransformed
         ? this.maxPayloadBytes + Math.ceil(this.maxPayloadBytes / 64) + 64
         : this.maxPayloadBytes;
-      if (this.message.byteLength + h.length > wireLimit) {
+      if (this.bufferedMessageBytes + h.length > wireLimit) {
         return this.reject(
           "SJ_ERR_MESSAGE_TOO_BIG",
           `Message larger than ${this.maxPayloadBytes} bytes`,
@@ -336,13 +345,13 @@ export class Protocol implements FrameSink {
     this.frameOpcode = opcode;
     this.frameFin = h.fin;
     this.framePieces = 0;
-    this.expectedTotal = h.fin && !isControl ? this.message.byteLength + h.length : 0;
+    this.expectedTotal = h.fin && !isControl ? this.bufferedMessageBytes + h.length : 0;
     return true;
   }
 
   onFramePayload(piece: Buffer, last: boolean): void {
     if (this.frameOpcode >= 8) {
-      if (piece.length > 0) this.control.push(piece);
+      if (piece.length > 0) (this.control ??= []).push(piece);
       if (last) this.handleControlFrame();
       return;
     }
@@ -418,13 +427,10 @@ export class Protocol implements FrameSink {
   }
 
   private handleControlFrame(): void {
+    const control = this.control;
+    this.control = null;
     const payload =
-      this.control.length === 0
-        ? Buffer.alloc(0)
-        : this.control.length === 1
-          ? this.control[0]
-          : Buffer.concat(this.control);
-    this.control = [];
+      control === null ? Buffer.alloc(0) : control.length === 1 ? control[0] : Buffer.concat(control);
     switch (this.frameOpcode) {
       case Opcode.Ping:
         // §5.5.2: answer with a Pong carrying the same payload, unless we are closing.

@@ -169,7 +169,12 @@ describe("RFC 6455 §5.2/§5.3 writeFrame, masked: the payload copy aligned like
         const payload = placed(size, byteOffset, 3);
         const backingBefore = Buffer.from(new Uint8Array(payload.buffer));
         const chunks: Buffer[] = [];
-        writeFrame(0x2, payload, { fin: true, rsv1: false, maskKeys: keys }, (chunk) => chunks.push(chunk));
+        writeFrame(
+          0x2,
+          payload,
+          { fin: true, rsv1: false, maskKeys: keys },
+          { write: (chunk) => chunks.push(chunk) },
+        );
         assert.equal(chunks.length, 1, `size ${size}: one chunk`);
         const decoded = decodeMasked(chunks[0]);
         assert.equal(decoded.opcode, 0x2);
@@ -191,7 +196,12 @@ describe("RFC 6455 §5.2/§5.3 writeFrame, masked: the payload copy aligned like
       const payload = Buffer.allocUnsafe(size);
       payload.set(randomBytes(size));
       const chunks: Buffer[] = [];
-      writeFrame(0x1, payload, { fin: false, rsv1: true, maskKeys: keys }, (chunk) => chunks.push(chunk));
+      writeFrame(
+        0x1,
+        payload,
+        { fin: false, rsv1: true, maskKeys: keys },
+        { write: (chunk) => chunks.push(chunk) },
+      );
       assert.equal(chunks.length, 1);
       assert.equal(chunks[0][0], 0x41, "fin 0, rsv1 1, opcode 1");
       const decoded = decodeMasked(chunks[0]);
