@@ -36,6 +36,25 @@ export interface ConnectionEvents {
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
+const kConnection = Symbol("sockjet.connection");
+type ConnectedSocket = Socket & { [kConnection]: Connection };
+
+function onSocketData(this: ConnectedSocket, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+
+function onSocketEnd(this: ConnectedSocket): void {
+  this[kConnection].onEnd();
+}
+
+function onSocketError(this: ConnectedSocket, error: Error): void {
+  this[kConnection].socketError ??= error;
+}
+
+function onSocketClose(this: ConnectedSocket): void {
+  this[kConnection].onSocketClose();
+}
+
 export class Connection implements ProtocolHandler {
   readonly protocol: Protocol;
   readonly socket: Socket;
@@ -49,7 +68,8 @@ export class Connection implements ProtocolHandler {
   private receivedCode: number = CloseCode.Abnormal;
   private receivedReason = "";
   private failure: Error | null = null;
-  private socketError: Error | null = null;
+  /** @internal The socket's first error (set by the shared socket listeners). */
+  socketError: Error | null = null;
   /** True once the socket has closed and onClosed was emitted. */
   finished = false;
   private pausedForBackpressure = false;
@@ -80,15 +100,14 @@ export class Connection implements ProtocolHandler {
       },
       this,
     );
-    this.write = this.write.bind(this);
     socket.setNoDelay(true);
     socket.setTimeout(0);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
-    socket.on("error", (error: Error) => {
-      this.socketError ??= error;
-    });
-    socket.on("close", () => this.onSocketClose());
+    // Listeners shared by every connection (called with the socket as `this`), not four closures each.
+    (socket as ConnectedSocket)[kConnection] = this;
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
     // "drain" is only listened for while paused as a slow consumer (see checkSlowConsumer).
   }
 
@@ -210,7 +229,8 @@ export class Connection implements ProtocolHandler {
 
   // ---- transport --------------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  onData(chunk: Buffer): void {
     this.alive = true;
     this.output.beginBurst();
     this.protocol.receive(chunk);
@@ -218,7 +238,8 @@ export class Connection implements ProtocolHandler {
     this.checkSlowConsumer();
   }
 
-  private onEnd(): void {
+  /** @internal */
+  onEnd(): void {
     // The peer will send nothing more; finish our side too (Node sockets here are half-open capable).
     this.endSocket();
   }
@@ -268,7 +289,8 @@ export class Connection implements ProtocolHandler {
     this.closeTimer.unref();
   }
 
-  private onSocketClose(): void {
+  /** @internal */
+  onSocketClose(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);

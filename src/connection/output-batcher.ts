@@ -8,21 +8,43 @@ import type { Socket } from "node:net";
 
 const JOIN_LIMIT = 16 * 1024;
 
+// Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
+const waiting: OutputBatcher[] = [];
+
+function flushWaiting(): void {
+  // A flush may schedule more (a write callback that sends): they join the end of the list.
+  let i = 0;
+  try {
+    for (; i < waiting.length; i++) {
+      const batcher = waiting[i];
+      batcher.scheduled = false;
+      batcher.flush();
+    }
+  } finally {
+    // Should a flush throw, the batchers after it still get their own microtask.
+    const rest = waiting.slice(i + 1);
+    waiting.length = 0;
+    if (rest.length > 0) {
+      waiting.push(...rest);
+      queueMicrotask(flushWaiting);
+    }
+  }
+}
+
 export class OutputBatcher {
   private readonly socket: Socket;
   private readonly eagerFirstWrite: boolean;
   private wroteInBurst = false;
-  private chunks: Buffer[] = [];
+  /** The batch: one chunk alone (the common case needs no array), or all of them once there are more. */
+  private single: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
   private bytes = 0;
   private depth = 0;
-  private scheduled = false;
+  /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
+  scheduled = false;
   /** Application bytes accepted by send() and not yet taken by the kernel. */
   pendingAppBytes = 0;
   private unflushedAppBytes = 0;
-  private readonly flushLater = () => {
-    this.scheduled = false;
-    this.flush();
-  };
 
   constructor(socket: Socket, eagerFirstWrite = false) {
     this.socket = socket;
@@ -39,14 +61,19 @@ export class OutputBatcher {
   }
 
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    if (this.chunks !== null) this.chunks.push(chunk);
+    else if (this.single === null) this.single = chunk;
+    else {
+      this.chunks = [this.single, chunk];
+      this.single = null;
+    }
     this.bytes += chunk.length;
     if (this.depth > 0 && this.eagerFirstWrite && !this.wroteInBurst) {
       this.wroteInBurst = true;
       this.flush();
     } else if (this.depth === 0 && !this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flushLater);
+      if (waiting.push(this) === 1) queueMicrotask(flushWaiting);
     }
   }
 
@@ -61,10 +88,12 @@ export class OutputBatcher {
   }
 
   flush(): void {
+    const single = this.single;
     const chunks = this.chunks;
-    if (chunks.length === 0) return;
+    if (single === null && chunks === null) return;
     const app = this.unflushedAppBytes;
-    this.chunks = [];
+    this.single = null;
+    this.chunks = null;
     this.unflushedAppBytes = 0;
     const bytes = this.bytes;
     this.bytes = 0;
@@ -74,8 +103,8 @@ export class OutputBatcher {
       return;
     }
     const done = app > 0 ? () => (this.pendingAppBytes -= app) : undefined;
-    if (chunks.length === 1) {
-      socket.write(chunks[0], done);
+    if (chunks === null) {
+      socket.write(single!, done);
     } else if (bytes <= JOIN_LIMIT) {
       socket.write(Buffer.concat(chunks, bytes), done);
     } else {
@@ -89,7 +118,8 @@ export class OutputBatcher {
 
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
-    this.chunks = [];
+    this.single = null;
+    this.chunks = null;
     this.bytes = 0;
   }
 }
