@@ -1,4 +1,4 @@
-import { applyMask } from "./mask.js";
+import { applyMaskWord } from "./mask.js";
 
 // RFC 6455 §5.2 base framing, the receiving side. The parser only decodes headers and hands out payload
 // pieces, unmasked in place; the rules about what a frame may be live in Protocol. It works on any chunking:
@@ -29,7 +29,7 @@ export interface FrameSink {
 const EMPTY = Buffer.alloc(0);
 
 // Shared by every parser (a connection keeps no per-frame scratch objects while idle): the header is read
-// by the sink during onFrameHeader only, and the key buffer is filled from maskWord right before each use.
+// by the sink during onFrameHeader only.
 const sharedHeader: FrameHeader = {
   fin: false,
   rsv1: false,
@@ -39,7 +39,6 @@ const sharedHeader: FrameHeader = {
   masked: false,
   length: 0,
 };
-const maskKey = Buffer.allocUnsafe(4);
 const MAX_HEADER = 14;
 
 export class FrameParser {
@@ -134,8 +133,7 @@ export class FrameParser {
         const piece = data.subarray(pos, pos + take);
         pos += take;
         if (this.masked) {
-          maskKey.writeInt32LE(this.maskWord, 0);
-          applyMask(piece, maskKey, this.maskOffset);
+          applyMaskWord(piece, this.maskWord, this.maskOffset);
           this.maskOffset = (this.maskOffset + take) & 3;
         }
         this.remaining -= take;
@@ -182,7 +180,7 @@ export class FrameParser {
       p += 8;
     }
     if (masked) {
-      this.maskWord = buf.readInt32LE(p);
+      this.maskWord = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);
     }
     // One header object for every parser, refilled for each frame: the sink reads it during the call only.
     const header = sharedHeader;

@@ -62,6 +62,38 @@ function maskLong(key: Uint8Array, at: number): bigint {
   return keyLong[0];
 }
 
+const wordKey = Buffer.allocUnsafe(4);
+
+/**
+ * applyMask() with the key given as the little-endian 32-bit word of its 4 bytes (how the frame parser keeps
+ * it: a number per connection, not a buffer). Small payloads are unmasked straight from the word.
+ */
+export function applyMaskWord(buf: Uint8Array, word: number, keyOffset: number): void {
+  const len = buf.length;
+  if (len < 64) {
+    const shift = (keyOffset & 3) << 3;
+    // Rotate so that byte 0 of buf takes key byte keyOffset.
+    const w = shift === 0 ? word : (word >>> shift) | (word << (32 - shift));
+    const k0 = w & 0xff;
+    const k1 = (w >>> 8) & 0xff;
+    const k2 = (w >>> 16) & 0xff;
+    const k3 = w >>> 24;
+    let i = 0;
+    for (; i + 3 < len; i += 4) {
+      buf[i] ^= k0;
+      buf[i + 1] ^= k1;
+      buf[i + 2] ^= k2;
+      buf[i + 3] ^= k3;
+    }
+    if (i < len) buf[i] ^= k0;
+    if (i + 1 < len) buf[i + 1] ^= k1;
+    if (i + 2 < len) buf[i + 2] ^= k2;
+    return;
+  }
+  wordKey.writeInt32LE(word | 0, 0);
+  applyMask(buf, wordKey, keyOffset);
+}
+
 /** XORs `buf` in place with `key`, as if `buf` started `keyOffset` bytes into the masked payload. */
 export function applyMask(buf: Uint8Array, key: Uint8Array, keyOffset = 0): void {
   const len = buf.length;

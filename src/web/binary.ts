@@ -31,6 +31,8 @@ function checkBufferSource(buffer: ArrayBufferLike): void {
   }
 }
 
+let lastPlain: ArrayBuffer | null = null;
+
 /**
  * The bytes of a Uint8Array (a Buffer included) or an ArrayBuffer of this realm that is neither shared nor
  * resizable, as a Buffer (no copy); null for anything else, which toSendPayload() converts.
@@ -38,7 +40,13 @@ function checkBufferSource(buffer: ArrayBufferLike): void {
 export function plainBytes(data: unknown): Buffer | null {
   if (data instanceof Uint8Array) {
     const buffer = data.buffer;
-    if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return null;
+    // Being shared or resizable is fixed when an ArrayBuffer is made: one checked lately needs no new check
+    // (echoed messages are views of the same read buffer). Only small ones are remembered, so as not to keep
+    // a large buffer alive.
+    if (buffer !== lastPlain) {
+      if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return null;
+      if (buffer.byteLength <= 64 * 1024) lastPlain = buffer;
+    }
     return data instanceof Buffer ? data : Buffer.from(buffer, data.byteOffset, data.byteLength);
   }
   if (data instanceof ArrayBuffer && !data.resizable) return Buffer.from(data);
