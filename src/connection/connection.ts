@@ -186,6 +186,18 @@ export class Connection implements ProtocolHandler {
     this.output.push(chunk);
   }
 
+  reserve(size: number): Buffer | null {
+    return this.output.reserve(size);
+  }
+
+  get reservedAt(): number {
+    return this.output.reservedAt;
+  }
+
+  commit(size: number): void {
+    this.output.commit(size);
+  }
+
   onMessage(data: Buffer, isText: boolean): void {
     this.messageSeen = true;
     this.events.onMessage(data, isText);

@@ -8,6 +8,15 @@ import type { Socket } from "node:net";
 
 const JOIN_LIMIT = 16 * 1024;
 
+// Small frames are built in place in a slab shared by every connection (reserve/commit), so a burst of
+// echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is only ever
+// appended to; a full one is replaced and left to the writes that still point into it.
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this size are built in the slab. */
+const SLAB_FRAME_MAX = 16 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
 // Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
 const waiting: OutputBatcher[] = [];
 
@@ -38,6 +47,12 @@ export class OutputBatcher {
   /** The batch: one chunk alone (the common case needs no array), or all of them once there are more. */
   private single: Buffer | null = null;
   private chunks: Buffer[] | null = null;
+  /** This batch's latest run of bytes in a slab, not cut out as a chunk yet (it may still grow). */
+  private region: Buffer | null = null;
+  private regionStart = 0;
+  private regionEnd = 0;
+  /** Where the space handed out by reserve() starts. */
+  reservedAt = 0;
   private bytes = 0;
   private depth = 0;
   /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
@@ -61,13 +76,55 @@ export class OutputBatcher {
   }
 
   push(chunk: Buffer): void {
+    this.sealRegion();
+    this.append(chunk);
+    this.added(chunk.length);
+  }
+
+  /** `size` free bytes in the shared slab from `reservedAt`, or null for a frame too large for it. */
+  reserve(size: number): Buffer | null {
+    if (size > SLAB_FRAME_MAX) return null;
+    if (slabUsed + size > SLAB_SIZE) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    this.reservedAt = slabUsed;
+    return slab;
+  }
+
+  /** The `size` bytes at `reservedAt` hold a frame: it joins the batch (growing its run when adjacent). */
+  commit(size: number): void {
+    const at = this.reservedAt;
+    if (this.region === slab && this.regionEnd === at) {
+      this.regionEnd = at + size;
+    } else {
+      this.sealRegion();
+      this.region = slab;
+      this.regionStart = at;
+      this.regionEnd = at + size;
+    }
+    slabUsed = at + size;
+    this.added(size);
+  }
+
+  private sealRegion(): void {
+    const region = this.region;
+    if (region === null) return;
+    this.region = null;
+    this.append(region.subarray(this.regionStart, this.regionEnd));
+  }
+
+  private append(chunk: Buffer): void {
     if (this.chunks !== null) this.chunks.push(chunk);
     else if (this.single === null) this.single = chunk;
     else {
       this.chunks = [this.single, chunk];
       this.single = null;
     }
-    this.bytes += chunk.length;
+  }
+
+  private added(bytes: number): void {
+    this.bytes += bytes;
     if (this.depth > 0 && this.eagerFirstWrite && !this.wroteInBurst) {
       this.wroteInBurst = true;
       this.flush();
@@ -88,6 +145,7 @@ export class OutputBatcher {
   }
 
   flush(): void {
+    this.sealRegion();
     const single = this.single;
     const chunks = this.chunks;
     if (single === null && chunks === null) return;
@@ -118,6 +176,7 @@ export class OutputBatcher {
 
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
+    this.region = null;
     this.single = null;
     this.chunks = null;
     this.bytes = 0;

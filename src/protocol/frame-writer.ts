@@ -11,6 +11,13 @@ const MASK_ALIGN_MIN = 64;
 /** Where frames go, in order (the protocol's handler: an object, so no bound function per connection). */
 export interface ChunkSink {
   write(chunk: Buffer): void;
+  /**
+   * Optional, for small frames: a buffer with `size` free bytes from `reservedAt`, to build the frame in
+   * place instead of in a buffer of its own; the writer then calls commit(size). Null: use write().
+   */
+  reserve?(size: number): Buffer | null;
+  readonly reservedAt?: number;
+  commit?(size: number): void;
 }
 
 export interface FrameOptions {
@@ -32,27 +39,29 @@ function headerLength(payloadLength: number, masked: boolean): number {
 
 function writeHeader(
   out: Buffer,
+  start: number,
   opcode: number,
   payloadLength: number,
   fin: boolean,
   rsv1: boolean,
   masked: boolean,
 ): number {
-  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  out[start] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   const maskBit = masked ? 0x80 : 0;
   if (payloadLength < 126) {
-    out[1] = maskBit | payloadLength;
+    out[start + 1] = maskBit | payloadLength;
     return 2;
   }
   if (payloadLength < 65536) {
-    out[1] = maskBit | 126;
-    out.writeUInt16BE(payloadLength, 2);
+    out[start + 1] = maskBit | 126;
+    out[start + 2] = payloadLength >>> 8;
+    out[start + 3] = payloadLength & 0xff;
     return 4;
   }
   // §5.2: 64-bit length, most significant bit 0. Lengths above 2^53 cannot occur in JS buffers.
-  out[1] = maskBit | 127;
-  out.writeUInt32BE(Math.floor(payloadLength / 0x100000000), 2);
-  out.writeUInt32BE(payloadLength >>> 0, 6);
+  out[start + 1] = maskBit | 127;
+  out.writeUInt32BE(Math.floor(payloadLength / 0x100000000), start + 2);
+  out.writeUInt32BE(payloadLength >>> 0, start + 6);
   return 10;
 }
 
@@ -72,6 +81,19 @@ export function writeFrame(
   if (masked) {
     let out: Buffer;
     if (length < MASK_ALIGN_MIN) {
+      const room = sink.reserve?.(size + length) ?? null;
+      if (room !== null) {
+        const start = sink.reservedAt!;
+        const at = start + writeHeader(room, start, opcode, length, options.fin, options.rsv1, true);
+        const key = options.maskKeys!.next();
+        room[at] = key[0];
+        room[at + 1] = key[1];
+        room[at + 2] = key[2];
+        room[at + 3] = key[3];
+        maskInto(payload, room, start + size, key);
+        sink.commit!(size + length);
+        return;
+      }
       out = Buffer.allocUnsafe(size + length);
     } else {
       // maskInto's one-pass word loop needs the payload's copy aligned like the payload (mod 8 for its
@@ -81,7 +103,7 @@ export function writeFrame(
       const pad = (payload.byteOffset - spare.byteOffset - size) & 7;
       out = spare.subarray(pad, pad + size + length);
     }
-    const at = writeHeader(out, opcode, length, options.fin, options.rsv1, true);
+    const at = writeHeader(out, 0, opcode, length, options.fin, options.rsv1, true);
     const key = options.maskKeys!.next();
     out[at] = key[0];
     out[at + 1] = key[1];
@@ -92,14 +114,22 @@ export function writeFrame(
     return;
   }
   if (length <= COPY_THRESHOLD || options.borrowed === true) {
+    const room = sink.reserve?.(size + length) ?? null;
+    if (room !== null) {
+      const start = sink.reservedAt!;
+      writeHeader(room, start, opcode, length, options.fin, options.rsv1, false);
+      room.set(payload, start + size);
+      sink.commit!(size + length);
+      return;
+    }
     const out = Buffer.allocUnsafe(size + length);
-    writeHeader(out, opcode, length, options.fin, options.rsv1, false);
+    writeHeader(out, 0, opcode, length, options.fin, options.rsv1, false);
     out.set(payload, size);
     sink.write(out);
     return;
   }
   const header = Buffer.allocUnsafe(size);
-  writeHeader(header, opcode, length, options.fin, options.rsv1, false);
+  writeHeader(header, 0, opcode, length, options.fin, options.rsv1, false);
   sink.write(header);
   sink.write(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
 }
@@ -116,8 +146,18 @@ export function writeTextFrame(
 ): void {
   const masked = options.maskKeys !== null;
   const size = headerLength(byteLength, masked);
+  if (!masked) {
+    const room = sink.reserve?.(size + byteLength) ?? null;
+    if (room !== null) {
+      const start = sink.reservedAt!;
+      writeHeader(room, start, 0x1, byteLength, options.fin, options.rsv1, false);
+      room.write(text, start + size, byteLength, "utf8");
+      sink.commit!(size + byteLength);
+      return;
+    }
+  }
   const out = Buffer.allocUnsafe(size + byteLength);
-  const at = writeHeader(out, 0x1, byteLength, options.fin, options.rsv1, masked);
+  const at = writeHeader(out, 0, 0x1, byteLength, options.fin, options.rsv1, masked);
   out.write(text, size, byteLength, "utf8");
   if (masked) {
     const key = options.maskKeys!.next();

@@ -3,7 +3,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension } from "./extension.js";
 import { type FrameHeader, FrameParser, type FrameSink } from "./frame-parser.js";
-import { type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
+import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
 import { MessageBuffer } from "./message-buffer.js";
 import { isValidUtf8, Utf8StreamValidator } from "./utf8.js";
@@ -26,7 +26,8 @@ export interface ProtocolOptions {
   maskKeys?: MaskKeyPool;
 }
 
-export interface ProtocolHandler {
+/** Bytes to send to the peer leave through write() (or, for small frames, reserve()/commit(): ChunkSink). */
+export interface ProtocolHandler extends ChunkSink {
   /** Bytes to send to the peer, in order. */
   write(chunk: Buffer): void;
   /** A complete message; text is validated UTF-8 bytes. */

@@ -8,9 +8,18 @@ import { OutputBatcher } from "../../src/connection/output-batcher.js";
 
 let server: Server;
 let received: Buffer[] = [];
+/** Bytes received per client port, for tests with several sockets. */
+const byPort = new Map<number, Buffer[]>();
 
 before(async () => {
-  server = createServer((peer) => peer.on("data", (chunk) => received.push(chunk)));
+  server = createServer((peer) => {
+    const mine: Buffer[] = [];
+    byPort.set(peer.remotePort!, mine);
+    peer.on("data", (chunk) => {
+      received.push(chunk);
+      mine.push(chunk);
+    });
+  });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
 });
@@ -76,5 +85,54 @@ describe("OutputBatcher", () => {
       assert.deepEqual(writes.map(String), ["firstsecondthird"]);
       assert.equal(String(await allReceived(socket, 16)), "firstsecondthird");
     }
+  });
+
+  test("frames built in place in the shared slab: several connections interleaved, across slab refills", async () => {
+    const a = await openSocket();
+    const b = await openSocket();
+    const batchers = [new OutputBatcher(a.socket), new OutputBatcher(b.socket)];
+    const expected: Buffer[][] = [[], []];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (const batcher of batchers) batcher.beginBurst();
+    // 400 frames of 1 B – 16 KiB, alternating between the two connections: ~3 MiB, so the 64 KiB slab is
+    // replaced many times while earlier runs of it are still waiting to be written.
+    for (let i = 0; i < 400; i++) {
+      const which = random() % 2;
+      const size = 1 + (random() % (16 * 1024));
+      const frame = Buffer.alloc(size, i & 0xff);
+      if (size >= 2) frame.writeUInt16BE(i, 0);
+      const room = batchers[which].reserve(size);
+      assert.ok(room !== null);
+      frame.copy(room, batchers[which].reservedAt);
+      batchers[which].commit(size);
+      expected[which].push(frame);
+      // Now and then a chunk of its own (a large payload by reference) between slab frames.
+      if (i % 50 === 0) {
+        const own = Buffer.alloc(20_000, 0xee);
+        batchers[which].push(own);
+        expected[which].push(own);
+      }
+      if (i === 200) for (const batcher of batchers) batcher.endBurst(), batcher.beginBurst();
+    }
+    for (const batcher of batchers) batcher.endBurst();
+    const want = expected.map((frames) => Buffer.concat(frames));
+    const ports = [a.socket.localPort!, b.socket.localPort!];
+    for (let k = 0; k < 2; k++) {
+      for (let i = 0; i < 400 && Buffer.concat(byPort.get(ports[k]) ?? []).length < want[k].length; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.ok(
+        Buffer.concat(byPort.get(ports[k]) ?? []).equals(want[k]),
+        `connection ${k} got its bytes in order`,
+      );
+    }
+    // Large frames are not put in the slab.
+    assert.equal(batchers[0].reserve(16 * 1024 + 1), null);
+    a.socket.destroy();
+    b.socket.destroy();
   });
 });
