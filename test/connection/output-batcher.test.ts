@@ -116,7 +116,12 @@ describe("OutputBatcher", () => {
         batchers[which].push(own);
         expected[which].push(own);
       }
-      if (i === 200) for (const batcher of batchers) batcher.endBurst(), batcher.beginBurst();
+      if (i === 200) {
+        for (const batcher of batchers) {
+          batcher.endBurst();
+          batcher.beginBurst();
+        }
+      }
     }
     for (const batcher of batchers) batcher.endBurst();
     const want = expected.map((frames) => Buffer.concat(frames));
