@@ -129,12 +129,16 @@ export class Connection implements ProtocolHandler {
     return true;
   }
 
-  /** Sends a text message from a string of `byteLength` UTF-8 bytes (encoded straight into the frame). */
-  sendText(text: string, byteLength: number, transform?: boolean): boolean {
-    if (!this.protocol.sendText(text, byteLength, transform)) return false;
-    this.output.addAppBytes(byteLength);
-    this.checkSlowConsumer(byteLength);
-    return true;
+  /**
+   * Sends a text message from a string, encoded straight into the frame. Returns its UTF-8 length in bytes,
+   * or -1 when nothing was sent (after our Close).
+   */
+  sendText(text: string, transform?: boolean): number {
+    const bytes = this.protocol.sendText(text, transform);
+    if (bytes < 0) return -1;
+    this.output.addAppBytes(bytes);
+    this.checkSlowConsumer(bytes);
+    return bytes;
   }
 
   /**

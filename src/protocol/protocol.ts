@@ -160,14 +160,16 @@ export class Protocol implements FrameSink {
     return true;
   }
 
-  /** Sends a text message given as a string of `byteLength` UTF-8 bytes, encoding it into the frame. */
-  sendText(text: string, byteLength: number, transform?: boolean): boolean {
-    if (this.closeSent || this.failed) return false;
-    if (this.extension === null && !this.encoding) {
-      writeTextFrame(text, byteLength, this.frameOptions, this.handler);
-      return true;
-    }
-    return this.send(Buffer.from(text, "utf8"), true, transform);
+  /**
+   * Sends a text message given as a string, encoding it into the frame. Returns its UTF-8 length in bytes,
+   * or -1 (and sends nothing) once a Close has been sent.
+   */
+  sendText(text: string, transform?: boolean): number {
+    if (this.closeSent || this.failed) return -1;
+    if (this.extension === null && !this.encoding) return writeTextFrame(text, this.frameOptions, this.handler);
+    const payload = Buffer.from(text, "utf8");
+    this.send(payload, true, transform);
+    return payload.length;
   }
 
   /** Sends a Ping (§5.5.2). The payload is at most 125 bytes. */

@@ -275,17 +275,21 @@ export class WebSocket extends EventTarget {
   /** §"The send(data) method". */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
     requireArguments(arguments.length, 1, "send");
-    // The hot path (an open socket, nothing queued behind a Blob, bytes in a Uint8Array or an ArrayBuffer):
-    // no conversion record. Anything else — other views, shared or resizable or foreign-realm buffers —
+    // The hot path (an open socket, nothing queued behind a Blob, a string or bytes in a Uint8Array or an
+    // ArrayBuffer): no conversion record, and a string is encoded straight into the frame (its UTF-8 length
+    // comes from the encoding). Anything else — other views, shared or resizable or foreign-realm buffers —
     // takes the general path below, which applies every WebIDL rule.
     if (this.#readyState === OPEN && this.#queue === null && this.#connection !== null) {
+      if (typeof data === "string") {
+        this.#connection.sendText(data.toWellFormed(), options?.compress);
+        return;
+      }
       const bytes = plainBytes(data);
       if (bytes !== null) {
         this.#connection.send(bytes, false, options?.compress, true);
         return;
       }
     }
-    // Strings (the common case) are encoded straight into the frame; the rest converts per WebIDL.
     const text = typeof data === "string" ? data.toWellFormed() : null;
     const converted = text === null ? toSendPayload(data) : null;
     const size = text === null ? converted!.size : Buffer.byteLength(text);
@@ -303,12 +307,9 @@ export class WebSocket extends EventTarget {
     }
     const compress = options?.compress;
     if (this.#queue === null) {
-      if (text !== null) {
-        this.#connection.sendText(text, size, compress);
-        return;
-      }
-      if (converted!.payload !== null) {
-        this.#connection.send(converted!.payload, converted!.isText, compress, converted!.borrowed);
+      // (A string was sent by the hot path above: readyState is OPEN and nothing is queued here.)
+      if (converted !== null && converted.payload !== null) {
+        this.#connection.send(converted.payload, converted.isText, compress, converted.borrowed);
         return;
       }
     }

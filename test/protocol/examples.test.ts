@@ -54,7 +54,7 @@ describe("RFC 6455 §5.7 Examples: a single-frame unmasked text message", () => 
 
   test(`server sends "Hello" with sendText (encoded into the frame) → ${UNMASKED_HELLO}`, () => {
     const server = createServer();
-    assert.equal(server.protocol.sendText("Hello", 5), true);
+    assert.equal(server.protocol.sendText("Hello"), 5);
     assert.deepEqual(server.take(), [write(UNMASKED_HELLO)]);
   });
 });
@@ -75,7 +75,7 @@ describe("RFC 6455 §5.7 Examples: a single-frame masked text message", () => {
 
   test(`client with masking key 37 fa 21 3d sends "Hello" with sendText → ${MASKED_HELLO}`, () => {
     const client = createClient();
-    client.protocol.sendText("Hello", 5);
+    client.protocol.sendText("Hello");
     assert.deepEqual(client.take(), [write(MASKED_HELLO)]);
   });
 });

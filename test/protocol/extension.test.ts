@@ -249,8 +249,8 @@ describe("RFC 7692 Extensions: sending", () => {
     test(`${role} sends text with sendText and an extension → transformed like send(), in order with pending sends`, async () => {
       const peer = createPeer(role, { extension: new ReverseExtension({ asyncEncode: true }) });
       peer.protocol.send(Buffer.from("long text"), true);
-      peer.protocol.sendText("ab", 2);
-      peer.protocol.sendText("long string", 11);
+      peer.protocol.sendText("ab");
+      peer.protocol.sendText("long string");
       await nextTurn();
       await nextTurn();
       assert.deepEqual(peer.take(), [

@@ -154,7 +154,7 @@ describe("Round trip: what one side serializes, the other parses back, for any p
       fc.property(anyString, fc.constantFrom(...ROLES), (str, role) => {
         const viaText = createPeer(role);
         const viaBuffer = createPeer(role);
-        assert.equal(viaText.protocol.sendText(str, Buffer.byteLength(str)), true);
+        assert.equal(viaText.protocol.sendText(str), Buffer.byteLength(str));
         assert.equal(viaBuffer.protocol.send(Buffer.from(str, "utf8"), true), true);
         const joined = (events: Event[]) =>
           events.map((e) => (e.type === "write" ? e.bytes : e.type)).join(" ");
@@ -169,7 +169,7 @@ describe("Round trip: what one side serializes, the other parses back, for any p
       const peer = createPeer(role);
       peer.protocol.close(1000);
       peer.take();
-      assert.equal(peer.protocol.sendText("late", 4), false);
+      assert.equal(peer.protocol.sendText("late"), -1);
       assert.deepEqual(peer.take(), []);
     }
   });
