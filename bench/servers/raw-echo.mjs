@@ -16,3 +16,7 @@ server.on("error", (err) => {
 server.listen(port, "127.0.0.1", () => {
   console.log(`LISTENING ${server.address().port}`);
 });
+
+// Exit cleanly on SIGTERM (the benchmark stops servers so), which lets `node --cpu-prof` write its profile
+// (bench/profile.ts).
+process.on("SIGTERM", () => process.exit(0));

@@ -18,3 +18,7 @@ wss.on("error", (err) => {
 wss.on("listening", () => {
   console.log(`LISTENING ${wss.address().port}`);
 });
+
+// Exit cleanly on SIGTERM (the benchmark stops servers so), which lets `node --cpu-prof` write its profile
+// (bench/profile.ts).
+process.on("SIGTERM", () => process.exit(0));
