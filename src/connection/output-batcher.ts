@@ -11,7 +11,7 @@ const JOIN_LIMIT = 16 * 1024;
 // Small frames are built in place in a slab shared by every connection (reserve/commit), so a burst of
 // echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is only ever
 // appended to; a full one is replaced and left to the writes that still point into it.
-const SLAB_SIZE = 64 * 1024;
+const SLAB_SIZE = 256 * 1024;
 /** Frames up to this size are built in the slab. */
 const SLAB_FRAME_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);

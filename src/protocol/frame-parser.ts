@@ -170,7 +170,7 @@ export class FrameParser {
     let length = b1 & 0x7f;
     let p = at + 2;
     if (length === 126) {
-      length = buf.readUInt16BE(p);
+      length = (buf[p] << 8) | buf[p + 1];
       p += 2;
     } else if (length === 127) {
       const high = buf.readUInt32BE(p);
