@@ -5,6 +5,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { type ChunkSink, writeFrame, writeTextFrame } from "../../src/protocol/frame-writer.js";
 import { MaskKeyPool } from "../../src/protocol/mask.js";
+import { frameLength } from "./helpers.js";
 
 /** A sink with room: one buffer full of garbage, frames appended from a random start. */
 class RoomSink implements ChunkSink {
@@ -32,15 +33,8 @@ class RoomSink implements ChunkSink {
 /** Decodes one frame: its first byte, the length field as sent, the mask bit, and the unmasked payload. */
 function decode(frame: Buffer): { b0: number; masked: boolean; payload: Buffer } {
   const masked = (frame[1] & 0x80) !== 0;
-  let length = frame[1] & 0x7f;
-  let at = 2;
-  if (length === 126) {
-    length = frame.readUInt16BE(2);
-    at = 4;
-  } else if (length === 127) {
-    length = Number(frame.readBigUInt64BE(2));
-    at = 10;
-  }
+  const { length, at: lengthEnd } = frameLength(frame);
+  let at = lengthEnd;
   // §5.2: the shortest length encoding is used.
   if (at === 4) assert.ok(length >= 126);
   if (at === 10) assert.ok(length >= 65536);

@@ -301,3 +301,12 @@ export function eventsFor(role: Role, chunks: Uint8Array[], options: PeerOptions
   peer.feed(...chunks);
   return peer.events;
 }
+
+/** A frame's payload length field (§5.2) and where the bytes after it (key or payload) start. */
+export function frameLength(frame: Uint8Array): { length: number; at: number } {
+  const b1 = frame[1] & 0x7f;
+  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (b1 === 126) return { length: view.readUInt16BE(2), at: 4 };
+  if (b1 === 127) return { length: view.readUInt32BE(2) * 0x100000000 + view.readUInt32BE(6), at: 10 };
+  return { length: b1, at: 2 };
+}

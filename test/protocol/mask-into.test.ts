@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { writeFrame } from "../../src/protocol/frame-writer.js";
 import { applyMask, MaskKeyPool, maskInto } from "../../src/protocol/mask.js";
+import { frameLength } from "./helpers.js";
 
 /** The reference: byte i of a payload is XORed with key[(i + keyOffset) % 4] (§5.3), one byte at a time. */
 function referenceMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): Buffer {
@@ -43,15 +44,7 @@ function checkMaskInto(length: number, srcOffset: number, dstAlign: number, key:
 /** Reads a masked frame: header fields, the key, and the unmasked payload. */
 function decodeMasked(frame: Buffer): { fin: boolean; opcode: number; payloadAt: number; payload: Buffer } {
   assert.equal(frame[1] & 0x80, 0x80, "mask bit set");
-  let length = frame[1] & 0x7f;
-  let at = 2;
-  if (length === 126) {
-    length = frame.readUInt16BE(2);
-    at = 4;
-  } else if (length === 127) {
-    length = frame.readUInt32BE(2) * 0x100000000 + frame.readUInt32BE(6);
-    at = 10;
-  }
+  const { length, at } = frameLength(frame);
   const key = frame.subarray(at, at + 4);
   assert.equal(frame.length, at + 4 + length, "frame length = header + key + payload");
   return {
