@@ -166,7 +166,8 @@ export class Protocol implements FrameSink {
    */
   sendText(text: string, transform?: boolean): number {
     if (this.closeSent || this.failed) return -1;
-    if (this.extension === null && !this.encoding) return writeTextFrame(text, this.frameOptions, this.handler);
+    if (this.extension === null && !this.encoding)
+      return writeTextFrame(text, this.frameOptions, this.handler);
     const payload = Buffer.from(text, "utf8");
     this.send(payload, true, transform);
     return payload.length;
