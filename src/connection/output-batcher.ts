@@ -11,7 +11,7 @@ const JOIN_LIMIT = 16 * 1024;
 // Small frames are built in place in a slab shared by every connection (reserve/commit), so a burst of
 // echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is only ever
 // appended to; a full one is replaced and left to the writes that still point into it.
-const SLAB_SIZE = 256 * 1024;
+const SLAB_SIZE = 64 * 1024;
 /** Frames up to this size are built in the slab. */
 const SLAB_FRAME_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
@@ -111,7 +111,11 @@ export class OutputBatcher {
     const region = this.region;
     if (region === null) return;
     this.region = null;
-    this.append(region.subarray(this.regionStart, this.regionEnd));
+    const run = region.subarray(this.regionStart, this.regionEnd);
+    // Bytes that will wait in the socket's queue (the peer is not keeping up) are copied out of the slab:
+    // a view would keep the whole 64 KiB slab alive for as long as the peer stalls. A socket pins at most the
+    // slab of the one write that found its kernel buffer full.
+    this.append(this.socket.writableLength > 0 ? Buffer.from(run) : run);
   }
 
   private append(chunk: Buffer): void {

@@ -10,11 +10,13 @@ let server: Server;
 let received: Buffer[] = [];
 /** Bytes received per client port, for tests with several sockets. */
 const byPort = new Map<number, Buffer[]>();
+const peerSockets = new Map<number, Socket>();
 
 before(async () => {
   server = createServer((peer) => {
     const mine: Buffer[] = [];
     byPort.set(peer.remotePort!, mine);
+    peerSockets.set(peer.remotePort!, peer);
     peer.on("data", (chunk) => {
       received.push(chunk);
       mine.push(chunk);
@@ -139,5 +141,45 @@ describe("OutputBatcher", () => {
     assert.equal(batchers[0].reserve(16 * 1024 + 1), null);
     a.socket.destroy();
     b.socket.destroy();
+  });
+
+  test("a peer that stalls gets copies, not views of the shared slab (which they would keep alive)", async () => {
+    const { socket } = await openSocket();
+    const written: Buffer[] = [];
+    const write = socket.write.bind(socket) as (chunk: Buffer, cb?: () => void) => boolean;
+    socket.write = ((chunk: Buffer, cb?: () => void) => {
+      written.push(chunk);
+      return write(chunk, cb);
+    }) as typeof socket.write;
+    const batcher = new OutputBatcher(socket);
+    const frame = (text: string) => {
+      const room = batcher.reserve(text.length)!;
+      room.write(text, batcher.reservedAt);
+      batcher.commit(text.length);
+    };
+    batcher.beginBurst();
+    frame("flowing");
+    batcher.endBurst();
+    const slabBuffer = written[0].buffer;
+    assert.equal(slabBuffer.byteLength, 64 * 1024, "an uncongested write is a view of the slab");
+    // Stall: the peer stops reading; fill the kernel's buffers until the socket queues (bounded).
+    for (let i = 0; i < 100 && peerSockets.get(socket.localPort!) === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const peer = peerSockets.get(socket.localPort!)!;
+    peer.pause();
+    const filler = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < 256 && socket.writableLength === 0; i++) {
+      socket.write(filler);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(socket.writableLength > 0, "the socket is queueing");
+    batcher.beginBurst();
+    frame("stalled");
+    batcher.endBurst();
+    const last = written.at(-1)!;
+    assert.equal(String(last), "stalled");
+    assert.notEqual(last.buffer, slabBuffer, "a queued write is a copy");
+    socket.destroy();
   });
 });
