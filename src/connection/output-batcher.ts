@@ -29,7 +29,8 @@ function flushWaiting(): void {
       batcher.scheduled = false;
       batcher.flush();
     }
-  } finally {
+    waiting.length = 0;
+  } catch (error) {
     // Should a flush throw, the batchers after it still get their own microtask.
     const rest = waiting.slice(i + 1);
     waiting.length = 0;
@@ -37,6 +38,7 @@ function flushWaiting(): void {
       waiting.push(...rest);
       queueMicrotask(flushWaiting);
     }
+    throw error;
   }
 }
 
