@@ -58,3 +58,17 @@ export function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
+
+/**
+ * Waits until the callback handed to `arm` is called (e.g. by the message handler once every echo is back),
+ * or `timeoutMs` passed.
+ */
+export function untilCalled(arm, timeoutMs = 10_000) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    arm(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

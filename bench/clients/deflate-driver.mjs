@@ -19,7 +19,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import zlib from "node:zlib";
-import { cpuWindow } from "./common.mjs";
+import { cpuWindow, untilCalled } from "./common.mjs";
 import { jsonMessage } from "./json-message.mjs";
 
 const o = JSON.parse(process.argv[2] ?? "{}");
@@ -227,12 +227,8 @@ async function main() {
   const cpu = endWindow();
   sending = false;
   if (receivedTotal < sentTotal) {
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 10_000);
-      onDrained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    await untilCalled((done) => {
+      onDrained = done;
     });
   }
   if (receivedTotal !== sentTotal) error(`${sentTotal - receivedTotal} echo(es) missing at the end`);

@@ -18,7 +18,7 @@
 // Output: one line `RESULT {json}` on stdout: msgsPerS, p50Us/p99Us/maxUs (latency runs), clientCpu (this
 // process, % of one CPU), serverCpu (the server's /proc/PID/stat, -1 if unknown) and otherCpu (machine busy time
 // from /proc/stat minus both: the noisy-neighbour check), errors. Exit status 0, or 1 on any error.
-import { cpuWindow, percentile } from "./common.mjs";
+import { cpuWindow, percentile, untilCalled } from "./common.mjs";
 
 const o = JSON.parse(process.argv[2] ?? "{}");
 const { client, url, size, window, duration, warmup } = o;
@@ -182,12 +182,8 @@ async function main() {
   // drain: every message sent must come back
   sending = false;
   if (received < sent) {
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 10_000);
-      onDrained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    await untilCalled((done) => {
+      onDrained = done;
     });
   }
   if (received !== sent) error(`${sent - received} echo(es) missing at the end`);
