@@ -33,9 +33,12 @@ export function writeRejection(
     extra = "";
   }
   const body = Buffer.from(message, "utf8");
+  // RFC 9110 §7.8: whoever sends Upgrade (a 426 must, §15.5.22) also sends the "upgrade" connection option.
+  const upgrade =
+    headers !== undefined && Object.keys(headers).some((name) => name.toLowerCase() === "upgrade");
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
-    "Connection: close\r\n" +
+    `Connection: ${upgrade && extra !== "" ? "Upgrade, close" : "close"}\r\n` +
     "Content-Type: text/plain; charset=utf-8\r\n" +
     `Content-Length: ${body.length}\r\n${extra}\r\n`;
   socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]));

@@ -4,6 +4,7 @@ import type { PerMessageExtension } from "../protocol/extension.js";
 import type { ExtensionOffer } from "../protocol/header-grammar.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { PubSubAdapter } from "./adapter.js";
+import type { OriginsOption } from "./origin-policy.js";
 
 // Every server option with its default, in one place. Limits name their unit.
 
@@ -24,8 +25,12 @@ export interface Rejection {
   message?: string;
 }
 
-/** true accepts; false rejects with 401; a Rejection rejects with its status. May be async. */
-export type VerifyResult = boolean | Rejection | undefined;
+/**
+ * `false` rejects with 401; a Rejection (a non-null object) rejects with its status, which must be an error
+ * status 400–599 (anything else is a hook bug: 500 and 'handshakeError'); anything else (`true`,
+ * `undefined`, `null`, `0`, "") accepts. May be a promise or any thenable, which is awaited.
+ */
+export type VerifyResult = boolean | Rejection | undefined | null;
 
 /** Negotiates one extension (permessage-deflate) on the server side. */
 export interface ServerExtensionNegotiator {
@@ -48,12 +53,26 @@ export interface WebSocketServerOptions {
   /** Neither listen nor attach: the caller passes upgrades to handleUpgrade(). */
   noServer?: boolean;
 
-  /** Subprotocols this server speaks, in its order of preference for the default selection. */
+  /**
+   * Subprotocols this server speaks, in its order of preference: the default selection picks the first of
+   * these that the client offered, whatever the client's order.
+   */
   protocols?: string[];
-  /** Picks the subprotocol from those offered; default: the first offered that `protocols` contains. */
+  /** Picks the subprotocol from those offered; default: the first of `protocols` that was offered. */
   selectProtocol?: (offered: string[], request: IncomingMessage) => string | null | undefined;
-  /** Accepts or rejects a handshake (origin, cookies, tokens). */
-  verify?: (info: VerifyInfo) => VerifyResult | Promise<VerifyResult>;
+  /**
+   * Which pages may open a connection, by their `Origin` (cross-site WebSocket hijacking): "*" (default,
+   * as in ws: any), "same-origin", a list of origins and/or "same-origin", or a function. A request with
+   * no Origin (not from a browser) is accepted by the declarative forms. Refused → 403. See origin-policy.ts.
+   */
+  origins?: OriginsOption;
+  /**
+   * Most connections (open or handshaking) from one client address (IPv6: one /64); more → 429 with
+   * Retry-After. Default 0 = no limit (behind a proxy every client has the proxy's address).
+   */
+  maxConnectionsPerIp?: number;
+  /** Accepts or rejects a handshake (origin, cookies, tokens). See VerifyResult; throwing → 500. */
+  verify?: (info: VerifyInfo) => VerifyResult | PromiseLike<VerifyResult>;
   /** Extra headers on the 101 response. */
   headers?: Record<string, string> | ((request: IncomingMessage) => Record<string, string>);
   /** The extension to negotiate (permessage-deflate), or null. */
@@ -112,6 +131,7 @@ export const SERVER_DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   maxHeaderCount: 100,
   maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
   maxBufferedBytes: 8 * 1024 * 1024,
   slowConsumer: "close",
   pingIntervalMs: 30_000,

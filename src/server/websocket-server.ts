@@ -10,18 +10,20 @@ import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../pro
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent } from "../web/events.js";
 import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
 import { Keepalive } from "./keepalive.js";
 import {
-  type Rejection,
   SERVER_DEFAULTS,
   SERVER_PER_MESSAGE_DEFLATE,
   type ServerExtensionNegotiator,
-  type VerifyResult,
   type WebSocketServerOptions,
 } from "./options.js";
+import { compileOrigins, type OriginCheck } from "./origin-policy.js";
+import { PendingPeer } from "./pending-peer.js";
 import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
 import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
+import { interpretVerdict, isThenable, type Verdict } from "./verify-verdict.js";
 
 // A WebSocket server whose connections are the WHATWG WebSocket class. Three modes, like ws: standalone
 // (its own http server), attached ({ server, path } on an existing one) and noServer (handleUpgrade()).
@@ -42,6 +44,8 @@ export interface WebSocketServer {
   on(event: "close", listener: () => void): this;
   on(event: "request", listener: (request: IncomingMessage, response: http.ServerResponse) => void): this;
   on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
+  /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
+  on(event: "handshakeError", listener: (error: Error, request: IncomingMessage) => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
@@ -64,6 +68,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
   private readonly extension: ServerExtensionNegotiator | null;
+  private readonly originCheck: OriginCheck | null;
+  private readonly perIp: ConnectionsPerIp | null;
+  private warnedHandshakeError = false;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -91,6 +98,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       }
       (this.settings as Record<string, unknown>)[key] = value;
     }
+    this.originCheck = compileOrigins(options.origins);
+    this.perIp =
+      this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
     this.pubsub = new PubSub(options.adapter ?? null, (error) => this.emit("error", error));
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
@@ -186,6 +196,12 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.emit("rejected", request, status, reason);
       writeRejection(socket, status, reason, headers);
     };
+    // A hook's bug is the server's error, not the client's: 500. It is never the 'error' event, which would
+    // take down a process that has no 'error' listener (see reportHandshakeError).
+    const hookFailed = (error: unknown) => {
+      this.reportHandshakeError(error, request);
+      refuse(500, "Internal error while accepting the WebSocket");
+    };
     if (this.closing) {
       refuse(503, "Server is shutting down");
       return;
@@ -210,21 +226,46 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       headers: request.headers,
     });
     if (!checked.ok) {
-      refuse(checked.status, checked.reason, checked.headers);
+      // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
+      const headers = checked.status === 426 ? { Upgrade: "websocket", ...checked.headers } : checked.headers;
+      refuse(checked.status, checked.reason, headers);
       return;
+    }
+    // RFC 6455 §4.2.1 item 7, §10.2: the Origin tells which page opened the connection.
+    if (this.originCheck !== null) {
+      let allowed: boolean;
+      try {
+        allowed = this.originCheck(request);
+      } catch (error) {
+        hookFailed(error);
+        return;
+      }
+      if (!allowed) {
+        refuse(403, "Origin not allowed");
+        return;
+      }
     }
     if (this.clients.size + this.handshaking >= this.settings.maxConnections) {
       refuse(503, "Too many connections", { "Retry-After": "5" });
       return;
     }
+    // RFC 6585 §4: 429 says *this client* made too many requests; a 503 (RFC 9110 §15.6.4) would say the
+    // server is unavailable to everyone, which load balancers take as a sick backend.
+    if (this.perIp !== null && !this.perIp.admit(socket)) {
+      refuse(429, "Too many connections from this address", { "Retry-After": "5" });
+      return;
+    }
 
     this.handshaking++;
     let done = false;
+    /** Reads the socket while an async verify runs, to notice a peer that leaves. */
+    let pending: PendingPeer | null = null;
     const finish = (): boolean => {
       if (done) return false;
       done = true;
       this.handshaking--;
       clearTimeout(timer);
+      pending?.stop();
       // This closure's scope holds the request, its headers and the URL: nothing may keep it alive once
       // the handshake is over, or every idle connection would cost them too.
       socket.off("close", onCloseDuringHandshake);
@@ -238,7 +279,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     socket.once("close", onCloseDuringHandshake);
 
     const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
-    const proceed = (verdict: VerifyResult) => {
+    const proceed = (value: unknown) => {
       if (done) return;
       // close() started while verify ran: accepting now would add a connection close() never closes (and
       // whose socket keeps the port). Refuse it as a handshake arriving during shutdown is refused.
@@ -247,18 +288,23 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         refuse(503, "Server is shutting down");
         return;
       }
-      if (verdict === false || (typeof verdict === "object" && verdict !== null)) {
+      let verdict: Verdict;
+      try {
+        verdict = interpretVerdict(value);
+      } catch (error) {
         finish();
-        const rejection: Rejection = verdict === false ? { status: 401 } : verdict;
-        refuse(
-          rejection.status,
-          rejection.message ?? http.STATUS_CODES[rejection.status] ?? "Rejected",
-          rejection.headers,
-        );
+        hookFailed(error);
         return;
       }
-      if (socket.destroyed) {
+      if (!verdict.accept) {
         finish();
+        refuse(verdict.status, verdict.message, verdict.headers);
+        return;
+      }
+      // A peer that left while verify ran (FIN or reset) is not accepted: it could never take part in a
+      // closing handshake, and nothing would ever remove it.
+      if (socket.destroyed || !socket.writable || socket.readableEnded) {
+        if (finish()) socket.destroy();
         return;
       }
       let response: Buffer;
@@ -283,8 +329,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         };
       } catch (error) {
         finish();
-        this.emit("error", error);
-        refuse(500, "Internal error while accepting the WebSocket");
+        hookFailed(error);
         return;
       }
       if (!finish()) return;
@@ -302,7 +347,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.track(webSocket, connection);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       callback(webSocket, request);
-      connection.receiveHead(head);
+      connection.receiveHead(pending === null ? head : pending.received(head));
     };
 
     if (this.options.verify === undefined) {
@@ -310,7 +355,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       return;
     }
     const origin = request.headers.origin;
-    let verdict: VerifyResult | Promise<VerifyResult>;
+    let verdict: unknown;
     try {
       verdict = this.options.verify({
         request,
@@ -318,21 +363,48 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         secure: url.protocol === "wss:",
         url,
       });
+      if (isThenable(verdict)) {
+        pending = new PendingPeer(socket, () => {
+          if (finish()) socket.destroy();
+        });
+        // Any thenable is a promise (Promise.resolve adopts it, as await would).
+        Promise.resolve(verdict)
+          .then(proceed, (error) => {
+            if (finish()) hookFailed(error);
+          })
+          // A 'connection' listener that throws: uncaught, as it would be when verify is synchronous.
+          .catch((error) =>
+            process.nextTick(() => {
+              throw error;
+            }),
+          );
+        return;
+      }
     } catch (error) {
       finish();
-      this.emit("error", error);
-      refuse(500, "Internal error while verifying the handshake");
+      hookFailed(error);
       return;
     }
-    if (verdict instanceof Promise) {
-      verdict.then(proceed, (error) => {
-        if (!finish()) return;
-        this.emit("error", error);
-        refuse(500, "Internal error while verifying the handshake");
-      });
-    } else {
-      proceed(verdict);
+    proceed(verdict);
+  }
+
+  /**
+   * A handshake hook failed: 'handshakeError' for whoever listens; else one process warning, so the bug is
+   * seen but never takes the server down (as an 'error' with no listener would).
+   */
+  private reportHandshakeError(error: unknown, request: IncomingMessage): void {
+    const reported = error instanceof Error ? error : new Error(String(error));
+    if (this.listenerCount("handshakeError") > 0) {
+      this.emit("handshakeError", reported, request);
+      return;
     }
+    if (this.warnedHandshakeError) return;
+    this.warnedHandshakeError = true;
+    process.emitWarning(
+      `A WebSocketServer handshake hook failed and the client got a 500: ${reported.message} ` +
+        "(listen for 'handshakeError' to see every such error)",
+      { code: "SJ_HANDSHAKE_HOOK_FAILED" },
+    );
   }
 
   /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
@@ -370,8 +442,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         throw new Error(`selectProtocol returned '${chosen}', which was not offered`);
       return chosen;
     }
+    // RFC 6455 §4.2.2 item 5.4 leaves the choice to the server: its order of preference decides, not the
+    // client's (a client lists what it can speak; the server knows which of its versions it prefers).
     const supported = this.options.protocols ?? [];
-    return offered.find((p) => supported.includes(p)) ?? "";
+    return supported.find((p) => offered.includes(p)) ?? "";
   }
 
   /**

@@ -260,14 +260,16 @@ describe("verify hook: the server's policy (RFC 6455 §4.2.1 item 7, §10.2) ref
     assert.equal(head.statusLine, "HTTP/1.1 401 Unauthorized");
   });
 
-  test("verify that throws → 500, the error is emitted, and the server keeps serving", async (t) => {
+  test("verify that throws → 500, the error is a 'handshakeError' (not 'error'), and the server keeps serving", async (t) => {
     let calls = 0;
-    const { port, errors } = await startServer(t, {
+    const { server, port } = await startServer(t, {
       verify: () => {
         if (++calls === 1) throw new Error("hook bug");
         return true;
       },
     });
+    const errors: Error[] = [];
+    server.on("handshakeError", (error) => errors.push(error));
     const { head } = await exchange(t, port, upgradeRequest());
     assert.equal(head.statusLine, "HTTP/1.1 500 Internal Server Error");
     assert.deepEqual(
@@ -277,10 +279,12 @@ describe("verify hook: the server's policy (RFC 6455 §4.2.1 item 7, §10.2) ref
     await assertStillServing(t, port);
   });
 
-  test("async verify that rejects → 500 and the error is emitted", async (t) => {
-    const { port, errors } = await startServer(t, {
+  test("async verify that rejects → 500 and the error is a 'handshakeError'", async (t) => {
+    const { server, port } = await startServer(t, {
       verify: async () => Promise.reject(new Error("db down")),
     });
+    const errors: Error[] = [];
+    server.on("handshakeError", (error) => errors.push(error));
     const { head } = await exchange(t, port, upgradeRequest());
     assert.equal(head.statusLine, "HTTP/1.1 500 Internal Server Error");
     assert.deepEqual(
@@ -306,12 +310,13 @@ describe("RFC 6455 §4.2.2 item 5.4 subprotocol selection", () => {
     return client.handshake("/", { "Sec-WebSocket-Protocol": offered });
   }
 
-  test("default: the first offered protocol the server supports, in the client's order", async (t) => {
+  test("regression (issue 21 item 8): default: the server's order of preference decides, not the client's", async (t) => {
     const { port } = await startServer(t, { protocols: ["v2.chat", "v1.chat"] });
     assert.equal(
       (await offer(t, port, "v3.chat, v1.chat, v2.chat")).header("sec-websocket-protocol"),
-      "v1.chat",
+      "v2.chat",
     );
+    assert.equal((await offer(t, port, "v1.chat, v3.chat")).header("sec-websocket-protocol"), "v1.chat");
     assert.equal((await offer(t, port, "v2.chat")).header("sec-websocket-protocol"), "v2.chat");
   });
 
@@ -352,7 +357,9 @@ describe("RFC 6455 §4.2.2 item 5.4 subprotocol selection", () => {
   });
 
   test("selectProtocol returning a protocol that was not offered → 500, never a 101 the client must fail", async (t) => {
-    const { port, errors } = await startServer(t, { selectProtocol: () => "not-offered" });
+    const { server, port } = await startServer(t, { selectProtocol: () => "not-offered" });
+    const errors: Error[] = [];
+    server.on("handshakeError", (error) => errors.push(error));
     const { head } = await exchange(t, port, upgradeRequest({ headers: { "Sec-WebSocket-Protocol": "a" } }));
     assert.equal(head.statusLine, "HTTP/1.1 500 Internal Server Error");
     assert.equal(errors.length, 1);

@@ -1,0 +1,126 @@
+import type { IncomingMessage } from "node:http";
+
+// Which web pages may open a WebSocket to this server. Browsers let any page open a WebSocket to any host and
+// send the user's cookies with it; only the server can refuse, by the `Origin` header the browser sets
+// (RFC 6455 §4.2.1 item 7, §10.2; "cross-site WebSocket hijacking"). A request without an Origin does not
+// come from a browser page: a non-browser client can send any header it likes, so authentication, not the
+// Origin, is what keeps those out.
+
+/**
+ * "*": any origin (the default, as in ws). "same-origin": a page served from the host and port the request
+ * was sent to. A list: each entry "same-origin", "*" or an origin such as "https://app.example.com". A
+ * function: its own decision, given the Origin ("" when there is none) and the request.
+ */
+export type OriginsOption =
+  | "*"
+  | "same-origin"
+  | readonly string[]
+  | ((origin: string, request: IncomingMessage) => boolean);
+
+/** Decides whether the request's Origin may connect. */
+export type OriginCheck = (request: IncomingMessage) => boolean;
+
+/** The check for `option`, or null when every origin is allowed. Throws a TypeError for a malformed option. */
+export function compileOrigins(option: OriginsOption | undefined): OriginCheck | null {
+  if (option === undefined || option === "*") return null;
+  if (typeof option === "function") {
+    return (request) => {
+      const origin = request.headers.origin;
+      return option(typeof origin === "string" ? origin : "", request) === true;
+    };
+  }
+  const entries = typeof option === "string" ? [option] : option;
+  if (!Array.isArray(entries)) {
+    throw new TypeError("options.origins must be '*', 'same-origin', a list of origins or a function");
+  }
+  let allowSameOrigin = false;
+  const listed = new Set<string>();
+  for (const entry of entries) {
+    if (entry === "*") return null;
+    if (entry === "same-origin") allowSameOrigin = true;
+    else listed.add(normalizeOriginEntry(entry));
+  }
+  return (request) => {
+    const origin = request.headers.origin;
+    // No Origin: not a browser page (browsers send it on every WebSocket handshake, WHATWG Fetch).
+    if (origin === undefined) return true;
+    if (typeof origin !== "string") return false;
+    const parsed = parseOrigin(origin);
+    if (listed.has(parsed === null ? origin.toLowerCase() : parsed.origin)) return true;
+    return allowSameOrigin && parsed !== null && isSameOrigin(parsed, request.headers.host);
+  };
+}
+
+/** An allowed origin as the browser serializes it: scheme://host[:port], lowercase, default port omitted. */
+function normalizeOriginEntry(entry: unknown): string {
+  if (typeof entry !== "string" || entry === "") {
+    throw new TypeError(`options.origins: ${JSON.stringify(entry)} is not an origin`);
+  }
+  const parsed = parseOrigin(entry);
+  // An origin without host (a browser extension's, or "null" of a sandboxed page) is compared as written.
+  if (parsed === null) {
+    if (/[\s/]/.test(entry.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""))) {
+      throw new TypeError(
+        `options.origins: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`,
+      );
+    }
+    return entry.toLowerCase();
+  }
+  if (parsed.pathname !== "/" || parsed.search !== "" || parsed.hash !== "" || parsed.username !== "") {
+    throw new TypeError(`options.origins: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`);
+  }
+  return parsed.origin;
+}
+
+/** A URL with a host (http, https, ws, wss), or null. */
+function parseOrigin(value: string): URL | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  return url.origin === "null" ? null : url;
+}
+
+/**
+ * The Origin's host and port equal the request's Host (RFC 9110 §7.2). A Host without a port stands for the
+ * default port of the Origin's scheme, so https://example.com matches `Host: example.com` behind a proxy that
+ * ends TLS; the ports are compared after the scheme's default is normalized away (…:443 = …).
+ */
+export function isSameOrigin(origin: URL, hostHeader: string | undefined): boolean {
+  const host = parseHostHeader(hostHeader, origin.protocol);
+  return host !== null && host.hostname === origin.hostname && host.port === origin.port;
+}
+
+/** The Host header as a URL of `scheme` (hostname and port normalized), or null if it is not a bare host. */
+function parseHostHeader(hostHeader: string | undefined, scheme = "http:"): URL | null {
+  // uri-host [ ":" port ] only: anything that would make the URL parser read a path or userinfo is refused.
+  if (hostHeader === undefined || hostHeader === "" || /[\s/\\@?#]/.test(hostHeader)) return null;
+  try {
+    return new URL(`${scheme}//${hostHeader}`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A Host that names this machine: localhost, *.localhost (RFC 6761 §6.3), 127.0.0.0/8 or [::1]. A DNS
+ * rebinding attack makes a browser send the attacker's name as Host, never one of these.
+ */
+export function isLoopbackHost(hostHeader: string | undefined): boolean {
+  const host = parseHostHeader(hostHeader);
+  if (host === null) return false;
+  const name = host.hostname;
+  return name === "localhost" || name.endsWith(".localhost") || name === "[::1]" || /^127\./.test(name);
+}
+
+/** The host[:port] of an origin entry such as "https://app.example.com", or null. */
+export function originHost(entry: string): string | null {
+  return parseOrigin(entry)?.host ?? null;
+}
+
+/** A listening address on the loopback interface (127.0.0.0/8, ::1, or IPv4-mapped 127.x). */
+export function isLoopbackAddress(address: string): boolean {
+  return address === "::1" || /^(::ffff:)?127\./.test(address);
+}
