@@ -4,6 +4,7 @@ import type { TopicHost } from "../web/topic-hooks.js";
 import { toBoolean, toDictionary } from "../web/webidl.js";
 import { WebSocket } from "../web/websocket.js";
 import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
+import { PublishQueue } from "./publish-queue.js";
 import { checkTopic, SharedMessage, TopicRegistry } from "./topics.js";
 
 // The server's pub/sub: the in-process TopicRegistry plus the scale-out adapter. A publish is delivered to
@@ -47,6 +48,8 @@ export class PubSub implements TopicHost {
   /** Adapter calls not settled yet, and who waits for none to be left. */
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Publishes waiting behind a Blob being read, in call order. */
+  private readonly queue = new PublishQueue();
 
   constructor(adapter: PubSubAdapter | null, report: (error: Error) => void) {
     this.adapter = adapter;
@@ -77,7 +80,11 @@ export class PubSub implements TopicHost {
     };
   }
 
-  /** server.publish(): to every local subscriber (but `except`), and through the adapter to the others. */
+  /**
+   * server.publish(): to every local subscriber (but `except`), and through the adapter to the others.
+   * Returns the local deliveries made now: a Blob is read first, and a publish made while one is read waits
+   * behind it (call order = delivery order); both return 0 and are delivered in turn.
+   */
   publish(topicArg: unknown, data: unknown, optionsArg: unknown, method = "publish"): number {
     const topic = checkTopic(topicArg, method);
     const options = toDictionary(optionsArg, "options");
@@ -87,11 +94,50 @@ export class PubSub implements TopicHost {
     }
     const binary = options.binary === undefined ? undefined : toBoolean(options.binary);
     const converted = toSendPayload(data);
-    if (converted.payload === null) {
-      throw new TypeError(
-        `Failed to execute '${method}': a Blob cannot be published synchronously; publish await blob.arrayBuffer().`,
+    if (converted.payload !== null && !this.queue.busy) {
+      return this.deliver(
+        topic,
+        converted.payload,
+        converted.borrowed,
+        converted.isText,
+        binary,
+        except,
+        method,
       );
     }
+    // RFC 6455 §8.1: bytes sent as text must be UTF-8 (checked now where the bytes are known).
+    if (binary === false && converted.payload !== null && !converted.isText && !isUtf8(converted.payload))
+      throw new TypeError(`Failed to execute '${method}': the bytes of a text message must be UTF-8.`);
+    // The bytes are those at the time of the call (as for send()): a view of the caller's memory is copied.
+    const blob = converted.blob;
+    const bytes =
+      converted.payload === null || !converted.borrowed ? converted.payload : Buffer.from(converted.payload);
+    this.track(
+      () =>
+        this.queue.add(async () => {
+          const payload = bytes ?? Buffer.from(await blob!.arrayBuffer());
+          this.deliver(topic, payload, false, converted.isText, binary, except, method);
+        }),
+      () => {},
+      (error) =>
+        this.report(
+          new Error(`A publish to '${topic}' was not delivered: ${messageOf(error)}`, { cause: error }),
+        ),
+    );
+    return 0;
+  }
+
+  /** A publish with its bytes: to the local subscribers (framed once) and to the adapter. */
+  private deliver(
+    topic: string,
+    bytes: Buffer,
+    borrowed: boolean,
+    bytesAreText: boolean,
+    binary: boolean | undefined,
+    except: WebSocket | null,
+    method: string,
+  ): number {
+    const converted = { payload: bytes, borrowed, isText: bytesAreText };
     let isText = converted.isText;
     if (binary === true) isText = false;
     else if (binary === false && !isText) {

@@ -452,8 +452,14 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * Publishes `data` (a string is text, bytes are binary, converted as send() does) to every subscriber of
    * `topic` but `options.except`: here at once, framed once, and through the adapter in every other process.
    * Returns how many local subscribers it was written to. A publish the adapter cannot take is an 'error'.
+   * A Blob (server sockets' default binaryType) is read first and delivered in call order: publishes made
+   * meanwhile wait behind it; both return 0.
    */
-  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView, options?: PublishOptions): number {
+  publish(
+    topic: string,
+    data: string | ArrayBufferLike | ArrayBufferView | Blob,
+    options?: PublishOptions,
+  ): number {
     return this.pubsub.publish(topic, data, options);
   }
 

@@ -249,13 +249,13 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Node-only, server side: publishes `data` (converted as send() does; no Blob) to every subscriber of
-   * `topic` except this socket, in this process and, with an adapter, in every other. Returns how many local
-   * subscribers it was written to.
+   * Node-only, server side: publishes `data` (converted as send() does, a Blob in call order) to every
+   * subscriber of `topic` except this socket, in this process and, with an adapter, in every other. Returns
+   * how many local subscribers it was written to (0 for a Blob, delivered once read).
    */
   publish(
     topic: string,
-    data: string | ArrayBufferLike | ArrayBufferView,
+    data: string | ArrayBufferLike | ArrayBufferView | Blob,
     options?: { binary?: boolean },
   ): number {
     requireArguments(arguments.length, 2, "publish");
