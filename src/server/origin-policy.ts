@@ -29,7 +29,7 @@ export function compileOrigins(option: OriginsOption | undefined): OriginCheck |
       return option(typeof origin === "string" ? origin : "", request) === true;
     };
   }
-  const entries = typeof option === "string" ? [option] : option;
+  const entries = option === "same-origin" ? [option] : option;
   if (!Array.isArray(entries)) {
     throw new TypeError("options.origins must be '*', 'same-origin', a list of origins or a function");
   }
@@ -53,23 +53,25 @@ export function compileOrigins(option: OriginsOption | undefined): OriginCheck |
 
 /** An allowed origin as the browser serializes it: scheme://host[:port], lowercase, default port omitted. */
 function normalizeOriginEntry(entry: unknown): string {
-  if (typeof entry !== "string" || entry === "") {
-    throw new TypeError(`options.origins: ${JSON.stringify(entry)} is not an origin`);
+  const invalid = () =>
+    new TypeError(`options.origins: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`);
+  if (typeof entry !== "string") throw invalid();
+  // The opaque origin of a sandboxed page or a file: URL, as the browser sends it.
+  if (entry === "null") return entry;
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    throw invalid();
   }
-  const parsed = parseOrigin(entry);
-  // An origin without host (a browser extension's, or "null" of a sandboxed page) is compared as written.
-  if (parsed === null) {
-    if (/[\s/]/.test(entry.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""))) {
-      throw new TypeError(
-        `options.origins: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`,
-      );
-    }
+  // A scheme with no default host semantics (a browser extension's): compared as written.
+  if (url.origin === "null") {
+    if (/\s/.test(entry) || url.pathname.length > 1 || url.search !== "" || url.hash !== "") throw invalid();
     return entry.toLowerCase();
   }
-  if (parsed.pathname !== "/" || parsed.search !== "" || parsed.hash !== "" || parsed.username !== "") {
-    throw new TypeError(`options.origins: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`);
-  }
-  return parsed.origin;
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") throw invalid();
+  if (entry.includes("?") || entry.includes("#")) throw invalid();
+  return url.origin;
 }
 
 /** A URL with a host (http, https, ws, wss), or null. */
