@@ -8,6 +8,7 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
+import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
 import { errorMessage, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
@@ -48,6 +49,14 @@ const specs = {
     defaultValue: undefined as string | undefined,
   }),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
+  "allow-origin": flag.list("also accept pages of this origin, e.g. https://app.example.com; * = any page", {
+    valueName: "ORIGIN",
+    parse: allowOriginFlag,
+  }),
+  "max-connections-per-ip": flag.value(
+    "most connections per client address and endpoint (default 100; 0 = no limit)",
+    { valueName: "N", defaultValue: 100, parse: integer(0, 1_000_000) },
+  ),
   redis: flag.value(
     "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
     { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
@@ -71,7 +80,11 @@ Examples:
   sockjet serve --port 0 --host 0.0.0.0       any free port, every interface
   sockjet serve --tls-cert cert.pem --tls-key key.pem
   sockjet serve -p 8081 --redis redis://localhost:6379
-  sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports`;
+  sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports
+  sockjet serve --allow-origin https://app.example.com   also pages of that origin
+
+Only pages of the server's own origin may open a WebSocket (a page on another site would otherwise use
+its visitor's browser to join the chat), and on loopback only a localhost Host is served (DNS rebinding).`;
 
 export const serve: Command = {
   name: "serve",
@@ -172,10 +185,13 @@ async function run(argv: string[]): Promise<number> {
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
+  let boundToLoopback = true;
   const common: WebSocketServerOptions = {
     server: httpServer,
     maxPayloadBytes: flags["max-payload"],
     perMessageDeflate: flags.deflate,
+    maxConnectionsPerIp: flags["max-connections-per-ip"],
+    ...serveGuard(flags["allow-origin"], () => boundToLoopback),
   };
   const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
   const chat = new WebSocketServer({
@@ -222,6 +238,7 @@ async function run(argv: string[]): Promise<number> {
 
   await listen(httpServer, flags.port, flags.host);
   const bound = httpServer.address() as AddressInfo;
+  boundToLoopback = isLoopbackAddress(bound.address);
   const host = displayHost(flags.host, bound.address);
   const base = `${host}:${bound.port}`;
   // Handlers first, banner second: whoever reads the banner may signal at once.
