@@ -84,22 +84,25 @@ describe("issue 21 item 3: a peer that leaves while an async verify runs is neve
     });
   }
 
-  test("a frame the client sends before the 101 while verify runs is delivered after the accept", async (t) => {
-    const { server, port } = await startServer(t, {
-      verify: async () => {
-        await sleep(100);
-        return true;
-      },
+  for (const size of [5, 200 * 1024]) {
+    test(`a ${size}-byte message the client sends before the 101 while verify runs is delivered after the accept`, async (t) => {
+      const { server, port } = await startServer(t, {
+        verify: async () => {
+          await sleep(100);
+          return true;
+        },
+      });
+      const received = new Promise<unknown>((resolve) =>
+        server.once("connection", (socket) => onMessage(socket, resolve)),
+      );
+      const client = await RawClient.connect(t, port);
+      const text = "e".repeat(size);
+      client.write(Buffer.concat([Buffer.from(upgradeRequest(), "latin1"), clientFrame(OP.text, text)]));
+      const head = await client.readHead();
+      assert.equal(head.status, 101);
+      assert.equal(await within(received, 3000, "the early message"), text);
     });
-    const received = new Promise<unknown>((resolve) =>
-      server.once("connection", (socket) => onMessage(socket, resolve)),
-    );
-    const client = await RawClient.connect(t, port);
-    client.write(Buffer.concat([Buffer.from(upgradeRequest(), "latin1"), clientFrame(OP.text, "early")]));
-    const head = await client.readHead();
-    assert.equal(head.status, 101);
-    assert.equal(await within(received, 3000, "the early message"), "early");
-  });
+  }
 });
 
 /** A thenable that is not a Promise (as some libraries return). */
