@@ -72,6 +72,14 @@ export class Connection implements ProtocolHandler {
   socketError: Error | null = null;
   /** True once the socket has closed and onClosed was emitted. */
   finished = false;
+  /** Our side is to be ended once the frames waiting behind the extension are written (endSocket). */
+  private endRequested = false;
+  /** The peer's FIN arrived while received bytes were still being processed. */
+  private peerEnded = false;
+  /** The socket closed while received bytes were still being processed: onClosed waits for them. */
+  private socketClosed = false;
+  /** terminate() was called: nothing waits for the extension any more. */
+  private terminated = false;
   private pausedForBackpressure = false;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
   alive = true;
@@ -102,6 +110,9 @@ export class Connection implements ProtocolHandler {
     );
     socket.setNoDelay(true);
     socket.setTimeout(0);
+    // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's
+    // socket lacks): our Close echo and any frame still being compressed go out first (onEnd).
+    socket.allowHalfOpen = true;
     // Listeners shared by every connection (called with the socket as `this`), not four closures each.
     (socket as ConnectedSocket)[kConnection] = this;
     socket.on("data", onSocketData);
@@ -180,6 +191,7 @@ export class Connection implements ProtocolHandler {
 
   /** Destroys the transport at once, without a closing handshake. */
   terminate(): void {
+    this.terminated = true;
     this.output.flush();
     this.socket.destroy();
   }
@@ -227,6 +239,11 @@ export class Connection implements ProtocolHandler {
 
   onFailure(error: ProtocolError): void {
     this.failure ??= error;
+    // A socket that closed while a message was being decoded was waiting for it: nothing more will come.
+    if (this.socketClosed) {
+      this.finish();
+      return;
+    }
     // §7.1.7: after the Close frame, close the transport; no need to wait for the peer. The socket is
     // destroyed as soon as the Close frame and our FIN are written, without waiting for the peer's Close or
     // FIN (a misbehaving peer would otherwise hold the error/close events for closeTimeoutMs). Chromium's
@@ -256,8 +273,28 @@ export class Connection implements ProtocolHandler {
 
   /** @internal */
   onEnd(): void {
-    // The peer will send nothing more; finish our side too (Node sockets here are half-open capable).
+    // The peer will send nothing more; finish our side too, once what it sent has been processed: a Close
+    // waiting behind a message being decompressed is still answered (settle()).
+    if (this.protocol.receivePending) {
+      this.peerEnded = true;
+      return;
+    }
     this.endSocket();
+  }
+
+  /** The protocol's extension finished a job: go on with a teardown that was waiting for it. */
+  onSettled(): void {
+    if (this.finished) return;
+    if (this.socketClosed) {
+      if (!this.protocol.receivePending) this.finish();
+      return;
+    }
+    if (this.peerEnded && !this.protocol.receivePending) {
+      this.peerEnded = false;
+      this.endSocket();
+      return;
+    }
+    if (this.endRequested && !this.protocol.sendPending) this.endSocket();
   }
 
   private onDrain(): void {
@@ -293,10 +330,17 @@ export class Connection implements ProtocolHandler {
     this.socket.destroy();
   }
 
+  /** Ends our side of the transport after every frame queued so far, those behind the extension included. */
   private endSocket(): void {
+    this.armCloseTimer();
+    if (this.protocol.sendPending) {
+      // The Close (or an echo) waits behind a message being compressed: onSettled ends the socket after it.
+      this.endRequested = true;
+      return;
+    }
+    this.endRequested = false;
     this.output.flush();
     if (!this.socket.writableEnded) this.socket.end();
-    this.armCloseTimer();
   }
 
   private armCloseTimer(): void {
@@ -307,13 +351,25 @@ export class Connection implements ProtocolHandler {
 
   /** @internal */
   onSocketClose(): void {
+    if (this.finished || this.socketClosed) return;
+    // Bytes received before the socket closed are processed to the end first (a message being decompressed,
+    // and the Close behind it): the peer sent them, so they are delivered.
+    if (this.protocol.receivePending && !this.terminated) {
+      this.socketClosed = true;
+      return;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.protocol.dispose();
     this.output.discard();
     const handshakeDone = this.protocol.closing && this.closeFrameReceived;
-    const wasClean = handshakeDone && this.failure === null;
+    // Frames that never reached the socket (it was gone) include our Close: the handshake did not complete.
+    const wasClean = handshakeDone && this.failure === null && this.output.droppedBytes === 0;
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
     this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));

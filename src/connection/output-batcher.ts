@@ -59,9 +59,16 @@ export class OutputBatcher {
   private depth = 0;
   /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
   scheduled = false;
-  /** Application bytes accepted by send() and not yet taken by the kernel. */
+  /**
+   * Application bytes accepted by send() and not yet taken by the kernel (WHATWG bufferedAmount). Bytes that
+   * never reached the kernel stay counted: once the socket is gone the number only grows.
+   */
   pendingAppBytes = 0;
   private unflushedAppBytes = 0;
+  /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
+  droppedBytes = 0;
+  /** The socket has closed: write callbacks that still arrive change nothing. */
+  private closed = false;
 
   constructor(socket: Socket, eagerFirstWrite = false) {
     this.socket = socket;
@@ -163,10 +170,12 @@ export class OutputBatcher {
     this.bytes = 0;
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
-      this.pendingAppBytes -= app;
+      // Not silent: the connection reports a close that lost frames as not clean. The application bytes were
+      // never transmitted, so they stay in bufferedAmount.
+      this.droppedBytes += bytes;
       return;
     }
-    const done = app > 0 ? () => (this.pendingAppBytes -= app) : undefined;
+    const done = app > 0 ? (error?: Error | null) => this.written(app, error) : undefined;
     if (chunks === null) {
       socket.write(single!, done);
     } else if (bytes <= JOIN_LIMIT) {
@@ -180,8 +189,15 @@ export class OutputBatcher {
     }
   }
 
+  /** A write callback: its bytes reached the kernel, unless it failed (the socket was destroyed first). */
+  private written(app: number, error: Error | null | undefined): void {
+    if (error == null && !this.closed) this.pendingAppBytes -= app;
+  }
+
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
+    this.closed = true;
+    this.droppedBytes += this.bytes;
     this.region = null;
     this.single = null;
     this.chunks = null;

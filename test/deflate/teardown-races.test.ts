@@ -1,0 +1,237 @@
+// Closing while zlib works (issue 21, items 1 and 2): the bytes received are processed to the end before the
+// connection is torn down, and a socket is never ended with frames still waiting behind a compression. Each
+// case is the issue's scenario on real sockets, in both roles: a raw TCP peer speaks exact bytes (its frames,
+// its Close, its FIN) and records what reaches it; the sockjet side reports its events.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import net, { type AddressInfo } from "node:net";
+import { describe, type TestContext, test } from "node:test";
+import { CloseCode, HANDSHAKE_GUID, Opcode } from "../../src/protocol/constants.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import {
+  HOST,
+  jsonMessage,
+  parseFrames,
+  RawPeer,
+  referenceCompress,
+  referenceDecompress,
+  type WireFrame,
+  within,
+} from "./helpers.js";
+
+/** A JSON text of ~500 KB (values vary, so inflating it takes zlib a while), and its compressed form. */
+const LARGE_TEXT = jsonMessage(1, 500_000);
+const LARGE_COMPRESSED = referenceCompress(LARGE_TEXT);
+
+function closePayload(code: number): Buffer {
+  const payload = Buffer.alloc(2);
+  payload.writeUInt16BE(code);
+  return payload;
+}
+
+interface Outcome {
+  events: string[];
+  messages: string[];
+  close: { code: number; reason: string; wasClean: boolean };
+}
+
+/** Records a sockjet socket's events until its `close`. */
+function record(socket: WebSocket): Promise<Outcome> {
+  const events: string[] = [];
+  const messages: string[] = [];
+  socket.addEventListener("message", (event) => {
+    events.push("message");
+    messages.push(String(event.data));
+  });
+  socket.addEventListener("error", () => events.push("error"));
+  return new Promise((resolve) => {
+    socket.addEventListener("close", (event) => {
+      events.push(`close ${event.code} ${event.wasClean ? "clean" : "not clean"}`);
+      resolve({
+        events,
+        messages,
+        close: { code: event.code, reason: event.reason, wasClean: event.wasClean },
+      });
+    });
+  });
+}
+
+/**
+ * A raw server that answers one opening handshake with permessage-deflate (both windows 15, context kept,
+ * as the client's default offer allows), then runs `script` with the socket. It keeps its read side open after
+ * sending FIN (allowHalfOpen), so it sees everything the client writes until the client's own FIN.
+ */
+async function rawDeflateServer(
+  t: TestContext,
+  script: (socket: net.Socket) => void,
+): Promise<{ url: string; frames: WireFrame[]; finished: Promise<void> }> {
+  const frames: WireFrame[] = [];
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    resolveFinished = resolve;
+  });
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    let buffer: Buffer = Buffer.alloc(0);
+    let open = false;
+    socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!open) {
+        const end = buffer.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = buffer.subarray(0, end).toString("latin1");
+        buffer = buffer.subarray(end + 4);
+        const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)![1];
+        const accept = createHash("sha1")
+          .update(key + HANDSHAKE_GUID)
+          .digest("base64");
+        socket.write(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
+        );
+        open = true;
+        script(socket);
+      }
+      const parsed = parseFrames(buffer);
+      frames.push(...parsed.frames);
+      buffer = parsed.rest;
+    });
+    socket.on("end", () => socket.end());
+    socket.on("close", () => resolveFinished());
+  });
+  server.listen(0, HOST);
+  await once(server, "listening");
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return { url: `ws://${HOST}:${(server.address() as AddressInfo).port}/`, frames, finished };
+}
+
+/** An unmasked frame from a server (RFC 6455 §5.1). */
+function serverFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
+  const length = payload.length;
+  const head =
+    length < 126
+      ? Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, length])
+      : length < 65536
+        ? Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, 126, length >> 8, length & 0xff])
+        : Buffer.concat([Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, 127]), u64(length)]);
+  return Buffer.concat([head, payload]);
+}
+
+function u64(n: number): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(BigInt(n));
+  return out;
+}
+
+async function deflateServer(t: TestContext): Promise<{ server: WebSocketServer; port: number }> {
+  const server = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: true });
+  await once(server, "listening");
+  t.after(() => server.close());
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+describe("RFC 6455 §7.1.5/§7.1.6 with permessage-deflate: a message still inflating when the peer's Close and FIN arrive", () => {
+  test("server delivers the message, then closes 1000 clean (a client that sends, closes and exits)", async (t) => {
+    const { server, port } = await deflateServer(t);
+    const outcome = new Promise<Outcome>((resolve) =>
+      server.once("connection", (socket: WebSocket) => resolve(record(socket))),
+    );
+    const peer = await RawPeer.connect(port, "permessage-deflate");
+    t.after(() => peer.destroy());
+    assert.match(peer.header("sec-websocket-extensions") ?? "", /^permessage-deflate/);
+    // The message, the Close and the FIN in one go, as a client that closes and exits sends them.
+    peer.send({ opcode: Opcode.Text, payload: LARGE_COMPRESSED, rsv1: true });
+    peer.send({ opcode: Opcode.Close, payload: closePayload(CloseCode.Normal) });
+    peer.socket.end();
+    const result = await within(outcome, 10_000, "the server socket's close");
+    assert.deepEqual(result.events, ["message", "close 1000 clean"]);
+    assert.equal(result.messages[0], LARGE_TEXT.toString());
+    // The server still answered the Close before closing TCP (§7.1.1).
+    assert.equal(await peer.closeCode(), CloseCode.Normal);
+  });
+
+  test("client delivers the message, then closes 1000 clean (a server that sends, closes and exits)", async (t) => {
+    const raw = await rawDeflateServer(t, (socket) => {
+      socket.write(
+        Buffer.concat([
+          serverFrame(Opcode.Text, LARGE_COMPRESSED, true),
+          serverFrame(Opcode.Close, closePayload(CloseCode.Normal)),
+        ]),
+      );
+      socket.end();
+    });
+    const client = new WebSocket(raw.url);
+    const result = await within(record(client), 10_000, "the client's close");
+    assert.deepEqual(result.events, ["message", "close 1000 clean"]);
+    assert.equal(result.messages[0], LARGE_TEXT.toString());
+    // The client echoed the Close (§5.5.1) before its own FIN.
+    await within(raw.finished, 5000, "the client's FIN");
+    assert.deepEqual(
+      raw.frames.map((f) => f.opcode),
+      [Opcode.Close],
+    );
+    assert.equal(raw.frames[0].payload.readUInt16BE(0), CloseCode.Normal);
+  });
+});
+
+describe("RFC 6455 §5.5.1 the Close reply waits for a message being compressed (no socket ended with frames queued)", () => {
+  test("server: a client that sends 'go' and closes gets the ~900 KB answer's Close, 1000 clean on both sides", async (t) => {
+    const { server, port } = await deflateServer(t);
+    const answer = jsonMessage(2, 900_000).toString();
+    const serverOutcome = new Promise<Outcome>((resolve) =>
+      server.once("connection", (socket: WebSocket) => {
+        socket.addEventListener("message", () => socket.send(answer));
+        resolve(record(socket));
+      }),
+    );
+    const client = new WebSocket(`ws://${HOST}:${port}/`);
+    const clientOutcome = record(client);
+    await within(once(client, "open"), 5000, "open");
+    assert.match(client.extensions, /permessage-deflate/);
+    client.send("go");
+    client.close(1000);
+    const [clientResult, serverResult] = await within(
+      Promise.all([clientOutcome, serverOutcome]),
+      10_000,
+      "both closes",
+    );
+    // The answer arrives while the client is CLOSING: not dispatched (WHATWG "message received" step 1).
+    assert.deepEqual(clientResult.events, ["close 1000 clean"]);
+    assert.deepEqual(serverResult.events, ["message", "close 1000 clean"]);
+  });
+
+  test("client: a Close and FIN arriving while the client compresses its answer: answer, Close echo, then FIN", async (t) => {
+    const answer = jsonMessage(3, 900_000).toString();
+    const raw = await rawDeflateServer(t, (socket) => {
+      socket.write(
+        Buffer.concat([
+          serverFrame(Opcode.Text, Buffer.from("go")),
+          serverFrame(Opcode.Close, closePayload(CloseCode.Normal)),
+        ]),
+      );
+      socket.end();
+    });
+    const client = new WebSocket(raw.url);
+    client.addEventListener("message", () => client.send(answer));
+    const result = await within(record(client), 10_000, "the client's close");
+    await within(raw.finished, 5000, "the client's FIN");
+    assert.deepEqual(result.events, ["message", "close 1000 clean"]);
+    assert.deepEqual(
+      raw.frames.map((f) => [f.opcode, f.rsv1]),
+      [
+        [Opcode.Text, true],
+        [Opcode.Close, false],
+      ],
+    );
+    assert.equal(referenceDecompress(raw.frames[0].payload).toString(), answer);
+    assert.equal(raw.frames[1].payload.readUInt16BE(0), CloseCode.Normal);
+  });
+});
