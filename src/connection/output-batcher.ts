@@ -189,9 +189,12 @@ export class OutputBatcher {
     }
   }
 
-  /** A write callback: its bytes reached the kernel, unless it failed (the socket was destroyed first). */
+  /**
+   * A write callback: its bytes reached the kernel, unless it failed or the socket was destroyed first (Node
+   * then calls back without an error for the write in progress, written or not: it is counted as not sent).
+   */
   private written(app: number, error: Error | null | undefined): void {
-    if (error == null && !this.closed) this.pendingAppBytes -= app;
+    if (error == null && !this.closed && !this.socket.destroyed) this.pendingAppBytes -= app;
   }
 
   /** The socket is gone: nothing pending will be sent. */

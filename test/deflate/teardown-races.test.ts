@@ -4,21 +4,20 @@
 // its Close, its FIN) and records what reaches it; the sockjet side reports its events.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { once } from "node:events";
-import net, { type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { describe, type TestContext, test } from "node:test";
-import { CloseCode, HANDSHAKE_GUID, Opcode } from "../../src/protocol/constants.js";
+import { CloseCode, Opcode } from "../../src/protocol/constants.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
+import { rawServer } from "../support/raw-server.js";
 import {
   HOST,
   jsonMessage,
-  parseFrames,
   RawPeer,
   referenceCompress,
   referenceDecompress,
-  type WireFrame,
+  wireFrame,
   within,
 } from "./helpers.js";
 
@@ -59,78 +58,6 @@ function record(socket: WebSocket): Promise<Outcome> {
   });
 }
 
-/**
- * A raw server that answers one opening handshake with permessage-deflate (both windows 15, context kept,
- * as the client's default offer allows), then runs `script` with the socket. It keeps its read side open after
- * sending FIN (allowHalfOpen), so it sees everything the client writes until the client's own FIN.
- */
-async function rawDeflateServer(
-  t: TestContext,
-  script: (socket: net.Socket) => void,
-): Promise<{ url: string; frames: WireFrame[]; finished: Promise<void> }> {
-  const frames: WireFrame[] = [];
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    resolveFinished = resolve;
-  });
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    let buffer: Buffer = Buffer.alloc(0);
-    let open = false;
-    socket.on("error", () => {});
-    socket.on("data", (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (!open) {
-        const end = buffer.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buffer.subarray(0, end).toString("latin1");
-        buffer = buffer.subarray(end + 4);
-        const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)![1];
-        const accept = createHash("sha1")
-          .update(key + HANDSHAKE_GUID)
-          .digest("base64");
-        socket.write(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n`,
-        );
-        open = true;
-        script(socket);
-      }
-      const parsed = parseFrames(buffer);
-      frames.push(...parsed.frames);
-      buffer = parsed.rest;
-    });
-    socket.on("end", () => socket.end());
-    socket.on("close", () => resolveFinished());
-  });
-  server.listen(0, HOST);
-  await once(server, "listening");
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return { url: `ws://${HOST}:${(server.address() as AddressInfo).port}/`, frames, finished };
-}
-
-/** An unmasked frame from a server (RFC 6455 §5.1). */
-function serverFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
-  const length = payload.length;
-  const head =
-    length < 126
-      ? Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, length])
-      : length < 65536
-        ? Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, 126, length >> 8, length & 0xff])
-        : Buffer.concat([Buffer.from([0x80 | (rsv1 ? 0x40 : 0) | opcode, 127]), u64(length)]);
-  return Buffer.concat([head, payload]);
-}
-
-function u64(n: number): Buffer {
-  const out = Buffer.alloc(8);
-  out.writeBigUInt64BE(BigInt(n));
-  return out;
-}
-
 async function deflateServer(t: TestContext): Promise<{ server: WebSocketServer; port: number }> {
   const server = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: true });
   await once(server, "listening");
@@ -159,11 +86,11 @@ describe("RFC 6455 §7.1.5/§7.1.6 with permessage-deflate: a message still infl
   });
 
   test("client delivers the message, then closes 1000 clean (a server that sends, closes and exits)", async (t) => {
-    const raw = await rawDeflateServer(t, (socket) => {
+    const raw = await rawServer(t, "permessage-deflate", (socket) => {
       socket.write(
         Buffer.concat([
-          serverFrame(Opcode.Text, LARGE_COMPRESSED, true),
-          serverFrame(Opcode.Close, closePayload(CloseCode.Normal)),
+          wireFrame({ opcode: Opcode.Text, payload: LARGE_COMPRESSED, rsv1: true, masked: false }),
+          wireFrame({ opcode: Opcode.Close, payload: closePayload(CloseCode.Normal), masked: false }),
         ]),
       );
       socket.end();
@@ -210,11 +137,11 @@ describe("RFC 6455 §5.5.1 the Close reply waits for a message being compressed 
 
   test("client: a Close and FIN arriving while the client compresses its answer: answer, Close echo, then FIN", async (t) => {
     const answer = jsonMessage(3, 900_000).toString();
-    const raw = await rawDeflateServer(t, (socket) => {
+    const raw = await rawServer(t, "permessage-deflate", (socket) => {
       socket.write(
         Buffer.concat([
-          serverFrame(Opcode.Text, Buffer.from("go")),
-          serverFrame(Opcode.Close, closePayload(CloseCode.Normal)),
+          wireFrame({ opcode: Opcode.Text, payload: Buffer.from("go"), masked: false }),
+          wireFrame({ opcode: Opcode.Close, payload: closePayload(CloseCode.Normal), masked: false }),
         ]),
       );
       socket.end();
