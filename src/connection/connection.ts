@@ -3,7 +3,7 @@ import { CloseCode } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
-import { OutputBatcher } from "./output-batcher.js";
+import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
 
 // One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
@@ -36,6 +36,17 @@ export interface ConnectionEvents {
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
+/**
+ * Pongs written for the peer and not yet taken by the kernel, above which the connection stops reading from
+ * it until they drain: answers obey backpressure too, so a peer that floods pings and never reads costs at
+ * most this (plus the answers to one read). Application data is not counted here (that is bufferedAmount
+ * and the slow-consumer rule): pausing input for our own large sends would deadlock two peers that both
+ * send more than the bound while each waits for the other to read.
+ */
+export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
+/** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
+const PONG_HEADER_BYTES = 6;
+
 const kConnection = Symbol("sockjet.connection");
 type ConnectedSocket = Socket & { [kConnection]: Connection };
 
@@ -55,7 +66,7 @@ function onSocketClose(this: ConnectedSocket): void {
   this[kConnection].onSocketClose();
 }
 
-export class Connection implements ProtocolHandler {
+export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Socket;
   private readonly events: ConnectionEvents;
@@ -81,6 +92,8 @@ export class Connection implements ProtocolHandler {
   /** terminate() was called: nothing waits for the extension any more. */
   private terminated = false;
   private pausedForBackpressure = false;
+  /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
+  private pausedForAnswers = false;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
   alive = true;
   /** Set on every message; the server's idle sweep clears it. */
@@ -98,7 +111,7 @@ export class Connection implements ProtocolHandler {
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
     this.acceptsSharedFrames = (options.extension ?? null) === null;
-    this.output = new OutputBatcher(socket, options.role === "client");
+    this.output = new OutputBatcher(socket, options.role === "client", this);
     this.protocol = new Protocol(
       {
         role: options.role,
@@ -220,6 +233,8 @@ export class Connection implements ProtocolHandler {
   }
 
   onPing(payload: Buffer): void {
+    // §5.5.2: the protocol has queued the pong, unless it had sent a Close.
+    if (!this.protocol.closing) this.output.addAnswerBytes(PONG_HEADER_BYTES + payload.length);
     this.events.onPing(payload);
   }
 
@@ -269,6 +284,7 @@ export class Connection implements ProtocolHandler {
     this.protocol.receive(chunk);
     this.output.endBurst();
     this.checkSlowConsumer();
+    this.checkUnsentAnswers();
   }
 
   /** @internal */
@@ -300,8 +316,26 @@ export class Connection implements ProtocolHandler {
   private onDrain(): void {
     if (this.pausedForBackpressure) {
       this.pausedForBackpressure = false;
-      this.socket.resume();
+      if (!this.pausedForAnswers) this.socket.resume();
     }
+  }
+
+  /** Stops reading while too many of our answers wait to be sent (called after every read). */
+  private checkUnsentAnswers(): void {
+    if (this.output.pendingAnswerBytes <= MAX_UNSENT_ANSWER_BYTES || this.finished) return;
+    // Paused again even if already marked: something else may have resumed the socket since.
+    this.pausedForAnswers = true;
+    this.socket.pause();
+  }
+
+  /**
+   * A write carrying answers has called back (sent, or failed with the socket). Resuming here, not on
+   * "drain", does not depend on an event that may not come: every write calls back.
+   */
+  onAnswersWritten(): void {
+    if (!this.pausedForAnswers || this.output.pendingAnswerBytes > MAX_UNSENT_ANSWER_BYTES / 2) return;
+    this.pausedForAnswers = false;
+    if (!this.pausedForBackpressure && !this.finished) this.socket.resume();
   }
 
   /**

@@ -42,9 +42,15 @@ function flushWaiting(): void {
   }
 }
 
+/** Told when writes that carried answers to the peer (pongs) have left. */
+export interface AnswerListener {
+  onAnswersWritten(): void;
+}
+
 export class OutputBatcher {
   private readonly socket: Socket;
   private readonly eagerFirstWrite: boolean;
+  private readonly answerListener: AnswerListener | null;
   private wroteInBurst = false;
   /** The batch: one chunk alone (the common case needs no array), or all of them once there are more. */
   private single: Buffer | null = null;
@@ -69,10 +75,14 @@ export class OutputBatcher {
   droppedBytes = 0;
   /** The socket has closed: write callbacks that still arrive change nothing. */
   private closed = false;
+  /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
+  pendingAnswerBytes = 0;
+  private unflushedAnswerBytes = 0;
 
-  constructor(socket: Socket, eagerFirstWrite = false) {
+  constructor(socket: Socket, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
     this.socket = socket;
     this.eagerFirstWrite = eagerFirstWrite;
+    this.answerListener = answerListener;
   }
 
   beginBurst(): void {
@@ -157,15 +167,23 @@ export class OutputBatcher {
     this.unflushedAppBytes += n;
   }
 
+  /** `n` bytes of answers (pongs) joined the output: counted until the write that carries them calls back. */
+  addAnswerBytes(n: number): void {
+    this.pendingAnswerBytes += n;
+    this.unflushedAnswerBytes += n;
+  }
+
   flush(): void {
     this.sealRegion();
     const single = this.single;
     const chunks = this.chunks;
     if (single === null && chunks === null) return;
     const app = this.unflushedAppBytes;
+    const answers = this.unflushedAnswerBytes;
     this.single = null;
     this.chunks = null;
     this.unflushedAppBytes = 0;
+    this.unflushedAnswerBytes = 0;
     const bytes = this.bytes;
     this.bytes = 0;
     const socket = this.socket;
@@ -175,7 +193,8 @@ export class OutputBatcher {
       this.droppedBytes += bytes;
       return;
     }
-    const done = app > 0 ? (error?: Error | null) => this.written(app, error) : undefined;
+    const done =
+      app > 0 || answers > 0 ? (error?: Error | null) => this.written(app, answers, error) : undefined;
     if (chunks === null) {
       socket.write(single!, done);
     } else if (bytes <= JOIN_LIMIT) {
@@ -193,8 +212,13 @@ export class OutputBatcher {
    * A write callback: its bytes reached the kernel, unless it failed or the socket was destroyed first (Node
    * then calls back without an error for the write in progress, written or not: it is counted as not sent).
    */
-  private written(app: number, error: Error | null | undefined): void {
+  private written(app: number, answers: number, error: Error | null | undefined): void {
     if (error == null && !this.closed && !this.socket.destroyed) this.pendingAppBytes -= app;
+    if (answers > 0) {
+      // Sent or lost with the socket: either way no longer held here.
+      this.pendingAnswerBytes -= answers;
+      this.answerListener?.onAnswersWritten();
+    }
   }
 
   /** The socket is gone: nothing pending will be sent. */
