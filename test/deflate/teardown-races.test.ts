@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, type TestContext, test } from "node:test";
 import { CloseCode, Opcode } from "../../src/protocol/constants.js";
@@ -83,6 +84,45 @@ describe("RFC 6455 §7.1.5/§7.1.6 with permessage-deflate: a message still infl
     assert.equal(result.messages[0], LARGE_TEXT.toString());
     // The server still answered the Close before closing TCP (§7.1.1).
     assert.equal(await peer.closeCode(), CloseCode.Normal);
+  });
+
+  test("server: the socket closing while the message inflates does not lose it, nor the Close behind it", async (t) => {
+    const { server, port } = await deflateServer(t);
+    const frames = Buffer.concat([
+      wireFrame({ opcode: Opcode.Text, payload: LARGE_COMPRESSED, rsv1: true, masked: true }),
+      wireFrame({ opcode: Opcode.Close, payload: closePayload(CloseCode.Normal), masked: true }),
+    ]);
+    // The socket must close while zlib works: the first of ten attempts where it does is checked.
+    let raced = 0;
+    for (let attempt = 0; attempt < 10 && raced === 0; attempt++) {
+      const accepted = new Promise<[WebSocket, IncomingMessage]>((resolve) =>
+        server.once("connection", (socket: WebSocket, request: IncomingMessage) =>
+          resolve([socket, request]),
+        ),
+      );
+      const peer = await RawPeer.connect(port, "permessage-deflate");
+      t.after(() => peer.destroy());
+      const [socket, request] = await within(accepted, 5000, "connection");
+      const outcome = record(socket);
+      let messages = 0;
+      socket.addEventListener("message", () => messages++);
+      let messageBeforeDestroy = false;
+      const start = request.socket.bytesRead;
+      // Listeners run in order: this one runs after the connection has been handed the last byte.
+      request.socket.on("data", () => {
+        if (request.socket.bytesRead - start < frames.length || request.socket.destroyed) return;
+        messageBeforeDestroy = messages > 0;
+        request.socket.destroy();
+      });
+      peer.socket.write(frames);
+      const result = await within(outcome, 10_000, "the server socket's close");
+      if (messageBeforeDestroy) continue;
+      raced++;
+      // The peer's Close was received (its code is the close code) but ours could not be sent: not clean.
+      assert.deepEqual(result.events, ["message", "close 1000 not clean"]);
+      assert.equal(result.messages[0], LARGE_TEXT.toString());
+    }
+    assert.equal(raced, 1, "in one of ten attempts the socket closed while zlib worked");
   });
 
   test("client delivers the message, then closes 1000 clean (a server that sends, closes and exits)", async (t) => {
