@@ -3,7 +3,7 @@ import { CloseCode } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
-import { OutputBatcher } from "./output-batcher.js";
+import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
 
 // One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
@@ -36,6 +36,17 @@ export interface ConnectionEvents {
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
+/**
+ * Pongs written for the peer and not yet taken by the kernel, above which the connection stops reading from
+ * it until they drain: answers obey backpressure too, so a peer that floods pings and never reads costs at
+ * most this (plus the answers to one read). Application data is not counted here (that is bufferedAmount
+ * and the slow-consumer rule): pausing input for our own large sends would deadlock two peers that both
+ * send more than the bound while each waits for the other to read.
+ */
+export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
+/** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
+const PONG_HEADER_BYTES = 6;
+
 const kConnection = Symbol("sockjet.connection");
 type ConnectedSocket = Socket & { [kConnection]: Connection };
 
@@ -55,7 +66,7 @@ function onSocketClose(this: ConnectedSocket): void {
   this[kConnection].onSocketClose();
 }
 
-export class Connection implements ProtocolHandler {
+export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Socket;
   private readonly events: ConnectionEvents;
@@ -72,7 +83,17 @@ export class Connection implements ProtocolHandler {
   socketError: Error | null = null;
   /** True once the socket has closed and onClosed was emitted. */
   finished = false;
+  /** Our side is to be ended once the frames waiting behind the extension are written (endSocket). */
+  private endRequested = false;
+  /** The peer's FIN arrived while received bytes were still being processed. */
+  private peerEnded = false;
+  /** The socket closed while received bytes were still being processed: onClosed waits for them. */
+  private socketClosed = false;
+  /** terminate() was called: nothing waits for the extension any more. */
+  private terminated = false;
   private pausedForBackpressure = false;
+  /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
+  private pausedForAnswers = false;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
   alive = true;
   /** Set on every message; the server's idle sweep clears it. */
@@ -90,7 +111,7 @@ export class Connection implements ProtocolHandler {
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
     this.acceptsSharedFrames = (options.extension ?? null) === null;
-    this.output = new OutputBatcher(socket, options.role === "client");
+    this.output = new OutputBatcher(socket, options.role === "client", this);
     this.protocol = new Protocol(
       {
         role: options.role,
@@ -102,6 +123,9 @@ export class Connection implements ProtocolHandler {
     );
     socket.setNoDelay(true);
     socket.setTimeout(0);
+    // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's
+    // socket lacks): our Close echo and any frame still being compressed go out first (onEnd).
+    socket.allowHalfOpen = true;
     // Listeners shared by every connection (called with the socket as `this`), not four closures each.
     (socket as ConnectedSocket)[kConnection] = this;
     socket.on("data", onSocketData);
@@ -180,6 +204,7 @@ export class Connection implements ProtocolHandler {
 
   /** Destroys the transport at once, without a closing handshake. */
   terminate(): void {
+    this.terminated = true;
     this.output.flush();
     this.socket.destroy();
   }
@@ -208,6 +233,8 @@ export class Connection implements ProtocolHandler {
   }
 
   onPing(payload: Buffer): void {
+    // §5.5.2: the protocol has queued the pong, unless it had sent a Close.
+    if (!this.protocol.closing) this.output.addAnswerBytes(PONG_HEADER_BYTES + payload.length);
     this.events.onPing(payload);
   }
 
@@ -227,6 +254,11 @@ export class Connection implements ProtocolHandler {
 
   onFailure(error: ProtocolError): void {
     this.failure ??= error;
+    // A socket that closed while a message was being decoded was waiting for it: nothing more will come.
+    if (this.socketClosed) {
+      this.finish();
+      return;
+    }
     // §7.1.7: after the Close frame, close the transport; no need to wait for the peer. The socket is
     // destroyed as soon as the Close frame and our FIN are written, without waiting for the peer's Close or
     // FIN (a misbehaving peer would otherwise hold the error/close events for closeTimeoutMs). Chromium's
@@ -252,19 +284,58 @@ export class Connection implements ProtocolHandler {
     this.protocol.receive(chunk);
     this.output.endBurst();
     this.checkSlowConsumer();
+    this.checkUnsentAnswers();
   }
 
   /** @internal */
   onEnd(): void {
-    // The peer will send nothing more; finish our side too (Node sockets here are half-open capable).
+    // The peer will send nothing more; finish our side too, once what it sent has been processed: a Close
+    // waiting behind a message being decompressed is still answered (settle()).
+    if (this.protocol.receivePending) {
+      this.peerEnded = true;
+      return;
+    }
     this.endSocket();
+  }
+
+  /** The protocol's extension finished a job: go on with a teardown that was waiting for it. */
+  onSettled(): void {
+    if (this.finished) return;
+    if (this.socketClosed) {
+      if (!this.protocol.receivePending) this.finish();
+      return;
+    }
+    if (this.peerEnded && !this.protocol.receivePending) {
+      this.peerEnded = false;
+      this.endSocket();
+      return;
+    }
+    if (this.endRequested && !this.protocol.sendPending) this.endSocket();
   }
 
   private onDrain(): void {
     if (this.pausedForBackpressure) {
       this.pausedForBackpressure = false;
-      this.socket.resume();
+      if (!this.pausedForAnswers) this.socket.resume();
     }
+  }
+
+  /** Stops reading while too many of our answers wait to be sent (called after every read). */
+  private checkUnsentAnswers(): void {
+    if (this.output.pendingAnswerBytes <= MAX_UNSENT_ANSWER_BYTES || this.finished) return;
+    // Paused again even if already marked: something else may have resumed the socket since.
+    this.pausedForAnswers = true;
+    this.socket.pause();
+  }
+
+  /**
+   * A write carrying answers has called back (sent, or failed with the socket). Resuming here, not on
+   * "drain", does not depend on an event that may not come: every write calls back.
+   */
+  onAnswersWritten(): void {
+    if (!this.pausedForAnswers || this.output.pendingAnswerBytes > MAX_UNSENT_ANSWER_BYTES / 2) return;
+    this.pausedForAnswers = false;
+    if (!this.pausedForBackpressure && !this.finished) this.socket.resume();
   }
 
   /**
@@ -293,10 +364,17 @@ export class Connection implements ProtocolHandler {
     this.socket.destroy();
   }
 
+  /** Ends our side of the transport after every frame queued so far, those behind the extension included. */
   private endSocket(): void {
+    this.armCloseTimer();
+    if (this.protocol.sendPending) {
+      // The Close (or an echo) waits behind a message being compressed: onSettled ends the socket after it.
+      this.endRequested = true;
+      return;
+    }
+    this.endRequested = false;
     this.output.flush();
     if (!this.socket.writableEnded) this.socket.end();
-    this.armCloseTimer();
   }
 
   private armCloseTimer(): void {
@@ -307,13 +385,25 @@ export class Connection implements ProtocolHandler {
 
   /** @internal */
   onSocketClose(): void {
+    if (this.finished || this.socketClosed) return;
+    // Bytes received before the socket closed are processed to the end first (a message being decompressed,
+    // and the Close behind it): the peer sent them, so they are delivered.
+    if (this.protocol.receivePending && !this.terminated) {
+      this.socketClosed = true;
+      return;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.protocol.dispose();
     this.output.discard();
     const handshakeDone = this.protocol.closing && this.closeFrameReceived;
-    const wasClean = handshakeDone && this.failure === null;
+    // Frames that never reached the socket (it was gone) include our Close: the handshake did not complete.
+    const wasClean = handshakeDone && this.failure === null && this.output.droppedBytes === 0;
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
     this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));

@@ -42,9 +42,15 @@ function flushWaiting(): void {
   }
 }
 
+/** Told when writes that carried answers to the peer (pongs) have left. */
+export interface AnswerListener {
+  onAnswersWritten(): void;
+}
+
 export class OutputBatcher {
   private readonly socket: Socket;
   private readonly eagerFirstWrite: boolean;
+  private readonly answerListener: AnswerListener | null;
   private wroteInBurst = false;
   /** The batch: one chunk alone (the common case needs no array), or all of them once there are more. */
   private single: Buffer | null = null;
@@ -59,13 +65,24 @@ export class OutputBatcher {
   private depth = 0;
   /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
   scheduled = false;
-  /** Application bytes accepted by send() and not yet taken by the kernel. */
+  /**
+   * Application bytes accepted by send() and not yet taken by the kernel (WHATWG bufferedAmount). Bytes that
+   * never reached the kernel stay counted: once the socket is gone the number only grows.
+   */
   pendingAppBytes = 0;
   private unflushedAppBytes = 0;
+  /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
+  droppedBytes = 0;
+  /** The socket has closed: write callbacks that still arrive change nothing. */
+  private closed = false;
+  /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
+  pendingAnswerBytes = 0;
+  private unflushedAnswerBytes = 0;
 
-  constructor(socket: Socket, eagerFirstWrite = false) {
+  constructor(socket: Socket, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
     this.socket = socket;
     this.eagerFirstWrite = eagerFirstWrite;
+    this.answerListener = answerListener;
   }
 
   beginBurst(): void {
@@ -150,23 +167,34 @@ export class OutputBatcher {
     this.unflushedAppBytes += n;
   }
 
+  /** `n` bytes of answers (pongs) joined the output: counted until the write that carries them calls back. */
+  addAnswerBytes(n: number): void {
+    this.pendingAnswerBytes += n;
+    this.unflushedAnswerBytes += n;
+  }
+
   flush(): void {
     this.sealRegion();
     const single = this.single;
     const chunks = this.chunks;
     if (single === null && chunks === null) return;
     const app = this.unflushedAppBytes;
+    const answers = this.unflushedAnswerBytes;
     this.single = null;
     this.chunks = null;
     this.unflushedAppBytes = 0;
+    this.unflushedAnswerBytes = 0;
     const bytes = this.bytes;
     this.bytes = 0;
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
-      this.pendingAppBytes -= app;
+      // Not silent: the connection reports a close that lost frames as not clean. The application bytes were
+      // never transmitted, so they stay in bufferedAmount.
+      this.droppedBytes += bytes;
       return;
     }
-    const done = app > 0 ? () => (this.pendingAppBytes -= app) : undefined;
+    const done =
+      app > 0 || answers > 0 ? (error?: Error | null) => this.written(app, answers, error) : undefined;
     if (chunks === null) {
       socket.write(single!, done);
     } else if (bytes <= JOIN_LIMIT) {
@@ -180,8 +208,23 @@ export class OutputBatcher {
     }
   }
 
+  /**
+   * A write callback: its bytes reached the kernel, unless it failed or the socket was destroyed first (Node
+   * then calls back without an error for the write in progress, written or not: it is counted as not sent).
+   */
+  private written(app: number, answers: number, error: Error | null | undefined): void {
+    if (error == null && !this.closed && !this.socket.destroyed) this.pendingAppBytes -= app;
+    if (answers > 0) {
+      // Sent or lost with the socket: either way no longer held here.
+      this.pendingAnswerBytes -= answers;
+      this.answerListener?.onAnswersWritten();
+    }
+  }
+
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
+    this.closed = true;
+    this.droppedBytes += this.bytes;
     this.region = null;
     this.single = null;
     this.chunks = null;

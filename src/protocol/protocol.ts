@@ -39,6 +39,12 @@ export interface ProtocolHandler extends ChunkSink {
   onCloseFrame(code: number, reason: string): void;
   /** The connection failed (§7.1.7): our Close with error.closeCode is queued when allowed; input is ignored. */
   onFailure(error: ProtocolError): void;
+  /**
+   * Work that waited for the extension has finished: `receivePending` or `sendPending` went false. The
+   * transport is torn down only once both are false (the bytes received are processed to the end, the frames
+   * queued are written).
+   */
+  onSettled?(): void;
 }
 
 // Frame options depend only on the masking-key source: shared, not allocated per connection.
@@ -94,6 +100,8 @@ export class Protocol implements FrameSink {
   // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
   private sendQueue: QueuedSend[] | null = null;
   private encoding = false;
+  /** A received message is with the extension's decoder; the bytes after it wait in the parser. */
+  private decoding = false;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.role = options.role;
@@ -136,6 +144,16 @@ export class Protocol implements FrameSink {
   /** Bytes received but not parsed yet, because a message is being decoded by the extension. */
   get pendingReceiveBytes(): number {
     return this.parser.pendingBytes;
+  }
+
+  /** Received bytes are still being processed (a message is with the decoder, more may wait behind it). */
+  get receivePending(): boolean {
+    return this.decoding;
+  }
+
+  /** Frames are waiting behind a message being compressed: they have not reached handler.write() yet. */
+  get sendPending(): boolean {
+    return this.encoding;
   }
 
   /** Feeds bytes from the peer. Takes ownership of `data` (masked payloads are unmasked in place). */
@@ -203,6 +221,7 @@ export class Protocol implements FrameSink {
   fail(error: ProtocolError): void {
     if (this.failed) return;
     this.failed = true;
+    this.decoding = false;
     this.parser.stop();
     // Frames waiting behind the extension's encoder are dropped: its callback returns early once failed, so
     // a Close queued there would never be written. A Close that close() had queued goes out now instead.
@@ -222,9 +241,14 @@ export class Protocol implements FrameSink {
     this.handler.onFailure(error);
   }
 
-  /** Releases the extension's resources. */
+  /**
+   * Releases the extension's resources. Whatever still waits for it is dropped: the transport calls this once
+   * receivePending and sendPending are false, unless it is being destroyed on purpose.
+   */
   dispose(): void {
     this.parser.stop();
+    this.decoding = false;
+    this.encoding = false;
     this.sendQueue = null;
     this.extension?.dispose();
   }
@@ -246,10 +270,16 @@ export class Protocol implements FrameSink {
 
   private enqueue(item: QueuedSend): void {
     (this.sendQueue ??= []).push(item);
-    if (!this.encoding) this.drainSendQueue();
+    if (!this.encoding) this.writeQueued();
   }
 
   private drainSendQueue(): void {
+    this.writeQueued();
+    // The queue is empty and no job runs: anything waiting for our frames to be written may go on.
+    if (!this.encoding) this.handler.onSettled?.();
+  }
+
+  private writeQueued(): void {
     while (this.sendQueue !== null && this.sendQueue.length > 0) {
       const item = this.sendQueue.shift()!;
       if (!item.transform) {
@@ -414,19 +444,21 @@ export class Protocol implements FrameSink {
   /** Runs the extension's decoder; parsing waits so events keep the order of the wire. */
   private decodeMessage(parts: Buffer[], isText: boolean): void {
     this.parser.pause();
+    this.decoding = true;
     this.extension!.decode(parts, this.maxPayloadBytes, (error, data) => {
       if (this.failed) return;
+      this.decoding = false;
       if (error !== null || data === undefined) {
         this.fail(asProtocolError(error, CloseCode.InvalidPayload));
-        return;
-      }
-      // §8.1: the decoded text must be UTF-8.
-      if (isText && !isValidUtf8(data)) {
+      } else if (isText && !isValidUtf8(data)) {
+        // §8.1: the decoded text must be UTF-8.
         this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
-        return;
+      } else {
+        this.handler.onMessage(data, isText);
+        // The bytes that arrived meanwhile: parsed now, up to the next message for the decoder, if any.
+        this.parser.resume();
       }
-      this.handler.onMessage(data, isText);
-      this.parser.resume();
+      if (!this.decoding) this.handler.onSettled?.();
     });
   }
 

@@ -281,12 +281,16 @@ export class WebSocket extends EventTarget {
     // takes the general path below, which applies every WebIDL rule.
     if (this.#readyState === OPEN && this.#queue === null && this.#connection !== null) {
       if (typeof data === "string") {
-        this.#connection.sendText(data.toWellFormed(), options?.compress);
+        const text = data.toWellFormed();
+        // Refused (the connection failed, the socket's close is on its way): discarded, still counted.
+        if (this.#connection.sendText(text, options?.compress) < 0)
+          this.#discardedBytes += Buffer.byteLength(text);
         return;
       }
       const bytes = plainBytes(data);
       if (bytes !== null) {
-        this.#connection.send(bytes, false, options?.compress, true);
+        if (!this.#connection.send(bytes, false, options?.compress, true))
+          this.#discardedBytes += bytes.length;
         return;
       }
     }
@@ -300,7 +304,10 @@ export class WebSocket extends EventTarget {
         "InvalidStateError",
       );
     }
-    // 2. After the closing handshake has started, the data is discarded but counted in bufferedAmount.
+    // 2. After the closing handshake has started, the data is discarded but counted in bufferedAmount: "any
+    // invocation of this method ... that does not throw an exception must increase the bufferedAmount
+    // attribute", and once the connection is closed the value "will only increase". The same for data the
+    // connection refuses after a failure, before its close is reported.
     if (this.#readyState !== OPEN || this.#connection === null) {
       this.#discardedBytes += size;
       return;
@@ -309,7 +316,9 @@ export class WebSocket extends EventTarget {
     if (this.#queue === null) {
       // (A string was sent by the hot path above: readyState is OPEN and nothing is queued here.)
       if (converted !== null && converted.payload !== null) {
-        this.#connection.send(converted.payload, converted.isText, compress, converted.borrowed);
+        if (!this.#connection.send(converted.payload, converted.isText, compress, converted.borrowed)) {
+          this.#discardedBytes += size;
+        }
         return;
       }
     }

@@ -182,4 +182,24 @@ describe("OutputBatcher", () => {
     assert.notEqual(last.buffer, slabBuffer, "a queued write is a copy");
     socket.destroy();
   });
+
+  test("frames that can no longer be written are counted as dropped, not lost silently", async () => {
+    const { socket, writes } = await openSocket();
+    const batcher = new OutputBatcher(socket);
+    batcher.beginBurst();
+    batcher.push(Buffer.from("sent"));
+    batcher.addAppBytes(4);
+    batcher.endBurst();
+    socket.end();
+    batcher.beginBurst();
+    batcher.push(Buffer.from("after end"));
+    batcher.addAppBytes(9);
+    batcher.endBurst();
+    assert.deepEqual(writes.map(String), ["sent"], "nothing is written after the socket ended");
+    assert.equal(batcher.droppedBytes, 9);
+    await once(socket, "finish");
+    // WHATWG bufferedAmount: the dropped message was never transmitted, so it stays counted.
+    assert.equal(batcher.pendingAppBytes, 9);
+    socket.destroy();
+  });
 });

@@ -1,0 +1,161 @@
+// WHATWG WebSockets, bufferedAmount (issue 21, item 10): the bytes queued with send() and not yet transmitted.
+// "If the WebSocket connection is closed, this attribute's value will only increase with each call to the
+// send() method", and every send() that does not throw increases it by the data's size. On real sockets: a
+// peer that never reads, then a connection destroyed with the data still queued; and a send() made after a
+// protocol failure, before the socket's close is reported.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import type { AddressInfo, Socket } from "node:net";
+import { describe, type TestContext, test } from "node:test";
+import { Opcode } from "../../src/protocol/constants.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { RawPeer, wireFrame, within } from "../deflate/helpers.js";
+import { rawServer } from "../support/raw-server.js";
+
+/** More than loopback's kernel buffers take from a peer that never reads (its receive window stays small). */
+const QUEUED_BYTES = 16 * 1024 * 1024;
+const CHUNK = randomBytes(1024 * 1024);
+
+/** A server without compression; with `neverRead`, its connections never read what they are sent. */
+async function plainServer(
+  t: TestContext,
+  neverRead = false,
+): Promise<{ server: WebSocketServer; port: number }> {
+  // maxBufferedBytes above what the tests queue: the peer that never reads is not cut off as a slow consumer.
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    perMessageDeflate: false,
+    maxBufferedBytes: 4 * QUEUED_BYTES,
+  });
+  await once(server, "listening");
+  const paused: Socket[] = [];
+  if (neverRead) {
+    server.on("connection", (_socket, request) => {
+      request.socket.pause();
+      paused.push(request.socket);
+    });
+  }
+  t.after(() => {
+    // A socket that does not read does not see its peer leave either.
+    for (const socket of paused) socket.destroy();
+    return server.close();
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** bufferedAmount at the close event, a moment later, and after one more send(). */
+async function amountsAroundClose(socket: WebSocket, destroy: () => void) {
+  const atClose = new Promise<number>((resolve) =>
+    socket.addEventListener("close", () => resolve(socket.bufferedAmount)),
+  );
+  destroy();
+  const closing = await within(atClose, 10_000, "close");
+  await tick(50);
+  const later = socket.bufferedAmount;
+  socket.send("abc");
+  return { closing, later, afterSend: socket.bufferedAmount };
+}
+
+describe("WHATWG bufferedAmount once the connection is closed", () => {
+  test("client: bytes that never left stay counted after the socket is destroyed, and it only grows", async (t) => {
+    // The server never reads: everything the client sends stays queued.
+    const { port } = await plainServer(t, true);
+    const client = new WebSocket(`ws://127.0.0.1:${port}/`, [], { perMessageDeflate: false });
+    await within(once(client, "open"), 5000, "open");
+    for (let sent = 0; sent < QUEUED_BYTES; sent += CHUNK.length) client.send(CHUNK);
+    assert.equal(client.bufferedAmount, QUEUED_BYTES);
+    await tick(100);
+    const before = client.bufferedAmount;
+    assert.ok(before > 0, "the data is still queued");
+    const { closing, later, afterSend } = await amountsAroundClose(client, () => client.terminate());
+    assert.equal(closing, before, "destroying the socket transmitted nothing");
+    assert.equal(later, closing);
+    assert.equal(afterSend, closing + 3);
+  });
+
+  test("server: bytes that never left stay counted after the peer resets, and it only grows", async (t) => {
+    const { server, port } = await plainServer(t);
+    const accepted = new Promise<WebSocket>((resolve) => server.once("connection", resolve));
+    const peer = await RawPeer.connect(port, null);
+    t.after(() => peer.destroy());
+    peer.socket.pause();
+    const socket = await within(accepted, 5000, "connection");
+    for (let sent = 0; sent < QUEUED_BYTES; sent += CHUNK.length) socket.send(CHUNK);
+    await tick(100);
+    const before = socket.bufferedAmount;
+    assert.ok(before > 0, "the data is still queued");
+    const { closing, later, afterSend } = await amountsAroundClose(socket, () =>
+      peer.socket.resetAndDestroy(),
+    );
+    assert.equal(closing, before, "the reset transmitted nothing");
+    assert.equal(later, closing);
+    assert.equal(afterSend, closing + 3);
+  });
+});
+
+describe("WHATWG send(): data refused after a protocol failure is still counted", () => {
+  test("client: send() between a 1002 failure and the socket's close adds its bytes", async (t) => {
+    // A text message, then a masked frame: a client fails the connection on it (RFC 6455 §5.1).
+    const raw = await rawServer(t, null, (socket) =>
+      socket.write(
+        Buffer.concat([
+          wireFrame({ opcode: Opcode.Text, payload: Buffer.from("x"), masked: false }),
+          wireFrame({ opcode: Opcode.Text, payload: Buffer.from("masked"), masked: true }),
+        ]),
+      ),
+    );
+    const client = new WebSocket(raw.url, [], { perMessageDeflate: false });
+    const amounts = await sendAfterFailure(client);
+    assert.deepEqual(amounts, { readyState: WebSocket.OPEN, afterSend: 5, atClose: 5, code: 1006 });
+  });
+
+  test("server: send() between a 1002 failure and the socket's close adds its bytes", async (t) => {
+    const { server, port } = await plainServer(t);
+    const accepted = new Promise<WebSocket>((resolve) => server.once("connection", resolve));
+    const peer = await RawPeer.connect(port, null);
+    t.after(() => peer.destroy());
+    const socket = await within(accepted, 5000, "connection");
+    const amounts = sendAfterFailure(socket);
+    // A text message, then an unmasked frame: a server fails the connection on it (RFC 6455 §5.1).
+    peer.socket.write(
+      Buffer.concat([
+        wireFrame({ opcode: Opcode.Text, payload: Buffer.from("x"), masked: true }),
+        wireFrame({ opcode: Opcode.Text, payload: Buffer.from("unmasked"), masked: false }),
+      ]),
+    );
+    assert.deepEqual(await amounts, { readyState: WebSocket.OPEN, afterSend: 5, atClose: 5, code: 1006 });
+  });
+});
+
+/**
+ * Sends 5 bytes right after the message handler's task, when the frame behind the message has failed the
+ * connection but its close has not been reported yet.
+ */
+function sendAfterFailure(
+  socket: WebSocket,
+): Promise<{ readyState: number; afterSend: number; atClose: number; code: number }> {
+  return within(
+    new Promise((resolve) => {
+      let readyState = -1;
+      let afterSend = -1;
+      socket.addEventListener("message", () =>
+        queueMicrotask(() => {
+          readyState = socket.readyState;
+          socket.send("hello");
+          afterSend = socket.bufferedAmount;
+        }),
+      );
+      socket.addEventListener("close", (event) =>
+        resolve({ readyState, afterSend, atClose: socket.bufferedAmount, code: event.code }),
+      );
+    }),
+    5000,
+    "close",
+  );
+}
