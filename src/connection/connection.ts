@@ -36,6 +36,8 @@ export interface ConnectionEvents {
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
+const EMPTY = Buffer.alloc(0);
+
 const kConnection = Symbol("sockjet.connection");
 type ConnectedSocket = Socket & { [kConnection]: Connection };
 
@@ -108,7 +110,6 @@ export class Connection implements ProtocolHandler {
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
-    // "drain" is only listened for while paused as a slow consumer (see checkSlowConsumer).
   }
 
   /** Feeds bytes that arrived with the handshake (after the caller has announced the connection). */
@@ -260,11 +261,22 @@ export class Connection implements ProtocolHandler {
     this.endSocket();
   }
 
-  private onDrain(): void {
-    if (this.pausedForBackpressure) {
+  /**
+   * Resumes input once everything written before the pause has left Node's buffer. `drain` is not enough:
+   * Node emits it only after a write() returned false (past the socket's 16 KiB high-water mark), so a
+   * limit below that would wait forever. An empty write's callback runs after every earlier write, always.
+   */
+  private resumeAfterFlush(): void {
+    this.output.flush();
+    this.socket.write(EMPTY, () => {
+      if (!this.pausedForBackpressure || this.finished) return;
+      if (this.socket.writableLength + this.output.queuedBytes > this.maxBufferedBytes) {
+        this.resumeAfterFlush();
+        return;
+      }
       this.pausedForBackpressure = false;
       this.socket.resume();
-    }
+    });
   }
 
   /**
@@ -279,7 +291,7 @@ export class Connection implements ProtocolHandler {
       if (!this.pausedForBackpressure) {
         this.pausedForBackpressure = true;
         this.socket.pause();
-        this.socket.once("drain", () => this.onDrain());
+        this.resumeAfterFlush();
       }
       return;
     }
