@@ -18,7 +18,10 @@ export interface ProtocolOptions {
   role: Role;
   /** Largest message accepted, after decompression (§10.4). Default 64 MiB. */
   maxPayloadBytes?: number;
-  /** Most frames one message may span (a flood of tiny fragments is a DoS). Default 65536. */
+  /**
+   * Most frames one message may span beyond one frame per payload byte (frames that carry bytes are bounded
+   * by maxPayloadBytes; this stops a flood of empty fragments). Default 65536.
+   */
   maxFragmentsPerMessage?: number;
   /** The negotiated RSV1 extension (permessage-deflate), if any. */
   extension?: PerMessageExtension | null;
@@ -338,10 +341,15 @@ export class Protocol implements FrameSink {
           CloseCode.MessageTooBig,
         );
       }
-      if (++this.fragments > this.maxFragments) {
+      // A fragment costs our parser its bytes (copied into one MessageBuffer), not an object, so frames that
+      // carry bytes are bounded by maxPayloadBytes alone, however small. The count only stops frames that
+      // carry (almost) nothing, e.g. an endless message of empty continuations: a message may span
+      // max(maxFragmentsPerMessage, its bytes so far) frames.
+      const messageBytes = this.bufferedMessageBytes + h.length;
+      if (++this.fragments > this.maxFragments && this.fragments > messageBytes) {
         return this.reject(
           "SJ_ERR_TOO_MANY_FRAGMENTS",
-          `Message split into more than ${this.maxFragments} frames`,
+          `Message split into ${this.fragments} frames for ${messageBytes} bytes (more than one per byte and than ${this.maxFragments})`,
           CloseCode.MessageTooBig,
         );
       }

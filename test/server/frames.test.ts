@@ -125,11 +125,11 @@ describe("RFC 6455 §10.4 server limits: too big → 1009", () => {
     await assertFailedWith(raw, "88 02 03 f1");
   });
 
-  test("server receives a message in 5 fragments (maxFragmentsPerMessage 4) → Close 1009", async (t) => {
+  test("server receives a message in 5 empty fragments (maxFragmentsPerMessage 4) → Close 1009", async (t) => {
     const { good, raw } = await setUp(t, { maxFragmentsPerMessage: 4 });
-    raw.write(clientFrame(OP.text, "a", { fin: false }));
-    for (let i = 0; i < 3; i++) raw.write(clientFrame(OP.continuation, "b", { fin: false }));
-    raw.write(clientFrame(OP.continuation, "c", { fin: false }));
+    raw.write(clientFrame(OP.text, "", { fin: false }));
+    for (let i = 0; i < 3; i++) raw.write(clientFrame(OP.continuation, "", { fin: false }));
+    raw.write(clientFrame(OP.continuation, "", { fin: false }));
     await assertFailedWith(raw, "88 02 03 f1");
     await assertGoodClientServed(good, "ok");
   });
