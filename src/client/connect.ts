@@ -234,7 +234,11 @@ function networkError(error: NodeJS.ErrnoException, host: string, secure: boolea
     return new HandshakeError("SJ_ERR_HOST_NOT_FOUND", `host not found: ${host} (${code})`, { cause: error });
   }
   // EPROTO on wss: the server did not speak TLS (a plain-HTTP port: "wrong version number").
-  if (TLS_ERROR.test(code) || "library" in error || (secure && code === "EPROTO")) {
+  if (secure && code === "EPROTO") {
+    const message = `TLS failed: the server does not speak TLS (a plain ws:// server?): ${detail}`;
+    return new HandshakeError("SJ_ERR_TLS_FAILED", message, { cause: error });
+  }
+  if (TLS_ERROR.test(code) || "library" in error) {
     return new HandshakeError("SJ_ERR_TLS_FAILED", `TLS failed: ${detail}`, { cause: error });
   }
   return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
