@@ -17,8 +17,9 @@ export interface ConnectionOptions {
   /** How long to wait for the peer's Close / TCP close before destroying the socket. */
   closeTimeoutMs?: number;
   /**
-   * Outgoing bytes the socket may hold before the peer counts as a slow consumer: it is then failed with
-   * 1008 ("close") or its input is paused until the socket drains ("pause"). Default: unbounded.
+   * Outgoing bytes that may wait before the peer counts as a slow consumer: beyond the largest message in
+   * the buffer, it is failed with 1008 ("close"); in all, its input is paused until they are written
+   * ("pause"). See checkSlowConsumer. Default: unbounded.
    */
   maxBufferedBytes?: number;
   slowConsumer?: "close" | "pause";
