@@ -212,7 +212,7 @@ export function startClientHandshake(
   return {
     abort: () =>
       fail(
-        new HandshakeError("SJ_ERR_NETWORK", "WebSocket was closed before the connection was established"),
+        new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
       ),
   };
 }

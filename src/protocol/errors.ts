@@ -57,7 +57,9 @@ export type HandshakeErrorCode =
   /** The server answered with an HTTP status other than 101 (`status`). */
   | "SJ_ERR_HANDSHAKE_REFUSED"
   /** A 101 that breaks RFC 6455 §4.1 (accept key, subprotocol, extension). */
-  | "SJ_ERR_INVALID_HANDSHAKE";
+  | "SJ_ERR_INVALID_HANDSHAKE"
+  /** close() or terminate() was called before the handshake finished. */
+  | "SJ_ERR_ABORTED";
 
 /** The opening handshake failed: `code` says how, `status` is the HTTP status (or null), `cause` Node's error. */
 export class HandshakeError extends Error {
