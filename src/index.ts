@@ -1,5 +1,11 @@
 export { CloseCode } from "./protocol/constants.js";
-export { ProtocolError, type ProtocolErrorCode } from "./protocol/errors.js";
+export {
+  ConnectionLostError,
+  HandshakeError,
+  type HandshakeErrorCode,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./protocol/errors.js";
 export {
   type PerMessageDeflateOption,
   type PerMessageDeflateOptions,
@@ -17,7 +23,14 @@ export type { Rejection, VerifyInfo, VerifyResult, WebSocketServerOptions } from
 export type { OriginsOption } from "./server/origin-policy.js";
 export type { PublishOptions, PubSubStats } from "./server/pubsub.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
-export { CloseEvent, type CloseEventInit, MessageEvent, type MessageEventInit } from "./web/events.js";
+export {
+  CloseEvent,
+  type CloseEventInit,
+  ErrorEvent,
+  type ErrorEventInit,
+  MessageEvent,
+  type MessageEventInit,
+} from "./web/events.js";
 export {
   type BinaryType,
   type EventHandler,

@@ -2,7 +2,7 @@ import { createInterface, type Interface } from "node:readline";
 import { type CloseEvent, WebSocket } from "../index.js";
 import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { clientTarget, explainFailure, headerLine } from "./target.js";
+import { clientTarget, describeHandshakeFailure, explainFailure, headerLine } from "./target.js";
 import { errorMessage, paintFor } from "./terminal.js";
 
 // `sockjet connect URL`: stdin lines out as messages, received messages to stdout. Interactive on a
@@ -142,6 +142,9 @@ async function run(argv: string[]): Promise<number> {
   };
 
   const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
+  // The library's cause of a failure (an ErrorEvent's error): why the handshake failed, or what broke.
+  let failure: unknown = null;
+  socket.addEventListener("error", (event) => (failure = event.error));
 
   socket.addEventListener("open", () => {
     opened = true;
@@ -204,12 +207,14 @@ async function run(argv: string[]): Promise<number> {
 
   const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
   if (!opened) {
-    const why = await explainFailure(url, {
-      protocols: flags.protocol,
-      headers: options.headers,
-      origin: flags.origin,
-      rejectUnauthorized: !flags.insecure,
-    });
+    const why =
+      describeHandshakeFailure(failure) ??
+      (await explainFailure(url, {
+        protocols: flags.protocol,
+        headers: options.headers,
+        origin: flags.origin,
+        rejectUnauthorized: !flags.insecure,
+      }));
     process.stderr.write(`${err.red("sockjet connect:")} cannot connect to ${url.href}: ${why}\n`);
     return 1;
   }

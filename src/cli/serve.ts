@@ -6,6 +6,7 @@ import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "..
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
+import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
 import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
@@ -212,9 +213,11 @@ async function run(argv: string[]): Promise<number> {
     const protocol = socket.protocol === "" ? "no subprotocol" : `protocol ${socket.protocol}`;
     const extensions = socket.extensions === "" ? "" : `, ${socket.extensions}`;
     log(`open   ${address}  ${path}  (${protocol}${extensions})`);
+    // The error event's cause names why a failed connection closed (the close event says only 1006).
+    let failure: unknown = null;
+    socket.addEventListener("error", (event) => (failure = event.error));
     socket.addEventListener("close", (event) => {
-      const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
-      log(`close  ${address}  ${path}  ${event.code}${reason}${event.wasClean ? "" : " (not clean)"}`);
+      log(`close  ${address}  ${path}  ${closeSummary(event, failure)}`);
     });
   };
   echo.on("connection", (socket, request) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import type { WebSocketOptions } from "../index.js";
+import { HandshakeError, type WebSocketOptions } from "../index.js";
 import { UsageError } from "./args.js";
 
 // What `connect` and `bench` share about the server they talk to: reading the URL from the command line,
@@ -118,6 +118,25 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
     request.on("error", (error: NodeJS.ErrnoException) => done(describeNetworkError(error)));
     request.end();
   });
+}
+
+/**
+ * Says in one line why the opening handshake failed, from the cause the library gives in the error event
+ * (a HandshakeError); null when there is none (then explainFailure asks the server again).
+ */
+export function describeHandshakeFailure(error: unknown): string | null {
+  if (!(error instanceof HandshakeError)) return null;
+  const cause = error.cause as NodeJS.ErrnoException | undefined;
+  switch (error.code) {
+    case "SJ_ERR_TLS_FAILED":
+      return cause?.code !== undefined && CERTIFICATE_ERRORS.has(cause.code)
+        ? `${error.message} (use --insecure to accept it)`
+        : error.message;
+    case "SJ_ERR_INVALID_HANDSHAKE":
+      return `the server's handshake answer was not acceptable: ${error.message}`;
+    default:
+      return error.message;
+  }
 }
 
 const CERTIFICATE_ERRORS = new Set([

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
+import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
@@ -78,7 +79,7 @@ export function startClientHandshake(
   url: URL,
   options: ClientHandshakeOptions,
   onSuccess: (result: ClientHandshakeResult) => void,
-  onFailure: (reason: string, error?: Error) => void,
+  onFailure: (error: HandshakeError) => void,
 ): ClientHandshake {
   const secure = url.protocol === "wss:";
   const key = generateKey();
@@ -136,22 +137,34 @@ export function startClientHandshake(
     clearTimeout(timer);
     return true;
   };
-  const fail = (reason: string, error?: Error) => {
+  const fail = (error: HandshakeError) => {
     if (!settle()) return;
     request.destroy();
-    onFailure(reason, error);
+    onFailure(error);
   };
+  const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
 
   const request = (secure ? https : http).request(requestOptions);
-  const timer = setTimeout(() => fail("Opening handshake timed out"), options.handshakeTimeoutMs);
+  const timer = setTimeout(
+    () =>
+      fail(
+        new HandshakeError(
+          "SJ_ERR_HANDSHAKE_TIMEOUT",
+          `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
+        ),
+      ),
+    options.handshakeTimeoutMs,
+  );
   timer.unref();
 
   request.on("response", (response) => {
     // Anything but 101, including a 3xx redirect, fails the connection.
     response.resume();
-    fail(`Unexpected response status ${response.statusCode}`);
+    const status = response.statusCode ?? 0;
+    const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
+    fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
   });
-  request.on("error", (error) => fail(error.message, error));
+  request.on("error", (error) => fail(networkError(error, hostname, secure)));
   request.on("upgrade", (response, socket: Socket, head: Buffer) => {
     if (settled) {
       socket.destroy();
@@ -167,7 +180,7 @@ export function startClientHandshake(
     );
     if (!checked.ok) {
       socket.destroy();
-      fail(checked.reason);
+      invalid(checked.reason);
       return;
     }
     let extension: PerMessageExtension | null = null;
@@ -176,7 +189,7 @@ export function startClientHandshake(
         extension = negotiator.accept(checked.extensions[0]);
       } catch (error) {
         socket.destroy();
-        fail((error as Error).message);
+        invalid((error as Error).message);
         return;
       }
     }
@@ -196,5 +209,37 @@ export function startClientHandshake(
   });
   request.end();
 
-  return { abort: () => fail("WebSocket was closed before the connection was established") };
+  return {
+    abort: () =>
+      fail(
+        new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
+      ),
+  };
+}
+
+/** TLS and certificate errors from Node and OpenSSL (their codes have no common prefix). */
+const TLS_ERROR =
+  /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH)/;
+
+/** Names a network error of the handshake request; Node's error stays the `cause`. */
+function networkError(error: NodeJS.ErrnoException, host: string, secure: boolean): HandshakeError {
+  const code = error.code ?? "";
+  const detail = error.message.split("\n")[0];
+  if (code === "ECONNREFUSED") {
+    return new HandshakeError("SJ_ERR_CONNECTION_REFUSED", `connection refused (${detail})`, {
+      cause: error,
+    });
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new HandshakeError("SJ_ERR_HOST_NOT_FOUND", `host not found: ${host} (${code})`, { cause: error });
+  }
+  // EPROTO on wss: the server did not speak TLS (a plain-HTTP port: "wrong version number").
+  if (secure && code === "EPROTO") {
+    const message = `TLS failed: the server does not speak TLS (a plain ws:// server?): ${detail}`;
+    return new HandshakeError("SJ_ERR_TLS_FAILED", message, { cause: error });
+  }
+  if (TLS_ERROR.test(code) || "library" in error) {
+    return new HandshakeError("SJ_ERR_TLS_FAILED", `TLS failed: ${detail}`, { cause: error });
+  }
+  return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
 }

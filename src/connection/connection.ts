@@ -17,8 +17,9 @@ export interface ConnectionOptions {
   /** How long to wait for the peer's Close / TCP close before destroying the socket. */
   closeTimeoutMs?: number;
   /**
-   * Outgoing bytes the socket may hold before the peer counts as a slow consumer: it is then failed with
-   * 1008 ("close") or its input is paused until the socket drains ("pause"). Default: unbounded.
+   * Outgoing bytes that may wait before the peer counts as a slow consumer: beyond the largest message in
+   * the buffer, it is failed with 1008 ("close"); in all, its input is paused until they are written
+   * ("pause"). See checkSlowConsumer. Default: unbounded.
    */
   maxBufferedBytes?: number;
   slowConsumer?: "close" | "pause";
@@ -46,6 +47,10 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
 /** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
 const PONG_HEADER_BYTES = 6;
+/** How long a peer failed as a slow consumer has to read what waits and our Close before it is dropped. */
+export const SLOW_CONSUMER_GRACE_MS = 1000;
+
+const EMPTY = Buffer.alloc(0);
 
 const kConnection = Symbol("sockjet.connection");
 type ConnectedSocket = Socket & { [kConnection]: Connection };
@@ -94,6 +99,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private pausedForBackpressure = false;
   /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
   private pausedForAnswers = false;
+  /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
+  private largestMessageWaiting = 0;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
   alive = true;
   /** Set on every message; the server's idle sweep clears it. */
@@ -132,7 +139,6 @@ export class Connection implements ProtocolHandler, AnswerListener {
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
-    // "drain" is only listened for while paused as a slow consumer (see checkSlowConsumer).
   }
 
   /** Feeds bytes that arrived with the handshake (after the caller has announced the connection). */
@@ -147,9 +153,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */
   send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
+    const waitingBefore = this.waitingBytes;
     if (!this.protocol.send(payload, isText, transform, borrowed)) return false;
     this.output.addAppBytes(payload.length);
-    this.checkSlowConsumer(payload.length);
+    this.checkSlowConsumer(payload.length, waitingBefore);
     return true;
   }
 
@@ -158,10 +165,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * or -1 when nothing was sent (after our Close).
    */
   sendText(text: string, transform?: boolean): number {
+    const waitingBefore = this.waitingBytes;
     const bytes = this.protocol.sendText(text, transform);
     if (bytes < 0) return -1;
     this.output.addAppBytes(bytes);
-    this.checkSlowConsumer(bytes);
+    this.checkSlowConsumer(bytes, waitingBefore);
     return bytes;
   }
 
@@ -173,9 +181,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
    */
   writeFrame(frame: Buffer, appBytes: number): boolean {
     if (this.protocol.closing || this.finished || !this.acceptsSharedFrames || this.congested) return false;
+    const waitingBefore = this.waitingBytes;
     this.output.push(frame);
     this.output.addAppBytes(appBytes);
-    this.checkSlowConsumer();
+    this.checkSlowConsumer(appBytes, waitingBefore);
     return true;
   }
 
@@ -313,11 +322,33 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.endRequested && !this.protocol.sendPending) this.endSocket();
   }
 
-  private onDrain(): void {
-    if (this.pausedForBackpressure) {
+  /**
+   * Resumes input once everything written before the pause has left Node's buffer. `drain` is not enough:
+   * Node emits it only after a write() returned false (past the socket's 16 KiB high-water mark), so a
+   * limit below that would wait forever. An empty write's callback runs after every earlier write, always.
+   */
+  private resumeAfterFlush(): void {
+    this.output.flush();
+    this.socket.write(EMPTY, () => {
+      if (!this.pausedForBackpressure || this.finished) return;
+      if (this.socket.writableLength + this.output.queuedBytes > this.maxBufferedBytes) {
+        this.resumeAfterFlush();
+        return;
+      }
       this.pausedForBackpressure = false;
-      if (!this.pausedForAnswers) this.socket.resume();
-    }
+      this.resumeReading();
+    });
+  }
+
+  /** Bytes waiting to be sent: in Node's socket buffer, and batched in this tick (not handed to it yet). */
+  private get waitingBytes(): number {
+    return this.socket.writableLength + this.output.queuedBytes;
+  }
+
+  /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
+  private resumeReading(): void {
+    if (this.pausedForBackpressure || this.pausedForAnswers || this.finished) return;
+    this.socket.resume();
   }
 
   /** Stops reading while too many of our answers wait to be sent (called after every read). */
@@ -335,33 +366,44 @@ export class Connection implements ProtocolHandler, AnswerListener {
   onAnswersWritten(): void {
     if (!this.pausedForAnswers || this.output.pendingAnswerBytes > MAX_UNSENT_ANSWER_BYTES / 2) return;
     this.pausedForAnswers = false;
-    if (!this.pausedForBackpressure && !this.finished) this.socket.resume();
+    this.resumeReading();
   }
 
   /**
-   * `adding`: bytes of the message being sent, not held against the peer (one message larger than the limit
-   * is not by itself a slow consumer). Sends batched in this tick count too: the socket has not seen them yet,
-   * and a burst of sends to a peer that never reads would otherwise be buffered whole and never checked again.
+   * Tells a slow consumer from a peer that reads slowly but steadily. "pause" holds input while more than
+   * maxBufferedBytes wait (cheap and harmless to a reader). "close" fails the peer only when more than
+   * maxBufferedBytes wait *beyond the largest message in the buffer*: one message of any size (an echo of
+   * up to maxPayloadBytes) may drain at the peer's pace, but messages piling up behind it mean the peer does
+   * not keep up. Memory per connection stays within maxBufferedBytes + that message. A peer that stops
+   * reading in the middle of one large message is left to the keepalive (it cannot answer pings either).
+   * `adding` is the message just queued and `waitingBefore` what waited before it: when nothing did, the
+   * buffer has drained since the last large message, and the allowance starts over.
    */
-  private checkSlowConsumer(adding = 0): void {
-    const waiting = this.socket.writableLength + this.output.queuedBytes - adding;
-    if (waiting <= this.maxBufferedBytes || this.finished) return;
+  private checkSlowConsumer(adding = 0, waitingBefore = 0): void {
+    if (this.finished) return;
+    if (adding > 0) {
+      if (waitingBefore === 0 || adding > this.largestMessageWaiting) this.largestMessageWaiting = adding;
+    }
+    const waiting = this.waitingBytes;
     if (this.slowConsumer === "pause") {
-      if (!this.pausedForBackpressure) {
-        this.pausedForBackpressure = true;
-        this.socket.pause();
-        this.socket.once("drain", () => this.onDrain());
-      }
+      if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure) return;
+      this.pausedForBackpressure = true;
+      this.socket.pause();
+      this.resumeAfterFlush();
       return;
     }
-    // The Close frame cannot get past a full buffer: fail and drop the transport.
-    this.failure ??= new ProtocolError(
-      "SJ_ERR_SLOW_CONSUMER",
-      `Peer is not reading: more than ${this.maxBufferedBytes} bytes buffered`,
-      CloseCode.PolicyViolation,
+    if (waiting - this.largestMessageWaiting <= this.maxBufferedBytes || this.protocol.closing) return;
+    // Fail with 1008 and a reason (RFC 6455 §7.4.1). The Close frame waits behind what the peer has not read:
+    // it arrives if the peer reads it all within SLOW_CONSUMER_GRACE_MS, else the socket is destroyed.
+    // Nothing more is accepted meanwhile, so memory stays bounded.
+    this.armCloseTimer(Math.min(this.closeTimeoutMs, SLOW_CONSUMER_GRACE_MS));
+    this.protocol.fail(
+      new ProtocolError(
+        "SJ_ERR_SLOW_CONSUMER",
+        `slow consumer: over ${this.maxBufferedBytes} bytes waiting beyond one message`,
+        CloseCode.PolicyViolation,
+      ),
     );
-    this.protocol.fail(this.failure as ProtocolError);
-    this.socket.destroy();
   }
 
   /** Ends our side of the transport after every frame queued so far, those behind the extension included. */
@@ -377,9 +419,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (!this.socket.writableEnded) this.socket.end();
   }
 
-  private armCloseTimer(): void {
+  private armCloseTimer(ms = this.closeTimeoutMs): void {
     if (this.closeTimer !== null || this.finished) return;
-    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), ms);
     this.closeTimer.unref();
   }
 

@@ -22,20 +22,19 @@ export function parseClosePayload(payload: Buffer): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NoStatus, reason: "" };
   // §5.5.1: if there is a body, its first two bytes are the status code.
   if (payload.length === 1) {
-    throw new ProtocolError("SJ_ERR_INVALID_CLOSE_PAYLOAD", "Close frame with a 1-byte payload");
+    throw new ProtocolError(
+      "SJ_ERR_INVALID_CLOSE_PAYLOAD",
+      "close frame with a 1-byte payload (RFC 6455 §5.5.1)",
+    );
   }
   const code = payload.readUInt16BE(0);
   if (!isValidWireCloseCode(code)) {
-    throw new ProtocolError("SJ_ERR_INVALID_CLOSE_CODE", `Invalid close code ${code}`);
+    throw new ProtocolError("SJ_ERR_INVALID_CLOSE_CODE", `invalid close code ${code} (RFC 6455 §7.4)`);
   }
   const reasonBytes = payload.subarray(2);
   // §5.5.1: the reason is UTF-8; §8.1: invalid UTF-8 fails the connection with 1007.
   if (!isValidUtf8(reasonBytes)) {
-    throw new ProtocolError(
-      "SJ_ERR_INVALID_UTF8",
-      "Close reason is not valid UTF-8",
-      CloseCode.InvalidPayload,
-    );
+    throw new ProtocolError("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in close reason", CloseCode.InvalidPayload);
   }
   return { code, reason: reasonBytes.toString("utf8") };
 }
@@ -49,3 +48,22 @@ export function encodeClosePayload(code: number, reason: string | Buffer = ""): 
   reasonBytes.copy(payload, 2);
   return payload;
 }
+
+/**
+ * `text` cut to the 123 bytes of UTF-8 a Close frame's reason may hold (RFC 6455 §5.5: a control frame's
+ * payload is at most 125 bytes, 2 of them the code), on a character boundary so it stays valid UTF-8 (§5.5.1).
+ */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text, "utf8") <= MAX_CLOSE_REASON_BYTES) return text;
+  let out = "";
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char, "utf8");
+    if (bytes + size > MAX_CLOSE_REASON_BYTES) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
+
+export const MAX_CLOSE_REASON_BYTES = 123;

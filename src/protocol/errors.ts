@@ -41,3 +41,53 @@ export class ProtocolError extends Error {
     this.closeCode = closeCode;
   }
 }
+
+/** Why an opening handshake failed (the `error` of the client's ErrorEvent). */
+export type HandshakeErrorCode =
+  /** Nothing listens at the address (ECONNREFUSED). */
+  | "SJ_ERR_CONNECTION_REFUSED"
+  /** The host name did not resolve (ENOTFOUND, EAI_AGAIN). */
+  | "SJ_ERR_HOST_NOT_FOUND"
+  /** TLS failed: a certificate not trusted, expired or for another name, or a server that speaks no TLS. */
+  | "SJ_ERR_TLS_FAILED"
+  /** Any other network error before the handshake finished (reset, unreachable…); see `cause`. */
+  | "SJ_ERR_NETWORK"
+  /** No answer within handshakeTimeoutMs. */
+  | "SJ_ERR_HANDSHAKE_TIMEOUT"
+  /** The server answered with an HTTP status other than 101 (`status`). */
+  | "SJ_ERR_HANDSHAKE_REFUSED"
+  /** A 101 that breaks RFC 6455 §4.1 (accept key, subprotocol, extension). */
+  | "SJ_ERR_INVALID_HANDSHAKE"
+  /** close() or terminate() was called before the handshake finished. */
+  | "SJ_ERR_ABORTED";
+
+/** The opening handshake failed: `code` says how, `status` is the HTTP status (or null), `cause` Node's error. */
+export class HandshakeError extends Error {
+  readonly code: HandshakeErrorCode;
+  readonly status: number | null;
+
+  constructor(code: HandshakeErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "HandshakeError";
+    this.code = code;
+    this.status = options.status ?? null;
+  }
+}
+
+/**
+ * The transport closed without a closing handshake (RFC 6455 §7.1.5: 1006) and without a failure of ours:
+ * the peer vanished, reset the connection, or was terminated. `cause` is the socket's error, if any.
+ */
+export class ConnectionLostError extends Error {
+  readonly code = "SJ_ERR_CONNECTION_LOST";
+
+  constructor(cause: Error | null) {
+    super(
+      cause === null
+        ? "connection closed without a Close frame"
+        : `connection lost without a Close frame: ${cause.message}`,
+      cause === null ? undefined : { cause },
+    );
+    this.name = "ConnectionLostError";
+  }
+}

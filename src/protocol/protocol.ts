@@ -1,4 +1,4 @@
-import { encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
+import { closeReason, encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension } from "./extension.js";
@@ -18,7 +18,10 @@ export interface ProtocolOptions {
   role: Role;
   /** Largest message accepted, after decompression (§10.4). Default 64 MiB. */
   maxPayloadBytes?: number;
-  /** Most frames one message may span (a flood of tiny fragments is a DoS). Default 65536. */
+  /**
+   * Most frames one message may span beyond one frame per payload byte (frames that carry bytes are bounded
+   * by maxPayloadBytes; this stops a flood of empty fragments). Default 65536.
+   */
   maxFragmentsPerMessage?: number;
   /** The negotiated RSV1 extension (permessage-deflate), if any. */
   extension?: PerMessageExtension | null;
@@ -236,7 +239,8 @@ export class Protocol implements FrameSink {
     // §7.1.7: send a Close frame with the status code first, unless one was sent already.
     if (!this.closeSent) {
       this.closeSent = true;
-      this.writeControl(Opcode.Close, encodeClosePayload(error.closeCode, ""));
+      // §7.1.6: a reason says why, in at most 123 bytes of UTF-8; our error messages are written to fit.
+      this.writeControl(Opcode.Close, encodeClosePayload(error.closeCode, closeReason(error.message)));
     }
     this.handler.onFailure(error);
   }
@@ -312,42 +316,61 @@ export class Protocol implements FrameSink {
   onFrameHeader(h: FrameHeader): boolean {
     const opcode = h.opcode;
     // §5.2: RSV2/RSV3 must be 0 (no extension we negotiate defines them).
-    if (h.rsv2 || h.rsv3) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV2 or RSV3 set");
+    if (h.rsv2 || h.rsv3)
+      return this.reject(
+        "SJ_ERR_UNEXPECTED_RSV",
+        "RSV2 or RSV3 set: no extension defines them (RFC 6455 §5.2)",
+      );
     // §5.2 + §11.8: opcodes 3–7 and 0xB–0xF are reserved.
     const isControl = opcode >= 8;
     if (isControl ? opcode > Opcode.Pong : opcode > Opcode.Binary) {
-      return this.reject("SJ_ERR_INVALID_OPCODE", `Reserved opcode 0x${opcode.toString(16)}`);
+      return this.reject("SJ_ERR_INVALID_OPCODE", `reserved opcode 0x${opcode.toString(16)} (RFC 6455 §5.2)`);
     }
     // §5.1: a server closes on an unmasked frame; a client closes on a masked frame.
     if (h.masked !== (this.role === "server")) {
       return this.role === "server"
-        ? this.reject("SJ_ERR_EXPECTED_MASK", "Client frame is not masked")
-        : this.reject("SJ_ERR_UNEXPECTED_MASK", "Server frame is masked");
+        ? this.reject("SJ_ERR_EXPECTED_MASK", "client frame not masked (RFC 6455 §5.1)")
+        : this.reject("SJ_ERR_UNEXPECTED_MASK", "server frame masked (RFC 6455 §5.1)");
     }
-    if (h.length < 0) return this.reject("SJ_ERR_INVALID_LENGTH", "64-bit length with the top bit set");
+    if (h.length < 0)
+      return this.reject("SJ_ERR_INVALID_LENGTH", "64-bit length with the top bit set (RFC 6455 §5.2)");
     if (isControl) {
       // §5.5: control frames are not fragmented and carry at most 125 bytes. RFC 7692 §6: never RSV1.
-      if (!h.fin) return this.reject("SJ_ERR_FRAGMENTED_CONTROL_FRAME", "Fragmented control frame");
+      if (!h.fin)
+        return this.reject("SJ_ERR_FRAGMENTED_CONTROL_FRAME", "fragmented control frame (RFC 6455 §5.5)");
       if (h.length > MAX_CONTROL_PAYLOAD) {
-        return this.reject("SJ_ERR_CONTROL_FRAME_TOO_LONG", "Control frame payload longer than 125 bytes");
+        return this.reject(
+          "SJ_ERR_CONTROL_FRAME_TOO_LONG",
+          "control frame longer than 125 bytes (RFC 6455 §5.5)",
+        );
       }
-      if (h.rsv1) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a control frame");
+      if (h.rsv1) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a control frame (RFC 7692 §6)");
     } else {
       if (opcode === Opcode.Continuation) {
         // §5.4: a continuation needs a message in progress.
         if (this.messageOpcode === 0) {
-          return this.reject("SJ_ERR_UNEXPECTED_CONTINUATION", "Continuation frame without a message");
+          return this.reject(
+            "SJ_ERR_UNEXPECTED_CONTINUATION",
+            "continuation frame without a message (RFC 6455 §5.4)",
+          );
         }
         // RFC 7692 §6.1: RSV1 only on the first frame of a message.
-        if (h.rsv1) return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a continuation frame");
+        if (h.rsv1)
+          return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a continuation frame (RFC 7692 §6.1)");
       } else {
         // §5.4: a new message may not start before the previous one has ended.
         if (this.messageOpcode !== 0) {
-          return this.reject("SJ_ERR_EXPECTED_CONTINUATION", "New message started inside a fragmented one");
+          return this.reject(
+            "SJ_ERR_EXPECTED_CONTINUATION",
+            "new message inside a fragmented one (RFC 6455 §5.4)",
+          );
         }
         // §5.2: RSV1 only with a negotiated extension that defines it.
         if (h.rsv1 && this.extension === null) {
-          return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set without a negotiated extension");
+          return this.reject(
+            "SJ_ERR_UNEXPECTED_RSV",
+            "RSV1 set without a negotiated extension (RFC 6455 §5.2)",
+          );
         }
         this.messageOpcode = opcode;
         this.messageTransformed = h.rsv1;
@@ -364,14 +387,19 @@ export class Protocol implements FrameSink {
       if (this.bufferedMessageBytes + h.length > wireLimit) {
         return this.reject(
           "SJ_ERR_MESSAGE_TOO_BIG",
-          `Message larger than ${this.maxPayloadBytes} bytes`,
+          `message too big: limit ${this.maxPayloadBytes} bytes`,
           CloseCode.MessageTooBig,
         );
       }
-      if (++this.fragments > this.maxFragments) {
+      // A fragment costs our parser its bytes (copied into one MessageBuffer), not an object, so frames that
+      // carry bytes are bounded by maxPayloadBytes alone, however small. The count only stops frames that
+      // carry (almost) nothing, e.g. an endless message of empty continuations: a message may span
+      // max(maxFragmentsPerMessage, its bytes so far) frames.
+      const messageBytes = this.bufferedMessageBytes + h.length;
+      if (++this.fragments > this.maxFragments && this.fragments > messageBytes) {
         return this.reject(
           "SJ_ERR_TOO_MANY_FRAGMENTS",
-          `Message split into more than ${this.maxFragments} frames`,
+          `too many fragments: ${this.fragments} frames for ${messageBytes} bytes (limit ${this.maxFragments} or 1 per byte)`,
           CloseCode.MessageTooBig,
         );
       }
@@ -396,7 +424,7 @@ export class Protocol implements FrameSink {
       this.messageOpcode = 0;
       // §8.1: a text message must be valid UTF-8.
       if (isText && !isValidUtf8(piece)) {
-        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
         return;
       }
       this.handler.onMessage(piece, isText);
@@ -411,7 +439,7 @@ export class Protocol implements FrameSink {
     ) {
       this.validatingStream = true;
       if (!this.utf8.feed(piece)) {
-        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
         return;
       }
     }
@@ -433,7 +461,7 @@ export class Protocol implements FrameSink {
     if (isText) {
       if (streamed ? !this.utf8.complete : !isValidUtf8(data)) {
         this.utf8.reset();
-        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
         return;
       }
       this.utf8.reset();
@@ -452,7 +480,7 @@ export class Protocol implements FrameSink {
         this.fail(asProtocolError(error, CloseCode.InvalidPayload));
       } else if (isText && !isValidUtf8(data)) {
         // §8.1: the decoded text must be UTF-8.
-        this.reject("SJ_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message", CloseCode.InvalidPayload);
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
       } else {
         this.handler.onMessage(data, isText);
         // The bytes that arrived meanwhile: parsed now, up to the next message for the decoder, if any.
@@ -512,5 +540,5 @@ export class Protocol implements FrameSink {
 
 function asProtocolError(error: Error | null, closeCode: number): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  return new ProtocolError("SJ_ERR_EXTENSION_FAILED", error?.message ?? "Extension failed", closeCode);
+  return new ProtocolError("SJ_ERR_EXTENSION_FAILED", error?.message ?? "extension failed", closeCode);
 }

@@ -91,7 +91,10 @@ export interface WebSocketServerOptions {
 
   /** Largest message accepted, after decompression. Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Most frames one message may span. Default 1024. */
+  /**
+   * Frames a message may span beyond one per payload byte: a message may span max(this, its bytes) frames
+   * (fragments cost bytes, bounded by maxPayloadBytes; this stops floods of empty ones). Default 1024.
+   */
   maxFragmentsPerMessage?: number;
   /** Time from the connection to a completed handshake (incl. verify). Default 10 s. */
   handshakeTimeoutMs?: number;
@@ -101,9 +104,12 @@ export interface WebSocketServerOptions {
   maxHeaderCount?: number;
   /** Most open connections; more are refused with 503. Default 10,000. */
   maxConnections?: number;
-  /** Outgoing bytes a connection may have buffered before it counts as a slow consumer. Default 8 MiB. */
+  /**
+   * Outgoing bytes a connection may have waiting, beyond the largest message in its buffer ("close"), or in
+   * all ("pause"), before it counts as a slow consumer. Default 8 MiB.
+   */
   maxBufferedBytes?: number;
-  /** A slow consumer is closed (1008, default) or its input paused until it drains. */
+  /** A slow consumer is failed (1008 with a reason, default) or its input paused until its output is written. */
   slowConsumer?: "close" | "pause";
   /** Ping every connection this often; one that has not answered by the next ping is terminated. Default 30 s; 0 = off. */
   pingIntervalMs?: number;

@@ -142,12 +142,72 @@ export class CloseEvent extends Event {
   }
 }
 
+export interface ErrorEventInit extends EventInit {
+  message?: string;
+  filename?: string;
+  lineno?: number;
+  colno?: number;
+  error?: unknown;
+}
+
+/**
+ * HTML §8.1.8.2 ErrorEvent. Browsers fire a bare Event at a failed WebSocket (pages must not learn about
+ * the network); like undici, we fire an ErrorEvent whose `error` says why (a HandshakeError, a
+ * ProtocolError with the close code and reason we sent, a ConnectionLostError) and `message` its text.
+ */
+export class ErrorEvent extends Event {
+  #message: string;
+  #filename: string;
+  #lineno: number;
+  #colno: number;
+  #error: unknown;
+
+  constructor(type: string, eventInitDict?: ErrorEventInit) {
+    requireArguments(arguments.length, 1, "ErrorEvent constructor");
+    const init = toDictionary(eventInitDict, "eventInitDict");
+    super(toDOMString(type), eventInit(init));
+    // WebIDL §3.2.17: members read once each, in lexicographic order (colno, error, filename, lineno, message).
+    const colno = init.colno;
+    this.#colno = colno === undefined ? 0 : Number(colno) >>> 0;
+    const error = init.error;
+    this.#error = error === undefined ? null : error;
+    const filename = init.filename;
+    this.#filename = filename === undefined ? "" : toUSVString(filename);
+    const lineno = init.lineno;
+    this.#lineno = lineno === undefined ? 0 : Number(lineno) >>> 0;
+    const message = init.message;
+    this.#message = message === undefined ? "" : toDOMString(message);
+  }
+
+  get message(): string {
+    return this.#message;
+  }
+
+  get filename(): string {
+    return this.#filename;
+  }
+
+  get lineno(): number {
+    return this.#lineno;
+  }
+
+  get colno(): number {
+    return this.#colno;
+  }
+
+  get error(): unknown {
+    return this.#error;
+  }
+}
+
 // WebIDL §3.7 "length": the constructors take one required argument.
 Object.defineProperty(MessageEvent, "length", { value: 1 });
 Object.defineProperty(CloseEvent, "length", { value: 1 });
+Object.defineProperty(ErrorEvent, "length", { value: 1 });
 for (const [cls, names] of [
   [MessageEvent, ["data", "origin", "lastEventId", "source", "ports"]],
   [CloseEvent, ["wasClean", "code", "reason"]],
+  [ErrorEvent, ["message", "filename", "lineno", "colno", "error"]],
 ] as const) {
   for (const name of names) {
     Object.defineProperty(cls.prototype, name, { enumerable: true });

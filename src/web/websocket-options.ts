@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
-import type { CloseEvent } from "./events.js";
+import type { CloseEvent, ErrorEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
 import type { WebSocket } from "./websocket.js";
 
@@ -20,7 +20,8 @@ export interface WebSocketEventMap {
   open: Event;
   // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom: data is a string, Blob or ArrayBuffer
   message: MessageEvent<any>;
-  error: Event;
+  /** Node-only: an ErrorEvent whose `error` says why (lib.dom: a bare Event). */
+  error: ErrorEvent;
   close: CloseEvent;
 }
 

@@ -1,7 +1,7 @@
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
-import { ProtocolError } from "../protocol/errors.js";
+import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
 import { parseConstructorArguments } from "./constructor-arguments.js";
@@ -24,7 +24,7 @@ export type {
 } from "./websocket-options.js";
 
 import { getEventHandler, type HandlerSlots, setEventHandler } from "./event-handlers.js";
-import { CloseEvent, createMessageEvent } from "./events.js";
+import { CloseEvent, createMessageEvent, ErrorEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
 
@@ -182,10 +182,10 @@ export class WebSocket extends EventTarget {
           });
         }
       },
-      () => {
+      (error) => {
         // "Fail the WebSocket connection" during the handshake: closed, error, then close 1006.
         this.#handshake = null;
-        setImmediate(() => this.#closed(CloseCode.Abnormal, "", false, true));
+        setImmediate(() => this.#closed(CloseCode.Abnormal, "", false, error));
       },
     );
   }
@@ -514,7 +514,15 @@ export class WebSocket extends EventTarget {
         if (webSocket.#readyState === OPEN) webSocket.#readyState = CLOSING;
       }
       onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
-        this.#webSocket.#closed(code, reason, wasClean, error !== null || code === CloseCode.Abnormal);
+        // Our failure (a ProtocolError: the close code and reason we sent), or a drop without a closing
+        // handshake (the socket's error, if any, as the cause).
+        const failure =
+          error instanceof ProtocolError
+            ? error
+            : error !== null || code === CloseCode.Abnormal
+              ? new ConnectionLostError(error)
+              : null;
+        this.#webSocket.#closed(code, reason, wasClean, failure);
       }
     };
     closeImpl = (webSocket, code, reason) => {
@@ -565,14 +573,17 @@ export class WebSocket extends EventTarget {
   }
 
   /** §"When the WebSocket connection is closed, possibly cleanly". */
-  #closed(code: number, reason: string, wasClean: boolean, failed: boolean): void {
+  #closed(code: number, reason: string, wasClean: boolean, failure: Error | null): void {
     if (this.#readyState === CLOSED) return;
     // 1. readyState CLOSED.
     this.#readyState = CLOSED;
     this.#queue = null;
     this.#pendingClose = null;
-    // 2. If the connection was failed (or dropped without a closing handshake), fire error.
-    if (failed) this.dispatchEvent(new Event("error"));
+    // 2. If the connection was failed (or dropped without a closing handshake), fire error. Node code gets
+    // the cause, as undici gives it: an ErrorEvent with `error` and `message`.
+    if (failure !== null) {
+      this.dispatchEvent(new ErrorEvent("error", { error: failure, message: failure.message }));
+    }
     // 3. Fire close.
     const event = new CloseEvent("close", { wasClean, code, reason });
     if (this.#onServerClosed !== null && this.#connection !== null) {

@@ -89,7 +89,7 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
     assert.equal(none.code, 1);
     assert.match(
       none.stderr,
-      /^sockjet connect: cannot connect to .*: the server selected none of the offered subprotocols \(zzz\)\n$/,
+      /^sockjet connect: cannot connect to .*: the server's handshake answer was not acceptable: Server did not select any of the offered subprotocols\n$/,
     );
   });
 

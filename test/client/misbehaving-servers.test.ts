@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
 import { describe, test } from "node:test";
 import { WebSocket, type WebSocketOptions } from "../../src/index.js";
 import {
@@ -30,24 +31,25 @@ async function openRaw(t: Parameters<typeof connect>[0], options?: WebSocketOpti
   return { ws, reader, ...recorder };
 }
 
-/** The client's Close frame: masked, FIN, opcode 8, a 2-byte code and no reason. Returns the code. */
+/**
+ * The client's Close frame: masked, FIN, opcode 8, a 2-byte code and a reason that says why (RFC 6455
+ * §7.1.6: UTF-8, at most 123 bytes). Returns the code.
+ */
 async function readFailureClose(reader: SocketReader): Promise<number> {
   const f = await reader.readFrame();
   assert.equal(f.opcode, 0x8, `expected a Close frame, got opcode ${f.opcode}`);
   assert.equal(f.fin, true);
   assert.equal(f.masked, true, "client frames are masked (§5.3)");
-  assert.equal(f.payload.length, 2, "status code only, no reason");
-  // The exact bytes: 88 82 <key> <code masked with the key>.
-  const code = f.payload.readUInt16BE(0);
-  const expected = Buffer.from([
-    0x88,
-    0x82,
-    ...f.mask!,
-    (code >> 8) ^ f.mask![0],
-    (code & 0xff) ^ f.mask![1],
-  ]);
+  assert.ok(
+    f.payload.length > 2 && f.payload.length <= 125,
+    `a code and a reason, got ${f.payload.length} bytes`,
+  );
+  assert.ok(isUtf8(f.payload.subarray(2)), "the reason is UTF-8");
+  // The exact bytes: 88 <80 | length> <key> <code and reason masked with the key>.
+  const expected = Buffer.from([0x88, 0x80 | f.payload.length, ...f.mask!, ...f.payload]);
+  for (let i = 0; i < f.payload.length; i++) expected[6 + i] ^= f.mask![i & 3];
   assert.equal(f.raw.toString("hex"), expected.toString("hex"));
-  return code;
+  return f.payload.readUInt16BE(0);
 }
 
 /** After a failure: error then close 1006, not clean, and readyState CLOSED at both. */
@@ -63,7 +65,7 @@ async function assertFailed(recorder: Awaited<ReturnType<typeof openRaw>>): Prom
 }
 
 describe("RFC 6455 §5.1: a masked frame from the server", () => {
-  test("client sends Close 1002 (88 82 key 03^k0 ea^k1), then error, close 1006, wasClean false", async (t) => {
+  test("client sends Close 1002 with a reason (masked), then error, close 1006, wasClean false", async (t) => {
     const c = await openRaw(t);
     c.reader.socket.write(frame(0x1, "masked!", { mask: Buffer.from([1, 2, 3, 4]) }));
     assert.equal(await readFailureClose(c.reader), 1002);

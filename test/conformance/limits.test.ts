@@ -166,13 +166,22 @@ describe("maxFragmentsPerMessage (16 here)", () => {
     LIMITS,
   );
   bothRoles(
-    "fails with 1009 on fragment maxFragmentsPerMessage + 1, at its header",
+    "echoes a text message in more than maxFragmentsPerMessage fragments that carry bytes (17 × 10)",
     async (s) => {
-      const frames = fragments(s, OP.text, text(170), 10);
-      // 16 non-final fragments, then only the header of the 17th.
-      for (let i = 0; i < 16; i++) frames[i][0] &= 0x7f;
-      await s.peer.write(Buffer.concat(frames.slice(0, 16)));
-      await s.send({ opcode: OP.continuation, length: 10 });
+      await s.peer.write(Buffer.concat(fragments(s, OP.text, text(170), 10)));
+      await s.expectEcho(OP.text, text(170));
+      await s.closeNormally();
+    },
+    LIMITS,
+  );
+  bothRoles(
+    "fails with 1009 on empty fragment maxFragmentsPerMessage + 1, at its header",
+    async (s) => {
+      const frames = [s.build({ opcode: OP.text, fin: false })];
+      for (let i = 0; i < 15; i++) frames.push(s.build({ opcode: OP.continuation, fin: false }));
+      await s.peer.write(Buffer.concat(frames));
+      // Only the header of the 17th: it declares no payload, so the header alone is the frame.
+      await s.send({ opcode: OP.continuation, fin: false });
       await s.expectFailure(1009);
     },
     LIMITS,

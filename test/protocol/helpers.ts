@@ -247,10 +247,19 @@ export function createPeer(role: Role, options: PeerOptions = {}): Peer {
         if (!(error instanceof ProtocolError)) throw new Error(`onFailure got a non-ProtocolError: ${error}`);
         ended = true;
         errors.push(error);
+        if (failureWritesClose) expectReasonOnWire(events, error);
         events.push({ type: "failure", closeCode: error.closeCode, code: error.code });
       },
     },
   );
+  // Whether the failing call writes a Close of its own (none was sent before it): seen through fail(),
+  // which every failure inside the protocol goes through.
+  let failureWritesClose = false;
+  const fail = protocol.fail.bind(protocol);
+  protocol.fail = (error) => {
+    failureWritesClose = !protocol.closing;
+    fail(error);
+  };
   const take = () => {
     const out = events.slice(seen);
     seen = events.length;
@@ -267,6 +276,37 @@ export function createPeer(role: Role, options: PeerOptions = {}): Peer {
       return take();
     },
   };
+}
+
+/**
+ * RFC 6455 §7.1.6: the Close frame sent for a failure (the last write) carries the error's message as its
+ * reason, cut to 123 bytes on a character boundary. Checked here for every failure; the event is then
+ * recorded with the code alone, so tests about codes state the frame as `closeFrameHex(code)`.
+ */
+function expectReasonOnWire(events: Event[], error: ProtocolError): void {
+  const last = events.at(-1);
+  if (last?.type !== "write") return;
+  const frame = bytes(last.bytes);
+  if ((frame[0] & 0x0f) !== 0x8) return;
+  const masked = (frame[1] & 0x80) !== 0;
+  const key = masked ? frame.subarray(2, 6) : null;
+  const payload = Buffer.from(frame.subarray(masked ? 6 : 2));
+  if (key !== null) for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+  let expected = Buffer.from(error.message, "utf8");
+  if (expected.length > 123) {
+    let end = 123;
+    while ((expected[end] & 0xc0) === 0x80) end--;
+    expected = expected.subarray(0, end);
+  }
+  if (payload.length < 2 || !payload.subarray(2).equals(expected)) {
+    throw new Error(
+      `the Close frame's reason ${JSON.stringify(payload.subarray(2).toString())} is not the error's message ${JSON.stringify(error.message)}`,
+    );
+  }
+  const codeOnly = Buffer.from([0x88, masked ? 0x82 : 0x02]);
+  const body = payload.subarray(0, 2);
+  if (key !== null) for (let i = 0; i < 2; i++) body[i] ^= key[i];
+  last.bytes = hex(Buffer.concat(key === null ? [codeOnly, body] : [codeOnly, key, body]));
 }
 
 export const createServer = (options: PeerOptions = {}): Peer => createPeer("server", options);

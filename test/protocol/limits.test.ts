@@ -120,18 +120,32 @@ describe("RFC 6455 §5.4/§10.4 Limits: maxFragmentsPerMessage", () => {
       assert.deepEqual(peer.feed(...fragmented(4, (i) => `${i}`)), [text("0123")]);
     });
 
-    test(`${role} with maxFragmentsPerMessage 4 receives a 5th frame header → fails with 1009 before its payload`, () => {
+    test(`${role} with maxFragmentsPerMessage 4 receives a message in 5 one-byte frames → delivered (frames that carry bytes are bounded by maxPayloadBytes alone)`, () => {
       const peer = createPeer(role, { maxFragmentsPerMessage: 4 });
-      const frames = fragmented(5, (i) => `${i}`);
+      assert.deepEqual(peer.feed(...fragmented(5, (i) => `${i}`)), [text("01234")]);
+    });
+
+    test(`${role} with maxFragmentsPerMessage 4 receives a 5th empty frame header → fails with 1009 before its payload`, () => {
+      const peer = createPeer(role, { maxFragmentsPerMessage: 4 });
+      const frames = fragmented(5, () => "");
       assert.deepEqual(peer.feed(...frames.slice(0, 4)), []);
-      const fifthHeader = frames[4].subarray(0, frames[4].length - 1);
-      assert.deepEqual(peer.feed(fifthHeader), failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"));
+      const fifthHeader = frames[4].subarray(0, 1);
+      assert.deepEqual(peer.feed(fifthHeader), []);
+      assert.deepEqual(peer.feed(frames[4].subarray(1)), failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"));
     });
 
     test(`${role} with maxFragmentsPerMessage 4 receives 5 empty fragments → fails with 1009 (empty frames count)`, () => {
       const peer = createPeer(role, { maxFragmentsPerMessage: 4 });
       assert.deepEqual(
         peer.feed(...fragmented(5, () => "")),
+        failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"),
+      );
+    });
+
+    test(`${role} with maxFragmentsPerMessage 4 receives "ab" then 3 empty frames (5 frames for 2 bytes) → fails with 1009`, () => {
+      const peer = createPeer(role, { maxFragmentsPerMessage: 4 });
+      assert.deepEqual(
+        peer.feed(...fragmented(5, (i) => (i === 0 ? "ab" : ""))),
         failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"),
       );
     });
@@ -152,23 +166,25 @@ describe("RFC 6455 §5.4/§10.4 Limits: maxFragmentsPerMessage", () => {
     });
   }
 
-  test(`the default maxFragmentsPerMessage is ${DEFAULT_MAX_FRAGMENTS}: a message of that many 1-byte frames is delivered, one more fails with 1009`, () => {
+  test(`the default maxFragmentsPerMessage is ${DEFAULT_MAX_FRAGMENTS}: a message of that many empty frames is delivered, one more fails with 1009; twice as many 1-byte frames are delivered`, () => {
     const role = "client";
-    const middle = frameTo(role, { opcode: 0x0, payload: "m", fin: false });
-    const count = DEFAULT_MAX_FRAGMENTS;
-    const wire = Buffer.concat([
-      frameTo(role, { opcode: 0x2, payload: "f", fin: false }),
-      ...Array.from({ length: count - 2 }, () => middle),
-      frameTo(role, { opcode: 0x0, payload: "l" }),
-    ]);
-    const ok = createPeer(role).feed(wire);
-    assert.equal(ok.length, 1);
-    assert.equal(ok[0].type, "binary");
-    const tooMany = Buffer.concat([
-      wire.subarray(0, wire.length - 3),
-      middle,
-      wire.subarray(wire.length - 3),
-    ]);
-    assert.deepEqual(createPeer(role).feed(tooMany), failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"));
+    const wireOf = (count: number, payload: string) =>
+      Buffer.concat([
+        frameTo(role, { opcode: 0x2, payload, fin: false }),
+        ...Array.from({ length: count - 2 }, () => frameTo(role, { opcode: 0x0, payload, fin: false })),
+        frameTo(role, { opcode: 0x0, payload }),
+      ]);
+    const ok = createPeer(role).feed(wireOf(DEFAULT_MAX_FRAGMENTS, ""));
+    assert.deepEqual(
+      ok.map((event) => event.type),
+      ["binary"],
+    );
+    assert.deepEqual(
+      createPeer(role).feed(wireOf(DEFAULT_MAX_FRAGMENTS + 1, "")),
+      failure(role, 1009, "SJ_ERR_TOO_MANY_FRAGMENTS"),
+    );
+    const bytes = createPeer(role).feed(wireOf(2 * DEFAULT_MAX_FRAGMENTS, "m"));
+    assert.equal(bytes.length, 1);
+    assert.equal(bytes[0].type, "binary");
   });
 });

@@ -120,7 +120,7 @@ export class PerMessageDeflate implements PerMessageExtension {
         callback(
           new ProtocolError(
             "SJ_ERR_MESSAGE_TOO_BIG",
-            `Message larger than ${maxBytes} bytes after decompression`,
+            `message too big: limit ${maxBytes} bytes (inflated)`,
             CloseCode.MessageTooBig,
           ),
         );
@@ -129,7 +129,7 @@ export class PerMessageDeflate implements PerMessageExtension {
       callback(
         new ProtocolError(
           "SJ_ERR_INVALID_COMPRESSED_DATA",
-          `Invalid compressed data: ${error.message}`,
+          `invalid compressed data: ${error.message}`,
           CloseCode.InvalidPayload,
         ),
       );
