@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "../index.js";
@@ -7,7 +7,7 @@ import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./a
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
-import { pageSecurityPolicy, renderPage } from "./page.js";
+import { answerClientError, pageHandler } from "./page-server.js";
 import { errorMessage, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
@@ -166,9 +166,12 @@ async function run(argv: string[]): Promise<number> {
     httpServer = http.createServer();
   }
   const secure = httpServer instanceof https.Server;
-  const csp = pageSecurityPolicy();
-  httpServer.on("request", (request, response) => servePage(request, response, csp));
-  httpServer.on("clientError", (_error, socket) => socket.destroy());
+  // A handler error is a bug of ours, logged even with --quiet.
+  httpServer.on(
+    "request",
+    pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
+  );
+  httpServer.on("clientError", answerClientError);
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
@@ -210,8 +213,15 @@ async function run(argv: string[]): Promise<number> {
   });
   chat.on("connection", (socket, request) => {
     logConnection(socket, request);
-    const name = new URL(request.url ?? "/", "http://localhost").searchParams.get("name");
-    void room.join(socket, name);
+    // The library matched the path "/chat", so what follows it is the query (URLSearchParams never throws).
+    const target = request.url ?? "";
+    const name = new URLSearchParams(target.slice(target.indexOf("?") + 1 || target.length)).get("name");
+    room.join(socket, name).catch((error) => {
+      // A bug or Redis trouble must not take the process down; this member is cut off (the WHATWG close()
+      // allows no 1011 here, so the connection is terminated: the peer sees 1006).
+      process.stderr.write(`${timestamp()}  error  chat join: ${errorMessage(error)}\n`);
+      socket.terminate();
+    });
   });
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
@@ -262,32 +272,6 @@ async function run(argv: string[]): Promise<number> {
   });
   log("stopped");
   return 0;
-}
-
-function servePage(request: IncomingMessage, response: ServerResponse, csp: string): void {
-  const path = new URL(request.url ?? "/", "http://localhost").pathname;
-  if (path !== "/" && path !== "/index.html") {
-    response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
-    response.end(
-      "Not found. The demo page is at /, the echo endpoint at ws://…/ and the chat at ws://…/chat\n",
-    );
-    return;
-  }
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
-    response.end("Method not allowed\n");
-    return;
-  }
-  const body = Buffer.from(renderPage(request.headers.host ?? "localhost"));
-  response.writeHead(200, {
-    "Content-Type": "text/html; charset=utf-8",
-    "Content-Length": body.length,
-    "Content-Security-Policy": csp,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-  });
-  response.end(request.method === "HEAD" ? undefined : body);
 }
 
 function readPem(file: string, flagName: string): Buffer {
