@@ -99,6 +99,9 @@ function servePage(request: IncomingMessage, response: ServerResponse, csp: stri
   response.end(request.method === "HEAD" ? undefined : body);
 }
 
+/** How long the answer to a refused request may take to reach the peer before the socket is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
 /** Statuses for what Node's HTTP parser refuses (its error codes are llhttp's, plus the head timeout). */
 const CLIENT_ERROR_STATUS: Record<string, string> = {
   // The request line and headers together are over maxHeaderSize: a 20 KB URL lands here (RFC 6585 §5).
@@ -130,5 +133,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
   })
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join("");
-  socket.end(`HTTP/1.1 ${status}\r\n${headers}\r\n${body}`);
+  // Closed from our side whether or not the peer reads or closes its own (a slowloris client does neither).
+  socket.end(`HTTP/1.1 ${status}\r\n${headers}\r\n${body}`, () => socket.destroy());
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }

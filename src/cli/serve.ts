@@ -39,6 +39,10 @@ const specs = {
     defaultValue: 1024 * 1024,
     parse: byteSize,
   }),
+  "handshake-timeout": flag.value(
+    "a request head (page or WebSocket handshake) must arrive within MS, else the socket is closed (default 10000)",
+    { valueName: "MS", defaultValue: 10_000, parse: integer(100, 3_600_000) },
+  ),
   "tls-cert": flag.value("certificate chain (PEM): serve https:// and wss://", {
     valueName: "FILE",
     defaultValue: undefined as string | undefined,
@@ -157,13 +161,16 @@ async function run(argv: string[]): Promise<number> {
     redisChat = started;
   }
 
+  const handshakeTimeoutMs = flags["handshake-timeout"];
+  const timeouts = slowlorisTimeouts(handshakeTimeoutMs);
   let httpServer: http.Server | https.Server;
   if (certFile !== undefined && keyFile !== undefined) {
     const cert = readPem(certFile, "--tls-cert");
     const key = readPem(keyFile, "--tls-key");
-    httpServer = https.createServer({ cert, key });
+    // A TLS handshake that never finishes is cut at the same timeout (node:tls handshakeTimeout, default 120 s).
+    httpServer = https.createServer({ cert, key, ...timeouts, handshakeTimeout: handshakeTimeoutMs });
   } else {
-    httpServer = http.createServer();
+    httpServer = http.createServer(timeouts);
   }
   const secure = httpServer instanceof https.Server;
   // A handler error is a bug of ours, logged even with --quiet.
@@ -172,6 +179,8 @@ async function run(argv: string[]): Promise<number> {
     pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
   );
   httpServer.on("clientError", answerClientError);
+  // headersTimeout starts with a request's first byte: a socket that sends nothing is closed as idle.
+  httpServer.timeout = handshakeTimeoutMs;
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
@@ -179,6 +188,7 @@ async function run(argv: string[]): Promise<number> {
     server: httpServer,
     maxPayloadBytes: flags["max-payload"],
     perMessageDeflate: flags.deflate,
+    handshakeTimeoutMs,
   };
   const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
   const chat = new WebSocketServer({
@@ -272,6 +282,20 @@ async function run(argv: string[]): Promise<number> {
   });
   log("stopped");
   return 0;
+}
+
+/**
+ * Slowloris: node:http's own server waits 60 s for a request head (headersTimeout) and checks only every 30 s
+ * (connectionsCheckingInterval), so 200 sockets trickling a head byte by byte stayed open for a minute. The
+ * head, and the whole request (the page takes no uploads), must arrive within the handshake timeout; the
+ * sweep runs often enough that such a socket is closed within ~1.5 × that timeout.
+ */
+function slowlorisTimeouts(timeoutMs: number): http.ServerOptions {
+  return {
+    headersTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
+  };
 }
 
 function readPem(file: string, flagName: string): Buffer {
