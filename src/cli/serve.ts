@@ -37,7 +37,7 @@ const specs = {
   "max-payload": flag.value("largest message accepted, e.g. 64k or 16m (default 1m)", {
     valueName: "SIZE",
     defaultValue: 1024 * 1024,
-    parse: byteSize,
+    parse: payloadLimit,
   }),
   "handshake-timeout": flag.value(
     "a request head (page or WebSocket handshake) must arrive within MS, else the socket is closed (default 10000)",
@@ -83,6 +83,13 @@ export const serve: Command = {
   usage,
   run,
 };
+
+/** --max-payload: 0 would refuse every non-empty message (each closed with 1009), so at least 1 byte. */
+function payloadLimit(raw: string): number {
+  const bytes = byteSize(raw);
+  if (bytes < 1) throw new Error("the limit must be at least 1 byte, like 64k or 16m");
+  return bytes;
+}
 
 /** A redis:// or rediss:// URL. */
 function redisUrl(raw: string): string {

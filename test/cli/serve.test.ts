@@ -167,14 +167,22 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
       run(["serve", "--tls-cert", CERT]),
       run(["serve", "--port", "65536"]),
       run(["serve", "--protocol", "a,b"]),
+      run(["serve", "--max-payload", "0"]),
     ]);
     assert.deepEqual(
       results.map((r) => r.code),
-      [2, 2, 2],
+      [2, 2, 2, 2],
     );
-    assert.match(results[0].stderr, /^sockjet serve: --tls-cert and --tls-key go together\n\nUsage:/);
+    assert.equal(
+      results[0].stderr,
+      "sockjet serve: --tls-cert and --tls-key go together\nsee sockjet serve --help\n",
+    );
     assert.match(results[1].stderr, /^sockjet serve: invalid value for --port: "65536"/);
     assert.match(results[2].stderr, /^sockjet serve: invalid value for --protocol: "a,b"/);
+    assert.match(
+      results[3].stderr,
+      /^sockjet serve: invalid value for --max-payload: "0" \(the limit must be at least 1 byte/,
+    );
   });
 });
 
