@@ -8,6 +8,7 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
+import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
@@ -186,8 +187,7 @@ async function run(argv: string[]): Promise<number> {
     pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
   );
   httpServer.on("clientError", answerClientError);
-  // headersTimeout starts with a request's first byte: a socket that sends nothing is closed as idle.
-  httpServer.timeout = handshakeTimeoutMs;
+  closeSilentSockets(httpServer, handshakeTimeoutMs);
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
@@ -211,6 +211,8 @@ async function run(argv: string[]): Promise<number> {
   const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
+    // --quiet: not even a listener per connection (idle memory).
+    if (quiet) return;
     const address = clientAddress(socket.remoteAddress);
     const path = request.url ?? "/";
     const protocol = socket.protocol === "" ? "no subprotocol" : `protocol ${socket.protocol}`;
@@ -289,20 +291,6 @@ async function run(argv: string[]): Promise<number> {
   });
   log("stopped");
   return 0;
-}
-
-/**
- * Slowloris: node:http's own server waits 60 s for a request head (headersTimeout) and checks only every 30 s
- * (connectionsCheckingInterval), so 200 sockets trickling a head byte by byte stayed open for a minute. The
- * head, and the whole request (the page takes no uploads), must arrive within the handshake timeout; the
- * sweep runs often enough that such a socket is closed within ~1.5 × that timeout.
- */
-function slowlorisTimeouts(timeoutMs: number): http.ServerOptions {
-  return {
-    headersTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
-  };
 }
 
 function readPem(file: string, flagName: string): Buffer {
