@@ -7,8 +7,8 @@ import { killAll, serve } from "./helpers.js";
 
 // Slowloris against `sockjet serve` (issue 14 item 5): sockets that trickle a request head one byte at a
 // time, or send nothing at all, over HTTP and over HTTPS, are closed by the server within ~1.5 × its
-// handshake timeout. The bound checked is 2 × the timeout (the machine is shared); without the fix they stay
-// open for Node's 60 s headersTimeout, far past it.
+// handshake timeout. The bound checked is 2.25 × the timeout (the machine is shared, other tests run beside);
+// without the fix they stay open for Node's 60 s headersTimeout (silent ones: forever), far past it.
 
 const CERT = "test/cli/fixtures/cert.pem";
 const KEY = "test/cli/fixtures/key.pem";
@@ -32,7 +32,9 @@ function trickle(port: number, secure: boolean, count: number, giveUpMs: number)
         const socket = secure
           ? tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false })
           : net.connect(port, "127.0.0.1");
-        const connectedAt = Date.now();
+        // The server's clocks start when it accepts the TCP connection (before a TLS handshake).
+        let connectedAt = Date.now();
+        socket.once("connect", () => (connectedAt = Date.now()));
         let sent = 0;
         let timer: NodeJS.Timeout | undefined;
         socket.on(secure ? "secureConnect" : "connect", () => {
@@ -65,7 +67,7 @@ describe("sockjet serve: slowloris", () => {
       const served = await serve(["--quiet", "--handshake-timeout", String(TIMEOUT_MS), ...tlsFlags]);
       const lifetimes = await trickle(served.port, secure, SOCKETS, 4 * TIMEOUT_MS);
       const longest = Math.max(...lifetimes);
-      assert.ok(longest < 2 * TIMEOUT_MS, `the longest one stayed open ${longest} ms`);
+      assert.ok(longest < 2.25 * TIMEOUT_MS, `the longest one stayed open ${longest} ms`);
       // None was closed before its time either: the timeout is the head's, not an accident.
       assert.ok(
         Math.min(...lifetimes) >= TIMEOUT_MS - 50,
