@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { pageSecurityPolicy, renderPage } from "./page.js";
-import { errorMessage } from "./terminal.js";
+import { errorMessage, quoted } from "./terminal.js";
 
 // The plain-HTTP side of `sockjet serve`: the demo page on `GET /`, 404/405/400 for everything else, and the
 // answer to a request Node could not parse. No request of any shape may take the process down: the request
@@ -64,7 +64,7 @@ export function pageHandler(
     try {
       servePage(request, response, csp);
     } catch (error) {
-      log(`error  ${request.method} ${JSON.stringify(request.url)}: ${errorMessage(error)}`);
+      log(`error  ${request.method} ${quoted(request.url ?? "")}: ${errorMessage(error)}`);
       if (!response.headersSent) plainText(response, 500, "Internal server error");
       else response.destroy();
     }

@@ -9,7 +9,7 @@ import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
-import { errorMessage, timestamp } from "./terminal.js";
+import { errorMessage, escapeControls, quoted, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
@@ -214,12 +214,14 @@ async function run(argv: string[]): Promise<number> {
     // --quiet: not even a listener per connection (idle memory).
     if (quiet) return;
     const address = clientAddress(socket.remoteAddress);
-    const path = request.url ?? "/";
+    // The target and the reason are the client's text: no terminal controls reach the log (obs-text bytes
+    // 0x80–0x9f read as Latin-1 are C1 controls).
+    const path = escapeControls(request.url ?? "/");
     const protocol = socket.protocol === "" ? "no subprotocol" : `protocol ${socket.protocol}`;
     const extensions = socket.extensions === "" ? "" : `, ${socket.extensions}`;
     log(`open   ${address}  ${path}  (${protocol}${extensions})`);
     socket.addEventListener("close", (event) => {
-      const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
+      const reason = event.reason === "" ? "" : ` ${quoted(event.reason)}`;
       log(`close  ${address}  ${path}  ${event.code}${reason}${event.wasClean ? "" : " (not clean)"}`);
     });
   };
@@ -244,7 +246,9 @@ async function run(argv: string[]): Promise<number> {
   });
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
-      log(`refused ${clientAddress(request.socket.remoteAddress)}  ${request.url}  ${status} ${reason}`),
+      log(
+        `refused ${clientAddress(request.socket.remoteAddress)}  ${escapeControls(request.url ?? "")}  ${status} ${reason}`,
+      ),
     );
     server.on("error", (error) => process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`));
   }

@@ -143,6 +143,14 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
     await served.cli.waitFor(/^\d\d:\d\d:\d\d {2}close {2}127\.0\.0\.1 {2}\/chat\?name=logged {2}1000$/m);
   });
 
+  test("the log shows controls in a client's close reason escaped", async () => {
+    const socket = await open(`${served.ws}/?case=reason`);
+    socket.close(4000, "bye\x1b[2J\u202e");
+    await closed(socket);
+    await served.cli.waitFor(/close {2}127\.0\.0\.1 {2}\/\?case=reason {2}4000 "bye\\x1b\[2J\\u202e"\n/);
+    for (const control of ["\x1b[2J", "\u202e"]) assert.ok(!served.cli.stdout.includes(control), control);
+  });
+
   test("--no-deflate: an offer of permessage-deflate is not accepted", async () => {
     const plain = await serve(["--no-deflate", "--quiet"]);
     const headers = await upgradeHeaders(`${plain.http}/`, {
