@@ -1,8 +1,8 @@
 // A small command-line flag parser: `--name value`, `--name=value`, `-n value`, `-nvalue`, repeatable flags,
 // `--no-name` for booleans, `--` to end the flags. Every mistake is a UsageError: the CLI prints its message
-// and the command's usage and exits with status 2, never with a stack trace.
+// and where the help is, and exits with status 2, never with a stack trace.
 
-/** A mistake on the command line: exit status 2, message plus usage. */
+/** A mistake on the command line: exit status 2, its message and `see sockjet <cmd> --help`. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }

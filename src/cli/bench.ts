@@ -3,8 +3,8 @@ import { performance } from "node:perf_hooks";
 import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { clientTarget, explainFailure, headerLine } from "./target.js";
-import { grouped } from "./terminal.js";
+import { clientTarget, displayUrl, explainFailure, headerLine } from "./target.js";
+import { grouped, quoted } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
 // every echo completes a round trip, whose time is the latency (echoes come back in order on one
@@ -21,7 +21,7 @@ const specs = {
     parse: integer(1, 100_000),
   }),
   "in-flight": flag.value("messages in flight on each connection (default 8)", {
-    short: "w",
+    short: "i",
     valueName: "W",
     defaultValue: 8,
     parse: integer(1, 100_000),
@@ -40,7 +40,7 @@ const specs = {
   }),
   text: flag.boolean("send text messages instead of binary"),
   json: flag.boolean("print the results as JSON on stdout"),
-  protocol: flag.list("a subprotocol to offer", { short: "p", valueName: "NAME" }),
+  protocol: flag.list("a subprotocol to offer", { valueName: "NAME" }),
   header: flag.list('an extra request header, "Name: value"', {
     short: "H",
     valueName: "HEADER",
@@ -63,7 +63,7 @@ Exit status: 0 when every connection worked and messages came back, 1 otherwise,
 
 Examples:
   sockjet bench ws://localhost:8080/
-  sockjet bench -c 50 -w 16 -s 16k -d 30 ws://localhost:8080/
+  sockjet bench -c 50 -i 16 -s 16k -d 30 ws://localhost:8080/
   sockjet bench --json -d 5 ws://localhost:8080/ > result.json`;
 
 export const bench: Command = {
@@ -144,6 +144,12 @@ async function run(argv: string[]): Promise<number> {
   const countError = (kind: string) => {
     errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
   };
+  const closeReasons = new Map<number, string>();
+  const payloadBytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+  const isEcho = (data: string | ArrayBuffer): boolean =>
+    typeof data === "string"
+      ? data === payload
+      : payloadBytes.equals(new Uint8Array(data)) && typeof payload !== "string";
   let messages = 0;
   let bytes = 0;
   let running = false;
@@ -156,7 +162,8 @@ async function run(argv: string[]): Promise<number> {
     try {
       socket = new WebSocket(url, flags.protocol, options);
     } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
+      const message = error instanceof Error ? error.message : String(error);
+      throw new UsageError(message.split(url.href).join(displayUrl(url)));
     }
     socket.binaryType = "arraybuffer";
     sockets.push(socket);
@@ -175,22 +182,29 @@ async function run(argv: string[]): Promise<number> {
       if (!running) return;
       const data = event.data as string | ArrayBuffer;
       const received = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-      if (received !== size) countError("wrong size echoed");
       const sentAt = sent[head++];
-      if (head > 1024 && head * 2 > sent.length) {
-        sent.splice(0, head);
-        head = 0;
+      // Only a true echo is a round trip: anything else is counted as an error, not as throughput.
+      if (received !== size) countError("wrong size echoed");
+      else if (!isEcho(data)) countError("wrong bytes echoed");
+      else {
+        if (head > 1024 && head * 2 > sent.length) {
+          sent.splice(0, head);
+          head = 0;
+        }
+        if (sentAt !== undefined) latency.record(at - sentAt);
+        messages++;
+        bytes += received;
       }
-      if (sentAt !== undefined) latency.record(at - sentAt);
-      messages++;
-      bytes += received;
       sendOne();
     };
     openings.push(
       new Promise((resolve) => {
         socket.addEventListener("open", () => resolve());
         socket.addEventListener("close", (event) => {
-          if (running) countError(`closed during the run (${event.code})`);
+          if (running) {
+            countError(`closed during the run (${event.code})`);
+            closeReasons.set(event.code, event.reason);
+          }
           resolve();
         });
       }),
@@ -205,7 +219,7 @@ async function run(argv: string[]): Promise<number> {
       headers: options.headers,
       rejectUnauthorized: !flags.insecure,
     });
-    throw new Error(`cannot connect to ${url.href}: ${why}`);
+    throw new Error(`cannot connect to ${displayUrl(url)}: ${why}`);
   }
   if (live.length < sockets.length) errorKinds["connection failed"] = sockets.length - live.length;
 
@@ -222,8 +236,8 @@ async function run(argv: string[]): Promise<number> {
         const dt = (now - lastAt) / 1000;
         const line =
           `  ${((now - started) / 1000).toFixed(1)} s   ${grouped((messages - lastMessages) / dt)} msgs/s   ` +
-          `${((bytes - lastBytes) / dt / 1e6).toFixed(1)} MB/s   ${live.length} connections   ` +
-          `${Object.values(errorKinds).reduce((a, b) => a + b, 0)} errors`;
+          `${grouped((bytes - lastBytes) / dt / 1e6, 1)} MB/s   ${grouped(live.length)} connections   ` +
+          `${grouped(Object.values(errorKinds).reduce((a, b) => a + b, 0))} errors`;
         process.stderr.write(`\r${line}\x1b[K`);
         lastMessages = messages;
         lastBytes = bytes;
@@ -243,7 +257,7 @@ async function run(argv: string[]): Promise<number> {
   const [p50, p99] = latency.percentiles(50, 99);
   const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
   const result: BenchResult = {
-    url: url.href,
+    url: displayUrl(url),
     connections: flags.connections,
     inFlight,
     payloadBytes: size,
@@ -265,6 +279,19 @@ async function run(argv: string[]): Promise<number> {
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : summaryTable(result));
   if (messages === 0 && errors === 0)
     process.stderr.write("sockjet bench: no message came back; is this an echo endpoint?\n");
+  const wrong = (errorKinds["wrong size echoed"] ?? 0) + (errorKinds["wrong bytes echoed"] ?? 0);
+  if (wrong > 0)
+    process.stderr.write(
+      `sockjet bench: ${grouped(wrong)} answer(s) were not the message sent; is this an echo endpoint?\n`,
+    );
+  if (closeReasons.has(1009)) {
+    // RFC 6455 §7.4.1: 1009, the message was too big for the server.
+    const reason = closeReasons.get(1009) ? ` (${quoted(closeReasons.get(1009) ?? "")})` : "";
+    process.stderr.write(
+      `sockjet bench: the server closed with 1009, message too big${reason}: use a smaller --size, or ` +
+        `raise the server's limit (sockjet serve --max-payload ${sizeText(size)})\n`,
+    );
+  }
   return errors === 0 && messages > 0 ? 0 : 1;
 }
 
@@ -295,6 +322,13 @@ function closeAll(sockets: WebSocket[]): Promise<void> {
   });
 }
 
+/** A size as --max-payload takes it: 1k, 16m, or bytes. */
+function sizeText(bytes: number): string {
+  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}m`;
+  if (bytes % 1024 === 0) return `${bytes / 1024}k`;
+  return String(bytes);
+}
+
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
@@ -304,19 +338,19 @@ function summaryTable(r: BenchResult): string {
   const kind = r.text ? "text" : "binary";
   const rows: [string, string][] = [
     ["msgs/s", grouped(r.messagesPerSecond)],
-    ["MB/s", r.megabytesPerSecond.toFixed(2)],
-    ["latency p50", `${r.latencyMs.p50.toFixed(3)} ms`],
-    ["latency p99", `${r.latencyMs.p99.toFixed(3)} ms`],
-    ["latency max", `${r.latencyMs.max.toFixed(3)} ms`],
+    ["MB/s", grouped(r.megabytesPerSecond, 2)],
+    ["latency p50", `${grouped(r.latencyMs.p50, 3)} ms`],
+    ["latency p99", `${grouped(r.latencyMs.p99, 3)} ms`],
+    ["latency max", `${grouped(r.latencyMs.max, 3)} ms`],
     ["messages", grouped(r.messages)],
-    ["errors", String(r.errors)],
+    ["errors", grouped(r.errors)],
   ];
-  for (const [what, count] of Object.entries(r.errorKinds)) rows.push([`  ${what}`, String(count)]);
+  for (const [what, count] of Object.entries(r.errorKinds)) rows.push([`  ${what}`, grouped(count)]);
   const width = Math.max(...rows.map(([name]) => name.length)) + 3;
   return (
     `sockjet bench ${r.url}\n` +
-    `  ${r.connections} connection${r.connections === 1 ? "" : "s"} × ${r.inFlight} in flight, ` +
-    `${r.payloadBytes}-byte ${kind} messages, ${r.durationSeconds.toFixed(1)} s\n\n` +
+    `  ${grouped(r.connections)} connection${r.connections === 1 ? "" : "s"} × ${grouped(r.inFlight)} in flight, ` +
+    `${grouped(r.payloadBytes)}-byte ${kind} messages, ${r.durationSeconds.toFixed(1)} s\n\n` +
     rows.map(([name, value]) => `  ${name.padEnd(width)}${value.padStart(14)}`).join("\n") +
     "\n"
   );

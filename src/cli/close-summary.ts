@@ -1,4 +1,5 @@
 import { ProtocolError } from "../protocol/errors.js";
+import { quoted } from "./terminal.js";
 
 // How `sockjet serve` logs a closed connection: the code and reason of a closing handshake, or, when we
 // failed the connection, the code and reason we sent (the close event itself says 1006, as WHATWG requires).
@@ -15,7 +16,7 @@ export function closeSummary(
     );
     return `${error.closeCode} ${why}`;
   }
-  const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
+  const reason = event.reason === "" ? "" : ` ${quoted(event.reason)}`;
   if (event.wasClean) return `${event.code}${reason}`;
   const cause = error instanceof Error ? `: ${error.message}` : "";
   return `${event.code}${reason} (not clean)${cause}`;

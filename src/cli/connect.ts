@@ -2,8 +2,8 @@ import { createInterface, type Interface } from "node:readline";
 import { type CloseEvent, WebSocket } from "../index.js";
 import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { clientTarget, describeHandshakeFailure, explainFailure, headerLine } from "./target.js";
-import { errorMessage, paintFor } from "./terminal.js";
+import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
+import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
 
 // `sockjet connect URL`: stdin lines out as messages, received messages to stdout. Interactive on a
 // terminal (prompt, colours), plain for pipes. Exit status: 0 on a clean close, 1 on a failure or an
@@ -13,7 +13,7 @@ const CLEAN_CODES = new Set([1000, 1001, 1005]);
 const HEX_PREVIEW_BYTES = 32;
 
 const specs = {
-  protocol: flag.list("a subprotocol to offer", { short: "p", valueName: "NAME" }),
+  protocol: flag.list("a subprotocol to offer", { valueName: "NAME" }),
   header: flag.list('an extra request header, "Name: value"', {
     short: "H",
     valueName: "HEADER",
@@ -25,6 +25,9 @@ const specs = {
     defaultValue: undefined as string | undefined,
   }),
   binary: flag.boolean("send each line as a binary message instead of text", { short: "b" }),
+  raw: flag.boolean(
+    "print received text as is on a terminal too (controls like ESC are shown escaped otherwise)",
+  ),
   deflate: flag.boolean("do not offer permessage-deflate compression", { defaultValue: true }),
   insecure: flag.boolean("accept any TLS certificate (self-signed wss://)", { short: "k" }),
   wait: flag.value("stay connected MS after stdin ends; 'forever': until the server closes (default 0)", {
@@ -43,7 +46,9 @@ const specs = {
 const usage = `Usage: sockjet connect [options] URL
 
 Connects to a WebSocket server. Each line of stdin is sent as a message; every message received is
-printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a prompt and colours.
+printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a prompt and colours, and
+control characters in received text are shown escaped (ESC as \x1b, U+202E as \u202e) unless --raw;
+the lines of a multi-line message stay lines. A password in the URL is shown as ***.
 When stdin ends the connection is closed (after --wait).
 
 Options:
@@ -96,12 +101,21 @@ async function run(argv: string[]): Promise<number> {
     socket = new WebSocket(url, flags.protocol, options);
   } catch (error) {
     // SyntaxError (protocols, URL) and TypeError (headers) from the constructor are the user's input.
-    throw new UsageError(errorMessage(error));
+    throw new UsageError(errorMessage(error).split(url.href).join(displayUrl(url)));
   }
   socket.binaryType = "arraybuffer";
 
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const out = paintFor(process.stdout);
+  // On a terminal, received text cannot drive it (escape sequences, bidi overrides); a multi-line message
+  // keeps its lines, indented under the prompt's "< " so that none passes for a line of ours. Pipes and
+  // --raw get the text as it came.
+  const escapeText = process.stdout.isTTY === true && !flags.raw;
+  const showText = (text: string) => {
+    if (!escapeText) return text;
+    const escaped = escapeControls(text, { newlines: true });
+    return interactive ? escaped.replaceAll("\n", "\n  ") : escaped;
+  };
   const err = paintFor(process.stderr);
   let rl: Interface | null = null;
 
@@ -152,13 +166,13 @@ async function run(argv: string[]): Promise<number> {
       socket.protocol === "" ? "" : `protocol ${socket.protocol}`,
       socket.extensions === "" ? "" : socket.extensions,
     ].filter(Boolean);
-    status(`connected to ${socket.url}${details.length > 0 ? ` (${details.join(", ")})` : ""}`);
+    status(`connected to ${displayUrl(url)}${details.length > 0 ? ` (${details.join(", ")})` : ""}`);
     for (const line of pending.splice(0)) sendLine(line);
     if (inputDone) afterInput();
   });
   socket.addEventListener("message", (event) => {
     const data: unknown = event.data;
-    if (typeof data === "string") print(interactive ? `${out.cyan("<")} ${data}` : data);
+    if (typeof data === "string") print(interactive ? `${out.cyan("<")} ${showText(data)}` : showText(data));
     else {
       const summary = binarySummary(new Uint8Array(data as ArrayBuffer));
       print(interactive ? `${out.cyan("<")} ${out.magenta(summary)}` : summary);
@@ -205,7 +219,8 @@ async function run(argv: string[]): Promise<number> {
   process.stdin.destroy();
   if (interactive) process.stdout.write("\r\x1b[K");
 
-  const reason = event.reason === "" ? "" : ` ${JSON.stringify(event.reason)}`;
+  // The reason is the server's text: quoted, with every control escaped.
+  const reason = event.reason === "" ? "" : ` ${quoted(event.reason)}`;
   if (!opened) {
     const why =
       describeHandshakeFailure(failure) ??
@@ -215,7 +230,7 @@ async function run(argv: string[]): Promise<number> {
         origin: flags.origin,
         rejectUnauthorized: !flags.insecure,
       }));
-    process.stderr.write(`${err.red("sockjet connect:")} cannot connect to ${url.href}: ${why}\n`);
+    process.stderr.write(`${err.red("sockjet connect:")} cannot connect to ${displayUrl(url)}: ${why}\n`);
     return 1;
   }
   if (!event.wasClean) {
@@ -226,8 +241,10 @@ async function run(argv: string[]): Promise<number> {
   }
   const ours = closeRequested && event.code === flags.close.code;
   if (ours || CLEAN_CODES.has(event.code)) {
-    if (closeRequested) status(`closed (${event.code}${reason})`);
-    else process.stderr.write(`sockjet connect: the server closed the connection (${event.code}${reason})\n`);
+    // 1005: the Close frame had no status code (RFC 6455 §7.1.5), a clean close all the same.
+    const code = event.code === 1005 ? "without a status code" : String(event.code);
+    if (closeRequested) status(`closed (${code}${reason})`);
+    else process.stderr.write(`sockjet connect: the server closed the connection (${code}${reason})\n`);
     return 0;
   }
   process.stderr.write(

@@ -7,8 +7,9 @@ import { connect } from "./connect.js";
 import { serve } from "./serve.js";
 import { errorMessage } from "./terminal.js";
 
-// The `sockjet` command: dispatches to serve, connect and bench. A usage mistake prints the message and the
-// usage and exits with 2; any other failure prints one line and exits with 1. Never a stack trace (set
+// The `sockjet` command: dispatches to serve, connect and bench. A usage mistake prints the message and
+// where the help is (`see sockjet <cmd> --help`: the whole usage would bury the one line that matters) and
+// exits with 2; any other failure prints one line and exits with 1. Never a stack trace (set
 // SOCKJET_DEBUG=1 to see one).
 
 const commands: Command[] = [serve, connect, bench];
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const topic = first === "help" ? commands.find((c) => c.name === rest[0]) : undefined;
     if (first === "help" && rest[0] !== undefined && topic === undefined) {
-      process.stderr.write(`sockjet: unknown command ${JSON.stringify(rest[0])}\n\n${mainUsage()}\n`);
+      process.stderr.write(`sockjet: unknown command ${JSON.stringify(rest[0])}\nsee sockjet --help\n`);
       return 2;
     }
     process.stdout.write(`${topic?.usage ?? mainUsage()}\n`);
@@ -56,14 +57,14 @@ async function main(argv: string[]): Promise<number> {
     const what = first.startsWith("-")
       ? `unknown option ${first}`
       : `unknown command ${JSON.stringify(first)}`;
-    process.stderr.write(`sockjet: ${what}\n\n${mainUsage()}\n`);
+    process.stderr.write(`sockjet: ${what}\nsee sockjet --help\n`);
     return 2;
   }
   try {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`sockjet ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      process.stderr.write(`sockjet ${command.name}: ${error.message}\nsee sockjet ${command.name} --help\n`);
       return 2;
     }
     if (process.env.SOCKJET_DEBUG) console.error(error);

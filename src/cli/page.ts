@@ -30,7 +30,8 @@ main { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)
 .count { margin-left: auto; font-size: 13px; font-weight: 500; color: var(--muted); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
 dt { color: var(--muted); }
-dd { margin: 0; overflow-wrap: anywhere; }
+/* One line per row whatever it shows ("—" or a long extension list): no layout shift when a row resets. */
+dd { margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 form, .row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 input[type="text"] { flex: 1; min-width: 160px; padding: 7px 10px; border: 1px solid var(--line);
   border-radius: 8px; font: inherit; }
@@ -48,7 +49,9 @@ select { padding: 4px 6px; border: 1px solid var(--line); border-radius: 6px; ba
 .log time { color: var(--muted); flex: none; }
 .log .dir { flex: none; width: 1em; text-align: center; font-weight: 700; }
 .log .in .dir, .log .in .who { color: var(--in); }
-.log .out .dir { color: var(--out); }
+.log .out .dir, .log .out .who { color: var(--out); }
+.log .mine { background: #f5f3ff; }
+.log .size { color: var(--muted); }
 .log .info, .log .notice { color: var(--muted); font-style: italic; }
 .log .error { color: var(--bad); }
 .who { font-weight: 700; }
@@ -93,6 +96,34 @@ function logLine(list, kind, mark, parts) {
   return body;
 }
 
+// A long message is shown cut, with its size: a 5 MiB echo must not flood the log.
+const SHOWN_CHARACTERS = 300;
+function sizeText(bytes) {
+  if (bytes < 1024) return bytes + " bytes";
+  if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KiB";
+  return (bytes / 1024 / 1024).toFixed(1) + " MiB";
+}
+function shortened(text) {
+  if (text.length <= SHOWN_CHARACTERS) return [text];
+  const bytes = new TextEncoder().encode(text).length;
+  return [text.slice(0, SHOWN_CHARACTERS) + "…", { text: " (" + sizeText(bytes) + ")", className: "size" }];
+}
+
+// Shown (field) as it is, with the whole value as a tooltip when it is cut.
+function setField(id, text) {
+  $(id).textContent = text;
+  $(id).title = text;
+}
+
+// After a connection failed: can the server be reached at all? The WebSocket API does not say why
+// (on purpose), but a plain request to the page's own origin (allowed by connect-src 'self') can.
+function explainFailure(list) {
+  fetch(location.origin + "/", { method: "HEAD", cache: "no-store" }).then(
+    (response) => logLine(list, "error", "!", ["the server answers HTTP (" + response.status + ") but the WebSocket connection failed"]),
+    () => logLine(list, "error", "!", ["the server could not be reached (is it still running?)"]),
+  );
+}
+
 function setStatus(element, state, text) {
   element.dataset.state = state;
   element.textContent = text;
@@ -119,14 +150,17 @@ const echo = {
     socket.binaryType = $("echo-binary-type").value;
     this.socket = socket;
     setStatus(this.status, "connecting", "connecting…");
-    $("echo-url").textContent = socket.url;
-    $("echo-protocol").textContent = "—";
-    $("echo-extensions").textContent = "—";
+    setField("echo-url", socket.url);
+    setField("echo-protocol", "—");
+    setField("echo-extensions", "—");
+    let opened = false;
+    $("echo-close").disabled = false;
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
+      opened = true;
       setStatus(this.status, "open", "open");
-      $("echo-protocol").textContent = socket.protocol || "none";
-      $("echo-extensions").textContent = socket.extensions || "none";
+      setField("echo-protocol", socket.protocol || "none");
+      setField("echo-extensions", socket.extensions || "none");
       logLine(this.log, "info", "•", ["connected to " + socket.url]);
       $("echo-send").disabled = false;
     });
@@ -134,16 +168,16 @@ const echo = {
       if (this.socket !== socket) return;
       const data = event.data;
       if (typeof data === "string") {
-        logLine(this.log, "in", "←", [data]);
+        logLine(this.log, "in", "←", shortened(data));
       } else if (data instanceof Blob) {
-        const body = logLine(this.log, "in", "←", ["Blob, " + data.size + " bytes"]);
+        const body = logLine(this.log, "in", "←", ["Blob, " + sizeText(data.size)]);
         data.arrayBuffer().then((buffer) => {
           const preview = document.createElement("span");
           preview.textContent = ": " + hex(new Uint8Array(buffer));
           body.append(preview);
         });
       } else {
-        logLine(this.log, "in", "←", ["ArrayBuffer, " + data.byteLength + " bytes: " + hex(new Uint8Array(data))]);
+        logLine(this.log, "in", "←", ["ArrayBuffer, " + sizeText(data.byteLength) + ": " + hex(new Uint8Array(data))]);
       }
     });
     socket.addEventListener("error", () => {
@@ -154,6 +188,8 @@ const echo = {
       setStatus(this.status, "closed", "closed " + event.code);
       logLine(this.log, "info", "•", ["closed: " + closeText(event)]);
       $("echo-send").disabled = true;
+      $("echo-close").disabled = true;
+      if (!opened) explainFailure(this.log);
     });
   },
   send(text) {
@@ -162,10 +198,10 @@ const echo = {
     if ($("echo-binary").checked) {
       const bytes = new TextEncoder().encode(text);
       socket.send(bytes);
-      logLine(this.log, "out", "→", ["binary, " + bytes.length + " bytes: " + hex(bytes)]);
+      logLine(this.log, "out", "→", ["binary, " + sizeText(bytes.length) + ": " + hex(bytes)]);
     } else {
       socket.send(text);
-      logLine(this.log, "out", "→", [text]);
+      logLine(this.log, "out", "→", shortened(text));
     }
   },
 };
@@ -195,21 +231,25 @@ const chat = {
     if (this.socket && this.socket.readyState < WebSocket.CLOSING) return;
     const socket = new WebSocket(base + "/chat?name=" + encodeURIComponent(name), "chat");
     this.socket = socket;
+    let opened = false;
     setStatus(this.status, "connecting", "joining…");
+    // The name is the one joined with: locked until the socket closes.
+    $("chat-name").disabled = true;
     socket.addEventListener("open", () => {
+      opened = true;
       setStatus(this.status, "open", "joined");
       $("chat-input").disabled = false;
       $("chat-send").disabled = false;
       $("chat-join-button").textContent = "Leave";
-      $("chat-protocol").textContent = socket.protocol || "none";
-      $("chat-extensions").textContent = socket.extensions || "none";
+      setField("chat-protocol", socket.protocol || "none");
+      setField("chat-extensions", socket.extensions || "none");
     });
     socket.addEventListener("message", (event) => {
       let m;
       try { m = JSON.parse(event.data); } catch (_) { logLine(this.log, "error", "!", ["not JSON"]); return; }
       if (m.type === "welcome") {
         this.me = m.user;
-        $("chat-me").textContent = m.user;
+        setField("chat-me", m.user);
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", ["you joined as " + m.user + " (" + m.users + " online)"]);
       } else if (m.type === "join" && m.user === this.me) {
@@ -218,7 +258,9 @@ const chat = {
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", [m.user + (m.type === "join" ? " joined" : " left") + " (" + m.users + " online)"]);
       } else if (m.type === "message") {
-        logLine(this.log, "in", "", [{ text: m.user, className: "who" }, ": " + m.text]);
+        // One's own lines look different (kind "out", tinted); text is shown cut when long.
+        const mine = m.user === this.me;
+        logLine(this.log, mine ? "out mine" : "in", "", [{ text: m.user, className: "who" }, ": "].concat(shortened(String(m.text))));
       } else if (m.type === "error") {
         logLine(this.log, "error", "!", [m.error]);
       }
@@ -231,6 +273,8 @@ const chat = {
       $("chat-send").disabled = true;
       $("chat-join-button").textContent = "Join";
       $("chat-users").textContent = "";
+      $("chat-name").disabled = false;
+      if (!opened) explainFailure(this.log);
     });
   },
 };
@@ -260,7 +304,7 @@ const BODY = `
   <section class="panel" id="echo">
     <h2>Echo <span class="status" id="echo-status">idle</span>
       <span class="actions">
-        <button type="button" class="secondary small" id="echo-close">Close</button>
+        <button type="button" class="secondary small" id="echo-close" disabled>Close</button>
         <button type="button" class="secondary small" id="echo-reconnect">Reconnect</button>
       </span>
     </h2>
@@ -322,6 +366,8 @@ export function pageSecurityPolicy(): string {
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
+    // Not framed by any page (CSP Level 3 §6.4.2); X-Frame-Options: DENY says the same to older browsers.
+    "frame-ancestors 'none'",
   ].join("; ");
 }
 

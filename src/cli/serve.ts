@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "../index.js";
@@ -8,9 +8,10 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
-import { pageSecurityPolicy, renderPage } from "./page.js";
+import { answerClientError, pageHandler } from "./page-server.js";
 import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
-import { errorMessage, timestamp } from "./terminal.js";
+import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
+import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
@@ -39,8 +40,12 @@ const specs = {
   "max-payload": flag.value("largest message accepted, e.g. 64k or 16m (default 1m)", {
     valueName: "SIZE",
     defaultValue: 1024 * 1024,
-    parse: byteSize,
+    parse: payloadLimit,
   }),
+  "handshake-timeout": flag.value(
+    "a request head (page or WebSocket handshake) must arrive within MS, else the socket is closed (default 10000)",
+    { valueName: "MS", defaultValue: 10_000, parse: integer(100, 3_600_000) },
+  ),
   "tls-cert": flag.value("certificate chain (PEM): serve https:// and wss://", {
     valueName: "FILE",
     defaultValue: undefined as string | undefined,
@@ -93,6 +98,13 @@ export const serve: Command = {
   usage,
   run,
 };
+
+/** --max-payload: 0 would refuse every non-empty message (each closed with 1009), so at least 1 byte. */
+function payloadLimit(raw: string): number {
+  const bytes = byteSize(raw);
+  if (bytes < 1) throw new Error("the limit must be at least 1 byte, like 64k or 16m");
+  return bytes;
+}
 
 /** A redis:// or rediss:// URL. */
 function redisUrl(raw: string): string {
@@ -171,18 +183,25 @@ async function run(argv: string[]): Promise<number> {
     redisChat = started;
   }
 
+  const handshakeTimeoutMs = flags["handshake-timeout"];
+  const timeouts = slowlorisTimeouts(handshakeTimeoutMs);
   let httpServer: http.Server | https.Server;
   if (certFile !== undefined && keyFile !== undefined) {
     const cert = readPem(certFile, "--tls-cert");
     const key = readPem(keyFile, "--tls-key");
-    httpServer = https.createServer({ cert, key });
+    // A TLS handshake that never finishes is cut at the same timeout (node:tls handshakeTimeout, default 120 s).
+    httpServer = https.createServer({ cert, key, ...timeouts, handshakeTimeout: handshakeTimeoutMs });
   } else {
-    httpServer = http.createServer();
+    httpServer = http.createServer(timeouts);
   }
   const secure = httpServer instanceof https.Server;
-  const csp = pageSecurityPolicy();
-  httpServer.on("request", (request, response) => servePage(request, response, csp));
-  httpServer.on("clientError", (_error, socket) => socket.destroy());
+  // A handler error is a bug of ours, logged even with --quiet.
+  httpServer.on(
+    "request",
+    pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
+  );
+  httpServer.on("clientError", answerClientError);
+  closeSilentSockets(httpServer, handshakeTimeoutMs);
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
@@ -193,6 +212,7 @@ async function run(argv: string[]): Promise<number> {
     perMessageDeflate: flags.deflate,
     maxConnectionsPerIp: flags["max-connections-per-ip"],
     ...serveGuard(flags["allow-origin"], () => boundToLoopback),
+    handshakeTimeoutMs,
   };
   const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
   const chat = new WebSocketServer({
@@ -208,8 +228,12 @@ async function run(argv: string[]): Promise<number> {
   const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
+    // --quiet: not even a listener per connection (idle memory).
+    if (quiet) return;
     const address = clientAddress(socket.remoteAddress);
-    const path = request.url ?? "/";
+    // The target and the reason are the client's text: no terminal controls reach the log (obs-text bytes
+    // 0x80–0x9f read as Latin-1 are C1 controls).
+    const path = escapeControls(request.url ?? "/");
     const protocol = socket.protocol === "" ? "no subprotocol" : `protocol ${socket.protocol}`;
     const extensions = socket.extensions === "" ? "" : `, ${socket.extensions}`;
     log(`open   ${address}  ${path}  (${protocol}${extensions})`);
@@ -229,12 +253,21 @@ async function run(argv: string[]): Promise<number> {
   });
   chat.on("connection", (socket, request) => {
     logConnection(socket, request);
-    const name = new URL(request.url ?? "/", "http://localhost").searchParams.get("name");
-    void room.join(socket, name);
+    // The library matched the path "/chat", so what follows it is the query (URLSearchParams never throws).
+    const target = request.url ?? "";
+    const name = new URLSearchParams(target.slice(target.indexOf("?") + 1 || target.length)).get("name");
+    room.join(socket, name).catch((error) => {
+      // A bug or Redis trouble must not take the process down; this member is cut off (the WHATWG close()
+      // allows no 1011 here, so the connection is terminated: the peer sees 1006).
+      process.stderr.write(`${timestamp()}  error  chat join: ${errorMessage(error)}\n`);
+      socket.terminate();
+    });
   });
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
-      log(`refused ${clientAddress(request.socket.remoteAddress)}  ${request.url}  ${status} ${reason}`),
+      log(
+        `refused ${clientAddress(request.socket.remoteAddress)}  ${escapeControls(request.url ?? "")}  ${status} ${reason}`,
+      ),
     );
     server.on("error", (error) => process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`));
   }
@@ -282,32 +315,6 @@ async function run(argv: string[]): Promise<number> {
   });
   log("stopped");
   return 0;
-}
-
-function servePage(request: IncomingMessage, response: ServerResponse, csp: string): void {
-  const path = new URL(request.url ?? "/", "http://localhost").pathname;
-  if (path !== "/" && path !== "/index.html") {
-    response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
-    response.end(
-      "Not found. The demo page is at /, the echo endpoint at ws://…/ and the chat at ws://…/chat\n",
-    );
-    return;
-  }
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
-    response.end("Method not allowed\n");
-    return;
-  }
-  const body = Buffer.from(renderPage(request.headers.host ?? "localhost"));
-  response.writeHead(200, {
-    "Content-Type": "text/html; charset=utf-8",
-    "Content-Length": body.length,
-    "Content-Security-Policy": csp,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-  });
-  response.end(request.method === "HEAD" ? undefined : body);
 }
 
 function readPem(file: string, flagName: string): Buffer {

@@ -3,9 +3,32 @@ import http from "node:http";
 import https from "node:https";
 import { HandshakeError, type WebSocketOptions } from "../index.js";
 import { UsageError } from "./args.js";
+import { escapeControls, quoted } from "./terminal.js";
 
 // What `connect` and `bench` share about the server they talk to: reading the URL from the command line,
 // and explaining in one line why a connection could not be made.
+
+/**
+ * A URL as the CLI shows it: userinfo (`user:secret@`) replaced by `***@`, so a password in the URL never
+ * reaches a terminal, a log or a CI transcript. Takes a parsed URL or the raw text of one that did not parse.
+ */
+export function displayUrl(url: URL | string): string {
+  if (typeof url !== "string") {
+    if (url.username === "" && url.password === "") return url.href;
+    const shown = new URL(url.href);
+    shown.username = "***";
+    shown.password = "";
+    return shown.href;
+  }
+  // Unparsed text: the authority is what follows "scheme://" up to the first / ? # (or \, which URL
+  // parsers read as /); userinfo is the authority up to its last "@".
+  return url.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]*)[^/?#\\]*@/, "$1***@");
+}
+
+/** The URL the user gave, redacted and quoted for a message. */
+function quotedUrl(url: URL | string): string {
+  return quoted(displayUrl(url));
+}
 
 /** Parses a ws://, wss://, http:// or https:// URL; anything else is a usage error. */
 export function parseTarget(raw: string | undefined): URL {
@@ -14,15 +37,15 @@ export function parseTarget(raw: string | undefined): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`invalid URL ${JSON.stringify(raw)} (expected something like ws://localhost:8080/)`);
+    throw new UsageError(`invalid URL ${quotedUrl(raw)} (expected something like ws://localhost:8080/)`);
   }
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:")
-    throw new UsageError(`invalid URL ${JSON.stringify(raw)}: the scheme must be ws, wss, http or https`);
+    throw new UsageError(`invalid URL ${quotedUrl(url)}: the scheme must be ws, wss, http or https`);
   if (url.hash !== "" || raw.includes("#"))
-    throw new UsageError(`invalid URL ${JSON.stringify(raw)}: a WebSocket URL has no #fragment`);
-  if (url.hostname === "") throw new UsageError(`invalid URL ${JSON.stringify(raw)}: no host`);
+    throw new UsageError(`invalid URL ${quotedUrl(raw)}: a WebSocket URL has no #fragment`);
+  if (url.hostname === "") throw new UsageError(`invalid URL ${quotedUrl(raw)}: no host`);
   return url;
 }
 
@@ -102,7 +125,9 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
     });
     request.on("response", (response) => {
       response.resume();
-      done(`the server answered HTTP ${response.statusCode} ${response.statusMessage ?? ""}`.trimEnd());
+      // The reason phrase is the server's text (obs-text allowed, RFC 9112 §4): never raw to a terminal.
+      const phrase = escapeControls(response.statusMessage ?? "");
+      done(`the server answered HTTP ${response.statusCode} ${phrase}`.trimEnd());
     });
     request.on("upgrade", (response, socket) => {
       socket.destroy();
@@ -115,7 +140,7 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
       else done("the server's handshake answer was not acceptable (an extension it selected?)");
     });
     request.on("timeout", () => done("no answer to the opening handshake (timed out)"));
-    request.on("error", (error: NodeJS.ErrnoException) => done(describeNetworkError(error)));
+    request.on("error", (error: NodeJS.ErrnoException) => done(describeNetworkError(error, secure)));
     request.end();
   });
 }
@@ -148,8 +173,19 @@ const CERTIFICATE_ERRORS = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-function describeNetworkError(error: NodeJS.ErrnoException): string {
-  const message = error.message.split("\n")[0];
+/** OpenSSL's words for a TLS client that got plain bytes (an HTTP answer) instead of a ServerHello. */
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol|http request/i;
+
+function describeNetworkError(error: NodeJS.ErrnoException, secure: boolean): string {
+  const message = escapeControls(error.message.split("\n")[0]);
+  if (
+    secure &&
+    (error.code === "EPROTO" || error.code === "ERR_SSL_WRONG_VERSION_NUMBER") &&
+    NOT_TLS.test(message)
+  )
+    return "the server does not speak TLS on this port (a plain http server? then use ws://, not wss://)";
+  if (!secure && error.code === "ECONNRESET")
+    return `the server closed the connection without answering (a TLS server? then use wss://) (${message})`;
   if (error.code === "ECONNREFUSED") return `connection refused (${message})`;
   if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return `host not found (${message})`;
   if (error.code !== undefined && CERTIFICATE_ERRORS.has(error.code))

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
@@ -8,16 +10,22 @@ import { type Browser, launchChromium } from "./chromium.js";
 
 // The demo page of `sockjet serve` in the system's Chromium (headless, fresh profile, no network but
 // 127.0.0.1): echo, binary sizes, the chat between two pages, the negotiated extensions, and the close code
-// when the server goes away. Saves docs/demo.png.
+// when the server goes away. The screenshot goes to a temporary folder; `npm run demo:picture` (which sets
+// SOCKJET_DEMO_PICTURE=1) writes it to the tracked docs/demo.png on purpose.
 
 // Skips when /usr/bin/chromium is missing, unless SOCKJET_REQUIRE_BROWSER=1 (CI): then it fails.
 const skip = browserSkip();
 
 let browser: Browser | undefined;
+const scratch = mkdtempSync(join(tmpdir(), "sockjet-demo-"));
 after(async () => {
   await browser?.close();
   killAll();
+  rmSync(scratch, { recursive: true, force: true });
 });
+
+const picture =
+  process.env.SOCKJET_DEMO_PICTURE === "1" ? join(ROOT, "docs/demo.png") : join(scratch, "demo.png");
 
 async function launch(): Promise<BrowserContext> {
   browser = await launchChromium();
@@ -112,7 +120,13 @@ test("the demo page in Chromium: echo, binary, chat between two pages, extension
   await send(other, "#chat-input", "hello ann, schön dich zu sehen");
   assert.match(await logLine(page, "#chat-log", "in", "hello ann"), /ben: hello ann, schön dich zu sehen$/);
 
-  await page.screenshot({ path: join(ROOT, "docs/demo.png") });
+  // One's own chat lines look different from the others'.
+  await logLine(page, "#chat-log", "out.mine", "ann: <b>hi</b>");
+  assert.equal(await page.locator("#chat-log li.in", { hasText: "ann:" }).count(), 0);
+  // The name is locked while joined.
+  assert.equal(await page.locator("#chat-name").isDisabled(), true);
+
+  await page.screenshot({ path: picture });
 
   // The server goes away: both panels show the close code.
   served.cli.kill("SIGTERM");
@@ -120,6 +134,9 @@ test("the demo page in Chromium: echo, binary, chat between two pages, extension
   await logLine(page, "#echo-log", "info", 'closed: code 1001, reason "Server shutting down", clean');
   await page.locator("#chat-status", { hasText: "closed 1001" }).waitFor();
   await other.locator("#chat-status", { hasText: "closed 1001" }).waitFor();
+  // Closed: Close is disabled, the name can be changed again.
+  assert.equal(await page.locator("#echo-close").isDisabled(), true);
+  assert.equal(await page.locator("#chat-name").isDisabled(), false);
   assert.equal((await served.cli.exit()).code, 0, served.cli.transcript());
 
   assert.deepEqual(pageErrors(page), []);
@@ -142,4 +159,30 @@ test("the page shows 'none' for extensions when the server runs with --no-deflat
   await page.click("#echo-reconnect");
   await page.locator("#echo-status", { hasText: "closed 1006" }).waitFor();
   await logLine(page, "#echo-log", "error", "error event");
+  await logLine(page, "#echo-log", "error", "the server could not be reached");
+});
+
+test("a long message is shown cut with its size; the rows do not change height when they reset", {
+  skip,
+  timeout: 30_000,
+}, async () => {
+  const served = await serve(["--quiet"]);
+  const context = browser?.context ?? (await launch());
+  const page = await openPage(context, served);
+  const rows = page.locator("#echo dl");
+  const heightWith = async (text: string) => {
+    await page.evaluate(`document.getElementById("echo-extensions").textContent = ${JSON.stringify(text)}`);
+    return (await rows.boundingBox())?.height;
+  };
+  const long = "permessage-deflate; client_max_window_bits=15; server_no_context_takeover; ".repeat(3);
+  assert.equal(await heightWith(long), await heightWith("—"));
+
+  // 600,000 characters, 600,001 bytes of UTF-8: the echo's line shows 300 of them and the size.
+  await page.evaluate(`echo.send("é" + "x".repeat(599999))`);
+  const line = await logLine(page, "#echo-log", "in", "(585.9 KiB)");
+  assert.ok(line.length < 400, `${line.length} characters shown`);
+  assert.match(line, /←éx{299}… \(585\.9 KiB\)$/);
+  served.cli.kill("SIGTERM");
+  await served.cli.exit();
+  assert.deepEqual(pageErrors(page), []);
 });

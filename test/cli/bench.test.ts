@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { WebSocketServer } from "../../src/index.js";
 import { killAll, run, type Served, serve } from "./helpers.js";
 
 // `sockjet bench` against the echo endpoint of `sockjet serve`, briefly.
@@ -16,7 +18,7 @@ describe("sockjet bench", { concurrency: 2 }, () => {
       "bench",
       "-c",
       "3",
-      "-w",
+      "-i",
       "4",
       "-s",
       "1k",
@@ -51,7 +53,7 @@ describe("sockjet bench", { concurrency: 2 }, () => {
       "--text",
       "-c",
       "1",
-      "-w",
+      "-i",
       "1",
       "-s",
       "100",
@@ -78,9 +80,11 @@ describe("sockjet bench", { concurrency: 2 }, () => {
   });
 
   test("an endpoint that answers differently counts errors and exits 1", async () => {
-    const result = await run(["bench", "-c", "1", "-w", "1", "-d", "0.3", `${served.ws}/chat`]);
+    const result = await run(["bench", "-c", "1", "-i", "1", "-d", "0.3", `${served.ws}/chat`]);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /errors +[1-9]\d*\n +wrong size echoed +[1-9]/);
+    assert.match(result.stdout, /errors +[1-9][\d,]*\n +wrong size echoed +[1-9]/);
+    assert.match(result.stdout, /^ {2}messages +0$/m);
+    assert.match(result.stderr, /answer\(s\) were not the message sent; is this an echo endpoint\?\n/);
   });
 
   test("a refused connection exits 1 with one line; a bad size exits 2", async () => {
@@ -95,5 +99,48 @@ describe("sockjet bench", { concurrency: 2 }, () => {
     );
     assert.equal(badSize.code, 2);
     assert.match(badSize.stderr, /^sockjet bench: invalid value for -s: "12q"/);
+  });
+});
+
+describe("sockjet bench: results that are not what they seem", () => {
+  test("echoes of the right size but other bytes are errors, not throughput: exit 1", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    server.on("connection", (socket) => {
+      socket.binaryType = "nodebuffer";
+      socket.onmessage = (event) => socket.send(Buffer.from(event.data as Buffer).reverse());
+    });
+    await new Promise<void>((resolve) => server.once("listening", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await run(["bench", "-c", "1", "-i", "1", "-d", "0.3", `ws://127.0.0.1:${port}/`]);
+      assert.equal(result.code, 1, result.stdout);
+      assert.match(result.stdout, /^ {4}wrong bytes echoed +[1-9]/m);
+      assert.match(result.stdout, /^ {2}messages +0$/m);
+      assert.match(result.stderr, /were not the message sent; is this an echo endpoint\?\n/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a 1009 from the server suggests --max-payload; numbers have thousands separators", async () => {
+    const small = await serve(["--quiet", "--max-payload", "1k"]);
+    // One message in flight: the server has read all of it when it closes, so its Close frame is not lost to
+    // a TCP reset (unread input at close).
+    const result = await run(["bench", "-c", "2", "-i", "1", "-s", "2k", "-d", "0.5", `${small.ws}/`]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /2,048-byte binary messages/);
+    assert.match(result.stdout, /closed during the run \(1009\) +2$/m);
+    assert.match(
+      result.stderr,
+      /^sockjet bench: the server closed with 1009, message too big.*: use a smaller --size, or raise the server's limit \(sockjet serve --max-payload 2k\)\n/m,
+    );
+    small.cli.kill("SIGTERM");
+    await small.cli.exit();
+  });
+
+  test("-w is not --in-flight (it is connect's --wait): a usage error", async () => {
+    const result = await run(["bench", "-w", "4", `${served.ws}/`]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, "sockjet bench: unknown flag -w\nsee sockjet bench --help\n");
   });
 });

@@ -20,7 +20,7 @@ function events(cli: Cli): Record<string, unknown>[] {
 
 describe("sockjet serve: chat between two connect processes", () => {
   test("join notices with the user count, messages to everyone, errors to the sender only, leave notices", async () => {
-    const alice = new Cli(["connect", "-p", "chat", `${served.ws}/chat?name=alice`]);
+    const alice = new Cli(["connect", "--protocol", "chat", `${served.ws}/chat?name=alice`]);
     await alice.waitFor(/^\{"type":"welcome","user":"alice","users":1\}\n/);
     // Everyone sees every join, their own included (as on IRC).
     await alice.waitFor(/\{"type":"join","user":"alice","users":1,"time":\d+\}\n/);

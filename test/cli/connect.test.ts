@@ -78,7 +78,16 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
 
   test("--protocol (repeatable): the echo endpoint selects the first of its own protocols that was offered", async () => {
     const [foo, none] = await Promise.all([
-      run(["connect", "-p", "baz", "--protocol", "bar", "-p", "foo", `${served.ws}/?case=foo`]),
+      run([
+        "connect",
+        "--protocol",
+        "baz",
+        "--protocol",
+        "bar",
+        "--protocol",
+        "foo",
+        `${served.ws}/?case=foo`,
+      ]),
       run(["connect", "--protocol", "zzz", `${served.ws}/?case=none`]),
     ]);
     assert.equal(foo.code, 0, foo.stderr);
@@ -181,7 +190,30 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
     );
   });
 
-  test("bad URLs and bad flags exit 2 with a message and the usage, no stack trace", async () => {
+  test("the server closing without a status code (1005) is a clean close, not an error: exit 0", async () => {
+    await withServer(
+      (socket) => socket.close(),
+      async (url) => {
+        const result = await run(["connect", "--wait", "forever", url]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(
+          result.stderr,
+          "sockjet connect: the server closed the connection (without a status code)\n",
+        );
+      },
+    );
+  });
+
+  test("wss:// to a plain-HTTP server says the server does not speak TLS there", async () => {
+    const result = await run(["connect", `wss://127.0.0.1:${served.port}/`]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /: the server does not speak TLS on this port \(a plain http server\? then use ws:\/\/, not wss:\/\/\)\n$/,
+    );
+  });
+
+  test("bad URLs and bad flags exit 2 with one line and where the help is, no stack trace", async () => {
     const cases: [string[], RegExp][] = [
       [["connect", "not a url"], /^sockjet connect: invalid URL "not a url"/],
       [["connect", "ftp://127.0.0.1/"], /the scheme must be ws, wss, http or https/],
@@ -193,7 +225,7 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
       ],
       [["connect", "--header", "no colon", "ws://127.0.0.1:1/"], /invalid value for --header/],
       [["connect", "--header", "Bad Name: x", "ws://127.0.0.1:1/"], /^sockjet connect: Invalid header name/],
-      [["connect", "-p", "a b", "ws://127.0.0.1:1/"], /subprotocol 'a b' is invalid/],
+      [["connect", "--protocol", "a b", "ws://127.0.0.1:1/"], /subprotocol 'a b' is invalid/],
       [["connect", "--wait", "soon", "ws://127.0.0.1:1/"], /invalid value for --wait/],
       [["connect", "--frobnicate", "ws://127.0.0.1:1/"], /^sockjet connect: unknown flag --frobnicate/],
     ];
@@ -202,7 +234,7 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
       const [args, message] = cases[i];
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
       assert.match(result.stderr, message, args.join(" "));
-      assert.match(result.stderr, /\n\nUsage: sockjet connect \[options\] URL\n/, args.join(" "));
+      assert.match(result.stderr, /^[^\n]+\nsee sockjet connect --help\n$/, args.join(" "));
       assert.doesNotMatch(result.stderr, /\n\s+at /, args.join(" "));
     });
   });

@@ -36,7 +36,7 @@ const started: Cli[] = [];
 
 /** `sockjet connect` to a serve's chat room; resolves once welcomed, with the welcome. */
 async function member(served: Served, name: string): Promise<{ cli: Cli; welcome: ChatEvent }> {
-  const cli = new Cli(["connect", "-p", "chat", `${served.ws}/chat?name=${name}`]);
+  const cli = new Cli(["connect", "--protocol", "chat", `${served.ws}/chat?name=${name}`]);
   started.push(cli);
   await cli.waitFor(/^\{"type":"welcome".*\n/);
   return { cli, welcome: events(cli)[0] };

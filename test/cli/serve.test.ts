@@ -143,6 +143,14 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
     await served.cli.waitFor(/^\d\d:\d\d:\d\d {2}close {2}127\.0\.0\.1 {2}\/chat\?name=logged {2}1000$/m);
   });
 
+  test("the log shows controls in a client's close reason escaped", async () => {
+    const socket = await open(`${served.ws}/?case=reason`);
+    socket.close(4000, "bye\x1b[2J\u202e");
+    await closed(socket);
+    await served.cli.waitFor(/close {2}127\.0\.0\.1 {2}\/\?case=reason {2}4000 "bye\\x1b\[2J\\u202e"\n/);
+    for (const control of ["\x1b[2J", "\u202e"]) assert.ok(!served.cli.stdout.includes(control), control);
+  });
+
   test("--no-deflate: an offer of permessage-deflate is not accepted", async () => {
     const plain = await serve(["--no-deflate", "--quiet"]);
     const headers = await upgradeHeaders(`${plain.http}/`, {
@@ -167,14 +175,22 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
       run(["serve", "--tls-cert", CERT]),
       run(["serve", "--port", "65536"]),
       run(["serve", "--protocol", "a,b"]),
+      run(["serve", "--max-payload", "0"]),
     ]);
     assert.deepEqual(
       results.map((r) => r.code),
-      [2, 2, 2],
+      [2, 2, 2, 2],
     );
-    assert.match(results[0].stderr, /^sockjet serve: --tls-cert and --tls-key go together\n\nUsage:/);
+    assert.equal(
+      results[0].stderr,
+      "sockjet serve: --tls-cert and --tls-key go together\nsee sockjet serve --help\n",
+    );
     assert.match(results[1].stderr, /^sockjet serve: invalid value for --port: "65536"/);
     assert.match(results[2].stderr, /^sockjet serve: invalid value for --protocol: "a,b"/);
+    assert.match(
+      results[3].stderr,
+      /^sockjet serve: invalid value for --max-payload: "0" \(the limit must be at least 1 byte/,
+    );
   });
 });
 
