@@ -152,15 +152,19 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
 export function describeHandshakeFailure(error: unknown): string | null {
   if (!(error instanceof HandshakeError)) return null;
   const cause = error.cause as NodeJS.ErrnoException | undefined;
+  // The message may carry the server's words (an HTTP reason phrase): every control shown escaped.
+  const message = escapeControls(error.message);
   switch (error.code) {
     case "SJ_ERR_TLS_FAILED":
-      return cause?.code !== undefined && CERTIFICATE_ERRORS.has(cause.code)
-        ? `${error.message} (use --insecure to accept it)`
-        : error.message;
+      if (cause !== undefined) {
+        const network = describeNetworkError(cause, true);
+        if (network !== escapeControls(cause.message.split("\n")[0])) return network;
+      }
+      return message;
     case "SJ_ERR_INVALID_HANDSHAKE":
-      return `the server's handshake answer was not acceptable: ${error.message}`;
+      return `the server's handshake answer was not acceptable: ${message}`;
     default:
-      return error.message;
+      return message;
   }
 }
 

@@ -29,7 +29,10 @@ export interface ConnectionEvents {
   onMessage(data: Buffer, isText: boolean): void;
   onPing(payload: Buffer): void;
   onPong(payload: Buffer): void;
-  /** The peer's Close frame arrived (the closing handshake has started, WHATWG readyState CLOSING). */
+  /**
+   * The closing handshake has started (WHATWG readyState CLOSING): the peer's Close frame arrived, or we
+   * failed the connection and sent ours.
+   */
   onClosing(code: number, reason: string): void;
   /** The transport is closed. `code` is 1006 when no Close frame was received (RFC 6455 §7.1.5). */
   onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void;
@@ -51,6 +54,11 @@ const PONG_HEADER_BYTES = 6;
 export const SLOW_CONSUMER_GRACE_MS = 1000;
 
 const EMPTY = Buffer.alloc(0);
+
+/** How long a failed connection's socket goes on reading (and dropping) the peer's bytes after our Close. */
+export const LINGER_MS = 2000;
+
+function discard(): void {}
 
 const kConnection = Symbol("sockjet.connection");
 type ConnectedSocket = Socket & { [kConnection]: Connection };
@@ -262,6 +270,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
   }
 
   onFailure(error: ProtocolError): void {
+    // Failing the connection starts the closing handshake with our Close (RFC 6455 §7.1.7): WHATWG queues a
+    // task that sets readyState CLOSING, so an application that sends while OPEN stops (sends still count).
+    if (this.failure === null) setImmediate(() => this.events.onClosing(error.closeCode, ""));
     this.failure ??= error;
     // A socket that closed while a message was being decoded was waiting for it: nothing more will come.
     if (this.socketClosed) {
@@ -276,12 +287,30 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (socket.writableFinished) {
-      socket.destroy();
+      this.linger();
       return;
     }
-    socket.once("finish", () => socket.destroy());
+    socket.once("finish", () => this.linger());
     if (!socket.writableEnded) socket.end();
     this.armCloseTimer();
+  }
+
+  /**
+   * After a failure, once our Close and FIN are written: destroying the socket while the peer is still
+   * sending (the rest of a message too big, say) makes the kernel answer its bytes with a RST, which can
+   * discard our Close before the peer has read it — and the reason with it. So the connection is reported
+   * closed now, and the socket reads and drops the peer's bytes until its FIN, for at most LINGER_MS
+   * (a "lingering close", as HTTP servers do: RFC 9112 §9.6).
+   */
+  private linger(): void {
+    const socket = this.socket;
+    this.finish();
+    if (socket.destroyed) return;
+    socket.removeListener("data", onSocketData);
+    socket.on("data", discard);
+    socket.once("end", () => socket.destroy());
+    setTimeout(() => socket.destroy(), Math.min(this.closeTimeoutMs, LINGER_MS)).unref();
+    socket.resume();
   }
 
   // ---- transport --------------------------------------------------------------------------------------
