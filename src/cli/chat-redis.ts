@@ -2,28 +2,45 @@ import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
+import { PubSubError } from "../index.js";
 import { RedisAdapter, type RedisClientLike } from "../redis/index.js";
-import { type ChatPresence, uniqueName } from "./chat-room.js";
+import { nameKey } from "./chat-names.js";
+import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
 // The chat room across processes: the RedisAdapter carries the room's topic between the `serve` processes,
 // and RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
 // count (the alternative, a per-process count labelled "online here", would show each process a different
 // room size for the same room).
 //
-// Presence, in three keys under `sockjet:presence:<topic>:`:
-//   members    HASH   user name → id of the process that serves that user (names are unique in the room)
+// Presence, in four keys under `sockjet:presence:<topic>:`:
+//   members    HASH   name key (nameKey(): case-folded, confusables mapped) → id of the process serving it
 //   processes  ZSET   process id → when it expires (Redis clock, ms); refreshed by a heartbeat every ttl/3
 //   guests     STRING the counter behind guest-N names, shared so two processes never hand out the same one
+//   since      STRING when this registry was (re)created (Redis clock, ms): a Redis restarted empty
 // Every change is one Lua script (atomic), which first sweeps the processes whose heartbeat stopped (a
 // crashed or SIGKILLed `serve`) together with their members, and returns the count after the change. So a
-// crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices. The heartbeat
-// also registers this process's members again, which restores the room after Redis restarted empty.
+// crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices.
 //
-// While Redis is unreachable presence falls back to this process alone (names unique here, the count of
-// members here) and says so once on stderr: the room is then split anyway, since publishes cannot reach the
-// other processes either.
+// A Redis that restarts empty forgets every name while their members are still connected (issue 21 item 11).
+// A name must never be given twice, so:
+// - a process that finds itself unknown to the registry registers its members again before its next join
+//   (and at once when its connection comes back);
+// - for `restoreMs` after the registry was recreated, a join waits until every process subscribed to the
+//   room's channel (PUBSUB NUMSUB: a process with members is subscribed) holds names in it again, i.e. has
+//   registered its members; past restoreMs (ttl/3 + 1 s, by when every live process has sent a heartbeat)
+//   joins go on regardless. A fresh Redis has no subscriber: joins do not wait.
+// - the heartbeat makes the registry hold exactly this process's members (it registers the missing, drops
+//   those that left while Redis did not answer), so counts are right again within seconds of a recovery.
+//
+// Every call to Redis is bounded by `timeoutMs` (issue 21 item 12: a frozen Redis held every join). While
+// Redis fails or does not answer, joins are refused with a message saying so (one could not tell which names
+// other processes hold), the members already in keep chatting, leaves are counted down from the last known
+// count, and trouble is reported once, with a line again when Redis answers.
 
-const SWEEP = `
+// Redis's clock, the sweep of dead processes, this process's registration and the registry's birth.
+// KEYS: members, processes, guests, since. ARGV[1] process id, ARGV[2] ttl ms. Sets `now`, `known` (this
+// process was registered), `since`.
+const PROLOGUE = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -37,30 +54,57 @@ if #dead > 0 then
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 end
+local known = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-`;
-
-// KEYS: members, processes, guests. ARGV: process id, ttl ms, requested name ("" for a guest).
-const JOIN = `${SWEEP}
-local name = ARGV[3]
-if name == '' then name = 'guest-' .. redis.call('INCR', KEYS[3]) end
-local unique, n = name, 2
-while redis.call('HEXISTS', KEYS[1], unique) == 1 do
-  unique = name .. '-' .. n
-  n = n + 1
+local since = tonumber(redis.call('GET', KEYS[4]))
+if not since then
+  since = now
+  redis.call('SET', KEYS[4], now)
 end
-redis.call('HSET', KEYS[1], unique, ARGV[1])
-return {unique, redis.call('HLEN', KEYS[1])}
 `;
 
-// ARGV: process id, ttl ms, name.
-const LEAVE = `${SWEEP}
+// ARGV: process id, ttl ms, requested name ("" for a guest), its key, names this process holds, the room's
+// channel, restore ms. Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms}
+// (the registry is being restored: ask again).
+const JOIN = `${PROLOGUE}
+if not known and tonumber(ARGV[5]) > 0 then return {'', -1} end
+if now < since + tonumber(ARGV[7]) and ARGV[6] ~= '' then
+  local subscribed = redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
+  local holders, seen = 0, {}
+  for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
+    if not seen[owner] then
+      seen[owner] = true
+      holders = holders + 1
+    end
+  end
+  if subscribed > holders then return {'', -2, since + tonumber(ARGV[7]) - now} end
+end
+local function digits(n) return (string.gsub(tostring(n), '[01]', {['0'] = 'o', ['1'] = 'l'})) end
+local name, key = ARGV[3], ARGV[4]
+if name == '' then
+  repeat
+    local n = redis.call('INCR', KEYS[3])
+    name, key = 'guest-' .. n, 'guest-' .. digits(n)
+  until redis.call('HEXISTS', KEYS[1], key) == 0
+else
+  local base, baseKey, n = name, key, 2
+  while redis.call('HEXISTS', KEYS[1], key) == 1 do
+    name, key = base .. '-' .. n, baseKey .. '-' .. digits(n)
+    n = n + 1
+  end
+end
+redis.call('HSET', KEYS[1], key, ARGV[1])
+return {name, redis.call('HLEN', KEYS[1])}
+`;
+
+// ARGV: process id, ttl ms, name key.
+const LEAVE = `${PROLOGUE}
 if redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[3]) end
 return redis.call('HLEN', KEYS[1])
 `;
 
-// ARGV: process id, ttl ms, names… The process leaves the room with all its members.
-const LEAVE_ALL = `${SWEEP}
+// ARGV: process id, ttl ms, name keys… The process leaves the room with all its members.
+const LEAVE_ALL = `${PROLOGUE}
 for i = 3, #ARGV do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
@@ -68,10 +112,25 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HLEN', KEYS[1])
 `;
 
-// ARGV: process id, ttl ms, names… Still alive, with these members (registered again if Redis lost them).
-const HEARTBEAT = `${SWEEP}
-for i = 3, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) end
-return redis.call('HLEN', KEYS[1])
+// ARGV: process id, ttl ms, "prune" or "keep", name keys… Still alive, with exactly these members: those
+// Redis lost are registered again, and (with "prune") those it still has but that left are dropped. Returns
+// {count, keys held by another process…}.
+const HEARTBEAT = `${PROLOGUE}
+local mine = {}
+for i = 4, #ARGV do mine[ARGV[i]] = true end
+if ARGV[3] == 'prune' then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if all[i + 1] == ARGV[1] and not mine[all[i]] then redis.call('HDEL', KEYS[1], all[i]) end
+  end
+end
+local taken = {}
+for i = 4, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 0 and redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[1] then
+    taken[#taken + 1] = ARGV[i]
+  end
+end
+return {redis.call('HLEN', KEYS[1]), unpack(taken)}
 `;
 
 /** The node-redis calls presence makes. */
@@ -82,100 +141,250 @@ export interface PresenceClient {
 export interface RedisPresenceOptions {
   /** The room's topic; the keys are `sockjet:presence:<topic>:…`. */
   topic: string;
+  /**
+   * The Redis channel the room's members are subscribed through (RedisAdapter.channel(topic)): after a
+   * Redis restart, joins wait until every process subscribed to it has registered its members again.
+   */
+  channel?: string;
   /** How long a process counts without a heartbeat. Default 30 s; the heartbeat runs every ttlMs/3. */
   ttlMs?: number;
+  /** Longest wait for one answer from Redis. Default 3 s. */
+  timeoutMs?: number;
+  /** Longest wait of a join for the registry to be restored after a Redis restart. Default 5 s. */
+  joinWaitMs?: number;
   /** Where trouble goes (one line each). */
   report: (message: string) => void;
+}
+
+/** Raised (and reported) when Redis does not answer a presence call within timeoutMs. */
+class PresenceTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms / 1000} s`);
+  }
 }
 
 export class RedisPresence implements ChatPresence {
   /** This process in the registry. */
   readonly id = randomBytes(8).toString("hex");
-  readonly keys: [members: string, processes: string, guests: string];
+  readonly keys: [members: string, processes: string, guests: string, since: string];
   private readonly client: PresenceClient;
+  private readonly channel: string;
   private readonly ttlMs: number;
+  private readonly timeoutMs: number;
+  private readonly joinWaitMs: number;
+  private readonly restoreMs: number;
   private readonly report: (message: string) => void;
-  /** This process's members, as registered (or as named locally while Redis is away). */
-  private readonly local = new Set<string>();
+  /** This process's members: name → key. */
+  private readonly local = new Map<string, string>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Joins sent and not answered: a heartbeat meanwhile must not drop the names they are getting. */
+  private joinsInFlight = 0;
+  /** The count of the last answer, counted down by leaves while Redis does not answer. */
+  private lastCount = 0;
   private failing = false;
-  private localGuests = 0;
+  private refusedWhileFailing = 0;
+  private stopped = false;
 
   constructor(client: PresenceClient, options: RedisPresenceOptions) {
     this.client = client;
+    this.channel = options.channel ?? "";
     this.ttlMs = options.ttlMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? 3_000;
+    this.joinWaitMs = options.joinWaitMs ?? 5_000;
+    this.restoreMs = Math.floor(this.ttlMs / 3) + 1_000;
     this.report = options.report;
     const prefix = `sockjet:presence:${options.topic}:`;
-    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`];
-    this.heartbeat = setInterval(
-      () => {
-        this.run(HEARTBEAT, [...this.local]).catch(() => {});
-      },
-      Math.max(10, Math.floor(this.ttlMs / 3)),
-    );
+    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}since`];
+    this.heartbeat = setInterval(() => this.restore(), Math.max(10, Math.floor(this.ttlMs / 3)));
     this.heartbeat.unref();
   }
 
-  async join(requested: string): Promise<{ name: string; users: number }> {
+  async join(requested: string): Promise<PresenceJoin> {
+    const deadline = Date.now() + this.joinWaitMs;
+    const key = requested === "" ? "" : nameKey(requested);
     try {
-      const [name, users] = (await this.run(JOIN, [requested])) as [string, number];
-      this.local.add(name);
-      return { name, users: Number(users) };
+      for (;;) {
+        this.joinsInFlight++;
+        let reply: [string, number, number?];
+        try {
+          reply = (await this.run(JOIN, [
+            requested,
+            key,
+            String(this.local.size),
+            this.channel,
+            String(this.restoreMs),
+          ])) as [string, number, number?];
+        } finally {
+          this.joinsInFlight--;
+        }
+        const [name, count] = reply;
+        if (name !== "") {
+          this.local.set(name, nameKey(name));
+          this.lastCount = Number(count);
+          return { name, users: this.lastCount };
+        }
+        if (Number(count) === -1) {
+          // Redis lost this process (restarted empty, or this process was frozen past its ttl).
+          await this.beat();
+          continue;
+        }
+        if (Date.now() >= deadline) {
+          return {
+            refused: "the chat room is being restored after a restart of its Redis: try again shortly",
+          };
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, Number(reply[2] ?? 100))));
+      }
     } catch {
-      const name = uniqueName(requested || `guest-${this.id.slice(0, 4)}-${++this.localGuests}`, this.local);
-      this.local.add(name);
-      return { name, users: this.local.size };
+      this.refusedWhileFailing++;
+      return { refused: "the chat room cannot reach its Redis, so it cannot check names: try again later" };
     }
   }
 
   async leave(name: string): Promise<number> {
+    const key = this.local.get(name) ?? nameKey(name);
     this.local.delete(name);
     try {
-      return Number(await this.run(LEAVE, [name]));
+      this.lastCount = Number(await this.run(LEAVE, [key]));
     } catch {
-      return this.local.size;
+      // The next heartbeat that gets through drops it from Redis.
+      this.lastCount = Math.max(this.local.size, this.lastCount - 1);
     }
+    return this.lastCount;
   }
 
   async leaveAll(names: readonly string[]): Promise<number> {
+    const keys = names.map((name) => this.local.get(name) ?? nameKey(name));
     for (const name of names) this.local.delete(name);
     try {
-      return Number(await this.run(LEAVE_ALL, [...names]));
+      this.lastCount = Number(await this.run(LEAVE_ALL, keys));
     } catch {
-      return this.local.size;
+      this.lastCount = Math.max(this.local.size, this.lastCount - names.length);
     }
+    return this.lastCount;
+  }
+
+  /** Registers this process's members again now (its connection to Redis is back). Never rejects. */
+  restore(): void {
+    if (!this.stopped) this.beat().catch(() => {});
   }
 
   /** Stops the heartbeat (leaveAll() has taken this process out of the registry). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.heartbeat);
   }
 
+  private async beat(): Promise<void> {
+    const prune = this.joinsInFlight === 0 ? "prune" : "keep";
+    const [count, ...taken] = (await this.run(HEARTBEAT, [prune, ...this.local.values()])) as [
+      number,
+      ...string[],
+    ];
+    this.lastCount = Number(count);
+    if (taken.length > 0) {
+      this.report(
+        `chat presence: ${taken.length} name(s) of this process's members were given to others while Redis ` +
+          `had lost them (${taken.slice(0, 5).join(", ")})`,
+      );
+    }
+  }
+
   private async run(script: string, args: string[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const reply = await this.client.eval(script, {
-        keys: [...this.keys],
-        arguments: [this.id, String(this.ttlMs), ...args],
-      });
+      const reply = await Promise.race([
+        this.client.eval(script, { keys: [...this.keys], arguments: [this.id, String(this.ttlMs), ...args] }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new PresenceTimeoutError(this.timeoutMs)), this.timeoutMs);
+        }),
+      ]);
       if (this.failing) {
         this.failing = false;
-        this.report("chat presence: Redis answers again; the user count is the whole room's");
+        const refused = this.refusedWhileFailing;
+        this.refusedWhileFailing = 0;
+        this.report(`chat presence: Redis answers again (${refused} join(s) were refused meanwhile)`);
+        // Leaves it missed, names it lost: the registry is made right at once, not at the next heartbeat.
+        if (script !== HEARTBEAT) this.restore();
       }
       return reply;
     } catch (error) {
       if (!this.failing) {
         this.failing = true;
         const detail = error instanceof Error ? error.message : String(error);
-        this.report(`chat presence: Redis failed (${detail}); counting this process's users only`);
+        this.report(`chat presence: Redis failed (${detail}); joins are refused until it answers`);
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+}
+
+/**
+ * The chat server's failed publishes during a Redis outage, in two log lines instead of one per publish
+ * (issue 21 item 13): one when they start, one with their count once a publish gets through again. The count
+ * is the server's `pubsubStats.adapterFailed`, for metrics.
+ */
+export class PublishFailureLog {
+  private readonly stats: () => { adapterPublished: number; adapterFailed: number };
+  private readonly report: (message: string) => void;
+  private readonly checkMs: number;
+  private outage: { since: number; published: number; failed: number; timer: NodeJS.Timeout } | null = null;
+
+  constructor(
+    stats: () => { adapterPublished: number; adapterFailed: number },
+    report: (message: string) => void,
+    checkMs = 500,
+  ) {
+    this.stats = stats;
+    this.report = report;
+    this.checkMs = checkMs;
+  }
+
+  /** Whether `error` is a failed publish: then it is counted here, and the caller does not log it. */
+  take(error: unknown): boolean {
+    if (!(error instanceof PubSubError) || error.code !== "SJ_ERR_ADAPTER_PUBLISH") return false;
+    if (this.outage !== null) return true;
+    const { adapterPublished, adapterFailed } = this.stats();
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    this.report(`chat: publishes do not reach Redis (${cause}); counting them until they do`);
+    const timer = setInterval(() => this.check(), this.checkMs);
+    timer.unref();
+    // This failure is counted already.
+    this.outage = { since: Date.now(), published: adapterPublished, failed: adapterFailed - 1, timer };
+    return true;
+  }
+
+  /** Stops watching (the server is closing): an outage still on gets its count now. */
+  stop(): void {
+    if (this.outage !== null) this.end("at shutdown");
+  }
+
+  private check(): void {
+    if (this.outage !== null && this.stats().adapterPublished > this.outage.published) this.end("");
+  }
+
+  private end(when: string): void {
+    const outage = this.outage;
+    if (outage === null) return;
+    this.outage = null;
+    clearInterval(outage.timer);
+    const failed = this.stats().adapterFailed - outage.failed;
+    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
+    this.report(
+      when === ""
+        ? `chat: publishes reach Redis again; ${failed} did not reach the other processes in ${seconds} s`
+        : `chat: ${failed} publish(es) did not reach the other processes in ${seconds} s (${when})`,
+    );
   }
 }
 
 export interface RedisChat {
   adapter: RedisAdapter;
   presence: RedisPresence;
+  /** The log of failed publishes of the server with this adapter (its `pubsubStats`), reporting as presence does. */
+  publishFailures(stats: () => { adapterPublished: number; adapterFailed: number }): PublishFailureLog;
   /** Releases the presence heartbeat and the Redis connection (after the server has closed the adapter). */
   close(): Promise<void>;
 }
@@ -203,7 +412,13 @@ export async function connectRedisChat(
     lastError = error.message || String(error);
   });
   const adapter = new RedisAdapter({ client: client as unknown as RedisClientLike });
-  const presence = new RedisPresence(client as unknown as PresenceClient, options);
+  const presence = new RedisPresence(client as unknown as PresenceClient, {
+    topic: options.topic,
+    channel: adapter.channel(options.topic),
+    report: options.report,
+  });
+  // Back after a drop (maybe a Redis restarted empty): this process's members are registered again at once.
+  client.on("ready", () => presence.restore());
   const close = async () => {
     presence.stop();
     await adapter.close();
@@ -231,5 +446,10 @@ export async function connectRedisChat(
   } finally {
     clearTimeout(timer);
   }
-  return { adapter, presence, close };
+  return {
+    adapter,
+    presence,
+    close,
+    publishFailures: (stats) => new PublishFailureLog(stats, options.report),
+  };
 }

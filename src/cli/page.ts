@@ -217,6 +217,10 @@ const chat = {
       } else if (m.type === "join" || m.type === "leave") {
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", [m.user + (m.type === "join" ? " joined" : " left") + " (" + m.users + " online)"]);
+      } else if (m.type === "presence") {
+        // Many joins and leaves at once, summed up by the server.
+        $("chat-users").textContent = m.users + " online";
+        logLine(this.log, "notice", "•", [m.joined + " joined, " + m.left + " left (" + m.users + " online)"]);
       } else if (m.type === "message") {
         logLine(this.log, "in", "", [{ text: m.user, className: "who" }, ": " + m.text]);
       } else if (m.type === "error") {

@@ -213,11 +213,16 @@ async function run(argv: string[]): Promise<number> {
     const name = new URL(request.url ?? "/", "http://localhost").searchParams.get("name");
     void room.join(socket, name);
   });
+  // With --redis, failed publishes are one line when they start and one with their count when they stop.
+  const publishFailures = redisChat?.publishFailures(() => chat.pubsubStats);
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
       log(`refused ${clientAddress(request.socket.remoteAddress)}  ${request.url}  ${status} ${reason}`),
     );
-    server.on("error", (error) => process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`));
+    server.on("error", (error) => {
+      if (server === chat && publishFailures?.take(error)) return;
+      process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`);
+    });
   }
 
   await listen(httpServer, flags.port, flags.host);
@@ -255,6 +260,7 @@ async function run(argv: string[]): Promise<number> {
   // Each server waits for its closing handshakes (at most its shutdownTimeoutMs), then terminates the rest;
   // the chat server closes the adapter.
   await Promise.all([echo.close(), chat.close()]);
+  publishFailures?.stop();
   await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());
