@@ -16,19 +16,21 @@ import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 //   members    HASH   name key (nameKey(): case-folded, confusables mapped) → id of the process serving it
 //   processes  ZSET   process id → when it expires (Redis clock, ms); refreshed by a heartbeat every ttl/3
 //   guests     STRING the counter behind guest-N names, shared so two processes never hand out the same one
-//   since      STRING when this registry was (re)created (Redis clock, ms): a Redis restarted empty
+//   restoring  STRING when the registry was found lost (Redis clock, ms); expires after restoreMs
 // Every change is one Lua script (atomic), which first sweeps the processes whose heartbeat stopped (a
 // crashed or SIGKILLed `serve`) together with their members, and returns the count after the change. So a
 // crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices.
 //
 // A Redis that restarts empty forgets every name while their members are still connected (issue 21 item 11).
 // A name must never be given twice, so:
-// - a process that finds itself unknown to the registry registers its members again before its next join
-//   (and at once when its connection comes back);
-// - for `restoreMs` after the registry was recreated, a join waits until every process subscribed to the
-//   room's channel (PUBSUB NUMSUB: a process with members is subscribed) holds names in it again, i.e. has
-//   registered its members; past restoreMs (ttl/3 + 1 s, by when every live process has sent a heartbeat)
-//   joins go on regardless. A fresh Redis has no subscriber: joins do not wait.
+// - a process that was registered and finds itself unknown (Redis lost the registry) marks the registry as
+//   being restored, and registers its members again (at once when its connection comes back; before its next
+//   join otherwise);
+// - while the registry is being restored, joins wait: for `settleMs` (2 s) in any case, the time every
+//   process needs to reconnect (node-redis retries at least every second), then until every process
+//   subscribed to the room's channel (PUBSUB NUMSUB: a process with members is subscribed) holds names in
+//   the registry again. `restoringMs` (ttl/3 + 1 s: every live process has sent a heartbeat by then) ends
+//   the wait in any case. A fresh Redis has nothing to restore: joins do not wait.
 // - the heartbeat makes the registry hold exactly this process's members (it registers the missing, drops
 //   those that left while Redis did not answer), so counts are right again within seconds of a recovery.
 //
@@ -37,9 +39,9 @@ import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 // other processes hold), the members already in keep chatting, leaves are counted down from the last known
 // count, and trouble is reported once, with a line again when Redis answers.
 
-// Redis's clock, the sweep of dead processes, this process's registration and the registry's birth.
-// KEYS: members, processes, guests, since. ARGV[1] process id, ARGV[2] ttl ms. Sets `now`, `known` (this
-// process was registered), `since`.
+// Redis's clock, the sweep of dead processes, this process's registration. KEYS: members, processes,
+// guests, restoring. ARGV: [1] process id, [2] ttl ms, [3] "1" if this process was registered before,
+// [4] restoring ms; the script's own from [5]. Sets `now` and `known` (this process is registered).
 const PROLOGUE = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -55,32 +57,33 @@ if #dead > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 end
 local known = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not known and ARGV[3] == '1' then redis.call('SET', KEYS[4], now, 'PX', ARGV[4], 'NX') end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-local since = tonumber(redis.call('GET', KEYS[4]))
-if not since then
-  since = now
-  redis.call('SET', KEYS[4], now)
-end
 `;
 
-// ARGV: process id, ttl ms, requested name ("" for a guest), its key, names this process holds, the room's
-// channel, restore ms. Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms}
-// (the registry is being restored: ask again).
+// ARGV from [5]: requested name ("" for a guest), its key, names this process holds, the room's channel,
+// settle ms. Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms} (the registry
+// is being restored: ask again).
 const JOIN = `${PROLOGUE}
-if not known and tonumber(ARGV[5]) > 0 then return {'', -1} end
-if now < since + tonumber(ARGV[7]) and ARGV[6] ~= '' then
-  local subscribed = redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
-  local holders, seen = 0, {}
-  for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
-    if not seen[owner] then
-      seen[owner] = true
-      holders = holders + 1
+if not known and tonumber(ARGV[7]) > 0 then return {'', -1} end
+local restoring = tonumber(redis.call('GET', KEYS[4]))
+if restoring then
+  local settled = restoring + tonumber(ARGV[9])
+  if now < settled then return {'', -2, settled - now} end
+  if ARGV[8] ~= '' then
+    local subscribed = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2]
+    local holders, seen = 0, {}
+    for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
+      if not seen[owner] then
+        seen[owner] = true
+        holders = holders + 1
+      end
     end
+    if subscribed > holders then return {'', -2, 100} end
   end
-  if subscribed > holders then return {'', -2, since + tonumber(ARGV[7]) - now} end
 end
 local function digits(n) return (string.gsub(tostring(n), '[01]', {['0'] = 'o', ['1'] = 'l'})) end
-local name, key = ARGV[3], ARGV[4]
+local name, key = ARGV[5], ARGV[6]
 if name == '' then
   repeat
     local n = redis.call('INCR', KEYS[3])
@@ -97,35 +100,35 @@ redis.call('HSET', KEYS[1], key, ARGV[1])
 return {name, redis.call('HLEN', KEYS[1])}
 `;
 
-// ARGV: process id, ttl ms, name key.
+// ARGV from [5]: name key.
 const LEAVE = `${PROLOGUE}
-if redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[3]) end
+if redis.call('HGET', KEYS[1], ARGV[5]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[5]) end
 return redis.call('HLEN', KEYS[1])
 `;
 
-// ARGV: process id, ttl ms, name keys… The process leaves the room with all its members.
+// ARGV from [5]: name keys… The process leaves the room with all its members.
 const LEAVE_ALL = `${PROLOGUE}
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HLEN', KEYS[1])
 `;
 
-// ARGV: process id, ttl ms, "prune" or "keep", name keys… Still alive, with exactly these members: those
-// Redis lost are registered again, and (with "prune") those it still has but that left are dropped. Returns
+// ARGV from [5]: "prune" or "keep", name keys… Still alive, with exactly these members: those Redis lost
+// are registered again, and (with "prune") those it still has but that left are dropped. Returns
 // {count, keys held by another process…}.
 const HEARTBEAT = `${PROLOGUE}
 local mine = {}
-for i = 4, #ARGV do mine[ARGV[i]] = true end
-if ARGV[3] == 'prune' then
+for i = 6, #ARGV do mine[ARGV[i]] = true end
+if ARGV[5] == 'prune' then
   local all = redis.call('HGETALL', KEYS[1])
   for i = 1, #all, 2 do
     if all[i + 1] == ARGV[1] and not mine[all[i]] then redis.call('HDEL', KEYS[1], all[i]) end
   end
 end
 local taken = {}
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 0 and redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[1] then
     taken[#taken + 1] = ARGV[i]
   end
@@ -152,6 +155,8 @@ export interface RedisPresenceOptions {
   timeoutMs?: number;
   /** Longest wait of a join for the registry to be restored after a Redis restart. Default 5 s. */
   joinWaitMs?: number;
+  /** How long joins wait in any case once the registry is found lost (every process reconnects). 2 s. */
+  settleMs?: number;
   /** Where trouble goes (one line each). */
   report: (message: string) => void;
 }
@@ -166,13 +171,16 @@ class PresenceTimeoutError extends Error {
 export class RedisPresence implements ChatPresence {
   /** This process in the registry. */
   readonly id = randomBytes(8).toString("hex");
-  readonly keys: [members: string, processes: string, guests: string, since: string];
+  readonly keys: [members: string, processes: string, guests: string, restoring: string];
   private readonly client: PresenceClient;
   private readonly channel: string;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
   private readonly joinWaitMs: number;
-  private readonly restoreMs: number;
+  private readonly restoringMs: number;
+  private readonly settleMs: number;
+  /** A script has succeeded: Redis knew this process (finding it unknown then means Redis lost it). */
+  private registered = false;
   private readonly report: (message: string) => void;
   /** This process's members: name → key. */
   private readonly local = new Map<string, string>();
@@ -191,10 +199,11 @@ export class RedisPresence implements ChatPresence {
     this.ttlMs = options.ttlMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 3_000;
     this.joinWaitMs = options.joinWaitMs ?? 5_000;
-    this.restoreMs = Math.floor(this.ttlMs / 3) + 1_000;
+    this.restoringMs = Math.floor(this.ttlMs / 3) + 1_000;
+    this.settleMs = Math.min(options.settleMs ?? 2_000, this.restoringMs);
     this.report = options.report;
     const prefix = `sockjet:presence:${options.topic}:`;
-    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}since`];
+    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}restoring`];
     this.heartbeat = setInterval(() => this.restore(), Math.max(10, Math.floor(this.ttlMs / 3)));
     this.heartbeat.unref();
   }
@@ -212,7 +221,7 @@ export class RedisPresence implements ChatPresence {
             key,
             String(this.local.size),
             this.channel,
-            String(this.restoreMs),
+            String(this.settleMs),
           ])) as [string, number, number?];
         } finally {
           this.joinsInFlight--;
@@ -294,11 +303,21 @@ export class RedisPresence implements ChatPresence {
     let timer: NodeJS.Timeout | undefined;
     try {
       const reply = await Promise.race([
-        this.client.eval(script, { keys: [...this.keys], arguments: [this.id, String(this.ttlMs), ...args] }),
+        this.client.eval(script, {
+          keys: [...this.keys],
+          arguments: [
+            this.id,
+            String(this.ttlMs),
+            this.registered ? "1" : "0",
+            String(this.restoringMs),
+            ...args,
+          ],
+        }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new PresenceTimeoutError(this.timeoutMs)), this.timeoutMs);
         }),
       ]);
+      this.registered = true;
       if (this.failing) {
         this.failing = false;
         const refused = this.refusedWhileFailing;
