@@ -88,8 +88,10 @@ export interface ChatRoomOptions {
   maxNameLength?: number;
   /** Members (and joins in progress) from one remote address; more are refused. Default 20. */
   maxMembersPerAddress?: number;
-  /** Join and leave notices sent one by one per second; past that, one summary a second. Default 10. */
-  noticesPerSecond?: number;
+  /** Join and leave notices sent one by one per window; past that, one summary a window. Default 10. */
+  noticesPerWindow?: number;
+  /** The window of noticesPerWindow. Default 1000 ms. */
+  noticeWindowMs?: number;
   /** Longest wait for the scale-out adapter before a welcomed member is announced anyway. Default 5 s. */
   adapterWaitMs?: number;
   /** The clock, for tests. */
@@ -108,7 +110,8 @@ export const CHAT_DEFAULTS = {
   maxNameLength: 32,
   topic: "chat",
   maxMembersPerAddress: 20,
-  noticesPerSecond: 10,
+  noticesPerWindow: 10,
+  noticeWindowMs: 1000,
   adapterWaitMs: 5000,
 } as const;
 
@@ -143,8 +146,8 @@ export class ChatRoom {
     this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
     this.now = options.now ?? Date.now;
     this.notices = new NoticeThrottle({
-      perWindow: options.noticesPerSecond ?? CHAT_DEFAULTS.noticesPerSecond,
-      windowMs: 1000,
+      perWindow: options.noticesPerWindow ?? CHAT_DEFAULTS.noticesPerWindow,
+      windowMs: options.noticeWindowMs ?? CHAT_DEFAULTS.noticeWindowMs,
       publish: (notice) => this.broadcast(notice),
       now: this.now,
     });
