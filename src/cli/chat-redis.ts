@@ -211,42 +211,46 @@ export class RedisPresence implements ChatPresence {
   async join(requested: string): Promise<PresenceJoin> {
     const deadline = Date.now() + this.joinWaitMs;
     const key = requested === "" ? "" : nameKey(requested);
-    try {
-      for (;;) {
-        this.joinsInFlight++;
-        let reply: [string, number, number?];
-        try {
-          reply = (await this.run(JOIN, [
-            requested,
-            key,
-            String(this.local.size),
-            this.channel,
-            String(this.settleMs),
-          ])) as [string, number, number?];
-        } finally {
-          this.joinsInFlight--;
-        }
-        const [name, count] = reply;
-        if (name !== "") {
-          this.local.set(name, nameKey(name));
-          this.lastCount = Number(count);
-          return { name, users: this.lastCount };
-        }
-        if (Number(count) === -1) {
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(100, ms)));
+    for (;;) {
+      let reply: [string, number, number?];
+      this.joinsInFlight++;
+      try {
+        reply = (await this.run(JOIN, [
+          requested,
+          key,
+          String(this.local.size),
+          this.channel,
+          String(this.settleMs),
+        ])) as [string, number, number?];
+        if (Number(reply[1]) === -1) {
           // Redis lost this process (restarted empty, or this process was frozen past its ttl).
           await this.beat();
           continue;
         }
-        if (Date.now() >= deadline) {
+      } catch (error) {
+        // A connection coming back (a restart) is worth waiting for; a Redis that does not answer is not.
+        if (error instanceof PresenceTimeoutError || Date.now() >= deadline) {
+          this.refusedWhileFailing++;
           return {
-            refused: "the chat room is being restored after a restart of its Redis: try again shortly",
+            refused: "the chat room cannot reach its Redis, so it cannot check names: try again later",
           };
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100, Number(reply[2] ?? 100))));
+        await pause(100);
+        continue;
+      } finally {
+        this.joinsInFlight--;
       }
-    } catch {
-      this.refusedWhileFailing++;
-      return { refused: "the chat room cannot reach its Redis, so it cannot check names: try again later" };
+      const [name, count, retryMs] = reply;
+      if (name !== "") {
+        this.local.set(name, nameKey(name));
+        this.lastCount = Number(count);
+        return { name, users: this.lastCount };
+      }
+      if (Date.now() >= deadline) {
+        return { refused: "the chat room is being restored after a restart of its Redis: try again shortly" };
+      }
+      await pause(Number(retryMs ?? 100));
     }
   }
 
@@ -301,20 +305,33 @@ export class RedisPresence implements ChatPresence {
 
   private async run(script: string, args: string[]): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const call = this.client.eval(script, {
+      keys: [...this.keys],
+      arguments: [
+        this.id,
+        String(this.ttlMs),
+        this.registered ? "1" : "0",
+        String(this.restoringMs),
+        ...args,
+      ],
+    });
+    // A join given up on may still be done once Redis answers: that name is nobody's, it leaves again.
+    call.then(
+      (reply) => {
+        const name = Array.isArray(reply) ? String(reply[0] ?? "") : "";
+        if (timedOut && script === JOIN && name !== "") this.run(LEAVE, [nameKey(name)]).catch(() => {});
+      },
+      () => {},
+    );
     try {
       const reply = await Promise.race([
-        this.client.eval(script, {
-          keys: [...this.keys],
-          arguments: [
-            this.id,
-            String(this.ttlMs),
-            this.registered ? "1" : "0",
-            String(this.restoringMs),
-            ...args,
-          ],
-        }),
+        call,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new PresenceTimeoutError(this.timeoutMs)), this.timeoutMs);
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(new PresenceTimeoutError(this.timeoutMs));
+          }, this.timeoutMs);
         }),
       ]);
       this.registered = true;
