@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
-import { PubSubError } from "../index.js";
 import { RedisAdapter, type RedisClientLike } from "../redis/index.js";
 import { nameKey } from "./chat-names.js";
+import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
 import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
 // The chat room across processes: the RedisAdapter carries the room's topic between the `serve` processes,
@@ -16,7 +16,7 @@ import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 //   members    HASH   name key (nameKey(): case-folded, confusables mapped) → id of the process serving it
 //   processes  ZSET   process id → when it expires (Redis clock, ms); refreshed by a heartbeat every ttl/3
 //   guests     STRING the counter behind guest-N names, shared so two processes never hand out the same one
-//   restoring  STRING when the registry was found lost (Redis clock, ms); expires after restoreMs
+//   restoring  STRING when the registry was found lost (Redis clock, ms); expires after restoringMs
 // Every change is one Lua script (atomic), which first sweeps the processes whose heartbeat stopped (a
 // crashed or SIGKILLed `serve`) together with their members, and returns the count after the change. So a
 // crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices.
@@ -38,103 +38,6 @@ import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 // Redis fails or does not answer, joins are refused with a message saying so (one could not tell which names
 // other processes hold), the members already in keep chatting, leaves are counted down from the last known
 // count, and trouble is reported once, with a line again when Redis answers.
-
-// Redis's clock, the sweep of dead processes, this process's registration. KEYS: members, processes,
-// guests, restoring. ARGV: [1] process id, [2] ttl ms, [3] "1" if this process was registered before,
-// [4] restoring ms; the script's own from [5]. Sets `now` and `known` (this process is registered).
-const PROLOGUE = `
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-if #dead > 0 then
-  local gone = {}
-  for _, id in ipairs(dead) do gone[id] = true end
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    if gone[all[i + 1]] then redis.call('HDEL', KEYS[1], all[i]) end
-  end
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-end
-local known = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not known and ARGV[3] == '1' then redis.call('SET', KEYS[4], now, 'PX', ARGV[4], 'NX') end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-`;
-
-// ARGV from [5]: requested name ("" for a guest), its key, names this process holds, the room's channel,
-// settle ms. Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms} (the registry
-// is being restored: ask again).
-const JOIN = `${PROLOGUE}
-if not known and tonumber(ARGV[7]) > 0 then return {'', -1} end
-local restoring = tonumber(redis.call('GET', KEYS[4]))
-if restoring then
-  local settled = restoring + tonumber(ARGV[9])
-  if now < settled then return {'', -2, settled - now} end
-  if ARGV[8] ~= '' then
-    local subscribed = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2]
-    local holders, seen = 0, {}
-    for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
-      if not seen[owner] then
-        seen[owner] = true
-        holders = holders + 1
-      end
-    end
-    if subscribed > holders then return {'', -2, 100} end
-  end
-end
-local function digits(n) return (string.gsub(tostring(n), '[01]', {['0'] = 'o', ['1'] = 'l'})) end
-local name, key = ARGV[5], ARGV[6]
-if name == '' then
-  repeat
-    local n = redis.call('INCR', KEYS[3])
-    name, key = 'guest-' .. n, 'guest-' .. digits(n)
-  until redis.call('HEXISTS', KEYS[1], key) == 0
-else
-  local base, baseKey, n = name, key, 2
-  while redis.call('HEXISTS', KEYS[1], key) == 1 do
-    name, key = base .. '-' .. n, baseKey .. '-' .. digits(n)
-    n = n + 1
-  end
-end
-redis.call('HSET', KEYS[1], key, ARGV[1])
-return {name, redis.call('HLEN', KEYS[1])}
-`;
-
-// ARGV from [5]: name key.
-const LEAVE = `${PROLOGUE}
-if redis.call('HGET', KEYS[1], ARGV[5]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[5]) end
-return redis.call('HLEN', KEYS[1])
-`;
-
-// ARGV from [5]: name keys… The process leaves the room with all its members.
-const LEAVE_ALL = `${PROLOGUE}
-for i = 5, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('HLEN', KEYS[1])
-`;
-
-// ARGV from [5]: "prune" or "keep", name keys… Still alive, with exactly these members: those Redis lost
-// are registered again, and (with "prune") those it still has but that left are dropped. Returns
-// {count, keys held by another process…}.
-const HEARTBEAT = `${PROLOGUE}
-local mine = {}
-for i = 6, #ARGV do mine[ARGV[i]] = true end
-if ARGV[5] == 'prune' then
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    if all[i + 1] == ARGV[1] and not mine[all[i]] then redis.call('HDEL', KEYS[1], all[i]) end
-  end
-end
-local taken = {}
-for i = 6, #ARGV do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 0 and redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[1] then
-    taken[#taken + 1] = ARGV[i]
-  end
-end
-return {redis.call('HLEN', KEYS[1]), unpack(taken)}
-`;
 
 /** The node-redis calls presence makes. */
 export interface PresenceClient {
@@ -357,70 +260,9 @@ export class RedisPresence implements ChatPresence {
   }
 }
 
-/**
- * The chat server's failed publishes during a Redis outage, in two log lines instead of one per publish
- * (issue 21 item 13): one when they start, one with their count once a publish gets through again. The count
- * is the server's `pubsubStats.adapterFailed`, for metrics.
- */
-export class PublishFailureLog {
-  private readonly stats: () => { adapterPublished: number; adapterFailed: number };
-  private readonly report: (message: string) => void;
-  private readonly checkMs: number;
-  private outage: { since: number; published: number; failed: number; timer: NodeJS.Timeout } | null = null;
-
-  constructor(
-    stats: () => { adapterPublished: number; adapterFailed: number },
-    report: (message: string) => void,
-    checkMs = 500,
-  ) {
-    this.stats = stats;
-    this.report = report;
-    this.checkMs = checkMs;
-  }
-
-  /** Whether `error` is a failed publish: then it is counted here, and the caller does not log it. */
-  take(error: unknown): boolean {
-    if (!(error instanceof PubSubError) || error.code !== "SJ_ERR_ADAPTER_PUBLISH") return false;
-    if (this.outage !== null) return true;
-    const { adapterPublished, adapterFailed } = this.stats();
-    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
-    this.report(`chat: publishes do not reach Redis (${cause}); counting them until they do`);
-    const timer = setInterval(() => this.check(), this.checkMs);
-    timer.unref();
-    // This failure is counted already.
-    this.outage = { since: Date.now(), published: adapterPublished, failed: adapterFailed - 1, timer };
-    return true;
-  }
-
-  /** Stops watching (the server is closing): an outage still on gets its count now. */
-  stop(): void {
-    if (this.outage !== null) this.end("at shutdown");
-  }
-
-  private check(): void {
-    if (this.outage !== null && this.stats().adapterPublished > this.outage.published) this.end("");
-  }
-
-  private end(when: string): void {
-    const outage = this.outage;
-    if (outage === null) return;
-    this.outage = null;
-    clearInterval(outage.timer);
-    const failed = this.stats().adapterFailed - outage.failed;
-    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
-    this.report(
-      when === ""
-        ? `chat: publishes reach Redis again; ${failed} did not reach the other processes in ${seconds} s`
-        : `chat: ${failed} publish(es) did not reach the other processes in ${seconds} s (${when})`,
-    );
-  }
-}
-
 export interface RedisChat {
   adapter: RedisAdapter;
   presence: RedisPresence;
-  /** The log of failed publishes of the server with this adapter (its `pubsubStats`), reporting as presence does. */
-  publishFailures(stats: () => { adapterPublished: number; adapterFailed: number }): PublishFailureLog;
   /** Releases the presence heartbeat and the Redis connection (after the server has closed the adapter). */
   close(): Promise<void>;
 }
@@ -482,10 +324,5 @@ export async function connectRedisChat(
   } finally {
     clearTimeout(timer);
   }
-  return {
-    adapter,
-    presence,
-    close,
-    publishFailures: (stats) => new PublishFailureLog(stats, options.report),
-  };
+  return { adapter, presence, close };
 }

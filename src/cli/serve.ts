@@ -8,6 +8,7 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import type { Command } from "./command.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
+import { PublishFailureLog } from "./publish-failure-log.js";
 import { errorMessage, timestamp } from "./terminal.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
@@ -214,7 +215,13 @@ async function run(argv: string[]): Promise<number> {
     void room.join(socket, name);
   });
   // With --redis, failed publishes are one line when they start and one with their count when they stop.
-  const publishFailures = redisChat?.publishFailures(() => chat.pubsubStats);
+  const publishFailures =
+    redisChat === null
+      ? null
+      : new PublishFailureLog(
+          () => chat.pubsubStats,
+          (line) => process.stderr.write(`sockjet serve: ${line}\n`),
+        );
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
       log(`refused ${clientAddress(request.socket.remoteAddress)}  ${request.url}  ${status} ${reason}`),
