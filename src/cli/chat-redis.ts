@@ -180,6 +180,11 @@ export class RedisPresence implements ChatPresence {
     return this.lastCount;
   }
 
+  /** Whether Redis failed or did not answer the last call. */
+  get unanswered(): boolean {
+    return this.failing;
+  }
+
   /** Registers this process's members again now (its connection to Redis is back). Never rejects. */
   restore(): void {
     if (!this.stopped) this.beat().catch(() => {});
@@ -300,11 +305,20 @@ export async function connectRedisChat(
   const close = async () => {
     presence.stop();
     await adapter.close();
+    // Bounded: a graceful close waits for a frozen Redis forever.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (client.isReady) await client.close();
-      else if (client.isOpen) client.destroy();
+      if (presence.unanswered) client.destroy();
+      else if (client.isReady) {
+        await Promise.race([
+          client.close(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("close")), timeoutMs))),
+        ]);
+      } else if (client.isOpen) client.destroy();
     } catch {
       client.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   };
   let timer: NodeJS.Timeout | undefined;

@@ -123,6 +123,8 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private messageHandlers: ((message: AdapterMessage) => void)[] = [];
   private errorHandlers: ((error: Error) => void)[] = [];
   private up = false;
+  /** A call timed out and none has been answered since: Redis does not answer. */
+  private stalled = false;
   private everUp = false;
   private restored = false;
   private lossReported = false;
@@ -254,9 +256,10 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     this.closed = true;
     this.up = false;
     this.emit("closed");
+    // A graceful close waits for Redis to answer what is pending: a frozen Redis would hold it forever.
     const shut = async (client: RedisClientLike) => {
       try {
-        if (client.isReady) await client.close();
+        if (client.isReady && !this.stalled) await this.bounded("a close", client.close());
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -272,15 +275,17 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
+      const result = await Promise.race([
         call,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new RedisTimeoutError(what, this.commandTimeoutMs)),
-            this.commandTimeoutMs,
-          );
+          timer = setTimeout(() => {
+            this.stalled = true;
+            reject(new RedisTimeoutError(what, this.commandTimeoutMs));
+          }, this.commandTimeoutMs);
         }),
       ]);
+      this.stalled = false;
+      return result;
     } finally {
       clearTimeout(timer);
     }

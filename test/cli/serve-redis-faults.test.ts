@@ -208,4 +208,17 @@ describe("sockjet serve --redis under faults", { skip }, () => {
     assert.equal(lines(a.cli.stderr, /publishes do not reach Redis/).length, 1, a.cli.stderr);
     assert.equal(lines(a.cli.stderr, /did not reach the other processes:/).length, 0, a.cli.stderr);
   });
+  test("SIGTERM while Redis is frozen: serve still exits, each Redis wait bounded", async () => {
+    const { redis, served } = await start(1);
+    const [a] = served;
+    const carol = member(a, "carol");
+    assert.equal((await firstAnswer(carol)).type, "welcome");
+    await until(() => carol.events.find((e) => e.type === "join"), 5_000, "carol's join notice");
+    redis.freeze();
+    carol.socket.send("into the void");
+    a.cli.kill("SIGTERM");
+    // Presence (3 s), the adapter's calls and closes (5 s each, partly in parallel): well under 30 s.
+    const exit = await a.cli.exit(30_000);
+    assert.equal(exit.code, 0, a.cli.transcript());
+  });
 });
