@@ -3,76 +3,41 @@ import { randomBytes } from "node:crypto";
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
 import { RedisAdapter, type RedisClientLike } from "../redis/index.js";
-import { type ChatPresence, uniqueName } from "./chat-room.js";
+import { nameKey } from "./chat-names.js";
+import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
+import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
 // The chat room across processes: the RedisAdapter carries the room's topic between the `serve` processes,
 // and RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
 // count (the alternative, a per-process count labelled "online here", would show each process a different
 // room size for the same room).
 //
-// Presence, in three keys under `sockjet:presence:<topic>:`:
-//   members    HASH   user name → id of the process that serves that user (names are unique in the room)
+// Presence, in four keys under `sockjet:presence:<topic>:`:
+//   members    HASH   name key (nameKey(): case-folded, confusables mapped) → id of the process serving it
 //   processes  ZSET   process id → when it expires (Redis clock, ms); refreshed by a heartbeat every ttl/3
 //   guests     STRING the counter behind guest-N names, shared so two processes never hand out the same one
+//   restoring  STRING when the registry was found lost (Redis clock, ms); expires after restoringMs
 // Every change is one Lua script (atomic), which first sweeps the processes whose heartbeat stopped (a
 // crashed or SIGKILLed `serve`) together with their members, and returns the count after the change. So a
-// crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices. The heartbeat
-// also registers this process's members again, which restores the room after Redis restarted empty.
+// crashed process's users vanish from the count within `ttlMs` (30 s), without leave notices.
 //
-// While Redis is unreachable presence falls back to this process alone (names unique here, the count of
-// members here) and says so once on stderr: the room is then split anyway, since publishes cannot reach the
-// other processes either.
-
-const SWEEP = `
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-if #dead > 0 then
-  local gone = {}
-  for _, id in ipairs(dead) do gone[id] = true end
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    if gone[all[i + 1]] then redis.call('HDEL', KEYS[1], all[i]) end
-  end
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-`;
-
-// KEYS: members, processes, guests. ARGV: process id, ttl ms, requested name ("" for a guest).
-const JOIN = `${SWEEP}
-local name = ARGV[3]
-if name == '' then name = 'guest-' .. redis.call('INCR', KEYS[3]) end
-local unique, n = name, 2
-while redis.call('HEXISTS', KEYS[1], unique) == 1 do
-  unique = name .. '-' .. n
-  n = n + 1
-end
-redis.call('HSET', KEYS[1], unique, ARGV[1])
-return {unique, redis.call('HLEN', KEYS[1])}
-`;
-
-// ARGV: process id, ttl ms, name.
-const LEAVE = `${SWEEP}
-if redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[3]) end
-return redis.call('HLEN', KEYS[1])
-`;
-
-// ARGV: process id, ttl ms, names… The process leaves the room with all its members.
-const LEAVE_ALL = `${SWEEP}
-for i = 3, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('HLEN', KEYS[1])
-`;
-
-// ARGV: process id, ttl ms, names… Still alive, with these members (registered again if Redis lost them).
-const HEARTBEAT = `${SWEEP}
-for i = 3, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) end
-return redis.call('HLEN', KEYS[1])
-`;
+// A Redis that restarts empty forgets every name while their members are still connected (issue 21 item 11).
+// A name must never be given twice, so:
+// - a process that was registered and finds itself unknown (Redis lost the registry) marks the registry as
+//   being restored, and registers its members again (at once when its connection comes back; before its next
+//   join otherwise);
+// - while the registry is being restored, joins wait: for `settleMs` (2 s) in any case, the time every
+//   process needs to reconnect (node-redis retries at least every second), then until every process
+//   subscribed to the room's channel (PUBSUB NUMSUB: a process with members is subscribed) holds names in
+//   the registry again. `restoringMs` (ttl/3 + 1 s: every live process has sent a heartbeat by then) ends
+//   the wait in any case. A fresh Redis has nothing to restore: joins do not wait.
+// - the heartbeat makes the registry hold exactly this process's members (it registers the missing, drops
+//   those that left while Redis did not answer), so counts are right again within seconds of a recovery.
+//
+// Every call to Redis is bounded by `timeoutMs` (issue 21 item 12: a frozen Redis held every join). While
+// Redis fails or does not answer, joins are refused with a message saying so (one could not tell which names
+// other processes hold), the members already in keep chatting, leaves are counted down from the last known
+// count, and trouble is reported once, with a line again when Redis answers.
 
 /** The node-redis calls presence makes. */
 export interface PresenceClient {
@@ -82,93 +47,220 @@ export interface PresenceClient {
 export interface RedisPresenceOptions {
   /** The room's topic; the keys are `sockjet:presence:<topic>:…`. */
   topic: string;
+  /**
+   * The Redis channel the room's members are subscribed through (RedisAdapter.channel(topic)): after a
+   * Redis restart, joins wait until every process subscribed to it has registered its members again.
+   */
+  channel?: string;
   /** How long a process counts without a heartbeat. Default 30 s; the heartbeat runs every ttlMs/3. */
   ttlMs?: number;
+  /** Longest wait for one answer from Redis. Default 3 s. */
+  timeoutMs?: number;
+  /** Longest wait of a join for the registry to be restored after a Redis restart. Default 5 s. */
+  joinWaitMs?: number;
+  /** How long joins wait in any case once the registry is found lost (every process reconnects). 2 s. */
+  settleMs?: number;
   /** Where trouble goes (one line each). */
   report: (message: string) => void;
+}
+
+/** Raised (and reported) when Redis does not answer a presence call within timeoutMs. */
+class PresenceTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms / 1000} s`);
+  }
 }
 
 export class RedisPresence implements ChatPresence {
   /** This process in the registry. */
   readonly id = randomBytes(8).toString("hex");
-  readonly keys: [members: string, processes: string, guests: string];
+  readonly keys: [members: string, processes: string, guests: string, restoring: string];
   private readonly client: PresenceClient;
+  private readonly channel: string;
   private readonly ttlMs: number;
+  private readonly timeoutMs: number;
+  private readonly joinWaitMs: number;
+  private readonly restoringMs: number;
+  private readonly settleMs: number;
+  /** A script has succeeded: Redis knew this process (finding it unknown then means Redis lost it). */
+  private registered = false;
   private readonly report: (message: string) => void;
-  /** This process's members, as registered (or as named locally while Redis is away). */
-  private readonly local = new Set<string>();
+  /** This process's members: name → key. */
+  private readonly local = new Map<string, string>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Joins sent and not answered: a heartbeat meanwhile must not drop the names they are getting. */
+  private joinsInFlight = 0;
+  /** The count of the last answer, counted down by leaves while Redis does not answer. */
+  private lastCount = 0;
   private failing = false;
-  private localGuests = 0;
+  private refusedWhileFailing = 0;
+  private stopped = false;
 
   constructor(client: PresenceClient, options: RedisPresenceOptions) {
     this.client = client;
+    this.channel = options.channel ?? "";
     this.ttlMs = options.ttlMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? 3_000;
+    this.joinWaitMs = options.joinWaitMs ?? 5_000;
+    this.restoringMs = Math.floor(this.ttlMs / 3) + 1_000;
+    this.settleMs = Math.min(options.settleMs ?? 2_000, this.restoringMs);
     this.report = options.report;
     const prefix = `sockjet:presence:${options.topic}:`;
-    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`];
-    this.heartbeat = setInterval(
-      () => {
-        this.run(HEARTBEAT, [...this.local]).catch(() => {});
-      },
-      Math.max(10, Math.floor(this.ttlMs / 3)),
-    );
+    this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}restoring`];
+    this.heartbeat = setInterval(() => this.restore(), Math.max(10, Math.floor(this.ttlMs / 3)));
     this.heartbeat.unref();
   }
 
-  async join(requested: string): Promise<{ name: string; users: number }> {
-    try {
-      const [name, users] = (await this.run(JOIN, [requested])) as [string, number];
-      this.local.add(name);
-      return { name, users: Number(users) };
-    } catch {
-      const name = uniqueName(requested || `guest-${this.id.slice(0, 4)}-${++this.localGuests}`, this.local);
-      this.local.add(name);
-      return { name, users: this.local.size };
+  async join(requested: string): Promise<PresenceJoin> {
+    const deadline = Date.now() + this.joinWaitMs;
+    const key = requested === "" ? "" : nameKey(requested);
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(100, ms)));
+    for (;;) {
+      let reply: [string, number, number?];
+      this.joinsInFlight++;
+      try {
+        reply = (await this.run(JOIN, [
+          requested,
+          key,
+          String(this.local.size),
+          this.channel,
+          String(this.settleMs),
+        ])) as [string, number, number?];
+        if (Number(reply[1]) === -1) {
+          // Redis lost this process (restarted empty, or this process was frozen past its ttl).
+          await this.beat();
+          continue;
+        }
+      } catch (error) {
+        // A connection coming back (a restart) is worth waiting for; a Redis that does not answer is not.
+        if (error instanceof PresenceTimeoutError || Date.now() >= deadline) {
+          this.refusedWhileFailing++;
+          return {
+            refused: "the chat room cannot reach its Redis, so it cannot check names: try again later",
+          };
+        }
+        await pause(100);
+        continue;
+      } finally {
+        this.joinsInFlight--;
+      }
+      const [name, count, retryMs] = reply;
+      if (name !== "") {
+        this.local.set(name, nameKey(name));
+        this.lastCount = Number(count);
+        return { name, users: this.lastCount };
+      }
+      if (Date.now() >= deadline) {
+        return { refused: "the chat room is being restored after a restart of its Redis: try again shortly" };
+      }
+      await pause(Number(retryMs ?? 100));
     }
   }
 
   async leave(name: string): Promise<number> {
+    const key = this.local.get(name) ?? nameKey(name);
     this.local.delete(name);
     try {
-      return Number(await this.run(LEAVE, [name]));
+      this.lastCount = Number(await this.run(LEAVE, [key]));
     } catch {
-      return this.local.size;
+      // The next heartbeat that gets through drops it from Redis.
+      this.lastCount = Math.max(this.local.size, this.lastCount - 1);
     }
+    return this.lastCount;
   }
 
   async leaveAll(names: readonly string[]): Promise<number> {
+    const keys = names.map((name) => this.local.get(name) ?? nameKey(name));
     for (const name of names) this.local.delete(name);
     try {
-      return Number(await this.run(LEAVE_ALL, [...names]));
+      this.lastCount = Number(await this.run(LEAVE_ALL, keys));
     } catch {
-      return this.local.size;
+      this.lastCount = Math.max(this.local.size, this.lastCount - names.length);
     }
+    return this.lastCount;
+  }
+
+  /** Whether Redis failed or did not answer the last call. */
+  get unanswered(): boolean {
+    return this.failing;
+  }
+
+  /** Registers this process's members again now (its connection to Redis is back). Never rejects. */
+  restore(): void {
+    if (!this.stopped) this.beat().catch(() => {});
   }
 
   /** Stops the heartbeat (leaveAll() has taken this process out of the registry). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.heartbeat);
   }
 
+  private async beat(): Promise<void> {
+    const prune = this.joinsInFlight === 0 ? "prune" : "keep";
+    const [count, ...taken] = (await this.run(HEARTBEAT, [prune, ...this.local.values()])) as [
+      number,
+      ...string[],
+    ];
+    this.lastCount = Number(count);
+    if (taken.length > 0) {
+      this.report(
+        `chat presence: ${taken.length} name(s) of this process's members were given to others while Redis ` +
+          `had lost them (${taken.slice(0, 5).join(", ")})`,
+      );
+    }
+  }
+
   private async run(script: string, args: string[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const call = this.client.eval(script, {
+      keys: [...this.keys],
+      arguments: [
+        this.id,
+        String(this.ttlMs),
+        this.registered ? "1" : "0",
+        String(this.restoringMs),
+        ...args,
+      ],
+    });
+    // A join given up on may still be done once Redis answers: that name is nobody's, it leaves again.
+    call.then(
+      (reply) => {
+        const name = Array.isArray(reply) ? String(reply[0] ?? "") : "";
+        if (timedOut && script === JOIN && name !== "") this.run(LEAVE, [nameKey(name)]).catch(() => {});
+      },
+      () => {},
+    );
     try {
-      const reply = await this.client.eval(script, {
-        keys: [...this.keys],
-        arguments: [this.id, String(this.ttlMs), ...args],
-      });
+      const reply = await Promise.race([
+        call,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(new PresenceTimeoutError(this.timeoutMs));
+          }, this.timeoutMs);
+        }),
+      ]);
+      this.registered = true;
       if (this.failing) {
         this.failing = false;
-        this.report("chat presence: Redis answers again; the user count is the whole room's");
+        const refused = this.refusedWhileFailing;
+        this.refusedWhileFailing = 0;
+        this.report(`chat presence: Redis answers again (${refused} join(s) were refused meanwhile)`);
+        // Leaves it missed, names it lost: the registry is made right at once, not at the next heartbeat.
+        if (script !== HEARTBEAT) this.restore();
       }
       return reply;
     } catch (error) {
       if (!this.failing) {
         this.failing = true;
         const detail = error instanceof Error ? error.message : String(error);
-        this.report(`chat presence: Redis failed (${detail}); counting this process's users only`);
+        this.report(`chat presence: Redis failed (${detail}); joins are refused until it answers`);
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
@@ -203,15 +295,30 @@ export async function connectRedisChat(
     lastError = error.message || String(error);
   });
   const adapter = new RedisAdapter({ client: client as unknown as RedisClientLike });
-  const presence = new RedisPresence(client as unknown as PresenceClient, options);
+  const presence = new RedisPresence(client as unknown as PresenceClient, {
+    topic: options.topic,
+    channel: adapter.channel(options.topic),
+    report: options.report,
+  });
+  // Back after a drop (maybe a Redis restarted empty): this process's members are registered again at once.
+  client.on("ready", () => presence.restore());
   const close = async () => {
     presence.stop();
     await adapter.close();
+    // Bounded: a graceful close waits for a frozen Redis forever.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (client.isReady) await client.close();
-      else if (client.isOpen) client.destroy();
+      if (presence.unanswered) client.destroy();
+      else if (client.isReady) {
+        await Promise.race([
+          client.close(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("close")), timeoutMs))),
+        ]);
+      } else if (client.isOpen) client.destroy();
     } catch {
       client.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   };
   let timer: NodeJS.Timeout | undefined;

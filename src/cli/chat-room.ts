@@ -1,4 +1,6 @@
 import type { WebSocket } from "../index.js";
+import { cleanName, cleanText, nameKey, uniqueName } from "./chat-names.js";
+import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
 
 // The chat room of `sockjet serve` on /chat. The wire format is JSON both ways (a line that is not JSON is
 // taken as the text of a message, so `sockjet connect` users can just type):
@@ -7,8 +9,15 @@ import type { WebSocket } from "../index.js";
 //   server → client   {"type":"welcome","user":"guest-1","users":2}          to the one who joined
 //                     {"type":"join","user":"guest-2","users":2,"time":…}   to everyone, the joiner too
 //                     {"type":"leave","user":"guest-2","users":1,"time":…}
+//                     {"type":"presence","joined":40,"left":2,"users":80,"time":…}   many joins at once
 //                     {"type":"message","user":"guest-1","text":"hi","time":…}
 //                     {"type":"error","error":"…"}                           to the sender only
+//
+// Join and leave notices beyond 10 a second are summed up in one "presence" notice a second
+// (chat-notices.ts). A join the room refuses gets an "error" and the close code 4008 (too many members from
+// one address: policy, as 1008) or 4013 (presence cannot answer now: try again later, as 1013); RFC 6455
+// §7.4.2 leaves 4000–4999 to applications, and the WHATWG close() allows no other.
+// What a name and a text may be: chat-names.ts.
 //
 // Everything that reaches every member is one `server.publish(topic, json)`: every member's socket is subscribed
 // to the room's topic ("chat"), so a broadcast is framed once and written to every member here, and with a
@@ -23,10 +32,16 @@ export interface ChatHub {
   adapterSettled(): Promise<void>;
 }
 
-/** Who is in the room. Implementations never reject: they report trouble and fall back. */
+/** A member's name and the count after the join, or why the room cannot take anyone now. */
+export type PresenceJoin = { name: string; users: number } | { refused: string };
+
+/** Who is in the room. Implementations never reject: they report trouble and fall back or refuse. */
 export interface ChatPresence {
-  /** Registers a member under a free name (`requested`, or a guest-N name for ""); the count after. */
-  join(requested: string): Promise<{ name: string; users: number }>;
+  /**
+   * Registers a member under a free name (`requested`, a cleaned name, or a guest-N name for ""); names are
+   * compared by nameKey(), so no two members have names that look the same.
+   */
+  join(requested: string): Promise<PresenceJoin>;
   /** Removes a member; the count after. */
   leave(name: string): Promise<number>;
   /** This process stops serving the room: removes all its members at once; the count after. */
@@ -35,30 +50,29 @@ export interface ChatPresence {
 
 /** Presence in this process alone: the room is this process's sockets. */
 export class LocalPresence implements ChatPresence {
-  private readonly names = new Set<string>();
+  /** The keys (nameKey()) of the names in use. */
+  private readonly keys = new Set<string>();
   private guests = 0;
 
-  async join(requested: string): Promise<{ name: string; users: number }> {
-    const name = uniqueName(requested || `guest-${++this.guests}`, this.names);
-    this.names.add(name);
-    return { name, users: this.names.size };
+  async join(requested: string): Promise<PresenceJoin> {
+    let name = requested;
+    if (name === "")
+      do name = `guest-${++this.guests}`;
+      while (this.keys.has(nameKey(name)));
+    name = uniqueName(name, this.keys);
+    this.keys.add(nameKey(name));
+    return { name, users: this.keys.size };
   }
 
   async leave(name: string): Promise<number> {
-    this.names.delete(name);
-    return this.names.size;
+    this.keys.delete(nameKey(name));
+    return this.keys.size;
   }
 
   async leaveAll(names: readonly string[]): Promise<number> {
-    for (const name of names) this.names.delete(name);
-    return this.names.size;
+    for (const name of names) this.keys.delete(nameKey(name));
+    return this.keys.size;
   }
-}
-
-/** `name`, or the first of name-2, name-3, … that is not taken. */
-export function uniqueName(name: string, taken: { has(name: string): boolean }): string {
-  if (!taken.has(name)) return name;
-  for (let n = 2; ; n++) if (!taken.has(`${name}-${n}`)) return `${name}-${n}`;
 }
 
 export interface ChatRoomOptions {
@@ -72,17 +86,37 @@ export interface ChatRoomOptions {
   maxTextLength?: number;
   /** Longest user name, in characters; longer names are cut. */
   maxNameLength?: number;
+  /** Members (and joins in progress) from one remote address; more are refused. Default 20. */
+  maxMembersPerAddress?: number;
+  /** Join and leave notices sent one by one per window; past that, one summary a window. Default 10. */
+  noticesPerWindow?: number;
+  /** The window of noticesPerWindow. Default 1000 ms. */
+  noticeWindowMs?: number;
+  /** Longest wait for the scale-out adapter before a welcomed member is announced anyway. Default 5 s. */
+  adapterWaitMs?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
 
 export type ChatEvent =
   | { type: "welcome"; user: string; users: number }
-  | { type: "join" | "leave"; user: string; users: number; time: number }
+  | PresenceNotice
+  | PresenceSummary
   | { type: "message"; user: string; text: string; time: number }
   | { type: "error"; error: string };
 
-export const CHAT_DEFAULTS = { maxTextLength: 1000, maxNameLength: 32, topic: "chat" } as const;
+export const CHAT_DEFAULTS = {
+  maxTextLength: 1000,
+  maxNameLength: 32,
+  topic: "chat",
+  maxMembersPerAddress: 20,
+  noticesPerWindow: 10,
+  noticeWindowMs: 1000,
+  adapterWaitMs: 5000,
+} as const;
+
+/** Close codes of a refused join (see the top of this file). */
+export const CHAT_CLOSE = { tooManyFromAddress: 4008, tryAgainLater: 4013 } as const;
 
 export class ChatRoom {
   /** Members in this process that have been welcomed and announced. */
@@ -94,7 +128,12 @@ export class ChatRoom {
   readonly topic: string;
   private readonly maxTextLength: number;
   private readonly maxNameLength: number;
+  private readonly maxMembersPerAddress: number;
+  private readonly adapterWaitMs: number;
   private readonly now: () => number;
+  private readonly notices: NoticeThrottle;
+  /** Members and joins in progress per remote address. */
+  private readonly perAddress = new Map<string, number>();
   private closed = false;
 
   constructor(options: ChatRoomOptions) {
@@ -103,7 +142,15 @@ export class ChatRoom {
     this.topic = options.topic ?? CHAT_DEFAULTS.topic;
     this.maxTextLength = options.maxTextLength ?? CHAT_DEFAULTS.maxTextLength;
     this.maxNameLength = options.maxNameLength ?? CHAT_DEFAULTS.maxNameLength;
+    this.maxMembersPerAddress = options.maxMembersPerAddress ?? CHAT_DEFAULTS.maxMembersPerAddress;
+    this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
     this.now = options.now ?? Date.now;
+    this.notices = new NoticeThrottle({
+      perWindow: options.noticesPerWindow ?? CHAT_DEFAULTS.noticesPerWindow,
+      windowMs: options.noticeWindowMs ?? CHAT_DEFAULTS.noticeWindowMs,
+      publish: (notice) => this.broadcast(notice),
+      now: this.now,
+    });
   }
 
   /** Members in this process. */
@@ -117,6 +164,19 @@ export class ChatRoom {
    * The welcome is the member's first message; what it sends before that is handled after its join notice.
    */
   async join(socket: WebSocket, requestedName?: string | null): Promise<string | null> {
+    const address = socket.remoteAddress ?? "";
+    const fromAddress = (this.perAddress.get(address) ?? 0) + 1;
+    if (fromAddress > this.maxMembersPerAddress) {
+      this.refuse(
+        socket,
+        CHAT_CLOSE.tooManyFromAddress,
+        `too many chat members from your address (at most ${this.maxMembersPerAddress})`,
+      );
+      return null;
+    }
+    this.perAddress.set(address, fromAddress);
+    socket.addEventListener("close", () => this.forgetAddress(address));
+
     const early: unknown[] = [];
     this.joining.set(socket, early);
     socket.addEventListener("message", (event) => {
@@ -126,7 +186,13 @@ export class ChatRoom {
     });
     socket.addEventListener("close", () => this.leave(socket));
 
-    const { name, users } = await this.presence.join(this.cleanName(requestedName ?? ""));
+    const joined = await this.presence.join(cleanName(requestedName ?? "", this.maxNameLength));
+    if ("refused" in joined) {
+      this.joining.delete(socket);
+      this.refuse(socket, CHAT_CLOSE.tryAgainLater, joined.refused);
+      return null;
+    }
+    const { name, users } = joined;
     if (this.closed || socket.readyState !== socket.OPEN) {
       this.joining.delete(socket);
       if (!this.closed) await this.presence.leave(name);
@@ -135,15 +201,16 @@ export class ChatRoom {
     socket.subscribe(this.topic);
     send(socket, { type: "welcome", user: name, users });
     // With a scale-out adapter, the first member here makes this process subscribe to the topic in Redis:
-    // once that is confirmed, whoever sees the join notice can count on the joiner seeing their answer.
-    await this.hub.adapterSettled();
+    // once that is confirmed, whoever sees the join notice can count on the joiner seeing their answer. A
+    // Redis that does not answer must not hold the join forever (issue 21 item 12): the wait is bounded.
+    await withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
     this.joining.delete(socket);
     if (this.closed || socket.readyState !== socket.OPEN) {
       if (!this.closed) await this.presence.leave(name);
       return null;
     }
     this.members.set(socket, name);
-    this.broadcast({ type: "join", user: name, users, time: this.now() });
+    this.notices.notice({ type: "join", user: name, users, time: this.now() });
     for (const data of early) this.onMessage(socket, data);
     return name;
   }
@@ -162,12 +229,13 @@ export class ChatRoom {
     for (const socket of sockets) socket.unsubscribe(this.topic);
     if (names.length > 0) {
       const users = await this.presence.leaveAll(names);
-      // One notice per member, counting down as if they had left one after the other.
+      // One notice per member, counting down as if they had left one after the other (throttled as usual).
       for (const [i, user] of names.entries()) {
-        this.broadcast({ type: "leave", user, users: users + names.length - 1 - i, time: this.now() });
+        this.notices.notice({ type: "leave", user, users: users + names.length - 1 - i, time: this.now() });
       }
     }
-    await this.hub.adapterSettled();
+    this.notices.flush();
+    await withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
   }
 
   private leave(socket: WebSocket): void {
@@ -176,8 +244,20 @@ export class ChatRoom {
     this.members.delete(socket);
     // The server unsubscribes a closed socket from its topics by itself.
     this.presence.leave(name).then((users) => {
-      if (!this.closed) this.broadcast({ type: "leave", user: name, users, time: this.now() });
+      if (!this.closed) this.notices.notice({ type: "leave", user: name, users, time: this.now() });
     });
+  }
+
+  private forgetAddress(address: string): void {
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
+
+  private refuse(socket: WebSocket, code: number, error: string): void {
+    if (socket.readyState !== socket.OPEN) return;
+    send(socket, { type: "error", error });
+    socket.close(code, error.length > 100 ? "refused" : error);
   }
 
   private onMessage(socket: WebSocket, data: unknown): void {
@@ -187,11 +267,12 @@ export class ChatRoom {
       send(socket, { type: "error", error: "binary messages are not supported in the chat; send text" });
       return;
     }
-    const text = messageText(data);
-    if (text === null) {
+    const raw = messageText(data);
+    if (raw === null) {
       send(socket, { type: "error", error: 'expected {"type":"message","text":"…"} or a line of text' });
       return;
     }
+    const text = cleanText(raw);
     if (text.trim() === "") return;
     if (text.length > this.maxTextLength) {
       send(socket, {
@@ -207,16 +288,13 @@ export class ChatRoom {
     // Serialized and framed once; every member, here and in the other processes, gets the same bytes.
     this.hub.publish(this.topic, JSON.stringify(event));
   }
+}
 
-  private cleanName(raw: string): string {
-    // Letters, digits, space and a little punctuation; the page renders names with textContent anyway.
-    const cleaned = raw
-      .normalize("NFC")
-      .replace(/[^\p{L}\p{N} _.@-]/gu, "")
-      .replace(/\s+/g, " ")
-      .trim();
-    return Array.from(cleaned).slice(0, this.maxNameLength).join("");
-  }
+/** Waits for `promise`, at most `ms`. */
+async function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function send(socket: WebSocket, event: ChatEvent): void {

@@ -257,6 +257,10 @@ const chat = {
       } else if (m.type === "join" || m.type === "leave") {
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", [m.user + (m.type === "join" ? " joined" : " left") + " (" + m.users + " online)"]);
+      } else if (m.type === "presence") {
+        // Many joins and leaves at once, summed up by the server.
+        $("chat-users").textContent = m.users + " online";
+        logLine(this.log, "notice", "•", [m.joined + " joined, " + m.left + " left (" + m.users + " online)"]);
       } else if (m.type === "message") {
         // One's own lines look different (kind "out", tinted); text is shown cut when long.
         const mine = m.user === this.me;

@@ -9,6 +9,7 @@ import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
+import { PublishFailureLog } from "./publish-failure-log.js";
 import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
@@ -263,13 +264,24 @@ async function run(argv: string[]): Promise<number> {
       socket.terminate();
     });
   });
+  // With --redis, failed publishes are one line when they start and one with their count when they stop.
+  const publishFailures =
+    redisChat === null
+      ? null
+      : new PublishFailureLog(
+          () => chat.pubsubStats,
+          (line) => process.stderr.write(`sockjet serve: ${line}\n`),
+        );
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
       log(
         `refused ${clientAddress(request.socket.remoteAddress)}  ${escapeControls(request.url ?? "")}  ${status} ${reason}`,
       ),
     );
-    server.on("error", (error) => process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`));
+    server.on("error", (error) => {
+      if (server === chat && publishFailures?.take(error)) return;
+      process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`);
+    });
   }
 
   await listen(httpServer, flags.port, flags.host);
@@ -308,6 +320,7 @@ async function run(argv: string[]): Promise<number> {
   // Each server waits for its closing handshakes (at most its shutdownTimeoutMs), then terminates the rest;
   // the chat server closes the adapter.
   await Promise.all([echo.close(), chat.close()]);
+  publishFailures?.stop();
   await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());

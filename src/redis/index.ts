@@ -57,6 +57,12 @@ export interface RedisAdapterOptions {
   client?: RedisClientLike;
   /** Prefix of the Redis channel of each topic. Default "sockjet:". */
   prefix?: string;
+  /**
+   * Longest wait for Redis to answer a publish, subscribe or unsubscribe; then it fails (a publish is
+   * counted in publishFailed). A Redis that stops answering (frozen, overloaded) without dropping the
+   * connection would otherwise hold every call, and whoever waits for it, for as long. Default 5000.
+   */
+  commandTimeoutMs?: number;
 }
 
 export interface RedisAdapterStats {
@@ -72,6 +78,15 @@ export interface RedisAdapterStats {
   malformed: number;
   /** Times the connection to Redis came back after being lost. */
   reconnects: number;
+}
+
+/** Raised when Redis does not answer within commandTimeoutMs. */
+export class RedisTimeoutError extends Error {
+  readonly code = "SJ_ERR_REDIS_TIMEOUT";
+  constructor(what: string, ms: number) {
+    super(`Redis did not answer ${what} within ${ms} ms`);
+    this.name = "RedisTimeoutError";
+  }
 }
 
 /** Raised by publish() while Redis is unreachable. */
@@ -97,6 +112,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   /** Settles once connected with the topics subscribed for the first time. */
   readonly ready: Promise<void>;
   readonly prefix: string;
+  private readonly commandTimeoutMs: number;
   private readonly publisher: RedisClientLike;
   private readonly subscriber: RedisClientLike;
   private readonly ownsPublisher: boolean;
@@ -107,6 +123,8 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private messageHandlers: ((message: AdapterMessage) => void)[] = [];
   private errorHandlers: ((error: Error) => void)[] = [];
   private up = false;
+  /** A call timed out and none has been answered since: Redis does not answer. */
+  private stalled = false;
   private everUp = false;
   private restored = false;
   private lossReported = false;
@@ -126,6 +144,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     if ((options.url === undefined) === (options.client === undefined))
       throw new TypeError("RedisAdapter needs exactly one of options.url and options.client");
     this.prefix = options.prefix ?? "sockjet:";
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     if (options.client !== undefined) {
       this.publisher = options.client;
       this.ownsPublisher = false;
@@ -190,9 +209,12 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       throw new RedisUnavailableError();
     }
     try {
-      await this.publisher.publish(
-        this.channel(message.topic),
-        encodeMessage(this.id, message.payload, message.isText),
+      await this.bounded(
+        "a publish",
+        this.publisher.publish(
+          this.channel(message.topic),
+          encodeMessage(this.id, message.payload, message.isText),
+        ),
       );
       this.counters.published++;
     } catch (error) {
@@ -207,7 +229,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     this.staleChannels.delete(channel);
     // While Redis is away the subscription waits for the reconnect (restore()).
     if (!this.subscriber.isReady || this.closed) return;
-    await this.subscriber.subscribe(channel, this.onChannelMessage, true);
+    await this.bounded("a subscribe", this.subscriber.subscribe(channel, this.onChannelMessage, true));
   }
 
   async unsubscribe(topic: string): Promise<void> {
@@ -218,7 +240,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.staleChannels.add(channel);
       return;
     }
-    await this.subscriber.unsubscribe(channel);
+    await this.bounded("an unsubscribe", this.subscriber.unsubscribe(channel));
   }
 
   onMessage(handler: (message: AdapterMessage) => void): void {
@@ -234,9 +256,10 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     this.closed = true;
     this.up = false;
     this.emit("closed");
+    // A graceful close waits for Redis to answer what is pending: a frozen Redis would hold it forever.
     const shut = async (client: RedisClientLike) => {
       try {
-        if (client.isReady) await client.close();
+        if (client.isReady && !this.stalled) await this.bounded("a close", client.close());
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -247,6 +270,26 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
+
+  /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */
+  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        call,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            this.stalled = true;
+            reject(new RedisTimeoutError(what, this.commandTimeoutMs));
+          }, this.commandTimeoutMs);
+        }),
+      ]);
+      this.stalled = false;
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   private handle(message: Buffer, channel: Buffer): void {
     const decoded = decodeMessage(message);

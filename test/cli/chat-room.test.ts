@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { type ChatHub, type ChatPresence, ChatRoom, LocalPresence } from "../../src/cli/chat-room.js";
+import {
+  type ChatHub,
+  type ChatPresence,
+  ChatRoom,
+  type ChatRoomOptions,
+  LocalPresence,
+  type PresenceJoin,
+} from "../../src/cli/chat-room.js";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
 // The room logic on an in-process server: every broadcast is one publish to the room's topic (recorded
@@ -27,7 +34,7 @@ class RecordingHub implements ChatHub {
 class SlowPresence extends LocalPresence {
   private gates: (() => void)[] = [];
   readonly left: string[] = [];
-  override async join(requested: string): Promise<{ name: string; users: number }> {
+  override async join(requested: string): Promise<PresenceJoin> {
     await new Promise<void>((resolve) => this.gates.push(resolve));
     return super.join(requested);
   }
@@ -50,9 +57,13 @@ interface Started {
   url: string;
 }
 
-async function start(path: string, presence?: ChatPresence): Promise<Started> {
-  const hub = new RecordingHub();
-  const room = new ChatRoom({ hub, presence, maxTextLength: 10, now: () => 42 });
+async function start(
+  path: string,
+  presence?: ChatPresence,
+  options: Partial<ChatRoomOptions> = {},
+  hub = new RecordingHub(),
+): Promise<Started> {
+  const room = new ChatRoom({ hub, presence, maxTextLength: 10, now: () => 42, ...options });
   const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
   hub.server = server;
   server.on("connection", (socket, request) => {
@@ -85,9 +96,9 @@ async function member(
   return { socket, received };
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(check(), "condition not reached within 2 s");
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  for (let i = 0; i < ms / 10 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(check(), `condition not reached within ${ms} ms`);
 }
 
 describe("ChatRoom", () => {
@@ -185,7 +196,8 @@ describe("ChatRoom", () => {
 
   test("binary, malformed JSON shapes and over-long text get an error to the sender and are not broadcast", async () => {
     const m = await member("?name=err");
-    await until(() => m.received.some((e) => e.type === "join"));
+    // (Its join notice may be summed up with the earlier tests' notices: wait for the welcome.)
+    await until(() => m.received.some((e) => e.type === "welcome"));
     const hub = started.hub;
     const before = hub.published.length;
     m.socket.send(new Uint8Array([1, 2]));
@@ -206,5 +218,151 @@ describe("ChatRoom", () => {
       [],
     );
     m.socket.close();
+  });
+});
+
+/** A hub whose adapter never answers, as with a frozen Redis. */
+class StuckHub extends RecordingHub {
+  override adapterSettled(): Promise<void> {
+    return new Promise(() => {});
+  }
+}
+
+/** Waits for a client's welcome (or refusal) and returns the event. */
+async function welcomed(m: { received: Record<string, unknown>[] }): Promise<Record<string, unknown>> {
+  await until(() => m.received.some((e) => e.type === "welcome" || e.type === "error"));
+  return m.received.find((e) => e.type === "welcome" || e.type === "error") as Record<string, unknown>;
+}
+
+describe("ChatRoom: impersonation, forged lines, floods (issue 22 items 5 and 7)", () => {
+  test("names that look alike are one name: case, NFKC, Cyrillic look-alikes, fillers, the server's -N suffix", async () => {
+    const own = await start("/");
+    try {
+      const asked = [
+        "alice",
+        "Alice",
+        "ALICE",
+        "\u0430lice", // Cyrillic а
+        "alice\u3164", // + HANGUL FILLER
+        "\uff41lice", // fullwidth ａ (NFKC: a)
+        "alice-2", // the server's suffix form
+        "al\u200bice", // + ZERO WIDTH SPACE
+      ];
+      const users: string[] = [];
+      for (const name of asked) {
+        const m = await member(`?name=${encodeURIComponent(name)}`, own.url);
+        users.push(String((await welcomed(m)).user));
+      }
+      assert.deepEqual(users, [
+        "alice",
+        "Alice-2",
+        "ALICE-3",
+        "\u0430lice-4",
+        "alice-5",
+        "alice-6",
+        "alice-7",
+        "alice-8",
+      ]);
+      // A name of only fillers is no name: a guest name.
+      const filler = await member(`?name=${encodeURIComponent("\u3164\u3164\u115f")}`, own.url);
+      assert.match(String((await welcomed(filler)).user), /^guest-\d+$/);
+      // A guest name cannot be claimed either: `guest-1` asked for is `guest`, then guest-2… by key.
+      const guest = await member("?name=guest-1", own.url);
+      assert.equal((await welcomed(guest)).user, "guest");
+    } finally {
+      await own.server.close();
+    }
+  });
+
+  test("message text: controls and bidi overrides stripped, no forged lines, invisible-only text dropped, emoji ZWJ kept", async () => {
+    const own = await start("/", undefined, { maxTextLength: 100 });
+    try {
+      const m = await member("?name=eve", own.url);
+      await welcomed(m);
+      await until(() => own.hub.texts(0).some((p) => p.includes('"join"')));
+      const before = own.hub.published.length;
+      const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}";
+      for (const text of [
+        "hi\nbob: I am bob",
+        "\u202eevil\u202c",
+        "\u200b\u200b",
+        "\u3164",
+        "a\u0007b\u001b[2Jc",
+        family,
+        "last",
+      ]) {
+        m.socket.send(JSON.stringify({ type: "message", text }));
+      }
+      await until(() => own.hub.texts(before).some((p) => p.includes('"last"')));
+      assert.deepEqual(
+        own.hub.texts(before).map((p) => JSON.parse(p).text),
+        ["hi bob: I am bob", "evil", "ab[2Jc", family, "last"],
+      );
+    } finally {
+      await own.server.close();
+    }
+  });
+
+  test("join and leave notices past noticesPerWindow are summed up in one presence notice", async () => {
+    const own = await start("/", undefined, { noticesPerWindow: 3, noticeWindowMs: 3000 });
+    try {
+      const first = await member("?name=m0", own.url);
+      await welcomed(first);
+      const others = await Promise.all(
+        Array.from({ length: 7 }, (_, i) => member(`?name=m${i + 1}`, own.url)),
+      );
+      for (const m of others) await welcomed(m);
+      await until(() => first.received.some((e) => e.type === "presence"), 6000);
+      const notices = first.received.filter((e) => e.type === "join" || e.type === "presence");
+      // Three by name, then one summary for the other five, with the count after them all.
+      assert.equal(notices.filter((e) => e.type === "join").length, 3);
+      assert.deepEqual(
+        notices.filter((e) => e.type === "presence"),
+        [{ type: "presence", joined: 5, left: 0, users: 8, time: 42 }],
+      );
+      assert.equal(own.hub.published.length, 4);
+      for (const m of [first, ...others]) m.socket.close();
+    } finally {
+      await own.server.close();
+    }
+  });
+
+  test("more members than maxMembersPerAddress from one address: an error and close 4008; a slot frees on leave", async () => {
+    const own = await start("/", undefined, { maxMembersPerAddress: 2 });
+    try {
+      const a = await member("?name=a", own.url);
+      const b = await member("?name=b", own.url);
+      await welcomed(a);
+      await welcomed(b);
+      const c = await member("?name=c", own.url);
+      const closed = new Promise<{ code: number }>((resolve) => c.socket.addEventListener("close", resolve));
+      assert.deepEqual(await welcomed(c), {
+        type: "error",
+        error: "too many chat members from your address (at most 2)",
+      });
+      assert.equal((await closed).code, 4008);
+      a.socket.close();
+      await new Promise((resolve) => a.socket.addEventListener("close", resolve));
+      const d = await member("?name=d", own.url);
+      assert.equal((await welcomed(d)).user, "d");
+      for (const m of [b, d]) m.socket.close();
+    } finally {
+      await own.server.close();
+    }
+  });
+
+  test("an adapter that never answers does not hold a join: it is announced after adapterWaitMs", async () => {
+    const own = await start("/", undefined, { adapterWaitMs: 200 }, new StuckHub());
+    try {
+      const m = await member("?name=stuck", own.url);
+      await until(() => m.received.some((e) => e.type === "join"));
+      assert.deepEqual(
+        m.received.map((e) => e.type),
+        ["welcome", "join"],
+      );
+      m.socket.close();
+    } finally {
+      await own.server.close();
+    }
   });
 });

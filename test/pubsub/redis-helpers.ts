@@ -79,6 +79,16 @@ export class RedisServer {
     }
   }
 
+  /** Freezes the server (SIGSTOP), like a hung host: connections stay open and nothing answers. */
+  freeze(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** Kills the server at once (like a crash), and waits until it is gone. */
   async kill(): Promise<void> {
     const child = this.child;
