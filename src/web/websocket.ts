@@ -10,6 +10,9 @@ import type {
   BinaryType,
   EventHandler,
   SendOptions,
+  WebSocketAddEventListenerOptions,
+  WebSocketEventListener,
+  WebSocketEventListenerOptions,
   WebSocketEventMap,
   WebSocketOptions,
 } from "./websocket-options.js";
@@ -415,17 +418,17 @@ export class WebSocket extends EventTarget {
   override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void {
     // The type is a DOMString (WebIDL): a String object or anything else that converts to "message" counts.
     if (listener != null && String(type) === "message") this.#hasMessageListener = true;
@@ -435,17 +438,17 @@ export class WebSocket extends EventTarget {
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
-    options?: EventListenerOptions | boolean,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void;
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: EventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void;
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: EventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void {
     super.removeEventListener(type, listener, options);
   }
