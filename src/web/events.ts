@@ -116,6 +116,10 @@ export class MessageEvent<T = unknown> extends Event {
     source: unknown = null,
     ports: Iterable<unknown> = [],
   ): void {
+    // WebIDL §3.7.6: the brand check comes before the arguments.
+    if (typeof this !== "object" || this === null || !(#data in this)) {
+      throw new TypeError("Failed to execute 'initMessageEvent' on 'MessageEvent': Illegal invocation");
+    }
     requireArguments(arguments.length, 1, "initMessageEvent");
     const init = {
       type: toDOMString(type),

@@ -59,9 +59,9 @@ export type EventHandler<K extends keyof WebSocketEventMap> =
 export interface WebSocketOptions {
   /** Extra request headers (validated: no CR/LF, no handshake headers). */
   headers?: Record<string, string>;
-  /** The Origin header to send (browsers set it from the page; Node sends none by default). */
+  /** The Origin header to send (browsers set it from the page; so does sockjet where globalThis.location exists). */
   origin?: string;
-  /** Base URL for relative URLs (browsers use the document's URL). */
+  /** Base URL for relative URLs (browsers use the document's URL; sockjet globalThis.location if any). */
   baseURL?: string | URL;
   /** TLS options for wss: (certificate verification is on by default). */
   ca?: string | Buffer | Array<string | Buffer>;
