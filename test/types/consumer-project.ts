@@ -1,41 +1,69 @@
-// A consumer's project in a temporary folder, as `npm install sockjet` would leave it: the package built from
-// src/ by the package's own build config into node_modules/sockjet/dist, next to a copy of package.json, so
-// that "sockjet" and "sockjet/redis" resolve through package.json `exports` exactly as for a user. @types/node
-// and redis (the optional peer dependency) are linked from this repository's node_modules.
+// A consumer's project in a temporary folder, as `npm install sockjet` would leave it: the package's
+// declarations built from src/ with the package's own build config into node_modules/sockjet/dist, next to a
+// copy of package.json, so that "sockjet" and "sockjet/redis" resolve through package.json `exports`
+// exactly as for a user. @types/node and redis (the optional peer dependency) are linked from this
+// repository's node_modules.
+//
+// The build and the checks run as TypeScript programs in this process (as `tsc -b` runs a set of projects),
+// sharing one cache of parsed files: @types/node and the lib files are parsed once, not once per tsc.
 
-import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import ts from "typescript";
 
-const run = promisify(execFile);
 export const REPO = resolve(import.meta.dirname, "../..");
-const TSC = join(REPO, "node_modules/typescript/bin/tsc");
 
 export interface ConsumerProject {
   root: string;
-  /** Where the consumer's sources and tsconfig files are. */
+  /** Where the consumer's sources are. */
   dir: string;
 }
 
-/** Builds the package into a fresh consumer project and copies the fixture sources (test/types/fixture). */
-export async function createConsumerProject(): Promise<ConsumerProject> {
+const parsed = new Map<string, ts.SourceFile | undefined>();
+
+/** A compiler host whose parsed files are shared by every program of this process. */
+function sharedHost(options: ts.CompilerOptions): ts.CompilerHost {
+  const host = ts.createCompilerHost(options);
+  const parse = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersionOrOptions, onError, shouldCreateNewSourceFile) => {
+    const settings =
+      typeof languageVersionOrOptions === "object"
+        ? `${languageVersionOrOptions.languageVersion}:${languageVersionOrOptions.impliedNodeFormat}`
+        : `${languageVersionOrOptions}`;
+    const key = `${fileName}|${settings}|${options.module}`;
+    if (!parsed.has(key) || shouldCreateNewSourceFile) {
+      parsed.set(key, parse(fileName, languageVersionOrOptions, onError, shouldCreateNewSourceFile));
+    }
+    return parsed.get(key);
+  };
+  return host;
+}
+
+function report(diagnostics: readonly ts.Diagnostic[]): string {
+  return ts.formatDiagnostics(diagnostics, {
+    getCanonicalFileName: (name) => name,
+    getCurrentDirectory: () => REPO,
+    getNewLine: () => "\n",
+  });
+}
+
+/** Builds the package's declarations into a fresh consumer project and copies test/types/fixture into it. */
+export function createConsumerProject(): ConsumerProject {
   const root = mkdtempSync(join(tmpdir(), "sockjet-consumer-"));
   const pkg = join(root, "node_modules/sockjet");
   mkdirSync(pkg, { recursive: true });
   copyFileSync(join(REPO, "package.json"), join(pkg, "package.json"));
-  // Declarations only: the consumer's type-check reads nothing else.
-  await run(process.execPath, [
-    TSC,
-    "-p",
-    join(REPO, "tsconfig.build.json"),
-    "--outDir",
-    join(pkg, "dist"),
-    "--emitDeclarationOnly",
-    "--sourceMap",
-    "false",
-  ]);
+  const configPath = join(REPO, "tsconfig.build.json");
+  const config = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    { outDir: join(pkg, "dist"), emitDeclarationOnly: true, sourceMap: false },
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assertNoErrors([d]) },
+  )!;
+  const program = ts.createProgram(config.fileNames, config.options, sharedHost(config.options));
+  const emitted = program.emit();
+  assertNoErrors([...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]);
+
   symlinkSync(join(REPO, "node_modules/@types"), join(root, "node_modules/@types"), "dir");
   symlinkSync(join(REPO, "node_modules/redis"), join(root, "node_modules/redis"), "dir");
   const dir = join(root, "consumer");
@@ -46,30 +74,38 @@ export async function createConsumerProject(): Promise<ConsumerProject> {
   return { root, dir };
 }
 
+function assertNoErrors(diagnostics: readonly ts.Diagnostic[]): void {
+  if (diagnostics.length > 0) throw new Error(`building the package failed:\n${report(diagnostics)}`);
+}
+
 export interface TypeCheckResult {
   ok: boolean;
   output: string;
 }
 
 /**
- * One tsc run over the consumer's sources with the given compiler options: strict, skipLibCheck false (the
- * package's declarations and @types/node are checked), skipDefaultLibCheck (TypeScript's own lib files,
- * which nothing of ours can break, are not: half the time of a DOM-lib check).
+ * Type-checks the consumer's sources (and `extraFiles`) as tsc would with a tsconfig.json holding these
+ * compiler options, plus: strict, skipLibCheck false (the package's declarations and @types/node are
+ * checked), skipDefaultLibCheck (TypeScript's own lib files, which nothing of ours can break, are not).
  */
-export async function typeCheck(
+export function typeCheck(
   project: ConsumerProject,
-  name: string,
   compilerOptions: Record<string, unknown>,
-  include: string[] = ["*.ts"],
-): Promise<TypeCheckResult> {
-  const config = join(project.dir, `tsconfig.${name}.json`);
-  const options = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, types: ["node"], ...compilerOptions };
-  writeFileSync(config, JSON.stringify({ compilerOptions: options, include }, null, 2));
-  try {
-    const { stdout } = await run(process.execPath, [TSC, "-p", config, "--pretty", "false"]);
-    return { ok: true, output: stdout };
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout: string; stderr: string };
-    return { ok: false, output: `${stdout}${stderr}` };
-  }
+  extraFiles: string[] = [],
+): TypeCheckResult {
+  const json = {
+    strict: true,
+    skipLibCheck: false,
+    skipDefaultLibCheck: true,
+    noEmit: true,
+    types: ["node"],
+  };
+  const { options, errors } = ts.convertCompilerOptionsFromJson({ ...json, ...compilerOptions }, project.dir);
+  if (errors.length > 0) return { ok: false, output: report(errors) };
+  const rootNames = readdirSync(project.dir)
+    .filter((name) => name.endsWith(".ts"))
+    .map((name) => join(project.dir, name));
+  const program = ts.createProgram([...rootNames, ...extraFiles], options, sharedHost(options));
+  const diagnostics = ts.getPreEmitDiagnostics(program);
+  return { ok: diagnostics.length === 0, output: report(diagnostics) };
 }
