@@ -31,7 +31,7 @@ function sharedHost(options: ts.CompilerOptions): ts.CompilerHost {
       typeof languageVersionOrOptions === "object"
         ? `${languageVersionOrOptions.languageVersion}:${languageVersionOrOptions.impliedNodeFormat}`
         : `${languageVersionOrOptions}`;
-    const key = `${fileName}|${settings}|${options.module}`;
+    const key = `${fileName}|${settings}`;
     if (!parsed.has(key) || shouldCreateNewSourceFile) {
       parsed.set(key, parse(fileName, languageVersionOrOptions, onError, shouldCreateNewSourceFile));
     }
@@ -61,8 +61,8 @@ export function createConsumerProject(): ConsumerProject {
     { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assertNoErrors([d]) },
   )!;
   const program = ts.createProgram(config.fileNames, config.options, sharedHost(config.options));
-  const emitted = program.emit();
-  assertNoErrors([...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]);
+  // Only what the declaration emit reports: `npm run typecheck` checks src/ itself.
+  assertNoErrors(program.emit().diagnostics);
 
   symlinkSync(join(REPO, "node_modules/@types"), join(root, "node_modules/@types"), "dir");
   symlinkSync(join(REPO, "node_modules/redis"), join(root, "node_modules/redis"), "dir");

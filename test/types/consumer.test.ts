@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { javascriptBlocks } from "../web/readme-snippets.js";
 import {
   type ConsumerProject,
   createConsumerProject,
@@ -43,6 +45,24 @@ describe("the published types, as a consumer compiles them", () => {
   });
   after(() => {
     if (project !== null) rmSync(project.root, { recursive: true, force: true });
+  });
+
+  test("README.md's JavaScript blocks type-check against the built package (as TypeScript, strict: nodenext, no DOM lib)", () => {
+    const files = javascriptBlocks().map((snippet) => {
+      const file = join(project!.dir, `readme-line-${snippet.line}.ts`);
+      writeFileSync(file, snippet.code);
+      return file;
+    });
+    assert.ok(files.length >= 5, "the README's JavaScript blocks were found");
+    const options = {
+      target: "ES2022",
+      lib: LIBS["no DOM lib"],
+      ...RESOLUTIONS.nodenext,
+      allowJs: true,
+      checkJs: true,
+    };
+    const result = typeCheck(project!, options, files);
+    assert.ok(result.ok, `tsc reported:\n${result.output}`);
   });
 
   for (const [name] of configurations()) {
