@@ -68,6 +68,8 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 let accepting: AcceptedConnection | null = null;
+let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
+
 let isWebSocket: (value: unknown) => boolean;
 
 /**
@@ -80,7 +82,6 @@ function requireWebSocket(value: unknown, member: string): void {
     throw new TypeError(`Failed to execute '${member}' on 'WebSocket': Illegal invocation`);
   }
 }
-let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
 
 /** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
 type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
