@@ -63,6 +63,13 @@ describe("relative URLs and the page's origin, where globalThis.location exists"
     });
   }
 
+  test("a relative URL that is only a fragment is still a SyntaxError (WPT Create-invalid-urls: '#test')", async () => {
+    await withLocation(`http://127.0.0.1:${port}/page.html`, () => {
+      assert.throws(() => new WebSocket("#test"), { name: "SyntaxError" });
+      assert.throws(() => new WebSocket(`ftp://127.0.0.1:${port}/`), { name: "SyntaxError" });
+    });
+  });
+
   test("an https page resolves to wss", async () => {
     await withLocation("https://example.test/a/b.html", () => {
       const ws = new WebSocket("echo");
