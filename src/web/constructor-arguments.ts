@@ -48,6 +48,37 @@ export function parseConstructorArguments(
 }
 
 /**
+ * The page a WebSocket is created in, where the global object has a `location` (Deno's `--location`, test
+ * harnesses, embedders): the standard resolves relative URLs against the settings object's API base URL
+ * ("new WebSocket(url, protocols)" step 2) and sends the settings object's origin as `Origin` (Fetch
+ * §3.1 "origin header"). Plain Node has no page: null.
+ */
+export function pageLocation(): { href: string; origin: string } | null {
+  const location = (globalThis as { location?: { href?: unknown } }).location;
+  if (location === undefined || location === null || location.href === undefined) return null;
+  try {
+    const url = new URL(String(location.href));
+    return { href: url.href, origin: url.origin };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Origin to send: the `origin` option, else an Origin in `headers` (sent as given), else the page's
+ * origin where there is a page (WPT websockets/opening-handshake/003-sets-origin), else none.
+ */
+export function originToSend(
+  option: string | undefined,
+  headers: Record<string, string>,
+  page: { origin: string } | null,
+): string | undefined {
+  if (option !== undefined) return option;
+  if (page === null || Object.keys(headers).some((name) => name.toLowerCase() === "origin")) return undefined;
+  return page.origin;
+}
+
+/**
  * WebIDL §3.2.24 (ES → union) for `optional (DOMString or sequence<DOMString>) protocols = []`: an object
  * with an @@iterator is a sequence; any other value, including an object without one, is a DOMString.
  */

@@ -27,6 +27,16 @@ function eventInit(init: Record<string, unknown>): EventInit {
   };
 }
 
+/**
+ * DOM §2.2 EventInit, declared here (as are the listener types in websocket-options.ts) so that the
+ * published declarations type-check without the DOM lib, in an ordinary Node project.
+ */
+export interface EventInit {
+  bubbles?: boolean;
+  cancelable?: boolean;
+  composed?: boolean;
+}
+
 export interface MessageEventInit<T = unknown> extends EventInit {
   data?: T;
   origin?: string;
@@ -90,6 +100,44 @@ export class MessageEvent<T = unknown> extends Event {
 
   get ports(): readonly unknown[] {
     return this.#ports;
+  }
+
+  /**
+   * HTML §9.2.1 (legacy, kept by browsers): initializes an event that is not being dispatched, like
+   * initEvent(). With it the class has every member of lib.dom's MessageEvent.
+   */
+  initMessageEvent(
+    type: string,
+    bubbles = false,
+    cancelable = false,
+    data: unknown = null,
+    origin = "",
+    lastEventId = "",
+    source: unknown = null,
+    ports: Iterable<unknown> = [],
+  ): void {
+    // WebIDL §3.7.6: the brand check comes before the arguments.
+    if (typeof this !== "object" || this === null || !(#data in this)) {
+      throw new TypeError("Failed to execute 'initMessageEvent' on 'MessageEvent': Illegal invocation");
+    }
+    requireArguments(arguments.length, 1, "initMessageEvent");
+    const init = {
+      type: toDOMString(type),
+      bubbles: toBoolean(bubbles),
+      cancelable: toBoolean(cancelable),
+      origin: toUSVString(origin),
+      lastEventId: toDOMString(lastEventId),
+      source: source === null ? null : toMessagePort(source),
+      ports: Object.freeze(toSequence(ports, toMessagePort, "ports")),
+    };
+    // "If this's dispatch flag is set, then return": an event in dispatch has a phase other than NONE.
+    if (this.eventPhase !== Event.NONE) return;
+    this.initEvent(init.type, init.bubbles, init.cancelable);
+    this.#data = data as T;
+    this.#origin = init.origin;
+    this.#lastEventId = init.lastEventId;
+    this.#source = init.source;
+    this.#ports = init.ports;
   }
 }
 

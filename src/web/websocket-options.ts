@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
-import type { CloseEvent, ErrorEvent } from "./events.js";
+import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
 import type { WebSocket } from "./websocket.js";
 
@@ -15,14 +15,40 @@ import type { WebSocket } from "./websocket.js";
  */
 export type BinaryType = "blob" | "arraybuffer" | "nodebuffer";
 
-/** The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap). */
+/**
+ * The events a WebSocket fires and their classes (lib.dom's WebSocketEventMap), with sockjet's own
+ * MessageEvent and CloseEvent (not the globals, which differ between lib.dom and @types/node).
+ */
 export interface WebSocketEventMap {
   open: Event;
   // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom: data is a string, Blob or ArrayBuffer
-  message: MessageEvent<any>;
+  message: MessageEvent<any> & GlobalMessageEvent;
   /** Node-only: an ErrorEvent whose `error` says why (lib.dom: a bare Event). */
   error: ErrorEvent;
   close: CloseEvent;
+}
+
+/**
+ * The global MessageEvent's instance type where there is one (lib.dom's, or undici's from @types/node), else
+ * unknown. A received message is sockjet's MessageEvent and has every member of that type too (the same
+ * attributes and initMessageEvent()), so handlers annotated with the global type, as browser code is, still
+ * type-check.
+ */
+type GlobalMessageEvent = typeof globalThis extends { MessageEvent: { prototype: infer E } } ? E : unknown;
+
+/** DOM §2.7 EventListener (a callback or an object with handleEvent), without needing the DOM lib. */
+export type WebSocketEventListener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+
+/** DOM §2.7 EventListenerOptions, without needing the DOM lib. */
+export interface WebSocketEventListenerOptions {
+  capture?: boolean;
+}
+
+/** DOM §2.7 AddEventListenerOptions, without needing the DOM lib. */
+export interface WebSocketAddEventListenerOptions extends WebSocketEventListenerOptions {
+  once?: boolean;
+  passive?: boolean;
+  signal?: AbortSignal;
 }
 
 /** An on* attribute's value (lib.dom's shape). */
@@ -34,9 +60,9 @@ export type EventHandler<K extends keyof WebSocketEventMap> =
 export interface WebSocketOptions {
   /** Extra request headers (validated: no CR/LF, no handshake headers). */
   headers?: Record<string, string>;
-  /** The Origin header to send (browsers set it from the page; Node sends none by default). */
+  /** The Origin header to send (browsers set it from the page; so does sockjet where globalThis.location exists). */
   origin?: string;
-  /** Base URL for relative URLs (browsers use the document's URL). */
+  /** Base URL for relative URLs (browsers use the document's URL; sockjet globalThis.location if any). */
   baseURL?: string | URL;
   /** TLS options for wss: (certificate verification is on by default). */
   ca?: string | Buffer | Array<string | Buffer>;

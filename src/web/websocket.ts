@@ -4,12 +4,15 @@ import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
-import { parseConstructorArguments } from "./constructor-arguments.js";
+import { originToSend, pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import type {
   AcceptedConnection,
   BinaryType,
   EventHandler,
   SendOptions,
+  WebSocketAddEventListenerOptions,
+  WebSocketEventListener,
+  WebSocketEventListenerOptions,
   WebSocketEventMap,
   WebSocketOptions,
 } from "./websocket-options.js";
@@ -66,6 +69,19 @@ const CLOSED = 3;
 
 let accepting: AcceptedConnection | null = null;
 let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
+
+let isWebSocket: (value: unknown) => boolean;
+
+/**
+ * WebIDL §3.7.6 and §3.7.7 (operations and attribute accessors): "If thisValue does not implement the
+ * interface, throw a TypeError", before any argument is converted (WPT websockets/idlharness). Accessors
+ * and methods that read a private field first get this from the language; the others call this.
+ */
+function requireWebSocket(value: unknown, member: string): void {
+  if (!isWebSocket(value)) {
+    throw new TypeError(`Failed to execute '${member}' on 'WebSocket': Illegal invocation`);
+  }
+}
 
 /** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
 type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
@@ -126,7 +142,13 @@ export class WebSocket extends EventTarget {
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
     const opts = options ?? {};
-    const { record, protocols: protocolList } = parseConstructorArguments(url, protocols, opts.baseURL);
+    // The baseURL and origin options win over the page's (where the global object has a location).
+    const page = pageLocation();
+    const { record, protocols: protocolList } = parseConstructorArguments(
+      url,
+      protocols,
+      opts.baseURL ?? page?.href,
+    );
     const headers = validateExtraHeaders(opts.headers);
     this.#url = record.href;
     this.#origin = record.origin;
@@ -150,7 +172,7 @@ export class WebSocket extends EventTarget {
       {
         protocols: protocolList,
         headers,
-        origin: opts.origin,
+        origin: originToSend(opts.origin, headers, page),
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
@@ -215,6 +237,7 @@ export class WebSocket extends EventTarget {
   }
 
   set binaryType(value: BinaryType) {
+    requireWebSocket(this, "binaryType");
     // WebIDL enumeration attribute: an unknown value is ignored.
     const type = toDOMString(value);
     if (type === "blob" || type === "arraybuffer" || type === "nodebuffer") this.#binaryType = type;
@@ -366,6 +389,7 @@ export class WebSocket extends EventTarget {
 
   /** §"The close(code, reason) method". */
   close(code?: number, reason?: string): void {
+    requireWebSocket(this, "close");
     // WebIDL converts both arguments ([Clamp] unsigned short, USVString) before the method's steps run, so a
     // reason whose toString() throws throws even when the code is invalid.
     const status = code === undefined ? null : toClampedUnsignedShort(code);
@@ -424,37 +448,40 @@ export class WebSocket extends EventTarget {
   override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
-    options?: AddEventListenerOptions | boolean,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void;
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: AddEventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketAddEventListenerOptions | boolean,
   ): void {
     // The type is a DOMString (WebIDL): a String object or anything else that converts to "message" counts.
-    if (listener != null && String(type) === "message") this.#hasMessageListener = true;
+    // (EventTarget's method, so it also works on other EventTargets, which have no such flag.)
+    if (listener != null && #hasMessageListener in this && String(type) === "message") {
+      this.#hasMessageListener = true;
+    }
     super.addEventListener(type, listener, options);
   }
 
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
-    options?: EventListenerOptions | boolean,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void;
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: EventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void;
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: EventListenerOptions | boolean,
+    listener: WebSocketEventListener | null,
+    options?: WebSocketEventListenerOptions | boolean,
   ): void {
     super.removeEventListener(type, listener, options);
   }
@@ -497,6 +524,7 @@ export class WebSocket extends EventTarget {
   }
 
   static {
+    isWebSocket = (value) => typeof value === "object" && value !== null && #readyState in value;
     // One small object per connection with its methods on a prototype, instead of five closures.
     ConnectionEventsOf = class implements ConnectionEvents {
       readonly #webSocket: WebSocket;
