@@ -243,7 +243,8 @@ export class ErrorEvent extends Event {
     return this.#colno;
   }
 
-  get error(): unknown {
+  // biome-ignore lint/suspicious/noExplicitAny: as in lib.dom, so that `event.error?.code` reads without a cast
+  get error(): any {
     return this.#error;
   }
 }

@@ -139,6 +139,16 @@ const checks: Record<string, Check[]> = {
         [1000, "bye", true],
       ]);
     },
+    async (snippet, made) => {
+      // The error event's cause: nothing listens on port 1 (connection refused).
+      await runSnippet(snippet.code, made.modules(), made.console);
+      await until(() => made.logs.length >= 1, "the snippet's error line");
+      const [[tag, code, message]] = made.logs as [string, string, string][];
+      assert.equal(tag, "error");
+      assert.equal(code, "SJ_ERR_CONNECTION_REFUSED");
+      assert.match(message, /^connection refused/);
+      made.logs.length = 0; // the expected error line, taken
+    },
   ],
   "Server: every connection is the same `WebSocket`": [
     async (snippet, made) => {
