@@ -46,6 +46,8 @@ export interface WebSocketServer {
   on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
   /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
   on(event: "handshakeError", listener: (error: Error, request: IncomingMessage) => void): this;
+  /** A publish could not be delivered (a Blob that cannot be read); the publishes behind it go on. */
+  on(event: "publishError", listener: (error: Error, topic: string) => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
@@ -71,6 +73,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly originCheck: OriginCheck | null;
   private readonly perIp: ConnectionsPerIp | null;
   private warnedHandshakeError = false;
+  private warnedPublishError = false;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -101,7 +104,11 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.originCheck = compileOrigins(options.origins);
     this.perIp =
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
-    this.pubsub = new PubSub(options.adapter ?? null, (error) => this.emit("error", error));
+    this.pubsub = new PubSub(
+      options.adapter ?? null,
+      (error) => this.emit("error", error),
+      (error, topic) => this.reportPublishError(error, topic),
+    );
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
@@ -407,6 +414,23 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     );
   }
 
+  /**
+   * A publish could not be delivered (a Blob that cannot be read): 'publishError' for whoever listens; else
+   * one process warning. Only that message is lost: it is no reason to take the server down.
+   */
+  private reportPublishError(error: Error, topic: string): void {
+    if (this.listenerCount("publishError") > 0) {
+      this.emit("publishError", error, topic);
+      return;
+    }
+    if (this.warnedPublishError) return;
+    this.warnedPublishError = true;
+    process.emitWarning(
+      `${error.message} (listen for the WebSocketServer's 'publishError' to see every such error)`,
+      { code: "SJ_PUBLISH_FAILED" },
+    );
+  }
+
   /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
   private track(webSocket: WebSocket, connection: Connection): void {
     this.clients.add(webSocket);
@@ -453,7 +477,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * `topic` but `options.except`: here at once, framed once, and through the adapter in every other process.
    * Returns how many local subscribers it was written to. A publish the adapter cannot take is an 'error'.
    * A Blob (server sockets' default binaryType) is read first and delivered in call order: publishes made
-   * meanwhile wait behind it; both return 0.
+   * meanwhile wait behind it; both return 0. A Blob that cannot be read is a 'publishError', not an 'error'.
    */
   publish(
     topic: string,
