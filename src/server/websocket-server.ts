@@ -74,6 +74,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly perIp: ConnectionsPerIp | null;
   private warnedHandshakeError = false;
   private warnedPublishError = false;
+  /** Handshakes waiting on an async verify: close() answers them 503 before it emits 'close'. */
+  private readonly pendingHandshakes = new Set<() => void>();
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -273,17 +275,26 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.handshaking--;
       clearTimeout(timer);
       pending?.stop();
+      this.pendingHandshakes.delete(abortForShutdown);
       // This closure's scope holds the request, its headers and the URL: nothing may keep it alive once
       // the handshake is over, or every idle connection would cost them too.
       socket.off("close", onCloseDuringHandshake);
       return true;
     };
     const onCloseDuringHandshake = () => finish();
+    // The request head is complete (Node answers a slow head with 408 itself): what is late is verify, the
+    // server's side. RFC 9110 §15.5.9: 408 would blame the client (and invite a blind retry); §15.6.4: 503
+    // with Retry-After says the server could not answer now.
     const timer = setTimeout(() => {
-      if (finish()) refuse(408, "Handshake timed out");
+      if (finish()) refuse(503, "The server did not decide in time", { "Retry-After": "5" });
     }, this.settings.handshakeTimeoutMs);
     timer.unref();
     socket.once("close", onCloseDuringHandshake);
+
+    /** close() during an async verify: answered now, so that nothing is emitted after 'close'. */
+    const abortForShutdown = () => {
+      if (finish()) refuse(503, "Server is shutting down");
+    };
 
     const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
     const proceed = (value: unknown) => {
@@ -374,6 +385,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         pending = new PendingPeer(socket, () => {
           if (finish()) socket.destroy();
         });
+        this.pendingHandshakes.add(abortForShutdown);
         // Any thenable is a promise (Promise.resolve adopts it, as await would).
         Promise.resolve(verdict)
           .then(proceed, (error) => {
@@ -513,6 +525,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         this.closing = true;
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
         this.keepalive.stop();
+        for (const abort of [...this.pendingHandshakes]) abort();
         const closedServer =
           this.ownsServer && this.httpServer?.listening
             ? new Promise<void>((resolve) => this.httpServer!.close(() => resolve()))

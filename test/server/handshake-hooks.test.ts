@@ -112,12 +112,12 @@ function thenable(run: (resolve: (value: boolean) => void) => void): PromiseLike
 }
 
 describe("issue 21 item 6: verify's answer — thenables are promises, a rejection's status is an error status", () => {
-  test("regression: a non-native thenable resolving false → 401 Unauthorized (was 'HTTP/1.1 undefined Error')", async (t) => {
+  test("regression: a non-native thenable resolving false → 403 Forbidden (was 'HTTP/1.1 undefined Error')", async (t) => {
     const { port } = await startServer(t, {
       verify: () => thenable((resolve) => setTimeout(() => resolve(false), 10)),
     });
     const { head } = await exchange(t, port, upgradeRequest());
-    assert.equal(head.statusLine, "HTTP/1.1 401 Unauthorized");
+    assert.equal(head.statusLine, "HTTP/1.1 403 Forbidden");
   });
 
   test("a non-native thenable resolving true accepts", async (t) => {
