@@ -19,7 +19,13 @@ export {
   PubSubError,
   type PubSubErrorCode,
 } from "./server/adapter.js";
-export type { Rejection, VerifyInfo, VerifyResult, WebSocketServerOptions } from "./server/options.js";
+export type {
+  Rejection,
+  Verified,
+  VerifyInfo,
+  VerifyResult,
+  WebSocketServerOptions,
+} from "./server/options.js";
 export type { OriginsOption } from "./server/origin-policy.js";
 export type { PublishOptions, PubSubStats } from "./server/pubsub.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";

@@ -18,7 +18,34 @@ function headerLines(headers: Record<string, string> | undefined): string {
   return out;
 }
 
-/** Answers a refused handshake and closes the socket once the answer is written. */
+/**
+ * Header fields that frame the message or manage the connection: the server writes them itself. A second
+ * Content-Length or a Transfer-Encoding would make the body's length ambiguous (RFC 9112 §6.3: request
+ * smuggling through a proxy), a "keep-alive" would contradict the close that follows. Upgrade belongs to a
+ * 426 only (RFC 9110 §15.5.22); on any other refusal the connection closes, so there is nothing to switch.
+ */
+const FRAMING_HEADERS = new Set(["content-length", "transfer-encoding", "connection"]);
+
+/** The caller's extra headers without those the server frames the answer with (dropped, as documented). */
+function extraRejectionHeaders(
+  status: number,
+  headers: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (FRAMING_HEADERS.has(lower) || (lower === "upgrade" && status !== 426)) continue;
+    kept[name] = value;
+  }
+  return kept;
+}
+
+/**
+ * Answers a refused handshake and closes the socket once the answer is written. `headers` may add fields
+ * (WWW-Authenticate, Retry-After…) and replace Content-Type; Content-Length, Transfer-Encoding, Connection
+ * and (but on a 426) Upgrade are the server's and are dropped.
+ */
 export function writeRejection(
   socket: Duplex,
   status: number,
@@ -26,20 +53,22 @@ export function writeRejection(
   headers?: Record<string, string>,
 ): void {
   if (socket.destroyed) return;
+  const kept = extraRejectionHeaders(status, headers);
   let extra: string;
   try {
-    extra = headerLines(headers);
+    extra = headerLines(kept);
   } catch {
     extra = "";
   }
   const body = Buffer.from(message, "utf8");
+  const names = extra === "" ? [] : Object.keys(kept ?? {}).map((name) => name.toLowerCase());
   // RFC 9110 §7.8: whoever sends Upgrade (a 426 must, §15.5.22) also sends the "upgrade" connection option.
-  const upgrade =
-    headers !== undefined && Object.keys(headers).some((name) => name.toLowerCase() === "upgrade");
+  const upgrade = names.includes("upgrade");
+  const contentType = names.includes("content-type") ? "" : "Content-Type: text/plain; charset=utf-8\r\n";
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
-    `Connection: ${upgrade && extra !== "" ? "Upgrade, close" : "close"}\r\n` +
-    "Content-Type: text/plain; charset=utf-8\r\n" +
+    `Connection: ${upgrade ? "Upgrade, close" : "close"}\r\n` +
+    contentType +
     `Content-Length: ${body.length}\r\n${extra}\r\n`;
   socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]));
   // A peer that never reads must not keep the socket: destroy once it is flushed or soon after.

@@ -18,19 +18,30 @@ export interface VerifyInfo {
   url: URL;
 }
 
-/** A rejection: the HTTP status, optional headers and body text. */
+/**
+ * A rejection: the HTTP status, optional headers and body text. Content-Length, Transfer-Encoding,
+ * Connection and (but on a 426) Upgrade among `headers` are dropped: the server frames the answer itself
+ * (RFC 9112 §6.3). A Content-Type replaces the default text/plain.
+ */
 export interface Rejection {
   status: number;
   headers?: Record<string, string>;
   message?: string;
 }
 
+/** An accepting answer that carries the app's data (a user, a session): any object without a `status`. */
+export interface Verified {
+  status?: undefined;
+  [key: string]: unknown;
+}
+
 /**
- * `false` rejects with 401; a Rejection (a non-null object) rejects with its status, which must be an error
- * status 400–599 (anything else is a hook bug: 500 and 'handshakeError'); anything else (`true`,
- * `undefined`, `null`, `0`, "") accepts. May be a promise or any thenable, which is awaited.
+ * `false` rejects with 403 Forbidden; an object with a `status` (a Rejection) rejects with it, which must be an
+ * error status 400–599 (anything else is a hook bug: 500 and 'handshakeError'); anything else accepts: `true`,
+ * `undefined`, `null`, `0`, "", and an object without a `status` (Verified). May be a promise or any
+ * thenable, which is awaited.
  */
-export type VerifyResult = boolean | Rejection | undefined | null;
+export type VerifyResult = boolean | Rejection | Verified | undefined | null;
 
 /** Negotiates one extension (permessage-deflate) on the server side. */
 export interface ServerExtensionNegotiator {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { isIPv4, isIPv6 } from "node:net";
 
 // Which web pages may open a WebSocket to this server. Browsers let any page open a WebSocket to any host and
 // send the user's cookies with it; only the server can refuse, by the `Origin` header the browser sets
@@ -107,14 +108,22 @@ function parseHostHeader(hostHeader: string | undefined, scheme = "http:"): URL 
 }
 
 /**
- * A Host that names this machine: localhost, *.localhost (RFC 6761 §6.3), 127.0.0.0/8 or [::1]. A DNS
- * rebinding attack makes a browser send the attacker's name as Host, never one of these.
+ * A Host that names this machine: localhost, *.localhost (RFC 6761 §6.3), an IPv4 literal in 127.0.0.0/8
+ * (RFC 1122 §3.2.1.3), [::1] or an IPv4-mapped [::ffff:127.x.y.z] (RFC 4291 §2.5.3, §2.5.5.2). A DNS
+ * rebinding attack makes a browser send the attacker's name as Host, never one of these; a name is matched
+ * as a whole, never by prefix: 127.0.0.1.evil.test is a DNS name the attacker controls.
  */
 export function isLoopbackHost(hostHeader: string | undefined): boolean {
   const host = parseHostHeader(hostHeader);
   if (host === null) return false;
+  // The URL parser lowercases and normalizes: 127.1 and 0x7f.0.0.1 become 127.0.0.1, IPv6 is compressed.
   const name = host.hostname;
-  return name === "localhost" || name.endsWith(".localhost") || name === "[::1]" || /^127\./.test(name);
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  if (isIPv4(name)) return name.startsWith("127.");
+  if (!name.startsWith("[") || !name.endsWith("]")) return false;
+  const ipv6 = name.slice(1, -1);
+  // The serializer writes ::ffff:127.0.0.1 as ::ffff:7f00:1: the first hextet of the IPv4 part is 7fxx.
+  return isIPv6(ipv6) && (ipv6 === "::1" || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(ipv6));
 }
 
 /** The host[:port] of an origin entry such as "https://app.example.com", or null. */

@@ -41,6 +41,7 @@ export class PubSub implements TopicHost {
   readonly registry: TopicRegistry;
   private adapter: PubSubAdapter | null;
   private readonly report: (error: Error) => void;
+  private readonly publishFailed: (error: Error, topic: string) => void;
   private published = 0;
   private adapterPublished = 0;
   private adapterFailed = 0;
@@ -51,9 +52,18 @@ export class PubSub implements TopicHost {
   /** Publishes waiting behind a Blob being read, in call order. */
   private readonly queue = new PublishQueue();
 
-  constructor(adapter: PubSubAdapter | null, report: (error: Error) => void) {
+  /**
+   * `report`: the adapter failed (the server's 'error'). `publishFailed`: one publish could not be read (an
+   * unreadable Blob), a non-fatal event: it concerns that message only, not the server.
+   */
+  constructor(
+    adapter: PubSubAdapter | null,
+    report: (error: Error) => void,
+    publishFailed: (error: Error, topic: string) => void,
+  ) {
     this.adapter = adapter;
     this.report = report;
+    this.publishFailed = publishFailed;
     this.registry = new TopicRegistry({
       topicOpened: (topic) => this.adapterCall("SJ_ERR_ADAPTER_SUBSCRIBE", topic, (a) => a.subscribe(topic)),
       topicClosed: (topic) =>
@@ -120,8 +130,9 @@ export class PubSub implements TopicHost {
         }),
       () => {},
       (error) =>
-        this.report(
+        this.publishFailed(
           new Error(`A publish to '${topic}' was not delivered: ${messageOf(error)}`, { cause: error }),
+          topic,
         ),
     );
     return 0;

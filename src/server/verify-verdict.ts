@@ -1,7 +1,8 @@
 import { STATUS_CODES } from "node:http";
 import type { Rejection } from "./options.js";
 
-// What a verify hook's answer means. `false` → 401; a Rejection → its status; anything else accepts. A
+// What a verify hook's answer means. `false` → 403; an object with a `status` → a rejection with that status;
+// anything else accepts, an object without a `status` included ("verified, here is the app's data"). A
 // promise or any other thenable is awaited (a non-native thenable is a promise too: Promise.resolve() adopts
 // it, as `await` would).
 
@@ -24,10 +25,14 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
  * a TypeError, which the server answers with 500.
  */
 export function interpretVerdict(value: unknown): Verdict {
-  if (value === false) return { accept: false, status: 401, message: "Unauthorized", headers: undefined };
+  // 403, not 401 (ws answers 401): a 401 must carry a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a
+  // bare `false` names no authentication scheme; a 403 says "understood, refused" (§15.5.4).
+  if (value === false) return { accept: false, status: 403, message: "Forbidden", headers: undefined };
   if (typeof value !== "object" || value === null) return { accept: true };
   const rejection = value as Rejection;
   const status = rejection.status;
+  // An object without a status is an accepting answer that carries data (a user, a session), not a rejection.
+  if (status === undefined) return { accept: true };
   if (typeof status !== "number" || !Number.isInteger(status) || status < 400 || status > 599) {
     throw new TypeError(`verify returned a rejection with status ${String(status)}: expected 400–599`);
   }

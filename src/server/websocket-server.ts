@@ -46,6 +46,8 @@ export interface WebSocketServer {
   on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
   /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
   on(event: "handshakeError", listener: (error: Error, request: IncomingMessage) => void): this;
+  /** A publish could not be delivered (a Blob that cannot be read); the publishes behind it go on. */
+  on(event: "publishError", listener: (error: Error, topic: string) => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
@@ -71,6 +73,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly originCheck: OriginCheck | null;
   private readonly perIp: ConnectionsPerIp | null;
   private warnedHandshakeError = false;
+  private warnedPublishError = false;
+  /** Handshakes waiting on an async verify: close() answers them 503 before it emits 'close'. */
+  private readonly pendingHandshakes = new Set<() => void>();
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -101,7 +106,11 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.originCheck = compileOrigins(options.origins);
     this.perIp =
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
-    this.pubsub = new PubSub(options.adapter ?? null, (error) => this.emit("error", error));
+    this.pubsub = new PubSub(
+      options.adapter ?? null,
+      (error) => this.emit("error", error),
+      (error, topic) => this.reportPublishError(error, topic),
+    );
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
@@ -266,17 +275,26 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.handshaking--;
       clearTimeout(timer);
       pending?.stop();
+      this.pendingHandshakes.delete(abortForShutdown);
       // This closure's scope holds the request, its headers and the URL: nothing may keep it alive once
       // the handshake is over, or every idle connection would cost them too.
       socket.off("close", onCloseDuringHandshake);
       return true;
     };
     const onCloseDuringHandshake = () => finish();
+    // The request head is complete (Node answers a slow head with 408 itself): what is late is verify, the
+    // server's side. RFC 9110 §15.5.9: 408 would blame the client (and invite a blind retry); §15.6.4: 503
+    // with Retry-After says the server could not answer now.
     const timer = setTimeout(() => {
-      if (finish()) refuse(408, "Handshake timed out");
+      if (finish()) refuse(503, "The server did not decide in time", { "Retry-After": "5" });
     }, this.settings.handshakeTimeoutMs);
     timer.unref();
     socket.once("close", onCloseDuringHandshake);
+
+    /** close() during an async verify: answered now, so that nothing is emitted after 'close'. */
+    const abortForShutdown = () => {
+      if (finish()) refuse(503, "Server is shutting down");
+    };
 
     const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
     const proceed = (value: unknown) => {
@@ -367,6 +385,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         pending = new PendingPeer(socket, () => {
           if (finish()) socket.destroy();
         });
+        this.pendingHandshakes.add(abortForShutdown);
         // Any thenable is a promise (Promise.resolve adopts it, as await would).
         Promise.resolve(verdict)
           .then(proceed, (error) => {
@@ -404,6 +423,23 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       `A WebSocketServer handshake hook failed and the client got a 500: ${reported.message} ` +
         "(listen for 'handshakeError' to see every such error)",
       { code: "SJ_HANDSHAKE_HOOK_FAILED" },
+    );
+  }
+
+  /**
+   * A publish could not be delivered (a Blob that cannot be read): 'publishError' for whoever listens; else
+   * one process warning. Only that message is lost: it is no reason to take the server down.
+   */
+  private reportPublishError(error: Error, topic: string): void {
+    if (this.listenerCount("publishError") > 0) {
+      this.emit("publishError", error, topic);
+      return;
+    }
+    if (this.warnedPublishError) return;
+    this.warnedPublishError = true;
+    process.emitWarning(
+      `${error.message} (listen for the WebSocketServer's 'publishError' to see every such error)`,
+      { code: "SJ_PUBLISH_FAILED" },
     );
   }
 
@@ -453,7 +489,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * `topic` but `options.except`: here at once, framed once, and through the adapter in every other process.
    * Returns how many local subscribers it was written to. A publish the adapter cannot take is an 'error'.
    * A Blob (server sockets' default binaryType) is read first and delivered in call order: publishes made
-   * meanwhile wait behind it; both return 0.
+   * meanwhile wait behind it; both return 0. A Blob that cannot be read is a 'publishError', not an 'error'.
    */
   publish(
     topic: string,
@@ -489,6 +525,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         this.closing = true;
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
         this.keepalive.stop();
+        for (const abort of [...this.pendingHandshakes]) abort();
         const closedServer =
           this.ownsServer && this.httpServer?.listening
             ? new Promise<void>((resolve) => this.httpServer!.close(() => resolve()))

@@ -28,7 +28,7 @@ async function launch(): Promise<BrowserContext> {
   cleanups.push(() => rm(profile, { recursive: true, force: true }));
   const args = CHROMIUM_ARGS.filter((arg) => !arg.startsWith("--host-resolver-rules="));
   args.push(
-    "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP 127.0.0.1.evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
   );
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -67,7 +67,7 @@ const tryOpen = (url: string) =>
     };
   });
 
-test("Chromium: a page on another origin cannot open /chat on serve; a DNS-rebound demo page cannot either", {
+test("Chromium: a page on another origin cannot open /chat on serve; a DNS-rebound demo page cannot either (nor under 127.0.0.1.evil.test)", {
   skip,
   timeout: 60_000,
 }, async () => {
@@ -91,4 +91,10 @@ test("Chromium: a page on another origin cannot open /chat on serve; a DNS-rebou
   const rebound = `ws://evil.test:${served.port}`;
   assert.equal(await page.evaluate(tryOpen, `${rebound}/chat?name=rebound`), "close 1006");
   await served.cli.waitFor(/refused 127\.0\.0\.1 {2}\/chat\?name=rebound {2}403 Host not allowed/);
+
+  // A rebinding name that starts like a loopback address is still the attacker's name.
+  await page.goto(`http://127.0.0.1.evil.test:${served.port}/`);
+  const prefixed = `ws://127.0.0.1.evil.test:${served.port}`;
+  assert.equal(await page.evaluate(tryOpen, `${prefixed}/chat?name=prefixed`), "close 1006");
+  await served.cli.waitFor(/refused 127\.0\.0\.1 {2}\/chat\?name=prefixed {2}403 Host not allowed/);
 });

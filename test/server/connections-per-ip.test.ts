@@ -42,13 +42,13 @@ describe("maxConnectionsPerIp", () => {
     second.write(upgradeRequest());
     assert.equal((await second.readHead()).status, 429);
     release();
-    assert.equal((await waiting.readHead()).status, 401);
+    assert.equal((await waiting.readHead()).status, 403);
     await waiting.expectEof();
     waiting.destroy();
     await sleep(50);
     const third = await RawClient.connect(t, port);
     third.write(upgradeRequest());
-    assert.equal((await third.readHead()).status, 401, "past the cap: verify decides again");
+    assert.equal((await third.readHead()).status, 403, "past the cap: verify decides again");
   });
 
   test("default 0: no per-address limit", async (t) => {

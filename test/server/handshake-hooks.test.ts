@@ -105,6 +105,39 @@ describe("issue 21 item 3: a peer that leaves while an async verify runs is neve
   }
 });
 
+describe("a peer that sent 64 KiB or more before its FIN while verify ran (the early-bytes bound)", () => {
+  // Past 64 KiB of early bytes reading stops, so the FIN behind them is not seen before the verdict: the
+  // peer is accepted, its message is delivered, then its FIN ends the connection (1006: no Close frame).
+  // What the README promises: nothing is lost, nothing stays behind (clients, per-address count).
+  test("it is accepted, its message delivered, then closed 1006, leaving no client and no per-address count", async (t) => {
+    const { server, port } = await startServer(t, {
+      pingIntervalMs: 0,
+      maxConnectionsPerIp: 5,
+      verify: async () => {
+        await sleep(300);
+        return true;
+      },
+    });
+    const events: string[] = [];
+    server.on("connection", (socket) => {
+      events.push("connection");
+      socket.binaryType = "arraybuffer";
+      socket.onmessage = (event) => events.push(`message ${(event.data as ArrayBuffer).byteLength}`);
+      socket.onclose = (event) => events.push(`close ${event.code}`);
+    });
+    const client = await RawClient.connect(t, port);
+    client.write(upgradeRequest());
+    await sleep(20);
+    client.socket.end(clientFrame(OP.binary, Buffer.alloc(200 * 1024, 0x61)));
+    assert.equal((await client.readHead()).status, 101);
+    await waitFor(() => events.includes("close 1006"), 3000, "the connection to end");
+    assert.deepEqual(events, ["connection", `message ${200 * 1024}`, "close 1006"]);
+    assert.equal(server.clients.size, 0);
+    const perIp = (server as unknown as { perIp: { count(address: string): number } }).perIp;
+    await waitFor(() => perIp.count(HOST) === 0, 3000, "the address's count to drop to 0");
+  });
+});
+
 /** A thenable that is not a Promise (as some libraries return). */
 function thenable(run: (resolve: (value: boolean) => void) => void): PromiseLike<boolean> {
   // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose
@@ -112,12 +145,12 @@ function thenable(run: (resolve: (value: boolean) => void) => void): PromiseLike
 }
 
 describe("issue 21 item 6: verify's answer — thenables are promises, a rejection's status is an error status", () => {
-  test("regression: a non-native thenable resolving false → 401 Unauthorized (was 'HTTP/1.1 undefined Error')", async (t) => {
+  test("regression: a non-native thenable resolving false → 403 Forbidden (was 'HTTP/1.1 undefined Error')", async (t) => {
     const { port } = await startServer(t, {
       verify: () => thenable((resolve) => setTimeout(() => resolve(false), 10)),
     });
     const { head } = await exchange(t, port, upgradeRequest());
-    assert.equal(head.statusLine, "HTTP/1.1 401 Unauthorized");
+    assert.equal(head.statusLine, "HTTP/1.1 403 Forbidden");
   });
 
   test("a non-native thenable resolving true accepts", async (t) => {

@@ -254,10 +254,11 @@ describe("verify hook: the server's policy (RFC 6455 §4.2.1 item 7, §10.2) ref
     assert.equal(ok.header("sec-websocket-accept"), RFC_ACCEPT);
   });
 
-  test("verify returning false → 401", async (t) => {
+  test("regression: verify returning false → 403 Forbidden (a 401 must carry WWW-Authenticate, RFC 9110 §15.5.2)", async (t) => {
     const { port } = await startServer(t, { verify: () => false });
     const { head } = await exchange(t, port, upgradeRequest());
-    assert.equal(head.statusLine, "HTTP/1.1 401 Unauthorized");
+    assert.equal(head.statusLine, "HTTP/1.1 403 Forbidden");
+    assert.equal(head.header("www-authenticate"), undefined);
   });
 
   test("verify that throws → 500, the error is a 'handshakeError' (not 'error'), and the server keeps serving", async (t) => {

@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import { openAsBlob, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { nextConnection, onMessage, openClient, startServer, waitFor } from "./helpers.js";
 
@@ -76,4 +80,52 @@ describe("issue 21 item 5: publish() takes a Blob, in call order", () => {
     server.publish("t", new Blob(["x"]));
     assert.throws(() => server.publish("t", Buffer.from([0xff]), { binary: false }), TypeError);
   });
+
+  test("regression: a Blob that cannot be read is a 'publishError' (error, topic), not the server's 'error'; later publishes go on", async (t) => {
+    const { server, url, errors } = await startServer(t);
+    const accepted = nextConnection(server);
+    const client = await openClient(t, url);
+    const [socket] = await accepted;
+    socket.subscribe("t");
+    const received: unknown[] = [];
+    onMessage(client, collect(received));
+    const failures: [Error, string][] = [];
+    server.on("publishError", (error: Error, topic: string) => failures.push([error, topic]));
+
+    server.publish("t", "before");
+    server.publish("t", await unreadableBlob(t));
+    server.publish("t", "after");
+    await waitFor(() => received.length === 2 && failures.length === 1, 3000, "two messages, one failure");
+    assert.deepEqual(received, ["before", "after"]);
+    assert.equal(failures[0]![1], "t");
+    assert.match(failures[0]![0].message, /publish to 't' was not delivered/);
+    assert.deepEqual(errors, [], "no 'error' event: an 'error' with no listener kills the process");
+  });
+
+  test("regression: with no 'publishError' listener, an unreadable Blob prints one process warning", async (t) => {
+    const { server, errors } = await startServer(t);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as { code?: string }).code === "SJ_PUBLISH_FAILED") warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    t.after(() => process.off("warning", onWarning));
+    server.publish("t", await unreadableBlob(t));
+    server.publish("t", await unreadableBlob(t));
+    await server.adapterSettled();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(warnings.length, 1, "one warning, not one per failure");
+    assert.deepEqual(errors, []);
+  });
 });
+
+/** A Blob backed by a file that changed on disk after it was made: reading it fails (NotReadableError). */
+async function unreadableBlob(t: { after: (fn: () => Promise<void>) => void }): Promise<Blob> {
+  const folder = await mkdtemp(join(tmpdir(), "sockjet-blob-"));
+  t.after(() => rm(folder, { recursive: true, force: true }));
+  const file = join(folder, "data");
+  writeFileSync(file, "x".repeat(1000));
+  const blob = await openAsBlob(file);
+  writeFileSync(file, "y".repeat(10));
+  return blob;
+}

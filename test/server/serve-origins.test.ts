@@ -50,6 +50,23 @@ describe("sockjet serve: which pages may open a WebSocket", () => {
     await served.cli.waitFor(/refused 127\.0\.0\.1 {2}\/chat\?name=mallory {2}403 Origin not allowed/);
   });
 
+  test("regression: a rebinding name that starts like a loopback address (127.0.0.1.evil.test) gets 403", async (t) => {
+    const served = await serve();
+    const port = served.port;
+    // DNS names the attacker controls (they resolve to 127.0.0.1), whose Origin agrees with their Host.
+    for (const name of ["127.0.0.1.evil.test", "127.attacker.example", "localhost.evil.test"]) {
+      const host = `${name}:${port}`;
+      for (const path of ["/chat?name=mallory", "/"]) {
+        assert.equal(await statusFor(t, served, path, { Host: host, Origin: `http://${host}` }), 403, name);
+      }
+    }
+    // Real loopback literals still name this machine.
+    for (const name of ["127.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]", "localhost", "app.localhost"]) {
+      const host = `${name}:${port}`;
+      assert.equal(await statusFor(t, served, "/", { Host: host, Origin: `http://${host}` }), 101, name);
+    }
+  });
+
   test("--allow-origin widens the origins and the Host names; '*' allows any page", async (t) => {
     const served = await serve([
       "--allow-origin",
