@@ -4,6 +4,7 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
 import { OutputBatcher } from "./output-batcher.js";
+import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
 
 // One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
@@ -22,6 +23,8 @@ export interface ConnectionOptions {
    */
   maxBufferedBytes?: number;
   slowConsumer?: "close" | "pause";
+  /** Limits on the frames and bytes the peer sends (resolveRateLimit), or null. */
+  rateLimit?: ResolvedRateLimit | null;
 }
 
 export interface ConnectionEvents {
@@ -82,6 +85,8 @@ export class Connection implements ProtocolHandler {
    * an extension (permessage-deflate) transforms messages, as those may wait in the protocol's send queue.
    */
   readonly acceptsSharedFrames: boolean;
+  /** Made only when a rate limit is set. */
+  private readonly rateLimiter: RateLimiter | null;
 
   constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
@@ -91,12 +96,17 @@ export class Connection implements ProtocolHandler {
     this.slowConsumer = options.slowConsumer ?? "close";
     this.acceptsSharedFrames = (options.extension ?? null) === null;
     this.output = new OutputBatcher(socket, options.role === "client");
+    this.rateLimiter =
+      (options.rateLimit ?? null) === null
+        ? null
+        : new RateLimiter(options.rateLimit!, new RateLimitHold(this));
     this.protocol = new Protocol(
       {
         role: options.role,
         maxPayloadBytes: options.maxPayloadBytes,
         maxFragmentsPerMessage: options.maxFragmentsPerMessage,
         extension: options.extension ?? null,
+        frameGate: this.rateLimiter,
       },
       this,
     );
@@ -263,8 +273,22 @@ export class Connection implements ProtocolHandler {
   private onDrain(): void {
     if (this.pausedForBackpressure) {
       this.pausedForBackpressure = false;
-      this.socket.resume();
+      if (!this.inputHeld) this.socket.resume();
     }
+  }
+
+  /** True while the rate limiter holds the input (the keepalive does not count the silence against it). */
+  get inputHeld(): boolean {
+    return this.rateLimiter?.holding === true;
+  }
+
+  /** @internal The rate limiter's buckets refilled: parse what waited, then read again. */
+  onRateLimitRelease(): void {
+    if (this.finished) return;
+    this.output.beginBurst();
+    this.protocol.releaseInput();
+    this.output.endBurst();
+    if (!this.inputHeld && !this.pausedForBackpressure) this.socket.resume();
   }
 
   /**
@@ -310,6 +334,7 @@ export class Connection implements ProtocolHandler {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.rateLimiter?.dispose();
     this.protocol.dispose();
     this.output.discard();
     const handshakeDone = this.protocol.closing && this.closeFrameReceived;
@@ -317,5 +342,22 @@ export class Connection implements ProtocolHandler {
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
     this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));
+  }
+}
+
+/** The rate limiter's view of its connection (an object, not two closures per connection). */
+class RateLimitHold implements RateLimitHost {
+  private readonly connection: Connection;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  holdInput(): void {
+    this.connection.socket.pause();
+  }
+
+  releaseInput(): void {
+    this.connection.onRateLimitRelease();
   }
 }

@@ -2,7 +2,8 @@ import { encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./c
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension } from "./extension.js";
-import { type FrameHeader, FrameParser, type FrameSink } from "./frame-parser.js";
+import { type FrameGate, FrameVerdict } from "./frame-gate.js";
+import { type FrameHeader, FrameParser, type FrameSink, PauseReason } from "./frame-parser.js";
 import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
 import { MessageBuffer } from "./message-buffer.js";
@@ -24,6 +25,8 @@ export interface ProtocolOptions {
   extension?: PerMessageExtension | null;
   /** Source of masking keys (clients only). */
   maskKeys?: MaskKeyPool;
+  /** Sees every frame header first (the connection's rate limiter), or null. */
+  frameGate?: FrameGate | null;
 }
 
 /** Bytes to send to the peer leave through write() (or, for small frames, reserve()/commit(): ChunkSink). */
@@ -70,6 +73,7 @@ export class Protocol implements FrameSink {
   private readonly frameOptions: FrameOptions;
   private readonly borrowedFrameOptions: FrameOptions;
   private readonly controlFrameOptions: FrameOptions;
+  private readonly frameGate: FrameGate | null;
 
   private closeSent = false;
   private closeReceived = false;
@@ -108,6 +112,7 @@ export class Protocol implements FrameSink {
     this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
     this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
     this.controlFrameOptions = this.frameOptions;
+    this.frameGate = options.frameGate ?? null;
   }
 
   private get message(): MessageBuffer {
@@ -220,6 +225,11 @@ export class Protocol implements FrameSink {
       this.writeControl(Opcode.Close, encodeClosePayload(error.closeCode, ""));
     }
     this.handler.onFailure(error);
+  }
+
+  /** Reads again after the frame gate held the input (FrameVerdict.holdAfter). */
+  releaseInput(): void {
+    this.parser.resume(PauseReason.held);
   }
 
   /** Releases the extension's resources. */
@@ -346,6 +356,13 @@ export class Protocol implements FrameSink {
         );
       }
     }
+    // Every frame but a Close counts against the rate limits, pings and empty frames included: a flood is
+    // refused (or held) here, from its header, before any payload is read or any message is built.
+    if (this.frameGate !== null && opcode !== Opcode.Close) {
+      const verdict = this.frameGate.admit(h.length);
+      if (verdict === FrameVerdict.refuse) return this.refuseFrame(this.frameGate.refusal);
+      if (verdict === FrameVerdict.holdAfter) this.parser.pauseAfterFrame();
+    }
     this.frameOpcode = opcode;
     this.frameFin = h.fin;
     this.framePieces = 0;
@@ -466,6 +483,16 @@ export class Protocol implements FrameSink {
       this.writeControl(Opcode.Close, encodeClosePayload(code, reason));
     }
     this.handler.onCloseFrame(code, reason);
+  }
+
+  /** RFC 6455 §7.4.1: 1008, "a message that violates its policy"; the Close says which limit. */
+  private refuseFrame(reason: string): false {
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.writeControl(Opcode.Close, encodeClosePayload(CloseCode.PolicyViolation, reason));
+    }
+    this.fail(new ProtocolError("SJ_ERR_RATE_LIMITED", reason, CloseCode.PolicyViolation));
+    return false;
   }
 
   private reject(

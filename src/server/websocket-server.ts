@@ -5,6 +5,7 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
@@ -16,6 +17,7 @@ import {
   type Rejection,
   SERVER_DEFAULTS,
   SERVER_PER_MESSAGE_DEFLATE,
+  SERVER_RATE_LIMIT,
   type ServerExtensionNegotiator,
   type VerifyResult,
   type WebSocketServerOptions,
@@ -64,6 +66,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
   private readonly extension: ServerExtensionNegotiator | null;
+  private readonly rateLimit: ResolvedRateLimit | null;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -91,6 +94,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       }
       (this.settings as Record<string, unknown>)[key] = value;
     }
+    this.rateLimit = resolveRateLimit(
+      options.rateLimit === undefined ? SERVER_RATE_LIMIT : options.rateLimit,
+    );
     this.pubsub = new PubSub(options.adapter ?? null, (error) => this.emit("error", error));
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
@@ -280,6 +286,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeTimeoutMs: this.settings.closeTimeoutMs,
           maxBufferedBytes: this.settings.maxBufferedBytes,
           slowConsumer: this.settings.slowConsumer,
+          rateLimit: this.rateLimit,
         };
       } catch (error) {
         finish();
