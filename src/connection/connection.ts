@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { CloseCode } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
-import type { PerMessageExtension } from "../protocol/extension.js";
+import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
 import { OutputBatcher } from "./output-batcher.js";
 import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
@@ -149,6 +149,14 @@ export class Connection implements ProtocolHandler {
     this.output.addAppBytes(bytes);
     this.checkSlowConsumer(bytes);
     return bytes;
+  }
+
+  /** Sends a message shared with other connections: compressed once for all where possible (Protocol.sendShared). */
+  sendShared(message: SharedPayload): boolean {
+    if (!this.protocol.sendShared(message)) return false;
+    this.output.addAppBytes(message.payload.length);
+    this.checkSlowConsumer(message.payload.length);
+    return true;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import type { PerMessageExtension } from "./extension.js";
+import type { PerMessageExtension, SharedPayload, TransformCallback } from "./extension.js";
 import { type FrameGate, FrameVerdict } from "./frame-gate.js";
 import { type FrameHeader, FrameParser, type FrameSink, PauseReason } from "./frame-parser.js";
 import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
@@ -61,6 +61,8 @@ interface QueuedSend {
   opcode: number;
   payload: Buffer;
   transform: boolean;
+  /** A message shared with other connections, whose encoding is shared too (sendShared). */
+  shared?: SharedPayload;
 }
 
 export class Protocol implements FrameSink {
@@ -98,6 +100,7 @@ export class Protocol implements FrameSink {
   // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
   private sendQueue: QueuedSend[] | null = null;
   private encoding = false;
+  private disposed = false;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.role = options.role;
@@ -178,6 +181,27 @@ export class Protocol implements FrameSink {
     return payload.length;
   }
 
+  /**
+   * Sends a message that goes unchanged to many connections (a topic publish). When the extension would
+   * transform it and keeps no state between messages (permessage-deflate without context takeover on our
+   * side, RFC 7692 §7.1.1.1), the payload is encoded once for every connection with the same parameters
+   * and only framed here; otherwise it is an ordinary send. Returns false once a Close has been sent.
+   */
+  sendShared(message: SharedPayload): boolean {
+    if (this.closeSent || this.failed) return false;
+    const extension = this.extension;
+    if (
+      extension === null ||
+      (extension.sharedEncoder ?? null) === null ||
+      !extension.shouldTransform(message.payload.length)
+    ) {
+      return this.send(message.payload, message.isText);
+    }
+    const opcode = message.isText ? Opcode.Text : Opcode.Binary;
+    this.enqueue({ opcode, payload: message.payload, transform: true, shared: message });
+    return true;
+  }
+
   /** Sends a Ping (§5.5.2). The payload is at most 125 bytes. */
   ping(payload: Buffer = Buffer.alloc(0)): boolean {
     return this.sendControl(Opcode.Ping, payload);
@@ -234,6 +258,7 @@ export class Protocol implements FrameSink {
 
   /** Releases the extension's resources. */
   dispose(): void {
+    this.disposed = true;
     this.parser.stop();
     this.sendQueue = null;
     this.extension?.dispose();
@@ -266,25 +291,40 @@ export class Protocol implements FrameSink {
         writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler);
         continue;
       }
+      const shared = item.shared;
+      const sharedEncoder = shared === undefined ? null : this.extension!.sharedEncoder!;
+      // Encoded already for another connection (or small enough to encode now): only the frame is ours.
+      const ready = sharedEncoder === null ? undefined : shared!.encodedNow(sharedEncoder);
+      if (ready !== undefined) {
+        this.writeTransformed(item.opcode, ready);
+        continue;
+      }
       this.encoding = true;
-      this.extension!.encode(item.payload, (error, encoded) => {
+      const done: TransformCallback = (error, encoded) => {
         this.encoding = false;
-        if (this.failed && error === null) return;
+        // A shared encoding finishes whether or not this connection is still there.
+        if (this.disposed || (this.failed && error === null)) return;
         if (error !== null || encoded === undefined) {
           this.fail(asProtocolError(error, CloseCode.InternalError));
           return;
         }
-        // RFC 7692 §6: RSV1 marks the first (here: only) frame of a compressed message.
-        writeFrame(
-          item.opcode,
-          encoded,
-          { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
-          this.handler,
-        );
+        this.writeTransformed(item.opcode, encoded);
         this.drainSendQueue();
-      });
+      };
+      if (sharedEncoder === null) this.extension!.encode(item.payload, done);
+      else shared!.encode(sharedEncoder, done);
       return;
     }
+  }
+
+  private writeTransformed(opcode: number, encoded: Buffer): void {
+    // RFC 7692 §6: RSV1 marks the first (here: only) frame of a compressed message.
+    writeFrame(
+      opcode,
+      encoded,
+      { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
+      this.handler,
+    );
   }
 
   // ---- receiving (FrameSink) -------------------------------------------------------------------------
