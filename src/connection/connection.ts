@@ -266,6 +266,7 @@ export class Connection implements ProtocolHandler {
   /** @internal */
   onData(chunk: Buffer): void {
     this.alive = true;
+    this.rateLimiter?.refill();
     this.output.beginBurst();
     this.protocol.receive(chunk);
     this.output.endBurst();

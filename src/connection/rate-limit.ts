@@ -126,23 +126,30 @@ export class RateLimiter implements FrameGate {
   }
 
   admit(payloadLength: number): FrameVerdict {
-    this.refill();
-    const frames = this.frames;
-    const bytes = this.bytes;
-    if (this.limits.onExceeded === "close") {
-      if ((frames !== null && !frames.allows(1)) || (bytes !== null && !bytes.allows(payloadLength)))
-        return FrameVerdict.refuse;
-      if (frames !== null) frames.level -= 1;
-      if (bytes !== null) bytes.level -= payloadLength;
-      return FrameVerdict.pass;
+    // The buckets are refilled once per read (refill(), from the connection): the clock is read per frame
+    // only when a frame does not fit, to credit the time since.
+    if (!this.fits(payloadLength)) {
+      this.refill();
+      if (this.limits.onExceeded === "close" && !this.fits(payloadLength)) return FrameVerdict.refuse;
     }
-    // "pause": the frame is read (its header is in already); the input waits until the next one would pass.
-    if (frames !== null) frames.level -= 1;
-    if (bytes !== null) bytes.level -= payloadLength;
+    // "pause": the frame is read even if it does not fit (its header is in already), and the input waits
+    // until the next one would.
+    if (this.frames !== null) this.frames.level -= 1;
+    if (this.bytes !== null) this.bytes.level -= payloadLength;
+    if (this.limits.onExceeded === "close") return FrameVerdict.pass;
     const waitMs = this.waitMs();
     if (waitMs <= 0) return FrameVerdict.pass;
     this.hold(waitMs);
     return FrameVerdict.holdAfter;
+  }
+
+  /** Credits the time since the last refill; the connection calls it for every chunk it reads. */
+  refill(): void {
+    const now = performance.now();
+    const elapsed = now - this.refilledAt;
+    this.refilledAt = now;
+    this.frames?.refill(elapsed);
+    this.bytes?.refill(elapsed);
   }
 
   /** Stops the release timer (the connection closed). */
@@ -151,12 +158,11 @@ export class RateLimiter implements FrameGate {
     this.timer = null;
   }
 
-  private refill(): void {
-    const now = performance.now();
-    const elapsed = now - this.refilledAt;
-    this.refilledAt = now;
-    this.frames?.refill(elapsed);
-    this.bytes?.refill(elapsed);
+  private fits(payloadLength: number): boolean {
+    return (
+      (this.frames === null || this.frames.allows(1)) &&
+      (this.bytes === null || this.bytes.allows(payloadLength))
+    );
   }
 
   /** Time until a frame of one byte passes both buckets (a frame's size is unknown until it arrives). */
