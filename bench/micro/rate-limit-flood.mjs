@@ -100,7 +100,8 @@ async function runClient() {
       head = false;
       return;
     }
-    received += chunk.length;
+    // Pongs to empty pings are 2 bytes each (8a 00); a Close from the server ends them.
+    for (let i = 0; i + 1 < chunk.length && chunk[i] === 0x8a && chunk[i + 1] === 0; i += 2) received += 2;
   });
   await new Promise((r) => setTimeout(r, 100));
   child.send("start");
