@@ -114,10 +114,10 @@ export const SERVER_RATE_LIMIT: RateLimitOptions | null = null;
 
 /**
  * permessage-deflate is off unless asked for, as in ws, uWebSockets and Socket.IO: on loopback it cuts echo
- * throughput of 1 KiB JSON ~6× (zlib runs per message on the thread pool), and a compressed connection
- * cannot share a publish's frame bytes with the others. `perMessageDeflate: true` turns it on without context
- * takeover either way (SERVER_DEFLATE_DEFAULTS): +3.5 KiB per connection measured, against +241 KiB with
- * context takeover (docs/deflate.md).
+ * throughput of 1 KiB JSON ~6× (zlib runs per message on the thread pool). `perMessageDeflate: true` turns it
+ * on without context takeover either way (SERVER_DEFLATE_DEFAULTS): +3.5 KiB per connection measured, against
+ * +241 KiB with context takeover (docs/deflate.md), and a topic publish is compressed once for all such
+ * subscribers (without server context takeover its compressed bytes do not depend on the connection).
  */
 export const SERVER_PER_MESSAGE_DEFLATE: PerMessageDeflateOption = false;
 
