@@ -1,3 +1,4 @@
+export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";
 export {
   ConnectionLostError,

@@ -2,8 +2,13 @@ import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from "../index.js";
-import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
+import {
+  type RateLimitOptions,
+  type WebSocket,
+  WebSocketServer,
+  type WebSocketServerOptions,
+} from "../index.js";
+import { byteSize, flag, formatFlags, integer, nonNegative, parseArgs, UsageError } from "./args.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
@@ -54,6 +59,30 @@ const specs = {
   "tls-key": flag.value("private key (PEM) for --tls-cert", {
     valueName: "FILE",
     defaultValue: undefined as string | undefined,
+  }),
+  // Per-connection rate limits, on by default here (the library's are off): see rateLimitFrom().
+  "rate-limit": flag.value(
+    "frames per second each connection may send, pings included; 0 = no limit (default 100)",
+    {
+      valueName: "N",
+      defaultValue: 100,
+      parse: nonNegative,
+    },
+  ),
+  "rate-burst": flag.value("frames a connection may send at once (default twice --rate-limit)", {
+    valueName: "N",
+    defaultValue: undefined as number | undefined,
+    parse: nonNegative,
+  }),
+  "byte-rate": flag.value("payload bytes per second per connection, e.g. 256k; 0 = no limit (default 1m)", {
+    valueName: "SIZE",
+    defaultValue: 1024 * 1024,
+    parse: byteSize,
+  }),
+  "on-rate-limit": flag.value("past a rate limit: pause (stop reading: TCP slows the peer) or close (1008)", {
+    valueName: "pause|close",
+    defaultValue: "pause" as "pause" | "close",
+    parse: rateLimitAction,
   }),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
   "allow-origin": flag.list("also accept pages of this origin, e.g. https://app.example.com; * = any page", {
@@ -153,6 +182,40 @@ async function startRedisChat(url: string, report: (message: string) => void): P
   }
 }
 
+function rateLimitAction(raw: string): "pause" | "close" {
+  if (raw !== "pause" && raw !== "close") throw new Error("expected pause or close");
+  return raw;
+}
+
+/**
+ * The demo limits each connection (the library does not, by default, as ws): `serve` may face browsers and
+ * the internet, the chat multiplies every message by the number of members, and a flood of pings costs the
+ * server a pong and some garbage each. A person, the demo page or `connect` never comes near 100 frames/s,
+ * and "pause" only slows a faster peer (`bench`, a pasted file) instead of cutting it off.
+ */
+function rateLimitFrom(flags: {
+  "rate-limit": number;
+  "rate-burst": number | undefined;
+  "byte-rate": number;
+  "max-payload": number;
+  "on-rate-limit": "pause" | "close";
+}): RateLimitOptions | null {
+  const frames = flags["rate-limit"];
+  const bytes = flags["byte-rate"];
+  if (frames === 0 && bytes === 0) return null;
+  const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] };
+  if (frames > 0) {
+    limit.framesPerSecond = frames;
+    limit.frameBurst = Math.max(1, flags["rate-burst"] ?? 2 * frames);
+  }
+  if (bytes > 0) {
+    limit.bytesPerSecond = bytes;
+    // A burst holds at least one message of the largest size accepted.
+    limit.byteBurst = Math.max(bytes, flags["max-payload"]);
+  }
+  return limit;
+}
+
 function protocolName(raw: string): string {
   // RFC 6455 §4.1: a subprotocol is an RFC 7230 token.
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(raw)) throw new Error("a subprotocol name is a token");
@@ -214,6 +277,7 @@ async function run(argv: string[]): Promise<number> {
     maxConnectionsPerIp: flags["max-connections-per-ip"],
     ...serveGuard(flags["allow-origin"], () => boundToLoopback),
     handshakeTimeoutMs,
+    rateLimit: rateLimitFrom(flags),
   };
   const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
   const chat = new WebSocketServer({

@@ -1,9 +1,10 @@
 import type { Socket } from "node:net";
 import { CloseCode } from "../protocol/constants.js";
 import { ProtocolError } from "../protocol/errors.js";
-import type { PerMessageExtension } from "../protocol/extension.js";
+import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
+import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
 
 // One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
    */
   maxBufferedBytes?: number;
   slowConsumer?: "close" | "pause";
+  /** Limits on the frames and bytes the peer sends (resolveRateLimit), or null. */
+  rateLimit?: ResolvedRateLimit | null;
 }
 
 export interface ConnectionEvents {
@@ -118,6 +121,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * an extension (permessage-deflate) transforms messages, as those may wait in the protocol's send queue.
    */
   readonly acceptsSharedFrames: boolean;
+  /** Made only when a rate limit is set. */
+  private readonly rateLimiter: RateLimiter | null;
 
   constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
@@ -127,12 +132,17 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.slowConsumer = options.slowConsumer ?? "close";
     this.acceptsSharedFrames = (options.extension ?? null) === null;
     this.output = new OutputBatcher(socket, options.role === "client", this);
+    this.rateLimiter =
+      (options.rateLimit ?? null) === null
+        ? null
+        : new RateLimiter(options.rateLimit!, new RateLimitHold(this));
     this.protocol = new Protocol(
       {
         role: options.role,
         maxPayloadBytes: options.maxPayloadBytes,
         maxFragmentsPerMessage: options.maxFragmentsPerMessage,
         extension: options.extension ?? null,
+        frameGate: this.rateLimiter,
       },
       this,
     );
@@ -179,6 +189,14 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.output.addAppBytes(bytes);
     this.checkSlowConsumer(bytes, waitingBefore);
     return bytes;
+  }
+
+  /** Sends a message shared with other connections: compressed once for all where possible (Protocol.sendShared). */
+  sendShared(message: SharedPayload): boolean {
+    if (!this.protocol.sendShared(message)) return false;
+    this.output.addAppBytes(message.payload.length);
+    this.checkSlowConsumer(message.payload.length);
+    return true;
   }
 
   /**
@@ -318,6 +336,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** @internal */
   onData(chunk: Buffer): void {
     this.alive = true;
+    this.rateLimiter?.refill();
     this.output.beginBurst();
     this.protocol.receive(chunk);
     this.output.endBurst();
@@ -351,6 +370,20 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.endRequested && !this.protocol.sendPending) this.endSocket();
   }
 
+  /** True while the rate limiter holds the input (the keepalive does not count the silence against it). */
+  get inputHeld(): boolean {
+    return this.rateLimiter?.holding === true;
+  }
+
+  /** @internal The rate limiter's buckets refilled: parse what waited, then read again. */
+  onRateLimitRelease(): void {
+    if (this.finished) return;
+    this.output.beginBurst();
+    this.protocol.releaseInput();
+    this.output.endBurst();
+    this.resumeReading();
+  }
+
   /**
    * Resumes input once everything written before the pause has left Node's buffer. `drain` is not enough:
    * Node emits it only after a write() returned false (past the socket's 16 KiB high-water mark), so a
@@ -376,7 +409,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
   private resumeReading(): void {
-    if (this.pausedForBackpressure || this.pausedForAnswers || this.finished) return;
+    if (this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld || this.finished) return;
     this.socket.resume();
   }
 
@@ -470,6 +503,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.rateLimiter?.dispose();
     this.protocol.dispose();
     this.output.discard();
     const handshakeDone = this.protocol.closing && this.closeFrameReceived;
@@ -478,5 +512,22 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
     this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));
+  }
+}
+
+/** The rate limiter's view of its connection (an object, not two closures per connection). */
+class RateLimitHold implements RateLimitHost {
+  private readonly connection: Connection;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  holdInput(): void {
+    this.connection.socket.pause();
+  }
+
+  releaseInput(): void {
+    this.connection.onRateLimitRelease();
   }
 }

@@ -23,6 +23,8 @@ export type ProtocolErrorCode =
   | "SJ_ERR_INVALID_EXTENSION_OFFER"
   /** The peer did not read: more than maxBufferedBytes waited to be sent (1008). */
   | "SJ_ERR_SLOW_CONSUMER"
+  /** The peer sent frames or bytes faster than the connection's rate limit allows (1008). */
+  | "SJ_ERR_RATE_LIMITED"
   /** A Blob given to send() could not be read (1011). */
   | "SJ_ERR_BLOB_UNREADABLE";
 

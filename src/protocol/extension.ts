@@ -4,6 +4,33 @@
 
 export type TransformCallback = (error: Error | null, result?: Buffer) => void;
 
+/**
+ * An encoding whose output depends only on the payload and its `key` (RFC 7692 §7.1.1.1: a compressor that
+ * takes over no context from earlier messages), so a message sent to many connections is encoded once.
+ */
+export interface SharedEncoder {
+  /** Encoders with equal keys make equal output from equal payloads. */
+  readonly key: string;
+  /** As PerMessageExtension.encode, but tied to no connection: it calls back even if they all close. */
+  encode(payload: Buffer, callback: TransformCallback): void;
+  /** Encodes at once, on this thread, when the payload is small enough for that to be cheap; else null. */
+  encodeNow(payload: Buffer): Buffer | null;
+}
+
+/** A message sent unchanged to many connections (a topic publish), whose encodings are shared by key. */
+export interface SharedPayload {
+  /** The application bytes (UTF-8 for text). */
+  readonly payload: Buffer;
+  readonly isText: boolean;
+  /**
+   * The payload as encoded by `encoder` (or one with its key): done already, or done now when the encoder
+   * can encode it at once (encodeNow); undefined when it must be waited for (encode()).
+   */
+  encodedNow(encoder: SharedEncoder): Buffer | undefined;
+  /** Encodes the payload with `encoder`, unless an encoding with its key is running or done; calls back once. */
+  encode(encoder: SharedEncoder, callback: TransformCallback): void;
+}
+
 export interface PerMessageExtension {
   /** The extension's registered name, e.g. "permessage-deflate". */
   readonly name: string;
@@ -19,4 +46,6 @@ export interface PerMessageExtension {
   decode(fragments: Buffer[], maxBytes: number, callback: TransformCallback): void;
   /** Releases resources (zlib streams). */
   dispose(): void;
+  /** This connection's encoder when it keeps no state between messages (shareable), else null. */
+  readonly sharedEncoder?: SharedEncoder | null;
 }

@@ -41,6 +41,9 @@ const sharedHeader: FrameHeader = {
 };
 const MAX_HEADER = 14;
 
+/** Why parsing is paused: each reason is lifted on its own (a decoder finishing must not undo a hold). */
+export const PauseReason = { decoding: 1, held: 2 } as const;
+
 export class FrameParser {
   private readonly sink: FrameSink;
   /** Header bytes gathered across chunks. */
@@ -54,7 +57,10 @@ export class FrameParser {
   private maskWord = 0;
   private maskOffset = 0;
   private stopped = false;
-  private paused = false;
+  /** PauseReason bits; parsing goes on when none is set. */
+  private paused = 0;
+  /** Pause (held) once the current frame's payload has been handed out: see pauseAfterFrame(). */
+  private pauseAtFrameEnd = false;
   private backlog: Buffer[] | null = null;
   private backlogBytes = 0;
   /** True while parse() is on the stack (see resume()). */
@@ -80,24 +86,39 @@ export class FrameParser {
     this.parse(data);
   }
 
-  /** Stops delivering until resume(); bytes pushed meanwhile are kept in order. */
-  pause(): void {
-    this.paused = true;
+  /** Stops delivering until resume(reason); bytes pushed meanwhile are kept in order. */
+  pause(reason: number = PauseReason.decoding): void {
+    this.paused |= reason;
   }
 
-  resume(): void {
-    if (!this.paused || this.stopped) return;
-    this.paused = false;
+  /**
+   * Pauses (held) once the frame whose header is being delivered has been handed out whole, so that its
+   * payload is not held up behind the pause. Called from the sink's onFrameHeader.
+   */
+  pauseAfterFrame(): void {
+    this.pauseAtFrameEnd = true;
+  }
+
+  resume(reason: number = PauseReason.decoding): void {
+    this.pauseAtFrameEnd &&= reason !== PauseReason.held;
+    if (this.paused === 0 || this.stopped) return;
+    this.paused &= ~reason;
+    if (this.paused !== 0) return;
     // Called from inside parse() (a decoder that answered synchronously): the chunk being parsed goes on
     // once we return, and the backlog is drained after it by whoever called parse(). Draining it here would
     // deliver later chunks before the rest of the current one.
     if (this.parsing) return;
     const backlog = this.backlog;
-    while (backlog !== null && backlog.length > 0 && !this.paused && !this.stopped) {
+    while (backlog !== null && backlog.length > 0 && this.paused === 0 && !this.stopped) {
       const next = backlog.shift()!;
       this.backlogBytes -= next.length;
       this.parse(next);
     }
+  }
+
+  private holdAtFrameEnd(): void {
+    this.pauseAtFrameEnd = false;
+    this.pause(PauseReason.held);
   }
 
   /** Discards everything from now on (after a close or a failure). */
@@ -140,6 +161,7 @@ export class FrameParser {
         const last = this.remaining === 0;
         if (last) this.inPayload = false;
         this.sink.onFramePayload(piece, last);
+        if (last && this.pauseAtFrameEnd) this.holdAtFrameEnd();
         continue;
       }
       // Header: straight from the chunk when it is all there, else gathered in the scratch.
@@ -199,6 +221,7 @@ export class FrameParser {
     this.maskOffset = 0;
     if (length === 0) {
       this.sink.onFramePayload(EMPTY, true);
+      if (this.pauseAtFrameEnd) this.holdAtFrameEnd();
     } else {
       this.inPayload = true;
       this.remaining = length;

@@ -1,8 +1,9 @@
 import { closeReason, encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import type { PerMessageExtension } from "./extension.js";
-import { type FrameHeader, FrameParser, type FrameSink } from "./frame-parser.js";
+import type { PerMessageExtension, SharedPayload, TransformCallback } from "./extension.js";
+import { type FrameGate, FrameVerdict } from "./frame-gate.js";
+import { type FrameHeader, FrameParser, type FrameSink, PauseReason } from "./frame-parser.js";
 import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
 import { MessageBuffer } from "./message-buffer.js";
@@ -27,6 +28,8 @@ export interface ProtocolOptions {
   extension?: PerMessageExtension | null;
   /** Source of masking keys (clients only). */
   maskKeys?: MaskKeyPool;
+  /** Sees every frame header first (the connection's rate limiter), or null. */
+  frameGate?: FrameGate | null;
 }
 
 /** Bytes to send to the peer leave through write() (or, for small frames, reserve()/commit(): ChunkSink). */
@@ -67,6 +70,8 @@ interface QueuedSend {
   opcode: number;
   payload: Buffer;
   transform: boolean;
+  /** A message shared with other connections, whose encoding is shared too (sendShared). */
+  shared?: SharedPayload;
 }
 
 export class Protocol implements FrameSink {
@@ -79,6 +84,7 @@ export class Protocol implements FrameSink {
   private readonly frameOptions: FrameOptions;
   private readonly borrowedFrameOptions: FrameOptions;
   private readonly controlFrameOptions: FrameOptions;
+  private readonly frameGate: FrameGate | null;
 
   private closeSent = false;
   private closeReceived = false;
@@ -105,6 +111,7 @@ export class Protocol implements FrameSink {
   private encoding = false;
   /** A received message is with the extension's decoder; the bytes after it wait in the parser. */
   private decoding = false;
+  private disposed = false;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.role = options.role;
@@ -119,6 +126,7 @@ export class Protocol implements FrameSink {
     this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
     this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
     this.controlFrameOptions = this.frameOptions;
+    this.frameGate = options.frameGate ?? null;
   }
 
   private get message(): MessageBuffer {
@@ -194,6 +202,27 @@ export class Protocol implements FrameSink {
     return payload.length;
   }
 
+  /**
+   * Sends a message that goes unchanged to many connections (a topic publish). When the extension would
+   * transform it and keeps no state between messages (permessage-deflate without context takeover on our
+   * side, RFC 7692 §7.1.1.1), the payload is encoded once for every connection with the same parameters
+   * and only framed here; otherwise it is an ordinary send. Returns false once a Close has been sent.
+   */
+  sendShared(message: SharedPayload): boolean {
+    if (this.closeSent || this.failed) return false;
+    const extension = this.extension;
+    if (
+      extension === null ||
+      (extension.sharedEncoder ?? null) === null ||
+      !extension.shouldTransform(message.payload.length)
+    ) {
+      return this.send(message.payload, message.isText);
+    }
+    const opcode = message.isText ? Opcode.Text : Opcode.Binary;
+    this.enqueue({ opcode, payload: message.payload, transform: true, shared: message });
+    return true;
+  }
+
   /** Sends a Ping (§5.5.2). The payload is at most 125 bytes. */
   ping(payload: Buffer = Buffer.alloc(0)): boolean {
     return this.sendControl(Opcode.Ping, payload);
@@ -245,11 +274,17 @@ export class Protocol implements FrameSink {
     this.handler.onFailure(error);
   }
 
+  /** Reads again after the frame gate held the input (FrameVerdict.holdAfter). */
+  releaseInput(): void {
+    this.parser.resume(PauseReason.held);
+  }
+
   /**
    * Releases the extension's resources. Whatever still waits for it is dropped: the transport calls this once
    * receivePending and sendPending are false, unless it is being destroyed on purpose.
    */
   dispose(): void {
+    this.disposed = true;
     this.parser.stop();
     this.decoding = false;
     this.encoding = false;
@@ -290,25 +325,40 @@ export class Protocol implements FrameSink {
         writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler);
         continue;
       }
+      const shared = item.shared;
+      const sharedEncoder = shared === undefined ? null : this.extension!.sharedEncoder!;
+      // Encoded already for another connection (or small enough to encode now): only the frame is ours.
+      const ready = sharedEncoder === null ? undefined : shared!.encodedNow(sharedEncoder);
+      if (ready !== undefined) {
+        this.writeTransformed(item.opcode, ready);
+        continue;
+      }
       this.encoding = true;
-      this.extension!.encode(item.payload, (error, encoded) => {
+      const done: TransformCallback = (error, encoded) => {
         this.encoding = false;
-        if (this.failed && error === null) return;
+        // A shared encoding finishes whether or not this connection is still there.
+        if (this.disposed || (this.failed && error === null)) return;
         if (error !== null || encoded === undefined) {
           this.fail(asProtocolError(error, CloseCode.InternalError));
           return;
         }
-        // RFC 7692 §6: RSV1 marks the first (here: only) frame of a compressed message.
-        writeFrame(
-          item.opcode,
-          encoded,
-          { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
-          this.handler,
-        );
+        this.writeTransformed(item.opcode, encoded);
         this.drainSendQueue();
-      });
+      };
+      if (sharedEncoder === null) this.extension!.encode(item.payload, done);
+      else shared!.encode(sharedEncoder, done);
       return;
     }
+  }
+
+  private writeTransformed(opcode: number, encoded: Buffer): void {
+    // RFC 7692 §6: RSV1 marks the first (here: only) frame of a compressed message.
+    writeFrame(
+      opcode,
+      encoded,
+      { fin: true, rsv1: true, maskKeys: this.frameOptions.maskKeys },
+      this.handler,
+    );
   }
 
   // ---- receiving (FrameSink) -------------------------------------------------------------------------
@@ -403,6 +453,13 @@ export class Protocol implements FrameSink {
           CloseCode.MessageTooBig,
         );
       }
+    }
+    // Every frame but a Close counts against the rate limits, pings and empty frames included: a flood is
+    // refused (or held) here, from its header, before any payload is read or any message is built.
+    if (this.frameGate !== null && opcode !== Opcode.Close) {
+      const verdict = this.frameGate.admit(h.length);
+      if (verdict === FrameVerdict.refuse) return this.refuseFrame(this.frameGate.refusal);
+      if (verdict === FrameVerdict.holdAfter) this.parser.pauseAfterFrame();
     }
     this.frameOpcode = opcode;
     this.frameFin = h.fin;
@@ -526,6 +583,16 @@ export class Protocol implements FrameSink {
       this.writeControl(Opcode.Close, encodeClosePayload(code, reason));
     }
     this.handler.onCloseFrame(code, reason);
+  }
+
+  /** RFC 6455 §7.4.1: 1008, "a message that violates its policy"; the Close says which limit. */
+  private refuseFrame(reason: string): false {
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.writeControl(Opcode.Close, encodeClosePayload(CloseCode.PolicyViolation, reason));
+    }
+    this.fail(new ProtocolError("SJ_ERR_RATE_LIMITED", reason, CloseCode.PolicyViolation));
+    return false;
   }
 
   private reject(

@@ -44,7 +44,8 @@ export class Keepalive {
 
   private sweepPings(): void {
     for (const connection of this.connections) {
-      if (!connection.alive) {
+      // A connection whose input the rate limiter holds is silent because we do not read it.
+      if (!connection.alive && !connection.inputHeld) {
         connection.terminate();
         continue;
       }

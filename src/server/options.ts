@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { SecureContextOptions } from "node:tls";
+import type { RateLimitOptions } from "../connection/rate-limit.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import type { ExtensionOffer } from "../protocol/header-grammar.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
@@ -130,14 +131,29 @@ export interface WebSocketServerOptions {
   closeTimeoutMs?: number;
   /** How long close() waits for closing handshakes before terminating. Default 5 s. */
   shutdownTimeoutMs?: number;
+
+  /**
+   * Per-connection limits on what each peer sends: frames per second (every frame but Close counts, pings,
+   * pongs and empty frames too) and payload bytes per second, token buckets with bursts; past them the
+   * connection is closed with 1008 and a reason, or its input paused until the bucket refills
+   * (`onExceeded: "pause"`). Default null (SERVER_RATE_LIMIT): no limit, as in ws.
+   */
+  rateLimit?: RateLimitOptions | null;
 }
 
 /**
+ * No rate limit by default, as in ws, uWebSockets and Socket.IO: a right limit depends on the application (a
+ * game sends 60 updates a second, a chat one every few seconds), and a wrong one closes healthy clients.
+ * `sockjet serve` sets one (src/cli/serve.ts).
+ */
+export const SERVER_RATE_LIMIT: RateLimitOptions | null = null;
+
+/**
  * permessage-deflate is off unless asked for, as in ws, uWebSockets and Socket.IO: on loopback it cuts echo
- * throughput of 1 KiB JSON ~6× (zlib runs per message on the thread pool), and a compressed connection
- * cannot share a publish's frame bytes with the others. `perMessageDeflate: true` turns it on without context
- * takeover either way (SERVER_DEFLATE_DEFAULTS): +3.5 KiB per connection measured, against +241 KiB with
- * context takeover (docs/deflate.md).
+ * throughput of 1 KiB JSON ~6× (zlib runs per message on the thread pool). `perMessageDeflate: true` turns it
+ * on without context takeover either way (SERVER_DEFLATE_DEFAULTS): +3.5 KiB per connection measured, against
+ * +241 KiB with context takeover (docs/deflate.md), and a topic publish is compressed once for all such
+ * subscribers (without server context takeover its compressed bytes do not depend on the connection).
  */
 export const SERVER_PER_MESSAGE_DEFLATE: PerMessageDeflateOption = false;
 

@@ -29,6 +29,11 @@ export interface PubSubStats {
   dropped: number;
   /** Frames built: at most one per message, whatever the number of subscribers. */
   framesEncoded: number;
+  /**
+   * Compressions for permessage-deflate subscribers: at most one per message and compressor configuration
+   * (subscribers whose server side keeps context, `serverNoContextTakeover: false`, are compressed each).
+   */
+  sharedCompressions: number;
   /** Publishes the adapter has taken. */
   adapterPublished: number;
   /** Publishes the adapter could not take (each reported as an 'error'): lost for the other processes. */
@@ -78,12 +83,13 @@ export class PubSub implements TopicHost {
   }
 
   get stats(): PubSubStats {
-    const { framesEncoded, delivered, dropped } = this.registry.counters;
+    const { framesEncoded, delivered, dropped, sharedCompressions } = this.registry.counters;
     return {
       published: this.published,
       delivered,
       dropped,
       framesEncoded,
+      sharedCompressions,
       adapterPublished: this.adapterPublished,
       adapterFailed: this.adapterFailed,
       received: this.received,

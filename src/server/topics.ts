@@ -1,4 +1,5 @@
 import { Opcode } from "../protocol/constants.js";
+import type { SharedEncoder, TransformCallback } from "../protocol/extension.js";
 import { encodeFrame } from "../protocol/frame-writer.js";
 import type { PublishedMessage } from "../web/topic-hooks.js";
 import { deliverPublished, WebSocket } from "../web/websocket.js";
@@ -6,7 +7,10 @@ import { deliverPublished, WebSocket } from "../web/websocket.js";
 // In-process topics: which sockets listen to which topic, and the fan-out of one published message to all
 // of them. A message is framed once (server frames are unmasked, so every subscriber can take the same
 // bytes) and the same Buffer is handed to every subscriber's connection; each connection's OutputBatcher
-// then coalesces the frames of a burst of publishes into one write per connection.
+// then coalesces the frames of a burst of publishes into one write per connection. Subscribers with
+// permessage-deflate cannot take that frame; where their compressor keeps no context (RFC 7692 §7.1.1.1,
+// the server's default) the payload is compressed once per compressor configuration and each of them
+// only frames the shared bytes, in its own send order.
 
 /** A topic name must be a non-empty, well-formed string (it is also a Redis channel name, in UTF-8). */
 export function checkTopic(topic: unknown, method: string): string {
@@ -27,6 +31,15 @@ export interface FanOutCounters {
   delivered: number;
   /** Subscribers skipped: closing, or a "pause" slow consumer over maxBufferedBytes. */
   dropped: number;
+  /** Compressions of a published payload shared by its permessage-deflate subscribers (one per configuration). */
+  sharedCompressions: number;
+}
+
+/** One shared encoding of a message: running (waiters) or done (result or error). */
+interface SharedEncoding {
+  result: Buffer | undefined;
+  error: Error | null;
+  waiters: TransformCallback[] | null;
 }
 
 /** One published message: the payload, and its frame built at most once, on first use. */
@@ -34,6 +47,8 @@ export class SharedMessage implements PublishedMessage {
   readonly payload: Buffer;
   readonly isText: boolean;
   private framed: Buffer | null = null;
+  /** Encodings by encoder key; nearly always one (every subscriber negotiated the server's defaults). */
+  private encodings: Map<string, SharedEncoding> | null = null;
   private readonly counters: FanOutCounters;
 
   constructor(payload: Buffer, isText: boolean, counters: FanOutCounters) {
@@ -54,6 +69,46 @@ export class SharedMessage implements PublishedMessage {
     }
     return this.framed;
   }
+
+  encodedNow(encoder: SharedEncoder): Buffer | undefined {
+    const encoding = this.encodings?.get(encoder.key);
+    if (encoding !== undefined) return encoding.result;
+    let result: Buffer | null;
+    try {
+      result = encoder.encodeNow(this.payload);
+    } catch (error) {
+      // Kept for encode(), which hands it to every subscriber (each fails with 1011).
+      this.store(encoder.key, { result: undefined, error: error as Error, waiters: null });
+      return undefined;
+    }
+    if (result === null) return undefined;
+    this.store(encoder.key, { result, error: null, waiters: null });
+    return result;
+  }
+
+  private store(key: string, encoding: SharedEncoding): void {
+    (this.encodings ??= new Map()).set(key, encoding);
+    this.counters.sharedCompressions++;
+  }
+
+  encode(encoder: SharedEncoder, callback: TransformCallback): void {
+    const encoding = this.encodings?.get(encoder.key);
+    if (encoding !== undefined) {
+      if (encoding.waiters !== null) encoding.waiters.push(callback);
+      else callback(encoding.error, encoding.result);
+      return;
+    }
+    const started: SharedEncoding = { result: undefined, error: null, waiters: [callback] };
+    this.store(encoder.key, started);
+    encoder.encode(this.payload, (error, result) => {
+      started.error = error;
+      started.result = error === null ? result : undefined;
+      const waiters = started.waiters!;
+      started.waiters = null;
+      // Each subscriber writes the frame in its own callback, in subscription order.
+      for (const waiter of waiters) waiter(error, result);
+    });
+  }
 }
 
 export interface TopicEvents {
@@ -69,7 +124,7 @@ export class TopicRegistry {
   /** socket → its topics, in subscription order. */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
   private readonly events: TopicEvents;
-  readonly counters: FanOutCounters = { framesEncoded: 0, delivered: 0, dropped: 0 };
+  readonly counters: FanOutCounters = { framesEncoded: 0, delivered: 0, dropped: 0, sharedCompressions: 0 };
 
   constructor(events: TopicEvents) {
     this.events = events;

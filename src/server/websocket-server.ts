@@ -5,6 +5,7 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
@@ -16,6 +17,7 @@ import { Keepalive } from "./keepalive.js";
 import {
   SERVER_DEFAULTS,
   SERVER_PER_MESSAGE_DEFLATE,
+  SERVER_RATE_LIMIT,
   type ServerExtensionNegotiator,
   type WebSocketServerOptions,
 } from "./options.js";
@@ -76,6 +78,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private warnedPublishError = false;
   /** Handshakes waiting on an async verify: close() answers them 503 before it emits 'close'. */
   private readonly pendingHandshakes = new Set<() => void>();
+  private readonly rateLimit: ResolvedRateLimit | null;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -103,6 +106,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       }
       (this.settings as Record<string, unknown>)[key] = value;
     }
+    this.rateLimit = resolveRateLimit(
+      options.rateLimit === undefined ? SERVER_RATE_LIMIT : options.rateLimit,
+    );
     this.originCheck = compileOrigins(options.origins);
     this.perIp =
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
@@ -344,6 +350,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeTimeoutMs: this.settings.closeTimeoutMs,
           maxBufferedBytes: this.settings.maxBufferedBytes,
           slowConsumer: this.settings.slowConsumer,
+          rateLimit: this.rateLimit,
         };
       } catch (error) {
         finish();

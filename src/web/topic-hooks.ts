@@ -1,13 +1,14 @@
+import type { SharedPayload } from "../protocol/extension.js";
 import type { WebSocket } from "./websocket.js";
 
 // What a server-side WebSocket needs from its server's topics (src/server/topics.ts and pubsub.ts implement
 // it). The web layer knows no server: an accepted socket is handed a TopicHost, a client socket has none.
 
-/** A message published to a topic, shared by all its subscribers. */
-export interface PublishedMessage {
-  /** The application bytes (UTF-8 for text). */
-  readonly payload: Buffer;
-  readonly isText: boolean;
+/**
+ * A message published to a topic, shared by all its subscribers: its frame, and (SharedPayload) its
+ * compressed payload per compressor configuration for subscribers with permessage-deflate.
+ */
+export interface PublishedMessage extends SharedPayload {
   /** The unmasked frame: built on first use, then the very same Buffer for every subscriber. */
   frame(): Buffer;
 }

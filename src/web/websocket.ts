@@ -565,7 +565,7 @@ export class WebSocket extends EventTarget {
         if (connection.acceptsSharedFrames)
           return connection.writeFrame(message.frame(), message.payload.length);
         if (connection.congested) return false;
-        return connection.send(message.payload, message.isText);
+        return connection.sendShared(message);
       }
       // Behind a Blob being read: keep send order = wire order.
       const size = message.payload.length;

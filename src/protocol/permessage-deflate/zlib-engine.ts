@@ -128,7 +128,8 @@ export class ZlibEngine {
   }
 }
 
-function engineKey(spec: EngineSpec): string {
+/** Engines with equal keys are interchangeable (the pool's key). */
+export function engineKey(spec: EngineSpec): string {
   return spec.kind === "deflate"
     ? `d${spec.windowBits === 8 ? 9 : spec.windowBits}:${spec.level}:${spec.memLevel}`
     : `i${spec.windowBits}`;
