@@ -60,12 +60,12 @@ const specs = {
     valueName: "FILE",
     defaultValue: undefined as string | undefined,
   }),
-  // Per-connection rate limits, on by default here (the library's are off): see rateLimitFrom().
+  // Per-connection rate limits, on by default for the chat (the library's are off): see rateLimitFrom().
   "rate-limit": flag.value(
-    "frames per second each connection may send, pings included; 0 = no limit (default 100)",
+    "frames per second each connection may send, pings included; 0 = no limit (default: 100 on /chat, none on /)",
     {
       valueName: "N",
-      defaultValue: 100,
+      defaultValue: undefined as number | undefined,
       parse: nonNegative,
     },
   ),
@@ -74,11 +74,14 @@ const specs = {
     defaultValue: undefined as number | undefined,
     parse: nonNegative,
   }),
-  "byte-rate": flag.value("payload bytes per second per connection, e.g. 256k; 0 = no limit (default 1m)", {
-    valueName: "SIZE",
-    defaultValue: 1024 * 1024,
-    parse: byteSize,
-  }),
+  "byte-rate": flag.value(
+    "payload bytes per second per connection, e.g. 256k; 0 = no limit (default: 1m on /chat, none on /)",
+    {
+      valueName: "SIZE",
+      defaultValue: undefined as number | undefined,
+      parse: byteSize,
+    },
+  ),
   "on-rate-limit": flag.value("past a rate limit: pause (stop reading: TCP slows the peer) or close (1008)", {
     valueName: "pause|close",
     defaultValue: "pause" as "pause" | "close",
@@ -193,15 +196,24 @@ function rateLimitAction(raw: string): "pause" | "close" {
  * server a pong and some garbage each. A person, the demo page or `connect` never comes near 100 frames/s,
  * and "pause" only slows a faster peer (`bench`, a pasted file) instead of cutting it off.
  */
-function rateLimitFrom(flags: {
-  "rate-limit": number;
-  "rate-burst": number | undefined;
-  "byte-rate": number;
-  "max-payload": number;
-  "on-rate-limit": "pause" | "close";
-}): RateLimitOptions | null {
-  const frames = flags["rate-limit"];
-  const bytes = flags["byte-rate"];
+/**
+ * The rate limits of one endpoint. The chat multiplies every message by its members, so it is limited by
+ * default (100 frames/s, bursts of 200, 1 MiB/s); the echo answers each message once, to its sender only,
+ * and is where conformance suites (Autobahn: 4 MiB messages in 65,536 fragments) and `sockjet bench` go,
+ * so it is limited only when a flag asks for it.
+ */
+function rateLimitFrom(
+  flags: {
+    "rate-limit": number | undefined;
+    "rate-burst": number | undefined;
+    "byte-rate": number | undefined;
+    "max-payload": number;
+    "on-rate-limit": "pause" | "close";
+  },
+  limitedByDefault: boolean,
+): RateLimitOptions | null {
+  const frames = flags["rate-limit"] ?? (limitedByDefault ? 100 : 0);
+  const bytes = flags["byte-rate"] ?? (limitedByDefault ? 1024 * 1024 : 0);
   if (frames === 0 && bytes === 0) return null;
   const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] };
   if (frames > 0) {
@@ -277,13 +289,18 @@ async function run(argv: string[]): Promise<number> {
     maxConnectionsPerIp: flags["max-connections-per-ip"],
     ...serveGuard(flags["allow-origin"], () => boundToLoopback),
     handshakeTimeoutMs,
-    rateLimit: rateLimitFrom(flags),
   };
-  const echo = new WebSocketServer({ ...common, path: "/", protocols: flags.protocol });
+  const echo = new WebSocketServer({
+    ...common,
+    path: "/",
+    protocols: flags.protocol,
+    rateLimit: rateLimitFrom(flags, false),
+  });
   const chat = new WebSocketServer({
     ...common,
     path: "/chat",
     protocols: ["chat"],
+    rateLimit: rateLimitFrom(flags, true),
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
     // The room's topic goes to the other processes through Redis with --redis; in-process otherwise.
     adapter: redisChat?.adapter ?? null,

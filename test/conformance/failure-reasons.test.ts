@@ -186,7 +186,7 @@ describe("the client's error event gives the cause (undici-compatible ErrorEvent
 
   for (const [name, options, status] of [
     ["a path the server does not serve", { path: "/only-here" }, 404],
-    ["verify returning false", { verify: () => false }, 401],
+    ["verify returning false", { verify: () => false }, 403],
     ["verify returning { status: 403 }", { verify: () => ({ status: 403 }) }, 403],
   ] as const) {
     test(`regression: ${name} → SJ_ERR_HANDSHAKE_REFUSED with status ${status}`, async () => {
