@@ -191,16 +191,11 @@ function rateLimitAction(raw: string): "pause" | "close" {
 }
 
 /**
- * The demo limits each connection (the library does not, by default, as ws): `serve` may face browsers and
- * the internet, the chat multiplies every message by the number of members, and a flood of pings costs the
- * server a pong and some garbage each. A person, the demo page or `connect` never comes near 100 frames/s,
- * and "pause" only slows a faster peer (`bench`, a pasted file) instead of cutting it off.
- */
-/**
- * The rate limits of one endpoint. The chat multiplies every message by its members, so it is limited by
- * default (100 frames/s, bursts of 200, 1 MiB/s); the echo answers each message once, to its sender only,
- * and is where conformance suites (Autobahn: 4 MiB messages in 65,536 fragments) and `sockjet bench` go,
- * so it is limited only when a flag asks for it.
+ * The rate limits of one endpoint (the library has none by default, as ws). The chat multiplies every
+ * message by its members, so it is limited by default (100 frames/s, bursts of 200, 1 MiB/s; "pause" slows a
+ * faster peer instead of cutting it off, and a person or the demo page never comes near it). The echo answers
+ * each message once, to its sender only, and is where conformance suites (Autobahn: 4 MiB messages in 65,536
+ * fragments) and `sockjet bench` go, so it is limited only when a flag asks for it.
  */
 function rateLimitFrom(
   flags: {
