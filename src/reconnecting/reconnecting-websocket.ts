@@ -291,7 +291,13 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#closeRequested) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
-      this.#connect();
+      try {
+        this.#connect();
+      } catch (error) {
+        // The same arguments were accepted the first time; should the constructor refuse them now, say so.
+        this.dispatchEvent(new ErrorEvent("error", { error, message: String((error as Error)?.message) }));
+        this.#finish(event);
+      }
     }, delayMs);
   }
 
