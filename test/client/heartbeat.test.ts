@@ -45,7 +45,7 @@ describe("client heartbeat", () => {
 
   test("client drops a frozen server process (SIGSTOP): the kernel still holds the TCP connection open", async (t) => {
     const server = await startChildServer(t);
-    const ws = connect(t, server.url, undefined, { heartbeat: { intervalMs: 50, timeoutMs: 200 } });
+    const ws = connect(t, server.url, undefined, { heartbeat: { intervalMs: 50, timeoutMs: 300 } });
     const recorder = record(ws);
     await next(ws, "open", 5000);
     // Alive: pings are answered, so the connection outlives several timeouts.
@@ -60,16 +60,16 @@ describe("client heartbeat", () => {
 
   test("client does not ping while the server is sending: any frame counts as an answer", async (t) => {
     const raw = await rawServer(t);
-    const ws = connect(t, raw.url, undefined, { heartbeat: { intervalMs: 60, timeoutMs: 60 } });
+    const ws = connect(t, raw.url, undefined, { heartbeat: { intervalMs: 150, timeoutMs: 150 } });
     const reader = await raw.nextConnection();
     await acceptHandshake(reader);
     await next(ws, "open");
     let messages = 0;
     ws.onmessage = () => messages++;
-    // A text frame every 15 ms for 400 ms: the client never sees 60 ms of silence.
-    for (let i = 0; i < 26; i++) {
+    // A text frame every 10 ms for 500 ms: the client never sees 150 ms of silence.
+    for (let i = 0; i < 50; i++) {
       reader.socket.write(frame(0x1, `tick ${i}`));
-      await delay(15);
+      await delay(10);
     }
     assert.equal(reader.pending.length, 0, "no ping was sent while frames arrived");
     assert.equal(ws.readyState, WebSocket.OPEN);
