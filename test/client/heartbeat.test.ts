@@ -94,6 +94,27 @@ describe("client heartbeat", () => {
     assert.equal(ws.readyState, WebSocket.OPEN);
   });
 
+  test("once the client's Close is out, the closing handshake's timer decides, not the heartbeat", async (t) => {
+    const raw = await rawServer(t);
+    const ws = connect(t, raw.url, undefined, {
+      heartbeat: { intervalMs: 30, timeoutMs: 60 },
+      closeTimeoutMs: 400,
+    });
+    const reader = await raw.nextConnection();
+    await acceptHandshake(reader);
+    const recorder = record(ws);
+    await next(ws, "open");
+    assert.equal((await reader.readFrame(2000)).opcode, OPCODE_PING);
+    ws.close(1000); // while the ping waits for its answer, which never comes
+    assert.equal((await reader.readFrame(2000)).opcode, 0x8);
+    const started = Date.now();
+    await within(recorder.closed, 3000, "close after closeTimeoutMs");
+    assert.ok(Date.now() - started >= 300, "closeTimeoutMs, not the heartbeat's 60 ms");
+    const error = (recorder.log.find((e) => e.type === "error")!.event as ErrorEvent).error;
+    assert.equal(error.code, "SJ_ERR_CONNECTION_LOST");
+    assert.equal(reader.pending.length, 0, "no ping after the Close");
+  });
+
   test("the option is checked at construction", () => {
     const url = "ws://127.0.0.1:1/";
     assert.throws(() => new WebSocket(url, [], { heartbeat: { intervalMs: 0 } }), RangeError);
