@@ -78,18 +78,23 @@ export class HandshakeError extends Error {
 
 /**
  * The transport closed without a closing handshake (RFC 6455 §7.1.5: 1006) and without a failure of ours:
- * the peer vanished, reset the connection, or was terminated. `cause` is the socket's error, if any.
+ * the peer vanished, reset the connection, or was terminated (`SJ_ERR_CONNECTION_LOST`; `cause` is the
+ * socket's error, if any), or answered no heartbeat Ping in time (`SJ_ERR_HEARTBEAT_TIMEOUT`).
  */
 export class ConnectionLostError extends Error {
-  readonly code = "SJ_ERR_CONNECTION_LOST";
+  readonly code: "SJ_ERR_CONNECTION_LOST" | "SJ_ERR_HEARTBEAT_TIMEOUT";
 
-  constructor(cause: Error | null) {
+  constructor(cause: Error | null, options: { heartbeatTimeoutMs?: number } = {}) {
     super(
-      cause === null
-        ? "connection closed without a Close frame"
-        : `connection lost without a Close frame: ${cause.message}`,
+      options.heartbeatTimeoutMs !== undefined
+        ? `connection lost: no pong (or any frame) within ${options.heartbeatTimeoutMs} ms of a ping`
+        : cause === null
+          ? "connection closed without a Close frame"
+          : `connection lost without a Close frame: ${cause.message}`,
       cause === null ? undefined : { cause },
     );
     this.name = "ConnectionLostError";
+    this.code =
+      options.heartbeatTimeoutMs !== undefined ? "SJ_ERR_HEARTBEAT_TIMEOUT" : "SJ_ERR_CONNECTION_LOST";
   }
 }

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { HeartbeatOptions } from "../connection/heartbeat.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
@@ -77,6 +78,12 @@ export interface WebSocketOptions {
   handshakeTimeoutMs?: number;
   /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
   closeTimeoutMs?: number;
+  /**
+   * Off by default. `true` or `{ intervalMs, timeoutMs }` (30000, 10000): after intervalMs with nothing from
+   * the server, send a Ping; if nothing arrives within timeoutMs, drop the connection (error
+   * `SJ_ERR_HEARTBEAT_TIMEOUT`, close 1006).
+   */
+  heartbeat?: boolean | HeartbeatOptions;
   /** Largest response header block, in bytes. Default Node's (16 KiB). */
   maxHeaderBytes?: number;
   /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */

@@ -1,5 +1,6 @@
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
+import { resolveHeartbeat } from "../connection/heartbeat.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
@@ -166,6 +167,7 @@ export class WebSocket extends EventTarget {
       maxPayloadBytes: opts.maxPayloadBytes,
       maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
       closeTimeoutMs: opts.closeTimeoutMs,
+      heartbeat: resolveHeartbeat(opts.heartbeat),
     };
     this.#handshake = startClientHandshake(
       record,
@@ -545,7 +547,7 @@ export class WebSocket extends EventTarget {
         // Our failure (a ProtocolError: the close code and reason we sent), or a drop without a closing
         // handshake (the socket's error, if any, as the cause).
         const failure =
-          error instanceof ProtocolError
+          error instanceof ProtocolError || error instanceof ConnectionLostError
             ? error
             : error !== null || code === CloseCode.Abnormal
               ? new ConnectionLostError(error)
