@@ -1,10 +1,12 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
+import tls from "node:tls";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -28,6 +30,8 @@ export interface ClientHandshakeOptions {
   maxHeaderBytes?: number;
   tls?: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
   extension?: ClientExtensionNegotiator | null;
+  /** The proxy to tunnel through (see proxy.ts), or null for a direct connection. */
+  proxy?: ResolvedProxy | null;
 }
 
 export interface ClientHandshakeResult {
@@ -137,14 +141,16 @@ export function startClientHandshake(
     clearTimeout(timer);
     return true;
   };
+  let tunnel: ProxyTunnel | null = null;
+  let request: http.ClientRequest | null = null;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
-    request.destroy();
+    tunnel?.abort();
+    request?.destroy();
     onFailure(error);
   };
   const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
 
-  const request = (secure ? https : http).request(requestOptions);
   const timer = setTimeout(
     () =>
       fail(
@@ -157,57 +163,95 @@ export function startClientHandshake(
   );
   timer.unref();
 
-  request.on("response", (response) => {
-    // Anything but 101, including a 3xx redirect, fails the connection.
-    response.resume();
-    const status = response.statusCode ?? 0;
-    const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
-    fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
-  });
-  request.on("error", (error) => fail(networkError(error, hostname, secure)));
-  request.on("upgrade", (response, socket: Socket, head: Buffer) => {
-    if (settled) {
-      socket.destroy();
-      return;
+  const sendRequest = (tunnelSocket: Socket | null) => {
+    if (tunnelSocket !== null) {
+      // Through a proxy the handshake runs over the tunnel; for wss: TLS runs end to end to the target, and
+      // the certificate is checked against the target's name (`host`), never the proxy's.
+      const socket = tunnelSocket;
+      requestOptions.createConnection = () =>
+        secure
+          ? tls.connect({
+              ...(options.tls as tls.ConnectionOptions),
+              servername: requestOptions.servername,
+              host: hostname,
+              socket,
+            })
+          : socket;
+      requestOptions.agent = undefined;
     }
-    const checked = validateUpgradeResponse(
-      { statusCode: response.statusCode ?? 0, headers: response.headers },
-      {
-        key,
-        offeredProtocols: options.protocols,
-        offeredExtensions: negotiator === null ? [] : [negotiator.name],
+    request = (secure ? https : http).request(requestOptions);
+    listen(request);
+    request.end();
+  };
+  const proxy = options.proxy ?? null;
+  if (proxy === null) {
+    sendRequest(null);
+  } else {
+    tunnel = openTunnel(
+      proxy,
+      hostname,
+      Number(requestOptions.port),
+      (socket) => {
+        tunnel = null;
+        if (settled) socket.destroy();
+        else sendRequest(socket);
       },
+      fail,
     );
-    if (!checked.ok) {
-      socket.destroy();
-      invalid(checked.reason);
-      return;
-    }
-    let extension: PerMessageExtension | null = null;
-    if (checked.extensions.length > 0 && negotiator !== null) {
-      try {
-        extension = negotiator.accept(checked.extensions[0]);
-      } catch (error) {
+  }
+
+  function listen(request: http.ClientRequest): void {
+    request.on("response", (response) => {
+      // Anything but 101, including a 3xx redirect, fails the connection.
+      response.resume();
+      const status = response.statusCode ?? 0;
+      const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
+      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
+    });
+    request.on("error", (error) => fail(networkError(error, hostname, secure)));
+    request.on("upgrade", (response, socket: Socket, head: Buffer) => {
+      if (settled) {
         socket.destroy();
-        invalid((error as Error).message);
         return;
       }
-    }
-    if (!settle()) {
-      extension?.dispose();
-      socket.destroy();
-      return;
-    }
-    const extensionsHeader = response.headers["sec-websocket-extensions"];
-    onSuccess({
-      socket,
-      head,
-      protocol: checked.protocol,
-      extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
-      extension,
+      const checked = validateUpgradeResponse(
+        { statusCode: response.statusCode ?? 0, headers: response.headers },
+        {
+          key,
+          offeredProtocols: options.protocols,
+          offeredExtensions: negotiator === null ? [] : [negotiator.name],
+        },
+      );
+      if (!checked.ok) {
+        socket.destroy();
+        invalid(checked.reason);
+        return;
+      }
+      let extension: PerMessageExtension | null = null;
+      if (checked.extensions.length > 0 && negotiator !== null) {
+        try {
+          extension = negotiator.accept(checked.extensions[0]);
+        } catch (error) {
+          socket.destroy();
+          invalid((error as Error).message);
+          return;
+        }
+      }
+      if (!settle()) {
+        extension?.dispose();
+        socket.destroy();
+        return;
+      }
+      const extensionsHeader = response.headers["sec-websocket-extensions"];
+      onSuccess({
+        socket,
+        head,
+        protocol: checked.protocol,
+        extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
+        extension,
+      });
     });
-  });
-  request.end();
+  }
 
   return {
     abort: () =>

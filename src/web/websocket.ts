@@ -1,4 +1,5 @@
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { proxyFor } from "../client/proxy.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
@@ -161,6 +162,7 @@ export class WebSocket extends EventTarget {
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     };
+    const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
     const connectionOptions: ConnectionOptions = {
       role: "client",
       maxPayloadBytes: opts.maxPayloadBytes,
@@ -176,6 +178,7 @@ export class WebSocket extends EventTarget {
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
+        proxy,
         extension:
           opts.extension !== undefined
             ? opts.extension
