@@ -71,7 +71,7 @@ export function connectThroughSocks5(
     const methods = withCredentials ? [METHOD_NONE, METHOD_USERNAME] : [METHOD_NONE];
     socket.write(Buffer.from([VERSION, methods.length, ...methods]));
   });
-  socket.on("error", (error: NodeJS.ErrnoException) => {
+  const onError = (error: NodeJS.ErrnoException) => {
     if (done) return;
     if (!reached) {
       done = true;
@@ -80,10 +80,11 @@ export function connectThroughSocks5(
       return;
     }
     fail("SJ_ERR_PROXY_PROTOCOL", `failed during the negotiation (${step}): ${error.message}`, error);
-  });
-  socket.on("close", () =>
-    fail("SJ_ERR_PROXY_PROTOCOL", `closed the connection during the negotiation (${step})`),
-  );
+  };
+  const onClose = () =>
+    fail("SJ_ERR_PROXY_PROTOCOL", `closed the connection during the negotiation (${step})`);
+  socket.on("error", onError);
+  socket.on("close", onClose);
 
   const onData = (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -162,8 +163,8 @@ export function connectThroughSocks5(
       done = true;
       const rest = pending.subarray(length);
       socket.removeListener("data", onData);
-      socket.removeAllListeners("close");
-      socket.removeAllListeners("error");
+      socket.removeListener("close", onClose);
+      socket.removeListener("error", onError);
       // As node:http does for an upgraded socket: bytes wait in the buffer until the next 'data' listener.
       (socket as { readableFlowing: boolean | null }).readableFlowing = null;
       if (rest.length > 0) socket.unshift(rest);

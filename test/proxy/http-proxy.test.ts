@@ -179,3 +179,59 @@ describe("HTTPS proxy (a TLS front piping into tinyproxy)", { skip }, () => {
     assert.equal(error.code, "SJ_ERR_HANDSHAKE_TIMEOUT");
   });
 });
+
+describe("HTTP proxies that misbehave (raw servers)", () => {
+  /** A TCP server that, once the CONNECT request head has arrived, writes `answer` (or nothing) and ends. */
+  async function rawProxy(t: Parameters<typeof failureThrough>[0], answer: Buffer | null) {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      let head = "";
+      socket.on("data", (chunk) => {
+        head += chunk.toString("latin1");
+        if (!head.includes("\r\n\r\n")) return;
+        if (answer === null) socket.end();
+        else socket.end(answer);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  test("a status line with bytes a terminal would obey: quoted with them escaped", async (t) => {
+    // U+202E (right-to-left override) in UTF-8 in the reason phrase: obs-text, which HTTP parsers accept.
+    const answer = Buffer.concat([
+      Buffer.from("HTTP/1.1 502 Bad "),
+      Buffer.from("\u202e", "utf8"),
+      Buffer.from(" Gateway\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    const url = await rawProxy(t, answer);
+    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    assert.equal(error.code, "SJ_ERR_PROXY_REFUSED");
+    assert.equal(error.status, 502);
+    assert.ok(
+      error.message.endsWith("it answered HTTP/1.1 502 Bad \\xe2\\x80\\xae Gateway"),
+      `escaped: ${error.message}`,
+    );
+    assert.doesNotMatch(error.message, /[^\x20-\x7e]/);
+  });
+
+  test("a proxy that closes without answering CONNECT: SJ_ERR_PROXY_PROTOCOL", async (t) => {
+    const url = await rawProxy(t, null);
+    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
+    assert.match(error.message, /closed the connection before answering CONNECT/);
+  });
+
+  test("a malformed answer: SJ_ERR_PROXY_PROTOCOL", async (t) => {
+    const url = await rawProxy(t, Buffer.from("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
+    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
+    assert.match(error.message, /sent a malformed answer to CONNECT/);
+  });
+});

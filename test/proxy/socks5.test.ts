@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import net, { type AddressInfo } from "node:net";
 import { before, describe, test } from "node:test";
+import { WebSocket } from "../../src/index.js";
 import { DANTED, proxySkip, startDanted, startSocks5WithPassword, versionOf } from "./proxies.js";
 import { assertNoSecret, echoServer, echoThrough, failureThrough, testCertificate } from "./targets.js";
 
@@ -134,5 +135,37 @@ describe("SOCKS5 proxies that break the protocol (raw servers)", () => {
     const url = await rawSocks(t, Buffer.from([0x05, 0x00]), "silent");
     const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url, handshakeTimeoutMs: 300 });
     assert.equal(error.code, "SJ_ERR_HANDSHAKE_TIMEOUT");
+  });
+});
+
+describe("close() while the tunnel is being opened", () => {
+  test("the proxy connection is closed, and the error is SJ_ERR_ABORTED", async (t) => {
+    let proxySocketClosed: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      proxySocketClosed = resolve;
+    });
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => proxySocketClosed());
+      // Accepts the greeting, then never answers CONNECT.
+      socket.once("data", () => socket.write(Buffer.from([0x05, 0x00])));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const url = `socks5://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ws = new WebSocket("ws://127.0.0.1:9", [], { proxy: url });
+    const error = new Promise<unknown>((resolve) =>
+      ws.addEventListener("error", (event) => resolve((event as unknown as { error: unknown }).error)),
+    );
+    await new Promise<void>((resolve) => server.once("connection", () => setTimeout(resolve, 50)));
+    ws.close();
+    assert.equal(((await error) as { code: string }).code, "SJ_ERR_ABORTED");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the proxy connection stayed open")), 3000);
+      }),
+    ]).finally(() => clearTimeout(timer));
   });
 });
