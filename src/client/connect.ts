@@ -142,15 +142,40 @@ export function startClientHandshake(
     return true;
   };
   let tunnel: ProxyTunnel | null = null;
-  let request: http.ClientRequest | null = null;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
     tunnel?.abort();
-    request?.destroy();
+    request.destroy();
     onFailure(error);
   };
   const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
 
+  const proxy = options.proxy ?? null;
+  if (proxy !== null) {
+    // Through a proxy the handshake runs over a tunnel that node:http waits for (createConnection's callback
+    // form). For wss: TLS runs end to end to the target inside it, and the certificate is checked against the
+    // target's name (`host`), never the proxy's. A tunnel that fails fails the handshake with its own error.
+    requestOptions.agent = undefined;
+    requestOptions.createConnection = (_options, created: (error: Error | null, socket: Socket) => void) => {
+      tunnel = openTunnel(
+        proxy,
+        hostname,
+        Number(requestOptions.port),
+        (socket) => {
+          tunnel = null;
+          if (!secure) return created(null, socket);
+          const tlsOptions = options.tls as tls.ConnectionOptions;
+          created(
+            null,
+            tls.connect({ ...tlsOptions, servername: requestOptions.servername, host: hostname, socket }),
+          );
+        },
+        fail,
+      );
+      return undefined;
+    };
+  }
+  const request = (secure ? https : http).request(requestOptions);
   const timer = setTimeout(
     () =>
       fail(
@@ -163,95 +188,57 @@ export function startClientHandshake(
   );
   timer.unref();
 
-  const sendRequest = (tunnelSocket: Socket | null) => {
-    if (tunnelSocket !== null) {
-      // Through a proxy the handshake runs over the tunnel; for wss: TLS runs end to end to the target, and
-      // the certificate is checked against the target's name (`host`), never the proxy's.
-      const socket = tunnelSocket;
-      requestOptions.createConnection = () =>
-        secure
-          ? tls.connect({
-              ...(options.tls as tls.ConnectionOptions),
-              servername: requestOptions.servername,
-              host: hostname,
-              socket,
-            })
-          : socket;
-      requestOptions.agent = undefined;
+  request.on("response", (response) => {
+    // Anything but 101, including a 3xx redirect, fails the connection.
+    response.resume();
+    const status = response.statusCode ?? 0;
+    const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
+    fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
+  });
+  request.on("error", (error) => fail(networkError(error, hostname, secure)));
+  request.on("upgrade", (response, socket: Socket, head: Buffer) => {
+    if (settled) {
+      socket.destroy();
+      return;
     }
-    request = (secure ? https : http).request(requestOptions);
-    listen(request);
-    request.end();
-  };
-  const proxy = options.proxy ?? null;
-  if (proxy === null) {
-    sendRequest(null);
-  } else {
-    tunnel = openTunnel(
-      proxy,
-      hostname,
-      Number(requestOptions.port),
-      (socket) => {
-        tunnel = null;
-        if (settled) socket.destroy();
-        else sendRequest(socket);
+    const checked = validateUpgradeResponse(
+      { statusCode: response.statusCode ?? 0, headers: response.headers },
+      {
+        key,
+        offeredProtocols: options.protocols,
+        offeredExtensions: negotiator === null ? [] : [negotiator.name],
       },
-      fail,
     );
-  }
-
-  function listen(request: http.ClientRequest): void {
-    request.on("response", (response) => {
-      // Anything but 101, including a 3xx redirect, fails the connection.
-      response.resume();
-      const status = response.statusCode ?? 0;
-      const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
-      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
+    if (!checked.ok) {
+      socket.destroy();
+      invalid(checked.reason);
+      return;
+    }
+    let extension: PerMessageExtension | null = null;
+    if (checked.extensions.length > 0 && negotiator !== null) {
+      try {
+        extension = negotiator.accept(checked.extensions[0]);
+      } catch (error) {
+        socket.destroy();
+        invalid((error as Error).message);
+        return;
+      }
+    }
+    if (!settle()) {
+      extension?.dispose();
+      socket.destroy();
+      return;
+    }
+    const extensionsHeader = response.headers["sec-websocket-extensions"];
+    onSuccess({
+      socket,
+      head,
+      protocol: checked.protocol,
+      extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
+      extension,
     });
-    request.on("error", (error) => fail(networkError(error, hostname, secure)));
-    request.on("upgrade", (response, socket: Socket, head: Buffer) => {
-      if (settled) {
-        socket.destroy();
-        return;
-      }
-      const checked = validateUpgradeResponse(
-        { statusCode: response.statusCode ?? 0, headers: response.headers },
-        {
-          key,
-          offeredProtocols: options.protocols,
-          offeredExtensions: negotiator === null ? [] : [negotiator.name],
-        },
-      );
-      if (!checked.ok) {
-        socket.destroy();
-        invalid(checked.reason);
-        return;
-      }
-      let extension: PerMessageExtension | null = null;
-      if (checked.extensions.length > 0 && negotiator !== null) {
-        try {
-          extension = negotiator.accept(checked.extensions[0]);
-        } catch (error) {
-          socket.destroy();
-          invalid((error as Error).message);
-          return;
-        }
-      }
-      if (!settle()) {
-        extension?.dispose();
-        socket.destroy();
-        return;
-      }
-      const extensionsHeader = response.headers["sec-websocket-extensions"];
-      onSuccess({
-        socket,
-        head,
-        protocol: checked.protocol,
-        extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
-        extension,
-      });
-    });
-  }
+  });
+  request.end();
 
   return {
     abort: () =>
