@@ -49,6 +49,9 @@ export function connectThroughHttpProxy(
     onFailure(error);
   };
   const request = (proxy.scheme === "https" ? https : http).request(options);
+  // Without an agent node:http would add "Connection: close", which asks the proxy to close the connection
+  // after its answer (RFC 9112 §9.6): the tunnel itself. The request is only CONNECT, Host and credentials.
+  request.removeHeader("connection");
   request.on("socket", (socket: Socket) => {
     socket.once(proxy.scheme === "https" ? "secureConnect" : "connect", () => {
       reached = true;

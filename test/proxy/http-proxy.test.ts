@@ -182,7 +182,11 @@ describe("HTTPS proxy (a TLS front piping into tinyproxy)", { skip }, () => {
 
 describe("HTTP proxies that misbehave (raw servers)", () => {
   /** A TCP server that, once the CONNECT request head has arrived, writes `answer` (or nothing) and ends. */
-  async function rawProxy(t: Parameters<typeof failureThrough>[0], answer: Buffer | null) {
+  async function rawProxy(
+    t: Parameters<typeof failureThrough>[0],
+    answer: Buffer | null,
+    heads: string[] = [],
+  ) {
     const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
       sockets.add(socket);
@@ -191,6 +195,7 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
       socket.on("data", (chunk) => {
         head += chunk.toString("latin1");
         if (!head.includes("\r\n\r\n")) return;
+        heads.push(head);
         if (answer === null) socket.end();
         else socket.end(answer);
       });
@@ -219,6 +224,19 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
       `escaped: ${error.message}`,
     );
     assert.doesNotMatch(error.message, /[^\x20-\x7e]/);
+  });
+
+  test("RFC 9110 §9.3.6: the request is CONNECT authority, Host and Proxy-Authorization, nothing else", async (t) => {
+    const heads: string[] = [];
+    const url = await rawProxy(t, Buffer.from("HTTP/1.1 503 Busy\r\n\r\n"), heads);
+    const proxy = { url, username: "Aladdin", password: "open sesame" };
+    await failureThrough(t, "wss://[::1]:8443/path", { proxy });
+    await failureThrough(t, "ws://example.com/", { proxy: url });
+    assert.deepEqual(heads, [
+      // RFC 7617 §2's example credentials; the IPv6 literal in brackets (RFC 3986 §3.2.2).
+      "CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n",
+      "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n",
+    ]);
   });
 
   test("a proxy that closes without answering CONNECT: SJ_ERR_PROXY_PROTOCOL", async (t) => {
