@@ -92,11 +92,11 @@ export interface WebSocketOptions {
    * CONNECT), "socks5://…" or "socks5h://…" (RFC 1928/1929; names are resolved by the proxy), or
    * `{ url, username, password, ca, rejectUnauthorized }`. wss: stays TLS end to end to the server.
    */
-  proxy?: ProxyOption | null;
+  proxy?: ProxyOption;
   /**
    * Opt in to the proxy environment variables when `proxy` is not given, as undici's EnvHttpProxyAgent reads
    * them: http_proxy (ws:), https_proxy then http_proxy (wss:), then all_proxy; no_proxy exempts hosts.
-   * Default false.
+   * Default false. A variable that is not a usable proxy URL makes the constructor throw a TypeError.
    */
   proxyFromEnvironment?: boolean;
 }

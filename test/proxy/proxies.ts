@@ -143,9 +143,10 @@ export async function startTinyproxy(
   return { ...started, url: `http://127.0.0.1:${started.port}` };
 }
 
-/** danted (SOCKS5, no authentication) letting 127.0.0.0/8 CONNECT anywhere. */
+/** danted (SOCKS5, no authentication) letting 127.0.0.0/8 CONNECT anywhere but to `blockedPort`. */
 export async function startDanted(
   t: TestContext,
+  options: { blockedPort?: number } = {},
 ): Promise<{ port: number; url: string; output: () => string }> {
   const root = process.getuid?.() === 0;
   const started = await startDaemon(
@@ -163,6 +164,9 @@ export async function startDanted(
         "client pass {",
         "  from: 127.0.0.0/8 to: 0.0.0.0/0",
         "}",
+        ...(options.blockedPort === undefined
+          ? []
+          : ["socks block {", `  from: 0.0.0.0/0 to: 0.0.0.0/0 port = ${options.blockedPort}`, "}"]),
         "socks pass {",
         "  from: 127.0.0.0/8 to: 0.0.0.0/0",
         "  command: connect",

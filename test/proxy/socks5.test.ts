@@ -49,6 +49,17 @@ describe("SOCKS5 without authentication (danted)", { skip }, () => {
     );
   });
 
+  test("a port its rules block: SJ_ERR_PROXY_TARGET_REFUSED, 'connection not allowed by ruleset (reply 2)'", async (t) => {
+    const target = await echoServer(t);
+    const proxy = await startDanted(t, { blockedPort: target.port });
+    const { error } = await failureThrough(t, target.url, { proxy: proxy.url });
+    assert.equal(error.code, "SJ_ERR_PROXY_TARGET_REFUSED");
+    assert.match(
+      error.message,
+      /could not connect to the target: connection not allowed by ruleset \(reply 2\)$/,
+    );
+  });
+
   test("credentials offered to a proxy that takes none: it picks 'no authentication' and the tunnel works", async (t) => {
     const target = await echoServer(t);
     const proxy = await startDanted(t);
