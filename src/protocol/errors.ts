@@ -61,7 +61,19 @@ export type HandshakeErrorCode =
   /** A 101 that breaks RFC 6455 §4.1 (accept key, subprotocol, extension). */
   | "SJ_ERR_INVALID_HANDSHAKE"
   /** close() or terminate() was called before the handshake finished. */
-  | "SJ_ERR_ABORTED";
+  | "SJ_ERR_ABORTED"
+  /** The proxy could not be reached (refused, not found, reset); see `cause`. */
+  | "SJ_ERR_PROXY_UNREACHABLE"
+  /** TLS to an https: proxy failed (its certificate, or it speaks no TLS). */
+  | "SJ_ERR_PROXY_TLS_FAILED"
+  /** The proxy wants credentials, or rejected the ones given (HTTP 407, SOCKS5 authentication). */
+  | "SJ_ERR_PROXY_AUTH_REQUIRED"
+  /** An HTTP proxy answered CONNECT with a status other than 2xx and 407 (`status`; the message quotes it). */
+  | "SJ_ERR_PROXY_REFUSED"
+  /** A SOCKS5 proxy could not or would not connect to the target (its reply code is in the message). */
+  | "SJ_ERR_PROXY_TARGET_REFUSED"
+  /** The proxy broke its protocol: a malformed reply, or it closed the connection mid-negotiation. */
+  | "SJ_ERR_PROXY_PROTOCOL";
 
 /** The opening handshake failed: `code` says how, `status` is the HTTP status (or null), `cause` Node's error. */
 export class HandshakeError extends Error {

@@ -1,4 +1,5 @@
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { proxyFor } from "../client/proxy.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { resolveHeartbeat } from "../connection/heartbeat.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
@@ -162,6 +163,7 @@ export class WebSocket extends EventTarget {
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     };
+    const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
     const connectionOptions: ConnectionOptions = {
       role: "client",
       maxPayloadBytes: opts.maxPayloadBytes,
@@ -178,6 +180,7 @@ export class WebSocket extends EventTarget {
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
+        proxy,
         extension:
           opts.extension !== undefined
             ? opts.extension
