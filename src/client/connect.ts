@@ -6,6 +6,7 @@ import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+import { isBadPort } from "./bad-ports.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
@@ -171,6 +172,22 @@ export function startClientHandshake(
           );
         },
         fail,
+      );
+      return undefined;
+    };
+  }
+  // Fetch "fetch" step 6 (port blocking, §2.9): a bad port is a network error, and nothing is connected.
+  const port = Number(requestOptions.port);
+  if (isBadPort(port)) {
+    requestOptions.agent = undefined;
+    requestOptions.createConnection = () => {
+      process.nextTick(() =>
+        fail(
+          new HandshakeError(
+            "SJ_ERR_BAD_PORT",
+            `port ${port} is blocked, as in browsers (Fetch "bad port": it belongs to another protocol)`,
+          ),
+        ),
       );
       return undefined;
     };

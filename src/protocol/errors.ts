@@ -62,6 +62,8 @@ export type HandshakeErrorCode =
   | "SJ_ERR_INVALID_HANDSHAKE"
   /** close() or terminate() was called before the handshake finished. */
   | "SJ_ERR_ABORTED"
+  /** The URL's port is on Fetch's "bad port" list (§2.9): nothing was connected. */
+  | "SJ_ERR_BAD_PORT"
   /** The proxy could not be reached (refused, not found, reset); see `cause`. */
   | "SJ_ERR_PROXY_UNREACHABLE"
   /** TLS to an https: proxy failed (its certificate, or it speaks no TLS). */

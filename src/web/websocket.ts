@@ -156,13 +156,17 @@ export class WebSocket extends EventTarget {
     this.#origin = record.origin;
 
     // 11. Establish a WebSocket connection (in parallel).
-    const tls = {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      rejectUnauthorized: opts.rejectUnauthorized,
-      servername: opts.servername,
-    };
+    // Only the options given: an explicit `undefined` would override Node's defaults (rejectUnauthorized
+    // follows NODE_TLS_REJECT_UNAUTHORIZED when it is not set).
+    const tls = Object.fromEntries(
+      Object.entries({
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        rejectUnauthorized: opts.rejectUnauthorized,
+        servername: opts.servername,
+      }).filter(([, value]) => value !== undefined),
+    );
     const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
     const connectionOptions: ConnectionOptions = {
       role: "client",

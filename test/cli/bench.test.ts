@@ -89,13 +89,13 @@ describe("sockjet bench", { concurrency: 2 }, () => {
 
   test("a refused connection exits 1 with one line; a bad size exits 2", async () => {
     const [refused, badSize] = await Promise.all([
-      run(["bench", "-d", "0.2", "ws://127.0.0.1:1/"]),
+      run(["bench", "-d", "0.2", "ws://127.0.0.1:2/"]),
       run(["bench", "-s", "12q", `${served.ws}/`]),
     ]);
     assert.equal(refused.code, 1);
     assert.match(
       refused.stderr,
-      /^sockjet bench: error: cannot connect to ws:\/\/127\.0\.0\.1:1\/: connection refused.*\n$/,
+      /^sockjet bench: error: cannot connect to ws:\/\/127\.0\.0\.1:2\/: connection refused.*\n$/,
     );
     assert.equal(badSize.code, 2);
     assert.match(badSize.stderr, /^sockjet bench: invalid value for -s: "12q"/);

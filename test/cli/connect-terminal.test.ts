@@ -130,14 +130,14 @@ describe("sockjet connect: a password in the URL is never shown", () => {
         assert.doesNotMatch(connected.output, /s3cr3t|alice/);
       },
     );
-    const refused = await run(["connect", "ws://alice:s3cr3t@127.0.0.1:1/"]);
+    const refused = await run(["connect", "ws://alice:s3cr3t@127.0.0.1:2/"]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /cannot connect to ws:\/\/\*\*\*@127\.0\.0\.1:1\/: connection refused/);
+    assert.match(refused.stderr, /cannot connect to ws:\/\/\*\*\*@127\.0\.0\.1:2\/: connection refused/);
     const invalid = await Promise.all([
       run(["connect", "ws://alice:s3cr3t@exa mple/"]),
       run(["connect", "ws://alice:s3cr3t@127.0.0.1/#x"]),
       run(["connect", "ftp://alice:s3cr3t@127.0.0.1/"]),
-      run(["bench", "-d", "0.2", "ws://alice:s3cr3t@127.0.0.1:1/"]),
+      run(["bench", "-d", "0.2", "ws://alice:s3cr3t@127.0.0.1:2/"]),
     ]);
     for (const result of invalid) {
       assert.match(result.stderr, /\*\*\*@/, result.stderr);

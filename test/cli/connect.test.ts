@@ -137,12 +137,12 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
 
 describe("sockjet connect: exit status", { concurrency: 2 }, () => {
   test("a refused connection exits 1 with one line on stderr", async () => {
-    const result = await run(["connect", "ws://127.0.0.1:1/"]);
+    const result = await run(["connect", "ws://127.0.0.1:2/"]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, "");
     assert.match(
       result.stderr,
-      /^sockjet connect: cannot connect to ws:\/\/127\.0\.0\.1:1\/: connection refused.*\n$/,
+      /^sockjet connect: cannot connect to ws:\/\/127\.0\.0\.1:2\/: connection refused.*\n$/,
     );
   });
 
@@ -220,14 +220,14 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
       [["connect", "ws://127.0.0.1/#frag"], /a WebSocket URL has no #fragment/],
       [["connect"], /^sockjet connect: missing URL/],
       [
-        ["connect", "--close", "1001", "ws://127.0.0.1:1/"],
+        ["connect", "--close", "1001", "ws://127.0.0.1:2/"],
         /invalid value for --close: "1001" \(the code must be 1000/,
       ],
-      [["connect", "--header", "no colon", "ws://127.0.0.1:1/"], /invalid value for --header/],
-      [["connect", "--header", "Bad Name: x", "ws://127.0.0.1:1/"], /^sockjet connect: Invalid header name/],
-      [["connect", "--protocol", "a b", "ws://127.0.0.1:1/"], /subprotocol 'a b' is invalid/],
-      [["connect", "--wait", "soon", "ws://127.0.0.1:1/"], /invalid value for --wait/],
-      [["connect", "--frobnicate", "ws://127.0.0.1:1/"], /^sockjet connect: unknown flag --frobnicate/],
+      [["connect", "--header", "no colon", "ws://127.0.0.1:2/"], /invalid value for --header/],
+      [["connect", "--header", "Bad Name: x", "ws://127.0.0.1:2/"], /^sockjet connect: Invalid header name/],
+      [["connect", "--protocol", "a b", "ws://127.0.0.1:2/"], /subprotocol 'a b' is invalid/],
+      [["connect", "--wait", "soon", "ws://127.0.0.1:2/"], /invalid value for --wait/],
+      [["connect", "--frobnicate", "ws://127.0.0.1:2/"], /^sockjet connect: unknown flag --frobnicate/],
     ];
     const results = await Promise.all(cases.map(([args]) => run(args)));
     results.forEach((result, i) => {

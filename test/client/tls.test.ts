@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { TLSSocket } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
 import { WebSocket } from "../../src/index.js";
 import { connect, next, record, selfSignedCertificate, within } from "./helpers.js";
@@ -142,5 +148,32 @@ describe("wss: TLS with certificate verification", () => {
     const event = await within(closed, 5000, "close");
     assert.deepEqual(types(), ["error", "close"]);
     assert.equal(event.code, 1006);
+  });
+
+  test("with no TLS option given, Node's NODE_TLS_REJECT_UNAUTHORIZED=0 applies (no explicit undefined overrides it)", async (t) => {
+    const peer = await tlsEchoServer(t);
+    if (peer === null) return;
+    const dir = mkdtempSync(join(tmpdir(), "sockjet-tls-env-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const script = join(dir, "client.mts");
+    writeFileSync(
+      script,
+      `import { WebSocket } from ${JSON.stringify(fileURLToPath(new URL("../../src/index.ts", import.meta.url)))};
+const ws = new WebSocket("wss://127.0.0.1:${peer.port}/");
+ws.onopen = () => { console.log("open"); ws.close(); };
+ws.onerror = (event) => { console.log("error", event.error?.code); };
+`,
+    );
+    // The peer runs in this process: the child must be waited for without blocking the event loop.
+    const child = spawn(process.execPath, ["--no-warnings", "--import", "tsx", script], {
+      env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: "0" },
+    });
+    t.after(() => child.kill());
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    await within(once(child, "exit"), 20_000, "the child client");
+    assert.equal(stdout.trim(), "open", stderr);
   });
 });

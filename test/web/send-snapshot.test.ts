@@ -127,7 +127,7 @@ describe('Node-only binaryType "nodebuffer"', () => {
   });
 
   it("an unknown binaryType is still ignored", () => {
-    const socket = new WebSocket("ws://127.0.0.1:1/", [], { perMessageDeflate: false });
+    const socket = new WebSocket("ws://127.0.0.1:2/", [], { perMessageDeflate: false });
     socket.onerror = () => {};
     socket.binaryType = "arraybuffer";
     socket.binaryType = "uint8array" as "arraybuffer";
