@@ -2,6 +2,8 @@
 // memory is only the stream's. Plain TCP and hand-made frames: nothing here can hide backpressure.
 //   node stream-flood-peer.mjs flood-server <limitBytes>   a WebSocket server that sends 64 KiB binary
 //                                                          messages as fast as TCP takes them, up to limit
+//   node stream-flood-peer.mjs flood-client <port> <limitBytes>
+//                                                          the same flood from a client (masked frames)
 //   node stream-flood-peer.mjs slow-client <port> <bytesPerTick>
 //                                                          a WebSocket client that reads at most
 //                                                          bytesPerTick every 10 ms
@@ -20,14 +22,46 @@ process.stdin.resume();
 process.stdin.on("end", () => process.exit(0));
 setInterval(() => console.log(JSON.stringify({ bytes })), 50);
 
-if (mode === "flood-server") {
-  const limit = Number(arg1);
-  // One unmasked binary frame: FIN + opcode 2, 127 → 64-bit length.
-  const frame = Buffer.alloc(10 + MESSAGE_BYTES, 7);
+/** One binary frame of MESSAGE_BYTES (FIN + opcode 2, 127 → 64-bit length); a client's has a zero mask. */
+function binaryFrame(masked) {
+  const header = masked ? 14 : 10;
+  const frame = Buffer.alloc(header + MESSAGE_BYTES, 7);
   frame[0] = 0x82;
-  frame[1] = 127;
+  frame[1] = masked ? 0x80 | 127 : 127;
   frame.writeUInt32BE(0, 2);
   frame.writeUInt32BE(MESSAGE_BYTES, 6);
+  if (masked) frame.writeUInt32BE(0, 10);
+  return frame;
+}
+
+/** Writes `frame` as fast as TCP takes it, up to `limit` bytes, counting what the kernel took. */
+function flood(socket, frame, limit) {
+  let queued = 0;
+  const pump = () => {
+    while (queued < limit) {
+      queued += frame.length;
+      const more = socket.write(frame, (error) => {
+        if (!error) bytes += frame.length;
+      });
+      if (!more) {
+        socket.once("drain", pump);
+        return;
+      }
+    }
+  };
+  pump();
+}
+
+function clientHandshake(socket) {
+  const key = randomBytes(16).toString("base64");
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+}
+
+if (mode === "flood-server") {
+  const limit = Number(arg1);
+  const frame = binaryFrame(false);
   const server = net.createServer((socket) => {
     socket.on("error", () => {});
     let head = "";
@@ -44,32 +78,26 @@ if (mode === "flood-server") {
       );
       // What the client sends (its Close, at the end) is read and dropped.
       socket.on("data", () => {});
-      let queued = 0;
-      const pump = () => {
-        while (queued < limit) {
-          queued += frame.length;
-          const more = socket.write(frame, (error) => {
-            if (!error) bytes += frame.length;
-          });
-          if (!more) {
-            socket.once("drain", pump);
-            return;
-          }
-        }
-      };
-      pump();
+      flood(socket, frame, limit);
     };
     socket.on("data", onHead);
   });
   server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: server.address().port })));
+} else if (mode === "flood-client") {
+  const socket = net.connect(Number(arg1), "127.0.0.1");
+  socket.on("error", () => {});
+  clientHandshake(socket);
+  // The 101 and anything after it (the server's Close, at the end) are read and dropped.
+  socket.on("data", () => {});
+  socket.on("connect", () => {
+    console.log(JSON.stringify({ port: 0 }));
+    flood(socket, binaryFrame(true), Number(arg2));
+  });
 } else if (mode === "slow-client") {
   const perTick = Number(arg2);
   const socket = net.connect(Number(arg1), "127.0.0.1");
   socket.on("error", () => {});
-  const key = randomBytes(16).toString("base64");
-  socket.write(
-    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
+  clientHandshake(socket);
   // Paused mode: the kernel's buffers fill while we read slowly (the 101 is counted too, a few bytes).
   socket.pause();
   setInterval(() => {
