@@ -1,7 +1,11 @@
-import type { AddressInfo } from "node:net";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createServer as createHttpsServer } from "node:https";
+import net, { type AddressInfo } from "node:net";
 import type { TestContext } from "node:test";
+import tls from "node:tls";
 import { WebSocketServer } from "../../src/index.js";
-import { rawServer } from "../support/raw-server.js";
+import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
 
 // The server side of the WPT websockets/stream/tentative tests, rebuilt on our WebSocketServer (the WPT
 // runs pywebsocket handlers; each path below does what its handler does).
@@ -11,7 +15,8 @@ import { rawServer } from "../support/raw-server.js";
 //   /echo_exit                      echoes until the message "Goodbye", then closes
 //   /404                            refused (the server answers 404)
 // and two raw servers for the closing handshake's timing: delayed-passive-close (answers our Close after
-// one second) and passive-close-abort (drops the TCP connection on our Close).
+// one second) and passive-close-abort (drops the TCP connection on our Close). With `tls` (the WPT's ?wss
+// variant) every one of them is served over TLS with that certificate.
 
 export interface WptServers {
   base: string;
@@ -20,14 +25,25 @@ export interface WptServers {
   passiveCloseAbort: string;
 }
 
-export async function wptServers(t: TestContext): Promise<WptServers> {
+export async function wptServers(
+  t: TestContext,
+  tlsOptions: { key: string; cert: string } | null = null,
+): Promise<WptServers> {
+  const https = tlsOptions === null ? null : createHttpsServer(tlsOptions);
   const server = new WebSocketServer({
-    port: 0,
-    host: "127.0.0.1",
+    ...(https === null ? { port: 0, host: "127.0.0.1" } : { server: https }),
     protocols: ["echo"],
     verify: ({ url }) => url.pathname !== "/404",
   });
-  await new Promise<void>((resolve) => server.once("listening", resolve));
+  if (https === null) await new Promise<void>((resolve) => server.once("listening", resolve));
+  else {
+    https.listen(0, "127.0.0.1");
+    await once(https, "listening");
+    t.after(() => {
+      https.closeAllConnections();
+      https.close();
+    });
+  }
   server.on("connection", (socket, request) => {
     const url = new URL(request.url ?? "/", "ws://localhost");
     if (url.pathname === "/remote-close") {
@@ -48,24 +64,66 @@ export async function wptServers(t: TestContext): Promise<WptServers> {
     };
   });
   t.after(() => server.close());
-  const base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const delayed = await rawServer(t, null, (socket) => {
-    // The only frame the test sends is its Close: answer it after a second, then end.
-    socket.once("data", () =>
-      setTimeout(() => {
-        if (!socket.destroyed) socket.end(Buffer.from([0x88, 0x00]));
-      }, 1000),
-    );
-  });
-  const aborting = await rawServer(t, null, (socket) => {
-    socket.once("data", () => socket.destroy());
-  });
+  const scheme = https === null ? "ws" : "wss";
+  const address = (https ?? server).address() as AddressInfo;
+  const base = `${scheme}://127.0.0.1:${address.port}`;
+  // The only frame these tests send is their Close.
+  const delayed = await closeHandshakeServer(t, tlsOptions, (socket) =>
+    setTimeout(() => {
+      if (!socket.destroyed) socket.end(Buffer.from([0x88, 0x00]));
+    }, 1000),
+  );
+  const aborting = await closeHandshakeServer(t, tlsOptions, (socket) => socket.destroy());
   return {
     base,
     echo: `${base}/echo`,
-    delayedPassiveClose: delayed.url,
-    passiveCloseAbort: aborting.url,
+    delayedPassiveClose: `${scheme}://127.0.0.1:${delayed}/`,
+    passiveCloseAbort: `${scheme}://127.0.0.1:${aborting}/`,
   };
+}
+
+/**
+ * A server made of a plain TCP (or TLS) socket: it answers the opening handshake, then calls `onClose`
+ * with the socket at the client's first frame (its Close). Returns the port.
+ */
+async function closeHandshakeServer(
+  t: TestContext,
+  tlsOptions: { key: string; cert: string } | null,
+  onClose: (socket: net.Socket) => void,
+): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const onConnection = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let head = "";
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)![1];
+      const accept = createHash("sha1")
+        .update(key + HANDSHAKE_GUID)
+        .digest("base64");
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      if (end + 4 < head.length) onClose(socket);
+      else socket.once("data", () => onClose(socket));
+    };
+    socket.on("data", onData);
+  };
+  const server =
+    tlsOptions === null
+      ? net.createServer({ allowHalfOpen: true }, onConnection)
+      : tls.createServer({ ...tlsOptions, allowHalfOpen: true }, onConnection);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 /** Rejects with `message` if `promise` does not settle within `ms`. */
