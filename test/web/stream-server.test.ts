@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
@@ -17,6 +17,37 @@ import { rejectionOf, within } from "./stream-helpers.js";
 
 const WAIT = 5000;
 const MiB = 1024 * 1024;
+/** Debian's python3-websockets (apt-get install python3-websockets): the interop tests skip without it. */
+const PYTHON = "/usr/bin/python3";
+const pythonSkip =
+  spawnSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" }).status === 0
+    ? false
+    : "python3-websockets is missing (apt-get install -y python3-websockets)";
+
+const PYTHON_CLIENT = `
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1]) as ws:
+        await ws.send("from python")
+        text = await ws.recv()
+        await ws.send(bytes([1, 2, 3]))
+        data = await ws.recv()
+        await ws.close(4002, "py")
+        print(text, list(data), ws.close_code, flush=True)
+asyncio.run(main())
+`;
+
+const PYTHON_ECHO_SERVER = `
+import asyncio, websockets
+async def echo(ws, path=None):
+    async for message in ws:
+        await ws.send(message)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", 0) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+`;
 
 /** A server whose every connection is a stream that echoes what it reads (readable piped to writable). */
 async function streamEchoServer(t: TestContext, options: { perMessageDeflate?: boolean } = {}) {
@@ -253,6 +284,38 @@ describe("WebSocketStream interop", () => {
     client.send("from WebSocket");
     const [event] = (await within(once(client, "message"), WAIT, "echo")) as [MessageEvent];
     assert.equal(event.data, "from WebSocket");
+  });
+
+  it("a python websockets client talks to a server stream", { skip: pythonSkip }, async (t) => {
+    const { url } = await streamEchoServer(t);
+    const child = spawn(PYTHON, ["-c", PYTHON_CLIENT, url], { stdio: ["ignore", "pipe", "inherit"] });
+    t.after(() => child.kill());
+    const [line] = (await within(
+      once(createInterface({ input: child.stdout! }), "line"),
+      WAIT,
+      "python",
+    )) as [string];
+    assert.equal(line, "from python [1, 2, 3] 4002");
+  });
+
+  it("a client stream talks to a python websockets server", { skip: pythonSkip }, async (t) => {
+    const child = spawn(PYTHON, ["-c", PYTHON_ECHO_SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+    t.after(() => child.kill());
+    const [port] = (await within(
+      once(createInterface({ input: child.stdout! }), "line"),
+      WAIT,
+      "python",
+    )) as [string];
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    const { readable, writable } = await within(wss.opened, WAIT, "opened");
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    await writer.write("to python");
+    assert.equal((await within(reader.read(), WAIT, "echo")).value, "to python");
+    await writer.write(new Uint8Array([7, 8]));
+    assert.deepEqual((await within(reader.read(), WAIT, "echo")).value, new Uint8Array([7, 8]));
+    wss.close({ closeCode: 3002, reason: "bye" });
+    assert.deepEqual(await within(wss.closed, WAIT, "closed"), { closeCode: 3002, reason: "bye" });
   });
 
   it("a write to a stream whose peer vanished rejects, and closed rejects with a WebSocketError", async (t) => {
