@@ -96,6 +96,8 @@ export class WebSocketStream {
   /** The handshake (client) and the server's tracking of the connection; its messages come to us. */
   #webSocket: WebSocket | null = null;
   #connection: Connection | null = null;
+  /** The WebSocket's own connection events, to which the closing events are passed on. */
+  #previousEvents: ConnectionEvents | null = null;
   #readable: ReadableStreamDefaultController<WebSocketStreamChunk> | null = null;
   #readableDone = false;
   #writable: WritableStreamDefaultController | null = null;
@@ -103,6 +105,8 @@ export class WebSocketStream {
   #pendingWrite: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** writer.close(): resolved when the closing handshake completes. */
   #pendingClose: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** A write was still on its way when the peer's Close arrived: the close is not clean. */
+  #writeLost = false;
   /** Set once the closing handshake has started: messages are no longer held back (see #startClose). */
   #receiveUnbounded = false;
   /** The signal's abort reason, when it aborted the handshake. */
@@ -260,8 +264,6 @@ export class WebSocketStream {
     });
   }
 
-  #previousEvents: ConnectionEvents | null = null;
-
   static {
     // The connection's events while a stream has it: messages to the stream, which passes the closing
     // events on to the WebSocket's own (one small object per connection, as WebSocket does).
@@ -359,9 +361,20 @@ export class WebSocketStream {
     closeWithStatus(this.#webSocket!, closeCode ?? CloseCode.NoStatus, reason);
   }
 
-  /** The closing handshake started (either side). */
+  /** The closing handshake started: the peer's Close arrived, or we failed the connection. */
   #onClosing(code: number, reason: string): void {
-    if (this.#state === OPEN) this.#state = CLOSING;
+    if (this.#state === OPEN) {
+      this.#state = CLOSING;
+      // The peer closed first. It discards data that arrives after its Close (RFC 6455 §5.5.1: it has sent
+      // its last frame and may close the transport once ours arrives), so a message still on its way is lost:
+      // its write rejects and the close is not clean (WPT remote-close.any.js, write.any.js).
+      const write = this.#pendingWrite;
+      if (write !== null) {
+        this.#pendingWrite = null;
+        this.#writeLost = true;
+        write.reject(invalidState("The peer closed the connection before the message was sent."));
+      }
+    }
     this.#previousEvents?.onClosing(code, reason);
   }
 
@@ -369,9 +382,10 @@ export class WebSocketStream {
   #onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
     this.#previousEvents?.onClosed(code, reason, wasClean, error);
     this.#state = CLOSED;
-    const failure = wasClean
-      ? null
-      : webSocketErrorFor("The WebSocket connection was not closed cleanly.", code, reason);
+    const failure =
+      wasClean && !this.#writeLost
+        ? null
+        : webSocketErrorFor("The WebSocket connection was not closed cleanly.", code, reason);
     // A write still in progress rejects first, so the writable is errored with its error (WPT write.any.js).
     const write = this.#pendingWrite;
     this.#pendingWrite = null;

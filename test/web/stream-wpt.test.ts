@@ -373,6 +373,28 @@ for (const variant of ["default", "wss"] as const) {
       await wss.closed.catch(() => {});
     });
 
+    /** write.any.js's sendGoodbyeThenBigMessage: the server closes on "Goodbye" while 8 MiB are on their way. */
+    async function sendGoodbyeThenBigMessage(t: import("node:test").TestContext) {
+      const { base } = await wptServers(t, certificate);
+      const wss = new Stream(`${base}/echo_exit`);
+      const { writable } = await within(wss.opened, WAIT, "opened");
+      const writer = writable.getWriter();
+      const goodbye = writer.write("Goodbye");
+      const bigMessage = writer.write(new Uint8Array(8 * 1024 * 1024));
+      bigMessage.catch(() => {});
+      await goodbye;
+      const closedError = await within(rejectionOf(wss.closed), WAIT, "closed");
+      assert.ok(isWebSocketError(closedError), "a WebSocketError should be thrown");
+      return { writer, bigMessage };
+    }
+
+    it("a write that was incomplete at close time should reject", async (t) => {
+      const { writer, bigMessage } = await sendGoodbyeThenBigMessage(t);
+      const invalidStateError = await rejectionOf(bigMessage);
+      assert.equal((invalidStateError as Error).name, "InvalidStateError");
+      assert.equal(await rejectionOf(writer.write("word")), invalidStateError);
+    });
+
     it("messages are written in order: strings, ArrayBuffers and views (sockjet)", async (t) => {
       const { echo } = await wptServers(t, certificate);
       const wss = new Stream(echo);
@@ -423,6 +445,18 @@ for (const variant of ["default", "wss"] as const) {
       const wss = new Stream(`${base}/remote-close?code=4000&reason=%E3%83%AD%E3%83%9C%E3%83%83%E3%83%88`);
       const { reason } = await within(wss.closed, WAIT, "closed");
       assert.equal(reason, "ロボット");
+    });
+
+    it("close with unwritten data should not be considered clean", async (t) => {
+      const { base } = await wptServers(t, certificate);
+      const wss = new Stream(`${base}/remote-close?code=4567`);
+      const { writable } = await within(wss.opened, WAIT, "opened");
+      const write = writable.getWriter().write(new Uint8Array(20 * 1024 * 1024));
+      write.catch(() => {});
+      const error = await within(rejectionOf(wss.closed), WAIT, "closed");
+      assert.ok(isWebSocketError(error), "error should be WebSocketError");
+      assert.equal(error.closeCode, 4567);
+      await assert.rejects(write);
     });
 
     it("remote code and reason should be used", async (t) => {
