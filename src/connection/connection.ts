@@ -485,8 +485,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
     return this.socket.writableLength + this.output.queuedBytes;
   }
 
-  /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
-  private resumeReading(): void {
+  /**
+   * Reads again, unless a reason to pause still holds (every pause sets its own flag). Also for a caller
+   * that paused the socket itself (the client, around the bytes that came with the 101).
+   */
+  resumeReading(): void {
     if (this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld || this.finished) return;
     this.socket.resume();
   }

@@ -220,7 +220,9 @@ export class WebSocket extends EventTarget {
           result.socket.pause();
           setImmediate(() => {
             connection.receiveHead(result.head);
-            result.socket.resume();
+            // Not socket.resume(): the head's messages may have paused input (a WebSocketStream's full
+            // queue, pongs waiting to be sent), and that pause must hold.
+            connection.resumeReading();
           });
         }
       },

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import net, { type AddressInfo } from "node:net";
 import type { TestContext } from "node:test";
 import tls from "node:tls";
-import { WebSocketServer } from "../../src/index.js";
+import { WebSocketServer, WebSocketStream } from "../../src/index.js";
 import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
 
 // The server side of the WPT websockets/stream/tentative tests, rebuilt on our WebSocketServer (the WPT
@@ -13,9 +13,12 @@ import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
 //   /remote-close?code=&reason=     the server closes at once (no code: an empty Close; abrupt=1: a ping,
 //                                   then the TCP connection is dropped without a Close)
 //   /echo_exit                      echoes until the message "Goodbye", then closes
+//   /send-backpressure              an empty message, 16 large ones, then the seconds the large ones took
+//                                   to be sent (a stream's writes resolve once the kernel has the bytes)
 //   /404                            refused (the server answers 404)
 // and two raw servers for the closing handshake's timing: delayed-passive-close (answers our Close after
-// one second) and passive-close-abort (drops the TCP connection on our Close). With `tls` (the WPT's ?wss
+// one second) and passive-close-abort (drops the TCP connection on our Close), and receive-backpressure (reads
+// nothing for two seconds after the handshake). With `tls` (the WPT's ?wss
 // variant) every one of them is served over TLS with that certificate.
 
 export interface WptServers {
@@ -23,7 +26,11 @@ export interface WptServers {
   echo: string;
   delayedPassiveClose: string;
   passiveCloseAbort: string;
+  receiveBackpressure: string;
 }
+
+/** Size of each of the 16 large messages of /send-backpressure: 16 MiB in all, more than TCP buffers. */
+export const SEND_BACKPRESSURE_MESSAGE_BYTES = 1024 * 1024;
 
 export async function wptServers(
   t: TestContext,
@@ -46,6 +53,10 @@ export async function wptServers(
   }
   server.on("connection", (socket, request) => {
     const url = new URL(request.url ?? "/", "ws://localhost");
+    if (url.pathname === "/send-backpressure") {
+      sendBackpressure(WebSocketStream.from(socket)).catch(() => {});
+      return;
+    }
     if (url.pathname === "/remote-close") {
       if (url.searchParams.has("abrupt")) {
         socket.ping("ping");
@@ -67,29 +78,61 @@ export async function wptServers(
   const scheme = https === null ? "ws" : "wss";
   const address = (https ?? server).address() as AddressInfo;
   const base = `${scheme}://127.0.0.1:${address.port}`;
-  // The only frame these tests send is their Close.
-  const delayed = await closeHandshakeServer(t, tlsOptions, (socket) =>
-    setTimeout(() => {
-      if (!socket.destroyed) socket.end(Buffer.from([0x88, 0x00]));
-    }, 1000),
+  // The only frame the closing tests send is their Close.
+  const atFirstFrame = (act: (socket: net.Socket) => void) => (socket: net.Socket, rest: boolean) => {
+    if (rest) act(socket);
+    else socket.once("data", () => act(socket));
+  };
+  const delayed = await rawWebSocketServer(
+    t,
+    tlsOptions,
+    atFirstFrame((socket) =>
+      setTimeout(() => {
+        if (!socket.destroyed) socket.end(Buffer.from([0x88, 0x00]));
+      }, 1000),
+    ),
   );
-  const aborting = await closeHandshakeServer(t, tlsOptions, (socket) => socket.destroy());
+  const aborting = await rawWebSocketServer(
+    t,
+    tlsOptions,
+    atFirstFrame((socket) => socket.destroy()),
+  );
+  const notReading = await rawWebSocketServer(t, tlsOptions, (socket) => {
+    socket.pause();
+    setTimeout(() => {
+      socket.on("data", () => {});
+      socket.resume();
+    }, 2000);
+  });
   return {
     base,
     echo: `${base}/echo`,
     delayedPassiveClose: `${scheme}://127.0.0.1:${delayed}/`,
     passiveCloseAbort: `${scheme}://127.0.0.1:${aborting}/`,
+    receiveBackpressure: `${scheme}://127.0.0.1:${notReading}/`,
   };
 }
 
+/** The server side of WPT backpressure-receive.any.js (its send_backpressure_wsh.py). */
+async function sendBackpressure(wss: WebSocketStream): Promise<void> {
+  const { writable } = await wss.opened;
+  const writer = writable.getWriter();
+  // The empty message fills the client's readable queue; what follows waits for its reader.
+  await writer.write(new Uint8Array(0));
+  const start = performance.now();
+  const large = new Uint8Array(SEND_BACKPRESSURE_MESSAGE_BYTES);
+  for (let i = 0; i < 16; i++) await writer.write(large);
+  await writer.write(String((performance.now() - start) / 1000));
+}
+
 /**
- * A server made of a plain TCP (or TLS) socket: it answers the opening handshake, then calls `onClose`
- * with the socket at the client's first frame (its Close). Returns the port.
+ * A server made of a plain TCP (or TLS) socket: it answers the opening handshake, then calls `onOpen` with
+ * the socket (`rest`: bytes after the request came with it). Returns the port.
  */
-async function closeHandshakeServer(
+async function rawWebSocketServer(
   t: TestContext,
   tlsOptions: { key: string; cert: string } | null,
-  onClose: (socket: net.Socket) => void,
+  onOpen: (socket: net.Socket, rest: boolean) => void,
 ): Promise<number> {
   const sockets = new Set<net.Socket>();
   const onConnection = (socket: net.Socket): void => {
@@ -108,8 +151,7 @@ async function closeHandshakeServer(
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
       );
-      if (end + 4 < head.length) onClose(socket);
-      else socket.once("data", () => onClose(socket));
+      onOpen(socket, end + 4 < head.length);
     };
     socket.on("data", onData);
   };

@@ -479,6 +479,38 @@ for (const variant of ["default", "wss"] as const) {
       assert.equal(await rejectionOf(writable.getWriter().ready), error);
     });
   });
+
+  describe(`WPT websockets/stream/tentative/backpressure-*.any.js?${variant}`, () => {
+    // The WPT allows this much timer jitter.
+    const JITTER_ALLOWANCE_MS = 200;
+
+    it("backpressure should be applied to received messages", async (t) => {
+      const { base } = await wptServers(t, certificate);
+      const wss = new Stream(`${base}/send-backpressure`);
+      const { readable } = await within(wss.opened, WAIT, "opened");
+      const reader = readable.getReader();
+      // Create backpressure for 2 seconds.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // Skip the empty message used to fill the readable queue, then the large ones.
+      for (let i = 0; i < 17; i++) await within(reader.read(), WAIT, `message ${i}`);
+      const { value } = await within(reader.read(), WAIT, "the time");
+      assert.ok(Number(value) >= 2 - JITTER_ALLOWANCE_MS / 1000, `sending took ${value} s, not at least 2`);
+      wss.close();
+      await wss.closed;
+    });
+
+    it("backpressure should be applied to sent messages", async (t) => {
+      const { receiveBackpressure } = await wptServers(t, certificate);
+      const wss = new Stream(receiveBackpressure);
+      const { writable } = await within(wss.opened, WAIT, "opened");
+      const start = performance.now();
+      await within(writable.getWriter().write(new Uint8Array(8 * 1024 * 1024)), 10_000, "the write");
+      const elapsed = performance.now() - start;
+      assert.ok(elapsed >= 2000 - JITTER_ALLOWANCE_MS, `the write took ${elapsed} ms, not at least 2 s`);
+      wss.close();
+      await wss.closed.catch(() => {});
+    });
+  });
 }
 
 describe("WPT websockets/stream/tentative/websocket-error.any.js", () => {
