@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import type { WritableStreamDefaultWriter } from "node:stream/web";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { WebSocketError, WebSocketStream } from "../../src/index.js";
 import { selfSignedCertificate } from "../support/certificate.js";
 import { rejectionOf, within, wptServers } from "./stream-helpers.js";
@@ -17,6 +20,14 @@ function isWebSocketError(error: unknown): error is WebSocketError {
 }
 
 const tlsCertificate = selfSignedCertificate();
+
+// WPT's /common/gc.js: a full collection, then a turn of the event loop.
+setFlagsFromString("--expose-gc");
+const collect = runInNewContext("gc") as () => void;
+async function garbageCollect(): Promise<void> {
+  collect();
+  await new Promise((resolve) => setImmediate(resolve));
+}
 
 for (const variant of ["default", "wss"] as const) {
   const certificate = variant === "wss" ? tlsCertificate : null;
@@ -393,6 +404,28 @@ for (const variant of ["default", "wss"] as const) {
       const invalidStateError = await rejectionOf(bigMessage);
       assert.equal((invalidStateError as Error).name, "InvalidStateError");
       assert.equal(await rejectionOf(writer.write("word")), invalidStateError);
+    });
+
+    it("garbage collection after close with a pending write promise should not crash", async (t) => {
+      const { bigMessage } = await sendGoodbyeThenBigMessage(t);
+      for (let i = 0; i < 5; i++) await garbageCollect();
+      assert.equal(((await rejectionOf(bigMessage)) as Error).name, "InvalidStateError");
+    });
+
+    it("Garbage collecting a WebSocket stream doesn't crash while write promise is pending", async (t) => {
+      const { echo } = await wptServers(t, certificate);
+      let wss: WebSocketStream | null = new Stream(echo);
+      let { writable } = await within(wss.opened, WAIT, "opened");
+      let writer: WritableStreamDefaultWriter | null = writable.getWriter();
+      const closed = wss.closed;
+      wss = null;
+      writable = null as unknown as typeof writable;
+      const promises: Promise<void>[] = [];
+      for (let i = 0; i < 20; i++) promises.push(writer.write(new Uint8Array(100000)));
+      writer = null;
+      for (let i = 0; i < 5; i++) await garbageCollect();
+      await within(Promise.all(promises), WAIT, "the writes");
+      void closed;
     });
 
     it("messages are written in order: strings, ArrayBuffers and views (sockjet)", async (t) => {
