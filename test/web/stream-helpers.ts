@@ -15,6 +15,8 @@ import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
 //   /echo_exit                      echoes until the message "Goodbye", then closes
 //   /send-backpressure              an empty message, 16 large ones, then the seconds the large ones took
 //                                   to be sent (a stream's writes resolve once the kernel has the bytes)
+//   /protocol_array                 sends the subprotocol it chose (the first offered of alpha, beta, echo)
+//   /handshake_sleep_2              answers the handshake after two seconds
 //   /404                            refused (the server answers 404)
 // and two raw servers for the closing handshake's timing: delayed-passive-close (answers our Close after
 // one second) and passive-close-abort (drops the TCP connection on our Close), and receive-backpressure (reads
@@ -27,6 +29,8 @@ export interface WptServers {
   delayedPassiveClose: string;
   passiveCloseAbort: string;
   receiveBackpressure: string;
+  /** Upgrade requests the WebSocketServer has seen. */
+  upgradeRequests(): number;
 }
 
 /** Size of each of the 16 large messages of /send-backpressure: 16 MiB in all, more than TCP buffers. */
@@ -37,10 +41,15 @@ export async function wptServers(
   tlsOptions: { key: string; cert: string } | null = null,
 ): Promise<WptServers> {
   const https = tlsOptions === null ? null : createHttpsServer(tlsOptions);
+  let upgradeRequests = 0;
   const server = new WebSocketServer({
     ...(https === null ? { port: 0, host: "127.0.0.1" } : { server: https }),
-    protocols: ["echo"],
-    verify: ({ url }) => url.pathname !== "/404",
+    protocols: ["alpha", "beta", "echo"],
+    verify: ({ url }) => {
+      upgradeRequests++;
+      if (url.pathname !== "/handshake_sleep_2") return url.pathname !== "/404";
+      return new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 2000).unref());
+    },
   });
   if (https === null) await new Promise<void>((resolve) => server.once("listening", resolve));
   else {
@@ -55,6 +64,10 @@ export async function wptServers(
     const url = new URL(request.url ?? "/", "ws://localhost");
     if (url.pathname === "/send-backpressure") {
       sendBackpressure(WebSocketStream.from(socket)).catch(() => {});
+      return;
+    }
+    if (url.pathname === "/protocol_array") {
+      socket.send(socket.protocol);
       return;
     }
     if (url.pathname === "/remote-close") {
@@ -110,6 +123,7 @@ export async function wptServers(
     delayedPassiveClose: `${scheme}://127.0.0.1:${delayed}/`,
     passiveCloseAbort: `${scheme}://127.0.0.1:${aborting}/`,
     receiveBackpressure: `${scheme}://127.0.0.1:${notReading}/`,
+    upgradeRequests: () => upgradeRequests,
   };
 }
 
