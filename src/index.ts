@@ -48,3 +48,11 @@ export {
   type WebSocketEventMap,
   type WebSocketOptions,
 } from "./web/websocket.js";
+export { type WebSocketCloseInfo, WebSocketError } from "./web/websocket-error.js";
+export {
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  type WebSocketStreamChunk,
+  type WebSocketStreamCloseInfo,
+  type WebSocketStreamOptions,
+} from "./web/websocket-stream.js";

@@ -88,7 +88,7 @@ function onSocketClose(this: ConnectedSocket): void {
 export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Socket;
-  private readonly events: ConnectionEvents;
+  private events: ConnectionEvents;
   private readonly output: OutputBatcher;
   private readonly closeTimeoutMs: number;
   private readonly maxBufferedBytes: number;
@@ -113,6 +113,12 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private pausedForBackpressure = false;
   /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
   private pausedForAnswers = false;
+  /** Input is paused while the application's queue of received messages is full (pauseForReader). */
+  private pausedForReader = false;
+  /** Set once a message has been handed to the events: a late takeEvents() would have missed it. */
+  messageDelivered = false;
+  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
+  private sentWaiters: (() => void)[] | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
@@ -271,6 +277,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   onMessage(data: Buffer, isText: boolean): void {
     this.messageSeen = true;
+    this.messageDelivered = true;
     this.events.onMessage(data, isText);
   }
 
@@ -365,6 +372,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   /** The protocol's extension finished a job: go on with a teardown that was waiting for it. */
   onSettled(): void {
+    if (this.sentWaiters !== null && !this.protocol.sendPending) {
+      const waiters = this.sentWaiters;
+      this.sentWaiters = null;
+      for (const waiter of waiters) waiter();
+    }
     if (this.finished) return;
     if (this.socketClosed) {
       if (!this.protocol.receivePending) this.finish();
@@ -378,9 +390,75 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.endRequested && !this.protocol.sendPending) this.endSocket();
   }
 
-  /** True while the rate limiter holds the input (the keepalive does not count the silence against it). */
+  /**
+   * True while we hold the input on purpose, for the rate limiter or a reader that is not reading (the
+   * keepalive does not count the silence against it).
+   */
   get inputHeld(): boolean {
-    return this.rateLimiter?.holding === true;
+    return this.pausedForReader || this.rateLimiter?.holding === true;
+  }
+
+  /**
+   * Hands this connection's events to someone else (a WebSocketStream taking over an open WebSocket) and
+   * returns the previous ones, to which the new ones forward what they do not handle.
+   */
+  takeEvents(events: ConnectionEvents): ConnectionEvents {
+    const previous = this.events;
+    this.events = events;
+    return previous;
+  }
+
+  /**
+   * Receive backpressure (WebSocketStream): stops delivering messages after the one being delivered, and
+   * stops reading the socket, so a peer that floods a reader that does not read meets TCP's flow control.
+   * We then hold at most the messages already queued plus the rest of one socket read.
+   */
+  pauseForReader(): void {
+    if (this.finished) return;
+    this.pausedForReader = true;
+    this.protocol.holdForReader();
+    this.socket.pause();
+  }
+
+  /** The reader wants more: deliver what waits behind the pause, then read the socket again. */
+  resumeForReader(): void {
+    if (!this.pausedForReader) return;
+    this.pausedForReader = false;
+    if (this.finished) return;
+    this.output.beginBurst();
+    this.protocol.releaseForReader();
+    this.output.endBurst();
+    this.checkSlowConsumer();
+    this.checkUnsentAnswers();
+    this.resumeReading();
+  }
+
+  /**
+   * Send backpressure (WebSocketStream): calls `callback(true)` at once if what we have queued for the socket
+   * is at most `limit` bytes, else once everything queued so far has been handed to the kernel (an empty
+   * write's callback runs after every earlier write; frames still behind the extension are waited for
+   * first). `callback(false)`: the socket went away first (onClosed follows, or came before).
+   */
+  whenSent(limit: number, callback: (delivered: boolean) => void): void {
+    if (this.finished || this.socket.destroyed) {
+      callback(false);
+      return;
+    }
+    if (this.protocol.sendPending) {
+      (this.sentWaiters ??= []).push(() => this.whenSent(limit, callback));
+      return;
+    }
+    if (this.waitingBytes <= limit) {
+      callback(true);
+      return;
+    }
+    this.output.flush();
+    if (this.socket.writableEnded) {
+      // Our FIN is queued behind the bytes: the end's outcome is the socket's close.
+      callback(false);
+      return;
+    }
+    this.socket.write(EMPTY, (error) => callback(error == null));
   }
 
   /** True while we do not read the peer (backpressure, answers owed, the rate limiter's hold). */
@@ -430,8 +508,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
     return this.socket.writableLength + this.output.queuedBytes;
   }
 
-  /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
-  private resumeReading(): void {
+  /**
+   * Reads again, unless a reason to pause still holds (every pause sets its own flag). Also for a caller
+   * that paused the socket itself (the client, around the bytes that came with the 101).
+   */
+  resumeReading(): void {
     if (this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld || this.finished) return;
     this.socket.resume();
   }
@@ -527,6 +608,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.heartbeat?.stop();
+    const waiters = this.sentWaiters;
+    this.sentWaiters = null;
     this.rateLimiter?.dispose();
     this.protocol.dispose();
     this.output.discard();
@@ -536,6 +619,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
     this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));
+    if (waiters !== null) for (const waiter of waiters) waiter();
   }
 }
 

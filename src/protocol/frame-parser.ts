@@ -41,8 +41,11 @@ const sharedHeader: FrameHeader = {
 };
 const MAX_HEADER = 14;
 
-/** Why parsing is paused: each reason is lifted on its own (a decoder finishing must not undo a hold). */
-export const PauseReason = { decoding: 1, held: 2 } as const;
+/**
+ * Why parsing is paused: each reason is lifted on its own (a decoder finishing must not undo a hold). `reader`:
+ * the application's queue of received messages is full (WebSocketStream's receive backpressure).
+ */
+export const PauseReason = { decoding: 1, held: 2, reader: 4 } as const;
 
 export class FrameParser {
   private readonly sink: FrameSink;

@@ -274,6 +274,18 @@ export class Protocol implements FrameSink {
     this.handler.onFailure(error);
   }
 
+  /**
+   * Delivers no more messages until releaseForReader(): the application's queue is full. Called from
+   * onMessage, it stops after that message; the bytes behind it wait, parsed later in order.
+   */
+  holdForReader(): void {
+    this.parser.pause(PauseReason.reader);
+  }
+
+  releaseForReader(): void {
+    this.parser.resume(PauseReason.reader);
+  }
+
   /** Reads again after the frame gate held the input (FrameVerdict.holdAfter). */
   releaseInput(): void {
     this.parser.resume(PauseReason.held);

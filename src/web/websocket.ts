@@ -59,6 +59,24 @@ export function deliverPublished(webSocket: WebSocket, message: PublishedMessage
   return deliverImpl(webSocket, message);
 }
 
+let takeImpl: (
+  webSocket: WebSocket,
+  events: ConnectionEvents,
+) => { connection: Connection; previous: ConnectionEvents };
+
+/**
+ * Hands an open WebSocket's connection to a WebSocketStream: from now on its messages go to `events`, which
+ * forward the closing events to `previous` (so the WebSocket, and the server tracking it, see the close).
+ * Throws InvalidStateError if the socket is not open, was taken already, or has had a message delivered
+ * (which the stream would have missed).
+ */
+export function takeConnection(
+  webSocket: WebSocket,
+  events: ConnectionEvents,
+): { connection: Connection; previous: ConnectionEvents } {
+  return takeImpl(webSocket, events);
+}
+
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
 export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
   return acceptImpl(init);
@@ -126,6 +144,8 @@ export class WebSocket extends EventTarget {
   #handlers: HandlerSlots | null = null;
   #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
   #topicHost: TopicHost | null = null;
+  /** A WebSocketStream has taken this socket's messages (takeConnection). */
+  #taken = false;
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
@@ -209,7 +229,9 @@ export class WebSocket extends EventTarget {
           result.socket.pause();
           setImmediate(() => {
             connection.receiveHead(result.head);
-            result.socket.resume();
+            // Not socket.resume(): the head's messages may have paused input (a WebSocketStream's full
+            // queue, pongs waiting to be sent), and that pause must hold.
+            connection.resumeReading();
           });
         }
       },
@@ -581,6 +603,23 @@ export class WebSocket extends EventTarget {
       webSocket.#queue.push({ payload: message.payload, isText: message.isText, compress: undefined, size });
       webSocket.#queuedBytes += size;
       return true;
+    };
+    takeImpl = (webSocket, events) => {
+      const connection = webSocket.#connection;
+      if (webSocket.#readyState !== OPEN || connection === null) {
+        throw new DOMException("The WebSocket is not open.", "InvalidStateError");
+      }
+      if (webSocket.#taken) {
+        throw new DOMException("The WebSocket already has a WebSocketStream.", "InvalidStateError");
+      }
+      if (connection.messageDelivered) {
+        throw new DOMException(
+          "The WebSocket has already received messages: make its stream before the first one.",
+          "InvalidStateError",
+        );
+      }
+      webSocket.#taken = true;
+      return { connection, previous: connection.takeEvents(events) };
     };
     acceptImpl = (init) => {
       accepting = init;

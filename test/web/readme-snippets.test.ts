@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import * as sockjet from "../../src/index.js";
@@ -7,7 +8,7 @@ import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
 import { RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
-import { javascriptBlocks, runSnippet, type Snippet } from "./readme-snippets.js";
+import { javascriptBlocks, README, runSnippet, type Snippet } from "./readme-snippets.js";
 
 // Issue 14 item 8: every JavaScript block of README.md runs as written, in this process, against the
 // sources: its imports get sockjet's classes (subclassed only to record what the snippet makes, so that the
@@ -15,7 +16,7 @@ import { javascriptBlocks, runSnippet, type Snippet } from "./readme-snippets.js
 // a check of what it promises; a block without one fails, so a new README example cannot go untested. The
 // blocks are also type-checked against the built package (test/types/consumer.test.ts).
 
-const { WebSocket, WebSocketServer } = sockjet;
+const { WebSocket, WebSocketServer, WebSocketStream } = sockjet;
 type Server = InstanceType<typeof WebSocketServer>;
 type Socket = InstanceType<typeof WebSocket>;
 
@@ -183,6 +184,44 @@ const checks: Record<string, Check[]> = {
       assert.equal(noServer.httpServer, null);
       const response = await fetch(`http://127.0.0.1:${attachedPort}/`);
       assert.equal(await response.text(), "hello");
+    },
+  ],
+  "Streams: `WebSocketStream`, with backpressure at both ends": [
+    async (snippet, made) => {
+      // The server block: binary messages are counted, a text message is answered with the count.
+      await runSnippet(snippet.code.replace("port: 8080", "port: 0"), made.modules(), made.console);
+      const wss = new WebSocketStream(`ws://127.0.0.1:${await portOf(made.servers[0])}/`);
+      const { readable, writable } = await within(wss.opened, "the stream to open");
+      const writer = writable.getWriter();
+      await writer.write(new Uint8Array(10));
+      await writer.write(new Uint8Array(5).buffer);
+      await writer.write("total");
+      const { value } = await within(readable.getReader().read(), "the count");
+      assert.equal(value, "total: 15 bytes");
+      wss.close();
+      await within(wss.closed, "the close");
+    },
+    async (snippet, made, t) => {
+      // The client block, against a server like the one above.
+      const server = new WebSocketServer({ port: 0 });
+      t.after(() => server.close());
+      server.on("connection", async (socket) => {
+        const { readable, writable } = await WebSocketStream.from(socket).opened;
+        const writer = writable.getWriter();
+        let bytes = 0;
+        for await (const message of readable) {
+          if (typeof message === "string") await writer.write(`${message}: ${bytes} bytes`);
+          else bytes += message.byteLength;
+        }
+      });
+      const port = await portOf(server);
+      await runSnippet(
+        snippet.code.replace("localhost:8080", `localhost:${port}`),
+        made.modules(),
+        made.console,
+      );
+      const size = readFileSync(README).length;
+      assert.deepEqual(made.logs, [[`README.md: ${size} bytes`], [{ closeCode: 1000, reason: "done" }]]);
     },
   ],
   "Pub/sub: topics": [

@@ -1,0 +1,422 @@
+import {
+  ReadableStream,
+  type ReadableStreamDefaultController,
+  WritableStream,
+  type WritableStreamDefaultController,
+} from "node:stream/web";
+import type { Connection, ConnectionEvents } from "../connection/connection.js";
+import { CloseCode } from "../protocol/constants.js";
+import { toSendPayload } from "./binary.js";
+import { pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
+import { requireArguments, toDictionary, toSequence, toUSVString } from "./webidl.js";
+import { closeWithStatus, takeConnection, WebSocket, type WebSocketOptions } from "./websocket.js";
+import {
+  closeInfoOfReason,
+  toValidCloseInfo,
+  type WebSocketCloseInfo,
+  webSocketErrorFor,
+} from "./websocket-error.js";
+
+// WebSocketStream: the WebSockets Standard's draft (whatwg/websockets PR #48) as Chromium ships it, on the
+// same Connection as WebSocket, at both ends. Its point is backpressure that reaches the socket:
+// - receive: the readable holds RECEIVE_HIGH_WATER_MARK messages; when it is full the connection stops
+//   parsing and reading the socket (Connection.pauseForReader), and pull() resumes it, so a peer that floods
+//   a reader that does not read meets TCP flow control;
+// - send: a write() resolves once its bytes are with the kernel, or at once while at most
+//   SEND_HIGH_WATER_MARK bytes wait in our buffers (Connection.whenSent), so a producer that awaits its
+//   writes never grows our memory.
+// A client stream makes its handshake with a WebSocket it keeps to itself (the same URL, protocol, Origin
+// and TLS rules); a server takes an accepted WebSocket with WebSocketStream.from().
+
+/** Messages the readable queues before the socket is paused (Chromium: a count strategy of 1). */
+export const RECEIVE_HIGH_WATER_MARK = 1;
+/** Bytes that may wait in our buffers (Node's socket and the write batch) when write() resolves at once. */
+export const SEND_HIGH_WATER_MARK = 64 * 1024;
+
+export type WebSocketStreamChunk = string | Uint8Array;
+
+/** What `opened` resolves to (the draft's WebSocketOpenInfo). */
+export interface WebSocketOpenInfo {
+  readable: ReadableStream<WebSocketStreamChunk>;
+  writable: WritableStream<string | ArrayBuffer | ArrayBufferView>;
+  extensions: string;
+  protocol: string;
+}
+
+/** What `closed` resolves to: the close code and reason received (1005 and "" for a Close without a code). */
+export interface WebSocketStreamCloseInfo {
+  closeCode: number;
+  reason: string;
+}
+
+/** The draft's WebSocketStreamOptions, plus the Node-only options of WebSocket's third argument. */
+export interface WebSocketStreamOptions extends WebSocketOptions {
+  protocols?: string[];
+  /** Aborts the opening handshake; no effect once open (as specified). */
+  signal?: AbortSignal;
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** Set while from() makes a stream of an open WebSocket (the constructor's module-private path). */
+let adopting: WebSocket | null = null;
+
+function noop(): void {}
+
+let StreamEventsOf: new (stream: WebSocketStream) => ConnectionEvents;
+
+/** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
+type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
+
+/** A binary message as a plain Uint8Array (WPT read.any.js: its constructor is Uint8Array, not Buffer). */
+function toChunk(data: Buffer): Uint8Array {
+  const buffer = data.buffer as ArrayBuffer;
+  // A message that owns its whole ArrayBuffer is handed out as is; a view into a read buffer (or Node's
+  // shared pool, which holds other bytes) is copied.
+  if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return new Uint8Array(buffer);
+  return new Uint8Array(data);
+}
+
+function invalidState(message: string): DOMException {
+  return new DOMException(message, "InvalidStateError");
+}
+
+export class WebSocketStream {
+  readonly #url: string;
+  readonly #opened: Promise<WebSocketOpenInfo>;
+  readonly #closed: Promise<WebSocketStreamCloseInfo>;
+  #resolveOpened: (info: WebSocketOpenInfo) => void = noop;
+  #rejectOpened: (error: unknown) => void = noop;
+  #resolveClosed: (info: WebSocketStreamCloseInfo) => void = noop;
+  #rejectClosed: (error: unknown) => void = noop;
+  #state = CONNECTING;
+  /** The handshake (client) and the server's tracking of the connection; its messages come to us. */
+  #webSocket: WebSocket | null = null;
+  #connection: Connection | null = null;
+  /** The WebSocket's own connection events, to which the closing events are passed on. */
+  #previousEvents: ConnectionEvents | null = null;
+  #readable: ReadableStreamDefaultController<WebSocketStreamChunk> | null = null;
+  #readableDone = false;
+  #writable: WritableStreamDefaultController | null = null;
+  /** The write() waiting for its bytes to leave (the writable's strategy allows one at a time). */
+  #pendingWrite: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** writer.close(): resolved when the closing handshake completes. */
+  #pendingClose: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** A write was still on its way when the peer's Close arrived: the close is not clean. */
+  #writeLost = false;
+  /** Set once the closing handshake has started: messages are no longer held back (see #startClose). */
+  #receiveUnbounded = false;
+  /** The signal's abort reason, when it aborted the handshake. */
+  #abortReason: unknown = undefined;
+  #aborted = false;
+
+  constructor(url: string | URL, options?: WebSocketStreamOptions) {
+    this.#opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.#closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    // The draft marks both promises handled: a failed connection nobody awaits is no unhandled rejection.
+    this.#opened.catch(noop);
+    this.#closed.catch(noop);
+
+    const accepted = adopting;
+    if (accepted !== null) {
+      adopting = null;
+      this.#url = accepted.url;
+      this.#attach(accepted);
+      return;
+    }
+    requireArguments(arguments.length, 1, "WebSocketStream constructor");
+    const opts = toDictionary(
+      options,
+      "Failed to construct 'WebSocketStream': options",
+    ) as WebSocketStreamOptions;
+    // WebIDL: sequence<USVString> (a string is not one) and AbortSignal, before the URL steps.
+    const protocols =
+      opts.protocols === undefined
+        ? []
+        : toSequence(opts.protocols, toUSVString, "Failed to construct 'WebSocketStream': protocols");
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("Failed to construct 'WebSocketStream': signal is not an AbortSignal");
+    }
+    // The URL and protocol checks of new WebSocket() (SyntaxError), without connecting yet.
+    const { record } = parseConstructorArguments(url, protocols, opts.baseURL ?? pageLocation()?.href);
+    this.#url = record.href;
+    // An already aborted signal: no connection; both promises reject with its reason.
+    if (signal?.aborted) {
+      this.#state = CLOSED;
+      this.#rejectOpened(signal.reason);
+      this.#rejectClosed(signal.reason);
+      return;
+    }
+    const webSocket = new WebSocket(record.href, protocols, opts);
+    this.#webSocket = webSocket;
+    const onAbort = (): void => {
+      if (this.#state !== CONNECTING) return;
+      this.#aborted = true;
+      this.#abortReason = signal!.reason;
+      webSocket.close();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    webSocket.addEventListener("open", () => {
+      signal?.removeEventListener("abort", onAbort);
+      this.#attach(webSocket);
+    });
+    webSocket.addEventListener("close", (event) => {
+      signal?.removeEventListener("abort", onAbort);
+      // Only a connection that never opened ends here; an open one reports through the connection events.
+      if (this.#connection === null) this.#handshakeFailed(event.code);
+    });
+  }
+
+  /**
+   * Node-only: a stream of an open WebSocket that has not received a message yet — on a server, the socket
+   * of `server.on("connection")`, called in that handler (frames that came with the handshake are read only
+   * after it returns, so none is missed). From then on its messages go to the stream's readable and not to
+   * its `message` listeners; it still fires `close`, and the server still tracks it (keepalive,
+   * maxConnections, close() sending 1001, topics). Throws InvalidStateError if the socket is not open,
+   * already has a stream, or has had a message delivered.
+   */
+  static from(webSocket: WebSocket): WebSocketStream {
+    requireArguments(arguments.length, 1, "WebSocketStream.from");
+    if (!(webSocket instanceof WebSocket)) {
+      throw new TypeError("Failed to execute 'from' on 'WebSocketStream': the argument is not a WebSocket");
+    }
+    adopting = webSocket;
+    try {
+      return new WebSocketStream(webSocket.url);
+    } finally {
+      adopting = null;
+    }
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get opened(): Promise<WebSocketOpenInfo> {
+    return this.#opened;
+  }
+
+  get closed(): Promise<WebSocketStreamCloseInfo> {
+    return this.#closed;
+  }
+
+  /** Starts the closing handshake (or fails the connection while connecting), as WebSocket.close() does. */
+  close(closeInfo?: WebSocketCloseInfo): void {
+    const info = toValidCloseInfo(closeInfo, "Failed to execute 'close' on 'WebSocketStream'");
+    this.#startClose(info.closeCode, info.reason);
+  }
+
+  // ---- opening ------------------------------------------------------------------------------------------
+
+  /** The connection is open: take its messages, make the two streams, resolve `opened`. */
+  #attach(webSocket: WebSocket): void {
+    const { connection, previous } = takeConnection(webSocket, new StreamEventsOf(this));
+    this.#webSocket = webSocket;
+    this.#connection = connection;
+    this.#previousEvents = previous;
+    this.#state = OPEN;
+    const readable = new ReadableStream<WebSocketStreamChunk>(
+      {
+        start: (controller) => {
+          this.#readable = controller;
+        },
+        // The queue has room again: deliver what waits, read the socket again.
+        pull: () => {
+          this.#connection?.resumeForReader();
+        },
+        cancel: (reason) => {
+          this.#readableDone = true;
+          const info = closeInfoOfReason(reason);
+          this.#startClose(info.closeCode, info.reason);
+        },
+      },
+      { highWaterMark: RECEIVE_HIGH_WATER_MARK },
+    );
+    const writable = new WritableStream<string | ArrayBuffer | ArrayBufferView>(
+      {
+        start: (controller) => {
+          this.#writable = controller;
+        },
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#closeWritable(),
+        abort: (reason) => {
+          const info = closeInfoOfReason(reason);
+          this.#startClose(info.closeCode, info.reason);
+        },
+      },
+      { highWaterMark: 1 },
+    );
+    this.#resolveOpened({
+      readable,
+      writable,
+      extensions: webSocket.extensions,
+      protocol: webSocket.protocol,
+    });
+  }
+
+  static {
+    // The connection's events while a stream has it: messages to the stream, which passes the closing
+    // events on to the WebSocket's own (one small object per connection, as WebSocket does).
+    StreamEventsOf = class implements ConnectionEvents {
+      readonly #stream: WebSocketStream;
+      constructor(stream: WebSocketStream) {
+        this.#stream = stream;
+      }
+      onMessage(data: Buffer, isText: boolean): void {
+        this.#stream.#onMessage(data, isText);
+      }
+      onPing(): void {}
+      onPong(): void {}
+      onClosing(code: number, reason: string): void {
+        this.#stream.#onClosing(code, reason);
+      }
+      onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
+        this.#stream.#onClosed(code, reason, wasClean, error);
+      }
+    };
+  }
+
+  /** The handshake failed, was aborted by the signal, or close() was called while connecting. */
+  #handshakeFailed(code: number): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    const error = this.#aborted
+      ? this.#abortReason
+      : webSocketErrorFor("The WebSocket connection could not be established.", code, "");
+    this.#rejectOpened(error);
+    this.#rejectClosed(error);
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------------
+
+  #onMessage(data: Buffer, isText: boolean): void {
+    const controller = this.#readable;
+    if (controller === null || this.#readableDone) return;
+    controller.enqueue(isText ? (data as Utf8Sliceable).utf8Slice(0, data.length) : toChunk(data));
+    // The queue is full: hold the connection until pull() (after the closing handshake started, the rest
+    // is taken as it comes, so that the peer's Close is read).
+    if (!this.#receiveUnbounded && (controller.desiredSize ?? 0) <= 0) this.#connection?.pauseForReader();
+  }
+
+  // ---- sending ------------------------------------------------------------------------------------------
+
+  #write(chunk: unknown): Promise<void> {
+    const connection = this.#connection!;
+    // The draft: BufferSource as binary (shared or resizable buffers are a TypeError, WebIDL §3.2.26);
+    // anything else converted to a USVString (a value that cannot be is a TypeError), as text.
+    let sent: boolean;
+    if (typeof chunk === "string") {
+      sent = connection.sendText(chunk.toWellFormed()) >= 0;
+    } else if (chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk) || isSharedBuffer(chunk)) {
+      const payload = toSendPayload(chunk);
+      sent = connection.send(payload.payload!, false, undefined, payload.borrowed);
+    } else {
+      sent = connection.sendText(toUSVString(chunk)) >= 0;
+    }
+    if (!sent) return Promise.reject(invalidState("The WebSocket is closing or closed."));
+    return new Promise((resolve, reject) => {
+      const pending = { resolve, reject };
+      this.#pendingWrite = pending;
+      connection.whenSent(SEND_HIGH_WATER_MARK, (delivered) => {
+        // Not delivered (the socket went away): the close that follows rejects it.
+        if (!delivered || this.#pendingWrite !== pending) return;
+        this.#pendingWrite = null;
+        resolve();
+      });
+    });
+  }
+
+  /** writer.close(): a Close with no code; resolves once the closing handshake is complete. */
+  #closeWritable(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pendingClose = { resolve, reject };
+      this.#startClose(null, "");
+    });
+  }
+
+  // ---- closing ------------------------------------------------------------------------------------------
+
+  #startClose(closeCode: number | null, reason: string): void {
+    if (this.#state === CONNECTING) {
+      // Not yet established: fail the connection; opened and closed reject (#handshakeFailed).
+      this.#state = CLOSING;
+      this.#webSocket?.close();
+      return;
+    }
+    if (this.#state !== OPEN) return;
+    this.#state = CLOSING;
+    // The peer's Close may wait behind messages nobody reads: from now on they are queued as they come.
+    this.#receiveUnbounded = true;
+    this.#connection!.resumeForReader();
+    closeWithStatus(this.#webSocket!, closeCode ?? CloseCode.NoStatus, reason);
+  }
+
+  /** The closing handshake started: the peer's Close arrived, or we failed the connection. */
+  #onClosing(code: number, reason: string): void {
+    if (this.#state === OPEN) {
+      this.#state = CLOSING;
+      // The peer closed first. It discards data that arrives after its Close (RFC 6455 §5.5.1: it has sent
+      // its last frame and may close the transport once ours arrives), so a message still on its way is lost:
+      // its write rejects and the close is not clean (WPT remote-close.any.js, write.any.js).
+      const write = this.#pendingWrite;
+      if (write !== null) {
+        this.#pendingWrite = null;
+        this.#writeLost = true;
+        write.reject(invalidState("The peer closed the connection before the message was sent."));
+      }
+    }
+    this.#previousEvents?.onClosing(code, reason);
+  }
+
+  /** The connection is closed: settle everything. */
+  #onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
+    this.#previousEvents?.onClosed(code, reason, wasClean, error);
+    this.#state = CLOSED;
+    const failure =
+      wasClean && !this.#writeLost
+        ? null
+        : webSocketErrorFor("The WebSocket connection was not closed cleanly.", code, reason);
+    // A write still in progress rejects first, so the writable is errored with its error (WPT write.any.js).
+    const write = this.#pendingWrite;
+    this.#pendingWrite = null;
+    write?.reject(invalidState("The WebSocket closed before the message was sent."));
+    const readable = this.#readable;
+    if (readable !== null && !this.#readableDone) {
+      this.#readableDone = true;
+      if (failure === null) readable.close();
+      else readable.error(failure);
+    }
+    const close = this.#pendingClose;
+    this.#pendingClose = null;
+    if (close !== null) {
+      if (failure === null) close.resolve();
+      else close.reject(failure);
+    } else {
+      this.#writable?.error(failure ?? invalidState("The WebSocket is closed."));
+    }
+    if (failure === null) this.#resolveClosed({ closeCode: code, reason });
+    else this.#rejectClosed(failure);
+  }
+}
+
+function isSharedBuffer(value: unknown): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;
+}
+
+Object.defineProperty(WebSocketStream.prototype, Symbol.toStringTag, {
+  value: "WebSocketStream",
+  configurable: true,
+});
+for (const name of ["url", "opened", "closed", "close"]) {
+  Object.defineProperty(WebSocketStream.prototype, name, { enumerable: true });
+}
