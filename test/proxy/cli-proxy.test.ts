@@ -65,21 +65,21 @@ describe("sockjet connect through proxies", () => {
     const { port } = probe.address() as AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
     const { exit, cli } = await connectOnce(
-      ["--proxy", `http://alice:hunter2@127.0.0.1:${port}`, "ws://127.0.0.1:9/"],
+      ["--proxy", `http://alice:hunter2@127.0.0.1:${port}`, "ws://127.0.0.1:2/"],
       {},
     );
     assert.equal(exit.code, 1, cli.transcript());
     assert.match(
       cli.stderr,
       new RegExp(
-        `cannot connect to ws://127\\.0\\.0\\.1:9/: proxy http://127\\.0\\.0\\.1:${port} unreachable: `,
+        `cannot connect to ws://127\\.0\\.0\\.1:2/: proxy http://127\\.0\\.0\\.1:${port} unreachable: `,
       ),
     );
     assert.ok(!cli.stderr.includes("hunter2") && !cli.stdout.includes("hunter2"), cli.transcript());
   });
 
   test("an invalid --proxy: a usage error (exit 2) that does not repeat it", async () => {
-    const { exit, cli } = await connectOnce(["--proxy", "ftp://alice:hunter2@h:21", "ws://127.0.0.1:9/"], {});
+    const { exit, cli } = await connectOnce(["--proxy", "ftp://alice:hunter2@h:21", "ws://127.0.0.1:2/"], {});
     assert.equal(exit.code, 2, cli.transcript());
     assert.match(cli.stderr, /unsupported proxy scheme "ftp:"/);
     assert.ok(!cli.stderr.includes("hunter2"), cli.transcript());

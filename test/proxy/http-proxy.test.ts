@@ -121,7 +121,7 @@ describe("HTTP proxy (tinyproxy, CONNECT)", { skip }, () => {
 describe("proxy unreachable", () => {
   test("nothing listens at the proxy: SJ_ERR_PROXY_UNREACHABLE, ECONNREFUSED as the cause, no credentials", async (t) => {
     const port = await closedPort();
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9/", {
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2/", {
       proxy: `http://bob:${encodeURIComponent(SECRET)}@127.0.0.1:${port}`,
     });
     assert.equal(error.code, "SJ_ERR_PROXY_UNREACHABLE");
@@ -132,7 +132,7 @@ describe("proxy unreachable", () => {
   });
 
   test("a proxy host that does not resolve: SJ_ERR_PROXY_UNREACHABLE saying so", async (t) => {
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9/", { proxy: "http://proxy.invalid:3128" });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2/", { proxy: "http://proxy.invalid:3128" });
     assert.equal(error.code, "SJ_ERR_PROXY_UNREACHABLE");
     assert.match(error.message, /proxy\.invalid:3128 unreachable: its host was not found/);
   });
@@ -216,7 +216,7 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
       Buffer.from(" Gateway\r\nContent-Length: 0\r\n\r\n"),
     ]);
     const url = await rawProxy(t, answer);
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_REFUSED");
     assert.equal(error.status, 502);
     assert.ok(
@@ -241,14 +241,14 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
 
   test("a proxy that closes without answering CONNECT: SJ_ERR_PROXY_PROTOCOL", async (t) => {
     const url = await rawProxy(t, null);
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
     assert.match(error.message, /closed the connection before answering CONNECT/);
   });
 
   test("a malformed answer: SJ_ERR_PROXY_PROTOCOL", async (t) => {
     const url = await rawProxy(t, Buffer.from("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
     assert.match(error.message, /sent a malformed answer to CONNECT/);
   });

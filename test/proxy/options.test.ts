@@ -7,7 +7,7 @@ import { WebSocket } from "../../src/index.js";
 
 function constructWith(proxy: unknown): Error {
   try {
-    const ws = new WebSocket("ws://127.0.0.1:9/", [], { proxy: proxy as string });
+    const ws = new WebSocket("ws://127.0.0.1:2/", [], { proxy: proxy as string });
     ws.terminate();
   } catch (error) {
     return error as Error;

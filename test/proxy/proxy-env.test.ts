@@ -124,7 +124,7 @@ describe("a proxy variable that cannot be used", () => {
   test("an invalid proxy variable is a TypeError naming the variable, never echoing its value", (t) => {
     withEnvironment(t, { https_proxy: "ftp://user:hunter2@proxy:21" });
     assert.throws(
-      () => new WebSocket("wss://127.0.0.1:9", [], { proxyFromEnvironment: true }),
+      () => new WebSocket("wss://127.0.0.1:2", [], { proxyFromEnvironment: true }),
       (error: Error) =>
         error instanceof TypeError &&
         /the https_proxy environment variable: unsupported proxy scheme "ftp:"/.test(error.message) &&

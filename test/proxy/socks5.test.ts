@@ -87,7 +87,7 @@ describe("SOCKS5 with username/password (RFC 1929, an in-test server)", () => {
   test("wrong password: SJ_ERR_PROXY_AUTH_REQUIRED, and the password is in no error", async (t) => {
     const proxy = await startSocks5WithPassword(t, { username: "alice", password: "right" });
     const inUrl = `socks5://alice:${encodeURIComponent(SECRET)}@127.0.0.1:${proxy.port}`;
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: inUrl });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: inUrl });
     assert.equal(error.code, "SJ_ERR_PROXY_AUTH_REQUIRED");
     assert.equal(
       error.message,
@@ -100,7 +100,7 @@ describe("SOCKS5 with username/password (RFC 1929, an in-test server)", () => {
 
   test("no credentials for a proxy that requires them: SJ_ERR_PROXY_AUTH_REQUIRED (no acceptable method)", async (t) => {
     const proxy = await startSocks5WithPassword(t, { username: "alice", password: "right" });
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", {
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", {
       proxy: `socks5://127.0.0.1:${proxy.port}`,
     });
     assert.equal(error.code, "SJ_ERR_PROXY_AUTH_REQUIRED");
@@ -130,21 +130,21 @@ describe("SOCKS5 proxies that break the protocol (raw servers)", () => {
 
   test("a SOCKS4 answer: SJ_ERR_PROXY_PROTOCOL naming the version", async (t) => {
     const url = await rawSocks(t, Buffer.from([0x00, 0x5a]), "close");
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
     assert.match(error.message, /answered with SOCKS version 0, not 5/);
   });
 
   test("a proxy that closes mid-negotiation: SJ_ERR_PROXY_PROTOCOL saying where", async (t) => {
     const url = await rawSocks(t, Buffer.from([0x05]), "close");
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
     assert.match(error.message, /closed the connection during the negotiation \(method\)/);
   });
 
   test("a proxy that never answers CONNECT: the handshake timeout covers the tunnel", async (t) => {
     const url = await rawSocks(t, Buffer.from([0x05, 0x00]), "silent");
-    const { error } = await failureThrough(t, "ws://127.0.0.1:9", { proxy: url, handshakeTimeoutMs: 300 });
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url, handshakeTimeoutMs: 300 });
     assert.equal(error.code, "SJ_ERR_HANDSHAKE_TIMEOUT");
   });
 });
@@ -164,7 +164,7 @@ describe("close() while the tunnel is being opened", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     t.after(() => new Promise((resolve) => server.close(resolve)));
     const url = `socks5://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const ws = new WebSocket("ws://127.0.0.1:9", [], { proxy: url });
+    const ws = new WebSocket("ws://127.0.0.1:2", [], { proxy: url });
     const error = new Promise<unknown>((resolve) =>
       ws.addEventListener("error", (event) => resolve((event as unknown as { error: unknown }).error)),
     );
