@@ -108,6 +108,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** terminate() was called: nothing waits for the extension any more. */
   private terminated = false;
   private pausedForBackpressure = false;
+  /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
+  private flushProbePending = false;
   /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
   private pausedForAnswers = false;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
@@ -388,18 +390,40 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * Resumes input once everything written before the pause has left Node's buffer. `drain` is not enough:
    * Node emits it only after a write() returned false (past the socket's 16 KiB high-water mark), so a
    * limit below that would wait forever. An empty write's callback runs after every earlier write, always.
+   * One probe at a time, and a new one only behind bytes still being written: it never spins.
    */
   private resumeAfterFlush(): void {
+    if (this.flushProbePending) return;
     this.output.flush();
-    this.socket.write(EMPTY, () => {
-      if (!this.pausedForBackpressure || this.finished) return;
+    const socket = this.socket;
+    // An ended or destroyed socket takes no more writes (an empty write's error callback would come back at
+    // once, and again: a loop), and nothing waits there for the peer to read any more.
+    if (socket.writableEnded || socket.destroyed) {
+      this.liftBackpressurePause();
+      return;
+    }
+    this.flushProbePending = true;
+    socket.write(EMPTY, (error) => this.onFlushProbe(error));
+  }
+
+  private onFlushProbe(error: Error | null | undefined): void {
+    this.flushProbePending = false;
+    if (!this.pausedForBackpressure || this.finished) return;
+    // A failed write (the socket is gone), or our Close sent (nothing more is sent, RFC 6455 §5.5.1, and the
+    // peer's Close must be read): nothing to wait for.
+    if (error == null && !this.protocol.closing) {
+      // Bytes written after this probe: the next one waits for them.
       if (this.socket.writableLength + this.output.queuedBytes > this.maxBufferedBytes) {
         this.resumeAfterFlush();
         return;
       }
-      this.pausedForBackpressure = false;
-      this.resumeReading();
-    });
+    }
+    this.liftBackpressurePause();
+  }
+
+  private liftBackpressurePause(): void {
+    this.pausedForBackpressure = false;
+    this.resumeReading();
   }
 
   /** Bytes waiting to be sent: in Node's socket buffer, and batched in this tick (not handed to it yet). */
@@ -448,7 +472,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
     }
     const waiting = this.waitingBytes;
     if (this.slowConsumer === "pause") {
-      if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure) return;
+      // After our Close nothing more is sent (RFC 6455 §5.5.1): holding input would only delay the peer's Close.
+      if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure || this.protocol.closing)
+        return;
       this.pausedForBackpressure = true;
       this.socket.pause();
       this.resumeAfterFlush();
