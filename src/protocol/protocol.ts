@@ -455,8 +455,9 @@ export class Protocol implements FrameSink {
       }
     }
     // Every frame but a Close counts against the rate limits, pings and empty frames included: a flood is
-    // refused (or held) here, from its header, before any payload is read or any message is built.
-    if (this.frameGate !== null && opcode !== Opcode.Close) {
+    // refused (or held) here, from its header, before any payload is read or any message is built. Not once
+    // our Close is sent: what still arrives is only drained until the peer's Close (RFC 6455 §1.4, §5.5.1).
+    if (this.frameGate !== null && opcode !== Opcode.Close && !this.closeSent) {
       const verdict = this.frameGate.admit(h.length);
       if (verdict === FrameVerdict.refuse) return this.refuseFrame(this.frameGate.refusal);
       if (verdict === FrameVerdict.holdAfter) this.parser.pauseAfterFrame();

@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { describe, test } from "node:test";
 import { Opcode } from "../../src/protocol/constants.js";
+import type { CloseEvent, ErrorEvent } from "../../src/web/events.js";
 import { StreamPeer } from "../conformance/stream-peer.js";
 import { wireFrame } from "../deflate/helpers.js";
-import { nextConnection, startServer, within } from "../server/helpers.js";
+import { nextConnection, nextEvent, openClient, startServer, within } from "../server/helpers.js";
 
 const MIB = 1024 * 1024;
 
@@ -55,5 +56,35 @@ describe('slowConsumer "pause" after the peer\'s Close', () => {
     const event = await within(closed, 5000, "the server's close event");
     assert.deepEqual([event.code, event.wasClean], [1000, true]);
     assert.equal(writesAfterEnd, 0, "writes to the ended socket");
+  });
+});
+
+describe("rate limits while closing", () => {
+  test("regression: frames that arrive after our Close are drained, not refused (was 1006 and SJ_ERR_RATE_LIMITED after a clean close)", async (t) => {
+    const { server, url } = await startServer(t, {
+      rateLimit: { framesPerSecond: 10, frameBurst: 10, onExceeded: "close" },
+    });
+    const connection = nextConnection(server);
+    const client = await openClient(t, url);
+    const [ws] = await connection;
+    const serverEvents: string[] = [];
+    ws.addEventListener("message", () => {
+      if (ws.readyState === ws.OPEN) ws.close(1000, "enough");
+    });
+    ws.addEventListener("error", (event) => serverEvents.push(`error ${(event as ErrorEvent).error?.code}`));
+    const closed = new Promise<void>((resolve) =>
+      ws.addEventListener("close", (event) => {
+        const { code, wasClean } = event as CloseEvent;
+        serverEvents.push(`close ${code} wasClean=${wasClean}`);
+        resolve();
+      }),
+    );
+    // Three times the burst, back to back: the server's Close goes out after the first.
+    for (let i = 0; i < 30; i++) client.send(`m${i}`);
+    const clientClose = nextEvent<CloseEvent>(client, "close");
+    await within(closed, 5000, "the server's close event");
+    assert.deepEqual(serverEvents, ["close 1000 wasClean=true"]);
+    const event = await clientClose;
+    assert.deepEqual([event.code, event.reason, event.wasClean], [1000, "enough", true]);
   });
 });
