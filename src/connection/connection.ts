@@ -166,16 +166,21 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (head.length > 0) this.onData(head);
   }
 
-  /** Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount). */
+  /**
+   * Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount): those
+   * waiting for the extension's encoder, and those written whose write has not called back.
+   */
   get bufferedAmount(): number {
-    return this.output.pendingAppBytes;
+    return this.output.pendingAppBytes + this.protocol.queuedSendBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */
   send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
     const waitingBefore = this.waitingBytes;
     if (!this.protocol.send(payload, isText, transform, borrowed)) return false;
-    this.output.addAppBytes(payload.length);
+    // With an extension a message may wait for the encoder: the protocol reports it as it is written
+    // (onMessageWritten), so that its bytes ride on the write that carries its frame.
+    if (this.acceptsSharedFrames) this.output.addAppBytes(payload.length);
     this.checkSlowConsumer(payload.length, waitingBefore);
     return true;
   }
@@ -188,16 +193,17 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const waitingBefore = this.waitingBytes;
     const bytes = this.protocol.sendText(text, transform);
     if (bytes < 0) return -1;
-    this.output.addAppBytes(bytes);
+    if (this.acceptsSharedFrames) this.output.addAppBytes(bytes);
     this.checkSlowConsumer(bytes, waitingBefore);
     return bytes;
   }
 
   /** Sends a message shared with other connections: compressed once for all where possible (Protocol.sendShared). */
   sendShared(message: SharedPayload): boolean {
+    const waitingBefore = this.waitingBytes;
     if (!this.protocol.sendShared(message)) return false;
-    this.output.addAppBytes(message.payload.length);
-    this.checkSlowConsumer(message.payload.length);
+    if (this.acceptsSharedFrames) this.output.addAppBytes(message.payload.length);
+    this.checkSlowConsumer(message.payload.length, waitingBefore);
     return true;
   }
 
@@ -262,6 +268,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   commit(size: number): void {
     this.output.commit(size);
+  }
+
+  onMessageWritten(appBytes: number): void {
+    this.output.addAppBytes(appBytes);
   }
 
   onMessage(data: Buffer, isText: boolean): void {
@@ -364,6 +374,12 @@ export class Connection implements ProtocolHandler, AnswerListener {
       if (!this.protocol.receivePending) this.finish();
       return;
     }
+    if (!this.protocol.sendPending) {
+      // The encoder has written what waited for it: the slow-consumer rule looks again (the frames are now in
+      // the socket, and no send may come to check them), and a "pause" waiting for them goes on.
+      if (this.pausedForBackpressure) this.resumeAfterFlush();
+      else this.checkSlowConsumer();
+    }
     if (this.peerEnded && !this.protocol.receivePending) {
       this.peerEnded = false;
       this.endSocket();
@@ -417,6 +433,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
         this.resumeAfterFlush();
         return;
       }
+      // Messages still with the encoder: onSettled probes again once it has written them.
+      if (this.waitingBytes > this.maxBufferedBytes) return;
     }
     this.liftBackpressurePause();
   }
@@ -426,9 +444,12 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.resumeReading();
   }
 
-  /** Bytes waiting to be sent: in Node's socket buffer, and batched in this tick (not handed to it yet). */
+  /**
+   * Bytes waiting to be sent: in Node's socket buffer, batched in this tick (not handed to it yet), and
+   * messages waiting for the extension's encoder (their payload: what they hold in memory).
+   */
   private get waitingBytes(): number {
-    return this.socket.writableLength + this.output.queuedBytes;
+    return this.socket.writableLength + this.output.queuedBytes + this.protocol.queuedSendBytes;
   }
 
   /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
