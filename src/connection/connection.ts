@@ -51,6 +51,13 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
  * send more than the bound while each waits for the other to read.
  */
 export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
+/**
+ * Bytes received behind a message being decompressed (the parser's backlog: it waits for the decoder, RFC
+ * 7692 §6.2 order), above which the connection stops reading until the decoder settles. Without it a peer
+ * could stream any amount behind one slow-to-inflate message, out of the rate limiter's and the pong
+ * bound's sight.
+ */
+export const MAX_DECODE_BACKLOG_BYTES = 64 * 1024;
 /** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
 const PONG_HEADER_BYTES = 6;
 /** How long a peer failed as a slow consumer has to read what waits and our Close before it is dropped. */
@@ -112,6 +119,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private flushProbePending = false;
   /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
   private pausedForAnswers = false;
+  /** Input is paused until the decoder settles (checkDecodeBacklog). */
+  private pausedForDecoding = false;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
@@ -352,6 +361,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.output.beginBurst();
     this.protocol.receive(chunk);
     this.output.endBurst();
+    if (this.protocol.receivePending) this.checkDecodeBacklog();
     this.checkSlowConsumer();
     this.checkUnsentAnswers();
   }
@@ -373,6 +383,12 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.socketClosed) {
       if (!this.protocol.receivePending) this.finish();
       return;
+    }
+    if (this.pausedForDecoding && !this.protocol.receivePending) {
+      // The backlog has been parsed: the pongs it asked for count before reading again.
+      this.pausedForDecoding = false;
+      this.checkUnsentAnswers();
+      this.resumeReading();
     }
     if (!this.protocol.sendPending) {
       // The encoder has written what waited for it: the slow-consumer rule looks again (the frames are now in
@@ -399,6 +415,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.output.beginBurst();
     this.protocol.releaseInput();
     this.output.endBurst();
+    // What waited may have started a decode, with more behind it.
+    if (this.protocol.receivePending) this.checkDecodeBacklog();
+    this.checkUnsentAnswers();
     this.resumeReading();
   }
 
@@ -452,10 +471,27 @@ export class Connection implements ProtocolHandler, AnswerListener {
     return this.socket.writableLength + this.output.queuedBytes + this.protocol.queuedSendBytes;
   }
 
-  /** Reads again, unless another reason to pause still holds (every pause sets its own flag). */
-  private resumeReading(): void {
-    if (this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld || this.finished) return;
+  /**
+   * Reads again, unless a reason to pause still holds (every pause sets its own flag). @internal The one
+   * place input resumes: the client also calls it after feeding the bytes that came with the 101.
+   */
+  resumeReading(): void {
+    if (
+      this.pausedForBackpressure ||
+      this.pausedForAnswers ||
+      this.pausedForDecoding ||
+      this.inputHeld ||
+      this.finished
+    )
+      return;
     this.socket.resume();
+  }
+
+  /** Stops reading while too many bytes wait behind a message being decompressed (after reads). */
+  private checkDecodeBacklog(): void {
+    if (this.protocol.pendingReceiveBytes <= MAX_DECODE_BACKLOG_BYTES || this.finished) return;
+    this.pausedForDecoding = true;
+    this.socket.pause();
   }
 
   /** Stops reading while too many of our answers wait to be sent (called after every read). */

@@ -200,7 +200,8 @@ export class WebSocket extends EventTarget {
           result.socket.pause();
           setImmediate(() => {
             connection.receiveHead(result.head);
-            result.socket.resume();
+            // Not socket.resume(): those bytes may have paused input for a reason of the connection's own.
+            connection.resumeReading();
           });
         }
       },
