@@ -54,6 +54,13 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
  * send more than the bound while each waits for the other to read.
  */
 export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
+/**
+ * Bytes received behind a message being decompressed (the parser's backlog: it waits for the decoder, RFC
+ * 7692 §6.2 order), above which the connection stops reading until the decoder settles. Without it a peer
+ * could stream any amount behind one slow-to-inflate message, out of the rate limiter's and the pong
+ * bound's sight.
+ */
+export const MAX_DECODE_BACKLOG_BYTES = 64 * 1024;
 /** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
 const PONG_HEADER_BYTES = 6;
 /** How long a peer failed as a slow consumer has to read what waits and our Close before it is dropped. */
@@ -111,6 +118,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** terminate() was called: nothing waits for the extension any more. */
   private terminated = false;
   private pausedForBackpressure = false;
+  /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
+  private flushProbePending = false;
   /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
   private pausedForAnswers = false;
   /** Input is paused while the application's queue of received messages is full (pauseForReader). */
@@ -119,6 +128,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   messageDelivered = false;
   /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
   private sentWaiters: (() => void)[] | null = null;
+  /** Input is paused until the decoder settles (checkDecodeBacklog). */
+  private pausedForDecoding = false;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
   /** Set on any input; the server's keepalive sweep clears it and pings. */
@@ -177,16 +188,21 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (head.length > 0) this.onData(head);
   }
 
-  /** Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount). */
+  /**
+   * Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount): those
+   * waiting for the extension's encoder, and those written whose write has not called back.
+   */
   get bufferedAmount(): number {
-    return this.output.pendingAppBytes;
+    return this.output.pendingAppBytes + this.protocol.queuedSendBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */
   send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
     const waitingBefore = this.waitingBytes;
     if (!this.protocol.send(payload, isText, transform, borrowed)) return false;
-    this.output.addAppBytes(payload.length);
+    // With an extension a message may wait for the encoder: the protocol reports it as it is written
+    // (onMessageWritten), so that its bytes ride on the write that carries its frame.
+    if (this.acceptsSharedFrames) this.output.addAppBytes(payload.length);
     this.checkSlowConsumer(payload.length, waitingBefore);
     return true;
   }
@@ -199,16 +215,17 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const waitingBefore = this.waitingBytes;
     const bytes = this.protocol.sendText(text, transform);
     if (bytes < 0) return -1;
-    this.output.addAppBytes(bytes);
+    if (this.acceptsSharedFrames) this.output.addAppBytes(bytes);
     this.checkSlowConsumer(bytes, waitingBefore);
     return bytes;
   }
 
   /** Sends a message shared with other connections: compressed once for all where possible (Protocol.sendShared). */
   sendShared(message: SharedPayload): boolean {
+    const waitingBefore = this.waitingBytes;
     if (!this.protocol.sendShared(message)) return false;
-    this.output.addAppBytes(message.payload.length);
-    this.checkSlowConsumer(message.payload.length);
+    if (this.acceptsSharedFrames) this.output.addAppBytes(message.payload.length);
+    this.checkSlowConsumer(message.payload.length, waitingBefore);
     return true;
   }
 
@@ -273,6 +290,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   commit(size: number): void {
     this.output.commit(size);
+  }
+
+  onMessageWritten(appBytes: number): void {
+    this.output.addAppBytes(appBytes);
   }
 
   onMessage(data: Buffer, isText: boolean): void {
@@ -355,6 +376,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.output.beginBurst();
     this.protocol.receive(chunk);
     this.output.endBurst();
+    if (this.protocol.receivePending) this.checkDecodeBacklog();
     this.checkSlowConsumer();
     this.checkUnsentAnswers();
   }
@@ -381,6 +403,18 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.socketClosed) {
       if (!this.protocol.receivePending) this.finish();
       return;
+    }
+    if (this.pausedForDecoding && !this.protocol.receivePending) {
+      // The backlog has been parsed: the pongs it asked for count before reading again.
+      this.pausedForDecoding = false;
+      this.checkUnsentAnswers();
+      this.resumeReading();
+    }
+    if (!this.protocol.sendPending) {
+      // The encoder has written what waited for it: the slow-consumer rule looks again (the frames are now in
+      // the socket, and no send may come to check them), and a "pause" waiting for them goes on.
+      if (this.pausedForBackpressure) this.resumeAfterFlush();
+      else this.checkSlowConsumer();
     }
     if (this.peerEnded && !this.protocol.receivePending) {
       this.peerEnded = false;
@@ -463,7 +497,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   /** True while we do not read the peer (backpressure, answers owed, the rate limiter's hold). */
   get inputPaused(): boolean {
-    return this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld;
+    return this.pausedForBackpressure || this.pausedForAnswers || this.pausedForDecoding || this.inputHeld;
   }
 
   /**
@@ -482,6 +516,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.output.beginBurst();
     this.protocol.releaseInput();
     this.output.endBurst();
+    // What waited may have started a decode, with more behind it.
+    if (this.protocol.receivePending) this.checkDecodeBacklog();
+    this.checkUnsentAnswers();
     this.resumeReading();
   }
 
@@ -489,32 +526,73 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * Resumes input once everything written before the pause has left Node's buffer. `drain` is not enough:
    * Node emits it only after a write() returned false (past the socket's 16 KiB high-water mark), so a
    * limit below that would wait forever. An empty write's callback runs after every earlier write, always.
+   * One probe at a time, and a new one only behind bytes still being written: it never spins.
    */
   private resumeAfterFlush(): void {
+    if (this.flushProbePending) return;
     this.output.flush();
-    this.socket.write(EMPTY, () => {
-      if (!this.pausedForBackpressure || this.finished) return;
+    const socket = this.socket;
+    // An ended or destroyed socket takes no more writes (an empty write's error callback would come back at
+    // once, and again: a loop), and nothing waits there for the peer to read any more.
+    if (socket.writableEnded || socket.destroyed) {
+      this.liftBackpressurePause();
+      return;
+    }
+    this.flushProbePending = true;
+    socket.write(EMPTY, (error) => this.onFlushProbe(error));
+  }
+
+  private onFlushProbe(error: Error | null | undefined): void {
+    this.flushProbePending = false;
+    if (!this.pausedForBackpressure || this.finished) return;
+    // A failed write (the socket is gone), or our Close sent (nothing more is sent, RFC 6455 §5.5.1, and the
+    // peer's Close must be read): nothing to wait for.
+    if (error == null && !this.protocol.closing) {
+      // Bytes written after this probe: the next one waits for them.
       if (this.socket.writableLength + this.output.queuedBytes > this.maxBufferedBytes) {
         this.resumeAfterFlush();
         return;
       }
-      this.pausedForBackpressure = false;
-      this.resumeReading();
-    });
+      // Messages still with the encoder: onSettled probes again once it has written them.
+      if (this.waitingBytes > this.maxBufferedBytes) return;
+    }
+    this.liftBackpressurePause();
   }
 
-  /** Bytes waiting to be sent: in Node's socket buffer, and batched in this tick (not handed to it yet). */
-  private get waitingBytes(): number {
-    return this.socket.writableLength + this.output.queuedBytes;
+  private liftBackpressurePause(): void {
+    this.pausedForBackpressure = false;
+    this.resumeReading();
   }
 
   /**
-   * Reads again, unless a reason to pause still holds (every pause sets its own flag). Also for a caller
-   * that paused the socket itself (the client, around the bytes that came with the 101).
+   * Bytes waiting to be sent: in Node's socket buffer, batched in this tick (not handed to it yet), and
+   * messages waiting for the extension's encoder (their payload: what they hold in memory).
+   */
+  private get waitingBytes(): number {
+    return this.socket.writableLength + this.output.queuedBytes + this.protocol.queuedSendBytes;
+  }
+
+  /**
+   * Reads again, unless a reason to pause still holds (every pause sets its own flag). @internal The one
+   * place input resumes: the client also calls it after feeding the bytes that came with the 101.
    */
   resumeReading(): void {
-    if (this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld || this.finished) return;
+    if (
+      this.pausedForBackpressure ||
+      this.pausedForAnswers ||
+      this.pausedForDecoding ||
+      this.inputHeld ||
+      this.finished
+    )
+      return;
     this.socket.resume();
+  }
+
+  /** Stops reading while too many bytes wait behind a message being decompressed (after reads). */
+  private checkDecodeBacklog(): void {
+    if (this.protocol.pendingReceiveBytes <= MAX_DECODE_BACKLOG_BYTES || this.finished) return;
+    this.pausedForDecoding = true;
+    this.socket.pause();
   }
 
   /** Stops reading while too many of our answers wait to be sent (called after every read). */
@@ -552,7 +630,9 @@ export class Connection implements ProtocolHandler, AnswerListener {
     }
     const waiting = this.waitingBytes;
     if (this.slowConsumer === "pause") {
-      if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure) return;
+      // After our Close nothing more is sent (RFC 6455 §5.5.1): holding input would only delay the peer's Close.
+      if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure || this.protocol.closing)
+        return;
       this.pausedForBackpressure = true;
       this.socket.pause();
       this.resumeAfterFlush();

@@ -46,6 +46,12 @@ export interface ProtocolHandler extends ChunkSink {
   /** The connection failed (§7.1.7): our Close with error.closeCode is queued when allowed; input is ignored. */
   onFailure(error: ProtocolError): void;
   /**
+   * With an extension only: a data message of `appBytes` (as given to send()) has just been handed to
+   * write() — at once, or after waiting for the encoder (`queuedSendBytes` counted it meanwhile). A transport
+   * counts those bytes here, with the write that carries the frame (WHATWG bufferedAmount).
+   */
+  onMessageWritten?(appBytes: number): void;
+  /**
    * Work that waited for the extension has finished: `receivePending` or `sendPending` went false. The
    * transport is torn down only once both are false (the bytes received are processed to the end, the frames
    * queued are written).
@@ -109,6 +115,8 @@ export class Protocol implements FrameSink {
   // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
   private sendQueue: QueuedSend[] | null = null;
   private encoding = false;
+  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
+  private queuedMessageBytes = 0;
   /** A received message is with the extension's decoder; the bytes after it wait in the parser. */
   private decoding = false;
   private disposed = false;
@@ -167,6 +175,14 @@ export class Protocol implements FrameSink {
     return this.encoding;
   }
 
+  /**
+   * Payload bytes of messages accepted by send() that wait for the extension (queued, or being encoded):
+   * not handed to handler.write() yet. Those dropped by a failure stay counted (they were never sent).
+   */
+  get queuedSendBytes(): number {
+    return this.queuedMessageBytes;
+  }
+
   /** Feeds bytes from the peer. Takes ownership of `data` (masked payloads are unmasked in place). */
   receive(data: Buffer): void {
     this.parser.push(data);
@@ -178,14 +194,23 @@ export class Protocol implements FrameSink {
   send(payload: Buffer, isText: boolean, transform?: boolean, borrowed = false): boolean {
     if (this.closeSent || this.failed) return false;
     const opcode = isText ? Opcode.Text : Opcode.Binary;
-    const useExtension =
-      this.extension !== null && (transform ?? this.extension.shouldTransform(payload.length));
-    if (!useExtension && !this.encoding) {
+    const extension = this.extension;
+    if (extension === null) {
       writeFrame(opcode, payload, borrowed ? this.borrowedFrameOptions : this.frameOptions, this.handler);
       return true;
     }
+    const useExtension = transform ?? extension.shouldTransform(payload.length);
+    if (!useExtension && !this.encoding) {
+      writeFrame(opcode, payload, borrowed ? this.borrowedFrameOptions : this.frameOptions, this.handler);
+      this.handler.onMessageWritten?.(payload.length);
+      return true;
+    }
     // A borrowed payload that must wait (or be read by zlib later) is copied now.
-    this.enqueue({ opcode, payload: borrowed ? Buffer.from(payload) : payload, transform: useExtension });
+    this.enqueueMessage({
+      opcode,
+      payload: borrowed ? Buffer.from(payload) : payload,
+      transform: useExtension,
+    });
     return true;
   }
 
@@ -219,7 +244,7 @@ export class Protocol implements FrameSink {
       return this.send(message.payload, message.isText);
     }
     const opcode = message.isText ? Opcode.Text : Opcode.Binary;
-    this.enqueue({ opcode, payload: message.payload, transform: true, shared: message });
+    this.enqueueMessage({ opcode, payload: message.payload, transform: true, shared: message });
     return true;
   }
 
@@ -324,6 +349,18 @@ export class Protocol implements FrameSink {
     if (!this.encoding) this.writeQueued();
   }
 
+  /** A data message waits for the extension: its bytes count as queued until its frame is written. */
+  private enqueueMessage(item: QueuedSend): void {
+    this.queuedMessageBytes += item.payload.length;
+    this.enqueue(item);
+  }
+
+  /** A queued data message's frame is written: its bytes leave the queue's count, for the handler's. */
+  private writtenFromQueue(appBytes: number): void {
+    this.queuedMessageBytes -= appBytes;
+    this.handler.onMessageWritten?.(appBytes);
+  }
+
   private drainSendQueue(): void {
     this.writeQueued();
     // The queue is empty and no job runs: anything waiting for our frames to be written may go on.
@@ -335,6 +372,7 @@ export class Protocol implements FrameSink {
       const item = this.sendQueue.shift()!;
       if (!item.transform) {
         writeFrame(item.opcode, item.payload, this.controlFrameOptions, this.handler);
+        if (item.opcode < 8) this.writtenFromQueue(item.payload.length);
         continue;
       }
       const shared = item.shared;
@@ -343,6 +381,7 @@ export class Protocol implements FrameSink {
       const ready = sharedEncoder === null ? undefined : shared!.encodedNow(sharedEncoder);
       if (ready !== undefined) {
         this.writeTransformed(item.opcode, ready);
+        this.writtenFromQueue(item.payload.length);
         continue;
       }
       this.encoding = true;
@@ -355,6 +394,7 @@ export class Protocol implements FrameSink {
           return;
         }
         this.writeTransformed(item.opcode, encoded);
+        this.writtenFromQueue(item.payload.length);
         this.drainSendQueue();
       };
       if (sharedEncoder === null) this.extension!.encode(item.payload, done);
@@ -467,8 +507,9 @@ export class Protocol implements FrameSink {
       }
     }
     // Every frame but a Close counts against the rate limits, pings and empty frames included: a flood is
-    // refused (or held) here, from its header, before any payload is read or any message is built.
-    if (this.frameGate !== null && opcode !== Opcode.Close) {
+    // refused (or held) here, from its header, before any payload is read or any message is built. Not once
+    // our Close is sent: what still arrives is only drained until the peer's Close (RFC 6455 §1.4, §5.5.1).
+    if (this.frameGate !== null && opcode !== Opcode.Close && !this.closeSent) {
       const verdict = this.frameGate.admit(h.length);
       if (verdict === FrameVerdict.refuse) return this.refuseFrame(this.frameGate.refusal);
       if (verdict === FrameVerdict.holdAfter) this.parser.pauseAfterFrame();
