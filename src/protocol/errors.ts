@@ -76,20 +76,29 @@ export class HandshakeError extends Error {
   }
 }
 
+/** How a connection was lost: dropped by the peer or the network, or terminated by our keepalive. */
+export type ConnectionLostErrorCode =
+  /** The peer vanished, reset the connection, or the socket was terminated. */
+  | "SJ_ERR_CONNECTION_LOST"
+  /** The server's keepalive terminated a peer that did not answer a ping within pingIntervalMs. */
+  | "SJ_ERR_KEEPALIVE_TIMEOUT";
+
 /**
  * The transport closed without a closing handshake (RFC 6455 §7.1.5: 1006) and without a failure of ours:
  * the peer vanished, reset the connection, or was terminated. `cause` is the socket's error, if any.
  */
 export class ConnectionLostError extends Error {
-  readonly code = "SJ_ERR_CONNECTION_LOST";
+  readonly code: ConnectionLostErrorCode;
 
-  constructor(cause: Error | null) {
+  constructor(cause: Error | null, options: { code?: ConnectionLostErrorCode; message?: string } = {}) {
     super(
-      cause === null
-        ? "connection closed without a Close frame"
-        : `connection lost without a Close frame: ${cause.message}`,
+      options.message ??
+        (cause === null
+          ? "connection closed without a Close frame"
+          : `connection lost without a Close frame: ${cause.message}`),
       cause === null ? undefined : { cause },
     );
     this.name = "ConnectionLostError";
+    this.code = options.code ?? "SJ_ERR_CONNECTION_LOST";
   }
 }

@@ -122,7 +122,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.idleTimeoutMs,
       (connection) => {
         const webSocket = this.sockets.get(connection);
-        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "Idle timeout");
+        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout");
       },
     );
 

@@ -545,7 +545,7 @@ export class WebSocket extends EventTarget {
         // Our failure (a ProtocolError: the close code and reason we sent), or a drop without a closing
         // handshake (the socket's error, if any, as the cause).
         const failure =
-          error instanceof ProtocolError
+          error instanceof ProtocolError || error instanceof ConnectionLostError
             ? error
             : error !== null || code === CloseCode.Abnormal
               ? new ConnectionLostError(error)
