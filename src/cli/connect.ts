@@ -47,7 +47,7 @@ const usage = `Usage: sockjet connect [options] URL
 
 Connects to a WebSocket server. Each line of stdin is sent as a message; every message received is
 printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a prompt and colours, and
-control characters in received text are shown escaped (ESC as \x1b, U+202E as \u202e) unless --raw;
+control characters in received text are shown escaped (ESC as \\x1b, U+202E as \\u202e) unless --raw;
 the lines of a multi-line message stay lines. A password in the URL is shown as ***.
 When stdin ends the connection is closed (after --wait).
 
