@@ -84,7 +84,7 @@ const specs = {
   ),
   "on-rate-limit": flag.value("past a rate limit: pause (stop reading: TCP slows the peer) or close (1008)", {
     valueName: "pause|close",
-    defaultValue: "pause" as "pause" | "close",
+    defaultValue: undefined as "pause" | "close" | undefined,
     parse: rateLimitAction,
   }),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
@@ -195,7 +195,8 @@ function rateLimitAction(raw: string): "pause" | "close" {
  * message by its members, so it is limited by default (100 frames/s, bursts of 200, 1 MiB/s; "pause" slows a
  * faster peer instead of cutting it off, and a person or the demo page never comes near it). The echo answers
  * each message once, to its sender only, and is where conformance suites (Autobahn: 4 MiB messages in 65,536
- * fragments) and `sockjet bench` go, so it is limited only when a flag asks for it.
+ * fragments) and `sockjet bench` go, so it is limited only when a rate flag is given: any of them (even
+ * --rate-burst or --on-rate-limit alone) gives it the chat's limits, with the flags applied to both.
  */
 function rateLimitFrom(
   flags: {
@@ -203,14 +204,20 @@ function rateLimitFrom(
     "rate-burst": number | undefined;
     "byte-rate": number | undefined;
     "max-payload": number;
-    "on-rate-limit": "pause" | "close";
+    "on-rate-limit": "pause" | "close" | undefined;
   },
   limitedByDefault: boolean,
 ): RateLimitOptions | null {
-  const frames = flags["rate-limit"] ?? (limitedByDefault ? 100 : 0);
-  const bytes = flags["byte-rate"] ?? (limitedByDefault ? 1024 * 1024 : 0);
+  const rateFlagGiven =
+    flags["rate-limit"] !== undefined ||
+    flags["rate-burst"] !== undefined ||
+    flags["byte-rate"] !== undefined ||
+    flags["on-rate-limit"] !== undefined;
+  const limited = limitedByDefault || rateFlagGiven;
+  const frames = flags["rate-limit"] ?? (limited ? 100 : 0);
+  const bytes = flags["byte-rate"] ?? (limited ? 1024 * 1024 : 0);
   if (frames === 0 && bytes === 0) return null;
-  const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] };
+  const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] ?? "pause" };
   if (frames > 0) {
     limit.framesPerSecond = frames;
     limit.frameBurst = Math.max(1, flags["rate-burst"] ?? 2 * frames);
