@@ -15,7 +15,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
-import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
+import { allowOriginFlag, hostGuard, isLoopbackAddress, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 
@@ -273,17 +273,21 @@ async function run(argv: string[]): Promise<number> {
     httpServer = http.createServer(timeouts);
   }
   const secure = httpServer instanceof https.Server;
+  // Set once listening: the Host rule of serve-guard.ts applies on loopback only.
+  let boundToLoopback = true;
   // A handler error is a bug of ours, logged even with --quiet.
   httpServer.on(
     "request",
-    pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
+    pageHandler(
+      (line) => process.stderr.write(`${timestamp()}  ${line}\n`),
+      hostGuard(flags["allow-origin"], () => boundToLoopback),
+    ),
   );
   httpServer.on("clientError", answerClientError);
   closeSilentSockets(httpServer, handshakeTimeoutMs);
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
-  let boundToLoopback = true;
   const common: WebSocketServerOptions = {
     server: httpServer,
     maxPayloadBytes: flags["max-payload"],
