@@ -82,11 +82,14 @@ const specs = {
       parse: byteSize,
     },
   ),
-  "on-rate-limit": flag.value("past a rate limit: pause (stop reading: TCP slows the peer) or close (1008)", {
-    valueName: "pause|close",
-    defaultValue: undefined as "pause" | "close" | undefined,
-    parse: rateLimitAction,
-  }),
+  "on-rate-limit": flag.value(
+    "past a rate limit: pause (stop reading: TCP slows the peer; default) or close (1008)",
+    {
+      valueName: "pause|close",
+      defaultValue: undefined as "pause" | "close" | undefined,
+      parse: rateLimitAction,
+    },
+  ),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
   "allow-origin": flag.list("also accept pages of this origin, e.g. https://app.example.com; * = any page", {
     valueName: "ORIGIN",

@@ -98,7 +98,7 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
     assert.equal(none.code, 1);
     assert.match(
       none.stderr,
-      /^sockjet connect: cannot connect to .*: the server's handshake answer was not acceptable: Server did not select any of the offered subprotocols\n$/,
+      /^sockjet connect: cannot connect to .*: the server's handshake answer was not acceptable: server did not select any of the offered subprotocols \(offered: zzz\)\n$/,
     );
   });
 
