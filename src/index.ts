@@ -4,6 +4,7 @@ export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";
 export {
   ConnectionLostError,
+  type ConnectionLostErrorCode,
   HandshakeError,
   type HandshakeErrorCode,
   ProtocolError,

@@ -4,7 +4,7 @@ import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { clientTarget, displayUrl, explainFailure, headerLine } from "./target.js";
-import { grouped, quoted } from "./terminal.js";
+import { escapeControls, grouped, quoted } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
 // every echo completes a round trip, whose time is the latency (echoes come back in order on one
@@ -12,6 +12,8 @@ import { grouped, quoted } from "./terminal.js";
 
 const RESERVOIR_SIZE = 100_000;
 const CLOSE_WAIT_MS = 3000;
+/** Distinct reasons for failed connections printed; the rest are counted. */
+const SHOWN_FAILURE_KINDS = 3;
 
 const specs = {
   connections: flag.value("connections to open (default 10)", {
@@ -155,6 +157,9 @@ async function run(argv: string[]): Promise<number> {
   let running = false;
 
   const sockets: WebSocket[] = [];
+  const opened = new Set<WebSocket>();
+  const connectFailures = new Map<string, number>();
+  let refusedPerAddress = false;
   const starters = new Map<WebSocket, () => void>();
   const openings: Promise<void>[] = [];
   for (let i = 0; i < flags.connections; i++) {
@@ -197,9 +202,20 @@ async function run(argv: string[]): Promise<number> {
       }
       sendOne();
     };
+    // Why a connection could not be opened (the error event's HandshakeError), grouped by its message.
+    socket.addEventListener("error", (event) => {
+      if (opened.has(socket)) return;
+      const error = event.error as { message?: string; status?: unknown } | undefined;
+      const why = escapeControls(error?.message ?? (event.message || "unknown error"));
+      connectFailures.set(why, (connectFailures.get(why) ?? 0) + 1);
+      if (error?.status === 429) refusedPerAddress = true;
+    });
     openings.push(
       new Promise((resolve) => {
-        socket.addEventListener("open", () => resolve());
+        socket.addEventListener("open", () => {
+          opened.add(socket);
+          resolve();
+        });
         socket.addEventListener("close", (event) => {
           if (running) {
             countError(`closed during the run (${event.code})`);
@@ -284,6 +300,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(
       `sockjet bench: ${grouped(wrong)} answer(s) were not the message sent; is this an echo endpoint?\n`,
     );
+  reportConnectFailures(connectFailures, refusedPerAddress);
   if (closeReasons.has(1009)) {
     // RFC 6455 §7.4.1: 1009, the message was too big for the server.
     const reason = closeReasons.get(1009) ? ` (${quoted(closeReasons.get(1009) ?? "")})` : "";
@@ -293,6 +310,22 @@ async function run(argv: string[]): Promise<number> {
     );
   }
   return errors === 0 && messages > 0 ? 0 : 1;
+}
+
+/** The first few distinct reasons connections failed, with counts, and what to do about a 429. */
+function reportConnectFailures(failures: Map<string, number>, refusedPerAddress: boolean): void {
+  if (failures.size === 0) return;
+  const total = [...failures.values()].reduce((a, b) => a + b, 0);
+  const shown = [...failures].slice(0, SHOWN_FAILURE_KINDS);
+  let text = `sockjet bench: ${grouped(total)} connection${total === 1 ? "" : "s"} failed:\n`;
+  for (const [why, count] of shown) text += `  ${grouped(count)} × ${why}\n`;
+  if (failures.size > shown.length) text += `  … and ${failures.size - shown.length} other reason(s)\n`;
+  // RFC 6585 §4: 429 is the per-client limit (sockjet serve allows 100 connections per address).
+  if (refusedPerAddress)
+    text +=
+      "  (429: the server limits connections per client address; for `sockjet serve` lift it with " +
+      "--max-connections-per-ip 0, or open fewer with -c)\n";
+  process.stderr.write(text);
 }
 
 function closeAll(sockets: WebSocket[]): Promise<void> {

@@ -11,6 +11,11 @@ import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
 
 const CLEAN_CODES = new Set([1000, 1001, 1005]);
 const HEX_PREVIEW_BYTES = 32;
+/**
+ * How long answers may take after stdin ends: `echo hello | sockjet connect URL` shows the echo (a message
+ * that arrives after our Close is not delivered: WHATWG "a WebSocket message has been received", step 1).
+ */
+const STDIN_END_WAIT_MS = 1000;
 
 const specs = {
   protocol: flag.list("a subprotocol to offer", { valueName: "NAME" }),
@@ -38,12 +43,15 @@ const specs = {
   ),
   deflate: flag.boolean("do not offer permessage-deflate compression", { defaultValue: true }),
   insecure: flag.boolean("accept any TLS certificate (self-signed wss://)", { short: "k" }),
-  wait: flag.value("stay connected MS after stdin ends; 'forever': until the server closes (default 0)", {
-    short: "w",
-    valueName: "MS",
-    defaultValue: 0,
-    parse: waitTime,
-  }),
+  wait: flag.value(
+    "stay connected MS after stdin ends, for the answers (default 1000); 'forever': until the server closes",
+    {
+      short: "w",
+      valueName: "MS",
+      defaultValue: STDIN_END_WAIT_MS,
+      parse: waitTime,
+    },
+  ),
   close: flag.value("close with this code (1000 or 3000–4999) and reason when done (default 1000)", {
     valueName: "CODE[:REASON]",
     defaultValue: { code: 1000, reason: "" },
@@ -55,9 +63,9 @@ const usage = `Usage: sockjet connect [options] URL
 
 Connects to a WebSocket server. Each line of stdin is sent as a message; every message received is
 printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a prompt and colours, and
-control characters in received text are shown escaped (ESC as \x1b, U+202E as \u202e) unless --raw;
+control characters in received text are shown escaped (ESC as \\x1b, U+202E as \\u202e) unless --raw;
 the lines of a multi-line message stay lines. A password in the URL is shown as ***.
-When stdin ends the connection is closed (after --wait).
+When stdin ends the connection is closed after --wait (1 s for the answers; sooner if the server closes).
 Without --proxy, the proxy environment variables apply as curl and undici read them: http_proxy for ws://,
 https_proxy (else http_proxy) for wss://, else all_proxy; no_proxy lists hosts (and subdomains, host:port,
 or *) to reach directly. Lower-case names win over upper-case ones. Proxy passwords are never printed.
@@ -70,7 +78,7 @@ Exit status: 0 when the connection closes cleanly (1000, 1001, no code, or the -
 
 Examples:
   sockjet connect ws://localhost:8080/
-  echo hello | sockjet connect --wait 500 ws://localhost:8080/
+  echo hello | sockjet connect ws://localhost:8080/
   sockjet connect --protocol chat ws://localhost:8080/chat
   sockjet connect --insecure --header "Authorization: Bearer t0k3n" wss://localhost:8443/
   sockjet connect --proxy socks5://127.0.0.1:1080 wss://example.com/`;

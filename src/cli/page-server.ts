@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { pageSecurityPolicy, renderPage } from "./page.js";
+import { HOST_REFUSED } from "./serve-guard.js";
 import { errorMessage, quoted } from "./terminal.js";
 
 // The plain-HTTP side of `sockjet serve`: the demo page on `GET /`, 404/405/400 for everything else, and the
@@ -58,17 +59,31 @@ export function targetPath(target: string): string | null {
 /** The `request` listener of `serve`'s http(s) server. */
 export function pageHandler(
   log: (line: string) => void,
+  hostAllowed: (host: string | undefined) => boolean = () => true,
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const csp = pageSecurityPolicy();
   return (request, response) => {
     try {
-      servePage(request, response, csp);
+      // The page under a Host its WebSockets would refuse (DNS rebinding) could not connect: refuse it too.
+      if (!hostAllowed(request.headers.host)) plainText(response, 403, hostRefusal(request.headers.host));
+      else servePage(request, response, csp);
     } catch (error) {
       log(`error  ${request.method} ${quoted(request.url ?? "")}: ${errorMessage(error)}`);
       if (!response.headersSent) plainText(response, 500, "Internal server error");
       else response.destroy();
     }
   };
+}
+
+/** The 403 of the page under a Host that is not served, with the way to allow it. */
+function hostRefusal(host: string | undefined): string {
+  // The Host is the client's text: named only when it is plainly a host[:port].
+  const named = host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$/.test(host);
+  const allow = named ? `--allow-origin http://${host}` : "--allow-origin ORIGIN";
+  return (
+    `${HOST_REFUSED}. Open the page as http://localhost:PORT/, or, if this name is yours, ` +
+    `start sockjet serve with ${allow}`
+  );
 }
 
 function servePage(request: IncomingMessage, response: ServerResponse, csp: string): void {

@@ -20,32 +20,38 @@ export function allowOriginFlag(raw: string): string {
 }
 
 /**
- * The `origins` and `verify` options of serve's endpoints. `boundToLoopback` is asked at each handshake
- * (the address is known once listening).
+ * Whether a request's Host may be served: any Host unless bound to loopback; there, a loopback name or the
+ * name of an --allow-origin origin (a reverse proxy forwarding Host: its name). `boundToLoopback` is asked at
+ * each request (the address is known once listening). Used for the WebSockets and the demo page alike.
  */
+export function hostGuard(
+  allowOrigin: readonly string[],
+  boundToLoopback: () => boolean,
+): (host: string | undefined) => boolean {
+  if (allowOrigin.includes("*")) return () => true;
+  const allowedHostnames = new Set(allowOrigin.map((origin) => new URL(origin).hostname));
+  return (host) => {
+    if (!boundToLoopback() || isLoopbackHost(host)) return true;
+    let hostname: string | null = null;
+    try {
+      hostname = new URL(`http://${host}`).hostname;
+    } catch {}
+    return hostname !== null && allowedHostnames.has(hostname);
+  };
+}
+
+export const HOST_REFUSED =
+  "Host not allowed: this server listens on loopback and serves localhost only (see --allow-origin)";
+
+/** The `origins` and `verify` options of serve's endpoints. */
 export function serveGuard(
   allowOrigin: readonly string[],
   boundToLoopback: () => boolean,
 ): Pick<WebSocketServerOptions, "origins" | "verify"> {
   if (allowOrigin.includes("*")) return { origins: "*" };
-  // The names of the allowed origins are allowed as Host too (a reverse proxy forwarding Host: its name).
-  const allowedHostnames = new Set(allowOrigin.map((origin) => new URL(origin).hostname));
+  const hostAllowed = hostGuard(allowOrigin, boundToLoopback);
   return {
     origins: ["same-origin", ...allowOrigin],
-    verify: ({ request }) => {
-      if (!boundToLoopback()) return true;
-      const host = request.headers.host;
-      if (isLoopbackHost(host)) return true;
-      let hostname: string | null = null;
-      try {
-        hostname = new URL(`http://${host}`).hostname;
-      } catch {}
-      if (hostname !== null && allowedHostnames.has(hostname)) return true;
-      return {
-        status: 403,
-        message:
-          "Host not allowed: this server listens on loopback and serves localhost only (see --allow-origin)",
-      };
-    },
+    verify: ({ request }) => hostAllowed(request.headers.host) || { status: 403, message: HOST_REFUSED },
   };
 }

@@ -15,7 +15,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
-import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
+import { allowOriginFlag, hostGuard, isLoopbackAddress, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 
@@ -82,11 +82,14 @@ const specs = {
       parse: byteSize,
     },
   ),
-  "on-rate-limit": flag.value("past a rate limit: pause (stop reading: TCP slows the peer) or close (1008)", {
-    valueName: "pause|close",
-    defaultValue: "pause" as "pause" | "close",
-    parse: rateLimitAction,
-  }),
+  "on-rate-limit": flag.value(
+    "past a rate limit: pause (stop reading: TCP slows the peer; default) or close (1008)",
+    {
+      valueName: "pause|close",
+      defaultValue: undefined as "pause" | "close" | undefined,
+      parse: rateLimitAction,
+    },
+  ),
   quiet: flag.boolean("no log line per connection", { short: "q" }),
   "allow-origin": flag.list("also accept pages of this origin, e.g. https://app.example.com; * = any page", {
     valueName: "ORIGIN",
@@ -195,7 +198,8 @@ function rateLimitAction(raw: string): "pause" | "close" {
  * message by its members, so it is limited by default (100 frames/s, bursts of 200, 1 MiB/s; "pause" slows a
  * faster peer instead of cutting it off, and a person or the demo page never comes near it). The echo answers
  * each message once, to its sender only, and is where conformance suites (Autobahn: 4 MiB messages in 65,536
- * fragments) and `sockjet bench` go, so it is limited only when a flag asks for it.
+ * fragments) and `sockjet bench` go, so it is limited only when a rate flag is given: any of them (even
+ * --rate-burst or --on-rate-limit alone) gives it the chat's limits, with the flags applied to both.
  */
 function rateLimitFrom(
   flags: {
@@ -203,14 +207,20 @@ function rateLimitFrom(
     "rate-burst": number | undefined;
     "byte-rate": number | undefined;
     "max-payload": number;
-    "on-rate-limit": "pause" | "close";
+    "on-rate-limit": "pause" | "close" | undefined;
   },
   limitedByDefault: boolean,
 ): RateLimitOptions | null {
-  const frames = flags["rate-limit"] ?? (limitedByDefault ? 100 : 0);
-  const bytes = flags["byte-rate"] ?? (limitedByDefault ? 1024 * 1024 : 0);
+  const rateFlagGiven =
+    flags["rate-limit"] !== undefined ||
+    flags["rate-burst"] !== undefined ||
+    flags["byte-rate"] !== undefined ||
+    flags["on-rate-limit"] !== undefined;
+  const limited = limitedByDefault || rateFlagGiven;
+  const frames = flags["rate-limit"] ?? (limited ? 100 : 0);
+  const bytes = flags["byte-rate"] ?? (limited ? 1024 * 1024 : 0);
   if (frames === 0 && bytes === 0) return null;
-  const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] };
+  const limit: RateLimitOptions = { onExceeded: flags["on-rate-limit"] ?? "pause" };
   if (frames > 0) {
     limit.framesPerSecond = frames;
     limit.frameBurst = Math.max(1, flags["rate-burst"] ?? 2 * frames);
@@ -266,17 +276,21 @@ async function run(argv: string[]): Promise<number> {
     httpServer = http.createServer(timeouts);
   }
   const secure = httpServer instanceof https.Server;
+  // Set once listening: the Host rule of serve-guard.ts applies on loopback only.
+  let boundToLoopback = true;
   // A handler error is a bug of ours, logged even with --quiet.
   httpServer.on(
     "request",
-    pageHandler((line) => process.stderr.write(`${timestamp()}  ${line}\n`)),
+    pageHandler(
+      (line) => process.stderr.write(`${timestamp()}  ${line}\n`),
+      hostGuard(flags["allow-origin"], () => boundToLoopback),
+    ),
   );
   httpServer.on("clientError", answerClientError);
   closeSilentSockets(httpServer, handshakeTimeoutMs);
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
-  let boundToLoopback = true;
   const common: WebSocketServerOptions = {
     server: httpServer,
     maxPayloadBytes: flags["max-payload"],

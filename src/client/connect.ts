@@ -8,6 +8,7 @@ import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../prot
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import { isBadPort } from "./bad-ports.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
+import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -206,11 +207,13 @@ export function startClientHandshake(
   timer.unref();
 
   request.on("response", (response) => {
-    // Anything but 101, including a 3xx redirect, fails the connection.
-    response.resume();
+    // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const status = response.statusCode ?? 0;
     const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
-    fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${text}`, { status }));
+    readRefusalReason(response, (reason) => {
+      const message = `the server answered HTTP ${text}${reason === "" ? "" : `: ${reason}`}`;
+      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
+    });
   });
   request.on("error", (error) => fail(networkError(error, hostname, secure)));
   request.on("upgrade", (response, socket: Socket, head: Buffer) => {
@@ -288,6 +291,13 @@ function networkError(error: NodeJS.ErrnoException, host: string, secure: boolea
   }
   if (TLS_ERROR.test(code) || "library" in error) {
     return new HandshakeError("SJ_ERR_TLS_FAILED", `TLS failed: ${detail}`, { cause: error });
+  }
+  // Node's "socket hang up": the server closed without an HTTP answer, as a TLS server does on plain HTTP.
+  if (code === "ECONNRESET" && detail === "socket hang up") {
+    const hint = secure ? "" : " (a TLS server? then use wss://)";
+    return new HandshakeError("SJ_ERR_NETWORK", `the server closed the connection without answering${hint}`, {
+      cause: error,
+    });
   }
   return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
 }

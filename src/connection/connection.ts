@@ -117,6 +117,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private socketClosed = false;
   /** terminate() was called: nothing waits for the extension any more. */
   private terminated = false;
+  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
+  private terminateCause: Error | null = null;
   private pausedForBackpressure = false;
   /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
   private flushProbePending = false;
@@ -267,9 +269,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.protocol.fail(error);
   }
 
-  /** Destroys the transport at once, without a closing handshake. */
-  terminate(): void {
+  /** Destroys the transport at once, without a closing handshake; `cause` becomes the close's error. */
+  terminate(cause?: Error): void {
     this.terminated = true;
+    if (cause !== undefined) this.terminateCause ??= cause;
     this.output.flush();
     this.socket.destroy();
   }
@@ -698,7 +701,12 @@ export class Connection implements ProtocolHandler, AnswerListener {
     const wasClean = handshakeDone && this.failure === null && this.output.droppedBytes === 0;
     const code = this.failure === null ? this.receivedCode : CloseCode.Abnormal;
     const reason = this.failure === null ? this.receivedReason : "";
-    this.events.onClosed(code, reason, wasClean, this.failure ?? (handshakeDone ? null : this.socketError));
+    this.events.onClosed(
+      code,
+      reason,
+      wasClean,
+      this.failure ?? (handshakeDone ? null : (this.terminateCause ?? this.socketError)),
+    );
     if (waiters !== null) for (const waiter of waiters) waiter();
   }
 }

@@ -90,25 +90,39 @@ export class HandshakeError extends Error {
   }
 }
 
+/** How a connection was lost: dropped by the peer or the network, or terminated by our keepalive. */
+export type ConnectionLostErrorCode =
+  /** The peer vanished, reset the connection, or the socket was terminated. */
+  | "SJ_ERR_CONNECTION_LOST"
+  /** The server's keepalive terminated a peer that did not answer a ping within pingIntervalMs. */
+  | "SJ_ERR_KEEPALIVE_TIMEOUT"
+  /** The client's heartbeat heard nothing within its timeoutMs of a Ping. */
+  | "SJ_ERR_HEARTBEAT_TIMEOUT";
+
 /**
  * The transport closed without a closing handshake (RFC 6455 §7.1.5: 1006) and without a failure of ours:
  * the peer vanished, reset the connection, or was terminated (`SJ_ERR_CONNECTION_LOST`; `cause` is the
- * socket's error, if any), or answered no heartbeat Ping in time (`SJ_ERR_HEARTBEAT_TIMEOUT`).
+ * socket's error, if any), answered no keepalive ping (`SJ_ERR_KEEPALIVE_TIMEOUT`) or no heartbeat Ping in
+ * time (`SJ_ERR_HEARTBEAT_TIMEOUT`).
  */
 export class ConnectionLostError extends Error {
-  readonly code: "SJ_ERR_CONNECTION_LOST" | "SJ_ERR_HEARTBEAT_TIMEOUT";
+  readonly code: ConnectionLostErrorCode;
 
-  constructor(cause: Error | null, options: { heartbeatTimeoutMs?: number } = {}) {
+  constructor(
+    cause: Error | null,
+    options: { code?: ConnectionLostErrorCode; message?: string; heartbeatTimeoutMs?: number } = {},
+  ) {
+    const heartbeat = options.heartbeatTimeoutMs !== undefined;
     super(
-      options.heartbeatTimeoutMs !== undefined
-        ? `connection lost: no pong (or any frame) within ${options.heartbeatTimeoutMs} ms of a ping`
-        : cause === null
-          ? "connection closed without a Close frame"
-          : `connection lost without a Close frame: ${cause.message}`,
+      options.message ??
+        (heartbeat
+          ? `connection lost: no pong (or any frame) within ${options.heartbeatTimeoutMs} ms of a ping`
+          : cause === null
+            ? "connection closed without a Close frame"
+            : `connection lost without a Close frame: ${cause.message}`),
       cause === null ? undefined : { cause },
     );
     this.name = "ConnectionLostError";
-    this.code =
-      options.heartbeatTimeoutMs !== undefined ? "SJ_ERR_HEARTBEAT_TIMEOUT" : "SJ_ERR_CONNECTION_LOST";
+    this.code = options.code ?? (heartbeat ? "SJ_ERR_HEARTBEAT_TIMEOUT" : "SJ_ERR_CONNECTION_LOST");
   }
 }

@@ -357,7 +357,9 @@ export function validateUpgradeResponse(
     }
     protocol = protocolHeader.value;
   } else if (expected.offeredProtocols.length > 0 && expected.allowMissingProtocol !== true) {
-    return fail("Server did not select any of the offered subprotocols");
+    return fail(
+      `server did not select any of the offered subprotocols (offered: ${expected.offeredProtocols.join(", ")})`,
+    );
   }
 
   return { ok: true, protocol, extensions };

@@ -1,4 +1,5 @@
 import type { Connection } from "../connection/connection.js";
+import { ConnectionLostError } from "../protocol/errors.js";
 
 // Dead-peer detection and idle timeouts for all of a server's connections with one timer each, instead of
 // timers per connection. A connection that has sent nothing since the previous ping (not even the pong) is
@@ -46,7 +47,12 @@ export class Keepalive {
     for (const connection of this.connections) {
       // A connection whose input the rate limiter holds is silent because we do not read it.
       if (!connection.alive && !connection.inputHeld) {
-        connection.terminate();
+        connection.terminate(
+          new ConnectionLostError(null, {
+            code: "SJ_ERR_KEEPALIVE_TIMEOUT",
+            message: `no pong within pingIntervalMs (${this.pingIntervalMs} ms): terminated by the keepalive`,
+          }),
+        );
         continue;
       }
       connection.alive = false;

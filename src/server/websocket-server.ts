@@ -9,8 +9,10 @@ import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-lim
 import { CloseCode } from "../protocol/constants.js";
 import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
+import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
 import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
 import { Keepalive } from "./keepalive.js";
@@ -89,6 +91,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       Number(options.noServer === true);
     if (modes !== 1)
       throw new TypeError("Exactly one of options.port, options.server and options.noServer must be given");
+    rejectWsOptionNames(options, "server");
+    checkMaxPayloadBytes(options.maxPayloadBytes);
     this.options = options;
     this.extension =
       options.extension !== undefined
@@ -122,7 +126,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.idleTimeoutMs,
       (connection) => {
         const webSocket = this.sockets.get(connection);
-        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "Idle timeout");
+        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout");
       },
     );
 

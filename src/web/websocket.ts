@@ -6,6 +6,7 @@ import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
+import { validateClientOptions } from "./client-options.js";
 import { originToSend, pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import type {
   AcceptedConnection,
@@ -163,7 +164,7 @@ export class WebSocket extends EventTarget {
       return;
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
-    const opts = options ?? {};
+    const opts = validateClientOptions(options);
     // The baseURL and origin options win over the page's (where the global object has a location).
     const page = pageLocation();
     const { record, protocols: protocolList } = parseConstructorArguments(

@@ -61,8 +61,8 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
     assert.ok(Date.now() - started >= 1000, "stayed connected for --wait");
   });
 
-  test("without --wait the connection closes (1000) as soon as stdin ends", async () => {
-    const result = await run(["connect", `${served.ws}/?case=no-wait`], { input: "" });
+  test("--wait 0: the connection closes (1000) as soon as stdin ends", async () => {
+    const result = await run(["connect", "--wait", "0", `${served.ws}/?case=no-wait`], { input: "" });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
     await served.cli.waitFor(/close {2}127\.0\.0\.1 {2}\/\?case=no-wait {2}1000\n/);
@@ -98,7 +98,7 @@ describe("sockjet connect: messages through pipes", { concurrency: 2 }, () => {
     assert.equal(none.code, 1);
     assert.match(
       none.stderr,
-      /^sockjet connect: cannot connect to .*: the server's handshake answer was not acceptable: Server did not select any of the offered subprotocols\n$/,
+      /^sockjet connect: cannot connect to .*: the server's handshake answer was not acceptable: server did not select any of the offered subprotocols \(offered: zzz\)\n$/,
     );
   });
 
@@ -151,7 +151,7 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /^sockjet connect: cannot connect to .*: the server answered HTTP 404 Not Found\n$/,
+      /^sockjet connect: cannot connect to .*: the server answered HTTP 404 Not Found: No WebSocket endpoint at this path\n$/,
     );
   });
 

@@ -99,14 +99,14 @@ describe("idle timeout", () => {
     assert.equal((await serverClose).code, 1001);
   });
 
-  test("the raw peer sees the Close frame 1001 'Idle timeout' on the wire", async (t) => {
+  test("the raw peer sees the Close frame 1001 'idle timeout' on the wire", async (t) => {
     const { port } = await startServer(t, { idleTimeoutMs: 100, pingIntervalMs: 0 });
     const raw = await RawClient.connect(t, port);
     await raw.handshake();
     const frame = await raw.readFrame(2000);
     assert.equal(frame.opcode, OP.close);
     assert.equal(frame.closeCode, 1001);
-    assert.equal(frame.payload.subarray(2).toString(), "Idle timeout");
+    assert.equal(frame.payload.subarray(2).toString(), "idle timeout");
   });
 
   test("a connection sending a message every 30 ms outlives 5 idle periods of 100 ms", async (t) => {

@@ -1,0 +1,54 @@
+import type { WebSocketOptions } from "./websocket-options.js";
+import { rejectWsOptionNames } from "./ws-option-names.js";
+
+// The checks of the Node-only third constructor argument, as the server checks its own: a wrong value is a
+// TypeError naming the option at construction, not a limit that silently does something else later.
+
+/** Limits that must be numbers ≥ 0. */
+const NON_NEGATIVE = ["maxFragmentsPerMessage", "handshakeTimeoutMs", "closeTimeoutMs"] as const;
+
+export function validateClientOptions(options: unknown): WebSocketOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object") throw new TypeError("options must be an object");
+  rejectWsOptionNames(options, "client");
+  const opts = options as WebSocketOptions;
+  checkMaxPayloadBytes(opts.maxPayloadBytes);
+  // Node's maxHeaderSize: a whole number of bytes; 0 would refuse every response.
+  const headerBytes = opts.maxHeaderBytes;
+  if (headerBytes !== undefined && !(Number.isSafeInteger(headerBytes) && headerBytes >= 1)) {
+    throw new TypeError(`options.maxHeaderBytes must be a whole number ≥ 1, not ${describe(headerBytes)}`);
+  }
+  for (const key of NON_NEGATIVE) {
+    const value = opts[key];
+    if (value !== undefined && !(typeof value === "number" && value >= 0)) {
+      throw new TypeError(`options.${key} must be a non-negative number, not ${describe(value)}`);
+    }
+  }
+  const deflate = opts.perMessageDeflate;
+  if (
+    deflate !== undefined &&
+    typeof deflate !== "boolean" &&
+    (deflate === null || typeof deflate !== "object")
+  ) {
+    throw new TypeError(
+      `options.perMessageDeflate must be a boolean or an options object, not ${describe(deflate)}`,
+    );
+  }
+  return opts;
+}
+
+/**
+ * maxPayloadBytes, on both sides: a number ≥ 1. 0 is refused rather than taken as "no limit" (ws's meaning
+ * of maxPayload 0) or as "refuse every non-empty message" (what the limit would do): use Infinity for none.
+ */
+export function checkMaxPayloadBytes(value: unknown): void {
+  if (value !== undefined && !(typeof value === "number" && value >= 1)) {
+    throw new TypeError(
+      `options.maxPayloadBytes must be a number ≥ 1 (Infinity for no limit), not ${describe(value)}`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import { after, describe, test } from "node:test";
+import { killAll, type Served, serve } from "./helpers.js";
+
+// On loopback `sockjet serve` answers WebSockets only under a loopback Host (DNS rebinding). The demo page
+// follows the same rule: served under evil.test it could not connect anyway (its WebSockets get 403), so it
+// gets a 403 that says why and names --allow-origin, instead of a page that fails without explanation.
+
+after(killAll);
+
+function getPage(served: Served, host: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host: "127.0.0.1", port: served.port, path: "/", headers: { Host: host }, timeout: 5000 },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"]), body }),
+        );
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error("no answer within 5 s")));
+    request.on("error", reject);
+  });
+}
+
+describe("sockjet serve on loopback: the demo page and the Host", () => {
+  test("regression: GET / with Host evil.test gets 403 naming --allow-origin; localhost and 127.0.0.1 get the page", async () => {
+    const served = await serve(["--quiet"]);
+    try {
+      const refused = await getPage(served, `evil.test:${served.port}`);
+      assert.equal(refused.status, 403);
+      assert.match(refused.type, /^text\/plain/);
+      assert.match(refused.body, /^Host not allowed: .*--allow-origin http:\/\/evil\.test:\d+\n$/);
+      for (const host of [`localhost:${served.port}`, `127.0.0.1:${served.port}`]) {
+        const page = await getPage(served, host);
+        assert.equal(page.status, 200, host);
+        assert.match(page.type, /^text\/html/);
+      }
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("--allow-origin http://evil.test:PORT serves the page under that Host", async () => {
+    // The Host rule compares host names only, so the origin's port need not be serve's (unknown before).
+    const served = await serve(["--quiet", "--allow-origin", "http://evil.test"]);
+    try {
+      assert.equal((await getPage(served, `evil.test:${served.port}`)).status, 200);
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+});

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { WebSocket, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
+import { connect, next, peerServer } from "./helpers.js";
+
+// The Node-only third constructor argument is checked like the server's options: a wrong value, or an option
+// under ws's name, is a TypeError at construction that names the option (before, each was ignored or did
+// something else once connected: maxPayloadBytes "1k" refused every message, maxPayload left 64 MiB).
+
+function assertTypeError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof TypeError, `expected a TypeError, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe("client options: values", () => {
+  for (const [options, name] of [
+    [{ maxPayloadBytes: -1 }, "maxPayloadBytes"],
+    [{ maxPayloadBytes: "1k" }, "maxPayloadBytes"],
+    [{ maxPayloadBytes: Number.NaN }, "maxPayloadBytes"],
+    [{ maxPayloadBytes: 0 }, "maxPayloadBytes"],
+    [{ maxFragmentsPerMessage: -1 }, "maxFragmentsPerMessage"],
+    [{ handshakeTimeoutMs: -5 }, "handshakeTimeoutMs"],
+    [{ handshakeTimeoutMs: "x" }, "handshakeTimeoutMs"],
+    [{ closeTimeoutMs: -1 }, "closeTimeoutMs"],
+    [{ maxHeaderBytes: 1.5 }, "maxHeaderBytes"],
+    [{ perMessageDeflate: "yes" }, "perMessageDeflate"],
+  ] as const) {
+    test(`new WebSocket(url, [], ${JSON.stringify(options, (_, v) => (Number.isNaN(v) ? "NaN" : v))}) throws a TypeError naming ${name}`, async (t) => {
+      const peer = await peerServer(t);
+      assertTypeError(
+        () => connect(t, peer.url, [], options as unknown as WebSocketOptions),
+        new RegExp(`options\\.${name} must be`),
+      );
+    });
+  }
+
+  test("maxPayloadBytes: Infinity (no limit) receives a 2 MiB message", async (t) => {
+    const peer = await peerServer(t);
+    peer.server.on("connection", (socket) => socket.send(Buffer.alloc(2 * 1024 * 1024, 7)));
+    const ws = connect(t, peer.url, [], { maxPayloadBytes: Number.POSITIVE_INFINITY });
+    ws.binaryType = "arraybuffer";
+    const event = await next<MessageEvent>(ws, "message");
+    assert.equal((event.data as ArrayBuffer).byteLength, 2 * 1024 * 1024);
+  });
+});
+
+describe("ws's option names get the sockjet name", () => {
+  test("client maxPayload → 'maxPayload is ws's name: use maxPayloadBytes'", async (t) => {
+    const peer = await peerServer(t);
+    assertTypeError(
+      () => connect(t, peer.url, [], { maxPayload: 1 } as WebSocketOptions),
+      /^options\.maxPayload is ws's name: use maxPayloadBytes$/,
+    );
+  });
+
+  test("client handshakeTimeout and followRedirects are refused with what to do instead", async (t) => {
+    const peer = await peerServer(t);
+    assertTypeError(
+      () => connect(t, peer.url, [], { handshakeTimeout: 100 } as WebSocketOptions),
+      /use handshakeTimeoutMs/,
+    );
+    assertTypeError(
+      () => connect(t, peer.url, [], { followRedirects: true } as WebSocketOptions),
+      /never follows redirects/,
+    );
+  });
+
+  test("other unknown client options are left alone (options are added over time)", async (t) => {
+    const peer = await peerServer(t);
+    const ws = connect(t, peer.url, [], { someFutureOption: 1 } as WebSocketOptions);
+    await next(ws, "open");
+    assert.equal(ws.readyState, WebSocket.OPEN);
+  });
+
+  for (const [name, replacement] of [
+    ["maxPayload", "maxPayloadBytes"],
+    ["pingInterval", "pingIntervalMs"],
+    ["verifyClient", "verify"],
+  ] as const) {
+    test(`new WebSocketServer({ ${name} }) throws: use ${replacement}`, () => {
+      assertTypeError(
+        () => new WebSocketServer({ noServer: true, [name]: 5 }),
+        new RegExp(`^options\\.${name} is ws's name: use ${replacement}`),
+      );
+    });
+  }
+
+  test("new WebSocketServer({ maxPayloadBytes: 0 }) throws (it would refuse every non-empty message)", () => {
+    assertTypeError(
+      () => new WebSocketServer({ noServer: true, maxPayloadBytes: 0 }),
+      /Infinity for no limit/,
+    );
+  });
+});
