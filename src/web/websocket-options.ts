@@ -1,6 +1,5 @@
-import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
-import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { Connection, ConnectionOptions, Transport } from "../connection/connection.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
@@ -86,6 +85,13 @@ export interface WebSocketOptions {
    * client_max_window_bits`), false, or options (thresholdBytes, level, memLevel, the four parameters).
    */
   perMessageDeflate?: PerMessageDeflateOption;
+  /**
+   * WebSockets over HTTP/2 (RFC 8441): "never" (HTTP/1.1 only), "always" (HTTP/2 only; ws: by prior
+   * knowledge) or "auto" (wss: offers h2 by ALPN and uses it when the server's SETTINGS allow extended
+   * CONNECT, else HTTP/1.1). Sockets to one origin share one session. Default: setDefaultHttp2Mode()'s,
+   * "never" unless changed (see src/client/http2-connect.ts for why).
+   */
+  http2?: "auto" | "never" | "always";
 }
 
 /** Node-only: per-message send options. */
@@ -96,7 +102,8 @@ export interface SendOptions {
 
 /** What the server passes to make the WebSocket of an accepted connection. */
 export interface AcceptedConnection {
-  socket: Socket;
+  /** The upgraded socket, or the HTTP/2 stream of an extended CONNECT (RFC 8441). */
+  socket: Transport;
   options: ConnectionOptions;
   /** The request URL as the server saw it (ws://host/path?query). */
   url: string;

@@ -1,4 +1,5 @@
-import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { type ClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { defaultHttp2Mode, startHandshake } from "../client/http2-connect.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
@@ -167,7 +168,7 @@ export class WebSocket extends EventTarget {
       maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
       closeTimeoutMs: opts.closeTimeoutMs,
     };
-    this.#handshake = startClientHandshake(
+    this.#handshake = startHandshake(
       record,
       {
         protocols: protocolList,
@@ -181,6 +182,7 @@ export class WebSocket extends EventTarget {
             ? opts.extension
             : clientDeflateFromOption(opts.perMessageDeflate ?? true),
       },
+      opts.http2 ?? defaultHttp2Mode(),
       (result) => {
         this.#handshake = null;
         // "When the WebSocket connection is established": readyState OPEN, extensions, protocol, fire open.
