@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import https from "node:https";
 import { before, describe, test } from "node:test";
 import { openSessionCount } from "../../src/client/http2-session-pool.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
