@@ -175,7 +175,11 @@ export class Http2Wire implements HandshakeWire {
     if (extensions !== "") answer["sec-websocket-extensions"] = extensions;
     const stream = this.stream;
     return () => {
-      if (!stream.destroyed) stream.respond(answer, { endStream: false });
+      if (stream.destroyed) return;
+      stream.respond(answer, { endStream: false });
+      // A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout)
+      // says: the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too.
+      stream.session?.setTimeout(0);
     };
   }
 }
