@@ -136,4 +136,77 @@ describe("WebSocket client over HTTP/2 (RFC 8441)", () => {
     assert.equal((await reply).data, "after the reset");
     assert.equal(openSessionCount() >= 1, true);
   });
+
+  test("answers to the CONNECT: 200 with no headers opens; another status or an unoffered subprotocol fails", async (t) => {
+    if (cert === null) return t.skip("openssl is not installed");
+    const h2 = http2.createSecureServer({ ...cert, settings: { enableConnectProtocol: true } });
+    const answers: Record<string, Record<string, string | number>> = {
+      "/bare": { ":status": 200 },
+      "/created": { ":status": 201 },
+      "/forbidden": { ":status": 403 },
+      "/protocol": { ":status": 200, "sec-websocket-protocol": "other" },
+    };
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    h2.on("stream", (stream, headers) => {
+      seen.push(headers);
+      stream.on("error", () => {});
+      stream.respond(answers[headers[":path"] ?? ""] ?? { ":status": 404 }, { endStream: false });
+    });
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => h2.close(resolve)));
+    defer(t, () => {
+      for (const session of sessionsOf) session.destroy();
+    });
+    const sessionsOf = new Set<http2.ServerHttp2Session>();
+    h2.on("session", (session) => sessionsOf.add(session));
+    const base = `wss://${HOST}:${portOf(h2.address())}`;
+    const outcome = async (path: string, protocols: string[] = []) => {
+      const socket = new WebSocket(`${base}${path}`, protocols, { ca: cert!.cert, http2: "always" });
+      defer(t, () => socket.terminate());
+      return within(
+        new Promise<string>((resolve) => {
+          socket.onopen = () => resolve("open");
+          socket.onclose = (event) => resolve(`close ${event.code}`);
+        }),
+        5000,
+        path,
+      );
+    };
+    assert.equal(await outcome("/bare"), "open");
+    assert.equal(await outcome("/created"), "close 1006", "RFC 8441 §5: exactly 200");
+    assert.equal(await outcome("/forbidden"), "close 1006");
+    assert.equal(await outcome("/protocol", ["chat"]), "close 1006");
+    const request = seen[0];
+    assert.equal(request[":method"], "CONNECT");
+    assert.equal(request[":protocol"], "websocket");
+    assert.equal(request[":scheme"], "https", "§4: :scheme is sent, unlike a plain CONNECT");
+    assert.equal(request[":path"], "/bare");
+    assert.equal(request["sec-websocket-version"], "13");
+    assert.equal(request["sec-websocket-key"], undefined, "§5: no key over HTTP/2");
+    assert.equal(new Set(seen.map((h) => h[":authority"])).size, 1);
+  });
+
+  test("GOAWAY (a server reload): the open socket goes on, the next one opens on a new session", async (t) => {
+    if (cert === null) return t.skip("openssl is not installed");
+    const { server, url } = await startServer(t, { http2: true, tls: cert });
+    const sessions: http2.ServerHttp2Session[] = [];
+    server.on("connection", (ws, request) => {
+      sessions.push(
+        (request as unknown as { stream: http2.ServerHttp2Stream }).stream
+          .session as http2.ServerHttp2Session,
+      );
+      ws.onmessage = (event) => ws.send(`echo:${event.data}`);
+    });
+    const first = await openClient(t, `${url}/1`, undefined, { ca: cert.cert, http2: "always" });
+    const session = sessions[0];
+    const goaway = new Promise((resolve) => setTimeout(resolve, 100));
+    session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+    await goaway;
+    const reply = nextEvent<MessageEvent>(first, "message");
+    first.send("after goaway");
+    assert.equal((await reply).data, "echo:after goaway");
+    await openClient(t, `${url}/2`, undefined, { ca: cert.cert, http2: "always" });
+    assert.equal(sessions.length, 2);
+    assert.notEqual(sessions[1], sessions[0], "a new session after GOAWAY");
+  });
 });

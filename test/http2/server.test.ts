@@ -179,4 +179,29 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
     assert.equal(await within(goaway, 5000, "GOAWAY"), http2.constants.NGHTTP2_NO_ERROR);
     assert.deepEqual(order, ["close 1001", "close 1001", "goaway"]);
   });
+
+  test("flow control: a stream that stops reading is failed as a slow consumer; its session's other stream goes on", async (t) => {
+    if (cert === null) return t.skip("openssl is not installed");
+    const { server, port } = await startServer(t, { http2: true, tls: cert, maxBufferedBytes: 256 * 1024 });
+    const sockets: WebSocket[] = [];
+    server.on("connection", (ws) => sockets.push(ws));
+    const session = await rawSession(`https://${HOST}:${port}`, cert.cert);
+    defer(t, () => session.destroy());
+    const stalled = connectStream(session, "/stalled");
+    const reading = connectStream(session, "/reading");
+    for (const s of [stalled, reading]) assert.equal((await s.response)[":status"], 200);
+    await waitFor(() => sockets.length === 2, 5000, "two connections");
+    stalled.stream.pause();
+    const stalledSocket = sockets.find((ws) => ws.url.endsWith("/stalled"))!;
+    const readingSocket = sockets.find((ws) => ws.url.endsWith("/reading"))!;
+    const closed = nextEvent<Event & { code: number }>(stalledSocket as never, "close", 10_000);
+    const chunk = new Uint8Array(64 * 1024);
+    // Bounded: 64 sends of 64 KiB, far past the stream's window (64 KiB) plus the 256 KiB allowance.
+    for (let i = 0; i < 64 && stalledSocket.readyState === 1; i++) stalledSocket.send(chunk);
+    const code = (await closed).code;
+    assert.ok(code === 1008 || code === 1006, `the stalled socket was failed (${code})`);
+    readingSocket.send("still flowing");
+    assert.equal((await reading.nextFrame()).payload.toString(), "still flowing");
+    assert.ok(stalledSocket.bufferedAmount <= 64 * 64 * 1024);
+  });
 });
