@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { before, describe, test } from "node:test";
+import { handleHttp2Stream, isExtendedConnect } from "../../src/server/http2-upgrade.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import {
@@ -203,5 +204,36 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
     readingSocket.send("still flowing");
     assert.equal((await reading.nextFrame()).payload.toString(), "still flowing");
     assert.ok(stalledSocket.bufferedAmount <= 64 * 64 * 1024);
+  });
+
+  test("noServer: handleHttp2Stream on the user's own 'stream' listener, for the streams isExtendedConnect picks", async (t) => {
+    const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+    const wss = new WebSocketServer({ noServer: true });
+    defer(t, () => shutDown(wss));
+    h2.on(
+      "stream",
+      (
+        stream: http2.ServerHttp2Stream,
+        headers: http2.IncomingHttpHeaders,
+        _flags: number,
+        rawHeaders: string[],
+      ) => {
+        if (!isExtendedConnect(headers)) {
+          stream.respond({ ":status": 200 });
+          stream.end("not a websocket");
+          return;
+        }
+        handleHttp2Stream(wss, stream, headers, rawHeaders, (ws, request) => {
+          ws.send(`hello over HTTP/${request.httpVersion}`);
+        });
+      },
+    );
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => h2.close(resolve)));
+    const session = await rawSession(`http://${HOST}:${portOf(h2.address())}`);
+    defer(t, () => session.destroy());
+    const raw = connectStream(session, "/custom");
+    assert.equal((await raw.response)[":status"], 200);
+    assert.equal((await raw.nextFrame()).payload.toString(), "hello over HTTP/2.0");
   });
 });
