@@ -1,5 +1,7 @@
 export { setDefaultHttp2Mode } from "./client/http2-connect.js";
 export type { Http2Mode } from "./client/http2-session-pool.js";
+export type { ProxyOption, ProxySettings } from "./client/proxy.js";
+export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";
 export {

@@ -43,7 +43,8 @@ export function startHandshake(
 ): ClientHandshake {
   if (mode !== "auto" && mode !== "never" && mode !== "always")
     throw new TypeError(`options.http2 must be "auto", "never" or "always", not ${JSON.stringify(mode)}`);
-  if (mode === "never" || (mode === "auto" && url.protocol === "ws:"))
+  // Through a proxy the tunnel carries HTTP/1.1 (proxy.ts): HTTP/2 sessions are direct only.
+  if (mode === "never" || (mode === "auto" && url.protocol === "ws:") || (options.proxy ?? null) !== null)
     return startClientHandshake(url, options, onSuccess, onFailure);
   let inner: ClientHandshake | null = null;
   let aborted = false;

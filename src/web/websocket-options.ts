@@ -1,5 +1,7 @@
 import type { ClientExtensionNegotiator } from "../client/connect.js";
+import type { ProxyOption } from "../client/proxy.js";
 import type { Connection, ConnectionOptions, Transport } from "../connection/connection.js";
+import type { HeartbeatOptions } from "../connection/heartbeat.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
@@ -76,6 +78,12 @@ export interface WebSocketOptions {
   handshakeTimeoutMs?: number;
   /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
   closeTimeoutMs?: number;
+  /**
+   * Off by default. `true` or `{ intervalMs, timeoutMs }` (30000, 10000): after intervalMs with nothing from
+   * the server, send a Ping; if nothing arrives within timeoutMs, drop the connection (error
+   * `SJ_ERR_HEARTBEAT_TIMEOUT`, close 1006).
+   */
+  heartbeat?: boolean | HeartbeatOptions;
   /** Largest response header block, in bytes. Default Node's (16 KiB). */
   maxHeaderBytes?: number;
   /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */
@@ -88,10 +96,22 @@ export interface WebSocketOptions {
   /**
    * WebSockets over HTTP/2 (RFC 8441): "never" (HTTP/1.1 only), "always" (HTTP/2 only; ws: by prior
    * knowledge) or "auto" (wss: offers h2 by ALPN and uses it when the server's SETTINGS allow extended
-   * CONNECT, else HTTP/1.1). Sockets to one origin share one session. Default: setDefaultHttp2Mode()'s,
+   * CONNECT, else HTTP/1.1). Sockets to one origin share one session. Through a `proxy`: HTTP/1.1. Default: setDefaultHttp2Mode()'s,
    * "never" unless changed (see src/client/http2-connect.ts for why).
    */
   http2?: "auto" | "never" | "always";
+  /**
+   * Connect through a proxy: "http://[user:pass@]host:port" (CONNECT), "https://…" (TLS to the proxy, then
+   * CONNECT), "socks5://…" or "socks5h://…" (RFC 1928/1929; names are resolved by the proxy), or
+   * `{ url, username, password, ca, rejectUnauthorized }`. wss: stays TLS end to end to the server.
+   */
+  proxy?: ProxyOption;
+  /**
+   * Opt in to the proxy environment variables when `proxy` is not given, as undici's EnvHttpProxyAgent reads
+   * them: http_proxy (ws:), https_proxy then http_proxy (wss:), then all_proxy; no_proxy exempts hosts.
+   * Default false. A variable that is not a usable proxy URL makes the constructor throw a TypeError.
+   */
+  proxyFromEnvironment?: boolean;
 }
 
 /** Node-only: per-message send options. */
