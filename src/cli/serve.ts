@@ -270,6 +270,7 @@ async function run(argv: string[]): Promise<number> {
       cert,
       key,
       allowHTTP1: true,
+      noDelay: true,
       handshakeTimeout: handshakeTimeoutMs,
       settings: { enableConnectProtocol: true },
     });

@@ -284,9 +284,10 @@ export function createHttp2Server(
   tls: (SecureContextOptions & { cert?: string | Buffer; key?: string | Buffer }) | undefined,
 ): AnyHttp2Server {
   const settings = { enableConnectProtocol: true };
+  // Nagle off on every connection: a session's small frames (a chat line, a pong) must not wait for an ACK.
   return tls !== undefined
-    ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings })
-    : http2.createServer({ settings });
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings, noDelay: true })
+    : http2.createServer({ settings, noDelay: true } as http2.ServerOptions);
 }
 
 /** Sessions of a server this library owns, so that its shutdown can end each with GOAWAY. */
