@@ -198,6 +198,11 @@ function startHttp2Handshake(
       return;
     }
     const extensionsHeader = response["sec-websocket-extensions"];
+    // WebSocket.remoteAddress reads the transport's: the stream's is its session's.
+    Object.defineProperty(stream, "remoteAddress", {
+      value: session.socket?.remoteAddress,
+      configurable: true,
+    });
     onSuccess({
       socket: stream as unknown as Transport,
       head: Buffer.alloc(0),

@@ -43,6 +43,7 @@ describe("WebSocket client over HTTP/2 (RFC 8441)", () => {
       [1, 2, 3].map(() => openClient(t, `${url}/x`, undefined, { ca: cert!.cert, http2: "auto" })),
     );
     assert.deepEqual(versions, ["2.0", "2.0", "2.0"]);
+    assert.equal(clients[0].remoteAddress, HOST, "the session's peer address");
     assert.equal(sessions.size, 1, "one session carries the three sockets");
     for (const [i, client] of clients.entries()) {
       const reply = nextEvent<MessageEvent>(client, "message");
