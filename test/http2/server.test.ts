@@ -236,4 +236,28 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
     assert.equal((await raw.response)[":status"], 200);
     assert.equal((await raw.nextFrame()).payload.toString(), "hello over HTTP/2.0");
   });
+
+  test("an async verify: frames the client sent early are kept; a stream reset meanwhile is not accepted", async (t) => {
+    const { server, port } = await startServer(t, {
+      http2: true,
+      verify: () => new Promise((resolve) => setTimeout(() => resolve(true), 100)),
+    });
+    const received: string[] = [];
+    let connections = 0;
+    server.on("connection", (ws) => {
+      connections++;
+      ws.onmessage = (event) => received.push(String(event.data));
+    });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    const early = connectStream(session, "/early");
+    early.sendText("sent before the 200");
+    const reset = connectStream(session, "/reset");
+    setTimeout(() => reset.stream.close(http2.constants.NGHTTP2_CANCEL), 20);
+    assert.equal((await early.response)[":status"], 200);
+    await waitFor(() => received.length === 1, 5000, "the early message");
+    assert.deepEqual(received, ["sent before the 200"]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(connections, 1, "the reset stream was not accepted");
+  });
 });
