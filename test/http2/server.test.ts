@@ -260,4 +260,20 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(connections, 1, "the reset stream was not accepted");
   });
+
+  test("server.timeout (idle sessions) does not cut a session that carries a WebSocket", async (t) => {
+    const { server, port } = await startServer(t, { http2: true });
+    (server.httpServer as unknown as http2.Http2Server).setTimeout(300);
+    server.on("connection", (ws) => {
+      ws.onmessage = (event) => ws.send(`echo:${event.data}`);
+    });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    const raw = connectStream(session, "/idle");
+    assert.equal((await raw.response)[":status"], 200);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(session.closed || session.destroyed, false, "the session is still open");
+    raw.sendText("after 1 s idle");
+    assert.equal((await raw.nextFrame()).payload.toString(), "echo:after 1 s idle");
+  });
 });
