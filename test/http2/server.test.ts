@@ -276,4 +276,20 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
     raw.sendText("after 1 s idle");
     assert.equal((await raw.nextFrame()).payload.toString(), "echo:after 1 s idle");
   });
+
+  test("a client's Close with END_STREAM on the same DATA frame: a clean 1000 on the server", async (t) => {
+    const { server, port } = await startServer(t, { http2: true });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    const connection = nextConnection(server);
+    const raw = connectStream(session, "/bye");
+    assert.equal((await raw.response)[":status"], 200);
+    const [ws] = await connection;
+    const closed = nextEvent<Event & { code: number; wasClean: boolean }>(ws as never, "close");
+    raw.stream.end(clientClose(1000, "bye"));
+    const event = await closed;
+    assert.equal(event.code, 1000);
+    assert.equal(event.wasClean, true);
+    assert.equal((await raw.nextFrame()).closeCode, 1000, "the Close is still echoed");
+  });
 });
