@@ -1,3 +1,5 @@
+export { setDefaultHttp2Mode } from "./client/http2-connect.js";
+export type { Http2Mode } from "./client/http2-session-pool.js";
 export type { ProxyOption, ProxySettings } from "./client/proxy.js";
 export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";
@@ -23,6 +25,7 @@ export {
   PubSubError,
   type PubSubErrorCode,
 } from "./server/adapter.js";
+export { handleHttp2Stream, isExtendedConnect } from "./server/http2-upgrade.js";
 export type {
   Rejection,
   Verified,

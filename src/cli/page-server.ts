@@ -104,7 +104,10 @@ function servePage(request: IncomingMessage, response: ServerResponse, csp: stri
     plainText(response, 405, "Method not allowed", { Allow: "GET, HEAD" });
     return;
   }
-  const body = Buffer.from(renderPage(request.headers.host ?? "localhost"));
+  // HTTP/2 has :authority where HTTP/1.1 has Host (RFC 9113 §8.3.1).
+  const authority = request.headers[":authority"];
+  const host = request.headers.host ?? (typeof authority === "string" ? authority : undefined);
+  const body = Buffer.from(renderPage(host ?? "localhost"));
   response.writeHead(200, {
     ...SECURITY_HEADERS,
     "Content-Type": "text/html; charset=utf-8",

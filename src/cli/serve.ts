@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import http2 from "node:http2";
+import type https from "node:https";
 import type { AddressInfo } from "node:net";
+import tls from "node:tls";
 import {
   type RateLimitOptions,
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
 } from "../index.js";
+import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
 import { byteSize, flag, formatFlags, integer, nonNegative, parseArgs, UsageError } from "./args.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
@@ -271,11 +274,22 @@ async function run(argv: string[]): Promise<number> {
     const cert = readPem(certFile, "--tls-cert");
     const key = readPem(keyFile, "--tls-key");
     // A TLS handshake that never finishes is cut at the same timeout (node:tls handshakeTimeout, default 120 s).
-    httpServer = https.createServer({ cert, key, ...timeouts, handshakeTimeout: handshakeTimeoutMs });
+    // HTTP/1.1 and HTTP/2 on one port (ALPN): browsers on h2 open their WebSockets on the page's connection
+    // (RFC 8441); the HTTP/1.1 side keeps the same slowloris timeouts.
+    const h2 = http2.createSecureServer({
+      cert,
+      key,
+      allowHTTP1: true,
+      noDelay: true,
+      handshakeTimeout: handshakeTimeoutMs,
+      settings: { enableConnectProtocol: true },
+    });
+    httpServer = Object.assign(h2, timeouts) as unknown as https.Server;
   } else {
     httpServer = http.createServer(timeouts);
   }
-  const secure = httpServer instanceof https.Server;
+  const secure = httpServer instanceof tls.Server;
+  const sessions = isHttp2Server(httpServer) ? trackSessions(httpServer) : null;
   // Set once listening: the Host rule of serve-guard.ts applies on loopback only.
   let boundToLoopback = true;
   // A handler error is a bug of ours, logged even with --quiet.
@@ -414,7 +428,9 @@ async function run(argv: string[]): Promise<number> {
   await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());
-    httpServer.closeAllConnections();
+    // HTTP/2: GOAWAY on each session (RFC 9113 §6.8); Node closes the idle HTTP/1.1 ones of an h2 server.
+    for (const session of sessions ?? []) session.close();
+    httpServer.closeAllConnections?.();
   });
   log("stopped");
   return 0;

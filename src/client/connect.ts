@@ -1,7 +1,9 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import type { Transport } from "../connection/connection.js";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
@@ -32,12 +34,15 @@ export interface ClientHandshakeOptions {
   maxHeaderBytes?: number;
   tls?: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
   extension?: ClientExtensionNegotiator | null;
+  /** A connected (TLS) socket to send the request on, instead of a new connection (http2-connect.ts). */
+  socket?: Duplex;
   /** The proxy to tunnel through (see proxy.ts), or null for a direct connection. */
   proxy?: ResolvedProxy | null;
 }
 
 export interface ClientHandshakeResult {
-  socket: Socket;
+  /** The upgraded socket, or the HTTP/2 stream of an extended CONNECT (RFC 8441). */
+  socket: Transport;
   head: Buffer;
   protocol: string;
   extensions: string;
@@ -122,6 +127,8 @@ export function startClientHandshake(
     agent: false,
     maxHeaderSize: options.maxHeaderBytes,
   };
+  const ready = options.socket;
+  if (ready !== undefined) requestOptions.createConnection = () => ready as Socket;
   // Fetch "HTTP-network-or-cache fetch": credentials in the URL become `Authorization: Basic …` unless the
   // request already has an Authorization header (WPT websockets/basic-auth.any.js); Node's `auth` does
   // exactly that. The URL keeps them percent-encoded; they are sent decoded, as url.urlToHttpOptions does.
@@ -273,7 +280,7 @@ const TLS_ERROR =
   /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH)/;
 
 /** Names a network error of the handshake request; Node's error stays the `cause`. */
-function networkError(error: NodeJS.ErrnoException, host: string, secure: boolean): HandshakeError {
+export function networkError(error: NodeJS.ErrnoException, host: string, secure: boolean): HandshakeError {
   const code = error.code ?? "";
   const detail = error.message.split("\n")[0];
   if (code === "ECONNREFUSED") {

@@ -1,4 +1,4 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { CloseCode } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
@@ -7,7 +7,7 @@ import { Heartbeat, type HeartbeatHost, type ResolvedHeartbeat } from "./heartbe
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
 import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
 
-// One transport (a net/tls socket after the upgrade) driven by one Protocol. Owns the socket's lifecycle:
+// One transport (a net/tls socket after the upgrade, or an HTTP/2 stream: see Transport) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
 // the client waits for it, then gives up after closeTimeoutMs), and turning it all into a few events.
 
@@ -73,8 +73,20 @@ export const LINGER_MS = 2000;
 
 function discard(): void {}
 
+/**
+ * What a connection runs on: a net/tls socket after an HTTP/1.1 upgrade, or an HTTP/2 stream after an RFC 8441
+ * extended CONNECT (both are Duplex streams). Only these members beyond Duplex are used, once per connection.
+ */
+export type Transport = Duplex & {
+  /** Nagle off (sockets only: an HTTP/2 session's socket is set by whoever made the session). */
+  setNoDelay?(noDelay?: boolean): unknown;
+  setTimeout?(ms: number): unknown;
+  /** The peer's address (a socket's; an HTTP/2 stream gets its session's from the server). */
+  readonly remoteAddress?: string;
+};
+
 const kConnection = Symbol("sockjet.connection");
-type ConnectedSocket = Socket & { [kConnection]: Connection };
+type ConnectedSocket = Transport & { [kConnection]: Connection };
 
 function onSocketData(this: ConnectedSocket, chunk: Buffer): void {
   this[kConnection].onData(chunk);
@@ -94,7 +106,7 @@ function onSocketClose(this: ConnectedSocket): void {
 
 export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
-  readonly socket: Socket;
+  readonly socket: Transport;
   private events: ConnectionEvents;
   private readonly output: OutputBatcher;
   private readonly closeTimeoutMs: number;
@@ -148,7 +160,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** Made only when a heartbeat is set. */
   private readonly heartbeat: Heartbeat | null;
 
-  constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
+  constructor(socket: Transport, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
     this.events = events;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -170,8 +182,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
       },
       this,
     );
-    socket.setNoDelay(true);
-    socket.setTimeout(0);
+    socket.setNoDelay?.(true);
+    socket.setTimeout?.(0);
     // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's
     // socket lacks): our Close echo and any frame still being compressed go out first (onEnd).
     socket.allowHalfOpen = true;

@@ -1,4 +1,4 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
@@ -48,7 +48,7 @@ export interface AnswerListener {
 }
 
 export class OutputBatcher {
-  private readonly socket: Socket;
+  private readonly socket: Duplex;
   private readonly eagerFirstWrite: boolean;
   private readonly answerListener: AnswerListener | null;
   private wroteInBurst = false;
@@ -79,7 +79,7 @@ export class OutputBatcher {
   pendingAnswerBytes = 0;
   private unflushedAnswerBytes = 0;
 
-  constructor(socket: Socket, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
+  constructor(socket: Duplex, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
     this.socket = socket;
     this.eagerFirstWrite = eagerFirstWrite;
     this.answerListener = answerListener;

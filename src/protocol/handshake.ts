@@ -323,7 +323,11 @@ export function validateUpgradeResponse(
   if (accept.kind === "duplicate") return fail("Sec-WebSocket-Accept must appear once");
   if (accept.value !== computeAccept(expected.key))
     return fail("Sec-WebSocket-Accept does not match the key");
+  return checkSelections(headers, expected);
+}
 
+/** §4.1 checks 5 and 6: the extensions and the subprotocol the server selected (over HTTP/1.1 or HTTP/2). */
+function checkSelections(headers: HeaderMap, expected: ExpectedUpgrade): UpgradeResponseResult {
   // §4.1 check 5: every extension in use must be one the client offered (names compared exactly). The header
   // may be repeated (RFC 6455 erratum 3433), so repeats are joined. An extension named twice fails: the
   // response lists the extensions in use, and one extension cannot be in use twice (Chromium fails it too).
@@ -363,4 +367,71 @@ export function validateUpgradeResponse(
   }
 
   return { ok: true, protocol, extensions };
+}
+
+/**
+ * The server's check of an RFC 8441 extended CONNECT (WebSockets over an HTTP/2 stream), given the stream's
+ * header list (pseudo-headers included). §4: `:method` CONNECT, `:protocol` websocket, and unlike a plain
+ * CONNECT `:scheme` and `:path` (and `:authority`); §5: no Upgrade, Connection or Sec-WebSocket-Key (HTTP/2
+ * has no connection-specific fields, RFC 9113 §8.2.2) but Sec-WebSocket-Version, -Protocol and -Extensions
+ * as in RFC 6455 §4.2.1. The returned `key` is "" (nothing to accept: the answer is `:status 200`).
+ */
+export function validateExtendedConnect(headers: HeaderMap): UpgradeRequestResult {
+  const method = singleHeader(headers, ":method");
+  if (method.kind !== "value" || method.value !== "CONNECT") {
+    return reject(405, "Method must be CONNECT", { Allow: "CONNECT" });
+  }
+  const protocol = singleHeader(headers, ":protocol");
+  if (protocol.kind !== "value" || !asciiEqualsIgnoreCase(protocol.value, "websocket")) {
+    return reject(400, "The :protocol pseudo-header must be websocket");
+  }
+  const scheme = singleHeader(headers, ":scheme");
+  if (scheme.kind !== "value" || (scheme.value !== "https" && scheme.value !== "http")) {
+    return reject(400, "The :scheme pseudo-header must be http or https");
+  }
+  const path = singleHeader(headers, ":path");
+  if (path.kind !== "value" || !path.value.startsWith("/")) return reject(400, "Missing or invalid :path");
+  const authority = singleHeader(headers, ":authority");
+  if (authority.kind !== "value" || authority.value === "") return reject(400, "Missing :authority");
+
+  const version = singleHeader(headers, "sec-websocket-version");
+  if (version.kind === "duplicate") {
+    return reject(400, "Sec-WebSocket-Version must appear once", { ...VERSION_HEADERS });
+  }
+  if (version.kind === "value" && !isVersionSyntax(version.value)) {
+    return reject(400, "Invalid Sec-WebSocket-Version header", { ...VERSION_HEADERS });
+  }
+  if (version.kind === "absent" || version.value !== WEBSOCKET_VERSION) {
+    return reject(426, "Unsupported WebSocket version: Sec-WebSocket-Version must be 13", {
+      ...VERSION_HEADERS,
+    });
+  }
+  let protocols: string[] = [];
+  const protocolHeader = listHeader(headers, "sec-websocket-protocol");
+  if (protocolHeader !== undefined) {
+    const parsed = parseProtocolList(protocolHeader);
+    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
+    protocols = parsed;
+  }
+  let extensions: ExtensionOffer[] = [];
+  const extensionHeader = listHeader(headers, "sec-websocket-extensions");
+  if (extensionHeader !== undefined) {
+    const parsed = parseExtensionOffers(extensionHeader);
+    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
+    extensions = parsed;
+  }
+  return { ok: true, key: "", protocols, extensions };
+}
+
+/**
+ * The client's check of the answer to an RFC 8441 extended CONNECT: §5, `:status` 200 (a 101 is an HTTP/1.1
+ * answer, and any other status refuses), no Sec-WebSocket-Accept to check (§5: the key is not used), then the
+ * subprotocol and extensions as RFC 6455 §4.1 checks 5 and 6. `expected.key` is ignored.
+ */
+export function validateExtendedConnectResponse(
+  res: UpgradeResponse,
+  expected: ExpectedUpgrade,
+): UpgradeResponseResult {
+  if (res.statusCode !== 200) return fail(`Unexpected response status ${res.statusCode}`);
+  return checkSelections(res.headers, expected);
 }

@@ -58,8 +58,20 @@ export interface WebSocketServerOptions {
   backlog?: number;
   /** Standalone mode over TLS (https/wss). */
   tls?: SecureContextOptions & { cert?: string | Buffer; key?: string | Buffer };
-  /** Attached mode: an existing http/https server. */
-  server?: import("node:http").Server | import("node:https").Server;
+  /**
+   * Attached mode: an existing http/https server, or a node:http2 one (secure or h2c): WebSockets then also
+   * come over HTTP/2 (RFC 8441 extended CONNECT), and over HTTP/1.1 on a secure server with allowHTTP1.
+   */
+  server?:
+    | import("node:http").Server
+    | import("node:https").Server
+    | import("node:http2").Http2SecureServer
+    | import("node:http2").Http2Server;
+  /**
+   * Standalone mode: a node:http2 server that also accepts WebSockets over HTTP/2 (RFC 8441): with `tls`,
+   * HTTP/1.1 and h2 on one port (ALPN); without, cleartext h2c only (prior knowledge). Default false.
+   */
+  http2?: boolean;
   /** Only upgrade requests for this pathname (attached and standalone modes). */
   path?: string;
   /** Neither listen nor attach: the caller passes upgrades to handleUpgrade(). */

@@ -1,20 +1,29 @@
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import http, { type IncomingMessage } from "node:http";
+import type { Http2Session } from "node:http2";
 import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
-import { checkHeaderLimits, computeAccept, validateUpgradeRequest } from "../protocol/handshake.js";
+import { checkHeaderLimits } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
 import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
-import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
+import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
+import {
+  attachHttp2Target,
+  createHttp2Server,
+  detachHttp2Target,
+  isHttp2Server,
+  trackSessions,
+} from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
 import {
   SERVER_DEFAULTS,
@@ -60,8 +69,13 @@ export interface WebSocketServer {
 export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** The open connections. */
   readonly clients = new Set<WebSocket>();
-  /** The http(s) server in standalone and attached modes. */
+  /**
+   * The http(s) server in standalone and attached modes. Typed as before for compatibility: with
+   * `options.http2` or an attached node:http2 server, it is that server (see `isHttp2Server`).
+   */
   readonly httpServer: http.Server | https.Server | null;
+  /** The HTTP/2 sessions of a standalone http2 server, ended with GOAWAY by close(). */
+  private readonly http2Sessions: Set<Http2Session> | null = null;
   private readonly options: WebSocketServerOptions;
   private readonly settings: Settings;
   private readonly secure: boolean;
@@ -137,9 +151,13 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         maxHeaderSize: this.settings.maxHeaderBytes,
         connectionsCheckingInterval: Math.max(10, Math.min(1000, this.settings.handshakeTimeoutMs / 2)),
       };
-      const server = options.tls
-        ? https.createServer({ ...options.tls, ...serverOptions })
-        : http.createServer(serverOptions);
+      const server = (
+        options.http2 === true
+          ? createHttp2Server(options.tls)
+          : options.tls
+            ? https.createServer({ ...options.tls, ...serverOptions })
+            : http.createServer(serverOptions)
+      ) as http.Server;
       // Slowloris: a request head must arrive within the handshake timeout. The header count is ours to check.
       // (Only the head: a plain HTTP request served by a "request" listener, an upload say, keeps Node's
       // requestTimeout for its body.)
@@ -151,26 +169,29 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           return;
         }
         const body = "426 Upgrade Required: this endpoint speaks WebSocket\n";
-        response.writeHead(426, {
-          "Content-Type": "text/plain",
-          Upgrade: "websocket",
-          Connection: "Upgrade",
-        });
+        // HTTP/2 has no Upgrade or Connection (RFC 9113 §8.2.2); its clients use extended CONNECT.
+        const upgrade = request.httpVersion === "2.0" ? {} : { Upgrade: "websocket", Connection: "Upgrade" };
+        response.writeHead(426, { "Content-Type": "text/plain", ...upgrade });
         response.end(body);
       });
       server.on("listening", () => this.emit("listening"));
       server.on("error", (error) => this.emit("error", error));
       if (onListening) this.once("listening", onListening);
       attachUpgradeTarget(server, this);
+      if (isHttp2Server(server)) {
+        attachHttp2Target(server, this);
+        this.http2Sessions = trackSessions(server);
+      }
       server.listen(options.port, options.host, options.backlog);
       this.httpServer = server;
       this.ownsServer = true;
       this.secure = options.tls !== undefined;
     } else if (options.server !== undefined) {
-      this.httpServer = options.server;
+      this.httpServer = options.server as http.Server;
       this.ownsServer = false;
-      this.secure = options.server instanceof https.Server;
-      attachUpgradeTarget(options.server, this);
+      this.secure = options.server instanceof tls.Server;
+      attachUpgradeTarget(options.server as http.Server, this);
+      if (isHttp2Server(options.server)) attachHttp2Target(options.server, this);
     } else {
       this.httpServer = null;
       this.ownsServer = false;
@@ -205,6 +226,20 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     head: Buffer,
     callback: (webSocket: WebSocket, request: IncomingMessage) => void,
   ): void {
+    this.handshake(request, new Http1Wire(request, socket), head, callback);
+  }
+
+  /**
+   * @internal The handshake shared by HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (http2-upgrade.ts):
+   * `wire` checks the request and writes the answers; everything else is the same.
+   */
+  handshake(
+    request: IncomingMessage,
+    wire: HandshakeWire,
+    head: Buffer,
+    callback: (webSocket: WebSocket, request: IncomingMessage) => void,
+  ): void {
+    const socket = wire.socket;
     // Errors on the raw socket before the connection layer owns it must not crash the process.
     const onEarlyError = () => socket.destroy();
     socket.on("error", onEarlyError);
@@ -213,7 +248,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       socket.on("error", () => {});
       if (diagnostics.rejected.hasSubscribers) diagnostics.rejected.publish({ request, status, reason });
       this.emit("rejected", request, status, reason);
-      writeRejection(socket, status, reason, headers);
+      wire.refuse(status, reason, headers);
     };
     // A hook's bug is the server's error, not the client's: 500. It is never the 'error' event, which would
     // take down a process that has no 'error' listener (see reportHandshakeError).
@@ -239,11 +274,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       return;
     }
     // RFC 6455 §4.2.1: method, version, key, protocol and extension headers.
-    const checked = validateUpgradeRequest({
-      method: request.method ?? "",
-      httpVersion: request.httpVersion,
-      headers: request.headers,
-    });
+    const checked = wire.validate();
     if (!checked.ok) {
       // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
       const headers = checked.status === 426 ? { Upgrade: "websocket", ...checked.headers } : checked.headers;
@@ -306,7 +337,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       if (finish()) refuse(503, "Server is shutting down");
     };
 
-    const url = requestUrl(request, this.secure || (socket as { encrypted?: boolean }).encrypted === true);
+    const url = wire.url(this.secure);
     const proceed = (value: unknown) => {
       if (done) return;
       // close() started while verify ran: accepting now would add a connection close() never closes (and
@@ -335,7 +366,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         if (finish()) socket.destroy();
         return;
       }
-      let response: Buffer;
+      let sendAnswer: () => void;
       let protocol = "";
       let extensionsHeader = "";
       let connectionOptions: ConnectionOptions;
@@ -345,7 +376,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         extensionsHeader = negotiated?.response ?? "";
         const extraHeaders =
           typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
-        response = acceptResponse(computeAccept(checked.key), protocol, extensionsHeader, extraHeaders);
+        sendAnswer = wire.prepareAccept(checked.key, protocol, extensionsHeader, extraHeaders);
         connectionOptions = {
           role: "server",
           maxPayloadBytes: this.settings.maxPayloadBytes,
@@ -363,9 +394,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       }
       if (!finish()) return;
       socket.off("error", onEarlyError);
-      socket.write(response);
+      sendAnswer();
       const { webSocket, connection } = acceptWebSocket({
-        socket: socket as Socket,
+        socket,
         options: connectionOptions,
         ...this.sharedUrl(url),
         protocol,
@@ -535,6 +566,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       if (!this.closing) {
         this.closing = true;
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
+        if (isHttp2Server(this.httpServer)) detachHttp2Target(this.httpServer, this);
         this.keepalive.stop();
         for (const abort of [...this.pendingHandshakes]) abort();
         const closedServer =
@@ -545,6 +577,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
         await this.waitForClients();
         for (const client of this.clients) client.terminate();
+        // RFC 9113 §6.8: once every WebSocket has closed, GOAWAY tells the peers of our own HTTP/2 server that
+        // no new stream will be served (the streams still open finish first).
+        for (const session of this.http2Sessions ?? []) session.close();
         await this.pubsub.close(this.settings.shutdownTimeoutMs);
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
         await closedServer;

@@ -1,7 +1,6 @@
-import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { ProxyOption } from "../client/proxy.js";
-import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { Connection, ConnectionOptions, Transport } from "../connection/connection.js";
 import type { HeartbeatOptions } from "../connection/heartbeat.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
@@ -95,6 +94,13 @@ export interface WebSocketOptions {
    */
   perMessageDeflate?: PerMessageDeflateOption;
   /**
+   * WebSockets over HTTP/2 (RFC 8441): "never" (HTTP/1.1 only), "always" (HTTP/2 only; ws: by prior
+   * knowledge) or "auto" (wss: offers h2 by ALPN and uses it when the server's SETTINGS allow extended
+   * CONNECT, else HTTP/1.1). Sockets to one origin share one session. Through a `proxy`: HTTP/1.1. Default: setDefaultHttp2Mode()'s,
+   * "never" unless changed (see src/client/http2-connect.ts for why).
+   */
+  http2?: "auto" | "never" | "always";
+  /**
    * Connect through a proxy: "http://[user:pass@]host:port" (CONNECT), "https://…" (TLS to the proxy, then
    * CONNECT), "socks5://…" or "socks5h://…" (RFC 1928/1929; names are resolved by the proxy), or
    * `{ url, username, password, ca, rejectUnauthorized }`. wss: stays TLS end to end to the server.
@@ -116,7 +122,8 @@ export interface SendOptions {
 
 /** What the server passes to make the WebSocket of an accepted connection. */
 export interface AcceptedConnection {
-  socket: Socket;
+  /** The upgraded socket, or the HTTP/2 stream of an extended CONNECT (RFC 8441). */
+  socket: Transport;
   options: ConnectionOptions;
   /** The request URL as the server saw it (ws://host/path?query). */
   url: string;

@@ -1,4 +1,5 @@
-import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { type ClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { defaultHttp2Mode, startHandshake } from "../client/http2-connect.js";
 import { proxyFor } from "../client/proxy.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
 import { resolveHeartbeat } from "../connection/heartbeat.js";
@@ -196,7 +197,7 @@ export class WebSocket extends EventTarget {
       closeTimeoutMs: opts.closeTimeoutMs,
       heartbeat: resolveHeartbeat(opts.heartbeat),
     };
-    this.#handshake = startClientHandshake(
+    this.#handshake = startHandshake(
       record,
       {
         protocols: protocolList,
@@ -211,6 +212,7 @@ export class WebSocket extends EventTarget {
             ? opts.extension
             : clientDeflateFromOption(opts.perMessageDeflate ?? true),
       },
+      opts.http2 ?? defaultHttp2Mode(),
       (result) => {
         this.#handshake = null;
         // "When the WebSocket connection is established": readyState OPEN, extensions, protocol, fire open.

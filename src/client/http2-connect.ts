@@ -1,0 +1,220 @@
+import type { ClientHttp2Session, IncomingHttpHeaders } from "node:http2";
+import type { Transport } from "../connection/connection.js";
+import { HandshakeError } from "../protocol/errors.js";
+import type { PerMessageExtension } from "../protocol/extension.js";
+import { validateExtendedConnectResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
+import {
+  type ClientHandshake,
+  type ClientHandshakeOptions,
+  type ClientHandshakeResult,
+  networkError,
+  startClientHandshake,
+} from "./connect.js";
+import { acquireRoute, type Http2Mode } from "./http2-session-pool.js";
+
+// The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
+// `http2` option (http2-session-pool.ts decides the route).
+
+let defaultMode: Http2Mode = "never";
+
+/**
+ * The process-wide default of the `http2` WebSocket option, for code that cannot pass constructor options.
+ * The default is "never": HTTP/1.1 gives every WebSocket its own TCP connection, so one socket's lost packets
+ * or full flow-control window never stall another (on a shared session they can), and many proxies and load
+ * balancers still do not forward RFC 8441. "auto" is the browsers' behaviour.
+ */
+export function setDefaultHttp2Mode(mode: Http2Mode): void {
+  if (mode !== "auto" && mode !== "never" && mode !== "always")
+    throw new TypeError(`The http2 mode must be "auto", "never" or "always", not ${JSON.stringify(mode)}`);
+  defaultMode = mode;
+}
+
+export function defaultHttp2Mode(): Http2Mode {
+  return defaultMode;
+}
+
+/** Opens the WebSocket over HTTP/1.1 or an HTTP/2 session, by `mode`. */
+export function startHandshake(
+  url: URL,
+  options: ClientHandshakeOptions,
+  mode: Http2Mode,
+  onSuccess: (result: ClientHandshakeResult) => void,
+  onFailure: (error: HandshakeError) => void,
+): ClientHandshake {
+  if (mode !== "auto" && mode !== "never" && mode !== "always")
+    throw new TypeError(`options.http2 must be "auto", "never" or "always", not ${JSON.stringify(mode)}`);
+  // Through a proxy the tunnel carries HTTP/1.1 (proxy.ts): HTTP/2 sessions are direct only.
+  if (mode === "never" || (mode === "auto" && url.protocol === "ws:") || (options.proxy ?? null) !== null)
+    return startClientHandshake(url, options, onSuccess, onFailure);
+  let inner: ClientHandshake | null = null;
+  let aborted = false;
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  acquireRoute(url, mode, options.tls ?? {}, options.handshakeTimeoutMs).then(
+    (route) => {
+      if (aborted) {
+        if (route.kind === "h2") route.release();
+        else route.socket?.destroy();
+        return;
+      }
+      if (route.kind === "http1") {
+        const socket = route.socket ?? undefined;
+        inner = startClientHandshake(url, { ...options, socket }, onSuccess, onFailure);
+        return;
+      }
+      inner = startHttp2Handshake(url, options, route.session, route.release, onSuccess, onFailure);
+    },
+    (error: NodeJS.ErrnoException) => {
+      if (!aborted) onFailure(networkError(error, hostname, url.protocol === "wss:"));
+    },
+  );
+  return {
+    abort() {
+      if (inner !== null) {
+        inner.abort();
+        return;
+      }
+      if (aborted) return;
+      aborted = true;
+      onFailure(
+        new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
+      );
+    },
+  };
+}
+
+/**
+ * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
+ * those HTTP/2 has no place for (Upgrade, Connection, Host: RFC 9113 §8.2.2, §8.3.1) and the key (§5).
+ */
+function startHttp2Handshake(
+  url: URL,
+  options: ClientHandshakeOptions,
+  session: ClientHttp2Session,
+  release: () => void,
+  onSuccess: (result: ClientHandshakeResult) => void,
+  onFailure: (error: HandshakeError) => void,
+): ClientHandshake {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (headers["cache-control"] === undefined) headers["cache-control"] = "no-cache";
+  if (headers.pragma === undefined) headers.pragma = "no-cache";
+  if (options.origin !== undefined) headers.origin = options.origin;
+  if (options.protocols.length > 0) headers["sec-websocket-protocol"] = options.protocols.join(", ");
+  const negotiator = options.extension ?? null;
+  if (negotiator !== null) headers["sec-websocket-extensions"] = negotiator.offer();
+  // Fetch: credentials in the URL become Authorization: Basic, as on HTTP/1.1 (connect.ts).
+  if ((url.username !== "" || url.password !== "") && headers.authorization === undefined) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+  }
+
+  let settled = false;
+  const settle = (): boolean => {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    return true;
+  };
+  let stream: ReturnType<ClientHttp2Session["request"]>;
+  const fail = (error: HandshakeError) => {
+    if (!settle()) return;
+    stream?.destroy();
+    release();
+    onFailure(error);
+  };
+  const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
+  const timer = setTimeout(
+    () =>
+      fail(
+        new HandshakeError(
+          "SJ_ERR_HANDSHAKE_TIMEOUT",
+          `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
+        ),
+      ),
+    options.handshakeTimeoutMs,
+  );
+  timer.unref();
+
+  try {
+    stream = session.request(
+      {
+        ...headers,
+        ":method": "CONNECT",
+        ":protocol": "websocket",
+        // §4: unlike a plain CONNECT, :scheme and :path are sent; §5: https for wss, http for ws.
+        ":scheme": url.protocol === "wss:" ? "https" : "http",
+        ":path": `${url.pathname}${url.search}`,
+        ":authority": url.host,
+        "sec-websocket-version": WEBSOCKET_VERSION,
+      },
+      // The HEADERS must not end the stream: the frames follow on it.
+      { endStream: false },
+    );
+  } catch (error) {
+    release();
+    queueMicrotask(() =>
+      onFailure(new HandshakeError("SJ_ERR_NETWORK", (error as Error).message, { cause: error })),
+    );
+    return { abort() {} };
+  }
+  stream.on("error", (error: Error) => {
+    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
+  });
+  stream.once("close", () => {
+    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
+    else release();
+  });
+  stream.once("response", (response: IncomingHttpHeaders) => {
+    if (settled) return;
+    const status = Number(response[":status"] ?? 0);
+    if (status !== 200) {
+      // Anything but 200 refuses (Fetch: a WebSocket never follows a redirect).
+      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${status}`, { status }));
+      return;
+    }
+    const checked = validateExtendedConnectResponse(
+      { statusCode: status, headers: response },
+      {
+        key: "",
+        offeredProtocols: options.protocols,
+        offeredExtensions: negotiator === null ? [] : [negotiator.name],
+      },
+    );
+    if (!checked.ok) {
+      invalid(checked.reason);
+      return;
+    }
+    let extension: PerMessageExtension | null = null;
+    if (checked.extensions.length > 0 && negotiator !== null) {
+      try {
+        extension = negotiator.accept(checked.extensions[0]);
+      } catch (error) {
+        invalid((error as Error).message);
+        return;
+      }
+    }
+    if (!settle()) {
+      extension?.dispose();
+      return;
+    }
+    const extensionsHeader = response["sec-websocket-extensions"];
+    // WebSocket.remoteAddress reads the transport's: the stream's is its session's.
+    Object.defineProperty(stream, "remoteAddress", {
+      value: session.socket?.remoteAddress,
+      configurable: true,
+    });
+    onSuccess({
+      socket: stream as unknown as Transport,
+      head: Buffer.alloc(0),
+      protocol: checked.protocol,
+      extensions: Array.isArray(extensionsHeader) ? extensionsHeader.join(", ") : (extensionsHeader ?? ""),
+      extension,
+    });
+  });
+  return {
+    abort: () =>
+      fail(
+        new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
+      ),
+  };
+}

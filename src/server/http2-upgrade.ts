@@ -1,0 +1,301 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import http2, {
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerResponse,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { Duplex } from "node:stream";
+import type { SecureContextOptions } from "node:tls";
+import type { Transport } from "../connection/connection.js";
+import { type UpgradeRequestResult, validateExtendedConnect } from "../protocol/handshake.js";
+import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+import type { WebSocket } from "../web/websocket.js";
+import type { HandshakeWire } from "./handshake-wire.js";
+
+// WebSockets over HTTP/2 (RFC 8441): the server's extended-CONNECT path, beside the HTTP/1.1 upgrade path
+// (upgrade-router.ts). A node:http2 server (secure, with allowHTTP1 for HTTP/1.1 clients on the same port, or
+// cleartext h2c) announces SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (§3); a CONNECT stream with `:protocol
+// websocket` is checked, answered `:status 200` (never 101, §5) and handed to the same accept step as an
+// upgrade, its stream becoming the connection's transport. Every other stream is left to its owner.
+
+export type AnyHttp2Server = Http2Server | Http2SecureServer;
+
+/** What a WebSocketServer offers the HTTP/2 router (its handshake is the HTTP/1.1 one, with another wire). */
+export interface Http2Target {
+  handles(request: IncomingMessage): boolean;
+  handshake(
+    request: IncomingMessage,
+    wire: HandshakeWire,
+    head: Buffer,
+    callback: (webSocket: WebSocket, request: IncomingMessage) => void,
+  ): void;
+  emit(event: "connection", webSocket: WebSocket, request: IncomingMessage): boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A node:http2 server (they have updateSettings; http/https servers do not). */
+export function isHttp2Server(server: unknown): server is AnyHttp2Server {
+  return typeof (server as { updateSettings?: unknown } | null)?.updateSettings === "function";
+}
+
+/** RFC 8441 §4: a CONNECT whose `:protocol` is websocket (the one pseudo-header a plain CONNECT lacks). */
+export function isExtendedConnect(headers: IncomingHttpHeaders): boolean {
+  const protocol = headers[":protocol"];
+  return (
+    headers[":method"] === "CONNECT" && typeof protocol === "string" && protocol.toLowerCase() === "websocket"
+  );
+}
+
+/**
+ * The request object of an extended CONNECT, as hooks and 'connection' listeners see it: Node's own
+ * Http2ServerRequest (httpVersion "2.0", url = :path, headers with the pseudo-headers), plus a `host` header
+ * from `:authority` when the client sent none (RFC 9113 §8.3.1: :authority replaces Host), so that the
+ * origin policy and anything else that reads Host work unchanged.
+ */
+export function http2Request(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+): IncomingMessage {
+  const authority = headers[":authority"];
+  if (headers.host === undefined && typeof authority === "string") headers.host = authority;
+  return new http2.Http2ServerRequest(stream, headers, {}, rawHeaders) as unknown as IncomingMessage;
+}
+
+/**
+ * Fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific), which Node refuses to send, and those the
+ * server frames the answer with. Dropped from a hook's extra headers, as the HTTP/1.1 path drops framing ones.
+ */
+const DROPPED_HEADERS = new Set([
+  "connection",
+  "upgrade",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "content-length",
+]);
+
+function answerHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isValidHeaderName(name) || (value !== "" && !isValidHeaderValue(String(value)))) {
+      throw new TypeError(`Invalid response header ${JSON.stringify(name)}`);
+    }
+    const lower = name.toLowerCase();
+    if (DROPPED_HEADERS.has(lower) || lower.startsWith(":")) continue;
+    out[lower] = String(value);
+  }
+  return out;
+}
+
+/** How long a refused stream may stay half-open (the client still sending) before it is reset. */
+const REFUSED_STREAM_LINGER_MS = 1000;
+
+/** An extended CONNECT: answered with HEADERS on the stream, `:status 200` to accept. */
+export class Http2Wire implements HandshakeWire {
+  readonly socket: Transport;
+  private readonly stream: ServerHttp2Stream;
+  private readonly headers: IncomingHttpHeaders;
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+    this.stream = stream;
+    this.headers = headers;
+    // The connection layer and the per-IP limit read the peer's address from the transport.
+    const remoteAddress = stream.session?.socket?.remoteAddress;
+    Object.defineProperty(stream, "remoteAddress", { value: remoteAddress, configurable: true });
+    this.socket = stream as Duplex as Transport;
+  }
+
+  validate(): UpgradeRequestResult {
+    return validateExtendedConnect(this.headers);
+  }
+
+  url(secure: boolean): URL {
+    // RFC 8441 §5: the target URI's scheme is https for wss and http for ws.
+    const https = this.headers[":scheme"] === "https" || secure;
+    const scheme = https ? "wss" : "ws";
+    const path = this.headers[":path"] ?? "/";
+    try {
+      return new URL(`${scheme}://${this.headers[":authority"] ?? "localhost"}${path}`);
+    } catch {
+      try {
+        return new URL(path, `${scheme}://localhost`);
+      } catch {
+        return new URL(`${scheme}://localhost/`);
+      }
+    }
+  }
+
+  refuse(status: number, reason: string, headers?: Record<string, string>): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.headersSent) {
+      stream.destroy();
+      return;
+    }
+    let extra: Record<string, string>;
+    try {
+      extra = answerHeaders(headers);
+    } catch {
+      extra = {};
+    }
+    const body = Buffer.from(reason, "utf8");
+    try {
+      stream.respond({
+        "content-type": "text/plain; charset=utf-8",
+        ...extra,
+        ":status": status,
+        "content-length": body.length,
+      });
+      stream.end(body);
+    } catch {
+      stream.destroy();
+      return;
+    }
+    // A client that goes on sending must not keep the stream: reset it (NO_ERROR) soon after the answer.
+    const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_NO_ERROR), REFUSED_STREAM_LINGER_MS);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
+  }
+
+  prepareAccept(
+    _key: string,
+    protocol: string,
+    extensions: string,
+    headers: Record<string, string> | undefined,
+  ): () => void {
+    // RFC 8441 §5: a 2xx accepts (200), with Sec-WebSocket-Protocol/-Extensions as in RFC 6455 §4.2.2 but no
+    // Sec-WebSocket-Accept; the HEADERS frame must not end the stream, which carries the frames.
+    const answer: Record<string, string | number> = { ...answerHeaders(headers), ":status": 200 };
+    if (protocol !== "") answer["sec-websocket-protocol"] = protocol;
+    if (extensions !== "") answer["sec-websocket-extensions"] = extensions;
+    const stream = this.stream;
+    return () => {
+      if (stream.destroyed) return;
+      stream.respond(answer, { endStream: false });
+      // A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout)
+      // says: the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too.
+      stream.session?.setTimeout(0);
+    };
+  }
+}
+
+/**
+ * Runs the handshake of one extended CONNECT stream on `target` (the noServer mode's entry point, and the
+ * router's). `callback` gets the WebSocket once it is open.
+ */
+export function handleHttp2Stream(
+  target: Http2Target,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+  callback: (webSocket: WebSocket, request: IncomingMessage) => void,
+): void {
+  const request = http2Request(stream, headers, rawHeaders);
+  target.handshake(request, new Http2Wire(stream, headers), EMPTY, callback);
+}
+
+interface Router {
+  targets: Set<Http2Target>;
+  onStream: (
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: string[],
+  ) => void;
+  onConnect: (request: IncomingMessage, second: Duplex | Http2ServerResponse | ServerResponse) => void;
+}
+
+const routers = new WeakMap<AnyHttp2Server, Router>();
+
+/**
+ * Serves extended CONNECTs on `server` for `target` (several targets share one router, by path, as with
+ * upgrades). Turns SETTINGS_ENABLE_CONNECT_PROTOCOL on for the sessions that start from now on.
+ */
+export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): void {
+  let router = routers.get(server);
+  if (router === undefined) {
+    const targets = new Set<Http2Target>();
+    const find = (request: IncomingMessage): Http2Target | undefined => {
+      for (const t of targets) if (t.handles(request)) return t;
+      return undefined;
+    };
+    const onStream: Router["onStream"] = (stream, headers, _flags, rawHeaders) => {
+      if (!isExtendedConnect(headers)) return;
+      const request = http2Request(stream, headers, rawHeaders);
+      const chosen = find(request);
+      if (chosen !== undefined) {
+        chosen.handshake(request, new Http2Wire(stream, headers), EMPTY, (webSocket, req) =>
+          chosen.emit("connection", webSocket, req),
+        );
+        return;
+      }
+      // No WebSocketServer serves this path: a 404, unless other code handles streams or (with the
+      // compatibility API) CONNECTs on this server.
+      if (server.listenerCount("stream") === 1)
+        new Http2Wire(stream, headers).refuse(404, "No WebSocket endpoint at this path");
+    };
+    // With a 'request' listener (the compatibility API), Node also hands every CONNECT to 'connect' and
+    // answers 405 when nobody listens: this listener keeps the WebSocket ones (served by onStream) from that,
+    // and does what Node would for the others when it is the only one.
+    const onConnect: Router["onConnect"] = (request, second) => {
+      if (server.listenerCount("connect") > 1) return;
+      if (request.httpVersion !== "2.0") {
+        // An HTTP/1.1 CONNECT (allowHTTP1): Node destroys the socket when nobody listens.
+        (second as Duplex).destroy();
+        return;
+      }
+      const response = second as Http2ServerResponse;
+      if (!isExtendedConnect(request.headers as IncomingHttpHeaders)) {
+        response.statusCode = 405;
+        response.end();
+      } else if (find(request) === undefined) {
+        response.statusCode = 404;
+        response.end("No WebSocket endpoint at this path");
+      }
+    };
+    router = { targets, onStream, onConnect };
+    routers.set(server, router);
+    server.on("stream", onStream);
+    server.on("connect", onConnect);
+    // RFC 8441 §3: the server announces that it accepts extended CONNECT.
+    server.updateSettings({ enableConnectProtocol: true });
+  }
+  router.targets.add(target);
+}
+
+export function detachHttp2Target(server: AnyHttp2Server, target: Http2Target): void {
+  const router = routers.get(server);
+  if (router === undefined) return;
+  router.targets.delete(target);
+  if (router.targets.size === 0) {
+    server.off("stream", router.onStream);
+    server.off("connect", router.onConnect);
+    routers.delete(server);
+  }
+}
+
+/** Options of a standalone HTTP/2 server: TLS (with HTTP/1.1 on the same port through ALPN), or h2c. */
+export function createHttp2Server(
+  tls: (SecureContextOptions & { cert?: string | Buffer; key?: string | Buffer }) | undefined,
+): AnyHttp2Server {
+  const settings = { enableConnectProtocol: true };
+  // Nagle off on every connection: a session's small frames (a chat line, a pong) must not wait for an ACK.
+  return tls !== undefined
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings, noDelay: true })
+    : http2.createServer({ settings, noDelay: true } as http2.ServerOptions);
+}
+
+/** Sessions of a server this library owns, so that its shutdown can end each with GOAWAY. */
+export function trackSessions(server: AnyHttp2Server): Set<Http2Session> {
+  const sessions = new Set<Http2Session>();
+  server.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return sessions;
+}
