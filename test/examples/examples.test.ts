@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
+import { WebSocket } from "../../src/index.js";
+
+// Issue 20: every example in examples/ is started as a user would (`node examples/NAME.mjs`, loading the
+// built package through its own name), served HTTP and a WebSocket echo on /ws, and shut down with SIGTERM:
+// the WebSocket gets 1001 and the process exits 0.
+
+const REPO = resolve(import.meta.dirname, "../..");
+const EXAMPLES = [
+  { file: "node-http.mjs", greeting: "hello from node:http\n" },
+  { file: "express.mjs", greeting: "hello from Express\n" },
+  { file: "fastify.mjs", greeting: "hello from Fastify\n" },
+];
+const children = new Set<ChildProcess>();
+
+after(() => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+/** Starts an example on a port the OS picks and resolves with that port once it listens. */
+function start(file: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [join(REPO, "examples", file)], {
+    cwd: REPO,
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  let output = "";
+  return new Promise((resolvePort, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${file} did not listen within 15 s:\n${output}`)),
+      15_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on http:\/\/localhost:(\d+)\//.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePort({ child, port: Number(match[1]), output: () => output });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${file} exited with ${code} before listening:\n${output}`));
+    });
+  });
+}
+
+function echo(port: number, text: string): Promise<{ reply: string; socket: WebSocket }> {
+  return new Promise((resolveReply, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const timer = setTimeout(() => reject(new Error("no echo within 10 s")), 10_000);
+    socket.onopen = () => socket.send(text);
+    socket.onmessage = (event) => {
+      clearTimeout(timer);
+      resolveReply({ reply: String(event.data), socket });
+    };
+    socket.onerror = (event) => {
+      clearTimeout(timer);
+      reject(event.error);
+    };
+  });
+}
+
+/** `promise`, or a failure naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+describe("examples/", () => {
+  test("the package is built (the examples load it as `sockjet`, from dist/)", () => {
+    assert.ok(existsSync(join(REPO, "dist/index.js")), "run `npm run build` (npm test does)");
+  });
+
+  for (const { file, greeting } of EXAMPLES) {
+    test(`${file}: HTTP on /, a WebSocket echo on /ws, and SIGTERM closes it with 1001 and exits 0`, async () => {
+      const { child, port, output } = await start(file);
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), greeting);
+
+      const { reply, socket } = await echo(port, `hello ${file}`);
+      assert.equal(reply, `hello ${file}`);
+
+      const closed = new Promise<number>((resolveCode) => {
+        socket.onclose = (event) => resolveCode(event.code);
+      });
+      const exited = new Promise<number | null>((resolveExit) =>
+        child.on("exit", (code) => resolveExit(code)),
+      );
+      child.kill("SIGTERM");
+      assert.equal(await within(closed, 10_000, "the close after SIGTERM"), 1001);
+      assert.equal(await within(exited, 10_000, `${file}'s exit after SIGTERM`), 0, output());
+    });
+  }
+});
