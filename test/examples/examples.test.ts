@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
+import { RedisServer, redisSkipReason } from "../pubsub/redis-helpers.js";
 
 // Issue 20: every example in examples/ is started as a user would (`node examples/NAME.mjs`, loading the
 // built package through its own name), served HTTP and a WebSocket echo on /ws, and shut down with SIGTERM:
@@ -22,10 +23,13 @@ after(() => {
 });
 
 /** Starts an example on a port the OS picks and resolves with that port once it listens. */
-function start(file: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+function start(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(process.execPath, [join(REPO, "examples", file)], {
     cwd: REPO,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1" },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -104,4 +108,46 @@ describe("examples/", () => {
       assert.equal(await within(exited, 10_000, `${file}'s exit after SIGTERM`), 0, output());
     });
   }
+
+  test("redis-chat.mjs: two processes, one room: a message sent to one reaches a client of the other", {
+    skip: redisSkipReason() ?? false,
+  }, async () => {
+    const redis = await RedisServer.start();
+    try {
+      const env = { REDIS_URL: redis.url };
+      const [first, second] = await Promise.all([start("redis-chat.mjs", env), start("redis-chat.mjs", env)]);
+      // Each client waits for "joined": its subscription has reached Redis.
+      const join = (port: number) =>
+        new Promise<{ socket: WebSocket; next: () => Promise<string> }>((resolveJoin, reject) => {
+          const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+          const queue: string[] = [];
+          const waiters: ((text: string) => void)[] = [];
+          socket.onmessage = (event) => {
+            const text = String(event.data);
+            if (text === "joined") resolveJoin({ socket, next });
+            else if (waiters.length > 0) waiters.shift()!(text);
+            else queue.push(text);
+          };
+          socket.onerror = (event) => reject(event.error);
+          const next = () =>
+            queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<string>((r) => waiters.push(r));
+        });
+      const alice = await within(join(first.port), 10_000, "alice joined");
+      const bob = await within(join(second.port), 10_000, "bob joined");
+      alice.socket.send("hello from alice");
+      assert.equal(await within(bob.next(), 10_000, "bob's message"), "hello from alice");
+      bob.socket.send("hello from bob");
+      assert.equal(await within(alice.next(), 10_000, "alice's message"), "hello from bob");
+
+      for (const { child, output } of [first, second]) {
+        const exited = new Promise<number | null>((resolveExit) =>
+          child.on("exit", (code) => resolveExit(code)),
+        );
+        child.kill("SIGTERM");
+        assert.equal(await within(exited, 10_000, "redis-chat.mjs's exit after SIGTERM"), 0, output());
+      }
+    } finally {
+      await redis.kill();
+    }
+  });
 });
