@@ -26,8 +26,9 @@ after(() => {
 function start(
   file: string,
   env: Record<string, string> = {},
+  nodeOptions: string[] = [],
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [join(REPO, "examples", file)], {
+  const child = spawn(process.execPath, [...nodeOptions, join(REPO, "examples", file)], {
     cwd: REPO,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -57,9 +58,9 @@ function start(
   });
 }
 
-function echo(port: number, text: string): Promise<{ reply: string; socket: WebSocket }> {
+function echo(port: number, text: string, path = "/ws"): Promise<{ reply: string; socket: WebSocket }> {
   return new Promise((resolveReply, reject) => {
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const socket = new WebSocket(`ws://127.0.0.1:${port}${path}`);
     const timer = setTimeout(() => reject(new Error("no echo within 10 s")), 10_000);
     socket.onopen = () => socket.send(text);
     socket.onmessage = (event) => {
@@ -149,5 +150,32 @@ describe("examples/", () => {
     } finally {
       await redis.kill();
     }
+  });
+
+  test("typescript/: type-checks with strict tsc (nodenext, no DOM lib) and, run with tsx, answers typed JSON", async () => {
+    const tsc = join(REPO, "node_modules/typescript/bin/tsc");
+    const checked = await new Promise<{ code: number | null; output: string }>((resolveCheck) => {
+      const child = spawn(process.execPath, [tsc, "-p", join(REPO, "examples/typescript")], { cwd: REPO });
+      children.add(child);
+      let output = "";
+      child.stdout.on("data", (chunk) => (output += chunk));
+      child.stderr.on("data", (chunk) => (output += chunk));
+      child.on("exit", (code) => {
+        children.delete(child);
+        resolveCheck({ code, output });
+      });
+    });
+    assert.equal(checked.code, 0, checked.output);
+
+    const { child, port, output } = await start("typescript/server.ts", {}, ["--import", "tsx"]);
+    const { reply, socket } = await echo(port, JSON.stringify({ text: "typed" }), "/");
+    assert.equal(JSON.parse(reply).text, "TYPED");
+    const closed = new Promise<number>((resolveCode) => {
+      socket.onclose = (event) => resolveCode(event.code);
+    });
+    const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+    child.kill("SIGTERM");
+    assert.equal(await within(closed, 10_000, "the close after SIGTERM"), 1001);
+    assert.equal(await within(exited, 10_000, "server.ts's exit after SIGTERM"), 0, output());
   });
 });
