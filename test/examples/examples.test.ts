@@ -4,7 +4,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
+import { launchChromium } from "../browser/chromium.js";
 import { RedisServer, redisSkipReason } from "../pubsub/redis-helpers.js";
+import { browserSkip } from "../support/require.js";
 
 // Issue 20: every example in examples/ is started as a user would (`node examples/NAME.mjs`, loading the
 // built package through its own name), served HTTP and a WebSocket echo on /ws, and shut down with SIGTERM:
@@ -177,5 +179,30 @@ describe("examples/", () => {
     child.kill("SIGTERM");
     assert.equal(await within(closed, 10_000, "the close after SIGTERM"), 1001);
     assert.equal(await within(exited, 10_000, "server.ts's exit after SIGTERM"), 0, output());
+  });
+
+  test("browser/: Chromium loads the page, which sends a message over /ws and shows the echo", {
+    skip: browserSkip(),
+  }, async () => {
+    const { child, port, output } = await start("browser/server.mjs");
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.locator("#log li", { hasText: "connected" }).waitFor();
+      await page.fill("#text", "hello from Chromium");
+      await page.click("button");
+      await page.locator("#log li", { hasText: "echo: hello from Chromium" }).waitFor();
+
+      const exited = new Promise<number | null>((resolveExit) =>
+        child.on("exit", (code) => resolveExit(code)),
+      );
+      child.kill("SIGTERM");
+      // The page sees the server's going-away close.
+      await page.locator("#log li", { hasText: "closed: 1001" }).waitFor();
+      assert.equal(await within(exited, 10_000, "browser/server.mjs's exit after SIGTERM"), 0, output());
+    } finally {
+      await browser.close();
+    }
   });
 });
