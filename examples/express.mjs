@@ -20,4 +20,6 @@ server.on("connection", (socket) => {
 process.once("SIGTERM", async () => {
   await server.close();
   httpServer.close(() => process.exit(0));
+  // Browsers keep spare connections open that never send a request; close() would wait for them.
+  httpServer.closeAllConnections();
 });

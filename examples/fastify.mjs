@@ -4,7 +4,9 @@
 import Fastify from "fastify";
 import { WebSocketServer } from "sockjet";
 
-const fastify = Fastify();
+// forceCloseConnections: close() ends every HTTP connection, also the spare ones browsers keep open that
+// never send a request (the default, "idle", leaves those, and close() waits for them).
+const fastify = Fastify({ forceCloseConnections: true });
 fastify.get("/", async () => "hello from Fastify\n");
 
 const server = new WebSocketServer({ server: fastify.server, path: "/ws", origins: "same-origin" });

@@ -21,4 +21,6 @@ httpServer.listen(Number(process.env.PORT ?? 8080), process.env.HOST ?? "localho
 process.once("SIGTERM", async () => {
   await server.close();
   httpServer.close(() => process.exit(0));
+  // Browsers keep spare connections open that never send a request; close() would wait for them.
+  httpServer.closeAllConnections();
 });
