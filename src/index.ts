@@ -1,3 +1,5 @@
+export type { ProxyOption, ProxySettings } from "./client/proxy.js";
+export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";
 export {

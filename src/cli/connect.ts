@@ -24,6 +24,14 @@ const specs = {
     valueName: "ORIGIN",
     defaultValue: undefined as string | undefined,
   }),
+  proxy: flag.value(
+    "connect through this proxy: http://, https://, socks5:// or socks5h:// (user:pass@ allowed)",
+    {
+      valueName: "URL",
+      defaultValue: undefined as string | undefined,
+    },
+  ),
+  "proxy-env": flag.boolean("ignore HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY", { defaultValue: true }),
   binary: flag.boolean("send each line as a binary message instead of text", { short: "b" }),
   raw: flag.boolean(
     "print received text as is on a terminal too (controls like ESC are shown escaped otherwise)",
@@ -50,6 +58,9 @@ printed (text as is, binary as <binary N bytes: hex>). On a terminal you get a p
 control characters in received text are shown escaped (ESC as \x1b, U+202E as \u202e) unless --raw;
 the lines of a multi-line message stay lines. A password in the URL is shown as ***.
 When stdin ends the connection is closed (after --wait).
+Without --proxy, the proxy environment variables apply as curl and undici read them: http_proxy for ws://,
+https_proxy (else http_proxy) for wss://, else all_proxy; no_proxy lists hosts (and subdomains, host:port,
+or *) to reach directly. Lower-case names win over upper-case ones. Proxy passwords are never printed.
 
 Options:
 ${formatFlags(specs)}
@@ -61,7 +72,8 @@ Examples:
   sockjet connect ws://localhost:8080/
   echo hello | sockjet connect --wait 500 ws://localhost:8080/
   sockjet connect --protocol chat ws://localhost:8080/chat
-  sockjet connect --insecure --header "Authorization: Bearer t0k3n" wss://localhost:8443/`;
+  sockjet connect --insecure --header "Authorization: Bearer t0k3n" wss://localhost:8443/
+  sockjet connect --proxy socks5://127.0.0.1:1080 wss://example.com/`;
 
 export const connect: Command = {
   name: "connect",
@@ -95,6 +107,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { url, options } = clientTarget(positionals, flags);
+  if (flags.proxy !== undefined) options.proxy = flags.proxy;
+  options.proxyFromEnvironment = flags["proxy-env"];
 
   let socket: WebSocket;
   try {

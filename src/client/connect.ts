@@ -1,10 +1,12 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
+import tls from "node:tls";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
+import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -28,6 +30,8 @@ export interface ClientHandshakeOptions {
   maxHeaderBytes?: number;
   tls?: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
   extension?: ClientExtensionNegotiator | null;
+  /** The proxy to tunnel through (see proxy.ts), or null for a direct connection. */
+  proxy?: ResolvedProxy | null;
 }
 
 export interface ClientHandshakeResult {
@@ -137,13 +141,40 @@ export function startClientHandshake(
     clearTimeout(timer);
     return true;
   };
+  let tunnel: ProxyTunnel | null = null;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
+    tunnel?.abort();
     request.destroy();
     onFailure(error);
   };
   const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
 
+  const proxy = options.proxy ?? null;
+  if (proxy !== null) {
+    // Through a proxy the handshake runs over a tunnel that node:http waits for (createConnection's callback
+    // form). For wss: TLS runs end to end to the target inside it, and the certificate is checked against the
+    // target's name (`host`), never the proxy's. A tunnel that fails fails the handshake with its own error.
+    requestOptions.agent = undefined;
+    requestOptions.createConnection = (_options, created: (error: Error | null, socket: Socket) => void) => {
+      tunnel = openTunnel(
+        proxy,
+        hostname,
+        Number(requestOptions.port),
+        (socket) => {
+          tunnel = null;
+          if (!secure) return created(null, socket);
+          const tlsOptions = options.tls as tls.ConnectionOptions;
+          created(
+            null,
+            tls.connect({ ...tlsOptions, servername: requestOptions.servername, host: hostname, socket }),
+          );
+        },
+        fail,
+      );
+      return undefined;
+    };
+  }
   const request = (secure ? https : http).request(requestOptions);
   const timer = setTimeout(
     () =>

@@ -1,8 +1,9 @@
 import type { Socket } from "node:net";
 import { CloseCode } from "../protocol/constants.js";
-import { ProtocolError } from "../protocol/errors.js";
+import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
 import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
+import { Heartbeat, type HeartbeatHost, type ResolvedHeartbeat } from "./heartbeat.js";
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
 import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
 
@@ -26,6 +27,8 @@ export interface ConnectionOptions {
   slowConsumer?: "close" | "pause";
   /** Limits on the frames and bytes the peer sends (resolveRateLimit), or null. */
   rateLimit?: ResolvedRateLimit | null;
+  /** Pings the peer while it is silent and drops it when nothing answers (resolveHeartbeat), or null. */
+  heartbeat?: ResolvedHeartbeat | null;
 }
 
 export interface ConnectionEvents {
@@ -123,6 +126,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   readonly acceptsSharedFrames: boolean;
   /** Made only when a rate limit is set. */
   private readonly rateLimiter: RateLimiter | null;
+  /** Made only when a heartbeat is set. */
+  private readonly heartbeat: Heartbeat | null;
 
   constructor(socket: Socket, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
@@ -157,6 +162,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
+    this.heartbeat =
+      (options.heartbeat ?? null) === null ? null : new Heartbeat(new HeartbeatOf(this), options.heartbeat!);
   }
 
   /** Feeds bytes that arrived with the handshake (after the caller has announced the connection). */
@@ -336,6 +343,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** @internal */
   onData(chunk: Buffer): void {
     this.alive = true;
+    this.heartbeat?.seen();
     this.rateLimiter?.refill();
     this.output.beginBurst();
     this.protocol.receive(chunk);
@@ -373,6 +381,21 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** True while the rate limiter holds the input (the keepalive does not count the silence against it). */
   get inputHeld(): boolean {
     return this.rateLimiter?.holding === true;
+  }
+
+  /** True while we do not read the peer (backpressure, answers owed, the rate limiter's hold). */
+  get inputPaused(): boolean {
+    return this.pausedForBackpressure || this.pausedForAnswers || this.inputHeld;
+  }
+
+  /**
+   * @internal The heartbeat heard nothing within `timeoutMs` of its Ping: the peer is gone or frozen. The
+   * socket is destroyed at once (a Close frame could not reach a peer that reads nothing), and the close
+   * reports 1006 with this cause (RFC 6455 §7.1.5).
+   */
+  onHeartbeatLost(timeoutMs: number): void {
+    this.socketError = new ConnectionLostError(null, { heartbeatTimeoutMs: timeoutMs });
+    this.terminate();
   }
 
   /** @internal The rate limiter's buckets refilled: parse what waited, then read again. */
@@ -503,6 +526,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.heartbeat?.stop();
     this.rateLimiter?.dispose();
     this.protocol.dispose();
     this.output.discard();
@@ -529,5 +553,27 @@ class RateLimitHold implements RateLimitHost {
 
   releaseInput(): void {
     this.connection.onRateLimitRelease();
+  }
+}
+
+/** The heartbeat's view of its connection. */
+class HeartbeatOf implements HeartbeatHost {
+  private readonly connection: Connection;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  ping(): boolean {
+    return !this.connection.finished && this.connection.ping();
+  }
+
+  get inputPaused(): boolean {
+    return this.connection.inputPaused;
+  }
+
+  lost(timeoutMs: number): void {
+    // Once our Close is out, the closing handshake's own timer decides (closeTimeoutMs).
+    if (!this.connection.protocol.closing) this.connection.onHeartbeatLost(timeoutMs);
   }
 }

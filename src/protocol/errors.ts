@@ -61,7 +61,19 @@ export type HandshakeErrorCode =
   /** A 101 that breaks RFC 6455 §4.1 (accept key, subprotocol, extension). */
   | "SJ_ERR_INVALID_HANDSHAKE"
   /** close() or terminate() was called before the handshake finished. */
-  | "SJ_ERR_ABORTED";
+  | "SJ_ERR_ABORTED"
+  /** The proxy could not be reached (refused, not found, reset); see `cause`. */
+  | "SJ_ERR_PROXY_UNREACHABLE"
+  /** TLS to an https: proxy failed (its certificate, or it speaks no TLS). */
+  | "SJ_ERR_PROXY_TLS_FAILED"
+  /** The proxy wants credentials, or rejected the ones given (HTTP 407, SOCKS5 authentication). */
+  | "SJ_ERR_PROXY_AUTH_REQUIRED"
+  /** An HTTP proxy answered CONNECT with a status other than 2xx and 407 (`status`; the message quotes it). */
+  | "SJ_ERR_PROXY_REFUSED"
+  /** A SOCKS5 proxy could not or would not connect to the target (its reply code is in the message). */
+  | "SJ_ERR_PROXY_TARGET_REFUSED"
+  /** The proxy broke its protocol: a malformed reply, or it closed the connection mid-negotiation. */
+  | "SJ_ERR_PROXY_PROTOCOL";
 
 /** The opening handshake failed: `code` says how, `status` is the HTTP status (or null), `cause` Node's error. */
 export class HandshakeError extends Error {
@@ -78,18 +90,23 @@ export class HandshakeError extends Error {
 
 /**
  * The transport closed without a closing handshake (RFC 6455 §7.1.5: 1006) and without a failure of ours:
- * the peer vanished, reset the connection, or was terminated. `cause` is the socket's error, if any.
+ * the peer vanished, reset the connection, or was terminated (`SJ_ERR_CONNECTION_LOST`; `cause` is the
+ * socket's error, if any), or answered no heartbeat Ping in time (`SJ_ERR_HEARTBEAT_TIMEOUT`).
  */
 export class ConnectionLostError extends Error {
-  readonly code = "SJ_ERR_CONNECTION_LOST";
+  readonly code: "SJ_ERR_CONNECTION_LOST" | "SJ_ERR_HEARTBEAT_TIMEOUT";
 
-  constructor(cause: Error | null) {
+  constructor(cause: Error | null, options: { heartbeatTimeoutMs?: number } = {}) {
     super(
-      cause === null
-        ? "connection closed without a Close frame"
-        : `connection lost without a Close frame: ${cause.message}`,
+      options.heartbeatTimeoutMs !== undefined
+        ? `connection lost: no pong (or any frame) within ${options.heartbeatTimeoutMs} ms of a ping`
+        : cause === null
+          ? "connection closed without a Close frame"
+          : `connection lost without a Close frame: ${cause.message}`,
       cause === null ? undefined : { cause },
     );
     this.name = "ConnectionLostError";
+    this.code =
+      options.heartbeatTimeoutMs !== undefined ? "SJ_ERR_HEARTBEAT_TIMEOUT" : "SJ_ERR_CONNECTION_LOST";
   }
 }

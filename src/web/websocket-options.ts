@@ -1,6 +1,8 @@
 import type { Socket } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
+import type { ProxyOption } from "../client/proxy.js";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { HeartbeatOptions } from "../connection/heartbeat.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
@@ -77,6 +79,12 @@ export interface WebSocketOptions {
   handshakeTimeoutMs?: number;
   /** Time allowed for the closing handshake before the socket is destroyed. Default 10 s. */
   closeTimeoutMs?: number;
+  /**
+   * Off by default. `true` or `{ intervalMs, timeoutMs }` (30000, 10000): after intervalMs with nothing from
+   * the server, send a Ping; if nothing arrives within timeoutMs, drop the connection (error
+   * `SJ_ERR_HEARTBEAT_TIMEOUT`, close 1006).
+   */
+  heartbeat?: boolean | HeartbeatOptions;
   /** Largest response header block, in bytes. Default Node's (16 KiB). */
   maxHeaderBytes?: number;
   /** The extension offered in the handshake, or null for none; replaces `perMessageDeflate` when given. */
@@ -86,6 +94,18 @@ export interface WebSocketOptions {
    * client_max_window_bits`), false, or options (thresholdBytes, level, memLevel, the four parameters).
    */
   perMessageDeflate?: PerMessageDeflateOption;
+  /**
+   * Connect through a proxy: "http://[user:pass@]host:port" (CONNECT), "https://…" (TLS to the proxy, then
+   * CONNECT), "socks5://…" or "socks5h://…" (RFC 1928/1929; names are resolved by the proxy), or
+   * `{ url, username, password, ca, rejectUnauthorized }`. wss: stays TLS end to end to the server.
+   */
+  proxy?: ProxyOption;
+  /**
+   * Opt in to the proxy environment variables when `proxy` is not given, as undici's EnvHttpProxyAgent reads
+   * them: http_proxy (ws:), https_proxy then http_proxy (wss:), then all_proxy; no_proxy exempts hosts.
+   * Default false. A variable that is not a usable proxy URL makes the constructor throw a TypeError.
+   */
+  proxyFromEnvironment?: boolean;
 }
 
 /** Node-only: per-message send options. */

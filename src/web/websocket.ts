@@ -1,5 +1,7 @@
 import { type ClientHandshake, startClientHandshake, validateExtraHeaders } from "../client/connect.js";
+import { proxyFor } from "../client/proxy.js";
 import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
+import { resolveHeartbeat } from "../connection/heartbeat.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
@@ -165,11 +167,13 @@ export class WebSocket extends EventTarget {
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     };
+    const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
     const connectionOptions: ConnectionOptions = {
       role: "client",
       maxPayloadBytes: opts.maxPayloadBytes,
       maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
       closeTimeoutMs: opts.closeTimeoutMs,
+      heartbeat: resolveHeartbeat(opts.heartbeat),
     };
     this.#handshake = startClientHandshake(
       record,
@@ -180,6 +184,7 @@ export class WebSocket extends EventTarget {
         handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000,
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
+        proxy,
         extension:
           opts.extension !== undefined
             ? opts.extension
@@ -553,7 +558,7 @@ export class WebSocket extends EventTarget {
         // Our failure (a ProtocolError: the close code and reason we sent), or a drop without a closing
         // handshake (the socket's error, if any, as the cause).
         const failure =
-          error instanceof ProtocolError
+          error instanceof ProtocolError || error instanceof ConnectionLostError
             ? error
             : error !== null || code === CloseCode.Abnormal
               ? new ConnectionLostError(error)

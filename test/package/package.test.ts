@@ -24,24 +24,29 @@ server.on("listening", () => {
   const socket = new WebSocket("ws://127.0.0.1:" + server.address().port);
   socket.onopen = () => socket.send("ping from " + FORMAT);
   socket.onmessage = (event) => {
-    console.log(event.data, typeof RedisAdapter);
+    console.log(event.data, typeof RedisAdapter, typeof ReconnectingWebSocket);
     socket.close();
     server.close();
   };
 });
 `;
 const ESM = `import { WebSocket, WebSocketServer } from "sockjet";
+import { ReconnectingWebSocket } from "sockjet/reconnecting";
 import { RedisAdapter } from "sockjet/redis";
 const FORMAT = "import";
 ${ROUND_TRIP}`;
 const CJS = `const { WebSocket, WebSocketServer } = require("sockjet");
+const { ReconnectingWebSocket } = require("sockjet/reconnecting");
 const { RedisAdapter } = require("sockjet/redis");
 const FORMAT = "require";
 ${ROUND_TRIP}`;
 
 // The same use, as TypeScript a consumer compiles: from an ES module and from a CommonJS module.
 const TYPED = `import { WebSocket, WebSocketServer, type WebSocketServerOptions } from "sockjet";
+import { ReconnectingWebSocket, type ReconnectingWebSocketOptions } from "sockjet/reconnecting";
 import { RedisAdapter } from "sockjet/redis";
+const reconnectOptions: ReconnectingWebSocketOptions = { maxAttempts: 3 };
+export const reconnecting = new ReconnectingWebSocket("ws://127.0.0.1:1", [], reconnectOptions);
 const options: WebSocketServerOptions = { port: 0, maxPayloadBytes: 1024 };
 const server = new WebSocketServer(options);
 const socket = new WebSocket("ws://127.0.0.1:1");
@@ -109,7 +114,9 @@ describe("the published package (npm pack, installed into a fresh project)", () 
       problems: Record<string, { kind: string; entrypoint?: string; resolutionKind?: string }[]>;
     };
     const entrypoints = result.analysis.entrypoints;
-    assert.deepEqual(Object.keys(entrypoints).sort(), [".", "./package.json", "./redis"]);
+    const exported = Object.keys(readJson(join(REPO, "package.json")).exports as Record<string, unknown>);
+    assert.deepEqual(Object.keys(entrypoints).sort(), exported.sort());
+    assert.ok(exported.length >= 4, "., ./redis, ./reconnecting, ./package.json");
     for (const [name, entrypoint] of Object.entries(entrypoints)) {
       assert.deepEqual(Object.keys(entrypoint.resolutions).sort(), [
         "bundler",
@@ -178,7 +185,7 @@ describe("the published package (npm pack, installed into a fresh project)", () 
         cwd: packed!.consumer,
         timeout: 20_000,
       });
-      assert.equal(stdout, `ping from ${format} function\n`);
+      assert.equal(stdout, `ping from ${format} function function\n`);
       assert.equal(stderr, "", "no warning (an ExperimentalWarning for require() of ESM would show here)");
     }
   });
@@ -209,6 +216,7 @@ describe("the published package (npm pack, installed into a fresh project)", () 
     const resolved = program.getSourceFiles().map((file) => file.fileName);
     assert.ok(resolved.some((file) => file.endsWith("node_modules/sockjet/dist/index.d.ts")));
     assert.ok(resolved.some((file) => file.endsWith("node_modules/sockjet/dist/redis/index.d.ts")));
+    assert.ok(resolved.some((file) => file.endsWith("node_modules/sockjet/dist/reconnecting/index.d.ts")));
   });
 
   test("the CLI installed as node_modules/.bin/sockjet runs", async () => {

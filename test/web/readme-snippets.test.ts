@@ -3,6 +3,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import * as sockjet from "../../src/index.js";
+import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
 import { RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
@@ -25,6 +26,7 @@ class Made {
   servers: Server[] = [];
   adapters: sockjetRedis.RedisAdapter[] = [];
   clients: Socket[] = [];
+  reconnecting: sockjetReconnecting.ReconnectingWebSocket[] = [];
   logs: unknown[][] = [];
 
   modules(): Record<string, unknown> {
@@ -47,8 +49,15 @@ class Made {
         made.adapters.push(this);
       }
     }
+    class RecordedReconnecting extends sockjetReconnecting.ReconnectingWebSocket {
+      constructor(...args: ConstructorParameters<typeof sockjetReconnecting.ReconnectingWebSocket>) {
+        super(...args);
+        made.reconnecting.push(this);
+      }
+    }
     return {
       sockjet: { ...sockjet, WebSocketServer: RecordedServer, WebSocket: RecordedWebSocket },
+      "sockjet/reconnecting": { ...sockjetReconnecting, ReconnectingWebSocket: RecordedReconnecting },
       "sockjet/redis": { ...sockjetRedis, RedisAdapter: RecordedAdapter },
     };
   }
@@ -60,6 +69,7 @@ class Made {
 
   async stop(): Promise<void> {
     for (const client of this.clients) client.terminate();
+    for (const client of this.reconnecting) client.close();
     for (const server of this.servers) {
       const http = server.httpServer;
       await server.close();
@@ -194,6 +204,30 @@ const checks: Record<string, Check[]> = {
         [["someone joined", "hello room", "done"], ["done"]],
       );
       for (const c of [first, second, other]) c.socket.close();
+    },
+  ],
+  "Reconnecting client": [
+    async (snippet, made, t) => {
+      // A feed that answers the hook's subscription; its connections are dropped once to see a reconnect.
+      const server = new WebSocketServer({ port: 0 });
+      t.after(() => server.close());
+      const connections: Socket[] = [];
+      server.on("connection", (socket) => {
+        connections.push(socket);
+        socket.onmessage = (event) => socket.send(`${event.data}: ok`);
+      });
+      const port = await portOf(server);
+      await runSnippet(
+        snippet.code.replace("localhost:8080", `localhost:${port}`),
+        made.modules(),
+        made.console,
+      );
+      await until(() => made.logs.length === 1, "the first subscription's answer");
+      connections[0].terminate();
+      await until(() => made.logs.length === 3, "the retry and the second subscription's answer");
+      assert.match(String(made.logs[1][0]), /^retry 1 in \d+ ms$/);
+      assert.deepEqual([made.logs[0], made.logs[2]], [["subscribe prices: ok"], ["subscribe prices: ok"]]);
+      assert.equal(connections.length, 2);
     },
   ],
   "Scale-out over Redis": [

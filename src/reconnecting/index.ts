@@ -1,0 +1,14 @@
+// sockjet/reconnecting: a WebSocket that reconnects, built on the public WebSocket only.
+export { backoffDelayMs } from "./backoff.js";
+export {
+  DropEvent,
+  type DropEventInit,
+  ReconnectedEvent,
+  type ReconnectedEventInit,
+  ReconnectingEvent,
+  type ReconnectingEventInit,
+  type SendData,
+} from "./events.js";
+export type { OpenInfo, ReconnectingWebSocketOptions } from "./options.js";
+export { ReconnectingWebSocket, type ReconnectingWebSocketEventMap } from "./reconnecting-websocket.js";
+export type { SendQueueOptions } from "./send-queue.js";

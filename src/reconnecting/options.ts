@@ -1,0 +1,84 @@
+import type { WebSocket, WebSocketOptions } from "../index.js";
+import { checkQueueOptions, type SendQueueOptions } from "./send-queue.js";
+
+// The ReconnectingWebSocket's options, their defaults in one place, checked at construction.
+
+/** The second argument of the `onOpen` hook: which connection this is. */
+export interface OpenInfo {
+  /** False for the first connection, true for every reconnection. */
+  reconnect: boolean;
+  /** Failed attempts before this connection since the last stable one (0 for a first try). */
+  attempt: number;
+}
+
+/** Options of `new ReconnectingWebSocket(url, protocols, options)`: backoff, when to stop, queue, hook. */
+export interface ReconnectingWebSocketOptions {
+  /** Node-only options for every WebSocket it opens (headers, TLS, heartbeat…). */
+  webSocket?: WebSocketOptions;
+  /** Ceiling of the first retry's random delay, doubled for each further one. Default 1000. */
+  initialDelayMs?: number;
+  /** Largest ceiling of a retry's delay. Default 30000. */
+  maxDelayMs?: number;
+  /** Retries after which it gives up (the final `close`). Default Infinity. */
+  maxAttempts?: number;
+  /** A connection open this long counts as stable: the next drop starts the backoff over. Default 5000. */
+  stableAfterMs?: number;
+  /** Close codes from the server that mean "do not come back": no retry. Default [1000, 1008]. */
+  stopCloseCodes?: Iterable<number>;
+  /** HTTP statuses refusing the opening handshake that mean the same. Default [401, 403]. */
+  stopStatuses?: Iterable<number>;
+  /** Keep sends made while disconnected (bounded) and send them on the next open. Default: none (send() throws). */
+  queue?: SendQueueOptions;
+  /**
+   * Runs on each connection before it counts as open (resubscribe, authenticate): the `open` event, and the
+   * queued sends, wait for its promise. A hook that throws or rejects fails that connection (an `error`
+   * event with its error; the next attempt follows).
+   */
+  onOpen?: (webSocket: WebSocket, info: OpenInfo) => void | Promise<void>;
+  /** The random source of the jitter, [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+export interface ResolvedOptions {
+  webSocket: WebSocketOptions | undefined;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+  stableAfterMs: number;
+  stopCloseCodes: ReadonlySet<number>;
+  stopStatuses: ReadonlySet<number>;
+  queue: SendQueueOptions | null;
+  onOpen: NonNullable<ReconnectingWebSocketOptions["onOpen"]> | null;
+  random: () => number;
+}
+
+function nonNegative(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`options.${name} must be a number ≥ 0`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {
+  if (options.queue !== undefined) checkQueueOptions(options.queue);
+  if (options.onOpen !== undefined && typeof options.onOpen !== "function") {
+    throw new TypeError("options.onOpen must be a function");
+  }
+  if (options.random !== undefined && typeof options.random !== "function") {
+    throw new TypeError("options.random must be a function");
+  }
+  const initialDelayMs = nonNegative(options.initialDelayMs, "initialDelayMs", 1000);
+  return {
+    webSocket: options.webSocket,
+    initialDelayMs,
+    maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), 2 ** 31 - 1),
+    maxAttempts: nonNegative(options.maxAttempts, "maxAttempts", Number.POSITIVE_INFINITY),
+    stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
+    stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
+    stopStatuses: new Set(options.stopStatuses ?? [401, 403]),
+    queue: options.queue ?? null,
+    onOpen: options.onOpen ?? null,
+    random: options.random ?? Math.random,
+  };
+}
