@@ -1,3 +1,8 @@
+/**
+ * The WHATWG WebSocket on Node.js (client and server connections), the WebSocketServer with topics, and
+ * their events and errors.
+ * @module sockjet
+ */
 export type { ProxyOption, ProxySettings } from "./client/proxy.js";
 export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";

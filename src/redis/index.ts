@@ -1,3 +1,7 @@
+/**
+ * RedisAdapter: topic publishes across processes over Redis pub/sub (needs the optional peer `redis`).
+ * @module sockjet/redis
+ */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 // The official client (`redis`, node-redis), an optional peer dependency: only `sockjet/redis` imports it.
