@@ -1,3 +1,8 @@
+/**
+ * The WHATWG WebSocket on Node.js (client and server connections), the WebSocketServer with topics, and
+ * their events and errors.
+ * @module sockjet
+ */
 export { setDefaultHttp2Mode } from "./client/http2-connect.js";
 export type { Http2Mode } from "./client/http2-session-pool.js";
 export type { ProxyOption, ProxySettings } from "./client/proxy.js";

@@ -20,6 +20,7 @@ export interface ProxySettings {
   rejectUnauthorized?: boolean;
 }
 
+/** The client's `proxy` option: a proxy URL (http:, https:, socks5:, socks5h:) or its settings. */
 export type ProxyOption = string | URL | ProxySettings;
 
 /** A proxy ready to dial: scheme, address, decoded credentials. */

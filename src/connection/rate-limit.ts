@@ -9,6 +9,7 @@ import { type FrameGate, FrameVerdict } from "../protocol/frame-gate.js";
 // the frame that emptied the bucket is read whole, then nothing more is parsed and the socket is paused
 // (TCP slows the peer down) until a timer finds the buckets refilled ("pause").
 
+/** The server's `rateLimit` option: per connection, token buckets on what the peer sends. */
 export interface RateLimitOptions {
   /**
    * Frames per second the peer may send, every kind but Close: messages (a browser sends one frame per

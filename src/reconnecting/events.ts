@@ -2,6 +2,7 @@ import type { EventInit } from "../web/events.js";
 
 // The events a ReconnectingWebSocket adds to the WebSocket's (open, message, error, close).
 
+/** The second argument of `new ReconnectingEvent(type, init)`. */
 export interface ReconnectingEventInit extends EventInit {
   attempt?: number;
   delayMs?: number;
@@ -36,6 +37,7 @@ export class ReconnectingEvent extends Event {
   }
 }
 
+/** The second argument of `new ReconnectedEvent(type, init)`. */
 export interface ReconnectedEventInit extends EventInit {
   attempts?: number;
 }
@@ -50,8 +52,10 @@ export class ReconnectedEvent extends Event {
   }
 }
 
+/** What send() takes, as WebSocket's send(). */
 export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
+/** The second argument of `new DropEvent(type, init)`. */
 export interface DropEventInit extends EventInit {
   data?: SendData;
   reason?: "overflow" | "closed";

@@ -1,3 +1,7 @@
+/**
+ * ReconnectingWebSocket: a client WebSocket that reconnects with a jittered backoff.
+ * @module sockjet/reconnecting
+ */
 // sockjet/reconnecting: a WebSocket that reconnects, built on the public WebSocket only.
 export { backoffDelayMs } from "./backoff.js";
 export {

@@ -3,6 +3,7 @@ import { checkQueueOptions, type SendQueueOptions } from "./send-queue.js";
 
 // The ReconnectingWebSocket's options, their defaults in one place, checked at construction.
 
+/** The second argument of the `onOpen` hook: which connection this is. */
 export interface OpenInfo {
   /** False for the first connection, true for every reconnection. */
   reconnect: boolean;
@@ -10,6 +11,7 @@ export interface OpenInfo {
   attempt: number;
 }
 
+/** Options of `new ReconnectingWebSocket(url, protocols, options)`: backoff, when to stop, queue, hook. */
 export interface ReconnectingWebSocketOptions {
   /** Node-only options for every WebSocket it opens (headers, TLS, heartbeat…). */
   webSocket?: WebSocketOptions;

@@ -61,6 +61,11 @@ type Handler<K extends keyof ReconnectingWebSocketEventMap> =
   | ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown)
   | null;
 
+/**
+ * A client WebSocket that opens a new connection, after a jittered backoff, when the current one ends
+ * without the application asking; it has the WebSocket's surface and events, plus `reconnecting`,
+ * `reconnected` and `drop`.
+ */
 export class ReconnectingWebSocket extends EventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
@@ -323,6 +328,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   // Typed as WebSocket's, with the added events.
+  /** Listens to the WebSocket's events and `reconnecting`, `reconnected`, `drop`, typed per event. */
   override addEventListener<K extends keyof ReconnectingWebSocketEventMap>(
     type: K,
     listener: ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown) | null,
@@ -341,6 +347,7 @@ export class ReconnectingWebSocket extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
+  /** Removes a listener added with addEventListener(). */
   override removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(
     type: K,
     listener: ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown) | null,

@@ -3,6 +3,7 @@ import type { SendData } from "./events.js";
 // Messages given to send() while no connection is open, sent in order once one is (after the open hook).
 // Bounded by a count and, optionally, by bytes; what happens when full is the caller's choice.
 
+/** The `queue` option: sends made while disconnected wait here for the next connection. */
 export interface SendQueueOptions {
   /** Most messages kept. */
   maxMessages: number;

@@ -1,3 +1,7 @@
+/**
+ * RedisAdapter: topic publishes across processes over Redis pub/sub (needs the optional peer `redis`).
+ * @module sockjet/redis
+ */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 // The official client (`redis`, node-redis), an optional peer dependency: only `sockjet/redis` imports it.
@@ -28,23 +32,33 @@ export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire
 export interface RedisClientLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** A new client with the same options (the adapter subscribes on one). */
   duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisClientLike;
+  /** Redis PUBLISH. */
   publish(channel: string, message: Buffer): Promise<unknown>;
+  /** Redis SUBSCRIBE, with messages as Buffers. */
   subscribe(
     channels: string | string[],
     listener: (message: Buffer, channel: Buffer) => unknown,
     bufferMode: true,
   ): Promise<void>;
+  /** Redis UNSUBSCRIBE (all channels when none is given). */
   unsubscribe(channels?: string | string[]): Promise<void>;
+  /** Listens to the client's events (error, ready, end). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Removes a listener added with on(). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   off(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the connection once pending commands are answered. */
   close(): Promise<void>;
+  /** Closes the connection at once. */
   destroy(): void;
 }
 
+/** How a RedisAdapter reaches Redis: a `url`, or a `client` of your own. */
 export interface RedisAdapterOptions {
   /** redis[s]://[[user][:password]@]host[:port][/db]. The adapter makes, connects and closes its clients. */
   url?: string;
@@ -65,6 +79,7 @@ export interface RedisAdapterOptions {
   commandTimeoutMs?: number;
 }
 
+/** Counters of one RedisAdapter (`adapter.stats`). */
 export interface RedisAdapterStats {
   /** Publishes Redis accepted. */
   published: number;
@@ -105,6 +120,10 @@ export interface RedisAdapter {
   on(event: "disconnect", listener: (error: Error) => void): this;
 }
 
+/**
+ * Carries topic publishes between processes over Redis pub/sub: pass it as the `adapter` option of each
+ * process's WebSocketServer. Needs the `redis` package (node-redis), an optional peer dependency.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
 export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   /** This adapter's id in every message it publishes. */
@@ -199,6 +218,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     return this.up;
   }
 
+  /** The Redis channel of a topic: the prefix followed by the topic. */
   channel(topic: string): string {
     return this.prefix + topic;
   }

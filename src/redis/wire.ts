@@ -11,8 +11,10 @@
 //
 // Anything else on a sockjet channel (a shorter message, another version) is counted and ignored.
 
+/** The format version in the first byte of every message. */
 export const WIRE_VERSION = 1;
 export const ID_BYTES = 16;
+/** Bytes before the payload: version, flags, publisher id. */
 export const HEADER_BYTES = 2 + ID_BYTES;
 const FLAG_TEXT = 0x01;
 
@@ -23,6 +25,7 @@ export interface DecodedMessage {
   payload: Buffer;
 }
 
+/** A message as it goes on Redis: the header above, then the payload. */
 export function encodeMessage(publisher: Buffer, payload: Buffer, isText: boolean): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   out[0] = WIRE_VERSION;

@@ -11,6 +11,7 @@ export interface AdapterMessage {
   isText: boolean;
 }
 
+/** Carries topic publishes to and from other processes (the server's `adapter` option; see sockjet/redis). */
 export interface PubSubAdapter {
   /**
    * Sends a message published in this process to the other processes. Resolves once the broker has taken
@@ -33,6 +34,7 @@ export interface PubSubAdapter {
   close(): Promise<void>;
 }
 
+/** The `code` of a PubSubError: which adapter call failed. */
 export type PubSubErrorCode =
   | "SJ_ERR_ADAPTER_PUBLISH"
   | "SJ_ERR_ADAPTER_SUBSCRIBE"

@@ -51,6 +51,7 @@ export interface ServerExtensionNegotiator {
   negotiate(offers: ExtensionOffer[]): { response: string; extension: PerMessageExtension } | null;
 }
 
+/** Options of `new WebSocketServer(options)`: a mode (port, server or noServer), hooks and limits. */
 export interface WebSocketServerOptions {
   /** Standalone mode: listen on this port (0 = any free port). */
   port?: number;

@@ -13,6 +13,7 @@ import { checkTopic, SharedMessage, TopicRegistry } from "./topics.js";
 // The adapter is told when a topic gets its first local subscriber and loses its last, so a process only
 // receives the topics someone here listens to.
 
+/** Options of `server.publish()`. */
 export interface PublishOptions {
   /** A local socket that must not get this message (socket.publish() passes the publisher). */
   except?: WebSocket | null;
@@ -20,6 +21,7 @@ export interface PublishOptions {
   binary?: boolean;
 }
 
+/** Counters of this process's pub/sub (`server.pubsubStats`). */
 export interface PubSubStats {
   /** Publishes made in this process (server.publish and socket.publish). */
   published: number;

@@ -51,20 +51,31 @@ export const diagnostics = {
 type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 
 export interface WebSocketServer {
+  /** A handshake completed: the accepted WebSocket and its upgrade request. */
   on(event: "connection", listener: (socket: WebSocket, request: IncomingMessage) => void): this;
+  /** Standalone mode: the server listens. */
   on(event: "listening", listener: () => void): this;
+  /** The server's own failures: listening failed, the adapter could not take a publish. */
   on(event: "error", listener: (error: Error) => void): this;
+  /** close() is over: every connection is closed. */
   on(event: "close", listener: () => void): this;
+  /** Standalone mode: a plain HTTP request (without a listener it gets 426 Upgrade Required). */
   on(event: "request", listener: (request: IncomingMessage, response: http.ServerResponse) => void): this;
+  /** A handshake was refused: its status and the reason. */
   on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
   /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
   on(event: "handshakeError", listener: (error: Error, request: IncomingMessage) => void): this;
   /** A publish could not be delivered (a Blob that cannot be read); the publishes behind it go on. */
   on(event: "publishError", listener: (error: Error, topic: string) => void): this;
+  /** Any other event (EventEmitter). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
+/**
+ * A WebSocket server: standalone (`port`), attached to an http/https server (`server`), or `noServer` with
+ * handleUpgrade(). Every accepted connection is a WebSocket, the same class as the client.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed EventEmitter events, as Node's own classes do
 export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** The open connections. */
@@ -212,6 +223,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     return (q === -1 ? url : url.slice(0, q)) === this.options.path;
   }
 
+  /** Completes the handshake of an upgrade request and emits 'connection' (what attached mode does). */
   handleUpgradeRequest(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.handleUpgrade(request, socket, head, (webSocket) => this.emit("connection", webSocket, request));
   }

@@ -37,6 +37,7 @@ export interface EventInit {
   composed?: boolean;
 }
 
+/** The second argument of `new MessageEvent(type, init)`. */
 export interface MessageEventInit<T = unknown> extends EventInit {
   data?: T;
   origin?: string;
@@ -45,6 +46,7 @@ export interface MessageEventInit<T = unknown> extends EventInit {
   ports?: readonly unknown[];
 }
 
+/** A received message (`event.data`), as the HTML standard's MessageEvent. */
 export class MessageEvent<T = unknown> extends Event {
   #data: T;
   #origin: string;
@@ -154,12 +156,14 @@ export function createMessageEvent<T>(data: T, origin: string): MessageEvent<T> 
   return event;
 }
 
+/** The second argument of `new CloseEvent(type, init)`. */
 export interface CloseEventInit extends EventInit {
   wasClean?: boolean;
   code?: number;
   reason?: string;
 }
 
+/** The connection closed: `code`, `reason`, `wasClean` (WHATWG WebSockets). */
 export class CloseEvent extends Event {
   #wasClean: boolean;
   #code: number;
@@ -190,6 +194,7 @@ export class CloseEvent extends Event {
   }
 }
 
+/** The second argument of `new ErrorEvent(type, init)`. */
 export interface ErrorEventInit extends EventInit {
   message?: string;
   filename?: string;

@@ -115,6 +115,10 @@ interface QueuedSend {
   size: number;
 }
 
+/**
+ * The WHATWG WebSocket (https://websockets.spec.whatwg.org/) on Node.js: the client
+ * (`new WebSocket(url, protocols?, options?)`) and every connection a WebSocketServer accepts.
+ */
 export class WebSocket extends EventTarget {
   // WebIDL §3.7.5 constants: defined below the class as read-only, non-configurable properties.
   declare static readonly CONNECTING: 0;
@@ -479,11 +483,13 @@ export class WebSocket extends EventTarget {
 
   // Typed overloads, as lib.dom declares them, so that browser code type-checks unchanged
   // (`socket.addEventListener("message", (event) => event.data)`).
+  /** Listens to `open`, `message`, `error` or `close` (EventTarget), typed per event. */
   override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
     options?: WebSocketAddEventListenerOptions | boolean,
   ): void;
+  /** Listens to any event type (EventTarget). */
   override addEventListener(
     type: string,
     listener: WebSocketEventListener | null,
@@ -502,11 +508,13 @@ export class WebSocket extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
+  /** Removes a listener added with addEventListener(). */
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
     options?: WebSocketEventListenerOptions | boolean,
   ): void;
+  /** Removes a listener of any event type (EventTarget). */
   override removeEventListener(
     type: string,
     listener: WebSocketEventListener | null,

@@ -1,6 +1,7 @@
 // The permessage-deflate options (RFC 7692 §7), with their defaults, in one place. The same object configures
 // either role; each parameter's meaning for the client and for the server is spelled out below.
 
+/** permessage-deflate (RFC 7692) settings, for the client's or the server's `perMessageDeflate` option. */
 export interface PerMessageDeflateOptions {
   /**
    * Outgoing messages shorter than this are sent uncompressed (RSV1 clear, RFC 7692 §6): for a few bytes,
