@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import WsWebSocket, { WebSocketServer as WsServer } from "ws";
 import { WebSocket, WebSocketServer, WebSocketStream } from "../../src/index.js";
 import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
+import { skipUnlessAvailable } from "../support/require.js";
 import { rejectionOf, within } from "./stream-helpers.js";
 
 // Issue 16, the server side: WebSocketStream.from() makes a stream of an accepted connection, with nothing
@@ -19,10 +20,11 @@ const WAIT = 5000;
 const MiB = 1024 * 1024;
 /** Debian's python3-websockets (apt-get install python3-websockets): the interop tests skip without it. */
 const PYTHON = "/usr/bin/python3";
-const pythonSkip =
-  spawnSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" }).status === 0
-    ? false
-    : "python3-websockets is missing (apt-get install -y python3-websockets)";
+const pythonSkip = skipUnlessAvailable(
+  spawnSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" }).status === 0,
+  "python3-websockets is missing (apt-get install -y python3-websockets)",
+  "SOCKJET_REQUIRE_PYTHON_WEBSOCKETS",
+);
 
 const PYTHON_CLIENT = `
 import asyncio, sys, websockets
