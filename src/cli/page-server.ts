@@ -65,7 +65,8 @@ export function pageHandler(
   return (request, response) => {
     try {
       // The page under a Host its WebSockets would refuse (DNS rebinding) could not connect: refuse it too.
-      if (!hostAllowed(request.headers.host)) plainText(response, 403, hostRefusal(request.headers.host));
+      const host = requestHost(request);
+      if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host));
       else servePage(request, response, csp);
     } catch (error) {
       log(`error  ${request.method} ${quoted(request.url ?? "")}: ${errorMessage(error)}`);
@@ -76,6 +77,12 @@ export function pageHandler(
 }
 
 /** The 403 of the page under a Host that is not served, with the way to allow it. */
+/** The request's host: Host, or over HTTP/2 its :authority (RFC 9113 §8.3.1). */
+function requestHost(request: IncomingMessage): string | undefined {
+  const authority = request.headers[":authority"];
+  return request.headers.host ?? (typeof authority === "string" ? authority : undefined);
+}
+
 function hostRefusal(host: string | undefined): string {
   // The Host is the client's text: named only when it is plainly a host[:port].
   const named = host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$/.test(host);
@@ -104,9 +111,7 @@ function servePage(request: IncomingMessage, response: ServerResponse, csp: stri
     plainText(response, 405, "Method not allowed", { Allow: "GET, HEAD" });
     return;
   }
-  // HTTP/2 has :authority where HTTP/1.1 has Host (RFC 9113 §8.3.1).
-  const authority = request.headers[":authority"];
-  const host = request.headers.host ?? (typeof authority === "string" ? authority : undefined);
+  const host = requestHost(request);
   const body = Buffer.from(renderPage(host ?? "localhost"));
   response.writeHead(200, {
     ...SECURITY_HEADERS,

@@ -6,6 +6,7 @@ import { toDictionary, toDOMString, toUSVString } from "./webidl.js";
 //
 // dictionary WebSocketCloseInfo { [EnforceRange] unsigned short closeCode; USVString reason = ""; };
 
+/** A close code and reason, as `WebSocketStream.close()` and `WebSocketError` take them. */
 export interface WebSocketCloseInfo {
   closeCode?: number;
   reason?: string;

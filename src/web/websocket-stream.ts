@@ -33,6 +33,7 @@ export const RECEIVE_HIGH_WATER_MARK = 1;
 /** Bytes that may wait in our buffers (Node's socket and the write batch) when write() resolves at once. */
 export const SEND_HIGH_WATER_MARK = 64 * 1024;
 
+/** What the readable gives: a string for a text message, a `Uint8Array` for a binary one (as the draft). */
 export type WebSocketStreamChunk = string | Uint8Array;
 
 /** What `opened` resolves to (the draft's WebSocketOpenInfo). */
@@ -84,6 +85,11 @@ function invalidState(message: string): DOMException {
   return new DOMException(message, "InvalidStateError");
 }
 
+/**
+ * The WHATWG WebSocketStream draft (whatwg/websockets PR #48, as Chromium ships it): a WebSocket as a pair of
+ * streams with backpressure both ways. `new WebSocketStream(url, { protocols, signal, ...options })` on the
+ * client; `WebSocketStream.from(socket)` for a server's accepted connection.
+ */
 export class WebSocketStream {
   readonly #url: string;
   readonly #opened: Promise<WebSocketOpenInfo>;
