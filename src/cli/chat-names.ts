@@ -132,23 +132,30 @@ const BLACK_FLAG = 0x1f3f4;
 /** What shows nothing on its own. */
 const INVISIBLE = /^[\s\p{Default_Ignorable_Code_Point}\p{M}\p{C}\u2800]*$/u;
 
-/** A message's text as it is shown: see the top of this file. "" when nothing visible is left. */
+/**
+ * A message's text as it is shown: see the top of this file. "" when nothing visible is left. One pass, so
+ * its cost is linear in the text's length, whatever the text (a run of tags once cost O(n²): the attack
+ * review's chat-tag-dos).
+ */
 export function cleanText(raw: string): string {
   const chars = Array.from(raw.replace(LINE_BREAK, " "));
   let out = "";
+  // Whether the run of tags we are in follows a black flag: a flag's tag sequence is U+1F3F4 followed by
+  // tags up to the cancel tag U+E007F.
+  let inFlagTags = false;
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
+    const isTag = TAG.test(c);
+    if (isTag) inFlagTags = i > 0 && (inFlagTags || chars[i - 1].codePointAt(0) === BLACK_FLAG);
+    else inFlagTags = false;
     if (!/[\p{Cc}\p{Cf}\p{Cs}]/u.test(c)) {
       out += c;
     } else if (c === "\t") {
       out += " ";
     } else if (JOINER.test(c)) {
       if (i > 0 && i + 1 < chars.length && joinable(chars[i - 1]) && joinable(chars[i + 1])) out += c;
-    } else if (TAG.test(c)) {
-      // A flag's tag sequence: U+1F3F4 followed by tags up to the cancel tag U+E007F.
-      let start = i;
-      while (start > 0 && TAG.test(chars[start - 1])) start--;
-      if (start > 0 && chars[start - 1].codePointAt(0) === BLACK_FLAG) out += c;
+    } else if (isTag && inFlagTags) {
+      out += c;
     }
   }
   return INVISIBLE.test(out) ? "" : out;
