@@ -15,7 +15,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
-import { allowOriginFlag, isLoopbackAddress, serveGuard } from "./serve-guard.js";
+import { allowOriginFlag, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 
@@ -276,13 +276,12 @@ async function run(argv: string[]): Promise<number> {
 
   // The demo negotiates permessage-deflate with browsers unless --no-deflate (the library's server default is
   // off: see docs/deflate.md).
-  let boundToLoopback = true;
   const common: WebSocketServerOptions = {
     server: httpServer,
     maxPayloadBytes: flags["max-payload"],
     perMessageDeflate: flags.deflate,
     maxConnectionsPerIp: flags["max-connections-per-ip"],
-    ...serveGuard(flags["allow-origin"], () => boundToLoopback),
+    ...serveGuard(flags["allow-origin"], flags.host),
     handshakeTimeoutMs,
   };
   const echo = new WebSocketServer({
@@ -362,7 +361,6 @@ async function run(argv: string[]): Promise<number> {
 
   await listen(httpServer, flags.port, flags.host);
   const bound = httpServer.address() as AddressInfo;
-  boundToLoopback = isLoopbackAddress(bound.address);
   const host = displayHost(flags.host, bound.address);
   const base = `${host}:${bound.port}`;
   // Handlers first, banner second: whoever reads the banner may signal at once.
