@@ -6,8 +6,12 @@
 // U+FFA0, which are letters that show nothing). A trailing `-N` is taken off: that form is the server's, for
 // telling two people apart (`alice-2`). A name with nothing visible left is no name (a guest-N is given).
 // Names are compared by their key: case-folded, with the common confusables mapped to one letter — a small
-// built-in subset of the UTS #39 skeleton (Cyrillic and Greek letters that look Latin, 0 → o, 1 → l, rn → m),
-// not the full confusables.txt table. So `alice`, `Alice`, `ALICE` and Cyrillic `аlice` are one name.
+// built-in subset of the UTS #39 skeleton (Cyrillic, Greek, Armenian and Lisu letters that look Latin, Latin
+// look-alikes such as ɑ and small capitals, 0 → o, 1 → l, rn → m), not the full confusables.txt table. One
+// step goes past UTS #39: i and l are one letter in a key. The skeleton maps capital I to l, and our keys
+// also ignore case; both at once would make `Ian` one name with `lan` and with `ian`, but `lan` and `ian`
+// two: merging i and l keeps "same key" an equivalence, at the price of `bill` taking `biil`'s place. So
+// `alice`, `Alice`, `ALICE`, `AIice` (capital I) and Cyrillic `аlice` are one name.
 //
 // Texts. Controls (Cc) and format characters (Cf) are removed, but for what a chat needs: ZWJ and ZWNJ
 // between two visible characters (emoji sequences, Persian and Indic scripts) and the tag characters of a
@@ -32,6 +36,8 @@ const CONFUSABLES: Record<string, string> = {
   ԁ: "d",
   ԛ: "q",
   ԝ: "w",
+  ҽ: "e",
+  ү: "y",
   А: "A",
   В: "B",
   Е: "E",
@@ -75,10 +81,56 @@ const CONFUSABLES: Record<string, string> = {
   Τ: "T",
   Υ: "Y",
   Χ: "X",
+  // Armenian
+  օ: "o",
+  ս: "u",
+  հ: "h",
+  ո: "n",
+  ց: "g",
+  զ: "q",
+  // Lisu (no case): the capitals of the Latin alphabet they were modelled on
+  ꓮ: "A",
+  ꓐ: "B",
+  ꓚ: "C",
+  ꓓ: "D",
+  ꓰ: "E",
+  ꓝ: "F",
+  ꓖ: "G",
+  ꓧ: "H",
+  ꓲ: "l",
+  ꓙ: "J",
+  ꓗ: "K",
+  ꓡ: "L",
+  ꓟ: "M",
+  ꓠ: "N",
+  ꓳ: "O",
+  ꓑ: "P",
+  ꓣ: "R",
+  ꓢ: "S",
+  ꓔ: "T",
+  ꓴ: "U",
+  ꓦ: "V",
+  ꓪ: "W",
+  ꓫ: "X",
+  ꓬ: "Y",
+  ꓜ: "Z",
   // Latin look-alikes and digits
   ı: "i",
+  ɩ: "i",
+  ɪ: "i",
+  ȷ: "j",
   ǀ: "l",
+  ɑ: "a",
   ɡ: "g",
+  ʋ: "u",
+  ʏ: "y",
+  ᴄ: "c",
+  ᴏ: "o",
+  ᴜ: "u",
+  ᴠ: "v",
+  ᴡ: "w",
+  ᴢ: "z",
+  ꜱ: "s",
   "0": "o",
   "1": "l",
 };
@@ -108,7 +160,11 @@ export function nameKey(name: string): string {
   // Full case folding, approximately: upper then lower turns ß into ss and ς into σ, as folding does.
   const folded = mapped.toUpperCase().toLowerCase();
   // Folding may give letters of the table again (Cyrillic capitals without a Latin twin fold to ones with).
-  return folded.replace(CONFUSABLE_PATTERN, (c) => CONFUSABLES[c] ?? c).replaceAll("rn", "m");
+  // i and l are one letter (see the top of this file).
+  return folded
+    .replace(CONFUSABLE_PATTERN, (c) => CONFUSABLES[c] ?? c)
+    .replaceAll("i", "l")
+    .replaceAll("rn", "m");
 }
 
 /** The key of the server's duplicate `name-n`: the suffix's digits are keyed like any other. */
@@ -132,23 +188,30 @@ const BLACK_FLAG = 0x1f3f4;
 /** What shows nothing on its own. */
 const INVISIBLE = /^[\s\p{Default_Ignorable_Code_Point}\p{M}\p{C}\u2800]*$/u;
 
-/** A message's text as it is shown: see the top of this file. "" when nothing visible is left. */
+/**
+ * A message's text as it is shown: see the top of this file. "" when nothing visible is left. One pass, so
+ * its cost is linear in the text's length, whatever the text (a run of tags once cost O(n²): the attack
+ * review's chat-tag-dos).
+ */
 export function cleanText(raw: string): string {
   const chars = Array.from(raw.replace(LINE_BREAK, " "));
   let out = "";
+  // Whether the run of tags we are in follows a black flag: a flag's tag sequence is U+1F3F4 followed by
+  // tags up to the cancel tag U+E007F.
+  let inFlagTags = false;
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
+    const isTag = TAG.test(c);
+    if (isTag) inFlagTags = i > 0 && (inFlagTags || chars[i - 1].codePointAt(0) === BLACK_FLAG);
+    else inFlagTags = false;
     if (!/[\p{Cc}\p{Cf}\p{Cs}]/u.test(c)) {
       out += c;
     } else if (c === "\t") {
       out += " ";
     } else if (JOINER.test(c)) {
       if (i > 0 && i + 1 < chars.length && joinable(chars[i - 1]) && joinable(chars[i + 1])) out += c;
-    } else if (TAG.test(c)) {
-      // A flag's tag sequence: U+1F3F4 followed by tags up to the cancel tag U+E007F.
-      let start = i;
-      while (start > 0 && TAG.test(chars[start - 1])) start--;
-      if (start > 0 && chars[start - 1].codePointAt(0) === BLACK_FLAG) out += c;
+    } else if (isTag && inFlagTags) {
+      out += c;
     }
   }
   return INVISIBLE.test(out) ? "" : out;

@@ -94,6 +94,13 @@ export interface ChatRoomOptions {
   noticeWindowMs?: number;
   /** Longest wait for the scale-out adapter before a welcomed member is announced anyway. Default 5 s. */
   adapterWaitMs?: number;
+  /**
+   * What a joining socket may send before its welcome (kept, handled after its join notice): at most this
+   * many messages, and this many bytes (UTF-8) in all. Past either, the join is refused with 4008. Defaults
+   * 20 and 64 KiB.
+   */
+  maxEarlyMessages?: number;
+  maxEarlyBytes?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -113,16 +120,22 @@ export const CHAT_DEFAULTS = {
   noticesPerWindow: 10,
   noticeWindowMs: 1000,
   adapterWaitMs: 5000,
+  maxEarlyMessages: 20,
+  maxEarlyBytes: 64 * 1024,
 } as const;
 
 /** Close codes of a refused join (see the top of this file). */
-export const CHAT_CLOSE = { tooManyFromAddress: 4008, tryAgainLater: 4013 } as const;
+export const CHAT_CLOSE = {
+  tooManyFromAddress: 4008,
+  tooMuchBeforeWelcome: 4008,
+  tryAgainLater: 4013,
+} as const;
 
 export class ChatRoom {
   /** Members in this process that have been welcomed and announced. */
   private readonly members = new Map<WebSocket, string>();
   /** Sockets waiting for their name (presence may be a round trip to Redis), with what they sent meanwhile. */
-  private readonly joining = new Map<WebSocket, unknown[]>();
+  private readonly joining = new Map<WebSocket, EarlyMessages>();
   private readonly hub: ChatHub;
   private readonly presence: ChatPresence;
   readonly topic: string;
@@ -130,6 +143,8 @@ export class ChatRoom {
   private readonly maxNameLength: number;
   private readonly maxMembersPerAddress: number;
   private readonly adapterWaitMs: number;
+  private readonly maxEarlyMessages: number;
+  private readonly maxEarlyBytes: number;
   private readonly now: () => number;
   private readonly notices: NoticeThrottle;
   /** Members and joins in progress per remote address. */
@@ -144,6 +159,8 @@ export class ChatRoom {
     this.maxNameLength = options.maxNameLength ?? CHAT_DEFAULTS.maxNameLength;
     this.maxMembersPerAddress = options.maxMembersPerAddress ?? CHAT_DEFAULTS.maxMembersPerAddress;
     this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
+    this.maxEarlyMessages = options.maxEarlyMessages ?? CHAT_DEFAULTS.maxEarlyMessages;
+    this.maxEarlyBytes = options.maxEarlyBytes ?? CHAT_DEFAULTS.maxEarlyBytes;
     this.now = options.now ?? Date.now;
     this.notices = new NoticeThrottle({
       perWindow: options.noticesPerWindow ?? CHAT_DEFAULTS.noticesPerWindow,
@@ -161,7 +178,9 @@ export class ChatRoom {
   /**
    * Adds an open socket. `requestedName` (from `?name=`) is cleaned up; none or empty → guest-N. Resolves
    * with the name it got once the member is welcomed and announced, or null if the socket closed first.
-   * The welcome is the member's first message; what it sends before that is handled after its join notice.
+   * The welcome is the member's first message; what it sends before that is handled after its join notice,
+   * up to maxEarlyMessages / maxEarlyBytes: past that the join is refused (4008), for a join may wait long
+   * (a frozen Redis) and the socket's input cannot be paused from here.
    */
   async join(socket: WebSocket, requestedName?: string | null): Promise<string | null> {
     const address = socket.remoteAddress ?? "";
@@ -177,12 +196,27 @@ export class ChatRoom {
     this.perAddress.set(address, fromAddress);
     socket.addEventListener("close", () => this.forgetAddress(address));
 
-    const early: unknown[] = [];
+    const early: EarlyMessages = { messages: [], bytes: 0, refused: false };
     this.joining.set(socket, early);
     socket.addEventListener("message", (event) => {
       const waiting = this.joining.get(socket);
-      if (waiting !== undefined) waiting.push(event.data);
-      else this.onMessage(socket, event.data);
+      if (waiting === undefined) {
+        this.onMessage(socket, event.data);
+        return;
+      }
+      if (waiting.refused) return;
+      waiting.bytes += byteSize(event.data);
+      if (waiting.messages.length >= this.maxEarlyMessages || waiting.bytes > this.maxEarlyBytes) {
+        waiting.refused = true;
+        waiting.messages.length = 0;
+        this.refuse(
+          socket,
+          CHAT_CLOSE.tooMuchBeforeWelcome,
+          `too much sent before the welcome (at most ${this.maxEarlyMessages} messages, ${this.maxEarlyBytes} bytes)`,
+        );
+        return;
+      }
+      waiting.messages.push(event.data);
     });
     socket.addEventListener("close", () => this.leave(socket));
 
@@ -211,7 +245,7 @@ export class ChatRoom {
     }
     this.members.set(socket, name);
     this.notices.notice({ type: "join", user: name, users, time: this.now() });
-    for (const data of early) this.onMessage(socket, data);
+    for (const data of early.messages) this.onMessage(socket, data);
     return name;
   }
 
@@ -272,15 +306,17 @@ export class ChatRoom {
       send(socket, { type: "error", error: 'expected {"type":"message","text":"…"} or a line of text' });
       return;
     }
-    const text = cleanText(raw);
-    if (text.trim() === "") return;
-    if (text.length > this.maxTextLength) {
+    // The length is checked on what was sent, before any cleaning: cleaning costs work in the text's length,
+    // and only shortens it.
+    if (raw.length > this.maxTextLength) {
       send(socket, {
         type: "error",
-        error: `message too long: ${text.length} characters, at most ${this.maxTextLength}`,
+        error: `message too long: ${raw.length} characters, at most ${this.maxTextLength}`,
       });
       return;
     }
+    const text = cleanText(raw);
+    if (text.trim() === "") return;
     this.broadcast({ type: "message", user, text, time: this.now() });
   }
 
@@ -288,6 +324,22 @@ export class ChatRoom {
     // Serialized and framed once; every member, here and in the other processes, gets the same bytes.
     this.hub.publish(this.topic, JSON.stringify(event));
   }
+}
+
+/** What a joining socket sent before its welcome, and its size in bytes. */
+interface EarlyMessages {
+  messages: unknown[];
+  bytes: number;
+  /** Sent too much: refused, what comes next is dropped. */
+  refused: boolean;
+}
+
+/** The size of a message's data in bytes (text as UTF-8). */
+function byteSize(data: unknown): number {
+  if (typeof data === "string") return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  return 0;
 }
 
 /** Waits for `promise`, at most `ms`. */

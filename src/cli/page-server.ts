@@ -135,10 +135,17 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
 
 /**
  * The `clientError` listener: answers a request Node could not parse with a status (400, 431, 408) and the
- * security headers, then closes; a connection that broke or already got a response is just destroyed.
+ * security headers, then closes; a connection that broke, already got a response or never finished its TLS
+ * handshake is just destroyed.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const code = error.code ?? "";
+  // A TLS error (a handshake that timed out or failed, OpenSSL's ERR_SSL_*) comes before any HTTP: an
+  // answer would wait in the unfinished TLS session, unsent, for the linger's second.
+  if (code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_")) {
+    socket.destroy();
+    return;
+  }
   // Node sets _httpMessage while a response is on this socket; writing a status line then would corrupt it.
   const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
   if (code === "ECONNRESET" || !socket.writable || busy === true) {

@@ -18,7 +18,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
-import { allowOriginFlag, hostGuard, isLoopbackAddress, serveGuard } from "./serve-guard.js";
+import { allowOriginFlag, hostGuard, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 
@@ -290,14 +290,12 @@ async function run(argv: string[]): Promise<number> {
   }
   const secure = httpServer instanceof tls.Server;
   const sessions = isHttp2Server(httpServer) ? trackSessions(httpServer) : null;
-  // Set once listening: the Host rule of serve-guard.ts applies on loopback only.
-  let boundToLoopback = true;
   // A handler error is a bug of ours, logged even with --quiet.
   httpServer.on(
     "request",
     pageHandler(
       (line) => process.stderr.write(`${timestamp()}  ${line}\n`),
-      hostGuard(flags["allow-origin"], () => boundToLoopback),
+      hostGuard(flags["allow-origin"], flags.host),
     ),
   );
   httpServer.on("clientError", answerClientError);
@@ -310,7 +308,7 @@ async function run(argv: string[]): Promise<number> {
     maxPayloadBytes: flags["max-payload"],
     perMessageDeflate: flags.deflate,
     maxConnectionsPerIp: flags["max-connections-per-ip"],
-    ...serveGuard(flags["allow-origin"], () => boundToLoopback),
+    ...serveGuard(flags["allow-origin"], flags.host),
     handshakeTimeoutMs,
   };
   const echo = new WebSocketServer({
@@ -390,7 +388,6 @@ async function run(argv: string[]): Promise<number> {
 
   await listen(httpServer, flags.port, flags.host);
   const bound = httpServer.address() as AddressInfo;
-  boundToLoopback = isLoopbackAddress(bound.address);
   const host = displayHost(flags.host, bound.address);
   const base = `${host}:${bound.port}`;
   // Handlers first, banner second: whoever reads the banner may signal at once.

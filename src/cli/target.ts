@@ -14,15 +14,18 @@ import { escapeControls, quoted } from "./terminal.js";
  */
 export function displayUrl(url: URL | string): string {
   if (typeof url !== "string") {
-    if (url.username === "" && url.password === "") return url.href;
+    // A scheme the URL parser does not know keeps `user:pw@host` in its path (`alice:pw@host:8080` is
+    // scheme `alice:`): the text rule below redacts it.
+    if (url.username === "" && url.password === "") return displayUrl(url.href);
     const shown = new URL(url.href);
     shown.username = "***";
     shown.password = "";
     return shown.href;
   }
-  // Unparsed text: the authority is what follows "scheme://" up to the first / ? # (or \, which URL
-  // parsers read as /); userinfo is the authority up to its last "@".
-  return url.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]*)[^/?#\\]*@/, "$1***@");
+  // Unparsed text: the authority is what follows "scheme:/" or "scheme://" up to the first / ? # (or \,
+  // which URL parsers read as /), or without such a scheme the text's start (a URL typed without a scheme);
+  // userinfo is the authority up to its last "@".
+  return url.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)?[^/?#\\]*@/, "$1***@");
 }
 
 /** The URL the user gave, redacted and quoted for a message. */

@@ -3,7 +3,8 @@ import { type FrameGate, FrameVerdict } from "../protocol/frame-gate.js";
 // Per-connection rate limits on what the peer sends: frames per second and payload bytes per second, each a
 // token bucket (a steady rate, bursts up to the bucket's size). Frames are counted from their headers as the
 // parser meets them (Protocol asks this gate), so pings, pongs, empty frames and fragments all count, and a
-// flood is refused or slowed before any payload is read or any message is built.
+// flood is refused or slowed before any payload is read or any message is built. A compressed message is
+// charged again once inflated, for what inflating added: the byte rate bounds the peer's decompression bombs.
 //
 // Past a limit the connection is either failed with 1008 and a reason ("close"), or its input is held:
 // the frame that emptied the bucket is read whole, then nothing more is parsed and the socket is paused
@@ -18,7 +19,10 @@ export interface RateLimitOptions {
   framesPerSecond?: number;
   /** Frames the peer may send at once after a quiet spell (the bucket's size). Default: framesPerSecond. */
   frameBurst?: number;
-  /** Payload bytes per second (as on the wire, before decompression). Default: no limit. */
+  /**
+   * Payload bytes per second: as on the wire, and what a compressed message inflates to beyond that (so it
+   * bounds the work of permessage-deflate too). Default: no limit.
+   */
   bytesPerSecond?: number;
   /**
    * Payload bytes the peer may send at once (the bucket's size). Default: bytesPerSecond. A single frame
@@ -74,7 +78,7 @@ export interface RateLimitHost {
 /** Tokens that refill at `perMs` up to `size`; `level` may go below 0 (debt) after an oversized frame. */
 class TokenBucket {
   level: number;
-  private readonly size: number;
+  readonly size: number;
   private readonly perMs: number;
 
   constructor(perSecond: number, size: number) {
@@ -137,6 +141,30 @@ export class RateLimiter implements FrameGate {
     // until the next one would.
     if (this.frames !== null) this.frames.level -= 1;
     if (this.bytes !== null) this.bytes.level -= payloadLength;
+    if (this.limits.onExceeded === "close") return FrameVerdict.pass;
+    const waitMs = this.waitMs();
+    if (waitMs <= 0) return FrameVerdict.pass;
+    this.hold(waitMs);
+    return FrameVerdict.holdAfter;
+  }
+
+  /**
+   * A compressed message of `wireBytes` inflated to `inflatedBytes`: what inflating added is charged to the
+   * byte bucket, so bytesPerSecond bounds what the peer makes us inflate, not only what it sends (1 KiB that
+   * inflates to 1 MiB costs 1 MiB). Past the limit as for a frame: "close" refuses (1008), "pause" holds the
+   * input; a message larger than the burst passes when the bucket was full before its frames.
+   */
+  admitInflated(wireBytes: number, inflatedBytes: number): FrameVerdict {
+    const extra = inflatedBytes - wireBytes;
+    if (this.bytes === null || extra <= 0) return FrameVerdict.pass;
+    const bytes = this.bytes;
+    // As if the whole message had been charged at once, against the level before its frames.
+    const fits = () => bytes.level + wireBytes >= Math.min(inflatedBytes, bytes.size);
+    if (!fits()) {
+      this.refill();
+      if (this.limits.onExceeded === "close" && !fits()) return FrameVerdict.refuse;
+    }
+    bytes.level -= extra;
     if (this.limits.onExceeded === "close") return FrameVerdict.pass;
     const waitMs = this.waitMs();
     if (waitMs <= 0) return FrameVerdict.pass;

@@ -17,6 +17,13 @@ export type FrameVerdict = (typeof FrameVerdict)[keyof typeof FrameVerdict];
 export interface FrameGate {
   /** A frame header (any opcode but Close: a peer that leaves is never refused) of `payloadLength` bytes. */
   admit(payloadLength: number): FrameVerdict;
+  /**
+   * A compressed message of `wireBytes` (its frames' payloads, admitted already) was inflated to
+   * `inflatedBytes` (RFC 7692 §6.2): the gate may charge the difference too, so that what the peer makes us
+   * inflate is bounded as well as what it sends (RFC 6455 §10.4; RFC 7692 §8.1 on decompression). refuse:
+   * the message is not delivered.
+   */
+  admitInflated?(wireBytes: number, inflatedBytes: number): FrameVerdict;
   /** The reason sent in the 1008 Close when a frame is refused (at most 123 bytes of UTF-8). */
   readonly refusal: string;
 }

@@ -175,7 +175,7 @@ const VERSION_HEADERS = { "Sec-WebSocket-Version": WEBSOCKET_VERSION } as const;
  * `headers` are the HTTP response to send (§4.2.1: "return an HTTP response with an appropriate error code
  * (such as 400 Bad Request)").
  *
- * Checks run in this order: method, HTTP version, Host, Upgrade, Connection, Sec-WebSocket-Version,
+ * Checks run in this order: method, HTTP version, no body (Transfer-Encoding, Content-Length), Host, Upgrade, Connection, Sec-WebSocket-Version,
  * Sec-WebSocket-Key, Sec-WebSocket-Protocol, Sec-WebSocket-Extensions. The version is checked before the key
  * so that a client speaking another draft (which may not send a §4.1 key) is told which version to use.
  * Origin (§4.2.1 item 7) is the server layer's policy and is not checked here.
@@ -191,6 +191,16 @@ export function validateUpgradeRequest(
   if (req.method !== "GET") return reject(405, "Method must be GET", { Allow: "GET" });
   if (req.httpVersion !== undefined && !isHttp11OrHigher(req.httpVersion)) {
     return reject(400, "HTTP version must be 1.1 or higher");
+  }
+
+  // §4.1 item 2 / §4.2.1 item 1: the opening handshake is a GET, and a GET has no body here; a body framed
+  // by Content-Length or Transfer-Encoding (RFC 9110 §8.6, RFC 9112 §6.1) would be read as WebSocket frames
+  // after the 101 (smuggled in an HTTP request a proxy let through).
+  if (headerValues(headers, "transfer-encoding").length > 0) {
+    return reject(400, "An upgrade request has no body: Transfer-Encoding not allowed");
+  }
+  if (headerValues(headers, "content-length").some((length) => length !== "0")) {
+    return reject(400, "An upgrade request has no body: Content-Length must be 0");
   }
 
   // §4.2.1 item 2: "A |Host| header field containing the server's authority."

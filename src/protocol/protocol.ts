@@ -583,6 +583,8 @@ export class Protocol implements FrameSink {
   private decodeMessage(parts: Buffer[], isText: boolean): void {
     this.parser.pause();
     this.decoding = true;
+    let wireBytes = 0;
+    for (const part of parts) wireBytes += part.length;
     this.extension!.decode(parts, this.maxPayloadBytes, (error, data) => {
       if (this.failed) return;
       this.decoding = false;
@@ -592,9 +594,16 @@ export class Protocol implements FrameSink {
         // §8.1: the decoded text must be UTF-8.
         this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
       } else {
-        this.handler.onMessage(data, isText);
-        // The bytes that arrived meanwhile: parsed now, up to the next message for the decoder, if any.
-        this.parser.resume();
+        // What inflating added is charged like received bytes (the rate limiter's byte bucket).
+        const verdict = this.frameGate?.admitInflated?.(wireBytes, data.length) ?? FrameVerdict.pass;
+        if (verdict === FrameVerdict.refuse) {
+          this.refuseFrame(this.frameGate!.refusal);
+        } else {
+          if (verdict === FrameVerdict.holdAfter) this.parser.pause(PauseReason.held);
+          this.handler.onMessage(data, isText);
+          // The bytes that arrived meanwhile: parsed now, up to the next message for the decoder, if any.
+          this.parser.resume();
+        }
       }
       if (!this.decoding) this.handler.onSettled?.();
     });

@@ -28,6 +28,35 @@ describe("chat names", () => {
     assert.notEqual(nameKey("\u0410\u043b\u0438\u0441\u0430"), nameKey("alice")); // Алиса
   });
 
+  test("the attack review's look-alikes have alice's key: capital I, Latin alpha, Lisu I, Cyrillic che; more of UTS #39", () => {
+    const alice = nameKey("alice");
+    for (const name of [
+      "AIice", // capital I
+      "aIice",
+      "AII\u0421E",
+      "\u0251lice", // ɑ LATIN SMALL LETTER ALPHA
+      "a\ua4f2ice", // ꓲ LISU LETTER I
+      "alic\u04bd", // ҽ CYRILLIC SMALL LETTER ABKHASIAN CHE
+      "al\u0269ce", // ɩ LATIN SMALL LETTER IOTA
+      "al\u026ace", // ɪ LATIN LETTER SMALL CAPITAL I
+      "ali\u1d04e", // ᴄ LATIN LETTER SMALL CAPITAL C
+      "\ua4eeLICE", // ꓮ LISU LETTER A
+    ]) {
+      assert.equal(nameKey(name), alice, name);
+    }
+    const pairs: [string, string][] = [
+      ["\u0585\u057d\u0570\u0578\u0581\u0566", "ouhngq"], // Armenian
+      ["\ua4d0\ua4da\ua4d3\ua4f0\ua4dd\ua4d6\ua4e7\ua4d9\ua4d7\ua4e1", "bcdefghjkl"], // Lisu
+      ["\ua4df\ua4e0\ua4f3\ua4d1\ua4e3\ua4e2\ua4d4\ua4f4\ua4e6\ua4ea\ua4eb\ua4ec\ua4dc", "mnoprstuvwxyz"],
+      ["\u0237\u028b\u028f\u1d0f\u1d1c\u1d20\u1d21\u1d22\ua731\u04af", "juyouvwzsy"], // Latin, Cyrillic ү
+    ];
+    for (const [lookalike, latin] of pairs) assert.equal(nameKey(lookalike), nameKey(latin), lookalike);
+    // Case still does not matter, with I and l one letter: Ian, ian and lan are one name.
+    assert.equal(nameKey("Ian"), nameKey("ian"));
+    assert.equal(nameKey("Ian"), nameKey("lan"));
+    assert.notEqual(nameKey("alice"), nameKey("alise"));
+  });
+
   test("cleanName: fillers and zero-width characters out, the -N suffix out, nothing visible is no name", () => {
     assert.equal(cleanName("alice\u3164", 32), "alice");
     assert.equal(cleanName("\u3164", 32), "");
