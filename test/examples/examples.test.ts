@@ -106,14 +106,9 @@ async function stopGoingAway(child: ChildProcess, socket: WebSocket, output: () 
   assert.equal(await within(exited, 10_000, `${what}'s exit after SIGTERM`), 0, output());
 }
 
-function echo(
-  port: number,
-  text: string,
-  path = "/ws",
-  url = `ws://127.0.0.1:${port}${path}`,
-): Promise<{ reply: string; socket: WebSocket }> {
+function echo(port: number, text: string, path = "/ws"): Promise<{ reply: string; socket: WebSocket }> {
   return new Promise((resolveReply, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(`ws://127.0.0.1:${port}${path}`);
     const timer = setTimeout(() => reject(new Error("no echo within 10 s")), 10_000);
     socket.onopen = () => socket.send(text);
     socket.onmessage = (event) => {
