@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect as connectHttp2 } from "node:http2";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
 import { launchChromium } from "../browser/chromium.js";
 import { RedisServer, redisSkipReason } from "../pubsub/redis-helpers.js";
+import { selfSignedCertificate } from "../support/certificate.js";
 import { browserSkip } from "../support/require.js";
 
 // Issue 20: every example in examples/ is started as a user would (`node examples/NAME.mjs`, loading the
@@ -45,7 +49,7 @@ function start(
     );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on http:\/\/localhost:(\d+)\//.exec(output);
+      const match = /listening on https?:\/\/localhost:(\d+)\//.exec(output);
       if (match) {
         clearTimeout(timer);
         resolvePort({ child, port: Number(match[1]), output: () => output });
@@ -58,6 +62,48 @@ function start(
       reject(new Error(`${file} exited with ${code} before listening:\n${output}`));
     });
   });
+}
+
+/** Runs a client example to its end (at most 30 s): its exit code and everything it printed. */
+function run(file: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [join(REPO, "examples", file), ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const ended = new Promise<{ code: number | null; output: string }>((resolveEnd) =>
+    child.on("exit", (code) => {
+      children.delete(child);
+      resolveEnd({ code, output });
+    }),
+  );
+  return within(ended, 30_000, `${file} to finish`);
+}
+
+/** The next message of `socket` as text, within 10 s. */
+function nextMessage(socket: WebSocket): Promise<string> {
+  return within(
+    new Promise((resolveText) => {
+      socket.onmessage = (event) => resolveText(String(event.data));
+    }),
+    10_000,
+    "a message",
+  );
+}
+
+/** SIGTERMs an example: `socket` must get 1001 and the process must exit 0. */
+async function stopGoingAway(child: ChildProcess, socket: WebSocket, output: () => string, what: string) {
+  const closed = new Promise<number>((resolveCode) => {
+    socket.onclose = (event) => resolveCode(event.code);
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+  child.kill("SIGTERM");
+  assert.equal(await within(closed, 10_000, "the close after SIGTERM"), 1001);
+  assert.equal(await within(exited, 10_000, `${what}'s exit after SIGTERM`), 0, output());
 }
 
 function echo(port: number, text: string, path = "/ws"): Promise<{ reply: string; socket: WebSocket }> {
@@ -111,6 +157,82 @@ describe("examples/", () => {
       assert.equal(await within(exited, 10_000, `${file}'s exit after SIGTERM`), 0, output());
     });
   }
+
+  test("streams/: the client pipes a file through the server's WebSocketStream echo and gets every byte back", async () => {
+    // 4 MiB: far more than the sockets' buffers, so both pipes run under backpressure.
+    const dir = mkdtempSync(join(tmpdir(), "sockjet-example-"));
+    try {
+      const file = join(dir, "data.bin");
+      const data = randomBytes(4 * 1024 * 1024);
+      writeFileSync(file, data);
+      const { child, port, output } = await start("streams/server.mjs");
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(await response.text(), "hello from the streams example\n");
+
+      const client = await run("streams/client.mjs", [file, `ws://127.0.0.1:${port}/ws`]);
+      assert.equal(client.code, 0, client.output);
+      const sha256 = createHash("sha256").update(data).digest("hex");
+      assert.equal(client.output, `echoed ${data.byteLength} bytes, sha256 ${sha256}, closed 1000\n`);
+
+      // Text goes through the stream echo too; SIGTERM closes the stream's socket with 1001.
+      const { reply, socket } = await echo(port, "hello streams");
+      assert.equal(reply, "hello streams");
+      await stopGoingAway(child, socket, output, "streams/server.mjs");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("http2/: WebSockets over h2 (RFC 8441) and HTTP/1.1 on one TLS port; the h2-only client gets its echo", async (t) => {
+    const cert = selfSignedCertificate();
+    if (cert === null) return t.skip("openssl is not installed");
+    const dir = mkdtempSync(join(tmpdir(), "sockjet-example-"));
+    try {
+      const files = { TLS_CERT: join(dir, "cert.pem"), TLS_KEY: join(dir, "key.pem") };
+      writeFileSync(files.TLS_CERT, cert.cert);
+      writeFileSync(files.TLS_KEY, cert.key);
+      const { child, port, output } = await start("http2/server.mjs", files);
+      const origin = `https://127.0.0.1:${port}`;
+
+      // The page, over h2.
+      const session = connectHttp2(origin, { ca: cert.cert });
+      const page = await within(
+        new Promise<string>((resolvePage, reject) => {
+          const request = session.request({ ":path": "/" });
+          let body = "";
+          request.setEncoding("utf8");
+          request.on("data", (chunk) => (body += chunk));
+          request.on("end", () => resolvePage(body));
+          request.on("error", reject);
+        }),
+        10_000,
+        "the page over h2",
+      );
+      session.close();
+      assert.equal(page, "hello over HTTP/2.0\n");
+
+      // The example client: h2 only, no fallback.
+      const client = await run("http2/client.mjs", [`wss://127.0.0.1:${port}/ws`], {
+        TLS_CA: files.TLS_CERT,
+      });
+      assert.equal(client.code, 0, client.output);
+      assert.equal(client.output, "connected over HTTP/2.0\nhello over h2\nclosed 1000\n");
+
+      // allowHTTP1: an HTTP/1.1 upgrade on the same port.
+      const http1 = new WebSocket(`wss://127.0.0.1:${port}/ws`, [], { ca: cert.cert, http2: "never" });
+      assert.equal(await nextMessage(http1), "connected over HTTP/1.1");
+      http1.close();
+
+      // SIGTERM: an h2 WebSocket gets 1001, the process exits 0.
+      const h2 = new WebSocket(`wss://127.0.0.1:${port}/ws`, [], { ca: cert.cert, http2: "always" });
+      assert.equal(await nextMessage(h2), "connected over HTTP/2.0");
+      h2.send("hello again");
+      assert.equal(await nextMessage(h2), "hello again");
+      await stopGoingAway(child, h2, output, "http2/server.mjs");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test("redis-chat.mjs: two processes, one room: a message sent to one reaches a client of the other", {
     skip: redisSkipReason() ?? false,
