@@ -211,7 +211,6 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #onSocketOpen(socket: WebSocket): void {
     if (socket !== this.#socket) return;
-    this.#openedAt = performance.now();
     this.#protocol = socket.protocol;
     this.#extensions = socket.extensions;
     const hook = this.#options.onOpen;
@@ -236,13 +235,16 @@ export class ReconnectingWebSocket extends EventTarget {
   #opened(socket: WebSocket): void {
     // Closed or replaced while the hook ran: its close event has taken over.
     if (socket !== this.#socket || socket.readyState !== OPEN || this.#readyState !== CONNECTING) return;
+    // "Stable" counts from here: a connection whose open hook failed never opened, and must not reset the
+    // backoff and the attempt count (else maxAttempts could never be reached).
+    this.#openedAt = performance.now();
     this.#readyState = OPEN;
     for (const data of this.#queue?.takeAll() ?? []) socket.send(data);
     const attempts = this.#attempt;
     const reconnect = this.#everOpened;
     this.#everOpened = true;
     this.dispatchEvent(new Event("open"));
-    if (reconnect && this.#socket === socket) {
+    if (reconnect && this.#socket === socket && !this.#closeRequested) {
       this.dispatchEvent(new ReconnectedEvent("reconnected", { attempts }));
     }
   }
@@ -289,11 +291,13 @@ export class ReconnectingWebSocket extends EventTarget {
       error: this.#socketError,
     });
     // preventDefault(): give up now. close() from a listener: it has been handled there.
-    if (!this.dispatchEvent(reconnecting)) {
+    const goOn = this.dispatchEvent(reconnecting);
+    // close() from a listener has scheduled the end itself (one close event).
+    if (this.#closeRequested) return;
+    if (!goOn) {
       this.#finish(event);
       return;
     }
-    if (this.#closeRequested) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       try {
@@ -311,6 +315,9 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#hookFailed) return false;
     const error = this.#socketError;
     if (error instanceof HandshakeError) {
+      // Credentials a proxy refused (HTTP 407/401, SOCKS5) fail the same way on every attempt: retrying only
+      // hammers the proxy and risks locking the account.
+      if (error.code === "SJ_ERR_PROXY_AUTH_REQUIRED") return true;
       return error.status !== null && this.#options.stopStatuses.has(error.status);
     }
     return this.#options.stopCloseCodes.has(event.code);
