@@ -282,12 +282,28 @@ export function detachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
 /** Options of a standalone HTTP/2 server: TLS (with HTTP/1.1 on the same port through ALPN), or h2c. */
 export function createHttp2Server(
   tls: (SecureContextOptions & { cert?: string | Buffer; key?: string | Buffer }) | undefined,
+  handshakeTimeoutMs: number,
 ): AnyHttp2Server {
   const settings = { enableConnectProtocol: true };
   // Nagle off on every connection: a session's small frames (a chat line, a pong) must not wait for an ACK.
-  return tls !== undefined
-    ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings, noDelay: true })
-    : http2.createServer({ settings, noDelay: true } as http2.ServerOptions);
+  const server =
+    tls !== undefined
+      ? http2.createSecureServer({
+          ...tls,
+          allowHTTP1: true,
+          settings,
+          noDelay: true,
+          // Slowloris: a TLS handshake that never finishes is cut at the handshake timeout too.
+          handshakeTimeout: handshakeTimeoutMs,
+        })
+      : http2.createServer({ settings, noDelay: true } as http2.ServerOptions);
+  // Slowloris: a connection or session with no activity for the handshake timeout (nothing sent, a preface
+  // then silence, a header block never finished, an HTTP/1.1 head that stops) is destroyed. A session that
+  // carries a WebSocket has its timeout lifted on accept (Http2Wire), so idle WebSockets are not affected.
+  server.setTimeout(handshakeTimeoutMs);
+  // Node emits 'timeout' with the idle session (or, on the HTTP/1.1 fallback, socket) and leaves it open.
+  server.on("timeout", (idle: { destroy(): void }) => idle.destroy());
+  return server;
 }
 
 /** Sessions of a server this library owns, so that its shutdown can end each with GOAWAY. */

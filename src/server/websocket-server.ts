@@ -1,8 +1,9 @@
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
-import http, { type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
+import * as http from "node:http";
 import type { Http2Session } from "node:http2";
-import https from "node:https";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
@@ -164,7 +165,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       };
       const server = (
         options.http2 === true
-          ? createHttp2Server(options.tls)
+          ? createHttp2Server(options.tls, this.settings.handshakeTimeoutMs)
           : options.tls
             ? https.createServer({ ...options.tls, ...serverOptions })
             : http.createServer(serverOptions)

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import net from "node:net";
+import { before, describe, test } from "node:test";
+import tls from "node:tls";
+import { HOST, selfSignedCert, startServer } from "../server/helpers.js";
+import { connectStream, rawSession } from "./helpers.js";
+
+// Slowloris against the standalone HTTP/2 server (`http2: true`): its sockets and sessions are cut at
+// handshakeTimeoutMs as the HTTP/1.1 server's are (an outside review found them kept forever), while a
+// session that carries a WebSocket is not.
+
+const TIMEOUT_MS = 400;
+/** Generous under load, far below "forever". */
+const CUT_WITHIN_MS = 4 * TIMEOUT_MS + 1500;
+
+function closedWithin(socket: net.Socket, ms: number): Promise<number | null> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(performance.now() - started);
+    });
+  });
+}
+
+describe("standalone http2: slowloris", () => {
+  let cert: { cert: string; key: string } | null = null;
+  before(async () => {
+    cert = await selfSignedCert();
+  });
+
+  test("regression: h2c — a silent TCP connection and a preface followed by silence are cut", async (t) => {
+    const { port } = await startServer(t, { http2: true, handshakeTimeoutMs: TIMEOUT_MS });
+    const silent = net.connect(port, HOST);
+    const preface = net.connect(port, HOST, () => {
+      // The client preface and an empty SETTINGS frame, then nothing.
+      preface.write(Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"));
+      preface.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+    });
+    for (const socket of [silent, preface]) {
+      socket.on("error", () => {});
+      socket.resume(); // read, so that the server's FIN is seen
+      t.after(() => socket.destroy());
+    }
+    const [a, b] = await Promise.all([
+      closedWithin(silent, CUT_WITHIN_MS),
+      closedWithin(preface, CUT_WITHIN_MS),
+    ]);
+    assert.notEqual(a, null, "the silent connection is still open");
+    assert.notEqual(b, null, "the preface-then-silence connection is still open");
+  });
+
+  test("regression: h2 + tls — an HTTP/1.1 head that stops (ALPN http/1.1) is cut", async (t) => {
+    if (cert === null) return t.skip("openssl is not installed");
+    const { port } = await startServer(t, { http2: true, tls: cert, handshakeTimeoutMs: TIMEOUT_MS });
+    const socket = tls.connect({
+      host: HOST,
+      port,
+      ca: cert.cert,
+      servername: "localhost",
+      ALPNProtocols: ["http/1.1"],
+    });
+    socket.on("error", () => {});
+    socket.resume();
+    t.after(() => socket.destroy());
+    socket.once("secureConnect", () => socket.write("GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: "));
+    assert.notEqual(
+      await closedWithin(socket, CUT_WITHIN_MS),
+      null,
+      "the trickling HTTP/1.1 head is still open",
+    );
+  });
+
+  test("a session that carries an idle WebSocket outlives the timeout", async (t) => {
+    const { server, port } = await startServer(t, { http2: true, handshakeTimeoutMs: TIMEOUT_MS });
+    const opened = new Promise((resolve) => server.once("connection", resolve));
+    const session = await rawSession(`http://${HOST}:${port}`);
+    t.after(() => session.destroy());
+    const stream = connectStream(session, "/");
+    await opened;
+    await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
+    assert.equal(session.destroyed, false);
+    assert.equal(server.clients.size, 1);
+  });
+});
