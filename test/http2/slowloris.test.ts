@@ -77,7 +77,7 @@ describe("standalone http2: slowloris", () => {
     const opened = new Promise((resolve) => server.once("connection", resolve));
     const session = await rawSession(`http://${HOST}:${port}`);
     t.after(() => session.destroy());
-    const stream = connectStream(session, "/");
+    connectStream(session, "/");
     await opened;
     await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
     assert.equal(session.destroyed, false);
