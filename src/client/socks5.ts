@@ -137,9 +137,15 @@ export function connectThroughSocks5(
     }
     if (step === "authentication") {
       if (pending.length < 2) return;
+      // RFC 1929 §2: the reply is VER X'01', STATUS; X'00' is success, anything else a failure.
+      if (pending[0] !== 0x01) {
+        return fail(
+          "SJ_ERR_PROXY_PROTOCOL",
+          `answered the username/password with version ${pending[0]}, not 1`,
+        );
+      }
       const status = pending[1];
       pending = pending.subarray(2);
-      // RFC 1929 §2: STATUS X'00' is success, anything else a failure (and the server closes).
       if (status !== 0x00) return fail("SJ_ERR_PROXY_AUTH_REQUIRED", "rejected the username/password");
       sendConnect();
     }

@@ -142,6 +142,23 @@ describe("SOCKS5 proxies that break the protocol (raw servers)", () => {
     assert.match(error.message, /closed the connection during the negotiation \(method\)/);
   });
 
+  test("regression: a username/password reply whose version is not 1: SJ_ERR_PROXY_PROTOCOL (RFC 1929 §2)", async (t) => {
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      // Greeting → method 2 (username/password); the sub-negotiation → a reply with version 7, "success".
+      socket.once("data", () => {
+        socket.write(Buffer.from([0x05, 0x02]));
+        socket.once("data", () => socket.write(Buffer.from([0x07, 0x00])));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => server.close());
+    const url = `socks5://alice:pw@127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url, handshakeTimeoutMs: 2000 });
+    assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
+    assert.match(error.message, /version 7, not 1/);
+  });
+
   test("a proxy that never answers CONNECT: the handshake timeout covers the tunnel", async (t) => {
     const url = await rawSocks(t, Buffer.from([0x05, 0x00]), "silent");
     const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url, handshakeTimeoutMs: 300 });
