@@ -223,9 +223,28 @@ export function validateUpgradeRequest(
     return reject(400, "Missing or invalid Connection header: must contain Upgrade");
   }
 
-  // §4.2.1 item 6: Sec-WebSocket-Version must be 13. §4.2.2 item 4 and §4.4: a version the server does not
-  // speak gets an error such as 426 Upgrade Required plus the Sec-WebSocket-Version the server speaks. A
-  // repeated header or a value outside the §11.3.5 grammar (which allows one version) is malformed: 400.
+  const versionRefusal = checkVersion(headers);
+  if (versionRefusal !== null) return versionRefusal;
+
+  // §4.2.1 item 5 / §11.3.1: Sec-WebSocket-Key, once, base64 of 16 bytes.
+  const key = singleHeader(headers, "sec-websocket-key");
+  if (key.kind === "absent") return reject(400, "Missing Sec-WebSocket-Key header");
+  if (key.kind === "duplicate") return reject(400, "Sec-WebSocket-Key must appear once");
+  if (!isValidKey(key.value)) return reject(400, "Invalid Sec-WebSocket-Key header");
+
+  const offers = parseOffers(headers);
+  if ("ok" in offers) return offers;
+
+  return { ok: true, key: key.value, ...offers };
+}
+
+/**
+ * §4.2.1 item 6: Sec-WebSocket-Version must be 13. §4.2.2 item 4 and §4.4: a version the server does not
+ * speak gets an error such as 426 Upgrade Required plus the Sec-WebSocket-Version the server speaks. A
+ * repeated header or a value outside the §11.3.5 grammar (which allows one version) is malformed: 400.
+ * Null when the version is right. (HTTP/1.1 upgrade and RFC 8441 §5 alike.)
+ */
+function checkVersion(headers: HeaderMap): UpgradeRequestResult | null {
   const version = singleHeader(headers, "sec-websocket-version");
   if (version.kind === "duplicate") {
     return reject(400, "Sec-WebSocket-Version must appear once", { ...VERSION_HEADERS });
@@ -238,14 +257,17 @@ export function validateUpgradeRequest(
       ...VERSION_HEADERS,
     });
   }
+  return null;
+}
 
-  // §4.2.1 item 5 / §11.3.1: Sec-WebSocket-Key, once, base64 of 16 bytes.
-  const key = singleHeader(headers, "sec-websocket-key");
-  if (key.kind === "absent") return reject(400, "Missing Sec-WebSocket-Key header");
-  if (key.kind === "duplicate") return reject(400, "Sec-WebSocket-Key must appear once");
-  if (!isValidKey(key.value)) return reject(400, "Invalid Sec-WebSocket-Key header");
-
-  // §4.2.1 item 8 / §11.3.4: optional Sec-WebSocket-Protocol = 1#token, unique (§4.1 item 10).
+/**
+ * The client's offers: §4.2.1 item 8 / §11.3.4, an optional Sec-WebSocket-Protocol = 1#token, unique (§4.1
+ * item 10); §4.2.1 item 9 / §9.1, an optional Sec-WebSocket-Extensions = 1#extension. A refusal when either
+ * is malformed.
+ */
+function parseOffers(
+  headers: HeaderMap,
+): { protocols: string[]; extensions: ExtensionOffer[] } | UpgradeRequestResult {
   let protocols: string[] = [];
   const protocolHeader = listHeader(headers, "sec-websocket-protocol");
   if (protocolHeader !== undefined) {
@@ -253,8 +275,6 @@ export function validateUpgradeRequest(
     if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
     protocols = parsed;
   }
-
-  // §4.2.1 item 9 / §9.1: optional Sec-WebSocket-Extensions = 1#extension.
   let extensions: ExtensionOffer[] = [];
   const extensionHeader = listHeader(headers, "sec-websocket-extensions");
   if (extensionHeader !== undefined) {
@@ -262,8 +282,7 @@ export function validateUpgradeRequest(
     if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
     extensions = parsed;
   }
-
-  return { ok: true, key: key.value, protocols, extensions };
+  return { protocols, extensions };
 }
 
 /**
@@ -404,33 +423,11 @@ export function validateExtendedConnect(headers: HeaderMap): UpgradeRequestResul
   const authority = singleHeader(headers, ":authority");
   if (authority.kind !== "value" || authority.value === "") return reject(400, "Missing :authority");
 
-  const version = singleHeader(headers, "sec-websocket-version");
-  if (version.kind === "duplicate") {
-    return reject(400, "Sec-WebSocket-Version must appear once", { ...VERSION_HEADERS });
-  }
-  if (version.kind === "value" && !isVersionSyntax(version.value)) {
-    return reject(400, "Invalid Sec-WebSocket-Version header", { ...VERSION_HEADERS });
-  }
-  if (version.kind === "absent" || version.value !== WEBSOCKET_VERSION) {
-    return reject(426, "Unsupported WebSocket version: Sec-WebSocket-Version must be 13", {
-      ...VERSION_HEADERS,
-    });
-  }
-  let protocols: string[] = [];
-  const protocolHeader = listHeader(headers, "sec-websocket-protocol");
-  if (protocolHeader !== undefined) {
-    const parsed = parseProtocolList(protocolHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Protocol header");
-    protocols = parsed;
-  }
-  let extensions: ExtensionOffer[] = [];
-  const extensionHeader = listHeader(headers, "sec-websocket-extensions");
-  if (extensionHeader !== undefined) {
-    const parsed = parseExtensionOffers(extensionHeader);
-    if (parsed === null) return reject(400, "Invalid Sec-WebSocket-Extensions header");
-    extensions = parsed;
-  }
-  return { ok: true, key: "", protocols, extensions };
+  const versionRefusal = checkVersion(headers);
+  if (versionRefusal !== null) return versionRefusal;
+  const offers = parseOffers(headers);
+  if ("ok" in offers) return offers;
+  return { ok: true, key: "", ...offers };
 }
 
 /**
