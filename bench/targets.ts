@@ -1,0 +1,240 @@
+// The targets of issues 9 and 10, each with its measured ratio and verdict (the summary of docs/BENCHMARKS.md).
+import { type ClientName, clientRuns, deflateRuns, stat } from "./client.js";
+import { CONNS, MANY_CONNS, type Scenario } from "./echo.js";
+import { med, ok, pick, shaky, TARGET_CONNS, TARGET_TEXT, TARGETS, table } from "./echo-summary.js";
+import { fanoutContended, fanoutPairs } from "./fanout.js";
+import { CONTENDED_CPU, clientRecords, deflateRecords, fanoutRun, options, records } from "./harness.js";
+import { type ContenderName, formatRate, formatSize, median } from "./lib.js";
+
+// the targets of issues 9 and 10, each with its measured ratio and verdict
+
+export interface TargetRow {
+  issue: string;
+  target: string;
+  /** the figures the ratio comes from */
+  measured: string;
+  ratio: string;
+  /** undefined: not measured in this run */
+  pass?: boolean;
+  /** every run behind the ratio was contended: shown, not judged */
+  contended: boolean;
+}
+
+export const TARGET_CLIENT_SMALL = 1.5;
+export const TARGET_CLIENT_LARGE = 1.0;
+export const TARGET_DEFLATE = 1.0;
+export const TARGET_FANOUT = 5;
+export const TARGET_IDLE_KIB = 4;
+
+export function verdict(t: TargetRow): string {
+  if (t.pass === undefined) return "– not measured";
+  if (t.contended) return "⚠ not judged (contended)";
+  return t.pass ? "✅" : "❌";
+}
+
+export function ratioRow(
+  issue: string,
+  target: string,
+  value: number,
+  base: number,
+  measured: string,
+  pass: (ratio: number) => boolean,
+  contended: boolean,
+): TargetRow {
+  const known = value > 0 && base > 0;
+  const ratio = value / base;
+  return {
+    issue,
+    target,
+    measured: known ? measured : "–",
+    ratio: known ? `${ratio.toFixed(2)}×` : "–",
+    pass: known ? pass(ratio) : undefined,
+    contended: known && contended,
+  };
+}
+
+export function targetRows(): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const echo = options.parts.includes("echo");
+  const rate = (scenario: Scenario, c: ContenderName, size?: number, text?: boolean) =>
+    med(pick(scenario, c, size, text), (r) => r.msgsPerS);
+  for (const size of [32, 1024, 65536, 1048576]) {
+    const goal = TARGETS[String(size)]!;
+    const ours = echo ? rate("echo", "sockjet", size) : Number.NaN;
+    const raw = echo ? rate("echo", "raw", size) : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        `Server echo, ${formatSize(size)}, ${CONNS} connections: sockjet ≥ ${goal}× raw TCP`,
+        ours,
+        raw,
+        `${formatRate(ours)} vs ${formatRate(raw)} msg/s`,
+        (x) => x >= goal,
+        shaky(pick("echo", "sockjet", size), pick("echo", "raw", size)),
+      ),
+    );
+  }
+  {
+    const ours = echo ? rate("conns", "sockjet") : Number.NaN;
+    const raw = echo ? rate("conns", "raw") : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        `Server echo, 32 B, ${MANY_CONNS.toLocaleString("en-US")} connections: sockjet ≥ ${TARGET_CONNS}× raw TCP`,
+        ours,
+        raw,
+        `${formatRate(ours)} vs ${formatRate(raw)} msg/s`,
+        (x) => x >= TARGET_CONNS,
+        shaky(pick("conns", "sockjet"), pick("conns", "raw")),
+      ),
+    );
+  }
+  {
+    const txt = echo ? rate("text", "sockjet", 1024, true) : Number.NaN;
+    const bin = echo ? rate("text", "sockjet", 1024, false) : Number.NaN;
+    rows.push(
+      ratioRow(
+        "#9",
+        "Text frames within 15% of binary at 1 KiB: sockjet text ÷ binary ≥ 0.85×",
+        txt,
+        bin,
+        `${formatRate(txt)} vs ${formatRate(bin)} msg/s`,
+        (x) => x >= TARGET_TEXT,
+        shaky(pick("text", "sockjet", 1024, true), pick("text", "sockjet", 1024, false)),
+      ),
+    );
+  }
+  {
+    const per = (c: ContenderName) =>
+      median(
+        ok(records)
+          .filter((r) => r.scenario === "idle" && r.contender === c && r.idle)
+          .map((r) => r.idle!.perConnKiB),
+      );
+    const ours = echo ? per("sockjet") : Number.NaN;
+    const known = Number.isFinite(ours);
+    rows.push({
+      issue: "#9",
+      target: `Idle memory per connection (${options.idleConns.toLocaleString("en-US")} connections): sockjet ≤ ${TARGET_IDLE_KIB} KiB`,
+      measured: known
+        ? `${ours.toFixed(2)} KiB (raw ${per("raw").toFixed(2)}, ws ${per("ws").toFixed(2)})`
+        : "–",
+      ratio: known ? `${(ours / TARGET_IDLE_KIB).toFixed(2)}× the target` : "–",
+      pass: known ? ours <= TARGET_IDLE_KIB : undefined,
+      contended: false,
+    });
+  }
+  const client = options.parts.includes("client");
+  const crate = (c: ClientName, k: "small" | "large") =>
+    client
+      ? stat(clientRuns(clientRecords, c, k), (r) => r.msgsPerS)
+      : { value: Number.NaN, contended: false };
+  for (const [k, goal, label] of [
+    ["small", TARGET_CLIENT_SMALL, "32 B, 16 in flight"],
+    ["large", TARGET_CLIENT_LARGE, "64 KiB, 16 in flight"],
+  ] as const) {
+    const ours = crate("sockjet", k);
+    const theirs = crate("ws", k);
+    rows.push(
+      ratioRow(
+        "#9",
+        `Client, one connection, ${label}: sockjet ≥ ${goal.toFixed(1)}× ws`,
+        ours.value,
+        theirs.value,
+        `${formatRate(ours.value)} vs ${formatRate(theirs.value)} msg/s`,
+        (x) => x >= goal,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  {
+    const p99 = (c: ClientName) =>
+      client
+        ? stat(clientRuns(clientRecords, c, "latency"), (r) => r.p99Us)
+        : { value: Number.NaN, contended: false };
+    const ours = p99("sockjet");
+    const theirs = p99("ws");
+    rows.push(
+      ratioRow(
+        "#9",
+        "Client latency, 32 B, 1 in flight: sockjet p99 ≤ ws p99 (≤ 1.00×)",
+        ours.value,
+        theirs.value,
+        `${ours.value.toFixed(0)} vs ${theirs.value.toFixed(0)} µs`,
+        (x) => x <= 1,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  {
+    const deflate = options.parts.includes("deflate");
+    const d = (server: "sockjet" | "ws") =>
+      deflate
+        ? stat(deflateRuns(deflateRecords, server), (r) => r.msgsPerS)
+        : { value: Number.NaN, contended: false };
+    const ours = d("sockjet");
+    const theirs = d("ws");
+    rows.push(
+      ratioRow(
+        "#9",
+        "permessage-deflate echo, ~1 KiB JSON: sockjet server ≥ ws server (both `perMessageDeflate: true`)",
+        ours.value,
+        theirs.value,
+        `${formatRate(ours.value)} vs ${formatRate(theirs.value)} msg/s`,
+        (x) => x >= TARGET_DEFLATE,
+        ours.contended || theirs.contended,
+      ),
+    );
+  }
+  const pairs = fanoutPairs(fanoutRun.results);
+  if (pairs.length === 0) {
+    rows.push({
+      issue: "#10",
+      target: `Fan-out, 1 → 1,000 subscribers: sockjet publish() ≥ ${TARGET_FANOUT}× the naïve ws loop`,
+      measured: "–",
+      ratio: "–",
+      contended: false,
+    });
+  }
+  for (const pair of pairs) {
+    const ours = pair.sockjet?.deliveredPerSecond ?? Number.NaN;
+    const theirs = pair.ws?.deliveredPerSecond ?? Number.NaN;
+    rows.push(
+      ratioRow(
+        "#10",
+        `Fan-out, ${formatSize(pair.size)}, 1 → ${(pair.sockjet ?? pair.ws)!.subscribers.toLocaleString("en-US")}, ${pair.label}: sockjet publish() ≥ ${TARGET_FANOUT}× the naïve ws loop`,
+        ours,
+        theirs,
+        `${formatRate(ours)} vs ${formatRate(theirs)} deliveries/s`,
+        (x) => x >= TARGET_FANOUT,
+        fanoutContended([pair.sockjet, pair.ws], CONTENDED_CPU),
+      ),
+    );
+  }
+  {
+    const frames = fanoutRun.results
+      .filter((r) => r.contender === "sockjet" && r.framesPerMessage !== undefined)
+      .map((r) => r.framesPerMessage!);
+    const worst = frames.length > 0 ? Math.max(...frames) : Number.NaN;
+    rows.push({
+      issue: "#10",
+      target:
+        "Fan-out: the frame built once per publish (server.pubsubStats.framesEncoded ÷ messages published)",
+      measured: Number.isFinite(worst)
+        ? `at most ${worst.toFixed(2)} frames per publish (${frames.length} cases)`
+        : "–",
+      ratio: Number.isFinite(worst) ? `${worst.toFixed(2)}` : "–",
+      pass: Number.isFinite(worst) ? worst <= 1.0001 : undefined,
+      contended: false,
+    });
+  }
+  return rows;
+}
+
+export function targetTable(rows: TargetRow[]): string {
+  return table(
+    ["issue", "target", "measured", "ratio", "verdict"],
+    rows.map((t) => [t.issue, t.target, t.measured, t.ratio, verdict(t)]),
+    ["---", "---", "---:", "---:", "---"],
+  );
+}
