@@ -69,13 +69,14 @@ import {
   startServer,
   which,
 } from "./lib.js";
+import { workersPart } from "./workers.js";
 
-const PART_NAMES = ["echo", "client", "deflate", "fanout", "h2"] as const;
+const PART_NAMES = ["echo", "client", "deflate", "fanout", "h2", "workers"] as const;
 type PartName = (typeof PART_NAMES)[number];
 
 const USAGE = `usage: npm run bench -- [options]
   --quick            1 run per case, 1 s measured (0.5 s warm-up), 2,000 idle connections: a smoke test
-  --only=LIST        parts to run: echo, client, deflate, fanout, h2 (default: all); and/or echo servers to run
+  --only=LIST        parts to run: echo, client, deflate, fanout, h2, workers (default: all); and/or echo servers to run
                      (raw, ws, sockjet, sockjet-ab; alone, they select the echo part: --only=raw,ws)
   --clients=LIST     clients of the client part (default sockjet,sockjet-ab,ws,undici)
   --sizes=32,1k      echo payload sizes (default 32,1k,64k,1m)
@@ -1382,6 +1383,10 @@ async function main(): Promise<number> {
     tasks.push(fanoutTask());
     estimateS += 12 * (6 + options.runs * options.fanoutSeconds);
   }
+  // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
+  const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;
+  if (workers) tasks.push(workers.task);
+  estimateS += workers?.estimateS ?? 0;
   log(`${tasks.length} runs, about ${Math.ceil(estimateS / 60)} min`);
   let quietWaitedMs = 0;
   let retries = 0;
@@ -1415,7 +1420,8 @@ async function main(): Promise<number> {
   const h2 = options.parts.includes("h2") ? h2Tables(h2Records, h2IdleSockets) : undefined;
   const targets = targetRows();
   const machineLines = machine();
-  const md = markdown({ summary, client, fanout, h2, targets }, elapsedS, machineLines);
+  const md =
+    markdown({ summary, client, fanout, h2, targets }, elapsedS, machineLines) + (workers?.markdown() ?? "");
   const docsDir = options.docs ? join(repoRoot, "docs") : defaultOutDir;
   mkdirSync(docsDir, { recursive: true });
   mkdirSync(defaultOutDir, { recursive: true });
@@ -1479,6 +1485,7 @@ async function main(): Promise<number> {
   }
   if (fanout !== undefined) out.push("Fan-out, 1 publisher → 1,000 subscribers:", fanout, "");
   if (h2) out.push("WebSockets over HTTP/2 vs HTTP/1.1 + TLS:", h2.echo, "", h2.idle, "");
+  if (workers) out.push("sockjet serve --workers, 1 → 2 processes:", workers.table(), "");
   out.push(
     `Targets of issues 9 and 10 (README-ready, also in ${relative(repoRoot, join(defaultOutDir, "summary.md"))}):`,
     summaryMd,
@@ -1489,7 +1496,7 @@ async function main(): Promise<number> {
     `report: ${relative(repoRoot, join(docsDir, "BENCHMARKS.md"))}${summary ? `, ${relative(repoRoot, join(docsDir, "bench-echo.svg"))}` : ""} (${(elapsedS / 60).toFixed(1)} min)`,
   );
   console.log(out.join("\n"));
-  return errorLines().length > 0 ? 1 : 0;
+  return errorLines().length > 0 || workers?.failed() ? 1 : 0;
 }
 
 main().then(
