@@ -77,8 +77,8 @@ const RESTARTS_PER_MINUTE = 10;
 /** Runs the primary until shutdown; the exit status. */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { workers, log, warn } = options;
-  // The default JSON channel: the chat's messages are small texts, and messages up to ~8 KiB cross it 2–3×
-  // faster than with serialization "advanced" (which wins from ~16 KiB; bench/micro/cluster-ipc.mjs).
+  // The default JSON channel: the chat's messages are small texts, which cross it 10–30% faster than with
+  // serialization "advanced" (which wins from a few KiB; bench/micro/cluster-ipc.mjs, docs/production.md).
   const relay = options.redis ? null : new ClusterRelay();
   const presence = options.redis
     ? null

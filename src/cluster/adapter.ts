@@ -4,8 +4,10 @@ import {
   decodePayload,
   encodePayload,
   isPubSubMessage,
+  isWireItem,
   PUBSUB_TAG,
   type ToPrimary,
+  type WireItem,
 } from "./wire.js";
 
 // A PubSubAdapter over node:cluster's IPC channel, for the workers of one machine: each worker's adapter
@@ -13,9 +15,11 @@ import {
 // to the workers subscribed to its topic but the publisher. No broker, no dependency: node:cluster is Node's.
 //
 // Order: one worker's publishes reach every other worker in the order it made them (an IPC channel is a
-// stream, and the relay forwards in the order it reads). A subscribe resolves once the relay has taken it,
-// so a publish made by another worker after that reaches this one. Delivery is at most once: a worker that
-// dies loses what was in flight to it, and a publish made while the primary is gone rejects.
+// stream, and the relay forwards in the order it reads). The publishes of one event-loop turn go as one IPC
+// message at the end of the turn (setImmediate): one write and one parse instead of one per publish. A
+// subscribe resolves once the relay has taken it, so a publish made by another worker after that reaches
+// this one. Delivery is at most once: a worker that dies loses what was in flight to it, and a publish made
+// while the primary is gone rejects.
 
 export interface ClusterAdapterOptions {
   /**
@@ -40,6 +44,8 @@ export class ClusterAdapter implements PubSubAdapter {
   private readonly pending = new Map<number, { resolve(): void; reject(error: Error): void }>();
   private nextId = 1;
   private closed = false;
+  /** This turn's publishes, not sent yet, and the promise their publish() calls returned. */
+  private batch: { items: WireItem[]; sent: Deferred } | null = null;
   private readonly onIpc = (message: unknown) => this.receive(message);
   private readonly onDisconnect = () => this.lost();
 
@@ -53,14 +59,19 @@ export class ClusterAdapter implements PubSubAdapter {
   }
 
   publish(message: AdapterMessage): Promise<void> {
-    return this.send({
-      sockjet: PUBSUB_TAG,
-      op: "pub",
-      ns: this.namespace,
-      topic: message.topic,
-      payload: encodePayload(message.payload, message.isText, this.bytes),
-      isText: message.isText,
-    });
+    const unusable = this.unusable();
+    if (unusable !== null) return Promise.reject(unusable);
+    const item: WireItem = [
+      message.topic,
+      encodePayload(message.payload, message.isText, this.bytes),
+      message.isText,
+    ];
+    if (this.batch === null) {
+      this.batch = { items: [], sent: deferred() };
+      setImmediate(() => this.flush());
+    }
+    this.batch.items.push(item);
+    return this.batch.sent.promise;
   }
 
   subscribe(topic: string): Promise<void> {
@@ -82,13 +93,29 @@ export class ClusterAdapter implements PubSubAdapter {
   /** Stops listening to the channel (the worker may exit then); the relay forgets this worker when it goes. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // What was published before close() still goes.
+    await this.flush()?.catch(() => {});
     this.closed = true;
     process.off("message", this.onIpc);
     process.off("disconnect", this.onDisconnect);
     this.failPending(new Error("the cluster adapter is closed"));
   }
 
+  /** Sends the publishes not sent yet, if any (at the end of the turn, or ahead of a subscribe or close). */
+  private flush(): Promise<void> | undefined {
+    const batch = this.batch;
+    if (batch === null) return undefined;
+    this.batch = null;
+    this.send({ sockjet: PUBSUB_TAG, op: "pubs", ns: this.namespace, items: batch.items }).then(
+      batch.sent.resolve,
+      batch.sent.reject,
+    );
+    return batch.sent.promise;
+  }
+
   private request(op: "sub" | "unsub", topic: string): Promise<void> {
+    // Publishes made before a (un)subscribe go before it.
+    this.flush();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -100,15 +127,14 @@ export class ClusterAdapter implements PubSubAdapter {
           ),
         );
       }, this.timeoutMs);
-      const settle = { resolve: () => resolve(), reject };
       this.pending.set(id, {
         resolve: () => {
           clearTimeout(timer);
-          settle.resolve();
+          resolve();
         },
         reject: (error) => {
           clearTimeout(timer);
-          settle.reject(error);
+          reject(error);
         },
       });
       this.send({ sockjet: PUBSUB_TAG, op, ns: this.namespace, topic, id }).catch((error) => {
@@ -118,10 +144,17 @@ export class ClusterAdapter implements PubSubAdapter {
     });
   }
 
-  private send(message: ToPrimary): Promise<void> {
-    if (this.closed) return Promise.reject(new Error("the cluster adapter is closed"));
+  /** Why nothing can be sent now, or null. */
+  private unusable(): Error | null {
+    if (this.closed) return new Error("the cluster adapter is closed");
     if (process.connected !== true || process.send === undefined)
-      return Promise.reject(new Error("the cluster primary is gone (IPC channel closed)"));
+      return new Error("the cluster primary is gone (IPC channel closed)");
+    return null;
+  }
+
+  private send(message: ToPrimary): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== null || process.send === undefined) return Promise.reject(unusable);
     const send = process.send.bind(process);
     return new Promise((resolve, reject) => {
       // The callback fires once the message is written to the channel (or could not be).
@@ -131,16 +164,18 @@ export class ClusterAdapter implements PubSubAdapter {
 
   private receive(message: unknown): void {
     if (!isPubSubMessage(message) || message.ns !== this.namespace) return;
-    const m = message as { op: string; id?: unknown; topic?: unknown; payload?: unknown; isText?: unknown };
+    const m = message as { op: string; id?: unknown; items?: unknown };
     if (m.op === "ack" && typeof m.id === "number") {
       this.pending.get(m.id)?.resolve();
       this.pending.delete(m.id);
       return;
     }
-    if (m.op !== "msg" || typeof m.topic !== "string" || typeof m.isText !== "boolean") return;
-    const payload = decodePayload(m.payload, m.isText);
-    if (payload === null) return;
-    this.handler?.({ topic: m.topic, payload, isText: m.isText });
+    if (m.op !== "msgs" || !Array.isArray(m.items)) return;
+    for (const item of m.items) {
+      if (!isWireItem(item)) continue;
+      const payload = decodePayload(item[1], item[2]);
+      if (payload !== null) this.handler?.({ topic: item[0], payload, isText: item[2] });
+    }
   }
 
   private lost(): void {
@@ -155,4 +190,21 @@ export class ClusterAdapter implements PubSubAdapter {
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
   }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function deferred(): Deferred {
+  const d = {} as Deferred;
+  d.promise = new Promise<void>((resolve, reject) => {
+    d.resolve = resolve;
+    d.reject = reject;
+  });
+  // Every caller of publish() gets this promise and handles it; one unhandled copy is not a crash.
+  d.promise.catch(() => {});
+  return d;
 }

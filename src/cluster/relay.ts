@@ -1,5 +1,12 @@
 import nodeCluster, { type Cluster, type Worker } from "node:cluster";
-import { encodePayload, isPubSubMessage, PUBSUB_TAG, type ToWorker, type WirePayload } from "./wire.js";
+import {
+  encodePayload,
+  isPubSubMessage,
+  isWireItem,
+  PUBSUB_TAG,
+  type ToWorker,
+  type WireItem,
+} from "./wire.js";
 
 // The primary's half of the ClusterAdapter (adapter.ts): which worker is subscribed to which topic, and a
 // publish passed on to those workers only, never back to its publisher. Workers are forgotten when they
@@ -57,7 +64,7 @@ export class ClusterRelay {
   publish(topic: string, data: string | Buffer, namespace = "default"): number {
     const isText = typeof data === "string";
     const payload = isText ? data : encodePayload(data, false, this.bytes);
-    return this.deliver(namespace, topic, payload, isText, null);
+    return this.deliver(namespace, [[topic, payload, isText]], null);
   }
 
   /** Stops relaying; the workers' adapters see their (un)subscribes time out from now on. */
@@ -73,45 +80,40 @@ export class ClusterRelay {
 
   private receive(worker: Worker, message: unknown): void {
     if (!isPubSubMessage(message)) return;
-    const m = message as {
-      op: string;
-      ns: string;
-      topic?: unknown;
-      id?: unknown;
-      payload?: unknown;
-      isText?: unknown;
-    };
-    if (typeof m.topic !== "string") return;
-    if (m.op === "pub") {
-      if (
-        typeof m.isText !== "boolean" ||
-        !(typeof m.payload === "string" || m.payload instanceof Uint8Array)
-      )
-        return;
-      this.published++;
-      this.deliver(m.ns, m.topic, m.payload, m.isText, worker);
+    const m = message as { op: string; ns: string; topic?: unknown; id?: unknown; items?: unknown };
+    if (m.op === "pubs") {
+      if (!Array.isArray(m.items)) return;
+      const items = m.items.filter(isWireItem);
+      this.published += items.length;
+      this.deliver(m.ns, items, worker);
       return;
     }
-    if ((m.op !== "sub" && m.op !== "unsub") || typeof m.id !== "number") return;
+    if ((m.op !== "sub" && m.op !== "unsub") || typeof m.topic !== "string" || typeof m.id !== "number")
+      return;
     if (m.op === "sub") this.add(worker, key(m.ns, m.topic));
     else this.remove(worker, key(m.ns, m.topic));
     send(worker, { sockjet: PUBSUB_TAG, op: "ack", ns: m.ns, id: m.id });
   }
 
-  private deliver(
-    ns: string,
-    topic: string,
-    payload: WirePayload,
-    isText: boolean,
-    from: Worker | null,
-  ): number {
-    const workers = this.topics.get(key(ns, topic));
-    if (workers === undefined) return 0;
-    const message: ToWorker = { sockjet: PUBSUB_TAG, op: "msg", ns, topic, payload, isText };
+  /**
+   * A batch of publishes to the workers subscribed to each one's topic but `from`: one IPC message per
+   * worker, its items in the batch's order. Returns the copies sent.
+   */
+  private deliver(ns: string, items: WireItem[], from: Worker | null): number {
+    const batches = new Map<Worker, WireItem[]>();
+    for (const item of items) {
+      const workers = this.topics.get(key(ns, item[0]));
+      if (workers === undefined) continue;
+      for (const worker of workers) {
+        if (worker === from) continue;
+        const batch = batches.get(worker);
+        if (batch === undefined) batches.set(worker, [item]);
+        else batch.push(item);
+      }
+    }
     let count = 0;
-    for (const worker of workers) {
-      if (worker === from) continue;
-      if (send(worker, message)) count++;
+    for (const [worker, batch] of batches) {
+      if (send(worker, { sockjet: PUBSUB_TAG, op: "msgs", ns, items: batch })) count += batch.length;
     }
     this.delivered += count;
     return count;

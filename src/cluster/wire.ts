@@ -3,6 +3,10 @@
 // same channel pass by untouched, and a `ns` (namespace), so two adapters in one worker (two servers) keep
 // their topics apart.
 //
+// Publishes go in batches: what one worker publishes in one turn of its event loop is one IPC message
+// (`pubs`), and what the relay passes on to one worker from one batch is one message (`msgs`): an IPC message
+// costs a write and a parse at each end, more than a small publish itself.
+//
 // A payload travels as a string when it is text (UTF-8 in, UTF-8 out, whatever the channel's
 // serialization), and a binary payload as bytes with `serialization: "advanced"` (structured clone) or as
 // base64 on the default JSON channel (which would turn a Buffer into an array of numbers, 4–5 times the
@@ -13,29 +17,28 @@ export const PUBSUB_TAG = "pubsub";
 /** A payload as it crosses the channel: text, base64 (JSON channel), or bytes (advanced channel). */
 export type WirePayload = string | Uint8Array;
 
+/** One publish in a batch: topic, payload, whether it is text. */
+export type WireItem = [topic: string, payload: WirePayload, isText: boolean];
+
 /** Worker → primary. */
 export type ToPrimary =
   | { sockjet: typeof PUBSUB_TAG; op: "sub" | "unsub"; ns: string; topic: string; id: number }
-  | {
-      sockjet: typeof PUBSUB_TAG;
-      op: "pub";
-      ns: string;
-      topic: string;
-      payload: WirePayload;
-      isText: boolean;
-    };
+  | { sockjet: typeof PUBSUB_TAG; op: "pubs"; ns: string; items: WireItem[] };
 
 /** Primary → worker. */
 export type ToWorker =
   | { sockjet: typeof PUBSUB_TAG; op: "ack"; ns: string; id: number }
-  | {
-      sockjet: typeof PUBSUB_TAG;
-      op: "msg";
-      ns: string;
-      topic: string;
-      payload: WirePayload;
-      isText: boolean;
-    };
+  | { sockjet: typeof PUBSUB_TAG; op: "msgs"; ns: string; items: WireItem[] };
+
+/** Whether a batch item is well formed (a message from the channel is not trusted blindly). */
+export function isWireItem(item: unknown): item is WireItem {
+  return (
+    Array.isArray(item) &&
+    typeof item[0] === "string" &&
+    (typeof item[1] === "string" || item[1] instanceof Uint8Array) &&
+    typeof item[2] === "boolean"
+  );
+}
 
 /** Whether an IPC message is one of ours (anything else on the channel is the application's). */
 export function isPubSubMessage(message: unknown): message is { sockjet: string; op: string; ns: string } {
