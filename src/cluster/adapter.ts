@@ -21,6 +21,9 @@ import {
 // this one. Delivery is at most once: a worker that dies loses what was in flight to it, and a publish made
 // while the primary is gone rejects.
 
+/** Payload bytes past which a batch is sent at once rather than at the end of the turn. */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 export interface ClusterAdapterOptions {
   /**
    * Keeps this adapter's topics apart from another adapter's in the same workers (one per server, if a
@@ -45,7 +48,7 @@ export class ClusterAdapter implements PubSubAdapter {
   private nextId = 1;
   private closed = false;
   /** This turn's publishes, not sent yet, and the promise their publish() calls returned. */
-  private batch: { items: WireItem[]; sent: Deferred } | null = null;
+  private batch: { items: WireItem[]; bytes: number; sent: Deferred } | null = null;
   private readonly onIpc = (message: unknown) => this.receive(message);
   private readonly onDisconnect = () => this.lost();
 
@@ -67,11 +70,15 @@ export class ClusterAdapter implements PubSubAdapter {
       message.isText,
     ];
     if (this.batch === null) {
-      this.batch = { items: [], sent: deferred() };
+      this.batch = { items: [], bytes: 0, sent: deferred() };
       setImmediate(() => this.flush());
     }
-    this.batch.items.push(item);
-    return this.batch.sent.promise;
+    const batch = this.batch;
+    batch.items.push(item);
+    batch.bytes += message.payload.length;
+    // A long burst goes in pieces: no IPC message of unbounded size.
+    if (batch.bytes >= MAX_BATCH_BYTES) this.flush();
+    return batch.sent.promise;
   }
 
   subscribe(topic: string): Promise<void> {
