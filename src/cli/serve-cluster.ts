@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { ClusterAdapter } from "../cluster/adapter.js";
 import { ClusterRelay } from "../cluster/relay.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
+import { RestartBudget } from "./restart-budget.js";
 
 // `sockjet serve --workers N`: N processes on one port with node:cluster. The primary serves no connection:
 // it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
@@ -36,8 +37,9 @@ export interface ServeWorker {
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
   /**
-   * Calls `stop` when the primary says so, on SIGTERM to this worker, or when the primary is gone. SIGINT
-   * (Ctrl-C reaches every process of the terminal's group) is the primary's to handle.
+   * Calls `stop` when the primary says so, or on SIGTERM to this worker. SIGINT (Ctrl-C reaches every
+   * process of the terminal's group) is the primary's to handle. A primary that dies without a word takes
+   * its workers with it: node:cluster's worker exits as soon as its IPC channel closes.
    */
   onStop(stop: (signal: NodeJS.Signals) => void): void;
 }
@@ -55,7 +57,6 @@ export function serveWorker(): ServeWorker | null {
       process.on("message", (message: { sockjet?: string; op?: string; signal?: NodeJS.Signals }) => {
         if (message?.sockjet === STOP_TAG && message.op === "stop") stop(message.signal ?? "SIGTERM");
       });
-      process.once("disconnect", () => stop("SIGTERM"));
     },
   };
 }
@@ -94,7 +95,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   const slots = new Map<Worker, number>();
   const listening = new Set<number>();
-  const restarts: number[] = [];
+  /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
+  const serving = new WeakSet<Worker>();
+  const restarts = new RestartBudget(RESTARTS_PER_MINUTE, 60_000);
   let started = false;
   let stopping = false;
   let finish: (code: number) => void = () => {};
@@ -115,7 +118,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     }, STOP_TIMEOUT_MS);
     timer.unref();
     for (const worker of alive) {
-      if (worker.isConnected()) worker.send({ sockjet: STOP_TAG, op: "stop", signal }, undefined, () => {});
+      if (serving.has(worker) && worker.isConnected())
+        worker.send({ sockjet: STOP_TAG, op: "stop", signal }, undefined, () => {});
       else worker.process.kill("SIGTERM");
     }
     const done = () => {
@@ -129,6 +133,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   cluster.on("listening", (worker, address) => {
     const slot = slots.get(worker);
     if (slot === undefined) return;
+    serving.add(worker);
     if (started) {
       log(`worker ${slot} (pid ${worker.process.pid}) listening`);
       return;
@@ -150,14 +155,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       stopAll("SIGTERM", 1);
       return;
     }
-    const now = Date.now();
-    while (restarts.length > 0 && restarts[0] <= now - 60_000) restarts.shift();
-    if (restarts.length >= RESTARTS_PER_MINUTE) {
-      warn(`worker ${slot} ${how}; ${restarts.length} restarts in the last minute: giving up, stopping`);
+    if (!restarts.take()) {
+      warn(`worker ${slot} ${how}; ${RESTARTS_PER_MINUTE} restarts in the last minute: giving up, stopping`);
       stopAll("SIGTERM", 1);
       return;
     }
-    restarts.push(now);
     warn(`worker ${slot} (pid ${worker.process.pid}) ${how}: restarting it`);
     fork(slot);
   });

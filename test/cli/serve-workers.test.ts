@@ -129,6 +129,28 @@ describe("sockjet serve --workers", () => {
     assert.match(served.cli.stdout, /\d\d {2}stopped\n$/);
   });
 
+  test("a primary killed outright: its workers exit at once (Node's cluster), no process is left", async () => {
+    const served = await serve(["--workers", "2"]);
+    const clients = [await openOn(served, 1, "/"), await openOn(served, 2, "/")];
+    served.cli.kill("SIGKILL");
+    // A worker whose IPC channel closes unexpectedly exits at once (node:cluster's child does so): no
+    // closing handshake, the clients see the TCP connection go (1006) and reconnect.
+    const closes = await Promise.all(clients.map((c) => c.closed));
+    assert.deepEqual(
+      closes.map((c) => c.code),
+      [1006, 1006],
+    );
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => clients.every((c) => !alive(c.pid)), "the workers to exit");
+  });
+
   test("bad --workers values are usage errors", async () => {
     for (const value of ["0", "-1", "abc", "1.5", "2x", "1025", ""]) {
       const result = await run(["serve", "--port", "0", "--workers", value]);
