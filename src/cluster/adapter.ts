@@ -24,6 +24,7 @@ import {
 /** Payload bytes past which a batch is sent at once rather than at the end of the turn. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
+/** Options of a ClusterAdapter. */
 export interface ClusterAdapterOptions {
   /**
    * Keeps this adapter's topics apart from another adapter's in the same workers (one per server, if a

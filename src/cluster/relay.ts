@@ -13,10 +13,14 @@ import {
 // disconnect or exit (a restarted worker subscribes again as its clients come back). The relay keeps no
 // message: what reaches a worker's channel is queued there by Node, and lost if that worker dies.
 
+/** Options of a ClusterRelay. */
 export interface ClusterRelayOptions {
   /** The cluster whose workers to serve. Default: node:cluster. */
   cluster?: Cluster;
-  /** Whether binary payloads go as bytes (the workers were forked with serialization "advanced"). */
+  /**
+   * Whether the primary's own binary publishes go as bytes: the workers were forked with serialization
+   * "advanced". Default: what the cluster's settings say when publish() is called.
+   */
   bytes?: boolean;
 }
 
@@ -31,7 +35,7 @@ export interface ClusterRelayStats {
 /** Relays the ClusterAdapter's topics between the workers; create one in the primary, before forking. */
 export class ClusterRelay {
   private readonly cluster: Cluster;
-  private readonly bytes: boolean;
+  private readonly bytes: boolean | undefined;
   /** Subscribed workers by namespace and topic. */
   private readonly topics = new Map<string, Set<Worker>>();
   /** The topic keys of each worker, to forget it at once. */
@@ -45,7 +49,7 @@ export class ClusterRelay {
   constructor(options: ClusterRelayOptions = {}) {
     this.cluster = options.cluster ?? nodeCluster;
     if (!this.cluster.isPrimary) throw new Error("ClusterRelay runs in the cluster's primary process");
-    this.bytes = options.bytes ?? this.cluster.settings.serialization === "advanced";
+    this.bytes = options.bytes;
     this.cluster.on("message", this.onMessage);
     this.cluster.on("disconnect", this.onGone);
     this.cluster.on("exit", this.onGone);
@@ -63,7 +67,8 @@ export class ClusterRelay {
   /** A publish made by the primary itself: to every worker subscribed to `topic`. Returns how many. */
   publish(topic: string, data: string | Buffer, namespace = "default"): number {
     const isText = typeof data === "string";
-    const payload = isText ? data : encodePayload(data, false, this.bytes);
+    const bytes = this.bytes ?? this.cluster.settings.serialization === "advanced";
+    const payload = isText ? data : encodePayload(data, false, bytes);
     return this.deliver(namespace, [[topic, payload, isText]], null);
   }
 

@@ -159,6 +159,12 @@ for (const serialization of ["json", "advanced"] as const) {
           assert.ok(payload.equals(b.messages[i] as Buffer), `message ${i} is intact`);
         }
         assert.equal(b.messages[payloads.length], "text stays text: é ✓ 🎉");
+        // The primary publishes too (serve announces a dead worker's members this way).
+        assert.equal(relay.publish("bin", Buffer.from([0, 255, 1])), 1);
+        assert.equal(relay.publish("bin", "from the primary"), 1);
+        assert.equal(relay.publish("nobody-here", "x"), 0);
+        await until(() => b.messages.length === payloads.length + 3, 5000, "the primary's publishes");
+        assert.deepEqual(b.messages.slice(-2), [Buffer.from([0, 255, 1]), "from the primary"]);
         a.close();
         b.close();
       } finally {
