@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, describe, test } from "node:test";
-import { Cli, killAll, run, serve } from "./helpers.js";
+import { Cli, killAll, ROOT, run, type Served, serve } from "./helpers.js";
 import { openOn, said, until, welcome } from "./workers-helpers.js";
 
 // `sockjet serve --workers N`: N node:cluster workers on one port. Each connection's 101 names the worker
@@ -127,6 +128,39 @@ describe("sockjet serve --workers", () => {
     assert.match(served.cli.stdout, /\[worker 1\] {2}SIGTERM: closing 2 connection\(s\) with 1001\n/);
     assert.match(served.cli.stdout, /\[worker 2\] {2}SIGTERM: closing 2 connection\(s\) with 1001\n/);
     assert.match(served.cli.stdout, /\d\d {2}stopped\n$/);
+  });
+
+  test("Ctrl-C (SIGINT to the whole process group): the primary stops the workers, 1001 everywhere, exit 0", async () => {
+    // Its own process group, as a terminal's foreground job: the signal reaches the primary and the workers.
+    const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--workers", "2"];
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.resume();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await until(() => /echo\s+ws:\/\/127\.0\.0\.1:\d+\//.test(stdout), "the banner", 20_000);
+      const port = Number(/echo\s+ws:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)?.[1]);
+      const served = { port, ws: `ws://127.0.0.1:${port}` } as Served;
+      const clients = [await openOn(served, 1, "/"), await openOn(served, 2, "/")];
+      process.kill(-(child.pid ?? 0), "SIGINT");
+      const closes = await Promise.all(clients.map((c) => c.closed));
+      assert.deepEqual(
+        closes.map((c) => c.code),
+        [1001, 1001],
+      );
+      assert.equal(await exited, 0, stdout);
+      assert.match(stdout, /SIGINT: stopping 2 worker\(s\)/);
+      assert.match(stdout, /\[worker 1\] {2}SIGINT: closing 1 connection\(s\) with 1001/);
+      assert.match(stdout, /\[worker 2\] {2}SIGINT: closing 1 connection\(s\) with 1001/);
+    } finally {
+      if (child.exitCode === null) process.kill(-(child.pid ?? 0), "SIGKILL");
+    }
   });
 
   test("a primary killed outright: its workers exit at once (Node's cluster), no process is left", async () => {
