@@ -54,6 +54,7 @@ import { compileLoadgen, defaultOutDir, formatSize, killAll, repoRoot } from "./
 import { contendedRuns, errorLines, machine, markdown } from "./report.js";
 import { TARGET_FANOUT, targetRows, targetTable } from "./targets.js";
 import { clientTask, fanoutTask, type Task } from "./tasks.js";
+import { workersPart } from "./workers.js";
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -129,6 +130,10 @@ async function main(): Promise<number> {
     tasks.push(fanoutTask());
     estimateS += 12 * (6 + options.runs * options.fanoutSeconds);
   }
+  // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
+  const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;
+  if (workers) tasks.push(workers.task);
+  estimateS += workers?.estimateS ?? 0;
   log(`${tasks.length} runs, about ${Math.ceil(estimateS / 60)} min`);
   let quietWaitedMs = 0;
   let retries = 0;
@@ -162,7 +167,8 @@ async function main(): Promise<number> {
   const h2 = options.parts.includes("h2") ? h2Tables(h2Records, h2IdleSockets) : undefined;
   const targets = targetRows();
   const machineLines = machine();
-  const md = markdown({ summary, client, fanout, h2, targets }, elapsedS, machineLines);
+  const md =
+    markdown({ summary, client, fanout, h2, targets }, elapsedS, machineLines) + (workers?.markdown() ?? "");
   const docsDir = options.docs ? join(repoRoot, "docs") : defaultOutDir;
   mkdirSync(docsDir, { recursive: true });
   mkdirSync(defaultOutDir, { recursive: true });
@@ -226,6 +232,7 @@ async function main(): Promise<number> {
   }
   if (fanout !== undefined) out.push("Fan-out, 1 publisher → 1,000 subscribers:", fanout, "");
   if (h2) out.push("WebSockets over HTTP/2 vs HTTP/1.1 + TLS:", h2.echo, "", h2.idle, "");
+  if (workers) out.push("sockjet serve --workers, 1 → 2 processes:", workers.table(), "");
   out.push(
     `Targets of issues 9 and 10 (README-ready, also in ${relative(repoRoot, join(defaultOutDir, "summary.md"))}):`,
     summaryMd,
@@ -236,7 +243,7 @@ async function main(): Promise<number> {
     `report: ${relative(repoRoot, join(docsDir, "BENCHMARKS.md"))}${summary ? `, ${relative(repoRoot, join(docsDir, "bench-echo.svg"))}` : ""} (${(elapsedS / 60).toFixed(1)} min)`,
   );
   console.log(out.join("\n"));
-  return errorLines().length > 0 ? 1 : 0;
+  return errorLines().length > 0 || workers?.failed() ? 1 : 0;
 }
 
 main().then(

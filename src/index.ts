@@ -6,6 +6,8 @@
 export { setDefaultHttp2Mode } from "./client/http2-connect.js";
 export type { Http2Mode } from "./client/http2-session-pool.js";
 export type { ProxyOption, ProxySettings } from "./client/proxy.js";
+export { ClusterAdapter, type ClusterAdapterOptions } from "./cluster/adapter.js";
+export { ClusterRelay, type ClusterRelayOptions, type ClusterRelayStats } from "./cluster/relay.js";
 export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";

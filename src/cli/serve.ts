@@ -18,6 +18,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
+import { runPrimary, serveWorker, workersFlag } from "./serve-cluster.js";
 import { allowOriginFlag, hostGuard, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
@@ -102,6 +103,10 @@ const specs = {
     "most connections per client address and endpoint (default 100; 0 = no limit)",
     { valueName: "N", defaultValue: 100, parse: integer(0, 1_000_000) },
   ),
+  workers: flag.value(
+    "processes serving the port (node:cluster), N or auto (one per core); the chat spans them (default 1)",
+    { valueName: "N|auto", defaultValue: 1, parse: workersFlag },
+  ),
   redis: flag.value(
     "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
     { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
@@ -127,6 +132,7 @@ Examples:
   sockjet serve -p 8081 --redis redis://localhost:6379
   sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports
   sockjet serve --allow-origin https://app.example.com   also pages of that origin
+  sockjet serve --workers auto                one process per core, one chat room
 
 Only pages of the server's own origin may open a WebSocket (a page on another site would otherwise use
 its visitor's browser to join the chat), and on loopback only a localhost Host is served (DNS rebinding).`;
@@ -254,14 +260,31 @@ async function run(argv: string[]): Promise<number> {
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new UsageError("--tls-cert and --tls-key go together");
   const quiet = flags.quiet;
+  // With --workers, each worker's lines carry its number.
+  const worker = serveWorker();
+  const who = worker === null ? "" : `[worker ${worker.slot}]  `;
   const log = (line: string) => {
-    if (!quiet) process.stdout.write(`${timestamp()}  ${line}\n`);
+    if (!quiet) process.stdout.write(`${timestamp()}  ${who}${line}\n`);
   };
+  if (worker === null && flags.workers > 1) {
+    // The files are read here too, so that a wrong path is one error rather than one per worker.
+    if (certFile !== undefined && keyFile !== undefined) {
+      readPem(certFile, "--tls-cert");
+      readPem(keyFile, "--tls-key");
+    }
+    return runPrimary({
+      workers: flags.workers,
+      redis: flags.redis !== undefined,
+      banner: (bound) => banner(bound, flags, certFile !== undefined, flags.workers),
+      log,
+      warn: (line) => process.stderr.write(`${timestamp()}  sockjet serve: ${line}\n`),
+    });
+  }
 
   let redisChat: RedisChat | null = null;
   if (flags.redis !== undefined) {
     const started = await startRedisChat(flags.redis, (line) =>
-      process.stderr.write(`sockjet serve: ${line}\n`),
+      process.stderr.write(`sockjet serve: ${who}${line}\n`),
     );
     if (typeof started === "number") return started;
     redisChat = started;
@@ -310,6 +333,8 @@ async function run(argv: string[]): Promise<number> {
     maxConnectionsPerIp: flags["max-connections-per-ip"],
     ...serveGuard(flags["allow-origin"], flags.host),
     handshakeTimeoutMs,
+    // Which worker took the connection (a client may want to know; the tests do).
+    ...(worker === null ? {} : { headers: { "X-Sockjet-Worker": `${worker.slot}; pid=${process.pid}` } }),
   };
   const echo = new WebSocketServer({
     ...common,
@@ -323,11 +348,14 @@ async function run(argv: string[]): Promise<number> {
     protocols: ["chat"],
     rateLimit: rateLimitFrom(flags, true),
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
-    // The room's topic goes to the other processes through Redis with --redis; in-process otherwise.
-    adapter: redisChat?.adapter ?? null,
+    // The room's topic goes to the other processes through Redis with --redis, to the other workers through
+    // the primary with --workers; in-process otherwise.
+    adapter: redisChat?.adapter ?? worker?.chatAdapter() ?? null,
   });
-  // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); else ours.
-  const presence: ChatPresence | undefined = redisChat?.presence;
+  // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); every
+  // worker's, kept by the primary, with --workers (chat-cluster.ts); else ours.
+  const clusterPresence = redisChat === null ? worker?.chatPresence() : undefined;
+  const presence: ChatPresence | undefined = redisChat?.presence ?? clusterPresence;
   const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
@@ -362,7 +390,7 @@ async function run(argv: string[]): Promise<number> {
     room.join(socket, name).catch((error) => {
       // A bug or Redis trouble must not take the process down; this member is cut off (the WHATWG close()
       // allows no 1011 here, so the connection is terminated: the peer sees 1006).
-      process.stderr.write(`${timestamp()}  error  chat join: ${errorMessage(error)}\n`);
+      process.stderr.write(`${timestamp()}  ${who}error  chat join: ${errorMessage(error)}\n`);
       socket.terminate();
     });
   });
@@ -382,38 +410,37 @@ async function run(argv: string[]): Promise<number> {
     );
     server.on("error", (error) => {
       if (server === chat && publishFailures?.take(error)) return;
-      process.stderr.write(`sockjet serve: ${errorMessage(error)}\n`);
+      process.stderr.write(`sockjet serve: ${who}${errorMessage(error)}\n`);
     });
   }
 
   await listen(httpServer, flags.port, flags.host);
   const bound = httpServer.address() as AddressInfo;
-  const host = displayHost(flags.host, bound.address);
-  const base = `${host}:${bound.port}`;
   // Handlers first, banner second: whoever reads the banner may signal at once.
   const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      // A second signal stops at once.
-      process.once("SIGINT", () => process.exit(130));
-      process.once("SIGTERM", () => process.exit(143));
+      // A second signal stops at once (a worker's second signal is its primary's).
+      if (worker === null) {
+        process.once("SIGINT", () => process.exit(130));
+        process.once("SIGTERM", () => process.exit(143));
+      }
       log(`${signal}: closing ${echo.clients.size + chat.clients.size} connection(s) with 1001`);
       resolve();
     };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    if (worker !== null) {
+      worker.onStop(stop);
+    } else {
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    }
   });
-  process.stdout.write(
-    `sockjet serve: listening on ${bracketed(bound.address)}:${bound.port}\n` +
-      `  page   ${secure ? "https" : "http"}://${base}/\n` +
-      `  echo   ${secure ? "wss" : "ws"}://${base}/\n` +
-      `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
-      (flags.redis === undefined
-        ? ""
-        : `  redis  ${displayRedisUrl(flags.redis)} (one chat room with every serve using it)\n`) +
-      (quiet ? "" : "Press Ctrl-C to stop.\n"),
-  );
+  // A worker's banner is its primary's, printed once every worker listens.
+  if (worker === null) process.stdout.write(banner(bound, flags, secure, 1));
 
   await stopped;
   // The room first: its members' leave notices reach the other processes while the adapter is still up.
@@ -422,6 +449,7 @@ async function run(argv: string[]): Promise<number> {
   // the chat server closes the adapter.
   await Promise.all([echo.close(), chat.close()]);
   publishFailures?.stop();
+  clusterPresence?.close();
   await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());
@@ -431,6 +459,27 @@ async function run(argv: string[]): Promise<number> {
   });
   log("stopped");
   return 0;
+}
+
+/** The startup lines: where the page, the echo and the chat are. */
+function banner(
+  bound: { address: string; port: number },
+  flags: { host: string; redis: string | undefined; quiet: boolean },
+  secure: boolean,
+  workers: number,
+): string {
+  const base = `${displayHost(flags.host, bound.address)}:${bound.port}`;
+  return (
+    `sockjet serve: listening on ${bracketed(bound.address)}:${bound.port}` +
+    (workers > 1 ? ` (${workers} worker processes)\n` : "\n") +
+    `  page   ${secure ? "https" : "http"}://${base}/\n` +
+    `  echo   ${secure ? "wss" : "ws"}://${base}/\n` +
+    `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
+    (flags.redis === undefined
+      ? ""
+      : `  redis  ${displayRedisUrl(flags.redis)} (one chat room with every serve using it)\n`) +
+    (flags.quiet ? "" : "Press Ctrl-C to stop.\n")
+  );
 }
 
 function readPem(file: string, flagName: string): Buffer {

@@ -1,0 +1,189 @@
+import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
+import { ClusterAdapter } from "../cluster/adapter.js";
+import { ClusterRelay } from "../cluster/relay.js";
+import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
+import { RestartBudget } from "./restart-budget.js";
+
+// `sockjet serve --workers N`: N processes on one port with node:cluster. The primary serves no connection:
+// it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
+// banner once all of them listen, restarts a worker that dies (at most RESTARTS_PER_MINUTE a minute, then it
+// gives up and stops), and on SIGINT/SIGTERM tells every worker to close its connections with 1001.
+// Without --redis the chat room spans the workers through the primary: the topic through a ClusterRelay
+// (sockjet's ClusterAdapter), the names through a PresenceHost (chat-cluster.ts).
+
+const WORKER_ENV = "SOCKJET_SERVE_WORKER";
+/** Namespace of the chat's topic on the cluster relay. */
+const CHAT_NAMESPACE = "serve-chat";
+const STOP_TAG = "serve";
+/** How long the workers get for their closing handshakes before they are killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+/** --workers: a count, or auto (one per core this process may use). */
+export function workersFlag(raw: string): number {
+  if (raw === "auto") return availableParallelism();
+  if (!/^\d+$/.test(raw)) throw new Error("expected a number of processes, or auto (one per core)");
+  const count = Number(raw);
+  if (count < 1 || count > 1024) throw new Error("expected 1 to 1024 processes, or auto");
+  return count;
+}
+
+/** What a serve worker needs from the cluster; null in a serve that is not a worker. */
+export interface ServeWorker {
+  /** 1..N: the worker's place, kept by its restarts. */
+  readonly slot: number;
+  /** The chat topic across the workers (without --redis). */
+  chatAdapter(): ClusterAdapter;
+  /** The chat's names across the workers (without --redis). */
+  chatPresence(): ClusterPresence;
+  /**
+   * Calls `stop` when the primary says so, or on SIGTERM to this worker. SIGINT (Ctrl-C reaches every
+   * process of the terminal's group) is the primary's to handle. A primary that dies without a word takes
+   * its workers with it: node:cluster's worker exits as soon as its IPC channel closes.
+   */
+  onStop(stop: (signal: NodeJS.Signals) => void): void;
+}
+
+export function serveWorker(): ServeWorker | null {
+  const slot = Number(process.env[WORKER_ENV]);
+  if (!cluster.isWorker || !Number.isInteger(slot) || slot < 1) return null;
+  return {
+    slot,
+    chatAdapter: () => new ClusterAdapter({ namespace: CHAT_NAMESPACE }),
+    chatPresence: () => new ClusterPresence(),
+    onStop(stop) {
+      process.on("SIGINT", () => {});
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.on("message", (message: { sockjet?: string; op?: string; signal?: NodeJS.Signals }) => {
+        if (message?.sockjet === STOP_TAG && message.op === "stop") stop(message.signal ?? "SIGTERM");
+      });
+    },
+  };
+}
+
+export interface PrimaryOptions {
+  workers: number;
+  /** The chat goes through Redis: no relay or presence here. */
+  redis: boolean;
+  /** The banner's lines for the address the workers listen on. */
+  banner(bound: { address: string; port: number }): string;
+  /** A log line (not written with --quiet). */
+  log(line: string): void;
+  /** Trouble, always written. */
+  warn(line: string): void;
+}
+
+const RESTARTS_PER_MINUTE = 10;
+
+/** Runs the primary until shutdown; the exit status. */
+export async function runPrimary(options: PrimaryOptions): Promise<number> {
+  const { workers, log, warn } = options;
+  // The default JSON channel: the chat's messages are small texts, which cross it 10–30% faster than with
+  // serialization "advanced" (which wins from a few KiB; bench/micro/cluster-ipc.mjs, docs/production.md).
+  const relay = options.redis ? null : new ClusterRelay();
+  const presence = options.redis
+    ? null
+    : new PresenceHost(cluster, (names, users) => {
+        // The members of a dead worker left the room: the others hear it as from the room itself.
+        const time = Date.now();
+        const notices =
+          names.length <= 10
+            ? names.map((user, i) => ({ type: "leave", user, users: users + names.length - 1 - i, time }))
+            : [{ type: "presence", joined: 0, left: names.length, users, time }];
+        for (const notice of notices) relay?.publish("chat", JSON.stringify(notice), CHAT_NAMESPACE);
+      });
+
+  const slots = new Map<Worker, number>();
+  const listening = new Set<number>();
+  /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
+  const serving = new WeakSet<Worker>();
+  const restarts = new RestartBudget(RESTARTS_PER_MINUTE, 60_000);
+  let started = false;
+  let stopping = false;
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
+    slots.set(worker, slot);
+    return worker;
+  };
+  const stopAll = (signal: NodeJS.Signals, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    const alive = [...slots.keys()];
+    const timer = setTimeout(() => {
+      warn(`workers still running after ${STOP_TIMEOUT_MS / 1000} s: killed`);
+      for (const worker of slots.keys()) worker.process.kill("SIGKILL");
+    }, STOP_TIMEOUT_MS);
+    timer.unref();
+    for (const worker of alive) {
+      if (serving.has(worker) && worker.isConnected())
+        worker.send({ sockjet: STOP_TAG, op: "stop", signal }, undefined, () => {});
+      else worker.process.kill("SIGTERM");
+    }
+    const done = () => {
+      clearTimeout(timer);
+      finish(code);
+    };
+    if (slots.size === 0) done();
+    else cluster.on("exit", () => slots.size === 0 && done());
+  };
+
+  cluster.on("listening", (worker, address) => {
+    const slot = slots.get(worker);
+    if (slot === undefined) return;
+    serving.add(worker);
+    if (started) {
+      log(`worker ${slot} (pid ${worker.process.pid}) listening`);
+      return;
+    }
+    listening.add(slot);
+    if (listening.size < workers) return;
+    started = true;
+    process.stdout.write(options.banner({ address: address.address ?? "", port: address.port }));
+  });
+  cluster.on("exit", (worker, code, signal) => {
+    const slot = slots.get(worker);
+    if (slot === undefined) return;
+    slots.delete(worker);
+    if (stopping) return;
+    const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
+    if (!started) {
+      // It printed why (an unusable port, an unreadable certificate…); the others would fail the same way.
+      warn(`worker ${slot} ${how} before listening: stopping`);
+      stopAll("SIGTERM", 1);
+      return;
+    }
+    if (!restarts.take()) {
+      warn(`worker ${slot} ${how}; ${RESTARTS_PER_MINUTE} restarts in the last minute: giving up, stopping`);
+      stopAll("SIGTERM", 1);
+      return;
+    }
+    warn(`worker ${slot} (pid ${worker.process.pid}) ${how}: restarting it`);
+    fork(slot);
+  });
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    // A second signal stops at once.
+    const now = (exitCode: number) => () => {
+      for (const worker of slots.keys()) worker.process.kill("SIGKILL");
+      process.exit(exitCode);
+    };
+    process.once("SIGINT", now(130));
+    process.once("SIGTERM", now(143));
+    log(`${signal}: stopping ${slots.size} worker(s); each closes its connections with 1001`);
+    stopAll(signal, 0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  for (let slot = 1; slot <= workers; slot++) fork(slot);
+  const code = await finished;
+  relay?.close();
+  presence?.close();
+  if (code === 0) log("stopped");
+  return code;
+}
