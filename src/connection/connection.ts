@@ -131,16 +131,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private readonly closeTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly slowConsumer: "close" | "pause";
-  private closeTimer: NodeJS.Timeout | null = null;
-  private receivedCode: number = CloseCode.Abnormal;
-  private receivedReason = "";
-  private failure: Error | null = null;
   /** @internal The socket's first error (set by the shared socket listeners). */
   socketError: Error | null = null;
-  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
-  private terminateCause: Error | null = null;
-  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
-  private sentWaiters: (() => void)[] | null = null;
+  /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
+  private ending: ClosingState | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
   /**
@@ -148,6 +142,49 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * 8 bytes per connection, idle ones included (issue 17).
    */
   private flags = Flag.alive | Flag.messageSeen;
+
+  private get endingState(): ClosingState {
+    return (this.ending ??= new ClosingState());
+  }
+
+  private get closeTimer(): NodeJS.Timeout | null {
+    return this.ending?.closeTimer ?? null;
+  }
+  private set closeTimer(timer: NodeJS.Timeout | null) {
+    if (timer !== null || this.ending !== null) this.endingState.closeTimer = timer;
+  }
+  private get receivedCode(): number {
+    return this.ending?.receivedCode ?? CloseCode.Abnormal;
+  }
+  private set receivedCode(code: number) {
+    this.endingState.receivedCode = code;
+  }
+  private get receivedReason(): string {
+    return this.ending?.receivedReason ?? "";
+  }
+  private set receivedReason(reason: string) {
+    this.endingState.receivedReason = reason;
+  }
+  private get failure(): Error | null {
+    return this.ending?.failure ?? null;
+  }
+  private set failure(error: Error | null) {
+    if (error !== null || this.ending !== null) this.endingState.failure = error;
+  }
+  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
+  private get terminateCause(): Error | null {
+    return this.ending?.terminateCause ?? null;
+  }
+  private set terminateCause(cause: Error | null) {
+    if (cause !== null || this.ending !== null) this.endingState.terminateCause = cause;
+  }
+  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
+  private get sentWaiters(): (() => void)[] | null {
+    return this.ending?.sentWaiters ?? null;
+  }
+  private set sentWaiters(waiters: (() => void)[] | null) {
+    if (waiters !== null || this.ending !== null) this.endingState.sentWaiters = waiters;
+  }
 
   private flag(bit: number): boolean {
     return (this.flags & bit) !== 0;
@@ -822,6 +859,19 @@ export class Connection implements ProtocolHandler, AnswerListener {
     );
     if (waiters !== null) for (const waiter of waiters) waiter();
   }
+}
+
+/**
+ * The state of a connection's end: the peer's Close, our failure, the close timer, whenSent() callbacks. Kept
+ * apart and made on first use, so that an open connection does not carry six empty fields (issue 17).
+ */
+class ClosingState {
+  closeTimer: NodeJS.Timeout | null = null;
+  receivedCode: number = CloseCode.Abnormal;
+  receivedReason = "";
+  failure: Error | null = null;
+  terminateCause: Error | null = null;
+  sentWaiters: (() => void)[] | null = null;
 }
 
 /** The rate limiter's view of its connection (an object, not two closures per connection). */
