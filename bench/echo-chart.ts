@@ -25,6 +25,7 @@ export function renderSvg(): string {
     ws: "#4e79a7",
     sockjet: "#f28e2b",
     "sockjet-ab": "#f7c38f",
+    serve: "#59a14f",
   };
   const W = 820;
   const H = 400;

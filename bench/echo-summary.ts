@@ -11,7 +11,8 @@ import {
   median,
 } from "./lib.js";
 
-export const TARGETS: Record<string, number> = { "32": 0.6, "1024": 0.6, "65536": 0.9, "1048576": 0.9 };
+/** sockjet ÷ raw TCP per payload size (issue 17; issue 9 asked 0.6× at 32 B and 1 KiB) */
+export const TARGETS: Record<string, number> = { "32": 0.65, "1024": 0.65, "65536": 0.9, "1048576": 0.9 };
 export const TARGET_CONNS = 0.5;
 export const TARGET_TEXT = 0.85;
 

@@ -10,7 +10,7 @@ export const repoRoot = dirname(benchDir);
 export const loadgenSource = join(benchDir, "loadgen", "loadgen.c");
 export const defaultOutDir = join(benchDir, "out");
 
-export type ContenderName = "raw" | "ws" | "sockjet" | "sockjet-ab";
+export type ContenderName = "raw" | "ws" | "sockjet" | "sockjet-ab" | "serve";
 
 export interface Contender {
   name: ContenderName;
@@ -48,10 +48,17 @@ export const CONTENDERS: Record<ContenderName, Contender> = {
     protocol: "ws",
     nodeArgs: [join(benchDir, "servers", "sockjet-echo.mjs"), "--arraybuffer"],
   },
+  // The CLI a user benchmarks first, with its defaults: judged against the library's echo (issue 17).
+  serve: {
+    name: "serve",
+    label: "sockjet serve (the CLI)",
+    protocol: "ws",
+    nodeArgs: [join(benchDir, "servers", "serve-echo.mjs")],
+  },
 };
 
 /** Contenders run in the echo-size scenario only (not for 1,000 connections, text or idle memory). */
-export const ECHO_ONLY_CONTENDERS: ContenderName[] = ["sockjet-ab"];
+export const ECHO_ONLY_CONTENDERS: ContenderName[] = ["sockjet-ab", "serve"];
 
 export const CONTENDER_NAMES = Object.keys(CONTENDERS) as ContenderName[];
 

@@ -8,7 +8,7 @@ export type PartName = (typeof PART_NAMES)[number];
 export const USAGE = `usage: npm run bench -- [options]
   --quick            1 run per case, 1 s measured (0.5 s warm-up), 2,000 idle connections: a smoke test
   --only=LIST        parts to run: echo, client, deflate, fanout, h2, workers (default: all); and/or echo servers to run
-                     (raw, ws, sockjet, sockjet-ab; alone, they select the echo part: --only=raw,ws)
+                     (raw, ws, sockjet, sockjet-ab, serve; alone, they select the echo part: --only=raw,ws)
   --clients=LIST     clients of the client part (default sockjet,sockjet-ab,ws,undici)
   --sizes=32,1k      echo payload sizes (default 32,1k,64k,1m)
   --runs=N           repetitions of every case (default 3)

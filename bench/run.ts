@@ -6,7 +6,7 @@
 // - fanout: 1 publisher → 1,000 subscribers, sockjet's publish() against a naïve `ws` loop (bench/fanout.ts);
 // - h2: sockjet's client and server (`http2: true` + TLS), sockets on one HTTP/2 session (RFC 8441) vs a TLS
 //   connection each: echo throughput and idle memory per socket (bench/h2.ts).
-// It writes docs/BENCHMARKS.md (on a full default run) with every target of issues 9 and 10 judged ✅/❌ — except
+// It writes docs/BENCHMARKS.md (on a full default run) with every target of issues 9, 10 and 17 judged ✅/❌ — except
 // on contended runs, which are flagged and not judged.
 //
 // Exits non-zero only when something went wrong (build failure, a server crashing, a wrong or missing echo,
@@ -234,7 +234,7 @@ async function main(): Promise<number> {
   if (h2) out.push("WebSockets over HTTP/2 vs HTTP/1.1 + TLS:", h2.echo, "", h2.idle, "");
   if (workers) out.push("sockjet serve --workers, 1 → 2 processes:", workers.table(), "");
   out.push(
-    `Targets of issues 9 and 10 (README-ready, also in ${relative(repoRoot, join(defaultOutDir, "summary.md"))}):`,
+    `Targets of issues 9, 10 and 17 (README-ready, also in ${relative(repoRoot, join(defaultOutDir, "summary.md"))}):`,
     summaryMd,
   );
   out.push(...warnings.map((w) => `warning: ${w}`));

@@ -104,6 +104,25 @@ function onSocketClose(this: ConnectedSocket): void {
   this[kConnection].onSocketClose();
 }
 
+/** The bits of Connection.flags. */
+const Flag = {
+  closeFrameReceived: 1,
+  finished: 1 << 1,
+  endRequested: 1 << 2,
+  peerEnded: 1 << 3,
+  socketClosed: 1 << 4,
+  terminated: 1 << 5,
+  pausedForBackpressure: 1 << 6,
+  flushProbePending: 1 << 7,
+  pausedForAnswers: 1 << 8,
+  pausedForReader: 1 << 9,
+  pausedForDecoding: 1 << 10,
+  messageDelivered: 1 << 11,
+  alive: 1 << 12,
+  messageSeen: 1 << 13,
+  acceptsSharedFrames: 1 << 14,
+} as const;
+
 export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Transport;
@@ -112,49 +131,169 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private readonly closeTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly slowConsumer: "close" | "pause";
-  private closeTimer: NodeJS.Timeout | null = null;
-  private closeFrameReceived = false;
-  private receivedCode: number = CloseCode.Abnormal;
-  private receivedReason = "";
-  private failure: Error | null = null;
   /** @internal The socket's first error (set by the shared socket listeners). */
   socketError: Error | null = null;
-  /** True once the socket has closed and onClosed was emitted. */
-  finished = false;
-  /** Our side is to be ended once the frames waiting behind the extension are written (endSocket). */
-  private endRequested = false;
-  /** The peer's FIN arrived while received bytes were still being processed. */
-  private peerEnded = false;
-  /** The socket closed while received bytes were still being processed: onClosed waits for them. */
-  private socketClosed = false;
-  /** terminate() was called: nothing waits for the extension any more. */
-  private terminated = false;
-  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
-  private terminateCause: Error | null = null;
-  private pausedForBackpressure = false;
-  /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
-  private flushProbePending = false;
-  /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
-  private pausedForAnswers = false;
-  /** Input is paused while the application's queue of received messages is full (pauseForReader). */
-  private pausedForReader = false;
-  /** Set once a message has been handed to the events: a late takeEvents() would have missed it. */
-  messageDelivered = false;
-  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
-  private sentWaiters: (() => void)[] | null = null;
-  /** Input is paused until the decoder settles (checkDecodeBacklog). */
-  private pausedForDecoding = false;
+  /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
+  private ending: ClosingState | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
+  /**
+   * The connection's yes/no state, one bit each (Flag), behind the accessors below: a field each would cost
+   * 8 bytes per connection, idle ones included (issue 17).
+   */
+  private flags = Flag.alive | Flag.messageSeen;
+
+  private get endingState(): ClosingState {
+    return (this.ending ??= new ClosingState());
+  }
+
+  private get closeTimer(): NodeJS.Timeout | null {
+    return this.ending?.closeTimer ?? null;
+  }
+  private set closeTimer(timer: NodeJS.Timeout | null) {
+    if (timer !== null || this.ending !== null) this.endingState.closeTimer = timer;
+  }
+  private get receivedCode(): number {
+    return this.ending?.receivedCode ?? CloseCode.Abnormal;
+  }
+  private set receivedCode(code: number) {
+    this.endingState.receivedCode = code;
+  }
+  private get receivedReason(): string {
+    return this.ending?.receivedReason ?? "";
+  }
+  private set receivedReason(reason: string) {
+    this.endingState.receivedReason = reason;
+  }
+  private get failure(): Error | null {
+    return this.ending?.failure ?? null;
+  }
+  private set failure(error: Error | null) {
+    if (error !== null || this.ending !== null) this.endingState.failure = error;
+  }
+  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
+  private get terminateCause(): Error | null {
+    return this.ending?.terminateCause ?? null;
+  }
+  private set terminateCause(cause: Error | null) {
+    if (cause !== null || this.ending !== null) this.endingState.terminateCause = cause;
+  }
+  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
+  private get sentWaiters(): (() => void)[] | null {
+    return this.ending?.sentWaiters ?? null;
+  }
+  private set sentWaiters(waiters: (() => void)[] | null) {
+    if (waiters !== null || this.ending !== null) this.endingState.sentWaiters = waiters;
+  }
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  private get closeFrameReceived(): boolean {
+    return this.flag(Flag.closeFrameReceived);
+  }
+  private set closeFrameReceived(on: boolean) {
+    this.setFlag(Flag.closeFrameReceived, on);
+  }
+  /** True once the socket has closed and onClosed was emitted. */
+  get finished(): boolean {
+    return this.flag(Flag.finished);
+  }
+  private set finished(on: boolean) {
+    this.setFlag(Flag.finished, on);
+  }
+  /** Our side is to be ended once the frames waiting behind the extension are written (endSocket). */
+  private get endRequested(): boolean {
+    return this.flag(Flag.endRequested);
+  }
+  private set endRequested(on: boolean) {
+    this.setFlag(Flag.endRequested, on);
+  }
+  /** The peer's FIN arrived while received bytes were still being processed. */
+  private get peerEnded(): boolean {
+    return this.flag(Flag.peerEnded);
+  }
+  private set peerEnded(on: boolean) {
+    this.setFlag(Flag.peerEnded, on);
+  }
+  /** The socket closed while received bytes were still being processed: onClosed waits for them. */
+  private get socketClosed(): boolean {
+    return this.flag(Flag.socketClosed);
+  }
+  private set socketClosed(on: boolean) {
+    this.setFlag(Flag.socketClosed, on);
+  }
+  /** terminate() was called: nothing waits for the extension any more. */
+  private get terminated(): boolean {
+    return this.flag(Flag.terminated);
+  }
+  private set terminated(on: boolean) {
+    this.setFlag(Flag.terminated, on);
+  }
+  private get pausedForBackpressure(): boolean {
+    return this.flag(Flag.pausedForBackpressure);
+  }
+  private set pausedForBackpressure(on: boolean) {
+    this.setFlag(Flag.pausedForBackpressure, on);
+  }
+  /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
+  private get flushProbePending(): boolean {
+    return this.flag(Flag.flushProbePending);
+  }
+  private set flushProbePending(on: boolean) {
+    this.setFlag(Flag.flushProbePending, on);
+  }
+  /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
+  private get pausedForAnswers(): boolean {
+    return this.flag(Flag.pausedForAnswers);
+  }
+  private set pausedForAnswers(on: boolean) {
+    this.setFlag(Flag.pausedForAnswers, on);
+  }
+  /** Input is paused while the application's queue of received messages is full (pauseForReader). */
+  private get pausedForReader(): boolean {
+    return this.flag(Flag.pausedForReader);
+  }
+  private set pausedForReader(on: boolean) {
+    this.setFlag(Flag.pausedForReader, on);
+  }
+  /** Input is paused until the decoder settles (checkDecodeBacklog). */
+  private get pausedForDecoding(): boolean {
+    return this.flag(Flag.pausedForDecoding);
+  }
+  private set pausedForDecoding(on: boolean) {
+    this.setFlag(Flag.pausedForDecoding, on);
+  }
+  /** Set once a message has been handed to the events: a late takeEvents() would have missed it. */
+  get messageDelivered(): boolean {
+    return this.flag(Flag.messageDelivered);
+  }
   /** Set on any input; the server's keepalive sweep clears it and pings. */
-  alive = true;
+  get alive(): boolean {
+    return this.flag(Flag.alive);
+  }
+  set alive(on: boolean) {
+    this.setFlag(Flag.alive, on);
+  }
   /** Set on every message; the server's idle sweep clears it. */
-  messageSeen = true;
+  get messageSeen(): boolean {
+    return this.flag(Flag.messageSeen);
+  }
+  set messageSeen(on: boolean) {
+    this.setFlag(Flag.messageSeen, on);
+  }
   /**
    * Whether a frame built once for many connections (a topic publish) can be written here as it is: not when
    * an extension (permessage-deflate) transforms messages, as those may wait in the protocol's send queue.
    */
-  readonly acceptsSharedFrames: boolean;
+  get acceptsSharedFrames(): boolean {
+    return this.flag(Flag.acceptsSharedFrames);
+  }
   /** Made only when a rate limit is set. */
   private readonly rateLimiter: RateLimiter | null;
   /** Made only when a heartbeat is set. */
@@ -166,7 +305,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
-    this.acceptsSharedFrames = (options.extension ?? null) === null;
+    if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
     this.output = new OutputBatcher(socket, options.role === "client", this);
     this.rateLimiter =
       (options.rateLimit ?? null) === null
@@ -312,8 +451,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   }
 
   onMessage(data: Buffer, isText: boolean): void {
-    this.messageSeen = true;
-    this.messageDelivered = true;
+    this.flags |= Flag.messageSeen | Flag.messageDelivered;
     this.events.onMessage(data, isText);
   }
 
@@ -721,6 +859,19 @@ export class Connection implements ProtocolHandler, AnswerListener {
     );
     if (waiters !== null) for (const waiter of waiters) waiter();
   }
+}
+
+/**
+ * The state of a connection's end: the peer's Close, our failure, the close timer, whenSent() callbacks. Kept
+ * apart and made on first use, so that an open connection does not carry six empty fields (issue 17).
+ */
+class ClosingState {
+  closeTimer: NodeJS.Timeout | null = null;
+  receivedCode: number = CloseCode.Abnormal;
+  receivedReason = "";
+  failure: Error | null = null;
+  terminateCause: Error | null = null;
+  sentWaiters: (() => void)[] | null = null;
 }
 
 /** The rate limiter's view of its connection (an object, not two closures per connection). */

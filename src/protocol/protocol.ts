@@ -80,6 +80,19 @@ interface QueuedSend {
   shared?: SharedPayload;
 }
 
+/** The bits of Protocol.flags. */
+const Flag = {
+  closeSent: 1,
+  closeReceived: 1 << 1,
+  failed: 1 << 2,
+  frameFin: 1 << 3,
+  messageTransformed: 1 << 4,
+  validatingStream: 1 << 5,
+  encoding: 1 << 6,
+  decoding: 1 << 7,
+  disposed: 1 << 8,
+} as const;
+
 export class Protocol implements FrameSink {
   readonly role: Role;
   private readonly handler: ProtocolHandler;
@@ -89,37 +102,99 @@ export class Protocol implements FrameSink {
   private readonly extension: PerMessageExtension | null;
   private readonly frameOptions: FrameOptions;
   private readonly borrowedFrameOptions: FrameOptions;
-  private readonly controlFrameOptions: FrameOptions;
   private readonly frameGate: FrameGate | null;
-
-  private closeSent = false;
-  private closeReceived = false;
-  private failed = false;
 
   // The frame being received.
   private frameOpcode = 0;
-  private frameFin = false;
   private framePieces = 0;
   /** Size of the message once this frame ends, when the frame is the final one; else 0. */
   private expectedTotal = 0;
   private control: Buffer[] | null = null;
   // The message being received.
   private messageOpcode = 0;
-  private messageTransformed = false;
   private fragments = 0;
   // Made on first use: most messages arrive whole and need neither.
   private messageBuffer: MessageBuffer | null = null;
   private utf8Validator: Utf8StreamValidator | null = null;
-  private validatingStream = false;
 
   // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
   private sendQueue: QueuedSend[] | null = null;
-  private encoding = false;
   /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
   private queuedMessageBytes = 0;
+  /** The yes/no state, one bit each (Flag), behind the accessors below: not 8 bytes each per connection. */
+  private flags = 0;
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  private get closeSent(): boolean {
+    return this.flag(Flag.closeSent);
+  }
+  private set closeSent(on: boolean) {
+    this.setFlag(Flag.closeSent, on);
+  }
+  private get closeReceived(): boolean {
+    return this.flag(Flag.closeReceived);
+  }
+  private set closeReceived(on: boolean) {
+    this.setFlag(Flag.closeReceived, on);
+  }
+  private get failed(): boolean {
+    return this.flag(Flag.failed);
+  }
+  private set failed(on: boolean) {
+    this.setFlag(Flag.failed, on);
+  }
+  /** The frame being received is the final one of its message. */
+  private get frameFin(): boolean {
+    return this.flag(Flag.frameFin);
+  }
+  private set frameFin(on: boolean) {
+    this.setFlag(Flag.frameFin, on);
+  }
+  /** The message being received is compressed (RSV1 on its first frame). */
+  private get messageTransformed(): boolean {
+    return this.flag(Flag.messageTransformed);
+  }
+  private set messageTransformed(on: boolean) {
+    this.setFlag(Flag.messageTransformed, on);
+  }
+  /** The text message being received is validated piece by piece (utf8Validator). */
+  private get validatingStream(): boolean {
+    return this.flag(Flag.validatingStream);
+  }
+  private set validatingStream(on: boolean) {
+    this.setFlag(Flag.validatingStream, on);
+  }
+  /** A message is with the extension's encoder; later sends wait in sendQueue. */
+  private get encoding(): boolean {
+    return this.flag(Flag.encoding);
+  }
+  private set encoding(on: boolean) {
+    this.setFlag(Flag.encoding, on);
+  }
   /** A received message is with the extension's decoder; the bytes after it wait in the parser. */
-  private decoding = false;
-  private disposed = false;
+  private get decoding(): boolean {
+    return this.flag(Flag.decoding);
+  }
+  private set decoding(on: boolean) {
+    this.setFlag(Flag.decoding, on);
+  }
+  private get disposed(): boolean {
+    return this.flag(Flag.disposed);
+  }
+  private set disposed(on: boolean) {
+    this.setFlag(Flag.disposed, on);
+  }
+  /** Control frames are framed as data frames are (no field of its own per connection). */
+  private get controlFrameOptions(): FrameOptions {
+    return this.frameOptions;
+  }
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.role = options.role;
@@ -133,7 +208,6 @@ export class Protocol implements FrameSink {
     const shared = maskKeys === null ? SERVER_FRAMES : maskKeys === sharedMaskKeyPool ? CLIENT_FRAMES : null;
     this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
     this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
-    this.controlFrameOptions = this.frameOptions;
     this.frameGate = options.frameGate ?? null;
   }
 

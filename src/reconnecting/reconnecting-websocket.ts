@@ -7,7 +7,12 @@ import {
   WebSocket,
   type WebSocketEventMap,
 } from "../index.js";
-import { getEventHandler, type HandlerSlots, setEventHandler } from "../web/event-handlers.js";
+import {
+  getEventHandler,
+  type HandlerSlots,
+  handlerListener,
+  setEventHandler,
+} from "../web/event-handlers.js";
 import type {
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
@@ -98,6 +103,8 @@ export class ReconnectingWebSocket extends EventTarget {
   #retryTimer: NodeJS.Timeout | null = null;
   readonly #queue: SendQueue | null;
   #handlers: HandlerSlots | null = null;
+  /** The listener of every instance's on* handlers (event-handlers.ts). */
+  static readonly #runHandler = handlerListener((target) => (target as ReconnectingWebSocket).#handlers);
 
   constructor(url: string | URL, protocols?: string | string[], options?: ReconnectingWebSocketOptions) {
     super();
@@ -400,10 +407,10 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #setHandler(type: string, value: unknown): void {
     setEventHandler(
-      this,
       (this.#handlers ??= {}),
       type,
       value,
+      ReconnectingWebSocket.#runHandler,
       (t, l) => this.addEventListener(t, l),
       (t, l) => this.removeEventListener(t, l),
     );

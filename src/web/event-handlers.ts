@@ -4,47 +4,48 @@
 
 type Handler = ((this: EventTarget, event: Event) => unknown) | object | null;
 
-interface Slot {
-  value: Handler;
-  listener: ((event: Event) => void) | null;
-}
+/**
+ * The handler values of one target, keyed by event type; the target keeps it (no WeakMap lookups, no Map). A
+ * type's listener is registered exactly while its value is not null.
+ */
+export type HandlerSlots = Record<string, Handler | undefined>;
 
-/** The slots of one target, keyed by event type; the target keeps it (no WeakMap lookups, no Map). */
-export type HandlerSlots = Record<string, Slot | undefined>;
+/** The listener that runs a target's handlers: one function per class, not a closure per handler. */
+export type HandlerListener = (this: EventTarget, event: Event) => void;
 
 export function getEventHandler(slots: HandlerSlots | null, type: string): Handler {
-  return slots?.[type]?.value ?? null;
+  return slots?.[type] ?? null;
+}
+
+/**
+ * Makes the one listener a class registers for all its handlers: EventTarget calls it with `this` = the
+ * target, so it finds the handler there (`slotsOf`) by the event's type, the type it was registered for. A
+ * closure per handler would cost each connection about 100 bytes (issue 17).
+ */
+export function handlerListener(slotsOf: (target: EventTarget) => HandlerSlots | null): HandlerListener {
+  return function (this: EventTarget, event: Event) {
+    const fn = slotsOf(this)?.[event.type];
+    // A non-callable object is kept (the getter returns it) but calling it does nothing here.
+    if (typeof fn === "function") Reflect.apply(fn, this, [event]);
+  };
 }
 
 export function setEventHandler(
-  target: EventTarget,
   slots: HandlerSlots,
   type: string,
   value: unknown,
-  addListener: (type: string, listener: (event: Event) => void) => void,
-  removeListener: (type: string, listener: (event: Event) => void) => void,
+  listener: HandlerListener,
+  addListener: (type: string, listener: HandlerListener) => void,
+  removeListener: (type: string, listener: HandlerListener) => void,
 ): void {
   const handler: Handler =
     typeof value === "object" || typeof value === "function" ? (value as Handler) : null;
-  let slot = slots[type];
-  if (slot === undefined) {
-    slot = { value: null, listener: null };
-    slots[type] = slot;
-  }
+  const registered = (slots[type] ?? null) !== null;
   if (handler === null) {
-    if (slot.listener !== null) removeListener(type, slot.listener);
-    slot.listener = null;
-    slot.value = null;
+    if (registered) removeListener(type, listener);
+    slots[type] = null;
     return;
   }
-  slot.value = handler;
-  if (slot.listener === null) {
-    const current = slot;
-    current.listener = function (this: EventTarget, event: Event) {
-      const fn = current.value;
-      // A non-callable object is kept (the getter returns it) but calling it does nothing here.
-      if (typeof fn === "function") Reflect.apply(fn, target, [event]);
-    };
-    addListener(type, current.listener);
-  }
+  slots[type] = handler;
+  if (!registered) addListener(type, listener);
 }

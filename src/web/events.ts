@@ -46,13 +46,18 @@ export interface MessageEventInit<T = unknown> extends EventInit {
   ports?: readonly unknown[];
 }
 
+interface MessageEventRest {
+  lastEventId: string;
+  source: unknown;
+  ports: readonly unknown[];
+}
+
 /** A received message (`event.data`), as the HTML standard's MessageEvent. */
 export class MessageEvent<T = unknown> extends Event {
   #data: T;
   #origin: string;
-  #lastEventId: string;
-  #source: unknown;
-  #ports: readonly unknown[];
+  /** lastEventId, source and ports: null for a received message, whose are always "", null and []. */
+  #rest: MessageEventRest | null;
 
   constructor(type: string, eventInitDict?: MessageEventInit<T>) {
     if (eventInitDict === RECEIVED) {
@@ -60,9 +65,7 @@ export class MessageEvent<T = unknown> extends Event {
       super("message");
       this.#data = receivedData as T;
       this.#origin = receivedOrigin;
-      this.#lastEventId = "";
-      this.#source = null;
-      this.#ports = EMPTY_PORTS;
+      this.#rest = null;
       return;
     }
     requireArguments(arguments.length, 1, "MessageEvent constructor");
@@ -72,16 +75,17 @@ export class MessageEvent<T = unknown> extends Event {
     // order (data, lastEventId, origin, ports, source).
     const data = init.data;
     this.#data = (data === undefined ? null : data) as T;
-    const lastEventId = init.lastEventId;
-    this.#lastEventId = lastEventId === undefined ? "" : toDOMString(lastEventId);
+    const lastEventIdInit = init.lastEventId;
+    const lastEventId = lastEventIdInit === undefined ? "" : toDOMString(lastEventIdInit);
     const origin = init.origin;
     this.#origin = origin === undefined ? "" : toUSVString(origin);
-    const ports = init.ports;
-    this.#ports =
-      ports === undefined ? EMPTY_PORTS : Object.freeze(toSequence(ports, toMessagePort, "ports"));
-    const source = init.source;
+    const portsInit = init.ports;
+    const ports =
+      portsInit === undefined ? EMPTY_PORTS : Object.freeze(toSequence(portsInit, toMessagePort, "ports"));
+    const sourceInit = init.source;
     // MessageEventSource? is (WindowProxy or MessagePort or ServiceWorker)?: in Node only a MessagePort.
-    this.#source = source === undefined || source === null ? null : toMessagePort(source);
+    const source = sourceInit === undefined || sourceInit === null ? null : toMessagePort(sourceInit);
+    this.#rest = { lastEventId, source, ports };
   }
 
   get data(): T {
@@ -93,15 +97,15 @@ export class MessageEvent<T = unknown> extends Event {
   }
 
   get lastEventId(): string {
-    return this.#lastEventId;
+    return this.#rest?.lastEventId ?? "";
   }
 
   get source(): unknown {
-    return this.#source;
+    return this.#rest?.source ?? null;
   }
 
   get ports(): readonly unknown[] {
-    return this.#ports;
+    return this.#rest?.ports ?? EMPTY_PORTS;
   }
 
   /**
@@ -137,9 +141,7 @@ export class MessageEvent<T = unknown> extends Event {
     this.initEvent(init.type, init.bubbles, init.cancelable);
     this.#data = data as T;
     this.#origin = init.origin;
-    this.#lastEventId = init.lastEventId;
-    this.#source = init.source;
-    this.#ports = init.ports;
+    this.#rest = { lastEventId: init.lastEventId, source: init.source, ports: init.ports };
   }
 }
 

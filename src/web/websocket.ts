@@ -30,7 +30,13 @@ export type {
   WebSocketOptions,
 } from "./websocket-options.js";
 
-import { getEventHandler, type HandlerSlots, setEventHandler } from "./event-handlers.js";
+import {
+  getEventHandler,
+  type HandlerListener,
+  type HandlerSlots,
+  handlerListener,
+  setEventHandler,
+} from "./event-handlers.js";
 import { CloseEvent, createMessageEvent, ErrorEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
@@ -93,6 +99,8 @@ let accepting: AcceptedConnection | null = null;
 let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
 
 let isWebSocket: (value: unknown) => boolean;
+/** The listener of every WebSocket's on* handlers (event-handlers.ts). */
+let runHandler: HandlerListener;
 
 /**
  * WebIDL §3.7.6 and §3.7.7 (operations and attribute accessors): "If thisValue does not implement the
@@ -556,16 +564,17 @@ export class WebSocket extends EventTarget {
 
   #setHandler(type: string, value: unknown): void {
     setEventHandler(
-      this,
       (this.#handlers ??= {}),
       type,
       value,
+      runHandler,
       (t, l) => this.addEventListener(t, l),
       (t, l) => this.removeEventListener(t, l),
     );
   }
 
   static {
+    runHandler = handlerListener((target) => (target as WebSocket).#handlers);
     isWebSocket = (value) => typeof value === "object" && value !== null && #readyState in value;
     // One small object per connection with its methods on a prototype, instead of five closures.
     ConnectionEventsOf = class implements ConnectionEvents {

@@ -322,6 +322,37 @@ describe("HTML §8.1.8.1 event handler attributes on WebSocket", () => {
     assert.deepEqual(order, ["A1", "H1-1", "B1", "A2", "H2-2", "B2", "A3", "B3", "H3-3"]);
   });
 
+  test("handlers of two sockets and of two types stay apart (one shared listener function runs them all)", async (t) => {
+    const peer = await peerServer(t);
+    peer.server.on("connection", (socket) => {
+      socket.send(socket.protocol);
+      socket.close(1000);
+    });
+    const calls: string[] = [];
+    const a = connect(t, peer.url, "a");
+    const b = connect(t, peer.url, "b");
+    a.onmessage = (e: MessageEvent) => calls.push(`a:message:${e.data}`);
+    a.onclose = () => calls.push("a:close");
+    b.onmessage = (e: MessageEvent) => calls.push(`b:message:${e.data}`);
+    b.onclose = () => calls.push("b:close");
+    // A handler set to null on one socket leaves the same type on the other alone.
+    a.onopen = () => calls.push("a:open");
+    a.onopen = null;
+    b.onopen = () => calls.push("b:open");
+    // The same event dispatched by hand reaches only that socket's handler of that type.
+    a.dispatchEvent(new Event("close"));
+    await within(Promise.all([next(a, "close"), next(b, "close")]), 3000, "close");
+    await delay(5);
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith("a:")),
+      ["a:close", "a:message:a", "a:close"],
+    );
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith("b:")),
+      ["b:open", "b:message:b", "b:close"],
+    );
+  });
+
   test("the getter returns the value set; primitives become null; non-callable objects are kept", async (t) => {
     const peer = await peerServer(t);
     const ws = connect(t, peer.url);
