@@ -73,6 +73,8 @@ export class ResumeSessions implements SessionHost {
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
+        // Reading again, so that the closing handshake can complete.
+        gate.release();
         closeWithStatus(socket, CloseCode.ProtocolError, `sockjet.resume: ${hello.reason}`);
         return;
       }
@@ -87,6 +89,7 @@ export class ResumeSessions implements SessionHost {
       }
       this.resume(socket, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
+        gate.release();
         closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
       });
     });

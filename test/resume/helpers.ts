@@ -84,10 +84,12 @@ export function resumeClient(
   t: TestContext,
   url: string,
   webSocketOptions?: WebSocketOptions,
+  protocols: string[] = [],
 ): RecordingClient {
   const socket = new ResumableWebSocket(url, {
     WebSocket: WebSocket as never,
     webSocketOptions,
+    protocols,
     binaryType: "arraybuffer",
     initialDelayMs: 20,
     maxDelayMs: 100,
