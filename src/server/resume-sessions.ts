@@ -168,8 +168,9 @@ export class ResumeSessions implements SessionHost {
       return record;
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
+    // Its topics stay subscribed until it has closed (after the new connection has subscribed them), so
+    // this process does not unsubscribe and resubscribe them on the store or adapter meanwhile.
     this.detach(live.socket);
-    this.registry.removeSocket(live.socket);
     live.socket.terminate();
     // The store's copy (a store that outlives the process keeps one) is used up too.
     if (this.store.distributes) await this.store.takeSession(id);
@@ -213,6 +214,9 @@ export class ResumeSessions implements SessionHost {
     for (const topic of topics) this.registry.subscribe(socket, topic);
     let replays: Map<string, StoredMessage[]> | null;
     try {
+      // A distributing store must hand over the topics before the replay is read: what is appended after
+      // the read then comes live (and is held), never in neither.
+      if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
       replays = await this.readReplays(session);
     } catch (error) {
       this.report(new Error(`Could not read a replay: ${messageOf(error)}`, { cause: error }));
