@@ -142,11 +142,12 @@ describe("live messages during the replay", () => {
       const relay = await startRelay(t, started.url);
       const client = resumeClient(t, relay.url);
       await until(() => started.server.subscriberCount("feed") === 1, 5000, "subscription");
+      // The replay's read waits from the start: nothing depends on how fast the client comes back.
+      let release!: () => void;
+      store.gate = new Promise((resolve) => (release = resolve));
       relay.cutBoth();
       await until(() => client.events.includes("disconnect"), 5000, "the drop");
       for (let i = 0; i < 10; i++) started.server.publish("feed", `missed${i}`);
-      let release!: () => void;
-      store.gate = new Promise((resolve) => (release = resolve));
       // The replay has been read (missed0..9) and waits; these are published now, after that read.
       await until(() => store.reading, 10_000, "the replay read");
       for (let i = 0; i < 10; i++) started.server.publish("feed", `live${i}`);
