@@ -78,9 +78,14 @@ export class ResumeSessions implements SessionHost {
         closeWithStatus(socket, CloseCode.ProtocolError, `sockjet.resume: ${hello.reason}`);
         return;
       }
+      // 'connection' first, so that the app's listeners are there when the messages behind the hello are
+      // delivered (release); even if a 'connection' listener throws.
       const done = () => {
-        gate.release();
-        if (socket.readyState === 1) announce();
+        try {
+          if (socket.readyState === 1) announce();
+        } finally {
+          gate.release();
+        }
       };
       if (hello.type === "hello") {
         this.startFresh(socket, sendControl, null);

@@ -159,6 +159,28 @@ describe("resume refusals", () => {
   });
 });
 
+describe("messages behind a resume hello", () => {
+  test("reach the app after 'connection' (socket.resumed), in order, while the session is taken and replayed", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const { token, lastPosition } = await endedSession(started);
+    for (let i = 0; i < 3; i++) started.server.publish("t", `missed${i}`);
+    const got: string[] = [];
+    let resumed: boolean | undefined;
+    started.server.on("connection", (socket) => {
+      resumed = socket.resumed;
+      socket.onmessage = (event) => got.push(event.data as string);
+    });
+    const socket = new WebSocket(started.url, ["sockjet.resume.1"]);
+    t.after(() => socket.close());
+    await within(new Promise((resolve) => socket.addEventListener("open", resolve)), 5000, "open");
+    socket.send(JSON.stringify({ type: "resume", token, positions: { t: lastPosition } }));
+    for (let i = 0; i < 5; i++) socket.send(`app${i}`);
+    await until(() => got.length === 5, 5000, "the app messages");
+    assert.deepEqual(got, ["app0", "app1", "app2", "app3", "app4"]);
+    assert.equal(resumed, true);
+  });
+});
+
 describe("resume option", () => {
   test("invalid options are TypeErrors", async () => {
     const { WebSocketServer } = await import("../../src/server/websocket-server.js");
