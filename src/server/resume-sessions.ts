@@ -79,13 +79,17 @@ export class ResumeSessions implements SessionHost {
         return;
       }
       // 'connection' first, so that the app's listeners are there when the messages behind the hello are
-      // delivered (release); even if a 'connection' listener throws.
+      // delivered (release). A 'connection' listener that throws: uncaught, as on the handshake's path,
+      // not a failure of this connection's reading.
       const done = () => {
         try {
           if (socket.readyState === 1) announce();
-        } finally {
-          gate.release();
+        } catch (error) {
+          process.nextTick(() => {
+            throw error;
+          });
         }
+        gate.release();
       };
       if (hello.type === "hello") {
         this.startFresh(socket, sendControl, null);
