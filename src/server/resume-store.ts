@@ -1,0 +1,141 @@
+// The store behind resumable sessions (the server's `resume.store` option): it gives each topic message a
+// position, keeps the last messages of each topic for a replay, and keeps the records of disconnected
+// sessions until they are resumed or expire. `MemoryResumeStore` (one process) and the Redis Streams store of
+// `sockjet/redis` (many processes) implement it. The wire format and the guarantees are in docs/resume.md.
+
+/** A topic message as the store keeps it. */
+export interface StoredMessage {
+  /** The message's position in its topic (compare with comparePositions). */
+  position: string;
+  /** The application bytes (UTF-8 for text). */
+  payload: Buffer;
+  isText: boolean;
+}
+
+/** What the store keeps of a disconnected session, until it is resumed or expires. */
+export interface SessionRecord {
+  /** sha256 of the token's secret, base64url: the store never holds the token itself. */
+  secretHash: string;
+  /**
+   * topic → the position the session started from on that topic (its subscription or its last resume): the
+   * replay starts there when the client presents no position of its own for the topic.
+   */
+  topics: Record<string, string>;
+  /** Milliseconds since the epoch after which the session can no longer be resumed. */
+  expiresAt: number;
+}
+
+/**
+ * Where resumable sessions keep positions, the last messages of each topic, and the records of sessions
+ * (the `resume.store` option): `MemoryResumeStore`, or the Redis Streams store of `sockjet/redis`.
+ */
+export interface ResumeStore {
+  /**
+   * true when append() itself carries the message to every process (Redis store: XADD+PUBLISH in one script,
+   * so stream order == live order everywhere): the server then delivers even its own publishes only when they
+   * come back through onAppended, and does not call the PubSubAdapter. false (memory): deliver at once.
+   */
+  readonly distributes: boolean;
+  /**
+   * Gives the message the next position of its topic (monotonic per topic; compare with comparePositions) and
+   * keeps it, bounded by maxMessagesPerTopic / the window. May be sync (memory) or async (Redis).
+   */
+  append(topic: string, payload: Buffer, isText: boolean): string | Promise<string>;
+  /**
+   * When distributes: messages appended by any process, in the topic's order (call subscribe first). A
+   * message appended by this process is handed over only after its append() promise has settled (the server
+   * learns its position first: that is how socket.publish() keeps the publisher out of its own message).
+   */
+  onAppended?(handler: (topic: string, message: StoredMessage) => void): void;
+  /** When distributes: from now on, hand over what is appended to `topic` (idempotent). */
+  subscribe?(topic: string): Promise<void>;
+  /** When distributes: stop handing over `topic` (idempotent). */
+  unsubscribe?(topic: string): Promise<void>;
+  /** When distributes: trouble not tied to one call, such as a lost broker connection. */
+  onError?(handler: (error: Error) => void): void;
+  /**
+   * Messages of topic strictly after `after`, in order, at most `limit` of them (the server reads on while it
+   * gets `limit`); null when the store no longer holds all of them (gap: the client must be told it cannot
+   * resume). `after` = "" means "from the start of what I had: nothing", i.e. every message the store holds
+   * is wanted, and null if the store has trimmed any message of the topic.
+   */
+  readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null>;
+  /** The current last position of a topic ("" if none): a new session's starting point when it subscribes. */
+  lastPosition(topic: string): string | Promise<string>;
+  /**
+   * Keeps `record` under `id` for `ttlMs` (replacing an earlier record of that id). A save of an id that was
+   * taken already must be ignored: a stale connection of a session resumed elsewhere must not bring it back.
+   */
+  saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /**
+   * Removes and returns the record of `id`, atomically (single use: a second take of the same id, or a take of
+   * an expired record, returns undefined; a store may also return an expired record: the server checks
+   * expiresAt).
+   */
+  takeSession(id: string): Promise<SessionRecord | undefined>;
+  /** Releases the store's connections and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Orders two positions of one topic: negative when a < b, 0 when equal, positive when a > b. A position is
+ * "" (before everything), a decimal integer ("42", the memory store) or a Redis stream id ("1700000000000-3"):
+ * dash-separated decimal parts compared part by part, numerically, without limit on their size.
+ */
+export function comparePositions(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === "") return -1;
+  if (b === "") return 1;
+  let aStart = 0;
+  let bStart = 0;
+  for (;;) {
+    let aEnd = a.indexOf("-", aStart);
+    let bEnd = b.indexOf("-", bStart);
+    if (aEnd === -1) aEnd = a.length;
+    if (bEnd === -1) bEnd = b.length;
+    const order = compareDecimals(a, aStart, aEnd, b, bStart, bEnd);
+    if (order !== 0) return order;
+    const aDone = aEnd >= a.length;
+    const bDone = bEnd >= b.length;
+    // "5" and "5-0" are the same position (a stream id's sequence defaults to 0).
+    if (aDone && bDone) return 0;
+    if (aDone) return isZeros(b, bEnd + 1) ? 0 : -1;
+    if (bDone) return isZeros(a, aEnd + 1) ? 0 : 1;
+    aStart = aEnd + 1;
+    bStart = bEnd + 1;
+  }
+}
+
+/** Whether a position is one comparePositions understands ("" or dash-separated decimal numbers). */
+export function isPosition(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 64 && /^(?:\d+(?:-\d+)*)?$/.test(value);
+}
+
+/** Compares two unsigned decimal numbers given as slices, without converting them (no size limit). */
+function compareDecimals(
+  a: string,
+  aStart: number,
+  aEnd: number,
+  b: string,
+  bStart: number,
+  bEnd: number,
+): number {
+  while (aStart < aEnd - 1 && a.charCodeAt(aStart) === 48) aStart++;
+  while (bStart < bEnd - 1 && b.charCodeAt(bStart) === 48) bStart++;
+  const aLength = aEnd - aStart;
+  const bLength = bEnd - bStart;
+  if (aLength !== bLength) return aLength - bLength;
+  for (let i = 0; i < aLength; i++) {
+    const difference = a.charCodeAt(aStart + i) - b.charCodeAt(bStart + i);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+function isZeros(value: string, from: number): boolean {
+  for (let i = from; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code !== 48 && code !== 45) return false;
+  }
+  return true;
+}
