@@ -557,6 +557,28 @@ export class Protocol implements FrameSink {
     if (last && this.frameFin) this.finishMessage();
   }
 
+  /**
+   * A large masked piece of a data message that will be copied into the MessageBuffer (it is not the whole
+   * message): unmasked as it is copied. Takes the same decisions as onFramePayload.
+   */
+  onMaskedPayload(piece: Buffer, last: boolean, maskWord: number, keyOffset: number): boolean {
+    if (this.frameOpcode >= 8 || this.messageTransformed) return false;
+    // The whole message in one piece goes to the handler without a copy: unmasked in place.
+    if (last && this.frameFin && this.framePieces === 0 && this.fragments === 1) return false;
+    this.framePieces++;
+    const unmasked = this.message.appendUnmasking(piece, this.expectedTotal, maskWord, keyOffset);
+    // §8.1: a text message in several pieces is validated piece by piece (see onFramePayload).
+    if (this.messageOpcode === Opcode.Text) {
+      this.validatingStream = true;
+      if (!this.utf8.feed(unmasked)) {
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
+        return true;
+      }
+    }
+    if (last && this.frameFin) this.finishMessage();
+    return true;
+  }
+
   private finishMessage(): void {
     const isText = this.messageOpcode === Opcode.Text;
     const streamed = this.validatingStream;

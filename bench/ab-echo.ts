@@ -1,0 +1,72 @@
+// A/B of echo servers in one interleaved run (A, B, A, B, …; medians): for judging a change on a shared,
+// noisy machine. Each contender is a `node` script path (plus arguments) that prints "LISTENING <port>",
+// e.g. the sockjet echo of this tree and of a build of another commit:
+//
+//   node --import tsx bench/ab-echo.ts --size=64k --reps=3 --seconds=3 \
+//     bench/servers/sockjet-echo.mjs /tmp/base/bench/servers/sockjet-echo.mjs bench/servers/ws-echo.mjs
+//
+// Prints each run's msg/s, server CPU and others' CPU (contended runs are flagged), then the medians.
+import {
+  choosePinning,
+  compileLoadgen,
+  formatRate,
+  loadgenArgs,
+  median,
+  parseSize,
+  runLoadgen,
+  startListening,
+} from "./lib.js";
+
+function option(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  const arg = process.argv.slice(2).find((a) => a.startsWith(prefix));
+  return arg === undefined ? fallback : arg.slice(prefix.length);
+}
+
+const size = parseSize(option("size", "64k"));
+const reps = Number(option("reps", "3"));
+const seconds = Number(option("seconds", "3"));
+const window = Number(option("window", size >= 1024 * 1024 ? "2" : "16"));
+const conns = Number(option("conns", "64"));
+const scripts = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+if (scripts.length === 0) throw new Error("give the echo server scripts to compare");
+const pinning = choosePinning();
+const loadgen = compileLoadgen();
+const rates = scripts.map((): number[] => []);
+for (let rep = 0; rep < reps; rep++) {
+  for (const [i, script] of scripts.entries()) {
+    const isRaw = script.endsWith("raw-echo.mjs");
+    const server = await startListening(script, process.execPath, [script, "0"], { cpu: pinning.server });
+    const run = await runLoadgen(
+      loadgen,
+      loadgenArgs({
+        port: server.port,
+        conns,
+        window,
+        size,
+        duration: seconds,
+        warmup: 1,
+        raw: isRaw,
+        verify: rep === 0,
+        serverPid: server.pid,
+      }),
+      { cpu: pinning.loadgen, timeoutMs: (seconds + 60) * 1000 },
+    );
+    await server.stop();
+    if (run.result === undefined) throw new Error(`${script}: load generator failed: ${run.stderr.trim()}`);
+    const r = run.result;
+    rates[i].push(r.msgsPerS);
+    console.log(
+      `rep ${rep + 1} ${script}: ${formatRate(r.msgsPerS)} msg/s, server ${r.serverCpu.toFixed(0)}% CPU, ` +
+        `loadgen ${r.clientCpu.toFixed(0)}%, others ${r.otherCpu.toFixed(0)}%${r.otherCpu >= 20 ? " (contended)" : ""}`,
+    );
+  }
+}
+console.log(
+  `\nmedians, ${size} B, ${conns} × ${window} in flight, ${reps} × ${seconds} s (${pinning.note}):`,
+);
+const base = median(rates[0]);
+for (const [i, script] of scripts.entries()) {
+  const m = median(rates[i]);
+  console.log(`  ${formatRate(m).padStart(7)} msg/s  ${(m / base).toFixed(2)}× the first  ${script}`);
+}
