@@ -5,7 +5,8 @@
 //   node --import tsx bench/ab-echo.ts --size=64k --reps=3 --seconds=3 \
 //     bench/servers/sockjet-echo.mjs /tmp/base/bench/servers/sockjet-echo.mjs bench/servers/ws-echo.mjs
 //
-// Prints each run's msg/s, server CPU and others' CPU (contended runs are flagged), then the medians.
+// Prints each run's msg/s, server CPU (and per message) and others' CPU (contended runs are flagged), then
+// the medians.
 import {
   choosePinning,
   compileLoadgen,
@@ -33,6 +34,8 @@ if (scripts.length === 0) throw new Error("give the echo server scripts to compa
 const pinning = choosePinning();
 const loadgen = compileLoadgen();
 const rates = scripts.map((): number[] => []);
+// Server CPU µs per echoed message: less disturbed than msg/s by other work on the machine.
+const costs = scripts.map((): number[] => []);
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, script] of scripts.entries()) {
     const isRaw = script.endsWith("raw-echo.mjs");
@@ -56,8 +59,11 @@ for (let rep = 0; rep < reps; rep++) {
     if (run.result === undefined) throw new Error(`${script}: load generator failed: ${run.stderr.trim()}`);
     const r = run.result;
     rates[i].push(r.msgsPerS);
+    const cost = (r.serverCpu / 100 / r.msgsPerS) * 1e6;
+    costs[i].push(cost);
     console.log(
-      `rep ${rep + 1} ${script}: ${formatRate(r.msgsPerS)} msg/s, server ${r.serverCpu.toFixed(0)}% CPU, ` +
+      `rep ${rep + 1} ${script}: ${formatRate(r.msgsPerS)} msg/s, server ${r.serverCpu.toFixed(0)}% CPU ` +
+        `(${cost.toFixed(1)} µs per message), ` +
         `loadgen ${r.clientCpu.toFixed(0)}%, others ${r.otherCpu.toFixed(0)}%${r.otherCpu >= 20 ? " (contended)" : ""}`,
     );
   }
@@ -66,7 +72,12 @@ console.log(
   `\nmedians, ${size} B, ${conns} × ${window} in flight, ${reps} × ${seconds} s (${pinning.note}):`,
 );
 const base = median(rates[0]);
+const baseCost = median(costs[0]);
 for (const [i, script] of scripts.entries()) {
   const m = median(rates[i]);
-  console.log(`  ${formatRate(m).padStart(7)} msg/s  ${(m / base).toFixed(2)}× the first  ${script}`);
+  const c = median(costs[i]);
+  console.log(
+    `  ${formatRate(m).padStart(7)} msg/s  ${(m / base).toFixed(2)}× the first; ` +
+      `${c.toFixed(1).padStart(6)} server CPU µs per message  ${(c / baseCost).toFixed(2)}× the first  ${script}`,
+  );
 }
