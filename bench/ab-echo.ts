@@ -7,6 +7,7 @@
 //
 // Prints each run's msg/s, server CPU (and per message) and others' CPU (contended runs are flagged), then
 // the medians.
+import { readFileSync } from "node:fs";
 import {
   choosePinning,
   compileLoadgen,
@@ -17,6 +18,12 @@ import {
   runLoadgen,
   startListening,
 } from "./lib.js";
+
+/** The process's minor page faults so far (/proc/PID/stat, field 10). */
+function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+}
 
 function option(name: string, fallback: string): string {
   const prefix = `--${name}=`;
@@ -40,6 +47,7 @@ for (let rep = 0; rep < reps; rep++) {
   for (const [i, script] of scripts.entries()) {
     const isRaw = script.endsWith("raw-echo.mjs");
     const server = await startListening(script, process.execPath, [script, "0"], { cpu: pinning.server });
+    const faultsBefore = minorFaults(server.pid);
     const run = await runLoadgen(
       loadgen,
       loadgenArgs({
@@ -55,6 +63,7 @@ for (let rep = 0; rep < reps; rep++) {
       }),
       { cpu: pinning.loadgen, timeoutMs: (seconds + 60) * 1000 },
     );
+    const faults = minorFaults(server.pid) - faultsBefore;
     await server.stop();
     if (run.result === undefined) throw new Error(`${script}: load generator failed: ${run.stderr.trim()}`);
     const r = run.result;
@@ -63,7 +72,8 @@ for (let rep = 0; rep < reps; rep++) {
     costs[i].push(cost);
     console.log(
       `rep ${rep + 1} ${script}: ${formatRate(r.msgsPerS)} msg/s, server ${r.serverCpu.toFixed(0)}% CPU ` +
-        `(${cost.toFixed(1)} µs per message), ` +
+        `(${cost.toFixed(1)} µs per message), ${(faults / (r.msgsPerS * (seconds + 1))).toFixed(2)} page faults ` +
+        "per message (warm-up included), " +
         `loadgen ${r.clientCpu.toFixed(0)}%, others ${r.otherCpu.toFixed(0)}%${r.otherCpu >= 20 ? " (contended)" : ""}`,
     );
   }
