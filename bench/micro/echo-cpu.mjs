@@ -1,6 +1,8 @@
 // CPU time per echoed message, client and server in one process over real loopback TCP: on a busy machine
 // the process's CPU time (user + system) for a fixed amount of work is a steadier figure than a rate. Each
-// contender runs `rounds` times, interleaved round by round; the minimum and median µs per message are shown.
+// contender runs `rounds` times, interleaved round by round; the minimum and median µs per message are shown,
+// and the median of user time alone (the kernel's share of loopback TCP is charged to whichever process
+// happens to run, so system time is the noisier part).
 // A contender is a dist folder (sockjet's WebSocketServer + WebSocket, binaryType "nodebuffer",
 // perMessageDeflate off) or "ws" (npm ws with bufferutil on both ends).
 //
@@ -87,7 +89,7 @@ function run(pair, payload) {
       }
       if (received === messages) {
         const used = process.cpuUsage(start);
-        resolveRun((used.user + used.system) / messages);
+        resolveRun([(used.user + used.system) / messages, used.user / messages]);
       }
     });
     for (; sent < window && sent < messages; sent++) pair.send(payload);
@@ -98,10 +100,15 @@ const payload = Buffer.alloc(size, 0x5a);
 const pairs = [];
 for (const name of names) pairs.push(name === "ws" ? await wsPair() : await sockjetPair(name));
 const samples = names.map(() => []);
+const userSamples = names.map(() => []);
 for (let round = 0; round < rounds + 1; round++) {
   for (const [i, pair] of pairs.entries()) {
-    const us = await run(pair, payload);
-    if (round > 0) samples[i].push(us); // round 0 warms up
+    const [us, user] = await run(pair, payload);
+    // Round 0 warms up.
+    if (round > 0) {
+      samples[i].push(us);
+      userSamples[i].push(user);
+    }
   }
 }
 console.log(
@@ -109,8 +116,10 @@ console.log(
 );
 for (const [i, name] of names.entries()) {
   const s = samples[i].sort((a, b) => a - b);
+  const u = userSamples[i].sort((a, b) => a - b);
+  const f = (n) => n.toFixed(1).padStart(7);
   console.log(
-    `  min ${s[0].toFixed(1).padStart(7)}  median ${s[s.length >> 1].toFixed(1).padStart(7)}  ${name}`,
+    `  min ${f(s[0])}  median ${f(s[s.length >> 1])}  (user only: median ${f(u[u.length >> 1])})  ${name}`,
   );
 }
 for (const pair of pairs) await pair.close();
