@@ -87,8 +87,9 @@ export class OutputBatcher {
   private unflushedAnswerBytes = 0;
   /**
    * Whether large frames are built in pooled buffers (lease()): only on a plain TCP socket, whose write
-   * callback comes once libuv is done with the bytes. A TLS socket, an HTTP/2 stream or another Duplex may
-   * keep or pass on the chunk itself after calling back, so those get buffers of their own.
+   * callback comes once libuv is done with the bytes (written, or cancelled with the handle). For a TLS
+   * socket, an HTTP/2 stream or another Duplex that is not established, and a Duplex may pass the chunk
+   * itself on after calling back: those get buffers of their own.
    */
   private readonly pooling: boolean;
   /** Pooled buffers holding frames of this batch: given back when the write carrying them calls back. */
