@@ -54,6 +54,10 @@ describe("Pooled buffers for large frames", () => {
     const many = Array.from({ length: 12 }, () => leaseFrameBuffer(1024 * 1024));
     for (const buffer of many) releaseFrameBuffer(buffer);
     assert.ok(pooledFreeBytes() <= 8 * 1024 * 1024, `${pooledFreeBytes()} bytes kept`);
+    // Leave the pool empty for the tests below (which need room in it to reuse anything).
+    for (let i = 0; i < 12; i++) leaseFrameBuffer(1024 * 1024);
+    leaseFrameBuffer(POOLED_FRAME_MIN);
+    assert.equal(pooledFreeBytes(), 0);
   });
 
   it("server sends 60 different 100 KB messages over 6 loop turns to a client that reads late → each arrives with its own bytes", async (t) => {
@@ -90,6 +94,45 @@ describe("Pooled buffers for large frames", () => {
       const frame = await client.readFrame(10_000);
       assert.equal(frame.opcode, 2);
       assertMessage(frame.payload, i);
+    }
+  });
+
+  it("a connection destroyed with large frames still queued gives its buffers back; another connection's frames keep their bytes", async (t) => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
+    t.after(() => server.close());
+    const url = await listening(server);
+    const port = Number(new URL(url).port);
+    const sockets: WebSocket[] = [];
+    server.on("connection", (socket) => sockets.push(socket));
+    // A: a client that never reads, so that the server's frames to it wait in the socket.
+    const stalled = await RawClient.connect(t, port);
+    stalled.write(upgradeRequest());
+    assert.equal((await stalled.readHead()).status, 101);
+    stalled.socket.pause();
+    // B: a client that reads.
+    const reader = await RawClient.connect(t, port);
+    reader.write(upgradeRequest());
+    assert.equal((await reader.readHead()).status, 101);
+    while (sockets.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    const [toStalled, toReader] = sockets;
+    for (let i = 0; i < COUNT; i++) toStalled.send(messageBytes(i));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(toStalled.bufferedAmount > 0, "frames wait in the stalled socket");
+    // Both ends go: the server's socket is destroyed with the frames still queued.
+    const freeBefore = pooledFreeBytes();
+    toStalled.terminate();
+    stalled.socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(pooledFreeBytes() > freeBefore, "the destroyed connection's buffers are back in the pool");
+    // Now B's frames are built in whatever the pool got back.
+    const scratch = new Uint8Array(SIZE);
+    for (let i = 0; i < COUNT; i++) {
+      scratch.set(messageBytes(COUNT - 1 - i));
+      toReader.send(scratch);
+    }
+    for (let i = 0; i < COUNT; i++) {
+      const frame = await reader.readFrame(10_000);
+      assertMessage(frame.payload, COUNT - 1 - i);
     }
   });
 
