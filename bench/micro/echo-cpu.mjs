@@ -2,7 +2,9 @@
 // the process's CPU time (user + system) for a fixed amount of work is a steadier figure than a rate. Each
 // contender runs `rounds` times, interleaved round by round; the minimum and median µs per message are shown,
 // and the median of user time alone (the kernel's share of loopback TCP is charged to whichever process
-// happens to run, so system time is the noisier part).
+// happens to run, so system time is the noisier part), and minor page faults per message (fresh memory
+// touched: large buffers allocated per message). Run each contender alone (one name per run) for page
+// faults that are its own: in one process they share the heap.
 // A contender is a dist folder (sockjet's WebSocketServer + WebSocket, binaryType "nodebuffer",
 // perMessageDeflate off) or "ws" (npm ws with bufferutil on both ends).
 //
@@ -80,6 +82,7 @@ function run(pair, payload) {
     let sent = 0;
     let received = 0;
     const start = process.cpuUsage();
+    const faults = process.resourceUsage().minorPageFault;
     pair.onMessage((data) => {
       if (data.length !== payload.length) reject(new Error(`echo of ${data.length} bytes`));
       received++;
@@ -89,7 +92,8 @@ function run(pair, payload) {
       }
       if (received === messages) {
         const used = process.cpuUsage(start);
-        resolveRun([(used.user + used.system) / messages, used.user / messages]);
+        const faulted = process.resourceUsage().minorPageFault - faults;
+        resolveRun([(used.user + used.system) / messages, used.user / messages, faulted / messages]);
       }
     });
     for (; sent < window && sent < messages; sent++) pair.send(payload);
@@ -101,13 +105,15 @@ const pairs = [];
 for (const name of names) pairs.push(name === "ws" ? await wsPair() : await sockjetPair(name));
 const samples = names.map(() => []);
 const userSamples = names.map(() => []);
+const faultSamples = names.map(() => []);
 for (let round = 0; round < rounds + 1; round++) {
   for (const [i, pair] of pairs.entries()) {
-    const [us, user] = await run(pair, payload);
+    const [us, user, faulted] = await run(pair, payload);
     // Round 0 warms up.
     if (round > 0) {
       samples[i].push(us);
       userSamples[i].push(user);
+      faultSamples[i].push(faulted);
     }
   }
 }
@@ -117,9 +123,11 @@ console.log(
 for (const [i, name] of names.entries()) {
   const s = samples[i].sort((a, b) => a - b);
   const u = userSamples[i].sort((a, b) => a - b);
+  const pf = faultSamples[i].sort((a, b) => a - b);
   const f = (n) => n.toFixed(1).padStart(7);
   console.log(
-    `  min ${f(s[0])}  median ${f(s[s.length >> 1])}  (user only: median ${f(u[u.length >> 1])})  ${name}`,
+    `  min ${f(s[0])}  median ${f(s[s.length >> 1])}  (user only: median ${f(u[u.length >> 1])}; ` +
+      `page faults per message: median ${f(pf[pf.length >> 1])})  ${name}`,
   );
 }
 for (const pair of pairs) await pair.close();
