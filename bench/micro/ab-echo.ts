@@ -2,7 +2,7 @@
 // noisy machine. Each contender is a `node` script path (plus arguments) that prints "LISTENING <port>",
 // e.g. the sockjet echo of this tree and of a build of another commit:
 //
-//   node --import tsx bench/ab-echo.ts --size=64k --reps=3 --seconds=3 \
+//   node --import tsx bench/micro/ab-echo.ts --size=64k --reps=3 --seconds=3 \
 //     bench/servers/sockjet-echo.mjs /tmp/base/bench/servers/sockjet-echo.mjs bench/servers/ws-echo.mjs
 //
 // Prints each run's msg/s, server CPU (and per message) and others' CPU (contended runs are flagged), then
@@ -17,7 +17,7 @@ import {
   parseSize,
   runLoadgen,
   startListening,
-} from "./lib.js";
+} from "../lib.js";
 
 /** The process's minor page faults so far (/proc/PID/stat, field 10). */
 function minorFaults(pid: number): number {
