@@ -562,13 +562,16 @@ export class Protocol implements FrameSink {
    * message): unmasked as it is copied. Takes the same decisions as onFramePayload.
    */
   onMaskedPayload(piece: Buffer, last: boolean, maskWord: number, keyOffset: number): boolean {
-    if (this.frameOpcode >= 8 || this.messageTransformed) return false;
-    // The whole message in one piece goes to the handler without a copy: unmasked in place.
-    if (last && this.frameFin && this.framePieces === 0 && this.fragments === 1) return false;
+    if (this.frameOpcode >= 8) return false;
+    // A piece that completes a frame and starts the message is not copied yet: it may be the whole message,
+    // which goes on without a copy, or the MessageBuffer keeps it by reference until the next piece (whose
+    // frame header may give the message's size). Unmasked in place.
+    if (last && this.bufferedMessageBytes === 0) return false;
     this.framePieces++;
     const unmasked = this.message.appendUnmasking(piece, this.expectedTotal, maskWord, keyOffset);
-    // §8.1: a text message in several pieces is validated piece by piece (see onFramePayload).
-    if (this.messageOpcode === Opcode.Text) {
+    // §8.1: a text message in several pieces is validated piece by piece (see onFramePayload); a compressed
+    // one once inflated.
+    if (this.messageOpcode === Opcode.Text && !this.messageTransformed) {
       this.validatingStream = true;
       if (!this.utf8.feed(unmasked)) {
         this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);

@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { UNMASK_WHILE_COPYING_MIN } from "../../src/protocol/frame-parser.js";
-import { binary, clientFrame, createServer, failure, text } from "./helpers.js";
+import { codec, referenceCompress, until } from "../deflate/helpers.js";
+import { binary, clientFrame, createPeer, createServer, failure, text } from "./helpers.js";
 
 // Large masked pieces of a message in several pieces are unmasked while they are copied into the message
 // (FrameSink.onMaskedPayload) instead of in place and then copied. Whatever the fragmentation, the cuts of
@@ -89,5 +90,34 @@ describe("RFC 6455 §5.3/§5.4 Masked messages in several pieces, unmasked while
       failure("server", 1007, "SJ_ERR_INVALID_UTF8"),
     );
     assert.ok(!events.some((e) => e.type === "text"), "no text delivered");
+  });
+
+  test("server receives a 300 KB compressed message in large masked fragments, cut anywhere → inflated whole (RFC 7692 §7.2.1)", async () => {
+    const message = randomBytes(300_000); // incompressible: the compressed bytes are as many
+    const compressed = referenceCompress(message); // §7.2.1: without the 00 00 ff ff tail
+    const sizes = [40_001, 150_003, 1];
+    const frames: Buffer[] = [];
+    let at = 0;
+    sizes.forEach((size, i) => {
+      const lastFrame = i === sizes.length - 1;
+      const payload = compressed.subarray(at, lastFrame ? compressed.length : at + size);
+      at += payload.length;
+      frames.push(
+        clientFrame({
+          opcode: i === 0 ? 0x2 : 0,
+          rsv1: i === 0,
+          payload,
+          fin: lastFrame,
+          mask: randomBytes(4),
+        }),
+      );
+    });
+    const wire = Buffer.concat(frames);
+    const server = createPeer("server", { extension: codec(), maxPayloadBytes: 1024 * 1024 });
+    for (let from = 0; from < wire.length; from += 65536) {
+      server.protocol.receive(Buffer.from(wire.subarray(from, from + 65536)));
+    }
+    await until(() => server.events.length >= 1, 5000, "the inflated message");
+    assert.deepEqual(server.events, [binary(message)]);
   });
 });
