@@ -1,0 +1,210 @@
+// RedisAdapter on a real Redis Cluster (3 masters, 3 replicas) with sharded pub/sub: two servers, topics on
+// every master, each publish reaching the other server's subscribers once and in order over SPUBLISH (never
+// the classic PUBLISH, which a cluster copies to every node); then a master killed: publishes to its slots
+// fail fast and are reported, the other masters' topics go on, and once its replica has taken over the
+// subscriptions are back and publishes get through again.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createClient } from "redis";
+import { RedisAdapter } from "../../src/redis/index.js";
+import type { PubSubError } from "../../src/server/adapter.js";
+import { type Client, closeAll, connectClients, type Started, startServer, until } from "./helpers.js";
+import { cli, RedisCluster } from "./redis-cluster-helpers.js";
+import { redisSkipReason } from "./redis-helpers.js";
+
+const skip = redisSkipReason() ?? false;
+
+/** One WebSocketServer on the cluster, with what its adapter and server reported. */
+interface Side {
+  started: Started;
+  adapter: RedisAdapter;
+  errors: PubSubError[];
+  disconnects: number;
+  readies: number;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
+  let cluster: RedisCluster;
+  const adapters: RedisAdapter[] = [];
+  const clients: Client[] = [];
+
+  before(async () => {
+    cluster = await RedisCluster.start();
+  });
+
+  after(async () => {
+    await closeAll(clients.splice(0)).catch(() => {});
+    await Promise.all(adapters.splice(0).map((adapter) => adapter.close()));
+    await cluster?.stop();
+  });
+
+  async function side(t: Parameters<typeof startServer>[0]): Promise<Side> {
+    const adapter = new RedisAdapter({ cluster: { rootNodes: cluster.urls.map((url) => ({ url })) } });
+    adapters.push(adapter);
+    const started = await startServer(t, { adapter });
+    const out: Side = { started, adapter, errors: [], disconnects: 0, readies: 0 };
+    started.server.on("error", (error: PubSubError) => out.errors.push(error));
+    adapter.on("disconnect", () => out.disconnects++);
+    adapter.on("ready", () => out.readies++);
+    await adapter.ready;
+    return out;
+  }
+
+  /** Topics whose channels cover every master: one topic per master, by port. */
+  async function topicPerMaster(adapter: RedisAdapter): Promise<Map<number, string>> {
+    const byMaster = new Map<number, string>();
+    for (let i = 0; byMaster.size < 3 && i < 200; i++) {
+      const owner = await cluster.ownerOf(adapter.channel(`topic-${i}`));
+      if (!byMaster.has(owner)) byMaster.set(owner, `topic-${i}`);
+    }
+    assert.equal(byMaster.size, 3, "topics on all 3 masters");
+    return byMaster;
+  }
+
+  test("topics on every master; publishes reach the other server once and in order, over SPUBLISH", async (t) => {
+    const a = await side(t);
+    const b = await side(t);
+    const byMaster = await topicPerMaster(a.adapter);
+    const topics = [...byMaster.values()];
+
+    // A plain SUBSCRIBE to the same channels: a classic PUBLISH would reach it, SPUBLISH does not.
+    const classic = createClient({ url: cluster.urls[0] });
+    const classicGot: string[] = [];
+    await classic.connect();
+    t.after(() => classic.destroy());
+    for (const topic of topics) await classic.subscribe(a.adapter.channel(topic), (m) => classicGot.push(m));
+
+    const [onA, onB] = [...(await connectClients(a.started, 1)), ...(await connectClients(b.started, 1))];
+    clients.push(onA, onB);
+    for (const topic of topics) {
+      onA.server.subscribe(topic);
+      onB.server.subscribe(topic);
+    }
+    await a.started.server.adapterSettled();
+    await b.started.server.adapterSettled();
+
+    // Each channel is a shard channel of the master that owns its slot, and of no other node.
+    for (const [port, topic] of byMaster) {
+      const channels = (await cli(port, "PUBSUB", "SHARDCHANNELS")).split("\n");
+      assert.ok(channels.includes(a.adapter.channel(topic)), `${topic} is a shard channel on ${port}`);
+      for (const other of byMaster.keys()) {
+        if (other === port) continue;
+        const elsewhere = (await cli(other, "PUBSUB", "SHARDCHANNELS")).split("\n");
+        assert.ok(!elsewhere.includes(a.adapter.channel(topic)), `${topic} is not on ${other}`);
+      }
+    }
+
+    const count = 200;
+    for (const i of range(count))
+      for (const topic of topics) a.started.server.publish(topic, `${topic}:${i}`);
+    await a.started.server.adapterSettled();
+    await until(() => onB.messages.length === count * topics.length, 15_000, "every message on B");
+
+    for (const topic of topics) {
+      const seen = onB.messages.filter((m) => (m as string).startsWith(`${topic}:`));
+      assert.deepEqual(
+        seen,
+        range(count).map((i) => `${topic}:${i}`),
+        `${topic}: once each, in order`,
+      );
+      // A's own client got them once, locally: A skipped its own publishes coming back from Redis.
+      assert.equal(onA.messages.filter((m) => (m as string).startsWith(`${topic}:`)).length, count);
+    }
+    assert.equal(a.adapter.stats.published, count * topics.length);
+    assert.equal(a.adapter.stats.publishFailed, 0);
+    await until(() => a.adapter.stats.skippedOwn === count * topics.length, 10_000, "A's own publishes back");
+    assert.equal(b.adapter.stats.received, count * topics.length);
+    assert.deepEqual(classicGot, [], "nothing went over classic PUBLISH");
+    assert.deepEqual([...a.errors, ...b.errors], []);
+    await closeAll([onA, onB]);
+  });
+
+  test("a master killed: its topics fail fast and are reported, the rest go on; back after the failover", async (t) => {
+    const a = await side(t);
+    const b = await side(t);
+    const byMaster = await topicPerMaster(a.adapter);
+    const [victim, victimTopic] = [...byMaster][0];
+    const otherTopic = [...byMaster][1][1];
+
+    const [onB] = await connectClients(b.started, 1);
+    clients.push(onB);
+    onB.server.subscribe(victimTopic);
+    onB.server.subscribe(otherTopic);
+    await b.started.server.adapterSettled();
+    const got = (topic: string) =>
+      onB.messages
+        .map(String)
+        .filter((m) => m.startsWith(`${topic}:`))
+        .map((m) => m.slice(topic.length + 1));
+
+    const publish = async (topic: string, label: string, n: number) => {
+      for (const i of range(n)) a.started.server.publish(topic, `${topic}:${label}${i}`);
+      await a.started.server.adapterSettled();
+    };
+    await publish(victimTopic, "before", 20);
+    await until(() => got(victimTopic).length === 20, 10_000, "messages before the kill");
+
+    await cluster.kill(victim);
+    // The loss of the connection is seen before the failover (node timeout: 1 s, then an election).
+    await until(() => a.disconnects > 0 && b.disconnects > 0, 10_000, "both adapters to see the node go");
+    const failedBefore = a.adapter.stats.publishFailed;
+    await publish(victimTopic, "down", 20);
+    await publish(otherTopic, "meanwhile", 20);
+    const failedDown = a.adapter.stats.publishFailed - failedBefore;
+    const publishErrors = a.errors.filter(
+      (e) => e.code === "SJ_ERR_ADAPTER_PUBLISH" && e.topic === victimTopic,
+    );
+    assert.ok(failedDown > 0, "publishes to the dead master's slots fail");
+    assert.equal(publishErrors.length, failedDown, "each failed publish is reported as an error");
+    // The other masters' topics are not held up by the dead one.
+    await until(() => got(otherTopic).length === 20, 10_000, "the other master's topic during the outage");
+    // B reported that it lost a node (its subscriptions there were down: what was published then is lost).
+    assert.ok(
+      b.errors.some((e) => e.code === "SJ_ERR_ADAPTER"),
+      "B reported the lost connection",
+    );
+
+    await cluster.waitForFailover(victim);
+    await until(
+      () => a.adapter.connected && b.adapter.connected,
+      20_000,
+      "both adapters ready after failover",
+    );
+    assert.ok(a.readies >= 2 && b.readies >= 2, "'ready' again after the failover");
+    const failedAfterFailover = a.adapter.stats.publishFailed;
+    await publish(victimTopic, "after", 50);
+    await until(
+      () => got(victimTopic).filter((m) => m.startsWith("after")).length === 50,
+      15_000,
+      "publishes after the failover",
+    );
+    assert.equal(a.adapter.stats.publishFailed, failedAfterFailover, "no failure after the failover");
+
+    // Every message: delivered once in order, or counted as failed; none lost silently.
+    const received = got(victimTopic);
+    assert.deepEqual(
+      received.filter((m) => m.startsWith("before")),
+      range(20).map((i) => `before${i}`),
+    );
+    const downDelivered = received.filter((m) => m.startsWith("down"));
+    assert.equal(
+      downDelivered.length + failedDown,
+      20,
+      "each message during the outage: delivered or failed",
+    );
+    assert.deepEqual(
+      received.filter((m) => m.startsWith("after")),
+      range(50).map((i) => `after${i}`),
+    );
+    const owner = await cluster.ownerOf(a.adapter.channel(victimTopic));
+    assert.notEqual(owner, victim);
+    assert.ok(
+      (await cli(owner, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(a.adapter.channel(victimTopic)),
+      "subscribed again on the new master",
+    );
+    await closeAll([onB]);
+  });
+});
