@@ -15,6 +15,7 @@
 // topics again (SSUBSCRIBE of a channel already subscribed sends nothing), so a resubscription node-redis
 // missed or failed is made then, and a channel node-redis could not move is reported and retried.
 
+import { EventEmitter } from "node:events";
 import type { RedisClientLike } from "./index.js";
 
 /** The parts of a node-redis cluster client (`createCluster()`) the adapter uses. */
@@ -51,18 +52,43 @@ interface NodeInfo {
 /** Delay before subscribing again a channel node-redis failed to move to its new owner. */
 const MOVED_RETRY_MS = 1000;
 
-// biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
-type Listener = (...args: any[]) => void;
-
-export class ShardedClusterClient implements RedisClientLike {
+/**
+ * A node-redis cluster client as the adapter's RedisClientLike. Events: 'error' (the cluster's and each
+ * node's), 'reconnecting' (a node's connection was lost), 'ready' (connected; then each time the last node
+ * that was down is back or replaced).
+ */
+export class ShardedClusterClient extends EventEmitter implements RedisClientLike {
   readonly cluster: RedisClusterLike;
-  /** Our listeners by client event, to remove them again (off). */
-  private readonly wrapped = new Map<Listener, { event: string; listener: Listener }[]>();
-  /** The adapter's 'ready' listeners, called again to retry a channel node-redis could not move. */
-  private readyListeners: Listener[] = [];
+  /** Nodes (host:port) whose connection is lost and not back, nor dropped from the topology. */
+  private readonly down = new Set<string>();
 
   constructor(cluster: RedisClusterLike) {
+    super();
     this.cluster = cluster;
+    const where = (node: NodeInfo) => `${node.host}:${node.port}`;
+    cluster.on("error", (error: Error) => this.report(error));
+    cluster.on("node-error", (error: Error, node: NodeInfo) => {
+      this.down.add(where(node));
+      this.report(new Error(`node ${where(node)}: ${error.message}`, { cause: error }));
+    });
+    cluster.on("node-reconnecting", (node: NodeInfo) => {
+      this.down.add(where(node));
+      this.emit("reconnecting");
+    });
+    cluster.on("sharded-channel-moved-error", (error: Error, channel: string) => {
+      this.report(new Error(`channel ${channel} lost on a slot move: ${error.message}`, { cause: error }));
+      // The adapter subscribes its topics again at each 'ready'.
+      setTimeout(() => this.readyIfAllUp(), MOVED_RETRY_MS).unref();
+    });
+    cluster.on("connect", () => this.readyIfAllUp());
+    cluster.on("node-ready", (node: NodeInfo) => {
+      this.down.delete(where(node));
+      this.readyIfAllUp();
+    });
+    // A dead master dropped from the topology (its replica took over) is no longer waited for.
+    cluster.on("node-disconnect", (node: NodeInfo) => {
+      if (this.down.delete(where(node))) this.readyIfAllUp();
+    });
   }
 
   get isOpen(): boolean {
@@ -70,8 +96,8 @@ export class ShardedClusterClient implements RedisClientLike {
   }
 
   /**
-   * The cluster's topology is known. A master that is down does not make the whole client unready: its
-   * slots' commands fail at once (disableOfflineQueue) while the others go on.
+   * The cluster's topology is known. A master that is down does not make the whole client unready: the
+   * commands for its slots fail at once (disableOfflineQueue) while the other masters go on.
    */
   get isReady(): boolean {
     return this.cluster.isReady;
@@ -104,54 +130,6 @@ export class ShardedClusterClient implements RedisClientLike {
     await Promise.all(list.map((channel) => this.cluster.sUnsubscribe(channel)));
   }
 
-  on(event: string, listener: Listener): this {
-    const pairs: { event: string; listener: Listener }[] = [];
-    const add = (clusterEvent: string, handler: Listener) => {
-      this.cluster.on(clusterEvent, handler);
-      pairs.push({ event: clusterEvent, listener: handler });
-    };
-    const where = (node: NodeInfo) => `${node.host}:${node.port}`;
-    switch (event) {
-      case "error":
-        add("error", listener);
-        add("node-error", (error: Error, node: NodeInfo) =>
-          listener(new Error(`node ${where(node)}: ${error.message}`, { cause: error })),
-        );
-        add("sharded-channel-moved-error", (error: Error, channel: string) => {
-          listener(new Error(`channel ${channel} lost on a slot move: ${error.message}`, { cause: error }));
-          // The adapter subscribes its topics again at each 'ready'.
-          setTimeout(() => {
-            if (this.cluster.isReady) this.emitReady();
-          }, MOVED_RETRY_MS).unref();
-        });
-        break;
-      case "reconnecting":
-        add("node-reconnecting", () => listener());
-        break;
-      case "ready":
-        // A node came back (or a new master was found): before the cluster's first discovery is done there is
-        // nothing to subscribe on yet ('connect' comes then).
-        add("connect", () => listener());
-        add("node-ready", () => {
-          if (this.cluster.isReady) listener();
-        });
-        this.readyListeners.push(listener);
-        break;
-      default:
-        add(event, listener);
-    }
-    this.wrapped.set(listener, [...(this.wrapped.get(listener) ?? []), ...pairs]);
-    return this;
-  }
-
-  off(event: string, listener: Listener): this {
-    const pairs = this.wrapped.get(listener) ?? [];
-    for (const pair of pairs) this.cluster.off(pair.event, pair.listener);
-    this.wrapped.delete(listener);
-    if (event === "ready") this.readyListeners = this.readyListeners.filter((l) => l !== listener);
-    return this;
-  }
-
   close(): Promise<void> {
     return this.cluster.close();
   }
@@ -160,7 +138,12 @@ export class ShardedClusterClient implements RedisClientLike {
     this.cluster.destroy();
   }
 
-  private emitReady(): void {
-    for (const listener of this.readyListeners) listener();
+  private report(error: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  private readyIfAllUp(): void {
+    // Before the first discovery is done there is nothing to subscribe on yet ('connect' comes then).
+    if (this.cluster.isReady && this.down.size === 0) this.emit("ready");
   }
 }

@@ -186,6 +186,16 @@ export class RedisCluster {
     await within(exited, 10_000, "redis-server to exit");
   }
 
+  /** Freezes a node (SIGSTOP), like a hung host: its connections stay open and nothing answers. */
+  freeze(port: number): void {
+    this.nodes.find((n) => n.port === port)?.child.kill("SIGSTOP");
+  }
+
+  /** Lets a frozen node go on (SIGCONT). */
+  thaw(port: number): void {
+    this.nodes.find((n) => n.port === port)?.child.kill("SIGCONT");
+  }
+
   /** Waits until a replica owns the slots `port` had and every live node says the cluster is ok. */
   async waitForFailover(port: number, ms = 20_000): Promise<void> {
     await waitFor(
@@ -204,6 +214,7 @@ export class RedisCluster {
   }
 
   async stop(): Promise<void> {
+    for (const node of this.nodes) this.thaw(node.port);
     await Promise.all(this.nodes.map((node) => this.kill(node.port)));
     rmSync(this.dir, { recursive: true, force: true });
   }

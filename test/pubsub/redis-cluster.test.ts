@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createClient } from "redis";
-import { RedisAdapter } from "../../src/redis/index.js";
+import { createClient, createCluster } from "redis";
+import { RedisAdapter, type RedisClusterLike, RedisTimeoutError } from "../../src/redis/index.js";
 import type { PubSubError } from "../../src/server/adapter.js";
 import { type Client, closeAll, connectClients, type Started, startServer, until } from "./helpers.js";
 import { cli, RedisCluster } from "./redis-cluster-helpers.js";
@@ -41,8 +41,20 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
     await cluster?.stop();
   });
 
-  async function side(t: Parameters<typeof startServer>[0]): Promise<Side> {
-    const adapter = new RedisAdapter({ cluster: { rootNodes: cluster.urls.map((url) => ({ url })) } });
+  /** A server whose adapter makes its cluster clients from `rootNodes`, or uses a cluster client of ours. */
+  async function side(
+    t: Parameters<typeof startServer>[0],
+    mode: "cluster" | "clusterClient" = "cluster",
+  ): Promise<Side> {
+    const rootNodes = cluster.urls.map((url) => ({ url }));
+    let adapter: RedisAdapter;
+    if (mode === "cluster") adapter = new RedisAdapter({ cluster: { rootNodes } });
+    else {
+      const own = createCluster({ rootNodes });
+      // The adapter never closes a client it was given.
+      t.after(() => own.destroy());
+      adapter = new RedisAdapter({ clusterClient: own as unknown as RedisClusterLike });
+    }
     adapters.push(adapter);
     const started = await startServer(t, { adapter });
     const out: Side = { started, adapter, errors: [], disconnects: 0, readies: 0 };
@@ -66,7 +78,7 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
 
   test("topics on every master; publishes reach the other server once and in order, over SPUBLISH", async (t) => {
     const a = await side(t);
-    const b = await side(t);
+    const b = await side(t, "clusterClient");
     const byMaster = await topicPerMaster(a.adapter);
     const topics = [...byMaster.values()];
 
@@ -206,5 +218,40 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       "subscribed again on the new master",
     );
     await closeAll([onB]);
+  });
+
+  test("a frozen master: publishes to its slots fail after commandTimeoutMs, the others go through", async () => {
+    const adapter = new RedisAdapter({
+      cluster: { rootNodes: cluster.urls.map((url) => ({ url })) },
+      commandTimeoutMs: 300,
+    });
+    adapters.push(adapter);
+    await adapter.ready;
+    const byMaster = await topicPerMaster(adapter);
+    const [[frozen, frozenTopic], [, liveTopic]] = [...byMaster];
+    const message = (topic: string) => ({ topic, payload: Buffer.from("x"), isText: true });
+    await adapter.publish(message(frozenTopic));
+
+    cluster.freeze(frozen);
+    try {
+      const started = Date.now();
+      await assert.rejects(adapter.publish(message(frozenTopic)), RedisTimeoutError);
+      assert.ok(Date.now() - started < 3_000, `failed after ${Date.now() - started} ms`);
+      await adapter.publish(message(liveTopic));
+      assert.equal(adapter.stats.publishFailed, 1);
+    } finally {
+      cluster.thaw(frozen);
+    }
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await adapter.publish(message(frozenTopic));
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    assert.ok(adapter.stats.published >= 3);
   });
 });
