@@ -25,7 +25,7 @@ import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
 // With `--redis URL` the chat room's topic goes through Redis (sockjet/redis), so every `serve` pointed at
-// the same Redis serves one room.
+// the same Redis serves one room; a Redis Cluster node (or a list of them) gets sharded pub/sub.
 
 const CHAT_MAX_PAYLOAD_BYTES = 16 * 1024;
 const CHAT_TOPIC = "chat";
@@ -103,8 +103,9 @@ const specs = {
     { valueName: "N", defaultValue: 100, parse: integer(0, 1_000_000) },
   ),
   redis: flag.value(
-    "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
-    { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
+    "one /chat room, user count included, with every serve using this Redis (needs the redis package); " +
+      "a Redis Cluster is found from any node, or give several of its nodes: URL,URL,…",
+    { valueName: "URL", defaultValue: undefined as string[] | undefined, parse: redisUrls },
   ),
 };
 
@@ -126,6 +127,7 @@ Examples:
   sockjet serve --tls-cert cert.pem --tls-key key.pem
   sockjet serve -p 8081 --redis redis://localhost:6379
   sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports
+  sockjet serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   on a Redis Cluster
   sockjet serve --allow-origin https://app.example.com   also pages of that origin
 
 Only pages of the server's own origin may open a WebSocket (a page on another site would otherwise use
@@ -143,6 +145,11 @@ function payloadLimit(raw: string): number {
   const bytes = byteSize(raw);
   if (bytes < 1) throw new Error("the limit must be at least 1 byte, like 64k or 16m");
   return bytes;
+}
+
+/** redis:// or rediss:// URLs, comma-separated: one Redis, or nodes of one Redis Cluster. */
+function redisUrls(raw: string): string[] {
+  return raw.split(",").map((url) => redisUrl(url.trim()));
 }
 
 /** A redis:// or rediss:// URL. */
@@ -166,11 +173,18 @@ function displayRedisUrl(raw: string): string {
   return url.toString();
 }
 
+function displayRedisUrls(urls: string[]): string {
+  return urls.map(displayRedisUrl).join(",");
+}
+
 /**
  * Loads and connects the Redis side of the chat room. The `redis` package is an optional peer dependency, so
  * the modules that import it are loaded only here, when --redis is given.
  */
-async function startRedisChat(url: string, report: (message: string) => void): Promise<RedisChat | number> {
+async function startRedisChat(
+  urls: string[],
+  report: (message: string) => void,
+): Promise<RedisChat | number> {
   let loaded: typeof import("./chat-redis.js");
   try {
     loaded = await import("./chat-redis.js");
@@ -185,9 +199,9 @@ async function startRedisChat(url: string, report: (message: string) => void): P
     throw error;
   }
   try {
-    return await loaded.connectRedisChat(url, { topic: CHAT_TOPIC, report });
+    return await loaded.connectRedisChat(urls, { topic: CHAT_TOPIC, report });
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${displayRedisUrl(url)}: ${errorMessage(error)}`);
+    throw new Error(`cannot reach Redis at ${displayRedisUrls(urls)}: ${errorMessage(error)}`);
   }
 }
 
@@ -411,7 +425,8 @@ async function run(argv: string[]): Promise<number> {
       `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
       (flags.redis === undefined
         ? ""
-        : `  redis  ${displayRedisUrl(flags.redis)} (one chat room with every serve using it)\n`) +
+        : `  redis  ${displayRedisUrls(flags.redis)} (${redisChat?.cluster ? "Redis Cluster, sharded pub/sub; " : ""}` +
+          "one chat room with every serve using it)\n") +
       (quiet ? "" : "Press Ctrl-C to stop.\n"),
   );
 
