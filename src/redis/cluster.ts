@@ -11,9 +11,10 @@
 // test/pubsub/redis-cluster.test.ts): it sends SSUBSCRIBE to the owning master on a connection of its own per
 // master; after a master dies and its replica takes over it refreshes the topology (after
 // topologyRefreshOnReconnectionAttemptStrategy ms of failed reconnects) and subscribes the channels again on
-// the new owner. What this adds: every node that comes back (`node-ready`) makes the adapter subscribe all its
-// topics again (SSUBSCRIBE of a channel already subscribed sends nothing), so a resubscription node-redis
-// missed or failed is made then, and a channel node-redis could not move is reported and retried.
+// the new owner. What this adds: once every node that was lost is back or replaced, 'ready' makes the adapter
+// subscribe all its topics again (SSUBSCRIBE of a channel already subscribed sends nothing), so a
+// resubscription node-redis missed or failed is made then; a channel node-redis could not move is reported
+// and retried; and each lost node is reported ('error', 'reconnecting': the adapter's 'disconnect').
 
 import { EventEmitter } from "node:events";
 import type { RedisClientLike } from "./index.js";
@@ -22,6 +23,7 @@ import type { RedisClientLike } from "./index.js";
 export interface RedisClusterLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
+  /** Discovers the cluster's topology and connects. */
   connect(): Promise<unknown>;
   /** A new cluster client with the same options and overrides (the adapter subscribes on one). */
   duplicate(overrides?: { minimizeConnections?: boolean }): RedisClusterLike;
@@ -35,11 +37,15 @@ export interface RedisClusterLike {
   ): Promise<void>;
   /** Redis SUNSUBSCRIBE. */
   sUnsubscribe(channels: string | string[]): Promise<void>;
+  /** Listens to the cluster's events (error, connect, node-error, node-reconnecting, node-ready…). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Removes a listener added with on(). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   off(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes every connection once pending commands are answered. */
   close(): Promise<void>;
+  /** Closes every connection at once. */
   destroy(): void;
 }
 
