@@ -140,11 +140,18 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
     const byMaster = await topicPerMaster(a.adapter);
     const [victim, victimTopic] = [...byMaster][0];
     const otherTopic = [...byMaster][1][1];
+    // A second topic on the victim, that B leaves while the victim is down.
+    let leftTopic = "";
+    for (let i = 0; leftTopic === "" && i < 500; i++) {
+      const topic = `left-${i}`;
+      if ((await cluster.ownerOf(a.adapter.channel(topic))) === victim) leftTopic = topic;
+    }
 
     const [onB] = await connectClients(b.started, 1);
     clients.push(onB);
     onB.server.subscribe(victimTopic);
     onB.server.subscribe(otherTopic);
+    onB.server.subscribe(leftTopic);
     await b.started.server.adapterSettled();
     const got = (topic: string) =>
       onB.messages
@@ -178,6 +185,8 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       b.errors.some((e) => e.code === "SJ_ERR_ADAPTER"),
       "B reported the lost connection",
     );
+    onB.server.unsubscribe(leftTopic);
+    await b.started.server.adapterSettled();
 
     await cluster.waitForFailover(victim);
     await until(
@@ -216,6 +225,10 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
     assert.ok(
       (await cli(owner, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(a.adapter.channel(victimTopic)),
       "subscribed again on the new master",
+    );
+    assert.ok(
+      !(await cli(owner, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(a.adapter.channel(leftTopic)),
+      "the topic B left while the master was down is not subscribed again",
     );
     await closeAll([onB]);
   });
