@@ -23,6 +23,8 @@ import type { RedisClientLike } from "./index.js";
 export interface RedisClusterLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
+  /** The shard of each hash slot, as last discovered (undefined: a slot no master serves). */
+  readonly slots?: ArrayLike<unknown>;
   /** Discovers the cluster's topology and connects. */
   connect(): Promise<unknown>;
   /** A new cluster client with the same options and overrides (the adapter subscribes on one). */
@@ -67,6 +69,9 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
   readonly cluster: RedisClusterLike;
   /** Nodes (host:port) whose connection is lost and not back, nor dropped from the topology. */
   private readonly down = new Set<string>();
+  /** close() or destroy() was called: connect() stops trying. */
+  private stopped = false;
+  private connecting = false;
 
   constructor(cluster: RedisClusterLike) {
     super();
@@ -97,8 +102,9 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
     });
   }
 
+  /** Open, or trying to connect (so that the adapter's close() stops the tries). */
   get isOpen(): boolean {
-    return this.cluster.isOpen;
+    return this.cluster.isOpen || (this.connecting && !this.stopped);
   }
 
   /**
@@ -109,8 +115,40 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
     return this.cluster.isReady;
   }
 
-  connect(): Promise<unknown> {
-    return this.cluster.connect();
+  /**
+   * Connects, and keeps trying while the cluster cannot be reached: node-redis's cluster, unlike its
+   * single-node client, gives up when its first discovery fails. Each failure is reported ('error').
+   */
+  async connect(): Promise<unknown> {
+    this.connecting = true;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.cluster.connect();
+          if (!this.hasSlots()) {
+            // A node that is not part of a cluster yet (being created): node-redis would take it for a
+            // cluster with no slots, and every command would fail until something rediscovered it.
+            this.cluster.destroy();
+            throw new Error("no hash slot is assigned yet (CLUSTER SLOTS is empty)");
+          }
+          this.connecting = false;
+          this.readyIfAllUp();
+          return this;
+        } catch (error) {
+          if (this.stopped) throw error;
+          this.report(new Error(`cannot reach the cluster: ${(error as Error).message}`, { cause: error }));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+          if (this.stopped) throw error;
+        }
+      }
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  /** Stops connect()'s tries, leaving the cluster client as it is (one the adapter was given). */
+  stopConnecting(): void {
+    this.stopped = true;
   }
 
   /** A second cluster client that connects only where it subscribes (the adapter's subscriber). */
@@ -137,10 +175,12 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
   }
 
   close(): Promise<void> {
+    this.stopped = true;
     return this.cluster.close();
   }
 
   destroy(): void {
+    this.stopped = true;
     this.cluster.destroy();
   }
 
@@ -149,7 +189,15 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
   }
 
   private readyIfAllUp(): void {
-    // Before the first discovery is done there is nothing to subscribe on yet ('connect' comes then).
-    if (this.cluster.isReady && this.down.size === 0) this.emit("ready");
+    // Before the first discovery is done (and checked) there is nothing to subscribe on yet.
+    if (this.cluster.isReady && this.down.size === 0 && !this.connecting) this.emit("ready");
+  }
+
+  /** Whether the topology found has at least one slot (node-redis's `slots`: one entry per slot, or none). */
+  private hasSlots(): boolean {
+    const slots = this.cluster.slots;
+    if (slots === undefined) return true;
+    for (let slot = 0; slot < slots.length; slot++) if (slots[slot] !== undefined) return true;
+    return false;
   }
 }

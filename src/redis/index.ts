@@ -320,6 +320,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     };
     await shut(this.subscriber);
     if (this.ownsPublisher) await shut(this.publisher);
+    else if (this.publisher instanceof ShardedClusterClient) this.publisher.stopConnecting();
   }
 
   // ---- internals ---------------------------------------------------------------------------------------

@@ -48,11 +48,11 @@ export class RedisCluster {
   readonly nodes: ClusterNode[] = [];
   private readonly dir = mkdtempSync(path.join(tmpdir(), "sockjet-cluster-"));
 
-  /** 3 masters with a replica each, `cluster_state:ok` on every node. */
-  static async start(): Promise<RedisCluster> {
+  /** 3 masters with a replica each, `cluster_state:ok` on every node; the first node on `firstPort` if given. */
+  static async start(firstPort?: number): Promise<RedisCluster> {
     const cluster = new RedisCluster();
     try {
-      for (let i = 0; i < 6; i++) await cluster.spawnNode();
+      for (let i = 0; i < 6; i++) await cluster.spawnNode(i === 0 ? firstPort : undefined);
       const addresses = cluster.nodes.map((node) => `${HOST}:${node.port}`);
       await run(
         REDIS_CLI,
@@ -91,8 +91,8 @@ export class RedisCluster {
     return this.nodes.map((node) => `redis://${HOST}:${node.port}`);
   }
 
-  private async spawnNode(): Promise<void> {
-    const port = await freePort();
+  private async spawnNode(chosenPort?: number): Promise<void> {
+    const port = chosenPort ?? (await freePort());
     let busPort = await freePort();
     while (busPort === port) busPort = await freePort();
     const child = spawn(

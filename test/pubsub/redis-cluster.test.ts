@@ -7,11 +7,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient, createCluster } from "redis";
-import { RedisAdapter, type RedisClusterLike, RedisTimeoutError } from "../../src/redis/index.js";
+import {
+  RedisAdapter,
+  type RedisClusterLike,
+  RedisTimeoutError,
+  RedisUnavailableError,
+} from "../../src/redis/index.js";
 import type { PubSubError } from "../../src/server/adapter.js";
 import { type Client, closeAll, connectClients, type Started, startServer, until } from "./helpers.js";
 import { cli, RedisCluster } from "./redis-cluster-helpers.js";
-import { redisSkipReason } from "./redis-helpers.js";
+import { freePort, redisSkipReason } from "./redis-helpers.js";
 
 const skip = redisSkipReason() ?? false;
 
@@ -266,5 +271,44 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       }
     }
     assert.ok(adapter.stats.published >= 3);
+  });
+});
+
+describe("RedisAdapter on a Redis Cluster not there yet", { skip }, () => {
+  test("publishes fail fast and the failure is reported; it connects once the cluster is up", async () => {
+    const port = await freePort();
+    const adapter = new RedisAdapter({ cluster: { rootNodes: [{ url: `redis://127.0.0.1:${port}` }] } });
+    const errors: Error[] = [];
+    adapter.onError((error) => errors.push(error));
+    let cluster: RedisCluster | undefined;
+    try {
+      await assert.rejects(
+        adapter.publish({ topic: "t", payload: Buffer.from("x"), isText: true }),
+        RedisUnavailableError,
+      );
+      assert.equal(adapter.stats.publishFailed, 1);
+      await until(() => errors.length > 0, 10_000, "the failure to be reported");
+      assert.match(errors[0].message, /ECONNREFUSED/);
+      // node-redis's cluster gives up after a failed first discovery; the adapter keeps trying.
+      cluster = await RedisCluster.start(port);
+      await until(() => adapter.connected, 20_000, "the adapter to connect");
+      await adapter.publish({ topic: "t", payload: Buffer.from("x"), isText: true });
+      assert.equal(adapter.stats.published, 1);
+    } finally {
+      await adapter.close();
+      await cluster?.stop();
+    }
+  });
+
+  test("options: exactly one of url, client, cluster, clusterClient", () => {
+    assert.throws(() => new RedisAdapter({}), TypeError);
+    assert.throws(
+      () =>
+        new RedisAdapter({
+          url: "redis://127.0.0.1:1",
+          cluster: { rootNodes: [{ url: "redis://127.0.0.1:1" }] },
+        }),
+      /exactly one of options.url, options.client, options.cluster and options.clusterClient/,
+    );
   });
 });
