@@ -81,6 +81,8 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
     cluster.on("node-error", (error: Error, node: NodeInfo) => {
       this.down.add(where(node));
       this.report(new Error(`node ${where(node)}: ${error.message}`, { cause: error }));
+      // node-redis says 'reconnecting' only when it tries again, maybe seconds later; the node is lost now.
+      this.emit("reconnecting");
     });
     cluster.on("node-reconnecting", (node: NodeInfo) => {
       this.down.add(where(node));

@@ -212,6 +212,11 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       client.on("error", (error: Error) => this.lost(error));
       client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
     }
+    // Subscriptions may be lost with it (on a cluster the client stays ready while one node is down): the
+    // adapter is up again only once restore() has run on the subscriber.
+    this.subscriber.on("reconnecting", () => {
+      this.restored = false;
+    });
     this.publisher.on("ready", () => this.checkUp());
     this.subscriber.on("ready", () => {
       this.restored = false;

@@ -51,6 +51,12 @@ export class RedisCluster {
   /** 3 masters with a replica each, `cluster_state:ok` on every node; the first node on `firstPort` if given. */
   static async start(firstPort?: number): Promise<RedisCluster> {
     const cluster = new RedisCluster();
+    // A test process that dies (a timeout, a crash) must not leave six redis-servers behind.
+    const onExit = () => {
+      for (const node of cluster.nodes) node.child.kill("SIGKILL");
+    };
+    process.once("exit", onExit);
+    cluster.onExit = onExit;
     try {
       for (let i = 0; i < 6; i++) await cluster.spawnNode(i === 0 ? firstPort : undefined);
       const addresses = cluster.nodes.map((node) => `${HOST}:${node.port}`);
@@ -170,11 +176,29 @@ export class RedisCluster {
     throw new Error(`no master owns slot ${slot}`);
   }
 
+  /** The ports of the nodes that have not been killed. */
+  livePorts(): number[] {
+    return this.nodes
+      .filter((node) => node.child.exitCode === null && node.child.signalCode === null)
+      .map((node) => node.port);
+  }
+
   /** A node that has not been killed. */
   private livePort(): number {
     const live = this.nodes.find((node) => node.child.exitCode === null && node.child.signalCode === null);
     if (live === undefined) throw new Error("no live node");
     return live.port;
+  }
+
+  /** The port of a live replica of the master on `port`. */
+  async replicaOf(port: number): Promise<number> {
+    const lines = (await cli(this.livePort(), "CLUSTER", "NODES")).split("\n").map((line) => line.split(" "));
+    const master = lines.find((fields) => fields[1]?.startsWith(`${HOST}:${port}@`));
+    const replica = lines.find(
+      (fields) => fields[3] === master?.[0] && fields[2].includes("slave") && !fields[2].includes("fail"),
+    );
+    if (replica === undefined) throw new Error(`no replica of ${port}`);
+    return Number(replica[1].split(":")[1].split("@")[0]);
   }
 
   /** Kills a node at once (a crash) and waits until it is gone. */
@@ -213,7 +237,10 @@ export class RedisCluster {
     );
   }
 
+  private onExit: () => void = () => {};
+
   async stop(): Promise<void> {
+    process.off("exit", this.onExit);
     for (const node of this.nodes) this.thaw(node.port);
     await Promise.all(this.nodes.map((node) => this.kill(node.port)));
     rmSync(this.dir, { recursive: true, force: true });

@@ -171,7 +171,19 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
     await publish(victimTopic, "before", 20);
     await until(() => got(victimTopic).length === 20, 10_000, "messages before the kill");
 
+    // The moment both adapters say 'ready' again, a publish must reach B: its subscriptions are back then.
+    let killed = false;
+    let markerSent = false;
+    const sendMarker = () => {
+      if (!killed || markerSent || !a.adapter.connected || !b.adapter.connected) return;
+      markerSent = true;
+      a.started.server.publish(victimTopic, `${victimTopic}:at-ready`);
+    };
+    a.adapter.on("ready", sendMarker);
+    b.adapter.on("ready", sendMarker);
+
     await cluster.kill(victim);
+    killed = true;
     // The loss of the connection is seen before the failover (node timeout: 1 s, then an election).
     await until(() => a.disconnects > 0 && b.disconnects > 0, 10_000, "both adapters to see the node go");
     const failedBefore = a.adapter.stats.publishFailed;
@@ -208,6 +220,8 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       "publishes after the failover",
     );
     assert.equal(a.adapter.stats.publishFailed, failedAfterFailover, "no failure after the failover");
+    assert.ok(markerSent);
+    assert.ok(got(victimTopic).includes("at-ready"), "a publish as soon as both are 'ready' reaches B");
 
     // Every message: delivered once in order, or counted as failed; none lost silently.
     const received = got(victimTopic);
@@ -236,6 +250,135 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       "the topic B left while the master was down is not subscribed again",
     );
     await closeAll([onB]);
+  });
+
+  test("a manual failover (CLUSTER FAILOVER): the subscriptions follow the slots to the new master", async (t) => {
+    const a = await side(t);
+    const b = await side(t);
+    // A master that still has a replica (the one killed above left its successor without one).
+    let oldMaster = 0;
+    let topic = "";
+    let replica = 0;
+    for (const [port, candidate] of await topicPerMaster(a.adapter)) {
+      replica = await cluster.replicaOf(port).catch(() => 0);
+      if (replica !== 0) {
+        [oldMaster, topic] = [port, candidate];
+        break;
+      }
+    }
+    assert.notEqual(replica, 0, "a master with a replica");
+    const [onB] = await connectClients(b.started, 1);
+    clients.push(onB);
+    onB.server.subscribe(topic);
+    await b.started.server.adapterSettled();
+    a.started.server.publish(topic, "before");
+    await until(() => onB.messages.includes("before"), 10_000, "a message before the failover");
+
+    await cli(replica, "CLUSTER", "FAILOVER");
+    const deadline = Date.now() + 15_000;
+    while ((await cluster.ownerOf(a.adapter.channel(topic))) !== replica) {
+      if (Date.now() > deadline) throw new Error("the replica did not take over");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The old master is alive (now a replica): it answers MOVED and unsubscribes the channels of its lost
+    // slots; publishes go to the new master, and B's subscription is made there.
+    const sent: string[] = [];
+    for (let i = 0; !onB.messages.includes(sent.at(-1) ?? "-"); i++) {
+      if (i > 200) throw new Error(`nothing got through after the failover: ${onB.messages.join(",")}`);
+      sent.push(`after${i}`);
+      a.started.server.publish(topic, `after${i}`);
+      await a.started.server.adapterSettled();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const channels = (await cli(replica, "PUBSUB", "SHARDCHANNELS")).split("\n");
+    assert.ok(channels.includes(a.adapter.channel(topic)), "subscribed on the new master");
+    const left = (await cli(oldMaster, "PUBSUB", "SHARDCHANNELS")).split("\n");
+    assert.ok(!left.includes(a.adapter.channel(topic)), "and no longer on the old one");
+    const lost = sent.length - onB.messages.filter((m) => (m as string).startsWith("after")).length;
+    t.diagnostic(
+      `publishes until the first delivery after the failover: ${sent.length}; not delivered: ${lost}`,
+    );
+    await closeAll([onB]);
+  });
+
+  test("connections lost: 'ready' only once the subscriptions are back, even if the publisher is back first", async () => {
+    const rootNodes = cluster.urls.map((url) => ({ url }));
+    // The subscriber logs in as its own user, that the test can lock out: it stays down while the publisher
+    // (the default user) comes back.
+    for (const port of cluster.livePorts()) {
+      await cli(port, "ACL", "SETUSER", "sub", "on", ">pw", "~*", "&*", "+@all");
+    }
+    const fast = createCluster({ rootNodes, defaults: { disableOfflineQueue: true } });
+    const publisher = fast as unknown as RedisClusterLike;
+    const clusterClient: RedisClusterLike = {
+      get isOpen() {
+        return publisher.isOpen;
+      },
+      get isReady() {
+        return publisher.isReady;
+      },
+      get slots() {
+        return publisher.slots;
+      },
+      connect: () => publisher.connect(),
+      // The adapter subscribes on duplicate(): here a cluster client of the user "sub".
+      duplicate: () =>
+        createCluster({
+          rootNodes,
+          minimizeConnections: true,
+          defaults: {
+            username: "sub",
+            password: "pw",
+            disableOfflineQueue: true,
+            socket: { reconnectStrategy: () => 50 },
+          },
+        }) as unknown as RedisClusterLike,
+      sPublish: (channel, message) => publisher.sPublish(channel, message),
+      sSubscribe: (channels, listener, bufferMode) => publisher.sSubscribe(channels, listener, bufferMode),
+      sUnsubscribe: (channels) => publisher.sUnsubscribe(channels),
+      on: (event, listener) => publisher.on(event, listener),
+      off: (event, listener) => publisher.off(event, listener),
+      close: () => publisher.close(),
+      destroy: () => publisher.destroy(),
+    };
+    const b = new RedisAdapter({ clusterClient });
+    const a = new RedisAdapter({ cluster: { rootNodes } });
+    adapters.push(a, b);
+    let owner = 0;
+    try {
+      await Promise.all([a.ready, b.ready]);
+      const got: string[] = [];
+      b.onMessage((message) => got.push(message.payload.toString()));
+      await b.subscribe("t");
+      owner = await cluster.ownerOf(b.channel("t"));
+      let publisherBack = false;
+      fast.on("node-ready", (node: { port: number }) => {
+        if (node.port === owner) publisherBack = true;
+      });
+
+      let locked = false;
+      let readyWhileLocked = 0;
+      b.on("ready", () => {
+        if (locked) readyWhileLocked++;
+      });
+      await cli(owner, "ACL", "SETUSER", "sub", "off");
+      locked = true;
+      await cli(owner, "CLIENT", "KILL", "USER", "sub");
+      await cli(owner, "CLIENT", "KILL", "USER", "default");
+      await until(() => publisherBack, 5_000, "the publisher's connection to come back");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(b.connected, false, "not ready while its subscriptions are not back");
+      assert.equal(readyWhileLocked, 0, "no 'ready' while its subscriptions are not back");
+
+      locked = false;
+      await cli(owner, "ACL", "SETUSER", "sub", "on");
+      await until(() => b.connected && a.connected, 10_000, "both adapters to be ready again");
+      await a.publish({ topic: "t", payload: Buffer.from("after"), isText: true });
+      await until(() => got.includes("after"), 5_000, "a publish after 'ready' to arrive");
+    } finally {
+      if (owner !== 0) await cli(owner, "ACL", "SETUSER", "sub", "on");
+      fast.destroy();
+    }
   });
 
   test("a frozen master: publishes to its slots fail after commandTimeoutMs, the others go through", async () => {
