@@ -80,7 +80,19 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { workers, log, warn } = options;
   // The default JSON channel: the chat's messages are small texts, which cross it 10–30% faster than with
   // serialization "advanced" (which wins from a few KiB; bench/micro/cluster-ipc.mjs, docs/production.md).
-  const relay = options.redis ? null : new ClusterRelay();
+  // A worker that stops reading its channel has its chat lines dropped past 8 MiB, not queued without limit.
+  const relay = options.redis
+    ? null
+    : new ClusterRelay({
+        onOverflow: ({ worker, state, dropped }) =>
+          warn(
+            state === "dropping"
+              ? `worker ${slotOf(worker)} (pid ${worker.process.pid}) is not reading its channel: ` +
+                  "dropping chat messages for it"
+              : `worker ${slotOf(worker)} (pid ${worker.process.pid}) reads again; ` +
+                  `${dropped} chat message(s) were dropped for it`,
+          ),
+      });
   const presence = options.redis
     ? null
     : new PresenceHost(cluster, (names, users) => {
@@ -94,6 +106,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       });
 
   const slots = new Map<Worker, number>();
+  const slotOf = (worker: Worker) => slots.get(worker) ?? "?";
   const listening = new Set<number>();
   /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
   const serving = new WeakSet<Worker>();
