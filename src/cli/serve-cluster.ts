@@ -4,6 +4,7 @@ import { ClusterAdapter } from "../cluster/adapter.js";
 import { ClusterRelay } from "../cluster/relay.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
 import { RestartBudget } from "./restart-budget.js";
+import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
 
 // `sockjet serve --workers N`: N processes on one port with node:cluster. The primary serves no connection:
 // it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
@@ -53,7 +54,13 @@ export function serveWorker(): ServeWorker | null {
     chatPresence: () => new ClusterPresence(),
     onStop(stop) {
       process.on("SIGINT", () => {});
-      process.once("SIGTERM", () => stop("SIGTERM"));
+      // A SIGTERM to the whole group (GNU timeout, a supervisor) reaches the primary too, which tells every
+      // worker to stop: give it a moment, so that it is not restarting a worker that exits on its own. A
+      // SIGTERM to this worker alone stops it after that moment.
+      process.on("SIGTERM", () => {
+        if (process.connected !== true) stop("SIGTERM");
+        else setTimeout(() => stop("SIGTERM"), SECOND_SIGNAL_GRACE_MS);
+      });
       process.on("message", (message: { sockjet?: string; op?: string; signal?: NodeJS.Signals }) => {
         if (message?.sockjet === STOP_TAG && message.op === "stop") stop(message.signal ?? "SIGTERM");
       });
@@ -121,13 +128,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     slots.set(worker, slot);
     return worker;
   };
-  const stopAll = (signal: NodeJS.Signals, code: number) => {
+  const stopAll = (signal: NodeJS.Signals, exitCode: number) => {
+    let code = exitCode;
     if (stopping) return;
     stopping = true;
     const alive = [...slots.keys()];
     const timer = setTimeout(() => {
       warn(`workers still running after ${STOP_TIMEOUT_MS / 1000} s: killed`);
       for (const worker of slots.keys()) worker.process.kill("SIGKILL");
+      // Their connections were cut, not closed: not a clean stop.
+      code = 1;
     }, STOP_TIMEOUT_MS);
     timer.unref();
     for (const worker of alive) {
@@ -180,13 +190,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    // A second signal stops at once.
-    const now = (exitCode: number) => () => {
+    // A second signal stops at once; the same signal delivered twice (GNU timeout: to us, then to our
+    // group) does not.
+    onSecondSignal((second) => {
       for (const worker of slots.keys()) worker.process.kill("SIGKILL");
-      process.exit(exitCode);
-    };
-    process.once("SIGINT", now(130));
-    process.once("SIGTERM", now(143));
+      process.exit(second === "SIGINT" ? 130 : 143);
+    });
     log(`${signal}: stopping ${slots.size} worker(s); each closes its connections with 1001`);
     stopAll(signal, 0);
   };
