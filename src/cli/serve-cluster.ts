@@ -20,12 +20,20 @@ const STOP_TAG = "serve";
 /** How long the workers get for their closing handshakes before they are killed. */
 const STOP_TIMEOUT_MS = 15_000;
 
+/** More workers than this per core are refused. */
+const MAX_WORKERS_PER_CORE = 16;
+
 /** --workers: a count, or auto (one per core this process may use). */
 export function workersFlag(raw: string): number {
   if (raw === "auto") return availableParallelism();
   if (!/^\d+$/.test(raw)) throw new Error("expected a number of processes, or auto (one per core)");
   const count = Number(raw);
-  if (count < 1 || count > 1024) throw new Error("expected 1 to 1024 processes, or auto");
+  // Far more processes than cores only share the same cores, each with its own memory (tens of MiB).
+  const most = MAX_WORKERS_PER_CORE * availableParallelism();
+  if (count < 1 || count > most)
+    throw new Error(
+      `expected 1 to ${most} processes (${MAX_WORKERS_PER_CORE} per core of this machine), or auto (one per core)`,
+    );
   return count;
 }
 
@@ -126,6 +134,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const fork = (slot: number) => {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
     slots.set(worker, slot);
+    // A write to a worker that just died (Node's own hand-over of a connection, on a channel closed under
+    // it: EPIPE) is reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
+    worker.on("error", (error: Error) =>
+      warn(`worker ${slot} (pid ${worker.process.pid}): ${error.message}`),
+    );
     return worker;
   };
   const stopAll = (signal: NodeJS.Signals, exitCode: number) => {
