@@ -284,6 +284,29 @@ describe("ClusterAdapter: failures", () => {
     }
   });
 
+  test("two adapters with one namespace in one process: the second is refused with a clear error", async () => {
+    cluster.setupPrimary({
+      exec: fileURLToPath(new URL("./fixtures/cluster-two-adapters.ts", import.meta.url)),
+      execArgv: ["--import", "tsx"],
+      serialization: "json",
+      silent: false,
+    });
+    const worker = cluster.fork();
+    forked.push(worker);
+    const [message] = (await within(once(worker, "message"), 20_000, "the worker's results")) as [
+      { results: string[] },
+    ];
+    const [first, second, otherNamespace, afterClose] = message.results;
+    assert.equal(first, "ok");
+    assert.match(
+      second,
+      /this process already has a ClusterAdapter with namespace "default": give each server's adapter a namespace of its own/,
+    );
+    assert.equal(otherNamespace, "ok", "another namespace is another server's");
+    assert.equal(afterClose, "ok", "a closed adapter's namespace is free again");
+    await within(once(worker, "exit"), 10_000, "the worker to exit");
+  });
+
   test("the relay runs in the primary only; the adapter in a process with an IPC channel only", async () => {
     const { ClusterAdapter } = await import("../../src/cluster/adapter.js");
     // This test file's process is a node:test child: it may have an IPC channel; without one, it throws.
