@@ -46,7 +46,8 @@ export interface ServeWorker {
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
   /**
-   * Calls `stop` when the primary says so, or on SIGTERM to this worker. SIGINT (Ctrl-C reaches every
+   * Calls `stop` when the primary says so, or 1 s after a SIGTERM to this worker (a SIGTERM to the whole
+   * group reaches the primary too, whose word comes first). SIGINT (Ctrl-C reaches every
    * process of the terminal's group) is the primary's to handle. A primary that dies without a word takes
    * its workers with it: node:cluster's worker exits as soon as its IPC channel closes.
    */
