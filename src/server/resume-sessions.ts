@@ -210,12 +210,17 @@ export class ResumeSessions implements SessionHost {
 
     const issued = issueToken();
     const session = new ResumeSession(socket, issued.id, issued.secretHash, true, this, sendControl);
-    // Each topic starts from the client's last position if it sent one (what it really received), else from
-    // where the session had started it.
+    // Each topic starts from the client's last position if it sent one (what it really received), but never
+    // before where the session had started it: what was published before its subscription (or while it was
+    // unsubscribed) is not the client's to get, whatever it claims.
     const topics = Object.keys(record.topics);
     for (const topic of topics) {
+      const started = record.topics[topic];
       const claimed = Object.hasOwn(hello.positions, topic) ? hello.positions[topic] : undefined;
-      session.topics.set(topic, claimed ?? record.topics[topic]);
+      session.topics.set(
+        topic,
+        claimed !== undefined && comparePositions(claimed, started) > 0 ? claimed : started,
+      );
     }
     // Subscribed first, with live messages held: nothing published while the replay is read is missed.
     session.holdLive(topics);
