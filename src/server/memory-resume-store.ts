@@ -37,10 +37,11 @@ class TopicRing {
     this.last = start;
   }
 
-  append(payload: Buffer, isText: boolean): string {
+  append(payload: Buffer, isText: boolean, publisher: string | undefined): string {
     const counter = ++this.last;
     const position = String(counter);
-    this.messages[counter % this.capacity] = { position, payload, isText };
+    this.messages[counter % this.capacity] =
+      publisher === undefined ? { position, payload, isText } : { position, payload, isText, publisher };
     return position;
   }
 
@@ -82,7 +83,7 @@ export class MemoryResumeStore implements ResumeStore {
     this.maxTopics = checkCount(options.maxTopics, MEMORY_RESUME_DEFAULTS.maxTopics, "maxTopics");
   }
 
-  append(topic: string, payload: Buffer, isText: boolean): string {
+  append(topic: string, payload: Buffer, isText: boolean, publisher?: string): string {
     let ring = this.topics.get(topic);
     if (ring === undefined) {
       if (this.topics.size >= this.maxTopics) {
@@ -102,7 +103,7 @@ export class MemoryResumeStore implements ResumeStore {
       this.topics.delete(topic);
       this.topics.set(topic, ring);
     }
-    const position = ring.append(payload, isText);
+    const position = ring.append(payload, isText, publisher);
     if (ring.last > this.restartCounter) this.restartCounter = ring.last;
     return position;
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Connection } from "../connection/connection.js";
 import { deliverPublished, type WebSocket } from "../web/websocket.js";
 import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.js";
@@ -23,6 +24,8 @@ export class ResumeSession implements TopicReceiver {
   readonly secretHash: string;
   /** Whether this session was resumed (its subscriptions restored), for `socket.resumed`. */
   readonly resumed: boolean;
+  /** Who this session publishes as, the same across its resumes: its replays leave its own messages out. */
+  readonly publisher: string;
   /** topic → the position this session started from on it. */
   readonly topics = new Map<string, string>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
@@ -37,11 +40,13 @@ export class ResumeSession implements TopicReceiver {
     resumed: boolean,
     host: SessionHost,
     sendControlText: (text: string) => void,
+    publisher: string = newPublisherId(),
   ) {
     this.socket = socket;
     this.id = id;
     this.secretHash = secretHash;
     this.resumed = resumed;
+    this.publisher = publisher;
     this.host = host;
     this.sendControlText = sendControlText;
   }
@@ -54,7 +59,7 @@ export class ResumeSession implements TopicReceiver {
   record(expiresAt: number): SessionRecord {
     const topics: Record<string, string> = {};
     for (const [topic, position] of this.topics) if (position !== PENDING) topics[topic] = position;
-    return { secretHash: this.secretHash, topics, expiresAt };
+    return { secretHash: this.secretHash, topics, expiresAt, publisher: this.publisher };
   }
 
   // ---- TopicReceiver -----------------------------------------------------------------------------------
@@ -120,9 +125,11 @@ export class ResumeSession implements TopicReceiver {
       if (!this.topics.has(topic)) continue;
       let last = this.topics.get(topic)!;
       for (const message of messages) {
+        last = message.position;
+        // Its own publish (socket.publish): live, it was not sent to it either.
+        if (message.publisher === this.publisher) continue;
         const bytes = envelopeTopicMessage(message.position, topic, message.payload);
         deliverPublished(this.socket, new SharedMessage(bytes, message.isText, this.host.counters));
-        last = message.position;
         written++;
       }
       // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
@@ -134,6 +141,11 @@ export class ResumeSession implements TopicReceiver {
     }
     return written;
   }
+}
+
+/** A session's publisher id: 12 random bytes, base64url (unique, not a secret). */
+function newPublisherId(): string {
+  return randomBytes(12).toString("base64url");
 }
 
 /**

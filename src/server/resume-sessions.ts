@@ -209,7 +209,15 @@ export class ResumeSessions implements SessionHost {
     if (!(record.expiresAt > Date.now())) return this.startFresh(socket, sendControl, "expired");
 
     const issued = issueToken();
-    const session = new ResumeSession(socket, issued.id, issued.secretHash, true, this, sendControl);
+    const session = new ResumeSession(
+      socket,
+      issued.id,
+      issued.secretHash,
+      true,
+      this,
+      sendControl,
+      typeof record.publisher === "string" ? record.publisher : undefined,
+    );
     // Each topic starts from the client's last position if it sent one (what it really received), but never
     // before where the session had started it: what was published before its subscription (or while it was
     // unsubscribed) is not the client's to get, whatever it claims.
