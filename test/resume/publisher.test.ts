@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startServer, until, within } from "./helpers.js";
+import { controls, rawResume, startServer, until } from "./helpers.js";
 
 function topicPayloads(messages: (string | Buffer)[]): string[] {
   return messages
