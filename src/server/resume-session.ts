@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../connection/connection.js";
 import { deliverPublished, type WebSocket } from "../web/websocket.js";
-import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.js";
+import { comparePositions, type ResumeStore, type SessionRecord, type StoredMessage } from "./resume-store.js";
 import { controlMessage, DIRECT_PREFIX, ENVELOPES, envelopeTopicMessage } from "./resume-wire.js";
 import { type FanOutCounters, type PositionedMessage, SharedMessage, type TopicReceiver } from "./topics.js";
 
@@ -30,6 +30,11 @@ export class ResumeSession implements TopicReceiver {
   readonly topics = new Map<string, string>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
   private held: Map<string, PositionedMessage[]> | null = null;
+  /**
+   * topic → the last position its replay wrote, until a later live message has come: an async store may
+   * deliver live, after the replay, a message the replay carried already (its append settled late).
+   */
+  private replayedTo: Map<string, string> | null = null;
   private readonly host: SessionHost;
   private readonly sendControlText: (text: string) => void;
 
@@ -70,6 +75,15 @@ export class ResumeSession implements TopicReceiver {
       held.push(message);
       return true;
     }
+    if (this.replayedTo !== null) {
+      const last = this.replayedTo.get(topic);
+      if (last !== undefined) {
+        // No duplicate (docs/resume.md): the replay carried it already.
+        if (comparePositions(message.position, last) <= 0) return true;
+        this.replayedTo.delete(topic);
+        if (this.replayedTo.size === 0) this.replayedTo = null;
+      }
+    }
     return deliverPublished(this.socket, message.enveloped(this.host.counters));
   }
 
@@ -97,6 +111,7 @@ export class ResumeSession implements TopicReceiver {
   unsubscribed(topic: string): void {
     this.topics.delete(topic);
     this.held?.delete(topic);
+    this.replayedTo?.delete(topic);
     this.host.changed(this);
   }
 
@@ -112,10 +127,7 @@ export class ResumeSession implements TopicReceiver {
    * Writes each topic's replay (what the store holds after its start position), then the live messages held
    * meanwhile that the replay did not carry (by position), and stops holding. Returns the messages written.
    */
-  finishReplay(
-    replays: Map<string, StoredMessage[]>,
-    comparePositions: (a: string, b: string) => number,
-  ): number {
+  finishReplay(replays: Map<string, StoredMessage[]>): number {
     let written = 0;
     const held = this.held ?? new Map<string, PositionedMessage[]>();
     this.held = null;
@@ -137,6 +149,10 @@ export class ResumeSession implements TopicReceiver {
         if (comparePositions(live.position, last) <= 0) continue;
         deliverPublished(this.socket, live.enveloped(this.host.counters));
         last = live.position;
+      }
+      if (last !== "") {
+        this.replayedTo ??= new Map();
+        this.replayedTo.set(topic, last);
       }
     }
     return written;

@@ -252,7 +252,7 @@ export class ResumeSessions implements SessionHost {
       return this.startFresh(socket, sendControl, "gap");
     }
     session.sendControl({ type: "session", token: issued.token, resumed: true });
-    const replayed = session.finishReplay(replays, comparePositions);
+    const replayed = session.finishReplay(replays);
     session.sendControl({ type: "resumed", replayed });
     this.changed(session);
   }

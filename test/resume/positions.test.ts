@@ -1,9 +1,12 @@
 // Where a resumed topic's replay starts (docs/resume.md, "Guarantees"): at the client's claimed position, but
 // never before where the session had started the topic (its subscription): a client, honest or not, gets no
-// message published before it subscribed or while it was unsubscribed.
+// message published before it subscribed or while it was unsubscribed. And where live delivery takes over:
+// after the last replayed position, even when an async store's append settles after the replay.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
+import type { ResumeStore } from "../../src/server/resume-store.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import { controls, rawResume, resumeClient, startServer, until, within } from "./helpers.js";
 
@@ -69,5 +72,57 @@ describe("a resume's start position", () => {
     await until(() => client.received.includes("a:6"), 5000, "the missed message");
     assert.deepEqual(client.received, ["a:1", "a:2", "a:3", "ok unsub a", "ok sub a", "a:6"]);
     assert.deepEqual(client.resets, []);
+  });
+});
+
+describe("after the replay", () => {
+  test("an async store's message that the replay carried is not delivered again when its append settles", async (t) => {
+    // Stored at once, acknowledged when the test says so (a round trip that ends after the replay).
+    const inner = new MemoryResumeStore();
+    const pending: (() => void)[] = [];
+    const store: ResumeStore = {
+      distributes: false,
+      append(topic, payload, isText, publisher) {
+        const position = inner.append(topic, payload, isText, publisher);
+        return new Promise<string>((resolve) => pending.push(() => resolve(position)));
+      },
+      readAfter: (topic, after, limit) => inner.readAfter(topic, after, limit),
+      lastPosition: (topic) => inner.lastPosition(topic),
+      saveSession: (id, record, ttlMs) => inner.saveSession(id, record, ttlMs),
+      takeSession: (id) => inner.takeSession(id),
+      close: () => inner.close(),
+    };
+    const started = await startServer(t, { resume: { store } });
+    const sockets: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      if (!socket.resumed) socket.subscribe("t");
+    });
+    const first = await rawResume(started.url, { type: "hello" });
+    await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
+    started.server.publish("t", "m1");
+    for (const settle of pending.splice(0)) settle();
+    await until(() => topicPayloads(first.messages).length === 1, 5000, "m1");
+    const token = controls(first.messages)[0].token as string;
+    sockets[0].terminate();
+    await within(first.closed, 5000, "the close");
+    await until(() => started.server.subscriberCount("t") === 0, 5000, "the server side to close");
+
+    started.server.publish("t", "m2"); // stored; its append settles only after the resume
+    const second = await rawResume(started.url, { type: "resume", token, positions: { t: "1" } });
+    await until(() => controls(second.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+    for (const settle of pending.splice(0)) settle();
+    // Queued behind m2's publish: its append comes once m2's has settled.
+    started.server.publish("t", "m3");
+    await until(
+      () => {
+        for (const settle of pending.splice(0)) settle();
+        return topicPayloads(second.messages).includes("m3");
+      },
+      5000,
+      "m3",
+    );
+    assert.deepEqual(topicPayloads(second.messages), ["m2", "m3"]);
+    second.socket.close();
   });
 });
