@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../connection/connection.js";
 import { deliverPublished, type WebSocket } from "../web/websocket.js";
-import { comparePositions, type ResumeStore, type SessionRecord, type StoredMessage } from "./resume-store.js";
+import {
+  comparePositions,
+  type ResumeStore,
+  type SessionRecord,
+  type StoredMessage,
+} from "./resume-store.js";
 import { controlMessage, DIRECT_PREFIX, ENVELOPES, envelopeTopicMessage } from "./resume-wire.js";
 import { type FanOutCounters, type PositionedMessage, SharedMessage, type TopicReceiver } from "./topics.js";
 
