@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../connection/connection.js";
-import { deliverPublished, type WebSocket } from "../web/websocket.js";
+import { CloseCode } from "../protocol/constants.js";
+import { closeWithStatus, deliverPublished, type WebSocket } from "../web/websocket.js";
 import {
   comparePositions,
   type ResumeStore,
@@ -89,7 +90,23 @@ export class ResumeSession implements TopicReceiver {
         if (this.replayedTo.size === 0) this.replayedTo = null;
       }
     }
-    return deliverPublished(this.socket, message.enveloped(this.host.counters));
+    return this.deliver(message.enveloped(this.host.counters));
+  }
+
+  /**
+   * Writes one topic message. One dropped on an open connection (a "pause" slow consumer over its
+   * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead (RFC 6455
+   * §7.4.1 1008, as slowConsumer "close" does), so that the client resumes and gets it in its replay.
+   */
+  private deliver(message: SharedMessage): boolean {
+    if (deliverPublished(this.socket, message)) return true;
+    if (this.socket.readyState === 1)
+      closeWithStatus(
+        this.socket,
+        CloseCode.PolicyViolation,
+        "sockjet.resume: slow consumer, messages would be lost: resume",
+      );
+    return false;
   }
 
   subscribed(topic: string): void {
@@ -146,13 +163,13 @@ export class ResumeSession implements TopicReceiver {
         // Its own publish (socket.publish): live, it was not sent to it either.
         if (message.publisher === this.publisher) continue;
         const bytes = envelopeTopicMessage(message.position, topic, message.payload);
-        deliverPublished(this.socket, new SharedMessage(bytes, message.isText, this.host.counters));
+        this.deliver(new SharedMessage(bytes, message.isText, this.host.counters));
         written++;
       }
       // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
       for (const live of held.get(topic) ?? []) {
         if (comparePositions(live.position, last) <= 0) continue;
-        deliverPublished(this.socket, live.enveloped(this.host.counters));
+        this.deliver(live.enveloped(this.host.counters));
         last = live.position;
       }
       if (last !== "") {
