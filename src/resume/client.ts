@@ -284,9 +284,17 @@ export class ResumableWebSocket extends EventTarget {
     socket.onerror = () => {};
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
+      const hadSession = this.ready;
       this.socket = null;
       this.ready = false;
       this.dispatchEvent(new ResumeEvent("disconnect", { code: event.code }));
+      if (!hadSession && event.code === 1009 && this.token !== null) {
+        // RFC 6455 §7.4.1 1009: the resume hello (its positions) is more than the server takes. Trying it
+        // again would loop: the next try starts a fresh session, and the app refetches as on any reset.
+        this.token = null;
+        this.lastPositions.clear();
+        this.dispatchEvent(new ResumeEvent("reset", { reason: "too-big" }));
+      }
       this.scheduleReconnect(event.code);
     };
   }
@@ -354,6 +362,7 @@ export class ResumableWebSocket extends EventTarget {
     resumed?: boolean;
     reason?: string;
     replayed?: number;
+    topic?: string;
   }) {
     if (control.type === "reset") {
       // The old session is gone: its positions mean nothing to the new one.
@@ -364,6 +373,9 @@ export class ResumableWebSocket extends EventTarget {
       this.token = typeof control.token === "string" ? control.token : null;
       if (control.resumed !== true) this.lastPositions.clear();
       this.sessionReady(control.resumed === true);
+    } else if (control.type === "unsubscribed" && typeof control.topic === "string") {
+      // Not followed any more: its position would only make resume hellos bigger.
+      this.lastPositions.delete(control.topic);
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
     }

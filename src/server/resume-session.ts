@@ -134,6 +134,8 @@ export class ResumeSession implements TopicReceiver {
     this.topics.delete(topic);
     this.held?.delete(topic);
     this.replayedTo?.delete(topic);
+    // The client forgets its position of the topic: its resume hello holds only the topics it follows.
+    this.sendControl({ type: "unsubscribed", topic });
     this.host.changed(this);
   }
 
