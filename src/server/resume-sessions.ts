@@ -21,6 +21,22 @@ import type { FanOutCounters, TopicRegistry } from "./topics.js";
 /** Most messages read for one topic's replay, in pages of maxMessagesPerTopic (a store may trim loosely). */
 const MAX_REPLAY_PAGES = 16;
 
+/** Most used tokens kept as aliases of their successor session until it is known to have its token. */
+const MAX_ALIASES = 10_000;
+
+/** The payload of the ping that follows a resumed session's token: its pong says the token arrived. */
+const TOKEN_PING = Buffer.from("sockjet.resume token");
+
+/**
+ * A token used by a resume whose new token the client may not have got yet (the connection died before it
+ * arrived): the client can only present the old one again, which then takes the successor session.
+ */
+interface Alias {
+  secretHash: string;
+  successor: string;
+  expiresAt: number;
+}
+
 export class ResumeSessions implements SessionHost {
   readonly store: ResumeStore;
   readonly counters: FanOutCounters;
@@ -31,6 +47,10 @@ export class ResumeSessions implements SessionHost {
   private readonly sessions = new Map<WebSocket, ResumeSession>();
   /** The same sessions by id: a client may resume while its old connection still looks open here. */
   private readonly sessionsById = new Map<string, ResumeSession>();
+  /** Used token id → its successor session, until the successor's token has arrived (TOKEN_PING's pong). */
+  private readonly aliases = new Map<string, Alias>();
+  /** Resumed sessions' connections → the alias to drop once their token has arrived. */
+  private readonly pendingAliases = new WeakMap<Connection, string>();
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
@@ -70,6 +90,12 @@ export class ResumeSessions implements SessionHost {
    */
   accept(socket: WebSocket, connection: Connection, announce: () => void): void {
     const sendControl = prefixDirectSends(connection);
+    const onPong = connection.onPong;
+    connection.onPong = function (payload) {
+      onPong.call(this, payload);
+      if (payload.equals(TOKEN_PING)) sessions.tokenArrived(connection);
+    };
+    const sessions = this;
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
@@ -96,7 +122,7 @@ export class ResumeSessions implements SessionHost {
         done();
         return;
       }
-      this.resume(socket, sendControl, hello).then(done, (error) => {
+      this.resume(socket, connection, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
         closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
@@ -112,6 +138,14 @@ export class ResumeSessions implements SessionHost {
       clearTimeout(timer);
       this.closed(socket);
     });
+  }
+
+  /** The client has read its resumed session's token (RFC 6455 §5.5.3: the pong comes after it): no alias. */
+  private tokenArrived(connection: Connection): void {
+    const id = this.pendingAliases.get(connection);
+    if (id === undefined) return;
+    this.pendingAliases.delete(connection);
+    this.aliases.delete(id);
   }
 
   changed(session: ResumeSession): void {
@@ -170,6 +204,15 @@ export class ResumeSessions implements SessionHost {
    * the store. A wrong secret leaves the session as it is.
    */
   private async take(id: string, secret: string): Promise<SessionRecord | "forged" | undefined> {
+    const alias = this.aliases.get(id);
+    if (alias !== undefined) {
+      if (!secretMatches(secret, alias.secretHash)) return "forged";
+      this.aliases.delete(id);
+      if (!(alias.expiresAt > Date.now())) return undefined;
+      // The old token again: its resume's new token never arrived. The successor session is taken instead.
+      const record = await this.takeById(alias.successor);
+      return record === undefined ? undefined : { ...record, secretHash: alias.secretHash };
+    }
     const live = this.sessionsById.get(id);
     if (live === undefined) {
       const record = await this.store.takeSession(id);
@@ -177,6 +220,17 @@ export class ResumeSessions implements SessionHost {
       return record;
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
+    return this.takeLive(live);
+  }
+
+  /** The record of session `id` (its secret checked already): from its live connection, or the store. */
+  private takeById(id: string): Promise<SessionRecord | undefined> {
+    const live = this.sessionsById.get(id);
+    return live === undefined ? this.store.takeSession(id) : this.takeLive(live);
+  }
+
+  private async takeLive(live: ResumeSession): Promise<SessionRecord> {
+    const id = live.id;
     // Its topics stay subscribed until it has closed (after the new connection has subscribed them), so
     // this process does not unsubscribe and resubscribe them on the store or adapter meanwhile.
     this.detach(live.socket);
@@ -197,18 +251,31 @@ export class ResumeSessions implements SessionHost {
 
   private async resume(
     socket: WebSocket,
+    connection: Connection,
     sendControl: (text: string) => void,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     const parsed = parseToken(hello.token);
     if (parsed === null) return this.startFresh(socket, sendControl, "invalid");
     const record = await this.take(parsed.id, parsed.secret);
+    const valid = typeof record === "object" && record.expiresAt > Date.now();
+    const issued = issueToken();
+    if (valid) {
+      // Until the client has its new token, the one it presented takes the session (a cut before the new
+      // token arrives must not use the session up); the pong of TOKEN_PING, sent behind it, ends this.
+      this.addAlias(parsed.id, {
+        secretHash: record.secretHash,
+        successor: issued.id,
+        expiresAt: Date.now() + this.settings.maxDisconnectionMs,
+      });
+      // Gone already: the record is kept under the successor's id, for the alias.
+      if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
+    }
     if (socket.readyState !== 1) return;
     if (record === undefined) return this.startFresh(socket, sendControl, "unknown");
     if (record === "forged") return this.startFresh(socket, sendControl, "forged");
-    if (!(record.expiresAt > Date.now())) return this.startFresh(socket, sendControl, "expired");
+    if (!valid) return this.startFresh(socket, sendControl, "expired");
 
-    const issued = issueToken();
     const session = new ResumeSession(
       socket,
       issued.id,
@@ -252,9 +319,27 @@ export class ResumeSessions implements SessionHost {
       return this.startFresh(socket, sendControl, "gap");
     }
     session.sendControl({ type: "session", token: issued.token, resumed: true });
+    this.pendingAliases.set(connection, parsed.id);
+    connection.ping(TOKEN_PING);
     const replayed = session.finishReplay(replays);
     session.sendControl({ type: "resumed", replayed });
     this.changed(session);
+  }
+
+  private saveTaken(id: string, record: SessionRecord): void {
+    const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
+    this.store
+      .saveSession(id, { ...record, expiresAt }, this.settings.maxDisconnectionMs)
+      .catch((error) =>
+        this.report(new Error(`Could not save resumable session: ${messageOf(error)}`, { cause: error })),
+      );
+  }
+
+  private addAlias(id: string, alias: Alias): void {
+    this.aliases.delete(id);
+    // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
+    if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
+    this.aliases.set(id, alias);
   }
 
   /** Every topic's missed messages, or null if the store lacks some of them (a gap). */
