@@ -42,6 +42,8 @@ export class ResumeSession implements TopicReceiver {
    */
   private replayedTo: Map<string, string> | null = null;
   private readonly host: SessionHost;
+  /** The store's answers still awaited for subscriptions' start positions (async lastPosition). */
+  private readonly pending = new Set<Promise<void>>();
   private readonly sendControlText: (text: string) => void;
 
   constructor(
@@ -119,7 +121,7 @@ export class ResumeSession implements TopicReceiver {
       return;
     }
     this.topics.set(topic, PENDING);
-    position.then(
+    const settled = position.then(
       (known) => {
         if (this.topics.get(topic) !== PENDING) return;
         this.topics.set(topic, known);
@@ -128,6 +130,14 @@ export class ResumeSession implements TopicReceiver {
       // Unknown: the topic is left out of the record (a resume would not restore it).
       () => {},
     );
+    this.pending.add(settled);
+    settled.finally(() => this.pending.delete(settled));
+  }
+
+  /** Resolves once every topic's start position is known (or known to be unknown): record() is complete. */
+  settled(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return Promise.all(this.pending).then(() => this.settled());
   }
 
   unsubscribed(topic: string): void {

@@ -178,8 +178,11 @@ export class ResumeSessions implements SessionHost {
 
   private closed(socket: WebSocket): void {
     const session = this.detach(socket);
-    // The window starts now (docs/resume.md).
-    if (session !== undefined) this.save(session, Date.now() + this.settings.maxDisconnectionMs);
+    if (session === undefined) return;
+    // The window starts now (docs/resume.md). A topic whose start the store is still giving is saved with
+    // it: saved without it, a resume would say resumed with that subscription gone.
+    const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
+    session.settled().then(() => this.save(session, expiresAt));
   }
 
   private attach(session: ResumeSession): void {
@@ -237,6 +240,7 @@ export class ResumeSessions implements SessionHost {
     live.socket.terminate();
     // The store's copy (a store that outlives the process keeps one) is used up too.
     if (this.store.distributes) await this.store.takeSession(id);
+    await live.settled();
     return live.record(Date.now() + this.settings.maxDisconnectionMs);
   }
 

@@ -126,3 +126,46 @@ describe("after the replay", () => {
     second.socket.close();
   });
 });
+
+describe("a subscription whose start an async store is still giving", () => {
+  test("when the connection dies is restored by the resume, not left out", async (t) => {
+    const inner = new MemoryResumeStore();
+    const answers: (() => void)[] = [];
+    const store: ResumeStore = {
+      distributes: false,
+      append: (topic, payload, isText, publisher) => inner.append(topic, payload, isText, publisher),
+      readAfter: (topic, after, limit) => inner.readAfter(topic, after, limit),
+      lastPosition: (topic) =>
+        new Promise<string>((resolve) => answers.push(() => resolve(inner.lastPosition(topic)))),
+      saveSession: (id, record, ttlMs) => inner.saveSession(id, record, ttlMs),
+      takeSession: (id) => inner.takeSession(id),
+      close: () => inner.close(),
+    };
+    const started = await startServer(t, { resume: { store } });
+    const seen: string[] = [];
+    const sockets: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      seen.push(`resumed=${socket.resumed} topics=${socket.topics.join()}`);
+      if (!socket.resumed) socket.subscribe("news");
+    });
+    const first = await rawResume(started.url, { type: "hello" });
+    await until(() => answers.length === 1, 5000, "the store asked for the start");
+    const token = controls(first.messages)[0].token as string;
+    sockets[0].terminate();
+    await within(first.closed, 5000, "the close");
+    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+    for (const answer of answers.splice(0)) answer();
+    started.server.publish("news", "missed");
+
+    const second = await rawResume(started.url, { type: "resume", token, positions: {} });
+    await until(
+      () => controls(second.messages).some((c) => c.type === "resumed" || c.type === "reset"),
+      5000,
+      "the resume",
+    );
+    assert.deepEqual(seen, ["resumed=false topics=", "resumed=true topics=news"]);
+    assert.deepEqual(topicPayloads(second.messages), ["missed"]);
+    second.socket.close();
+  });
+});
