@@ -119,6 +119,7 @@ const DIRECT = 0;
 const TOPIC = 1;
 const CONTROL = 2;
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /** The events of a ResumableWebSocket, by type. */
 export interface ResumableWebSocketEventMap {
@@ -199,6 +200,18 @@ export class ResumableWebSocket extends EventTarget {
 
   /** Ends for good: closes the connection (its session then expires on the server) and stops reconnecting. */
   close(code?: number, reason?: string): void {
+    // WHATWG WebSockets, close() steps 1-2: a bad code or reason throws before anything changes (checked
+    // here, so that the socket's own close() cannot throw once this helper has let go of its connection).
+    if (code !== undefined) {
+      const status = clampToUnsignedShort(code);
+      if (status !== 1000 && (status < 3000 || status > 4999))
+        throw new DOMException(
+          `The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
+          "InvalidAccessError",
+        );
+    }
+    if (reason !== undefined && utf8Encoder.encode(String(reason)).length > 123)
+      throw new DOMException("The close reason must not be greater than 123 UTF-8 bytes.", "SyntaxError");
     if (this.stopped) return;
     this.stopped = true;
     this.ready = false;
@@ -385,6 +398,17 @@ export class ResumableWebSocket extends EventTarget {
     if (this.options.binaryType === "blob" && data instanceof ArrayBuffer) return new Blob([data]);
     return data;
   }
+}
+
+/** WebIDL [Clamp] unsigned short (§3.2.4.9): NaN → 0, clamped to 0..65535, rounded half to even. */
+function clampToUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(65535, Math.max(0, number));
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
 }
 
 /** "<position> <topic as JSON>" → [topic, position]. */

@@ -1,6 +1,7 @@
 // The ResumableWebSocket client (src/resume/client.ts, docs/resume.md): its resume hello holds the positions
 // of the topics it follows only (the server says `unsubscribed`), a hello over the server's maxPayloadBytes
-// (1009) makes it start afresh instead of retrying forever.
+// (1009) makes it start afresh instead of retrying forever; close() checks its code and reason first, as
+// WebSocket.close() does (WHATWG), and throws before anything changes.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -59,4 +60,35 @@ describe("the resume hello's size", () => {
     assert.deepEqual(client.socket.positions, {});
     assert.equal(client.socket.connected, true);
   });
+});
+
+describe("close()", () => {
+  for (const [code, reason, name] of [
+    [1001, undefined, "InvalidAccessError"],
+    [4000, "x".repeat(124), "SyntaxError"],
+  ] as const) {
+    test(`close(${code}, ${reason === undefined ? "no reason" : `${reason.length}-byte reason`}) throws ${name} and leaves the session as it was`, async (t) => {
+      const started = await startServer(t, { resume: {} });
+      let current: WebSocket | null = null;
+      started.server.on("connection", (socket) => {
+        current = socket;
+        socket.subscribe("t");
+      });
+      const client = resumeClient(t, started.url);
+      await until(() => client.sessions.length === 1 && current !== null, 5000, "the session");
+      assert.throws(
+        () => client.socket.close(code, reason),
+        (error: Error) => error instanceof DOMException && error.name === name,
+      );
+      assert.deepEqual(client.events, ["session"]);
+      assert.equal(client.socket.connected, true);
+      client.socket.send("still usable");
+      started.server.publish("t", "still here");
+      await until(() => client.received.includes("t:still here"), 5000, "a message after");
+      // A valid close still ends it, with its event, and the server side closes.
+      client.socket.close(4000, "bye");
+      assert.deepEqual(client.events, ["session", "close"]);
+      await until(() => (current as unknown as WebSocket).readyState === 3, 5000, "the server side to close");
+    });
+  }
 });
