@@ -18,8 +18,12 @@ import type { FanOutCounters, TopicRegistry } from "./topics.js";
 // replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
 // when it closes, for maxDisconnectionMs.
 
-/** Most messages read for one topic's replay, in pages of maxMessagesPerTopic (a store may trim loosely). */
+/**
+ * Most messages of one topic's replay, read in pages of maxMessagesPerTopic: 16 pages (a store may trim
+ * loosely), and at least 100,000 (a store's own ring may be larger than the pages). Past it: a gap.
+ */
 const MAX_REPLAY_PAGES = 16;
+const MIN_REPLAY_MESSAGES = 100_000;
 
 /** Most used tokens kept as aliases of their successor session until it is known to have its token. */
 const MAX_ALIASES = 10_000;
@@ -353,7 +357,8 @@ export class ResumeSessions implements SessionHost {
       [...session.topics].map(async ([topic, from]) => {
         const messages: StoredMessage[] = [];
         let after = from;
-        for (let page = 0; page < MAX_REPLAY_PAGES; page++) {
+        const pages = Math.max(MAX_REPLAY_PAGES, Math.ceil(MIN_REPLAY_MESSAGES / limit));
+        for (let page = 0; page < pages; page++) {
           const read = await this.store.readAfter(topic, after, limit);
           if (read === null) return null;
           messages.push(...read);

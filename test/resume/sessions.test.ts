@@ -167,6 +167,22 @@ describe("resume refusals", () => {
     raw.socket.close();
   });
 
+  test("a store whose ring is larger than resume.maxMessagesPerTopic (the page size) replays all it holds", async (t) => {
+    const { MemoryResumeStore } = await import("../../src/server/memory-resume-store.js");
+    const store = new MemoryResumeStore({ maxMessagesPerTopic: 1000 });
+    const started = await startServer(t, { resume: { store, maxMessagesPerTopic: 10 } });
+    const { token, lastPosition } = await endedSession(started, "busy");
+    for (let i = 0; i < 170; i++) started.server.publish("busy", `m${i}`);
+    const raw = await rawResume(started.url, { type: "resume", token, positions: { busy: lastPosition } });
+    await until(
+      () => controls(raw.messages).some((c) => c.type === "resumed" || c.type === "reset"),
+      5000,
+      "the resume",
+    );
+    assert.deepEqual(controls(raw.messages)[1], { type: "resumed", replayed: 170 });
+    raw.socket.close();
+  });
+
   for (const [name, hello, reason] of [
     ["not JSON", "hello?", "the hello is not JSON"],
     ["an unknown type", { type: "bonjour" }, "unknown hello type"],
