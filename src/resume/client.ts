@@ -281,7 +281,11 @@ export class ResumableWebSocket extends EventTarget {
     }
     this.socket = socket;
     socket.binaryType = "arraybuffer";
+    let opened = false;
+    /** Why the WebSocket failed, when it says (its error event's message). */
+    let failure = "";
     socket.onopen = () => {
+      opened = true;
       if (socket.protocol !== RESUME_PROTOCOL) {
         // A server without resume: its messages are the app's as they are.
         this.sessionReady(false);
@@ -294,9 +298,22 @@ export class ResumableWebSocket extends EventTarget {
       socket.send(JSON.stringify(hello));
     };
     socket.onmessage = (event) => this.onMessage(socket, event.data);
-    socket.onerror = () => {};
+    socket.onerror = (event) => {
+      const message = (event as { message?: unknown } | null)?.message;
+      if (typeof message === "string") failure = message;
+    };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
+      if (!opened && /subprotocol/i.test(failure)) {
+        // The server speaks neither sockjet.resume.1 nor an offered app protocol (RFC 6455 §4.1: the
+        // handshake fails): trying again cannot help. Only a WebSocket that says why (sockjet's, in Node)
+        // lets this be told from a network failure; a browser's keeps retrying.
+        this.socket = null;
+        this.ready = false;
+        this.stopped = true;
+        this.dispatchEvent(new ResumeEvent("close", { code: 1002, reason: failure }));
+        return;
+      }
       const hadSession = this.ready;
       this.socket = null;
       this.ready = false;

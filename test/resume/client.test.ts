@@ -1,12 +1,14 @@
 // The ResumableWebSocket client (src/resume/client.ts, docs/resume.md): its resume hello holds the positions
 // of the topics it follows only (the server says `unsubscribed`), a hello over the server's maxPayloadBytes
 // (1009) makes it start afresh instead of retrying forever; close() checks its code and reason first, as
-// WebSocket.close() does (WHATWG), and throws before anything changes.
+// WebSocket.close() does (WHATWG), and throws before anything changes; against a server that selects no
+// protocol it offered it stops ('close' 1002) rather than reconnect forever.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { ResumeEvent } from "../../src/resume/client.js";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { resumeClient, startServer, until } from "./helpers.js";
+import { resumeClient, startServer, until, within } from "./helpers.js";
 
 const TOPICS = 250;
 
@@ -91,4 +93,21 @@ describe("close()", () => {
       await until(() => (current as unknown as WebSocket).readyState === 3, 5000, "the server side to close");
     });
   }
+});
+
+describe("a server that speaks neither sockjet.resume.1 nor an offered protocol", () => {
+  test("stops the client with 'close' 1002 and the reason, instead of reconnecting forever", async (t) => {
+    const started = await startServer(t, {});
+    const client = resumeClient(t, started.url);
+    const closed = new Promise<ResumeEvent>((resolve) =>
+      client.socket.addEventListener("close", (event) => resolve(event)),
+    );
+    const event = await within(closed, 5000, "the close");
+    assert.equal(event.code, 1002);
+    assert.match(event.reason, /subprotocol/);
+    assert.deepEqual(client.events, ["close"]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(client.events, ["close"], "no reconnection after");
+    assert.throws(() => client.socket.send("x"), { name: "InvalidStateError" });
+  });
 });
