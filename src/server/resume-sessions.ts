@@ -94,12 +94,12 @@ export class ResumeSessions implements SessionHost {
    */
   accept(socket: WebSocket, connection: Connection, announce: () => void): void {
     const sendControl = prefixDirectSends(connection);
+    // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
     const onPong = connection.onPong;
-    connection.onPong = function (payload) {
-      onPong.call(this, payload);
-      if (payload.equals(TOKEN_PING)) sessions.tokenArrived(connection);
+    connection.onPong = (payload) => {
+      onPong.call(connection, payload);
+      if (payload.equals(TOKEN_PING)) this.tokenArrived(connection);
     };
-    const sessions = this;
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
