@@ -610,6 +610,7 @@ export class ResumableWebSocket extends EventTarget {
     reason?: string;
     replayed?: number;
     topics?: unknown;
+    topic?: unknown;
   }) {
     if (control.type === "reset") {
       this.reset(String(control.reason));
@@ -618,6 +619,9 @@ export class ResumableWebSocket extends EventTarget {
       if (control.resumed !== true) this.lastPositions.clear();
       else if (Array.isArray(control.topics)) this.keepPositionsOf(control.topics);
       this.sessionReady(control.resumed === true);
+    } else if (control.type === "unsubscribed") {
+      // The app unsubscribed this session from the topic: its position would only grow the next hello.
+      if (typeof control.topic === "string") this.lastPositions.delete(control.topic);
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
     }
