@@ -97,15 +97,16 @@ export class ResumeSession implements TopicReceiver {
 
   /**
    * Writes one topic message. One dropped on an open connection (a "pause" slow consumer over its
-   * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead (RFC 6455
-   * §7.4.1 1008, as slowConsumer "close" does), so that the client resumes and gets it in its replay.
+   * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead, so that the
+   * client resumes and gets it in its replay. With 1013 (Try Again Later, IANA registry, RFC 6455 §11.7), not
+   * 1008: a policy close is one of ResumableWebSocket's stopCloseCodes, and the client would never come back.
    */
   private deliver(message: SharedMessage): boolean {
     if (deliverPublished(this.socket, message)) return true;
     if (this.socket.readyState === 1)
       closeWithStatus(
         this.socket,
-        CloseCode.PolicyViolation,
+        CloseCode.TryAgainLater,
         "sockjet.resume: slow consumer, messages would be lost: resume",
       );
     return false;

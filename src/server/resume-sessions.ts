@@ -326,7 +326,8 @@ export class ResumeSessions implements SessionHost {
       this.registry.removeSocket(socket);
       return this.startFresh(socket, sendControl, "gap");
     }
-    session.sendControl({ type: "session", token: issued.token, resumed: true });
+    // The session's topics: the client keeps positions for these only (its next hello stays small).
+    session.sendControl({ type: "session", token: issued.token, resumed: true, topics });
     this.pendingAliases.set(connection, parsed.id);
     connection.ping(TOKEN_PING);
     const replayed = session.finishReplay(replays);
