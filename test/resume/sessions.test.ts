@@ -167,19 +167,21 @@ describe("resume refusals", () => {
     raw.socket.close();
   });
 
-  test("a store whose ring is larger than resume.maxMessagesPerTopic (the page size) replays all it holds", async (t) => {
+  test("a store whose ring is larger than 16 replay pages (of the default maxMessagesPerTopic) replays all it holds", async (t) => {
     const { MemoryResumeStore } = await import("../../src/server/memory-resume-store.js");
-    const store = new MemoryResumeStore({ maxMessagesPerTopic: 1000 });
-    const started = await startServer(t, { resume: { store, maxMessagesPerTopic: 10 } });
+    // With a store of one's own, maxMessagesPerTopic is the store's (resume.maxMessagesPerTopic is then a
+    // TypeError): the server reads replays in pages of its default, 1000; 17,000 is past 16 of them.
+    const store = new MemoryResumeStore({ maxMessagesPerTopic: 20_000 });
+    const started = await startServer(t, { resume: { store } });
     const { token, lastPosition } = await endedSession(started, "busy");
-    for (let i = 0; i < 170; i++) started.server.publish("busy", `m${i}`);
+    for (let i = 0; i < 17_000; i++) started.server.publish("busy", `m${i}`);
     const raw = await rawResume(started.url, { type: "resume", token, positions: { busy: lastPosition } });
     await until(
       () => controls(raw.messages).some((c) => c.type === "resumed" || c.type === "reset"),
       5000,
       "the resume",
     );
-    assert.deepEqual(controls(raw.messages)[1], { type: "resumed", replayed: 170 });
+    assert.deepEqual(controls(raw.messages)[1], { type: "resumed", replayed: 17_000 });
     raw.socket.close();
   });
 
