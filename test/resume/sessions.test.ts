@@ -39,6 +39,7 @@ describe("resume tokens", () => {
     assert.equal(session.type, "session");
     assert.equal(session.resumed, true);
     assert.notEqual(session.token, token, "a fresh token after each resume");
+    assert.deepEqual(session.topics, ["t"], "the session's topics (the client keeps positions for these)");
     assert.deepEqual(resumed, { type: "resumed", replayed: 0 });
 
     const second = await rawResume(started.url, { type: "resume", token, positions: {} });
