@@ -25,6 +25,11 @@ export interface ConnectionOptions {
    */
   maxBufferedBytes?: number;
   slowConsumer?: "close" | "pause";
+  /**
+   * The close code of a "close" slow consumer. Default 1008 (RFC 6455 §7.4.1 policy); a resume connection
+   * gets 1013 (try again later), since its client is to come back and resume (docs/resume.md).
+   */
+  slowConsumerCloseCode?: number;
   /** Limits on the frames and bytes the peer sends (resolveRateLimit), or null. */
   rateLimit?: ResolvedRateLimit | null;
   /** Pings the peer while it is silent and drops it when nothing answers (resolveHeartbeat), or null. */
@@ -131,6 +136,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private readonly closeTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly slowConsumer: "close" | "pause";
+  private readonly slowConsumerCloseCode: number;
   /** @internal The socket's first error (set by the shared socket listeners). */
   socketError: Error | null = null;
   /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
@@ -305,6 +311,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
     this.slowConsumer = options.slowConsumer ?? "close";
+    this.slowConsumerCloseCode = options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
     if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
     this.output = new OutputBatcher(socket, options.role === "client", this);
     this.rateLimiter =
@@ -804,7 +811,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
       new ProtocolError(
         "SJ_ERR_SLOW_CONSUMER",
         `slow consumer: over ${this.maxBufferedBytes} bytes waiting beyond one message`,
-        CloseCode.PolicyViolation,
+        this.slowConsumerCloseCode,
       ),
     );
   }

@@ -206,8 +206,12 @@ const CONTROL = 2;
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
-/** WebSocket's close() rules (WHATWG WebSockets "The close(code, reason) method", steps 1–2). */
-function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+/**
+ * WebSocket's close() rules (WHATWG WebSockets "The close(code, reason) method", steps 1–2), on the code as
+ * WebIDL converts it (`[Clamp] unsigned short`); returns that code.
+ */
+function checkCloseArguments(rawCode: number | undefined, reason: string | undefined): number | undefined {
+  const code = rawCode === undefined ? undefined : clampToUnsignedShort(rawCode);
   if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
     throw new DOMException(
       `Failed to execute 'close' on 'ResumableWebSocket': The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
@@ -220,6 +224,18 @@ function checkCloseArguments(code: number | undefined, reason: string | undefine
       "SyntaxError",
     );
   }
+  return code;
+}
+
+/** WebIDL [Clamp] unsigned short (§3.2.4.9, §3.2.2): NaN → 0, clamped to 0..65535, rounded half to even. */
+function clampToUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(65535, Math.max(0, number));
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
 }
 
 function nonNegative(value: number | undefined, name: string, fallback: number): number {
@@ -343,7 +359,7 @@ export class ResumableWebSocket extends EventTarget {
    * session then expires on the server) and stops reconnecting; `close` follows once the connection has.
    */
   close(code?: number, reason?: string): void {
-    checkCloseArguments(code, reason);
+    const clampedCode = checkCloseArguments(code, reason);
     if (this.state === CLOSING || this.state === CLOSED) return;
     this.closeRequested = true;
     this.ready = false;
@@ -353,7 +369,7 @@ export class ResumableWebSocket extends EventTarget {
     if (socket !== null) {
       // Its close event ends this object (onSocketClose).
       this.state = CLOSING;
-      socket.close(code, reason);
+      socket.close(clampedCode, reason);
       return;
     }
     // Between attempts: no connection to close. As a WebSocket closed while connecting: 1006, not clean.
@@ -610,6 +626,7 @@ export class ResumableWebSocket extends EventTarget {
     reason?: string;
     replayed?: number;
     topics?: unknown;
+    topic?: unknown;
   }) {
     if (control.type === "reset") {
       this.reset(String(control.reason));
@@ -618,6 +635,9 @@ export class ResumableWebSocket extends EventTarget {
       if (control.resumed !== true) this.lastPositions.clear();
       else if (Array.isArray(control.topics)) this.keepPositionsOf(control.topics);
       this.sessionReady(control.resumed === true);
+    } else if (control.type === "unsubscribed") {
+      // The app unsubscribed this session from the topic: its position would only grow the next hello.
+      if (typeof control.topic === "string") this.lastPositions.delete(control.topic);
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
     }

@@ -22,35 +22,49 @@ export const MEMORY_RESUME_DEFAULTS = {
   maxTopics: 10_000,
 } as const;
 
-/** One topic's last messages: a ring of `capacity`, and the counter of positions. */
+/**
+ * One topic's last messages: a ring of at most `capacity` (grown as messages come, not allocated up front),
+ * and the counter of positions.
+ */
 class TopicRing {
   /** Position (counter value) of the newest message; `start` before the first. */
   last: number;
-  private readonly messages: (StoredMessage | undefined)[];
+  private readonly messages: StoredMessage[] = [];
 
-  /** `start`: the counter before this ring's first message (0, or past every position of a dropped ring). */
+  /**
+   * `start`: the counter before this ring's first message (0, or past every position handed out when the
+   * topic had a ring before). `floor`: the oldest position a reader may hold without having missed
+   * anything (the topic's last position before its earlier ring was dropped; 0 for a new topic).
+   */
   constructor(
     private readonly capacity: number,
     private readonly start: number,
+    private readonly floor: number,
   ) {
-    this.messages = new Array(capacity);
     this.last = start;
   }
 
-  append(payload: Buffer, isText: boolean): string {
+  append(payload: Buffer, isText: boolean, publisher: string | undefined): string {
     const counter = ++this.last;
     const position = String(counter);
-    this.messages[counter % this.capacity] = { position, payload, isText };
+    const message: StoredMessage =
+      publisher === undefined ? { position, payload, isText } : { position, payload, isText, publisher };
+    const index = (counter - this.start - 1) % this.capacity;
+    if (index === this.messages.length) this.messages.push(message);
+    else this.messages[index] = message;
     return position;
   }
 
-  /** Messages after counter `after`, or null if some of them were overwritten already. */
+  /** Messages after counter `after`, or null if some of them are no longer kept. */
   readAfter(after: number, limit: number): StoredMessage[] | null {
+    // Between `floor` and `start` the topic had no message: a reader there has missed nothing.
+    if (after < this.floor) return null;
+    if (after < this.start) after = this.start;
     const oldestKept = Math.max(this.start + 1, this.last - this.capacity + 1);
     if (after + 1 < oldestKept) return null;
     const out: StoredMessage[] = [];
     for (let counter = after + 1; counter <= this.last && out.length < limit; counter++) {
-      out.push(this.messages[counter % this.capacity]!);
+      out.push(this.messages[(counter - this.start - 1) % this.capacity]);
     }
     return out;
   }
@@ -82,33 +96,54 @@ export class MemoryResumeStore implements ResumeStore {
     this.maxTopics = checkCount(options.maxTopics, MEMORY_RESUME_DEFAULTS.maxTopics, "maxTopics");
   }
 
-  append(topic: string, payload: Buffer, isText: boolean): string {
+  append(topic: string, payload: Buffer, isText: boolean, publisher?: string): string {
     let ring = this.topics.get(topic);
     if (ring === undefined) {
       if (this.topics.size >= this.maxTopics) {
-        // The topic appended to least recently loses its ring: a client still holding a position of it
-        // gets a gap. If the topic comes back, its positions restart past every position handed out, so
-        // they stay monotonic and an old position is never taken for a new one.
-        const oldest = this.topics.keys().next().value!;
+        // The topic appended to least recently loses its ring: a client holding an older position of it
+        // than its last gets a gap. Its last position is remembered (bounded: past maxTopics forgotten
+        // topics, only the largest such position is, as the floor of every topic without a ring).
+        const [oldest, dropped] = this.topics.entries().next().value!;
         this.topics.delete(oldest);
-        if (this.forgotten.size >= this.maxTopics) this.forgotten.clear();
-        this.forgotten.add(oldest);
+        if (this.forgotten.size >= this.maxTopics) {
+          const [, last] = this.forgotten.entries().next().value!;
+          this.forgotten.delete(this.forgotten.keys().next().value!);
+          if (last > this.forgottenFloor) this.forgottenFloor = last;
+        }
+        this.forgotten.set(oldest, dropped.last);
       }
-      const start = this.forgotten.delete(topic) ? this.restartCounter : 0;
-      ring = new TopicRing(this.maxMessagesPerTopic, start);
+      ring = this.newRing(topic);
       this.topics.set(topic, ring);
     } else if (this.topics.size > 1) {
       // Keep Map order = least recently appended first (cheap: delete + set).
       this.topics.delete(topic);
       this.topics.set(topic, ring);
     }
-    const position = ring.append(payload, isText);
+    const position = ring.append(payload, isText, publisher);
     if (ring.last > this.restartCounter) this.restartCounter = ring.last;
     return position;
   }
 
-  /** Topics whose ring was dropped for maxTopics; they restart past `restartCounter`. */
-  private readonly forgotten = new Set<string>();
+  /**
+   * A topic's ring. A topic that had one before (or may have: forgottenFloor) restarts its positions past
+   * every position handed out, so they stay monotonic and an old position is never taken for a new one.
+   */
+  private newRing(topic: string): TopicRing {
+    const floor = this.floorOf(topic);
+    if (floor === 0) return new TopicRing(this.maxMessagesPerTopic, 0, 0);
+    this.forgotten.delete(topic);
+    return new TopicRing(this.maxMessagesPerTopic, this.restartCounter, floor);
+  }
+
+  /** The last position of a topic without a ring before its ring was dropped (0: none, or never had one). */
+  private floorOf(topic: string): number {
+    return this.forgotten.get(topic) ?? this.forgottenFloor;
+  }
+
+  /** Topics whose ring was dropped for maxTopics → their last position then (Map order: oldest first). */
+  private readonly forgotten = new Map<string, number>();
+  /** The largest last position of the topics dropped from `forgotten` (each topic without a ring may be one). */
+  private forgottenFloor = 0;
   /** The largest counter any topic has reached. */
   private restartCounter = 0;
 
@@ -117,8 +152,8 @@ export class MemoryResumeStore implements ResumeStore {
     const counter = after === "" ? 0 : Number(after);
     if (!Number.isSafeInteger(counter) || counter < 0) return Promise.resolve(null);
     if (ring === undefined) {
-      // Nothing kept: fine only if the client had seen nothing (a topic nobody has published to yet).
-      return Promise.resolve(counter === 0 && !this.forgotten.has(topic) ? [] : null);
+      // Nothing kept: fine only if the client had seen all the topic had (or the topic never had anything).
+      return Promise.resolve(counter === this.floorOf(topic) ? [] : null);
     }
     // A position from the future (another process's, or from before a restart) cannot be trusted.
     if (counter > ring.last) return Promise.resolve(null);
@@ -127,8 +162,9 @@ export class MemoryResumeStore implements ResumeStore {
 
   lastPosition(topic: string): string {
     const ring = this.topics.get(topic);
-    if (ring === undefined) return this.forgotten.has(topic) ? String(this.restartCounter) : "";
-    return String(ring.last);
+    if (ring !== undefined) return String(ring.last);
+    const floor = this.floorOf(topic);
+    return floor === 0 ? "" : String(floor);
   }
 
   saveSession(id: string, record: SessionRecord, _ttlMs: number): Promise<void> {
@@ -164,12 +200,25 @@ export class MemoryResumeStore implements ResumeStore {
     return Promise.resolve();
   }
 
+  /**
+   * Drops expired records from the oldest saved on, up to the first that has not expired: records are saved
+   * with expiry = save time + the window, so Map order is (about) expiry order, and a save at the cap costs
+   * O(expired) rather than a walk of every record. One saved with a longer window can hold shorter ones
+   * behind it until it expires; the cap still holds (the oldest saved goes).
+   */
   private sweep(now: number): void {
-    for (const [id, record] of this.sessions) if (record.expiresAt <= now) this.sessions.delete(id);
+    for (const [id, record] of this.sessions) {
+      if (record.expiresAt > now) return;
+      this.sessions.delete(id);
+    }
   }
 
+  /** The same for the taken ids (taken in any order: an expired one behind a live one waits, bounded). */
   private sweepTaken(now: number): void {
-    for (const [id, expiresAt] of this.taken) if (expiresAt <= now) this.taken.delete(id);
+    for (const [id, expiresAt] of this.taken) {
+      if (expiresAt > now) return;
+      this.taken.delete(id);
+    }
   }
 }
 

@@ -239,7 +239,7 @@ export class PubSub implements TopicHost {
     if (store.distributes) {
       this.track(
         async () => {
-          const position = await store.append(topic, payload, isText);
+          const position = await store.append(topic, payload, isText, this.publisherOf(except));
           // The store hands a message back only after its append has settled (resume-store.ts).
           if (except === null) return;
           // Bounded: an entry whose message never comes back (the store lost it) must not pile up.
@@ -261,7 +261,7 @@ export class PubSub implements TopicHost {
       );
       return 0;
     }
-    const position = store.append(topic, payload, isText);
+    const position = store.append(topic, payload, isText, this.publisherOf(except));
     if (typeof position !== "string") {
       // An async store that does not distribute: delivered once it has its position, in append order.
       this.track(
@@ -279,6 +279,11 @@ export class PubSub implements TopicHost {
       return 0;
     }
     return this.fanOutPositioned(topic, position, payload, isText, except);
+  }
+
+  /** The publisher id a publish skipping `except` is stored with (its resumable session's), if any. */
+  private publisherOf(except: WebSocket | null): string | undefined {
+    return except === null ? undefined : this.registry.publisherOf(except);
   }
 
   private fanOutPositioned(

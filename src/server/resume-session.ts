@@ -1,6 +1,13 @@
+import { randomBytes } from "node:crypto";
 import type { Connection } from "../connection/connection.js";
-import { deliverPublished, type WebSocket } from "../web/websocket.js";
-import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.js";
+import { CloseCode } from "../protocol/constants.js";
+import { closeWithStatus, deliverPublished, type WebSocket } from "../web/websocket.js";
+import {
+  comparePositions,
+  type ResumeStore,
+  type SessionRecord,
+  type StoredMessage,
+} from "./resume-store.js";
 import { controlMessage, DIRECT_PREFIX, ENVELOPES, envelopeTopicMessage } from "./resume-wire.js";
 import { type FanOutCounters, type PositionedMessage, SharedMessage, type TopicReceiver } from "./topics.js";
 
@@ -23,11 +30,20 @@ export class ResumeSession implements TopicReceiver {
   readonly secretHash: string;
   /** Whether this session was resumed (its subscriptions restored), for `socket.resumed`. */
   readonly resumed: boolean;
+  /** Who this session publishes as, the same across its resumes: its replays leave its own messages out. */
+  readonly publisher: string;
   /** topic → the position this session started from on it. */
   readonly topics = new Map<string, string>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
   private held: Map<string, PositionedMessage[]> | null = null;
+  /**
+   * topic → the last position its replay wrote, until a later live message has come: an async store may
+   * deliver live, after the replay, a message the replay carried already (its append settled late).
+   */
+  private replayedTo: Map<string, string> | null = null;
   private readonly host: SessionHost;
+  /** The store's answers still awaited for subscriptions' start positions (async lastPosition). */
+  private readonly pending = new Set<Promise<void>>();
   private readonly sendControlText: (text: string) => void;
 
   constructor(
@@ -37,11 +53,13 @@ export class ResumeSession implements TopicReceiver {
     resumed: boolean,
     host: SessionHost,
     sendControlText: (text: string) => void,
+    publisher: string = newPublisherId(),
   ) {
     this.socket = socket;
     this.id = id;
     this.secretHash = secretHash;
     this.resumed = resumed;
+    this.publisher = publisher;
     this.host = host;
     this.sendControlText = sendControlText;
   }
@@ -54,7 +72,7 @@ export class ResumeSession implements TopicReceiver {
   record(expiresAt: number): SessionRecord {
     const topics: Record<string, string> = {};
     for (const [topic, position] of this.topics) if (position !== PENDING) topics[topic] = position;
-    return { secretHash: this.secretHash, topics, expiresAt };
+    return { secretHash: this.secretHash, topics, expiresAt, publisher: this.publisher };
   }
 
   // ---- TopicReceiver -----------------------------------------------------------------------------------
@@ -65,7 +83,33 @@ export class ResumeSession implements TopicReceiver {
       held.push(message);
       return true;
     }
-    return deliverPublished(this.socket, message.enveloped(this.host.counters));
+    if (this.replayedTo !== null) {
+      const last = this.replayedTo.get(topic);
+      if (last !== undefined) {
+        // No duplicate (docs/resume.md): the replay carried it already.
+        if (comparePositions(message.position, last) <= 0) return true;
+        this.replayedTo.delete(topic);
+        if (this.replayedTo.size === 0) this.replayedTo = null;
+      }
+    }
+    return this.deliver(message.enveloped(this.host.counters));
+  }
+
+  /**
+   * Writes one topic message. One dropped on an open connection (a "pause" slow consumer over its
+   * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead, so that the
+   * client resumes and gets it in its replay. With 1013 (Try Again Later, IANA registry, RFC 6455 §11.7), not
+   * 1008: a policy close is one of ResumableWebSocket's stopCloseCodes, and the client would never come back.
+   */
+  private deliver(message: SharedMessage): boolean {
+    if (deliverPublished(this.socket, message)) return true;
+    if (this.socket.readyState === 1)
+      closeWithStatus(
+        this.socket,
+        CloseCode.TryAgainLater,
+        "sockjet.resume: slow consumer, messages would be lost: resume",
+      );
+    return false;
   }
 
   subscribed(topic: string): void {
@@ -78,7 +122,7 @@ export class ResumeSession implements TopicReceiver {
       return;
     }
     this.topics.set(topic, PENDING);
-    position.then(
+    const settled = position.then(
       (known) => {
         if (this.topics.get(topic) !== PENDING) return;
         this.topics.set(topic, known);
@@ -87,11 +131,22 @@ export class ResumeSession implements TopicReceiver {
       // Unknown: the topic is left out of the record (a resume would not restore it).
       () => {},
     );
+    this.pending.add(settled);
+    settled.finally(() => this.pending.delete(settled));
+  }
+
+  /** Resolves once every topic's start position is known (or known to be unknown): record() is complete. */
+  settled(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return Promise.all(this.pending).then(() => this.settled());
   }
 
   unsubscribed(topic: string): void {
     this.topics.delete(topic);
     this.held?.delete(topic);
+    this.replayedTo?.delete(topic);
+    // The client forgets its position of the topic: its resume hello holds only the topics it follows.
+    this.sendControl({ type: "unsubscribed", topic });
     this.host.changed(this);
   }
 
@@ -107,10 +162,7 @@ export class ResumeSession implements TopicReceiver {
    * Writes each topic's replay (what the store holds after its start position), then the live messages held
    * meanwhile that the replay did not carry (by position), and stops holding. Returns the messages written.
    */
-  finishReplay(
-    replays: Map<string, StoredMessage[]>,
-    comparePositions: (a: string, b: string) => number,
-  ): number {
+  finishReplay(replays: Map<string, StoredMessage[]>): number {
     let written = 0;
     const held = this.held ?? new Map<string, PositionedMessage[]>();
     this.held = null;
@@ -120,20 +172,31 @@ export class ResumeSession implements TopicReceiver {
       if (!this.topics.has(topic)) continue;
       let last = this.topics.get(topic)!;
       for (const message of messages) {
-        const bytes = envelopeTopicMessage(message.position, topic, message.payload);
-        deliverPublished(this.socket, new SharedMessage(bytes, message.isText, this.host.counters));
         last = message.position;
+        // Its own publish (socket.publish): live, it was not sent to it either.
+        if (message.publisher === this.publisher) continue;
+        const bytes = envelopeTopicMessage(message.position, topic, message.payload);
+        this.deliver(new SharedMessage(bytes, message.isText, this.host.counters));
         written++;
       }
       // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
       for (const live of held.get(topic) ?? []) {
         if (comparePositions(live.position, last) <= 0) continue;
-        deliverPublished(this.socket, live.enveloped(this.host.counters));
+        this.deliver(live.enveloped(this.host.counters));
         last = live.position;
+      }
+      if (last !== "") {
+        this.replayedTo ??= new Map();
+        this.replayedTo.set(topic, last);
       }
     }
     return written;
   }
+}
+
+/** A session's publisher id: 12 random bytes, base64url (unique, not a secret). */
+function newPublisherId(): string {
+  return randomBytes(12).toString("base64url");
 }
 
 /**

@@ -18,8 +18,28 @@ import type { FanOutCounters, TopicRegistry } from "./topics.js";
 // replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
 // when it closes, for maxDisconnectionMs.
 
-/** Most messages read for one topic's replay, in pages of maxMessagesPerTopic (a store may trim loosely). */
+/**
+ * Most messages of one topic's replay, read in pages of maxMessagesPerTopic: 16 pages (a store may trim
+ * loosely), and at least 100,000 (a store's own ring may be larger than the pages). Past it: a gap.
+ */
 const MAX_REPLAY_PAGES = 16;
+const MIN_REPLAY_MESSAGES = 100_000;
+
+/** Most used tokens kept as aliases of their successor session until it is known to have its token. */
+const MAX_ALIASES = 10_000;
+
+/** The payload of the ping that follows a resumed session's token: its pong says the token arrived. */
+const TOKEN_PING = Buffer.from("sockjet.resume token");
+
+/**
+ * A token used by a resume whose new token the client may not have got yet (the connection died before it
+ * arrived): the client can only present the old one again, which then takes the successor session.
+ */
+interface Alias {
+  secretHash: string;
+  successor: string;
+  expiresAt: number;
+}
 
 export class ResumeSessions implements SessionHost {
   readonly store: ResumeStore;
@@ -31,6 +51,10 @@ export class ResumeSessions implements SessionHost {
   private readonly sessions = new Map<WebSocket, ResumeSession>();
   /** The same sessions by id: a client may resume while its old connection still looks open here. */
   private readonly sessionsById = new Map<string, ResumeSession>();
+  /** Used token id → its successor session, until the successor's token has arrived (TOKEN_PING's pong). */
+  private readonly aliases = new Map<string, Alias>();
+  /** Resumed sessions' connections → the alias to drop once their token has arrived. */
+  private readonly pendingAliases = new WeakMap<Connection, string>();
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
@@ -70,6 +94,12 @@ export class ResumeSessions implements SessionHost {
    */
   accept(socket: WebSocket, connection: Connection, announce: () => void): void {
     const sendControl = prefixDirectSends(connection);
+    // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
+    const onPong = connection.onPong;
+    connection.onPong = (payload) => {
+      onPong.call(connection, payload);
+      if (payload.equals(TOKEN_PING)) this.tokenArrived(connection);
+    };
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
@@ -96,7 +126,7 @@ export class ResumeSessions implements SessionHost {
         done();
         return;
       }
-      this.resume(socket, sendControl, hello).then(done, (error) => {
+      this.resume(socket, connection, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
         closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
@@ -112,6 +142,14 @@ export class ResumeSessions implements SessionHost {
       clearTimeout(timer);
       this.closed(socket);
     });
+  }
+
+  /** The client has read its resumed session's token (RFC 6455 §5.5.3: the pong comes after it): no alias. */
+  private tokenArrived(connection: Connection): void {
+    const id = this.pendingAliases.get(connection);
+    if (id === undefined) return;
+    this.pendingAliases.delete(connection);
+    this.aliases.delete(id);
   }
 
   changed(session: ResumeSession): void {
@@ -144,8 +182,11 @@ export class ResumeSessions implements SessionHost {
 
   private closed(socket: WebSocket): void {
     const session = this.detach(socket);
-    // The window starts now (docs/resume.md).
-    if (session !== undefined) this.save(session, Date.now() + this.settings.maxDisconnectionMs);
+    if (session === undefined) return;
+    // The window starts now (docs/resume.md). A topic whose start the store is still giving is saved with
+    // it: saved without it, a resume would say resumed with that subscription gone.
+    const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
+    session.settled().then(() => this.save(session, expiresAt));
   }
 
   private attach(session: ResumeSession): void {
@@ -170,6 +211,15 @@ export class ResumeSessions implements SessionHost {
    * the store. A wrong secret leaves the session as it is.
    */
   private async take(id: string, secret: string): Promise<SessionRecord | "forged" | undefined> {
+    const alias = this.aliases.get(id);
+    if (alias !== undefined) {
+      if (!secretMatches(secret, alias.secretHash)) return "forged";
+      this.aliases.delete(id);
+      if (!(alias.expiresAt > Date.now())) return undefined;
+      // The old token again: its resume's new token never arrived. The successor session is taken instead.
+      const record = await this.takeById(alias.successor);
+      return record === undefined ? undefined : { ...record, secretHash: alias.secretHash };
+    }
     const live = this.sessionsById.get(id);
     if (live === undefined) {
       const record = await this.store.takeSession(id);
@@ -177,12 +227,24 @@ export class ResumeSessions implements SessionHost {
       return record;
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
+    return this.takeLive(live);
+  }
+
+  /** The record of session `id` (its secret checked already): from its live connection, or the store. */
+  private takeById(id: string): Promise<SessionRecord | undefined> {
+    const live = this.sessionsById.get(id);
+    return live === undefined ? this.store.takeSession(id) : this.takeLive(live);
+  }
+
+  private async takeLive(live: ResumeSession): Promise<SessionRecord> {
+    const id = live.id;
     // Its topics stay subscribed until it has closed (after the new connection has subscribed them), so
     // this process does not unsubscribe and resubscribe them on the store or adapter meanwhile.
     this.detach(live.socket);
     live.socket.terminate();
     // The store's copy (a store that outlives the process keeps one) is used up too.
     if (this.store.distributes) await this.store.takeSession(id);
+    await live.settled();
     return live.record(Date.now() + this.settings.maxDisconnectionMs);
   }
 
@@ -197,25 +259,51 @@ export class ResumeSessions implements SessionHost {
 
   private async resume(
     socket: WebSocket,
+    connection: Connection,
     sendControl: (text: string) => void,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     const parsed = parseToken(hello.token);
     if (parsed === null) return this.startFresh(socket, sendControl, "invalid");
     const record = await this.take(parsed.id, parsed.secret);
+    const valid = typeof record === "object" && record.expiresAt > Date.now();
+    const issued = issueToken();
+    if (valid) {
+      // Until the client has its new token, the one it presented takes the session (a cut before the new
+      // token arrives must not use the session up); the pong of TOKEN_PING, sent behind it, ends this.
+      this.addAlias(parsed.id, {
+        secretHash: record.secretHash,
+        successor: issued.id,
+        expiresAt: Date.now() + this.settings.maxDisconnectionMs,
+      });
+      // Gone already: the record is kept under the successor's id, for the alias.
+      if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
+    }
     if (socket.readyState !== 1) return;
     if (record === undefined) return this.startFresh(socket, sendControl, "unknown");
     if (record === "forged") return this.startFresh(socket, sendControl, "forged");
-    if (!(record.expiresAt > Date.now())) return this.startFresh(socket, sendControl, "expired");
+    if (!valid) return this.startFresh(socket, sendControl, "expired");
 
-    const issued = issueToken();
-    const session = new ResumeSession(socket, issued.id, issued.secretHash, true, this, sendControl);
-    // Each topic starts from the client's last position if it sent one (what it really received), else from
-    // where the session had started it.
+    const session = new ResumeSession(
+      socket,
+      issued.id,
+      issued.secretHash,
+      true,
+      this,
+      sendControl,
+      typeof record.publisher === "string" ? record.publisher : undefined,
+    );
+    // Each topic starts from the client's last position if it sent one (what it really received), but never
+    // before where the session had started it: what was published before its subscription (or while it was
+    // unsubscribed) is not the client's to get, whatever it claims.
     const topics = Object.keys(record.topics);
     for (const topic of topics) {
+      const started = record.topics[topic];
       const claimed = Object.hasOwn(hello.positions, topic) ? hello.positions[topic] : undefined;
-      session.topics.set(topic, claimed ?? record.topics[topic]);
+      session.topics.set(
+        topic,
+        claimed !== undefined && comparePositions(claimed, started) > 0 ? claimed : started,
+      );
     }
     // Subscribed first, with live messages held: nothing published while the replay is read is missed.
     session.holdLive(topics);
@@ -238,10 +326,29 @@ export class ResumeSessions implements SessionHost {
       this.registry.removeSocket(socket);
       return this.startFresh(socket, sendControl, "gap");
     }
-    session.sendControl({ type: "session", token: issued.token, resumed: true });
-    const replayed = session.finishReplay(replays, comparePositions);
+    // The session's topics: the client keeps positions for these only (its next hello stays small).
+    session.sendControl({ type: "session", token: issued.token, resumed: true, topics });
+    this.pendingAliases.set(connection, parsed.id);
+    connection.ping(TOKEN_PING);
+    const replayed = session.finishReplay(replays);
     session.sendControl({ type: "resumed", replayed });
     this.changed(session);
+  }
+
+  private saveTaken(id: string, record: SessionRecord): void {
+    const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
+    this.store
+      .saveSession(id, { ...record, expiresAt }, this.settings.maxDisconnectionMs)
+      .catch((error) =>
+        this.report(new Error(`Could not save resumable session: ${messageOf(error)}`, { cause: error })),
+      );
+  }
+
+  private addAlias(id: string, alias: Alias): void {
+    this.aliases.delete(id);
+    // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
+    if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
+    this.aliases.set(id, alias);
   }
 
   /** Every topic's missed messages, or null if the store lacks some of them (a gap). */
@@ -251,7 +358,8 @@ export class ResumeSessions implements SessionHost {
       [...session.topics].map(async ([topic, from]) => {
         const messages: StoredMessage[] = [];
         let after = from;
-        for (let page = 0; page < MAX_REPLAY_PAGES; page++) {
+        const pages = Math.max(MAX_REPLAY_PAGES, Math.ceil(MIN_REPLAY_MESSAGES / limit));
+        for (let page = 0; page < pages; page++) {
           const read = await this.store.readAfter(topic, after, limit);
           if (read === null) return null;
           messages.push(...read);

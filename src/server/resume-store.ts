@@ -10,6 +10,11 @@ export interface StoredMessage {
   /** The application bytes (UTF-8 for text). */
   payload: Buffer;
   isText: boolean;
+  /**
+   * The publisher id given to append() (a resumable session's `SessionRecord.publisher`), if any: a replay
+   * leaves out the session's own messages, as live delivery did (socket.publish skips its publisher).
+   */
+  publisher?: string;
 }
 
 /** What the store keeps of a disconnected session, until it is resumed or expires. */
@@ -23,6 +28,11 @@ export interface SessionRecord {
   topics: Record<string, string>;
   /** Milliseconds since the epoch after which the session can no longer be resumed. */
   expiresAt: number;
+  /**
+   * The session's publisher id, the same across its resumes (absent in records of older servers: a fresh
+   * one is then made). A store keeps it as it is.
+   */
+  publisher?: string;
 }
 
 /**
@@ -39,8 +49,10 @@ export interface ResumeStore {
   /**
    * Gives the message the next position of its topic (monotonic per topic; compare with comparePositions) and
    * keeps it, bounded by maxMessagesPerTopic / the window. May be sync (memory) or async (Redis).
+   * `publisher`: the id of the resumable session that published it (socket.publish), to be handed back in
+   * StoredMessage.publisher by readAfter (a store that drops it replays a session's own messages to it).
    */
-  append(topic: string, payload: Buffer, isText: boolean): string | Promise<string>;
+  append(topic: string, payload: Buffer, isText: boolean, publisher?: string): string | Promise<string>;
   /**
    * When distributes: messages appended by any process, in the topic's order (call subscribe first). A
    * message appended by this process is handed over only after its append() promise has settled (the server

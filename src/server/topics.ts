@@ -123,6 +123,8 @@ export interface TopicReceiver {
   subscribed(topic: string): void;
   /** The socket left `topic` (not called when the socket closes: its session keeps its topics). */
   unsubscribed(topic: string): void;
+  /** Who this socket publishes as, for the store (a replay leaves out the session's own messages). */
+  readonly publisher?: string;
 }
 
 /** A published message with its position: the plain one, and its envelope built once for every receiver. */
@@ -201,6 +203,11 @@ export class TopicRegistry {
     receiver?.subscribed(topic);
     if (opened) this.events.topicOpened(topic);
     return true;
+  }
+
+  /** The publisher id of `socket`'s receiver (its resumable session), if it has one. */
+  publisherOf(socket: WebSocket): string | undefined {
+    return this.receivers.size === 0 ? undefined : this.receivers.get(socket)?.publisher;
   }
 
   /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */

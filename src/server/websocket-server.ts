@@ -402,6 +402,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeTimeoutMs: this.settings.closeTimeoutMs,
           maxBufferedBytes: this.settings.maxBufferedBytes,
           slowConsumer: this.settings.slowConsumer,
+          // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
+          ...(protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null
+            ? { slowConsumerCloseCode: CloseCode.TryAgainLater }
+            : {}),
           rateLimit: this.rateLimit,
         };
       } catch (error) {

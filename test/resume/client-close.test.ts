@@ -1,7 +1,8 @@
 // ResumableWebSocket.close() follows WebSocket.close() (WHATWG WebSockets, "The close(code, reason) method",
 // steps 1–2): a code other than 1000 or 3000–4999, or a reason over 123 UTF-8 bytes, throws before anything
 // changes (the client goes on, its connection stays up); a valid close() ends the connection on the server
-// too and fires one `close` with the code the connection closed with.
+// too and fires one `close` with the code the connection closed with. The code is converted first as WebIDL's
+// [Clamp] unsigned short (§3.2.4.9): 2999.6 is 3000, a valid code.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -45,3 +46,15 @@ for (const [code, reason, name] of [
     assert.equal(closes.length, 1);
   });
 }
+
+test("close(2999.6) is close(3000) (WebIDL [Clamp]): no exception, the connection closes with 3000", async (t) => {
+  const started = await startServer(t, { resume: {} });
+  const client = new ResumableWebSocket(started.url, { WebSocket: WebSocket as never });
+  t.after(() => client.close());
+  const closes: ResumeEvent[] = [];
+  client.addEventListener("close", (event) => closes.push(event));
+  await until(() => client.connected, 5000, "a session");
+  client.close(2999.6, "clamped");
+  await until(() => closes.length === 1, 5000, "the close");
+  assert.deepEqual([closes[0].code, closes[0].reason, closes[0].wasClean], [3000, "clamped", true]);
+});

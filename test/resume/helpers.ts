@@ -19,6 +19,9 @@ export interface Relay {
   /** Destroys both sides of every connection (the server notices at once). */
   cutBoth(): void;
   connections(): number;
+  /** Stops reading from the server (a client that does not keep up); resumeReading() reads again. */
+  pauseReading(): void;
+  resumeReading(): void;
   /** New connections go to this server from now on (a client moving to another process). */
   retarget(url: string): void;
 }
@@ -69,6 +72,12 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
       pairs.clear();
     },
     connections: () => pairs.size,
+    pauseReading() {
+      for (const [, upstream] of pairs) upstream.pause();
+    },
+    resumeReading() {
+      for (const [, upstream] of pairs) upstream.resume();
+    },
     retarget(url: string) {
       target = new URL(url);
     },

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, resumeClient, startServer, until, within } from "./helpers.js";
+import { controls, rawResume, resumeClient, startRelay, startServer, until, within } from "./helpers.js";
 
 /** Opens a raw session, subscribes it to `topic` on the server side, and closes it: its token and topics. */
 async function endedSession(
@@ -39,6 +39,7 @@ describe("resume tokens", () => {
     assert.equal(session.type, "session");
     assert.equal(session.resumed, true);
     assert.notEqual(session.token, token, "a fresh token after each resume");
+    assert.deepEqual(session.topics, ["t"], "the session's topics (the client keeps positions for these)");
     assert.deepEqual(resumed, { type: "resumed", replayed: 0 });
 
     const second = await rawResume(started.url, { type: "resume", token, positions: {} });
@@ -99,6 +100,46 @@ describe("resume tokens", () => {
   });
 });
 
+describe("a cut during the resume hello", () => {
+  for (const [name, cut] of [
+    ["right after the hello is sent (the client never gets the new token)", "relay"],
+    ["with the hello (the server sees the connection gone)", "terminate"],
+  ] as const) {
+    test(`${name}: the old token resumes again, until the new one has arrived`, async (t) => {
+      const started = await startServer(t, { resume: {} });
+      const { token, lastPosition } = await endedSession(started);
+      started.server.publish("t", "missed");
+      const relay = await startRelay(t, started.url);
+      const first = new WebSocket(relay.url, ["sockjet.resume.1"]);
+      let replies = 0;
+      first.onmessage = () => replies++;
+      await within(new Promise((resolve) => first.addEventListener("open", resolve)), 5000, "open");
+      // The server's replies wait in the relay, unread: the client will never see its new token.
+      relay.pauseReading();
+      first.send(JSON.stringify({ type: "resume", token, positions: { t: lastPosition } }));
+      if (cut === "relay") {
+        await until(() => started.server.subscriberCount("t") === 1, 5000, "the session resumed");
+        relay.cutClients();
+      } else first.terminate();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(replies, 0);
+
+      const second = await rawResume(started.url, { type: "resume", token, positions: { t: lastPosition } });
+      await until(() => controls(second.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+      const [session, resumed] = controls(second.messages);
+      assert.equal(session.resumed, true);
+      assert.deepEqual(resumed, { type: "resumed", replayed: 1 });
+      // Its new token has arrived (the pong of the server's ping): the old one is used up now.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const third = await rawResume(started.url, { type: "resume", token, positions: {} });
+      await until(() => controls(third.messages).length === 2, 5000, "the refusal");
+      assert.deepEqual(controls(third.messages)[0], { type: "reset", reason: "unknown" });
+      second.socket.close();
+      third.socket.close();
+    });
+  }
+});
+
 describe("resume refusals", () => {
   test("a topic whose ring overflowed while the client was away gets reset 'gap' and no subscription", async (t) => {
     const started = await startServer(t, { resume: { maxMessagesPerTopic: 10 } });
@@ -124,6 +165,24 @@ describe("resume refusals", () => {
       payloads.map((m) => (m as string).slice((m as string).indexOf("\n") + 1)),
       Array.from({ length: 10 }, (_, i) => `m${i}`),
     );
+    raw.socket.close();
+  });
+
+  test("a store whose ring is larger than 16 replay pages (of the default maxMessagesPerTopic) replays all it holds", async (t) => {
+    const { MemoryResumeStore } = await import("../../src/server/memory-resume-store.js");
+    // With a store of one's own, maxMessagesPerTopic is the store's (resume.maxMessagesPerTopic is then a
+    // TypeError): the server reads replays in pages of its default, 1000; 17,000 is past 16 of them.
+    const store = new MemoryResumeStore({ maxMessagesPerTopic: 20_000 });
+    const started = await startServer(t, { resume: { store } });
+    const { token, lastPosition } = await endedSession(started, "busy");
+    for (let i = 0; i < 17_000; i++) started.server.publish("busy", `m${i}`);
+    const raw = await rawResume(started.url, { type: "resume", token, positions: { busy: lastPosition } });
+    await until(
+      () => controls(raw.messages).some((c) => c.type === "resumed" || c.type === "reset"),
+      5000,
+      "the resume",
+    );
+    assert.deepEqual(controls(raw.messages)[1], { type: "resumed", replayed: 17_000 });
     raw.socket.close();
   });
 

@@ -23,9 +23,9 @@ export class SharedStoreView implements ResumeStore {
 
   constructor(private readonly shared: SharedStore) {}
 
-  async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+  async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     await Promise.resolve();
-    const position = this.shared.memory.append(topic, payload, isText);
+    const position = this.shared.memory.append(topic, payload, isText, publisher);
     // After this promise has settled (the contract), in append order (one macrotask queue).
     setImmediate(() => {
       for (const view of this.shared.views)

@@ -91,13 +91,68 @@ describe("MemoryResumeStore", () => {
   test("past maxTopics the least recently used topic loses its ring, and its positions stay monotonic", async () => {
     const store = new MemoryResumeStore({ maxTopics: 2 });
     store.append("a", Buffer.from("1"), true);
+    store.append("a", Buffer.from("2"), true);
     store.append("b", Buffer.from("1"), true);
-    store.append("b", Buffer.from("2"), true);
     store.append("c", Buffer.from("1"), true);
-    assert.equal(await store.readAfter("a", "1", 10), null);
+    assert.equal(await store.readAfter("a", "1", 10), null, "a@2 was dropped with the ring");
+    // A reader that had everything the dropped ring had has missed nothing (no spurious gap).
+    assert.deepEqual(await store.readAfter("a", "2", 10), []);
     const again = store.append("a", Buffer.from("again"), true);
-    assert.ok(comparePositions(again, "1") > 0);
+    assert.ok(comparePositions(again, "2") > 0);
     assert.equal(await store.readAfter("a", "1", 10), null, "the messages between were dropped");
+    assert.deepEqual(
+      (await store.readAfter("a", "2", 10))!.map((m) => m.payload.toString()),
+      ["again"],
+    );
+  });
+
+  test("a topic dropped long ago (past maxTopics forgotten topics) never reuses a position: a gap, not a silent loss", async () => {
+    const store = new MemoryResumeStore({ maxTopics: 2 });
+    for (let i = 1; i <= 3; i++) store.append("X", Buffer.from(`old-${i}`), true);
+    // Other topics churn: X's ring goes, then X is pushed out of the forgotten topics too.
+    for (const topic of ["T1", "T2", "T3", "T4", "T5", "T6"]) store.append(topic, Buffer.from("x"), true);
+    const positions = [1, 2, 3, 4, 5].map((i) => store.append("X", Buffer.from(`new-${i}`), true));
+    for (const position of positions) assert.ok(comparePositions(position, "3") > 0, position);
+    // A reader at X@3 missed new-1..5 at least: all of them, or a gap.
+    const read = await store.readAfter("X", "3", 10);
+    assert.ok(
+      read === null || read.map((m) => m.payload.toString()).join() === "new-1,new-2,new-3,new-4,new-5",
+      JSON.stringify(read?.map((m) => m.payload.toString())),
+    );
+  });
+
+  test("a save at the maxSessions cap does not walk every record (sweep stops at the first live one)", async () => {
+    const store = new MemoryResumeStore({ maxSessions: 1000 });
+    const record = () => ({ secretHash: "h", topics: {}, expiresAt: Date.now() + 60_000 });
+    for (let i = 0; i < 1000; i++) await store.saveSession(`s${i}`, record(), 60_000);
+    // Count the records the store looks at (its Map, iterated by the sweep).
+    const sessions = (store as unknown as { sessions: Map<string, unknown> }).sessions;
+    let visited = 0;
+    const entries = sessions.entries.bind(sessions);
+    sessions[Symbol.iterator] = function* () {
+      for (const entry of entries()) {
+        visited++;
+        yield entry;
+      }
+    } as never;
+    for (let i = 0; i < 100; i++) await store.saveSession(`n${i}`, record(), 60_000);
+    assert.equal(store.sessionCount, 1000);
+    assert.ok(visited <= 200, `${visited} records looked at for 100 saves`);
+    assert.equal(await store.takeSession("s0"), undefined, "the oldest saved went");
+    assert.notEqual(await store.takeSession("n99"), undefined);
+  });
+
+  test("a ring grows with its messages: one message takes one slot, not maxMessagesPerTopic", async () => {
+    const store = new MemoryResumeStore({ maxMessagesPerTopic: 1000 });
+    store.append("t", Buffer.from("x"), true);
+    const rings = (store as unknown as { topics: Map<string, { messages: unknown[] }> }).topics;
+    assert.equal(rings.get("t")!.messages.length, 1);
+    for (let i = 0; i < 1500; i++) store.append("t", Buffer.from(`${i}`), true);
+    assert.equal(rings.get("t")!.messages.length, 1000);
+    assert.deepEqual(
+      (await store.readAfter("t", "1499", 10))!.map((m) => m.payload.toString()),
+      ["1498", "1499"],
+    );
   });
 
   test("invalid options are TypeErrors", () => {
