@@ -438,6 +438,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
     return this.output.reserve(size);
   }
 
+  lease(size: number): Buffer | null {
+    return this.output.lease(size);
+  }
+
   get reservedAt(): number {
     return this.output.reservedAt;
   }

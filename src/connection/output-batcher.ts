@@ -1,4 +1,11 @@
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import {
+  leaseFrameBuffer,
+  POOLED_FRAME_MAX,
+  POOLED_FRAME_MIN,
+  releaseFrameBuffer,
+} from "./frame-buffer-pool.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
@@ -78,11 +85,37 @@ export class OutputBatcher {
   /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
   pendingAnswerBytes = 0;
   private unflushedAnswerBytes = 0;
+  /**
+   * Whether large frames are built in pooled buffers (lease()): only on a plain TCP socket, whose write
+   * callback comes once libuv is done with the bytes (written, or cancelled with the handle). For a TLS
+   * socket, an HTTP/2 stream or another Duplex that is not established, and a Duplex may pass the chunk
+   * itself on after calling back: those get buffers of their own.
+   */
+  private readonly pooling: boolean;
+  /** Pooled buffers holding frames of this batch: given back when the write carrying them calls back. */
+  private leased: Buffer[] | null = null;
 
   constructor(socket: Duplex, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
     this.socket = socket;
     this.eagerFirstWrite = eagerFirstWrite;
     this.answerListener = answerListener;
+    this.pooling = socket instanceof Socket && (socket as { encrypted?: boolean }).encrypted !== true;
+  }
+
+  /**
+   * A buffer of `size` bytes for a large frame that will be pushed into this batch, reused from a pool; null
+   * where the batcher does not pool (small frames: reserve(); other transports; very large frames).
+   */
+  lease(size: number): Buffer | null {
+    if (!this.pooling || size < POOLED_FRAME_MIN || size > POOLED_FRAME_MAX) return null;
+    const buffer = leaseFrameBuffer(size);
+    (this.leased ??= []).push(buffer);
+    return buffer;
+  }
+
+  private releaseLeased(leased: Buffer[] | null): void {
+    if (leased === null) return;
+    for (const buffer of leased) releaseFrameBuffer(buffer);
   }
 
   beginBurst(): void {
@@ -180,8 +213,10 @@ export class OutputBatcher {
     if (single === null && chunks === null) return;
     const app = this.unflushedAppBytes;
     const answers = this.unflushedAnswerBytes;
+    const leased = this.leased;
     this.single = null;
     this.chunks = null;
+    this.leased = null;
     this.unflushedAppBytes = 0;
     this.unflushedAnswerBytes = 0;
     const bytes = this.bytes;
@@ -191,10 +226,13 @@ export class OutputBatcher {
       // Not silent: the connection reports a close that lost frames as not clean. The application bytes were
       // never transmitted, so they stay in bufferedAmount.
       this.droppedBytes += bytes;
+      this.releaseLeased(leased);
       return;
     }
     const done =
-      app > 0 || answers > 0 ? (error?: Error | null) => this.written(app, answers, error) : undefined;
+      app > 0 || answers > 0 || leased !== null
+        ? (error?: Error | null) => this.written(app, answers, leased, error)
+        : undefined;
     if (chunks === null) {
       socket.write(single!, done);
     } else if (bytes <= JOIN_LIMIT) {
@@ -203,6 +241,7 @@ export class OutputBatcher {
       socket.cork();
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) socket.write(chunks[i]);
+      // The last chunk's callback comes after all the batch's chunks have been written (in order).
       socket.write(chunks[last], done);
       socket.uncork();
     }
@@ -212,7 +251,14 @@ export class OutputBatcher {
    * A write callback: its bytes reached the kernel, unless it failed or the socket was destroyed first (Node
    * then calls back without an error for the write in progress, written or not: it is counted as not sent).
    */
-  private written(app: number, answers: number, error: Error | null | undefined): void {
+  private written(
+    app: number,
+    answers: number,
+    leased: Buffer[] | null,
+    error: Error | null | undefined,
+  ): void {
+    // Written, failed or cancelled with the socket: either way libuv is done with the bytes.
+    this.releaseLeased(leased);
     if (error == null && !this.closed && !this.socket.destroyed) this.pendingAppBytes -= app;
     if (answers > 0) {
       // Sent or lost with the socket: either way no longer held here.
@@ -229,5 +275,7 @@ export class OutputBatcher {
     this.single = null;
     this.chunks = null;
     this.bytes = 0;
+    this.releaseLeased(this.leased);
+    this.leased = null;
   }
 }

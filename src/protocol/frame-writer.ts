@@ -18,6 +18,11 @@ export interface ChunkSink {
   reserve?(size: number): Buffer | null;
   readonly reservedAt?: number;
   commit?(size: number): void;
+  /**
+   * Optional, for large frames the writer builds by copying: a buffer of exactly `size` bytes that the sink
+   * reuses once it has been written, for the frame the writer then passes to write() at once. Null: allocate.
+   */
+  lease?(size: number): Buffer | null;
 }
 
 export interface FrameOptions {
@@ -105,7 +110,7 @@ export function writeFrame(
       // maskInto's one-pass word loop needs the payload's copy aligned like the payload (mod 8 for its
       // 64-bit loop): up to 7 spare bytes in front, left out of the subarray that is written. The offset of
       // an allocUnsafe buffer is arbitrary (below 4 KiB it is a slice of a shared pool).
-      const spare = Buffer.allocUnsafe(size + length + 7);
+      const spare = sink.lease?.(size + length + 7) ?? Buffer.allocUnsafe(size + length + 7);
       const pad = (payload.byteOffset - spare.byteOffset - size) & 7;
       out = spare.subarray(pad, pad + size + length);
     }
@@ -128,7 +133,7 @@ export function writeFrame(
       sink.commit!(size + length);
       return;
     }
-    const out = Buffer.allocUnsafe(size + length);
+    const out = sink.lease?.(size + length) ?? Buffer.allocUnsafe(size + length);
     writeHeader(out, 0, opcode, length, options.fin, options.rsv1, false);
     out.set(payload, size);
     sink.write(out);

@@ -1,4 +1,5 @@
 import { randomFillSync } from "node:crypto";
+import { loadSimdMasker } from "./mask-simd.js";
 
 // RFC 6455 §5.3: masking is an XOR with a 4-byte key, byte i with key[i % 4].
 // Done a word at a time on the aligned middle of the buffer; the key is rotated so that the word lanes line
@@ -8,6 +9,25 @@ import { randomFillSync } from "node:crypto";
 // Node 20, 1.6-2× faster than the 32-bit loop from 4 KiB up, a tie at 512 B, slower below (setup).
 
 const LONG_MIN = 1024;
+
+// From these sizes on, the WebAssembly SIMD masker (mask-simd.ts) beats the JS loops (a tie at 256 B in place,
+// 1.4-1.9× faster from 512 B to 64 KiB: `node bench/micro/mask-simd.mjs`); null where it cannot load.
+const simd = loadSimdMasker(globalThis.WebAssembly);
+const SIMD_IN_PLACE_MIN = 512;
+const SIMD_INTO_MIN = 256;
+
+/** The key's 4 bytes as a little-endian word, rotated so that its byte 0 masks payload byte `keyOffset`. */
+function rotatedWord(key: Uint8Array, keyOffset: number): number {
+  return (
+    key[keyOffset & 3] |
+    (key[(keyOffset + 1) & 3] << 8) |
+    (key[(keyOffset + 2) & 3] << 16) |
+    (key[(keyOffset + 3) & 3] << 24)
+  );
+}
+
+/** Whether large payloads are masked with WebAssembly SIMD in this process (for the benchmark's report). */
+export const simdMasking = simd !== null;
 
 const keyWord = new Uint32Array(1);
 const keyBytes = new Uint8Array(keyWord.buffer);
@@ -90,12 +110,26 @@ export function applyMaskWord(buf: Uint8Array, word: number, keyOffset: number):
     if (i + 2 < len) buf[i + 2] ^= k2;
     return;
   }
+  if (len >= SIMD_IN_PLACE_MIN && simd !== null) {
+    const shift = (keyOffset & 3) << 3;
+    simd.maskInto(buf, buf, 0, shift === 0 ? word : (word >>> shift) | (word << (32 - shift)));
+    return;
+  }
   wordKey.writeInt32LE(word | 0, 0);
-  applyMask(buf, wordKey, keyOffset);
+  applyMaskJs(buf, wordKey, keyOffset);
 }
 
 /** XORs `buf` in place with `key`, as if `buf` started `keyOffset` bytes into the masked payload. */
 export function applyMask(buf: Uint8Array, key: Uint8Array, keyOffset = 0): void {
+  if (buf.length >= SIMD_IN_PLACE_MIN && simd !== null) {
+    simd.maskInto(buf, buf, 0, rotatedWord(key, keyOffset));
+    return;
+  }
+  applyMaskJs(buf, key, keyOffset);
+}
+
+/** applyMask in JavaScript alone: the fallback, and the reference the SIMD path is tested against. */
+export function applyMaskJs(buf: Uint8Array, key: Uint8Array, keyOffset = 0): void {
   const len = buf.length;
   if (len < 64) {
     // Small payloads: a byte loop with the key in locals beats setting up a word view.
@@ -183,6 +217,17 @@ function applyMaskLongs(buf: Uint8Array, key: Uint8Array, keyOffset: number): vo
  * not overlap.
  */
 export function maskInto(src: Uint8Array, dst: Uint8Array, dstOffset: number, key: Uint8Array): void {
+  if (src.length >= SIMD_INTO_MIN && simd !== null) {
+    if (dstOffset < 0 || dstOffset + src.length > dst.length)
+      throw new RangeError("maskInto: dst is too short");
+    simd.maskInto(src, dst, dstOffset, rotatedWord(key, 0));
+    return;
+  }
+  maskIntoJs(src, dst, dstOffset, key);
+}
+
+/** maskInto in JavaScript alone: the fallback, and the reference the SIMD path is tested against. */
+export function maskIntoJs(src: Uint8Array, dst: Uint8Array, dstOffset: number, key: Uint8Array): void {
   const len = src.length;
   if (dstOffset < 0 || dstOffset + len > dst.length) throw new RangeError("maskInto: dst is too short");
   if (len < 64) {
@@ -210,7 +255,7 @@ export function maskInto(src: Uint8Array, dst: Uint8Array, dstOffset: number, ke
   }
   if ((skew & 3) !== 0) {
     dst.set(src, dstOffset);
-    applyMask(new Uint8Array(dst.buffer, dstStart, len), key);
+    applyMaskJs(new Uint8Array(dst.buffer, dstStart, len), key);
     return;
   }
   let i = 0;

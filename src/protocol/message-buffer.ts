@@ -3,7 +3,10 @@
 // is known (the final frame's length is in its header) and doubled otherwise, so a flood of tiny fragments
 // costs memory in proportion to its bytes, not one Buffer object per fragment.
 
+import { maskInto } from "./mask.js";
+
 const EMPTY = Buffer.alloc(0);
+const maskKey = Buffer.alloc(4);
 
 export class MessageBuffer {
   private first: Buffer | null = null;
@@ -22,17 +25,38 @@ export class MessageBuffer {
       this.length = piece.length;
       return;
     }
-    const needed = this.length + piece.length;
+    const joined = this.room(piece.length, expectedTotal);
+    piece.copy(joined, this.length);
+    this.length += piece.length;
+  }
+
+  /**
+   * Adds a piece that is still masked (RFC 6455 §5.3), unmasking it as it is copied in (one pass instead of
+   * an unmasking pass and a copy); `maskWord` is the key's little-endian word, `keyOffset` where in the key
+   * the piece starts. Returns the unmasked bytes (a view into the message, valid until take()).
+   */
+  appendUnmasking(piece: Buffer, expectedTotal: number, maskWord: number, keyOffset: number): Buffer {
+    const at = this.length;
+    const joined = this.room(piece.length, expectedTotal);
+    const shift = (keyOffset & 3) << 3;
+    maskKey.writeInt32LE(shift === 0 ? maskWord : (maskWord >>> shift) | (maskWord << (32 - shift)), 0);
+    maskInto(piece, joined, at, maskKey);
+    this.length = at + piece.length;
+    return joined.subarray(at, this.length);
+  }
+
+  /** The joined buffer with room for `more` bytes after the current ones: made, or grown, as needed. */
+  private room(more: number, expectedTotal: number): Buffer {
+    const needed = this.length + more;
     if (this.joined === null || this.joined.length < needed) {
       const capacity = Math.max(needed, expectedTotal, this.joined === null ? 0 : this.joined.length * 2);
       const grown = Buffer.allocUnsafe(capacity);
       if (this.joined !== null) this.joined.copy(grown, 0, 0, this.length);
-      else this.first!.copy(grown, 0);
+      else if (this.first !== null) this.first.copy(grown, 0);
       this.joined = grown;
       this.first = null;
     }
-    piece.copy(this.joined, this.length);
-    this.length = needed;
+    return this.joined;
   }
 
   /** Returns the whole message and resets. */

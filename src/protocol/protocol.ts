@@ -631,6 +631,31 @@ export class Protocol implements FrameSink {
     if (last && this.frameFin) this.finishMessage();
   }
 
+  /**
+   * A large masked piece of a data message that will be copied into the MessageBuffer (it is not the whole
+   * message): unmasked as it is copied. Takes the same decisions as onFramePayload.
+   */
+  onMaskedPayload(piece: Buffer, last: boolean, maskWord: number, keyOffset: number): boolean {
+    if (this.frameOpcode >= 8) return false;
+    // A piece that completes a frame and starts the message is not copied yet: it may be the whole message,
+    // which goes on without a copy, or the MessageBuffer keeps it by reference until the next piece (whose
+    // frame header may give the message's size). Unmasked in place.
+    if (last && this.bufferedMessageBytes === 0) return false;
+    this.framePieces++;
+    const unmasked = this.message.appendUnmasking(piece, this.expectedTotal, maskWord, keyOffset);
+    // §8.1: a text message in several pieces is validated piece by piece (see onFramePayload); a compressed
+    // one once inflated.
+    if (this.messageOpcode === Opcode.Text && !this.messageTransformed) {
+      this.validatingStream = true;
+      if (!this.utf8.feed(unmasked)) {
+        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
+        return true;
+      }
+    }
+    if (last && this.frameFin) this.finishMessage();
+    return true;
+  }
+
   private finishMessage(): void {
     const isText = this.messageOpcode === Opcode.Text;
     const streamed = this.validatingStream;
