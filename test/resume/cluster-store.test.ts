@@ -220,6 +220,26 @@ describe("ClusterResumeStore over node:cluster IPC", () => {
     assert.deepEqual(client.received, ["feed:fresh"]);
   });
 
+  test("the primary's own publishes get positions: delivered live, and replayed to a client that missed them", async (t) => {
+    const host = new ClusterResumeHost();
+    t.after(() => host.close());
+    const [a, b] = await startWorkers(t, 2);
+    const relay = await startRelay(t, a.url);
+    const client = resumeClient(t, relay.url);
+    await until(() => host.subscribers("feed") === 1 && client.sessions.length === 1, 5000, "the session");
+    assert.equal(host.publish("feed", "p1"), "1");
+    await until(() => client.received.length === 1, 5000, "the live publish");
+    relay.retarget(b.url);
+    relay.cutClients();
+    await until(() => client.events.includes("disconnect"), 5000, "the drop");
+    host.publish("feed", "p2");
+    host.publish("feed", Buffer.from([0, 1, 255]));
+    await publish(a, ["w3"]);
+    await until(() => client.events.includes("resumed") && client.received.length === 4, 10_000, "replay");
+    assert.deepEqual(client.received, ["feed:p1", "feed:p2", "feed:0001ff", "feed:w3"]);
+    assert.equal(host.stats.appended, 4);
+  });
+
   for (const serialization of ["json", "advanced"] as const) {
     test(`binary payloads arrive byte for byte, live and replayed (serialization ${serialization})`, async (t) => {
       const host = new ClusterResumeHost();
