@@ -24,7 +24,8 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
 `;
 
 // ARGV from [5]: requested name ("" for a guest), its key, names this process holds, the room's channel,
-// settle ms. Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms} (the registry
+// settle ms, how its subscribers are counted ("NUMSUB", or "SHARDNUMSUB" on a Redis Cluster: the room's
+// channel is then a sharded channel in the keys' slot, so this node is the one that knows them). Returns {name, count}, or {"", -1} (register your members first) or {"", -2, ms} (the registry
 // is being restored: ask again).
 export const JOIN = `${PROLOGUE}
 if not known and tonumber(ARGV[7]) > 0 then return {'', -1} end
@@ -33,7 +34,7 @@ if restoring then
   local settled = restoring + tonumber(ARGV[9])
   if now < settled then return {'', -2, settled - now} end
   if ARGV[8] ~= '' then
-    local subscribed = redis.call('PUBSUB', 'NUMSUB', ARGV[8])[2]
+    local subscribed = redis.call('PUBSUB', ARGV[10] or 'NUMSUB', ARGV[8])[2]
     local holders, seen = 0, {}
     for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
       if not seen[owner] then

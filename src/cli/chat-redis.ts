@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
-import { RedisAdapter, type RedisClientLike } from "../redis/index.js";
+import { RedisAdapter, type RedisClientLike, type RedisClusterLike } from "../redis/index.js";
 import { nameKey } from "./chat-names.js";
+import { createChatCluster, isClusterNode } from "./chat-redis-cluster.js";
 import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
 import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
@@ -52,6 +53,12 @@ export interface RedisPresenceOptions {
    * Redis restart, joins wait until every process subscribed to it has registered its members again.
    */
   channel?: string;
+  /**
+   * Redis Cluster: the keys are `sockjet:presence:{<channel>}:…` (the hash tag puts them, and the room's
+   * sharded channel, in one slot: a script may only touch keys of one slot, and it counts the channel's
+   * subscribers with PUBSUB SHARDNUMSUB on the node that owns them).
+   */
+  cluster?: boolean;
   /** How long a process counts without a heartbeat. Default 30 s; the heartbeat runs every ttlMs/3. */
   ttlMs?: number;
   /** Longest wait for one answer from Redis. Default 3 s. */
@@ -77,6 +84,7 @@ export class RedisPresence implements ChatPresence {
   readonly keys: [members: string, processes: string, guests: string, restoring: string];
   private readonly client: PresenceClient;
   private readonly channel: string;
+  private readonly numsub: "NUMSUB" | "SHARDNUMSUB";
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
   private readonly joinWaitMs: number;
@@ -105,7 +113,11 @@ export class RedisPresence implements ChatPresence {
     this.restoringMs = Math.floor(this.ttlMs / 3) + 1_000;
     this.settleMs = Math.min(options.settleMs ?? 2_000, this.restoringMs);
     this.report = options.report;
-    const prefix = `sockjet:presence:${options.topic}:`;
+    this.numsub = options.cluster === true ? "SHARDNUMSUB" : "NUMSUB";
+    const prefix =
+      options.cluster === true
+        ? `sockjet:presence:{${options.channel ?? options.topic}}:`
+        : `sockjet:presence:${options.topic}:`;
     this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}restoring`];
     this.heartbeat = setInterval(() => this.restore(), Math.max(10, Math.floor(this.ttlMs / 3)));
     this.heartbeat.unref();
@@ -125,6 +137,7 @@ export class RedisPresence implements ChatPresence {
           String(this.local.size),
           this.channel,
           String(this.settleMs),
+          this.numsub,
         ])) as [string, number, number?];
         if (Number(reply[1]) === -1) {
           // Redis lost this process (restarted empty, or this process was frozen past its ttl).
@@ -266,42 +279,66 @@ export class RedisPresence implements ChatPresence {
 }
 
 export interface RedisChat {
+  /** A Redis Cluster (sharded pub/sub), not a single Redis. */
+  cluster: boolean;
   adapter: RedisAdapter;
   presence: RedisPresence;
   /** Releases the presence heartbeat and the Redis connection (after the server has closed the adapter). */
   close(): Promise<void>;
 }
 
+/** What the chat does with its node-redis client, single node or cluster alike. */
+interface ChatConnection {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
 /**
  * Connects to Redis for the chat room: one connection for PUBLISH and presence (the adapter's `client`), and
  * the adapter's own duplicate for SUBSCRIBE. Resolves once both are up; rejects after `timeoutMs` otherwise.
+ * Several URLs, or one of a Redis Cluster node, make it a cluster client (chat-redis-cluster.ts).
  */
 export async function connectRedisChat(
-  url: string,
+  urls: string[],
   options: { topic: string; report: (message: string) => void; timeoutMs?: number },
 ): Promise<RedisChat> {
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const client = createClient({
-    url,
-    // Fail at once while Redis is away rather than replay stale commands later (as the adapter does).
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: timeoutMs,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-    },
-  } as RedisClientOptions);
+  const cluster = urls.length > 1 || (await isClusterNode(urls[0], timeoutMs));
+  const client: ChatConnection = cluster
+    ? createChatCluster(urls, timeoutMs)
+    : createClient({
+        url: urls[0],
+        // Fail at once while Redis is away rather than replay stale commands later (as the adapter does).
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: timeoutMs,
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+        },
+      } as RedisClientOptions);
   let lastError = "no answer";
-  client.on("error", (error: Error) => {
+  const onError = (error: Error) => {
     lastError = error.message || String(error);
-  });
-  const adapter = new RedisAdapter({ client: client as unknown as RedisClientLike });
+  };
+  client.on("error", onError);
+  if (cluster) client.on("node-error", onError);
+  const adapter = cluster
+    ? new RedisAdapter({ clusterClient: client as unknown as RedisClusterLike })
+    : new RedisAdapter({ client: client as unknown as RedisClientLike });
   const presence = new RedisPresence(client as unknown as PresenceClient, {
     topic: options.topic,
     channel: adapter.channel(options.topic),
+    cluster,
     report: options.report,
   });
   // Back after a drop (maybe a Redis restarted empty): this process's members are registered again at once.
-  client.on("ready", () => presence.restore());
+  // (A cluster's nodes are ready before its topology is known: presence waits for that.)
+  client.on(cluster ? "node-ready" : "ready", () => {
+    if (client.isReady) presence.restore();
+  });
   const close = async () => {
     presence.stop();
     await adapter.close();
@@ -338,5 +375,5 @@ export async function connectRedisChat(
   } finally {
     clearTimeout(timer);
   }
-  return { adapter, presence, close };
+  return { cluster, adapter, presence, close };
 }

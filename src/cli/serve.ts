@@ -26,7 +26,7 @@ import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
 // With `--redis URL` the chat room's topic goes through Redis (sockjet/redis), so every `serve` pointed at
-// the same Redis serves one room.
+// the same Redis serves one room; a Redis Cluster node (or a list of them) gets sharded pub/sub.
 
 const CHAT_MAX_PAYLOAD_BYTES = 16 * 1024;
 const CHAT_TOPIC = "chat";
@@ -108,8 +108,9 @@ const specs = {
     { valueName: "N|auto", defaultValue: 1, parse: workersFlag },
   ),
   redis: flag.value(
-    "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
-    { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
+    "one /chat room, user count included, with every serve using this Redis (needs the redis package); " +
+      "a Redis Cluster is found from any node, or give several of its nodes: URL,URL,…",
+    { valueName: "URL", defaultValue: undefined as string[] | undefined, parse: redisUrls },
   ),
 };
 
@@ -131,6 +132,7 @@ Examples:
   sockjet serve --tls-cert cert.pem --tls-key key.pem
   sockjet serve -p 8081 --redis redis://localhost:6379
   sockjet serve -p 8082 --redis redis://localhost:6379   the same chat room on both ports
+  sockjet serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   on a Redis Cluster
   sockjet serve --allow-origin https://app.example.com   also pages of that origin
   sockjet serve --workers auto                one process per core, one chat room
 
@@ -149,6 +151,11 @@ function payloadLimit(raw: string): number {
   const bytes = byteSize(raw);
   if (bytes < 1) throw new Error("the limit must be at least 1 byte, like 64k or 16m");
   return bytes;
+}
+
+/** redis:// or rediss:// URLs, comma-separated: one Redis, or nodes of one Redis Cluster. */
+function redisUrls(raw: string): string[] {
+  return raw.split(",").map((url) => redisUrl(url.trim()));
 }
 
 /** A redis:// or rediss:// URL. */
@@ -172,11 +179,18 @@ function displayRedisUrl(raw: string): string {
   return url.toString();
 }
 
+function displayRedisUrls(urls: string[]): string {
+  return urls.map(displayRedisUrl).join(",");
+}
+
 /**
  * Loads and connects the Redis side of the chat room. The `redis` package is an optional peer dependency, so
  * the modules that import it are loaded only here, when --redis is given.
  */
-async function startRedisChat(url: string, report: (message: string) => void): Promise<RedisChat | number> {
+async function startRedisChat(
+  urls: string[],
+  report: (message: string) => void,
+): Promise<RedisChat | number> {
   let loaded: typeof import("./chat-redis.js");
   try {
     loaded = await import("./chat-redis.js");
@@ -191,9 +205,9 @@ async function startRedisChat(url: string, report: (message: string) => void): P
     throw error;
   }
   try {
-    return await loaded.connectRedisChat(url, { topic: CHAT_TOPIC, report });
+    return await loaded.connectRedisChat(urls, { topic: CHAT_TOPIC, report });
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${displayRedisUrl(url)}: ${errorMessage(error)}`);
+    throw new Error(`cannot reach Redis at ${displayRedisUrls(urls)}: ${errorMessage(error)}`);
   }
 }
 
@@ -275,7 +289,8 @@ async function run(argv: string[]): Promise<number> {
     return runPrimary({
       workers: flags.workers,
       redis: flags.redis !== undefined,
-      banner: (bound) => banner(bound, flags, certFile !== undefined, flags.workers),
+      banner: (bound) =>
+        banner(bound, flags, certFile !== undefined, flags.workers, (flags.redis?.length ?? 0) > 1),
       log,
       warn: (line) => process.stderr.write(`${timestamp()}  sockjet serve: ${line}\n`),
     });
@@ -443,7 +458,7 @@ async function run(argv: string[]): Promise<number> {
     }
   });
   // A worker's banner is its primary's, printed once every worker listens.
-  if (worker === null) process.stdout.write(banner(bound, flags, secure, 1));
+  if (worker === null) process.stdout.write(banner(bound, flags, secure, 1, redisChat?.cluster === true));
 
   await stopped;
   // The room first: its members' leave notices reach the other processes while the adapter is still up.
@@ -467,9 +482,10 @@ async function run(argv: string[]): Promise<number> {
 /** The startup lines: where the page, the echo and the chat are. */
 function banner(
   bound: { address: string; port: number },
-  flags: { host: string; redis: string | undefined; quiet: boolean },
+  flags: { host: string; redis: string[] | undefined; quiet: boolean },
   secure: boolean,
   workers: number,
+  redisCluster: boolean,
 ): string {
   const base = `${displayHost(flags.host, bound.address)}:${bound.port}`;
   return (
@@ -480,7 +496,8 @@ function banner(
     `  chat   ${secure ? "wss" : "ws"}://${base}/chat\n` +
     (flags.redis === undefined
       ? ""
-      : `  redis  ${displayRedisUrl(flags.redis)} (one chat room with every serve using it)\n`) +
+      : `  redis  ${displayRedisUrls(flags.redis)} (${redisCluster ? "Redis Cluster, sharded pub/sub; " : ""}` +
+        "one chat room with every serve using it)\n") +
     (flags.quiet ? "" : "Press Ctrl-C to stop.\n")
   );
 }

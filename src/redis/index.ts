@@ -10,10 +10,12 @@ import { EventEmitter } from "node:events";
 // dependencies, and it resubscribes a connection's channels by itself after a reconnect. What it does not
 // do, this adapter adds: re-establishing subscriptions whose SUBSCRIBE failed while Redis was away, and
 // failing publishes fast while it is away instead of queueing them for later.
-import { createClient, type RedisClientOptions } from "redis";
+import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
+import { type RedisClusterLike, ShardedClusterClient } from "./cluster.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
+export type { RedisClusterLike } from "./cluster.js";
 export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
 
 // A PubSubAdapter over Redis pub/sub (https://redis.io/docs/latest/develop/interact/pubsub/): PUBLISH on one
@@ -58,7 +60,10 @@ export interface RedisClientLike {
   destroy(): void;
 }
 
-/** How a RedisAdapter reaches Redis: a `url`, or a `client` of your own. */
+/**
+ * How a RedisAdapter reaches Redis: a `url`, or a `client` of your own; or, for a Redis Cluster (sharded
+ * pub/sub, Redis 7), `cluster` options, or a `clusterClient` of your own.
+ */
 export interface RedisAdapterOptions {
   /** redis[s]://[[user][:password]@]host[:port][/db]. The adapter makes, connects and closes its clients. */
   url?: string;
@@ -69,6 +74,18 @@ export interface RedisAdapterOptions {
    * of it. The adapter connects it if it is not open, and never closes it.
    */
   client?: RedisClientLike;
+  /**
+   * Instead of `url`: a Redis Cluster, as node-redis createCluster() options, e.g.
+   * `{ rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }] }`. Topics go over
+   * sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7): each topic's channel lives on the master that owns its
+   * hash slot. The adapter makes, connects and closes its cluster clients.
+   */
+  cluster?: RedisClusterOptions;
+  /**
+   * Instead of `url`: your own node-redis cluster client (createCluster()), used to SPUBLISH; the adapter
+   * subscribes on a duplicate() of it. The adapter connects it if it is not open, and never closes it.
+   */
+  clusterClient?: RedisClusterLike;
   /** Prefix of the Redis channel of each topic. Default "sockjet:". */
   prefix?: string;
   /**
@@ -160,11 +177,21 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
 
   constructor(options: RedisAdapterOptions) {
     super();
-    if ((options.url === undefined) === (options.client === undefined))
-      throw new TypeError("RedisAdapter needs exactly one of options.url and options.client");
+    const given = [options.url, options.client, options.cluster, options.clusterClient];
+    if (given.filter((option) => option !== undefined).length !== 1) {
+      throw new TypeError(
+        "RedisAdapter needs exactly one of options.url, options.client, options.cluster and options.clusterClient",
+      );
+    }
     this.prefix = options.prefix ?? "sockjet:";
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
-    if (options.client !== undefined) {
+    if (options.clusterClient !== undefined) {
+      this.publisher = new ShardedClusterClient(options.clusterClient);
+      this.ownsPublisher = false;
+    } else if (options.cluster !== undefined) {
+      this.publisher = new ShardedClusterClient(createCluster(clusterDefaults(options.cluster)));
+      this.ownsPublisher = true;
+    } else if (options.client !== undefined) {
       this.publisher = options.client;
       this.ownsPublisher = false;
     } else {
@@ -185,6 +212,11 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       client.on("error", (error: Error) => this.lost(error));
       client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
     }
+    // Subscriptions may be lost with it (on a cluster the client stays ready while one node is down): the
+    // adapter is up again only once restore() has run on the subscriber.
+    this.subscriber.on("reconnecting", () => {
+      this.restored = false;
+    });
     this.publisher.on("ready", () => this.checkUp());
     this.subscriber.on("ready", () => {
       this.restored = false;
@@ -260,7 +292,13 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.staleChannels.add(channel);
       return;
     }
-    await this.bounded("an unsubscribe", this.subscriber.unsubscribe(channel));
+    try {
+      await this.bounded("an unsubscribe", this.subscriber.unsubscribe(channel));
+    } catch (error) {
+      // Still subscribed (e.g. its cluster node is down): unsubscribed again at the next restore().
+      if (!this.topics.has(topic)) this.staleChannels.add(channel);
+      throw error;
+    }
   }
 
   onMessage(handler: (message: AdapterMessage) => void): void {
@@ -287,6 +325,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     };
     await shut(this.subscriber);
     if (this.ownsPublisher) await shut(this.publisher);
+    else if (this.publisher instanceof ShardedClusterClient) this.publisher.stopConnecting();
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
@@ -363,4 +402,24 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     const reported = new Error(`Redis connection: ${error.message}`, { cause: error });
     for (const handler of this.errorHandlers) handler(reported);
   }
+}
+
+/**
+ * The adapter's cluster: like its single-node client, commands fail at once while their node is away
+ * (disableOfflineQueue) and reconnects are quick; a topology refresh after a second of failed reconnects (not
+ * node-redis's 5) finds the replica that took over a dead master's slots soon after it did.
+ */
+function clusterDefaults(options: RedisClusterOptions): RedisClusterOptions {
+  return {
+    topologyRefreshOnReconnectionAttemptStrategy: 1000,
+    ...options,
+    defaults: {
+      disableOfflineQueue: true,
+      ...options.defaults,
+      socket: {
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+        ...options.defaults?.socket,
+      },
+    },
+  } as RedisClusterOptions;
 }
