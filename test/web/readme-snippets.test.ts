@@ -7,6 +7,7 @@ import * as sockjet from "../../src/index.js";
 import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
 import * as sockjetResume from "../../src/resume/client.js";
+import { RedisCluster } from "../pubsub/redis-cluster-helpers.js";
 import { freePort, RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { javascriptBlocks, README, runSnippet, type Snippet } from "./readme-snippets.js";
@@ -318,6 +319,27 @@ const checks: Record<string, Check[]> = {
       await within(Promise.all(made.servers.map((s) => s.adapterSettled())), "the adapters' subscriptions");
       a.socket.send("across processes");
       assert.equal(await b.next(), "across processes");
+      assert.deepEqual(a.received, []);
+      for (const c of [a, b]) c.socket.close();
+    },
+    // The same chat on a Redis Cluster (sharded pub/sub): a real 3-master cluster, the block twice.
+    async (snippet, made, t) => {
+      const cluster = await RedisCluster.start();
+      t.after(() => cluster.stop());
+      const env = {
+        PORT: "0",
+        REDIS_CLUSTER: cluster.nodes.map((node) => `redis://127.0.0.1:${node.port}`).join(","),
+      };
+      await runSnippet(snippet.code, made.modules(), made.console, env);
+      await runSnippet(snippet.code, made.modules(), made.console, env);
+      await within(Promise.all(made.adapters.map((adapter) => adapter.ready)), "both adapters");
+      const [a, b] = await Promise.all(
+        made.servers.map(async (s) => client(`ws://127.0.0.1:${await portOf(s)}/`)),
+      );
+      await until(() => made.servers.every((s) => s.subscriberCount("chat") === 1), "both subscriptions");
+      await within(Promise.all(made.servers.map((s) => s.adapterSettled())), "the adapters' subscriptions");
+      a.socket.send("across the cluster");
+      assert.equal(await b.next(), "across the cluster");
       assert.deepEqual(a.received, []);
       for (const c of [a, b]) c.socket.close();
     },
