@@ -21,6 +21,13 @@ import { channelCarriesBytes, decodePayload, encodePayload } from "./wire.js";
 // settles their append(): Node emits the IPC messages of one read before running promise callbacks, and the
 // contract wants the server to learn its positions first. Every request is bounded by timeoutMs.
 
+/**
+ * The namespaces of this process's open stores. The host answers requests by namespace and id, and knows a
+ * worker's subscriptions per namespace, not per store: two stores with one namespace in one worker would
+ * take each other's answers and unsubscribe each other's topics, so the second one is refused.
+ */
+const namespacesInUse = new Set<string>();
+
 /** Payload bytes past which a batch of appends is sent at once rather than at the end of the turn. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
@@ -28,7 +35,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 export interface ClusterResumeStoreOptions {
   /**
    * Keeps this store's topics and sessions apart from another's in the same cluster (one per server, if a
-   * worker runs two servers with resume). Default "default".
+   * worker runs two servers with resume). One process cannot have two open stores with the same namespace
+   * (the constructor throws). Default "default".
    */
   namespace?: string;
   /**
@@ -65,6 +73,12 @@ export class ClusterResumeStore implements ResumeStore {
     if (typeof process.send !== "function")
       throw new Error("ClusterResumeStore runs in a node:cluster worker: this process has no IPC channel");
     this.namespace = options.namespace ?? "default";
+    if (namespacesInUse.has(this.namespace))
+      throw new Error(
+        `this process already has a ClusterResumeStore with namespace "${this.namespace}": give each ` +
+          "server's store a namespace of its own (the option namespace), or close the other first",
+      );
+    namespacesInUse.add(this.namespace);
     this.timeoutMs = options.timeoutMs ?? 5000;
     process.on("message", this.onIpc);
     process.on("disconnect", this.onDisconnect);
@@ -140,6 +154,7 @@ export class ClusterResumeStore implements ResumeStore {
     const flushed = this.flush();
     if (flushed !== undefined) await flushed.catch(() => {});
     this.closed = true;
+    namespacesInUse.delete(this.namespace);
     process.off("message", this.onIpc);
     process.off("disconnect", this.onDisconnect);
     this.failPending(new Error("the cluster resume store is closed"));

@@ -278,6 +278,26 @@ describe("ClusterResumeStore: failures", () => {
     raw.socket.close();
   });
 
+  test("a second store with the same namespace in one worker is refused with a clear error; another namespace is fine", async (t) => {
+    const host = new ClusterResumeHost();
+    t.after(() => host.close());
+    const [a] = await startWorkers(t, 1);
+    const answer = new Promise<string[]>((resolve) =>
+      a.worker.on("message", (message: { fixture?: string; outcomes?: string[] }) => {
+        if (message.fixture === "another-store") resolve(message.outcomes ?? []);
+      }),
+    );
+    a.worker.send({ fixture: "another-store" });
+    const [same, other] = await within(answer, 5000, "the worker's answer");
+    assert.match(same, /already has a ClusterResumeStore with namespace "default"/);
+    assert.equal(other, "ok");
+    // The worker's own store still works.
+    const client = resumeClient(t, a.url);
+    await until(() => client.sessions.length === 1, 5000, "a session");
+    await publish(a, ["still"]);
+    await until(() => client.received.length === 1, 5000, "the message");
+  });
+
   test("the host runs in the primary only; the store in a process with an IPC channel only", async () => {
     const { ClusterResumeStore } = await import("../../src/cluster/resume-store.js");
     if (typeof process.send !== "function")
