@@ -8,6 +8,12 @@ export type { Http2Mode } from "./client/http2-session-pool.js";
 export type { ProxyOption, ProxySettings } from "./client/proxy.js";
 export { ClusterAdapter, type ClusterAdapterOptions } from "./cluster/adapter.js";
 export { ClusterRelay, type ClusterRelayOptions, type ClusterRelayStats } from "./cluster/relay.js";
+export {
+  ClusterResumeHost,
+  type ClusterResumeHostOptions,
+  type ClusterResumeHostStats,
+} from "./cluster/resume-host.js";
+export { ClusterResumeStore, type ClusterResumeStoreOptions } from "./cluster/resume-store.js";
 export type { HeartbeatOptions } from "./connection/heartbeat.js";
 export type { RateLimitOptions } from "./connection/rate-limit.js";
 export { CloseCode } from "./protocol/constants.js";

@@ -1,0 +1,259 @@
+import nodeCluster, { type Cluster, type Worker } from "node:cluster";
+import { MemoryResumeStore, type MemoryResumeStoreOptions } from "../server/memory-resume-store.js";
+import type { StoredMessage } from "../server/resume-store.js";
+import {
+  type AppendedItem,
+  isAppendItem,
+  isResumeMessage,
+  isSessionRecord,
+  RESUME_TAG,
+  type ReadItem,
+  type ResumeMessages,
+  type ResumeReply,
+} from "./resume-wire.js";
+import { decodePayload, encodePayload } from "./wire.js";
+
+// The primary's half of the ClusterResumeStore (resume-store.ts in this folder): the one ordering point of
+// the workers' resume stores. It holds a MemoryResumeStore per namespace, so positions, the last messages of
+// each topic and the records of sessions live in the primary and outlive any worker. An append from a worker
+// gets its position here, is answered, and is then sent to every worker subscribed to its topic (the
+// publisher's included) in position order: the primary handles one IPC message at a time, and each worker's
+// channel is a stream. Workers are forgotten when they disconnect or exit; their sessions stay.
+
+/** Options of a ClusterResumeHost. */
+export interface ClusterResumeHostOptions extends MemoryResumeStoreOptions {
+  /** The cluster whose workers to serve. Default: node:cluster. */
+  cluster?: Cluster;
+  /**
+   * Whether binary payloads go to the workers as bytes: they were forked with serialization "advanced".
+   * Default: what the cluster's settings say.
+   */
+  bytes?: boolean;
+}
+
+/** Counters of a ClusterResumeHost. */
+export interface ClusterResumeHostStats {
+  /** Messages appended (by workers and by the primary). */
+  appended: number;
+  /** Copies sent to workers. */
+  delivered: number;
+}
+
+/** Serves the ClusterResumeStores of a cluster's workers; create one in the primary, before forking. */
+export class ClusterResumeHost {
+  private readonly cluster: Cluster;
+  private readonly bytesOption: boolean | undefined;
+  private readonly storeOptions: MemoryResumeStoreOptions;
+  private readonly stores = new Map<string, MemoryResumeStore>();
+  /** Subscribed workers by namespace and topic. */
+  private readonly topics = new Map<string, Set<Worker>>();
+  /** The topic keys of each worker, to forget it at once. */
+  private readonly byWorker = new Map<Worker, Set<string>>();
+  private appended = 0;
+  private delivered = 0;
+  private closed = false;
+  private readonly onMessage = (worker: Worker, message: unknown) => this.receive(worker, message);
+  private readonly onGone = (worker: Worker) => this.forget(worker);
+
+  constructor(options: ClusterResumeHostOptions = {}) {
+    const { cluster, bytes, ...storeOptions } = options;
+    this.cluster = cluster ?? nodeCluster;
+    if (!this.cluster.isPrimary) throw new Error("ClusterResumeHost runs in the cluster's primary process");
+    this.bytesOption = bytes;
+    // Checked now (a bad bound is a TypeError here, not in the first worker's request).
+    new MemoryResumeStore(storeOptions);
+    this.storeOptions = storeOptions;
+    this.cluster.on("message", this.onMessage);
+    this.cluster.on("disconnect", this.onGone);
+    this.cluster.on("exit", this.onGone);
+  }
+
+  get stats(): ClusterResumeHostStats {
+    return { appended: this.appended, delivered: this.delivered };
+  }
+
+  /** Workers subscribed to `topic` now. */
+  subscribers(topic: string, namespace = "default"): number {
+    return this.topics.get(key(namespace, topic))?.size ?? 0;
+  }
+
+  /** The store of a namespace (for tests and stats: its sessionCount). */
+  store(namespace = "default"): MemoryResumeStore {
+    let store = this.stores.get(namespace);
+    if (store === undefined) this.stores.set(namespace, (store = new MemoryResumeStore(this.storeOptions)));
+    return store;
+  }
+
+  /**
+   * A publish made by the primary itself (serve announces a dead worker's members this way): appended, then
+   * sent to every worker subscribed to `topic`. Returns its position.
+   */
+  publish(topic: string, data: string | Buffer, namespace = "default"): string {
+    const isText = typeof data === "string";
+    const payload = isText ? Buffer.from(data, "utf8") : data;
+    const position = this.store(namespace).append(topic, payload, isText);
+    this.appended++;
+    this.deliver(namespace, [{ topic, message: { position, payload, isText } }]);
+    return position;
+  }
+
+  /** Stops serving; the workers' requests time out from now on. What the stores hold is dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cluster.off("message", this.onMessage);
+    this.cluster.off("disconnect", this.onGone);
+    this.cluster.off("exit", this.onGone);
+    for (const store of this.stores.values()) void store.close();
+    this.stores.clear();
+    this.topics.clear();
+    this.byWorker.clear();
+  }
+
+  private receive(worker: Worker, message: unknown): void {
+    if (!isResumeMessage(message)) return;
+    const request = message as { op: string; ns: string; id?: unknown } & Record<string, unknown>;
+    if (typeof request.id !== "number") return;
+    const { ns, id } = request;
+    const answer = (ok: boolean, value?: unknown, error?: string): void => {
+      send(worker, { sockjet: RESUME_TAG, ns, op: "reply", id, ok, value, error } satisfies ResumeReply);
+    };
+    let value: unknown;
+    try {
+      value = this.serve(worker, request);
+    } catch (error) {
+      answer(false, undefined, (error as Error).message);
+      return;
+    }
+    // The memory store's promises are settled already: a read sees every append made before it.
+    if (value instanceof Promise) value.then((settled) => answer(true, settled));
+    else answer(true, value);
+    if (request.op === "append") this.deliver(ns, this.justAppended.splice(0));
+  }
+
+  /** Appended by the request being served: sent to the subscribers after its reply. */
+  private readonly justAppended: { topic: string; message: StoredMessage }[] = [];
+
+  /** Does what a request asks; its answer's value. Throws on a malformed request. */
+  private serve(worker: Worker, request: { op: string; ns: string } & Record<string, unknown>): unknown {
+    const { ns, topic } = request;
+    const bad = new Error(`malformed '${request.op}' request`);
+    const store = this.store(ns);
+    switch (request.op) {
+      case "append": {
+        if (!Array.isArray(request.items) || !request.items.every(isAppendItem)) throw bad;
+        const positions: string[] = [];
+        for (const [itemTopic, wirePayload, isText] of request.items) {
+          const payload = decodePayload(wirePayload, isText)!;
+          const position = store.append(itemTopic, payload, isText);
+          positions.push(position);
+          this.justAppended.push({ topic: itemTopic, message: { position, payload, isText } });
+        }
+        this.appended += positions.length;
+        return positions;
+      }
+      case "sub":
+      case "unsub":
+        if (typeof topic !== "string") throw bad;
+        if (request.op === "sub") this.add(worker, key(ns, topic));
+        else this.remove(worker, key(ns, topic));
+        return undefined;
+      case "last":
+        if (typeof topic !== "string") throw bad;
+        return store.lastPosition(topic);
+      case "read": {
+        const { after, limit } = request;
+        if (typeof topic !== "string" || typeof after !== "string" || typeof limit !== "number") throw bad;
+        const bytes = this.bytes();
+        return store
+          .readAfter(topic, after, limit)
+          .then((messages) =>
+            messages === null
+              ? null
+              : messages.map(
+                  (m): ReadItem => [m.position, encodePayload(m.payload, m.isText, bytes), m.isText],
+                ),
+          );
+      }
+      case "save": {
+        const { session, record, ttlMs } = request;
+        if (typeof session !== "string" || !isSessionRecord(record) || typeof ttlMs !== "number") throw bad;
+        return store.saveSession(session, record, ttlMs);
+      }
+      case "take":
+        if (typeof request.session !== "string") throw bad;
+        return store.takeSession(request.session).then((record) => record ?? null);
+      default:
+        throw bad;
+    }
+  }
+
+  /** Sends appended messages to the workers subscribed to their topics: one IPC message per worker. */
+  private deliver(ns: string, appended: { topic: string; message: StoredMessage }[]): void {
+    const bytes = this.bytes();
+    const batches = new Map<Worker, AppendedItem[]>();
+    for (const { topic, message } of appended) {
+      const workers = this.topics.get(key(ns, topic));
+      if (workers === undefined) continue;
+      // Encoded once for every worker.
+      const item: AppendedItem = [
+        topic,
+        encodePayload(message.payload, message.isText, bytes),
+        message.isText,
+        message.position,
+      ];
+      for (const worker of workers) {
+        const batch = batches.get(worker);
+        if (batch === undefined) batches.set(worker, [item]);
+        else batch.push(item);
+      }
+    }
+    for (const [worker, items] of batches) {
+      if (send(worker, { sockjet: RESUME_TAG, ns, op: "msgs", items } satisfies ResumeMessages))
+        this.delivered += items.length;
+    }
+  }
+
+  private bytes(): boolean {
+    return this.bytesOption ?? this.cluster.settings.serialization === "advanced";
+  }
+
+  private add(worker: Worker, topicKey: string): void {
+    // A worker already gone (its exit came first) is not subscribed again.
+    if (this.closed || !worker.isConnected()) return;
+    let workers = this.topics.get(topicKey);
+    if (workers === undefined) this.topics.set(topicKey, (workers = new Set()));
+    workers.add(worker);
+    let keys = this.byWorker.get(worker);
+    if (keys === undefined) this.byWorker.set(worker, (keys = new Set()));
+    keys.add(topicKey);
+  }
+
+  private remove(worker: Worker, topicKey: string): void {
+    const workers = this.topics.get(topicKey);
+    workers?.delete(worker);
+    if (workers?.size === 0) this.topics.delete(topicKey);
+    this.byWorker.get(worker)?.delete(topicKey);
+  }
+
+  private forget(worker: Worker): void {
+    for (const topicKey of this.byWorker.get(worker) ?? []) {
+      const workers = this.topics.get(topicKey);
+      workers?.delete(worker);
+      if (workers?.size === 0) this.topics.delete(topicKey);
+    }
+    this.byWorker.delete(worker);
+  }
+}
+
+function key(namespace: string, topic: string): string {
+  return `${namespace}\u0000${topic}`;
+}
+
+/** Sends to a worker that may be going away: false when it cannot take messages any more. */
+function send(worker: Worker, message: ResumeReply | ResumeMessages): boolean {
+  if (!worker.isConnected()) return false;
+  // A channel that closes under the write reports it here, not as an 'error' on the worker.
+  worker.send(message, undefined, () => {});
+  return true;
+}
