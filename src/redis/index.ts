@@ -14,6 +14,7 @@ import { createClient, type RedisClientOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
+export * from "./stream-exports.js";
 export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
 
 // A PubSubAdapter over Redis pub/sub (https://redis.io/docs/latest/develop/interact/pubsub/): PUBLISH on one
