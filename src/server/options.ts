@@ -6,6 +6,7 @@ import type { ExtensionOffer } from "../protocol/header-grammar.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { PubSubAdapter } from "./adapter.js";
 import type { OriginsOption } from "./origin-policy.js";
+import type { ResumeOptions } from "./resume-options.js";
 
 // Every server option with its default, in one place. Limits name their unit.
 
@@ -113,6 +114,12 @@ export interface WebSocketServerOptions {
    * only. The server closes it in close(). Default null.
    */
   adapter?: PubSubAdapter | null;
+  /**
+   * Resumable sessions (docs/resume.md): clients that offer the `sockjet.resume.1` subprotocol get a session
+   * token and positioned topic messages, and after a disconnection within maxDisconnectionMs get their
+   * subscriptions back and every missed topic message replayed. `true` = the defaults. Default null (off).
+   */
+  resume?: ResumeOptions | boolean | null;
 
   /** Largest message accepted, after decompression. Default 1 MiB. */
   maxPayloadBytes?: number;

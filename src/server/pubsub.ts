@@ -5,13 +5,21 @@ import { toBoolean, toDictionary } from "../web/webidl.js";
 import { WebSocket } from "../web/websocket.js";
 import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
 import { PublishQueue } from "./publish-queue.js";
-import { checkTopic, SharedMessage, TopicRegistry } from "./topics.js";
+import type { ResolvedResume } from "./resume-options.js";
+import { ResumeSessions } from "./resume-sessions.js";
+import type { ResumeStore, StoredMessage } from "./resume-store.js";
+import { envelopeTopicMessage } from "./resume-wire.js";
+import { checkTopic, PositionedMessage, SharedMessage, TopicRegistry } from "./topics.js";
 
 // The server's pub/sub: the in-process TopicRegistry plus the scale-out adapter. A publish is delivered to
 // the local subscribers at once (synchronously, framed once) and handed to the adapter, which carries it to
 // the other processes; what they publish comes back through the adapter and is fanned out here the same way.
 // The adapter is told when a topic gets its first local subscriber and loses its last, so a process only
 // receives the topics someone here listens to.
+// With resumable sessions (the `resume` option), every publish first gets a position from the resume store
+// and is kept there; resume subscribers get it in an envelope (docs/resume.md). A store that distributes
+// (Redis Streams) then also replaces the adapter: a publish is delivered, here too, when it comes back from
+// the store, so that every process delivers every topic in the store's order.
 
 /** Options of `server.publish()`. */
 export interface PublishOptions {
@@ -58,6 +66,12 @@ export class PubSub implements TopicHost {
   private idleWaiters: (() => void)[] = [];
   /** Publishes waiting behind a Blob being read, in call order. */
   private readonly queue = new PublishQueue();
+  /** The resume store, when the server has `resume`. */
+  private readonly store: ResumeStore | null;
+  /** Resumable sessions, when the server has `resume`. */
+  readonly resumeSessions: ResumeSessions | null;
+  /** Distributing store: "topic\nposition" of a socket.publish() → its publisher, which must not get it back. */
+  private readonly exceptByPosition = new Map<string, WebSocket>();
 
   /**
    * `report`: the adapter failed (the server's 'error'). `publishFailed`: one publish could not be read (an
@@ -67,8 +81,12 @@ export class PubSub implements TopicHost {
     adapter: PubSubAdapter | null,
     report: (error: Error) => void,
     publishFailed: (error: Error, topic: string) => void,
+    resume: ResolvedResume | null = null,
+    helloTimeoutMs = 10_000,
   ) {
-    this.adapter = adapter;
+    this.store = resume?.store ?? null;
+    // A distributing store carries the publishes between processes itself: the adapter is not used.
+    this.adapter = this.store?.distributes ? null : adapter;
     this.report = report;
     this.publishFailed = publishFailed;
     this.registry = new TopicRegistry({
@@ -76,6 +94,16 @@ export class PubSub implements TopicHost {
       topicClosed: (topic) =>
         this.adapterCall("SJ_ERR_ADAPTER_UNSUBSCRIBE", topic, (a) => a.unsubscribe(topic)),
     });
+    this.resumeSessions =
+      resume === null ? null : new ResumeSessions(resume, this.registry, helloTimeoutMs, report);
+    const store = this.store;
+    if (store?.distributes) {
+      store.onAppended!((topic, message) => this.onAppended(topic, message));
+      store.onError?.((error) =>
+        report(new PubSubError("SJ_ERR_ADAPTER", `Resume store: ${error.message}`, undefined, error)),
+      );
+    }
+    adapter = this.adapter;
     if (adapter !== null) {
       adapter.onMessage((message) => this.onAdapterMessage(message));
       adapter.onError?.((error) =>
@@ -169,11 +197,10 @@ export class PubSub implements TopicHost {
     // once here, since it is kept past this call (the adapter, ordinary sends to extension connections).
     const payload = converted.borrowed ? Buffer.from(converted.payload) : converted.payload;
     this.published++;
-    const delivered = this.registry.fanOut(
-      topic,
-      new SharedMessage(payload, isText, this.registry.counters),
-      except,
-    );
+    const delivered =
+      this.store === null
+        ? this.registry.fanOut(topic, new SharedMessage(payload, isText, this.registry.counters), except)
+        : this.deliverPositioned(this.store, topic, payload, isText, except);
     const adapter = this.adapter;
     if (adapter !== null) {
       this.track(
@@ -195,6 +222,86 @@ export class PubSub implements TopicHost {
     return delivered;
   }
 
+  /**
+   * A publish with resume on: the store gives it a position (and keeps it). A store of this process only
+   * (memory): delivered here at once. A distributing store: delivered when it comes back (onAppended).
+   */
+  private deliverPositioned(
+    store: ResumeStore,
+    topic: string,
+    payload: Buffer,
+    isText: boolean,
+    except: WebSocket | null,
+  ): number {
+    if (store.distributes) {
+      this.track(
+        async () => {
+          const position = await store.append(topic, payload, isText);
+          // The store hands a message back only after its append has settled (resume-store.ts).
+          if (except !== null) this.exceptByPosition.set(`${topic}\n${position}`, except);
+        },
+        () => this.adapterPublished++,
+        (error) => {
+          this.adapterFailed++;
+          this.report(
+            new PubSubError(
+              "SJ_ERR_ADAPTER_PUBLISH",
+              `A publish to '${topic}' could not be stored: ${messageOf(error)}`,
+              topic,
+              error,
+            ),
+          );
+        },
+      );
+      return 0;
+    }
+    const position = store.append(topic, payload, isText);
+    if (typeof position !== "string") {
+      // An async store that does not distribute: delivered once it has its position, in append order.
+      this.track(
+        () =>
+          this.queue.add(async () => {
+            this.fanOutPositioned(topic, await position, payload, isText, except);
+          }),
+        () => {},
+        (error) =>
+          this.publishFailed(
+            new Error(`A publish to '${topic}' could not be stored: ${messageOf(error)}`, { cause: error }),
+            topic,
+          ),
+      );
+      return 0;
+    }
+    return this.fanOutPositioned(topic, position, payload, isText, except);
+  }
+
+  private fanOutPositioned(
+    topic: string,
+    position: string,
+    payload: Buffer,
+    isText: boolean,
+    except: WebSocket | null,
+  ): number {
+    const plain = new SharedMessage(payload, isText, this.registry.counters);
+    return this.registry.fanOutPositioned(
+      new PositionedMessage(topic, position, plain, envelopeTopicMessage),
+      except,
+    );
+  }
+
+  /** A distributing store hands back a message appended by any process (this one included). */
+  private onAppended(topic: string, message: StoredMessage): void {
+    if (typeof topic !== "string" || !Buffer.isBuffer(message?.payload)) return;
+    this.received++;
+    let except: WebSocket | null = null;
+    if (this.exceptByPosition.size > 0) {
+      const key = `${topic}\n${message.position}`;
+      except = this.exceptByPosition.get(key) ?? null;
+      this.exceptByPosition.delete(key);
+    }
+    this.fanOutPositioned(topic, message.position, message.payload, message.isText === true, except);
+  }
+
   /** Resolves once no adapter call (publish, subscribe, unsubscribe) is pending. */
   settled(): Promise<void> {
     if (this.inflight === 0) return Promise.resolve();
@@ -204,12 +311,16 @@ export class PubSub implements TopicHost {
   /** Waits (at most `waitMs`) for pending adapter calls, then closes the adapter. */
   async close(waitMs = 5000): Promise<void> {
     const adapter = this.adapter;
-    if (adapter === null) return;
+    const store = this.store;
+    this.resumeSessions?.close();
+    if (adapter === null && store === null) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.settled(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
     this.adapter = null;
-    await adapter.close();
+    await adapter?.close();
+    // The sessions closed with the server have saved their records (a store that outlives us keeps them).
+    await store?.close();
   }
 
   /** A socket closed: it leaves all its topics. */
@@ -235,6 +346,10 @@ export class PubSub implements TopicHost {
     return typeof topic === "string" && this.registry.isSubscribed(socket, topic);
   }
 
+  resumed(socket: WebSocket): boolean {
+    return this.resumeSessions?.resumed(socket) ?? false;
+  }
+
   topicsOf(socket: WebSocket): readonly string[] {
     return this.registry.topicsOf(socket);
   }
@@ -250,6 +365,11 @@ export class PubSub implements TopicHost {
   private onAdapterMessage(message: AdapterMessage): void {
     if (typeof message.topic !== "string" || !Buffer.isBuffer(message.payload)) return;
     this.received++;
+    if (this.store !== null) {
+      // Another process's publish gets a position of this process's store, as a local one would.
+      this.deliverPositioned(this.store, message.topic, message.payload, message.isText === true, null);
+      return;
+    }
     this.registry.fanOut(
       message.topic,
       new SharedMessage(message.payload, message.isText === true, this.registry.counters),
@@ -260,9 +380,16 @@ export class PubSub implements TopicHost {
   private adapterCall(
     code: "SJ_ERR_ADAPTER_SUBSCRIBE" | "SJ_ERR_ADAPTER_UNSUBSCRIBE",
     topic: string,
-    call: (adapter: PubSubAdapter) => Promise<void>,
+    call: (adapter: Pick<PubSubAdapter, "subscribe" | "unsubscribe">) => Promise<void>,
   ): void {
-    const adapter = this.adapter;
+    const store = this.store;
+    // A distributing store hands over the topics it was told of, in place of the adapter.
+    const adapter = store?.distributes
+      ? {
+          subscribe: (t: string) => store.subscribe!(t),
+          unsubscribe: (t: string) => store.unsubscribe?.(t) ?? Promise.resolve(),
+        }
+      : this.adapter;
     if (adapter === null) return;
     const verb = code === "SJ_ERR_ADAPTER_SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
     this.track(

@@ -37,7 +37,11 @@ export interface ResumeStore {
    * keeps it, bounded by maxMessagesPerTopic / the window. May be sync (memory) or async (Redis).
    */
   append(topic: string, payload: Buffer, isText: boolean): string | Promise<string>;
-  /** When distributes: messages appended by any process, in the topic's order (call subscribe first). */
+  /**
+   * When distributes: messages appended by any process, in the topic's order (call subscribe first). A
+   * message appended by this process is handed over only after its append() promise has settled (the server
+   * learns its position first: that is how socket.publish() keeps the publisher out of its own message).
+   */
   onAppended?(handler: (topic: string, message: StoredMessage) => void): void;
   /** When distributes: from now on, hand over what is appended to `topic` (idempotent). */
   subscribe?(topic: string): Promise<void>;

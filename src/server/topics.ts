@@ -111,6 +111,51 @@ export class SharedMessage implements PublishedMessage {
   }
 }
 
+/**
+ * A subscriber that takes each topic message with its position (a resumable session, src/server/resume-
+ * session.ts) instead of the plain frame. Its socket is kept apart from the plain subscribers, so that
+ * these pay nothing for it.
+ */
+export interface TopicReceiver {
+  /** Writes one message of `topic`; false when it was dropped. */
+  receive(topic: string, message: PositionedMessage): boolean;
+  /** The socket was subscribed to `topic`. */
+  subscribed(topic: string): void;
+  /** The socket left `topic` (not called when the socket closes: its session keeps its topics). */
+  unsubscribed(topic: string): void;
+}
+
+/** A published message with its position: the plain one, and its envelope built once for every receiver. */
+export class PositionedMessage {
+  readonly topic: string;
+  readonly position: string;
+  readonly plain: SharedMessage;
+  private envelope: SharedMessage | null = null;
+  private readonly wrap: (position: string, topic: string, payload: Buffer) => Buffer;
+
+  constructor(
+    topic: string,
+    position: string,
+    plain: SharedMessage,
+    wrap: (position: string, topic: string, payload: Buffer) => Buffer,
+  ) {
+    this.topic = topic;
+    this.position = position;
+    this.plain = plain;
+    this.wrap = wrap;
+  }
+
+  /** The message in its envelope (position and topic in front), shared by every receiver. */
+  enveloped(counters: FanOutCounters): SharedMessage {
+    this.envelope ??= new SharedMessage(
+      this.wrap(this.position, this.topic, this.plain.payload),
+      this.plain.isText,
+      counters,
+    );
+    return this.envelope;
+  }
+}
+
 export interface TopicEvents {
   /** The topic got its first local subscriber. */
   topicOpened(topic: string): void;
@@ -121,6 +166,10 @@ export interface TopicEvents {
 export class TopicRegistry {
   /** topic → its subscribers, in subscription order. */
   private readonly subscribers = new Map<string, Set<WebSocket>>();
+  /** topic → its subscribers that have a receiver, in subscription order. */
+  private readonly receiverSubscribers = new Map<string, Set<WebSocket>>();
+  /** socket → its receiver, for the sockets that take positioned messages. */
+  private readonly receivers = new Map<WebSocket, TopicReceiver>();
   /** socket → its topics, in subscription order. */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
   private readonly events: TopicEvents;
@@ -140,16 +189,23 @@ export class TopicRegistry {
       this.topicsBySocket.set(socket, topics);
     }
     topics.add(topic);
-    let members = this.subscribers.get(topic);
+    const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
+    const sets = receiver === undefined ? this.subscribers : this.receiverSubscribers;
+    const opened = !this.subscribers.has(topic) && !this.receiverSubscribers.has(topic);
+    let members = sets.get(topic);
     if (members === undefined) {
       members = new Set();
-      this.subscribers.set(topic, members);
-      members.add(socket);
-      this.events.topicOpened(topic);
-    } else {
-      members.add(socket);
+      sets.set(topic, members);
     }
+    members.add(socket);
+    receiver?.subscribed(topic);
+    if (opened) this.events.topicOpened(topic);
     return true;
+  }
+
+  /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
+  setReceiver(socket: WebSocket, receiver: TopicReceiver): void {
+    this.receivers.set(socket, receiver);
   }
 
   unsubscribe(socket: WebSocket, topic: string): boolean {
@@ -163,6 +219,8 @@ export class TopicRegistry {
   /** Unsubscribes a socket from everything (it closed). */
   removeSocket(socket: WebSocket): void {
     const topics = this.topicsBySocket.get(socket);
+    // The receiver goes first: it is not told of these leaves (a closed session keeps its topics).
+    this.receivers.delete(socket);
     if (topics === undefined) return;
     this.topicsBySocket.delete(socket);
     for (const topic of topics) this.leave(socket, topic);
@@ -178,12 +236,7 @@ export class TopicRegistry {
   }
 
   subscriberCount(topic: string): number {
-    return this.subscribers.get(topic)?.size ?? 0;
-  }
-
-  /** Topics with at least one local subscriber. */
-  topicNames(): IterableIterator<string> {
-    return this.subscribers.keys();
+    return (this.subscribers.get(topic)?.size ?? 0) + (this.receiverSubscribers.get(topic)?.size ?? 0);
   }
 
   /** Writes `message` to every local subscriber of `topic` but `except`; returns how many took it. */
@@ -203,12 +256,37 @@ export class TopicRegistry {
     return delivered;
   }
 
+  /** fanOut() for a message with a position: the plain subscribers get it plain, the receivers enveloped. */
+  fanOutPositioned(message: PositionedMessage, except: WebSocket | null): number {
+    let delivered = this.fanOut(message.topic, message.plain, except);
+    const members = this.receiverSubscribers.get(message.topic);
+    if (members === undefined) return delivered;
+    let dropped = 0;
+    let receiversDelivered = 0;
+    for (const socket of members) {
+      if (socket === except) continue;
+      if (this.receivers.get(socket)?.receive(message.topic, message)) receiversDelivered++;
+      else dropped++;
+    }
+    delivered += receiversDelivered;
+    this.counters.delivered += receiversDelivered;
+    this.counters.dropped += dropped;
+    return delivered;
+  }
+
   private leave(socket: WebSocket, topic: string): void {
-    const members = this.subscribers.get(topic);
+    const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
+    const sets =
+      this.receiverSubscribers.has(topic) && this.receiverSubscribers.get(topic)!.has(socket)
+        ? this.receiverSubscribers
+        : this.subscribers;
+    const members = sets.get(topic);
     if (members === undefined || !members.delete(socket)) return;
+    receiver?.unsubscribed(topic);
     if (members.size === 0) {
-      this.subscribers.delete(topic);
-      this.events.topicClosed(topic);
+      sets.delete(topic);
+      if (!this.subscribers.has(topic) && !this.receiverSubscribers.has(topic))
+        this.events.topicClosed(topic);
     }
   }
 }

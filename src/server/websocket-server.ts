@@ -36,6 +36,8 @@ import {
 import { compileOrigins, type OriginCheck } from "./origin-policy.js";
 import { PendingPeer } from "./pending-peer.js";
 import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
+import { resolveResumeOptions } from "./resume-options.js";
+import { RESUME_PROTOCOL } from "./resume-wire.js";
 import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
 import { interpretVerdict, isThenable, type Verdict } from "./verify-verdict.js";
 
@@ -146,6 +148,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       options.adapter ?? null,
       (error) => this.emit("error", error),
       (error, topic) => this.reportPublishError(error, topic),
+      resolveResumeOptions(options.resume),
+      this.settings.handshakeTimeoutMs,
     );
     this.keepalive = new Keepalive(
       this.settings.pingIntervalMs,
@@ -419,7 +423,11 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       });
       this.track(webSocket, connection);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
-      callback(webSocket, request);
+      const resumeSessions = this.pubsub.resumeSessions;
+      // docs/resume.md: a resume connection is announced once its hello has set up its session.
+      if (resumeSessions !== null && protocol === RESUME_PROTOCOL)
+        resumeSessions.accept(webSocket, connection, () => callback(webSocket, request));
+      else callback(webSocket, request);
       connection.receiveHead(pending === null ? head : pending.received(head));
     };
 
@@ -525,6 +533,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
 
   private selectProtocol(offered: string[], request: IncomingMessage): string {
     if (offered.length === 0) return "";
+    // docs/resume.md: resume is the server's own subprotocol, chosen before the app's when offered.
+    if (this.pubsub.resumeSessions !== null && offered.includes(RESUME_PROTOCOL)) return RESUME_PROTOCOL;
     if (this.options.selectProtocol !== undefined) {
       const chosen = this.options.selectProtocol(offered, request);
       if (chosen === null || chosen === undefined || chosen === "") return "";

@@ -21,6 +21,8 @@ export interface TopicHost {
   isSubscribed(socket: WebSocket, topic: unknown): boolean;
   /** A snapshot of the socket's topics, in subscription order. */
   topicsOf(socket: WebSocket): readonly string[];
+  /** Whether the socket's resumable session was resumed (docs/resume.md). */
+  resumed(socket: WebSocket): boolean;
   /** Publishes to every subscriber of `topic` but `socket`; returns how many local subscribers got it. */
   publishFrom(socket: WebSocket, topic: unknown, data: unknown, options?: unknown): number;
 }

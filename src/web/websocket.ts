@@ -310,6 +310,14 @@ export class WebSocket extends EventTarget {
   }
 
   /**
+   * Node-only, server side: whether this connection resumed an earlier session (the server's `resume`
+   * option, docs/resume.md): its subscriptions are back and the messages it missed were replayed.
+   */
+  get resumed(): boolean {
+    return this.#topicHost?.resumed(this) ?? false;
+  }
+
+  /**
    * Node-only, server side: publishes `data` (converted as send() does, a Blob in call order) to every
    * subscriber of `topic` except this socket, in this process and, with an adapter, in every other. Returns
    * how many local subscribers it was written to (0 for a Blob, delivered once read).

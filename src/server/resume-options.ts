@@ -1,0 +1,68 @@
+import { MemoryResumeStore } from "./memory-resume-store.js";
+import type { ResumeStore } from "./resume-store.js";
+
+// The server's `resume` option (docs/resume.md): validated here, with its defaults, like the other options.
+
+export interface ResumeOptions {
+  /** Where positions, messages and session records live. Default: a MemoryResumeStore (this process only). */
+  store?: ResumeStore;
+  /** How long after its disconnection a session can be resumed. Default 120,000 ms. */
+  maxDisconnectionMs?: number;
+  /** Messages of each topic kept for a replay (the default store's ring; read per page). Default 1000. */
+  maxMessagesPerTopic?: number;
+}
+
+export const RESUME_DEFAULTS = {
+  maxDisconnectionMs: 120_000,
+  maxMessagesPerTopic: 1000,
+} as const;
+
+export interface ResolvedResume {
+  store: ResumeStore;
+  maxDisconnectionMs: number;
+  maxMessagesPerTopic: number;
+}
+
+/** null when resume is off (`resume` undefined, null or false). */
+export function resolveResumeOptions(value: unknown): ResolvedResume | null {
+  if (value === undefined || value === null || value === false) return null;
+  const options: ResumeOptions = value === true ? {} : (value as ResumeOptions);
+  if (typeof options !== "object") throw new TypeError("options.resume must be an object, true or null");
+  const maxDisconnectionMs = positive(
+    options.maxDisconnectionMs,
+    RESUME_DEFAULTS.maxDisconnectionMs,
+    "maxDisconnectionMs",
+  );
+  const maxMessagesPerTopic = positive(
+    options.maxMessagesPerTopic,
+    RESUME_DEFAULTS.maxMessagesPerTopic,
+    "maxMessagesPerTopic",
+  );
+  if (!Number.isSafeInteger(maxMessagesPerTopic))
+    throw new TypeError("options.resume.maxMessagesPerTopic must be a positive integer");
+  const store = options.store ?? new MemoryResumeStore({ maxMessagesPerTopic });
+  for (const method of [
+    "append",
+    "readAfter",
+    "lastPosition",
+    "saveSession",
+    "takeSession",
+    "close",
+  ] as const) {
+    if (typeof store[method] !== "function")
+      throw new TypeError(`options.resume.store must be a ResumeStore (it has no ${method}())`);
+  }
+  if (
+    store.distributes === true &&
+    (typeof store.onAppended !== "function" || typeof store.subscribe !== "function")
+  )
+    throw new TypeError("options.resume.store distributes, so it must have onAppended() and subscribe()");
+  return { store, maxDisconnectionMs, maxMessagesPerTopic };
+}
+
+function positive(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 1) || !Number.isFinite(value))
+    throw new TypeError(`options.resume.${name} must be a finite number ≥ 1`);
+  return value;
+}

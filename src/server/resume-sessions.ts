@@ -1,0 +1,272 @@
+import type { Connection, ConnectionEvents } from "../connection/connection.js";
+import { CloseCode } from "../protocol/constants.js";
+import { closeWithStatus, type WebSocket } from "../web/websocket.js";
+import type { ResolvedResume } from "./resume-options.js";
+import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
+import { comparePositions, type ResumeStore, type StoredMessage } from "./resume-store.js";
+import { issueToken, parseToken, secretMatches } from "./resume-token.js";
+import { type Hello, parseHello, type ResetReason } from "./resume-wire.js";
+import type { FanOutCounters, TopicRegistry } from "./topics.js";
+
+// The server's resumable sessions (docs/resume.md): a connection that negotiated sockjet.resume.1 is held
+// until its hello, then gets a fresh session or its old one back (subscriptions restored, missed messages
+// replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
+// when it closes, for maxDisconnectionMs.
+
+/** Most messages read for one topic's replay, in pages of maxMessagesPerTopic (a store may trim loosely). */
+const MAX_REPLAY_PAGES = 16;
+
+export class ResumeSessions implements SessionHost {
+  readonly store: ResumeStore;
+  readonly counters: FanOutCounters;
+  private readonly settings: ResolvedResume;
+  private readonly registry: TopicRegistry;
+  private readonly helloTimeoutMs: number;
+  private readonly report: (error: Error) => void;
+  private readonly sessions = new Map<WebSocket, ResumeSession>();
+  /** Sessions whose record must be saved again (only with a store that outlives this process). */
+  private readonly dirty = new Set<ResumeSession>();
+  private saveScheduled = false;
+  private refreshTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    settings: ResolvedResume,
+    registry: TopicRegistry,
+    helloTimeoutMs: number,
+    report: (error: Error) => void,
+  ) {
+    this.settings = settings;
+    this.store = settings.store;
+    this.registry = registry;
+    this.counters = registry.counters;
+    this.helloTimeoutMs = helloTimeoutMs;
+    this.report = report;
+    if (this.store.distributes) {
+      // The record of an open session is kept fresh in a store that outlives this process: if the process
+      // dies, its clients can resume elsewhere for at least maxDisconnectionMs / 2.
+      this.refreshTimer = setInterval(() => {
+        for (const session of this.sessions.values()) this.dirty.add(session);
+        this.saveDirty();
+      }, settings.maxDisconnectionMs / 2);
+      this.refreshTimer.unref();
+    }
+  }
+
+  /** Whether `socket`'s session was resumed. */
+  resumed(socket: WebSocket): boolean {
+    return this.sessions.get(socket)?.resumed ?? false;
+  }
+
+  /**
+   * A connection that negotiated resume: its first message is the hello; `announce` ('connection') is called
+   * once its session is set up. Messages behind the hello wait (the connection stops reading) until then.
+   */
+  accept(socket: WebSocket, connection: Connection, announce: () => void): void {
+    const sendControl = prefixDirectSends(connection);
+    const gate = new HelloGate(connection, (hello) => {
+      clearTimeout(timer);
+      if (hello.type === "bad") {
+        closeWithStatus(socket, CloseCode.ProtocolError, `sockjet.resume: ${hello.reason}`);
+        return;
+      }
+      const done = () => {
+        gate.release();
+        if (socket.readyState === 1) announce();
+      };
+      if (hello.type === "hello") {
+        this.startFresh(socket, sendControl, null);
+        done();
+        return;
+      }
+      this.resume(socket, sendControl, hello).then(done, (error) => {
+        this.report(error as Error);
+        closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
+      });
+    });
+    // RFC 6455 §7.4.1 1002: the peer broke the (sub)protocol by saying nothing.
+    const timer = setTimeout(
+      () => closeWithStatus(socket, CloseCode.ProtocolError, "sockjet.resume: no hello in time"),
+      this.helloTimeoutMs,
+    );
+    timer.unref();
+    socket.addEventListener("close", () => {
+      clearTimeout(timer);
+      this.closed(socket);
+    });
+  }
+
+  changed(session: ResumeSession): void {
+    if (!this.store.distributes || !this.sessions.has(session.socket)) return;
+    this.dirty.add(session);
+    if (this.saveScheduled) return;
+    this.saveScheduled = true;
+    queueMicrotask(() => this.saveDirty());
+  }
+
+  close(): void {
+    if (this.refreshTimer !== null) clearInterval(this.refreshTimer);
+    this.refreshTimer = null;
+  }
+
+  private saveDirty(): void {
+    this.saveScheduled = false;
+    const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
+    for (const session of this.dirty) this.save(session, expiresAt);
+    this.dirty.clear();
+  }
+
+  private save(session: ResumeSession, expiresAt: number): void {
+    this.store
+      .saveSession(session.id, session.record(expiresAt), this.settings.maxDisconnectionMs)
+      .catch((error) =>
+        this.report(new Error(`Could not save resumable session: ${messageOf(error)}`, { cause: error })),
+      );
+  }
+
+  private closed(socket: WebSocket): void {
+    const session = this.sessions.get(socket);
+    if (session === undefined) return;
+    this.sessions.delete(socket);
+    this.dirty.delete(session);
+    // The window starts now (docs/resume.md).
+    this.save(session, Date.now() + this.settings.maxDisconnectionMs);
+  }
+
+  private startFresh(socket: WebSocket, sendControl: (text: string) => void, reason: ResetReason | null) {
+    const issued = issueToken();
+    const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, sendControl);
+    if (reason !== null) session.sendControl({ type: "reset", reason });
+    session.sendControl({ type: "session", token: issued.token, resumed: false });
+    this.sessions.set(socket, session);
+    this.registry.setReceiver(socket, session);
+    this.changed(session);
+  }
+
+  private async resume(
+    socket: WebSocket,
+    sendControl: (text: string) => void,
+    hello: Extract<Hello, { type: "resume" }>,
+  ): Promise<void> {
+    const parsed = parseToken(hello.token);
+    if (parsed === null) return this.startFresh(socket, sendControl, "invalid");
+    const record = await this.store.takeSession(parsed.id);
+    if (socket.readyState !== 1) return;
+    if (record === undefined) return this.startFresh(socket, sendControl, "unknown");
+    if (!secretMatches(parsed.secret, record.secretHash))
+      return this.startFresh(socket, sendControl, "forged");
+    if (!(record.expiresAt > Date.now())) return this.startFresh(socket, sendControl, "expired");
+
+    const issued = issueToken();
+    const session = new ResumeSession(socket, issued.id, issued.secretHash, true, this, sendControl);
+    // Each topic starts from the client's last position if it sent one (what it really received), else from
+    // where the session had started it.
+    const topics = Object.keys(record.topics);
+    for (const topic of topics) {
+      const claimed = Object.hasOwn(hello.positions, topic) ? hello.positions[topic] : undefined;
+      session.topics.set(topic, claimed ?? record.topics[topic]);
+    }
+    // Subscribed first, with live messages held: nothing published while the replay is read is missed.
+    session.holdLive(topics);
+    this.sessions.set(socket, session);
+    this.registry.setReceiver(socket, session);
+    for (const topic of topics) this.registry.subscribe(socket, topic);
+    let replays: Map<string, StoredMessage[]> | null;
+    try {
+      replays = await this.readReplays(session);
+    } catch (error) {
+      this.report(new Error(`Could not read a replay: ${messageOf(error)}`, { cause: error }));
+      replays = null;
+    }
+    if (socket.readyState !== 1) return;
+    if (replays === null) {
+      // A gap: this session cannot be resumed; the socket starts afresh with no subscription.
+      this.sessions.delete(socket);
+      this.registry.removeSocket(socket);
+      return this.startFresh(socket, sendControl, "gap");
+    }
+    session.sendControl({ type: "session", token: issued.token, resumed: true });
+    const replayed = session.finishReplay(replays, comparePositions);
+    session.sendControl({ type: "resumed", replayed });
+    this.changed(session);
+  }
+
+  /** Every topic's missed messages, or null if the store lacks some of them (a gap). */
+  private async readReplays(session: ResumeSession): Promise<Map<string, StoredMessage[]> | null> {
+    const limit = this.settings.maxMessagesPerTopic;
+    const entries = await Promise.all(
+      [...session.topics].map(async ([topic, from]) => {
+        const messages: StoredMessage[] = [];
+        let after = from;
+        for (let page = 0; page < MAX_REPLAY_PAGES; page++) {
+          const read = await this.store.readAfter(topic, after, limit);
+          if (read === null) return null;
+          messages.push(...read);
+          if (read.length < limit) return [topic, messages] as const;
+          after = read[read.length - 1].position;
+        }
+        return null;
+      }),
+    );
+    const replays = new Map<string, StoredMessage[]>();
+    for (const entry of entries) {
+      if (entry === null) return null;
+      replays.set(entry[0], entry[1]);
+    }
+    return replays;
+  }
+}
+
+/**
+ * The connection's events until the hello is handled: the first message is the hello (not the app's), and
+ * the input is held after it (Connection.pauseForReader) until release(), when the WebSocket's own events
+ * are put back and what arrived meanwhile is delivered to the app, in order.
+ */
+class HelloGate implements ConnectionEvents {
+  private readonly connection: Connection;
+  private readonly previous: ConnectionEvents;
+  private readonly onHello: (hello: Hello) => void;
+  private helloSeen = false;
+  /** Messages that came with the hello, before the pause took hold. */
+  private early: [Buffer, boolean][] = [];
+
+  constructor(connection: Connection, onHello: (hello: Hello) => void) {
+    this.connection = connection;
+    this.onHello = onHello;
+    this.previous = connection.takeEvents(this);
+  }
+
+  release(): void {
+    if (this.connection.finished) return;
+    this.connection.takeEvents(this.previous);
+    for (const [data, isText] of this.early) this.previous.onMessage(data, isText);
+    this.early = [];
+    this.connection.resumeForReader();
+  }
+
+  onMessage(data: Buffer, isText: boolean): void {
+    if (this.helloSeen) {
+      // The protocol may reuse its buffer: keep a copy.
+      this.early.push([Buffer.from(data), isText]);
+      return;
+    }
+    this.helloSeen = true;
+    this.connection.pauseForReader();
+    this.onHello(parseHello(data, isText));
+  }
+  onPing(payload: Buffer): void {
+    this.previous.onPing(payload);
+  }
+  onPong(payload: Buffer): void {
+    this.previous.onPong(payload);
+  }
+  onClosing(code: number, reason: string): void {
+    this.previous.onClosing(code, reason);
+  }
+  onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
+    this.previous.onClosed(code, reason, wasClean, error);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

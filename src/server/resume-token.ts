@@ -1,0 +1,46 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+// Session tokens of resumable sessions: "<id>.<secret>", both random and base64url (RFC 4648 §5). The id
+// names the record in the store; the store keeps only sha256(secret), so a leak of the store gives no usable
+// token, and the check compares the hashes in constant time (no timing oracle on the secret).
+
+const ID_BYTES = 16;
+const SECRET_BYTES = 32;
+const ID_LENGTH = Math.ceil((ID_BYTES * 4) / 3);
+const SECRET_LENGTH = Math.ceil((SECRET_BYTES * 4) / 3);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface IssuedToken {
+  id: string;
+  /** What the client presents. */
+  token: string;
+  /** What the store keeps. */
+  secretHash: string;
+}
+
+export function issueToken(): IssuedToken {
+  const id = randomBytes(ID_BYTES).toString("base64url");
+  const secret = randomBytes(SECRET_BYTES).toString("base64url");
+  return { id, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
+}
+
+/** The id and secret of a token, or null when it is not one we could have issued. */
+export function parseToken(token: unknown): { id: string; secret: string } | null {
+  if (typeof token !== "string" || token.length !== ID_LENGTH + 1 + SECRET_LENGTH) return null;
+  const id = token.slice(0, ID_LENGTH);
+  const secret = token.slice(ID_LENGTH + 1);
+  if (token[ID_LENGTH] !== "." || !BASE64URL.test(id) || !BASE64URL.test(secret)) return null;
+  return { id, secret };
+}
+
+/** Whether `secret` hashes to `secretHash`, in constant time. */
+export function secretMatches(secret: string, secretHash: unknown): boolean {
+  if (typeof secretHash !== "string") return false;
+  const expected = Buffer.from(secretHash, "base64url");
+  const actual = createHash("sha256").update(secret).digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+function hashSecret(secret: string): string {
+  return createHash("sha256").update(secret).digest("base64url");
+}

@@ -1,0 +1,67 @@
+import { isPosition } from "./resume-store.js";
+
+// The wire format of resumable sessions, server side (docs/resume.md; the client side is src/resume/).
+// Server → client, every message starts with a type byte; client → server, the first message is a hello.
+
+/** The subprotocol that turns resume on for a connection (RFC 6455 §1.9). */
+export const RESUME_PROTOCOL = "sockjet.resume.1";
+
+export const DIRECT_MESSAGE = 0x00;
+export const TOPIC_MESSAGE = 0x01;
+export const CONTROL_MESSAGE = 0x02;
+
+/** The one-byte prefix of a direct send(). */
+export const DIRECT_PREFIX = Buffer.from([DIRECT_MESSAGE]);
+
+/** Every envelope built (weakly): a direct send must not prefix one queued behind a Blob (resume-session.ts). */
+export const ENVELOPES = new WeakSet<Buffer>();
+
+/**
+ * A topic message: 0x01 + "<position> <topic as JSON>\n" + payload. JSON, because a topic may hold any
+ * character, "\n" too; the header is ASCII-safe UTF-8, valid in a text message.
+ */
+export function envelopeTopicMessage(position: string, topic: string, payload: Buffer): Buffer {
+  const header = `\u0001${position} ${JSON.stringify(topic)}\n`;
+  const headerLength = Buffer.byteLength(header);
+  const bytes = Buffer.allocUnsafe(headerLength + payload.length);
+  bytes.write(header, 0, "utf8");
+  payload.copy(bytes, headerLength);
+  ENVELOPES.add(bytes);
+  return bytes;
+}
+
+export type ResetReason = "expired" | "unknown" | "forged" | "invalid" | "gap";
+
+/** A control message, 0x02 + JSON (sent as text). */
+export function controlMessage(body: Record<string, unknown>): string {
+  return `\u0002${JSON.stringify(body)}`;
+}
+
+export type Hello =
+  | { type: "hello" }
+  | { type: "resume"; token: unknown; positions: Record<string, string> }
+  | { type: "bad"; reason: string };
+
+/** Reads the client's first message. */
+export function parseHello(data: Buffer, isText: boolean): Hello {
+  if (!isText) return { type: "bad", reason: "the first message must be a text hello" };
+  let body: unknown;
+  try {
+    body = JSON.parse(data.toString("utf8"));
+  } catch {
+    return { type: "bad", reason: "the hello is not JSON" };
+  }
+  if (typeof body !== "object" || body === null) return { type: "bad", reason: "the hello is not an object" };
+  const hello = body as Record<string, unknown>;
+  if (hello.type === "hello") return { type: "hello" };
+  if (hello.type !== "resume") return { type: "bad", reason: "unknown hello type" };
+  // Positions the client claims: only well-formed ones count (others are as if absent).
+  const positions: Record<string, string> = Object.create(null);
+  const claimed = hello.positions;
+  if (typeof claimed === "object" && claimed !== null) {
+    for (const [topic, position] of Object.entries(claimed)) {
+      if (isPosition(position)) positions[topic] = position;
+    }
+  }
+  return { type: "resume", token: hello.token, positions };
+}
