@@ -3,11 +3,18 @@
 // subscriber connection is down is never heard), so every live message carries the id of the entry before
 // it: when that is not the last id handed over, the feed reads the missed entries back from the stream
 // (holding the live messages that arrive meanwhile) before it goes on.
+//
+// A message this process appended is handed over only once its append() has settled (the ResumeStore
+// contract: the server learns the position first), and the messages behind it wait for it, in order.
 
 import type { StoredMessage } from "../server/resume-store.js";
 import { compareStreamIds, decodeLiveMessage, type LiveMessage } from "./stream-scripts.js";
 
 export interface LiveFeedHooks {
+  /** This store's id in the live messages it publishes. */
+  readonly publisher: string;
+  /** Whether this store's append of `position` has settled, or no append of this store is in flight. */
+  released(topic: string, position: string): boolean;
   /** The store's readAfter. */
   read(topic: string, after: string, limit: number): Promise<StoredMessage[] | null>;
   deliver(topic: string, message: StoredMessage): void;
@@ -21,6 +28,8 @@ interface TopicFeed {
   /** A read-back is running; live messages wait in `held`. */
   catchingUp: boolean;
   held: LiveMessage[];
+  /** Accepted in order, waiting for an own message at their head to be released. */
+  outbox: LiveMessage[];
   /** Read-backs failed in a row (one error is reported per streak). */
   failures: number;
 }
@@ -54,7 +63,7 @@ export class LiveFeed {
   add(topic: string, channel: string): boolean {
     if (this.byTopic.has(topic)) return false;
     this.byTopic.set(topic, channel);
-    this.byChannel.set(channel, { topic, last: null, catchingUp: false, held: [], failures: 0 });
+    this.byChannel.set(channel, { topic, last: null, catchingUp: false, held: [], outbox: [], failures: 0 });
     return true;
   }
 
@@ -113,13 +122,31 @@ export class LiveFeed {
     this.byTopic.clear();
   }
 
-  private handOver(feed: TopicFeed, message: StoredMessage): void {
+  /** An append of this store settled: what waited for it goes. */
+  released(topic: string): void {
+    const feed = this.byChannel.get(this.byTopic.get(topic) ?? "");
+    if (feed !== undefined) this.drain(feed);
+  }
+
+  private handOver(feed: TopicFeed, message: LiveMessage): void {
     feed.last = message.position;
-    this.hooks.deliver(feed.topic, {
-      position: message.position,
-      payload: message.payload,
-      isText: message.isText,
-    });
+    feed.outbox.push(message);
+    this.drain(feed);
+  }
+
+  private drain(feed: TopicFeed): void {
+    let sent = 0;
+    for (const message of feed.outbox) {
+      if (message.publisher === this.hooks.publisher && !this.hooks.released(feed.topic, message.position))
+        break;
+      sent++;
+      this.hooks.deliver(feed.topic, {
+        position: message.position,
+        payload: message.payload,
+        isText: message.isText,
+      });
+    }
+    if (sent > 0) feed.outbox.splice(0, sent);
   }
 
   private catchUp(feed: TopicFeed): void {
@@ -153,9 +180,10 @@ export class LiveFeed {
         feed.last = null;
         return;
       }
+      // Read back: the publisher is not known (such a message is not held for its append).
       for (const message of page)
         if (feed.last === null || compareStreamIds(message.position, feed.last) > 0)
-          this.handOver(feed, message);
+          this.handOver(feed, { ...message, publisher: "", previous: feed.last ?? "" });
       if (page.length < CATCH_UP_PAGE) return;
     }
   }

@@ -11,14 +11,14 @@
 // append() runs APPEND_SCRIPT: XADD then PUBLISH (or SPUBLISH) in one atomic script, so the order in which
 // every process hears the live messages is the stream's order. The live message on the channel:
 //
-//   offset        size  field
-//   0             1     format version, 1
-//   1             1     flags: bit 0 set = text
-//   2             1     length P of the previous id
-//   3             P     previous id (ASCII)
-//   3+P           1     length I of the id
-//   4+P           I     id (ASCII)
-//   4+P+I         n     payload
+//   size  field
+//   1     format version, 1
+//   1     flags: bit 0 set = text
+//   1+U   U, then the publishing store's id (ASCII): a store hands its own appends back only once their
+//         append() has settled (the ResumeStore contract), so it must know them
+//   1+P   P, then the previous id (ASCII)
+//   1+I   I, then the id (ASCII)
+//   n     payload
 //
 // The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
 // and read it back from the stream.
@@ -29,7 +29,8 @@ import { createHash } from "node:crypto";
 export const STREAM_WIRE_VERSION = 1;
 
 /**
- * KEYS[1] the stream. ARGV: channel, MAXLEN, "1"|"0" text, payload, "PUBLISH"|"SPUBLISH", TTL ms ("0": none).
+ * KEYS[1] the stream. ARGV: channel, MAXLEN, "1"|"0" text, payload, "PUBLISH"|"SPUBLISH", TTL ms ("0": none),
+ * publisher id.
  * Returns the new entry's id. MAXLEN ~ keeps at least MAXLEN entries (whole nodes are trimmed), never fewer.
  */
 export const APPEND_SCRIPT = `
@@ -38,7 +39,8 @@ local prev = ''
 if #last > 0 then prev = last[1][1] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4])
 if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
-redis.call(ARGV[5], ARGV[1], string.char(1, tonumber(ARGV[3]), #prev) .. prev .. string.char(#id) .. id .. ARGV[4])
+redis.call(ARGV[5], ARGV[1], string.char(1, tonumber(ARGV[3]), #ARGV[7]) .. ARGV[7] .. string.char(#prev) .. prev
+  .. string.char(#id) .. id .. ARGV[4])
 return id
 `;
 
@@ -84,6 +86,7 @@ export function scriptSha(script: string): string {
 }
 
 export interface LiveMessage {
+  publisher: string;
   previous: string;
   position: string;
   isText: boolean;
@@ -92,19 +95,19 @@ export interface LiveMessage {
 
 /** A live message (the layout above), or null when it is not one of ours. */
 export function decodeLiveMessage(message: Buffer): LiveMessage | null {
-  if (message.length < 4 || message[0] !== STREAM_WIRE_VERSION) return null;
-  const previousLength = message[2];
-  const idAt = 3 + previousLength;
-  if (message.length < idAt + 1) return null;
-  const idLength = message[idAt];
-  const payloadAt = idAt + 1 + idLength;
-  if (idLength === 0 || message.length < payloadAt) return null;
-  return {
-    previous: message.toString("latin1", 3, idAt),
-    position: message.toString("latin1", idAt + 1, payloadAt),
-    isText: (message[1] & 1) !== 0,
-    payload: message.subarray(payloadAt),
-  };
+  if (message.length < 2 || message[0] !== STREAM_WIRE_VERSION) return null;
+  const fields: string[] = [];
+  let at = 2;
+  for (let i = 0; i < 3; i++) {
+    if (at >= message.length) return null;
+    const end = at + 1 + message[at];
+    if (end > message.length) return null;
+    fields.push(message.toString("latin1", at + 1, end));
+    at = end;
+  }
+  const [publisher, previous, position] = fields;
+  if (position === "") return null;
+  return { publisher, previous, position, isText: (message[1] & 1) !== 0, payload: message.subarray(at) };
 }
 
 /** Orders two stream ids "<ms>-<seq>" ("" sorts first): negative, 0 or positive. */

@@ -6,6 +6,7 @@
 // Keys share the topic's hash tag (`{t:<topic>}`), so the stream and its channel map to one Redis Cluster slot
 // and the append script (XADD + SPUBLISH) is legal there. Sessions are keys of their own.
 
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createClient, type RedisClientOptions } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
@@ -99,6 +100,8 @@ const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
 export class RedisStreamStore extends EventEmitter implements ResumeStore {
   readonly distributes = true;
+  /** This store's id in the live messages it publishes. */
+  readonly id = randomBytes(8).toString("hex");
   readonly prefix: string;
   readonly maxMessagesPerTopic: number;
   /** Settles once the command connection is up for the first time. */
@@ -111,6 +114,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly ownsCommands: boolean;
   private subscriber: RedisStoreClientLike | null = null;
   private readonly feed: LiveFeed;
+  /** topic → appends of this store in flight, and the positions of those settled while others are not. */
+  private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   private readonly errorHandlers: ((error: Error) => void)[] = [];
   private lossReported = false;
   private everReady = false;
@@ -147,6 +152,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       this.ownsCommands = true;
     }
     this.feed = new LiveFeed({
+      publisher: this.id,
+      released: (topic, position) => this.appendReleased(topic, position),
       read: (topic, after, limit) => this.readAfter(topic, after, limit),
       deliver: (topic, message) => this.emit("appended", topic, message),
       error: (error) => this.report(error),
@@ -181,21 +188,37 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
-    const id = await this.script(
-      "append a message",
-      APPEND_SCRIPT,
-      APPEND_SHA,
-      [this.streamKey(topic)],
-      [
-        this.channel(topic),
-        String(this.maxMessagesPerTopic),
-        isText ? "1" : "0",
-        payload,
-        this.sharded ? "SPUBLISH" : "PUBLISH",
-        String(this.streamTtlMs),
-      ],
-    );
-    return String(id);
+    const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
+    inFlight.count++;
+    this.appending.set(topic, inFlight);
+    let position: string | null = null;
+    try {
+      const id = await this.script(
+        "append a message",
+        APPEND_SCRIPT,
+        APPEND_SHA,
+        [this.streamKey(topic)],
+        [
+          this.channel(topic),
+          String(this.maxMessagesPerTopic),
+          isText ? "1" : "0",
+          payload,
+          this.sharded ? "SPUBLISH" : "PUBLISH",
+          String(this.streamTtlMs),
+          this.id,
+        ],
+      );
+      position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
+      return position;
+    } finally {
+      // After the caller's continuation (a microtask) has run: then its live message may go.
+      setImmediate(() => {
+        inFlight.count--;
+        if (position !== null && inFlight.count > 0) inFlight.settled.add(position);
+        if (inFlight.count === 0) this.appending.delete(topic);
+        this.feed.released(topic);
+      });
+    }
   }
 
   onAppended(handler: (topic: string, message: StoredMessage) => void): void {
@@ -307,6 +330,18 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
+
+  /**
+   * Whether an own live message may be handed over: its append settled, or none is in flight (an append that
+   * failed on a lost reply may have been done all the same).
+   */
+  private appendReleased(topic: string, position: string): boolean {
+    const inFlight = this.appending.get(topic);
+    if (inFlight === undefined) return true;
+    if (!inFlight.settled.has(position)) return false;
+    inFlight.settled.delete(position);
+    return true;
+  }
 
   private sessionKey(id: string): string {
     return `${this.prefix}session:${id}`;

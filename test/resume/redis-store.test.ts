@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import {
   compareStreamIds,
+  type RedisStoreClientLike,
   RedisStoreUnavailableError,
   RedisStreamStore,
   RedisTimeoutError,
@@ -220,6 +221,38 @@ describe("RedisStreamStore", { skip }, () => {
       text(heard.get("cut") ?? []),
       Array.from({ length: 510 }, (_, i) => `m${i}`),
     );
+  });
+
+  test("an own append is handed back only after its append() has settled, in stream order", async () => {
+    const { url } = await started();
+    // Replies to this store's commands come 30 ms late (a slow network path): its live messages, on the
+    // subscriber connection, come back before the appends' replies.
+    const real = createClient({ url });
+    await real.connect();
+    const slow = Object.create(real) as typeof real;
+    slow.sendCommand = (async (...args: Parameters<typeof real.sendCommand>) => {
+      const reply = await real.sendCommand(...args);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return reply;
+    }) as typeof real.sendCommand;
+    const store = makeStore(url, { url: undefined, client: slow as unknown as RedisStoreClientLike });
+    const events: string[] = [];
+    store.onAppended((_topic, message) => events.push(`appended ${message.payload}`));
+    try {
+      await store.subscribe("own");
+      const appends = Array.from({ length: 20 }, (_, i) =>
+        store.append("own", Buffer.from(`m${i}`), true).then(() => events.push(`settled m${i}`)),
+      );
+      await Promise.all(appends);
+      await until(() => events.length === 40, 5_000, "every message back");
+      for (let i = 0; i < 20; i++)
+        assert.ok(events.indexOf(`settled m${i}`) < events.indexOf(`appended m${i}`), events.join(", "));
+      const order = events.filter((event) => event.startsWith("appended")).map((event) => event.slice(9));
+      assert.deepEqual(order, text((await readAll(store, "own")) ?? []));
+    } finally {
+      await store.close();
+      await real.close();
+    }
   });
 
   test("sharded (SPUBLISH/SSUBSCRIBE) works the same on a Redis 7", async () => {
