@@ -63,14 +63,25 @@ export class LiveFeed {
   add(topic: string, channel: string): boolean {
     if (this.byTopic.has(topic)) return false;
     this.byTopic.set(topic, channel);
-    this.byChannel.set(channel, { topic, last: null, catchingUp: false, held: [], outbox: [], failures: 0 });
+    // Live messages are held until start() says where the stream stood.
+    this.byChannel.set(channel, { topic, last: null, catchingUp: true, held: [], outbox: [], failures: 0 });
     return true;
   }
 
-  /** Where a topic's stream stood once subscribed: live messages up to it are not handed over. */
-  start(topic: string, position: string): void {
+  /**
+   * Where a topic's stream stood when it was subscribed (null: unknown, Redis did not answer): what was
+   * appended after it is read back, then the live messages held meanwhile follow, each once.
+   */
+  start(topic: string, position: string | null): void {
     const feed = this.byChannel.get(this.byTopic.get(topic) ?? "");
-    if (feed !== undefined && feed.last === null && !feed.catchingUp) feed.last = position;
+    if (feed === undefined || feed.last !== null) return;
+    if (position === null) {
+      feed.catchingUp = false;
+      this.releaseHeld(feed);
+      return;
+    }
+    feed.last = position;
+    this.catchUp(feed);
   }
 
   /** The channels of the topics followed. */

@@ -233,12 +233,18 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     if (this.closed) throw new RedisStoreUnavailableError("subscribe (the store is closed)");
     const channel = this.channel(topic);
     if (!this.feed.add(topic, channel)) return;
-    const subscriber = await this.subscriberClient();
-    // While Redis is away the topic stays wanted: it is subscribed when the connection is back (restore()).
-    if (!subscriber.isReady) throw new RedisStoreUnavailableError("subscribe");
-    await this.bounded("subscribe", this.subscribeChannels(subscriber, [channel]));
-    // From here on a live message that does not follow the last one is noticed and read back.
-    this.feed.start(topic, await this.lastPosition(topic));
+    // Where the stream stands as subscribe() is called: read first (the command goes out now, ahead of any
+    // read the caller makes next on this connection), so that every message appended after this call is
+    // handed over: live once the subscription is in place, read back from the stream before that.
+    const floor = this.lastPosition(topic).catch(() => null);
+    try {
+      const subscriber = await this.subscriberClient();
+      // While Redis is away the topic stays wanted: it is subscribed when the connection is back (restore()).
+      if (!subscriber.isReady) throw new RedisStoreUnavailableError("subscribe");
+      await this.bounded("subscribe", this.subscribeChannels(subscriber, [channel]));
+    } finally {
+      this.feed.start(topic, await floor);
+    }
   }
 
   async unsubscribe(topic: string): Promise<void> {
