@@ -31,6 +31,11 @@ export {
   type PubSubErrorCode,
 } from "./server/adapter.js";
 export { handleHttp2Stream, isExtendedConnect } from "./server/http2-upgrade.js";
+export {
+  MEMORY_RESUME_DEFAULTS,
+  MemoryResumeStore,
+  type MemoryResumeStoreOptions,
+} from "./server/memory-resume-store.js";
 export type {
   Rejection,
   Verified,
@@ -40,6 +45,14 @@ export type {
 } from "./server/options.js";
 export type { OriginsOption } from "./server/origin-policy.js";
 export type { PublishOptions, PubSubStats } from "./server/pubsub.js";
+export { resumeClientModule, resumeClientModulePath } from "./server/resume-client-file.js";
+export { RESUME_DEFAULTS, type ResumeOptions } from "./server/resume-options.js";
+export {
+  comparePositions,
+  type ResumeStore,
+  type SessionRecord,
+  type StoredMessage,
+} from "./server/resume-store.js";
 export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
 export {
   CloseEvent,

@@ -3,7 +3,12 @@ import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
-import { comparePositions, type ResumeStore, type StoredMessage } from "./resume-store.js";
+import {
+  comparePositions,
+  type ResumeStore,
+  type SessionRecord,
+  type StoredMessage,
+} from "./resume-store.js";
 import { issueToken, parseToken, secretMatches } from "./resume-token.js";
 import { type Hello, parseHello, type ResetReason } from "./resume-wire.js";
 import type { FanOutCounters, TopicRegistry } from "./topics.js";
@@ -24,6 +29,8 @@ export class ResumeSessions implements SessionHost {
   private readonly helloTimeoutMs: number;
   private readonly report: (error: Error) => void;
   private readonly sessions = new Map<WebSocket, ResumeSession>();
+  /** The same sessions by id: a client may resume while its old connection still looks open here. */
+  private readonly sessionsById = new Map<string, ResumeSession>();
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
@@ -124,12 +131,46 @@ export class ResumeSessions implements SessionHost {
   }
 
   private closed(socket: WebSocket): void {
-    const session = this.sessions.get(socket);
-    if (session === undefined) return;
-    this.sessions.delete(socket);
-    this.dirty.delete(session);
+    const session = this.detach(socket);
     // The window starts now (docs/resume.md).
-    this.save(session, Date.now() + this.settings.maxDisconnectionMs);
+    if (session !== undefined) this.save(session, Date.now() + this.settings.maxDisconnectionMs);
+  }
+
+  private attach(session: ResumeSession): void {
+    this.sessions.set(session.socket, session);
+    this.sessionsById.set(session.id, session);
+    this.registry.setReceiver(session.socket, session);
+  }
+
+  /** Forgets the session of `socket` (nothing will save it any more). */
+  private detach(socket: WebSocket): ResumeSession | undefined {
+    const session = this.sessions.get(socket);
+    if (session === undefined) return undefined;
+    this.sessions.delete(socket);
+    this.sessionsById.delete(session.id);
+    this.dirty.delete(session);
+    return session;
+  }
+
+  /**
+   * The record of session `id`, taken: from its old connection if that still looks open here (a network
+   * drop this side has not noticed: the client has moved on, so the old connection is dropped), else from
+   * the store. A wrong secret leaves the session as it is.
+   */
+  private async take(id: string, secret: string): Promise<SessionRecord | "forged" | undefined> {
+    const live = this.sessionsById.get(id);
+    if (live === undefined) {
+      const record = await this.store.takeSession(id);
+      if (record !== undefined && !secretMatches(secret, record.secretHash)) return "forged";
+      return record;
+    }
+    if (!secretMatches(secret, live.secretHash)) return "forged";
+    this.detach(live.socket);
+    this.registry.removeSocket(live.socket);
+    live.socket.terminate();
+    // The store's copy (a store that outlives the process keeps one) is used up too.
+    if (this.store.distributes) await this.store.takeSession(id);
+    return live.record(Date.now() + this.settings.maxDisconnectionMs);
   }
 
   private startFresh(socket: WebSocket, sendControl: (text: string) => void, reason: ResetReason | null) {
@@ -137,8 +178,7 @@ export class ResumeSessions implements SessionHost {
     const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, sendControl);
     if (reason !== null) session.sendControl({ type: "reset", reason });
     session.sendControl({ type: "session", token: issued.token, resumed: false });
-    this.sessions.set(socket, session);
-    this.registry.setReceiver(socket, session);
+    this.attach(session);
     this.changed(session);
   }
 
@@ -149,11 +189,10 @@ export class ResumeSessions implements SessionHost {
   ): Promise<void> {
     const parsed = parseToken(hello.token);
     if (parsed === null) return this.startFresh(socket, sendControl, "invalid");
-    const record = await this.store.takeSession(parsed.id);
+    const record = await this.take(parsed.id, parsed.secret);
     if (socket.readyState !== 1) return;
     if (record === undefined) return this.startFresh(socket, sendControl, "unknown");
-    if (!secretMatches(parsed.secret, record.secretHash))
-      return this.startFresh(socket, sendControl, "forged");
+    if (record === "forged") return this.startFresh(socket, sendControl, "forged");
     if (!(record.expiresAt > Date.now())) return this.startFresh(socket, sendControl, "expired");
 
     const issued = issueToken();
@@ -167,8 +206,7 @@ export class ResumeSessions implements SessionHost {
     }
     // Subscribed first, with live messages held: nothing published while the replay is read is missed.
     session.holdLive(topics);
-    this.sessions.set(socket, session);
-    this.registry.setReceiver(socket, session);
+    this.attach(session);
     for (const topic of topics) this.registry.subscribe(socket, topic);
     let replays: Map<string, StoredMessage[]> | null;
     try {
@@ -180,7 +218,7 @@ export class ResumeSessions implements SessionHost {
     if (socket.readyState !== 1) return;
     if (replays === null) {
       // A gap: this session cannot be resumed; the socket starts afresh with no subscription.
-      this.sessions.delete(socket);
+      this.detach(socket);
       this.registry.removeSocket(socket);
       return this.startFresh(socket, sendControl, "gap");
     }

@@ -1,0 +1,137 @@
+// Helpers for the resume tests: a TCP relay between client and server whose connections a test can cut
+// (the client's side only, as a network drop the server does not notice), resume clients that record what
+// they get, and raw resume connections that speak the wire format by hand.
+
+import { once } from "node:events";
+import net from "node:net";
+import type { TestContext } from "node:test";
+import { type ResumableMessageEvent, ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
+import { WebSocket, type WebSocketOptions } from "../../src/web/websocket.js";
+import { HOST, within } from "../pubsub/helpers.js";
+
+export { HOST, startServer, tick, until, within } from "../pubsub/helpers.js";
+
+/** A TCP relay to `target`; cutClients() destroys the client-side sockets and leaves the server's open. */
+export interface Relay {
+  url: string;
+  /** Destroys every client-side socket (the client sees its connection die); server sides stay open. */
+  cutClients(): void;
+  /** Destroys both sides of every connection (the server notices at once). */
+  cutBoth(): void;
+  connections(): number;
+}
+
+export async function startRelay(t: TestContext, targetUrl: string): Promise<Relay> {
+  const target = new URL(targetUrl);
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on("error", () => {});
+    upstream.on("error", () => {});
+    client.on("data", (chunk) => upstream.write(chunk));
+    // A cut client side: what the server still sends goes nowhere (a black hole, as on a dead network).
+    upstream.on("data", (chunk) => {
+      if (!client.destroyed) client.write(chunk);
+    });
+    client.on("close", () => pairs.delete(pair));
+    upstream.on("close", () => client.destroy());
+  });
+  server.listen(0, HOST);
+  await within(once(server, "listening"), 5000, "relay listening");
+  t.after(() => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    server.close();
+  });
+  const address = server.address() as net.AddressInfo;
+  return {
+    url: `ws://${HOST}:${address.port}${target.pathname}${target.search}`,
+    cutClients() {
+      for (const pair of pairs) {
+        pair[0].destroy();
+        // Kept open but cut off: its socket stays in the server's clients until the test ends.
+        pairs.delete(pair);
+        pair[1].on("data", () => {});
+        t.after(() => pair[1].destroy());
+      }
+    },
+    cutBoth() {
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+    },
+    connections: () => pairs.size,
+  };
+}
+
+/** A ResumableWebSocket over sockjet's WebSocket that records its messages and session events. */
+export interface RecordingClient {
+  socket: ResumableWebSocket;
+  /** Topic messages as "topic:data" (binary as "topic:<hex>"), direct ones as "data". */
+  received: string[];
+  events: string[];
+  resets: string[];
+  sessions: boolean[];
+}
+
+export function resumeClient(
+  t: TestContext,
+  url: string,
+  webSocketOptions?: WebSocketOptions,
+): RecordingClient {
+  const socket = new ResumableWebSocket(url, {
+    WebSocket: WebSocket as never,
+    webSocketOptions,
+    binaryType: "arraybuffer",
+    initialDelayMs: 20,
+    maxDelayMs: 100,
+  });
+  const recording: RecordingClient = { socket, received: [], events: [], resets: [], sessions: [] };
+  socket.addEventListener("message", (event) => {
+    const message = event as ResumableMessageEvent;
+    const data =
+      typeof message.data === "string"
+        ? message.data
+        : Buffer.from(message.data as ArrayBuffer).toString("hex");
+    recording.received.push(message.topic === null ? data : `${message.topic}:${data}`);
+  });
+  for (const type of ["session", "reset", "resumed", "disconnect", "close"]) {
+    socket.addEventListener(type, (event) => {
+      const e = event as ResumeEvent;
+      recording.events.push(type);
+      if (type === "reset") recording.resets.push(e.reason);
+      if (type === "session") recording.sessions.push(e.resumed);
+    });
+  }
+  t.after(() => socket.close());
+  return recording;
+}
+
+/** A raw resume connection: sends `hello`, collects the server's messages as they come. */
+export async function rawResume(
+  url: string,
+  hello: unknown,
+): Promise<{ socket: WebSocket; messages: (string | Buffer)[]; closed: Promise<CloseEvent> }> {
+  const socket = new WebSocket(url, ["sockjet.resume.1"]);
+  socket.binaryType = "arraybuffer";
+  const messages: (string | Buffer)[] = [];
+  socket.onmessage = (event) =>
+    messages.push(typeof event.data === "string" ? event.data : Buffer.from(event.data as ArrayBuffer));
+  const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", (e) => resolve(e)));
+  await within(once(socket, "open"), 5000, "raw resume open");
+  socket.send(typeof hello === "string" ? hello : JSON.stringify(hello));
+  return { socket, messages, closed };
+}
+
+/** The control messages among raw messages, parsed. */
+export function controls(messages: (string | Buffer)[]): Record<string, unknown>[] {
+  return messages
+    .filter((m): m is string => typeof m === "string" && m.charCodeAt(0) === 2)
+    .map((m) => JSON.parse(m.slice(1)));
+}
