@@ -2,13 +2,16 @@ import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
-import { RedisAdapter, type RedisClientLike } from "../redis/index.js";
+import type { ResumeStore } from "../index.js";
+import { type RedisStoreClientLike, RedisStreamStore } from "../redis/index.js";
 import { nameKey } from "./chat-names.js";
 import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
+import { LocalFallbackStore } from "./chat-resume-store.js";
 import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
-// The chat room across processes: the RedisAdapter carries the room's topic between the `serve` processes,
-// and RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
+// The chat room across processes: a RedisStreamStore (sockjet/redis) carries the room's topic between the
+// `serve` processes and keeps its last lines for resumed sessions (docs/resume.md: a client resumes on any
+// process, the one it was on may be gone), and RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
 // count (the alternative, a per-process count labelled "online here", would show each process a different
 // room size for the same room).
 //
@@ -48,7 +51,7 @@ export interface RedisPresenceOptions {
   /** The room's topic; the keys are `sockjet:presence:<topic>:…`. */
   topic: string;
   /**
-   * The Redis channel the room's members are subscribed through (RedisAdapter.channel(topic)): after a
+   * The Redis channel the room's members are subscribed through (RedisStreamStore.channel(topic)): after a
    * Redis restart, joins wait until every process subscribed to it has registered its members again.
    */
   channel?: string;
@@ -266,19 +269,20 @@ export class RedisPresence implements ChatPresence {
 }
 
 export interface RedisChat {
-  adapter: RedisAdapter;
+  /** The chat server's resume store: positions, replays, sessions, and the topic between processes. */
+  store: ResumeStore;
   presence: RedisPresence;
-  /** Releases the presence heartbeat and the Redis connection (after the server has closed the adapter). */
+  /** Releases the presence heartbeat, the store and the Redis connection (after the server has closed). */
   close(): Promise<void>;
 }
 
 /**
- * Connects to Redis for the chat room: one connection for PUBLISH and presence (the adapter's `client`), and
- * the adapter's own duplicate for SUBSCRIBE. Resolves once both are up; rejects after `timeoutMs` otherwise.
+ * Connects to Redis for the chat room: one connection for the store's commands and presence, and the store's
+ * own duplicate for SUBSCRIBE. Resolves once it is up; rejects after `timeoutMs` otherwise.
  */
 export async function connectRedisChat(
   url: string,
-  options: { topic: string; report: (message: string) => void; timeoutMs?: number },
+  options: { topic: string; report: (message: string) => void; timeoutMs?: number; resumeLines?: number },
 ): Promise<RedisChat> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const client = createClient({
@@ -294,17 +298,24 @@ export async function connectRedisChat(
   client.on("error", (error: Error) => {
     lastError = error.message || String(error);
   });
-  const adapter = new RedisAdapter({ client: client as unknown as RedisClientLike });
+  // Every store call is bounded by timeoutMs: a line that cannot be stored reaches this process's members
+  // (LocalFallbackStore) once that time is up, so a frozen Redis holds a line for no longer.
+  const streams = new RedisStreamStore({
+    client: client as unknown as RedisStoreClientLike,
+    commandTimeoutMs: Math.min(timeoutMs, 3_000),
+    maxMessagesPerTopic: Math.max(1, options.resumeLines ?? 1000),
+  });
+  const store = new LocalFallbackStore(streams);
   const presence = new RedisPresence(client as unknown as PresenceClient, {
     topic: options.topic,
-    channel: adapter.channel(options.topic),
+    channel: streams.channel(options.topic),
     report: options.report,
   });
   // Back after a drop (maybe a Redis restarted empty): this process's members are registered again at once.
   client.on("ready", () => presence.restore());
   const close = async () => {
     presence.stop();
-    await adapter.close();
+    await store.close();
     // Bounded: a graceful close waits for a frozen Redis forever.
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -324,7 +335,7 @@ export async function connectRedisChat(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      adapter.ready,
+      streams.ready,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no answer within ${timeoutMs / 1000} s (last error: ${lastError})`)),
@@ -338,5 +349,5 @@ export async function connectRedisChat(
   } finally {
     clearTimeout(timer);
   }
-  return { adapter, presence, close };
+  return { store, presence, close };
 }

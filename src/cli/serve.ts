@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import {
   type RateLimitOptions,
+  type ResumeOptions,
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
@@ -102,6 +103,16 @@ const specs = {
     "most connections per client address and endpoint (default 100; 0 = no limit)",
     { valueName: "N", defaultValue: 100, parse: integer(0, 1_000_000) },
   ),
+  "resume-lines": flag.value("chat lines kept for members that reconnect and resume (default 2000)", {
+    valueName: "N",
+    defaultValue: 2000,
+    parse: integer(1, 1_000_000),
+  }),
+  "resume-window": flag.value("how long after a drop a chat member can resume, in ms (default 120000)", {
+    valueName: "MS",
+    defaultValue: 120_000,
+    parse: integer(1000, 86_400_000),
+  }),
   redis: flag.value(
     "one /chat room, user count included, with every serve using this Redis (needs the redis package)",
     { valueName: "URL", defaultValue: undefined as string | undefined, parse: redisUrl },
@@ -170,7 +181,11 @@ function displayRedisUrl(raw: string): string {
  * Loads and connects the Redis side of the chat room. The `redis` package is an optional peer dependency, so
  * the modules that import it are loaded only here, when --redis is given.
  */
-async function startRedisChat(url: string, report: (message: string) => void): Promise<RedisChat | number> {
+async function startRedisChat(
+  url: string,
+  report: (message: string) => void,
+  resumeLines: number,
+): Promise<RedisChat | number> {
   let loaded: typeof import("./chat-redis.js");
   try {
     loaded = await import("./chat-redis.js");
@@ -185,10 +200,19 @@ async function startRedisChat(url: string, report: (message: string) => void): P
     throw error;
   }
   try {
-    return await loaded.connectRedisChat(url, { topic: CHAT_TOPIC, report });
+    return await loaded.connectRedisChat(url, { topic: CHAT_TOPIC, report, resumeLines });
   } catch (error) {
     throw new Error(`cannot reach Redis at ${displayRedisUrl(url)}: ${errorMessage(error)}`);
   }
+}
+
+/** The chat's resume option: on the Redis store with --redis (which carries the room between processes too). */
+function resumeOptions(lines: number, windowMs: number, redisChat: RedisChat | null): ResumeOptions {
+  return {
+    maxMessagesPerTopic: lines,
+    maxDisconnectionMs: windowMs,
+    ...(redisChat === null ? {} : { store: redisChat.store }),
+  };
 }
 
 function rateLimitAction(raw: string): "pause" | "close" {
@@ -260,8 +284,10 @@ async function run(argv: string[]): Promise<number> {
 
   let redisChat: RedisChat | null = null;
   if (flags.redis !== undefined) {
-    const started = await startRedisChat(flags.redis, (line) =>
-      process.stderr.write(`sockjet serve: ${line}\n`),
+    const started = await startRedisChat(
+      flags.redis,
+      (line) => process.stderr.write(`sockjet serve: ${line}\n`),
+      flags["resume-lines"],
     );
     if (typeof started === "number") return started;
     redisChat = started;
@@ -323,8 +349,10 @@ async function run(argv: string[]): Promise<number> {
     protocols: ["chat"],
     rateLimit: rateLimitFrom(flags, true),
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
-    // The room's topic goes to the other processes through Redis with --redis; in-process otherwise.
-    adapter: redisChat?.adapter ?? null,
+    // Resumable sessions (docs/resume.md): a page whose connection drops, or whose server restarts with
+    // --redis, gets the lines it missed. The room's topic goes to the other processes through the Redis
+    // store with --redis; the memory store keeps this process's last lines otherwise.
+    resume: resumeOptions(flags["resume-lines"], flags["resume-window"], redisChat),
   });
   // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); else ours.
   const presence: ChatPresence | undefined = redisChat?.presence;

@@ -78,11 +78,21 @@ export class RawResumeClient {
   }
 }
 
-/** A TCP relay to a port; cut() destroys every connection through it (both sides notice). */
-export async function startRelay(targetPort: number): Promise<{ port: number; cut(): void; close(): void }> {
+export interface Relay {
+  port: number;
+  /** Destroys every connection through the relay (both sides notice). */
+  cut(): void;
+  /** New connections go to this port from now on (the client's URL stays the same). */
+  retarget(port: number): void;
+  close(): void;
+}
+
+/** A TCP relay to a port on 127.0.0.1, as a network path a test can cut or reroute. */
+export async function startRelay(targetPort: number): Promise<Relay> {
   const sockets = new Set<net.Socket>();
+  let target = targetPort;
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, HOST);
+    const upstream = net.connect(target, HOST);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on("error", () => {});
@@ -101,6 +111,9 @@ export async function startRelay(targetPort: number): Promise<{ port: number; cu
   return {
     port: (server.address() as net.AddressInfo).port,
     cut,
+    retarget(port: number) {
+      target = port;
+    },
     close() {
       cut();
       server.close();

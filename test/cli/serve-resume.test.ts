@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { type ResumableMessageEvent, ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { until } from "../pubsub/helpers.js";
+import { RedisServer } from "../pubsub/redis-helpers.js";
+import { type Relay, startRelay } from "../resume/redis-resume-helpers.js";
+import { redisSkip } from "../support/require.js";
+import { killAll, type Served, serve } from "./helpers.js";
+
+// `sockjet serve`'s chat room resumes (issue 19): a member whose connection dies while 1,000 lines are said
+// gets every one of them, in order, once — after a network drop (memory store, one process) and after its
+// server process is killed, reconnecting to ANOTHER `serve --redis` process. Members are the resume client
+// (src/resume/client.ts) on sockjet's WebSocket, as the demo page is on the browser's.
+
+after(killAll);
+
+type ChatEvent = Record<string, unknown>;
+/** No rate limit: 1,000 lines from one member at once. */
+const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
+const LINES = 1000;
+
+/** A chat member on the resume client, behaving as the demo page does (rejoin with its name on a resume). */
+class ResumingMember {
+  readonly socket: ResumableWebSocket;
+  readonly events: ChatEvent[] = [];
+  readonly sessions: boolean[] = [];
+  readonly resets: string[] = [];
+  me: string | null = null;
+
+  constructor(url: string) {
+    this.socket = new ResumableWebSocket(url, {
+      WebSocket: WebSocket as never,
+      protocols: ["chat"],
+      initialDelayMs: 50,
+      maxDelayMs: 200,
+    });
+    this.socket.addEventListener("session", (event) => {
+      const resumed = (event as ResumeEvent).resumed;
+      this.sessions.push(resumed);
+      if (resumed && this.me !== null) this.socket.send(JSON.stringify({ type: "rejoin", user: this.me }));
+    });
+    this.socket.addEventListener("reset", (event) => this.resets.push((event as ResumeEvent).reason));
+    this.socket.addEventListener("message", (event) => {
+      const parsed = JSON.parse(String((event as ResumableMessageEvent).data)) as ChatEvent;
+      if (parsed.type === "welcome") this.me = String(parsed.user);
+      this.events.push(parsed);
+    });
+  }
+
+  lines(from: string): string[] {
+    return this.events
+      .filter((event) => event.type === "message" && event.user === from)
+      .map((event) => String(event.text));
+  }
+
+  welcomes(): string[] {
+    return this.events.filter((event) => event.type === "welcome").map((event) => String(event.user));
+  }
+}
+
+/** A plain chat member (subprotocol "chat", no resume): says LINES lines as fast as it can. */
+async function plainMember(served: Served, name: string): Promise<WebSocket> {
+  const socket = new WebSocket(`${served.ws}/chat?name=${name}`, "chat");
+  const welcomed = new Promise<void>((resolve, reject) => {
+    socket.addEventListener("message", (event) => {
+      if (String(event.data).includes('"welcome"')) resolve();
+    });
+    socket.addEventListener("close", () => reject(new Error(`${name} closed before its welcome`)));
+  });
+  await welcomed;
+  return socket;
+}
+
+function say(socket: WebSocket, count: number): void {
+  for (let i = 0; i < count; i++) socket.send(JSON.stringify({ type: "message", text: `line ${i}` }));
+}
+
+const expected = Array.from({ length: LINES }, (_, i) => `line ${i}`);
+
+describe("sockjet serve: the chat resumes", () => {
+  const relays: Relay[] = [];
+  after(() => {
+    for (const relay of relays) relay.close();
+  });
+
+  test("without --redis: a dropped connection resumes with every line said meanwhile, in order, once, and its name", async () => {
+    const served = await serve(UNLIMITED);
+    const relay = await startRelay(served.port);
+    relays.push(relay);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    try {
+      await until(() => ann.me !== null, 10_000, "ann's welcome");
+      const ben = await plainMember(served, "ben");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+
+      relay.cut();
+      say(ben, LINES);
+      await until(() => ann.lines("ben").length >= LINES, 20_000, "every line at ann");
+      assert.deepEqual(ann.lines("ben"), expected);
+      assert.deepEqual(ann.sessions, [false, true], "one fresh session, then a resumed one");
+      assert.deepEqual(ann.resets, []);
+      await until(() => ann.welcomes().length === 2, 5_000, "the welcome back");
+      assert.deepEqual(ann.welcomes(), ["ann", "ann"], "ann keeps her name");
+      // Still live after the resume.
+      ben.send("one more");
+      await until(() => ann.lines("ben").includes("one more"), 5_000, "a live line");
+      assert.equal(ann.lines("ben").length, LINES + 1);
+      ben.close();
+    } finally {
+      ann.socket.close();
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("--redis: a member whose serve process is killed resumes on another one with all 1,000 lines, in order, once", {
+    skip: redisSkip(),
+  }, async () => {
+    const redis = await RedisServer.start();
+    const [a, b] = await Promise.all([
+      serve(["--redis", redis.url, ...UNLIMITED]),
+      serve(["--redis", redis.url, ...UNLIMITED]),
+    ]);
+    const relay = await startRelay(a.port);
+    relays.push(relay);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    try {
+      await until(() => ann.me !== null, 10_000, "ann's welcome on a");
+      const ben = await plainMember(b, "ben");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+
+      // Whatever connects through the relay now reaches b; a dies at once, without a word to anyone.
+      relay.retarget(b.port);
+      a.cli.kill("SIGKILL");
+      say(ben, LINES);
+      await until(() => ann.lines("ben").length >= LINES, 30_000, "every line at ann, through b");
+      assert.deepEqual(ann.lines("ben"), expected);
+      assert.deepEqual(ann.sessions, [false, true], "resumed on b");
+      assert.deepEqual(ann.resets, []);
+      ben.send("one more");
+      await until(() => ann.lines("ben").includes("one more"), 5_000, "a live line on b");
+      assert.equal(ann.lines("ben").length, LINES + 1);
+      ben.close();
+    } finally {
+      ann.socket.close();
+      for (const served of [a, b]) served.cli.kill("SIGTERM");
+      await Promise.all([a.cli.exit(), b.cli.exit()]);
+      await redis.kill();
+    }
+  });
+});
