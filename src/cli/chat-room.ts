@@ -1,4 +1,8 @@
 import type { WebSocket } from "../index.js";
+
+/** The subprotocol of resumable sessions (docs/resume.md). */
+const RESUME_PROTOCOL = "sockjet.resume.1";
+
 import { cleanName, cleanText, nameKey, uniqueName } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
 
@@ -277,8 +281,9 @@ export class ChatRoom {
     const sockets = [...this.members.keys()];
     const names = [...this.members.values()];
     this.members.clear();
-    // They are about to get a 1001; the notices are for the members elsewhere.
-    for (const socket of sockets) socket.unsubscribe(this.topic);
+    // They are about to get a 1001; the notices are for the members elsewhere. A resumable session keeps
+    // its subscription: its record (saved as it closes) is what a resume restores, elsewhere or here later.
+    for (const socket of sockets) if (socket.protocol !== RESUME_PROTOCOL) socket.unsubscribe(this.topic);
     if (names.length > 0) {
       const users = await this.presence.leaveAll(names);
       // One notice per member, counting down as if they had left one after the other (throttled as usual).

@@ -392,7 +392,7 @@ export function pageSecurityPolicy(): string {
   return [
     "default-src 'none'",
     // 'self': the chat's resume client, /sockjet-resume.js, imported by the inline script.
-    `script-src 'self' ${hash(SCRIPT)}`,
+    `script-src ${hash(SCRIPT)} 'self'`,
     `style-src ${hash(STYLE)}`,
     "connect-src 'self'",
     "base-uri 'none'",
