@@ -72,7 +72,9 @@ async function untilLines(page: Page, user: string, count: number): Promise<stri
     const lines = await linesFrom(page, user);
     if (lines.length >= count) return lines;
     if (Date.now() > deadline)
-      throw new Error(`${lines.length} of ${count} lines from ${user}: ${(await page.locator("#chat-log li").allTextContents()).join("\n")}`);
+      throw new Error(
+        `${lines.length} of ${count} lines from ${user}: ${(await page.locator("#chat-log li").allTextContents()).join("\n")}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
