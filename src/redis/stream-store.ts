@@ -18,30 +18,41 @@ import { APPEND_SCRIPT, READ_SCRIPT, scriptSha } from "./stream-scripts.js";
 export interface RedisStoreClientLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** A new client with the same options (the store subscribes on one). */
   duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisStoreClientLike;
+  /** Any command; the store asks for bulk strings as Buffers (typeMapping). */
   sendCommand(
     args: (string | Buffer)[],
     options?: { typeMapping?: Record<number, unknown> },
   ): Promise<unknown>;
+  /** Redis SUBSCRIBE, with messages as Buffers. */
   subscribe(
     channels: string | string[],
     listener: (message: Buffer, channel: Buffer) => unknown,
     bufferMode: true,
   ): Promise<void>;
+  /** Redis UNSUBSCRIBE. */
   unsubscribe(channels?: string | string[]): Promise<void>;
+  /** Redis SSUBSCRIBE (sharded pub/sub, Redis ≥ 7), with messages as Buffers. */
   sSubscribe(
     channels: string | string[],
     listener: (message: Buffer, channel: Buffer) => unknown,
     bufferMode: true,
   ): Promise<void>;
+  /** Redis SUNSUBSCRIBE. */
   sUnsubscribe(channels?: string | string[]): Promise<void>;
+  /** Listens to the client's events (error, ready). */
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the connection once pending commands are answered. */
   close(): Promise<void>;
+  /** Closes the connection at once. */
   destroy(): void;
 }
 
+/** How a RedisStreamStore reaches Redis (a `url`, or a `client` of your own), and its limits. */
 export interface RedisStreamStoreOptions {
   /** redis[s]://[[user][:password]@]host[:port][/db]. The store makes, connects and closes its clients. */
   url?: string;
