@@ -114,6 +114,47 @@ describe("sockjet serve: the chat resumes", () => {
     }
   });
 
+  test("--redis: a member whose serve process is stopped (SIGTERM) and started again resumes there with every line", {
+    skip: redisSkip(),
+  }, async () => {
+    const redis = await RedisServer.start();
+    const running: Served[] = [];
+    try {
+      const [a, b] = await Promise.all([
+        serve(["--redis", redis.url, ...UNLIMITED]),
+        serve(["--redis", redis.url, ...UNLIMITED]),
+      ]);
+      running.push(a, b);
+      const relay = await startRelay(a.port);
+      relays.push(relay);
+      const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+      try {
+        await until(() => ann.me !== null, 10_000, "ann's welcome on a");
+        const ben = await plainMember(b, "ben");
+        await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+        // A graceful stop: the room says goodbye, the server closes ann with 1001 and saves her session.
+        a.cli.kill("SIGTERM");
+        await a.cli.exit();
+        say(ben, 100);
+        const restarted = await serve(["--redis", redis.url, ...UNLIMITED]);
+        running.push(restarted);
+        relay.retarget(restarted.port);
+        await until(() => ann.lines("ben").length >= 100, 20_000, "every line at ann, on the restarted a");
+        assert.deepEqual(ann.lines("ben"), expected.slice(0, 100));
+        assert.deepEqual(ann.sessions, [false, true], "resumed on the restarted process");
+        await until(() => ann.welcomes().length === 2, 5_000, "the welcome back");
+        assert.deepEqual(ann.welcomes(), ["ann", "ann"], "ann keeps her name (the stop freed it)");
+        ben.close();
+      } finally {
+        ann.socket.close();
+      }
+    } finally {
+      for (const served of running) served.cli.kill("SIGTERM");
+      await Promise.all(running.map((served) => served.cli.exit()));
+      await redis.kill();
+    }
+  });
+
   test("--redis: a member whose serve process is killed resumes on another one with all 1,000 lines, in order, once", {
     skip: redisSkip(),
   }, async () => {
