@@ -6,7 +6,7 @@
 //
 //   node --import tsx bench/fanout.ts [--subscribers=1000] [--sizes=32,1k] [--messages=N | --seconds=S]
 //                                     [--runs=3] [--publisher=client,server] [--burst=1,16]
-//                                     [--only=sockjet,ws] [--dist] [--pin=SERVER_CPU,RECEIVERS_CPU]
+//                                     [--only=sockjet,ws,sockjet-resume] [--dist] [--pin=SERVER_CPU,RECEIVERS_CPU]
 //                                     [--profile] [--json=FILE]
 //
 // --dist runs sockjet from the built package (dist/, as `npm run bench` does after building it) instead of
@@ -20,6 +20,9 @@
 // - server: the server process publishes in a loop, `--burst` messages per event-loop turn (1: one publish
 //   per turn, the worst case for write batching; 16: a busy publisher), waiting while more than 64 KiB per
 //   subscriber is buffered.
+// sockjet-resume (not in the default --only): the same sockjet server with `resume: {}`, every receiver a
+// resume connection (sockjet.resume.1): each publish gets a position and is kept in the memory store, and
+// is framed once in its envelope; the cost of positions on live fan-out against "sockjet".
 // bench/run.ts can call runFanout() and print formatFanout().
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
@@ -33,7 +36,7 @@ const HOST = "127.0.0.1";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
 
-export type FanoutContender = "sockjet" | "ws";
+export type FanoutContender = "sockjet" | "ws" | "sockjet-resume";
 
 export type FanoutPublisher = "client" | "server";
 
@@ -86,6 +89,7 @@ export interface FanoutResult {
 const LABELS: Record<FanoutContender, string> = {
   sockjet: "sockjet server.publish()",
   ws: "ws: for (c of wss.clients) c.send()",
+  "sockjet-resume": "sockjet publish(), resume on",
 };
 
 // ---- the publishing server (child process) ----------------------------------------------------------------
@@ -103,7 +107,7 @@ async function serverRole(contender: FanoutContender, subscribers: number, dist:
   let publish: (payload: Buffer) => void;
   let framesEncoded = () => 0;
   let port: number;
-  if (contender === "sockjet") {
+  if (contender === "sockjet" || contender === "sockjet-resume") {
     const { WebSocketServer } = (
       dist
         ? await import(pathToFileURL(join(benchDir, "..", "dist", "index.js")).href)
@@ -115,6 +119,7 @@ async function serverRole(contender: FanoutContender, subscribers: number, dist:
       pingIntervalMs: 0,
       maxConnections: 100_000,
       maxBufferedBytes: 1 << 30,
+      resume: contender === "sockjet-resume" ? {} : null,
     });
     server.on("connection", (socket, request) => {
       if (request.url !== "/publish") {
@@ -224,13 +229,21 @@ class FrameCounter {
   }
 }
 
-async function openReceiver(port: number, counters: FrameCounter[]): Promise<net.Socket> {
+/** The client's hello of a resume connection: a masked text frame (mask 0: the payload is as is). */
+const RESUME_HELLO = (() => {
+  const payload = Buffer.from('{"type":"hello"}');
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+})();
+
+async function openReceiver(port: number, counters: FrameCounter[], resume: boolean): Promise<net.Socket> {
   const socket = net.connect(port, HOST);
   socket.setNoDelay(true);
   await once(socket, "connect");
   socket.write(
     `GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+      (resume ? "Sec-WebSocket-Protocol: sockjet.resume.1\r\n" : "") +
+      "\r\n",
   );
   const counter = new FrameCounter();
   counters.push(counter);
@@ -247,7 +260,21 @@ async function openReceiver(port: number, counters: FrameCounter[]): Promise<net
       }
       socket.on("data", (c: Buffer) => counter.push(c));
       if (end + 4 < head.length) counter.push(head.subarray(end + 4));
-      resolve();
+      if (!resume) {
+        resolve();
+        return;
+      }
+      // The session's control message is not a delivery: wait for it, then count from zero.
+      socket.write(RESUME_HELLO);
+      const started = Date.now();
+      const waitForSession = () => {
+        if (counter.frames > 0) {
+          counter.frames = 0;
+          resolve();
+        } else if (Date.now() - started > 10_000) reject(new Error("no resume session within 10 s"));
+        else setTimeout(waitForSession, 5);
+      };
+      waitForSession();
     };
     socket.on("data", onData);
     socket.on("error", reject);
@@ -255,11 +282,13 @@ async function openReceiver(port: number, counters: FrameCounter[]): Promise<net
   return socket;
 }
 
-async function receiversRole(port: number, count: number): Promise<void> {
+async function receiversRole(port: number, count: number, resume: boolean): Promise<void> {
   const counters: FrameCounter[] = [];
   const sockets: net.Socket[] = [];
   for (let i = 0; i < count; i += 100) {
-    const batch = Array.from({ length: Math.min(100, count - i) }, () => openReceiver(port, counters));
+    const batch = Array.from({ length: Math.min(100, count - i) }, () =>
+      openReceiver(port, counters, resume),
+    );
     sockets.push(...(await Promise.all(batch)));
   }
   const total = () => counters.reduce((n, c) => n + c.frames, 0);
@@ -399,7 +428,12 @@ async function oneCase(
   try {
     const { port } = (await ask(server, "listening")) as { port: number };
     const receiver = child(
-      ["--role=receivers", `--port=${port}`, `--count=${subscribers}`],
+      [
+        "--role=receivers",
+        `--port=${port}`,
+        `--count=${subscribers}`,
+        ...(contender === "sockjet-resume" ? ["--resume"] : []),
+      ],
       false,
       options.cpus?.receivers,
     );
@@ -469,7 +503,7 @@ async function oneCase(
       messages,
       deliveredPerSecond: median(rates),
       runs: rates,
-      framesPerMessage: contender === "sockjet" ? framesEncoded / published : undefined,
+      framesPerMessage: contender !== "ws" ? framesEncoded / published : undefined,
       serverCpuPercent: (100 * serverCpu) / elapsed,
       receiverCpuPercent: (100 * receiverCpu) / elapsed,
       otherCpuPercent: (100 * otherCpu) / elapsed,
@@ -600,7 +634,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.role === "server")
     return serverRole(args.contender as FanoutContender, Number(args.subscribers), args.dist === "true");
-  if (args.role === "receivers") return receiversRole(Number(args.port), Number(args.count));
+  if (args.role === "receivers")
+    return receiversRole(Number(args.port), Number(args.count), args.resume === "true");
   const options: FanoutOptions = {
     subscribers: Number(args.subscribers ?? 1000),
     sizes: (args.sizes ?? "32,1k").split(",").map(parseSize),

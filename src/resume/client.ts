@@ -11,21 +11,40 @@
 /** The subprotocol of resumable sessions. */
 export const RESUME_PROTOCOL = "sockjet.resume.1";
 
-/** What the helper needs of a WebSocket: the WHATWG interface (browser, sockjet, undici). */
-export interface WebSocketLike {
-  readonly readyState: number;
+/** What the helper uses of a WebSocket: the WHATWG interface (browser, sockjet, undici). */
+interface WebSocketLike {
   readonly protocol: string;
   binaryType: string;
-  onopen: ((event: Event) => void) | null;
-  onmessage: ((event: MessageEvent) => void) | null;
-  onclose: ((event: CloseEvent) => void) | null;
-  onerror: ((event: Event) => void) | null;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
   close(code?: number, reason?: string): void;
 }
 
-export type WebSocketClass = new (url: string, protocols: string[], options?: unknown) => WebSocketLike;
+/** A WHATWG WebSocket class: the browser's, sockjet's (its options are `webSocketOptions`), undici's. */
+export type WebSocketClass = new (url: string, protocols: string[], options?: never) => object;
 
+type AnyWebSocketClass = new (url: string, protocols: string[], options?: unknown) => WebSocketLike;
+
+/** The listener of an event not in ResumableWebSocketEventMap (DOM's EventListenerOrEventListenerObject). */
+export type ResumeEventListener =
+  | ((event: Event) => unknown)
+  | {
+      /** Called with each event. */
+      handleEvent(event: Event): unknown;
+    };
+
+/** addEventListener's options (DOM's AddEventListenerOptions). */
+export interface ResumeListenerOptions {
+  capture?: boolean;
+  once?: boolean;
+  passive?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Options of `new ResumableWebSocket(url, options)`. */
 export interface ResumableWebSocketOptions {
   /** The WebSocket class (Node 20: sockjet's `WebSocket`). Default: globalThis.WebSocket. */
   WebSocket?: WebSocketClass;
@@ -101,12 +120,27 @@ const TOPIC = 1;
 const CONTROL = 2;
 const utf8 = new TextDecoder();
 
+/** The events of a ResumableWebSocket, by type. */
+export interface ResumableWebSocketEventMap {
+  message: ResumableMessageEvent;
+  session: ResumeEvent;
+  reset: ResumeEvent;
+  resumed: ResumeEvent;
+  disconnect: ResumeEvent;
+  reconnecting: ResumeEvent;
+  close: ResumeEvent;
+}
+
+/**
+ * A client of resumable sessions: reconnects by itself, resumes its session (subscriptions back, missed topic
+ * messages replayed in order, once), and tells the app by `reset` when it could not.
+ */
 export class ResumableWebSocket extends EventTarget {
   readonly url: string;
   private readonly options: Required<
     Omit<ResumableWebSocketOptions, "WebSocket" | "webSocketOptions" | "binaryType">
   > & { binaryType: "blob" | "arraybuffer" };
-  private readonly WebSocketClass: WebSocketClass;
+  private readonly WebSocketClass: AnyWebSocketClass;
   private readonly webSocketOptions: unknown;
   private socket: WebSocketLike | null = null;
   private token: string | null = null;
@@ -126,7 +160,7 @@ export class ResumableWebSocket extends EventTarget {
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket ?? null;
     if (typeof WebSocketClass !== "function")
       throw new TypeError("ResumableWebSocket: no WebSocket class (pass options.WebSocket)");
-    this.WebSocketClass = WebSocketClass;
+    this.WebSocketClass = WebSocketClass as unknown as AnyWebSocketClass;
     this.webSocketOptions = options.webSocketOptions;
     this.options = {
       protocols: options.protocols ?? [],
@@ -177,6 +211,44 @@ export class ResumableWebSocket extends EventTarget {
       socket.close(code, reason);
     }
     this.dispatchEvent(new ResumeEvent("close", { code: code ?? 1000 }));
+  }
+
+  /** Listens to the events of ResumableWebSocketEventMap, typed per event. */
+  override addEventListener<K extends keyof ResumableWebSocketEventMap>(
+    type: K,
+    listener: ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown) | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: ResumeEventListener | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: ResumeEventListener | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void {
+    super.addEventListener(type, listener as never, options);
+  }
+
+  /** Removes a listener added with addEventListener(). */
+  override removeEventListener<K extends keyof ResumableWebSocketEventMap>(
+    type: K,
+    listener: ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown) | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: ResumeEventListener | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: ResumeEventListener | null,
+    options?: ResumeListenerOptions | boolean,
+  ): void {
+    super.removeEventListener(type, listener as never, options);
   }
 
   private connect(): void {

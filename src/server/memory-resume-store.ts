@@ -5,6 +5,7 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.j
 // goes first) and dropped once expired. Everything is lost with the process: a client that reconnects to
 // another process, or after a restart, is told "unknown" and starts afresh (docs/resume.md).
 
+/** Options of `new MemoryResumeStore()`: its bounds. */
 export interface MemoryResumeStoreOptions {
   /** Messages kept per topic for a replay. Default 1000. */
   maxMessagesPerTopic?: number;
@@ -14,6 +15,7 @@ export interface MemoryResumeStoreOptions {
   maxTopics?: number;
 }
 
+/** The defaults of MemoryResumeStoreOptions. */
 export const MEMORY_RESUME_DEFAULTS = {
   maxMessagesPerTopic: 1000,
   maxSessions: 100_000,
@@ -54,6 +56,10 @@ class TopicRing {
   }
 }
 
+/**
+ * The resume store of one process (the `resume` option's default): per-topic rings of the last messages,
+ * counters as positions, session records in memory. Lost with the process.
+ */
 export class MemoryResumeStore implements ResumeStore {
   readonly distributes = false;
   private readonly maxMessagesPerTopic: number;

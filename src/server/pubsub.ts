@@ -52,6 +52,9 @@ export interface PubSubStats {
   received: number;
 }
 
+/** Publishers waiting for their own message to come back from a distributing store, at most. */
+const MAX_PENDING_EXCEPTIONS = 10_000;
+
 export class PubSub implements TopicHost {
   readonly registry: TopicRegistry;
   private adapter: PubSubAdapter | null;
@@ -238,7 +241,10 @@ export class PubSub implements TopicHost {
         async () => {
           const position = await store.append(topic, payload, isText);
           // The store hands a message back only after its append has settled (resume-store.ts).
-          if (except !== null) this.exceptByPosition.set(`${topic}\n${position}`, except);
+          if (except === null) return;
+          // Bounded: an entry whose message never comes back (the store lost it) must not pile up.
+          if (this.exceptByPosition.size >= MAX_PENDING_EXCEPTIONS) this.exceptByPosition.clear();
+          this.exceptByPosition.set(`${topic}\n${position}`, except);
         },
         () => this.adapterPublished++,
         (error) => {

@@ -3,6 +3,7 @@ import type { ResumeStore } from "./resume-store.js";
 
 // The server's `resume` option (docs/resume.md): validated here, with its defaults, like the other options.
 
+/** The server's `resume` option (docs/resume.md). */
 export interface ResumeOptions {
   /** Where positions, messages and session records live. Default: a MemoryResumeStore (this process only). */
   store?: ResumeStore;
@@ -12,6 +13,7 @@ export interface ResumeOptions {
   maxMessagesPerTopic?: number;
 }
 
+/** The defaults of ResumeOptions. */
 export const RESUME_DEFAULTS = {
   maxDisconnectionMs: 120_000,
   maxMessagesPerTopic: 1000,

@@ -73,6 +73,8 @@ export class ResumeSessions implements SessionHost {
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
+        // Reading again, so that the closing handshake can complete.
+        gate.release();
         closeWithStatus(socket, CloseCode.ProtocolError, `sockjet.resume: ${hello.reason}`);
         return;
       }
@@ -87,6 +89,7 @@ export class ResumeSessions implements SessionHost {
       }
       this.resume(socket, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
+        gate.release();
         closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
       });
     });
@@ -165,8 +168,9 @@ export class ResumeSessions implements SessionHost {
       return record;
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
+    // Its topics stay subscribed until it has closed (after the new connection has subscribed them), so
+    // this process does not unsubscribe and resubscribe them on the store or adapter meanwhile.
     this.detach(live.socket);
-    this.registry.removeSocket(live.socket);
     live.socket.terminate();
     // The store's copy (a store that outlives the process keeps one) is used up too.
     if (this.store.distributes) await this.store.takeSession(id);
@@ -210,6 +214,9 @@ export class ResumeSessions implements SessionHost {
     for (const topic of topics) this.registry.subscribe(socket, topic);
     let replays: Map<string, StoredMessage[]> | null;
     try {
+      // A distributing store must hand over the topics before the replay is read: what is appended after
+      // the read then comes live (and is held), never in neither.
+      if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
       replays = await this.readReplays(session);
     } catch (error) {
       this.report(new Error(`Could not read a replay: ${messageOf(error)}`, { cause: error }));

@@ -25,6 +25,10 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+/**
+ * Where resumable sessions keep positions, the last messages of each topic, and the records of sessions
+ * (the `resume.store` option): `MemoryResumeStore`, or the Redis Streams store of `sockjet/redis`.
+ */
 export interface ResumeStore {
   /**
    * true when append() itself carries the message to every process (Redis store: XADD+PUBLISH in one script,

@@ -19,10 +19,12 @@ export interface Relay {
   /** Destroys both sides of every connection (the server notices at once). */
   cutBoth(): void;
   connections(): number;
+  /** New connections go to this server from now on (a client moving to another process). */
+  retarget(url: string): void;
 }
 
 export async function startRelay(t: TestContext, targetUrl: string): Promise<Relay> {
-  const target = new URL(targetUrl);
+  let target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
@@ -67,6 +69,9 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
       pairs.clear();
     },
     connections: () => pairs.size,
+    retarget(url: string) {
+      target = new URL(url);
+    },
   };
 }
 
@@ -84,10 +89,12 @@ export function resumeClient(
   t: TestContext,
   url: string,
   webSocketOptions?: WebSocketOptions,
+  protocols: string[] = [],
 ): RecordingClient {
   const socket = new ResumableWebSocket(url, {
     WebSocket: WebSocket as never,
     webSocketOptions,
+    protocols,
     binaryType: "arraybuffer",
     initialDelayMs: 20,
     maxDelayMs: 100,

@@ -113,7 +113,17 @@ class SlowReplayStore extends MemoryResumeStore {
   gate: Promise<void> | null = null;
   reading = false;
 
+  /** `waitFirst`: the wait comes before the read, so what is published meanwhile is in the replay too. */
+  constructor(private readonly waitFirst = false) {
+    super();
+  }
+
   override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+    if (this.waitFirst) {
+      this.reading = true;
+      await this.gate;
+      return super.readAfter(topic, after, limit);
+    }
     const read = await super.readAfter(topic, after, limit);
     this.reading = true;
     await this.gate;
@@ -122,33 +132,34 @@ class SlowReplayStore extends MemoryResumeStore {
 }
 
 describe("live messages during the replay", () => {
-  test("are written after the replay, none lost and none doubled", async (t) => {
-    const store = new SlowReplayStore();
-    const started = await startServer(t, { resume: { store } });
-    started.server.on("connection", (socket) => {
-      if (!socket.resumed) socket.subscribe("feed");
+  for (const waitFirst of [false, true])
+    test(`are written after the replay, none lost and none doubled (${waitFirst ? "published before the read: in the replay too" : "published after the read"})`, async (t) => {
+      const store = new SlowReplayStore(waitFirst);
+      const started = await startServer(t, { resume: { store } });
+      started.server.on("connection", (socket) => {
+        if (!socket.resumed) socket.subscribe("feed");
+      });
+      const relay = await startRelay(t, started.url);
+      const client = resumeClient(t, relay.url);
+      await until(() => started.server.subscriberCount("feed") === 1, 5000, "subscription");
+      relay.cutBoth();
+      await until(() => client.events.includes("disconnect"), 5000, "the drop");
+      for (let i = 0; i < 10; i++) started.server.publish("feed", `missed${i}`);
+      let release!: () => void;
+      store.gate = new Promise((resolve) => (release = resolve));
+      // The replay has been read (missed0..9) and waits; these are published now, after that read.
+      await until(() => store.reading, 10_000, "the replay read");
+      for (let i = 0; i < 10; i++) started.server.publish("feed", `live${i}`);
+      release();
+      await until(() => client.received.length === 20, 10_000, "every message");
+      started.server.publish("feed", "later");
+      await until(() => client.received.length === 21, 5000, "the later message");
+      assert.deepEqual(client.received, [
+        ...Array.from({ length: 10 }, (_, i) => `feed:missed${i}`),
+        ...Array.from({ length: 10 }, (_, i) => `feed:live${i}`),
+        "feed:later",
+      ]);
     });
-    const relay = await startRelay(t, started.url);
-    const client = resumeClient(t, relay.url);
-    await until(() => started.server.subscriberCount("feed") === 1, 5000, "subscription");
-    relay.cutBoth();
-    await until(() => client.events.includes("disconnect"), 5000, "the drop");
-    for (let i = 0; i < 10; i++) started.server.publish("feed", `missed${i}`);
-    let release!: () => void;
-    store.gate = new Promise((resolve) => (release = resolve));
-    // The replay has been read (missed0..9) and waits; these are published now, after that read.
-    await until(() => store.reading, 10_000, "the replay read");
-    for (let i = 0; i < 10; i++) started.server.publish("feed", `live${i}`);
-    release();
-    await until(() => client.received.length === 20, 10_000, "every message");
-    started.server.publish("feed", "later");
-    await until(() => client.received.length === 21, 5000, "the later message");
-    assert.deepEqual(client.received, [
-      ...Array.from({ length: 10 }, (_, i) => `feed:missed${i}`),
-      ...Array.from({ length: 10 }, (_, i) => `feed:live${i}`),
-      "feed:later",
-    ]);
-  });
 });
 
 describe("fan-out with resume", () => {

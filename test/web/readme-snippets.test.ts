@@ -6,7 +6,8 @@ import { after, describe, test } from "node:test";
 import * as sockjet from "../../src/index.js";
 import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
-import { RedisServer } from "../pubsub/redis-helpers.js";
+import * as sockjetResume from "../../src/resume/client.js";
+import { freePort, RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { javascriptBlocks, README, runSnippet, type Snippet } from "./readme-snippets.js";
 
@@ -28,6 +29,7 @@ class Made {
   adapters: sockjetRedis.RedisAdapter[] = [];
   clients: Socket[] = [];
   reconnecting: sockjetReconnecting.ReconnectingWebSocket[] = [];
+  resumable: sockjetResume.ResumableWebSocket[] = [];
   logs: unknown[][] = [];
 
   modules(): Record<string, unknown> {
@@ -56,7 +58,14 @@ class Made {
         made.reconnecting.push(this);
       }
     }
+    class RecordedResumable extends sockjetResume.ResumableWebSocket {
+      constructor(...args: ConstructorParameters<typeof sockjetResume.ResumableWebSocket>) {
+        super(...args);
+        made.resumable.push(this);
+      }
+    }
     return {
+      "sockjet/resume": { ...sockjetResume, ResumableWebSocket: RecordedResumable },
       sockjet: { ...sockjet, WebSocketServer: RecordedServer, WebSocket: RecordedWebSocket },
       "sockjet/reconnecting": { ...sockjetReconnecting, ReconnectingWebSocket: RecordedReconnecting },
       "sockjet/redis": { ...sockjetRedis, RedisAdapter: RecordedAdapter },
@@ -71,6 +80,7 @@ class Made {
   async stop(): Promise<void> {
     for (const client of this.clients) client.terminate();
     for (const client of this.reconnecting) client.close();
+    for (const client of this.resumable) client.close();
     for (const server of this.servers) {
       const http = server.httpServer;
       await server.close();
@@ -267,6 +277,29 @@ const checks: Record<string, Check[]> = {
       assert.match(String(made.logs[1][0]), /^retry 1 in \d+ ms$/);
       assert.deepEqual([made.logs[0], made.logs[2]], [["subscribe prices: ok"], ["subscribe prices: ok"]]);
       assert.equal(connections.length, 2);
+    },
+  ],
+  "Resumable sessions": [
+    async (snippet, made) => {
+      // The server and the client of the block talk to each other: one free port for both.
+      const port = await freePort();
+      await runSnippet(snippet.code.replaceAll("8080", String(port)), made.modules(), made.console);
+      const server = made.servers[0];
+      await until(() => server.subscriberCount("news") === 1, "the client's session and subscription");
+      server.publish("news", "first");
+      await until(() => made.logs.length === 1, "the first message");
+      // The connection dies and a message is published before the client is back: it gets it on resume.
+      const [old] = server.clients;
+      old.terminate();
+      server.publish("news", "missed");
+      await until(() => made.logs.length === 2, "the missed message, replayed");
+      assert.deepEqual(made.logs, [
+        ["news", "first"],
+        ["news", "missed"],
+      ]);
+      const [resumed] = server.clients;
+      assert.equal(resumed.resumed, true);
+      assert.deepEqual(resumed.topics, ["news"]);
     },
   ],
   "Scale-out over Redis": [

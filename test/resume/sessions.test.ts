@@ -1,0 +1,183 @@
+// Resumable sessions' tokens and refusals, docs/resume.md, on the wire: a token is single-use, expires
+// maxDisconnectionMs after the disconnection, and a forged, replayed, expired or malformed one gets a
+// `reset` with its reason and a fresh session, never an error close; a topic whose ring overflowed while
+// the client was away gets a `reset` "gap"; a first message that is no hello closes with 1002.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { WebSocket } from "../../src/web/websocket.js";
+import { controls, rawResume, resumeClient, startServer, until, within } from "./helpers.js";
+
+/** Opens a raw session, subscribes it to `topic` on the server side, and closes it: its token and topics. */
+async function endedSession(
+  started: Awaited<ReturnType<typeof startServer>>,
+  topic = "t",
+): Promise<{ token: string; lastPosition: string }> {
+  const raw = await rawResume(started.url, { type: "hello" });
+  await until(() => controls(raw.messages).length === 1, 5000, "the session");
+  const session = controls(raw.messages)[0];
+  assert.equal(session.type, "session");
+  assert.equal(session.resumed, false);
+  const [serverSide] = [...started.server.clients].filter((c) => c.topics.length === 0 && !c.resumed);
+  serverSide.subscribe(topic);
+  started.server.publish(topic, "seen");
+  await until(() => raw.messages.length === 2, 5000, "the first topic message");
+  const header = (raw.messages[1] as string).slice(1, (raw.messages[1] as string).indexOf("\n"));
+  raw.socket.close();
+  await within(raw.closed, 5000, "close");
+  await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+  return { token: session.token as string, lastPosition: header.split(" ")[0] };
+}
+
+describe("resume tokens", () => {
+  test("a token resumes once; its second use gets reset 'unknown' and a fresh session", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const { token, lastPosition } = await endedSession(started);
+    const first = await rawResume(started.url, { type: "resume", token, positions: { t: lastPosition } });
+    await until(() => controls(first.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+    const [session, resumed] = controls(first.messages);
+    assert.equal(session.type, "session");
+    assert.equal(session.resumed, true);
+    assert.notEqual(session.token, token, "a fresh token after each resume");
+    assert.deepEqual(resumed, { type: "resumed", replayed: 0 });
+
+    const second = await rawResume(started.url, { type: "resume", token, positions: {} });
+    await until(() => controls(second.messages).length === 2, 5000, "the refusal");
+    const [reset, fresh] = controls(second.messages);
+    assert.deepEqual(reset, { type: "reset", reason: "unknown" });
+    assert.equal(fresh.type, "session");
+    assert.equal(fresh.resumed, false);
+    assert.equal(second.socket.readyState, WebSocket.OPEN);
+    first.socket.close();
+    second.socket.close();
+  });
+
+  test("a token whose secret was changed gets reset 'forged' and a fresh session, not an error close", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const { token } = await endedSession(started);
+    const forged = `${token.slice(0, -4)}${token.endsWith("AAAA") ? "BBBB" : "AAAA"}`;
+    const raw = await rawResume(started.url, { type: "resume", token: forged, positions: {} });
+    await until(() => controls(raw.messages).length === 2, 5000, "the refusal");
+    assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "forged" });
+    assert.equal(controls(raw.messages)[1].resumed, false);
+    assert.equal(raw.socket.readyState, WebSocket.OPEN);
+    raw.socket.close();
+  });
+
+  test("a token that is not one the server issues gets reset 'invalid'", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    for (const token of ["", "x.y", 42, null, "A".repeat(66)]) {
+      const raw = await rawResume(started.url, { type: "resume", token, positions: {} });
+      await until(() => controls(raw.messages).length === 2, 5000, "the refusal");
+      assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "invalid" }, String(token));
+      raw.socket.close();
+    }
+  });
+
+  test("a session resumed after maxDisconnectionMs gets reset 'expired'", async (t) => {
+    const started = await startServer(t, { resume: { maxDisconnectionMs: 50 } });
+    const { token } = await endedSession(started);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const raw = await rawResume(started.url, { type: "resume", token, positions: {} });
+    await until(() => controls(raw.messages).length === 2, 5000, "the refusal");
+    assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "expired" });
+    raw.socket.close();
+  });
+
+  test("a forged token does not take a session that is still open", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const owner = await rawResume(started.url, { type: "hello" });
+    await until(() => controls(owner.messages).length === 1, 5000, "the session");
+    const token = controls(owner.messages)[0].token as string;
+    const forged = `${token.slice(0, -4)}${token.endsWith("AAAA") ? "BBBB" : "AAAA"}`;
+    const thief = await rawResume(started.url, { type: "resume", token: forged, positions: {} });
+    await until(() => controls(thief.messages).length === 2, 5000, "the refusal");
+    assert.deepEqual(controls(thief.messages)[0], { type: "reset", reason: "forged" });
+    assert.equal(owner.socket.readyState, WebSocket.OPEN);
+    owner.socket.close();
+    thief.socket.close();
+  });
+});
+
+describe("resume refusals", () => {
+  test("a topic whose ring overflowed while the client was away gets reset 'gap' and no subscription", async (t) => {
+    const started = await startServer(t, { resume: { maxMessagesPerTopic: 10 } });
+    const { token, lastPosition } = await endedSession(started, "busy");
+    for (let i = 0; i < 11; i++) started.server.publish("busy", `m${i}`);
+    const raw = await rawResume(started.url, { type: "resume", token, positions: { busy: lastPosition } });
+    await until(() => controls(raw.messages).length === 2, 5000, "the refusal");
+    assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "gap" });
+    assert.equal(controls(raw.messages)[1].resumed, false);
+    assert.equal(started.server.subscriberCount("busy"), 0);
+    raw.socket.close();
+  });
+
+  test("exactly maxMessagesPerTopic missed messages still resume", async (t) => {
+    const started = await startServer(t, { resume: { maxMessagesPerTopic: 10 } });
+    const { token, lastPosition } = await endedSession(started, "busy");
+    for (let i = 0; i < 10; i++) started.server.publish("busy", `m${i}`);
+    const raw = await rawResume(started.url, { type: "resume", token, positions: { busy: lastPosition } });
+    await until(() => controls(raw.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+    assert.deepEqual(controls(raw.messages)[1], { type: "resumed", replayed: 10 });
+    const payloads = raw.messages.filter((m) => typeof m === "string" && m.charCodeAt(0) === 1);
+    assert.deepEqual(
+      payloads.map((m) => (m as string).slice((m as string).indexOf("\n") + 1)),
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    raw.socket.close();
+  });
+
+  for (const [name, hello, reason] of [
+    ["not JSON", "hello?", "the hello is not JSON"],
+    ["an unknown type", { type: "bonjour" }, "unknown hello type"],
+  ] as const) {
+    test(`a first message that is ${name} closes the connection with 1002`, async (t) => {
+      const started = await startServer(t, { resume: {} });
+      let announced = 0;
+      started.server.on("connection", () => announced++);
+      const raw = await rawResume(started.url, hello);
+      const event = await within(raw.closed, 5000, "the close");
+      assert.equal(event.code, 1002);
+      assert.equal(event.reason, `sockjet.resume: ${reason}`);
+      assert.equal(announced, 0);
+    });
+  }
+
+  test("messages sent right behind the hello reach the app after 'connection', in order", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const got: string[] = [];
+    started.server.on("connection", (socket) => {
+      socket.onmessage = (event) => got.push(event.data as string);
+    });
+    const socket = new WebSocket(started.url, ["sockjet.resume.1"]);
+    t.after(() => socket.close());
+    await within(new Promise((resolve) => socket.addEventListener("open", resolve)), 5000, "open");
+    socket.send(JSON.stringify({ type: "hello" }));
+    for (let i = 0; i < 5; i++) socket.send(`app${i}`);
+    await until(() => got.length === 5, 5000, "the app messages");
+    assert.deepEqual(got, ["app0", "app1", "app2", "app3", "app4"]);
+  });
+});
+
+describe("resume option", () => {
+  test("invalid options are TypeErrors", async () => {
+    const { WebSocketServer } = await import("../../src/server/websocket-server.js");
+    for (const resume of [
+      { maxDisconnectionMs: 0 },
+      { maxDisconnectionMs: "1" },
+      { maxMessagesPerTopic: 1.5 },
+      { store: {} },
+      "yes",
+    ]) {
+      assert.throws(() => new WebSocketServer({ noServer: true, resume: resume as never }), TypeError);
+    }
+  });
+
+  test("a client helper against a server without resume speaks the app protocol it offered after it", async (t) => {
+    const started = await startServer(t, { protocols: ["chat"] });
+    started.server.on("connection", (socket) => socket.send("plain"));
+    const client = resumeClient(t, started.url, undefined, ["chat"]);
+    await until(() => client.received.length === 1, 5000, "the message");
+    assert.deepEqual(client.received, ["plain"]);
+  });
+});
