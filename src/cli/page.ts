@@ -250,7 +250,10 @@ const chat = {
       $("chat-input").disabled = !on;
       $("chat-send").disabled = !on;
     };
+    // The close that ended a session is shown until the next session; failed attempts meanwhile are not.
+    let inSession = false;
     socket.addEventListener("session", (event) => {
+      inSession = true;
       if (event.resumed && this.me) socket.send(JSON.stringify({ type: "rejoin", user: this.me }));
       setStatus(this.status, "open", event.resumed ? "resumed" : "joined");
       online(true);
@@ -264,6 +267,8 @@ const chat = {
       logLine(this.log, "error", "!", ["the session could not be resumed (" + event.reason + "): lines may be missing"]);
     });
     socket.addEventListener("disconnect", (event) => {
+      if (!inSession) return;
+      inSession = false;
       setStatus(this.status, "connecting", "closed " + event.code + ", reconnecting…");
       logLine(this.log, "info", "•", ["disconnected (code " + event.code + "), reconnecting"]);
       online(false);
