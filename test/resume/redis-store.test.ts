@@ -267,6 +267,26 @@ describe("RedisStreamStore", { skip }, () => {
     assert.deepEqual(text(heard.get("sharded") ?? []), text((await readAll(publisher, "sharded")) ?? []));
   });
 
+  test("topics with braces, spaces, newlines and non-ASCII characters: one stream and one channel each", async () => {
+    const { url } = await started();
+    const listener = makeStore(url);
+    const publisher = makeStore(url);
+    const heard = listen(listener);
+    const topics = ["a}b{c", "{x}", "chat room\n2", "café ☕"];
+    for (const topic of topics) await listener.subscribe(topic);
+    await publisher.ready;
+    for (const topic of topics) await publisher.append(topic, Buffer.from(`to ${topic}`), true);
+    await until(
+      () => topics.every((topic) => heard.get(topic)?.length === 1),
+      5_000,
+      "one message per topic",
+    );
+    for (const topic of topics) {
+      assert.deepEqual(text(heard.get(topic) ?? []), [`to ${topic}`]);
+      assert.deepEqual(text((await publisher.readAfter(topic, "", 10)) ?? []), [`to ${topic}`]);
+    }
+  });
+
   test("options are checked", async () => {
     assert.throws(() => new RedisStreamStore({}), TypeError);
     assert.throws(() => new RedisStreamStore({ url: "redis://127.0.0.1:1", prefix: "a{b" }), TypeError);
