@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { until } from "../pubsub/helpers.js";
+import { RedisServer } from "../pubsub/redis-helpers.js";
+import { type Relay, startRelay } from "../resume/redis-resume-helpers.js";
+import { redisSkip } from "../support/require.js";
+import { plainMember, ResumingMember, say } from "./chat-members.js";
+import { killAll, type Served, serve } from "./helpers.js";
+
+// `sockjet serve`'s chat room resumes (issue 19): a member whose connection dies while 1,000 lines are said
+// gets every one of them, in order, once — after a network drop (memory store, one process) and after its
+// server process is killed, reconnecting to ANOTHER `serve --redis` process. Members are the resume client
+// (src/resume/client.ts) on sockjet's WebSocket, as the demo page is on the browser's.
+
+after(killAll);
+
+/** No rate limit: 1,000 lines from one member at once. */
+const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
+const LINES = 1000;
+
+const expected = Array.from({ length: LINES }, (_, i) => `line ${i}`);
+
+describe("sockjet serve: the chat resumes", () => {
+  const relays: Relay[] = [];
+  after(() => {
+    for (const relay of relays) relay.close();
+  });
+
+  test("without --redis: a dropped connection resumes with every line said meanwhile, in order, once, and its name", async () => {
+    const served = await serve(UNLIMITED);
+    const relay = await startRelay(served.port);
+    relays.push(relay);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    try {
+      await until(() => ann.me !== null, 10_000, "ann's welcome");
+      const ben = await plainMember(served, "ben");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+
+      relay.cut();
+      say(ben, LINES);
+      await until(() => ann.lines("ben").length >= LINES, 20_000, "every line at ann");
+      assert.deepEqual(ann.lines("ben"), expected);
+      assert.deepEqual(ann.sessions, [false, true], "one fresh session, then a resumed one");
+      assert.deepEqual(ann.resets, []);
+      await until(() => ann.welcomes().length === 2, 5_000, "the welcome back");
+      assert.deepEqual(ann.welcomes(), ["ann", "ann"], "ann keeps her name");
+      // Still live after the resume.
+      ben.send("one more");
+      await until(() => ann.lines("ben").includes("one more"), 5_000, "a live line");
+      assert.equal(ann.lines("ben").length, LINES + 1);
+      ben.close();
+    } finally {
+      ann.socket.close();
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("--redis: a member whose serve process is stopped (SIGTERM) and started again resumes there with every line", {
+    skip: redisSkip(),
+  }, async () => {
+    const redis = await RedisServer.start();
+    const running: Served[] = [];
+    try {
+      const [a, b] = await Promise.all([
+        serve(["--redis", redis.url, ...UNLIMITED]),
+        serve(["--redis", redis.url, ...UNLIMITED]),
+      ]);
+      running.push(a, b);
+      const relay = await startRelay(a.port);
+      relays.push(relay);
+      const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+      try {
+        await until(() => ann.me !== null, 10_000, "ann's welcome on a");
+        const ben = await plainMember(b, "ben");
+        await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+        // A graceful stop: the room says goodbye, the server closes ann with 1001 and saves her session.
+        a.cli.kill("SIGTERM");
+        await a.cli.exit();
+        say(ben, 100);
+        const restarted = await serve(["--redis", redis.url, ...UNLIMITED]);
+        running.push(restarted);
+        relay.retarget(restarted.port);
+        await until(() => ann.lines("ben").length >= 100, 20_000, "every line at ann, on the restarted a");
+        assert.deepEqual(ann.lines("ben"), expected.slice(0, 100));
+        assert.deepEqual(ann.sessions, [false, true], "resumed on the restarted process");
+        await until(() => ann.welcomes().length === 2, 5_000, "the welcome back");
+        assert.deepEqual(ann.welcomes(), ["ann", "ann"], "ann keeps her name (the stop freed it)");
+        ben.close();
+      } finally {
+        ann.socket.close();
+      }
+    } finally {
+      for (const served of running) served.cli.kill("SIGTERM");
+      await Promise.all(running.map((served) => served.cli.exit()));
+      await redis.kill();
+    }
+  });
+
+  test("--redis: a member whose serve process is killed resumes on another one with all 1,000 lines, in order, once", {
+    skip: redisSkip(),
+  }, async () => {
+    const redis = await RedisServer.start();
+    const [a, b] = await Promise.all([
+      serve(["--redis", redis.url, ...UNLIMITED]),
+      serve(["--redis", redis.url, ...UNLIMITED]),
+    ]);
+    const relay = await startRelay(a.port);
+    relays.push(relay);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    try {
+      await until(() => ann.me !== null, 10_000, "ann's welcome on a");
+      const ben = await plainMember(b, "ben");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+
+      // Whatever connects through the relay now reaches b; a dies at once, without a word to anyone.
+      relay.retarget(b.port);
+      a.cli.kill("SIGKILL");
+      say(ben, LINES);
+      await until(() => ann.lines("ben").length >= LINES, 30_000, "every line at ann, through b");
+      assert.deepEqual(ann.lines("ben"), expected);
+      assert.deepEqual(ann.sessions, [false, true], "resumed on b");
+      assert.deepEqual(ann.resets, []);
+      ben.send("one more");
+      await until(() => ann.lines("ben").includes("one more"), 5_000, "a live line on b");
+      assert.equal(ann.lines("ben").length, LINES + 1);
+      ben.close();
+    } finally {
+      ann.socket.close();
+      for (const served of [a, b]) served.cli.kill("SIGTERM");
+      await Promise.all([a.cli.exit(), b.cli.exit()]);
+      await redis.kill();
+    }
+  });
+});
