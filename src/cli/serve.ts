@@ -13,6 +13,7 @@ import {
 } from "../index.js";
 import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
 import { byteSize, flag, formatFlags, integer, nonNegative, parseArgs, UsageError } from "./args.js";
+import { HeldTopicAdapter } from "./chat-held-topic.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
@@ -389,9 +390,10 @@ async function run(argv: string[]): Promise<number> {
     // Resumable sessions (docs/resume.md): a page whose connection drops, or whose server restarts with
     // --redis, gets the lines it missed. With --redis the Redis Streams store keeps them and carries the
     // room's topic to the other processes and workers (no adapter). Otherwise the memory store keeps this
-    // process's last lines, and with --workers the topic goes to the other workers through the primary: a
-    // member then resumes only on the worker it was on.
-    adapter: redisChat === null ? (worker?.chatAdapter() ?? null) : null,
+    // process's last lines, and with --workers the topic goes to the other workers through the primary,
+    // held by every worker (chat-held-topic.ts): a member then resumes only on the worker it was on.
+    adapter:
+      redisChat === null && worker !== null ? new HeldTopicAdapter(worker.chatAdapter(), CHAT_TOPIC) : null,
     resume: resumeOptions(flags["resume-lines"], flags["resume-window"], redisChat),
   });
   // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); every

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
 import { until } from "../pubsub/helpers.js";
 import { RedisServer } from "../pubsub/redis-helpers.js";
@@ -6,6 +8,7 @@ import { type Relay, startRelay } from "../resume/redis-resume-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { plainMember, ResumingMember, say } from "./chat-members.js";
 import { killAll, type Served, serve } from "./helpers.js";
+import { openOn, open as openWorker } from "./workers-helpers.js";
 
 // `sockjet serve`'s chat room resumes (issue 19): a member whose connection dies while 1,000 lines are said
 // gets every one of them, in order, once — after a network drop (memory store, one process) and after its
@@ -130,6 +133,62 @@ describe("sockjet serve: the chat resumes", () => {
       for (const served of [a, b]) served.cli.kill("SIGTERM");
       await Promise.all([a.cli.exit(), b.cli.exit()]);
       await redis.kill();
+    }
+  });
+
+  test("--workers 2 without --redis: each worker keeps its own lines; a member resumes on the worker it was on", async () => {
+    const served = await serve(["--workers", "2", "--rate-limit", "0", "--byte-rate", "0"]);
+    const relay = await startRelay(served.port);
+    relays.push(relay);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    const annOpens = () =>
+      [...served.cli.stdout.matchAll(/\[worker (\d+)\]\s+open\s+\S+\s+\/chat\?name=ann\b/g)].map((m) =>
+        Number(m[1]),
+      );
+    try {
+      await until(() => ann.me !== null, 10_000, "ann's welcome");
+      await until(() => annOpens().length >= 1, 5_000, "the log line of ann's connection");
+      const [annSlot] = annOpens();
+      const ben = await openOn(served, annSlot === 1 ? 2 : 1, "/chat?name=ben", "chat");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), 5_000, "ben's join");
+
+      // The network goes away (ann's tries reach a closed port) while ben, on the other worker, speaks.
+      const closed = createServer().listen(0, "127.0.0.1");
+      await once(closed, "listening");
+      const deadPort = (closed.address() as { port: number }).port;
+      closed.close();
+      relay.retarget(deadPort);
+      relay.cut();
+      const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`);
+      for (const text of lines) ben.socket.send(JSON.stringify({ type: "message", text }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The primary hands connections round-robin: once one lands on the other worker, ann's is next.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const probe = await openWorker(served, "/");
+        probe.socket.close();
+        if (probe.slot !== annSlot) break;
+      }
+      relay.retarget(served.port);
+      await until(() => ann.sessions.length === 2, 20_000, "ann back");
+      // The worker's log line may come after the session it opened.
+      await until(() => annOpens().length >= 2, 5_000, "the log line of ann's second connection");
+      const backOn = annOpens()[1];
+      const state = () => JSON.stringify({ annSlot, backOn, sessions: ann.sessions, resets: ann.resets });
+      if (backOn === annSlot) {
+        await until(() => ann.lines("ben").length >= lines.length, 20_000, `every line at ann ${state()}`);
+        assert.deepEqual(ann.lines("ben"), lines);
+        assert.deepEqual(ann.sessions, [false, true], `resumed on her worker ${state()}`);
+        assert.deepEqual(ann.resets, []);
+      } else {
+        // The round-robin went elsewhere all the same: that worker does not know her session.
+        assert.deepEqual(ann.sessions, [false, false], `a fresh session on the other worker ${state()}`);
+        assert.deepEqual(ann.resets, ["unknown"], state());
+      }
+      ben.socket.close();
+    } finally {
+      ann.socket.close();
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
     }
   });
 });

@@ -56,8 +56,11 @@ describe("sockjet serve --workers --redis", { skip }, () => {
     const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
     try {
       await until(() => ann.me !== null, "ann's welcome");
-      // Which worker took ann: its log line (the relay hides the 101's X-Sockjet-Worker header).
-      const opened = /\[worker (\d+)\]\s+open\s+\S+\s+\/chat\?name=ann\b/.exec(served.cli.stdout);
+      // Which worker took ann: its log line (the relay hides the 101's X-Sockjet-Worker header), which may
+      // come after her welcome.
+      const annOpen = /\[worker (\d+)\]\s+open\s+\S+\s+\/chat\?name=ann\b/;
+      await until(() => annOpen.test(served.cli.stdout), "the log line of ann's connection");
+      const opened = annOpen.exec(served.cli.stdout);
       assert.ok(opened, served.cli.stdout);
       const annSlot = Number(opened[1]);
       const probe = await openOn(served, annSlot, "/");
