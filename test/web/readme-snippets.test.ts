@@ -7,6 +7,7 @@ import * as sockjet from "../../src/index.js";
 import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
 import * as sockjetResume from "../../src/resume/client.js";
+import { RedisCluster } from "../pubsub/redis-cluster-helpers.js";
 import { freePort, RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { javascriptBlocks, README, runSnippet, type Snippet } from "./readme-snippets.js";
@@ -320,6 +321,23 @@ const checks: Record<string, Check[]> = {
       assert.equal(await b.next(), "across processes");
       assert.deepEqual(a.received, []);
       for (const c of [a, b]) c.socket.close();
+    },
+    async (snippet, made, t) => {
+      // The Redis Cluster block, on a real cluster (3 masters, 3 replicas): run twice, one adapter publishes,
+      // the other hears it over sharded pub/sub.
+      const cluster = await RedisCluster.start();
+      t.after(() => cluster.stop());
+      const env = { REDIS_CLUSTER: cluster.urls.slice(0, 2).join(",") };
+      await runSnippet(snippet.code, made.modules(), made.console, env);
+      await runSnippet(snippet.code, made.modules(), made.console, env);
+      const [a, b] = made.adapters;
+      await Promise.all([a.ready, b.ready]);
+      const heard: string[] = [];
+      b.onMessage((message) => heard.push(message.payload.toString()));
+      await b.subscribe("news");
+      await a.publish({ topic: "news", payload: Buffer.from("on the cluster"), isText: true });
+      await until(() => heard.length > 0, "the publish at the other adapter");
+      assert.deepEqual(heard, ["on the cluster"]);
     },
   ],
 };
