@@ -27,6 +27,13 @@ export class ResumeSession implements TopicReceiver {
   readonly topics = new Map<string, string>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
   private held: Map<string, PositionedMessage[]> | null = null;
+  /**
+   * topic → the last position its replay wrote, while live messages up to it may still come: a distributing
+   * store's replay is read from the store itself and can be ahead of its live feed (the Redis store hands an
+   * own append over only once it has settled), so those live messages were in the replay already.
+   */
+  private replayedUpTo: Map<string, string> | null = null;
+  private comparePositions: ((a: string, b: string) => number) | null = null;
   private readonly host: SessionHost;
   private readonly sendControlText: (text: string) => void;
 
@@ -65,6 +72,12 @@ export class ResumeSession implements TopicReceiver {
       held.push(message);
       return true;
     }
+    const replayed = this.replayedUpTo?.get(topic);
+    if (replayed !== undefined) {
+      // No duplicate (docs/resume.md): written by the replay already.
+      if (this.comparePositions!(message.position, replayed) <= 0) return true;
+      this.replayedUpTo!.delete(topic);
+    }
     return deliverPublished(this.socket, message.enveloped(this.host.counters));
   }
 
@@ -92,6 +105,7 @@ export class ResumeSession implements TopicReceiver {
   unsubscribed(topic: string): void {
     this.topics.delete(topic);
     this.held?.delete(topic);
+    this.replayedUpTo?.delete(topic);
     this.host.changed(this);
   }
 
@@ -130,6 +144,12 @@ export class ResumeSession implements TopicReceiver {
         if (comparePositions(live.position, last) <= 0) continue;
         deliverPublished(this.socket, live.enveloped(this.host.counters));
         last = live.position;
+      }
+      // Live messages still to come up to `last` were written here already.
+      if (messages.length > 0) {
+        this.replayedUpTo ??= new Map();
+        this.replayedUpTo.set(topic, last);
+        this.comparePositions = comparePositions;
       }
     }
     return written;
