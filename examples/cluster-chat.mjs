@@ -14,11 +14,14 @@ if (cluster.isPrimary) {
     if (++listening === workers)
       console.log(`listening on http://localhost:${address.port}/ (${workers} workers)`);
   });
-  // Shutdown: each worker closes its WebSockets with 1001, then the primary exits.
-  process.once("SIGTERM", () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+  // Shutdown on SIGTERM, or Ctrl-C (SIGINT to the whole process group): the primary tells each worker to
+  // stop, each closes its WebSockets with 1001, then the primary exits.
+  const stop = () => {
     cluster.on("exit", () => Object.keys(cluster.workers ?? {}).length === 0 && process.exit(0));
-  });
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
 } else {
   // Every worker listens on the same port: the primary hands it the connections.
   const server = new WebSocketServer({
@@ -31,5 +34,8 @@ if (cluster.isPrimary) {
     socket.subscribe("chat");
     socket.onmessage = (event) => socket.publish("chat", event.data); // everyone else, on every worker
   });
-  process.once("SIGTERM", () => server.close().then(() => process.exit(0)));
+  // The primary stops us (SIGTERM); Ctrl-C reaches us too, and is the primary's to handle.
+  process.on("SIGINT", () => {});
+  let closing;
+  process.on("SIGTERM", () => (closing ??= server.close().then(() => process.exit(0))));
 }

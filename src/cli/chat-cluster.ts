@@ -70,12 +70,23 @@ export class ClusterPresence implements ChatPresence {
     this.onDisconnect();
   }
 
+  /** A leave whose answer nobody waits for. */
+  private giveBack(name: string): void {
+    if (process.send === undefined || process.connected !== true) return;
+    const request: Request = { sockjet: TAG, op: "leave", id: this.nextId++, names: [name] };
+    process.send(request, undefined, undefined, () => {});
+  }
+
   /** The primary's reply, or null when it cannot answer (gone, or not within timeoutMs). */
   private ask(request: Request): Promise<Reply | null> {
     if (process.send === undefined || process.connected !== true) return Promise.resolve(null);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.pending.delete(request.id);
+        // The primary may answer still (it was stalled, not gone): a name it gives then has no member
+        // here, so it is given back at once, or it would stay taken and counted for good.
+        this.pending.set(request.id, (late) => {
+          if (late?.name !== undefined) this.giveBack(late.name);
+        });
         resolve(null);
       }, this.timeoutMs);
       this.pending.set(request.id, (reply) => {

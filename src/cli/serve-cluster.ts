@@ -4,6 +4,7 @@ import { ClusterAdapter } from "../cluster/adapter.js";
 import { ClusterRelay } from "../cluster/relay.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
 import { RestartBudget } from "./restart-budget.js";
+import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
 
 // `sockjet serve --workers N`: N processes on one port with node:cluster. The primary serves no connection:
 // it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
@@ -19,12 +20,20 @@ const STOP_TAG = "serve";
 /** How long the workers get for their closing handshakes before they are killed. */
 const STOP_TIMEOUT_MS = 15_000;
 
+/** More workers than this per core are refused. */
+const MAX_WORKERS_PER_CORE = 16;
+
 /** --workers: a count, or auto (one per core this process may use). */
 export function workersFlag(raw: string): number {
   if (raw === "auto") return availableParallelism();
   if (!/^\d+$/.test(raw)) throw new Error("expected a number of processes, or auto (one per core)");
   const count = Number(raw);
-  if (count < 1 || count > 1024) throw new Error("expected 1 to 1024 processes, or auto");
+  // Far more processes than cores only share the same cores, each with its own memory (tens of MiB).
+  const most = MAX_WORKERS_PER_CORE * availableParallelism();
+  if (count < 1 || count > most)
+    throw new Error(
+      `expected 1 to ${most} processes (${MAX_WORKERS_PER_CORE} per core of this machine), or auto (one per core)`,
+    );
   return count;
 }
 
@@ -37,7 +46,8 @@ export interface ServeWorker {
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
   /**
-   * Calls `stop` when the primary says so, or on SIGTERM to this worker. SIGINT (Ctrl-C reaches every
+   * Calls `stop` when the primary says so, or 1 s after a SIGTERM to this worker (a SIGTERM to the whole
+   * group reaches the primary too, whose word comes first). SIGINT (Ctrl-C reaches every
    * process of the terminal's group) is the primary's to handle. A primary that dies without a word takes
    * its workers with it: node:cluster's worker exits as soon as its IPC channel closes.
    */
@@ -53,7 +63,13 @@ export function serveWorker(): ServeWorker | null {
     chatPresence: () => new ClusterPresence(),
     onStop(stop) {
       process.on("SIGINT", () => {});
-      process.once("SIGTERM", () => stop("SIGTERM"));
+      // A SIGTERM to the whole group (GNU timeout, a supervisor) reaches the primary too, which tells every
+      // worker to stop: give it a moment, so that it is not restarting a worker that exits on its own. A
+      // SIGTERM to this worker alone stops it after that moment.
+      process.on("SIGTERM", () => {
+        if (process.connected !== true) stop("SIGTERM");
+        else setTimeout(() => stop("SIGTERM"), SECOND_SIGNAL_GRACE_MS);
+      });
       process.on("message", (message: { sockjet?: string; op?: string; signal?: NodeJS.Signals }) => {
         if (message?.sockjet === STOP_TAG && message.op === "stop") stop(message.signal ?? "SIGTERM");
       });
@@ -80,7 +96,19 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { workers, log, warn } = options;
   // The default JSON channel: the chat's messages are small texts, which cross it 10–30% faster than with
   // serialization "advanced" (which wins from a few KiB; bench/micro/cluster-ipc.mjs, docs/production.md).
-  const relay = options.redis ? null : new ClusterRelay();
+  // A worker that stops reading its channel has its chat lines dropped past 8 MiB, not queued without limit.
+  const relay = options.redis
+    ? null
+    : new ClusterRelay({
+        onOverflow: ({ worker, state, dropped }) =>
+          warn(
+            state === "dropping"
+              ? `worker ${slotOf(worker)} (pid ${worker.process.pid}) is not reading its channel: ` +
+                  "dropping chat messages for it"
+              : `worker ${slotOf(worker)} (pid ${worker.process.pid}) reads again; ` +
+                  `${dropped} chat message(s) were dropped for it`,
+          ),
+      });
   const presence = options.redis
     ? null
     : new PresenceHost(cluster, (names, users) => {
@@ -94,6 +122,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       });
 
   const slots = new Map<Worker, number>();
+  const slotOf = (worker: Worker) => slots.get(worker) ?? "?";
   const listening = new Set<number>();
   /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
   const serving = new WeakSet<Worker>();
@@ -106,15 +135,23 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const fork = (slot: number) => {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
     slots.set(worker, slot);
+    // A write to a worker that just died (Node's own hand-over of a connection, on a channel closed under
+    // it: EPIPE) is reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
+    worker.on("error", (error: Error) =>
+      warn(`worker ${slot} (pid ${worker.process.pid}): ${error.message}`),
+    );
     return worker;
   };
-  const stopAll = (signal: NodeJS.Signals, code: number) => {
+  const stopAll = (signal: NodeJS.Signals, exitCode: number) => {
+    let code = exitCode;
     if (stopping) return;
     stopping = true;
     const alive = [...slots.keys()];
     const timer = setTimeout(() => {
       warn(`workers still running after ${STOP_TIMEOUT_MS / 1000} s: killed`);
       for (const worker of slots.keys()) worker.process.kill("SIGKILL");
+      // Their connections were cut, not closed: not a clean stop.
+      code = 1;
     }, STOP_TIMEOUT_MS);
     timer.unref();
     for (const worker of alive) {
@@ -167,13 +204,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    // A second signal stops at once.
-    const now = (exitCode: number) => () => {
+    // A second signal stops at once; the same signal delivered twice (GNU timeout: to us, then to our
+    // group) does not.
+    onSecondSignal((second) => {
       for (const worker of slots.keys()) worker.process.kill("SIGKILL");
-      process.exit(exitCode);
-    };
-    process.once("SIGINT", now(130));
-    process.once("SIGTERM", now(143));
+      process.exit(second === "SIGINT" ? 130 : 143);
+    });
     log(`${signal}: stopping ${slots.size} worker(s); each closes its connections with 1001`);
     stopAll(signal, 0);
   };

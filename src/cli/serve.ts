@@ -20,6 +20,7 @@ import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
+import { onSecondSignal } from "./second-signal.js";
 import { runPrimary, serveWorker, workersFlag } from "./serve-cluster.js";
 import { allowOriginFlag, hostGuard, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
@@ -471,11 +472,9 @@ async function run(argv: string[]): Promise<number> {
       stopping = true;
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      // A second signal stops at once (a worker's second signal is its primary's).
-      if (worker === null) {
-        process.once("SIGINT", () => process.exit(130));
-        process.once("SIGTERM", () => process.exit(143));
-      }
+      // A second signal stops at once (a worker's second signal is its primary's); the same one delivered
+      // twice (GNU timeout: to us, then to our group) does not.
+      if (worker === null) onSecondSignal((second) => process.exit(second === "SIGINT" ? 130 : 143));
       log(`${signal}: closing ${echo.clients.size + chat.clients.size} connection(s) with 1001`);
       resolve();
     };

@@ -21,6 +21,13 @@ import {
 // this one. Delivery is at most once: a worker that dies loses what was in flight to it, and a publish made
 // while the primary is gone rejects.
 
+/**
+ * The namespaces of this process's open adapters. The relay knows a worker's subscriptions per namespace,
+ * not per adapter, and answers requests by namespace and id: two adapters with one namespace in one worker
+ * would unsubscribe each other's topics and take each other's answers, so the second one is refused.
+ */
+const namespacesInUse = new Set<string>();
+
 /** Payload bytes past which a batch is sent at once rather than at the end of the turn. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
@@ -28,7 +35,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 export interface ClusterAdapterOptions {
   /**
    * Keeps this adapter's topics apart from another adapter's in the same workers (one per server, if a
-   * worker runs two servers with topics). Default "default".
+   * worker runs two servers with topics). One process cannot have two open adapters with the same
+   * namespace (the constructor throws). Default "default".
    */
   namespace?: string;
   /**
@@ -57,6 +65,12 @@ export class ClusterAdapter implements PubSubAdapter {
     if (typeof process.send !== "function")
       throw new Error("ClusterAdapter runs in a node:cluster worker: this process has no IPC channel");
     this.namespace = options.namespace ?? "default";
+    if (namespacesInUse.has(this.namespace))
+      throw new Error(
+        `this process already has a ClusterAdapter with namespace "${this.namespace}": give each server's ` +
+          "adapter a namespace of its own (the option namespace), or close the other first",
+      );
+    namespacesInUse.add(this.namespace);
     this.timeoutMs = options.timeoutMs ?? 5000;
     process.on("message", this.onIpc);
     process.on("disconnect", this.onDisconnect);
@@ -104,6 +118,7 @@ export class ClusterAdapter implements PubSubAdapter {
     // What was published before close() still goes.
     await this.flush()?.catch(() => {});
     this.closed = true;
+    namespacesInUse.delete(this.namespace);
     process.off("message", this.onIpc);
     process.off("disconnect", this.onDisconnect);
     this.failPending(new Error("the cluster adapter is closed"));

@@ -12,6 +12,12 @@ import {
 // publish passed on to those workers only, never back to its publisher. Workers are forgotten when they
 // disconnect or exit (a restarted worker subscribes again as its clients come back). The relay keeps no
 // message: what reaches a worker's channel is queued there by Node, and lost if that worker dies.
+//
+// Backpressure: a worker that does not read its channel (stuck, stopped, overloaded) would have Node queue
+// every publish for it in the primary without limit. The relay counts the bytes written to each worker and
+// not yet taken by its channel; past maxPendingBytes it drops that worker's publishes (counted in
+// stats.dropped, reported through onOverflow) until its channel drains: delivery is at most once anyway, and
+// one stuck worker neither grows the primary's memory nor holds up the others.
 
 /** Options of a ClusterRelay. */
 export interface ClusterRelayOptions {
@@ -22,6 +28,26 @@ export interface ClusterRelayOptions {
    * "advanced". Default: what the cluster's settings say when publish() is called.
    */
   bytes?: boolean;
+  /**
+   * Bytes (about: payloads and topics) sent to one worker and not yet written to its channel, past which
+   * that worker's publishes are dropped until it catches up. Default 8 MiB.
+   */
+  maxPendingBytes?: number;
+  /**
+   * Told when a worker starts dropping publishes (`dropping`) and when its channel has drained again
+   * (`recovered`, with how many it dropped meanwhile). Default: nothing (see stats.dropped).
+   */
+  onOverflow?: (event: ClusterRelayOverflow) => void;
+}
+
+/** A worker whose channel is full (ClusterRelayOptions.onOverflow). */
+export interface ClusterRelayOverflow {
+  worker: Worker;
+  state: "dropping" | "recovered";
+  /** Publishes dropped for this worker since it started dropping. */
+  dropped: number;
+  /** Bytes still waiting for its channel. */
+  pendingBytes: number;
 }
 
 /** Counters of a ClusterRelay. */
@@ -30,18 +56,33 @@ export interface ClusterRelayStats {
   published: number;
   /** Copies sent to workers (publishes from workers and from the primary). */
   delivered: number;
+  /** Copies not sent to a worker whose channel was full (maxPendingBytes). */
+  dropped: number;
+  /** Bytes waiting for the workers' channels now (all workers). */
+  pendingBytes: number;
+}
+
+/** What a worker has waiting on its channel. */
+interface Backlog {
+  bytes: number;
+  /** Publishes dropped since it went past the limit; -1 when it is not dropping. */
+  dropped: number;
 }
 
 /** Relays the ClusterAdapter's topics between the workers; create one in the primary, before forking. */
 export class ClusterRelay {
   private readonly cluster: Cluster;
   private readonly bytes: boolean | undefined;
+  private readonly maxPendingBytes: number;
+  private readonly onOverflow: ((event: ClusterRelayOverflow) => void) | undefined;
+  private readonly backlogs = new Map<Worker, Backlog>();
   /** Subscribed workers by namespace and topic. */
   private readonly topics = new Map<string, Set<Worker>>();
   /** The topic keys of each worker, to forget it at once. */
   private readonly byWorker = new Map<Worker, Set<string>>();
   private published = 0;
   private delivered = 0;
+  private dropped = 0;
   private closed = false;
   private readonly onMessage = (worker: Worker, message: unknown) => this.receive(worker, message);
   private readonly onGone = (worker: Worker) => this.forget(worker);
@@ -50,13 +91,17 @@ export class ClusterRelay {
     this.cluster = options.cluster ?? nodeCluster;
     if (!this.cluster.isPrimary) throw new Error("ClusterRelay runs in the cluster's primary process");
     this.bytes = options.bytes;
+    this.maxPendingBytes = options.maxPendingBytes ?? 8 * 1024 * 1024;
+    this.onOverflow = options.onOverflow;
     this.cluster.on("message", this.onMessage);
     this.cluster.on("disconnect", this.onGone);
     this.cluster.on("exit", this.onGone);
   }
 
   get stats(): ClusterRelayStats {
-    return { published: this.published, delivered: this.delivered };
+    let pendingBytes = 0;
+    for (const backlog of this.backlogs.values()) pendingBytes += backlog.bytes;
+    return { published: this.published, delivered: this.delivered, dropped: this.dropped, pendingBytes };
   }
 
   /** Workers subscribed to `topic` now. */
@@ -97,7 +142,8 @@ export class ClusterRelay {
       return;
     if (m.op === "sub") this.add(worker, key(m.ns, m.topic));
     else this.remove(worker, key(m.ns, m.topic));
-    send(worker, { sockjet: PUBSUB_TAG, op: "ack", ns: m.ns, id: m.id });
+    // An ack is small and always goes: a subscribe must not time out because of the backlog.
+    this.send(worker, { sockjet: PUBSUB_TAG, op: "ack", ns: m.ns, id: m.id }, 0);
   }
 
   /**
@@ -118,7 +164,9 @@ export class ClusterRelay {
     }
     let count = 0;
     for (const [worker, batch] of batches) {
-      if (send(worker, { sockjet: PUBSUB_TAG, op: "msgs", ns, items: batch })) count += batch.length;
+      if (this.overflowing(worker, batch.length)) continue;
+      if (this.send(worker, { sockjet: PUBSUB_TAG, op: "msgs", ns, items: batch }, batchBytes(batch)))
+        count += batch.length;
     }
     this.delivered += count;
     return count;
@@ -149,17 +197,55 @@ export class ClusterRelay {
       if (workers?.size === 0) this.topics.delete(topicKey);
     }
     this.byWorker.delete(worker);
+    this.backlogs.delete(worker);
   }
+
+  /** Whether `worker`'s channel is too full to take `count` more publishes now (they are dropped). */
+  private overflowing(worker: Worker, count: number): boolean {
+    const backlog = this.backlogs.get(worker);
+    if (backlog === undefined) return false;
+    // Once dropping, it stays so until half the limit has drained (not one publish in, one out).
+    if (backlog.dropped < 0 && backlog.bytes < this.maxPendingBytes) return false;
+    this.dropped += count;
+    if (backlog.dropped < 0) {
+      backlog.dropped = count;
+      this.onOverflow?.({ worker, state: "dropping", dropped: count, pendingBytes: backlog.bytes });
+    } else {
+      backlog.dropped += count;
+    }
+    return true;
+  }
+
+  /** Sends to a worker that may be going away, counting `bytes` until its channel has taken them. */
+  private send(worker: Worker, message: ToWorker, bytes: number): boolean {
+    if (!worker.isConnected()) return false;
+    let backlog = this.backlogs.get(worker);
+    if (backlog === undefined) this.backlogs.set(worker, (backlog = { bytes: 0, dropped: -1 }));
+    backlog.bytes += bytes;
+    const written = backlog;
+    // The callback runs once the message is written to the channel, or could not be (a channel that closes
+    // under the write reports it here, not as an 'error' on the worker).
+    worker.send(message, undefined, () => {
+      written.bytes -= bytes;
+      // Half the limit drained: that worker takes publishes again.
+      if (written.dropped >= 0 && written.bytes < this.maxPendingBytes / 2) {
+        const dropped = written.dropped;
+        written.dropped = -1;
+        if (this.backlogs.get(worker) === written)
+          this.onOverflow?.({ worker, state: "recovered", dropped, pendingBytes: written.bytes });
+      }
+    });
+    return true;
+  }
+}
+
+/** About the bytes a batch takes on the channel (payloads and topics; text counted as one byte a unit). */
+function batchBytes(items: WireItem[]): number {
+  let bytes = 0;
+  for (const [topic, payload] of items) bytes += topic.length + payload.length + 16;
+  return bytes;
 }
 
 function key(namespace: string, topic: string): string {
   return `${namespace}\u0000${topic}`;
-}
-
-/** Sends to a worker that may be going away: false when it cannot take messages any more. */
-function send(worker: Worker, message: ToWorker): boolean {
-  if (!worker.isConnected()) return false;
-  // A channel that closes under the write reports it here, not as an 'error' on the worker.
-  worker.send(message, undefined, () => {});
-  return true;
 }

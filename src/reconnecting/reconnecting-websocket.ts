@@ -411,8 +411,9 @@ export class ReconnectingWebSocket extends EventTarget {
       type,
       value,
       ReconnectingWebSocket.#runHandler,
-      (t, l) => this.addEventListener(t, l),
-      (t, l) => this.removeEventListener(t, l),
+      // HTML §8.1.8.1: added by "add an event listener" itself, not through an overridable public method.
+      (t, l) => super.addEventListener(t, l),
+      (t, l) => super.removeEventListener(t, l),
     );
   }
 }

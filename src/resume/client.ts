@@ -6,7 +6,8 @@
 // (served as /sockjet-resume.js, on globalThis.WebSocket) and in Node (on sockjet's WebSocket, passed as
 // the `WebSocket` option). It offers sockjet.resume.1, says hello or presents its token and positions,
 // unwraps the server's envelopes so the app sees plain `message` events (with `topic` and `position`), and
-// reconnects with a jittered backoff.
+// reconnects with a jittered backoff — unless the close means "do not come back", as ReconnectingWebSocket
+// decides it (stopCloseCodes, stopStatuses). It stays one file (past the usual size) for that reason.
 
 /** The subprotocol of resumable sessions. */
 export const RESUME_PROTOCOL = "sockjet.resume.1";
@@ -17,9 +18,9 @@ interface WebSocketLike {
   binaryType: string;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  onclose: ((event: { code: number; reason?: string; wasClean?: boolean }) => void) | null;
+  onerror: ((event: { error?: unknown; message?: string }) => void) | null;
+  send(data: SendData): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -28,13 +29,8 @@ export type WebSocketClass = new (url: string, protocols: string[], options?: ne
 
 type AnyWebSocketClass = new (url: string, protocols: string[], options?: unknown) => WebSocketLike;
 
-/** The listener of an event not in ResumableWebSocketEventMap (DOM's EventListenerOrEventListenerObject). */
-export type ResumeEventListener =
-  | ((event: Event) => unknown)
-  | {
-      /** Called with each event. */
-      handleEvent(event: Event): unknown;
-    };
+/** What send() takes, as WebSocket's send(). */
+export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 /** addEventListener's options (DOM's AddEventListenerOptions). */
 export interface ResumeListenerOptions {
@@ -60,16 +56,38 @@ export interface ResumableWebSocketOptions {
   maxDelayMs?: number;
   /** Reconnections tried in a row before giving up (then `close`). Default Infinity. */
   maxRetries?: number;
+  /** A session up this long counts as stable: the next drop starts the backoff over. Default 5000 ms. */
+  stableAfterMs?: number;
+  /** Close codes from the server that mean "do not come back" (as ReconnectingWebSocket). Default [1000, 1008]. */
+  stopCloseCodes?: Iterable<number>;
+  /** HTTP statuses refusing the opening handshake that mean the same (Node only). Default [401, 403]. */
+  stopStatuses?: Iterable<number>;
   /** Messages send() keeps while disconnected; past it send() throws. Default 1000. */
   maxQueuedMessages?: number;
 }
 
-type MessageEventClass = new (type: string, init: { data: unknown }) => Event & { readonly data: unknown };
+interface ResolvedOptions {
+  protocols: string[];
+  binaryType: "blob" | "arraybuffer";
+  initialDelayMs: number;
+  maxDelayMs: number;
+  maxRetries: number;
+  stableAfterMs: number;
+  stopCloseCodes: ReadonlySet<number>;
+  stopStatuses: ReadonlySet<number>;
+  maxQueuedMessages: number;
+}
+
+type MessageEventClass = new (type: string, init: { data: unknown }) => Event;
 /** The platform's MessageEvent (browsers, Node ≥ 15), so that `instanceof MessageEvent` holds. */
 const PlatformMessageEvent = (globalThis as unknown as { MessageEvent: MessageEventClass }).MessageEvent;
 
 /** A message from the server: `topic` and `position` are set for topic messages, null for direct sends. */
 export class ResumableMessageEvent extends PlatformMessageEvent {
+  /** A string for a text message; an ArrayBuffer or a Blob (binaryType) for a binary one. Typed as
+   * MessageEvent's data (`any`), so that `JSON.parse(event.data)` reads without a cast. */
+  // biome-ignore lint/suspicious/noExplicitAny: as MessageEvent.data (lib.dom, sockjet's WebSocketEventMap)
+  declare readonly data: any;
   readonly topic: string | null;
   readonly position: string | null;
 
@@ -80,55 +98,160 @@ export class ResumableMessageEvent extends PlatformMessageEvent {
   }
 }
 
+/** The second argument of `new ResumeEvent(type, init)`. */
+export interface ResumeEventInit {
+  resumed?: boolean;
+  reason?: string;
+  replayed?: number;
+  code?: number;
+  wasClean?: boolean;
+  error?: unknown;
+  attempt?: number;
+  delayMs?: number;
+}
+
 /**
  * The session's events: `session` (a session is set up: `resumed` says whether the old one came back),
  * `reset` (the old session could not be resumed: `reason`; the app should refetch its state), `resumed`
- * (the replay is over: `replayed` messages), `disconnect` (the connection dropped; `code`), `reconnecting`
- * (`attempt`, `delayMs`).
+ * (the replay is over: `replayed` messages), `disconnect` (a connection ended or failed to open: `code`,
+ * `reason`, `wasClean`, `error`), `reconnecting` (`attempt`, `delayMs`, `code`), `close` (the end: `code`,
+ * `reason`, `wasClean`, `error`).
  */
 export class ResumeEvent extends Event {
   readonly resumed: boolean;
   readonly reason: string;
   readonly replayed: number;
   readonly code: number;
+  readonly wasClean: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: as ErrorEvent.error, so that `event.error?.status` reads without a cast
+  readonly error: any;
   readonly attempt: number;
   readonly delayMs: number;
 
-  constructor(
-    type: string,
-    init: {
-      resumed?: boolean;
-      reason?: string;
-      replayed?: number;
-      code?: number;
-      attempt?: number;
-      delayMs?: number;
-    } = {},
-  ) {
+  constructor(type: string, init: ResumeEventInit = {}) {
     super(type);
     this.resumed = init.resumed ?? false;
     this.reason = init.reason ?? "";
     this.replayed = init.replayed ?? 0;
     this.code = init.code ?? 0;
+    this.wasClean = init.wasClean ?? false;
+    this.error = init.error ?? null;
     this.attempt = init.attempt ?? 0;
     this.delayMs = init.delayMs ?? 0;
   }
 }
 
-const DIRECT = 0;
-const TOPIC = 1;
-const CONTROL = 2;
-const utf8 = new TextDecoder();
+/**
+ * `error`: a connection failed. `error` is what the WebSocket's error event carried (on sockjet's WebSocket a
+ * HandshakeError with `code` and `status`; a browser says nothing more), `message` its text.
+ */
+export class ResumeErrorEvent extends Event {
+  // biome-ignore lint/suspicious/noExplicitAny: as ErrorEvent.error, so that `event.error?.status` reads without a cast
+  readonly error: any;
+  readonly message: string;
+
+  constructor(type: string, init: { error?: unknown; message?: string } = {}) {
+    super(type);
+    this.error = init.error ?? null;
+    this.message = init.message ?? "";
+  }
+}
+
+/** `drop`: a message given to send() that was never sent (still queued when the client ended): `data`. */
+export class ResumeDropEvent extends Event {
+  readonly data: SendData | null;
+  readonly reason: "closed";
+
+  constructor(type: string, init: { data?: SendData } = {}) {
+    super(type);
+    this.data = init.data ?? null;
+    this.reason = "closed";
+  }
+}
 
 /** The events of a ResumableWebSocket, by type. */
 export interface ResumableWebSocketEventMap {
+  open: Event;
   message: ResumableMessageEvent;
+  error: ResumeErrorEvent;
+  close: ResumeEvent;
   session: ResumeEvent;
   reset: ResumeEvent;
   resumed: ResumeEvent;
   disconnect: ResumeEvent;
   reconnecting: ResumeEvent;
-  close: ResumeEvent;
+  drop: ResumeDropEvent;
+}
+
+/** A listener of `type`: a function or an object with handleEvent (DOM's EventListenerOrEventListenerObject). */
+export type ResumeEventListener<K extends keyof ResumableWebSocketEventMap> =
+  | ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown)
+  | {
+      /** Called with each event. */
+      handleEvent(event: ResumableWebSocketEventMap[K]): unknown;
+    };
+
+type Handler<K extends keyof ResumableWebSocketEventMap> =
+  | ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown)
+  | null;
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+const DIRECT = 0;
+const TOPIC = 1;
+const CONTROL = 2;
+const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** WebSocket's close() rules (WHATWG WebSockets "The close(code, reason) method", steps 1–2). */
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+    throw new DOMException(
+      `Failed to execute 'close' on 'ResumableWebSocket': The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+      "InvalidAccessError",
+    );
+  }
+  if (reason !== undefined && utf8Encoder.encode(String(reason)).length > 123) {
+    throw new DOMException(
+      "Failed to execute 'close' on 'ResumableWebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
+      "SyntaxError",
+    );
+  }
+}
+
+function nonNegative(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0)
+    throw new RangeError(`ResumableWebSocket: options.${name} must be a number ≥ 0`);
+  return value;
+}
+
+function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
+  const binaryType = options.binaryType ?? "blob";
+  if (binaryType !== "blob" && binaryType !== "arraybuffer")
+    throw new TypeError("ResumableWebSocket: binaryType must be 'blob' or 'arraybuffer'");
+  return {
+    protocols: options.protocols ?? [],
+    binaryType,
+    initialDelayMs: nonNegative(options.initialDelayMs, "initialDelayMs", 250),
+    maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 10_000), 2 ** 31 - 1),
+    maxRetries: nonNegative(options.maxRetries, "maxRetries", Number.POSITIVE_INFINITY),
+    stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
+    stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
+    stopStatuses: new Set(options.stopStatuses ?? [401, 403]),
+    maxQueuedMessages: nonNegative(options.maxQueuedMessages, "maxQueuedMessages", 1000),
+  };
+}
+
+/** How a connection ended. */
+interface Ending {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  error: unknown;
 }
 
 /**
@@ -136,22 +259,39 @@ export interface ResumableWebSocketEventMap {
  * messages replayed in order, once), and tells the app by `reset` when it could not.
  */
 export class ResumableWebSocket extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
   readonly url: string;
-  private readonly options: Required<
-    Omit<ResumableWebSocketOptions, "WebSocket" | "webSocketOptions" | "binaryType">
-  > & { binaryType: "blob" | "arraybuffer" };
+  private readonly options: ResolvedOptions;
   private readonly WebSocketClass: AnyWebSocketClass;
   private readonly webSocketOptions: unknown;
   private socket: WebSocketLike | null = null;
+  private state = CONNECTING;
   private token: string | null = null;
   /** topic → the last position received on it, in this session. */
   private readonly lastPositions = new Map<string, string>();
   /** The session is set up on the current connection: send() goes straight out. */
   private ready = false;
-  private stopped = false;
+  /** A session (resumable or not) has been up before: a later one that cannot carry it on is a `reset`. */
+  private hadSession = false;
+  /** The current connection presented a token and has had no answer yet. */
+  private resumeSent = false;
+  /** When the current session was set up (stableAfterMs counts from there), or null. */
+  private sessionAt: number | null = null;
+  /** The error event of the current connection's attempt, if any: it says whether to retry. */
+  private socketError: unknown = null;
+  private closeRequested = false;
   private retries = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly queue: (string | ArrayBufferLike | ArrayBufferView | Blob)[] = [];
+  private readonly queue: SendData[] = [];
+  private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
 
   constructor(url: string | URL, options: ResumableWebSocketOptions = {}) {
     super();
@@ -162,17 +302,14 @@ export class ResumableWebSocket extends EventTarget {
       throw new TypeError("ResumableWebSocket: no WebSocket class (pass options.WebSocket)");
     this.WebSocketClass = WebSocketClass as unknown as AnyWebSocketClass;
     this.webSocketOptions = options.webSocketOptions;
-    this.options = {
-      protocols: options.protocols ?? [],
-      binaryType: options.binaryType ?? "blob",
-      initialDelayMs: options.initialDelayMs ?? 250,
-      maxDelayMs: options.maxDelayMs ?? 10_000,
-      maxRetries: options.maxRetries ?? Number.POSITIVE_INFINITY,
-      maxQueuedMessages: options.maxQueuedMessages ?? 1000,
-    };
-    if (this.options.binaryType !== "blob" && this.options.binaryType !== "arraybuffer")
-      throw new TypeError("ResumableWebSocket: binaryType must be 'blob' or 'arraybuffer'");
-    this.connect();
+    this.options = resolveOptions(options);
+    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does.
+    this.socket = this.open();
+  }
+
+  /** CONNECTING until a session is up (and again while reconnecting), OPEN, CLOSING after close(), CLOSED. */
+  get readyState(): number {
+    return this.state;
   }
 
   /** Whether a session is set up on an open connection now. */
@@ -186,47 +323,48 @@ export class ResumableWebSocket extends EventTarget {
   }
 
   /** Sends now when a session is set up, else once it is (in order); throws past maxQueuedMessages. */
-  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
-    if (this.stopped) throw new DOMException("The ResumableWebSocket is closed.", "InvalidStateError");
+  send(data: SendData): void {
+    if (this.state === CLOSING || this.state === CLOSED)
+      throw new DOMException("The ResumableWebSocket is closed.", "InvalidStateError");
     if (this.ready && this.socket !== null && this.queue.length === 0) {
       this.socket.send(data);
       return;
     }
     if (this.queue.length >= this.options.maxQueuedMessages)
-      throw new DOMException("Too many messages waiting for the connection.", "QuotaExceededError");
+      throw new DOMException(
+        `Too many messages waiting for the connection: maxQueuedMessages is ${this.options.maxQueuedMessages}.`,
+        "QuotaExceededError",
+      );
     this.queue.push(data);
   }
 
-  /** Ends for good: closes the connection (its session then expires on the server) and stops reconnecting. */
+  /**
+   * Ends for good (WebSocket's close() rules, checked before anything changes): closes the connection (its
+   * session then expires on the server) and stops reconnecting; `close` follows once the connection has.
+   */
   close(code?: number, reason?: string): void {
-    if (this.stopped) return;
-    this.stopped = true;
+    checkCloseArguments(code, reason);
+    if (this.state === CLOSING || this.state === CLOSED) return;
+    this.closeRequested = true;
     this.ready = false;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const socket = this.socket;
-    this.socket = null;
     if (socket !== null) {
-      socket.onclose = null;
+      // Its close event ends this object (onSocketClose).
+      this.state = CLOSING;
       socket.close(code, reason);
+      return;
     }
-    this.dispatchEvent(new ResumeEvent("close", { code: code ?? 1000 }));
+    // Between attempts: no connection to close. As a WebSocket closed while connecting: 1006, not clean.
+    this.state = CLOSED;
+    setTimeout(() => this.finish({ code: 1006, reason: "", wasClean: false, error: null }), 0);
   }
 
-  /** Listens to the events of ResumableWebSocketEventMap, typed per event. */
+  /** Listens to the events of ResumableWebSocketEventMap (and only those), typed per event. */
   override addEventListener<K extends keyof ResumableWebSocketEventMap>(
     type: K,
-    listener: ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown) | null,
-    options?: ResumeListenerOptions | boolean,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: ResumeEventListener | null,
-    options?: ResumeListenerOptions | boolean,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: ResumeEventListener | null,
+    listener: ResumeEventListener<K> | null,
     options?: ResumeListenerOptions | boolean,
   ): void {
     super.addEventListener(type, listener as never, options);
@@ -235,67 +373,144 @@ export class ResumableWebSocket extends EventTarget {
   /** Removes a listener added with addEventListener(). */
   override removeEventListener<K extends keyof ResumableWebSocketEventMap>(
     type: K,
-    listener: ((this: ResumableWebSocket, event: ResumableWebSocketEventMap[K]) => unknown) | null,
-    options?: ResumeListenerOptions | boolean,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: ResumeEventListener | null,
-    options?: ResumeListenerOptions | boolean,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: ResumeEventListener | null,
+    listener: ResumeEventListener<K> | null,
     options?: ResumeListenerOptions | boolean,
   ): void {
     super.removeEventListener(type, listener as never, options);
   }
 
-  private connect(): void {
-    this.timer = null;
-    const protocols = [RESUME_PROTOCOL, ...this.options.protocols];
-    let socket: WebSocketLike;
-    try {
-      socket =
-        this.webSocketOptions === undefined
-          ? new this.WebSocketClass(this.url, protocols)
-          : new this.WebSocketClass(this.url, protocols, this.webSocketOptions);
-    } catch (error) {
-      // A bad URL will not get better: that is the caller's error.
-      if (this.retries === 0 && this.lastPositions.size === 0 && this.token === null) throw error;
-      this.scheduleReconnect(1006);
-      return;
-    }
-    this.socket = socket;
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => {
-      if (socket.protocol !== RESUME_PROTOCOL) {
-        // A server without resume: its messages are the app's as they are.
-        this.sessionReady(false);
-        return;
-      }
-      const hello =
-        this.token === null
-          ? { type: "hello" }
-          : { type: "resume", token: this.token, positions: Object.fromEntries(this.lastPositions) };
-      socket.send(JSON.stringify(hello));
-    };
-    socket.onmessage = (event) => this.onMessage(socket, event.data);
-    socket.onerror = () => {};
-    socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.ready = false;
-      this.dispatchEvent(new ResumeEvent("disconnect", { code: event.code }));
-      this.scheduleReconnect(event.code);
-    };
+  get onopen(): Handler<"open"> {
+    return this.getHandler("open");
+  }
+  set onopen(value: Handler<"open">) {
+    this.setHandler("open", value);
+  }
+  get onmessage(): Handler<"message"> {
+    return this.getHandler("message");
+  }
+  set onmessage(value: Handler<"message">) {
+    this.setHandler("message", value);
+  }
+  get onerror(): Handler<"error"> {
+    return this.getHandler("error");
+  }
+  set onerror(value: Handler<"error">) {
+    this.setHandler("error", value);
+  }
+  get onclose(): Handler<"close"> {
+    return this.getHandler("close");
+  }
+  set onclose(value: Handler<"close">) {
+    this.setHandler("close", value);
+  }
+  get onreset(): Handler<"reset"> {
+    return this.getHandler("reset");
+  }
+  set onreset(value: Handler<"reset">) {
+    this.setHandler("reset", value);
   }
 
-  private scheduleReconnect(code: number): void {
-    if (this.stopped) return;
+  private getHandler<K extends keyof ResumableWebSocketEventMap>(type: K): Handler<K> {
+    return (this.handlers.get(type)?.value ?? null) as Handler<K>;
+  }
+
+  /** An event handler attribute (HTML "event handlers"): one listener per type; a non-function clears it. */
+  private setHandler(type: string, value: unknown): void {
+    const previous = this.handlers.get(type);
+    if (previous !== undefined) super.removeEventListener(type, previous.listener);
+    this.handlers.delete(type);
+    if (typeof value !== "function") return;
+    const listener = (event: Event) => (value as (event: Event) => unknown).call(this, event);
+    this.handlers.set(type, { value, listener });
+    super.addEventListener(type, listener);
+  }
+
+  private open(): WebSocketLike {
+    const protocols = [RESUME_PROTOCOL, ...this.options.protocols];
+    const socket =
+      this.webSocketOptions === undefined
+        ? new this.WebSocketClass(this.url, protocols)
+        : new this.WebSocketClass(this.url, protocols, this.webSocketOptions);
+    this.socketError = null;
+    this.resumeSent = false;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.onSocketOpen(socket);
+    socket.onmessage = (event) => this.onMessage(socket, event.data);
+    socket.onerror = (event) => {
+      if (this.socket !== socket) return;
+      this.socketError = event?.error ?? null;
+      this.dispatchEvent(
+        new ResumeErrorEvent("error", { error: event?.error, message: String(event?.message ?? "") }),
+      );
+    };
+    socket.onclose = (event) =>
+      this.onSocketClose(socket, {
+        code: event.code,
+        reason: event.reason ?? "",
+        wasClean: event.wasClean ?? false,
+        error: this.socketError,
+      });
+    return socket;
+  }
+
+  private onSocketOpen(socket: WebSocketLike): void {
+    if (this.socket !== socket) return;
+    if (socket.protocol !== RESUME_PROTOCOL) {
+      // A server without resume: its messages are the app's as they are. Whatever was published while
+      // disconnected is lost, so a later session is a reset (docs/resume.md, "a server without resume").
+      if (this.hadSession) this.reset("unsupported");
+      this.sessionReady(false);
+      return;
+    }
+    this.resumeSent = this.token !== null;
+    const hello =
+      this.token === null
+        ? { type: "hello" }
+        : { type: "resume", token: this.token, positions: Object.fromEntries(this.lastPositions) };
+    socket.send(JSON.stringify(hello));
+  }
+
+  private onSocketClose(socket: WebSocketLike, ending: Ending): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.ready = false;
+    if (this.sessionAt !== null && Date.now() - this.sessionAt >= this.options.stableAfterMs)
+      this.retries = 0;
+    this.sessionAt = null;
+    if (this.closeRequested) {
+      this.finish(ending);
+      return;
+    }
+    this.state = CONNECTING;
+    this.dispatchEvent(new ResumeEvent("disconnect", ending));
+    // The server refused the resume hello itself (1009: larger than its maxPayloadBytes; 1002: not one it
+    // reads): presenting it again fails again, so the client starts a fresh session instead.
+    if (this.resumeSent && (ending.code === 1009 || ending.code === 1002)) this.reset("rejected");
+    if (this.closeRequested) return;
+    if (this.refusesRetry(ending)) {
+      this.finish(ending);
+      return;
+    }
+    this.scheduleReconnect(ending);
+  }
+
+  /** A close that means "do not come back" (as ReconnectingWebSocket): stopCloseCodes or stopStatuses. */
+  private refusesRetry(ending: Ending): boolean {
+    const error = ending.error as { code?: unknown; status?: unknown } | null;
+    if (error !== null && typeof error === "object" && typeof error.code === "string") {
+      // sockjet's HandshakeError. Proxy credentials refused, or a server that answered with no protocol we
+      // offered (neither resume nor an app protocol: RFC 6455 §4.1), fail the same way on every attempt.
+      if (error.code === "SJ_ERR_PROXY_AUTH_REQUIRED" || error.code === "SJ_ERR_INVALID_HANDSHAKE")
+        return true;
+      if (typeof error.status === "number") return this.options.stopStatuses.has(error.status);
+      return false;
+    }
+    return this.options.stopCloseCodes.has(ending.code);
+  }
+
+  private scheduleReconnect(ending: Ending): void {
     if (this.retries >= this.options.maxRetries) {
-      this.stopped = true;
-      this.dispatchEvent(new ResumeEvent("close", { code }));
+      this.finish(ending);
       return;
     }
     // Full jitter: a random delay in [0, min(max, initial × 2^n)), so a crowd dropped at once spreads out.
@@ -305,14 +520,54 @@ export class ResumableWebSocket extends EventTarget {
     );
     const delayMs = Math.floor(Math.random() * ceiling);
     this.retries++;
-    this.dispatchEvent(new ResumeEvent("reconnecting", { attempt: this.retries, delayMs }));
-    this.timer = setTimeout(() => this.connect(), delayMs);
+    this.dispatchEvent(
+      new ResumeEvent("reconnecting", {
+        attempt: this.retries,
+        delayMs,
+        code: ending.code,
+        reason: ending.reason,
+      }),
+    );
+    if (this.closeRequested) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      try {
+        this.socket = this.open();
+      } catch (error) {
+        // The same arguments were accepted the first time; should the constructor refuse them now, say so.
+        this.dispatchEvent(
+          new ResumeErrorEvent("error", { error, message: String((error as Error)?.message) }),
+        );
+        this.finish({ ...ending, error });
+      }
+    }, delayMs);
+  }
+
+  /** The end: CLOSED, the queue's messages reported as dropped, then `close`. */
+  private finish(ending: Ending): void {
+    this.state = CLOSED;
+    this.ready = false;
+    for (const data of this.queue.splice(0)) this.dispatchEvent(new ResumeDropEvent("drop", { data }));
+    this.dispatchEvent(new ResumeEvent("close", ending));
+  }
+
+  /** The old session cannot go on: its token and positions mean nothing to the next one. */
+  private reset(reason: string): void {
+    this.token = null;
+    this.resumeSent = false;
+    this.lastPositions.clear();
+    this.dispatchEvent(new ResumeEvent("reset", { reason }));
   }
 
   private sessionReady(resumed: boolean): void {
     this.ready = true;
-    this.retries = 0;
+    this.hadSession = true;
+    this.resumeSent = false;
+    this.state = OPEN;
+    this.sessionAt = Date.now();
     this.dispatchEvent(new ResumeEvent("session", { resumed }));
+    if (!this.ready) return;
+    this.dispatchEvent(new Event("open"));
     while (this.ready && this.socket !== null && this.queue.length > 0) this.socket.send(this.queue.shift()!);
   }
 
@@ -354,22 +609,29 @@ export class ResumableWebSocket extends EventTarget {
     resumed?: boolean;
     reason?: string;
     replayed?: number;
+    topics?: unknown;
   }) {
     if (control.type === "reset") {
-      // The old session is gone: its positions mean nothing to the new one.
-      this.token = null;
-      this.lastPositions.clear();
-      this.dispatchEvent(new ResumeEvent("reset", { reason: String(control.reason) }));
+      this.reset(String(control.reason));
     } else if (control.type === "session") {
       this.token = typeof control.token === "string" ? control.token : null;
       if (control.resumed !== true) this.lastPositions.clear();
+      else if (Array.isArray(control.topics)) this.keepPositionsOf(control.topics);
       this.sessionReady(control.resumed === true);
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
     }
   }
 
-  private binary(data: unknown): unknown {
+  /** A server that names the session's topics: positions of any other topic are forgotten (the hello stays small). */
+  private keepPositionsOf(topics: unknown[]): void {
+    const followed = new Set(topics.filter((topic) => typeof topic === "string"));
+    for (const topic of [...this.lastPositions.keys()])
+      if (!followed.has(topic)) this.lastPositions.delete(topic);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: MessageEvent data
+  private binary(data: unknown): any {
     if (this.options.binaryType === "blob" && data instanceof ArrayBuffer) return new Blob([data]);
     return data;
   }

@@ -30,6 +30,12 @@ export function resolveResumeOptions(value: unknown): ResolvedResume | null {
   if (value === undefined || value === null || value === false) return null;
   const options: ResumeOptions = value === true ? {} : (value as ResumeOptions);
   if (typeof options !== "object") throw new TypeError("options.resume must be an object, true or null");
+  checkSocketIoNames(options);
+  // The memory store's ring size: a store of one's own is sized by its own options (one bound, one place).
+  if (options.store !== undefined && options.maxMessagesPerTopic !== undefined)
+    throw new TypeError(
+      "options.resume.maxMessagesPerTopic sizes the default MemoryResumeStore only: with options.resume.store, give the bound to the store itself (e.g. new MemoryResumeStore({ maxMessagesPerTopic }))",
+    );
   const maxDisconnectionMs = positive(
     options.maxDisconnectionMs,
     RESUME_DEFAULTS.maxDisconnectionMs,
@@ -60,6 +66,17 @@ export function resolveResumeOptions(value: unknown): ResolvedResume | null {
   )
     throw new TypeError("options.resume.store distributes, so it must have onAppended() and subscribe()");
   return { store, maxDisconnectionMs, maxMessagesPerTopic };
+}
+
+/** Socket.IO's connectionStateRecovery names, which would otherwise be ignored without a word. */
+const SOCKET_IO_NAMES: Record<string, string> = {
+  maxDisconnectionDuration: "is Socket.IO's name: sockjet's is maxDisconnectionMs",
+  skipMiddlewares: "is Socket.IO's: sockjet has no middleware to skip (verify runs on every handshake)",
+};
+
+function checkSocketIoNames(options: object): void {
+  for (const [name, hint] of Object.entries(SOCKET_IO_NAMES))
+    if (Object.hasOwn(options, name)) throw new TypeError(`options.resume.${name} ${hint}`);
 }
 
 function positive(value: unknown, fallback: number, name: string): number {

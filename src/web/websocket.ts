@@ -576,8 +576,13 @@ export class WebSocket extends EventTarget {
       type,
       value,
       runHandler,
-      (t, l) => this.addEventListener(t, l),
-      (t, l) => this.removeEventListener(t, l),
+      // HTML §8.1.8.1: the handler's listener is added by "add an event listener" itself, not through the
+      // overridable public method (a subclass that wraps or forwards listeners must not break handlers).
+      (t, l) => {
+        if (t === "message") this.#hasMessageListener = true;
+        super.addEventListener(t, l);
+      },
+      (t, l) => super.removeEventListener(t, l),
     );
   }
 

@@ -353,6 +353,40 @@ describe("HTML §8.1.8.1 event handler attributes on WebSocket", () => {
     );
   });
 
+  test("regression: handlers work on a subclass whose addEventListener wraps or forwards listeners", async (t) => {
+    const peer = await peerServer(t);
+    peer.server.on("connection", (socket) => socket.send("hello"));
+    // A subclass that wraps every listener (logging, instrumentation): its onmessage still runs.
+    class Wrapping extends WebSocket {
+      override addEventListener(type: string, listener: EventListener | null): void {
+        super.addEventListener(type, listener === null ? null : (event: Event) => listener(event));
+      }
+    }
+    // A facade that forwards its message listeners to another socket: its own handler still runs, with this = it.
+    class Forwarding extends WebSocket {
+      override addEventListener(type: string, listener: EventListener | null): void {
+        if (type === "message") inner.addEventListener(type, listener);
+        else super.addEventListener(type, listener);
+      }
+    }
+    const inner = connect(t, peer.url);
+    const wrapping = new Wrapping(peer.url);
+    const forwarding = new Forwarding(peer.url);
+    t.after(() => {
+      wrapping.close();
+      forwarding.close();
+    });
+    const calls: string[] = [];
+    inner.onmessage = () => calls.push("inner");
+    wrapping.onmessage = (e: MessageEvent) => calls.push(`wrapping:${e.data}`);
+    forwarding.onmessage = function (this: WebSocket) {
+      calls.push(this === forwarding ? "forwarding" : "forwarding, wrong this");
+    };
+    await until(() => calls.length >= 3, 3000, "three messages");
+    await delay(50);
+    assert.deepEqual([...calls].sort(), ["forwarding", "inner", "wrapping:hello"]);
+  });
+
   test("the getter returns the value set; primitives become null; non-callable objects are kept", async (t) => {
     const peer = await peerServer(t);
     const ws = connect(t, peer.url);

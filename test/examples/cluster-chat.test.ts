@@ -6,7 +6,8 @@ import { after, test } from "node:test";
 import { WebSocket } from "../../src/index.js";
 
 // examples/cluster-chat.mjs, run as a user would (`node examples/cluster-chat.mjs`, the built package):
-// two workers on one port; clients spread over both see each other's messages once; SIGTERM → 1001, exit 0.
+// two workers on one port; clients spread over both see each other's messages once; SIGTERM → 1001, exit 0;
+// Ctrl-C (SIGINT to the process group) the same.
 
 const REPO = resolve(import.meta.dirname, "../..");
 let child: ChildProcess | undefined;
@@ -78,4 +79,42 @@ test("examples/cluster-chat.mjs: one chat across two workers, 1001 on SIGTERM", 
   child.kill("SIGTERM");
   assert.deepEqual(await within(Promise.all(closes), 10_000, "closes"), [1001, 1001, 1001, 1001]);
   assert.equal(await within(exited, 10_000, "exit"), 0, output);
+});
+
+test("examples/cluster-chat.mjs: Ctrl-C (SIGINT to the whole process group) → 1001 everywhere, exit 0", async () => {
+  // Its own process group, as a terminal's foreground job: the signal reaches the primary and the workers.
+  const group = spawn(process.execPath, [join(REPO, "examples", "cluster-chat.mjs")], {
+    cwd: REPO,
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", WORKERS: "2" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child = group;
+  let output = "";
+  group.stdout?.on("data", (chunk) => (output += chunk));
+  group.stderr?.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((r) => group.on("exit", (code) => r(code)));
+  try {
+    const port = await within(
+      new Promise<number>((resolvePort) =>
+        group.stdout?.on("data", () => {
+          const match = /listening on http:\/\/localhost:(\d+)\/ \(2 workers\)/.exec(output);
+          if (match) resolvePort(Number(match[1]));
+        }),
+      ),
+      20_000,
+      "listening line",
+    );
+    const closes: Promise<number>[] = [];
+    for (let i = 0; i < 4; i++) {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+      closes.push(new Promise<number>((r) => (socket.onclose = (event) => r(event.code))));
+      await within(once(socket, "open"), 10_000, "open");
+    }
+    process.kill(-(group.pid ?? 0), "SIGINT");
+    assert.deepEqual(await within(Promise.all(closes), 10_000, "closes"), [1001, 1001, 1001, 1001], output);
+    assert.equal(await within(exited, 10_000, "exit"), 0, output);
+  } finally {
+    if (group.exitCode === null) process.kill(-(group.pid ?? 0), "SIGKILL");
+  }
 });

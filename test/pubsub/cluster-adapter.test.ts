@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ClusterRelay } from "../../src/cluster/relay.js";
+import { ClusterRelay, type ClusterRelayOverflow } from "../../src/cluster/relay.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import { HOST, until, within } from "./helpers.js";
 
@@ -130,7 +130,12 @@ for (const serialization of ["json", "advanced"] as const) {
         assert.deepEqual(b.messages, expectedA, "b gets a's publishes, in a's order, not its own");
         assert.deepEqual(c.messages, []);
         // Only what crossed workers went through the relay: a's 300 to b's worker, b's 300 to a's.
-        assert.deepEqual(relay.stats, { published: 2 * count, delivered: 2 * count });
+        assert.deepEqual(relay.stats, {
+          published: 2 * count,
+          delivered: 2 * count,
+          dropped: 0,
+          pendingBytes: 0,
+        });
         for (const node of nodes) assert.deepEqual(node.errors, []);
         for (const m of [a, a2, b, c]) m.close();
       } finally {
@@ -202,6 +207,67 @@ describe("ClusterAdapter: failures", () => {
     }
   });
 
+  test("a stuck worker (SIGSTOP): its publishes are dropped past maxPendingBytes, counted; the others get all; it recovers", async () => {
+    const maxPendingBytes = 512 * 1024;
+    const events: ClusterRelayOverflow[] = [];
+    const relay = new ClusterRelay({ maxPendingBytes, onOverflow: (event) => events.push(event) });
+    const nodes = await startWorkers(3, "json");
+    const stuck = nodes[1].worker;
+    try {
+      const [a, b, c] = await Promise.all(nodes.map((node) => Member.connect(node)));
+      await b.subscribe("t");
+      await c.subscribe("t");
+      stuck.process.kill("SIGSTOP");
+      // 4 MiB for a worker that reads nothing: 8 times the limit. In rounds of 100 KiB that the healthy
+      // worker takes before the next: its own backlog stays well under the limit.
+      const count = 400;
+      const round = 10;
+      const filler = "x".repeat(10 * 1024);
+      let peak = 0;
+      for (let i = 0; i < count; i += round) {
+        for (let j = i; j < i + round; j++) a.publish("t", `${j} ${filler}`);
+        await until(
+          () => {
+            peak = Math.max(peak, relay.stats.pendingBytes);
+            return c.messages.length === i + round;
+          },
+          10_000,
+          "the healthy worker to get every publish",
+        );
+      }
+      assert.equal(relay.stats.published, count);
+      assert.ok(relay.stats.dropped > 0, "publishes for the stuck worker were dropped");
+      assert.equal(relay.stats.delivered + relay.stats.dropped, 2 * count);
+      // Bounded: the limit plus at most one round.
+      assert.ok(peak <= maxPendingBytes + 150 * 1024, `pending bytes peaked at ${peak}`);
+      assert.deepEqual(
+        events.map((e) => [e.worker, e.state]),
+        [[stuck, "dropping"]],
+      );
+      stuck.process.kill("SIGCONT");
+      await until(() => relay.stats.pendingBytes === 0, 10_000, "the stuck worker's channel to drain");
+      assert.deepEqual(
+        events.map((e) => e.state),
+        ["dropping", "recovered"],
+      );
+      assert.equal(events[1].dropped, relay.stats.dropped);
+      a.publish("t", "after");
+      await until(() => b.messages.at(-1) === "after", 10_000, "the recovered worker to get a new publish");
+      // What it got before is in order, without the dropped ones.
+      const numbers = b.messages.slice(0, -1).map((m) => Number(String(m).split(" ")[0]));
+      assert.equal(numbers.length, count - relay.stats.dropped);
+      assert.deepEqual(
+        numbers,
+        [...numbers].sort((x, y) => x - y),
+      );
+      for (const m of [a, b, c]) m.close();
+    } finally {
+      if (!stuck.isDead()) stuck.process.kill("SIGCONT");
+      await stopWorkers(nodes);
+      relay.close();
+    }
+  });
+
   test("a primary without a ClusterRelay: the subscribe fails with a clear error", async () => {
     const nodes = await startWorkers(1, "json");
     try {
@@ -216,6 +282,29 @@ describe("ClusterAdapter: failures", () => {
     } finally {
       await stopWorkers(nodes);
     }
+  });
+
+  test("two adapters with one namespace in one process: the second is refused with a clear error", async () => {
+    cluster.setupPrimary({
+      exec: fileURLToPath(new URL("./fixtures/cluster-two-adapters.ts", import.meta.url)),
+      execArgv: ["--import", "tsx"],
+      serialization: "json",
+      silent: false,
+    });
+    const worker = cluster.fork();
+    forked.push(worker);
+    const [message] = (await within(once(worker, "message"), 20_000, "the worker's results")) as [
+      { results: string[] },
+    ];
+    const [first, second, otherNamespace, afterClose] = message.results;
+    assert.equal(first, "ok");
+    assert.match(
+      second,
+      /this process already has a ClusterAdapter with namespace "default": give each server's adapter a namespace of its own/,
+    );
+    assert.equal(otherNamespace, "ok", "another namespace is another server's");
+    assert.equal(afterClose, "ok", "a closed adapter's namespace is free again");
+    await within(once(worker, "exit"), 10_000, "the worker to exit");
   });
 
   test("the relay runs in the primary only; the adapter in a process with an IPC channel only", async () => {

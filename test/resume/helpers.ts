@@ -108,7 +108,7 @@ export function resumeClient(
         : Buffer.from(message.data as ArrayBuffer).toString("hex");
     recording.received.push(message.topic === null ? data : `${message.topic}:${data}`);
   });
-  for (const type of ["session", "reset", "resumed", "disconnect", "close"]) {
+  for (const type of ["session", "reset", "resumed", "disconnect", "close"] as const) {
     socket.addEventListener(type, (event) => {
       const e = event as ResumeEvent;
       recording.events.push(type);

@@ -69,7 +69,11 @@ describe("resume over two topics", () => {
     });
     const relay = await startRelay(t, started.url);
     const client = resumeClient(t, relay.url);
-    await until(() => started.server.subscriberCount("b") === 1, 5000, "subscriptions");
+    await until(
+      () => started.server.subscriberCount("b") === 1 && client.sessions.length === 1,
+      5000,
+      "subscriptions and the client's session",
+    );
     relay.cutBoth();
     await until(() => client.events.includes("disconnect"), 5000, "the drop");
     for (let i = 0; i < 100; i++) {
@@ -98,7 +102,11 @@ describe("resume over two topics", () => {
     });
     const relay = await startRelay(t, started.url);
     const client = resumeClient(t, relay.url);
-    await until(() => started.server.subscriberCount("quiet") === 1, 5000, "subscription");
+    await until(
+      () => started.server.subscriberCount("quiet") === 1 && client.sessions.length === 1,
+      5000,
+      "subscription and the client's session",
+    );
     relay.cutBoth();
     await until(() => client.events.includes("disconnect"), 5000, "the drop");
     started.server.publish("quiet", "missed");
@@ -141,7 +149,11 @@ describe("live messages during the replay", () => {
       });
       const relay = await startRelay(t, started.url);
       const client = resumeClient(t, relay.url);
-      await until(() => started.server.subscriberCount("feed") === 1, 5000, "subscription");
+      await until(
+        () => started.server.subscriberCount("feed") === 1 && client.sessions.length === 1,
+        5000,
+        "subscription and the client's session",
+      );
       // The replay's read waits from the start: nothing depends on how fast the client comes back.
       let release!: () => void;
       store.gate = new Promise((resolve) => (release = resolve));

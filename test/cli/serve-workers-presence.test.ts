@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { after, describe, test } from "node:test";
+import WebSocket from "ws";
+import { killAll, serve } from "./helpers.js";
+import { openOn, until, welcome } from "./workers-helpers.js";
+
+// The chat's names in `sockjet serve --workers 2` belong to the primary; a worker asks it for each join and
+// gives up after 5 s (the member is told 4013, try again later). A primary that was only stalled answers
+// later: the name it registered then must be given back, not held by nobody for good.
+
+after(killAll);
+
+describe("sockjet serve --workers: chat names when the primary is slow", () => {
+  test("a join that timed out (primary stalled 7 s): the name is free again and the count right", async () => {
+    const served = await serve(["--workers", "2"]);
+    const primary = served.cli.process.pid ?? 0;
+    try {
+      // The primary hands a worker the TCP connection before it is stalled.
+      const tcp = net.connect(served.port, "127.0.0.1");
+      await once(tcp, "connect");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      process.kill(primary, "SIGSTOP");
+      let header = "";
+      let code = 0;
+      try {
+        const socket = new WebSocket(`${served.ws}/chat?name=alice`, ["chat"], {
+          createConnection: () => tcp,
+        });
+        socket.on("error", () => {});
+        socket.on("upgrade", (response) => (header = String(response.headers["x-sockjet-worker"] ?? "")));
+        const closed = new Promise<number>((resolve) => socket.on("close", (c) => resolve(c)));
+        code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(resolve, 7000, -1))]);
+      } finally {
+        process.kill(primary, "SIGCONT");
+      }
+      assert.equal(code, 4013, "the stalled join is refused: try again later");
+      const slot = Number(/^(\d+);/.exec(header)?.[1]);
+      assert.ok(slot === 1 || slot === 2, header);
+      // On the same worker: its late leave (if any) goes before this join on its channel.
+      const alice = await openOn(served, slot, "/chat?name=alice", "chat");
+      await until(() => welcome(alice) !== undefined, "alice's welcome");
+      assert.equal(welcome(alice)?.user, "alice");
+      assert.equal(welcome(alice)?.users, 1);
+      alice.socket.close();
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+});

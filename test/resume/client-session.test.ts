@@ -1,0 +1,128 @@
+// ResumableWebSocket's sessions when the old one cannot go on: a resume hello the server refuses (1009, over
+// its maxPayloadBytes) is not presented again — the client starts a fresh session with a `reset`
+// ("rejected"); a reconnection that lands on a server without resume fires `reset` ("unsupported"), since
+// what was published meanwhile is lost; a server that names the session's topics in its `session` message
+// makes the client forget the positions of the others; messages still queued when the client gives up are
+// reported by `drop` events.
+
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { test } from "node:test";
+import { ResumableWebSocket } from "../../src/resume/client.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import type { WebSocket as ServerSocket } from "../../src/web/websocket.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { HOST, resumeClient, startServer, until, within } from "./helpers.js";
+
+test("a resume hello over the server's maxPayloadBytes (closed 1009): reset 'rejected', then a fresh session", async (t) => {
+  const started = await startServer(t, { resume: {}, maxPayloadBytes: 4096 });
+  let current: ServerSocket | null = null;
+  started.server.on("connection", (socket) => {
+    current = socket;
+  });
+  const client = resumeClient(t, started.url);
+  await until(() => client.sessions.length === 1 && current !== null, 5000, "the first session");
+  // Topic churn: one topic after another, each followed for one message; the positions pile up.
+  for (let i = 0; i < 250; i++) {
+    const topic = `document/${String(i).padStart(6, "0")}`;
+    current!.subscribe(topic);
+    started.server.publish(topic, "edit");
+    current!.unsubscribe(topic);
+  }
+  await until(() => client.received.length === 250, 5000, "the churn's messages");
+  assert.ok(JSON.stringify(client.socket.positions).length > 4096);
+
+  current!.terminate();
+  await until(() => client.sessions.length === 2, 5000, "a second session");
+  assert.deepEqual(client.resets, ["rejected"]);
+  assert.deepEqual(client.sessions, [false, false]);
+  assert.deepEqual(client.socket.positions, {});
+  assert.equal(client.socket.connected, true);
+});
+
+test("a reconnection to a server without resume fires reset 'unsupported' before its session", async (t) => {
+  const started = await startServer(t, { protocols: ["chat"] });
+  started.server.on("connection", (socket) => socket.subscribe("news"));
+  const client = resumeClient(t, started.url, undefined, ["chat"]);
+  await until(
+    () => client.sessions.length === 1 && started.server.subscriberCount("news") === 1,
+    5000,
+    "session",
+  );
+  assert.deepEqual(client.resets, []);
+  started.server.publish("news", "one");
+  await until(() => client.received.length === 1, 5000, "the first message");
+  for (const socket of started.server.clients) socket.terminate();
+  await until(() => client.sessions.length === 2, 5000, "the second session");
+  assert.deepEqual(client.resets, ["unsupported"]);
+  const events = client.events.filter((type) => type !== "disconnect");
+  assert.deepEqual(events, ["session", "reset", "session"]);
+});
+
+test("a session message naming the session's topics: the positions of the others are forgotten", async (t) => {
+  // A server speaking sockjet.resume.1 by hand: tells the topics it restores (a), not b.
+  const server = new WebSocketServer({
+    port: 0,
+    host: HOST,
+    protocols: ["sockjet.resume.1"],
+    pingIntervalMs: 0,
+  });
+  await within(once(server, "listening"), 5000, "listening");
+  t.after(() => server.close());
+  const hellos: Record<string, unknown>[] = [];
+  server.on("connection", (socket) => {
+    socket.onmessage = (event) => {
+      const hello = JSON.parse(String(event.data));
+      hellos.push(hello);
+      if (hello.type === "hello") {
+        socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
+        socket.send('\u00011 "a"\nA');
+        socket.send('\u00011 "b"\nB');
+      } else {
+        socket.send(
+          `\u0002${JSON.stringify({ type: "session", token: "t2", resumed: true, topics: ["a"] })}`,
+        );
+        socket.send(`\u0002${JSON.stringify({ type: "resumed", replayed: 0 })}`);
+      }
+    };
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const client = resumeClient(t, `ws://${HOST}:${port}/`);
+  await until(() => client.received.length === 2, 5000, "the two messages");
+  assert.deepEqual(client.socket.positions, { a: "1", b: "1" });
+  for (const socket of server.clients) socket.terminate();
+  await until(() => client.events.includes("resumed"), 5000, "the resume");
+  assert.deepEqual(hellos[1], { type: "resume", token: "t1", positions: { a: "1", b: "1" } });
+  assert.deepEqual(client.socket.positions, { a: "1" });
+  for (const socket of server.clients) socket.terminate();
+  await until(() => hellos.length === 3, 5000, "the next hello");
+  assert.deepEqual(hellos[2], { type: "resume", token: "t2", positions: { a: "1" } });
+});
+
+test("messages queued when the client gives up: one drop event each; the full queue's error names its option", async (t) => {
+  const probe = net.createServer().listen(0, HOST);
+  await once(probe, "listening");
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const client = new ResumableWebSocket(`ws://${HOST}:${port}/`, {
+    WebSocket: WebSocket as never,
+    maxQueuedMessages: 2,
+    maxRetries: 0,
+  });
+  t.after(() => client.close());
+  const dropped: unknown[] = [];
+  let closed = false;
+  client.addEventListener("drop", (event) => dropped.push(event.data));
+  client.addEventListener("close", () => {
+    closed = true;
+  });
+  client.send("m0");
+  client.send("m1");
+  assert.throws(() => client.send("m2"), {
+    name: "QuotaExceededError",
+    message: /maxQueuedMessages is 2/,
+  });
+  await until(() => closed, 5000, "giving up");
+  assert.deepEqual(dropped, ["m0", "m1"]);
+});
