@@ -225,13 +225,14 @@ async function startRedisChat(
   }
 }
 
-/** The chat's resume option: on the Redis store with --redis (which carries the room between processes too). */
+/**
+ * The chat's resume option: on the Redis store with --redis (which carries the room between processes too,
+ * and was given --resume-lines itself), else on the memory store, sized here.
+ */
 function resumeOptions(lines: number, windowMs: number, redisChat: RedisChat | null): ResumeOptions {
-  return {
-    maxMessagesPerTopic: lines,
-    maxDisconnectionMs: windowMs,
-    ...(redisChat === null ? {} : { store: redisChat.store }),
-  };
+  return redisChat === null
+    ? { maxMessagesPerTopic: lines, maxDisconnectionMs: windowMs }
+    : { store: redisChat.store, maxDisconnectionMs: windowMs };
 }
 
 function rateLimitAction(raw: string): "pause" | "close" {
