@@ -2,14 +2,23 @@ import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
 import { createClient, type RedisClientOptions } from "redis";
-import { RedisAdapter, type RedisClientLike, type RedisClusterLike } from "../redis/index.js";
+import type { ResumeStore } from "../index.js";
+import {
+  ClusterStoreClient,
+  type RedisStoreClientLike,
+  type RedisStoreClusterLike,
+  RedisStreamStore,
+} from "../redis/index.js";
 import { nameKey } from "./chat-names.js";
 import { createChatCluster, isClusterNode } from "./chat-redis-cluster.js";
 import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
+import { LocalFallbackStore } from "./chat-resume-store.js";
 import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
-// The chat room across processes: the RedisAdapter carries the room's topic between the `serve` processes,
-// and RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
+// The chat room across processes: a RedisStreamStore (sockjet/redis) carries the room's topic between the
+// `serve` processes (on a Redis Cluster: sharded, through ClusterStoreClient) and keeps its last lines for
+// resumed sessions (docs/resume.md: a client resumes on any process, the one it was on may be gone), and
+// RedisPresence keeps who is in the room in Redis, so that every process announces the same, honest user
 // count (the alternative, a per-process count labelled "online here", would show each process a different
 // room size for the same room).
 //
@@ -49,14 +58,14 @@ export interface RedisPresenceOptions {
   /** The room's topic; the keys are `sockjet:presence:<topic>:…`. */
   topic: string;
   /**
-   * The Redis channel the room's members are subscribed through (RedisAdapter.channel(topic)): after a
+   * The Redis channel the room's members are subscribed through (RedisStreamStore.channel(topic)): after a
    * Redis restart, joins wait until every process subscribed to it has registered its members again.
    */
   channel?: string;
   /**
-   * Redis Cluster: the keys are `sockjet:presence:{<channel>}:…` (the hash tag puts them, and the room's
-   * sharded channel, in one slot: a script may only touch keys of one slot, and it counts the channel's
-   * subscribers with PUBSUB SHARDNUMSUB on the node that owns them).
+   * Redis Cluster: the keys are `sockjet:presence:{<the channel's hash tag>}:…` (hashTag(): they and the
+   * room's sharded channel are in one slot: a script may only touch keys of one slot, and it counts the
+   * channel's subscribers with PUBSUB SHARDNUMSUB on the node that owns them).
    */
   cluster?: boolean;
   /** How long a process counts without a heartbeat. Default 30 s; the heartbeat runs every ttlMs/3. */
@@ -69,6 +78,17 @@ export interface RedisPresenceOptions {
   settleMs?: number;
   /** Where trouble goes (one line each). */
   report: (message: string) => void;
+}
+
+/**
+ * What a key's slot is computed from (Redis Cluster spec, "Hash tags"): the text between its first "{" and
+ * the next "}" when not empty, else the whole key. The store's channel `sockjet:{t:chat}:live` hashes as
+ * `t:chat`: presence keys tagged `{t:chat}` share its slot.
+ */
+export function hashTag(key: string): string {
+  const open = key.indexOf("{");
+  const close = open === -1 ? -1 : key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 /** Raised (and reported) when Redis does not answer a presence call within timeoutMs. */
@@ -116,7 +136,7 @@ export class RedisPresence implements ChatPresence {
     this.numsub = options.cluster === true ? "SHARDNUMSUB" : "NUMSUB";
     const prefix =
       options.cluster === true
-        ? `sockjet:presence:{${options.channel ?? options.topic}}:`
+        ? `sockjet:presence:{${hashTag(options.channel ?? options.topic)}}:`
         : `sockjet:presence:${options.topic}:`;
     this.keys = [`${prefix}members`, `${prefix}processes`, `${prefix}guests`, `${prefix}restoring`];
     this.heartbeat = setInterval(() => this.restore(), Math.max(10, Math.floor(this.ttlMs / 3)));
@@ -281,9 +301,10 @@ export class RedisPresence implements ChatPresence {
 export interface RedisChat {
   /** A Redis Cluster (sharded pub/sub), not a single Redis. */
   cluster: boolean;
-  adapter: RedisAdapter;
+  /** The chat server's resume store: positions, replays, sessions, and the topic between processes. */
+  store: ResumeStore;
   presence: RedisPresence;
-  /** Releases the presence heartbeat and the Redis connection (after the server has closed the adapter). */
+  /** Releases the presence heartbeat, the store and the Redis connection (after the server has closed). */
   close(): Promise<void>;
 }
 
@@ -298,13 +319,14 @@ interface ChatConnection {
 }
 
 /**
- * Connects to Redis for the chat room: one connection for PUBLISH and presence (the adapter's `client`), and
- * the adapter's own duplicate for SUBSCRIBE. Resolves once both are up; rejects after `timeoutMs` otherwise.
- * Several URLs, or one of a Redis Cluster node, make it a cluster client (chat-redis-cluster.ts).
+/**
+ * Connects to Redis for the chat room: one connection for the store's commands and presence, and the store's
+ * own duplicate for SUBSCRIBE. Resolves once it is up; rejects after `timeoutMs` otherwise. Several URLs, or
+ * one of a Redis Cluster node, make it a cluster client (chat-redis-cluster.ts) and the store sharded.
  */
 export async function connectRedisChat(
   urls: string[],
-  options: { topic: string; report: (message: string) => void; timeoutMs?: number },
+  options: { topic: string; report: (message: string) => void; timeoutMs?: number; resumeLines?: number },
 ): Promise<RedisChat> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const cluster = urls.length > 1 || (await isClusterNode(urls[0], timeoutMs));
@@ -325,12 +347,23 @@ export async function connectRedisChat(
   };
   client.on("error", onError);
   if (cluster) client.on("node-error", onError);
-  const adapter = cluster
-    ? new RedisAdapter({ clusterClient: client as unknown as RedisClusterLike })
-    : new RedisAdapter({ client: client as unknown as RedisClientLike });
+  // On a cluster the store drives the cluster through ClusterStoreClient (each command routed by its key,
+  // SPUBLISH/SSUBSCRIBE); its connect() keeps trying until the cluster's topology is found.
+  const storeClient = cluster
+    ? new ClusterStoreClient(client as unknown as RedisStoreClusterLike)
+    : (client as unknown as RedisStoreClientLike);
+  // Every store call is bounded by timeoutMs: a line that cannot be stored reaches this process's members
+  // (LocalFallbackStore) once that time is up, so a frozen Redis holds a line for no longer.
+  const streams = new RedisStreamStore({
+    client: storeClient,
+    sharded: cluster,
+    commandTimeoutMs: Math.min(timeoutMs, 3_000),
+    maxMessagesPerTopic: Math.max(1, options.resumeLines ?? 1000),
+  });
+  const store = new LocalFallbackStore(streams);
   const presence = new RedisPresence(client as unknown as PresenceClient, {
     topic: options.topic,
-    channel: adapter.channel(options.topic),
+    channel: streams.channel(options.topic),
     cluster,
     report: options.report,
   });
@@ -341,19 +374,20 @@ export async function connectRedisChat(
   });
   const close = async () => {
     presence.stop();
-    await adapter.close();
-    // Bounded: a graceful close waits for a frozen Redis forever.
+    await store.close();
+    // Bounded: a graceful close waits for a frozen Redis forever. (On a cluster, the wrapper: its close also
+    // stops its connect() tries.)
     let timer: NodeJS.Timeout | undefined;
     try {
-      if (presence.unanswered) client.destroy();
-      else if (client.isReady) {
+      if (presence.unanswered) storeClient.destroy();
+      else if (storeClient.isReady) {
         await Promise.race([
-          client.close(),
+          storeClient.close(),
           new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("close")), timeoutMs))),
         ]);
-      } else if (client.isOpen) client.destroy();
+      } else if (storeClient.isOpen) storeClient.destroy();
     } catch {
-      client.destroy();
+      storeClient.destroy();
     } finally {
       clearTimeout(timer);
     }
@@ -361,7 +395,7 @@ export async function connectRedisChat(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      adapter.ready,
+      streams.ready,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no answer within ${timeoutMs / 1000} s (last error: ${lastError})`)),
@@ -375,5 +409,5 @@ export async function connectRedisChat(
   } finally {
     clearTimeout(timer);
   }
-  return { cluster, adapter, presence, close };
+  return { cluster, store, presence, close };
 }

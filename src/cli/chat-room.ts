@@ -1,4 +1,8 @@
 import type { WebSocket } from "../index.js";
+
+/** The subprotocol of resumable sessions (docs/resume.md). */
+const RESUME_PROTOCOL = "sockjet.resume.1";
+
 import { cleanName, cleanText, nameKey, uniqueName } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
 
@@ -6,6 +10,7 @@ import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./cha
 // taken as the text of a message, so `sockjet connect` users can just type):
 //
 //   client → server   {"type":"message","text":"hi"}
+//                     {"type":"rejoin","user":"guest-1"}   first message of a resumed connection (below)
 //   server → client   {"type":"welcome","user":"guest-1","users":2}          to the one who joined
 //                     {"type":"join","user":"guest-2","users":2,"time":…}   to everyone, the joiner too
 //                     {"type":"leave","user":"guest-2","users":1,"time":…}
@@ -18,6 +23,12 @@ import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./cha
 // one address: policy, as 1008) or 4013 (presence cannot answer now: try again later, as 1013); RFC 6455
 // §7.4.2 leaves 4000–4999 to applications, and the WHATWG close() allows no other.
 // What a name and a text may be: chat-names.ts.
+//
+// Resumed connections (docs/resume.md: `sockjet serve` turns resume on for the room): the server gives a
+// resumed socket its subscription back and replays the lines it missed; the room then welcomes it again. To
+// keep its name, the client's first message on a resumed connection is a rejoin with the name it had; the
+// room waits for it at most rejoinWaitMs. It is a request like ?name= (anyone may ask for any free name):
+// the member gets its name back unless someone took it meanwhile.
 //
 // Everything that reaches every member is one `server.publish(topic, json)`: every member's socket is subscribed
 // to the room's topic ("chat"), so a broadcast is framed once and written to every member here, and with a
@@ -101,6 +112,8 @@ export interface ChatRoomOptions {
    */
   maxEarlyMessages?: number;
   maxEarlyBytes?: number;
+  /** How long a resumed socket's rejoin (its first message) is waited for. Default 2 s. */
+  rejoinWaitMs?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -122,6 +135,7 @@ export const CHAT_DEFAULTS = {
   adapterWaitMs: 5000,
   maxEarlyMessages: 20,
   maxEarlyBytes: 64 * 1024,
+  rejoinWaitMs: 2000,
 } as const;
 
 /** Close codes of a refused join (see the top of this file). */
@@ -145,6 +159,7 @@ export class ChatRoom {
   private readonly adapterWaitMs: number;
   private readonly maxEarlyMessages: number;
   private readonly maxEarlyBytes: number;
+  private readonly rejoinWaitMs: number;
   private readonly now: () => number;
   private readonly notices: NoticeThrottle;
   /** Members and joins in progress per remote address. */
@@ -161,6 +176,7 @@ export class ChatRoom {
     this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
     this.maxEarlyMessages = options.maxEarlyMessages ?? CHAT_DEFAULTS.maxEarlyMessages;
     this.maxEarlyBytes = options.maxEarlyBytes ?? CHAT_DEFAULTS.maxEarlyBytes;
+    this.rejoinWaitMs = options.rejoinWaitMs ?? CHAT_DEFAULTS.rejoinWaitMs;
     this.now = options.now ?? Date.now;
     this.notices = new NoticeThrottle({
       perWindow: options.noticesPerWindow ?? CHAT_DEFAULTS.noticesPerWindow,
@@ -196,7 +212,7 @@ export class ChatRoom {
     this.perAddress.set(address, fromAddress);
     socket.addEventListener("close", () => this.forgetAddress(address));
 
-    const early: EarlyMessages = { messages: [], bytes: 0, refused: false };
+    const early: EarlyMessages = { messages: [], bytes: 0, refused: false, arrived: null };
     this.joining.set(socket, early);
     socket.addEventListener("message", (event) => {
       const waiting = this.joining.get(socket);
@@ -217,10 +233,16 @@ export class ChatRoom {
         return;
       }
       waiting.messages.push(event.data);
+      waiting.arrived?.();
     });
     socket.addEventListener("close", () => this.leave(socket));
 
-    const joined = await this.presence.join(cleanName(requestedName ?? "", this.maxNameLength));
+    let requested = requestedName ?? "";
+    if ((socket as { resumed?: boolean }).resumed === true) {
+      const rejoin = await this.rejoinName(socket, early);
+      if (rejoin !== null) requested = rejoin;
+    }
+    const joined = await this.presence.join(cleanName(requested, this.maxNameLength));
     if ("refused" in joined) {
       this.joining.delete(socket);
       this.refuse(socket, CHAT_CLOSE.tryAgainLater, joined.refused);
@@ -259,8 +281,9 @@ export class ChatRoom {
     const sockets = [...this.members.keys()];
     const names = [...this.members.values()];
     this.members.clear();
-    // They are about to get a 1001; the notices are for the members elsewhere.
-    for (const socket of sockets) socket.unsubscribe(this.topic);
+    // They are about to get a 1001; the notices are for the members elsewhere. A resumable session keeps
+    // its subscription: its record (saved as it closes) is what a resume restores, elsewhere or here later.
+    for (const socket of sockets) if (socket.protocol !== RESUME_PROTOCOL) socket.unsubscribe(this.topic);
     if (names.length > 0) {
       const users = await this.presence.leaveAll(names);
       // One notice per member, counting down as if they had left one after the other (throttled as usual).
@@ -270,6 +293,32 @@ export class ChatRoom {
     }
     this.notices.flush();
     await withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
+  }
+
+  /** The name a resumed socket rejoins with: its first message, if that is a rejoin (taken out of `early`). */
+  private async rejoinName(socket: WebSocket, early: EarlyMessages): Promise<string | null> {
+    if (early.messages.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        early.arrived = resolve;
+        socket.addEventListener("close", () => resolve());
+        timer = setTimeout(resolve, this.rejoinWaitMs);
+      });
+      clearTimeout(timer);
+      early.arrived = null;
+    }
+    const first = early.messages[0];
+    if (typeof first !== "string" || !first.startsWith("{")) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(first);
+    } catch {
+      return null;
+    }
+    const { type, user } = (parsed ?? {}) as { type?: unknown; user?: unknown };
+    if (type !== "rejoin" || typeof user !== "string") return null;
+    early.messages.shift();
+    return user;
   }
 
   private leave(socket: WebSocket): void {
@@ -332,6 +381,8 @@ interface EarlyMessages {
   bytes: number;
   /** Sent too much: refused, what comes next is dropped. */
   refused: boolean;
+  /** Called at each message while a rejoin is waited for. */
+  arrived: (() => void) | null;
 }
 
 /** The size of a message's data in bytes (text as UTF-8). */
@@ -365,6 +416,8 @@ function messageText(data: string): string | null {
   }
   if (parsed === null || typeof parsed !== "object") return null;
   const { type, text } = parsed as { type?: unknown; text?: unknown };
+  // A rejoin that came late (after the wait) or on a fresh connection: nothing to say.
+  if (type === "rejoin") return "";
   if ((type !== undefined && type !== "message") || typeof text !== "string") return null;
   return text;
 }

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { resumeClientModule } from "../index.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
 import { HOST_REFUSED } from "./serve-guard.js";
 import { errorMessage, quoted } from "./terminal.js";
 
-// The plain-HTTP side of `sockjet serve`: the demo page on `GET /`, 404/405/400 for everything else, and the
+// The plain-HTTP side of `sockjet serve`: the demo page on `GET /`, the resume client module on
+// `GET /sockjet-resume.js` (the page's chat imports it), 404/405/400 for everything else, and the
 // answer to a request Node could not parse. No request of any shape may take the process down: the request
 // target is never handed to a URL parser that throws, and a handler that throws anyway answers 500.
 
@@ -99,6 +101,10 @@ function servePage(request: IncomingMessage, response: ServerResponse, csp: stri
     plainText(response, 400, "Bad request: the request target must be a path like /");
     return;
   }
+  if (path === RESUME_MODULE_PATH) {
+    serveResumeModule(request, response);
+    return;
+  }
   if (path !== "/" && path !== "/index.html") {
     plainText(
       response,
@@ -118,6 +124,31 @@ function servePage(request: IncomingMessage, response: ServerResponse, csp: stri
     "Content-Type": "text/html; charset=utf-8",
     "Content-Length": body.length,
     "Content-Security-Policy": csp,
+  });
+  response.end(request.method === "HEAD" ? undefined : body);
+}
+
+/** Where the page finds the resume client (docs/resume.md): same origin, so the page's CSP allows it. */
+export const RESUME_MODULE_PATH = "/sockjet-resume.js";
+
+/** The resume client module's bytes, read at its first request. */
+let resumeModule: Buffer | undefined;
+
+/** The resume client module (src/resume/client.ts as built): one ES module with no import. */
+function serveResumeModule(request: IncomingMessage, response: ServerResponse): void {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    plainText(response, 405, "Method not allowed", { Allow: "GET, HEAD" });
+    return;
+  }
+  resumeModule ??= resumeClientModule();
+  const body = resumeModule;
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    // A module script must come with a JavaScript MIME type (HTML §8.1.5.2 "fetch a single module script";
+    // RFC 9239 names text/javascript); nosniff holds browsers to it.
+    "Content-Type": "text/javascript; charset=utf-8",
+    "Content-Length": body.length,
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
   });
   response.end(request.method === "HEAD" ? undefined : body);
 }

@@ -221,37 +221,67 @@ $("echo-close").addEventListener("click", () => {
   if (echo.socket && echo.socket.readyState === WebSocket.OPEN) echo.socket.close(1000, "closed from the page");
 });
 
-// Chat panel
+// Chat panel: a resumable session (docs/resume.md) through the server's own /sockjet-resume.js, so that a
+// dropped connection or a server restart loses no line: the helper reconnects, the server replays what was
+// missed. On a resumed session the first message says which name we had, so that we keep it.
+let ResumableWebSocket = null;
+const resumeModule = import("/sockjet-resume.js").then((module) => { ResumableWebSocket = module.ResumableWebSocket; });
+
 const chat = {
   socket: null,
   me: null,
   log: $("chat-log"),
   status: $("chat-status"),
   join(name) {
-    if (this.socket && this.socket.readyState < WebSocket.CLOSING) return;
-    const socket = new WebSocket(base + "/chat?name=" + encodeURIComponent(name), "chat");
-    this.socket = socket;
-    let opened = false;
+    if (this.socket) return;
     setStatus(this.status, "connecting", "joining…");
-    // The name is the one joined with: locked until the socket closes.
+    // The name is the one joined with: locked until the session ends.
     $("chat-name").disabled = true;
-    socket.addEventListener("open", () => {
-      opened = true;
-      setStatus(this.status, "open", "joined");
-      $("chat-input").disabled = false;
-      $("chat-send").disabled = false;
+    resumeModule.then(() => this.open(name), (error) => {
+      setStatus(this.status, "closed", "no resume client");
+      logLine(this.log, "error", "!", ["could not load /sockjet-resume.js: " + error.message]);
+      $("chat-name").disabled = false;
+    });
+  },
+  open(name) {
+    const socket = new ResumableWebSocket(base + "/chat?name=" + encodeURIComponent(name), { protocols: ["chat"] });
+    this.socket = socket;
+    const online = (on) => {
+      $("chat-input").disabled = !on;
+      $("chat-send").disabled = !on;
+    };
+    // The close that ended a session is shown until the next session; failed attempts meanwhile are not.
+    let inSession = false;
+    socket.addEventListener("session", (event) => {
+      inSession = true;
+      if (event.resumed && this.me) socket.send(JSON.stringify({ type: "rejoin", user: this.me }));
+      setStatus(this.status, "open", event.resumed ? "resumed" : "joined");
+      online(true);
       $("chat-join-button").textContent = "Leave";
-      setField("chat-protocol", socket.protocol || "none");
-      setField("chat-extensions", socket.extensions || "none");
+      setField("chat-protocol", "sockjet.resume.1");
+    });
+    socket.addEventListener("resumed", (event) => {
+      logLine(this.log, "info", "•", ["resumed: " + event.replayed + " missed message(s) replayed"]);
+    });
+    socket.addEventListener("reset", (event) => {
+      logLine(this.log, "error", "!", ["the session could not be resumed (" + event.reason + "): lines may be missing"]);
+    });
+    socket.addEventListener("disconnect", (event) => {
+      if (!inSession) return;
+      inSession = false;
+      setStatus(this.status, "connecting", "closed " + event.code + ", reconnecting…");
+      logLine(this.log, "info", "•", ["disconnected (code " + event.code + "), reconnecting"]);
+      online(false);
     });
     socket.addEventListener("message", (event) => {
       let m;
       try { m = JSON.parse(event.data); } catch (_) { logLine(this.log, "error", "!", ["not JSON"]); return; }
       if (m.type === "welcome") {
+        const back = this.me !== null;
         this.me = m.user;
         setField("chat-me", m.user);
         $("chat-users").textContent = m.users + " online";
-        logLine(this.log, "notice", "•", ["you joined as " + m.user + " (" + m.users + " online)"]);
+        logLine(this.log, "notice", "•", ["you " + (back ? "are back" : "joined") + " as " + m.user + " (" + m.users + " online)"]);
       } else if (m.type === "join" && m.user === this.me) {
         // Our own join notice: the welcome said it already.
       } else if (m.type === "join" || m.type === "leave") {
@@ -269,29 +299,30 @@ const chat = {
         logLine(this.log, "error", "!", [m.error]);
       }
     });
+    // The end of the session: Leave, or the helper gave up.
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
+      this.socket = null;
+      this.me = null;
       setStatus(this.status, "closed", "closed " + event.code);
-      logLine(this.log, "info", "•", ["closed: " + closeText(event)]);
-      $("chat-input").disabled = true;
-      $("chat-send").disabled = true;
+      logLine(this.log, "info", "•", ["left: code " + event.code]);
+      online(false);
       $("chat-join-button").textContent = "Join";
       $("chat-users").textContent = "";
       $("chat-name").disabled = false;
-      if (!opened) explainFailure(this.log);
     });
   },
 };
 
 $("chat-join").addEventListener("submit", (event) => {
   event.preventDefault();
-  if (chat.socket && chat.socket.readyState === WebSocket.OPEN) chat.socket.close(1000, "left");
+  if (chat.socket) chat.socket.close(1000, "left");
   else chat.join($("chat-name").value.trim());
 });
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("chat-input");
-  if (input.value.trim() === "" || !chat.socket || chat.socket.readyState !== WebSocket.OPEN) return;
+  if (input.value.trim() === "" || !chat.socket || !chat.socket.connected) return;
   chat.socket.send(JSON.stringify({ type: "message", text: input.value }));
   input.value = "";
 });
@@ -365,7 +396,8 @@ export function pageSecurityPolicy(): string {
   const hash = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
   return [
     "default-src 'none'",
-    `script-src ${hash(SCRIPT)}`,
+    // 'self': the chat's resume client, /sockjet-resume.js, imported by the inline script.
+    `script-src ${hash(SCRIPT)} 'self'`,
     `style-src ${hash(STYLE)}`,
     "connect-src 'self'",
     "base-uri 'none'",

@@ -6,12 +6,14 @@ import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import {
   type RateLimitOptions,
+  type ResumeOptions,
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
 } from "../index.js";
 import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
 import { byteSize, flag, formatFlags, integer, nonNegative, parseArgs, UsageError } from "./args.js";
+import { HeldTopicAdapter } from "./chat-held-topic.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
@@ -108,6 +110,16 @@ const specs = {
     "processes serving the port (node:cluster), N or auto (one per core); the chat spans them (default 1)",
     { valueName: "N|auto", defaultValue: 1, parse: workersFlag },
   ),
+  "resume-lines": flag.value("chat lines kept for members that reconnect and resume (default 2000)", {
+    valueName: "N",
+    defaultValue: 2000,
+    parse: integer(1, 1_000_000),
+  }),
+  "resume-window": flag.value("how long after a drop a chat member can resume, in ms (default 120000)", {
+    valueName: "MS",
+    defaultValue: 120_000,
+    parse: integer(1000, 86_400_000),
+  }),
   redis: flag.value(
     "one /chat room, user count included, with every serve using this Redis (needs the redis package); " +
       "a Redis Cluster is found from any node, or give several of its nodes: URL,URL,…",
@@ -191,6 +203,7 @@ function displayRedisUrls(urls: string[]): string {
 async function startRedisChat(
   urls: string[],
   report: (message: string) => void,
+  resumeLines: number,
 ): Promise<RedisChat | number> {
   let loaded: typeof import("./chat-redis.js");
   try {
@@ -206,10 +219,20 @@ async function startRedisChat(
     throw error;
   }
   try {
-    return await loaded.connectRedisChat(urls, { topic: CHAT_TOPIC, report });
+    return await loaded.connectRedisChat(urls, { topic: CHAT_TOPIC, report, resumeLines });
   } catch (error) {
     throw new Error(`cannot reach Redis at ${displayRedisUrls(urls)}: ${errorMessage(error)}`);
   }
+}
+
+/**
+ * The chat's resume option: on the Redis store with --redis (which carries the room between processes too,
+ * and was given --resume-lines itself), else on the memory store, sized here.
+ */
+function resumeOptions(lines: number, windowMs: number, redisChat: RedisChat | null): ResumeOptions {
+  return redisChat === null
+    ? { maxMessagesPerTopic: lines, maxDisconnectionMs: windowMs }
+    : { store: redisChat.store, maxDisconnectionMs: windowMs };
 }
 
 function rateLimitAction(raw: string): "pause" | "close" {
@@ -299,8 +322,10 @@ async function run(argv: string[]): Promise<number> {
 
   let redisChat: RedisChat | null = null;
   if (flags.redis !== undefined) {
-    const started = await startRedisChat(flags.redis, (line) =>
-      process.stderr.write(`sockjet serve: ${who}${line}\n`),
+    const started = await startRedisChat(
+      flags.redis,
+      (line) => process.stderr.write(`sockjet serve: ${who}${line}\n`),
+      flags["resume-lines"],
     );
     if (typeof started === "number") return started;
     redisChat = started;
@@ -364,9 +389,14 @@ async function run(argv: string[]): Promise<number> {
     protocols: ["chat"],
     rateLimit: rateLimitFrom(flags, true),
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
-    // The room's topic goes to the other processes through Redis with --redis, to the other workers through
-    // the primary with --workers; in-process otherwise.
-    adapter: redisChat?.adapter ?? worker?.chatAdapter() ?? null,
+    // Resumable sessions (docs/resume.md): a page whose connection drops, or whose server restarts with
+    // --redis, gets the lines it missed. With --redis the Redis Streams store keeps them and carries the
+    // room's topic to the other processes and workers (no adapter). Otherwise the memory store keeps this
+    // process's last lines, and with --workers the topic goes to the other workers through the primary,
+    // held by every worker (chat-held-topic.ts): a member then resumes only on the worker it was on.
+    adapter:
+      redisChat === null && worker !== null ? new HeldTopicAdapter(worker.chatAdapter(), CHAT_TOPIC) : null,
+    resume: resumeOptions(flags["resume-lines"], flags["resume-window"], redisChat),
   });
   // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); every
   // worker's, kept by the primary, with --workers (chat-cluster.ts); else ours.

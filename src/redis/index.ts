@@ -16,6 +16,7 @@ import { type RedisClusterLike, ShardedClusterClient } from "./cluster.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
 export type { RedisClusterLike } from "./cluster.js";
+export * from "./stream-exports.js";
 export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
 
 // A PubSubAdapter over Redis pub/sub (https://redis.io/docs/latest/develop/interact/pubsub/): PUBLISH on one

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { RedisServer } from "../pubsub/redis-helpers.js";
+import { startRelay } from "../resume/redis-resume-helpers.js";
 import { redisSkip } from "../support/require.js";
+import { ResumingMember } from "./chat-members.js";
 import { killAll, type Served, serve } from "./helpers.js";
 import { openOn, said, until, welcome } from "./workers-helpers.js";
 
 // `sockjet serve --workers 2 --redis URL`: the workers share the chat room through Redis (topic and
-// names), as separate serve processes do; the primary runs no relay. Skips without redis-server unless
-// SOCKJET_REQUIRE_REDIS=1.
+// names), as separate serve processes do; the primary runs no relay. The chat's sessions are in Redis
+// Streams too: a member whose worker dies resumes on another worker process. Skips without redis-server
+// unless SOCKJET_REQUIRE_REDIS=1.
 
 const skip = redisSkip();
 after(killAll);
@@ -46,5 +49,38 @@ describe("sockjet serve --workers --redis", { skip }, () => {
     alice.socket.close();
     alice2.socket.close();
     assert.equal(served.cli.stderr, "");
+  });
+
+  test("a member whose worker is killed resumes on another worker process with every line said meanwhile", async () => {
+    const relay = await startRelay(served.port);
+    const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);
+    try {
+      await until(() => ann.me !== null, "ann's welcome");
+      // Which worker took ann: its log line (the relay hides the 101's X-Sockjet-Worker header), which may
+      // come after her welcome.
+      const annOpen = /\[worker (\d+)\]\s+open\s+\S+\s+\/chat\?name=ann\b/;
+      await until(() => annOpen.test(served.cli.stdout), "the log line of ann's connection");
+      const opened = annOpen.exec(served.cli.stdout);
+      assert.ok(opened, served.cli.stdout);
+      const annSlot = Number(opened[1]);
+      const probe = await openOn(served, annSlot, "/");
+      probe.socket.close();
+      const ben = await openOn(served, annSlot === 1 ? 2 : 1, "/chat?name=ben", "chat");
+      await until(() => ann.events.some((e) => e.type === "join" && e.user === "ben"), "ben's join at ann");
+      assert.notEqual(ben.pid, probe.pid);
+
+      // ann's worker dies at once; the primary starts another in its slot.
+      process.kill(probe.pid, "SIGKILL");
+      const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`);
+      for (const text of lines) ben.socket.send(JSON.stringify({ type: "message", text }));
+      await until(() => ann.lines("ben").length >= lines.length, "every line at ann", 20_000);
+      assert.deepEqual(ann.lines("ben"), lines);
+      assert.deepEqual(ann.sessions, [false, true], "resumed on a worker that is not the one she was on");
+      assert.deepEqual(ann.resets, []);
+      ben.socket.close();
+    } finally {
+      ann.socket.close();
+      relay.close();
+    }
   });
 });

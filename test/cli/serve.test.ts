@@ -83,10 +83,31 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
     const page = await response.text();
     assert.match(page, /^<!doctype html>/);
     assert.match(page, /new WebSocket\(base \+ "\/"\)/);
-    assert.match(page, /new WebSocket\(base \+ "\/chat\?name=" \+ encodeURIComponent\(name\), "chat"\)/);
+    // The chat resumes (docs/resume.md): the resume client comes from the server itself.
+    assert.match(
+      page,
+      /new ResumableWebSocket\(base \+ "\/chat\?name=" \+ encodeURIComponent\(name\), \{ protocols: \["chat"\] \}\)/,
+    );
+    assert.match(page, /import\("\/sockjet-resume\.js"\)/);
     // Nothing fetched from elsewhere, and received text never parsed as HTML.
     assert.doesNotMatch(page, /<script src|<link |https?:\/\/(?!127)/);
     assert.doesNotMatch(page, /innerHTML|insertAdjacentHTML|document\.write/);
+  });
+
+  test("GET /sockjet-resume.js serves the resume client as a JavaScript module the page's CSP allows", async () => {
+    const response = await fetch(`${served.http}/sockjet-resume.js`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    const source = await response.text();
+    assert.match(source, /export class ResumableWebSocket/);
+    assert.doesNotMatch(source, /^import /m, "one module, nothing else to fetch");
+    const page = await fetch(`${served.http}/`);
+    assert.match(page.headers.get("content-security-policy") ?? "", /script-src [^;]*'self'/);
+    assert.equal(
+      (await fetch(`${served.http}/sockjet-resume.js`, { method: "POST", body: "x" })).status,
+      405,
+    );
   });
 
   test("HEAD / has no body; other paths are 404; other methods on / are 405", async () => {

@@ -1,0 +1,10 @@
+// What sockjet/redis exports of the resume store (one line in index.ts, so that it merges easily).
+export { ClusterStoreClient, type RedisStoreClusterLike } from "./stream-cluster.js";
+export { RedisStreamGapError } from "./stream-live-feed.js";
+export { compareStreamIds } from "./stream-scripts.js";
+export {
+  type RedisStoreClientLike,
+  RedisStoreUnavailableError,
+  RedisStreamStore,
+  type RedisStreamStoreOptions,
+} from "./stream-store.js";

@@ -1,0 +1,128 @@
+// The Lua scripts of RedisStreamStore, and how a live message looks on its pub/sub channel.
+//
+// One Redis Stream per topic (https://redis.io/docs/latest/develop/data-types/streams/); a message's position
+// is its stream id ("<ms>-<seq>", monotonic per stream). Each entry has three fields:
+//   p  the id of the entry before it ("" for the stream's first entry ever): a reader that finds an entry
+//      whose p is not the position it asked after knows that entries between were trimmed (a gap), even
+//      with MAXLEN ~ trimming whole nodes at a time
+//   t  "1" text, "0" binary
+//   d  the payload, as is
+//
+// append() runs APPEND_SCRIPT: XADD then PUBLISH (or SPUBLISH) in one atomic script, so the order in which
+// every process hears the live messages is the stream's order. The live message on the channel:
+//
+//   size  field
+//   1     format version, 1
+//   1     flags: bit 0 set = text
+//   1+U   U, then the publishing store's id (ASCII): a store hands its own appends back only once their
+//         append() has settled (the ResumeStore contract), so it must know them
+//   1+P   P, then the previous id (ASCII)
+//   1+I   I, then the id (ASCII)
+//   n     payload
+//
+// The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
+// and read it back from the stream.
+
+import { createHash } from "node:crypto";
+
+/** The format version in the first byte of every live message. */
+export const STREAM_WIRE_VERSION = 1;
+
+/**
+ * KEYS[1] the stream. ARGV: channel, MAXLEN, "1"|"0" text, payload, "PUBLISH"|"SPUBLISH", TTL ms ("0": none),
+ * publisher id.
+ * Returns the new entry's id. MAXLEN ~ keeps at least MAXLEN entries (whole nodes are trimmed), never fewer.
+ */
+export const APPEND_SCRIPT = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = ''
+if #last > 0 then prev = last[1][1] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4])
+if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+redis.call(ARGV[5], ARGV[1], string.char(1, tonumber(ARGV[3]), #ARGV[7]) .. ARGV[7] .. string.char(#prev) .. prev
+  .. string.char(#id) .. id .. ARGV[4])
+return id
+`;
+
+/**
+ * KEYS[1] the stream. ARGV: after ("" = from the first entry ever), COUNT.
+ * Returns a flat array id, "1"|"0", payload, … of the entries strictly after `after` (XRANGE with an
+ * exclusive start, Redis ≥ 6.2), or nil (a gap) when the stream no longer holds all of them: the first
+ * entry found does not follow `after`, or nothing is found and the stream's last entry is not `after`
+ * (trimmed, expired, or Redis lost its data).
+ */
+export const READ_SCRIPT = `
+local after = ARGV[1]
+local start = '-'
+if after ~= '' then start = '(' .. after end
+local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])
+if #entries == 0 then
+  if after == '' then return {} end
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if #last == 0 or last[1][1] ~= after then return false end
+  return {}
+end
+local out = {}
+for i, entry in ipairs(entries) do
+  local fields = entry[2]
+  local prev, text, data = nil, '0', ''
+  for j = 1, #fields, 2 do
+    local name = fields[j]
+    if name == 'p' then prev = fields[j + 1]
+    elseif name == 't' then text = fields[j + 1]
+    elseif name == 'd' then data = fields[j + 1] end
+  end
+  if i == 1 and prev ~= after then return false end
+  out[#out + 1] = entry[1]
+  out[#out + 1] = text
+  out[#out + 1] = data
+end
+return out
+`;
+
+/** The SHA1 that EVALSHA names a script by. */
+export function scriptSha(script: string): string {
+  return createHash("sha1").update(script).digest("hex");
+}
+
+export interface LiveMessage {
+  publisher: string;
+  previous: string;
+  position: string;
+  isText: boolean;
+  payload: Buffer;
+}
+
+/** A live message (the layout above), or null when it is not one of ours. */
+export function decodeLiveMessage(message: Buffer): LiveMessage | null {
+  if (message.length < 2 || message[0] !== STREAM_WIRE_VERSION) return null;
+  const fields: string[] = [];
+  let at = 2;
+  for (let i = 0; i < 3; i++) {
+    if (at >= message.length) return null;
+    const end = at + 1 + message[at];
+    if (end > message.length) return null;
+    fields.push(message.toString("latin1", at + 1, end));
+    at = end;
+  }
+  const [publisher, previous, position] = fields;
+  if (position === "") return null;
+  return { publisher, previous, position, isText: (message[1] & 1) !== 0, payload: message.subarray(at) };
+}
+
+/** Orders two stream ids "<ms>-<seq>" ("" sorts first): negative, 0 or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === "") return -1;
+  if (b === "") return 1;
+  const [aMs, aSeq = "0"] = a.split("-");
+  const [bMs, bSeq = "0"] = b.split("-");
+  const byMs = compareDigits(aMs, bMs);
+  return byMs !== 0 ? byMs : compareDigits(aSeq, bSeq);
+}
+
+/** Compares two unsigned decimal strings of any length (stream ids are 64-bit: beyond Number's precision). */
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

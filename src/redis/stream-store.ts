@@ -1,0 +1,455 @@
+// RedisStreamStore: the resume store (src/server/resume-store.ts) on Redis Streams, for many server processes.
+// A topic's messages live in a Redis Stream, so a session survives the process that held its connection:
+// the client reconnects to any process and that process replays from the stream. The scripts and the live
+// message layout are in stream-scripts.ts; the design and what happens at each failure in docs/resume.md.
+//
+// Keys share the topic's hash tag (`{t:<topic>}`), so the stream and its channel map to one Redis Cluster slot
+// and the append script (XADD + SPUBLISH) is legal there. Sessions are keys of their own.
+
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { createClient, type RedisClientOptions } from "redis";
+import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
+import { RedisTimeoutError } from "./index.js";
+import { LiveFeed } from "./stream-live-feed.js";
+import { APPEND_SCRIPT, READ_SCRIPT, scriptSha } from "./stream-scripts.js";
+
+/** The parts of a node-redis client the store uses. */
+export interface RedisStoreClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  /** Opens the connection. */
+  connect(): Promise<unknown>;
+  /** A new client with the same options (the store subscribes on one). */
+  duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisStoreClientLike;
+  /** Any command; the store asks for bulk strings as Buffers (typeMapping). */
+  sendCommand(
+    args: (string | Buffer)[],
+    options?: { typeMapping?: Record<number, unknown> },
+  ): Promise<unknown>;
+  /** Redis SUBSCRIBE, with messages as Buffers. */
+  subscribe(
+    channels: string | string[],
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  /** Redis UNSUBSCRIBE. */
+  unsubscribe(channels?: string | string[]): Promise<void>;
+  /** Redis SSUBSCRIBE (sharded pub/sub, Redis ≥ 7), with messages as Buffers. */
+  sSubscribe(
+    channels: string | string[],
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  /** Redis SUNSUBSCRIBE. */
+  sUnsubscribe(channels?: string | string[]): Promise<void>;
+  /** Listens to the client's events (error, ready). */
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the connection once pending commands are answered. */
+  close(): Promise<void>;
+  /** Closes the connection at once. */
+  destroy(): void;
+}
+
+/** How a RedisStreamStore reaches Redis (a `url`, or a `client` of your own), and its limits. */
+export interface RedisStreamStoreOptions {
+  /** redis[s]://[[user][:password]@]host[:port][/db]. The store makes, connects and closes its clients. */
+  url?: string;
+  /** More createClient() options when `url` is given. */
+  clientOptions?: RedisClientOptions;
+  /** Instead of `url`: your own node-redis client (the store subscribes on a duplicate() and never closes it). */
+  client?: RedisStoreClientLike;
+  /** Prefix of every key and channel; must not contain "{" or "}" (the hash tag follows it). Default "sockjet:". */
+  prefix?: string;
+  /** Messages kept per topic (XADD MAXLEN ~: at least this many, a little more between trims). Default 1000. */
+  maxMessagesPerTopic?: number;
+  /** A topic's stream is dropped this long after its last message (PEXPIRE); 0 keeps it. Default 86400000. */
+  streamTtlMs?: number;
+  /**
+   * How long a taken session id stays remembered, so that a save from a stale connection of a session that
+   * was resumed elsewhere is ignored (the ResumeStore contract). Default 600000.
+   */
+  takenSessionTtlMs?: number;
+  /** SPUBLISH/SSUBSCRIBE (Redis ≥ 7, sharded pub/sub for Redis Cluster) instead of PUBLISH/SUBSCRIBE. Default false. */
+  sharded?: boolean;
+  /** Longest wait for Redis to answer any command; then it fails with RedisTimeoutError. Default 5000. */
+  commandTimeoutMs?: number;
+}
+
+/** Raised when a store command is attempted while Redis is unreachable. */
+export class RedisStoreUnavailableError extends Error {
+  readonly code = "SJ_ERR_REDIS_UNAVAILABLE";
+  constructor(what: string) {
+    super(`Redis is not connected: could not ${what}`);
+    this.name = "RedisStoreUnavailableError";
+  }
+}
+
+// RESP type of a bulk string ('$'), mapped to Buffer so that payloads stay bytes.
+const BLOB_STRING = 36;
+const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
+const APPEND_SHA = scriptSha(APPEND_SCRIPT);
+const READ_SHA = scriptSha(READ_SCRIPT);
+/** Marks a taken session id (a JSON record never equals it). */
+const TAKEN = "taken";
+// Take: return the record and leave the marker in its place; save: write unless the marker is there.
+const TAKE_SCRIPT = `
+local value = redis.call('GET', KEYS[1])
+if not value or value == '${TAKEN}' then return false end
+redis.call('SET', KEYS[1], '${TAKEN}', 'PX', ARGV[1])
+return value
+`;
+const SAVE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+const TAKE_SHA = scriptSha(TAKE_SCRIPT);
+const SAVE_SHA = scriptSha(SAVE_SCRIPT);
+
+/** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
+export class RedisStreamStore extends EventEmitter implements ResumeStore {
+  readonly distributes = true;
+  /** This store's id in the live messages it publishes. */
+  readonly id = randomBytes(8).toString("hex");
+  readonly prefix: string;
+  readonly maxMessagesPerTopic: number;
+  /** Settles once the command connection is up for the first time. */
+  readonly ready: Promise<void>;
+  private readonly commandTimeoutMs: number;
+  private readonly streamTtlMs: number;
+  private readonly takenSessionTtlMs: number;
+  private readonly sharded: boolean;
+  private readonly commands: RedisStoreClientLike;
+  private readonly ownsCommands: boolean;
+  private subscriber: RedisStoreClientLike | null = null;
+  private readonly feed: LiveFeed;
+  /** topic → appends of this store in flight, and the positions of those settled while others are not. */
+  private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
+  private readonly errorHandlers: ((error: Error) => void)[] = [];
+  private lossReported = false;
+  private everReady = false;
+  private closed = false;
+  private readonly onChannelMessage = (message: Buffer, channel: Buffer) =>
+    this.feed.receive(channel.toString("utf8"), message);
+
+  constructor(options: RedisStreamStoreOptions) {
+    super();
+    if ((options.url === undefined) === (options.client === undefined))
+      throw new TypeError("RedisStreamStore needs exactly one of options.url and options.client");
+    this.prefix = options.prefix ?? "sockjet:";
+    if (/[{}]/.test(this.prefix))
+      throw new TypeError("RedisStreamStore: options.prefix must not contain { or }");
+    this.maxMessagesPerTopic = positiveInteger(options.maxMessagesPerTopic, 1000, "maxMessagesPerTopic");
+    this.streamTtlMs = positiveInteger(options.streamTtlMs, 86_400_000, "streamTtlMs", true);
+    this.takenSessionTtlMs = positiveInteger(options.takenSessionTtlMs, 600_000, "takenSessionTtlMs");
+    this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs, 5000, "commandTimeoutMs");
+    this.sharded = options.sharded ?? false;
+    if (options.client !== undefined) {
+      this.commands = options.client;
+      this.ownsCommands = false;
+    } else {
+      this.commands = createClient({
+        ...options.clientOptions,
+        url: options.url,
+        // Fail at once while disconnected rather than running commands late (an append may not wait).
+        disableOfflineQueue: true,
+        socket: {
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+          ...options.clientOptions?.socket,
+        },
+      } as RedisClientOptions) as unknown as RedisStoreClientLike;
+      this.ownsCommands = true;
+    }
+    this.feed = new LiveFeed({
+      publisher: this.id,
+      released: (topic, position) => this.appendReleased(topic, position),
+      read: (topic, after, limit) => this.readAfter(topic, after, limit),
+      deliver: (topic, message) => this.emit("appended", topic, message),
+      error: (error) => this.report(error),
+    });
+    this.commands.on("error", (error: Error) => this.lost(error));
+    this.commands.on("ready", () => {
+      this.everReady = true;
+      this.lossReported = false;
+      this.emit("ready");
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.once("ready", resolve);
+      this.once("closed", () => reject(new Error("RedisStreamStore closed before it was ready")));
+    });
+    this.ready.catch(() => {});
+    if (!this.commands.isOpen)
+      this.commands.connect().catch(() => {}); // errors arrive as 'error' events
+    else if (this.commands.isReady) {
+      this.everReady = true;
+      queueMicrotask(() => this.emit("ready"));
+    }
+  }
+
+  /** The stream key of a topic. */
+  streamKey(topic: string): string {
+    return `${this.prefix}{t:${topic}}:messages`;
+  }
+
+  /** The pub/sub channel of a topic (same hash tag as its stream). */
+  channel(topic: string): string {
+    return `${this.prefix}{t:${topic}}:live`;
+  }
+
+  async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+    const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
+    inFlight.count++;
+    this.appending.set(topic, inFlight);
+    let position: string | null = null;
+    try {
+      const id = await this.script(
+        "append a message",
+        APPEND_SCRIPT,
+        APPEND_SHA,
+        [this.streamKey(topic)],
+        [
+          this.channel(topic),
+          String(this.maxMessagesPerTopic),
+          isText ? "1" : "0",
+          payload,
+          this.sharded ? "SPUBLISH" : "PUBLISH",
+          String(this.streamTtlMs),
+          this.id,
+        ],
+      );
+      position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
+      return position;
+    } finally {
+      // After the caller's continuation (a microtask) has run: then its live message may go.
+      setImmediate(() => {
+        inFlight.count--;
+        if (position !== null && inFlight.count > 0) inFlight.settled.add(position);
+        if (inFlight.count === 0) this.appending.delete(topic);
+        this.feed.released(topic);
+      });
+    }
+  }
+
+  onAppended(handler: (topic: string, message: StoredMessage) => void): void {
+    this.on("appended", handler);
+  }
+
+  onError(handler: (error: Error) => void): void {
+    this.errorHandlers.push(handler);
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    if (this.closed) throw new RedisStoreUnavailableError("subscribe (the store is closed)");
+    const channel = this.channel(topic);
+    if (!this.feed.add(topic, channel)) return;
+    // Where the stream stands as subscribe() is called: read first (the command goes out now, ahead of any
+    // read the caller makes next on this connection), so that every message appended after this call is
+    // handed over: live once the subscription is in place, read back from the stream before that.
+    const floor = this.lastPosition(topic).catch(() => null);
+    try {
+      const subscriber = await this.subscriberClient();
+      // While Redis is away the topic stays wanted: it is subscribed when the connection is back (restore()).
+      if (!subscriber.isReady) throw new RedisStoreUnavailableError("subscribe");
+      await this.bounded("subscribe", this.subscribeChannels(subscriber, [channel]));
+    } finally {
+      this.feed.start(topic, await floor);
+    }
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.feed.remove(topic)) return;
+    const subscriber = this.subscriber;
+    if (subscriber === null || !subscriber.isReady || this.closed) return;
+    const channel = this.channel(topic);
+    await this.bounded(
+      "unsubscribe",
+      this.sharded ? subscriber.sUnsubscribe(channel) : subscriber.unsubscribe(channel),
+    );
+  }
+
+  async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+    const count = Math.max(1, Math.min(Math.floor(limit), 10_000));
+    const reply = (await this.script(
+      "read a topic",
+      READ_SCRIPT,
+      READ_SHA,
+      [this.streamKey(topic)],
+      [after, String(count)],
+    )) as Buffer[] | null;
+    if (reply === null) return null;
+    const messages: StoredMessage[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      messages.push({
+        position: reply[i].toString("latin1"),
+        isText: reply[i + 1].toString("latin1") === "1",
+        payload: reply[i + 2],
+      });
+    }
+    return messages;
+  }
+
+  async lastPosition(topic: string): Promise<string> {
+    const reply = (await this.command("read a topic's last position", [
+      "XREVRANGE",
+      this.streamKey(topic),
+      "+",
+      "-",
+      "COUNT",
+      "1",
+    ])) as [Buffer, unknown][];
+    return reply.length === 0 ? "" : reply[0][0].toString("latin1");
+  }
+
+  async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    await this.script(
+      "save a session",
+      SAVE_SCRIPT,
+      SAVE_SHA,
+      [this.sessionKey(id)],
+      [JSON.stringify(record), ttl],
+    );
+  }
+
+  async takeSession(id: string): Promise<SessionRecord | undefined> {
+    const reply = (await this.script(
+      "take a session",
+      TAKE_SCRIPT,
+      TAKE_SHA,
+      [this.sessionKey(id)],
+      [String(this.takenSessionTtlMs)],
+    )) as Buffer | null;
+    if (reply === null) return undefined;
+    try {
+      return JSON.parse(reply.toString("utf8")) as SessionRecord;
+    } catch {
+      return undefined; // not one of ours: as good as unknown
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit("closed");
+    this.feed.close();
+    const shut = async (client: RedisStoreClientLike) => {
+      try {
+        if (client.isReady) await this.bounded("close", client.close());
+        else if (client.isOpen) client.destroy();
+      } catch {
+        client.destroy();
+      }
+    };
+    if (this.subscriber !== null) await shut(this.subscriber);
+    if (this.ownsCommands) await shut(this.commands);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------
+
+  /**
+   * Whether an own live message may be handed over: its append settled, or none is in flight (an append that
+   * failed on a lost reply may have been done all the same).
+   */
+  private appendReleased(topic: string, position: string): boolean {
+    const inFlight = this.appending.get(topic);
+    if (inFlight === undefined) return true;
+    if (!inFlight.settled.has(position)) return false;
+    inFlight.settled.delete(position);
+    return true;
+  }
+
+  private sessionKey(id: string): string {
+    return `${this.prefix}session:${id}`;
+  }
+
+  /** The subscriber connection, made and connected at the first subscribe. */
+  private async subscriberClient(): Promise<RedisStoreClientLike> {
+    if (this.subscriber !== null) return this.subscriber;
+    const subscriber = this.commands.duplicate({ disableOfflineQueue: true });
+    this.subscriber = subscriber;
+    subscriber.on("error", (error: Error) => this.lost(error));
+    subscriber.on("ready", () => {
+      if (!this.closed) this.restore(subscriber).catch((error: Error) => this.lost(error));
+    });
+    await this.bounded("connect", subscriber.connect());
+    return subscriber;
+  }
+
+  /**
+   * After a (re)connect: subscribe every followed topic (node-redis resubscribes those it had; for them this
+   * adds the same listener again, a no-op), then read back what was published while the connection was down.
+   */
+  private async restore(subscriber: RedisStoreClientLike): Promise<void> {
+    const channels = this.feed.channels();
+    if (channels.length > 0) await this.bounded("subscribe", this.subscribeChannels(subscriber, channels));
+    this.feed.catchUpAll();
+  }
+
+  private subscribeChannels(subscriber: RedisStoreClientLike, channels: string[]): Promise<void> {
+    return this.sharded
+      ? subscriber.sSubscribe(channels, this.onChannelMessage, true)
+      : subscriber.subscribe(channels, this.onChannelMessage, true);
+  }
+
+  /** EVALSHA, or EVAL when Redis does not know the script yet (first use, or after a restart). */
+  private async script(what: string, script: string, sha: string, keys: string[], args: (string | Buffer)[]) {
+    try {
+      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args]);
+    }
+  }
+
+  private async command(what: string, args: (string | Buffer)[]): Promise<unknown> {
+    if (this.closed) throw new RedisStoreUnavailableError(`${what} (the store is closed)`);
+    // Before the first connection, wait for it (bounded): a server may publish as soon as it starts.
+    if (!this.commands.isReady && !this.everReady) await this.bounded(what, this.ready);
+    if (!this.commands.isReady) throw new RedisStoreUnavailableError(what);
+    return this.bounded(what, this.commands.sendCommand(args, AS_BUFFERS));
+  }
+
+  /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */
+  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        call,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new RedisTimeoutError(`a store call (${what})`, this.commandTimeoutMs)),
+            this.commandTimeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private lost(error: Error): void {
+    if (this.closed || this.lossReported) return; // one report per outage: node-redis errors at each retry
+    this.lossReported = true;
+    this.report(new Error(`Redis connection: ${error.message}`, { cause: error }));
+  }
+
+  private report(error: Error): void {
+    for (const handler of this.errorHandlers) handler(error);
+  }
+}
+
+function positiveInteger(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  zeroAllowed = false,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1))
+    throw new TypeError(
+      `RedisStreamStore: options.${name} must be a ${zeroAllowed ? "non-negative" : "positive"} integer`,
+    );
+  return value;
+}

@@ -1,0 +1,99 @@
+// RedisStreamStore on a real Redis Cluster (3 masters, 3 replicas), through ClusterStoreClient: each command
+// goes to the master of its key's slot, topics spread over the masters, live messages go over sharded
+// pub/sub, sessions are single-use; commandKey() picks the key a command is routed by.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createCluster, type RedisClusterOptions } from "redis";
+import { ClusterStoreClient, type RedisStoreClusterLike, RedisStreamStore } from "../../src/redis/index.js";
+import { commandKey } from "../../src/redis/stream-cluster.js";
+import type { StoredMessage } from "../../src/server/resume-store.js";
+import { until } from "../pubsub/helpers.js";
+import { RedisCluster, cli as redisCli } from "../pubsub/redis-cluster-helpers.js";
+import { redisSkipReason } from "../pubsub/redis-helpers.js";
+
+const skip = redisSkipReason() ?? false;
+const text = (messages: StoredMessage[]) => messages.map((message) => message.payload.toString());
+
+test("commandKey: the first key of a script, else the command's first argument", () => {
+  assert.equal(commandKey(["EVALSHA", "abc", "1", "k{t:a}", "arg"]), "k{t:a}");
+  assert.equal(commandKey(["eval", "return 1", "2", "first", "second"]), "first");
+  assert.equal(commandKey(["EVAL", "return 1", "0"]), undefined);
+  assert.equal(commandKey(["XREVRANGE", "s{t:a}", "+", "-", "COUNT", "1"]), "s{t:a}");
+});
+
+describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { skip }, () => {
+  let cluster: RedisCluster;
+  const clients: ClusterStoreClient[] = [];
+  const stores: RedisStreamStore[] = [];
+
+  const makeStore = () => {
+    const client = new ClusterStoreClient(
+      createCluster({
+        rootNodes: [{ url: cluster.urls[0] }],
+        defaults: { disableOfflineQueue: true },
+      } as RedisClusterOptions) as unknown as RedisStoreClusterLike,
+    );
+    clients.push(client);
+    const store = new RedisStreamStore({ client, sharded: true, commandTimeoutMs: 3000 });
+    stores.push(store);
+    return store;
+  };
+
+  before(async () => {
+    cluster = await RedisCluster.start();
+  });
+  after(async () => {
+    for (const store of stores) await store.close();
+    for (const client of clients) await client.close().catch(() => client.destroy());
+    await cluster?.stop();
+  });
+
+  test("appends, reads and live messages across two stores, on topics owned by different masters", async () => {
+    const [a, b] = [makeStore(), makeStore()];
+    await Promise.all([a.ready, b.ready]);
+    // Topics whose streams live on different masters.
+    const topics: string[] = [];
+    const owners = new Set<number>();
+    for (let i = 0; topics.length < 3 && i < 200; i++) {
+      const owner = await cluster.ownerOf(b.streamKey(`room${i}`));
+      if (!owners.has(owner)) {
+        owners.add(owner);
+        topics.push(`room${i}`);
+      }
+    }
+    assert.equal(owners.size, 3, "three topics on three masters");
+
+    const heard = new Map<string, string[]>();
+    b.onAppended((topic, message) => {
+      if (!heard.has(topic)) heard.set(topic, []);
+      heard.get(topic)?.push(message.payload.toString());
+    });
+    for (const topic of topics) await b.subscribe(topic);
+    const expected = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    for (const message of expected)
+      await Promise.all(topics.map((topic) => a.append(topic, Buffer.from(message), true)));
+
+    for (const topic of topics) {
+      await until(() => (heard.get(topic)?.length ?? 0) >= expected.length, 10_000, `${topic} live at b`);
+      assert.deepEqual(heard.get(topic), expected, `${topic}: live, in order, once`);
+      const stored = await b.readAfter(topic, "", 100);
+      assert.ok(stored !== null);
+      assert.deepEqual(text(stored), expected, `${topic}: read back in order`);
+      assert.equal(await b.lastPosition(topic), stored[stored.length - 1].position);
+      // The stream is on the master that owns its slot, the live channel a shard channel there.
+      const owner = await cluster.ownerOf(b.streamKey(topic));
+      assert.equal(await redisCli(owner, "XLEN", b.streamKey(topic)), String(expected.length));
+      assert.ok((await redisCli(owner, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(b.channel(topic)));
+    }
+  });
+
+  test("a session saved by one store is taken once by the other", async () => {
+    const [a, b] = [makeStore(), makeStore()];
+    await Promise.all([a.ready, b.ready]);
+    const record = { topics: { room: "1-0" }, secretHash: "x".repeat(64), expiresAt: Date.now() + 60_000 };
+    await a.saveSession("s1", record, 60_000);
+    assert.deepEqual(await b.takeSession("s1"), record);
+    assert.equal(await a.takeSession("s1"), undefined, "single use");
+  });
+});
