@@ -132,7 +132,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Transport;
   private events: ConnectionEvents;
-  private readonly output: OutputBatcher;
+  /** Made on the first read or write (output): a connection that has not done either keeps none. */
+  private batcher: OutputBatcher | null = null;
   private readonly closeTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly slowConsumer: "close" | "pause";
@@ -148,6 +149,10 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * 8 bytes per connection, idle ones included (issue 17).
    */
   private flags = Flag.alive | Flag.messageSeen;
+
+  private get output(): OutputBatcher {
+    return (this.batcher ??= new OutputBatcher(this.socket, this.protocol.role === "client", this));
+  }
 
   private get endingState(): ClosingState {
     return (this.ending ??= new ClosingState());
@@ -313,7 +318,6 @@ export class Connection implements ProtocolHandler, AnswerListener {
     this.slowConsumer = options.slowConsumer ?? "close";
     this.slowConsumerCloseCode = options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
     if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
-    this.output = new OutputBatcher(socket, options.role === "client", this);
     this.rateLimiter =
       (options.rateLimit ?? null) === null
         ? null
@@ -353,7 +357,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * waiting for the extension's encoder, and those written whose write has not called back.
    */
   get bufferedAmount(): number {
-    return this.output.pendingAppBytes + this.protocol.queuedSendBytes;
+    return (this.batcher?.pendingAppBytes ?? 0) + this.protocol.queuedSendBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */
@@ -431,7 +435,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
   terminate(cause?: Error): void {
     this.terminated = true;
     if (cause !== undefined) this.terminateCause ??= cause;
-    this.output.flush();
+    this.batcher?.flush();
     this.socket.destroy();
   }
 
@@ -500,7 +504,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     // destroyed as soon as the Close frame and our FIN are written, without waiting for the peer's Close or
     // FIN (a misbehaving peer would otherwise hold the error/close events for closeTimeoutMs). Chromium's
     // WebSocketChannel::FailChannel does the same: it closes the stream right after sending the Close.
-    this.output.flush();
+    this.batcher?.flush();
     const socket = this.socket;
     if (socket.destroyed) return;
     if (socket.writableFinished) {
@@ -650,7 +654,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
       callback(true);
       return;
     }
-    this.output.flush();
+    this.batcher?.flush();
     if (this.socket.writableEnded) {
       // Our FIN is queued behind the bytes: the end's outcome is the socket's close.
       callback(false);
@@ -694,7 +698,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
    */
   private resumeAfterFlush(): void {
     if (this.flushProbePending) return;
-    this.output.flush();
+    this.batcher?.flush();
     const socket = this.socket;
     // An ended or destroyed socket takes no more writes (an empty write's error callback would come back at
     // once, and again: a loop), and nothing waits there for the peer to read any more.
@@ -713,7 +717,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     // peer's Close must be read): nothing to wait for.
     if (error == null && !this.protocol.closing) {
       // Bytes written after this probe: the next one waits for them.
-      if (this.socket.writableLength + this.output.queuedBytes > this.maxBufferedBytes) {
+      if (this.socket.writableLength + (this.batcher?.queuedBytes ?? 0) > this.maxBufferedBytes) {
         this.resumeAfterFlush();
         return;
       }
@@ -733,7 +737,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * messages waiting for the extension's encoder (their payload: what they hold in memory).
    */
   private get waitingBytes(): number {
-    return this.socket.writableLength + this.output.queuedBytes + this.protocol.queuedSendBytes;
+    return this.socket.writableLength + (this.batcher?.queuedBytes ?? 0) + this.protocol.queuedSendBytes;
   }
 
   /**
@@ -761,7 +765,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   /** Stops reading while too many of our answers wait to be sent (called after every read). */
   private checkUnsentAnswers(): void {
-    if (this.output.pendingAnswerBytes <= MAX_UNSENT_ANSWER_BYTES || this.finished) return;
+    if ((this.batcher?.pendingAnswerBytes ?? 0) <= MAX_UNSENT_ANSWER_BYTES || this.finished) return;
     // Paused again even if already marked: something else may have resumed the socket since.
     this.pausedForAnswers = true;
     this.socket.pause();
@@ -772,7 +776,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * "drain", does not depend on an event that may not come: every write calls back.
    */
   onAnswersWritten(): void {
-    if (!this.pausedForAnswers || this.output.pendingAnswerBytes > MAX_UNSENT_ANSWER_BYTES / 2) return;
+    if (!this.pausedForAnswers || (this.batcher?.pendingAnswerBytes ?? 0) > MAX_UNSENT_ANSWER_BYTES / 2)
+      return;
     this.pausedForAnswers = false;
     this.resumeReading();
   }
@@ -825,7 +830,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
       return;
     }
     this.endRequested = false;
-    this.output.flush();
+    this.batcher?.flush();
     if (!this.socket.writableEnded) this.socket.end();
   }
 

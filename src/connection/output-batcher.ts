@@ -54,11 +54,20 @@ export interface AnswerListener {
   onAnswersWritten(): void;
 }
 
+/** The bits of OutputBatcher.flags. */
+const Flag = {
+  eagerFirstWrite: 1,
+  wroteInBurst: 1 << 1,
+  scheduled: 1 << 2,
+  closed: 1 << 3,
+  pooling: 1 << 4,
+} as const;
+
 export class OutputBatcher {
   private readonly socket: Duplex;
-  private readonly eagerFirstWrite: boolean;
   private readonly answerListener: AnswerListener | null;
-  private wroteInBurst = false;
+  /** The yes/no state, one bit each (Flag), behind the accessors below: not 8 bytes each per connection (issue 17). */
+  private flags = 0;
   /** The batch: one chunk alone (the common case needs no array), or all of them once there are more. */
   private single: Buffer | null = null;
   private chunks: Buffer[] | null = null;
@@ -70,8 +79,6 @@ export class OutputBatcher {
   reservedAt = 0;
   private bytes = 0;
   private depth = 0;
-  /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
-  scheduled = false;
   /**
    * Application bytes accepted by send() and not yet taken by the kernel (WHATWG bufferedAmount). Bytes that
    * never reached the kernel stay counted: once the socket is gone the number only grows.
@@ -80,26 +87,60 @@ export class OutputBatcher {
   private unflushedAppBytes = 0;
   /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
   droppedBytes = 0;
-  /** The socket has closed: write callbacks that still arrive change nothing. */
-  private closed = false;
   /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
   pendingAnswerBytes = 0;
   private unflushedAnswerBytes = 0;
+  /** Pooled buffers holding frames of this batch: given back when the write carrying them calls back. */
+  private leased: Buffer[] | null = null;
+
+  constructor(socket: Duplex, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
+    this.socket = socket;
+    this.answerListener = answerListener;
+    if (eagerFirstWrite) this.flags |= Flag.eagerFirstWrite;
+    if (socket instanceof Socket && (socket as { encrypted?: boolean }).encrypted !== true)
+      this.flags |= Flag.pooling;
+  }
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  /** The first frame of a read burst is written at once (a client's), not at the burst's end. */
+  private get eagerFirstWrite(): boolean {
+    return this.flag(Flag.eagerFirstWrite);
+  }
+  private get wroteInBurst(): boolean {
+    return this.flag(Flag.wroteInBurst);
+  }
+  private set wroteInBurst(on: boolean) {
+    this.setFlag(Flag.wroteInBurst, on);
+  }
+  /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
+  get scheduled(): boolean {
+    return this.flag(Flag.scheduled);
+  }
+  set scheduled(on: boolean) {
+    this.setFlag(Flag.scheduled, on);
+  }
+  /** The socket has closed: write callbacks that still arrive change nothing. */
+  private get closed(): boolean {
+    return this.flag(Flag.closed);
+  }
+  private set closed(on: boolean) {
+    this.setFlag(Flag.closed, on);
+  }
   /**
    * Whether large frames are built in pooled buffers (lease()): only on a plain TCP socket, whose write
    * callback comes once libuv is done with the bytes (written, or cancelled with the handle). For a TLS
    * socket, an HTTP/2 stream or another Duplex that is not established, and a Duplex may pass the chunk
    * itself on after calling back: those get buffers of their own.
    */
-  private readonly pooling: boolean;
-  /** Pooled buffers holding frames of this batch: given back when the write carrying them calls back. */
-  private leased: Buffer[] | null = null;
-
-  constructor(socket: Duplex, eagerFirstWrite = false, answerListener: AnswerListener | null = null) {
-    this.socket = socket;
-    this.eagerFirstWrite = eagerFirstWrite;
-    this.answerListener = answerListener;
-    this.pooling = socket instanceof Socket && (socket as { encrypted?: boolean }).encrypted !== true;
+  private get pooling(): boolean {
+    return this.flag(Flag.pooling);
   }
 
   /**

@@ -96,7 +96,8 @@ const Flag = {
 export class Protocol implements FrameSink {
   readonly role: Role;
   private readonly handler: ProtocolHandler;
-  private readonly parser: FrameParser;
+  /** Made on the first bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none. */
+  private frameParser: FrameParser | null = null;
   private readonly maxPayloadBytes: number;
   private readonly maxFragments: number;
   private readonly extension: PerMessageExtension | null;
@@ -199,7 +200,6 @@ export class Protocol implements FrameSink {
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.role = options.role;
     this.handler = handler;
-    this.parser = new FrameParser(this);
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.maxFragments = options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
     this.extension = options.extension ?? null;
@@ -209,6 +209,10 @@ export class Protocol implements FrameSink {
     this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
     this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
     this.frameGate = options.frameGate ?? null;
+  }
+
+  private get parser(): FrameParser {
+    return (this.frameParser ??= new FrameParser(this));
   }
 
   private get message(): MessageBuffer {
@@ -236,7 +240,7 @@ export class Protocol implements FrameSink {
 
   /** Bytes received but not parsed yet, because a message is being decoded by the extension. */
   get pendingReceiveBytes(): number {
-    return this.parser.pendingBytes;
+    return this.frameParser === null ? 0 : this.frameParser.pendingBytes;
   }
 
   /** Received bytes are still being processed (a message is with the decoder, more may wait behind it). */

@@ -3,24 +3,31 @@ import { ConnectionLostError } from "../protocol/errors.js";
 
 // Dead-peer detection and idle timeouts for all of a server's connections with one timer each, instead of
 // timers per connection. A connection that has sent nothing since the previous ping (not even the pong) is
-// terminated; an idle one (no message for a whole idle period) is closed with 1001.
+// terminated; an idle one (no message for a whole idle period) is closed with 1001. It sweeps the server's own
+// table of open connections (no second set with an entry per connection, issue 17).
 
 export class Keepalive {
-  private readonly connections = new Set<Connection>();
+  private readonly connections: ReadonlyMap<Connection, unknown>;
   private pingTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly pingIntervalMs: number;
   private readonly idleTimeoutMs: number;
   private readonly onIdle: (connection: Connection) => void;
 
-  constructor(pingIntervalMs: number, idleTimeoutMs: number, onIdle: (connection: Connection) => void) {
+  constructor(
+    connections: ReadonlyMap<Connection, unknown>,
+    pingIntervalMs: number,
+    idleTimeoutMs: number,
+    onIdle: (connection: Connection) => void,
+  ) {
+    this.connections = connections;
     this.pingIntervalMs = pingIntervalMs;
     this.idleTimeoutMs = idleTimeoutMs;
     this.onIdle = onIdle;
   }
 
-  add(connection: Connection): void {
-    this.connections.add(connection);
+  /** A connection was added to the table: the sweeps run while it is not empty. */
+  added(): void {
     if (this.pingIntervalMs > 0 && this.pingTimer === null) {
       this.pingTimer = setInterval(() => this.sweepPings(), this.pingIntervalMs);
       this.pingTimer.unref();
@@ -31,8 +38,8 @@ export class Keepalive {
     }
   }
 
-  delete(connection: Connection): void {
-    this.connections.delete(connection);
+  /** A connection was removed from the table. */
+  removed(): void {
     if (this.connections.size === 0) this.stop();
   }
 
@@ -44,7 +51,7 @@ export class Keepalive {
   }
 
   private sweepPings(): void {
-    for (const connection of this.connections) {
+    for (const connection of this.connections.keys()) {
       // A connection whose input the rate limiter holds is silent because we do not read it.
       if (!connection.alive && !connection.inputHeld) {
         connection.terminate(
@@ -61,7 +68,7 @@ export class Keepalive {
   }
 
   private sweepIdle(): void {
-    for (const connection of this.connections) {
+    for (const connection of this.connections.keys()) {
       if (!connection.messageSeen) this.onIdle(connection);
       connection.messageSeen = false;
     }

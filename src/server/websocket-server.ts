@@ -152,6 +152,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.handshakeTimeoutMs,
     );
     this.keepalive = new Keepalive(
+      this.sockets,
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
       (connection) => {
@@ -514,7 +515,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private track(webSocket: WebSocket, connection: Connection): void {
     this.clients.add(webSocket);
     this.sockets.set(connection, webSocket);
-    this.keepalive.add(connection);
+    this.keepalive.added();
   }
 
   /** The last accepted URL and its origin: connections to the same URL share the two strings. */
@@ -529,7 +530,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly untrack = (webSocket: WebSocket, connection: Connection, event: CloseEvent): void => {
     this.clients.delete(webSocket);
     this.sockets.delete(connection);
-    this.keepalive.delete(connection);
+    this.keepalive.removed();
     this.pubsub.removeSocket(webSocket);
     if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });
     if (this.closing && this.clients.size === 0) this.emit("drained");

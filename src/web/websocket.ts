@@ -39,6 +39,7 @@ import {
 } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent, ErrorEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
+import { releaseUnusedHandlerMap } from "./unused-handler-map.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
@@ -139,7 +140,8 @@ export class WebSocket extends EventTarget {
   declare readonly CLOSED: 3;
 
   #url: string;
-  #origin: string;
+  /** The URL's origin for MessageEvent.origin: a client's is serialized on its first message (issue 17). */
+  #origin: string | null = null;
   #readyState = CONNECTING;
   #protocol = "";
   #extensions = "";
@@ -163,6 +165,7 @@ export class WebSocket extends EventTarget {
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
+    releaseUnusedHandlerMap(this);
     const accepted = accepting;
     if (accepted !== null) {
       accepting = null;
@@ -187,7 +190,6 @@ export class WebSocket extends EventTarget {
     );
     const headers = validateExtraHeaders(opts.headers);
     this.#url = record.href;
-    this.#origin = record.origin;
 
     // 11. Establish a WebSocket connection (in parallel).
     // Only the options given: an explicit `undefined` would override Node's defaults (rejectUnauthorized
@@ -678,7 +680,7 @@ export class WebSocket extends EventTarget {
       ? (data as Utf8Sliceable).utf8Slice(0, data.length)
       : toBinaryData(data, this.#binaryType);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
-    this.dispatchEvent(createMessageEvent(value, this.#origin));
+    this.dispatchEvent(createMessageEvent(value, (this.#origin ??= new URL(this.#url).origin)));
   }
 
   /** §"When the WebSocket connection is closed, possibly cleanly". */
