@@ -39,7 +39,6 @@ import {
 } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent, ErrorEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
-import { releaseUnusedHandlerMap } from "./unused-handler-map.js";
 import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
@@ -165,7 +164,6 @@ export class WebSocket extends EventTarget {
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
-    releaseUnusedHandlerMap(this);
     const accepted = accepting;
     if (accepted !== null) {
       accepting = null;

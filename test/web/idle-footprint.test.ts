@@ -57,22 +57,4 @@ describe("idle footprint", () => {
       await server.close();
     }
   });
-
-  it("leaves the on* attributes of Node's own event targets working", async () => {
-    const { server, port } = await echoServer();
-    try {
-      const socket = await open(`ws://127.0.0.1:${port}/`);
-      const controller = new AbortController();
-      let aborted = 0;
-      controller.signal.onabort = () => aborted++;
-      assert.equal(typeof controller.signal.onabort, "function");
-      controller.abort();
-      assert.equal(aborted, 1);
-      // A second target's handler is its own, not one shared through the sockets' handler Map.
-      assert.equal(new AbortController().signal.onabort, null);
-      socket.close();
-    } finally {
-      await server.close();
-    }
-  });
 });
