@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
 // What an idle socket does not keep (issue 17) must not change what it does once used: its frame parser is
-// made on the first bytes, a client's MessageEvent.origin on the first message, and Node's EventTarget
-// handler Map (unused by WebSocket) is one shared empty Map. Listeners and on* handlers stay per socket.
+// made on the first bytes, a client's MessageEvent.origin on the first message. Listeners and on* handlers
+// stay per socket.
 
 async function echoServer() {
   const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
