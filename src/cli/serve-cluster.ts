@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
-import { ClusterAdapter } from "../cluster/adapter.js";
-import { ClusterRelay } from "../cluster/relay.js";
+import { ClusterResumeHost } from "../cluster/resume-host.js";
+import { ClusterResumeStore } from "../cluster/resume-store.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
 import { RestartBudget } from "./restart-budget.js";
 import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
@@ -10,11 +10,12 @@ import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
 // it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
 // banner once all of them listen, restarts a worker that dies (at most RESTARTS_PER_MINUTE a minute, then it
 // gives up and stops), and on SIGINT/SIGTERM tells every worker to close its connections with 1001.
-// Without --redis the chat room spans the workers through the primary: the topic through a ClusterRelay
-// (sockjet's ClusterAdapter), the names through a PresenceHost (chat-cluster.ts).
+// Without --redis the chat room spans the workers through the primary: the topic and its last lines through
+// a ClusterResumeHost (the workers' ClusterResumeStore: one order, and a member resumes on any worker), the
+// names through a PresenceHost (chat-cluster.ts).
 
 const WORKER_ENV = "SOCKJET_SERVE_WORKER";
-/** Namespace of the chat's topic on the cluster relay. */
+/** Namespace of the chat's resume store on the primary's ClusterResumeHost. */
 const CHAT_NAMESPACE = "serve-chat";
 const STOP_TAG = "serve";
 /** How long the workers get for their closing handshakes before they are killed. */
@@ -41,8 +42,11 @@ export function workersFlag(raw: string): number {
 export interface ServeWorker {
   /** 1..N: the worker's place, kept by its restarts. */
   readonly slot: number;
-  /** The chat topic across the workers (without --redis). */
-  chatAdapter(): ClusterAdapter;
+  /**
+   * The chat's resume store (without --redis): kept by the primary, it carries the room's lines to every
+   * worker and lets a member resume on any of them.
+   */
+  chatResumeStore(): ClusterResumeStore;
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
   /**
@@ -59,7 +63,7 @@ export function serveWorker(): ServeWorker | null {
   if (!cluster.isWorker || !Number.isInteger(slot) || slot < 1) return null;
   return {
     slot,
-    chatAdapter: () => new ClusterAdapter({ namespace: CHAT_NAMESPACE }),
+    chatResumeStore: () => new ClusterResumeStore({ namespace: CHAT_NAMESPACE }),
     chatPresence: () => new ClusterPresence(),
     onStop(stop) {
       process.on("SIGINT", () => {});
@@ -79,8 +83,10 @@ export function serveWorker(): ServeWorker | null {
 
 export interface PrimaryOptions {
   workers: number;
-  /** The chat goes through Redis: no relay or presence here. */
+  /** The chat goes through Redis: no resume host or presence here. */
   redis: boolean;
+  /** --resume-lines: the chat lines the primary keeps for members that resume (without --redis). */
+  resumeLines: number;
   /** The banner's lines for the address the workers listen on. */
   banner(bound: { address: string; port: number }): string;
   /** A log line (not written with --quiet). */
@@ -94,21 +100,11 @@ const RESTARTS_PER_MINUTE = 10;
 /** Runs the primary until shutdown; the exit status. */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { workers, log, warn } = options;
-  // The default JSON channel: the chat's messages are small texts, which cross it 10–30% faster than with
-  // serialization "advanced" (which wins from a few KiB; bench/micro/cluster-ipc.mjs, docs/production.md).
-  // A worker that stops reading its channel has its chat lines dropped past 8 MiB, not queued without limit.
-  const relay = options.redis
+  // The chat's lines get their positions here and are kept here, for whichever worker a member resumes on.
+  // Its session records are kept too; their window is each worker's resume option (maxDisconnectionMs).
+  const resumeHost = options.redis
     ? null
-    : new ClusterRelay({
-        onOverflow: ({ worker, state, dropped }) =>
-          warn(
-            state === "dropping"
-              ? `worker ${slotOf(worker)} (pid ${worker.process.pid}) is not reading its channel: ` +
-                  "dropping chat messages for it"
-              : `worker ${slotOf(worker)} (pid ${worker.process.pid}) reads again; ` +
-                  `${dropped} chat message(s) were dropped for it`,
-          ),
-      });
+    : new ClusterResumeHost({ maxMessagesPerTopic: options.resumeLines });
   const presence = options.redis
     ? null
     : new PresenceHost(cluster, (names, users) => {
@@ -118,11 +114,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
           names.length <= 10
             ? names.map((user, i) => ({ type: "leave", user, users: users + names.length - 1 - i, time }))
             : [{ type: "presence", joined: 0, left: names.length, users, time }];
-        for (const notice of notices) relay?.publish("chat", JSON.stringify(notice), CHAT_NAMESPACE);
+        // Through the resume host, so that they get positions and reach members that resume later too.
+        for (const notice of notices) resumeHost?.publish("chat", JSON.stringify(notice), CHAT_NAMESPACE);
       });
 
   const slots = new Map<Worker, number>();
-  const slotOf = (worker: Worker) => slots.get(worker) ?? "?";
   const listening = new Set<number>();
   /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
   const serving = new WeakSet<Worker>();
@@ -218,7 +214,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   for (let slot = 1; slot <= workers; slot++) fork(slot);
   const code = await finished;
-  relay?.close();
+  resumeHost?.close();
   presence?.close();
   if (code === 0) log("stopped");
   return code;

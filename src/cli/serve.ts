@@ -13,7 +13,6 @@ import {
 } from "../index.js";
 import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
 import { byteSize, flag, formatFlags, integer, nonNegative, parseArgs, UsageError } from "./args.js";
-import { HeldTopicAdapter } from "./chat-held-topic.js";
 import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
@@ -21,7 +20,7 @@ import type { Command } from "./command.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
 import { onSecondSignal } from "./second-signal.js";
-import { runPrimary, serveWorker, workersFlag } from "./serve-cluster.js";
+import { runPrimary, type ServeWorker, serveWorker, workersFlag } from "./serve-cluster.js";
 import { allowOriginFlag, hostGuard, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
@@ -227,12 +226,20 @@ async function startRedisChat(
 
 /**
  * The chat's resume option: on the Redis store with --redis (which carries the room between processes too,
- * and was given --resume-lines itself), else on the memory store, sized here.
+ * and was given --resume-lines itself), on the primary's store with --workers (its ClusterResumeHost was
+ * given --resume-lines), else on the memory store, sized here. A store and maxMessagesPerTopic together are
+ * refused (the store keeps its own bound).
  */
-function resumeOptions(lines: number, windowMs: number, redisChat: RedisChat | null): ResumeOptions {
-  return redisChat === null
+function resumeOptions(
+  lines: number,
+  windowMs: number,
+  redisChat: RedisChat | null,
+  worker: ServeWorker | null,
+): ResumeOptions {
+  const store = redisChat?.store ?? worker?.chatResumeStore();
+  return store === undefined
     ? { maxMessagesPerTopic: lines, maxDisconnectionMs: windowMs }
-    : { store: redisChat.store, maxDisconnectionMs: windowMs };
+    : { store, maxDisconnectionMs: windowMs };
 }
 
 function rateLimitAction(raw: string): "pause" | "close" {
@@ -313,6 +320,7 @@ async function run(argv: string[]): Promise<number> {
     return runPrimary({
       workers: flags.workers,
       redis: flags.redis !== undefined,
+      resumeLines: flags["resume-lines"],
       banner: (bound) =>
         banner(bound, flags, certFile !== undefined, flags.workers, (flags.redis?.length ?? 0) > 1),
       log,
@@ -390,13 +398,11 @@ async function run(argv: string[]): Promise<number> {
     rateLimit: rateLimitFrom(flags, true),
     maxPayloadBytes: Math.min(flags["max-payload"], CHAT_MAX_PAYLOAD_BYTES),
     // Resumable sessions (docs/resume.md): a page whose connection drops, or whose server restarts with
-    // --redis, gets the lines it missed. With --redis the Redis Streams store keeps them and carries the
-    // room's topic to the other processes and workers (no adapter). Otherwise the memory store keeps this
-    // process's last lines, and with --workers the topic goes to the other workers through the primary,
-    // held by every worker (chat-held-topic.ts): a member then resumes only on the worker it was on.
-    adapter:
-      redisChat === null && worker !== null ? new HeldTopicAdapter(worker.chatAdapter(), CHAT_TOPIC) : null,
-    resume: resumeOptions(flags["resume-lines"], flags["resume-window"], redisChat),
+    // --redis, gets the lines it missed. With --redis the Redis Streams store keeps them; with --workers the
+    // primary keeps them (ClusterResumeHost); either store carries the room's topic to the other processes
+    // or workers itself (no adapter), so a member resumes on any of them. Otherwise the memory store keeps
+    // this process's last lines.
+    resume: resumeOptions(flags["resume-lines"], flags["resume-window"], redisChat, worker),
   });
   // Who is in the room: every process's members, kept in Redis, with --redis (see chat-redis.ts); every
   // worker's, kept by the primary, with --workers (chat-cluster.ts); else ours.
