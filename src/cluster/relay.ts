@@ -7,6 +7,7 @@ import {
   type ToWorker,
   type WireItem,
 } from "./wire.js";
+import { WorkerTopics } from "./worker-topics.js";
 
 // The primary's half of the ClusterAdapter (adapter.ts): which worker is subscribed to which topic, and a
 // publish passed on to those workers only, never back to its publisher. Workers are forgotten when they
@@ -76,10 +77,7 @@ export class ClusterRelay {
   private readonly maxPendingBytes: number;
   private readonly onOverflow: ((event: ClusterRelayOverflow) => void) | undefined;
   private readonly backlogs = new Map<Worker, Backlog>();
-  /** Subscribed workers by namespace and topic. */
-  private readonly topics = new Map<string, Set<Worker>>();
-  /** The topic keys of each worker, to forget it at once. */
-  private readonly byWorker = new Map<Worker, Set<string>>();
+  private readonly subscriptions = new WorkerTopics();
   private published = 0;
   private delivered = 0;
   private dropped = 0;
@@ -106,7 +104,7 @@ export class ClusterRelay {
 
   /** Workers subscribed to `topic` now. */
   subscribers(topic: string, namespace = "default"): number {
-    return this.topics.get(key(namespace, topic))?.size ?? 0;
+    return this.subscriptions.workers(namespace, topic)?.size ?? 0;
   }
 
   /** A publish made by the primary itself: to every worker subscribed to `topic`. Returns how many. */
@@ -124,8 +122,7 @@ export class ClusterRelay {
     this.cluster.off("message", this.onMessage);
     this.cluster.off("disconnect", this.onGone);
     this.cluster.off("exit", this.onGone);
-    this.topics.clear();
-    this.byWorker.clear();
+    this.subscriptions.clear();
   }
 
   private receive(worker: Worker, message: unknown): void {
@@ -140,8 +137,8 @@ export class ClusterRelay {
     }
     if ((m.op !== "sub" && m.op !== "unsub") || typeof m.topic !== "string" || typeof m.id !== "number")
       return;
-    if (m.op === "sub") this.add(worker, key(m.ns, m.topic));
-    else this.remove(worker, key(m.ns, m.topic));
+    if (m.op === "sub") this.add(worker, m.ns, m.topic);
+    else this.subscriptions.remove(worker, m.ns, m.topic);
     // An ack is small and always goes: a subscribe must not time out because of the backlog.
     this.send(worker, { sockjet: PUBSUB_TAG, op: "ack", ns: m.ns, id: m.id }, 0);
   }
@@ -153,7 +150,7 @@ export class ClusterRelay {
   private deliver(ns: string, items: WireItem[], from: Worker | null): number {
     const batches = new Map<Worker, WireItem[]>();
     for (const item of items) {
-      const workers = this.topics.get(key(ns, item[0]));
+      const workers = this.subscriptions.workers(ns, item[0]);
       if (workers === undefined) continue;
       for (const worker of workers) {
         if (worker === from) continue;
@@ -172,31 +169,14 @@ export class ClusterRelay {
     return count;
   }
 
-  private add(worker: Worker, topicKey: string): void {
+  private add(worker: Worker, namespace: string, topic: string): void {
     // A worker already gone (its exit came first) is not subscribed again.
     if (this.closed || !worker.isConnected()) return;
-    let workers = this.topics.get(topicKey);
-    if (workers === undefined) this.topics.set(topicKey, (workers = new Set()));
-    workers.add(worker);
-    let keys = this.byWorker.get(worker);
-    if (keys === undefined) this.byWorker.set(worker, (keys = new Set()));
-    keys.add(topicKey);
-  }
-
-  private remove(worker: Worker, topicKey: string): void {
-    const workers = this.topics.get(topicKey);
-    workers?.delete(worker);
-    if (workers?.size === 0) this.topics.delete(topicKey);
-    this.byWorker.get(worker)?.delete(topicKey);
+    this.subscriptions.add(worker, namespace, topic);
   }
 
   private forget(worker: Worker): void {
-    for (const topicKey of this.byWorker.get(worker) ?? []) {
-      const workers = this.topics.get(topicKey);
-      workers?.delete(worker);
-      if (workers?.size === 0) this.topics.delete(topicKey);
-    }
-    this.byWorker.delete(worker);
+    this.subscriptions.forget(worker);
     this.backlogs.delete(worker);
   }
 
@@ -244,8 +224,4 @@ function batchBytes(items: WireItem[]): number {
   let bytes = 0;
   for (const [topic, payload] of items) bytes += topic.length + payload.length + 16;
   return bytes;
-}
-
-function key(namespace: string, topic: string): string {
-  return `${namespace}\u0000${topic}`;
 }

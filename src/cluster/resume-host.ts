@@ -12,6 +12,7 @@ import {
   type ResumeReply,
 } from "./resume-wire.js";
 import { decodePayload, encodePayload } from "./wire.js";
+import { WorkerTopics } from "./worker-topics.js";
 
 // The primary's half of the ClusterResumeStore (resume-store.ts in this folder): the one ordering point of
 // the workers' resume stores. It holds a MemoryResumeStore per namespace, so positions, the last messages of
@@ -29,6 +30,18 @@ export interface ClusterResumeHostOptions extends MemoryResumeStoreOptions {
    * Default: what the cluster's settings say.
    */
   bytes?: boolean;
+  /**
+   * Bytes (about: payloads and topics) sent to one worker and not yet written to its channel, past which that
+   * worker is stuck (its event loop blocked or stopped): its channel would grow in this process without bound.
+   * Default 64 MiB.
+   */
+  maxPendingBytes?: number;
+  /**
+   * Called once for a stuck worker. Default: the worker is killed (SIGKILL): dropping messages on its way
+   * would be a gap its resume sessions cannot see, while its clients reconnect to the other workers (or to its
+   * replacement) and resume from this host with nothing lost.
+   */
+  onOverflow?: (worker: Worker, pendingBytes: number) => void;
 }
 
 /** Counters of a ClusterResumeHost. */
@@ -37,6 +50,8 @@ export interface ClusterResumeHostStats {
   appended: number;
   /** Copies sent to workers. */
   delivered: number;
+  /** Workers found stuck past maxPendingBytes (onOverflow). */
+  overflowed: number;
 }
 
 /** Serves the ClusterResumeStores of a cluster's workers; create one in the primary, before forking. */
@@ -45,18 +60,24 @@ export class ClusterResumeHost {
   private readonly bytesOption: boolean | undefined;
   private readonly storeOptions: MemoryResumeStoreOptions;
   private readonly stores = new Map<string, MemoryResumeStore>();
-  /** Subscribed workers by namespace and topic. */
-  private readonly topics = new Map<string, Set<Worker>>();
-  /** The topic keys of each worker, to forget it at once. */
-  private readonly byWorker = new Map<Worker, Set<string>>();
+  private readonly subscriptions = new WorkerTopics();
+  private readonly maxPendingBytes: number;
+  private readonly onOverflow: (worker: Worker, pendingBytes: number) => void;
+  /** Bytes sent to each worker and not yet written to its channel. */
+  private readonly pending = new Map<Worker, number>();
   private appended = 0;
   private delivered = 0;
+  private overflowed = 0;
   private closed = false;
   private readonly onMessage = (worker: Worker, message: unknown) => this.receive(worker, message);
   private readonly onGone = (worker: Worker) => this.forget(worker);
 
   constructor(options: ClusterResumeHostOptions = {}) {
-    const { cluster, bytes, ...storeOptions } = options;
+    const { cluster, bytes, maxPendingBytes, onOverflow, ...storeOptions } = options;
+    this.maxPendingBytes = maxPendingBytes ?? 64 * 1024 * 1024;
+    if (!(this.maxPendingBytes > 0))
+      throw new TypeError("ClusterResumeHost: options.maxPendingBytes must be a number above 0.");
+    this.onOverflow = onOverflow ?? ((worker) => worker.process.kill("SIGKILL"));
     this.cluster = cluster ?? nodeCluster;
     if (!this.cluster.isPrimary) throw new Error("ClusterResumeHost runs in the cluster's primary process");
     this.bytesOption = bytes;
@@ -69,12 +90,12 @@ export class ClusterResumeHost {
   }
 
   get stats(): ClusterResumeHostStats {
-    return { appended: this.appended, delivered: this.delivered };
+    return { appended: this.appended, delivered: this.delivered, overflowed: this.overflowed };
   }
 
   /** Workers subscribed to `topic` now. */
   subscribers(topic: string, namespace = "default"): number {
-    return this.topics.get(key(namespace, topic))?.size ?? 0;
+    return this.subscriptions.workers(namespace, topic)?.size ?? 0;
   }
 
   /** The store of a namespace (for tests and stats: its sessionCount). */
@@ -106,8 +127,7 @@ export class ClusterResumeHost {
     this.cluster.off("exit", this.onGone);
     for (const store of this.stores.values()) void store.close();
     this.stores.clear();
-    this.topics.clear();
-    this.byWorker.clear();
+    this.subscriptions.clear();
   }
 
   private receive(worker: Worker, message: unknown): void {
@@ -155,8 +175,8 @@ export class ClusterResumeHost {
       case "sub":
       case "unsub":
         if (typeof topic !== "string") throw bad;
-        if (request.op === "sub") this.add(worker, key(ns, topic));
-        else this.remove(worker, key(ns, topic));
+        if (request.op === "sub") this.add(worker, ns, topic);
+        else this.subscriptions.remove(worker, ns, topic);
         return undefined;
       case "last":
         if (typeof topic !== "string") throw bad;
@@ -193,7 +213,7 @@ export class ClusterResumeHost {
     const bytes = this.bytes();
     const batches = new Map<Worker, AppendedItem[]>();
     for (const { topic, message } of appended) {
-      const workers = this.topics.get(key(ns, topic));
+      const workers = this.subscriptions.workers(ns, topic);
       if (workers === undefined) continue;
       // Encoded once for every worker.
       const item: AppendedItem = [
@@ -209,8 +229,28 @@ export class ClusterResumeHost {
       }
     }
     for (const [worker, items] of batches) {
-      if (send(worker, { sockjet: RESUME_TAG, ns, op: "msgs", items } satisfies ResumeMessages))
-        this.delivered += items.length;
+      const waiting = this.pending.get(worker) ?? 0;
+      if (waiting >= this.maxPendingBytes) {
+        // Stuck: told once (it stays past the limit until it is gone), nothing more queued for it.
+        if (waiting !== Number.POSITIVE_INFINITY) {
+          this.pending.set(worker, Number.POSITIVE_INFINITY);
+          this.overflowed++;
+          this.onOverflow(worker, waiting);
+        }
+        continue;
+      }
+      let size = 0;
+      for (const item of items) size += item[0].length + item[1].length + item[3].length + 16;
+      this.pending.set(worker, waiting + size);
+      const sent = send(
+        worker,
+        { sockjet: RESUME_TAG, ns, op: "msgs", items } satisfies ResumeMessages,
+        () => {
+          const now = this.pending.get(worker);
+          if (now !== undefined && now !== Number.POSITIVE_INFINITY) this.pending.set(worker, now - size);
+        },
+      );
+      if (sent) this.delivered += items.length;
     }
   }
 
@@ -218,42 +258,27 @@ export class ClusterResumeHost {
     return this.bytesOption ?? this.cluster.settings.serialization === "advanced";
   }
 
-  private add(worker: Worker, topicKey: string): void {
+  private add(worker: Worker, namespace: string, topic: string): void {
     // A worker already gone (its exit came first) is not subscribed again.
     if (this.closed || !worker.isConnected()) return;
-    let workers = this.topics.get(topicKey);
-    if (workers === undefined) this.topics.set(topicKey, (workers = new Set()));
-    workers.add(worker);
-    let keys = this.byWorker.get(worker);
-    if (keys === undefined) this.byWorker.set(worker, (keys = new Set()));
-    keys.add(topicKey);
-  }
-
-  private remove(worker: Worker, topicKey: string): void {
-    const workers = this.topics.get(topicKey);
-    workers?.delete(worker);
-    if (workers?.size === 0) this.topics.delete(topicKey);
-    this.byWorker.get(worker)?.delete(topicKey);
+    this.subscriptions.add(worker, namespace, topic);
   }
 
   private forget(worker: Worker): void {
-    for (const topicKey of this.byWorker.get(worker) ?? []) {
-      const workers = this.topics.get(topicKey);
-      workers?.delete(worker);
-      if (workers?.size === 0) this.topics.delete(topicKey);
-    }
-    this.byWorker.delete(worker);
+    this.subscriptions.forget(worker);
+    this.pending.delete(worker);
   }
 }
 
-function key(namespace: string, topic: string): string {
-  return `${namespace}\u0000${topic}`;
-}
-
 /** Sends to a worker that may be going away: false when it cannot take messages any more. */
-function send(worker: Worker, message: ResumeReply | ResumeMessages): boolean {
+function send(
+  worker: Worker,
+  message: ResumeReply | ResumeMessages,
+  written: () => void = () => {},
+): boolean {
   if (!worker.isConnected()) return false;
-  // A channel that closes under the write reports it here, not as an 'error' on the worker.
-  worker.send(message, undefined, () => {});
+  // The callback runs once the message is written to the channel, or could not be (a channel that closes
+  // under the write reports it here, not as an 'error' on the worker).
+  worker.send(message, undefined, written);
   return true;
 }
