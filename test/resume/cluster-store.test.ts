@@ -220,6 +220,26 @@ describe("ClusterResumeStore over node:cluster IPC", () => {
     assert.deepEqual(client.received, ["feed:fresh"]);
   });
 
+  test("a worker that stops reading its channel (SIGSTOP) is killed past maxPendingBytes, not queued for without bound", async (t) => {
+    // The default onOverflow: the worker is killed (its clients resume elsewhere with nothing lost).
+    const host = new ClusterResumeHost({ maxMessagesPerTopic: 10_000, maxPendingBytes: 256 * 1024 });
+    t.after(() => host.close());
+    const [a] = await startWorkers(t, 1);
+    const client = resumeClient(t, a.url);
+    await until(() => host.subscribers("feed") === 1 && client.sessions.length === 1, 5000, "the session");
+    const exited = once(a.worker, "exit");
+    a.worker.process.kill("SIGSTOP");
+    const line = "x".repeat(8 * 1024);
+    // Bounded: 2,000 × 8 KiB (16 MiB) at most; the limit is 256 KiB.
+    for (let i = 0; i < 2000 && host.stats.overflowed === 0; i++) {
+      host.publish("feed", line);
+      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const [, signal] = await within(exited, 10_000, "the stuck worker to be killed");
+    assert.equal(signal, "SIGKILL");
+    assert.equal(host.stats.overflowed, 1);
+  });
+
   test("the primary's own publishes get positions: delivered live, and replayed to a client that missed them", async (t) => {
     const host = new ClusterResumeHost();
     t.after(() => host.close());
