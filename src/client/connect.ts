@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { isIP, type Socket } from "node:net";
+import { isIP, type NetConnectOpts, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Transport } from "../connection/connection.js";
@@ -9,6 +9,7 @@ import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import { isBadPort } from "./bad-ports.js";
+import { connectWithLargeReads } from "./large-read-socket.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 import { readRefusalReason } from "./refusal-reason.js";
 
@@ -129,6 +130,13 @@ export function startClientHandshake(
   };
   const ready = options.socket;
   if (ready !== undefined) requestOptions.createConnection = () => ready as Socket;
+  else if (!secure) {
+    // Plain TCP: larger reads (large-read-socket.ts). A proxy's tunnel and the bad-port check replace this.
+    // node:http calls createConnection only without an agent (agent: false makes one of its own).
+    requestOptions.agent = undefined;
+    requestOptions.createConnection = (connectOptions) =>
+      connectWithLargeReads(connectOptions as NetConnectOpts);
+  }
   // Fetch "HTTP-network-or-cache fetch": credentials in the URL become `Authorization: Basic …` unless the
   // request already has an Authorization header (WPT websockets/basic-auth.any.js); Node's `auth` does
   // exactly that. The URL keeps them percent-encoded; they are sent decoded, as url.urlToHttpOptions does.
