@@ -166,7 +166,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       publisher: this.id,
       released: (topic, position) => this.appendReleased(topic, position),
       read: (topic, after, limit) => this.readAfter(topic, after, limit),
-      deliver: (topic, message) => this.emit("appended", topic, message),
+      // The third argument: whether this store appended it (LocalFallbackStore drops late copies by it).
+      deliver: (topic, message, publisher) => this.emit("appended", topic, message, publisher === this.id),
       error: (error) => this.report(error),
     });
     this.commands.on("error", (error: Error) => this.lost(error));
