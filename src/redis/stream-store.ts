@@ -199,7 +199,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     return `${this.prefix}{t:${topic}}:live`;
   }
 
-  async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+  async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
     inFlight.count++;
     this.appending.set(topic, inFlight);
@@ -218,6 +218,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
           this.sharded ? "SPUBLISH" : "PUBLISH",
           String(this.streamTtlMs),
           this.id,
+          publisher ?? "",
         ],
       );
       position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
@@ -281,12 +282,15 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     )) as Buffer[] | null;
     if (reply === null) return null;
     const messages: StoredMessage[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      messages.push({
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const message: StoredMessage = {
         position: reply[i].toString("latin1"),
         isText: reply[i + 1].toString("latin1") === "1",
         payload: reply[i + 2],
-      });
+      };
+      const publisher = reply[i + 3].toString("utf8");
+      if (publisher !== "") message.publisher = publisher;
+      messages.push(message);
     }
     return messages;
   }
