@@ -105,7 +105,14 @@ if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
+// Put back: a take that timed out ran late (issue 19 item 3); only over the marker, never over a newer save.
+const PUT_BACK_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= '${TAKEN}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
 const TAKE_SHA = scriptSha(TAKE_SCRIPT);
+const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
 const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
@@ -325,6 +332,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       TAKE_SHA,
       [this.sessionKey(id)],
       [String(this.takenSessionTtlMs)],
+      // Timed out (Redis frozen), the caller was told to retry (close 1011): if Redis ran the take late, the
+      // record goes back, so the retry resumes instead of finding the session used up.
+      (late) => this.putBack(id, late),
     )) as Buffer | null;
     if (reply === null) return undefined;
     try {
@@ -332,6 +342,26 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     } catch {
       return undefined; // not one of ours: as good as unknown
     }
+  }
+
+  /** Puts back a record that a timed-out take removed (its late reply), while it has not expired. */
+  private putBack(id: string, late: unknown): void {
+    if (!Buffer.isBuffer(late) || this.closed) return;
+    let record: SessionRecord;
+    try {
+      record = JSON.parse(late.toString("utf8")) as SessionRecord;
+    } catch {
+      return;
+    }
+    const ttlMs = Math.ceil(record.expiresAt - Date.now());
+    if (!(ttlMs > 0)) return;
+    this.script(
+      "put back a session",
+      PUT_BACK_SCRIPT,
+      PUT_BACK_SHA,
+      [this.sessionKey(id)],
+      [late, String(ttlMs)],
+    ).catch((error: Error) => this.report(error));
   }
 
   async close(): Promise<void> {
@@ -399,21 +429,39 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   /** EVALSHA, or EVAL when Redis does not know the script yet (first use, or after a restart). */
-  private async script(what: string, script: string, sha: string, keys: string[], args: (string | Buffer)[]) {
+  private async script(
+    what: string,
+    script: string,
+    sha: string,
+    keys: string[],
+    args: (string | Buffer)[],
+    onLateReply?: (reply: unknown) => void,
+  ) {
     try {
-      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args]);
+      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args], onLateReply);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args]);
+      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply);
     }
   }
 
-  private async command(what: string, args: (string | Buffer)[]): Promise<unknown> {
+  /** `onLateReply`: the reply of a command that timed out, should Redis run it after all. */
+  private async command(
+    what: string,
+    args: (string | Buffer)[],
+    onLateReply?: (reply: unknown) => void,
+  ): Promise<unknown> {
     if (this.closed) throw new RedisStoreUnavailableError(`${what} (the store is closed)`);
     // Before the first connection, wait for it (bounded): a server may publish as soon as it starts.
     if (!this.commands.isReady && !this.everReady) await this.bounded(what, this.ready);
     if (!this.commands.isReady) throw new RedisStoreUnavailableError(what);
-    return this.bounded(what, this.commands.sendCommand(args, AS_BUFFERS));
+    const call = this.commands.sendCommand(args, AS_BUFFERS);
+    try {
+      return await this.bounded(what, call);
+    } catch (error) {
+      if (error instanceof RedisTimeoutError && onLateReply !== undefined) call.then(onLateReply, () => {});
+      throw error;
+    }
   }
 
   /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */

@@ -337,6 +337,38 @@ describe("RedisStreamStore: Redis away", { skip }, () => {
     }
   });
 
+  test("frozen: a take that timed out and ran late puts the record back, so the retry resumes (issue 19 item 3)", async () => {
+    const redis = await RedisServer.start();
+    const store = new RedisStreamStore({ url: redis.url, commandTimeoutMs: 300 });
+    store.onError(() => {});
+    const record: SessionRecord = {
+      secretHash: "h",
+      topics: { room: "1-0" },
+      expiresAt: Date.now() + 60_000,
+    };
+    try {
+      await store.ready;
+      await store.saveSession("late", record, 60_000);
+      // Redis knows the take script already (as on a server that has run a while): the late EVALSHA runs.
+      await store.takeSession("warm-up");
+      redis.freeze();
+      await assert.rejects(store.takeSession("late"), RedisTimeoutError);
+      redis.thaw();
+      // Redis runs the queued take now; its late reply puts the record back (bounded wait for that).
+      let taken: SessionRecord | undefined;
+      for (let i = 0; i < 100 && taken === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        taken = await store.takeSession("late");
+      }
+      assert.deepEqual(taken, record);
+      assert.equal(await store.takeSession("late"), undefined, "still single use");
+    } finally {
+      redis.thaw();
+      await store.close();
+      await redis.kill();
+    }
+  });
+
   test("frozen: every call fails after commandTimeoutMs instead of hanging", async () => {
     const redis = await RedisServer.start();
     const store = new RedisStreamStore({ url: redis.url, commandTimeoutMs: 300 });
