@@ -131,6 +131,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly commands: RedisStoreClientLike;
   private readonly ownsCommands: boolean;
   private subscriber: RedisStoreClientLike | null = null;
+  /** The subscriber's first connect, while it is under way: every caller waits for it (issue 19 item 4). */
+  private subscriberConnecting: Promise<void> | null = null;
   private readonly feed: LiveFeed;
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
@@ -401,14 +403,25 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   /** The subscriber connection, made and connected at the first subscribe. */
   private async subscriberClient(): Promise<RedisStoreClientLike> {
-    if (this.subscriber !== null) return this.subscriber;
+    if (this.subscriber !== null) {
+      // Another caller made it and is connecting it: wait for that rather than fail as "not connected".
+      if (this.subscriberConnecting !== null) await this.subscriberConnecting;
+      return this.subscriber;
+    }
     const subscriber = this.commands.duplicate({ disableOfflineQueue: true });
     this.subscriber = subscriber;
     subscriber.on("error", (error: Error) => this.lost(error));
     subscriber.on("ready", () => {
       if (!this.closed) this.restore(subscriber).catch((error: Error) => this.lost(error));
     });
-    await this.bounded("connect", subscriber.connect());
+    const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
+    this.subscriberConnecting = connecting;
+    connecting
+      .finally(() => {
+        if (this.subscriberConnecting === connecting) this.subscriberConnecting = null;
+      })
+      .catch(() => {}); // the callers get the error
+    await connecting;
     return subscriber;
   }
 

@@ -337,6 +337,32 @@ describe("RedisStreamStore: Redis away", { skip }, () => {
     }
   });
 
+  test("topics subscribed at once while the subscriber connection is still connecting all succeed (issue 19 item 4)", async () => {
+    const redis = await RedisServer.start();
+    const store = new RedisStreamStore({ url: redis.url });
+    const errors: Error[] = [];
+    store.onError((error) => errors.push(error));
+    const heard: string[] = [];
+    store.onAppended((topic) => heard.push(topic));
+    const topics = ["t1", "t2", "t3", "t4", "t5", "t6"];
+    try {
+      await store.ready;
+      // The first subscribe makes the subscriber connection; the others come while it connects.
+      const results = await Promise.allSettled(topics.map((topic) => store.subscribe(topic)));
+      assert.deepEqual(
+        results.filter((result) => result.status === "rejected"),
+        [],
+        "every subscribe succeeds",
+      );
+      for (const topic of topics) await store.append(topic, Buffer.from("x"), true);
+      await until(() => heard.length === topics.length, 5_000, "a message on every topic");
+      assert.deepEqual(errors, []);
+    } finally {
+      await store.close();
+      await redis.kill();
+    }
+  });
+
   test("frozen: a take that timed out and ran late puts the record back, so the retry resumes (issue 19 item 3)", async () => {
     const redis = await RedisServer.start();
     const store = new RedisStreamStore({ url: redis.url, commandTimeoutMs: 300 });
