@@ -57,8 +57,8 @@ export class PublishFailureLog {
     const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
     this.report(
       when === ""
-        ? `chat: publishes reach Redis again; ${failed} failed in ${seconds} s (not stored; one that timed out may still have reached the other processes)`
-        : `chat: ${failed} publish(es) failed in ${seconds} s (${when}; not stored; one that timed out may still have reached the other processes)`,
+        ? `chat: publishes reach Redis again; ${failed} failed in ${seconds} s (one that timed out may still have been stored and reached the other processes)`
+        : `chat: ${failed} publish(es) failed in ${seconds} s (${when}; one that timed out may still have been stored and reached the other processes)`,
     );
   }
 }
