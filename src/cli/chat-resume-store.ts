@@ -7,6 +7,16 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "../index.js";
 //
 // Such a line goes out with the topic's last position, so a client's position does not move: a later resume
 // replays from where the stream really is.
+//
+// An append that failed on a time-out (Redis frozen) may still run once Redis goes on: its message then comes
+// back live from this store. The members here had it already (issue 19 item 1), so that late copy is dropped,
+// once per failed append, for LATE_COPY_MS.
+
+/** How long a failed append's late copy is watched for. */
+const LATE_COPY_MS = 120_000;
+
+/** The inner store's onAppended, with whether the message was appended by this very store. */
+type OwnAwareHandler = (topic: string, message: StoredMessage, own?: boolean) => void;
 
 export class LocalFallbackStore implements ResumeStore {
   readonly distributes = true;
@@ -14,26 +24,54 @@ export class LocalFallbackStore implements ResumeStore {
   private readonly handlers: ((topic: string, message: StoredMessage) => void)[] = [];
   /** topic → the last position handed over. */
   private readonly lastSeen = new Map<string, string>();
+  /** topic → payloads of this store's failed appends, delivered locally already, until when they are watched. */
+  private readonly failed = new Map<string, { payload: Buffer; until: number }[]>();
+  /** Positions of this store's appends that succeeded while failed ones were watched: not late copies. */
+  private readonly succeeded = new Set<string>();
 
   constructor(inner: ResumeStore) {
     this.inner = inner;
-    inner.onAppended?.((topic, message) => {
+    const onAppended: OwnAwareHandler = (topic, message, own) => {
+      if (own === true && this.isLateCopy(topic, message)) return;
       this.lastSeen.set(topic, message.position);
       for (const handler of this.handlers) handler(topic, message);
-    });
+    };
+    inner.onAppended?.(onAppended);
   }
 
-  async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+  async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     try {
-      return await this.inner.append(topic, payload, isText);
+      const position = await this.inner.append(topic, payload, isText, publisher);
+      if (this.failed.has(topic)) this.succeeded.add(position);
+      return position;
     } catch (error) {
+      const watched = this.failed.get(topic) ?? [];
+      watched.push({ payload, until: Date.now() + LATE_COPY_MS });
+      this.failed.set(topic, watched);
       // After the failed append has settled (the ResumeStore contract for own appends).
       setImmediate(() => {
-        const message = { position: this.lastSeen.get(topic) ?? "", payload, isText };
+        const message = { position: this.lastSeen.get(topic) ?? "", payload, isText, publisher };
         for (const handler of this.handlers) handler(topic, message);
       });
       throw error;
     }
+  }
+
+  /** Whether an own message is the late run of an append that failed (and was delivered here): drops it once. */
+  private isLateCopy(topic: string, message: StoredMessage): boolean {
+    if (this.succeeded.delete(message.position)) return false;
+    const watched = this.failed.get(topic);
+    if (watched === undefined) return false;
+    const now = Date.now();
+    const live = watched.filter((entry) => entry.until > now);
+    const index = live.findIndex((entry) => entry.payload.equals(message.payload));
+    if (index !== -1) live.splice(index, 1);
+    if (live.length > 0) this.failed.set(topic, live);
+    else {
+      this.failed.delete(topic);
+      if (this.failed.size === 0) this.succeeded.clear();
+    }
+    return index !== -1;
   }
 
   onAppended(handler: (topic: string, message: StoredMessage) => void): void {
@@ -46,9 +84,9 @@ export class LocalFallbackStore implements ResumeStore {
 
   unsubscribe(topic: string): Promise<void> {
     this.lastSeen.delete(topic);
+    this.failed.delete(topic);
     return this.inner.unsubscribe?.(topic) ?? Promise.resolve();
   }
-
   onError(handler: (error: Error) => void): void {
     this.inner.onError?.(handler);
   }

@@ -57,8 +57,8 @@ export class PublishFailureLog {
     const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
     this.report(
       when === ""
-        ? `chat: publishes reach Redis again; ${failed} did not reach the other processes in ${seconds} s`
-        : `chat: ${failed} publish(es) did not reach the other processes in ${seconds} s (${when})`,
+        ? `chat: publishes reach Redis again; ${failed} failed in ${seconds} s (one that timed out may still have been stored and reached the other processes)`
+        : `chat: ${failed} publish(es) failed in ${seconds} s (${when}; one that timed out may still have been stored and reached the other processes)`,
     );
   }
 }

@@ -17,7 +17,8 @@ export interface LiveFeedHooks {
   released(topic: string, position: string): boolean;
   /** The store's readAfter. */
   read(topic: string, after: string, limit: number): Promise<StoredMessage[] | null>;
-  deliver(topic: string, message: StoredMessage): void;
+  /** `publisher`: the publishing store's id ("" when read back: not known). */
+  deliver(topic: string, message: StoredMessage, publisher: string): void;
   error(error: Error): void;
 }
 
@@ -151,11 +152,11 @@ export class LiveFeed {
       if (message.publisher === this.hooks.publisher && !this.hooks.released(feed.topic, message.position))
         break;
       sent++;
-      this.hooks.deliver(feed.topic, {
-        position: message.position,
-        payload: message.payload,
-        isText: message.isText,
-      });
+      this.hooks.deliver(
+        feed.topic,
+        { position: message.position, payload: message.payload, isText: message.isText },
+        message.publisher,
+      );
     }
     if (sent > 0) feed.outbox.splice(0, sent);
   }

@@ -1,12 +1,14 @@
 // The Lua scripts of RedisStreamStore, and how a live message looks on its pub/sub channel.
 //
 // One Redis Stream per topic (https://redis.io/docs/latest/develop/data-types/streams/); a message's position
-// is its stream id ("<ms>-<seq>", monotonic per stream). Each entry has three fields:
+// is its stream id ("<ms>-<seq>", monotonic per stream). Each entry has these fields:
 //   p  the id of the entry before it ("" for the stream's first entry ever): a reader that finds an entry
 //      whose p is not the position it asked after knows that entries between were trimmed (a gap), even
 //      with MAXLEN ~ trimming whole nodes at a time
 //   t  "1" text, "0" binary
 //   d  the payload, as is
+//   u  the publisher given to append() (a resumable session's id), only when one was given: readAfter
+//      hands it back, so a replay leaves out the session's own messages (ResumeStore contract)
 //
 // append() runs APPEND_SCRIPT: XADD then PUBLISH (or SPUBLISH) in one atomic script, so the order in which
 // every process hears the live messages is the stream's order. The live message on the channel:
@@ -30,14 +32,19 @@ export const STREAM_WIRE_VERSION = 1;
 
 /**
  * KEYS[1] the stream. ARGV: channel, MAXLEN, "1"|"0" text, payload, "PUBLISH"|"SPUBLISH", TTL ms ("0": none),
- * publisher id.
+ * publisher id (this store's), the session publisher ("" = none).
  * Returns the new entry's id. MAXLEN ~ keeps at least MAXLEN entries (whole nodes are trimmed), never fewer.
  */
 export const APPEND_SCRIPT = `
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = ''
 if #last > 0 then prev = last[1][1] end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4])
+local id
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4], 'u', ARGV[8])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4])
+end
 if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 redis.call(ARGV[5], ARGV[1], string.char(1, tonumber(ARGV[3]), #ARGV[7]) .. ARGV[7] .. string.char(#prev) .. prev
   .. string.char(#id) .. id .. ARGV[4])
@@ -46,7 +53,7 @@ return id
 
 /**
  * KEYS[1] the stream. ARGV: after ("" = from the first entry ever), COUNT.
- * Returns a flat array id, "1"|"0", payload, … of the entries strictly after `after` (XRANGE with an
+ * Returns a flat array id, "1"|"0", payload, publisher ("" = none), … of the entries strictly after `after` (XRANGE with an
  * exclusive start, Redis ≥ 6.2), or nil (a gap) when the stream no longer holds all of them: the first
  * entry found does not follow `after`, or nothing is found and the stream's last entry is not `after`
  * (trimmed, expired, or Redis lost its data).
@@ -65,17 +72,19 @@ end
 local out = {}
 for i, entry in ipairs(entries) do
   local fields = entry[2]
-  local prev, text, data = nil, '0', ''
+  local prev, text, data, publisher = nil, '0', '', ''
   for j = 1, #fields, 2 do
     local name = fields[j]
     if name == 'p' then prev = fields[j + 1]
     elseif name == 't' then text = fields[j + 1]
-    elseif name == 'd' then data = fields[j + 1] end
+    elseif name == 'd' then data = fields[j + 1]
+    elseif name == 'u' then publisher = fields[j + 1] end
   end
   if i == 1 and prev ~= after then return false end
   out[#out + 1] = entry[1]
   out[#out + 1] = text
   out[#out + 1] = data
+  out[#out + 1] = publisher
 end
 return out
 `;

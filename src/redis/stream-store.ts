@@ -105,7 +105,14 @@ if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
+// Put back: a take that timed out ran late (issue 19 item 3); only over the marker, never over a newer save.
+const PUT_BACK_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= '${TAKEN}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
 const TAKE_SHA = scriptSha(TAKE_SCRIPT);
+const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
 const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
@@ -124,6 +131,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly commands: RedisStoreClientLike;
   private readonly ownsCommands: boolean;
   private subscriber: RedisStoreClientLike | null = null;
+  /** The subscriber's first connect, while it is under way: every caller waits for it (issue 19 item 4). */
+  private subscriberConnecting: Promise<void> | null = null;
   private readonly feed: LiveFeed;
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
@@ -166,7 +175,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       publisher: this.id,
       released: (topic, position) => this.appendReleased(topic, position),
       read: (topic, after, limit) => this.readAfter(topic, after, limit),
-      deliver: (topic, message) => this.emit("appended", topic, message),
+      // The third argument: whether this store appended it (LocalFallbackStore drops late copies by it).
+      deliver: (topic, message, publisher) => this.emit("appended", topic, message, publisher === this.id),
       error: (error) => this.report(error),
     });
     this.commands.on("error", (error: Error) => this.lost(error));
@@ -198,7 +208,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     return `${this.prefix}{t:${topic}}:live`;
   }
 
-  async append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+  async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
     inFlight.count++;
     this.appending.set(topic, inFlight);
@@ -217,6 +227,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
           this.sharded ? "SPUBLISH" : "PUBLISH",
           String(this.streamTtlMs),
           this.id,
+          publisher ?? "",
         ],
       );
       position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
@@ -280,12 +291,15 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     )) as Buffer[] | null;
     if (reply === null) return null;
     const messages: StoredMessage[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      messages.push({
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const message: StoredMessage = {
         position: reply[i].toString("latin1"),
         isText: reply[i + 1].toString("latin1") === "1",
         payload: reply[i + 2],
-      });
+      };
+      const publisher = reply[i + 3].toString("utf8");
+      if (publisher !== "") message.publisher = publisher;
+      messages.push(message);
     }
     return messages;
   }
@@ -320,6 +334,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       TAKE_SHA,
       [this.sessionKey(id)],
       [String(this.takenSessionTtlMs)],
+      // Timed out (Redis frozen), the caller was told to retry (close 1011): if Redis ran the take late, the
+      // record goes back, so the retry resumes instead of finding the session used up.
+      (late) => this.putBack(id, late),
     )) as Buffer | null;
     if (reply === null) return undefined;
     try {
@@ -327,6 +344,26 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     } catch {
       return undefined; // not one of ours: as good as unknown
     }
+  }
+
+  /** Puts back a record that a timed-out take removed (its late reply), while it has not expired. */
+  private putBack(id: string, late: unknown): void {
+    if (!Buffer.isBuffer(late) || this.closed) return;
+    let record: SessionRecord;
+    try {
+      record = JSON.parse(late.toString("utf8")) as SessionRecord;
+    } catch {
+      return;
+    }
+    const ttlMs = Math.ceil(record.expiresAt - Date.now());
+    if (!(ttlMs > 0)) return;
+    this.script(
+      "put back a session",
+      PUT_BACK_SCRIPT,
+      PUT_BACK_SHA,
+      [this.sessionKey(id)],
+      [late, String(ttlMs)],
+    ).catch((error: Error) => this.report(error));
   }
 
   async close(): Promise<void> {
@@ -366,14 +403,25 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   /** The subscriber connection, made and connected at the first subscribe. */
   private async subscriberClient(): Promise<RedisStoreClientLike> {
-    if (this.subscriber !== null) return this.subscriber;
+    if (this.subscriber !== null) {
+      // Another caller made it and is connecting it: wait for that rather than fail as "not connected".
+      if (this.subscriberConnecting !== null) await this.subscriberConnecting;
+      return this.subscriber;
+    }
     const subscriber = this.commands.duplicate({ disableOfflineQueue: true });
     this.subscriber = subscriber;
     subscriber.on("error", (error: Error) => this.lost(error));
     subscriber.on("ready", () => {
       if (!this.closed) this.restore(subscriber).catch((error: Error) => this.lost(error));
     });
-    await this.bounded("connect", subscriber.connect());
+    const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
+    this.subscriberConnecting = connecting;
+    connecting
+      .finally(() => {
+        if (this.subscriberConnecting === connecting) this.subscriberConnecting = null;
+      })
+      .catch(() => {}); // the callers get the error
+    await connecting;
     return subscriber;
   }
 
@@ -394,21 +442,39 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   /** EVALSHA, or EVAL when Redis does not know the script yet (first use, or after a restart). */
-  private async script(what: string, script: string, sha: string, keys: string[], args: (string | Buffer)[]) {
+  private async script(
+    what: string,
+    script: string,
+    sha: string,
+    keys: string[],
+    args: (string | Buffer)[],
+    onLateReply?: (reply: unknown) => void,
+  ) {
     try {
-      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args]);
+      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args], onLateReply);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args]);
+      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply);
     }
   }
 
-  private async command(what: string, args: (string | Buffer)[]): Promise<unknown> {
+  /** `onLateReply`: the reply of a command that timed out, should Redis run it after all. */
+  private async command(
+    what: string,
+    args: (string | Buffer)[],
+    onLateReply?: (reply: unknown) => void,
+  ): Promise<unknown> {
     if (this.closed) throw new RedisStoreUnavailableError(`${what} (the store is closed)`);
     // Before the first connection, wait for it (bounded): a server may publish as soon as it starts.
     if (!this.commands.isReady && !this.everReady) await this.bounded(what, this.ready);
     if (!this.commands.isReady) throw new RedisStoreUnavailableError(what);
-    return this.bounded(what, this.commands.sendCommand(args, AS_BUFFERS));
+    const call = this.commands.sendCommand(args, AS_BUFFERS);
+    try {
+      return await this.bounded(what, call);
+    } catch (error) {
+      if (error instanceof RedisTimeoutError && onLateReply !== undefined) call.then(onLateReply, () => {});
+      throw error;
+    }
   }
 
   /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */

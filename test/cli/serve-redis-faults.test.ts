@@ -204,7 +204,7 @@ describe("sockjet serve --redis under faults", { skip }, () => {
 
     await redis.start();
     // Once the adapter is back, a message gets through and ends the outage.
-    const ended = /publishes reach Redis again; (\d+) did not reach the other processes/;
+    const ended = /publishes reach Redis again; (\d+) failed in/;
     for (let i = 0; i < 50 && !ended.test(a.cli.stderr); i++) {
       carol.socket.send(`back ${i}`);
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -337,6 +337,64 @@ describe("RedisStreamStore: Redis away", { skip }, () => {
     }
   });
 
+  test("topics subscribed at once while the subscriber connection is still connecting all succeed (issue 19 item 4)", async () => {
+    const redis = await RedisServer.start();
+    const store = new RedisStreamStore({ url: redis.url });
+    const errors: Error[] = [];
+    store.onError((error) => errors.push(error));
+    const heard: string[] = [];
+    store.onAppended((topic) => heard.push(topic));
+    const topics = ["t1", "t2", "t3", "t4", "t5", "t6"];
+    try {
+      await store.ready;
+      // The first subscribe makes the subscriber connection; the others come while it connects.
+      const results = await Promise.allSettled(topics.map((topic) => store.subscribe(topic)));
+      assert.deepEqual(
+        results.filter((result) => result.status === "rejected"),
+        [],
+        "every subscribe succeeds",
+      );
+      for (const topic of topics) await store.append(topic, Buffer.from("x"), true);
+      await until(() => heard.length === topics.length, 5_000, "a message on every topic");
+      assert.deepEqual(errors, []);
+    } finally {
+      await store.close();
+      await redis.kill();
+    }
+  });
+
+  test("frozen: a take that timed out and ran late puts the record back, so the retry resumes (issue 19 item 3)", async () => {
+    const redis = await RedisServer.start();
+    const store = new RedisStreamStore({ url: redis.url, commandTimeoutMs: 300 });
+    store.onError(() => {});
+    const record: SessionRecord = {
+      secretHash: "h",
+      topics: { room: "1-0" },
+      expiresAt: Date.now() + 60_000,
+    };
+    try {
+      await store.ready;
+      await store.saveSession("late", record, 60_000);
+      // Redis knows the take script already (as on a server that has run a while): the late EVALSHA runs.
+      await store.takeSession("warm-up");
+      redis.freeze();
+      await assert.rejects(store.takeSession("late"), RedisTimeoutError);
+      redis.thaw();
+      // Redis runs the queued take now; its late reply puts the record back (bounded wait for that).
+      let taken: SessionRecord | undefined;
+      for (let i = 0; i < 100 && taken === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        taken = await store.takeSession("late");
+      }
+      assert.deepEqual(taken, record);
+      assert.equal(await store.takeSession("late"), undefined, "still single use");
+    } finally {
+      redis.thaw();
+      await store.close();
+      await redis.kill();
+    }
+  });
+
   test("frozen: every call fails after commandTimeoutMs instead of hanging", async () => {
     const redis = await RedisServer.start();
     const store = new RedisStreamStore({ url: redis.url, commandTimeoutMs: 300 });

@@ -1,0 +1,60 @@
+// A session's own publishes are left out of its replays on RedisStreamStore too (issue 19 item 2): the
+// stream entry keeps the publisher given to append(), and readAfter hands it back — across two servers that
+// share one Redis, the session publishing on the first and resuming on the second.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { RedisStreamStore } from "../../src/redis/index.js";
+import type { WebSocket } from "../../src/web/websocket.js";
+import { RedisServer } from "../pubsub/redis-helpers.js";
+import { redisSkip } from "../support/require.js";
+import { controls, rawResume, startServer, until } from "./helpers.js";
+
+function topicPayloads(messages: (string | Buffer)[]): string[] {
+  return messages
+    .filter((m): m is string => typeof m === "string" && m.charCodeAt(0) === 1)
+    .map((m) => m.slice(m.indexOf("\n") + 1));
+}
+
+describe("a session's own publishes on RedisStreamStore", { skip: redisSkip() }, () => {
+  test("are not replayed to it on another server; the others' are", async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const stores = [new RedisStreamStore({ url: redis.url }), new RedisStreamStore({ url: redis.url })];
+    for (const store of stores) t.after(() => store.close());
+    const [one, two] = [
+      await startServer(t, { resume: { store: stores[0] } }),
+      await startServer(t, { resume: { store: stores[1] } }),
+    ];
+    const sockets: WebSocket[] = [];
+    for (const started of [one, two])
+      started.server.on("connection", (socket) => {
+        sockets.push(socket);
+        if (!socket.resumed) socket.subscribe("room");
+        socket.onmessage = (event) => socket.publish("room", event.data as string);
+      });
+    const a = await rawResume(one.url, { type: "hello" });
+    const b = await rawResume(two.url, { type: "hello" });
+    await until(() => sockets.length === 2, 5000, "both sessions");
+    await until(() => controls(a.messages).length > 0, 5000, "a's session");
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the subscriptions reach Redis
+    a.socket.send("from-a");
+    await until(() => topicPayloads(b.messages).includes("from-a"), 5000, "b to get a's message");
+    assert.deepEqual(topicPayloads(a.messages), []);
+
+    sockets[0].terminate();
+    await until(() => one.server.subscriberCount("room") === 0, 5000, "a's side to close");
+    b.socket.send("from-b");
+    for (let i = 0; ((await stores[0].readAfter("room", "", 10)) ?? []).length < 2; i++) {
+      assert.ok(i < 100, "b's message was not stored within 5 s");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const token = controls(a.messages)[0].token as string;
+    const again = await rawResume(two.url, { type: "resume", token, positions: { room: "" } });
+    await until(() => controls(again.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+    // What the session published (from-a) is not replayed; what b published while it was away is.
+    assert.deepEqual(topicPayloads(again.messages), ["from-b"]);
+    again.socket.close();
+    b.socket.close();
+  });
+});
