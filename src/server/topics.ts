@@ -169,7 +169,8 @@ export class TopicRegistry {
   /** topic → its subscribers, in subscription order. */
   private readonly subscribers = new Map<string, Set<WebSocket>>();
   /** topic → its subscribers that have a receiver, in subscription order. */
-  private readonly receiverSubscribers = new Map<string, Set<WebSocket>>();
+  /** Per topic, its subscribers that take positioned messages, with their receiver (no lookup per delivery). */
+  private readonly receiverSubscribers = new Map<string, Map<WebSocket, TopicReceiver>>();
   /** socket → its receiver, for the sockets that take positioned messages. */
   private readonly receivers = new Map<WebSocket, TopicReceiver>();
   /** socket → its topics, in subscription order. */
@@ -192,15 +193,17 @@ export class TopicRegistry {
     }
     topics.add(topic);
     const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
-    const sets = receiver === undefined ? this.subscribers : this.receiverSubscribers;
     const opened = !this.subscribers.has(topic) && !this.receiverSubscribers.has(topic);
-    let members = sets.get(topic);
-    if (members === undefined) {
-      members = new Set();
-      sets.set(topic, members);
+    if (receiver === undefined) {
+      let members = this.subscribers.get(topic);
+      if (members === undefined) this.subscribers.set(topic, (members = new Set()));
+      members.add(socket);
+    } else {
+      let members = this.receiverSubscribers.get(topic);
+      if (members === undefined) this.receiverSubscribers.set(topic, (members = new Map()));
+      members.set(socket, receiver);
+      receiver.subscribed(topic);
     }
-    members.add(socket);
-    receiver?.subscribed(topic);
     if (opened) this.events.topicOpened(topic);
     return true;
   }
@@ -270,9 +273,9 @@ export class TopicRegistry {
     if (members === undefined) return delivered;
     let dropped = 0;
     let receiversDelivered = 0;
-    for (const socket of members) {
+    for (const [socket, receiver] of members) {
       if (socket === except) continue;
-      if (this.receivers.get(socket)?.receive(message.topic, message)) receiversDelivered++;
+      if (receiver.receive(message.topic, message)) receiversDelivered++;
       else dropped++;
     }
     delivered += receiversDelivered;
@@ -283,10 +286,9 @@ export class TopicRegistry {
 
   private leave(socket: WebSocket, topic: string): void {
     const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
-    const sets =
-      this.receiverSubscribers.has(topic) && this.receiverSubscribers.get(topic)!.has(socket)
-        ? this.receiverSubscribers
-        : this.subscribers;
+    const positioned = this.receiverSubscribers.get(topic);
+    const sets: Map<string, { delete(socket: WebSocket): boolean; readonly size: number }> =
+      positioned?.has(socket) === true ? this.receiverSubscribers : this.subscribers;
     const members = sets.get(topic);
     if (members === undefined || !members.delete(socket)) return;
     receiver?.unsubscribed(topic);
