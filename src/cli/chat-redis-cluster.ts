@@ -1,7 +1,9 @@
 // `sockjet serve --redis` on a Redis Cluster: found by asking the node given (INFO cluster), or given as
 // several node URLs. The chat then runs as on one Redis, with the adapter on sharded pub/sub and the presence
 // keys in one hash slot (chat-redis.ts).
+
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
+import { failFastOptions } from "../redis/fail-fast.js";
 
 /**
  * Whether the Redis at `url` is a node of a Redis Cluster (`cluster_enabled:1`). Throws when it cannot be
@@ -49,17 +51,12 @@ export async function isClusterNode(url: string, timeoutMs: number): Promise<boo
  */
 export function createChatCluster(urls: string[], timeoutMs: number) {
   const first = new URL(urls[0]);
-  const defaults: Record<string, unknown> = {
-    // Fail at once while a node is away rather than replay stale commands later (as the adapter does).
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: timeoutMs,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-      ...(first.protocol === "rediss:" ? { tls: true } : {}),
-    },
-  };
-  if (first.username !== "") defaults.username = decodeURIComponent(first.username);
-  if (first.password !== "") defaults.password = decodeURIComponent(first.password);
+  // Fail at once while a node is away rather than replay stale commands later (as the adapter does).
+  const defaults = failFastOptions({
+    socket: { connectTimeout: timeoutMs, ...(first.protocol === "rediss:" ? { tls: true } : {}) },
+    ...(first.username !== "" ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password !== "" ? { password: decodeURIComponent(first.password) } : {}),
+  } as RedisClientOptions);
   return createCluster({
     rootNodes: urls.map((url) => ({ url })),
     defaults,

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 // Only `sockjet serve --redis URL` loads this module (serve.ts imports it lazily): `redis` is an optional peer
 // dependency, and a serve without --redis must work without it.
-import { createClient, type RedisClientOptions } from "redis";
+import { createClient } from "redis";
 import type { ResumeStore } from "../index.js";
+import { failFastOptions } from "../redis/fail-fast.js";
 import {
   ClusterStoreClient,
   type RedisStoreClientLike,
@@ -332,15 +333,8 @@ export async function connectRedisChat(
   const cluster = urls.length > 1 || (await isClusterNode(urls[0], timeoutMs));
   const client: ChatConnection = cluster
     ? createChatCluster(urls, timeoutMs)
-    : createClient({
-        url: urls[0],
-        // Fail at once while Redis is away rather than replay stale commands later (as the adapter does).
-        disableOfflineQueue: true,
-        socket: {
-          connectTimeout: timeoutMs,
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-        },
-      } as RedisClientOptions);
+    : // Fail at once while Redis is away rather than replay stale commands later (as the adapter does).
+      createClient(failFastOptions({ url: urls[0], socket: { connectTimeout: timeoutMs } }));
   let lastError = "no answer";
   const onError = (error: Error) => {
     lastError = error.message || String(error);

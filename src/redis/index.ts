@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
 import { type RedisClusterLike, ShardedClusterClient } from "./cluster.js";
+import { failFastOptions } from "./fail-fast.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
 export type { RedisClusterLike } from "./cluster.js";
@@ -196,16 +197,10 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.publisher = options.client;
       this.ownsPublisher = false;
     } else {
-      this.publisher = createClient({
-        ...options.clientOptions,
-        url: options.url,
-        // Fail publishes fast while disconnected rather than replaying them late (see the top of this file).
-        disableOfflineQueue: true,
-        socket: {
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-          ...options.clientOptions?.socket,
-        },
-      } as RedisClientOptions) as unknown as RedisClientLike;
+      // Fail publishes fast while disconnected rather than replaying them late (see the top of this file).
+      this.publisher = createClient(
+        failFastOptions({ ...options.clientOptions, url: options.url }),
+      ) as unknown as RedisClientLike;
       this.ownsPublisher = true;
     }
     this.subscriber = this.publisher.duplicate({ disableOfflineQueue: true });
@@ -414,13 +409,6 @@ function clusterDefaults(options: RedisClusterOptions): RedisClusterOptions {
   return {
     topologyRefreshOnReconnectionAttemptStrategy: 1000,
     ...options,
-    defaults: {
-      disableOfflineQueue: true,
-      ...options.defaults,
-      socket: {
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-        ...options.defaults?.socket,
-      },
-    },
+    defaults: failFastOptions(options.defaults as RedisClientOptions),
   } as RedisClusterOptions;
 }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createClient, type RedisClientOptions } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
+import { failFastOptions } from "./fail-fast.js";
 import { RedisTimeoutError } from "./index.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, READ_SCRIPT, scriptSha } from "./stream-scripts.js";
@@ -159,16 +160,10 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       this.commands = options.client;
       this.ownsCommands = false;
     } else {
-      this.commands = createClient({
-        ...options.clientOptions,
-        url: options.url,
-        // Fail at once while disconnected rather than running commands late (an append may not wait).
-        disableOfflineQueue: true,
-        socket: {
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-          ...options.clientOptions?.socket,
-        },
-      } as RedisClientOptions) as unknown as RedisStoreClientLike;
+      // Fail at once while disconnected rather than running commands late (an append may not wait).
+      this.commands = createClient(
+        failFastOptions({ ...options.clientOptions, url: options.url }),
+      ) as unknown as RedisStoreClientLike;
       this.ownsCommands = true;
     }
     this.feed = new LiveFeed({
