@@ -13,9 +13,10 @@ export class ResumingMember {
   readonly resets: string[] = [];
   me: string | null = null;
 
-  constructor(url: string) {
+  /** `WebSocketClass`: the WebSocket the resume client runs on (sockjet's by default). */
+  constructor(url: string, WebSocketClass: unknown = WebSocket) {
     this.socket = new ResumableWebSocket(url, {
-      WebSocket: WebSocket as never,
+      WebSocket: WebSocketClass as never,
       protocols: ["chat"],
       initialDelayMs: 50,
       maxDelayMs: 200,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import WebSocket from "ws";
-import { type ResumableMessageEvent, ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
+import { ResumingMember } from "./chat-members.js";
 import { killAll, serve } from "./helpers.js";
 import { openOn, until } from "./workers-helpers.js";
 
@@ -12,53 +12,25 @@ import { openOn, until } from "./workers-helpers.js";
 
 after(killAll);
 
-type ChatEvent = Record<string, unknown>;
 /** No rate limit: 1,000 lines from one member at once. */
 const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
 const LINES = 1000;
 
-/** A chat member on the resume client, rejoining with its name on a resume (as the demo page does). */
-class ResumingMember {
-  readonly socket: ResumableWebSocket;
-  readonly events: ChatEvent[] = [];
-  readonly sessions: boolean[] = [];
-  readonly resets: string[] = [];
+/** A chat member on the resume client over ws's WebSocket, which records each 101's worker header. */
+class WorkerMember extends ResumingMember {
   /** The worker of each connection, from its 101: "<slot>; pid=<pid>". */
-  readonly workers: string[] = [];
-  me: string | null = null;
+  readonly workers: string[];
 
   constructor(url: string) {
-    const workers = this.workers;
-    // ws's WebSocket with the 101's worker header recorded.
+    const workers: string[] = [];
     class Recorded extends WebSocket {
       constructor(address: string, protocols: string[]) {
         super(address, protocols);
         this.on("upgrade", (response) => workers.push(String(response.headers["x-sockjet-worker"])));
       }
     }
-    this.socket = new ResumableWebSocket(url, {
-      WebSocket: Recorded as never,
-      protocols: ["chat"],
-      initialDelayMs: 50,
-      maxDelayMs: 200,
-    });
-    this.socket.addEventListener("session", (event) => {
-      const resumed = (event as ResumeEvent).resumed;
-      this.sessions.push(resumed);
-      if (resumed && this.me !== null) this.socket.send(JSON.stringify({ type: "rejoin", user: this.me }));
-    });
-    this.socket.addEventListener("reset", (event) => this.resets.push((event as ResumeEvent).reason));
-    this.socket.addEventListener("message", (event) => {
-      const parsed = JSON.parse(String((event as ResumableMessageEvent).data)) as ChatEvent;
-      if (parsed.type === "welcome") this.me = String(parsed.user);
-      this.events.push(parsed);
-    });
-  }
-
-  lines(from: string): string[] {
-    return this.events
-      .filter((event) => event.type === "message" && event.user === from)
-      .map((event) => String(event.text));
+    super(url, Recorded);
+    this.workers = workers;
   }
 
   /** The pid of the worker of the latest connection. */
@@ -76,7 +48,7 @@ const expected = Array.from({ length: LINES }, (_, i) => `line ${i}`);
 describe("sockjet serve --workers: the chat resumes across workers", () => {
   test("a member whose worker is killed resumes on another process with all 1,000 lines, in order, once, and its name", async () => {
     const served = await serve(["--workers", "2", ...UNLIMITED]);
-    const ann = new ResumingMember(`${served.ws}/chat?name=ann`);
+    const ann = new WorkerMember(`${served.ws}/chat?name=ann`);
     try {
       await until(() => ann.me !== null, "ann's welcome", 15_000);
       const annPid = ann.pid();
