@@ -129,10 +129,13 @@ export function startClientHandshake(
     maxHeaderSize: options.maxHeaderBytes,
   };
   const ready = options.socket;
-  if (ready !== undefined) requestOptions.createConnection = () => ready as Socket;
-  else if (!secure) {
+  // node:http calls createConnection only without an agent (agent: false makes one of its own, which would
+  // open a second connection and leave `ready` open).
+  if (ready !== undefined) {
+    requestOptions.agent = undefined;
+    requestOptions.createConnection = () => ready as Socket;
+  } else if (!secure) {
     // Plain TCP: larger reads (large-read-socket.ts). A proxy's tunnel and the bad-port check replace this.
-    // node:http calls createConnection only without an agent (agent: false makes one of its own).
     requestOptions.agent = undefined;
     requestOptions.createConnection = (connectOptions) =>
       connectWithLargeReads(connectOptions as NetConnectOpts);

@@ -60,9 +60,14 @@ describe("WebSocket client over HTTP/2 (RFC 8441)", () => {
   test("auto falls back to HTTP/1.1: on an https server (ALPN http/1.1) and on an h2 server without extended CONNECT", async (t) => {
     if (cert === null) return t.skip("openssl is not installed");
     const { server, url } = await startServer(t, { tls: cert });
+    let tcpConnections = 0;
+    server.httpServer?.on("connection", () => tcpConnections++);
     const connection = nextConnection(server);
     await openClient(t, `${url}/a`, undefined, { ca: cert.cert, http2: "auto" });
     assert.equal((await connection)[1].httpVersion, "1.1");
+    // The handshake runs on the TLS connection whose ALPN chose http/1.1: no second connection (regression:
+    // node:http's own agent ignored it, opened another, and the first stayed open).
+    assert.equal(tcpConnections, 1, "one TCP connection for one WebSocket");
 
     // An h2 server (allowHTTP1) that does not announce SETTINGS_ENABLE_CONNECT_PROTOCOL: our server takes
     // the HTTP/1.1 upgrades on it through noServer mode.
