@@ -51,7 +51,8 @@ async function start() {
       return true;
     };
   });
-  void serve.run(["--port", "0", "--host", "127.0.0.1", "--quiet"]);
+  // Every idle connection comes from 127.0.0.1: lift the per-address limit (default 100).
+  void serve.run(["--port", "0", "--host", "127.0.0.1", "--quiet", "--max-connections-per-ip", "0"]);
   return port;
 }
 
