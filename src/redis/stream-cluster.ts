@@ -7,7 +7,7 @@
 // (Redis Cluster spec: a script's keys must all hash to one slot). Use it with `sharded: true`.
 
 import { type RedisClusterLike, ShardedClusterClient } from "./cluster.js";
-import type { RedisStoreClientLike } from "./stream-store.js";
+import type { RedisStoreClientLike } from "./stream-store-options.js";
 
 /** A node-redis cluster client (`createCluster()`) with the raw command the store needs. */
 export interface RedisStoreClusterLike extends RedisClusterLike {

@@ -2,9 +2,9 @@
 export { ClusterStoreClient, type RedisStoreClusterLike } from "./stream-cluster.js";
 export { RedisStreamGapError } from "./stream-live-feed.js";
 export { compareStreamIds } from "./stream-scripts.js";
+export { RedisStreamStore } from "./stream-store.js";
 export {
   type RedisStoreClientLike,
   RedisStoreUnavailableError,
-  RedisStreamStore,
   type RedisStreamStoreOptions,
-} from "./stream-store.js";
+} from "./stream-store-options.js";

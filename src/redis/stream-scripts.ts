@@ -135,3 +135,25 @@ function compareDigits(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+// Sessions: keys of their own, single use.
+/** Marks a taken session id (a JSON record never equals it). */
+export const TAKEN = "taken";
+// Take: return the record and leave the marker in its place; save: write unless the marker is there.
+export const TAKE_SCRIPT = `
+local value = redis.call('GET', KEYS[1])
+if not value or value == '${TAKEN}' then return false end
+redis.call('SET', KEYS[1], '${TAKEN}', 'PX', ARGV[1])
+return value
+`;
+export const SAVE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+// Put back: a take that timed out ran late (issue 19 item 3); only over the marker, never over a newer save.
+export const PUT_BACK_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= '${TAKEN}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;

@@ -8,110 +8,31 @@
 
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createClient, type RedisClientOptions } from "redis";
+import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { failFastOptions } from "./fail-fast.js";
 import { RedisTimeoutError } from "./index.js";
 import { LiveFeed } from "./stream-live-feed.js";
-import { APPEND_SCRIPT, READ_SCRIPT, scriptSha } from "./stream-scripts.js";
-
-/** The parts of a node-redis client the store uses. */
-export interface RedisStoreClientLike {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  /** Opens the connection. */
-  connect(): Promise<unknown>;
-  /** A new client with the same options (the store subscribes on one). */
-  duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisStoreClientLike;
-  /** Any command; the store asks for bulk strings as Buffers (typeMapping). */
-  sendCommand(
-    args: (string | Buffer)[],
-    options?: { typeMapping?: Record<number, unknown> },
-  ): Promise<unknown>;
-  /** Redis SUBSCRIBE, with messages as Buffers. */
-  subscribe(
-    channels: string | string[],
-    listener: (message: Buffer, channel: Buffer) => unknown,
-    bufferMode: true,
-  ): Promise<void>;
-  /** Redis UNSUBSCRIBE. */
-  unsubscribe(channels?: string | string[]): Promise<void>;
-  /** Redis SSUBSCRIBE (sharded pub/sub, Redis ≥ 7), with messages as Buffers. */
-  sSubscribe(
-    channels: string | string[],
-    listener: (message: Buffer, channel: Buffer) => unknown,
-    bufferMode: true,
-  ): Promise<void>;
-  /** Redis SUNSUBSCRIBE. */
-  sUnsubscribe(channels?: string | string[]): Promise<void>;
-  /** Listens to the client's events (error, ready). */
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  /** Closes the connection once pending commands are answered. */
-  close(): Promise<void>;
-  /** Closes the connection at once. */
-  destroy(): void;
-}
-
-/** How a RedisStreamStore reaches Redis (a `url`, or a `client` of your own), and its limits. */
-export interface RedisStreamStoreOptions {
-  /** redis[s]://[[user][:password]@]host[:port][/db]. The store makes, connects and closes its clients. */
-  url?: string;
-  /** More createClient() options when `url` is given. */
-  clientOptions?: RedisClientOptions;
-  /** Instead of `url`: your own node-redis client (the store subscribes on a duplicate() and never closes it). */
-  client?: RedisStoreClientLike;
-  /** Prefix of every key and channel; must not contain "{" or "}" (the hash tag follows it). Default "sockjet:". */
-  prefix?: string;
-  /** Messages kept per topic (XADD MAXLEN ~: at least this many, a little more between trims). Default 1000. */
-  maxMessagesPerTopic?: number;
-  /** A topic's stream is dropped this long after its last message (PEXPIRE); 0 keeps it. Default 86400000. */
-  streamTtlMs?: number;
-  /**
-   * How long a taken session id stays remembered, so that a save from a stale connection of a session that
-   * was resumed elsewhere is ignored (the ResumeStore contract). Default 600000.
-   */
-  takenSessionTtlMs?: number;
-  /** SPUBLISH/SSUBSCRIBE (Redis ≥ 7, sharded pub/sub for Redis Cluster) instead of PUBLISH/SUBSCRIBE. Default false. */
-  sharded?: boolean;
-  /** Longest wait for Redis to answer any command; then it fails with RedisTimeoutError. Default 5000. */
-  commandTimeoutMs?: number;
-}
-
-/** Raised when a store command is attempted while Redis is unreachable. */
-export class RedisStoreUnavailableError extends Error {
-  readonly code = "SJ_ERR_REDIS_UNAVAILABLE";
-  constructor(what: string) {
-    super(`Redis is not connected: could not ${what}`);
-    this.name = "RedisStoreUnavailableError";
-  }
-}
+import {
+  APPEND_SCRIPT,
+  PUT_BACK_SCRIPT,
+  READ_SCRIPT,
+  SAVE_SCRIPT,
+  scriptSha,
+  TAKE_SCRIPT,
+} from "./stream-scripts.js";
+import {
+  positiveInteger,
+  type RedisStoreClientLike,
+  RedisStoreUnavailableError,
+  type RedisStreamStoreOptions,
+} from "./stream-store-options.js";
 
 // RESP type of a bulk string ('$'), mapped to Buffer so that payloads stay bytes.
 const BLOB_STRING = 36;
 const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
 const APPEND_SHA = scriptSha(APPEND_SCRIPT);
 const READ_SHA = scriptSha(READ_SCRIPT);
-/** Marks a taken session id (a JSON record never equals it). */
-const TAKEN = "taken";
-// Take: return the record and leave the marker in its place; save: write unless the marker is there.
-const TAKE_SCRIPT = `
-local value = redis.call('GET', KEYS[1])
-if not value or value == '${TAKEN}' then return false end
-redis.call('SET', KEYS[1], '${TAKEN}', 'PX', ARGV[1])
-return value
-`;
-const SAVE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
-// Put back: a take that timed out ran late (issue 19 item 3); only over the marker, never over a newer save.
-const PUT_BACK_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= '${TAKEN}' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
 const TAKE_SHA = scriptSha(TAKE_SCRIPT);
 const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
 const SAVE_SHA = scriptSha(SAVE_SCRIPT);
@@ -499,18 +420,4 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private report(error: Error): void {
     for (const handler of this.errorHandlers) handler(error);
   }
-}
-
-function positiveInteger(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  zeroAllowed = false,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1))
-    throw new TypeError(
-      `RedisStreamStore: options.${name} must be a ${zeroAllowed ? "non-negative" : "positive"} integer`,
-    );
-  return value;
 }

@@ -1,0 +1,88 @@
+// The options of RedisStreamStore (stream-store.ts) and the node-redis client shape it needs.
+import type { RedisClientOptions } from "redis";
+
+/** The parts of a node-redis client the store uses. */
+export interface RedisStoreClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  /** Opens the connection. */
+  connect(): Promise<unknown>;
+  /** A new client with the same options (the store subscribes on one). */
+  duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisStoreClientLike;
+  /** Any command; the store asks for bulk strings as Buffers (typeMapping). */
+  sendCommand(
+    args: (string | Buffer)[],
+    options?: { typeMapping?: Record<number, unknown> },
+  ): Promise<unknown>;
+  /** Redis SUBSCRIBE, with messages as Buffers. */
+  subscribe(
+    channels: string | string[],
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  /** Redis UNSUBSCRIBE. */
+  unsubscribe(channels?: string | string[]): Promise<void>;
+  /** Redis SSUBSCRIBE (sharded pub/sub, Redis ≥ 7), with messages as Buffers. */
+  sSubscribe(
+    channels: string | string[],
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  /** Redis SUNSUBSCRIBE. */
+  sUnsubscribe(channels?: string | string[]): Promise<void>;
+  /** Listens to the client's events (error, ready). */
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the connection once pending commands are answered. */
+  close(): Promise<void>;
+  /** Closes the connection at once. */
+  destroy(): void;
+}
+
+/** How a RedisStreamStore reaches Redis (a `url`, or a `client` of your own), and its limits. */
+export interface RedisStreamStoreOptions {
+  /** redis[s]://[[user][:password]@]host[:port][/db]. The store makes, connects and closes its clients. */
+  url?: string;
+  /** More createClient() options when `url` is given. */
+  clientOptions?: RedisClientOptions;
+  /** Instead of `url`: your own node-redis client (the store subscribes on a duplicate() and never closes it). */
+  client?: RedisStoreClientLike;
+  /** Prefix of every key and channel; must not contain "{" or "}" (the hash tag follows it). Default "sockjet:". */
+  prefix?: string;
+  /** Messages kept per topic (XADD MAXLEN ~: at least this many, a little more between trims). Default 1000. */
+  maxMessagesPerTopic?: number;
+  /** A topic's stream is dropped this long after its last message (PEXPIRE); 0 keeps it. Default 86400000. */
+  streamTtlMs?: number;
+  /**
+   * How long a taken session id stays remembered, so that a save from a stale connection of a session that
+   * was resumed elsewhere is ignored (the ResumeStore contract). Default 600000.
+   */
+  takenSessionTtlMs?: number;
+  /** SPUBLISH/SSUBSCRIBE (Redis ≥ 7, sharded pub/sub for Redis Cluster) instead of PUBLISH/SUBSCRIBE. Default false. */
+  sharded?: boolean;
+  /** Longest wait for Redis to answer any command; then it fails with RedisTimeoutError. Default 5000. */
+  commandTimeoutMs?: number;
+}
+
+/** Raised when a store command is attempted while Redis is unreachable. */
+export class RedisStoreUnavailableError extends Error {
+  readonly code = "SJ_ERR_REDIS_UNAVAILABLE";
+  constructor(what: string) {
+    super(`Redis is not connected: could not ${what}`);
+    this.name = "RedisStoreUnavailableError";
+  }
+}
+
+export function positiveInteger(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  zeroAllowed = false,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1))
+    throw new TypeError(
+      `RedisStreamStore: options.${name} must be a ${zeroAllowed ? "non-negative" : "positive"} integer`,
+    );
+  return value;
+}
