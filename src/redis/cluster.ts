@@ -17,7 +17,7 @@
 // and retried; and each lost node is reported ('error', 'reconnecting': the adapter's 'disconnect').
 
 import { EventEmitter } from "node:events";
-import type { RedisClientLike } from "./index.js";
+import type { RedisClientLike } from "./adapter-options.js";
 
 /** The parts of a node-redis cluster client (`createCluster()`) the adapter uses. */
 export interface RedisClusterLike {

@@ -12,10 +12,24 @@ import { EventEmitter } from "node:events";
 // failing publishes fast while it is away instead of queueing them for later.
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
-import { type RedisClusterLike, ShardedClusterClient } from "./cluster.js";
+import {
+  type RedisAdapterOptions,
+  type RedisAdapterStats,
+  type RedisClientLike,
+  RedisTimeoutError,
+  RedisUnavailableError,
+} from "./adapter-options.js";
+import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
+export {
+  type RedisAdapterOptions,
+  type RedisAdapterStats,
+  type RedisClientLike,
+  RedisTimeoutError,
+  RedisUnavailableError,
+} from "./adapter-options.js";
 export type { RedisClusterLike } from "./cluster.js";
 export * from "./stream-exports.js";
 export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
@@ -31,106 +45,6 @@ export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire
 // pub/sub is at-most-once: a message published while a subscriber connection is down is not delivered to
 // it, and a publish whose reply is lost with the connection is reported as failed although Redis may have
 // delivered it.
-
-/** The parts of a node-redis client this adapter uses. */
-export interface RedisClientLike {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  /** Opens the connection. */
-  connect(): Promise<unknown>;
-  /** A new client with the same options (the adapter subscribes on one). */
-  duplicate(overrides?: { disableOfflineQueue?: boolean }): RedisClientLike;
-  /** Redis PUBLISH. */
-  publish(channel: string, message: Buffer): Promise<unknown>;
-  /** Redis SUBSCRIBE, with messages as Buffers. */
-  subscribe(
-    channels: string | string[],
-    listener: (message: Buffer, channel: Buffer) => unknown,
-    bufferMode: true,
-  ): Promise<void>;
-  /** Redis UNSUBSCRIBE (all channels when none is given). */
-  unsubscribe(channels?: string | string[]): Promise<void>;
-  /** Listens to the client's events (error, ready, end). */
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  /** Removes a listener added with on(). */
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
-  off(event: string, listener: (...args: any[]) => void): unknown;
-  /** Closes the connection once pending commands are answered. */
-  close(): Promise<void>;
-  /** Closes the connection at once. */
-  destroy(): void;
-}
-
-/**
- * How a RedisAdapter reaches Redis: a `url`, or a `client` of your own; or, for a Redis Cluster (sharded
- * pub/sub, Redis 7), `cluster` options, or a `clusterClient` of your own.
- */
-export interface RedisAdapterOptions {
-  /** redis[s]://[[user][:password]@]host[:port][/db]. The adapter makes, connects and closes its clients. */
-  url?: string;
-  /** More createClient() options when `url` is given (TLS, credentials, reconnectStrategy…). */
-  clientOptions?: RedisClientOptions;
-  /**
-   * Instead of `url`: your own node-redis client, used to PUBLISH; the adapter subscribes on a duplicate()
-   * of it. The adapter connects it if it is not open, and never closes it.
-   */
-  client?: RedisClientLike;
-  /**
-   * Instead of `url`: a Redis Cluster, as node-redis createCluster() options, e.g.
-   * `{ rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }] }`. Topics go over
-   * sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7): each topic's channel lives on the master that owns its
-   * hash slot. The adapter makes, connects and closes its cluster clients.
-   */
-  cluster?: RedisClusterOptions;
-  /**
-   * Instead of `url`: your own node-redis cluster client (createCluster()), used to SPUBLISH; the adapter
-   * subscribes on a duplicate() of it. The adapter connects it if it is not open, and never closes it.
-   */
-  clusterClient?: RedisClusterLike;
-  /** Prefix of the Redis channel of each topic. Default "sockjet:". */
-  prefix?: string;
-  /**
-   * Longest wait for Redis to answer a publish, subscribe or unsubscribe; then it fails (a publish is
-   * counted in publishFailed). A Redis that stops answering (frozen, overloaded) without dropping the
-   * connection would otherwise hold every call, and whoever waits for it, for as long. Default 5000.
-   */
-  commandTimeoutMs?: number;
-}
-
-/** Counters of one RedisAdapter (`adapter.stats`). */
-export interface RedisAdapterStats {
-  /** Publishes Redis accepted. */
-  published: number;
-  /** Publishes rejected: Redis unreachable, or the connection lost before its reply. */
-  publishFailed: number;
-  /** Messages from other processes handed to the server. */
-  received: number;
-  /** Own publishes coming back from Redis, skipped. */
-  skippedOwn: number;
-  /** Messages on our channels that are not in our format. */
-  malformed: number;
-  /** Times the connection to Redis came back after being lost. */
-  reconnects: number;
-}
-
-/** Raised when Redis does not answer within commandTimeoutMs. */
-export class RedisTimeoutError extends Error {
-  readonly code = "SJ_ERR_REDIS_TIMEOUT";
-  constructor(what: string, ms: number) {
-    super(`Redis did not answer ${what} within ${ms} ms`);
-    this.name = "RedisTimeoutError";
-  }
-}
-
-/** Raised by publish() while Redis is unreachable. */
-export class RedisUnavailableError extends Error {
-  readonly code = "SJ_ERR_REDIS_UNAVAILABLE";
-  constructor() {
-    super("Redis is not connected: the message was not published to other processes");
-    this.name = "RedisUnavailableError";
-  }
-}
 
 export interface RedisAdapter {
   /** Connected, and every topic subscription is in place (at start and after each reconnect). */

@@ -10,8 +10,8 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
+import { RedisTimeoutError } from "./adapter-options.js";
 import { failFastOptions } from "./fail-fast.js";
-import { RedisTimeoutError } from "./index.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import {
   APPEND_SCRIPT,
