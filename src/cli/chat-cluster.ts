@@ -1,6 +1,6 @@
 import type { Cluster, Worker } from "node:cluster";
 import { nameKey, uniqueName } from "./chat-names.js";
-import type { ChatPresence, PresenceJoin } from "./chat-room.js";
+import type { ChatPresence, PresenceJoin } from "./chat-presence.js";
 
 // Who is in the chat room of `sockjet serve --workers N` without --redis: the primary owns the names, so
 // two members on two workers never get the same name and every welcome and notice counts the whole room.

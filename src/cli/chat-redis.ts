@@ -11,10 +11,10 @@ import {
   RedisStreamStore,
 } from "../redis/index.js";
 import { nameKey } from "./chat-names.js";
+import type { ChatPresence, PresenceJoin } from "./chat-presence.js";
 import { createChatCluster, isClusterNode } from "./chat-redis-cluster.js";
 import { HEARTBEAT, JOIN, LEAVE, LEAVE_ALL } from "./chat-redis-scripts.js";
 import { LocalFallbackStore } from "./chat-resume-store.js";
-import type { ChatPresence, PresenceJoin } from "./chat-room.js";
 
 // The chat room across processes: a RedisStreamStore (sockjet/redis) carries the room's topic between the
 // `serve` processes (on a Redis Cluster: sharded, through ClusterStoreClient) and keeps its last lines for

@@ -1,10 +1,10 @@
 import type { WebSocket } from "../index.js";
-
-/** The subprotocol of resumable sessions (docs/resume.md). */
-const RESUME_PROTOCOL = "sockjet.resume.1";
-
-import { cleanName, cleanText, nameKey, uniqueName } from "./chat-names.js";
+import { RESUME_PROTOCOL } from "../server/resume-wire.js";
+import { cleanName, cleanText } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
+import { type ChatPresence, LocalPresence } from "./chat-presence.js";
+
+export type { ChatPresence } from "./chat-presence.js";
 
 // The chat room of `sockjet serve` on /chat. The wire format is JSON both ways (a line that is not JSON is
 // taken as the text of a message, so `sockjet connect` users can just type):
@@ -41,49 +41,6 @@ export interface ChatHub {
   publish(topic: string, data: string): number;
   /** Resolves once the scale-out adapter has answered every (un)subscribe and publish made so far. */
   adapterSettled(): Promise<void>;
-}
-
-/** A member's name and the count after the join, or why the room cannot take anyone now. */
-export type PresenceJoin = { name: string; users: number } | { refused: string };
-
-/** Who is in the room. Implementations never reject: they report trouble and fall back or refuse. */
-export interface ChatPresence {
-  /**
-   * Registers a member under a free name (`requested`, a cleaned name, or a guest-N name for ""); names are
-   * compared by nameKey(), so no two members have names that look the same.
-   */
-  join(requested: string): Promise<PresenceJoin>;
-  /** Removes a member; the count after. */
-  leave(name: string): Promise<number>;
-  /** This process stops serving the room: removes all its members at once; the count after. */
-  leaveAll(names: readonly string[]): Promise<number>;
-}
-
-/** Presence in this process alone: the room is this process's sockets. */
-export class LocalPresence implements ChatPresence {
-  /** The keys (nameKey()) of the names in use. */
-  private readonly keys = new Set<string>();
-  private guests = 0;
-
-  async join(requested: string): Promise<PresenceJoin> {
-    let name = requested;
-    if (name === "")
-      do name = `guest-${++this.guests}`;
-      while (this.keys.has(nameKey(name)));
-    name = uniqueName(name, this.keys);
-    this.keys.add(nameKey(name));
-    return { name, users: this.keys.size };
-  }
-
-  async leave(name: string): Promise<number> {
-    this.keys.delete(nameKey(name));
-    return this.keys.size;
-  }
-
-  async leaveAll(names: readonly string[]): Promise<number> {
-    for (const name of names) this.keys.delete(nameKey(name));
-    return this.keys.size;
-  }
 }
 
 export interface ChatRoomOptions {

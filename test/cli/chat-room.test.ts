@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import {
-  type ChatHub,
-  type ChatPresence,
-  ChatRoom,
-  type ChatRoomOptions,
-  LocalPresence,
-  type PresenceJoin,
-} from "../../src/cli/chat-room.js";
+import { LocalPresence, type PresenceJoin } from "../../src/cli/chat-presence.js";
+import { type ChatHub, type ChatPresence, ChatRoom, type ChatRoomOptions } from "../../src/cli/chat-room.js";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
 // The room logic on an in-process server: every broadcast is one publish to the room's topic (recorded

@@ -1,0 +1,46 @@
+// Who is in the chat room of `sockjet serve` (chat-room.ts): the contract, and the one-process presence.
+// With --redis the room uses RedisPresence (chat-redis.ts), with --workers the primary's (chat-cluster.ts).
+import { nameKey, uniqueName } from "./chat-names.js";
+
+/** A member's name and the count after the join, or why the room cannot take anyone now. */
+export type PresenceJoin = { name: string; users: number } | { refused: string };
+
+/** Who is in the room. Implementations never reject: they report trouble and fall back or refuse. */
+export interface ChatPresence {
+  /**
+   * Registers a member under a free name (`requested`, a cleaned name, or a guest-N name for ""); names are
+   * compared by nameKey(), so no two members have names that look the same.
+   */
+  join(requested: string): Promise<PresenceJoin>;
+  /** Removes a member; the count after. */
+  leave(name: string): Promise<number>;
+  /** This process stops serving the room: removes all its members at once; the count after. */
+  leaveAll(names: readonly string[]): Promise<number>;
+}
+
+/** Presence in this process alone: the room is this process's sockets. */
+export class LocalPresence implements ChatPresence {
+  /** The keys (nameKey()) of the names in use. */
+  private readonly keys = new Set<string>();
+  private guests = 0;
+
+  async join(requested: string): Promise<PresenceJoin> {
+    let name = requested;
+    if (name === "")
+      do name = `guest-${++this.guests}`;
+      while (this.keys.has(nameKey(name)));
+    name = uniqueName(name, this.keys);
+    this.keys.add(nameKey(name));
+    return { name, users: this.keys.size };
+  }
+
+  async leave(name: string): Promise<number> {
+    this.keys.delete(nameKey(name));
+    return this.keys.size;
+  }
+
+  async leaveAll(names: readonly string[]): Promise<number> {
+    for (const name of names) this.keys.delete(nameKey(name));
+    return this.keys.size;
+  }
+}
