@@ -15,7 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import v8 from "node:v8";
 
-const [mode, count] = process.argv[2] === "--child" ? [process.argv[3], process.argv[4]] : [undefined, process.argv[2]];
+const [mode, count] =
+  process.argv[2] === "--child" ? [process.argv[3], process.argv[4]] : [undefined, process.argv[2]];
 const N = Number(count ?? 2000);
 const loadgen = new URL("../out/loadgen", import.meta.url).pathname;
 if (!existsSync(loadgen)) throw new Error(`${loadgen} is missing: run npm run bench once (it builds it)`);
@@ -25,18 +26,28 @@ if (mode) {
 } else {
   const run = (m) =>
     JSON.parse(
-      execFileSync(process.execPath, ["--expose-gc", new URL(import.meta.url).pathname, "--child", m, String(N)], {
-        encoding: "utf8",
-        maxBuffer: 1 << 28,
-      }),
+      execFileSync(
+        process.execPath,
+        ["--expose-gc", new URL(import.meta.url).pathname, "--child", m, String(N)],
+        {
+          encoding: "utf8",
+          maxBuffer: 1 << 28,
+        },
+      ),
     );
   const raw = run("raw");
   const sockjet = run("sockjet");
   const per = (b) => (b / N).toFixed(0).padStart(6);
   console.log(`${N} idle connections, per connection:    raw  sockjet  difference`);
-  console.log(`JS heap used (B)                    ${per(raw.heap)}   ${per(sockjet.heap)}  ${per(sockjet.heap - raw.heap)}`);
-  console.log(`RSS (B)                             ${per(raw.rss)}   ${per(sockjet.rss)}  ${per(sockjet.rss - raw.rss)}`);
-  console.log(`external + array buffers (B)        ${per(raw.external)}   ${per(sockjet.external)}  ${per(sockjet.external - raw.external)}`);
+  console.log(
+    `JS heap used (B)                    ${per(raw.heap)}   ${per(sockjet.heap)}  ${per(sockjet.heap - raw.heap)}`,
+  );
+  console.log(
+    `RSS (B)                             ${per(raw.rss)}   ${per(sockjet.rss)}  ${per(sockjet.rss - raw.rss)}`,
+  );
+  console.log(
+    `external + array buffers (B)        ${per(raw.external)}   ${per(sockjet.external)}  ${per(sockjet.external - raw.external)}`,
+  );
   console.log("\nobject kinds (self size per connection, instances per connection), sockjet minus raw:");
   const names = new Set([...Object.keys(raw.kinds), ...Object.keys(sockjet.kinds)]);
   const rows = [];
@@ -45,7 +56,8 @@ if (mode) {
     const b = sockjet.kinds[name] ?? { count: 0, bytes: 0 };
     const bytes = b.bytes - a.bytes;
     const instances = b.count - a.count;
-    if (Math.abs(instances) >= N * 0.5 || Math.abs(bytes) >= N * 8) rows.push({ name, bytes, instances, by: b.by });
+    if (Math.abs(instances) >= N * 0.5 || Math.abs(bytes) >= N * 8)
+      rows.push({ name, bytes, instances, by: b.by });
   }
   rows.sort((x, y) => y.bytes - x.bytes);
   let total = 0;
@@ -54,7 +66,8 @@ if (mode) {
     total += bytes;
     console.log(`${per(bytes)} B  ${(instances / N).toFixed(2).padStart(6)}×  ${name}`);
     if (verbose && by) {
-      for (const [who, n] of Object.entries(by)) if (n >= N * 0.2) console.log(`              ${(n / N).toFixed(2)}× held by ${who}`);
+      for (const [who, n] of Object.entries(by))
+        if (n >= N * 0.2) console.log(`              ${(n / N).toFixed(2)}× held by ${who}`);
     }
   }
   console.log(`${per(total)} B  in the rows above`);
@@ -76,7 +89,12 @@ async function child(kind) {
   } else {
     // as bench/servers/sockjet-echo.mjs
     const { WebSocketServer } = await import("../../dist/index.js");
-    const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false, pingIntervalMs: 0 });
+    const server = new WebSocketServer({
+      port: 0,
+      host: "127.0.0.1",
+      perMessageDeflate: false,
+      pingIntervalMs: 0,
+    });
     await once(server, "listening");
     server.on("connection", (socket) => {
       socket.binaryType = "nodebuffer";
@@ -152,8 +170,12 @@ async function hold(port, raw, conns) {
  * each kind, `by` counts its instances by their first strong retainer ("kind.edge").
  */
 function kindsOf(snapshot) {
-  const { node_fields: fields, node_types: nodeTypes, edge_fields: edgeFields, edge_types: edgeTypes } =
-    snapshot.snapshot.meta;
+  const {
+    node_fields: fields,
+    node_types: nodeTypes,
+    edge_fields: edgeFields,
+    edge_types: edgeTypes,
+  } = snapshot.snapshot.meta;
   const [types] = nodeTypes;
   const [eTypes] = edgeTypes;
   const nf = fields.length;

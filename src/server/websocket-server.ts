@@ -95,7 +95,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly secure: boolean;
   private readonly keepalive: Keepalive;
   private readonly ownsServer: boolean;
-  private readonly sockets = new Map<Connection, WebSocket>();
   private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
@@ -152,13 +151,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.handshakeTimeoutMs,
     );
     this.keepalive = new Keepalive(
-      this.sockets,
+      this.clients,
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
-      (connection) => {
-        const webSocket = this.sockets.get(connection);
-        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout");
-      },
+      (webSocket) => closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout"),
     );
 
     if (options.port !== undefined) {
@@ -426,7 +422,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         topics: this.pubsub,
         onClosed: this.untrack,
       });
-      this.track(webSocket, connection);
+      this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       const resumeSessions = this.pubsub.resumeSessions;
       // docs/resume.md: a resume connection is announced once its hello has set up its session.
@@ -512,9 +508,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
-  private track(webSocket: WebSocket, connection: Connection): void {
+  private track(webSocket: WebSocket): void {
     this.clients.add(webSocket);
-    this.sockets.set(connection, webSocket);
     this.keepalive.added();
   }
 
@@ -527,9 +522,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     return this.lastUrl;
   }
 
-  private readonly untrack = (webSocket: WebSocket, connection: Connection, event: CloseEvent): void => {
+  private readonly untrack = (webSocket: WebSocket, _connection: Connection, event: CloseEvent): void => {
     this.clients.delete(webSocket);
-    this.sockets.delete(connection);
     this.keepalive.removed();
     this.pubsub.removeSocket(webSocket);
     if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });

@@ -85,6 +85,16 @@ export function takeConnection(
   return takeImpl(webSocket, events);
 }
 
+let connectionImpl: (webSocket: WebSocket) => Connection | null;
+
+/**
+ * The connection of a WebSocket (an accepted one has it from the start; a client once open): the server's
+ * keepalive reaches connections through its `clients` set, with no table of its own.
+ */
+export function connectionOf(webSocket: WebSocket): Connection | null {
+  return connectionImpl(webSocket);
+}
+
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
 export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
   return acceptImpl(init);
@@ -654,6 +664,7 @@ export class WebSocket extends EventTarget {
       webSocket.#taken = true;
       return { connection, previous: connection.takeEvents(events) };
     };
+    connectionImpl = (webSocket) => webSocket.#connection;
     acceptImpl = (init) => {
       accepting = init;
       try {
