@@ -134,10 +134,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private events: ConnectionEvents;
   /** Made on the first read or write (output): a connection that has not done either keeps none. */
   private batcher: OutputBatcher | null = null;
-  private readonly closeTimeoutMs: number;
-  private readonly maxBufferedBytes: number;
-  private readonly slowConsumer: "close" | "pause";
-  private readonly slowConsumerCloseCode: number;
+  /**
+   * Kept as given and read through the getters below (and by the Protocol): a server passes one options
+   * object to all its connections, so the settings cost no field each per connection (issue 17).
+   */
+  private readonly options: ConnectionOptions;
   /** @internal The socket's first error (set by the shared socket listeners). */
   socketError: Error | null = null;
   /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
@@ -149,6 +150,19 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * 8 bytes per connection, idle ones included (issue 17).
    */
   private flags = Flag.alive | Flag.messageSeen;
+
+  private get closeTimeoutMs(): number {
+    return this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  }
+  private get maxBufferedBytes(): number {
+    return this.options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
+  }
+  private get slowConsumer(): "close" | "pause" {
+    return this.options.slowConsumer ?? "close";
+  }
+  private get slowConsumerCloseCode(): number {
+    return this.options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
+  }
 
   private get output(): OutputBatcher {
     return (this.batcher ??= new OutputBatcher(this.socket, this.protocol.role === "client", this));
@@ -313,25 +327,14 @@ export class Connection implements ProtocolHandler, AnswerListener {
   constructor(socket: Transport, options: ConnectionOptions, events: ConnectionEvents) {
     this.socket = socket;
     this.events = events;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
-    this.slowConsumer = options.slowConsumer ?? "close";
-    this.slowConsumerCloseCode = options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
+    this.options = options;
     if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
     this.rateLimiter =
       (options.rateLimit ?? null) === null
         ? null
         : new RateLimiter(options.rateLimit!, new RateLimitHold(this));
-    this.protocol = new Protocol(
-      {
-        role: options.role,
-        maxPayloadBytes: options.maxPayloadBytes,
-        maxFragmentsPerMessage: options.maxFragmentsPerMessage,
-        extension: options.extension ?? null,
-        frameGate: this.rateLimiter,
-      },
-      this,
-    );
+    // The options themselves, not a copy: shared by the connections of a server (see `options`).
+    this.protocol = new Protocol(options, this, this.rateLimiter);
     socket.setNoDelay?.(true);
     socket.setTimeout?.(0);
     // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's

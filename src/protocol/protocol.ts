@@ -69,6 +69,26 @@ const CLIENT_FRAMES = {
   borrowed: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool, borrowed: true } as FrameOptions,
 };
 
+type FramePair = typeof SERVER_FRAMES;
+/** The frame options of clients with their own masking-key source (tests), made once per source. */
+const customFrames = new WeakMap<MaskKeyPool, FramePair>();
+
+function framesFor(options: ProtocolOptions): FramePair {
+  // §5.3: a client masks every frame it sends; a server never does.
+  if (options.role !== "client") return SERVER_FRAMES;
+  const maskKeys = options.maskKeys;
+  if (maskKeys === undefined || maskKeys === sharedMaskKeyPool) return CLIENT_FRAMES;
+  let frames = customFrames.get(maskKeys);
+  if (frames === undefined) {
+    frames = {
+      plain: { fin: true, rsv1: false, maskKeys },
+      borrowed: { fin: true, rsv1: false, maskKeys, borrowed: true },
+    };
+    customFrames.set(maskKeys, frames);
+  }
+  return frames;
+}
+
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_FRAGMENTS = 65536;
 
@@ -94,15 +114,14 @@ const Flag = {
 } as const;
 
 export class Protocol implements FrameSink {
-  readonly role: Role;
+  /**
+   * Kept as given, read through the getters below: a server passes one options object to all its connections,
+   * so the settings cost no field each per connection (issue 17).
+   */
+  private readonly options: ProtocolOptions;
   private readonly handler: ProtocolHandler;
   /** Made on the first bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none. */
   private frameParser: FrameParser | null = null;
-  private readonly maxPayloadBytes: number;
-  private readonly maxFragments: number;
-  private readonly extension: PerMessageExtension | null;
-  private readonly frameOptions: FrameOptions;
-  private readonly borrowedFrameOptions: FrameOptions;
   private readonly frameGate: FrameGate | null;
 
   // The frame being received.
@@ -197,18 +216,33 @@ export class Protocol implements FrameSink {
     return this.frameOptions;
   }
 
-  constructor(options: ProtocolOptions, handler: ProtocolHandler) {
-    this.role = options.role;
+  get role(): Role {
+    return this.options.role;
+  }
+  private get maxPayloadBytes(): number {
+    return this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+  private get maxFragments(): number {
+    return this.options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
+  }
+  private get extension(): PerMessageExtension | null {
+    return this.options.extension ?? null;
+  }
+  private get frameOptions(): FrameOptions {
+    return framesFor(this.options).plain;
+  }
+  private get borrowedFrameOptions(): FrameOptions {
+    return framesFor(this.options).borrowed;
+  }
+
+  /**
+   * `options` is kept and read as it is (not copied): it must not change afterwards. `frameGate` (per
+   * connection, so not among the shared options) wins over options.frameGate.
+   */
+  constructor(options: ProtocolOptions, handler: ProtocolHandler, frameGate?: FrameGate | null) {
+    this.options = options;
     this.handler = handler;
-    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    this.maxFragments = options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
-    this.extension = options.extension ?? null;
-    // §5.3: a client masks every frame it sends; a server never does.
-    const maskKeys = this.role === "client" ? (options.maskKeys ?? sharedMaskKeyPool) : null;
-    const shared = maskKeys === null ? SERVER_FRAMES : maskKeys === sharedMaskKeyPool ? CLIENT_FRAMES : null;
-    this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
-    this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
-    this.frameGate = options.frameGate ?? null;
+    this.frameGate = frameGate ?? options.frameGate ?? null;
   }
 
   private get parser(): FrameParser {

@@ -10,6 +10,7 @@ import tls from "node:tls";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
+import type { PerMessageExtension } from "../protocol/extension.js";
 import { checkHeaderLimits } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
@@ -391,20 +392,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         const extraHeaders =
           typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
         sendAnswer = wire.prepareAccept(checked.key, protocol, extensionsHeader, extraHeaders);
-        connectionOptions = {
-          role: "server",
-          maxPayloadBytes: this.settings.maxPayloadBytes,
-          maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
-          extension: negotiated?.extension ?? null,
-          closeTimeoutMs: this.settings.closeTimeoutMs,
-          maxBufferedBytes: this.settings.maxBufferedBytes,
-          slowConsumer: this.settings.slowConsumer,
-          // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
-          ...(protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null
-            ? { slowConsumerCloseCode: CloseCode.TryAgainLater }
-            : {}),
-          rateLimit: this.rateLimit,
-        };
+        connectionOptions = this.connectionOptions(
+          negotiated?.extension ?? null,
+          protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null,
+        );
       } catch (error) {
         finish();
         hookFailed(error);
@@ -511,6 +502,30 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private track(webSocket: WebSocket): void {
     this.clients.add(webSocket);
     this.keepalive.added();
+  }
+
+  /** The options of connections without an extension, [plain, resume]: one object for all of them. */
+  private sharedConnectionOptions: [ConnectionOptions | null, ConnectionOptions | null] = [null, null];
+
+  /**
+   * The options of a new connection. The Connection keeps the object it is given, so connections without an
+   * extension share one (issue 17); one with an extension gets its own copy.
+   */
+  private connectionOptions(extension: PerMessageExtension | null, resume: boolean): ConnectionOptions {
+    const index = resume ? 1 : 0;
+    const shared = (this.sharedConnectionOptions[index] ??= {
+      role: "server",
+      maxPayloadBytes: this.settings.maxPayloadBytes,
+      maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
+      extension: null,
+      closeTimeoutMs: this.settings.closeTimeoutMs,
+      maxBufferedBytes: this.settings.maxBufferedBytes,
+      slowConsumer: this.settings.slowConsumer,
+      // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
+      ...(resume ? { slowConsumerCloseCode: CloseCode.TryAgainLater } : {}),
+      rateLimit: this.rateLimit,
+    });
+    return extension === null ? shared : { ...shared, extension };
   }
 
   /** The last accepted URL and its origin: connections to the same URL share the two strings. */
