@@ -133,6 +133,31 @@ interface QueuedSend {
   size: number;
 }
 
+/** The bits of WebSocket's #bits. */
+const Bits = {
+  /** readyState: CONNECTING (0) to CLOSED (3). */
+  readyState: 3,
+  hasMessageListener: 1 << 2,
+  taken: 1 << 3,
+  /** The index of binaryType in BINARY_TYPES. */
+  binaryType: 3 << 4,
+  binaryTypeShift: 4,
+} as const;
+const BINARY_TYPES: readonly BinaryType[] = ["blob", "arraybuffer", "nodebuffer"];
+
+/**
+ * A WebSocket's state that an accepted, idle socket does not use: a client's handshake, sends waiting behind
+ * a Blob, a close() waiting for them, bytes sent after closing. One object made on first use instead of a
+ * field each per socket (issue 17).
+ */
+class RareState {
+  handshake: ClientHandshake | null = null;
+  queue: QueuedSend[] | null = null;
+  queuedBytes = 0;
+  pendingClose: { code: number; reason: string } | null = null;
+  discardedBytes = 0;
+}
+
 /**
  * The WHATWG WebSocket (https://websockets.spec.whatwg.org/) on Node.js: the client
  * (`new WebSocket(url, protocols?, options?)`) and every connection a WebSocketServer accepts.
@@ -151,26 +176,83 @@ export class WebSocket extends EventTarget {
   #url: string;
   /** The URL's origin for MessageEvent.origin: a client's is serialized on its first message (issue 17). */
   #origin: string | null = null;
-  #readyState = CONNECTING;
   #protocol = "";
   #extensions = "";
-  #binaryType: BinaryType = "blob";
   #connection: Connection | null = null;
-  #handshake: ClientHandshake | null = null;
-  /** Sends waiting behind a Blob being read, so that send order = wire order. */
-  #queue: QueuedSend[] | null = null;
-  #queuedBytes = 0;
-  /** A close() waiting for queued Blob sends to go out first. */
-  #pendingClose: { code: number; reason: string } | null = null;
-  /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
-  #discardedBytes = 0;
-  #hasMessageListener = false;
+  /**
+   * readyState, binaryType and the yes/no state, in bits (Bits), behind the accessors below: a field each
+   * would cost 8 bytes per socket, idle ones included (issue 17).
+   */
+  #bits = 0;
+  /** What few sockets use (RareState), made on first use. */
+  #rare: RareState | null = null;
   /** The on* handler attributes, made on first use. */
   #handlers: HandlerSlots | null = null;
   #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
   #topicHost: TopicHost | null = null;
+
+  get #readyState(): number {
+    return this.#bits & Bits.readyState;
+  }
+  set #readyState(state: number) {
+    this.#bits = (this.#bits & ~Bits.readyState) | state;
+  }
+  get #binaryType(): BinaryType {
+    return BINARY_TYPES[(this.#bits & Bits.binaryType) >> Bits.binaryTypeShift];
+  }
+  set #binaryType(type: BinaryType) {
+    this.#bits = (this.#bits & ~Bits.binaryType) | (BINARY_TYPES.indexOf(type) << Bits.binaryTypeShift);
+  }
+  get #hasMessageListener(): boolean {
+    return (this.#bits & Bits.hasMessageListener) !== 0;
+  }
+  set #hasMessageListener(on: boolean) {
+    this.#bits = on ? this.#bits | Bits.hasMessageListener : this.#bits & ~Bits.hasMessageListener;
+  }
   /** A WebSocketStream has taken this socket's messages (takeConnection). */
-  #taken = false;
+  get #taken(): boolean {
+    return (this.#bits & Bits.taken) !== 0;
+  }
+  set #taken(on: boolean) {
+    this.#bits = on ? this.#bits | Bits.taken : this.#bits & ~Bits.taken;
+  }
+
+  #rareState(): RareState {
+    return (this.#rare ??= new RareState());
+  }
+  get #handshake(): ClientHandshake | null {
+    return this.#rare?.handshake ?? null;
+  }
+  set #handshake(handshake: ClientHandshake | null) {
+    if (handshake !== null || this.#rare !== null) this.#rareState().handshake = handshake;
+  }
+  /** Sends waiting behind a Blob being read, so that send order = wire order. */
+  get #queue(): QueuedSend[] | null {
+    return this.#rare?.queue ?? null;
+  }
+  set #queue(queue: QueuedSend[] | null) {
+    if (queue !== null || this.#rare !== null) this.#rareState().queue = queue;
+  }
+  get #queuedBytes(): number {
+    return this.#rare?.queuedBytes ?? 0;
+  }
+  set #queuedBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== null) this.#rareState().queuedBytes = bytes;
+  }
+  /** A close() waiting for queued Blob sends to go out first. */
+  get #pendingClose(): { code: number; reason: string } | null {
+    return this.#rare?.pendingClose ?? null;
+  }
+  set #pendingClose(close: { code: number; reason: string } | null) {
+    if (close !== null || this.#rare !== null) this.#rareState().pendingClose = close;
+  }
+  /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
+  get #discardedBytes(): number {
+    return this.#rare?.discardedBytes ?? 0;
+  }
+  set #discardedBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== null) this.#rareState().discardedBytes = bytes;
+  }
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
