@@ -139,8 +139,6 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * object to all its connections, so the settings cost no field each per connection (issue 17).
    */
   private readonly options: ConnectionOptions;
-  /** @internal The socket's first error (set by the shared socket listeners). */
-  socketError: Error | null = null;
   /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
   private ending: ClosingState | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
@@ -170,6 +168,14 @@ export class Connection implements ProtocolHandler, AnswerListener {
 
   private get endingState(): ClosingState {
     return (this.ending ??= new ClosingState());
+  }
+
+  /** @internal The socket's first error (set by the shared socket listeners); kept with the closing state. */
+  get socketError(): Error | null {
+    return this.ending?.socketError ?? null;
+  }
+  set socketError(error: Error | null) {
+    if (error !== null || this.ending !== null) this.endingState.socketError = error;
   }
 
   private get closeTimer(): NodeJS.Timeout | null {
@@ -885,6 +891,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
  * apart and made on first use, so that an open connection does not carry six empty fields (issue 17).
  */
 class ClosingState {
+  socketError: Error | null = null;
   closeTimer: NodeJS.Timeout | null = null;
   receivedCode: number = CloseCode.Abnormal;
   receivedReason = "";

@@ -89,6 +89,12 @@ function framesFor(options: ProtocolOptions): FramePair {
   return frames;
 }
 
+/** Sends waiting for the extension's encoder, and their payload bytes (Protocol.encoderQueue). */
+class EncoderQueue {
+  items: QueuedSend[] | null = null;
+  bytes = 0;
+}
+
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_FRAGMENTS = 65536;
 
@@ -137,10 +143,8 @@ export class Protocol implements FrameSink {
   private messageBuffer: MessageBuffer | null = null;
   private utf8Validator: Utf8StreamValidator | null = null;
 
-  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
-  private sendQueue: QueuedSend[] | null = null;
-  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
-  private queuedMessageBytes = 0;
+  /** Made when the extension first queues a send (EncoderQueue): a connection without one keeps none. */
+  private encoderQueue: EncoderQueue | null = null;
   /** The yes/no state, one bit each (Flag), behind the accessors below: not 8 bytes each per connection. */
   private flags = 0;
 
@@ -211,6 +215,22 @@ export class Protocol implements FrameSink {
   private set disposed(on: boolean) {
     this.setFlag(Flag.disposed, on);
   }
+  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
+  private get sendQueue(): QueuedSend[] | null {
+    return this.encoderQueue?.items ?? null;
+  }
+  private set sendQueue(items: QueuedSend[] | null) {
+    if (items !== null || this.encoderQueue !== null)
+      (this.encoderQueue ??= new EncoderQueue()).items = items;
+  }
+  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
+  private get queuedMessageBytes(): number {
+    return this.encoderQueue?.bytes ?? 0;
+  }
+  private set queuedMessageBytes(bytes: number) {
+    if (bytes !== 0 || this.encoderQueue !== null) (this.encoderQueue ??= new EncoderQueue()).bytes = bytes;
+  }
+
   /** Control frames are framed as data frames are (no field of its own per connection). */
   private get controlFrameOptions(): FrameOptions {
     return this.frameOptions;

@@ -15,7 +15,7 @@ import { checkHeaderLimits } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
-import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
@@ -410,8 +410,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         ...this.sharedUrl(url),
         protocol,
         extensions: extensionsHeader,
-        topics: this.pubsub,
-        onClosed: this.untrack,
+        server: (this.hooks ??= { topics: this.pubsub, onClosed: this.untrack }),
       });
       this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
@@ -503,6 +502,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.clients.add(webSocket);
     this.keepalive.added();
   }
+
+  /** What the server hooks into its sockets (topics, close), one object for all of them. */
+  private hooks: ServerHooks | null = null;
 
   /** The options of connections without an extension, [plain, resume]: one object for all of them. */
   private sharedConnectionOptions: [ConnectionOptions | null, ConnectionOptions | null] = [null, null];

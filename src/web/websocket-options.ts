@@ -131,11 +131,17 @@ export interface AcceptedConnection {
   origin: string;
   protocol: string;
   extensions: string;
+  /** What the server hooks into its sockets: one object per server, kept by each socket (ServerHooks). */
+  server?: ServerHooks | null;
+}
+
+/** What a server hooks into each socket it accepts; one object per server, shared by its sockets. */
+export interface ServerHooks {
   /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
-  topics?: TopicHost | null;
+  readonly topics: TopicHost | null;
   /**
    * Called when the socket closes, before its close event: one function per server, instead of a listener
    * (and its closure) per connection.
    */
-  onClosed?: (webSocket: WebSocket, connection: Connection, event: CloseEvent) => void;
+  readonly onClosed: ((webSocket: WebSocket, connection: Connection, event: CloseEvent) => void) | null;
 }

@@ -14,6 +14,7 @@ import type {
   BinaryType,
   EventHandler,
   SendOptions,
+  ServerHooks,
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
   WebSocketEventListenerOptions,
@@ -26,6 +27,7 @@ export type {
   BinaryType,
   EventHandler,
   SendOptions,
+  ServerHooks,
   WebSocketEventMap,
   WebSocketOptions,
 } from "./websocket-options.js";
@@ -188,8 +190,12 @@ export class WebSocket extends EventTarget {
   #rare: RareState | null = null;
   /** The on* handler attributes, made on first use. */
   #handlers: HandlerSlots | null = null;
-  #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
-  #topicHost: TopicHost | null = null;
+  /** The accepting server's topics and close hook, shared by its sockets. */
+  #server: ServerHooks | null = null;
+
+  get #topicHost(): TopicHost | null {
+    return this.#server?.topics ?? null;
+  }
 
   get #readyState(): number {
     return this.#bits & Bits.readyState;
@@ -263,8 +269,7 @@ export class WebSocket extends EventTarget {
       this.#origin = accepted.origin;
       this.#protocol = accepted.protocol;
       this.#extensions = accepted.extensions;
-      this.#topicHost = accepted.topics ?? null;
-      this.#onServerClosed = accepted.onClosed ?? null;
+      this.#server = accepted.server ?? null;
       this.#readyState = OPEN;
       this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
       return;
@@ -788,8 +793,9 @@ export class WebSocket extends EventTarget {
     }
     // 3. Fire close.
     const event = new CloseEvent("close", { wasClean, code, reason });
-    if (this.#onServerClosed !== null && this.#connection !== null) {
-      this.#onServerClosed(this, this.#connection, event);
+    const onServerClosed = this.#server?.onClosed ?? null;
+    if (onServerClosed !== null && this.#connection !== null) {
+      onServerClosed(this, this.#connection, event);
     }
     this.dispatchEvent(event);
   }
