@@ -57,12 +57,12 @@ if (mode) {
     const bytes = b.bytes - a.bytes;
     const instances = b.count - a.count;
     if (Math.abs(instances) >= N * 0.5 || Math.abs(bytes) >= N * 8)
-      rows.push({ name, bytes, instances, by: b.by });
+      rows.push({ name, bytes, instances, by: b.by, rawBy: a.by });
   }
   rows.sort((x, y) => y.bytes - x.bytes);
   let total = 0;
   const verbose = process.env.RETAINERS === "1";
-  for (const { name, bytes, instances, by } of rows) {
+  for (const { name, bytes, instances, by, rawBy } of rows) {
     total += bytes;
     console.log(`${per(bytes)} B  ${(instances / N).toFixed(2).padStart(6)}×  ${name}`);
     if (verbose && by) {
@@ -241,7 +241,7 @@ function kindsOf(snapshot) {
     entry.by = Object.fromEntries(
       Object.entries(entry.by)
         .sort((a, b) => b[1] - a[1])
-        .slice(0, 4),
+        .slice(0, 6),
     );
   }
   return kinds;

@@ -89,6 +89,21 @@ function framesFor(options: ProtocolOptions): FramePair {
   return frames;
 }
 
+/**
+ * The frame parser, with the state of the frame and the message being received: one object made on the first
+ * bytes received, instead of fields of the Protocol that every connection would keep from the start.
+ */
+class Receiver extends FrameParser {
+  frameOpcode = 0;
+  framePieces = 0;
+  expectedTotal = 0;
+  control: Buffer[] | null = null;
+  messageOpcode = 0;
+  fragments = 0;
+  messageBuffer: MessageBuffer | null = null;
+  utf8Validator: Utf8StreamValidator | null = null;
+}
+
 /** Sends waiting for the extension's encoder, and their payload bytes (Protocol.encoderQueue). */
 class EncoderQueue {
   items: QueuedSend[] | null = null;
@@ -126,22 +141,13 @@ export class Protocol implements FrameSink {
    */
   private readonly options: ProtocolOptions;
   private readonly handler: ProtocolHandler;
-  /** Made on the first bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none. */
-  private frameParser: FrameParser | null = null;
+  /**
+   * The frame parser and the state of the frame and message being received (Receiver), made on the first
+   * bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none.
+   * The accessors below read that state as fields of their own.
+   */
+  private frameParser: Receiver | null = null;
   private readonly frameGate: FrameGate | null;
-
-  // The frame being received.
-  private frameOpcode = 0;
-  private framePieces = 0;
-  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
-  private expectedTotal = 0;
-  private control: Buffer[] | null = null;
-  // The message being received.
-  private messageOpcode = 0;
-  private fragments = 0;
-  // Made on first use: most messages arrive whole and need neither.
-  private messageBuffer: MessageBuffer | null = null;
-  private utf8Validator: Utf8StreamValidator | null = null;
 
   /** Made when the extension first queues a send (EncoderQueue): a connection without one keeps none. */
   private encoderQueue: EncoderQueue | null = null;
@@ -265,8 +271,61 @@ export class Protocol implements FrameSink {
     this.frameGate = frameGate ?? options.frameGate ?? null;
   }
 
-  private get parser(): FrameParser {
-    return (this.frameParser ??= new FrameParser(this));
+  private get parser(): Receiver {
+    return (this.frameParser ??= new Receiver(this));
+  }
+
+  // The frame being received (Receiver).
+  private get frameOpcode(): number {
+    return this.frameParser?.frameOpcode ?? 0;
+  }
+  private set frameOpcode(opcode: number) {
+    if (opcode !== 0 || this.frameParser !== null) this.parser.frameOpcode = opcode;
+  }
+  private get framePieces(): number {
+    return this.frameParser?.framePieces ?? 0;
+  }
+  private set framePieces(pieces: number) {
+    if (pieces !== 0 || this.frameParser !== null) this.parser.framePieces = pieces;
+  }
+  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
+  private get expectedTotal(): number {
+    return this.frameParser?.expectedTotal ?? 0;
+  }
+  private set expectedTotal(bytes: number) {
+    if (bytes !== 0 || this.frameParser !== null) this.parser.expectedTotal = bytes;
+  }
+  private get control(): Buffer[] | null {
+    return this.frameParser?.control ?? null;
+  }
+  private set control(pieces: Buffer[] | null) {
+    if (pieces !== null || this.frameParser !== null) this.parser.control = pieces;
+  }
+  // The message being received (Receiver).
+  private get messageOpcode(): number {
+    return this.frameParser?.messageOpcode ?? 0;
+  }
+  private set messageOpcode(opcode: number) {
+    if (opcode !== 0 || this.frameParser !== null) this.parser.messageOpcode = opcode;
+  }
+  private get fragments(): number {
+    return this.frameParser?.fragments ?? 0;
+  }
+  private set fragments(count: number) {
+    if (count !== 0 || this.frameParser !== null) this.parser.fragments = count;
+  }
+  // Made on first use: most messages arrive whole and need neither.
+  private get messageBuffer(): MessageBuffer | null {
+    return this.frameParser?.messageBuffer ?? null;
+  }
+  private set messageBuffer(buffer: MessageBuffer | null) {
+    if (buffer !== null || this.frameParser !== null) this.parser.messageBuffer = buffer;
+  }
+  private get utf8Validator(): Utf8StreamValidator | null {
+    return this.frameParser?.utf8Validator ?? null;
+  }
+  private set utf8Validator(validator: Utf8StreamValidator | null) {
+    if (validator !== null || this.frameParser !== null) this.parser.utf8Validator = validator;
   }
 
   private get message(): MessageBuffer {
