@@ -2,7 +2,7 @@
 // sockjet server (the built package, dist/) each in its own child process, holds N idle connections to it with the
 // C load generator's idle mode, takes a heap snapshot, and prints per connection the JS heap used, the RSS growth
 // and the object kinds whose count or size differs (plain Objects and Arrays told apart by their property names,
-// closures by name and script position), sockjet minus raw.
+// closures by name), sockjet minus raw; with RETAINERS=1, what holds them (sockjet's, then raw's).
 //
 //   npm run build && node bench/micro/idle-memory-diff.mjs [connections=2000]
 //
@@ -68,6 +68,8 @@ if (mode) {
     if (verbose && by) {
       for (const [who, n] of Object.entries(by))
         if (n >= N * 0.2) console.log(`              ${(n / N).toFixed(2)}× held by ${who}`);
+      for (const [who, n] of Object.entries(rawBy ?? {}))
+        if (n >= N * 0.2) console.log(`              (raw: ${(n / N).toFixed(2)}× held by ${who})`);
     }
   }
   console.log(`${per(total)} B  in the rows above`);
