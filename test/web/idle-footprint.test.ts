@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
+import { Opcode } from "../../src/protocol/constants.js";
 import { connectionOf } from "../../src/web/websocket.js";
+import { StreamPeer } from "../conformance/stream-peer.js";
 
 // What an idle socket does not keep (issue 17) must not change what it does once used: its frame parser is
 // made on the first bytes, a client's MessageEvent.origin on the first message. Listeners and on* handlers
@@ -121,6 +123,36 @@ describe("idle footprint", () => {
       socket.send(new Uint8Array(3));
       assert.equal(socket.bufferedAmount, 8);
     } finally {
+      await server.close();
+    }
+  });
+
+  it("makes the receive state with the first bytes, and then assembles fragmented messages as before", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
+    await new Promise<void>((resolve) => server.once("listening", resolve));
+    const accepted = new Promise<WebSocket>((resolve) => server.once("connection", resolve));
+    const { port } = server.address() as { port: number };
+    const peer = await StreamPeer.open(port);
+    try {
+      const socket = await accepted;
+      const protocol = () =>
+        (connectionOf(socket) as unknown as { protocol: { frameParser: unknown } }).protocol;
+      assert.equal(protocol().frameParser, null, "a connection that has heard nothing keeps no parser state");
+      const got: string[] = [];
+      const three = new Promise<void>((resolve) => {
+        socket.onmessage = (event) => got.push(String(event.data)) === 3 && resolve();
+      });
+      // A text message in fragments with a ping between them, then two whole ones (RFC 6455 §5.4, §5.5).
+      peer.sendFrame(Opcode.Text, Buffer.from("héllo "), false);
+      peer.sendFrame(Opcode.Ping, Buffer.from("p"));
+      peer.sendFrame(Opcode.Continuation, Buffer.from("wörld"), true);
+      peer.sendMessage(Opcode.Text, Buffer.from("two"));
+      peer.sendMessage(Opcode.Text, Buffer.from("three in pieces"), 4);
+      await three;
+      assert.deepEqual(got, ["héllo wörld", "two", "three in pieces"]);
+      assert.notEqual(protocol().frameParser, null);
+    } finally {
+      peer.destroy();
       await server.close();
     }
   });
