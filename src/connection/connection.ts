@@ -330,17 +330,26 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** Made only when a heartbeat is set. */
   private readonly heartbeat: Heartbeat | null;
 
-  constructor(socket: Transport, options: ConnectionOptions, events: ConnectionEvents) {
+  /**
+   * `options` is kept as it is (see `options`); `extension`, the connection's own, wins over
+   * options.extension, so that options can be shared by connections with different extensions.
+   */
+  constructor(
+    socket: Transport,
+    options: ConnectionOptions,
+    events: ConnectionEvents,
+    extension: PerMessageExtension | null = options.extension ?? null,
+  ) {
     this.socket = socket;
     this.events = events;
     this.options = options;
-    if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
+    if (extension === null) this.flags |= Flag.acceptsSharedFrames;
     this.rateLimiter =
       (options.rateLimit ?? null) === null
         ? null
         : new RateLimiter(options.rateLimit!, new RateLimitHold(this));
     // The options themselves, not a copy: shared by the connections of a server (see `options`).
-    this.protocol = new Protocol(options, this, this.rateLimiter);
+    this.protocol = new Protocol(options, this, this.rateLimiter, extension);
     socket.setNoDelay?.(true);
     socket.setTimeout?.(0);
     // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's

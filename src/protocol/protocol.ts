@@ -148,6 +148,8 @@ export class Protocol implements FrameSink {
    */
   private frameParser: Receiver | null = null;
   private readonly frameGate: FrameGate | null;
+  /** The negotiated extension: per connection, so given beside the shared options (options.extension otherwise). */
+  private readonly extension: PerMessageExtension | null;
 
   /** Made when the extension first queues a send (EncoderQueue): a connection without one keeps none. */
   private encoderQueue: EncoderQueue | null = null;
@@ -251,9 +253,6 @@ export class Protocol implements FrameSink {
   private get maxFragments(): number {
     return this.options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
   }
-  private get extension(): PerMessageExtension | null {
-    return this.options.extension ?? null;
-  }
   private get frameOptions(): FrameOptions {
     return framesFor(this.options).plain;
   }
@@ -262,13 +261,20 @@ export class Protocol implements FrameSink {
   }
 
   /**
-   * `options` is kept and read as it is (not copied): it must not change afterwards. `frameGate` (per
-   * connection, so not among the shared options) wins over options.frameGate.
+   * `options` is kept and read as it is (not copied): it must not change afterwards. `frameGate` and
+   * `extension` (per connection, so not among the shared options) win over options.frameGate and
+   * options.extension.
    */
-  constructor(options: ProtocolOptions, handler: ProtocolHandler, frameGate?: FrameGate | null) {
+  constructor(
+    options: ProtocolOptions,
+    handler: ProtocolHandler,
+    frameGate?: FrameGate | null,
+    extension?: PerMessageExtension | null,
+  ) {
     this.options = options;
     this.handler = handler;
     this.frameGate = frameGate ?? options.frameGate ?? null;
+    this.extension = extension !== undefined ? extension : (options.extension ?? null);
   }
 
   private get parser(): Receiver {

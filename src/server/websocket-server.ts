@@ -385,6 +385,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       let protocol = "";
       let extensionsHeader = "";
       let connectionOptions: ConnectionOptions;
+      let extension: PerMessageExtension | null = null;
       try {
         protocol = this.selectProtocol(checked.protocols, request);
         const negotiated = this.extension?.negotiate(checked.extensions) ?? null;
@@ -393,9 +394,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
         sendAnswer = wire.prepareAccept(checked.key, protocol, extensionsHeader, extraHeaders);
         connectionOptions = this.connectionOptions(
-          negotiated?.extension ?? null,
           protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null,
         );
+        extension = negotiated?.extension ?? null;
       } catch (error) {
         finish();
         hookFailed(error);
@@ -407,6 +408,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       const { webSocket, connection } = acceptWebSocket({
         socket,
         options: connectionOptions,
+        extension,
         ...this.sharedUrl(url),
         protocol,
         extensions: extensionsHeader,
@@ -510,12 +512,12 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private sharedConnectionOptions: [ConnectionOptions | null, ConnectionOptions | null] = [null, null];
 
   /**
-   * The options of a new connection. The Connection keeps the object it is given, so connections without an
-   * extension share one (issue 17); one with an extension gets its own copy.
+   * The options of a new connection: the Connection keeps the object it is given, so all of them share one
+   * (issue 17); a negotiated extension is given to each beside it.
    */
-  private connectionOptions(extension: PerMessageExtension | null, resume: boolean): ConnectionOptions {
+  private connectionOptions(resume: boolean): ConnectionOptions {
     const index = resume ? 1 : 0;
-    const shared = (this.sharedConnectionOptions[index] ??= {
+    return (this.sharedConnectionOptions[index] ??= {
       role: "server",
       maxPayloadBytes: this.settings.maxPayloadBytes,
       maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
@@ -527,7 +529,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       ...(resume ? { slowConsumerCloseCode: CloseCode.TryAgainLater } : {}),
       rateLimit: this.rateLimit,
     });
-    return extension === null ? shared : { ...shared, extension };
   }
 
   /** The last accepted URL and its origin: connections to the same URL share the two strings. */

@@ -135,6 +135,9 @@ interface QueuedSend {
   size: number;
 }
 
+/** The connection options of every client that sets none of them. */
+const DEFAULT_CLIENT_CONNECTION_OPTIONS: ConnectionOptions = { role: "client" };
+
 /** The bits of WebSocket's #bits. */
 const Bits = {
   /** readyState: CONNECTING (0) to CLOSED (3). */
@@ -158,6 +161,17 @@ class RareState {
   queuedBytes = 0;
   pendingClose: { code: number; reason: string } | null = null;
   discardedBytes = 0;
+
+  /** Nothing is kept: the object can go (its fields read as these defaults without it). */
+  get unused(): boolean {
+    return (
+      this.handshake === null &&
+      this.queue === null &&
+      this.queuedBytes === 0 &&
+      this.pendingClose === null &&
+      this.discardedBytes === 0
+    );
+  }
 }
 
 /**
@@ -271,7 +285,12 @@ export class WebSocket extends EventTarget {
       this.#extensions = accepted.extensions;
       this.#server = accepted.server ?? null;
       this.#readyState = OPEN;
-      this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
+      this.#connection = new Connection(
+        accepted.socket,
+        accepted.options,
+        this.#connectionEvents(),
+        accepted.extension ?? accepted.options.extension ?? null,
+      );
       return;
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
@@ -299,13 +318,21 @@ export class WebSocket extends EventTarget {
       }).filter(([, value]) => value !== undefined),
     );
     const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
-    const connectionOptions: ConnectionOptions = {
-      role: "client",
-      maxPayloadBytes: opts.maxPayloadBytes,
-      maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
-      closeTimeoutMs: opts.closeTimeoutMs,
-      heartbeat: resolveHeartbeat(opts.heartbeat),
-    };
+    const heartbeat = resolveHeartbeat(opts.heartbeat);
+    // The Connection keeps its options object: clients that set none share one (issue 17).
+    const connectionOptions: ConnectionOptions =
+      opts.maxPayloadBytes === undefined &&
+      opts.maxFragmentsPerMessage === undefined &&
+      opts.closeTimeoutMs === undefined &&
+      heartbeat === null
+        ? DEFAULT_CLIENT_CONNECTION_OPTIONS
+        : {
+            role: "client",
+            maxPayloadBytes: opts.maxPayloadBytes,
+            maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
+            closeTimeoutMs: opts.closeTimeoutMs,
+            heartbeat,
+          };
     this.#handshake = startHandshake(
       record,
       {
@@ -324,11 +351,14 @@ export class WebSocket extends EventTarget {
       opts.http2 ?? defaultHttp2Mode(),
       (result) => {
         this.#handshake = null;
+        // The handshake was all an open client's side object held: an idle one keeps none (issue 17).
+        if (this.#rare?.unused === true) this.#rare = null;
         // "When the WebSocket connection is established": readyState OPEN, extensions, protocol, fire open.
         const connection = new Connection(
           result.socket,
-          { ...connectionOptions, extension: result.extension },
+          connectionOptions,
           this.#connectionEvents(),
+          result.extension ?? null,
         );
         this.#readyState = OPEN;
         this.#extensions = result.extensions;
