@@ -134,12 +134,11 @@ export class Connection implements ProtocolHandler, AnswerListener {
   private events: ConnectionEvents;
   /** Made on the first read or write (output): a connection that has not done either keeps none. */
   private batcher: OutputBatcher | null = null;
-  private readonly closeTimeoutMs: number;
-  private readonly maxBufferedBytes: number;
-  private readonly slowConsumer: "close" | "pause";
-  private readonly slowConsumerCloseCode: number;
-  /** @internal The socket's first error (set by the shared socket listeners). */
-  socketError: Error | null = null;
+  /**
+   * Kept as given and read through the getters below (and by the Protocol): a server passes one options
+   * object to all its connections, so the settings cost no field each per connection (issue 17).
+   */
+  private readonly options: ConnectionOptions;
   /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
   private ending: ClosingState | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
@@ -150,12 +149,33 @@ export class Connection implements ProtocolHandler, AnswerListener {
    */
   private flags = Flag.alive | Flag.messageSeen;
 
+  private get closeTimeoutMs(): number {
+    return this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  }
+  private get maxBufferedBytes(): number {
+    return this.options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
+  }
+  private get slowConsumer(): "close" | "pause" {
+    return this.options.slowConsumer ?? "close";
+  }
+  private get slowConsumerCloseCode(): number {
+    return this.options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
+  }
+
   private get output(): OutputBatcher {
     return (this.batcher ??= new OutputBatcher(this.socket, this.protocol.role === "client", this));
   }
 
   private get endingState(): ClosingState {
     return (this.ending ??= new ClosingState());
+  }
+
+  /** @internal The socket's first error (set by the shared socket listeners); kept with the closing state. */
+  get socketError(): Error | null {
+    return this.ending?.socketError ?? null;
+  }
+  set socketError(error: Error | null) {
+    if (error !== null || this.ending !== null) this.endingState.socketError = error;
   }
 
   private get closeTimer(): NodeJS.Timeout | null {
@@ -310,28 +330,26 @@ export class Connection implements ProtocolHandler, AnswerListener {
   /** Made only when a heartbeat is set. */
   private readonly heartbeat: Heartbeat | null;
 
-  constructor(socket: Transport, options: ConnectionOptions, events: ConnectionEvents) {
+  /**
+   * `options` is kept as it is (see `options`); `extension`, the connection's own, wins over
+   * options.extension, so that options can be shared by connections with different extensions.
+   */
+  constructor(
+    socket: Transport,
+    options: ConnectionOptions,
+    events: ConnectionEvents,
+    extension: PerMessageExtension | null = options.extension ?? null,
+  ) {
     this.socket = socket;
     this.events = events;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.maxBufferedBytes = options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
-    this.slowConsumer = options.slowConsumer ?? "close";
-    this.slowConsumerCloseCode = options.slowConsumerCloseCode ?? CloseCode.PolicyViolation;
-    if ((options.extension ?? null) === null) this.flags |= Flag.acceptsSharedFrames;
+    this.options = options;
+    if (extension === null) this.flags |= Flag.acceptsSharedFrames;
     this.rateLimiter =
       (options.rateLimit ?? null) === null
         ? null
         : new RateLimiter(options.rateLimit!, new RateLimitHold(this));
-    this.protocol = new Protocol(
-      {
-        role: options.role,
-        maxPayloadBytes: options.maxPayloadBytes,
-        maxFragmentsPerMessage: options.maxFragmentsPerMessage,
-        extension: options.extension ?? null,
-        frameGate: this.rateLimiter,
-      },
-      this,
-    );
+    // The options themselves, not a copy: shared by the connections of a server (see `options`).
+    this.protocol = new Protocol(options, this, this.rateLimiter, extension);
     socket.setNoDelay?.(true);
     socket.setTimeout?.(0);
     // The peer's FIN must not end our side by itself (Node does so unless allowHalfOpen, which a client's
@@ -882,6 +900,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
  * apart and made on first use, so that an open connection does not carry six empty fields (issue 17).
  */
 class ClosingState {
+  socketError: Error | null = null;
   closeTimer: NodeJS.Timeout | null = null;
   receivedCode: number = CloseCode.Abnormal;
   receivedReason = "";

@@ -69,6 +69,47 @@ const CLIENT_FRAMES = {
   borrowed: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool, borrowed: true } as FrameOptions,
 };
 
+type FramePair = typeof SERVER_FRAMES;
+/** The frame options of clients with their own masking-key source (tests), made once per source. */
+const customFrames = new WeakMap<MaskKeyPool, FramePair>();
+
+function framesFor(options: ProtocolOptions): FramePair {
+  // §5.3: a client masks every frame it sends; a server never does.
+  if (options.role !== "client") return SERVER_FRAMES;
+  const maskKeys = options.maskKeys;
+  if (maskKeys === undefined || maskKeys === sharedMaskKeyPool) return CLIENT_FRAMES;
+  let frames = customFrames.get(maskKeys);
+  if (frames === undefined) {
+    frames = {
+      plain: { fin: true, rsv1: false, maskKeys },
+      borrowed: { fin: true, rsv1: false, maskKeys, borrowed: true },
+    };
+    customFrames.set(maskKeys, frames);
+  }
+  return frames;
+}
+
+/**
+ * The frame parser, with the state of the frame and the message being received: one object made on the first
+ * bytes received, instead of fields of the Protocol that every connection would keep from the start.
+ */
+class Receiver extends FrameParser {
+  frameOpcode = 0;
+  framePieces = 0;
+  expectedTotal = 0;
+  control: Buffer[] | null = null;
+  messageOpcode = 0;
+  fragments = 0;
+  messageBuffer: MessageBuffer | null = null;
+  utf8Validator: Utf8StreamValidator | null = null;
+}
+
+/** Sends waiting for the extension's encoder, and their payload bytes (Protocol.encoderQueue). */
+class EncoderQueue {
+  items: QueuedSend[] | null = null;
+  bytes = 0;
+}
+
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_FRAGMENTS = 65536;
 
@@ -94,34 +135,24 @@ const Flag = {
 } as const;
 
 export class Protocol implements FrameSink {
-  readonly role: Role;
+  /**
+   * Kept as given, read through the getters below: a server passes one options object to all its connections,
+   * so the settings cost no field each per connection (issue 17).
+   */
+  private readonly options: ProtocolOptions;
   private readonly handler: ProtocolHandler;
-  /** Made on the first bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none. */
-  private frameParser: FrameParser | null = null;
-  private readonly maxPayloadBytes: number;
-  private readonly maxFragments: number;
-  private readonly extension: PerMessageExtension | null;
-  private readonly frameOptions: FrameOptions;
-  private readonly borrowedFrameOptions: FrameOptions;
+  /**
+   * The frame parser and the state of the frame and message being received (Receiver), made on the first
+   * bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none.
+   * The accessors below read that state as fields of their own.
+   */
+  private frameParser: Receiver | null = null;
   private readonly frameGate: FrameGate | null;
+  /** The negotiated extension: per connection, so given beside the shared options (options.extension otherwise). */
+  private readonly extension: PerMessageExtension | null;
 
-  // The frame being received.
-  private frameOpcode = 0;
-  private framePieces = 0;
-  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
-  private expectedTotal = 0;
-  private control: Buffer[] | null = null;
-  // The message being received.
-  private messageOpcode = 0;
-  private fragments = 0;
-  // Made on first use: most messages arrive whole and need neither.
-  private messageBuffer: MessageBuffer | null = null;
-  private utf8Validator: Utf8StreamValidator | null = null;
-
-  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
-  private sendQueue: QueuedSend[] | null = null;
-  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
-  private queuedMessageBytes = 0;
+  /** Made when the extension first queues a send (EncoderQueue): a connection without one keeps none. */
+  private encoderQueue: EncoderQueue | null = null;
   /** The yes/no state, one bit each (Flag), behind the accessors below: not 8 bytes each per connection. */
   private flags = 0;
 
@@ -192,27 +223,115 @@ export class Protocol implements FrameSink {
   private set disposed(on: boolean) {
     this.setFlag(Flag.disposed, on);
   }
+  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
+  private get sendQueue(): QueuedSend[] | null {
+    return this.encoderQueue?.items ?? null;
+  }
+  private set sendQueue(items: QueuedSend[] | null) {
+    if (items !== null || this.encoderQueue !== null)
+      (this.encoderQueue ??= new EncoderQueue()).items = items;
+  }
+  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
+  private get queuedMessageBytes(): number {
+    return this.encoderQueue?.bytes ?? 0;
+  }
+  private set queuedMessageBytes(bytes: number) {
+    if (bytes !== 0 || this.encoderQueue !== null) (this.encoderQueue ??= new EncoderQueue()).bytes = bytes;
+  }
+
   /** Control frames are framed as data frames are (no field of its own per connection). */
   private get controlFrameOptions(): FrameOptions {
     return this.frameOptions;
   }
 
-  constructor(options: ProtocolOptions, handler: ProtocolHandler) {
-    this.role = options.role;
-    this.handler = handler;
-    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    this.maxFragments = options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
-    this.extension = options.extension ?? null;
-    // §5.3: a client masks every frame it sends; a server never does.
-    const maskKeys = this.role === "client" ? (options.maskKeys ?? sharedMaskKeyPool) : null;
-    const shared = maskKeys === null ? SERVER_FRAMES : maskKeys === sharedMaskKeyPool ? CLIENT_FRAMES : null;
-    this.frameOptions = shared?.plain ?? { fin: true, rsv1: false, maskKeys };
-    this.borrowedFrameOptions = shared?.borrowed ?? { fin: true, rsv1: false, maskKeys, borrowed: true };
-    this.frameGate = options.frameGate ?? null;
+  get role(): Role {
+    return this.options.role;
+  }
+  private get maxPayloadBytes(): number {
+    return this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+  private get maxFragments(): number {
+    return this.options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
+  }
+  private get frameOptions(): FrameOptions {
+    return framesFor(this.options).plain;
+  }
+  private get borrowedFrameOptions(): FrameOptions {
+    return framesFor(this.options).borrowed;
   }
 
-  private get parser(): FrameParser {
-    return (this.frameParser ??= new FrameParser(this));
+  /**
+   * `options` is kept and read as it is (not copied): it must not change afterwards. `frameGate` and
+   * `extension` (per connection, so not among the shared options) win over options.frameGate and
+   * options.extension.
+   */
+  constructor(
+    options: ProtocolOptions,
+    handler: ProtocolHandler,
+    frameGate?: FrameGate | null,
+    extension?: PerMessageExtension | null,
+  ) {
+    this.options = options;
+    this.handler = handler;
+    this.frameGate = frameGate ?? options.frameGate ?? null;
+    this.extension = extension !== undefined ? extension : (options.extension ?? null);
+  }
+
+  private get parser(): Receiver {
+    return (this.frameParser ??= new Receiver(this));
+  }
+
+  // The frame being received (Receiver).
+  private get frameOpcode(): number {
+    return this.frameParser?.frameOpcode ?? 0;
+  }
+  private set frameOpcode(opcode: number) {
+    if (opcode !== 0 || this.frameParser !== null) this.parser.frameOpcode = opcode;
+  }
+  private get framePieces(): number {
+    return this.frameParser?.framePieces ?? 0;
+  }
+  private set framePieces(pieces: number) {
+    if (pieces !== 0 || this.frameParser !== null) this.parser.framePieces = pieces;
+  }
+  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
+  private get expectedTotal(): number {
+    return this.frameParser?.expectedTotal ?? 0;
+  }
+  private set expectedTotal(bytes: number) {
+    if (bytes !== 0 || this.frameParser !== null) this.parser.expectedTotal = bytes;
+  }
+  private get control(): Buffer[] | null {
+    return this.frameParser?.control ?? null;
+  }
+  private set control(pieces: Buffer[] | null) {
+    if (pieces !== null || this.frameParser !== null) this.parser.control = pieces;
+  }
+  // The message being received (Receiver).
+  private get messageOpcode(): number {
+    return this.frameParser?.messageOpcode ?? 0;
+  }
+  private set messageOpcode(opcode: number) {
+    if (opcode !== 0 || this.frameParser !== null) this.parser.messageOpcode = opcode;
+  }
+  private get fragments(): number {
+    return this.frameParser?.fragments ?? 0;
+  }
+  private set fragments(count: number) {
+    if (count !== 0 || this.frameParser !== null) this.parser.fragments = count;
+  }
+  // Made on first use: most messages arrive whole and need neither.
+  private get messageBuffer(): MessageBuffer | null {
+    return this.frameParser?.messageBuffer ?? null;
+  }
+  private set messageBuffer(buffer: MessageBuffer | null) {
+    if (buffer !== null || this.frameParser !== null) this.parser.messageBuffer = buffer;
+  }
+  private get utf8Validator(): Utf8StreamValidator | null {
+    return this.frameParser?.utf8Validator ?? null;
+  }
+  private set utf8Validator(validator: Utf8StreamValidator | null) {
+    if (validator !== null || this.frameParser !== null) this.parser.utf8Validator = validator;
   }
 
   private get message(): MessageBuffer {

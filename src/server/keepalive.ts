@@ -1,32 +1,32 @@
-import type { Connection } from "../connection/connection.js";
 import { ConnectionLostError } from "../protocol/errors.js";
+import { connectionOf, type WebSocket } from "../web/websocket.js";
 
 // Dead-peer detection and idle timeouts for all of a server's connections with one timer each, instead of
 // timers per connection. A connection that has sent nothing since the previous ping (not even the pong) is
 // terminated; an idle one (no message for a whole idle period) is closed with 1001. It sweeps the server's own
-// table of open connections (no second set with an entry per connection, issue 17).
+// set of open sockets (its `clients`; no second table with an entry per connection, issue 17).
 
 export class Keepalive {
-  private readonly connections: ReadonlyMap<Connection, unknown>;
+  private readonly clients: ReadonlySet<WebSocket>;
   private pingTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly pingIntervalMs: number;
   private readonly idleTimeoutMs: number;
-  private readonly onIdle: (connection: Connection) => void;
+  private readonly onIdle: (webSocket: WebSocket) => void;
 
   constructor(
-    connections: ReadonlyMap<Connection, unknown>,
+    clients: ReadonlySet<WebSocket>,
     pingIntervalMs: number,
     idleTimeoutMs: number,
-    onIdle: (connection: Connection) => void,
+    onIdle: (webSocket: WebSocket) => void,
   ) {
-    this.connections = connections;
+    this.clients = clients;
     this.pingIntervalMs = pingIntervalMs;
     this.idleTimeoutMs = idleTimeoutMs;
     this.onIdle = onIdle;
   }
 
-  /** A connection was added to the table: the sweeps run while it is not empty. */
+  /** A socket was added to the set: the sweeps run while it is not empty. */
   added(): void {
     if (this.pingIntervalMs > 0 && this.pingTimer === null) {
       this.pingTimer = setInterval(() => this.sweepPings(), this.pingIntervalMs);
@@ -38,9 +38,9 @@ export class Keepalive {
     }
   }
 
-  /** A connection was removed from the table. */
+  /** A socket was removed from the set. */
   removed(): void {
-    if (this.connections.size === 0) this.stop();
+    if (this.clients.size === 0) this.stop();
   }
 
   stop(): void {
@@ -51,7 +51,9 @@ export class Keepalive {
   }
 
   private sweepPings(): void {
-    for (const connection of this.connections.keys()) {
+    for (const webSocket of this.clients) {
+      const connection = connectionOf(webSocket);
+      if (connection === null) continue;
       // A connection whose input the rate limiter holds is silent because we do not read it.
       if (!connection.alive && !connection.inputHeld) {
         connection.terminate(
@@ -68,8 +70,10 @@ export class Keepalive {
   }
 
   private sweepIdle(): void {
-    for (const connection of this.connections.keys()) {
-      if (!connection.messageSeen) this.onIdle(connection);
+    for (const webSocket of this.clients) {
+      const connection = connectionOf(webSocket);
+      if (connection === null) continue;
+      if (!connection.messageSeen) this.onIdle(webSocket);
       connection.messageSeen = false;
     }
   }

@@ -10,11 +10,12 @@ import tls from "node:tls";
 import type { Connection, ConnectionOptions } from "../connection/connection.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
+import type { PerMessageExtension } from "../protocol/extension.js";
 import { checkHeaderLimits } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
-import { acceptWebSocket, closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
@@ -95,7 +96,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly secure: boolean;
   private readonly keepalive: Keepalive;
   private readonly ownsServer: boolean;
-  private readonly sockets = new Map<Connection, WebSocket>();
   private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
@@ -152,13 +152,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.handshakeTimeoutMs,
     );
     this.keepalive = new Keepalive(
-      this.sockets,
+      this.clients,
       this.settings.pingIntervalMs,
       this.settings.idleTimeoutMs,
-      (connection) => {
-        const webSocket = this.sockets.get(connection);
-        if (webSocket !== undefined) closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout");
-      },
+      (webSocket) => closeWithStatus(webSocket, CloseCode.GoingAway, "idle timeout"),
     );
 
     if (options.port !== undefined) {
@@ -388,6 +385,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       let protocol = "";
       let extensionsHeader = "";
       let connectionOptions: ConnectionOptions;
+      let extension: PerMessageExtension | null = null;
       try {
         protocol = this.selectProtocol(checked.protocols, request);
         const negotiated = this.extension?.negotiate(checked.extensions) ?? null;
@@ -395,20 +393,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         const extraHeaders =
           typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
         sendAnswer = wire.prepareAccept(checked.key, protocol, extensionsHeader, extraHeaders);
-        connectionOptions = {
-          role: "server",
-          maxPayloadBytes: this.settings.maxPayloadBytes,
-          maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
-          extension: negotiated?.extension ?? null,
-          closeTimeoutMs: this.settings.closeTimeoutMs,
-          maxBufferedBytes: this.settings.maxBufferedBytes,
-          slowConsumer: this.settings.slowConsumer,
-          // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
-          ...(protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null
-            ? { slowConsumerCloseCode: CloseCode.TryAgainLater }
-            : {}),
-          rateLimit: this.rateLimit,
-        };
+        connectionOptions = this.connectionOptions(
+          protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null,
+        );
+        extension = negotiated?.extension ?? null;
       } catch (error) {
         finish();
         hookFailed(error);
@@ -420,13 +408,13 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       const { webSocket, connection } = acceptWebSocket({
         socket,
         options: connectionOptions,
+        extension,
         ...this.sharedUrl(url),
         protocol,
         extensions: extensionsHeader,
-        topics: this.pubsub,
-        onClosed: this.untrack,
+        server: (this.hooks ??= { topics: this.pubsub, onClosed: this.untrack }),
       });
-      this.track(webSocket, connection);
+      this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       const resumeSessions = this.pubsub.resumeSessions;
       // docs/resume.md: a resume connection is announced once its hello has set up its session.
@@ -512,10 +500,35 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
-  private track(webSocket: WebSocket, connection: Connection): void {
+  private track(webSocket: WebSocket): void {
     this.clients.add(webSocket);
-    this.sockets.set(connection, webSocket);
     this.keepalive.added();
+  }
+
+  /** What the server hooks into its sockets (topics, close), one object for all of them. */
+  private hooks: ServerHooks | null = null;
+
+  /** The options of connections without an extension, [plain, resume]: one object for all of them. */
+  private sharedConnectionOptions: [ConnectionOptions | null, ConnectionOptions | null] = [null, null];
+
+  /**
+   * The options of a new connection: the Connection keeps the object it is given, so all of them share one
+   * (issue 17); a negotiated extension is given to each beside it.
+   */
+  private connectionOptions(resume: boolean): ConnectionOptions {
+    const index = resume ? 1 : 0;
+    return (this.sharedConnectionOptions[index] ??= {
+      role: "server",
+      maxPayloadBytes: this.settings.maxPayloadBytes,
+      maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
+      extension: null,
+      closeTimeoutMs: this.settings.closeTimeoutMs,
+      maxBufferedBytes: this.settings.maxBufferedBytes,
+      slowConsumer: this.settings.slowConsumer,
+      // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
+      ...(resume ? { slowConsumerCloseCode: CloseCode.TryAgainLater } : {}),
+      rateLimit: this.rateLimit,
+    });
   }
 
   /** The last accepted URL and its origin: connections to the same URL share the two strings. */
@@ -527,9 +540,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     return this.lastUrl;
   }
 
-  private readonly untrack = (webSocket: WebSocket, connection: Connection, event: CloseEvent): void => {
+  private readonly untrack = (webSocket: WebSocket, _connection: Connection, event: CloseEvent): void => {
     this.clients.delete(webSocket);
-    this.sockets.delete(connection);
     this.keepalive.removed();
     this.pubsub.removeSocket(webSocket);
     if (diagnostics.close.hasSubscribers) diagnostics.close.publish({ webSocket, event });

@@ -2,6 +2,7 @@ import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { ProxyOption } from "../client/proxy.js";
 import type { Connection, ConnectionOptions, Transport } from "../connection/connection.js";
 import type { HeartbeatOptions } from "../connection/heartbeat.js";
+import type { PerMessageExtension } from "../protocol/extension.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";
 import type { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import type { TopicHost } from "./topic-hooks.js";
@@ -124,18 +125,27 @@ export interface SendOptions {
 export interface AcceptedConnection {
   /** The upgraded socket, or the HTTP/2 stream of an extended CONNECT (RFC 8441). */
   socket: Transport;
+  /** Shared by the server's connections: kept by the Connection as it is. */
   options: ConnectionOptions;
+  /** The extension negotiated for this connection (wins over options.extension). */
+  extension?: PerMessageExtension | null;
   /** The request URL as the server saw it (ws://host/path?query). */
   url: string;
   /** The serialized origin of `url`. */
   origin: string;
   protocol: string;
   extensions: string;
+  /** What the server hooks into its sockets: one object per server, kept by each socket (ServerHooks). */
+  server?: ServerHooks | null;
+}
+
+/** What a server hooks into each socket it accepts; one object per server, shared by its sockets. */
+export interface ServerHooks {
   /** The server's topics (pub/sub), for subscribe()/publish() on this socket. */
-  topics?: TopicHost | null;
+  readonly topics: TopicHost | null;
   /**
    * Called when the socket closes, before its close event: one function per server, instead of a listener
    * (and its closure) per connection.
    */
-  onClosed?: (webSocket: WebSocket, connection: Connection, event: CloseEvent) => void;
+  readonly onClosed: ((webSocket: WebSocket, connection: Connection, event: CloseEvent) => void) | null;
 }

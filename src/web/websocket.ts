@@ -14,6 +14,7 @@ import type {
   BinaryType,
   EventHandler,
   SendOptions,
+  ServerHooks,
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
   WebSocketEventListenerOptions,
@@ -26,6 +27,7 @@ export type {
   BinaryType,
   EventHandler,
   SendOptions,
+  ServerHooks,
   WebSocketEventMap,
   WebSocketOptions,
 } from "./websocket-options.js";
@@ -85,6 +87,16 @@ export function takeConnection(
   return takeImpl(webSocket, events);
 }
 
+let connectionImpl: (webSocket: WebSocket) => Connection | null;
+
+/**
+ * The connection of a WebSocket (an accepted one has it from the start; a client once open): the server's
+ * keepalive reaches connections through its `clients` set, with no table of its own.
+ */
+export function connectionOf(webSocket: WebSocket): Connection | null {
+  return connectionImpl(webSocket);
+}
+
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
 export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
   return acceptImpl(init);
@@ -123,6 +135,45 @@ interface QueuedSend {
   size: number;
 }
 
+/** The connection options of every client that sets none of them. */
+const DEFAULT_CLIENT_CONNECTION_OPTIONS: ConnectionOptions = { role: "client" };
+
+/** The bits of WebSocket's #bits. */
+const Bits = {
+  /** readyState: CONNECTING (0) to CLOSED (3). */
+  readyState: 3,
+  hasMessageListener: 1 << 2,
+  taken: 1 << 3,
+  /** The index of binaryType in BINARY_TYPES. */
+  binaryType: 3 << 4,
+  binaryTypeShift: 4,
+} as const;
+const BINARY_TYPES: readonly BinaryType[] = ["blob", "arraybuffer", "nodebuffer"];
+
+/**
+ * A WebSocket's state that an accepted, idle socket does not use: a client's handshake, sends waiting behind
+ * a Blob, a close() waiting for them, bytes sent after closing. One object made on first use instead of a
+ * field each per socket (issue 17).
+ */
+class RareState {
+  handshake: ClientHandshake | null = null;
+  queue: QueuedSend[] | null = null;
+  queuedBytes = 0;
+  pendingClose: { code: number; reason: string } | null = null;
+  discardedBytes = 0;
+
+  /** Nothing is kept: the object can go (its fields read as these defaults without it). */
+  get unused(): boolean {
+    return (
+      this.handshake === null &&
+      this.queue === null &&
+      this.queuedBytes === 0 &&
+      this.pendingClose === null &&
+      this.discardedBytes === 0
+    );
+  }
+}
+
 /**
  * The WHATWG WebSocket (https://websockets.spec.whatwg.org/) on Node.js: the client
  * (`new WebSocket(url, protocols?, options?)`) and every connection a WebSocketServer accepts.
@@ -141,26 +192,87 @@ export class WebSocket extends EventTarget {
   #url: string;
   /** The URL's origin for MessageEvent.origin: a client's is serialized on its first message (issue 17). */
   #origin: string | null = null;
-  #readyState = CONNECTING;
   #protocol = "";
   #extensions = "";
-  #binaryType: BinaryType = "blob";
   #connection: Connection | null = null;
-  #handshake: ClientHandshake | null = null;
-  /** Sends waiting behind a Blob being read, so that send order = wire order. */
-  #queue: QueuedSend[] | null = null;
-  #queuedBytes = 0;
-  /** A close() waiting for queued Blob sends to go out first. */
-  #pendingClose: { code: number; reason: string } | null = null;
-  /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
-  #discardedBytes = 0;
-  #hasMessageListener = false;
+  /**
+   * readyState, binaryType and the yes/no state, in bits (Bits), behind the accessors below: a field each
+   * would cost 8 bytes per socket, idle ones included (issue 17).
+   */
+  #bits = 0;
+  /** What few sockets use (RareState), made on first use. */
+  #rare: RareState | null = null;
   /** The on* handler attributes, made on first use. */
   #handlers: HandlerSlots | null = null;
-  #onServerClosed: NonNullable<AcceptedConnection["onClosed"]> | null = null;
-  #topicHost: TopicHost | null = null;
+  /** The accepting server's topics and close hook, shared by its sockets. */
+  #server: ServerHooks | null = null;
+
+  get #topicHost(): TopicHost | null {
+    return this.#server?.topics ?? null;
+  }
+
+  get #readyState(): number {
+    return this.#bits & Bits.readyState;
+  }
+  set #readyState(state: number) {
+    this.#bits = (this.#bits & ~Bits.readyState) | state;
+  }
+  get #binaryType(): BinaryType {
+    return BINARY_TYPES[(this.#bits & Bits.binaryType) >> Bits.binaryTypeShift];
+  }
+  set #binaryType(type: BinaryType) {
+    this.#bits = (this.#bits & ~Bits.binaryType) | (BINARY_TYPES.indexOf(type) << Bits.binaryTypeShift);
+  }
+  get #hasMessageListener(): boolean {
+    return (this.#bits & Bits.hasMessageListener) !== 0;
+  }
+  set #hasMessageListener(on: boolean) {
+    this.#bits = on ? this.#bits | Bits.hasMessageListener : this.#bits & ~Bits.hasMessageListener;
+  }
   /** A WebSocketStream has taken this socket's messages (takeConnection). */
-  #taken = false;
+  get #taken(): boolean {
+    return (this.#bits & Bits.taken) !== 0;
+  }
+  set #taken(on: boolean) {
+    this.#bits = on ? this.#bits | Bits.taken : this.#bits & ~Bits.taken;
+  }
+
+  #rareState(): RareState {
+    return (this.#rare ??= new RareState());
+  }
+  get #handshake(): ClientHandshake | null {
+    return this.#rare?.handshake ?? null;
+  }
+  set #handshake(handshake: ClientHandshake | null) {
+    if (handshake !== null || this.#rare !== null) this.#rareState().handshake = handshake;
+  }
+  /** Sends waiting behind a Blob being read, so that send order = wire order. */
+  get #queue(): QueuedSend[] | null {
+    return this.#rare?.queue ?? null;
+  }
+  set #queue(queue: QueuedSend[] | null) {
+    if (queue !== null || this.#rare !== null) this.#rareState().queue = queue;
+  }
+  get #queuedBytes(): number {
+    return this.#rare?.queuedBytes ?? 0;
+  }
+  set #queuedBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== null) this.#rareState().queuedBytes = bytes;
+  }
+  /** A close() waiting for queued Blob sends to go out first. */
+  get #pendingClose(): { code: number; reason: string } | null {
+    return this.#rare?.pendingClose ?? null;
+  }
+  set #pendingClose(close: { code: number; reason: string } | null) {
+    if (close !== null || this.#rare !== null) this.#rareState().pendingClose = close;
+  }
+  /** WHATWG send(): data sent after closing is discarded but still counted in bufferedAmount. */
+  get #discardedBytes(): number {
+    return this.#rare?.discardedBytes ?? 0;
+  }
+  set #discardedBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== null) this.#rareState().discardedBytes = bytes;
+  }
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions) {
     super();
@@ -171,10 +283,14 @@ export class WebSocket extends EventTarget {
       this.#origin = accepted.origin;
       this.#protocol = accepted.protocol;
       this.#extensions = accepted.extensions;
-      this.#topicHost = accepted.topics ?? null;
-      this.#onServerClosed = accepted.onClosed ?? null;
+      this.#server = accepted.server ?? null;
       this.#readyState = OPEN;
-      this.#connection = new Connection(accepted.socket, accepted.options, this.#connectionEvents());
+      this.#connection = new Connection(
+        accepted.socket,
+        accepted.options,
+        this.#connectionEvents(),
+        accepted.extension ?? accepted.options.extension ?? null,
+      );
       return;
     }
     requireArguments(arguments.length, 1, "WebSocket constructor");
@@ -202,13 +318,21 @@ export class WebSocket extends EventTarget {
       }).filter(([, value]) => value !== undefined),
     );
     const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
-    const connectionOptions: ConnectionOptions = {
-      role: "client",
-      maxPayloadBytes: opts.maxPayloadBytes,
-      maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
-      closeTimeoutMs: opts.closeTimeoutMs,
-      heartbeat: resolveHeartbeat(opts.heartbeat),
-    };
+    const heartbeat = resolveHeartbeat(opts.heartbeat);
+    // The Connection keeps its options object: clients that set none share one (issue 17).
+    const connectionOptions: ConnectionOptions =
+      opts.maxPayloadBytes === undefined &&
+      opts.maxFragmentsPerMessage === undefined &&
+      opts.closeTimeoutMs === undefined &&
+      heartbeat === null
+        ? DEFAULT_CLIENT_CONNECTION_OPTIONS
+        : {
+            role: "client",
+            maxPayloadBytes: opts.maxPayloadBytes,
+            maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
+            closeTimeoutMs: opts.closeTimeoutMs,
+            heartbeat,
+          };
     this.#handshake = startHandshake(
       record,
       {
@@ -227,11 +351,14 @@ export class WebSocket extends EventTarget {
       opts.http2 ?? defaultHttp2Mode(),
       (result) => {
         this.#handshake = null;
+        // The handshake was all an open client's side object held: an idle one keeps none (issue 17).
+        if (this.#rare?.unused === true) this.#rare = null;
         // "When the WebSocket connection is established": readyState OPEN, extensions, protocol, fire open.
         const connection = new Connection(
           result.socket,
-          { ...connectionOptions, extension: result.extension },
+          connectionOptions,
           this.#connectionEvents(),
+          result.extension ?? null,
         );
         this.#readyState = OPEN;
         this.#extensions = result.extensions;
@@ -654,6 +781,7 @@ export class WebSocket extends EventTarget {
       webSocket.#taken = true;
       return { connection, previous: connection.takeEvents(events) };
     };
+    connectionImpl = (webSocket) => webSocket.#connection;
     acceptImpl = (init) => {
       accepting = init;
       try {
@@ -695,8 +823,9 @@ export class WebSocket extends EventTarget {
     }
     // 3. Fire close.
     const event = new CloseEvent("close", { wasClean, code, reason });
-    if (this.#onServerClosed !== null && this.#connection !== null) {
-      this.#onServerClosed(this, this.#connection, event);
+    const onServerClosed = this.#server?.onClosed ?? null;
+    if (onServerClosed !== null && this.#connection !== null) {
+      onServerClosed(this, this.#connection, event);
     }
     this.dispatchEvent(event);
   }

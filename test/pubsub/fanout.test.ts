@@ -12,7 +12,7 @@ import {
   SERVER_DEFLATE_DEFAULTS,
 } from "../../src/protocol/permessage-deflate/index.js";
 import type { ServerExtensionNegotiator } from "../../src/server/options.js";
-import { WebSocket } from "../../src/web/websocket.js";
+import { connectionOf, WebSocket } from "../../src/web/websocket.js";
 import { closeAll, connectClients, stalledClient, startServer, tick, until, within } from "./helpers.js";
 
 const CONNECTIONS = 500;
@@ -136,8 +136,7 @@ describe("slow subscribers", () => {
     for (const r of readers) r.server.subscribe("feed");
     stalled.subscribe("feed");
     // The stalled connection's socket, to watch what Node buffers for it (a peek at the server's internals).
-    const sockets = (started.server as unknown as { sockets: Map<Connection, WebSocket> }).sockets;
-    const connection = [...sockets].find(([, ws]) => ws === stalled)![0];
+    const connection = connectionOf(stalled)!;
     let maxBuffered = 0;
     await publishPaced(
       () => {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Connection } from "../../src/connection/connection.js";
 import type { CloseEvent } from "../../src/web/events.js";
-import { WebSocket } from "../../src/web/websocket.js";
+import { connectionOf, WebSocket } from "../../src/web/websocket.js";
 import {
   clientFrame,
   nextConnection,
@@ -113,8 +112,7 @@ describe("maxBufferedBytes: a peer that does not read", () => {
     let closedYet = false;
     void closed.then(() => (closedYet = true));
     // What Node holds for the peer (a peek at the server's internals): sends after the failure are refused.
-    const sockets = (server as unknown as { sockets: Map<Connection, WebSocket> }).sockets;
-    const held = [...sockets].find(([, socket]) => socket === ws)![0].socket;
+    const held = connectionOf(ws)!.socket;
     let sent = 0;
     let maxHeld = 0;
     const chunk = Buffer.alloc(CHUNK, 0x61);

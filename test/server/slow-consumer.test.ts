@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { Connection } from "../../src/connection/connection.js";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import type { CloseEvent, ErrorEvent } from "../../src/web/events.js";
-import type { WebSocket } from "../../src/web/websocket.js";
+import { connectionOf } from "../../src/web/websocket.js";
 import { killAll, type Served, serve } from "../cli/helpers.js";
 import { OP } from "../conformance/peers.js";
 import { StreamPeer } from "../conformance/stream-peer.js";
@@ -106,8 +105,7 @@ describe('slowConsumer "close": a peer that stopped reading', () => {
     peer.socket.pause();
     const [ws] = await connection;
     // What Node holds for the peer (a peek at the server's internals).
-    const sockets = (server as unknown as { sockets: Map<Connection, WebSocket> }).sockets;
-    const held = [...sockets].find(([, socket]) => socket === ws)![0].socket;
+    const held = connectionOf(ws)!.socket;
     const failure = nextEvent<ErrorEvent>(ws, "error", 10_000);
     const closed = nextEvent<CloseEvent>(ws, "close", 10_000);
     let maxHeld = 0;
