@@ -191,8 +191,12 @@ export class OutputBatcher {
 
   endBurst(): void {
     if (--this.depth === 0) {
-      const at = bursting.lastIndexOf(this);
-      if (at !== -1) bursting.splice(at, 1);
+      // Bursts nest, so this is the last one (pop: splice would make an array per burst).
+      if (bursting[bursting.length - 1] === this) bursting.pop();
+      else {
+        const at = bursting.lastIndexOf(this);
+        if (at !== -1) bursting.splice(at, 1);
+      }
       this.flush();
     }
   }
