@@ -16,16 +16,28 @@ import {
 const JOIN_LIMIT = 16 * 1024;
 
 // Small frames are built in place in a slab shared by every connection (reserve/commit), so a burst of
-// echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is only ever
-// appended to; a full one is replaced and left to the writes that still point into it.
+// echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is appended to
+// until full. Then it is reused from its start when nothing can still read its bytes: no batch holds any of
+// them unwritten but the one that is reserving (whose run is moved to the front, so that it stays one
+// write), and every write of its bytes went to the kernel at once on a plain TCP socket (slabPinned).
+// Otherwise it is replaced and left to the writes and batches that still point into it. A fresh 64 KiB slab
+// per 64 KiB of small frames cost more than everything else about a 1 KiB echo (allocation, first-touch
+// page faults, external memory that brings on garbage collections: issue 17).
 const SLAB_SIZE = 64 * 1024;
 /** Frames up to this size are built in the slab. */
 const SLAB_FRAME_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabUsed = 0;
+/**
+ * Bytes of the current slab were handed to a write that may still read them after it returned (the kernel
+ * did not take them all at once, or the transport is not a plain TCP socket): the slab is not reused.
+ */
+let slabPinned = false;
 
 // Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
 const waiting: OutputBatcher[] = [];
+/** Batchers inside a read burst (their frames are flushed when it ends): a stack, as bursts nest. */
+const bursting: OutputBatcher[] = [];
 
 function flushWaiting(): void {
   // A flush may schedule more (a write callback that sends): they join the end of the list.
@@ -47,6 +59,16 @@ function flushWaiting(): void {
     }
     throw error;
   }
+}
+
+/** Whether `batcher` holds bytes of the current slab not handed to its socket yet. */
+function holdsSlabBytes(batcher: OutputBatcher): boolean {
+  return batcher.holdsOpenSlabRun() || holdsSealedSlabBytes(batcher);
+}
+
+/** Whether `batcher`'s batch has chunks cut out of the current slab (runs it is done growing). */
+function holdsSealedSlabBytes(batcher: OutputBatcher): boolean {
+  return batcher.someChunk((chunk) => chunk.buffer === slab.buffer);
 }
 
 /** Told when writes that carried answers to the peer (pongs) have left. */
@@ -160,12 +182,23 @@ export class OutputBatcher {
   }
 
   beginBurst(): void {
-    if (this.depth === 0) this.wroteInBurst = false;
+    if (this.depth === 0) {
+      this.wroteInBurst = false;
+      bursting.push(this);
+    }
     this.depth++;
   }
 
   endBurst(): void {
-    if (--this.depth === 0) this.flush();
+    if (--this.depth === 0) {
+      // Bursts nest, so this is the last one (pop: splice would make an array per burst).
+      if (bursting[bursting.length - 1] === this) bursting.pop();
+      else {
+        const at = bursting.lastIndexOf(this);
+        if (at !== -1) bursting.splice(at, 1);
+      }
+      this.flush();
+    }
   }
 
   push(chunk: Buffer): void {
@@ -177,12 +210,34 @@ export class OutputBatcher {
   /** `size` free bytes in the shared slab from `reservedAt`, or null for a frame too large for it. */
   reserve(size: number): Buffer | null {
     if (size > SLAB_FRAME_MAX) return null;
-    if (slabUsed + size > SLAB_SIZE) {
+    if (slabUsed + size > SLAB_SIZE && !this.reuseSlab(size)) {
       slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       slabUsed = 0;
+      slabPinned = false;
     }
     this.reservedAt = slabUsed;
     return slab;
+  }
+
+  /**
+   * The slab is full: starts it over (keeping this batch's open run, moved to the front) if no write and no
+   * other batch can still read its bytes. Returns false when a new slab is needed.
+   */
+  private reuseSlab(size: number): boolean {
+    if (slabPinned) return false;
+    // This batch may hold the slab's bytes only in its open run, which is moved; others not at all.
+    if (holdsSealedSlabBytes(this)) return false;
+    for (const other of waiting) if (other !== this && holdsSlabBytes(other)) return false;
+    for (const other of bursting) if (other !== this && holdsSlabBytes(other)) return false;
+    const kept = this.region === slab ? this.regionEnd - this.regionStart : 0;
+    if (kept + size > SLAB_SIZE) return false;
+    if (kept > 0) {
+      slab.copyWithin(0, this.regionStart, this.regionEnd);
+      this.regionStart = 0;
+      this.regionEnd = kept;
+    }
+    slabUsed = kept;
+    return true;
   }
 
   /** The `size` bytes at `reservedAt` hold a frame: it joins the batch (growing its run when adjacent). */
@@ -231,6 +286,17 @@ export class OutputBatcher {
     }
   }
 
+  /** @internal This batch's open run is in the current slab (see reserve()). */
+  holdsOpenSlabRun(): boolean {
+    return this.region === slab;
+  }
+
+  /** @internal Whether `test` holds for a chunk of this batch (not counting its open run). */
+  someChunk(test: (chunk: Buffer) => boolean): boolean {
+    if (this.single !== null) return test(this.single);
+    return this.chunks?.some(test) ?? false;
+  }
+
   /** Bytes pushed in this batch and not yet handed to the socket. */
   get queuedBytes(): number {
     return this.bytes;
@@ -276,6 +342,7 @@ export class OutputBatcher {
         : undefined;
     if (chunks === null) {
       socket.write(single!, done);
+      if (single!.buffer === slab.buffer) this.checkSlabWritten();
     } else if (bytes <= JOIN_LIMIT) {
       socket.write(Buffer.concat(chunks, bytes), done);
     } else {
@@ -285,7 +352,21 @@ export class OutputBatcher {
       // The last chunk's callback comes after all the batch's chunks have been written (in order).
       socket.write(chunks[last], done);
       socket.uncork();
+      for (const chunk of chunks) {
+        if (chunk.buffer === slab.buffer) {
+          this.checkSlabWritten();
+          break;
+        }
+      }
     }
+  }
+
+  /**
+   * Slab bytes were just written: unless a plain TCP socket took them at once (nothing left in its queue,
+   * so libuv holds no pointer to them), the slab must not be reused (reserve()).
+   */
+  private checkSlabWritten(): void {
+    if (!this.pooling || this.socket.writableLength > 0) slabPinned = true;
   }
 
   /**

@@ -41,7 +41,13 @@ export interface FrameOptions {
  * Buffer's own UTF-8 encoder, which buf.write(text, offset, length, "utf8") calls after checking and
  * normalizing its arguments (measured: that wrapper cost more than the encoding of a 1 KiB text frame).
  */
-type Utf8Writable = Buffer & { utf8Write(text: string, offset: number, length: number): number };
+type Utf8Writable = Buffer & {
+  utf8Write(text: string, offset: number, length: number): number;
+  latin1Write(text: string, offset: number, length: number): number;
+};
+
+/** Strings from this length are measured before they are written into the frame (see writeTextFrame). */
+const MEASURE_TEXT_MIN = 1024;
 
 function headerLength(payloadLength: number, masked: boolean): number {
   const base = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10;
@@ -149,8 +155,8 @@ export function writeFrame(
  * Frames a string without encoding it first: the UTF-8 bytes are written straight after the header, and
  * masked in place for clients. Returns the payload's length in bytes. In the sink's room the string is
  * encoded into space for its longest possible encoding (3 bytes per UTF-16 unit) behind the longest header
- * that length could need, and moved back by the difference if the header is shorter: cheaper than measuring
- * the string first (Buffer.byteLength walks it as the encoder does).
+ * that length could need, and moved back by the difference if the header is shorter: below
+ * MEASURE_TEXT_MIN cheaper than measuring the string first (Buffer.byteLength walks it as the encoder does).
  */
 export function writeTextFrame(text: string, options: FrameOptions, sink: ChunkSink): number {
   const masked = options.maskKeys !== null;
@@ -161,7 +167,16 @@ export function writeTextFrame(text: string, options: FrameOptions, sink: ChunkS
   let start: number;
   let byteLength: number;
   let size: number;
-  if (room !== null) {
+  if (room !== null && text.length >= MEASURE_TEXT_MIN) {
+    // Long text is measured first: ASCII (as many bytes as UTF-16 units) is then copied as Latin-1, byte for
+    // byte, which beats the UTF-8 encoder by more than the measuring costs (4 KiB: 94 vs 192 ns).
+    out = room;
+    start = sink.reservedAt!;
+    byteLength = Buffer.byteLength(text);
+    size = headerLength(byteLength, masked);
+    if (byteLength === text.length) (room as Utf8Writable).latin1Write(text, start + size, byteLength);
+    else (room as Utf8Writable).utf8Write(text, start + size, byteLength);
+  } else if (room !== null) {
     out = room;
     start = sink.reservedAt!;
     byteLength = (room as Utf8Writable).utf8Write(text, start + guess, most);

@@ -90,6 +90,9 @@ export function loadSimdMasker(wasm: typeof WebAssembly | undefined): SimdMasker
     const mask = instance.exports.mask as (len: number, key: number) => void;
     // The memory never grows, so this view stays valid.
     const scratch = new Uint8Array(memory.buffer);
+    // The view of the scratch's first n bytes that a block is copied out through, kept for the next block of
+    // the same size: messages of one size (the common stream) cost no view, ~100 bytes of garbage, each.
+    let outView = scratch.subarray(0, 0);
     return {
       maskInto(src, dst, dstOffset, word) {
         const len = src.length;
@@ -98,7 +101,8 @@ export function loadSimdMasker(wasm: typeof WebAssembly | undefined): SimdMasker
           scratch.set(at === 0 && n === len ? src : src.subarray(at, at + n), 0);
           // BLOCK is a multiple of 4, so the key keeps its rotation from block to block.
           mask((n + 63) & ~63, word);
-          dst.set(scratch.subarray(0, n), dstOffset + at);
+          if (outView.length !== n) outView = scratch.subarray(0, n);
+          dst.set(outView, dstOffset + at);
         }
       },
     };

@@ -10,10 +10,12 @@ import { loadSimdMasker } from "./mask-simd.js";
 
 const LONG_MIN = 1024;
 
-// From these sizes on, the WebAssembly SIMD masker (mask-simd.ts) beats the JS loops (a tie at 256 B in place,
-// 1.4-1.9× faster from 512 B to 64 KiB: `node bench/micro/mask-simd.mjs`); null where it cannot load.
+// From these sizes on, the WebAssembly SIMD masker (mask-simd.ts) beats the JS loops (`node
+// bench/micro/mask-simd.mjs`); null where it cannot load. In place (a received frame), once it stopped making
+// a view per call: 57 vs 67 ns at 64 B, 68 vs 91 at 256 B, 89 vs 128 at 1 KiB (CPU time per call on a piece
+// of a read chunk, Node 20 x64); below 64 B applyMaskWord's byte loop.
 const simd = loadSimdMasker(globalThis.WebAssembly);
-const SIMD_IN_PLACE_MIN = 512;
+const SIMD_IN_PLACE_MIN = 64;
 const SIMD_INTO_MIN = 256;
 
 /** The key's 4 bytes as a little-endian word, rotated so that its byte 0 masks payload byte `keyOffset`. */

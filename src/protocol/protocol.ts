@@ -7,7 +7,7 @@ import { type FrameHeader, FrameParser, type FrameSink, PauseReason } from "./fr
 import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
 import { MessageBuffer } from "./message-buffer.js";
-import { isValidUtf8, Utf8StreamValidator } from "./utf8.js";
+import { forgetAsciiText, Utf8StreamValidator, validateText } from "./utf8.js";
 
 // The RFC 6455 state machine after the opening handshake, free of I/O (like Python's websockets and
 // wsproto): bytes go in through receive(), and come out through handler.write(); calls go in through
@@ -730,11 +730,16 @@ export class Protocol implements FrameSink {
       const isText = this.messageOpcode === Opcode.Text;
       this.messageOpcode = 0;
       // §8.1: a text message must be valid UTF-8.
-      if (isText && !isValidUtf8(piece)) {
-        this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
+      if (isText) {
+        if (!validateText(piece)) {
+          this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
+          return;
+        }
+        this.handler.onMessage(piece, true);
+        forgetAsciiText();
         return;
       }
-      this.handler.onMessage(piece, isText);
+      this.handler.onMessage(piece, false);
       return;
     }
     const text = this.messageOpcode === Opcode.Text && !this.messageTransformed;
@@ -791,7 +796,7 @@ export class Protocol implements FrameSink {
     }
     const data = this.message.take();
     if (isText) {
-      if (streamed ? !this.utf8.complete : !isValidUtf8(data)) {
+      if (streamed ? !this.utf8.complete : !validateText(data)) {
         this.utf8.reset();
         this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
         return;
@@ -799,6 +804,7 @@ export class Protocol implements FrameSink {
       this.utf8.reset();
     }
     this.handler.onMessage(data, isText);
+    forgetAsciiText();
   }
 
   /** Runs the extension's decoder; parsing waits so events keep the order of the wire. */
@@ -812,7 +818,7 @@ export class Protocol implements FrameSink {
       this.decoding = false;
       if (error !== null || data === undefined) {
         this.fail(asProtocolError(error, CloseCode.InvalidPayload));
-      } else if (isText && !isValidUtf8(data)) {
+      } else if (isText && !validateText(data)) {
         // §8.1: the decoded text must be UTF-8.
         this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
       } else {
@@ -823,6 +829,7 @@ export class Protocol implements FrameSink {
         } else {
           if (verdict === FrameVerdict.holdAfter) this.parser.pause(PauseReason.held);
           this.handler.onMessage(data, isText);
+          forgetAsciiText();
           // The bytes that arrived meanwhile: parsed now, up to the next message for the decoder, if any.
           this.parser.resume();
         }

@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { isAscii, isUtf8 } from "node:buffer";
 
 // RFC 6455 §8.1: text payloads are UTF-8, and an endpoint fails the connection as soon as the bytes it has
 // received can no longer be the start of valid UTF-8 ("fail fast"), even in the middle of a fragmented
@@ -8,6 +8,47 @@ import { isUtf8 } from "node:buffer";
 /** True when `buf` is complete, valid UTF-8 (the native validator). */
 export function isValidUtf8(buf: Uint8Array): boolean {
   return isUtf8(buf);
+}
+
+/**
+ * From this size a received text message is first checked for ASCII: as fast as the UTF-8 check, and an
+ * all-ASCII message then decodes as Latin-1, a plain copy into a one-byte string (per 1 KiB of ASCII, CPU
+ * time on Node 20 x64: isAscii + latin1Slice 100 ns against isUtf8 + utf8Slice 135 ns; 219 vs 417 at 4 KiB).
+ * Below it, the extra check would cost non-ASCII text more than ASCII text gains.
+ */
+const ASCII_FIRST_MIN = 256;
+
+/** The text message validateText() last found to be all ASCII, until decodeText() or forgetAsciiText(). */
+let asciiText: Uint8Array | null = null;
+
+/** Buffer's own decoders, without toString()'s argument handling. */
+type Sliceable = Buffer & {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+};
+
+/**
+ * RFC 6455 §8.1: true when the whole text message `buf` is valid UTF-8. An all-ASCII one is remembered, so
+ * that decodeText(), called for it before forgetAsciiText(), skips UTF-8 decoding.
+ */
+export function validateText(buf: Buffer): boolean {
+  if (buf.length >= ASCII_FIRST_MIN && isAscii(buf)) {
+    asciiText = buf;
+    return true;
+  }
+  return isUtf8(buf);
+}
+
+/** A text message validated by validateText() (or otherwise known to be UTF-8), as a string. */
+export function decodeText(buf: Buffer): string {
+  // ASCII is Latin-1 byte for byte.
+  if (buf === asciiText) return (buf as Sliceable).latin1Slice(0, buf.length);
+  return (buf as Sliceable).utf8Slice(0, buf.length);
+}
+
+/** The message validateText() remembered has been delivered: it is not kept alive any longer. */
+export function forgetAsciiText(): void {
+  asciiText = null;
 }
 
 /** Validates UTF-8 fed in pieces, failing at the first byte that makes the sequence invalid. */

@@ -6,6 +6,7 @@ import {
 } from "node:stream/web";
 import type { Connection, ConnectionEvents } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
+import { decodeText } from "../protocol/utf8.js";
 import { toSendPayload } from "./binary.js";
 import { pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import { requireArguments, toDictionary, toSequence, toUSVString } from "./webidl.js";
@@ -68,9 +69,6 @@ let adopting: WebSocket | null = null;
 function noop(): void {}
 
 let StreamEventsOf: new (stream: WebSocketStream) => ConnectionEvents;
-
-/** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
-type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
 
 /** A binary message as a plain Uint8Array (WPT read.any.js: its constructor is Uint8Array, not Buffer). */
 function toChunk(data: Buffer): Uint8Array {
@@ -308,7 +306,7 @@ export class WebSocketStream {
   #onMessage(data: Buffer, isText: boolean): void {
     const controller = this.#readable;
     if (controller === null || this.#readableDone) return;
-    controller.enqueue(isText ? (data as Utf8Sliceable).utf8Slice(0, data.length) : toChunk(data));
+    controller.enqueue(isText ? decodeText(data) : toChunk(data));
     // The queue is full: hold the connection until pull() (after the closing handshake started, the rest
     // is taken as it comes, so that the peer's Close is read).
     if (!this.#receiveUnbounded && (controller.desiredSize ?? 0) <= 0) this.#connection?.pauseForReader();

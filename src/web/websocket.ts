@@ -6,6 +6,7 @@ import { resolveHeartbeat } from "../connection/heartbeat.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
+import { decodeText } from "../protocol/utf8.js";
 import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
 import { validateClientOptions } from "./client-options.js";
 import { originToSend, pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
@@ -124,9 +125,6 @@ function requireWebSocket(value: unknown, member: string): void {
     throw new TypeError(`Failed to execute '${member}' on 'WebSocket': Illegal invocation`);
   }
 }
-
-/** Buffer's undocumented but long-stable decoder: toString("utf8") without the argument handling. */
-type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
 
 interface QueuedSend {
   payload: Buffer | null;
@@ -802,9 +800,7 @@ export class WebSocket extends EventTarget {
     // 1. If readyState is not OPEN, return.
     if (this.#readyState !== OPEN || !this.#hasMessageListener) return;
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
-    const value = isText
-      ? (data as Utf8Sliceable).utf8Slice(0, data.length)
-      : toBinaryData(data, this.#binaryType);
+    const value = isText ? decodeText(data) : toBinaryData(data, this.#binaryType);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
     this.dispatchEvent(createMessageEvent(value, (this.#origin ??= new URL(this.#url).origin)));
   }

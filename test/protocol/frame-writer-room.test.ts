@@ -54,6 +54,18 @@ const strings = fc.oneof(
     .tuple(fc.integer({ min: 0, max: 200 }), fc.constantFrom("x", "é", "€", "😀"))
     .map(([n, c]) => c.repeat(n)),
   fc.integer({ min: 5400, max: 5500 }).map((n) => "y".repeat(n)),
+  // From 1,024 units the string is measured first and ASCII copied as Latin-1: ASCII with one character that
+  // is not (Latin-1, 3-byte, astral, a lone surrogate) anywhere, or none.
+  fc
+    .tuple(
+      fc.integer({ min: 1000, max: 3000 }),
+      fc.constantFrom("", "é", "ÿ", "€", "😀", "\ud800", "\udfff"),
+      fc.nat(),
+    )
+    .map(([n, c, at]) => {
+      const ascii = "q".repeat(n);
+      return ascii.slice(0, at % n) + c + ascii.slice(at % n);
+    }),
 );
 
 test("writeTextFrame in a sink's room = in its own buffer, masked or not, any string", () => {
