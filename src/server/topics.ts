@@ -117,10 +117,18 @@ export class SharedMessage implements PublishedMessage {
  * these pay nothing for it.
  */
 export interface TopicReceiver {
+  readonly socket: WebSocket;
+  /**
+   * Whether its messages must go through receive() (a replay is held, or its seam checked); false: it takes
+   * the shared envelope as it is, written straight to its socket (the fan-out's fast path).
+   */
+  readonly replaying: boolean;
   /** Writes one message of `topic`; false when it was dropped. */
   receive(topic: string, message: PositionedMessage): boolean;
-  /** The socket was subscribed to `topic`. */
-  subscribed(topic: string): void;
+  /** The fast path could not write a message to its socket: it must not go unnoticed (returns false). */
+  dropped(): false;
+  /** The socket was subscribed to `topic`, which this process numbers `topicId` in envelopes. */
+  subscribed(topic: string, topicId: number): void;
   /** The socket left `topic` (not called when the socket closes: its session keeps its topics). */
   unsubscribed(topic: string): void;
   /** Who this socket publishes as, for the store (a replay leaves out the session's own messages). */
@@ -132,14 +140,16 @@ export class PositionedMessage {
   readonly topic: string;
   readonly position: string;
   readonly plain: SharedMessage;
+  /** The topic's number in envelopes, set by the registry as it delivers to receivers (0: none yet). */
+  topicId = 0;
   private envelope: SharedMessage | null = null;
-  private readonly wrap: (position: string, topic: string, payload: Buffer) => Buffer;
+  private readonly wrap: (topicId: number, position: string, payload: Buffer) => Buffer;
 
   constructor(
     topic: string,
     position: string,
     plain: SharedMessage,
-    wrap: (position: string, topic: string, payload: Buffer) => Buffer,
+    wrap: (topicId: number, position: string, payload: Buffer) => Buffer,
   ) {
     this.topic = topic;
     this.position = position;
@@ -147,14 +157,37 @@ export class PositionedMessage {
     this.wrap = wrap;
   }
 
-  /** The message in its envelope (position and topic in front), shared by every receiver. */
+  /** The message in its envelope (topic number and position in front), shared by every receiver. */
   enveloped(counters: FanOutCounters): SharedMessage {
     this.envelope ??= new SharedMessage(
-      this.wrap(this.position, this.topic, this.plain.payload),
+      this.wrap(this.topicId, this.position, this.plain.payload),
       this.plain.isText,
       counters,
     );
     return this.envelope;
+  }
+}
+
+/**
+ * A topic's subscribers that take positioned messages (by socket, in subscription order), and the number
+ * envelopes give the topic: one per process, so that one enveloped frame serves every receiver. It lives
+ * as long as the topic has receivers here; a topic that gets receivers again gets a new number (numbers are
+ * not reused: a connection never sees one number name two topics).
+ */
+class TopicReceivers {
+  readonly id: number;
+  readonly members = new Map<WebSocket, TopicReceiver>();
+
+  constructor(id: number) {
+    this.id = id;
+  }
+
+  delete(socket: WebSocket): boolean {
+    return this.members.delete(socket);
+  }
+
+  get size(): number {
+    return this.members.size;
   }
 }
 
@@ -168,9 +201,10 @@ export interface TopicEvents {
 export class TopicRegistry {
   /** topic → its subscribers, in subscription order. */
   private readonly subscribers = new Map<string, Set<WebSocket>>();
-  /** topic → its subscribers that have a receiver, in subscription order. */
   /** Per topic, its subscribers that take positioned messages, with their receiver (no lookup per delivery). */
-  private readonly receiverSubscribers = new Map<string, Map<WebSocket, TopicReceiver>>();
+  private readonly receiverSubscribers = new Map<string, TopicReceivers>();
+  /** The number the next topic that gets receivers is given in envelopes. */
+  private nextTopicId = 1;
   /** socket → its receiver, for the sockets that take positioned messages. */
   private readonly receivers = new Map<WebSocket, TopicReceiver>();
   /** socket → its topics, in subscription order. */
@@ -199,10 +233,11 @@ export class TopicRegistry {
       if (members === undefined) this.subscribers.set(topic, (members = new Set()));
       members.add(socket);
     } else {
-      let members = this.receiverSubscribers.get(topic);
-      if (members === undefined) this.receiverSubscribers.set(topic, (members = new Map()));
-      members.set(socket, receiver);
-      receiver.subscribed(topic);
+      let receivers = this.receiverSubscribers.get(topic);
+      if (receivers === undefined)
+        this.receiverSubscribers.set(topic, (receivers = new TopicReceivers(this.nextTopicId++)));
+      receivers.members.set(socket, receiver);
+      receiver.subscribed(topic, receivers.id);
     }
     if (opened) this.events.topicOpened(topic);
     return true;
@@ -269,13 +304,22 @@ export class TopicRegistry {
   /** fanOut() for a message with a position: the plain subscribers get it plain, the receivers enveloped. */
   fanOutPositioned(message: PositionedMessage, except: WebSocket | null): number {
     let delivered = this.fanOut(message.topic, message.plain, except);
-    const members = this.receiverSubscribers.get(message.topic);
-    if (members === undefined) return delivered;
+    const receivers = this.receiverSubscribers.get(message.topic);
+    if (receivers === undefined) return delivered;
+    message.topicId = receivers.id;
+    // Built once for every receiver (frame-once); a receiver with no replay running takes it as it is.
+    const envelope = message.enveloped(this.counters);
     let dropped = 0;
     let receiversDelivered = 0;
-    for (const [socket, receiver] of members) {
+    for (const receiver of receivers.members.values()) {
+      const socket = receiver.socket;
       if (socket === except) continue;
-      if (receiver.receive(message.topic, message)) receiversDelivered++;
+      if (
+        receiver.replaying
+          ? receiver.receive(message.topic, message)
+          : deliverPublished(socket, envelope) || receiver.dropped()
+      )
+        receiversDelivered++;
       else dropped++;
     }
     delivered += receiversDelivered;
@@ -288,7 +332,7 @@ export class TopicRegistry {
     const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
     const positioned = this.receiverSubscribers.get(topic);
     const sets: Map<string, { delete(socket: WebSocket): boolean; readonly size: number }> =
-      positioned?.has(socket) === true ? this.receiverSubscribers : this.subscribers;
+      positioned?.members.has(socket) === true ? this.receiverSubscribers : this.subscribers;
     const members = sets.get(topic);
     if (members === undefined || !members.delete(socket)) return;
     receiver?.unsubscribed(topic);
