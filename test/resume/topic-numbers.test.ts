@@ -4,9 +4,13 @@
 // topic. The client maps numbers back to names, whatever characters a name holds.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import type net from "node:net";
 import { describe, test } from "node:test";
+import type { ResumeErrorEvent } from "../../src/resume/client.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { allControls, rawResume, resumeClient, startServer, until } from "./helpers.js";
+import { allControls, HOST, rawResume, resumeClient, startServer, until, within } from "./helpers.js";
 
 /** [topic number, position, payload] of each topic message among raw messages. */
 function topicMessages(messages: (string | Buffer)[]): [number, string, string][] {
@@ -110,5 +114,37 @@ describe("topic numbers", () => {
       ...names.map((name) => `${name}:missed`),
     ]);
     assert.deepEqual(client.resets, []);
+  });
+
+  test("a message with a number the server never announced: the client says so, reconnects and resumes before it", async (t) => {
+    // A server speaking the wire format by hand, wrongly: its second message's number (9) was not announced.
+    const server = new WebSocketServer({
+      port: 0,
+      host: HOST,
+      protocols: ["sockjet.resume.1"],
+      pingIntervalMs: 0,
+    });
+    await within(once(server, "listening"), 5000, "listening");
+    t.after(() => server.close());
+    const hellos: Record<string, unknown>[] = [];
+    server.on("connection", (socket) => {
+      socket.onmessage = (event) => {
+        const hello = JSON.parse(String(event.data));
+        hellos.push(hello);
+        if (hello.type !== "hello") return;
+        socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
+        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 1, topic: "a" })}`);
+        socket.send("\u00011 5\nfirst");
+        socket.send("\u00019 6\nunplaced");
+      };
+    });
+    const client = resumeClient(t, `ws://${HOST}:${(server.address() as net.AddressInfo).port}/`);
+    const errors: string[] = [];
+    client.socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    await until(() => hellos.length === 2, 5000, "the resume hello");
+    assert.deepEqual(client.received, ["a:first"], "the unplaced message is not given to the app");
+    assert.match(errors[0], /unknown topic number/);
+    // Resumed from the last message it could place: the server replays what follows.
+    assert.deepEqual(hellos[1], { type: "resume", token: "t1", positions: { a: "5" } });
   });
 });
