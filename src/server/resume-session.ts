@@ -28,6 +28,8 @@ export interface SessionHost {
   readonly counters: FanOutCounters;
   /** The session's topics changed: its record may need saving. */
   changed(session: ResumeSession): void;
+  /** The session's replay is over, seam included: it takes the shared envelopes as they are. */
+  caughtUp(session: ResumeSession): void;
 }
 
 export class ResumeSession implements TopicReceiver {
@@ -101,7 +103,10 @@ export class ResumeSession implements TopicReceiver {
         // No duplicate (docs/resume.md): the replay carried it already.
         if (comparePositions(message.position, last) <= 0) return true;
         this.replayedTo.delete(topic);
-        if (this.replayedTo.size === 0) this.replayedTo = null;
+        if (this.replayedTo.size === 0) {
+          this.replayedTo = null;
+          this.host.caughtUp(this);
+        }
       }
     }
     return this.deliver(message.enveloped(this.host.counters));
@@ -166,7 +171,10 @@ export class ResumeSession implements TopicReceiver {
     this.topics.delete(topic);
     this.topicIds.delete(topic);
     this.held?.delete(topic);
-    this.replayedTo?.delete(topic);
+    if (this.replayedTo?.delete(topic) && this.replayedTo.size === 0) {
+      this.replayedTo = null;
+      if (this.held === null) this.host.caughtUp(this);
+    }
     // The client forgets its position of the topic: its resume hello holds only the topics it follows.
     this.sendControl({ type: "unsubscribed", topic });
     this.host.changed(this);
@@ -213,6 +221,7 @@ export class ResumeSession implements TopicReceiver {
         this.replayedTo.set(topic, last);
       }
     }
+    if (this.replayedTo === null) this.host.caughtUp(this);
     return written;
   }
 }

@@ -120,7 +120,8 @@ export interface TopicReceiver {
   readonly socket: WebSocket;
   /**
    * Whether its messages must go through receive() (a replay is held, or its seam checked); false: it takes
-   * the shared envelope as it is, written straight to its socket (the fan-out's fast path).
+   * the shared envelope as it is, written straight to its socket (the fan-out's fast path). Once it turns
+   * false, the receiver calls TopicRegistry.receiverCaughtUp().
    */
   readonly replaying: boolean;
   /** Writes one message of `topic`; false when it was dropped. */
@@ -177,12 +178,15 @@ export class PositionedMessage {
 class TopicReceivers {
   readonly id: number;
   readonly members = new Map<WebSocket, TopicReceiver>();
+  /** The members with no replay running: they take the shared envelope as it is, as plain subscribers do. */
+  readonly live = new Set<WebSocket>();
 
   constructor(id: number) {
     this.id = id;
   }
 
   delete(socket: WebSocket): boolean {
+    this.live.delete(socket);
     return this.members.delete(socket);
   }
 
@@ -237,6 +241,7 @@ export class TopicRegistry {
       if (receivers === undefined)
         this.receiverSubscribers.set(topic, (receivers = new TopicReceivers(this.nextTopicId++)));
       receivers.members.set(socket, receiver);
+      if (!receiver.replaying) receivers.live.add(socket);
       receiver.subscribed(topic, receivers.id);
     }
     if (opened) this.events.topicOpened(topic);
@@ -246,6 +251,14 @@ export class TopicRegistry {
   /** The publisher id of `socket`'s receiver (its resumable session), if it has one. */
   publisherOf(socket: WebSocket): string | undefined {
     return this.receivers.size === 0 ? undefined : this.receivers.get(socket)?.publisher;
+  }
+
+  /** `socket`'s receiver has no replay running any more: it takes the shared envelope of its topics as it is. */
+  receiverCaughtUp(socket: WebSocket): void {
+    for (const topic of this.topicsBySocket.get(socket) ?? []) {
+      const receivers = this.receiverSubscribers.get(topic);
+      if (receivers?.members.has(socket)) receivers.live.add(socket);
+    }
   }
 
   /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
@@ -288,13 +301,29 @@ export class TopicRegistry {
   fanOut(topic: string, message: SharedMessage, except: WebSocket | null): number {
     const members = this.subscribers.get(topic);
     if (members === undefined) return 0;
+    return this.deliverAll(members, message, except, null);
+  }
+
+  /**
+   * The fan-out loop, one for plain subscribers and live receivers alike (the same code, so the same
+   * optimized machine code, on both paths). A receiver's dropped message goes to its session (`receivers`).
+   */
+  private deliverAll(
+    members: Set<WebSocket>,
+    message: SharedMessage,
+    except: WebSocket | null,
+    receivers: TopicReceivers | null,
+  ): number {
     let delivered = 0;
     let dropped = 0;
     for (const socket of members) {
       if (socket === except) continue;
       // A slow or closing subscriber is skipped (or failed by its connection), never waited for.
       if (deliverPublished(socket, message)) delivered++;
-      else dropped++;
+      else {
+        dropped++;
+        receivers?.members.get(socket)?.dropped();
+      }
     }
     this.counters.delivered += delivered;
     this.counters.dropped += dropped;
@@ -308,18 +337,15 @@ export class TopicRegistry {
     if (receivers === undefined) return delivered;
     message.topicId = receivers.id;
     // Built once for every receiver (frame-once); a receiver with no replay running takes it as it is.
-    const envelope = message.enveloped(this.counters);
+    delivered += this.deliverAll(receivers.live, message.enveloped(this.counters), except, receivers);
+    if (receivers.live.size === receivers.members.size) return delivered;
+    // The others, through their session (held during their replay, or checked against its last position).
     let dropped = 0;
     let receiversDelivered = 0;
     for (const receiver of receivers.members.values()) {
       const socket = receiver.socket;
-      if (socket === except) continue;
-      if (
-        receiver.replaying
-          ? receiver.receive(message.topic, message)
-          : deliverPublished(socket, envelope) || receiver.dropped()
-      )
-        receiversDelivered++;
+      if (socket === except || receivers.live.has(socket)) continue;
+      if (receiver.receive(message.topic, message)) receiversDelivered++;
       else dropped++;
     }
     delivered += receiversDelivered;
