@@ -192,8 +192,17 @@ async function serverRole(contender: FanoutContender, subscribers: number, dist:
 
 class FrameCounter {
   frames = 0;
+  /** Control messages of a resume connection (payload starting with 0x02): not deliveries, not in `frames`. */
+  controls = 0;
   private skip = 0;
   private header: Buffer | null = null;
+  /** The next payload byte is the first of a frame's payload (its resume type byte). */
+  private atPayloadStart = false;
+  private readonly resume: boolean;
+
+  constructor(resume: boolean) {
+    this.resume = resume;
+  }
 
   /** Counts the complete frame headers in `chunk`, skipping payloads (server frames are unmasked). */
   push(chunk: Buffer): void {
@@ -206,6 +215,13 @@ class FrameCounter {
     const end = data.length;
     while (at < end) {
       if (this.skip > 0) {
+        if (this.atPayloadStart) {
+          this.atPayloadStart = false;
+          if (data[at] === 0x02) {
+            this.frames--;
+            this.controls++;
+          }
+        }
         const take = Math.min(this.skip, end - at);
         this.skip -= take;
         at += take;
@@ -224,6 +240,7 @@ class FrameCounter {
       this.frames++;
       at += headerBytes;
       this.skip = length;
+      this.atPayloadStart = this.resume && length > 0;
     }
     if (at < end) this.header = Buffer.from(data.subarray(at));
   }
@@ -245,7 +262,7 @@ async function openReceiver(port: number, counters: FrameCounter[], resume: bool
       (resume ? "Sec-WebSocket-Protocol: sockjet.resume.1\r\n" : "") +
       "\r\n",
   );
-  const counter = new FrameCounter();
+  const counter = new FrameCounter(resume);
   counters.push(counter);
   await new Promise<void>((resolve, reject) => {
     let head = Buffer.alloc(0);
@@ -264,12 +281,11 @@ async function openReceiver(port: number, counters: FrameCounter[], resume: bool
         resolve();
         return;
       }
-      // The session's control message is not a delivery: wait for it, then count from zero.
+      // Control messages (the `session`, a topic's number) are not deliveries: the counter leaves them out.
       socket.write(RESUME_HELLO);
       const started = Date.now();
       const waitForSession = () => {
-        if (counter.frames > 0) {
-          counter.frames = 0;
+        if (counter.controls > 0) {
           resolve();
         } else if (Date.now() - started > 10_000) reject(new Error("no resume session within 10 s"));
         else setTimeout(waitForSession, 5);

@@ -293,6 +293,8 @@ export class ResumableWebSocket extends EventTarget {
   private token: string | null = null;
   /** topic → the last position received on it, in this session. */
   private readonly lastPositions = new Map<string, string>();
+  /** The server's topic numbers on the current connection (its `topic` control messages) → topic. */
+  private topicNames = new Map<number, string>();
   /** The session is set up on the current connection: send() goes straight out. */
   private ready = false;
   /** A session (resumable or not) has been up before: a later one that cannot carry it on is a `reset`. */
@@ -449,6 +451,8 @@ export class ResumableWebSocket extends EventTarget {
         : new this.WebSocketClass(this.url, protocols, this.webSocketOptions);
     this.socketError = null;
     this.resumeSent = false;
+    // Topic numbers are announced on each connection anew.
+    this.topicNames = new Map();
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.onSocketOpen(socket);
     socket.onmessage = (event) => this.onMessage(socket, event.data);
@@ -598,8 +602,7 @@ export class ResumableWebSocket extends EventTarget {
       if (type === DIRECT) this.dispatchEvent(new ResumableMessageEvent(data.slice(1), null, null));
       else if (type === TOPIC) {
         const end = data.indexOf("\n");
-        const [topic, position] = readHeader(data.slice(1, end));
-        this.topicMessage(topic, position, data.slice(end + 1));
+        this.topicMessage(socket, data.slice(1, end), data.slice(end + 1));
       } else if (type === CONTROL) this.onControl(JSON.parse(data.slice(1)));
       return;
     }
@@ -609,12 +612,28 @@ export class ResumableWebSocket extends EventTarget {
       this.dispatchEvent(new ResumableMessageEvent(this.binary(bytes.slice(1).buffer), null, null));
     else if (type === TOPIC) {
       const end = bytes.indexOf(0x0a);
-      const [topic, position] = readHeader(utf8.decode(bytes.subarray(1, end)));
-      this.topicMessage(topic, position, this.binary(bytes.slice(end + 1).buffer));
+      this.topicMessage(
+        socket,
+        utf8.decode(bytes.subarray(1, end)),
+        this.binary(bytes.slice(end + 1).buffer),
+      );
     }
   }
 
-  private topicMessage(topic: string, position: string, data: unknown): void {
+  /** A topic message, its header "<topic number> <position>" (docs/resume.md). */
+  private topicMessage(socket: WebSocketLike, header: string, data: unknown): void {
+    const space = header.indexOf(" ");
+    const topic = this.topicNames.get(Number(header.slice(0, space)));
+    const position = header.slice(space + 1);
+    if (topic === undefined) {
+      // A number the server never announced here: the message cannot be placed, and skipping it would be
+      // a gap. The connection is dropped (1006 for the app, not a stop code); the resume replays it.
+      this.dispatchEvent(
+        new ResumeErrorEvent("error", { message: `sockjet.resume: unknown topic number in "${header}"` }),
+      );
+      socket.close();
+      return;
+    }
     this.lastPositions.set(topic, position);
     this.dispatchEvent(new ResumableMessageEvent(data, topic, position));
   }
@@ -627,6 +646,7 @@ export class ResumableWebSocket extends EventTarget {
     replayed?: number;
     topics?: unknown;
     topic?: unknown;
+    id?: unknown;
   }) {
     if (control.type === "reset") {
       this.reset(String(control.reason));
@@ -635,9 +655,16 @@ export class ResumableWebSocket extends EventTarget {
       if (control.resumed !== true) this.lastPositions.clear();
       else if (Array.isArray(control.topics)) this.keepPositionsOf(control.topics);
       this.sessionReady(control.resumed === true);
+    } else if (control.type === "topic") {
+      // The number the server's envelopes give this topic on this connection, from now on.
+      if (typeof control.id === "number" && typeof control.topic === "string")
+        this.topicNames.set(control.id, control.topic);
     } else if (control.type === "unsubscribed") {
       // The app unsubscribed this session from the topic: its position would only grow the next hello.
-      if (typeof control.topic === "string") this.lastPositions.delete(control.topic);
+      if (typeof control.topic === "string") {
+        this.lastPositions.delete(control.topic);
+        for (const [id, topic] of this.topicNames) if (topic === control.topic) this.topicNames.delete(id);
+      }
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
     }
@@ -655,10 +682,4 @@ export class ResumableWebSocket extends EventTarget {
     if (this.options.binaryType === "blob" && data instanceof ArrayBuffer) return new Blob([data]);
     return data;
   }
-}
-
-/** "<position> <topic as JSON>" → [topic, position]. */
-function readHeader(header: string): [string, string] {
-  const space = header.indexOf(" ");
-  return [JSON.parse(header.slice(space + 1)) as string, header.slice(0, space)];
 }

@@ -29,7 +29,12 @@ export const MEMORY_RESUME_DEFAULTS = {
 class TopicRing {
   /** Position (counter value) of the newest message; `start` before the first. */
   last: number;
-  private readonly messages: StoredMessage[] = [];
+  // The messages as parallel arrays, not StoredMessage objects: a kept message then holds one object (its
+  // payload) for the garbage collector to move and promote, not three (the object and its position string
+  // too): every publish is kept, so this is paid on each (docs/resume.md, "Cost").
+  private readonly payloads: Buffer[] = [];
+  private readonly texts: boolean[] = [];
+  private readonly publishers: (string | undefined)[] = [];
 
   /**
    * `start`: the counter before this ring's first message (0, or past every position handed out when the
@@ -46,13 +51,17 @@ class TopicRing {
 
   append(payload: Buffer, isText: boolean, publisher: string | undefined): string {
     const counter = ++this.last;
-    const position = String(counter);
-    const message: StoredMessage =
-      publisher === undefined ? { position, payload, isText } : { position, payload, isText, publisher };
     const index = (counter - this.start - 1) % this.capacity;
-    if (index === this.messages.length) this.messages.push(message);
-    else this.messages[index] = message;
-    return position;
+    if (index === this.payloads.length) {
+      this.payloads.push(payload);
+      this.texts.push(isText);
+      this.publishers.push(publisher);
+    } else {
+      this.payloads[index] = payload;
+      this.texts[index] = isText;
+      this.publishers[index] = publisher;
+    }
+    return String(counter);
   }
 
   /** Messages after counter `after`, or null if some of them are no longer kept. */
@@ -64,7 +73,14 @@ class TopicRing {
     if (after + 1 < oldestKept) return null;
     const out: StoredMessage[] = [];
     for (let counter = after + 1; counter <= this.last && out.length < limit; counter++) {
-      out.push(this.messages[(counter - this.start - 1) % this.capacity]);
+      const index = (counter - this.start - 1) % this.capacity;
+      const position = String(counter);
+      const publisher = this.publishers[index];
+      const payload = this.payloads[index];
+      const isText = this.texts[index];
+      out.push(
+        publisher === undefined ? { position, payload, isText } : { position, payload, isText, publisher },
+      );
     }
     return out;
   }

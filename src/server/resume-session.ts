@@ -8,7 +8,13 @@ import {
   type SessionRecord,
   type StoredMessage,
 } from "./resume-store.js";
-import { controlMessage, DIRECT_PREFIX, ENVELOPES, envelopeTopicMessage } from "./resume-wire.js";
+import {
+  controlMessage,
+  DIRECT_PREFIX,
+  ENVELOPES,
+  envelopeTopicMessage,
+  topicAnnouncement,
+} from "./resume-wire.js";
 import { type FanOutCounters, type PositionedMessage, SharedMessage, type TopicReceiver } from "./topics.js";
 
 // One resumable session on one open connection: the topics it follows (each with the position it started
@@ -22,6 +28,8 @@ export interface SessionHost {
   readonly counters: FanOutCounters;
   /** The session's topics changed: its record may need saving. */
   changed(session: ResumeSession): void;
+  /** The session's replay is over, seam included: it takes the shared envelopes as they are. */
+  caughtUp(session: ResumeSession): void;
 }
 
 export class ResumeSession implements TopicReceiver {
@@ -34,6 +42,8 @@ export class ResumeSession implements TopicReceiver {
   readonly publisher: string;
   /** topic → the position this session started from on it. */
   readonly topics = new Map<string, string>();
+  /** topic → its number in envelopes on this connection (announced when it subscribed). */
+  private readonly topicIds = new Map<string, number>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
   private held: Map<string, PositionedMessage[]> | null = null;
   /**
@@ -77,6 +87,10 @@ export class ResumeSession implements TopicReceiver {
 
   // ---- TopicReceiver -----------------------------------------------------------------------------------
 
+  get replaying(): boolean {
+    return this.held !== null || this.replayedTo !== null;
+  }
+
   receive(topic: string, message: PositionedMessage): boolean {
     const held = this.held?.get(topic);
     if (held !== undefined) {
@@ -89,7 +103,10 @@ export class ResumeSession implements TopicReceiver {
         // No duplicate (docs/resume.md): the replay carried it already.
         if (comparePositions(message.position, last) <= 0) return true;
         this.replayedTo.delete(topic);
-        if (this.replayedTo.size === 0) this.replayedTo = null;
+        if (this.replayedTo.size === 0) {
+          this.replayedTo = null;
+          this.host.caughtUp(this);
+        }
       }
     }
     return this.deliver(message.enveloped(this.host.counters));
@@ -98,11 +115,17 @@ export class ResumeSession implements TopicReceiver {
   /**
    * Writes one topic message. One dropped on an open connection (a "pause" slow consumer over its
    * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead, so that the
-   * client resumes and gets it in its replay. With 1013 (Try Again Later, IANA registry, RFC 6455 §11.7), not
-   * 1008: a policy close is one of ResumableWebSocket's stopCloseCodes, and the client would never come back.
+   * client resumes and gets it in its replay.
    */
   private deliver(message: SharedMessage): boolean {
-    if (deliverPublished(this.socket, message)) return true;
+    return deliverPublished(this.socket, message) || this.dropped();
+  }
+
+  /**
+   * A topic message was not written. With 1013 (Try Again Later, IANA registry, RFC 6455 §11.7), not 1008: a
+   * policy close is one of ResumableWebSocket's stopCloseCodes, and the client would never come back.
+   */
+  dropped(): false {
     if (this.socket.readyState === 1)
       closeWithStatus(
         this.socket,
@@ -112,7 +135,10 @@ export class ResumeSession implements TopicReceiver {
     return false;
   }
 
-  subscribed(topic: string): void {
+  subscribed(topic: string, topicId: number): void {
+    // The client learns the topic's number before any message of it (send order = wire order).
+    this.topicIds.set(topic, topicId);
+    this.sendControl(topicAnnouncement(topicId, topic));
     if (this.topics.has(topic)) return;
     // A new subscription starts where the topic is now: a resume replays what came after.
     const position = this.host.store.lastPosition(topic);
@@ -143,8 +169,12 @@ export class ResumeSession implements TopicReceiver {
 
   unsubscribed(topic: string): void {
     this.topics.delete(topic);
+    this.topicIds.delete(topic);
     this.held?.delete(topic);
-    this.replayedTo?.delete(topic);
+    if (this.replayedTo?.delete(topic) && this.replayedTo.size === 0) {
+      this.replayedTo = null;
+      if (this.held === null) this.host.caughtUp(this);
+    }
     // The client forgets its position of the topic: its resume hello holds only the topics it follows.
     this.sendControl({ type: "unsubscribed", topic });
     this.host.changed(this);
@@ -171,11 +201,12 @@ export class ResumeSession implements TopicReceiver {
       // come from a close): nothing to write.
       if (!this.topics.has(topic)) continue;
       let last = this.topics.get(topic)!;
+      const topicId = this.topicIds.get(topic)!;
       for (const message of messages) {
         last = message.position;
         // Its own publish (socket.publish): live, it was not sent to it either.
         if (message.publisher === this.publisher) continue;
-        const bytes = envelopeTopicMessage(message.position, topic, message.payload);
+        const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
         this.deliver(new SharedMessage(bytes, message.isText, this.host.counters));
         written++;
       }
@@ -190,6 +221,7 @@ export class ResumeSession implements TopicReceiver {
         this.replayedTo.set(topic, last);
       }
     }
+    if (this.replayedTo === null) this.host.caughtUp(this);
     return written;
   }
 }

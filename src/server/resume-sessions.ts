@@ -152,6 +152,10 @@ export class ResumeSessions implements SessionHost {
     this.aliases.delete(id);
   }
 
+  caughtUp(session: ResumeSession): void {
+    this.registry.receiverCaughtUp(session.socket);
+  }
+
   changed(session: ResumeSession): void {
     if (!this.store.distributes || !this.sessions.has(session.socket)) return;
     this.dirty.add(session);

@@ -17,17 +17,24 @@ export const DIRECT_PREFIX = Buffer.from([DIRECT_MESSAGE]);
 export const ENVELOPES = new WeakSet<Buffer>();
 
 /**
- * A topic message: 0x01 + "<position> <topic as JSON>\n" + payload. JSON, because a topic may hold any
- * character, "\n" too; the header is ASCII-safe UTF-8, valid in a text message.
+ * A topic message: 0x01 + "<topic number> <position>\n" + payload. The topic is named by the number this
+ * process gives it (announced to each connection by topicAnnouncement() when it subscribes), so that the
+ * header stays short, and the same for every connection: one envelope per publish. Digits, a space, dashes
+ * and "\n": ASCII, valid in a text message.
  */
-export function envelopeTopicMessage(position: string, topic: string, payload: Buffer): Buffer {
-  const header = `\u0001${position} ${JSON.stringify(topic)}\n`;
+export function envelopeTopicMessage(topicId: number, position: string, payload: Buffer): Buffer {
+  const header = `\u0001${topicId} ${position}\n`;
   const headerLength = Buffer.byteLength(header);
   const bytes = Buffer.allocUnsafe(headerLength + payload.length);
   bytes.write(header, 0, "utf8");
   payload.copy(bytes, headerLength);
   ENVELOPES.add(bytes);
   return bytes;
+}
+
+/** The control message that tells a connection the number of a topic it subscribed to (docs/resume.md). */
+export function topicAnnouncement(topicId: number, topic: string): Record<string, unknown> {
+  return { type: "topic", id: topicId, topic };
 }
 
 export type ResetReason = "expired" | "unknown" | "forged" | "invalid" | "gap";

@@ -117,10 +117,19 @@ export class SharedMessage implements PublishedMessage {
  * these pay nothing for it.
  */
 export interface TopicReceiver {
+  readonly socket: WebSocket;
+  /**
+   * Whether its messages must go through receive() (a replay is held, or its seam checked); false: it takes
+   * the shared envelope as it is, written straight to its socket (the fan-out's fast path). Once it turns
+   * false, the receiver calls TopicRegistry.receiverCaughtUp().
+   */
+  readonly replaying: boolean;
   /** Writes one message of `topic`; false when it was dropped. */
   receive(topic: string, message: PositionedMessage): boolean;
-  /** The socket was subscribed to `topic`. */
-  subscribed(topic: string): void;
+  /** The fast path could not write a message to its socket: it must not go unnoticed (returns false). */
+  dropped(): false;
+  /** The socket was subscribed to `topic`, which this process numbers `topicId` in envelopes. */
+  subscribed(topic: string, topicId: number): void;
   /** The socket left `topic` (not called when the socket closes: its session keeps its topics). */
   unsubscribed(topic: string): void;
   /** Who this socket publishes as, for the store (a replay leaves out the session's own messages). */
@@ -132,14 +141,16 @@ export class PositionedMessage {
   readonly topic: string;
   readonly position: string;
   readonly plain: SharedMessage;
+  /** The topic's number in envelopes, set by the registry as it delivers to receivers (0: none yet). */
+  topicId = 0;
   private envelope: SharedMessage | null = null;
-  private readonly wrap: (position: string, topic: string, payload: Buffer) => Buffer;
+  private readonly wrap: (topicId: number, position: string, payload: Buffer) => Buffer;
 
   constructor(
     topic: string,
     position: string,
     plain: SharedMessage,
-    wrap: (position: string, topic: string, payload: Buffer) => Buffer,
+    wrap: (topicId: number, position: string, payload: Buffer) => Buffer,
   ) {
     this.topic = topic;
     this.position = position;
@@ -147,14 +158,40 @@ export class PositionedMessage {
     this.wrap = wrap;
   }
 
-  /** The message in its envelope (position and topic in front), shared by every receiver. */
+  /** The message in its envelope (topic number and position in front), shared by every receiver. */
   enveloped(counters: FanOutCounters): SharedMessage {
     this.envelope ??= new SharedMessage(
-      this.wrap(this.position, this.topic, this.plain.payload),
+      this.wrap(this.topicId, this.position, this.plain.payload),
       this.plain.isText,
       counters,
     );
     return this.envelope;
+  }
+}
+
+/**
+ * A topic's subscribers that take positioned messages (by socket, in subscription order), and the number
+ * envelopes give the topic: one per process, so that one enveloped frame serves every receiver. It lives
+ * as long as the topic has receivers here; a topic that gets receivers again gets a new number (numbers are
+ * not reused: a connection never sees one number name two topics).
+ */
+class TopicReceivers {
+  readonly id: number;
+  readonly members = new Map<WebSocket, TopicReceiver>();
+  /** The members with no replay running: they take the shared envelope as it is, as plain subscribers do. */
+  readonly live = new Set<WebSocket>();
+
+  constructor(id: number) {
+    this.id = id;
+  }
+
+  delete(socket: WebSocket): boolean {
+    this.live.delete(socket);
+    return this.members.delete(socket);
+  }
+
+  get size(): number {
+    return this.members.size;
   }
 }
 
@@ -168,9 +205,10 @@ export interface TopicEvents {
 export class TopicRegistry {
   /** topic → its subscribers, in subscription order. */
   private readonly subscribers = new Map<string, Set<WebSocket>>();
-  /** topic → its subscribers that have a receiver, in subscription order. */
   /** Per topic, its subscribers that take positioned messages, with their receiver (no lookup per delivery). */
-  private readonly receiverSubscribers = new Map<string, Map<WebSocket, TopicReceiver>>();
+  private readonly receiverSubscribers = new Map<string, TopicReceivers>();
+  /** The number the next topic that gets receivers is given in envelopes. */
+  private nextTopicId = 1;
   /** socket → its receiver, for the sockets that take positioned messages. */
   private readonly receivers = new Map<WebSocket, TopicReceiver>();
   /** socket → its topics, in subscription order. */
@@ -199,10 +237,12 @@ export class TopicRegistry {
       if (members === undefined) this.subscribers.set(topic, (members = new Set()));
       members.add(socket);
     } else {
-      let members = this.receiverSubscribers.get(topic);
-      if (members === undefined) this.receiverSubscribers.set(topic, (members = new Map()));
-      members.set(socket, receiver);
-      receiver.subscribed(topic);
+      let receivers = this.receiverSubscribers.get(topic);
+      if (receivers === undefined)
+        this.receiverSubscribers.set(topic, (receivers = new TopicReceivers(this.nextTopicId++)));
+      receivers.members.set(socket, receiver);
+      if (!receiver.replaying) receivers.live.add(socket);
+      receiver.subscribed(topic, receivers.id);
     }
     if (opened) this.events.topicOpened(topic);
     return true;
@@ -211,6 +251,14 @@ export class TopicRegistry {
   /** The publisher id of `socket`'s receiver (its resumable session), if it has one. */
   publisherOf(socket: WebSocket): string | undefined {
     return this.receivers.size === 0 ? undefined : this.receivers.get(socket)?.publisher;
+  }
+
+  /** `socket`'s receiver has no replay running any more: it takes the shared envelope of its topics as it is. */
+  receiverCaughtUp(socket: WebSocket): void {
+    for (const topic of this.topicsBySocket.get(socket) ?? []) {
+      const receivers = this.receiverSubscribers.get(topic);
+      if (receivers?.members.has(socket)) receivers.live.add(socket);
+    }
   }
 
   /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
@@ -253,13 +301,29 @@ export class TopicRegistry {
   fanOut(topic: string, message: SharedMessage, except: WebSocket | null): number {
     const members = this.subscribers.get(topic);
     if (members === undefined) return 0;
+    return this.deliverAll(members, message, except, null);
+  }
+
+  /**
+   * The fan-out loop, one for plain subscribers and live receivers alike (the same code, so the same
+   * optimized machine code, on both paths). A receiver's dropped message goes to its session (`receivers`).
+   */
+  private deliverAll(
+    members: Set<WebSocket>,
+    message: SharedMessage,
+    except: WebSocket | null,
+    receivers: TopicReceivers | null,
+  ): number {
     let delivered = 0;
     let dropped = 0;
     for (const socket of members) {
       if (socket === except) continue;
       // A slow or closing subscriber is skipped (or failed by its connection), never waited for.
       if (deliverPublished(socket, message)) delivered++;
-      else dropped++;
+      else {
+        dropped++;
+        receivers?.members.get(socket)?.dropped();
+      }
     }
     this.counters.delivered += delivered;
     this.counters.dropped += dropped;
@@ -269,12 +333,18 @@ export class TopicRegistry {
   /** fanOut() for a message with a position: the plain subscribers get it plain, the receivers enveloped. */
   fanOutPositioned(message: PositionedMessage, except: WebSocket | null): number {
     let delivered = this.fanOut(message.topic, message.plain, except);
-    const members = this.receiverSubscribers.get(message.topic);
-    if (members === undefined) return delivered;
+    const receivers = this.receiverSubscribers.get(message.topic);
+    if (receivers === undefined) return delivered;
+    message.topicId = receivers.id;
+    // Built once for every receiver (frame-once); a receiver with no replay running takes it as it is.
+    delivered += this.deliverAll(receivers.live, message.enveloped(this.counters), except, receivers);
+    if (receivers.live.size === receivers.members.size) return delivered;
+    // The others, through their session (held during their replay, or checked against its last position).
     let dropped = 0;
     let receiversDelivered = 0;
-    for (const [socket, receiver] of members) {
-      if (socket === except) continue;
+    for (const receiver of receivers.members.values()) {
+      const socket = receiver.socket;
+      if (socket === except || receivers.live.has(socket)) continue;
       if (receiver.receive(message.topic, message)) receiversDelivered++;
       else dropped++;
     }
@@ -288,7 +358,7 @@ export class TopicRegistry {
     const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
     const positioned = this.receiverSubscribers.get(topic);
     const sets: Map<string, { delete(socket: WebSocket): boolean; readonly size: number }> =
-      positioned?.has(socket) === true ? this.receiverSubscribers : this.subscribers;
+      positioned?.members.has(socket) === true ? this.receiverSubscribers : this.subscribers;
     const members = sets.get(topic);
     if (members === undefined || !members.delete(socket)) return;
     receiver?.unsubscribed(topic);

@@ -77,8 +77,10 @@ test("a session message naming the session's topics: the positions of the others
       hellos.push(hello);
       if (hello.type === "hello") {
         socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
-        socket.send('\u00011 "a"\nA');
-        socket.send('\u00011 "b"\nB');
+        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 7, topic: "a" })}`);
+        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 8, topic: "b" })}`);
+        socket.send("\u00017 1\nA");
+        socket.send("\u00018 1\nB");
       } else {
         socket.send(
           `\u0002${JSON.stringify({ type: "session", token: "t2", resumed: true, topics: ["a"] })}`,

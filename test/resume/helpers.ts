@@ -145,8 +145,13 @@ export async function rawResume(
   return { socket, messages, closed };
 }
 
-/** The control messages among raw messages, parsed. */
+/** The control messages among raw messages, parsed; without the topic numbers' announcements (`topic`). */
 export function controls(messages: (string | Buffer)[]): Record<string, unknown>[] {
+  return allControls(messages).filter((control) => control.type !== "topic");
+}
+
+/** Every control message among raw messages, parsed. */
+export function allControls(messages: (string | Buffer)[]): Record<string, unknown>[] {
   return messages
     .filter((m): m is string => typeof m === "string" && m.charCodeAt(0) === 2)
     .map((m) => JSON.parse(m.slice(1)));

@@ -39,7 +39,8 @@ describe("a session's own publishes", () => {
       // What the session published (from-a-*) is not replayed; what was published while it was away is.
       assert.deepEqual(topicPayloads(again.messages), [`from-server-${round}`], `round ${round}`);
       const replayed = again.messages.find((m) => typeof m === "string" && m.charCodeAt(0) === 1) as string;
-      position = replayed.slice(1, replayed.indexOf(" "));
+      // 0x01 "<topic number> <position>\n"
+      position = replayed.slice(replayed.indexOf(" ") + 1, replayed.indexOf("\n"));
       again.socket.send(`from-a-${round + 1}`);
       await until(
         () => topicPayloads(b.messages).includes(`from-a-${round + 1}`),

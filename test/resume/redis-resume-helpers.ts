@@ -2,6 +2,7 @@
 // (docs/resume.md) and keeps its positions, server processes driven over IPC, and a TCP relay whose
 // connections a test cuts (a network drop).
 
+import assert from "node:assert/strict";
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
@@ -24,11 +25,14 @@ export class RawResumeClient {
   /** Control messages (parsed) and direct messages ("direct:<text>"), in order. */
   readonly events: Record<string, unknown>[] = [];
   socket: WebSocket | null = null;
+  /** The topic numbers announced on the current connection (its `topic` control messages). */
+  private topicNames = new Map<number, string>();
 
   /** Opens a connection to `url`: a hello, or a resume when a token is held. Resolves once it has a session. */
   async connect(url: string, protocols: string[] = []): Promise<Record<string, unknown>> {
     const socket = new WebSocket(url, ["sockjet.resume.1", ...protocols]);
     this.socket = socket;
+    this.topicNames = new Map();
     const from = this.events.length;
     socket.addEventListener("message", (event) => this.onMessage(event.data as string));
     await within(once(socket, "open"), 10_000, "the resume connection to open");
@@ -59,17 +63,23 @@ export class RawResumeClient {
       this.events.push({ type: "direct", data: data.slice(1) });
     } else if (kind === 2) {
       const control = JSON.parse(data.slice(1)) as Record<string, unknown>;
+      if (control.type === "topic") {
+        // Not an event of the session: the number its envelopes give a topic on this connection.
+        this.topicNames.set(Number(control.id), String(control.topic));
+        return;
+      }
       if (control.type === "session") this.token = String(control.token);
       if (control.type === "reset")
         for (const topic of Object.keys(this.positions)) delete this.positions[topic];
       this.events.push(control);
     } else if (kind === 1) {
-      // 0x01 "<position> <topic as JSON>\n" payload
+      // 0x01 "<topic number> <position>\n" payload
       const newline = data.indexOf("\n");
       const header = data.slice(1, newline);
       const space = header.indexOf(" ");
-      const position = header.slice(0, space);
-      const topic = JSON.parse(header.slice(space + 1)) as string;
+      const position = header.slice(space + 1);
+      const topic = this.topicNames.get(Number(header.slice(0, space)));
+      assert.ok(topic !== undefined, `a topic number announced before its message: ${header}`);
       this.positions[topic] = position;
       this.received.push({ topic, position, data: data.slice(newline + 1) });
     } else {

@@ -21,12 +21,15 @@ async function endedSession(
   const [serverSide] = [...started.server.clients].filter((c) => c.topics.length === 0 && !c.resumed);
   serverSide.subscribe(topic);
   started.server.publish(topic, "seen");
-  await until(() => raw.messages.length === 2, 5000, "the first topic message");
-  const header = (raw.messages[1] as string).slice(1, (raw.messages[1] as string).indexOf("\n"));
+  const isTopicMessage = (m: string | Buffer): m is string => typeof m === "string" && m.charCodeAt(0) === 1;
+  await until(() => raw.messages.some(isTopicMessage), 5000, "the first topic message");
+  const message = raw.messages.find(isTopicMessage)!;
+  // 0x01 "<topic number> <position>\n"
+  const header = message.slice(1, message.indexOf("\n"));
   raw.socket.close();
   await within(raw.closed, 5000, "close");
   await until(() => started.server.clients.size === 0, 5000, "the server side to close");
-  return { token: session.token as string, lastPosition: header.split(" ")[0] };
+  return { token: session.token as string, lastPosition: header.split(" ")[1] };
 }
 
 describe("resume tokens", () => {
