@@ -20,7 +20,7 @@
 // - server: the server process publishes in a loop, `--burst` messages per event-loop turn (1: one publish
 //   per turn, the worst case for write batching; 16: a busy publisher), waiting while more than 64 KiB per
 //   subscriber is buffered.
-// sockjet-resume (not in the default --only): the same sockjet server with `resume: {}`, every receiver a
+// sockjet-resume (in `npm run bench`, not in this script's default --only): the same sockjet server with `resume: {}`, every receiver a
 // resume connection (sockjet.resume.1): each publish gets a position and is kept in the memory store, and
 // is framed once in its envelope; the cost of positions on live fan-out against "sockjet".
 // bench/run.ts can call runFanout() and print formatFanout().
@@ -580,7 +580,7 @@ export function fanoutContended(results: (FanoutResult | undefined)[], contended
 /** The sockjet and ws results of every size/publisher/burst case, in the order they ran. */
 export function fanoutPairs(
   results: FanoutResult[],
-): { sockjet?: FanoutResult; ws?: FanoutResult; size: number; label: string }[] {
+): { sockjet?: FanoutResult; ws?: FanoutResult; resume?: FanoutResult; size: number; label: string }[] {
   const keys = new Set(results.map((r) => `${r.size}/${r.publisher}/${r.burst}`));
   return [...keys].map((key) => {
     const [sizeText, publisher, burstText] = key.split("/");
@@ -594,17 +594,18 @@ export function fanoutPairs(
       );
     const sockjet = match("sockjet");
     const ws = match("ws");
-    return { sockjet, ws, size: Number(sizeText), label: caseLabel((sockjet ?? ws)!) };
+    const resume = match("sockjet-resume");
+    return { sockjet, ws, resume, size: Number(sizeText), label: caseLabel((sockjet ?? ws ?? resume)!) };
   });
 }
 
 /** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
 export function formatFanout(results: FanoutResult[], format: FanoutFormat = {}): string {
   const lines = [
-    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws | others' CPU |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|",
+    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws | others' CPU | resume on (÷ sockjet) |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const { sockjet: ours, ws: theirs, size, label } of fanoutPairs(results)) {
+  for (const { sockjet: ours, ws: theirs, resume, size, label } of fanoutPairs(results)) {
     const contended = fanoutContended([ours, theirs], format.contendedCpu);
     const rate = (r: FanoutResult | undefined) =>
       r === undefined ? "–" : `${formatRate(r.deliveredPerSecond)}/s`;
@@ -622,7 +623,8 @@ export function formatFanout(results: FanoutResult[], format: FanoutFormat = {})
       r === undefined || !Number.isFinite(r.otherCpuPercent) ? "–" : `${r.otherCpuPercent.toFixed(0)}%`;
     lines.push(
       `| ${formatSize(size)} | ${label} | ${rate(ours)} | ${rate(theirs)} | ${ratio} | ` +
-        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} | ${other(ours)} / ${other(theirs)} |`,
+        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} | ${other(ours)} / ${other(theirs)} | ` +
+        `${resume === undefined ? "–" : `${rate(resume)} (${ours === undefined ? "–" : `${(resume.deliveredPerSecond / ours.deliveredPerSecond).toFixed(2)}×`})`} |`,
     );
   }
   return lines.join("\n");

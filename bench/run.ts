@@ -128,7 +128,7 @@ async function main(): Promise<number> {
   }
   if (options.parts.includes("fanout")) {
     tasks.push(fanoutTask());
-    estimateS += 12 * (6 + options.runs * options.fanoutSeconds);
+    estimateS += 18 * (6 + options.runs * options.fanoutSeconds);
   }
   // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
   const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;

@@ -23,6 +23,8 @@ export const TARGET_CLIENT_SMALL = 1.5;
 export const TARGET_CLIENT_LARGE = 1.2;
 export const TARGET_DEFLATE = 1.0;
 export const TARGET_FANOUT = 5;
+/** Issue 19: live fan-out with resume positions at least this fraction of plain fan-out (≤ 10% slower). */
+export const TARGET_RESUME_FANOUT = 0.9;
 /** idle memory per connection: at most this much above raw TCP's, and below ws's (issue 17) */
 export const TARGET_IDLE_OVER_RAW_KIB = 1.0;
 /** sockjet ÷ ws at 64 KiB and 1 MiB (issue 17) */
@@ -265,9 +267,26 @@ export function targetRows(): TargetRow[] {
       ),
     );
   }
+  // Issue 19: what positions cost live fan-out, every receiver a resume connection (sockjet.resume.1).
+  for (const pair of pairs) {
+    if (pair.resume === undefined) continue;
+    const resumed = pair.resume.deliveredPerSecond;
+    const plain = pair.sockjet?.deliveredPerSecond ?? Number.NaN;
+    rows.push(
+      ratioRow(
+        "#19",
+        `Fan-out with resume positions, ${formatSize(pair.size)}, ${pair.label}: ≤ 10% slower than without (resume ÷ plain ≥ ${TARGET_RESUME_FANOUT}×)`,
+        resumed,
+        plain,
+        `${formatRate(resumed)} vs ${formatRate(plain)} deliveries/s`,
+        (x) => x >= TARGET_RESUME_FANOUT,
+        fanoutContended([pair.sockjet, pair.resume], CONTENDED_CPU),
+      ),
+    );
+  }
   {
     const frames = fanoutRun.results
-      .filter((r) => r.contender === "sockjet" && r.framesPerMessage !== undefined)
+      .filter((r) => r.contender !== "ws" && r.framesPerMessage !== undefined)
       .map((r) => r.framesPerMessage!);
     const worst = frames.length > 0 ? Math.max(...frames) : Number.NaN;
     rows.push({

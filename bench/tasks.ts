@@ -77,7 +77,7 @@ export function fanoutTask(): Task {
           bursts: [1, 16],
           runs: options.runs,
           seconds: options.fanoutSeconds,
-          contenders: ["sockjet", "ws"],
+          contenders: ["sockjet", "ws", "sockjet-resume"],
           dist: true,
           cpus: { server: pinning.server, receivers: pinning.loadgen },
           log,
