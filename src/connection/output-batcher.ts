@@ -227,8 +227,12 @@ export class OutputBatcher {
     if (slabPinned) return false;
     // This batch may hold the slab's bytes only in its open run, which is moved; others not at all.
     if (holdsSealedSlabBytes(this)) return false;
-    for (const other of waiting) if (other !== this && holdsSlabBytes(other)) return false;
-    for (const other of bursting) if (other !== this && holdsSlabBytes(other)) return false;
+    // Newest first: in a loop of sends to many sockets the last batches hold the current slab's bytes, so the
+    // answer comes at once (front first, each fill walked past every older batch: O(N²) for the loop).
+    for (let i = waiting.length - 1; i >= 0; i--)
+      if (waiting[i] !== this && holdsSlabBytes(waiting[i])) return false;
+    for (let i = bursting.length - 1; i >= 0; i--)
+      if (bursting[i] !== this && holdsSlabBytes(bursting[i])) return false;
     const kept = this.region === slab ? this.regionEnd - this.regionStart : 0;
     if (kept + size > SLAB_SIZE) return false;
     if (kept > 0) {
