@@ -297,26 +297,30 @@ describe("HTML §8.1.8.1 event handler attributes on WebSocket", () => {
 
   test("one slot per type: the handler keeps the position where it was first set; replacing keeps it", async (t) => {
     const peer = await peerServer(t);
+    // Each message is sent when the client asks for it (not on a timer: a loaded machine cannot reorder them).
     peer.server.on("connection", (socket) => {
-      socket.send("1");
-      setTimeout(() => socket.send("2"), 30);
-      setTimeout(() => socket.send("3"), 60);
+      let sent = 0;
+      socket.addEventListener("message", () => socket.send(String(++sent)));
     });
     const ws = connect(t, peer.url);
     const order: string[] = [];
     ws.addEventListener("message", (e) => order.push(`A${(e as MessageEvent).data}`));
     ws.onmessage = (e: MessageEvent) => order.push(`H1-${e.data}`);
     ws.addEventListener("message", (e) => order.push(`B${(e as MessageEvent).data}`));
+    await next(ws, "open");
+    ws.send("next");
     await next(ws, "message");
     await delay(5);
     // Replaced in place: still between A and B.
     ws.onmessage = (e: MessageEvent) => order.push(`H2-${e.data}`);
+    ws.send("next");
     await next(ws, "message");
     await delay(5);
     // null removes it; setting again appends at the end of the list.
     ws.onmessage = null;
     assert.equal(ws.onmessage, null);
     ws.onmessage = (e: MessageEvent) => order.push(`H3-${e.data}`);
+    ws.send("next");
     await next(ws, "message");
     await delay(5);
     assert.deepEqual(order, ["A1", "H1-1", "B1", "A2", "H2-2", "B2", "A3", "B3", "H3-3"]);
