@@ -617,6 +617,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
         await this.waitForClients();
         for (const client of this.clients) client.terminate();
+        // Each terminated socket fires its close event in a task of its own: wait for them, so that code run
+        // once close() resolves (process.exit) does not skip the application's close handlers.
+        await this.waitForClients();
         // RFC 9113 §6.8: once every WebSocket has closed, GOAWAY tells the peers of our own HTTP/2 server that
         // no new stream will be served (the streams still open finish first).
         for (const session of this.http2Sessions ?? []) session.close();

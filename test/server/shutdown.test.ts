@@ -89,11 +89,24 @@ describe("server.close(): graceful shutdown", () => {
       check();
     });
     const serverClose = nextEvent<CloseEvent>(serverSide, "close", 3000);
+    let closeHandled = false;
+    serverSide.addEventListener("close", () => {
+      closeHandled = true;
+    });
+    let clientsAtCloseEvent = -1;
+    server.on("close", () => {
+      clientsAtCloseEvent = server.clients.size;
+    });
     const started = Date.now();
     const closing = server.close();
     assert.equal((await raw.readFrame()).closeCode, 1001);
     // Never answer: the server must give up on its own.
     await within(closing, 3000, "server.close()");
+    // Regression: close() resolved (and 'close' was emitted) before the terminated socket's close event, so
+    // `server.close().then(() => process.exit())` skipped the application's close handlers.
+    assert.equal(closeHandled, true, "the socket's close handlers ran before close() resolved");
+    assert.equal(server.clients.size, 0);
+    assert.equal(clientsAtCloseEvent, 0, "'close' is emitted once every socket is gone");
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 280, `close() resolved after ${elapsed} ms, before shutdownTimeoutMs`);
     assert.ok(elapsed < 1500, `close() took ${elapsed} ms with shutdownTimeoutMs 300`);
