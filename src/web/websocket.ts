@@ -1,7 +1,8 @@
 import { type ClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { defaultHttp2Mode, startHandshake } from "../client/http2-connect.js";
 import { proxyFor } from "../client/proxy.js";
-import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
+import { Connection } from "../connection/connection.js";
+import type { ConnectionEvents, ConnectionOptions } from "../connection/connection-options.js";
 import { resolveHeartbeat } from "../connection/heartbeat.js";
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
