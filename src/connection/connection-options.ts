@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { PerMessageExtension } from "../protocol/extension.js";
-import type { Role } from "../protocol/protocol.js";
+import type { Role } from "../protocol/protocol-options.js";
 import type { ResolvedHeartbeat } from "./heartbeat.js";
 import type { ResolvedRateLimit } from "./rate-limit.js";
 

@@ -1,7 +1,8 @@
 import { CloseCode } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
-import { Protocol, type ProtocolHandler } from "../protocol/protocol.js";
+import { Protocol } from "../protocol/protocol.js";
+import type { ProtocolHandler } from "../protocol/protocol-options.js";
 import {
   MAX_DECODE_BACKLOG_BYTES,
   MAX_UNSENT_ANSWER_BYTES,
