@@ -3,7 +3,7 @@ import https from "node:https";
 import { isIP, type NetConnectOpts, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { Transport } from "../connection/connection.js";
+import type { Transport } from "../connection/connection-options.js";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";

@@ -1,5 +1,5 @@
 import type { ClientHttp2Session, IncomingHttpHeaders } from "node:http2";
-import type { Transport } from "../connection/connection.js";
+import type { Transport } from "../connection/connection-options.js";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { validateExtendedConnectResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";

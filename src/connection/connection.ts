@@ -1,134 +1,45 @@
-import type { Duplex } from "node:stream";
 import { CloseCode } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import type { PerMessageExtension, SharedPayload } from "../protocol/extension.js";
-import { Protocol, type ProtocolHandler, type Role } from "../protocol/protocol.js";
-import { Heartbeat, type HeartbeatHost, type ResolvedHeartbeat } from "./heartbeat.js";
+import { Protocol } from "../protocol/protocol.js";
+import type { ProtocolHandler } from "../protocol/protocol-options.js";
+import {
+  MAX_DECODE_BACKLOG_BYTES,
+  MAX_UNSENT_ANSWER_BYTES,
+  PONG_HEADER_BYTES,
+  SLOW_CONSUMER_GRACE_MS,
+} from "./backpressure-limits.js";
+import { HeartbeatOf, RateLimitHold } from "./connection-hosts.js";
+import {
+  type ConnectionEvents,
+  type ConnectionOptions,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type Transport,
+} from "./connection-options.js";
+import { ConnectionState, Flag } from "./connection-state.js";
+import { Heartbeat } from "./heartbeat.js";
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
-import { RateLimiter, type RateLimitHost, type ResolvedRateLimit } from "./rate-limit.js";
+import { RateLimiter } from "./rate-limit.js";
+import {
+  type ConnectedSocket,
+  discard,
+  kConnection,
+  onSocketClose,
+  onSocketData,
+  onSocketEnd,
+  onSocketError,
+} from "./socket-listeners.js";
 
 // One transport (a net/tls socket after the upgrade, or an HTTP/2 stream: see Transport) driven by one Protocol. Owns the socket's lifecycle:
 // write batching, backpressure, the close handshake's timers (RFC 6455 §7.1.1: the server closes TCP first;
 // the client waits for it, then gives up after closeTimeoutMs), and turning it all into a few events.
-
-export interface ConnectionOptions {
-  role: Role;
-  maxPayloadBytes?: number;
-  maxFragmentsPerMessage?: number;
-  extension?: PerMessageExtension | null;
-  /** How long to wait for the peer's Close / TCP close before destroying the socket. */
-  closeTimeoutMs?: number;
-  /**
-   * Outgoing bytes that may wait before the peer counts as a slow consumer: beyond the largest message in
-   * the buffer, it is failed with 1008 ("close"); in all, its input is paused until they are written
-   * ("pause"). See checkSlowConsumer. Default: unbounded.
-   */
-  maxBufferedBytes?: number;
-  slowConsumer?: "close" | "pause";
-  /**
-   * The close code of a "close" slow consumer. Default 1008 (RFC 6455 §7.4.1 policy); a resume connection
-   * gets 1013 (try again later), since its client is to come back and resume (docs/resume.md).
-   */
-  slowConsumerCloseCode?: number;
-  /** Limits on the frames and bytes the peer sends (resolveRateLimit), or null. */
-  rateLimit?: ResolvedRateLimit | null;
-  /** Pings the peer while it is silent and drops it when nothing answers (resolveHeartbeat), or null. */
-  heartbeat?: ResolvedHeartbeat | null;
-}
-
-export interface ConnectionEvents {
-  onMessage(data: Buffer, isText: boolean): void;
-  onPing(payload: Buffer): void;
-  onPong(payload: Buffer): void;
-  /**
-   * The closing handshake has started (WHATWG readyState CLOSING): the peer's Close frame arrived, or we
-   * failed the connection and sent ours.
-   */
-  onClosing(code: number, reason: string): void;
-  /** The transport is closed. `code` is 1006 when no Close frame was received (RFC 6455 §7.1.5). */
-  onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void;
-}
-
-export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
-
-/**
- * Pongs written for the peer and not yet taken by the kernel, above which the connection stops reading from
- * it until they drain: answers obey backpressure too, so a peer that floods pings and never reads costs at
- * most this (plus the answers to one read). Application data is not counted here (that is bufferedAmount
- * and the slow-consumer rule): pausing input for our own large sends would deadlock two peers that both
- * send more than the bound while each waits for the other to read.
- */
-export const MAX_UNSENT_ANSWER_BYTES = 64 * 1024;
-/**
- * Bytes received behind a message being decompressed (the parser's backlog: it waits for the decoder, RFC
- * 7692 §6.2 order), above which the connection stops reading until the decoder settles. Without it a peer
- * could stream any amount behind one slow-to-inflate message, out of the rate limiter's and the pong
- * bound's sight.
- */
-export const MAX_DECODE_BACKLOG_BYTES = 64 * 1024;
-/** A pong's header: 2 bytes for a payload of at most 125, plus the masking key when a client sends it. */
-const PONG_HEADER_BYTES = 6;
-/** How long a peer failed as a slow consumer has to read what waits and our Close before it is dropped. */
-export const SLOW_CONSUMER_GRACE_MS = 1000;
 
 const EMPTY = Buffer.alloc(0);
 
 /** How long a failed connection's socket goes on reading (and dropping) the peer's bytes after our Close. */
 export const LINGER_MS = 2000;
 
-function discard(): void {}
-
-/**
- * What a connection runs on: a net/tls socket after an HTTP/1.1 upgrade, or an HTTP/2 stream after an RFC 8441
- * extended CONNECT (both are Duplex streams). Only these members beyond Duplex are used, once per connection.
- */
-export type Transport = Duplex & {
-  /** Nagle off (sockets only: an HTTP/2 session's socket is set by whoever made the session). */
-  setNoDelay?(noDelay?: boolean): unknown;
-  setTimeout?(ms: number): unknown;
-  /** The peer's address (a socket's; an HTTP/2 stream gets its session's from the server). */
-  readonly remoteAddress?: string;
-};
-
-const kConnection = Symbol("sockjet.connection");
-type ConnectedSocket = Transport & { [kConnection]: Connection };
-
-function onSocketData(this: ConnectedSocket, chunk: Buffer): void {
-  this[kConnection].onData(chunk);
-}
-
-function onSocketEnd(this: ConnectedSocket): void {
-  this[kConnection].onEnd();
-}
-
-function onSocketError(this: ConnectedSocket, error: Error): void {
-  this[kConnection].socketError ??= error;
-}
-
-function onSocketClose(this: ConnectedSocket): void {
-  this[kConnection].onSocketClose();
-}
-
-/** The bits of Connection.flags. */
-const Flag = {
-  closeFrameReceived: 1,
-  finished: 1 << 1,
-  endRequested: 1 << 2,
-  peerEnded: 1 << 3,
-  socketClosed: 1 << 4,
-  terminated: 1 << 5,
-  pausedForBackpressure: 1 << 6,
-  flushProbePending: 1 << 7,
-  pausedForAnswers: 1 << 8,
-  pausedForReader: 1 << 9,
-  pausedForDecoding: 1 << 10,
-  messageDelivered: 1 << 11,
-  alive: 1 << 12,
-  messageSeen: 1 << 13,
-  acceptsSharedFrames: 1 << 14,
-} as const;
-
-export class Connection implements ProtocolHandler, AnswerListener {
+export class Connection extends ConnectionState implements ProtocolHandler, AnswerListener {
   readonly protocol: Protocol;
   readonly socket: Transport;
   private events: ConnectionEvents;
@@ -139,16 +50,8 @@ export class Connection implements ProtocolHandler, AnswerListener {
    * object to all its connections, so the settings cost no field each per connection (issue 17).
    */
   private readonly options: ConnectionOptions;
-  /** What the closing handshake and teardown keep (ClosingState), made when they first need it. */
-  private ending: ClosingState | null = null;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
-  /**
-   * The connection's yes/no state, one bit each (Flag), behind the accessors below: a field each would cost
-   * 8 bytes per connection, idle ones included (issue 17).
-   */
-  private flags = Flag.alive | Flag.messageSeen;
-
   private get closeTimeoutMs(): number {
     return this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
@@ -166,165 +69,6 @@ export class Connection implements ProtocolHandler, AnswerListener {
     return (this.batcher ??= new OutputBatcher(this.socket, this.protocol.role === "client", this));
   }
 
-  private get endingState(): ClosingState {
-    return (this.ending ??= new ClosingState());
-  }
-
-  /** @internal The socket's first error (set by the shared socket listeners); kept with the closing state. */
-  get socketError(): Error | null {
-    return this.ending?.socketError ?? null;
-  }
-  set socketError(error: Error | null) {
-    if (error !== null || this.ending !== null) this.endingState.socketError = error;
-  }
-
-  private get closeTimer(): NodeJS.Timeout | null {
-    return this.ending?.closeTimer ?? null;
-  }
-  private set closeTimer(timer: NodeJS.Timeout | null) {
-    if (timer !== null || this.ending !== null) this.endingState.closeTimer = timer;
-  }
-  private get receivedCode(): number {
-    return this.ending?.receivedCode ?? CloseCode.Abnormal;
-  }
-  private set receivedCode(code: number) {
-    this.endingState.receivedCode = code;
-  }
-  private get receivedReason(): string {
-    return this.ending?.receivedReason ?? "";
-  }
-  private set receivedReason(reason: string) {
-    this.endingState.receivedReason = reason;
-  }
-  private get failure(): Error | null {
-    return this.ending?.failure ?? null;
-  }
-  private set failure(error: Error | null) {
-    if (error !== null || this.ending !== null) this.endingState.failure = error;
-  }
-  /** Why terminate() was called (e.g. the keepalive), reported instead of the socket's error. */
-  private get terminateCause(): Error | null {
-    return this.ending?.terminateCause ?? null;
-  }
-  private set terminateCause(cause: Error | null) {
-    if (cause !== null || this.ending !== null) this.endingState.terminateCause = cause;
-  }
-  /** Callbacks of whenSent() waiting for frames behind the extension (onSettled). */
-  private get sentWaiters(): (() => void)[] | null {
-    return this.ending?.sentWaiters ?? null;
-  }
-  private set sentWaiters(waiters: (() => void)[] | null) {
-    if (waiters !== null || this.ending !== null) this.endingState.sentWaiters = waiters;
-  }
-
-  private flag(bit: number): boolean {
-    return (this.flags & bit) !== 0;
-  }
-
-  private setFlag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
-  }
-
-  private get closeFrameReceived(): boolean {
-    return this.flag(Flag.closeFrameReceived);
-  }
-  private set closeFrameReceived(on: boolean) {
-    this.setFlag(Flag.closeFrameReceived, on);
-  }
-  /** True once the socket has closed and onClosed was emitted. */
-  get finished(): boolean {
-    return this.flag(Flag.finished);
-  }
-  private set finished(on: boolean) {
-    this.setFlag(Flag.finished, on);
-  }
-  /** Our side is to be ended once the frames waiting behind the extension are written (endSocket). */
-  private get endRequested(): boolean {
-    return this.flag(Flag.endRequested);
-  }
-  private set endRequested(on: boolean) {
-    this.setFlag(Flag.endRequested, on);
-  }
-  /** The peer's FIN arrived while received bytes were still being processed. */
-  private get peerEnded(): boolean {
-    return this.flag(Flag.peerEnded);
-  }
-  private set peerEnded(on: boolean) {
-    this.setFlag(Flag.peerEnded, on);
-  }
-  /** The socket closed while received bytes were still being processed: onClosed waits for them. */
-  private get socketClosed(): boolean {
-    return this.flag(Flag.socketClosed);
-  }
-  private set socketClosed(on: boolean) {
-    this.setFlag(Flag.socketClosed, on);
-  }
-  /** terminate() was called: nothing waits for the extension any more. */
-  private get terminated(): boolean {
-    return this.flag(Flag.terminated);
-  }
-  private set terminated(on: boolean) {
-    this.setFlag(Flag.terminated, on);
-  }
-  private get pausedForBackpressure(): boolean {
-    return this.flag(Flag.pausedForBackpressure);
-  }
-  private set pausedForBackpressure(on: boolean) {
-    this.setFlag(Flag.pausedForBackpressure, on);
-  }
-  /** An empty write is on its way, to tell when what was written before it has left (resumeAfterFlush). */
-  private get flushProbePending(): boolean {
-    return this.flag(Flag.flushProbePending);
-  }
-  private set flushProbePending(on: boolean) {
-    this.setFlag(Flag.flushProbePending, on);
-  }
-  /** Input is paused until the pongs we owe the peer have drained (checkUnsentAnswers). */
-  private get pausedForAnswers(): boolean {
-    return this.flag(Flag.pausedForAnswers);
-  }
-  private set pausedForAnswers(on: boolean) {
-    this.setFlag(Flag.pausedForAnswers, on);
-  }
-  /** Input is paused while the application's queue of received messages is full (pauseForReader). */
-  private get pausedForReader(): boolean {
-    return this.flag(Flag.pausedForReader);
-  }
-  private set pausedForReader(on: boolean) {
-    this.setFlag(Flag.pausedForReader, on);
-  }
-  /** Input is paused until the decoder settles (checkDecodeBacklog). */
-  private get pausedForDecoding(): boolean {
-    return this.flag(Flag.pausedForDecoding);
-  }
-  private set pausedForDecoding(on: boolean) {
-    this.setFlag(Flag.pausedForDecoding, on);
-  }
-  /** Set once a message has been handed to the events: a late takeEvents() would have missed it. */
-  get messageDelivered(): boolean {
-    return this.flag(Flag.messageDelivered);
-  }
-  /** Set on any input; the server's keepalive sweep clears it and pings. */
-  get alive(): boolean {
-    return this.flag(Flag.alive);
-  }
-  set alive(on: boolean) {
-    this.setFlag(Flag.alive, on);
-  }
-  /** Set on every message; the server's idle sweep clears it. */
-  get messageSeen(): boolean {
-    return this.flag(Flag.messageSeen);
-  }
-  set messageSeen(on: boolean) {
-    this.setFlag(Flag.messageSeen, on);
-  }
-  /**
-   * Whether a frame built once for many connections (a topic publish) can be written here as it is: not when
-   * an extension (permessage-deflate) transforms messages, as those may wait in the protocol's send queue.
-   */
-  get acceptsSharedFrames(): boolean {
-    return this.flag(Flag.acceptsSharedFrames);
-  }
   /** Made only when a rate limit is set. */
   private readonly rateLimiter: RateLimiter | null;
   /** Made only when a heartbeat is set. */
@@ -340,6 +84,7 @@ export class Connection implements ProtocolHandler, AnswerListener {
     events: ConnectionEvents,
     extension: PerMessageExtension | null = options.extension ?? null,
   ) {
+    super();
     this.socket = socket;
     this.events = events;
     this.options = options;
@@ -892,58 +637,5 @@ export class Connection implements ProtocolHandler, AnswerListener {
       this.failure ?? (handshakeDone ? null : (this.terminateCause ?? this.socketError)),
     );
     if (waiters !== null) for (const waiter of waiters) waiter();
-  }
-}
-
-/**
- * The state of a connection's end: the peer's Close, our failure, the close timer, whenSent() callbacks. Kept
- * apart and made on first use, so that an open connection does not carry six empty fields (issue 17).
- */
-class ClosingState {
-  socketError: Error | null = null;
-  closeTimer: NodeJS.Timeout | null = null;
-  receivedCode: number = CloseCode.Abnormal;
-  receivedReason = "";
-  failure: Error | null = null;
-  terminateCause: Error | null = null;
-  sentWaiters: (() => void)[] | null = null;
-}
-
-/** The rate limiter's view of its connection (an object, not two closures per connection). */
-class RateLimitHold implements RateLimitHost {
-  private readonly connection: Connection;
-
-  constructor(connection: Connection) {
-    this.connection = connection;
-  }
-
-  holdInput(): void {
-    this.connection.socket.pause();
-  }
-
-  releaseInput(): void {
-    this.connection.onRateLimitRelease();
-  }
-}
-
-/** The heartbeat's view of its connection. */
-class HeartbeatOf implements HeartbeatHost {
-  private readonly connection: Connection;
-
-  constructor(connection: Connection) {
-    this.connection = connection;
-  }
-
-  ping(): boolean {
-    return !this.connection.finished && this.connection.ping();
-  }
-
-  get inputPaused(): boolean {
-    return this.connection.inputPaused;
-  }
-
-  lost(timeoutMs: number): void {
-    // Once our Close is out, the closing handshake's own timer decides (closeTimeoutMs).
-    if (!this.connection.protocol.closing) this.connection.onHeartbeatLost(timeoutMs);
   }
 }

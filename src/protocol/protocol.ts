@@ -3,241 +3,33 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension, SharedPayload, TransformCallback } from "./extension.js";
 import { type FrameGate, FrameVerdict } from "./frame-gate.js";
-import { type FrameHeader, FrameParser, type FrameSink, PauseReason } from "./frame-parser.js";
-import { type ChunkSink, type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
-import { type MaskKeyPool, sharedMaskKeyPool } from "./mask.js";
-import { MessageBuffer } from "./message-buffer.js";
-import { forgetAsciiText, Utf8StreamValidator, validateText } from "./utf8.js";
+import { type FrameHeader, type FrameSink, PauseReason } from "./frame-parser.js";
+import { type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
+import { framesFor } from "./outgoing-frame-options.js";
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type ProtocolHandler,
+  type ProtocolOptions,
+  type Role,
+} from "./protocol-options.js";
+import { ProtocolState, type QueuedSend, Receiver } from "./protocol-state.js";
+import { forgetAsciiText, validateText } from "./utf8.js";
 
 // The RFC 6455 state machine after the opening handshake, free of I/O (like Python's websockets and
 // wsproto): bytes go in through receive(), and come out through handler.write(); calls go in through
 // send()/ping()/close(), and events come out through the handler. It never touches a socket or a timer.
 
-export type Role = "client" | "server";
-
-export interface ProtocolOptions {
-  role: Role;
-  /** Largest message accepted, after decompression (§10.4). Default 64 MiB. */
-  maxPayloadBytes?: number;
-  /**
-   * Most frames one message may span beyond one frame per payload byte (frames that carry bytes are bounded
-   * by maxPayloadBytes; this stops a flood of empty fragments). Default 65536.
-   */
-  maxFragmentsPerMessage?: number;
-  /** The negotiated RSV1 extension (permessage-deflate), if any. */
-  extension?: PerMessageExtension | null;
-  /** Source of masking keys (clients only). */
-  maskKeys?: MaskKeyPool;
-  /** Sees every frame header first (the connection's rate limiter), or null. */
-  frameGate?: FrameGate | null;
-}
-
-/** Bytes to send to the peer leave through write() (or, for small frames, reserve()/commit(): ChunkSink). */
-export interface ProtocolHandler extends ChunkSink {
-  /** Bytes to send to the peer, in order. */
-  write(chunk: Buffer): void;
-  /** A complete message; text is validated UTF-8 bytes. */
-  onMessage(data: Buffer, isText: boolean): void;
-  /** A ping arrived; the pong has already been queued (§5.5.2). */
-  onPing(payload: Buffer): void;
-  onPong(payload: Buffer): void;
-  /** The peer's Close frame arrived and was valid; our Close (an echo, if we had not sent one) is queued. */
-  onCloseFrame(code: number, reason: string): void;
-  /** The connection failed (§7.1.7): our Close with error.closeCode is queued when allowed; input is ignored. */
-  onFailure(error: ProtocolError): void;
-  /**
-   * With an extension only: a data message of `appBytes` (as given to send()) has just been handed to
-   * write() — at once, or after waiting for the encoder (`queuedSendBytes` counted it meanwhile). A transport
-   * counts those bytes here, with the write that carries the frame (WHATWG bufferedAmount).
-   */
-  onMessageWritten?(appBytes: number): void;
-  /**
-   * Work that waited for the extension has finished: `receivePending` or `sendPending` went false. The
-   * transport is torn down only once both are false (the bytes received are processed to the end, the frames
-   * queued are written).
-   */
-  onSettled?(): void;
-}
-
-// Frame options depend only on the masking-key source: shared, not allocated per connection.
-const SERVER_FRAMES = {
-  plain: { fin: true, rsv1: false, maskKeys: null } as FrameOptions,
-  borrowed: { fin: true, rsv1: false, maskKeys: null, borrowed: true } as FrameOptions,
-};
-const CLIENT_FRAMES = {
-  plain: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool } as FrameOptions,
-  borrowed: { fin: true, rsv1: false, maskKeys: sharedMaskKeyPool, borrowed: true } as FrameOptions,
-};
-
-type FramePair = typeof SERVER_FRAMES;
-/** The frame options of clients with their own masking-key source (tests), made once per source. */
-const customFrames = new WeakMap<MaskKeyPool, FramePair>();
-
-function framesFor(options: ProtocolOptions): FramePair {
-  // §5.3: a client masks every frame it sends; a server never does.
-  if (options.role !== "client") return SERVER_FRAMES;
-  const maskKeys = options.maskKeys;
-  if (maskKeys === undefined || maskKeys === sharedMaskKeyPool) return CLIENT_FRAMES;
-  let frames = customFrames.get(maskKeys);
-  if (frames === undefined) {
-    frames = {
-      plain: { fin: true, rsv1: false, maskKeys },
-      borrowed: { fin: true, rsv1: false, maskKeys, borrowed: true },
-    };
-    customFrames.set(maskKeys, frames);
-  }
-  return frames;
-}
-
-/**
- * The frame parser, with the state of the frame and the message being received: one object made on the first
- * bytes received, instead of fields of the Protocol that every connection would keep from the start.
- */
-class Receiver extends FrameParser {
-  frameOpcode = 0;
-  framePieces = 0;
-  expectedTotal = 0;
-  control: Buffer[] | null = null;
-  messageOpcode = 0;
-  fragments = 0;
-  messageBuffer: MessageBuffer | null = null;
-  utf8Validator: Utf8StreamValidator | null = null;
-}
-
-/** Sends waiting for the extension's encoder, and their payload bytes (Protocol.encoderQueue). */
-class EncoderQueue {
-  items: QueuedSend[] | null = null;
-  bytes = 0;
-}
-
-export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_MAX_FRAGMENTS = 65536;
-
-interface QueuedSend {
-  opcode: number;
-  payload: Buffer;
-  transform: boolean;
-  /** A message shared with other connections, whose encoding is shared too (sendShared). */
-  shared?: SharedPayload;
-}
-
-/** The bits of Protocol.flags. */
-const Flag = {
-  closeSent: 1,
-  closeReceived: 1 << 1,
-  failed: 1 << 2,
-  frameFin: 1 << 3,
-  messageTransformed: 1 << 4,
-  validatingStream: 1 << 5,
-  encoding: 1 << 6,
-  decoding: 1 << 7,
-  disposed: 1 << 8,
-} as const;
-
-export class Protocol implements FrameSink {
+export class Protocol extends ProtocolState implements FrameSink {
   /**
    * Kept as given, read through the getters below: a server passes one options object to all its connections,
    * so the settings cost no field each per connection (issue 17).
    */
   private readonly options: ProtocolOptions;
   private readonly handler: ProtocolHandler;
-  /**
-   * The frame parser and the state of the frame and message being received (Receiver), made on the first
-   * bytes received (or the first pause/stop): an idle connection that never hears from its peer keeps none.
-   * The accessors below read that state as fields of their own.
-   */
-  private frameParser: Receiver | null = null;
   private readonly frameGate: FrameGate | null;
   /** The negotiated extension: per connection, so given beside the shared options (options.extension otherwise). */
   private readonly extension: PerMessageExtension | null;
-
-  /** Made when the extension first queues a send (EncoderQueue): a connection without one keeps none. */
-  private encoderQueue: EncoderQueue | null = null;
-  /** The yes/no state, one bit each (Flag), behind the accessors below: not 8 bytes each per connection. */
-  private flags = 0;
-
-  private flag(bit: number): boolean {
-    return (this.flags & bit) !== 0;
-  }
-
-  private setFlag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
-  }
-
-  private get closeSent(): boolean {
-    return this.flag(Flag.closeSent);
-  }
-  private set closeSent(on: boolean) {
-    this.setFlag(Flag.closeSent, on);
-  }
-  private get closeReceived(): boolean {
-    return this.flag(Flag.closeReceived);
-  }
-  private set closeReceived(on: boolean) {
-    this.setFlag(Flag.closeReceived, on);
-  }
-  private get failed(): boolean {
-    return this.flag(Flag.failed);
-  }
-  private set failed(on: boolean) {
-    this.setFlag(Flag.failed, on);
-  }
-  /** The frame being received is the final one of its message. */
-  private get frameFin(): boolean {
-    return this.flag(Flag.frameFin);
-  }
-  private set frameFin(on: boolean) {
-    this.setFlag(Flag.frameFin, on);
-  }
-  /** The message being received is compressed (RSV1 on its first frame). */
-  private get messageTransformed(): boolean {
-    return this.flag(Flag.messageTransformed);
-  }
-  private set messageTransformed(on: boolean) {
-    this.setFlag(Flag.messageTransformed, on);
-  }
-  /** The text message being received is validated piece by piece (utf8Validator). */
-  private get validatingStream(): boolean {
-    return this.flag(Flag.validatingStream);
-  }
-  private set validatingStream(on: boolean) {
-    this.setFlag(Flag.validatingStream, on);
-  }
-  /** A message is with the extension's encoder; later sends wait in sendQueue. */
-  private get encoding(): boolean {
-    return this.flag(Flag.encoding);
-  }
-  private set encoding(on: boolean) {
-    this.setFlag(Flag.encoding, on);
-  }
-  /** A received message is with the extension's decoder; the bytes after it wait in the parser. */
-  private get decoding(): boolean {
-    return this.flag(Flag.decoding);
-  }
-  private set decoding(on: boolean) {
-    this.setFlag(Flag.decoding, on);
-  }
-  private get disposed(): boolean {
-    return this.flag(Flag.disposed);
-  }
-  private set disposed(on: boolean) {
-    this.setFlag(Flag.disposed, on);
-  }
-  // Outgoing messages wait here while an earlier one is being transformed, to keep send order = wire order.
-  private get sendQueue(): QueuedSend[] | null {
-    return this.encoderQueue?.items ?? null;
-  }
-  private set sendQueue(items: QueuedSend[] | null) {
-    if (items !== null || this.encoderQueue !== null)
-      (this.encoderQueue ??= new EncoderQueue()).items = items;
-  }
-  /** Payload bytes of the messages in sendQueue or with the encoder (see queuedSendBytes). */
-  private get queuedMessageBytes(): number {
-    return this.encoderQueue?.bytes ?? 0;
-  }
-  private set queuedMessageBytes(bytes: number) {
-    if (bytes !== 0 || this.encoderQueue !== null) (this.encoderQueue ??= new EncoderQueue()).bytes = bytes;
-  }
 
   /** Control frames are framed as data frames are (no field of its own per connection). */
   private get controlFrameOptions(): FrameOptions {
@@ -271,80 +63,15 @@ export class Protocol implements FrameSink {
     frameGate?: FrameGate | null,
     extension?: PerMessageExtension | null,
   ) {
+    super();
     this.options = options;
     this.handler = handler;
     this.frameGate = frameGate ?? options.frameGate ?? null;
     this.extension = extension !== undefined ? extension : (options.extension ?? null);
   }
 
-  private get parser(): Receiver {
+  protected get parser(): Receiver {
     return (this.frameParser ??= new Receiver(this));
-  }
-
-  // The frame being received (Receiver).
-  private get frameOpcode(): number {
-    return this.frameParser?.frameOpcode ?? 0;
-  }
-  private set frameOpcode(opcode: number) {
-    if (opcode !== 0 || this.frameParser !== null) this.parser.frameOpcode = opcode;
-  }
-  private get framePieces(): number {
-    return this.frameParser?.framePieces ?? 0;
-  }
-  private set framePieces(pieces: number) {
-    if (pieces !== 0 || this.frameParser !== null) this.parser.framePieces = pieces;
-  }
-  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
-  private get expectedTotal(): number {
-    return this.frameParser?.expectedTotal ?? 0;
-  }
-  private set expectedTotal(bytes: number) {
-    if (bytes !== 0 || this.frameParser !== null) this.parser.expectedTotal = bytes;
-  }
-  private get control(): Buffer[] | null {
-    return this.frameParser?.control ?? null;
-  }
-  private set control(pieces: Buffer[] | null) {
-    if (pieces !== null || this.frameParser !== null) this.parser.control = pieces;
-  }
-  // The message being received (Receiver).
-  private get messageOpcode(): number {
-    return this.frameParser?.messageOpcode ?? 0;
-  }
-  private set messageOpcode(opcode: number) {
-    if (opcode !== 0 || this.frameParser !== null) this.parser.messageOpcode = opcode;
-  }
-  private get fragments(): number {
-    return this.frameParser?.fragments ?? 0;
-  }
-  private set fragments(count: number) {
-    if (count !== 0 || this.frameParser !== null) this.parser.fragments = count;
-  }
-  // Made on first use: most messages arrive whole and need neither.
-  private get messageBuffer(): MessageBuffer | null {
-    return this.frameParser?.messageBuffer ?? null;
-  }
-  private set messageBuffer(buffer: MessageBuffer | null) {
-    if (buffer !== null || this.frameParser !== null) this.parser.messageBuffer = buffer;
-  }
-  private get utf8Validator(): Utf8StreamValidator | null {
-    return this.frameParser?.utf8Validator ?? null;
-  }
-  private set utf8Validator(validator: Utf8StreamValidator | null) {
-    if (validator !== null || this.frameParser !== null) this.parser.utf8Validator = validator;
-  }
-
-  private get message(): MessageBuffer {
-    return (this.messageBuffer ??= new MessageBuffer());
-  }
-
-  private get utf8(): Utf8StreamValidator {
-    return (this.utf8Validator ??= new Utf8StreamValidator());
-  }
-
-  /** Bytes of the message being received so far (frames before this one). */
-  private get bufferedMessageBytes(): number {
-    return this.messageBuffer === null ? 0 : this.messageBuffer.byteLength;
   }
 
   /** True once we have sent a Close frame: no more data may be sent (§5.5.1). */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Transport } from "../connection/connection.js";
+import type { Transport } from "../connection/connection-options.js";
 import { computeAccept, type UpgradeRequestResult, validateUpgradeRequest } from "../protocol/handshake.js";
 import { acceptResponse, requestUrl, writeRejection } from "./http-response.js";
 

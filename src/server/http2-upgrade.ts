@@ -9,7 +9,7 @@ import http2, {
 } from "node:http2";
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
-import type { Transport } from "../connection/connection.js";
+import type { Transport } from "../connection/connection-options.js";
 import { type UpgradeRequestResult, validateExtendedConnect } from "../protocol/handshake.js";
 import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocket } from "../web/websocket.js";

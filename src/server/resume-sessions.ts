@@ -1,4 +1,5 @@
-import type { Connection, ConnectionEvents } from "../connection/connection.js";
+import type { Connection } from "../connection/connection.js";
+import type { ConnectionEvents } from "../connection/connection-options.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import type { ResolvedResume } from "./resume-options.js";

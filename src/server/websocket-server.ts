@@ -1,13 +1,14 @@
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
+import type * as http from "node:http";
 import type { IncomingMessage } from "node:http";
-import * as http from "node:http";
 import type { Http2Session } from "node:http2";
-import * as https from "node:https";
+import type * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { Connection, ConnectionOptions } from "../connection/connection.js";
+import type { Connection } from "../connection/connection.js";
+import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
@@ -19,16 +20,9 @@ import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } fr
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
-import {
-  attachHttp2Target,
-  createHttp2Server,
-  detachHttp2Target,
-  isHttp2Server,
-  trackSessions,
-} from "./http2-upgrade.js";
+import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
 import {
-  SERVER_DEFAULTS,
   SERVER_PER_MESSAGE_DEFLATE,
   SERVER_RATE_LIMIT,
   type ServerExtensionNegotiator,
@@ -39,6 +33,9 @@ import { PendingPeer } from "./pending-peer.js";
 import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
 import { resolveResumeOptions } from "./resume-options.js";
 import { RESUME_PROTOCOL } from "./resume-wire.js";
+import { resolveSettings, type Settings, serverConnectionOptions } from "./server-settings.js";
+import { createStandaloneServer } from "./standalone-server.js";
+import { selectSubprotocol } from "./subprotocol-choice.js";
 import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
 import { interpretVerdict, isThenable, type Verdict } from "./verify-verdict.js";
 
@@ -51,8 +48,6 @@ export const diagnostics = {
   close: channel("sockjet:server:close"),
   rejected: channel("sockjet:server:handshake-rejected"),
 };
-
-type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 
 export interface WebSocketServer {
   /** A handshake completed: the accepted WebSocket and its upgrade request. */
@@ -126,18 +121,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       options.extension !== undefined
         ? options.extension
         : serverDeflateFromOption(options.perMessageDeflate ?? SERVER_PER_MESSAGE_DEFLATE);
-    this.settings = { ...SERVER_DEFAULTS } as Settings;
-    for (const key of Object.keys(SERVER_DEFAULTS) as (keyof Settings)[]) {
-      const value = options[key];
-      if (value === undefined) continue;
-      if (key === "slowConsumer") {
-        if (value !== "close" && value !== "pause")
-          throw new TypeError("options.slowConsumer must be 'close' or 'pause'");
-      } else if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-        throw new TypeError(`options.${key} must be a non-negative number`);
-      }
-      (this.settings as Record<string, unknown>)[key] = value;
-    }
+    this.settings = resolveSettings(options);
     this.rateLimit = resolveRateLimit(
       options.rateLimit === undefined ? SERVER_RATE_LIMIT : options.rateLimit,
     );
@@ -159,37 +143,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     );
 
     if (options.port !== undefined) {
-      // Node enforces headersTimeout only when it sweeps its connections, every connectionsCheckingInterval
-      // (default 30 s): sweep often enough that a slowloris head is cut within ~1.5 × handshakeTimeoutMs.
-      const serverOptions = {
-        maxHeaderSize: this.settings.maxHeaderBytes,
-        connectionsCheckingInterval: Math.max(10, Math.min(1000, this.settings.handshakeTimeoutMs / 2)),
-      };
-      const server = (
-        options.http2 === true
-          ? createHttp2Server(options.tls, this.settings.handshakeTimeoutMs)
-          : options.tls
-            ? https.createServer({ ...options.tls, ...serverOptions })
-            : http.createServer(serverOptions)
-      ) as http.Server;
-      // Slowloris: a request head must arrive within the handshake timeout. The header count is ours to check.
-      // (Only the head: a plain HTTP request served by a "request" listener, an upload say, keeps Node's
-      // requestTimeout for its body.)
-      server.headersTimeout = this.settings.handshakeTimeoutMs;
-      server.maxHeadersCount = 0;
-      server.on("request", (request, response) => {
-        if (this.listenerCount("request") > 0) {
-          this.emit("request", request, response);
-          return;
-        }
-        const body = "426 Upgrade Required: this endpoint speaks WebSocket\n";
-        // HTTP/2 has no Upgrade or Connection (RFC 9113 §8.2.2); its clients use extended CONNECT.
-        const upgrade = request.httpVersion === "2.0" ? {} : { Upgrade: "websocket", Connection: "Upgrade" };
-        response.writeHead(426, { "Content-Type": "text/plain", ...upgrade });
-        response.end(body);
-      });
-      server.on("listening", () => this.emit("listening"));
-      server.on("error", (error) => this.emit("error", error));
+      const server = createStandaloneServer(this, options, this.settings);
       if (onListening) this.once("listening", onListening);
       attachUpgradeTarget(server, this);
       if (isHttp2Server(server)) {
@@ -511,24 +465,14 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** The options of connections without an extension, [plain, resume]: one object for all of them. */
   private sharedConnectionOptions: [ConnectionOptions | null, ConnectionOptions | null] = [null, null];
 
-  /**
-   * The options of a new connection: the Connection keeps the object it is given, so all of them share one
-   * (issue 17); a negotiated extension is given to each beside it.
-   */
+  /** The options of a new connection (serverConnectionOptions), one object for all of them. */
   private connectionOptions(resume: boolean): ConnectionOptions {
     const index = resume ? 1 : 0;
-    return (this.sharedConnectionOptions[index] ??= {
-      role: "server",
-      maxPayloadBytes: this.settings.maxPayloadBytes,
-      maxFragmentsPerMessage: this.settings.maxFragmentsPerMessage,
-      extension: null,
-      closeTimeoutMs: this.settings.closeTimeoutMs,
-      maxBufferedBytes: this.settings.maxBufferedBytes,
-      slowConsumer: this.settings.slowConsumer,
-      // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
-      ...(resume ? { slowConsumerCloseCode: CloseCode.TryAgainLater } : {}),
-      rateLimit: this.rateLimit,
-    });
+    return (this.sharedConnectionOptions[index] ??= serverConnectionOptions(
+      this.settings,
+      this.rateLimit,
+      resume,
+    ));
   }
 
   /** The last accepted URL and its origin: connections to the same URL share the two strings. */
@@ -549,21 +493,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   };
 
   private selectProtocol(offered: string[], request: IncomingMessage): string {
-    if (offered.length === 0) return "";
-    // docs/resume.md: resume is the server's own subprotocol, chosen before the app's when offered.
-    if (this.pubsub.resumeSessions !== null && offered.includes(RESUME_PROTOCOL)) return RESUME_PROTOCOL;
-    if (this.options.selectProtocol !== undefined) {
-      const chosen = this.options.selectProtocol(offered, request);
-      if (chosen === null || chosen === undefined || chosen === "") return "";
-      // RFC 6455 §4.2.2 item 5.4: the selected value must be one the client offered.
-      if (!offered.includes(chosen))
-        throw new Error(`selectProtocol returned '${chosen}', which was not offered`);
-      return chosen;
-    }
-    // RFC 6455 §4.2.2 item 5.4 leaves the choice to the server: its order of preference decides, not the
-    // client's (a client lists what it can speak; the server knows which of its versions it prefers).
-    const supported = this.options.protocols ?? [];
-    return supported.find((p) => offered.includes(p)) ?? "";
+    return selectSubprotocol(offered, request, this.options, this.pubsub.resumeSessions !== null);
   }
 
   /**

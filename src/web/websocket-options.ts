@@ -1,6 +1,7 @@
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { ProxyOption } from "../client/proxy.js";
-import type { Connection, ConnectionOptions, Transport } from "../connection/connection.js";
+import type { Connection } from "../connection/connection.js";
+import type { ConnectionOptions, Transport } from "../connection/connection-options.js";
 import type { HeartbeatOptions } from "../connection/heartbeat.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import type { PerMessageDeflateOption } from "../protocol/permessage-deflate/index.js";

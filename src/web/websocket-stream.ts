@@ -4,7 +4,8 @@ import {
   WritableStream,
   type WritableStreamDefaultController,
 } from "node:stream/web";
-import type { Connection, ConnectionEvents } from "../connection/connection.js";
+import type { Connection } from "../connection/connection.js";
+import type { ConnectionEvents } from "../connection/connection-options.js";
 import { CloseCode } from "../protocol/constants.js";
 import { decodeText } from "../protocol/utf8.js";
 import { toSendPayload } from "./binary.js";

@@ -1,14 +1,16 @@
 import { type ClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { defaultHttp2Mode, startHandshake } from "../client/http2-connect.js";
 import { proxyFor } from "../client/proxy.js";
-import { Connection, type ConnectionEvents, type ConnectionOptions } from "../connection/connection.js";
-import { resolveHeartbeat } from "../connection/heartbeat.js";
-import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
+import { Connection } from "../connection/connection.js";
+import type { ConnectionEvents } from "../connection/connection-options.js";
+import { CloseCode } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { decodeText } from "../protocol/utf8.js";
 import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
+import { clientConnectionOptions, clientTlsOptions } from "./client-connection-options.js";
 import { validateClientOptions } from "./client-options.js";
+import { closeArguments } from "./close-arguments.js";
 import { originToSend, pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import type {
   AcceptedConnection,
@@ -42,7 +44,18 @@ import {
 } from "./event-handlers.js";
 import { CloseEvent, createMessageEvent, ErrorEvent } from "./events.js";
 import type { PublishedMessage, TopicHost } from "./topic-hooks.js";
-import { requireArguments, toClampedUnsignedShort, toDOMString, toUSVString } from "./webidl.js";
+import { requireArguments, toDOMString } from "./webidl.js";
+import { defineWebSocketInterface } from "./websocket-interface.js";
+import {
+  BINARY_TYPES,
+  Bits,
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  OPEN,
+  type QueuedSend,
+  RareState,
+} from "./websocket-state.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
 // class at both ends: `new WebSocket(url)` connects as a client; the server hands out instances made by
@@ -103,11 +116,6 @@ export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocke
   return acceptImpl(init);
 }
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-
 let accepting: AcceptedConnection | null = null;
 let ConnectionEventsOf: new (webSocket: WebSocket) => ConnectionEvents;
 
@@ -123,52 +131,6 @@ let runHandler: HandlerListener;
 function requireWebSocket(value: unknown, member: string): void {
   if (!isWebSocket(value)) {
     throw new TypeError(`Failed to execute '${member}' on 'WebSocket': Illegal invocation`);
-  }
-}
-
-interface QueuedSend {
-  payload: Buffer | null;
-  isText: boolean;
-  compress: boolean | undefined;
-  size: number;
-}
-
-/** The connection options of every client that sets none of them. */
-const DEFAULT_CLIENT_CONNECTION_OPTIONS: ConnectionOptions = { role: "client" };
-
-/** The bits of WebSocket's #bits. */
-const Bits = {
-  /** readyState: CONNECTING (0) to CLOSED (3). */
-  readyState: 3,
-  hasMessageListener: 1 << 2,
-  taken: 1 << 3,
-  /** The index of binaryType in BINARY_TYPES. */
-  binaryType: 3 << 4,
-  binaryTypeShift: 4,
-} as const;
-const BINARY_TYPES: readonly BinaryType[] = ["blob", "arraybuffer", "nodebuffer"];
-
-/**
- * A WebSocket's state that an accepted, idle socket does not use: a client's handshake, sends waiting behind
- * a Blob, a close() waiting for them, bytes sent after closing. One object made on first use instead of a
- * field each per socket (issue 17).
- */
-class RareState {
-  handshake: ClientHandshake | null = null;
-  queue: QueuedSend[] | null = null;
-  queuedBytes = 0;
-  pendingClose: { code: number; reason: string } | null = null;
-  discardedBytes = 0;
-
-  /** Nothing is kept: the object can go (its fields read as these defaults without it). */
-  get unused(): boolean {
-    return (
-      this.handshake === null &&
-      this.queue === null &&
-      this.queuedBytes === 0 &&
-      this.pendingClose === null &&
-      this.discardedBytes === 0
-    );
   }
 }
 
@@ -304,33 +266,9 @@ export class WebSocket extends EventTarget {
     this.#url = record.href;
 
     // 11. Establish a WebSocket connection (in parallel).
-    // Only the options given: an explicit `undefined` would override Node's defaults (rejectUnauthorized
-    // follows NODE_TLS_REJECT_UNAUTHORIZED when it is not set).
-    const tls = Object.fromEntries(
-      Object.entries({
-        ca: opts.ca,
-        cert: opts.cert,
-        key: opts.key,
-        rejectUnauthorized: opts.rejectUnauthorized,
-        servername: opts.servername,
-      }).filter(([, value]) => value !== undefined),
-    );
+    const tls = clientTlsOptions(opts);
     const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
-    const heartbeat = resolveHeartbeat(opts.heartbeat);
-    // The Connection keeps its options object: clients that set none share one (issue 17).
-    const connectionOptions: ConnectionOptions =
-      opts.maxPayloadBytes === undefined &&
-      opts.maxFragmentsPerMessage === undefined &&
-      opts.closeTimeoutMs === undefined &&
-      heartbeat === null
-        ? DEFAULT_CLIENT_CONNECTION_OPTIONS
-        : {
-            role: "client",
-            maxPayloadBytes: opts.maxPayloadBytes,
-            maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
-            closeTimeoutMs: opts.closeTimeoutMs,
-            heartbeat,
-          };
+    const connectionOptions = clientConnectionOptions(opts);
     this.#handshake = startHandshake(
       record,
       {
@@ -569,24 +507,7 @@ export class WebSocket extends EventTarget {
   /** §"The close(code, reason) method". */
   close(code?: number, reason?: string): void {
     requireWebSocket(this, "close");
-    // WebIDL converts both arguments ([Clamp] unsigned short, USVString) before the method's steps run, so a
-    // reason whose toString() throws throws even when the code is invalid.
-    const status = code === undefined ? null : toClampedUnsignedShort(code);
-    const reasonText = reason === undefined ? "" : toUSVString(reason);
-    // 1. code present and neither 1000 nor 3000–4999 → InvalidAccessError.
-    if (status !== null && status !== 1000 && (status < 3000 || status > 4999)) {
-      throw new DOMException(
-        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
-        "InvalidAccessError",
-      );
-    }
-    // 2. reason longer than 123 bytes of UTF-8 → SyntaxError.
-    if (Buffer.byteLength(reasonText) > MAX_CLOSE_REASON_BYTES) {
-      throw new DOMException(
-        "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
-        "SyntaxError",
-      );
-    }
+    const { status, reasonText } = closeArguments(code, reason);
     // 3. "Close the WebSocket".
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {
@@ -861,33 +782,4 @@ export class WebSocket extends EventTarget {
   }
 }
 
-for (const [name, value] of [
-  ["CONNECTING", CONNECTING],
-  ["OPEN", OPEN],
-  ["CLOSING", CLOSING],
-  ["CLOSED", CLOSED],
-] as const) {
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
-  Object.defineProperty(WebSocket, name, { value, enumerable: true });
-}
-for (const name of [
-  "url",
-  "readyState",
-  "bufferedAmount",
-  "extensions",
-  "protocol",
-  "binaryType",
-  "onopen",
-  "onmessage",
-  "onerror",
-  "onclose",
-]) {
-  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
-}
-// WebIDL §3.7.6 operations are enumerable; §3.7 "length" counts the required arguments only (the Node-only
-// trailing options would otherwise show up in it).
-for (const name of ["send", "close"]) Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
-Object.defineProperty(WebSocket, "length", { value: 1 });
-Object.defineProperty(WebSocket.prototype.send, "length", { value: 1 });
-Object.defineProperty(WebSocket.prototype.close, "length", { value: 0 });
-Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: "WebSocket", configurable: true });
+defineWebSocketInterface(WebSocket);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { CodecConfig } from "../../src/protocol/permessage-deflate/codec.js";
-import { Protocol, type Role } from "../../src/protocol/protocol.js";
+import { Protocol } from "../../src/protocol/protocol.js";
+import type { Role } from "../../src/protocol/protocol-options.js";
 import {
   binary,
   bytes,

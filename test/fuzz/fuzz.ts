@@ -16,12 +16,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { MaskKeyPool } from "../../src/protocol/mask.js";
-import {
-  Protocol,
-  type ProtocolHandler,
-  type ProtocolOptions,
-  type Role,
-} from "../../src/protocol/protocol.js";
+import { Protocol } from "../../src/protocol/protocol.js";
+import type { ProtocolHandler, ProtocolOptions, Role } from "../../src/protocol/protocol-options.js";
 
 // ---- a small, seedable PRNG (sfc32 seeded by splitmix32) ------------------------------------------------
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Role } from "../../src/protocol/protocol.js";
+import type { Role } from "../../src/protocol/protocol-options.js";
 import {
   binary,
   closed,

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import type { PerMessageExtension, TransformCallback } from "../../src/protocol/extension.js";
-import type { Role } from "../../src/protocol/protocol.js";
+import type { Role } from "../../src/protocol/protocol-options.js";
 import {
   binary,
   bytes,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ProtocolError } from "../../src/protocol/errors.js";
-import { Protocol, type ProtocolHandler, type ProtocolOptions } from "../../src/protocol/protocol.js";
+import { Protocol } from "../../src/protocol/protocol.js";
+import type { ProtocolHandler, ProtocolOptions } from "../../src/protocol/protocol-options.js";
 import { type FuzzReport, fuzz, type ProtocolFactory, runOne } from "../fuzz/fuzz.js";
 
 // A short run of the fuzzer (npm run fuzz runs 1,000,000 inputs) with a fixed seed, so that `npm test`

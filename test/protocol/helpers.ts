@@ -6,7 +6,8 @@ import { isUtf8 } from "node:buffer";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import type { PerMessageExtension } from "../../src/protocol/extension.js";
 import { MaskKeyPool } from "../../src/protocol/mask.js";
-import { Protocol, type ProtocolOptions, type Role } from "../../src/protocol/protocol.js";
+import { Protocol } from "../../src/protocol/protocol.js";
+import type { ProtocolOptions, Role } from "../../src/protocol/protocol-options.js";
 
 // ---- bytes --------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD_BYTES } from "../../src/protocol/protocol.js";
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD_BYTES } from "../../src/protocol/protocol-options.js";
 import {
   binary,
   counting,

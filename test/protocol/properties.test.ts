@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { encodeFrame } from "../../src/protocol/frame-writer.js";
 import { MaskKeyPool } from "../../src/protocol/mask.js";
-import type { Role } from "../../src/protocol/protocol.js";
+import type { Role } from "../../src/protocol/protocol-options.js";
 import {
   binary,
   closed,

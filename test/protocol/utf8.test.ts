@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isUtf8 } from "node:buffer";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import type { Role } from "../../src/protocol/protocol.js";
+import type { Role } from "../../src/protocol/protocol-options.js";
 import { Utf8StreamValidator } from "../../src/protocol/utf8.js";
 import { binary, bytes, createPeer, failure, frameTo, ROLES, splitAt, text } from "./helpers.js";
 

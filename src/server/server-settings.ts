@@ -1,0 +1,49 @@
+import type { ConnectionOptions } from "../connection/connection-options.js";
+import type { ResolvedRateLimit } from "../connection/rate-limit.js";
+import { CloseCode } from "../protocol/constants.js";
+import { SERVER_DEFAULTS, type WebSocketServerOptions } from "./options.js";
+
+// A server's numeric and slow-consumer settings, checked once against their defaults, and the options its
+// connections share: plain data, apart from the server's handshake and lifecycle.
+
+export type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
+
+/** The settings of `options` over SERVER_DEFAULTS; a value of the wrong type is a TypeError. */
+export function resolveSettings(options: WebSocketServerOptions): Settings {
+  const settings = { ...SERVER_DEFAULTS } as Settings;
+  for (const key of Object.keys(SERVER_DEFAULTS) as (keyof Settings)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (key === "slowConsumer") {
+      if (value !== "close" && value !== "pause")
+        throw new TypeError("options.slowConsumer must be 'close' or 'pause'");
+    } else if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+      throw new TypeError(`options.${key} must be a non-negative number`);
+    }
+    (settings as Record<string, unknown>)[key] = value;
+  }
+  return settings;
+}
+
+/**
+ * The options of a new connection: the Connection keeps the object it is given, so all of them share one
+ * (issue 17); a negotiated extension is given to each beside it.
+ */
+export function serverConnectionOptions(
+  settings: Settings,
+  rateLimit: ResolvedRateLimit | null,
+  resume: boolean,
+): ConnectionOptions {
+  return {
+    role: "server",
+    maxPayloadBytes: settings.maxPayloadBytes,
+    maxFragmentsPerMessage: settings.maxFragmentsPerMessage,
+    extension: null,
+    closeTimeoutMs: settings.closeTimeoutMs,
+    maxBufferedBytes: settings.maxBufferedBytes,
+    slowConsumer: settings.slowConsumer,
+    // docs/resume.md: a lagging resume connection is to come back and resume, not stop (1008 would).
+    ...(resume ? { slowConsumerCloseCode: CloseCode.TryAgainLater } : {}),
+    rateLimit,
+  };
+}

@@ -1,0 +1,42 @@
+import type { ConnectionOptions } from "../connection/connection-options.js";
+import { resolveHeartbeat } from "../connection/heartbeat.js";
+import type { WebSocketOptions } from "./websocket-options.js";
+
+// What a client WebSocket's options make of its TLS settings and of its Connection's options: plain data
+// taken out of the constructor, which keeps the standard's steps.
+
+/** The connection options of every client that sets none of them. */
+export const DEFAULT_CLIENT_CONNECTION_OPTIONS: ConnectionOptions = { role: "client" };
+
+/** The TLS options given to the handshake. */
+export function clientTlsOptions(opts: WebSocketOptions) {
+  // Only the options given: an explicit `undefined` would override Node's defaults (rejectUnauthorized
+  // follows NODE_TLS_REJECT_UNAUTHORIZED when it is not set).
+  return Object.fromEntries(
+    Object.entries({
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    }).filter(([, value]) => value !== undefined),
+  );
+}
+
+/** The options of a client's Connection. */
+export function clientConnectionOptions(opts: WebSocketOptions): ConnectionOptions {
+  const heartbeat = resolveHeartbeat(opts.heartbeat);
+  // The Connection keeps its options object: clients that set none share one (issue 17).
+  return opts.maxPayloadBytes === undefined &&
+    opts.maxFragmentsPerMessage === undefined &&
+    opts.closeTimeoutMs === undefined &&
+    heartbeat === null
+    ? DEFAULT_CLIENT_CONNECTION_OPTIONS
+    : {
+        role: "client",
+        maxPayloadBytes: opts.maxPayloadBytes,
+        maxFragmentsPerMessage: opts.maxFragmentsPerMessage,
+        closeTimeoutMs: opts.closeTimeoutMs,
+        heartbeat,
+      };
+}
