@@ -295,6 +295,8 @@ export class ResumableWebSocket extends EventTarget {
   private readonly lastPositions = new Map<string, string>();
   /** The server's topic numbers on the current connection (its `topic` control messages) → topic. */
   private topicNames = new Map<number, string>();
+  /** Topics this connection was told it left (`unsubscribed`) and not told of again since (`topic`). */
+  private leftTopics = new Set<string>();
   /** The session is set up on the current connection: send() goes straight out. */
   private ready = false;
   /** A session (resumable or not) has been up before: a later one that cannot carry it on is a `reset`. */
@@ -453,6 +455,7 @@ export class ResumableWebSocket extends EventTarget {
     this.resumeSent = false;
     // Topic numbers are announced on each connection anew.
     this.topicNames = new Map();
+    this.leftTopics = new Set();
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.onSocketOpen(socket);
     socket.onmessage = (event) => this.onMessage(socket, event.data);
@@ -634,7 +637,9 @@ export class ResumableWebSocket extends EventTarget {
       socket.close();
       return;
     }
-    this.lastPositions.set(topic, position);
+    // A message published before the unsubscribe may come after its `unsubscribed` (it waited behind a Blob
+    // the app sent first): delivered, but its position must not put the topic back in the next hello.
+    if (!this.leftTopics.has(topic)) this.lastPositions.set(topic, position);
     this.dispatchEvent(new ResumableMessageEvent(data, topic, position));
   }
 
@@ -657,13 +662,16 @@ export class ResumableWebSocket extends EventTarget {
       this.sessionReady(control.resumed === true);
     } else if (control.type === "topic") {
       // The number the server's envelopes give this topic on this connection, from now on.
-      if (typeof control.id === "number" && typeof control.topic === "string")
+      if (typeof control.id === "number" && typeof control.topic === "string") {
         this.topicNames.set(control.id, control.topic);
+        this.leftTopics.delete(control.topic);
+      }
     } else if (control.type === "unsubscribed") {
-      // The app unsubscribed this session from the topic: its position would only grow the next hello.
+      // The app unsubscribed this session from the topic: its position would only grow the next hello. Its
+      // number stays known (numbers are never reused): a message sent before may still be on its way.
       if (typeof control.topic === "string") {
         this.lastPositions.delete(control.topic);
-        for (const [id, topic] of this.topicNames) if (topic === control.topic) this.topicNames.delete(id);
+        this.leftTopics.add(control.topic);
       }
     } else if (control.type === "resumed") {
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));

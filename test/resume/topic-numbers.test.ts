@@ -116,6 +116,36 @@ describe("topic numbers", () => {
     assert.deepEqual(client.resets, []);
   });
 
+  test("regression: a message queued behind a Blob arrives after its topic's 'unsubscribed': delivered, no error, the topic left out of the next hello", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const sockets: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      if (!socket.resumed) socket.subscribe("a");
+      socket.addEventListener("message", (event) => {
+        if (event.data !== "go") return;
+        // One tick: the topic message waits behind the Blob being read; the control is not queued.
+        socket.send(new Blob(["direct"]));
+        started.server.publish("a", "m1");
+        socket.unsubscribe("a");
+      });
+    });
+    const client = resumeClient(t, started.url);
+    const errors: string[] = [];
+    client.socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    await until(() => client.sessions.length === 1, 5000, "the session");
+    client.socket.send("go");
+    await until(() => client.received.length === 2, 5000, "the Blob and the topic message");
+    assert.deepEqual(client.received, [Buffer.from("direct").toString("hex"), "a:m1"]);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(client.events, ["session"], "no drop, no reconnect");
+    // The next resume does not claim the topic it left.
+    sockets[0].terminate();
+    await until(() => client.sessions.length === 2, 5000, "the resume");
+    assert.deepEqual(client.sessions, [false, true]);
+    assert.equal(started.server.subscriberCount("a"), 0);
+  });
+
   test("a message with a number the server never announced: the client says so, reconnects and resumes before it", async (t) => {
     // A server speaking the wire format by hand, wrongly: its second message's number (9) was not announced.
     const server = new WebSocketServer({
