@@ -209,9 +209,4 @@ export abstract class ProtocolState {
   protected get utf8(): Utf8StreamValidator {
     return (this.utf8Validator ??= new Utf8StreamValidator());
   }
-
-  /** Bytes of the message being received so far (frames before this one). */
-  protected get bufferedMessageBytes(): number {
-    return this.messageBuffer === null ? 0 : this.messageBuffer.byteLength;
-  }
 }

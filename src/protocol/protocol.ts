@@ -5,6 +5,7 @@ import type { PerMessageExtension, SharedPayload, TransformCallback } from "./ex
 import { type FrameGate, FrameVerdict } from "./frame-gate.js";
 import { type FrameHeader, type FrameSink, PauseReason } from "./frame-parser.js";
 import { type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
+import { MessageBuffer } from "./message-buffer.js";
 import { framesFor } from "./outgoing-frame-options.js";
 import {
   DEFAULT_MAX_FRAGMENTS,
@@ -340,6 +341,10 @@ export class Protocol extends ProtocolState implements FrameSink {
   // ---- receiving (FrameSink) -------------------------------------------------------------------------
 
   onFrameHeader(h: FrameHeader): boolean {
+    // The receiving state, read and written directly (not through the accessors): this is the per-frame path.
+    const r = this.frameParser!;
+    /** Bytes of the message being received so far (frames before this one). */
+    const buffered = r.messageBuffer === null ? 0 : r.messageBuffer.byteLength;
     const opcode = h.opcode;
     // §5.2: RSV2/RSV3 must be 0 (no extension we negotiate defines them).
     if (h.rsv2 || h.rsv3)
@@ -374,7 +379,7 @@ export class Protocol extends ProtocolState implements FrameSink {
     } else {
       if (opcode === Opcode.Continuation) {
         // §5.4: a continuation needs a message in progress.
-        if (this.messageOpcode === 0) {
+        if (r.messageOpcode === 0) {
           return this.reject(
             "SJ_ERR_UNEXPECTED_CONTINUATION",
             "continuation frame without a message (RFC 6455 §5.4)",
@@ -385,7 +390,7 @@ export class Protocol extends ProtocolState implements FrameSink {
           return this.reject("SJ_ERR_UNEXPECTED_RSV", "RSV1 set on a continuation frame (RFC 7692 §6.1)");
       } else {
         // §5.4: a new message may not start before the previous one has ended.
-        if (this.messageOpcode !== 0) {
+        if (r.messageOpcode !== 0) {
           return this.reject(
             "SJ_ERR_EXPECTED_CONTINUATION",
             "new message inside a fragmented one (RFC 6455 §5.4)",
@@ -398,9 +403,9 @@ export class Protocol extends ProtocolState implements FrameSink {
             "RSV1 set without a negotiated extension (RFC 6455 §5.2)",
           );
         }
-        this.messageOpcode = opcode;
+        r.messageOpcode = opcode;
         this.messageTransformed = h.rsv1;
-        this.fragments = 0;
+        r.fragments = 0;
         this.validatingStream = false;
       }
       // §10.4: limits are checked from the header, before a byte of the payload is buffered. A compressed
@@ -410,7 +415,7 @@ export class Protocol extends ProtocolState implements FrameSink {
       const wireLimit = this.messageTransformed
         ? this.maxPayloadBytes + Math.ceil(this.maxPayloadBytes / 64) + 64
         : this.maxPayloadBytes;
-      if (this.bufferedMessageBytes + h.length > wireLimit) {
+      if (buffered + h.length > wireLimit) {
         return this.reject(
           "SJ_ERR_MESSAGE_TOO_BIG",
           `message too big: limit ${this.maxPayloadBytes} bytes`,
@@ -421,11 +426,11 @@ export class Protocol extends ProtocolState implements FrameSink {
       // carry bytes are bounded by maxPayloadBytes alone, however small. The count only stops frames that
       // carry (almost) nothing, e.g. an endless message of empty continuations: a message may span
       // max(maxFragmentsPerMessage, its bytes so far) frames.
-      const messageBytes = this.bufferedMessageBytes + h.length;
-      if (++this.fragments > this.maxFragments && this.fragments > messageBytes) {
+      const messageBytes = buffered + h.length;
+      if (++r.fragments > this.maxFragments && r.fragments > messageBytes) {
         return this.reject(
           "SJ_ERR_TOO_MANY_FRAGMENTS",
-          `too many fragments: ${this.fragments} frames for ${messageBytes} bytes (limit ${this.maxFragments} or 1 per byte)`,
+          `too many fragments: ${r.fragments} frames for ${messageBytes} bytes (limit ${this.maxFragments} or 1 per byte)`,
           CloseCode.MessageTooBig,
         );
       }
@@ -438,24 +443,26 @@ export class Protocol extends ProtocolState implements FrameSink {
       if (verdict === FrameVerdict.refuse) return this.refuseFrame(this.frameGate.refusal);
       if (verdict === FrameVerdict.holdAfter) this.parser.pauseAfterFrame();
     }
-    this.frameOpcode = opcode;
+    r.frameOpcode = opcode;
     this.frameFin = h.fin;
-    this.framePieces = 0;
-    this.expectedTotal = h.fin && !isControl ? this.bufferedMessageBytes + h.length : 0;
+    r.framePieces = 0;
+    r.expectedTotal = h.fin && !isControl ? buffered + h.length : 0;
     return true;
   }
 
   onFramePayload(piece: Buffer, last: boolean): void {
-    if (this.frameOpcode >= 8) {
-      if (piece.length > 0) (this.control ??= []).push(piece);
+    // The receiving state, read and written directly (not through the accessors): this is the per-frame path.
+    const r = this.frameParser!;
+    if (r.frameOpcode >= 8) {
+      if (piece.length > 0) (r.control ??= []).push(piece);
       if (last) this.handleControlFrame();
       return;
     }
-    this.framePieces++;
+    r.framePieces++;
     // The common case, a whole message in one unfragmented frame read in one piece: straight to the handler.
-    if (last && this.frameFin && this.framePieces === 1 && this.fragments === 1 && !this.messageTransformed) {
-      const isText = this.messageOpcode === Opcode.Text;
-      this.messageOpcode = 0;
+    if (last && this.frameFin && r.framePieces === 1 && r.fragments === 1 && !this.messageTransformed) {
+      const isText = r.messageOpcode === Opcode.Text;
+      r.messageOpcode = 0;
       // §8.1: a text message must be valid UTF-8.
       if (isText) {
         if (!validateText(piece)) {
@@ -469,12 +476,12 @@ export class Protocol extends ProtocolState implements FrameSink {
       this.handler.onMessage(piece, false);
       return;
     }
-    const text = this.messageOpcode === Opcode.Text && !this.messageTransformed;
+    const text = r.messageOpcode === Opcode.Text && !this.messageTransformed;
     // A text message that arrives in one piece is validated once at the end, natively. Anything split is
     // validated piece by piece, so invalid UTF-8 fails the connection as soon as it arrives (§8.1).
     if (
       text &&
-      (this.validatingStream || !(last && this.frameFin && this.framePieces === 1 && this.fragments === 1))
+      (this.validatingStream || !(last && this.frameFin && r.framePieces === 1 && r.fragments === 1))
     ) {
       this.validatingStream = true;
       if (!this.utf8.feed(piece)) {
@@ -482,7 +489,7 @@ export class Protocol extends ProtocolState implements FrameSink {
         return;
       }
     }
-    this.message.append(piece, this.expectedTotal);
+    (r.messageBuffer ??= new MessageBuffer()).append(piece, r.expectedTotal);
     if (last && this.frameFin) this.finishMessage();
   }
 
@@ -491,16 +498,23 @@ export class Protocol extends ProtocolState implements FrameSink {
    * message): unmasked as it is copied. Takes the same decisions as onFramePayload.
    */
   onMaskedPayload(piece: Buffer, last: boolean, maskWord: number, keyOffset: number): boolean {
-    if (this.frameOpcode >= 8) return false;
+    // The receiving state, read and written directly (not through the accessors): this is the per-frame path.
+    const r = this.frameParser!;
+    if (r.frameOpcode >= 8) return false;
     // A piece that completes a frame and starts the message is not copied yet: it may be the whole message,
     // which goes on without a copy, or the MessageBuffer keeps it by reference until the next piece (whose
     // frame header may give the message's size). Unmasked in place.
-    if (last && this.bufferedMessageBytes === 0) return false;
-    this.framePieces++;
-    const unmasked = this.message.appendUnmasking(piece, this.expectedTotal, maskWord, keyOffset);
+    if (last && (r.messageBuffer === null || r.messageBuffer.byteLength === 0)) return false;
+    r.framePieces++;
+    const unmasked = (r.messageBuffer ??= new MessageBuffer()).appendUnmasking(
+      piece,
+      r.expectedTotal,
+      maskWord,
+      keyOffset,
+    );
     // §8.1: a text message in several pieces is validated piece by piece (see onFramePayload); a compressed
     // one once inflated.
-    if (this.messageOpcode === Opcode.Text && !this.messageTransformed) {
+    if (r.messageOpcode === Opcode.Text && !this.messageTransformed) {
       this.validatingStream = true;
       if (!this.utf8.feed(unmasked)) {
         this.reject("SJ_ERR_INVALID_UTF8", "invalid UTF-8 in text message", CloseCode.InvalidPayload);
@@ -512,16 +526,18 @@ export class Protocol extends ProtocolState implements FrameSink {
   }
 
   private finishMessage(): void {
-    const isText = this.messageOpcode === Opcode.Text;
+    // The receiving state, read and written directly (not through the accessors): this is the per-frame path.
+    const r = this.frameParser!;
+    const isText = r.messageOpcode === Opcode.Text;
     const streamed = this.validatingStream;
-    this.messageOpcode = 0;
+    r.messageOpcode = 0;
     this.validatingStream = false;
     if (this.messageTransformed) {
       this.messageTransformed = false;
-      this.decodeMessage(this.message.takeParts(), isText);
+      this.decodeMessage((r.messageBuffer ??= new MessageBuffer()).takeParts(), isText);
       return;
     }
-    const data = this.message.take();
+    const data = (r.messageBuffer ??= new MessageBuffer()).take();
     if (isText) {
       if (streamed ? !this.utf8.complete : !validateText(data)) {
         this.utf8.reset();
