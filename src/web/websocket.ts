@@ -419,7 +419,8 @@ export class WebSocket extends EventTarget {
     // ArrayBuffer): no conversion record, and a string is encoded straight into the frame (its UTF-8 length
     // comes from the encoding). Anything else — other views, shared or resizable or foreign-realm buffers —
     // takes the general path below, which applies every WebIDL rule.
-    if (this.#readyState === OPEN && this.#queue === null && this.#connection !== null) {
+    // (The per-message paths read #bits and #rare directly: a private accessor costs a brand check a call.)
+    if ((this.#bits & Bits.readyState) === OPEN && this.#rare?.queue == null && this.#connection !== null) {
       if (typeof data === "string") {
         const text = data.toWellFormed();
         // Refused (the connection failed, the socket's close is on its way): discarded, still counted.
@@ -719,9 +720,12 @@ export class WebSocket extends EventTarget {
   /** §"When a WebSocket message has been received". */
   #onMessage(data: Buffer, isText: boolean): void {
     // 1. If readyState is not OPEN, return.
-    if (this.#readyState !== OPEN || !this.#hasMessageListener) return;
+    const bits = this.#bits;
+    if ((bits & Bits.readyState) !== OPEN || (bits & Bits.hasMessageListener) === 0) return;
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
-    const value = isText ? decodeText(data) : toBinaryData(data, this.#binaryType);
+    const value = isText
+      ? decodeText(data)
+      : toBinaryData(data, BINARY_TYPES[(bits & Bits.binaryType) >> Bits.binaryTypeShift]);
     // 4. Fire a MessageEvent with origin = the serialized origin of the URL.
     this.dispatchEvent(createMessageEvent(value, (this.#origin ??= new URL(this.#url).origin)));
   }
