@@ -23,13 +23,7 @@ import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
-export {
-  type RedisAdapterOptions,
-  type RedisAdapterStats,
-  type RedisClientLike,
-  RedisTimeoutError,
-  RedisUnavailableError,
-} from "./adapter-options.js";
+export * from "./adapter-options.js";
 export type { RedisClusterLike } from "./cluster.js";
 export * from "./stream-exports.js";
 export { decodeMessage, encodeMessage, HEADER_BYTES, WIRE_VERSION } from "./wire.js";
