@@ -10,10 +10,9 @@ import { once } from "node:events";
 import net from "node:net";
 import { test } from "node:test";
 import { ResumableWebSocket } from "../../src/resume/client.js";
-import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket as ServerSocket } from "../../src/web/websocket.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { HOST, resumeClient, startServer, until, within } from "./helpers.js";
+import { HOST, handWrittenResumeServer, resumeClient, startServer, until } from "./helpers.js";
 
 test("a resume hello over the server's maxPayloadBytes (closed 1009): reset 'rejected', then a fresh session", async (t) => {
   const started = await startServer(t, { resume: {}, maxPayloadBytes: 4096 });
@@ -62,35 +61,19 @@ test("a reconnection to a server without resume fires reset 'unsupported' before
 
 test("a session message naming the session's topics: the positions of the others are forgotten", async (t) => {
   // A server speaking sockjet.resume.1 by hand: tells the topics it restores (a), not b.
-  const server = new WebSocketServer({
-    port: 0,
-    host: HOST,
-    protocols: ["sockjet.resume.1"],
-    pingIntervalMs: 0,
+  const { server, url, hellos } = await handWrittenResumeServer(t, (hello, socket) => {
+    if (hello.type === "hello") {
+      socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
+      socket.send(`\u0002${JSON.stringify({ type: "topic", id: 7, topic: "a" })}`);
+      socket.send(`\u0002${JSON.stringify({ type: "topic", id: 8, topic: "b" })}`);
+      socket.send("\u00017 1\nA");
+      socket.send("\u00018 1\nB");
+    } else {
+      socket.send(`\u0002${JSON.stringify({ type: "session", token: "t2", resumed: true, topics: ["a"] })}`);
+      socket.send(`\u0002${JSON.stringify({ type: "resumed", replayed: 0 })}`);
+    }
   });
-  await within(once(server, "listening"), 5000, "listening");
-  t.after(() => server.close());
-  const hellos: Record<string, unknown>[] = [];
-  server.on("connection", (socket) => {
-    socket.onmessage = (event) => {
-      const hello = JSON.parse(String(event.data));
-      hellos.push(hello);
-      if (hello.type === "hello") {
-        socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
-        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 7, topic: "a" })}`);
-        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 8, topic: "b" })}`);
-        socket.send("\u00017 1\nA");
-        socket.send("\u00018 1\nB");
-      } else {
-        socket.send(
-          `\u0002${JSON.stringify({ type: "session", token: "t2", resumed: true, topics: ["a"] })}`,
-        );
-        socket.send(`\u0002${JSON.stringify({ type: "resumed", replayed: 0 })}`);
-      }
-    };
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  const client = resumeClient(t, `ws://${HOST}:${port}/`);
+  const client = resumeClient(t, url);
   await until(() => client.received.length === 2, 5000, "the two messages");
   assert.deepEqual(client.socket.positions, { a: "1", b: "1" });
   for (const socket of server.clients) socket.terminate();

@@ -6,6 +6,7 @@ import { once } from "node:events";
 import net from "node:net";
 import type { TestContext } from "node:test";
 import { type ResumableMessageEvent, ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket, type WebSocketOptions } from "../../src/web/websocket.js";
 import { HOST, within } from "../pubsub/helpers.js";
 
@@ -155,4 +156,31 @@ export function allControls(messages: (string | Buffer)[]): Record<string, unkno
   return messages
     .filter((m): m is string => typeof m === "string" && m.charCodeAt(0) === 2)
     .map((m) => JSON.parse(m.slice(1)));
+}
+
+/**
+ * A server speaking sockjet.resume.1 by hand (to test the client against exact, or wrong, wire messages):
+ * `answer` is called with each connection's first message (its hello, parsed) and the socket to reply on.
+ */
+export async function handWrittenResumeServer(
+  t: TestContext,
+  answer: (hello: Record<string, unknown>, socket: WebSocket) => void,
+): Promise<{ server: WebSocketServer; url: string; hellos: Record<string, unknown>[] }> {
+  const server = new WebSocketServer({
+    port: 0,
+    host: HOST,
+    protocols: ["sockjet.resume.1"],
+    pingIntervalMs: 0,
+  });
+  await within(once(server, "listening"), 5000, "listening");
+  t.after(() => server.close());
+  const hellos: Record<string, unknown>[] = [];
+  server.on("connection", (socket) => {
+    socket.onmessage = (event) => {
+      const hello = JSON.parse(String(event.data));
+      hellos.push(hello);
+      answer(hello, socket);
+    };
+  });
+  return { server, url: `ws://${HOST}:${(server.address() as net.AddressInfo).port}/`, hellos };
 }

@@ -4,13 +4,17 @@
 // topic. The client maps numbers back to names, whatever characters a name holds.
 
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import type net from "node:net";
 import { describe, test } from "node:test";
 import type { ResumeErrorEvent } from "../../src/resume/client.js";
-import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { allControls, HOST, rawResume, resumeClient, startServer, until, within } from "./helpers.js";
+import {
+  allControls,
+  handWrittenResumeServer,
+  rawResume,
+  resumeClient,
+  startServer,
+  until,
+} from "./helpers.js";
 
 /** [topic number, position, payload] of each topic message among raw messages. */
 function topicMessages(messages: (string | Buffer)[]): [number, string, string][] {
@@ -148,27 +152,14 @@ describe("topic numbers", () => {
 
   test("a message with a number the server never announced: the client says so, reconnects and resumes before it", async (t) => {
     // A server speaking the wire format by hand, wrongly: its second message's number (9) was not announced.
-    const server = new WebSocketServer({
-      port: 0,
-      host: HOST,
-      protocols: ["sockjet.resume.1"],
-      pingIntervalMs: 0,
+    const { url, hellos } = await handWrittenResumeServer(t, (hello, socket) => {
+      if (hello.type !== "hello") return;
+      socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
+      socket.send(`\u0002${JSON.stringify({ type: "topic", id: 1, topic: "a" })}`);
+      socket.send("\u00011 5\nfirst");
+      socket.send("\u00019 6\nunplaced");
     });
-    await within(once(server, "listening"), 5000, "listening");
-    t.after(() => server.close());
-    const hellos: Record<string, unknown>[] = [];
-    server.on("connection", (socket) => {
-      socket.onmessage = (event) => {
-        const hello = JSON.parse(String(event.data));
-        hellos.push(hello);
-        if (hello.type !== "hello") return;
-        socket.send(`\u0002${JSON.stringify({ type: "session", token: "t1", resumed: false })}`);
-        socket.send(`\u0002${JSON.stringify({ type: "topic", id: 1, topic: "a" })}`);
-        socket.send("\u00011 5\nfirst");
-        socket.send("\u00019 6\nunplaced");
-      };
-    });
-    const client = resumeClient(t, `ws://${HOST}:${(server.address() as net.AddressInfo).port}/`);
+    const client = resumeClient(t, url);
     const errors: string[] = [];
     client.socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
     await until(() => hellos.length === 2, 5000, "the resume hello");
