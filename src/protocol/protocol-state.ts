@@ -1,6 +1,6 @@
 import type { SharedPayload } from "./extension.js";
 import { FrameParser } from "./frame-parser.js";
-import { MessageBuffer } from "./message-buffer.js";
+import type { MessageBuffer } from "./message-buffer.js";
 import { Utf8StreamValidator } from "./utf8.js";
 
 // A Protocol's state kept small for idle connections (issue 17): yes/no bits, the receiving state made on
@@ -149,25 +149,10 @@ export abstract class ProtocolState {
   /** The frame parser and receiving state, made on first use (Protocol.parser). */
   protected abstract get parser(): Receiver;
 
-  // The frame being received (Receiver).
+  // The control frame being received and the streaming UTF-8 check (Receiver): read while receiving, so the
+  // parser exists. The per-frame path (protocol.ts) uses the Receiver's fields directly.
   protected get frameOpcode(): number {
     return this.frameParser?.frameOpcode ?? 0;
-  }
-  protected set frameOpcode(opcode: number) {
-    if (opcode !== 0 || this.frameParser !== null) this.parser.frameOpcode = opcode;
-  }
-  protected get framePieces(): number {
-    return this.frameParser?.framePieces ?? 0;
-  }
-  protected set framePieces(pieces: number) {
-    if (pieces !== 0 || this.frameParser !== null) this.parser.framePieces = pieces;
-  }
-  /** Size of the message once this frame ends, when the frame is the final one; else 0. */
-  protected get expectedTotal(): number {
-    return this.frameParser?.expectedTotal ?? 0;
-  }
-  protected set expectedTotal(bytes: number) {
-    if (bytes !== 0 || this.frameParser !== null) this.parser.expectedTotal = bytes;
   }
   protected get control(): Buffer[] | null {
     return this.frameParser?.control ?? null;
@@ -175,38 +160,9 @@ export abstract class ProtocolState {
   protected set control(pieces: Buffer[] | null) {
     if (pieces !== null || this.frameParser !== null) this.parser.control = pieces;
   }
-  // The message being received (Receiver).
-  protected get messageOpcode(): number {
-    return this.frameParser?.messageOpcode ?? 0;
-  }
-  protected set messageOpcode(opcode: number) {
-    if (opcode !== 0 || this.frameParser !== null) this.parser.messageOpcode = opcode;
-  }
-  protected get fragments(): number {
-    return this.frameParser?.fragments ?? 0;
-  }
-  protected set fragments(count: number) {
-    if (count !== 0 || this.frameParser !== null) this.parser.fragments = count;
-  }
-  // Made on first use: most messages arrive whole and need neither.
-  protected get messageBuffer(): MessageBuffer | null {
-    return this.frameParser?.messageBuffer ?? null;
-  }
-  protected set messageBuffer(buffer: MessageBuffer | null) {
-    if (buffer !== null || this.frameParser !== null) this.parser.messageBuffer = buffer;
-  }
-  protected get utf8Validator(): Utf8StreamValidator | null {
-    return this.frameParser?.utf8Validator ?? null;
-  }
-  protected set utf8Validator(validator: Utf8StreamValidator | null) {
-    if (validator !== null || this.frameParser !== null) this.parser.utf8Validator = validator;
-  }
-
-  protected get message(): MessageBuffer {
-    return (this.messageBuffer ??= new MessageBuffer());
-  }
 
   protected get utf8(): Utf8StreamValidator {
-    return (this.utf8Validator ??= new Utf8StreamValidator());
+    const receiver = this.parser;
+    return (receiver.utf8Validator ??= new Utf8StreamValidator());
   }
 }
