@@ -23,16 +23,17 @@
 // sockjet-resume (in `npm run bench`, not in this script's default --only): the same sockjet server with `resume: {}`, every receiver a
 // resume connection (sockjet.resume.1): each publish gets a position and is kept in the memory store, and
 // is framed once in its envelope; the cost of positions on live fan-out against "sockjet".
+// The contenders of a case run interleaved (interleavedCase): their ratio is taken run by run (pairedRatio).
 // bench/run.ts can call runFanout() and print formatFanout().
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { caseLabel, formatFanout, formatRate, formatSize } from "./fanout-report.js";
+import { HOST, receiversRole, serverRole } from "./fanout-roles.js";
 
-const HOST = "127.0.0.1";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
 
@@ -91,238 +92,6 @@ const LABELS: Record<FanoutContender, string> = {
   ws: "ws: for (c of wss.clients) c.send()",
   "sockjet-resume": "sockjet publish(), resume on",
 };
-
-// ---- the publishing server (child process) ----------------------------------------------------------------
-
-type ServerCommand =
-  | { cmd: "publish"; size: number; count: number; burst: number }
-  | { cmd: "cpu" }
-  | { cmd: "stats" }
-  | { cmd: "exit" };
-
-async function serverRole(contender: FanoutContender, subscribers: number, dist: boolean): Promise<void> {
-  const send = (message: Record<string, unknown>) => process.send?.(message);
-  // What the subscribers have not taken yet, summed: the flow control of the "server" publisher.
-  let buffered: () => number;
-  let publish: (payload: Buffer) => void;
-  let framesEncoded = () => 0;
-  let port: number;
-  if (contender === "sockjet" || contender === "sockjet-resume") {
-    const { WebSocketServer } = (
-      dist
-        ? await import(pathToFileURL(join(benchDir, "..", "dist", "index.js")).href)
-        : await import("../src/index.js")
-    ) as typeof import("../src/index.js");
-    const server = new WebSocketServer({
-      port: 0,
-      host: HOST,
-      pingIntervalMs: 0,
-      maxConnections: 100_000,
-      maxBufferedBytes: 1 << 30,
-      resume: contender === "sockjet-resume" ? {} : null,
-    });
-    server.on("connection", (socket, request) => {
-      if (request.url !== "/publish") {
-        socket.subscribe("bench");
-        return;
-      }
-      socket.binaryType = "arraybuffer";
-      socket.onmessage = (event) => server.publish("bench", (event as MessageEvent).data as ArrayBuffer);
-    });
-    await once(server, "listening");
-    port = (server.address() as net.AddressInfo).port;
-    publish = (payload) => server.publish("bench", payload);
-    buffered = () => {
-      let total = 0;
-      for (const client of server.clients) total += client.bufferedAmount;
-      return total;
-    };
-    framesEncoded = () => server.pubsubStats.framesEncoded;
-  } else {
-    const { WebSocketServer } = await import("ws");
-    const wss = new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: false });
-    wss.on("connection", (ws, request) => {
-      if (request.url !== "/publish") return;
-      // The naïve loop: every other client, one send() each.
-      ws.on("message", (data, isBinary) => {
-        for (const client of wss.clients) if (client !== ws) client.send(data, { binary: isBinary });
-      });
-    });
-    await once(wss, "listening");
-    port = (wss.address() as net.AddressInfo).port;
-    publish = (payload) => {
-      for (const client of wss.clients) client.send(payload);
-    };
-    buffered = () => {
-      let total = 0;
-      for (const client of wss.clients) total += client.bufferedAmount;
-      return total;
-    };
-  }
-  send({ type: "listening", port });
-
-  let cpuMark = process.cpuUsage();
-  process.on("message", async (raw) => {
-    const command = raw as ServerCommand;
-    if (command.cmd === "exit") process.exit(0);
-    if (command.cmd === "cpu") {
-      const cpu = process.cpuUsage(cpuMark);
-      cpuMark = process.cpuUsage();
-      send({ type: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 });
-      return;
-    }
-    if (command.cmd === "stats") {
-      send({ type: "stats", framesEncoded: framesEncoded() });
-      return;
-    }
-    const payload = Buffer.alloc(command.size, 0x61);
-    const limit = 64 * 1024 * subscribers;
-    for (let sent = 0; sent < command.count; ) {
-      const n = Math.min(command.burst, command.count - sent);
-      for (let i = 0; i < n; i++) publish(payload);
-      sent += n;
-      await new Promise((resolve) => setImmediate(resolve));
-      while (buffered() > limit) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    send({ type: "published" });
-  });
-}
-
-// ---- the receivers (child process): raw WebSocket clients that count frames ------------------------------
-
-class FrameCounter {
-  frames = 0;
-  /** Control messages of a resume connection (payload starting with 0x02): not deliveries, not in `frames`. */
-  controls = 0;
-  private skip = 0;
-  private header: Buffer | null = null;
-  /** The next payload byte is the first of a frame's payload (its resume type byte). */
-  private atPayloadStart = false;
-  private readonly resume: boolean;
-
-  constructor(resume: boolean) {
-    this.resume = resume;
-  }
-
-  /** Counts the complete frame headers in `chunk`, skipping payloads (server frames are unmasked). */
-  push(chunk: Buffer): void {
-    let data = chunk;
-    if (this.header !== null) {
-      data = Buffer.concat([this.header, chunk]);
-      this.header = null;
-    }
-    let at = 0;
-    const end = data.length;
-    while (at < end) {
-      if (this.skip > 0) {
-        if (this.atPayloadStart) {
-          this.atPayloadStart = false;
-          if (data[at] === 0x02) {
-            this.frames--;
-            this.controls++;
-          }
-        }
-        const take = Math.min(this.skip, end - at);
-        this.skip -= take;
-        at += take;
-        continue;
-      }
-      if (end - at < 2) break;
-      const len7 = data[at + 1] & 0x7f;
-      const headerBytes = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
-      if (end - at < headerBytes) break;
-      const length =
-        len7 < 126
-          ? len7
-          : len7 === 126
-            ? data.readUInt16BE(at + 2)
-            : data.readUInt32BE(at + 2) * 2 ** 32 + data.readUInt32BE(at + 6);
-      this.frames++;
-      at += headerBytes;
-      this.skip = length;
-      this.atPayloadStart = this.resume && length > 0;
-    }
-    if (at < end) this.header = Buffer.from(data.subarray(at));
-  }
-}
-
-/** The client's hello of a resume connection: a masked text frame (mask 0: the payload is as is). */
-const RESUME_HELLO = (() => {
-  const payload = Buffer.from('{"type":"hello"}');
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-})();
-
-async function openReceiver(port: number, counters: FrameCounter[], resume: boolean): Promise<net.Socket> {
-  const socket = net.connect(port, HOST);
-  socket.setNoDelay(true);
-  await once(socket, "connect");
-  socket.write(
-    `GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-      (resume ? "Sec-WebSocket-Protocol: sockjet.resume.1\r\n" : "") +
-      "\r\n",
-  );
-  const counter = new FrameCounter(resume);
-  counters.push(counter);
-  await new Promise<void>((resolve, reject) => {
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      socket.off("data", onData);
-      if (!head.subarray(0, 12).toString().startsWith("HTTP/1.1 101")) {
-        reject(new Error(`handshake refused: ${head.subarray(0, 40).toString()}`));
-        return;
-      }
-      socket.on("data", (c: Buffer) => counter.push(c));
-      if (end + 4 < head.length) counter.push(head.subarray(end + 4));
-      if (!resume) {
-        resolve();
-        return;
-      }
-      // Control messages (the `session`, a topic's number) are not deliveries: the counter leaves them out.
-      socket.write(RESUME_HELLO);
-      const started = Date.now();
-      const waitForSession = () => {
-        if (counter.controls > 0) {
-          resolve();
-        } else if (Date.now() - started > 10_000) reject(new Error("no resume session within 10 s"));
-        else setTimeout(waitForSession, 5);
-      };
-      waitForSession();
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-  });
-  return socket;
-}
-
-async function receiversRole(port: number, count: number, resume: boolean): Promise<void> {
-  const counters: FrameCounter[] = [];
-  const sockets: net.Socket[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const batch = Array.from({ length: Math.min(100, count - i) }, () =>
-      openReceiver(port, counters, resume),
-    );
-    sockets.push(...(await Promise.all(batch)));
-  }
-  const total = () => counters.reduce((n, c) => n + c.frames, 0);
-  let cpuMark = process.cpuUsage();
-  process.send?.({ type: "connected" });
-  process.on("message", (raw) => {
-    const command = raw as { cmd: string };
-    if (command.cmd === "count") process.send?.({ type: "count", total: total() });
-    else if (command.cmd === "cpu") {
-      const cpu = process.cpuUsage(cpuMark);
-      cpuMark = process.cpuUsage();
-      process.send?.({ type: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 });
-    } else if (command.cmd === "exit") {
-      for (const s of sockets) s.destroy();
-      process.exit(0);
-    }
-  });
-}
 
 // ---- orchestration ----------------------------------------------------------------------------------------
 
@@ -427,103 +196,180 @@ async function publishFromClient(
   client.close();
 }
 
-async function oneCase(
+/** One contender of a case: its server and receivers, alive for the whole case, and what its runs measured. */
+interface CaseRunner {
+  contender: FanoutContender;
+  server: ChildProcess;
+  receiver: ChildProcess;
+  port: number;
+  payload: Buffer;
+  /** Messages per measured run, sized by the warm-up. */
+  count: number;
+  messages: number;
+  /** Deliveries the receivers had counted when the current run started. */
+  base: number;
+  published: number;
+  rates: number[];
+  serverCpu: number;
+  receiverCpu: number;
+  otherCpu: number;
+  elapsed: number;
+}
+
+async function openRunner(
   contender: FanoutContender,
+  size: number,
+  options: FanoutOptions,
+  children: ChildProcess[],
+): Promise<CaseRunner> {
+  const subscribers = options.subscribers;
+  const serverArgs = ["--role=server", `--contender=${contender}`, `--subscribers=${subscribers}`];
+  if (options.dist === true) serverArgs.push("--dist");
+  const server = child(serverArgs, options.profile === true, options.cpus?.server);
+  children.push(server);
+  const { port } = (await ask(server, "listening")) as { port: number };
+  const receiver = child(
+    [
+      "--role=receivers",
+      `--port=${port}`,
+      `--count=${subscribers}`,
+      ...(contender === "sockjet-resume" ? ["--resume"] : []),
+    ],
+    false,
+    options.cpus?.receivers,
+  );
+  children.push(receiver);
+  await ask(receiver, "connected");
+  const messages = options.messages ?? defaultMessages(size, subscribers);
+  return {
+    contender,
+    server,
+    receiver,
+    port,
+    payload: Buffer.alloc(size, 0x61),
+    count: Math.max(10, Math.round(messages / 10)),
+    messages,
+    base: 0,
+    published: 0,
+    rates: [],
+    serverCpu: 0,
+    receiverCpu: 0,
+    otherCpu: 0,
+    elapsed: 0,
+  };
+}
+
+function defaultMessages(size: number, subscribers: number): number {
+  return Math.round((size <= 64 ? 3_000_000 : 1_000_000) / subscribers);
+}
+
+/**
+ * One run of `r`. Runs below 0 warm up and their figures are dropped: with `seconds`, run -2 warms up (the
+ * JIT) and sizes run -1 to about half a second, whose rate sizes the measured runs.
+ */
+async function runOnce(
+  r: CaseRunner,
+  run: number,
   size: number,
   publisher: FanoutPublisher,
   burst: number,
   options: FanoutOptions,
-): Promise<FanoutResult> {
+): Promise<void> {
   const subscribers = options.subscribers;
-  const defaultMessages = Math.round((size <= 64 ? 3_000_000 : 1_000_000) / subscribers);
-  let messages = options.messages ?? defaultMessages;
-  const serverArgs = ["--role=server", `--contender=${contender}`, `--subscribers=${subscribers}`];
-  if (options.dist === true) serverArgs.push("--dist");
-  const server = child(serverArgs, options.profile === true, options.cpus?.server);
-  const children = [server];
+  const fallback = defaultMessages(size, subscribers);
+  if (run === -2) r.count = Math.max(10, Math.round(fallback / 60));
+  await ask(r.server, "cpu", { cmd: "cpu" });
+  await ask(r.receiver, "cpu", { cmd: "cpu" });
+  const busy0 = busyJiffies();
+  const own0 = ownCpuMs();
+  const started = performance.now();
+  if (publisher === "client") {
+    await publishFromClient(r.port, r.receiver, r.payload, r.count, subscribers, r.base);
+  } else {
+    await ask(r.server, "published", { cmd: "publish", size, count: r.count, burst }, 600_000);
+  }
+  const target = r.base + r.count * subscribers;
+  for (;;) {
+    const total = await delivered(r.receiver);
+    if (total >= target) break;
+    if (performance.now() - started > 600_000)
+      throw new Error(`only ${total - r.base} of ${target - r.base} delivered`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const ms = performance.now() - started;
+  r.base = target;
+  r.published += r.count;
+  const sCpu = (await ask(r.server, "cpu", { cmd: "cpu" })).cpuMs as number;
+  const rCpu = (await ask(r.receiver, "cpu", { cmd: "cpu" })).cpuMs as number;
+  const busyMs = (busyJiffies() - busy0) * 10;
+  const ownMs = ownCpuMs() - own0;
+  if (run < 0) {
+    const perSecond = (r.count * 1000) / ms;
+    const clamp = (n: number, max: number) => Math.min(max, Math.max(10, Math.round(n)));
+    if (run === -2) r.count = clamp(perSecond / 2, fallback / 10);
+    else if (options.seconds !== undefined)
+      r.count = r.messages = clamp(perSecond * options.seconds, fallback);
+    else r.count = r.messages;
+    return;
+  }
+  r.rates.push((r.count * subscribers) / (ms / 1000));
+  r.serverCpu += sCpu;
+  r.receiverCpu += rCpu;
+  r.otherCpu += Math.max(0, busyMs - sCpu - rCpu - ownMs);
+  r.elapsed += ms;
+}
+
+async function resultOf(
+  r: CaseRunner,
+  size: number,
+  publisher: FanoutPublisher,
+  burst: number,
+  subscribers: number,
+): Promise<FanoutResult> {
+  const { framesEncoded } = (await ask(r.server, "stats", { cmd: "stats" })) as { framesEncoded: number };
+  return {
+    contender: r.contender,
+    size,
+    publisher,
+    burst: publisher === "server" ? burst : 0,
+    subscribers,
+    messages: r.messages,
+    deliveredPerSecond: median(r.rates),
+    runs: r.rates,
+    framesPerMessage: r.contender !== "ws" ? framesEncoded / r.published : undefined,
+    serverCpuPercent: (100 * r.serverCpu) / r.elapsed,
+    receiverCpuPercent: (100 * r.receiverCpu) / r.elapsed,
+    otherCpuPercent: (100 * r.otherCpu) / r.elapsed,
+  };
+}
+
+/**
+ * One case, every contender's server and receivers started up front and their runs interleaved (run 1 of
+ * each, then run 2 of each, the order reversed every other run): the machine's slow drifts (another VM, the
+ * CPU's clock) then fall on every contender alike, and `runs[i]` of two contenders are neighbours in time,
+ * so their ratio can be taken run by run (pairedRatio). An idle contender's processes cost nothing.
+ */
+async function interleavedCase(
+  size: number,
+  publisher: FanoutPublisher,
+  burst: number,
+  options: FanoutOptions,
+): Promise<FanoutResult[]> {
+  const children: ChildProcess[] = [];
   try {
-    const { port } = (await ask(server, "listening")) as { port: number };
-    const receiver = child(
-      [
-        "--role=receivers",
-        `--port=${port}`,
-        `--count=${subscribers}`,
-        ...(contender === "sockjet-resume" ? ["--resume"] : []),
-      ],
-      false,
-      options.cpus?.receivers,
-    );
-    children.push(receiver);
-    await ask(receiver, "connected");
-    const payload = Buffer.alloc(size, 0x61);
-    const rates: number[] = [];
-    let serverCpu = 0;
-    let receiverCpu = 0;
-    let otherCpu = 0;
-    let elapsed = 0;
-    let base = 0;
-    let published = 0;
-    // Runs below 0 warm up; their figures are dropped. With `seconds`, run -2 warms up (the JIT) and sizes
-    // run -1 to about half a second, whose rate sizes the measured runs.
+    const runners: CaseRunner[] = [];
+    for (const contender of options.contenders)
+      runners.push(await openRunner(contender, size, options, children));
     const first = options.seconds === undefined ? -1 : -2;
-    let count = Math.max(10, Math.round(messages / 10));
-    for (let run = first; run < options.runs; run++) {
-      if (run === -2) count = Math.max(10, Math.round(defaultMessages / 60));
-      await ask(server, "cpu", { cmd: "cpu" });
-      await ask(receiver, "cpu", { cmd: "cpu" });
-      const busy0 = busyJiffies();
-      const own0 = ownCpuMs();
-      const started = performance.now();
-      if (publisher === "client") {
-        await publishFromClient(port, receiver, payload, count, subscribers, base);
-      } else {
-        await ask(server, "published", { cmd: "publish", size, count, burst }, 600_000);
-      }
-      const target = base + count * subscribers;
-      for (;;) {
-        const total = await delivered(receiver);
-        if (total >= target) break;
-        if (performance.now() - started > 600_000)
-          throw new Error(`only ${total - base} of ${target - base} delivered`);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      const ms = performance.now() - started;
-      base = target;
-      published += count;
-      const sCpu = (await ask(server, "cpu", { cmd: "cpu" })).cpuMs as number;
-      const rCpu = (await ask(receiver, "cpu", { cmd: "cpu" })).cpuMs as number;
-      const busyMs = (busyJiffies() - busy0) * 10;
-      const ownMs = ownCpuMs() - own0;
-      if (run < 0) {
-        const perSecond = (count * 1000) / ms;
-        const clamp = (n: number, max: number) => Math.min(max, Math.max(10, Math.round(n)));
-        if (run === -2) count = clamp(perSecond / 2, defaultMessages / 10);
-        else if (options.seconds !== undefined)
-          count = messages = clamp(perSecond * options.seconds, defaultMessages);
-        else count = messages;
-        continue;
-      }
-      rates.push((count * subscribers) / (ms / 1000));
-      serverCpu += sCpu;
-      receiverCpu += rCpu;
-      otherCpu += Math.max(0, busyMs - sCpu - rCpu - ownMs);
-      elapsed += ms;
+    for (const r of runners)
+      for (let run = first; run < 0; run++) await runOnce(r, run, size, publisher, burst, options);
+    for (let run = 0; run < options.runs; run++) {
+      const order = run % 2 === 0 ? runners : [...runners].reverse();
+      for (const r of order) await runOnce(r, run, size, publisher, burst, options);
     }
-    const { framesEncoded } = (await ask(server, "stats", { cmd: "stats" })) as { framesEncoded: number };
-    return {
-      contender,
-      size,
-      publisher,
-      burst: publisher === "server" ? burst : 0,
-      subscribers,
-      messages,
-      deliveredPerSecond: median(rates),
-      runs: rates,
-      framesPerMessage: contender !== "ws" ? framesEncoded / published : undefined,
-      serverCpuPercent: (100 * serverCpu) / elapsed,
-      receiverCpuPercent: (100 * receiverCpu) / elapsed,
-      otherCpuPercent: (100 * otherCpu) / elapsed,
-    };
+    const results: FanoutResult[] = [];
+    for (const r of runners) results.push(await resultOf(r, size, publisher, burst, options.subscribers));
+    return results;
   } finally {
     await Promise.all(children.map(stop));
   }
@@ -535,10 +381,9 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
   for (const size of options.sizes) {
     for (const publisher of options.publishers) {
       for (const burst of publisher === "server" ? options.bursts : [0]) {
-        for (const contender of options.contenders) {
-          const result = await oneCase(contender, size, publisher, burst, options);
+        for (const result of await interleavedCase(size, publisher, burst, options)) {
           log(
-            `  ${formatSize(size).padStart(6)}  ${caseLabel(result).padEnd(22)} ${LABELS[contender].padEnd(38)} ` +
+            `  ${formatSize(size).padStart(6)}  ${caseLabel(result).padEnd(22)} ${LABELS[result.contender].padEnd(38)} ` +
               `${formatRate(result.deliveredPerSecond).padStart(8)} msg/s  (server CPU ` +
               `${result.serverCpuPercent.toFixed(0)}%, receivers CPU ${result.receiverCpuPercent.toFixed(0)}%)`,
           );
@@ -548,86 +393,6 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
     }
   }
   return results;
-}
-
-function caseLabel(r: FanoutResult): string {
-  return r.publisher === "client" ? "client publisher" : `server loop, burst ${r.burst}`;
-}
-
-function formatSize(bytes: number): string {
-  return bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
-}
-
-function formatRate(rate: number): string {
-  if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)} M`;
-  if (rate >= 1e3) return `${(rate / 1e3).toFixed(1)} k`;
-  return rate.toFixed(0);
-}
-
-export interface FanoutFormat {
-  /** judge every speed-up against this (✅/❌) */
-  target?: number;
-  /** a case where either contender's other CPU use reached this % of a CPU is marked ⚠ and not judged */
-  contendedCpu?: number;
-}
-
-/** ⚠ when either side of a case was contended (see FanoutFormat.contendedCpu). */
-export function fanoutContended(results: (FanoutResult | undefined)[], contendedCpu?: number): boolean {
-  if (contendedCpu === undefined) return false;
-  return results.some((r) => r !== undefined && r.otherCpuPercent >= contendedCpu);
-}
-
-/** The sockjet and ws results of every size/publisher/burst case, in the order they ran. */
-export function fanoutPairs(
-  results: FanoutResult[],
-): { sockjet?: FanoutResult; ws?: FanoutResult; resume?: FanoutResult; size: number; label: string }[] {
-  const keys = new Set(results.map((r) => `${r.size}/${r.publisher}/${r.burst}`));
-  return [...keys].map((key) => {
-    const [sizeText, publisher, burstText] = key.split("/");
-    const match = (c: FanoutContender) =>
-      results.find(
-        (r) =>
-          r.contender === c &&
-          r.size === Number(sizeText) &&
-          r.publisher === publisher &&
-          r.burst === Number(burstText),
-      );
-    const sockjet = match("sockjet");
-    const ws = match("ws");
-    const resume = match("sockjet-resume");
-    return { sockjet, ws, resume, size: Number(sizeText), label: caseLabel((sockjet ?? ws ?? resume)!) };
-  });
-}
-
-/** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
-export function formatFanout(results: FanoutResult[], format: FanoutFormat = {}): string {
-  const lines = [
-    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws | others' CPU | resume on (÷ sockjet) |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const { sockjet: ours, ws: theirs, resume, size, label } of fanoutPairs(results)) {
-    const contended = fanoutContended([ours, theirs], format.contendedCpu);
-    const rate = (r: FanoutResult | undefined) =>
-      r === undefined ? "–" : `${formatRate(r.deliveredPerSecond)}/s`;
-    let ratio = "–";
-    if (ours !== undefined && theirs !== undefined) {
-      const x = ours.deliveredPerSecond / theirs.deliveredPerSecond;
-      ratio = `${x.toFixed(1)}×`;
-      if (contended) ratio += format.target === undefined ? " ⚠" : ` ⚠ not judged (≥ ${format.target}×)`;
-      else if (format.target !== undefined)
-        ratio += ` ${x >= format.target ? "✅" : "❌"} (≥ ${format.target}×)`;
-    }
-    const cpu = (r: FanoutResult | undefined) =>
-      r === undefined ? "–" : `${r.serverCpuPercent.toFixed(0)}%`;
-    const other = (r: FanoutResult | undefined) =>
-      r === undefined || !Number.isFinite(r.otherCpuPercent) ? "–" : `${r.otherCpuPercent.toFixed(0)}%`;
-    lines.push(
-      `| ${formatSize(size)} | ${label} | ${rate(ours)} | ${rate(theirs)} | ${ratio} | ` +
-        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} | ${other(ours)} / ${other(theirs)} | ` +
-        `${resume === undefined ? "–" : `${rate(resume)} (${ours === undefined ? "–" : `${(resume.deliveredPerSecond / ours.deliveredPerSecond).toFixed(2)}×`})`} |`,
-    );
-  }
-  return lines.join("\n");
 }
 
 // ---- command line -----------------------------------------------------------------------------------------

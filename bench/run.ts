@@ -31,7 +31,7 @@ import {
 import { echoTask, MANY_CONNS, planJobs } from "./echo.js";
 import { renderSvg } from "./echo-chart.js";
 import { summarize } from "./echo-summary.js";
-import { formatFanout } from "./fanout.js";
+import { formatFanout } from "./fanout-report.js";
 import { describeH2Job, h2Tables, planH2Jobs, runH2Job } from "./h2.js";
 import {
   CONTENDED_CPU,
@@ -128,7 +128,7 @@ async function main(): Promise<number> {
   }
   if (options.parts.includes("fanout")) {
     tasks.push(fanoutTask());
-    estimateS += 18 * (6 + options.runs * options.fanoutSeconds);
+    estimateS += 18 * (6 + options.fanoutRuns * options.fanoutSeconds);
   }
   // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
   const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;

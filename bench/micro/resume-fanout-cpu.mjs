@@ -80,6 +80,7 @@ async function serverRole(mode, dist) {
     process.send({
       type: "published",
       cpuMicros: cpu.user + cpu.system,
+      systemMicros: cpu.system,
       delivered: server.pubsubStats.delivered - delivered0,
     });
   });
@@ -143,7 +144,7 @@ async function oneMode(mode) {
       pin?.[1],
     );
     await next(receivers, "connected");
-    const result = { mode, cpuPerDelivery: [], rate: [] };
+    const result = { mode, cpuPerDelivery: [], systemPerDelivery: [], rate: [] };
     let base = 0;
     // Run 0 warms up (the JIT); its figures are dropped.
     for (let run = 0; run <= runs; run++) {
@@ -163,6 +164,7 @@ async function oneMode(mode) {
         throw new Error(`${published.delivered} deliveries, expected ${count * subscribers}`);
       if (run === 0) continue;
       result.cpuPerDelivery.push(published.cpuMicros / published.delivered);
+      result.systemPerDelivery.push(published.systemMicros / published.delivered);
       result.rate.push((count * subscribers) / (ms / 1000));
     }
     return result;
@@ -177,23 +179,34 @@ async function main() {
     `resume fan-out cost: ${subscribers} subscribers, ${size} B, burst ${burst}, ${messages} publishes, ` +
       `${runs} runs per mode, modes interleaved`,
   );
-  const byMode = new Map(modes.map((mode) => [mode, { cpu: [], rate: [] }]));
+  const byMode = new Map(modes.map((mode) => [mode, { cpu: [], system: [], rate: [] }]));
   const rounds = args.profile === "true" ? 1 : Number(args.rounds ?? 3);
   for (let round = 0; round < rounds; round++) {
     for (const mode of modes) {
       const result = await oneMode(mode);
       const cpu = median(result.cpuPerDelivery);
       const rate = median(result.rate);
+      const system = median(result.systemPerDelivery);
+      byMode.get(mode).system.push(system);
       byMode.get(mode).cpu.push(cpu);
       byMode.get(mode).rate.push(rate);
       console.log(
-        `  round ${round + 1} ${mode.padEnd(12)} ${cpu.toFixed(3)} µs CPU/delivery  ${(rate / 1e6).toFixed(2)} M deliveries/s`,
+        `  round ${round + 1} ${mode.padEnd(12)} ${cpu.toFixed(3)} µs CPU/delivery (system ${system.toFixed(3)})  ${(rate / 1e6).toFixed(2)} M deliveries/s`,
       );
     }
   }
-  for (const [mode, { cpu, rate }] of byMode)
+  // Each round's ratio to the first mode's figure of the same round (neighbours in time share the machine's
+  // state): the median of these is steadier than the ratio of the medians.
+  const [first] = modes;
+  for (const mode of modes.slice(1)) {
+    const ratios = byMode.get(mode).cpu.map((cpu, round) => cpu / byMode.get(first).cpu[round]);
     console.log(
-      `median ${mode.padEnd(12)} ${median(cpu).toFixed(3)} µs CPU/delivery  ${(median(rate) / 1e6).toFixed(2)} M deliveries/s`,
+      `paired ${mode} ÷ ${first}: CPU per delivery ${median(ratios).toFixed(3)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(" ")})`,
+    );
+  }
+  for (const [mode, { cpu, system, rate }] of byMode)
+    console.log(
+      `median ${mode.padEnd(12)} ${median(cpu).toFixed(3)} µs CPU/delivery (system ${median(system).toFixed(3)})  ${(median(rate) / 1e6).toFixed(2)} M deliveries/s`,
     );
 }
 
