@@ -1,5 +1,5 @@
 // The echo part's tables: throughput against raw TCP, details, 1,000 connections, text vs binary, idle memory.
-import { type Record_, type Scenario, windowFor } from "./echo.js";
+import { type Record_, type Scenario, SETTLE_S, windowFor } from "./echo.js";
 import { options, records, unavailable } from "./harness.js";
 import {
   CONTENDERS,
@@ -187,14 +187,32 @@ export function summarize(): Summary {
   const idleRows = general.map((c) => {
     const rs = ok(records).filter((r) => r.scenario === "idle" && r.contender === c && r.idle);
     const per = median(rs.map((r) => r.idle!.perConnKiB));
+    const settled = settledIdleKiB(c);
     return [
       contenderHeader(c),
       Number.isFinite(per) ? per.toFixed(2) : "–",
       rs.map((r) => r.idle!.perConnKiB.toFixed(2)).join(" / ") || "–",
+      Number.isFinite(settled) ? settled.toFixed(2) : "–",
       rs.length ? `${(median(rs.map((r) => r.idle!.beforeKiB)) / 1024).toFixed(1)} MiB` : "–",
       rs.length ? `${median(rs.map((r) => r.idle!.connectS)).toFixed(2)} s` : "–",
     ];
   });
-  const idle = table(["server", "KiB per connection", "each run", "RSS before", "time to open"], idleRows);
+  const idle = table(
+    [
+      "server",
+      "KiB per connection (1 s after)",
+      "each run",
+      `settled (${SETTLE_S} s after, 1 run)`,
+      "RSS before",
+      "time to open",
+    ],
+    idleRows,
+  );
   return { echo: table(echoHeader, echoRows), detail, conns, text, idle };
+}
+
+/** KiB per idle connection once V8 has settled (the "idle-settled" run), NaN when it did not run. */
+export function settledIdleKiB(contender: ContenderName): number {
+  const r = ok(records).find((x) => x.scenario === "idle-settled" && x.contender === contender && x.idle);
+  return r === undefined ? Number.NaN : r.idle!.perConnKiB;
 }

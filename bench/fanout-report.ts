@@ -8,11 +8,55 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** The median, over the runs, of `a.runs[i] ÷ b.runs[i]` (runs of one interleaved case, neighbours in time). */
-export function pairedRatio(a: FanoutResult, b: FanoutResult): number {
+/** "rate (median×, low–high×)" of resume against plain, run by run. */
+function resumeCell(resume: FanoutResult | undefined, plain: FanoutResult | undefined): string {
+  if (resume === undefined) return "–";
+  const rate = `${formatRate(resume.deliveredPerSecond)}/s`;
+  if (plain === undefined) return rate;
+  const { median, low, high } = pairedRatioInterval(resume, plain);
+  const interval = Number.isFinite(low) ? `, ${low.toFixed(2)}–${high.toFixed(2)}×` : "";
+  return `${rate} (${median.toFixed(2)}×${interval})`;
+}
+
+/** P(X ≤ k) for X ~ Binomial(n, 1/2). */
+function binomialHalfCdf(n: number, k: number): number {
+  let term = 0.5 ** n;
+  let sum = 0;
+  for (let i = 0; i <= k; i++) {
+    sum += term;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return sum;
+}
+
+/**
+ * The median, over the runs, of `a.runs[i] ÷ b.runs[i]` (runs of one interleaved case, neighbours in time),
+ * with a distribution-free interval of at least 95% for it:
+ * the k-th smallest and k-th largest of the n ratios, with the largest k for which the median lies between
+ * them with probability 1 − 2·P(Binomial(n, ½) ≤ k − 1) ≥ 0.95 (n = 11: the 2nd and 10th; n = 15: the 4th and
+ * 12th). NaN bounds with fewer than 6 runs, where no such k exists.
+ */
+export function pairedRatioInterval(
+  a: FanoutResult,
+  b: FanoutResult,
+): { median: number; low: number; high: number; coverage: number; runs: number } {
   const n = Math.min(a.runs.length, b.runs.length);
-  if (n === 0) return Number.NaN;
-  return median(Array.from({ length: n }, (_, i) => a.runs[i] / b.runs[i]));
+  const ratios = Array.from({ length: n }, (_, i) => a.runs[i] / b.runs[i]).sort((x, y) => x - y);
+  let k = 0;
+  let coverage = Number.NaN;
+  for (let j = 1; 2 * j <= n; j++) {
+    const c = 1 - 2 * binomialHalfCdf(n, j - 1);
+    if (c < 0.95) break;
+    k = j;
+    coverage = c;
+  }
+  return {
+    median: n === 0 ? Number.NaN : median(ratios),
+    low: k === 0 ? Number.NaN : ratios[k - 1],
+    high: k === 0 ? Number.NaN : ratios[n - k],
+    coverage,
+    runs: n,
+  };
 }
 
 export function caseLabel(r: FanoutResult): string {
@@ -67,7 +111,7 @@ export function fanoutPairs(
 /** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
 export function formatFanout(results: FanoutResult[], format: FanoutFormat = {}): string {
   const lines = [
-    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws | others' CPU | resume on (÷ sockjet, run by run) |",
+    "| size | publisher | sockjet server.publish() | ws naïve loop | speed-up | frames built per publish | server CPU sockjet / ws / resume | others' CPU sockjet / ws / resume | resume on (÷ sockjet, run by run: median, ≥ 95% interval) |",
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { sockjet: ours, ws: theirs, resume, size, label } of fanoutPairs(results)) {
@@ -88,8 +132,8 @@ export function formatFanout(results: FanoutResult[], format: FanoutFormat = {})
       r === undefined || !Number.isFinite(r.otherCpuPercent) ? "–" : `${r.otherCpuPercent.toFixed(0)}%`;
     lines.push(
       `| ${formatSize(size)} | ${label} | ${rate(ours)} | ${rate(theirs)} | ${ratio} | ` +
-        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} | ${other(ours)} / ${other(theirs)} | ` +
-        `${resume === undefined ? "–" : `${rate(resume)} (${ours === undefined ? "–" : `${pairedRatio(resume, ours).toFixed(2)}×`})`} |`,
+        `${ours?.framesPerMessage?.toFixed(2) ?? "–"} | ${cpu(ours)} / ${cpu(theirs)} / ${cpu(resume)} | ` +
+        `${other(ours)} / ${other(theirs)} / ${other(resume)} | ${resumeCell(resume, ours)} |`,
     );
   }
   return lines.join("\n");

@@ -23,7 +23,8 @@
 // sockjet-resume (in `npm run bench`, not in this script's default --only): the same sockjet server with `resume: {}`, every receiver a
 // resume connection (sockjet.resume.1): each publish gets a position and is kept in the memory store, and
 // is framed once in its envelope; the cost of positions on live fan-out against "sockjet".
-// The contenders of a case run interleaved (interleavedCase): their ratio is taken run by run (pairedRatio).
+// The contenders of a case run interleaved (interleavedCase): their ratio is taken run by run
+// (pairedRatioInterval in fanout-report.ts).
 // bench/run.ts can call runFanout() and print formatFanout().
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
@@ -33,6 +34,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { caseLabel, formatFanout, formatRate, formatSize } from "./fanout-report.js";
 import { HOST, receiversRole, serverRole } from "./fanout-roles.js";
+import { CONTENDED_CPU } from "./lib.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -171,18 +173,25 @@ async function delivered(receiver: ChildProcess): Promise<number> {
   return (await ask(receiver, "count", { cmd: "count" })).total as number;
 }
 
-/** The "client" publisher: sends `count` messages through a ws client, in windows paced by the receivers. */
+type PublishingClient = import("ws").WebSocket;
+
+/** The "client" publisher's connection (npm `ws`), opened once per contender and case, before any timing. */
+async function openPublisher(port: number): Promise<PublishingClient> {
+  const { WebSocket } = await import("ws");
+  const client = new WebSocket(`ws://${HOST}:${port}/publish`, { perMessageDeflate: false });
+  await once(client, "open");
+  return client;
+}
+
+/** The "client" publisher: sends `count` messages through `client`, in windows paced by the receivers. */
 async function publishFromClient(
-  port: number,
+  client: PublishingClient,
   receiver: ChildProcess,
   payload: Buffer,
   count: number,
   subscribers: number,
   base: number,
 ): Promise<void> {
-  const { WebSocket } = await import("ws");
-  const client = new WebSocket(`ws://${HOST}:${port}/publish`, { perMessageDeflate: false });
-  await once(client, "open");
   const started = performance.now();
   for (let sent = 0; sent < count; ) {
     const n = Math.min(WINDOW, count - sent);
@@ -193,7 +202,6 @@ async function publishFromClient(
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
-  client.close();
 }
 
 /** One contender of a case: its server and receivers, alive for the whole case, and what its runs measured. */
@@ -203,8 +211,9 @@ interface CaseRunner {
   receiver: ChildProcess;
   port: number;
   payload: Buffer;
-  /** Messages per measured run, sized by the warm-up. */
-  count: number;
+  /** The "client" publisher's connection, once opened. */
+  publisher: PublishingClient | null;
+  /** Messages per measured run: the default or --messages, then what the warm-up sized. */
   messages: number;
   /** Deliveries the receivers had counted when the current run started. */
   base: number;
@@ -247,7 +256,7 @@ async function openRunner(
     receiver,
     port,
     payload: Buffer.alloc(size, 0x61),
-    count: Math.max(10, Math.round(messages / 10)),
+    publisher: null,
     messages,
     base: 0,
     published: 0,
@@ -263,32 +272,29 @@ function defaultMessages(size: number, subscribers: number): number {
   return Math.round((size <= 64 ? 3_000_000 : 1_000_000) / subscribers);
 }
 
-/**
- * One run of `r`. Runs below 0 warm up and their figures are dropped: with `seconds`, run -2 warms up (the
- * JIT) and sizes run -1 to about half a second, whose rate sizes the measured runs.
- */
+/** One run of `r` of `count` messages; returns its duration in ms (counted in `r` unless `warmUp`). */
 async function runOnce(
   r: CaseRunner,
-  run: number,
+  count: number,
+  warmUp: boolean,
   size: number,
   publisher: FanoutPublisher,
   burst: number,
   options: FanoutOptions,
-): Promise<void> {
+): Promise<number> {
   const subscribers = options.subscribers;
-  const fallback = defaultMessages(size, subscribers);
-  if (run === -2) r.count = Math.max(10, Math.round(fallback / 60));
+  if (publisher === "client") r.publisher ??= await openPublisher(r.port);
   await ask(r.server, "cpu", { cmd: "cpu" });
   await ask(r.receiver, "cpu", { cmd: "cpu" });
   const busy0 = busyJiffies();
   const own0 = ownCpuMs();
   const started = performance.now();
   if (publisher === "client") {
-    await publishFromClient(r.port, r.receiver, r.payload, r.count, subscribers, r.base);
+    await publishFromClient(r.publisher!, r.receiver, r.payload, count, subscribers, r.base);
   } else {
-    await ask(r.server, "published", { cmd: "publish", size, count: r.count, burst }, 600_000);
+    await ask(r.server, "published", { cmd: "publish", size, count, burst }, 600_000);
   }
-  const target = r.base + r.count * subscribers;
+  const target = r.base + count * subscribers;
   for (;;) {
     const total = await delivered(r.receiver);
     if (total >= target) break;
@@ -298,25 +304,43 @@ async function runOnce(
   }
   const ms = performance.now() - started;
   r.base = target;
-  r.published += r.count;
+  r.published += count;
   const sCpu = (await ask(r.server, "cpu", { cmd: "cpu" })).cpuMs as number;
   const rCpu = (await ask(r.receiver, "cpu", { cmd: "cpu" })).cpuMs as number;
   const busyMs = (busyJiffies() - busy0) * 10;
   const ownMs = ownCpuMs() - own0;
-  if (run < 0) {
-    const perSecond = (r.count * 1000) / ms;
-    const clamp = (n: number, max: number) => Math.min(max, Math.max(10, Math.round(n)));
-    if (run === -2) r.count = clamp(perSecond / 2, fallback / 10);
-    else if (options.seconds !== undefined)
-      r.count = r.messages = clamp(perSecond * options.seconds, fallback);
-    else r.count = r.messages;
-    return;
-  }
-  r.rates.push((r.count * subscribers) / (ms / 1000));
+  if (warmUp) return ms;
+  r.messages = count;
+  r.rates.push((count * subscribers) / (ms / 1000));
   r.serverCpu += sCpu;
   r.receiverCpu += rCpu;
   r.otherCpu += Math.max(0, busyMs - sCpu - rCpu - ownMs);
   r.elapsed += ms;
+  return ms;
+}
+
+/** A warm-up run lasts at least this long before its rate sizes the measured runs. */
+const SIZING_MS = 400;
+
+/**
+ * Warms `r` up (the JIT, the sockets' buffers) and returns its rate in messages per second: runs that double
+ * in size until one lasts SIZING_MS (at most 8 of them, and never past `fallback` messages).
+ */
+async function warmUp(
+  r: CaseRunner,
+  fallback: number,
+  size: number,
+  publisher: FanoutPublisher,
+  burst: number,
+  options: FanoutOptions,
+): Promise<number> {
+  let count = Math.max(10, Math.round(fallback / 60));
+  let ms = await runOnce(r, count, true, size, publisher, burst, options);
+  for (let i = 0; i < 8 && ms < SIZING_MS && count < fallback; i++) {
+    count = Math.min(fallback, count * 2);
+    ms = await runOnce(r, count, true, size, publisher, burst, options);
+  }
+  return (count * 1000) / ms;
 }
 
 async function resultOf(
@@ -344,10 +368,13 @@ async function resultOf(
 }
 
 /**
- * One case, every contender's server and receivers started up front and their runs interleaved (run 1 of
- * each, then run 2 of each, the order reversed every other run): the machine's slow drifts (another VM, the
- * CPU's clock) then fall on every contender alike, and `runs[i]` of two contenders are neighbours in time,
- * so their ratio can be taken run by run (pairedRatio). An idle contender's processes cost nothing.
+ * One case, every contender's server and receivers started up front and their runs interleaved: run 1 of
+ * each, then run 2 of each, …, in an order that never runs one contender twice in a row (a run right after
+ * its own is faster: its caches and the receivers are hot). The machine's slow drifts (another VM, the CPU's
+ * clock) then fall on every contender alike, and `runs[i]` of two contenders are neighbours in time, so their
+ * ratio can be taken run by run (pairedRatioInterval). sockjet and sockjet-resume run the same number of messages
+ * (sized from the faster of the two), so that what a run costs besides its messages (its start, the wait
+ * for the receivers' count) weighs the same on both; ws, much slower on most cases, is sized on its own.
  */
 async function interleavedCase(
   size: number,
@@ -360,19 +387,44 @@ async function interleavedCase(
     const runners: CaseRunner[] = [];
     for (const contender of options.contenders)
       runners.push(await openRunner(contender, size, options, children));
-    const first = options.seconds === undefined ? -1 : -2;
-    for (const r of runners)
-      for (let run = first; run < 0; run++) await runOnce(r, run, size, publisher, burst, options);
-    for (let run = 0; run < options.runs; run++) {
-      const order = run % 2 === 0 ? runners : [...runners].reverse();
-      for (const r of order) await runOnce(r, run, size, publisher, burst, options);
-    }
+    const fallback = defaultMessages(size, options.subscribers);
+    const rates = new Map<CaseRunner, number>();
+    for (const r of runners) rates.set(r, await warmUp(r, fallback, size, publisher, burst, options));
+    const countOf = (r: CaseRunner): number => {
+      if (options.messages !== undefined || options.seconds === undefined) return r.messages;
+      const group = runners.filter((other) => sizingGroup(other.contender) === sizingGroup(r.contender));
+      const rate = Math.max(...group.map((other) => rates.get(other)!));
+      return Math.min(fallback, Math.max(10, Math.round(rate * options.seconds)));
+    };
+    const counts = new Map(runners.map((r) => [r, countOf(r)]));
+    for (let run = 0; run < options.runs; run++)
+      for (const r of runOrder(runners, run))
+        await runOnce(r, counts.get(r)!, false, size, publisher, burst, options);
     const results: FanoutResult[] = [];
-    for (const r of runners) results.push(await resultOf(r, size, publisher, burst, options.subscribers));
+    for (const r of runners) {
+      r.publisher?.close();
+      results.push(await resultOf(r, size, publisher, burst, options.subscribers));
+    }
     return results;
   } finally {
     await Promise.all(children.map(stop));
   }
+}
+
+/** Contenders sized together run the same number of messages per run. */
+function sizingGroup(contender: FanoutContender): string {
+  return contender === "ws" ? "ws" : "sockjet";
+}
+
+/**
+ * The order of run `run`: with three or more contenders, rotated by one each run (S R W, R W S, W S R: no
+ * contender twice in a row across runs); two alternate in one order (S R S R…), since reversing would put
+ * one twice in a row.
+ */
+export function runOrder<T>(runners: T[], run: number): T[] {
+  if (runners.length < 3) return runners;
+  const k = run % runners.length;
+  return [...runners.slice(k), ...runners.slice(0, k)];
 }
 
 export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]> {
@@ -440,7 +492,7 @@ async function main(): Promise<void> {
       `median of ${options.runs} runs`,
   );
   const results = await runFanout(options);
-  console.log(`\n${formatFanout(results)}`);
+  console.log(`\n${formatFanout(results, { contendedCpu: CONTENDED_CPU })}`);
   if (args.json !== undefined) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
 }
 

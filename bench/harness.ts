@@ -19,8 +19,7 @@ export const options = (() => {
   }
 })();
 
-/** a run during which everything else used this much CPU (% of one CPU) is "contended" */
-export const CONTENDED_CPU = 20;
+export { CONTENDED_CPU } from "./lib.js";
 /** before each run, wait (up to QUIET_WAIT_MS, and QUIET_BUDGET_MS in all) until the machine is this idle */
 export const QUIET_CPU = 15;
 export const QUIET_WAIT_MS = 15_000;

@@ -10,6 +10,9 @@ export const repoRoot = dirname(benchDir);
 export const loadgenSource = join(benchDir, "loadgen", "loadgen.c");
 export const defaultOutDir = join(benchDir, "out");
 
+/** a run during which everything else used this much CPU (% of one CPU) is "contended" */
+export const CONTENDED_CPU = 20;
+
 export type ContenderName = "raw" | "ws" | "sockjet" | "sockjet-ab" | "serve";
 
 export interface Contender {

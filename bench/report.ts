@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { type clientTables, DEFLATE_LOAD, describeClientJob } from "./client.js";
-import { describe, MANY_CONNS, MANY_CONNS_WINDOW } from "./echo.js";
+import { describe, MANY_CONNS, MANY_CONNS_WINDOW, SETTLE_S } from "./echo.js";
 import { type Summary, TARGETS } from "./echo-summary.js";
 import { describeH2Job, H2_LOAD, type h2Tables } from "./h2.js";
 import {
@@ -141,7 +141,7 @@ export function markdown(report: Report, elapsedS: number, machineLines: string[
       "- `serve`: `bench/servers/serve-echo.mjs`, the `sockjet serve` command itself (`dist/cli/serve.js`) with its defaults (a log line per connection, permessage-deflate offered, 100 connections per address), its echo endpoint `/`: judged against the library's echo (`sockjet`), echo sizes only.",
       "- Load from `bench/loadgen/loadgen.c`: a single-threaded epoll client in C, built with `gcc -O2` at bench time. It does a real RFC 6455 handshake (random key per connection, `Sec-WebSocket-Accept` checked), sends masked frames, keeps a fixed number of messages in flight per connection (a new one is queued as each echo completes), answers pings, reassembles fragmented echoes, and checks length, type (text/binary), order and — unless `--no-verify` — every byte of each echo. Against the raw server it speaks a 4-byte big-endian length prefix instead of WebSocket framing.",
       "- msg/s counts echoed messages completed in the measured window; MB/s is payload in one direction (10^6 bytes); latency is from queueing a message to its echo being complete (so it includes the time spent behind the other messages in flight). Ratios are medians divided by the raw TCP median. The load generator would be the bottleneck if it were near 100% CPU while the server is not; that is checked and reported below.",
-      `- Idle memory: the server's VmRSS (\`/proc/PID/status\`) after 100 warm-up connections were opened and closed, then after ${options.idleConns.toLocaleString("en-US")} more connections are open and idle (handshake done; for raw TCP one 1-byte echo each), divided by the number of connections.`,
+      `- Idle memory: the server's VmRSS (\`/proc/PID/status\`) after 100 warm-up connections were opened and closed, then after ${options.idleConns.toLocaleString("en-US")} more connections are open and idle (handshake done; for raw TCP one 1-byte echo each), divided by the number of connections. Both readings are taken 1 s after (the judged figure, 3 runs); once per server, "settled" takes them ${SETTLE_S} s after instead, when V8's memory reducer has given back what opening 10,000 connections at once grew (its young generation most: \`node --trace-gc\` shows "Mark-Compact (reduce)" some 10 s (raw) to 30 s (ws, sockjet) after the connections opened).`,
       "",
     );
   }
@@ -167,7 +167,7 @@ export function markdown(report: Report, elapsedS: number, machineLines: string[
       "",
       '- `bench/fanout.ts`: 1 publisher → 1,000 subscribers (raw WebSocket clients in one receivers process that only count frames). sockjet: `socket.subscribe("bench")` and `server.publish("bench", data)` (the built package from `dist/`); ws: the naïve loop `for (const c of wss.clients) c.send(data)`. The server is pinned to the server CPU, the receivers and the publishing client to the other.',
       "- Publishers: *client* — a ws client sends the messages to the server, whose message handler publishes each (the chat shape), in windows of 64 paced by the receivers; *server loop, burst N* — the server publishes N messages per event-loop turn (1: the worst case for write batching).",
-      `- Each case: every contender's server and receivers are started, each warms up (which also sizes its runs), then ${options.fanoutRuns} run(s) of about ${options.fanoutSeconds} s of each, interleaved (run 1 of each, run 2 of each in reverse order, …); delivered messages/s is the median of a contender's runs. "resume on (÷ sockjet, run by run)" is the median over the runs of resume ÷ plain in the same run: neighbours in time, so the machine's drifts cancel (rates swing ±20% run to run on this VM). Frames built per publish comes from \`server.pubsubStats.framesEncoded\`.`,
+      `- Each case: every contender's server and receivers are started; each warms up with runs that double until one lasts 0.4 s, whose rate sizes its runs (sockjet and sockjet-resume run the same number of messages, sized from the faster of the two; ws on its own); then ${options.fanoutRuns} run(s) of about ${options.fanoutSeconds} s of each, interleaved in an order that never runs one contender twice in a row (rotated by one each run); delivered messages/s is the median of a contender's runs. "resume on (÷ sockjet, run by run)" is the median over the runs of resume ÷ plain in the same run (neighbours in time: the machine's slow drifts cancel; rates swing ±20% run to run on this VM) with a distribution-free interval of at least 95% for that median (the k-th smallest and largest ratios); the #19 rows are met only when the whole interval is ≥ 0.9×, missed when it is below, undecided otherwise. Frames built per publish comes from \`server.pubsubStats.framesEncoded\`.`,
       "",
     );
   }

@@ -28,7 +28,7 @@ import {
   runClientJob,
   runDeflateJob,
 } from "./client.js";
-import { echoTask, MANY_CONNS, planJobs } from "./echo.js";
+import { echoTask, MANY_CONNS, planJobs, SETTLE_S } from "./echo.js";
 import { renderSvg } from "./echo-chart.js";
 import { summarize } from "./echo-summary.js";
 import { formatFanout } from "./fanout-report.js";
@@ -83,6 +83,7 @@ async function main(): Promise<number> {
     const jobs = planJobs(options);
     tasks.push(...jobs.map((job) => echoTask(bin, job)));
     estimateS += jobs.length * (options.duration + options.warmup + 1.5);
+    estimateS += jobs.filter((job) => job.scenario === "idle-settled").length * 2 * SETTLE_S;
   }
   const ctx = {
     echoServer: "",

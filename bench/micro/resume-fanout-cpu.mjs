@@ -1,14 +1,17 @@
 // The cost of resume positions on live fan-out, per delivery (issue 19): the server's CPU time per delivered
-// message, plain subscribers against sockjet.resume.1 subscribers, in one interleaved run (plain, resume,
-// plain, resume…), with a standalone server process that exits cleanly, so that `--profile` gets its V8 CPU
-// profile (bench/fanout.ts's server is killed before V8 writes it). The receivers are bench/fanout.ts's
-// (raw TCP clients that count frames); the server publishes in a loop, `--burst` publishes per event-loop turn.
+// message, plain subscribers against sockjet.resume.1 subscribers. It runs in rounds: each round runs every
+// mode once (a fresh server and receivers, `--runs` measured runs after a warm-up), in an order rotated by one
+// each round; the "paired" line is the median over rounds of each mode's figure ÷ the first mode's in the
+// same round. Its server is a standalone process that exits cleanly, so that `--profile` gets its V8 CPU
+// profile. The receivers are bench/fanout-roles.ts's (raw TCP clients that count frames); the server
+// publishes in a loop, `--burst` publishes per event-loop turn. An A/A run (--modes=plain,plain) shows this
+// machine's noise: at 3 rounds ±10% between identical builds; use 8 or more rounds for a few percent.
 //
 //   npm run build && node bench/micro/resume-fanout-cpu.mjs [--subscribers=1000] [--size=32] [--burst=16]
 //       [--messages=3000] [--runs=3] [--rounds=3] [--modes=plain,resume] [--pin=0,1] [--profile]
 //
 // A mode is "plain" or "resume", optionally with "@DIR": the build to run (default dist/), so that two
-// builds are compared in one interleaved run, e.g. --modes=resume@/tmp/dist-before,resume.
+// builds are compared in one run, e.g. --modes=resume@/tmp/dist-before,resume.
 //
 // Prints, per mode, the median of the runs: server CPU µs per delivery (process.cpuUsage(), user + system,
 // from the first publish until every subscriber's bytes were handed to the kernel) and deliveries per second
@@ -117,7 +120,11 @@ async function stop(proc) {
   clearTimeout(timer);
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
 
 async function oneMode(mode) {
   const execArgv = [];
@@ -177,12 +184,14 @@ async function main() {
   if (args.role === "server") return serverRole(args.mode, args.dist);
   console.log(
     `resume fan-out cost: ${subscribers} subscribers, ${size} B, burst ${burst}, ${messages} publishes, ` +
-      `${runs} runs per mode, modes interleaved`,
+      `${runs} runs per mode, modes in rounds (order rotated each round)`,
   );
   const byMode = new Map(modes.map((mode) => [mode, { cpu: [], system: [], rate: [] }]));
   const rounds = args.profile === "true" ? 1 : Number(args.rounds ?? 3);
   for (let round = 0; round < rounds; round++) {
-    for (const mode of modes) {
+    // Rotated by one each round, so that no mode always goes first (each gets a fresh server either way).
+    const k = round % modes.length;
+    for (const mode of [...modes.slice(k), ...modes.slice(0, k)]) {
       const result = await oneMode(mode);
       const cpu = median(result.cpuPerDelivery);
       const rate = median(result.rate);
