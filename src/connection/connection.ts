@@ -171,9 +171,13 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     return true;
   }
 
-  /** A "pause" slow consumer over its limit: publishes to it are dropped until it drains. */
+  /**
+   * A "pause" slow consumer over its limit: publishes to it are dropped until it drains. Counted like
+   * bufferedAmount, the batch not yet handed to the socket included: a synchronous loop of publishes (or a
+   * resume replay) reaches the socket only when the batch flushes, and must stop at the limit too.
+   */
   get congested(): boolean {
-    return this.slowConsumer === "pause" && this.socket.writableLength > this.maxBufferedBytes;
+    return this.slowConsumer === "pause" && this.waitingBytes > this.maxBufferedBytes;
   }
 
   ping(payload?: Buffer): boolean {

@@ -157,6 +157,22 @@ describe("slow subscribers", () => {
     raw.destroy();
     await closeAll(readers);
   });
+
+  test("regression: 'pause' counts what waits in the batcher too, so one synchronous burst stops at the limit", async (t) => {
+    const started = await startServer(t, { maxBufferedBytes: LIMIT, slowConsumer: "pause" });
+    const raw = await stalledClient(started, "burst-pause");
+    const stalled = started.accepted.get("burst-pause")!;
+    stalled.subscribe("feed");
+    // Four times the limit in one tick: nothing reaches the socket before the batcher flushes, so a check of
+    // the socket's own buffer alone let all of it in (3.5 MB against a 512 KiB limit in the review's repro).
+    const burst = (4 * LIMIT) / MESSAGE.length;
+    for (let i = 0; i < burst; i++) started.server.publish("feed", MESSAGE);
+    const buffered = stalled.bufferedAmount;
+    assert.ok(buffered <= LIMIT + MESSAGE.length, `bufferedAmount ${buffered} after the burst`);
+    assert.ok(started.server.pubsubStats.dropped >= burst / 2, `dropped ${started.server.pubsubStats.dropped}`);
+    assert.equal(stalled.readyState, WebSocket.OPEN, "'pause' keeps the connection");
+    raw.destroy();
+  });
 });
 
 describe("subscribers with a negotiated extension", () => {
