@@ -169,7 +169,10 @@ describe("slow subscribers", () => {
     for (let i = 0; i < burst; i++) started.server.publish("feed", MESSAGE);
     const buffered = stalled.bufferedAmount;
     assert.ok(buffered <= LIMIT + MESSAGE.length, `bufferedAmount ${buffered} after the burst`);
-    assert.ok(started.server.pubsubStats.dropped >= burst / 2, `dropped ${started.server.pubsubStats.dropped}`);
+    assert.ok(
+      started.server.pubsubStats.dropped >= burst / 2,
+      `dropped ${started.server.pubsubStats.dropped}`,
+    );
     assert.equal(stalled.readyState, WebSocket.OPEN, "'pause' keeps the connection");
     raw.destroy();
   });
