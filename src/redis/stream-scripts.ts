@@ -60,9 +60,14 @@ return id
  */
 export const READ_SCRIPT = `
 local after = ARGV[1]
-local start = '-'
-if after ~= '' then start = '(' .. after end
-local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])
+local entries = {}
+-- Nothing can follow the last possible id (and XRANGE refuses an exclusive start there): a claim of it
+-- is checked as one past the stream's last entry (a gap unless it is that entry).
+if after == '' then
+  entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[2])
+elseif after ~= '18446744073709551615-18446744073709551615' then
+  entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', ARGV[2])
+end
 if #entries == 0 then
   if after == '' then return {} end
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)

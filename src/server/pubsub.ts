@@ -236,10 +236,11 @@ export class PubSub implements TopicHost {
     isText: boolean,
     except: WebSocket | null,
   ): number {
+    const publisher = this.publisherOf(except);
     if (store.distributes) {
       this.track(
         async () => {
-          const position = await store.append(topic, payload, isText, this.publisherOf(except));
+          const position = await store.append(topic, payload, isText, publisher);
           // The store hands a message back only after its append has settled (resume-store.ts).
           if (except === null) return;
           // Bounded: an entry whose message never comes back (the store lost it) must not pile up.
@@ -261,13 +262,13 @@ export class PubSub implements TopicHost {
       );
       return 0;
     }
-    const position = store.append(topic, payload, isText, this.publisherOf(except));
+    const position = store.append(topic, payload, isText, publisher);
     if (typeof position !== "string") {
       // An async store that does not distribute: delivered once it has its position, in append order.
       this.track(
         () =>
           this.queue.add(async () => {
-            this.fanOutPositioned(topic, await position, payload, isText, except);
+            this.fanOutPositioned(topic, await position, payload, isText, except, publisher);
           }),
         () => {},
         (error) =>
@@ -278,10 +279,13 @@ export class PubSub implements TopicHost {
       );
       return 0;
     }
-    return this.fanOutPositioned(topic, position, payload, isText, except);
+    return this.fanOutPositioned(topic, position, payload, isText, except, publisher);
   }
 
-  /** The publisher id a publish skipping `except` is stored with (its resumable session's), if any. */
+  /**
+   * The publisher id a publish skipping `except` is stored with (its resumable session's, also when `except`
+   * has closed: an async handler may publish after its connection dropped), if any.
+   */
   private publisherOf(except: WebSocket | null): string | undefined {
     return except === null ? undefined : this.registry.publisherOf(except);
   }
@@ -292,10 +296,11 @@ export class PubSub implements TopicHost {
     payload: Buffer,
     isText: boolean,
     except: WebSocket | null,
+    publisher: string | undefined,
   ): number {
     const plain = new SharedMessage(payload, isText, this.registry.counters);
     return this.registry.fanOutPositioned(
-      new PositionedMessage(topic, position, plain, envelopeTopicMessage),
+      new PositionedMessage(topic, position, plain, envelopeTopicMessage, publisher),
       except,
     );
   }
@@ -310,7 +315,17 @@ export class PubSub implements TopicHost {
       except = this.exceptByPosition.get(key) ?? null;
       this.exceptByPosition.delete(key);
     }
-    this.fanOutPositioned(topic, message.position, message.payload, message.isText === true, except);
+    // The publisher: the store's (a session's publish from any process, if the store hands it back), or
+    // that of this process's socket that published it.
+    const publisher = typeof message.publisher === "string" ? message.publisher : this.publisherOf(except);
+    this.fanOutPositioned(
+      topic,
+      message.position,
+      message.payload,
+      message.isText === true,
+      except,
+      publisher,
+    );
   }
 
   /** Resolves once no adapter call (publish, subscribe, unsubscribe) is pending. */

@@ -80,7 +80,8 @@ export class ResumeSession implements TopicReceiver {
   }
 
   record(expiresAt: number): SessionRecord {
-    const topics: Record<string, string> = {};
+    // Keyed by topic: no prototype, so that a topic named "__proto__" is a key like any other.
+    const topics: Record<string, string> = Object.create(null);
     for (const [topic, position] of this.topics) if (position !== PENDING) topics[topic] = position;
     return { secretHash: this.secretHash, topics, expiresAt, publisher: this.publisher };
   }

@@ -269,7 +269,9 @@ export class ResumeSessions implements SessionHost {
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     const parsed = parseToken(hello.token);
-    if (parsed === null) return this.startFresh(socket, sendControl, "invalid");
+    // A malformed token or claimed position: the session is left as it is (as for a forged token).
+    if (parsed === null || hello.positions === null) return this.startFresh(socket, sendControl, "invalid");
+    const positions = hello.positions;
     const record = await this.take(parsed.id, parsed.secret);
     const valid = typeof record === "object" && record.expiresAt > Date.now();
     const issued = issueToken();
@@ -304,7 +306,7 @@ export class ResumeSessions implements SessionHost {
     const topics = Object.keys(record.topics);
     for (const topic of topics) {
       const started = record.topics[topic];
-      const claimed = Object.hasOwn(hello.positions, topic) ? hello.positions[topic] : undefined;
+      const claimed = Object.hasOwn(positions, topic) ? positions[topic] : undefined;
       session.topics.set(
         topic,
         claimed !== undefined && comparePositions(claimed, started) > 0 ? claimed : started,

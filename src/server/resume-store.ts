@@ -118,9 +118,25 @@ export function comparePositions(a: string, b: string): number {
   }
 }
 
-/** Whether a position is one comparePositions understands ("" or dash-separated decimal numbers). */
+/**
+ * Whether a position (a client's claim) is one a store can hold, as a store writes it: "", a decimal
+ * counter (memory store), or a Redis stream id "ms-seq" (https://redis.io/docs/latest/develop/data-types/
+ * streams/: two unsigned 64-bit numbers). Decimal without leading zeros, each part at most 2^64 − 1:
+ * anything else would fail a store's read (Redis: "ERR Invalid stream ID").
+ */
 export function isPosition(value: unknown): value is string {
-  return typeof value === "string" && value.length <= 64 && /^(?:\d+(?:-\d+)*)?$/.test(value);
+  if (typeof value !== "string") return false;
+  if (value === "") return true;
+  const parts = /^(0|[1-9]\d*)(?:-(0|[1-9]\d*))?$/.exec(value);
+  return parts !== null && fitsUint64(parts[1]) && (parts[2] === undefined || fitsUint64(parts[2]));
+}
+
+/** 2^64 − 1, the largest part of a Redis stream id. */
+const MAX_UINT64 = "18446744073709551615";
+
+/** Whether canonical decimal digits (no leading zero) are at most 2^64 − 1 (same length: compared as text). */
+function fitsUint64(digits: string): boolean {
+  return digits.length < MAX_UINT64.length || (digits.length === MAX_UINT64.length && digits <= MAX_UINT64);
 }
 
 /** Compares two unsigned decimal numbers given as slices, without converting them (no size limit). */

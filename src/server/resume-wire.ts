@@ -46,7 +46,8 @@ export function controlMessage(body: Record<string, unknown>): string {
 
 export type Hello =
   | { type: "hello" }
-  | { type: "resume"; token: unknown; positions: Record<string, string> }
+  /** `positions` null: the client claimed a position no store can hold (reset "invalid"). */
+  | { type: "resume"; token: unknown; positions: Record<string, string> | null }
   | { type: "bad"; reason: string };
 
 /** Reads the client's first message. */
@@ -62,12 +63,16 @@ export function parseHello(data: Buffer, isText: boolean): Hello {
   const hello = body as Record<string, unknown>;
   if (hello.type === "hello") return { type: "hello" };
   if (hello.type !== "resume") return { type: "bad", reason: "unknown hello type" };
-  // Positions the client claims: only well-formed ones count (others are as if absent).
+  // Positions the client claims (topic → position; none if absent): one malformed claim makes them all
+  // untrustworthy. Keyed by topic: no prototype, so that "__proto__" is a topic like any other.
   const positions: Record<string, string> = Object.create(null);
   const claimed = hello.positions;
-  if (typeof claimed === "object" && claimed !== null) {
+  if (claimed !== undefined) {
+    if (typeof claimed !== "object" || claimed === null || Array.isArray(claimed))
+      return { type: "resume", token: hello.token, positions: null };
     for (const [topic, position] of Object.entries(claimed)) {
-      if (isPosition(position)) positions[topic] = position;
+      if (!isPosition(position)) return { type: "resume", token: hello.token, positions: null };
+      positions[topic] = position;
     }
   }
   return { type: "resume", token: hello.token, positions };

@@ -141,6 +141,8 @@ export class PositionedMessage {
   readonly topic: string;
   readonly position: string;
   readonly plain: SharedMessage;
+  /** The publisher id of the resumable session that published it (socket.publish), if any. */
+  readonly publisher: string | undefined;
   /** The topic's number in envelopes, set by the registry as it delivers to receivers (0: none yet). */
   topicId = 0;
   private envelope: SharedMessage | null = null;
@@ -151,11 +153,13 @@ export class PositionedMessage {
     position: string,
     plain: SharedMessage,
     wrap: (topicId: number, position: string, payload: Buffer) => Buffer,
+    publisher?: string,
   ) {
     this.topic = topic;
     this.position = position;
     this.plain = plain;
     this.wrap = wrap;
+    this.publisher = publisher;
   }
 
   /** The message in its envelope (topic number and position in front), shared by every receiver. */
@@ -211,6 +215,13 @@ export class TopicRegistry {
   private nextTopicId = 1;
   /** socket → its receiver, for the sockets that take positioned messages. */
   private readonly receivers = new Map<WebSocket, TopicReceiver>();
+  /**
+   * socket → its session's publisher id, kept after the socket closed (not deleted: weak): a socket.publish()
+   * that runs after the connection dropped (an async handler) is still its session's publish.
+   */
+  private readonly publishers = new WeakMap<WebSocket, string>();
+  /** publisher id → the socket its session is on now (after a resume, not the one that published). */
+  private readonly socketsByPublisher = new Map<string, WebSocket>();
   /** socket → its topics, in subscription order. */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
   private readonly events: TopicEvents;
@@ -248,9 +259,9 @@ export class TopicRegistry {
     return true;
   }
 
-  /** The publisher id of `socket`'s receiver (its resumable session), if it has one. */
+  /** The publisher id of `socket`'s resumable session (also once the socket has closed), if it has one. */
   publisherOf(socket: WebSocket): string | undefined {
-    return this.receivers.size === 0 ? undefined : this.receivers.get(socket)?.publisher;
+    return this.publishers.get(socket);
   }
 
   /** `socket`'s receiver has no replay running any more: it takes the shared envelope of its topics as it is. */
@@ -264,6 +275,10 @@ export class TopicRegistry {
   /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
   setReceiver(socket: WebSocket, receiver: TopicReceiver): void {
     this.receivers.set(socket, receiver);
+    const publisher = receiver.publisher;
+    if (publisher === undefined) return;
+    this.publishers.set(socket, publisher);
+    this.socketsByPublisher.set(publisher, socket);
   }
 
   unsubscribe(socket: WebSocket, topic: string): boolean {
@@ -278,7 +293,11 @@ export class TopicRegistry {
   removeSocket(socket: WebSocket): void {
     const topics = this.topicsBySocket.get(socket);
     // The receiver goes first: it is not told of these leaves (a closed session keeps its topics).
+    const publisher = this.receivers.get(socket)?.publisher;
     this.receivers.delete(socket);
+    // A resumed session may be on a new socket already: that one stays its session's.
+    if (publisher !== undefined && this.socketsByPublisher.get(publisher) === socket)
+      this.socketsByPublisher.delete(publisher);
     if (topics === undefined) return;
     this.topicsBySocket.delete(socket);
     for (const topic of topics) this.leave(socket, topic);
@@ -330,21 +349,29 @@ export class TopicRegistry {
     return delivered;
   }
 
-  /** fanOut() for a message with a position: the plain subscribers get it plain, the receivers enveloped. */
+  /**
+   * fanOut() for a message with a position: the plain subscribers get it plain, the receivers enveloped. A
+   * session's own message (socket.publish) goes to none of its sockets (docs/resume.md, "Guarantees"): after
+   * a resume that is a new socket, not `except`, which may have published after its connection dropped.
+   */
   fanOutPositioned(message: PositionedMessage, except: WebSocket | null): number {
     let delivered = this.fanOut(message.topic, message.plain, except);
     const receivers = this.receiverSubscribers.get(message.topic);
     if (receivers === undefined) return delivered;
     message.topicId = receivers.id;
+    // No check per delivery: the session's current socket is the receivers' `except` (the socket that
+    // published, if it is still open, is that one; if it is not, it takes no message any more).
+    const own =
+      message.publisher === undefined ? except : (this.socketsByPublisher.get(message.publisher) ?? except);
     // Built once for every receiver (frame-once); a receiver with no replay running takes it as it is.
-    delivered += this.deliverAll(receivers.live, message.enveloped(this.counters), except, receivers);
+    delivered += this.deliverAll(receivers.live, message.enveloped(this.counters), own, receivers);
     if (receivers.live.size === receivers.members.size) return delivered;
     // The others, through their session (held during their replay, or checked against its last position).
     let dropped = 0;
     let receiversDelivered = 0;
     for (const receiver of receivers.members.values()) {
       const socket = receiver.socket;
-      if (socket === except || receivers.live.has(socket)) continue;
+      if (socket === own || receivers.live.has(socket)) continue;
       if (receiver.receive(message.topic, message)) receiversDelivered++;
       else dropped++;
     }

@@ -169,3 +169,30 @@ describe("a subscription whose start an async store is still giving", () => {
     second.socket.close();
   });
 });
+
+describe("topics named as Object.prototype's properties", () => {
+  test('"__proto__", "constructor", "hasOwnProperty", "toString" are restored by a resume and replayed', async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const topics = ["__proto__", "constructor", "hasOwnProperty", "toString", "news"];
+    const sockets: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      if (!socket.resumed) for (const topic of topics) socket.subscribe(topic);
+    });
+    const client = resumeClient(t, started.url);
+    await until(() => started.server.subscriberCount("news") === 1, 5000, "the subscriptions");
+    for (const topic of topics) started.server.publish(topic, "before");
+    await until(() => client.received.length === topics.length, 5000, "the live messages");
+    sockets[0].terminate();
+    // Published while the connection is closing: stored, not delivered; the resume replays them.
+    for (const topic of topics) started.server.publish(topic, "missed");
+    await until(() => client.events.includes("resumed"), 5000, "the resume");
+    assert.deepEqual(client.sessions, [false, true]);
+    assert.deepEqual(client.resets, []);
+    assert.deepEqual(sockets[1].topics, topics);
+    assert.deepEqual(client.received, [
+      ...topics.map((topic) => `${topic}:before`),
+      ...topics.map((topic) => `${topic}:missed`),
+    ]);
+  });
+});

@@ -57,4 +57,53 @@ describe("a session's own publishes on RedisStreamStore", { skip: redisSkip() },
     again.socket.close();
     b.socket.close();
   });
+
+  for (const when of ["before", "after"] as const) {
+    test(`published after its connection dropped (an async handler), ${when} the resume: not sent to it`, async (t) => {
+      const redis = await RedisServer.start();
+      t.after(() => redis.kill());
+      const store = new RedisStreamStore({ url: redis.url });
+      t.after(() => store.close());
+      const started = await startServer(t, { resume: { store } });
+      const sockets: WebSocket[] = [];
+      // "later <text>" publishes <text> from the socket when the test says (an async handler).
+      const later: (() => void)[] = [];
+      started.server.on("connection", (socket) => {
+        sockets.push(socket);
+        if (!socket.resumed) socket.subscribe("room");
+        socket.onmessage = (event) => {
+          const text = String(event.data);
+          if (text.startsWith("later ")) later.push(() => socket.publish("room", text.slice(6)));
+        };
+      });
+      const a = await rawResume(started.url, { type: "hello" });
+      const b = await rawResume(started.url, { type: "hello" });
+      await until(() => started.server.subscriberCount("room") === 2, 5000, "both subscriptions");
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the subscription reaches Redis
+      a.socket.send("later own");
+      await until(() => later.length === 1, 5000, "the app to take a's message");
+      started.server.publish("room", "seen");
+      await until(() => topicPayloads(a.messages).includes("seen"), 5000, "a to get a message");
+      const seen = a.messages.find((m) => typeof m === "string" && m.charCodeAt(0) === 1) as string;
+      const position = seen.slice(seen.indexOf(" ") + 1, seen.indexOf("\n"));
+      const token = controls(a.messages)[0].token as string;
+      sockets[0].terminate();
+      await until(() => started.server.subscriberCount("room") === 1, 5000, "a's side to close");
+
+      if (when === "before") {
+        later[0]();
+        await until(() => topicPayloads(b.messages).includes("own"), 5000, "b to get a's message");
+      }
+      const again = await rawResume(started.url, { type: "resume", token, positions: { room: position } });
+      await until(() => controls(again.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+      if (when === "after") later[0]();
+      started.server.publish("room", "marker");
+      await until(() => topicPayloads(again.messages).includes("marker"), 5000, "the marker");
+      await until(() => topicPayloads(b.messages).includes("marker"), 5000, "b to get the marker");
+      assert.deepEqual(topicPayloads(b.messages), ["seen", "own", "marker"]);
+      assert.deepEqual(topicPayloads(again.messages), ["marker"]);
+      again.socket.close();
+      b.socket.close();
+    });
+  }
 });

@@ -35,9 +35,26 @@ describe("comparePositions", () => {
     assert.ok(comparePositions("18446744073709551615-1", "18446744073709551615-0") > 0);
   });
 
-  test("isPosition accepts only what comparePositions understands", () => {
-    for (const good of ["", "0", "42", "1-2"]) assert.equal(isPosition(good), true, good);
-    for (const bad of [" 1", "1 ", "a", "-1", "1-", "1--2", 1, null, "9".repeat(65)])
+  test("isPosition accepts only positions a store can hold (parts up to 2^64 − 1, as Redis stream ids)", () => {
+    const max = "18446744073709551615";
+    for (const good of ["", "0", "42", "1-2", "0-0", max, `${max}-${max}`])
+      assert.equal(isPosition(good), true, good);
+    for (const bad of [
+      " 1",
+      "1 ",
+      "a",
+      "-1",
+      "1-",
+      "1--2",
+      "1-2-3",
+      "01",
+      "1-02",
+      "18446744073709551616",
+      `1-${max}0`,
+      1,
+      null,
+      "9".repeat(65),
+    ])
       assert.equal(isPosition(bad), false, String(bad));
   });
 });
