@@ -163,11 +163,14 @@ export class ClusterResumeHost {
       case "append": {
         if (!Array.isArray(request.items) || !request.items.every(isAppendItem)) throw bad;
         const positions: string[] = [];
-        for (const [itemTopic, wirePayload, isText] of request.items) {
+        for (const [itemTopic, wirePayload, isText, publisher] of request.items) {
           const payload = decodePayload(wirePayload, isText)!;
-          const position = store.append(itemTopic, payload, isText);
+          const owner = typeof publisher === "string" ? publisher : undefined;
+          const position = store.append(itemTopic, payload, isText, owner);
           positions.push(position);
-          this.justAppended.push({ topic: itemTopic, message: { position, payload, isText } });
+          const message: StoredMessage = { position, payload, isText };
+          if (owner !== undefined) message.publisher = owner;
+          this.justAppended.push({ topic: itemTopic, message });
         }
         this.appended += positions.length;
         return positions;
@@ -191,7 +194,10 @@ export class ClusterResumeHost {
             messages === null
               ? null
               : messages.map(
-                  (m): ReadItem => [m.position, encodePayload(m.payload, m.isText, bytes), m.isText],
+                  (m): ReadItem =>
+                    m.publisher === undefined
+                      ? [m.position, encodePayload(m.payload, m.isText, bytes), m.isText]
+                      : [m.position, encodePayload(m.payload, m.isText, bytes), m.isText, m.publisher],
                 ),
           );
       }
@@ -222,6 +228,7 @@ export class ClusterResumeHost {
         message.isText,
         message.position,
       ];
+      if (message.publisher !== undefined) item.push(message.publisher);
       for (const worker of workers) {
         const batch = batches.get(worker);
         if (batch === undefined) batches.set(worker, [item]);

@@ -84,7 +84,7 @@ export class ClusterResumeStore implements ResumeStore {
     process.on("disconnect", this.onDisconnect);
   }
 
-  append(topic: string, payload: Buffer, isText: boolean): Promise<string> {
+  append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const unusable = this.unusable();
     if (unusable !== null) return Promise.reject(unusable);
     if (this.batch === null) {
@@ -92,7 +92,9 @@ export class ClusterResumeStore implements ResumeStore {
       setImmediate(() => this.flush());
     }
     const batch = this.batch;
-    batch.items.push([topic, encodePayload(payload, isText, this.bytes), isText]);
+    const item: AppendItem = [topic, encodePayload(payload, isText, this.bytes), isText];
+    if (publisher !== undefined) item.push(publisher);
+    batch.items.push(item);
     batch.bytes += payload.length;
     const position = new Promise<string>((resolve, reject) =>
       batch.callers.push({ resolve: resolve as (value: unknown) => void, reject }),
@@ -123,11 +125,9 @@ export class ClusterResumeStore implements ResumeStore {
     if (value === null) return null;
     if (!Array.isArray(value) || !value.every(isReadItem))
       throw new Error("the cluster primary sent a malformed read answer");
-    return value.map(([position, payload, isText]) => ({
-      position,
-      payload: decodePayload(payload, isText)!,
-      isText,
-    }));
+    return value.map(([position, payload, isText, publisher]) =>
+      withPublisher({ position, payload: decodePayload(payload, isText)!, isText }, publisher),
+    );
   }
 
   async lastPosition(topic: string): Promise<string> {
@@ -247,7 +247,10 @@ export class ClusterResumeStore implements ResumeStore {
       if (!isAppendedItem(item)) continue;
       const payload = decodePayload(item[1], item[2]);
       if (payload !== null)
-        this.inbox.push({ topic: item[0], message: { position: item[3], payload, isText: item[2] } });
+        this.inbox.push({
+          topic: item[0],
+          message: withPublisher({ position: item[3], payload, isText: item[2] }, item[4]),
+        });
     }
     if (first && this.inbox.length > 0) setImmediate(() => this.handOver());
   }
@@ -278,3 +281,9 @@ interface StoredMessageOf {
 
 /** Omit over each member of a union (the plain Omit merges them). */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** `message` with its publisher id, when the wire carried one. */
+function withPublisher(message: StoredMessage, publisher: string | null | undefined): StoredMessage {
+  if (typeof publisher === "string") message.publisher = publisher;
+  return message;
+}

@@ -12,14 +12,23 @@ import type { WirePayload } from "./wire.js";
 
 export const RESUME_TAG = "resume";
 
-/** One append in a batch: topic, payload, whether it is text. */
-export type AppendItem = [topic: string, payload: WirePayload, isText: boolean];
+// A message's publisher id (StoredMessage.publisher: a resumable session's) rides last, when it has one, so
+// that neither a replay nor the live feed gives a session its own publishes back (docs/resume.md).
 
-/** One message handed over: topic, payload, whether it is text, position. */
-export type AppendedItem = [topic: string, payload: WirePayload, isText: boolean, position: string];
+/** One append in a batch: topic, payload, whether it is text, publisher id. */
+export type AppendItem = [topic: string, payload: WirePayload, isText: boolean, publisher?: string];
 
-/** One message read back: position, payload, whether it is text. */
-export type ReadItem = [position: string, payload: WirePayload, isText: boolean];
+/** One message handed over: topic, payload, whether it is text, position, publisher id. */
+export type AppendedItem = [
+  topic: string,
+  payload: WirePayload,
+  isText: boolean,
+  position: string,
+  publisher?: string,
+];
+
+/** One message read back: position, payload, whether it is text, publisher id. */
+export type ReadItem = [position: string, payload: WirePayload, isText: boolean, publisher?: string];
 
 /** Worker → primary: a request. */
 export type ResumeRequest = { sockjet: typeof RESUME_TAG; ns: string; id: number } & (
@@ -67,13 +76,20 @@ export function isAppendItem(item: unknown): item is AppendItem {
     Array.isArray(item) &&
     typeof item[0] === "string" &&
     (typeof item[1] === "string" || item[1] instanceof Uint8Array) &&
-    typeof item[2] === "boolean"
+    typeof item[2] === "boolean" &&
+    optionalString(item[3])
   );
+}
+
+function optionalString(value: unknown): boolean {
+  return value === undefined || value === null || typeof value === "string";
 }
 
 /** Whether a handed-over or read item is well formed: `[string, payload, boolean, string?]`. */
 export function isAppendedItem(item: unknown): item is AppendedItem {
-  return isAppendItem(item) && typeof (item as unknown[])[3] === "string";
+  return (
+    isAppendItem(item) && typeof (item as unknown[])[3] === "string" && optionalString((item as unknown[])[4])
+  );
 }
 
 export function isReadItem(item: unknown): item is ReadItem {

@@ -173,6 +173,33 @@ describe("ClusterResumeStore over node:cluster IPC", () => {
     assert.deepEqual([...a.errors, ...b.errors], []);
   });
 
+  test("regression: a session's own publishes are not replayed to it after it resumes on another worker", async (t) => {
+    const host = new ClusterResumeHost();
+    t.after(() => host.close());
+    const [a, b] = await startWorkers(t, 2);
+    const relay = await startRelay(t, a.url);
+    const publisher = resumeClient(t, relay.url);
+    const neighbour = resumeClient(t, a.url);
+    await until(
+      () => publisher.sessions.length === 1 && neighbour.sessions.length === 1,
+      5000,
+      "the sessions",
+    );
+    await until(() => host.subscribers("feed") === 1, 5000, "worker A subscribed");
+    for (let i = 0; i < 20; i++) publisher.socket.send(`own${i}`);
+    await until(() => neighbour.received.length === 20, 5000, "the neighbour to get them");
+    relay.retarget(b.url);
+    relay.cutClients();
+    await until(() => publisher.events.includes("disconnect"), 5000, "the drop");
+    await publish(a, ["other"]);
+    await until(() => publisher.events.includes("resumed"), 10_000, "the resume on B");
+    await publish(b, ["live"]);
+    await until(() => publisher.received.includes("feed:live"), 5000, "the live message");
+    // Before the publisher id rode the IPC wire, the primary's store kept none: the 20 came back in the replay.
+    assert.deepEqual(publisher.received, ["feed:other", "feed:live"]);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  });
+
   test("a token is single use across workers", async (t) => {
     const host = new ClusterResumeHost();
     t.after(() => host.close());
