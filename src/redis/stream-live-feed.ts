@@ -152,11 +152,13 @@ export class LiveFeed {
       if (message.publisher === this.hooks.publisher && !this.hooks.released(feed.topic, message.position))
         break;
       sent++;
-      this.hooks.deliver(
-        feed.topic,
-        { position: message.position, payload: message.payload, isText: message.isText },
-        message.publisher,
-      );
+      const stored: StoredMessage = {
+        position: message.position,
+        payload: message.payload,
+        isText: message.isText,
+      };
+      if (message.session !== undefined) stored.publisher = message.session;
+      this.hooks.deliver(feed.topic, stored, message.publisher);
     }
     if (sent > 0) feed.outbox.splice(0, sent);
   }
@@ -195,7 +197,14 @@ export class LiveFeed {
       // Read back: the publisher is not known (such a message is not held for its append).
       for (const message of page)
         if (feed.last === null || compareStreamIds(message.position, feed.last) > 0)
-          this.handOver(feed, { ...message, publisher: "", previous: feed.last ?? "" });
+          this.handOver(feed, {
+            position: message.position,
+            payload: message.payload,
+            isText: message.isText,
+            publisher: "",
+            session: message.publisher,
+            previous: feed.last ?? "",
+          });
       if (page.length < CATCH_UP_PAGE) return;
     }
   }

@@ -15,11 +15,13 @@
 //
 //   size  field
 //   1     format version, 1
-//   1     flags: bit 0 set = text
+//   1     flags: bit 0 set = text; bit 1 set = a session publisher follows the id
 //   1+U   U, then the publishing store's id (ASCII): a store hands its own appends back only once their
 //         append() has settled (the ResumeStore contract), so it must know them
 //   1+P   P, then the previous id (ASCII)
 //   1+I   I, then the id (ASCII)
+//   1+S   (bit 1 only) S, then the session publisher given to append() (the `u` field): a resumed
+//         connection of that session on any process must not get it live either
 //   n     payload
 //
 // The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
@@ -46,8 +48,14 @@ else
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 't', ARGV[3], 'd', ARGV[4])
 end
 if ARGV[6] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
-redis.call(ARGV[5], ARGV[1], string.char(1, tonumber(ARGV[3]), #ARGV[7]) .. ARGV[7] .. string.char(#prev) .. prev
-  .. string.char(#id) .. id .. ARGV[4])
+local session = ''
+local flags = tonumber(ARGV[3])
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  session = string.char(#ARGV[8]) .. ARGV[8]
+  flags = flags + 2
+end
+redis.call(ARGV[5], ARGV[1], string.char(1, flags, #ARGV[7]) .. ARGV[7] .. string.char(#prev) .. prev
+  .. string.char(#id) .. id .. session .. ARGV[4])
 return id
 `;
 
@@ -100,7 +108,10 @@ export function scriptSha(script: string): string {
 }
 
 export interface LiveMessage {
+  /** The publishing store's id ("" when read back). */
   publisher: string;
+  /** The session publisher given to append() (StoredMessage.publisher), if any. */
+  session?: string;
   previous: string;
   position: string;
   isText: boolean;
@@ -112,16 +123,25 @@ export function decodeLiveMessage(message: Buffer): LiveMessage | null {
   if (message.length < 2 || message[0] !== STREAM_WIRE_VERSION) return null;
   const fields: string[] = [];
   let at = 2;
-  for (let i = 0; i < 3; i++) {
+  const fieldCount = (message[1] & 2) !== 0 ? 4 : 3;
+  for (let i = 0; i < fieldCount; i++) {
     if (at >= message.length) return null;
     const end = at + 1 + message[at];
     if (end > message.length) return null;
     fields.push(message.toString("latin1", at + 1, end));
     at = end;
   }
-  const [publisher, previous, position] = fields;
+  const [publisher, previous, position, session] = fields;
   if (position === "") return null;
-  return { publisher, previous, position, isText: (message[1] & 1) !== 0, payload: message.subarray(at) };
+  const live: LiveMessage = {
+    publisher,
+    previous,
+    position,
+    isText: (message[1] & 1) !== 0,
+    payload: message.subarray(at),
+  };
+  if (session !== undefined && session !== "") live.session = session;
+  return live;
 }
 
 /** Orders two stream ids "<ms>-<seq>" ("" sorts first): negative, 0 or positive. */

@@ -58,6 +58,50 @@ describe("a session's own publishes on RedisStreamStore", { skip: redisSkip() },
     b.socket.close();
   });
 
+  test("regression: published on the first server after its connection dropped, resumed on the second: not sent to it live", async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const stores = [new RedisStreamStore({ url: redis.url }), new RedisStreamStore({ url: redis.url })];
+    for (const store of stores) t.after(() => store.close());
+    const [one, two] = [
+      await startServer(t, { resume: { store: stores[0] } }),
+      await startServer(t, { resume: { store: stores[1] } }),
+    ];
+    const sockets: WebSocket[] = [];
+    const later: (() => void)[] = [];
+    for (const started of [one, two])
+      started.server.on("connection", (socket) => {
+        sockets.push(socket);
+        if (!socket.resumed) socket.subscribe("room");
+        socket.onmessage = (event) => {
+          const text = String(event.data);
+          if (text.startsWith("later ")) later.push(() => socket.publish("room", text.slice(6)));
+        };
+      });
+    const a = await rawResume(one.url, { type: "hello" });
+    const b = await rawResume(two.url, { type: "hello" });
+    await until(() => sockets.length === 2, 5000, "both sessions");
+    await until(() => controls(a.messages).length > 0, 5000, "a's session");
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the subscriptions reach Redis
+    a.socket.send("later own");
+    await until(() => later.length === 1, 5000, "the app to take a's message");
+    const token = controls(a.messages)[0].token as string;
+    sockets[0].terminate();
+    await until(() => one.server.subscriberCount("room") === 0, 5000, "a's side to close");
+    const again = await rawResume(two.url, { type: "resume", token, positions: { room: "" } });
+    await until(() => controls(again.messages).some((c) => c.type === "resumed"), 5000, "the resume");
+    // The first server's app publishes from the dropped socket now: it reaches the second server through
+    // Redis's live feed, which carries the session's publisher id.
+    later[0]();
+    await until(() => topicPayloads(b.messages).includes("own"), 5000, "b to get a's message");
+    two.server.publish("room", "marker");
+    await until(() => topicPayloads(again.messages).includes("marker"), 5000, "the marker");
+    await until(() => topicPayloads(b.messages).includes("marker"), 5000, "b to get the marker");
+    assert.deepEqual(topicPayloads(again.messages), ["marker"]);
+    again.socket.close();
+    b.socket.close();
+  });
+
   for (const when of ["before", "after"] as const) {
     test(`published after its connection dropped (an async handler), ${when} the resume: not sent to it`, async (t) => {
       const redis = await RedisServer.start();
