@@ -1,7 +1,8 @@
 // A network drop only the client notices, on RedisStreamStore (review 6 item 1, how issue 19 met it): the
 // client resumes on the same server process while its old connection still looks open there. The server
 // takes the session from the old connection (half-open takeover); the topics must keep their live feed:
-// every message once, in order, the replay and then the live ones, drop after drop.
+// every message once, in order, the replay and then the live ones, drop after drop; and the topics stay
+// subscribed throughout (the new connection subscribes them before the old one is dropped).
 
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
@@ -24,6 +25,14 @@ describe("resume on RedisStreamStore after a drop the server did not notice", { 
   test("resumed on the same process, drop after drop: replay, then every live message, once, in order", async () => {
     redis = await RedisServer.start();
     const store = new RedisStreamStore({ url: redis.url });
+    // What the server tells the store to unsubscribe: a takeover keeps the topics (the new connection
+    // subscribes them before the old one goes), so nothing.
+    const unsubscribed: string[] = [];
+    const unsubscribe = store.unsubscribe.bind(store);
+    store.unsubscribe = (topic) => {
+      unsubscribed.push(topic);
+      return unsubscribe(topic);
+    };
     // No pings: the server must not notice the drop by itself.
     const server = new WebSocketServer({
       port: 0,
@@ -70,6 +79,7 @@ describe("resume on RedisStreamStore after a drop the server did not notice", { 
         await until(() => client.eventsOf("resumed", from).length === 1, 10_000, "the end of the replay");
         assert.equal(client.eventsOf("resumed", from)[0].replayed, 20, `round ${round}: the replay`);
         await until(() => server.clients.size === 1, 10_000, "the old connection to be dropped");
+        assert.deepEqual(unsubscribed, [], `round ${round}: the topics stayed subscribed`);
 
         await publish(`after-${round}`, 10);
         await until(
