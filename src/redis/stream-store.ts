@@ -38,6 +38,18 @@ const TAKE_SHA = scriptSha(TAKE_SCRIPT);
 const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
 const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 
+/** A session record's longest stay in Redis past its window (see keptFor()). */
+const EXPIRED_SESSION_KEPT_MAX_MS = 3_600_000;
+
+/**
+ * How long a session record stays in Redis when its window is `ttlMs`: as long again (at most an hour)
+ * past it, so that a client that comes back late is told `expired` (the record's expiresAt, which the
+ * server checks), as with the memory store, rather than `unknown`.
+ */
+function keptFor(ttlMs: number): number {
+  return ttlMs + Math.min(ttlMs, EXPIRED_SESSION_KEPT_MAX_MS);
+}
+
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
 export class RedisStreamStore extends EventEmitter implements ResumeStore {
   readonly distributes = true;
@@ -243,7 +255,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
     await this.script(
       "save a session",
       SAVE_SCRIPT,
@@ -288,7 +300,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       PUT_BACK_SCRIPT,
       PUT_BACK_SHA,
       [this.sessionKey(id)],
-      [late, String(ttlMs)],
+      [late, String(keptFor(ttlMs))],
     ).catch((error: Error) => this.report(error));
   }
 
