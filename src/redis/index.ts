@@ -19,6 +19,7 @@ import {
   RedisTimeoutError,
   RedisUnavailableError,
 } from "./adapter-options.js";
+import { ChannelQueue } from "./channel-queue.js";
 import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
@@ -66,6 +67,8 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private readonly topics = new Set<string>();
   /** Channels unsubscribed while Redis was away: node-redis would subscribe them again on reconnect. */
   private readonly staleChannels = new Set<string>();
+  /** SUBSCRIBE/UNSUBSCRIBE of one channel one at a time (a quick unsubscribe + subscribe must not lose it). */
+  private readonly channelQueue = new ChannelQueue();
   private messageHandlers: ((message: AdapterMessage) => void)[] = [];
   private errorHandlers: ((error: Error) => void)[] = [];
   private up = false;
@@ -185,7 +188,12 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     this.staleChannels.delete(channel);
     // While Redis is away the subscription waits for the reconnect (restore()).
     if (!this.subscriber.isReady || this.closed) return;
-    await this.bounded("a subscribe", this.subscriber.subscribe(channel, this.onChannelMessage, true));
+    // After an UNSUBSCRIBE of the channel still in flight (channel-queue.ts), unless unsubscribed again.
+    const subscribing = this.channelQueue.run([channel], async () => {
+      if (this.topics.has(topic) && !this.closed)
+        await this.subscriber.subscribe(channel, this.onChannelMessage, true);
+    });
+    await this.bounded("a subscribe", subscribing);
   }
 
   async unsubscribe(topic: string): Promise<void> {
@@ -196,8 +204,12 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.staleChannels.add(channel);
       return;
     }
+    // After a SUBSCRIBE still in flight; not at all if subscribed again meanwhile (channel-queue.ts).
+    const unsubscribing = this.channelQueue.run([channel], async () => {
+      if (!this.topics.has(topic) && !this.closed) await this.subscriber.unsubscribe(channel);
+    });
     try {
-      await this.bounded("an unsubscribe", this.subscriber.unsubscribe(channel));
+      await this.bounded("an unsubscribe", unsubscribing);
     } catch (error) {
       // Still subscribed (e.g. its cluster node is down): unsubscribed again at the next restore().
       if (!this.topics.has(topic)) this.staleChannels.add(channel);
@@ -278,10 +290,19 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private async restore(): Promise<void> {
     const wanted = [...this.topics].map((topic) => this.channel(topic));
     // node-redis resubscribes what it had; for those this only adds the same listener again (a no-op).
-    if (wanted.length > 0) await this.subscriber.subscribe(wanted, this.onChannelMessage, true);
+    // Behind the channels' commands in flight, like any subscribe; those unsubscribed meanwhile left out.
+    if (wanted.length > 0)
+      await this.channelQueue.run(wanted, async () => {
+        const still = wanted.filter((channel) => this.topics.has(channel.slice(this.prefix.length)));
+        if (still.length > 0) await this.subscriber.subscribe(still, this.onChannelMessage, true);
+      });
     const stale = [...this.staleChannels];
     this.staleChannels.clear();
-    if (stale.length > 0) await this.subscriber.unsubscribe(stale);
+    if (stale.length > 0)
+      await this.channelQueue.run(stale, async () => {
+        const still = stale.filter((channel) => !this.topics.has(channel.slice(this.prefix.length)));
+        if (still.length > 0) await this.subscriber.unsubscribe(still);
+      });
   }
 
   private checkUp(): void {

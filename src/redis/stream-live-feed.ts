@@ -22,7 +22,8 @@ export interface LiveFeedHooks {
   error(error: Error): void;
 }
 
-interface TopicFeed {
+/** One followed topic's state (add() hands it out for start(); the rest is the feed's own). */
+export interface TopicFeed {
   topic: string;
   /** The last position handed over; null until the first live message after subscribing. */
   last: string | null;
@@ -60,22 +61,30 @@ export class LiveFeed {
 
   constructor(private readonly hooks: LiveFeedHooks) {}
 
-  /** Starts following a topic; false when it was followed already. */
-  add(topic: string, channel: string): boolean {
-    if (this.byTopic.has(topic)) return false;
+  /**
+   * Starts following a topic: its feed, for start(); null when it was followed already. A topic removed and
+   * added again gets a new feed (the old one's start() then does nothing).
+   */
+  add(topic: string, channel: string): TopicFeed | null {
+    if (this.byTopic.has(topic)) return null;
     this.byTopic.set(topic, channel);
     // Live messages are held until start() says where the stream stood.
-    this.byChannel.set(channel, { topic, last: null, catchingUp: true, held: [], outbox: [], failures: 0 });
-    return true;
+    const feed: TopicFeed = { topic, last: null, catchingUp: true, held: [], outbox: [], failures: 0 };
+    this.byChannel.set(channel, feed);
+    return feed;
+  }
+
+  /** Whether the topic of a channel is followed (added and not removed since). */
+  followsChannel(channel: string): boolean {
+    return this.byChannel.has(channel);
   }
 
   /**
-   * Where a topic's stream stood when it was subscribed (null: unknown, Redis did not answer): what was
+   * Where a topic's stream stood when add() gave `feed` (null: unknown, Redis did not answer): what was
    * appended after it is read back, then the live messages held meanwhile follow, each once.
    */
-  start(topic: string, position: string | null): void {
-    const feed = this.byChannel.get(this.byTopic.get(topic) ?? "");
-    if (feed === undefined || feed.last !== null) return;
+  start(feed: TopicFeed, position: string | null): void {
+    if (this.byChannel.get(this.byTopic.get(feed.topic) ?? "") !== feed || feed.last !== null) return;
     if (position === null) {
       feed.catchingUp = false;
       this.releaseHeld(feed);

@@ -11,6 +11,7 @@ import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
+import { ChannelQueue } from "./channel-queue.js";
 import { failFastOptions } from "./fail-fast.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import {
@@ -37,6 +38,18 @@ const TAKE_SHA = scriptSha(TAKE_SCRIPT);
 const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
 const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 
+/** A session record's longest stay in Redis past its window (see keptFor()). */
+const EXPIRED_SESSION_KEPT_MAX_MS = 3_600_000;
+
+/**
+ * How long a session record stays in Redis when its window is `ttlMs`: as long again (at most an hour)
+ * past it, so that a client that comes back late is told `expired` (the record's expiresAt, which the
+ * server checks), as with the memory store, rather than `unknown`.
+ */
+function keptFor(ttlMs: number): number {
+  return ttlMs + Math.min(ttlMs, EXPIRED_SESSION_KEPT_MAX_MS);
+}
+
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
 export class RedisStreamStore extends EventEmitter implements ResumeStore {
   readonly distributes = true;
@@ -56,6 +69,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   /** The subscriber's first connect, while it is under way: every caller waits for it (issue 19 item 4). */
   private subscriberConnecting: Promise<void> | null = null;
   private readonly feed: LiveFeed;
+  /** SUBSCRIBE/UNSUBSCRIBE of one channel one at a time (a quick unsubscribe + subscribe must not lose it). */
+  private readonly channelQueue = new ChannelQueue();
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   private readonly errorHandlers: ((error: Error) => void)[] = [];
@@ -170,7 +185,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   async subscribe(topic: string): Promise<void> {
     if (this.closed) throw new RedisStoreUnavailableError("subscribe (the store is closed)");
     const channel = this.channel(topic);
-    if (!this.feed.add(topic, channel)) return;
+    const feed = this.feed.add(topic, channel);
+    if (feed === null) return;
     // Where the stream stands as subscribe() is called: read first (the command goes out now, ahead of any
     // read the caller makes next on this connection), so that every message appended after this call is
     // handed over: live once the subscription is in place, read back from the stream before that.
@@ -179,9 +195,13 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       const subscriber = await this.subscriberClient();
       // While Redis is away the topic stays wanted: it is subscribed when the connection is back (restore()).
       if (!subscriber.isReady) throw new RedisStoreUnavailableError("subscribe");
-      await this.bounded("subscribe", this.subscribeChannels(subscriber, [channel]));
+      // After an UNSUBSCRIBE of the channel still in flight (channel-queue.ts), unless unsubscribed again.
+      const subscribing = this.channelQueue.run([channel], async () => {
+        if (this.feed.followsChannel(channel)) await this.subscribeChannels(subscriber, [channel]);
+      });
+      await this.bounded("subscribe", subscribing);
     } finally {
-      this.feed.start(topic, await floor);
+      this.feed.start(feed, await floor);
     }
   }
 
@@ -190,10 +210,12 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     const subscriber = this.subscriber;
     if (subscriber === null || !subscriber.isReady || this.closed) return;
     const channel = this.channel(topic);
-    await this.bounded(
-      "unsubscribe",
-      this.sharded ? subscriber.sUnsubscribe(channel) : subscriber.unsubscribe(channel),
-    );
+    // After a SUBSCRIBE still in flight; not at all if subscribed again meanwhile (channel-queue.ts).
+    const unsubscribing = this.channelQueue.run([channel], async () => {
+      if (this.feed.followsChannel(channel) || this.closed || !subscriber.isReady) return;
+      await (this.sharded ? subscriber.sUnsubscribe(channel) : subscriber.unsubscribe(channel));
+    });
+    await this.bounded("unsubscribe", unsubscribing);
   }
 
   async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
@@ -233,7 +255,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
     await this.script(
       "save a session",
       SAVE_SCRIPT,
@@ -278,7 +300,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       PUT_BACK_SCRIPT,
       PUT_BACK_SHA,
       [this.sessionKey(id)],
-      [late, String(ttlMs)],
+      [late, String(keptFor(ttlMs))],
     ).catch((error: Error) => this.report(error));
   }
 
@@ -347,7 +369,14 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
    */
   private async restore(subscriber: RedisStoreClientLike): Promise<void> {
     const channels = this.feed.channels();
-    if (channels.length > 0) await this.bounded("subscribe", this.subscribeChannels(subscriber, channels));
+    if (channels.length > 0) {
+      // Behind the channels' commands in flight, like any subscribe; those unsubscribed meanwhile left out.
+      const subscribing = this.channelQueue.run(channels, async () => {
+        const wanted = channels.filter((channel) => this.feed.followsChannel(channel));
+        if (wanted.length > 0 && !this.closed) await this.subscribeChannels(subscriber, wanted);
+      });
+      await this.bounded("subscribe", subscribing);
+    }
     this.feed.catchUpAll();
   }
 

@@ -215,14 +215,18 @@ export class ResumeSessions implements SessionHost {
    * drop this side has not noticed: the client has moved on, so the old connection is dropped), else from
    * the store. A wrong secret leaves the session as it is.
    */
-  private async take(id: string, secret: string): Promise<SessionRecord | "forged" | undefined> {
+  private async take(
+    id: string,
+    secret: string,
+    retiring: WebSocket[],
+  ): Promise<SessionRecord | "forged" | undefined> {
     const alias = this.aliases.get(id);
     if (alias !== undefined) {
       if (!secretMatches(secret, alias.secretHash)) return "forged";
       this.aliases.delete(id);
       if (!(alias.expiresAt > Date.now())) return undefined;
       // The old token again: its resume's new token never arrived. The successor session is taken instead.
-      const record = await this.takeById(alias.successor);
+      const record = await this.takeById(alias.successor, retiring);
       return record === undefined ? undefined : { ...record, secretHash: alias.secretHash };
     }
     const live = this.sessionsById.get(id);
@@ -232,21 +236,25 @@ export class ResumeSessions implements SessionHost {
       return record;
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
-    return this.takeLive(live);
+    return this.takeLive(live, retiring);
   }
 
   /** The record of session `id` (its secret checked already): from its live connection, or the store. */
-  private takeById(id: string): Promise<SessionRecord | undefined> {
+  private takeById(id: string, retiring: WebSocket[]): Promise<SessionRecord | undefined> {
     const live = this.sessionsById.get(id);
-    return live === undefined ? this.store.takeSession(id) : this.takeLive(live);
+    return live === undefined ? this.store.takeSession(id) : this.takeLive(live, retiring);
   }
 
-  private async takeLive(live: ResumeSession): Promise<SessionRecord> {
+  /**
+   * The record of a session whose old connection is still open here. That connection joins `retiring`:
+   * resume() terminates it once the new connection has subscribed the session's topics, so that they keep a
+   * subscriber throughout and this process does not unsubscribe and subscribe them again on the store or
+   * adapter (what another process publishes meanwhile would not reach this one, on an adapter).
+   */
+  private async takeLive(live: ResumeSession, retiring: WebSocket[]): Promise<SessionRecord> {
     const id = live.id;
-    // Its topics stay subscribed until it has closed (after the new connection has subscribed them), so
-    // this process does not unsubscribe and resubscribe them on the store or adapter meanwhile.
     this.detach(live.socket);
-    live.socket.terminate();
+    retiring.push(live.socket);
     // The store's copy (a store that outlives the process keeps one) is used up too.
     if (this.store.distributes) await this.store.takeSession(id);
     await live.settled();
@@ -268,11 +276,27 @@ export class ResumeSessions implements SessionHost {
     sendControl: (text: string) => void,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
+    // The old connection of a session taken from it (takeLive): terminated at the latest when this ends.
+    const retiring: WebSocket[] = [];
+    try {
+      await this.resumeInto(socket, connection, sendControl, hello, retiring);
+    } finally {
+      terminateAll(retiring);
+    }
+  }
+
+  private async resumeInto(
+    socket: WebSocket,
+    connection: Connection,
+    sendControl: (text: string) => void,
+    hello: Extract<Hello, { type: "resume" }>,
+    retiring: WebSocket[],
+  ): Promise<void> {
     const parsed = parseToken(hello.token);
     // A malformed token or claimed position: the session is left as it is (as for a forged token).
     if (parsed === null || hello.positions === null) return this.startFresh(socket, sendControl, "invalid");
     const positions = hello.positions;
-    const record = await this.take(parsed.id, parsed.secret);
+    const record = await this.take(parsed.id, parsed.secret, retiring);
     const valid = typeof record === "object" && record.expiresAt > Date.now();
     const issued = issueToken();
     if (valid) {
@@ -316,6 +340,8 @@ export class ResumeSessions implements SessionHost {
     session.holdLive(topics);
     this.attach(session);
     for (const topic of topics) this.registry.subscribe(socket, topic);
+    // The topics have their new subscriber: the old connection may go now (its leaving closes none).
+    terminateAll(retiring);
     let replays: Map<string, StoredMessage[]> | null;
     try {
       // A distributing store must hand over the topics before the replay is read: what is appended after
@@ -434,6 +460,11 @@ class HelloGate implements ConnectionEvents {
   onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
     this.previous.onClosed(code, reason, wasClean, error);
   }
+}
+
+/** Terminates the sockets and empties the list. */
+function terminateAll(sockets: WebSocket[]): void {
+  for (const socket of sockets.splice(0)) socket.terminate();
 }
 
 function messageOf(error: unknown): string {

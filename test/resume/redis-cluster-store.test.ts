@@ -1,6 +1,7 @@
 // RedisStreamStore on a real Redis Cluster (3 masters, 3 replicas), through ClusterStoreClient: each command
 // goes to the master of its key's slot, topics spread over the masters, live messages go over sharded
-// pub/sub, sessions are single-use; commandKey() picks the key a command is routed by.
+// pub/sub, sessions are single-use; a quick unsubscribe + subscribe keeps the topic; commandKey() picks the
+// key a command is routed by.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -86,6 +87,26 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
       assert.equal(await redisCli(owner, "XLEN", b.streamKey(topic)), String(expected.length));
       assert.ok((await redisCli(owner, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(b.channel(topic)));
     }
+  });
+
+  test("a topic unsubscribed and subscribed again in one tick stays subscribed on its master (review 6 item 1)", async () => {
+    const [a, b] = [makeStore(), makeStore()];
+    await Promise.all([a.ready, b.ready]);
+    const heard: string[] = [];
+    b.onAppended((topic, message) => {
+      if (topic === "resub") heard.push(message.payload.toString());
+    });
+    await b.subscribe("resub");
+    await a.append("resub", Buffer.from("before"), true);
+    await until(() => heard.length === 1, 10_000, "the first message, live");
+
+    await Promise.all([b.unsubscribe("resub"), b.subscribe("resub")]);
+    const owner = await cluster.ownerOf(b.channel("resub"));
+    const counted = (await redisCli(owner, "PUBSUB", "SHARDNUMSUB", b.channel("resub"))).split("\n");
+    assert.equal(counted[1], "1", "still subscribed on the owning master");
+    for (const message of ["after-1", "after-2"]) await a.append("resub", Buffer.from(message), true);
+    await until(() => heard.length >= 3, 10_000, `the later messages, live (heard ${heard})`);
+    assert.deepEqual(heard, ["before", "after-1", "after-2"]);
   });
 
   test("a session saved by one store is taken once by the other", async () => {

@@ -1,6 +1,6 @@
 // Helpers for the resume tests that run on Redis: a resume client that speaks the wire format by hand
 // (docs/resume.md) and keeps its positions, server processes driven over IPC, and a TCP relay whose
-// connections a test cuts (a network drop).
+// connections a test cuts (a network drop, noticed by both sides or by the client only).
 
 import assert from "node:assert/strict";
 import { type ChildProcess, fork } from "node:child_process";
@@ -92,6 +92,11 @@ export interface Relay {
   port: number;
   /** Destroys every connection through the relay (both sides notice). */
   cut(): void;
+  /**
+   * A network drop only the client notices: the client side of every connection is destroyed, the server
+   * side stays open and silent (what the server writes is read and dropped).
+   */
+  dropClientSide(): void;
   /** New connections go to this port from now on (the client's URL stays the same). */
   retarget(port: number): void;
   close(): void;
@@ -100,9 +105,12 @@ export interface Relay {
 /** A TCP relay to a port on 127.0.0.1, as a network path a test can cut or reroute. */
 export async function startRelay(targetPort: number): Promise<Relay> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; dropped: boolean }>();
   let target = targetPort;
   const server = net.createServer((client) => {
     const upstream = net.connect(target, HOST);
+    const pair = { client, upstream, dropped: false };
+    pairs.add(pair);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on("error", () => {});
@@ -110,8 +118,13 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     }
     client.pipe(upstream);
     upstream.pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+    client.on("close", () => {
+      if (!pair.dropped) upstream.destroy();
+    });
+    upstream.on("close", () => {
+      pairs.delete(pair);
+      client.destroy();
+    });
   });
   server.listen(0, HOST);
   await within(once(server, "listening"), 5000, "the relay to listen");
@@ -121,6 +134,15 @@ export async function startRelay(targetPort: number): Promise<Relay> {
   return {
     port: (server.address() as net.AddressInfo).port,
     cut,
+    dropClientSide() {
+      for (const pair of pairs) {
+        if (pair.dropped) continue;
+        pair.dropped = true;
+        pair.upstream.unpipe(pair.client);
+        pair.upstream.resume();
+        pair.client.destroy();
+      }
+    },
     retarget(port: number) {
       target = port;
     },
