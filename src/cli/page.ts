@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CHAT_CLOSE } from "./chat-room.js";
 
 // The demo page `sockjet serve` answers `GET /` with: one self-contained HTML document (no dependencies,
 // nothing fetched) whose script uses only the browser's WebSocket API, the very API sockjet implements in
@@ -59,6 +60,15 @@ select { padding: 4px 6px; border: 1px solid var(--line); border-radius: 6px; ba
 button.small { padding: 3px 10px; font-size: 13px; }
 footer { padding: 0 28px 24px; color: var(--muted); font-size: 13px; }
 `;
+
+/**
+ * The options the page's chat gives its ResumableWebSocket (docs/resume.md). It stops on the chat's refusals
+ * as on 1000 and 1008: 4008 is the room's policy refusal (chat-room.ts, as 1008), which a retry meets again.
+ */
+export const CHAT_CLIENT_OPTIONS = {
+  protocols: ["chat"],
+  stopCloseCodes: [...new Set([1000, 1008, CHAT_CLOSE.tooManyFromAddress, CHAT_CLOSE.tooMuchBeforeWelcome])],
+};
 
 // The page's script: plain ES2020, the WebSocket API and the DOM, nothing else. No template literals here
 // (this file is itself a template literal).
@@ -244,7 +254,7 @@ const chat = {
     });
   },
   open(name) {
-    const socket = new ResumableWebSocket(base + "/chat?name=" + encodeURIComponent(name), { protocols: ["chat"] });
+    const socket = new ResumableWebSocket(base + "/chat?name=" + encodeURIComponent(name), ${JSON.stringify(CHAT_CLIENT_OPTIONS)});
     this.socket = socket;
     const online = (on) => {
       $("chat-input").disabled = !on;

@@ -203,6 +203,9 @@ const CLOSED = 3;
 const DIRECT = 0;
 const TOPIC = 1;
 const CONTROL = 2;
+/** A topic message's header (docs/resume.md, wire format): "<topic number> <position>", plain ASCII. The
+ * number in decimal digits (no sign, no leading zero, a safe integer), the position non-empty and visible. */
+const TOPIC_HEADER = /^(0|[1-9][0-9]{0,14}) ([\x21-\x7e]+)$/;
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
@@ -262,6 +265,23 @@ function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
   };
 }
 
+/** A control message from the server, as parsed (its fields unchecked). */
+interface Control {
+  type: string;
+  token?: unknown;
+  resumed?: unknown;
+  reason?: unknown;
+  replayed?: unknown;
+  topics?: unknown;
+  topic?: unknown;
+  id?: unknown;
+}
+
+/** A piece of what the server sent, quoted, for an error message. */
+function excerpt(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
 /** How a connection ended. */
 interface Ending {
   code: number;
@@ -303,6 +323,10 @@ export class ResumableWebSocket extends EventTarget {
   private hadSession = false;
   /** The current connection presented a token and has had no answer yet. */
   private resumeSent = false;
+  /** The `session` control of the current connection: null before it, else its `resumed`. */
+  private connectionSession: boolean | null = null;
+  /** The current connection's replay is over (its `resumed` control came). */
+  private replayOver = false;
   /** When the current session was set up (stableAfterMs counts from there), or null. */
   private sessionAt: number | null = null;
   /** The error event of the current connection's attempt, if any: it says whether to retry. */
@@ -453,6 +477,8 @@ export class ResumableWebSocket extends EventTarget {
         : new this.WebSocketClass(this.url, protocols, this.webSocketOptions);
     this.socketError = null;
     this.resumeSent = false;
+    this.connectionSession = null;
+    this.replayOver = false;
     // Topic numbers are announced on each connection anew.
     this.topicNames = new Map();
     this.leftTopics = new Set();
@@ -600,87 +626,157 @@ export class ResumableWebSocket extends EventTarget {
       this.dispatchEvent(new ResumableMessageEvent(this.binary(data), null, null));
       return;
     }
-    if (typeof data === "string") {
-      const type = data.charCodeAt(0);
-      if (type === DIRECT) this.dispatchEvent(new ResumableMessageEvent(data.slice(1), null, null));
-      else if (type === TOPIC) {
-        const end = data.indexOf("\n");
-        this.topicMessage(socket, data.slice(1, end), data.slice(end + 1));
-      } else if (type === CONTROL) this.onControl(JSON.parse(data.slice(1)));
-      return;
+    const problem =
+      typeof data === "string" ? this.textMessage(data) : this.binaryMessage(data as ArrayBuffer);
+    if (problem !== null) this.violation(socket, problem);
+  }
+
+  /**
+   * The server broke the wire format (docs/resume.md): the message cannot be placed, and skipping it would be
+   * a gap the app cannot see. The app gets `error`, the connection is dropped (1005/1006 for the app, not a
+   * stop code) and nothing more of it is read; the resume then replays from the last message placed.
+   */
+  private violation(socket: WebSocketLike, problem: string): void {
+    socket.onmessage = null;
+    this.dispatchEvent(
+      new ResumeErrorEvent("error", { message: `sockjet.resume: the server sent ${problem}` }),
+    );
+    socket.close();
+  }
+
+  // Every message starts with its type byte (docs/resume.md, wire format). These return what is wrong with
+  // a message (nothing of it is delivered then), or null.
+
+  private textMessage(data: string): string | null {
+    if (data.length === 0) return "an empty message (no type byte)";
+    const type = data.charCodeAt(0);
+    if (type === DIRECT) {
+      this.dispatchEvent(new ResumableMessageEvent(data.slice(1), null, null));
+      return null;
     }
-    const bytes = new Uint8Array(data as ArrayBuffer);
+    if (type === TOPIC) {
+      const end = data.indexOf("\n");
+      if (end === -1) return `a topic message with no "\\n" after its header: ${excerpt(data)}`;
+      return this.topicMessage(data.slice(1, end), data.slice(end + 1));
+    }
+    if (type === CONTROL) return this.controlMessage(data.slice(1));
+    return `a message of unknown type ${type}`;
+  }
+
+  private binaryMessage(data: ArrayBuffer): string | null {
+    const bytes = new Uint8Array(data);
+    if (bytes.length === 0) return "an empty message (no type byte)";
     const type = bytes[0];
-    if (type === DIRECT)
+    if (type === DIRECT) {
       this.dispatchEvent(new ResumableMessageEvent(this.binary(bytes.slice(1).buffer), null, null));
-    else if (type === TOPIC) {
-      const end = bytes.indexOf(0x0a);
-      this.topicMessage(
-        socket,
-        utf8.decode(bytes.subarray(1, end)),
-        this.binary(bytes.slice(end + 1).buffer),
-      );
+      return null;
     }
+    if (type === TOPIC) {
+      const end = bytes.indexOf(0x0a);
+      if (end === -1)
+        return `a topic message with no "\\n" after its header: ${excerpt(utf8.decode(bytes.subarray(1, 80)))}`;
+      return this.topicMessage(utf8.decode(bytes.subarray(1, end)), this.binary(bytes.slice(end + 1).buffer));
+    }
+    if (type === CONTROL) return "a control message in a binary message (they are text)";
+    return `a message of unknown type ${type}`;
   }
 
   /** A topic message, its header "<topic number> <position>" (docs/resume.md). */
-  private topicMessage(socket: WebSocketLike, header: string, data: unknown): void {
-    const space = header.indexOf(" ");
-    const topic = this.topicNames.get(Number(header.slice(0, space)));
-    const position = header.slice(space + 1);
-    if (topic === undefined) {
-      // A number the server never announced here: the message cannot be placed, and skipping it would be
-      // a gap. The connection is dropped (1006 for the app, not a stop code); the resume replays it.
-      this.dispatchEvent(
-        new ResumeErrorEvent("error", { message: `sockjet.resume: unknown topic number in "${header}"` }),
-      );
-      socket.close();
-      return;
-    }
+  private topicMessage(header: string, data: unknown): string | null {
+    const parsed = TOPIC_HEADER.exec(header);
+    if (parsed === null) return `a topic message with a malformed header ${excerpt(header)}`;
+    const topic = this.topicNames.get(Number(parsed[1]));
+    const position = parsed[2];
+    // A number the server never announced here is a server bug, as malformed.
+    if (topic === undefined) return `a topic message with an unknown topic number in ${excerpt(header)}`;
     // A message published before the unsubscribe may come after its `unsubscribed` (it waited behind a Blob
     // the app sent first): delivered, but its position must not put the topic back in the next hello.
     if (!this.leftTopics.has(topic)) this.lastPositions.set(topic, position);
     this.dispatchEvent(new ResumableMessageEvent(data, topic, position));
+    return null;
   }
 
-  private onControl(control: {
-    type?: string;
-    token?: string;
-    resumed?: boolean;
-    reason?: string;
-    replayed?: number;
-    topics?: unknown;
-    topic?: unknown;
-    id?: unknown;
-  }) {
+  /** A control message (0x02 + JSON, docs/resume.md): a JSON object with a string `type`, else malformed. */
+  private controlMessage(text: string): string | null {
+    let control: unknown;
+    try {
+      control = JSON.parse(text);
+    } catch {
+      return `a control message that is not JSON: ${excerpt(text)}`;
+    }
+    if (
+      typeof control !== "object" ||
+      control === null ||
+      Array.isArray(control) ||
+      typeof (control as Control).type !== "string"
+    )
+      return `a control message that is not an object with a type: ${excerpt(text)}`;
+    const problem = this.onControl(control as Control);
+    return problem === null ? null : `${problem}: ${excerpt(text)}`;
+  }
+
+  /**
+   * Acts on a control message, in the order docs/resume.md gives them on a connection: `topic`s, then (after
+   * a resume hello) maybe `reset`, then one `session`, then after a resumed one its `resumed`. Returns what is
+   * wrong with it (nothing done then), or null. A type this client does not know is ignored.
+   */
+  private onControl(control: Control): string | null {
     if (control.type === "reset") {
-      this.reset(String(control.reason));
+      if (typeof control.reason !== "string") return "a reset without a reason";
+      if (!this.resumeSent || this.connectionSession !== null) return "a reset that answers no resume";
+      this.reset(control.reason);
     } else if (control.type === "session") {
-      this.token = typeof control.token === "string" ? control.token : null;
-      if (control.resumed !== true) this.lastPositions.clear();
-      else if (Array.isArray(control.topics)) this.keepPositionsOf(control.topics);
-      this.sessionReady(control.resumed === true);
+      if (this.connectionSession !== null) return "a second session on one connection";
+      if (typeof control.token !== "string" || control.token === "") return "a session without a token";
+      if (typeof control.resumed !== "boolean") return "a session without resumed: true or false";
+      if (control.resumed && !this.resumeSent) return "a resumed session, but no resume was presented";
+      const topics = control.topics;
+      if (
+        topics !== undefined &&
+        !(Array.isArray(topics) && topics.every((topic) => typeof topic === "string"))
+      )
+        return "a session whose topics are not a list of names";
+      // A fresh session answering a resume with no `reset` first: the old session is gone all the same, and
+      // the app must refetch its state (as for a token the server does not know).
+      if (!control.resumed && this.resumeSent) this.reset("unknown");
+      this.connectionSession = control.resumed;
+      this.token = control.token;
+      if (!control.resumed) this.lastPositions.clear();
+      else if (topics !== undefined) this.keepPositionsOf(topics);
+      this.sessionReady(control.resumed);
     } else if (control.type === "topic") {
-      // The number the server's envelopes give this topic on this connection, from now on.
-      if (typeof control.id === "number" && typeof control.topic === "string") {
-        this.topicNames.set(control.id, control.topic);
-        this.leftTopics.delete(control.topic);
-      }
+      // The number the server's envelopes give this topic on this connection, from now on; a number once
+      // announced names that topic for good (numbers are never reused).
+      if (
+        !Number.isSafeInteger(control.id) ||
+        (control.id as number) < 0 ||
+        typeof control.topic !== "string"
+      )
+        return "a topic announcement without a number and a name";
+      const known = this.topicNames.get(control.id as number);
+      if (known !== undefined && known !== control.topic)
+        return "a topic number announced again for another topic";
+      this.topicNames.set(control.id as number, control.topic);
+      this.leftTopics.delete(control.topic);
     } else if (control.type === "unsubscribed") {
       // The app unsubscribed this session from the topic: its position would only grow the next hello. Its
       // number stays known (numbers are never reused): a message sent before may still be on its way.
-      if (typeof control.topic === "string") {
-        this.lastPositions.delete(control.topic);
-        this.leftTopics.add(control.topic);
-      }
+      if (typeof control.topic !== "string") return "an unsubscribed without a topic";
+      this.lastPositions.delete(control.topic);
+      this.leftTopics.add(control.topic);
     } else if (control.type === "resumed") {
-      this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: Number(control.replayed) }));
+      if (this.connectionSession !== true || this.replayOver) return "a resumed that ends no replay";
+      if (!Number.isSafeInteger(control.replayed) || (control.replayed as number) < 0)
+        return "a resumed without a count";
+      this.replayOver = true;
+      this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: control.replayed as number }));
     }
+    return null;
   }
 
   /** A server that names the session's topics: positions of any other topic are forgotten (the hello stays small). */
-  private keepPositionsOf(topics: unknown[]): void {
-    const followed = new Set(topics.filter((topic) => typeof topic === "string"));
+  private keepPositionsOf(topics: string[]): void {
+    const followed = new Set(topics);
     for (const topic of [...this.lastPositions.keys()])
       if (!followed.has(topic)) this.lastPositions.delete(topic);
   }

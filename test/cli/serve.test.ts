@@ -86,7 +86,7 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
     // The chat resumes (docs/resume.md): the resume client comes from the server itself.
     assert.match(
       page,
-      /new ResumableWebSocket\(base \+ "\/chat\?name=" \+ encodeURIComponent\(name\), \{ protocols: \["chat"\] \}\)/,
+      /new ResumableWebSocket\(base \+ "\/chat\?name=" \+ encodeURIComponent\(name\), \{"protocols":\["chat"\],"stopCloseCodes":\[1000,1008,4008\]\}\)/,
     );
     assert.match(page, /import\("\/sockjet-resume\.js"\)/);
     // Nothing fetched from elsewhere, and received text never parsed as HTML.
