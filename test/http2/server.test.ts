@@ -240,7 +240,14 @@ describe("WebSocketServer over HTTP/2 (RFC 8441)", () => {
   test("an async verify: frames the client sent early are kept; a stream reset meanwhile is not accepted", async (t) => {
     const { server, port } = await startServer(t, {
       http2: true,
-      verify: () => new Promise((resolve) => setTimeout(() => resolve(true), 100)),
+      // "/reset" is decided only once the server has seen the client's RST_STREAM (a fixed delay raced it on
+      // a loaded machine: both timers due in one loop turn, the verify won before the reset was read).
+      verify: ({ request }) =>
+        new Promise((resolve) => {
+          const stream = (request as unknown as { stream: http2.ServerHttp2Stream }).stream;
+          if (request.url === "/reset") stream.once("close", () => resolve(true));
+          else setTimeout(() => resolve(true), 100);
+        }),
     });
     const received: string[] = [];
     let connections = 0;
