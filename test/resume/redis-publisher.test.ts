@@ -3,7 +3,7 @@
 // share one Redis, the session publishing on the first and resuming on the second.
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { RedisStreamStore } from "../../src/redis/index.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import { RedisServer } from "../pubsub/redis-helpers.js";
@@ -16,28 +16,39 @@ function topicPayloads(messages: (string | Buffer)[]): string[] {
     .map((m) => m.slice(m.indexOf("\n") + 1));
 }
 
+/**
+ * Two servers on one Redis (a RedisStreamStore each), every fresh session subscribed to "room", what a client
+ * sends handed to `onText`; a session "a" on the first and "b" on the second, both subscribed in Redis.
+ */
+async function twoServers(t: TestContext, onText: (socket: WebSocket, text: string) => void) {
+  const redis = await RedisServer.start();
+  t.after(() => redis.kill());
+  const stores = [new RedisStreamStore({ url: redis.url }), new RedisStreamStore({ url: redis.url })];
+  for (const store of stores) t.after(() => store.close());
+  const [one, two] = [
+    await startServer(t, { resume: { store: stores[0] } }),
+    await startServer(t, { resume: { store: stores[1] } }),
+  ];
+  const sockets: WebSocket[] = [];
+  for (const started of [one, two])
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      if (!socket.resumed) socket.subscribe("room");
+      socket.onmessage = (event) => onText(socket, String(event.data));
+    });
+  const a = await rawResume(one.url, { type: "hello" });
+  const b = await rawResume(two.url, { type: "hello" });
+  await until(() => sockets.length === 2, 5000, "both sessions");
+  await until(() => controls(a.messages).length > 0, 5000, "a's session");
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the subscriptions reach Redis
+  return { one, two, stores, sockets, a, b };
+}
+
 describe("a session's own publishes on RedisStreamStore", { skip: redisSkip() }, () => {
   test("are not replayed to it on another server; the others' are", async (t) => {
-    const redis = await RedisServer.start();
-    t.after(() => redis.kill());
-    const stores = [new RedisStreamStore({ url: redis.url }), new RedisStreamStore({ url: redis.url })];
-    for (const store of stores) t.after(() => store.close());
-    const [one, two] = [
-      await startServer(t, { resume: { store: stores[0] } }),
-      await startServer(t, { resume: { store: stores[1] } }),
-    ];
-    const sockets: WebSocket[] = [];
-    for (const started of [one, two])
-      started.server.on("connection", (socket) => {
-        sockets.push(socket);
-        if (!socket.resumed) socket.subscribe("room");
-        socket.onmessage = (event) => socket.publish("room", event.data as string);
-      });
-    const a = await rawResume(one.url, { type: "hello" });
-    const b = await rawResume(two.url, { type: "hello" });
-    await until(() => sockets.length === 2, 5000, "both sessions");
-    await until(() => controls(a.messages).length > 0, 5000, "a's session");
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the subscriptions reach Redis
+    const { one, two, stores, sockets, a, b } = await twoServers(t, (socket, text) =>
+      socket.publish("room", text),
+    );
     a.socket.send("from-a");
     await until(() => topicPayloads(b.messages).includes("from-a"), 5000, "b to get a's message");
     assert.deepEqual(topicPayloads(a.messages), []);
@@ -59,30 +70,10 @@ describe("a session's own publishes on RedisStreamStore", { skip: redisSkip() },
   });
 
   test("regression: published on the first server after its connection dropped, resumed on the second: not sent to it live", async (t) => {
-    const redis = await RedisServer.start();
-    t.after(() => redis.kill());
-    const stores = [new RedisStreamStore({ url: redis.url }), new RedisStreamStore({ url: redis.url })];
-    for (const store of stores) t.after(() => store.close());
-    const [one, two] = [
-      await startServer(t, { resume: { store: stores[0] } }),
-      await startServer(t, { resume: { store: stores[1] } }),
-    ];
-    const sockets: WebSocket[] = [];
     const later: (() => void)[] = [];
-    for (const started of [one, two])
-      started.server.on("connection", (socket) => {
-        sockets.push(socket);
-        if (!socket.resumed) socket.subscribe("room");
-        socket.onmessage = (event) => {
-          const text = String(event.data);
-          if (text.startsWith("later ")) later.push(() => socket.publish("room", text.slice(6)));
-        };
-      });
-    const a = await rawResume(one.url, { type: "hello" });
-    const b = await rawResume(two.url, { type: "hello" });
-    await until(() => sockets.length === 2, 5000, "both sessions");
-    await until(() => controls(a.messages).length > 0, 5000, "a's session");
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the subscriptions reach Redis
+    const { one, two, sockets, a, b } = await twoServers(t, (socket, text) => {
+      if (text.startsWith("later ")) later.push(() => socket.publish("room", text.slice(6)));
+    });
     a.socket.send("later own");
     await until(() => later.length === 1, 5000, "the app to take a's message");
     const token = controls(a.messages)[0].token as string;
