@@ -135,7 +135,7 @@ export class MemoryResumeStore implements ResumeStore {
       this.topics.delete(topic);
       this.topics.set(topic, ring);
     }
-    const position = ring.append(payload, isText, publisher);
+    const position = ring.append(compact(payload), isText, publisher);
     if (ring.last > this.restartCounter) this.restartCounter = ring.last;
     return position;
   }
@@ -236,6 +236,19 @@ export class MemoryResumeStore implements ResumeStore {
       this.taken.delete(id);
     }
   }
+}
+
+/**
+ * The payload as the store keeps it: a small Buffer is usually a slice of a shared 8 KiB pool (Buffer.from,
+ * Buffer.concat) or of a socket's read chunk, and kept for up to maxMessagesPerTopic publishes it would keep
+ * that whole memory alive (1,000 kept 32-byte messages: ~8 MB of pools). Such a payload is copied into memory
+ * of its own size; one that is most of its memory already is kept as it is.
+ */
+function compact(payload: Buffer): Buffer {
+  if (payload.buffer.byteLength <= 2 * payload.length + 64) return payload;
+  const own = Buffer.allocUnsafeSlow(payload.length);
+  payload.copy(own);
+  return own;
 }
 
 function checkCount(value: unknown, fallback: number, name: string): number {
