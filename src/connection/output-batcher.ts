@@ -34,6 +34,15 @@ let slabUsed = 0;
  */
 let slabPinned = false;
 
+// Batches of several chunks (shared frames of a fan-out, frames built apart) are joined for their one write
+// in a slab of their own: a flush writes its join at once, so unless a write left some of it queued
+// (joinPinned), nothing reads it afterwards and the next join starts over at its front. Joined in a new buffer,
+// each flush would allocate one, and a fan-out flushes a batch per subscriber.
+let joinSlab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let joinUsed = 0;
+/** Bytes of the join slab are in a write still queued: later joins go after them, or in a new slab. */
+let joinPinned = false;
+
 // Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
 const waiting: OutputBatcher[] = [];
 /** Batchers inside a read burst (their frames are flushed when it ends): a stack, as bursts nest. */
@@ -244,6 +253,28 @@ export class OutputBatcher {
     return true;
   }
 
+  /**
+   * The batch's chunks joined in the join slab, for a write that should go to the kernel at once: a plain
+   * TCP socket with nothing queued (elsewhere the bytes may be read after the write returns). Null otherwise.
+   */
+  private joinInSlab(chunks: Buffer[], bytes: number): Buffer | null {
+    if (!this.pooling || this.socket.writableLength > 0) return null;
+    if (!joinPinned) joinUsed = 0;
+    else if (joinUsed + bytes > SLAB_SIZE) {
+      joinSlab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      joinUsed = 0;
+      joinPinned = false;
+    }
+    const start = joinUsed;
+    let at = start;
+    for (const chunk of chunks) {
+      joinSlab.set(chunk, at);
+      at += chunk.length;
+    }
+    joinUsed = at;
+    return joinSlab.subarray(start, at);
+  }
+
   /** The `size` bytes at `reservedAt` hold a frame: it joins the batch (growing its run when adjacent). */
   commit(size: number): void {
     const at = this.reservedAt;
@@ -348,7 +379,9 @@ export class OutputBatcher {
       socket.write(single!, done);
       if (single!.buffer === slab.buffer) this.checkSlabWritten();
     } else if (bytes <= JOIN_LIMIT) {
-      socket.write(Buffer.concat(chunks, bytes), done);
+      const joined = this.joinInSlab(chunks, bytes);
+      socket.write(joined ?? Buffer.concat(chunks, bytes), done);
+      if (joined !== null && socket.writableLength > 0) joinPinned = true;
     } else {
       socket.cork();
       const last = chunks.length - 1;

@@ -24,7 +24,11 @@ before(async () => {
   await once(server, "listening");
 });
 
-after(() => server.close());
+after(() => {
+  // A failed assertion leaves its sockets open: close them, or the file would never end.
+  for (const peer of peers.values()) peer.destroy();
+  server.close();
+});
 
 async function open(): Promise<Socket> {
   const { port } = server.address() as { port: number };
@@ -149,6 +153,79 @@ describe("the shared slab of small frames", () => {
       batcher.endBurst();
       // Let the peer read, as a real echo's peer does between bursts.
       if (burst % 8 === 7) await new Promise((r) => setImmediate(r));
+    }
+    const all = Buffer.concat(want);
+    assert.ok((await receivedAll(socket, all)).equals(all));
+    socket.destroy();
+  });
+});
+
+// A batch of several chunks (frames shared by a fan-out's subscribers, pushed by reference) is joined for its
+// write in a slab that the next join starts over, unless a write left some of it queued.
+describe("the slab that batches of several chunks are joined in", () => {
+  /** A batch of `count` chunks of `size` pushed by reference, as a fan-out's shared frames are. */
+  function pushBatch(
+    batcher: OutputBatcher,
+    tag: number,
+    first: number,
+    count: number,
+    size: number,
+  ): Buffer[] {
+    const frames: Buffer[] = [];
+    batcher.beginBurst();
+    for (let i = 0; i < count; i++) {
+      const bytes = frameBytes(tag, first + i, size);
+      batcher.push(bytes);
+      frames.push(bytes);
+    }
+    batcher.endBurst();
+    return frames;
+  }
+
+  test("a stalled peer's queued join is not overwritten by the joins of other connections", async () => {
+    const stalled = await open();
+    const busy = await open();
+    peers.get(stalled.localPort!)!.pause();
+    const slow = new OutputBatcher(stalled);
+    const fast = new OutputBatcher(busy);
+    const wantSlow: Buffer[] = [];
+    const wantFast: Buffer[] = [];
+    let seq = 0;
+    // Joins of 64 × 200 B (12.8 KB, under the join limit) until the kernel stops taking them at once.
+    for (let batch = 0; batch < 4000 && stalled.writableLength === 0; batch++) {
+      wantSlow.push(...pushBatch(slow, 6, seq, 64, 200));
+      seq += 64;
+    }
+    assert.ok(stalled.writableLength > 0, "the stalled socket has bytes waiting");
+    // More joins to the stalled peer (queued behind: joined apart) and many to another connection.
+    wantSlow.push(...pushBatch(slow, 6, seq, 64, 200));
+    for (let batch = 0; batch < 50; batch++) wantFast.push(...pushBatch(fast, 7, batch * 64, 64, 200));
+    peers.get(stalled.localPort!)!.resume();
+    const want = Buffer.concat(wantSlow);
+    const got = await receivedAll(stalled, want);
+    assert.equal(got.length, want.length);
+    assert.ok(got.equals(want), "the stalled peer got every byte as sent");
+    const wantBusy = Buffer.concat(wantFast);
+    assert.ok((await receivedAll(busy, wantBusy)).equals(wantBusy));
+    stalled.destroy();
+    busy.destroy();
+  });
+
+  test("a batch mixing frames built in the small-frame slab and pushed ones arrives whole, batch after batch", async () => {
+    const socket = await open();
+    const batcher = new OutputBatcher(socket);
+    const want: Buffer[] = [];
+    let seq = 0;
+    for (let batch = 0; batch < 300; batch++) {
+      batcher.beginBurst();
+      for (let i = 0; i < 12; i++) {
+        const bytes = frameBytes(8, seq++, 500 + i);
+        if (i % 3 === 0) sendInSlab(batcher, bytes);
+        else batcher.push(bytes);
+        want.push(bytes);
+      }
+      batcher.endBurst();
+      if (batch % 16 === 15) await new Promise((r) => setImmediate(r));
     }
     const all = Buffer.concat(want);
     assert.ok((await receivedAll(socket, all)).equals(all));
