@@ -62,13 +62,55 @@ async function receivedAll(socket: Socket, want: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Asserts that `socket`'s peer received exactly `frames`, in order. */
+async function assertReceived(socket: Socket, frames: Buffer[], label: string): Promise<void> {
+  const want = Buffer.concat(frames);
+  const got = await receivedAll(socket, want);
+  assert.equal(got.length, want.length, label);
+  assert.ok(got.equals(want), label);
+}
+
+/**
+ * One connection's bursts of `frames` frames each (frame i: `size(i)` bytes, built in the slab or pushed by
+ * reference per `inSlab(i)`), the peer let read every few bursts as a real echo's peer does: every byte arrives.
+ */
+async function burstsArriveWhole(plan: {
+  tag: number;
+  bursts: number;
+  frames: number;
+  size: (i: number) => number;
+  inSlab: (i: number) => boolean;
+}): Promise<void> {
+  const socket = await open();
+  const batcher = new OutputBatcher(socket);
+  const want: Buffer[] = [];
+  let seq = 0;
+  for (let burst = 0; burst < plan.bursts; burst++) {
+    batcher.beginBurst();
+    for (let i = 0; i < plan.frames; i++) {
+      const bytes = frameBytes(plan.tag, seq++, plan.size(i));
+      if (plan.inSlab(i)) sendInSlab(batcher, bytes);
+      else batcher.push(bytes);
+      want.push(bytes);
+    }
+    batcher.endBurst();
+    if (burst % 8 === 7) await new Promise((r) => setImmediate(r));
+  }
+  await assertReceived(socket, want, "every byte, in order");
+  socket.destroy();
+}
+
+/** Two connections, the peer of `stalled` not reading; a batcher each (`slow`, `fast`). */
+async function stalledAndBusy() {
+  const stalled = await open();
+  const busy = await open();
+  peers.get(stalled.localPort!)!.pause();
+  return { stalled, busy, slow: new OutputBatcher(stalled), fast: new OutputBatcher(busy) };
+}
+
 describe("the shared slab of small frames", () => {
   test("bytes a stalled peer's socket still holds are not overwritten when the slab fills again", async () => {
-    const stalled = await open();
-    const busy = await open();
-    peers.get(stalled.localPort!)!.pause();
-    const slow = new OutputBatcher(stalled);
-    const fast = new OutputBatcher(busy);
+    const { stalled, busy, slow, fast } = await stalledAndBusy();
     const wantSlow: Buffer[] = [];
     const wantFast: Buffer[] = [];
     // Bursts of 15 KiB to the stalled peer until the kernel stops taking them at once: the last write is
@@ -95,12 +137,8 @@ describe("the shared slab of small frames", () => {
       fast.endBurst();
     }
     peers.get(stalled.localPort!)!.resume();
-    const want = Buffer.concat(wantSlow);
-    const got = await receivedAll(stalled, want);
-    assert.equal(got.length, want.length);
-    assert.ok(got.equals(want), "the stalled peer got every byte as sent");
-    const wantBusy = Buffer.concat(wantFast);
-    assert.ok((await receivedAll(busy, wantBusy)).equals(wantBusy));
+    await assertReceived(stalled, wantSlow, "the stalled peer got every byte as sent");
+    await assertReceived(busy, wantFast, "the busy peer got every byte as sent");
     stalled.destroy();
     busy.destroy();
   });
@@ -129,34 +167,15 @@ describe("the shared slab of small frames", () => {
       bursting.endBurst();
       await new Promise((r) => setImmediate(r));
     }
-    const want = Buffer.concat(wantWaiting);
-    assert.ok((await receivedAll(waiter, want)).equals(want), "the waiting batch's frames arrived intact");
-    const wantB = Buffer.concat(wantBursting);
-    assert.ok((await receivedAll(bursty, wantB)).equals(wantB));
+    await assertReceived(waiter, wantWaiting, "the waiting batch's frames arrived intact");
+    await assertReceived(bursty, wantBursting, "the bursting connection's frames arrived intact");
     waiter.destroy();
     bursty.destroy();
   });
 
   test("one connection's bursts reuse the slab: every byte arrives, in order, across many refills", async () => {
-    const socket = await open();
-    const batcher = new OutputBatcher(socket);
-    const want: Buffer[] = [];
-    let seq = 0;
-    for (let burst = 0; burst < 200; burst++) {
-      batcher.beginBurst();
-      // 16 frames of 1028 B: 16,448 B per burst, so runs straddle the slab's end.
-      for (let i = 0; i < 16; i++) {
-        const bytes = frameBytes(5, seq++, 1028);
-        sendInSlab(batcher, bytes);
-        want.push(bytes);
-      }
-      batcher.endBurst();
-      // Let the peer read, as a real echo's peer does between bursts.
-      if (burst % 8 === 7) await new Promise((r) => setImmediate(r));
-    }
-    const all = Buffer.concat(want);
-    assert.ok((await receivedAll(socket, all)).equals(all));
-    socket.destroy();
+    // 16 frames of 1028 B: 16,448 B per burst, so runs straddle the slab's end.
+    await burstsArriveWhole({ tag: 5, bursts: 200, frames: 16, size: () => 1028, inSlab: () => true });
   });
 });
 
@@ -183,11 +202,7 @@ describe("the slab that batches of several chunks are joined in", () => {
   }
 
   test("a stalled peer's queued join is not overwritten by the joins of other connections", async () => {
-    const stalled = await open();
-    const busy = await open();
-    peers.get(stalled.localPort!)!.pause();
-    const slow = new OutputBatcher(stalled);
-    const fast = new OutputBatcher(busy);
+    const { stalled, busy, slow, fast } = await stalledAndBusy();
     const wantSlow: Buffer[] = [];
     const wantFast: Buffer[] = [];
     let seq = 0;
@@ -201,34 +216,19 @@ describe("the slab that batches of several chunks are joined in", () => {
     wantSlow.push(...pushBatch(slow, 6, seq, 64, 200));
     for (let batch = 0; batch < 50; batch++) wantFast.push(...pushBatch(fast, 7, batch * 64, 64, 200));
     peers.get(stalled.localPort!)!.resume();
-    const want = Buffer.concat(wantSlow);
-    const got = await receivedAll(stalled, want);
-    assert.equal(got.length, want.length);
-    assert.ok(got.equals(want), "the stalled peer got every byte as sent");
-    const wantBusy = Buffer.concat(wantFast);
-    assert.ok((await receivedAll(busy, wantBusy)).equals(wantBusy));
+    await assertReceived(stalled, wantSlow, "the stalled peer got every byte as sent");
+    await assertReceived(busy, wantFast, "the busy peer got every byte as sent");
     stalled.destroy();
     busy.destroy();
   });
 
   test("a batch mixing frames built in the small-frame slab and pushed ones arrives whole, batch after batch", async () => {
-    const socket = await open();
-    const batcher = new OutputBatcher(socket);
-    const want: Buffer[] = [];
-    let seq = 0;
-    for (let batch = 0; batch < 300; batch++) {
-      batcher.beginBurst();
-      for (let i = 0; i < 12; i++) {
-        const bytes = frameBytes(8, seq++, 500 + i);
-        if (i % 3 === 0) sendInSlab(batcher, bytes);
-        else batcher.push(bytes);
-        want.push(bytes);
-      }
-      batcher.endBurst();
-      if (batch % 16 === 15) await new Promise((r) => setImmediate(r));
-    }
-    const all = Buffer.concat(want);
-    assert.ok((await receivedAll(socket, all)).equals(all));
-    socket.destroy();
+    await burstsArriveWhole({
+      tag: 8,
+      bursts: 300,
+      frames: 12,
+      size: (i) => 500 + i,
+      inSlab: (i) => i % 3 === 0,
+    });
   });
 });
