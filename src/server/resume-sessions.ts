@@ -1,7 +1,7 @@
 import type { Connection } from "../connection/connection.js";
-import type { ConnectionEvents } from "../connection/connection-options.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { HelloGate } from "./resume-hello-gate.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
 import {
@@ -11,7 +11,7 @@ import {
   type StoredMessage,
 } from "./resume-store.js";
 import { issueToken, parseToken, secretMatches } from "./resume-token.js";
-import { type Hello, parseHello, type ResetReason } from "./resume-wire.js";
+import type { Hello, ResetReason } from "./resume-wire.js";
 import type { FanOutCounters, TopicRegistry } from "./topics.js";
 
 // The server's resumable sessions (docs/resume.md): a connection that negotiated sockjet.resume.1 is held
@@ -408,57 +408,6 @@ export class ResumeSessions implements SessionHost {
       replays.set(entry[0], entry[1]);
     }
     return replays;
-  }
-}
-
-/**
- * The connection's events until the hello is handled: the first message is the hello (not the app's), and
- * the input is held after it (Connection.pauseForReader) until release(), when the WebSocket's own events
- * are put back and what arrived meanwhile is delivered to the app, in order.
- */
-class HelloGate implements ConnectionEvents {
-  private readonly connection: Connection;
-  private readonly previous: ConnectionEvents;
-  private readonly onHello: (hello: Hello) => void;
-  private helloSeen = false;
-  /** Messages that came with the hello, before the pause took hold. */
-  private early: [Buffer, boolean][] = [];
-
-  constructor(connection: Connection, onHello: (hello: Hello) => void) {
-    this.connection = connection;
-    this.onHello = onHello;
-    this.previous = connection.takeEvents(this);
-  }
-
-  release(): void {
-    if (this.connection.finished) return;
-    this.connection.takeEvents(this.previous);
-    for (const [data, isText] of this.early) this.previous.onMessage(data, isText);
-    this.early = [];
-    this.connection.resumeForReader();
-  }
-
-  onMessage(data: Buffer, isText: boolean): void {
-    if (this.helloSeen) {
-      // The protocol may reuse its buffer: keep a copy.
-      this.early.push([Buffer.from(data), isText]);
-      return;
-    }
-    this.helloSeen = true;
-    this.connection.pauseForReader();
-    this.onHello(parseHello(data, isText));
-  }
-  onPing(payload: Buffer): void {
-    this.previous.onPing(payload);
-  }
-  onPong(payload: Buffer): void {
-    this.previous.onPong(payload);
-  }
-  onClosing(code: number, reason: string): void {
-    this.previous.onClosing(code, reason);
-  }
-  onClosed(code: number, reason: string, wasClean: boolean, error: Error | null): void {
-    this.previous.onClosed(code, reason, wasClean, error);
   }
 }
 
