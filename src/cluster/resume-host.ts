@@ -107,11 +107,12 @@ export class ClusterResumeHost {
 
   /**
    * A publish made by the primary itself (serve announces a dead worker's members this way): appended, then
-   * sent to every worker subscribed to `topic`. Returns its position.
+   * sent to every worker subscribed to `topic`. Returns its position. The bytes are those at the time of
+   * the call, as for `server.publish()`: a Buffer is copied (kept for replays, the app may change it after).
    */
   publish(topic: string, data: string | Buffer, namespace = "default"): string {
     const isText = typeof data === "string";
-    const payload = isText ? Buffer.from(data, "utf8") : data;
+    const payload = isText ? Buffer.from(data, "utf8") : Buffer.from(data);
     const position = this.store(namespace).append(topic, payload, isText);
     this.appended++;
     this.deliver(namespace, [{ topic, message: { position, payload, isText } }]);

@@ -247,7 +247,8 @@ export class MemoryResumeStore implements ResumeStore {
 function compact(payload: Buffer): Buffer {
   if (payload.buffer.byteLength <= 2 * payload.length + 64) return payload;
   const own = Buffer.allocUnsafeSlow(payload.length);
-  payload.copy(own);
+  // set(), not copy(): a JavaScript caller may hand in any Uint8Array.
+  own.set(payload);
   return own;
 }
 

@@ -170,4 +170,20 @@ describe("ClusterResumeHost", () => {
     assert.equal(host.store("one").sessionCount, 1);
     host.close();
   });
+
+  test("publish() keeps the bytes as they were at the call: a Buffer the app changes afterwards is not replayed changed", async () => {
+    const { host } = setup();
+    const small = Buffer.from("small");
+    const owned = Buffer.alloc(100, 0x11);
+    host.publish("t", small);
+    host.publish("t", owned);
+    small.fill(0xee);
+    owned.fill(0xee);
+    const kept = (await host.store().readAfter("t", "", 10))!;
+    assert.deepEqual(
+      kept.map((m) => m.payload),
+      [Buffer.from("small"), Buffer.alloc(100, 0x11)],
+    );
+    host.close();
+  });
 });

@@ -30,6 +30,16 @@ describe("the memory store's kept payloads", () => {
     assert.equal(kept[1].payload, own);
   });
 
+  test("a Uint8Array that is not a Buffer (a JavaScript caller's) is kept too", async () => {
+    const store = new MemoryResumeStore();
+    const view = new Uint8Array(1000).fill(7).subarray(10, 20);
+    store.append("t", view as Buffer, false);
+    assert.deepEqual(
+      (await store.readAfter("t", "", 10))!.map((m) => [...m.payload]),
+      [Array(10).fill(7)],
+    );
+  });
+
   test("server.publish of small messages (pool slices) and a client's messages published by the app keep only their bytes", async (t) => {
     const store = new MemoryResumeStore();
     const started = await startServer(t, { resume: { store } });
