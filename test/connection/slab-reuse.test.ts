@@ -201,26 +201,33 @@ describe("the slab that batches of several chunks are joined in", () => {
     return frames;
   }
 
-  test("a stalled peer's queued join is not overwritten by the joins of other connections", async () => {
-    const { stalled, busy, slow, fast } = await stalledAndBusy();
-    const wantSlow: Buffer[] = [];
-    const wantFast: Buffer[] = [];
-    let seq = 0;
-    // Joins of 64 × 200 B (12.8 KB, under the join limit) until the kernel stops taking them at once.
-    for (let batch = 0; batch < 4000 && stalled.writableLength === 0; batch++) {
-      wantSlow.push(...pushBatch(slow, 6, seq, 64, 200));
-      seq += 64;
-    }
-    assert.ok(stalled.writableLength > 0, "the stalled socket has bytes waiting");
-    // More joins to the stalled peer (queued behind: joined apart) and many to another connection.
-    wantSlow.push(...pushBatch(slow, 6, seq, 64, 200));
-    for (let batch = 0; batch < 50; batch++) wantFast.push(...pushBatch(fast, 7, batch * 64, 64, 200));
-    peers.get(stalled.localPort!)!.resume();
-    await assertReceived(stalled, wantSlow, "the stalled peer got every byte as sent");
-    await assertReceived(busy, wantFast, "the busy peer got every byte as sent");
-    stalled.destroy();
-    busy.destroy();
-  });
+  // 64 × 200 B: 12.8 KB, under the join limit; 48 × 1 KiB: 48 KiB, joined for its small chunks.
+  for (const [count, size] of [
+    [64, 200],
+    [48, 1024],
+  ]) {
+    test(`a stalled peer's queued join is not overwritten by the joins of other connections (${count} × ${size} B)`, async () => {
+      const { stalled, busy, slow, fast } = await stalledAndBusy();
+      const wantSlow: Buffer[] = [];
+      const wantFast: Buffer[] = [];
+      let seq = 0;
+      // Joins until the kernel stops taking them at once.
+      for (let batch = 0; batch < 4000 && stalled.writableLength === 0; batch++) {
+        wantSlow.push(...pushBatch(slow, 6, seq, count, size));
+        seq += count;
+      }
+      assert.ok(stalled.writableLength > 0, "the stalled socket has bytes waiting");
+      // More joins to the stalled peer (queued behind: joined apart) and many to another connection.
+      wantSlow.push(...pushBatch(slow, 6, seq, count, size));
+      for (let batch = 0; batch < 50; batch++)
+        wantFast.push(...pushBatch(fast, 7, batch * count, count, size));
+      peers.get(stalled.localPort!)!.resume();
+      await assertReceived(stalled, wantSlow, "the stalled peer got every byte as sent");
+      await assertReceived(busy, wantFast, "the busy peer got every byte as sent");
+      stalled.destroy();
+      busy.destroy();
+    });
+  }
 
   test("a batch mixing frames built in the small-frame slab and pushed ones arrives whole, batch after batch", async () => {
     await burstsArriveWhole({
