@@ -45,7 +45,9 @@ let slabPinned = false;
 // in a slab of their own: a flush writes its join at once, so unless a write left some of it queued
 // (joinPinned), nothing reads it afterwards and the next join starts over at its front. Joined in a new buffer,
 // each flush would allocate one, and a fan-out flushes a batch per subscriber.
-let joinSlab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+/** Joins up to this size: a 1 KiB fan-out of 64 publishes per turn joins 66 KB per subscriber. */
+const JOIN_SLAB_SIZE = 256 * 1024;
+let joinSlab = Buffer.allocUnsafeSlow(JOIN_SLAB_SIZE);
 let joinUsed = 0;
 /** Bytes of the join slab are in a write still queued: later joins go after them, or in a new slab. */
 let joinPinned = false;
@@ -267,8 +269,8 @@ export class OutputBatcher {
   private joinInSlab(chunks: Buffer[], bytes: number): Buffer | null {
     if (!this.pooling || this.socket.writableLength > 0) return null;
     if (!joinPinned) joinUsed = 0;
-    else if (joinUsed + bytes > SLAB_SIZE) {
-      joinSlab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    else if (joinUsed + bytes > JOIN_SLAB_SIZE) {
+      joinSlab = Buffer.allocUnsafeSlow(JOIN_SLAB_SIZE);
       joinUsed = 0;
       joinPinned = false;
     }
@@ -396,7 +398,9 @@ export class OutputBatcher {
     done: ((error?: Error | null) => void) | undefined,
   ): void {
     const joined =
-      bytes <= SLAB_SIZE && bytes <= chunks.length * JOIN_AVERAGE_MAX ? this.joinInSlab(chunks, bytes) : null;
+      bytes <= JOIN_SLAB_SIZE && bytes <= chunks.length * JOIN_AVERAGE_MAX
+        ? this.joinInSlab(chunks, bytes)
+        : null;
     if (joined !== null) {
       socket.write(joined, done);
       if (socket.writableLength > 0) joinPinned = true;
