@@ -6,6 +6,7 @@ import {
   POOLED_FRAME_MIN,
   releaseFrameBuffer,
 } from "./frame-buffer-pool.js";
+import { JOIN_SLAB_SIZE, joinInSlab, joinLeftQueued } from "./join-slab.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
@@ -40,22 +41,6 @@ let slabUsed = 0;
  * did not take them all at once, or the transport is not a plain TCP socket): the slab is not reused.
  */
 let slabPinned = false;
-
-// Batches of several chunks (shared frames of a fan-out, frames built apart) are joined for their one write
-// in a slab of their own: a flush writes its join at once, so unless a write left some of it queued
-// (joinPinned), nothing reads it afterwards and the next join starts over at its front. Joined in a new buffer,
-// each flush would allocate one, and a fan-out flushes a batch per subscriber.
-/**
- * Joins up to this size. A joined write the kernel takes only in part keeps the whole join slab alive until
- * that peer drains: one slab per stalled subscriber at worst, so it is no larger than the small-frame slab
- * (256 KiB took 18% less CPU per delivery in a 1 KiB fan-out of 64 publishes per turn, but held 4× as much
- * for each subscriber that stalls: review of 9bc4834).
- */
-const JOIN_SLAB_SIZE = 64 * 1024;
-let joinSlab = Buffer.allocUnsafeSlow(JOIN_SLAB_SIZE);
-let joinUsed = 0;
-/** Bytes of the join slab are in a write still queued: later joins go after them, or in a new slab. */
-let joinPinned = false;
 
 // Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
 const waiting: OutputBatcher[] = [];
@@ -267,28 +252,6 @@ export class OutputBatcher {
     return true;
   }
 
-  /**
-   * The batch's chunks joined in the join slab, for a write that should go to the kernel at once: a plain
-   * TCP socket with nothing queued (elsewhere the bytes may be read after the write returns). Null otherwise.
-   */
-  private joinInSlab(chunks: Buffer[], bytes: number): Buffer | null {
-    if (!this.pooling || this.socket.writableLength > 0) return null;
-    if (!joinPinned) joinUsed = 0;
-    else if (joinUsed + bytes > JOIN_SLAB_SIZE) {
-      joinSlab = Buffer.allocUnsafeSlow(JOIN_SLAB_SIZE);
-      joinUsed = 0;
-      joinPinned = false;
-    }
-    const start = joinUsed;
-    let at = start;
-    for (const chunk of chunks) {
-      joinSlab.set(chunk, at);
-      at += chunk.length;
-    }
-    joinUsed = at;
-    return joinSlab.subarray(start, at);
-  }
-
   /** The `size` bytes at `reservedAt` hold a frame: it joins the batch (growing its run when adjacent). */
   commit(size: number): void {
     const at = this.reservedAt;
@@ -402,13 +365,16 @@ export class OutputBatcher {
     bytes: number,
     done: ((error?: Error | null) => void) | undefined,
   ): void {
-    const joined =
-      bytes <= JOIN_SLAB_SIZE && bytes <= chunks.length * JOIN_AVERAGE_MAX
-        ? this.joinInSlab(chunks, bytes)
-        : null;
-    if (joined !== null) {
-      socket.write(joined, done);
-      if (socket.writableLength > 0) joinPinned = true;
+    // A join is for a write that should go to the kernel at once: a plain TCP socket with nothing queued
+    // (elsewhere the bytes may be read after the write returns).
+    if (
+      this.pooling &&
+      socket.writableLength === 0 &&
+      bytes <= JOIN_SLAB_SIZE &&
+      bytes <= chunks.length * JOIN_AVERAGE_MAX
+    ) {
+      socket.write(joinInSlab(chunks, bytes), done);
+      if (socket.writableLength > 0) joinLeftQueued();
     } else if (bytes <= JOIN_LIMIT) {
       socket.write(Buffer.concat(chunks, bytes), done);
     } else {
