@@ -30,18 +30,19 @@ function binomialHalfCdf(n: number, k: number): number {
 }
 
 /**
- * The median, over the runs, of `a.runs[i] ÷ b.runs[i]` (runs of one interleaved case, neighbours in time),
- * with a distribution-free interval of at least 95% for it:
- * the k-th smallest and k-th largest of the n ratios, with the largest k for which the median lies between
- * them with probability 1 − 2·P(Binomial(n, ½) ≤ k − 1) ≥ 0.95 (n = 11: the 2nd and 10th; n = 15: the 4th and
- * 12th). NaN bounds with fewer than 6 runs, where no such k exists.
+ * The median of `values` with a distribution-free interval of at least 95% for it: the k-th smallest and
+ * k-th largest, with the largest k for which the median lies between them with probability
+ * 1 − 2·P(Binomial(n, ½) ≤ k − 1) ≥ 0.95 (n = 9: the 2nd and 8th; n = 15: the 4th and 12th). NaN bounds
+ * with fewer than 6 values, where no such k exists.
  */
-export function pairedRatioInterval(
-  a: FanoutResult,
-  b: FanoutResult,
-): { median: number; low: number; high: number; coverage: number; runs: number } {
-  const n = Math.min(a.runs.length, b.runs.length);
-  const ratios = Array.from({ length: n }, (_, i) => a.runs[i] / b.runs[i]).sort((x, y) => x - y);
+export function medianInterval(values: number[]): {
+  median: number;
+  low: number;
+  high: number;
+  coverage: number;
+} {
+  const sorted = [...values].sort((x, y) => x - y);
+  const n = sorted.length;
   let k = 0;
   let coverage = Number.NaN;
   for (let j = 1; 2 * j <= n; j++) {
@@ -51,12 +52,35 @@ export function pairedRatioInterval(
     coverage = c;
   }
   return {
-    median: n === 0 ? Number.NaN : median(ratios),
-    low: k === 0 ? Number.NaN : ratios[k - 1],
-    high: k === 0 ? Number.NaN : ratios[n - k],
+    median: n === 0 ? Number.NaN : median(sorted),
+    low: k === 0 ? Number.NaN : sorted[k - 1],
+    high: k === 0 ? Number.NaN : sorted[n - k],
     coverage,
-    runs: n,
   };
+}
+
+/**
+ * `a` ÷ `b` of one interleaved case, run by run (`a.runs[i]` and `b.runs[i]` ran next to each other, so the
+ * machine's slow drifts cancel). With one round: the median of the run ratios and its interval, which only
+ * covers the noise between runs of the same processes. With several rounds (fresh processes each): each
+ * round's median ratio is one value, and the figure is their median with its interval, which also covers
+ * what differs from one start of the processes to the next (`runs` then counts rounds).
+ */
+export function pairedRatioInterval(
+  a: FanoutResult,
+  b: FanoutResult,
+): { median: number; low: number; high: number; coverage: number; runs: number; rounds: number } {
+  const rounds = Math.min(a.roundRuns.length, b.roundRuns.length);
+  const ratiosOf = (x: number[], y: number[]) =>
+    Array.from({ length: Math.min(x.length, y.length) }, (_, i) => x[i] / y[i]);
+  if (rounds > 1) {
+    const perRound = Array.from({ length: rounds }, (_, r) =>
+      median(ratiosOf(a.roundRuns[r], b.roundRuns[r])),
+    );
+    return { ...medianInterval(perRound), runs: rounds, rounds };
+  }
+  const ratios = ratiosOf(a.runs, b.runs);
+  return { ...medianInterval(ratios), runs: ratios.length, rounds: 1 };
 }
 
 export function caseLabel(r: FanoutResult): string {

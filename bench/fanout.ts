@@ -5,7 +5,7 @@
 // receiving side costs as little as possible and the servers are what is measured.
 //
 //   node --import tsx bench/fanout.ts [--subscribers=1000] [--sizes=32,1k] [--messages=N | --seconds=S]
-//                                     [--runs=3] [--publisher=client,server] [--burst=1,16]
+//                                     [--runs=3] [--rounds=1] [--publisher=client,server] [--burst=1,16]
 //                                     [--only=sockjet,ws,sockjet-resume] [--dist] [--pin=SERVER_CPU,RECEIVERS_CPU]
 //                                     [--profile] [--json=FILE]
 //
@@ -24,7 +24,8 @@
 // resume connection (sockjet.resume.1): each publish gets a position and is kept in the memory store, and
 // is framed once in its envelope; the cost of positions on live fan-out against "sockjet".
 // The contenders of a case run interleaved (interleavedCase): their ratio is taken run by run
-// (pairedRatioInterval in fanout-report.ts).
+// (pairedRatioInterval in fanout-report.ts). --rounds repeats each case with fresh processes: a pair of
+// processes keeps a bias of its own through its runs, so the ratio's interval is taken over rounds.
 // bench/run.ts can call runFanout() and print formatFanout().
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
@@ -34,7 +35,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { caseLabel, formatFanout, formatRate, formatSize } from "./fanout-report.js";
 import { HOST, receiversRole, serverRole } from "./fanout-roles.js";
-import { CONTENDED_CPU } from "./lib.js";
+import { CONTENDED_CPU, median } from "./lib.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -61,6 +62,13 @@ export interface FanoutOptions {
   /** Pin the server and the receivers to these CPUs (taskset), when given. */
   cpus?: { server?: number; receivers?: number };
   runs: number;
+  /**
+   * Rounds of `runs` runs, each with freshly started servers and receivers (default 1). One pair of processes
+   * carries a bias of its own through all its runs (an A/A run of two identical sockjet servers measured
+   * 1.06×, interval 1.04–1.07×), so a ratio whose confidence matters is judged over rounds. ws, sized and
+   * judged on its own, runs in the first round only.
+   */
+  rounds?: number;
   contenders: FanoutContender[];
   /** Write V8 CPU profiles of the servers to bench/out/profiles. */
   profile?: boolean;
@@ -78,6 +86,8 @@ export interface FanoutResult {
   /** Median of the runs. */
   deliveredPerSecond: number;
   runs: number[];
+  /** The runs of each round (fresh processes each), in order; `runs` is them all. */
+  roundRuns: number[][];
   /** sockjet only: frames built per published message (1 = framed once). */
   framesPerMessage?: number;
   serverCpuPercent: number;
@@ -161,11 +171,6 @@ async function stop(proc: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const WINDOW = 64;
 
@@ -360,6 +365,7 @@ async function resultOf(
     messages: r.messages,
     deliveredPerSecond: median(r.rates),
     runs: r.rates,
+    roundRuns: [r.rates],
     framesPerMessage: r.contender !== "ws" ? framesEncoded / r.published : undefined,
     serverCpuPercent: (100 * r.serverCpu) / r.elapsed,
     receiverCpuPercent: (100 * r.receiverCpu) / r.elapsed,
@@ -433,7 +439,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
   for (const size of options.sizes) {
     for (const publisher of options.publishers) {
       for (const burst of publisher === "server" ? options.bursts : [0]) {
-        for (const result of await interleavedCase(size, publisher, burst, options)) {
+        for (const result of await roundsOfCase(size, publisher, burst, options)) {
           log(
             `  ${formatSize(size).padStart(6)}  ${caseLabel(result).padEnd(22)} ${LABELS[result.contender].padEnd(38)} ` +
               `${formatRate(result.deliveredPerSecond).padStart(8)} msg/s  (server CPU ` +
@@ -445,6 +451,47 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
     }
   }
   return results;
+}
+
+/**
+ * `options.rounds` interleaved cases, each with fresh processes, merged per contender (by its place in
+ * `options.contenders`, so that an A/A pair of one contender stays two): runs concatenated, CPU shares
+ * averaged over the rounds. ws runs in the first round only.
+ */
+async function roundsOfCase(
+  size: number,
+  publisher: FanoutPublisher,
+  burst: number,
+  options: FanoutOptions,
+): Promise<FanoutResult[]> {
+  const perContender: FanoutResult[][] = options.contenders.map(() => []);
+  for (let round = 0; round < (options.rounds ?? 1); round++) {
+    const places = options.contenders
+      .map((contender, place) => ({ contender, place }))
+      .filter(({ contender }) => round === 0 || contender !== "ws");
+    const contenders = places.map(({ contender }) => contender);
+    const results = await interleavedCase(size, publisher, burst, { ...options, contenders });
+    for (const [i, result] of results.entries()) perContender[places[i].place].push(result);
+  }
+  return perContender.map(mergeRounds);
+}
+
+function mergeRounds(rounds: FanoutResult[]): FanoutResult {
+  if (rounds.length === 1) return rounds[0];
+  const mean = (pick: (r: FanoutResult) => number) =>
+    rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length;
+  const runs = rounds.flatMap((r) => r.runs);
+  const frames = rounds.map((r) => r.framesPerMessage);
+  return {
+    ...rounds[0],
+    deliveredPerSecond: median(runs),
+    runs,
+    roundRuns: rounds.map((r) => r.runs),
+    framesPerMessage: frames.includes(undefined) ? undefined : Math.max(...(frames as number[])),
+    serverCpuPercent: mean((r) => r.serverCpuPercent),
+    receiverCpuPercent: mean((r) => r.receiverCpuPercent),
+    otherCpuPercent: Math.max(...rounds.map((r) => r.otherCpuPercent)),
+  };
 }
 
 // ---- command line -----------------------------------------------------------------------------------------
@@ -484,6 +531,7 @@ async function main(): Promise<void> {
         ? undefined
         : { server: Number(args.pin.split(",")[0]), receivers: Number(args.pin.split(",")[1]) },
     runs: Number(args.runs ?? 3),
+    rounds: Number(args.rounds ?? 1),
     contenders: (args.only ?? "sockjet,ws").split(",") as FanoutContender[],
     profile: args.profile === "true",
   };

@@ -129,7 +129,8 @@ async function main(): Promise<number> {
   }
   if (options.parts.includes("fanout")) {
     tasks.push(fanoutTask());
-    estimateS += 18 * (6 + options.fanoutRuns * options.fanoutSeconds);
+    // 6 cases: sockjet and sockjet-resume every round, ws in the first
+    estimateS += 6 * (2 * options.fanoutRounds + 1) * (4 + options.fanoutRuns * options.fanoutSeconds);
   }
   // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
   const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;

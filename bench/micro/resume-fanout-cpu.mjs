@@ -10,7 +10,8 @@
 //   npm run build && node bench/micro/resume-fanout-cpu.mjs [--subscribers=1000] [--size=32] [--burst=16]
 //       [--messages=3000] [--runs=3] [--rounds=3] [--modes=plain,resume] [--pin=0,1] [--profile]
 //
-// A mode is "plain" or "resume", optionally with "@DIR": the build to run (default dist/), so that two
+// A mode is "plain", "resume" or "resume:N" (a store keeping N messages per topic instead of 1000), optionally
+// with "@DIR": the build to run (default dist/), so that two
 // builds are compared in one run, e.g. --modes=resume@/tmp/dist-before,resume.
 //
 // Prints, per mode, the median of the runs: server CPU µs per delivery (process.cpuUsage(), user + system,
@@ -49,7 +50,12 @@ async function serverRole(mode, dist) {
     pingIntervalMs: 0,
     maxConnections: 100_000,
     maxBufferedBytes: 1 << 30,
-    resume: mode === "resume" ? {} : null,
+    // "resume:N": a store that keeps N messages per topic (default 1000), to see what keeping costs
+    resume: mode.startsWith("resume")
+      ? mode.includes(":")
+        ? { maxMessagesPerTopic: Number(mode.split(":")[1]) }
+        : {}
+      : null,
   });
   server.on("connection", (socket) => socket.subscribe("bench"));
   await once(server, "listening");

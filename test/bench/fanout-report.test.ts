@@ -8,7 +8,7 @@ import type { FanoutResult } from "../../bench/fanout.js";
 import { runOrder } from "../../bench/fanout.js";
 import { pairedRatioInterval } from "../../bench/fanout-report.js";
 
-function result(runs: number[]): FanoutResult {
+function result(runs: number[], roundRuns: number[][] = [runs]): FanoutResult {
   return {
     contender: "sockjet",
     size: 32,
@@ -18,6 +18,7 @@ function result(runs: number[]): FanoutResult {
     messages: 100,
     deliveredPerSecond: 0,
     runs,
+    roundRuns,
     serverCpuPercent: 0,
     receiverCpuPercent: 0,
     otherCpuPercent: 0,
@@ -49,6 +50,27 @@ describe("pairedRatioInterval", () => {
   test("runs beyond the shorter list are not paired", () => {
     const { runs } = pairedRatioInterval(result([1, 2, 3, 4, 5, 6, 7]), result([1, 1, 1, 1, 1, 1]));
     assert.equal(runs, 6);
+  });
+
+  test("several rounds: one value per round (its median run ratio), and the interval over the rounds", () => {
+    // 9 rounds of 3 runs; round r's run ratios are 1.00 + r/100 with one outlier run each, which the
+    // round's median leaves out, so the rounds' medians are 1.00 … 1.08: interval the 2nd and 8th.
+    const plain: number[][] = [];
+    const resume: number[][] = [];
+    for (const r of [4, 0, 8, 2, 6, 1, 7, 3, 5]) {
+      plain.push([1000, 2000, 1500]);
+      resume.push([1000 * (1 + r / 100), 2000 * 0.5, 1500 * (1 + r / 100)]);
+    }
+    const flat = (rounds: number[][]) => rounds.flat();
+    const { median, low, high, runs, rounds } = pairedRatioInterval(
+      result(flat(resume), resume),
+      result(flat(plain), plain),
+    );
+    assert.equal(rounds, 9);
+    assert.equal(runs, 9);
+    assert.ok(Math.abs(median - 1.04) < 1e-9, `median ${median}`);
+    assert.ok(Math.abs(low - 1.01) < 1e-9, `low ${low}`);
+    assert.ok(Math.abs(high - 1.07) < 1e-9, `high ${high}`);
   });
 });
 
