@@ -132,6 +132,14 @@ export function fanoutPairs(
   });
 }
 
+/**
+ * sockjet ÷ ws, both measured in the same round: ws's `alongside` (sockjet's rate in ws's round) when there is
+ * one, else sockjet's own median.
+ */
+export function speedUp(sockjet: FanoutResult, ws: FanoutResult): number {
+  return (ws.alongside ?? sockjet.deliveredPerSecond) / ws.deliveredPerSecond;
+}
+
 /** A Markdown table of the results, with sockjet's speed-up over the naïve `ws` loop. */
 export function formatFanout(results: FanoutResult[], format: FanoutFormat = {}): string {
   const lines = [
@@ -144,7 +152,7 @@ export function formatFanout(results: FanoutResult[], format: FanoutFormat = {})
       r === undefined ? "–" : `${formatRate(r.deliveredPerSecond)}/s`;
     let ratio = "–";
     if (ours !== undefined && theirs !== undefined) {
-      const x = ours.deliveredPerSecond / theirs.deliveredPerSecond;
+      const x = speedUp(ours, theirs);
       ratio = `${x.toFixed(1)}×`;
       if (contended) ratio += format.target === undefined ? " ⚠" : ` ⚠ not judged (≥ ${format.target}×)`;
       else if (format.target !== undefined)

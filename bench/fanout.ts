@@ -65,8 +65,8 @@ export interface FanoutOptions {
   /**
    * Rounds of `runs` runs, each with freshly started servers and receivers (default 1). One pair of processes
    * carries a bias of its own through all its runs (an A/A run of two identical sockjet servers measured
-   * 1.06×, interval 1.04–1.07×), so a ratio whose confidence matters is judged over rounds. ws, sized and
-   * judged on its own, runs in the first round only.
+   * 1.06×, interval 1.04–1.07×, over 31 runs), so a ratio whose confidence matters is judged over rounds.
+   * With several, ws runs in one more round of its own beside sockjet (roundsOfCase).
    */
   rounds?: number;
   contenders: FanoutContender[];
@@ -88,6 +88,11 @@ export interface FanoutResult {
   runs: number[];
   /** The runs of each round (fresh processes each), in order; `runs` is them all. */
   roundRuns: number[][];
+  /**
+   * ws only: sockjet's delivered messages/s in the same round (the #10 speed-up is taken within it; with
+   * several rounds, ws runs in a round of its own beside sockjet).
+   */
+  alongside?: number;
   /** sockjet only: frames built per published message (1 = framed once). */
   framesPerMessage?: number;
   serverCpuPercent: number;
@@ -434,6 +439,11 @@ export function runOrder<T>(runners: T[], run: number): T[] {
 }
 
 export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]> {
+  const rounds = options.rounds ?? 1;
+  if (!Number.isSafeInteger(rounds) || rounds < 1)
+    throw new Error(`rounds must be a positive integer, not ${rounds}`);
+  if (!Number.isSafeInteger(options.runs) || options.runs < 1)
+    throw new Error(`runs must be a positive integer, not ${options.runs}`);
   const log = options.log ?? ((line: string) => console.log(line));
   const results: FanoutResult[] = [];
   for (const size of options.sizes) {
@@ -454,9 +464,11 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
 }
 
 /**
- * `options.rounds` interleaved cases, each with fresh processes, merged per contender (by its place in
- * `options.contenders`, so that an A/A pair of one contender stays two): runs concatenated, CPU shares
- * averaged over the rounds. ws runs in the first round only.
+ * A case in `options.rounds` rounds, each an interleaved case with fresh processes, merged per contender (by
+ * its place in `options.contenders`, so that an A/A pair of one contender stays two): runs concatenated.
+ * With several rounds every round runs the same contenders the same way (sockjet and sockjet-resume
+ * alternating), and ws runs in one more round of its own beside sockjet, whose rate there is the ws
+ * result's `alongside` (its speed-up is taken within that round). With one round, everything runs in it.
  */
 async function roundsOfCase(
   size: number,
@@ -464,19 +476,45 @@ async function roundsOfCase(
   burst: number,
   options: FanoutOptions,
 ): Promise<FanoutResult[]> {
-  const perContender: FanoutResult[][] = options.contenders.map(() => []);
-  for (let round = 0; round < (options.rounds ?? 1); round++) {
-    const places = options.contenders
-      .map((contender, place) => ({ contender, place }))
-      .filter(({ contender }) => round === 0 || contender !== "ws");
-    const contenders = places.map(({ contender }) => contender);
-    const results = await interleavedCase(size, publisher, burst, { ...options, contenders });
-    for (const [i, result] of results.entries()) perContender[places[i].place].push(result);
+  const rounds = options.rounds ?? 1;
+  const places = options.contenders.map((contender, place) => ({ contender, place }));
+  const perPlace: FanoutResult[][] = places.map(() => []);
+  const runRound = async (chosen: typeof places): Promise<FanoutResult[]> => {
+    const results = await interleavedCase(size, publisher, burst, {
+      ...options,
+      contenders: chosen.map(({ contender }) => contender),
+    });
+    for (const [i, result] of results.entries()) perPlace[chosen[i].place].push(result);
+    return results;
+  };
+  const withWs = rounds > 1 && places.some(({ contender }) => contender === "ws");
+  const paired = withWs ? places.filter(({ contender }) => contender !== "ws") : places;
+  if (paired.length > 0) for (let round = 0; round < rounds; round++) await runRound(paired);
+  const merged = perPlace.map((results) => (results.length === 0 ? undefined : mergeRounds(results)));
+  if (withWs) {
+    // ws's round: beside sockjet (when it is a contender), whose result of that round stays out of the merge
+    const sockjet = places.find(({ contender }) => contender === "sockjet");
+    const wsPlaces = places.filter(({ contender }) => contender === "ws");
+    const results = await interleavedCase(size, publisher, burst, {
+      ...options,
+      contenders: [
+        ...(sockjet === undefined ? [] : ["sockjet" as const]),
+        ...wsPlaces.map(() => "ws" as const),
+      ],
+    });
+    const alongside = sockjet === undefined ? undefined : results.shift()!.deliveredPerSecond;
+    for (const [i, result] of results.entries()) merged[wsPlaces[i].place] = { ...result, alongside };
+  } else {
+    const sockjet = merged.find((r) => r?.contender === "sockjet");
+    for (const [place, result] of merged.entries())
+      if (result?.contender === "ws" && sockjet !== undefined)
+        merged[place] = { ...result, alongside: sockjet.deliveredPerSecond };
   }
-  return perContender.map(mergeRounds);
+  return merged as FanoutResult[];
 }
 
-function mergeRounds(rounds: FanoutResult[]): FanoutResult {
+/** One contender's rounds as one result: runs concatenated, CPU shares averaged, the worst of the rest. */
+export function mergeRounds(rounds: FanoutResult[]): FanoutResult {
   if (rounds.length === 1) return rounds[0];
   const mean = (pick: (r: FanoutResult) => number) =>
     rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length;
@@ -490,6 +528,7 @@ function mergeRounds(rounds: FanoutResult[]): FanoutResult {
     framesPerMessage: frames.includes(undefined) ? undefined : Math.max(...(frames as number[])),
     serverCpuPercent: mean((r) => r.serverCpuPercent),
     receiverCpuPercent: mean((r) => r.receiverCpuPercent),
+    // The noisy-neighbour check: a case is as contended as its most contended round.
     otherCpuPercent: Math.max(...rounds.map((r) => r.otherCpuPercent)),
   };
 }
@@ -537,7 +576,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `fan-out: 1 publisher → ${options.subscribers} subscribers (receivers in a separate process), ` +
-      `median of ${options.runs} runs`,
+      `${options.rounds ?? 1} round(s) of ${options.runs} runs (fresh processes each round)`,
   );
   const results = await runFanout(options);
   console.log(`\n${formatFanout(results, { contendedCpu: CONTENDED_CPU })}`);

@@ -129,8 +129,10 @@ async function main(): Promise<number> {
   }
   if (options.parts.includes("fanout")) {
     tasks.push(fanoutTask());
-    // 6 cases: sockjet and sockjet-resume every round, ws in the first
-    estimateS += 6 * (2 * options.fanoutRounds + 1) * (4 + options.fanoutRuns * options.fanoutSeconds);
+    // 6 cases: sockjet and sockjet-resume every round, ws and sockjet in one more (measured: ~1.5 s per
+    // contender and round besides its runs)
+    const contenderRounds = options.fanoutRounds > 1 ? 2 * options.fanoutRounds + 2 : 3;
+    estimateS += 6 * contenderRounds * (1.5 + options.fanoutRuns * options.fanoutSeconds);
   }
   // `sockjet serve --workers` 1 → 2 (bench/workers.ts)
   const workers = options.parts.includes("workers") ? workersPart({ ...options, log }) : undefined;

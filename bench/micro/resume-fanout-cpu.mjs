@@ -10,9 +10,9 @@
 //   npm run build && node bench/micro/resume-fanout-cpu.mjs [--subscribers=1000] [--size=32] [--burst=16]
 //       [--messages=3000] [--runs=3] [--rounds=3] [--modes=plain,resume] [--pin=0,1] [--profile]
 //
-// A mode is "plain", "resume" or "resume:N" (a store keeping N messages per topic instead of 1000), optionally
-// with "@DIR": the build to run (default dist/), so that two
-// builds are compared in one run, e.g. --modes=resume@/tmp/dist-before,resume.
+// A mode is "plain", "resume" or "resume:N" (resume subscribers, the store keeping N messages per topic
+// instead of 1000), optionally with "@DIR": the build to run (default dist/), so that two builds are compared
+// in one run, e.g. --modes=resume@/tmp/dist-before,resume.
 //
 // Prints, per mode, the median of the runs: server CPU µs per delivery (process.cpuUsage(), user + system,
 // from the first publish until every subscriber's bytes were handed to the kernel) and deliveries per second
@@ -152,7 +152,7 @@ async function oneMode(mode) {
         "--role=receivers",
         `--port=${port}`,
         `--count=${subscribers}`,
-        ...(kind === "resume" ? ["--resume"] : []),
+        ...(kind.startsWith("resume") ? ["--resume"] : []),
       ],
       pin?.[1],
     );

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { FanoutResult } from "../../bench/fanout.js";
-import { runOrder } from "../../bench/fanout.js";
-import { pairedRatioInterval } from "../../bench/fanout-report.js";
+import { mergeRounds, runOrder } from "../../bench/fanout.js";
+import { pairedRatioInterval, speedUp } from "../../bench/fanout-report.js";
 
 function result(runs: number[], roundRuns: number[][] = [runs]): FanoutResult {
   return {
@@ -52,25 +52,68 @@ describe("pairedRatioInterval", () => {
     assert.equal(runs, 6);
   });
 
-  test("several rounds: one value per round (its median run ratio), and the interval over the rounds", () => {
-    // 9 rounds of 3 runs; round r's run ratios are 1.00 + r/100 with one outlier run each, which the
-    // round's median leaves out, so the rounds' medians are 1.00 … 1.08: interval the 2nd and 8th.
+  test("several rounds: one value per round (its median run ratio, runs paired within the round), and the interval over the rounds", () => {
+    // 9 rounds of 4 runs. Round r's run ratios are v_r, v_r + 0.004, v_r + 0.002 and an outlier 0.5 (a median
+    // of an even count: the mean of the middle two, v_r + 0.001); plain's rates differ from round to round and
+    // run to run, so pairing across rounds or runs would change the values. The rounds' values are skewed
+    // (1.00 1.01 1.02 1.03 1.05 1.08 1.12 1.17 1.30): median 1.05, interval the 2nd and 8th.
+    const values = [1.0, 1.01, 1.02, 1.03, 1.05, 1.08, 1.12, 1.17, 1.3];
+    const order = [4, 0, 8, 2, 6, 1, 7, 3, 5];
     const plain: number[][] = [];
     const resume: number[][] = [];
-    for (const r of [4, 0, 8, 2, 6, 1, 7, 3, 5]) {
-      plain.push([1000, 2000, 1500]);
-      resume.push([1000 * (1 + r / 100), 2000 * 0.5, 1500 * (1 + r / 100)]);
+    for (const [round, k] of order.entries()) {
+      const rates = [1000 + 37 * round, 2000 - 11 * round, 1500 + round, 900 + 53 * round];
+      const ratios = [values[k], values[k] + 0.004, values[k] + 0.002, 0.5];
+      plain.push(rates);
+      resume.push(rates.map((rate, i) => rate * ratios[i]));
     }
-    const flat = (rounds: number[][]) => rounds.flat();
-    const { median, low, high, runs, rounds } = pairedRatioInterval(
-      result(flat(resume), resume),
-      result(flat(plain), plain),
+    const { median, low, high, coverage, runs, rounds } = pairedRatioInterval(
+      result(resume.flat(), resume),
+      result(plain.flat(), plain),
     );
     assert.equal(rounds, 9);
     assert.equal(runs, 9);
-    assert.ok(Math.abs(median - 1.04) < 1e-9, `median ${median}`);
-    assert.ok(Math.abs(low - 1.01) < 1e-9, `low ${low}`);
-    assert.ok(Math.abs(high - 1.07) < 1e-9, `high ${high}`);
+    assert.ok(Math.abs(median - 1.051) < 1e-9, `median ${median}`);
+    assert.ok(Math.abs(low - 1.011) < 1e-9, `low ${low}`);
+    assert.ok(Math.abs(high - 1.171) < 1e-9, `high ${high}`);
+    // 1 − 2·P(Binomial(9, ½) ≤ 1) = 1 − 2·10/512
+    assert.ok(Math.abs(coverage - (1 - 20 / 512)) < 1e-12, `coverage ${coverage}`);
+  });
+});
+
+describe("mergeRounds", () => {
+  test("one round: the result as it is", () => {
+    const only = result([3, 1, 2]);
+    assert.equal(mergeRounds([only]), only);
+  });
+
+  test("rounds: runs concatenated in order, kept per round, the median of all, CPU averaged, the worst other CPU and frames", () => {
+    const a = { ...result([1, 2, 3, 4]), serverCpuPercent: 90, otherCpuPercent: 3, framesPerMessage: 1 };
+    const b = {
+      ...result([10, 20, 30, 40]),
+      serverCpuPercent: 100,
+      otherCpuPercent: 25,
+      framesPerMessage: 1.5,
+    };
+    const merged = mergeRounds([a, b]);
+    assert.deepEqual(merged.runs, [1, 2, 3, 4, 10, 20, 30, 40]);
+    assert.deepEqual(merged.roundRuns, [
+      [1, 2, 3, 4],
+      [10, 20, 30, 40],
+    ]);
+    assert.equal(merged.deliveredPerSecond, 7); // (4 + 10) / 2
+    assert.equal(merged.serverCpuPercent, 95);
+    assert.equal(merged.otherCpuPercent, 25);
+    assert.equal(merged.framesPerMessage, 1.5);
+  });
+});
+
+describe("speedUp", () => {
+  test("sockjet's rate in ws's own round when there is one, else sockjet's median", () => {
+    const sockjet = { ...result([]), deliveredPerSecond: 1000 };
+    const ws = { ...result([]), contender: "ws" as const, deliveredPerSecond: 100 };
+    assert.equal(speedUp(sockjet, ws), 10);
+    assert.equal(speedUp(sockjet, { ...ws, alongside: 800 }), 8);
   });
 });
 
