@@ -366,12 +366,15 @@ export class ResumableWebSocket extends EventTarget {
     return Object.fromEntries(this.lastPositions);
   }
 
-  /** Sends now when a session is set up, else once it is (in order); throws past maxQueuedMessages. */
+  /**
+   * Sends now when a session is set up (after a resume: once its replay is over), else once it is, in order;
+   * throws past maxQueuedMessages.
+   */
   send(data: SendData): void {
     if (this.state === CLOSING || this.state === CLOSED)
       throw new DOMException("The ResumableWebSocket is closed.", "InvalidStateError");
-    if (this.ready && this.socket !== null && this.queue.length === 0) {
-      this.socket.send(data);
+    if (this.canSend && this.queue.length === 0) {
+      this.socket!.send(data);
       return;
     }
     if (this.queue.length >= this.options.maxQueuedMessages)
@@ -617,7 +620,21 @@ export class ResumableWebSocket extends EventTarget {
     this.dispatchEvent(new ResumeEvent("session", { resumed }));
     if (!this.ready) return;
     this.dispatchEvent(new Event("open"));
-    while (this.ready && this.socket !== null && this.queue.length > 0) this.socket.send(this.queue.shift()!);
+    this.flushQueue();
+  }
+
+  /**
+   * send() goes straight out: a session is set up on this connection and, after a resume, its replay is over.
+   * Until then the server holds what comes behind the hello for the app; a connection closed during its
+   * replay (e.g. 1013, a replay past maxBufferedBytes) is never handed to the app, and what was sent on it
+   * would be lost: it waits here for the next connection instead.
+   */
+  private get canSend(): boolean {
+    return this.ready && this.socket !== null && (this.connectionSession !== true || this.replayOver);
+  }
+
+  private flushQueue(): void {
+    while (this.canSend && this.queue.length > 0) this.socket!.send(this.queue.shift()!);
   }
 
   private onMessage(socket: WebSocketLike, data: unknown): void {
@@ -770,6 +787,7 @@ export class ResumableWebSocket extends EventTarget {
         return "a resumed without a count";
       this.replayOver = true;
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: control.replayed as number }));
+      this.flushQueue();
     }
     return null;
   }

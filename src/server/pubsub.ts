@@ -351,6 +351,7 @@ export class PubSub implements TopicHost {
 
   /** A socket closed: it leaves all its topics. */
   removeSocket(socket: WebSocket): void {
+    this.registry.dropPending(socket);
     this.registry.removeSocket(socket);
   }
 

@@ -94,6 +94,8 @@ export class ResumeSessions implements SessionHost {
    * once its session is set up. Messages behind the hello wait (the connection stops reading) until then.
    */
   accept(socket: WebSocket, connection: Connection, announce: () => void): void {
+    // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
+    this.registry.holdSubscriptions(socket);
     const sendControl = prefixDirectSends(connection);
     // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
     const onPong = connection.onPong;
@@ -114,7 +116,10 @@ export class ResumeSessions implements SessionHost {
       // not a failure of this connection's reading.
       const done = () => {
         try {
-          if (socket.readyState === 1) announce();
+          if (socket.readyState === 1) {
+            this.registry.releasePending(socket);
+            announce();
+          }
         } catch (error) {
           process.nextTick(() => {
             throw error;

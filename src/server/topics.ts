@@ -224,6 +224,13 @@ export class TopicRegistry {
   private readonly socketsByPublisher = new Map<string, WebSocket>();
   /** socket → its topics, in subscription order. */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
+  /**
+   * Resume connections waiting for their hello (docs/resume.md): a subscription made then (the socket is in
+   * `server.clients` already) is kept here and delivered nothing: a plain one would reach the client without
+   * its envelope, which breaks the wire format. It becomes the session's once the session is set up
+   * (releasePending); a socket that closes first drops it (dropPending).
+   */
+  private readonly pendingTopics = new Map<WebSocket, Set<string>>();
   private readonly events: TopicEvents;
   readonly counters: FanOutCounters = { framesEncoded: 0, delivered: 0, dropped: 0, sharedCompressions: 0 };
 
@@ -234,6 +241,12 @@ export class TopicRegistry {
   subscribe(socket: WebSocket, topic: string): boolean {
     // A closed socket has been auto-unsubscribed already: adding it again would leak it.
     if (socket.readyState === WebSocket.CLOSED) return false;
+    const pending = this.pendingTopics.size === 0 ? undefined : this.pendingTopics.get(socket);
+    if (pending !== undefined && !this.receivers.has(socket)) {
+      if (pending.has(topic)) return false;
+      pending.add(topic);
+      return true;
+    }
     let topics = this.topicsBySocket.get(socket);
     if (topics?.has(topic)) return false;
     if (topics === undefined) {
@@ -273,6 +286,24 @@ export class TopicRegistry {
   }
 
   /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
+  /** A resume connection waiting for its hello: its subscriptions wait until releasePending(). */
+  holdSubscriptions(socket: WebSocket): void {
+    this.pendingTopics.set(socket, new Set());
+  }
+
+  /** The session of `socket` is set up: what the app subscribed it to meanwhile becomes the session's. */
+  releasePending(socket: WebSocket): void {
+    const topics = this.pendingTopics.get(socket);
+    if (topics === undefined) return;
+    this.pendingTopics.delete(socket);
+    for (const topic of topics) this.subscribe(socket, topic);
+  }
+
+  /** The socket closed before its session was set up. */
+  dropPending(socket: WebSocket): void {
+    this.pendingTopics.delete(socket);
+  }
+
   setReceiver(socket: WebSocket, receiver: TopicReceiver): void {
     this.receivers.set(socket, receiver);
     const publisher = receiver.publisher;
@@ -282,6 +313,7 @@ export class TopicRegistry {
   }
 
   unsubscribe(socket: WebSocket, topic: string): boolean {
+    if (this.pendingTopics.get(socket)?.delete(topic) === true) return true;
     const topics = this.topicsBySocket.get(socket);
     if (topics === undefined || !topics.delete(topic)) return false;
     if (topics.size === 0) this.topicsBySocket.delete(socket);
@@ -304,12 +336,16 @@ export class TopicRegistry {
   }
 
   isSubscribed(socket: WebSocket, topic: string): boolean {
-    return this.topicsBySocket.get(socket)?.has(topic) ?? false;
+    return (
+      (this.topicsBySocket.get(socket)?.has(topic) ?? false) ||
+      this.pendingTopics.get(socket)?.has(topic) === true
+    );
   }
 
   topicsOf(socket: WebSocket): readonly string[] {
-    const topics = this.topicsBySocket.get(socket);
-    return Object.freeze(topics === undefined ? [] : [...topics]);
+    const topics = [...(this.topicsBySocket.get(socket) ?? [])];
+    for (const topic of this.pendingTopics.get(socket) ?? []) if (!topics.includes(topic)) topics.push(topic);
+    return Object.freeze(topics);
   }
 
   subscriberCount(topic: string): number {

@@ -368,13 +368,14 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         extensions: extensionsHeader,
         server: (this.hooks ??= { topics: this.pubsub, onClosed: this.untrack }),
       });
+      const resumeSessions = protocol === RESUME_PROTOCOL ? this.pubsub.resumeSessions : null;
+      // docs/resume.md: a resume connection is announced once its hello has set up its session. Set up
+      // before anything can see the socket (server.clients, the diagnostics channel): what subscribes it
+      // meanwhile waits for its session.
+      resumeSessions?.accept(webSocket, connection, () => callback(webSocket, request));
       this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
-      const resumeSessions = this.pubsub.resumeSessions;
-      // docs/resume.md: a resume connection is announced once its hello has set up its session.
-      if (resumeSessions !== null && protocol === RESUME_PROTOCOL)
-        resumeSessions.accept(webSocket, connection, () => callback(webSocket, request));
-      else callback(webSocket, request);
+      if (resumeSessions === null) callback(webSocket, request);
       connection.receiveHead(pending === null ? head : pending.received(head));
     };
 

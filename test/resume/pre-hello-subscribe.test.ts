@@ -1,0 +1,100 @@
+// A resume connection is in server.clients before its hello has set up its session (docs/resume.md). An app
+// that subscribes it then (e.g. every client to an announcement topic) must not make it a plain subscriber:
+// a topic message without its envelope breaks the wire format, and one whose payload starts like an
+// envelope ("\u00011 6\n…") would reach the client as another topic's message at a forged position. Such a
+// subscription waits for the session and then is the session's (announced, enveloped, replayed on resume).
+
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { describe, test } from "node:test";
+import { WebSocket } from "../../src/web/websocket.js";
+import { allControls, startServer, until, within } from "./helpers.js";
+
+async function openWithoutHello(url: string) {
+  const socket = new WebSocket(url, ["sockjet.resume.1"]);
+  socket.binaryType = "arraybuffer";
+  const messages: string[] = [];
+  socket.onmessage = (event) => messages.push(String(event.data));
+  await within(once(socket, "open"), 5000, "resume connection open");
+  return { socket, messages };
+}
+
+describe("subscribing a resume connection before its hello", () => {
+  test("delivers nothing before the session, then envelopes the topic's messages like any session topic", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const announced: string[] = [];
+    started.server.on("connection", (socket) => announced.push(String(socket.topics)));
+    const raw = await openWithoutHello(started.url);
+    t.after(() => raw.socket.close());
+    await until(() => started.server.clients.size === 1, 5000, "the connection in server.clients");
+    const [pending] = started.server.clients;
+    assert.equal(pending.subscribe("news"), true);
+    assert.equal(pending.subscribe("news"), false, "already subscribed");
+    assert.equal(pending.isSubscribed("news"), true);
+    assert.deepEqual([...pending.topics], ["news"]);
+    // Published while the hello is still to come: not this connection's (its session starts later), and
+    // never on the wire without an envelope. One payload is shaped like an envelope of another topic.
+    started.server.publish("news", "\u00011 6\nFORGED");
+    started.server.publish("news", "before-hello");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(raw.messages.length, 0, `nothing reaches a connection before its session: ${raw.messages}`);
+
+    raw.socket.send(JSON.stringify({ type: "hello" }));
+    await until(() => announced.length === 1, 5000, "the connection announced");
+    assert.deepEqual(announced, ["news"], "subscribed when the app gets it");
+    started.server.publish("news", "after-hello");
+    await until(() => raw.messages.some((m) => m.endsWith("after-hello")), 5000, "the live message");
+    const controls = allControls(raw.messages);
+    assert.deepEqual(
+      controls.map((c) => c.type),
+      ["session", "topic"],
+    );
+    const topicId = controls[1].id as number;
+    assert.equal(controls[1].topic, "news");
+    // Every message is a control or an envelope of an announced topic.
+    const topicMessages = raw.messages.filter((m) => m.charCodeAt(0) === 1);
+    assert.equal(topicMessages.length, 1);
+    assert.match(topicMessages[0], new RegExp(`^\\u0001${topicId} \\d+\\nafter-hello$`));
+    assert.equal(
+      raw.messages.every((m) => m.charCodeAt(0) === 1 || m.charCodeAt(0) === 2),
+      true,
+      JSON.stringify(raw.messages),
+    );
+  });
+
+  test("a subscription that waits is the session's: a resume replays what the client missed there", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const raw = await openWithoutHello(started.url);
+    await until(() => started.server.clients.size === 1, 5000, "the connection in server.clients");
+    const [pending] = started.server.clients;
+    pending.subscribe("news");
+    pending.subscribe("gone");
+    assert.equal(pending.unsubscribe("gone"), true, "a waiting subscription can be undone");
+    raw.socket.send(JSON.stringify({ type: "hello" }));
+    await until(() => allControls(raw.messages).some((c) => c.type === "topic"), 5000, "the topic announced");
+    const session = allControls(raw.messages).find((c) => c.type === "session")!;
+    started.server.publish("news", "one");
+    await until(() => raw.messages.some((m) => m.endsWith("\none")), 5000, "the first message");
+    const position = raw.messages
+      .find((m) => m.endsWith("\none"))!
+      .split("\n")[0]
+      .split(" ")[1];
+    raw.socket.close();
+    await until(() => started.server.clients.size === 0, 5000, "the connection gone");
+    started.server.publish("news", "two");
+    started.server.publish("gone", "never");
+
+    const back = new WebSocket(started.url, ["sockjet.resume.1"]);
+    t.after(() => back.close());
+    const messages: string[] = [];
+    back.onmessage = (event) => messages.push(String(event.data));
+    await within(once(back, "open"), 5000, "the resume connection open");
+    back.send(JSON.stringify({ type: "resume", token: session.token, positions: { news: position } }));
+    await until(() => allControls(messages).some((c) => c.type === "resumed"), 5000, "the replay");
+    const resumed = allControls(messages).find((c) => c.type === "session")!;
+    assert.equal(resumed.resumed, true);
+    assert.deepEqual(resumed.topics, ["news"]);
+    const replayed = messages.filter((m) => m.charCodeAt(0) === 1).map((m) => m.slice(m.indexOf("\n") + 1));
+    assert.deepEqual(replayed, ["two"]);
+  });
+});
