@@ -44,8 +44,11 @@ export interface ResumeListenerOptions {
 export interface ResumableWebSocketOptions {
   /** The WebSocket class (Node 20: sockjet's `WebSocket`). Default: globalThis.WebSocket. */
   WebSocket?: WebSocketClass;
-  /** The app's subprotocols, offered after sockjet.resume.1 (for servers without resume). Default none. */
-  protocols?: string[];
+  /**
+   * The app's subprotocols, offered after sockjet.resume.1 (for servers without resume): one, or a list, as
+   * the WebSocket constructor takes them. Default none.
+   */
+  protocols?: string | string[];
   /** Third argument of the WebSocket constructor (sockjet's options: perMessageDeflate, headers, …). */
   webSocketOptions?: unknown;
   /** "blob" (the WHATWG default) or "arraybuffer": what binary messages' `data` is. Default "blob". */
@@ -248,12 +251,29 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
+/** ReconnectingWebSocket's names for options this class names otherwise: a TypeError, not ignored. */
+const RECONNECTING_NAMES: Record<string, string> = {
+  maxAttempts: "maxRetries",
+  webSocket: "webSocketOptions",
+  queue: "maxQueuedMessages",
+};
+
 function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
+  for (const [name, ours] of Object.entries(RECONNECTING_NAMES)) {
+    if ((options as Record<string, unknown>)[name] !== undefined)
+      throw new TypeError(`ResumableWebSocket: options.${name} is ReconnectingWebSocket's name: use ${ours}`);
+  }
   const binaryType = options.binaryType ?? "blob";
   if (binaryType !== "blob" && binaryType !== "arraybuffer")
     throw new TypeError("ResumableWebSocket: binaryType must be 'blob' or 'arraybuffer'");
   return {
-    protocols: options.protocols ?? [],
+    // A string is one protocol (as the WebSocket constructor takes it), not a list of its letters.
+    protocols:
+      options.protocols === undefined
+        ? []
+        : typeof options.protocols === "string"
+          ? [options.protocols]
+          : [...options.protocols],
     binaryType,
     initialDelayMs: nonNegative(options.initialDelayMs, "initialDelayMs", 250),
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 10_000), 2 ** 31 - 1),
@@ -315,6 +335,8 @@ export class ResumableWebSocket extends EventTarget {
   private readonly lastPositions = new Map<string, string>();
   /** The server's topic numbers on the current connection (its `topic` control messages) → topic. */
   private topicNames = new Map<number, string>();
+  /** The inverse of topicNames: each topic's current number on this connection. */
+  private topicIds = new Map<string, number>();
   /** Topics this connection was told it left (`unsubscribed`) and not told of again since (`topic`). */
   private leftTopics = new Set<string>();
   /** The session is set up on the current connection: send() goes straight out. */
@@ -484,6 +506,7 @@ export class ResumableWebSocket extends EventTarget {
     this.replayOver = false;
     // Topic numbers are announced on each connection anew.
     this.topicNames = new Map();
+    this.topicIds = new Map();
     this.leftTopics = new Set();
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.onSocketOpen(socket);
@@ -773,6 +796,12 @@ export class ResumableWebSocket extends EventTarget {
       const known = this.topicNames.get(control.id as number);
       if (known !== undefined && known !== control.topic)
         return "a topic number announced again for another topic";
+      // A topic announced again under a new number (unsubscribed, then subscribed anew): every message of its
+      // old number came before on this connection, so that number is forgotten, and the table stays as large
+      // as the topics followed, however often subscriptions churn.
+      const previous = this.topicIds.get(control.topic);
+      if (previous !== undefined && previous !== control.id) this.topicNames.delete(previous);
+      this.topicIds.set(control.topic, control.id as number);
       this.topicNames.set(control.id as number, control.topic);
       this.leftTopics.delete(control.topic);
     } else if (control.type === "unsubscribed") {

@@ -20,7 +20,11 @@ export function resumeClientModulePath(): string {
   throw new Error("The resume client module is not built: run `npm run build` (dist/resume/client.js)");
 }
 
-/** The bytes of the built resume client module, to serve as text/javascript. */
+/**
+ * The bytes of the built resume client module, to serve as text/javascript: without its source-map comment,
+ * whose file is not served with it (a browser's devtools would ask for it and get a 404).
+ */
 export function resumeClientModule(): Buffer {
-  return readFileSync(resumeClientModulePath());
+  const text = readFileSync(resumeClientModulePath(), "utf8");
+  return Buffer.from(text.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, "\n"));
 }

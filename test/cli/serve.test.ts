@@ -102,6 +102,7 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
     const source = await response.text();
     assert.match(source, /export class ResumableWebSocket/);
     assert.doesNotMatch(source, /^import /m, "one module, nothing else to fetch");
+    assert.doesNotMatch(source, /sourceMappingURL/, "no source map the server does not serve");
     const page = await fetch(`${served.http}/`);
     assert.match(page.headers.get("content-security-policy") ?? "", /script-src [^;]*'self'/);
     assert.equal(

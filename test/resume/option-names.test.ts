@@ -1,11 +1,15 @@
 // The server's `resume` option names (docs/resume.md): Socket.IO's names are TypeErrors that name sockjet's
 // instead of being ignored without a word, and maxMessagesPerTopic (the default memory store's ring) given
-// together with a store of one's own is a TypeError: the store has its own bound.
+// together with a store of one's own is a TypeError: the store has its own bound. The client helper's too:
+// ReconnectingWebSocket's names are TypeErrors, and `protocols` takes one string as WebSocket does.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ResumableWebSocket } from "../../src/resume/client.js";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { startServer, until } from "./helpers.js";
 
 test("resume.maxDisconnectionDuration (Socket.IO's name) is a TypeError pointing to maxDisconnectionMs", () => {
   assert.throws(
@@ -31,4 +35,29 @@ test("resume.maxMessagesPerTopic together with a store is a TypeError; each alon
     const server = new WebSocketServer({ noServer: true, resume });
     await server.close();
   }
+});
+
+test("ResumableWebSocket: ReconnectingWebSocket's names for its options are TypeErrors naming its own", () => {
+  for (const [name, ours] of [
+    ["maxAttempts", "maxRetries"],
+    ["webSocket", "webSocketOptions"],
+    ["queue", "maxQueuedMessages"],
+  ]) {
+    assert.throws(
+      () => new ResumableWebSocket("ws://127.0.0.1:1", { WebSocket: WebSocket as never, [name]: 2 }),
+      (error: Error) =>
+        error instanceof TypeError && error.message.includes(name) && error.message.includes(ours),
+      name,
+    );
+  }
+});
+
+test("ResumableWebSocket: protocols as one string is one protocol, offered after sockjet.resume.1", async (t) => {
+  const started = await startServer(t, { protocols: ["chat"] });
+  const offered: string[] = [];
+  started.server.on("connection", (socket) => offered.push(socket.protocol));
+  const client = new ResumableWebSocket(started.url, { WebSocket: WebSocket as never, protocols: "chat" });
+  t.after(() => client.close());
+  await until(() => offered.length === 1, 5000, "the connection");
+  assert.deepEqual(offered, ["chat"]);
 });

@@ -98,6 +98,27 @@ describe("topic numbers", () => {
     raw.socket.close();
   });
 
+  test("the client's table of numbers stays as large as the topics followed while subscriptions churn", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const sockets: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      socket.subscribe("room");
+    });
+    const client = resumeClient(t, started.url);
+    await until(() => started.server.subscriberCount("room") === 1, 5000, "the subscription");
+    for (let i = 0; i < 300; i++) {
+      sockets[0].unsubscribe("room");
+      sockets[0].subscribe("room");
+    }
+    started.server.publish("room", "after the churn");
+    await until(() => client.received.length === 1, 5000, "the message");
+    assert.deepEqual(client.received, ["room:after the churn"]);
+    // 300 numbers were announced for the one topic: the client keeps the current one only.
+    const table = (client.socket as unknown as { topicNames: Map<number, string> }).topicNames;
+    assert.equal(table.size, 1);
+  });
+
   test("the client gives each message its topic's name, whatever characters it holds, live and replayed", async (t) => {
     const started = await startServer(t, { resume: {} });
     const names = ['news "today"', "line\nbreak", "a b", "ünïcødé 🎉"];
