@@ -292,8 +292,9 @@ const chat = {
         setField("chat-me", m.user);
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", ["you " + (back ? "are back" : "joined") + " as " + m.user + " (" + m.users + " online)"]);
-      } else if (m.type === "join" && m.user === this.me) {
-        // Our own join notice: the welcome said it already.
+      } else if ((m.type === "join" || m.type === "leave") && m.user === this.me) {
+        // Our own join notice: the welcome said it already. Our own leave: a resume replays the notice of
+        // our dropped connection, and "you are back" follows.
       } else if (m.type === "join" || m.type === "leave") {
         $("chat-users").textContent = m.users + " online";
         logLine(this.log, "notice", "•", [m.user + (m.type === "join" ? " joined" : " left") + " (" + m.users + " online)"]);

@@ -39,7 +39,9 @@ export type PubSubErrorCode =
   | "SJ_ERR_ADAPTER_PUBLISH"
   | "SJ_ERR_ADAPTER_SUBSCRIBE"
   | "SJ_ERR_ADAPTER_UNSUBSCRIBE"
-  | "SJ_ERR_ADAPTER";
+  | "SJ_ERR_ADAPTER"
+  /** The resume store failed to save a session's record or to read a replay (docs/resume.md). */
+  | "SJ_ERR_RESUME_STORE";
 
 /** What the server emits as 'error' when the adapter fails; `cause` is the adapter's own error. */
 export class PubSubError extends Error {

@@ -1,6 +1,7 @@
 import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
+import { PubSubError } from "./adapter.js";
 import { HelloGate } from "./resume-hello-gate.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
@@ -135,7 +136,11 @@ export class ResumeSessions implements SessionHost {
       this.resume(socket, connection, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
-        closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: could not set up the session");
+        closeWithStatus(
+          socket,
+          CloseCode.InternalError,
+          "sockjet.resume: the session store failed; try again",
+        );
       });
     });
     // RFC 6455 §7.4.1 1002: the peer broke the (sub)protocol by saying nothing.
@@ -186,7 +191,14 @@ export class ResumeSessions implements SessionHost {
     this.store
       .saveSession(session.id, session.record(expiresAt), this.settings.maxDisconnectionMs)
       .catch((error) =>
-        this.report(new Error(`Could not save resumable session: ${messageOf(error)}`, { cause: error })),
+        this.report(
+          new PubSubError(
+            "SJ_ERR_RESUME_STORE",
+            `Could not save resumable session: ${messageOf(error)}`,
+            undefined,
+            error,
+          ),
+        ),
       );
   }
 
@@ -354,7 +366,14 @@ export class ResumeSessions implements SessionHost {
       if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
       replays = await this.readReplays(session);
     } catch (error) {
-      this.report(new Error(`Could not read a replay: ${messageOf(error)}`, { cause: error }));
+      this.report(
+        new PubSubError(
+          "SJ_ERR_RESUME_STORE",
+          `Could not read a replay: ${messageOf(error)}`,
+          undefined,
+          error,
+        ),
+      );
       replays = null;
     }
     if (socket.readyState !== 1) return;
@@ -378,7 +397,14 @@ export class ResumeSessions implements SessionHost {
     this.store
       .saveSession(id, { ...record, expiresAt }, this.settings.maxDisconnectionMs)
       .catch((error) =>
-        this.report(new Error(`Could not save resumable session: ${messageOf(error)}`, { cause: error })),
+        this.report(
+          new PubSubError(
+            "SJ_ERR_RESUME_STORE",
+            `Could not save resumable session: ${messageOf(error)}`,
+            undefined,
+            error,
+          ),
+        ),
       );
   }
 

@@ -179,6 +179,35 @@ describe("live messages during the replay", () => {
     });
 });
 
+describe("a store that fails to read the replay", () => {
+  test("the client is told 'gap' and starts afresh; the server's 'error' has code SJ_ERR_RESUME_STORE", async (t) => {
+    class FailingReadStore extends MemoryResumeStore {
+      failing = false;
+      override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+        if (this.failing) throw new Error("disk on fire");
+        return super.readAfter(topic, after, limit);
+      }
+    }
+    const store = new FailingReadStore();
+    const started = await startServer(t, { resume: { store } });
+    const errors: (Error & { code?: string })[] = [];
+    started.server.on("error", (error) => errors.push(error));
+    started.server.on("connection", (socket) => {
+      if (!socket.resumed) socket.subscribe("feed");
+    });
+    const relay = await startRelay(t, started.url);
+    const client = resumeClient(t, relay.url);
+    await until(() => started.server.subscriberCount("feed") === 1, 5000, "the subscription");
+    store.failing = true;
+    relay.cutBoth();
+    await until(() => client.resets.length === 1, 10_000, "the reset");
+    assert.deepEqual(client.resets, ["gap"]);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].code, "SJ_ERR_RESUME_STORE");
+    assert.match(errors[0].message, /Could not read a replay: disk on fire/);
+  });
+});
+
 describe("fan-out with resume", () => {
   test("a publish is framed once for plain subscribers and once for every resume subscriber", async (t) => {
     const started = await startServer(t, { resume: {} });
