@@ -67,6 +67,12 @@ export interface ResumableWebSocketOptions {
   stopStatuses?: Iterable<number>;
   /** Messages send() keeps while disconnected; past it send() throws. Default 1000. */
   maxQueuedMessages?: number;
+  /**
+   * How long a connection may wait for its session (the server's `session` answer to the hello) before it is
+   * dropped (an `error`, then a retry with backoff): a server that accepted and never answers. 0: no limit.
+   * Default 10000.
+   */
+  sessionTimeoutMs?: number;
 }
 
 interface ResolvedOptions {
@@ -79,6 +85,7 @@ interface ResolvedOptions {
   stopCloseCodes: ReadonlySet<number>;
   stopStatuses: ReadonlySet<number>;
   maxQueuedMessages: number;
+  sessionTimeoutMs: number;
 }
 
 type MessageEventClass = new (type: string, init: { data: unknown }) => Event;
@@ -282,6 +289,10 @@ function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
     stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
     stopStatuses: new Set(options.stopStatuses ?? [401, 403]),
     maxQueuedMessages: nonNegative(options.maxQueuedMessages, "maxQueuedMessages", 1000),
+    sessionTimeoutMs: Math.min(
+      nonNegative(options.sessionTimeoutMs, "sessionTimeoutMs", 10_000),
+      2 ** 31 - 1,
+    ),
   };
 }
 
@@ -356,6 +367,8 @@ export class ResumableWebSocket extends EventTarget {
   private closeRequested = false;
   private retries = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Drops the current connection if its session does not come within sessionTimeoutMs. */
+  private sessionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly queue: SendData[] = [];
   private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
 
@@ -416,6 +429,7 @@ export class ResumableWebSocket extends EventTarget {
     if (this.state === CLOSING || this.state === CLOSED) return;
     this.closeRequested = true;
     this.ready = false;
+    this.clearSessionTimer();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const socket = this.socket;
@@ -543,10 +557,30 @@ export class ResumableWebSocket extends EventTarget {
         ? { type: "hello" }
         : { type: "resume", token: this.token, positions: Object.fromEntries(this.lastPositions) };
     socket.send(JSON.stringify(hello));
+    const timeoutMs = this.options.sessionTimeoutMs;
+    if (timeoutMs > 0)
+      this.sessionTimer = setTimeout(() => this.sessionTimedOut(socket, timeoutMs), timeoutMs);
+  }
+
+  private clearSessionTimer(): void {
+    if (this.sessionTimer !== null) clearTimeout(this.sessionTimer);
+    this.sessionTimer = null;
+  }
+
+  /** No `session` within sessionTimeoutMs: the connection is dropped, and the next attempt follows. */
+  private sessionTimedOut(socket: WebSocketLike, timeoutMs: number): void {
+    this.sessionTimer = null;
+    if (this.socket !== socket || this.ready) return;
+    const message = `The server sent no session within ${timeoutMs} ms of the hello (sessionTimeoutMs): reconnecting.`;
+    const error = new Error(message);
+    this.socketError = error;
+    this.dispatchEvent(new ResumeErrorEvent("error", { error, message }));
+    socket.close();
   }
 
   private onSocketClose(socket: WebSocketLike, ending: Ending): void {
     if (this.socket !== socket) return;
+    this.clearSessionTimer();
     this.socket = null;
     this.ready = false;
     if (this.sessionAt !== null && Date.now() - this.sessionAt >= this.options.stableAfterMs)
@@ -635,6 +669,7 @@ export class ResumableWebSocket extends EventTarget {
   }
 
   private sessionReady(resumed: boolean): void {
+    this.clearSessionTimer();
     this.ready = true;
     this.hadSession = true;
     this.resumeSent = false;

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { ResumeErrorEvent } from "../../src/resume/client.js";
-import type { WebSocket } from "../../src/web/websocket.js";
+import { ResumableWebSocket, type ResumeErrorEvent } from "../../src/resume/client.js";
+import { type WebSocket, WebSocket as WebSocketClass } from "../../src/web/websocket.js";
 import { handWrittenResumeServer, type RecordingClient, resumeClient, until } from "./helpers.js";
 
 const control = (body: unknown) => `\u0002${JSON.stringify(body)}`;
@@ -256,5 +256,37 @@ describe("a fresh session after the client had one", () => {
     assert.deepEqual(client.received, ["a:first"]);
     assert.deepEqual(client.resets, ["unknown"]);
     assert.deepEqual(client.sessions, [false, false]);
+  });
+});
+
+describe("a server that accepts the connection and never answers the hello", () => {
+  test("the client drops it after sessionTimeoutMs (an error saying so) and tries again, with backoff", async (t) => {
+    const { url, hellos } = await handWrittenResumeServer(t, () => {});
+    const socket = new ResumableWebSocket(url, {
+      WebSocket: WebSocketClass as never,
+      sessionTimeoutMs: 150,
+      initialDelayMs: 20,
+      maxDelayMs: 50,
+    });
+    t.after(() => socket.close());
+    const errors: string[] = [];
+    socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    await until(() => hellos.length >= 3, 5000, "three attempts");
+    assert.equal(socket.readyState, ResumableWebSocket.CONNECTING);
+    assert.ok(
+      errors.filter((m) => m.includes("sessionTimeoutMs")).length >= 2,
+      `errors: ${JSON.stringify(errors)}`,
+    );
+  });
+
+  test("sessionTimeoutMs must be a number ≥ 0 (0: no limit)", () => {
+    assert.throws(
+      () =>
+        new ResumableWebSocket("ws://127.0.0.1:1", {
+          WebSocket: WebSocketClass as never,
+          sessionTimeoutMs: -1,
+        }),
+      RangeError,
+    );
   });
 });
