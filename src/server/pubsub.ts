@@ -341,7 +341,8 @@ export class PubSub implements TopicHost {
     this.resumeSessions?.close();
     if (adapter === null && store === null) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.settled(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    const settled = Promise.all([this.settled(), this.resumeSessions?.saved()]);
+    await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
     this.adapter = null;
     await adapter?.close();

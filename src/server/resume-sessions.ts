@@ -60,6 +60,8 @@ export class ResumeSessions implements SessionHost {
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
+  /** Saves of records under way (saved() waits for them). */
+  private readonly saving = new Set<Promise<unknown>>();
   private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -183,12 +185,25 @@ export class ResumeSessions implements SessionHost {
   private saveDirty(): void {
     this.saveScheduled = false;
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    for (const session of this.dirty) this.save(session, expiresAt);
+    for (const session of this.dirty) this.trackSave(this.save(session, expiresAt));
     this.dirty.clear();
   }
 
-  private save(session: ResumeSession, expiresAt: number): void {
-    this.store
+  /**
+   * Resolves once the records being saved have been (those of sockets that closed included): the server
+   * closes its store only then (PubSub.close), so that a shutdown's own closes are saved, not refused.
+   */
+  async saved(): Promise<void> {
+    while (this.saving.size > 0) await Promise.allSettled([...this.saving]);
+  }
+
+  private trackSave(saving: Promise<unknown>): void {
+    this.saving.add(saving);
+    saving.finally(() => this.saving.delete(saving)).catch(() => {});
+  }
+
+  private save(session: ResumeSession, expiresAt: number): Promise<unknown> {
+    return this.store
       .saveSession(session.id, session.record(expiresAt), this.settings.maxDisconnectionMs)
       .catch((error) =>
         this.report(
@@ -208,7 +223,7 @@ export class ResumeSessions implements SessionHost {
     // The window starts now (docs/resume.md). A topic whose start the store is still giving is saved with
     // it: saved without it, a resume would say resumed with that subscription gone.
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    session.settled().then(() => this.save(session, expiresAt));
+    this.trackSave(session.settled().then(() => this.save(session, expiresAt)));
   }
 
   private attach(session: ResumeSession): void {
