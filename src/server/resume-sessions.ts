@@ -203,8 +203,13 @@ export class ResumeSessions implements SessionHost {
   }
 
   private save(session: ResumeSession, expiresAt: number): Promise<unknown> {
+    return this.saveRecord(session.id, session.record(expiresAt));
+  }
+
+  /** Saves a record for the session's window; a failure is the server's 'error'. */
+  private saveRecord(id: string, record: SessionRecord): Promise<unknown> {
     return this.store
-      .saveSession(session.id, session.record(expiresAt), this.settings.maxDisconnectionMs)
+      .saveSession(id, record, this.settings.maxDisconnectionMs)
       .catch((error) =>
         this.report(
           new PubSubError(
@@ -409,18 +414,7 @@ export class ResumeSessions implements SessionHost {
 
   private saveTaken(id: string, record: SessionRecord): void {
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    this.store
-      .saveSession(id, { ...record, expiresAt }, this.settings.maxDisconnectionMs)
-      .catch((error) =>
-        this.report(
-          new PubSubError(
-            "SJ_ERR_RESUME_STORE",
-            `Could not save resumable session: ${messageOf(error)}`,
-            undefined,
-            error,
-          ),
-        ),
-      );
+    this.trackSave(this.saveRecord(id, { ...record, expiresAt }));
   }
 
   private addAlias(id: string, alias: Alias): void {
