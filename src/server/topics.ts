@@ -285,7 +285,6 @@ export class TopicRegistry {
     }
   }
 
-  /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
   /** A resume connection waiting for its hello: its subscriptions wait until releasePending(). */
   holdSubscriptions(socket: WebSocket): void {
     this.pendingTopics.set(socket, new Set());
@@ -304,6 +303,7 @@ export class TopicRegistry {
     this.pendingTopics.delete(socket);
   }
 
+  /** From now on `socket` takes positioned messages through `receiver` (set before it subscribes). */
   setReceiver(socket: WebSocket, receiver: TopicReceiver): void {
     this.receivers.set(socket, receiver);
     const publisher = receiver.publisher;
