@@ -4,6 +4,7 @@ import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { PubSubError } from "./adapter.js";
 import { HelloGate } from "./resume-hello-gate.js";
 import type { ResolvedResume } from "./resume-options.js";
+import { messageOf, RecordSaves } from "./resume-record-saves.js";
 import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
 import {
   comparePositions,
@@ -60,8 +61,7 @@ export class ResumeSessions implements SessionHost {
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
-  /** Saves of records under way (saved() waits for them). */
-  private readonly saving = new Set<Promise<unknown>>();
+  private readonly saves: RecordSaves;
   private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -76,6 +76,7 @@ export class ResumeSessions implements SessionHost {
     this.counters = registry.counters;
     this.helloTimeoutMs = helloTimeoutMs;
     this.report = report;
+    this.saves = new RecordSaves(this.store, settings.maxDisconnectionMs, report);
     if (this.store.distributes) {
       // The record of an open session is kept fresh in a store that outlives this process: if the process
       // dies, its clients can resume elsewhere for at least maxDisconnectionMs / 2.
@@ -185,41 +186,13 @@ export class ResumeSessions implements SessionHost {
   private saveDirty(): void {
     this.saveScheduled = false;
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    for (const session of this.dirty) this.trackSave(this.save(session, expiresAt));
+    for (const session of this.dirty) this.saves.save(session.id, session.record(expiresAt));
     this.dirty.clear();
   }
 
-  /**
-   * Resolves once the records being saved have been (those of sockets that closed included): the server
-   * closes its store only then (PubSub.close), so that a shutdown's own closes are saved, not refused.
-   */
-  async saved(): Promise<void> {
-    while (this.saving.size > 0) await Promise.allSettled([...this.saving]);
-  }
-
-  private trackSave(saving: Promise<unknown>): void {
-    this.saving.add(saving);
-    saving.finally(() => this.saving.delete(saving)).catch(() => {});
-  }
-
-  private save(session: ResumeSession, expiresAt: number): Promise<unknown> {
-    return this.saveRecord(session.id, session.record(expiresAt));
-  }
-
-  /** Saves a record for the session's window; a failure is the server's 'error'. */
-  private saveRecord(id: string, record: SessionRecord): Promise<unknown> {
-    return this.store
-      .saveSession(id, record, this.settings.maxDisconnectionMs)
-      .catch((error) =>
-        this.report(
-          new PubSubError(
-            "SJ_ERR_RESUME_STORE",
-            `Could not save resumable session: ${messageOf(error)}`,
-            undefined,
-            error,
-          ),
-        ),
-      );
+  /** Resolves once the records being saved have been (PubSub.close closes the store only then). */
+  saved(): Promise<void> {
+    return this.saves.saved();
   }
 
   private closed(socket: WebSocket): void {
@@ -228,7 +201,7 @@ export class ResumeSessions implements SessionHost {
     // The window starts now (docs/resume.md). A topic whose start the store is still giving is saved with
     // it: saved without it, a resume would say resumed with that subscription gone.
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    this.trackSave(session.settled().then(() => this.save(session, expiresAt)));
+    this.saves.saveWhen(session.settled(), session.id, () => session.record(expiresAt));
   }
 
   private attach(session: ResumeSession): void {
@@ -414,7 +387,7 @@ export class ResumeSessions implements SessionHost {
 
   private saveTaken(id: string, record: SessionRecord): void {
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
-    this.trackSave(this.saveRecord(id, { ...record, expiresAt }));
+    this.saves.save(id, { ...record, expiresAt });
   }
 
   private addAlias(id: string, alias: Alias): void {
@@ -454,8 +427,4 @@ export class ResumeSessions implements SessionHost {
 /** Terminates the sockets and empties the list. */
 function terminateAll(sockets: WebSocket[]): void {
   for (const socket of sockets.splice(0)) socket.terminate();
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
