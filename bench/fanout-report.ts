@@ -43,6 +43,17 @@ export function medianInterval(values: number[]): {
 } {
   const sorted = [...values].sort((x, y) => x - y);
   const n = sorted.length;
+  const { k, coverage } = intervalRank(n);
+  return {
+    median: n === 0 ? Number.NaN : median(sorted),
+    low: k === 0 ? Number.NaN : sorted[k - 1],
+    high: k === 0 ? Number.NaN : sorted[n - k],
+    coverage,
+  };
+}
+
+/** medianInterval()'s k for n values (0 and NaN coverage when n < 6), and that interval's coverage. */
+export function intervalRank(n: number): { k: number; coverage: number } {
   let k = 0;
   let coverage = Number.NaN;
   for (let j = 1; 2 * j <= n; j++) {
@@ -51,12 +62,7 @@ export function medianInterval(values: number[]): {
     k = j;
     coverage = c;
   }
-  return {
-    median: n === 0 ? Number.NaN : median(sorted),
-    low: k === 0 ? Number.NaN : sorted[k - 1],
-    high: k === 0 ? Number.NaN : sorted[n - k],
-    coverage,
-  };
+  return { k, coverage };
 }
 
 /**

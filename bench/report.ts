@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type clientTables, DEFLATE_LOAD, describeClientJob } from "./client.js";
 import { describe, MANY_CONNS, MANY_CONNS_WINDOW, SETTLE_S } from "./echo.js";
 import { type Summary, TARGETS } from "./echo-summary.js";
+import { intervalRank } from "./fanout-report.js";
 import { describeH2Job, H2_LOAD, type h2Tables } from "./h2.js";
 import {
   CONTENDED_CPU,
@@ -167,7 +168,7 @@ export function markdown(report: Report, elapsedS: number, machineLines: string[
       "",
       '- `bench/fanout.ts`: 1 publisher → 1,000 subscribers (raw WebSocket clients in one receivers process that only count frames). sockjet: `socket.subscribe("bench")` and `server.publish("bench", data)` (the built package from `dist/`); ws: the naïve loop `for (const c of wss.clients) c.send(data)`. The server is pinned to the server CPU, the receivers and the publishing client to the other.',
       "- Publishers: *client* — a ws client sends the messages to the server, whose message handler publishes each (the chat shape), in windows of 64 paced by the receivers; *server loop, burst N* — the server publishes N messages per event-loop turn (1: the worst case for write batching).",
-      `- Each case runs in ${options.fanoutRounds} round(s) of sockjet and sockjet-resume, each round with freshly started servers and receivers, and ws in one more round beside sockjet (with one round, all three in it). In a round, each contender warms up with runs that double until one lasts 0.4 s, whose rate sizes its runs (sockjet and sockjet-resume run the same number of messages, sized from the faster of the two; ws on its own); then ${options.fanoutRuns} run(s) of about ${options.fanoutSeconds} s of each, interleaved in an order that never runs one contender twice in a row (two alternate; three rotate by one each run). Delivered messages/s is the median of a contender's runs over all its rounds; the speed-up over ws divides sockjet's median in ws's round by ws's. "resume on (÷ sockjet, run by run)": in each round, the median over its runs of resume ÷ plain in the same run (neighbours in time: the machine's slow drifts cancel; rates swing ±20% run to run on this VM); the figure is the median of the rounds' values, with a distribution-free interval of at least 95% over the rounds (the k-th smallest and largest: the 2nd and 8th of 9). Rounds, not runs, because a pair of processes keeps a bias of its own through all its runs: an A/A run of two identical sockjet servers (\`bench/fanout-aa.ts\`) measured 1.06× with an interval of 1.04–1.07× over the 31 runs of one pair, and put 1.00 inside all six intervals over 9 rounds. The #19 rows are met only when the whole interval is ≥ 0.9×, missed when it is below, undecided otherwise; a case is contended when any of its rounds was. Frames built per publish comes from \`server.pubsubStats.framesEncoded\`.`,
+      `- Each case runs in ${options.fanoutRounds} round(s) of sockjet and sockjet-resume, each round with freshly started servers and receivers, and ws in one more round beside sockjet (with one round, all three in it). In a round, each contender warms up with runs that double until one lasts 0.4 s, whose rate sizes its runs (sockjet and sockjet-resume run the same number of messages, sized from the faster of the two; ws on its own); then ${options.fanoutRuns} run(s) of about ${options.fanoutSeconds} s of each, interleaved in an order that never runs one contender twice in a row (two alternate; three rotate by one each run). Delivered messages/s is the median of a contender's runs over all its rounds; the speed-up over ws divides sockjet's median in ws's round by ws's. "resume on (÷ sockjet, run by run)": in each round, the median over its runs of resume ÷ plain in the same run (neighbours in time: the machine's slow drifts cancel; rates swing ±20% run to run on this VM); the figure is the median of the rounds' values, with a distribution-free interval of at least 95% over the rounds (the k-th smallest and largest: ${roundsInterval(options.fanoutRounds)}). Rounds, not runs, because a pair of processes keeps a bias of its own through all its runs: an A/A run of two identical sockjet servers (\`bench/fanout-aa.ts\`) measured 1.06× with an interval of 1.04–1.07× over the 31 runs of one pair, and put 1.00 inside all six intervals over 9 rounds (the 2nd and 8th). The #19 rows are met only when the whole interval is ≥ 0.9×, missed when it is below, undecided otherwise; a case is contended when any of its rounds was. Frames built per publish comes from \`server.pubsubStats.framesEncoded\`.`,
       "",
     );
   }
@@ -244,4 +245,16 @@ export function markdown(report: Report, elapsedS: number, machineLines: string[
   for (const e of errors) lines.push(`- error: ${e}`);
   lines.push("");
   return `${lines.join("\n")}`;
+}
+
+/** Which of n rounds bound the fan-out's interval, in words ("the 4th and 12th of 15"). */
+function roundsInterval(n: number): string {
+  const { k } = intervalRank(n);
+  if (k === 0) return `none with ${n} round(s): at least 6 are needed`;
+  return `the ${ordinal(k)} and ${ordinal(n + 1 - k)} of ${n}`;
+}
+
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${suffix}`;
 }

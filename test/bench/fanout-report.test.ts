@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { FanoutResult } from "../../bench/fanout.js";
 import { mergeRounds, runOrder } from "../../bench/fanout.js";
-import { pairedRatioInterval, speedUp } from "../../bench/fanout-report.js";
+import { intervalRank, pairedRatioInterval, speedUp } from "../../bench/fanout-report.js";
 
 function result(runs: number[], roundRuns: number[][] = [runs]): FanoutResult {
   return {
@@ -78,6 +78,19 @@ describe("pairedRatioInterval", () => {
     assert.ok(Math.abs(high - 1.171) < 1e-9, `high ${high}`);
     // 1 − 2·P(Binomial(9, ½) ≤ 1) = 1 − 2·10/512
     assert.ok(Math.abs(coverage - (1 - 20 / 512)) < 1e-12, `coverage ${coverage}`);
+  });
+});
+
+describe("intervalRank", () => {
+  test("the largest k whose order-statistic interval covers the median with at least 95%", () => {
+    // 1 − 2·P(Binomial(n, ½) ≤ k − 1), computed by hand: n = 9, k = 2: 1 − 2·10/512; k = 3 would be
+    // 1 − 2·46/512 = 0.82. n = 15, k = 4: 1 − 2·576/32768; k = 5: 1 − 2·1941/32768 = 0.88.
+    assert.deepEqual(intervalRank(9), { k: 2, coverage: 1 - 20 / 512 });
+    assert.deepEqual(intervalRank(15), { k: 4, coverage: 1 - 1152 / 32768 });
+    assert.equal(intervalRank(6).k, 1);
+    const five = intervalRank(5);
+    assert.equal(five.k, 0);
+    assert.ok(Number.isNaN(five.coverage));
   });
 });
 
