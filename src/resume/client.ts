@@ -108,6 +108,21 @@ export class ResumableMessageEvent extends PlatformMessageEvent {
   }
 }
 
+/**
+ * The `reason` of a `reset` (docs/resume.md): from the server "expired", "unknown", "forged", "invalid",
+ * "gap"; from the client itself "rejected" (the server refused the resume hello: 1009 or 1002) and
+ * "unsupported" (a server without resume). A newer server may send others: compare, do not assume a closed set.
+ */
+export type ResumeResetReason =
+  | "expired"
+  | "unknown"
+  | "forged"
+  | "invalid"
+  | "gap"
+  | "rejected"
+  | "unsupported"
+  | (string & {});
+
 /** The second argument of `new ResumeEvent(type, init)`. */
 export interface ResumeEventInit {
   resumed?: boolean;
@@ -129,7 +144,8 @@ export interface ResumeEventInit {
  */
 export class ResumeEvent extends Event {
   readonly resumed: boolean;
-  readonly reason: string;
+  /** `reset`: a ResumeResetReason; `disconnect`, `reconnecting`, `close`: the close frame's reason. */
+  readonly reason: ResumeResetReason;
   readonly replayed: number;
   readonly code: number;
   readonly wasClean: boolean;
@@ -389,6 +405,15 @@ export class ResumableWebSocket extends EventTarget {
   /** CONNECTING until a session is up (and again while reconnecting), OPEN, CLOSING after close(), CLOSED. */
   get readyState(): number {
     return this.state;
+  }
+
+  /**
+   * The subprotocol of the connection in use, as WebSocket's `protocol`: "sockjet.resume.1" while resume is
+   * on, the app's one when a server without resume chose it, "" before a connection is open (and while
+   * reconnecting) or when the server chose none.
+   */
+  get protocol(): string {
+    return this.state === OPEN ? (this.socket?.protocol ?? "") : "";
   }
 
   /** Whether a session is set up on an open connection now. */
@@ -661,7 +686,7 @@ export class ResumableWebSocket extends EventTarget {
   }
 
   /** The old session cannot go on: its token and positions mean nothing to the next one. */
-  private reset(reason: string): void {
+  private reset(reason: ResumeResetReason): void {
     this.token = null;
     this.resumeSent = false;
     this.lastPositions.clear();

@@ -1,7 +1,8 @@
 // The server's `resume` option names (docs/resume.md): Socket.IO's names are TypeErrors that name sockjet's
 // instead of being ignored without a word, and maxMessagesPerTopic (the default memory store's ring) given
 // together with a store of one's own is a TypeError: the store has its own bound. The client helper's too:
-// ReconnectingWebSocket's names are TypeErrors, and `protocols` takes one string as WebSocket does.
+// ReconnectingWebSocket's names are TypeErrors, `protocols` takes one string as WebSocket does, and
+// `protocol` says which one the server chose, as WebSocket's does.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -60,4 +61,24 @@ test("ResumableWebSocket: protocols as one string is one protocol, offered after
   t.after(() => client.close());
   await until(() => offered.length === 1, 5000, "the connection");
   assert.deepEqual(offered, ["chat"]);
+});
+
+test('ResumableWebSocket: protocol is the chosen subprotocol once open, "" before and after', async (t) => {
+  // A server without resume that chose the app's protocol, and one with resume.
+  const plain = await startServer(t, { protocols: ["chat"] });
+  const resumable = await startServer(t, { resume: {} });
+  for (const [started, expected] of [
+    [plain, "chat"],
+    [resumable, "sockjet.resume.1"],
+  ] as const) {
+    const client = new ResumableWebSocket(started.url, { WebSocket: WebSocket as never, protocols: "chat" });
+    t.after(() => client.close());
+    assert.equal(client.protocol, "", "while connecting");
+    const seenOnOpen: string[] = [];
+    client.addEventListener("open", () => seenOnOpen.push(client.protocol));
+    await until(() => seenOnOpen.length === 1, 5000, "open");
+    assert.deepEqual(seenOnOpen, [expected]);
+    client.close();
+    assert.equal(client.protocol, "", "after close()");
+  }
 });
