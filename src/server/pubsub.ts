@@ -9,7 +9,9 @@ import type { ResolvedResume } from "./resume-options.js";
 import { ResumeSessions } from "./resume-sessions.js";
 import type { ResumeStore, StoredMessage } from "./resume-store.js";
 import { envelopeTopicMessage } from "./resume-wire.js";
-import { checkTopic, PositionedMessage, SharedMessage, TopicRegistry } from "./topics.js";
+import { SharedMessage } from "./shared-message.js";
+import { PositionedMessage } from "./topic-receivers.js";
+import { checkTopic, TopicRegistry } from "./topics.js";
 
 // The server's pub/sub: the in-process TopicRegistry plus the scale-out adapter. A publish is delivered to
 // the local subscribers at once (synchronously, framed once) and handed to the adapter, which carries it to

@@ -15,7 +15,8 @@ import {
   envelopeTopicMessage,
   topicAnnouncement,
 } from "./resume-wire.js";
-import { type FanOutCounters, type PositionedMessage, SharedMessage, type TopicReceiver } from "./topics.js";
+import { type FanOutCounters, SharedMessage } from "./shared-message.js";
+import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
 
 // One resumable session on one open connection: the topics it follows (each with the position it started
 // from), the envelope of its messages, and the hold of live messages while its replay is read.

@@ -14,7 +14,8 @@ import {
 } from "./resume-store.js";
 import { issueToken, parseToken, secretMatches } from "./resume-token.js";
 import type { Hello, ResetReason } from "./resume-wire.js";
-import type { FanOutCounters, TopicRegistry } from "./topics.js";
+import type { FanOutCounters } from "./shared-message.js";
+import type { TopicRegistry } from "./topics.js";
 
 // The server's resumable sessions (docs/resume.md): a connection that negotiated sockjet.resume.1 is held
 // until its hello, then gets a fresh session or its old one back (subscriptions restored, missed messages
