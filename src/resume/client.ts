@@ -15,6 +15,7 @@ export const RESUME_PROTOCOL = "sockjet.resume.1";
 /** What the helper uses of a WebSocket: the WHATWG interface (browser, sockjet, undici). */
 interface WebSocketLike {
   readonly protocol: string;
+  readonly readyState: number;
   binaryType: string;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
@@ -713,7 +714,13 @@ export class ResumableWebSocket extends EventTarget {
    * would be lost: it waits here for the next connection instead.
    */
   private get canSend(): boolean {
-    return this.ready && this.socket !== null && (this.connectionSession !== true || this.replayOver);
+    // A WebSocket that is closing discards what it is given (WHATWG send() step 2): it waits for the next.
+    return (
+      this.ready &&
+      this.socket !== null &&
+      this.socket.readyState === OPEN &&
+      (this.connectionSession !== true || this.replayOver)
+    );
   }
 
   private flushQueue(): void {

@@ -3,8 +3,9 @@ import type { ResumeStore, SessionRecord } from "./resume-store.js";
 
 /**
  * Session records on their way to the resume store. A failed save is the server's 'error'
- * (SJ_ERR_RESUME_STORE); saved() waits for the saves under way, so that the server closes its store only
- * after the records of the sessions it has just closed are in it (PubSub.close).
+ * (SJ_ERR_RESUME_STORE); saved() waits for the saves under way and the resumes that may still save one, so
+ * that the server closes its store only after the records of the sessions it has just closed are in it
+ * (PubSub.close).
  */
 export class RecordSaves {
   private readonly underway = new Set<Promise<unknown>>();
@@ -24,6 +25,11 @@ export class RecordSaves {
   /** Saves the record `recordOf()` gives once `ready` has settled (a session's pending store calls). */
   saveWhen(ready: Promise<unknown>, id: string, recordOf: () => SessionRecord): void {
     this.track(ready.then(() => this.write(id, recordOf())));
+  }
+
+  /** Work that may save records (a resume taking its session's record): saved() waits for it too. */
+  during(work: Promise<unknown>): void {
+    this.track(work);
   }
 
   /** Resolves once no save is under way (those started meanwhile included). */

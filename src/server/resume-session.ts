@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, deliverPublished, type WebSocket } from "../web/websocket.js";
 import {
@@ -8,13 +7,7 @@ import {
   type SessionRecord,
   type StoredMessage,
 } from "./resume-store.js";
-import {
-  controlMessage,
-  DIRECT_PREFIX,
-  ENVELOPES,
-  envelopeTopicMessage,
-  topicAnnouncement,
-} from "./resume-wire.js";
+import { controlMessage, envelopeTopicMessage, topicAnnouncement } from "./resume-wire.js";
 import { type FanOutCounters, SharedMessage } from "./shared-message.js";
 import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
 
@@ -231,29 +224,4 @@ export class ResumeSession implements TopicReceiver {
 /** A session's publisher id: 12 random bytes, base64url (unique, not a secret). */
 function newPublisherId(): string {
   return randomBytes(12).toString("base64url");
-}
-
-/**
- * Direct sends on a resume connection carry the 0x00 prefix (docs/resume.md). The connection's send() and
- * sendText() are wrapped on this connection only, so that plain connections pay nothing; the unwrapped
- * sendText is returned for control messages. Topic messages do not come here (they are framed once,
- * enveloped already), but one queued behind a Blob does: its bytes are recognised and left alone.
- */
-export function prefixDirectSends(connection: Connection): (text: string) => void {
-  const send = connection.send;
-  const sendText = connection.sendText;
-  connection.send = function (payload, isText, transform, borrowed) {
-    if (ENVELOPES.has(payload)) return send.call(this, payload, isText, transform, borrowed);
-    const bytes = Buffer.allocUnsafe(payload.length + 1);
-    bytes[0] = DIRECT_PREFIX[0];
-    payload.copy(bytes, 1);
-    return send.call(this, bytes, isText, transform, false);
-  };
-  connection.sendText = function (text, transform) {
-    const bytes = sendText.call(this, `\u0000${text}`, transform);
-    return bytes < 0 ? bytes : bytes - 1;
-  };
-  return (text) => {
-    sendText.call(connection, text, undefined);
-  };
 }

@@ -2,10 +2,11 @@ import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { PubSubError } from "./adapter.js";
+import { DirectSends } from "./resume-direct-sends.js";
 import { HelloGate } from "./resume-hello-gate.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { messageOf, RecordSaves } from "./resume-record-saves.js";
-import { prefixDirectSends, ResumeSession, type SessionHost } from "./resume-session.js";
+import { ResumeSession, type SessionHost } from "./resume-session.js";
 import {
   comparePositions,
   type ResumeStore,
@@ -101,7 +102,8 @@ export class ResumeSessions implements SessionHost {
   accept(socket: WebSocket, connection: Connection, announce: () => void): void {
     // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
     this.registry.holdSubscriptions(socket);
-    const sendControl = prefixDirectSends(connection);
+    const directSends = new DirectSends(connection);
+    const sendControl = (text: string) => directSends.sendControl(text);
     // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
     const onPong = connection.onPong;
     connection.onPong = (payload) => {
@@ -123,6 +125,7 @@ export class ResumeSessions implements SessionHost {
         try {
           if (socket.readyState === 1) {
             this.registry.releasePending(socket);
+            directSends.release();
             announce();
           }
         } catch (error) {
@@ -137,7 +140,7 @@ export class ResumeSessions implements SessionHost {
         done();
         return;
       }
-      this.resume(socket, connection, sendControl, hello).then(done, (error) => {
+      const resuming = this.resume(socket, connection, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
         closeWithStatus(
@@ -146,6 +149,9 @@ export class ResumeSessions implements SessionHost {
           "sockjet.resume: the session store failed; try again",
         );
       });
+      // A resume takes its session's record from the store and may save it back: server.close() closes the
+      // store only after it (saved()).
+      this.saves.during(resuming);
     });
     // RFC 6455 §7.4.1 1002: the peer broke the (sub)protocol by saying nothing.
     const timer = setTimeout(
@@ -350,7 +356,8 @@ export class ResumeSessions implements SessionHost {
     // Subscribed first, with live messages held: nothing published while the replay is read is missed.
     session.holdLive(topics);
     this.attach(session);
-    for (const topic of topics) this.registry.subscribe(socket, topic);
+    // The app's own subscriptions wait (TopicRegistry.pendingTopics) until the session is set up.
+    for (const topic of topics) this.registry.subscribeNow(socket, topic);
     // The topics have their new subscriber: the old connection may go now (its leaving closes none).
     terminateAll(retiring);
     let replays: Map<string, StoredMessage[]> | null;

@@ -60,15 +60,25 @@ export class TopicRegistry {
     this.events = events;
   }
 
+  /**
+   * The app's subscribe(). A resume connection whose session is not set up yet (its hello being handled, a
+   * resume's replay being read) keeps the topic pending until releasePending(): nothing of it may reach the
+   * client before its session, and a resume that ends in a fresh session must not lose it.
+   */
   subscribe(socket: WebSocket, topic: string): boolean {
-    // A closed socket has been auto-unsubscribed already: adding it again would leak it.
-    if (socket.readyState === WebSocket.CLOSED) return false;
     const pending = this.pendingTopics.size === 0 ? undefined : this.pendingTopics.get(socket);
-    if (pending !== undefined && !this.receivers.has(socket)) {
-      if (pending.has(topic)) return false;
+    if (pending !== undefined && socket.readyState !== WebSocket.CLOSED) {
+      if (pending.has(topic) || this.topicsBySocket.get(socket)?.has(topic) === true) return false;
       pending.add(topic);
       return true;
     }
+    return this.subscribeNow(socket, topic);
+  }
+
+  /** Subscribes at once: the app's subscribe() outside a session's setup, and a resume restoring its topics. */
+  subscribeNow(socket: WebSocket, topic: string): boolean {
+    // A closed socket has been auto-unsubscribed already: adding it again would leak it.
+    if (socket.readyState === WebSocket.CLOSED) return false;
     let topics = this.topicsBySocket.get(socket);
     if (topics?.has(topic)) return false;
     if (topics === undefined) {
@@ -117,7 +127,7 @@ export class TopicRegistry {
     const topics = this.pendingTopics.get(socket);
     if (topics === undefined) return;
     this.pendingTopics.delete(socket);
-    for (const topic of topics) this.subscribe(socket, topic);
+    for (const topic of topics) this.subscribeNow(socket, topic);
   }
 
   /** The socket closed before its session was set up. */

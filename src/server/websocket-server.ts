@@ -94,6 +94,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
+  /** close() is over ('close' emitted). */
+  private closed = false;
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
   private readonly extension: ServerExtensionNegotiator | null;
@@ -130,7 +132,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
     this.pubsub = new PubSub(
       options.adapter ?? null,
-      (error) => this.emit("error", error),
+      (error) => this.reportError(error),
       (error, topic) => this.reportPublishError(error, topic),
       resolveResumeOptions(options.resume),
       this.settings.handshakeTimeoutMs,
@@ -438,6 +440,22 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /**
+   * The adapter or the resume store failed: the server's 'error'. Once the server has closed, as a process
+   * warning instead: work that outlived close() (a resume still waiting for a stalled store past
+   * shutdownTimeoutMs) fails against a closed store, nothing is left for the app to do, and an 'error' with
+   * no listener left would throw.
+   */
+  private reportError(error: Error): void {
+    if (!this.closed) {
+      this.emit("error", error);
+      return;
+    }
+    process.emitWarning(`After the WebSocketServer closed: ${error.message}`, {
+      code: (error as { code?: string }).code ?? "SJ_ERR_AFTER_CLOSE",
+    });
+  }
+
+  /**
    * A publish could not be delivered (a Blob that cannot be read): 'publishError' for whoever listens; else
    * one process warning. Only that message is lost: it is no reason to take the server down.
    */
@@ -557,6 +575,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         await this.pubsub.close(this.settings.shutdownTimeoutMs);
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
         await closedServer;
+        this.closed = true;
         this.emit("close");
       }
     })());

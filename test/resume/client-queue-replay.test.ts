@@ -1,10 +1,14 @@
 // ResumableWebSocket's send() while disconnected waits, in order (docs/resume.md). After a resume it goes
 // out only once the replay is over (`resumed`): a connection the server closes during its replay (1013, a
 // replay past maxBufferedBytes) is never handed to the app, so what was sent on it would be lost; it waits
-// for the next connection instead.
+// for the next connection instead. So does a send while the connection is closing (the server's Close has
+// come): a WebSocket that is closing discards what it is given.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { ResumableWebSocket } from "../../src/resume/client.js";
+import { WebSocket } from "../../src/web/websocket.js";
 import { resumeClient, startServer, until } from "./helpers.js";
 
 describe("sends queued while disconnected, across a replay closed for its size", () => {
@@ -46,6 +50,57 @@ describe("sends queued while disconnected, across a replay closed for its size",
     assert.deepEqual(
       replayed,
       Array.from({ length: missed }, (_, i) => i),
+    );
+  });
+});
+
+describe("a send while the connection is closing", () => {
+  test("is not handed to the closing WebSocket (which would discard it): it goes out on the next connection", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const appGot: string[][] = [];
+    const accepted: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      const got: string[] = [];
+      appGot.push(got);
+      accepted.push(socket);
+      socket.onmessage = (event) => got.push(String(event.data));
+    });
+    // The client's WebSockets, and the readyState each send() found.
+    const inner: WebSocket[] = [];
+    const sendStates: number[] = [];
+    class RecordingWebSocket extends WebSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url, protocols);
+        inner.push(this);
+      }
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        sendStates.push(this.readyState);
+        super.send(data);
+      }
+    }
+    const client = new ResumableWebSocket(started.url, {
+      WebSocket: RecordingWebSocket as never,
+      initialDelayMs: 20,
+      maxDelayMs: 50,
+    });
+    t.after(() => client.close());
+    await until(() => accepted.length === 1 && client.readyState === 1, 5000, "the session");
+    client.send("before");
+    await until(() => appGot[0].length === 1, 5000, "the first message");
+
+    accepted[0].close(4000, "go away, come back");
+    // The server's Close read: the WebSocket is closing until its TCP connection ends (a later turn).
+    for (let turn = 0; turn < 10_000 && inner[0].readyState !== WebSocket.CLOSING; turn++) await nextTurn();
+    assert.equal(inner[0].readyState, WebSocket.CLOSING);
+    assert.equal(client.readyState, 1, "the helper has not seen the close yet");
+    client.send("while-closing");
+
+    await until(() => appGot.length === 2 && appGot[1].length === 1, 5000, "the send on the next connection");
+    assert.deepEqual(appGot, [["before"], ["while-closing"]]);
+    assert.deepEqual(
+      sendStates.filter((state) => state !== WebSocket.OPEN),
+      [],
+      "a send() only to an open WebSocket",
     );
   });
 });

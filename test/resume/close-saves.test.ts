@@ -1,12 +1,14 @@
 // server.close() closes the resume store (docs/resume.md) only once the records of the sessions it closed
 // have been saved: with a store whose saves take a while (IPC to a cluster primary, Redis), a shutdown's
-// own closes were refused by the already closed store ("Could not save resumable session: … closed").
+// own closes were refused by the already closed store ("Could not save resumable session: … closed"). The
+// same for a resume under way: it takes its session's record and saves it back if its connection closed
+// meanwhile, so server.close() waits for it too.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import type { SessionRecord } from "../../src/server/resume-store.js";
-import { resumeClient, startServer, until } from "./helpers.js";
+import { resumeClient, startRelay, startServer, until } from "./helpers.js";
 
 class SlowSavingStore extends MemoryResumeStore {
   closed = false;
@@ -40,4 +42,88 @@ test("server.close() waits for the closed sessions' records before it closes the
     [],
   );
   assert.equal(store.saved.length - savedBefore, 2, "both sessions' records saved on the way out");
+});
+
+/** Saves at once (refused once closed); takes a record in `takeMs` once `slowTakes` is set. */
+class SlowTakingStore extends MemoryResumeStore {
+  closed = false;
+  slowTakes = false;
+  taking = false;
+  saved: string[] = [];
+
+  constructor(private readonly takeMs: number) {
+    super();
+  }
+
+  override async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    if (this.closed) throw new Error("the store is closed");
+    this.saved.push(id);
+    return super.saveSession(id, record, ttlMs);
+  }
+
+  override async takeSession(id: string): Promise<SessionRecord | undefined> {
+    if (this.slowTakes) {
+      this.taking = true;
+      await new Promise((resolve) => setTimeout(resolve, this.takeMs));
+    }
+    return super.takeSession(id);
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/**
+ * A server whose client's resume is taking its record (`takeMs`) when server.close() is called. The resuming
+ * connection reads nothing until then, so its closing handshake waits out shutdownTimeoutMs (`shutdownMs`);
+ * then close() waits for the store at most as long again.
+ */
+async function closeDuringResume(t: TestContext, takeMs: number, shutdownMs: number) {
+  const store = new SlowTakingStore(takeMs);
+  const started = await startServer(t, { resume: { store }, shutdownTimeoutMs: shutdownMs });
+  const errors: Error[] = [];
+  started.server.on("error", (error) => errors.push(error));
+  started.server.on("connection", (socket) => socket.subscribe("news"));
+  const relay = await startRelay(t, started.url);
+  const client = resumeClient(t, relay.url);
+  await until(() => started.server.subscriberCount("news") === 1, 5000, "the subscription");
+  store.slowTakes = true;
+  relay.cutBoth();
+  await until(() => store.saved.length === 1, 5000, "the dropped session's record saved");
+  await until(() => store.taking, 5000, "the resume taking the record");
+  await started.server.close();
+  return { store, errors, client };
+}
+
+test("server.close() during a resume waits for it (within shutdownTimeoutMs): the record it took is saved back", async (t) => {
+  // The handshake's wait ends at 300 ms, the take at 450: close() waits for the resume, not only for saves.
+  const { store, errors, client } = await closeDuringResume(t, 450, 300);
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    [],
+  );
+  // Taken while the server closed its connection: kept for the client under its successor's id.
+  assert.equal(store.saved.length, 2, "the taken record saved back before the store closed");
+  assert.equal(client.sessions.length, 1, "no second session: the server closed first");
+});
+
+test("a resume that outlives server.close() (a store stalled past its wait) is a process warning, not an 'error'", async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on("warning", onWarning);
+  t.after(() => process.off("warning", onWarning));
+  const { store, errors } = await closeDuringResume(t, 700, 150);
+  assert.equal(store.closed, true);
+  await until(() => warnings.length > 0, 5000, "the warning");
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    [],
+    "no 'error' after close",
+  );
+  assert.match(
+    warnings[0].message,
+    /^After the WebSocketServer closed: Could not save resumable session: the store is closed/,
+  );
+  assert.equal((warnings[0] as Error & { code?: string }).code, "SJ_ERR_RESUME_STORE");
 });

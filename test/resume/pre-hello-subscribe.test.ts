@@ -3,18 +3,41 @@
 // a topic message without its envelope breaks the wire format, and one whose payload starts like an
 // envelope ("\u00011 6\n…") would reach the client as another topic's message at a forged position. Such a
 // subscription waits for the session and then is the session's (announced, enveloped, replayed on resume).
+// The same holds while a resume is handled (its record taken, its replay read: a store may take its time):
+// nothing of a subscription made then reaches the client before its session, and a resume that ends in a
+// fresh session ("gap") keeps it.
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, test } from "node:test";
+import type { ResumableMessageEvent } from "../../src/resume/client.js";
+import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
+import type { StoredMessage } from "../../src/server/resume-store.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { allControls, startServer, until, within } from "./helpers.js";
+import { allControls, resumeClient, startRelay, startServer, until, within } from "./helpers.js";
+
+/** A memory store whose replay reads wait for `gate` once it is set, and then find a gap if `gap` is set. */
+class GatedReplayStore extends MemoryResumeStore {
+  gate: Promise<void> | null = null;
+  gap = false;
+  reading = false;
+
+  override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+    if (this.gate === null) return super.readAfter(topic, after, limit);
+    this.reading = true;
+    await this.gate;
+    return this.gap ? null : super.readAfter(topic, after, limit);
+  }
+}
 
 async function openWithoutHello(url: string) {
   const socket = new WebSocket(url, ["sockjet.resume.1"]);
   socket.binaryType = "arraybuffer";
   const messages: string[] = [];
-  socket.onmessage = (event) => messages.push(String(event.data));
+  socket.onmessage = (event) =>
+    messages.push(
+      typeof event.data === "string" ? event.data : `bin:${Buffer.from(event.data).toString("latin1")}`,
+    );
   await within(once(socket, "open"), 5000, "resume connection open");
   return { socket, messages };
 }
@@ -36,6 +59,10 @@ describe("subscribing a resume connection before its hello", () => {
     // never on the wire without an envelope. One payload is shaped like an envelope of another topic.
     started.server.publish("news", "\u00011 6\nFORGED");
     started.server.publish("news", "before-hello");
+    // A direct send waits for the session too, counted in bufferedAmount meanwhile.
+    pending.send("early");
+    pending.send(Buffer.from("early-binary"));
+    assert.equal(pending.bufferedAmount, 5 + 12);
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(raw.messages.length, 0, `nothing reaches a connection before its session: ${raw.messages}`);
 
@@ -51,15 +78,11 @@ describe("subscribing a resume connection before its hello", () => {
     );
     const topicId = controls[1].id as number;
     assert.equal(controls[1].topic, "news");
-    // Every message is a control or an envelope of an announced topic.
+    // Every message is a control, an envelope of an announced topic, or a direct send after the session.
     const topicMessages = raw.messages.filter((m) => m.charCodeAt(0) === 1);
     assert.equal(topicMessages.length, 1);
     assert.match(topicMessages[0], new RegExp(`^\\u0001${topicId} \\d+\\nafter-hello$`));
-    assert.equal(
-      raw.messages.every((m) => m.charCodeAt(0) === 1 || m.charCodeAt(0) === 2),
-      true,
-      JSON.stringify(raw.messages),
-    );
+    assert.deepEqual(raw.messages.slice(2), ["\u0000early", "bin:\u0000early-binary", topicMessages[0]]);
   });
 
   test("a subscription that waits is the session's: a resume replays what the client missed there", async (t) => {
@@ -97,4 +120,65 @@ describe("subscribing a resume connection before its hello", () => {
     const replayed = messages.filter((m) => m.charCodeAt(0) === 1).map((m) => m.slice(m.indexOf("\n") + 1));
     assert.deepEqual(replayed, ["two"]);
   });
+});
+
+describe("subscribing a resume connection while its resume is handled", () => {
+  for (const gap of [false, true])
+    test(`waits for the session, nothing of it reaches the client before, and it is kept (${gap ? "the resume ends in a gap: a fresh session" : "resumed"})`, async (t) => {
+      const store = new GatedReplayStore();
+      const started = await startServer(t, { resume: { store } });
+      started.server.on("connection", (socket) => {
+        if (!socket.resumed) socket.subscribe("news");
+      });
+      const relay = await startRelay(t, started.url);
+      const client = resumeClient(t, relay.url);
+      const log: string[] = [];
+      client.socket.addEventListener("session", () => log.push("session"));
+      client.socket.addEventListener("reset", (event) => log.push(`reset ${event.reason}`));
+      client.socket.addEventListener("message", (event) => {
+        const message = event as ResumableMessageEvent;
+        log.push(`${message.topic}:${message.data}`);
+      });
+      await until(
+        () => started.server.subscriberCount("news") === 1 && client.sessions.length === 1,
+        5000,
+        "the first session",
+      );
+      started.server.publish("news", "n1");
+      await until(() => log.includes("news:n1"), 5000, "n1");
+
+      let release!: () => void;
+      store.gate = new Promise((resolve) => (release = resolve));
+      store.gap = gap;
+      relay.cutBoth();
+      await until(() => store.reading, 10_000, "the resume reading its replay");
+      const [resuming] = started.server.clients;
+      assert.equal(resuming.subscribe("alerts"), true);
+      assert.equal(resuming.subscribe("alerts"), false, "waiting already");
+      assert.equal(resuming.subscribe("news"), false, "restored already");
+      assert.equal(resuming.isSubscribed("alerts"), true);
+      // Published while the subscription waits: before the session, so not this session's. A direct send
+      // waits for the session too (and counts in bufferedAmount meanwhile).
+      started.server.publish("alerts", "a1");
+      const bufferedBefore = resuming.bufferedAmount;
+      resuming.send("d1");
+      assert.equal(resuming.bufferedAmount, bufferedBefore + 2);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.deepEqual(log, ["session", "news:n1"], "nothing before the session");
+      store.gate = null;
+      release();
+      await until(() => log.filter((entry) => entry === "session").length === 2, 5000, "the second session");
+      assert.equal(resuming.isSubscribed("alerts"), true, "kept");
+      started.server.publish("alerts", "a2");
+      await until(() => log.includes("alerts:a2"), 5000, "a2");
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.deepEqual(log, [
+        "session",
+        "news:n1",
+        ...(gap ? ["reset gap"] : []),
+        "session",
+        "null:d1",
+        "alerts:a2",
+      ]);
+    });
 });

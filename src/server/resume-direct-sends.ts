@@ -1,0 +1,80 @@
+import type { Connection } from "../connection/connection.js";
+import { DIRECT_PREFIX, ENVELOPES } from "./resume-wire.js";
+
+/**
+ * Direct sends on a resume connection carry the 0x00 prefix (docs/resume.md). The connection's send() and
+ * sendText() are wrapped on this connection only, so that plain connections pay nothing; sendControl() is the
+ * unwrapped sendText, for control messages. Topic messages do not come here (they are framed once, enveloped
+ * already), but one queued behind a Blob does: its bytes are recognised and left alone.
+ *
+ * Until release() (the session is set up), direct sends wait here: the app can reach the connection through
+ * server.clients before its hello is handled, and nothing may reach the client before its session. They
+ * count in bufferedAmount meanwhile (WHATWG send(): every send that does not throw increases it).
+ */
+export class DirectSends {
+  private readonly connection: Connection;
+  private readonly sendText: Connection["sendText"];
+  private held: (() => void)[] | null = [];
+  private heldBytes = 0;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+    const send = connection.send;
+    const sendText = connection.sendText;
+    this.sendText = sendText;
+    const sends = this;
+    connection.send = function (payload, isText, transform, borrowed) {
+      if (ENVELOPES.has(payload)) return send.call(this, payload, isText, transform, borrowed);
+      const bytes = Buffer.allocUnsafe(payload.length + 1);
+      bytes[0] = DIRECT_PREFIX[0];
+      payload.copy(bytes, 1);
+      if (sends.held === null) return send.call(this, bytes, isText, transform, false);
+      if (this.protocol.closing || this.finished) return false;
+      sends.hold(payload.length, () => send.call(this, bytes, isText, transform, false));
+      return true;
+    };
+    connection.sendText = function (text, transform) {
+      if (sends.held === null) {
+        const bytes = sendText.call(this, `\u0000${text}`, transform);
+        return bytes < 0 ? bytes : bytes - 1;
+      }
+      if (this.protocol.closing || this.finished) return -1;
+      const size = Buffer.byteLength(text);
+      sends.hold(size, () => sendText.call(this, `\u0000${text}`, transform));
+      return size;
+    };
+    const buffered = bufferedAmountOf(connection);
+    Object.defineProperty(connection, "bufferedAmount", {
+      get: () => buffered.call(connection) + this.heldBytes,
+      configurable: true,
+    });
+  }
+
+  /** Sends a control message (0x02 + JSON: the text as it is), at once. */
+  sendControl(text: string): void {
+    this.sendText.call(this.connection, text, undefined);
+  }
+
+  /** The session is set up: what the app sent meanwhile goes out, in order, and later sends at once. */
+  release(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.heldBytes = 0;
+    for (const sendHeld of held) sendHeld();
+  }
+
+  private hold(size: number, sendLater: () => void): void {
+    this.held!.push(sendLater);
+    this.heldBytes += size;
+  }
+}
+
+/** Connection's own bufferedAmount getter (the instance's is redefined above it). */
+function bufferedAmountOf(connection: Connection): (this: Connection) => number {
+  for (let proto = Object.getPrototypeOf(connection); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const getter = Object.getOwnPropertyDescriptor(proto, "bufferedAmount")?.get;
+    if (getter !== undefined) return getter;
+  }
+  throw new TypeError("a Connection without bufferedAmount");
+}
