@@ -14,6 +14,7 @@ export const RESUME_PROTOCOL = "sockjet.resume.1";
 
 /** What the helper uses of a WebSocket: the WHATWG interface (browser, sockjet, undici). */
 interface WebSocketLike {
+  readonly url?: string;
   readonly protocol: string;
   readonly readyState: number;
   binaryType: string;
@@ -275,29 +276,35 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
-/** ReconnectingWebSocket's names for options this class names otherwise: a TypeError, not ignored. */
-const RECONNECTING_NAMES: Record<string, string> = {
-  maxAttempts: "maxRetries",
-  webSocket: "webSocketOptions",
-  queue: "maxQueuedMessages",
+/**
+ * Other clients' names for options this class names otherwise, and the WebSocket's own options given at the
+ * top level: a TypeError that says where they go, not ignored.
+ */
+const OTHER_NAMES: Record<string, string> = {
+  maxAttempts: "ReconnectingWebSocket's name: use maxRetries",
+  webSocket: "ReconnectingWebSocket's name: use webSocketOptions",
+  queue: "ReconnectingWebSocket's name: use maxQueuedMessages",
+  reconnectionAttempts: "Socket.IO's name: use maxRetries",
+  reconnectionDelay: "Socket.IO's name: use initialDelayMs",
+  reconnectionDelayMax: "Socket.IO's name: use maxDelayMs",
+  headers: "an option of the WebSocket: pass it in webSocketOptions",
+  perMessageDeflate: "an option of the WebSocket: pass it in webSocketOptions",
+  heartbeat: "an option of the WebSocket: pass it in webSocketOptions",
+  proxy: "an option of the WebSocket: pass it in webSocketOptions",
+  maxPayloadBytes: "an option of the WebSocket: pass it in webSocketOptions",
 };
 
 function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
-  for (const [name, ours] of Object.entries(RECONNECTING_NAMES)) {
+  for (const [name, hint] of Object.entries(OTHER_NAMES)) {
     if ((options as Record<string, unknown>)[name] !== undefined)
-      throw new TypeError(`ResumableWebSocket: options.${name} is ReconnectingWebSocket's name: use ${ours}`);
+      throw new TypeError(`ResumableWebSocket: options.${name} is ${hint}`);
   }
   const binaryType = options.binaryType ?? "blob";
   if (binaryType !== "blob" && binaryType !== "arraybuffer")
     throw new TypeError("ResumableWebSocket: binaryType must be 'blob' or 'arraybuffer'");
   return {
     // A string is one protocol (as the WebSocket constructor takes it), not a list of its letters.
-    protocols:
-      options.protocols === undefined
-        ? []
-        : typeof options.protocols === "string"
-          ? [options.protocols]
-          : [...options.protocols],
+    protocols: appProtocols(options.protocols),
     binaryType,
     initialDelayMs: nonNegative(options.initialDelayMs, "initialDelayMs", 250),
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 10_000), 2 ** 31 - 1),
@@ -311,6 +318,16 @@ function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
       2 ** 31 - 1,
     ),
   };
+}
+
+/** The app's subprotocols: a string is one protocol (as the WebSocket constructor takes it). */
+function appProtocols(protocols: string | string[] | undefined): string[] {
+  const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
+  if (list.includes(RESUME_PROTOCOL))
+    throw new TypeError(
+      `ResumableWebSocket: options.protocols are the app's own; ${RESUME_PROTOCOL} is offered first already`,
+    );
+  return list;
 }
 
 /** A control message from the server, as parsed (its fields unchecked). */
@@ -399,8 +416,10 @@ export class ResumableWebSocket extends EventTarget {
     this.WebSocketClass = WebSocketClass as unknown as AnyWebSocketClass;
     this.webSocketOptions = options.webSocketOptions;
     this.options = resolveOptions(options);
-    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does.
+    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does, and
+    // gives the URL as it parsed it (http: → ws:, as WHATWG's constructor does).
     this.socket = this.open();
+    if (typeof this.socket.url === "string") this.url = this.socket.url;
   }
 
   /** CONNECTING until a session is up (and again while reconnecting), OPEN, CLOSING after close(), CLOSED. */
@@ -635,7 +654,12 @@ export class ResumableWebSocket extends EventTarget {
     if (error !== null && typeof error === "object" && typeof error.code === "string") {
       // sockjet's HandshakeError. Proxy credentials refused, or a server that answered with no protocol we
       // offered (neither resume nor an app protocol: RFC 6455 §4.1), fail the same way on every attempt.
-      if (error.code === "SJ_ERR_PROXY_AUTH_REQUIRED" || error.code === "SJ_ERR_INVALID_HANDSHAKE")
+      // A port the Fetch standard blocks ("bad port") is refused on every attempt too.
+      if (
+        error.code === "SJ_ERR_PROXY_AUTH_REQUIRED" ||
+        error.code === "SJ_ERR_INVALID_HANDSHAKE" ||
+        error.code === "SJ_ERR_BAD_PORT"
+      )
         return true;
       if (typeof error.status === "number") return this.options.stopStatuses.has(error.status);
       return false;

@@ -13,7 +13,7 @@ import {
   type SessionRecord,
   type StoredMessage,
 } from "./resume-store.js";
-import { issueToken, parseToken, secretMatches } from "./resume-token.js";
+import { idMatches, issueToken, parseToken, secretMatches } from "./resume-token.js";
 import type { Hello, ResetReason } from "./resume-wire.js";
 import type { FanOutCounters } from "./shared-message.js";
 import type { TopicRegistry } from "./topics.js";
@@ -153,9 +153,11 @@ export class ResumeSessions implements SessionHost {
       // store only after it (saved()).
       this.saves.during(resuming);
     });
-    // RFC 6455 §7.4.1 1002: the peer broke the (sub)protocol by saying nothing.
+    // No hello within handshakeTimeoutMs: 1013, try again later (RFC 6455 §7.4.1, IANA registry), not 1002:
+    // a hello that was slow on its way (a congested link) is no refusal, and the client must not throw its
+    // session away over it (it takes 1002 after a resume hello as one).
     const timer = setTimeout(
-      () => closeWithStatus(socket, CloseCode.ProtocolError, "sockjet.resume: no hello in time"),
+      () => closeWithStatus(socket, CloseCode.TryAgainLater, "sockjet.resume: no hello in time"),
       this.helloTimeoutMs,
     );
     timer.unref();
@@ -312,6 +314,8 @@ export class ResumeSessions implements SessionHost {
     const parsed = parseToken(hello.token);
     // A malformed token or claimed position: the session is left as it is (as for a forged token).
     if (parsed === null || hello.positions === null) return this.startFresh(socket, sendControl, "invalid");
+    // A secret that is not its id's: refused before the store is asked, so it cannot use the owner's record up.
+    if (!idMatches(parsed.id, parsed.secret)) return this.startFresh(socket, sendControl, "forged");
     const positions = hello.positions;
     const record = await this.take(parsed.id, parsed.secret, retiring);
     const valid = typeof record === "object" && record.expiresAt > Date.now();

@@ -1,8 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-// Session tokens of resumable sessions: "<id>.<secret>", both random and base64url (RFC 4648 §5). The id
-// names the record in the store; the store keeps only sha256(secret), so a leak of the store gives no usable
-// token, and the check compares the hashes in constant time (no timing oracle on the secret).
+// Session tokens of resumable sessions: "<id>.<secret>", base64url (RFC 4648 §5). The secret is 32 random
+// bytes; the id, which names the record in the store, is derived from it (a hash, apart from the one the
+// store keeps), so a token whose secret does not belong to its id is refused before the store is asked: a
+// wrong secret cannot take (and so use up) the owner's record. The store keeps only sha256(secret), so a leak
+// of the store gives no usable token, and the checks compare in constant time (no timing oracle).
 
 const ID_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -19,9 +21,25 @@ export interface IssuedToken {
 }
 
 export function issueToken(): IssuedToken {
-  const id = randomBytes(ID_BYTES).toString("base64url");
   const secret = randomBytes(SECRET_BYTES).toString("base64url");
+  const id = idOf(secret);
   return { id, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
+}
+
+/** Whether `id` is the one derived from `secret` (a token not made by issueToken() is "forged"). */
+export function idMatches(id: string, secret: string): boolean {
+  const expected = Buffer.from(idOf(secret));
+  const actual = Buffer.from(id);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/** The id of a session: the first ID_BYTES of a hash of its secret, domain-separated from hashSecret(). */
+function idOf(secret: string): string {
+  return createHash("sha256")
+    .update(`sockjet.resume.1 session id\n${secret}`)
+    .digest()
+    .subarray(0, ID_BYTES)
+    .toString("base64url");
 }
 
 /** The id and secret of a token, or null when it is not one we could have issued. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { after, describe, test } from "node:test";
 import { Cli, killAll, ROOT, run, type Served, serve } from "./helpers.js";
 import { openOn, said, until, welcome } from "./workers-helpers.js";
@@ -183,6 +184,23 @@ describe("sockjet serve --workers", () => {
       }
     };
     await until(() => clients.every((c) => !alive(c.pid)), "the workers to exit");
+  });
+
+  test("--workers auto starts one worker per core (os.availableParallelism())", async () => {
+    const served = await serve(["--workers", "auto"]);
+    try {
+      const cores = availableParallelism();
+      // The banner names the count when it is more than one (serve.ts).
+      const count = cores > 1 ? ` \\(${cores} worker processes\\)` : "";
+      assert.match(
+        served.cli.stdout,
+        new RegExp(`listening on 127\\.0\\.0\\.1:\\d+${count}\\n`),
+        served.cli.transcript(),
+      );
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
   });
 
   test("bad --workers values are usage errors", async () => {

@@ -104,3 +104,27 @@ describe("a send while the connection is closing", () => {
     );
   });
 });
+
+describe("a send from an error listener (the connection has dropped)", () => {
+  test("waits for the next connection instead of going to the closed WebSocket", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const appGot: string[][] = [];
+    const accepted: WebSocket[] = [];
+    started.server.on("connection", (socket) => {
+      const got: string[] = [];
+      appGot.push(got);
+      accepted.push(socket);
+      socket.onmessage = (event) => got.push(String(event.data));
+    });
+    const client = resumeClient(t, started.url);
+    await until(() => accepted.length === 1 && client.socket.readyState === 1, 5000, "the session");
+    let sentInError = 0;
+    client.socket.addEventListener("error", () => {
+      if (sentInError++ === 0) client.socket.send("from-error");
+    });
+    accepted[0].terminate();
+    await until(() => appGot.length === 2 && appGot[1].length === 1, 5000, "the send on the next connection");
+    assert.equal(sentInError >= 1, true);
+    assert.deepEqual(appGot, [[], ["from-error"]]);
+  });
+});

@@ -23,6 +23,12 @@ export interface Relay {
   /** Stops reading from the server (a client that does not keep up); resumeReading() reads again. */
   pauseReading(): void;
   resumeReading(): void;
+  /**
+   * From now on, what clients send after their first chunk (the HTTP request) waits in the relay until
+   * releaseClientData(): a hello slow on its way. What waited for a connection gone meanwhile is dropped.
+   */
+  holdClientData(): void;
+  releaseClientData(): void;
   /** New connections go to this server from now on (a client moving to another process). */
   retarget(url: string): void;
 }
@@ -30,13 +36,19 @@ export interface Relay {
 export async function startRelay(t: TestContext, targetUrl: string): Promise<Relay> {
   let target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
+  let holding = false;
+  const held: [net.Socket, Buffer][] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     client.on("error", () => {});
     upstream.on("error", () => {});
-    client.on("data", (chunk) => upstream.write(chunk));
+    let chunks = 0;
+    client.on("data", (chunk) => {
+      if (holding && chunks++ > 0) held.push([upstream, chunk]);
+      else upstream.write(chunk);
+    });
     // A cut client side: what the server still sends goes nowhere (a black hole, as on a dead network).
     upstream.on("data", (chunk) => {
       if (!client.destroyed) client.write(chunk);
@@ -78,6 +90,13 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
     },
     resumeReading() {
       for (const [, upstream] of pairs) upstream.resume();
+    },
+    holdClientData() {
+      holding = true;
+    },
+    releaseClientData() {
+      holding = false;
+      for (const [upstream, chunk] of held.splice(0)) if (!upstream.destroyed) upstream.write(chunk);
     },
     retarget(url: string) {
       target = new URL(url);

@@ -6,11 +6,11 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ResumableWebSocket } from "../../src/resume/client.js";
+import { ResumableWebSocket, type ResumeErrorEvent } from "../../src/resume/client.js";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { startServer, until } from "./helpers.js";
+import { startServer, until, within } from "./helpers.js";
 
 test("resume.maxDisconnectionDuration (Socket.IO's name) is a TypeError pointing to maxDisconnectionMs", () => {
   assert.throws(
@@ -38,11 +38,16 @@ test("resume.maxMessagesPerTopic together with a store is a TypeError; each alon
   }
 });
 
-test("ResumableWebSocket: ReconnectingWebSocket's names for its options are TypeErrors naming its own", () => {
+test("ResumableWebSocket: other clients' names for its options, and WebSocket options at the top level, are TypeErrors naming its own", () => {
   for (const [name, ours] of [
     ["maxAttempts", "maxRetries"],
     ["webSocket", "webSocketOptions"],
     ["queue", "maxQueuedMessages"],
+    ["reconnectionAttempts", "maxRetries"],
+    ["reconnectionDelay", "initialDelayMs"],
+    ["reconnectionDelayMax", "maxDelayMs"],
+    ["headers", "webSocketOptions"],
+    ["perMessageDeflate", "webSocketOptions"],
   ]) {
     assert.throws(
       () => new ResumableWebSocket("ws://127.0.0.1:1", { WebSocket: WebSocket as never, [name]: 2 }),
@@ -81,4 +86,41 @@ test('ResumableWebSocket: protocol is the chosen subprotocol once open, "" befor
     client.close();
     assert.equal(client.protocol, "", "after close()");
   }
+});
+
+test("ResumableWebSocket: protocols naming sockjet.resume.1 itself are a TypeError saying it is offered already", () => {
+  assert.throws(
+    () =>
+      new ResumableWebSocket("ws://127.0.0.1:1", {
+        WebSocket: WebSocket as never,
+        protocols: "sockjet.resume.1",
+      }),
+    {
+      name: "TypeError",
+      message: /protocols are the app's own; sockjet\.resume\.1 is offered first already/,
+    },
+  );
+});
+
+test("ResumableWebSocket: url is the URL as the WebSocket parsed it (http: → ws:)", async (t) => {
+  const started = await startServer(t, { resume: {} });
+  const httpUrl = started.url.replace(/^ws:/, "http:");
+  const client = new ResumableWebSocket(httpUrl, { WebSocket: WebSocket as never });
+  t.after(() => client.close());
+  assert.equal(client.url, `${started.url}/`);
+  await until(() => client.readyState === 1, 5000, "the session over the http: URL");
+});
+
+test("ResumableWebSocket: a port the Fetch standard blocks is not retried: one error, then close", async () => {
+  const client = new ResumableWebSocket("ws://127.0.0.1:25/", {
+    WebSocket: WebSocket as never,
+    initialDelayMs: 1,
+    maxDelayMs: 5,
+  });
+  const errors: string[] = [];
+  client.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).error?.code));
+  const closed = new Promise((resolve) => client.addEventListener("close", resolve));
+  await within(closed, 5000, "the close");
+  assert.deepEqual(errors, ["SJ_ERR_BAD_PORT"]);
+  assert.equal(client.readyState, 3);
 });

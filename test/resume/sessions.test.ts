@@ -1,7 +1,8 @@
 // Resumable sessions' tokens and refusals, docs/resume.md, on the wire: a token is single-use, expires
 // maxDisconnectionMs after the disconnection, and a forged, replayed, expired or malformed one gets a
 // `reset` with its reason and a fresh session, never an error close; a topic whose ring overflowed while
-// the client was away gets a `reset` "gap"; a first message that is no hello closes with 1002.
+// the client was away gets a `reset` "gap"; a first message that is no hello closes with 1002, and no hello
+// within handshakeTimeoutMs with 1013 (a slow hello is no refusal: the client keeps its session).
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -65,6 +66,34 @@ describe("resume tokens", () => {
     assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "forged" });
     assert.equal(controls(raw.messages)[1].resumed, false);
     assert.equal(raw.socket.readyState, WebSocket.OPEN);
+    raw.socket.close();
+    // The forgery left the session as it was: its owner still resumes it.
+    const owner = await rawResume(started.url, { type: "resume", token, positions: {} });
+    await until(() => controls(owner.messages).some((c) => c.type === "session"), 5000, "the owner's resume");
+    assert.equal(controls(owner.messages).find((c) => c.type === "session")!.resumed, true);
+    owner.socket.close();
+  });
+
+  test("tokens are unguessable: 32 random bytes of secret each, all distinct, the id bound to the secret", async (t) => {
+    const started = await startServer(t, { resume: {} });
+    const tokens: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const raw = await rawResume(started.url, { type: "hello" });
+      await until(() => controls(raw.messages).length === 1, 5000, "the session");
+      tokens.push(controls(raw.messages)[0].token as string);
+      raw.socket.close();
+    }
+    const secrets = tokens.map((token) => token.split(".")[1]);
+    assert.equal(new Set(tokens).size, tokens.length);
+    for (const secret of secrets) assert.equal(Buffer.from(secret, "base64url").length, 32);
+    // Each byte position varies across the tokens (no constant or counter-like secret).
+    const bytes = secrets.map((secret) => Buffer.from(secret, "base64url"));
+    for (let at = 0; at < 32; at++) assert.ok(new Set(bytes.map((b) => b[at])).size > 1, `byte ${at} varies`);
+    // Another secret under a real id is refused as forged.
+    const [id] = tokens[0].split(".");
+    const raw = await rawResume(started.url, { type: "resume", token: `${id}.${secrets[1]}`, positions: {} });
+    await until(() => controls(raw.messages).length === 2, 5000, "the refusal");
+    assert.deepEqual(controls(raw.messages)[0], { type: "reset", reason: "forged" });
     raw.socket.close();
   });
 
@@ -263,5 +292,41 @@ describe("resume option", () => {
     const client = resumeClient(t, started.url, undefined, ["chat"]);
     await until(() => client.received.length === 1, 5000, "the message");
     assert.deepEqual(client.received, ["plain"]);
+  });
+});
+
+describe("no hello in time", () => {
+  test("closes with 1013 (try again later), and the client resumes its session on the next connection", async (t) => {
+    const started = await startServer(t, { resume: {}, handshakeTimeoutMs: 300 });
+    const silent = new WebSocket(started.url, ["sockjet.resume.1"]);
+    const closed = new Promise<CloseEvent>((resolve) => silent.addEventListener("close", resolve));
+    const event = await within(closed, 5000, "the close");
+    assert.equal(event.code, 1013);
+    assert.equal(event.reason, "sockjet.resume: no hello in time");
+
+    // A client whose resume hello is held up on its way past the timeout keeps its session.
+    started.server.on("connection", (socket) => {
+      if (!socket.resumed) socket.subscribe("t");
+    });
+    const relay = await startRelay(t, started.url);
+    const client = resumeClient(t, relay.url);
+    await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
+    started.server.publish("t", "one");
+    await until(() => client.received.length === 1, 5000, "one");
+    relay.holdClientData();
+    relay.cutBoth();
+    await until(() => relay.connections() === 1, 5000, "the client back");
+    // Its hello (and its answer to the server's Close) wait past handshakeTimeoutMs, then arrive.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    relay.releaseClientData();
+    await until(
+      () => client.events.filter((e) => e === "disconnect").length === 2,
+      5000,
+      "the timeout's close",
+    );
+    started.server.publish("t", "two");
+    await until(() => client.received.length === 2, 5000, "two, replayed");
+    assert.deepEqual(client.resets, []);
+    assert.deepEqual(client.received, ["t:one", "t:two"]);
   });
 });
