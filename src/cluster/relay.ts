@@ -71,6 +71,12 @@ interface Backlog {
 }
 
 /** Relays the ClusterAdapter's topics between the workers; create one in the primary, before forking. */
+/**
+ * Clusters with an open ClusterRelay: a second one would answer every worker's requests as well, and each
+ * message would be delivered twice, so it is refused (as a second ClusterAdapter/ClusterResumeStore in a worker).
+ */
+const clustersWithClusterRelay = new WeakSet<Cluster>();
+
 export class ClusterRelay {
   private readonly cluster: Cluster;
   private readonly bytes: boolean | undefined;
@@ -88,9 +94,14 @@ export class ClusterRelay {
   constructor(options: ClusterRelayOptions = {}) {
     this.cluster = options.cluster ?? nodeCluster;
     if (!this.cluster.isPrimary) throw new Error("ClusterRelay runs in the cluster's primary process");
+    if (clustersWithClusterRelay.has(this.cluster))
+      throw new Error(
+        "this primary already has a ClusterRelay: one serves every server's namespaces; close the other first",
+      );
     this.bytes = options.bytes;
     this.maxPendingBytes = options.maxPendingBytes ?? 8 * 1024 * 1024;
     this.onOverflow = options.onOverflow;
+    clustersWithClusterRelay.add(this.cluster);
     this.cluster.on("message", this.onMessage);
     this.cluster.on("disconnect", this.onGone);
     this.cluster.on("exit", this.onGone);
@@ -119,6 +130,7 @@ export class ClusterRelay {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clustersWithClusterRelay.delete(this.cluster);
     this.cluster.off("message", this.onMessage);
     this.cluster.off("disconnect", this.onGone);
     this.cluster.off("exit", this.onGone);

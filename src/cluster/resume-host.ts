@@ -55,6 +55,12 @@ export interface ClusterResumeHostStats {
 }
 
 /** Serves the ClusterResumeStores of a cluster's workers; create one in the primary, before forking. */
+/**
+ * Clusters with an open ClusterResumeHost: a second one would answer every worker's requests as well, and each
+ * message would be delivered twice, so it is refused (as a second ClusterAdapter/ClusterResumeStore in a worker).
+ */
+const clustersWithClusterResumeHost = new WeakSet<Cluster>();
+
 export class ClusterResumeHost {
   private readonly cluster: Cluster;
   private readonly bytesOption: boolean | undefined;
@@ -80,10 +86,15 @@ export class ClusterResumeHost {
     this.onOverflow = onOverflow ?? ((worker) => worker.process.kill("SIGKILL"));
     this.cluster = cluster ?? nodeCluster;
     if (!this.cluster.isPrimary) throw new Error("ClusterResumeHost runs in the cluster's primary process");
+    if (clustersWithClusterResumeHost.has(this.cluster))
+      throw new Error(
+        "this primary already has a ClusterResumeHost: one serves every server's namespaces; close the other first",
+      );
     this.bytesOption = bytes;
     // Checked now (a bad bound is a TypeError here, not in the first worker's request).
     new MemoryResumeStore(storeOptions);
     this.storeOptions = storeOptions;
+    clustersWithClusterResumeHost.add(this.cluster);
     this.cluster.on("message", this.onMessage);
     this.cluster.on("disconnect", this.onGone);
     this.cluster.on("exit", this.onGone);
@@ -123,6 +134,7 @@ export class ClusterResumeHost {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clustersWithClusterResumeHost.delete(this.cluster);
     this.cluster.off("message", this.onMessage);
     this.cluster.off("disconnect", this.onGone);
     this.cluster.off("exit", this.onGone);

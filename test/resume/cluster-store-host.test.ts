@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { Cluster, Worker } from "node:cluster";
 import { EventEmitter } from "node:events";
 import { describe, test } from "node:test";
+import { ClusterRelay } from "../../src/cluster/relay.js";
 import { ClusterResumeHost } from "../../src/cluster/resume-host.js";
 
 class FakeWorker {
@@ -185,5 +186,24 @@ describe("ClusterResumeHost", () => {
       [Buffer.from("small"), Buffer.alloc(100, 0x11)],
     );
     host.close();
+  });
+});
+
+describe("one host and one relay per primary", () => {
+  test("a second ClusterResumeHost or ClusterRelay on the same cluster is refused (each message would go twice); after close() one may come", () => {
+    const cluster = Object.assign(new EventEmitter(), {
+      isPrimary: true,
+      settings: {},
+    }) as unknown as Cluster;
+    for (const make of [() => new ClusterResumeHost({ cluster }), () => new ClusterRelay({ cluster })]) {
+      const first = make();
+      assert.throws(make, /this primary already has a Cluster(ResumeHost|Relay): .*close the other first/);
+      first.close();
+      make().close();
+    }
+    // Another cluster (another primary's stand-in) is another matter.
+    const other = Object.assign(new EventEmitter(), { isPrimary: true, settings: {} }) as unknown as Cluster;
+    const hosts = [new ClusterResumeHost({ cluster }), new ClusterResumeHost({ cluster: other })];
+    for (const host of hosts) host.close();
   });
 });
