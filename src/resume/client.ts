@@ -90,7 +90,15 @@ interface ResolvedOptions {
   sessionTimeoutMs: number;
 }
 
-type MessageEventClass = new (type: string, init: { data: unknown }) => Event;
+/**
+ * The global MessageEvent's instance type (lib.dom's, or undici's from @types/node), else Event: a
+ * ResumableMessageEvent has every member of it (origin, lastEventId, source, ports), so a handler written for
+ * the WebSocket's messages, typed with the global MessageEvent, type-checks on this client too.
+ */
+type GlobalMessageEvent = typeof globalThis extends { MessageEvent: { prototype: infer E extends Event } }
+  ? E
+  : Event;
+type MessageEventClass = new (type: string, init: { data: unknown }) => GlobalMessageEvent;
 /** The platform's MessageEvent (browsers, Node ≥ 15), so that `instanceof MessageEvent` holds. */
 const PlatformMessageEvent = (globalThis as unknown as { MessageEvent: MessageEventClass }).MessageEvent;
 
