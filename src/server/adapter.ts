@@ -41,7 +41,9 @@ export type PubSubErrorCode =
   | "SJ_ERR_ADAPTER_UNSUBSCRIBE"
   | "SJ_ERR_ADAPTER"
   /** The resume store failed to save a session's record or to read a replay (docs/resume.md). */
-  | "SJ_ERR_RESUME_STORE";
+  | "SJ_ERR_RESUME_STORE"
+  /** The server's resume.identify threw, or returned something other than a string (docs/resume.md). */
+  | "SJ_ERR_RESUME_IDENTIFY";
 
 /** What the server emits as 'error' when the adapter fails; `cause` is the adapter's own error. */
 export class PubSubError extends Error {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { MemoryResumeStore } from "./memory-resume-store.js";
 import type { ResumeStore } from "./resume-store.js";
 
@@ -11,6 +12,12 @@ export interface ResumeOptions {
   maxDisconnectionMs?: number;
   /** Messages of each topic kept for a replay (the default store's ring; read per page). Default 1000. */
   maxMessagesPerTopic?: number;
+  /**
+   * Who the connection belongs to (e.g. the user your `verify` authenticated, read from the request): a
+   * session is bound to it, and its token presented on a connection of another identity is refused
+   * (`reset` "forged"), so a stolen token is of no use to another user. Default: none (a bearer token).
+   */
+  identify?: (request: IncomingMessage) => string;
 }
 
 /** The defaults of ResumeOptions. */
@@ -23,6 +30,7 @@ export interface ResolvedResume {
   store: ResumeStore;
   maxDisconnectionMs: number;
   maxMessagesPerTopic: number;
+  identify: ((request: IncomingMessage) => string) | null;
 }
 
 /** null when resume is off (`resume` undefined, null or false). */
@@ -65,7 +73,9 @@ export function resolveResumeOptions(value: unknown): ResolvedResume | null {
     (typeof store.onAppended !== "function" || typeof store.subscribe !== "function")
   )
     throw new TypeError("options.resume.store distributes, so it must have onAppended() and subscribe()");
-  return { store, maxDisconnectionMs, maxMessagesPerTopic };
+  if (options.identify !== undefined && typeof options.identify !== "function")
+    throw new TypeError("options.resume.identify must be a function (request) => string");
+  return { store, maxDisconnectionMs, maxMessagesPerTopic, identify: options.identify ?? null };
 }
 
 /** Socket.IO's connectionStateRecovery names, which would otherwise be ignored without a word. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
@@ -99,7 +100,16 @@ export class ResumeSessions implements SessionHost {
    * A connection that negotiated resume: its first message is the hello; `announce` ('connection') is called
    * once its session is set up. Messages behind the hello wait (the connection stops reading) until then.
    */
-  accept(socket: WebSocket, connection: Connection, announce: () => void): void {
+  accept(socket: WebSocket, connection: Connection, request: IncomingMessage, announce: () => void): void {
+    const identity = this.identityOf(request);
+    if (identity === null) {
+      closeWithStatus(
+        socket,
+        CloseCode.InternalError,
+        "sockjet.resume: the server could not identify the connection",
+      );
+      return;
+    }
     // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
     this.registry.holdSubscriptions(socket);
     const directSends = new DirectSends(connection);
@@ -136,11 +146,11 @@ export class ResumeSessions implements SessionHost {
         gate.release();
       };
       if (hello.type === "hello") {
-        this.startFresh(socket, sendControl, null);
+        this.startFresh(socket, identity, sendControl, null);
         done();
         return;
       }
-      const resuming = this.resume(socket, connection, sendControl, hello).then(done, (error) => {
+      const resuming = this.resume(socket, connection, identity, sendControl, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
         closeWithStatus(
@@ -165,6 +175,37 @@ export class ResumeSessions implements SessionHost {
       clearTimeout(timer);
       this.closed(socket);
     });
+  }
+
+  /** resume.identify's answer for `request` ("" without it); null, reported, when it throws or is no string. */
+  private identityOf(request: IncomingMessage): string | null {
+    const identify = this.settings.identify;
+    if (identify === null) return "";
+    let identity: unknown;
+    try {
+      identity = identify(request);
+    } catch (error) {
+      this.report(
+        new PubSubError(
+          "SJ_ERR_RESUME_IDENTIFY",
+          `resume.identify threw: ${messageOf(error)}`,
+          undefined,
+          error,
+        ),
+      );
+      return null;
+    }
+    if (identity === undefined || identity === null) return "";
+    if (typeof identity === "string") return identity;
+    this.report(
+      new PubSubError(
+        "SJ_ERR_RESUME_IDENTIFY",
+        `resume.identify must return a string, not ${typeof identity}`,
+        undefined,
+        undefined,
+      ),
+    );
+    return null;
   }
 
   /** The client has read its resumed session's token (RFC 6455 §5.5.3: the pong comes after it): no alias. */
@@ -280,8 +321,13 @@ export class ResumeSessions implements SessionHost {
     return live.record(Date.now() + this.settings.maxDisconnectionMs);
   }
 
-  private startFresh(socket: WebSocket, sendControl: (text: string) => void, reason: ResetReason | null) {
-    const issued = issueToken();
+  private startFresh(
+    socket: WebSocket,
+    identity: string,
+    sendControl: (text: string) => void,
+    reason: ResetReason | null,
+  ) {
+    const issued = issueToken(identity);
     const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, sendControl);
     if (reason !== null) session.sendControl({ type: "reset", reason });
     session.sendControl({ type: "session", token: issued.token, resumed: false });
@@ -292,13 +338,14 @@ export class ResumeSessions implements SessionHost {
   private async resume(
     socket: WebSocket,
     connection: Connection,
+    identity: string,
     sendControl: (text: string) => void,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     // The old connection of a session taken from it (takeLive): terminated at the latest when this ends.
     const retiring: WebSocket[] = [];
     try {
-      await this.resumeInto(socket, connection, sendControl, hello, retiring);
+      await this.resumeInto(socket, connection, identity, sendControl, hello, retiring);
     } finally {
       terminateAll(retiring);
     }
@@ -307,19 +354,23 @@ export class ResumeSessions implements SessionHost {
   private async resumeInto(
     socket: WebSocket,
     connection: Connection,
+    identity: string,
     sendControl: (text: string) => void,
     hello: Extract<Hello, { type: "resume" }>,
     retiring: WebSocket[],
   ): Promise<void> {
     const parsed = parseToken(hello.token);
     // A malformed token or claimed position: the session is left as it is (as for a forged token).
-    if (parsed === null || hello.positions === null) return this.startFresh(socket, sendControl, "invalid");
-    // A secret that is not its id's: refused before the store is asked, so it cannot use the owner's record up.
-    if (!idMatches(parsed.id, parsed.secret)) return this.startFresh(socket, sendControl, "forged");
+    if (parsed === null || hello.positions === null)
+      return this.startFresh(socket, identity, sendControl, "invalid");
+    // A secret that is not its id's, or a token of another identity (resume.identify): refused before the
+    // store is asked, so that it cannot use the owner's record up.
+    if (!idMatches(parsed.id, parsed.secret, identity))
+      return this.startFresh(socket, identity, sendControl, "forged");
     const positions = hello.positions;
     const record = await this.take(parsed.id, parsed.secret, retiring);
     const valid = typeof record === "object" && record.expiresAt > Date.now();
-    const issued = issueToken();
+    const issued = issueToken(identity);
     if (valid) {
       // Until the client has its new token, the one it presented takes the session (a cut before the new
       // token arrives must not use the session up); the pong of TOKEN_PING, sent behind it, ends this.
@@ -332,9 +383,9 @@ export class ResumeSessions implements SessionHost {
       if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
     }
     if (socket.readyState !== 1) return;
-    if (record === undefined) return this.startFresh(socket, sendControl, "unknown");
-    if (record === "forged") return this.startFresh(socket, sendControl, "forged");
-    if (!valid) return this.startFresh(socket, sendControl, "expired");
+    if (record === undefined) return this.startFresh(socket, identity, sendControl, "unknown");
+    if (record === "forged") return this.startFresh(socket, identity, sendControl, "forged");
+    if (!valid) return this.startFresh(socket, identity, sendControl, "expired");
 
     const session = new ResumeSession(
       socket,
@@ -386,7 +437,7 @@ export class ResumeSessions implements SessionHost {
       // A gap: this session cannot be resumed; the socket starts afresh with no subscription.
       this.detach(socket);
       this.registry.removeSocket(socket);
-      return this.startFresh(socket, sendControl, "gap");
+      return this.startFresh(socket, identity, sendControl, "gap");
     }
     // The session's topics: the client keeps positions for these only (its next hello stays small).
     session.sendControl({ type: "session", token: issued.token, resumed: true, topics });

@@ -1,9 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 // Session tokens of resumable sessions: "<id>.<secret>", base64url (RFC 4648 §5). The secret is 32 random
-// bytes; the id, which names the record in the store, is derived from it (a hash, apart from the one the
-// store keeps), so a token whose secret does not belong to its id is refused before the store is asked: a
-// wrong secret cannot take (and so use up) the owner's record. The store keeps only sha256(secret), so a leak
+// bytes; the id, which names the record in the store, is derived from it and from the identity the app binds
+// the session to (resume.identify; "" without one): a hash, apart from the one the store keeps. A token whose
+// secret is not its id's, or presented by another identity, is refused before the store is asked: it cannot
+// take (and so use up) the owner's record. The store keeps only sha256(secret), so a leak
 // of the store gives no usable token, and the checks compare in constant time (no timing oracle).
 
 const ID_BYTES = 16;
@@ -20,23 +21,30 @@ export interface IssuedToken {
   secretHash: string;
 }
 
-export function issueToken(): IssuedToken {
+/** A new session's token; `identity` (resume.identify's answer, "" without one) is bound into its id. */
+export function issueToken(identity: string): IssuedToken {
   const secret = randomBytes(SECRET_BYTES).toString("base64url");
-  const id = idOf(secret);
+  const id = idOf(secret, identity);
   return { id, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
 }
 
-/** Whether `id` is the one derived from `secret` (a token not made by issueToken() is "forged"). */
-export function idMatches(id: string, secret: string): boolean {
-  const expected = Buffer.from(idOf(secret));
+/**
+ * Whether `id` is the one derived from `secret` and `identity`: a token not made by issueToken(), or made
+ * for another identity (a token stolen by another user), is "forged".
+ */
+export function idMatches(id: string, secret: string, identity: string): boolean {
+  const expected = Buffer.from(idOf(secret, identity));
   const actual = Buffer.from(id);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
-/** The id of a session: the first ID_BYTES of a hash of its secret, domain-separated from hashSecret(). */
-function idOf(secret: string): string {
+/**
+ * The id of a session: the first ID_BYTES of a hash of its identity and secret, domain-separated from
+ * hashSecret() (the identity length-prefixed, so that no two pairs hash the same input).
+ */
+function idOf(secret: string, identity: string): string {
   return createHash("sha256")
-    .update(`sockjet.resume.1 session id\n${secret}`)
+    .update(`sockjet.resume.1 session id\n${identity.length}:${identity}\n${secret}`)
     .digest()
     .subarray(0, ID_BYTES)
     .toString("base64url");

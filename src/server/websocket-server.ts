@@ -374,7 +374,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       // docs/resume.md: a resume connection is announced once its hello has set up its session. Set up
       // before anything can see the socket (server.clients, the diagnostics channel): what subscribes it
       // meanwhile waits for its session.
-      resumeSessions?.accept(webSocket, connection, () => callback(webSocket, request));
+      resumeSessions?.accept(webSocket, connection, request, () => callback(webSocket, request));
       this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       if (resumeSessions === null) callback(webSocket, request);

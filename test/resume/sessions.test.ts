@@ -330,3 +330,64 @@ describe("no hello in time", () => {
     assert.deepEqual(client.received, ["t:one", "t:two"]);
   });
 });
+
+describe("resume.identify: sessions bound to who the connection belongs to", () => {
+  const identify = (request: import("node:http").IncomingMessage) =>
+    new URL(request.url ?? "/", "ws://x").searchParams.get("user") ?? "";
+
+  test("a token presented by another identity is forged (stored or live), and its owner still resumes", async (t) => {
+    const started = await startServer(t, { resume: { identify } });
+    const alice = await rawResume(`${started.url}/?user=alice`, { type: "hello" });
+    await until(() => controls(alice.messages).length === 1, 5000, "alice's session");
+    const token = controls(alice.messages)[0].token as string;
+
+    // Live: bob presents alice's token while she is connected. Refused; her connection stays.
+    const bobLive = await rawResume(`${started.url}/?user=bob`, { type: "resume", token, positions: {} });
+    await until(() => controls(bobLive.messages).length === 2, 5000, "bob's refusal");
+    assert.deepEqual(controls(bobLive.messages)[0], { type: "reset", reason: "forged" });
+    assert.equal(alice.socket.readyState, WebSocket.OPEN);
+    bobLive.socket.close();
+
+    // Stored: alice's connection ends; bob tries again, then alice resumes.
+    alice.socket.close();
+    await within(alice.closed, 5000, "alice's close");
+    await until(() => started.server.clients.size === 0, 5000, "the server side closed");
+    const bobStored = await rawResume(`${started.url}/?user=bob`, { type: "resume", token, positions: {} });
+    await until(() => controls(bobStored.messages).length === 2, 5000, "bob's second refusal");
+    assert.deepEqual(controls(bobStored.messages)[0], { type: "reset", reason: "forged" });
+    bobStored.socket.close();
+    const back = await rawResume(`${started.url}/?user=alice`, { type: "resume", token, positions: {} });
+    await until(() => controls(back.messages).some((c) => c.type === "session"), 5000, "alice's resume");
+    assert.equal(controls(back.messages).find((c) => c.type === "session")!.resumed, true);
+    back.socket.close();
+  });
+
+  test("identify that throws or returns no string: the connection closes 1011, the server's 'error' says why", async (t) => {
+    for (const [bad, message] of [
+      [
+        () => {
+          throw new Error("no user");
+        },
+        /resume\.identify threw: no user/,
+      ],
+      [() => 42 as unknown as string, /resume\.identify must return a string, not number/],
+    ] as const) {
+      const started = await startServer(t, { resume: { identify: bad } });
+      const socket = new WebSocket(started.url, ["sockjet.resume.1"]);
+      const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
+      const event = await within(closed, 5000, "the close");
+      assert.equal(event.code, 1011);
+      assert.match(event.reason, /could not identify the connection/);
+      await until(() => started.errors.length === 1, 5000, "the error");
+      assert.match(started.errors[0].message, message);
+      assert.equal((started.errors[0] as Error & { code?: string }).code, "SJ_ERR_RESUME_IDENTIFY");
+    }
+  });
+
+  test("identify must be a function", async (t) => {
+    await assert.rejects(
+      () => startServer(t, { resume: { identify: "user" as never } }),
+      /options\.resume\.identify must be a function/,
+    );
+  });
+});
