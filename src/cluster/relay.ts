@@ -70,13 +70,13 @@ interface Backlog {
   dropped: number;
 }
 
-/** Relays the ClusterAdapter's topics between the workers; create one in the primary, before forking. */
 /**
  * Clusters with an open ClusterRelay: a second one would answer every worker's requests as well, and each
  * message would be delivered twice, so it is refused (as a second ClusterAdapter/ClusterResumeStore in a worker).
  */
 const clustersWithClusterRelay = new WeakSet<Cluster>();
 
+/** Relays the ClusterAdapter's topics between the workers; create one in the primary, before forking. */
 export class ClusterRelay {
   private readonly cluster: Cluster;
   private readonly bytes: boolean | undefined;

@@ -54,13 +54,13 @@ export interface ClusterResumeHostStats {
   overflowed: number;
 }
 
-/** Serves the ClusterResumeStores of a cluster's workers; create one in the primary, before forking. */
 /**
  * Clusters with an open ClusterResumeHost: a second one would answer every worker's requests as well, and each
  * message would be delivered twice, so it is refused (as a second ClusterAdapter/ClusterResumeStore in a worker).
  */
 const clustersWithClusterResumeHost = new WeakSet<Cluster>();
 
+/** Serves the ClusterResumeStores of a cluster's workers; create one in the primary, before forking. */
 export class ClusterResumeHost {
   private readonly cluster: Cluster;
   private readonly bytesOption: boolean | undefined;
