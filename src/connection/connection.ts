@@ -575,6 +575,21 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
       return;
     }
     if (waiting - this.largestMessageWaiting <= this.maxBufferedBytes || this.protocol.closing) return;
+    this.failSlowConsumer("");
+  }
+
+  /**
+   * Messages held for this connection before they reach it (a resume connection's sends until its session,
+   * src/server/resume-direct-sends.ts): past maxBufferedBytes beyond the largest of them, the connection fails
+   * as a slow consumer, whatever the policy ("pause" cannot hold the app's sends back). False: it failed.
+   */
+  checkHeldBytes(heldBytes: number, largest: number): boolean {
+    if (heldBytes - largest <= this.maxBufferedBytes) return true;
+    if (!this.protocol.closing && !this.finished) this.failSlowConsumer(" (held until its session)");
+    return false;
+  }
+
+  private failSlowConsumer(where: string): void {
     // Fail with 1008 and a reason (RFC 6455 §7.4.1). The Close frame waits behind what the peer has not read:
     // it arrives if the peer reads it all within SLOW_CONSUMER_GRACE_MS, else the socket is destroyed.
     // Nothing more is accepted meanwhile, so memory stays bounded.
@@ -582,7 +597,7 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     this.protocol.fail(
       new ProtocolError(
         "SJ_ERR_SLOW_CONSUMER",
-        `slow consumer: over ${this.maxBufferedBytes} bytes waiting beyond one message`,
+        `slow consumer: over ${this.maxBufferedBytes} bytes waiting beyond one message${where}`,
         this.slowConsumerCloseCode,
       ),
     );

@@ -409,9 +409,7 @@ export class ResumableWebSocket extends EventTarget {
   private closeRequested = false;
   private retries = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** When the current replay last sent something (replayTimedOut). */
-  private replayActivityAt = 0;
-  /** Drops the current connection if its session (or, after a resume, its replay) stalls past sessionTimeoutMs. */
+  /** Drops the current connection if its session does not come within sessionTimeoutMs. */
   private sessionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly queue: SendData[] = [];
   private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
@@ -633,22 +631,6 @@ export class ResumableWebSocket extends EventTarget {
     socket.close();
   }
 
-  /** No message of the replay, and no `resumed`, within sessionTimeoutMs: dropped, and the next attempt follows. */
-  private replayTimedOut(socket: WebSocketLike, timeoutMs: number): void {
-    this.sessionTimer = null;
-    if (this.socket !== socket || this.replayOver) return;
-    const idleMs = Date.now() - this.replayActivityAt;
-    if (idleMs < timeoutMs) {
-      this.sessionTimer = setTimeout(() => this.replayTimedOut(socket, timeoutMs), timeoutMs - idleMs);
-      return;
-    }
-    const message = `The server sent nothing more of its replay and no "resumed" within ${timeoutMs} ms (sessionTimeoutMs): reconnecting.`;
-    const error = new Error(message);
-    this.socketError = error;
-    this.dispatchEvent(new ResumeErrorEvent("error", { error, message }));
-    socket.close();
-  }
-
   private onSocketClose(socket: WebSocketLike, ending: Ending): void {
     if (this.socket !== socket) return;
     this.clearSessionTimer();
@@ -746,14 +728,6 @@ export class ResumableWebSocket extends EventTarget {
 
   private sessionReady(resumed: boolean): void {
     this.clearSessionTimer();
-    // A resumed session's replay comes next, ended by `resumed`: a server that goes silent before it (sends
-    // wait for it) is dropped like one that sends no session, counting from its last message.
-    const timeoutMs = this.options.sessionTimeoutMs;
-    if (resumed && timeoutMs > 0 && this.socket !== null) {
-      const socket = this.socket;
-      this.replayActivityAt = Date.now();
-      this.sessionTimer = setTimeout(() => this.replayTimedOut(socket, timeoutMs), timeoutMs);
-    }
     this.ready = true;
     this.hadSession = true;
     this.resumeSent = false;
@@ -787,7 +761,6 @@ export class ResumableWebSocket extends EventTarget {
 
   private onMessage(socket: WebSocketLike, data: unknown): void {
     if (this.socket !== socket) return;
-    if (this.connectionSession === true && !this.replayOver) this.replayActivityAt = Date.now();
     if (socket.protocol !== RESUME_PROTOCOL) {
       this.dispatchEvent(new ResumableMessageEvent(this.binary(data), null, null));
       return;
@@ -941,7 +914,6 @@ export class ResumableWebSocket extends EventTarget {
       if (!Number.isSafeInteger(control.replayed) || (control.replayed as number) < 0)
         return "a resumed without a count";
       this.replayOver = true;
-      this.clearSessionTimer();
       this.dispatchEvent(new ResumeEvent("resumed", { resumed: true, replayed: control.replayed as number }));
       this.flushQueue();
     }

@@ -9,13 +9,17 @@ import { DIRECT_PREFIX, ENVELOPES } from "./resume-wire.js";
  *
  * Until release() (the session is set up), direct sends wait here: the app can reach the connection through
  * server.clients before its hello is handled, and nothing may reach the client before its session. They
- * count in bufferedAmount meanwhile (WHATWG send(): every send that does not throw increases it).
+ * count in bufferedAmount meanwhile (WHATWG send(): every send that does not throw increases it), and past
+ * maxBufferedBytes beyond the largest of them the connection fails as a slow consumer (Connection.
+ * checkHeldBytes). A connection that closes first drops them (their bytes stay counted, as those of any send
+ * the connection could not transmit).
  */
 export class DirectSends {
   private readonly connection: Connection;
   private readonly sendText: Connection["sendText"];
   private held: (() => void)[] | null = [];
   private heldBytes = 0;
+  private largestHeld = 0;
 
   constructor(connection: Connection) {
     this.connection = connection;
@@ -30,8 +34,7 @@ export class DirectSends {
       payload.copy(bytes, 1);
       if (sends.held === null) return send.call(this, bytes, isText, transform, false);
       if (this.protocol.closing || this.finished) return false;
-      sends.hold(payload.length, () => send.call(this, bytes, isText, transform, false));
-      return true;
+      return sends.hold(payload.length, () => send.call(this, bytes, isText, transform, false));
     };
     connection.sendText = function (text, transform) {
       if (sends.held === null) {
@@ -40,8 +43,7 @@ export class DirectSends {
       }
       if (this.protocol.closing || this.finished) return -1;
       const size = Buffer.byteLength(text);
-      sends.hold(size, () => sendText.call(this, `\u0000${text}`, transform));
-      return size;
+      return sends.hold(size, () => sendText.call(this, `\u0000${text}`, transform)) ? size : -1;
     };
     const buffered = bufferedAmountOf(connection);
     Object.defineProperty(connection, "bufferedAmount", {
@@ -61,12 +63,25 @@ export class DirectSends {
     if (held === null) return;
     this.held = null;
     this.heldBytes = 0;
+    this.largestHeld = 0;
     for (const sendHeld of held) sendHeld();
   }
 
-  private hold(size: number, sendLater: () => void): void {
+  /** The connection closed before its session: what was held is never sent (its bytes stay counted). */
+  discard(): void {
+    if (this.held !== null) this.held = [];
+  }
+
+  /** Holds one send; false when it would take the connection past its limit (which then fails). */
+  private hold(size: number, sendLater: () => void): boolean {
+    this.largestHeld = Math.max(this.largestHeld, size);
+    if (!this.connection.checkHeldBytes(this.heldBytes + size, this.largestHeld)) {
+      this.discard();
+      return false;
+    }
     this.held!.push(sendLater);
     this.heldBytes += size;
+    return true;
   }
 }
 

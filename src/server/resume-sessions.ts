@@ -173,6 +173,7 @@ export class ResumeSessions implements SessionHost {
     timer.unref();
     socket.addEventListener("close", () => {
       clearTimeout(timer);
+      directSends.discard();
       this.closed(socket);
     });
   }
@@ -399,7 +400,10 @@ export class ResumeSessions implements SessionHost {
     // Each topic starts from the client's last position if it sent one (what it really received), but never
     // before where the session had started it: what was published before its subscription (or while it was
     // unsubscribed) is not the client's to get, whatever it claims.
-    const topics = Object.keys(record.topics);
+    // A topic the app unsubscribed this connection from meanwhile (from server.clients) is not restored.
+    const topics = Object.keys(record.topics).filter(
+      (topic) => !this.registry.leftBeforeSession(socket, topic),
+    );
     for (const topic of topics) {
       const started = record.topics[topic];
       const claimed = Object.hasOwn(positions, topic) ? positions[topic] : undefined;

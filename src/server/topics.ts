@@ -47,12 +47,13 @@ export class TopicRegistry {
   /** socket → its topics, in subscription order. */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
   /**
-   * Resume connections waiting for their hello (docs/resume.md): a subscription made then (the socket is in
-   * `server.clients` already) is kept here and delivered nothing: a plain one would reach the client without
-   * its envelope, which breaks the wire format. It becomes the session's once the session is set up
-   * (releasePending); a socket that closes first drops it (dropPending).
+   * Resume connections whose session is not set up yet (docs/resume.md): what the app subscribes (true) or
+   * unsubscribes (false) then (the socket is in `server.clients` already) is kept here, topic by topic, and
+   * nothing of it delivered: a plain subscription would reach the client without its envelope, which breaks
+   * the wire format, and the resume may yet restore its session's topics (or end in a fresh session without
+   * them). It is applied once the session is set up (releasePending); a socket that closes first drops it.
    */
-  private readonly pendingTopics = new Map<WebSocket, Set<string>>();
+  private readonly pendingTopics = new Map<WebSocket, Map<string, boolean>>();
   private readonly events: TopicEvents;
   readonly counters: FanOutCounters = { framesEncoded: 0, delivered: 0, dropped: 0, sharedCompressions: 0 };
 
@@ -68,9 +69,10 @@ export class TopicRegistry {
   subscribe(socket: WebSocket, topic: string): boolean {
     const pending = this.pendingTopics.size === 0 ? undefined : this.pendingTopics.get(socket);
     if (pending !== undefined && socket.readyState !== WebSocket.CLOSED) {
-      if (pending.has(topic) || this.topicsBySocket.get(socket)?.has(topic) === true) return false;
-      pending.add(topic);
-      return true;
+      const subscribed = this.isSubscribed(socket, topic);
+      // Kept even when a restored topic has it already: a resume that ends in a gap drops those.
+      pending.set(topic, true);
+      return !subscribed;
     }
     return this.subscribeNow(socket, topic);
   }
@@ -119,15 +121,23 @@ export class TopicRegistry {
 
   /** A resume connection waiting for its hello: its subscriptions wait until releasePending(). */
   holdSubscriptions(socket: WebSocket): void {
-    this.pendingTopics.set(socket, new Set());
+    this.pendingTopics.set(socket, new Map());
   }
 
-  /** The session of `socket` is set up: what the app subscribed it to meanwhile becomes the session's. */
+  /** The session of `socket` is set up: what the app (un)subscribed it meanwhile applies to the session. */
   releasePending(socket: WebSocket): void {
     const topics = this.pendingTopics.get(socket);
     if (topics === undefined) return;
     this.pendingTopics.delete(socket);
-    for (const topic of topics) this.subscribeNow(socket, topic);
+    for (const [topic, subscribed] of topics) {
+      if (subscribed) this.subscribeNow(socket, topic);
+      else this.unsubscribe(socket, topic);
+    }
+  }
+
+  /** Whether the app unsubscribed `socket` from `topic` while its session is being set up (not to restore). */
+  leftBeforeSession(socket: WebSocket, topic: string): boolean {
+    return this.pendingTopics.get(socket)?.get(topic) === false;
   }
 
   /** The socket closed before its session was set up. */
@@ -145,7 +155,13 @@ export class TopicRegistry {
   }
 
   unsubscribe(socket: WebSocket, topic: string): boolean {
-    if (this.pendingTopics.get(socket)?.delete(topic) === true) return true;
+    const pending = this.pendingTopics.size === 0 ? undefined : this.pendingTopics.get(socket);
+    if (pending !== undefined) {
+      const subscribed = this.isSubscribed(socket, topic);
+      // Kept: the resume may restore the topic after this (its record still being taken).
+      pending.set(topic, false);
+      if (!this.topicsBySocket.get(socket)?.has(topic)) return subscribed;
+    }
     const topics = this.topicsBySocket.get(socket);
     if (topics === undefined || !topics.delete(topic)) return false;
     if (topics.size === 0) this.topicsBySocket.delete(socket);
@@ -168,15 +184,18 @@ export class TopicRegistry {
   }
 
   isSubscribed(socket: WebSocket, topic: string): boolean {
-    return (
-      (this.topicsBySocket.get(socket)?.has(topic) ?? false) ||
-      this.pendingTopics.get(socket)?.has(topic) === true
-    );
+    const pending = this.pendingTopics.size === 0 ? undefined : this.pendingTopics.get(socket)?.get(topic);
+    if (pending !== undefined) return pending;
+    return this.topicsBySocket.get(socket)?.has(topic) ?? false;
   }
 
   topicsOf(socket: WebSocket): readonly string[] {
-    const topics = [...(this.topicsBySocket.get(socket) ?? [])];
-    for (const topic of this.pendingTopics.get(socket) ?? []) if (!topics.includes(topic)) topics.push(topic);
+    const pending = this.pendingTopics.get(socket);
+    const topics = [...(this.topicsBySocket.get(socket) ?? [])].filter(
+      (topic) => pending?.get(topic) !== false,
+    );
+    for (const [topic, subscribed] of pending ?? [])
+      if (subscribed && !topics.includes(topic)) topics.push(topic);
     return Object.freeze(topics);
   }
 

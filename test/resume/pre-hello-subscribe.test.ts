@@ -12,7 +12,7 @@ import { once } from "node:events";
 import { describe, test } from "node:test";
 import type { ResumableMessageEvent } from "../../src/resume/client.js";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
-import type { StoredMessage } from "../../src/server/resume-store.js";
+import type { SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import { allControls, resumeClient, startRelay, startServer, until, within } from "./helpers.js";
 
@@ -21,6 +21,17 @@ class GatedReplayStore extends MemoryResumeStore {
   gate: Promise<void> | null = null;
   gap = false;
   reading = false;
+  /** Takes of a session record wait for this once it is set. */
+  takeGate: Promise<void> | null = null;
+  taking = false;
+
+  override async takeSession(id: string): Promise<SessionRecord | undefined> {
+    if (this.takeGate !== null) {
+      this.taking = true;
+      await this.takeGate;
+    }
+    return super.takeSession(id);
+  }
 
   override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
     if (this.gate === null) return super.readAfter(topic, after, limit);
@@ -127,8 +138,10 @@ describe("subscribing a resume connection while its resume is handled", () => {
     test(`waits for the session, nothing of it reaches the client before, and it is kept (${gap ? "the resume ends in a gap: a fresh session" : "resumed"})`, async (t) => {
       const store = new GatedReplayStore();
       const started = await startServer(t, { resume: { store } });
+      // The first connection only: later ones have only what the resume and the app during it gave them.
+      let connections = 0;
       started.server.on("connection", (socket) => {
-        if (!socket.resumed) socket.subscribe("news");
+        if (connections++ === 0) socket.subscribe("news");
       });
       const relay = await startRelay(t, started.url);
       const client = resumeClient(t, relay.url);
@@ -169,6 +182,8 @@ describe("subscribing a resume connection while its resume is handled", () => {
       release();
       await until(() => log.filter((entry) => entry === "session").length === 2, 5000, "the second session");
       assert.equal(resuming.isSubscribed("alerts"), true, "kept");
+      // The app's subscribe("news") during the resume is kept too, even when the gap dropped the restored one.
+      assert.equal(resuming.isSubscribed("news"), true, "news kept");
       started.server.publish("alerts", "a2");
       await until(() => log.includes("alerts:a2"), 5000, "a2");
       await new Promise((resolve) => setTimeout(resolve, 30));
@@ -181,4 +196,58 @@ describe("subscribing a resume connection while its resume is handled", () => {
         "alerts:a2",
       ]);
     });
+});
+
+describe("unsubscribing a resume connection while its resume takes its record", () => {
+  test("the topic is not restored: none of its messages reach the client", async (t) => {
+    const store = new GatedReplayStore();
+    const started = await startServer(t, { resume: { store } });
+    started.server.on("connection", (socket) => {
+      if (!socket.resumed) socket.subscribe("news");
+    });
+    const relay = await startRelay(t, started.url);
+    const client = resumeClient(t, relay.url);
+    await until(
+      () => started.server.subscriberCount("news") === 1 && client.sessions.length === 1,
+      5000,
+      "session",
+    );
+    let release!: () => void;
+    store.takeGate = new Promise((resolve) => (release = resolve));
+    relay.cutBoth();
+    await until(() => store.taking, 10_000, "the resume taking its record");
+    const [resuming] = started.server.clients;
+    assert.equal(resuming.unsubscribe("news"), false, "not subscribed (yet)");
+    assert.equal(resuming.isSubscribed("news"), false);
+    started.server.publish("news", "after-unsubscribe");
+    store.takeGate = null;
+    release();
+    await until(() => client.sessions.length === 2, 5000, "the second session");
+    started.server.publish("news", "later");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(resuming.isSubscribed("news"), false);
+    assert.deepEqual(resuming.topics, []);
+    assert.deepEqual(client.received, []);
+  });
+});
+
+describe("direct sends held before the session", () => {
+  test("past maxBufferedBytes beyond the largest, fail the connection as a slow consumer (1013 on resume)", async (t) => {
+    const started = await startServer(t, { resume: {}, maxBufferedBytes: 64 * 1024 });
+    const raw = await openWithoutHello(started.url);
+    const closed = new Promise<CloseEvent>((resolve) => raw.socket.addEventListener("close", resolve));
+    await until(() => started.server.clients.size === 1, 5000, "the connection in server.clients");
+    const [pending] = started.server.clients;
+    pending.send(Buffer.alloc(40 * 1024));
+    pending.send(Buffer.alloc(40 * 1024));
+    assert.equal(pending.readyState, 1, "within the limit: 40 KiB beyond the largest");
+    pending.send(Buffer.alloc(40 * 1024));
+    const event = await within(closed, 5000, "the close");
+    assert.equal(event.code, 1013);
+    assert.match(
+      event.reason,
+      /slow consumer: over 65536 bytes waiting beyond one message \(held until its session\)/,
+    );
+    assert.equal(raw.messages.length, 0, "none of it sent");
+  });
 });
