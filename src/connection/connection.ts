@@ -52,6 +52,12 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   private readonly options: ConnectionOptions;
   /** The largest message queued since the send buffer was last empty (see checkSlowConsumer). */
   private largestMessageWaiting = 0;
+  /**
+   * Application bytes held for this connection before they reach it (a resume connection's sends until its
+   * session, src/server/resume-direct-sends.ts): counted in bufferedAmount. A field of every connection, so
+   * that all share one shape (an own accessor on resume connections made their fan-out 2.5× slower).
+   */
+  heldAppBytes = 0;
   private get closeTimeoutMs(): number {
     return this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
@@ -120,7 +126,7 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
    * waiting for the extension's encoder, and those written whose write has not called back.
    */
   get bufferedAmount(): number {
-    return (this.batcher?.pendingAppBytes ?? 0) + this.protocol.queuedSendBytes;
+    return (this.batcher?.pendingAppBytes ?? 0) + this.protocol.queuedSendBytes + this.heldAppBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */

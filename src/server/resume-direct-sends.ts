@@ -45,11 +45,6 @@ export class DirectSends {
       const size = Buffer.byteLength(text);
       return sends.hold(size, () => sendText.call(this, `\u0000${text}`, transform)) ? size : -1;
     };
-    const buffered = bufferedAmountOf(connection);
-    Object.defineProperty(connection, "bufferedAmount", {
-      get: () => buffered.call(connection) + this.heldBytes,
-      configurable: true,
-    });
   }
 
   /** Sends a control message (0x02 + JSON: the text as it is), at once. */
@@ -63,6 +58,7 @@ export class DirectSends {
     if (held === null) return;
     this.held = null;
     this.heldBytes = 0;
+    this.connection.heldAppBytes = 0;
     this.largestHeld = 0;
     for (const sendHeld of held) sendHeld();
   }
@@ -81,15 +77,7 @@ export class DirectSends {
     }
     this.held!.push(sendLater);
     this.heldBytes += size;
+    this.connection.heldAppBytes = this.heldBytes;
     return true;
   }
-}
-
-/** Connection's own bufferedAmount getter (the instance's is redefined above it). */
-function bufferedAmountOf(connection: Connection): (this: Connection) => number {
-  for (let proto = Object.getPrototypeOf(connection); proto !== null; proto = Object.getPrototypeOf(proto)) {
-    const getter = Object.getOwnPropertyDescriptor(proto, "bufferedAmount")?.get;
-    if (getter !== undefined) return getter;
-  }
-  throw new TypeError("a Connection without bufferedAmount");
 }

@@ -5,8 +5,10 @@ import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { PubSubError } from "./adapter.js";
 import { DirectSends } from "./resume-direct-sends.js";
 import { HelloGate } from "./resume-hello-gate.js";
+import { identityOf } from "./resume-identity.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { messageOf, RecordSaves } from "./resume-record-saves.js";
+import { readReplays } from "./resume-replay-read.js";
 import { ResumeSession, type SessionHost } from "./resume-session.js";
 import {
   comparePositions,
@@ -23,13 +25,6 @@ import type { TopicRegistry } from "./topics.js";
 // until its hello, then gets a fresh session or its old one back (subscriptions restored, missed messages
 // replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
 // when it closes, for maxDisconnectionMs.
-
-/**
- * Most messages of one topic's replay, read in pages of maxMessagesPerTopic: 16 pages (a store may trim
- * loosely), and at least 100,000 (a store's own ring may be larger than the pages). Past it: a gap.
- */
-const MAX_REPLAY_PAGES = 16;
-const MIN_REPLAY_MESSAGES = 100_000;
 
 /** Most used tokens kept as aliases of their successor session until it is known to have its token. */
 const MAX_ALIASES = 10_000;
@@ -101,7 +96,7 @@ export class ResumeSessions implements SessionHost {
    * once its session is set up. Messages behind the hello wait (the connection stops reading) until then.
    */
   accept(socket: WebSocket, connection: Connection, request: IncomingMessage, announce: () => void): void {
-    const identity = this.identityOf(request);
+    const identity = identityOf(this.settings.identify, request, this.report);
     if (identity === null) {
       closeWithStatus(
         socket,
@@ -176,37 +171,6 @@ export class ResumeSessions implements SessionHost {
       directSends.discard();
       this.closed(socket);
     });
-  }
-
-  /** resume.identify's answer for `request` ("" without it); null, reported, when it throws or is no string. */
-  private identityOf(request: IncomingMessage): string | null {
-    const identify = this.settings.identify;
-    if (identify === null) return "";
-    let identity: unknown;
-    try {
-      identity = identify(request);
-    } catch (error) {
-      this.report(
-        new PubSubError(
-          "SJ_ERR_RESUME_IDENTIFY",
-          `resume.identify threw: ${messageOf(error)}`,
-          undefined,
-          error,
-        ),
-      );
-      return null;
-    }
-    if (identity === undefined || identity === null) return "";
-    if (typeof identity === "string") return identity;
-    this.report(
-      new PubSubError(
-        "SJ_ERR_RESUME_IDENTIFY",
-        `resume.identify must return a string, not ${typeof identity}`,
-        undefined,
-        undefined,
-      ),
-    );
-    return null;
   }
 
   /** The client has read its resumed session's token (RFC 6455 §5.5.3: the pong comes after it): no alias. */
@@ -424,7 +388,7 @@ export class ResumeSessions implements SessionHost {
       // A distributing store must hand over the topics before the replay is read: what is appended after
       // the read then comes live (and is held), never in neither.
       if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
-      replays = await this.readReplays(session);
+      replays = await readReplays(this.store, session.topics, this.settings.maxMessagesPerTopic);
     } catch (error) {
       this.report(
         new PubSubError(
@@ -462,32 +426,6 @@ export class ResumeSessions implements SessionHost {
     // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
     if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
     this.aliases.set(id, alias);
-  }
-
-  /** Every topic's missed messages, or null if the store lacks some of them (a gap). */
-  private async readReplays(session: ResumeSession): Promise<Map<string, StoredMessage[]> | null> {
-    const limit = this.settings.maxMessagesPerTopic;
-    const entries = await Promise.all(
-      [...session.topics].map(async ([topic, from]) => {
-        const messages: StoredMessage[] = [];
-        let after = from;
-        const pages = Math.max(MAX_REPLAY_PAGES, Math.ceil(MIN_REPLAY_MESSAGES / limit));
-        for (let page = 0; page < pages; page++) {
-          const read = await this.store.readAfter(topic, after, limit);
-          if (read === null) return null;
-          messages.push(...read);
-          if (read.length < limit) return [topic, messages] as const;
-          after = read[read.length - 1].position;
-        }
-        return null;
-      }),
-    );
-    const replays = new Map<string, StoredMessage[]>();
-    for (const entry of entries) {
-      if (entry === null) return null;
-      replays.set(entry[0], entry[1]);
-    }
-    return replays;
   }
 }
 
