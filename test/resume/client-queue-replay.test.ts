@@ -5,7 +5,7 @@
 // come): a WebSocket that is closing discards what it is given.
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ResumableWebSocket } from "../../src/resume/client.js";
 import { WebSocket } from "../../src/web/websocket.js";
@@ -54,17 +54,23 @@ describe("sends queued while disconnected, across a replay closed for its size",
   });
 });
 
+/** A resume server that records, per connection in order, the app messages each one received. */
+async function serverRecordingEachConnection(t: TestContext) {
+  const started = await startServer(t, { resume: {} });
+  const appGot: string[][] = [];
+  const accepted: WebSocket[] = [];
+  started.server.on("connection", (socket) => {
+    const got: string[] = [];
+    appGot.push(got);
+    accepted.push(socket);
+    socket.onmessage = (event) => got.push(String(event.data));
+  });
+  return { started, appGot, accepted };
+}
+
 describe("a send while the connection is closing", () => {
   test("is not handed to the closing WebSocket (which would discard it): it goes out on the next connection", async (t) => {
-    const started = await startServer(t, { resume: {} });
-    const appGot: string[][] = [];
-    const accepted: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      const got: string[] = [];
-      appGot.push(got);
-      accepted.push(socket);
-      socket.onmessage = (event) => got.push(String(event.data));
-    });
+    const { started, appGot, accepted } = await serverRecordingEachConnection(t);
     // The client's WebSockets, and the readyState each send() found.
     const inner: WebSocket[] = [];
     const sendStates: number[] = [];
@@ -107,15 +113,7 @@ describe("a send while the connection is closing", () => {
 
 describe("a send from an error listener (the connection has dropped)", () => {
   test("waits for the next connection instead of going to the closed WebSocket", async (t) => {
-    const started = await startServer(t, { resume: {} });
-    const appGot: string[][] = [];
-    const accepted: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      const got: string[] = [];
-      appGot.push(got);
-      accepted.push(socket);
-      socket.onmessage = (event) => got.push(String(event.data));
-    });
+    const { started, appGot, accepted } = await serverRecordingEachConnection(t);
     const client = resumeClient(t, started.url);
     await until(() => accepted.length === 1 && client.socket.readyState === 1, 5000, "the session");
     let sentInError = 0;
