@@ -17,8 +17,8 @@ import { DIRECT_PREFIX, ENVELOPES } from "./resume-wire.js";
 export class DirectSends {
   private readonly connection: Connection;
   private readonly sendText: Connection["sendText"];
+  /** Sends waiting for the session (their bytes in Connection.heldAppBytes); null once it is set up. */
   private held: (() => void)[] | null = [];
-  private heldBytes = 0;
   private largestHeld = 0;
 
   constructor(connection: Connection) {
@@ -57,7 +57,6 @@ export class DirectSends {
     const held = this.held;
     if (held === null) return;
     this.held = null;
-    this.heldBytes = 0;
     this.connection.heldAppBytes = 0;
     this.largestHeld = 0;
     for (const sendHeld of held) sendHeld();
@@ -71,13 +70,12 @@ export class DirectSends {
   /** Holds one send; false when it would take the connection past its limit (which then fails). */
   private hold(size: number, sendLater: () => void): boolean {
     this.largestHeld = Math.max(this.largestHeld, size);
-    if (!this.connection.checkHeldBytes(this.heldBytes + size, this.largestHeld)) {
+    if (!this.connection.checkHeldBytes(this.connection.heldAppBytes + size, this.largestHeld)) {
       this.discard();
       return false;
     }
     this.held!.push(sendLater);
-    this.heldBytes += size;
-    this.connection.heldAppBytes = this.heldBytes;
+    this.connection.heldAppBytes += size;
     return true;
   }
 }
