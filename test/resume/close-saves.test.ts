@@ -88,6 +88,8 @@ async function closeDuringResume(t: TestContext, takeMs: number, shutdownMs: num
   const relay = await startRelay(t, started.url);
   const client = resumeClient(t, relay.url);
   await until(() => started.server.subscriberCount("news") === 1, 5000, "the subscription");
+  // The token must have reached the client before the cut, or it reconnects as a new session (no take).
+  await until(() => client.sessions.length === 1, 5000, "the session's token at the client");
   store.slowTakes = true;
   relay.cutBoth();
   await until(() => store.saved.length === 1, 5000, "the dropped session's record saved");

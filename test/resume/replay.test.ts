@@ -197,7 +197,11 @@ describe("a store that fails to read the replay", () => {
     });
     const relay = await startRelay(t, started.url);
     const client = resumeClient(t, relay.url);
-    await until(() => started.server.subscriberCount("feed") === 1, 5000, "the subscription");
+    await until(
+      () => started.server.subscriberCount("feed") === 1 && client.sessions.length === 1,
+      5000,
+      "the subscription and the session's token",
+    );
     store.failing = true;
     relay.cutBoth();
     await until(() => client.resets.length === 1, 10_000, "the reset");
