@@ -581,9 +581,8 @@ export class ResumableWebSocket extends EventTarget {
     socket.onerror = (event) => {
       if (this.socket !== socket) return;
       this.socketError = event?.error ?? null;
-      this.dispatchEvent(
-        new ResumeErrorEvent("error", { error: event?.error, message: String(event?.message ?? "") }),
-      );
+      const message = withResumeHint(event?.error, String(event?.message ?? ""));
+      this.dispatchEvent(new ResumeErrorEvent("error", { error: event?.error, message }));
     };
     socket.onclose = (event) =>
       this.onSocketClose(socket, {
@@ -624,7 +623,7 @@ export class ResumableWebSocket extends EventTarget {
   private sessionTimedOut(socket: WebSocketLike, timeoutMs: number): void {
     this.sessionTimer = null;
     if (this.socket !== socket || this.ready) return;
-    const message = `The server sent no session within ${timeoutMs} ms of the hello (sessionTimeoutMs): reconnecting.`;
+    const message = `The server sent no session within ${timeoutMs} ms of the hello (sessionTimeoutMs): the connection is dropped.`;
     const error = new Error(message);
     this.socketError = error;
     this.dispatchEvent(new ResumeErrorEvent("error", { error, message }));
@@ -932,4 +931,15 @@ export class ResumableWebSocket extends EventTarget {
     if (this.options.binaryType === "blob" && data instanceof ArrayBuffer) return new Blob([data]);
     return data;
   }
+}
+
+/**
+ * A server that answers none of the offered subprotocols fails the handshake (WHATWG WebSockets, "establish a
+ * WebSocket connection"): for a ResumableWebSocket that is most often a server without resume, so say so.
+ */
+function withResumeHint(error: unknown, message: string): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== "SJ_ERR_INVALID_HANDSHAKE" || !/did not select any of the offered subprotocols/.test(message))
+    return message;
+  return `${message}. The server does not speak ${RESUME_PROTOCOL}: turn on its \`resume\` option (docs/resume.md), or have it select one of options.protocols.`;
 }

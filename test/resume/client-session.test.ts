@@ -59,6 +59,17 @@ test("a reconnection to a server without resume fires reset 'unsupported' before
   assert.deepEqual(events, ["session", "reset", "session"]);
 });
 
+test("a server without resume that selects no protocol: the client stops, its error says to turn resume on", async (t) => {
+  const started = await startServer(t, {});
+  const client = resumeClient(t, started.url);
+  const messages: string[] = [];
+  client.socket.addEventListener("error", (event) => messages.push((event as ErrorEvent).message));
+  await until(() => client.events.includes("close"), 5000, "the client's close");
+  assert.equal(messages.length, 1, "not retried: the same handshake fails every time");
+  assert.match(messages[0], /did not select any of the offered subprotocols/);
+  assert.match(messages[0], /does not speak sockjet\.resume\.1: turn on its `resume` option/);
+});
+
 test("a session message naming the session's topics: the positions of the others are forgotten", async (t) => {
   // A server speaking sockjet.resume.1 by hand: tells the topics it restores (a), not b.
   const { server, url, hellos } = await handWrittenResumeServer(t, (hello, socket) => {
