@@ -1,11 +1,12 @@
-import type { Connection } from "../connection/connection.js";
-import { DIRECT_PREFIX, ENVELOPES } from "./resume-wire.js";
+import type { Connection, ConnectionHooks } from "../connection/connection.js";
+import { DIRECT_PREFIX } from "./resume-wire.js";
 
 /**
- * Direct sends on a resume connection carry the 0x00 prefix (docs/resume.md). The connection's send() and
- * sendText() are wrapped on this connection only, so that plain connections pay nothing; sendControl() is the
- * unwrapped sendText, for control messages. Topic messages do not come here (they are framed once, enveloped
- * already), but one queued behind a Blob does: its bytes are recognised and left alone.
+ * Direct sends on a resume connection carry the 0x00 prefix (docs/resume.md). They come here through the
+ * connection's hooks (Connection.hooks: plain connections pay one null check); sendControl() goes around
+ * them, for control messages. Topic messages do not come here (they are framed once, enveloped already; one
+ * queued behind a Blob goes around the hooks too, WebSocket's #drainQueue). The connection's pongs come here
+ * too, for `onPong`.
  *
  * Until release() (the session is set up), direct sends wait here: the app can reach the connection through
  * server.clients before its hello is handled, and nothing may reach the client before its session. They
@@ -14,42 +15,43 @@ import { DIRECT_PREFIX, ENVELOPES } from "./resume-wire.js";
  * checkHeldBytes). A connection that closes first drops them (their bytes stay counted, as those of any send
  * the connection could not transmit).
  */
-export class DirectSends {
+export class DirectSends implements ConnectionHooks {
   private readonly connection: Connection;
-  private readonly sendText: Connection["sendText"];
   /** Sends waiting for the session (their bytes in Connection.heldAppBytes); null once it is set up. */
   private held: (() => void)[] | null = [];
   private largestHeld = 0;
+  readonly onPong: (payload: Buffer) => void;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, onPong: (payload: Buffer) => void) {
     this.connection = connection;
-    const send = connection.send;
-    const sendText = connection.sendText;
-    this.sendText = sendText;
-    const sends = this;
-    connection.send = function (payload, isText, transform, borrowed) {
-      if (ENVELOPES.has(payload)) return send.call(this, payload, isText, transform, borrowed);
-      const bytes = Buffer.allocUnsafe(payload.length + 1);
-      bytes[0] = DIRECT_PREFIX[0];
-      payload.copy(bytes, 1);
-      if (sends.held === null) return send.call(this, bytes, isText, transform, false);
-      if (this.protocol.closing || this.finished) return false;
-      return sends.hold(payload.length, () => send.call(this, bytes, isText, transform, false));
-    };
-    connection.sendText = function (text, transform) {
-      if (sends.held === null) {
-        const bytes = sendText.call(this, `\u0000${text}`, transform);
-        return bytes < 0 ? bytes : bytes - 1;
-      }
-      if (this.protocol.closing || this.finished) return -1;
-      const size = Buffer.byteLength(text);
-      return sends.hold(size, () => sendText.call(this, `\u0000${text}`, transform)) ? size : -1;
-    };
+    this.onPong = onPong;
+    connection.hooks = this;
+  }
+
+  send(payload: Buffer, isText: boolean, transform: boolean | undefined, borrowed: boolean): boolean {
+    const connection = this.connection;
+    const bytes = Buffer.allocUnsafe(payload.length + 1);
+    bytes[0] = DIRECT_PREFIX[0];
+    payload.copy(bytes, 1);
+    if (this.held === null) return connection.sendNow(bytes, isText, transform, false);
+    if (connection.protocol.closing || connection.finished) return false;
+    return this.hold(payload.length, () => connection.sendNow(bytes, isText, transform, false));
+  }
+
+  sendText(text: string, transform: boolean | undefined): number {
+    const connection = this.connection;
+    if (this.held === null) {
+      const bytes = connection.sendTextNow(`\u0000${text}`, transform);
+      return bytes < 0 ? bytes : bytes - 1;
+    }
+    if (connection.protocol.closing || connection.finished) return -1;
+    const size = Buffer.byteLength(text);
+    return this.hold(size, () => connection.sendTextNow(`\u0000${text}`, transform)) ? size : -1;
   }
 
   /** Sends a control message (0x02 + JSON: the text as it is), at once. */
   sendControl(text: string): void {
-    this.sendText.call(this.connection, text, undefined);
+    this.connection.sendTextNow(text, undefined);
   }
 
   /** The session is set up: what the app sent meanwhile goes out, in order, and later sends at once. */

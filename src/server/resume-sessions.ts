@@ -107,14 +107,11 @@ export class ResumeSessions implements SessionHost {
     }
     // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
     this.registry.holdSubscriptions(socket);
-    const directSends = new DirectSends(connection);
-    const sendControl = (text: string) => directSends.sendControl(text);
     // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
-    const onPong = connection.onPong;
-    connection.onPong = (payload) => {
-      onPong.call(connection, payload);
+    const directSends = new DirectSends(connection, (payload) => {
       if (payload.equals(TOKEN_PING)) this.tokenArrived(connection);
-    };
+    });
+    const sendControl = (text: string) => directSends.sendControl(text);
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {

@@ -13,9 +13,6 @@ export const CONTROL_MESSAGE = 0x02;
 /** The one-byte prefix of a direct send(). */
 export const DIRECT_PREFIX = Buffer.from([DIRECT_MESSAGE]);
 
-/** Every envelope built (weakly): a direct send must not prefix one queued behind a Blob (resume-session.ts). */
-export const ENVELOPES = new WeakSet<Buffer>();
-
 /**
  * A topic message: 0x01 + "<topic number> <position>\n" + payload. The topic is named by the number this
  * process gives it (announced to each connection by topicAnnouncement() when it subscribes), so that the
@@ -28,7 +25,6 @@ export function envelopeTopicMessage(topicId: number, position: string, payload:
   const bytes = Buffer.allocUnsafe(headerLength + payload.length);
   bytes.write(header, 0, "utf8");
   payload.copy(bytes, headerLength);
-  ENVELOPES.add(bytes);
   return bytes;
 }
 

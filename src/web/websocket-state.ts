@@ -14,6 +14,8 @@ export interface QueuedSend {
   isText: boolean;
   compress: boolean | undefined;
   size: number;
+  /** A topic message (deliverPublished): its bytes are final, so it goes around Connection.hooks. */
+  published: boolean;
 }
 
 /** The bits of WebSocket's #bits. */

@@ -475,6 +475,7 @@ export class WebSocket extends EventTarget {
       isText: text !== null || converted!.isText,
       compress,
       size,
+      published: false,
     };
     (this.#queue ??= []).push(item);
     this.#queuedBytes += item.size;
@@ -680,7 +681,13 @@ export class WebSocket extends EventTarget {
       }
       // Behind a Blob being read: keep send order = wire order.
       const size = message.payload.length;
-      webSocket.#queue.push({ payload: message.payload, isText: message.isText, compress: undefined, size });
+      webSocket.#queue.push({
+        payload: message.payload,
+        isText: message.isText,
+        compress: undefined,
+        size,
+        published: true,
+      });
       webSocket.#queuedBytes += size;
       return true;
     };
@@ -759,7 +766,13 @@ export class WebSocket extends EventTarget {
       this.#queuedBytes -= item.size;
       // Accepted by send() while OPEN, so it is sent even if close() was called since: the Close frame
       // waits for the queue (#startClosingHandshake). Only a connection that can no longer send drops it.
-      const sent = this.#connection?.send(item.payload!, item.isText, item.compress) ?? false;
+      const connection = this.#connection;
+      const sent =
+        connection === null
+          ? false
+          : item.published
+            ? connection.sendNow(item.payload!, item.isText, item.compress)
+            : connection.send(item.payload!, item.isText, item.compress);
       if (!sent) this.#discardedBytes += item.size;
     }
     if (queue.length > 0) return;
