@@ -28,7 +28,8 @@ export class DirectSends implements ConnectionHooks {
     connection.hooks = this;
   }
 
-  send(payload: Buffer, isText: boolean, transform: boolean | undefined, borrowed: boolean): boolean {
+  /** The payload is copied behind its prefix at once, so a borrowed one may change afterwards. */
+  send(payload: Buffer, isText: boolean, transform: boolean | undefined): boolean {
     const connection = this.connection;
     const bytes = Buffer.allocUnsafe(payload.length + 1);
     bytes[0] = DIRECT_PREFIX[0];
