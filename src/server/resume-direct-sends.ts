@@ -1,10 +1,11 @@
 import type { Connection, ConnectionHooks } from "../connection/connection.js";
+import { sendInOrder, type WebSocket } from "../web/websocket.js";
 import { DIRECT_PREFIX } from "./resume-wire.js";
 
 /**
  * Direct sends on a resume connection carry the 0x00 prefix (docs/resume.md). They come here through the
- * connection's hooks (Connection.hooks: plain connections pay one null check); sendControl() goes around
- * them, for control messages. Topic messages do not come here (they are framed once, enveloped already; one
+ * connection's hooks (Connection.hooks: plain connections pay one null check); sendControl() and sendHead()
+ * go around them, for control messages. Topic messages do not come here (they are framed once, enveloped already; one
  * queued behind a Blob goes around the hooks too, WebSocket's #drainQueue). The connection's pongs come here
  * too, for `onPong`.
  *
@@ -16,13 +17,15 @@ import { DIRECT_PREFIX } from "./resume-wire.js";
  * the connection could not transmit).
  */
 export class DirectSends implements ConnectionHooks {
+  private readonly socket: WebSocket;
   private readonly connection: Connection;
   /** Sends waiting for the session (their bytes in Connection.heldAppBytes); null once it is set up. */
   private held: (() => void)[] | null = [];
   private largestHeld = 0;
   readonly onPong: (payload: Buffer) => void;
 
-  constructor(connection: Connection, onPong: (payload: Buffer) => void) {
+  constructor(socket: WebSocket, connection: Connection, onPong: (payload: Buffer) => void) {
+    this.socket = socket;
     this.connection = connection;
     this.onPong = onPong;
     connection.hooks = this;
@@ -50,8 +53,19 @@ export class DirectSends implements ConnectionHooks {
     return this.hold(size, () => connection.sendTextNow(`\u0000${text}`, transform)) ? size : -1;
   }
 
-  /** Sends a control message (0x02 + JSON: the text as it is), at once. */
+  /**
+   * Sends a control message (0x02 + JSON: the text as it is) in send order: behind the topic messages that
+   * wait behind a Blob (an `unsubscribed` or `resumed` must not overtake them).
+   */
   sendControl(text: string): void {
+    sendInOrder(this.socket, text);
+  }
+
+  /**
+   * Sends the head of a session (`reset`, `session`) at once, ahead of anything queued: nothing queued then
+   * is a topic message (none is delivered before the session), and the app's sends must come after it.
+   */
+  sendHead(text: string): void {
     this.connection.sendTextNow(text, undefined);
   }
 

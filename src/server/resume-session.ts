@@ -11,6 +11,12 @@ import { controlMessage, envelopeTopicMessage, topicAnnouncement } from "./resum
 import { type FanOutCounters, SharedMessage } from "./shared-message.js";
 import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
 
+/** How a session writes its control messages (DirectSends). */
+export interface ControlSender {
+  sendControl(text: string): void;
+  sendHead(text: string): void;
+}
+
 // One resumable session on one open connection: the topics it follows (each with the position it started
 // from), the envelope of its messages, and the hold of live messages while its replay is read.
 
@@ -48,7 +54,7 @@ export class ResumeSession implements TopicReceiver {
   private readonly host: SessionHost;
   /** The store's answers still awaited for subscriptions' start positions (async lastPosition). */
   private readonly pending = new Set<Promise<void>>();
-  private readonly sendControlText: (text: string) => void;
+  private readonly controls: ControlSender;
 
   constructor(
     socket: WebSocket,
@@ -56,7 +62,7 @@ export class ResumeSession implements TopicReceiver {
     secretHash: string,
     resumed: boolean,
     host: SessionHost,
-    sendControlText: (text: string) => void,
+    controls: ControlSender,
     publisher: string = newPublisherId(),
   ) {
     this.socket = socket;
@@ -65,12 +71,17 @@ export class ResumeSession implements TopicReceiver {
     this.resumed = resumed;
     this.publisher = publisher;
     this.host = host;
-    this.sendControlText = sendControlText;
+    this.controls = controls;
   }
 
   /** A control message (0x02 + JSON), written ahead of nothing: in send order. */
   sendControl(body: Record<string, unknown>): void {
-    this.sendControlText(controlMessage(body));
+    this.controls.sendControl(controlMessage(body));
+  }
+
+  /** The session's head (`reset`, `session`): ahead of the app's sends queued meanwhile (DirectSends.sendHead). */
+  sendHead(body: Record<string, unknown>): void {
+    this.controls.sendHead(controlMessage(body));
   }
 
   record(expiresAt: number): SessionRecord {

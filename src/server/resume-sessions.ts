@@ -9,7 +9,7 @@ import { identityOf } from "./resume-identity.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { messageOf, RecordSaves } from "./resume-record-saves.js";
 import { readReplays } from "./resume-replay-read.js";
-import { ResumeSession, type SessionHost } from "./resume-session.js";
+import { type ControlSender, ResumeSession, type SessionHost } from "./resume-session.js";
 import {
   comparePositions,
   type ResumeStore,
@@ -108,10 +108,9 @@ export class ResumeSessions implements SessionHost {
     // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
     this.registry.holdSubscriptions(socket);
     // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
-    const directSends = new DirectSends(connection, (payload) => {
+    const directSends = new DirectSends(socket, connection, (payload) => {
       if (payload.equals(TOKEN_PING)) this.tokenArrived(connection);
     });
-    const sendControl = (text: string) => directSends.sendControl(text);
     const gate = new HelloGate(connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
@@ -138,11 +137,11 @@ export class ResumeSessions implements SessionHost {
         gate.release();
       };
       if (hello.type === "hello") {
-        this.startFresh(socket, identity, sendControl, null);
+        this.startFresh(socket, identity, directSends, null);
         done();
         return;
       }
-      const resuming = this.resume(socket, connection, identity, sendControl, hello).then(done, (error) => {
+      const resuming = this.resume(socket, connection, identity, directSends, hello).then(done, (error) => {
         this.report(error as Error);
         gate.release();
         closeWithStatus(
@@ -286,13 +285,13 @@ export class ResumeSessions implements SessionHost {
   private startFresh(
     socket: WebSocket,
     identity: string,
-    sendControl: (text: string) => void,
+    controls: ControlSender,
     reason: ResetReason | null,
   ) {
     const issued = issueToken(identity);
-    const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, sendControl);
-    if (reason !== null) session.sendControl({ type: "reset", reason });
-    session.sendControl({ type: "session", token: issued.token, resumed: false });
+    const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, controls);
+    if (reason !== null) session.sendHead({ type: "reset", reason });
+    session.sendHead({ type: "session", token: issued.token, resumed: false });
     this.attach(session);
     this.changed(session);
   }
@@ -301,13 +300,13 @@ export class ResumeSessions implements SessionHost {
     socket: WebSocket,
     connection: Connection,
     identity: string,
-    sendControl: (text: string) => void,
+    controls: ControlSender,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     // The old connection of a session taken from it (takeLive): terminated at the latest when this ends.
     const retiring: WebSocket[] = [];
     try {
-      await this.resumeInto(socket, connection, identity, sendControl, hello, retiring);
+      await this.resumeInto(socket, connection, identity, controls, hello, retiring);
     } finally {
       terminateAll(retiring);
     }
@@ -317,18 +316,18 @@ export class ResumeSessions implements SessionHost {
     socket: WebSocket,
     connection: Connection,
     identity: string,
-    sendControl: (text: string) => void,
+    controls: ControlSender,
     hello: Extract<Hello, { type: "resume" }>,
     retiring: WebSocket[],
   ): Promise<void> {
     const parsed = parseToken(hello.token);
     // A malformed token or claimed position: the session is left as it is (as for a forged token).
     if (parsed === null || hello.positions === null)
-      return this.startFresh(socket, identity, sendControl, "invalid");
+      return this.startFresh(socket, identity, controls, "invalid");
     // A secret that is not its id's, or a token of another identity (resume.identify): refused before the
     // store is asked, so that it cannot use the owner's record up.
     if (!idMatches(parsed.id, parsed.secret, identity))
-      return this.startFresh(socket, identity, sendControl, "forged");
+      return this.startFresh(socket, identity, controls, "forged");
     const positions = hello.positions;
     const record = await this.take(parsed.id, parsed.secret, retiring);
     const valid = typeof record === "object" && record.expiresAt > Date.now();
@@ -345,9 +344,9 @@ export class ResumeSessions implements SessionHost {
       if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
     }
     if (socket.readyState !== 1) return;
-    if (record === undefined) return this.startFresh(socket, identity, sendControl, "unknown");
-    if (record === "forged") return this.startFresh(socket, identity, sendControl, "forged");
-    if (!valid) return this.startFresh(socket, identity, sendControl, "expired");
+    if (record === undefined) return this.startFresh(socket, identity, controls, "unknown");
+    if (record === "forged") return this.startFresh(socket, identity, controls, "forged");
+    if (!valid) return this.startFresh(socket, identity, controls, "expired");
 
     const session = new ResumeSession(
       socket,
@@ -355,7 +354,7 @@ export class ResumeSessions implements SessionHost {
       issued.secretHash,
       true,
       this,
-      sendControl,
+      controls,
       typeof record.publisher === "string" ? record.publisher : undefined,
     );
     // Each topic starts from the client's last position if it sent one (what it really received), but never
@@ -402,10 +401,10 @@ export class ResumeSessions implements SessionHost {
       // A gap: this session cannot be resumed; the socket starts afresh with no subscription.
       this.detach(socket);
       this.registry.removeSocket(socket);
-      return this.startFresh(socket, identity, sendControl, "gap");
+      return this.startFresh(socket, identity, controls, "gap");
     }
     // The session's topics: the client keeps positions for these only (its next hello stays small).
-    session.sendControl({ type: "session", token: issued.token, resumed: true, topics });
+    session.sendHead({ type: "session", token: issued.token, resumed: true, topics });
     this.pendingAliases.set(connection, parsed.id);
     connection.ping(TOKEN_PING);
     const replayed = session.finishReplay(replays);

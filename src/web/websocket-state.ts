@@ -14,7 +14,7 @@ export interface QueuedSend {
   isText: boolean;
   compress: boolean | undefined;
   size: number;
-  /** A topic message (deliverPublished): its bytes are final, so it goes around Connection.hooks. */
+  /** A topic or control message (deliverPublished, sendInOrder): its bytes are final, so it goes around Connection.hooks. */
   published: boolean;
 }
 

@@ -75,6 +75,18 @@ export function closeWithStatus(webSocket: WebSocket, code: number, reason = "")
 
 let deliverImpl: (webSocket: WebSocket, message: PublishedMessage) => boolean;
 
+let sendInOrderImpl: (webSocket: WebSocket, text: string) => void;
+
+/**
+ * Sends a text message of the server's own (a resumable session's control message, its bytes final: around
+ * Connection.hooks) behind whatever waits in the socket's send queue: a Blob being read and the topic
+ * messages queued behind it (deliverPublished), so that a control message never overtakes the topic
+ * messages it follows (docs/resume.md: send order = wire order).
+ */
+export function sendInOrder(webSocket: WebSocket, text: string): void {
+  sendInOrderImpl(webSocket, text);
+}
+
 /**
  * Writes a topic message to an accepted socket: its shared frame as is, or an ordinary send where the
  * shared bytes cannot go (an extension transforms messages, or sends wait behind a Blob). False: dropped.
@@ -690,6 +702,19 @@ export class WebSocket extends EventTarget {
       });
       webSocket.#queuedBytes += size;
       return true;
+    };
+    sendInOrderImpl = (webSocket, text) => {
+      const connection = webSocket.#connection;
+      if (connection === null) return;
+      const queue = webSocket.#queue;
+      if (queue === null) {
+        connection.sendTextNow(text);
+        return;
+      }
+      const payload = Buffer.from(text, "utf8");
+      const size = payload.length;
+      queue.push({ payload, isText: true, compress: undefined, size, published: true });
+      webSocket.#queuedBytes += size;
     };
     takeImpl = (webSocket, events) => {
       const connection = webSocket.#connection;

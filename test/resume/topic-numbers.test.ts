@@ -153,7 +153,7 @@ describe("topic numbers", () => {
       if (!socket.resumed) socket.subscribe("a");
       socket.addEventListener("message", (event) => {
         if (event.data !== "go") return;
-        // One tick: the topic message waits behind the Blob being read; the control is not queued.
+        // The topic message waits behind the Blob being read, and the `unsubscribed` behind it.
         socket.send(new Blob(["direct"]));
         started.server.publish("a", "m1");
         socket.unsubscribe("a");
