@@ -88,6 +88,22 @@ describe("ws's option names get the sockjet name", () => {
     });
   }
 
+  test("ws's perMessageDeflate names (threshold: 0 compressed nothing, silently) are refused on both sides", async (t) => {
+    assertTypeError(
+      () => new WebSocketServer({ noServer: true, perMessageDeflate: { threshold: 0 } as never }),
+      /^perMessageDeflate\.threshold is ws's name: use thresholdBytes$/,
+    );
+    assertTypeError(
+      () => new WebSocketServer({ noServer: true, perMessageDeflate: { concurrencyLimit: 4 } as never }),
+      /use setZlibConcurrency/,
+    );
+    const peer = await peerServer(t);
+    assertTypeError(
+      () => connect(t, peer.url, [], { perMessageDeflate: { zlibDeflateOptions: {} } } as WebSocketOptions),
+      /^perMessageDeflate\.zlibDeflateOptions is ws's name: use level and memLevel$/,
+    );
+  });
+
   test("new WebSocketServer({ maxPayloadBytes: 0 }) throws (it would refuse every non-empty message)", () => {
     assertTypeError(
       () => new WebSocketServer({ noServer: true, maxPayloadBytes: 0 }),

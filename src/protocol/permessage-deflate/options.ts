@@ -73,10 +73,26 @@ function flag(name: string, value: unknown): boolean {
   return value;
 }
 
+/**
+ * ws's perMessageDeflate names that sockjet spells differently or does not have: ignored without a word, a
+ * `threshold: 0` would leave the default threshold in place (as the top-level names in src/web/ws-option-names.ts).
+ */
+const WS_DEFLATE_NAMES: Record<string, string> = {
+  threshold: "use thresholdBytes",
+  zlibDeflateOptions: "use level and memLevel",
+  zlibInflateOptions: "sockjet's inflate takes no zlib options (maxPayloadBytes bounds what it inflates)",
+  concurrencyLimit: "use setZlibConcurrency(n) (one cap for the process)",
+};
+
 /** Applies the defaults; throws TypeError/RangeError on a value of the wrong type or out of range. */
 export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): ResolvedDeflateOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError("perMessageDeflate options must be an object");
+  }
+  for (const name of Object.keys(options)) {
+    const hint = Object.hasOwn(WS_DEFLATE_NAMES, name) ? WS_DEFLATE_NAMES[name] : undefined;
+    if (hint !== undefined && (options as Record<string, unknown>)[name] !== undefined)
+      throw new TypeError(`perMessageDeflate.${name} is ws's name: ${hint}`);
   }
   return {
     thresholdBytes:
