@@ -724,6 +724,15 @@ export class WebSocket extends EventTarget {
       if (webSocket.#taken) {
         throw new DOMException("The WebSocket already has a WebSocketStream.", "InvalidStateError");
       }
+      // A resumable session's connection (docs/resume.md) speaks sockjet.resume.1: its first message is the
+      // hello, its messages go out with envelopes and prefixes. A stream would read the hello as the app's
+      // and write bare messages the client takes as malformed.
+      if (connection.hooks !== null) {
+        throw new DOMException(
+          "A resumable-session connection (sockjet.resume.1) cannot have a WebSocketStream: use the WebSocket.",
+          "NotSupportedError",
+        );
+      }
       if (connection.messageDelivered) {
         throw new DOMException(
           "The WebSocket has already received messages: make its stream before the first one.",
