@@ -15,6 +15,8 @@ import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
 export interface ControlSender {
   sendControl(text: string): void;
   sendHead(text: string): void;
+  /** The session's head is out: the app's sends held until then follow it (DirectSends.release). */
+  release(): void;
 }
 
 // One resumable session on one open connection: the topics it follows (each with the position it started

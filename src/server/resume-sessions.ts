@@ -126,7 +126,6 @@ export class ResumeSessions implements SessionHost {
         try {
           if (socket.readyState === 1) {
             this.registry.releasePending(socket);
-            directSends.release();
             announce();
           }
         } catch (error) {
@@ -292,6 +291,7 @@ export class ResumeSessions implements SessionHost {
     const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, controls);
     if (reason !== null) session.sendHead({ type: "reset", reason });
     session.sendHead({ type: "session", token: issued.token, resumed: false });
+    controls.release();
     this.attach(session);
     this.changed(session);
   }
@@ -407,6 +407,8 @@ export class ResumeSessions implements SessionHost {
     session.sendHead({ type: "session", token: issued.token, resumed: true, topics });
     this.pendingAliases.set(connection, parsed.id);
     connection.ping(TOKEN_PING);
+    // What the app sent while the resume was handled comes next, before the replay: send order.
+    controls.release();
     const replayed = session.finishReplay(replays);
     session.sendControl({ type: "resumed", replayed });
     this.changed(session);

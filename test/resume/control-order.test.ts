@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import type { ResumeErrorEvent } from "../../src/resume/client.js";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
+import type { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import { allControls, rawResume, resumeClient, startServer, until } from "./helpers.js";
 
@@ -37,23 +38,23 @@ test("unsubscribe and subscribe again while a topic message waits behind a Blob:
   assert.deepEqual(client.events, ["session"], "no drop, no reconnect");
 });
 
-test("a resume whose replay waits behind a file Blob the app sent: 'resumed' comes after the replayed messages", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "sockjet-order-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, "big.bin");
-  writeFileSync(file, Buffer.alloc(2_000_000, "Z"));
-  const blob = await openAsBlob(file);
-
-  /** Has the app send the Blob and a text from server.clients while a replay is read. */
-  class SendingDuringReadStore extends MemoryResumeStore {
-    onRead: (() => void) | null = null;
-    override async readAfter(...args: Parameters<MemoryResumeStore["readAfter"]>) {
-      const read = await super.readAfter(...args);
-      this.onRead?.();
-      this.onRead = null;
-      return read;
-    }
+/** Has `onRead` run (once) when the replay's read is done: the app acts while the resume is handled. */
+class SendingDuringReadStore extends MemoryResumeStore {
+  onRead: (() => void) | null = null;
+  override async readAfter(...args: Parameters<MemoryResumeStore["readAfter"]>) {
+    const read = await super.readAfter(...args);
+    this.onRead?.();
+    this.onRead = null;
+    return read;
   }
+}
+
+/**
+ * A session that got p1 on "news", cut; p2 and p3 published meanwhile; then resumed by a raw client while
+ * `duringRead` runs (with the resuming connection's server side) as the replay is read. Returns what that
+ * connection received, by kind, once `resumed` has come.
+ */
+async function resumeWhile(t: TestContext, duringRead: (side: WebSocket, server: WebSocketServer) => void) {
   const store = new SendingDuringReadStore();
   const started = await startServer(t, { resume: { store } });
   const sockets: WebSocket[] = [];
@@ -72,12 +73,7 @@ test("a resume whose replay waits behind a file Blob the app sent: 'resumed' com
   await until(() => started.server.clients.size === 0, 5000, "the first connection gone");
   started.server.publish("news", "p2");
   started.server.publish("news", "p3");
-
-  store.onRead = () => {
-    const side = [...started.server.clients][0];
-    side.send(blob);
-    side.send("tx");
-  };
+  store.onRead = () => duringRead([...started.server.clients][0], started.server);
   const second = await rawResume(started.url, { type: "resume", token, positions: { news: "1" } });
   t.after(() => second.socket.close());
   await until(
@@ -85,11 +81,23 @@ test("a resume whose replay waits behind a file Blob the app sent: 'resumed' com
     10_000,
     "the resumed control",
   );
-  const kinds = second.messages.map((m) => {
+  return second.messages.map((m) => {
     if (typeof m !== "string") return `direct ${m.length - 1} B`;
     if (m.charCodeAt(0) === 2) return `control ${JSON.parse(m.slice(1)).type}`;
     if (m.charCodeAt(0) === 0) return `direct ${m.slice(1)}`;
     return `topic ${m.slice(m.indexOf("\n") + 1)}`;
+  });
+}
+
+test("a resume whose replay waits behind a file Blob the app sent: 'resumed' comes after the replayed messages", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "sockjet-order-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "big.bin");
+  writeFileSync(file, Buffer.alloc(2_000_000, "Z"));
+  const blob = await openAsBlob(file);
+  const kinds = await resumeWhile(t, (side) => {
+    side.send(blob);
+    side.send("tx");
   });
   assert.deepEqual(kinds, [
     "control topic",
@@ -98,6 +106,22 @@ test("a resume whose replay waits behind a file Blob the app sent: 'resumed' com
     "direct tx",
     "topic p2",
     "topic p3",
+    "control resumed",
+  ]);
+});
+
+test("what the app sends while a resume is handled comes right after the session, before the replay and later publishes", async (t) => {
+  const kinds = await resumeWhile(t, (side, server) => {
+    side.send("tx");
+    server.publish("news", "live");
+  });
+  assert.deepEqual(kinds, [
+    "control topic",
+    "control session",
+    "direct tx",
+    "topic p2",
+    "topic p3",
+    "topic live",
     "control resumed",
   ]);
 });
