@@ -62,10 +62,13 @@ describe("sockjet bench", { concurrency: 2 }, () => {
       `${served.ws}/`,
     ]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(
-      result.stdout,
-      /^sockjet bench ws:\/\/127\.0\.0\.1:\d+\/\n {2}1 connection × 1 in flight, 100-byte text messages, 0\.3 s\n\n/,
-    );
+    // The duration is the one measured: at least the 0.3 s asked for (a loaded machine stretches it).
+    const header =
+      /^sockjet bench ws:\/\/127\.0\.0\.1:\d+\/\n {2}1 connection × 1 in flight, 100-byte text messages, (\d+\.\d) s\n\n/.exec(
+        result.stdout,
+      );
+    assert.ok(header, result.stdout);
+    assert.ok(Number(header[1]) >= 0.3, header[1]);
     for (const row of [
       /msgs\/s +[\d,]+$/m,
       /MB\/s +\d+\.\d\d$/m,
