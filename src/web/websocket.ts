@@ -692,29 +692,14 @@ export class WebSocket extends EventTarget {
         return connection.sendShared(message);
       }
       // Behind a Blob being read: keep send order = wire order.
-      const size = message.payload.length;
-      webSocket.#queue.push({
-        payload: message.payload,
-        isText: message.isText,
-        compress: undefined,
-        size,
-        published: true,
-      });
-      webSocket.#queuedBytes += size;
+      webSocket.#queueFinal(message.payload, message.isText);
       return true;
     };
     sendInOrderImpl = (webSocket, text) => {
       const connection = webSocket.#connection;
       if (connection === null) return;
-      const queue = webSocket.#queue;
-      if (queue === null) {
-        connection.sendTextNow(text);
-        return;
-      }
-      const payload = Buffer.from(text, "utf8");
-      const size = payload.length;
-      queue.push({ payload, isText: true, compress: undefined, size, published: true });
-      webSocket.#queuedBytes += size;
+      if (webSocket.#queue === null) connection.sendTextNow(text);
+      else webSocket.#queueFinal(Buffer.from(text, "utf8"), true);
     };
     takeImpl = (webSocket, events) => {
       const connection = webSocket.#connection;
@@ -790,6 +775,13 @@ export class WebSocket extends EventTarget {
       onServerClosed(this, this.#connection, event);
     }
     this.dispatchEvent(event);
+  }
+
+  /** Queues bytes that are final (a topic or control message: around Connection.hooks) behind a Blob. */
+  #queueFinal(payload: Buffer, isText: boolean): void {
+    const size = payload.length;
+    this.#queue!.push({ payload, isText, compress: undefined, size, published: true });
+    this.#queuedBytes += size;
   }
 
   #drainQueue(): void {
