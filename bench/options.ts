@@ -11,7 +11,7 @@ export const USAGE = `usage: npm run bench -- [options]
                      (raw, ws, sockjet, sockjet-ab, serve; alone, they select the echo part: --only=raw,ws)
   --clients=LIST     clients of the client part (default sockjet,sockjet-ab,ws,undici)
   --sizes=32,1k      echo payload sizes (default 32,1k,64k,1m)
-  --runs=N           repetitions of every case (default 3; the fan-out's 4 per round, interleaved, in 15 rounds)
+  --runs=N           repetitions of every case (default 3; the fan-out's 4 per round, interleaved, in 25 rounds)
   --duration=SECS    measured seconds per run (default 5 for echo, 3 for client and deflate)
   --no-verify        do not check every echoed byte (lengths, opcodes and order are still checked)
   --docs / --no-docs write docs/BENCHMARKS.md and docs/bench-echo.svg (default: only for a full default run;
@@ -37,8 +37,9 @@ export interface Options {
    * fan-out: rounds per case, each with fresh processes (ws: the first only). Its rates swing ±20% run to run
    * on a shared VM, and a pair of processes keeps a bias of its own through its runs (an A/A run measured
    * 1.06×, 1.04–1.07×); the resume ÷ plain target (issue 19) is a 10% margin, judged on the interval over
-   * the rounds of each round's median ratio (15 rounds: between the 4th and the 12th; 9 rounds, used until
-   * 2026-12-05, left three of six shapes undecided at medians of 0.95).
+   * the rounds of each round's median ratio (25 rounds: between the 8th and the 18th). 9 rounds, used until
+   * 2026-12-05, left three of six shapes undecided at medians of 0.95; 15 rounds left one or two undecided
+   * in two of three full runs (docs/resume.md, "Cost").
    */
   fanoutRounds: number;
   idleConns: number;
@@ -122,7 +123,7 @@ export function parseOptions(argv: string[]): Options {
     clientWarmup: quick ? 0.5 : 1,
     fanoutSeconds: quick ? 0.5 : 1,
     fanoutRuns: runs ?? (quick ? 1 : 4),
-    fanoutRounds: quick ? 1 : 15,
+    fanoutRounds: quick ? 1 : 25,
     idleConns: quick ? 2000 : 10_000,
     verify,
     docs: docs ?? !(quick || partial),
