@@ -4,10 +4,11 @@
 //
 //   npm run build && node bench/micro/echo-gc.mjs bench/servers/sockjet-echo.mjs [--size=64k] [NODE_FLAG…]
 //
-// The load generator must be built (bench/out/loadgen: `npm run bench -- --quick` builds it). Measured with
-// it (64 KiB): sockjet-echo 3 Mark-Compacts in 4 s, `sockjet serve` (more code loaded) 55–92, and
-// sockjet-echo-heap.mjs (app-heap.mjs beside it) 23–31.
-import { execFileSync, spawn } from "node:child_process";
+// It needs the load generator, bench/out/loadgen: `gcc -O2 -o bench/out/loadgen bench/loadgen/loadgen.c`
+// (`npm run bench` builds it too). Measured with it (64 KiB; single runs swing): sockjet-echo 3–5
+// Mark-Compacts in 4 s, `sockjet serve` (more code loaded) 55–92, and sockjet-echo-heap.mjs (app-heap.mjs
+// beside it) 23–31.
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,31 +18,54 @@ const args = process.argv.slice(2);
 const script = args.find((a) => !a.startsWith("--"));
 const size = args.find((a) => a.startsWith("--size="))?.slice(7) ?? "64k";
 const nodeFlags = args.filter((a) => a.startsWith("--") && !a.startsWith("--size="));
-if (script === undefined || !existsSync(loadgen)) {
-  console.error("usage: node bench/micro/echo-gc.mjs SERVER_SCRIPT [--size=64k] (needs bench/out/loadgen)");
+if (script === undefined) {
+  console.error("usage: node bench/micro/echo-gc.mjs SERVER_SCRIPT [--size=64k] [NODE_FLAG…]");
   process.exit(2);
 }
+if (!existsSync(loadgen)) {
+  console.error(`no load generator at ${loadgen}: gcc -O2 -o bench/out/loadgen bench/loadgen/loadgen.c`);
+  process.exit(2);
+}
+
 const server = spawn("taskset", ["-c", "0", process.execPath, "--trace-gc", ...nodeFlags, script, "0"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 let output = "";
 let started = false;
+server.on("error", (error) => {
+  console.error(`cannot start the server: ${error.message}`);
+  process.exit(1);
+});
+server.on("exit", (code, signal) => {
+  if (started) return;
+  console.error(`${script} exited (${signal ?? code}) before it printed LISTENING`);
+  process.exit(1);
+});
 server.stdout.on("data", (chunk) => {
   output += chunk;
   const port = /LISTENING (\d+)/.exec(output)?.[1];
   if (port === undefined || started) return;
   started = true;
   const load = ["-p", port, "-c", "64", "-w", "16", "-s", size, "-d", "3", "-W", "1", "-q"];
-  const result = execFileSync("taskset", ["-c", "1", loadgen, ...load], { encoding: "utf8" });
-  server.kill("SIGTERM");
-  server.on("exit", () => {
-    const lines = output.split("\n");
-    const fullGcs = lines.filter((l) => l.includes("Mark-Compact"));
-    const fullMs = fullGcs.reduce((sum, l) => sum + Number(/, ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0), 0);
-    const rate = /msgs_per_s=(\d+)/.exec(result)?.[1];
-    console.log(
-      `${script}: ${rate} msg/s; ${lines.filter((l) => l.includes("Scavenge")).length} scavenges, ` +
-        `${fullGcs.length} Mark-Compacts (${fullMs.toFixed(0)} ms)`,
-    );
+  // Asynchronous, so that the server's --trace-gc lines are read while it runs (a full pipe would stall it).
+  execFile("taskset", ["-c", "1", loadgen, ...load], { encoding: "utf8" }, (error, result, stderr) => {
+    server.once("exit", () => report(error === null ? result : null, stderr));
+    server.kill("SIGTERM");
   });
 });
+
+function report(result, stderr) {
+  if (result === null) {
+    console.error(`the load generator failed: ${stderr.trim()}`);
+    process.exitCode = 1;
+    return;
+  }
+  const lines = output.split("\n");
+  const fullGcs = lines.filter((l) => l.includes("Mark-Compact"));
+  const fullMs = fullGcs.reduce((sum, l) => sum + Number(/, ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0), 0);
+  const rate = /msgs_per_s=(\d+)/.exec(result)?.[1];
+  console.log(
+    `${script}: ${rate} msg/s; ${lines.filter((l) => l.includes("Scavenge")).length} scavenges, ` +
+      `${fullGcs.length} Mark-Compacts (${fullMs.toFixed(0)} ms)`,
+  );
+}
