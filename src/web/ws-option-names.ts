@@ -1,6 +1,7 @@
-// Options named as in `ws` (the package most code moves from) that sockjet spells differently or does not
-// have. They would otherwise be ignored without a word, and `maxPayload: 100 * 1024 * 1024` would silently
-// leave the default limit in place. Other unknown keys are left alone: options are added over time.
+import { rejectWsNames } from "../protocol/renamed-options.js";
+
+// The client's and the server's options named as in `ws` (see src/protocol/renamed-options.ts): e.g.
+// `maxPayload: 100 * 1024 * 1024` would silently leave the default limit in place.
 
 const CLIENT: Record<string, string> = {
   maxPayload: "use maxPayloadBytes",
@@ -32,11 +33,5 @@ const SERVER: Record<string, string> = {
 
 /** Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names. */
 export function rejectWsOptionNames(options: object, side: "client" | "server"): void {
-  const names = side === "client" ? CLIENT : SERVER;
-  for (const name of Object.keys(options)) {
-    const hint = Object.hasOwn(names, name) ? names[name] : undefined;
-    if (hint !== undefined && (options as Record<string, unknown>)[name] !== undefined) {
-      throw new TypeError(`options.${name} is ws's name: ${hint}`);
-    }
-  }
+  rejectWsNames(options, side === "client" ? CLIENT : SERVER, "options");
 }

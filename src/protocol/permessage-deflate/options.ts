@@ -1,6 +1,8 @@
 // The permessage-deflate options (RFC 7692 §7), with their defaults, in one place. The same object configures
 // either role; each parameter's meaning for the client and for the server is spelled out below.
 
+import { rejectWsNames } from "../renamed-options.js";
+
 /** permessage-deflate (RFC 7692) settings, for the client's or the server's `perMessageDeflate` option. */
 export interface PerMessageDeflateOptions {
   /**
@@ -75,7 +77,7 @@ function flag(name: string, value: unknown): boolean {
 
 /**
  * ws's perMessageDeflate names that sockjet spells differently or does not have: ignored without a word, a
- * `threshold: 0` would leave the default threshold in place (as the top-level names in src/web/ws-option-names.ts).
+ * `threshold: 0` would leave the default threshold in place (src/protocol/renamed-options.ts).
  */
 const WS_DEFLATE_NAMES: Record<string, string> = {
   threshold: "use thresholdBytes",
@@ -89,11 +91,7 @@ export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): R
   if (options === null || typeof options !== "object") {
     throw new TypeError("perMessageDeflate options must be an object");
   }
-  for (const name of Object.keys(options)) {
-    const hint = Object.hasOwn(WS_DEFLATE_NAMES, name) ? WS_DEFLATE_NAMES[name] : undefined;
-    if (hint !== undefined && (options as Record<string, unknown>)[name] !== undefined)
-      throw new TypeError(`perMessageDeflate.${name} is ws's name: ${hint}`);
-  }
+  rejectWsNames(options, WS_DEFLATE_NAMES, "perMessageDeflate");
   return {
     thresholdBytes:
       options.thresholdBytes === undefined
