@@ -74,7 +74,8 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   private get closeTimeoutMs(): number {
     return this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
-  private get maxBufferedBytes(): number {
+  /** The most bytes that may wait to be sent (ConnectionOptions.maxBufferedBytes; none: no limit). */
+  get maxBufferedBytes(): number {
     return this.options.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
   }
   private get slowConsumer(): "close" | "pause" {
@@ -462,6 +463,17 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
       return;
     }
     this.socket.write(EMPTY, (error) => callback(error == null));
+  }
+
+  /**
+   * Paces a writer that must stay within maxBufferedBytes (a resume replay, src/server/resume-session.ts):
+   * true if `size` more bytes fit now (nothing waiting: a message of any size fits), else a promise of the
+   * moment they do, by whenSent (false: the socket went away first).
+   */
+  roomFor(size: number): true | Promise<boolean> {
+    const limit = Math.max(0, this.maxBufferedBytes - size);
+    if (!this.finished && !this.protocol.sendPending && this.waitingBytes <= limit) return true;
+    return new Promise((resolve) => this.whenSent(limit, resolve));
   }
 
   /** True while we do not read the peer (backpressure, answers owed, the rate limiter's hold). */

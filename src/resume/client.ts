@@ -741,8 +741,8 @@ export class ResumableWebSocket extends EventTarget {
   /**
    * send() goes straight out: a session is set up on this connection and, after a resume, its replay is over.
    * Until then the server holds what comes behind the hello for the app; a connection closed during its
-   * replay (e.g. 1013, a replay past maxBufferedBytes) is never handed to the app, and what was sent on it
-   * would be lost: it waits here for the next connection instead.
+   * replay (e.g. cut, or 1013: live messages held behind it past maxBufferedBytes) is never handed to the
+   * app, and what was sent on it would be lost: it waits here for the next connection instead.
    */
   private get canSend(): boolean {
     // A WebSocket that is closing discards what it is given (WHATWG send() step 2): it waits for the next.

@@ -48,6 +48,9 @@ export class ResumeSession implements TopicReceiver {
   private readonly topicIds = new Map<string, number>();
   /** topic → live messages held while its replay is read; null once no replay runs. */
   private held: Map<string, PositionedMessage[]> | null = null;
+  /** The payload bytes held, and the most that may be (the connection's maxBufferedBytes). */
+  private heldBytes = 0;
+  private heldLimit = Number.POSITIVE_INFINITY;
   /**
    * topic → the last position its replay wrote, until a later live message has come: an async store may
    * deliver live, after the replay, a message the replay carried already (its append settled late).
@@ -102,6 +105,10 @@ export class ResumeSession implements TopicReceiver {
   receive(topic: string, message: PositionedMessage): boolean {
     const held = this.held?.get(topic);
     if (held !== undefined) {
+      // Bounded as a send buffer is: a client too slow for its replay and the live messages behind it
+      // resumes later from further on (1013), rather than the server holding without limit.
+      this.heldBytes += message.plain.payload.length;
+      if (this.heldBytes > this.heldLimit) return this.dropped();
       held.push(message);
       return true;
     }
@@ -190,49 +197,79 @@ export class ResumeSession implements TopicReceiver {
 
   // ---- replay ----------------------------------------------------------------------------------------------
 
-  /** From now on, live messages of `topics` are held until finishReplay(). */
-  holdLive(topics: Iterable<string>): void {
+  /**
+   * From now on, live messages of `topics` are held until finishReplay() has written the topic's replay;
+   * past `limit` payload bytes held, the connection is closed (1013) and the client resumes later.
+   */
+  holdLive(topics: Iterable<string>, limit: number): void {
     this.held = new Map();
+    this.heldBytes = 0;
+    this.heldLimit = limit;
     for (const topic of topics) this.held.set(topic, []);
   }
 
   /**
    * Writes each topic's replay (what the store holds after its start position), then the live messages held
-   * meanwhile that the replay did not carry (by position), and stops holding. Returns the messages written.
+   * meanwhile that the replay did not carry (by position), and stops holding the topic. The writes are paced
+   * by `room` (Connection.roomFor): a replay waits for the client to read rather than pass maxBufferedBytes,
+   * which would close the connection on every resume of a client that fell far behind. Resolves with the
+   * messages written, or null if the connection went away first.
    */
-  finishReplay(replays: Map<string, StoredMessage[]>): number {
+  async finishReplay(replays: Map<string, StoredMessage[]>, room: Room): Promise<number | null> {
     let written = 0;
-    const held = this.held ?? new Map<string, PositionedMessage[]>();
-    this.held = null;
-    for (const [topic, messages] of replays) {
-      // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
-      // come from a close): nothing to write.
-      if (!this.topics.has(topic)) continue;
-      let last = this.topics.get(topic)!;
-      const topicId = this.topicIds.get(topic)!;
-      for (const message of messages) {
-        last = message.position;
-        // Its own publish (socket.publish): live, it was not sent to it either.
-        if (message.publisher === this.publisher) continue;
-        const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
-        this.deliver(new SharedMessage(bytes, message.isText, this.host.counters));
-        written++;
+    try {
+      for (const [topic, messages] of replays) {
+        // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
+        // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
+        const held = this.held?.get(topic);
+        if (held === undefined || !this.topics.has(topic)) continue;
+        let last = this.topics.get(topic)!;
+        const topicId = this.topicIds.get(topic)!;
+        for (const message of messages) {
+          if (this.held?.get(topic) !== held) break;
+          last = message.position;
+          // Its own publish (socket.publish): live, it was not sent to it either.
+          if (message.publisher === this.publisher) continue;
+          const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
+          const sent = this.writePaced(new SharedMessage(bytes, message.isText, this.host.counters), room);
+          if (sent !== true && !(await sent)) return null;
+          written++;
+        }
+        // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
+        // Live messages keep joining the list while it is written; the topic goes live after the last.
+        for (let i = 0; i < held.length && this.held?.get(topic) === held; i++) {
+          const live = held[i];
+          this.heldBytes -= live.plain.payload.length;
+          if (comparePositions(live.position, last) <= 0) continue;
+          const sent = this.writePaced(live.enveloped(this.host.counters), room);
+          if (sent !== true && !(await sent)) return null;
+          last = live.position;
+        }
+        if (this.held?.get(topic) !== held) continue;
+        this.held.delete(topic);
+        if (last !== "") {
+          this.replayedTo ??= new Map();
+          this.replayedTo.set(topic, last);
+        }
       }
-      // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
-      for (const live of held.get(topic) ?? []) {
-        if (comparePositions(live.position, last) <= 0) continue;
-        this.deliver(live.enveloped(this.host.counters));
-        last = live.position;
-      }
-      if (last !== "") {
-        this.replayedTo ??= new Map();
-        this.replayedTo.set(topic, last);
-      }
+    } finally {
+      this.held = null;
     }
     if (this.replayedTo === null) this.host.caughtUp(this);
     return written;
   }
+
+  /** Writes one message of the replay once it fits (true/false now, or later: false if it could not). */
+  private writePaced(message: SharedMessage, room: Room): boolean | Promise<boolean> {
+    const fits = room(message.payload.length);
+    // Closed meanwhile (a held overflow, the app): the rest is for the next resume.
+    if (fits === true) return this.socket.readyState === 1 && this.deliver(message);
+    return fits.then((ok) => ok && this.socket.readyState === 1 && this.deliver(message));
+  }
 }
+
+/** Room for a message's bytes in the connection's send buffer: now (true), or when (Connection.roomFor). */
+export type Room = (size: number) => true | Promise<boolean>;
 
 /** A session's publisher id: 12 random bytes, base64url (unique, not a secret). */
 function newPublisherId(): string {

@@ -373,7 +373,7 @@ export class ResumeSessions implements SessionHost {
       );
     }
     // Subscribed first, with live messages held: nothing published while the replay is read is missed.
-    session.holdLive(topics);
+    session.holdLive(topics, connection.maxBufferedBytes);
     this.attach(session);
     // The app's own subscriptions wait (TopicRegistry.pendingTopics) until the session is set up.
     for (const topic of topics) this.registry.subscribeNow(socket, topic);
@@ -409,7 +409,9 @@ export class ResumeSessions implements SessionHost {
     connection.ping(TOKEN_PING);
     // What the app sent while the resume was handled comes next, before the replay: send order.
     controls.release();
-    const replayed = session.finishReplay(replays);
+    const replayed = await session.finishReplay(replays, (size) => connection.roomFor(size));
+    // Gone during the replay: the client resumes again from the positions it got (docs/resume.md).
+    if (replayed === null || socket.readyState !== 1) return;
     session.sendControl({ type: "resumed", replayed });
     this.changed(session);
   }

@@ -23,6 +23,8 @@ export interface Relay {
   /** Stops reading from the server (a client that does not keep up); resumeReading() reads again. */
   pauseReading(): void;
   resumeReading(): void;
+  /** New connections stop reading from the server after its first chunk (the 101), until resumeReading(). */
+  stallNewConnections(stall: boolean): void;
   /**
    * From now on, what clients send after their first chunk (the HTTP request) waits in the relay until
    * releaseClientData(): a hello slow on its way. What waited for a connection gone meanwhile is dropped.
@@ -37,6 +39,7 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
   let target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
   let holding = false;
+  let stallNew = false;
   const held: [net.Socket, Buffer][] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
@@ -49,6 +52,8 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
       if (holding && chunks++ > 0) held.push([upstream, chunk]);
       else upstream.write(chunk);
     });
+    // Stalled from the start: the server's first bytes (the 101) pass, nothing after them is read.
+    if (stallNew) upstream.once("data", () => upstream.pause());
     // A cut client side: what the server still sends goes nowhere (a black hole, as on a dead network).
     upstream.on("data", (chunk) => {
       if (!client.destroyed) client.write(chunk);
@@ -90,6 +95,9 @@ export async function startRelay(t: TestContext, targetUrl: string): Promise<Rel
     },
     resumeReading() {
       for (const [, upstream] of pairs) upstream.resume();
+    },
+    stallNewConnections(stall: boolean) {
+      stallNew = stall;
     },
     holdClientData() {
       holding = true;
