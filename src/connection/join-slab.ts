@@ -16,8 +16,10 @@ let joinUsed = 0;
 /** Bytes of the join slab are in a write still queued: later joins go after them, or in a new slab. */
 let joinPinned = false;
 
-/** `chunks` (`bytes` in all, at most JOIN_SLAB_SIZE) joined in the join slab, for a write at once. */
-export function joinInSlab(chunks: Buffer[], bytes: number): Buffer {
+/**
+ * `chunks[from, to)` (`bytes` in all, at most JOIN_SLAB_SIZE) joined in the join slab, for a write at once.
+ */
+export function joinInSlab(chunks: Buffer[], bytes: number, from = 0, to = chunks.length): Buffer {
   if (!joinPinned) joinUsed = 0;
   else if (joinUsed + bytes > JOIN_SLAB_SIZE) {
     joinSlab = Buffer.allocUnsafeSlow(JOIN_SLAB_SIZE);
@@ -26,9 +28,9 @@ export function joinInSlab(chunks: Buffer[], bytes: number): Buffer {
   }
   const start = joinUsed;
   let at = start;
-  for (const chunk of chunks) {
-    joinSlab.set(chunk, at);
-    at += chunk.length;
+  for (let i = from; i < to; i++) {
+    joinSlab.set(chunks[i], at);
+    at += chunks[i].length;
   }
   joinUsed = at;
   return joinSlab.subarray(start, at);

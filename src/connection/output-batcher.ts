@@ -16,6 +16,9 @@ import { JOIN_SLAB_SIZE, joinInSlab, joinLeftQueued } from "./join-slab.js";
 // those go out as a writev (cork/uncork), so that large payloads are not copied.
 
 const JOIN_LIMIT = 16 * 1024;
+
+/** A write's callback: the batch's, on its last write only. */
+type WriteDone = ((error?: Error | null) => void) | undefined;
 /**
  * Batches of up to a slab (64 KiB) whose chunks average at most this are joined in the join slab too, when
  * it can take them: a chunk costs a cork/writev more JavaScript than copying 8 KiB (a 1 KiB fan-out of 16
@@ -359,38 +362,54 @@ export class OutputBatcher {
   }
 
   /** Writes a batch of several chunks: joined (in the join slab where it can be), or as a writev. */
-  private writeChunks(
-    socket: Duplex,
-    chunks: Buffer[],
-    bytes: number,
-    done: ((error?: Error | null) => void) | undefined,
-  ): void {
+  private writeChunks(socket: Duplex, chunks: Buffer[], bytes: number, done: WriteDone): void {
     // A join is for a write that should go to the kernel at once: a plain TCP socket with nothing queued
     // (elsewhere the bytes may be read after the write returns).
-    if (
-      this.pooling &&
-      socket.writableLength === 0 &&
-      bytes <= JOIN_SLAB_SIZE &&
-      bytes <= chunks.length * JOIN_AVERAGE_MAX
-    ) {
-      socket.write(joinInSlab(chunks, bytes), done);
-      if (socket.writableLength > 0) joinLeftQueued();
-    } else if (bytes <= JOIN_LIMIT) {
+    let from = 0;
+    if (this.pooling && socket.writableLength === 0 && bytes <= chunks.length * JOIN_AVERAGE_MAX) {
+      // Larger than the slab (a publishing client's window of 64 frames of 1 KiB): joined a slab at a time
+      // while the kernel takes each join at once (the slab is then free again), rather than one writev of
+      // them all, which costs a socket.write per chunk.
+      from = this.writeJoins(socket, chunks, done);
+      if (from === chunks.length) return;
+      bytes = 0;
+      for (let i = from; i < chunks.length; i++) bytes += chunks[i].length;
+    }
+    if (from === 0 && bytes <= JOIN_LIMIT) {
       socket.write(Buffer.concat(chunks, bytes), done);
-    } else {
-      socket.cork();
-      const last = chunks.length - 1;
-      for (let i = 0; i < last; i++) socket.write(chunks[i]);
-      // The last chunk's callback comes after all the batch's chunks have been written (in order).
-      socket.write(chunks[last], done);
-      socket.uncork();
-      for (const chunk of chunks) {
-        if (chunk.buffer === slab.buffer) {
-          this.checkSlabWritten();
-          break;
-        }
+      return;
+    }
+    socket.cork();
+    const last = chunks.length - 1;
+    for (let i = from; i < last; i++) socket.write(chunks[i]);
+    // The last chunk's callback comes after all the batch's chunks have been written (in order).
+    socket.write(chunks[last], done);
+    socket.uncork();
+    for (let i = from; i <= last; i++) {
+      if (chunks[i].buffer === slab.buffer) {
+        this.checkSlabWritten();
+        break;
       }
     }
+  }
+
+  /**
+   * Writes `chunks` from the front in joins of up to JOIN_SLAB_SIZE, until one is left queued (the slab is
+   * then pinned: what follows goes as a writev) or a chunk is larger than the slab. Returns how many were
+   * written; `done` goes with the last chunk's write.
+   */
+  private writeJoins(socket: Duplex, chunks: Buffer[], done: WriteDone): number {
+    let from = 0;
+    while (from < chunks.length && socket.writableLength === 0) {
+      let to = from;
+      let bytes = 0;
+      while (to < chunks.length && bytes + chunks[to].length <= JOIN_SLAB_SIZE) bytes += chunks[to++].length;
+      if (to === from) break;
+      socket.write(joinInSlab(chunks, bytes, from, to), to === chunks.length ? done : undefined);
+      if (socket.writableLength > 0) joinLeftQueued();
+      from = to;
+    }
+    return from;
   }
 
   /**

@@ -89,6 +89,28 @@ describe("OutputBatcher", () => {
     }
   });
 
+  test("a batch of small frames larger than the join slab leaves in slab-sized joins, not a write per frame", async () => {
+    const { socket, writes } = await openSocket();
+    const batcher = new OutputBatcher(socket);
+    const sent: Buffer[] = [];
+    batcher.beginBurst();
+    // 100 frames of 1 KiB: 100 KiB, over the 64 KiB join slab; each frame a chunk of its own.
+    for (let i = 0; i < 100; i++) {
+      const frame = Buffer.alloc(1024, i & 0xff);
+      frame.writeUInt16BE(i, 0);
+      batcher.push(frame);
+      sent.push(frame);
+    }
+    batcher.endBurst();
+    assert.ok((await allReceived(socket, 100 * 1024)).equals(Buffer.concat(sent)), "every byte, in order");
+    // A flowing loopback socket takes each join at once: 64 + 36 KiB. (Were one left queued, the rest would
+    // go as a writev, a write per chunk.)
+    assert.deepEqual(
+      writes.map((w) => w.length),
+      [64 * 1024, 36 * 1024],
+    );
+  });
+
   test("frames built in place in the shared slab: several connections interleaved, across slab refills", async () => {
     const a = await openSocket();
     const b = await openSocket();

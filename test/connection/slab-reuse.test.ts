@@ -201,10 +201,12 @@ describe("the slab that batches of several chunks are joined in", () => {
     return frames;
   }
 
-  // 64 × 200 B: 12.8 KB, under the join limit; 48 × 1 KiB: 48 KiB, joined for its small chunks.
+  // 64 × 200 B: 12.8 KB, under the join limit; 48 × 1 KiB: 48 KiB, joined for its small chunks; 150 × 1 KiB:
+  // larger than the join slab, joined a slab at a time while the kernel takes each.
   for (const [count, size] of [
     [64, 200],
     [48, 1024],
+    [150, 1024],
   ]) {
     test(`a stalled peer's queued join is not overwritten by the joins of other connections (${count} × ${size} B)`, async () => {
       const { stalled, busy, slow, fast } = await stalledAndBusy();
