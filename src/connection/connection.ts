@@ -466,12 +466,12 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   }
 
   /**
-   * Paces a writer that must stay within maxBufferedBytes (a resume replay, src/server/resume-session.ts):
+   * Paces a writer that must keep at most `most` bytes waiting (a resume replay, src/server/resume-session.ts):
    * true if `size` more bytes fit now (nothing waiting: a message of any size fits), else a promise of the
-   * moment they do, by whenSent (false: the socket went away first).
+   * moment everything queued before has reached the kernel, by whenSent (false: the socket went away first).
    */
-  roomFor(size: number): true | Promise<boolean> {
-    const limit = Math.max(0, this.maxBufferedBytes - size);
+  roomFor(size: number, most: number): true | Promise<boolean> {
+    const limit = Math.max(0, most - size);
     if (!this.finished && !this.protocol.sendPending && this.waitingBytes <= limit) return true;
     return new Promise((resolve) => this.whenSent(limit, resolve));
   }

@@ -3,17 +3,27 @@ import type { ConnectionEvents } from "../connection/connection-options.js";
 import { type Hello, parseHello } from "./resume-wire.js";
 
 /**
+ * Most bytes of app messages kept behind the hello while it is handled; past them the input is held
+ * (Connection.pauseForReader). The client helper sends nothing before its session (after a resume, before
+ * its replay is over), so this is for other clients.
+ */
+const EARLY_MAX_BYTES = 1024 * 1024;
+
+/**
  * The connection's events until the hello is handled: the first message is the hello (not the app's), and
- * the input is held after it (Connection.pauseForReader) until release(), when the WebSocket's own events
- * are put back and what arrived meanwhile is delivered to the app, in order.
+ * the app's messages after it are kept until release(), when the WebSocket's own events are put back and
+ * they are delivered to the app, in order. The socket is still read meanwhile (up to EARLY_MAX_BYTES of
+ * messages), so that a resume's replay, paced by the client's reading, still sees its Close, pongs and
+ * the keepalive's verdict: a client that stops reading mid-replay is not held forever.
  */
 export class HelloGate implements ConnectionEvents {
   private readonly connection: Connection;
   private readonly previous: ConnectionEvents;
   private readonly onHello: (hello: Hello) => void;
   private helloSeen = false;
-  /** Messages that came with the hello, before the pause took hold. */
+  /** Messages that came behind the hello, and their bytes. */
   private early: [Buffer, boolean][] = [];
+  private earlyBytes = 0;
 
   constructor(connection: Connection, onHello: (hello: Hello) => void) {
     this.connection = connection;
@@ -26,6 +36,7 @@ export class HelloGate implements ConnectionEvents {
     this.connection.takeEvents(this.previous);
     for (const [data, isText] of this.early) this.previous.onMessage(data, isText);
     this.early = [];
+    this.earlyBytes = 0;
     this.connection.resumeForReader();
   }
 
@@ -33,10 +44,11 @@ export class HelloGate implements ConnectionEvents {
     if (this.helloSeen) {
       // The protocol may reuse its buffer: keep a copy.
       this.early.push([Buffer.from(data), isText]);
+      this.earlyBytes += data.length;
+      if (this.earlyBytes > EARLY_MAX_BYTES) this.connection.pauseForReader();
       return;
     }
     this.helloSeen = true;
-    this.connection.pauseForReader();
     this.onHello(parseHello(data, isText));
   }
   onPing(payload: Buffer): void {

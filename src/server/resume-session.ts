@@ -107,8 +107,10 @@ export class ResumeSession implements TopicReceiver {
     if (held !== undefined) {
       // Bounded as a send buffer is: a client too slow for its replay and the live messages behind it
       // resumes later from further on (1013), rather than the server holding without limit.
-      this.heldBytes += message.plain.payload.length;
-      if (this.heldBytes > this.heldLimit) return this.dropped();
+      // One message of any size may wait alone, as in a send buffer (Connection.checkSlowConsumer).
+      const size = message.plain.payload.length;
+      this.heldBytes += size;
+      if (this.heldBytes > this.heldLimit && this.heldBytes > size) return this.dropped();
       held.push(message);
       return true;
     }
@@ -120,7 +122,8 @@ export class ResumeSession implements TopicReceiver {
         this.replayedTo.delete(topic);
         if (this.replayedTo.size === 0) {
           this.replayedTo = null;
-          this.host.caughtUp(this);
+          // Other topics' replays still running: the fast path would pass their held lists and seams.
+          if (this.held === null) this.host.caughtUp(this);
         }
       }
     }
@@ -185,7 +188,11 @@ export class ResumeSession implements TopicReceiver {
   unsubscribed(topic: string): void {
     this.topics.delete(topic);
     this.topicIds.delete(topic);
-    this.held?.delete(topic);
+    const held = this.held?.get(topic);
+    if (held !== undefined) {
+      this.heldBytes -= payloadBytes(held);
+      this.held!.delete(topic);
+    }
     if (this.replayedTo?.delete(topic) && this.replayedTo.size === 0) {
       this.replayedTo = null;
       if (this.held === null) this.host.caughtUp(this);
@@ -237,15 +244,16 @@ export class ResumeSession implements TopicReceiver {
         }
         // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
         // Live messages keep joining the list while it is written; the topic goes live after the last.
+        // (Its bytes stay counted against the limit until it is all written.)
         for (let i = 0; i < held.length && this.held?.get(topic) === held; i++) {
           const live = held[i];
-          this.heldBytes -= live.plain.payload.length;
           if (comparePositions(live.position, last) <= 0) continue;
           const sent = this.writePaced(live.enveloped(this.host.counters), room);
           if (sent !== true && !(await sent)) return null;
           last = live.position;
         }
         if (this.held?.get(topic) !== held) continue;
+        this.heldBytes -= payloadBytes(held);
         this.held.delete(topic);
         if (last !== "") {
           this.replayedTo ??= new Map();
@@ -254,18 +262,28 @@ export class ResumeSession implements TopicReceiver {
       }
     } finally {
       this.held = null;
+      this.heldBytes = 0;
     }
     if (this.replayedTo === null) this.host.caughtUp(this);
     return written;
   }
 
-  /** Writes one message of the replay once it fits (true/false now, or later: false if it could not). */
+  /**
+   * Writes one message of the replay once it fits (true/false now, or later: false if it could not). Asked
+   * again after each wait: live messages and the app's sends may have filled the buffer meanwhile.
+   */
   private writePaced(message: SharedMessage, room: Room): boolean | Promise<boolean> {
     const fits = room(message.payload.length);
     // Closed meanwhile (a held overflow, the app): the rest is for the next resume.
     if (fits === true) return this.socket.readyState === 1 && this.deliver(message);
-    return fits.then((ok) => ok && this.socket.readyState === 1 && this.deliver(message));
+    return fits.then((ok) => ok && this.writePaced(message, room));
   }
+}
+
+function payloadBytes(messages: PositionedMessage[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += message.plain.payload.length;
+  return bytes;
 }
 
 /** Room for a message's bytes in the connection's send buffer: now (true), or when (Connection.roomFor). */

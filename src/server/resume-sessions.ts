@@ -409,7 +409,10 @@ export class ResumeSessions implements SessionHost {
     connection.ping(TOKEN_PING);
     // What the app sent while the resume was handled comes next, before the replay: send order.
     controls.release();
-    const replayed = await session.finishReplay(replays, (size) => connection.roomFor(size));
+    // Paced to half of maxBufferedBytes: live messages of topics already caught up, and the app's sends, have
+    // the other half (past the limit they would close the connection).
+    const most = connection.maxBufferedBytes / 2;
+    const replayed = await session.finishReplay(replays, (size) => connection.roomFor(size, most));
     // Gone during the replay: the client resumes again from the positions it got (docs/resume.md).
     if (replayed === null || socket.readyState !== 1) return;
     session.sendControl({ type: "resumed", replayed });
