@@ -1,13 +1,18 @@
 import type { Connection } from "../connection/connection.js";
 import type { ConnectionEvents } from "../connection/connection-options.js";
+import { CloseCode } from "../protocol/constants.js";
 import { type Hello, parseHello } from "./resume-wire.js";
 
 /**
- * Most bytes of app messages kept behind the hello while it is handled; past them the input is held
- * (Connection.pauseForReader). The client helper sends nothing before its session (after a resume, before
- * its replay is over), so this is for other clients.
+ * Most bytes of app messages kept behind the hello while it is handled, each message counted with
+ * EARLY_MESSAGE_OVERHEAD (what keeping it costs in memory, so that empty messages are bounded too). Past
+ * them the connection is closed (1008): pausing the input instead would hide the peer's pongs from the
+ * keepalive, and a resume waiting on the peer (its replay) could then be held forever. The client helper
+ * sends nothing before its session (after a resume, before its replay is over), so this is for other
+ * clients.
  */
 const EARLY_MAX_BYTES = 1024 * 1024;
+const EARLY_MESSAGE_OVERHEAD = 64;
 
 /**
  * The connection's events until the hello is handled: the first message is the hello (not the app's), and
@@ -42,10 +47,19 @@ export class HelloGate implements ConnectionEvents {
 
   onMessage(data: Buffer, isText: boolean): void {
     if (this.helloSeen) {
+      if (this.earlyBytes > EARLY_MAX_BYTES) return;
+      this.earlyBytes += data.length + EARLY_MESSAGE_OVERHEAD;
+      if (this.earlyBytes > EARLY_MAX_BYTES) {
+        // RFC 6455 §7.4.1: 1008, a message that violates the server's policy.
+        this.early = [];
+        this.connection.close(
+          CloseCode.PolicyViolation,
+          "sockjet.resume: over 1 MiB sent behind the hello; send once the session is up",
+        );
+        return;
+      }
       // The protocol may reuse its buffer: keep a copy.
       this.early.push([Buffer.from(data), isText]);
-      this.earlyBytes += data.length;
-      if (this.earlyBytes > EARLY_MAX_BYTES) this.connection.pauseForReader();
       return;
     }
     this.helloSeen = true;

@@ -230,31 +230,37 @@ export class ResumeSession implements TopicReceiver {
         // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
         const held = this.held?.get(topic);
         if (held === undefined || !this.topics.has(topic)) continue;
+        const wanted = () => this.held?.get(topic) === held;
         let last = this.topics.get(topic)!;
         const topicId = this.topicIds.get(topic)!;
         for (const message of messages) {
-          if (this.held?.get(topic) !== held) break;
           last = message.position;
           // Its own publish (socket.publish): live, it was not sent to it either.
           if (message.publisher === this.publisher) continue;
           const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
-          const sent = this.writePaced(new SharedMessage(bytes, message.isText, this.host.counters), room);
+          const sent = this.writePaced(
+            new SharedMessage(bytes, message.isText, this.host.counters),
+            room,
+            wanted,
+          );
           if (sent !== true && !(await sent)) return null;
+          // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
+          if (!wanted()) break;
           written++;
         }
         // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
         // Live messages keep joining the list while it is written; the topic goes live after the last.
         // (Its bytes stay counted against the limit until it is all written.)
-        for (let i = 0; i < held.length && this.held?.get(topic) === held; i++) {
+        for (let i = 0; i < held.length && wanted(); i++) {
           const live = held[i];
           if (comparePositions(live.position, last) <= 0) continue;
-          const sent = this.writePaced(live.enveloped(this.host.counters), room);
+          const sent = this.writePaced(live.enveloped(this.host.counters), room, wanted);
           if (sent !== true && !(await sent)) return null;
           last = live.position;
         }
-        if (this.held?.get(topic) !== held) continue;
+        if (!wanted()) continue;
         this.heldBytes -= payloadBytes(held);
-        this.held.delete(topic);
+        this.held!.delete(topic);
         if (last !== "") {
           this.replayedTo ??= new Map();
           this.replayedTo.set(topic, last);
@@ -269,14 +275,15 @@ export class ResumeSession implements TopicReceiver {
   }
 
   /**
-   * Writes one message of the replay once it fits (true/false now, or later: false if it could not). Asked
-   * again after each wait: live messages and the app's sends may have filled the buffer meanwhile.
+   * Writes one message of the replay once it fits: true (written, or no longer `wanted` after a wait) or
+   * false (the connection went away), now or later. Room is asked again after each wait: live messages and
+   * the app's sends may have filled the buffer meanwhile.
    */
-  private writePaced(message: SharedMessage, room: Room): boolean | Promise<boolean> {
+  private writePaced(message: SharedMessage, room: Room, wanted: () => boolean): boolean | Promise<boolean> {
     const fits = room(message.payload.length);
     // Closed meanwhile (a held overflow, the app): the rest is for the next resume.
     if (fits === true) return this.socket.readyState === 1 && this.deliver(message);
-    return fits.then((ok) => ok && this.writePaced(message, room));
+    return fits.then((ok) => ok && (!wanted() || this.writePaced(message, room, wanted)));
   }
 }
 

@@ -407,6 +407,9 @@ export class ResumeSessions implements SessionHost {
     session.sendHead({ type: "session", token: issued.token, resumed: true, topics });
     this.pendingAliases.set(connection, parsed.id);
     connection.ping(TOKEN_PING);
+    // Saved now, not after the replay (which waits on the client's reading): with a distributing store a
+    // cut during the replay must find the session's record for a resume on another process.
+    this.changed(session);
     // What the app sent while the resume was handled comes next, before the replay: send order.
     controls.release();
     // Paced to half of maxBufferedBytes: live messages of topics already caught up, and the app's sends, have

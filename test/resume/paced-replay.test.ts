@@ -7,7 +7,16 @@ import { once } from "node:events";
 import net from "node:net";
 import { describe, type TestContext, test } from "node:test";
 import type { ResumeEvent } from "../../src/resume/client.js";
-import { HOST, type RecordingClient, resumeClient, startRelay, startServer, until } from "./helpers.js";
+import {
+  allControls,
+  HOST,
+  type RecordingClient,
+  rawResume,
+  resumeClient,
+  startRelay,
+  startServer,
+  until,
+} from "./helpers.js";
 
 const big = "x".repeat(64 * 1024);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -219,6 +228,40 @@ describe("a topic unsubscribed during the replay", () => {
     relay.resumeReading();
     await until(() => firstWords(client, "y").length === 7, 20_000, "y's live messages");
     assert.deepEqual(codes, [1013], "the first close only");
+  });
+});
+
+describe("an unsubscribe while the topic's replay waits for room", () => {
+  test("no message of the topic follows its `unsubscribed`; `resumed` counts what was written", async (t) => {
+    const started = await startServer(t, { resume: {}, maxBufferedBytes: 64 * 1024 });
+    started.server.on("connection", (socket) => {
+      if (!socket.resumed) socket.subscribe("t");
+    });
+    const first = await rawResume(started.url, { type: "hello" });
+    await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
+    const token = allControls(first.messages).find((c) => c.type === "session")!.token as string;
+    first.socket.close();
+    await first.closed;
+    await until(() => started.server.clients.size === 0, 5000, "the first connection gone");
+    for (let i = 0; i < 150; i++) started.server.publish("t", `${i} ${big}`);
+    const relay = await startRelay(t, started.url);
+    relay.stallNewConnections(true);
+    const second = await rawResume(relay.url, { type: "resume", token, positions: {} });
+    await sleep(300);
+    const resuming = [...started.server.clients].find((socket) => socket.readyState === 1)!;
+    assert.ok(resuming.unsubscribe("t"));
+    relay.stallNewConnections(false);
+    relay.resumeReading();
+    await until(() => allControls(second.messages).some((c) => c.type === "resumed"), 20_000, "resumed");
+    const isTopicMessage = (m: string | Buffer) => typeof m === "string" && m.charCodeAt(0) === 1;
+    const at = second.messages.findIndex(
+      (m) => typeof m === "string" && m.charCodeAt(0) === 2 && JSON.parse(m.slice(1)).type === "unsubscribed",
+    );
+    assert.ok(at > 0, "unsubscribed came");
+    assert.equal(second.messages.slice(at + 1).filter(isTopicMessage).length, 0, "no topic message after it");
+    const resumed = allControls(second.messages).find((c) => c.type === "resumed")!;
+    assert.equal(resumed.replayed, second.messages.filter(isTopicMessage).length);
+    assert.ok((resumed.replayed as number) < 150, "the replay stopped at the unsubscribe");
   });
 });
 
