@@ -5,7 +5,7 @@
 // one resume carries all it missed, however far past maxBufferedBytes.
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { type RecordingClient, resumeClient, startRelay, startServer, until } from "./helpers.js";
 
 const MESSAGES = 300;
@@ -19,25 +19,30 @@ function count(events: string[], type: string): number {
   return events.filter((event) => event === type).length;
 }
 
+/**
+ * A resume server (maxBufferedBytes 64 KiB) and a client on a relay, subscribed to "t", that stops reading
+ * while MESSAGES × 64 KiB are published there (its connection is closed for it; it has not seen the Close).
+ */
+async function missedWhileNotReading(t: TestContext, slowConsumer: "pause" | "close") {
+  const started = await startServer(t, { resume: {}, slowConsumer, maxBufferedBytes: 64 * 1024 });
+  started.server.on("connection", (socket) => {
+    if (!socket.resumed) socket.subscribe("t");
+  });
+  const relay = await startRelay(t, started.url);
+  const client = resumeClient(t, relay.url);
+  await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
+  relay.pauseReading();
+  for (let i = 0; i < MESSAGES; i++) {
+    started.server.publish("t", `${i} ${big}`);
+    if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { started, relay, client };
+}
+
 for (const slowConsumer of ["pause", "close"] as const) {
   describe(`a slow resume connection under slowConsumer '${slowConsumer}'`, () => {
     test("is closed instead of losing messages: one resume brings every one, in order, once", async (t) => {
-      const started = await startServer(t, {
-        resume: {},
-        slowConsumer,
-        maxBufferedBytes: 64 * 1024,
-      });
-      started.server.on("connection", (socket) => {
-        if (!socket.resumed) socket.subscribe("t");
-      });
-      const relay = await startRelay(t, started.url);
-      const client = resumeClient(t, relay.url);
-      await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
-      relay.pauseReading();
-      for (let i = 0; i < MESSAGES; i++) {
-        started.server.publish("t", `${i} ${big}`);
-        if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      const { started, relay, client } = await missedWhileNotReading(t, slowConsumer);
       started.server.publish("t", "after");
       relay.resumeReading();
       await until(() => client.received.includes("t:after"), 20_000, "the last message");
@@ -57,18 +62,7 @@ for (const slowConsumer of ["pause", "close"] as const) {
 
 describe("live messages held behind a replay the client does not read", () => {
   test("past maxBufferedBytes close the connection (1013): the next resume brings them, none lost", async (t) => {
-    const started = await startServer(t, { resume: {}, slowConsumer: "pause", maxBufferedBytes: 64 * 1024 });
-    started.server.on("connection", (socket) => {
-      if (!socket.resumed) socket.subscribe("t");
-    });
-    const relay = await startRelay(t, started.url);
-    const client = resumeClient(t, relay.url);
-    await until(() => started.server.subscriberCount("t") === 1, 5000, "the subscription");
-    relay.pauseReading();
-    for (let i = 0; i < MESSAGES; i++) {
-      started.server.publish("t", `${i} ${big}`);
-      if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const { started, relay, client } = await missedWhileNotReading(t, "pause");
     // The client's next connection reads nothing after its 101: its replay fills the buffers and waits.
     relay.stallNewConnections(true);
     relay.resumeReading();
