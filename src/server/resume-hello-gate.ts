@@ -1,6 +1,7 @@
 import type { Connection } from "../connection/connection.js";
 import type { ConnectionEvents } from "../connection/connection-options.js";
 import { CloseCode } from "../protocol/constants.js";
+import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { type Hello, parseHello } from "./resume-wire.js";
 
 /**
@@ -22,6 +23,7 @@ const EARLY_MESSAGE_OVERHEAD = 64;
  * the keepalive's verdict: a client that stops reading mid-replay is not held forever.
  */
 export class HelloGate implements ConnectionEvents {
+  private readonly socket: WebSocket;
   private readonly connection: Connection;
   private readonly previous: ConnectionEvents;
   private readonly onHello: (hello: Hello) => void;
@@ -30,14 +32,16 @@ export class HelloGate implements ConnectionEvents {
   private early: [Buffer, boolean][] = [];
   private earlyBytes = 0;
 
-  constructor(connection: Connection, onHello: (hello: Hello) => void) {
+  constructor(socket: WebSocket, connection: Connection, onHello: (hello: Hello) => void) {
+    this.socket = socket;
     this.connection = connection;
     this.onHello = onHello;
     this.previous = connection.takeEvents(this);
   }
 
   release(): void {
-    if (this.connection.finished) return;
+    // Closed for what came behind the hello: nothing more reaches the app while the handshake ends.
+    if (this.connection.finished || this.earlyBytes > EARLY_MAX_BYTES) return;
     this.connection.takeEvents(this.previous);
     for (const [data, isText] of this.early) this.previous.onMessage(data, isText);
     this.early = [];
@@ -52,7 +56,10 @@ export class HelloGate implements ConnectionEvents {
       if (this.earlyBytes > EARLY_MAX_BYTES) {
         // RFC 6455 §7.4.1: 1008, a message that violates the server's policy.
         this.early = [];
-        this.connection.close(
+        // Through the WebSocket, so that it is CLOSING at once: the resume under way stops at its
+        // readyState checks, and 'connection' never comes.
+        closeWithStatus(
+          this.socket,
           CloseCode.PolicyViolation,
           "sockjet.resume: over 1 MiB sent behind the hello; send once the session is up",
         );

@@ -111,7 +111,7 @@ export class ResumeSessions implements SessionHost {
     const directSends = new DirectSends(socket, connection, (payload) => {
       if (payload.equals(TOKEN_PING)) this.tokenArrived(connection);
     });
-    const gate = new HelloGate(connection, (hello) => {
+    const gate = new HelloGate(socket, connection, (hello) => {
       clearTimeout(timer);
       if (hello.type === "bad") {
         // Reading again, so that the closing handshake can complete.

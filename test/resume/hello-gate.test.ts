@@ -7,6 +7,7 @@ import { describe, type TestContext, test } from "node:test";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import type { SessionRecord } from "../../src/server/resume-store.js";
 import { WebSocket } from "../../src/web/websocket.js";
+import { clientFrame, OP, RawClient, upgradeRequest } from "../server/helpers.js";
 import { controls, rawResume, startServer, until, within } from "./helpers.js";
 
 /** A memory store whose takes wait, once `holding`, until release(). */
@@ -87,4 +88,34 @@ describe("messages behind a resume hello, while the resume waits for its store",
       assert.deepEqual(got, []);
     });
   }
+
+  test("closed for them, a peer that does not answer the Close gets no 'connection' and no delivery", async (t) => {
+    const store = new HoldingStore();
+    const started = await startServer(t, { resume: { store } });
+    const first = await rawResume(started.url, { type: "hello" });
+    await until(() => controls(first.messages).length === 1, 5000, "the session");
+    const token = controls(first.messages)[0].token as string;
+    first.socket.close();
+    await within(first.closed, 5000, "the first connection's close");
+    const seen: string[] = [];
+    started.server.on("connection", (socket) => {
+      seen.push("connection");
+      socket.onmessage = () => seen.push("message");
+    });
+    store.holding = true;
+    const client = await RawClient.connect(t, Number(new URL(started.url).port));
+    client.write(upgradeRequest({ headers: { "Sec-WebSocket-Protocol": "sockjet.resume.1" } }));
+    await client.readHead();
+    client.write(clientFrame(OP.text, JSON.stringify({ type: "resume", token, positions: {} })));
+    await until(() => store.taking, 5000, "the resume taking its record");
+    for (let i = 0; i < 5; i++) client.write(clientFrame(OP.binary, Buffer.alloc(256 * 1024, i)));
+    await client.until(() => client.buffer.includes("over 1 MiB"), 5000, "the server's Close");
+    // Never answered; more messages, and the resume's record arrives meanwhile.
+    client.write(clientFrame(OP.binary, Buffer.alloc(10)));
+    store.release();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.write(clientFrame(OP.binary, Buffer.alloc(11)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(seen, []);
+  });
 });
