@@ -1,3 +1,5 @@
+import type { Duplex } from "node:stream";
+
 // Batches of several chunks (shared frames of a fan-out, frames built apart) are joined for their one write
 // in a slab of their own (src/connection/output-batcher.ts): a flush writes its join at once, so unless a
 // write left some of it queued (joinLeftQueued), nothing reads it afterwards and the next join starts over at
@@ -39,4 +41,27 @@ export function joinInSlab(chunks: Buffer[], bytes: number, from = 0, to = chunk
 /** The write of the last join left bytes queued: they must not be overwritten. */
 export function joinLeftQueued(): void {
   joinPinned = true;
+}
+
+/**
+ * Writes `chunks` from the front in joins of up to JOIN_SLAB_SIZE, until one is left queued (the slab is
+ * then pinned: what follows goes as a writev) or a chunk is larger than the slab. Returns how many were
+ * written; `done` goes with the last chunk's write.
+ */
+export function writeJoins(
+  socket: Duplex,
+  chunks: Buffer[],
+  done: ((error?: Error | null) => void) | undefined,
+): number {
+  let from = 0;
+  while (from < chunks.length && socket.writableLength === 0) {
+    let to = from;
+    let bytes = 0;
+    while (to < chunks.length && bytes + chunks[to].length <= JOIN_SLAB_SIZE) bytes += chunks[to++].length;
+    if (to === from) break;
+    socket.write(joinInSlab(chunks, bytes, from, to), to === chunks.length ? done : undefined);
+    if (socket.writableLength > 0) joinLeftQueued();
+    from = to;
+  }
+  return from;
 }

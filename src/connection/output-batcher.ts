@@ -6,7 +6,7 @@ import {
   POOLED_FRAME_MIN,
   releaseFrameBuffer,
 } from "./frame-buffer-pool.js";
-import { JOIN_SLAB_SIZE, joinInSlab, joinLeftQueued } from "./join-slab.js";
+import { writeJoins } from "./join-slab.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
@@ -17,8 +17,6 @@ import { JOIN_SLAB_SIZE, joinInSlab, joinLeftQueued } from "./join-slab.js";
 
 const JOIN_LIMIT = 16 * 1024;
 
-/** A write's callback: the batch's, on its last write only. */
-type WriteDone = ((error?: Error | null) => void) | undefined;
 /**
  * Batches of up to a slab (64 KiB) whose chunks average at most this are joined in the join slab too, when
  * it can take them: a chunk costs a cork/writev more JavaScript than copying 8 KiB (a 1 KiB fan-out of 16
@@ -362,7 +360,12 @@ export class OutputBatcher {
   }
 
   /** Writes a batch of several chunks: joined (in the join slab where it can be), or as a writev. */
-  private writeChunks(socket: Duplex, chunks: Buffer[], bytes: number, done: WriteDone): void {
+  private writeChunks(
+    socket: Duplex,
+    chunks: Buffer[],
+    bytes: number,
+    done: ((error?: Error | null) => void) | undefined,
+  ): void {
     // A join is for a write that should go to the kernel at once: a plain TCP socket with nothing queued
     // (elsewhere the bytes may be read after the write returns).
     let from = 0;
@@ -370,7 +373,7 @@ export class OutputBatcher {
       // Larger than the slab (a publishing client's window of 64 frames of 1 KiB): joined a slab at a time
       // while the kernel takes each join at once (the slab is then free again), rather than one writev of
       // them all, which costs a socket.write per chunk.
-      from = this.writeJoins(socket, chunks, done);
+      from = writeJoins(socket, chunks, done);
       if (from === chunks.length) return;
       bytes = 0;
       for (let i = from; i < chunks.length; i++) bytes += chunks[i].length;
@@ -391,25 +394,6 @@ export class OutputBatcher {
         break;
       }
     }
-  }
-
-  /**
-   * Writes `chunks` from the front in joins of up to JOIN_SLAB_SIZE, until one is left queued (the slab is
-   * then pinned: what follows goes as a writev) or a chunk is larger than the slab. Returns how many were
-   * written; `done` goes with the last chunk's write.
-   */
-  private writeJoins(socket: Duplex, chunks: Buffer[], done: WriteDone): number {
-    let from = 0;
-    while (from < chunks.length && socket.writableLength === 0) {
-      let to = from;
-      let bytes = 0;
-      while (to < chunks.length && bytes + chunks[to].length <= JOIN_SLAB_SIZE) bytes += chunks[to++].length;
-      if (to === from) break;
-      socket.write(joinInSlab(chunks, bytes, from, to), to === chunks.length ? done : undefined);
-      if (socket.writableLength > 0) joinLeftQueued();
-      from = to;
-    }
-    return from;
   }
 
   /**

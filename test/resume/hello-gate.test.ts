@@ -32,8 +32,8 @@ class HoldingStore extends MemoryResumeStore {
   }
 }
 
-/** A server whose resumes wait for `store.release()`, and a connection resuming its one session there. */
-async function resumeWaitingForStore(t: TestContext) {
+/** A server on a HoldingStore, and the token of a session that was opened there and closed. */
+async function serverWithEndedSession(t: TestContext) {
   const store = new HoldingStore();
   const started = await startServer(t, { resume: { store } });
   const raw = await rawResume(started.url, { type: "hello" });
@@ -41,6 +41,12 @@ async function resumeWaitingForStore(t: TestContext) {
   const token = controls(raw.messages)[0].token as string;
   raw.socket.close();
   await within(raw.closed, 5000, "the first connection's close");
+  return { store, started, token };
+}
+
+/** A server whose resumes wait for `store.release()`, and a connection resuming its one session there. */
+async function resumeWaitingForStore(t: TestContext) {
+  const { store, started, token } = await serverWithEndedSession(t);
   const got: number[] = [];
   started.server.on("connection", (socket) => {
     socket.binaryType = "arraybuffer";
@@ -90,13 +96,7 @@ describe("messages behind a resume hello, while the resume waits for its store",
   }
 
   test("closed for them, a peer that does not answer the Close gets no 'connection' and no delivery", async (t) => {
-    const store = new HoldingStore();
-    const started = await startServer(t, { resume: { store } });
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => controls(first.messages).length === 1, 5000, "the session");
-    const token = controls(first.messages)[0].token as string;
-    first.socket.close();
-    await within(first.closed, 5000, "the first connection's close");
+    const { store, started, token } = await serverWithEndedSession(t);
     const seen: string[] = [];
     started.server.on("connection", (socket) => {
       seen.push("connection");
