@@ -27,7 +27,19 @@ let files = long ? collect("test/long") : collect("test");
 if (filter.length) files = files.filter((f) => filter.some((p) => f.includes(p)));
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=120000",
+    // TAP as before, then a summary of the failures at the very end (see failure-summary.mjs).
+    "--test-reporter=tap",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=./test/failure-summary.mjs",
+    "--test-reporter-destination=stdout",
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
