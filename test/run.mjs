@@ -25,6 +25,11 @@ function collect(dir) {
 
 let files = long ? collect("test/long") : collect("test");
 if (filter.length) files = files.filter((f) => filter.some((p) => f.includes(p)));
+// With no files, node --test would run everything it finds under test/, helpers included.
+if (files.length === 0) {
+  console.error(`no test file matches ${filter.join(" ")}`);
+  process.exit(1);
+}
 const result = spawnSync(
   process.execPath,
   [
