@@ -10,10 +10,11 @@ import { writeJoins } from "./join-slab.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
-// small messages. Frames sent outside a burst are flushed at the end of the current microtask queue, so a
-// loop of send() calls is also one write. A batch of several chunks is joined into one buffer (the join
-// slab below, where the write should go to the kernel at once) unless it is large or made of large chunks:
-// those go out as a writev (cork/uncork), so that large payloads are not copied.
+// small messages. Frames sent outside a burst are flushed later (below: at the end of the microtask queue,
+// or of the I/O phase when another connection's read sent them), so a loop of send() calls is also one
+// write. A batch of several chunks is joined into one buffer (the join slab below, where the write should go
+// to the kernel at once) unless it is large or made of large chunks: those go out as a writev (cork/uncork),
+// so that large payloads are not copied.
 
 const JOIN_LIMIT = 16 * 1024;
 
@@ -43,10 +44,21 @@ let slabUsed = 0;
  */
 let slabPinned = false;
 
-// Batchers with frames sent outside a read burst: one microtask flushes them all (no closure per batcher).
+// Batchers with frames sent outside their own read burst: one callback flushes them all (no closure per
+// batcher). Sent while another connection handles a read (a publish from a client, a chat line), they wait
+// for the end of the event loop's I/O phase (setImmediate): every read of that phase adds to one write per
+// receiving connection, however the sender's bytes were cut into TCP reads. Flushed after each read, a
+// publishing client's window of 64 × 1 KiB made as many writes per subscriber as it took reads, a number set
+// by the pace of the two ends (issue 19: the resume ÷ plain spread of that shape). Otherwise (a timer, a
+// loop of send() calls) they wait for the end of the microtask queue.
 const waiting: OutputBatcher[] = [];
 /** Batchers inside a read burst (their frames are flushed when it ends): a stack, as bursts nest. */
 const bursting: OutputBatcher[] = [];
+
+function scheduleFlushWaiting(): void {
+  if (bursting.length > 0) setImmediate(flushWaiting);
+  else queueMicrotask(flushWaiting);
+}
 
 function flushWaiting(): void {
   // A flush may schedule more (a write callback that sends): they join the end of the list.
@@ -59,12 +71,12 @@ function flushWaiting(): void {
     }
     waiting.length = 0;
   } catch (error) {
-    // Should a flush throw, the batchers after it still get their own microtask.
+    // Should a flush throw, the batchers after it are still flushed, in a callback of their own.
     const rest = waiting.slice(i + 1);
     waiting.length = 0;
     if (rest.length > 0) {
       waiting.push(...rest);
-      queueMicrotask(flushWaiting);
+      scheduleFlushWaiting();
     }
     throw error;
   }
@@ -150,7 +162,7 @@ export class OutputBatcher {
   private set wroteInBurst(on: boolean) {
     this.setFlag(Flag.wroteInBurst, on);
   }
-  /** @internal In the waiting list, to be flushed at the end of the microtask queue. */
+  /** @internal In the waiting list, to be flushed by flushWaiting(). */
   get scheduled(): boolean {
     return this.flag(Flag.scheduled);
   }
@@ -295,7 +307,7 @@ export class OutputBatcher {
       this.flush();
     } else if (this.depth === 0 && !this.scheduled) {
       this.scheduled = true;
-      if (waiting.push(this) === 1) queueMicrotask(flushWaiting);
+      if (waiting.push(this) === 1) scheduleFlushWaiting();
     }
   }
 

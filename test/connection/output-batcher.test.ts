@@ -83,10 +83,48 @@ describe("OutputBatcher", () => {
       for (const frame of frames) batcher.push(frame);
       assert.equal(writes.length, 0);
       await Promise.resolve();
-      await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(writes.map(String), ["firstsecondthird"]);
       assert.equal(String(await allReceived(socket, 16)), "firstsecondthird");
     }
+  });
+
+  test("sends to a connection while others handle reads wait for the end of the I/O phase: one write for all the reads", async () => {
+    const reader = await openSocket();
+    const { socket, writes } = await openSocket();
+    const readerBatcher = new OutputBatcher(reader.socket);
+    const batcher = new OutputBatcher(socket);
+    // Three reads (of one connection or several) each send a frame to `socket`, as a publish would.
+    for (const frame of frames) {
+      readerBatcher.beginBurst();
+      batcher.push(frame);
+      readerBatcher.endBurst();
+      await Promise.resolve();
+      assert.equal(writes.length, 0, "not flushed at the end of the read's microtasks");
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(writes.map(String), ["firstsecondthird"]);
+    assert.equal(reader.writes.length, 0);
+    reader.socket.destroy();
+    assert.equal(String(await allReceived(socket, 16)), "firstsecondthird");
+  });
+
+  test("a connection's own read flushes what others' reads sent it before, in order, in one write", async () => {
+    const reader = await openSocket();
+    const { socket, writes } = await openSocket();
+    const readerBatcher = new OutputBatcher(reader.socket);
+    const batcher = new OutputBatcher(socket);
+    readerBatcher.beginBurst();
+    batcher.push(frames[0]);
+    readerBatcher.endBurst();
+    batcher.beginBurst();
+    batcher.push(frames[1]);
+    batcher.push(frames[2]);
+    batcher.endBurst();
+    assert.deepEqual(writes.map(String), ["firstsecondthird"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(writes.length, 1, "nothing left for the end of the I/O phase");
+    reader.socket.destroy();
+    assert.equal(String(await allReceived(socket, 16)), "firstsecondthird");
   });
 
   test("a batch of small frames larger than the join slab leaves in slab-sized joins, not a write per frame", async () => {
