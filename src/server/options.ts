@@ -83,7 +83,7 @@ export interface WebSocketServerOptions {
    * Subprotocols this server speaks, in its order of preference: the default selection picks the first of
    * these that the client offered, whatever the client's order.
    */
-  protocols?: string[];
+  protocols?: readonly string[];
   /** Picks the subprotocol from those offered; default: the first of `protocols` that was offered. */
   selectProtocol?: (offered: string[], request: IncomingMessage) => string | null | undefined;
   /**

@@ -16,12 +16,14 @@ import { checkHeaderLimits } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
+import { requireArguments } from "../web/webidl.js";
 import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
 import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
+import { checkServerOptions } from "./option-checks.js";
 import {
   SERVER_PER_MESSAGE_DEFLATE,
   SERVER_RATE_LIMIT,
@@ -117,6 +119,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     if (modes !== 1)
       throw new TypeError("Exactly one of options.port, options.server and options.noServer must be given");
     rejectWsOptionNames(options, "server");
+    checkServerOptions(options);
     checkMaxPayloadBytes(options.maxPayloadBytes);
     this.options = options;
     this.extension =
@@ -527,6 +530,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     data: string | ArrayBufferLike | ArrayBufferView | Blob,
     options?: PublishOptions,
   ): number {
+    requireArguments(arguments.length, 2, "publish");
     return this.pubsub.publish(topic, data, options);
   }
 

@@ -1,0 +1,80 @@
+import { isToken } from "../protocol/header-grammar.js";
+import type { WebSocketServerOptions } from "./options.js";
+
+// The server's mode and hook options, checked when the server is made: a wrong one would otherwise fail
+// every handshake later with a 500 and an internal message (a newcomer's review). The numeric settings are
+// checked by resolveSettings (server-settings.ts), the origins by compileOrigins (origin-policy.ts).
+
+const MAX_PORT = 65535;
+
+/** A TypeError naming the option, as for the other options. */
+function wrong(option: string, expected: string, value: unknown): TypeError {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return new TypeError(`options.${option} must be ${expected} (got ${shown})`);
+}
+
+/**
+ * The port to listen on: a whole number from 0 to 65535, or such a number in decimal digits
+ * (`process.env.PORT`, as Node's listen() takes it). Any other string would be taken by listen() as the
+ * path of a Unix socket, silently.
+ */
+export function checkPort(value: unknown): number {
+  const port = typeof value === "string" && /^[0-9]{1,5}$/.test(value) ? Number(value) : value;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > MAX_PORT)
+    throw wrong("port", `a whole number from 0 to ${MAX_PORT}`, value);
+  return port;
+}
+
+function checkFunction(option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") throw wrong(option, "a function", value);
+}
+
+/** Subprotocols: RFC 6455 §4.1 (Sec-WebSocket-Protocol values are tokens, RFC 7230 §3.2.6). */
+function checkProtocols(value: unknown): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) throw wrong("protocols", "an array of subprotocol names", value);
+  for (const name of value) {
+    if (typeof name !== "string" || !isToken(name))
+      throw wrong("protocols", "an array of subprotocol names (RFC 6455 §4.1: HTTP tokens)", name);
+  }
+}
+
+/** Extra headers of the 101: RFC 7230 §3.2 names (tokens) and values (no CR, LF or NUL). */
+function checkHeaders(value: unknown): void {
+  if (value === undefined || typeof value === "function") return;
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw wrong("headers", "an object of header names to values, or a function returning one", value);
+  for (const [name, headerValue] of Object.entries(value)) {
+    if (!isToken(name)) throw wrong("headers", "an object whose keys are header names", name);
+    if (typeof headerValue !== "string" || /[\r\n\0]/.test(headerValue))
+      throw wrong(`headers["${name}"]`, "a string without CR, LF or NUL", headerValue);
+  }
+}
+
+/** An http, https or http2 server to attach to: what attach() uses of one. */
+function checkServer(value: unknown): void {
+  if (value === undefined) return;
+  const server = value as { on?: unknown; removeListener?: unknown; listeners?: unknown } | null;
+  if (
+    server === null ||
+    typeof server !== "object" ||
+    typeof server.on !== "function" ||
+    typeof server.removeListener !== "function" ||
+    typeof server.listeners !== "function"
+  )
+    throw wrong("server", "an http, https or http2 server", value);
+}
+
+/** Throws a TypeError naming the first wrong mode or hook option of `options`. */
+export function checkServerOptions(options: WebSocketServerOptions): void {
+  if (options.port !== undefined) checkPort(options.port);
+  if (options.host !== undefined && typeof options.host !== "string")
+    throw wrong("host", "a string", options.host);
+  if (options.path !== undefined && (typeof options.path !== "string" || !options.path.startsWith("/")))
+    throw wrong("path", 'a path starting with "/"', options.path);
+  checkServer(options.server);
+  checkFunction("verify", options.verify);
+  checkFunction("selectProtocol", options.selectProtocol);
+  checkProtocols(options.protocols);
+  checkHeaders(options.headers);
+}

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { describe, test } from "node:test";
+import type { WebSocketServerOptions } from "../../src/server/options.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { HOST, nextEvent } from "./helpers.js";
+
+// Mode and hook options are checked when the server is made: a wrong one is a TypeError naming it, not a
+// 500 at every handshake, nor (for a port that is not a number) a Unix socket made in the working directory.
+
+function rejects(options: Record<string, unknown>, option: string): void {
+  assert.throws(
+    () => new WebSocketServer(options as WebSocketServerOptions),
+    (error: unknown) => error instanceof TypeError && error.message.startsWith(`options.${option} must be`),
+    JSON.stringify(Object.keys(options)),
+  );
+}
+
+describe("server options checked when the server is made", () => {
+  test("a port that is not a whole number from 0 to 65535 is a TypeError, and nothing listens", () => {
+    for (const port of ["abc", "8080x", "", null, true, -1, 65536, 1.5, Number.NaN, "99999"]) {
+      rejects({ port }, "port");
+    }
+    assert.equal(existsSync("abc"), false);
+    assert.equal(existsSync("8080x"), false);
+  });
+
+  test("a port in decimal digits (process.env.PORT) listens on that TCP port", async () => {
+    const server = new WebSocketServer({ port: "0" as unknown as number, host: HOST });
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    assert.ok(port > 0);
+    server.on("connection", (socket) => socket.send("hi"));
+    const client = new WebSocket(`ws://${HOST}:${port}/`);
+    const event = await nextEvent<MessageEvent>(client, "message");
+    assert.equal(event.data, "hi");
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test("hooks that are not functions, protocols not a list of tokens, headers not name → string", () => {
+    rejects({ noServer: true, verify: true }, "verify");
+    rejects({ noServer: true, selectProtocol: "chat" }, "selectProtocol");
+    rejects({ noServer: true, protocols: "chat" }, "protocols");
+    rejects({ noServer: true, protocols: ["chat", "two words"] }, "protocols");
+    rejects({ noServer: true, protocols: [1] }, "protocols");
+    rejects({ noServer: true, headers: "x-foo: 1" }, "headers");
+    rejects({ noServer: true, headers: { "bad name": "1" } }, "headers");
+    rejects({ noServer: true, headers: { "x-foo": "a\r\nSet-Cookie: x=1" } }, 'headers["x-foo"]');
+    rejects({ noServer: true, headers: { "x-foo": 1 } }, 'headers["x-foo"]');
+    rejects({ server: {} }, "server");
+    rejects({ port: 0, host: 127 }, "host");
+    rejects({ noServer: true, path: "chat" }, "path");
+  });
+
+  test("valid hooks, protocols and headers are taken", async () => {
+    const server = new WebSocketServer({
+      port: 0,
+      host: HOST,
+      protocols: Object.freeze(["chat", "superchat"]),
+      headers: { "x-served-by": "sockjet" },
+      verify: () => true,
+      selectProtocol: (offered) => offered[offered.length - 1],
+    });
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    const client = new WebSocket(`ws://${HOST}:${port}/`, ["chat", "superchat"]);
+    await nextEvent(client, "open");
+    assert.equal(client.protocol, "superchat");
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test("server.publish() without data is a TypeError, like send() without one", async () => {
+    const server = new WebSocketServer({ noServer: true });
+    assert.throws(
+      () => (server.publish as (topic: string) => number)("t"),
+      (error: unknown) => error instanceof TypeError && /2 arguments required/.test(error.message),
+    );
+    server.close();
+  });
+});
