@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import http2 from "node:http2";
 import type https from "node:https";
@@ -24,6 +23,7 @@ import { displayRedisUrls, rateLimitFrom, specs, usage } from "./serve-flags.js"
 import { hostGuard, serveGuard } from "./serve-guard.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
+import { readTlsPair } from "./tls-files.js";
 
 // `sockjet serve`: one http(s) server with two WebSocketServers attached to it — echo on "/" and the chat
 // room on "/chat" — and the demo page on `GET /`. Ctrl-C or SIGTERM closes every connection with 1001.
@@ -107,10 +107,7 @@ async function run(argv: string[]): Promise<number> {
   };
   if (worker === null && flags.workers > 1) {
     // The files are read here too, so that a wrong path is one error rather than one per worker.
-    if (certFile !== undefined && keyFile !== undefined) {
-      readPem(certFile, "--tls-cert");
-      readPem(keyFile, "--tls-key");
-    }
+    if (certFile !== undefined && keyFile !== undefined) readTlsPair(certFile, keyFile);
     return runPrimary({
       workers: flags.workers,
       redis: flags.redis !== undefined,
@@ -137,8 +134,7 @@ async function run(argv: string[]): Promise<number> {
   const timeouts = slowlorisTimeouts(handshakeTimeoutMs);
   let httpServer: http.Server | https.Server;
   if (certFile !== undefined && keyFile !== undefined) {
-    const cert = readPem(certFile, "--tls-cert");
-    const key = readPem(keyFile, "--tls-key");
+    const { cert, key } = readTlsPair(certFile, keyFile);
     // A TLS handshake that never finishes is cut at the same timeout (node:tls handshakeTimeout, default 120 s).
     // HTTP/1.1 and HTTP/2 on one port (ALPN): browsers on h2 open their WebSockets on the page's connection
     // (RFC 8441); the HTTP/1.1 side keeps the same slowloris timeouts.
@@ -329,14 +325,6 @@ function banner(
         "one chat room with every serve using it)\n") +
     (flags.quiet ? "" : "Press Ctrl-C to stop.\n")
   );
-}
-
-function readPem(file: string, flagName: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new Error(`cannot read ${flagName} ${file}: ${errorMessage(error)}`);
-  }
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CloseEvent, WebSocket } from "../../src/index.js";
 import { Cli, killAll, lines, run, type Served, serve } from "./helpers.js";
@@ -217,6 +221,38 @@ describe("sockjet serve: the page and the echo endpoint", { concurrency: 2 }, ()
 });
 
 describe("sockjet serve: TLS", () => {
+  test("unusable TLS files: the error names the flag and the file and says what is wrong", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sockjet-serve-tls-"));
+    try {
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      const otherKey = join(dir, "other-key.pem");
+      writeFileSync(otherKey, privateKey.export({ type: "pkcs8", format: "pem" }));
+      const results = await Promise.all([
+        run(["serve", "--port", "0", "--tls-cert", KEY, "--tls-key", CERT]),
+        run(["serve", "--port", "0", "--tls-cert", CERT, "--tls-key", "package.json"]),
+        run(["serve", "--port", "0", "--tls-cert", CERT, "--tls-key", otherKey]),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.code),
+        [1, 1, 1],
+      );
+      assert.match(
+        results[0].stderr,
+        /^sockjet serve: error: --tls-cert test\/cli\/fixtures\/key\.pem is not a PEM certificate \(it holds a private key: are --tls-cert and --tls-key swapped\?\)/,
+      );
+      assert.match(
+        results[1].stderr,
+        /^sockjet serve: error: --tls-key package\.json is not a PEM private key/,
+      );
+      assert.equal(
+        results[2].stderr,
+        `sockjet serve: error: --tls-key ${otherKey} is not the private key of the certificate in --tls-cert ${CERT}\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("--tls-cert/--tls-key: the page over https, echo over wss; connect needs --insecure for a self-signed cert", async () => {
     const secure = await serve(["--tls-cert", CERT, "--tls-key", KEY]);
     assert.match(secure.cli.stdout, /page {3}https:\/\/127\.0\.0\.1:\d+\/\n/);
