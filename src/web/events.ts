@@ -270,3 +270,17 @@ for (const [cls, names] of [
   }
   Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: cls.name, configurable: true });
 }
+
+// Where the platform has these interfaces (globalThis.MessageEvent on Node ≥ 15, CloseEvent on Node ≥ 23,
+// browsers), ours inherit from their prototypes: browser code's `event instanceof MessageEvent` holds for
+// our events, as it does for undici's. Every attribute is still ours (the platform's accessors check a brand
+// of their own); the constructor is Event's, so the object is a real Event.
+for (const [ours, name] of [
+  [MessageEvent, "MessageEvent"],
+  [CloseEvent, "CloseEvent"],
+  [ErrorEvent, "ErrorEvent"],
+] as const) {
+  const platform = (globalThis as Record<string, unknown>)[name];
+  if (typeof platform === "function" && platform !== ours && platform.prototype instanceof Event)
+    Object.setPrototypeOf(ours.prototype, platform.prototype);
+}
