@@ -24,7 +24,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function checkedMs(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new RangeError(`options.heartbeat.${name} must be a number of ms from 1 to ${MAX_TIMER_MS}`);
+    throw new TypeError(`options.heartbeat.${name} must be a number of ms from 1 to ${MAX_TIMER_MS}`);
   }
   return value;
 }

@@ -55,7 +55,7 @@ export interface ResolvedOptions {
 function nonNegative(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new RangeError(`options.${name} must be a number ≥ 0`);
+    throw new TypeError(`options.${name} must be a number ≥ 0`);
   }
   return value;
 }

@@ -37,10 +37,10 @@ function snapshot(data: SendData): SendData {
 
 export function checkQueueOptions(options: SendQueueOptions): void {
   if (!Number.isInteger(options.maxMessages) || options.maxMessages < 1) {
-    throw new RangeError("options.queue.maxMessages must be a positive integer");
+    throw new TypeError("options.queue.maxMessages must be a positive integer");
   }
   if (options.maxBytes !== undefined && !(options.maxBytes >= 1)) {
-    throw new RangeError("options.queue.maxBytes must be a positive number");
+    throw new TypeError("options.queue.maxBytes must be a positive number");
   }
   const whenFull = options.whenFull ?? "throw";
   if (whenFull !== "throw" && whenFull !== "drop-oldest") {

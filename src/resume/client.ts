@@ -280,7 +280,7 @@ function clampToUnsignedShort(value: unknown): number {
 function nonNegative(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || Number.isNaN(value) || value < 0)
-    throw new RangeError(`ResumableWebSocket: options.${name} must be a number ≥ 0`);
+    throw new TypeError(`ResumableWebSocket: options.${name} must be a number ≥ 0`);
   return value;
 }
 

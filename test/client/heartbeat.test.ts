@@ -117,9 +117,9 @@ describe("client heartbeat", () => {
 
   test("the option is checked at construction", () => {
     const url = "ws://127.0.0.1:1/";
-    assert.throws(() => new WebSocket(url, [], { heartbeat: { intervalMs: 0 } }), RangeError);
-    assert.throws(() => new WebSocket(url, [], { heartbeat: { timeoutMs: Number.NaN } }), RangeError);
-    assert.throws(() => new WebSocket(url, [], { heartbeat: { intervalMs: 2 ** 31 } }), RangeError);
+    assert.throws(() => new WebSocket(url, [], { heartbeat: { intervalMs: 0 } }), TypeError);
+    assert.throws(() => new WebSocket(url, [], { heartbeat: { timeoutMs: Number.NaN } }), TypeError);
+    assert.throws(() => new WebSocket(url, [], { heartbeat: { intervalMs: 2 ** 31 } }), TypeError);
     // @ts-expect-error: not a boolean or an object
     assert.throws(() => new WebSocket(url, [], { heartbeat: "on" }), TypeError);
   });

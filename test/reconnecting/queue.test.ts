@@ -81,7 +81,7 @@ describe("ReconnectingWebSocket: the send queue", () => {
 
   test("the queue's options are checked at construction", () => {
     const url = "ws://127.0.0.1:1/";
-    assert.throws(() => new ReconnectingWebSocket(url, [], { queue: { maxMessages: 0 } }), RangeError);
+    assert.throws(() => new ReconnectingWebSocket(url, [], { queue: { maxMessages: 0 } }), TypeError);
     const notAPolicy = { maxMessages: 1, whenFull: "x" } as unknown as { maxMessages: number };
     assert.throws(() => new ReconnectingWebSocket(url, [], { queue: notAPolicy }), TypeError);
   });

@@ -286,7 +286,7 @@ describe("a server that accepts the connection and never answers the hello", () 
           WebSocket: WebSocketClass as never,
           sessionTimeoutMs: -1,
         }),
-      RangeError,
+      TypeError,
     );
   });
 });

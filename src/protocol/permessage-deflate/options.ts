@@ -64,7 +64,7 @@ export interface ResolvedDeflateOptions {
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`perMessageDeflate.${name} must be an integer from ${min} to ${max}`);
+    throw new TypeError(`perMessageDeflate.${name} must be an integer from ${min} to ${max}`);
   }
   return value;
 }
@@ -86,7 +86,7 @@ const WS_DEFLATE_NAMES: Record<string, string> = {
   concurrencyLimit: "use setZlibConcurrency(n) (one cap for the process)",
 };
 
-/** Applies the defaults; throws TypeError/RangeError on a value of the wrong type or out of range. */
+/** Applies the defaults; throws a TypeError on a value of the wrong type or out of range. */
 export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): ResolvedDeflateOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError("perMessageDeflate options must be an object");
