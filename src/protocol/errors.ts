@@ -18,9 +18,6 @@ export type ProtocolErrorCode =
   | "SJ_ERR_INVALID_CLOSE_CODE"
   | "SJ_ERR_INVALID_COMPRESSED_DATA"
   | "SJ_ERR_EXTENSION_FAILED"
-  | "SJ_ERR_INVALID_HANDSHAKE"
-  | "SJ_ERR_HEADERS_TOO_LARGE"
-  | "SJ_ERR_INVALID_EXTENSION_OFFER"
   /** The peer did not read: more than maxBufferedBytes waited to be sent (1008). */
   | "SJ_ERR_SLOW_CONSUMER"
   /** The peer sent frames or bytes faster than the connection's rate limit allows (1008). */

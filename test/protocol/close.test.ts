@@ -213,9 +213,9 @@ describe("RFC 6455 §7.1.7 Failing the connection", () => {
   for (const role of ROLES) {
     test(`${role} calls fail() with 1008 → Close 1008 written, onFailure with the same error, input ignored`, () => {
       const peer = createPeer(role);
-      const error = new ProtocolError("SJ_ERR_INVALID_HANDSHAKE", "policy", 1008);
+      const error = new ProtocolError("SJ_ERR_RATE_LIMITED", "policy", 1008);
       peer.protocol.fail(error);
-      assert.deepEqual(peer.take(), failure(role, 1008, "SJ_ERR_INVALID_HANDSHAKE"));
+      assert.deepEqual(peer.take(), failure(role, 1008, "SJ_ERR_RATE_LIMITED"));
       assert.equal(peer.errors[0], error);
       assert.equal(peer.protocol.closed, true);
       assert.deepEqual(peer.feed(frameTo(role, { opcode: 0x1, payload: "ignored" })), []);
