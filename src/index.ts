@@ -61,7 +61,7 @@ export {
   type SessionRecord,
   type StoredMessage,
 } from "./server/resume-store.js";
-export { diagnostics, WebSocketServer } from "./server/websocket-server.js";
+export { diagnostics, WebSocketServer, type WebSocketServerEventMap } from "./server/websocket-server.js";
 export {
   CloseEvent,
   type CloseEventInit,

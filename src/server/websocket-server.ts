@@ -51,26 +51,60 @@ export const diagnostics = {
   rejected: channel("sockjet:server:handshake-rejected"),
 };
 
-export interface WebSocketServer {
+/** The events of a WebSocketServer and their listeners' arguments. */
+export interface WebSocketServerEventMap {
   /** A handshake completed: the accepted WebSocket and its upgrade request. */
-  on(event: "connection", listener: (socket: WebSocket, request: IncomingMessage) => void): this;
+  connection: [socket: WebSocket, request: IncomingMessage];
   /** Standalone mode: the server listens. */
-  on(event: "listening", listener: () => void): this;
+  listening: [];
   /** The server's own failures: listening failed, the adapter could not take a publish. */
-  on(event: "error", listener: (error: Error) => void): this;
+  error: [error: Error];
   /** close() is over: every connection is closed. */
-  on(event: "close", listener: () => void): this;
+  close: [];
   /** Standalone mode: a plain HTTP request (without a listener it gets 426 Upgrade Required). */
-  on(event: "request", listener: (request: IncomingMessage, response: http.ServerResponse) => void): this;
+  request: [request: IncomingMessage, response: http.ServerResponse];
   /** A handshake was refused: its status and the reason. */
-  on(event: "rejected", listener: (request: IncomingMessage, status: number, reason: string) => void): this;
+  rejected: [request: IncomingMessage, status: number, reason: string];
   /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
-  on(event: "handshakeError", listener: (error: Error, request: IncomingMessage) => void): this;
+  handshakeError: [error: Error, request: IncomingMessage];
   /** A publish could not be delivered (a Blob that cannot be read); the publishes behind it go on. */
-  on(event: "publishError", listener: (error: Error, topic: string) => void): this;
-  /** Any other event (EventEmitter). */
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
-  on(event: string, listener: (...args: any[]) => void): this;
+  publishError: [error: Error, topic: string];
+}
+
+type ServerListener<K extends keyof WebSocketServerEventMap> = (...args: WebSocketServerEventMap[K]) => void;
+// biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature, for any other event
+type AnyListener = (...args: any[]) => void;
+
+/** Typed listeners for the events above (on, once, off and the rest); any other name is EventEmitter's. */
+export interface WebSocketServer {
+  /** Adds a listener for one of the server's events (WebSocketServerEventMap). */
+  on<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Adds a listener for any other event (EventEmitter). */
+  on(event: string | symbol, listener: AnyListener): this;
+  /** Adds a listener called at most once for one of the server's events (WebSocketServerEventMap). */
+  once<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Adds a listener called at most once for any other event (EventEmitter). */
+  once(event: string | symbol, listener: AnyListener): this;
+  /** Removes a listener for one of the server's events (WebSocketServerEventMap). */
+  off<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Removes a listener for any other event (EventEmitter). */
+  off(event: string | symbol, listener: AnyListener): this;
+  /** Adds a listener (as on()) for one of the server's events (WebSocketServerEventMap). */
+  addListener<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Adds a listener (as on()) for any other event (EventEmitter). */
+  addListener(event: string | symbol, listener: AnyListener): this;
+  /** Removes a listener (as off()) for one of the server's events (WebSocketServerEventMap). */
+  removeListener<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Removes a listener (as off()) for any other event (EventEmitter). */
+  removeListener(event: string | symbol, listener: AnyListener): this;
+  /** Adds a listener before the others for one of the server's events (WebSocketServerEventMap). */
+  prependListener<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Adds a listener before the others for any other event (EventEmitter). */
+  prependListener(event: string | symbol, listener: AnyListener): this;
+  /** Adds a listener before the others, called at most once for one of the server's events (WebSocketServerEventMap). */
+  prependOnceListener<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
+  /** Adds a listener before the others, called at most once for any other event (EventEmitter). */
+  prependOnceListener(event: string | symbol, listener: AnyListener): this;
 }
 
 /**
