@@ -120,7 +120,8 @@ Examples:
   sockjet serve --workers auto                one process per core, one chat room
 
 Only pages of the server's own origin may open a WebSocket (a page on another site would otherwise use
-its visitor's browser to join the chat), and on loopback only a localhost Host is served (DNS rebinding).`;
+its visitor's browser to join the chat), and only a Host that names this machine is served, whatever the
+address (DNS rebinding): loopback names and addresses, its interfaces' addresses, --host, its host name.`;
 
 /** --max-payload: 0 would refuse every non-empty message (each closed with 1009), so at least 1 byte. */
 function payloadLimit(raw: string): number {
