@@ -211,7 +211,20 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
    * resume replay) reaches the socket only when the batch flushes, and must stop at the limit too.
    */
   get congested(): boolean {
-    return this.slowConsumer === "pause" && this.waitingBytes > this.maxBufferedBytes;
+    return this.slowConsumer === "pause" && this.waitingBeyond(this.maxBufferedBytes) > this.maxBufferedBytes;
+  }
+
+  /**
+   * Bytes waiting, once a batch deferred to the end of the I/O phase that would take them past `limit` is
+   * handed to the socket: it gathers the frames of many reads (output-batcher.ts), so counted unwritten it
+   * would make a peer that reads promptly look slow (a review of 547fa1b: 32 publishers, one subscriber).
+   */
+  private waitingBeyond(limit: number): number {
+    const waiting = this.waitingBytes;
+    const batcher = this.batcher;
+    if (waiting <= limit || batcher === null || !batcher.deferredToImmediate) return waiting;
+    batcher.flush();
+    return this.waitingBytes;
   }
 
   ping(payload?: Buffer): boolean {
@@ -610,7 +623,8 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     if (adding > 0) {
       if (waitingBefore === 0 || adding > this.largestMessageWaiting) this.largestMessageWaiting = adding;
     }
-    const waiting = this.waitingBytes;
+    const allowance = this.slowConsumer === "pause" ? adding : this.largestMessageWaiting;
+    const waiting = this.waitingBeyond(this.maxBufferedBytes + allowance);
     if (this.slowConsumer === "pause") {
       // After our Close nothing more is sent (RFC 6455 §5.5.1): holding input would only delay the peer's Close.
       if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure || this.protocol.closing)

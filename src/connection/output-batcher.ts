@@ -55,8 +55,12 @@ const waiting: OutputBatcher[] = [];
 /** Batchers inside a read burst (their frames are flushed when it ends): a stack, as bursts nest. */
 const bursting: OutputBatcher[] = [];
 
+/** The waiting list is flushed at the end of the I/O phase, not of the microtask queue. */
+let waitingForImmediate = false;
+
 function scheduleFlushWaiting(): void {
-  if (bursting.length > 0) setImmediate(flushWaiting);
+  waitingForImmediate = bursting.length > 0;
+  if (waitingForImmediate) setImmediate(flushWaiting);
   else queueMicrotask(flushWaiting);
 }
 
@@ -325,6 +329,14 @@ export class OutputBatcher {
   /** Bytes pushed in this batch and not yet handed to the socket. */
   get queuedBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * Whether this batch waits for the end of the I/O phase, gathering other reads' frames: bytes a flush would
+   * hand to the kernel now, rather than bytes of one synchronous burst (counted against the limits as such).
+   */
+  get deferredToImmediate(): boolean {
+    return this.scheduled && waitingForImmediate && this.depth === 0;
   }
 
   addAppBytes(n: number): void {

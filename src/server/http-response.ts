@@ -77,6 +77,30 @@ export function writeRejection(
   socket.once("close", () => clearTimeout(timer));
 }
 
+/**
+ * Fields of the 101 that the server writes itself (RFC 6455 §4.2.2 item 5), and those a 1xx must not carry
+ * (RFC 9110 §8.6, §15.2: no content): a hook's second copy would contradict them. Dropped, as on HTTP/2.
+ */
+const ACCEPT_OWN_HEADERS = new Set([
+  "upgrade",
+  "connection",
+  "keep-alive",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "content-length",
+  "transfer-encoding",
+]);
+
+function extraAcceptHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!ACCEPT_OWN_HEADERS.has(name.toLowerCase())) kept[name] = value;
+  }
+  return kept;
+}
+
 /** The 101 Switching Protocols response (RFC 6455 §4.2.2 item 5). */
 export function acceptResponse(
   accept: string,
@@ -91,7 +115,7 @@ export function acceptResponse(
     `Sec-WebSocket-Accept: ${accept}\r\n`;
   if (protocol !== "") head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   if (extensions !== "") head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
-  head += `${headerLines(headers)}\r\n`;
+  head += `${headerLines(extraAcceptHeaders(headers))}\r\n`;
   return Buffer.from(head, "latin1");
 }
 

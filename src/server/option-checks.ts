@@ -1,4 +1,4 @@
-import { isToken } from "../protocol/header-grammar.js";
+import { isToken, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocketServerOptions } from "./options.js";
 
 // The server's mode and hook options, checked when the server is made: a wrong one would otherwise fail
@@ -39,15 +39,19 @@ function checkProtocols(value: unknown): void {
   }
 }
 
-/** Extra headers of the 101: RFC 7230 §3.2 names (tokens) and values (no CR, LF or NUL). */
+/** Extra headers of the 101: RFC 9110 §5.1 names (tokens) and §5.5 values, as the writer checks them. */
 function checkHeaders(value: unknown): void {
   if (value === undefined || typeof value === "function") return;
-  if (value === null || typeof value !== "object" || Array.isArray(value))
+  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Map)
     throw wrong("headers", "an object of header names to values, or a function returning one", value);
   for (const [name, headerValue] of Object.entries(value)) {
     if (!isToken(name)) throw wrong("headers", "an object whose keys are header names", name);
-    if (typeof headerValue !== "string" || /[\r\n\0]/.test(headerValue))
-      throw wrong(`headers["${name}"]`, "a string without CR, LF or NUL", headerValue);
+    if (typeof headerValue !== "string" || (headerValue !== "" && !isValidHeaderValue(headerValue)))
+      throw wrong(
+        `headers["${name}"]`,
+        "a header value (RFC 9110 §5.5: no control characters but tab, nothing above U+00FF, no space at either end)",
+        headerValue,
+      );
   }
 }
 

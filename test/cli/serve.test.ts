@@ -246,7 +246,7 @@ describe("sockjet serve: TLS", () => {
       );
       assert.equal(
         results[2].stderr,
-        `sockjet serve: error: --tls-key ${otherKey} is not the private key of the certificate in --tls-cert ${CERT}\n`,
+        `sockjet serve: error: --tls-key ${otherKey} is not the private key of the certificate in --tls-cert ${CERT}: give the pair made together\n`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

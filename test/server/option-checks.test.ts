@@ -51,6 +51,9 @@ describe("server options checked when the server is made", () => {
     rejects({ noServer: true, headers: { "bad name": "1" } }, "headers");
     rejects({ noServer: true, headers: { "x-foo": "a\r\nSet-Cookie: x=1" } }, 'headers["x-foo"]');
     rejects({ noServer: true, headers: { "x-foo": 1 } }, 'headers["x-foo"]');
+    for (const value of ["a\u0001b", "a\u007fb", " a", "a\t", "5 €"])
+      rejects({ noServer: true, headers: { "x-foo": value } }, 'headers["x-foo"]');
+    rejects({ noServer: true, headers: new Map([["x-foo", "1"]]) }, "headers");
     rejects({ server: {} }, "server");
     rejects({ port: 0, host: 127 }, "host");
     rejects({ noServer: true, path: "chat" }, "path");
@@ -61,7 +64,13 @@ describe("server options checked when the server is made", () => {
       port: 0,
       host: HOST,
       protocols: Object.freeze(["chat", "superchat"]),
-      headers: { "x-served-by": "sockjet" },
+      // The server's own fields of the 101 are its own: a hook's copies are dropped, not sent twice.
+      headers: {
+        "x-served-by": "sockjet",
+        "Sec-WebSocket-Accept": "bogus",
+        Connection: "close",
+        "Content-Length": "10",
+      },
       verify: () => true,
       selectProtocol: (offered) => offered[offered.length - 1],
     });
