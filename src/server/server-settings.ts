@@ -6,6 +6,9 @@ import { SERVER_DEFAULTS, type WebSocketServerOptions } from "./options.js";
 // A server's numeric and slow-consumer settings, checked once against their defaults, and the options its
 // connections share: plain data, apart from the server's handshake and lifecycle.
 
+/** The longest delay Node's timers take. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 
 /** The settings of `options` over SERVER_DEFAULTS; a value of the wrong type is a TypeError. */
@@ -19,6 +22,9 @@ export function resolveSettings(options: WebSocketServerOptions): Settings {
         throw new TypeError("options.slowConsumer must be 'close' or 'pause'");
     } else if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
       throw new TypeError(`options.${key} must be a non-negative number`);
+    } else if (key.endsWith("Ms") && value > MAX_TIMER_MS) {
+      // Node's timers take at most 2^31 - 1 ms: a longer one fires after 1 ms (TimeoutOverflowWarning).
+      throw new TypeError(`options.${key} must be at most ${MAX_TIMER_MS} ms (Node's timers)`);
     }
     (settings as Record<string, unknown>)[key] = value;
   }

@@ -4,6 +4,9 @@ import { rejectWsOptionNames } from "./ws-option-names.js";
 // The checks of the Node-only third constructor argument, as the server checks its own: a wrong value is a
 // TypeError naming the option at construction, not a limit that silently does something else later.
 
+/** The longest delay Node's timers take. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Limits that must be numbers ≥ 0. */
 const NON_NEGATIVE = ["maxFragmentsPerMessage", "handshakeTimeoutMs", "closeTimeoutMs"] as const;
 
@@ -22,6 +25,12 @@ export function validateClientOptions(options: unknown): WebSocketOptions {
     const value = opts[key];
     if (value !== undefined && !(typeof value === "number" && value >= 0)) {
       throw new TypeError(`options.${key} must be a non-negative number, not ${describe(value)}`);
+    }
+    // Node's timers take at most 2^31 - 1 ms: a longer one fires after 1 ms (TimeoutOverflowWarning).
+    if (key.endsWith("Ms") && value !== undefined && value > MAX_TIMER_MS) {
+      throw new TypeError(
+        `options.${key} must be at most ${MAX_TIMER_MS} ms (Node's timers), not ${describe(value)}`,
+      );
     }
   }
   const deflate = opts.perMessageDeflate;

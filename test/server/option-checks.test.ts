@@ -83,6 +83,27 @@ describe("server options checked when the server is made", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  test("timer options past Node's 2^31 - 1 ms are TypeErrors (a longer timer fires after 1 ms), client and server", () => {
+    for (const key of [
+      "pingIntervalMs",
+      "handshakeTimeoutMs",
+      "idleTimeoutMs",
+      "closeTimeoutMs",
+      "shutdownTimeoutMs",
+    ]) {
+      rejects({ noServer: true, [key]: 2 ** 31 }, key);
+      rejects({ noServer: true, [key]: Number.POSITIVE_INFINITY }, key);
+      new WebSocketServer({ noServer: true, [key]: 2 ** 31 - 1 }).close();
+    }
+    for (const key of ["handshakeTimeoutMs", "closeTimeoutMs"]) {
+      assert.throws(
+        () => new WebSocket("ws://127.0.0.1:1/", [], { [key]: 2 ** 31 }),
+        (error: unknown) =>
+          error instanceof TypeError && error.message.startsWith(`options.${key} must be at most`),
+      );
+    }
+  });
+
   test("server.publish() without data is a TypeError, like send() without one", async () => {
     const server = new WebSocketServer({ noServer: true });
     assert.throws(
