@@ -1,4 +1,4 @@
-import { isToken, isValidHeaderValue } from "../protocol/header-grammar.js";
+import { isToken, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocketServerOptions } from "./options.js";
 
 // The server's mode and hook options, checked when the server is made: a wrong one would otherwise fail
@@ -45,8 +45,8 @@ function checkHeaders(value: unknown): void {
   if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Map)
     throw wrong("headers", "an object of header names to values, or a function returning one", value);
   for (const [name, headerValue] of Object.entries(value)) {
-    if (!isToken(name)) throw wrong("headers", "an object whose keys are header names", name);
-    if (typeof headerValue !== "string" || (headerValue !== "" && !isValidHeaderValue(headerValue)))
+    if (!isValidHeaderName(name)) throw wrong("headers", "an object whose keys are header names", name);
+    if (typeof headerValue !== "string" || !isValidHeaderValue(headerValue))
       throw wrong(
         `headers["${name}"]`,
         "a header value (RFC 9110 §5.5: no control characters but tab, nothing above U+00FF, no space at either end)",
