@@ -4,10 +4,15 @@
 // runs) it did not (32 B, server loop, burst 1: 1.06×, 1.04–1.07× over 31 runs), hence the rounds.
 //
 //   taskset -c 1 node --import tsx bench/fanout-aa.ts [--rounds=9] [--runs=4] [--pin=0,1]
+//                                                    [--sizes=32,1k] [--publisher=client,server]
+//                                                    [--only=sockjet,sockjet-resume]
+//
+// --only runs another pair the same way (e.g. sockjet against sockjet-resume: issue 19's ratio for the
+// shapes chosen, as `npm run bench` measures it).
 //
 // Build first (npm run build): the servers run dist/.
 
-import { runFanout } from "./fanout.js";
+import { type FanoutContender, type FanoutPublisher, runFanout } from "./fanout.js";
 import { caseLabel, formatSize, pairedRatioInterval } from "./fanout-report.js";
 
 const args = Object.fromEntries(
@@ -19,18 +24,22 @@ const args = Object.fromEntries(
 const [server, receivers] = (args.pin ?? "0,1").split(",").map(Number);
 const rounds = Number(args.rounds ?? 9);
 const runs = Number(args.runs ?? 4);
-console.log(`A/A: sockjet ÷ sockjet, ${rounds} round(s) of ${runs} runs`);
+const pair = (args.only ?? "sockjet,sockjet").split(",") as FanoutContender[];
+const sizes = (args.sizes ?? "32,1k")
+  .split(",")
+  .map((s) => (s.endsWith("k") ? Number(s.slice(0, -1)) * 1024 : Number(s)));
+console.log(`${pair[1]} ÷ ${pair[0]}, ${rounds} round(s) of ${runs} runs`);
 const results = await runFanout({
   subscribers: 1000,
-  sizes: [32, 1024],
-  publishers: ["client", "server"],
+  sizes,
+  publishers: (args.publisher ?? "client,server").split(",") as FanoutPublisher[],
   bursts: [1, 16],
   seconds: 1,
   dist: true,
   cpus: { server, receivers },
   runs,
   rounds,
-  contenders: ["sockjet", "sockjet"],
+  contenders: pair,
   log: () => {},
 });
 for (let i = 0; i + 1 < results.length; i += 2) {

@@ -2,6 +2,10 @@
 // server (sockjet or ws) and the receivers, raw TCP WebSocket clients that only count frames.
 
 import { once } from "node:events";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -112,18 +116,24 @@ export async function serverRole(
 
 // ---- the receivers (child process): raw WebSocket clients that count frames ------------------------------
 
+/** Deliveries counted by the receivers of one server (control messages left out). */
+interface Tally {
+  frames: number;
+}
+
 class FrameCounter {
-  frames = 0;
-  /** Control messages of a resume connection (payload starting with 0x02): not deliveries, not in `frames`. */
+  /** Control messages of a resume connection (payload starting with 0x02): not deliveries, not in the tally. */
   controls = 0;
   private skip = 0;
   private header: Buffer | null = null;
   /** The next payload byte is the first of a frame's payload (its resume type byte). */
   private atPayloadStart = false;
   private readonly resume: boolean;
+  private readonly tally: Tally;
 
-  constructor(resume: boolean) {
+  constructor(resume: boolean, tally: Tally) {
     this.resume = resume;
+    this.tally = tally;
   }
 
   /** Counts the complete frame headers in `chunk`, skipping payloads (server frames are unmasked). */
@@ -140,7 +150,7 @@ class FrameCounter {
         if (this.atPayloadStart) {
           this.atPayloadStart = false;
           if (data[at] === 0x02) {
-            this.frames--;
+            this.tally.frames--;
             this.controls++;
           }
         }
@@ -159,7 +169,7 @@ class FrameCounter {
           : len7 === 126
             ? data.readUInt16BE(at + 2)
             : data.readUInt32BE(at + 2) * 2 ** 32 + data.readUInt32BE(at + 6);
-      this.frames++;
+      this.tally.frames++;
       at += headerBytes;
       this.skip = length;
       this.atPayloadStart = this.resume && length > 0;
@@ -174,8 +184,37 @@ const RESUME_HELLO = (() => {
   return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 })();
 
-async function openReceiver(port: number, counters: FrameCounter[], resume: boolean): Promise<net.Socket> {
-  const socket = net.connect(port, HOST);
+/**
+ * Every receiver reads into this one buffer (net's `onread`): the frames are counted during the callback and
+ * nothing is kept, so the receivers cost no allocation and no stream event per read: what the server
+ * sends them is measured, not their own cost.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+async function openReceiver(
+  port: number,
+  resume: boolean,
+  tally: Tally,
+  onCounted: () => void,
+): Promise<net.Socket> {
+  const counter = new FrameCounter(resume, tally);
+  let handshake: ((chunk: Buffer) => void) | null = null;
+  const socket = net.connect({
+    port,
+    host: HOST,
+    onread: {
+      buffer: readBuffer,
+      callback: (bytes: number, buffer: Uint8Array) => {
+        const chunk = buffer as Buffer;
+        if (handshake !== null) handshake(Buffer.from(chunk.subarray(0, bytes)));
+        else {
+          counter.push(chunk.subarray(0, bytes));
+          onCounted();
+        }
+        return true;
+      },
+    },
+  });
   socket.setNoDelay(true);
   await once(socket, "connect");
   socket.write(
@@ -184,20 +223,18 @@ async function openReceiver(port: number, counters: FrameCounter[], resume: bool
       (resume ? "Sec-WebSocket-Protocol: sockjet.resume.1\r\n" : "") +
       "\r\n",
   );
-  const counter = new FrameCounter(resume);
-  counters.push(counter);
   await new Promise<void>((resolve, reject) => {
     let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
+    socket.on("error", reject);
+    handshake = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf("\r\n\r\n");
       if (end === -1) return;
-      socket.off("data", onData);
+      handshake = null;
       if (!head.subarray(0, 12).toString().startsWith("HTTP/1.1 101")) {
         reject(new Error(`handshake refused: ${head.subarray(0, 40).toString()}`));
         return;
       }
-      socket.on("data", (c: Buffer) => counter.push(c));
       if (end + 4 < head.length) counter.push(head.subarray(end + 4));
       if (!resume) {
         resolve();
@@ -214,34 +251,142 @@ async function openReceiver(port: number, counters: FrameCounter[], resume: bool
       };
       waitForSession();
     };
-    socket.on("data", onData);
-    socket.on("error", reject);
   });
   return socket;
 }
 
-export async function receiversRole(port: number, count: number, resume: boolean): Promise<void> {
-  const counters: FrameCounter[] = [];
-  const sockets: net.Socket[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const batch = Array.from({ length: Math.min(100, count - i) }, () =>
-      openReceiver(port, counters, resume),
-    );
-    sockets.push(...(await Promise.all(batch)));
+// ---- the "client" publisher (in the receivers' process) -------------------------------------------------
+
+/** Messages per window of the "client" publisher; it waits while the receivers are over two windows behind. */
+export const PUBLISH_WINDOW = 64;
+
+/**
+ * The "client" publisher's connection: a raw WebSocket client to /publish, whose messages the server's message
+ * handler publishes (the chat shape). Only its 101 is read; the server sends it nothing else.
+ */
+async function openPublisher(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, HOST);
+  socket.setNoDelay(true);
+  await once(socket, "connect");
+  socket.write(
+    `GET /publish HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const [head] = (await once(socket, "data")) as [Buffer];
+  if (!head.subarray(0, 12).toString().startsWith("HTTP/1.1 101"))
+    throw new Error(`publisher refused: ${head.subarray(0, 40).toString()}`);
+  socket.on("data", () => {});
+  return socket;
+}
+
+/** A client's binary frame of `payload` (RFC 6455 §5.2: masked; the key 0 leaves the payload as it is). */
+function maskedBinaryFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const header =
+    n < 126
+      ? Buffer.from([0x82, 0x80 | n])
+      : n < 65536
+        ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff])
+        : (() => {
+            const h = Buffer.alloc(10);
+            h[0] = 0x82;
+            h[1] = 0x80 | 127;
+            h.writeBigUInt64BE(BigInt(n), 2);
+            return h;
+          })();
+  return Buffer.concat([header, Buffer.alloc(4), payload]);
+}
+
+/**
+ * The receivers of one server: `count` raw clients that count frames, and the "client" publisher's connection
+ * once it is needed. The run of that publisher under way is checked after every read of a receiver, so that
+ * the next window leaves as soon as the receivers have caught up (no polling), and its end is seen at once.
+ */
+class ReceiverGroup {
+  readonly tally: Tally = { frames: 0 };
+  readonly sockets: net.Socket[] = [];
+  private publisher: net.Socket | null = null;
+  private publishing: (() => void) | null = null;
+
+  constructor(
+    private readonly port: number,
+    private readonly count: number,
+    private readonly resume: boolean,
+  ) {}
+
+  async connect(): Promise<void> {
+    const onCounted = () => this.publishing?.();
+    for (let i = 0; i < this.count; i += 100) {
+      const batch = Array.from({ length: Math.min(100, this.count - i) }, () =>
+        openReceiver(this.port, this.resume, this.tally, onCounted),
+      );
+      this.sockets.push(...(await Promise.all(batch)));
+    }
   }
-  const total = () => counters.reduce((n, c) => n + c.frames, 0);
+
+  /** Sends `messages` messages of `size` bytes in windows, paced by the receivers; `done` once all came. */
+  async publish(size: number, messages: number, done: () => void): Promise<void> {
+    this.publisher ??= await openPublisher(this.port);
+    const publisher = this.publisher;
+    const frame = maskedBinaryFrame(Buffer.alloc(size, 0x61));
+    const windowBytes = Buffer.concat(Array.from({ length: PUBLISH_WINDOW }, () => frame));
+    const tally = this.tally;
+    const base = tally.frames;
+    const target = base + messages * this.count;
+    let sent = 0;
+    this.publishing = () => {
+      while (sent < messages && tally.frames - base >= (sent - 2 * PUBLISH_WINDOW) * this.count) {
+        const n = Math.min(PUBLISH_WINDOW, messages - sent);
+        publisher.write(n === PUBLISH_WINDOW ? windowBytes : windowBytes.subarray(0, n * frame.length));
+        sent += n;
+      }
+      if (tally.frames >= target) {
+        this.publishing = null;
+        done();
+      }
+    };
+    this.publishing();
+  }
+}
+
+type ReceiversCommand =
+  | { cmd: "connect"; group: number; port: number; resume: boolean }
+  | { cmd: "publish"; group: number; size: number; messages: number }
+  | { cmd: "count"; group: number }
+  | { cmd: "cpu" }
+  | { cmd: "exit" };
+
+/**
+ * The receivers' process of a case: one group of `count` receivers per contender's server, all in this one
+ * process, so that what a process costs of its own (one in a few runs slower throughout on this VM) weighs
+ * on every contender of the case alike. The contenders' runs alternate, so one group receives at a time.
+ */
+export async function receiversRole(count: number): Promise<void> {
+  const groups = new Map<number, ReceiverGroup>();
+  const send = (message: Record<string, unknown>) => process.send?.(message);
   let cpuMark = process.cpuUsage();
-  process.send?.({ type: "connected" });
-  process.on("message", (raw) => {
-    const command = raw as { cmd: string };
-    if (command.cmd === "count") process.send?.({ type: "count", total: total() });
-    else if (command.cmd === "cpu") {
+  process.on("message", async (raw) => {
+    const command = raw as ReceiversCommand;
+    if (command.cmd === "connect") {
+      const group = new ReceiverGroup(command.port, count, command.resume);
+      groups.set(command.group, group);
+      await group.connect();
+      send({ type: "connected", group: command.group });
+    } else if (command.cmd === "publish") {
+      const group = command.group;
+      await groups
+        .get(group)!
+        .publish(command.size, command.messages, () => send({ type: "delivered", group }));
+    } else if (command.cmd === "count") {
+      send({ type: "count", total: groups.get(command.group)!.tally.frames });
+    } else if (command.cmd === "cpu") {
       const cpu = process.cpuUsage(cpuMark);
       cpuMark = process.cpuUsage();
-      process.send?.({ type: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 });
+      send({ type: "cpu", cpuMs: (cpu.user + cpu.system) / 1000 });
     } else if (command.cmd === "exit") {
-      for (const s of sockets) s.destroy();
+      for (const group of groups.values()) for (const socket of group.sockets) socket.destroy();
       process.exit(0);
     }
   });
+  send({ type: "ready" });
 }

@@ -14,9 +14,11 @@
 // every measured run to about that long from the rate of the warm-up (instead of a fixed --messages).
 //
 // Publishers:
-// - client: a WebSocket client (npm `ws`, in this process) sends the messages to the server, whose message
-//   handler publishes each one (sockjet: server.publish; ws: the loop): the chat/feed shape. It sends in
-//   windows of 64 messages and waits while the receivers are more than two windows behind.
+// - client: a WebSocket client sends the messages to the server, whose message handler publishes each one
+//   (sockjet: server.publish; ws: the loop): the chat/feed shape. It sends in windows of 64 messages and
+//   waits while the receivers are more than two windows behind. It is a raw client in the receivers'
+//   process, which checks that pace after every read (until 2026-12-06 a `ws` client in this process polled
+//   the receivers' count over IPC every millisecond: a pace, and noise, of the harness's own).
 // - server: the server process publishes in a loop, `--burst` messages per event-loop turn (1: one publish
 //   per turn, the worst case for write batching; 16: a busy publisher), waiting while more than 64 KiB per
 //   subscriber is buffered.
@@ -34,7 +36,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { caseLabel, formatFanout, formatRate, formatSize } from "./fanout-report.js";
-import { HOST, receiversRole, serverRole } from "./fanout-roles.js";
+import { receiversRole, serverRole } from "./fanout-roles.js";
 import { CONTENDED_CPU, median } from "./lib.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -177,52 +179,21 @@ async function stop(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-const WINDOW = 64;
-
-async function delivered(receiver: ChildProcess): Promise<number> {
-  return (await ask(receiver, "count", { cmd: "count" })).total as number;
+async function delivered(r: CaseRunner): Promise<number> {
+  return (await ask(r.receiver, "count", { cmd: "count", group: r.group })).total as number;
 }
 
-type PublishingClient = import("ws").WebSocket;
-
-/** The "client" publisher's connection (npm `ws`), opened once per contender and case, before any timing. */
-async function openPublisher(port: number): Promise<PublishingClient> {
-  const { WebSocket } = await import("ws");
-  const client = new WebSocket(`ws://${HOST}:${port}/publish`, { perMessageDeflate: false });
-  await once(client, "open");
-  return client;
-}
-
-/** The "client" publisher: sends `count` messages through `client`, in windows paced by the receivers. */
-async function publishFromClient(
-  client: PublishingClient,
-  receiver: ChildProcess,
-  payload: Buffer,
-  count: number,
-  subscribers: number,
-  base: number,
-): Promise<void> {
-  const started = performance.now();
-  for (let sent = 0; sent < count; ) {
-    const n = Math.min(WINDOW, count - sent);
-    for (let i = 0; i < n; i++) client.send(payload, { binary: true });
-    sent += n;
-    while ((await delivered(receiver)) - base < (sent - 2 * WINDOW) * subscribers) {
-      if (performance.now() - started > 120_000) throw new Error("the receivers stopped receiving");
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-}
-
-/** One contender of a case: its server and receivers, alive for the whole case, and what its runs measured. */
+/**
+ * One contender of a case: its server, its group of receivers (in the case's one receivers process), alive
+ * for the whole case, and what its runs measured.
+ */
 interface CaseRunner {
   contender: FanoutContender;
   server: ChildProcess;
+  /** The case's receivers process, shared by its contenders, and this contender's group in it. */
   receiver: ChildProcess;
+  group: number;
   port: number;
-  payload: Buffer;
-  /** The "client" publisher's connection, once opened. */
-  publisher: PublishingClient | null;
   /** Messages per measured run: the default or --messages, then what the warm-up sized. */
   messages: number;
   /** Deliveries the receivers had counted when the current run started. */
@@ -237,6 +208,8 @@ interface CaseRunner {
 
 async function openRunner(
   contender: FanoutContender,
+  group: number,
+  receiver: ChildProcess,
   size: number,
   options: FanoutOptions,
   children: ChildProcess[],
@@ -247,26 +220,15 @@ async function openRunner(
   const server = child(serverArgs, options.profile === true, options.cpus?.server);
   children.push(server);
   const { port } = (await ask(server, "listening")) as { port: number };
-  const receiver = child(
-    [
-      "--role=receivers",
-      `--port=${port}`,
-      `--count=${subscribers}`,
-      ...(contender === "sockjet-resume" ? ["--resume"] : []),
-    ],
-    false,
-    options.cpus?.receivers,
-  );
-  children.push(receiver);
-  await ask(receiver, "connected");
+  const resume = contender === "sockjet-resume";
+  await ask(receiver, "connected", { cmd: "connect", group, port, resume });
   const messages = options.messages ?? defaultMessages(size, subscribers);
   return {
     contender,
     server,
     receiver,
+    group,
     port,
-    payload: Buffer.alloc(size, 0x61),
-    publisher: null,
     messages,
     base: 0,
     published: 0,
@@ -293,20 +255,20 @@ async function runOnce(
   options: FanoutOptions,
 ): Promise<number> {
   const subscribers = options.subscribers;
-  if (publisher === "client") r.publisher ??= await openPublisher(r.port);
   await ask(r.server, "cpu", { cmd: "cpu" });
   await ask(r.receiver, "cpu", { cmd: "cpu" });
   const busy0 = busyJiffies();
   const own0 = ownCpuMs();
   const started = performance.now();
+  const target = r.base + count * subscribers;
   if (publisher === "client") {
-    await publishFromClient(r.publisher!, r.receiver, r.payload, count, subscribers, r.base);
+    // the receivers' process publishes, paced by its own count, and answers once all is delivered
+    await ask(r.receiver, "delivered", { cmd: "publish", group: r.group, size, messages: count }, 600_000);
   } else {
     await ask(r.server, "published", { cmd: "publish", size, count, burst }, 600_000);
   }
-  const target = r.base + count * subscribers;
   for (;;) {
-    const total = await delivered(r.receiver);
+    const total = await delivered(r);
     if (total >= target) break;
     if (performance.now() - started > 600_000)
       throw new Error(`only ${total - r.base} of ${target - r.base} delivered`);
@@ -395,9 +357,16 @@ async function interleavedCase(
 ): Promise<FanoutResult[]> {
   const children: ChildProcess[] = [];
   try {
+    const receiver = child(
+      ["--role=receivers", `--count=${options.subscribers}`],
+      false,
+      options.cpus?.receivers,
+    );
+    children.push(receiver);
+    await ask(receiver, "ready");
     const runners: CaseRunner[] = [];
-    for (const contender of options.contenders)
-      runners.push(await openRunner(contender, size, options, children));
+    for (const [group, contender] of options.contenders.entries())
+      runners.push(await openRunner(contender, group, receiver, size, options, children));
     const fallback = defaultMessages(size, options.subscribers);
     const rates = new Map<CaseRunner, number>();
     for (const r of runners) rates.set(r, await warmUp(r, fallback, size, publisher, burst, options));
@@ -413,7 +382,6 @@ async function interleavedCase(
         await runOnce(r, counts.get(r)!, false, size, publisher, burst, options);
     const results: FanoutResult[] = [];
     for (const r of runners) {
-      r.publisher?.close();
       results.push(await resultOf(r, size, publisher, burst, options.subscribers));
     }
     return results;
@@ -466,8 +434,8 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult[]>
 /**
  * A case in `options.rounds` rounds, each an interleaved case with fresh processes, merged per contender (by
  * its place in `options.contenders`, so that an A/A pair of one contender stays two): runs concatenated.
- * With several rounds every round runs the same contenders the same way (sockjet and sockjet-resume
- * alternating), and ws runs in one more round of its own beside sockjet, whose rate there is the ws
+ * With several rounds every round runs the same contenders (sockjet and sockjet-resume alternating, in
+ * the opposite order every other round), and ws runs in one more round of its own beside sockjet, whose rate there is the ws
  * result's `alongside` (its speed-up is taken within that round). With one round, everything runs in it.
  */
 async function roundsOfCase(
@@ -489,7 +457,12 @@ async function roundsOfCase(
   };
   const withWs = rounds > 1 && places.some(({ contender }) => contender === "ws");
   const paired = withWs ? places.filter(({ contender }) => contender !== "ws") : places;
-  if (paired.length > 0) for (let round = 0; round < rounds; round++) await runRound(paired);
+  // Odd rounds run the contenders in the opposite order (processes started, receivers connected, and the
+  // order of each run pair): an A/A run of the 1 KiB publishing client with one order measured the second
+  // 1.03× the first (1.01–1.05×, 12 rounds, 2026-12-06), a bias of the place that alternation cancels.
+  if (paired.length > 0)
+    for (let round = 0; round < rounds; round++)
+      await runRound(round % 2 === 0 ? paired : [...paired].reverse());
   const merged = perPlace.map((results) => (results.length === 0 ? undefined : mergeRounds(results)));
   if (withWs) {
     // ws's round: beside sockjet (when it is a contender), whose result of that round stays out of the merge
@@ -555,8 +528,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.role === "server")
     return serverRole(args.contender as FanoutContender, Number(args.subscribers), args.dist === "true");
-  if (args.role === "receivers")
-    return receiversRole(Number(args.port), Number(args.count), args.resume === "true");
+  if (args.role === "receivers") return receiversRole(Number(args.count));
   const options: FanoutOptions = {
     subscribers: Number(args.subscribers ?? 1000),
     sizes: (args.sizes ?? "32,1k").split(",").map(parseSize),
