@@ -1,11 +1,8 @@
 // The child processes of the fan-out benchmark (bench/fanout.ts forks itself with --role=…): the publishing
-// server (sockjet or ws) and the receivers, raw TCP WebSocket clients that only count frames.
+// server (sockjet or ws) and the receivers, raw TCP WebSocket clients that only count frames, with the
+// "client" publisher beside them.
 
 import { once } from "node:events";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
