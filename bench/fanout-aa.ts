@@ -12,7 +12,7 @@
 //
 // Build first (npm run build): the servers run dist/.
 
-import { type FanoutContender, type FanoutPublisher, runFanout } from "./fanout.js";
+import { type FanoutContender, type FanoutPublisher, parseSize, runFanout } from "./fanout.js";
 import { caseLabel, formatSize, pairedRatioInterval } from "./fanout-report.js";
 
 const args = Object.fromEntries(
@@ -25,9 +25,7 @@ const [server, receivers] = (args.pin ?? "0,1").split(",").map(Number);
 const rounds = Number(args.rounds ?? 9);
 const runs = Number(args.runs ?? 4);
 const pair = (args.only ?? "sockjet,sockjet").split(",") as FanoutContender[];
-const sizes = (args.sizes ?? "32,1k")
-  .split(",")
-  .map((s) => (s.endsWith("k") ? Number(s.slice(0, -1)) * 1024 : Number(s)));
+const sizes = (args.sizes ?? "32,1k").split(",").map(parseSize);
 console.log(`${pair[1]} ÷ ${pair[0]}, ${rounds} round(s) of ${runs} runs`);
 const results = await runFanout({
   subscribers: 1000,

@@ -2,6 +2,7 @@
 // server (sockjet or ws) and the receivers, raw TCP WebSocket clients that only count frames, with the
 // "client" publisher beside them.
 
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
 import { dirname, join } from "node:path";
@@ -276,7 +277,16 @@ async function openPublisher(port: number): Promise<net.Socket> {
   return socket;
 }
 
-/** A client's binary frame of `payload` (RFC 6455 §5.2: masked; the key 0 leaves the payload as it is). */
+/** A connection of this process broke mid-case: the figures would be wrong, so the process ends (status 1). */
+function failed(why: string): never {
+  console.error(`receivers: ${why}`);
+  process.exit(1);
+}
+
+/**
+ * A client's binary frame of `payload`, masked (RFC 6455 §5.3) with a random key that is not 0: a server
+ * may skip the XOR for the key 0 (ws does), which no browser's frames would let it do.
+ */
 function maskedBinaryFrame(payload: Buffer): Buffer {
   const n = payload.length;
   const header =
@@ -291,7 +301,11 @@ function maskedBinaryFrame(payload: Buffer): Buffer {
             h.writeBigUInt64BE(BigInt(n), 2);
             return h;
           })();
-  return Buffer.concat([header, Buffer.alloc(4), payload]);
+  const key = randomBytes(4);
+  key[0] |= 1;
+  const masked = Buffer.from(payload);
+  for (let i = 0; i < masked.length; i++) masked[i] ^= key[i & 3];
+  return Buffer.concat([header, key, masked]);
 }
 
 /**
@@ -321,14 +335,22 @@ class ReceiverGroup {
     }
   }
 
-  /** Sends `messages` messages of `size` bytes in windows, paced by the receivers; `done` once all came. */
-  async publish(size: number, messages: number, done: () => void): Promise<void> {
-    this.publisher ??= await openPublisher(this.port);
+  /**
+   * Sends `messages` messages of `size` bytes in windows, paced by the receivers; `done` once all came.
+   * `base`: the deliveries counted before the run, as the orchestrator counted them.
+   */
+  async publish(size: number, messages: number, base: number, done: () => void): Promise<void> {
+    if (this.publisher === null) {
+      this.publisher = await openPublisher(this.port);
+      // Mid-run, a broken connection would leave the run waiting for deliveries that never come.
+      const broke = (why: string) => this.publishing !== null && failed(why);
+      this.publisher.on("error", (error) => broke(`the publisher's connection: ${error.message}`));
+      this.publisher.on("close", () => broke("the server closed the publisher's connection"));
+    }
     const publisher = this.publisher;
     const frame = maskedBinaryFrame(Buffer.alloc(size, 0x61));
     const windowBytes = Buffer.concat(Array.from({ length: PUBLISH_WINDOW }, () => frame));
     const tally = this.tally;
-    const base = tally.frames;
     const target = base + messages * this.count;
     let sent = 0;
     this.publishing = () => {
@@ -348,7 +370,7 @@ class ReceiverGroup {
 
 type ReceiversCommand =
   | { cmd: "connect"; group: number; port: number; resume: boolean }
-  | { cmd: "publish"; group: number; size: number; messages: number }
+  | { cmd: "publish"; group: number; size: number; messages: number; base: number }
   | { cmd: "count"; group: number }
   | { cmd: "cpu" }
   | { cmd: "exit" };
@@ -373,7 +395,7 @@ export async function receiversRole(count: number): Promise<void> {
       const group = command.group;
       await groups
         .get(group)!
-        .publish(command.size, command.messages, () => send({ type: "delivered", group }));
+        .publish(command.size, command.messages, command.base, () => send({ type: "delivered", group }));
     } else if (command.cmd === "count") {
       send({ type: "count", total: groups.get(command.group)!.tally.frames });
     } else if (command.cmd === "cpu") {

@@ -263,7 +263,12 @@ async function runOnce(
   const target = r.base + count * subscribers;
   if (publisher === "client") {
     // the receivers' process publishes, paced by its own count, and answers once all is delivered
-    await ask(r.receiver, "delivered", { cmd: "publish", group: r.group, size, messages: count }, 600_000);
+    await ask(
+      r.receiver,
+      "delivered",
+      { cmd: "publish", group: r.group, size, messages: count, base: r.base },
+      600_000,
+    );
   } else {
     await ask(r.server, "published", { cmd: "publish", size, count, burst }, 600_000);
   }
@@ -517,7 +522,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
-function parseSize(text: string): number {
+export function parseSize(text: string): number {
   const match = /^(\d+)\s*([kKmM]?)/.exec(text.trim());
   if (match === null) throw new Error(`bad size '${text}'`);
   const unit = match[2].toLowerCase();

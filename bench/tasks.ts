@@ -66,7 +66,8 @@ export function fanoutTask(): Task {
     quiet: true,
     async run(prefix) {
       log(`${prefix} 1 publisher → 1,000 subscribers, sockjet publish() vs the naïve ws loop`);
-      // the publishing client runs in this process: keep it off the server's CPU
+      // this process only orchestrates (the publishing client runs beside the receivers): keep it off the
+      // server's CPU all the same
       const allCpus = allowedCpus();
       const pinnedSelf = pinning.loadgen !== undefined && pinSelf([pinning.loadgen]);
       try {
