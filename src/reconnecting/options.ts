@@ -60,6 +60,15 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
+/** A number of attempts: an integer ≥ 0, or Infinity (no limit); 1.5 attempts means nothing. */
+function attemptCount(value: number | undefined, name: string): number {
+  const count = nonNegative(value, name, Number.POSITIVE_INFINITY);
+  if (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY) {
+    throw new TypeError(`options.${name} must be a whole number ≥ 0, or Infinity`);
+  }
+  return count;
+}
+
 export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {
   if (options.queue !== undefined) checkQueueOptions(options.queue);
   if (options.onOpen !== undefined && typeof options.onOpen !== "function") {
@@ -73,7 +82,7 @@ export function resolveOptions(options: ReconnectingWebSocketOptions = {}): Reso
     webSocket: options.webSocket,
     initialDelayMs,
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), 2 ** 31 - 1),
-    maxAttempts: nonNegative(options.maxAttempts, "maxAttempts", Number.POSITIVE_INFINITY),
+    maxAttempts: attemptCount(options.maxAttempts, "maxAttempts"),
     stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
     stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
     stopStatuses: new Set(options.stopStatuses ?? [401, 403]),

@@ -284,6 +284,14 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
+/** maxRetries: an integer ≥ 0, or Infinity (no limit); 1.5 retries means nothing. */
+function retryCount(value: number | undefined): number {
+  const count = nonNegative(value, "maxRetries", Number.POSITIVE_INFINITY);
+  if (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY)
+    throw new TypeError("ResumableWebSocket: options.maxRetries must be a whole number ≥ 0, or Infinity");
+  return count;
+}
+
 /**
  * Other clients' names for options this class names otherwise, and the WebSocket's own options given at the
  * top level: a TypeError that says where they go, not ignored.
@@ -316,7 +324,7 @@ function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
     binaryType,
     initialDelayMs: nonNegative(options.initialDelayMs, "initialDelayMs", 250),
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 10_000), 2 ** 31 - 1),
-    maxRetries: nonNegative(options.maxRetries, "maxRetries", Number.POSITIVE_INFINITY),
+    maxRetries: retryCount(options.maxRetries),
     stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
     stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
     stopStatuses: new Set(options.stopStatuses ?? [401, 403]),

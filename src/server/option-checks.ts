@@ -74,6 +74,10 @@ export function checkServerOptions(options: WebSocketServerOptions): void {
   if (options.port !== undefined) checkPort(options.port);
   if (options.host !== undefined && typeof options.host !== "string")
     throw wrong("host", "a string", options.host);
+  // The length of the kernel's queue of connections not yet accepted (listen(2)): a string or 1.5 reached
+  // Node's listen() as it was.
+  if (options.backlog !== undefined && (!Number.isInteger(options.backlog) || options.backlog < 0))
+    throw wrong("backlog", "a whole number ≥ 0", options.backlog);
   if (options.path !== undefined && (typeof options.path !== "string" || !options.path.startsWith("/")))
     throw wrong("path", 'a path starting with "/"', options.path);
   checkServer(options.server);

@@ -86,6 +86,16 @@ describe("ReconnectingWebSocket: the send queue", () => {
     assert.throws(() => new ReconnectingWebSocket(url, [], { queue: notAPolicy }), TypeError);
   });
 
+  test("maxAttempts is a whole number ≥ 0 or Infinity: 1.5, -1 and NaN are TypeErrors", () => {
+    const url = "ws://127.0.0.1:1/";
+    for (const maxAttempts of [1.5, -1, Number.NaN, 0.1])
+      assert.throws(() => new ReconnectingWebSocket(url, [], { maxAttempts }), {
+        name: "TypeError",
+        message: /maxAttempts/,
+      });
+    for (const maxAttempts of [0, 3, Number.POSITIVE_INFINITY]) new ReconnectingWebSocket(url, [], { maxAttempts }).close();
+  });
+
   test("a message larger than maxBytes is refused even with drop-oldest", async (t) => {
     const client = reconnecting(t, `ws://127.0.0.1:${await freePort()}/`, {
       initialDelayMs: 1000,

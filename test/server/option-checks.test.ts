@@ -57,6 +57,7 @@ describe("server options checked when the server is made", () => {
     rejects({ server: {} }, "server");
     rejects({ port: 0, host: 127 }, "host");
     rejects({ noServer: true, path: "chat" }, "path");
+    for (const backlog of ["10", 1.5, -1, Number.NaN]) rejects({ port: 0, host: HOST, backlog }, "backlog");
   });
 
   test("valid hooks, protocols and headers are taken", async () => {
