@@ -93,7 +93,8 @@ describe("ReconnectingWebSocket: the send queue", () => {
         name: "TypeError",
         message: /maxAttempts/,
       });
-    for (const maxAttempts of [0, 3, Number.POSITIVE_INFINITY]) new ReconnectingWebSocket(url, [], { maxAttempts }).close();
+    for (const maxAttempts of [0, 3, Number.POSITIVE_INFINITY])
+      new ReconnectingWebSocket(url, [], { maxAttempts }).close();
   });
 
   test("a message larger than maxBytes is refused even with drop-oldest", async (t) => {

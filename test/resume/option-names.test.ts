@@ -127,10 +127,13 @@ test("ResumableWebSocket: a port the Fetch standard blocks is not retried: one e
 
 test("the client's maxRetries is a whole number ≥ 0 or Infinity: 1.5, -1 and NaN are TypeErrors", () => {
   for (const maxRetries of [1.5, -1, Number.NaN])
-    assert.throws(() => new ResumableWebSocket("ws://127.0.0.1:1/", { WebSocket: WebSocket as never, maxRetries }), {
-      name: "TypeError",
-      message: /maxRetries/,
-    });
+    assert.throws(
+      () => new ResumableWebSocket("ws://127.0.0.1:1/", { WebSocket: WebSocket as never, maxRetries }),
+      {
+        name: "TypeError",
+        message: /maxRetries/,
+      },
+    );
   for (const maxRetries of [0, 3, Number.POSITIVE_INFINITY])
     new ResumableWebSocket("ws://127.0.0.1:1/", { WebSocket: WebSocket as never, maxRetries }).close();
 });
