@@ -3,6 +3,8 @@
 // Pong or any other byte — arrives within timeoutMs after it, the peer is gone or frozen and the connection
 // is dropped (1006). One timer per connection, re-armed only at its own deadlines: a read costs one store.
 
+import { MAX_TIMER_MS } from "./max-timer.js";
+
 /** The `heartbeat` option: `true` for the defaults, or either time. */
 export interface HeartbeatOptions {
   /** Silence from the peer, in ms, after which a Ping is sent. Default 30000. */
@@ -18,8 +20,6 @@ export interface ResolvedHeartbeat {
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
-/** Node's timers take at most a signed 32-bit number of ms (a larger delay fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkedMs(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../connection/max-timer.js";
 import type { WebSocket, WebSocketOptions } from "../index.js";
 import { checkQueueOptions, type SendQueueOptions } from "./send-queue.js";
 
@@ -81,7 +82,7 @@ export function resolveOptions(options: ReconnectingWebSocketOptions = {}): Reso
   return {
     webSocket: options.webSocket,
     initialDelayMs,
-    maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), 2 ** 31 - 1),
+    maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), MAX_TIMER_MS),
     maxAttempts: attemptCount(options.maxAttempts, "maxAttempts"),
     stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
     stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),

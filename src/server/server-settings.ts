@@ -1,13 +1,11 @@
 import type { ConnectionOptions } from "../connection/connection-options.js";
+import { MAX_TIMER_MS } from "../connection/max-timer.js";
 import type { ResolvedRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import { SERVER_DEFAULTS, type WebSocketServerOptions } from "./options.js";
 
 // A server's numeric and slow-consumer settings, checked once against their defaults, and the options its
 // connections share: plain data, apart from the server's handshake and lifecycle.
-
-/** The longest delay Node's timers take. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type Settings = Required<Pick<WebSocketServerOptions, keyof typeof SERVER_DEFAULTS>>;
 

@@ -1,11 +1,9 @@
+import { MAX_TIMER_MS } from "../connection/max-timer.js";
 import type { WebSocketOptions } from "./websocket-options.js";
 import { rejectWsOptionNames } from "./ws-option-names.js";
 
 // The checks of the Node-only third constructor argument, as the server checks its own: a wrong value is a
 // TypeError naming the option at construction, not a limit that silently does something else later.
-
-/** The longest delay Node's timers take. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Limits that must be numbers ≥ 0. */
 const NON_NEGATIVE = ["maxFragmentsPerMessage", "handshakeTimeoutMs", "closeTimeoutMs"] as const;
