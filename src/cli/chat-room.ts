@@ -151,7 +151,8 @@ export class ChatRoom {
   /**
    * Adds an open socket. `requestedName` (from `?name=`) is cleaned up; none or empty → guest-N. Resolves
    * with the name it got once the member is welcomed and announced, or null if the socket closed first.
-   * The welcome is the member's first message; what it sends before that is handled after its join notice,
+   * The welcome comes once this process's subscription to the room is confirmed (the first line said after
+   * it reaches the member, wherever it is said); what the member sends before it is handled after its join notice,
    * up to maxEarlyMessages / maxEarlyBytes: past that the join is refused (4008), for a join may wait long
    * (a frozen Redis) and the socket's input cannot be paused from here.
    */
@@ -212,16 +213,20 @@ export class ChatRoom {
       return null;
     }
     socket.subscribe(this.topic);
-    send(socket, { type: "welcome", user: name, users });
-    // With a scale-out adapter, the first member here makes this process subscribe to the topic in Redis:
-    // once that is confirmed, whoever sees the join notice can count on the joiner seeing their answer. A
-    // Redis that does not answer must not hold the join forever (issue 21 item 12): the wait is bounded.
+    // With a scale-out adapter (or the Redis store), the first member here makes this process subscribe to
+    // the topic in Redis: the welcome waits until that is confirmed, so that every line said after it
+    // reaches the joiner, whichever process it is said in, and whoever sees the join notice can count on the
+    // joiner seeing their answer. (Sent before, the welcome could reach the joiner, and a line said at once
+    // in another process reach Redis, ahead of this process's subscribe: that line was lost to the joiner.)
+    // A line said meanwhile may come before the welcome. A Redis that does not answer must not hold the join
+    // forever (issue 21 item 12): the wait is bounded.
     await withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
     this.joining.delete(socket);
     if (this.closed || socket.readyState !== socket.OPEN) {
       if (!this.closed) await this.presence.leave(name);
       return null;
     }
+    send(socket, { type: "welcome", user: name, users });
     this.members.set(socket, name);
     this.notices.notice({ type: "join", user: name, users, time: this.now() });
     for (const data of early.messages) this.onMessage(socket, data);

@@ -222,6 +222,20 @@ class StuckHub extends RecordingHub {
   }
 }
 
+/** A hub whose adapter answers only when the test says so. */
+class GatedHub extends RecordingHub {
+  waiting = 0;
+  private release = () => {};
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+  override adapterSettled(): Promise<void> {
+    this.waiting++;
+    return this.gate;
+  }
+  open(): void {
+    this.release();
+  }
+}
+
 /** Waits for a client's welcome (or refusal) and returns the event. */
 async function welcomed(m: { received: Record<string, unknown>[] }): Promise<Record<string, unknown>> {
   await until(() => m.received.some((e) => e.type === "welcome" || e.type === "error"));
@@ -340,6 +354,24 @@ describe("ChatRoom: impersonation, forged lines, floods (issue 22 items 5 and 7)
       const d = await member("?name=d", own.url);
       assert.equal((await welcomed(d)).user, "d");
       for (const m of [b, d]) m.socket.close();
+    } finally {
+      await own.server.close();
+    }
+  });
+
+  test("the welcome waits for the adapter to confirm the room's subscription: a line said after it is not lost", async () => {
+    // Before, the welcome went out at once: a member could answer it, and a line said in another process
+    // reach Redis, before this process's subscribe did, and that line never reached the joiner.
+    const hub = new GatedHub();
+    const own = await start("/", undefined, {}, hub);
+    try {
+      const m = await member("?name=gated", own.url);
+      await until(() => hub.waiting > 0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(m.received, [], "nothing before the subscription is confirmed");
+      hub.open();
+      assert.equal((await welcomed(m)).user, "gated");
+      m.socket.close();
     } finally {
       await own.server.close();
     }

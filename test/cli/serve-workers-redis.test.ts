@@ -42,7 +42,13 @@ describe("sockjet serve --workers --redis", { skip }, () => {
     assert.deepEqual(welcome(alice2), { type: "welcome", user: "alice-2", users: 2 });
     alice.socket.send("one");
     alice2.socket.send("two");
-    for (const member of [alice, alice2]) await until(() => said(member).length === 2, "both messages");
+    for (const member of [alice, alice2])
+      await until(() => said(member).length === 2, "both messages").catch((error) => {
+        throw new Error(
+          `${error.message}: alice ${JSON.stringify(alice.events)}, alice-2 ${JSON.stringify(alice2.events)} ` +
+            `(slots ${alice.slot}, ${alice2.slot})\n${served.cli.stdout.slice(-3000)}\n${served.cli.stderr}`,
+        );
+      });
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const member of [alice, alice2])
       assert.deepEqual(said(member).sort(), ["alice-2: two", "alice: one"]);
@@ -73,7 +79,17 @@ describe("sockjet serve --workers --redis", { skip }, () => {
       process.kill(probe.pid, "SIGKILL");
       const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`);
       for (const text of lines) ben.socket.send(JSON.stringify({ type: "message", text }));
-      await until(() => ann.lines("ben").length >= lines.length, "every line at ann", 20_000);
+      await until(() => ann.lines("ben").length >= lines.length, "every line at ann", 20_000).catch(
+        (error) => {
+          // Say what ann did have: how many lines, her sessions and resets, and the server's output.
+          const got = ann.lines("ben");
+          throw new Error(
+            `${error.message}: ${got.length} of ${lines.length} (first ${got[0]}, last ${got.at(-1)}), ` +
+              `sessions ${JSON.stringify(ann.sessions)}, resets ${JSON.stringify(ann.resets)}, ` +
+              `readyState ${ann.socket.readyState}\n${served.cli.stdout.slice(-3000)}\n${served.cli.stderr}`,
+          );
+        },
+      );
       assert.deepEqual(ann.lines("ben"), lines);
       assert.deepEqual(ann.sessions, [false, true], "resumed on a worker that is not the one she was on");
       assert.deepEqual(ann.resets, []);
