@@ -70,9 +70,9 @@ export interface ResumableWebSocketOptions {
   /** Messages send() keeps while disconnected; past it send() throws. Default 1000. */
   maxQueuedMessages?: number;
   /**
-   * How long a connection may wait for its session (the server's `session` answer to the hello) before it is
-   * dropped (an `error`, then a retry with backoff): a server that accepted and never answers. 0: no limit.
-   * Default 10000.
+   * How long a connection attempt may take, from its start to its session (the server's `session` answer to
+   * the hello), the opening handshake included, before it is dropped (an `error`, then a retry with
+   * backoff): a server that accepted and never answers. 0: no limit. Default 10000.
    */
   sessionTimeoutMs?: number;
 }
@@ -417,8 +417,10 @@ export class ResumableWebSocket extends EventTarget {
   private closeRequested = false;
   private retries = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** Drops the current connection if its session does not come within sessionTimeoutMs. */
+  /** Drops the current attempt if its session does not come within sessionTimeoutMs of its start. */
   private sessionTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The connection sessionTimeoutMs dropped: its own error event is not passed on. */
+  private timedOut: WebSocketLike | null = null;
   private readonly queue: SendData[] = [];
   private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
 
@@ -584,10 +586,18 @@ export class ResumableWebSocket extends EventTarget {
     this.topicIds = new Map();
     this.leftTopics = new Set();
     socket.binaryType = "arraybuffer";
+    // The whole attempt is bounded, its opening handshake too: a connection that is accepted and never
+    // answered (a worker of node:cluster killed as the primary hands it a connection: the primary keeps
+    // that connection and nobody answers it) must not hold the client in CONNECTING for ever.
+    const timeoutMs = this.options.sessionTimeoutMs;
+    this.clearSessionTimer();
+    if (timeoutMs > 0)
+      this.sessionTimer = setTimeout(() => this.sessionTimedOut(socket, timeoutMs), timeoutMs);
     socket.onopen = () => this.onSocketOpen(socket);
     socket.onmessage = (event) => this.onMessage(socket, event.data);
     socket.onerror = (event) => {
-      if (this.socket !== socket) return;
+      // An attempt dropped for sessionTimeoutMs: its error is said already.
+      if (this.socket !== socket || this.timedOut === socket) return;
       this.socketError = event?.error ?? null;
       const message = withResumeHint(event?.error, String(event?.message ?? ""));
       this.dispatchEvent(new ResumeErrorEvent("error", { error: event?.error, message }));
@@ -617,9 +627,6 @@ export class ResumableWebSocket extends EventTarget {
         ? { type: "hello" }
         : { type: "resume", token: this.token, positions: Object.fromEntries(this.lastPositions) };
     socket.send(JSON.stringify(hello));
-    const timeoutMs = this.options.sessionTimeoutMs;
-    if (timeoutMs > 0)
-      this.sessionTimer = setTimeout(() => this.sessionTimedOut(socket, timeoutMs), timeoutMs);
   }
 
   private clearSessionTimer(): void {
@@ -627,13 +634,16 @@ export class ResumableWebSocket extends EventTarget {
     this.sessionTimer = null;
   }
 
-  /** No `session` within sessionTimeoutMs: the connection is dropped, and the next attempt follows. */
+  /** No `session` within sessionTimeoutMs of the attempt: the connection is dropped, the next attempt follows. */
   private sessionTimedOut(socket: WebSocketLike, timeoutMs: number): void {
     this.sessionTimer = null;
     if (this.socket !== socket || this.ready) return;
-    const message = `The server sent no session within ${timeoutMs} ms of the hello (sessionTimeoutMs): the connection is dropped.`;
+    const what =
+      socket.readyState === CONNECTING ? "did not complete the opening handshake" : "sent no session";
+    const message = `The server ${what} within ${timeoutMs} ms of the connection attempt (sessionTimeoutMs): the connection is dropped.`;
     const error = new Error(message);
     this.socketError = error;
+    this.timedOut = socket;
     this.dispatchEvent(new ResumeErrorEvent("error", { error, message }));
     socket.close();
   }

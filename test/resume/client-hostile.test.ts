@@ -4,6 +4,8 @@
 // (sockjet's WebSocketServer), the client is a real ResumableWebSocket on sockjet's WebSocket.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
 import { describe, test } from "node:test";
 import { ResumableWebSocket, type ResumeErrorEvent } from "../../src/resume/client.js";
 import { type WebSocket, WebSocket as WebSocketClass } from "../../src/web/websocket.js";
@@ -277,6 +279,39 @@ describe("a server that accepts the connection and never answers the hello", () 
       errors.filter((m) => m.includes("sessionTimeoutMs")).length >= 2,
       `errors: ${JSON.stringify(errors)}`,
     );
+  });
+
+  test("an opening handshake never answered counts too: dropped after sessionTimeoutMs, then the next attempt", async (t) => {
+    // A TCP server that accepts and says nothing (as node:cluster's primary does with a connection it handed
+    // to a worker that had just died): without a bound the client would wait in CONNECTING for ever.
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((connection) => accepted.push(connection));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    t.after(() => {
+      for (const connection of accepted) connection.destroy();
+      server.close();
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const socket = new ResumableWebSocket(`ws://127.0.0.1:${port}/`, {
+      WebSocket: WebSocketClass as never,
+      sessionTimeoutMs: 150,
+      initialDelayMs: 20,
+      maxDelayMs: 50,
+    });
+    t.after(() => socket.close());
+    const errors: string[] = [];
+    socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    await until(() => accepted.length >= 3, 5000, "three attempts");
+    assert.equal(socket.readyState, ResumableWebSocket.CONNECTING);
+    const timedOut = errors.filter((m) =>
+      m.includes(
+        "did not complete the opening handshake within 150 ms of the connection attempt (sessionTimeoutMs)",
+      ),
+    );
+    assert.ok(timedOut.length >= 2, `errors: ${JSON.stringify(errors)}`);
+    // One error per dropped attempt: the WebSocket's own error for the close is not passed on as well.
+    assert.equal(errors.length, timedOut.length, `errors: ${JSON.stringify(errors)}`);
   });
 
   test("sessionTimeoutMs must be a number ≥ 0 (0: no limit)", () => {
