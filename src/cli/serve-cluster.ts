@@ -5,10 +5,12 @@ import { ClusterResumeStore } from "../cluster/resume-store.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
 import { RestartBudget } from "./restart-budget.js";
 import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
+import { ConnectionDealer } from "./serve-handover.js";
 
-// `sockjet serve --workers N`: N processes on one port with node:cluster. The primary serves no connection:
-// it forks the workers (each runs the ordinary serve, which sees SOCKJET_SERVE_WORKER), prints the one
-// banner once all of them listen, restarts a worker that dies (at most RESTARTS_PER_MINUTE a minute, then it
+// `sockjet serve --workers N`: N processes on one port with node:cluster. The primary listens and hands
+// each connection to a worker (serve-handover.ts: none is lost to a worker that dies as it is handed one);
+// it serves no connection itself. It forks the workers (each runs the ordinary serve, which sees
+// SOCKJET_SERVE_WORKER), prints the one banner once all of them are ready, restarts a worker that dies (at most RESTARTS_PER_MINUTE a minute, then it
 // gives up and stops), and on SIGINT/SIGTERM tells every worker to close its connections with 1001.
 // Without --redis the chat room spans the workers through the primary: the topic and its last lines through
 // a ClusterResumeHost (the workers' ClusterResumeStore: one order, and a member resumes on any worker), the
@@ -83,11 +85,14 @@ export function serveWorker(): ServeWorker | null {
 
 export interface PrimaryOptions {
   workers: number;
+  /** Where to listen (--port, --host). */
+  port: number;
+  host: string;
   /** The chat goes through Redis: no resume host or presence here. */
   redis: boolean;
   /** --resume-lines: the chat lines the primary keeps for members that resume (without --redis). */
   resumeLines: number;
-  /** The banner's lines for the address the workers listen on. */
+  /** The banner's lines for the address listened on. */
   banner(bound: { address: string; port: number }): string;
   /** A log line (not written with --quiet). */
   log(line: string): void;
@@ -100,6 +105,9 @@ const RESTARTS_PER_MINUTE = 10;
 /** Runs the primary until shutdown; the exit status. */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const { workers, log, warn } = options;
+  // Listening comes first: a port in use is one error, before any worker is started.
+  const dealer = new ConnectionDealer((worker) => onReady(worker));
+  const bound = await dealer.listen(options.port, options.host);
   // The chat's lines get their positions here and are kept here, for whichever worker a member resumes on.
   // Its session records are kept too; their window is each worker's resume option (maxDisconnectionMs).
   const resumeHost = options.redis
@@ -119,8 +127,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       });
 
   const slots = new Map<Worker, number>();
-  const listening = new Set<number>();
-  /** Workers that listen: they take the "stop" message (a starting one is sent SIGTERM instead). */
+  const readySlots = new Set<number>();
+  /** Workers that are ready: they take the "stop" message (a starting one is sent SIGTERM instead). */
   const serving = new WeakSet<Worker>();
   const restarts = new RestartBudget(RESTARTS_PER_MINUTE, 60_000);
   let started = false;
@@ -131,6 +139,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const fork = (slot: number) => {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
     slots.set(worker, slot);
+    dealer.add(worker);
+    worker.on("disconnect", () => dealer.remove(worker));
     // A write to a worker that just died (Node's own hand-over of a connection, on a channel closed under
     // it: EPIPE) is reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
     worker.on("error", (error: Error) =>
@@ -142,6 +152,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     let code = exitCode;
     if (stopping) return;
     stopping = true;
+    dealer.close();
     const alive = [...slots.keys()];
     const timer = setTimeout(() => {
       warn(`workers still running after ${STOP_TIMEOUT_MS / 1000} s: killed`);
@@ -163,7 +174,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     else cluster.on("exit", () => slots.size === 0 && done());
   };
 
-  cluster.on("listening", (worker, address) => {
+  const onReady = (worker: Worker) => {
     const slot = slots.get(worker);
     if (slot === undefined) return;
     serving.add(worker);
@@ -171,15 +182,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       log(`worker ${slot} (pid ${worker.process.pid}) listening`);
       return;
     }
-    listening.add(slot);
-    if (listening.size < workers) return;
+    readySlots.add(slot);
+    if (readySlots.size < workers) return;
     started = true;
-    process.stdout.write(options.banner({ address: address.address ?? "", port: address.port }));
-  });
+    process.stdout.write(options.banner(bound));
+  };
   cluster.on("exit", (worker, code, signal) => {
     const slot = slots.get(worker);
     if (slot === undefined) return;
     slots.delete(worker);
+    dealer.remove(worker);
     if (stopping) return;
     const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
     if (!started) {

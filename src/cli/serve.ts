@@ -15,12 +15,14 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
+import { listen } from "./listen.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
 import { onSecondSignal } from "./second-signal.js";
 import { runPrimary, type ServeWorker, serveWorker } from "./serve-cluster.js";
 import { displayRedisUrls, rateLimitFrom, specs, usage } from "./serve-flags.js";
 import { hostGuard, serveGuard } from "./serve-guard.js";
+import { takeConnections } from "./serve-handover.js";
 import { closeSilentSockets, slowlorisTimeouts } from "./slowloris.js";
 import { errorMessage, escapeControls, timestamp } from "./terminal.js";
 import { readTlsPair } from "./tls-files.js";
@@ -110,6 +112,8 @@ async function run(argv: string[]): Promise<number> {
     if (certFile !== undefined && keyFile !== undefined) readTlsPair(certFile, keyFile);
     return runPrimary({
       workers: flags.workers,
+      port: flags.port,
+      host: flags.host,
       redis: flags.redis !== undefined,
       resumeLines: flags["resume-lines"],
       banner: (bound) =>
@@ -259,8 +263,9 @@ async function run(argv: string[]): Promise<number> {
     });
   }
 
-  await listen(httpServer, flags.port, flags.host);
-  const bound = httpServer.address() as AddressInfo;
+  // A worker of --workers does not listen: the primary hands it connections (serve-handover.ts).
+  if (worker === null) await listen(httpServer, flags.port, flags.host);
+  else takeConnections(httpServer);
   // Handlers first, banner second: whoever reads the banner may signal at once.
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
@@ -282,8 +287,11 @@ async function run(argv: string[]): Promise<number> {
       process.on("SIGTERM", stop);
     }
   });
-  // A worker's banner is its primary's, printed once every worker listens.
-  if (worker === null) process.stdout.write(banner(bound, flags, secure, 1, redisChat?.cluster === true));
+  // A worker's banner is its primary's, printed once every worker is ready.
+  if (worker === null) {
+    const bound = httpServer.address() as AddressInfo;
+    process.stdout.write(banner(bound, flags, secure, 1, redisChat?.cluster === true));
+  }
 
   await stopped;
   // The room first: its members' leave notices reach the other processes while the adapter is still up.
@@ -325,25 +333,6 @@ function banner(
         "one chat room with every serve using it)\n") +
     (flags.quiet ? "" : "Press Ctrl-C to stop.\n")
   );
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE")
-        reject(new Error(`${host}:${port} is already in use (try another --port, or --port 0 for any)`));
-      else if (error.code === "EACCES")
-        reject(new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`));
-      else if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
-        reject(new Error(`cannot resolve --host ${host}`));
-      else reject(error);
-    };
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      resolve();
-    });
-  });
 }
 
 /** The host to print in URLs: the one given, or localhost for "every interface". */
