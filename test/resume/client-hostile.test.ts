@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
-import { describe, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { ResumableWebSocket, type ResumeErrorEvent } from "../../src/resume/client.js";
 import { type WebSocket, WebSocket as WebSocketClass } from "../../src/web/websocket.js";
 import { handWrittenResumeServer, type RecordingClient, resumeClient, until } from "./helpers.js";
@@ -261,18 +261,24 @@ describe("a fresh session after the client had one", () => {
   });
 });
 
+/** A client that gives each attempt 150 ms and retries soon, with the messages of its `error` events. */
+function impatientClient(t: TestContext, url: string): { socket: ResumableWebSocket; errors: string[] } {
+  const socket = new ResumableWebSocket(url, {
+    WebSocket: WebSocketClass as never,
+    sessionTimeoutMs: 150,
+    initialDelayMs: 20,
+    maxDelayMs: 50,
+  });
+  t.after(() => socket.close());
+  const errors: string[] = [];
+  socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+  return { socket, errors };
+}
+
 describe("a server that accepts the connection and never answers the hello", () => {
   test("the client drops it after sessionTimeoutMs (an error saying so) and tries again, with backoff", async (t) => {
     const { url, hellos } = await handWrittenResumeServer(t, () => {});
-    const socket = new ResumableWebSocket(url, {
-      WebSocket: WebSocketClass as never,
-      sessionTimeoutMs: 150,
-      initialDelayMs: 20,
-      maxDelayMs: 50,
-    });
-    t.after(() => socket.close());
-    const errors: string[] = [];
-    socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    const { socket, errors } = impatientClient(t, url);
     await until(() => hellos.length >= 3, 5000, "three attempts");
     assert.equal(socket.readyState, ResumableWebSocket.CONNECTING);
     assert.ok(
@@ -293,15 +299,7 @@ describe("a server that accepts the connection and never answers the hello", () 
       server.close();
     });
     const { port } = server.address() as net.AddressInfo;
-    const socket = new ResumableWebSocket(`ws://127.0.0.1:${port}/`, {
-      WebSocket: WebSocketClass as never,
-      sessionTimeoutMs: 150,
-      initialDelayMs: 20,
-      maxDelayMs: 50,
-    });
-    t.after(() => socket.close());
-    const errors: string[] = [];
-    socket.addEventListener("error", (event) => errors.push((event as ResumeErrorEvent).message));
+    const { socket, errors } = impatientClient(t, `ws://127.0.0.1:${port}/`);
     await until(() => accepted.length >= 3, 5000, "three attempts");
     assert.equal(socket.readyState, ResumableWebSocket.CONNECTING);
     const timedOut = errors.filter((m) =>
