@@ -24,8 +24,12 @@ export const CloseCode = {
   MessageTooBig: 1009,
   MandatoryExtension: 1010,
   InternalError: 1011,
+  /** IANA WebSocket Close Code registry (RFC 6455 §11.7): the service is restarting; reconnect. */
+  ServiceRestart: 1012,
   /** IANA WebSocket Close Code registry (RFC 6455 §11.7): a temporary condition, come back later. */
   TryAgainLater: 1013,
+  /** IANA WebSocket Close Code registry (RFC 6455 §11.7): a gateway or proxy got an invalid answer upstream. */
+  BadGateway: 1014,
   /** Reserved: never sent on the wire (§7.4.1). */
   TlsHandshake: 1015,
 } as const;

@@ -649,6 +649,7 @@ export class ResumableWebSocket extends EventTarget {
   }
 
   private onSocketClose(socket: WebSocketLike, ending: Ending): void {
+    if (this.timedOut === socket) this.timedOut = null;
     if (this.socket !== socket) return;
     this.clearSessionTimer();
     this.socket = null;

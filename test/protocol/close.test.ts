@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { isValidWireCloseCode } from "../../src/protocol/close.js";
+import { CloseCode } from "../../src/protocol/constants.js";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import {
   bytes,
@@ -21,6 +23,17 @@ import {
 
 const INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535];
 const VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999];
+
+describe("CloseCode: the names for the codes of RFC 6455 §7.4.1 and the IANA registry", () => {
+  test("every name but the three never sent is a code that may go on the wire; those three may not", () => {
+    const neverSent = new Set(["NoStatus", "Abnormal", "TlsHandshake"]);
+    for (const [name, code] of Object.entries(CloseCode))
+      assert.equal(isValidWireCloseCode(code), !neverSent.has(name), `${name} (${code})`);
+    // Every registered code below 3000 that may be sent has a name (1012 and 1014 were missing).
+    const named = new Set<number>(Object.values(CloseCode));
+    for (const code of VALID_CODES.filter((c) => c < 3000)) assert.ok(named.has(code), `${code} has no name`);
+  });
+});
 
 describe("RFC 6455 §5.5.1 Close: receiving", () => {
   test("server receives 88 80 37 fa 21 3d (no payload) → code 1005, echoes an empty Close 88 00", () => {
