@@ -36,9 +36,11 @@ export type { ChatPresence } from "./chat-presence.js";
 // Who is in the room (unique names, the user count) is a ChatPresence: this process by default; with
 // `--redis`, a registry in Redis shared by every process (chat-redis.ts), so the count is the whole room's.
 
-/** What the room needs of the server: topics. WebSocketServer has both methods. */
+/** What the room needs of the server: topics. WebSocketServer has these methods. */
 export interface ChatHub {
   publish(topic: string, data: string): number;
+  /** Sockets of this process subscribed to the topic. */
+  subscriberCount(topic: string): number;
   /** Resolves once the scale-out adapter has answered every (un)subscribe and publish made so far. */
   adapterSettled(): Promise<void>;
 }
@@ -60,7 +62,10 @@ export interface ChatRoomOptions {
   noticesPerWindow?: number;
   /** The window of noticesPerWindow. Default 1000 ms. */
   noticeWindowMs?: number;
-  /** Longest wait for the scale-out adapter before a welcomed member is announced anyway. Default 5 s. */
+  /**
+   * Longest wait for the scale-out adapter to confirm this process's subscription to the room (the first
+   * member here waits for it before its welcome) before the member is welcomed anyway. Default 5 s.
+   */
   adapterWaitMs?: number;
   /**
    * What a joining socket may send before its welcome (kept, handled after its join notice): at most this
@@ -122,6 +127,8 @@ export class ChatRoom {
   /** Members and joins in progress per remote address. */
   private readonly perAddress = new Map<string, number>();
   private closed = false;
+  /** This process's subscription to the room, while it is being confirmed (see join()). */
+  private opening: Promise<void> | null = null;
 
   constructor(options: ChatRoomOptions) {
     this.hub = options.hub;
@@ -151,8 +158,9 @@ export class ChatRoom {
   /**
    * Adds an open socket. `requestedName` (from `?name=`) is cleaned up; none or empty → guest-N. Resolves
    * with the name it got once the member is welcomed and announced, or null if the socket closed first.
-   * The welcome comes once this process's subscription to the room is confirmed (the first line said after
-   * it reaches the member, wherever it is said); what the member sends before it is handled after its join notice,
+   * The welcome is the member's first message, once this process's subscription to the room is confirmed
+   * (the first line said after it reaches the member, wherever it is said; a line said while the first
+   * member here waits for that may come before). What it sends before its welcome is handled after its join notice,
    * up to maxEarlyMessages / maxEarlyBytes: past that the join is refused (4008), for a join may wait long
    * (a frozen Redis) and the socket's input cannot be paused from here.
    */
@@ -212,15 +220,24 @@ export class ChatRoom {
       if (!this.closed) await this.presence.leave(name);
       return null;
     }
-    socket.subscribe(this.topic);
     // With a scale-out adapter (or the Redis store), the first member here makes this process subscribe to
-    // the topic in Redis: the welcome waits until that is confirmed, so that every line said after it
-    // reaches the joiner, whichever process it is said in, and whoever sees the join notice can count on the
-    // joiner seeing their answer. (Sent before, the welcome could reach the joiner, and a line said at once
-    // in another process reach Redis, ahead of this process's subscribe: that line was lost to the joiner.)
-    // A line said meanwhile may come before the welcome. A Redis that does not answer must not hold the join
-    // forever (issue 21 item 12): the wait is bounded.
-    await withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
+    // the topic in Redis: its welcome, and that of whoever joins meanwhile, waits until that is confirmed,
+    // so that every line said after it reaches the joiner, whichever process it is said in, and whoever
+    // sees the join notice can count on the joiner seeing their answer. (Sent before, the welcome could
+    // reach the joiner, and a line said at once in another process reach Redis, ahead of this process's
+    // subscribe: that line was lost to the joiner.) Once the room is open here nobody waits, and the welcome
+    // is the member's first message. A Redis that does not answer must not hold the join forever (issue 21
+    // item 12): the wait is bounded.
+    const opens = this.hub.subscriberCount(this.topic) === 0;
+    socket.subscribe(this.topic);
+    if (opens) {
+      const opening = withinMs(this.hub.adapterSettled(), this.adapterWaitMs);
+      this.opening = opening;
+      opening.then(() => {
+        if (this.opening === opening) this.opening = null;
+      });
+    }
+    if (this.opening !== null) await this.opening;
     this.joining.delete(socket);
     if (this.closed || socket.readyState !== socket.OPEN) {
       if (!this.closed) await this.presence.leave(name);

@@ -638,9 +638,10 @@ export class ResumableWebSocket extends EventTarget {
   private sessionTimedOut(socket: WebSocketLike, timeoutMs: number): void {
     this.sessionTimer = null;
     if (this.socket !== socket || this.ready) return;
+    // Not "the server": a proxy, or this client's own busy event loop, can be what kept it waiting.
     const what =
-      socket.readyState === CONNECTING ? "did not complete the opening handshake" : "sent no session";
-    const message = `The server ${what} within ${timeoutMs} ms of the connection attempt (sessionTimeoutMs): the connection is dropped.`;
+      socket.readyState === CONNECTING ? "The opening handshake did not complete" : "No session came";
+    const message = `${what} within ${timeoutMs} ms of the connection attempt (sessionTimeoutMs): the connection is dropped.`;
     const error = new Error(message);
     this.socketError = error;
     this.timedOut = socket;

@@ -19,6 +19,9 @@ class RecordingHub implements ChatHub {
   adapterSettled(): Promise<void> {
     return this.server.adapterSettled();
   }
+  subscriberCount(topic: string): number {
+    return this.server.subscriberCount(topic);
+  }
 }
 
 /** LocalPresence whose join answers only when let go, as a frozen Redis would not. */

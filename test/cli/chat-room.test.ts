@@ -19,6 +19,9 @@ class RecordingHub implements ChatHub {
   adapterSettled(): Promise<void> {
     return this.server.adapterSettled();
   }
+  subscriberCount(topic: string): number {
+    return this.server.subscriberCount(topic);
+  }
   texts(from: number): string[] {
     return this.published.slice(from).map((p) => p.data);
   }
@@ -222,14 +225,17 @@ class StuckHub extends RecordingHub {
   }
 }
 
-/** A hub whose adapter answers only when the test says so. */
+/** A hub whose adapter answers only when the test says so (each shut() starts a new wait). */
 class GatedHub extends RecordingHub {
   waiting = 0;
   private release = () => {};
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+  private gate = Promise.resolve();
   override adapterSettled(): Promise<void> {
     this.waiting++;
     return this.gate;
+  }
+  shut(): void {
+    this.gate = new Promise<void>((resolve) => (this.release = resolve));
   }
   open(): void {
     this.release();
@@ -359,20 +365,29 @@ describe("ChatRoom: impersonation, forged lines, floods (issue 22 items 5 and 7)
     }
   });
 
-  test("the welcome waits for the adapter to confirm the room's subscription: a line said after it is not lost", async () => {
+  test("the first member here is welcomed once the adapter confirms the room's subscription; later ones at once", async () => {
     // Before, the welcome went out at once: a member could answer it, and a line said in another process
     // reach Redis, before this process's subscribe did, and that line never reached the joiner.
     const hub = new GatedHub();
+    hub.shut();
     const own = await start("/", undefined, {}, hub);
     try {
-      const m = await member("?name=gated", own.url);
+      const first = await member("?name=first", own.url);
       await until(() => hub.waiting > 0);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.deepEqual(m.received, [], "nothing before the subscription is confirmed");
+      assert.deepEqual(first.received, [], "nothing before the subscription is confirmed");
       hub.open();
-      assert.equal((await welcomed(m)).user, "gated");
-      m.socket.close();
+      assert.equal((await welcomed(first)).user, "first");
+      // The room is open in this process: a later member does not wait on the adapter (which now would
+      // not answer), and its welcome is its first message.
+      hub.shut();
+      const second = await member("?name=second", own.url);
+      assert.equal((await welcomed(second)).user, "second");
+      assert.equal(second.received[0].type, "welcome");
+      first.socket.close();
+      second.socket.close();
     } finally {
+      hub.open();
       await own.server.close();
     }
   });

@@ -304,7 +304,7 @@ describe("a server that accepts the connection and never answers the hello", () 
     assert.equal(socket.readyState, ResumableWebSocket.CONNECTING);
     const timedOut = errors.filter((m) =>
       m.includes(
-        "did not complete the opening handshake within 150 ms of the connection attempt (sessionTimeoutMs)",
+        "The opening handshake did not complete within 150 ms of the connection attempt (sessionTimeoutMs)",
       ),
     );
     assert.ok(timedOut.length >= 2, `errors: ${JSON.stringify(errors)}`);
