@@ -140,7 +140,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
     slots.set(worker, slot);
     dealer.add(worker);
-    worker.on("disconnect", () => dealer.remove(worker));
+    worker.on("disconnect", () => dealer.gone(worker));
     // A write to a worker that just died (Node's own hand-over of a connection, on a channel closed under
     // it: EPIPE) is reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
     worker.on("error", (error: Error) =>
@@ -191,7 +191,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const slot = slots.get(worker);
     if (slot === undefined) return;
     slots.delete(worker);
-    dealer.remove(worker);
+    dealer.gone(worker);
     if (stopping) return;
     const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
     if (!started) {

@@ -4,8 +4,16 @@ import { listen } from "./listen.js";
 
 // How `sockjet serve --workers N` hands its connections to the workers. The primary accepts (paused: it
 // reads nothing) and passes each connection to a worker over the IPC channel, round-robin, keeping its own
-// copy until the worker says it has taken it. A worker that dies before that (its channel closes, or it is
-// gone before it read the message) does not lose the connection: the primary hands it to another worker.
+// copy. A worker that dies before it has the connection does not lose it: the primary hands it to another.
+//
+// Three messages per connection, so that no connection is ever served by two workers:
+//   primary → worker  "connection" (with the socket)   the worker keeps it, reads nothing of it yet
+//   worker → primary  "taken"                          from here on the primary never deals it again
+//   primary → worker  "serve"                          the worker serves it; the primary drops its copy
+// A worker that dies before its "taken" is read is sent nothing more, and what it had not taken goes to
+// another worker: it never served any of it. (The primary may see the worker's exit before the last
+// messages on its channel, so "taken" alone could not tell.) One that dies between "taken" and "serve"
+// takes that connection with it: its client sees it close, never hang.
 //
 // Why not node:cluster's own round-robin: it keeps a connection it handed over until the worker answers,
 // and when that worker was killed a moment before (SIGKILL, an OOM kill, a crash) the answer never comes:
@@ -20,7 +28,8 @@ const MAX_WAITING = 4096;
 type HandoverMessage =
   | { [TAG]: "ready" }
   | { [TAG]: "connection"; id: number }
-  | { [TAG]: "taken"; id: number };
+  | { [TAG]: "taken"; id: number }
+  | { [TAG]: "serve"; id: number };
 
 function handoverMessage(message: unknown): HandoverMessage | null {
   return typeof message === "object" && message !== null && TAG in message
@@ -66,13 +75,17 @@ export class ConnectionDealer {
         if (entry === undefined || entry.worker !== worker) return;
         this.handedOut.delete(message.id);
         // The worker has its own copy: closing ours does not close the connection.
-        entry.socket.destroy();
+        const serve: HandoverMessage = { [TAG]: "serve", id: message.id };
+        worker.send(serve, undefined, {}, () => entry.socket.destroy());
       }
     });
   }
 
-  /** A worker exited (or its channel closed): what it was handed and had not taken goes to another. */
-  remove(worker: Worker): void {
+  /**
+   * A worker is gone (it exited, its channel closed, or a send to it failed): no more connections for it,
+   * and what it was handed and did not take, which it cannot have served, goes to another worker.
+   */
+  gone(worker: Worker): void {
     const at = this.ready.indexOf(worker);
     if (at !== -1) this.ready.splice(at, 1);
     for (const [id, entry] of this.handedOut) {
@@ -105,15 +118,10 @@ export class ConnectionDealer {
     const id = ++this.lastId;
     this.handedOut.set(id, { socket, worker });
     const message: HandoverMessage = { [TAG]: "connection", id };
-    // keepOpen: our copy stays open until the worker says it took the connection (above).
+    // keepOpen: our copy stays open until the worker has taken the connection (above).
     worker.send(message, socket, { keepOpen: true }, (error) => {
-      if (error === null || error === undefined) return;
-      // The channel closed under us: the worker is going; the connection goes to another.
-      const entry = this.handedOut.get(id);
-      if (entry === undefined) return;
-      this.handedOut.delete(id);
-      this.remove(worker);
-      this.deal(socket);
+      // Not sent: the channel closed under us, the worker is going.
+      if (error !== null && error !== undefined) this.gone(worker);
     });
   }
 
@@ -122,7 +130,7 @@ export class ConnectionDealer {
       this.next %= this.ready.length;
       const worker = this.ready[this.next++];
       if (worker.isConnected()) return worker;
-      this.remove(worker);
+      this.gone(worker);
     }
     return null;
   }
@@ -137,12 +145,23 @@ export class ConnectionDealer {
  * primary hears that this worker is ready for them.
  */
 export function takeConnections(server: net.Server): void {
+  /** Taken, not served yet: the socket Node made of each handle keeps what arrives meanwhile. */
+  const kept = new Map<number, net.Socket>();
   process.on("message", (raw: unknown, handle: unknown) => {
     const message = handoverMessage(raw);
-    if (message === null || message[TAG] !== "connection") return;
-    // (The socket Node makes of the handle reads by itself; the primary's copy never read a byte.)
-    if (handle instanceof net.Socket) server.emit("connection", handle);
-    process.send?.({ [TAG]: "taken", id: message.id } satisfies HandoverMessage);
+    if (message === null) return;
+    if (message[TAG] === "connection") {
+      if (handle instanceof net.Socket) kept.set(message.id, handle);
+      process.send?.({ [TAG]: "taken", id: message.id } satisfies HandoverMessage);
+    } else if (message[TAG] === "serve") {
+      const socket = kept.get(message.id);
+      kept.delete(message.id);
+      // The server's parser, or TLS, takes what the socket kept first.
+      if (socket !== undefined && !socket.destroyed) server.emit("connection", socket);
+    }
   });
+  // node:http starts its request timeouts (headersTimeout, requestTimeout: the slowloris guard) when its
+  // server emits 'listening'; this one never listens itself.
+  server.emit("listening");
   process.send?.({ [TAG]: "ready" } satisfies HandoverMessage);
 }
