@@ -4,16 +4,13 @@ import { listen } from "./listen.js";
 
 // How `sockjet serve --workers N` hands its connections to the workers. The primary accepts (paused: it
 // reads nothing) and passes each connection to a worker over the IPC channel, round-robin, keeping its own
-// copy. A worker that dies before it has the connection does not lose it: the primary hands it to another.
+// copy (keepOpen) until the worker says it has taken it ("taken", sent as it starts serving it).
 //
-// Three messages per connection, so that no connection is ever served by two workers:
-//   primary → worker  "connection" (with the socket)   the worker keeps it, reads nothing of it yet
-//   worker → primary  "taken"                          from here on the primary never deals it again
-//   primary → worker  "serve"                          the worker serves it; the primary drops its copy
-// A worker that dies before its "taken" is read is sent nothing more, and what it had not taken goes to
-// another worker: it never served any of it. (The primary may see the worker's exit before the last
-// messages on its channel, so "taken" alone could not tell.) One that dies between "taken" and "serve"
-// takes that connection with it: its client sees it close, never hang.
+// A worker that dies with connections it was handed and had not said it took: the primary closes its copies,
+// so their clients see the connection end at once (and reconnect), never hang. They are not dealt again: the
+// worker may have read, even answered, some of them before it died (its "taken" can still sit unsent in its
+// own queue, or unread in the channel when the primary sees the exit), and a second worker would then read
+// a stream the first one had started. Only a connection whose send failed outright goes to another worker.
 //
 // Why not node:cluster's own round-robin: it keeps a connection it handed over until the worker answers,
 // and when that worker was killed a moment before (SIGKILL, an OOM kill, a crash) the answer never comes:
@@ -28,8 +25,7 @@ const MAX_WAITING = 4096;
 type HandoverMessage =
   | { [TAG]: "ready" }
   | { [TAG]: "connection"; id: number }
-  | { [TAG]: "taken"; id: number }
-  | { [TAG]: "serve"; id: number };
+  | { [TAG]: "taken"; id: number };
 
 function handoverMessage(message: unknown): HandoverMessage | null {
   return typeof message === "object" && message !== null && TAG in message
@@ -75,15 +71,14 @@ export class ConnectionDealer {
         if (entry === undefined || entry.worker !== worker) return;
         this.handedOut.delete(message.id);
         // The worker has its own copy: closing ours does not close the connection.
-        const serve: HandoverMessage = { [TAG]: "serve", id: message.id };
-        worker.send(serve, undefined, {}, () => entry.socket.destroy());
+        entry.socket.destroy();
       }
     });
   }
 
   /**
    * A worker is gone (it exited, its channel closed, or a send to it failed): no more connections for it,
-   * and what it was handed and did not take, which it cannot have served, goes to another worker.
+   * and our copies of what it was handed and did not say it took are closed (see the top).
    */
   gone(worker: Worker): void {
     const at = this.ready.indexOf(worker);
@@ -91,7 +86,7 @@ export class ConnectionDealer {
     for (const [id, entry] of this.handedOut) {
       if (entry.worker !== worker) continue;
       this.handedOut.delete(id);
-      this.deal(entry.socket);
+      entry.socket.destroy();
     }
   }
 
@@ -120,8 +115,13 @@ export class ConnectionDealer {
     const message: HandoverMessage = { [TAG]: "connection", id };
     // keepOpen: our copy stays open until the worker has taken the connection (above).
     worker.send(message, socket, { keepOpen: true }, (error) => {
-      // Not sent: the channel closed under us, the worker is going.
-      if (error !== null && error !== undefined) this.gone(worker);
+      if (error === null || error === undefined) return;
+      // Not sent (the channel closed under us): the worker never had this one, which goes to another.
+      if (this.handedOut.get(id)?.socket === socket) {
+        this.handedOut.delete(id);
+        this.gone(worker);
+        this.deal(socket);
+      }
     });
   }
 
@@ -145,20 +145,12 @@ export class ConnectionDealer {
  * primary hears that this worker is ready for them.
  */
 export function takeConnections(server: net.Server): void {
-  /** Taken, not served yet: the socket Node made of each handle keeps what arrives meanwhile. */
-  const kept = new Map<number, net.Socket>();
   process.on("message", (raw: unknown, handle: unknown) => {
     const message = handoverMessage(raw);
-    if (message === null) return;
-    if (message[TAG] === "connection") {
-      if (handle instanceof net.Socket) kept.set(message.id, handle);
-      process.send?.({ [TAG]: "taken", id: message.id } satisfies HandoverMessage);
-    } else if (message[TAG] === "serve") {
-      const socket = kept.get(message.id);
-      kept.delete(message.id);
-      // The server's parser, or TLS, takes what the socket kept first.
-      if (socket !== undefined && !socket.destroyed) server.emit("connection", socket);
-    }
+    if (message === null || message[TAG] !== "connection") return;
+    // Served at once: the server's listeners (its 'error' one too) are on the socket before it reads.
+    if (handle instanceof net.Socket) server.emit("connection", handle);
+    process.send?.({ [TAG]: "taken", id: message.id } satisfies HandoverMessage);
   });
   // node:http starts its request timeouts (headersTimeout, requestTimeout: the slowloris guard) when its
   // server emits 'listening'; this one never listens itself.

@@ -6,15 +6,17 @@ import { describe, test } from "node:test";
 import { ConnectionDealer } from "../../src/cli/serve-handover.js";
 
 // The primary's side of serve --workers' hand-over (src/cli/serve-handover.ts), with stand-in workers that
-// record what they are sent: each real connection to the dealer's port is dealt to one worker; one the
-// worker did not take goes to another when the worker is gone; one it took never does (a second worker
-// would read a stream the first had started on).
+// record what they are sent: each real connection to the dealer's port is dealt to one worker, never to a
+// second one once sent (that worker may have started on its stream); one whose worker died before taking
+// it is closed, so its client sees it end instead of hanging; one whose send failed goes to another.
 
 const TAG = "sockjet-handover";
 
 class StandInWorker extends EventEmitter {
   readonly sent: { message: Record<string, unknown>; socket: unknown }[] = [];
   connected = true;
+  /** Sends fail as on a channel closed under the write. */
+  failSends = false;
   readonly process = { pid: 0 };
   isConnected(): boolean {
     return this.connected;
@@ -26,7 +28,7 @@ class StandInWorker extends EventEmitter {
     callback: (e: Error | null) => void,
   ) {
     this.sent.push({ message, socket });
-    setImmediate(() => callback(this.connected ? null : new Error("channel closed")));
+    setImmediate(() => callback(this.failSends ? new Error("write EPIPE") : null));
     return true;
   }
   say(message: Record<string, unknown>): void {
@@ -68,19 +70,15 @@ describe("serve --workers: the primary's hand-over", () => {
     }
   });
 
-  test("a worker gone before it took a connection: that connection goes to another worker", async () => {
-    const [a, b] = [new StandInWorker(), new StandInWorker()];
-    const { dealer, port } = await dealerWith([a, b]);
+  test("taken: the primary closes its copy (the worker has its own)", async () => {
+    const [a] = [new StandInWorker()];
+    const { dealer, port } = await dealerWith([a]);
     const client = net.connect(port, "127.0.0.1");
     try {
       await until(() => a.handed().length === 1);
-      a.connected = false;
-      dealer.gone(a as unknown as Worker);
-      await until(() => b.handed().length === 1);
-      // b takes it: it is told to serve, and the primary's copy is closed (the worker has its own).
-      b.say({ type: "taken", id: b.handed()[0] });
-      await until(() => b.sent.some((s) => s.message[TAG] === "serve"));
-      const primaryCopy = b.sent[0].socket as net.Socket;
+      const primaryCopy = a.sent[0].socket as net.Socket;
+      assert.equal(primaryCopy.destroyed, false);
+      a.say({ type: "taken", id: a.handed()[0] });
       await until(() => primaryCopy.destroyed);
     } finally {
       client.destroy();
@@ -88,21 +86,39 @@ describe("serve --workers: the primary's hand-over", () => {
     }
   });
 
-  test("a worker gone after it took a connection: never dealt again, and it is not told to serve it", async () => {
+  test("a worker gone before its taken was heard: the connection is closed, never dealt to another", async () => {
     const [a, b] = [new StandInWorker(), new StandInWorker()];
     const { dealer, port } = await dealerWith([a, b]);
     const client = net.connect(port, "127.0.0.1");
+    const ended = once(client, "close");
     try {
       await until(() => a.handed().length === 1);
-      a.say({ type: "taken", id: a.handed()[0] });
       a.connected = false;
       dealer.gone(a as unknown as Worker);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Its client sees the end at once (here the primary's copy was the only one).
+      await ended;
+      await new Promise((resolve) => setTimeout(resolve, 50));
       assert.deepEqual(b.handed(), []);
-      // The next connection goes to b alone.
+      // The next connection goes to b.
       const next = net.connect(port, "127.0.0.1");
       await until(() => b.handed().length === 1);
       next.destroy();
+    } finally {
+      client.destroy();
+      dealer.close();
+    }
+  });
+
+  test("a send that fails (the channel closed under it): that connection goes to another worker", async () => {
+    const [a, b] = [new StandInWorker(), new StandInWorker()];
+    a.failSends = true;
+    const { dealer, port } = await dealerWith([a, b]);
+    const client = net.connect(port, "127.0.0.1");
+    try {
+      await until(() => b.handed().length === 1);
+      assert.equal(a.handed().length, 1);
+      assert.equal(b.sent[0].socket, a.sent[0].socket, "the same connection");
+      assert.equal((b.sent[0].socket as net.Socket).destroyed, false);
     } finally {
       client.destroy();
       dealer.close();
@@ -133,12 +149,12 @@ describe("serve --workers: the primary's hand-over", () => {
     const client = net.connect(port, "127.0.0.1");
     try {
       await until(() => a.handed().length === 1);
+      const primaryCopy = a.sent[0].socket as net.Socket;
       b.say({ type: "taken", id: a.handed()[0] });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.ok(!b.sent.some((s) => s.message[TAG] === "serve"));
-      // Still a's to take: gone(a) deals it to b.
-      dealer.gone(a as unknown as Worker);
-      await until(() => b.handed().length === 1);
+      assert.equal(primaryCopy.destroyed, false);
+      a.say({ type: "taken", id: a.handed()[0] });
+      await until(() => primaryCopy.destroyed);
     } finally {
       client.destroy();
       dealer.close();

@@ -73,3 +73,28 @@ export async function until(condition: () => boolean, label: string, ms = 10_000
 export const welcome = (client: Client) => client.events.find((e) => e.type === "welcome");
 export const said = (client: Client) =>
   client.events.filter((e) => e.type === "message").map((e) => `${e.user}: ${e.text}`);
+
+/** Far past what an open and an echo take here; a connection still waiting then is hung. */
+const HUNG_MS = 10_000;
+
+/** Opens, echoes, and says how it went: "echoed", "ended" (failed or closed before the echo) or "hung". */
+export function attempt(served: Served, text: string): Promise<"echoed" | "ended" | "hung"> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(`${served.ws}/`);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve("hung");
+    }, HUNG_MS);
+    const settle = (outcome: "echoed" | "ended") => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    socket.on("open", () => socket.send(text));
+    socket.on("message", (data) => {
+      settle(String(data) === text ? "echoed" : "ended");
+      socket.close();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => settle("ended"));
+  });
+}
