@@ -8,10 +8,11 @@ import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
 import { ConnectionDealer } from "./serve-handover.js";
 
 // `sockjet serve --workers N`: N processes on one port with node:cluster. The primary listens and hands
-// each connection to a worker (serve-handover.ts: none is lost to a worker that dies as it is handed one);
-// it serves no connection itself. It forks the workers (each runs the ordinary serve, which sees
-// SOCKJET_SERVE_WORKER), prints the one banner once all of them are ready, restarts a worker that dies (at most RESTARTS_PER_MINUTE a minute, then it
-// gives up and stops), and on SIGINT/SIGTERM tells every worker to close its connections with 1001.
+// each connection to a worker (serve-handover.ts: none hangs when a worker dies as it is handed one); it
+// serves no connection itself. It forks the workers (each runs the ordinary serve, which sees
+// SOCKJET_SERVE_WORKER), prints the one banner once all of them are ready, restarts a worker that dies (at
+// most RESTARTS_PER_MINUTE a minute, then it gives up and stops), and on SIGINT/SIGTERM tells every worker
+// to close its connections with 1001.
 // Without --redis the chat room spans the workers through the primary: the topic and its last lines through
 // a ClusterResumeHost (the workers' ClusterResumeStore: one order, and a member resumes on any worker), the
 // names through a PresenceHost (chat-cluster.ts).
@@ -141,8 +142,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     slots.set(worker, slot);
     dealer.add(worker);
     worker.on("disconnect", () => dealer.gone(worker));
-    // A write to a worker that just died (Node's own hand-over of a connection, on a channel closed under
-    // it: EPIPE) is reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
+    // A write to a worker that just died (on a channel closed under it: EPIPE) without a callback is
+    // reported here; unhandled, it would crash the primary. Its 'exit' follows and restarts it.
     worker.on("error", (error: Error) =>
       warn(`worker ${slot} (pid ${worker.process.pid}): ${error.message}`),
     );
