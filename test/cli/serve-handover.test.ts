@@ -50,6 +50,29 @@ async function dealerWith(workers: StandInWorker[]): Promise<{ dealer: Connectio
   return { dealer, port };
 }
 
+/** A dealer with ready workers a and b, and one client connected to it; both closed after `body`. */
+async function withOneClient(
+  body: (t: {
+    dealer: ConnectionDealer;
+    port: number;
+    client: net.Socket;
+    a: StandInWorker;
+    b: StandInWorker;
+  }) => Promise<void>,
+  setUp: (a: StandInWorker, b: StandInWorker) => void = () => {},
+): Promise<void> {
+  const [a, b] = [new StandInWorker(), new StandInWorker()];
+  setUp(a, b);
+  const { dealer, port } = await dealerWith([a, b]);
+  const client = net.connect(port, "127.0.0.1");
+  try {
+    await body({ dealer, port, client, a, b });
+  } finally {
+    client.destroy();
+    dealer.close();
+  }
+}
+
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(condition(), "timed out");
@@ -71,27 +94,18 @@ describe("serve --workers: the primary's hand-over", () => {
   });
 
   test("taken: the primary closes its copy (the worker has its own)", async () => {
-    const [a] = [new StandInWorker()];
-    const { dealer, port } = await dealerWith([a]);
-    const client = net.connect(port, "127.0.0.1");
-    try {
+    await withOneClient(async ({ a }) => {
       await until(() => a.handed().length === 1);
       const primaryCopy = a.sent[0].socket as net.Socket;
       assert.equal(primaryCopy.destroyed, false);
       a.say({ type: "taken", id: a.handed()[0] });
       await until(() => primaryCopy.destroyed);
-    } finally {
-      client.destroy();
-      dealer.close();
-    }
+    });
   });
 
   test("a worker gone before its taken was heard: the connection is closed, never dealt to another", async () => {
-    const [a, b] = [new StandInWorker(), new StandInWorker()];
-    const { dealer, port } = await dealerWith([a, b]);
-    const client = net.connect(port, "127.0.0.1");
-    const ended = once(client, "close");
-    try {
+    await withOneClient(async ({ dealer, port, client, a, b }) => {
+      const ended = once(client, "close");
       await until(() => a.handed().length === 1);
       a.connected = false;
       dealer.gone(a as unknown as Worker);
@@ -103,26 +117,21 @@ describe("serve --workers: the primary's hand-over", () => {
       const next = net.connect(port, "127.0.0.1");
       await until(() => b.handed().length === 1);
       next.destroy();
-    } finally {
-      client.destroy();
-      dealer.close();
-    }
+    });
   });
 
   test("a send that fails (the channel closed under it): that connection goes to another worker", async () => {
-    const [a, b] = [new StandInWorker(), new StandInWorker()];
-    a.failSends = true;
-    const { dealer, port } = await dealerWith([a, b]);
-    const client = net.connect(port, "127.0.0.1");
-    try {
-      await until(() => b.handed().length === 1);
-      assert.equal(a.handed().length, 1);
-      assert.equal(b.sent[0].socket, a.sent[0].socket, "the same connection");
-      assert.equal((b.sent[0].socket as net.Socket).destroyed, false);
-    } finally {
-      client.destroy();
-      dealer.close();
-    }
+    await withOneClient(
+      async ({ a, b }) => {
+        await until(() => b.handed().length === 1);
+        assert.equal(a.handed().length, 1);
+        assert.equal(b.sent[0].socket, a.sent[0].socket, "the same connection");
+        assert.equal((b.sent[0].socket as net.Socket).destroyed, false);
+      },
+      (a) => {
+        a.failSends = true;
+      },
+    );
   });
 
   test("no worker ready: connections wait, and go out when one is", async () => {
@@ -144,10 +153,7 @@ describe("serve --workers: the primary's hand-over", () => {
   });
 
   test("a taken for a connection handed to another worker is ignored", async () => {
-    const [a, b] = [new StandInWorker(), new StandInWorker()];
-    const { dealer, port } = await dealerWith([a, b]);
-    const client = net.connect(port, "127.0.0.1");
-    try {
+    await withOneClient(async ({ a, b }) => {
       await until(() => a.handed().length === 1);
       const primaryCopy = a.sent[0].socket as net.Socket;
       b.say({ type: "taken", id: a.handed()[0] });
@@ -155,9 +161,6 @@ describe("serve --workers: the primary's hand-over", () => {
       assert.equal(primaryCopy.destroyed, false);
       a.say({ type: "taken", id: a.handed()[0] });
       await until(() => primaryCopy.destroyed);
-    } finally {
-      client.destroy();
-      dealer.close();
-    }
+    });
   });
 });
