@@ -68,7 +68,8 @@ export function pageHandler(
     try {
       // The page under a Host its WebSockets would refuse (DNS rebinding) could not connect: refuse it too.
       const host = requestHost(request);
-      if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host));
+      if (isWebSocketUpgrade(request)) refuseWhileStopping(response);
+      else if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host));
       else servePage(request, response, csp);
     } catch (error) {
       log(`error  ${request.method} ${quoted(request.url ?? "")}: ${errorMessage(error)}`);
@@ -76,6 +77,31 @@ export function pageHandler(
       else response.destroy();
     }
   };
+}
+
+/**
+ * A WebSocket upgrade reaches the page only once no WebSocketServer takes upgrades any more: serve is
+ * stopping. Not the page (a 200 fails the handshake as well, RFC 6455 §4.1, but says nothing): 503 with
+ * Retry-After (RFC 9110 §15.6.4, §10.2.3), which a reconnecting client can act on.
+ */
+function refuseWhileStopping(response: ServerResponse): void {
+  plainText(
+    response,
+    503,
+    "This server is shutting down: it takes no new WebSocket connections. Try again shortly.",
+    {
+      "Retry-After": "1",
+      Connection: "close",
+    },
+  );
+}
+
+/** An upgrade to WebSocket as node:http sees one (Connection: upgrade too), RFC 6455 §4.1 and §4.2.1. */
+function isWebSocketUpgrade(request: IncomingMessage): boolean {
+  return (
+    /\bwebsocket\b/i.test(String(request.headers.upgrade ?? "")) &&
+    /\bupgrade\b/i.test(String(request.headers.connection ?? ""))
+  );
 }
 
 /** The 403 of the page under a Host that is not served, with the way to allow it. */
