@@ -220,14 +220,10 @@ export class ChatRoom {
       if (!this.closed) await this.presence.leave(name);
       return null;
     }
-    // With a scale-out adapter (or the Redis store), the first member here makes this process subscribe to
-    // the topic in Redis: its welcome, and that of whoever joins meanwhile, waits until that is confirmed,
-    // so that every line said after it reaches the joiner, whichever process it is said in, and whoever
-    // sees the join notice can count on the joiner seeing their answer. (Sent before, the welcome could
-    // reach the joiner, and a line said at once in another process reach Redis, ahead of this process's
-    // subscribe: that line was lost to the joiner.) Once the room is open here nobody waits, and the welcome
-    // is the member's first message. A Redis that does not answer must not hold the join forever (issue 21
-    // item 12): the wait is bounded.
+    // The first member here makes this process subscribe to the topic (in Redis, with an adapter): its
+    // welcome, and that of whoever joins meanwhile, waits for that, or a line said at once elsewhere could
+    // reach Redis first and be lost to the joiner. Later members do not wait. Bounded: a Redis that does
+    // not answer must not hold the join forever (issue 21 item 12).
     const opens = this.hub.subscriberCount(this.topic) === 0;
     socket.subscribe(this.topic);
     if (opens) {

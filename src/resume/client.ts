@@ -419,8 +419,6 @@ export class ResumableWebSocket extends EventTarget {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Drops the current attempt if its session does not come within sessionTimeoutMs of its start. */
   private sessionTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The connection sessionTimeoutMs dropped: its own error event is not passed on. */
-  private timedOut: WebSocketLike | null = null;
   private readonly queue: SendData[] = [];
   private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
 
@@ -596,8 +594,7 @@ export class ResumableWebSocket extends EventTarget {
     socket.onopen = () => this.onSocketOpen(socket);
     socket.onmessage = (event) => this.onMessage(socket, event.data);
     socket.onerror = (event) => {
-      // An attempt dropped for sessionTimeoutMs: its error is said already.
-      if (this.socket !== socket || this.timedOut === socket) return;
+      if (this.socket !== socket) return;
       this.socketError = event?.error ?? null;
       const message = withResumeHint(event?.error, String(event?.message ?? ""));
       this.dispatchEvent(new ResumeErrorEvent("error", { error: event?.error, message }));
@@ -644,13 +641,13 @@ export class ResumableWebSocket extends EventTarget {
     const message = `${what} within ${timeoutMs} ms of the connection attempt (sessionTimeoutMs): the connection is dropped.`;
     const error = new Error(message);
     this.socketError = error;
-    this.timedOut = socket;
+    // Its own error for this close would say it a second time.
+    socket.onerror = null;
     this.dispatchEvent(new ResumeErrorEvent("error", { error, message }));
     socket.close();
   }
 
   private onSocketClose(socket: WebSocketLike, ending: Ending): void {
-    if (this.timedOut === socket) this.timedOut = null;
     if (this.socket !== socket) return;
     this.clearSessionTimer();
     this.socket = null;
