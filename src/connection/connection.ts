@@ -267,6 +267,10 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     return this.output.lease(size);
   }
 
+  writeBorrowed(header: Buffer, payload: Uint8Array): boolean {
+    return this.output.writeBorrowed(header, payload);
+  }
+
   get reservedAt(): number {
     return this.output.reservedAt;
   }

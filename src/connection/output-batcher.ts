@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { idleDescriptor, writeWhatFits } from "./direct-write.js";
 import {
   leaseFrameBuffer,
   POOLED_FRAME_MAX,
@@ -17,6 +18,14 @@ import { writeJoins } from "./join-slab.js";
 // so that large payloads are not copied.
 
 const JOIN_LIMIT = 16 * 1024;
+
+/**
+ * Borrowed payloads from this size on are written at once (writeBorrowed) instead of copied. Node reads at
+ * most 64 KiB at a time, so a read completes at most one such message and the write loses no batching;
+ * smaller ones come several to a read, and one write each cost a 20 KiB echo 25% (one write per message
+ * instead of per read).
+ */
+const DIRECT_WRITE_MIN = 64 * 1024;
 
 /**
  * Batches of up to a slab (64 KiB) whose chunks average at most this are joined in the join slab too, when
@@ -132,6 +141,11 @@ export class OutputBatcher {
    */
   pendingAppBytes = 0;
   private unflushedAppBytes = 0;
+  /**
+   * Application bytes the kernel took in writeBorrowed(): still counted in pendingAppBytes until the next
+   * flush, as a write's bytes are until its callback (WHATWG bufferedAmount drops only after the send()).
+   */
+  private takenAppBytes = 0;
   /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
   droppedBytes = 0;
   /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
@@ -199,6 +213,33 @@ export class OutputBatcher {
     const buffer = leaseFrameBuffer(size);
     (this.leased ??= []).push(buffer);
     return buffer;
+  }
+
+  /**
+   * A large frame whose payload the caller may change once send() returns: handed to the kernel now, when
+   * the socket has nothing queued and this batch is empty, so that what the kernel takes is not copied
+   * (direct-write.ts); the rest is copied and joins the batch. False when that cannot be done (nothing was
+   * written, the caller copies the frame). The payload's application bytes are counted by addAppBytes()
+   * right after, as for any frame.
+   */
+  writeBorrowed(header: Buffer, payload: Uint8Array): boolean {
+    const size = header.length + payload.length;
+    if (!this.pooling || this.bytes !== 0 || payload.length < DIRECT_WRITE_MIN) return false;
+    const fd = idleDescriptor(this.socket as Socket);
+    if (fd < 0) return false;
+    const taken = writeWhatFits(fd, [header, payload]);
+    if (taken === 0) return false;
+    const payloadTaken = Math.max(0, taken - header.length);
+    this.takenAppBytes += payloadTaken;
+    this.unflushedAppBytes -= payloadTaken;
+    if (taken < size) {
+      const rest = this.lease(size - taken) ?? Buffer.allocUnsafe(size - taken);
+      let at = 0;
+      if (taken < header.length) at = header.copy(rest, 0, taken);
+      rest.set(payload.subarray(payloadTaken), at);
+      this.push(rest);
+    } else this.scheduleFlush();
+    return true;
   }
 
   private releaseLeased(leased: Buffer[] | null): void {
@@ -309,7 +350,12 @@ export class OutputBatcher {
     if (this.depth > 0 && this.eagerFirstWrite && !this.wroteInBurst) {
       this.wroteInBurst = true;
       this.flush();
-    } else if (this.depth === 0 && !this.scheduled) {
+    } else this.scheduleFlush();
+  }
+
+  /** A flush at the end of this read burst, or (outside one) of the microtask queue or the I/O phase. */
+  private scheduleFlush(): void {
+    if (this.depth === 0 && !this.scheduled) {
       this.scheduled = true;
       if (waiting.push(this) === 1) scheduleFlushWaiting();
     }
@@ -351,6 +397,10 @@ export class OutputBatcher {
   }
 
   flush(): void {
+    if (this.takenAppBytes !== 0) {
+      this.pendingAppBytes -= this.takenAppBytes;
+      this.takenAppBytes = 0;
+    }
     this.sealRegion();
     const single = this.single;
     const chunks = this.chunks;
@@ -451,6 +501,9 @@ export class OutputBatcher {
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
     this.closed = true;
+    // Taken by the kernel before the socket went: sent.
+    this.pendingAppBytes -= this.takenAppBytes;
+    this.takenAppBytes = 0;
     this.droppedBytes += this.bytes;
     this.region = null;
     this.single = null;

@@ -23,6 +23,11 @@ export interface ChunkSink {
    * reuses once it has been written, for the frame the writer then passes to write() at once. Null: allocate.
    */
   lease?(size: number): Buffer | null;
+  /**
+   * Optional, for a large unmasked frame whose payload is borrowed: writes the header and the payload now
+   * where that spares copying the payload, and returns true; false: nothing written, the writer copies.
+   */
+  writeBorrowed?(header: Buffer, payload: Uint8Array): boolean;
 }
 
 export interface FrameOptions {
@@ -129,6 +134,11 @@ export function writeFrame(
     maskInto(payload, out, size, key);
     sink.write(out);
     return;
+  }
+  if (length > COPY_THRESHOLD && options.borrowed === true && sink.writeBorrowed !== undefined) {
+    const header = Buffer.allocUnsafe(size);
+    writeHeader(header, 0, opcode, length, options.fin, options.rsv1, false);
+    if (sink.writeBorrowed(header, payload)) return;
   }
   if (length <= COPY_THRESHOLD || options.borrowed === true) {
     const room = sink.reserve?.(size + length) ?? null;
