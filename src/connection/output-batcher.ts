@@ -2,6 +2,13 @@ import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { idleDescriptor, writeWhatFits } from "./direct-write.js";
 import {
+  anyOtherBatcher,
+  burstEnded,
+  burstStarted,
+  scheduleFlush,
+  waitingForIoPhaseEnd,
+} from "./flush-schedule.js";
+import {
   leaseFrameBuffer,
   POOLED_FRAME_MAX,
   POOLED_FRAME_MIN,
@@ -52,48 +59,6 @@ let slabUsed = 0;
  * did not take them all at once, or the transport is not a plain TCP socket): the slab is not reused.
  */
 let slabPinned = false;
-
-// Batchers with frames sent outside their own read burst: one callback flushes them all (no closure per
-// batcher). Sent while another connection handles a read (a publish from a client, a chat line), they wait
-// for the end of the event loop's I/O phase (setImmediate): every read of that phase adds to one write per
-// receiving connection, however the sender's bytes were cut into TCP reads. Flushed after each read, a
-// publishing client's window of 64 × 1 KiB made as many writes per subscriber as it took reads, a number set
-// by the pace of the two ends (issue 19: the resume ÷ plain spread of that shape). Otherwise (a timer, a
-// loop of send() calls) they wait for the end of the microtask queue.
-const waiting: OutputBatcher[] = [];
-/** Batchers inside a read burst (their frames are flushed when it ends): a stack, as bursts nest. */
-const bursting: OutputBatcher[] = [];
-
-/** The waiting list is flushed at the end of the I/O phase, not of the microtask queue. */
-let waitingForImmediate = false;
-
-function scheduleFlushWaiting(): void {
-  waitingForImmediate = bursting.length > 0;
-  if (waitingForImmediate) setImmediate(flushWaiting);
-  else queueMicrotask(flushWaiting);
-}
-
-function flushWaiting(): void {
-  // A flush may schedule more (a write callback that sends): they join the end of the list.
-  let i = 0;
-  try {
-    for (; i < waiting.length; i++) {
-      const batcher = waiting[i];
-      batcher.scheduled = false;
-      batcher.flush();
-    }
-    waiting.length = 0;
-  } catch (error) {
-    // Should a flush throw, the batchers after it are still flushed, in a callback of their own.
-    const rest = waiting.slice(i + 1);
-    waiting.length = 0;
-    if (rest.length > 0) {
-      waiting.push(...rest);
-      scheduleFlushWaiting();
-    }
-    throw error;
-  }
-}
 
 /** Whether `batcher` holds bytes of the current slab not handed to its socket yet. */
 function holdsSlabBytes(batcher: OutputBatcher): boolean {
@@ -180,7 +145,7 @@ export class OutputBatcher {
   private set wroteInBurst(on: boolean) {
     this.setFlag(Flag.wroteInBurst, on);
   }
-  /** @internal In the waiting list, to be flushed by flushWaiting(). */
+  /** @internal In the waiting list, to be flushed by flush-schedule.ts. */
   get scheduled(): boolean {
     return this.flag(Flag.scheduled);
   }
@@ -250,19 +215,14 @@ export class OutputBatcher {
   beginBurst(): void {
     if (this.depth === 0) {
       this.wroteInBurst = false;
-      bursting.push(this);
+      burstStarted(this);
     }
     this.depth++;
   }
 
   endBurst(): void {
     if (--this.depth === 0) {
-      // Bursts nest, so this is the last one (pop: splice would make an array per burst).
-      if (bursting[bursting.length - 1] === this) bursting.pop();
-      else {
-        const at = bursting.lastIndexOf(this);
-        if (at !== -1) bursting.splice(at, 1);
-      }
+      burstEnded(this);
       this.flush();
     }
   }
@@ -293,12 +253,8 @@ export class OutputBatcher {
     if (slabPinned) return false;
     // This batch may hold the slab's bytes only in its open run, which is moved; others not at all.
     if (holdsSealedSlabBytes(this)) return false;
-    // Newest first: in a loop of sends to many sockets the last batches hold the current slab's bytes, so the
-    // answer comes at once (front first, each fill walked past every older batch: O(N²) for the loop).
-    for (let i = waiting.length - 1; i >= 0; i--)
-      if (waiting[i] !== this && holdsSlabBytes(waiting[i])) return false;
-    for (let i = bursting.length - 1; i >= 0; i--)
-      if (bursting[i] !== this && holdsSlabBytes(bursting[i])) return false;
+    // Newest first (front first, each fill would walk past every older batch: O(N²) for a loop of sends).
+    if (anyOtherBatcher(this, holdsSlabBytes)) return false;
     const kept = this.region === slab ? this.regionEnd - this.regionStart : 0;
     if (kept + size > SLAB_SIZE) return false;
     if (kept > 0) {
@@ -355,10 +311,7 @@ export class OutputBatcher {
 
   /** A flush at the end of this read burst, or (outside one) of the microtask queue or the I/O phase. */
   private scheduleFlush(): void {
-    if (this.depth === 0 && !this.scheduled) {
-      this.scheduled = true;
-      if (waiting.push(this) === 1) scheduleFlushWaiting();
-    }
+    if (this.depth === 0 && !this.scheduled) scheduleFlush(this);
   }
 
   /** @internal This batch's open run is in the current slab (see reserve()). */
@@ -382,7 +335,7 @@ export class OutputBatcher {
    * hand to the kernel now, rather than bytes of one synchronous burst (counted against the limits as such).
    */
   get deferredToImmediate(): boolean {
-    return this.scheduled && waitingForImmediate && this.depth === 0;
+    return this.scheduled && waitingForIoPhaseEnd() && this.depth === 0;
   }
 
   addAppBytes(n: number): void {
