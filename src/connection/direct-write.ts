@@ -1,5 +1,5 @@
 import { writevSync } from "node:fs";
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
 
 // A write to a socket's file descriptor, now, of only what the kernel takes at once. A large frame whose
 // payload the caller may still change (WHATWG send() sends the bytes as they were at the call) otherwise
@@ -8,7 +8,9 @@ import type { Socket } from "node:net";
 // and only the rest is copied (issue 17: the copy cost a 64 KiB echo server about a tenth of its CPU).
 //
 // It is the same try-write that libuv makes (uv_try_write) when its queue is empty, so it is only made when
-// Node's is (nothing written is waiting, the socket is not corked): the bytes then go out in order.
+// Node's is (nothing written is waiting, the socket is not corked): the bytes then go out in order. Node does
+// not see these writes, so they are added to the socket's `bytesWritten` here (countWritten), and a socket
+// with an idle timeout is left to Node's writes, which refresh it.
 
 interface HandleWithFd {
   fd?: number;
@@ -23,6 +25,8 @@ const supported = process.platform !== "win32";
 export function idleDescriptor(socket: Socket): number {
   if (
     !supported ||
+    // Node's writes refresh a socket's idle timeout (socket.setTimeout); these would not.
+    socket.timeout ||
     socket.writableLength !== 0 ||
     socket.writableCorked !== 0 ||
     !socket.writable ||
@@ -35,13 +39,44 @@ export function idleDescriptor(socket: Socket): number {
 }
 
 /**
- * Writes `chunks` to `fd` without waiting: the number of bytes the kernel took, or 0 when it took none (its
- * buffer is full) or the write failed; Node's own write of the same bytes then meets the error and reports it.
+ * Writes `chunks` to `fd` without waiting: the number of bytes the kernel took, 0 when its buffer is full
+ * (nothing written), or the error the write met. The kernel reports a socket's pending error (a reset peer)
+ * once, so that error is the socket's now: written again, the same bytes would fail otherwise (EPIPE).
  */
-export function writeWhatFits(fd: number, chunks: readonly Uint8Array[]): number {
+export function writeWhatFits(fd: number, chunks: readonly Uint8Array[]): number | Error {
   try {
     return writevSync(fd, chunks as Uint8Array[]);
-  } catch {
-    return 0;
+  } catch (error) {
+    const { code, errno } = error as NodeJS.ErrnoException;
+    if (code === "EAGAIN" || code === "EWOULDBLOCK") return 0;
+    // As Node's own failed socket write says it ("write ECONNRESET").
+    return Object.assign(new Error(`write ${code}`), { code, errno, syscall: "write" });
   }
+}
+
+/** Bytes this module wrote to a socket, added to what its handle counts (net.Socket's bytesWritten). */
+const kWrittenHere = Symbol("sockjet.bytesWrittenDirectly");
+
+type CountedSocket = Socket & { [kWrittenHere]?: number };
+
+/**
+ * What net.Socket's `bytesWritten` starts from: the handle's count of the bytes written through it (Node
+ * 20–24). Where it is missing, `bytesWritten` leaves out what this module writes.
+ */
+const handleCount = Object.getOwnPropertyDescriptor(Socket.prototype, "_bytesDispatched")?.get;
+
+/** `bytes` written to `socket`'s descriptor here: counted in its `bytesWritten` as Node's own writes are. */
+export function countWritten(socket: Socket, bytes: number): void {
+  if (handleCount === undefined) return;
+  const counted = socket as CountedSocket;
+  if (counted[kWrittenHere] === undefined) {
+    counted[kWrittenHere] = 0;
+    Object.defineProperty(socket, "_bytesDispatched", {
+      configurable: true,
+      get(this: CountedSocket) {
+        return (handleCount.call(this) as number) + (this[kWrittenHere] ?? 0);
+      },
+    });
+  }
+  counted[kWrittenHere] += bytes;
 }

@@ -1,6 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { idleDescriptor, writeWhatFits } from "./direct-write.js";
+import { countWritten, idleDescriptor, writeWhatFits } from "./direct-write.js";
 import {
   anyOtherBatcher,
   burstEnded,
@@ -60,6 +60,10 @@ let slabUsed = 0;
  */
 let slabPinned = false;
 
+function releaseTaken(batcher: OutputBatcher, app: number): void {
+  batcher.takenWritten(app);
+}
+
 /** Whether `batcher` holds bytes of the current slab not handed to its socket yet. */
 function holdsSlabBytes(batcher: OutputBatcher): boolean {
   return batcher.holdsOpenSlabRun() || holdsSealedSlabBytes(batcher);
@@ -107,8 +111,9 @@ export class OutputBatcher {
   pendingAppBytes = 0;
   private unflushedAppBytes = 0;
   /**
-   * Application bytes the kernel took in writeBorrowed(): still counted in pendingAppBytes until the next
-   * flush, as a write's bytes are until its callback (WHATWG bufferedAmount drops only after the send()).
+   * Application bytes the kernel took in writeBorrowed(), still in pendingAppBytes: the next flush releases
+   * them as if they were its write's (on its callback's tick), so bufferedAmount drops when it did when they
+   * were copied and written with that flush.
    */
   private takenAppBytes = 0;
   /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
@@ -190,11 +195,20 @@ export class OutputBatcher {
   writeBorrowed(header: Buffer, payload: Uint8Array): boolean {
     const size = header.length + payload.length;
     if (!this.pooling || this.bytes !== 0 || payload.length < DIRECT_WRITE_MIN) return false;
-    const fd = idleDescriptor(this.socket as Socket);
+    const socket = this.socket as Socket;
+    const fd = idleDescriptor(socket);
     if (fd < 0) return false;
     const taken = writeWhatFits(fd, [header, payload]);
+    if (typeof taken !== "number") {
+      // The error Node's own write would have met (a reset peer, say): the socket fails with it, as then.
+      this.droppedBytes += size;
+      socket.destroy(taken);
+      return true;
+    }
     if (taken === 0) return false;
+    countWritten(socket, taken);
     const payloadTaken = Math.max(0, taken - header.length);
+    // Counted by addAppBytes() right after; released by the next flush, not by its write.
     this.takenAppBytes += payloadTaken;
     this.unflushedAppBytes -= payloadTaken;
     if (taken < size) {
@@ -205,6 +219,11 @@ export class OutputBatcher {
       this.push(rest);
     } else this.scheduleFlush();
     return true;
+  }
+
+  /** @internal Bytes the kernel took in writeBorrowed(), released on a write callback's tick (flush()). */
+  takenWritten(app: number): void {
+    this.written(app, 0, null, null);
   }
 
   private releaseLeased(leased: Buffer[] | null): void {
@@ -351,7 +370,8 @@ export class OutputBatcher {
 
   flush(): void {
     if (this.takenAppBytes !== 0) {
-      this.pendingAppBytes -= this.takenAppBytes;
+      // A write the kernel took at once calls back on the next tick (after the microtasks that are due).
+      process.nextTick(releaseTaken, this, this.takenAppBytes);
       this.takenAppBytes = 0;
     }
     this.sealRegion();
@@ -454,8 +474,7 @@ export class OutputBatcher {
   /** The socket is gone: nothing pending will be sent. */
   discard(): void {
     this.closed = true;
-    // Taken by the kernel before the socket went: sent.
-    this.pendingAppBytes -= this.takenAppBytes;
+    // As for a write whose callback comes after the socket is gone: still counted.
     this.takenAppBytes = 0;
     this.droppedBytes += this.bytes;
     this.region = null;
