@@ -1,5 +1,5 @@
 import { writevSync } from "node:fs";
-import { Socket } from "node:net";
+import type { Socket } from "node:net";
 
 // A write to a socket's file descriptor, now, of only what the kernel takes at once. A large frame whose
 // payload the caller may still change (WHATWG send() sends the bytes as they were at the call) otherwise
@@ -9,8 +9,10 @@ import { Socket } from "node:net";
 //
 // It is the same try-write that libuv makes (uv_try_write) when its queue is empty, so it is only made when
 // Node's is (nothing written is waiting, the socket is not corked): the bytes then go out in order. Node does
-// not see these writes, so they are added to the socket's `bytesWritten` here (countWritten), and a socket
-// with an idle timeout is left to Node's writes, which refresh it.
+// not see these writes: a socket with an idle timeout is left to Node's writes, which refresh it, and the
+// socket's `bytesWritten` (its handle's own count) leaves them out. Counting them in through an accessor of
+// the socket's own made every access to that socket slower: the 64 KiB echo lost about a tenth, more than
+// writing at once gains.
 
 interface HandleWithFd {
   fd?: number;
@@ -52,31 +54,4 @@ export function writeWhatFits(fd: number, chunks: readonly Uint8Array[]): number
     // As Node's own failed socket write says it ("write ECONNRESET").
     return Object.assign(new Error(`write ${code}`), { code, errno, syscall: "write" });
   }
-}
-
-/** Bytes this module wrote to a socket, added to what its handle counts (net.Socket's bytesWritten). */
-const kWrittenHere = Symbol("sockjet.bytesWrittenDirectly");
-
-type CountedSocket = Socket & { [kWrittenHere]?: number };
-
-/**
- * What net.Socket's `bytesWritten` starts from: the handle's count of the bytes written through it (Node
- * 20–24). Where it is missing, `bytesWritten` leaves out what this module writes.
- */
-const handleCount = Object.getOwnPropertyDescriptor(Socket.prototype, "_bytesDispatched")?.get;
-
-/** `bytes` written to `socket`'s descriptor here: counted in its `bytesWritten` as Node's own writes are. */
-export function countWritten(socket: Socket, bytes: number): void {
-  if (handleCount === undefined) return;
-  const counted = socket as CountedSocket;
-  if (counted[kWrittenHere] === undefined) {
-    counted[kWrittenHere] = 0;
-    Object.defineProperty(socket, "_bytesDispatched", {
-      configurable: true,
-      get(this: CountedSocket) {
-        return (handleCount.call(this) as number) + (this[kWrittenHere] ?? 0);
-      },
-    });
-  }
-  counted[kWrittenHere] += bytes;
 }

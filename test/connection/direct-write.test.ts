@@ -92,13 +92,13 @@ describe("Borrowed payloads written at once (direct-write.ts)", () => {
     }
   });
 
-  test("not written at once behind queued bytes, or below 64 KiB: frames keep their order", async () => {
+  test("not written at once behind queued bytes, or below 128 KiB: frames keep their order", async () => {
     const socket = await connectedPair();
     const batcher = new OutputBatcher(socket);
-    const small = new Uint8Array(60 * 1024).fill(1);
-    const large = new Uint8Array(64 * 1024).fill(2);
+    const small = new Uint8Array(127 * 1024).fill(1);
+    const large = new Uint8Array(128 * 1024).fill(2);
     const header = Buffer.from([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
-    assert.equal(batcher.writeBorrowed(header, small), false, "below 64 KiB: copied and batched");
+    assert.equal(batcher.writeBorrowed(header, small), false, "below 128 KiB: copied and batched");
     batcher.push(Buffer.from("queued first"));
     assert.equal(batcher.writeBorrowed(header, large), false, "a batch is waiting: it would overtake it");
     batcher.flush();
@@ -126,11 +126,11 @@ async function oneConnection(t: { after(fn: () => unknown): void }) {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Node does not see the writes made here: what it would have done with them must still happen (issue 17's
-// review of 8b61be7 found each of these broken).
+// review of 8b61be7 found each of these broken). The socket's bytesWritten is the exception (direct-write.ts).
 describe("A server's send() of a large buffer, as Node's own write would have it", () => {
   test("bufferedAmount counts it for the whole task that sent it, then drops to 0; the peer gets the bytes of the call", async (t) => {
     const { client, socket } = await oneConnection(t);
-    const SIZE = 100_000;
+    const SIZE = 200_000;
     const bytes = new Uint8Array(SIZE);
     fill(bytes, 7);
     // From a timer, with awaits after the send: WHATWG's bufferedAmount drops only once the task is over
@@ -157,20 +157,11 @@ describe("A server's send() of a large buffer, as Node's own write would have it
 
   test("bufferedAmount after send() then terminate() in one task: the bytes stay counted", async (t) => {
     const { socket } = await oneConnection(t);
-    socket.send(new Uint8Array(100_000));
+    socket.send(new Uint8Array(200_000));
     socket.terminate();
-    assert.equal(socket.bufferedAmount, 100_000);
+    assert.equal(socket.bufferedAmount, 200_000);
     await sleep(20);
-    assert.equal(socket.bufferedAmount, 100_000, "as for a write that calls back after the socket is gone");
-  });
-
-  test("the socket's bytesWritten counts the frames", async (t) => {
-    const { client, socket, request } = await oneConnection(t);
-    const before = request.socket.bytesWritten;
-    for (let i = 0; i < 5; i++) socket.send(new Uint8Array(100_000));
-    await client.until(() => client.total >= 129 + 5 * 100_010, 5000, "five frames");
-    await sleep(20);
-    assert.equal(request.socket.bytesWritten - before, 5 * 100_010);
+    assert.equal(socket.bufferedAmount, 200_000, "as for a write that calls back after the socket is gone");
   });
 
   test("a socket idle timeout does not fire while large messages are sent", async (t) => {
@@ -179,7 +170,7 @@ describe("A server's send() of a large buffer, as Node's own write would have it
     request.socket.setTimeout(300, () => {
       timedOut = true;
     });
-    const timer = setInterval(() => socket.send(new Uint8Array(100_000)), 50);
+    const timer = setInterval(() => socket.send(new Uint8Array(200_000)), 50);
     await sleep(800);
     clearInterval(timer);
     assert.equal(timedOut, false);
@@ -194,7 +185,7 @@ describe("A server's send() of a large buffer, as Node's own write would have it
     );
     client.socket.resetAndDestroy();
     await sleep(20); // the reset has arrived
-    socket.send(new Uint8Array(100_000));
+    socket.send(new Uint8Array(200_000));
     assert.equal((await error).cause?.code, "ECONNRESET");
   });
 });
