@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 // payload the caller may still change (WHATWG send() sends the bytes as they were at the call) otherwise
 // has to be copied first: Node's own write keeps a pointer to the bytes for whatever the kernel did not take
 // at once, and there is no telling beforehand how much that will be. Here the kernel's answer comes first,
-// and only the rest is copied (issue 17: the copy cost a 64 KiB echo server about a tenth of its CPU).
+// and only the rest is copied (issue 17: +6% messages/s for a 256 KiB echo server, +9% at 1 MiB).
 //
 // It is the same try-write that libuv makes (uv_try_write) when its queue is empty, so it is only made when
 // Node's is (nothing written is waiting, the socket is not corked): the bytes then go out in order. Node does
