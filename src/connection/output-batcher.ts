@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { BORROWED_WRITE_MIN } from "../protocol/frame-writer.js";
 import { idleDescriptor, writeWhatFits } from "./direct-write.js";
 import {
   anyOtherBatcher,
@@ -25,15 +26,6 @@ import { writeJoins } from "./join-slab.js";
 // so that large payloads are not copied.
 
 const JOIN_LIMIT = 16 * 1024;
-
-/**
- * Borrowed payloads from this size on are written at once (writeBorrowed) instead of copied. Below it the
- * copy costs less than what writing at once costs: a system call per message instead of per read (smaller
- * ones come several to a 64 KiB read; a 20 KiB echo lost 25%), and fs.writevSync's own work. Measured with
- * the echo server against the copy, interleaved (issue 17): 64 KiB no faster (within noise, −3% to +5%),
- * 256 KiB +6%, 1 MiB +9% messages/s.
- */
-const DIRECT_WRITE_MIN = 128 * 1024;
 
 /**
  * Batches of up to a slab (64 KiB) whose chunks average at most this are joined in the join slab too, when
@@ -195,7 +187,7 @@ export class OutputBatcher {
    */
   writeBorrowed(header: Buffer, payload: Uint8Array): boolean {
     const size = header.length + payload.length;
-    if (!this.pooling || this.bytes !== 0 || payload.length < DIRECT_WRITE_MIN) return false;
+    if (!this.pooling || this.bytes !== 0 || payload.length < BORROWED_WRITE_MIN) return false;
     const socket = this.socket as Socket;
     const fd = idleDescriptor(socket);
     if (fd < 0) return false;
