@@ -18,6 +18,7 @@ import {
 } from "./connection-options.js";
 import { ConnectionState, Flag } from "./connection-state.js";
 import { Heartbeat } from "./heartbeat.js";
+import { readThroughSharedBuffer } from "./large-reads.js";
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
 import { RateLimiter } from "./rate-limit.js";
 import {
@@ -126,6 +127,7 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
+    readThroughSharedBuffer(socket);
     this.heartbeat =
       (options.heartbeat ?? null) === null ? null : new Heartbeat(new HeartbeatOf(this), options.heartbeat!);
   }

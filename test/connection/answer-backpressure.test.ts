@@ -10,6 +10,7 @@ import net, { type AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { MAX_UNSENT_ANSWER_BYTES } from "../../src/connection/backpressure-limits.js";
 import { Connection } from "../../src/connection/connection.js";
+import { LARGE_READ_SIZE } from "../../src/connection/large-reads.js";
 import { Opcode } from "../../src/protocol/constants.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
@@ -31,10 +32,10 @@ function pingFlood(masked: boolean): Buffer {
 
 /**
  * The most our unsent output may hold: the bound, plus the pongs that answer one read (a read hands over up
- * to 64 KiB: the check runs after each read), with their headers (a client's pong is masked: 6 bytes).
+ * to LARGE_READ_SIZE: the check runs after each read), with their headers (a client's pong is masked: 6 bytes).
  */
 const ALLOWED_UNSENT =
-  MAX_UNSENT_ANSWER_BYTES + Math.ceil((64 * 1024) / (2 + PAYLOAD_BYTES)) * (6 + PAYLOAD_BYTES);
+  MAX_UNSENT_ANSWER_BYTES + Math.ceil(LARGE_READ_SIZE / (2 + PAYLOAD_BYTES)) * (6 + PAYLOAD_BYTES);
 
 /**
  * Samples `unsent()` until `progress()` stops increasing for 300 ms (reading is paused, or all has been

@@ -10,6 +10,7 @@ import net, { type AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { MAX_DECODE_BACKLOG_BYTES } from "../../src/connection/backpressure-limits.js";
 import { Connection } from "../../src/connection/connection.js";
+import { LARGE_READ_SIZE } from "../../src/connection/large-reads.js";
 import { Opcode } from "../../src/protocol/constants.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { CloseEvent, MessageEvent } from "../../src/web/events.js";
@@ -19,10 +20,10 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 
 /**
- * What may wait unparsed when it is measured: the bound, plus the read that crossed it (at most 64 KiB), plus
- * the rest of the read being parsed when a message event fires (64 KiB).
+ * What may wait unparsed when it is measured: the bound, plus the read that crossed it (at most
+ * LARGE_READ_SIZE), plus the rest of the read being parsed when a message event fires (as much again).
  */
-const ALLOWED_UNPARSED = MAX_DECODE_BACKLOG_BYTES + 2 * 64 * KIB;
+const ALLOWED_UNPARSED = MAX_DECODE_BACKLOG_BYTES + 2 * LARGE_READ_SIZE;
 
 /** A compressed message of `inflated` zero bytes: a few KiB on the wire, slow to inflate. */
 function bomb(inflated: number, masked: boolean): Buffer {

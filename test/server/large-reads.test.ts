@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { describe, it } from "node:test";
+import { LARGE_READ_SIZE } from "../../src/connection/large-reads.js";
+import type { MessageEvent } from "../../src/index.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import type { WebSocket } from "../../src/web/websocket.js";
+import {
+  clientFrame,
+  defer,
+  HOST,
+  nextConnection,
+  OP,
+  RawClient,
+  startServer,
+  upgradeRequest,
+  waitFor,
+} from "./helpers.js";
+
+// A server's connections read up to LARGE_READ_SIZE bytes per system call through one buffer shared by every
+// socket (src/connection/large-reads.ts), where Node's own reads of the sockets it accepts stop at 64 KiB.
+// Node offers no option for that on accepted sockets, so large-reads.ts sets what `net.connect({ onread })`
+// sets; these tests fail if a Node version no longer honours it (the reads would stay at 64 KiB) and if a
+// message handed on shares bytes with a later read.
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const NODE_READ_SIZE = 64 * 1024;
+
+/**
+ * Sends `payloads` as masked binary frames in one write while the server's event loop is held up, so that
+ * what the kernel has buffered for it is read in as few reads as the read size allows; resolves with the
+ * largest chunk the server's socket read and what the server received.
+ */
+async function burstInto(
+  client: RawClient,
+  socket: WebSocket,
+  serverSocket: Socket,
+  payloads: Buffer[],
+): Promise<{ largestRead: number; received: Uint8Array[]; hashesOnArrival: string[] }> {
+  let largestRead = 0;
+  serverSocket.on("data", (chunk: Buffer) => {
+    largestRead = Math.max(largestRead, chunk.length);
+  });
+  const received: Uint8Array[] = [];
+  const hashesOnArrival: string[] = [];
+  socket.binaryType = "nodebuffer";
+  socket.addEventListener("message", (event) => {
+    const data = (event as MessageEvent).data as Buffer;
+    received.push(data);
+    hashesOnArrival.push(sha256(data));
+  });
+  client.write(Buffer.concat(payloads.map((p) => clientFrame(OP.binary, p))));
+  // Hold the server's loop for a moment: the kernel queues what arrives meanwhile (loopback's receive buffer
+  // holds well over 64 KiB), to be read at once afterwards.
+  const until = Date.now() + 150;
+  while (Date.now() < until);
+  await waitFor(() => received.length === payloads.length, 20_000, "every message");
+  return { largestRead, received, hashesOnArrival };
+}
+
+function assertOwnBytes(payloads: Buffer[], received: Uint8Array[], hashesOnArrival: string[]): void {
+  for (let i = 0; i < payloads.length; i++) {
+    assert.equal(received[i].length, payloads[i].length, `message ${i}: length`);
+    assert.equal(hashesOnArrival[i], sha256(payloads[i]), `message ${i}: bytes on arrival`);
+    assert.equal(sha256(received[i]), sha256(payloads[i]), `message ${i}: bytes at the end`);
+  }
+}
+
+/** 2 MiB in messages of sizes around the read sizes, small ones between them. */
+function mixedPayloads(): Buffer[] {
+  const sizes = [40_000, 17, NODE_READ_SIZE, 300_000, 125, LARGE_READ_SIZE - 10, 90_000, 1, 500_000, 70_000];
+  return [...sizes, ...sizes].map((size) => randomBytes(size));
+}
+
+describe("a server reads through the shared large read buffer", () => {
+  it("a socket it accepted reads more than 64 KiB at once, and each message keeps its own bytes", async (t) => {
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const connected = nextConnection(server);
+    const client = await RawClient.connect(t, port);
+    client.write(upgradeRequest());
+    assert.equal((await client.readHead()).status, 101);
+    const [socket, request] = await connected;
+    const payloads = mixedPayloads();
+    const { largestRead, received, hashesOnArrival } = await burstInto(
+      client,
+      socket,
+      request.socket,
+      payloads,
+    );
+    assert.ok(largestRead > NODE_READ_SIZE, `the largest read was ${largestRead} bytes (Node's own: 64 KiB)`);
+    assert.ok(largestRead <= LARGE_READ_SIZE, `a read of ${largestRead} bytes`);
+    assertOwnBytes(payloads, received, hashesOnArrival);
+  });
+
+  it("so does a socket handed over by an http server of the application's (noServer, handleUpgrade)", async (t) => {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+    const http = createServer();
+    defer(t, () => new Promise((resolve) => http.close(resolve)));
+    defer(t, () => {
+      for (const ws of wss.clients) ws.terminate();
+    });
+    const accepted = new Promise<[WebSocket, IncomingMessage]>((resolve) => {
+      http.on("upgrade", (request, socket, head) => {
+        wss.handleUpgrade(request, socket, head, (ws) => resolve([ws, request]));
+      });
+    });
+    http.listen(0, HOST);
+    await once(http, "listening");
+    const client = await RawClient.connect(t, (http.address() as AddressInfo).port);
+    client.write(upgradeRequest());
+    assert.equal((await client.readHead()).status, 101);
+    const [socket, request] = await accepted;
+    const payloads = mixedPayloads();
+    const { largestRead, received, hashesOnArrival } = await burstInto(
+      client,
+      socket,
+      request.socket,
+      payloads,
+    );
+    assert.ok(largestRead > NODE_READ_SIZE, `the largest read was ${largestRead} bytes (Node's own: 64 KiB)`);
+    assertOwnBytes(payloads, received, hashesOnArrival);
+  });
+
+  it("a socket paused by backpressure resumes reading through it, and the echoes come back whole, in order", async (t) => {
+    // The server echoes into a peer that does not read: its input pauses (slowConsumer "pause"), and reading
+    // starts again once the peer reads.
+    const { server, port } = await startServer(t, {
+      perMessageDeflate: false,
+      maxBufferedBytes: 256 * 1024,
+      slowConsumer: "pause",
+    });
+    server.on("connection", (ws) => {
+      ws.binaryType = "nodebuffer";
+      ws.addEventListener("message", (event) => ws.send((event as MessageEvent).data as Buffer));
+    });
+    const client = await RawClient.connect(t, port);
+    client.write(upgradeRequest());
+    assert.equal((await client.readHead()).status, 101);
+    client.socket.pause();
+    const payloads = Array.from({ length: 64 }, (_, i) => randomBytes(i % 2 === 0 ? 100_000 : 33));
+    client.write(Buffer.concat(payloads.map((p) => clientFrame(OP.binary, p))));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    client.socket.resume();
+    for (let i = 0; i < payloads.length; i++) {
+      const frame = await client.readFrame(20_000);
+      assert.equal(frame.opcode, OP.binary, `echo ${i}: opcode`);
+      assert.equal(sha256(frame.payload), sha256(payloads[i]), `echo ${i}: bytes`);
+    }
+  });
+});
