@@ -74,6 +74,7 @@ for (let rep = 0; rep < reps; rep++) {
       `rep ${rep + 1} ${script}: ${formatRate(r.msgsPerS)} msg/s, server ${r.serverCpu.toFixed(0)}% CPU ` +
         `(${cost.toFixed(1)} µs per message), ${(faults / (r.msgsPerS * (seconds + 1))).toFixed(2)} page faults ` +
         "per message (warm-up included), " +
+        `latency p50/p99/max ${(r.p50Us / 1000).toFixed(1)}/${(r.p99Us / 1000).toFixed(1)}/${(r.maxUs / 1000).toFixed(0)} ms, ` +
         `loadgen ${r.clientCpu.toFixed(0)}%, others ${r.otherCpu.toFixed(0)}%${r.otherCpu >= 20 ? " (contended)" : ""}`,
     );
   }

@@ -95,6 +95,27 @@ describe("a server reads through the shared large read buffer", () => {
     assertOwnBytes(payloads, received, hashesOnArrival);
   });
 
+  it("a small message kept by the application keeps only its read alive, not a shared pool", async (t) => {
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const connected = nextConnection(server);
+    const client = await RawClient.connect(t, port);
+    client.write(upgradeRequest());
+    assert.equal((await client.readHead()).status, 101);
+    const [socket] = await connected;
+    socket.binaryType = "nodebuffer";
+    const kept: Buffer[] = [];
+    socket.addEventListener("message", (event) => kept.push((event as MessageEvent).data as Buffer));
+    for (let i = 0; i < 3; i++) {
+      client.write(clientFrame(OP.binary, Buffer.from(`message ${i}`)));
+      await waitFor(() => kept.length === i + 1, 5000, `message ${i}`);
+    }
+    for (const [i, data] of kept.entries()) {
+      assert.equal(data.toString(), `message ${i}`);
+      // Its read alone: a 6-byte header and 9 bytes (Node's Buffer pool is 8 KiB).
+      assert.ok(data.buffer.byteLength <= 64, `message ${i} keeps ${data.buffer.byteLength} bytes alive`);
+    }
+  });
+
   it("so does a socket handed over by an http server of the application's (noServer, handleUpgrade)", async (t) => {
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
     const http = createServer();
