@@ -1,5 +1,5 @@
 import net, { type Socket } from "node:net";
-import { pushReadCopy, sharedReadBuffer } from "../connection/large-reads.js";
+import { nextReadBuffer, pushReadCopy } from "../connection/large-reads.js";
 
 // A plain TCP client socket that reads through the process's shared read buffer (connection/large-reads.ts),
 // set up the public way: net.connect's `onread`.
@@ -8,7 +8,7 @@ import { pushReadCopy, sharedReadBuffer } from "../connection/large-reads.js";
 export function connectWithLargeReads(options: net.NetConnectOpts): Socket {
   let socket: Socket | null = null;
   const onread = {
-    buffer: sharedReadBuffer(),
+    buffer: nextReadBuffer,
     callback: (bytes: number, buffer: Uint8Array): boolean => pushReadCopy(socket!, bytes, buffer),
   };
   socket = net.connect({ ...options, onread } as net.NetConnectOpts);

@@ -13,24 +13,48 @@ import { Socket } from "node:net";
 /** Bytes per read system call. */
 export const LARGE_READ_SIZE = 256 * 1024;
 
+/** What a paused socket reads: Node reads one more chunk after a pause, and it waits in the socket. */
+const PAUSED_READ_SIZE = 16 * 1024;
+
 let shared: Buffer | null = null;
+let forPaused: Buffer | null = null;
+/** The buffer of the next read, chosen by pushReadCopy for the socket that has just read. */
+let nextRead: Buffer | null = null;
 
 /** The read buffer every socket reads through: made on first use, never handed on. */
 export function sharedReadBuffer(): Buffer {
-  return (shared ??= Buffer.allocUnsafeSlow(LARGE_READ_SIZE));
+  if (shared === null) {
+    shared = Buffer.allocUnsafeSlow(LARGE_READ_SIZE);
+    forPaused = shared.subarray(0, PAUSED_READ_SIZE);
+  }
+  return shared;
+}
+
+/**
+ * The buffer for a socket's next read (net's `onread.buffer` as a function, Node's `kBufferGen`): Node asks
+ * for it right after each read's callback, so pushReadCopy has just chosen it for that socket: all of the
+ * shared buffer, or a 16 KiB part of it once the socket is paused. Node reads once more after a pause (its
+ * Readable asks for more until its own buffer is full), and that read waits in the socket: a paused connection
+ * then holds 16 KiB there, not 256 KiB.
+ */
+export function nextReadBuffer(): Buffer {
+  return nextRead ?? sharedReadBuffer();
 }
 
 /**
  * Copies a read's `bytes` out of the shared buffer into a Buffer of their own and pushes it to the socket
  * (Readable.push, as Node's reads do: 'data' when flowing, the readable buffer when paused, and false — stop
- * reading — once that buffer is full). The copy has a memory of its own, of exactly its size, as Node's reads
- * do: a message the application keeps is a view of its read, and a slice of Node's 8 KiB Buffer pool would
- * keep the whole pool alive (measured: 32 B echo 0.97×, 1 KiB 1.02× against the pool).
+ * reading — once that buffer is full), then chooses the socket's next read buffer (nextReadBuffer). The copy
+ * has a memory of its own, of exactly its size, as Node's reads do: a message the application keeps is a view
+ * of its read, and a slice of Node's 8 KiB Buffer pool would keep the whole pool alive (measured: 32 B echo
+ * 0.97×, 1 KiB 1.02× against the pool).
  */
 export function pushReadCopy(socket: Socket, bytes: number, buffer: Uint8Array): boolean {
   const chunk = Buffer.allocUnsafeSlow(bytes);
   chunk.set(buffer.subarray(0, bytes));
-  return socket.push(chunk);
+  const more = socket.push(chunk);
+  nextRead = socket.isPaused() ? forPaused : shared;
+  return more;
 }
 
 function pushReadCopyToThis(this: Socket, bytes: number, buffer: Uint8Array): boolean {
@@ -38,14 +62,16 @@ function pushReadCopyToThis(this: Socket, bytes: number, buffer: Uint8Array): bo
 }
 
 /**
- * Where net.Socket keeps what `net.connect({ onread })` sets (Node's symbols `kBuffer` and `kBufferCb`, own
- * properties of every socket, null unless onread was given; Node 12 to 24): its read path calls
- * `socket[kBufferCb](bytes, socket[kBuffer])`, with the socket as `this`, after the handle has read into
- * the buffer given to `handle.useUserBuffer()`. Looked up once; null when this Node has no such properties.
+ * Where net.Socket keeps what `net.connect({ onread })` sets (Node's symbols `kBuffer`, `kBufferCb` and
+ * `kBufferGen`, own properties of every socket, null unless onread was given; Node 12 to 24): its read path
+ * calls `socket[kBufferCb](bytes, socket[kBuffer])`, with the socket as `this`, after the handle has read
+ * into the buffer given to `handle.useUserBuffer()`, then `socket[kBufferGen]()` for the next read's buffer.
+ * Looked up once; null when this Node has no such properties.
  */
 interface OnreadSlots {
   buffer: symbol;
   callback: symbol;
+  generator: symbol;
 }
 let slots: OnreadSlots | null | undefined;
 
@@ -55,9 +81,10 @@ function onreadSlots(socket: Socket): OnreadSlots | null {
   const named = (name: string) => symbols.find((symbol) => symbol.description === name);
   const buffer = named("kBuffer");
   const callback = named("kBufferCb");
+  const generator = named("kBufferGen");
   slots =
-    buffer !== undefined && callback !== undefined && named("kBufferGen") !== undefined
-      ? { buffer, callback }
+    buffer !== undefined && callback !== undefined && generator !== undefined
+      ? { buffer, callback, generator }
       : null;
   return slots;
 }
@@ -85,6 +112,7 @@ export function readThroughSharedBuffer(transport: unknown): boolean {
   const buffer = sharedReadBuffer();
   socket[found.buffer] = buffer;
   socket[found.callback] = pushReadCopyToThis;
+  socket[found.generator] = nextReadBuffer;
   handle.useUserBuffer(buffer);
   return true;
 }

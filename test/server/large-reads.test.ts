@@ -145,7 +145,7 @@ describe("a server reads through the shared large read buffer", () => {
     assertOwnBytes(payloads, received, hashesOnArrival);
   });
 
-  it("a socket paused by backpressure resumes reading through it, and the echoes come back whole, in order", async (t) => {
+  it("a socket paused by backpressure holds one small read, resumes, and the echoes come back whole, in order", async (t) => {
     // The server echoes into a peer that does not read: its input pauses (slowConsumer "pause"), and reading
     // starts again once the peer reads.
     const { server, port } = await startServer(t, {
@@ -153,7 +153,9 @@ describe("a server reads through the shared large read buffer", () => {
       maxBufferedBytes: 256 * 1024,
       slowConsumer: "pause",
     });
-    server.on("connection", (ws) => {
+    let serverSocket: Socket | null = null;
+    server.on("connection", (ws, request) => {
+      serverSocket = request.socket as Socket;
       ws.binaryType = "nodebuffer";
       ws.addEventListener("message", (event) => ws.send((event as MessageEvent).data as Buffer));
     });
@@ -161,9 +163,13 @@ describe("a server reads through the shared large read buffer", () => {
     client.write(upgradeRequest());
     assert.equal((await client.readHead()).status, 101);
     client.socket.pause();
-    const payloads = Array.from({ length: 64 }, (_, i) => randomBytes(i % 2 === 0 ? 100_000 : 33));
+    const payloads = Array.from({ length: 200 }, (_, i) => randomBytes(i % 2 === 0 ? 100_000 : 33));
     client.write(Buffer.concat(payloads.map((p) => clientFrame(OP.binary, p))));
     await new Promise((resolve) => setTimeout(resolve, 200));
+    // Paused, Node reads once more into the socket's own buffer: 16 KiB then, not a whole 256 KiB read.
+    assert.ok(serverSocket !== null && (serverSocket as Socket).isPaused(), "the server stopped reading");
+    const waiting = (serverSocket as unknown as Socket).readableLength;
+    assert.ok(waiting <= 16 * 1024, `${waiting} bytes wait in the paused socket`);
     client.socket.resume();
     for (let i = 0; i < payloads.length; i++) {
       const frame = await client.readFrame(20_000);
