@@ -75,33 +75,54 @@ function mixedPayloads(): Buffer[] {
   return [...sizes, ...sizes].map((size) => randomBytes(size));
 }
 
+/** A raw client upgraded to WebSocket on `port`, and the server's side of it once `accepted` resolves. */
+async function upgraded<T>(t: Parameters<typeof RawClient.connect>[0], port: number, accepted: Promise<T>) {
+  const client = await RawClient.connect(t, port);
+  client.write(upgradeRequest());
+  assert.equal((await client.readHead()).status, 101);
+  return { client, accepted: await accepted };
+}
+
+/** A burst into the server: more than Node's 64 KiB arrives in one read, and every message keeps its bytes. */
+async function assertLargeReadsKeepBytes(client: RawClient, socket: WebSocket, serverSocket: Socket) {
+  const payloads = mixedPayloads();
+  const { largestRead, received, hashesOnArrival } = await burstInto(client, socket, serverSocket, payloads);
+  assert.ok(largestRead > NODE_READ_SIZE, `the largest read was ${largestRead} bytes (Node's own: 64 KiB)`);
+  assert.ok(largestRead <= LARGE_READ_SIZE, `a read of ${largestRead} bytes`);
+  assertOwnBytes(payloads, received, hashesOnArrival);
+}
+
 describe("a server reads through the shared large read buffer", () => {
   it("a socket it accepted reads more than 64 KiB at once, and each message keeps its own bytes", async (t) => {
     const { server, port } = await startServer(t, { perMessageDeflate: false });
-    const connected = nextConnection(server);
-    const client = await RawClient.connect(t, port);
-    client.write(upgradeRequest());
-    assert.equal((await client.readHead()).status, 101);
-    const [socket, request] = await connected;
-    const payloads = mixedPayloads();
-    const { largestRead, received, hashesOnArrival } = await burstInto(
-      client,
-      socket,
-      request.socket,
-      payloads,
-    );
-    assert.ok(largestRead > NODE_READ_SIZE, `the largest read was ${largestRead} bytes (Node's own: 64 KiB)`);
-    assert.ok(largestRead <= LARGE_READ_SIZE, `a read of ${largestRead} bytes`);
-    assertOwnBytes(payloads, received, hashesOnArrival);
+    const { client, accepted } = await upgraded(t, port, nextConnection(server));
+    const [socket, request] = accepted;
+    await assertLargeReadsKeepBytes(client, socket, request.socket);
+  });
+
+  it("so does a socket handed over by an http server of the application's (noServer, handleUpgrade)", async (t) => {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+    const http = createServer();
+    defer(t, () => new Promise((resolve) => http.close(resolve)));
+    defer(t, () => {
+      for (const ws of wss.clients) ws.terminate();
+    });
+    const handedOver = new Promise<[WebSocket, IncomingMessage]>((resolve) => {
+      http.on("upgrade", (request, socket, head) => {
+        wss.handleUpgrade(request, socket, head, (ws) => resolve([ws, request]));
+      });
+    });
+    http.listen(0, HOST);
+    await once(http, "listening");
+    const { client, accepted } = await upgraded(t, (http.address() as AddressInfo).port, handedOver);
+    const [socket, request] = accepted;
+    await assertLargeReadsKeepBytes(client, socket, request.socket);
   });
 
   it("a small message kept by the application keeps only its read alive, not a shared pool", async (t) => {
     const { server, port } = await startServer(t, { perMessageDeflate: false });
-    const connected = nextConnection(server);
-    const client = await RawClient.connect(t, port);
-    client.write(upgradeRequest());
-    assert.equal((await client.readHead()).status, 101);
-    const [socket] = await connected;
+    const { client, accepted } = await upgraded(t, port, nextConnection(server));
+    const [socket] = accepted;
     socket.binaryType = "nodebuffer";
     const kept: Buffer[] = [];
     socket.addEventListener("message", (event) => kept.push((event as MessageEvent).data as Buffer));
@@ -114,35 +135,6 @@ describe("a server reads through the shared large read buffer", () => {
       // Its read alone: a 6-byte header and 9 bytes (Node's Buffer pool is 8 KiB).
       assert.ok(data.buffer.byteLength <= 64, `message ${i} keeps ${data.buffer.byteLength} bytes alive`);
     }
-  });
-
-  it("so does a socket handed over by an http server of the application's (noServer, handleUpgrade)", async (t) => {
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-    const http = createServer();
-    defer(t, () => new Promise((resolve) => http.close(resolve)));
-    defer(t, () => {
-      for (const ws of wss.clients) ws.terminate();
-    });
-    const accepted = new Promise<[WebSocket, IncomingMessage]>((resolve) => {
-      http.on("upgrade", (request, socket, head) => {
-        wss.handleUpgrade(request, socket, head, (ws) => resolve([ws, request]));
-      });
-    });
-    http.listen(0, HOST);
-    await once(http, "listening");
-    const client = await RawClient.connect(t, (http.address() as AddressInfo).port);
-    client.write(upgradeRequest());
-    assert.equal((await client.readHead()).status, 101);
-    const [socket, request] = await accepted;
-    const payloads = mixedPayloads();
-    const { largestRead, received, hashesOnArrival } = await burstInto(
-      client,
-      socket,
-      request.socket,
-      payloads,
-    );
-    assert.ok(largestRead > NODE_READ_SIZE, `the largest read was ${largestRead} bytes (Node's own: 64 KiB)`);
-    assertOwnBytes(payloads, received, hashesOnArrival);
   });
 
   it("a socket paused by backpressure holds one small read, resumes, and the echoes come back whole, in order", async (t) => {
