@@ -6,9 +6,9 @@ import { Socket } from "node:net";
 // bytes framed) no longer takes two reads and a join, one read carries several large messages (whose echoes
 // then leave in one writev), and a short read costs one small copy. Nothing handed on can be overwritten by a
 // later read, a kept message holds no more memory than with Node's reads, and an idle socket holds no read
-// buffer at all. Measured on the server echo (bench/micro/ab-echo.ts, interleaved, medians of 4–5 runs of 3 s):
-// 32 B +14%, 1 KiB +11%, 64 KiB +43–48%, 1 MiB +55%; a 1 MiB read buffer was slower than 256 KiB (64 KiB:
-// 0.88×, 1 MiB: 0.68×), a 64 KiB one no faster than Node's (0.97×).
+// buffer at all. Measured on the server echo (bench/micro/ab-echo.ts, interleaved, medians of 3–5 runs of 3 s):
+// 32 B +14% (0.96× in another batch), 1 KiB +11%, 64 KiB +43–58%, 1 MiB +55%; a 1 MiB read buffer was slower
+// than 256 KiB (64 KiB: 0.88×, 1 MiB: 0.68×), a 64 KiB one no faster than Node's (0.97×).
 
 /** Bytes per read system call. */
 export const LARGE_READ_SIZE = 256 * 1024;
@@ -63,9 +63,10 @@ function pushReadCopyToThis(this: Socket, bytes: number, buffer: Uint8Array): bo
 
 /**
  * Where net.Socket keeps what `net.connect({ onread })` sets (Node's symbols `kBuffer`, `kBufferCb` and
- * `kBufferGen`, own properties of every socket, null unless onread was given; Node 12 to 24): its read path
- * calls `socket[kBufferCb](bytes, socket[kBuffer])`, with the socket as `this`, after the handle has read
- * into the buffer given to `handle.useUserBuffer()`, then `socket[kBufferGen]()` for the next read's buffer.
+ * `kBufferGen`, own properties of every socket, null unless onread was given, since Node 12; run here on
+ * Node 20): its read path calls `socket[kBufferCb](bytes, socket[kBuffer])`, with the socket as `this`, after
+ * the handle has read into the buffer given to `handle.useUserBuffer()`, then `socket[kBufferGen]()` for the
+ * next read's buffer.
  * Looked up once; null when this Node has no such properties.
  */
 interface OnreadSlots {
