@@ -630,7 +630,10 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
       if (waitingBefore === 0 || adding > this.largestMessageWaiting) this.largestMessageWaiting = adding;
     }
     const allowance = this.slowConsumer === "pause" ? adding : this.largestMessageWaiting;
-    const waiting = this.waitingBeyond(this.maxBufferedBytes + allowance);
+    // Our unsent pongs have their own bound (checkUnsentAnswers), as they are not in bufferedAmount: one read
+    // of pings (up to 256 KiB, large-reads.ts) answered at once must pause input, not fail the peer.
+    const waiting =
+      this.waitingBeyond(this.maxBufferedBytes + allowance) - (this.batcher?.pendingAnswerBytes ?? 0);
     if (this.slowConsumer === "pause") {
       // After our Close nothing more is sent (RFC 6455 §5.5.1): holding input would only delay the peer's Close.
       if (waiting - adding <= this.maxBufferedBytes || this.pausedForBackpressure || this.protocol.closing)
