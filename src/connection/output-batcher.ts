@@ -16,10 +16,12 @@ import {
   releaseFrameBuffer,
 } from "./frame-buffer-pool.js";
 import { writeJoins } from "./join-slab.js";
+import { loopWaitedRecently } from "./loop-waits.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
-// small messages. Frames sent outside a burst are flushed later (below: at the end of the microtask queue,
+// small messages. A client writes the first frame of a burst at once, and the rest two by two while its
+// process has spare time (loop-waits.ts), so that the peer is not left waiting. Frames sent outside a burst are flushed later (below: at the end of the microtask queue,
 // or of the I/O phase when another connection's read sent them), so a loop of send() calls is also one
 // write. A batch of several chunks is joined into one buffer (the join slab below, where the write should go
 // to the kernel at once) unless it is large or made of large chunks: those go out as a writev (cork/uncork),
@@ -79,6 +81,8 @@ const Flag = {
   scheduled: 1 << 2,
   closed: 1 << 3,
   pooling: 1 << 4,
+  inPairs: 1 << 5,
+  pairOpen: 1 << 6,
 } as const;
 
 export class OutputBatcher {
@@ -142,6 +146,17 @@ export class OutputBatcher {
   }
   private set wroteInBurst(on: boolean) {
     this.setFlag(Flag.wroteInBurst, on);
+  }
+  /** This burst's frames after the first leave two by two (loop-waits.ts): the process has spare time. */
+  private get inPairs(): boolean {
+    return this.flag(Flag.inPairs);
+  }
+  /** In a burst written in pairs, one frame waits for its partner. */
+  private get pairOpen(): boolean {
+    return this.flag(Flag.pairOpen);
+  }
+  private set pairOpen(on: boolean) {
+    this.setFlag(Flag.pairOpen, on);
   }
   /** @internal In the waiting list, to be flushed by flush-schedule.ts. */
   get scheduled(): boolean {
@@ -226,6 +241,8 @@ export class OutputBatcher {
   beginBurst(): void {
     if (this.depth === 0) {
       this.wroteInBurst = false;
+      this.pairOpen = false;
+      if (this.eagerFirstWrite) this.setFlag(Flag.inPairs, loopWaitedRecently());
       burstStarted(this);
     }
     this.depth++;
@@ -314,10 +331,19 @@ export class OutputBatcher {
 
   private added(bytes: number): void {
     this.bytes += bytes;
-    if (this.depth > 0 && this.eagerFirstWrite && !this.wroteInBurst) {
-      this.wroteInBurst = true;
-      this.flush();
-    } else this.scheduleFlush();
+    if (this.depth > 0 && this.eagerFirstWrite) {
+      if (!this.wroteInBurst) {
+        this.wroteInBurst = true;
+        this.flush();
+        return;
+      }
+      if (this.inPairs) {
+        this.pairOpen = !this.pairOpen;
+        if (!this.pairOpen) this.flush();
+        return;
+      }
+    }
+    this.scheduleFlush();
   }
 
   /** A flush at the end of this read burst, or (outside one) of the microtask queue or the I/O phase. */

@@ -64,16 +64,39 @@ describe("OutputBatcher", () => {
     assert.equal(String(await allReceived(socket, 16)), "firstsecondthird");
   });
 
-  test("eagerFirstWrite: the first frame of a burst leaves at once, the rest together (clients)", async () => {
+  const five = ["1", "2", "3", "4", "5"].map((digit) => Buffer.from(digit));
+
+  test("eagerFirstWrite, the loop has waited for I/O: the first frame of a burst leaves at once, the rest two by two (clients)", async () => {
     const { socket, writes } = await openSocket();
     const batcher = new OutputBatcher(socket, true);
     for (let burst = 0; burst < 2; burst++) {
+      await new Promise((resolve) => setTimeout(resolve, 2)); // the loop waits in its poll phase
+      batcher.beginBurst();
+      for (const frame of five) batcher.push(frame);
+      batcher.endBurst();
+    }
+    assert.deepEqual(writes.map(String), ["1", "23", "45", "1", "23", "45"]);
+    assert.equal(String(await allReceived(socket, 10)), "12345".repeat(2));
+  });
+
+  test("eagerFirstWrite, the loop busy for 64 bursts: the first frame at once, the rest together; an odd frame out waits for the burst's end", async () => {
+    const { socket, writes } = await openSocket();
+    const batcher = new OutputBatcher(socket, true);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const burst = (frames: Buffer[]) => {
       batcher.beginBurst();
       for (const frame of frames) batcher.push(frame);
       batcher.endBurst();
-    }
-    assert.deepEqual(writes.map(String), ["first", "secondthird", "first", "secondthird"]);
-    assert.equal(String(await allReceived(socket, 32)), "firstsecondthird".repeat(2));
+    };
+    burst(five.slice(0, 4)); // still in pairs: 1, 23, then 4 alone at the end of the burst
+    assert.deepEqual(writes.splice(0).map(String), ["1", "23", "4"]);
+    // No await: the loop never gets to wait. The 64 bursts after its last wait are written in pairs, then
+    // each burst is one write after its first frame.
+    for (let i = 1; i < 64; i++) burst(five);
+    assert.deepEqual(writes.splice(0).slice(-3).map(String), ["1", "23", "45"]);
+    burst(five);
+    assert.deepEqual(writes.map(String), ["1", "2345"]);
+    assert.equal(String(await allReceived(socket, 4 + 64 * 5)), "1234" + "12345".repeat(64));
   });
 
   test("sends outside a burst are joined until the end of the microtask queue, eager or not", async () => {
