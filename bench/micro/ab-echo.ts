@@ -2,7 +2,7 @@
 // noisy machine. Each contender is a `node` script path (plus arguments) that prints "LISTENING <port>",
 // e.g. the sockjet echo of this tree and of a build of another commit:
 //
-//   node --import tsx bench/micro/ab-echo.ts --size=64k --reps=3 --seconds=3 \
+//   node --import tsx bench/micro/ab-echo.ts --size=64k --reps=3 --seconds=3 [--text] \
 //     bench/servers/sockjet-echo.mjs /tmp/base/bench/servers/sockjet-echo.mjs bench/servers/ws-echo.mjs
 //
 // Prints each run's msg/s, server CPU (and per message) and others' CPU (contended runs are flagged), then
@@ -36,6 +36,8 @@ const reps = Number(option("reps", "3"));
 const seconds = Number(option("seconds", "3"));
 const window = Number(option("window", size >= 1024 * 1024 ? "2" : "16"));
 const conns = Number(option("conns", "64"));
+/** --text: text frames (printable ASCII) instead of binary */
+const text = process.argv.includes("--text");
 const scripts = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 if (scripts.length === 0) throw new Error("give the echo server scripts to compare");
 const pinning = choosePinning();
@@ -58,6 +60,7 @@ for (let rep = 0; rep < reps; rep++) {
         duration: seconds,
         warmup: 1,
         raw: isRaw,
+        text,
         verify: rep === 0,
         serverPid: server.pid,
       }),
@@ -80,7 +83,7 @@ for (let rep = 0; rep < reps; rep++) {
   }
 }
 console.log(
-  `\nmedians, ${size} B, ${conns} × ${window} in flight, ${reps} × ${seconds} s (${pinning.note}):`,
+  `\nmedians, ${size} B${text ? " text" : ""}, ${conns} × ${window} in flight, ${reps} × ${seconds} s (${pinning.note}):`,
 );
 const base = median(rates[0]);
 const baseCost = median(costs[0]);

@@ -1,4 +1,5 @@
 import { applyMask, type MaskKeyPool, maskInto } from "./mask.js";
+import { deliveredAsciiBytes } from "./utf8.js";
 
 // RFC 6455 §5.2 base framing, the sending side.
 
@@ -186,7 +187,15 @@ export function writeTextFrame(text: string, options: FrameOptions, sink: ChunkS
   let start: number;
   let byteLength: number;
   let size: number;
-  if (room !== null && text.length >= MEASURE_TEXT_MIN) {
+  const delivered = room !== null ? deliveredAsciiBytes(text) : null;
+  if (delivered !== null) {
+    // The message being delivered, sent on: its bytes are copied as they came (no measuring, no encoding).
+    out = room!;
+    start = sink.reservedAt!;
+    byteLength = delivered.length;
+    size = headerLength(byteLength, masked);
+    out.set(delivered, start + size);
+  } else if (room !== null && text.length >= MEASURE_TEXT_MIN) {
     // Long text is measured first: ASCII (as many bytes as UTF-16 units) is then copied as Latin-1, byte for
     // byte, which beats the UTF-8 encoder by more than the measuring costs (4 KiB: 94 vs 192 ns).
     out = room;

@@ -18,8 +18,10 @@ export function isValidUtf8(buf: Uint8Array): boolean {
  */
 const ASCII_FIRST_MIN = 256;
 
-/** The text message validateText() last found to be all ASCII, until decodeText() or forgetAsciiText(). */
+/** The text message validateText() last found to be all ASCII, until forgetAsciiText(). */
 let asciiText: Uint8Array | null = null;
+/** The string decodeText() made of asciiText, until forgetAsciiText(). */
+let asciiString: string | null = null;
 
 /** Buffer's own decoders, without toString()'s argument handling. */
 type Sliceable = Buffer & {
@@ -42,13 +44,23 @@ export function validateText(buf: Buffer): boolean {
 /** A text message validated by validateText() (or otherwise known to be UTF-8), as a string. */
 export function decodeText(buf: Buffer): string {
   // ASCII is Latin-1 byte for byte.
-  if (buf === asciiText) return (buf as Sliceable).latin1Slice(0, buf.length);
+  if (buf === asciiText) return (asciiString = (buf as Sliceable).latin1Slice(0, buf.length));
   return (buf as Sliceable).utf8Slice(0, buf.length);
+}
+
+/**
+ * The UTF-8 bytes of `text` when it is (equal to) the all-ASCII message being delivered: a handler that sends
+ * on what it received (an echo, a relay to other connections) then copies those bytes into its frames rather
+ * than measuring and encoding the string again for each. Null otherwise.
+ */
+export function deliveredAsciiBytes(text: string): Uint8Array | null {
+  return text === asciiString ? asciiText : null;
 }
 
 /** The message validateText() remembered has been delivered: it is not kept alive any longer. */
 export function forgetAsciiText(): void {
   asciiText = null;
+  asciiString = null;
 }
 
 /** Validates UTF-8 fed in pieces, failing at the first byte that makes the sequence invalid. */
