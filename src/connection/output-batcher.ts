@@ -83,6 +83,7 @@ const Flag = {
   pooling: 1 << 4,
   inPairs: 1 << 5,
   pairOpen: 1 << 6,
+  flushDue: 1 << 7,
 } as const;
 
 export class OutputBatcher {
@@ -334,16 +335,25 @@ export class OutputBatcher {
     if (this.depth > 0 && this.eagerFirstWrite) {
       if (!this.wroteInBurst) {
         this.wroteInBurst = true;
-        this.flush();
+        this.flags |= Flag.flushDue;
         return;
       }
       if (this.inPairs) {
         this.pairOpen = !this.pairOpen;
-        if (!this.pairOpen) this.flush();
+        if (!this.pairOpen) this.flags |= Flag.flushDue;
         return;
       }
     }
     this.scheduleFlush();
+  }
+
+  /**
+   * Writes the batch now if a client's burst wants it out early (the first frame, a pair: added()). Called by
+   * the connection once it has counted the frame's bytes (addAppBytes, addAnswerBytes): flushed before that,
+   * the bytes would miss the write that carries them and stay in bufferedAmount until some later write.
+   */
+  flushIfDue(): void {
+    if ((this.flags & Flag.flushDue) !== 0) this.flush();
   }
 
   /** A flush at the end of this read burst, or (outside one) of the microtask queue or the I/O phase. */
@@ -387,6 +397,7 @@ export class OutputBatcher {
   }
 
   flush(): void {
+    this.flags &= ~Flag.flushDue;
     if (this.takenAppBytes !== 0) {
       // A write the kernel took at once calls back on the next tick (after the microtasks that are due).
       process.nextTick(releaseTaken, this, this.takenAppBytes);

@@ -180,17 +180,18 @@ export function writeFrame(
  */
 export function writeTextFrame(text: string, options: FrameOptions, sink: ChunkSink): number {
   const masked = options.maskKeys !== null;
-  const most = text.length * 3;
+  // The message being delivered, sent on: as long as its bytes (ASCII: one per character), not 3 per character.
+  const delivered = sink.reserve !== undefined ? deliveredAsciiBytes(text) : null;
+  const most = delivered !== null ? delivered.length : text.length * 3;
   const guess = headerLength(most, masked);
   const room = sink.reserve?.(guess + most) ?? null;
   let out: Buffer;
   let start: number;
   let byteLength: number;
   let size: number;
-  const delivered = room !== null ? deliveredAsciiBytes(text) : null;
-  if (delivered !== null) {
-    // The message being delivered, sent on: its bytes are copied as they came (no measuring, no encoding).
-    out = room!;
+  if (delivered !== null && room !== null) {
+    // Its bytes are copied as they came: no measuring, no encoding.
+    out = room;
     start = sink.reservedAt!;
     byteLength = delivered.length;
     size = headerLength(byteLength, masked);

@@ -568,6 +568,7 @@ export class Protocol extends ProtocolState implements FrameSink {
         // What inflating added is charged like received bytes (the rate limiter's byte bucket).
         const verdict = this.frameGate?.admitInflated?.(wireBytes, data.length) ?? FrameVerdict.pass;
         if (verdict === FrameVerdict.refuse) {
+          forgetAsciiText();
           this.refuseFrame(this.frameGate!.refusal);
         } else {
           if (verdict === FrameVerdict.holdAfter) this.parser.pause(PauseReason.held);

@@ -10,6 +10,7 @@ import {
   connect,
   delay,
   echoServer,
+  frame,
   next,
   rawServer,
   record,
@@ -292,6 +293,22 @@ describe("bufferedAmount", () => {
     assert.equal(ws.bufferedAmount, 19 + 5);
     await until(() => ws.bufferedAmount === 0, 3000, "bufferedAmount to drop to 0");
     await until(() => peer.received.length === 4, 3000, "4 messages");
+  });
+
+  test("drops to 0 after echoes sent from the handlers of a burst of 1 to 8 messages (early writes count their bytes)", async (t) => {
+    for (let n = 1; n <= 8; n++) {
+      const raw = await rawServer(t);
+      const ws = connect(t, raw.url);
+      ws.onmessage = (event) => ws.send(event.data);
+      const reader = await raw.nextConnection();
+      await acceptHandshake(reader);
+      await next(ws, "open");
+      await delay(5); // the client's loop waits for I/O: its bursts go out in pairs after the first frame
+      reader.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(0x1, `message ${i}`))));
+      for (let i = 0; i < n; i++) assert.equal(String((await reader.readFrame()).payload), `message ${i}`);
+      await until(() => ws.bufferedAmount === 0, 2000, `bufferedAmount to drop to 0 after ${n} echoes`);
+      ws.close();
+    }
   });
 
   test("a large send shows in bufferedAmount and is drained to 0 as the socket takes it", async (t) => {

@@ -65,6 +65,12 @@ describe("OutputBatcher", () => {
   });
 
   const five = ["1", "2", "3", "4", "5"].map((digit) => Buffer.from(digit));
+  /** What a connection's send does: the frame, its bytes counted, then an early write if one is due. */
+  const sendFrame = (batcher: OutputBatcher, frame: Buffer) => {
+    batcher.push(frame);
+    batcher.addAppBytes(frame.length);
+    batcher.flushIfDue();
+  };
 
   test("eagerFirstWrite, the loop has waited for I/O: the first frame of a burst leaves at once, the rest two by two (clients)", async () => {
     const { socket, writes } = await openSocket();
@@ -72,10 +78,13 @@ describe("OutputBatcher", () => {
     for (let burst = 0; burst < 2; burst++) {
       await new Promise((resolve) => setTimeout(resolve, 2)); // the loop waits in its poll phase
       batcher.beginBurst();
-      for (const frame of five) batcher.push(frame);
+      for (const frame of five) sendFrame(batcher, frame);
       batcher.endBurst();
     }
     assert.deepEqual(writes.map(String), ["1", "23", "45", "1", "23", "45"]);
+    // Each frame's bytes were counted before its early write, so that write's callback released them.
+    for (let i = 0; i < 20 && batcher.pendingAppBytes !== 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(batcher.pendingAppBytes, 0, "bufferedAmount back to 0");
     assert.equal(String(await allReceived(socket, 10)), "12345".repeat(2));
   });
 
@@ -85,7 +94,7 @@ describe("OutputBatcher", () => {
     await new Promise((resolve) => setTimeout(resolve, 2));
     const burst = (frames: Buffer[]) => {
       batcher.beginBurst();
-      for (const frame of frames) batcher.push(frame);
+      for (const frame of frames) sendFrame(batcher, frame);
       batcher.endBurst();
     };
     burst(five.slice(0, 4)); // still in pairs: 1, 23, then 4 alone at the end of the burst
