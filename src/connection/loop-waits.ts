@@ -8,11 +8,11 @@ import { performance } from "node:perf_hooks";
 // it keeps one write per burst and its syscalls stay few.
 //
 // Measured with the client benchmark's case, one connection with 16 × 32 B in flight against the C echo
-// server, on a VM where waking a process costs ~40 µs (32 B round trip with 1 in flight: ~95 µs):
-// 175k msg/s with one write per burst (the client at 55% CPU, ws at 96% and 226k), 300k with pairs.
-// Pairs always cost 64 connections in one process 2.8× (710k → 255k msg/s); with this rule they
-// cost them nothing measurable (690–705k against 673–712k). Pairs rather than one write per frame (like
-// ws: 222k) or per 3, 4 or 8 frames (285k, 273k, 188k), or per 5–20 µs of work (250k, 217k, 210k).
+// server, on a VM where waking a process costs ~40 µs (32 B round trip with 1 in flight: ~95 µs), runs
+// interleaved: 165–193k msg/s with one write per burst (the client at 55% CPU; ws 234–249k at 97%),
+// 290–314k with this rule. Pairs always cost 64 connections in one process 2.8× (710k → 255k msg/s); with
+// this rule, 697–713k against 708–715k. Pairs rather than one write per frame (as ws: 222k), per 3, 4 or 8
+// frames (285k, 273k, 188k), or per 5–20 µs of work (250k, 217k, 210k).
 
 /** Read bursts after the loop last waited during which it still counts as having spare time. */
 const BURSTS_AFTER_WAIT = 64;

@@ -21,9 +21,9 @@ import { loopWaitedRecently } from "./loop-waits.js";
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
 // small messages. A client writes the first frame of a burst at once, and the rest two by two while its
-// process has spare time (loop-waits.ts), so that the peer is not left waiting. Frames sent outside a burst are flushed later (below: at the end of the microtask queue,
-// or of the I/O phase when another connection's read sent them), so a loop of send() calls is also one
-// write. A batch of several chunks is joined into one buffer (the join slab below, where the write should go
+// process has spare time (loop-waits.ts), so that the peer is not left waiting. Frames sent outside a burst
+// are flushed later (below: at the end of the microtask queue, or of the I/O phase when another connection's
+// read sent them), so a loop of send() calls is also one write. A batch of several chunks is joined into one buffer (the join slab below, where the write should go
 // to the kernel at once) unless it is large or made of large chunks: those go out as a writev (cork/uncork),
 // so that large payloads are not copied.
 
