@@ -1,6 +1,7 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { BORROWED_WRITE_MIN } from "../protocol/frame-writer.js";
+import { writeChunks } from "./batch-write.js";
 import { idleDescriptor, writeWhatFits } from "./direct-write.js";
 import {
   anyOtherBatcher,
@@ -15,7 +16,18 @@ import {
   POOLED_FRAME_MIN,
   releaseFrameBuffer,
 } from "./frame-buffer-pool.js";
-import { writeJoins } from "./join-slab.js";
+import {
+  currentSlab,
+  inCurrentSlab,
+  replaceSlab,
+  restartSlab,
+  SLAB_FRAME_MAX,
+  SLAB_SIZE,
+  slabBytesWritten,
+  slabPinned,
+  slabUsed,
+  slabUsedTo,
+} from "./frame-slab.js";
 import { loopWaitedRecently } from "./loop-waits.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
@@ -23,37 +35,8 @@ import { loopWaitedRecently } from "./loop-waits.js";
 // small messages. A client writes the first frame of a burst at once, and the rest two by two while its
 // process has spare time (loop-waits.ts), so that the peer is not left waiting. Frames sent outside a burst
 // are flushed later (below: at the end of the microtask queue, or of the I/O phase when another connection's
-// read sent them), so a loop of send() calls is also one write. A batch of several chunks is joined into one buffer (the join slab below, where the write should go
-// to the kernel at once) unless it is large or made of large chunks: those go out as a writev (cork/uncork),
-// so that large payloads are not copied.
-
-const JOIN_LIMIT = 16 * 1024;
-
-/**
- * Batches of up to a slab (64 KiB) whose chunks average at most this are joined in the join slab too, when
- * it can take them: a chunk costs a cork/writev more JavaScript than copying 8 KiB (a 1 KiB fan-out of 16
- * publishes per turn: −19% CPU per delivery), and larger chunks are not worth their copy.
- */
-const JOIN_AVERAGE_MAX = 8 * 1024;
-
-// Small frames are built in place in a slab shared by every connection (reserve/commit), so a burst of
-// echoes is one contiguous run of bytes: no buffer per frame and no join at flush. The slab is appended to
-// until full. Then it is reused from its start when nothing can still read its bytes: no batch holds any of
-// them unwritten but the one that is reserving (whose run is moved to the front, so that it stays one
-// write), and every write of its bytes went to the kernel at once on a plain TCP socket (slabPinned).
-// Otherwise it is replaced and left to the writes and batches that still point into it. A fresh 64 KiB slab
-// per 64 KiB of small frames cost more than everything else about a 1 KiB echo (allocation, first-touch
-// page faults, external memory that brings on garbage collections: issue 17).
-const SLAB_SIZE = 64 * 1024;
-/** Frames up to this size are built in the slab. */
-const SLAB_FRAME_MAX = 16 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabUsed = 0;
-/**
- * Bytes of the current slab were handed to a write that may still read them after it returned (the kernel
- * did not take them all at once, or the transport is not a plain TCP socket): the slab is not reused.
- */
-let slabPinned = false;
+// read sent them), so a loop of send() calls is also one write. Small frames are built in place in the shared
+// frame slab (frame-slab.ts); how a batch of several chunks is written: batch-write.ts.
 
 function releaseTaken(batcher: OutputBatcher, app: number): void {
   batcher.takenWritten(app);
@@ -66,7 +49,7 @@ function holdsSlabBytes(batcher: OutputBatcher): boolean {
 
 /** Whether `batcher`'s batch has chunks cut out of the current slab (runs it is done growing). */
 function holdsSealedSlabBytes(batcher: OutputBatcher): boolean {
-  return batcher.someChunk((chunk) => chunk.buffer === slab.buffer);
+  return batcher.someChunk(inCurrentSlab);
 }
 
 /** Told when writes that carried answers to the peer (pongs) have left. */
@@ -265,13 +248,9 @@ export class OutputBatcher {
   /** `size` free bytes in the shared slab from `reservedAt`, or null for a frame too large for it. */
   reserve(size: number): Buffer | null {
     if (size > SLAB_FRAME_MAX) return null;
-    if (slabUsed + size > SLAB_SIZE && !this.reuseSlab(size)) {
-      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-      slabUsed = 0;
-      slabPinned = false;
-    }
-    this.reservedAt = slabUsed;
-    return slab;
+    if (slabUsed() + size > SLAB_SIZE && !this.reuseSlab(size)) replaceSlab();
+    this.reservedAt = slabUsed();
+    return currentSlab();
   }
 
   /**
@@ -279,25 +258,25 @@ export class OutputBatcher {
    * other batch can still read its bytes. Returns false when a new slab is needed.
    */
   private reuseSlab(size: number): boolean {
-    if (slabPinned) return false;
+    if (slabPinned()) return false;
     // This batch may hold the slab's bytes only in its open run, which is moved; others not at all.
     if (holdsSealedSlabBytes(this)) return false;
     // Newest first (front first, each fill would walk past every older batch: O(N²) for a loop of sends).
     if (anyOtherBatcher(this, holdsSlabBytes)) return false;
-    const kept = this.region === slab ? this.regionEnd - this.regionStart : 0;
+    const kept = this.region === currentSlab() ? this.regionEnd - this.regionStart : 0;
     if (kept + size > SLAB_SIZE) return false;
+    restartSlab(this.regionStart, kept);
     if (kept > 0) {
-      slab.copyWithin(0, this.regionStart, this.regionEnd);
       this.regionStart = 0;
       this.regionEnd = kept;
     }
-    slabUsed = kept;
     return true;
   }
 
   /** The `size` bytes at `reservedAt` hold a frame: it joins the batch (growing its run when adjacent). */
   commit(size: number): void {
     const at = this.reservedAt;
+    const slab = currentSlab();
     if (this.region === slab && this.regionEnd === at) {
       this.regionEnd = at + size;
     } else {
@@ -306,7 +285,7 @@ export class OutputBatcher {
       this.regionStart = at;
       this.regionEnd = at + size;
     }
-    slabUsed = at + size;
+    slabUsedTo(at + size);
     this.added(size);
   }
 
@@ -363,7 +342,7 @@ export class OutputBatcher {
 
   /** @internal This batch's open run is in the current slab (see reserve()). */
   holdsOpenSlabRun(): boolean {
-    return this.region === slab;
+    return this.region === currentSlab();
   }
 
   /** @internal Whether `test` holds for a chunk of this batch (not counting its open run). */
@@ -431,53 +410,8 @@ export class OutputBatcher {
         : undefined;
     if (chunks === null) {
       socket.write(single!, done);
-      if (single!.buffer === slab.buffer) this.checkSlabWritten();
-    } else this.writeChunks(socket, chunks, bytes, done);
-  }
-
-  /** Writes a batch of several chunks: joined (in the join slab where it can be), or as a writev. */
-  private writeChunks(
-    socket: Duplex,
-    chunks: Buffer[],
-    bytes: number,
-    done: ((error?: Error | null) => void) | undefined,
-  ): void {
-    // A join is for a write that should go to the kernel at once: a plain TCP socket with nothing queued
-    // (elsewhere the bytes may be read after the write returns).
-    let from = 0;
-    if (this.pooling && socket.writableLength === 0 && bytes <= chunks.length * JOIN_AVERAGE_MAX) {
-      // Larger than the slab (a publishing client's window of 64 frames of 1 KiB): joined a slab at a time
-      // while the kernel takes each join at once (the slab is then free again), rather than one writev of
-      // them all, which costs a socket.write per chunk.
-      from = writeJoins(socket, chunks, done);
-      if (from === chunks.length) return;
-      bytes = 0;
-      for (let i = from; i < chunks.length; i++) bytes += chunks[i].length;
-    }
-    if (from === 0 && bytes <= JOIN_LIMIT) {
-      socket.write(Buffer.concat(chunks, bytes), done);
-      return;
-    }
-    socket.cork();
-    const last = chunks.length - 1;
-    for (let i = from; i < last; i++) socket.write(chunks[i]);
-    // The last chunk's callback comes after all the batch's chunks have been written (in order).
-    socket.write(chunks[last], done);
-    socket.uncork();
-    for (let i = from; i <= last; i++) {
-      if (chunks[i].buffer === slab.buffer) {
-        this.checkSlabWritten();
-        break;
-      }
-    }
-  }
-
-  /**
-   * Slab bytes were just written: unless a plain TCP socket took them at once (nothing left in its queue,
-   * so libuv holds no pointer to them), the slab must not be reused (reserve()).
-   */
-  private checkSlabWritten(): void {
-    if (!this.pooling || this.socket.writableLength > 0) slabPinned = true;
+      if (inCurrentSlab(single!)) slabBytesWritten(socket, this.pooling);
+    } else writeChunks(socket, chunks, bytes, done, this.pooling);
   }
 
   /**
