@@ -120,6 +120,8 @@ export interface RecordingClient {
   events: string[];
   resets: string[];
   sessions: boolean[];
+  /** Each disconnect's close code and reason, for failure messages. */
+  disconnects: string[];
 }
 
 export function resumeClient(
@@ -136,7 +138,14 @@ export function resumeClient(
     initialDelayMs: 20,
     maxDelayMs: 100,
   });
-  const recording: RecordingClient = { socket, received: [], events: [], resets: [], sessions: [] };
+  const recording: RecordingClient = {
+    socket,
+    received: [],
+    events: [],
+    resets: [],
+    sessions: [],
+    disconnects: [],
+  };
   socket.addEventListener("message", (event) => {
     const message = event as ResumableMessageEvent;
     const data =
@@ -151,6 +160,7 @@ export function resumeClient(
       recording.events.push(type);
       if (type === "reset") recording.resets.push(e.reason);
       if (type === "session") recording.sessions.push(e.resumed);
+      if (type === "disconnect") recording.disconnects.push(`${e.code} ${e.reason}`);
     });
   }
   t.after(() => socket.close());

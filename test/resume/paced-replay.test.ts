@@ -204,7 +204,7 @@ for (const slowConsumer of ["pause", "close"] as const) {
       assert.equal(
         count(client.events, "disconnect"),
         1,
-        `one disconnect, the cut: ${client.events.join(" ")}`,
+        `one disconnect, the cut: ${client.events.join(" ")} (closes: ${client.disconnects.join(", ")})`,
       );
       assert.deepEqual(
         firstWords(client, "b"),
