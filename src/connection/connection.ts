@@ -159,7 +159,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     // With an extension a message may wait for the encoder: the protocol reports it as it is written
     // (onMessageWritten), so that its bytes ride on the write that carries its frame.
     if (this.acceptsSharedFrames) this.output.addAppBytes(payload.length);
-    this.output.flushIfDue();
     this.checkSlowConsumer(payload.length, waitingBefore);
     return true;
   }
@@ -180,7 +179,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     const bytes = this.protocol.sendText(text, transform);
     if (bytes < 0) return -1;
     if (this.acceptsSharedFrames) this.output.addAppBytes(bytes);
-    this.output.flushIfDue();
     this.checkSlowConsumer(bytes, waitingBefore);
     return bytes;
   }
@@ -190,7 +188,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     const waitingBefore = this.waitingBytes;
     if (!this.protocol.sendShared(message)) return false;
     if (this.acceptsSharedFrames) this.output.addAppBytes(message.payload.length);
-    this.output.flushIfDue();
     this.checkSlowConsumer(message.payload.length, waitingBefore);
     return true;
   }
@@ -206,7 +203,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     const waitingBefore = this.waitingBytes;
     this.output.push(frame);
     this.output.addAppBytes(appBytes);
-    this.output.flushIfDue();
     this.checkSlowConsumer(appBytes, waitingBefore);
     return true;
   }
@@ -287,7 +283,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
 
   onMessageWritten(appBytes: number): void {
     this.output.addAppBytes(appBytes);
-    this.output.flushIfDue();
   }
 
   onMessage(data: Buffer, isText: boolean): void {
@@ -298,7 +293,6 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   onPing(payload: Buffer): void {
     // §5.5.2: the protocol has queued the pong, unless it had sent a Close.
     if (!this.protocol.closing) this.output.addAnswerBytes(PONG_HEADER_BYTES + payload.length);
-    this.batcher?.flushIfDue();
     this.events.onPing(payload);
   }
 

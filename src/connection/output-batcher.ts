@@ -327,11 +327,12 @@ export class OutputBatcher {
   }
 
   /**
-   * Writes the batch now if a client's burst wants it out early (the first frame, a pair: added()). Called by
-   * the connection once it has counted the frame's bytes (addAppBytes, addAnswerBytes): flushed before that,
-   * the bytes would miss the write that carries them and stay in bufferedAmount until some later write.
+   * Writes the batch now if a client's burst wants it out early (the first frame, a pair: added()). Made once
+   * the frame's bytes are counted (addAppBytes, addAnswerBytes, which the connection calls right after the
+   * frame): flushed inside the frame's push, the bytes would miss the write that carries them and stay in
+   * bufferedAmount until some later write.
    */
-  flushIfDue(): void {
+  private flushIfDue(): void {
     if ((this.flags & Flag.flushDue) !== 0) this.flush();
   }
 
@@ -364,15 +365,18 @@ export class OutputBatcher {
     return this.scheduled && waitingForIoPhaseEnd() && this.depth === 0;
   }
 
+  /** The application bytes of the frame just added; then an early write, if one is due. */
   addAppBytes(n: number): void {
     this.pendingAppBytes += n;
     this.unflushedAppBytes += n;
+    this.flushIfDue();
   }
 
   /** `n` bytes of answers (pongs) joined the output: counted until the write that carries them calls back. */
   addAnswerBytes(n: number): void {
     this.pendingAnswerBytes += n;
     this.unflushedAnswerBytes += n;
+    this.flushIfDue();
   }
 
   flush(): void {

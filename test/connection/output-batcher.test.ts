@@ -65,11 +65,10 @@ describe("OutputBatcher", () => {
   });
 
   const five = ["1", "2", "3", "4", "5"].map((digit) => Buffer.from(digit));
-  /** What a connection's send does: the frame, its bytes counted, then an early write if one is due. */
+  /** What a connection's send does: the frame, then its bytes counted (and an early write, if one is due). */
   const sendFrame = (batcher: OutputBatcher, frame: Buffer) => {
     batcher.push(frame);
     batcher.addAppBytes(frame.length);
-    batcher.flushIfDue();
   };
 
   test("eagerFirstWrite, the loop has waited for I/O: the first frame of a burst leaves at once, the rest two by two (clients)", async () => {
