@@ -9,7 +9,7 @@ export function connectWithLargeReads(options: net.NetConnectOpts): Socket {
   let socket: Socket | null = null;
   const onread = {
     buffer: nextReadBuffer,
-    callback: (bytes: number, buffer: Uint8Array): boolean => pushReadCopy(socket!, bytes, buffer),
+    callback: (bytes: number, buffer: Buffer): boolean => pushReadCopy(socket!, bytes, buffer),
   };
   socket = net.connect({ ...options, onread } as net.NetConnectOpts);
   return socket;

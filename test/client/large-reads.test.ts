@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { ownReadBuffers } from "../../src/connection/large-reads.js";
 import type { MessageEvent } from "../../src/index.js";
 import { acceptHandshake, connect, frame, next, rawServer, switchingProtocols, until } from "./helpers.js";
 
@@ -52,6 +53,10 @@ describe("client reads (shared read buffer)", () => {
       assert.equal(hashesOnArrival[i], sha256(payloads[i]), `message ${i}: bytes on arrival`);
       assert.equal(sha256(received[i]), sha256(payloads[i]), `message ${i}: bytes at the end`);
     }
+    // A socket that streamed large reads may hold a read buffer of its own until its next read: not once closed.
+    ws.terminate();
+    await next(ws, "close");
+    await until(() => ownReadBuffers() === 0, 5000, "the socket's own read buffer to be given back");
   });
 
   test("arraybuffer messages too, with the server writing faster than the client reads", async (t) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -19,69 +19,20 @@ import {
   upgradeRequest,
   waitFor,
 } from "./helpers.js";
+import {
+  assertOwnBytes,
+  burstInto,
+  mixedPayloads,
+  NODE_READ_SIZE,
+  sha256,
+  upgraded,
+} from "./large-read-helpers.js";
 
 // A server's connections read up to LARGE_READ_SIZE bytes per system call through one buffer shared by every
 // socket (src/connection/large-reads.ts), where Node's own reads of the sockets it accepts stop at 64 KiB.
 // Node offers no option for that on accepted sockets, so large-reads.ts sets what `net.connect({ onread })`
 // sets; these tests fail if a Node version no longer honours it (the reads would stay at 64 KiB) and if a
 // message handed on shares bytes with a later read.
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const NODE_READ_SIZE = 64 * 1024;
-
-/**
- * Sends `payloads` as masked binary frames in one write while the server's event loop is held up, so that
- * what the kernel has buffered for it is read in as few reads as the read size allows; resolves with the
- * largest chunk the server's socket read and what the server received.
- */
-async function burstInto(
-  client: RawClient,
-  socket: WebSocket,
-  serverSocket: Socket,
-  payloads: Buffer[],
-): Promise<{ largestRead: number; received: Uint8Array[]; hashesOnArrival: string[] }> {
-  let largestRead = 0;
-  serverSocket.on("data", (chunk: Buffer) => {
-    largestRead = Math.max(largestRead, chunk.length);
-  });
-  const received: Uint8Array[] = [];
-  const hashesOnArrival: string[] = [];
-  socket.binaryType = "nodebuffer";
-  socket.addEventListener("message", (event) => {
-    const data = (event as MessageEvent).data as Buffer;
-    received.push(data);
-    hashesOnArrival.push(sha256(data));
-  });
-  client.write(Buffer.concat(payloads.map((p) => clientFrame(OP.binary, p))));
-  // Hold the server's loop for a moment: the kernel queues what arrives meanwhile (loopback's receive buffer
-  // holds well over 64 KiB), to be read at once afterwards.
-  const until = Date.now() + 150;
-  while (Date.now() < until);
-  await waitFor(() => received.length === payloads.length, 20_000, "every message");
-  return { largestRead, received, hashesOnArrival };
-}
-
-function assertOwnBytes(payloads: Buffer[], received: Uint8Array[], hashesOnArrival: string[]): void {
-  for (let i = 0; i < payloads.length; i++) {
-    assert.equal(received[i].length, payloads[i].length, `message ${i}: length`);
-    assert.equal(hashesOnArrival[i], sha256(payloads[i]), `message ${i}: bytes on arrival`);
-    assert.equal(sha256(received[i]), sha256(payloads[i]), `message ${i}: bytes at the end`);
-  }
-}
-
-/** 2 MiB in messages of sizes around the read sizes, small ones between them. */
-function mixedPayloads(): Buffer[] {
-  const sizes = [40_000, 17, NODE_READ_SIZE, 300_000, 125, LARGE_READ_SIZE - 10, 90_000, 1, 500_000, 70_000];
-  return [...sizes, ...sizes].map((size) => randomBytes(size));
-}
-
-/** A raw client upgraded to WebSocket on `port`, and the server's side of it once `accepted` resolves. */
-async function upgraded<T>(t: Parameters<typeof RawClient.connect>[0], port: number, accepted: Promise<T>) {
-  const client = await RawClient.connect(t, port);
-  client.write(upgradeRequest());
-  assert.equal((await client.readHead()).status, 101);
-  return { client, accepted: await accepted };
-}
 
 /** A burst into the server: more than Node's 64 KiB arrives in one read, and every message keeps its bytes. */
 async function assertLargeReadsKeepBytes(client: RawClient, socket: WebSocket, serverSocket: Socket) {

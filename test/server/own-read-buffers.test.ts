@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { describe, it } from "node:test";
+import {
+  LARGE_READ_SIZE,
+  OWN_READ_BUFFERS,
+  OWN_READ_MIN,
+  ownReadBuffers,
+} from "../../src/connection/large-reads.js";
+import type { MessageEvent } from "../../src/index.js";
+import {
+  clientFrame,
+  nextConnection,
+  OP,
+  RawClient,
+  startServer,
+  upgradeRequest,
+  waitFor,
+} from "./helpers.js";
+import { assertOwnBytes, burstInto, sha256, upgraded } from "./large-read-helpers.js";
+
+// A socket whose read filled OWN_READ_MIN bytes or more reads next into a buffer of its own, and a read of
+// that size is handed on in it without a copy (src/connection/large-reads.ts). These tests fail if such a read
+// is copied anyway, if a buffer handed on is read into again (a message's bytes change), if more than
+// OWN_READ_BUFFERS sockets hold one, and if one is not given back by a short read, a pause or a close.
+
+/** 3 MiB in 100,000-byte messages: every read of a burst fills the 256 KiB read buffer. */
+const streamPayloads = () => Array.from({ length: 30 }, () => randomBytes(100_000));
+
+describe("a socket reading large bursts reads into a buffer of its own", () => {
+  it("holds it while it streams, keeps every message's bytes, and gives the buffer back", async (t) => {
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const { client, accepted } = await upgraded(t, port, nextConnection(server));
+    const [socket, request] = accepted;
+    const serverSocket = request.socket as Socket;
+    // A read handed on in its own read buffer shorter than that buffer is a view of it (a copy has exactly its
+    // size): never one shorter than OWN_READ_MIN, so at most half of the buffer is spare.
+    const views: number[] = [];
+    serverSocket.on("data", (chunk: Buffer) => {
+      if (chunk.buffer.byteLength !== chunk.length) views.push(chunk.length);
+    });
+    let mostHeld = 0;
+    socket.addEventListener("message", () => {
+      mostHeld = Math.max(mostHeld, ownReadBuffers());
+    });
+    const payloads = streamPayloads();
+    const { received, hashesOnArrival } = await burstInto(client, socket, serverSocket, payloads);
+    assertOwnBytes(payloads, received, hashesOnArrival);
+    for (const size of views) {
+      assert.ok(
+        size >= OWN_READ_MIN,
+        `a read of ${size} bytes was handed on in a ${LARGE_READ_SIZE}-byte buffer`,
+      );
+    }
+    assert.equal(mostHeld, 1, "while it streamed, the socket held a read buffer of its own");
+    // A short read sends the socket back to the shared buffer: idle, it holds none of its own.
+    client.write(clientFrame(OP.binary, Buffer.from("short")));
+    await waitFor(() => received.length === payloads.length + 1, 5000, "the short message");
+    assert.equal(ownReadBuffers(), 0);
+  });
+
+  it("two sockets streaming at once each keep their own bytes", async (t) => {
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const first = await upgraded(t, port, nextConnection(server));
+    const second = await upgraded(t, port, nextConnection(server));
+    const a = streamPayloads();
+    const b = streamPayloads();
+    const [resultA, resultB] = await Promise.all([
+      burstInto(first.client, first.accepted[0], first.accepted[1].socket as Socket, a),
+      burstInto(second.client, second.accepted[0], second.accepted[1].socket as Socket, b),
+    ]);
+    assertOwnBytes(a, resultA.received, resultA.hashesOnArrival);
+    assertOwnBytes(b, resultB.received, resultB.hashesOnArrival);
+  });
+
+  it(`at most ${OWN_READ_BUFFERS} sockets hold one, and a closed socket's is given back`, async (t) => {
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const count = OWN_READ_BUFFERS * 1.5;
+    let delivered = 0;
+    let mostHeld = 0;
+    const hashes = new Map<string, number>();
+    server.on("connection", (ws) => {
+      ws.binaryType = "nodebuffer";
+      ws.addEventListener("message", (event) => {
+        delivered++;
+        mostHeld = Math.max(mostHeld, ownReadBuffers());
+        const digest = sha256((event as MessageEvent).data as Buffer);
+        hashes.set(digest, (hashes.get(digest) ?? 0) + 1);
+      });
+    });
+    const clients: RawClient[] = [];
+    for (let i = 0; i < count; i++) {
+      const client = await RawClient.connect(t, port);
+      client.write(upgradeRequest());
+      assert.equal((await client.readHead()).status, 101);
+      clients.push(client);
+    }
+    // One 500 KB message from each, all at once while the server's loop is held: each socket's last read is
+    // a large one (measured: 256 KiB, then the rest), after which it would go on holding a buffer of its own.
+    const payload = randomBytes(500_000);
+    const frame = clientFrame(OP.binary, payload);
+    for (const client of clients) client.write(frame);
+    const until = Date.now() + 300;
+    while (Date.now() < until);
+    await waitFor(() => delivered === count, 30_000, "every message");
+    assert.deepEqual([...hashes], [[sha256(payload), count]], "every message kept its bytes");
+    assert.ok(
+      mostHeld >= 1 && mostHeld <= OWN_READ_BUFFERS,
+      `${mostHeld} sockets held a read buffer of their own`,
+    );
+    for (const client of clients) client.socket.destroy();
+    await waitFor(() => server.clients.size === 0, 10_000, "every connection to close");
+    assert.equal(ownReadBuffers(), 0);
+  });
+
+  it("a socket paused by backpressure gives its buffer back", async (t) => {
+    const { server, port } = await startServer(t, {
+      perMessageDeflate: false,
+      maxBufferedBytes: 256 * 1024,
+      slowConsumer: "pause",
+    });
+    let serverSocket: Socket | null = null;
+    server.on("connection", (ws, request) => {
+      serverSocket = request.socket as Socket;
+      ws.binaryType = "nodebuffer";
+      ws.addEventListener("message", (event) => ws.send((event as MessageEvent).data as Buffer));
+    });
+    const client = await RawClient.connect(t, port);
+    client.write(upgradeRequest());
+    assert.equal((await client.readHead()).status, 101);
+    // The echoes go to a peer that does not read: the server's input pauses mid-stream.
+    client.socket.pause();
+    // 10 MB: more than the kernel buffers on both sides hold.
+    const payloads = Array.from({ length: 100 }, () => randomBytes(100_000));
+    client.write(Buffer.concat(payloads.map((p) => clientFrame(OP.binary, p))));
+    await waitFor(() => serverSocket !== null && (serverSocket as Socket).isPaused(), 5000, "the pause");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(ownReadBuffers(), 0, "a paused socket holds a read buffer of its own");
+    client.socket.resume();
+    for (let i = 0; i < payloads.length; i++) {
+      const frame = await client.readFrame(20_000);
+      assert.equal(sha256(frame.payload), sha256(payloads[i]), `echo ${i}: bytes`);
+    }
+  });
+});
