@@ -61,9 +61,15 @@ export function ownReadBuffers(): number {
  * shared buffer, a 16 KiB part of it once the socket is paused, or a buffer of the socket's own. Node reads once
  * more after a pause (its Readable asks for more until its own buffer is full), and that read waits in the
  * socket: a paused connection then holds 16 KiB there, not 256 KiB.
+ * The choice is handed out once: Node also asks when it sets up a socket made by `net.connect({ onread })`,
+ * before that socket has read, and a new socket must start on the shared buffer, not on the buffer chosen for
+ * whichever socket read last (an outside review had a new client read into another socket's own buffer, over
+ * a message handed on in it).
  */
 export function nextReadBuffer(): Buffer {
-  return nextRead ?? sharedReadBuffer();
+  const buffer = nextRead ?? sharedReadBuffer();
+  nextRead = null;
+  return buffer;
 }
 
 /**

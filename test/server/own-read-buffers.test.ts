@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import {
   LARGE_READ_SIZE,
@@ -9,8 +9,11 @@ import {
   ownReadBuffers,
 } from "../../src/connection/large-reads.js";
 import type { MessageEvent } from "../../src/index.js";
+import { WebSocket } from "../../src/web/websocket.js";
 import {
   clientFrame,
+  defer,
+  HOST,
   nextConnection,
   OP,
   RawClient,
@@ -142,5 +145,58 @@ describe("a socket reading large bursts reads into a buffer of its own", () => {
       const frame = await client.readFrame(20_000);
       assert.equal(sha256(frame.payload), sha256(payloads[i]), `echo ${i}: bytes`);
     }
+  });
+
+  it("a client socket made after another socket's large read starts on the shared buffer", async (t) => {
+    // An outside review: Node asks for a new client socket's first read buffer when it sets the socket up, and
+    // it got the buffer chosen for the server socket that had read last (its own), so both read into it.
+    const { server, port } = await startServer(t, { perMessageDeflate: false });
+    const { client, accepted } = await upgraded(t, port, nextConnection(server));
+    const [socket] = accepted;
+    socket.binaryType = "nodebuffer";
+    const kept: Buffer[] = [];
+    const hashes: string[] = [];
+    socket.addEventListener("message", (event) => {
+      const data = (event as MessageEvent).data as Buffer;
+      kept.push(data);
+      hashes.push(sha256(data));
+    });
+    const hold = (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until);
+    };
+    // One frame of exactly two full reads (a 14-byte header): the second goes into the socket's own buffer, and
+    // the socket is left holding a fresh one for its next read.
+    client.write(clientFrame(OP.binary, randomBytes(2 * LARGE_READ_SIZE - 14)));
+    hold(150);
+    await waitFor(() => kept.length === 1, 10_000, "the first message");
+    assert.equal(ownReadBuffers(), 1, "the server's socket holds a read buffer of its own");
+    // Now a client connects to a plain TCP server of the test's.
+    const peers: net.Socket[] = [];
+    const tcp = net.createServer((peer) => {
+      peer.on("error", () => {});
+      peers.push(peer);
+    });
+    defer(t, () => {
+      for (const peer of peers) peer.destroy();
+      tcp.close();
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, HOST, resolve));
+    const ws = new WebSocket(`ws://${HOST}:${(tcp.address() as AddressInfo).port}/`);
+    ws.addEventListener("error", () => {});
+    defer(t, () => ws.terminate());
+    await waitFor(() => peers.length === 1, 5000, "the client to connect");
+    // The server's socket reads a burst into its own buffer: messages handed on in it, not copied.
+    const burst = streamPayloads();
+    client.write(Buffer.concat(burst.map((p) => clientFrame(OP.binary, p))));
+    hold(150);
+    await waitFor(() => kept.length === 1 + burst.length, 10_000, "the burst");
+    // The client's first read: 200 KiB, which must not land in the server socket's buffer.
+    peers[0].write(Buffer.alloc(200 * 1024, 0xee));
+    await waitFor(() => peers[0].destroyed || ws.readyState === WebSocket.CLOSED, 5000, "the client to fail");
+    for (let i = 0; i < kept.length; i++) assert.equal(sha256(kept[i]), hashes[i], `message ${i} changed`);
+    client.socket.destroy();
+    await waitFor(() => server.clients.size === 0, 5000, "the server's connection to close");
+    assert.equal(ownReadBuffers(), 0);
   });
 });
