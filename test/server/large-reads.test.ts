@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe, it } from "node:test";
-import { LARGE_READ_SIZE } from "../../src/connection/large-reads.js";
+import { LARGE_READ_SIZE, ownReadBuffers } from "../../src/connection/large-reads.js";
 import type { MessageEvent } from "../../src/index.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import type { WebSocket } from "../../src/web/websocket.js";
@@ -113,6 +113,8 @@ describe("a server reads through the shared large read buffer", () => {
     assert.ok(serverSocket !== null && (serverSocket as Socket).isPaused(), "the server stopped reading");
     const waiting = (serverSocket as unknown as Socket).readableLength;
     assert.ok(waiting <= 16 * 1024, `${waiting} bytes wait in the paused socket`);
+    // Its large reads had it read into a buffer of its own: paused, it gives that back.
+    assert.equal(ownReadBuffers(), 0, "the paused socket holds a read buffer of its own");
     client.socket.resume();
     for (let i = 0; i < payloads.length; i++) {
       const frame = await client.readFrame(20_000);
