@@ -109,8 +109,8 @@ function nextReadFor(socket: Socket, bytes: number, own: boolean): Buffer {
       return Buffer.allocUnsafeSlow(LARGE_READ_SIZE);
     }
   } else if (own) ownReads--;
-  sharedReadBuffer();
-  return (socket.isPaused() ? forPaused : shared) as Buffer;
+  const whole = sharedReadBuffer();
+  return socket.isPaused() ? (forPaused as Buffer) : whole;
 }
 
 /** A socket closed: its read buffer, if its own, is no longer held. */
