@@ -4,6 +4,7 @@ import { UsageError } from "./args.js";
 import { bench } from "./bench.js";
 import type { Command } from "./command.js";
 import { connect } from "./connect.js";
+import { keepHeapHeadroom } from "./heap-headroom.js";
 import { serve } from "./serve.js";
 import { errorMessage } from "./terminal.js";
 
@@ -37,6 +38,7 @@ Start with:  sockjet serve   then open http://localhost:8080/`;
 }
 
 async function main(argv: string[]): Promise<number> {
+  keepHeapHeadroom();
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const topic = first === "help" ? commands.find((c) => c.name === rest[0]) : undefined;

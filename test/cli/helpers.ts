@@ -19,8 +19,9 @@ export class Cli {
   readonly exited: Promise<Exit>;
   private readonly waiters = new Set<() => void>();
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.process = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  /** `nodeFlags` go to node itself, before the script (e.g. --trace-gc, which NODE_OPTIONS refuses). */
+  constructor(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []) {
+    this.process = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/cli/main.ts", ...args], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1", ...env },
     });
@@ -131,8 +132,8 @@ export interface Served {
 }
 
 /** Starts `sockjet serve --port 0 --host 127.0.0.1 …` and reads the port it printed. */
-export async function serve(args: string[] = []): Promise<Served> {
-  const cli = new Cli(["serve", "--port", "0", "--host", "127.0.0.1", ...args]);
+export async function serve(args: string[] = [], nodeFlags: string[] = []): Promise<Served> {
+  const cli = new Cli(["serve", "--port", "0", "--host", "127.0.0.1", ...args], {}, nodeFlags);
   // Bounded generously: with --workers, every worker compiles the sources (tsx) and connects before the
   // banner, and a loaded CI machine has taken more than 10 s for that.
   const match = await cli.waitFor(/echo\s+wss?:\/\/127\.0\.0\.1:(\d+)\//, { timeoutMs: 30_000 });
