@@ -9,8 +9,8 @@ const port = process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? "0";
 let serve;
 try {
   ({ serve } = await import("../../dist/cli/serve.js"));
-  // What dist/cli/main.js does first for every command (src/cli/heap-headroom.ts says why).
-  const { keepHeapHeadroom } = await import("../../dist/cli/heap-headroom.js");
+  // What dist/cli/main.js does first for every command (src/heap/index.ts says why).
+  const { keepHeapHeadroom } = await import("../../dist/heap/index.js");
   keepHeapHeadroom();
 } catch (error) {
   console.error(`ERROR ${error instanceof Error ? error.message : String(error)}`);

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { keepHeapHeadroom } from "../heap/index.js";
 import { UsageError } from "./args.js";
 import { bench } from "./bench.js";
 import type { Command } from "./command.js";
 import { connect } from "./connect.js";
-import { keepHeapHeadroom } from "./heap-headroom.js";
 import { serve } from "./serve.js";
 import { errorMessage } from "./terminal.js";
 

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
+import * as sockjetHeap from "../../src/heap/index.js";
 import * as sockjet from "../../src/index.js";
 import * as sockjetReconnecting from "../../src/reconnecting/index.js";
 import * as sockjetRedis from "../../src/redis/index.js";
@@ -31,6 +32,7 @@ class Made {
   clients: Socket[] = [];
   reconnecting: sockjetReconnecting.ReconnectingWebSocket[] = [];
   resumable: sockjetResume.ResumableWebSocket[] = [];
+  headroomCalls: { args: Parameters<typeof sockjetHeap.keepHeapHeadroom>; stop: () => void }[] = [];
   logs: unknown[][] = [];
 
   modules(): Record<string, unknown> {
@@ -70,6 +72,14 @@ class Made {
       sockjet: { ...sockjet, WebSocketServer: RecordedServer, WebSocket: RecordedWebSocket },
       "sockjet/reconnecting": { ...sockjetReconnecting, ReconnectingWebSocket: RecordedReconnecting },
       "sockjet/redis": { ...sockjetRedis, RedisAdapter: RecordedAdapter },
+      "sockjet/heap": {
+        ...sockjetHeap,
+        keepHeapHeadroom: (...args: Parameters<typeof sockjetHeap.keepHeapHeadroom>) => {
+          const stop = sockjetHeap.keepHeapHeadroom(...args);
+          made.headroomCalls.push({ args, stop });
+          return stop;
+        },
+      },
     };
   }
 
@@ -254,6 +264,17 @@ const checks: Record<string, Check[]> = {
         [["someone joined", "hello room", "done"], ["done"]],
       );
       for (const c of [first, second, other]) c.socket.close();
+    },
+  ],
+  "Large binary messages on Node 20: `sockjet/heap`": [
+    async (snippet, made, t) => {
+      await runSnippet(snippet.code, made.modules(), made.console);
+      // It was called once, as the block says, with the default headroom, and its stop function works.
+      assert.equal(made.headroomCalls.length, 1);
+      const [{ args, stop }] = made.headroomCalls;
+      assert.deepEqual(args, []);
+      t.after(stop);
+      assert.equal(typeof stop, "function");
     },
   ],
   "Reconnecting client": [
