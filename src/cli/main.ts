@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { keepHeapHeadroom } from "../heap/index.js";
 import { UsageError } from "./args.js";
 import { bench } from "./bench.js";
 import type { Command } from "./command.js";
 import { connect } from "./connect.js";
+import { applyHeapHeadroom, HEAP_HEADROOM_ENV } from "./heap-setting.js";
 import { serve } from "./serve.js";
 import { errorMessage } from "./terminal.js";
 
@@ -34,11 +34,19 @@ Options:
   -h, --help     show this help; \`sockjet <command> --help\` for a command's options
   -v, --version  show the version
 
+Environment:
+  ${HEAP_HEADROOM_ENV}=BYTES  heap room kept above the live heap before a full collection
+                               (default 64 MiB, for large messages on Node 20); 0: V8's own rule
+
 Start with:  sockjet serve   then open http://localhost:8080/`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  keepHeapHeadroom();
+  const heapProblem = applyHeapHeadroom();
+  if (heapProblem !== null) {
+    process.stderr.write(`sockjet: ${heapProblem}\n`);
+    return 2;
+  }
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const topic = first === "help" ? commands.find((c) => c.name === rest[0]) : undefined;

@@ -1,6 +1,7 @@
-import { constants, PerformanceObserver } from "node:perf_hooks";
+import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { growingPercentFor } from "./growing-percent.js";
+import { isMainThread } from "node:worker_threads";
+import { commandLineGrowingPercent, growingPercentFor } from "./growing-percent.js";
 
 // sockjet/heap: keepHeapHeadroom(), for processes that move large binary messages on Node 20.
 //
@@ -12,76 +13,90 @@ import { growingPercentFor } from "./growing-percent.js";
 // 10-30 MB of messages: `sockjet serve` echoing 64 KiB did 75-89 in 2 s and ran at 0.66× the library's echo
 // script (whose smaller heap stays under the threshold: 5); an echo beside a 20 MB application heap ran at
 // 0.43× (`ws` alike). `node --initial-old-space-size=64` helps only until the first Mark-Compact and cannot be
-// set once V8 runs; the growing factor can, so it is set again after every Mark-Compact, for a next limit of
-// at least the live heap plus the headroom (docs/ARCHITECTURE.md, "Large messages and V8's heap limit").
+// set once V8 runs; the growing factor can, so it is set again after every collection, for a limit after the
+// next Mark-Compact of at least the live heap plus the headroom (docs/ARCHITECTURE.md, "Large messages and V8's heap limit").
 //
-// It is a process-wide V8 setting, so the library never makes it by itself: the CLI, which owns its process,
-// does, and an application opts in.
+// It is a process-wide V8 setting, so the library never makes it by itself: the `sockjet` command, which owns
+// its process, does, and an application opts in.
 
-/** The headroom keepHeapHeadroom() keeps by default: twice the 32 MB of young ArrayBuffers V8 lets pile up. */
+/** The headroom keepHeapHeadroom() keeps by default: 64 MiB (67,108,864 bytes), twice the 32 MB of young
+ * ArrayBuffers V8 lets pile up between scavenges. */
 export const DEFAULT_HEAP_HEADROOM = 64 * 1024 * 1024;
 
+const MiB = 1024 * 1024;
+/** The smallest headroom accepted, 1 MiB: a smaller number is more likely MiB meant as bytes. */
+const MIN_HEADROOM = MiB;
 /** The largest headroom accepted: 16 GiB (V8's flag is a 32-bit percentage). */
-const MAX_HEADROOM = 16 * 1024 * 1024 * 1024;
+const MAX_HEADROOM = 16 * 1024 * MiB;
 
 let observer: PerformanceObserver | null = null;
 let headroom = DEFAULT_HEAP_HEADROOM;
 let percent = -1;
+/** Which call's stop function still stops it: only the latest call's. */
+let generation = 0;
 
 function setGrowingPercent(): void {
+  // used_heap_size includes the young generation, which a collection has just emptied or is about to:
+  // close enough to the old generation's live size for a headroom of tens of MB.
   const next = growingPercentFor(getHeapStatistics().used_heap_size, headroom);
   if (next === percent) return;
   percent = next;
   setFlagsFromString(`--heap-growing-percent=${next}`);
 }
 
-function stop(): void {
-  if (observer === null) return;
-  observer.disconnect();
-  observer = null;
-  percent = -1;
-  // 0: V8 chooses its growing factor itself again.
-  setFlagsFromString("--heap-growing-percent=0");
-}
-
 /**
  * Keeps at least `headroomBytes` of room above the live JavaScript heap before V8's next full garbage
  * collection (a Mark-Compact), from now until the returned function is called. For processes that send or
- * receive large binary messages (from ~16 KiB) on Node 20: with an application's heap beside it, a 64 KiB
- * echo server ran 2.1× as fast with it (sockjet; `ws` 2.7×), and `sockjet serve` calls it. Heaps of
- * `headroomBytes` or more are left to V8's own rule.
+ * receive large binary messages (from ~16 KiB): on Node 20, beside an application's 20 MB heap, a 64 KiB
+ * echo server ran 2.1× as fast with it (`ws` 2.7×); measured on Node 20 (V8 11) only. The `sockjet`
+ * command calls it for its own process. Heaps of `headroomBytes` or more are left to V8's own rule: pass a
+ * larger headroom for them.
  *
- * This changes a V8 setting of the whole process (`--heap-growing-percent`): call it once, at startup, in
- * the program's entry point, not from a library. Calling it again sets a new headroom. The heap may grow by
- * up to `headroomBytes` more than it would have before V8 collects it.
+ * It changes a V8 setting of the whole process (`--heap-growing-percent`, overriding one given to node):
+ * call it once, from the main thread of the program's entry point, never from a library. The heap may grow
+ * by up to `headroomBytes` more than it would have before V8 collects it (more for one collection when the
+ * heap grows fast right after the call: the factor is then set for a heap of at least 8 MiB, at most 9× for
+ * the default). A headroom smaller than V8's own can mean more collections, not fewer.
  *
- * @param headroomBytes bytes of room to keep (default 64 MiB, {@link DEFAULT_HEAP_HEADROOM}).
- * @returns a function that stops it, leaving the growing factor to V8 again.
- * @throws TypeError if `headroomBytes` is not a number; RangeError if it is not between 1 and 16 GiB.
+ * @param headroomBytes bytes of room to keep, from 1 MiB to 16 GiB (default {@link DEFAULT_HEAP_HEADROOM},
+ * 64 MiB).
+ * @returns a function that stops it (only the latest call's does), leaving the growing factor to V8 again,
+ * or to the `--heap-growing-percent` node was started with.
+ * @throws TypeError if `headroomBytes` is not a number; RangeError if it is outside 1 MiB–16 GiB; Error if
+ * called from a worker thread.
  */
 export function keepHeapHeadroom(headroomBytes: number = DEFAULT_HEAP_HEADROOM): () => void {
   if (typeof headroomBytes !== "number") {
     throw new TypeError(
-      `keepHeapHeadroom: headroomBytes must be a number of bytes, not ${typeof headroomBytes}`,
+      `keepHeapHeadroom: headroomBytes must be a number of bytes, e.g. 128 * 1024 * 1024, not a ${typeof headroomBytes}; leave it out for the default 64 MiB`,
     );
   }
-  if (!(headroomBytes >= 1 && headroomBytes <= MAX_HEADROOM)) {
+  if (!(headroomBytes >= MIN_HEADROOM && headroomBytes <= MAX_HEADROOM)) {
     throw new RangeError(
-      `keepHeapHeadroom: headroomBytes must be between 1 and ${MAX_HEADROOM}, not ${headroomBytes}`,
+      `keepHeapHeadroom: headroomBytes must be a number of bytes from 1 MiB (${MIN_HEADROOM}) to 16 GiB (${MAX_HEADROOM}), not ${headroomBytes}; leave it out for the default 64 MiB`,
+    );
+  }
+  if (!isMainThread) {
+    throw new Error(
+      "keepHeapHeadroom: call it from the main thread; the V8 setting it changes is shared by every thread of the process",
     );
   }
   headroom = headroomBytes;
   percent = -1;
   setGrowingPercent();
   if (observer === null) {
-    observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        // A "gc" entry's detail says which collection it was (Node ≥ 16).
-        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) return setGrowingPercent();
-      }
-    });
+    // After every collection, not only full ones: a heap that grows between two full collections (start-up,
+    // a burst of connections) is read at each scavenge, so the factor in force at the next full collection
+    // fits the heap it is applied to.
+    observer = new PerformanceObserver(setGrowingPercent);
     observer.observe({ entryTypes: ["gc"] });
   }
-  return stop;
+  const mine = ++generation;
+  return () => {
+    if (mine !== generation || observer === null) return;
+    observer.disconnect();
+    observer = null;
+    percent = -1;
+    setFlagsFromString(`--heap-growing-percent=${commandLineGrowingPercent(process.execArgv)}`);
+  };
 }

@@ -132,8 +132,12 @@ export interface Served {
 }
 
 /** Starts `sockjet serve --port 0 --host 127.0.0.1 …` and reads the port it printed. */
-export async function serve(args: string[] = [], nodeFlags: string[] = []): Promise<Served> {
-  const cli = new Cli(["serve", "--port", "0", "--host", "127.0.0.1", ...args], {}, nodeFlags);
+export async function serve(
+  args: string[] = [],
+  nodeFlags: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Served> {
+  const cli = new Cli(["serve", "--port", "0", "--host", "127.0.0.1", ...args], env, nodeFlags);
   // Bounded generously: with --workers, every worker compiles the sources (tsx) and connects before the
   // banner, and a loaded CI machine has taken more than 10 s for that.
   const match = await cli.waitFor(/echo\s+wss?:\/\/127\.0\.0\.1:(\d+)\//, { timeoutMs: 30_000 });

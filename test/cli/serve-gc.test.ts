@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { echoThrough } from "./echo-through.js";
-import { killAll, serve } from "./helpers.js";
+import { Cli, killAll, serve } from "./helpers.js";
 
 // `sockjet serve` echoing large messages must not run a Mark-Compact every few dozen messages (V8 counts the
 // ArrayBuffers allocated since the last one against a limit sized to a small live heap;
@@ -10,15 +10,39 @@ import { killAll, serve } from "./helpers.js";
 
 after(killAll);
 
+/** Mark-Compacts of `sockjet serve` (run with --trace-gc) while 400 MB of 64 KiB messages go through its echo. */
+async function markCompactsOfServe(env: Record<string, string> = {}): Promise<number> {
+  const served = await serve(["--quiet"], ["--trace-gc"], env);
+  const before = served.cli.stdout.split("Mark-Compact").length - 1;
+  await echoThrough(served.ws);
+  const markCompacts = served.cli.stdout.split("Mark-Compact").length - 1 - before;
+  served.cli.kill("SIGTERM");
+  await served.cli.exit();
+  return markCompacts;
+}
+
 describe("sockjet serve: large messages and V8's heap limit", () => {
   it("echoes 400 MB of 64 KiB messages with few Mark-Compacts", { timeout: 60_000 }, async () => {
-    const served = await serve(["--quiet"], ["--trace-gc"]);
-    const before = served.cli.stdout.split("Mark-Compact").length - 1;
-    await echoThrough(served.ws);
-    const markCompacts = served.cli.stdout.split("Mark-Compact").length - 1 - before;
+    const markCompacts = await markCompactsOfServe();
     // Without the headroom this process ran 66-89 here (one per 5-6 MB of messages); with it, 0-2.
     assert.ok(markCompacts <= 8, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
-    served.cli.kill("SIGTERM");
-    await served.cli.exit();
+  });
+
+  it("leaves V8's own rule with SOCKJET_HEAP_HEADROOM=0", { timeout: 60_000 }, async () => {
+    const markCompacts = await markCompactsOfServe({ SOCKJET_HEAP_HEADROOM: "0" });
+    assert.ok(markCompacts >= 20, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
+  });
+
+  it("refuses a SOCKJET_HEAP_HEADROOM that is not a number of bytes, and says what it takes", async () => {
+    for (const value of ["64", "64mb", "-1"]) {
+      const cli = new Cli(["serve", "--port", "0"], { SOCKJET_HEAP_HEADROOM: value });
+      const exit = await cli.exit();
+      assert.equal(exit.code, 2, value);
+      assert.match(
+        cli.stderr,
+        /SOCKJET_HEAP_HEADROOM must be a number of bytes from 1048576 \(1 MiB\).*or 0/,
+      );
+      assert.equal(cli.stdout, "");
+    }
   });
 });

@@ -1,18 +1,21 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { compileLoadgen, loadgenArgs, runLoadgen, which } from "../../bench/lib.js";
-import { growingPercentFor } from "../../src/heap/growing-percent.js";
+import { commandLineGrowingPercent, growingPercentFor } from "../../src/heap/growing-percent.js";
 import { DEFAULT_HEAP_HEADROOM, keepHeapHeadroom } from "../../src/heap/index.js";
 
 const MiB = 1024 * 1024;
 const gccMissing = which("gcc") ? false : "gcc not found on PATH: the load generator cannot be built";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const APP_ECHO = fileURLToPath(new URL("./app-echo.ts", import.meta.url));
+const WORKER_CALL = new URL("./worker-call.ts", import.meta.url);
 const children = new Set<ChildProcess>();
 
 after(() => {
@@ -76,10 +79,20 @@ describe("keepHeapHeadroom()", () => {
     assert.equal(growingPercentFor(32 * MiB, 64 * MiB), 200);
     assert.equal(growingPercentFor(48 * MiB, 64 * MiB), 134);
     assert.equal(growingPercentFor(10 * MiB, 128 * MiB), 1280);
-    // A heap under 1 MiB counts as 1 MiB: a factor of 65, not an unbounded one.
-    assert.equal(growingPercentFor(0, 64 * MiB), 6400);
+    // A heap under 8 MiB counts as 8 MiB: the factor set now is applied to the heap at the next full
+    // collection, which may have grown a lot by then (a factor of at most 9 with the default).
+    assert.equal(growingPercentFor(0, 64 * MiB), 800);
+    assert.equal(growingPercentFor(3 * MiB, 64 * MiB), 800);
     assert.equal(growingPercentFor(64 * MiB, 64 * MiB), 0);
     assert.equal(growingPercentFor(500 * MiB, 64 * MiB), 0);
+  });
+
+  it("reads a --heap-growing-percent given to node, to restore it when stopped", () => {
+    assert.equal(commandLineGrowingPercent([]), 0);
+    assert.equal(commandLineGrowingPercent(["--heap-growing-percent=50"]), 50);
+    assert.equal(commandLineGrowingPercent(["--import", "tsx", "--heap_growing_percent", "30"]), 30);
+    assert.equal(commandLineGrowingPercent(["--heap-growing-percent=20", "--heap-growing-percent=40"]), 40);
+    assert.equal(commandLineGrowingPercent(["--heap-growing-percent=x"]), 0);
   });
 
   it("turns an echo server's Mark-Compacts under 64 KiB messages, beside an application's heap, into a few", {
@@ -104,19 +117,34 @@ describe("keepHeapHeadroom()", () => {
     assert.ok(perGb(kept) <= 3, `with headroom: ${said(kept)}`);
   });
 
-  it("rejects a headroom that is not a number of bytes from 1 to 16 GiB", () => {
+  it("rejects a headroom that is not a number of bytes from 1 MiB to 16 GiB, saying what to pass", () => {
     assert.equal(DEFAULT_HEAP_HEADROOM, 64 * MiB);
-    assert.throws(() => keepHeapHeadroom("64" as unknown as number), TypeError);
+    assert.throws(() => keepHeapHeadroom("64mb" as unknown as number), {
+      name: "TypeError",
+      message: /number of bytes, e\.g\. 128 \* 1024 \* 1024, not a string/,
+    });
     assert.throws(() => keepHeapHeadroom(null as unknown as number), TypeError);
-    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 17 * 1024 * MiB]) {
-      assert.throws(() => keepHeapHeadroom(bad), RangeError, String(bad));
+    // 64 is MiB meant as bytes: refused, not silently ignored.
+    for (const bad of [64, 0, -1, MiB - 1, Number.NaN, Number.POSITIVE_INFINITY, 17 * 1024 * MiB]) {
+      assert.throws(() => keepHeapHeadroom(bad), { name: "RangeError", message: /from 1 MiB/ }, String(bad));
     }
+    keepHeapHeadroom(MiB)();
   });
 
-  it("returns a function that stops it, which may be called more than once", () => {
-    const stop = keepHeapHeadroom(32 * MiB);
-    assert.equal(typeof stop, "function");
-    stop();
-    stop();
+  it("refuses to run in a worker thread, whose V8 setting would be the whole process's", async () => {
+    // Workers do not inherit tsx's hooks: register them, then load the TypeScript worker.
+    const code = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_CALL.href)}); })`;
+    const worker = new Worker(code, { eval: true });
+    const [outcome] = (await once(worker, "message")) as [string];
+    assert.match(outcome, /^Error: keepHeapHeadroom: call it from the main thread/);
+  });
+
+  it("returns a stop function per call, of which only the latest one's stops it", () => {
+    const first = keepHeapHeadroom(32 * MiB);
+    const second = keepHeapHeadroom(48 * MiB);
+    assert.notEqual(first, second);
+    first();
+    second();
+    second();
   });
 });

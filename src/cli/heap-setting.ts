@@ -1,0 +1,24 @@
+import { DEFAULT_HEAP_HEADROOM, keepHeapHeadroom } from "../heap/index.js";
+
+// The `sockjet` command's heap headroom (src/heap/index.ts says why it keeps one): the default, or
+// SOCKJET_HEAP_HEADROOM bytes, or none with SOCKJET_HEAP_HEADROOM=0 (a small container may prefer V8's own
+// rule to 64 MiB more heap).
+
+export const HEAP_HEADROOM_ENV = "SOCKJET_HEAP_HEADROOM";
+
+/** Applies the headroom the environment asks for; returns a usage message when its value is not one. */
+export function applyHeapHeadroom(env: NodeJS.ProcessEnv = process.env): string | null {
+  const raw = env[HEAP_HEADROOM_ENV];
+  if (raw === undefined || raw.trim() === "") {
+    keepHeapHeadroom(DEFAULT_HEAP_HEADROOM);
+    return null;
+  }
+  const bytes = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (bytes === 0) return null;
+  try {
+    keepHeapHeadroom(bytes);
+    return null;
+  } catch {
+    return `${HEAP_HEADROOM_ENV} must be a number of bytes from 1048576 (1 MiB) to 17179869184 (16 GiB), or 0 to leave V8's heap rule alone; got ${JSON.stringify(raw)}`;
+  }
+}
