@@ -1,5 +1,5 @@
 import { PerformanceObserver } from "node:perf_hooks";
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { isMainThread } from "node:worker_threads";
 import { commandLineGrowingPercent, growingPercentFor } from "./growing-percent.js";
 
@@ -35,10 +35,19 @@ let percent = -1;
 /** Which call's stop function still stops it: only the latest call's. */
 let generation = 0;
 
+/** The old generation's bytes in use: what V8 multiplies by the factor (the young generation is not in it). */
+function oldGenerationBytes(): number {
+  let bytes = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name !== "new_space" && space.space_name !== "new_large_object_space") {
+      bytes += space.space_used_size;
+    }
+  }
+  return bytes;
+}
+
 function setGrowingPercent(): void {
-  // used_heap_size includes the young generation, which a collection has just emptied or is about to:
-  // close enough to the old generation's live size for a headroom of tens of MB.
-  const next = growingPercentFor(getHeapStatistics().used_heap_size, headroom);
+  const next = growingPercentFor(oldGenerationBytes(), headroom);
   if (next === percent) return;
   percent = next;
   setFlagsFromString(`--heap-growing-percent=${next}`);
@@ -46,17 +55,17 @@ function setGrowingPercent(): void {
 
 /**
  * Keeps at least `headroomBytes` of room above the live JavaScript heap before V8's next full garbage
- * collection (a Mark-Compact), from now until the returned function is called. For processes that send or
- * receive large binary messages (from ~16 KiB): on Node 20, beside an application's 20 MB heap, a 64 KiB
+ * collection (a Mark-Compact), from now until the returned function is called. For processes that move many
+ * binary messages of a few KiB or more: on Node 20, beside an application's 20 MB heap, a 64 KiB
  * echo server ran 2.1× as fast with it (`ws` 2.7×); measured on Node 20 (V8 11) only. The `sockjet`
  * command calls it for its own process. Heaps of `headroomBytes` or more are left to V8's own rule: pass a
  * larger headroom for them.
  *
  * It changes a V8 setting of the whole process (`--heap-growing-percent`, overriding one given to node):
  * call it once, from the main thread of the program's entry point, never from a library. The heap may grow
- * by up to `headroomBytes` more than it would have before V8 collects it (more for one collection when the
- * heap grows fast right after the call: the factor is then set for a heap of at least 8 MiB, at most 9× for
- * the default). A headroom smaller than V8's own can mean more collections, not fewer.
+ * by up to `headroomBytes` more than it would have before V8 collects it, mostly dead ArrayBuffers, which
+ * after a burst can stay until V8's memory reducer runs. A headroom smaller than V8's own can mean more
+ * collections, not fewer.
  *
  * @param headroomBytes bytes of room to keep, from 1 MiB to 16 GiB (default {@link DEFAULT_HEAP_HEADROOM},
  * 64 MiB).

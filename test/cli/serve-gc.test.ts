@@ -28,7 +28,11 @@ describe("sockjet serve: large messages and V8's heap limit", () => {
     assert.ok(markCompacts <= 8, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
   });
 
-  it("leaves V8's own rule with SOCKJET_HEAP_HEADROOM=0", { timeout: 60_000 }, async () => {
+  // V8 11's (Node 20's) behaviour, which the headroom works around; other versions' heuristics may differ.
+  const v8Skip = process.versions.v8.startsWith("11.")
+    ? false
+    : `measured on V8 11; this is ${process.versions.v8}`;
+  it("leaves V8's own rule with SOCKJET_HEAP_HEADROOM=0", { timeout: 60_000, skip: v8Skip }, async () => {
     const markCompacts = await markCompactsOfServe({ SOCKJET_HEAP_HEADROOM: "0" });
     assert.ok(markCompacts >= 20, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
   });

@@ -12,6 +12,7 @@ import { commandLineGrowingPercent, growingPercentFor } from "../../src/heap/gro
 import { DEFAULT_HEAP_HEADROOM, keepHeapHeadroom } from "../../src/heap/index.js";
 
 const MiB = 1024 * 1024;
+const V8_11 = process.versions.v8.startsWith("11.");
 const gccMissing = which("gcc") ? false : "gcc not found on PATH: the load generator cannot be built";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const APP_ECHO = fileURLToPath(new URL("./app-echo.ts", import.meta.url));
@@ -113,7 +114,9 @@ describe("keepHeapHeadroom()", () => {
     const said = (count: GcCount) =>
       `${count.markCompacts} Mark-Compacts in ${count.gigabytes.toFixed(2)} GB`;
     // Measured here: 10-17 per GB without (17-24 in 1.4-1.7 GB), 1.6 with (3 in 1.9 GB).
-    assert.ok(perGb(plain) >= 6, `without headroom: ${said(plain)} (the V8 behaviour this works around)`);
+    // The behaviour this works around, measured on V8 11 (Node 20); other versions' heuristics may differ.
+    if (V8_11)
+      assert.ok(perGb(plain) >= 6, `without headroom: ${said(plain)} (the V8 behaviour it works around)`);
     assert.ok(perGb(kept) <= 3, `with headroom: ${said(kept)}`);
   });
 
