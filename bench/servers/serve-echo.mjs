@@ -9,9 +9,11 @@ const port = process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? "0";
 let serve;
 try {
   ({ serve } = await import("../../dist/cli/serve.js"));
-  // What dist/cli/main.js does first for every command (src/heap/index.ts says why).
-  const { keepHeapHeadroom } = await import("../../dist/heap/index.js");
-  keepHeapHeadroom();
+  // What dist/cli/main.js does first for every command, SOCKJET_HEAP_HEADROOM included (src/heap/index.ts
+  // says why).
+  const { applyHeapHeadroom } = await import("../../dist/cli/heap-setting.js");
+  const problem = applyHeapHeadroom();
+  if (problem !== null) throw new Error(problem);
 } catch (error) {
   console.error(`ERROR ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
