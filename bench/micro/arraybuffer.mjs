@@ -3,11 +3,38 @@
 // ArrayBuffer with its own backing store (allocation, zero-filling, external-memory accounting, and later
 // the GC's sweeping), which is why the benchmark reports both types.
 //
-//   node bench/micro/arraybuffer.mjs        — prints ns per message for 32 B and 1 KiB
+//   node bench/micro/arraybuffer.mjs                    — ns per message for 32 B and 1 KiB, and the CPU
+//                                                         time of the main thread and of the others
+//   node bench/micro/arraybuffer.mjs --sweep-in-pause   — the same with sockjet/heap's
+//                                                         sweepArrayBuffersInPause() (dist/, npm run build)
+//   taskset -c 0 node bench/micro/arraybuffer.mjs       — all threads on one CPU: V8's sweeping thread then
+//                                                         frees on the allocating core, and it costs no more
+import { readdirSync, readFileSync } from "node:fs";
+
 const ROUNDS = 3;
 const N = 2_000_000;
 const read = Buffer.allocUnsafe(64 * 1024).fill(7);
 let sink = 0;
+
+if (process.argv.includes("--sweep-in-pause")) {
+  const { sweepArrayBuffersInPause } = await import("../../dist/heap/index.js");
+  sweepArrayBuffersInPause();
+}
+
+/** CPU ms of this process's main thread and of its other threads (V8's and libuv's), from /proc. */
+function threadCpuMs() {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync("/proc/self/task")) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ms = (Number(fields[11]) + Number(fields[12])) * tick; // utime + stime
+    if (Number(tid) === process.pid) main += ms;
+    else others += ms;
+  }
+  return { main, others };
+}
 
 function nodebuffer(size) {
   for (let i = 0; i < N; i++) {
@@ -28,14 +55,17 @@ function arraybuffer(size) {
 for (const size of [32, 1024]) {
   for (const fn of [nodebuffer, arraybuffer]) {
     const times = [];
+    const cpuBefore = threadCpuMs();
     for (let r = 0; r < ROUNDS; r++) {
       const start = process.hrtime.bigint();
       fn(size);
       times.push(Number(process.hrtime.bigint() - start) / N);
     }
+    const cpuAfter = threadCpuMs();
     times.sort((a, b) => a - b);
     console.log(
-      `${String(size).padStart(5)} B  ${fn.name.padEnd(12)} ${times[1].toFixed(0).padStart(5)} ns per message`,
+      `${String(size).padStart(5)} B  ${fn.name.padEnd(12)} ${times[1].toFixed(0).padStart(5)} ns per message;` +
+        ` CPU ms: main thread ${cpuAfter.main - cpuBefore.main}, other threads ${cpuAfter.others - cpuBefore.others}`,
     );
   }
 }

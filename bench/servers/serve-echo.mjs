@@ -9,10 +9,10 @@ const port = process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? "0";
 let serve;
 try {
   ({ serve } = await import("../../dist/cli/serve.js"));
-  // What dist/cli/main.js does first for every command, SOCKJET_HEAP_HEADROOM included (src/heap/index.ts
+  // What dist/cli/main.js does first for every command, its environment variables included (src/heap/
   // says why).
-  const { applyHeapHeadroom } = await import("../../dist/cli/heap-setting.js");
-  const problem = applyHeapHeadroom();
+  const { applyHeapSettings } = await import("../../dist/cli/heap-setting.js");
+  const problem = applyHeapSettings();
   if (problem !== null) throw new Error(problem);
 } catch (error) {
   console.error(`ERROR ${error instanceof Error ? error.message : String(error)}`);
