@@ -15,6 +15,7 @@ import type { RedisChat } from "./chat-redis.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
+import { releaseHeapHeadroom } from "./heap-setting.js";
 import { listen } from "./listen.js";
 import { answerClientError, pageHandler } from "./page-server.js";
 import { PublishFailureLog } from "./publish-failure-log.js";
@@ -108,6 +109,8 @@ async function run(argv: string[]): Promise<number> {
     if (!quiet) process.stdout.write(`${timestamp()}  ${who}${line}\n`);
   };
   if (worker === null && flags.workers > 1) {
+    // The primary moves no messages: V8's own heap rule suits it (heap-setting.ts).
+    releaseHeapHeadroom();
     // The files are read here too, so that a wrong path is one error rather than one per worker.
     if (certFile !== undefined && keyFile !== undefined) readTlsPair(certFile, keyFile);
     return runPrimary({
