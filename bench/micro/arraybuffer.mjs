@@ -5,21 +5,21 @@
 //
 //   node bench/micro/arraybuffer.mjs                    — ns per message for 32 B and 1 KiB, and the CPU
 //                                                         time of the main thread and of the others
-//   node bench/micro/arraybuffer.mjs --sweep-in-pause   — the same with sockjet/heap's
-//                                                         sweepArrayBuffersInPause() (dist/, npm run build)
-//   taskset -c 0 node bench/micro/arraybuffer.mjs       — all threads on one CPU: V8's sweeping thread then
-//                                                         frees on the allocating core, and it costs no more
+//   node bench/micro/arraybuffer.mjs --sweep-in-pause   — the same with V8 freeing dead ArrayBuffers in the
+//                                                         GC pause (--no-concurrent-array-buffer-sweeping)
+//   taskset -c 0 node bench/micro/arraybuffer.mjs       — all threads on one CPU
+// On 2 free cores V8's background sweeping made each buffer 2.5x as costly (glibc's malloc served from
+// memory freed on the other core); docs/ARCHITECTURE.md ("Many small ArrayBuffers and V8's sweeping thread")
+// says why sockjet does not turn it off.
 import { readdirSync, readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 
 const ROUNDS = 3;
 const N = 2_000_000;
 const read = Buffer.allocUnsafe(64 * 1024).fill(7);
 let sink = 0;
 
-if (process.argv.includes("--sweep-in-pause")) {
-  const { sweepArrayBuffersInPause } = await import("../../dist/heap/index.js");
-  sweepArrayBuffersInPause();
-}
+if (process.argv.includes("--sweep-in-pause")) setFlagsFromString("--no-concurrent-array-buffer-sweeping");
 
 /** CPU ms of this process's main thread and of its other threads (V8's and libuv's), from /proc. */
 function threadCpuMs() {

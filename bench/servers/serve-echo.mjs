@@ -9,10 +9,10 @@ const port = process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? "0";
 let serve;
 try {
   ({ serve } = await import("../../dist/cli/serve.js"));
-  // What dist/cli/main.js does first for every command, its environment variables included (src/heap/
+  // What dist/cli/main.js does first for every command, SOCKJET_HEAP_HEADROOM included (src/heap/index.ts
   // says why).
-  const { applyHeapSettings } = await import("../../dist/cli/heap-setting.js");
-  const problem = applyHeapSettings();
+  const { applyHeapHeadroom } = await import("../../dist/cli/heap-setting.js");
+  const problem = applyHeapHeadroom();
   if (problem !== null) throw new Error(problem);
 } catch (error) {
   console.error(`ERROR ${error instanceof Error ? error.message : String(error)}`);

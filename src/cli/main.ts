@@ -4,7 +4,7 @@ import { UsageError } from "./args.js";
 import { bench } from "./bench.js";
 import type { Command } from "./command.js";
 import { connect } from "./connect.js";
-import { ARRAYBUFFER_SWEEPING_ENV, applyHeapSettings, HEAP_HEADROOM_ENV } from "./heap-setting.js";
+import { applyHeapHeadroom, HEAP_HEADROOM_ENV } from "./heap-setting.js";
 import { serve } from "./serve.js";
 import { errorMessage } from "./terminal.js";
 
@@ -35,18 +35,14 @@ Options:
   -v, --version  show the version
 
 Environment:
-  ${HEAP_HEADROOM_ENV}=BYTES
-      heap room kept above the live heap before a full collection (default 64 MiB,
-      for large messages on Node 20); 0: V8's own rule
-  ${ARRAYBUFFER_SWEEPING_ENV}=pause|concurrent
-      where V8 frees dead ArrayBuffers: in the collector's pause on the main thread
-      (default; less CPU for many small messages) or on a background thread (V8's own)
+  ${HEAP_HEADROOM_ENV}=BYTES  heap room kept above the live heap before a full collection
+                               (default 64 MiB, for large messages on Node 20); 0: V8's own rule
 
 Start with:  sockjet serve   then open http://localhost:8080/`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const heapProblem = applyHeapSettings();
+  const heapProblem = applyHeapHeadroom();
   if (heapProblem !== null) {
     process.stderr.write(`sockjet: ${heapProblem}\n`);
     return 2;

@@ -3,13 +3,7 @@ import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { isMainThread } from "node:worker_threads";
 import { commandLineGrowingPercent, growingPercentFor } from "./growing-percent.js";
 
-export { sweepArrayBuffersInPause } from "./array-buffer-sweeping.js";
-
-// sockjet/heap: V8 settings for processes that move many messages, each opt-in and process-wide:
-// keepHeapHeadroom() (here) for large binary messages on Node 20, and sweepArrayBuffersInPause()
-// (array-buffer-sweeping.ts) for many small ArrayBuffers on a machine with more than one core.
-//
-// keepHeapHeadroom():
+// sockjet/heap: keepHeapHeadroom(), for processes that move large binary messages on Node 20.
 //
 // Why: V8 (11, Node 20) counts the ArrayBuffer memory allocated since the last Mark-Compact against the old
 // generation's limit, and scavenges only every 32 MB of young ArrayBuffer memory. The limit it sets after a

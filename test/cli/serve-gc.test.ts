@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { compileLoadgen, which } from "../../bench/lib.js";
-import { WebSocket } from "../../src/index.js";
 import { echoThrough } from "./echo-through.js";
 import { Cli, killAll, serve } from "./helpers.js";
 
@@ -54,34 +53,6 @@ describe("sockjet serve: large messages and V8's heap limit", () => {
         /SOCKJET_HEAP_HEADROOM must be a number of bytes from 1048576 \(1 MiB\).*or 0/,
       );
       assert.equal(cli.stdout, "");
-    }
-  });
-});
-
-describe("sockjet: SOCKJET_ARRAYBUFFER_SWEEPING", () => {
-  it("refuses a value other than pause or concurrent, and says which it takes", async () => {
-    for (const value of ["off", "PAUSE", "1"]) {
-      const cli = new Cli(["serve", "--port", "0"], { SOCKJET_ARRAYBUFFER_SWEEPING: value });
-      const exit = await cli.exit();
-      assert.equal(exit.code, 2, value);
-      assert.match(cli.stderr, /SOCKJET_ARRAYBUFFER_SWEEPING must be "pause" .* or "concurrent"/);
-      assert.equal(cli.stdout, "");
-    }
-  });
-
-  it("accepts pause and concurrent: serve starts and echoes", { timeout: 30_000 }, async () => {
-    for (const value of ["pause", "concurrent"]) {
-      const served = await serve(["--quiet"], [], { SOCKJET_ARRAYBUFFER_SWEEPING: value });
-      const socket = new WebSocket(served.ws);
-      const echoed = new Promise<string>((resolve, reject) => {
-        socket.onopen = () => socket.send(`hello with ${value}`);
-        socket.onmessage = (event) => resolve(String(event.data));
-        socket.onerror = () => reject(new Error(`the echo failed with ${value}`));
-      });
-      assert.equal(await echoed, `hello with ${value}`);
-      socket.close();
-      served.cli.kill("SIGTERM");
-      await served.cli.exit();
     }
   });
 });

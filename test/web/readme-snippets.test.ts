@@ -33,7 +33,6 @@ class Made {
   reconnecting: sockjetReconnecting.ReconnectingWebSocket[] = [];
   resumable: sockjetResume.ResumableWebSocket[] = [];
   headroomCalls: { args: Parameters<typeof sockjetHeap.keepHeapHeadroom>; stop: () => void }[] = [];
-  sweepingStops: (() => void)[] = [];
   logs: unknown[][] = [];
 
   modules(): Record<string, unknown> {
@@ -78,11 +77,6 @@ class Made {
         keepHeapHeadroom: (...args: Parameters<typeof sockjetHeap.keepHeapHeadroom>) => {
           const stop = sockjetHeap.keepHeapHeadroom(...args);
           made.headroomCalls.push({ args, stop });
-          return stop;
-        },
-        sweepArrayBuffersInPause: () => {
-          const stop = sockjetHeap.sweepArrayBuffersInPause();
-          made.sweepingStops.push(stop);
           return stop;
         },
       },
@@ -281,14 +275,6 @@ const checks: Record<string, Check[]> = {
       assert.deepEqual(args, []);
       t.after(stop);
       assert.equal(typeof stop, "function");
-    },
-  ],
-  "Many small `ArrayBuffer`s on more than one core": [
-    async (snippet, made, t) => {
-      await runSnippet(snippet.code, made.modules(), made.console);
-      // Called once, as the block says; its stop function gives V8 its own rule back after the test.
-      assert.equal(made.sweepingStops.length, 1);
-      t.after(made.sweepingStops[0]);
     },
   ],
   "Reconnecting client": [
