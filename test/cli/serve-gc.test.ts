@@ -70,7 +70,7 @@ function largestHeapMb(traceGc: string, pid: number): number {
 
 describe("sockjet serve --workers: the primary", () => {
   const gccMissing = which("gcc") ? false : "gcc not found on PATH: the load generator cannot be built";
-  it("keeps V8's own heap rule: it hands connections over and moves no messages", {
+  it("keeps V8's own heap rule: it hands connections over and moves no large messages", {
     timeout: 90_000,
     skip: gccMissing,
   }, async (t) => {
