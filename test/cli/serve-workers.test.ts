@@ -114,6 +114,11 @@ describe("sockjet serve --workers", () => {
       await openOn(served, 1, "/chat?name=x", "chat"),
       await openOn(served, 2, "/chat?name=y", "chat"),
     ];
+    // openOn's probes are closed on our side; a worker counts one until its socket has closed too (its
+    // "close" line), so SIGTERM waits for that, or a loaded machine sees "closing 3".
+    const openLines = () => served.cli.stdout.split("\n").filter((l) => /\] {2}open {3}/.test(l)).length;
+    const closeLines = () => served.cli.stdout.split("\n").filter((l) => /\] {2}close {2}/.test(l)).length;
+    await until(() => openLines() - closeLines() === clients.length, "the probes' close lines");
     served.cli.kill("SIGTERM");
     const closes = await Promise.all(clients.map((c) => c.closed));
     assert.deepEqual(
