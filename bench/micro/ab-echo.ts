@@ -2,8 +2,12 @@
 // noisy machine. Each contender is a `node` script path (plus arguments) that prints "LISTENING <port>",
 // e.g. the sockjet echo of this tree and of a build of another commit:
 //
-//   node --import tsx bench/micro/ab-echo.ts --size=64k --reps=3 --seconds=3 [--text] \
+//   node --import tsx bench/micro/ab-echo.ts --size=64k --reps=3 --seconds=3 [--text] [--no-pin] \
 //     bench/servers/sockjet-echo.mjs /tmp/base/bench/servers/sockjet-echo.mjs bench/servers/ws-echo.mjs
+//
+// A contender with arguments is one quoted argument: "bench/servers/sockjet-echo.mjs --arraybuffer".
+// --no-pin: neither the server nor the load generator is pinned to a CPU (a server's own threads, such as
+// V8's, then run on other cores, as they do in production).
 //
 // Prints each run's msg/s, server CPU (and per message) and others' CPU (contended runs are flagged), then
 // the medians.
@@ -40,15 +44,18 @@ const conns = Number(option("conns", "64"));
 const text = process.argv.includes("--text");
 const scripts = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 if (scripts.length === 0) throw new Error("give the echo server scripts to compare");
-const pinning = choosePinning();
+const pinning = process.argv.includes("--no-pin") ? { note: "not pinned: --no-pin" } : choosePinning();
 const loadgen = compileLoadgen();
 const rates = scripts.map((): number[] => []);
 // Server CPU µs per echoed message: less disturbed than msg/s by other work on the machine.
 const costs = scripts.map((): number[] => []);
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, script] of scripts.entries()) {
-    const isRaw = script.endsWith("raw-echo.mjs");
-    const server = await startListening(script, process.execPath, [script, "0"], { cpu: pinning.server });
+    const [path, ...args] = script.split(" ").filter((part) => part !== "");
+    const isRaw = path.endsWith("raw-echo.mjs");
+    const server = await startListening(script, process.execPath, [path, ...args, "0"], {
+      cpu: pinning.server,
+    });
     const faultsBefore = minorFaults(server.pid);
     const run = await runLoadgen(
       loadgen,

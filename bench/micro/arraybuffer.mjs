@@ -11,7 +11,7 @@
 // On 2 free cores V8's background sweeping made each buffer 2.5x as costly (glibc's malloc served from
 // memory freed on the other core); docs/ARCHITECTURE.md ("Many small ArrayBuffers and V8's sweeping thread")
 // says why sockjet does not turn it off.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 
 const ROUNDS = 3;
@@ -21,8 +21,10 @@ let sink = 0;
 
 if (process.argv.includes("--sweep-in-pause")) setFlagsFromString("--no-concurrent-array-buffer-sweeping");
 
-/** CPU ms of this process's main thread and of its other threads (V8's and libuv's), from /proc. */
+/** CPU ms of this process's main thread and of its other threads (V8's and libuv's), from Linux's /proc; null
+ * elsewhere. */
 function threadCpuMs() {
+  if (!existsSync("/proc/self/task")) return null;
   const tick = 10; // USER_HZ is 100 on Linux
   let main = 0;
   let others = 0;
@@ -63,9 +65,12 @@ for (const size of [32, 1024]) {
     }
     const cpuAfter = threadCpuMs();
     times.sort((a, b) => a - b);
+    const cpu =
+      cpuBefore === null
+        ? ""
+        : `; CPU ms: main thread ${cpuAfter.main - cpuBefore.main}, other threads ${cpuAfter.others - cpuBefore.others}`;
     console.log(
-      `${String(size).padStart(5)} B  ${fn.name.padEnd(12)} ${times[1].toFixed(0).padStart(5)} ns per message;` +
-        ` CPU ms: main thread ${cpuAfter.main - cpuBefore.main}, other threads ${cpuAfter.others - cpuBefore.others}`,
+      `${String(size).padStart(5)} B  ${fn.name.padEnd(12)} ${times[1].toFixed(0).padStart(5)} ns per message${cpu}`,
     );
   }
 }

@@ -26,10 +26,10 @@ export function applyHeapHeadroom(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 /**
- * Gives the heap back to V8's own rule in a process that moves no large messages: the primary of
- * `serve --workers`, which hands connections over and relays the chat's short lines (the headroom is per
- * process: an outside review measured 375-432 MB in all for two workers and their primary, against 315-347
- * without it).
+ * Gives the heap back to V8's own rule in a process that moves no binary messages: the primary of
+ * `serve --workers`, which hands connections over and relays the chat's lines and replays as strings over IPC
+ * (the headroom is per process: an outside review measured 375-432 MB in all for two workers and their
+ * primary, against 315-347 without it).
  */
 export function releaseHeapHeadroom(): void {
   stopHeadroom();

@@ -109,8 +109,8 @@ async function run(argv: string[]): Promise<number> {
     if (!quiet) process.stdout.write(`${timestamp()}  ${who}${line}\n`);
   };
   if (worker === null && flags.workers > 1) {
-    // The primary moves no large messages (it hands connections over and relays the chat's short lines over
-    // IPC): V8's own heap rule suits it (heap-setting.ts).
+    // The primary moves no binary messages (it hands connections over and relays the chat's lines and
+    // replays as strings over IPC): V8's own heap rule suits it (heap-setting.ts).
     releaseHeapHeadroom();
     // The files are read here too, so that a wrong path is one error rather than one per worker.
     if (certFile !== undefined && keyFile !== undefined) readTlsPair(certFile, keyFile);

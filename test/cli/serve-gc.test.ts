@@ -59,7 +59,8 @@ describe("sockjet serve: large messages and V8's heap limit", () => {
 
 /**
  * Process `pid`'s Mark-Compacts started by V8's heap limit, from its --trace-gc lines ("[pid:…") in
- * `traceGc`: not those of its memory reducer ("Mark-Compact (reduce)"), which come when the process idles.
+ * `traceGc`: not those of a memory reducer ("Mark-Compact (reduce)"), which come when a heap idles. Under
+ * tsx the process has a second heap, its loader thread's, whose lines carry the same pid.
  */
 function limitMarkCompacts(traceGc: string, pid: number): number {
   return traceGc.split("\n").filter((line) => line.startsWith(`[${pid}:`) && /Mark-Compact \d/.test(line))
@@ -67,10 +68,15 @@ function limitMarkCompacts(traceGc: string, pid: number): number {
 }
 
 describe("sockjet serve --workers: the primary", () => {
-  const gccMissing = which("gcc") ? false : "gcc not found on PATH: the load generator cannot be built";
-  it("keeps V8's own heap rule: it hands connections over and moves no large messages", {
+  // V8 11's (Node 20's) collections were counted; other versions' heuristics may differ.
+  const skip = !which("gcc")
+    ? "gcc not found on PATH: the load generator cannot be built"
+    : process.versions.v8.startsWith("11.")
+      ? false
+      : `measured on V8 11; this is ${process.versions.v8}`;
+  it("keeps V8's own heap rule: it hands connections over and moves no binary messages", {
     timeout: 90_000,
-    skip: gccMissing,
+    skip,
   }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "sockjet-primary-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,16 +88,20 @@ describe("sockjet serve --workers: the primary", () => {
     try {
       const startup = served.cli.stdout.length;
       // 24,000 connections handed over in 12 rounds (most then refused by serve's 100 per address): the
-      // primary's garbage. Measured under V8's rule: 5 Mark-Compacts at its heap limit (12-33 MB of heap);
-      // with the headroom kept, 1 (12 MB, the first after startup), the others only V8's memory reducer's
-      // when the process idled between rounds, and the heap grew to 74 MB.
+      // primary's garbage. Measured under V8's rule: 4-5 Mark-Compacts at its heap limit (3 with the CPU
+      // starved by busy loops, as marking then ends late); with the headroom kept, always 1 (at 12 MB, just
+      // after startup), and the heap grew to 74 MB.
       for (let round = 0; round < 12; round++) {
         await promisify(execFile)(loadgen, ["-p", String(served.port), "-c", "2000", "-I", "1", "-q"], {
           timeout: 30_000,
-        }).catch(() => {}); // refused connections make it exit non-zero
+        }).catch((error: { code?: unknown; killed?: boolean }) => {
+          // Refused connections (serve's 429) make it exit with 3, "some connections failed"; a timeout or
+          // any other failure is the test's.
+          if (error.code !== 3 || error.killed === true) throw error;
+        });
       }
       const markCompacts = limitMarkCompacts(served.cli.stdout.slice(startup), served.cli.process.pid ?? 0);
-      assert.ok(markCompacts >= 3, `the primary ran ${markCompacts} Mark-Compacts at V8's heap limit`);
+      assert.ok(markCompacts >= 2, `the primary ran ${markCompacts} Mark-Compacts at V8's heap limit`);
     } finally {
       served.cli.kill("SIGTERM");
       await served.cli.exit();
