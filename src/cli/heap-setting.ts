@@ -11,11 +11,8 @@ let stopHeadroom: () => void = () => {};
 /** Applies the headroom the environment asks for; returns a usage message when its value is not one. */
 export function applyHeapHeadroom(env: NodeJS.ProcessEnv = process.env): string | null {
   const raw = env[HEAP_HEADROOM_ENV];
-  if (raw === undefined || raw.trim() === "") {
-    stopHeadroom = keepHeapHeadroom(DEFAULT_HEAP_HEADROOM);
-    return null;
-  }
-  const bytes = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  let bytes = DEFAULT_HEAP_HEADROOM;
+  if (raw !== undefined && raw.trim() !== "") bytes = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (bytes === 0) return null;
   try {
     stopHeadroom = keepHeapHeadroom(bytes);

@@ -16,6 +16,11 @@ import { Cli, killAll, serve } from "./helpers.js";
 
 after(killAll);
 
+// V8 11's (Node 20's) behaviour, which the headroom works around; other versions' heuristics may differ.
+const v8Skip = process.versions.v8.startsWith("11.")
+  ? false
+  : `measured on V8 11; this is ${process.versions.v8}`;
+
 /** Mark-Compacts of `sockjet serve` (run with --trace-gc) while 400 MB of 64 KiB messages go through its echo. */
 async function markCompactsOfServe(env: Record<string, string> = {}): Promise<number> {
   const served = await serve(["--quiet"], ["--trace-gc"], env);
@@ -34,10 +39,6 @@ describe("sockjet serve: large messages and V8's heap limit", () => {
     assert.ok(markCompacts <= 8, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
   });
 
-  // V8 11's (Node 20's) behaviour, which the headroom works around; other versions' heuristics may differ.
-  const v8Skip = process.versions.v8.startsWith("11.")
-    ? false
-    : `measured on V8 11; this is ${process.versions.v8}`;
   it("leaves V8's own rule with SOCKJET_HEAP_HEADROOM=0", { timeout: 60_000, skip: v8Skip }, async () => {
     const markCompacts = await markCompactsOfServe({ SOCKJET_HEAP_HEADROOM: "0" });
     assert.ok(markCompacts >= 20, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
@@ -68,12 +69,7 @@ function limitMarkCompacts(traceGc: string, pid: number): number {
 }
 
 describe("sockjet serve --workers: the primary", () => {
-  // V8 11's (Node 20's) collections were counted; other versions' heuristics may differ.
-  const skip = !which("gcc")
-    ? "gcc not found on PATH: the load generator cannot be built"
-    : process.versions.v8.startsWith("11.")
-      ? false
-      : `measured on V8 11; this is ${process.versions.v8}`;
+  const skip = which("gcc") ? v8Skip : "gcc not found on PATH: the load generator cannot be built";
   it("keeps V8's own heap rule: it hands connections over and moves no binary messages", {
     timeout: 90_000,
     skip,
