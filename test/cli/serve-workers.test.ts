@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { after, describe, test } from "node:test";
 import { Cli, killAll, ROOT, run, type Served, serve } from "./helpers.js";
-import { openOn, said, until, welcome } from "./workers-helpers.js";
+import { openOn, said, until, untilOpenConnections, welcome } from "./workers-helpers.js";
 
 // `sockjet serve --workers N`: N node:cluster workers on one port. Each connection's 101 names the worker
 // that took it (X-Sockjet-Worker: "<slot>; pid=<pid>"), so the tests put clients on known workers. The
@@ -114,11 +114,7 @@ describe("sockjet serve --workers", () => {
       await openOn(served, 1, "/chat?name=x", "chat"),
       await openOn(served, 2, "/chat?name=y", "chat"),
     ];
-    // openOn's probes are closed on our side; a worker counts one until its socket has closed too (its
-    // "close" line), so SIGTERM waits for that, or a loaded machine sees "closing 3".
-    const openLines = () => served.cli.stdout.split("\n").filter((l) => /\] {2}open {3}/.test(l)).length;
-    const closeLines = () => served.cli.stdout.split("\n").filter((l) => /\] {2}close {2}/.test(l)).length;
-    await until(() => openLines() - closeLines() === clients.length, "the probes' close lines");
+    await untilOpenConnections(() => served.cli.stdout, clients.length);
     served.cli.kill("SIGTERM");
     const closes = await Promise.all(clients.map((c) => c.closed));
     assert.deepEqual(
@@ -154,6 +150,7 @@ describe("sockjet serve --workers", () => {
       const port = Number(/echo\s+ws:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)?.[1]);
       const served = { port, ws: `ws://127.0.0.1:${port}` } as Served;
       const clients = [await openOn(served, 1, "/"), await openOn(served, 2, "/")];
+      await untilOpenConnections(() => stdout, clients.length);
       process.kill(-(child.pid ?? 0), "SIGINT");
       const closes = await Promise.all(clients.map((c) => c.closed));
       assert.deepEqual(

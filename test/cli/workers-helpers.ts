@@ -62,6 +62,19 @@ export async function openOn(served: Served, slot: number, path: string, protoco
   throw new Error(`no connection landed on worker ${slot}`);
 }
 
+/**
+ * Waits until a --workers serve's log shows exactly `count` connections open: openOn()'s probes are closed on
+ * our side, and a worker counts one until its own socket has closed too (its "close" line), so a signal sent
+ * sooner can find "closing 3" where 2 were meant (seen on loaded and quiet CI runs alike).
+ */
+export async function untilOpenConnections(stdout: () => string, count: number): Promise<void> {
+  const lines = (pattern: RegExp) =>
+    stdout()
+      .split("\n")
+      .filter((line) => pattern.test(line)).length;
+  await until(() => lines(/\] {2}open {3}/) - lines(/\] {2}close {2}/) === count, "the probes' close lines");
+}
+
 export async function until(condition: () => boolean, label: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
