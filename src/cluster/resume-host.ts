@@ -21,23 +21,6 @@ import { WorkerTopics } from "./worker-topics.js";
 // publisher's included) in position order: the primary handles one IPC message at a time, and each worker's
 // channel is a stream. Workers are forgotten when they disconnect or exit; their sessions stay.
 
-/**
- * Payload bytes past which a read's answer stops (it holds at least one message): a worker's store asks for the
- * rest from the last position (resume-store.ts). A replay that went as one IPC message waited whole in the
- * primary while the channel drained: 300 members of `serve --workers 2` resuming 1,900 lines of 990
- * characters at once took the primary to 721 MB, and 84 reads timed out (81 members reset with a gap); in
- * pages of 64 KiB, 146–169 MB and none (256 KiB pages: 168–185 MB for 100 members, against 113–116).
- */
-export const READ_PAGE_BYTES = 64 * 1024;
-
-/** A read's answer: the messages that fit in READ_PAGE_BYTES, and whether more were left out. */
-class ReadPage {
-  constructor(
-    readonly items: ReadItem[],
-    readonly more: boolean,
-  ) {}
-}
-
 /** Options of a ClusterResumeHost. */
 export interface ClusterResumeHostOptions extends MemoryResumeStoreOptions {
   /** The cluster whose workers to serve. Default: node:cluster. */
@@ -166,12 +149,7 @@ export class ClusterResumeHost {
     if (typeof request.id !== "number") return;
     const { ns, id } = request;
     const answer = (ok: boolean, value?: unknown, error?: string): void => {
-      const reply: ResumeReply = { sockjet: RESUME_TAG, ns, op: "reply", id, ok, value, error };
-      if (value instanceof ReadPage) {
-        reply.value = value.items;
-        if (value.more) reply.more = true;
-      }
-      send(worker, reply);
+      send(worker, { sockjet: RESUME_TAG, ns, op: "reply", id, ok, value, error } satisfies ResumeReply);
     };
     let value: unknown;
     try {
@@ -222,9 +200,19 @@ export class ClusterResumeHost {
       case "read": {
         const { after, limit } = request;
         if (typeof topic !== "string" || typeof after !== "string" || typeof limit !== "number") throw bad;
+        const bytes = this.bytes();
         return store
           .readAfter(topic, after, limit)
-          .then((messages) => (messages === null ? null : this.readPage(messages)));
+          .then((messages) =>
+            messages === null
+              ? null
+              : messages.map(
+                  (m): ReadItem =>
+                    m.publisher === undefined
+                      ? [m.position, encodePayload(m.payload, m.isText, bytes), m.isText]
+                      : [m.position, encodePayload(m.payload, m.isText, bytes), m.isText, m.publisher],
+                ),
+          );
       }
       case "save": {
         const { session, record, ttlMs } = request;
@@ -237,24 +225,6 @@ export class ClusterResumeHost {
       default:
         throw bad;
     }
-  }
-
-  /** The first of `messages` that fit in READ_PAGE_BYTES (at least one), encoded for the channel. */
-  private readPage(messages: StoredMessage[]): ReadPage {
-    const bytes = this.bytes();
-    const items: ReadItem[] = [];
-    let size = 0;
-    for (const m of messages) {
-      size += m.payload.length;
-      if (items.length > 0 && size > READ_PAGE_BYTES) break;
-      const payload = encodePayload(m.payload, m.isText, bytes);
-      items.push(
-        m.publisher === undefined
-          ? [m.position, payload, m.isText]
-          : [m.position, payload, m.isText, m.publisher],
-      );
-    }
-    return new ReadPage(items, items.length < messages.length);
   }
 
   /** Sends appended messages to the workers subscribed to their topics: one IPC message per worker. */

@@ -51,17 +51,6 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** A reply's value, and whether the host left more out (a read cut at its page size: resume-host.ts). */
-interface Answer {
-  value: unknown;
-  more: boolean;
-}
-
-interface PendingRequest {
-  resolve(answer: Answer): void;
-  reject(error: Error): void;
-}
-
 /** The resume store of a cluster's workers, kept by the primary (which must run a ClusterResumeHost). */
 export class ClusterResumeStore implements ResumeStore {
   readonly distributes = true;
@@ -70,7 +59,7 @@ export class ClusterResumeStore implements ResumeStore {
   private readonly bytes = channelCarriesBytes();
   private handler: ((topic: string, message: StoredMessage) => void) | null = null;
   private errorHandler: ((error: Error) => void) | null = null;
-  private readonly pending = new Map<number, PendingRequest>();
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
   /** This turn's appends, not sent yet, and their callers. */
@@ -131,32 +120,14 @@ export class ClusterResumeStore implements ResumeStore {
     await this.request({ op: "unsub", topic });
   }
 
-  /**
-   * The host answers in pages of about READ_PAGE_BYTES (resume-host.ts), so a replay of megabytes is not one
-   * IPC message held whole in the primary: the next page is asked for from the last position, until `limit`
-   * messages or the topic's end. A gap on any page (the host trimmed past our position meanwhile) is a gap.
-   */
   async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
-    const messages: StoredMessage[] = [];
-    let from = after;
-    // Each page holds at least one message, so this ends within `limit` rounds.
-    for (;;) {
-      const { value, more } = await this.exchange({
-        op: "read",
-        topic,
-        after: from,
-        limit: limit - messages.length,
-      });
-      if (value === null) return null;
-      if (!Array.isArray(value) || !value.every(isReadItem))
-        throw new Error("the cluster primary sent a malformed read answer");
-      for (const [position, payload, isText, publisher] of value)
-        messages.push(
-          withPublisher({ position, payload: decodePayload(payload, isText)!, isText }, publisher),
-        );
-      if (!more || value.length === 0 || messages.length >= limit) return messages;
-      from = messages[messages.length - 1].position;
-    }
+    const value = await this.request({ op: "read", topic, after, limit });
+    if (value === null) return null;
+    if (!Array.isArray(value) || !value.every(isReadItem))
+      throw new Error("the cluster primary sent a malformed read answer");
+    return value.map(([position, payload, isText, publisher]) =>
+      withPublisher({ position, payload: decodePayload(payload, isText)!, isText }, publisher),
+    );
   }
 
   async lastPosition(topic: string): Promise<string> {
@@ -210,11 +181,6 @@ export class ClusterResumeStore implements ResumeStore {
   }
 
   private request(body: DistributiveOmit<ResumeRequest, "sockjet" | "ns" | "id">): Promise<unknown> {
-    return this.exchange(body).then((answer) => answer.value);
-  }
-
-  /** Sends a request; settles with the host's reply (its value and `more`). */
-  private exchange(body: DistributiveOmit<ResumeRequest, "sockjet" | "ns" | "id">): Promise<Answer> {
     const unusable = this.unusable();
     if (unusable !== null || process.send === undefined) return Promise.reject(unusable);
     // Appends made before any other request go before it (a subscribe, a read…).
@@ -222,7 +188,7 @@ export class ClusterResumeStore implements ResumeStore {
     const id = this.nextId++;
     const message = { sockjet: RESUME_TAG, ns: this.namespace, id, ...body } as ResumeRequest;
     const send = process.send.bind(process);
-    return new Promise<Answer>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(
@@ -233,9 +199,9 @@ export class ClusterResumeStore implements ResumeStore {
         );
       }, this.timeoutMs);
       this.pending.set(id, {
-        resolve: (answer) => {
+        resolve: (value) => {
           clearTimeout(timer);
-          resolve(answer);
+          resolve(value);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -265,14 +231,13 @@ export class ClusterResumeStore implements ResumeStore {
       id?: unknown;
       ok?: unknown;
       value?: unknown;
-      more?: unknown;
       error?: unknown;
       items?: unknown;
     };
     if (m.op === "reply" && typeof m.id === "number") {
       const pending = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (m.ok === true) pending?.resolve({ value: m.value, more: m.more === true });
+      if (m.ok === true) pending?.resolve(m.value);
       else pending?.reject(new Error(`the cluster primary refused: ${String(m.error)}`));
       return;
     }

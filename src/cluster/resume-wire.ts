@@ -48,8 +48,6 @@ export interface ResumeReply {
   ok: boolean;
   /** append: positions; read: ReadItem[] or null; last: a position; take: a record or null. */
   value?: unknown;
-  /** read: the host stopped at its page size (resume-host.ts), more messages follow the last one. */
-  more?: boolean;
   error?: string;
 }
 

@@ -8,7 +8,7 @@ import type { Cluster, Worker } from "node:cluster";
 import { EventEmitter } from "node:events";
 import { describe, test } from "node:test";
 import { ClusterRelay } from "../../src/cluster/relay.js";
-import { ClusterResumeHost, READ_PAGE_BYTES } from "../../src/cluster/resume-host.js";
+import { ClusterResumeHost } from "../../src/cluster/resume-host.js";
 
 class FakeWorker {
   readonly sent: Record<string, unknown>[] = [];
@@ -23,9 +23,9 @@ class FakeWorker {
   }
 }
 
-function setup(serialization: "json" | "advanced" = "json", maxMessagesPerTopic = 3) {
+function setup(serialization: "json" | "advanced" = "json") {
   const cluster = Object.assign(new EventEmitter(), { isPrimary: true, settings: { serialization } });
-  const host = new ClusterResumeHost({ cluster: cluster as unknown as Cluster, maxMessagesPerTopic });
+  const host = new ClusterResumeHost({ cluster: cluster as unknown as Cluster, maxMessagesPerTopic: 3 });
   let id = 1;
   const request = (worker: FakeWorker, body: Record<string, unknown>, ns = "default") => {
     const sent = { sockjet: "resume", ns, id: id++, ...body };
@@ -169,40 +169,6 @@ describe("ClusterResumeHost", () => {
     assert.equal(host.stats.delivered, 1, "only the first message was delivered (to a)");
     // Its session stays in the primary.
     assert.equal(host.store("one").sessionCount, 1);
-    host.close();
-  });
-
-  test("a read answers in pages of READ_PAGE_BYTES (at least one message each), marked `more` until the last", async () => {
-    const { host, request, reply } = setup("json", 10);
-    const worker = new FakeWorker();
-    // Two fit in a page, a third does not; one alone is over a page; then two small ones.
-    const part = Math.floor(READ_PAGE_BYTES * 0.4);
-    const over = Math.floor(READ_PAGE_BYTES * 1.2);
-    const texts = ["a".repeat(part), "b".repeat(part), "c".repeat(part), "d".repeat(over), "e", "f"];
-    for (const text of texts) host.publish("t", text);
-    const pages: unknown[][] = [];
-    let after = "";
-    let more = true;
-    for (let round = 0; more && round < texts.length; round++) {
-      const id = request(worker, { op: "read", topic: "t", after, limit: 10 });
-      await new Promise((resolve) => setImmediate(resolve));
-      const answer = reply(worker, id);
-      assert.equal(answer?.ok, true);
-      const items = answer?.value as [string, string, boolean][];
-      pages.push(items.map((item) => item[1].slice(0, 1) + item[1].length));
-      more = answer?.more === true;
-      if (!more) assert.equal("more" in (answer ?? {}), false, "the last page carries no `more`");
-      after = items.at(-1)![0];
-    }
-    assert.deepEqual(pages, [[`a${part}`, `b${part}`], [`c${part}`], [`d${over}`], ["e1", "f1"]]);
-    // A read whose messages fit is one page, as before.
-    const small = request(worker, { op: "read", topic: "t", after: "4", limit: 10 });
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(reply(worker, small)?.value, [
-      ["5", "e", true],
-      ["6", "f", true],
-    ]);
-    assert.equal(reply(worker, small)?.more, undefined);
     host.close();
   });
 
