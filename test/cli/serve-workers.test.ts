@@ -114,7 +114,7 @@ describe("sockjet serve --workers", () => {
       await openOn(served, 1, "/chat?name=x", "chat"),
       await openOn(served, 2, "/chat?name=y", "chat"),
     ];
-    await untilOpenConnections(() => served.cli.stdout, clients.length);
+    await untilOpenConnections(served, () => served.cli.stdout, clients.length);
     served.cli.kill("SIGTERM");
     const closes = await Promise.all(clients.map((c) => c.closed));
     assert.deepEqual(
@@ -150,7 +150,7 @@ describe("sockjet serve --workers", () => {
       const port = Number(/echo\s+ws:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)?.[1]);
       const served = { port, ws: `ws://127.0.0.1:${port}` } as Served;
       const clients = [await openOn(served, 1, "/"), await openOn(served, 2, "/")];
-      await untilOpenConnections(() => stdout, clients.length);
+      await untilOpenConnections(served, () => stdout, clients.length);
       process.kill(-(child.pid ?? 0), "SIGINT");
       const closes = await Promise.all(clients.map((c) => c.closed));
       assert.deepEqual(

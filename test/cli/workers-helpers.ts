@@ -18,7 +18,11 @@ export interface Client {
   closed: Promise<{ code: number; reason: string }>;
 }
 
+/** Connections open() has made to each serve (the probes of openOn included). */
+const opened = new WeakMap<Served, number>();
+
 export async function open(served: Served, path: string, protocol?: string): Promise<Client> {
+  opened.set(served, (opened.get(served) ?? 0) + 1);
   const socket = new WebSocket(`${served.ws}${path}`, protocol === undefined ? [] : [protocol]);
   let header = "";
   socket.on("upgrade", (response) => (header = String(response.headers["x-sockjet-worker"] ?? "")));
@@ -63,16 +67,26 @@ export async function openOn(served: Served, slot: number, path: string, protoco
 }
 
 /**
- * Waits until a --workers serve's log shows exactly `count` connections open: openOn()'s probes are closed on
- * our side, and a worker counts one until its own socket has closed too (its "close" line), so a signal sent
- * sooner can find "closing 3" where 2 were meant (seen on loaded and quiet CI runs alike).
+ * Waits until a --workers serve's log shows every connection open() made to it opened, and all but `count`
+ * closed: openOn()'s probes are closed on our side, and a worker counts one until its own socket has closed too
+ * (its "close" line), so a signal sent sooner can find "closing 3" where 2 were meant (seen on loaded and quiet
+ * CI runs alike). Both totals, not their difference: the workers' lines interleave, and "opens − closes" once
+ * read right while a client's open line was still on its way and a probe's close line too.
  */
-export async function untilOpenConnections(stdout: () => string, count: number): Promise<void> {
+export async function untilOpenConnections(
+  served: Served,
+  stdout: () => string,
+  count: number,
+): Promise<void> {
+  const total = opened.get(served) ?? 0;
   const lines = (pattern: RegExp) =>
     stdout()
       .split("\n")
       .filter((line) => pattern.test(line)).length;
-  await until(() => lines(/\] {2}open {3}/) - lines(/\] {2}close {2}/) === count, "the probes' close lines");
+  await until(
+    () => lines(/\] {2}open {3}/) === total && lines(/\] {2}close {2}/) === total - count,
+    `${total} open lines and ${total - count} close lines`,
+  );
 }
 
 export async function until(condition: () => boolean, label: string, ms = 10_000): Promise<void> {
