@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CloseCode } from "../protocol/constants.js";
-import { closeWithStatus, deliverPublished, type WebSocket } from "../web/websocket.js";
+import { closeWithStatus, connectionOf, deliverPublished, type WebSocket } from "../web/websocket.js";
 import {
   comparePositions,
   type ResumeStore,
@@ -56,6 +56,14 @@ export class ResumeSession implements TopicReceiver {
    * deliver live, after the replay, a message the replay carried already (its append settled late).
    */
   private replayedTo: Map<string, string> | null = null;
+  /**
+   * topic → its live messages held until the store has given the topic's start position (async
+   * lastPosition); null when no start is awaited. Delivered before the start is known, a message the store
+   * then puts before the start would be one the client may hold while the session starts after it: a resume
+   * from there would be raised to the start, and the messages between never replayed (docs/resume.md).
+   */
+  private starting: Map<string, PositionedMessage[]> | null = null;
+  private startingBytes = 0;
   private readonly host: SessionHost;
   /** The store's answers still awaited for subscriptions' start positions (async lastPosition). */
   private readonly pending = new Set<Promise<void>>();
@@ -99,10 +107,20 @@ export class ResumeSession implements TopicReceiver {
   // ---- TopicReceiver -----------------------------------------------------------------------------------
 
   get replaying(): boolean {
-    return this.held !== null || this.replayedTo !== null;
+    return this.held !== null || this.replayedTo !== null || this.starting !== null;
   }
 
   receive(topic: string, message: PositionedMessage): boolean {
+    const waiting = this.starting?.get(topic);
+    if (waiting !== undefined) {
+      // Bounded as a replay's hold is (a store slow to answer): past it 1013, and the client resumes.
+      const size = message.plain.payload.length;
+      this.startingBytes += size;
+      const limit = connectionOf(this.socket)?.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
+      if (this.startingBytes > limit && this.startingBytes > size) return this.dropped();
+      waiting.push(message);
+      return true;
+    }
     const held = this.held?.get(topic);
     if (held !== undefined) {
       // Bounded as a send buffer is: a client too slow for its replay and the live messages behind it
@@ -122,8 +140,7 @@ export class ResumeSession implements TopicReceiver {
         this.replayedTo.delete(topic);
         if (this.replayedTo.size === 0) {
           this.replayedTo = null;
-          // Other topics' replays still running: the fast path would pass their held lists and seams.
-          if (this.held === null) this.host.caughtUp(this);
+          this.maybeCaughtUp();
         }
       }
     }
@@ -166,17 +183,51 @@ export class ResumeSession implements TopicReceiver {
       return;
     }
     this.topics.set(topic, PENDING);
+    const waiting: PositionedMessage[] = [];
+    this.starting ??= new Map();
+    this.starting.set(topic, waiting);
     const settled = position.then(
-      (known) => {
-        if (this.topics.get(topic) !== PENDING) return;
-        this.topics.set(topic, known);
-        this.host.changed(this);
-      },
-      // Unknown: the topic is left out of the record (a resume would not restore it).
-      () => {},
+      (known) => this.started(topic, waiting, known),
+      // Unknown: the topic is left out of the record (a resume would not restore it); it goes on live.
+      () => this.started(topic, waiting, null),
     );
     this.pending.add(settled);
     settled.finally(() => this.pending.delete(settled));
+  }
+
+  /**
+   * The store has given `topic`'s start position (null: it failed to): the messages held meanwhile that come
+   * after it are written, those at or before it are not (nor, later, live ones: see replayedTo), and the topic
+   * goes live.
+   */
+  private started(topic: string, waiting: PositionedMessage[], known: string | null): void {
+    // Unsubscribed meanwhile (and maybe subscribed again: that subscription has its own list).
+    if (this.starting?.get(topic) !== waiting) return;
+    this.starting.delete(topic);
+    if (this.starting.size === 0) this.starting = null;
+    this.startingBytes -= payloadBytes(waiting);
+    let last = known ?? "";
+    if (known !== null) {
+      this.topics.set(topic, known);
+      this.host.changed(this);
+    }
+    for (const message of waiting) {
+      if (known !== null && comparePositions(message.position, known) <= 0) continue;
+      if (this.socket.readyState !== 1 || !this.receive(topic, message)) break;
+      last = message.position;
+    }
+    // An async store may hand over live, after its answer, a message appended before it (the cluster's
+    // store hands messages over a turn after its replies): before the start, it is not the client's.
+    if (known !== null && last !== "") {
+      this.replayedTo ??= new Map();
+      this.replayedTo.set(topic, last);
+    }
+    this.maybeCaughtUp();
+  }
+
+  /** No replay, seam or start awaited any more: the registry gives it the shared envelopes as they are. */
+  private maybeCaughtUp(): void {
+    if (!this.replaying) this.host.caughtUp(this);
   }
 
   /** Resolves once every topic's start position is known (or known to be unknown): record() is complete. */
@@ -193,10 +244,14 @@ export class ResumeSession implements TopicReceiver {
       this.heldBytes -= payloadBytes(held);
       this.held!.delete(topic);
     }
-    if (this.replayedTo?.delete(topic) && this.replayedTo.size === 0) {
-      this.replayedTo = null;
-      if (this.held === null) this.host.caughtUp(this);
+    const waiting = this.starting?.get(topic);
+    if (waiting !== undefined) {
+      this.startingBytes -= payloadBytes(waiting);
+      this.starting!.delete(topic);
+      if (this.starting!.size === 0) this.starting = null;
     }
+    if (this.replayedTo?.delete(topic) && this.replayedTo.size === 0) this.replayedTo = null;
+    this.maybeCaughtUp();
     // The client forgets its position of the topic: its resume hello holds only the topics it follows.
     this.sendControl({ type: "unsubscribed", topic });
     this.host.changed(this);
@@ -270,7 +325,7 @@ export class ResumeSession implements TopicReceiver {
       this.held = null;
       this.heldBytes = 0;
     }
-    if (this.replayedTo === null) this.host.caughtUp(this);
+    this.maybeCaughtUp();
     return written;
   }
 

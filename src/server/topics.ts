@@ -89,7 +89,10 @@ export class TopicRegistry {
     }
     topics.add(topic);
     const receiver = this.receivers.size === 0 ? undefined : this.receivers.get(socket);
-    const opened = !this.subscribers.has(topic) && !this.receiverSubscribers.has(topic);
+    // The store or adapter is told first: a resumable session's subscribed() then asks the store where the
+    // topic stands, and a store that answers requests in order (the cluster's) answers after the topic is
+    // handed over, so that nothing appended after that position misses this process.
+    if (!this.subscribers.has(topic) && !this.receiverSubscribers.has(topic)) this.events.topicOpened(topic);
     if (receiver === undefined) {
       let members = this.subscribers.get(topic);
       if (members === undefined) this.subscribers.set(topic, (members = new Set()));
@@ -99,10 +102,10 @@ export class TopicRegistry {
       if (receivers === undefined)
         this.receiverSubscribers.set(topic, (receivers = new TopicReceivers(this.nextTopicId++)));
       receivers.members.set(socket, receiver);
-      if (!receiver.replaying) receivers.live.add(socket);
+      // Told first: a subscription whose start the store has yet to give holds its messages (replaying).
       receiver.subscribed(topic, receivers.id);
+      if (!receiver.replaying) receivers.live.add(socket);
     }
-    if (opened) this.events.topicOpened(topic);
     return true;
   }
 

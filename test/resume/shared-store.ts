@@ -21,7 +21,7 @@ export class SharedStoreView implements ResumeStore {
   readonly topics = new Set<string>();
   private handler: (topic: string, message: StoredMessage) => void = () => {};
 
-  constructor(private readonly shared: SharedStore) {}
+  constructor(protected readonly shared: SharedStore) {}
 
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     await Promise.resolve();
