@@ -9,12 +9,14 @@ const MIN_REPLAY_MESSAGES = 100_000;
 
 /**
  * A resume's replay (docs/resume.md): every topic's messages after its position (`from`: topic → position),
- * read from the store page by page, or null if the store lacks some of them (a gap).
+ * read from the store page by page, or null if the store lacks some of them (a gap) or the reading stopped
+ * being `wanted` (the connection closed: its client resumes again, from what it got).
  */
 export async function readReplays(
   store: ResumeStore,
   from: Map<string, string>,
   pageSize: number,
+  wanted: () => boolean,
 ): Promise<Map<string, StoredMessage[]> | null> {
   const pages = Math.max(MAX_REPLAY_PAGES, Math.ceil(MIN_REPLAY_MESSAGES / pageSize));
   const entries = await Promise.all(
@@ -22,6 +24,7 @@ export async function readReplays(
       const messages: StoredMessage[] = [];
       let after = position;
       for (let page = 0; page < pages; page++) {
+        if (!wanted()) return null;
         const read = await store.readAfter(topic, after, pageSize);
         if (read === null) return null;
         messages.push(...read);

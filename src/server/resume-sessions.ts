@@ -384,7 +384,12 @@ export class ResumeSessions implements SessionHost {
       // A distributing store must hand over the topics before the replay is read: what is appended after
       // the read then comes live (and is held), never in neither.
       if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
-      replays = await readReplays(this.store, session.topics, this.settings.maxMessagesPerTopic);
+      replays = await readReplays(
+        this.store,
+        session.topics,
+        this.settings.maxMessagesPerTopic,
+        () => socket.readyState === 1,
+      );
     } catch (error) {
       this.report(
         new PubSubError(
