@@ -107,6 +107,10 @@ export class LocalFallbackStore implements ResumeStore {
     return this.inner.takeSession(id);
   }
 
+  putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.inner.putBackSession?.(id, record, ttlMs) ?? Promise.resolve();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -214,10 +214,12 @@ export class ClusterResumeHost {
                 ),
           );
       }
-      case "save": {
+      case "save":
+      case "putback": {
         const { session, record, ttlMs } = request;
         if (typeof session !== "string" || !isSessionRecord(record) || typeof ttlMs !== "number") throw bad;
-        return store.saveSession(session, record, ttlMs);
+        if (request.op === "save") return store.saveSession(session, record, ttlMs);
+        return store.putBackSession?.(session, record, ttlMs);
       }
       case "take":
         if (typeof request.session !== "string") throw bad;

@@ -140,6 +140,10 @@ export class ClusterResumeStore implements ResumeStore {
     await this.request({ op: "save", session: id, record, ttlMs });
   }
 
+  async putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.request({ op: "putback", session: id, record, ttlMs });
+  }
+
   async takeSession(id: string): Promise<SessionRecord | undefined> {
     const value = await this.request({ op: "take", session: id });
     if (value === null || value === undefined) return undefined;

@@ -35,7 +35,7 @@ export type ResumeRequest = { sockjet: typeof RESUME_TAG; ns: string; id: number
   | { op: "append"; items: AppendItem[] }
   | { op: "sub" | "unsub" | "last"; topic: string }
   | { op: "read"; topic: string; after: string; limit: number }
-  | { op: "save"; session: string; record: SessionRecord; ttlMs: number }
+  | { op: "save" | "putback"; session: string; record: SessionRecord; ttlMs: number }
   | { op: "take"; session: string }
 );
 
@@ -105,6 +105,7 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
     typeof record.expiresAt === "number" &&
     typeof record.topics === "object" &&
     record.topics !== null &&
-    Object.values(record.topics).every((position) => typeof position === "string")
+    Object.values(record.topics).every((position) => typeof position === "string") &&
+    (record.successor === undefined || typeof record.successor === "string")
   );
 }

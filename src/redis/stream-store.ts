@@ -274,7 +274,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       [String(this.takenSessionTtlMs)],
       // Timed out (Redis frozen), the caller was told to retry (close 1011): if Redis ran the take late, the
       // record goes back, so the retry resumes instead of finding the session used up.
-      (late) => this.putBack(id, late),
+      (late) => this.putBackLate(id, late),
     )) as Buffer | null;
     if (reply === null) return undefined;
     try {
@@ -284,8 +284,19 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     }
   }
 
+  async putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
+    await this.script(
+      "put back a session",
+      PUT_BACK_SCRIPT,
+      PUT_BACK_SHA,
+      [this.sessionKey(id)],
+      [JSON.stringify(record), ttl],
+    );
+  }
+
   /** Puts back a record that a timed-out take removed (its late reply), while it has not expired. */
-  private putBack(id: string, late: unknown): void {
+  private putBackLate(id: string, late: unknown): void {
     if (!Buffer.isBuffer(late) || this.closed) return;
     let record: SessionRecord;
     try {

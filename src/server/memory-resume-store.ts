@@ -204,6 +204,12 @@ export class MemoryResumeStore implements ResumeStore {
     return Promise.resolve(record);
   }
 
+  putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    if (!this.taken.has(id)) return Promise.resolve();
+    this.taken.delete(id);
+    return this.saveSession(id, record, ttlMs);
+  }
+
   /** Records kept now (for tests and stats). */
   get sessionCount(): number {
     return this.sessions.size;

@@ -27,6 +27,16 @@ export class RecordSaves {
     this.track(ready.then(() => this.write(id, recordOf())));
   }
 
+  /** Puts `record` back under `id`, taken already (ResumeStore.putBackSession: the store has it). */
+  putBack(id: string, record: SessionRecord): void {
+    this.track(this.reported(this.store.putBackSession!(id, record, this.ttlMs), "put back"));
+  }
+
+  /** Takes the record of `id` and forgets it (an alias no longer needed). */
+  discard(id: string): void {
+    this.track(this.reported(this.store.takeSession(id), "drop"));
+  }
+
   /** Work that may save records (a resume taking its session's record): saved() waits for it too. */
   during(work: Promise<unknown>): void {
     this.track(work);
@@ -38,18 +48,20 @@ export class RecordSaves {
   }
 
   private write(id: string, record: SessionRecord): Promise<unknown> {
-    return this.store
-      .saveSession(id, record, this.ttlMs)
-      .catch((error) =>
-        this.report(
-          new PubSubError(
-            "SJ_ERR_RESUME_STORE",
-            `Could not save resumable session: ${messageOf(error)}`,
-            undefined,
-            error,
-          ),
+    return this.reported(this.store.saveSession(id, record, this.ttlMs), "save");
+  }
+
+  private reported(call: Promise<unknown>, verb: string): Promise<unknown> {
+    return call.catch((error) =>
+      this.report(
+        new PubSubError(
+          "SJ_ERR_RESUME_STORE",
+          `Could not ${verb} resumable session: ${messageOf(error)}`,
+          undefined,
+          error,
         ),
-      );
+      ),
+    );
   }
 
   private track(saving: Promise<unknown>): void {

@@ -3,6 +3,7 @@ import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { PubSubError } from "./adapter.js";
+import { TokenAliases } from "./resume-aliases.js";
 import { DirectSends } from "./resume-direct-sends.js";
 import { HelloGate } from "./resume-hello-gate.js";
 import { identityOf } from "./resume-identity.js";
@@ -26,21 +27,11 @@ import type { TopicRegistry } from "./topics.js";
 // replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
 // when it closes, for maxDisconnectionMs.
 
-/** Most used tokens kept as aliases of their successor session until it is known to have its token. */
-const MAX_ALIASES = 10_000;
+/** Most aliases in the store one resume follows (SessionRecord.successor), a bound against a cycle. */
+const MAX_ALIAS_HOPS = 16;
 
 /** The payload of the ping that follows a resumed session's token: its pong says the token arrived. */
 const TOKEN_PING = Buffer.from("sockjet.resume token");
-
-/**
- * A token used by a resume whose new token the client may not have got yet (the connection died before it
- * arrived): the client can only present the old one again, which then takes the successor session.
- */
-interface Alias {
-  secretHash: string;
-  successor: string;
-  expiresAt: number;
-}
 
 export class ResumeSessions implements SessionHost {
   readonly store: ResumeStore;
@@ -52,10 +43,8 @@ export class ResumeSessions implements SessionHost {
   private readonly sessions = new Map<WebSocket, ResumeSession>();
   /** The same sessions by id: a client may resume while its old connection still looks open here. */
   private readonly sessionsById = new Map<string, ResumeSession>();
-  /** Used token id → its successor session, until the successor's token has arrived (TOKEN_PING's pong). */
-  private readonly aliases = new Map<string, Alias>();
-  /** Resumed sessions' connections → the alias to drop once their token has arrived. */
-  private readonly pendingAliases = new WeakMap<Connection, string>();
+  /** Used tokens → their successor session, until its token has arrived (TOKEN_PING's pong). */
+  private readonly aliases: TokenAliases;
   /** Sessions whose record must be saved again (only with a store that outlives this process). */
   private readonly dirty = new Set<ResumeSession>();
   private saveScheduled = false;
@@ -75,6 +64,7 @@ export class ResumeSessions implements SessionHost {
     this.helloTimeoutMs = helloTimeoutMs;
     this.report = report;
     this.saves = new RecordSaves(this.store, settings.maxDisconnectionMs, report);
+    this.aliases = new TokenAliases(this.store, this.saves, settings.maxDisconnectionMs);
     if (this.store.distributes) {
       // The record of an open session is kept fresh in a store that outlives this process: if the process
       // dies, its clients can resume elsewhere for at least maxDisconnectionMs / 2.
@@ -170,10 +160,7 @@ export class ResumeSessions implements SessionHost {
 
   /** The client has read its resumed session's token (RFC 6455 §5.5.3: the pong comes after it): no alias. */
   private tokenArrived(connection: Connection): void {
-    const id = this.pendingAliases.get(connection);
-    if (id === undefined) return;
-    this.pendingAliases.delete(connection);
-    this.aliases.delete(id);
+    this.aliases.arrived(connection);
   }
 
   caughtUp(session: ResumeSession): void {
@@ -240,10 +227,9 @@ export class ResumeSessions implements SessionHost {
     secret: string,
     retiring: WebSocket[],
   ): Promise<SessionRecord | "forged" | undefined> {
-    const alias = this.aliases.get(id);
+    const alias = this.aliases.take(id);
     if (alias !== undefined) {
       if (!secretMatches(secret, alias.secretHash)) return "forged";
-      this.aliases.delete(id);
       if (!(alias.expiresAt > Date.now())) return undefined;
       // The old token again: its resume's new token never arrived. The successor session is taken instead.
       const record = await this.takeById(alias.successor, retiring);
@@ -253,16 +239,36 @@ export class ResumeSessions implements SessionHost {
     if (live === undefined) {
       const record = await this.store.takeSession(id);
       if (record !== undefined && !secretMatches(secret, record.secretHash)) return "forged";
-      return record;
+      return record?.successor === undefined ? record : this.followAlias(record, retiring, 0);
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
     return this.takeLive(live, retiring);
   }
 
   /** The record of session `id` (its secret checked already): from its live connection, or the store. */
-  private takeById(id: string, retiring: WebSocket[]): Promise<SessionRecord | undefined> {
+  private async takeById(id: string, retiring: WebSocket[], hops = 0): Promise<SessionRecord | undefined> {
     const live = this.sessionsById.get(id);
-    return live === undefined ? this.store.takeSession(id) : this.takeLive(live, retiring);
+    if (live !== undefined) return this.takeLive(live, retiring);
+    const record = await this.store.takeSession(id);
+    return record?.successor === undefined ? record : this.followAlias(record, retiring, hops);
+  }
+
+  /**
+   * A session's alias taken from the store (putBackSession; its secret checked already): the record of its
+   * successor, taken, under the alias's secret; or, if the successor has none (its process died before
+   * saving one, or it expired), the alias's own record of the session as it was taken.
+   */
+  private async followAlias(
+    alias: SessionRecord,
+    retiring: WebSocket[],
+    hops: number,
+  ): Promise<SessionRecord> {
+    const own: SessionRecord = { ...alias };
+    delete own.successor;
+    if (!(alias.expiresAt > Date.now()) || hops >= MAX_ALIAS_HOPS) return own;
+    const successor = await this.takeById(alias.successor!, retiring, hops + 1);
+    if (successor === undefined || !(successor.expiresAt > Date.now())) return own;
+    return { ...successor, secretHash: alias.secretHash };
   }
 
   /**
@@ -335,11 +341,8 @@ export class ResumeSessions implements SessionHost {
     if (valid) {
       // Until the client has its new token, the one it presented takes the session (a cut before the new
       // token arrives must not use the session up); the pong of TOKEN_PING, sent behind it, ends this.
-      this.addAlias(parsed.id, {
-        secretHash: record.secretHash,
-        successor: issued.id,
-        expiresAt: Date.now() + this.settings.maxDisconnectionMs,
-      });
+      // In the store too if it is shared by processes: the client may come back to another one.
+      this.aliases.add(parsed.id, record, issued.id);
       // Gone already: the record is kept under the successor's id, for the alias.
       if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
     }
@@ -410,7 +413,7 @@ export class ResumeSessions implements SessionHost {
     }
     // The session's topics: the client keeps positions for these only (its next hello stays small).
     session.sendHead({ type: "session", token: issued.token, resumed: true, topics });
-    this.pendingAliases.set(connection, parsed.id);
+    this.aliases.awaitToken(connection, parsed.id);
     connection.ping(TOKEN_PING);
     // Saved now, not after the replay (which waits on the client's reading): with a distributing store a
     // cut during the replay must find the session's record for a resume on another process.
@@ -430,13 +433,6 @@ export class ResumeSessions implements SessionHost {
   private saveTaken(id: string, record: SessionRecord): void {
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
     this.saves.save(id, { ...record, expiresAt });
-  }
-
-  private addAlias(id: string, alias: Alias): void {
-    this.aliases.delete(id);
-    // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
-    if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
-    this.aliases.set(id, alias);
   }
 }
 

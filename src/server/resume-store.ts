@@ -33,6 +33,12 @@ export interface SessionRecord {
    * one is then made). A store keeps it as it is.
    */
   publisher?: string;
+  /**
+   * Set on an alias (putBackSession): the id of the session that continued this one, whose record a resume
+   * with this one's token takes instead. The alias's topics are the session's as it was taken, used if the
+   * successor has no record yet (its process died before saving one). A store keeps it as it is.
+   */
+  successor?: string;
 }
 
 /**
@@ -85,6 +91,14 @@ export interface ResumeStore {
    * expiresAt).
    */
   takeSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Optional; a store shared by processes should have it. Keeps `record` under `id` for `ttlMs` only if `id`
+   * was taken (over the mark of that take: never over a newer save, nor under an id never taken). After a
+   * resume has taken a session, the server puts back under its id an alias of the successor session: a
+   * client cut before its new token arrived presents the old one again, maybe to another process, which then
+   * takes the successor (docs/resume.md).
+   */
+  putBackSession?(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
   /** Releases the store's connections and timers. */
   close(): Promise<void>;
 }

@@ -193,6 +193,18 @@ describe("RedisStreamStore", { skip }, () => {
     await other.ready;
     assert.deepEqual(await other.takeSession("shared"), record);
     assert.equal(await store.takeSession("shared"), undefined);
+
+    // An alias put back under a taken id (putBackSession): kept, for another process too, and taken once;
+    // never under an id that was not taken.
+    const alias: SessionRecord = { ...record, successor: "next" };
+    await other.putBackSession("shared", alias, 60_000);
+    assert.deepEqual(await store.takeSession("shared"), alias);
+    assert.equal(await other.takeSession("shared"), undefined, "single use");
+    await store.putBackSession("never-taken", alias, 60_000);
+    assert.equal(await store.takeSession("never-taken"), undefined);
+    await store.saveSession("kept", record, 60_000);
+    await store.putBackSession("kept", alias, 60_000);
+    assert.deepEqual(await store.takeSession("kept"), record, "not over a record not taken");
   });
 
   test("a subscriber whose Redis connection was cut reads the messages it missed back from the stream", async () => {

@@ -62,6 +62,10 @@ export class SharedStoreView implements ResumeStore {
     return this.shared.memory.takeSession(id);
   }
 
+  putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.shared.memory.putBackSession(id, record, ttlMs);
+  }
+
   async close(): Promise<void> {
     this.shared.views.delete(this);
   }

@@ -96,6 +96,20 @@ describe("MemoryResumeStore", () => {
     assert.equal(await store.takeSession("id"), undefined);
   });
 
+  test("putBackSession keeps a record only under an id taken (an alias of its successor), and once", async () => {
+    const store = new MemoryResumeStore();
+    const record = { secretHash: "h", topics: { t: "1" }, expiresAt: Date.now() + 60_000 };
+    const alias = { ...record, successor: "next" };
+    await store.putBackSession("never-taken", alias, 60_000);
+    assert.equal(await store.takeSession("never-taken"), undefined, "not under an id never taken");
+    await store.saveSession("id", record, 60_000);
+    await store.putBackSession("id", alias, 60_000);
+    assert.deepEqual(await store.takeSession("id"), record, "not over a record not taken");
+    await store.putBackSession("id", alias, 60_000);
+    assert.deepEqual(await store.takeSession("id"), alias);
+    assert.equal(await store.takeSession("id"), undefined, "single use again");
+  });
+
   test("session records are capped at maxSessions, the oldest saved going first", async () => {
     const store = new MemoryResumeStore({ maxSessions: 2 });
     const record = () => ({ secretHash: "h", topics: {}, expiresAt: Date.now() + 60_000 });

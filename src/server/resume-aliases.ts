@@ -1,0 +1,75 @@
+import type { Connection } from "../connection/connection.js";
+import type { RecordSaves } from "./resume-record-saves.js";
+import type { ResumeStore, SessionRecord } from "./resume-store.js";
+
+// Used tokens kept as aliases of their successor session (docs/resume.md, "Token"): a resume takes its
+// session's record (single use) and gives the client a new token, which a cut may keep from arriving; the
+// client can then only present the old one again, which takes the successor instead. Kept in this process,
+// and in the store too when the store is shared by processes (putBackSession): the client may come back to
+// another one. Both go once the new token has arrived (the pong of the ping sent right behind it).
+
+/** Most used tokens kept as aliases in this process. */
+const MAX_ALIASES = 10_000;
+
+/** A used token's alias in this process. */
+export interface Alias {
+  secretHash: string;
+  successor: string;
+  expiresAt: number;
+}
+
+export class TokenAliases {
+  /** Used token id → its successor session. */
+  private readonly aliases = new Map<string, Alias>();
+  /** Resumed sessions' connections → the alias to drop once their token has arrived. */
+  private readonly awaited = new WeakMap<Connection, string>();
+
+  constructor(
+    private readonly store: ResumeStore,
+    private readonly saves: RecordSaves,
+    /** How long an alias lasts at most (maxDisconnectionMs). */
+    private readonly windowMs: number,
+  ) {}
+
+  /** Whether aliases go to the store too (a store shared by processes, with putBackSession). */
+  private get inStore(): boolean {
+    return this.store.distributes && typeof this.store.putBackSession === "function";
+  }
+
+  /** A resume took the session `record` under `id` and continues it as `successor`. */
+  add(id: string, record: SessionRecord, successor: string): void {
+    const expiresAt = Date.now() + this.windowMs;
+    this.aliases.delete(id);
+    // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
+    if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
+    this.aliases.set(id, { secretHash: record.secretHash, successor, expiresAt });
+    // With the session as it was taken: for a successor that never gets a record (this process dies).
+    if (this.inStore) this.saves.putBack(id, { ...record, expiresAt, successor });
+  }
+
+  /** The alias of `id` in this process, taken (the store's is dropped with it), or undefined. */
+  take(id: string): Alias | undefined {
+    const alias = this.aliases.get(id);
+    if (alias === undefined) return undefined;
+    this.drop(id);
+    return alias;
+  }
+
+  /** The alias of `id` goes once `connection` has read its successor's token (arrived()). */
+  awaitToken(connection: Connection, id: string): void {
+    this.awaited.set(connection, id);
+  }
+
+  /** `connection`'s client has read its session's new token (RFC 6455 §5.5.3: the pong comes after it). */
+  arrived(connection: Connection): void {
+    const id = this.awaited.get(connection);
+    if (id === undefined) return;
+    this.awaited.delete(connection);
+    this.drop(id);
+  }
+
+  private drop(id: string): void {
+    this.aliases.delete(id);
+    if (this.inStore) this.saves.discard(id);
+  }
+}

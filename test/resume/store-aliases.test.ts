@@ -1,0 +1,148 @@
+// A resume takes its session's record (single use) and gives the client a new token. Cut before that token
+// arrives, the client can only present the old one again, and with a store shared by processes it may reach
+// another one: the store keeps an alias of the successor under the old id (putBackSession) until the new
+// token is known to have arrived, so that it resumes there, with nothing missed, rather than `unknown`
+// (docs/resume.md). Two servers in this process share one store, as processes share Redis; real sockets.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
+import type { WebSocket } from "../../src/web/websocket.js";
+import { controls, rawResume, startServer, until, within } from "./helpers.js";
+import { SharedStore, SharedStoreView } from "./shared-store.js";
+
+/** A server's view of the store that can stall its reads, and die (no call of it reaches the store any more). */
+class StallingView extends SharedStoreView {
+  reads = 0;
+  stalled = false;
+  dead = false;
+
+  override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+    this.reads++;
+    if (this.stalled) await new Promise(() => {});
+    return super.readAfter(topic, after, limit);
+  }
+
+  override async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    if (!this.dead) await super.saveSession(id, record, ttlMs);
+  }
+
+  override async takeSession(id: string): Promise<SessionRecord | undefined> {
+    return this.dead ? undefined : super.takeSession(id);
+  }
+}
+
+/** The topic messages among raw messages: their payloads. */
+function topicPayloads(messages: (string | Buffer)[]): string[] {
+  return messages
+    .map((message) => (typeof message === "string" ? message : message.toString("utf8")))
+    .filter((text) => text.charCodeAt(0) === 1)
+    .map((text) => text.slice(text.indexOf("\n") + 1));
+}
+
+async function twoServers(t: Parameters<typeof startServer>[0]) {
+  const shared = new SharedStore();
+  const viewA = new StallingView(shared);
+  shared.views.add(viewA);
+  const a = await startServer(t, { resume: { store: viewA } });
+  const b = await startServer(t, { resume: { store: shared.view() } });
+  const socketsOnA: WebSocket[] = [];
+  a.server.on("connection", (socket) => socketsOnA.push(socket));
+  for (const started of [a, b])
+    started.server.on("connection", (socket) => {
+      if (!socket.resumed) socket.subscribe("feed");
+    });
+  // A session on A that got "one", cut (its server side closed): its token.
+  const first = await rawResume(a.url, { type: "hello" });
+  await until(() => viewA.topics.has("feed"), 5000, "A's subscription in the store");
+  await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
+  a.server.publish("feed", "one");
+  await until(() => topicPayloads(first.messages).length === 1, 5000, "the first message");
+  const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+  socketsOnA[0].terminate();
+  await within(first.closed, 5000, "the close");
+  await until(() => a.server.clients.size === 0, 5000, "A's side to close");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 10; i++) b.server.publish("feed", `m${i}`);
+  await until(() => shared.memory.lastPosition("feed") === "11", 5000, "the appends");
+  return { a, b, viewA, token };
+}
+
+/** Resumes with `token` on `url` (claiming position 1 of "feed"), until its replay is out. */
+async function resumeOn(url: string, token: string) {
+  const raw = await rawResume(url, { type: "resume", token, positions: { feed: "1" } });
+  await until(
+    () => controls(raw.messages).some((c) => c.type === "resumed" || c.type === "reset"),
+    5000,
+    "the resume's outcome",
+  );
+  return raw;
+}
+
+describe("a used token's alias in a store shared by processes", () => {
+  test("a client cut during its resume on A presents the old token to B: resumed there, every message replayed", async (t) => {
+    const { a, b, viewA, token } = await twoServers(t);
+    viewA.stalled = true;
+    const cut = await rawResume(a.url, { type: "resume", token, positions: { feed: "1" } });
+    await until(() => viewA.reads === 1, 5000, "A reading the replay");
+    // The new token has not come (the replay is read first): the client has only the old one.
+    assert.deepEqual(controls(cut.messages), []);
+    cut.socket.close();
+    await within(cut.closed, 5000, "the close");
+    await until(() => a.server.clients.size === 0, 5000, "A's side to close");
+
+    const onB = await resumeOn(b.url, token);
+    assert.deepEqual(
+      controls(onB.messages).map((c) => [c.type, c.resumed ?? c.reason]),
+      [
+        ["session", true],
+        ["resumed", undefined],
+      ],
+    );
+    assert.deepEqual(
+      topicPayloads(onB.messages),
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    onB.socket.close();
+    await within(onB.closed, 5000, "the close");
+  });
+
+  test("if A dies during that resume (never saving the successor), B resumes the session as A took it", async (t) => {
+    const { a, b, viewA, token } = await twoServers(t);
+    viewA.stalled = true;
+    const cut = await rawResume(a.url, { type: "resume", token, positions: { feed: "1" } });
+    await until(() => viewA.reads === 1, 5000, "A reading the replay");
+    viewA.dead = true;
+    cut.socket.close();
+    await within(cut.closed, 5000, "the close");
+    await until(() => a.server.clients.size === 0, 5000, "A's side to close");
+
+    const onB = await resumeOn(b.url, token);
+    assert.deepEqual(controls(onB.messages)[0], {
+      type: "session",
+      token: controls(onB.messages)[0].token,
+      resumed: true,
+      topics: ["feed"],
+    });
+    assert.deepEqual(
+      topicPayloads(onB.messages),
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    onB.socket.close();
+    await within(onB.closed, 5000, "the close");
+  });
+
+  test("once the new token has arrived, the old one is used up everywhere", async (t) => {
+    const { a, b, token } = await twoServers(t);
+    const onA = await resumeOn(a.url, token);
+    assert.equal(controls(onA.messages)[0].resumed, true);
+    // The pong of the ping behind the new token (RFC 6455 §5.5.3) tells A it arrived: A drops the alias.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const again = await resumeOn(b.url, token);
+    assert.deepEqual(controls(again.messages)[0], { type: "reset", reason: "unknown" });
+    for (const raw of [onA, again]) {
+      raw.socket.close();
+      await within(raw.closed, 5000, "the close");
+    }
+  });
+});
