@@ -164,6 +164,8 @@ function compareDigits(a: string, b: string): number {
 // Sessions: keys of their own, single use.
 /** Marks a taken session id (a JSON record never equals it). */
 export const TAKEN = "taken";
+/** How an alias's JSON starts (SessionRecord.successor first), for SAVE_SCRIPT to tell it from a record. */
+export const ALIAS_PREFIX = '{"successor":';
 // Take: return the record and leave the marker in its place; save: write unless the marker is there.
 export const TAKE_SCRIPT = `
 local value = redis.call('GET', KEYS[1])
@@ -171,8 +173,10 @@ if not value or value == '${TAKEN}' then return false end
 redis.call('SET', KEYS[1], '${TAKEN}', 'PX', ARGV[1])
 return value
 `;
+// Not over the taken marker, nor over an alias put back there (putBackSession writes "successor" first).
 export const SAVE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == '${TAKEN}' then return 0 end
+local value = redis.call('GET', KEYS[1])
+if value == '${TAKEN}' or (value and string.sub(value, 1, 13) == '${ALIAS_PREFIX}') then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;

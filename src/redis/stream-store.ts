@@ -286,12 +286,15 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   async putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
+    // An alias's successor goes first: SAVE_SCRIPT then ignores a save over it (ALIAS_PREFIX).
+    const { successor, ...rest } = record;
+    const json = JSON.stringify(successor === undefined ? record : { successor, ...rest });
     await this.script(
       "put back a session",
       PUT_BACK_SCRIPT,
       PUT_BACK_SHA,
       [this.sessionKey(id)],
-      [JSON.stringify(record), ttl],
+      [json, ttl],
     );
   }
 

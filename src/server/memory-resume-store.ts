@@ -185,7 +185,9 @@ export class MemoryResumeStore implements ResumeStore {
 
   saveSession(id: string, record: SessionRecord, _ttlMs: number): Promise<void> {
     const now = Date.now();
-    if (this.taken.has(id) || record.expiresAt <= now) return Promise.resolve();
+    // A taken id, or an alias put back there (putBackSession), stays as it is.
+    if (this.taken.has(id) || this.sessions.get(id)?.successor !== undefined || record.expiresAt <= now)
+      return Promise.resolve();
     this.sessions.delete(id);
     if (this.sessions.size >= this.maxSessions) this.sweep(now);
     if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
@@ -205,7 +207,7 @@ export class MemoryResumeStore implements ResumeStore {
   }
 
   putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    if (!this.taken.has(id)) return Promise.resolve();
+    if (!this.taken.has(id) || record.expiresAt <= Date.now()) return Promise.resolve();
     this.taken.delete(id);
     return this.saveSession(id, record, ttlMs);
   }

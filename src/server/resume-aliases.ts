@@ -32,7 +32,7 @@ export class TokenAliases {
   ) {}
 
   /** Whether aliases go to the store too (a store shared by processes, with putBackSession). */
-  private get inStore(): boolean {
+  get inStore(): boolean {
     return this.store.distributes && typeof this.store.putBackSession === "function";
   }
 
@@ -43,8 +43,18 @@ export class TokenAliases {
     // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
     if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
     this.aliases.set(id, { secretHash: record.secretHash, successor, expiresAt });
-    // With the session as it was taken: for a successor that never gets a record (this process dies).
-    if (this.inStore) this.saves.putBack(id, { ...record, expiresAt, successor });
+    if (!this.inStore) return;
+    // The successor's record first, as taken: there even if this process dies before saving its own (the
+    // saves go in order). The alias names it, and is nothing more: a successor taken or resumed since
+    // leaves the used token with nothing (ResumeSessions.takeSuccessor).
+    this.saves.save(successor, { ...record, expiresAt });
+    this.saves.putBack(id, { secretHash: record.secretHash, topics: {}, expiresAt, successor });
+  }
+
+  /** The resume that added the alias of `id` ended without its session (a gap): alias and successor go. */
+  cancel(id: string, successor: string): void {
+    this.drop(id);
+    if (this.inStore) this.saves.discard(successor);
   }
 
   /** The alias of `id` in this process, taken (the store's is dropped with it), or undefined. */

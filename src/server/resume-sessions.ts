@@ -27,9 +27,6 @@ import type { TopicRegistry } from "./topics.js";
 // replayed), and only then is announced ('connection', with socket.resumed). Its record goes to the store
 // when it closes, for maxDisconnectionMs.
 
-/** Most aliases in the store one resume follows (SessionRecord.successor), a bound against a cycle. */
-const MAX_ALIAS_HOPS = 16;
-
 /** The payload of the ping that follows a resumed session's token: its pong says the token arrived. */
 const TOKEN_PING = Buffer.from("sockjet.resume token");
 
@@ -232,43 +229,43 @@ export class ResumeSessions implements SessionHost {
       if (!secretMatches(secret, alias.secretHash)) return "forged";
       if (!(alias.expiresAt > Date.now())) return undefined;
       // The old token again: its resume's new token never arrived. The successor session is taken instead.
-      const record = await this.takeById(alias.successor, retiring);
-      return record === undefined ? undefined : { ...record, secretHash: alias.secretHash };
+      return this.takeSuccessor(alias.successor, alias.secretHash, retiring);
     }
     const live = this.sessionsById.get(id);
     if (live === undefined) {
       const record = await this.store.takeSession(id);
       if (record !== undefined && !secretMatches(secret, record.secretHash)) return "forged";
-      return record?.successor === undefined ? record : this.followAlias(record, retiring, 0);
+      if (record?.successor === undefined) return record;
+      // The store's alias of a used token (TokenAliases): the same, for a resume that came to this process.
+      if (!(record.expiresAt > Date.now())) return record;
+      return this.takeSuccessor(record.successor, record.secretHash, retiring);
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
     return this.takeLive(live, retiring);
   }
 
-  /** The record of session `id` (its secret checked already): from its live connection, or the store. */
-  private async takeById(id: string, retiring: WebSocket[], hops = 0): Promise<SessionRecord | undefined> {
-    const live = this.sessionsById.get(id);
-    if (live !== undefined) return this.takeLive(live, retiring);
-    const record = await this.store.takeSession(id);
-    return record?.successor === undefined ? record : this.followAlias(record, retiring, hops);
-  }
-
   /**
-   * A session's alias taken from the store (putBackSession; its secret checked already): the record of its
-   * successor, taken, under the alias's secret; or, if the successor has none (its process died before
-   * saving one, or it expired), the alias's own record of the session as it was taken.
+   * The record of the session that continued a used token's (its secret checked already), under that
+   * token's secret: from its live connection, or the store. Undefined if it is gone, or if it was resumed
+   * itself: its token did arrive then, and the used one is stale (two holders of one session line; the
+   * successor's own alias is put back for its holder).
    */
-  private async followAlias(
-    alias: SessionRecord,
+  private async takeSuccessor(
+    id: string,
+    secretHash: string,
     retiring: WebSocket[],
-    hops: number,
-  ): Promise<SessionRecord> {
-    const own: SessionRecord = { ...alias };
-    delete own.successor;
-    if (!(alias.expiresAt > Date.now()) || hops >= MAX_ALIAS_HOPS) return own;
-    const successor = await this.takeById(alias.successor!, retiring, hops + 1);
-    if (successor === undefined || !(successor.expiresAt > Date.now())) return own;
-    return { ...successor, secretHash: alias.secretHash };
+  ): Promise<SessionRecord | undefined> {
+    const live = this.sessionsById.get(id);
+    let record: SessionRecord | undefined;
+    if (live !== undefined) record = await this.takeLive(live, retiring);
+    else {
+      record = await this.store.takeSession(id);
+      if (record?.successor !== undefined) {
+        this.saves.putBack(id, record);
+        return undefined;
+      }
+    }
+    return record === undefined ? undefined : { ...record, secretHash };
   }
 
   /**
@@ -277,12 +274,20 @@ export class ResumeSessions implements SessionHost {
    * subscriber throughout and this process does not unsubscribe and subscribe them again on the store or
    * adapter (what another process publishes meanwhile would not reach this one, on an adapter).
    */
-  private async takeLive(live: ResumeSession, retiring: WebSocket[]): Promise<SessionRecord> {
+  private async takeLive(live: ResumeSession, retiring: WebSocket[]): Promise<SessionRecord | undefined> {
     const id = live.id;
     this.detach(live.socket);
     retiring.push(live.socket);
-    // The store's copy (a store that outlives the process keeps one) is used up too.
-    if (this.store.distributes) await this.store.takeSession(id);
+    // The store's copy (a store that outlives the process keeps one) is used up too. With aliases in the
+    // store it decides: another process may have taken it (a used token's alias followed there), or its
+    // token may have been used (an alias of it put back), and a session line must not fork.
+    if (this.store.distributes) {
+      const stored = await this.store.takeSession(id);
+      if (this.aliases.inStore && (stored === undefined || stored.successor !== undefined)) {
+        if (stored !== undefined) this.saves.putBack(id, stored);
+        return undefined;
+      }
+    }
     await live.settled();
     return live.record(Date.now() + this.settings.maxDisconnectionMs);
   }
@@ -406,7 +411,9 @@ export class ResumeSessions implements SessionHost {
     }
     if (socket.readyState !== 1) return;
     if (replays === null) {
-      // A gap: this session cannot be resumed; the socket starts afresh with no subscription.
+      // A gap: this session cannot be resumed; the socket starts afresh with no subscription. The used
+      // token takes nothing any more.
+      this.aliases.cancel(parsed.id, issued.id);
       this.detach(socket);
       this.registry.removeSocket(socket);
       return this.startFresh(socket, identity, controls, "gap");

@@ -35,8 +35,8 @@ export interface SessionRecord {
   publisher?: string;
   /**
    * Set on an alias (putBackSession): the id of the session that continued this one, whose record a resume
-   * with this one's token takes instead. The alias's topics are the session's as it was taken, used if the
-   * successor has no record yet (its process died before saving one). A store keeps it as it is.
+   * with this one's token takes instead. A store keeps it as it is, and ignores a save over an alias as it
+   * does over a taken id (saveSession).
    */
   successor?: string;
 }
@@ -82,7 +82,8 @@ export interface ResumeStore {
   lastPosition(topic: string): string | Promise<string>;
   /**
    * Keeps `record` under `id` for `ttlMs` (replacing an earlier record of that id). A save of an id that was
-   * taken already must be ignored: a stale connection of a session resumed elsewhere must not bring it back.
+   * taken already must be ignored: a stale connection of a session resumed elsewhere must not bring it back;
+   * so must a save over an alias put back there (a record with `successor`: putBackSession).
    */
   saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
   /**

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import WS from "ws";
 import type { SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import { controls, rawResume, startServer, until, within } from "./helpers.js";
@@ -20,6 +21,7 @@ class StallingView extends SharedStoreView {
   override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
     this.reads++;
     if (this.stalled) await new Promise(() => {});
+    if (this.failReads) throw new Error("the store failed this read");
     return super.readAfter(topic, after, limit);
   }
 
@@ -30,6 +32,8 @@ class StallingView extends SharedStoreView {
   override async takeSession(id: string): Promise<SessionRecord | undefined> {
     return this.dead ? undefined : super.takeSession(id);
   }
+
+  failReads = false;
 }
 
 /** The topic messages among raw messages: their payloads. */
@@ -66,6 +70,29 @@ async function twoServers(t: Parameters<typeof startServer>[0]) {
   for (let i = 0; i < 10; i++) b.server.publish("feed", `m${i}`);
   await until(() => shared.memory.lastPosition("feed") === "11", 5000, "the appends");
   return { a, b, viewA, token };
+}
+
+/**
+ * Resumes with `token` on `url` with a client that never answers pings (`ws`, autoPong off: the server never
+ * learns that the new token arrived), until its replay is out; then cuts it. Its new token.
+ */
+async function resumeWithoutPong(url: string, token: string): Promise<string> {
+  const client = new WS(url, ["sockjet.resume.1"], { autoPong: false });
+  const messages: string[] = [];
+  client.on("message", (data) => messages.push(String(data)));
+  await within(new Promise((resolve) => client.once("open", resolve)), 5000, "the open");
+  client.send(JSON.stringify({ type: "resume", token, positions: { feed: "1" } }));
+  await until(() => controls(messages).some((c) => c.type === "resumed"), 5000, "the resume");
+  client.terminate();
+  return controls(messages).find((c) => c.type === "session")!.token as string;
+}
+
+/** The first control message (without topic announcements) a resume with `token` on `url` gets. */
+async function outcome(url: string, token: string): Promise<Record<string, unknown>> {
+  const raw = await resumeOn(url, token);
+  raw.socket.close();
+  await within(raw.closed, 5000, "the close");
+  return controls(raw.messages)[0];
 }
 
 /** Resumes with `token` on `url` (claiming position 1 of "feed"), until its replay is out. */
@@ -130,6 +157,55 @@ describe("a used token's alias in a store shared by processes", () => {
     );
     onB.socket.close();
     await within(onB.closed, 5000, "the close");
+  });
+
+  test("a used token whose successor was resumed since (its token did arrive) takes nothing: no second session", async (t) => {
+    const { a, b, token } = await twoServers(t);
+    const next = await resumeWithoutPong(a.url, token);
+    await until(() => a.server.clients.size === 0, 5000, "A's side to close");
+    // The client resumes with its new token on B, normally, and stays.
+    const current = await resumeOn(b.url, next);
+    assert.equal(controls(current.messages)[0].resumed, true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A stale copy of the old token, on either server: nothing.
+    assert.deepEqual(await outcome(b.url, token), { type: "reset", reason: "unknown" });
+    assert.deepEqual(await outcome(a.url, token), { type: "reset", reason: "unknown" });
+    assert.equal(current.socket.readyState, 1);
+    current.socket.close();
+    await within(current.closed, 5000, "the close");
+  });
+
+  test("the same old token on two servers at once: the session line goes on in one place only", async (t) => {
+    const { a, b, token } = await twoServers(t);
+    const next = await resumeWithoutPong(a.url, token);
+    assert.notEqual(next, token);
+    await until(() => a.server.clients.size === 0, 5000, "A's side to close");
+    // Two holders of one token (a stolen copy): both may get a session while the first one's connection is
+    // open (docs/resume.md, "Known limits"), but the store has the line once: afterwards, of their new tokens
+    // only one resumes, and the old token takes nothing.
+    const [onA, onB] = await Promise.all([resumeOn(a.url, token), resumeOn(b.url, token)]);
+    const tokens = [onA, onB]
+      .map((raw) => controls(raw.messages)[0])
+      .filter((c) => c.type === "session" && c.resumed === true)
+      .map((c) => c.token as string);
+    assert.ok(tokens.length >= 1, "one of them resumed");
+    for (const raw of [onA, onB]) {
+      raw.socket.close();
+      await within(raw.closed, 5000, "the close");
+    }
+    await until(() => a.server.clients.size + b.server.clients.size === 0, 5000, "the closes");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const later = [];
+    for (const newer of tokens) later.push((await outcome(b.url, newer)).resumed === true);
+    assert.equal(later.filter(Boolean).length, 1, JSON.stringify(later));
+    assert.deepEqual(await outcome(b.url, token), { type: "reset", reason: "unknown" });
+  });
+
+  test("a resume that ends in a gap uses the old token up: it does not take the session elsewhere", async (t) => {
+    const { a, b, viewA, token } = await twoServers(t);
+    viewA.failReads = true;
+    assert.deepEqual(await outcome(a.url, token), { type: "reset", reason: "gap" });
+    assert.deepEqual(await outcome(b.url, token), { type: "reset", reason: "unknown" });
   });
 
   test("once the new token has arrived, the old one is used up everywhere", async (t) => {

@@ -106,7 +106,8 @@ describe("MemoryResumeStore", () => {
     await store.putBackSession("id", alias, 60_000);
     assert.deepEqual(await store.takeSession("id"), record, "not over a record not taken");
     await store.putBackSession("id", alias, 60_000);
-    assert.deepEqual(await store.takeSession("id"), alias);
+    await store.saveSession("id", record, 60_000);
+    assert.deepEqual(await store.takeSession("id"), alias, "a save over an alias is ignored");
     assert.equal(await store.takeSession("id"), undefined, "single use again");
   });
 
