@@ -1,12 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, connectionOf, deliverPublished, type WebSocket } from "../web/websocket.js";
-import {
-  comparePositions,
-  type ResumeStore,
-  type SessionRecord,
-  type StoredMessage,
-} from "./resume-store.js";
+import type { TopicReplay } from "./resume-replay-read.js";
+import { comparePositions, type ResumeStore, type SessionRecord } from "./resume-store.js";
 import { controlMessage, envelopeTopicMessage, topicAnnouncement } from "./resume-wire.js";
 import { type FanOutCounters, SharedMessage } from "./shared-message.js";
 import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
@@ -271,16 +267,18 @@ export class ResumeSession implements TopicReceiver {
   }
 
   /**
-   * Writes each topic's replay (what the store holds after its start position), then the live messages held
-   * meanwhile that the replay did not carry (by position), and stops holding the topic. The writes are paced
-   * by `room` (Connection.roomFor): a replay waits for the client to read rather than pass maxBufferedBytes,
-   * which would close the connection on every resume of a client that fell far behind. Resolves with the
-   * messages written, or null if the connection went away first.
+   * Writes each topic's replay (what the store holds after its start position, read page by page: the first
+   * page is read already), then the live messages held meanwhile that the replay did not carry (by
+   * position), and stops holding the topic. The writes are paced by `room` (Connection.roomFor): a replay
+   * waits for the client to read rather than pass maxBufferedBytes, which would close the connection on
+   * every resume of a client that fell far behind. Resolves with the messages written, or null if the
+   * connection went away first. A page the store no longer holds (trimmed meanwhile, the client reading too
+   * slowly) closes the connection (1013): its client resumes from what it got, and is told `gap` then.
    */
-  async finishReplay(replays: Map<string, StoredMessage[]>, room: Room): Promise<number | null> {
+  async finishReplay(replays: Map<string, TopicReplay>, room: Room): Promise<number | null> {
     let written = 0;
     try {
-      for (const [topic, messages] of replays) {
+      for (const [topic, replay] of replays) {
         // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
         // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
         const held = this.held?.get(topic);
@@ -288,20 +286,33 @@ export class ResumeSession implements TopicReceiver {
         const wanted = () => this.held?.get(topic) === held;
         let last = this.topics.get(topic)!;
         const topicId = this.topicIds.get(topic)!;
-        for (const message of messages) {
-          last = message.position;
-          // Its own publish (socket.publish): live, it was not sent to it either.
-          if (message.publisher === this.publisher) continue;
-          const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
-          const sent = this.writePaced(
-            new SharedMessage(bytes, message.isText, this.host.counters),
-            room,
-            wanted,
-          );
-          if (sent !== true && !(await sent)) return null;
-          // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
-          if (!wanted()) break;
-          written++;
+        pages: for (;;) {
+          for (const message of replay.page) {
+            last = message.position;
+            // Its own publish (socket.publish): live, it was not sent to it either.
+            if (message.publisher === this.publisher) continue;
+            const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
+            const sent = this.writePaced(
+              new SharedMessage(bytes, message.isText, this.host.counters),
+              room,
+              wanted,
+            );
+            if (sent !== true && !(await sent)) return null;
+            // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
+            if (!wanted()) break pages;
+            written++;
+          }
+          const more = await replay.next();
+          if (this.socket.readyState !== 1) return null;
+          if (more === null) {
+            closeWithStatus(
+              this.socket,
+              CloseCode.TryAgainLater,
+              "sockjet.resume: the rest of the replay is no longer kept: resume",
+            );
+            return null;
+          }
+          if (!more || !wanted()) break;
         }
         // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
         // Live messages keep joining the list while it is written; the topic goes live after the last.

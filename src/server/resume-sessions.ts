@@ -9,14 +9,9 @@ import { HelloGate } from "./resume-hello-gate.js";
 import { identityOf } from "./resume-identity.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { messageOf, RecordSaves } from "./resume-record-saves.js";
-import { readReplays } from "./resume-replay-read.js";
+import { readFirstPages, type TopicReplay } from "./resume-replay-read.js";
 import { type ControlSender, ResumeSession, type SessionHost } from "./resume-session.js";
-import {
-  comparePositions,
-  type ResumeStore,
-  type SessionRecord,
-  type StoredMessage,
-} from "./resume-store.js";
+import { comparePositions, type ResumeStore, type SessionRecord } from "./resume-store.js";
 import { idMatches, issueToken, parseToken, secretMatches } from "./resume-token.js";
 import type { Hello, ResetReason } from "./resume-wire.js";
 import type { FanOutCounters } from "./shared-message.js";
@@ -387,12 +382,12 @@ export class ResumeSessions implements SessionHost {
     for (const topic of topics) this.registry.subscribeNow(socket, topic);
     // The topics have their new subscriber: the old connection may go now (its leaving closes none).
     terminateAll(retiring);
-    let replays: Map<string, StoredMessage[]> | null;
+    let replays: Map<string, TopicReplay> | null;
     try {
       // A distributing store must hand over the topics before the replay is read: what is appended after
       // the read then comes live (and is held), never in neither.
       if (this.store.distributes) await Promise.all(topics.map((topic) => this.store.subscribe!(topic)));
-      replays = await readReplays(
+      replays = await readFirstPages(
         this.store,
         session.topics,
         this.settings.maxMessagesPerTopic,

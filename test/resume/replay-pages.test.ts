@@ -1,0 +1,108 @@
+// A replay is read from the store a page at a time, and the next page is asked for only once the last one is
+// written (paced by the client's reading): a resuming connection holds one page of its replay, not all of it.
+// A page the store no longer holds by then closes the connection (1013), and the next resume is told `gap`.
+// Real sockets, through a relay that can stop reading.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { StoredMessage } from "../../src/server/resume-store.js";
+import type { WebSocket } from "../../src/web/websocket.js";
+import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
+import { SharedStore, SharedStoreView } from "./shared-store.js";
+
+/** A view that counts the messages its reads have handed out. */
+class CountingView extends SharedStoreView {
+  messagesRead = 0;
+
+  override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
+    const read = await super.readAfter(topic, after, limit);
+    this.messagesRead += read?.length ?? 0;
+    return read;
+  }
+}
+
+/** A server on a counting view, and a session subscribed to "feed" that got one message and was cut. */
+async function cutSession(t: Parameters<typeof startServer>[0]) {
+  const shared = new SharedStore();
+  const view = new CountingView(shared);
+  shared.views.add(view);
+  const started = await startServer(t, { resume: { store: view } });
+  const sockets: WebSocket[] = [];
+  started.server.on("connection", (socket) => {
+    sockets.push(socket);
+    if (!socket.resumed) socket.subscribe("feed");
+  });
+  const first = await rawResume(started.url, { type: "hello" });
+  await until(() => view.topics.has("feed"), 5000, "the store's subscription");
+  await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
+  started.server.publish("feed", "one");
+  await until(() => first.messages.some((m) => String(m).charCodeAt(0) === 1), 5000, "the first message");
+  const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+  sockets[0].terminate();
+  await within(first.closed, 5000, "the close");
+  await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+  return { shared, view, started, token };
+}
+
+const topicMessages = (messages: (string | Buffer)[]) =>
+  messages.map(String).filter((text) => text.charCodeAt(0) === 1);
+
+describe("a replay read page by page", () => {
+  test("a client that does not read holds the server to a page or so of its replay, and then gets all of it", async (t) => {
+    const { view, started, token } = await cutSession(t);
+    const missed = 4000;
+    const payload = "x".repeat(8 * 1024);
+    for (let i = 0; i < missed; i++) started.server.publish("feed", `${i} ${payload}`);
+    await until(
+      () => view.messagesRead === 0 && started.server.pubsubStats.published >= missed,
+      5000,
+      "publishes",
+    );
+    const relay = await startRelay(t, started.url);
+    relay.stallNewConnections(true);
+    const resumed = await rawResume(relay.url, { type: "resume", token, positions: { feed: "1" } });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // 32 MiB missed; what is read is what the sockets' buffers took, and a page (100 messages).
+    const readWhileStalled = view.messagesRead;
+    assert.ok(
+      readWhileStalled < missed / 2,
+      `${readWhileStalled} of ${missed} messages read for a stalled client`,
+    );
+    relay.resumeReading();
+    await until(() => topicMessages(resumed.messages).length === missed, 30_000, "the whole replay");
+    const words = topicMessages(resumed.messages).map(
+      (text) => text.slice(text.indexOf("\n") + 1).split(" ")[0],
+    );
+    assert.deepEqual(
+      words,
+      Array.from({ length: missed }, (_, i) => String(i)),
+    );
+    assert.ok(controls(resumed.messages).some((c) => c.type === "resumed"));
+    resumed.socket.close();
+    await within(resumed.closed, 5000, "the close");
+  });
+
+  test("a page trimmed from the store before it is read: 1013, and the next resume is told gap", async (t) => {
+    const { shared, started, token } = await cutSession(t);
+    const payload = "x".repeat(8 * 1024);
+    for (let i = 0; i < 2000; i++) started.server.publish("feed", `${i} ${payload}`);
+    await until(() => shared.memory.lastPosition("feed") === "2001", 5000, "the publishes");
+    const relay = await startRelay(t, started.url);
+    relay.stallNewConnections(true);
+    const resumed = await rawResume(relay.url, { type: "resume", token, positions: { feed: "1" } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The store's ring (5,000) turns over while the client does not read.
+    for (let i = 0; i < 5000; i++) started.server.publish("feed", "later");
+    await until(() => shared.memory.lastPosition("feed") === "7001", 5000, "the later publishes");
+    relay.resumeReading();
+    const closed = await within(resumed.closed, 30_000, "the close");
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /no longer kept/);
+    const next = controls(resumed.messages).find((c) => c.type === "session")!.token as string;
+    const again = await rawResume(started.url, { type: "resume", token: next, positions: {} });
+    await until(() => controls(again.messages).length > 0, 5000, "the answer");
+    assert.deepEqual(controls(again.messages)[0], { type: "reset", reason: "gap" });
+    again.socket.close();
+    await within(again.closed, 5000, "the close");
+  });
+});
