@@ -236,7 +236,7 @@ export class ResumeSessions implements SessionHost {
       return this.takeSuccessor(record.successor, record.secretHash, retiring);
     }
     if (!secretMatches(secret, live.secretHash)) return "forged";
-    return this.takeLive(live, retiring);
+    return this.takeLive(live, retiring, false);
   }
 
   /**
@@ -252,7 +252,7 @@ export class ResumeSessions implements SessionHost {
   ): Promise<SessionRecord | undefined> {
     const live = this.sessionsById.get(id);
     let record: SessionRecord | undefined;
-    if (live !== undefined) record = await this.takeLive(live, retiring);
+    if (live !== undefined) record = await this.takeLive(live, retiring, true);
     else {
       record = await this.store.takeSession(id);
       if (record?.successor !== undefined) {
@@ -269,17 +269,28 @@ export class ResumeSessions implements SessionHost {
    * subscriber throughout and this process does not unsubscribe and subscribe them again on the store or
    * adapter (what another process publishes meanwhile would not reach this one, on an adapter).
    */
-  private async takeLive(live: ResumeSession, retiring: WebSocket[]): Promise<SessionRecord | undefined> {
+  private async takeLive(
+    live: ResumeSession,
+    retiring: WebSocket[],
+    asSuccessor: boolean,
+  ): Promise<SessionRecord | undefined> {
     const id = live.id;
     this.detach(live.socket);
     retiring.push(live.socket);
     // The store's copy (a store that outlives the process keeps one) is used up too. With aliases in the
-    // store it decides: another process may have taken it (a used token's alias followed there), or its
-    // token may have been used (an alias of it put back), and a session line must not fork.
+    // store it decides, so that a session line does not fork: another process may have taken it (a used
+    // token's alias followed there: nothing here), or resumed it (an alias put back): a client that presents
+    // this token again was cut before that resume's token arrived, and follows the alias; a used token
+    // following its successor here finds that successor used, and is stale.
     if (this.store.distributes) {
       const stored = await this.store.takeSession(id);
-      if (this.aliases.inStore && (stored === undefined || stored.successor !== undefined)) {
-        if (stored !== undefined) this.saves.putBack(id, stored);
+      if (this.aliases.inStore && stored === undefined) return undefined;
+      if (this.aliases.inStore && stored?.successor !== undefined) {
+        if (!asSuccessor)
+          return stored.expiresAt > Date.now()
+            ? this.takeSuccessor(stored.successor, stored.secretHash, retiring)
+            : stored;
+        this.saves.putBack(id, stored);
         return undefined;
       }
     }

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import WS from "ws";
 import type { SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startServer, until, within } from "./helpers.js";
+import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
 import { SharedStore, SharedStoreView } from "./shared-store.js";
 
 /** A server's view of the store that can stall its reads, and die (no call of it reaches the store any more). */
@@ -157,6 +157,40 @@ describe("a used token's alias in a store shared by processes", () => {
     );
     onB.socket.close();
     await within(onB.closed, 5000, "the close");
+  });
+
+  test("cut again before a resume's token arrived, back where its old connection still looks open: it follows the alias there", async (t) => {
+    const { a, b, viewA, token } = await twoServers(t);
+    // Resumed on B through a relay, then cut on the client's side only: B still has the session open.
+    const relay = await startRelay(t, b.url);
+    const onB = await resumeOn(relay.url, token);
+    const current = controls(onB.messages)[0].token as string;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    relay.cutClients();
+    await within(onB.closed, 5000, "the cut");
+    assert.equal(b.server.clients.size, 1, "B's side still open");
+    // It resumes on A, and is cut before that resume's token arrives.
+    viewA.stalled = true;
+    const cut = await rawResume(a.url, { type: "resume", token: current, positions: { feed: "1" } });
+    await until(() => viewA.reads === 1, 5000, "A reading the replay");
+    cut.socket.close();
+    await within(cut.closed, 5000, "the close");
+    b.server.publish("feed", "after");
+    // Back on B with the token it has: B's open connection of that session goes, the alias is followed.
+    const again = await resumeOn(b.url, current);
+    assert.deepEqual(
+      controls(again.messages).map((c) => [c.type, c.resumed ?? c.reason]),
+      [
+        ["session", true],
+        ["resumed", undefined],
+      ],
+    );
+    assert.deepEqual(topicPayloads(again.messages), [
+      ...Array.from({ length: 10 }, (_, i) => `m${i}`),
+      "after",
+    ]);
+    again.socket.close();
+    await within(again.closed, 5000, "the close");
   });
 
   test("a used token whose successor was resumed since (its token did arrive) takes nothing: no second session", async (t) => {
