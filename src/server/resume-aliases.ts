@@ -5,8 +5,9 @@ import type { ResumeStore, SessionRecord } from "./resume-store.js";
 // Used tokens kept as aliases of their successor session (docs/resume.md, "Token"): a resume takes its
 // session's record (single use) and gives the client a new token, which a cut may keep from arriving; the
 // client can then only present the old one again, which takes the successor instead. Kept in this process,
-// and in the store too when the store is shared by processes (putBackSession): the client may come back to
-// another one. Both go once the new token has arrived (the pong of the ping sent right behind it).
+// or, when the store is shared by processes (putBackSession), in the store only: the client may come back
+// to another process, and a copy here could point at a successor that a resume there has since replaced.
+// It goes once the new token has arrived (the pong of the ping sent right behind it).
 
 /** Most used tokens kept as aliases in this process. */
 const MAX_ALIASES = 10_000;
@@ -36,19 +37,24 @@ export class TokenAliases {
     return this.store.distributes && typeof this.store.putBackSession === "function";
   }
 
-  /** A resume took the session `record` under `id` and continues it as `successor`. */
-  add(id: string, record: SessionRecord, successor: string): void {
+  /**
+   * A resume took the session `record` under `id` and continues it as `successor` (whose token's secret
+   * hashes to `successorSecretHash`).
+   */
+  add(id: string, record: SessionRecord, successor: string, successorSecretHash: string): void {
     const expiresAt = Date.now() + this.windowMs;
+    if (this.inStore) {
+      // The successor's record first, as taken: there even if this process dies before saving its own (the
+      // saves go in order). The alias names it, and is nothing more: a successor taken or resumed since
+      // leaves the used token with nothing (ResumeSessions.takeSuccessor).
+      this.saves.save(successor, { ...record, secretHash: successorSecretHash, expiresAt });
+      this.saves.putBack(id, { secretHash: record.secretHash, topics: {}, expiresAt, successor });
+      return;
+    }
     this.aliases.delete(id);
     // Bounded: the oldest alias goes (its client then gets "unknown" after a cut during its resume).
     if (this.aliases.size >= MAX_ALIASES) this.aliases.delete(this.aliases.keys().next().value!);
     this.aliases.set(id, { secretHash: record.secretHash, successor, expiresAt });
-    if (!this.inStore) return;
-    // The successor's record first, as taken: there even if this process dies before saving its own (the
-    // saves go in order). The alias names it, and is nothing more: a successor taken or resumed since
-    // leaves the used token with nothing (ResumeSessions.takeSuccessor).
-    this.saves.save(successor, { ...record, expiresAt });
-    this.saves.putBack(id, { secretHash: record.secretHash, topics: {}, expiresAt, successor });
   }
 
   /** The resume that added the alias of `id` ended without its session (a gap): alias and successor go. */
@@ -57,7 +63,7 @@ export class TokenAliases {
     if (this.inStore) this.saves.discard(successor);
   }
 
-  /** The alias of `id` in this process, taken (the store's is dropped with it), or undefined. */
+  /** The alias of `id` in this process, taken, or undefined (always, when aliases are in the store). */
   take(id: string): Alias | undefined {
     const alias = this.aliases.get(id);
     if (alias === undefined) return undefined;
@@ -79,7 +85,7 @@ export class TokenAliases {
   }
 
   private drop(id: string): void {
-    this.aliases.delete(id);
     if (this.inStore) this.saves.discard(id);
+    else this.aliases.delete(id);
   }
 }

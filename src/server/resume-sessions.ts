@@ -353,7 +353,7 @@ export class ResumeSessions implements SessionHost {
       // Until the client has its new token, the one it presented takes the session (a cut before the new
       // token arrives must not use the session up); the pong of TOKEN_PING, sent behind it, ends this.
       // In the store too if it is shared by processes: the client may come back to another one.
-      this.aliases.add(parsed.id, record, issued.id);
+      this.aliases.add(parsed.id, record, issued.id, issued.secretHash);
       // Gone already: the record is kept under the successor's id, for the alias.
       if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
     }

@@ -20,6 +20,7 @@ class StallingView extends SharedStoreView {
 
   override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
     this.reads++;
+    if (this.deadFromRead) this.dead = true;
     if (this.stalled) await new Promise(() => {});
     if (this.failReads) throw new Error("the store failed this read");
     return super.readAfter(topic, after, limit);
@@ -34,6 +35,8 @@ class StallingView extends SharedStoreView {
   }
 
   failReads = false;
+  /** Dies at its first read (its take has landed: the saves after it do not). */
+  deadFromRead = false;
 }
 
 /** The topic messages among raw messages: their payloads. */
@@ -49,7 +52,9 @@ async function twoServers(t: Parameters<typeof startServer>[0]) {
   const viewA = new StallingView(shared);
   shared.views.add(viewA);
   const a = await startServer(t, { resume: { store: viewA } });
-  const b = await startServer(t, { resume: { store: shared.view() } });
+  const viewB = new StallingView(shared);
+  shared.views.add(viewB);
+  const b = await startServer(t, { resume: { store: viewB } });
   const socketsOnA: WebSocket[] = [];
   a.server.on("connection", (socket) => socketsOnA.push(socket));
   for (const started of [a, b])
@@ -69,7 +74,7 @@ async function twoServers(t: Parameters<typeof startServer>[0]) {
   await new Promise((resolve) => setTimeout(resolve, 50));
   for (let i = 0; i < 10; i++) b.server.publish("feed", `m${i}`);
   await until(() => shared.memory.lastPosition("feed") === "11", 5000, "the appends");
-  return { a, b, viewA, token };
+  return { a, b, viewA, viewB, token };
 }
 
 /**
@@ -157,6 +162,54 @@ describe("a used token's alias in a store shared by processes", () => {
     );
     onB.socket.close();
     await within(onB.closed, 5000, "the close");
+  });
+
+  test("if A dies once the new token is out (before saving the session itself), that token resumes on B", async (t) => {
+    const { a, b, viewA, token } = await twoServers(t);
+    viewA.deadFromRead = true;
+    const onA = await resumeOn(a.url, token);
+    const next = controls(onA.messages)[0].token as string;
+    onA.socket.close();
+    await within(onA.closed, 5000, "the close");
+    const onB = await resumeOn(b.url, next);
+    assert.deepEqual(
+      controls(onB.messages).map((c) => [c.type, c.resumed ?? c.reason]),
+      [
+        ["session", true],
+        ["resumed", undefined],
+      ],
+    );
+    onB.socket.close();
+    await within(onB.closed, 5000, "the close");
+  });
+
+  test("cut during resumes on A, then on B, then back on A with the same old token: it follows B's alias", async (t) => {
+    const { a, b, viewA, viewB, token } = await twoServers(t);
+    for (const [server, view] of [
+      [a, viewA],
+      [b, viewB],
+    ] as const) {
+      view.stalled = true;
+      const cut = await rawResume(server.url, { type: "resume", token, positions: { feed: "1" } });
+      await until(() => view.reads === 1, 5000, "the replay being read");
+      cut.socket.close();
+      await within(cut.closed, 5000, "the close");
+      view.stalled = false;
+    }
+    const again = await resumeOn(a.url, token);
+    assert.deepEqual(
+      controls(again.messages).map((c) => [c.type, c.resumed ?? c.reason]),
+      [
+        ["session", true],
+        ["resumed", undefined],
+      ],
+    );
+    assert.deepEqual(
+      topicPayloads(again.messages),
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+    again.socket.close();
+    await within(again.closed, 5000, "the close");
   });
 
   test("cut again before a resume's token arrived, back where its old connection still looks open: it follows the alias there", async (t) => {
