@@ -1,13 +1,19 @@
 import type { ResumeStore, StoredMessage } from "./resume-store.js";
 
-// A resume's replay is read from the store a page at a time, each page written (paced by the client's
-// reading) before the next is asked for: what a resuming connection holds of its replay is one page, not
-// the whole of it, and so is what a store answers at once (the cluster's primary, over IPC). A storm of
-// resumes then costs pages in flight, not every member's backlog at once (before 2026-12-07: 0.7–1.3 GB in
-// the primary of `serve --workers 2` for 300 members with 1,900 missed lines).
+// A resume's replay is read from the store as it is written (paced by the client's reading), a little ahead
+// of the writing: a resuming connection holds READ_AHEAD_BYTES of its replay, not all of it, and a store
+// answers a page at a time. A storm of resumes then costs that per member, not every member's backlog at
+// once (before 2026-12-07: 0.7–1.1 GB in the primary of `serve --workers 2` for 300 members with 1,900
+// missed lines). A topic whose whole replay fits is read at once, as before: its position does not stand
+// still while another topic's replay is written and its store trims on.
 
-/** Messages per page: a replay of 1 KiB messages holds ~100 KiB of it at a time. */
+/** Messages per store read. */
 const PAGE_MESSAGES = 100;
+
+/** Payload bytes of its replay a resume holds read ahead of the writing, shared by its topics. */
+const READ_AHEAD_BYTES = 1024 * 1024;
+/** …but at least this much per topic (a resume of many topics). */
+const MIN_TOPIC_READ_AHEAD = 16 * 1024;
 
 /**
  * Most messages of one topic's replay: 16 of the store's rings (a store may trim loosely), and at least
@@ -16,57 +22,76 @@ const PAGE_MESSAGES = 100;
 const MAX_REPLAY_RINGS = 16;
 const MIN_REPLAY_MESSAGES = 100_000;
 
-/** One topic's replay, read from the store page by page: what it holds after a position. */
+/** One topic's replay: what the store holds after a position, read ahead of the writing by `budget` bytes. */
 export class TopicReplay {
-  /** The page read last (the first one, until next()). */
-  page: StoredMessage[] = [];
+  private queue: StoredMessage[] = [];
+  private queuedBytes = 0;
   private after: string;
-  private pagesLeft: number;
-  private ended = false;
+  private messagesLeft: number;
+  private readToEnd = false;
 
   constructor(
     private readonly store: ResumeStore,
     private readonly topic: string,
     from: string,
     maxMessagesPerTopic: number,
+    /** Payload bytes this topic reads ahead. */
+    private readonly budget: number,
+    /** Whether the reading is still wanted (the connection is open): it stops at the next read if not. */
+    private readonly wanted: () => boolean,
   ) {
     this.after = from;
-    const most = Math.max(MAX_REPLAY_RINGS * maxMessagesPerTopic, MIN_REPLAY_MESSAGES);
-    this.pagesLeft = Math.ceil(most / PAGE_MESSAGES);
+    this.messagesLeft = Math.max(MAX_REPLAY_RINGS * maxMessagesPerTopic, MIN_REPLAY_MESSAGES);
+  }
+
+  /** Whether every message of the replay has been taken. */
+  get done(): boolean {
+    return this.readToEnd && this.queue.length === 0;
   }
 
   /**
-   * Reads the next page into `page`: true, or false at the end (`page` empty); null if the store no longer
-   * holds it (a gap: trimmed meanwhile, or past the most a replay may be).
+   * Reads pages until `budget` bytes wait to be taken or the replay is read to its end: false if the store
+   * no longer holds the next messages (a gap: trimmed meanwhile, or past the most a replay may be).
    */
-  async next(): Promise<boolean | null> {
-    this.page = [];
-    if (this.ended) return false;
-    if (this.pagesLeft-- <= 0) return null;
-    const read = await this.store.readAfter(this.topic, this.after, PAGE_MESSAGES);
-    if (read === null) return null;
-    if (read.length < PAGE_MESSAGES) this.ended = true;
-    if (read.length === 0) return false;
-    this.page = read;
-    this.after = read[read.length - 1].position;
+  async fill(): Promise<boolean> {
+    while (!this.readToEnd && this.queuedBytes < this.budget && this.wanted()) {
+      if (this.messagesLeft <= 0) return false;
+      const read = await this.store.readAfter(this.topic, this.after, PAGE_MESSAGES);
+      if (read === null) return false;
+      this.messagesLeft -= read.length;
+      if (read.length < PAGE_MESSAGES) this.readToEnd = true;
+      if (read.length === 0) break;
+      this.after = read[read.length - 1].position;
+      for (const message of read) this.queuedBytes += message.payload.length;
+      this.queue = this.queue.length === 0 ? read : this.queue.concat(read);
+    }
     return true;
+  }
+
+  /** Up to a page of the messages read, taken in order (none once done). */
+  take(): StoredMessage[] {
+    const taken = this.queue.length <= PAGE_MESSAGES ? this.queue : this.queue.slice(0, PAGE_MESSAGES);
+    this.queue = taken === this.queue ? [] : this.queue.slice(PAGE_MESSAGES);
+    for (const message of taken) this.queuedBytes -= message.payload.length;
+    return taken;
   }
 }
 
 /**
- * Every topic's replay (`from`: topic → position) with its first page read, or null if the store lacks the
- * first messages of one (a gap) or the reading stopped being `wanted` (the connection closed: its client
- * resumes again, from what it got).
+ * Every topic's replay (`from`: topic → position) with its first messages read, or null if the store lacks
+ * the first messages of one (a gap) or the reading stopped being `wanted` (the connection closed: its
+ * client resumes again, from what it got).
  */
-export async function readFirstPages(
+export async function readReplayStarts(
   store: ResumeStore,
   from: Map<string, string>,
   maxMessagesPerTopic: number,
   wanted: () => boolean,
 ): Promise<Map<string, TopicReplay> | null> {
   const replays = new Map<string, TopicReplay>();
+  const budget = Math.max(MIN_TOPIC_READ_AHEAD, Math.floor(READ_AHEAD_BYTES / Math.max(1, from.size)));
   for (const [topic, position] of from)
-    replays.set(topic, new TopicReplay(store, topic, position, maxMessagesPerTopic));
-  const read = await Promise.all([...replays.values()].map((replay) => replay.next()));
-  return read.includes(null) || !wanted() ? null : replays;
+    replays.set(topic, new TopicReplay(store, topic, position, maxMessagesPerTopic, budget, wanted));
+  const read = await Promise.all([...replays.values()].map((replay) => replay.fill()));
+  return read.includes(false) || !wanted() ? null : replays;
 }

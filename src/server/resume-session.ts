@@ -267,77 +267,115 @@ export class ResumeSession implements TopicReceiver {
   }
 
   /**
-   * Writes each topic's replay (what the store holds after its start position, read page by page: the first
-   * page is read already), then the live messages held meanwhile that the replay did not carry (by
-   * position), and stops holding the topic. The writes are paced by `room` (Connection.roomFor): a replay
-   * waits for the client to read rather than pass maxBufferedBytes, which would close the connection on
-   * every resume of a client that fell far behind. Resolves with the messages written, or null if the
-   * connection went away first. A page the store no longer holds (trimmed meanwhile, the client reading too
-   * slowly) closes the connection (1013): its client resumes from what it got, and is told `gap` then.
+   * Writes each topic's replay (what the store holds after its start position, read a little ahead of the
+   * writing: its first messages are read already), then the live messages held meanwhile that the replay
+   * did not carry (by position), and stops holding the topic. The writes are paced by `room`
+   * (Connection.roomFor): a replay waits for the client to read rather than pass maxBufferedBytes, which
+   * would close the connection on every resume of a client that fell far behind. Resolves with the messages
+   * written, or null if the connection went away first. Messages the store no longer holds when their turn
+   * to be read comes (trimmed meanwhile, the client reading more slowly than the topic turns over) close the
+   * connection (1013): its client resumes from what it got, and is told `gap` then.
    */
   async finishReplay(replays: Map<string, TopicReplay>, room: Room): Promise<number | null> {
-    let written = 0;
+    const count = { written: 0 };
     try {
+      // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
+      // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
+      let turns: ReplayTurn[] = [];
       for (const [topic, replay] of replays) {
-        // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
-        // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
         const held = this.held?.get(topic);
         if (held === undefined || !this.topics.has(topic)) continue;
         const wanted = () => this.held?.get(topic) === held;
-        let last = this.topics.get(topic)!;
-        const topicId = this.topicIds.get(topic)!;
-        pages: for (;;) {
-          for (const message of replay.page) {
-            last = message.position;
-            // Its own publish (socket.publish): live, it was not sent to it either.
-            if (message.publisher === this.publisher) continue;
-            const bytes = envelopeTopicMessage(topicId, message.position, message.payload);
-            const sent = this.writePaced(
-              new SharedMessage(bytes, message.isText, this.host.counters),
-              room,
-              wanted,
-            );
-            if (sent !== true && !(await sent)) return null;
-            // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
-            if (!wanted()) break pages;
-            written++;
-          }
-          const more = await replay.next();
-          if (this.socket.readyState !== 1) return null;
-          if (more === null) {
-            closeWithStatus(
-              this.socket,
-              CloseCode.TryAgainLater,
-              "sockjet.resume: the rest of the replay is no longer kept: resume",
-            );
-            return null;
-          }
-          if (!more || !wanted()) break;
+        turns.push({
+          topic,
+          replay,
+          held,
+          wanted,
+          last: this.topics.get(topic)!,
+          topicId: this.topicIds.get(topic)!,
+        });
+      }
+      // The topics take turns, a page each: each one's reading moves on at the client's pace.
+      while (turns.length > 0) {
+        const going: ReplayTurn[] = [];
+        for (const turn of turns) {
+          const more = await this.replayPage(turn, room, count);
+          if (more === null || (!more && !(await this.endReplay(turn, room)))) return null;
+          if (more) going.push(turn);
         }
-        // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
-        // Live messages keep joining the list while it is written; the topic goes live after the last.
-        // (Its bytes stay counted against the limit until it is all written.)
-        for (let i = 0; i < held.length && wanted(); i++) {
-          const live = held[i];
-          if (comparePositions(live.position, last) <= 0) continue;
-          const sent = this.writePaced(live.enveloped(this.host.counters), room, wanted);
-          if (sent !== true && !(await sent)) return null;
-          last = live.position;
-        }
-        if (!wanted()) continue;
-        this.heldBytes -= payloadBytes(held);
-        this.held!.delete(topic);
-        if (last !== "") {
-          this.replayedTo ??= new Map();
-          this.replayedTo.set(topic, last);
-        }
+        turns = going;
       }
     } finally {
       this.held = null;
       this.heldBytes = 0;
     }
     this.maybeCaughtUp();
-    return written;
+    return count.written;
+  }
+
+  /**
+   * Writes a page of a topic's replay and reads on: true if more is to come, false if its replay is over
+   * (or the topic unsubscribed), null if the connection went away (closed with 1013 if the store no longer
+   * holds what comes next).
+   */
+  private async replayPage(
+    turn: ReplayTurn,
+    room: Room,
+    count: { written: number },
+  ): Promise<boolean | null> {
+    for (const message of turn.replay.take()) {
+      if (!turn.wanted()) return false;
+      turn.last = message.position;
+      // Its own publish (socket.publish): live, it was not sent to it either.
+      if (message.publisher === this.publisher) continue;
+      const bytes = envelopeTopicMessage(turn.topicId, message.position, message.payload);
+      const sent = this.writePaced(
+        new SharedMessage(bytes, message.isText, this.host.counters),
+        room,
+        turn.wanted,
+      );
+      if (sent !== true && !(await sent)) return null;
+      // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
+      if (!turn.wanted()) return false;
+      count.written++;
+    }
+    const kept = await turn.replay.fill();
+    if (this.socket.readyState !== 1) return null;
+    if (!kept) {
+      closeWithStatus(
+        this.socket,
+        CloseCode.TryAgainLater,
+        "sockjet.resume: the rest of the replay is no longer kept: resume",
+      );
+      return null;
+    }
+    return !turn.replay.done && turn.wanted();
+  }
+
+  /**
+   * A topic's replay is written: the live messages held meanwhile that it did not carry (by position)
+   * follow, and the topic goes live. false if the connection went away.
+   */
+  private async endReplay(turn: ReplayTurn, room: Room): Promise<boolean> {
+    // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
+    // Live messages keep joining the list while it is written; the topic goes live after the last.
+    // (Its bytes stay counted against the limit until it is all written.)
+    const { held, wanted } = turn;
+    for (let i = 0; i < held.length && wanted(); i++) {
+      const live = held[i];
+      if (comparePositions(live.position, turn.last) <= 0) continue;
+      const sent = this.writePaced(live.enveloped(this.host.counters), room, wanted);
+      if (sent !== true && !(await sent)) return false;
+      turn.last = live.position;
+    }
+    if (!wanted()) return true;
+    this.heldBytes -= payloadBytes(held);
+    this.held!.delete(turn.topic);
+    if (turn.last !== "") {
+      this.replayedTo ??= new Map();
+      this.replayedTo.set(turn.topic, turn.last);
+    }
+    return true;
   }
 
   /**
@@ -357,6 +395,19 @@ function payloadBytes(messages: PositionedMessage[]): number {
   let bytes = 0;
   for (const message of messages) bytes += message.plain.payload.length;
   return bytes;
+}
+
+/** One topic's replay being written (finishReplay). */
+interface ReplayTurn {
+  topic: string;
+  replay: TopicReplay;
+  /** The topic's live messages held meanwhile. */
+  held: PositionedMessage[];
+  /** Whether the topic is still subscribed, with this hold. */
+  wanted: () => boolean;
+  /** The last position written (or passed: the session's own messages). */
+  last: string;
+  topicId: number;
 }
 
 /** Room for a message's bytes in the connection's send buffer: now (true), or when (Connection.roomFor). */
