@@ -4,14 +4,14 @@ import type { ResumeStore, StoredMessage } from "./resume-store.js";
 // of the writing: a resuming connection holds READ_AHEAD_BYTES of its replay, not all of it, and a store
 // answers a page at a time. A storm of resumes then costs that per member, not every member's backlog at
 // once (before 2026-12-07: 0.7–1.1 GB in the primary of `serve --workers 2` for 300 members with 1,900
-// missed lines). A topic whose whole replay fits is read at once, as before: its position does not stand
+// missed lines). A topic whose whole replay fits is read at its first turn: its position does not stand
 // still while another topic's replay is written and its store trims on.
 
 /** Messages per store read. */
 const PAGE_MESSAGES = 100;
 
 /** Payload bytes of its replay a resume holds read ahead of the writing, shared by its topics. */
-const READ_AHEAD_BYTES = 1024 * 1024;
+const READ_AHEAD_BYTES = 256 * 1024;
 /** …but at least this much per topic (a resume of many topics). */
 const MIN_TOPIC_READ_AHEAD = 16 * 1024;
 
@@ -50,11 +50,12 @@ export class TopicReplay {
   }
 
   /**
-   * Reads pages until `budget` bytes wait to be taken or the replay is read to its end: false if the store
-   * no longer holds the next messages (a gap: trimmed meanwhile, or past the most a replay may be).
+   * Reads pages until `upTo` bytes (the topic's budget) wait to be taken or the replay is read to its end:
+   * false if the store no longer holds the next messages (a gap: trimmed meanwhile, or past the most a
+   * replay may be).
    */
-  async fill(): Promise<boolean> {
-    while (!this.readToEnd && this.queuedBytes < this.budget && this.wanted()) {
+  async fill(upTo = this.budget): Promise<boolean> {
+    while (!this.readToEnd && this.queuedBytes < upTo && this.wanted()) {
       if (this.messagesLeft <= 0) return false;
       const read = await this.store.readAfter(this.topic, this.after, PAGE_MESSAGES);
       if (read === null) return false;
@@ -92,6 +93,7 @@ export async function readReplayStarts(
   const budget = Math.max(MIN_TOPIC_READ_AHEAD, Math.floor(READ_AHEAD_BYTES / Math.max(1, from.size)));
   for (const [topic, position] of from)
     replays.set(topic, new TopicReplay(store, topic, position, maxMessagesPerTopic, budget, wanted));
-  const read = await Promise.all([...replays.values()].map((replay) => replay.fill()));
+  // One read each before the session's head (a storm of resumes waits on the store): the rest as it is written.
+  const read = await Promise.all([...replays.values()].map((replay) => replay.fill(1)));
   return read.includes(false) || !wanted() ? null : replays;
 }
