@@ -114,6 +114,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.commands.on("ready", () => {
       this.everReady = true;
       this.lossReported = false;
+      this.loadScripts();
       this.emit("ready");
     });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -125,8 +126,24 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       this.commands.connect().catch(() => {}); // errors arrive as 'error' events
     else if (this.commands.isReady) {
       this.everReady = true;
+      this.loadScripts();
       queueMicrotask(() => this.emit("ready"));
     }
+  }
+
+  /**
+   * Loads the scripts into Redis's cache, ahead of every EVALSHA sent after it on this connection (Redis runs
+   * one connection's commands in order). Without it, the appends of a burst on a Redis that has not cached
+   * the append script (just started, restarted) each fail NOSCRIPT and are sent again as EVAL as their
+   * answers come, after appends sent meanwhile that found the script loaded: the stream's order (replay and
+   * live order) was then not the publish order (found by review). A Redis Cluster client sends SCRIPT LOAD
+   * to one node: there the NOSCRIPT fallback stays (script()).
+   */
+  private loadScripts(): void {
+    if (this.sharded) return;
+    for (const script of [APPEND_SCRIPT, READ_SCRIPT, TAKE_SCRIPT, PUT_BACK_SCRIPT, SAVE_SCRIPT])
+      // Failed (the connection dropped again): each call falls back on EVAL, as before.
+      this.commands.sendCommand(["SCRIPT", "LOAD", script]).catch(() => {});
   }
 
   /** The stream key of a topic. */

@@ -164,6 +164,27 @@ describe("RedisStreamStore", { skip }, () => {
     assert.equal(await store.readAfter("never-published", positions[5], 10), null);
   });
 
+  test("a burst of appends on a Redis that has not cached the scripts is stored in the order of the calls", async () => {
+    const { url } = await started();
+    const admin = createClient({ url });
+    await admin.connect();
+    await admin.sendCommand(["SCRIPT", "FLUSH"]);
+    await admin.close();
+    const store = makeStore(url);
+    await store.ready;
+    // Answers slow to come (8 KiB each) while the calls go on: each would fail NOSCRIPT and go again as EVAL.
+    const appends: Promise<string>[] = [];
+    for (let i = 0; i < 1000; i++) appends.push(store.append("burst-big", Buffer.alloc(8192), false));
+    for (let i = 0; i < 300; i++) appends.push(store.append("burst", Buffer.from(`m${i}`), true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 300; i < 305; i++) appends.push(store.append("burst", Buffer.from(`m${i}`), true));
+    await Promise.all(appends);
+    assert.deepEqual(
+      text((await readAll(store, "burst"))!),
+      Array.from({ length: 305 }, (_, i) => `m${i}`),
+    );
+  });
+
   test("sessions: saved with a TTL, taken once; a save after the take is ignored; expired ones are gone", async () => {
     const { url } = await started();
     const store = makeStore(url);
