@@ -141,8 +141,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
    */
   private loadScripts(): void {
     if (this.sharded) return;
+    // Failed (the connection dropped again): each call falls back on EVAL, as before.
     for (const script of [APPEND_SCRIPT, READ_SCRIPT, TAKE_SCRIPT, PUT_BACK_SCRIPT, SAVE_SCRIPT])
-      // Failed (the connection dropped again): each call falls back on EVAL, as before.
       this.commands.sendCommand(["SCRIPT", "LOAD", script]).catch(() => {});
   }
 
