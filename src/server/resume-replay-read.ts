@@ -7,13 +7,22 @@ import type { ResumeStore, StoredMessage } from "./resume-store.js";
 // missed lines). A topic whose whole replay fits is read at its first turn: its position does not stand
 // still while another topic's replay is written and its store trims on.
 
-/** Messages per store read. */
+/** Most messages per store read, and per turn of a topic's writing. */
 const PAGE_MESSAGES = 100;
+/**
+ * Messages of a topic's first read, before the session's head: one tells whether the store still holds what
+ * follows the position (a gap if not), and its size sizes the next reads; a session of many topics then holds
+ * one message of each before its head.
+ */
+const FIRST_READ_MESSAGES = 1;
 
-/** Payload bytes of its replay a resume holds read ahead of the writing, shared by its topics. */
+/**
+ * Payload bytes of its replay a resume holds read ahead of the writing, shared by its topics, but at least
+ * MIN_TOPIC_READ_AHEAD per topic, and at least one message: a read asks for as many messages as fit, by the
+ * size of those read so far.
+ */
 const READ_AHEAD_BYTES = 256 * 1024;
-/** …but at least this much per topic (a resume of many topics). */
-const MIN_TOPIC_READ_AHEAD = 16 * 1024;
+const MIN_TOPIC_READ_AHEAD = 4 * 1024;
 
 /**
  * Most messages of one topic's replay: 16 of the store's rings (a store may trim loosely), and at least
@@ -26,6 +35,9 @@ const MIN_REPLAY_MESSAGES = 100_000;
 export class TopicReplay {
   private queue: StoredMessage[] = [];
   private queuedBytes = 0;
+  /** Messages and payload bytes read so far: their mean sizes the next read. */
+  private readMessages = 0;
+  private readBytes = 0;
   private after: string;
   private messagesLeft: number;
   private readToEnd = false;
@@ -50,23 +62,33 @@ export class TopicReplay {
   }
 
   /**
-   * Reads pages until `upTo` bytes (the topic's budget) wait to be taken or the replay is read to its end:
-   * false if the store no longer holds the next messages (a gap: trimmed meanwhile, or past the most a
-   * replay may be).
+   * Reads until the topic's budget is read ahead (a first read: FIRST_READ_MESSAGES) or the replay is read
+   * to its end: false if the store no longer holds the next messages (a gap: trimmed meanwhile, or past the
+   * most a replay may be).
    */
-  async fill(upTo = this.budget): Promise<boolean> {
-    while (!this.readToEnd && this.queuedBytes < upTo && this.wanted()) {
+  async fill(first = false): Promise<boolean> {
+    while (!this.readToEnd && this.queuedBytes < this.budget && this.wanted()) {
       if (this.messagesLeft <= 0) return false;
-      const read = await this.store.readAfter(this.topic, this.after, PAGE_MESSAGES);
+      const limit = first ? FIRST_READ_MESSAGES : this.fitting();
+      const read = await this.store.readAfter(this.topic, this.after, limit);
       if (read === null) return false;
       this.messagesLeft -= read.length;
-      if (read.length < PAGE_MESSAGES) this.readToEnd = true;
+      if (read.length < limit) this.readToEnd = true;
       if (read.length === 0) break;
       this.after = read[read.length - 1].position;
       for (const message of read) this.queuedBytes += message.payload.length;
+      this.readMessages += read.length;
+      this.readBytes += read.reduce((bytes, message) => bytes + message.payload.length, 0);
       this.queue = this.queue.length === 0 ? read : this.queue.concat(read);
+      if (first) break;
     }
     return true;
+  }
+
+  /** How many messages of the mean size read so far fit in what is left of the budget: 1 to a page. */
+  private fitting(): number {
+    const mean = Math.max(1, this.readBytes / Math.max(1, this.readMessages));
+    return Math.min(PAGE_MESSAGES, Math.max(1, Math.floor((this.budget - this.queuedBytes) / mean)));
   }
 
   /** Up to a page of the messages read, taken in order (none once done). */
@@ -94,6 +116,6 @@ export async function readReplayStarts(
   for (const [topic, position] of from)
     replays.set(topic, new TopicReplay(store, topic, position, maxMessagesPerTopic, budget, wanted));
   // One read each before the session's head (a storm of resumes waits on the store): the rest as it is written.
-  const read = await Promise.all([...replays.values()].map((replay) => replay.fill(1)));
+  const read = await Promise.all([...replays.values()].map((replay) => replay.fill(true)));
   return read.includes(false) || !wanted() ? null : replays;
 }

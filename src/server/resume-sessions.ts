@@ -429,7 +429,10 @@ export class ResumeSessions implements SessionHost {
           error,
         ),
       );
-      replays = null;
+      // Not a gap: the store may hold every message. The session stays (saved as the connection closes, its
+      // used token an alias of it): 1011, and the client tries again (before 2026-12-07: reset "gap").
+      closeWithStatus(socket, CloseCode.InternalError, "sockjet.resume: the session store failed; try again");
+      return;
     }
     if (socket.readyState !== 1) return;
     if (replays === null) {

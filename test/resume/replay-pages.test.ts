@@ -8,15 +8,17 @@ import { describe, test } from "node:test";
 import type { StoredMessage } from "../../src/server/resume-store.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
-import { SharedStore, SharedStoreView } from "./shared-store.js";
+import { feedSession, SharedStore, SharedStoreView } from "./shared-store.js";
 
 /** A view that counts the messages its reads have handed out. */
 class CountingView extends SharedStoreView {
   messagesRead = 0;
+  bytesRead = 0;
 
   override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
     const read = await super.readAfter(topic, after, limit);
     this.messagesRead += read?.length ?? 0;
+    for (const message of read ?? []) this.bytesRead += message.payload.length;
     return read;
   }
 }
@@ -25,19 +27,9 @@ class CountingView extends SharedStoreView {
 async function cutSession(t: Parameters<typeof startServer>[0]) {
   const shared = new SharedStore();
   const view = new CountingView(shared);
-  shared.views.add(view);
-  const started = await startServer(t, { resume: { store: view } });
-  const sockets: WebSocket[] = [];
-  started.server.on("connection", (socket) => {
-    sockets.push(socket);
-    if (!socket.resumed) socket.subscribe("feed");
-  });
-  const first = await rawResume(started.url, { type: "hello" });
-  await until(() => view.topics.has("feed"), 5000, "the store's subscription");
-  await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
+  const { started, sockets, first, token } = await feedSession(t, view);
   started.server.publish("feed", "one");
   await until(() => first.messages.some((m) => String(m).charCodeAt(0) === 1), 5000, "the first message");
-  const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
   sockets[0].terminate();
   await within(first.closed, 5000, "the close");
   await until(() => started.server.clients.size === 0, 5000, "the server side to close");
@@ -78,6 +70,46 @@ describe("a replay read page by page", () => {
       Array.from({ length: missed }, (_, i) => String(i)),
     );
     assert.ok(controls(resumed.messages).some((c) => c.type === "resumed"));
+    resumed.socket.close();
+    await within(resumed.closed, 5000, "the close");
+  });
+
+  test("a session of many topics of large messages: a stalled client holds the server to what its socket took and the read-ahead", async (t) => {
+    const shared = new SharedStore();
+    const view = new CountingView(shared);
+    const started = await startServer(t, { resume: { store: view } });
+    const sockets: WebSocket[] = [];
+    const topics = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    started.server.on("connection", (socket) => {
+      sockets.push(socket);
+      if (!socket.resumed) for (const topic of topics) socket.subscribe(topic);
+    });
+    const first = await rawResume(started.url, { type: "hello" });
+    await until(() => topics.every((topic) => view.topics.has(topic)), 5000, "the subscriptions");
+    await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
+    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+    sockets[0].terminate();
+    await within(first.closed, 5000, "the close");
+    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+    // 20 topics × 200 messages of 8 KiB: 32 MiB missed (16 MiB in first pages of 100, as once read).
+    const payload = "x".repeat(8 * 1024);
+    for (const topic of topics)
+      for (let i = 0; i < 200; i++) started.server.publish(topic, `${i} ${payload}`);
+    const relay = await startRelay(t, started.url);
+    relay.stallNewConnections(true);
+    const resumed = await rawResume(relay.url, { type: "resume", token, positions: {} });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // What the sockets' buffers took (~8 MiB here, loopback autotuning) and 256 KiB; read by whole pages of
+    // 100 before the head and on, 22.7 MiB.
+    const mib = view.bytesRead / 1024 / 1024;
+    assert.ok(mib < 14, `${mib.toFixed(1)} MiB read for a stalled client`);
+    relay.resumeReading();
+    await until(
+      () => controls(resumed.messages).some((c) => c.type === "resumed"),
+      30_000,
+      "the whole replay",
+    );
+    assert.equal(resumed.messages.filter((m) => String(m).charCodeAt(0) === 1).length, 20 * 200);
     resumed.socket.close();
     await within(resumed.closed, 5000, "the close");
   });

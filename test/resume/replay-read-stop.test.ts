@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { StoredMessage } from "../../src/server/resume-store.js";
-import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startServer, until, within } from "./helpers.js";
-import { SharedStore, SharedStoreView } from "./shared-store.js";
+import { rawResume, until, within } from "./helpers.js";
+import { feedSession, SharedStore, SharedStoreView } from "./shared-store.js";
 
 /** A view whose reads take a while, and that counts them. */
 class SlowReadView extends SharedStoreView {
@@ -23,17 +22,7 @@ describe("reading a replay", () => {
   test("stops at the next page once the resuming connection has closed", async (t) => {
     const shared = new SharedStore();
     const view = new SlowReadView(shared);
-    shared.views.add(view);
-    const started = await startServer(t, { resume: { store: view } });
-    const sockets: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      sockets.push(socket);
-      if (!socket.resumed) socket.subscribe("feed");
-    });
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
-    await until(() => view.topics.has("feed"), 5000, "the store's subscription");
-    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+    const { started, sockets, first, token } = await feedSession(t, view);
     await new Promise((resolve) => setTimeout(resolve, 50));
     sockets[0].terminate();
     await within(first.closed, 5000, "the close");

@@ -180,11 +180,14 @@ describe("live messages during the replay", () => {
 });
 
 describe("a store that fails to read the replay", () => {
-  test("the client is told 'gap' and starts afresh; the server's 'error' has code SJ_ERR_RESUME_STORE", async (t) => {
+  test("1011 and the session kept: once the store reads again the client resumes, nothing missed; the server's 'error' has code SJ_ERR_RESUME_STORE", async (t) => {
     class FailingReadStore extends MemoryResumeStore {
-      failing = false;
+      failures = 0;
       override async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
-        if (this.failing) throw new Error("disk on fire");
+        if (this.failures > 0) {
+          this.failures--;
+          throw new Error("disk on fire");
+        }
         return super.readAfter(topic, after, limit);
       }
     }
@@ -202,13 +205,24 @@ describe("a store that fails to read the replay", () => {
       5000,
       "the subscription and the session's token",
     );
-    store.failing = true;
+    // The store fails the next two reads (the first resume's, and its retry's), then reads again.
+    store.failures = 2;
     relay.cutBoth();
-    await until(() => client.resets.length === 1, 10_000, "the reset");
-    assert.deepEqual(client.resets, ["gap"]);
-    assert.equal(errors.length, 1);
-    assert.equal(errors[0].code, "SJ_ERR_RESUME_STORE");
-    assert.match(errors[0].message, /Could not read a replay: disk on fire/);
+    await until(() => started.server.subscriberCount("feed") === 0, 5000, "the cut");
+    started.server.publish("feed", "missed");
+    await until(() => client.events.includes("resumed"), 10_000, "the resume");
+    assert.deepEqual(client.resets, []);
+    assert.deepEqual(client.received, ["feed:missed"]);
+    assert.deepEqual(client.sessions, [false, true]);
+    assert.ok(
+      client.disconnects.some((close) => close.startsWith("1011 sockjet.resume: the session store failed")),
+      client.disconnects.join(", "),
+    );
+    assert.ok(errors.length >= 1);
+    for (const error of errors) {
+      assert.equal(error.code, "SJ_ERR_RESUME_STORE");
+      assert.match(error.message, /Could not read a replay: disk on fire/);
+    }
   });
 });
 

@@ -2,17 +2,18 @@
 // each server's view hands back every append to the topics it subscribed, after the append has settled, in
 // append order, as the Redis Streams store does across processes (XADD + PUBLISH in one script).
 
+import type { TestContext } from "node:test";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
+import type { WebSocket } from "../../src/web/websocket.js";
+import { controls, rawResume, startServer, until } from "./helpers.js";
 
 export class SharedStore {
   readonly memory = new MemoryResumeStore({ maxMessagesPerTopic: 5000 });
   readonly views = new Set<SharedStoreView>();
 
   view(): SharedStoreView {
-    const view = new SharedStoreView(this);
-    this.views.add(view);
-    return view;
+    return new SharedStoreView(this);
   }
 }
 
@@ -21,7 +22,10 @@ export class SharedStoreView implements ResumeStore {
   readonly topics = new Set<string>();
   private handler: (topic: string, message: StoredMessage) => void = () => {};
 
-  constructor(protected readonly shared: SharedStore) {}
+  /** Joins `shared`: it hands this view what is appended to the topics the view subscribed. */
+  constructor(protected readonly shared: SharedStore) {
+    shared.views.add(this);
+  }
 
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     await Promise.resolve();
@@ -69,4 +73,22 @@ export class SharedStoreView implements ResumeStore {
   async close(): Promise<void> {
     this.shared.views.delete(this);
   }
+}
+
+/**
+ * A server resuming on `view` whose fresh sessions subscribe "feed" (the server side of each connection in
+ * `sockets`), and a first session opened on it, its subscription in the store: its raw connection and token.
+ */
+export async function feedSession(t: TestContext, view: SharedStoreView) {
+  const started = await startServer(t, { resume: { store: view } });
+  const sockets: WebSocket[] = [];
+  started.server.on("connection", (socket) => {
+    sockets.push(socket);
+    if (!socket.resumed) socket.subscribe("feed");
+  });
+  const first = await rawResume(started.url, { type: "hello" });
+  await until(() => view.topics.has("feed"), 5000, "the store's subscription");
+  await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
+  const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+  return { started, sockets, first, token };
 }

@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { StoredMessage } from "../../src/server/resume-store.js";
-import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startServer, until, within } from "./helpers.js";
-import { SharedStore, SharedStoreView } from "./shared-store.js";
+import { controls, rawResume, until, within } from "./helpers.js";
+import { feedSession, SharedStore, SharedStoreView } from "./shared-store.js";
 
 /** A view whose lastPosition answers only when let (with where the topic stands then, as a slow store would). */
 class SlowStartView extends SharedStoreView {
@@ -44,15 +43,8 @@ describe("a new subscription's start position, given late by the store", () => {
   test("messages published before the store answers: a resume from any message the client got replays every later one", async (t) => {
     const shared = new SharedStore();
     const view = new SlowStartView(shared);
-    shared.views.add(view);
-    const started = await startServer(t, { resume: { store: view } });
-    const sockets: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      sockets.push(socket);
-      if (!socket.resumed) socket.subscribe("feed");
-    });
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => view.asked === 1 && view.topics.has("feed"), 5000, "the store asked for the start");
+    const { started, sockets, first, token } = await feedSession(t, view);
+    await until(() => view.asked === 1, 5000, "the store asked for the start");
     // Published while the start is unknown, then after it.
     for (const text of ["a", "b", "c"]) started.server.publish("feed", text);
     await until(() => shared.memory.lastPosition("feed") === "3", 5000, "the appends");
@@ -66,7 +58,6 @@ describe("a new subscription's start position, given late by the store", () => {
       got.map(([, data]) => data).filter((data) => data >= "d"),
       ["d", "e"],
     );
-    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
     sockets[0].terminate();
     await within(first.closed, 5000, "the close");
     await until(() => started.server.clients.size === 0, 5000, "the server side to close");
@@ -92,24 +83,15 @@ describe("a new subscription's start position, given late by the store", () => {
   test("a session cut before the store answers resumes with every message after the start, none before", async (t) => {
     const shared = new SharedStore();
     const view = new SlowStartView(shared);
-    shared.views.add(view);
-    const started = await startServer(t, { resume: { store: view } });
-    const sockets: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      sockets.push(socket);
-      if (!socket.resumed) socket.subscribe("feed");
-    });
-    started.server.publish("feed", "old");
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => view.asked === 1 && view.topics.has("feed"), 5000, "the store asked for the start");
+    const { started, sockets, first, token } = await feedSession(t, view);
+    await until(() => view.asked === 1, 5000, "the store asked for the start");
     started.server.publish("feed", "x");
-    await until(() => shared.memory.lastPosition("feed") === "2", 5000, "the append");
-    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
+    await until(() => shared.memory.lastPosition("feed") === "1", 5000, "the append");
     sockets[0].terminate();
     await within(first.closed, 5000, "the close");
     // The record waits for the start (ResumeSession.settled): the store answers after the close.
     for (const text of ["y", "z"]) started.server.publish("feed", text);
-    await until(() => shared.memory.lastPosition("feed") === "4", 5000, "the appends");
+    await until(() => shared.memory.lastPosition("feed") === "3", 5000, "the appends");
     view.answer();
     await until(() => started.server.clients.size === 0, 5000, "the server side to close");
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -121,7 +103,7 @@ describe("a new subscription's start position, given late by the store", () => {
     assert.deepEqual(topicMessages(resumed.messages), []);
     started.server.publish("feed", "live");
     await until(() => topicMessages(resumed.messages).length === 1, 5000, "the live message");
-    assert.deepEqual(topicMessages(resumed.messages), [["5", "live"]]);
+    assert.deepEqual(topicMessages(resumed.messages), [["4", "live"]]);
     resumed.socket.close();
     await within(resumed.closed, 5000, "the close");
   });
