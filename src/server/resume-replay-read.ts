@@ -76,9 +76,11 @@ export class TopicReplay {
       if (read.length < limit) this.readToEnd = true;
       if (read.length === 0) break;
       this.after = read[read.length - 1].position;
-      for (const message of read) this.queuedBytes += message.payload.length;
+      let bytes = 0;
+      for (const message of read) bytes += message.payload.length;
+      this.queuedBytes += bytes;
       this.readMessages += read.length;
-      this.readBytes += read.reduce((bytes, message) => bytes + message.payload.length, 0);
+      this.readBytes += bytes;
       this.queue = this.queue.length === 0 ? read : this.queue.concat(read);
       if (first) break;
     }

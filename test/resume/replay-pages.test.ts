@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { StoredMessage } from "../../src/server/resume-store.js";
-import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
+import { controls, rawResume, startRelay, type startServer, until, within } from "./helpers.js";
 import { feedSession, SharedStore, SharedStoreView } from "./shared-store.js";
 
 /** A view that counts the messages its reads have handed out. */
@@ -27,12 +26,10 @@ class CountingView extends SharedStoreView {
 async function cutSession(t: Parameters<typeof startServer>[0]) {
   const shared = new SharedStore();
   const view = new CountingView(shared);
-  const { started, sockets, first, token } = await feedSession(t, view);
+  const { started, first, token, end } = await feedSession(t, view);
   started.server.publish("feed", "one");
   await until(() => first.messages.some((m) => String(m).charCodeAt(0) === 1), 5000, "the first message");
-  sockets[0].terminate();
-  await within(first.closed, 5000, "the close");
-  await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+  await end();
   return { shared, view, started, token };
 }
 
@@ -77,20 +74,9 @@ describe("a replay read page by page", () => {
   test("a session of many topics of large messages: a stalled client holds the server to what its socket took and the read-ahead", async (t) => {
     const shared = new SharedStore();
     const view = new CountingView(shared);
-    const started = await startServer(t, { resume: { store: view } });
-    const sockets: WebSocket[] = [];
     const topics = Array.from({ length: 20 }, (_, i) => `t${i}`);
-    started.server.on("connection", (socket) => {
-      sockets.push(socket);
-      if (!socket.resumed) for (const topic of topics) socket.subscribe(topic);
-    });
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => topics.every((topic) => view.topics.has(topic)), 5000, "the subscriptions");
-    await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
-    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
-    sockets[0].terminate();
-    await within(first.closed, 5000, "the close");
-    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+    const { started, token, end } = await feedSession(t, view, topics);
+    await end();
     // 20 topics × 200 messages of 8 KiB: 32 MiB missed (16 MiB in first pages of 100, as once read).
     const payload = "x".repeat(8 * 1024);
     for (const topic of topics)

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
 import { describe, test } from "node:test";
-import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, HOST, rawResume, startServer, until, within } from "./helpers.js";
+import { controls, HOST, rawResume, type startServer, until, within } from "./helpers.js";
+import { feedSession } from "./shared-store.js";
 
 /** A relay that passes the server's bytes on at `bytesPerSecond`. */
 async function slowRelay(t: Parameters<typeof startServer>[0], target: string, bytesPerSecond: number) {
@@ -34,21 +34,8 @@ async function slowRelay(t: Parameters<typeof startServer>[0], target: string, b
 
 describe("a replay of several topics", () => {
   test("a busy topic's replay survives a long replay of another topic written first", async (t) => {
-    const started = await startServer(t, { resume: {} });
-    const sockets: WebSocket[] = [];
-    started.server.on("connection", (socket) => {
-      sockets.push(socket);
-      if (!socket.resumed) {
-        socket.subscribe("big");
-        socket.subscribe("busy");
-      }
-    });
-    const first = await rawResume(started.url, { type: "hello" });
-    await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
-    const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
-    sockets[0].terminate();
-    await within(first.closed, 5000, "the close");
-    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+    const { started, token, end } = await feedSession(t, undefined, ["big", "busy"]);
+    await end();
     // The memory store keeps 1,000 per topic: "busy" has missed 900, and turns over 200/s: its first
     // message is trimmed 0.5 s into the resume, and "big" takes ~4 s to write at 2 MB/s.
     const payload = "x".repeat(8 * 1024);

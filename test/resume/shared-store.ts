@@ -6,7 +6,7 @@ import type { TestContext } from "node:test";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
 import type { WebSocket } from "../../src/web/websocket.js";
-import { controls, rawResume, startServer, until } from "./helpers.js";
+import { controls, rawResume, startServer, until, within } from "./helpers.js";
 
 export class SharedStore {
   readonly memory = new MemoryResumeStore({ maxMessagesPerTopic: 5000 });
@@ -76,19 +76,27 @@ export class SharedStoreView implements ResumeStore {
 }
 
 /**
- * A server resuming on `view` whose fresh sessions subscribe "feed" (the server side of each connection in
- * `sockets`), and a first session opened on it, its subscription in the store: its raw connection and token.
+ * A server resuming on `store` (default: the memory store) whose fresh sessions subscribe `topics` (the
+ * server side of each connection in `sockets`), and a first session opened on it, its subscriptions in the
+ * store if it is a shared view: its raw connection, its token, and `end()`, which closes it from the server's
+ * side and waits until both sides know.
  */
-export async function feedSession(t: TestContext, view: SharedStoreView) {
-  const started = await startServer(t, { resume: { store: view } });
+export async function feedSession(t: TestContext, store?: ResumeStore, topics = ["feed"]) {
+  const started = await startServer(t, { resume: store === undefined ? {} : { store } });
   const sockets: WebSocket[] = [];
   started.server.on("connection", (socket) => {
     sockets.push(socket);
-    if (!socket.resumed) socket.subscribe("feed");
+    if (!socket.resumed) for (const topic of topics) socket.subscribe(topic);
   });
   const first = await rawResume(started.url, { type: "hello" });
-  await until(() => view.topics.has("feed"), 5000, "the store's subscription");
+  if (store instanceof SharedStoreView)
+    await until(() => topics.every((topic) => store.topics.has(topic)), 5000, "the store's subscriptions");
   await until(() => controls(first.messages).some((c) => c.type === "session"), 5000, "the session");
   const token = controls(first.messages).find((c) => c.type === "session")!.token as string;
-  return { started, sockets, first, token };
+  const end = async () => {
+    sockets[0].terminate();
+    await within(first.closed, 5000, "the close");
+    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+  };
+  return { started, sockets, first, token, end };
 }

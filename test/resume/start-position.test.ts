@@ -43,7 +43,7 @@ describe("a new subscription's start position, given late by the store", () => {
   test("messages published before the store answers: a resume from any message the client got replays every later one", async (t) => {
     const shared = new SharedStore();
     const view = new SlowStartView(shared);
-    const { started, sockets, first, token } = await feedSession(t, view);
+    const { started, first, token, end } = await feedSession(t, view);
     await until(() => view.asked === 1, 5000, "the store asked for the start");
     // Published while the start is unknown, then after it.
     for (const text of ["a", "b", "c"]) started.server.publish("feed", text);
@@ -58,9 +58,7 @@ describe("a new subscription's start position, given late by the store", () => {
       got.map(([, data]) => data).filter((data) => data >= "d"),
       ["d", "e"],
     );
-    sockets[0].terminate();
-    await within(first.closed, 5000, "the close");
-    await until(() => started.server.clients.size === 0, 5000, "the server side to close");
+    await end();
 
     // A cut right after the client's first message: the resume claims its position.
     const [claimed] = got[0];

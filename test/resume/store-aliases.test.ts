@@ -99,6 +99,17 @@ async function outcome(url: string, token: string): Promise<Record<string, unkno
   return controls(raw.messages)[0];
 }
 
+/** That a resume connection got a resumed session and its replay's end, and no other control. */
+function assertResumed(raw: { messages: (string | Buffer)[] }): void {
+  assert.deepEqual(
+    controls(raw.messages).map((c) => [c.type, c.resumed ?? c.reason]),
+    [
+      ["session", true],
+      ["resumed", undefined],
+    ],
+  );
+}
+
 /** Resumes with `token` on `url` (claiming position 1 of "feed"), until its replay is out. */
 async function resumeOn(url: string, token: string) {
   const raw = await rawResume(url, { type: "resume", token, positions: { feed: "1" } });
@@ -123,13 +134,7 @@ describe("a used token's alias in a store shared by processes", () => {
     await until(() => a.server.clients.size === 0, 5000, "A's side to close");
 
     const onB = await resumeOn(b.url, token);
-    assert.deepEqual(
-      controls(onB.messages).map((c) => [c.type, c.resumed ?? c.reason]),
-      [
-        ["session", true],
-        ["resumed", undefined],
-      ],
-    );
+    assertResumed(onB);
     assert.deepEqual(
       topicPayloads(onB.messages),
       Array.from({ length: 10 }, (_, i) => `m${i}`),
@@ -171,13 +176,7 @@ describe("a used token's alias in a store shared by processes", () => {
     onA.socket.close();
     await within(onA.closed, 5000, "the close");
     const onB = await resumeOn(b.url, next);
-    assert.deepEqual(
-      controls(onB.messages).map((c) => [c.type, c.resumed ?? c.reason]),
-      [
-        ["session", true],
-        ["resumed", undefined],
-      ],
-    );
+    assertResumed(onB);
     onB.socket.close();
     await within(onB.closed, 5000, "the close");
   });
@@ -196,13 +195,7 @@ describe("a used token's alias in a store shared by processes", () => {
       view.stalled = false;
     }
     const again = await resumeOn(a.url, token);
-    assert.deepEqual(
-      controls(again.messages).map((c) => [c.type, c.resumed ?? c.reason]),
-      [
-        ["session", true],
-        ["resumed", undefined],
-      ],
-    );
+    assertResumed(again);
     assert.deepEqual(
       topicPayloads(again.messages),
       Array.from({ length: 10 }, (_, i) => `m${i}`),
@@ -230,13 +223,7 @@ describe("a used token's alias in a store shared by processes", () => {
     b.server.publish("feed", "after");
     // Back on B with the token it has: B's open connection of that session goes, the alias is followed.
     const again = await resumeOn(b.url, current);
-    assert.deepEqual(
-      controls(again.messages).map((c) => [c.type, c.resumed ?? c.reason]),
-      [
-        ["session", true],
-        ["resumed", undefined],
-      ],
-    );
+    assertResumed(again);
     assert.deepEqual(topicPayloads(again.messages), [
       ...Array.from({ length: 10 }, (_, i) => `m${i}`),
       "after",
