@@ -13,6 +13,7 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume
 import { RedisTimeoutError } from "./adapter-options.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { failFastOptions } from "./fail-fast.js";
+import { ScriptOrder } from "./script-order.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import {
   APPEND_SCRIPT,
@@ -71,6 +72,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly feed: LiveFeed;
   /** SUBSCRIBE/UNSUBSCRIBE of one channel one at a time (a quick unsubscribe + subscribe must not lose it). */
   private readonly channelQueue = new ChannelQueue();
+  /** Keeps script calls in call order across NOSCRIPT retries (script-order.ts). */
+  private readonly scriptOrder = new ScriptOrder();
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   private readonly errorHandlers: ((error: Error) => void)[] = [];
@@ -136,8 +139,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
    * one connection's commands in order). Without it, the appends of a burst on a Redis that has not cached
    * the append script (just started, restarted) each fail NOSCRIPT and are sent again as EVAL as their
    * answers come, after appends sent meanwhile that found the script loaded: the stream's order (replay and
-   * live order) was then not the publish order (found by review). A Redis Cluster client sends SCRIPT LOAD
-   * to one node: there the NOSCRIPT fallback stays (script()).
+   * live order) was then not the publish order (found by review). That fallback keeps the call order too
+   * (script-order.ts), but holds new calls while it runs. A Redis Cluster client sends SCRIPT LOAD to one
+   * node: there the first calls to each node go through the fallback.
    */
   private loadScripts(): void {
     if (this.sharded) return;
@@ -417,7 +421,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       : subscriber.subscribe(channels, this.onChannelMessage, true);
   }
 
-  /** EVALSHA, or EVAL when Redis does not know the script yet (first use, or after a restart). */
+  /** EVALSHA, or EVAL when Redis does not know the script yet (first use, after a restart or a flush). */
   private async script(
     what: string,
     script: string,
@@ -426,12 +430,12 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     args: (string | Buffer)[],
     onLateReply?: (reply: unknown) => void,
   ) {
-    try {
-      return await this.command(what, ["EVALSHA", sha, String(keys.length), ...keys, ...args], onLateReply);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return await this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply);
-    }
+    const call = (name: string, body: string) =>
+      this.command(what, [name, body, String(keys.length), ...keys, ...args], onLateReply);
+    return await this.scriptOrder.run(
+      () => call("EVALSHA", sha),
+      () => call("EVAL", script),
+    );
   }
 
   /** `onLateReply`: the reply of a command that timed out, should Redis run it after all. */

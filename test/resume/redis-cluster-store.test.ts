@@ -28,7 +28,7 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
   const clients: ClusterStoreClient[] = [];
   const stores: RedisStreamStore[] = [];
 
-  const makeStore = () => {
+  const makeStore = (options: { maxMessagesPerTopic?: number } = {}) => {
     const client = new ClusterStoreClient(
       createCluster({
         rootNodes: [{ url: cluster.urls[0] }],
@@ -36,7 +36,7 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
       } as RedisClusterOptions) as unknown as RedisStoreClusterLike,
     );
     clients.push(client);
-    const store = new RedisStreamStore({ client, sharded: true, commandTimeoutMs: 3000 });
+    const store = new RedisStreamStore({ client, sharded: true, commandTimeoutMs: 3000, ...options });
     stores.push(store);
     return store;
   };
@@ -107,6 +107,46 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
     for (const message of ["after-1", "after-2"]) await a.append("resub", Buffer.from(message), true);
     await until(() => heard.length >= 3, 10_000, `the later messages, live (heard ${heard})`);
     assert.deepEqual(heard, ["before", "after-1", "after-2"]);
+  });
+
+  test("a burst of appends on masters that have not cached the scripts is stored in the order of the calls", async () => {
+    // SCRIPT LOAD reaches one node of a cluster: on the others (and on any master after a flush or a
+    // failover) each call of a burst meets NOSCRIPT and its EVAL fallback (script-order.ts keeps the order).
+    for (const master of await cluster.masters()) await redisCli(master.port, "SCRIPT", "FLUSH");
+    const store = makeStore({ maxMessagesPerTopic: 5000 });
+    await store.ready;
+    const topics: string[] = [];
+    const owners = new Set<number>();
+    for (let i = 0; topics.length < 3 && i < 200; i++) {
+      const owner = await cluster.ownerOf(store.streamKey(`burst${i}`));
+      if (!owners.has(owner)) {
+        owners.add(owner);
+        topics.push(`burst${i}`);
+      }
+    }
+    const appends: Promise<string>[] = [];
+    // Slow answers (8 KiB each, ahead on each master's connection) while the calls go on.
+    for (let i = 0; i < 3000; i++) appends.push(store.append(topics[i % 3], Buffer.alloc(8192), false));
+    for (let i = 0; i < 300; i++)
+      for (const topic of topics) appends.push(store.append(topic, Buffer.from(`m${i}`), true));
+    // More calls while the answers come (one per topic every millisecond or so): some are made after a
+    // master has run an EVAL retry, ahead of retries still to come there.
+    for (let i = 300; i < 400; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (const topic of topics) appends.push(store.append(topic, Buffer.from(`m${i}`), true));
+    }
+    await Promise.all(appends);
+    const expected = Array.from({ length: 400 }, (_, i) => `m${i}`);
+    for (const topic of topics) {
+      const stored: StoredMessage[] = [];
+      for (let after = "", page = await store.readAfter(topic, "", 100); page?.length; ) {
+        stored.push(...page);
+        after = page[page.length - 1].position;
+        page = await store.readAfter(topic, after, 100);
+      }
+      const texts = stored.filter((message) => message.isText);
+      assert.deepEqual(text(texts), expected, `${topic}: stored in call order`);
+    }
   });
 
   test("a session saved by one store is taken once by the other", async () => {

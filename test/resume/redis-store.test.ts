@@ -14,7 +14,7 @@ import {
   RedisStreamStore,
   RedisTimeoutError,
 } from "../../src/redis/index.js";
-import type { SessionRecord, StoredMessage } from "../../src/server/resume-store.js";
+import { comparePositions, type SessionRecord, type StoredMessage } from "../../src/server/resume-store.js";
 import { until, within } from "../pubsub/helpers.js";
 import { RedisServer, redisSkipReason } from "../pubsub/redis-helpers.js";
 
@@ -183,6 +183,32 @@ describe("RedisStreamStore", { skip }, () => {
       text((await readAll(store, "burst"))!),
       Array.from({ length: 305 }, (_, i) => `m${i}`),
     );
+  });
+
+  test("a burst of appends after SCRIPT FLUSH on a connected Redis is stored in the order of the calls", async () => {
+    // The scripts were loaded when the store connected; a flush (or a replica promoted behind a proxy) drops
+    // them without a reconnect, so every call of the burst meets NOSCRIPT and its EVAL fallback.
+    const { url } = await started();
+    const store = makeStore(url);
+    await store.ready;
+    await store.append("flushed", Buffer.from("first"), true);
+    const admin = createClient({ url });
+    await admin.connect();
+    await admin.sendCommand(["SCRIPT", "FLUSH"]);
+    await admin.close();
+    const appends: Promise<string>[] = [];
+    for (let i = 0; i < 1000; i++) appends.push(store.append("flushed-big", Buffer.alloc(8192), false));
+    for (let i = 0; i < 300; i++) appends.push(store.append("flushed", Buffer.from(`m${i}`), true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 300; i < 305; i++) appends.push(store.append("flushed", Buffer.from(`m${i}`), true));
+    const positions = await Promise.all(appends);
+    assert.deepEqual(text((await readAll(store, "flushed"))!), [
+      "first",
+      ...Array.from({ length: 305 }, (_, i) => `m${i}`),
+    ]);
+    // The positions handed back rise in call order too (a resume token's position is one of them).
+    const flushed = positions.slice(1000);
+    assert.deepEqual([...flushed].sort(comparePositions), flushed);
   });
 
   test("sessions: saved with a TTL, taken once; a save after the take is ignored; expired ones are gone", async () => {
