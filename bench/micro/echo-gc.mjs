@@ -47,6 +47,7 @@ server.stdout.on("data", (chunk) => {
   if (port === undefined || started) return;
   started = true;
   const load = ["-p", port, "-c", "64", "-w", "16", "-s", size, "-d", "3", "-W", "1", "-q"];
+  if (script.endsWith("raw-echo.mjs")) load.push("-r"); // plain TCP: no handshake, no frames
   // Asynchronous, so that the server's --trace-gc lines are read while it runs (a full pipe would stall it).
   execFile("taskset", ["-c", "1", loadgen, ...load], { encoding: "utf8" }, (error, result, stderr) => {
     server.once("exit", () => report(error === null ? result : null, stderr));
@@ -68,4 +69,5 @@ function report(result, stderr) {
     `${script}: ${rate} msg/s; ${lines.filter((l) => l.includes("Scavenge")).length} scavenges, ` +
       `${fullGcs.length} Mark-Compacts (${fullMs.toFixed(0)} ms)`,
   );
+  if (process.env.SHOW_FULL_GCS) for (const line of fullGcs) console.log(line);
 }
