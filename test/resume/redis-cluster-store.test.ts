@@ -41,6 +41,21 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
     return store;
   };
 
+  /** Three topics (`<prefix><n>`) whose streams live on the three masters, one each. */
+  const topicsOnEachMaster = async (store: RedisStreamStore, prefix: string) => {
+    const topics: string[] = [];
+    const owners = new Set<number>();
+    for (let i = 0; topics.length < 3 && i < 200; i++) {
+      const owner = await cluster.ownerOf(store.streamKey(`${prefix}${i}`));
+      if (!owners.has(owner)) {
+        owners.add(owner);
+        topics.push(`${prefix}${i}`);
+      }
+    }
+    assert.equal(owners.size, 3, "three topics on three masters");
+    return topics;
+  };
+
   before(async () => {
     cluster = await RedisCluster.start();
   });
@@ -53,17 +68,7 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
   test("appends, reads and live messages across two stores, on topics owned by different masters", async () => {
     const [a, b] = [makeStore(), makeStore()];
     await Promise.all([a.ready, b.ready]);
-    // Topics whose streams live on different masters.
-    const topics: string[] = [];
-    const owners = new Set<number>();
-    for (let i = 0; topics.length < 3 && i < 200; i++) {
-      const owner = await cluster.ownerOf(b.streamKey(`room${i}`));
-      if (!owners.has(owner)) {
-        owners.add(owner);
-        topics.push(`room${i}`);
-      }
-    }
-    assert.equal(owners.size, 3, "three topics on three masters");
+    const topics = await topicsOnEachMaster(b, "room");
 
     const heard = new Map<string, string[]>();
     b.onAppended((topic, message) => {
@@ -115,15 +120,7 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
     for (const master of await cluster.masters()) await redisCli(master.port, "SCRIPT", "FLUSH");
     const store = makeStore({ maxMessagesPerTopic: 5000 });
     await store.ready;
-    const topics: string[] = [];
-    const owners = new Set<number>();
-    for (let i = 0; topics.length < 3 && i < 200; i++) {
-      const owner = await cluster.ownerOf(store.streamKey(`burst${i}`));
-      if (!owners.has(owner)) {
-        owners.add(owner);
-        topics.push(`burst${i}`);
-      }
-    }
+    const topics = await topicsOnEachMaster(store, "burst");
     const appends: Promise<string>[] = [];
     // Slow answers (8 KiB each, ahead on each master's connection) while the calls go on.
     for (let i = 0; i < 3000; i++) appends.push(store.append(topics[i % 3], Buffer.alloc(8192), false));
