@@ -1,4 +1,4 @@
-// RedisStreamStore on a Redis Cluster. The store drives one client with sendCommand() (EVALSHA/EVAL of its
+// RedisStreamStore on a Redis Cluster. The store drives one client with sendCommand() (EVAL of its
 // scripts, XREVRANGE) and subscribes on its duplicate(); a node-redis cluster client routes a raw command only
 // when told its key (sendCommand(firstKey, isReadonly, args)). ClusterStoreClient is that routing on top of
 // ShardedClusterClient (cluster.ts: connect retries, the per-node events as 'error'/'reconnecting'/'ready',

@@ -27,7 +27,6 @@
 // The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
 // and read it back from the stream.
 
-import { createHash } from "node:crypto";
 
 /** The format version in the first byte of every live message. */
 export const STREAM_WIRE_VERSION = 1;
@@ -101,11 +100,6 @@ for i, entry in ipairs(entries) do
 end
 return out
 `;
-
-/** The SHA1 that EVALSHA names a script by. */
-export function scriptSha(script: string): string {
-  return createHash("sha1").update(script).digest("hex");
-}
 
 export interface LiveMessage {
   /** The publishing store's id ("" when read back). */

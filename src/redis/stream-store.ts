@@ -13,14 +13,12 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume
 import { RedisTimeoutError } from "./adapter-options.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { failFastOptions } from "./fail-fast.js";
-import { ScriptOrder } from "./script-order.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import {
   APPEND_SCRIPT,
   PUT_BACK_SCRIPT,
   READ_SCRIPT,
   SAVE_SCRIPT,
-  scriptSha,
   TAKE_SCRIPT,
 } from "./stream-scripts.js";
 import {
@@ -33,11 +31,6 @@ import {
 // RESP type of a bulk string ('$'), mapped to Buffer so that payloads stay bytes.
 const BLOB_STRING = 36;
 const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
-const APPEND_SHA = scriptSha(APPEND_SCRIPT);
-const READ_SHA = scriptSha(READ_SCRIPT);
-const TAKE_SHA = scriptSha(TAKE_SCRIPT);
-const PUT_BACK_SHA = scriptSha(PUT_BACK_SCRIPT);
-const SAVE_SHA = scriptSha(SAVE_SCRIPT);
 
 /** A session record's longest stay in Redis past its window (see keptFor()). */
 const EXPIRED_SESSION_KEPT_MAX_MS = 3_600_000;
@@ -72,8 +65,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly feed: LiveFeed;
   /** SUBSCRIBE/UNSUBSCRIBE of one channel one at a time (a quick unsubscribe + subscribe must not lose it). */
   private readonly channelQueue = new ChannelQueue();
-  /** Keeps script calls in call order across NOSCRIPT retries (script-order.ts). */
-  private readonly scriptOrder = new ScriptOrder();
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   private readonly errorHandlers: ((error: Error) => void)[] = [];
@@ -117,7 +108,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.commands.on("ready", () => {
       this.everReady = true;
       this.lossReported = false;
-      this.loadScripts();
       this.emit("ready");
     });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -129,25 +119,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       this.commands.connect().catch(() => {}); // errors arrive as 'error' events
     else if (this.commands.isReady) {
       this.everReady = true;
-      this.loadScripts();
       queueMicrotask(() => this.emit("ready"));
     }
-  }
-
-  /**
-   * Loads the scripts into Redis's cache, ahead of every EVALSHA sent after it on this connection (Redis runs
-   * one connection's commands in order). Without it, the appends of a burst on a Redis that has not cached
-   * the append script (just started, restarted) each fail NOSCRIPT and are sent again as EVAL as their
-   * answers come, after appends sent meanwhile that found the script loaded: the stream's order (replay and
-   * live order) was then not the publish order (found by review). That fallback keeps the call order too
-   * (script-order.ts), but holds new calls while it runs. A Redis Cluster client sends SCRIPT LOAD to one
-   * node: there the first calls to each node go through the fallback.
-   */
-  private loadScripts(): void {
-    if (this.sharded) return;
-    // Failed (the connection dropped again): each call falls back on EVAL, as before.
-    for (const script of [APPEND_SCRIPT, READ_SCRIPT, TAKE_SCRIPT, PUT_BACK_SCRIPT, SAVE_SCRIPT])
-      this.commands.sendCommand(["SCRIPT", "LOAD", script]).catch(() => {});
   }
 
   /** The stream key of a topic. */
@@ -169,7 +142,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       const id = await this.script(
         "append a message",
         APPEND_SCRIPT,
-        APPEND_SHA,
         [this.streamKey(topic)],
         [
           this.channel(topic),
@@ -244,7 +216,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     const reply = (await this.script(
       "read a topic",
       READ_SCRIPT,
-      READ_SHA,
       [this.streamKey(topic)],
       [after, String(count)],
     )) as Buffer[] | null;
@@ -280,7 +251,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     await this.script(
       "save a session",
       SAVE_SCRIPT,
-      SAVE_SHA,
       [this.sessionKey(id)],
       [JSON.stringify(record), ttl],
     );
@@ -290,7 +260,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     const reply = (await this.script(
       "take a session",
       TAKE_SCRIPT,
-      TAKE_SHA,
       [this.sessionKey(id)],
       [String(this.takenSessionTtlMs)],
       // Timed out (Redis frozen), the caller was told to retry (close 1011): if Redis ran the take late, the
@@ -313,7 +282,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     await this.script(
       "put back a session",
       PUT_BACK_SCRIPT,
-      PUT_BACK_SHA,
       [this.sessionKey(id)],
       [json, ttl],
     );
@@ -333,7 +301,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.script(
       "put back a session",
       PUT_BACK_SCRIPT,
-      PUT_BACK_SHA,
       [this.sessionKey(id)],
       [late, String(keptFor(ttlMs))],
     ).catch((error: Error) => this.report(error));
@@ -421,21 +388,22 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       : subscriber.subscribe(channels, this.onChannelMessage, true);
   }
 
-  /** EVALSHA, or EVAL when Redis does not know the script yet (first use, after a restart or a flush). */
-  private async script(
+  /**
+   * EVAL, every time. Not EVALSHA: a Redis that does not have the script cached (just started, restarted,
+   * after SCRIPT FLUSH or a failover; a cluster master, which SCRIPT LOAD does not reach) answers NOSCRIPT and
+   * the call has to go again, and calls made meanwhile, by this process or by another whose EVAL has loaded the
+   * script, then run ahead of it: a burst of appends was stored, and replayed, out of publish order (found by
+   * review). Redis caches what EVAL runs; the cost is the script's bytes on the wire (under 1 KiB; no
+   * difference measured in appends per second).
+   */
+  private script(
     what: string,
     script: string,
-    sha: string,
     keys: string[],
     args: (string | Buffer)[],
     onLateReply?: (reply: unknown) => void,
   ) {
-    const call = (name: string, body: string) =>
-      this.command(what, [name, body, String(keys.length), ...keys, ...args], onLateReply);
-    return await this.scriptOrder.run(
-      () => call("EVALSHA", sha),
-      () => call("EVAL", script),
-    );
+    return this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply);
   }
 
   /** `onLateReply`: the reply of a command that timed out, should Redis run it after all. */

@@ -211,6 +211,28 @@ describe("RedisStreamStore", { skip }, () => {
     assert.deepEqual([...flushed].sort(comparePositions), flushed);
   });
 
+  test("a burst of appends is stored in call order while another process's EVAL loads the script (review)", async () => {
+    const { url } = await started();
+    const [a, b] = [makeStore(url, { maxMessagesPerTopic: 5000 }), makeStore(url)];
+    await Promise.all([a.ready, b.ready]);
+    const admin = createClient({ url });
+    await admin.connect();
+    await admin.sendCommand(["SCRIPT", "FLUSH"]);
+    await admin.close();
+    // Store b stands for another server process on its own connection: one append of its, made while a's
+    // burst is on the wire, loads the script on Redis.
+    const appends: Promise<string>[] = [];
+    for (let i = 0; i < 2000; i++)
+      appends.push(a.append("two", Buffer.from(`m${i}`.padEnd(4000, ".")), true));
+    appends.push(b.append("other", Buffer.from("x"), true));
+    await Promise.all(appends);
+    const stored = text((await readAll(a, "two"))!).map((line) => line.replace(/\.+$/, ""));
+    assert.deepEqual(
+      stored,
+      Array.from({ length: 2000 }, (_, i) => `m${i}`),
+    );
+  });
+
   test("sessions: saved with a TTL, taken once; a save after the take is ignored; expired ones are gone", async () => {
     const { url } = await started();
     const store = makeStore(url);
