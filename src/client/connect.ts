@@ -122,6 +122,9 @@ export function startClientHandshake(
   const requestOptions: https.RequestOptions = {
     host: hostname,
     port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+    // RFC 6455 §4.1 item 4: Host carries the port only when it is not the scheme's default. node:http leaves
+    // it out only for its agent's defaultPort, and a createConnection of ours runs without an agent.
+    defaultPort: secure ? 443 : 80,
     path: `${url.pathname}${url.search}`,
     method: "GET",
     headers,
@@ -140,9 +143,11 @@ export function startClientHandshake(
     requestOptions.createConnection = (connectOptions) =>
       connectWithLargeReads(connectOptions as NetConnectOpts);
   }
-  // Fetch "HTTP-network-or-cache fetch": credentials in the URL become `Authorization: Basic …` unless the
-  // request already has an Authorization header (WPT websockets/basic-auth.any.js); Node's `auth` does
-  // exactly that. The URL keeps them percent-encoded; they are sent decoded, as url.urlToHttpOptions does.
+  // Credentials in the URL become `Authorization: Basic …` unless the request already has an Authorization
+  // header (WPT websockets/basic-auth.any.js); Node's `auth` does exactly that. Sent with the first request,
+  // as ws does: Fetch ("HTTP-network-or-cache fetch", isAuthenticationFetch) and Chromium send them only in
+  // a retry after a 401 challenge, a second connection. The URL keeps them percent-encoded; they are sent
+  // decoded, as url.urlToHttpOptions does.
   if (url.username !== "" || url.password !== "") {
     requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }

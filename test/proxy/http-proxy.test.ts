@@ -226,6 +226,39 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
     assert.doesNotMatch(error.message, /[^\x20-\x7e]/);
   });
 
+  test("RFC 6455 §4.1 item 4: the handshake's Host has the port only when it is not the scheme's default", async (t) => {
+    // A proxy that opens the tunnel, then keeps the request head sent through it and ends.
+    const heads: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      let head = "";
+      socket.on("data", (chunk) => {
+        head += chunk.toString("latin1");
+        if (!head.includes("\r\n\r\n")) return;
+        if (head.startsWith("CONNECT ")) {
+          head = "";
+          socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
+          return;
+        }
+        heads.push(head);
+        socket.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const proxy = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await failureThrough(t, "ws://example.com/", { proxy });
+    await failureThrough(t, "ws://example.com:8080/", { proxy });
+    await failureThrough(t, "ws://[::1]/", { proxy });
+    const hosts = heads.map((head) => /\r\nHost: ([^\r]*)\r\n/i.exec(head)?.[1]);
+    assert.deepEqual(hosts, ["example.com", "example.com:8080", "[::1]"]);
+  });
+
   test("RFC 9110 §9.3.6: the request is CONNECT authority, Host and Proxy-Authorization, nothing else", async (t) => {
     const heads: string[] = [];
     const url = await rawProxy(t, Buffer.from("HTTP/1.1 503 Busy\r\n\r\n"), heads);
