@@ -34,6 +34,13 @@ function checkBufferSource(buffer: ArrayBufferLike): void {
 let lastPlain: ArrayBuffer | null = null;
 
 /**
+ * The bytes of an empty buffer source, and of a detached one: WebIDL's conversion to BufferSource does not
+ * reject a detached buffer, and "get a copy of the bytes held by the buffer source" of one is empty (a view of
+ * it has byteLength 0 too). `Buffer.from()` of a detached ArrayBuffer would throw.
+ */
+const EMPTY = Buffer.alloc(0);
+
+/**
  * The bytes of a Uint8Array (a Buffer included) or an ArrayBuffer of this realm that is neither shared nor
  * resizable, as a Buffer (no copy); null for anything else, which toSendPayload() converts.
  */
@@ -47,9 +54,11 @@ export function plainBytes(data: unknown): Buffer | null {
       if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return null;
       if (buffer.byteLength <= 64 * 1024) lastPlain = buffer;
     }
-    return data instanceof Buffer ? data : Buffer.from(buffer, data.byteOffset, data.byteLength);
+    if (data instanceof Buffer) return data;
+    return data.byteLength === 0 ? EMPTY : Buffer.from(buffer, data.byteOffset, data.byteLength);
   }
-  if (data instanceof ArrayBuffer && !data.resizable) return Buffer.from(data);
+  if (data instanceof ArrayBuffer && !data.resizable)
+    return data.byteLength === 0 ? EMPTY : Buffer.from(data);
   return null;
 }
 
@@ -59,12 +68,14 @@ export function toSendPayload(data: unknown): SendPayload {
   // masked client frames do anyway), so it is copied once, not twice.
   if (isArrayBuffer(data) || isSharedArrayBuffer(data)) {
     checkBufferSource(data);
-    const payload = Buffer.from(data as ArrayBuffer);
+    const payload = data.byteLength === 0 ? EMPTY : Buffer.from(data as ArrayBuffer);
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (ArrayBuffer.isView(data)) {
     checkBufferSource(data.buffer);
-    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // (A detached DataView throws on byteLength; its buffer, detached, has byteLength 0.)
+    const payload =
+      data.buffer.byteLength === 0 ? EMPTY : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (data instanceof Blob) {

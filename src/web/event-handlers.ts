@@ -26,7 +26,9 @@ export function handlerListener(slotsOf: (target: EventTarget) => HandlerSlots |
   return function (this: EventTarget, event: Event) {
     const fn = slotsOf(this)?.[event.type];
     // A non-callable object is kept (the getter returns it) but calling it does nothing here.
-    if (typeof fn === "function") Reflect.apply(fn, this, [event]);
+    if (typeof fn !== "function") return;
+    // HTML §8.1.8.1 "process return value": false cancels the event (when it is cancelable).
+    if (Reflect.apply(fn, this, [event]) === false) event.preventDefault();
   };
 }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { type ClientHandshake, validateExtraHeaders } from "../client/connect.js";
 import { defaultHttp2Mode, startHandshake } from "../client/http2-connect.js";
 import { proxyFor } from "../client/proxy.js";
@@ -747,7 +748,13 @@ export class WebSocket extends EventTarget {
   #onMessage(data: Buffer, isText: boolean): void {
     // 1. If readyState is not OPEN, return.
     const bits = this.#bits;
-    if ((bits & Bits.readyState) !== OPEN || (bits & Bits.hasMessageListener) === 0) return;
+    if ((bits & Bits.readyState) !== OPEN) return;
+    if ((bits & Bits.hasMessageListener) === 0) {
+      // No listener came through our addEventListener or onmessage; one may have come through
+      // EventTarget.prototype.addEventListener.call(socket, …), which a browser also delivers to.
+      if (getEventListeners(this, "message").length === 0) return;
+      this.#hasMessageListener = true;
+    }
     // 2–3. Text → a string; binary → a Blob or an ArrayBuffer per binaryType.
     const value = isText
       ? decodeText(data)

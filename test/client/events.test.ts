@@ -474,4 +474,36 @@ describe("HTML §8.1.8.1 event handler attributes on WebSocket", () => {
     );
     assert.equal(await got, "typed");
   });
+
+  test("a message listener added through EventTarget.prototype.addEventListener receives (conformance review)", async (t) => {
+    const peer = await peerServer(t);
+    peer.server.on("connection", (socket) => socket.send("base"));
+    const ws = connect(t, peer.url);
+    const got = within(
+      new Promise<unknown>((resolve) =>
+        EventTarget.prototype.addEventListener.call(ws, "message", (e) => resolve((e as MessageEvent).data)),
+      ),
+      3000,
+      "a message via EventTarget's own method",
+    );
+    assert.equal(await got, "base");
+  });
+
+  test("HTML §8.1.8.1 process return value: a handler returning false cancels a cancelable event", () => {
+    const ws = new WebSocket("ws://127.0.0.1:1/");
+    ws.onerror = null;
+    ws.close();
+    const seen: boolean[] = [];
+    ws.onmessage = () => false;
+    for (const cancelable of [true, false]) {
+      const event = new Event("message", { cancelable });
+      ws.dispatchEvent(event);
+      seen.push(event.defaultPrevented);
+    }
+    ws.onmessage = () => 0;
+    const falsy = new Event("message", { cancelable: true });
+    ws.dispatchEvent(falsy);
+    seen.push(falsy.defaultPrevented);
+    assert.deepEqual(seen, [true, false, false], "false cancels; only a cancelable event; 0 is not false");
+  });
 });

@@ -158,6 +158,42 @@ describe("send(): what arrives at the peer", () => {
     });
   });
 
+  test("a detached ArrayBuffer, or a view of one: an empty binary message (WebIDL; as Chromium)", async (t) => {
+    // WebIDL's BufferSource conversion does not reject a detached buffer; its bytes are the empty sequence.
+    const detach = <T extends ArrayBuffer | ArrayBufferView>(data: T): T => {
+      const buffer = data instanceof ArrayBuffer ? data : data.buffer;
+      structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
+      return data;
+    };
+    const peer = await collectingServer(t);
+    const ws = connect(t, peer.url);
+    assert.throws(
+      () => ws.send(detach(new ArrayBuffer(8))),
+      (err: unknown) => err instanceof DOMException && err.name === "InvalidStateError",
+      "while CONNECTING: the state check, not a conversion error",
+    );
+    await next(ws, "open");
+    const sent = [
+      detach(new ArrayBuffer(8)),
+      detach(new Uint8Array(8)),
+      detach(new DataView(new ArrayBuffer(8), 2)),
+      detach(new Float64Array(2)),
+    ];
+    for (const data of sent) ws.send(data);
+    ws.send("after");
+    await until(() => peer.received.length === sent.length + 1, 3000, "the messages");
+    assert.deepEqual(
+      peer.received.map((m) => [m.isBinary, m.data.length]),
+      [
+        [true, 0],
+        [true, 0],
+        [true, 0],
+        [true, 0],
+        [false, 5],
+      ],
+    );
+  });
+
   test("the bytes are taken at the call: changing the buffer after send() changes nothing", async (t) => {
     const { ws, peer } = await openClient(t);
     const bytes = new Uint8Array([1, 2, 3]);

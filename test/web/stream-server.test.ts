@@ -273,6 +273,11 @@ describe("WebSocketStream interop", () => {
     assert.equal((await within(reader.read(), WAIT, "echo")).value, "to ws");
     await writer.write(new Uint8Array([4, 5]));
     assert.deepEqual((await within(reader.read(), WAIT, "echo")).value, new Uint8Array([4, 5]));
+    // A detached buffer is written as an empty binary message (WebIDL BufferSource; as Chromium).
+    const detached = new Uint8Array(4);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await writer.write(detached);
+    assert.deepEqual((await within(reader.read(), WAIT, "echo")).value, new Uint8Array(0));
     wss.close({ closeCode: 3001 });
     assert.equal((await within(wss.closed, WAIT, "closed")).closeCode, 3001);
   });
