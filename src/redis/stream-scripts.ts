@@ -27,7 +27,6 @@
 // The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
 // and read it back from the stream.
 
-
 /** The format version in the first byte of every live message. */
 export const STREAM_WIRE_VERSION = 1;
 
