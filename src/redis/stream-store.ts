@@ -14,13 +14,7 @@ import { RedisTimeoutError } from "./adapter-options.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { failFastOptions } from "./fail-fast.js";
 import { LiveFeed } from "./stream-live-feed.js";
-import {
-  APPEND_SCRIPT,
-  PUT_BACK_SCRIPT,
-  READ_SCRIPT,
-  SAVE_SCRIPT,
-  TAKE_SCRIPT,
-} from "./stream-scripts.js";
+import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
 import {
   positiveInteger,
   type RedisStoreClientLike,
@@ -248,12 +242,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
-    await this.script(
-      "save a session",
-      SAVE_SCRIPT,
-      [this.sessionKey(id)],
-      [JSON.stringify(record), ttl],
-    );
+    await this.script("save a session", SAVE_SCRIPT, [this.sessionKey(id)], [JSON.stringify(record), ttl]);
   }
 
   async takeSession(id: string): Promise<SessionRecord | undefined> {
@@ -279,12 +268,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     // An alias's successor goes first: SAVE_SCRIPT then ignores a save over it (ALIAS_PREFIX).
     const { successor, ...rest } = record;
     const json = JSON.stringify(successor === undefined ? record : { successor, ...rest });
-    await this.script(
-      "put back a session",
-      PUT_BACK_SCRIPT,
-      [this.sessionKey(id)],
-      [json, ttl],
-    );
+    await this.script("put back a session", PUT_BACK_SCRIPT, [this.sessionKey(id)], [json, ttl]);
   }
 
   /** Puts back a record that a timed-out take removed (its late reply), while it has not expired. */
