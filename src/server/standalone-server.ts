@@ -24,7 +24,12 @@ export function createStandaloneServer(
     options.http2 === true
       ? createHttp2Server(options.tls, settings.handshakeTimeoutMs)
       : options.tls
-        ? https.createServer({ ...options.tls, ...serverOptions })
+        ? https.createServer({
+            // A TLS handshake that never finishes is cut at the same timeout (node:tls's default: 120 s).
+            handshakeTimeout: settings.handshakeTimeoutMs,
+            ...options.tls,
+            ...serverOptions,
+          })
         : http.createServer(serverOptions)
   ) as http.Server;
   // Slowloris: a request head must arrive within the handshake timeout. The header count is ours to check.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { describe, test } from "node:test";
 import { LARGE_READ_SIZE } from "../../src/connection/large-reads.js";
 import type { CloseEvent } from "../../src/web/events.js";
@@ -11,6 +12,7 @@ import {
   onMessage,
   openClient,
   RawClient,
+  selfSignedCert,
   sleep,
   startServer,
   upgradeRequest,
@@ -55,6 +57,25 @@ describe("handshakeTimeoutMs (slowloris)", () => {
     assert.equal(head.header("retry-after"), "5");
     assert.ok(Date.now() - started >= 180);
     await raw.expectEof();
+  });
+
+  test("regression: with tls (HTTP/1.1), a TLS handshake that stalls is cut within the timeout (it was kept 120 s)", async (t) => {
+    const cert = await selfSignedCert();
+    if (cert === null) return t.skip("openssl is not installed");
+    const { port } = await startServer(t, { tls: cert, handshakeTimeoutMs: 300 });
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.resume();
+    t.after(() => socket.destroy());
+    const started = Date.now();
+    // A TLS record header announcing a 512-byte ClientHello, one byte of it, then silence.
+    socket.on("connect", () => socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])));
+    const closed = await Promise.race([
+      new Promise((resolve) => socket.once("close", () => resolve(true))),
+      sleep(3000).then(() => false),
+    ]);
+    assert.ok(closed, "the stalled TLS handshake is still open after 3 s");
+    assert.ok(Date.now() - started >= 250, "not cut before the timeout");
   });
 
   test("an open connection outlives handshakeTimeoutMs: the timeout only covers the handshake", async (t) => {
