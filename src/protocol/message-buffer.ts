@@ -3,9 +3,12 @@
 // is known (the final frame's length is in its header) and doubled otherwise, so a flood of tiny fragments
 // costs memory in proportion to its bytes, not one Buffer object per fragment.
 
+import { constants } from "node:buffer";
 import { maskInto } from "./mask.js";
 
 const EMPTY = Buffer.alloc(0);
+/** The most allocated for a message on the word of its frame header alone. */
+const SIZED_UP_FRONT_MAX = 64 * 1024 * 1024;
 const maskKey = Buffer.alloc(4);
 
 export class MessageBuffer {
@@ -49,7 +52,12 @@ export class MessageBuffer {
   private room(more: number, expectedTotal: number): Buffer {
     const needed = this.length + more;
     if (this.joined === null || this.joined.length < needed) {
-      const capacity = Math.max(needed, expectedTotal, this.joined === null ? 0 : this.joined.length * 2);
+      // The announced size is trusted up to SIZED_UP_FRONT_MAX (or twice what arrived): a header may announce
+      // up to the limit, which may be huge (Infinity), and the bytes may never come.
+      const announced = Math.min(expectedTotal, Math.max(SIZED_UP_FRONT_MAX, needed * 2));
+      const doubled = this.joined === null ? 0 : this.joined.length * 2;
+      // (needed itself is within MAX_LENGTH: the parser refuses larger messages from their header.)
+      const capacity = Math.max(needed, Math.min(Math.max(announced, doubled), constants.MAX_LENGTH));
       const grown = Buffer.allocUnsafe(capacity);
       if (this.joined !== null) this.joined.copy(grown, 0, 0, this.length);
       else if (this.first !== null) this.first.copy(grown, 0);

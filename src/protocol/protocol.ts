@@ -1,3 +1,4 @@
+import { constants } from "node:buffer";
 import { closeReason, encodeClosePayload, isValidWireCloseCode, parseClosePayload } from "./close.js";
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
@@ -16,6 +17,8 @@ import {
 } from "./protocol-options.js";
 import { ProtocolState, type QueuedSend, Receiver } from "./protocol-state.js";
 import { forgetAsciiText, validateText } from "./utf8.js";
+
+const { MAX_LENGTH, MAX_STRING_LENGTH } = constants;
 
 // The RFC 6455 state machine after the opening handshake, free of I/O (like Python's websockets and
 // wsproto): bytes go in through receive(), and come out through handler.write(); calls go in through
@@ -40,8 +43,16 @@ export class Protocol extends ProtocolState implements FrameSink {
   get role(): Role {
     return this.options.role;
   }
+  /**
+   * §10.4 the message size limit: the configured one, but never past the largest Buffer this Node can make
+   * (`Infinity` or a limit above it would let a frame header ask for an allocation that throws).
+   */
   private get maxPayloadBytes(): number {
-    return this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    return Math.min(this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, MAX_LENGTH);
+  }
+  /** A text message is decoded into a string: no longer than V8's longest (in UTF-8 bytes, which is more). */
+  private get maxTextBytes(): number {
+    return Math.min(this.maxPayloadBytes, MAX_STRING_LENGTH);
   }
   private get maxFragments(): number {
     return this.options.maxFragmentsPerMessage ?? DEFAULT_MAX_FRAGMENTS;
@@ -412,13 +423,14 @@ export class Protocol extends ProtocolState implements FrameSink {
       // message is held to maxPayloadBytes once inflated (by the decoder); on the wire it may be larger,
       // as incompressible data is sent in stored blocks of 5 bytes' overhead each (RFC 1951 §3.2.4, RFC
       // 7692 §7.2.1): 1/64 more covers blocks down to 320 bytes, so a message at the limit gets through.
+      const limit = r.messageOpcode === Opcode.Text ? this.maxTextBytes : this.maxPayloadBytes;
       const wireLimit = this.messageTransformed
-        ? this.maxPayloadBytes + Math.ceil(this.maxPayloadBytes / 64) + 64
-        : this.maxPayloadBytes;
+        ? Math.min(limit + Math.ceil(limit / 64) + 64, MAX_LENGTH)
+        : limit;
       if (buffered + h.length > wireLimit) {
         return this.reject(
           "SJ_ERR_MESSAGE_TOO_BIG",
-          `message too big: limit ${this.maxPayloadBytes} bytes`,
+          `message too big: limit ${limit} bytes`,
           CloseCode.MessageTooBig,
         );
       }
@@ -556,7 +568,7 @@ export class Protocol extends ProtocolState implements FrameSink {
     this.decoding = true;
     let wireBytes = 0;
     for (const part of parts) wireBytes += part.length;
-    this.extension!.decode(parts, this.maxPayloadBytes, (error, data) => {
+    this.extension!.decode(parts, isText ? this.maxTextBytes : this.maxPayloadBytes, (error, data) => {
       if (this.failed) return;
       this.decoding = false;
       if (error !== null || data === undefined) {

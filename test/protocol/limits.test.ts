@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { constants } from "node:buffer";
 import { describe, test } from "node:test";
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD_BYTES } from "../../src/protocol/protocol-options.js";
 import {
@@ -104,6 +105,38 @@ describe("RFC 6455 §10.4 Limits: maxPayloadBytes", () => {
         write(sentBy(role, `8a 7d ${payload.toString("hex")}`)),
         pinged(payload),
       ]);
+    });
+
+    test(`${role} with maxPayloadBytes Infinity: a header past the largest Buffer (8 GiB) → 1009, not a RangeError (attacker review)`, () => {
+      const peer = createPeer(role, { maxPayloadBytes: Number.POSITIVE_INFINITY });
+      assert.deepEqual(
+        peer.feed(headerOnly(role, 0x2, 8 * 2 ** 30)),
+        failure(role, 1009, "SJ_ERR_MESSAGE_TOO_BIG"),
+      );
+      const atMost = createPeer(role, { maxPayloadBytes: Number.POSITIVE_INFINITY });
+      assert.deepEqual(
+        atMost.feed(headerOnly(role, 0x2, constants.MAX_LENGTH + 1)),
+        failure(role, 1009, "SJ_ERR_MESSAGE_TOO_BIG"),
+      );
+    });
+
+    test(`${role} with maxPayloadBytes Infinity: a text header past V8's longest string → 1009 (it could not be decoded)`, () => {
+      const peer = createPeer(role, { maxPayloadBytes: Number.POSITIVE_INFINITY });
+      assert.deepEqual(
+        peer.feed(headerOnly(role, 0x1, constants.MAX_STRING_LENGTH + 1)),
+        failure(role, 1009, "SJ_ERR_MESSAGE_TOO_BIG"),
+      );
+    });
+
+    test(`${role} with maxPayloadBytes Infinity: a header announcing 3 GiB, then bytes in pieces → nothing near 3 GiB allocated`, () => {
+      const peer = createPeer(role, { maxPayloadBytes: Number.POSITIVE_INFINITY });
+      const before = process.memoryUsage().arrayBuffers;
+      const header = headerOnly(role, 0x2, 3 * 2 ** 30);
+      assert.deepEqual(peer.feed(Buffer.concat([header, counting(100)])), []);
+      assert.deepEqual(peer.feed(counting(100)), []);
+      assert.deepEqual(peer.feed(counting(100)), []);
+      const grown = process.memoryUsage().arrayBuffers - before;
+      assert.ok(grown < 256 * 2 ** 20, `array buffers grew by ${grown} bytes`);
     });
   }
 });

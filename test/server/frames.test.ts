@@ -114,6 +114,15 @@ describe("RFC 6455 §10.4 server limits: too big → 1009", () => {
     await assertGoodClientServed(good, "ok");
   });
 
+  test("regression: maxPayloadBytes Infinity, a header announcing 8 GiB then bytes in two writes → Close 1009, the server lives", async (t) => {
+    // It allocated what the header announced at the second piece: a RangeError past the largest Buffer, thrown
+    // in the socket's data handler, ended the process (attacker review).
+    const { good, raw } = await setUp(t, { maxPayloadBytes: Number.POSITIVE_INFINITY });
+    raw.write(clientFrame(OP.binary, "", { length: 8 * 2 ** 30 }));
+    await assertFailedWith(raw, "88 02 03 f1");
+    await assertGoodClientServed(good, "still here");
+  });
+
   test("server receives a message of exactly maxPayloadBytes → delivered", async (t) => {
     const { raw } = await setUp(t, { maxPayloadBytes: 1024 });
     raw.write(clientFrame(OP.binary, Buffer.alloc(1024, 0x61)));
