@@ -177,11 +177,34 @@ export class Http2Wire implements HandshakeWire {
     return () => {
       if (stream.destroyed) return;
       stream.respond(answer, { endStream: false });
-      // A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout)
-      // says: the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too.
-      stream.session?.setTimeout(0);
+      liftIdleTimeout(stream);
     };
   }
+}
+
+/** How many WebSockets each session carries now (liftIdleTimeout). */
+const webSocketsOf = new WeakMap<Http2Session, number>();
+
+/**
+ * A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout) says:
+ * the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too. Once its last
+ * WebSocket has closed, the server's timeout applies again: a client that opened one, closed it and went
+ * silent kept its session forever (past handshakeTimeoutMs, and counted by no connection limit: review).
+ */
+function liftIdleTimeout(stream: ServerHttp2Stream): void {
+  const session = stream.session;
+  if (session === undefined || session.destroyed) return;
+  webSocketsOf.set(session, (webSocketsOf.get(session) ?? 0) + 1);
+  session.setTimeout(0);
+  stream.once("close", () => {
+    const left = (webSocketsOf.get(session) ?? 1) - 1;
+    webSocketsOf.set(session, left);
+    if (left > 0 || session.destroyed) return;
+    // Node's server gives each new session its own timeout (server.timeout) and 'timeout' listener.
+    const server = (session as { server?: { timeout?: number } }).server;
+    const timeoutMs = server?.timeout ?? 0;
+    if (timeoutMs > 0) session.setTimeout(timeoutMs);
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { before, describe, test } from "node:test";
 import tls from "node:tls";
-import { HOST, selfSignedCert, startServer } from "../server/helpers.js";
+import { clientFrame, HOST, OP, selfSignedCert, startServer, within } from "../server/helpers.js";
 import { connectStream, rawSession } from "./helpers.js";
 
 // Slowloris against the standalone HTTP/2 server (`http2: true`): its sockets and sessions are cut at
@@ -82,5 +82,30 @@ describe("standalone http2: slowloris", () => {
     await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
     assert.equal(session.destroyed, false);
     assert.equal(server.clients.size, 1);
+  });
+
+  test("regression: once its last WebSocket has closed, a silent session is cut again (it was kept forever)", async (t) => {
+    const { server, port } = await startServer(t, { http2: true, handshakeTimeoutMs: TIMEOUT_MS });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    t.after(() => session.destroy());
+    const sessionClosed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    const streams = [0, 1].map(() => {
+      const opened = new Promise((resolve) => server.once("connection", resolve));
+      return { raw: connectStream(session, "/"), opened };
+    });
+    for (const { opened } of streams) await within(opened, 5000, "the server's WebSocket");
+    // Closing handshakes started by the client (Close 1000); the server answers and ends each stream.
+    const close = (i: number) =>
+      streams[i].raw.stream.write(clientFrame(OP.close, Buffer.from([0x03, 0xe8])));
+    // The first closes: the other still carries the session past the timeout.
+    close(0);
+    await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
+    assert.equal(session.destroyed, false, "cut while a WebSocket was open on it");
+    close(1);
+    const cut = await Promise.race([
+      sessionClosed.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), CUT_WITHIN_MS)),
+    ]);
+    assert.equal(cut, true, "the silent session outlived the timeout after its WebSockets closed");
   });
 });
