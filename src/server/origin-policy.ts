@@ -9,7 +9,7 @@ import { isIPv4, isIPv6 } from "node:net";
 
 /**
  * "*": any origin (the default, as in ws). "same-origin": a page served from the host and port the request
- * was sent to. A list: each entry "same-origin", "*" or an origin such as "https://app.example.com". A
+ * was sent to (an https: page when it came over TLS). A list: each entry "same-origin", "*" or an origin such as "https://app.example.com". A
  * function: its own decision, given the Origin ("" when there is none) and the request.
  */
 export type OriginsOption =
@@ -48,8 +48,21 @@ export function compileOrigins(option: OriginsOption | undefined): OriginCheck |
     if (typeof origin !== "string") return false;
     const parsed = parseOrigin(origin);
     if (listed.has(parsed === null ? origin.toLowerCase() : parsed.origin)) return true;
-    return allowSameOrigin && parsed !== null && isSameOrigin(parsed, request.headers.host);
+    return (
+      allowSameOrigin &&
+      parsed !== null &&
+      // RFC 6454 §5: an origin is scheme, host and port. Over TLS, a page of this server is an https: one;
+      // an http: page at the same host and port is one a network attacker can serve (RFC 6455 §10.2). Over
+      // plain TCP either scheme passes: a proxy in front may have ended TLS.
+      (parsed.protocol === "https:" || !arrivedOverTls(request)) &&
+      isSameOrigin(parsed, request.headers.host)
+    );
   };
+}
+
+/** The request came to this server over TLS (HTTP/1.1 over a TLSSocket, or HTTP/2 over TLS). */
+function arrivedOverTls(request: IncomingMessage): boolean {
+  return (request.socket as { encrypted?: boolean } | null)?.encrypted === true;
 }
 
 /** An allowed origin as the browser serializes it: scheme://host[:port], lowercase, default port omitted. */

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { describe, test } from "node:test";
+import tls from "node:tls";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
-import { type Cleanup, RawClient, RFC_ACCEPT, startServer, upgradeRequest } from "./helpers.js";
+import {
+  type Cleanup,
+  RawClient,
+  RFC_ACCEPT,
+  selfSignedCert,
+  startServer,
+  upgradeRequest,
+} from "./helpers.js";
 
 // Issue 22 item 2: cross-site WebSocket hijacking. Browsers let any page open a WebSocket to any host, with
 // the user's cookies; the `origins` option refuses pages by their Origin (RFC 6455 §4.2.1 item 7, §10.2).
@@ -53,6 +62,32 @@ describe("origins option: which pages may connect", () => {
     for (const [headers, expected, why] of cases) {
       assert.equal(await statusFor(t, port, headers), expected, `${why}: ${JSON.stringify(headers)}`);
     }
+  });
+
+  test("regression: 'same-origin' over TLS wants an https: page; an http: page at the same host and port → 403", async (t) => {
+    // RFC 6454 §5: the scheme is part of the origin. A network attacker can serve http://host:port/ (attacker
+    // review: it was let through on a wss:// server).
+    const cert = await selfSignedCert();
+    if (cert === null) return t.skip("openssl is not installed");
+    const { port } = await startServer(t, { tls: cert, origins: "same-origin" });
+    const host = `localhost:${port}`;
+    const statusOverTls = async (origin: string) => {
+      const socket = tls.connect({ host: "127.0.0.1", port, ca: cert.cert, servername: "localhost" });
+      t.after(() => socket.destroy());
+      socket.on("error", () => {});
+      await once(socket, "secureConnect");
+      socket.write(upgradeRequest({ headers: { Host: host, Origin: origin } }));
+      let head = "";
+      for await (const chunk of socket) {
+        head += chunk.toString("latin1");
+        if (head.includes("\r\n")) break;
+      }
+      socket.destroy();
+      return Number(head.split(" ")[1]);
+    };
+    assert.equal(await statusOverTls(`https://${host}`), 101, "the page's own origin");
+    assert.equal(await statusOverTls(`http://${host}`), 403, "an http: page at the same host and port");
+    assert.equal(await statusOverTls(`https://localhost:${port + 1}`), 403, "another port");
   });
 
   test("a list allows exactly the origins listed (normalized), plus 'same-origin' when listed", async (t) => {
