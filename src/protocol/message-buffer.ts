@@ -52,12 +52,18 @@ export class MessageBuffer {
   private room(more: number, expectedTotal: number): Buffer {
     const needed = this.length + more;
     if (this.joined === null || this.joined.length < needed) {
-      // The announced size is trusted up to SIZED_UP_FRONT_MAX (or twice what arrived): a header may announce
-      // up to the limit, which may be huge (Infinity), and the bytes may never come.
-      const announced = Math.min(expectedTotal, Math.max(SIZED_UP_FRONT_MAX, needed * 2));
+      // The size the frame header announced is trusted while it is at most SIZED_UP_FRONT_MAX, or once that
+      // much has arrived: a header may announce up to the limit, which may be huge (Infinity), and the bytes
+      // may never come. Until then a large message gets SIZED_UP_FRONT_MAX, then its size: one copy. A
+      // message of unknown size (fragments before the last) doubles; never past a size once it is known.
+      const known = expectedTotal > 0;
+      const trusted = expectedTotal <= SIZED_UP_FRONT_MAX || needed >= SIZED_UP_FRONT_MAX;
+      const announced = !known ? 0 : trusted ? expectedTotal : SIZED_UP_FRONT_MAX;
       const doubled = this.joined === null ? 0 : this.joined.length * 2;
+      let capacity = Math.max(announced, doubled);
+      if (known) capacity = Math.min(capacity, expectedTotal);
       // (needed itself is within MAX_LENGTH: the parser refuses larger messages from their header.)
-      const capacity = Math.max(needed, Math.min(Math.max(announced, doubled), constants.MAX_LENGTH));
+      capacity = Math.max(needed, Math.min(capacity, constants.MAX_LENGTH));
       const grown = Buffer.allocUnsafe(capacity);
       if (this.joined !== null) this.joined.copy(grown, 0, 0, this.length);
       else if (this.first !== null) this.first.copy(grown, 0);

@@ -182,28 +182,32 @@ export class Http2Wire implements HandshakeWire {
   }
 }
 
-/** How many WebSockets each session carries now (liftIdleTimeout). */
-const webSocketsOf = new WeakMap<Http2Session, number>();
+/** The WebSockets each session carries now, and its idle timeout before the first (liftIdleTimeout). */
+const carried = new WeakMap<Http2Session, { webSockets: number; timeoutMs: number }>();
 
 /**
- * A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout) says:
- * the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too. Once its last
- * WebSocket has closed, the server's timeout applies again: a client that opened one, closed it and went
- * silent kept its session forever (past handshakeTimeoutMs, and counted by no connection limit: review).
+ * A session that carries a WebSocket is not idle, whatever the server's idle timeout (server.timeout)
+ * says: the WebSocket's keepalive watches it, as an upgraded HTTP/1.1 socket loses that timer too. Once its
+ * last WebSocket has closed, the session's timeout as it was comes back (the server's, or one its owner set
+ * on the session): a client that opened one, closed it and went silent kept its session forever (past
+ * handshakeTimeoutMs, and counted by no connection limit: review).
  */
 function liftIdleTimeout(stream: ServerHttp2Stream): void {
   const session = stream.session;
   if (session === undefined || session.destroyed) return;
-  webSocketsOf.set(session, (webSocketsOf.get(session) ?? 0) + 1);
+  let state = carried.get(session);
+  if (state === undefined || state.webSockets === 0) {
+    // Node keeps the value of the session's last setTimeout() (the server's, set on each new session).
+    const timeoutMs = (session as { timeout?: unknown }).timeout;
+    state = { webSockets: 0, timeoutMs: typeof timeoutMs === "number" ? timeoutMs : 0 };
+    carried.set(session, state);
+  }
+  state.webSockets++;
   session.setTimeout(0);
+  const carrying = state;
   stream.once("close", () => {
-    const left = (webSocketsOf.get(session) ?? 1) - 1;
-    webSocketsOf.set(session, left);
-    if (left > 0 || session.destroyed) return;
-    // Node's server gives each new session its own timeout (server.timeout) and 'timeout' listener.
-    const server = (session as { server?: { timeout?: number } }).server;
-    const timeoutMs = server?.timeout ?? 0;
-    if (timeoutMs > 0) session.setTimeout(timeoutMs);
+    if (--carrying.webSockets > 0 || session.destroyed) return;
+    if (carrying.timeoutMs > 0) session.setTimeout(carrying.timeoutMs);
   });
 }
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import net from "node:net";
+import http2 from "node:http2";
+import net, { type AddressInfo } from "node:net";
 import { before, describe, test } from "node:test";
 import tls from "node:tls";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { clientFrame, HOST, OP, selfSignedCert, startServer, within } from "../server/helpers.js";
 import { connectStream, rawSession } from "./helpers.js";
 
@@ -82,6 +84,32 @@ describe("standalone http2: slowloris", () => {
     await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
     assert.equal(session.destroyed, false);
     assert.equal(server.clients.size, 1);
+  });
+
+  test("attached: a timeout the owner set on the session itself comes back once its WebSocket has closed", async (t) => {
+    const h2 = http2.createServer();
+    // The owner's idle rule, per session (not server.timeout): destroy after TIMEOUT_MS of silence.
+    h2.on("session", (session) => session.setTimeout(TIMEOUT_MS, () => session.destroy()));
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    const server = new WebSocketServer({ server: h2 });
+    const session = await rawSession(`http://${HOST}:${(h2.address() as AddressInfo).port}`);
+    t.after(async () => {
+      session.destroy();
+      await server.close();
+      await new Promise((resolve) => h2.close(resolve));
+    });
+    const sessionClosed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    const opened = new Promise((resolve) => server.once("connection", resolve));
+    const raw = connectStream(session, "/");
+    await within(opened, 5000, "the server's WebSocket");
+    await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS));
+    assert.equal(session.destroyed, false, "cut while its WebSocket was open");
+    raw.stream.write(clientFrame(OP.close, Buffer.from([0x03, 0xe8])));
+    const cut = await Promise.race([
+      sessionClosed.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), CUT_WITHIN_MS)),
+    ]);
+    assert.equal(cut, true, "the owner's session timeout did not come back");
   });
 
   test("regression: once its last WebSocket has closed, a silent session is cut again (it was kept forever)", async (t) => {
