@@ -1,8 +1,8 @@
 import { PubSubError } from "../index.js";
 
-// `sockjet serve` with a scale-out adapter: while the adapter cannot take publishes (Redis down or frozen),
-// every publish is an 'error' of the server, ~100 a second at a modest rate. The log gets two lines per
-// outage instead (issue 21 item 13); the server's `pubsubStats.adapterFailed` counts them all, for metrics.
+// `sockjet serve` with a scale-out adapter or --workers: while publishes cannot be taken (Redis down or
+// frozen, or Redis or the cluster primary slower than a flood of them), every publish is an 'error' of the
+// server, ~100 a second at a modest rate. The log gets two lines per outage instead (issue 21 item 13); the server's `pubsubStats.adapterFailed` counts them all, for metrics.
 
 /**
  * The chat server's failed publishes during a Redis outage, in two log lines instead of one per publish
@@ -13,16 +13,20 @@ export class PublishFailureLog {
   private readonly stats: () => { adapterPublished: number; adapterFailed: number };
   private readonly report: (message: string) => void;
   private readonly checkMs: number;
+  /** What publishes go to: "Redis", or "the cluster primary" (--workers). */
+  private readonly where: string;
   private outage: { since: number; published: number; failed: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     stats: () => { adapterPublished: number; adapterFailed: number },
     report: (message: string) => void,
     checkMs = 500,
+    where = "Redis",
   ) {
     this.stats = stats;
     this.report = report;
     this.checkMs = checkMs;
+    this.where = where;
   }
 
   /** Whether `error` is a failed publish: then it is counted here, and the caller does not log it. */
@@ -31,7 +35,7 @@ export class PublishFailureLog {
     if (this.outage !== null) return true;
     const { adapterPublished, adapterFailed } = this.stats();
     const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
-    this.report(`chat: publishes do not reach Redis (${cause}); counting them until they do`);
+    this.report(`chat: publishes do not reach ${this.where} (${cause}); counting them until they do`);
     const timer = setInterval(() => this.check(), this.checkMs);
     timer.unref();
     // This failure is counted already.
@@ -57,7 +61,7 @@ export class PublishFailureLog {
     const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
     this.report(
       when === ""
-        ? `chat: publishes reach Redis again; ${failed} failed in ${seconds} s (one that timed out may still have been stored and reached the other processes)`
+        ? `chat: publishes reach ${this.where} again; ${failed} failed in ${seconds} s (one that timed out may still have been stored and reached the other processes)`
         : `chat: ${failed} publish(es) failed in ${seconds} s (${when}; one that timed out may still have been stored and reached the other processes)`,
     );
   }

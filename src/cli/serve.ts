@@ -247,13 +247,16 @@ async function run(argv: string[]): Promise<number> {
       socket.terminate();
     });
   });
-  // With --redis, failed publishes are one line when they start and one with their count when they stop.
+  // With --redis or --workers, failed publishes are one line when they start and one with their count when
+  // they stop (a flood refused at the pending-publish bound made 563,449 lines: review).
   const publishFailures =
-    redisChat === null
+    redisChat === null && worker === null
       ? null
       : new PublishFailureLog(
           () => chat.pubsubStats,
-          (line) => process.stderr.write(`sockjet serve: ${line}\n`),
+          (line) => process.stderr.write(`sockjet serve: ${who}${line}\n`),
+          500,
+          redisChat === null ? "the cluster primary" : "Redis",
         );
   for (const server of [echo, chat]) {
     server.on("rejected", (request, status, reason) =>
