@@ -21,12 +21,15 @@ export interface FlagSpec<T> {
   readonly parse?: (raw: string) => unknown;
   /** Hidden from the help text. */
   readonly hidden?: boolean;
+  /** The value may hold a password (a URL's user:pass@): an error about it does not repeat it. */
+  readonly secret?: boolean;
 }
 
 interface FlagOptions {
   short?: string;
   valueName?: string;
   hidden?: boolean;
+  secret?: boolean;
 }
 
 export const flag = {
@@ -74,6 +77,10 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], specs: S
       return spec.parse(raw);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
+      if (spec.secret)
+        throw new UsageError(
+          `invalid value for ${display} (${detail}; not repeated here: it may hold a password)`,
+        );
       throw new UsageError(`invalid value for ${display}: ${JSON.stringify(raw)} (${detail})`);
     }
   };

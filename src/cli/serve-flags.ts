@@ -93,7 +93,7 @@ export const specs = {
   redis: flag.value(
     "one /chat room, user count included, with every serve using this Redis (needs the redis package); " +
       "a Redis Cluster is found from any node, or give several of its nodes: URL,URL,…",
-    { valueName: "URL", defaultValue: undefined as string[] | undefined, parse: redisUrls },
+    { valueName: "URL", defaultValue: undefined as string[] | undefined, parse: redisUrls, secret: true },
   ),
 };
 

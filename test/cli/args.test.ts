@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "../../src/cli/args.js";
+import { specs as serveSpecs } from "../../src/cli/serve-flags.js";
 
 const specs = {
   port: flag.value("port", { short: "p", valueName: "PORT", defaultValue: 8080, parse: integer(0, 65535) }),
@@ -65,6 +66,22 @@ describe("args: the CLI's flag parser", () => {
       );
     });
   }
+
+  test("serve --redis: an invalid value is not repeated in the error (it may hold a password; attacker review)", () => {
+    for (const value of [
+      "redis://:s3cretPW@127.0.0.1:99999",
+      "rediss//app:s3cretPW@host",
+      "redis://app:s3cretPW@h:6379,redis//h2",
+    ]) {
+      assert.throws(
+        () => parseArgs(["--redis", value], serveSpecs),
+        (error) =>
+          error instanceof UsageError &&
+          /invalid value for --redis \(expected a/.test(error.message) &&
+          !error.message.includes("s3cretPW"),
+      );
+    }
+  });
 
   test("byteSize reads k, m and g as powers of 1024", () => {
     assert.equal(byteSize("0"), 0);
