@@ -1,5 +1,5 @@
 import type { Cluster, Worker } from "node:cluster";
-import { nameKey, uniqueName } from "./chat-names.js";
+import { nameKey, SEQUENTIAL_SUFFIXES, uniqueName } from "./chat-names.js";
 import type { ChatPresence, PresenceJoin } from "./chat-presence.js";
 
 // Who is in the chat room of `sockjet serve --workers N` without --redis: the primary owns the names, so
@@ -108,6 +108,8 @@ export class PresenceHost {
   /** nameKey → the name and the worker whose member has it. */
   private readonly names = new Map<string, { name: string; worker: Worker }>();
   private guests = 0;
+  /** The counter of numbered duplicates (uniqueName). */
+  private suffixes = SEQUENTIAL_SUFFIXES;
   private readonly onMessage = (worker: Worker, message: unknown) => this.receive(worker, message);
   private readonly onExit = (worker: Worker) => this.dropWorker(worker);
 
@@ -155,7 +157,7 @@ export class PresenceHost {
     if (name === "")
       do name = `guest-${++this.guests}`;
       while (this.names.has(nameKey(name)));
-    name = uniqueName(name, this.names);
+    name = uniqueName(name, this.names, () => ++this.suffixes);
     this.names.set(nameKey(name), { name, worker });
     return name;
   }

@@ -1,6 +1,6 @@
 // Who is in the chat room of `sockjet serve` (chat-room.ts): the contract, and the one-process presence.
 // With --redis the room uses RedisPresence (chat-redis.ts), with --workers the primary's (chat-cluster.ts).
-import { nameKey, uniqueName } from "./chat-names.js";
+import { nameKey, SEQUENTIAL_SUFFIXES, uniqueName } from "./chat-names.js";
 
 /** A member's name and the count after the join, or why the room cannot take anyone now. */
 export type PresenceJoin = { name: string; users: number } | { refused: string };
@@ -23,13 +23,15 @@ export class LocalPresence implements ChatPresence {
   /** The keys (nameKey()) of the names in use. */
   private readonly keys = new Set<string>();
   private guests = 0;
+  /** The counter of numbered duplicates (uniqueName). */
+  private suffixes = SEQUENTIAL_SUFFIXES;
 
   async join(requested: string): Promise<PresenceJoin> {
     let name = requested;
     if (name === "")
       do name = `guest-${++this.guests}`;
       while (this.keys.has(nameKey(name)));
-    name = uniqueName(name, this.keys);
+    name = uniqueName(name, this.keys, () => ++this.suffixes);
     this.keys.add(nameKey(name));
     return { name, users: this.keys.size };
   }

@@ -56,7 +56,8 @@ else
   local base, baseKey, n = name, key, 2
   while redis.call('HEXISTS', KEYS[1], key) == 1 do
     name, key = base .. '-' .. n, baseKey .. '-' .. digits(n)
-    n = n + 1
+    -- Past name-50, numbers from the guest counter (+ 50), which only grows: as uniqueName() does.
+    if n >= 50 then n = 50 + redis.call('INCR', KEYS[3]) else n = n + 1 end
   end
 end
 redis.call('HSET', KEYS[1], key, ARGV[1])

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { cleanName, cleanText, nameKey, uniqueName } from "../../src/cli/chat-names.js";
+import { cleanName, cleanText, nameKey, SEQUENTIAL_SUFFIXES, uniqueName } from "../../src/cli/chat-names.js";
 
 // The chat's name and text rules (src/cli/chat-names.ts), character by character; the room-level behaviour
 // (real sockets) is in chat-room.test.ts.
@@ -73,12 +73,33 @@ describe("chat names", () => {
   });
 
   test("uniqueName: the next free name-N by key", () => {
+    const unused = () => assert.fail("no numbered suffix is needed");
     const taken = new Set([nameKey("alice"), nameKey("alice-2")]);
-    assert.equal(uniqueName("ALICE", taken), "ALICE-3");
-    assert.equal(uniqueName("bob", taken), "bob");
+    assert.equal(uniqueName("ALICE", taken, unused), "ALICE-3");
+    assert.equal(uniqueName("bob", taken, unused), "bob");
     // The suffix's digits are keyed too: alice-10's key is alice-lo.
     const many = new Set([nameKey("x"), ...Array.from({ length: 9 }, (_, i) => nameKey(`x-${i + 2}`))]);
-    assert.equal(uniqueName("x", many), "x-11");
+    assert.equal(uniqueName("x", many, unused), "x-11");
+  });
+
+  test("uniqueName: past name-50, numbers from the counter; joins under one name cost no more as they grow (review)", () => {
+    let counter = SEQUENTIAL_SUFFIXES;
+    const next = () => ++counter;
+    const taken = new Set<string>();
+    const join = (name: string) => {
+      const unique = uniqueName(name, taken, next);
+      taken.add(nameKey(unique));
+      return unique;
+    };
+    const names = Array.from({ length: 5000 }, () => join("x".repeat(32)));
+    assert.equal(new Set(names).size, 5000, "every name unique");
+    assert.equal(names[49], `${"x".repeat(32)}-50`);
+    assert.equal(names[50], `${"x".repeat(32)}-51`, "then the counter's numbers");
+    // The work of a join is bounded: the 5,000th asks the set at most SEQUENTIAL_SUFFIXES + a few times.
+    let asked = 0;
+    const counting = { has: (key: string) => (asked++, taken.has(key)) };
+    uniqueName("x".repeat(32), counting, next);
+    assert.ok(asked <= SEQUENTIAL_SUFFIXES + 2, `${asked} lookups`);
   });
 });
 
