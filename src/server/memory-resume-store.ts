@@ -2,7 +2,7 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.j
 
 // The resume store of one process: each topic keeps its last maxMessagesPerTopic messages in a ring, and
 // positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest saved
-// goes first) and dropped once expired. Everything is lost with the process: a client that reconnects to
+// without a topic goes first, else the oldest saved) and dropped once expired. Everything is lost with the process: a client that reconnects to
 // another process, or after a restart, is told "unknown" and starts afresh (docs/resume.md).
 
 /** Options of `new MemoryResumeStore()`: its bounds. */
@@ -99,6 +99,12 @@ export class MemoryResumeStore implements ResumeStore {
   private readonly topics = new Map<string, TopicRing>();
   /** id → record; Map order = oldest saved first. */
   private readonly sessions = new Map<string, SessionRecord>();
+  /**
+   * The ids among them of records with no topic, oldest saved first: at the cap they go before any record with
+   * topics. A flood of sessions that subscribe to nothing (a hello, then close: 101,000 in 46 s) pushed out
+   * the session of a member who had dropped a minute before (attacker review).
+   */
+  private readonly withoutTopics = new Set<string>();
   /** Ids taken already, until their record would have expired: a late save of one is ignored. */
   private readonly taken = new Map<string, number>();
 
@@ -188,17 +194,20 @@ export class MemoryResumeStore implements ResumeStore {
     // A taken id, or an alias put back there (putBackSession), stays as it is.
     if (this.taken.has(id) || this.sessions.get(id)?.successor !== undefined || record.expiresAt <= now)
       return Promise.resolve();
-    this.sessions.delete(id);
+    this.forget(id);
     if (this.sessions.size >= this.maxSessions) this.sweep(now);
-    if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
+    if (this.sessions.size >= this.maxSessions) {
+      this.forget(this.withoutTopics.values().next().value ?? this.sessions.keys().next().value!);
+    }
     this.sessions.set(id, record);
+    if (!hasTopics(record)) this.withoutTopics.add(id);
     return Promise.resolve();
   }
 
   takeSession(id: string): Promise<SessionRecord | undefined> {
     const record = this.sessions.get(id);
     if (record === undefined) return Promise.resolve(undefined);
-    this.sessions.delete(id);
+    this.forget(id);
     if (this.taken.size >= this.maxSessions) this.sweepTaken(Date.now());
     if (this.taken.size >= this.maxSessions) this.taken.delete(this.taken.keys().next().value!);
     this.taken.set(id, record.expiresAt);
@@ -220,6 +229,7 @@ export class MemoryResumeStore implements ResumeStore {
   close(): Promise<void> {
     this.topics.clear();
     this.sessions.clear();
+    this.withoutTopics.clear();
     this.taken.clear();
     return Promise.resolve();
   }
@@ -233,8 +243,13 @@ export class MemoryResumeStore implements ResumeStore {
   private sweep(now: number): void {
     for (const [id, record] of this.sessions) {
       if (record.expiresAt > now) return;
-      this.sessions.delete(id);
+      this.forget(id);
     }
+  }
+
+  private forget(id: string): void {
+    this.sessions.delete(id);
+    this.withoutTopics.delete(id);
   }
 
   /** The same for the taken ids (taken in any order: an expired one behind a live one waits, bounded). */
@@ -265,4 +280,9 @@ function checkCount(value: unknown, fallback: number, name: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)
     throw new TypeError(`MemoryResumeStore: ${name} must be a positive integer.`);
   return value;
+}
+
+function hasTopics(record: SessionRecord): boolean {
+  for (const _ in record.topics) return true;
+  return false;
 }

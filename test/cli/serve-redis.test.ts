@@ -172,7 +172,11 @@ describe("sockjet serve --redis: one chat room across processes", { skip }, () =
     const presence = new RedisPresence(client, { topic: "dup-test", report: () => {} });
     try {
       const names: string[] = [];
-      for (let i = 0; i < 300; i++) names.push((await presence.join("x".repeat(32))).name as string);
+      for (let i = 0; i < 300; i++) {
+        const joined = await presence.join("x".repeat(32));
+        assert.ok("name" in joined, "joined");
+        names.push(joined.name);
+      }
       assert.equal(new Set(names).size, 300, "every name unique");
       assert.equal(names[49], `${"x".repeat(32)}-50`);
       const after = Number(names[50].slice(33));

@@ -120,6 +120,31 @@ describe("MemoryResumeStore", () => {
     assert.notEqual(await store.takeSession("c"), undefined);
   });
 
+  test("at the cap, records without a topic go before any with topics (a flood of empty sessions; review)", async () => {
+    const store = new MemoryResumeStore({ maxSessions: 100 });
+    const record = (topics: Record<string, string>) => ({
+      secretHash: "h",
+      topics,
+      expiresAt: Date.now() + 60_000,
+    });
+    await store.saveSession("member", record({ chat: "42" }), 60_000);
+    // 1,000 sessions that subscribed to nothing, saved after the member's.
+    for (let i = 0; i < 1000; i++) await store.saveSession(`empty${i}`, record({}), 60_000);
+    assert.equal(store.sessionCount, 100);
+    assert.deepEqual(
+      (await store.takeSession("member"))?.topics,
+      { chat: "42" },
+      "the member's session is kept",
+    );
+    assert.equal(await store.takeSession("empty0"), undefined, "the oldest empty ones went");
+    assert.notEqual(await store.takeSession("empty999"), undefined);
+    // With only records with topics, the oldest saved goes, as before.
+    const full = new MemoryResumeStore({ maxSessions: 2 });
+    for (const id of ["a", "b", "c"]) await full.saveSession(id, record({ t: "1" }), 60_000);
+    assert.equal(await full.takeSession("a"), undefined);
+    assert.notEqual(await full.takeSession("b"), undefined);
+  });
+
   test("past maxTopics the least recently used topic loses its ring, and its positions stay monotonic", async () => {
     const store = new MemoryResumeStore({ maxTopics: 2 });
     store.append("a", Buffer.from("1"), true);
