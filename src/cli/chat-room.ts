@@ -1,5 +1,6 @@
 import type { WebSocket } from "../index.js";
 import { RESUME_PROTOCOL } from "../server/resume-wire.js";
+import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
 import { type ChatPresence, LocalPresence } from "./chat-presence.js";
@@ -58,6 +59,8 @@ export interface ChatRoomOptions {
   maxNameLength?: number;
   /** Members (and joins in progress) from one remote address; more are refused. Default 20. */
   maxMembersPerAddress?: number;
+  /** Lines per second each member may say, in bursts of twice that; 0 = no limit. Default 10. */
+  linesPerSecond?: number;
   /** Join and leave notices sent one by one per window; past that, one summary a window. Default 10. */
   noticesPerWindow?: number;
   /** The window of noticesPerWindow. Default 1000 ms. */
@@ -92,6 +95,7 @@ export const CHAT_DEFAULTS = {
   maxNameLength: 32,
   topic: "chat",
   maxMembersPerAddress: 20,
+  linesPerSecond: 10,
   noticesPerWindow: 10,
   noticeWindowMs: 1000,
   adapterWaitMs: 5000,
@@ -118,6 +122,7 @@ export class ChatRoom {
   private readonly maxTextLength: number;
   private readonly maxNameLength: number;
   private readonly maxMembersPerAddress: number;
+  private readonly lineRate: ChatLineRate;
   private readonly adapterWaitMs: number;
   private readonly maxEarlyMessages: number;
   private readonly maxEarlyBytes: number;
@@ -137,6 +142,7 @@ export class ChatRoom {
     this.maxTextLength = options.maxTextLength ?? CHAT_DEFAULTS.maxTextLength;
     this.maxNameLength = options.maxNameLength ?? CHAT_DEFAULTS.maxNameLength;
     this.maxMembersPerAddress = options.maxMembersPerAddress ?? CHAT_DEFAULTS.maxMembersPerAddress;
+    this.lineRate = new ChatLineRate(options.linesPerSecond ?? CHAT_DEFAULTS.linesPerSecond);
     this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
     this.maxEarlyMessages = options.maxEarlyMessages ?? CHAT_DEFAULTS.maxEarlyMessages;
     this.maxEarlyBytes = options.maxEarlyBytes ?? CHAT_DEFAULTS.maxEarlyBytes;
@@ -341,6 +347,13 @@ export class ChatRoom {
     }
     const text = cleanText(raw);
     if (text.trim() === "") return;
+    if (!this.lineRate.allow(socket)) {
+      send(socket, {
+        type: "error",
+        error: `too many lines: at most ${this.lineRate.limit} a second; this one was not sent`,
+      });
+      return;
+    }
     this.broadcast({ type: "message", user, text, time: this.now() });
   }
 

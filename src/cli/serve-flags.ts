@@ -59,6 +59,10 @@ export const specs = {
       parse: byteSize,
     },
   ),
+  "chat-rate": flag.value(
+    "lines per second each /chat member may say, in bursts of twice that; 0 = no limit (default 10)",
+    { valueName: "N", defaultValue: 10, parse: nonNegative },
+  ),
   "on-rate-limit": flag.value(
     "past a rate limit: pause (stop reading: TCP slows the peer; default) or close (1008)",
     {

@@ -206,7 +206,7 @@ async function run(argv: string[]): Promise<number> {
   // worker's, kept by the primary, with --workers (chat-cluster.ts); else ours.
   const clusterPresence = redisChat === null ? worker?.chatPresence() : undefined;
   const presence: ChatPresence | undefined = redisChat?.presence ?? clusterPresence;
-  const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC });
+  const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC, linesPerSecond: flags["chat-rate"] });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
     // --quiet: not even a listener per connection (idle memory).

@@ -151,4 +151,30 @@ describe("ChatRoom limits checked before the work (attack review)", () => {
       assert.equal(closed.code, 4008);
     });
   });
+
+  test("linesPerSecond: a member's lines past its burst (twice the rate) are refused with an error, not sent (review)", async () => {
+    await withRoom({ linesPerSecond: 5 }, async (url, hub) => {
+      const talker = await member(`${url}?name=talker`);
+      const listener = await member(`${url}?name=listener`);
+      for (let i = 0; i < 14; i++) talker.socket.send(`l${i}`);
+      await until(() => talker.received.filter((e) => e.type === "error").length === 4);
+      await until(() => listener.received.filter((e) => e.type === "message").length === 10);
+      assert.deepEqual(
+        listener.received.filter((e) => e.type === "message").map((e) => e.text),
+        Array.from({ length: 10 }, (_, i) => `l${i}`),
+        "the burst: 10 lines",
+      );
+      assert.equal(
+        talker.received.find((e) => e.type === "error")?.error,
+        "too many lines: at most 5 a second; this one was not sent",
+      );
+      assert.ok(!hub.published.some((p) => /"l1\d"/.test(p)), "l10-l13 are never published");
+      // The bucket refills: after 0.5 s, two more go.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const text of ["later0", "later1"]) talker.socket.send(text);
+      await until(() => listener.received.filter((e) => e.type === "message").length === 12);
+      talker.socket.close();
+      listener.socket.close();
+    });
+  });
 });

@@ -105,7 +105,7 @@ describe("sockjet serve --redis on a Redis Cluster", { skip }, () => {
   });
 
   test("a member of one serve, cut off while 1,000 lines are said, resumes on the other: every line, in order, once", async () => {
-    const unlimited = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
+    const unlimited = ["--rate-limit", "0", "--byte-rate", "0", "--chat-rate", "0", "--quiet"];
     const [c, d] = await Promise.all([
       serve(["--redis", cluster.urls[0], ...unlimited]),
       serve(["--redis", cluster.urls[4], ...unlimited]),

@@ -18,7 +18,7 @@ import { openOn, open as openWorker } from "./workers-helpers.js";
 after(killAll);
 
 /** No rate limit: 1,000 lines from one member at once. */
-const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
+const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--chat-rate", "0", "--quiet"];
 const LINES = 1000;
 
 const expected = Array.from({ length: LINES }, (_, i) => `line ${i}`);
@@ -137,7 +137,16 @@ describe("sockjet serve: the chat resumes", () => {
   });
 
   test("--workers 2 without --redis: the primary keeps the lines; a member resumes on any worker, with every line", async () => {
-    const served = await serve(["--workers", "2", "--rate-limit", "0", "--byte-rate", "0"]);
+    const served = await serve([
+      "--workers",
+      "2",
+      "--rate-limit",
+      "0",
+      "--byte-rate",
+      "0",
+      "--chat-rate",
+      "0",
+    ]);
     const relay = await startRelay(served.port);
     relays.push(relay);
     const ann = new ResumingMember(`ws://127.0.0.1:${relay.port}/chat?name=ann`);

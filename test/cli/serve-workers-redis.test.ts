@@ -21,7 +21,7 @@ describe("sockjet serve --workers --redis", { skip }, () => {
 
   before(async () => {
     redis = await RedisServer.start();
-    served = await serve(["--workers", "2", "--redis", redis.url]);
+    served = await serve(["--workers", "2", "--redis", redis.url, "--chat-rate", "0"]);
   });
   after(async () => {
     served?.cli.kill("SIGTERM");

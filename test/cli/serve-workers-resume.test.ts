@@ -13,7 +13,7 @@ import { openOn, until } from "./workers-helpers.js";
 after(killAll);
 
 /** No rate limit: 1,000 lines from one member at once. */
-const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--quiet"];
+const UNLIMITED = ["--rate-limit", "0", "--byte-rate", "0", "--chat-rate", "0", "--quiet"];
 const LINES = 1000;
 
 /** A chat member on the resume client over ws's WebSocket, which records each 101's worker header. */
