@@ -181,12 +181,16 @@ describe("HTTPS proxy (a TLS front piping into tinyproxy)", { skip }, () => {
 });
 
 describe("HTTP proxies that misbehave (raw servers)", () => {
-  /** A TCP server that, once the CONNECT request head has arrived, writes `answer` (or nothing) and ends. */
+  /**
+   * A TCP server that, once the CONNECT request head has arrived, writes `answer` (or nothing) and ends. An
+   * answer of 200 opens the tunnel instead: the next head (the request sent through it) is kept, then it ends.
+   */
   async function rawProxy(
     t: Parameters<typeof failureThrough>[0],
     answer: Buffer | null,
     heads: string[] = [],
   ) {
+    const tunnels = answer?.toString("latin1").startsWith("HTTP/1.1 200") === true;
     const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
       sockets.add(socket);
@@ -196,7 +200,10 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
         head += chunk.toString("latin1");
         if (!head.includes("\r\n\r\n")) return;
         heads.push(head);
-        if (answer === null) socket.end();
+        if (tunnels && head.startsWith("CONNECT ")) {
+          head = "";
+          socket.write(answer as Buffer);
+        } else if (answer === null || tunnels) socket.end();
         else socket.end(answer);
       });
     });
@@ -227,35 +234,14 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
   });
 
   test("RFC 6455 §4.1 item 4: the handshake's Host has the port only when it is not the scheme's default", async (t) => {
-    // A proxy that opens the tunnel, then keeps the request head sent through it and ends.
     const heads: string[] = [];
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-      let head = "";
-      socket.on("data", (chunk) => {
-        head += chunk.toString("latin1");
-        if (!head.includes("\r\n\r\n")) return;
-        if (head.startsWith("CONNECT ")) {
-          head = "";
-          socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
-          return;
-        }
-        heads.push(head);
-        socket.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    t.after(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    const proxy = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const proxy = await rawProxy(t, Buffer.from("HTTP/1.1 200 Connection established\r\n\r\n"), heads);
     await failureThrough(t, "ws://example.com/", { proxy });
     await failureThrough(t, "ws://example.com:8080/", { proxy });
     await failureThrough(t, "ws://[::1]/", { proxy });
-    const hosts = heads.map((head) => /\r\nHost: ([^\r]*)\r\n/i.exec(head)?.[1]);
+    const hosts = heads
+      .filter((head) => !head.startsWith("CONNECT "))
+      .map((head) => /\r\nHost: ([^\r]*)\r\n/i.exec(head)?.[1]);
     assert.deepEqual(hosts, ["example.com", "example.com:8080", "[::1]"]);
   });
 
