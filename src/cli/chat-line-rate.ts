@@ -1,15 +1,29 @@
 import type { WebSocket } from "../index.js";
 
-// How many lines each chat member may say: a token bucket per member (`--chat-rate`, lines per second, bursts
-// of twice that). The connection's own rate limit (--rate-limit, frames per second) lets a member send 100
-// lines a second, and every line is written to every member: 100 members flooding a room made 10,000 lines a
-// second to fan out to each of the others, which `serve --workers` could not relay (lines delayed by tens of
-// seconds, workers killed at their IPC bound: the attack review). People say a few lines a second at most.
+// How many lines chat members may say: token buckets (`--chat-rate`, lines per second, bursts of twice that),
+// one per member and one per remote address. The connection's own rate limit (--rate-limit, frames per
+// second) lets a member send 100 lines a second, and every line is written to every member: 100 members
+// flooding a room made 10,000 lines a second to fan out to each of the others, which `serve --workers` could
+// not relay (lines delayed by tens of seconds, workers killed at their IPC bound: the attack review). People
+// say a few lines a second at most. The address's bucket (ADDRESS_SHARE members' worth) outlives its members:
+// without it, leaving and joining again gave a fresh burst each time (11,232 lines a second from one address:
+// review of the first version).
+
+/** An address's members share this many members' lines. */
+const ADDRESS_SHARE = 4;
+/** Addresses remembered at most; past it, those whose bucket has refilled are forgotten. */
+const MAX_ADDRESSES = 10_000;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 export class ChatLineRate {
   private readonly perSecond: number;
   private readonly burst: number;
-  private readonly buckets = new WeakMap<WebSocket, { tokens: number; at: number }>();
+  private readonly members = new WeakMap<WebSocket, Bucket>();
+  private readonly addresses = new Map<string, Bucket>();
 
   /** `perSecond` 0: no limit. */
   constructor(perSecond: number) {
@@ -21,17 +35,35 @@ export class ChatLineRate {
     return this.perSecond;
   }
 
-  /** Whether `member` may say a line now (it is counted if so). */
-  allow(member: WebSocket, now = performance.now()): boolean {
+  /** Whether `member` (from `address`) may say a line now; if so it is counted in both buckets. */
+  allow(member: WebSocket, address: string, now = performance.now()): boolean {
     if (this.perSecond === 0) return true;
-    let bucket = this.buckets.get(member);
-    if (bucket === undefined) this.buckets.set(member, (bucket = { tokens: this.burst, at: now }));
-    else {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) * this.perSecond) / 1000);
-      bucket.at = now;
+    let mine = this.members.get(member);
+    if (mine === undefined) this.members.set(member, (mine = { tokens: this.burst, at: now }));
+    let shared = this.addresses.get(address);
+    if (shared === undefined) {
+      if (this.addresses.size >= MAX_ADDRESSES) this.forgetRefilled(now);
+      shared = { tokens: ADDRESS_SHARE * this.burst, at: now };
+      this.addresses.set(address, shared);
     }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens--;
+    refill(mine, now, this.perSecond, this.burst);
+    refill(shared, now, ADDRESS_SHARE * this.perSecond, ADDRESS_SHARE * this.burst);
+    if (mine.tokens < 1 || shared.tokens < 1) return false;
+    mine.tokens--;
+    shared.tokens--;
     return true;
   }
+
+  /** Drops the addresses whose bucket is full again (nothing to remember), or all if none is. */
+  private forgetRefilled(now: number): void {
+    const refillMs = (1000 * this.burst) / this.perSecond;
+    for (const [address, bucket] of this.addresses)
+      if (now - bucket.at >= refillMs) this.addresses.delete(address);
+    if (this.addresses.size >= MAX_ADDRESSES) this.addresses.clear();
+  }
+}
+
+function refill(bucket: Bucket, now: number, perSecond: number, burst: number): void {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
+  bucket.at = now;
 }

@@ -347,7 +347,7 @@ export class ChatRoom {
     }
     const text = cleanText(raw);
     if (text.trim() === "") return;
-    if (!this.lineRate.allow(socket)) {
+    if (!this.lineRate.allow(socket, socket.remoteAddress ?? "")) {
       send(socket, {
         type: "error",
         error: `too many lines: at most ${this.lineRate.limit} a second; this one was not sent`,

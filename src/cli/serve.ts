@@ -248,7 +248,7 @@ async function run(argv: string[]): Promise<number> {
     });
   });
   // With --redis or --workers, failed publishes are one line when they start and one with their count when
-  // they stop (a flood refused at the pending-publish bound made 563,449 lines: review).
+  // they stop (a chat flood on --workers made 563,449 lines, one per failed publish: review).
   const publishFailures =
     redisChat === null && worker === null
       ? null

@@ -57,14 +57,6 @@ export interface PubSubStats {
 /** Publishers waiting for their own message to come back from a distributing store, at most. */
 const MAX_PENDING_EXCEPTIONS = 10_000;
 
-/**
- * Payload bytes of publishes handed to the adapter or a distributing store and not settled yet, at most.
- * Past it a publish is refused (SJ_ERR_ADAPTER_PUBLISH): publishes that come faster than Redis or the cluster
- * primary takes them would otherwise queue without bound (a chat flood grew `serve --workers` workers to
- * 2.4 GB until they were killed: review).
- */
-export const MAX_PENDING_PUBLISH_BYTES = 32 * 1024 * 1024;
-
 export class PubSub implements TopicHost {
   readonly registry: TopicRegistry;
   private adapter: PubSubAdapter | null;
@@ -77,8 +69,6 @@ export class PubSub implements TopicHost {
   /** Adapter calls not settled yet, and who waits for none to be left. */
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
-  /** Payload bytes of the publishes among them (MAX_PENDING_PUBLISH_BYTES). */
-  private pendingPublishBytes = 0;
   /** Publishes waiting behind a Blob being read, in call order. */
   private readonly queue = new PublishQueue();
   /** The resume store, when the server has `resume`. */
@@ -217,7 +207,7 @@ export class PubSub implements TopicHost {
         ? this.registry.fanOut(topic, new SharedMessage(payload, isText, this.registry.counters), except)
         : this.deliverPositioned(this.store, topic, payload, isText, except);
     const adapter = this.adapter;
-    if (adapter !== null && this.admitPending(topic, payload.length, "did not reach the other processes")) {
+    if (adapter !== null) {
       this.track(
         () => adapter.publish({ topic, payload, isText }),
         () => this.adapterPublished++,
@@ -232,7 +222,6 @@ export class PubSub implements TopicHost {
             ),
           );
         },
-        payload.length,
       );
     }
     return delivered;
@@ -251,7 +240,6 @@ export class PubSub implements TopicHost {
   ): number {
     const publisher = this.publisherOf(except);
     if (store.distributes) {
-      if (!this.admitPending(topic, payload.length, "could not be stored")) return 0;
       this.track(
         async () => {
           const position = await store.append(topic, payload, isText, publisher);
@@ -273,7 +261,6 @@ export class PubSub implements TopicHost {
             ),
           );
         },
-        payload.length,
       );
       return 0;
     }
@@ -450,37 +437,7 @@ export class PubSub implements TopicHost {
     );
   }
 
-  /**
-   * Whether a publish of `bytes` may go to the adapter or the distributing store now: false (reported, and
-   * counted as adapterFailed) while MAX_PENDING_PUBLISH_BYTES of publishes wait there already.
-   */
-  private admitPending(topic: string, bytes: number, failure: string): boolean {
-    const pending = this.pendingPublishBytes;
-    // One publish larger than the bound alone still goes.
-    if (pending > 0 && pending + bytes > MAX_PENDING_PUBLISH_BYTES) {
-      this.adapterFailed++;
-      const mib = (pending / (1024 * 1024)).toFixed(1);
-      this.report(
-        new PubSubError(
-          "SJ_ERR_ADAPTER_PUBLISH",
-          `A publish to '${topic}' ${failure}: refused, ${mib} MiB of publishes still wait to be taken (they come faster than the store or adapter takes them)`,
-          topic,
-          new Error(`${mib} MiB of publishes pending`),
-        ),
-      );
-      return false;
-    }
-    return true;
-  }
-
-  /** Runs an adapter or store call, counted until it settles; `publishBytes`: a publish's, admitted. */
-  private track(
-    call: () => Promise<void>,
-    onDone: () => void,
-    onError: (error: unknown) => void,
-    publishBytes = 0,
-  ): void {
-    this.pendingPublishBytes += publishBytes;
+  private track(call: () => Promise<void>, onDone: () => void, onError: (error: unknown) => void): void {
     let promise: Promise<void>;
     try {
       promise = Promise.resolve(call());
@@ -489,7 +446,6 @@ export class PubSub implements TopicHost {
     }
     this.inflight++;
     promise.then(onDone, onError).finally(() => {
-      this.pendingPublishBytes -= publishBytes;
       if (--this.inflight > 0) return;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -177,4 +177,28 @@ describe("ChatRoom limits checked before the work (attack review)", () => {
       listener.socket.close();
     });
   });
+
+  test("linesPerSecond: leaving and joining again does not refill a member's lines (its address shares 4 members' worth; review)", async () => {
+    await withRoom({ linesPerSecond: 5 }, async (url) => {
+      const listener = await member(`${url}?name=listener`);
+      // One address: 4 members' bursts (40 lines) in all, however often its members leave and come back.
+      for (let round = 0; round < 8; round++) {
+        const churner = await member(`${url}?name=churner`);
+        for (let i = 0; i < 10; i++) churner.socket.send(`r${round}-${i}`);
+        await until(
+          () =>
+            churner.received.filter((e) => e.type === "message").length === 10 ||
+            churner.received.some((e) => e.type === "error"),
+        );
+        churner.socket.close();
+        await within(churner.closed);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const heard = listener.received.filter((e) => e.type === "message" && String(e.text).startsWith("r"));
+      // 40 of the address's burst (the listener's own lines count against it too, but it said none), plus
+      // what refilled meanwhile (20 a second): far below the 80 sent.
+      assert.ok(heard.length >= 40 && heard.length < 60, `${heard.length} lines heard`);
+      listener.socket.close();
+    });
+  });
 });
