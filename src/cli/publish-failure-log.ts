@@ -2,7 +2,8 @@ import { PubSubError } from "../index.js";
 
 // `sockjet serve` with a scale-out adapter or --workers: while publishes cannot be taken (Redis down or
 // frozen, or Redis or the cluster primary slower than a flood of them), every publish is an 'error' of the
-// server, ~100 a second at a modest rate. The log gets two lines per outage instead (issue 21 item 13); the server's `pubsubStats.adapterFailed` counts them all, for metrics.
+// server, ~100 a second at a modest rate. The log gets two lines per outage instead (issue 21 item 13); the
+// server's `pubsubStats.adapterFailed` counts them all, for metrics.
 
 /**
  * The chat server's failed publishes during a Redis outage, in two log lines instead of one per publish

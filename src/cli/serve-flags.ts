@@ -60,7 +60,7 @@ export const specs = {
     },
   ),
   "chat-rate": flag.value(
-    "lines per second each /chat member may say, in bursts of twice that; 0 = no limit (default 10)",
+    "lines per second each /chat member may say (its address: 4 members' worth), in bursts of twice that; 0 = no limit (default 10)",
     { valueName: "N", defaultValue: 10, parse: nonNegative },
   ),
   "on-rate-limit": flag.value(
