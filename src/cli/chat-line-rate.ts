@@ -1,3 +1,4 @@
+import { TokenBucket } from "../connection/token-bucket.js";
 import type { WebSocket } from "../index.js";
 
 // How many lines chat members may say: token buckets (`--chat-rate`, lines per second, bursts of twice that),
@@ -14,8 +15,9 @@ const ADDRESS_SHARE = 4;
 /** Addresses remembered at most; past it, those whose bucket has refilled are forgotten. */
 const MAX_ADDRESSES = 10_000;
 
+/** A bucket and when it was last refilled. */
 interface Bucket {
-  tokens: number;
+  tokens: TokenBucket;
   at: number;
 }
 
@@ -39,18 +41,24 @@ export class ChatLineRate {
   allow(member: WebSocket, address: string, now = performance.now()): boolean {
     if (this.perSecond === 0) return true;
     let mine = this.members.get(member);
-    if (mine === undefined) this.members.set(member, (mine = { tokens: this.burst, at: now }));
+    if (mine === undefined) {
+      mine = { tokens: new TokenBucket(this.perSecond, this.burst), at: now };
+      this.members.set(member, mine);
+    }
     let shared = this.addresses.get(address);
     if (shared === undefined) {
       if (this.addresses.size >= MAX_ADDRESSES) this.forgetRefilled(now);
-      shared = { tokens: ADDRESS_SHARE * this.burst, at: now };
+      shared = {
+        tokens: new TokenBucket(ADDRESS_SHARE * this.perSecond, ADDRESS_SHARE * this.burst),
+        at: now,
+      };
       this.addresses.set(address, shared);
     }
-    refill(mine, now, this.perSecond, this.burst);
-    refill(shared, now, ADDRESS_SHARE * this.perSecond, ADDRESS_SHARE * this.burst);
-    if (mine.tokens < 1 || shared.tokens < 1) return false;
-    mine.tokens--;
-    shared.tokens--;
+    refill(mine, now);
+    refill(shared, now);
+    if (!mine.tokens.allows(1) || !shared.tokens.allows(1)) return false;
+    mine.tokens.level--;
+    shared.tokens.level--;
     return true;
   }
 
@@ -63,7 +71,7 @@ export class ChatLineRate {
   }
 }
 
-function refill(bucket: Bucket, now: number, perSecond: number, burst: number): void {
-  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
+function refill(bucket: Bucket, now: number): void {
+  bucket.tokens.refill(now - bucket.at);
   bucket.at = now;
 }

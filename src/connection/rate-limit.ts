@@ -1,4 +1,5 @@
 import { type FrameGate, FrameVerdict } from "../protocol/frame-gate.js";
+import { TokenBucket } from "./token-bucket.js";
 
 // Per-connection rate limits on what the peer sends: frames per second and payload bytes per second, each a
 // token bucket (a steady rate, bursts up to the bucket's size). Frames are counted from their headers as the
@@ -73,34 +74,6 @@ export interface RateLimitHost {
   holdInput(): void;
   /** The buckets have refilled: parse what waits, and read from the transport again. */
   releaseInput(): void;
-}
-
-/** Tokens that refill at `perMs` up to `size`; `level` may go below 0 (debt) after an oversized frame. */
-class TokenBucket {
-  level: number;
-  readonly size: number;
-  private readonly perMs: number;
-
-  constructor(perSecond: number, size: number) {
-    this.size = size;
-    this.level = size;
-    this.perMs = perSecond / 1000;
-  }
-
-  refill(elapsedMs: number): void {
-    this.level = Math.min(this.size, this.level + elapsedMs * this.perMs);
-  }
-
-  /** Whether `cost` may be taken now: all of it, or (a cost larger than the bucket) a full bucket. */
-  allows(cost: number): boolean {
-    return this.level >= Math.min(cost, this.size);
-  }
-
-  /** Milliseconds until `allows(cost)` holds. */
-  waitMs(cost: number): number {
-    const missing = Math.min(cost, this.size) - this.level;
-    return missing <= 0 ? 0 : missing / this.perMs;
-  }
 }
 
 export class RateLimiter implements FrameGate {
