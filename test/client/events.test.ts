@@ -459,34 +459,34 @@ describe("HTML §8.1.8.1 event handler attributes on WebSocket", () => {
     assert.equal(await got, "only a handler");
   });
 
-  test("a message listener added with a non-string type that converts to 'message' still receives", async (t) => {
+  /** The data of the first message the server sends ("hello"), heard by the listener `listen` adds. */
+  async function heardThrough(
+    t: Parameters<typeof peerServer>[0],
+    what: string,
+    listen: (ws: WebSocket, listener: (event: Event) => void) => void,
+  ): Promise<unknown> {
     const peer = await peerServer(t);
-    peer.server.on("connection", (socket) => socket.send("typed"));
+    peer.server.on("connection", (socket) => socket.send("hello"));
     const ws = connect(t, peer.url);
-    const got = within(
-      new Promise<unknown>((resolve) =>
-        ws.addEventListener(new String("message") as unknown as string, (e) =>
-          resolve((e as MessageEvent).data),
-        ),
-      ),
+    return within(
+      new Promise<unknown>((resolve) => listen(ws, (e) => resolve((e as MessageEvent).data))),
       3000,
-      "a message via a String-object type",
+      what,
     );
-    assert.equal(await got, "typed");
+  }
+
+  test("a message listener added with a non-string type that converts to 'message' still receives", async (t) => {
+    const got = await heardThrough(t, "a message via a String-object type", (ws, listener) =>
+      ws.addEventListener(new String("message") as unknown as string, listener),
+    );
+    assert.equal(got, "hello");
   });
 
   test("a message listener added through EventTarget.prototype.addEventListener receives (conformance review)", async (t) => {
-    const peer = await peerServer(t);
-    peer.server.on("connection", (socket) => socket.send("base"));
-    const ws = connect(t, peer.url);
-    const got = within(
-      new Promise<unknown>((resolve) =>
-        EventTarget.prototype.addEventListener.call(ws, "message", (e) => resolve((e as MessageEvent).data)),
-      ),
-      3000,
-      "a message via EventTarget's own method",
+    const got = await heardThrough(t, "a message via EventTarget's own method", (ws, listener) =>
+      EventTarget.prototype.addEventListener.call(ws, "message", listener),
     );
-    assert.equal(await got, "base");
+    assert.equal(got, "hello");
   });
 
   test("HTML §8.1.8.1 process return value: a handler returning false cancels a cancelable event", () => {
