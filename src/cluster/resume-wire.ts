@@ -106,6 +106,7 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
     typeof record.topics === "object" &&
     record.topics !== null &&
     Object.values(record.topics).every((position) => typeof position === "string") &&
-    (record.successor === undefined || typeof record.successor === "string")
+    (record.successor === undefined || typeof record.successor === "string") &&
+    (record.owner === undefined || typeof record.owner === "string")
   );
 }

@@ -1,15 +1,19 @@
 import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.js";
+import { SessionOwners } from "./session-owners.js";
 
 // The resume store of one process: each topic keeps its last maxMessagesPerTopic messages in a ring, and
-// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest saved
-// without a topic goes first, else the oldest saved) and dropped once expired. Everything is lost with the process: a client that reconnects to
+// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest record
+// of the owner with the most goes first: SessionOwners) and dropped once expired. Everything is lost with the process: a client that reconnects to
 // another process, or after a restart, is told "unknown" and starts afresh (docs/resume.md).
 
 /** Options of `new MemoryResumeStore()`: its bounds. */
 export interface MemoryResumeStoreOptions {
   /** Messages kept per topic for a replay. Default 1000. */
   maxMessagesPerTopic?: number;
-  /** Most session records kept (disconnected sessions, and the open ones' records). Default 100,000. */
+  /**
+   * Most session records kept (disconnected sessions, and the open ones' records). Default 100,000. Past it
+   * the oldest record of the owner (identity, else client address) with the most records goes.
+   */
   maxSessions?: number;
   /** Most topics with a ring; past it the topic whose last message is the oldest loses its ring. Default 10,000. */
   maxTopics?: number;
@@ -99,12 +103,8 @@ export class MemoryResumeStore implements ResumeStore {
   private readonly topics = new Map<string, TopicRing>();
   /** id → record; Map order = oldest saved first. */
   private readonly sessions = new Map<string, SessionRecord>();
-  /**
-   * The ids among them of records with no topic, oldest saved first: at the cap they go before any record with
-   * topics. A flood of sessions that subscribe to nothing (a hello, then close: 101,000 in 46 s) pushed out
-   * the session of a member who had dropped a minute before (attacker review).
-   */
-  private readonly withoutTopics = new Set<string>();
+  /** The same ids by owner: at the cap, a record of the owner with the most goes (session-owners.ts). */
+  private readonly owners = new SessionOwners();
   /** Ids taken already, until their record would have expired: a late save of one is ignored. */
   private readonly taken = new Map<string, number>();
 
@@ -196,11 +196,9 @@ export class MemoryResumeStore implements ResumeStore {
       return Promise.resolve();
     this.forget(id);
     if (this.sessions.size >= this.maxSessions) this.sweep(now);
-    if (this.sessions.size >= this.maxSessions) {
-      this.forget(this.withoutTopics.values().next().value ?? this.sessions.keys().next().value!);
-    }
+    if (this.sessions.size >= this.maxSessions) this.forget(this.owners.victim()!);
     this.sessions.set(id, record);
-    if (!hasTopics(record)) this.withoutTopics.add(id);
+    this.owners.add(ownerOf(record), id);
     return Promise.resolve();
   }
 
@@ -229,7 +227,7 @@ export class MemoryResumeStore implements ResumeStore {
   close(): Promise<void> {
     this.topics.clear();
     this.sessions.clear();
-    this.withoutTopics.clear();
+    this.owners.clear();
     this.taken.clear();
     return Promise.resolve();
   }
@@ -248,8 +246,10 @@ export class MemoryResumeStore implements ResumeStore {
   }
 
   private forget(id: string): void {
+    const record = this.sessions.get(id);
+    if (record === undefined) return;
     this.sessions.delete(id);
-    this.withoutTopics.delete(id);
+    this.owners.delete(ownerOf(record), id);
   }
 
   /** The same for the taken ids (taken in any order: an expired one behind a live one waits, bounded). */
@@ -282,7 +282,7 @@ function checkCount(value: unknown, fallback: number, name: string): number {
   return value;
 }
 
-function hasTopics(record: SessionRecord): boolean {
-  for (const _ in record.topics) return true;
-  return false;
+/** Records saved without an owner (by a caller of the store's own) share one. */
+function ownerOf(record: SessionRecord): string {
+  return typeof record.owner === "string" ? record.owner : "";
 }

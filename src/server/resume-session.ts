@@ -34,6 +34,8 @@ export class ResumeSession implements TopicReceiver {
   readonly socket: WebSocket;
   readonly id: string;
   readonly secretHash: string;
+  /** SessionRecord.owner: whose session this is, for a store's cap. */
+  readonly owner: string;
   /** Whether this session was resumed (its subscriptions restored), for `socket.resumed`. */
   readonly resumed: boolean;
   /** Who this session publishes as, the same across its resumes: its replays leave its own messages out. */
@@ -69,6 +71,7 @@ export class ResumeSession implements TopicReceiver {
     socket: WebSocket,
     id: string,
     secretHash: string,
+    owner: string,
     resumed: boolean,
     host: SessionHost,
     controls: ControlSender,
@@ -77,6 +80,7 @@ export class ResumeSession implements TopicReceiver {
     this.socket = socket;
     this.id = id;
     this.secretHash = secretHash;
+    this.owner = owner;
     this.resumed = resumed;
     this.publisher = publisher;
     this.host = host;
@@ -97,7 +101,7 @@ export class ResumeSession implements TopicReceiver {
     // Keyed by topic: no prototype, so that a topic named "__proto__" is a key like any other.
     const topics: Record<string, string> = Object.create(null);
     for (const [topic, position] of this.topics) if (position !== PENDING) topics[topic] = position;
-    return { secretHash: this.secretHash, topics, expiresAt, publisher: this.publisher };
+    return { secretHash: this.secretHash, topics, expiresAt, publisher: this.publisher, owner: this.owner };
   }
 
   // ---- TopicReceiver -----------------------------------------------------------------------------------

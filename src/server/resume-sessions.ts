@@ -3,6 +3,7 @@ import type { Connection } from "../connection/connection.js";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, type WebSocket } from "../web/websocket.js";
 import { PubSubError } from "./adapter.js";
+import { addressKey } from "./connections-per-ip.js";
 import { TokenAliases } from "./resume-aliases.js";
 import { DirectSends } from "./resume-direct-sends.js";
 import { HelloGate } from "./resume-hello-gate.js";
@@ -93,6 +94,7 @@ export class ResumeSessions implements SessionHost {
       );
       return;
     }
+    const owner = ownerOf(identity, request);
     // Subscriptions made before the session is set up wait for it (TopicRegistry.pendingTopics).
     this.registry.holdSubscriptions(socket);
     // The pong of TOKEN_PING (RFC 6455 §5.5.3) says the client has read its resumed session's new token.
@@ -124,19 +126,22 @@ export class ResumeSessions implements SessionHost {
         gate.release();
       };
       if (hello.type === "hello") {
-        this.startFresh(socket, identity, directSends, null);
+        this.startFresh(socket, identity, owner, directSends, null);
         done();
         return;
       }
-      const resuming = this.resume(socket, connection, identity, directSends, hello).then(done, (error) => {
-        this.report(error as Error);
-        gate.release();
-        closeWithStatus(
-          socket,
-          CloseCode.InternalError,
-          "sockjet.resume: the session store failed; try again",
-        );
-      });
+      const resuming = this.resume(socket, connection, identity, owner, directSends, hello).then(
+        done,
+        (error) => {
+          this.report(error as Error);
+          gate.release();
+          closeWithStatus(
+            socket,
+            CloseCode.InternalError,
+            "sockjet.resume: the session store failed; try again",
+          );
+        },
+      );
       // A resume takes its session's record from the store and may save it back: server.close() closes the
       // store only after it (saved()).
       this.saves.during(resuming);
@@ -218,11 +223,12 @@ export class ResumeSessions implements SessionHost {
   private startFresh(
     socket: WebSocket,
     identity: string,
+    owner: string,
     controls: ControlSender,
     reason: ResetReason | null,
   ) {
     const issued = issueToken(identity);
-    const session = new ResumeSession(socket, issued.id, issued.secretHash, false, this, controls);
+    const session = new ResumeSession(socket, issued.id, issued.secretHash, owner, false, this, controls);
     if (reason !== null) session.sendHead({ type: "reset", reason });
     session.sendHead({ type: "session", token: issued.token, resumed: false });
     controls.release();
@@ -234,13 +240,14 @@ export class ResumeSessions implements SessionHost {
     socket: WebSocket,
     connection: Connection,
     identity: string,
+    owner: string,
     controls: ControlSender,
     hello: Extract<Hello, { type: "resume" }>,
   ): Promise<void> {
     // The old connection of a session taken from it (takeLive): terminated at the latest when this ends.
     const retiring: WebSocket[] = [];
     try {
-      await this.resumeInto(socket, connection, identity, controls, hello, retiring);
+      await this.resumeInto(socket, connection, identity, owner, controls, hello, retiring);
     } finally {
       terminateAll(retiring);
     }
@@ -250,6 +257,7 @@ export class ResumeSessions implements SessionHost {
     socket: WebSocket,
     connection: Connection,
     identity: string,
+    owner: string,
     controls: ControlSender,
     hello: Extract<Hello, { type: "resume" }>,
     retiring: WebSocket[],
@@ -257,11 +265,11 @@ export class ResumeSessions implements SessionHost {
     const parsed = parseToken(hello.token);
     // A malformed token or claimed position: the session is left as it is (as for a forged token).
     if (parsed === null || hello.positions === null)
-      return this.startFresh(socket, identity, controls, "invalid");
+      return this.startFresh(socket, identity, owner, controls, "invalid");
     // A secret that is not its id's, or a token of another identity (resume.identify): refused before the
     // store is asked, so that it cannot use the owner's record up.
     if (!idMatches(parsed.id, parsed.secret, identity))
-      return this.startFresh(socket, identity, controls, "forged");
+      return this.startFresh(socket, identity, owner, controls, "forged");
     const positions = hello.positions;
     const record = await this.takes.take(parsed.id, parsed.secret, retiring);
     const valid = typeof record === "object" && record.expiresAt > Date.now();
@@ -275,14 +283,15 @@ export class ResumeSessions implements SessionHost {
       if (socket.readyState !== 1) return this.saveTaken(issued.id, record);
     }
     if (socket.readyState !== 1) return;
-    if (record === undefined) return this.startFresh(socket, identity, controls, "unknown");
-    if (record === "forged") return this.startFresh(socket, identity, controls, "forged");
-    if (!valid) return this.startFresh(socket, identity, controls, "expired");
+    if (record === undefined) return this.startFresh(socket, identity, owner, controls, "unknown");
+    if (record === "forged") return this.startFresh(socket, identity, owner, controls, "forged");
+    if (!valid) return this.startFresh(socket, identity, owner, controls, "expired");
 
     const session = new ResumeSession(
       socket,
       issued.id,
       issued.secretHash,
+      owner,
       true,
       this,
       controls,
@@ -342,7 +351,7 @@ export class ResumeSessions implements SessionHost {
       this.aliases.cancel(parsed.id, issued.id);
       this.detach(socket);
       this.registry.removeSocket(socket);
-      return this.startFresh(socket, identity, controls, "gap");
+      return this.startFresh(socket, identity, owner, controls, "gap");
     }
     // The session's topics: the client keeps positions for these only (its next hello stays small).
     session.sendHead({ type: "session", token: issued.token, resumed: true, topics });
@@ -367,6 +376,15 @@ export class ResumeSessions implements SessionHost {
     const expiresAt = Date.now() + this.settings.maxDisconnectionMs;
     this.saves.save(id, { ...record, expiresAt });
   }
+}
+
+/**
+ * SessionRecord.owner of a connection: the identity resume.identify gave, else the client's address (an IPv6
+ * client by its /64, as for maxConnectionsPerIp: it picks addresses in it freely).
+ */
+function ownerOf(identity: string, request: IncomingMessage): string {
+  if (identity !== "") return `id:${identity}`;
+  return `ip:${addressKey(request.socket.remoteAddress ?? "")}`;
 }
 
 /** Terminates the sockets and empties the list. */

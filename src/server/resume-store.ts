@@ -34,6 +34,13 @@ export interface SessionRecord {
    */
   publisher?: string;
   /**
+   * Who the session belongs to: "id:" and the identity resume.identify gave, else "ip:" and the client's
+   * address (an IPv6 address by its /64). A store that must drop records before they expire drops those of
+   * the owner with the most first (MemoryResumeStore), so a flood from one place pushes out only its own. A
+   * store keeps it as it is.
+   */
+  owner?: string;
+  /**
    * Set on an alias (putBackSession): the id of the session that continued this one, whose record a resume
    * with this one's token takes instead. A store keeps it as it is, and ignores a save over an alias as it
    * does over a taken id (saveSession).

@@ -35,14 +35,22 @@ export interface Relay {
   retarget(url: string): void;
 }
 
-export async function startRelay(t: TestContext, targetUrl: string): Promise<Relay> {
+/**
+ * `localAddress`: the relay connects to the server from it (e.g. "127.0.0.2": the server sees another client
+ * address; every 127.x address is this machine's on Linux).
+ */
+export async function startRelay(
+  t: TestContext,
+  targetUrl: string,
+  { localAddress }: { localAddress?: string } = {},
+): Promise<Relay> {
   let target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
   let holding = false;
   let stallNew = false;
   const held: [net.Socket, Buffer][] = [];
   const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
+    const upstream = net.connect({ port: Number(target.port), host: target.hostname, localAddress });
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     client.on("error", () => {});

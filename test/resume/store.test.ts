@@ -120,29 +120,27 @@ describe("MemoryResumeStore", () => {
     assert.notEqual(await store.takeSession("c"), undefined);
   });
 
-  test("at the cap, records without a topic go before any with topics (a flood of empty sessions; review)", async () => {
+  test("at the cap, a record of the owner with the most goes first (a flood from one address; review)", async () => {
     const store = new MemoryResumeStore({ maxSessions: 100 });
-    const record = (topics: Record<string, string>) => ({
+    const record = (owner: string) => ({
       secretHash: "h",
-      topics,
+      topics: { chat: "42" },
       expiresAt: Date.now() + 60_000,
+      owner,
     });
-    await store.saveSession("member", record({ chat: "42" }), 60_000);
-    // 1,000 sessions that subscribed to nothing, saved after the member's.
-    for (let i = 0; i < 1000; i++) await store.saveSession(`empty${i}`, record({}), 60_000);
+    await store.saveSession("member", record("ip:10.0.0.1"), 60_000);
+    // 1,000 sessions of another address, saved after the member's, and two of a third.
+    for (let i = 0; i < 1000; i++) await store.saveSession(`flood${i}`, record("ip:10.0.0.2"), 60_000);
+    for (const id of ["other0", "other1"]) await store.saveSession(id, record("ip:10.0.0.3"), 60_000);
     assert.equal(store.sessionCount, 100);
     assert.deepEqual(
-      (await store.takeSession("member"))?.topics,
-      { chat: "42" },
+      (await store.takeSession("member"))?.owner,
+      "ip:10.0.0.1",
       "the member's session is kept",
     );
-    assert.equal(await store.takeSession("empty0"), undefined, "the oldest empty ones went");
-    assert.notEqual(await store.takeSession("empty999"), undefined);
-    // With only records with topics, the oldest saved goes, as before.
-    const full = new MemoryResumeStore({ maxSessions: 2 });
-    for (const id of ["a", "b", "c"]) await full.saveSession(id, record({ t: "1" }), 60_000);
-    assert.equal(await full.takeSession("a"), undefined);
-    assert.notEqual(await full.takeSession("b"), undefined);
+    assert.notEqual(await store.takeSession("other0"), undefined, "so are the third address's");
+    assert.equal(await store.takeSession("flood0"), undefined, "the flood's oldest went");
+    assert.notEqual(await store.takeSession("flood999"), undefined);
   });
 
   test("past maxTopics the least recently used topic loses its ring, and its positions stay monotonic", async () => {

@@ -1,0 +1,78 @@
+// Who loses a saved session when the memory store is full (memory-resume-store.ts, session-owners.ts): the
+// client with the most saved sessions. A flood of sessions from one address, each subscribed as the app
+// subscribes every connection, must not push out the session of a member from another address (attack
+// review: 101,000 hello-then-close in 30 s evicted it, records going oldest first).
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
+import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
+
+/** A raw session opened at `url` and closed again: its token. */
+async function openAndClose(url: string): Promise<string> {
+  const raw = await rawResume(url, { type: "hello" });
+  await until(() => controls(raw.messages).length === 1, 5000, "the session");
+  raw.socket.close();
+  await within(raw.closed, 5000, "close");
+  return controls(raw.messages)[0].token as string;
+}
+
+describe("resume sessions at the store's cap", () => {
+  test("a flood of subscribed sessions from one address evicts its own, not a member's from another", async (t) => {
+    const store = new MemoryResumeStore({ maxSessions: 50 });
+    const started = await startServer(t, { resume: { store } });
+    // The app subscribes every connection, as the chat does (and the README's pattern).
+    started.server.on("connection", (socket) => socket.subscribe("chat"));
+    const member = await openAndClose(started.url);
+    await until(() => store.sessionCount === 1, 5000, "the member's record");
+
+    // 150 sessions from 127.0.0.2, 25 at a time: three times the cap.
+    const flood = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
+    const floodTokens: string[] = [];
+    for (let batch = 0; batch < 6; batch++) {
+      floodTokens.push(...(await Promise.all(Array.from({ length: 25 }, () => openAndClose(flood.url)))));
+    }
+    await until(() => started.server.clients.size === 0, 5000, "the flood's connections to close");
+    assert.equal(store.sessionCount, 50, "the cap holds");
+
+    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
+    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
+    const answer = controls(back.messages)[0];
+    assert.equal(answer.type, "session", `the member got ${JSON.stringify(answer)}`);
+    assert.equal(answer.resumed, true, "the member's session is kept");
+    assert.deepEqual(answer.topics, ["chat"]);
+    back.socket.close();
+
+    // The flood lost its oldest sessions, not its newest.
+    const oldest = await rawResume(flood.url, { type: "resume", token: floodTokens[0], positions: {} });
+    await until(() => controls(oldest.messages).length > 0, 5000, "the oldest flood session's answer");
+    assert.deepEqual(controls(oldest.messages)[0], { type: "reset", reason: "unknown" });
+    oldest.socket.close();
+    const newest = await rawResume(flood.url, { type: "resume", token: floodTokens.at(-1), positions: {} });
+    await until(() => controls(newest.messages).length > 0, 5000, "the newest flood session's answer");
+    assert.equal(controls(newest.messages)[0].resumed, true);
+    newest.socket.close();
+  });
+
+  test("with identify, sessions are counted per identity, whatever their address", async (t) => {
+    const store = new MemoryResumeStore({ maxSessions: 20 });
+    const started = await startServer(t, {
+      resume: {
+        store,
+        identify: (request) => new URL(request.url ?? "/", "ws://x").searchParams.get("user") ?? "",
+      },
+    });
+    const alice = await openAndClose(`${started.url}/?user=alice`);
+    for (let batch = 0; batch < 3; batch++)
+      await Promise.all(Array.from({ length: 20 }, () => openAndClose(`${started.url}/?user=mallory`)));
+    assert.equal(store.sessionCount, 20);
+    const back = await rawResume(`${started.url}/?user=alice`, {
+      type: "resume",
+      token: alice,
+      positions: {},
+    });
+    await until(() => controls(back.messages).length > 0, 5000, "alice's answer");
+    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
+    back.socket.close();
+  });
+});
