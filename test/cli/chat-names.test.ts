@@ -97,7 +97,12 @@ describe("chat names", () => {
     assert.equal(names[50], `${"x".repeat(32)}-51`, "then the counter's numbers");
     // The work of a join is bounded: the 5,000th asks the set at most SEQUENTIAL_SUFFIXES + a few times.
     let asked = 0;
-    const counting = { has: (key: string) => (asked++, taken.has(key)) };
+    const counting = {
+      has: (key: string) => {
+        asked++;
+        return taken.has(key);
+      },
+    };
     uniqueName("x".repeat(32), counting, next);
     assert.ok(asked <= SEQUENTIAL_SUFFIXES + 2, `${asked} lookups`);
   });

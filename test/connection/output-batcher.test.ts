@@ -104,7 +104,7 @@ describe("OutputBatcher", () => {
     assert.deepEqual(writes.splice(0).slice(-3).map(String), ["1", "23", "45"]);
     burst(five);
     assert.deepEqual(writes.map(String), ["1", "2345"]);
-    assert.equal(String(await allReceived(socket, 4 + 64 * 5)), "1234" + "12345".repeat(64));
+    assert.equal(String(await allReceived(socket, 4 + 64 * 5)), `1234${"12345".repeat(64)}`);
   });
 
   test("sends outside a burst are joined until the end of the microtask queue, eager or not", async () => {
