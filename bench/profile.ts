@@ -4,11 +4,12 @@
 //
 //   npm run build && node --import tsx bench/profile.ts [--contender=sockjet] [--size=32] [--text]
 //                                                       [--window=16] [--seconds=4] [--top=30]
+//                                                       [--save=FILE.cpuprofile]  (the whole profile, for callers)
 //
 // Self time is the profiler's: "(idle)" is time in the event loop's poll (waiting, or in read system calls
 // made by libuv), "writeBuffer"/"writev" are the write system calls, "(garbage collector)" is V8's GC. The
 // profiler itself costs some throughput, so the messages/s printed here are below the benchmark's.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -111,7 +112,10 @@ async function main(): Promise<void> {
     if (run.result === undefined) throw new Error(`load generator failed: ${run.stderr.trim()}`);
     const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
     if (file === undefined) throw new Error("the server wrote no profile");
-    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+    const json = readFileSync(join(dir, file), "utf8");
+    const save = option("save", "");
+    if (save !== "") writeFileSync(save, json);
+    const profile = JSON.parse(json) as CpuProfile;
     console.log(
       `${contender.label}, ${size} B ${text ? "text" : "binary"}, 64 × ${window} in flight, ${seconds} s ` +
         `(${pinning.note}): ${Math.round(run.result.msgsPerS).toLocaleString("en-US")} msg/s under the ` +

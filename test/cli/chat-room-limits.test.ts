@@ -102,7 +102,12 @@ describe("ChatRoom limits checked before the work (attack review)", () => {
       // Cleaning would leave nothing of it (and drop it silently): the limit speaks first.
       m.socket.send("\u0000".repeat(11));
       m.socket.send("ok");
-      await until(() => hub.published.some((p) => p.includes('"ok"')));
+      // The error travels to the client while "ok" is published here: wait for both (the error came before
+      // "ok" was read, so no other error of it can follow).
+      await until(
+        () => hub.published.some((p) => p.includes('"ok"')) && m.received.some((e) => e.type === "error"),
+        5000,
+      );
       assert.deepEqual(
         m.received.filter((e) => e.type === "error").map((e) => e.error),
         ["message too long: 11 characters, at most 10"],
