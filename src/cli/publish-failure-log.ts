@@ -32,10 +32,17 @@ export class PublishFailureLog {
 
   /** Whether `error` is a failed publish: then it is counted here, and the caller does not log it. */
   take(error: unknown): boolean {
-    if (!(error instanceof PubSubError) || error.code !== "SJ_ERR_ADAPTER_PUBLISH") return false;
+    if (!(error instanceof PubSubError)) return false;
+    const backlog = error.code === "SJ_ERR_ADAPTER_BACKLOG";
+    if (error.code !== "SJ_ERR_ADAPTER_PUBLISH" && !backlog) return false;
     if (this.outage !== null) return true;
     const { adapterPublished, adapterFailed } = this.stats();
-    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    // A backlog is reported after its first refusals (a turn of the event loop later): counted from there.
+    const cause = backlog
+      ? "more than maxPendingPublishBytes wait for it"
+      : error.cause instanceof Error
+        ? error.cause.message
+        : String(error.cause);
     this.report(`chat: publishes do not reach ${this.where} (${cause}); counting them until they do`);
     const timer = setInterval(() => this.check(), this.checkMs);
     timer.unref();

@@ -4,6 +4,7 @@ import type { TopicHost } from "../web/topic-hooks.js";
 import { toBoolean, toDictionary } from "../web/webidl.js";
 import { WebSocket } from "../web/websocket.js";
 import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
+import { PublishBacklog } from "./publish-backlog.js";
 import { PublishQueue } from "./publish-queue.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { ResumeSessions } from "./resume-sessions.js";
@@ -48,8 +49,13 @@ export interface PubSubStats {
   sharedCompressions: number;
   /** Publishes the adapter has taken. */
   adapterPublished: number;
-  /** Publishes the adapter could not take (each reported as an 'error'): lost for the other processes. */
+  /**
+   * Publishes the adapter could not take (reported as 'error's), or that were not handed to it while more than
+   * maxPendingPublishBytes waited for it (one 'error' per backlog): lost for the other processes.
+   */
   adapterFailed: number;
+  /** Bytes of publishes handed to the adapter (or a distributing resume store) that it has not taken yet. */
+  adapterPendingBytes: number;
   /** Messages received from other processes through the adapter. */
   received: number;
 }
@@ -69,6 +75,8 @@ export class PubSub implements TopicHost {
   /** Adapter calls not settled yet, and who waits for none to be left. */
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
+  /** What waits for the adapter (or a distributing store): bounded by maxPendingPublishBytes. */
+  private readonly backlog: PublishBacklog;
   /** Publishes waiting behind a Blob being read, in call order. */
   private readonly queue = new PublishQueue();
   /** The resume store, when the server has `resume`. */
@@ -88,7 +96,20 @@ export class PubSub implements TopicHost {
     publishFailed: (error: Error, topic: string) => void,
     resume: ResolvedResume | null = null,
     helloTimeoutMs = 10_000,
+    maxPendingPublishBytes = 0,
   ) {
+    this.backlog = new PublishBacklog(maxPendingPublishBytes, (waitingBytes) =>
+      report(
+        new PubSubError(
+          "SJ_ERR_ADAPTER_BACKLOG",
+          `Publishes are not reaching the other processes: ${mebibytes(waitingBytes)} MiB still wait for the ` +
+            `adapter (more than maxPendingPublishBytes), so new ones are dropped for them until it catches ` +
+            "up; is the broker (Redis) reachable and answering?",
+          undefined,
+          undefined,
+        ),
+      ),
+    );
     this.store = resume?.store ?? null;
     // A distributing store carries the publishes between processes itself: the adapter is not used.
     this.adapter = this.store?.distributes ? null : adapter;
@@ -127,6 +148,7 @@ export class PubSub implements TopicHost {
       sharedCompressions,
       adapterPublished: this.adapterPublished,
       adapterFailed: this.adapterFailed,
+      adapterPendingBytes: this.backlog.waitingBytes,
       received: this.received,
     };
   }
@@ -207,11 +229,17 @@ export class PubSub implements TopicHost {
         ? this.registry.fanOut(topic, new SharedMessage(payload, isText, this.registry.counters), except)
         : this.deliverPositioned(this.store, topic, payload, isText, except);
     const adapter = this.adapter;
-    if (adapter !== null) {
+    if (adapter !== null && !this.backlog.admit(payload.length)) this.adapterFailed++;
+    else if (adapter !== null) {
+      const size = payload.length;
       this.track(
         () => adapter.publish({ topic, payload, isText }),
-        () => this.adapterPublished++,
+        () => {
+          this.backlog.settled(size);
+          this.adapterPublished++;
+        },
         (error) => {
+          this.backlog.settled(size);
           this.adapterFailed++;
           this.report(
             new PubSubError(
@@ -240,6 +268,13 @@ export class PubSub implements TopicHost {
   ): number {
     const publisher = this.publisherOf(except);
     if (store.distributes) {
+      // Refused while too much waits for the store: lost here too (a distributing store delivers it
+      // everywhere, this process included).
+      if (!this.backlog.admit(payload.length)) {
+        this.adapterFailed++;
+        return 0;
+      }
+      const size = payload.length;
       this.track(
         async () => {
           const position = await store.append(topic, payload, isText, publisher);
@@ -249,8 +284,12 @@ export class PubSub implements TopicHost {
           if (this.exceptByPosition.size >= MAX_PENDING_EXCEPTIONS) this.exceptByPosition.clear();
           this.exceptByPosition.set(`${topic}\n${position}`, except);
         },
-        () => this.adapterPublished++,
+        () => {
+          this.backlog.settled(size);
+          this.adapterPublished++;
+        },
         (error) => {
+          this.backlog.settled(size);
           this.adapterFailed++;
           this.report(
             new PubSubError(
@@ -452,6 +491,10 @@ export class PubSub implements TopicHost {
       for (const wake of waiters) wake();
     });
   }
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
 }
 
 function messageOf(error: unknown): string {
