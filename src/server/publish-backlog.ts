@@ -1,10 +1,13 @@
 // The bytes of publishes handed to the adapter (or to a distributing resume store) that it has not taken
-// yet. A broker that stops answering without closing its connection (a network black hole, a paused
-// Redis) leaves every publish waiting in memory: a chat that publishes each line grew without bound until
-// the process died (attack review). Past maxPendingPublishBytes a publish is not handed over; the bound
-// counts only what was still waiting when the current turn of the event loop began, so that a burst made
-// in one turn to a broker that keeps up is never refused (review of a first bound, which refused 18 of 50
-// 1 MiB publishes to a healthy Redis).
+// yet. A broker that stops answering without closing its connection (a network black hole, a frozen Redis)
+// keeps every publish in memory until the adapter gives up on it: commandTimeoutMs (5 s of publishes) for
+// sockjet's Redis adapter, maybe never for another one; a chat flood on `serve --workers` grew its workers to
+// 2.4 GB this way (attack review). Past maxPendingPublishBytes a publish is not handed over. The bound counts
+// only what was still waiting when the current turn of the event loop began, so that a burst made in one
+// turn to a broker that keeps up is never refused (review of a first bound, which refused 18 of 50 1 MiB
+// publishes to a healthy Redis).
+
+import { PubSubError } from "./adapter.js";
 
 export class PublishBacklog {
   private readonly maxBytes: number;
@@ -60,4 +63,17 @@ export class PublishBacklog {
   get waitingBytes(): number {
     return this.pending;
   }
+}
+
+/** The server's 'error' for a backlog: what waits, and what to check. */
+export function backlogError(waitingBytes: number): PubSubError {
+  const mebibytes = (waitingBytes / (1024 * 1024)).toFixed(1);
+  return new PubSubError(
+    "SJ_ERR_ADAPTER_BACKLOG",
+    `Publishes are not reaching the other processes: ${mebibytes} MiB still wait for the adapter (more than ` +
+      "maxPendingPublishBytes), so new ones are dropped for them until it catches up; is the broker (Redis) " +
+      "reachable and answering?",
+    undefined,
+    undefined,
+  );
 }

@@ -4,8 +4,10 @@ import type { TopicHost } from "../web/topic-hooks.js";
 import { toBoolean, toDictionary } from "../web/webidl.js";
 import { WebSocket } from "../web/websocket.js";
 import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
-import { PublishBacklog } from "./publish-backlog.js";
+import { PendingCalls } from "./pending-calls.js";
+import { backlogError, PublishBacklog } from "./publish-backlog.js";
 import { PublishQueue } from "./publish-queue.js";
+import type { PubSubStats } from "./pubsub-types.js";
 import type { ResolvedResume } from "./resume-options.js";
 import { ResumeSessions } from "./resume-sessions.js";
 import type { ResumeStore, StoredMessage } from "./resume-store.js";
@@ -13,6 +15,8 @@ import { envelopeTopicMessage } from "./resume-wire.js";
 import { SharedMessage } from "./shared-message.js";
 import { PositionedMessage } from "./topic-receivers.js";
 import { checkTopic, TopicRegistry } from "./topics.js";
+
+export type { PublishOptions, PubSubStats } from "./pubsub-types.js";
 
 // The server's pub/sub: the in-process TopicRegistry plus the scale-out adapter. A publish is delivered to
 // the local subscribers at once (synchronously, framed once) and handed to the adapter, which carries it to
@@ -23,42 +27,6 @@ import { checkTopic, TopicRegistry } from "./topics.js";
 // and is kept there; resume subscribers get it in an envelope (docs/resume.md). A store that distributes
 // (Redis Streams) then also replaces the adapter: a publish is delivered, here too, when it comes back from
 // the store, so that every process delivers every topic in the store's order.
-
-/** Options of `server.publish()`. */
-export interface PublishOptions {
-  /** A local socket that must not get this message (socket.publish() passes the publisher). */
-  except?: WebSocket | null;
-  /** Send as a binary message (a string's UTF-8 bytes) or as text (bytes must be UTF-8). Default: by type. */
-  binary?: boolean;
-}
-
-/** Counters of this process's pub/sub (`server.pubsubStats`). */
-export interface PubSubStats {
-  /** Publishes made in this process (server.publish and socket.publish). */
-  published: number;
-  /** Writes of a message to a local subscriber. */
-  delivered: number;
-  /** Local subscribers skipped: closing, or a "pause" slow consumer over maxBufferedBytes. */
-  dropped: number;
-  /** Frames built: at most one per message, whatever the number of subscribers. */
-  framesEncoded: number;
-  /**
-   * Compressions for permessage-deflate subscribers: at most one per message and compressor configuration
-   * (subscribers whose server side keeps context, `serverNoContextTakeover: false`, are compressed each).
-   */
-  sharedCompressions: number;
-  /** Publishes the adapter has taken. */
-  adapterPublished: number;
-  /**
-   * Publishes the adapter could not take (reported as 'error's), or that were not handed to it while more than
-   * maxPendingPublishBytes waited for it (one 'error' per backlog): lost for the other processes.
-   */
-  adapterFailed: number;
-  /** Bytes of publishes handed to the adapter (or a distributing resume store) that it has not taken yet. */
-  adapterPendingBytes: number;
-  /** Messages received from other processes through the adapter. */
-  received: number;
-}
 
 /** Publishers waiting for their own message to come back from a distributing store, at most. */
 const MAX_PENDING_EXCEPTIONS = 10_000;
@@ -72,9 +40,8 @@ export class PubSub implements TopicHost {
   private adapterPublished = 0;
   private adapterFailed = 0;
   private received = 0;
-  /** Adapter calls not settled yet, and who waits for none to be left. */
-  private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
+  /** Adapter and store calls not settled yet. */
+  private readonly calls = new PendingCalls();
   /** What waits for the adapter (or a distributing store): bounded by maxPendingPublishBytes. */
   private readonly backlog: PublishBacklog;
   /** Publishes waiting behind a Blob being read, in call order. */
@@ -99,16 +66,7 @@ export class PubSub implements TopicHost {
     maxPendingPublishBytes = 0,
   ) {
     this.backlog = new PublishBacklog(maxPendingPublishBytes, (waitingBytes) =>
-      report(
-        new PubSubError(
-          "SJ_ERR_ADAPTER_BACKLOG",
-          `Publishes are not reaching the other processes: ${mebibytes(waitingBytes)} MiB still wait for the ` +
-            `adapter (more than maxPendingPublishBytes), so new ones are dropped for them until it catches ` +
-            "up; is the broker (Redis) reachable and answering?",
-          undefined,
-          undefined,
-        ),
-      ),
+      report(backlogError(waitingBytes)),
     );
     this.store = resume?.store ?? null;
     // A distributing store carries the publishes between processes itself: the adapter is not used.
@@ -185,7 +143,7 @@ export class PubSub implements TopicHost {
     const blob = converted.blob;
     const bytes =
       converted.payload === null || !converted.borrowed ? converted.payload : Buffer.from(converted.payload);
-    this.track(
+    this.calls.track(
       () =>
         this.queue.add(async () => {
           const payload = bytes ?? Buffer.from(await blob!.arrayBuffer());
@@ -232,7 +190,7 @@ export class PubSub implements TopicHost {
     if (adapter !== null && !this.backlog.admit(payload.length)) this.adapterFailed++;
     else if (adapter !== null) {
       const size = payload.length;
-      this.track(
+      this.calls.track(
         () => adapter.publish({ topic, payload, isText }),
         () => {
           this.backlog.settled(size);
@@ -275,7 +233,7 @@ export class PubSub implements TopicHost {
         return 0;
       }
       const size = payload.length;
-      this.track(
+      this.calls.track(
         async () => {
           const position = await store.append(topic, payload, isText, publisher);
           // The store hands a message back only after its append has settled (resume-store.ts).
@@ -306,7 +264,7 @@ export class PubSub implements TopicHost {
     const position = store.append(topic, payload, isText, publisher);
     if (typeof position !== "string") {
       // An async store that does not distribute: delivered once it has its position, in append order.
-      this.track(
+      this.calls.track(
         () =>
           this.queue.add(async () => {
             this.fanOutPositioned(topic, await position, payload, isText, except, publisher);
@@ -371,8 +329,7 @@ export class PubSub implements TopicHost {
 
   /** Resolves once no adapter call (publish, subscribe, unsubscribe) is pending. */
   settled(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.calls.settled();
   }
 
   /** Waits (at most `waitMs`) for pending adapter calls, then closes the adapter. */
@@ -461,7 +418,7 @@ export class PubSub implements TopicHost {
       : this.adapter;
     if (adapter === null) return;
     const verb = code === "SJ_ERR_ADAPTER_SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
-    this.track(
+    this.calls.track(
       () => call(adapter),
       () => {},
       (error) =>
@@ -475,26 +432,6 @@ export class PubSub implements TopicHost {
         ),
     );
   }
-
-  private track(call: () => Promise<void>, onDone: () => void, onError: (error: unknown) => void): void {
-    let promise: Promise<void>;
-    try {
-      promise = Promise.resolve(call());
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    this.inflight++;
-    promise.then(onDone, onError).finally(() => {
-      if (--this.inflight > 0) return;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const wake of waiters) wake();
-    });
-  }
-}
-
-function mebibytes(bytes: number): string {
-  return (bytes / (1024 * 1024)).toFixed(1);
 }
 
 function messageOf(error: unknown): string {
