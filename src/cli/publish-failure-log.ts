@@ -16,7 +16,17 @@ export class PublishFailureLog {
   private readonly checkMs: number;
   /** What publishes go to: "Redis", or "the cluster primary" (--workers). */
   private readonly where: string;
-  private outage: { since: number; published: number; failed: number; timer: NodeJS.Timeout } | null = null;
+  /**
+   * `failed`: the count before it began; `published` and `lastFailed`: the counts at the last check (or its
+   * start).
+   */
+  private outage: {
+    since: number;
+    published: number;
+    failed: number;
+    lastFailed: number;
+    timer: NodeJS.Timeout;
+  } | null = null;
 
   constructor(
     stats: () => { adapterPublished: number; adapterFailed: number },
@@ -47,7 +57,13 @@ export class PublishFailureLog {
     const timer = setInterval(() => this.check(), this.checkMs);
     timer.unref();
     // This failure is counted already.
-    this.outage = { since: Date.now(), published: adapterPublished, failed: adapterFailed - 1, timer };
+    this.outage = {
+      since: Date.now(),
+      published: adapterPublished,
+      failed: adapterFailed - 1,
+      lastFailed: adapterFailed,
+      timer,
+    };
     return true;
   }
 
@@ -57,7 +73,16 @@ export class PublishFailureLog {
   }
 
   private check(): void {
-    if (this.outage !== null && this.stats().adapterPublished > this.outage.published) this.end("");
+    const outage = this.outage;
+    if (outage === null) return;
+    const { adapterPublished, adapterFailed } = this.stats();
+    // Over once publishes get through and none fails for a whole check: a backlog or a flood that lets some
+    // through and refuses others is one outage, not a pair of lines each time one gets through (review).
+    if (adapterPublished > outage.published && adapterFailed === outage.lastFailed) this.end("");
+    else {
+      outage.published = adapterPublished;
+      outage.lastFailed = adapterFailed;
+    }
   }
 
   private end(when: string): void {
