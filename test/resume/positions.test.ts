@@ -151,6 +151,8 @@ describe("a subscription whose start an async store is still giving", () => {
     });
     const first = await rawResume(started.url, { type: "hello" });
     await until(() => answers.length === 1, 5000, "the store asked for the start");
+    // The session's token is on its way to the client meanwhile.
+    await until(() => controls(first.messages).length > 0, 5000, "the session");
     const token = controls(first.messages)[0].token as string;
     sockets[0].terminate();
     await within(first.closed, 5000, "the close");
