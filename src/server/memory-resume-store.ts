@@ -3,8 +3,9 @@ import { SessionOwners } from "./session-owners.js";
 
 // The resume store of one process: each topic keeps its last maxMessagesPerTopic messages in a ring, and
 // positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest record
-// of the owner with the most goes first: SessionOwners) and dropped once expired. Everything is lost with the process: a client that reconnects to
-// another process, or after a restart, is told "unknown" and starts afresh (docs/resume.md).
+// of the owner with the most goes first: SessionOwners) and dropped once expired. Everything is lost with
+// the process: a client that reconnects to another process, or after a restart, is told "unknown" and
+// starts afresh (docs/resume.md).
 
 /** Options of `new MemoryResumeStore()`: its bounds. */
 export interface MemoryResumeStoreOptions {
