@@ -5,11 +5,16 @@ import type { Duplex } from "node:stream";
 // of maxConnections. An IPv6 client usually holds a whole /64 and picks addresses in it freely, so IPv6
 // addresses are counted by their /64; an IPv4-mapped IPv6 address counts as the IPv4 address.
 
-/** The key a client address is counted under. */
-export function addressKey(address: string): string {
+/**
+ * The key a client address is counted under: an IPv6 address by its first `prefixBits` (a multiple of 16;
+ * default its /64).
+ */
+export function addressKey(address: string, prefixBits = 64): string {
   if (address.startsWith("::ffff:") && address.includes(".")) return address.slice(7);
   if (!isIPv6(address)) return address;
-  return `${expandIPv6(address).slice(0, 4).join(":")}::/64`;
+  return `${expandIPv6(address)
+    .slice(0, prefixBits / 16)
+    .join(":")}::/${prefixBits}`;
 }
 
 /** The eight 16-bit groups of an IPv6 address, as lowercase hex without leading zeros. */

@@ -2,10 +2,10 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.j
 import { SessionOwners } from "./session-owners.js";
 
 // The resume store of one process: each topic keeps its last maxMessagesPerTopic messages in a ring, and
-// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest record
-// of the owner with the most goes first: SessionOwners) and dropped once expired. Everything is lost with
-// the process: a client that reconnects to another process, or after a restart, is told "unknown" and
-// starts afresh (docs/resume.md).
+// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest with no
+// topic goes first, else the oldest of the owner with the most: SessionOwners) and dropped once expired.
+// Everything is lost with the process: a client that reconnects to another process, or after a restart, is
+// told "unknown" and starts afresh (docs/resume.md).
 
 /** Options of `new MemoryResumeStore()`: its bounds. */
 export interface MemoryResumeStoreOptions {
@@ -13,7 +13,8 @@ export interface MemoryResumeStoreOptions {
   maxMessagesPerTopic?: number;
   /**
    * Most session records kept (disconnected sessions, and the open ones' records). Default 100,000. Past it
-   * the oldest record of the owner (identity, else client address) with the most records goes.
+   * the oldest record with no topic goes, else the oldest of the owner (SessionRecord.owner: identity, else
+   * client address) with the most records.
    */
   maxSessions?: number;
   /** Most topics with a ring; past it the topic whose last message is the oldest loses its ring. Default 10,000. */
@@ -104,7 +105,17 @@ export class MemoryResumeStore implements ResumeStore {
   private readonly topics = new Map<string, TopicRing>();
   /** id → record; Map order = oldest saved first. */
   private readonly sessions = new Map<string, SessionRecord>();
-  /** The same ids by owner: at the cap, a record of the owner with the most goes (session-owners.ts). */
+  /**
+   * The ids among them of records with no topic, oldest saved first: at the cap they go first. A flood of
+   * sessions that subscribe to nothing (a hello, then close: 101,000 in 46 s) pushed out the session of a
+   * member who had dropped a minute before (attack review), also when it came from many addresses or from
+   * the member's own (a proxy, a NAT: review).
+   */
+  private readonly withoutTopics = new Set<string>();
+  /**
+   * The same ids by owner: at the cap, when every record has a topic, the oldest of the owner with the most
+   * goes (session-owners.ts), so that a flood of subscribed sessions from a few places pushes out its own.
+   */
   private readonly owners = new SessionOwners();
   /** Ids taken already, until their record would have expired: a late save of one is ignored. */
   private readonly taken = new Map<string, number>();
@@ -197,9 +208,11 @@ export class MemoryResumeStore implements ResumeStore {
       return Promise.resolve();
     this.forget(id);
     if (this.sessions.size >= this.maxSessions) this.sweep(now);
-    if (this.sessions.size >= this.maxSessions) this.forget(this.owners.victim()!);
+    if (this.sessions.size >= this.maxSessions)
+      this.forget(this.withoutTopics.values().next().value ?? this.owners.victim()!);
     this.sessions.set(id, record);
     this.owners.add(ownerOf(record), id);
+    if (!hasTopics(record)) this.withoutTopics.add(id);
     return Promise.resolve();
   }
 
@@ -229,6 +242,7 @@ export class MemoryResumeStore implements ResumeStore {
     this.topics.clear();
     this.sessions.clear();
     this.owners.clear();
+    this.withoutTopics.clear();
     this.taken.clear();
     return Promise.resolve();
   }
@@ -251,6 +265,7 @@ export class MemoryResumeStore implements ResumeStore {
     if (record === undefined) return;
     this.sessions.delete(id);
     this.owners.delete(ownerOf(record), id);
+    this.withoutTopics.delete(id);
   }
 
   /** The same for the taken ids (taken in any order: an expired one behind a live one waits, bounded). */
@@ -281,6 +296,11 @@ function checkCount(value: unknown, fallback: number, name: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)
     throw new TypeError(`MemoryResumeStore: ${name} must be a positive integer.`);
   return value;
+}
+
+function hasTopics(record: SessionRecord): boolean {
+  for (const _ in record.topics) return true;
+  return false;
 }
 
 /** Records saved without an owner (by a caller of the store's own) share one. */

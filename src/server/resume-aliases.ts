@@ -48,7 +48,11 @@ export class TokenAliases {
       // saves go in order). The alias names it, and is nothing more: a successor taken or resumed since
       // leaves the used token with nothing (ResumeSessions.takeSuccessor).
       this.saves.save(successor, { ...record, secretHash: successorSecretHash, expiresAt });
-      this.saves.putBack(id, { secretHash: record.secretHash, topics: {}, expiresAt, successor });
+      // Under its session's owner: a store at its cap counts it with that owner's records (an alias without
+      // one shared the bucket of every alias: review).
+      const alias: SessionRecord = { secretHash: record.secretHash, topics: {}, expiresAt, successor };
+      if (record.owner !== undefined) alias.owner = record.owner;
+      this.saves.putBack(id, alias);
       return;
     }
     this.aliases.delete(id);

@@ -379,12 +379,13 @@ export class ResumeSessions implements SessionHost {
 }
 
 /**
- * SessionRecord.owner of a connection: the identity resume.identify gave, else the client's address (an IPv6
- * client by its /64, as for maxConnectionsPerIp: it picks addresses in it freely).
+ * SessionRecord.owner of a connection: the identity resume.identify gave, else the client's address. An IPv6
+ * client counts by its /48, the usual size of a site's allocation: a /64 each from a /47 (free from tunnel
+ * brokers) was 100,000 owners, enough to push out any member's session (review).
  */
 function ownerOf(identity: string, request: IncomingMessage): string {
   if (identity !== "") return `id:${identity}`;
-  return `ip:${addressKey(request.socket.remoteAddress ?? "")}`;
+  return `ip:${addressKey(request.socket.remoteAddress ?? "", 48)}`;
 }
 
 /** Terminates the sockets and empties the list. */

@@ -4,8 +4,11 @@
 // review: 101,000 hello-then-close in 30 s evicted it, records going oldest first).
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { MemoryResumeStore } from "../../src/server/memory-resume-store.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { controls, rawResume, startRelay, startServer, until, within } from "./helpers.js";
 
 /** A raw session opened at `url` and closed again: its token. */
@@ -54,6 +57,24 @@ describe("resume sessions at the store's cap", () => {
     newest.socket.close();
   });
 
+  test("a flood of sessions that subscribe to nothing, from the member's own address, evicts its own (review)", async (t) => {
+    const store = new MemoryResumeStore({ maxSessions: 50 });
+    const started = await startServer(t, { resume: { store } });
+    // Only those who join subscribe: the flood's sessions say hello and leave.
+    started.server.on("connection", (socket, request) => {
+      if (request.url?.includes("join") === true) socket.subscribe("chat");
+    });
+    const member = await openAndClose(`${started.url}/?join`);
+    await until(() => store.sessionCount === 1, 5000, "the member's record");
+    for (let batch = 0; batch < 6; batch++)
+      await Promise.all(Array.from({ length: 25 }, () => openAndClose(started.url)));
+    assert.equal(store.sessionCount, 50);
+    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
+    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
+    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
+    back.socket.close();
+  });
+
   test("with identify, sessions are counted per identity, whatever their address", async (t) => {
     const store = new MemoryResumeStore({ maxSessions: 20 });
     const started = await startServer(t, {
@@ -62,6 +83,7 @@ describe("resume sessions at the store's cap", () => {
         identify: (request) => new URL(request.url ?? "/", "ws://x").searchParams.get("user") ?? "",
       },
     });
+    started.server.on("connection", (socket) => socket.subscribe("chat"));
     const alice = await openAndClose(`${started.url}/?user=alice`);
     for (let batch = 0; batch < 3; batch++)
       await Promise.all(Array.from({ length: 20 }, () => openAndClose(`${started.url}/?user=mallory`)));
@@ -74,5 +96,23 @@ describe("resume sessions at the store's cap", () => {
     await until(() => controls(back.messages).length > 0, 5000, "alice's answer");
     assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
     back.socket.close();
+  });
+
+  test("a session's record carries its owner: the client address, an IPv6 one by its /48", async (t) => {
+    const store = new MemoryResumeStore();
+    const seen: string[] = [];
+    const save = store.saveSession.bind(store);
+    store.saveSession = (id, record, ttlMs) => {
+      seen.push(record.owner ?? "none");
+      return save(id, record, ttlMs);
+    };
+    const v4 = await startServer(t, { resume: { store } });
+    await openAndClose(v4.url);
+    const v6 = new WebSocketServer({ port: 0, host: "::1", resume: { store }, pingIntervalMs: 0 });
+    t.after(() => v6.close());
+    await within(once(v6, "listening"), 5000, "listening on ::1");
+    await openAndClose(`ws://[::1]:${(v6.address() as AddressInfo).port}`);
+    await until(() => seen.length >= 2, 5000, "the saves");
+    assert.deepEqual([...new Set(seen)], ["ip:127.0.0.1", "ip:0:0:0::/48"]);
   });
 });

@@ -143,6 +143,23 @@ describe("MemoryResumeStore", () => {
     assert.notEqual(await store.takeSession("flood999"), undefined);
   });
 
+  test("at the cap, records without a topic go first, whoever holds them (a flood from the member's own address; review)", async () => {
+    const store = new MemoryResumeStore({ maxSessions: 100 });
+    const record = (topics: Record<string, string>) => ({
+      secretHash: "h",
+      topics,
+      expiresAt: Date.now() + 60_000,
+      owner: "ip:10.0.0.1",
+    });
+    await store.saveSession("member", record({ chat: "42" }), 60_000);
+    // 1,000 sessions that subscribed to nothing, from the member's own address (a proxy, a NAT).
+    for (let i = 0; i < 1000; i++) await store.saveSession(`empty${i}`, record({}), 60_000);
+    assert.equal(store.sessionCount, 100);
+    assert.deepEqual((await store.takeSession("member"))?.topics, { chat: "42" }, "the member's is kept");
+    assert.equal(await store.takeSession("empty0"), undefined, "the oldest empty ones went");
+    assert.notEqual(await store.takeSession("empty999"), undefined);
+  });
+
   test("past maxTopics the least recently used topic loses its ring, and its positions stay monotonic", async () => {
     const store = new MemoryResumeStore({ maxTopics: 2 });
     store.append("a", Buffer.from("1"), true);

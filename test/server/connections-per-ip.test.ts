@@ -77,4 +77,10 @@ describe("addressKey: the unit an address is counted under", () => {
     assert.equal(addressKey("::1"), "0:0:0:0::/64");
     assert.equal(addressKey("fe80::1%eth0"), "fe80:0:0:0::/64");
   });
+
+  test("a coarser prefix on request (resume sessions count an IPv6 client by its /48)", () => {
+    assert.equal(addressKey("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+    assert.equal(addressKey("2001:db8:1:ffff::9", 48), "2001:db8:1::/48");
+    assert.equal(addressKey("203.0.113.7", 48), "203.0.113.7");
+  });
 });
