@@ -1,4 +1,5 @@
 import type { ResumeStore, SessionRecord, StoredMessage } from "../index.js";
+import { LateCopies } from "./late-copies.js";
 
 // The chat's resume store with --redis: the RedisStreamStore (sockjet/redis), plus what `serve --redis` did
 // before resume, for a Redis outage: a line that cannot be stored still reaches this process's members (issue
@@ -24,8 +25,8 @@ export class LocalFallbackStore implements ResumeStore {
   private readonly handlers: ((topic: string, message: StoredMessage) => void)[] = [];
   /** topic → the last position handed over. */
   private readonly lastSeen = new Map<string, string>();
-  /** topic → payloads of this store's failed appends, delivered locally already, until when they are watched. */
-  private readonly failed = new Map<string, { payload: Buffer; until: number }[]>();
+  /** topic → payloads of this store's failed appends, delivered locally already, watched for a while. */
+  private readonly failed = new Map<string, LateCopies>();
   /** Positions of this store's appends that succeeded while failed ones were watched: not late copies. */
   private readonly succeeded = new Set<string>();
 
@@ -45,9 +46,12 @@ export class LocalFallbackStore implements ResumeStore {
       if (this.failed.has(topic)) this.succeeded.add(position);
       return position;
     } catch (error) {
-      const watched = this.failed.get(topic) ?? [];
-      watched.push({ payload, until: Date.now() + LATE_COPY_MS });
-      this.failed.set(topic, watched);
+      let watched = this.failed.get(topic);
+      if (watched === undefined) {
+        watched = new LateCopies();
+        this.failed.set(topic, watched);
+      }
+      watched.watch(payload, Date.now() + LATE_COPY_MS);
       // After the failed append has settled (the ResumeStore contract for own appends).
       setImmediate(() => {
         const message = { position: this.lastSeen.get(topic) ?? "", payload, isText, publisher };
@@ -63,15 +67,12 @@ export class LocalFallbackStore implements ResumeStore {
     const watched = this.failed.get(topic);
     if (watched === undefined) return false;
     const now = Date.now();
-    const live = watched.filter((entry) => entry.until > now);
-    const index = live.findIndex((entry) => entry.payload.equals(message.payload));
-    if (index !== -1) live.splice(index, 1);
-    if (live.length > 0) this.failed.set(topic, live);
-    else {
+    const late = watched.take(message.payload, now);
+    if (watched.size(now) === 0) {
       this.failed.delete(topic);
       if (this.failed.size === 0) this.succeeded.clear();
     }
-    return index !== -1;
+    return late;
   }
 
   onAppended(handler: (topic: string, message: StoredMessage) => void): void {
