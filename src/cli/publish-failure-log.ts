@@ -42,17 +42,10 @@ export class PublishFailureLog {
 
   /** Whether `error` is a failed publish: then it is counted here, and the caller does not log it. */
   take(error: unknown): boolean {
-    if (!(error instanceof PubSubError)) return false;
-    const backlog = error.code === "SJ_ERR_ADAPTER_BACKLOG";
-    if (error.code !== "SJ_ERR_ADAPTER_PUBLISH" && !backlog) return false;
+    if (!(error instanceof PubSubError) || error.code !== "SJ_ERR_ADAPTER_PUBLISH") return false;
     if (this.outage !== null) return true;
     const { adapterPublished, adapterFailed } = this.stats();
-    // A backlog is reported after its first refusals (a turn of the event loop later): counted from there.
-    const cause = backlog
-      ? "more than maxPendingPublishBytes wait for it"
-      : error.cause instanceof Error
-        ? error.cause.message
-        : String(error.cause);
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
     this.report(`chat: publishes do not reach ${this.where} (${cause}); counting them until they do`);
     const timer = setInterval(() => this.check(), this.checkMs);
     timer.unref();
@@ -76,8 +69,8 @@ export class PublishFailureLog {
     const outage = this.outage;
     if (outage === null) return;
     const { adapterPublished, adapterFailed } = this.stats();
-    // Over once publishes get through and none fails for a whole check: a backlog or a flood that lets some
-    // through and refuses others is one outage, not a pair of lines each time one gets through (review).
+    // Over once publishes get through and none fails for a whole check: an outage in which some get through
+    // and others fail (a flood on a slow broker) is one outage, not a pair of lines each time one gets through.
     if (adapterPublished > outage.published && adapterFailed === outage.lastFailed) this.end("");
     else {
       outage.published = adapterPublished;

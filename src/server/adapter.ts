@@ -37,8 +37,6 @@ export interface PubSubAdapter {
 /** The `code` of a PubSubError: which adapter call failed. */
 export type PubSubErrorCode =
   | "SJ_ERR_ADAPTER_PUBLISH"
-  /** More than maxPendingPublishBytes wait for the adapter: publishes are dropped for it until it catches up. */
-  | "SJ_ERR_ADAPTER_BACKLOG"
   | "SJ_ERR_ADAPTER_SUBSCRIBE"
   | "SJ_ERR_ADAPTER_UNSUBSCRIBE"
   | "SJ_ERR_ADAPTER"

@@ -120,14 +120,6 @@ export interface WebSocketServerOptions {
    * subscriptions back and every missed topic message replayed. `true` = the defaults. Default null (off).
    */
   resume?: ResumeOptions | boolean | null;
-  /**
-   * Most bytes of publishes waiting for the adapter (or a distributing resume store) from earlier turns of
-   * the event loop: past it, publishes are not handed over (lost for the other processes, and with a
-   * distributing store for this one too), counted in `pubsubStats.adapterFailed`, with one 'error'
-   * (SJ_ERR_ADAPTER_BACKLOG) per backlog. A broker that stops answering then costs at most this much memory.
-   * 0: no bound. Default 64 MiB.
-   */
-  maxPendingPublishBytes?: number;
 
   /** Largest message accepted, after decompression. Default 1 MiB. */
   maxPayloadBytes?: number;
@@ -199,5 +191,4 @@ export const SERVER_DEFAULTS = {
   idleTimeoutMs: 0,
   closeTimeoutMs: 10_000,
   shutdownTimeoutMs: 5_000,
-  maxPendingPublishBytes: 64 * 1024 * 1024,
 } as const;

@@ -27,13 +27,8 @@ export interface PubSubStats {
   sharedCompressions: number;
   /** Publishes the adapter has taken. */
   adapterPublished: number;
-  /**
-   * Publishes the adapter could not take (reported as 'error's), or that were not handed to it while more than
-   * maxPendingPublishBytes waited for it (one 'error' per backlog): lost for the other processes.
-   */
+  /** Publishes the adapter could not take (each reported as an 'error'): lost for the other processes. */
   adapterFailed: number;
-  /** Bytes of publishes handed to the adapter (or a distributing resume store) that it has not taken yet. */
-  adapterPendingBytes: number;
   /** Messages received from other processes through the adapter. */
   received: number;
 }

@@ -5,7 +5,6 @@ import { toBoolean, toDictionary } from "../web/webidl.js";
 import { WebSocket } from "../web/websocket.js";
 import { type AdapterMessage, type PubSubAdapter, PubSubError } from "./adapter.js";
 import { PendingCalls } from "./pending-calls.js";
-import { backlogError, PublishBacklog } from "./publish-backlog.js";
 import { PublishQueue } from "./publish-queue.js";
 import type { PubSubStats } from "./pubsub-types.js";
 import type { ResolvedResume } from "./resume-options.js";
@@ -42,8 +41,6 @@ export class PubSub implements TopicHost {
   private received = 0;
   /** Adapter and store calls not settled yet. */
   private readonly calls = new PendingCalls();
-  /** What waits for the adapter (or a distributing store): bounded by maxPendingPublishBytes. */
-  private readonly backlog: PublishBacklog;
   /** Publishes waiting behind a Blob being read, in call order. */
   private readonly queue = new PublishQueue();
   /** The resume store, when the server has `resume`. */
@@ -63,11 +60,7 @@ export class PubSub implements TopicHost {
     publishFailed: (error: Error, topic: string) => void,
     resume: ResolvedResume | null = null,
     helloTimeoutMs = 10_000,
-    maxPendingPublishBytes = 0,
   ) {
-    this.backlog = new PublishBacklog(maxPendingPublishBytes, (waitingBytes) =>
-      report(backlogError(waitingBytes)),
-    );
     this.store = resume?.store ?? null;
     // A distributing store carries the publishes between processes itself: the adapter is not used.
     this.adapter = this.store?.distributes ? null : adapter;
@@ -106,7 +99,6 @@ export class PubSub implements TopicHost {
       sharedCompressions,
       adapterPublished: this.adapterPublished,
       adapterFailed: this.adapterFailed,
-      adapterPendingBytes: this.backlog.waitingBytes,
       received: this.received,
     };
   }
@@ -187,17 +179,11 @@ export class PubSub implements TopicHost {
         ? this.registry.fanOut(topic, new SharedMessage(payload, isText, this.registry.counters), except)
         : this.deliverPositioned(this.store, topic, payload, isText, except);
     const adapter = this.adapter;
-    if (adapter !== null && !this.backlog.admit(payload.length)) this.adapterFailed++;
-    else if (adapter !== null) {
-      const size = payload.length;
+    if (adapter !== null) {
       this.calls.track(
         () => adapter.publish({ topic, payload, isText }),
-        () => {
-          this.backlog.settled(size);
-          this.adapterPublished++;
-        },
+        () => this.adapterPublished++,
         (error) => {
-          this.backlog.settled(size);
           this.adapterFailed++;
           this.report(
             new PubSubError(
@@ -226,13 +212,6 @@ export class PubSub implements TopicHost {
   ): number {
     const publisher = this.publisherOf(except);
     if (store.distributes) {
-      // Refused while too much waits for the store: lost here too (a distributing store delivers it
-      // everywhere, this process included).
-      if (!this.backlog.admit(payload.length)) {
-        this.adapterFailed++;
-        return 0;
-      }
-      const size = payload.length;
       this.calls.track(
         async () => {
           const position = await store.append(topic, payload, isText, publisher);
@@ -242,12 +221,8 @@ export class PubSub implements TopicHost {
           if (this.exceptByPosition.size >= MAX_PENDING_EXCEPTIONS) this.exceptByPosition.clear();
           this.exceptByPosition.set(`${topic}\n${position}`, except);
         },
-        () => {
-          this.backlog.settled(size);
-          this.adapterPublished++;
-        },
+        () => this.adapterPublished++,
         (error) => {
-          this.backlog.settled(size);
           this.adapterFailed++;
           this.report(
             new PubSubError(

@@ -173,7 +173,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       (error, topic) => this.reportPublishError(error, topic),
       resolveResumeOptions(options.resume),
       this.settings.handshakeTimeoutMs,
-      this.settings.maxPendingPublishBytes,
     );
     this.keepalive = new Keepalive(
       this.clients,

@@ -1,13 +1,13 @@
-// PublishFailureLog (src/cli/publish-failure-log.ts): a backlog report of the server (SJ_ERR_ADAPTER_BACKLOG)
-// starts the same two-line outage as failed publishes do, and other errors are left to the caller; an outage
-// ends only once a whole check sees publishes get through and none fail.
+// PublishFailureLog (src/cli/publish-failure-log.ts): failed publishes are one line when an outage starts and
+// one with the count when it ends, other errors are left to the caller, and an outage ends only once a whole
+// check sees publishes get through and none fail.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PublishFailureLog } from "../../src/cli/publish-failure-log.js";
 import { PubSubError } from "../../src/server/adapter.js";
 
-test("a backlog is one line when it starts and one with the count once a publish gets through", async () => {
+test("an outage is one line when it starts and one with the count once publishes get through again", async () => {
   const stats = { adapterPublished: 10, adapterFailed: 3 };
   const lines: string[] = [];
   const log = new PublishFailureLog(
@@ -15,13 +15,13 @@ test("a backlog is one line when it starts and one with the count once a publish
     (line) => lines.push(line),
     20,
   );
-  const backlog = new PubSubError("SJ_ERR_ADAPTER_BACKLOG", "8.0 MiB still wait", undefined, undefined);
-  assert.equal(log.take(backlog), true);
-  assert.equal(log.take(backlog), true);
+  const failed = new PubSubError("SJ_ERR_ADAPTER_PUBLISH", "x", "t", new Error("The client is offline"));
+  assert.equal(log.take(failed), true);
+  assert.equal(log.take(failed), true);
   assert.equal(log.take(new PubSubError("SJ_ERR_ADAPTER_SUBSCRIBE", "x", "t", undefined)), false);
   assert.equal(log.take(new Error("other")), false);
   assert.deepEqual(lines, [
-    "chat: publishes do not reach Redis (more than maxPendingPublishBytes wait for it); counting them until they do",
+    "chat: publishes do not reach Redis (The client is offline); counting them until they do",
   ]);
   // Some get through while others keep failing: still the same outage.
   for (let i = 0; i < 5; i++) {
