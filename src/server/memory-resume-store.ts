@@ -2,8 +2,8 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "./resume-store.j
 import { SessionOwners } from "./session-owners.js";
 
 // The resume store of one process: each topic keeps its last maxMessagesPerTopic messages in a ring, and
-// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the oldest with no
-// topic goes first, else the oldest of the owner with the most: SessionOwners) and dropped once expired.
+// positions are a per-topic counter ("1", "2", …). Session records live in a Map, capped (the owner holding
+// the most loses one, those with no topic first: victim()) and dropped once expired.
 // Everything is lost with the process: a client that reconnects to another process, or after a restart, is
 // told "unknown" and starts afresh (docs/resume.md).
 
@@ -13,8 +13,8 @@ export interface MemoryResumeStoreOptions {
   maxMessagesPerTopic?: number;
   /**
    * Most session records kept (disconnected sessions, and the open ones' records). Default 100,000. Past it
-   * the oldest record with no topic goes, else the oldest of the owner (SessionRecord.owner: identity, else
-   * client address) with the most records.
+   * the owner (SessionRecord.owner: identity, else client address) holding the most records loses its oldest,
+   * one with no topic first; when every owner holds one, the oldest with no topic goes first.
    */
   maxSessions?: number;
   /** Most topics with a ring; past it the topic whose last message is the oldest loses its ring. Default 10,000. */
@@ -106,17 +106,19 @@ export class MemoryResumeStore implements ResumeStore {
   /** id → record; Map order = oldest saved first. */
   private readonly sessions = new Map<string, SessionRecord>();
   /**
-   * The ids among them of records with no topic, oldest saved first: at the cap they go first. A flood of
-   * sessions that subscribe to nothing (a hello, then close: 101,000 in 46 s) pushed out the session of a
-   * member who had dropped a minute before (attack review), also when it came from many addresses or from
-   * the member's own (a proxy, a NAT: review).
-   */
-  private readonly withoutTopics = new Set<string>();
-  /**
-   * The same ids by owner: at the cap, when every record has a topic, the oldest of the owner with the most
-   * goes (session-owners.ts), so that a flood of subscribed sessions from a few places pushes out its own.
+   * The same ids by owner (SessionRecord.owner: identity, else client address). At the cap an owner holding
+   * several records loses its own, so that a flood from a few places pushes out only its own (attack review:
+   * 101,000 subscribed sessions from 8 addresses evicted a member who had dropped a minute before).
    */
   private readonly owners = new SessionOwners();
+  /**
+   * The ids of records with no topic (a session that subscribed to nothing; not an alias), oldest saved first:
+   * of an owner's records they go first, and they go first of all when every owner holds one record (a flood
+   * of empty sessions from many addresses or from the member's own: review).
+   */
+  private readonly withoutTopics = new Set<string>();
+  /** The same, by owner. */
+  private readonly withoutTopicsByOwner = new Map<string, Set<string>>();
   /** Ids taken already, until their record would have expired: a late save of one is ignored. */
   private readonly taken = new Map<string, number>();
 
@@ -208,11 +210,19 @@ export class MemoryResumeStore implements ResumeStore {
       return Promise.resolve();
     this.forget(id);
     if (this.sessions.size >= this.maxSessions) this.sweep(now);
-    if (this.sessions.size >= this.maxSessions)
-      this.forget(this.withoutTopics.values().next().value ?? this.owners.victim()!);
+    if (this.sessions.size >= this.maxSessions) this.forget(this.victim());
     this.sessions.set(id, record);
-    this.owners.add(ownerOf(record), id);
-    if (!hasTopics(record)) this.withoutTopics.add(id);
+    const owner = ownerOf(record);
+    this.owners.add(owner, id);
+    if (isQuiet(record)) {
+      this.withoutTopics.add(id);
+      let quiet = this.withoutTopicsByOwner.get(owner);
+      if (quiet === undefined) {
+        quiet = new Set();
+        this.withoutTopicsByOwner.set(owner, quiet);
+      }
+      quiet.add(id);
+    }
     return Promise.resolve();
   }
 
@@ -243,6 +253,7 @@ export class MemoryResumeStore implements ResumeStore {
     this.sessions.clear();
     this.owners.clear();
     this.withoutTopics.clear();
+    this.withoutTopicsByOwner.clear();
     this.taken.clear();
     return Promise.resolve();
   }
@@ -264,8 +275,23 @@ export class MemoryResumeStore implements ResumeStore {
     const record = this.sessions.get(id);
     if (record === undefined) return;
     this.sessions.delete(id);
-    this.owners.delete(ownerOf(record), id);
-    this.withoutTopics.delete(id);
+    const owner = ownerOf(record);
+    this.owners.delete(owner, id);
+    if (this.withoutTopics.delete(id)) {
+      const quiet = this.withoutTopicsByOwner.get(owner)!;
+      quiet.delete(id);
+      if (quiet.size === 0) this.withoutTopicsByOwner.delete(owner);
+    }
+  }
+
+  /**
+   * The record to drop at the cap: of the owner holding the most, if it holds several, one with no topic first,
+   * else its oldest; when every owner holds one (many addresses), one with no topic first, else the oldest.
+   */
+  private victim(): string {
+    const heaviest = this.owners.heaviest()!;
+    const quiet = heaviest.count > 1 ? this.withoutTopicsByOwner.get(heaviest.owner) : this.withoutTopics;
+    return quiet?.values().next().value ?? this.owners.oldestOf(heaviest.owner)!;
   }
 
   /** The same for the taken ids (taken in any order: an expired one behind a live one waits, bounded). */
@@ -298,9 +324,11 @@ function checkCount(value: unknown, fallback: number, name: string): number {
   return value;
 }
 
-function hasTopics(record: SessionRecord): boolean {
-  for (const _ in record.topics) return true;
-  return false;
+/** A record of a session that subscribed to nothing (an alias stands for its successor: not one). */
+function isQuiet(record: SessionRecord): boolean {
+  if (record.successor !== undefined) return false;
+  for (const _ in record.topics) return false;
+  return true;
 }
 
 /** Records saved without an owner (by a caller of the store's own) share one. */

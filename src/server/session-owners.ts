@@ -30,11 +30,21 @@ export class SessionOwners {
     if (ids.size === 0) this.idsByOwner.delete(owner);
   }
 
+  /** The owner with the most records (the first to get there), and how many it holds; undefined if none. */
+  heaviest(): { owner: string; count: number } | undefined {
+    if (this.largest === 0) return undefined;
+    return { owner: this.ownersByCount.get(this.largest)!.values().next().value!, count: this.largest };
+  }
+
+  /** The oldest record of `owner`. */
+  oldestOf(owner: string): string | undefined {
+    return this.idsByOwner.get(owner)?.values().next().value;
+  }
+
   /** The oldest record of the owner with the most records (undefined when there is none). */
   victim(): string | undefined {
-    if (this.largest === 0) return undefined;
-    const owner = this.ownersByCount.get(this.largest)!.values().next().value!;
-    return this.idsByOwner.get(owner)!.values().next().value;
+    const heaviest = this.heaviest();
+    return heaviest === undefined ? undefined : this.oldestOf(heaviest.owner);
   }
 
   clear(): void {

@@ -33,3 +33,20 @@ test("an alias put back in the store is its session's owner's", async () => {
   assert.equal(alias?.owner, "ip:10.0.0.7");
   assert.equal((await store.takeSession("next"))?.owner, "ip:10.0.0.7");
 });
+
+test("in one process, past 10,000 aliases the owner holding the most loses its oldest (review: 10,001 cut resumes from one address pushed out a member's)", () => {
+  const store = new MemoryResumeStore();
+  const aliases = new TokenAliases(store, new RecordSaves(store, 60_000, assert.fail), 60_000);
+  assert.equal(aliases.inStore, false);
+  const record = (owner: string) => ({
+    secretHash: "h",
+    topics: { chat: "1" },
+    expiresAt: Date.now() + 60_000,
+    owner,
+  });
+  aliases.add("member", record("ip:10.0.0.1"), "member-next", "h2");
+  for (let i = 0; i < 10_001; i++) aliases.add(`cut${i}`, record("ip:10.0.0.2"), `next${i}`, "h2");
+  assert.equal(aliases.take("member")?.successor, "member-next", "the member's alias is kept");
+  assert.equal(aliases.take("cut0"), undefined, "the flood's oldest went");
+  assert.equal(aliases.take("cut10000")?.successor, "next10000");
+});

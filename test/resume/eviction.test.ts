@@ -75,6 +75,26 @@ describe("resume sessions at the store's cap", () => {
     back.socket.close();
   });
 
+  test("a member with no topic is not pushed out by a subscribed flood from one address (review)", async (t) => {
+    const store = new MemoryResumeStore({ maxSessions: 50 });
+    const started = await startServer(t, { resume: { store } });
+    // Everyone subscribes but the member, who follows nothing.
+    started.server.on("connection", (socket, request) => {
+      if (request.url?.includes("quiet") !== true) socket.subscribe("chat");
+    });
+    const member = await openAndClose(`${started.url}/?quiet`);
+    await until(() => store.sessionCount === 1, 5000, "the member's record");
+    const flood = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
+    for (let batch = 0; batch < 6; batch++)
+      await Promise.all(Array.from({ length: 25 }, () => openAndClose(flood.url)));
+    await until(() => started.server.clients.size === 0, 5000, "the flood's connections to close");
+    assert.equal(store.sessionCount, 50);
+    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
+    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
+    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
+    back.socket.close();
+  });
+
   test("with identify, sessions are counted per identity, whatever their address", async (t) => {
     const store = new MemoryResumeStore({ maxSessions: 20 });
     const started = await startServer(t, {

@@ -160,6 +160,32 @@ describe("MemoryResumeStore", () => {
     assert.notEqual(await store.takeSession("empty999"), undefined);
   });
 
+  test("at the cap, an owner holding several records loses its own, even to a member with no topic or an alias (review)", async () => {
+    const store = new MemoryResumeStore({ maxSessions: 100 });
+    const expiresAt = Date.now() + 60_000;
+    await store.saveSession(
+      "quiet",
+      { secretHash: "h", topics: {}, expiresAt, owner: "ip:10.0.0.1" },
+      60_000,
+    );
+    await store.saveSession(
+      "alias",
+      { secretHash: "h", topics: {}, expiresAt, owner: "ip:10.0.0.4", successor: "next" },
+      60_000,
+    );
+    // 1,000 subscribed sessions from one address.
+    for (let i = 0; i < 1000; i++)
+      await store.saveSession(
+        `flood${i}`,
+        { secretHash: "h", topics: { chat: "1" }, expiresAt, owner: "ip:10.0.0.2" },
+        60_000,
+      );
+    assert.equal(store.sessionCount, 100);
+    assert.notEqual(await store.takeSession("quiet"), undefined, "the member with no topic is kept");
+    assert.equal((await store.takeSession("alias"))?.successor, "next", "so is the alias");
+    assert.equal(await store.takeSession("flood0"), undefined, "the flood's oldest went");
+  });
+
   test("past maxTopics the least recently used topic loses its ring, and its positions stay monotonic", async () => {
     const store = new MemoryResumeStore({ maxTopics: 2 });
     store.append("a", Buffer.from("1"), true);
