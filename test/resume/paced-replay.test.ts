@@ -195,9 +195,16 @@ for (const slowConsumer of ["pause", "close"] as const) {
       const payload = "y".repeat(1024);
       for (let i = 0; i < missed; i++) started.server.publish("b", `${i} ${payload}`);
       relay.resume();
-      // 1 KiB on a every 20 ms: 50 KB/s, far below what the client reads.
+      // 1 KiB on a for each 40 KiB the relay has passed (checked every 20 ms): 50 KB/s while it passes its 2 MB/s,
+      // far below what the client reads, and slower when a loaded machine slows the relay (a fixed 50 KB/s
+      // then outran it now and then on CI: a slow consumer's close, not the bug this looks for).
       let next = 0;
-      const live = setInterval(() => started.server.publish("a", `${next++} ${payload}`), 20);
+      let passedAt = relay.passed();
+      const live = setInterval(() => {
+        if (relay.passed() - passedAt < 40 * 1024) return;
+        passedAt = relay.passed();
+        started.server.publish("a", `${next++} ${payload}`);
+      }, 20);
       t.after(() => clearInterval(live));
       await until(() => firstWords(client, "b").length === missed, 30_000, "the whole replay");
       clearInterval(live);
