@@ -1,6 +1,6 @@
-// The session records of a MemoryResumeStore grouped by owner (SessionRecord.owner: the identity from
-// resume.identify, else the client's address), so that at its cap the store drops a record of whoever holds
-// the most. A flood of sessions from a few addresses then pushes out only its own records, never the
+// Session records (of a MemoryResumeStore, or a process's used-token aliases) grouped by owner
+// (SessionRecord.owner: the identity from resume.identify, else the client's address), so that at a cap the
+// record that goes is one of whoever holds the most. A flood of sessions from a few addresses then pushes out only its own records, never the
 // session of a member who dropped a minute before (attack review: 101,000 hello-then-close in 30 s evicted
 // it while records went oldest first). Every operation is O(1): owners are kept in buckets by their count.
 
