@@ -20,6 +20,22 @@ async function openAndClose(url: string): Promise<string> {
   return controls(raw.messages)[0].token as string;
 }
 
+/** `sessions` sessions opened and closed at `url`, 25 at a time: their tokens, in order. */
+async function flood(url: string, sessions: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let opened = 0; opened < sessions; opened += 25)
+    tokens.push(...(await Promise.all(Array.from({ length: 25 }, () => openAndClose(url)))));
+  return tokens;
+}
+
+/** The first control message a resume with `token` at `url` gets (the connection is closed after it). */
+async function resumeAnswer(url: string, token: string | undefined): Promise<Record<string, unknown>> {
+  const raw = await rawResume(url, { type: "resume", token, positions: {} });
+  await until(() => controls(raw.messages).length > 0, 5000, "the resume's answer");
+  raw.socket.close();
+  return controls(raw.messages)[0];
+}
+
 describe("resume sessions at the store's cap", () => {
   test("a flood of subscribed sessions from one address evicts its own, not a member's from another", async (t) => {
     const store = new MemoryResumeStore({ maxSessions: 50 });
@@ -30,31 +46,19 @@ describe("resume sessions at the store's cap", () => {
     await until(() => store.sessionCount === 1, 5000, "the member's record");
 
     // 150 sessions from 127.0.0.2, 25 at a time: three times the cap.
-    const flood = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
-    const floodTokens: string[] = [];
-    for (let batch = 0; batch < 6; batch++) {
-      floodTokens.push(...(await Promise.all(Array.from({ length: 25 }, () => openAndClose(flood.url)))));
-    }
+    const relay = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
+    const floodTokens = await flood(relay.url, 150);
     await until(() => started.server.clients.size === 0, 5000, "the flood's connections to close");
     assert.equal(store.sessionCount, 50, "the cap holds");
 
-    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
-    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
-    const answer = controls(back.messages)[0];
+    const answer = await resumeAnswer(started.url, member);
     assert.equal(answer.type, "session", `the member got ${JSON.stringify(answer)}`);
     assert.equal(answer.resumed, true, "the member's session is kept");
     assert.deepEqual(answer.topics, ["chat"]);
-    back.socket.close();
 
     // The flood lost its oldest sessions, not its newest.
-    const oldest = await rawResume(flood.url, { type: "resume", token: floodTokens[0], positions: {} });
-    await until(() => controls(oldest.messages).length > 0, 5000, "the oldest flood session's answer");
-    assert.deepEqual(controls(oldest.messages)[0], { type: "reset", reason: "unknown" });
-    oldest.socket.close();
-    const newest = await rawResume(flood.url, { type: "resume", token: floodTokens.at(-1), positions: {} });
-    await until(() => controls(newest.messages).length > 0, 5000, "the newest flood session's answer");
-    assert.equal(controls(newest.messages)[0].resumed, true);
-    newest.socket.close();
+    assert.deepEqual(await resumeAnswer(relay.url, floodTokens[0]), { type: "reset", reason: "unknown" });
+    assert.equal((await resumeAnswer(relay.url, floodTokens.at(-1))).resumed, true);
   });
 
   test("a flood of sessions that subscribe to nothing, from the member's own address, evicts its own (review)", async (t) => {
@@ -66,13 +70,10 @@ describe("resume sessions at the store's cap", () => {
     });
     const member = await openAndClose(`${started.url}/?join`);
     await until(() => store.sessionCount === 1, 5000, "the member's record");
-    for (let batch = 0; batch < 6; batch++)
-      await Promise.all(Array.from({ length: 25 }, () => openAndClose(started.url)));
+    await flood(started.url, 150);
     assert.equal(store.sessionCount, 50);
-    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
-    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
-    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
-    back.socket.close();
+    const answer = await resumeAnswer(started.url, member);
+    assert.equal(answer.resumed, true, JSON.stringify(answer));
   });
 
   test("a member with no topic is not pushed out by a subscribed flood from one address (review)", async (t) => {
@@ -84,15 +85,12 @@ describe("resume sessions at the store's cap", () => {
     });
     const member = await openAndClose(`${started.url}/?quiet`);
     await until(() => store.sessionCount === 1, 5000, "the member's record");
-    const flood = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
-    for (let batch = 0; batch < 6; batch++)
-      await Promise.all(Array.from({ length: 25 }, () => openAndClose(flood.url)));
+    const relay = await startRelay(t, started.url, { localAddress: "127.0.0.2" });
+    await flood(relay.url, 150);
     await until(() => started.server.clients.size === 0, 5000, "the flood's connections to close");
     assert.equal(store.sessionCount, 50);
-    const back = await rawResume(started.url, { type: "resume", token: member, positions: {} });
-    await until(() => controls(back.messages).length > 0, 5000, "the member's answer");
-    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
-    back.socket.close();
+    const answer = await resumeAnswer(started.url, member);
+    assert.equal(answer.resumed, true, JSON.stringify(answer));
   });
 
   test("with identify, sessions are counted per identity, whatever their address", async (t) => {
@@ -108,14 +106,8 @@ describe("resume sessions at the store's cap", () => {
     for (let batch = 0; batch < 3; batch++)
       await Promise.all(Array.from({ length: 20 }, () => openAndClose(`${started.url}/?user=mallory`)));
     assert.equal(store.sessionCount, 20);
-    const back = await rawResume(`${started.url}/?user=alice`, {
-      type: "resume",
-      token: alice,
-      positions: {},
-    });
-    await until(() => controls(back.messages).length > 0, 5000, "alice's answer");
-    assert.equal(controls(back.messages)[0].resumed, true, JSON.stringify(controls(back.messages)[0]));
-    back.socket.close();
+    const answer = await resumeAnswer(`${started.url}/?user=alice`, alice);
+    assert.equal(answer.resumed, true, JSON.stringify(answer));
   });
 
   test("a session's record carries its owner: the client address, an IPv6 one by its /48", async (t) => {
