@@ -1,4 +1,5 @@
 import type { WebSocket } from "../index.js";
+import { addressKey } from "../server/connections-per-ip.js";
 import { RESUME_PROTOCOL } from "../server/resume-wire.js";
 import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
@@ -171,7 +172,7 @@ export class ChatRoom {
    * (a frozen Redis) and the socket's input cannot be paused from here.
    */
   async join(socket: WebSocket, requestedName?: string | null): Promise<string | null> {
-    const address = socket.remoteAddress ?? "";
+    const address = chatAddress(socket);
     const fromAddress = (this.perAddress.get(address) ?? 0) + 1;
     if (fromAddress > this.maxMembersPerAddress) {
       this.refuse(
@@ -347,7 +348,7 @@ export class ChatRoom {
     }
     const text = cleanText(raw);
     if (text.trim() === "") return;
-    if (!this.lineRate.allow(socket, socket.remoteAddress ?? "")) {
+    if (!this.lineRate.allow(socket, chatAddress(socket))) {
       send(socket, {
         type: "error",
         error: `too many lines: at most ${this.lineRate.limit} a second; this one was not sent`,
@@ -374,6 +375,14 @@ interface EarlyMessages {
 }
 
 /** The size of a message's data in bytes (text as UTF-8). */
+/**
+ * Whom the per-address limits count a member as: its IPv4 address, or its IPv6 /64 (a client picks any
+ * address of its /64, so counted one by one each would get a fresh bucket), as --max-connections-per-ip does.
+ */
+function chatAddress(socket: WebSocket): string {
+  return addressKey(socket.remoteAddress ?? "");
+}
+
 function byteSize(data: unknown): number {
   if (typeof data === "string") return Buffer.byteLength(data);
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;

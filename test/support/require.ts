@@ -39,3 +39,24 @@ export function browserSkip(): string | false {
     "SOCKJET_REQUIRE_BROWSER",
   );
 }
+
+/**
+ * A shell command that runs `command` in a fresh network namespace whose loopback has `addresses` (IPv6,
+ * with their prefix). Needs root, unshare (util-linux) and ip (iproute2).
+ */
+export function inNetworkNamespace(addresses: string[], command: string): string[] {
+  const setup = ["ip link set lo up", ...addresses.map((a) => `ip -6 addr add ${a} dev lo nodad`)];
+  return ["unshare", "-n", "sh", "-c", `${setup.join(" && ")} && exec ${command}`];
+}
+
+/** Why the tests that need their own network namespace (IPv6 addresses of our choosing) cannot run here. */
+export function networkNamespaceSkip(): string | false {
+  const [command, ...args] = inNetworkNamespace([], "true");
+  const probe = spawnSync(command, args, { timeout: 10_000 });
+  return skipUnlessAvailable(
+    probe.status === 0,
+    "cannot run `unshare -n` with `ip` (needs root, util-linux and iproute2: apt-get install -y iproute2), so " +
+      "the tests that bind IPv6 addresses of their own cannot run; .ci/run installs iproute2 and runs as root",
+    "SOCKJET_REQUIRE_NETNS",
+  );
+}
