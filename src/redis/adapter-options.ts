@@ -66,6 +66,15 @@ export interface RedisAdapterOptions {
    * connection would otherwise hold every call, and whoever waits for it, for as long. Default 5000.
    */
   commandTimeoutMs?: number;
+  /**
+   * Most memory held by publishes sent to Redis and not answered yet (a frozen or overloaded Redis), counted
+   * as ~4 KiB per publish plus 4 copies of its message (what node-redis and the adapter hold); past it a
+   * publish fails at once with RedisBacklogError (counted in publishFailed) until Redis answers. A timed-out
+   * publish still counts until Redis answers it or the connection drops: commandTimeoutMs fails the call,
+   * the command stays queued. Raise it if you publish more than ~50,000 small messages in one turn of the
+   * event loop. Infinity: no bound. Default 256 MiB.
+   */
+  maxWaitingPublishBytes?: number;
 }
 
 /** Counters of one RedisAdapter (`adapter.stats`). */
@@ -82,6 +91,9 @@ export interface RedisAdapterStats {
   malformed: number;
   /** Times the connection to Redis came back after being lost. */
   reconnects: number;
+  /** Publishes sent to Redis and not answered yet, and the bytes they are counted for (maxWaitingPublishBytes). */
+  waitingPublishes: number;
+  waitingPublishBytes: number;
 }
 
 /** Raised when Redis does not answer within commandTimeoutMs. */
@@ -90,6 +102,18 @@ export class RedisTimeoutError extends Error {
   constructor(what: string, ms: number) {
     super(`Redis did not answer ${what} within ${ms} ms`);
     this.name = "RedisTimeoutError";
+  }
+}
+
+/** Raised by publish() while the publishes waiting for Redis's answer hold maxWaitingPublishBytes. */
+export class RedisBacklogError extends Error {
+  readonly code = "SJ_ERR_REDIS_BACKLOG";
+  constructor(waitingPublishes: number, limit: number) {
+    super(
+      `${waitingPublishes} publishes are waiting for Redis to answer (maxWaitingPublishBytes ${limit}): ` +
+        "this one was not published to other processes; Redis is slow or not answering",
+    );
+    this.name = "RedisBacklogError";
   }
 }
 

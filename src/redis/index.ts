@@ -15,6 +15,7 @@ import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
 import {
   type RedisAdapterOptions,
   type RedisAdapterStats,
+  RedisBacklogError,
   type RedisClientLike,
   RedisTimeoutError,
   RedisUnavailableError,
@@ -22,6 +23,11 @@ import {
 import { ChannelQueue } from "./channel-queue.js";
 import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
+import {
+  DEFAULT_MAX_WAITING_PUBLISH_BYTES,
+  WaitingPublishes,
+  waitingPublishCost,
+} from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
 export * from "./adapter-options.js";
@@ -60,6 +66,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   readonly ready: Promise<void>;
   readonly prefix: string;
   private readonly commandTimeoutMs: number;
+  private readonly waitingPublishes: WaitingPublishes;
   private readonly publisher: RedisClientLike;
   private readonly subscriber: RedisClientLike;
   private readonly ownsPublisher: boolean;
@@ -78,7 +85,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private restored = false;
   private lossReported = false;
   private closed = false;
-  private readonly counters: RedisAdapterStats = {
+  private readonly counters: Omit<RedisAdapterStats, "waitingPublishes" | "waitingPublishBytes"> = {
     published: 0,
     publishFailed: 0,
     received: 0,
@@ -98,6 +105,15 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     }
     this.prefix = options.prefix ?? "sockjet:";
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    const maxWaiting =
+      options.maxWaitingPublishBytes === undefined
+        ? DEFAULT_MAX_WAITING_PUBLISH_BYTES
+        : options.maxWaitingPublishBytes;
+    if (typeof maxWaiting !== "number" || !(maxWaiting > 0))
+      throw new RangeError(
+        `maxWaitingPublishBytes must be a number above 0 (or Infinity), not ${String(maxWaiting)}`,
+      );
+    this.waitingPublishes = new WaitingPublishes(maxWaiting);
     if (options.clusterClient !== undefined) {
       this.publisher = new ShardedClusterClient(options.clusterClient);
       this.ownsPublisher = false;
@@ -149,7 +165,8 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   }
 
   get stats(): RedisAdapterStats {
-    return { ...this.counters };
+    const { publishes, bytes } = this.waitingPublishes.waiting;
+    return { ...this.counters, waitingPublishes: publishes, waitingPublishBytes: bytes };
   }
 
   /** Whether both connections are up and the subscriptions in place. */
@@ -167,14 +184,16 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.counters.publishFailed++;
       throw new RedisUnavailableError();
     }
+    const encoded = encodeMessage(this.id, message.payload, message.isText);
+    const cost = waitingPublishCost(encoded.length);
+    if (!this.waitingPublishes.admits(cost)) {
+      this.counters.publishFailed++;
+      throw new RedisBacklogError(this.waitingPublishes.waiting.publishes, this.waitingPublishes.limit);
+    }
     try {
-      await this.bounded(
-        "a publish",
-        this.publisher.publish(
-          this.channel(message.topic),
-          encodeMessage(this.id, message.payload, message.isText),
-        ),
-      );
+      const command = this.publisher.publish(this.channel(message.topic), encoded);
+      this.waitingPublishes.track(cost, command);
+      await this.bounded("a publish", command);
       this.counters.published++;
     } catch (error) {
       this.counters.publishFailed++;
