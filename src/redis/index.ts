@@ -23,11 +23,7 @@ import {
 import { ChannelQueue } from "./channel-queue.js";
 import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import {
-  DEFAULT_MAX_WAITING_PUBLISH_BYTES,
-  WaitingPublishes,
-  waitingPublishCost,
-} from "./waiting-publishes.js";
+import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
 export * from "./adapter-options.js";
@@ -105,15 +101,9 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     }
     this.prefix = options.prefix ?? "sockjet:";
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
-    const maxWaiting =
-      options.maxWaitingPublishBytes === undefined
-        ? DEFAULT_MAX_WAITING_PUBLISH_BYTES
-        : options.maxWaitingPublishBytes;
-    if (typeof maxWaiting !== "number" || !(maxWaiting > 0))
-      throw new RangeError(
-        `maxWaitingPublishBytes must be a number above 0 (or Infinity), not ${String(maxWaiting)}`,
-      );
-    this.waitingPublishes = new WaitingPublishes(maxWaiting);
+    this.waitingPublishes = new WaitingPublishes(
+      waitingPublishLimit(options.maxWaitingPublishBytes, "maxWaitingPublishBytes"),
+    );
     if (options.clusterClient !== undefined) {
       this.publisher = new ShardedClusterClient(options.clusterClient);
       this.ownsPublisher = false;

@@ -4,6 +4,7 @@ export { RedisStreamGapError } from "./stream-live-feed.js";
 export { compareStreamIds } from "./stream-scripts.js";
 export { RedisStreamStore } from "./stream-store.js";
 export {
+  RedisStoreBacklogError,
   type RedisStoreClientLike,
   RedisStoreUnavailableError,
   type RedisStreamStoreOptions,

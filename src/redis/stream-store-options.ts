@@ -62,6 +62,14 @@ export interface RedisStreamStoreOptions {
   sharded?: boolean;
   /** Longest wait for Redis to answer any command; then it fails with RedisTimeoutError. Default 5000. */
   commandTimeoutMs?: number;
+  /**
+   * Most memory held by appends sent to Redis and not answered yet (a frozen or overloaded Redis), counted as
+   * ~4 KiB per append plus 4 copies of its message; past it an append fails at once with
+   * RedisStoreBacklogError until Redis answers. A timed-out append still counts until Redis answers it or the
+   * connection drops (commandTimeoutMs fails the call, the command stays queued). Infinity: no bound.
+   * Default 256 MiB.
+   */
+  maxWaitingAppendBytes?: number;
 }
 
 /** Raised when a store command is attempted while Redis is unreachable. */
@@ -70,6 +78,18 @@ export class RedisStoreUnavailableError extends Error {
   constructor(what: string) {
     super(`Redis is not connected: could not ${what}`);
     this.name = "RedisStoreUnavailableError";
+  }
+}
+
+/** Raised by append() while the appends waiting for Redis's answer hold maxWaitingAppendBytes. */
+export class RedisStoreBacklogError extends Error {
+  readonly code = "SJ_ERR_REDIS_BACKLOG";
+  constructor(waitingAppends: number, limit: number) {
+    super(
+      `${waitingAppends} appends are waiting for Redis to answer (maxWaitingAppendBytes ${limit}): ` +
+        "this message was not stored; Redis is slow or not answering",
+    );
+    this.name = "RedisStoreBacklogError";
   }
 }
 

@@ -17,10 +17,12 @@ import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
 import {
   positiveInteger,
+  RedisStoreBacklogError,
   type RedisStoreClientLike,
   RedisStoreUnavailableError,
   type RedisStreamStoreOptions,
 } from "./stream-store-options.js";
+import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 
 // RESP type of a bulk string ('$'), mapped to Buffer so that payloads stay bytes.
 const BLOB_STRING = 36;
@@ -61,6 +63,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly channelQueue = new ChannelQueue();
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
+  /** Appends sent and not answered yet, bounded by maxWaitingAppendBytes (waiting-publishes.ts). */
+  private readonly waitingAppends: WaitingPublishes;
   private readonly errorHandlers: ((error: Error) => void)[] = [];
   private lossReported = false;
   private everReady = false;
@@ -80,6 +84,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.takenSessionTtlMs = positiveInteger(options.takenSessionTtlMs, 600_000, "takenSessionTtlMs");
     this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs, 5000, "commandTimeoutMs");
     this.sharded = options.sharded ?? false;
+    this.waitingAppends = new WaitingPublishes(
+      waitingPublishLimit(options.maxWaitingAppendBytes, "RedisStreamStore: options.maxWaitingAppendBytes"),
+    );
     if (options.client !== undefined) {
       this.commands = options.client;
       this.ownsCommands = false;
@@ -117,6 +124,12 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     }
   }
 
+  /** Appends sent to Redis and not answered yet, and the bytes they are counted for (maxWaitingAppendBytes). */
+  get appendBacklog(): { appends: number; bytes: number } {
+    const { publishes, bytes } = this.waitingAppends.waiting;
+    return { appends: publishes, bytes };
+  }
+
   /** The stream key of a topic. */
   streamKey(topic: string): string {
     return `${this.prefix}{t:${topic}}:messages`;
@@ -128,6 +141,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
+    const cost = waitingPublishCost(payload.length);
+    if (!this.waitingAppends.admits(cost))
+      throw new RedisStoreBacklogError(this.waitingAppends.waiting.publishes, this.waitingAppends.limit);
     const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
     inFlight.count++;
     this.appending.set(topic, inFlight);
@@ -147,6 +163,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
           this.id,
           publisher ?? "",
         ],
+        undefined,
+        (command) => this.waitingAppends.track(cost, command),
       );
       position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
       return position;
@@ -386,21 +404,27 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     keys: string[],
     args: (string | Buffer)[],
     onLateReply?: (reply: unknown) => void,
+    onSent?: (command: Promise<unknown>) => void,
   ) {
-    return this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply);
+    return this.command(what, ["EVAL", script, String(keys.length), ...keys, ...args], onLateReply, onSent);
   }
 
-  /** `onLateReply`: the reply of a command that timed out, should Redis run it after all. */
+  /**
+   * `onLateReply`: the reply of a command that timed out, should Redis run it after all. `onSent`: the
+   * command itself, once sent (it may outlive the call's timeout).
+   */
   private async command(
     what: string,
     args: (string | Buffer)[],
     onLateReply?: (reply: unknown) => void,
+    onSent?: (command: Promise<unknown>) => void,
   ): Promise<unknown> {
     if (this.closed) throw new RedisStoreUnavailableError(`${what} (the store is closed)`);
     // Before the first connection, wait for it (bounded): a server may publish as soon as it starts.
     if (!this.commands.isReady && !this.everReady) await this.bounded(what, this.ready);
     if (!this.commands.isReady) throw new RedisStoreUnavailableError(what);
     const call = this.commands.sendCommand(args, AS_BUFFERS);
+    onSent?.(call);
     try {
       return await this.bounded(what, call);
     } catch (error) {

@@ -1,4 +1,5 @@
-// RedisAdapter's bound on publishes waiting for Redis's answer (maxWaitingPublishBytes): a Redis that stops
+// RedisAdapter's bound on publishes waiting for Redis's answer (maxWaitingPublishBytes), and RedisStreamStore's
+// on its appends (maxWaitingAppendBytes): a Redis that stops
 // answering without dropping the connection (SIGSTOP) keeps every PUBLISH sent to it queued in node-redis,
 // also after commandTimeoutMs has failed the call, so without a bound a server publishing to it grew by ~4 KiB
 // per publish for as long as the freeze lasted. Past the bound a publish fails at once; once Redis answers,
@@ -9,6 +10,8 @@ import { after, describe, test } from "node:test";
 import {
   RedisAdapter,
   RedisBacklogError,
+  RedisStoreBacklogError,
+  RedisStreamStore,
   RedisTimeoutError,
   RedisUnavailableError,
 } from "../../src/redis/index.js";
@@ -134,5 +137,57 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     await assert.rejects(adapter.publish(message), RedisUnavailableError);
     assert.equal(adapter.stats.waitingPublishes, 0);
+  });
+});
+
+describe("RedisStreamStore: appends waiting for a frozen Redis", { skip }, () => {
+  test("past maxWaitingAppendBytes an append fails at once, also after the timeouts; after SIGCONT they go through", async (t) => {
+    const redis = await RedisServer.start();
+    const store = new RedisStreamStore({
+      url: redis.url,
+      commandTimeoutMs: 300,
+      maxWaitingAppendBytes: 1024 * 1024,
+    });
+    t.after(async () => {
+      redis.thaw();
+      await store.close();
+      await redis.kill();
+    });
+    await store.ready;
+    await store.append("t", message.payload, false);
+    redis.freeze();
+    const calls = Array.from({ length: 1000 }, () =>
+      store.append("t", message.payload, false).then(() => {}),
+    );
+    const waiting = store.appendBacklog.appends;
+    // ~4.5 KB counted per 100-byte append: about 230 of the 1,000 wait, the others are refused at once.
+    assert.ok(waiting > 100 && waiting < 300, `${waiting} waiting`);
+    assert.ok(store.appendBacklog.bytes <= 1024 * 1024);
+    const tally = await outcomes(calls);
+    assert.equal(tally.get("RedisTimeoutError"), waiting);
+    assert.equal(tally.get("RedisStoreBacklogError"), 1000 - waiting);
+    assert.equal(store.appendBacklog.appends, waiting, "timed out, they still wait in node-redis's queue");
+    await assert.rejects(store.append("t", message.payload, false), (error: Error) => {
+      assert.ok(error instanceof RedisStoreBacklogError);
+      assert.equal((error as RedisStoreBacklogError).code, "SJ_ERR_REDIS_BACKLOG");
+      return true;
+    });
+
+    redis.thaw();
+    const deadline = Date.now() + 5000;
+    while (store.appendBacklog.appends > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(store.appendBacklog, { appends: 0, bytes: 0 });
+    assert.match(await store.append("t", message.payload, false), /^\d+-\d+$/);
+  });
+
+  test("maxWaitingAppendBytes must be a number above 0", () => {
+    for (const bad of [0, -1, Number.NaN, "1", null]) {
+      assert.throws(
+        () => new RedisStreamStore({ url: "redis://127.0.0.1:1", maxWaitingAppendBytes: bad as number }),
+        RangeError,
+        String(bad),
+      );
+    }
   });
 });
