@@ -108,10 +108,14 @@ export class RedisTimeoutError extends Error {
 /** Raised by publish() while the publishes waiting for Redis's answer hold maxWaitingPublishBytes. */
 export class RedisBacklogError extends Error {
   readonly code = "SJ_ERR_REDIS_BACKLOG";
-  constructor(waitingPublishes: number, limit: number) {
+  constructor(
+    waiting: number,
+    limit: number,
+    of = { commands: "publishes", option: "maxWaitingPublishBytes", lost: "published to other processes" },
+  ) {
     super(
-      `${waitingPublishes} publishes are waiting for Redis to answer (maxWaitingPublishBytes ${limit}): ` +
-        "this one was not published to other processes; Redis is slow or not answering",
+      `${waiting} ${of.commands} are waiting for Redis to answer (${of.option} ${limit}): ` +
+        `this one was not ${of.lost}; Redis is slow or not answering`,
     );
     this.name = "RedisBacklogError";
   }

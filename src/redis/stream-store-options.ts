@@ -1,5 +1,6 @@
 // The options of RedisStreamStore (stream-store.ts) and the node-redis client shape it needs.
 import type { RedisClientOptions } from "redis";
+import { RedisBacklogError } from "./adapter-options.js";
 
 /** The parts of a node-redis client the store uses. */
 export interface RedisStoreClientLike {
@@ -82,13 +83,9 @@ export class RedisStoreUnavailableError extends Error {
 }
 
 /** Raised by append() while the appends waiting for Redis's answer hold maxWaitingAppendBytes. */
-export class RedisStoreBacklogError extends Error {
-  readonly code = "SJ_ERR_REDIS_BACKLOG";
+export class RedisStoreBacklogError extends RedisBacklogError {
   constructor(waitingAppends: number, limit: number) {
-    super(
-      `${waitingAppends} appends are waiting for Redis to answer (maxWaitingAppendBytes ${limit}): ` +
-        "this message was not stored; Redis is slow or not answering",
-    );
+    super(waitingAppends, limit, { commands: "appends", option: "maxWaitingAppendBytes", lost: "stored" });
     this.name = "RedisStoreBacklogError";
   }
 }
