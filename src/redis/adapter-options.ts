@@ -68,11 +68,12 @@ export interface RedisAdapterOptions {
   commandTimeoutMs?: number;
   /**
    * Most memory held by publishes sent to Redis and not answered yet (a frozen or overloaded Redis), counted
-   * as ~4 KiB per publish plus 4 copies of its message (what node-redis and the adapter hold); past it a
-   * publish fails at once with RedisBacklogError (counted in publishFailed) until Redis answers. A timed-out
-   * publish still counts until Redis answers it or the connection drops: commandTimeoutMs fails the call,
-   * the command stays queued. Raise it if you publish more than ~50,000 small messages in one turn of the
-   * event loop. Infinity: no bound. Default 256 MiB.
+   * as ~5 KiB per publish plus 2 copies of its message. Past it, once the oldest has waited a second (Redis
+   * lags), a publish fails at once with RedisBacklogError (counted in publishFailed); a burst to a Redis that
+   * keeps up is not refused. A timed-out publish still counts until Redis answers it or the connection drops
+   * (commandTimeoutMs fails the call, not a command already written). One count for the adapter, on a
+   * cluster for all masters together: a frozen master can hold the others' publishes back too. A whole
+   * number of bytes, or Infinity (no bound). Default 256 MiB.
    */
   maxWaitingPublishBytes?: number;
 }
@@ -105,7 +106,7 @@ export class RedisTimeoutError extends Error {
   }
 }
 
-/** Raised by publish() while the publishes waiting for Redis's answer hold maxWaitingPublishBytes. */
+/** Raised by publish() while the publishes waiting for Redis's answer hold maxWaitingPublishBytes and it lags. */
 export class RedisBacklogError extends Error {
   readonly code = "SJ_ERR_REDIS_BACKLOG";
   constructor(
@@ -114,8 +115,9 @@ export class RedisBacklogError extends Error {
     of = { commands: "publishes", option: "maxWaitingPublishBytes", lost: "published to other processes" },
   ) {
     super(
-      `${waiting} ${of.commands} are waiting for Redis to answer (${of.option} ${limit}): ` +
-        `this one was not ${of.lost}; Redis is slow or not answering`,
+      `${waiting} ${of.commands} wait for Redis to answer, past ${of.option} (${limit}), and the oldest ` +
+        `for over a second: this one was not ${of.lost}. Redis is slow or not answering: check it, or raise ` +
+        `${of.option} if it keeps up and your bursts are larger`,
     );
     this.name = "RedisBacklogError";
   }

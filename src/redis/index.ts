@@ -23,6 +23,7 @@ import {
 import { ChannelQueue } from "./channel-queue.js";
 import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
+import { nodeRedisTimeoutNamed } from "./node-redis-timeout.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
@@ -174,15 +175,15 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.counters.publishFailed++;
       throw new RedisUnavailableError();
     }
-    const encoded = encodeMessage(this.id, message.payload, message.isText);
-    const cost = waitingPublishCost(encoded.length);
-    if (!this.waitingPublishes.admits(cost)) {
+    // Checked before the message is copied: refusing is cheap, whatever its size.
+    if (!this.waitingPublishes.admits()) {
       this.counters.publishFailed++;
       throw new RedisBacklogError(this.waitingPublishes.waiting.publishes, this.waitingPublishes.limit);
     }
     try {
+      const encoded = encodeMessage(this.id, message.payload, message.isText);
       const command = this.publisher.publish(this.channel(message.topic), encoded);
-      this.waitingPublishes.track(cost, command);
+      this.waitingPublishes.track(waitingPublishCost(encoded.length), command);
       await this.bounded("a publish", command);
       this.counters.published++;
     } catch (error) {
@@ -260,7 +261,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        call,
+        nodeRedisTimeoutNamed(call, what),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             this.stalled = true;

@@ -65,10 +65,10 @@ export interface RedisStreamStoreOptions {
   commandTimeoutMs?: number;
   /**
    * Most memory held by appends sent to Redis and not answered yet (a frozen or overloaded Redis), counted as
-   * ~4 KiB per append plus 4 copies of its message; past it an append fails at once with
-   * RedisStoreBacklogError until Redis answers. A timed-out append still counts until Redis answers it or the
-   * connection drops (commandTimeoutMs fails the call, the command stays queued). Infinity: no bound.
-   * Default 256 MiB.
+   * ~5 KiB per append plus 2 copies of its message. Past it, once the oldest has waited a second (Redis lags),
+   * an append fails at once with RedisStoreBacklogError; a burst to a Redis that keeps up is not refused. A
+   * timed-out append still counts until Redis answers it or the connection drops. A whole number of bytes, or
+   * Infinity (no bound). Default 256 MiB.
    */
   maxWaitingAppendBytes?: number;
 }
@@ -82,7 +82,7 @@ export class RedisStoreUnavailableError extends Error {
   }
 }
 
-/** Raised by append() while the appends waiting for Redis's answer hold maxWaitingAppendBytes. */
+/** Raised by append() while the appends waiting for Redis's answer hold maxWaitingAppendBytes and it lags. */
 export class RedisStoreBacklogError extends RedisBacklogError {
   constructor(waitingAppends: number, limit: number) {
     super(waitingAppends, limit, { commands: "appends", option: "maxWaitingAppendBytes", lost: "stored" });

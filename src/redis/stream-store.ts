@@ -13,6 +13,7 @@ import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume
 import { RedisTimeoutError } from "./adapter-options.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { failFastOptions } from "./fail-fast.js";
+import { nodeRedisTimeoutNamed } from "./node-redis-timeout.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
 import {
@@ -142,7 +143,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const cost = waitingPublishCost(payload.length);
-    if (!this.waitingAppends.admits(cost))
+    if (!this.waitingAppends.admits())
       throw new RedisStoreBacklogError(this.waitingAppends.waiting.publishes, this.waitingAppends.limit);
     const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
     inFlight.count++;
@@ -438,7 +439,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        call,
+        nodeRedisTimeoutNamed(call, `a store call (${what})`),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new RedisTimeoutError(`a store call (${what})`, this.commandTimeoutMs)),

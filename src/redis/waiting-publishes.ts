@@ -1,40 +1,67 @@
 // What publishes waiting for Redis's answer hold in memory, and the bound on it (RedisAdapter's
-// maxWaitingPublishBytes, RedisStreamStore's maxWaitingAppendBytes for its appends). A Redis that stops answering without dropping the connection (frozen, paused,
-// overloaded) keeps every PUBLISH sent to it in node-redis's queue until it answers: the adapter's own
-// commandTimeoutMs fails the call, not the command, whose memory stays until Redis answers or the connection
-// drops. Without a bound, a server publishing ~25,000 messages of 100 B a second to a frozen Redis reached a
-// heap of 874 MiB and an RSS of 1.7 GiB within 15 s; with the default bound, 293 MiB and 709 MiB.
+// maxWaitingPublishBytes, RedisStreamStore's maxWaitingAppendBytes for its appends). A Redis that stops
+// answering without dropping the connection (frozen, paused, overloaded) keeps every command written to it in
+// node-redis's queue until it answers: the adapter's commandTimeoutMs fails the call, not the command, whose
+// memory stays until Redis answers or the connection drops. Without a bound, a server publishing ~25,000
+// messages of 100 B a second to a frozen Redis reached a heap of 874 MiB and an RSS of 1.7 GiB within 15 s.
+//
+// The bound refuses only while Redis lags: past it, a publish is refused once the oldest one waiting has
+// waited LAGGING_MS. A burst of one turn of the event loop to a Redis that answers (it drains 58,000 small
+// publishes in ~0.5 s) is never refused, however large; a frozen Redis is held to the bound plus what is
+// published in LAGGING_MS.
 
 /**
  * What one waiting publish holds beyond its message, measured on Node 20 with node-redis 6.3 against a frozen
- * redis-server (20,000 publishes of 100 B and of 1,000 B, 5,000 of 16 KiB): 4.1–5.3 KB of heap per
- * command (the command, its promises, our timer), and about 4 copies of the message outside the heap (ours,
- * node-redis's encoding, the socket's buffer, the caller's). A RedisStreamStore append: 4.7–5.0 KB of heap
- * and 2 copies.
+ * redis-server (publishes and appends of 100 B to 1 MiB): 4.1–5.4 KB of heap per command (the command, its
+ * promises, our timer), and 2 copies of the message (ours and node-redis's encoding or socket buffer).
  */
-const OVERHEAD_BYTES = 4096;
-const MESSAGE_COPIES = 4;
+const OVERHEAD_BYTES = 5 * 1024;
+const MESSAGE_COPIES = 2;
 
-/** RedisAdapter's maxWaitingPublishBytes unless given: ~58,000 waiting publishes of 100 bytes. */
+/** How long the oldest waiting publish must have waited for Redis to count as lagging. */
+export const LAGGING_MS = 1000;
+
+/** The default of maxWaitingPublishBytes and maxWaitingAppendBytes: ~48,000 waiting publishes of 100 bytes. */
 export const DEFAULT_MAX_WAITING_PUBLISH_BYTES = 256 * 1024 * 1024;
 
-/** A maxWaiting…Bytes option: a number above 0 (Infinity: no bound), else a RangeError naming `option`. */
+/**
+ * A maxWaiting…Bytes option (`option` names it in the error): a whole number of bytes ≥ 1 or Infinity (no
+ * bound). Not a number: TypeError; out of range: RangeError (WebIDL's conversions and [EnforceRange]).
+ */
 export function waitingPublishLimit(value: unknown, option: string): number {
   if (value === undefined) return DEFAULT_MAX_WAITING_PUBLISH_BYTES;
-  if (typeof value !== "number" || !(value > 0))
-    throw new RangeError(`${option} must be a number above 0 (or Infinity), not ${String(value)}`);
+  const leaveOut = "; leave it out for the default 256 MiB";
+  if (typeof value !== "number")
+    throw new TypeError(`${option} must be a number of bytes, not ${describe(value)}${leaveOut}`);
+  if (!(value >= 1) || !(Number.isInteger(value) || value === Number.POSITIVE_INFINITY))
+    throw new RangeError(
+      `${option} must be a whole number of bytes ≥ 1 or Infinity, not ${value}${leaveOut}`,
+    );
   return value;
 }
 
-/** The memory a publish of an `encodedBytes` message is counted for while it waits. */
-export function waitingPublishCost(encodedBytes: number): number {
-  return OVERHEAD_BYTES + MESSAGE_COPIES * encodedBytes;
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-/** Bytes of publishes sent to Redis and not answered yet (nor failed with the connection). */
+/** The memory a publish of a `messageBytes` message is counted for while it waits. */
+export function waitingPublishCost(messageBytes: number): number {
+  return OVERHEAD_BYTES + MESSAGE_COPIES * messageBytes;
+}
+
+/** Publishes are counted by when they were sent, to this precision (the oldest is looked up in O(1)). */
+const BUCKET_MS = 50;
+
+/** Publishes sent to Redis and not answered yet (nor failed with the connection), and their bound. */
 export class WaitingPublishes {
   private bytes = 0;
   private count = 0;
+  /**
+   * Waiting publishes per BUCKET_MS of their sending, oldest first (buckets are added in time order and
+   * removed when empty): not a queue of publishes, as a cluster's masters answer out of order.
+   */
+  private readonly sentIn = new Map<number, number>();
   readonly limit: number;
 
   constructor(limit: number) {
@@ -46,19 +73,30 @@ export class WaitingPublishes {
     return { publishes: this.count, bytes: this.bytes };
   }
 
-  /** Whether a publish costing `cost` may be sent now: always when none waits, however large it is. */
-  admits(cost: number): boolean {
-    return this.count === 0 || this.bytes + cost <= this.limit;
+  /** Whether a publish may be sent now: below the bound, or past it while Redis answers (not lagging). */
+  admits(now = performance.now()): boolean {
+    return this.bytes < this.limit || !this.lagging(now);
   }
 
   /** Counts `command` (costing `cost`) until Redis answers it or it fails with the connection. */
-  track(cost: number, command: Promise<unknown>): void {
+  track(cost: number, command: Promise<unknown>, now = performance.now()): void {
+    const bucket = Math.floor(now / BUCKET_MS);
+    this.sentIn.set(bucket, (this.sentIn.get(bucket) ?? 0) + 1);
     this.bytes += cost;
     this.count++;
     const settled = () => {
+      const left = (this.sentIn.get(bucket) ?? 1) - 1;
+      if (left === 0) this.sentIn.delete(bucket);
+      else this.sentIn.set(bucket, left);
       this.bytes -= cost;
       this.count--;
     };
     command.then(settled, settled);
+  }
+
+  /** Whether the oldest publish still waiting was sent LAGGING_MS ago or more (to within BUCKET_MS). */
+  private lagging(now: number): boolean {
+    const oldest = this.sentIn.keys().next();
+    return !oldest.done && now - (oldest.value + 1) * BUCKET_MS >= LAGGING_MS;
   }
 }
