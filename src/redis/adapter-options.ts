@@ -71,9 +71,10 @@ export interface RedisAdapterOptions {
    * as ~5 KiB per publish plus 2 copies of its message. Past it, once the oldest has waited a second (Redis
    * lags), a publish fails at once with RedisBacklogError (counted in publishFailed); a burst to a Redis that
    * keeps up is not refused. A timed-out publish still counts until Redis answers it or the connection drops
-   * (commandTimeoutMs fails the call, not a command already written). One count for the adapter, on a
-   * cluster for all masters together: a frozen master can hold the others' publishes back too. A whole
-   * number of bytes, or Infinity (no bound). Default 256 MiB.
+   * (commandTimeoutMs fails the call, not a command already written). On a cluster the bytes are counted
+   * for all masters together, and whether Redis lags is asked of each publish's own master: a frozen master
+   * holds back its own topics, not the others'. A whole number of bytes, or Infinity (no bound). Default
+   * 256 MiB.
    */
   maxWaitingPublishBytes?: number;
 }

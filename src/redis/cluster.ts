@@ -18,6 +18,7 @@
 
 import { EventEmitter } from "node:events";
 import type { RedisClientLike } from "./adapter-options.js";
+import { keySlot } from "./key-slot.js";
 
 /** The parts of a node-redis cluster client (`createCluster()`) the adapter uses. */
 export interface RedisClusterLike {
@@ -160,6 +161,12 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
 
   publish(channel: string, message: Buffer): Promise<unknown> {
     return this.cluster.sPublish(channel, message);
+  }
+
+  /** The address ("host:port") of the master that owns `channel`'s slot, as last discovered. */
+  masterOf(channel: string): string | undefined {
+    const shard = this.cluster.slots?.[keySlot(channel)] as { master?: { address?: string } } | undefined;
+    return shard?.master?.address;
   }
 
   async subscribe(

@@ -175,15 +175,19 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.counters.publishFailed++;
       throw new RedisUnavailableError();
     }
+    const channel = this.channel(message.topic);
+    // On a cluster, whether Redis lags is asked of the channel's master (a frozen one holds back only its own).
+    const master =
+      this.publisher instanceof ShardedClusterClient ? (this.publisher.masterOf(channel) ?? "") : "";
     // Checked before the message is copied: refusing is cheap, whatever its size.
-    if (!this.waitingPublishes.admits()) {
+    if (!this.waitingPublishes.admits(master)) {
       this.counters.publishFailed++;
       throw new RedisBacklogError(this.waitingPublishes.waiting.publishes, this.waitingPublishes.limit);
     }
     try {
       const encoded = encodeMessage(this.id, message.payload, message.isText);
-      const command = this.publisher.publish(this.channel(message.topic), encoded);
-      this.waitingPublishes.track(waitingPublishCost(encoded.length), command);
+      const command = this.publisher.publish(channel, encoded);
+      this.waitingPublishes.track(waitingPublishCost(encoded.length), command, master);
       await this.bounded("a publish", command);
       this.counters.published++;
     } catch (error) {

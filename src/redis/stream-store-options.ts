@@ -67,8 +67,9 @@ export interface RedisStreamStoreOptions {
    * Most memory held by appends sent to Redis and not answered yet (a frozen or overloaded Redis), counted as
    * ~5 KiB per append plus 2 copies of its message. Past it, once the oldest has waited a second (Redis lags),
    * an append fails at once with RedisStoreBacklogError; a burst to a Redis that keeps up is not refused. A
-   * timed-out append still counts until Redis answers it or the connection drops. A whole number of bytes, or
-   * Infinity (no bound). Default 256 MiB.
+   * timed-out append still counts until Redis answers it or the connection drops. On a cluster one count and
+   * one age for all masters (unlike RedisAdapter's): a frozen master holds back appends to every topic. A
+   * whole number of bytes, or Infinity (no bound). Default 256 MiB.
    */
   maxWaitingAppendBytes?: number;
 }

@@ -53,15 +53,19 @@ export function waitingPublishCost(messageBytes: number): number {
 /** Publishes are counted by when they were sent, to this precision (the oldest is looked up in O(1)). */
 const BUCKET_MS = 50;
 
-/** Publishes sent to Redis and not answered yet (nor failed with the connection), and their bound. */
+/**
+ * Publishes sent to Redis and not answered yet (nor failed with the connection), and their bound. On a
+ * cluster each publish belongs to the master it waits on (`group`): the bytes are counted together, but
+ * whether Redis lags is asked of the publish's own master, so a frozen master does not hold back the others.
+ */
 export class WaitingPublishes {
   private bytes = 0;
   private count = 0;
   /**
-   * Waiting publishes per BUCKET_MS of their sending, oldest first (buckets are added in time order and
-   * removed when empty): not a queue of publishes, as a cluster's masters answer out of order.
+   * Per group, waiting publishes per BUCKET_MS of their sending, oldest first (buckets are added in time
+   * order and removed when empty): not a queue of publishes, as different masters answer out of order.
    */
-  private readonly sentIn = new Map<number, number>();
+  private readonly sentIn = new Map<string, Map<number, number>>();
   readonly limit: number;
 
   constructor(limit: number) {
@@ -73,30 +77,38 @@ export class WaitingPublishes {
     return { publishes: this.count, bytes: this.bytes };
   }
 
-  /** Whether a publish may be sent now: below the bound, or past it while Redis answers (not lagging). */
-  admits(now = performance.now()): boolean {
-    return this.bytes < this.limit || !this.lagging(now);
+  /** Whether a publish to `group` may be sent now: below the bound, or past it while that group answers. */
+  admits(group = "", now = performance.now()): boolean {
+    return this.bytes < this.limit || !this.lagging(group, now);
   }
 
-  /** Counts `command` (costing `cost`) until Redis answers it or it fails with the connection. */
-  track(cost: number, command: Promise<unknown>, now = performance.now()): void {
+  /** Counts `command` (costing `cost`, sent to `group`) until Redis answers it or it fails with the connection. */
+  track(cost: number, command: Promise<unknown>, group = "", now = performance.now()): void {
     const bucket = Math.floor(now / BUCKET_MS);
-    this.sentIn.set(bucket, (this.sentIn.get(bucket) ?? 0) + 1);
+    let buckets = this.sentIn.get(group);
+    if (buckets === undefined) {
+      buckets = new Map();
+      this.sentIn.set(group, buckets);
+    }
+    buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1);
     this.bytes += cost;
     this.count++;
     const settled = () => {
-      const left = (this.sentIn.get(bucket) ?? 1) - 1;
-      if (left === 0) this.sentIn.delete(bucket);
-      else this.sentIn.set(bucket, left);
+      const left = (buckets.get(bucket) ?? 1) - 1;
+      if (left > 0) buckets.set(bucket, left);
+      else {
+        buckets.delete(bucket);
+        if (buckets.size === 0 && this.sentIn.get(group) === buckets) this.sentIn.delete(group);
+      }
       this.bytes -= cost;
       this.count--;
     };
     command.then(settled, settled);
   }
 
-  /** Whether the oldest publish still waiting was sent LAGGING_MS ago or more (to within BUCKET_MS). */
-  private lagging(now: number): boolean {
-    const oldest = this.sentIn.keys().next();
-    return !oldest.done && now - (oldest.value + 1) * BUCKET_MS >= LAGGING_MS;
+  /** Whether `group`'s oldest publish still waiting was sent LAGGING_MS ago or more (to within BUCKET_MS). */
+  private lagging(group: string, now: number): boolean {
+    const oldest = this.sentIn.get(group)?.keys().next();
+    return oldest !== undefined && !oldest.done && now - (oldest.value + 1) * BUCKET_MS >= LAGGING_MS;
   }
 }

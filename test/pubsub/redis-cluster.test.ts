@@ -9,10 +9,13 @@ import { after, before, describe, test } from "node:test";
 import { createClient, createCluster } from "redis";
 import {
   RedisAdapter,
+  RedisBacklogError,
   type RedisClusterLike,
   RedisTimeoutError,
   RedisUnavailableError,
 } from "../../src/redis/index.js";
+import { keySlot } from "../../src/redis/key-slot.js";
+import { LAGGING_MS } from "../../src/redis/waiting-publishes.js";
 import type { PubSubError } from "../../src/server/adapter.js";
 import { type Client, closeAll, connectClients, type Started, startServer, until } from "./helpers.js";
 import { cli, RedisCluster } from "./redis-cluster-helpers.js";
@@ -414,6 +417,55 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       }
     }
     assert.ok(adapter.stats.published >= 3);
+  });
+  test("a frozen master's waiting publishes past maxWaitingPublishBytes hold back its own topics, not the others'", async () => {
+    const adapter = new RedisAdapter({
+      cluster: { rootNodes: cluster.urls.map((url) => ({ url })) },
+      commandTimeoutMs: 300,
+      maxWaitingPublishBytes: 256 * 1024,
+    });
+    adapters.push(adapter);
+    adapter.onError(() => {});
+    await adapter.ready;
+    const byMaster = await topicPerMaster(adapter);
+    const [[frozen, frozenTopic], [, liveTopic]] = [...byMaster];
+    const message = (topic: string) => ({ topic, payload: Buffer.alloc(100, 1), isText: false });
+    await adapter.publish(message(frozenTopic));
+    cluster.freeze(frozen);
+    try {
+      // 100 publishes (~520 KiB counted) wait on the frozen master; once they have waited LAGGING_MS its
+      // topics are refused at once, and the other masters' still go through.
+      const waiting = Array.from({ length: 100 }, () =>
+        adapter.publish(message(frozenTopic)).catch(() => {}),
+      );
+      await new Promise((resolve) => setTimeout(resolve, LAGGING_MS + 100));
+      await assert.rejects(adapter.publish(message(frozenTopic)), RedisBacklogError);
+      for (let i = 0; i < 20; i++) await adapter.publish(message(liveTopic));
+      await Promise.all(waiting);
+      assert.ok(adapter.stats.waitingPublishBytes > 256 * 1024, "the frozen master's publishes still wait");
+    } finally {
+      cluster.thaw(frozen);
+    }
+  });
+
+  test("keySlot() is CLUSTER KEYSLOT", async () => {
+    const keys = [
+      "foo",
+      "bar",
+      "123456789",
+      "{user1000}.following",
+      "foo{}{bar}",
+      "foo{{bar}}zap",
+      "{}",
+      "a{b",
+      "é{ü}x",
+      "sockjet:topic-7",
+    ];
+    for (let i = 0; i < 40; i++)
+      keys.push(`k${i}-${Math.random().toString(36).slice(2)}${i % 3 === 0 ? `{t${i}}` : ""}`);
+    const [{ port }] = await cluster.masters(); // a live node: an earlier test kills one
+    for (const key of keys)
+      assert.equal(keySlot(key), Number(await cli(port, "CLUSTER", "KEYSLOT", key)), key);
   });
 });
 
