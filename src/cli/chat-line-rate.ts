@@ -1,5 +1,6 @@
 import { TokenBucket } from "../connection/token-bucket.js";
 import type { WebSocket } from "../index.js";
+import type { ChatAddressLevel } from "./chat-address.js";
 
 // How many lines chat members may say: token buckets (`--chat-rate`, lines per second, bursts of twice that),
 // one per member and one per remote address. The connection's own rate limit (--rate-limit, frames per
@@ -37,29 +38,36 @@ export class ChatLineRate {
     return this.perSecond;
   }
 
-  /** Whether `member` (from `address`) may say a line now; if so it is counted in both buckets. */
-  allow(member: WebSocket, address: string, now = performance.now()): boolean {
+  /**
+   * Whether `member` (counted under the address levels `levels`: chat-address.ts) may say a line now; if so
+   * it is counted in its own bucket and in each level's.
+   */
+  allow(member: WebSocket, levels: ChatAddressLevel[], now = performance.now()): boolean {
     if (this.perSecond === 0) return true;
     let mine = this.members.get(member);
     if (mine === undefined) {
       mine = { tokens: new TokenBucket(this.perSecond, this.burst), at: now };
       this.members.set(member, mine);
     }
-    let shared = this.addresses.get(address);
-    if (shared === undefined) {
-      if (this.addresses.size >= MAX_ADDRESSES) this.forgetRefilled(now);
-      shared = {
-        tokens: new TokenBucket(ADDRESS_SHARE * this.perSecond, ADDRESS_SHARE * this.burst),
-        at: now,
-      };
-      this.addresses.set(address, shared);
-    }
     refill(mine, now);
-    refill(shared, now);
-    if (!mine.tokens.allows(1) || !shared.tokens.allows(1)) return false;
+    const shared = levels.map((level) => this.addressBucket(level, now));
+    if (!mine.tokens.allows(1) || shared.some((bucket) => !bucket.tokens.allows(1))) return false;
     mine.tokens.level--;
-    shared.tokens.level--;
+    for (const bucket of shared) bucket.tokens.level--;
     return true;
+  }
+
+  /** The bucket of an address level (ADDRESS_SHARE members' worth, times the level's share), refilled. */
+  private addressBucket(level: ChatAddressLevel, now: number): Bucket {
+    let bucket = this.addresses.get(level.key);
+    if (bucket === undefined) {
+      if (this.addresses.size >= MAX_ADDRESSES) this.forgetRefilled(now);
+      const share = ADDRESS_SHARE * level.share;
+      bucket = { tokens: new TokenBucket(share * this.perSecond, share * this.burst), at: now };
+      this.addresses.set(level.key, bucket);
+    }
+    refill(bucket, now);
+    return bucket;
   }
 
   /** Drops the addresses whose bucket is full again (nothing to remember), or all if none is. */

@@ -1,6 +1,6 @@
 import type { WebSocket } from "../index.js";
-import { addressKey } from "../server/connections-per-ip.js";
 import { RESUME_PROTOCOL } from "../server/resume-wire.js";
+import { chatAddressLevels, MembersPerAddress } from "./chat-address.js";
 import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
@@ -130,8 +130,8 @@ export class ChatRoom {
   private readonly rejoinWaitMs: number;
   private readonly now: () => number;
   private readonly notices: NoticeThrottle;
-  /** Members and joins in progress per remote address. */
-  private readonly perAddress = new Map<string, number>();
+  /** Members and joins in progress per remote address (and IPv6 /48). */
+  private readonly perAddress = new MembersPerAddress();
   private closed = false;
   /** This process's subscription to the room, while it is being confirmed (see join()). */
   private opening: Promise<void> | null = null;
@@ -172,18 +172,17 @@ export class ChatRoom {
    * (a frozen Redis) and the socket's input cannot be paused from here.
    */
   async join(socket: WebSocket, requestedName?: string | null): Promise<string | null> {
-    const address = chatAddress(socket);
-    const fromAddress = (this.perAddress.get(address) ?? 0) + 1;
-    if (fromAddress > this.maxMembersPerAddress) {
+    const levels = chatAddressLevels(socket.remoteAddress);
+    const full = this.perAddress.add(levels, this.maxMembersPerAddress);
+    if (full !== null) {
       this.refuse(
         socket,
         CHAT_CLOSE.tooManyFromAddress,
-        `too many chat members from your address (at most ${this.maxMembersPerAddress})`,
+        `too many chat members from ${full.name} (at most ${this.maxMembersPerAddress * full.share})`,
       );
       return null;
     }
-    this.perAddress.set(address, fromAddress);
-    socket.addEventListener("close", () => this.forgetAddress(address));
+    socket.addEventListener("close", () => this.perAddress.remove(levels));
 
     const early: EarlyMessages = { messages: [], bytes: 0, refused: false, arrived: null };
     this.joining.set(socket, early);
@@ -313,12 +312,6 @@ export class ChatRoom {
     });
   }
 
-  private forgetAddress(address: string): void {
-    const left = (this.perAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.perAddress.set(address, left);
-    else this.perAddress.delete(address);
-  }
-
   private refuse(socket: WebSocket, code: number, error: string): void {
     if (socket.readyState !== socket.OPEN) return;
     send(socket, { type: "error", error });
@@ -348,7 +341,7 @@ export class ChatRoom {
     }
     const text = cleanText(raw);
     if (text.trim() === "") return;
-    if (!this.lineRate.allow(socket, chatAddress(socket))) {
+    if (!this.lineRate.allow(socket, chatAddressLevels(socket.remoteAddress))) {
       send(socket, {
         type: "error",
         error: `too many lines: at most ${this.lineRate.limit} a second; this one was not sent`,
@@ -375,14 +368,6 @@ interface EarlyMessages {
 }
 
 /** The size of a message's data in bytes (text as UTF-8). */
-/**
- * Whom the per-address limits count a member as: its IPv4 address, or its IPv6 /64 (a client picks any
- * address of its /64, so counted one by one each would get a fresh bucket), as --max-connections-per-ip does.
- */
-function chatAddress(socket: WebSocket): string {
-  return addressKey(socket.remoteAddress ?? "");
-}
-
 function byteSize(data: unknown): number {
   if (typeof data === "string") return Buffer.byteLength(data);
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;

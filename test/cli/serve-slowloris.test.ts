@@ -7,8 +7,10 @@ import { killAll, serve } from "./helpers.js";
 
 // Slowloris against `sockjet serve` (issue 14 item 5): sockets that trickle a request head one byte at a
 // time, or send nothing at all, over HTTP and over HTTPS, are closed by the server within ~1.5 × its
-// handshake timeout. The bound checked is 2.25 × the timeout (the machine is shared, other tests run beside);
-// without the fix they stay open for Node's 60 s headersTimeout (silent ones: forever), far past it.
+// handshake timeout. The bound checked is 4 × the timeout, measured from our 'connect' event: this process
+// runs 200 TLS handshakes and trickles, and on a loaded machine it sees the closes late (a review measured
+// 5.8–7.5 s with three copies of this file beside three busy loops, for a 2 s timeout). Without the fix they
+// stay open for Node's 60 s headersTimeout (silent ones: forever), far past it.
 
 const CERT = "test/cli/fixtures/cert.pem";
 const KEY = "test/cli/fixtures/key.pem";
@@ -93,9 +95,9 @@ describe("sockjet serve: slowloris", () => {
         ...tlsFlags,
         ...workerFlags,
       ]);
-      const lifetimes = await trickle(served.port, secure, sockets, 4 * TIMEOUT_MS);
+      const lifetimes = await trickle(served.port, secure, sockets, 6 * TIMEOUT_MS);
       const longest = Math.max(...lifetimes.map((lifetime) => lifetime.sinceConnect));
-      assert.ok(longest < 2.25 * TIMEOUT_MS, `the longest one stayed open ${longest} ms`);
+      assert.ok(longest < 4 * TIMEOUT_MS, `the longest one stayed open ${longest} ms`);
       // None was closed before its time either: the timeout is the head's, not an accident. Measured from
       // the dial: our 'connect' event can run later than the server's accept on a loaded machine (CI once saw
       // 1948 ms from it), which made a socket closed on time look early.

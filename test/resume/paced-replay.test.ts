@@ -187,7 +187,9 @@ for (const slowConsumer of ["pause", "close"] as const) {
   });
 
   describe(`slowConsumer '${slowConsumer}': a replay to a client reading steadily while another topic is live`, () => {
-    test("is carried by one resume: live messages are not closed out by the replay's full buffer", async (t) => {
+    // Whether the replay leaves room for live messages beside it is checked by the caught-up topic test above:
+    // here the kernel's buffers take most of the replay, and pacing it to the whole buffer passes too.
+    test("is carried by one resume while live messages of another topic come", async (t) => {
       const missed = 4000; // 4 MiB of 1 KiB messages: ~2 s at the relay's ~2 MB/s
       const started = await startServer(t, {
         resume: { maxMessagesPerTopic: missed + 10 },
