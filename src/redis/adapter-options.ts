@@ -83,7 +83,10 @@ export interface RedisAdapterOptions {
 export interface RedisAdapterStats {
   /** Publishes Redis accepted. */
   published: number;
-  /** Publishes rejected: Redis unreachable, or the connection lost before its reply. */
+  /**
+   * Publishes rejected: Redis unreachable, the connection lost before its reply, no reply within
+   * commandTimeoutMs, or refused at once past maxWaitingPublishBytes (RedisBacklogError).
+   */
   publishFailed: number;
   /** Messages from other processes handed to the server. */
   received: number;
@@ -101,8 +104,9 @@ export interface RedisAdapterStats {
 /** Raised when Redis does not answer within commandTimeoutMs. */
 export class RedisTimeoutError extends Error {
   readonly code = "SJ_ERR_REDIS_TIMEOUT";
-  constructor(what: string, ms: number) {
-    super(`Redis did not answer ${what} within ${ms} ms`);
+  /** `unsent`: node-redis dropped the command before writing it (its own timeout), with its error. */
+  constructor(what: string, ms: number, unsent?: { message: string; cause: unknown }) {
+    super(unsent?.message ?? `Redis did not answer ${what} within ${ms} ms`, { cause: unsent?.cause });
     this.name = "RedisTimeoutError";
   }
 }
@@ -110,18 +114,31 @@ export class RedisTimeoutError extends Error {
 /** Raised by publish() while the publishes waiting for Redis's answer hold maxWaitingPublishBytes and it lags. */
 export class RedisBacklogError extends Error {
   readonly code = "SJ_ERR_REDIS_BACKLOG";
+  /**
+   * `master`: on a cluster, the address of the master that lags. `of`: what waits (the store's appends use
+   * their own words).
+   */
   constructor(
     waiting: number,
     limit: number,
+    master = "",
     of = { commands: "publishes", option: "maxWaitingPublishBytes", lost: "published to other processes" },
   ) {
+    const commands = waiting === 1 ? of.commands.replace(/es$|s$/, "") : of.commands;
+    const redis = master === "" ? "Redis" : `Redis (the master ${master})`;
     super(
-      `${waiting} ${of.commands} wait for Redis to answer, past ${of.option} (${limit}), and the oldest ` +
-        `for over a second: this one was not ${of.lost}. Redis is slow or not answering: check it, or raise ` +
-        `${of.option} if it keeps up and your bursts are larger`,
+      `${waiting} ${commands} wait for ${redis} to answer, past ${of.option} (${mebibytes(limit)}), and ` +
+        `the oldest for over a second: this one was not ${of.lost}. Redis is slow or not answering: check ` +
+        `it, or raise ${of.option} if it keeps up and your bursts are larger`,
     );
     this.name = "RedisBacklogError";
   }
+}
+
+function mebibytes(bytes: number): string {
+  return bytes === Number.POSITIVE_INFINITY
+    ? "Infinity"
+    : `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }
 
 /** Raised by publish() while Redis is unreachable. */

@@ -101,7 +101,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       );
     }
     this.prefix = options.prefix ?? "sockjet:";
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    this.commandTimeoutMs = commandTimeout(options.commandTimeoutMs);
     this.waitingPublishes = new WaitingPublishes(
       waitingPublishLimit(options.maxWaitingPublishBytes, "maxWaitingPublishBytes"),
     );
@@ -182,7 +182,11 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     // Checked before the message is copied: refusing is cheap, whatever its size.
     if (!this.waitingPublishes.admits(master)) {
       this.counters.publishFailed++;
-      throw new RedisBacklogError(this.waitingPublishes.waiting.publishes, this.waitingPublishes.limit);
+      throw new RedisBacklogError(
+        this.waitingPublishes.waiting.publishes,
+        this.waitingPublishes.limit,
+        master,
+      );
     }
     try {
       const encoded = encodeMessage(this.id, message.payload, message.isText);
@@ -354,4 +358,14 @@ function clusterDefaults(options: RedisClusterOptions): RedisClusterOptions {
     ...options,
     defaults: failFastOptions(options.defaults as RedisClientOptions),
   } as RedisClusterOptions;
+}
+
+/** The commandTimeoutMs option: a number of milliseconds above 0 (TypeError, RangeError otherwise). */
+function commandTimeout(value: unknown): number {
+  if (value === undefined) return 5000;
+  if (typeof value !== "number")
+    throw new TypeError(`commandTimeoutMs must be a number of milliseconds, not a ${typeof value}`);
+  if (!(value > 0 && Number.isFinite(value)))
+    throw new RangeError(`commandTimeoutMs must be above 0 and finite, not ${value}`);
+  return value;
 }

@@ -67,9 +67,9 @@ export interface RedisStreamStoreOptions {
    * Most memory held by appends sent to Redis and not answered yet (a frozen or overloaded Redis), counted as
    * ~5 KiB per append plus 2 copies of its message. Past it, once the oldest has waited a second (Redis lags),
    * an append fails at once with RedisStoreBacklogError; a burst to a Redis that keeps up is not refused. A
-   * timed-out append still counts until Redis answers it or the connection drops. On a cluster one count and
-   * one age for all masters (unlike RedisAdapter's): a frozen master holds back appends to every topic. A
-   * whole number of bytes, or Infinity (no bound). Default 256 MiB.
+   * timed-out append still counts until Redis answers it or the connection drops. On a cluster the bytes are
+   * counted together and the age per master: a frozen master holds back only its own topics. A whole number
+   * of bytes, or Infinity (no bound). Default 256 MiB.
    */
   maxWaitingAppendBytes?: number;
 }
@@ -85,8 +85,12 @@ export class RedisStoreUnavailableError extends Error {
 
 /** Raised by append() while the appends waiting for Redis's answer hold maxWaitingAppendBytes and it lags. */
 export class RedisStoreBacklogError extends RedisBacklogError {
-  constructor(waitingAppends: number, limit: number) {
-    super(waitingAppends, limit, { commands: "appends", option: "maxWaitingAppendBytes", lost: "stored" });
+  constructor(waitingAppends: number, limit: number, master = "") {
+    super(waitingAppends, limit, master, {
+      commands: "appends",
+      option: "maxWaitingAppendBytes",
+      lost: "stored",
+    });
     this.name = "RedisStoreBacklogError";
   }
 }

@@ -12,6 +12,7 @@ import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
 import { ChannelQueue } from "./channel-queue.js";
+import { ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { nodeRedisTimeoutNamed } from "./node-redis-timeout.js";
 import { LiveFeed } from "./stream-live-feed.js";
@@ -143,8 +144,17 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const cost = waitingPublishCost(payload.length);
-    if (!this.waitingAppends.admits())
-      throw new RedisStoreBacklogError(this.waitingAppends.waiting.publishes, this.waitingAppends.limit);
+    // On a cluster, whether Redis lags is asked of the stream's master (a frozen one holds back only its own).
+    const master =
+      this.commands instanceof ShardedClusterClient
+        ? (this.commands.masterOf(this.streamKey(topic)) ?? "")
+        : "";
+    if (!this.waitingAppends.admits(master))
+      throw new RedisStoreBacklogError(
+        this.waitingAppends.waiting.publishes,
+        this.waitingAppends.limit,
+        master,
+      );
     const inFlight = this.appending.get(topic) ?? { count: 0, settled: new Set<string>() };
     inFlight.count++;
     this.appending.set(topic, inFlight);
@@ -165,7 +175,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
           publisher ?? "",
         ],
         undefined,
-        (command) => this.waitingAppends.track(cost, command),
+        (command) => this.waitingAppends.track(cost, command, master),
       );
       position = Buffer.isBuffer(id) ? id.toString("latin1") : String(id);
       return position;

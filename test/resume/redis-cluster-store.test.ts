@@ -6,8 +6,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createCluster, type RedisClusterOptions } from "redis";
-import { ClusterStoreClient, type RedisStoreClusterLike, RedisStreamStore } from "../../src/redis/index.js";
+import {
+  ClusterStoreClient,
+  RedisStoreBacklogError,
+  type RedisStoreClusterLike,
+  RedisStreamStore,
+} from "../../src/redis/index.js";
 import { commandKey } from "../../src/redis/stream-cluster.js";
+import { LAGGING_MS } from "../../src/redis/waiting-publishes.js";
 import type { StoredMessage } from "../../src/server/resume-store.js";
 import { until } from "../pubsub/helpers.js";
 import { RedisCluster, cli as redisCli } from "../pubsub/redis-cluster-helpers.js";
@@ -28,7 +34,9 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
   const clients: ClusterStoreClient[] = [];
   const stores: RedisStreamStore[] = [];
 
-  const makeStore = (options: { maxMessagesPerTopic?: number } = {}) => {
+  const makeStore = (
+    options: { maxMessagesPerTopic?: number; commandTimeoutMs?: number; maxWaitingAppendBytes?: number } = {},
+  ) => {
     const client = new ClusterStoreClient(
       createCluster({
         rootNodes: [{ url: cluster.urls[0] }],
@@ -143,6 +151,33 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
       }
       const texts = stored.filter((message) => message.isText);
       assert.deepEqual(text(texts), expected, `${topic}: stored in call order`);
+    }
+  });
+
+  test("a frozen master's waiting appends past maxWaitingAppendBytes hold back its own topics, not the others'", async () => {
+    const store = makeStore({ commandTimeoutMs: 300, maxWaitingAppendBytes: 256 * 1024 });
+    store.onError(() => {});
+    await store.ready;
+    const [frozenTopic, liveTopic] = await topicsOnEachMaster(store, "backlog");
+    const frozen = await cluster.ownerOf(store.streamKey(frozenTopic));
+    const payload = Buffer.alloc(100, 1);
+    await store.append(frozenTopic, payload, false);
+    await store.append(liveTopic, payload, false);
+    cluster.freeze(frozen);
+    try {
+      const waiting = Array.from({ length: 100 }, () =>
+        store.append(frozenTopic, payload, false).catch(() => {}),
+      );
+      await new Promise((resolve) => setTimeout(resolve, LAGGING_MS + 100));
+      await assert.rejects(store.append(frozenTopic, payload, false), (error: Error) => {
+        assert.ok(error instanceof RedisStoreBacklogError);
+        assert.match(error.message, new RegExp(`the master 127\\.0\\.0\\.1:${frozen}`));
+        return true;
+      });
+      for (let i = 0; i < 20; i++) await store.append(liveTopic, payload, false);
+      await Promise.all(waiting);
+    } finally {
+      cluster.thaw(frozen);
     }
   });
 
