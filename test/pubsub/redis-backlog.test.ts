@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import {
   RedisAdapter,
+  type RedisAdapterOptions,
   RedisBacklogError,
   RedisStoreBacklogError,
   RedisStreamStore,
@@ -51,12 +52,18 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
     for (const redis of servers) await redis.kill();
   });
 
-  async function frozenAdapter(options: { maxWaitingPublishBytes?: number }) {
+  /** An adapter on a Redis of its own that answers. */
+  async function liveAdapter(options: Partial<RedisAdapterOptions>) {
     const redis = await RedisServer.start();
     servers.push(redis);
-    const adapter = new RedisAdapter({ url: redis.url, commandTimeoutMs: 300, ...options });
+    const adapter = new RedisAdapter({ url: redis.url, ...options });
     adapters.push(adapter);
     await adapter.ready;
+    return { redis, adapter };
+  }
+
+  async function frozenAdapter(options: { maxWaitingPublishBytes?: number }) {
+    const { redis, adapter } = await liveAdapter({ commandTimeoutMs: 300, ...options });
     await adapter.publish(message);
     redis.freeze();
     return { redis, adapter };
@@ -108,11 +115,7 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
   });
 
   test("a turn of the event loop longer than LAGGING_MS does not make a Redis that answers look slow", async () => {
-    const redis = await RedisServer.start();
-    servers.push(redis);
-    const adapter = new RedisAdapter({ url: redis.url, maxWaitingPublishBytes: 64 * 1024 });
-    adapters.push(adapter);
-    await adapter.ready;
+    const { adapter } = await liveAdapter({ maxWaitingPublishBytes: 64 * 1024 });
     // One synchronous turn: publishes past the bound, a busy stretch longer than LAGGING_MS, more publishes.
     // node-redis writes them only when the loop turns: Redis has not seen one yet, it does not lag.
     const calls = Array.from({ length: 50 }, () => adapter.publish(message));
@@ -122,16 +125,11 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
   });
 
   test("node-redis's own timeout of a command it never wrote is a RedisTimeoutError that says so", async () => {
-    const redis = await RedisServer.start();
-    servers.push(redis);
     // node-redis's command timeout (its default is 5 s) shortened to 200 ms.
-    const adapter = new RedisAdapter({
-      url: redis.url,
+    const { redis, adapter } = await liveAdapter({
       commandTimeoutMs: 3000,
       clientOptions: { commandOptions: { timeout: 200 } },
     });
-    adapters.push(adapter);
-    await adapter.ready;
     redis.freeze();
     // 64 MiB fill the connection's buffers on both sides: what comes after them is never written.
     const large = { ...message, payload: Buffer.alloc(1024 * 1024, 3) };
@@ -159,11 +157,7 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
   });
 
   test("bursts far past the bound to a Redis that answers are not refused", async () => {
-    const redis = await RedisServer.start();
-    servers.push(redis);
-    const adapter = new RedisAdapter({ url: redis.url, maxWaitingPublishBytes: 1024 * 1024 });
-    adapters.push(adapter);
-    await adapter.ready;
+    const { adapter } = await liveAdapter({ maxWaitingPublishBytes: 1024 * 1024 });
     for (let i = 0; i < 3; i++) {
       const large = { ...message, payload: Buffer.alloc(1024 * 1024, i) };
       const tally = await outcomes(Array.from({ length: 40 }, () => adapter.publish(large)));
@@ -192,10 +186,8 @@ describe("RedisAdapter: publishes waiting for a frozen Redis", { skip }, () => {
   });
 
   test("publishes lost with the connection stop counting; while Redis is down a publish is RedisUnavailableError", async () => {
-    const redis = await RedisServer.start();
-    const adapter = new RedisAdapter({ url: redis.url, maxWaitingPublishBytes: Number.POSITIVE_INFINITY });
-    adapters.push(adapter);
-    await adapter.ready;
+    // The server is killed by the test itself (kill() again in after() does nothing).
+    const { redis, adapter } = await liveAdapter({ maxWaitingPublishBytes: Number.POSITIVE_INFINITY });
     redis.freeze();
     const frozen = outcomes(Array.from({ length: 100 }, () => adapter.publish(message)));
     assert.equal(adapter.stats.waitingPublishes, 100);
