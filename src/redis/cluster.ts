@@ -210,3 +210,11 @@ export class ShardedClusterClient extends EventEmitter implements RedisClientLik
     return false;
   }
 }
+
+/**
+ * Which master a command on `key` waits on, for the waiting-command bound (waiting-publishes.ts): its
+ * address on a cluster, "" (one group) for a single Redis or a topology not discovered yet.
+ */
+export function masterGroup(client: unknown, key: string): string {
+  return client instanceof ShardedClusterClient ? (client.masterOf(key) ?? "") : "";
+}

@@ -17,13 +17,12 @@ import {
   type RedisAdapterStats,
   RedisBacklogError,
   type RedisClientLike,
-  RedisTimeoutError,
   RedisUnavailableError,
 } from "./adapter-options.js";
+import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
-import { ShardedClusterClient } from "./cluster.js";
+import { masterGroup, ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import { nodeRedisTimeoutNamed } from "./node-redis-timeout.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
@@ -177,8 +176,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     }
     const channel = this.channel(message.topic);
     // On a cluster, whether Redis lags is asked of the channel's master (a frozen one holds back only its own).
-    const master =
-      this.publisher instanceof ShardedClusterClient ? (this.publisher.masterOf(channel) ?? "") : "";
+    const master = masterGroup(this.publisher, channel);
     // Checked before the message is copied: refusing is cheap, whatever its size.
     if (!this.waitingPublishes.admits(master)) {
       this.counters.publishFailed++;
@@ -264,24 +262,13 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
 
   // ---- internals ---------------------------------------------------------------------------------------
 
-  /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */
+  /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts); a timeout marks Redis stalled. */
   private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
-        nodeRedisTimeoutNamed(call, what),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            this.stalled = true;
-            reject(new RedisTimeoutError(what, this.commandTimeoutMs));
-          }, this.commandTimeoutMs);
-        }),
-      ]);
-      this.stalled = false;
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await boundedCall(call, what, this.commandTimeoutMs, () => {
+      this.stalled = true;
+    });
+    this.stalled = false;
+    return result;
   }
 
   private handle(message: Buffer, channel: Buffer): void {

@@ -11,10 +11,10 @@ import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
+import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
-import { ShardedClusterClient } from "./cluster.js";
+import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import { nodeRedisTimeoutNamed } from "./node-redis-timeout.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
 import {
@@ -145,10 +145,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   async append(topic: string, payload: Buffer, isText: boolean, publisher?: string): Promise<string> {
     const cost = waitingPublishCost(payload.length);
     // On a cluster, whether Redis lags is asked of the stream's master (a frozen one holds back only its own).
-    const master =
-      this.commands instanceof ShardedClusterClient
-        ? (this.commands.masterOf(this.streamKey(topic)) ?? "")
-        : "";
+    const master = masterGroup(this.commands, this.streamKey(topic));
     if (!this.waitingAppends.admits(master))
       throw new RedisStoreBacklogError(
         this.waitingAppends.waiting.publishes,
@@ -444,22 +441,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     }
   }
 
-  /** `call`, or a RedisTimeoutError after commandTimeoutMs (the command itself may still complete later). */
-  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        nodeRedisTimeoutNamed(call, `a store call (${what})`),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new RedisTimeoutError(`a store call (${what})`, this.commandTimeoutMs)),
-            this.commandTimeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts). */
+  private bounded<T>(what: string, call: Promise<T>): Promise<T> {
+    return boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
   }
 
   private lost(error: Error): void {
