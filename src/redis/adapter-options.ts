@@ -30,6 +30,8 @@ export interface RedisClientLike {
   close(): Promise<void>;
   /** Closes the connection at once. */
   destroy(): void;
+  /** Redis PING (the heartbeat of the connections the adapter makes: pingIntervalMs). */
+  ping?(): Promise<unknown>;
 }
 
 /**
@@ -77,6 +79,16 @@ export interface RedisAdapterOptions {
    * 256 MiB.
    */
   maxWaitingPublishBytes?: number;
+  /**
+   * The adapter PINGs each connection it made (its subscriber, and its publisher when made from `url`) this
+   * often; one that has not answered by the next PING is dropped and made again, with a 'disconnect' and an
+   * error, then 'ready'. A dead network path (a silent peer or proxy, a failover that blackholes the old
+   * address) would otherwise keep a connection that carries nothing until TCP gives up, ~15 minutes on Linux,
+   * or forever behind a proxy: every publish failing, and no message from other processes, without a sign.
+   * Not done on a cluster, nor for your own `client` (its subscriber, made by the adapter, is pinged). 0: no
+   * heartbeat. Default 10000 (a dead path is found within 10–20 s).
+   */
+  pingIntervalMs?: number;
 }
 
 /** Counters of one RedisAdapter (`adapter.stats`). */

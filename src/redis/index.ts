@@ -23,6 +23,7 @@ import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup, ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
+import { deadConnectionError, type PingableClient, pingInterval, RedisHeartbeat } from "./heartbeat.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
@@ -66,6 +67,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private readonly publisher: RedisClientLike;
   private readonly subscriber: RedisClientLike;
   private readonly ownsPublisher: boolean;
+  private readonly heartbeat: RedisHeartbeat;
   /** Topics this process wants, whatever the state of the connection. */
   private readonly topics = new Set<string>();
   /** Channels unsubscribed while Redis was away: node-redis would subscribe them again on reconnect. */
@@ -121,6 +123,16 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.ownsPublisher = true;
     }
     this.subscriber = this.publisher.duplicate({ disableOfflineQueue: true });
+    this.heartbeat = new RedisHeartbeat(pingInterval(options.pingIntervalMs, "pingIntervalMs"));
+    // Only single-node connections the adapter made: a cluster client's nodes are node-redis's to manage.
+    if (!(this.publisher instanceof ShardedClusterClient)) {
+      const watch = (client: RedisClientLike, name: string) =>
+        this.heartbeat.watch(client as PingableClient, name, (waitedMs) =>
+          this.dropDead(client, name, waitedMs),
+        );
+      if (options.url !== undefined) watch(this.publisher, "publishing");
+      if (this.subscriber.ping !== undefined) watch(this.subscriber, "subscribing");
+    }
     for (const client of [this.publisher, this.subscriber]) {
       client.on("error", (error: Error) => this.lost(error));
       client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
@@ -245,6 +257,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     if (this.closed) return;
     this.closed = true;
     this.up = false;
+    this.heartbeat.stop();
     this.emit("closed");
     // A graceful close waits for Redis to answer what is pending: a frozen Redis would hold it forever.
     const shut = async (client: RedisClientLike) => {
@@ -269,6 +282,20 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     });
     this.stalled = false;
     return result;
+  }
+
+  /**
+   * A connection that left a PING unanswered for a whole pingIntervalMs (heartbeat.ts): reported as lost,
+   * dropped (what it held fails at once) and connected again; the subscriber's topics are subscribed again
+   * once it is ready (restore()).
+   */
+  private dropDead(client: RedisClientLike, name: string, waitedMs: number): void {
+    if (this.closed) return;
+    if (client === this.subscriber) this.restored = false;
+    this.lossReported = false; // a new outage, reported even if an earlier one was not cleared by 'ready'
+    this.lost(deadConnectionError(`adapter's ${name}`, waitedMs));
+    client.destroy();
+    client.connect().catch(() => {}); // errors arrive as 'error' events too
   }
 
   private handle(message: Buffer, channel: Buffer): void {

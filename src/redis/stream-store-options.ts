@@ -72,6 +72,14 @@ export interface RedisStreamStoreOptions {
    * of bytes, or Infinity (no bound). Default 256 MiB.
    */
   maxWaitingAppendBytes?: number;
+  /**
+   * The store PINGs each connection it made from `url` (and its subscriber on your own single-node `client`)
+   * this often; one that has not answered by the next PING is dropped and made again (an error is reported,
+   * and what was published meanwhile is read back). A dead network path would otherwise keep a connection
+   * that carries nothing until TCP gives up (~15 minutes on Linux). Not done with `sharded`. 0: no heartbeat.
+   * Default 10000.
+   */
+  pingIntervalMs?: number;
 }
 
 /** Raised when a store command is attempted while Redis is unreachable. */

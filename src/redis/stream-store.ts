@@ -15,6 +15,7 @@ import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
+import { deadConnectionError, pingInterval, RedisHeartbeat } from "./heartbeat.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
 import {
@@ -67,6 +68,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   /** Appends sent and not answered yet, bounded by maxWaitingAppendBytes (waiting-publishes.ts). */
   private readonly waitingAppends: WaitingPublishes;
+  /** PINGs the connections the store made (heartbeat.ts); none with `sharded`. */
+  private readonly heartbeat: RedisHeartbeat;
   private readonly errorHandlers: ((error: Error) => void)[] = [];
   private lossReported = false;
   private everReady = false;
@@ -89,6 +92,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.waitingAppends = new WaitingPublishes(
       waitingPublishLimit(options.maxWaitingAppendBytes, "RedisStreamStore: options.maxWaitingAppendBytes"),
     );
+    const pingIntervalMs = pingInterval(options.pingIntervalMs, "RedisStreamStore: options.pingIntervalMs");
+    this.heartbeat = new RedisHeartbeat(this.sharded ? 0 : pingIntervalMs);
     if (options.client !== undefined) {
       this.commands = options.client;
       this.ownsCommands = false;
@@ -107,6 +112,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       deliver: (topic, message, publisher) => this.emit("appended", topic, message, publisher === this.id),
       error: (error) => this.report(error),
     });
+    if (this.ownsCommands) this.watch(this.commands, "command");
     this.commands.on("error", (error: Error) => this.lost(error));
     this.commands.on("ready", () => {
       this.everReady = true;
@@ -319,6 +325,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.heartbeat.stop();
     this.emit("closed");
     this.feed.close();
     const shut = async (client: RedisStoreClientLike) => {
@@ -364,6 +371,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     subscriber.on("ready", () => {
       if (!this.closed) this.restore(subscriber).catch((error: Error) => this.lost(error));
     });
+    this.watch(subscriber, "subscribing");
     const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
     this.subscriberConnecting = connecting;
     connecting
@@ -444,6 +452,26 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts). */
   private bounded<T>(what: string, call: Promise<T>): Promise<T> {
     return boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
+  }
+
+  /**
+   * PINGs `client` every pingIntervalMs; one left unanswered for a whole interval is dropped (what it held
+   * fails at once) and connected again: its 'ready' subscribes the topics again and reads back what was missed.
+   */
+  private watch(client: RedisStoreClientLike, name: string): void {
+    const pingable = {
+      get isReady() {
+        return client.isReady;
+      },
+      ping: () => client.sendCommand(["PING"]),
+    };
+    this.heartbeat.watch(pingable, name, (waitedMs) => {
+      if (this.closed) return;
+      this.lossReported = false; // a new outage, reported even if an earlier one was not over
+      this.lost(deadConnectionError(`store's ${name}`, waitedMs));
+      client.destroy();
+      client.connect().catch(() => {}); // errors arrive as 'error' events
+    });
   }
 
   private lost(error: Error): void {

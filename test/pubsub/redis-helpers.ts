@@ -174,3 +174,70 @@ export class ServerProcess {
     }
   }
 }
+
+/**
+ * A TCP relay to a Redis (or any) port whose blackhole() makes every connection it carries go silent in both
+ * directions without closing (a dead network path: nothing crosses, nothing is reset); connections made
+ * after it are relayed as usual. Closed by close().
+ */
+export class BlackholeRelay {
+  readonly port: number;
+  private readonly server: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  /** Connections relayed so far. */
+  connections = 0;
+
+  private constructor(server: net.Server) {
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  static async start(targetPort: number): Promise<BlackholeRelay> {
+    const server = net.createServer();
+    server.listen(0, HOST);
+    await once(server, "listening");
+    const relay = new BlackholeRelay(server);
+    server.on("connection", (client) => relay.relay(client, targetPort));
+    return relay;
+  }
+
+  get url(): string {
+    return `redis://${HOST}:${this.port}`;
+  }
+
+  private relay(client: net.Socket, targetPort: number): void {
+    this.connections++;
+    const upstream = net.connect(targetPort, HOST);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const done = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of pair) {
+      socket.on("error", done);
+      socket.on("close", done);
+    }
+  }
+
+  /** Every connection open now stops passing bytes, both ways, and stays open (until close()). */
+  blackhole(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}

@@ -1,0 +1,204 @@
+// RedisAdapter and RedisStreamStore on a dead network path to Redis: a relay (BlackholeRelay) stops passing
+// bytes on the connections it carries, both ways, and keeps them open, as a silent proxy or a failover that
+// blackholes the old address would. TCP would not notice for ~15 minutes; the heartbeat (pingIntervalMs)
+// drops each connection whose PING goes unanswered for an interval and makes it again, through the relay,
+// which passes new connections. Real redis-server, real sockets.
+
+import assert from "node:assert/strict";
+import { after, afterEach, describe, test } from "node:test";
+import {
+  type RedisAdapter as Adapter,
+  RedisAdapter,
+  RedisStreamStore,
+  RedisTimeoutError,
+} from "../../src/redis/index.js";
+import type { AdapterMessage } from "../../src/server/adapter.js";
+import type { StoredMessage } from "../../src/server/resume-store.js";
+import { until } from "./helpers.js";
+import { BlackholeRelay, RedisServer, redisSkipReason } from "./redis-helpers.js";
+
+const skip = redisSkipReason() ?? false;
+
+/** Everything an adapter receives from other processes, as text. */
+function received(adapter: Adapter): string[] {
+  const heard: string[] = [];
+  adapter.onMessage((message: AdapterMessage) => heard.push(message.payload.toString()));
+  return heard;
+}
+
+const message = (text: string): AdapterMessage => ({ topic: "t", payload: Buffer.from(text), isText: true });
+
+/** Publishes `text` until it goes through (the connection may be on its way back), within `ms`. */
+async function publishSoon(adapter: Adapter, text: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await adapter.publish(message(text));
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
+  let redis: RedisServer;
+  const closing: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    await redis?.kill();
+  });
+  afterEach(async () => {
+    for (const close of closing.splice(0).reverse()) await close();
+  });
+
+  async function setUp(options: { pingIntervalMs?: number } = {}) {
+    redis ??= await RedisServer.start();
+    const relay = await BlackholeRelay.start(redis.port);
+    closing.push(() => relay.close());
+    const adapter = new RedisAdapter({ url: relay.url, commandTimeoutMs: 300, ...options });
+    closing.push(() => adapter.close());
+    const errors: Error[] = [];
+    adapter.onError((error) => errors.push(error));
+    // The other process, straight to Redis.
+    const other = new RedisAdapter({ url: redis.url });
+    closing.push(() => other.close());
+    await Promise.all([adapter.ready, other.ready]);
+    return { relay, adapter, other, errors };
+  }
+
+  test("the adapter drops both silent connections, reconnects, and publishes and receives again", async () => {
+    const { relay, adapter, other, errors } = await setUp({ pingIntervalMs: 200 });
+    const heard = received(adapter);
+    const heardByOther = received(other);
+    await adapter.subscribe("t");
+    await other.subscribe("t");
+    await other.publish(message("before"));
+    await until(() => heard.includes("before"), 5000, "the message before the cut");
+    let disconnects = 0;
+    adapter.on("disconnect", () => disconnects++);
+
+    relay.blackhole();
+    const cutAt = Date.now();
+    await assert.rejects(adapter.publish(message("lost")), RedisTimeoutError);
+    await until(() => disconnects > 0, 5000, "the adapter's 'disconnect'");
+    const foundAfter = Date.now() - cutAt;
+    // The first PING after the cut goes within one interval and is given a whole one: 200–400 ms, and more
+    // on a busy machine; TCP alone would take minutes.
+    assert.ok(foundAfter >= 200 && foundAfter < 4000, `found after ${foundAfter} ms`);
+    const dead = errors.find((error) => /did not answer a PING/.test(error.message));
+    assert.ok(dead, `an error names the PING: ${errors.map((error) => error.message).join(" | ")}`);
+    assert.match(dead.message, /pingIntervalMs/);
+    assert.ok(dead.cause instanceof RedisTimeoutError);
+
+    await adapter.ready;
+    await until(() => adapter.connected, 5000, "the adapter to be connected again");
+    assert.ok(relay.connections >= 4, `${relay.connections} connections: both were made again`);
+    // Publishing works again, and so does receiving (the subscriber's topics were subscribed again).
+    await publishSoon(adapter, "from adapter", 5000);
+    await until(() => heardByOther.includes("from adapter"), 5000, "the other process to receive");
+    await publishSoon(other, "from other", 5000);
+    await until(() => heard.includes("from other"), 5000, "the adapter to receive after the reconnect");
+    assert.ok(adapter.stats.reconnects >= 1);
+    assert.equal(adapter.stats.waitingPublishes, 0, "what the dead connection held is released");
+  });
+
+  test("pingIntervalMs: 0 keeps the silent connections (the heartbeat is what recovers)", async () => {
+    const { relay, adapter, other } = await setUp({ pingIntervalMs: 0 });
+    const heard = received(adapter);
+    await adapter.subscribe("t");
+    relay.blackhole();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await assert.rejects(adapter.publish(message("lost")), RedisTimeoutError);
+    await other.publish(message("unheard"));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(heard, []);
+    assert.equal(relay.connections, 2, "nothing was made again");
+  });
+
+  test("a healthy connection is not dropped: pings every 20 ms, and synchronous turns longer than that", async () => {
+    redis ??= await RedisServer.start();
+    // Straight to Redis: the relay runs on this process's event loop, which the test blocks.
+    const adapter = new RedisAdapter({ url: redis.url, pingIntervalMs: 20 });
+    closing.push(() => adapter.close());
+    await adapter.ready;
+    let disconnects = 0;
+    adapter.on("disconnect", () => disconnects++);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every 20 ms (after the heartbeat's timer, made first) an immediate blocks the loop for 40 ms, right
+    // after the heartbeat has stamped its PING as sent: the answer arrives during the block, and the
+    // heartbeat's next tick runs before the poll phase that reads it.
+    let rounds = 0;
+    await new Promise<void>((resolve) => {
+      const blocker = setInterval(() => {
+        setImmediate(() => {
+          const until40 = performance.now() + 40;
+          while (performance.now() < until40);
+        });
+        if (++rounds === 25) {
+          clearInterval(blocker);
+          resolve();
+        }
+      }, 20);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await adapter.publish(message("fine"));
+    assert.equal(disconnects, 0);
+    assert.equal(adapter.stats.reconnects, 0);
+  });
+
+  test("the store drops its silent connections and reads back what it missed", async () => {
+    redis ??= await RedisServer.start();
+    const relay = await BlackholeRelay.start(redis.port);
+    closing.push(() => relay.close());
+    const store = new RedisStreamStore({ url: relay.url, commandTimeoutMs: 300, pingIntervalMs: 200 });
+    closing.push(() => store.close());
+    const errors: Error[] = [];
+    store.onError((error) => errors.push(error));
+    const heard: string[] = [];
+    store.onAppended((_topic: string, stored: StoredMessage) => heard.push(stored.payload.toString()));
+    const other = new RedisStreamStore({ url: redis.url });
+    closing.push(() => other.close());
+    await Promise.all([store.ready, other.ready]);
+    await store.subscribe("t");
+    await other.append("t", Buffer.from("before"), true);
+    await until(() => heard.includes("before"), 5000, "the message before the cut");
+
+    relay.blackhole();
+    await other.append("t", Buffer.from("during"), true);
+    await until(() => errors.some((error) => /did not answer a PING/.test(error.message)), 5000, "the error");
+    await until(() => heard.includes("during"), 5000, "the message appended while the path was dead");
+    await other.append("t", Buffer.from("after"), true);
+    await until(() => heard.includes("after"), 5000, "a live message after the reconnect");
+    assert.deepEqual(heard, ["before", "during", "after"]);
+    // The command connection came back too: an append through it goes through.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await store.append("t", Buffer.from("own"), true);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    assert.ok(relay.connections >= 4, `${relay.connections} connections: both were made again`);
+  });
+
+  test("pingIntervalMs must be a number ≥ 0 (TypeError, RangeError)", () => {
+    for (const [value, type] of [
+      ["10", TypeError],
+      [-1, RangeError],
+      [Number.NaN, RangeError],
+      [Number.POSITIVE_INFINITY, RangeError],
+    ] as const) {
+      assert.throws(
+        () => new RedisAdapter({ url: "redis://127.0.0.1:1", pingIntervalMs: value as number }),
+        (error: Error) => error instanceof type && /pingIntervalMs/.test(error.message),
+      );
+      assert.throws(
+        () => new RedisStreamStore({ url: "redis://127.0.0.1:1", pingIntervalMs: value as number }),
+        (error: Error) => error instanceof type && /pingIntervalMs/.test(error.message),
+      );
+    }
+  });
+});
