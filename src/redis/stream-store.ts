@@ -17,7 +17,8 @@ import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { deadConnectionError, pingInterval, RedisHeartbeat } from "./heartbeat.js";
 import { LiveFeed } from "./stream-live-feed.js";
-import { APPEND_SCRIPT, PUT_BACK_SCRIPT, READ_SCRIPT, SAVE_SCRIPT, TAKE_SCRIPT } from "./stream-scripts.js";
+import { APPEND_SCRIPT, READ_SCRIPT } from "./stream-scripts.js";
+import { RedisSessionRecords } from "./stream-sessions.js";
 import {
   positiveInteger,
   RedisStoreBacklogError,
@@ -31,18 +32,6 @@ import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./wai
 const BLOB_STRING = 36;
 const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
 
-/** A session record's longest stay in Redis past its window (see keptFor()). */
-const EXPIRED_SESSION_KEPT_MAX_MS = 3_600_000;
-
-/**
- * How long a session record stays in Redis when its window is `ttlMs`: as long again (at most an hour)
- * past it, so that a client that comes back late is told `expired` (the record's expiresAt, which the
- * server checks), as with the memory store, rather than `unknown`.
- */
-function keptFor(ttlMs: number): number {
-  return ttlMs + Math.min(ttlMs, EXPIRED_SESSION_KEPT_MAX_MS);
-}
-
 /** A ResumeStore on Redis Streams: pass it as the server's `resume.store` (then no `adapter` is needed for topics). */
 export class RedisStreamStore extends EventEmitter implements ResumeStore {
   readonly distributes = true;
@@ -54,7 +43,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   readonly ready: Promise<void>;
   private readonly commandTimeoutMs: number;
   private readonly streamTtlMs: number;
-  private readonly takenSessionTtlMs: number;
+  /** Session records, keys of their own (stream-sessions.ts). */
+  private readonly sessions: RedisSessionRecords;
   private readonly sharded: boolean;
   private readonly commands: RedisStoreClientLike;
   private readonly ownsCommands: boolean;
@@ -86,7 +76,13 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       throw new TypeError("RedisStreamStore: options.prefix must not contain { or }");
     this.maxMessagesPerTopic = positiveInteger(options.maxMessagesPerTopic, 1000, "maxMessagesPerTopic");
     this.streamTtlMs = positiveInteger(options.streamTtlMs, 86_400_000, "streamTtlMs", true);
-    this.takenSessionTtlMs = positiveInteger(options.takenSessionTtlMs, 600_000, "takenSessionTtlMs");
+    this.sessions = new RedisSessionRecords({
+      prefix: this.prefix,
+      takenTtlMs: positiveInteger(options.takenSessionTtlMs, 600_000, "takenSessionTtlMs"),
+      script: (what, script, keys, args, onLateReply) => this.script(what, script, keys, args, onLateReply),
+      closed: () => this.closed,
+      report: (error) => this.report(error),
+    });
     this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs, 5000, "commandTimeoutMs");
     this.sharded = options.sharded ?? false;
     this.waitingAppends = new WaitingPublishes(
@@ -272,54 +268,16 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     return reply.length === 0 ? "" : reply[0][0].toString("latin1");
   }
 
-  async saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
-    await this.script("save a session", SAVE_SCRIPT, [this.sessionKey(id)], [JSON.stringify(record), ttl]);
+  saveSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.sessions.save(id, record, ttlMs);
   }
 
-  async takeSession(id: string): Promise<SessionRecord | undefined> {
-    const reply = (await this.script(
-      "take a session",
-      TAKE_SCRIPT,
-      [this.sessionKey(id)],
-      [String(this.takenSessionTtlMs)],
-      // Timed out (Redis frozen), the caller was told to retry (close 1011): if Redis ran the take late, the
-      // record goes back, so the retry resumes instead of finding the session used up.
-      (late) => this.putBackLate(id, late),
-    )) as Buffer | null;
-    if (reply === null) return undefined;
-    try {
-      return JSON.parse(reply.toString("utf8")) as SessionRecord;
-    } catch {
-      return undefined; // not one of ours: as good as unknown
-    }
+  takeSession(id: string): Promise<SessionRecord | undefined> {
+    return this.sessions.take(id);
   }
 
-  async putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const ttl = String(keptFor(Math.max(1, Math.ceil(ttlMs))));
-    // An alias's successor goes first: SAVE_SCRIPT then ignores a save over it (ALIAS_PREFIX).
-    const { successor, ...rest } = record;
-    const json = JSON.stringify(successor === undefined ? record : { successor, ...rest });
-    await this.script("put back a session", PUT_BACK_SCRIPT, [this.sessionKey(id)], [json, ttl]);
-  }
-
-  /** Puts back a record that a timed-out take removed (its late reply), while it has not expired. */
-  private putBackLate(id: string, late: unknown): void {
-    if (!Buffer.isBuffer(late) || this.closed) return;
-    let record: SessionRecord;
-    try {
-      record = JSON.parse(late.toString("utf8")) as SessionRecord;
-    } catch {
-      return;
-    }
-    const ttlMs = Math.ceil(record.expiresAt - Date.now());
-    if (!(ttlMs > 0)) return;
-    this.script(
-      "put back a session",
-      PUT_BACK_SCRIPT,
-      [this.sessionKey(id)],
-      [late, String(keptFor(ttlMs))],
-    ).catch((error: Error) => this.report(error));
+  putBackSession(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.sessions.putBack(id, record, ttlMs);
   }
 
   async close(): Promise<void> {
@@ -352,10 +310,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     if (!inFlight.settled.has(position)) return false;
     inFlight.settled.delete(position);
     return true;
-  }
-
-  private sessionKey(id: string): string {
-    return `${this.prefix}session:${id}`;
   }
 
   /** The subscriber connection, made and connected at the first subscribe. */
