@@ -81,12 +81,14 @@ export interface RedisAdapterOptions {
   maxWaitingPublishBytes?: number;
   /**
    * The adapter PINGs each connection it made (its subscriber, and its publisher when made from `url`) this
-   * often; one that has not answered by the next PING is dropped and made again, with a 'disconnect' and an
-   * error, then 'ready'. A dead network path (a silent peer or proxy, a failover that blackholes the old
-   * address) would otherwise keep a connection that carries nothing until TCP gives up, ~15 minutes on Linux,
-   * or forever behind a proxy: every publish failing, and no message from other processes, without a sign.
-   * Not done on a cluster, nor for your own `client` (its subscriber, made by the adapter, is pinged). 0: no
-   * heartbeat. Default 10000 (a dead path is found within 10–20 s).
+   * often; one whose PING, or whose new connection's handshake, goes unanswered for pingIntervalMs (or
+   * commandTimeoutMs if longer) is dropped and made again, with one 'disconnect' and one error, then 'ready'.
+   * A dead network path (a silent peer or proxy, a failover that blackholes the old address) would otherwise
+   * keep a connection that carries nothing until TCP gives up, ~15 minutes on Linux, or forever behind a
+   * proxy: every publish failing, and no message from other processes, without a sign. A Redis that stalls
+   * that long is dropped the same way. Not done on a cluster, nor for your own `client` (the subscriber the
+   * adapter makes from it is pinged). 0: no heartbeat; else 1 to 2^31 − 1. Default 10000 (a dead path is found
+   * 10–20 s after it died).
    */
   pingIntervalMs?: number;
 }

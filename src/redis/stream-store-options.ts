@@ -74,10 +74,10 @@ export interface RedisStreamStoreOptions {
   maxWaitingAppendBytes?: number;
   /**
    * The store PINGs each connection it made from `url` (and its subscriber on your own single-node `client`)
-   * this often; one that has not answered by the next PING is dropped and made again (an error is reported,
-   * and what was published meanwhile is read back). A dead network path would otherwise keep a connection
-   * that carries nothing until TCP gives up (~15 minutes on Linux). Not done with `sharded`. 0: no heartbeat.
-   * Default 10000.
+   * this often; one whose PING or handshake goes unanswered for pingIntervalMs (or commandTimeoutMs if longer)
+   * is dropped and made again (an error is reported, and what was published meanwhile is read back). A dead
+   * network path would otherwise keep a connection that carries nothing until TCP gives up (~15 minutes on
+   * Linux). Not done with `sharded`. 0: no heartbeat; else 1 to 2^31 − 1. Default 10000.
    */
   pingIntervalMs?: number;
 }

@@ -8,14 +8,21 @@
 
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createClient } from "redis";
+import { createClient, DisconnectsClientError } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
 import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import { deadConnectionError, pingInterval, RedisHeartbeat } from "./heartbeat.js";
+import {
+  type DeadConnection,
+  deadConnectionError,
+  droppedCommandError,
+  type PingableClient,
+  pingInterval,
+  RedisHeartbeat,
+} from "./heartbeat.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, READ_SCRIPT } from "./stream-scripts.js";
 import { RedisSessionRecords } from "./stream-sessions.js";
@@ -60,6 +67,12 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly waitingAppends: WaitingPublishes;
   /** PINGs the connections the store made (heartbeat.ts); none with `sharded`. */
   private readonly heartbeat: RedisHeartbeat;
+  /** What the heartbeat watches of each client (its PING is a sendCommand). */
+  private readonly pingable = new WeakMap<RedisStoreClientLike, PingableClient>();
+  /** The error a heartbeat drop was reported with, during the turn of the drop (bounded() names it). */
+  private dropping: RedisTimeoutError | null = null;
+  /** The last batch of heartbeat drops reported (one report per dead path). */
+  private reportedDrops: object | null = null;
   private readonly errorHandlers: ((error: Error) => void)[] = [];
   private lossReported = false;
   private everReady = false;
@@ -89,7 +102,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       waitingPublishLimit(options.maxWaitingAppendBytes, "RedisStreamStore: options.maxWaitingAppendBytes"),
     );
     const pingIntervalMs = pingInterval(options.pingIntervalMs, "RedisStreamStore: options.pingIntervalMs");
-    this.heartbeat = new RedisHeartbeat(this.sharded ? 0 : pingIntervalMs);
+    this.heartbeat = new RedisHeartbeat(this.sharded ? 0 : pingIntervalMs, this.commandTimeoutMs);
     if (options.client !== undefined) {
       this.commands = options.client;
       this.ownsCommands = false;
@@ -109,6 +122,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       error: (error) => this.report(error),
     });
     if (this.ownsCommands) this.watch(this.commands, "command");
+    if (this.ownsCommands) this.closeLate(this.commands);
     this.commands.on("error", (error: Error) => this.lost(error));
     this.commands.on("ready", () => {
       this.everReady = true;
@@ -287,15 +301,20 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.emit("closed");
     this.feed.close();
     const shut = async (client: RedisStoreClientLike) => {
+      // A heartbeat PING that has waited a second: the path may be dead, and close() would wait for it.
+      const silent =
+        this.heartbeat.unansweredMs(this.pingable.get(client)) >= Math.min(1000, this.commandTimeoutMs);
       try {
-        if (client.isReady) await this.bounded("close", client.close());
+        if (client.isReady && !silent) await this.bounded("close", client.close());
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
       }
     };
-    if (this.subscriber !== null) await shut(this.subscriber);
-    if (this.ownsCommands) await shut(this.commands);
+    await Promise.all([
+      this.subscriber === null ? null : shut(this.subscriber),
+      this.ownsCommands ? shut(this.commands) : null,
+    ]);
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
@@ -323,9 +342,17 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     this.subscriber = subscriber;
     subscriber.on("error", (error: Error) => this.lost(error));
     subscriber.on("ready", () => {
-      if (!this.closed) this.restore(subscriber).catch((error: Error) => this.lost(error));
+      if (this.closed) return;
+      this.restore(subscriber).then(
+        () => {
+          // Both connections up again: the next loss is a new outage, reported (as the commands' 'ready' does).
+          if (this.commands.isReady) this.lossReported = false;
+        },
+        (error: Error) => this.lost(error),
+      );
     });
     this.watch(subscriber, "subscribing");
+    this.closeLate(subscriber);
     const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
     this.subscriberConnecting = connecting;
     connecting
@@ -404,28 +431,59 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   }
 
   /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts). */
-  private bounded<T>(what: string, call: Promise<T>): Promise<T> {
-    return boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
+  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+    try {
+      return await boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
+    } catch (error) {
+      if (this.dropping !== null && error instanceof DisconnectsClientError)
+        throw droppedCommandError(`a store call (${what})`, this.dropping, error);
+      throw error;
+    }
   }
 
   /**
-   * PINGs `client` every pingIntervalMs; one left unanswered for a whole interval is dropped (what it held
-   * fails at once) and connected again: its 'ready' subscribes the topics again and reads back what was missed.
+   * PINGs `client` every pingIntervalMs (heartbeat.ts); one whose PING or handshake goes unanswered is dropped
+   * (what it held fails at once, named by bounded()) and connected again: its 'ready' subscribes the topics
+   * again and reads back what was missed.
    */
   private watch(client: RedisStoreClientLike, name: string): void {
-    const pingable = {
+    const pingable: PingableClient = {
       get isReady() {
         return client.isReady;
       },
       ping: () => client.sendCommand(["PING"]),
+      on: (event, listener) => client.on(event, listener),
     };
-    this.heartbeat.watch(pingable, name, (waitedMs) => {
-      if (this.closed) return;
-      this.lossReported = false; // a new outage, reported even if an earlier one was not over
-      this.lost(deadConnectionError(`store's ${name}`, waitedMs));
-      client.destroy();
-      client.connect().catch(() => {}); // errors arrive as 'error' events
+    this.pingable.set(client, pingable);
+    this.heartbeat.watch(pingable, (why) => this.dropDead(client, name, why));
+  }
+
+  private dropDead(client: RedisStoreClientLike, name: string, why: DeadConnection): void {
+    if (this.closed) return;
+    const error = deadConnectionError(`store's ${name}`, why);
+    this.dropping = error;
+    setImmediate(() => {
+      if (this.dropping === error) this.dropping = null;
     });
+    client.destroy();
+    client.connect().catch(() => {}); // errors arrive as 'error' events
+    // After the drop: a handler may close the store, which then also closes the new connection. A handshake
+    // that goes unanswered again is the same outage (lost(): one report); a connection that was up and
+    // stopped answering is a new one, reported once for the connections judged with it.
+    if (why.handshake) this.lost(error);
+    else if (why.batch !== this.reportedDrops) {
+      this.reportedDrops = why.batch;
+      this.report(new Error(`Redis connection: ${error.message}`, { cause: error }));
+    }
+  }
+
+  /** A connection of ours that completes after close() (destroy() does not stop a connect() under way). */
+  private closeLate(client: RedisStoreClientLike): void {
+    const close = () => {
+      if (this.closed) client.destroy();
+    };
+    client.on("connect", close);
+    client.on("ready", close);
   }
 
   private lost(error: Error): void {

@@ -66,7 +66,8 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     return { relay, adapter, other, errors };
   }
 
-  test("the adapter drops both silent connections, reconnects, and publishes and receives again", async () => {
+  test("the adapter drops both silent connections together, reconnects, and publishes and receives again", async () => {
+    // pingIntervalMs 200 and commandTimeoutMs 300: a PING is dropped after 300 ms (the longer of the two).
     const { relay, adapter, other, errors } = await setUp({ pingIntervalMs: 200 });
     const heard = received(adapter);
     const heardByOther = received(other);
@@ -75,22 +76,35 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     await other.publish(message("before"));
     await until(() => heard.includes("before"), 5000, "the message before the cut");
     let disconnects = 0;
+    let readies = 0;
     adapter.on("disconnect", () => disconnects++);
+    adapter.on("ready", () => readies++);
 
     relay.blackhole();
     const cutAt = Date.now();
-    await assert.rejects(adapter.publish(message("lost")), RedisTimeoutError);
+    // It times out, or the drop fails it first: a RedisTimeoutError either way, never node-redis's bare
+    // "Disconnects client".
+    const lost = await adapter.publish(message("lost")).then(
+      () => null,
+      (error: Error) => error,
+    );
+    assert.ok(lost instanceof RedisTimeoutError, `publish failed with ${String(lost)}`);
     await until(() => disconnects > 0, 5000, "the adapter's 'disconnect'");
     const foundAfter = Date.now() - cutAt;
-    // The first PING after the cut goes within one interval and is given a whole one: 200–400 ms, and more
-    // on a busy machine; TCP alone would take minutes.
-    assert.ok(foundAfter >= 200 && foundAfter < 4000, `found after ${foundAfter} ms`);
-    const dead = errors.find((error) => /did not answer a PING/.test(error.message));
-    assert.ok(dead, `an error names the PING: ${errors.map((error) => error.message).join(" | ")}`);
-    assert.match(dead.message, /pingIntervalMs/);
-    assert.ok(dead.cause instanceof RedisTimeoutError);
+    // The next PING goes within an interval (200 ms) and is dropped 300 ms after: at most 500 ms, with room
+    // for a loaded machine; TCP alone would take minutes.
+    assert.ok(foundAfter >= 300 && foundAfter < 1500, `found after ${foundAfter} ms`);
+    const dead = errors.filter((error) => /did not answer a PING/.test(error.message));
+    assert.equal(
+      dead.length,
+      1,
+      `one error for the one dead path: ${errors.map((e) => e.message).join(" | ")}`,
+    );
+    assert.match(dead[0].message, /pingIntervalMs/);
+    assert.ok(dead[0].cause instanceof RedisTimeoutError);
+    const waited = Number(/for (\d+) ms/.exec(dead[0].message)?.[1]);
+    assert.ok(waited >= 300 && waited < 1000, `the PING waited ${waited} ms`);
 
-    await adapter.ready;
     await until(() => adapter.connected, 5000, "the adapter to be connected again");
     assert.ok(relay.connections >= 4, `${relay.connections} connections: both were made again`);
     // Publishing works again, and so does receiving (the subscriber's topics were subscribed again).
@@ -98,8 +112,66 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     await until(() => heardByOther.includes("from adapter"), 5000, "the other process to receive");
     await publishSoon(other, "from other", 5000);
     await until(() => heard.includes("from other"), 5000, "the adapter to receive after the reconnect");
-    assert.ok(adapter.stats.reconnects >= 1);
+    // Both connections were judged together: one 'disconnect', one 'ready', one reconnect.
+    assert.deepEqual(
+      { disconnects, readies, reconnects: adapter.stats.reconnects },
+      {
+        disconnects: 1,
+        readies: 1,
+        reconnects: 1,
+      },
+    );
     assert.equal(adapter.stats.waitingPublishes, 0, "what the dead connection held is released");
+  });
+
+  test("a silent proxy: new connections' handshakes go unanswered too, and the adapter recovers once it heals", async () => {
+    const { relay, adapter, other } = await setUp({ pingIntervalMs: 200 });
+    const heard = received(adapter);
+    await adapter.subscribe("t");
+    let disconnects = 0;
+    adapter.on("disconnect", () => disconnects++);
+    relay.holdNew(true);
+    relay.blackhole();
+    await until(() => disconnects > 0, 5000, "the drop");
+    // The new connections reach the proxy and hear nothing: dropped again after 300 ms, and again.
+    const before = relay.connections;
+    await until(() => relay.connections >= before + 4, 5000, "the stuck handshakes to be made again");
+    relay.holdNew(false);
+    await until(() => adapter.connected, 5000, "the adapter to be connected once the proxy passes bytes");
+    await publishSoon(other, "healed", 5000);
+    await until(() => heard.includes("healed"), 5000, "the adapter to receive after the heal");
+  });
+
+  test("close() from the error handler of a drop leaves no connection behind", async () => {
+    const { relay, adapter } = await setUp({ pingIntervalMs: 100 });
+    let closing: Promise<void> | null = null;
+    adapter.onError(() => {
+      closing ??= adapter.close();
+    });
+    relay.blackhole();
+    await until(() => closing !== null, 5000, "the drop's error");
+    await closing;
+    // The drop's new connections (and any node-redis made) close as soon as they open.
+    await until(() => relay.live === 0, 3000, `no live connection (${relay.live})`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(relay.live, 0);
+  });
+
+  test("a Redis that stalls for less than commandTimeoutMs is not dropped, even with PINGs every 100 ms", async () => {
+    redis ??= await RedisServer.start();
+    const patient = new RedisAdapter({ url: redis.url, pingIntervalMs: 100, commandTimeoutMs: 1000 });
+    closing.push(() => patient.close());
+    await patient.ready;
+    let disconnects = 0;
+    patient.on("disconnect", () => disconnects++);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    redis.freeze();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    redis.thaw();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await patient.publish(message("after the stall"));
+    assert.equal(disconnects, 0);
+    assert.equal(patient.stats.reconnects, 0);
   });
 
   test("pingIntervalMs: 0 keeps the silent connections (the heartbeat is what recovers)", async () => {
@@ -184,10 +256,34 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     assert.ok(relay.connections >= 4, `${relay.connections} connections: both were made again`);
   });
 
-  test("pingIntervalMs must be a number ≥ 0 (TypeError, RangeError)", () => {
+  test("the store: a drop of its subscriber alone, then a real outage is reported too", async () => {
+    const ownRedis = await RedisServer.start();
+    closing.push(() => ownRedis.kill());
+    const relay = await BlackholeRelay.start(ownRedis.port);
+    closing.push(() => relay.close());
+    const store = new RedisStreamStore({ url: relay.url, commandTimeoutMs: 300, pingIntervalMs: 100 });
+    closing.push(() => store.close());
+    const errors: Error[] = [];
+    store.onError((error) => errors.push(error));
+    await store.ready;
+    await store.subscribe("t");
+    // Connection 0 is the command connection, 1 the subscriber.
+    relay.blackhole([1]);
+    await until(() => errors.some((error) => /subscribing connection/.test(error.message)), 5000, "the drop");
+    await until(() => relay.live === 2, 5000, "the subscriber to be made again");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = errors.length;
+    await ownRedis.kill();
+    await until(() => errors.length > before, 5000, "the outage to be reported");
+  });
+
+  test("pingIntervalMs must be 0 or 1 to 2^31 - 1 ms (TypeError, RangeError)", () => {
     for (const [value, type] of [
       ["10", TypeError],
+      [null, TypeError],
       [-1, RangeError],
+      [0.5, RangeError],
+      [2 ** 31, RangeError],
       [Number.NaN, RangeError],
       [Number.POSITIVE_INFINITY, RangeError],
     ] as const) {
@@ -200,5 +296,9 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
         (error: Error) => error instanceof type && /pingIntervalMs/.test(error.message),
       );
     }
+    assert.throws(
+      () => new RedisAdapter({ url: "redis://127.0.0.1:1", pingIntervalMs: null as unknown as number }),
+      /not null/,
+    );
   });
 });

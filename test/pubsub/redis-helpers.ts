@@ -176,15 +176,19 @@ export class ServerProcess {
 }
 
 /**
- * A TCP relay to a Redis (or any) port whose blackhole() makes every connection it carries go silent in both
- * directions without closing (a dead network path: nothing crosses, nothing is reset); connections made
- * after it are relayed as usual. Closed by close().
+ * A TCP relay to a Redis (or any) port whose blackhole() makes connections it carries go silent in both
+ * directions without closing (a dead network path: nothing crosses, nothing is reset); holdNew(true) makes it
+ * accept new connections and pass nothing on them either, for good (a silent proxy), until holdNew(false).
+ * Closed by close().
  */
 export class BlackholeRelay {
   readonly port: number;
   private readonly server: net.Server;
-  private readonly pairs = new Set<[net.Socket, net.Socket]>();
-  /** Connections relayed so far. */
+  /** Relayed connections, in the order they came, until they close. */
+  private readonly pairs: [net.Socket, net.Socket][] = [];
+  private readonly silent = new Set<net.Socket>();
+  private holding = false;
+  /** Connections accepted so far. */
   connections = 0;
 
   private constructor(server: net.Server) {
@@ -197,7 +201,7 @@ export class BlackholeRelay {
     server.listen(0, HOST);
     await once(server, "listening");
     const relay = new BlackholeRelay(server);
-    server.on("connection", (client) => relay.relay(client, targetPort));
+    server.on("connection", (client) => relay.accept(client, targetPort));
     return relay;
   }
 
@@ -205,15 +209,29 @@ export class BlackholeRelay {
     return `redis://${HOST}:${this.port}`;
   }
 
-  private relay(client: net.Socket, targetPort: number): void {
+  /** Connections open and passing bytes. */
+  get live(): number {
+    return this.pairs.filter(([client]) => !this.silent.has(client)).length;
+  }
+
+  private accept(client: net.Socket, targetPort: number): void {
     this.connections++;
+    client.on("error", () => client.destroy());
+    if (this.holding) {
+      client.pause();
+      this.silent.add(client);
+      client.on("close", () => this.silent.delete(client));
+      return;
+    }
     const upstream = net.connect(targetPort, HOST);
     const pair: [net.Socket, net.Socket] = [client, upstream];
-    this.pairs.add(pair);
+    this.pairs.push(pair);
     client.pipe(upstream);
     upstream.pipe(client);
     const done = () => {
-      this.pairs.delete(pair);
+      const at = this.pairs.indexOf(pair);
+      if (at >= 0) this.pairs.splice(at, 1);
+      this.silent.delete(client);
       client.destroy();
       upstream.destroy();
     };
@@ -223,21 +241,32 @@ export class BlackholeRelay {
     }
   }
 
-  /** Every connection open now stops passing bytes, both ways, and stays open (until close()). */
-  blackhole(): void {
-    for (const [client, upstream] of this.pairs) {
+  /**
+   * Connections open now stop passing bytes, both ways, and stay open (until close()): all of them, or
+   * those at `indexes` in the order they came.
+   */
+  blackhole(indexes?: number[]): void {
+    this.pairs.forEach(([client, upstream], index) => {
+      if (indexes !== undefined && !indexes.includes(index)) return;
+      this.silent.add(client);
       client.unpipe(upstream);
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
-    }
+    });
+  }
+
+  /** While on, new connections are accepted and left silent for good. */
+  holdNew(on: boolean): void {
+    this.holding = on;
   }
 
   async close(): Promise<void> {
-    for (const [client, upstream] of this.pairs) {
+    for (const [client, upstream] of this.pairs.splice(0)) {
       client.destroy();
       upstream.destroy();
     }
+    for (const client of this.silent) client.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
 }
