@@ -10,34 +10,21 @@ import { EventEmitter } from "node:events";
 // dependencies, and it resubscribes a connection's channels by itself after a reconnect. What it does not
 // do, this adapter adds: re-establishing subscriptions whose SUBSCRIBE failed while Redis was away, and
 // failing publishes fast while it is away instead of queueing them for later.
-import {
-  createClient,
-  createCluster,
-  DisconnectsClientError,
-  type RedisClientOptions,
-  type RedisClusterOptions,
-} from "redis";
+import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
 import {
   type RedisAdapterOptions,
   type RedisAdapterStats,
   RedisBacklogError,
   type RedisClientLike,
-  type RedisTimeoutError,
   RedisUnavailableError,
 } from "./adapter-options.js";
 import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup, ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import {
-  type DeadConnection,
-  deadConnectionError,
-  droppedCommandError,
-  type PingableClient,
-  pingInterval,
-  RedisHeartbeat,
-} from "./heartbeat.js";
+import { pingInterval } from "./heartbeat.js";
+import { OwnConnections } from "./own-connections.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";
 
@@ -81,9 +68,8 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   private readonly publisher: RedisClientLike;
   private readonly subscriber: RedisClientLike;
   private readonly ownsPublisher: boolean;
-  private readonly heartbeat: RedisHeartbeat;
-  /** The error a heartbeat drop was reported with, during the turn of the drop (bounded() names it). */
-  private dropping: RedisTimeoutError | null = null;
+  /** The heartbeat of the connections the adapter made, and their close after close() (own-connections.ts). */
+  private readonly own: OwnConnections;
   /** Topics this process wants, whatever the state of the connection. */
   private readonly topics = new Set<string>();
   /** Channels unsubscribed while Redis was away: node-redis would subscribe them again on reconnect. */
@@ -139,26 +125,26 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       this.ownsPublisher = true;
     }
     this.subscriber = this.publisher.duplicate({ disableOfflineQueue: true });
-    this.heartbeat = new RedisHeartbeat(
-      pingInterval(options.pingIntervalMs, "pingIntervalMs"),
-      this.commandTimeoutMs,
-    );
+    this.own = new OwnConnections({
+      pingIntervalMs: pingInterval(options.pingIntervalMs, "pingIntervalMs"),
+      commandTimeoutMs: this.commandTimeoutMs,
+      owner: "adapter's",
+      closed: () => this.closed,
+      dropped: (client, error) => {
+        if (client === this.subscriber) this.restored = false;
+        if (this.up) this.lossReported = false; // a new outage; one already reported is not reported again
+        this.lost(error);
+      },
+    });
     // Only single-node connections the adapter made: a cluster client's nodes are node-redis's to manage.
     if (!(this.publisher instanceof ShardedClusterClient)) {
       const watch = (client: RedisClientLike, name: string) =>
-        this.heartbeat.watch(client as PingableClient, (why) => this.dropDead(client, name, why));
+        this.own.watch(client, name, () => client.ping!());
       if (options.url !== undefined) watch(this.publisher, "publishing");
       if (this.subscriber.ping !== undefined) watch(this.subscriber, "subscribing");
     }
-    // A connection of ours that completes after close() (node-redis's destroy() does not stop a connect()
-    // still under way: its reconnects, the heartbeat's) is closed at once.
-    for (const client of this.ownsPublisher ? [this.publisher, this.subscriber] : [this.subscriber]) {
-      const closeLate = () => {
-        if (this.closed) client.destroy();
-      };
-      client.on("connect", closeLate);
-      client.on("ready", closeLate);
-    }
+    if (this.ownsPublisher) this.own.closeLate(this.publisher);
+    this.own.closeLate(this.subscriber);
     for (const client of [this.publisher, this.subscriber]) {
       client.on("error", (error: Error) => this.lost(error));
       client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
@@ -284,15 +270,13 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     if (this.closed) return;
     this.closed = true;
     this.up = false;
-    this.heartbeat.stop();
+    this.own.stop();
     this.emit("closed");
     // A graceful close waits for Redis to answer what is pending: a frozen Redis would hold it forever.
     const shut = async (client: RedisClientLike) => {
-      // A heartbeat PING that has waited a second is as good as a call that timed out: the path may be dead.
-      const silent =
-        this.heartbeat.unansweredMs(client as PingableClient) >= Math.min(1000, this.commandTimeoutMs);
       try {
-        if (client.isReady && !this.stalled && !silent) await this.bounded("a close", client.close());
+        if (client.isReady && !this.stalled && !this.own.silent(client))
+          await this.bounded("a close", client.close());
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -313,32 +297,10 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
         this.stalled = true;
       });
     } catch (error) {
-      if (this.dropping !== null && error instanceof DisconnectsClientError)
-        throw droppedCommandError(what, this.dropping, error);
-      throw error;
+      throw this.own.named(error, what);
     }
     this.stalled = false;
     return result;
-  }
-
-  /**
-   * A connection whose PING or handshake went unanswered (heartbeat.ts): dropped (what it held fails at once,
-   * named by bounded()), connected again, and reported as lost; the subscriber's topics are subscribed again
-   * once it is ready (restore()). Connections judged together (one dead path) make one report.
-   */
-  private dropDead(client: RedisClientLike, name: string, why: DeadConnection): void {
-    if (this.closed) return;
-    const error = deadConnectionError(`adapter's ${name}`, why);
-    if (client === this.subscriber) this.restored = false;
-    this.dropping = error;
-    setImmediate(() => {
-      if (this.dropping === error) this.dropping = null;
-    });
-    client.destroy();
-    client.connect().catch(() => {}); // errors arrive as 'error' events too
-    // After the drop: a handler may close the adapter, which then also closes the new connection.
-    if (this.up) this.lossReported = false; // a new outage; one already reported is not reported again
-    this.lost(error);
   }
 
   private handle(message: Buffer, channel: Buffer): void {

@@ -27,6 +27,8 @@
 // The previous id lets a subscriber notice a live message it missed (its connection to Redis was down)
 // and read it back from the stream.
 
+import type { StoredMessage } from "../server/resume-store.js";
+
 /** The format version in the first byte of every live message. */
 export const STREAM_WIRE_VERSION = 1;
 
@@ -99,6 +101,23 @@ for i, entry in ipairs(entries) do
 end
 return out
 `;
+
+/** READ_SCRIPT's flat reply as messages (null: the gap it reports). */
+export function readReplyMessages(reply: Buffer[] | null): StoredMessage[] | null {
+  if (reply === null) return null;
+  const messages: StoredMessage[] = [];
+  for (let i = 0; i + 3 < reply.length; i += 4) {
+    const message: StoredMessage = {
+      position: reply[i].toString("latin1"),
+      isText: reply[i + 1].toString("latin1") === "1",
+      payload: reply[i + 2],
+    };
+    const publisher = reply[i + 3].toString("utf8");
+    if (publisher !== "") message.publisher = publisher;
+    messages.push(message);
+  }
+  return messages;
+}
 
 export interface LiveMessage {
   /** The publishing store's id ("" when read back). */

@@ -8,23 +8,17 @@
 
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createClient, DisconnectsClientError } from "redis";
+import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
 import { boundedCall } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
-import {
-  type DeadConnection,
-  deadConnectionError,
-  droppedCommandError,
-  type PingableClient,
-  pingInterval,
-  RedisHeartbeat,
-} from "./heartbeat.js";
+import { pingInterval } from "./heartbeat.js";
+import { OwnConnections } from "./own-connections.js";
 import { LiveFeed } from "./stream-live-feed.js";
-import { APPEND_SCRIPT, READ_SCRIPT } from "./stream-scripts.js";
+import { APPEND_SCRIPT, READ_SCRIPT, readReplyMessages } from "./stream-scripts.js";
 import { RedisSessionRecords } from "./stream-sessions.js";
 import {
   positiveInteger,
@@ -65,12 +59,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   /** Appends sent and not answered yet, bounded by maxWaitingAppendBytes (waiting-publishes.ts). */
   private readonly waitingAppends: WaitingPublishes;
-  /** PINGs the connections the store made (heartbeat.ts); none with `sharded`. */
-  private readonly heartbeat: RedisHeartbeat;
-  /** What the heartbeat watches of each client (its PING is a sendCommand). */
-  private readonly pingable = new WeakMap<RedisStoreClientLike, PingableClient>();
-  /** The error a heartbeat drop was reported with, during the turn of the drop (bounded() names it). */
-  private dropping: RedisTimeoutError | null = null;
+  /** The heartbeat of the connections the store made (none with `sharded`), and their close after close(). */
+  private readonly own: OwnConnections;
   /** The last batch of heartbeat drops reported (one report per dead path). */
   private reportedDrops: object | null = null;
   private readonly errorHandlers: ((error: Error) => void)[] = [];
@@ -102,7 +92,21 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       waitingPublishLimit(options.maxWaitingAppendBytes, "RedisStreamStore: options.maxWaitingAppendBytes"),
     );
     const pingIntervalMs = pingInterval(options.pingIntervalMs, "RedisStreamStore: options.pingIntervalMs");
-    this.heartbeat = new RedisHeartbeat(this.sharded ? 0 : pingIntervalMs, this.commandTimeoutMs);
+    this.own = new OwnConnections({
+      pingIntervalMs: this.sharded ? 0 : pingIntervalMs,
+      commandTimeoutMs: this.commandTimeoutMs,
+      owner: "store's",
+      closed: () => this.closed,
+      // A handshake that goes unanswered again is the same outage (lost(): one report); a connection that was
+      // up and stopped answering is a new one, reported once for the connections judged with it.
+      dropped: (_client, error, why) => {
+        if (why.handshake) this.lost(error);
+        else if (why.batch !== this.reportedDrops) {
+          this.reportedDrops = why.batch;
+          this.report(new Error(`Redis connection: ${error.message}`, { cause: error }));
+        }
+      },
+    });
     if (options.client !== undefined) {
       this.commands = options.client;
       this.ownsCommands = false;
@@ -121,8 +125,10 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       deliver: (topic, message, publisher) => this.emit("appended", topic, message, publisher === this.id),
       error: (error) => this.report(error),
     });
-    if (this.ownsCommands) this.watch(this.commands, "command");
-    if (this.ownsCommands) this.closeLate(this.commands);
+    if (this.ownsCommands) {
+      this.own.watch(this.commands, "command", () => this.commands.sendCommand(["PING"]));
+      this.own.closeLate(this.commands);
+    }
     this.commands.on("error", (error: Error) => this.lost(error));
     this.commands.on("ready", () => {
       this.everReady = true;
@@ -255,19 +261,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       [this.streamKey(topic)],
       [after, String(count)],
     )) as Buffer[] | null;
-    if (reply === null) return null;
-    const messages: StoredMessage[] = [];
-    for (let i = 0; i + 3 < reply.length; i += 4) {
-      const message: StoredMessage = {
-        position: reply[i].toString("latin1"),
-        isText: reply[i + 1].toString("latin1") === "1",
-        payload: reply[i + 2],
-      };
-      const publisher = reply[i + 3].toString("utf8");
-      if (publisher !== "") message.publisher = publisher;
-      messages.push(message);
-    }
-    return messages;
+    return readReplyMessages(reply);
   }
 
   async lastPosition(topic: string): Promise<string> {
@@ -297,15 +291,13 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.heartbeat.stop();
+    this.own.stop();
     this.emit("closed");
     this.feed.close();
     const shut = async (client: RedisStoreClientLike) => {
-      // A heartbeat PING that has waited a second: the path may be dead, and close() would wait for it.
-      const silent =
-        this.heartbeat.unansweredMs(this.pingable.get(client)) >= Math.min(1000, this.commandTimeoutMs);
       try {
-        if (client.isReady && !silent) await this.bounded("close", client.close());
+        // A heartbeat PING that has waited a second: the path may be dead, and close() would wait for it.
+        if (client.isReady && !this.own.silent(client)) await this.bounded("close", client.close());
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -351,8 +343,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
         (error: Error) => this.lost(error),
       );
     });
-    this.watch(subscriber, "subscribing");
-    this.closeLate(subscriber);
+    this.own.watch(subscriber, "subscribing", () => subscriber.sendCommand(["PING"]));
+    this.own.closeLate(subscriber);
     const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
     this.subscriberConnecting = connecting;
     connecting
@@ -435,55 +427,8 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     try {
       return await boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
     } catch (error) {
-      if (this.dropping !== null && error instanceof DisconnectsClientError)
-        throw droppedCommandError(`a store call (${what})`, this.dropping, error);
-      throw error;
+      throw this.own.named(error, `a store call (${what})`);
     }
-  }
-
-  /**
-   * PINGs `client` every pingIntervalMs (heartbeat.ts); one whose PING or handshake goes unanswered is dropped
-   * (what it held fails at once, named by bounded()) and connected again: its 'ready' subscribes the topics
-   * again and reads back what was missed.
-   */
-  private watch(client: RedisStoreClientLike, name: string): void {
-    const pingable: PingableClient = {
-      get isReady() {
-        return client.isReady;
-      },
-      ping: () => client.sendCommand(["PING"]),
-      on: (event, listener) => client.on(event, listener),
-    };
-    this.pingable.set(client, pingable);
-    this.heartbeat.watch(pingable, (why) => this.dropDead(client, name, why));
-  }
-
-  private dropDead(client: RedisStoreClientLike, name: string, why: DeadConnection): void {
-    if (this.closed) return;
-    const error = deadConnectionError(`store's ${name}`, why);
-    this.dropping = error;
-    setImmediate(() => {
-      if (this.dropping === error) this.dropping = null;
-    });
-    client.destroy();
-    client.connect().catch(() => {}); // errors arrive as 'error' events
-    // After the drop: a handler may close the store, which then also closes the new connection. A handshake
-    // that goes unanswered again is the same outage (lost(): one report); a connection that was up and
-    // stopped answering is a new one, reported once for the connections judged with it.
-    if (why.handshake) this.lost(error);
-    else if (why.batch !== this.reportedDrops) {
-      this.reportedDrops = why.batch;
-      this.report(new Error(`Redis connection: ${error.message}`, { cause: error }));
-    }
-  }
-
-  /** A connection of ours that completes after close() (destroy() does not stop a connect() under way). */
-  private closeLate(client: RedisStoreClientLike): void {
-    const close = () => {
-      if (this.closed) client.destroy();
-    };
-    client.on("connect", close);
-    client.on("ready", close);
   }
 
   private lost(error: Error): void {
