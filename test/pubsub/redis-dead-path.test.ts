@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, describe, test } from "node:test";
+import { createClient } from "redis";
 import {
   type RedisAdapter as Adapter,
   RedisAdapter,
@@ -125,11 +126,13 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
   });
 
   test("a silent proxy: new connections' handshakes go unanswered too, and the adapter recovers once it heals", async () => {
-    const { relay, adapter, other } = await setUp({ pingIntervalMs: 200 });
+    const { relay, adapter, other, errors } = await setUp({ pingIntervalMs: 200 });
     const heard = received(adapter);
     await adapter.subscribe("t");
     let disconnects = 0;
     adapter.on("disconnect", () => disconnects++);
+    const state = () =>
+      `${relay.connections} connections, ${relay.live} live; errors: ${errors.map((e) => e.message).join(" | ")}`;
     relay.holdNew(true);
     relay.blackhole();
     await until(() => disconnects > 0, 5000, "the drop");
@@ -137,7 +140,13 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     const before = relay.connections;
     await until(() => relay.connections >= before + 4, 5000, "the stuck handshakes to be made again");
     relay.holdNew(false);
-    await until(() => adapter.connected, 5000, "the adapter to be connected once the proxy passes bytes");
+    await until(
+      () => adapter.connected,
+      5000,
+      "the adapter to be connected once the proxy passes bytes",
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${state()}`);
+    });
     await publishSoon(other, "healed", 5000);
     await until(() => heard.includes("healed"), 5000, "the adapter to receive after the heal");
   });
@@ -275,6 +284,39 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     const before = errors.length;
     await ownRedis.kill();
     await until(() => errors.length > before, 5000, "the outage to be reported");
+  });
+
+  test("the store: a restore whose SUBSCRIBE answers after commandTimeoutMs still delivers, and reads back", async () => {
+    redis ??= await RedisServer.start();
+    const relay = await BlackholeRelay.start(redis.port);
+    closing.push(() => relay.close());
+    const store = new RedisStreamStore({ url: relay.url, commandTimeoutMs: 300, pingIntervalMs: 0 });
+    closing.push(() => store.close());
+    store.onError(() => {});
+    const heard: string[] = [];
+    store.onAppended((_topic: string, stored: StoredMessage) => heard.push(stored.payload.toString()));
+    const other = new RedisStreamStore({ url: redis.url });
+    closing.push(() => other.close());
+    await Promise.all([store.ready, other.ready]);
+    await store.subscribe("r");
+    await other.append("r", Buffer.from("a"), true);
+    await until(() => heard.includes("a"), 5000, "the first message");
+    // The subscriber is cut by Redis; its reconnect's SUBSCRIBE reaches Redis 800 ms late, after the
+    // restore's 300 ms: the restore fails on a connection that is up, and the late subscription stands.
+    relay.delayNext(/SUBSCRIBE/i, 800);
+    const admin = createClient({ url: redis.url });
+    closing.push(() => admin.close());
+    await admin.connect();
+    await admin.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
+    // Appended while the store is not subscribed: only its read-back after the restore can hand it over.
+    await other.append("r", Buffer.from("b"), true);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await other.append("r", Buffer.from("c"), true);
+    await until(() => heard.includes("c") && heard.includes("b"), 8000, `b and c (heard ${heard.join(",")})`);
+    assert.deepEqual(
+      heard.filter((text, i) => heard.indexOf(text) === i),
+      ["a", "b", "c"],
+    );
   });
 
   test("pingIntervalMs must be 0 or 1 to 2^31 - 1 ms (TypeError, RangeError)", () => {

@@ -188,6 +188,8 @@ export class BlackholeRelay {
   private readonly pairs: [net.Socket, net.Socket][] = [];
   private readonly silent = new Set<net.Socket>();
   private holding = false;
+  /** The next chunk to the server that matches is held this long (delayNext()). */
+  private delay: { pattern: RegExp; ms: number } | null = null;
   /** Connections accepted so far. */
   connections = 0;
 
@@ -226,7 +228,7 @@ export class BlackholeRelay {
     const upstream = net.connect(targetPort, HOST);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     this.pairs.push(pair);
-    client.pipe(upstream);
+    client.on("data", (chunk: Buffer) => this.forward(client, upstream, chunk));
     upstream.pipe(client);
     const done = () => {
       const at = this.pairs.indexOf(pair);
@@ -241,6 +243,25 @@ export class BlackholeRelay {
     }
   }
 
+  private forward(client: net.Socket, upstream: net.Socket, chunk: Buffer): void {
+    const delay = this.delay;
+    if (delay === null || !delay.pattern.test(chunk.toString("latin1"))) {
+      upstream.write(chunk);
+      return;
+    }
+    this.delay = null;
+    client.pause();
+    setTimeout(() => {
+      upstream.write(chunk);
+      if (!this.silent.has(client)) client.resume();
+    }, delay.ms);
+  }
+
+  /** The next chunk a client sends that matches `pattern` (as latin1) reaches the server `ms` late. */
+  delayNext(pattern: RegExp, ms: number): void {
+    this.delay = { pattern, ms };
+  }
+
   /**
    * Connections open now stop passing bytes, both ways, and stay open (until close()): all of them, or
    * those at `indexes` in the order they came.
@@ -249,7 +270,7 @@ export class BlackholeRelay {
     this.pairs.forEach(([client, upstream], index) => {
       if (indexes !== undefined && !indexes.includes(index)) return;
       this.silent.add(client);
-      client.unpipe(upstream);
+      client.removeAllListeners("data");
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
