@@ -117,7 +117,9 @@ describe("keepHeapHeadroom()", () => {
     // The behaviour this works around, measured on V8 11 (Node 20); other versions' heuristics may differ.
     if (V8_11)
       assert.ok(perGb(plain) >= 6, `without headroom: ${said(plain)} (the V8 behaviour it works around)`);
-    assert.ok(perGb(kept) <= 3, `with headroom: ${said(kept)}`);
+    // "A few": at most 3 per GB, or 3 in all when a loaded machine moves less than a GB (one Mark-Compact in
+    // 0.22 GB is not a rate: a CI run beside other load failed on exactly that).
+    assert.ok(kept.markCompacts <= Math.max(3, 3 * kept.gigabytes), `with headroom: ${said(kept)}`);
   });
 
   it("rejects a headroom that is not a number of bytes from 1 MiB to 16 GiB, saying what to pass", () => {
