@@ -118,7 +118,7 @@ export class RedisHeartbeat {
     this.timer = null;
     for (const timer of this.judging) clearTimeout(timer);
     this.judging.clear();
-    this.watched.length = 0;
+    // `watched` stays: close() asks unansweredMs() after stopping.
   }
 
   private tick(): void {

@@ -234,7 +234,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       if (this.topics.has(topic) && !this.closed)
         await this.subscriber.subscribe(channel, this.onChannelMessage, true);
     });
-    await this.bounded("a subscribe", subscribing);
+    await this.bounded("a subscribe", subscribing, this.subscriber);
   }
 
   async unsubscribe(topic: string): Promise<void> {
@@ -250,7 +250,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       if (!this.topics.has(topic) && !this.closed) await this.subscriber.unsubscribe(channel);
     });
     try {
-      await this.bounded("an unsubscribe", unsubscribing);
+      await this.bounded("an unsubscribe", unsubscribing, this.subscriber);
     } catch (error) {
       // Still subscribed (e.g. its cluster node is down): unsubscribed again at the next restore().
       if (!this.topics.has(topic)) this.staleChannels.add(channel);
@@ -276,7 +276,7 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     const shut = async (client: RedisClientLike) => {
       try {
         if (client.isReady && !this.stalled && !this.own.silent(client))
-          await this.bounded("a close", client.close());
+          await this.bounded("a close", client.close(), client);
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -290,14 +290,14 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
   // ---- internals ---------------------------------------------------------------------------------------
 
   /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts); a timeout marks Redis stalled. */
-  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+  private async bounded<T>(what: string, call: Promise<T>, client = this.publisher): Promise<T> {
     let result: T;
     try {
       result = await boundedCall(call, what, this.commandTimeoutMs, () => {
         this.stalled = true;
       });
     } catch (error) {
-      throw this.own.named(error, what);
+      throw this.own.named(error, what, client);
     }
     this.stalled = false;
     return result;

@@ -15,6 +15,7 @@ import {
 
 /** What is done with a node-redis client of ours. */
 export interface OwnClient {
+  readonly isOpen: boolean;
   readonly isReady: boolean;
   connect(): Promise<unknown>;
   destroy(): void;
@@ -38,8 +39,8 @@ export class OwnConnections {
   private readonly options: OwnConnectionsOptions;
   /** What the heartbeat watches of each client. */
   private readonly watched = new Map<OwnClient, PingableClient>();
-  /** The error of a drop, during the turn of the drop (named()). */
-  private dropping: RedisTimeoutError | null = null;
+  /** The error of each client's drop, during the turn of the drop (named()). */
+  private readonly dropping = new Map<OwnClient, RedisTimeoutError>();
 
   constructor(options: OwnConnectionsOptions) {
     this.options = options;
@@ -80,10 +81,11 @@ export class OwnConnections {
     return waited >= Math.min(1000, this.options.commandTimeoutMs);
   }
 
-  /** `error` as thrown by a call of `what`: a command that a drop failed gets an error that says so. */
-  named(error: unknown, what: string): unknown {
-    if (this.dropping !== null && error instanceof DisconnectsClientError)
-      return droppedCommandError(what, this.dropping, error);
+  /** `error` as thrown by a call of `what` on `client`: a command that a drop failed gets an error that says so. */
+  named(error: unknown, what: string, client: OwnClient): unknown {
+    const drop = this.dropping.get(client);
+    if (drop !== undefined && error instanceof DisconnectsClientError)
+      return droppedCommandError(what, drop, error);
     return error;
   }
 
@@ -94,13 +96,17 @@ export class OwnConnections {
   private drop(client: OwnClient, name: string, why: DeadConnection): void {
     if (this.options.closed()) return;
     const error = deadConnectionError(`${this.options.owner} ${name}`, why);
-    this.dropping = error;
+    this.dropping.set(client, error);
     setImmediate(() => {
-      if (this.dropping === error) this.dropping = null;
+      if (this.dropping.get(client) === error) this.dropping.delete(client);
     });
     client.destroy();
-    client.connect().catch(() => {}); // errors arrive as 'error' events
-    // Reported after the drop: a handler may close the owner, which then also closes the new connection.
+    // A turn later: connect() in the turn of destroy() reopens the client before the connect loop that
+    // destroy() ended has seen it end, and that loop then goes on beside the new one (a second socket, replies
+    // handed to the wrong commands).
+    setImmediate(() => {
+      if (!this.options.closed() && !client.isOpen) client.connect().catch(() => {}); // errors: 'error' events
+    });
     this.options.dropped(client, error, why);
   }
 }

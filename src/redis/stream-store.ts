@@ -103,7 +103,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
         if (why.handshake) this.lost(error);
         else if (why.batch !== this.reportedDrops) {
           this.reportedDrops = why.batch;
-          this.report(new Error(`Redis connection: ${error.message}`, { cause: error }));
+          // Reported as a new outage; until both connections are back, a stuck handshake is the same one.
+          this.lossReported = false;
+          this.lost(error);
         }
       },
     });
@@ -234,7 +236,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       const subscribing = this.channelQueue.run([channel], async () => {
         if (this.feed.followsChannel(channel)) await this.subscribeChannels(subscriber, [channel]);
       });
-      await this.bounded("subscribe", subscribing);
+      await this.bounded("subscribe", subscribing, subscriber);
     } finally {
       this.feed.start(feed, await floor);
     }
@@ -250,7 +252,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       if (this.feed.followsChannel(channel) || this.closed || !subscriber.isReady) return;
       await (this.sharded ? subscriber.sUnsubscribe(channel) : subscriber.unsubscribe(channel));
     });
-    await this.bounded("unsubscribe", unsubscribing);
+    await this.bounded("unsubscribe", unsubscribing, subscriber);
   }
 
   async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
@@ -297,7 +299,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     const shut = async (client: RedisStoreClientLike) => {
       try {
         // A heartbeat PING that has waited a second: the path may be dead, and close() would wait for it.
-        if (client.isReady && !this.own.silent(client)) await this.bounded("close", client.close());
+        if (client.isReady && !this.own.silent(client)) await this.bounded("close", client.close(), client);
         else if (client.isOpen) client.destroy();
       } catch {
         client.destroy();
@@ -345,7 +347,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     });
     this.own.watch(subscriber, "subscribing", () => subscriber.sendCommand(["PING"]));
     this.own.closeLate(subscriber);
-    const connecting = this.bounded("connect", subscriber.connect()).then(() => {});
+    const connecting = this.bounded("connect", subscriber.connect(), subscriber).then(() => {});
     this.subscriberConnecting = connecting;
     connecting
       .finally(() => {
@@ -368,7 +370,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
         const wanted = channels.filter((channel) => this.feed.followsChannel(channel));
         if (wanted.length > 0 && !this.closed) await this.subscribeChannels(subscriber, wanted);
       });
-      await this.bounded("subscribe", subscribing);
+      await this.bounded("subscribe", subscribing, subscriber);
     }
     this.feed.catchUpAll();
   }
@@ -422,12 +424,12 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     }
   }
 
-  /** `call`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts). */
-  private async bounded<T>(what: string, call: Promise<T>): Promise<T> {
+  /** `call` on `client`, or a RedisTimeoutError after commandTimeoutMs (bounded-call.ts). */
+  private async bounded<T>(what: string, call: Promise<T>, client = this.commands): Promise<T> {
     try {
       return await boundedCall(call, `a store call (${what})`, this.commandTimeoutMs);
     } catch (error) {
-      throw this.own.named(error, `a store call (${what})`);
+      throw this.own.named(error, `a store call (${what})`, client);
     }
   }
 

@@ -199,7 +199,8 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
   test("a healthy connection is not dropped: pings every 20 ms, and synchronous turns longer than that", async () => {
     redis ??= await RedisServer.start();
     // Straight to Redis: the relay runs on this process's event loop, which the test blocks.
-    const adapter = new RedisAdapter({ url: redis.url, pingIntervalMs: 20 });
+    // commandTimeoutMs 20 too: a PING is dropped after 20 ms, shorter than the turns below.
+    const adapter = new RedisAdapter({ url: redis.url, pingIntervalMs: 20, commandTimeoutMs: 20 });
     closing.push(() => adapter.close());
     await adapter.ready;
     let disconnects = 0;
@@ -227,6 +228,84 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     assert.equal(adapter.stats.reconnects, 0);
   });
 
+  test("publishes that a drop fails say so, and name the publishing connection", async () => {
+    const { relay, adapter } = await setUp({ pingIntervalMs: 200 });
+    relay.blackhole();
+    let disconnected = false;
+    adapter.on("disconnect", () => {
+      disconnected = true;
+    });
+    // One publish every 20 ms until the drop: those under 300 ms old then are failed by the drop itself.
+    const failures: Promise<Error | null>[] = [];
+    while (!disconnected && failures.length < 500) {
+      failures.push(
+        adapter.publish(message("x")).then(
+          () => null,
+          (error: Error) => error,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const errors = (await Promise.all(failures)).filter((error) => error !== null);
+    const dropped = errors.filter((error) => /was dropped/.test(error.message));
+    assert.ok(dropped.length > 0, `some failed by the drop: ${errors.map((e) => e.message).join(" | ")}`);
+    for (const error of errors)
+      assert.ok(error instanceof RedisTimeoutError, `${error.name}: ${error.message}`);
+    for (const error of dropped) assert.match(error.message, /publishing connection/);
+  });
+
+  test("a frozen Redis: handshakes dropped for 3 s make one connection each once it answers, none after close()", async () => {
+    const ownRedis = await RedisServer.start();
+    closing.push(async () => {
+      ownRedis.thaw();
+      await ownRedis.kill();
+    });
+    const relay = await BlackholeRelay.start(ownRedis.port);
+    closing.push(() => relay.close());
+    const adapter = new RedisAdapter({ url: relay.url, commandTimeoutMs: 300, pingIntervalMs: 200 });
+    const errors: Error[] = [];
+    adapter.onError((error) => errors.push(error));
+    await adapter.ready;
+    await adapter.subscribe("t");
+    ownRedis.freeze();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const madeWhileFrozen = relay.connections;
+    ownRedis.thaw();
+    await until(() => adapter.connected, 5000, "the adapter to be connected again");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.ok(madeWhileFrozen > 4, `handshakes were dropped and made again (${madeWhileFrozen} connections)`);
+    assert.equal(relay.live, 2, "one connection per client once Redis answers");
+    assert.ok(adapter.connected);
+    await adapter.publish(message("after"));
+    assert.deepEqual(
+      errors
+        .map((error) => error.message)
+        .filter((text) => !/^Redis connection: Redis did not answer/.test(text)),
+      [],
+    );
+    assert.equal(errors.length, 1, "one report for the outage");
+    const closedAt = Date.now();
+    await adapter.close();
+    assert.ok(Date.now() - closedAt < 1000);
+    await until(() => relay.live === 0, 3000, `no connection after close() (${relay.live})`);
+  });
+
+  test("close() on a dead path does not wait for the PING in flight", async () => {
+    const { relay, adapter } = await setUp({ pingIntervalMs: 100 });
+    await adapter.close();
+    // A PING is dropped after commandTimeoutMs here (3000): close() comes while one has waited over a second.
+    const slow = new RedisAdapter({ url: relay.url, pingIntervalMs: 100, commandTimeoutMs: 3000 });
+    closing.push(() => slow.close());
+    slow.onError(() => {});
+    await slow.ready;
+    relay.blackhole();
+    await new Promise((resolve) => setTimeout(resolve, 1400));
+    const closedAt = Date.now();
+    await slow.close();
+    const took = Date.now() - closedAt;
+    assert.ok(took < 1000, `close() took ${took} ms`);
+  });
+
   test("the store drops its silent connections and reads back what it missed", async () => {
     redis ??= await RedisServer.start();
     const relay = await BlackholeRelay.start(redis.port);
@@ -251,6 +330,12 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     await other.append("t", Buffer.from("after"), true);
     await until(() => heard.includes("after"), 5000, "a live message after the reconnect");
     assert.deepEqual(heard, ["before", "during", "after"]);
+    const pings = errors.filter((error) => /did not answer a PING/.test(error.message));
+    assert.equal(
+      pings.length,
+      1,
+      `one report for both connections: ${pings.map((e) => e.message).join(" | ")}`,
+    );
     // The command connection came back too: an append through it goes through.
     const deadline = Date.now() + 5000;
     for (;;) {
@@ -283,7 +368,8 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const before = errors.length;
     await ownRedis.kill();
-    await until(() => errors.length > before, 5000, "the outage to be reported");
+    const outage = (error: Error) => /^Redis connection: /.test(error.message) && !/PING/.test(error.message);
+    await until(() => errors.slice(before).some(outage), 5000, "the outage to be reported");
   });
 
   test("the store: a restore whose SUBSCRIBE answers after commandTimeoutMs still delivers, and reads back", async () => {
