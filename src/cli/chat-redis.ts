@@ -4,12 +4,14 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "redis";
 import type { ResumeStore } from "../index.js";
 import { failFastOptions } from "../redis/fail-fast.js";
+import { DEFAULT_PING_INTERVAL_MS } from "../redis/heartbeat.js";
 import {
   ClusterStoreClient,
   type RedisStoreClientLike,
   type RedisStoreClusterLike,
   RedisStreamStore,
 } from "../redis/index.js";
+import { type OwnClient, OwnConnections } from "../redis/own-connections.js";
 import { nameKey } from "./chat-names.js";
 import type { ChatPresence, PresenceJoin } from "./chat-presence.js";
 import { createChatCluster, isClusterNode } from "./chat-redis-cluster.js";
@@ -320,7 +322,6 @@ interface ChatConnection {
 }
 
 /**
-/**
  * Connects to Redis for the chat room: one connection for the store's commands and presence, and the store's
  * own duplicate for SUBSCRIBE. Resolves once it is up; rejects after `timeoutMs` otherwise. Several URLs, or
  * one of a Redis Cluster node, make it a cluster client (chat-redis-cluster.ts) and the store sharded.
@@ -341,6 +342,21 @@ export async function connectRedisChat(
   };
   client.on("error", onError);
   if (cluster) client.on("node-error", onError);
+  // A dead network path to Redis: this connection's PING goes unanswered, and it is dropped and made again
+  // (own-connections.ts; the store does the same for its subscriber). A cluster's are node-redis's to manage.
+  let closed = false;
+  const own = new OwnConnections({
+    pingIntervalMs: cluster ? 0 : DEFAULT_PING_INTERVAL_MS,
+    commandTimeoutMs: Math.min(timeoutMs, 3_000),
+    owner: "chat's",
+    closed: () => closed,
+    dropped: (_client, error) => options.report(error.message),
+  });
+  if (!cluster) {
+    const single = client as unknown as OwnClient & { ping(): Promise<unknown> };
+    own.watch(single, "command", () => single.ping());
+    own.closeLate(single);
+  }
   // On a cluster the store drives the cluster through ClusterStoreClient (each command routed by its key,
   // SPUBLISH/SSUBSCRIBE); its connect() keeps trying until the cluster's topology is found.
   const storeClient = cluster
@@ -367,6 +383,8 @@ export async function connectRedisChat(
     if (client.isReady) presence.restore();
   });
   const close = async () => {
+    closed = true;
+    own.stop();
     presence.stop();
     await store.close();
     // Bounded: a graceful close waits for a frozen Redis forever. (On a cluster, the wrapper: its close also

@@ -3,7 +3,7 @@ import { after, describe, test } from "node:test";
 import { createClient } from "redis";
 import { nameKey } from "../../src/cli/chat-names.js";
 import { WebSocket } from "../../src/index.js";
-import { RedisServer } from "../pubsub/redis-helpers.js";
+import { BlackholeRelay, RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { killAll, type Served, serve } from "./helpers.js";
 
@@ -184,6 +184,41 @@ describe("sockjet serve --redis under faults", { skip }, () => {
       5_000,
       "the recovery line",
     );
+  });
+
+  test("a dead network path to Redis: serve drops its silent connections, says so, and joins work again", {
+    timeout: 90_000,
+  }, async () => {
+    const redis = await RedisServer.start();
+    running.redis.push(redis);
+    const relay = await BlackholeRelay.start(redis.port);
+    try {
+      const a = await serve(["--redis", relay.url]);
+      running.served.push(a);
+      const carol = member(a, "carol");
+      assert.equal((await firstAnswer(carol)).type, "welcome");
+      // Every connection serve has to Redis goes silent, and stays open: TCP alone would not notice for minutes.
+      relay.blackhole();
+      const cutAt = Date.now();
+      // The heartbeat's defaults: a PING every 10 s, dropped after 10 s unanswered.
+      await until(
+        () => (/did not answer a PING/.test(a.cli.stderr) ? true : undefined),
+        40_000,
+        `the drop in the log:\n${a.cli.stderr}`,
+      );
+      const foundAfter = Date.now() - cutAt;
+      assert.ok(foundAfter < 35_000, `found after ${foundAfter} ms`);
+      const dave = await welcomeAfterRefusals(a, "dave");
+      assert.equal(dave.type, "welcome");
+      // The store's subscriber has a heartbeat of its own, and is remade too (within another 20 s).
+      await until(
+        () => (relay.live >= 2 ? true : undefined),
+        25_000,
+        `serve's connections to be made again (${relay.live} live, ${relay.connections} made):\n${a.cli.stderr}`,
+      );
+    } finally {
+      await relay.close();
+    }
   });
 
   test("Redis gone: failed publishes are one line when they start and one with their count when they end", async () => {
