@@ -11,7 +11,7 @@ import {
 } from "../index.js";
 import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
 import { parseArgs, UsageError } from "./args.js";
-import type { RedisChat } from "./chat-redis.js";
+import type { RedisChat } from "./chat-redis-connect.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
 import { closeSummary } from "./close-summary.js";
 import type { Command } from "./command.js";
@@ -52,9 +52,9 @@ async function startRedisChat(
   report: (message: string) => void,
   resumeLines: number,
 ): Promise<RedisChat | number> {
-  let loaded: typeof import("./chat-redis.js");
+  let loaded: typeof import("./chat-redis-connect.js");
   try {
-    loaded = await import("./chat-redis.js");
+    loaded = await import("./chat-redis-connect.js");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ERR_MODULE_NOT_FOUND" && /['"]redis['"]/.test(errorMessage(error))) {

@@ -147,12 +147,14 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     this.own.closeLate(this.subscriber);
     for (const client of [this.publisher, this.subscriber]) {
       client.on("error", (error: Error) => this.lost(error));
-      client.on("reconnecting", () => this.lost(new Error("Redis connection lost; reconnecting")));
+      client.on("reconnecting", () => {
+        if (!staleReconnect(client)) this.lost(new Error("Redis connection lost; reconnecting"));
+      });
     }
     // Subscriptions may be lost with it (on a cluster the client stays ready while one node is down): the
     // adapter is up again only once restore() has run on the subscriber.
     this.subscriber.on("reconnecting", () => {
-      this.restored = false;
+      if (!staleReconnect(this.subscriber)) this.restored = false;
     });
     this.publisher.on("ready", () => this.checkUp());
     this.subscriber.on("ready", () => {
@@ -365,6 +367,15 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
     const reported = new Error(`Redis connection: ${error.message}`, { cause: error });
     for (const handler of this.errorHandlers) handler(reported);
   }
+}
+
+/**
+ * A single-node client that says 'reconnecting' while it is ready: a connect loop that a heartbeat drop
+ * ended, waking from node-redis's backoff after the new connection is up (with `disableOfflineQueue: false`
+ * in clientOptions; found by review). A cluster client is ready while one of its nodes reconnects.
+ */
+function staleReconnect(client: RedisClientLike): boolean {
+  return client.isReady && !(client instanceof ShardedClusterClient);
 }
 
 /**
