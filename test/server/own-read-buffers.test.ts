@@ -137,10 +137,14 @@ describe("a socket reading large bursts reads into a buffer of its own", () => {
       while (Date.now() < until);
     };
     // One frame of exactly two full reads (a 14-byte header): the second goes into the socket's own buffer, and
-    // the socket is left holding a fresh one for its next read.
-    client.write(clientFrame(OP.binary, randomBytes(2 * LARGE_READ_SIZE - 14)));
-    hold(150);
-    await waitFor(() => kept.length === 1, 10_000, "the first message");
+    // the socket is left holding a fresh one for its next read. On a loaded machine the frame can arrive in
+    // smaller pieces, whose last read leaves the socket on the shared buffer: sent again then (at most 5 times).
+    for (let attempt = 1; ; attempt++) {
+      client.write(clientFrame(OP.binary, randomBytes(2 * LARGE_READ_SIZE - 14)));
+      hold(150);
+      await waitFor(() => kept.length === attempt, 10_000, "the first message");
+      if (ownReadBuffers() === 1 || attempt === 5) break;
+    }
     assert.equal(ownReadBuffers(), 1, "the server's socket holds a read buffer of its own");
     // Now a client connects to a plain TCP server of the test's.
     const peers: net.Socket[] = [];
@@ -159,9 +163,10 @@ describe("a socket reading large bursts reads into a buffer of its own", () => {
     await waitFor(() => peers.length === 1, 5000, "the client to connect");
     // The server's socket reads a burst into its own buffer: messages handed on in it, not copied.
     const burst = streamPayloads();
+    const before = kept.length;
     client.write(Buffer.concat(burst.map((p) => clientFrame(OP.binary, p))));
     hold(150);
-    await waitFor(() => kept.length === 1 + burst.length, 10_000, "the burst");
+    await waitFor(() => kept.length === before + burst.length, 10_000, "the burst");
     // The client's first read: 200 KiB, which must not land in the server socket's buffer.
     peers[0].write(Buffer.alloc(200 * 1024, 0xee));
     await waitFor(() => peers[0].destroyed || ws.readyState === WebSocket.CLOSED, 5000, "the client to fail");
