@@ -1,9 +1,10 @@
 import { TimeoutError } from "redis";
 import { RedisTimeoutError } from "./adapter-options.js";
 
-// A Redis call bounded in time, for RedisAdapter and RedisStreamStore. It fails with a RedisTimeoutError when
-// Redis does not answer within the caller's commandTimeoutMs; the command itself may still complete later,
-// so its memory is counted elsewhere (waiting-publishes.ts).
+// A Redis call bounded in time, for RedisAdapter and RedisStreamStore (and the check of the adapter's
+// commandTimeoutMs option). It fails with a RedisTimeoutError when Redis does not answer within the caller's
+// commandTimeoutMs; the command itself may still complete later, so its memory is counted elsewhere
+// (waiting-publishes.ts).
 //
 // node-redis 6 also has a command timeout of its own (5 s unless its client options say otherwise) for
 // commands it has not written to the socket yet: a frozen Redis whose socket buffers are full has many, and
@@ -50,4 +51,14 @@ async function unsentNamed<T>(call: Promise<T>, what: string): Promise<T> {
     }
     throw error;
   }
+}
+
+/** The commandTimeoutMs option: a number of milliseconds above 0 (TypeError, RangeError otherwise). */
+export function commandTimeout(value: unknown): number {
+  if (value === undefined) return 5000;
+  if (typeof value !== "number")
+    throw new TypeError(`commandTimeoutMs must be a number of milliseconds, not a ${typeof value}`);
+  if (!(value > 0 && Number.isFinite(value)))
+    throw new RangeError(`commandTimeoutMs must be above 0 and finite, not ${value}`);
+  return value;
 }

@@ -19,7 +19,7 @@ import {
   type RedisClientLike,
   RedisUnavailableError,
 } from "./adapter-options.js";
-import { boundedCall } from "./bounded-call.js";
+import { boundedCall, commandTimeout } from "./bounded-call.js";
 import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup, ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
@@ -389,14 +389,4 @@ function clusterDefaults(options: RedisClusterOptions): RedisClusterOptions {
     ...options,
     defaults: failFastOptions(options.defaults as RedisClientOptions),
   } as RedisClusterOptions;
-}
-
-/** The commandTimeoutMs option: a number of milliseconds above 0 (TypeError, RangeError otherwise). */
-function commandTimeout(value: unknown): number {
-  if (value === undefined) return 5000;
-  if (typeof value !== "number")
-    throw new TypeError(`commandTimeoutMs must be a number of milliseconds, not a ${typeof value}`);
-  if (!(value > 0 && Number.isFinite(value)))
-    throw new RangeError(`commandTimeoutMs must be above 0 and finite, not ${value}`);
-  return value;
 }
