@@ -105,8 +105,13 @@ function isWebSocketUpgrade(request: IncomingMessage): boolean {
 }
 
 /** The 403 of the page under a Host that is not served, with the way to allow it. */
-/** The request's host: Host, or over HTTP/2 its :authority (RFC 9113 §8.3.1). */
+/**
+ * The request's host: an absolute-form target's authority, whatever Host says (RFC 9112 §3.2.2: the server
+ * MUST ignore Host then), else Host, or over HTTP/2 :authority (RFC 9113 §8.3.1).
+ */
 function requestHost(request: IncomingMessage): string | undefined {
+  const target = request.url ?? "";
+  if (!target.startsWith("/") && targetPath(target) !== null) return new URL(target).host;
   const authority = request.headers[":authority"];
   return request.headers.host ?? (typeof authority === "string" ? authority : undefined);
 }

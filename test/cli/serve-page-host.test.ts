@@ -9,10 +9,14 @@ import { killAll, type Served, serve } from "./helpers.js";
 
 after(killAll);
 
-function getPage(served: Served, host: string): Promise<{ status: number; type: string; body: string }> {
+function getPage(
+  served: Served,
+  host: string,
+  path = "/",
+): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.get(
-      { host: "127.0.0.1", port: served.port, path: "/", headers: { Host: host }, timeout: 5000 },
+      { host: "127.0.0.1", port: served.port, path, headers: { Host: host }, timeout: 5000 },
       (response) => {
         let body = "";
         response.setEncoding("utf8");
@@ -40,6 +44,21 @@ describe("sockjet serve on loopback: the demo page and the Host", () => {
         assert.equal(page.status, 200, host);
         assert.match(page.type, /^text\/html/);
       }
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("regression: an absolute-form target names the host, not Host (RFC 9112 §3.2.2)", async () => {
+    const served = await serve(["--quiet"]);
+    try {
+      // A Host the guard allows beside a target that names another host: the target's host is the one judged.
+      const refused = await getPage(served, `localhost:${served.port}`, `http://evil.test:${served.port}/`);
+      assert.equal(refused.status, 403);
+      assert.match(refused.body, /--allow-origin http:\/\/evil\.test:\d+\n$/);
+      const page = await getPage(served, `evil.test:${served.port}`, `http://127.0.0.1:${served.port}/`);
+      assert.equal(page.status, 200);
     } finally {
       served.cli.kill("SIGTERM");
       await served.cli.exit();

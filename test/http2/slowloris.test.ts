@@ -86,6 +86,39 @@ describe("standalone http2: slowloris", () => {
     assert.equal(server.clients.size, 1);
   });
 
+  test("regression: beside a WebSocket, a request that never ends is answered 426 and its stream reset", async (t) => {
+    // The session's idle timeout is lifted while it carries a WebSocket, so nothing else would cut a request
+    // on it that never ends: once answered, its stream is reset (NO_ERROR, RFC 9113 §8.1), which Node's
+    // compatibility layer does for the 426. (An outside review saw 5,000 such POSTs "open" on its client, whose
+    // streams wait there for their unread answers: on the server, only the WebSocket's stream was left.)
+    const { server, port } = await startServer(t, { http2: true, handshakeTimeoutMs: TIMEOUT_MS });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    t.after(() => session.destroy());
+    const opened = new Promise((resolve) => server.once("connection", resolve));
+    connectStream(session, "/");
+    await within(opened, 5000, "the server's WebSocket");
+    const posts = Array.from({ length: 20 }, () => {
+      const stream = session.request({ ":method": "POST", ":path": "/" }, { endStream: false });
+      stream.on("error", () => {});
+      stream.write("never ends");
+      stream.resume();
+      const started = performance.now();
+      const status = new Promise<unknown>((resolve) => stream.once("response", (h) => resolve(h[":status"])));
+      const closed = new Promise<{ ms: number; rstCode: number | undefined }>((resolve) =>
+        stream.once("close", () => resolve({ ms: performance.now() - started, rstCode: stream.rstCode })),
+      );
+      return { status, closed };
+    });
+    for (const post of posts) {
+      assert.equal(await within(post.status, 5000, "the 426"), 426);
+      const { ms, rstCode } = await within(post.closed, CUT_WITHIN_MS + 2000, "the reset of a never-ending POST");
+      assert.equal(rstCode, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok(ms < CUT_WITHIN_MS + 2000, `${ms} ms`);
+    }
+    assert.equal(session.destroyed, false);
+    assert.equal(server.clients.size, 1, "the WebSocket was closed with the requests");
+  });
+
   test("attached: a timeout the owner set on the session itself comes back once its WebSocket has closed", async (t) => {
     const h2 = http2.createServer();
     // The owner's idle rule, per session (not server.timeout): destroy after TIMEOUT_MS of silence.
