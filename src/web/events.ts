@@ -268,6 +268,8 @@ for (const [cls, names] of [
   for (const name of names) {
     Object.defineProperty(cls.prototype, name, { enumerable: true });
   }
+  // WebIDL §3.7.6: operations are enumerable too.
+  if (cls === MessageEvent) Object.defineProperty(cls.prototype, "initMessageEvent", { enumerable: true });
   Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: cls.name, configurable: true });
 }
 

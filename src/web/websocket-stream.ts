@@ -16,6 +16,7 @@ import {
   closeInfoOfReason,
   toValidCloseInfo,
   type WebSocketCloseInfo,
+  WebSocketError,
   webSocketErrorFor,
 } from "./websocket-error.js";
 
@@ -295,11 +296,16 @@ export class WebSocketStream {
   #handshakeFailed(code: number): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
-    const error = this.#aborted
-      ? this.#abortReason
-      : webSocketErrorFor("The WebSocket connection could not be established.", code, "");
-    this.#rejectOpened(error);
-    this.#rejectClosed(error);
+    if (this.#aborted) {
+      this.#rejectOpened(this.#abortReason);
+      this.#rejectClosed(this.#abortReason);
+      return;
+    }
+    // WebSocketStream (whatwg/websockets PR #48): never connected, `opened` rejects with a new WebSocketError
+    // (closeCode null), and `closed` with one of its own that carries the close code (1006), as Chromium does.
+    const message = "The WebSocket connection could not be established.";
+    this.#rejectOpened(new WebSocketError(message));
+    this.#rejectClosed(webSocketErrorFor(message, code, ""));
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------

@@ -108,6 +108,13 @@ describe("WebIDL brand checks: MessageEvent and CloseEvent members", () => {
 });
 
 describe("HTML §9.2.1 MessageEvent.initMessageEvent()", () => {
+  test("is an enumerable operation of the prototype, as WebIDL §3.7.6 makes operations", () => {
+    const descriptor = Object.getOwnPropertyDescriptor(MessageEvent.prototype, "initMessageEvent");
+    assert.equal(descriptor?.enumerable, true);
+    assert.equal(descriptor?.writable, true);
+    assert.equal(descriptor?.configurable, true);
+  });
+
   test("initializes an event that is not being dispatched", () => {
     const event = new MessageEvent("x");
     event.initMessageEvent("message", true, true, "data", "ws://a", "7");

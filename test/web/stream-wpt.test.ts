@@ -107,6 +107,10 @@ for (const variant of ["default", "wss"] as const) {
       );
       assert.ok(isWebSocketError(opened), "opened rejects with a WebSocketError");
       assert.ok(isWebSocketError(closed), "closed rejects with a WebSocketError");
+      // As Chromium and undici: `opened` gets a new error without a close code, `closed` its own with 1006.
+      assert.notEqual(opened, closed);
+      assert.equal((opened as { closeCode: unknown }).closeCode, null);
+      assert.equal((closed as { closeCode: unknown }).closeCode, 1006);
     });
 
     it("wss.opened should resolve to the right types", async (t) => {
