@@ -1,4 +1,4 @@
-// A typed server: the event and option types come from the package (no @types package, no DOM lib).
+// A typed server: the event and option types come from the package (no DOM lib; @types/node, which its types use).
 // Check: npx tsc -p examples/typescript   Run: node --import tsx examples/typescript/server.ts
 import type { IncomingMessage } from "node:http";
 import {

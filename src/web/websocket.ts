@@ -57,6 +57,7 @@ import {
   type QueuedSend,
   RareState,
 } from "./websocket-state.js";
+import { checkSendOptions } from "./ws-option-names.js";
 
 // The WebSocket interface of the WHATWG WebSockets Standard (https://websockets.spec.whatwg.org/), the same
 // class at both ends: `new WebSocket(url)` connects as a client; the server hands out instances made by
@@ -428,6 +429,7 @@ export class WebSocket extends EventTarget {
   /** §"The send(data) method". */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob, options?: SendOptions): void {
     requireArguments(arguments.length, 1, "send");
+    if (options !== undefined) checkSendOptions(options);
     // The hot path (an open socket, nothing queued behind a Blob, a string or bytes in a Uint8Array or an
     // ArrayBuffer): no conversion record, and a string is encoded straight into the frame (its UTF-8 length
     // comes from the encoding). Anything else — other views, shared or resizable or foreign-realm buffers —
@@ -522,7 +524,8 @@ export class WebSocket extends EventTarget {
   /** §"The close(code, reason) method". */
   close(code?: number, reason?: string): void {
     requireWebSocket(this, "close");
-    const { status, reasonText } = closeArguments(code, reason);
+    // A server's socket (this.#server is set on accept, never cleared) may send the codes servers send.
+    const { status, reasonText } = closeArguments(code, reason, this.#server !== null);
     // 3. "Close the WebSocket".
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {

@@ -16,6 +16,9 @@ const CLIENT: Record<string, string> = {
   protocolVersion: "sockjet speaks version 13 only (RFC 6455)",
   skipUTF8Validation: "sockjet always validates UTF-8 (RFC 6455 §8.1)",
   autoPong: "sockjet always answers pings (RFC 6455 §5.5.2)",
+  // An http.Agent is how ws users reach a proxy: dropped silently, the socket would connect directly.
+  agent:
+    'sockjet makes its own connections: for a proxy use proxy ("http://…", "https://…", "socks5://…") or proxyFromEnvironment: true',
 };
 
 const SERVER: Record<string, string> = {
@@ -34,4 +37,31 @@ const SERVER: Record<string, string> = {
 /** Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names. */
 export function rejectWsOptionNames(options: object, side: "client" | "server"): void {
   rejectWsNames(options, side === "client" ? CLIENT : SERVER, "options");
+}
+
+/** ws's send(data, options) members, which sockjet's send() does not take: text or binary follows the data. */
+const SEND: Record<string, string> = {
+  binary: "a string goes as text, bytes (Buffer, ArrayBuffer, views, Blob) as binary",
+  fin: "sockjet sends whole messages only",
+  mask: "a client masks every frame, a server none (RFC 6455 §5.1)",
+};
+
+/**
+ * The Node-only second argument of send(): a dictionary ({ compress }) as WebIDL converts one (undefined and
+ * null are empty, other non-objects a TypeError), refusing ws's callback and ws's members, which would
+ * otherwise be ignored without a word (`send(data, callback)` never calling back).
+ */
+export function checkSendOptions(options: unknown): void {
+  if (typeof options === "function") {
+    throw new TypeError(
+      "Failed to execute 'send' on 'WebSocket': send() takes no callback (ws's send(data, callback)): errors come as error and close events; to know the bytes left, watch bufferedAmount fall",
+    );
+  }
+  if (options === null || typeof options !== "object") {
+    if (options == null) return;
+    throw new TypeError(
+      "Failed to execute 'send' on 'WebSocket': the options are not an object ({ compress }).",
+    );
+  }
+  rejectWsNames(options, SEND, "send() options");
 }

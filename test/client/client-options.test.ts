@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WebSocket, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
-import { connect, next, peerServer } from "./helpers.js";
+import { collectingServer, connect, next, peerServer, until } from "./helpers.js";
 
 // The Node-only third constructor argument is checked like the server's options: a wrong value, or an option
 // under ws's name, is a TypeError at construction that names the option (before, each was ignored or did
@@ -65,6 +65,33 @@ describe("ws's option names get the sockjet name", () => {
     assertTypeError(
       () => connect(t, peer.url, [], { followRedirects: true } as WebSocketOptions),
       /never follows redirects/,
+    );
+  });
+
+  test("regression: ws's agent (how ws users reach a proxy) is refused, naming proxy, not dropped", async (t) => {
+    const peer = await peerServer(t);
+    assertTypeError(
+      () => connect(t, peer.url, [], { agent: {} } as WebSocketOptions),
+      /^options\.agent is ws's name: sockjet makes its own connections: for a proxy use proxy/,
+    );
+  });
+
+  test("regression: send() refuses ws's callback and ws's send options, which it would otherwise ignore", async (t) => {
+    const peer = await collectingServer(t);
+    const ws = connect(t, peer.url);
+    await next(ws, "open");
+    const send = ws.send as (data: unknown, options?: unknown) => void;
+    assertTypeError(() => send.call(ws, "a", () => {}), /send\(\) takes no callback.*bufferedAmount/);
+    assertTypeError(() => send.call(ws, "b", { binary: true }), /^send\(\) options\.binary is ws's name: /);
+    assertTypeError(() => send.call(ws, "c", { fin: false }), /^send\(\) options\.fin is ws's name: /);
+    assertTypeError(() => send.call(ws, "d", 5), /options are not an object/);
+    // What WebIDL makes of an absent dictionary, and sockjet's own member, still send.
+    send.call(ws, "e", null);
+    send.call(ws, "f", { compress: false, binary: undefined });
+    await until(() => peer.received.length >= 2, 3000, "the two messages");
+    assert.deepEqual(
+      peer.received.map((m) => m.data.toString()),
+      ["e", "f"],
     );
   });
 
