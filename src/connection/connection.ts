@@ -138,11 +138,11 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   }
 
   /**
-   * Application bytes handed to send() that the socket has not taken yet (WHATWG bufferedAmount): those
-   * waiting for the extension's encoder, and those written whose write has not called back.
+   * Application bytes handed to send() that have not left yet (WHATWG bufferedAmount): those waiting for the
+   * extension's encoder, and those written that the kernel has not taken (OutputBatcher.untransmittedAppBytes).
    */
   get bufferedAmount(): number {
-    return (this.batcher?.pendingAppBytes ?? 0) + this.protocol.queuedSendBytes + this.heldAppBytes;
+    return (this.batcher?.untransmittedAppBytes ?? 0) + this.protocol.queuedSendBytes + this.heldAppBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */

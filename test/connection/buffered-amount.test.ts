@@ -99,6 +99,74 @@ describe("WHATWG bufferedAmount once the connection is closed", () => {
   });
 });
 
+/** A socket the peer reads slowly: 256 KiB, then a pause of 50 ms, until it stops. */
+function readSlowly(socket: Socket): void {
+  let window = 0;
+  socket.on("data", (chunk: Buffer) => {
+    window += chunk.length;
+    if (window < 256 * 1024) return;
+    window = 0;
+    socket.pause();
+    setTimeout(() => socket.resume(), 50).unref();
+  });
+}
+
+/**
+ * bufferedAmount read every 50 ms until it is 0 (at most 20 s), two reads per task; also whether the two
+ * reads of a task ever differed.
+ */
+async function drain(socket: WebSocket): Promise<{ readings: number[]; changedWithinTask: boolean }> {
+  const readings: number[] = [];
+  let changedWithinTask = false;
+  for (let i = 0; i < 400; i++) {
+    const first = socket.bufferedAmount;
+    if (socket.bufferedAmount !== first) changedWithinTask = true;
+    readings.push(first);
+    if (first === 0) break;
+    await tick(50);
+  }
+  return { readings, changedWithinTask };
+}
+
+/** The drain went down step by step: never up, at least 3 values between all and nothing, and ended at 0. */
+function assertFellSteadily({ readings, changedWithinTask }: Awaited<ReturnType<typeof drain>>): void {
+  assert.equal(readings.at(-1), 0, `never drained: ${readings.join(" ")}`);
+  assert.equal(changedWithinTask, false, "the value changed within a task");
+  for (let i = 1; i < readings.length; i++) {
+    assert.ok(readings[i] <= readings[i - 1], `went up: ${readings.join(" ")}`);
+  }
+  const between = new Set(readings.filter((n) => n > 0 && n < QUEUED_BYTES));
+  assert.ok(between.size >= 3, `fell all at once: ${readings.join(" ")}`);
+}
+
+describe("WHATWG bufferedAmount falls as the bytes leave, not when the last one has", () => {
+  // "the number of bytes of application data ... that ... had not yet been transmitted to the network": one
+  // task's sends leave in one write, which calls back only once the kernel has taken all of it. An outside
+  // review read 16 MiB for 2.8 s, then 0, where Chromium's fell steadily.
+  test("client: 16 MiB to a peer that reads 256 KiB every 50 ms", async (t) => {
+    const { server, port } = await plainServer(t);
+    server.on("connection", (_socket, request) => readSlowly(request.socket as Socket));
+    const client = new WebSocket(`ws://127.0.0.1:${port}/`, [], { perMessageDeflate: false });
+    t.after(() => client.terminate());
+    await within(once(client, "open"), 5000, "open");
+    for (let sent = 0; sent < QUEUED_BYTES; sent += CHUNK.length) client.send(CHUNK);
+    assert.equal(client.bufferedAmount, QUEUED_BYTES, "within the task of the sends, all of them count");
+    assertFellSteadily(await drain(client));
+  });
+
+  test("server: 16 MiB to a client that reads 256 KiB every 50 ms", async (t) => {
+    const { server, port } = await plainServer(t);
+    const accepted = new Promise<WebSocket>((resolve) => server.once("connection", resolve));
+    const peer = await RawPeer.connect(port, null);
+    t.after(() => peer.destroy());
+    readSlowly(peer.socket);
+    const socket = await within(accepted, 5000, "connection");
+    for (let sent = 0; sent < QUEUED_BYTES; sent += CHUNK.length) socket.send(CHUNK);
+    assert.equal(socket.bufferedAmount, QUEUED_BYTES);
+    assertFellSteadily(await drain(socket));
+  });
+});
+
 describe("WHATWG send(): data refused after a protocol failure is still counted", () => {
   test("client: send() between a 1002 failure and the socket's close adds its bytes", async (t) => {
     // A text message, then a masked frame: a client fails the connection on it (RFC 6455 §5.1).
