@@ -146,7 +146,10 @@ async function run(argv: string[]): Promise<number> {
   const countError = (kind: string) => {
     errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
   };
-  const closeReasons = new Map<number, string>();
+  /** Closes the server started (code → its last reason and how many), whenever they came. */
+  const closeReasons = new Map<number, { reason: string; count: number }>();
+  /** Sockets bench closed itself at the end of the run. */
+  const closedByBench = new Set<WebSocket>();
   const payloadBytes = typeof payload === "string" ? Buffer.from(payload) : payload;
   const isEcho = (data: string | ArrayBuffer): boolean =>
     typeof data === "string"
@@ -217,9 +220,12 @@ async function run(argv: string[]): Promise<number> {
           resolve();
         });
         socket.addEventListener("close", (event) => {
-          if (running) {
-            countError(`closed during the run (${event.code})`);
-            closeReasons.set(event.code, event.reason);
+          // A close the server started: during the run, or after it when its closing handshake waited behind
+          // the messages in flight (a 1009 for a message too big comes late: the server stops reading).
+          if (opened.has(socket) && !closedByBench.has(socket)) {
+            countError(`closed by the server (${event.code})`);
+            const seen = closeReasons.get(event.code);
+            closeReasons.set(event.code, { reason: event.reason, count: (seen?.count ?? 0) + 1 });
           }
           resolve();
         });
@@ -268,7 +274,7 @@ async function run(argv: string[]): Promise<number> {
     clearInterval(ticker);
     process.stderr.write("\r\x1b[K");
   }
-  await closeAll(sockets);
+  await closeAll(sockets, closedByBench);
 
   const [p50, p99] = latency.percentiles(50, 99);
   const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
@@ -295,21 +301,26 @@ async function run(argv: string[]): Promise<number> {
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : summaryTable(result));
   if (messages === 0 && errors === 0)
     process.stderr.write("sockjet bench: no message came back; is this an echo endpoint?\n");
+  reportServerCloses(closeReasons, size);
   const wrong = (errorKinds["wrong size echoed"] ?? 0) + (errorKinds["wrong bytes echoed"] ?? 0);
   if (wrong > 0)
     process.stderr.write(
       `sockjet bench: ${grouped(wrong)} answer(s) were not the message sent; is this an echo endpoint?\n`,
     );
   reportConnectFailures(connectFailures, refusedPerAddress);
-  if (closeReasons.has(1009)) {
-    // RFC 6455 §7.4.1: 1009, the message was too big for the server.
-    const reason = closeReasons.get(1009) ? ` (${quoted(closeReasons.get(1009) ?? "")})` : "";
-    process.stderr.write(
-      `sockjet bench: the server closed with 1009, message too big${reason}: use a smaller --size, or ` +
-        `raise the server's limit (sockjet serve --max-payload ${sizeText(size)})\n`,
-    );
-  }
   return errors === 0 && messages > 0 ? 0 : 1;
+}
+
+/** Why the server closed connections, by code, and for a 1009 what to do about it. */
+function reportServerCloses(closes: Map<number, { reason: string; count: number }>, size: number): void {
+  for (const [code, { reason, count }] of closes) {
+    const why = reason === "" ? "" : ` ${quoted(reason)}`;
+    let line = `sockjet bench: the server closed ${grouped(count)} connection${count === 1 ? "" : "s"} with ${code}${why}`;
+    // RFC 6455 §7.4.1: 1009, the message was too big for the server.
+    if (code === 1009)
+      line += `: use a smaller --size, or raise the server's limit (sockjet serve --max-payload ${sizeText(size)})`;
+    process.stderr.write(`${line}\n`);
+  }
 }
 
 /** The first few distinct reasons connections failed, with counts, and what to do about a 429. */
@@ -328,7 +339,11 @@ function reportConnectFailures(failures: Map<string, number>, refusedPerAddress:
   process.stderr.write(text);
 }
 
-function closeAll(sockets: WebSocket[]): Promise<void> {
+/**
+ * Closes the sockets still open (noted in `closedByBench`) and waits for every close, at most CLOSE_WAIT_MS:
+ * a socket the server is closing (CLOSING) is left to finish its handshake, so that its code is the server's.
+ */
+function closeAll(sockets: WebSocket[], closedByBench: Set<WebSocket>): Promise<void> {
   return new Promise((resolve) => {
     let open = 0;
     const timer = setTimeout(() => {
@@ -345,8 +360,10 @@ function closeAll(sockets: WebSocket[]): Promise<void> {
       if (socket.readyState === WebSocket.CLOSED) continue;
       open++;
       socket.addEventListener("close", closedOne);
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "bench done");
-      else socket.terminate();
+      if (socket.readyState === WebSocket.OPEN) {
+        closedByBench.add(socket);
+        socket.close(1000, "bench done");
+      } else if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
     }
     if (open === 0) {
       clearTimeout(timer);
