@@ -19,6 +19,10 @@ function listenError(error: NodeJS.ErrnoException, port: number, host: string): 
     return new Error(`${host}:${port} is already in use (try another --port, or --port 0 for any)`);
   if (error.code === "EACCES")
     return new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`);
+  if (error.code === "EADDRNOTAVAIL")
+    return new Error(
+      `--host ${host} is not an address of this machine (use one of its own, 127.0.0.1, or 0.0.0.0 for all)`,
+    );
   if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
     return new Error(`cannot resolve --host ${host}`);
   return error;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { plainHttpNote } from "../client/refusal-reason.js";
 import { HandshakeError, type WebSocketOptions } from "../index.js";
 import { UsageError } from "./args.js";
 import { escapeControls, quoted } from "./terminal.js";
@@ -40,12 +41,23 @@ export function parseTarget(raw: string | undefined): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`invalid URL ${quotedUrl(raw)} (expected something like ws://localhost:8080/)`);
+    // A port past 65535 is the likeliest typo of a URL that has a scheme and a host.
+    const port = /^[a-z]+:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(raw)?.[1];
+    const why =
+      port !== undefined && Number(port) > 65535
+        ? `: port ${port} is out of range (1–65535)`
+        : " (expected something like ws://localhost:8080/)";
+    throw new UsageError(`invalid URL ${quotedUrl(raw)}${why}`);
   }
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
-  if (url.protocol !== "ws:" && url.protocol !== "wss:")
-    throw new UsageError(`invalid URL ${quotedUrl(url)}: the scheme must be ws, wss, http or https`);
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    // "localhost:8080" parses as scheme "localhost:" with path "8080": a URL typed without its scheme.
+    const bare = /^[A-Za-z0-9.-]+:\d+(?:\/.*)?$/.test(raw)
+      ? ` (did you mean ws://${raw.includes("/") ? raw : `${raw}/`}?)`
+      : "";
+    throw new UsageError(`invalid URL ${quotedUrl(url)}: the scheme must be ws, wss, http or https${bare}`);
+  }
   if (url.hash !== "" || raw.includes("#"))
     throw new UsageError(`invalid URL ${quotedUrl(raw)}: a WebSocket URL has no #fragment`);
   if (url.hostname === "") throw new UsageError(`invalid URL ${quotedUrl(raw)}: no host`);
@@ -130,7 +142,10 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
       response.resume();
       // The reason phrase is the server's text (obs-text allowed, RFC 9112 §4): never raw to a terminal.
       const phrase = escapeControls(response.statusMessage ?? "");
-      done(`the server answered HTTP ${response.statusCode} ${phrase}`.trimEnd());
+      done(
+        `the server answered HTTP ${response.statusCode} ${phrase}`.trimEnd() +
+          plainHttpNote(response.statusCode),
+      );
     });
     request.on("upgrade", (response, socket) => {
       socket.destroy();

@@ -11,7 +11,7 @@ import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../p
 import { isBadPort } from "./bad-ports.js";
 import { connectWithLargeReads } from "./large-read-socket.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
-import { readRefusalReason } from "./refusal-reason.js";
+import { plainHttpNote, readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -234,7 +234,7 @@ export function startClientHandshake(
     const status = response.statusCode ?? 0;
     const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
     readRefusalReason(response, (reason) => {
-      const message = `the server answered HTTP ${text}${reason === "" ? "" : `: ${reason}`}`;
+      const message = `the server answered HTTP ${text}${plainHttpNote(status)}${reason === "" ? "" : `: ${reason}`}`;
       fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
     });
   });

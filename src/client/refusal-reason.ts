@@ -60,3 +60,11 @@ function firstLine(body: string): string {
   );
   return escaped.length > REASON_CHARS ? `${escaped.slice(0, REASON_CHARS)}…` : escaped;
 }
+
+/**
+ * What a 2xx answer to an upgrade means (RFC 6455 §4.1: anything but 101 fails it): the URL is served as a
+ * plain HTTP resource, not as a WebSocket endpoint. "" for other statuses, whose reason says more.
+ */
+export function plainHttpNote(status: number | undefined): string {
+  return status !== undefined && status >= 200 && status < 300 ? " (not a WebSocket endpoint)" : "";
+}

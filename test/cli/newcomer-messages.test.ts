@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, describe, test } from "node:test";
+import { killAll, run } from "./helpers.js";
+
+// What a newcomer's slips get from the CLI (review 120): the one line says what is wrong and what to type.
+
+after(killAll);
+
+describe("sockjet connect and serve: messages for a newcomer's slips", () => {
+  test("a port past 65535 is named as out of range", async () => {
+    const result = await run(["connect", "ws://localhost:99999/"]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^sockjet connect: invalid URL "ws:\/\/localhost:99999\/": port 99999 is out of range \(1–65535\)\n/,
+    );
+  });
+
+  test("host:port without a scheme suggests the ws:// URL", async () => {
+    const result = await run(["connect", "localhost:8080"]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /the scheme must be ws, wss, http or https \(did you mean ws:\/\/localhost:8080\/\?\)\n/,
+    );
+  });
+
+  test("a plain HTTP server's 200 is named as not a WebSocket endpoint", async (t) => {
+    const server = http.createServer((_request, response) => response.end("hello"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as AddressInfo).port;
+    const result = await run(["connect", `http://127.0.0.1:${port}/`]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /the server answered HTTP 200 OK \(not a WebSocket endpoint\)/);
+  });
+
+  test("serve --host with an address this machine does not have says so", async () => {
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine.
+    const result = await run(["serve", "--host", "192.0.2.1", "--port", "0"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
+  });
+});
