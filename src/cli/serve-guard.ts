@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import os from "node:os";
 import type { WebSocketServerOptions } from "../index.js";
-import { isLoopbackHost, originHost } from "../server/origin-policy.js";
+import { compileOrigins, isLoopbackHost, type OriginCheck, originHost } from "../server/origin-policy.js";
 
 // Who may open a WebSocket on `sockjet serve` (issue 22 item 2). Any web page the user visits could otherwise
 // join the chat and use the echo endpoint of a serve running on their machine (cross-site WebSocket
@@ -72,10 +72,21 @@ export function serveGuard(
 ): Pick<WebSocketServerOptions, "origins" | "verify"> {
   if (allowOrigin.includes("*")) return { origins: "*" };
   const hostAllowed = hostGuard(allowOrigin, listenHost, machine);
+  // The library's own origins check, run here so that its refusal can name the flag that widens it.
+  const originAllowed = compileOrigins(["same-origin", ...allowOrigin]) as OriginCheck;
   return {
-    origins: ["same-origin", ...allowOrigin],
-    verify: ({ request }) => hostAllowed(request.headers.host) || { status: 403, message: HOST_REFUSED },
+    verify: ({ request }) => {
+      if (!originAllowed(request)) return { status: 403, message: originRefusal(request.headers.origin) };
+      return hostAllowed(request.headers.host) || { status: 403, message: HOST_REFUSED };
+    },
   };
+}
+
+/** The 403 of a WebSocket from a page of another origin, with the way to allow it. */
+function originRefusal(origin: string | undefined): string {
+  // The Origin is the client's text: named only when it is plainly an origin.
+  const named = origin !== undefined && /^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(origin);
+  return `Origin not allowed: serve takes pages of its own origin only; start it with --allow-origin ${named ? origin : "ORIGIN"} to allow ${named ? "that one" : "another"}`;
 }
 
 /** Whether a Host's hostname (as the URL parser normalized it) is one of this machine's or an allowed one. */

@@ -8,14 +8,14 @@ import { killAll, run, serve } from "./helpers.js";
 after(killAll);
 
 describe("sockjet connect: messages", () => {
-  test("refused by serve's origin check: stderr gives the server's reason, 'HTTP 403 Forbidden: Origin not allowed'", async () => {
+  test("refused by serve's origin check: stderr gives the server's reason, which names --allow-origin", async () => {
     const served = await serve(["--quiet"]);
     try {
       const result = await run(["connect", "-o", "https://app.example.com", `${served.ws}/`]);
       assert.equal(result.code, 1);
       assert.match(
         result.stderr,
-        /^sockjet connect: cannot connect to .*: the server answered HTTP 403 Forbidden: Origin not allowed\n$/,
+        /^sockjet connect: cannot connect to .*: the server answered HTTP 403 Forbidden: Origin not allowed: serve takes pages of its own origin only; start it with --allow-origin https:\/\/app\.example\.com to allow that one\n$/,
       );
     } finally {
       served.cli.kill("SIGTERM");
