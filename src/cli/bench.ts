@@ -12,6 +12,8 @@ import { escapeControls, grouped, quoted } from "./terminal.js";
 
 const RESERVOIR_SIZE = 100_000;
 const CLOSE_WAIT_MS = 3000;
+/** After terminate(): the most to wait for the close events it causes (they come in the next tasks). */
+const CLOSE_EVENTS_WAIT_MS = 1000;
 /** Distinct reasons for failed connections printed; the rest are counted. */
 const SHOWN_FAILURE_KINDS = 3;
 
@@ -205,11 +207,16 @@ async function run(argv: string[]): Promise<number> {
       }
       sendOne();
     };
-    // Why a connection could not be opened (the error event's HandshakeError), grouped by its message.
+    // Why a connection could not be opened (the error event's HandshakeError), grouped by its message; once
+    // open, why it failed (a protocol error, a reset), for its close event to report.
+    let failure: string | null = null;
     socket.addEventListener("error", (event) => {
-      if (opened.has(socket)) return;
       const error = event.error as { message?: string; status?: unknown } | undefined;
       const why = escapeControls(error?.message ?? (event.message || "unknown error"));
+      if (opened.has(socket)) {
+        failure = why;
+        return;
+      }
       connectFailures.set(why, (connectFailures.get(why) ?? 0) + 1);
       if (error?.status === 429) refusedPerAddress = true;
     });
@@ -222,10 +229,15 @@ async function run(argv: string[]): Promise<number> {
         socket.addEventListener("close", (event) => {
           // A close the server started: during the run, or after it when its closing handshake waited behind
           // the messages in flight (a 1009 for a message too big comes late: the server stops reading).
+          // 1006 is no Close from the server (RFC 6455 §7.1.5): the connection failed, here or on the way.
           if (opened.has(socket) && !closedByBench.has(socket)) {
-            countError(`closed by the server (${event.code})`);
-            const seen = closeReasons.get(event.code);
-            closeReasons.set(event.code, { reason: event.reason, count: (seen?.count ?? 0) + 1 });
+            if (event.code === 1006)
+              countError(`connection failed: ${failure ?? "closed without a Close frame"}`);
+            else {
+              countError(`closed by the server (${event.code})`);
+              const seen = closeReasons.get(event.code);
+              closeReasons.set(event.code, { reason: event.reason, count: (seen?.count ?? 0) + 1 });
+            }
           }
           resolve();
         });
@@ -243,7 +255,8 @@ async function run(argv: string[]): Promise<number> {
     });
     throw new Error(`cannot connect to ${displayUrl(url)}: ${why}`);
   }
-  if (live.length < sockets.length) errorKinds["connection failed"] = sockets.length - live.length;
+  // Opened and closed again before the run: counted by their close event.
+  if (opened.size < sockets.length) errorKinds["connection failed"] = sockets.length - opened.size;
 
   running = true;
   const started = performance.now();
@@ -347,8 +360,10 @@ function closeAll(sockets: WebSocket[], closedByBench: Set<WebSocket>): Promise<
   return new Promise((resolve) => {
     let open = 0;
     const timer = setTimeout(() => {
+      // terminate() fires close in a later task, with the code of a Close the server sent: wait for those
+      // events (a moment at most), or the server's code would be lost.
       for (const socket of sockets) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
-      resolve();
+      setTimeout(resolve, CLOSE_EVENTS_WAIT_MS).unref();
     }, CLOSE_WAIT_MS);
     const closedOne = () => {
       if (--open === 0) {

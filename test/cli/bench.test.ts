@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
+import { createHash } from "node:crypto";
+import net, { type AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocketServer } from "../../src/index.js";
 import { killAll, run, type Served, serve } from "./helpers.js";
@@ -161,5 +162,82 @@ describe("sockjet bench: results that are not what they seem", () => {
     const result = await run(["bench", "-w", "4", `${served.ws}/`]);
     assert.equal(result.code, 2);
     assert.equal(result.stderr, "sockjet bench: unknown flag -w\nsee sockjet bench --help\n");
+  });
+});
+
+/**
+ * A raw server (node:net) that answers the opening handshake, then writes `after` (server frames) and reads
+ * whatever comes without answering it.
+ */
+async function rawAfterHandshake(after: Buffer): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let head = "";
+    socket.on("data", (chunk) => {
+      if (head.endsWith("\r\n\r\n")) return;
+      head += chunk.toString("latin1");
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (!head.includes("\r\n\r\n") || key === undefined) return;
+      // RFC 6455 §4.2.2: the accept value from the key and the protocol's GUID.
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.write(after);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("sockjet bench: how connections ended (review of fb59a5e)", { concurrency: 3 }, () => {
+  test("regression: a server's Close whose handshake never completes is reported with its code, exit 1", async () => {
+    // Close 1011 "boom" (RFC 6455 §5.5.1), then the server never closes TCP: bench's close wait ends it.
+    const server = await rawAfterHandshake(Buffer.from([0x88, 0x06, 0x03, 0xf3, ...Buffer.from("boom")]));
+    try {
+      const result = await run(["bench", "-c", "2", "-d", "0.3", server.url]);
+      assert.equal(result.code, 1, result.stdout);
+      assert.match(result.stdout, /closed by the server \(1011\) +2$/m);
+      assert.match(result.stderr, /^sockjet bench: the server closed 2 connections with 1011 "boom"$/m);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("regression: a connection bench's client failed (invalid UTF-8) is not blamed on the server as 1006", async () => {
+    // A text frame that is not UTF-8 (RFC 6455 §8.1): the client fails the connection itself.
+    const server = await rawAfterHandshake(Buffer.from([0x81, 0x02, 0xc3, 0x28]));
+    try {
+      const result = await run(["bench", "-c", "2", "-d", "0.3", server.url]);
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /connection failed: invalid UTF-8 in text message +2$/m);
+      assert.doesNotMatch(result.stdout + result.stderr, /1006/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("regression: connections the server closes as they open count once each, not also as failed", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    server.on("connection", (socket) => socket.close(1008, "at connect"));
+    await new Promise<void>((resolve) => server.once("listening", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await run(["bench", "-c", "4", "-d", "0.3", `ws://127.0.0.1:${port}/`]);
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /^ {2}errors +4$/m);
+      assert.match(result.stdout, /closed by the server \(1008\) +4$/m);
+      assert.doesNotMatch(result.stdout, /connection failed/);
+    } finally {
+      await server.close();
+    }
   });
 });
