@@ -160,6 +160,12 @@ export class ReconnectingWebSocket extends EventTarget {
    * close(): discarded, as WebSocket does once closing.
    */
   send(data: SendData): void {
+    // One argument: ws's send(data, callback) or send(data, { binary }) would be ignored without a word.
+    if (arguments.length > 1 && arguments[1] !== undefined) {
+      throw new TypeError(
+        "Failed to execute 'send' on 'ReconnectingWebSocket': send() takes the data only (no callback, no options: a string goes as text, bytes as binary)",
+      );
+    }
     const socket = this.#socket;
     if (this.#readyState === OPEN && socket !== null && socket.readyState === OPEN) {
       socket.send(data);

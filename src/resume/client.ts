@@ -467,6 +467,12 @@ export class ResumableWebSocket extends EventTarget {
    * throws past maxQueuedMessages.
    */
   send(data: SendData): void {
+    // One argument: ws's send(data, callback) or send(data, { binary }) would be ignored without a word.
+    if (arguments.length > 1 && arguments[1] !== undefined) {
+      throw new TypeError(
+        "ResumableWebSocket.send() takes the data only (no callback, no options: a string goes as text, bytes as binary).",
+      );
+    }
     if (this.state === CLOSING || this.state === CLOSED)
       throw new DOMException("The ResumableWebSocket is closed.", "InvalidStateError");
     if (this.canSend && this.queue.length === 0) {

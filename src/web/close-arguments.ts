@@ -14,6 +14,19 @@ import { toClampedUnsignedShort, toUSVString } from "./webidl.js";
  */
 const SERVER_CODES = new Set([1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, 1014]);
 
+/** Whether a server's socket may close with `code` beside 1000 and 3000–4999 (SERVER_CODES). */
+export function isServerCloseCode(code: number): boolean {
+  return SERVER_CODES.has(code);
+}
+
+/** The InvalidAccessError of a code a server's socket may not close with. */
+export function serverCodeError(context: string, code: number): DOMException {
+  return new DOMException(
+    `${context}: A server's socket closes with 1000–1003, 1007–1009, 1011–1014 or 3000–4999 (RFC 6455 §7.4). ${code} is none of them.`,
+    "InvalidAccessError",
+  );
+}
+
 /**
  * §"The close(code, reason) method", steps 1–2: the converted code (null if absent) and reason. `accepted`:
  * a server's socket, which may also send SERVER_CODES.
@@ -35,12 +48,7 @@ export function closeArguments(
         "InvalidAccessError",
       );
     }
-    if (!SERVER_CODES.has(status)) {
-      throw new DOMException(
-        `Failed to execute 'close' on 'WebSocket': A server's socket closes with 1000–1003, 1007–1009, 1011–1014 or 3000–4999 (RFC 6455 §7.4). ${status} is none of them.`,
-        "InvalidAccessError",
-      );
-    }
+    if (!SERVER_CODES.has(status)) throw serverCodeError("Failed to execute 'close' on 'WebSocket'", status);
   }
   // 2. reason longer than 123 bytes of UTF-8 → SyntaxError.
   if (Buffer.byteLength(reasonText) > MAX_CLOSE_REASON_BYTES) {

@@ -1,4 +1,5 @@
 import { MAX_CLOSE_REASON_BYTES } from "../protocol/constants.js";
+import { isServerCloseCode, serverCodeError } from "./close-arguments.js";
 import { toDictionary, toDOMString, toUSVString } from "./webidl.js";
 
 // WebSocketError and the close-info validation it shares with WebSocketStream.close(): the WebSockets
@@ -31,28 +32,35 @@ function toEnforcedUnsignedShort(value: unknown, name: string): number {
 }
 
 /** Converts a WebSocketCloseInfo dictionary (WebIDL §3.2.17) and validates it. */
-export function toValidCloseInfo(value: unknown, context: string): ValidCloseInfo {
+export function toValidCloseInfo(value: unknown, context: string, accepted = false): ValidCloseInfo {
   const init = toDictionary(value, `${context}: the close info`);
   // Dictionary members are read in lexicographic order (WebIDL §3.2.17): closeCode, then reason.
   const rawCode = init.closeCode;
   const closeCode = rawCode === undefined ? null : toEnforcedUnsignedShort(rawCode, `${context}: closeCode`);
   const rawReason = init.reason;
   const reason = rawReason === undefined ? "" : toUSVString(rawReason);
-  return validateCloseCodeAndReason(closeCode, reason, context);
+  return validateCloseCodeAndReason(closeCode, reason, context, accepted);
 }
 
-/** The draft's "validate close code and reason". */
+/**
+ * The draft's "validate close code and reason". `accepted`: the stream of a server's socket, which may also
+ * close with the codes servers send (close-arguments.ts).
+ */
 export function validateCloseCodeAndReason(
   closeCode: number | null,
   reason: string,
   context: string,
+  accepted = false,
 ): ValidCloseInfo {
   // 1. A code that is neither 1000 nor in 3000–4999 → InvalidAccessError.
   if (closeCode !== null && closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
-    throw new DOMException(
-      `${context}: the close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
-      "InvalidAccessError",
-    );
+    if (accepted) {
+      if (!isServerCloseCode(closeCode)) throw serverCodeError(context, closeCode);
+    } else
+      throw new DOMException(
+        `${context}: the close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
+        "InvalidAccessError",
+      );
   }
   // 2. A reason longer than 123 bytes of UTF-8 → SyntaxError.
   if (Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) {

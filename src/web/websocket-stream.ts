@@ -11,7 +11,13 @@ import { decodeText } from "../protocol/utf8.js";
 import { toSendPayload } from "./binary.js";
 import { pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import { requireArguments, toDictionary, toSequence, toUSVString } from "./webidl.js";
-import { closeWithStatus, takeConnection, WebSocket, type WebSocketOptions } from "./websocket.js";
+import {
+  closeWithStatus,
+  isAccepted,
+  takeConnection,
+  WebSocket,
+  type WebSocketOptions,
+} from "./websocket.js";
 import {
   closeInfoOfReason,
   toValidCloseInfo,
@@ -218,7 +224,9 @@ export class WebSocketStream {
 
   /** Starts the closing handshake (or fails the connection while connecting), as WebSocket.close() does. */
   close(closeInfo?: WebSocketCloseInfo): void {
-    const info = toValidCloseInfo(closeInfo, "Failed to execute 'close' on 'WebSocketStream'");
+    // The stream of a server's socket (from()) closes with the codes servers send, as its socket does.
+    const accepted = this.#webSocket !== null && isAccepted(this.#webSocket);
+    const info = toValidCloseInfo(closeInfo, "Failed to execute 'close' on 'WebSocketStream'", accepted);
     this.#startClose(info.closeCode, info.reason);
   }
 

@@ -125,6 +125,12 @@ export function connectionOf(webSocket: WebSocket): Connection | null {
   return connectionImpl(webSocket);
 }
 
+let acceptedImpl: (webSocket: WebSocket) => boolean;
+/** Whether a WebSocket is a server's socket (accepted by a WebSocketServer), not a client's. */
+export function isAccepted(webSocket: WebSocket): boolean {
+  return acceptedImpl(webSocket);
+}
+
 /** Makes the WebSocket (readyState OPEN) of a connection the server accepted. */
 export function acceptWebSocket(init: AcceptedConnection): { webSocket: WebSocket; connection: Connection } {
   return acceptImpl(init);
@@ -732,6 +738,7 @@ export class WebSocket extends EventTarget {
       return { connection, previous: connection.takeEvents(events) };
     };
     connectionImpl = (webSocket) => webSocket.#connection;
+    acceptedImpl = (webSocket) => webSocket.#server !== null;
     acceptImpl = (init) => {
       accepting = init;
       try {

@@ -72,3 +72,21 @@ describe("ReconnectingWebSocket: the onOpen hook", () => {
     );
   });
 });
+
+describe("ReconnectingWebSocket: send() takes the data only", () => {
+  test("regression: ws's callback and options are TypeErrors, not ignored; send(data, undefined) sends", async (t) => {
+    const peer = await echoServer(t);
+    const client = reconnecting(t, peer.url, {});
+    const { summary } = recordEvents(client);
+    await nextEvent(client, "open");
+    const send = client.send as (data: unknown, second?: unknown) => void;
+    assert.throws(() => send.call(client, "a", () => {}), { name: "TypeError", message: /no callback/ });
+    assert.throws(() => send.call(client, "b", { binary: true }), {
+      name: "TypeError",
+      message: /no options/,
+    });
+    send.call(client, "c", undefined);
+    await until(() => summary().includes("message c"), 3000, "the echo");
+    assert.deepEqual(summary(), ["open", "message c"]);
+  });
+});

@@ -137,3 +137,14 @@ test("the client's maxRetries is a whole number ≥ 0 or Infinity: 1.5, -1 and N
   for (const maxRetries of [0, 3, Number.POSITIVE_INFINITY])
     new ResumableWebSocket("ws://127.0.0.1:1/", { WebSocket: WebSocket as never, maxRetries }).close();
 });
+
+test("regression: ResumableWebSocket.send() refuses ws's callback and options instead of ignoring them", () => {
+  const client = new ResumableWebSocket("ws://127.0.0.1:9/", { WebSocket: WebSocket as never });
+  try {
+    const send = client.send as (data: unknown, second?: unknown) => void;
+    assert.throws(() => send.call(client, "a", () => {}), { name: "TypeError", message: /no callback/ });
+    assert.throws(() => send.call(client, "b", { fin: false }), { name: "TypeError", message: /no options/ });
+  } finally {
+    client.close();
+  }
+});

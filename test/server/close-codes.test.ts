@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WebSocket } from "../../src/web/websocket.js";
+import { WebSocketStream } from "../../src/web/websocket-stream.js";
 import { clientClose, nextConnection, OP, RawClient, startServer, within } from "./helpers.js";
 
 // The codes a server's socket may close with (RFC 6455 §7.4.1, IANA §11.7): besides the WHATWG client's 1000
@@ -59,6 +60,24 @@ describe("a server's socket: close(code, reason)", () => {
     assert.equal(socket.readyState, WebSocket.OPEN, "a refused close() does not close");
     socket.close(1008, "policy");
     assert.equal((await client.readFrame()).payload.readUInt16BE(0), 1008);
+  });
+
+  test("the stream of a server's socket (WebSocketStream.from) closes with them too; a client's stream does not", async (t) => {
+    const { server, port, url } = await startServer(t);
+    const client = await RawClient.connect(t, port);
+    const accepted = nextConnection(server);
+    await client.handshake();
+    const [socket] = await accepted;
+    const stream = WebSocketStream.from(socket);
+    assert.throws(() => stream.close({ closeCode: 1010 }), { name: "InvalidAccessError" });
+    stream.close({ closeCode: 1011, reason: "internal" });
+    const frame = await client.readFrame();
+    assert.equal(frame.payload.readUInt16BE(0), 1011);
+    assert.equal(frame.payload.subarray(2).toString(), "internal");
+    const own = new WebSocketStream(url);
+    t.after(() => own.close());
+    await within(own.opened, 5000, "the client stream's open");
+    assert.throws(() => own.close({ closeCode: 1011 }), { name: "InvalidAccessError" });
   });
 
   test("the client's close() still takes only 1000 and 3000–4999 (WHATWG)", async (t) => {
