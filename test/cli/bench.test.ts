@@ -237,7 +237,7 @@ describe("sockjet bench: how connections ended (review of fb59a5e)", { concurren
       const port = (silent.address() as AddressInfo).port;
       const result = await run(["bench", "-c", "2", "-d", "0.3", `ws://127.0.0.1:${port}/`]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /2 × no answer to the opening handshake within 5000 ms/);
+      assert.match(result.stderr, /no answer to the opening handshake/);
       assert.ok(performance.now() - started < 20_000, `${performance.now() - started} ms`);
     } finally {
       for (const socket of sockets) socket.destroy();
