@@ -142,7 +142,15 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
    * extension's encoder, and those written that the kernel has not taken (OutputBatcher.untransmittedAppBytes).
    */
   get bufferedAmount(): number {
-    return (this.batcher?.untransmittedAppBytes ?? 0) + this.protocol.queuedSendBytes + this.heldAppBytes;
+    const batcher = this.batcher;
+    // With compression a wire byte may carry many application bytes: no sampling (sent-estimate.ts).
+    const written =
+      batcher === null
+        ? 0
+        : this.acceptsSharedFrames
+          ? batcher.untransmittedAppBytes
+          : batcher.pendingAppBytes;
+    return written + this.protocol.queuedSendBytes + this.heldAppBytes;
   }
 
   /** `borrowed`: the caller may change `payload` afterwards, so it is copied where it would be kept. */

@@ -29,7 +29,7 @@ import {
   slabUsedTo,
 } from "./frame-slab.js";
 import { loopWaitedRecently } from "./loop-waits.js";
-import { applicationBytesTaken, SAMPLE_EVERY_MS, SAMPLED_MIN } from "./sent-estimate.js";
+import { SAMPLED_MIN, SentCredit } from "./sent-estimate.js";
 
 // Frames produced while handling one read (a burst of echoes, say) leave in one system call, like a raw
 // TCP echo that writes once per read: ws writes once per message, which is most of its gap to raw TCP on
@@ -41,10 +41,6 @@ import { applicationBytesTaken, SAMPLE_EVERY_MS, SAMPLED_MIN } from "./sent-esti
 
 function releaseTaken(batcher: OutputBatcher, app: number): void {
   batcher.takenWritten(app);
-}
-
-function sampleSent(batcher: OutputBatcher): void {
-  batcher.sampleSent();
 }
 
 /** Whether `batcher` holds bytes of the current slab not handed to its socket yet. */
@@ -72,7 +68,6 @@ const Flag = {
   inPairs: 1 << 5,
   pairOpen: 1 << 6,
   flushDue: 1 << 7,
-  sampling: 1 << 8,
 } as const;
 
 export class OutputBatcher {
@@ -103,8 +98,8 @@ export class OutputBatcher {
    * were copied and written with that flush.
    */
   private takenAppBytes = 0;
-  /** Application bytes of the writes in flight that the kernel had taken when last sampled (sent-estimate.ts). */
-  private sentSampled = 0;
+  /** Application bytes of the writes in flight that have certainly left, as last sampled (sent-estimate.ts). */
+  private sent: SentCredit | null = null;
   /** Bytes of frames that could not be written: the socket was already ended or destroyed. */
   droppedBytes = 0;
   /** Bytes of answers to the peer (pongs) queued and not yet taken by the kernel. */
@@ -374,39 +369,27 @@ export class OutputBatcher {
   }
 
   /**
-   * Application bytes accepted by send() and not transmitted yet (WHATWG bufferedAmount): pendingAppBytes less
-   * what the kernel has taken of a large write under way, as sampled in an earlier task (sent-estimate.ts).
+   * Application bytes accepted by send() and not transmitted yet (WHATWG bufferedAmount), for a connection
+   * without compression: pendingAppBytes less what has certainly left of a large write under way, as
+   * sampled in an earlier task (sent-estimate.ts).
    */
   get untransmittedAppBytes(): number {
-    const inFlight = this.pendingAppBytes - this.unflushedAppBytes;
-    if (
-      inFlight >= SAMPLED_MIN &&
-      (this.flags & (Flag.pooling | Flag.closed | Flag.sampling)) === Flag.pooling
-    ) {
-      this.flags |= Flag.sampling;
-      setImmediate(sampleSent, this);
-    }
-    return this.pendingAppBytes - Math.min(this.sentSampled, Math.max(0, inFlight));
+    const inFlight = this.inFlightAppBytes;
+    if (inFlight >= SAMPLED_MIN && (this.flags & (Flag.pooling | Flag.closed)) === Flag.pooling)
+      return (
+        this.pendingAppBytes - (this.sent ??= new SentCredit(this, this.socket as Socket)).read(inFlight)
+      );
+    return this.pendingAppBytes - (this.sent?.peek(inFlight) ?? 0);
   }
 
-  /**
-   * @internal Samples what the kernel has taken of the writes in flight (untransmittedAppBytes), then again
-   * every SAMPLE_EVERY_MS while they still carry SAMPLED_MIN bytes: a first read of the count starts it.
-   */
-  sampleSent(): void {
-    const inFlight = this.pendingAppBytes - this.unflushedAppBytes;
-    // Once the socket is gone the count only grows (nothing more leaves): the last sample stays.
-    if (this.closed || this.socket.destroyed) {
-      this.flags &= ~Flag.sampling;
-      return;
-    }
-    if (inFlight < SAMPLED_MIN) {
-      this.flags &= ~Flag.sampling;
-      this.sentSampled = Math.min(this.sentSampled, Math.max(0, inFlight));
-      return;
-    }
-    this.sentSampled = applicationBytesTaken(this.socket as Socket, inFlight);
-    setTimeout(sampleSent, SAMPLE_EVERY_MS, this).unref();
+  /** Application bytes handed to the socket whose write has not called back (SentCredit). */
+  get inFlightAppBytes(): number {
+    return this.pendingAppBytes - this.unflushedAppBytes;
+  }
+
+  /** The socket is gone: nothing more leaves (SentCredit). */
+  get gone(): boolean {
+    return this.closed || this.socket.destroyed;
   }
 
   /** The application bytes of the frame just added; then an early write, if one is due. */
@@ -477,7 +460,7 @@ export class OutputBatcher {
     if (error == null && !this.closed && !this.socket.destroyed) {
       this.pendingAppBytes -= app;
       // Sampled bytes of this write are now counted out exactly.
-      this.sentSampled = Math.max(0, this.sentSampled - app);
+      this.sent?.written(app);
     }
     if (answers > 0) {
       // Sent or lost with the socket: either way no longer held here.

@@ -167,6 +167,56 @@ describe("WHATWG bufferedAmount falls as the bytes leave, not when the last one 
   });
 });
 
+/** Wire bytes written to `socket` that the kernel has not taken (Node's and libuv's counts, as the code reads them). */
+function wireNotInKernel(socket: Socket): number {
+  const internals = socket as unknown as {
+    _handle: { writeQueueSize: number };
+    _writableState: { writelen: number };
+  };
+  return (
+    Math.max(0, socket.writableLength - internals._writableState.writelen) + internals._handle.writeQueueSize
+  );
+}
+
+describe("WHATWG bufferedAmount while a write drains: never below what is left, never up but by a send", () => {
+  test("regression: empty frames ahead of a large message lend it no progress; empty sends raise nothing", async (t) => {
+    // Review of the first version: it scaled the kernel's progress by the application-to-wire ratio of all
+    // in flight, so 300,000 empty frames (2 wire bytes, no application byte each) ahead of an 8 MiB message
+    // credited it with their progress, and sends that changed the mix made the count rise.
+    const { server, port } = await plainServer(t, true);
+    const accepted = new Promise<[WebSocket, Socket]>((resolve) =>
+      server.once("connection", (socket, request) => resolve([socket, request.socket as Socket])),
+    );
+    const peer = await RawPeer.connect(port, null);
+    t.after(() => peer.destroy());
+    peer.socket.pause(); // reads nothing: the kernel takes what its buffers hold, then no more
+    const [socket, tcp] = await within(accepted, 5000, "connection");
+    const big = 8 * 1024 * 1024;
+    for (let i = 0; i < 300_000; i++) socket.send("");
+    socket.send(Buffer.alloc(big));
+    let last = socket.bufferedAmount;
+    assert.equal(last, big);
+    // Read while it samples; the peer never reads, so what is left is what the kernel has not taken.
+    for (let i = 0; i < 10; i++) {
+      await tick(20);
+      const now = socket.bufferedAmount;
+      assert.ok(now <= last, `rose from ${last} to ${now} without a send`);
+      // The message is last on the wire: what of it is left is at least the wire bytes left but its header.
+      const left = Math.min(big, wireNotInKernel(tcp) - 10);
+      assert.ok(now >= left, `${now} < ${left} bytes of the message that have not left`);
+      last = now;
+    }
+    for (let i = 0; i < 100_000; i++) socket.send("");
+    assert.equal(socket.bufferedAmount, last, "empty messages add nothing");
+    for (let i = 0; i < 10; i++) {
+      await tick(20);
+      const now = socket.bufferedAmount;
+      assert.ok(now <= last, `rose from ${last} to ${now} after empty sends`);
+      last = now;
+    }
+  });
+});
+
 describe("WHATWG send(): data refused after a protocol failure is still counted", () => {
   test("client: send() between a 1002 failure and the socket's close adds its bytes", async (t) => {
     // A text message, then a masked frame: a client fails the connection on it (RFC 6455 §5.1).
