@@ -111,7 +111,11 @@ describe("standalone http2: slowloris", () => {
     });
     for (const post of posts) {
       assert.equal(await within(post.status, 5000, "the 426"), 426);
-      const { ms, rstCode } = await within(post.closed, CUT_WITHIN_MS + 2000, "the reset of a never-ending POST");
+      const { ms, rstCode } = await within(
+        post.closed,
+        CUT_WITHIN_MS + 2000,
+        "the reset of a never-ending POST",
+      );
       assert.equal(rstCode, http2.constants.NGHTTP2_NO_ERROR);
       assert.ok(ms < CUT_WITHIN_MS + 2000, `${ms} ms`);
     }
