@@ -12,8 +12,6 @@ import { escapeControls, grouped, quoted } from "./terminal.js";
 
 const RESERVOIR_SIZE = 100_000;
 const CLOSE_WAIT_MS = 3000;
-/** The opening handshake of each connection, at most (the client's default is 30 s). */
-const BENCH_HANDSHAKE_TIMEOUT_MS = 5000;
 /** After terminate(): the most to wait for the close events it causes (they come in the next tasks). */
 const CLOSE_EVENTS_WAIT_MS = 1000;
 /** Distinct reasons for failed connections printed; the rest are counted. */
@@ -137,11 +135,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const target = clientTarget(positionals, flags);
-  const url = target.url;
-  // The run starts once every connection has opened or failed: a server that never answers some handshakes
-  // must not hold it for the client's default 30 s.
-  const options = { ...target.options, handshakeTimeoutMs: BENCH_HANDSHAKE_TIMEOUT_MS };
+  const { url, options } = clientTarget(positionals, flags);
   const size = flags.size;
   const payload: string | Buffer = flags.text
     ? "sockjet-bench-".repeat(Math.ceil(size / 14)).slice(0, size)

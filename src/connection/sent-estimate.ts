@@ -20,6 +20,9 @@ export const SAMPLED_MIN = 64 * 1024;
 /** How often a write under way is sampled while it drains (a timer, unref'd: it keeps no process alive). */
 export const SAMPLE_EVERY_MS = 10;
 
+/** A write that makes no progress is sampled less and less often, down to once per this long (review). */
+export const SAMPLE_SLOWEST_MS = 1000;
+
 /** Sampling stops once bufferedAmount has not been read for this long (a stalled peer costs nothing then). */
 export const SAMPLED_WHILE_READ_MS = 1000;
 
@@ -41,6 +44,9 @@ export class SentCredit {
   private credit = 0;
   private lastReadAt = 0;
   private sampling = false;
+  /** The wait before the next sample: doubled while the wire bytes left do not change (a stalled peer). */
+  private interval = SAMPLE_EVERY_MS;
+  private lastLeft = -1;
 
   constructor(writes: InFlightWrites, socket: Socket) {
     this.writes = writes;
@@ -82,7 +88,10 @@ export class SentCredit {
     }
     const notInKernel = wireBytesNotInKernel(this.socket);
     if (notInKernel >= 0) this.credit = Math.max(this.credit, Math.min(inFlight, inFlight - notInKernel));
-    setTimeout(sample, SAMPLE_EVERY_MS, this).unref();
+    this.interval =
+      notInKernel === this.lastLeft ? Math.min(this.interval * 2, SAMPLE_SLOWEST_MS) : SAMPLE_EVERY_MS;
+    this.lastLeft = notInKernel;
+    setTimeout(sample, this.interval, this).unref();
   }
 }
 

@@ -225,26 +225,6 @@ describe("sockjet bench: how connections ended (review of fb59a5e)", { concurren
     }
   });
 
-  test("regression: a server that never answers the handshake holds bench 5 s, not the client's 30 s", async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    try {
-      const started = performance.now();
-      const port = (silent.address() as AddressInfo).port;
-      const result = await run(["bench", "-c", "2", "-d", "0.3", `ws://127.0.0.1:${port}/`]);
-      assert.equal(result.code, 1);
-      assert.match(result.stderr, /no answer to the opening handshake/);
-      assert.ok(performance.now() - started < 20_000, `${performance.now() - started} ms`);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    }
-  });
-
   test("regression: connections the server closes as they open count once each, not also as failed", async () => {
     const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     server.on("connection", (socket) => socket.close(1008, "at connect"));
