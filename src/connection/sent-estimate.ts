@@ -20,8 +20,13 @@ export const SAMPLED_MIN = 64 * 1024;
 /** How often a write under way is sampled while it drains (a timer, unref'd: it keeps no process alive). */
 export const SAMPLE_EVERY_MS = 10;
 
-/** A write that makes no progress is sampled less and less often, down to once per this long (review). */
+/**
+ * A write that has made no progress for STALLED_AFTER_MS is sampled less and less often, down to once per
+ * SAMPLE_SLOWEST_MS (review: a stalled peer read on a timer cost 97 samples a second). A peer that reads in
+ * bursts makes progress within it and keeps the 10 ms.
+ */
 export const SAMPLE_SLOWEST_MS = 1000;
+const STALLED_AFTER_MS = 250;
 
 /** Sampling stops once bufferedAmount has not been read for this long (a stalled peer costs nothing then). */
 export const SAMPLED_WHILE_READ_MS = 1000;
@@ -47,6 +52,7 @@ export class SentCredit {
   /** The wait before the next sample: doubled while the wire bytes left do not change (a stalled peer). */
   private interval = SAMPLE_EVERY_MS;
   private lastLeft = -1;
+  private lastProgressAt = 0;
 
   constructor(writes: InFlightWrites, socket: Socket) {
     this.writes = writes;
@@ -73,7 +79,7 @@ export class SentCredit {
     this.credit = Math.max(0, this.credit - app);
   }
 
-  /** @internal Raises the credit; again every SAMPLE_EVERY_MS while it matters and the count is read. */
+  /** @internal Raises the credit; again after `interval` while it matters and the count is read. */
   sample(): void {
     const writes = this.writes;
     const inFlight = writes.inFlightAppBytes;
@@ -88,9 +94,14 @@ export class SentCredit {
     }
     const notInKernel = wireBytesNotInKernel(this.socket);
     if (notInKernel >= 0) this.credit = Math.max(this.credit, Math.min(inFlight, inFlight - notInKernel));
-    this.interval =
-      notInKernel === this.lastLeft ? Math.min(this.interval * 2, SAMPLE_SLOWEST_MS) : SAMPLE_EVERY_MS;
-    this.lastLeft = notInKernel;
+    const now = performance.now();
+    if (notInKernel !== this.lastLeft) {
+      this.lastLeft = notInKernel;
+      this.lastProgressAt = now;
+      this.interval = SAMPLE_EVERY_MS;
+    } else if (now - this.lastProgressAt >= STALLED_AFTER_MS) {
+      this.interval = Math.min(this.interval * 2, SAMPLE_SLOWEST_MS);
+    }
     setTimeout(sample, this.interval, this).unref();
   }
 }
