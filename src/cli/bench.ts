@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
+import { LatencyRecorder } from "./latency-recorder.js";
 import { clientTarget, displayUrl, explainFailure, headerLine } from "./target.js";
 import { escapeControls, grouped, quoted } from "./terminal.js";
 
@@ -10,7 +11,6 @@ import { escapeControls, grouped, quoted } from "./terminal.js";
 // every echo completes a round trip, whose time is the latency (echoes come back in order on one
 // connection, so the oldest send time is the one answered). Throughput counts payload bytes received.
 
-const RESERVOIR_SIZE = 100_000;
 const CLOSE_WAIT_MS = 3000;
 /** After terminate(): the most to wait for the close events it causes (they come in the next tasks). */
 const CLOSE_EVENTS_WAIT_MS = 1000;
@@ -81,36 +81,6 @@ function seconds(raw: string): number {
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("expected seconds > 0");
   return value;
-}
-
-/** Latency samples: every maximum exactly, percentiles from a uniform reservoir (Vitter's algorithm R). */
-class LatencyRecorder {
-  private readonly samples = new Float64Array(RESERVOIR_SIZE);
-  private seen = 0;
-  max = 0;
-  sum = 0;
-
-  record(ms: number): void {
-    if (ms > this.max) this.max = ms;
-    this.sum += ms;
-    if (this.seen < RESERVOIR_SIZE) this.samples[this.seen] = ms;
-    else {
-      const slot = Math.floor(Math.random() * (this.seen + 1));
-      if (slot < RESERVOIR_SIZE) this.samples[slot] = ms;
-    }
-    this.seen++;
-  }
-
-  percentiles(...ps: number[]): number[] {
-    const n = Math.min(this.seen, RESERVOIR_SIZE);
-    if (n === 0) return ps.map(() => 0);
-    const sorted = this.samples.slice(0, n).sort();
-    return ps.map((p) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]);
-  }
-
-  get mean(): number {
-    return this.seen === 0 ? 0 : this.sum / this.seen;
-  }
 }
 
 export interface BenchResult {

@@ -52,13 +52,13 @@ const SEND: Record<string, string> = {
  * otherwise be ignored without a word (`send(data, callback)` never calling back).
  */
 export function checkSendOptions(options: unknown): void {
+  if (options == null) return;
   if (typeof options === "function") {
     throw new TypeError(
       "Failed to execute 'send' on 'WebSocket': send() takes no callback (ws's send(data, callback)): errors come as error and close events; to know the bytes left, watch bufferedAmount fall",
     );
   }
-  if (options === null || typeof options !== "object") {
-    if (options == null) return;
+  if (typeof options !== "object") {
     throw new TypeError(
       "Failed to execute 'send' on 'WebSocket': the options are not an object ({ compress }).",
     );
