@@ -84,7 +84,24 @@ export function clientTarget(
     perMessageDeflate: flags.deflate,
   };
   if (flags.origin !== undefined) options.origin = flags.origin;
+  if (positionals.length === 0) {
+    const taken = urlTakenAsFlagValue(flags);
+    if (taken !== undefined)
+      throw new UsageError(
+        `missing URL: ${quotedUrl(taken.value)} was taken as the value of --${taken.flag}` +
+          ` (put the URL last, after each flag's value: --${taken.flag} VALUE ${displayUrl(taken.value)})`,
+      );
+  }
   return { url: parseTarget(positionals[0]), options };
+}
+
+/** A flag whose value is a ws:// or wss:// URL: `--protocol ws://host/` left no URL behind it. */
+function urlTakenAsFlagValue(flags: object): { flag: string; value: string } | undefined {
+  for (const [flag, value] of Object.entries(flags)) {
+    for (const item of Array.isArray(value) ? value : [value])
+      if (typeof item === "string" && /^wss?:\/\//i.test(item)) return { flag, value: item };
+  }
+  return undefined;
 }
 
 /** Parses a `Name: value` header flag. */

@@ -220,6 +220,10 @@ describe("sockjet connect: exit status", { concurrency: 2 }, () => {
       [["connect", "ws://127.0.0.1/#frag"], /a WebSocket URL has no #fragment/],
       [["connect"], /^sockjet connect: missing URL/],
       [
+        ["connect", "--protocol", "ws://127.0.0.1:2/"],
+        /^sockjet connect: missing URL: "ws:\/\/127\.0\.0\.1:2\/" was taken as the value of --protocol \(put the URL last/,
+      ],
+      [
         ["connect", "--close", "1001", "ws://127.0.0.1:2/"],
         /invalid value for --close: "1001" \(the code must be 1000/,
       ],
