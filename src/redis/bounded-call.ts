@@ -1,5 +1,5 @@
-import { TimeoutError } from "redis";
 import { RedisTimeoutError } from "./adapter-options.js";
+import { TimeoutError } from "./node-redis.js";
 
 // A Redis call bounded in time, for RedisAdapter and RedisStreamStore (and the check of the adapter's
 // commandTimeoutMs option). It fails with a RedisTimeoutError when Redis does not answer within the caller's

@@ -10,7 +10,7 @@ import { EventEmitter } from "node:events";
 // dependencies, and it resubscribes a connection's channels by itself after a reconnect. What it does not
 // do, this adapter adds: re-establishing subscriptions whose SUBSCRIBE failed while Redis was away, and
 // failing publishes fast while it is away instead of queueing them for later.
-import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis";
+import type { RedisClientOptions, RedisClusterOptions } from "redis";
 import type { AdapterMessage, PubSubAdapter } from "../server/adapter.js";
 import {
   type RedisAdapterOptions,
@@ -24,6 +24,7 @@ import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup, ShardedClusterClient } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { pingInterval } from "./heartbeat.js";
+import { createClient, createCluster } from "./node-redis.js";
 import { OwnConnections } from "./own-connections.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 import { decodeMessage, encodeMessage, ID_BYTES } from "./wire.js";

@@ -3,7 +3,6 @@
 // drop failed (named, instead of node-redis's bare "Disconnects client"), and connections that complete after
 // close() (node-redis's destroy() does not stop a connect() still under way: its reconnects, the heartbeat's).
 
-import { DisconnectsClientError } from "redis";
 import type { RedisTimeoutError } from "./adapter-options.js";
 import {
   type DeadConnection,
@@ -12,6 +11,7 @@ import {
   type PingableClient,
   RedisHeartbeat,
 } from "./heartbeat.js";
+import { DisconnectsClientError } from "./node-redis.js";
 
 /** What is done with a node-redis client of ours. */
 export interface OwnClient {

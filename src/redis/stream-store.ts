@@ -8,7 +8,6 @@
 
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createClient } from "redis";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
 import { boundedCall } from "./bounded-call.js";
@@ -16,6 +15,7 @@ import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { pingInterval } from "./heartbeat.js";
+import { createClient } from "./node-redis.js";
 import { OwnConnections } from "./own-connections.js";
 import { LiveFeed } from "./stream-live-feed.js";
 import { APPEND_SCRIPT, READ_SCRIPT, readReplyMessages } from "./stream-scripts.js";

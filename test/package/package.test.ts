@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -191,6 +191,35 @@ describe("the published package (npm pack, installed into a fresh project)", () 
       });
       assert.equal(stdout, `ping from ${format} function function function\n`);
       assert.equal(stderr, "", "no warning (an ExperimentalWarning for require() of ESM would show here)");
+    }
+  });
+
+  test("without the optional peer 'redis', sockjet works and sockjet/redis says what to install", async () => {
+    // A copy of the installed package in a project of its own, where no node_modules holds redis.
+    const bare = join(packed!.root, "without-redis");
+    mkdirSync(join(bare, "node_modules"), { recursive: true });
+    cpSync(packed!.installed, join(bare, "node_modules/sockjet"), { recursive: true });
+    writeFileSync(join(bare, "package.json"), `${JSON.stringify({ name: "bare", private: true })}\n`);
+    const scripts: Array<[string, string]> = [
+      ["core.mjs", 'import { WebSocketServer } from "sockjet"; console.log(typeof WebSocketServer);'],
+      ["redis.mjs", 'import { RedisAdapter } from "sockjet/redis"; console.log(typeof RedisAdapter);'],
+      ["redis.cjs", 'const { RedisAdapter } = require("sockjet/redis"); console.log(typeof RedisAdapter);'],
+    ];
+    for (const [file, text] of scripts) writeFileSync(join(bare, file), text);
+    const core = await run(process.execPath, ["core.mjs"], { cwd: bare, timeout: 20_000 });
+    assert.equal(core.stdout, "function\n");
+    for (const file of ["redis.mjs", "redis.cjs"]) {
+      const failed = await run(process.execPath, [file], { cwd: bare, timeout: 20_000 }).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      assert.ok(failed !== null, `${file} must fail without redis`);
+      assert.equal(failed.code, 1);
+      assert.match(
+        failed.stderr,
+        /Error: sockjet\/redis needs the package 'redis' \(node-redis 5 or 6\), an optional peer dependency of sockjet that is not installed: npm install redis/,
+        file,
+      );
     }
   });
 
