@@ -1,20 +1,31 @@
 import type { Cluster, Worker } from "node:cluster";
+import { type ChatAddressLevel, MembersPerAddress } from "./chat-address.js";
 import { nameKey, SEQUENTIAL_SUFFIXES, uniqueName } from "./chat-names.js";
-import type { ChatPresence, PresenceJoin } from "./chat-presence.js";
+import type { AddressLimit, ChatPresence, PresenceJoin } from "./chat-presence.js";
 
 // Who is in the chat room of `sockjet serve --workers N` without --redis: the primary owns the names, so
 // two members on two workers never get the same name and every welcome and notice counts the whole room.
 // Each worker's ClusterPresence asks the primary's PresenceHost over the cluster's IPC channel (a round trip
 // of well under a millisecond on one machine). When a worker dies, the host drops its members' names and
-// tells the caller, who announces their leave to the other workers (serve-cluster.ts). With --redis, the
-// Redis presence (chat-redis.ts) is used instead, as for separate serve processes.
+// tells the caller, who announces their leave to the other workers (serve-cluster.ts). The primary also counts
+// members per address across the workers, or each worker would allow the limit again (a worker's own count,
+// chat-room.ts, is a first check). With --redis, the Redis presence (chat-redis.ts) is used instead, as for
+// separate serve processes, which count addresses each for itself.
 
 const TAG = "presence";
 
 type Request =
-  | { sockjet: typeof TAG; op: "join"; id: number; requested: string }
+  | { sockjet: typeof TAG; op: "join"; id: number; requested: string; limit?: AddressLimit }
   | { sockjet: typeof TAG; op: "leave"; id: number; names: string[] };
-type Reply = { sockjet: typeof TAG; op: "reply"; id: number; name?: string; users: number };
+type Reply = {
+  sockjet: typeof TAG;
+  op: "reply";
+  id: number;
+  name?: string;
+  users: number;
+  /** The address level that has its limit of members already (the join is refused). */
+  full?: ChatAddressLevel;
+};
 
 function isPresenceMessage(message: unknown): message is { sockjet: string; op: string; id: number } {
   return (
@@ -47,8 +58,9 @@ export class ClusterPresence implements ChatPresence {
     process.on("disconnect", this.onDisconnect);
   }
 
-  async join(requested: string): Promise<PresenceJoin> {
-    const reply = await this.ask({ sockjet: TAG, op: "join", id: this.nextId++, requested });
+  async join(requested: string, limit?: AddressLimit): Promise<PresenceJoin> {
+    const reply = await this.ask({ sockjet: TAG, op: "join", id: this.nextId++, requested, limit });
+    if (reply?.full !== undefined) return { full: reply.full };
     if (reply?.name === undefined)
       return { refused: "the chat cannot take new members now; try again later" };
     return { name: reply.name, users: reply.users };
@@ -105,8 +117,9 @@ export class ClusterPresence implements ChatPresence {
 
 /** The primary's register of the room's names, by worker. */
 export class PresenceHost {
-  /** nameKey → the name and the worker whose member has it. */
-  private readonly names = new Map<string, { name: string; worker: Worker }>();
+  /** nameKey → the name, the worker whose member has it, and the address levels it is counted under. */
+  private readonly names = new Map<string, { name: string; worker: Worker; levels: ChatAddressLevel[] }>();
+  private readonly perAddress = new MembersPerAddress();
   private guests = 0;
   /** The counter of numbered duplicates (uniqueName). */
   private suffixes = SEQUENTIAL_SUFFIXES;
@@ -136,13 +149,22 @@ export class PresenceHost {
     const request = message as Request;
     let reply: Reply;
     if (request.op === "join" && typeof request.requested === "string") {
-      const name = this.join(request.requested, worker);
-      reply = { sockjet: TAG, op: "reply", id: request.id, name, users: this.names.size };
+      const levels = Array.isArray(request.limit?.levels) ? request.limit.levels : [];
+      const full = this.perAddress.add(levels, request.limit?.perAddress ?? Number.POSITIVE_INFINITY);
+      if (full !== null) {
+        reply = { sockjet: TAG, op: "reply", id: request.id, users: this.names.size, full };
+      } else {
+        const name = this.join(request.requested, worker, levels);
+        reply = { sockjet: TAG, op: "reply", id: request.id, name, users: this.names.size };
+      }
     } else if (request.op === "leave" && Array.isArray(request.names)) {
       for (const name of request.names) {
         const key = nameKey(String(name));
+        const entry = this.names.get(key);
         // Only the worker that holds a name can give it up.
-        if (this.names.get(key)?.worker === worker) this.names.delete(key);
+        if (entry?.worker !== worker) continue;
+        this.names.delete(key);
+        this.perAddress.remove(entry.levels);
       }
       reply = { sockjet: TAG, op: "reply", id: request.id, users: this.names.size };
     } else {
@@ -152,13 +174,13 @@ export class PresenceHost {
   }
 
   /** As LocalPresence.join (chat-room.ts), for the whole cluster. */
-  private join(requested: string, worker: Worker): string {
+  private join(requested: string, worker: Worker, levels: ChatAddressLevel[]): string {
     let name = requested;
     if (name === "")
       do name = `guest-${++this.guests}`;
       while (this.names.has(nameKey(name)));
     name = uniqueName(name, this.names, () => ++this.suffixes);
-    this.names.set(nameKey(name), { name, worker });
+    this.names.set(nameKey(name), { name, worker, levels });
     return name;
   }
 
@@ -168,6 +190,7 @@ export class PresenceHost {
       if (entry.worker !== worker) continue;
       names.push(entry.name);
       this.names.delete(key);
+      this.perAddress.remove(entry.levels);
     }
     if (names.length > 0) this.gone(names, this.names.size);
   }

@@ -1,6 +1,6 @@
 import type { WebSocket } from "../index.js";
 import { RESUME_PROTOCOL } from "../server/resume-wire.js";
-import { chatAddressLevels, MembersPerAddress } from "./chat-address.js";
+import { type ChatAddressLevel, chatAddressLevels, MembersPerAddress } from "./chat-address.js";
 import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
@@ -175,11 +175,7 @@ export class ChatRoom {
     const levels = chatAddressLevels(socket.remoteAddress);
     const full = this.perAddress.add(levels, this.maxMembersPerAddress);
     if (full !== null) {
-      this.refuse(
-        socket,
-        CHAT_CLOSE.tooManyFromAddress,
-        `too many chat members from ${full.name} (at most ${this.maxMembersPerAddress * full.share})`,
-      );
+      this.refuseFull(socket, full);
       return null;
     }
     socket.addEventListener("close", () => this.perAddress.remove(levels));
@@ -214,10 +210,14 @@ export class ChatRoom {
       const rejoin = await this.rejoinName(socket, early);
       if (rejoin !== null) requested = rejoin;
     }
-    const joined = await this.presence.join(cleanName(requested, this.maxNameLength));
-    if ("refused" in joined) {
+    const joined = await this.presence.join(cleanName(requested, this.maxNameLength), {
+      levels,
+      perAddress: this.maxMembersPerAddress,
+    });
+    if ("refused" in joined || "full" in joined) {
       this.joining.delete(socket);
-      this.refuse(socket, CHAT_CLOSE.tryAgainLater, joined.refused);
+      if ("full" in joined) this.refuseFull(socket, joined.full);
+      else this.refuse(socket, CHAT_CLOSE.tryAgainLater, joined.refused);
       return null;
     }
     const { name, users } = joined;
@@ -310,6 +310,16 @@ export class ChatRoom {
     this.presence.leave(name).then((users) => {
       if (!this.closed) this.notices.notice({ type: "leave", user: name, users, time: this.now() });
     });
+  }
+
+  /** A member past its address level's limit (counted here, or across the workers by the primary). */
+  private refuseFull(socket: WebSocket, full: ChatAddressLevel): void {
+    const most = this.maxMembersPerAddress * full.share;
+    this.refuse(
+      socket,
+      CHAT_CLOSE.tooManyFromAddress,
+      `too many chat members from ${full.name} (at most ${most})`,
+    );
   }
 
   private refuse(socket: WebSocket, code: number, error: string): void {

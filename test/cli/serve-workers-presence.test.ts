@@ -3,12 +3,14 @@ import { once } from "node:events";
 import net from "node:net";
 import { after, describe, test } from "node:test";
 import WebSocket from "ws";
+import { CHAT_DEFAULTS } from "../../src/cli/chat-room.js";
 import { killAll, serve } from "./helpers.js";
-import { openOn, until, welcome } from "./workers-helpers.js";
+import { type Client, open, openOn, until, welcome } from "./workers-helpers.js";
 
 // The chat's names in `sockjet serve --workers 2` belong to the primary; a worker asks it for each join and
 // gives up after 5 s (the member is told 4013, try again later). A primary that was only stalled answers
-// later: the name it registered then must be given back, not held by nobody for good.
+// later: the name it registered then must be given back, not held by nobody for good. The primary also
+// counts members per address across the workers.
 
 after(killAll);
 
@@ -44,6 +46,44 @@ describe("sockjet serve --workers: chat names when the primary is slow", () => {
       assert.equal(welcome(alice)?.user, "alice");
       assert.equal(welcome(alice)?.users, 1);
       alice.socket.close();
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("members per address are counted across the workers: one past the limit is refused 4008, a leave frees a slot", async () => {
+    const served = await serve(["--workers", "2"]);
+    const limit = CHAT_DEFAULTS.maxMembersPerAddress;
+    const refusal = `too many chat members from your address (at most ${limit})`;
+    try {
+      const members: Client[] = [];
+      for (let i = 0; i < limit; i++) {
+        const member = await open(served, `/chat?name=m${i}`, "chat");
+        await until(() => welcome(member) !== undefined, `m${i}'s welcome`);
+        members.push(member);
+      }
+      assert.equal(new Set(members.map((m) => m.slot)).size, 2, "the members are on both workers");
+      for (let i = 0; i < 2; i++) {
+        // Two, so that each worker (round-robin) is asked once.
+        const extra = await open(served, `/chat?name=extra${i}`, "chat");
+        assert.deepEqual(await extra.closed, { code: 4008, reason: refusal });
+      }
+      const [first] = members;
+      first!.socket.close();
+      await first!.closed;
+      // Its worker gives the name and the count back once its socket has closed: a join may come first.
+      let joined: Client | null = null;
+      for (let attempt = 0; attempt < 20 && joined === null; attempt++) {
+        const next = await open(served, "/chat?name=next", "chat");
+        let refused = false;
+        void next.closed.then(() => (refused = true));
+        await until(() => welcome(next) !== undefined || refused, "next's welcome or its close");
+        if (!refused) joined = next;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(joined !== null, "a member joins once one has left");
+      for (const member of [...members.slice(1), joined]) member.socket.close();
     } finally {
       served.cli.kill("SIGTERM");
       await served.cli.exit();
