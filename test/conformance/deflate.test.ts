@@ -433,6 +433,19 @@ describe("Autobahn 12 · compressed messages of every size, fragmented and large
     negotiate(NEGOTIATIONS[0]),
   );
   bothRoles(
+    "a message after a BFINAL one may refer back into it (§7.2.2, §7.2.3.4 then §7.2.3.2's bytes)",
+    async (s) => {
+      await s.send({ opcode: OP.text, rsv1: true, payload: Buffer.from("f348cdc9c90700", "hex") });
+      await s.send({ opcode: OP.text, rsv1: true, payload: Buffer.from("f200110000", "hex") });
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      await expectEcho(s, codec, OP.text, Buffer.from("Hello"));
+      await expectEcho(s, codec, OP.text, Buffer.from("Hello"));
+      codec.close();
+      await s.closeNormally();
+    },
+    negotiate(DEFAULT_NEGOTIATION),
+  );
+  bothRoles(
     "echoes an empty compressed message (zero-length payload with RSV1) as an empty message",
     async (s) => {
       const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { deflateRawSync } from "node:zlib";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { pooledEngineCount } from "../../src/protocol/permessage-deflate/zlib-engine.js";
 import { setZlibConcurrency, zlibSlotUsage } from "../../src/protocol/permessage-deflate/zlib-slots.js";
@@ -44,12 +45,34 @@ describe("RFC 7692 §7.2.3 examples, decompressed", () => {
     c.dispose();
   });
 
-  test("§7.2.3.4 a block with BFINAL set: decoded, and the next message still decodes (fresh window)", async () => {
+  test("§7.2.3.4 a block with BFINAL set: decoded, and the next message still refers back into it (§7.2.2)", async () => {
     const c = codec();
-    assert.equal((await decode(c, [hex("f3 48 cd c9 c9 07 00")])).toString(), "Hello");
     assert.equal((await decode(c, [hex("f3 48 cd c9 c9 07 00 00")])).toString(), "Hello");
-    assert.equal((await decode(c, [hex("f2 48 cd c9 c9 07 00")])).toString(), "Hello");
+    // §7.2.3.2's second message: a back-reference to the first "Hello", whose stream had ended.
+    assert.equal((await decode(c, [hex("f2 00 11 00 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("f3 48 cd c9 c9 07 00")])).toString(), "Hello");
+    assert.equal((await decode(c, [hex("f2 00 11 00 00")])).toString(), "Hello");
     c.dispose();
+  });
+
+  test("a sender that ends every message with BFINAL and refers back across them (window 9 bits and 15)", async () => {
+    for (const windowBits of [9, 15]) {
+      const c = codec({ decompressWindowBits: windowBits });
+      const size = 1 << windowBits;
+      let sent = Buffer.alloc(0);
+      for (let i = 0; i < 12; i++) {
+        // Half of each message repeats what came before it, some of it from several messages back.
+        const fresh = randomBytes(100 + i * 97);
+        const repeat = sent.subarray(Math.max(0, sent.length - size), Math.max(0, sent.length - size) + 300);
+        const message = Buffer.concat([repeat, fresh, repeat]);
+        const dictionary = sent.subarray(Math.max(0, sent.length - size));
+        const options = { windowBits, ...(dictionary.length > 0 ? { dictionary } : {}) };
+        const payload = deflateRawSync(message, options);
+        assert.equal((await decode(c, [payload])).toString("hex"), message.toString("hex"), `message ${i}`);
+        sent = Buffer.concat([sent, message]);
+      }
+      c.dispose();
+    }
   });
 
   test("§7.2.3.5 two DEFLATE blocks in one message: f2 48 05 00 00 00 ff ff ca c9 c9 07 00", async () => {

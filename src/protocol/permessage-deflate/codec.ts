@@ -46,6 +46,14 @@ export class PerMessageDeflate implements PerMessageExtension {
   private readonly noContext: Record<EngineKind, boolean>;
   /** Engines kept between messages (context takeover); null until the first message, or after a failure. */
   private readonly owned: Record<EngineKind, ZlibEngine | null> = { deflate: null, inflate: null };
+  /**
+   * §7.2.2: with context takeover the peer's next message may refer back into the last window of what it
+   * sent, even across a message that ended its DEFLATE stream (BFINAL, §7.2.3.4), after which zlib cannot go
+   * on. The decompressor that replaces it starts with that window as its dictionary. Kept from the first such
+   * message on (a sender that ends its stream ends every message so); before it, the history is that message
+   * alone, which is exact when it is the first message or at least a window long.
+   */
+  private inflateHistory: Buffer | null = null;
   /** Engines running a job for this connection right now. */
   private readonly busy = new Set<ZlibEngine>();
   private disposed = false;
@@ -157,7 +165,7 @@ export class PerMessageDeflate implements PerMessageExtension {
       }
       const engine = this.noContext[kind]
         ? borrowEngine(this.specs[kind])
-        : (this.owned[kind] ??= new ZlibEngine(this.specs[kind]));
+        : (this.owned[kind] ??= new ZlibEngine(this.specs[kind], this.inflateHistory ?? undefined));
       this.busy.add(engine);
       engine.run(input, limit, (result) => {
         this.busy.delete(engine);
@@ -171,14 +179,28 @@ export class PerMessageDeflate implements PerMessageExtension {
         // Released after the engine is back in the pool, so the job this starts can reuse it.
         zlibSlots.release();
         if (this.disposed || (!result.ok && result.reason === "destroyed")) return;
-        if (result.ok) done(null, join(result.chunks, result.byteLength));
-        else done(result.reason === "limit" ? LIMIT : result.error);
+        if (!result.ok) {
+          done(result.reason === "limit" ? LIMIT : result.error);
+          return;
+        }
+        const output = join(result.chunks, result.byteLength);
+        if (kind === "inflate" && !this.noContext.inflate && (engine.ended || this.inflateHistory !== null))
+          this.inflateHistory = windowTail(this.inflateHistory, output, 1 << this.specs.inflate.windowBits);
+        done(null, output);
       });
     });
   }
 }
 
 const LIMIT = new Error("output limit reached");
+
+/** The last `size` bytes of `history` followed by `output`, in memory of their own (`output` goes to the user). */
+function windowTail(history: Buffer | null, output: Buffer, size: number): Buffer {
+  if (output.length >= size) return Buffer.from(output.subarray(output.length - size));
+  const kept =
+    history === null ? EMPTY : history.subarray(Math.max(0, history.length - (size - output.length)));
+  return Buffer.concat([kept, output]);
+}
 
 /**
  * §7.2.1 step 3: Z_SYNC_FLUSH ends the output with the empty stored block (step 2 is then a no-op); its

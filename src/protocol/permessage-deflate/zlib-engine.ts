@@ -37,8 +37,11 @@ export class ZlibEngine {
   private callback: ((result: EngineResult) => void) | null = null;
   /** False once the stream failed, was stopped at a limit, or reached the end of the DEFLATE data. */
   reusable = true;
+  /** The last job reached the end of the DEFLATE data (a block with BFINAL set). */
+  ended = false;
 
-  constructor(spec: EngineSpec) {
+  /** `dictionary` (inflate only): the window a new stream starts with (see PerMessageDeflate's history). */
+  constructor(spec: EngineSpec, dictionary?: Buffer) {
     this.key = engineKey(spec);
     const flush = zlib.constants.Z_SYNC_FLUSH;
     if (spec.kind === "deflate") {
@@ -55,7 +58,12 @@ export class ZlibEngine {
         chunkSize: CHUNK_BYTES,
       });
     } else {
-      this.stream = zlib.createInflateRaw({ flush, windowBits: spec.windowBits, chunkSize: CHUNK_BYTES });
+      this.stream = zlib.createInflateRaw({
+        flush,
+        windowBits: spec.windowBits,
+        chunkSize: CHUNK_BYTES,
+        dictionary,
+      });
     }
     this.stream.on("data", (chunk: Buffer) => this.onData(chunk));
     this.stream.on("error", (error: Error) => {
@@ -114,7 +122,8 @@ export class ZlibEngine {
     }
     // Input zlib did not consume means the DEFLATE data ended (a block with BFINAL set, RFC 7692 §7.2.3.4):
     // the stream is finished and cannot take the next message.
-    if (this.stream.bytesWritten !== this.fedBytes) this.reusable = false;
+    if (this.stream.bytesWritten !== this.fedBytes) this.ended = true;
+    if (this.ended) this.reusable = false;
     const chunks = this.chunks;
     this.chunks = [];
     this.finish({ ok: true, chunks, byteLength: this.outBytes });
