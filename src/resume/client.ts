@@ -26,6 +26,30 @@ interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
+/**
+ * What WebSocket's send() would take of `data` now (WHATWG send(): the bytes as they are at the call;
+ * WebIDL: a value that is no BufferSource or Blob is converted to a string, a Symbol throws), for a message
+ * that waits in the queue: bytes are copied, as the caller may change them meanwhile.
+ */
+function snapshot(data: SendData): SendData {
+  if (typeof data === "string" || (typeof Blob !== "undefined" && data instanceof Blob)) return data;
+  const view = ArrayBuffer.isView(data) ? data : null;
+  const buffer = view === null ? data : view.buffer;
+  const kind = Object.prototype.toString.call(buffer); // an ArrayBuffer of another realm (an iframe's) too
+  if (kind !== "[object ArrayBuffer]" && kind !== "[object SharedArrayBuffer]") return `${data}`;
+  // WebIDL BufferSource: neither [AllowShared] nor [AllowResizable]; WebSocket's send() says so.
+  if (kind === "[object SharedArrayBuffer]" || (buffer as { resizable?: boolean }).resizable === true) {
+    throw new TypeError(
+      "Failed to execute 'send' on 'ResumableWebSocket': The provided ArrayBuffer value must not be shared or resizable.",
+    );
+  }
+  // A detached buffer has no bytes (slice() of it throws, and so does a DataView's byteLength): WebSocket
+  // sends an empty message.
+  if ((buffer as ArrayBuffer).byteLength === 0) return view === null ? new ArrayBuffer(0) : new Uint8Array(0);
+  if (view === null) return (buffer as ArrayBuffer).slice(0);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
+}
+
 /** A WHATWG WebSocket class: the browser's, sockjet's (its options are `webSocketOptions`), undici's. */
 export type WebSocketClass = new (url: string, protocols: string[], options?: never) => object;
 
@@ -120,8 +144,9 @@ export class ResumableMessageEvent extends PlatformMessageEvent {
 
 /**
  * The `reason` of a `reset` (docs/resume.md): from the server "expired", "unknown", "forged", "invalid",
- * "gap"; from the client itself "rejected" (the server refused the resume hello: 1009 or 1002) and
- * "unsupported" (a server without resume). A newer server may send others: compare, do not assume a closed set.
+ * "gap"; from the client itself "rejected" (the server refused the resume hello: 1009 or 1002),
+ * "too-big" (a message of the session is larger than this client's WebSocket takes, so every resume would
+ * replay it and fail again) and "unsupported" (a server without resume). A newer server may send others: compare, do not assume a closed set.
  */
 export type ResumeResetReason =
   | "expired"
@@ -130,6 +155,7 @@ export type ResumeResetReason =
   | "invalid"
   | "gap"
   | "rejected"
+  | "too-big"
   | "unsupported"
   | (string & {});
 
@@ -484,7 +510,7 @@ export class ResumableWebSocket extends EventTarget {
         `Too many messages waiting for the connection: maxQueuedMessages is ${this.options.maxQueuedMessages}.`,
         "QuotaExceededError",
       );
-    this.queue.push(data);
+    this.queue.push(snapshot(data));
   }
 
   /**
@@ -670,6 +696,13 @@ export class ResumableWebSocket extends EventTarget {
     // The server refused the resume hello itself (1009: larger than its maxPayloadBytes; 1002: not one it
     // reads): presenting it again fails again, so the client starts a fresh session instead.
     if (this.resumeSent && (ending.code === 1009 || ending.code === 1002)) this.reset("rejected");
+    // Our WebSocket refused a message as larger than its maxPayloadBytes (sockjet's; a browser has no such
+    // limit): the session holds it, and every resume would replay it and fail again. A fresh one skips it.
+    else if (
+      this.token !== null &&
+      (ending.error as { code?: unknown } | null)?.code === "SJ_ERR_MESSAGE_TOO_BIG"
+    )
+      this.reset("too-big");
     if (this.closeRequested) return;
     if (this.refusesRetry(ending)) {
       this.finish(ending);
