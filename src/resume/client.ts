@@ -310,6 +310,21 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
+/** stopCloseCodes, stopStatuses: lists (any iterable) of numbers. */
+function numberSet(
+  value: Iterable<number> | undefined,
+  name: string,
+  fallback: number[],
+): ReadonlySet<number> {
+  if (value === undefined) return new Set(fallback);
+  const iterable =
+    value !== null && typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
+  const list = iterable && typeof value !== "string" ? [...value] : null;
+  if (list === null || list.some((item) => typeof item !== "number"))
+    throw new TypeError(`ResumableWebSocket: options.${name} must be a list of numbers, like [1000, 1008]`);
+  return new Set(list);
+}
+
 /** maxRetries: an integer ≥ 0, or Infinity (no limit); 1.5 retries means nothing. */
 function retryCount(value: number | undefined): number {
   const count = nonNegative(value, "maxRetries", Number.POSITIVE_INFINITY);
@@ -352,8 +367,8 @@ function resolveOptions(options: ResumableWebSocketOptions): ResolvedOptions {
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 10_000), 2 ** 31 - 1),
     maxRetries: retryCount(options.maxRetries),
     stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
-    stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
-    stopStatuses: new Set(options.stopStatuses ?? [401, 403]),
+    stopCloseCodes: numberSet(options.stopCloseCodes, "stopCloseCodes", [1000, 1008]),
+    stopStatuses: numberSet(options.stopStatuses, "stopStatuses", [401, 403]),
     maxQueuedMessages: nonNegative(options.maxQueuedMessages, "maxQueuedMessages", 1000),
     sessionTimeoutMs: Math.min(
       nonNegative(options.sessionTimeoutMs, "sessionTimeoutMs", 10_000),
@@ -448,8 +463,12 @@ export class ResumableWebSocket extends EventTarget {
   private readonly queue: SendData[] = [];
   private readonly handlers = new Map<string, { value: unknown; listener: (event: Event) => void }>();
 
-  constructor(url: string | URL, options: ResumableWebSocketOptions = {}) {
+  constructor(url: string | URL, options?: ResumableWebSocketOptions | null) {
     super();
+    // WebIDL: a dictionary argument may be undefined or null (both are {}); anything else must be an object.
+    if (options === undefined || options === null) options = {};
+    else if (typeof options !== "object" && typeof options !== "function")
+      throw new TypeError("ResumableWebSocket: options must be an object");
     this.url = String(url);
     const WebSocketClass =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket ?? null;

@@ -148,3 +148,29 @@ test("regression: ResumableWebSocket.send() refuses ws's callback and options in
     client.close();
   }
 });
+
+test("ResumableWebSocket's options: null is {} (WebIDL), a non-object and a code list that is no list are TypeErrors", async (t) => {
+  const started = await startServer(t, { resume: {} });
+  const previous = (globalThis as { WebSocket?: unknown }).WebSocket;
+  (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+  t.after(() => {
+    (globalThis as { WebSocket?: unknown }).WebSocket = previous;
+  });
+  const client = new ResumableWebSocket(started.url, null);
+  await within(new Promise((resolve) => client.addEventListener("session", resolve)), 5000, "a session");
+  client.close();
+  assert.throws(() => new ResumableWebSocket(started.url, 5 as never), {
+    name: "TypeError",
+    message: "ResumableWebSocket: options must be an object",
+  });
+  for (const [name, value] of [
+    ["stopCloseCodes", 4001],
+    ["stopCloseCodes", "4001"],
+    ["stopStatuses", [401, "403"]],
+  ] as const) {
+    assert.throws(() => new ResumableWebSocket(started.url, { WebSocket, [name]: value } as never), {
+      name: "TypeError",
+      message: `ResumableWebSocket: options.${name} must be a list of numbers, like [1000, 1008]`,
+    });
+  }
+});
