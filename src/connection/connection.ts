@@ -299,8 +299,8 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
   }
 
   onPing(payload: Buffer): void {
-    // §5.5.2: the protocol has queued the pong, unless it had sent a Close.
-    if (!this.protocol.closing) this.output.addAnswerBytes(PONG_HEADER_BYTES + payload.length);
+    // §5.5.2: the protocol has queued the pong (Protocol.answersPings).
+    if (this.protocol.answersPings) this.output.addAnswerBytes(PONG_HEADER_BYTES + payload.length);
     this.events.onPing(payload);
   }
 

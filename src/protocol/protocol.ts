@@ -91,6 +91,14 @@ export class Protocol extends ProtocolState implements FrameSink {
     return this.closeSent;
   }
 
+  /**
+   * A Ping gets its Pong (§5.5.2: "unless it already received a Close frame"), after our own Close too: a
+   * Pong is no data frame (§5.5.1). Not once the connection failed.
+   */
+  get answersPings(): boolean {
+    return !this.closeReceived && !this.failed;
+  }
+
   /** True when both Close frames have been exchanged, or the connection failed. */
   get closed(): boolean {
     return (this.closeSent && this.closeReceived) || this.failed;
@@ -601,8 +609,8 @@ export class Protocol extends ProtocolState implements FrameSink {
       control === null ? Buffer.alloc(0) : control.length === 1 ? control[0] : Buffer.concat(control);
     switch (this.frameOpcode) {
       case Opcode.Ping:
-        // §5.5.2: answer with a Pong carrying the same payload, unless we are closing.
-        if (!this.closeSent) this.writeControl(Opcode.Pong, payload);
+        // §5.5.2: answer with a Pong carrying the same payload.
+        if (this.answersPings) this.writeControl(Opcode.Pong, payload);
         this.handler.onPing(payload);
         return;
       case Opcode.Pong:

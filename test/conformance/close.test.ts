@@ -167,6 +167,17 @@ describe("RFC 6455 §7.1.2–§7.1.3 our side starts the closing handshake", () 
       assert.deepEqual([event.code, event.reason, event.wasClean], [1000, "bye now", true]);
     },
   );
+  bothRoles("answers a Ping that comes after its own Close, until the peer's Close (§5.5.2)", async (s) => {
+    s.local.ws.close(1000);
+    assert.equal((await s.peer.readFrame()).closeCode, 1000);
+    await s.send({ opcode: OP.ping, payload: "are you there?" });
+    await s.expectPong("are you there?");
+    await s.send({ opcode: OP.close, payload: closePayload(1000) });
+    if (s.side === "client") s.peer.end();
+    await s.peer.waitEnd();
+    const event = await s.local.close();
+    assert.deepEqual([event.code, event.wasClean], [1000, true]);
+  });
   bothRoles("sends a Close without body on close() and reports 1005", async (s) => {
     s.local.ws.close();
     const f = await s.peer.readFrame();

@@ -106,11 +106,21 @@ describe("RFC 6455 §5.5.2 Ping", () => {
       ]);
     });
 
-    test(`${role} receives a ping after sending its Close → ping reported, no pong sent`, () => {
+    test(`${role} receives a ping after sending its Close → pong (§5.5.2: until a Close is received)`, () => {
       const peer = createPeer(role);
       peer.protocol.close(1000);
       assert.deepEqual(peer.take(), [write(sentBy(role, "88 02 03 e8"))]);
-      assert.deepEqual(peer.feed(frameTo(role, { opcode: 0x9, payload: "late" })), [pinged("late")]);
+      assert.deepEqual(peer.feed(frameTo(role, { opcode: 0x9, payload: "late" })), [
+        write(sentBy(role, "8a 04 6c 61 74 65")),
+        pinged("late"),
+      ]);
+    });
+
+    test(`${role} receives a ping after the peer's Close → ping reported, no pong sent`, () => {
+      const peer = createPeer(role);
+      peer.feed(frameTo(role, { opcode: 0x8, payload: Buffer.from([0x03, 0xe8]) }));
+      peer.take();
+      assert.deepEqual(peer.feed(frameTo(role, { opcode: 0x9, payload: "late" })), []);
     });
 
     test(`${role} receives a ping split across chunks → one pong once the payload is complete`, () => {
