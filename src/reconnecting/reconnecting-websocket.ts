@@ -7,12 +7,14 @@ import {
   WebSocket,
   type WebSocketEventMap,
 } from "../index.js";
+import { toSendPayload } from "../web/binary.js";
 import {
   getEventHandler,
   type HandlerSlots,
   handlerListener,
   setEventHandler,
 } from "../web/event-handlers.js";
+import { requireArguments } from "../web/webidl.js";
 import type {
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
@@ -160,6 +162,7 @@ export class ReconnectingWebSocket extends EventTarget {
    * close(): discarded, as WebSocket does once closing.
    */
   send(data: SendData): void {
+    requireArguments(arguments.length, 1, "send");
     // One argument: ws's send(data, callback) or send(data, { binary }) would be ignored without a word.
     if (arguments.length > 1 && arguments[1] !== undefined) {
       throw new TypeError(
@@ -171,6 +174,9 @@ export class ReconnectingWebSocket extends EventTarget {
       socket.send(data);
       return;
     }
+    // WebIDL converts the argument, (BufferSource or Blob or USVString), before send()'s steps whatever the
+    // state: 5 is the text "5" here as on an open socket, a Symbol a TypeError.
+    const converted = toSendPayload(data);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#queue === null) {
       throw new DOMException(
@@ -178,7 +184,7 @@ export class ReconnectingWebSocket extends EventTarget {
         "InvalidStateError",
       );
     }
-    for (const dropped of this.#queue.push(data)) {
+    for (const dropped of this.#queue.push(converted)) {
       this.dispatchEvent(new DropEvent("drop", { data: dropped, reason: "overflow" }));
     }
   }

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { collectingServer, until } from "../client/helpers.js";
+import { nextEvent, reconnecting } from "./helpers.js";
+
+// WebIDL argument conversions of the ReconnectingWebSocket, the same as the WebSocket's whatever the state
+// (outside review 49).
+
+describe("ReconnectingWebSocket: WebIDL conversions", () => {
+  test("send() converts as WebSocket.send() while queued too: a number, an object, null are text", async (t) => {
+    const peer = await collectingServer(t);
+    const client = reconnecting(t, peer.url, { queue: { maxMessages: 10, maxBytes: 100 } });
+    const bytes = new Uint8Array([1, 2, 3]);
+    // CONNECTING: queued. (BufferSource or Blob or USVString): 5 → "5", {} → "[object Object]", null → "null".
+    for (const value of [5, {}, null, bytes]) client.send(value as never);
+    bytes[0] = 9; // the queue keeps the bytes as they were at send()
+    assert.equal(client.bufferedAmount, 1 + 15 + 4 + 3);
+    assert.throws(() => client.send(Symbol("s") as never), TypeError);
+    assert.throws(() => (client.send as (...args: unknown[]) => void)(), TypeError);
+    assert.equal(client.bufferedAmount, 23);
+    await nextEvent(client, "open");
+    // OPEN: the same values give the same messages.
+    for (const value of [5, {}, null]) client.send(value as never);
+    assert.throws(() => client.send(Symbol("s") as never), TypeError);
+    await until(() => peer.received.length === 7, 3000, "the messages");
+    const got = peer.received.map(({ data, isBinary }) =>
+      isBinary ? `binary ${[...data]}` : `text ${data}`,
+    );
+    assert.deepEqual(got, [
+      "text 5",
+      "text [object Object]",
+      "text null",
+      "binary 1,2,3",
+      "text 5",
+      "text [object Object]",
+      "text null",
+    ]);
+  });
+
+  test("queue.maxBytes counts the converted bytes: after send(1) it still bounds the queue", async (t) => {
+    const peer = await collectingServer(t);
+    const client = reconnecting(t, peer.url, { queue: { maxMessages: 1000, maxBytes: 100 } });
+    client.send(1 as never);
+    client.send("x".repeat(50));
+    assert.throws(() => client.send("x".repeat(50)), { name: "QuotaExceededError" });
+    assert.equal(client.bufferedAmount, 51);
+  });
+});
