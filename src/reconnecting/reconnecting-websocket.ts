@@ -8,6 +8,7 @@ import {
   type WebSocketEventMap,
 } from "../index.js";
 import { toSendPayload } from "../web/binary.js";
+import { closeArguments } from "../web/close-arguments.js";
 import {
   getEventHandler,
   type HandlerSlots,
@@ -41,22 +42,6 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-
-/** WebSocket's close() rules (WHATWG "The close(code, reason) method", steps 1–2), checked with no socket too. */
-function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
-  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-    throw new DOMException(
-      `Failed to execute 'close' on 'ReconnectingWebSocket': The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
-      "InvalidAccessError",
-    );
-  }
-  if (reason !== undefined && Buffer.byteLength(String(reason)) > 123) {
-    throw new DOMException(
-      "Failed to execute 'close' on 'ReconnectingWebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
-      "SyntaxError",
-    );
-  }
-}
 
 export interface ReconnectingWebSocketEventMap extends WebSocketEventMap {
   reconnecting: ReconnectingEvent;
@@ -191,7 +176,8 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Closes the connection (WebSocket's close() rules) and stops reconnecting; `close` follows. */
   close(code?: number, reason?: string): void {
-    checkCloseArguments(code, reason);
+    // WebSocket's conversion ([Clamp] unsigned short, USVString) and checks (WHATWG close(), steps 1–2).
+    const { status, reasonText } = closeArguments(code, reason);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#closeRequested = true;
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
@@ -200,7 +186,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (socket !== null) {
       // Its close event ends this object (#onSocketClose).
       this.#readyState = CLOSING;
-      socket.close(code, reason);
+      socket.close(status ?? undefined, reasonText);
       return;
     }
     // Between attempts: no connection to close. As a WebSocket closed while connecting: 1006, not clean.

@@ -45,4 +45,28 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
     assert.throws(() => client.send("x".repeat(50)), { name: "QuotaExceededError" });
     assert.equal(client.bufferedAmount, 51);
   });
+
+  test('close() converts the code as [Clamp] unsigned short: "1000" and 1000.4 close with 1000', async (t) => {
+    const peer = await collectingServer(t);
+    for (const code of ["1000", 1000.4, 4000.5]) {
+      const client = reconnecting(t, peer.url);
+      await nextEvent(client, "open");
+      client.close(code as never, "bye");
+      assert.equal(client.readyState, client.CLOSING);
+      await nextEvent(client, "close");
+    }
+    await until(() => peer.closes.length === 3, 3000, "the closes");
+    // 4000.5 rounds half to even (WebIDL §3.2.4 [Clamp]).
+    assert.deepEqual(peer.closes, [
+      { code: 1000, reason: "bye" },
+      { code: 1000, reason: "bye" },
+      { code: 4000, reason: "bye" },
+    ]);
+    // Still WebSocket's checks after the conversion: "abc" is 0, 1001.4 is 1001.
+    const client = reconnecting(t, peer.url);
+    assert.throws(() => client.close("abc" as never), { name: "InvalidAccessError" });
+    assert.throws(() => client.close(1001.4), { name: "InvalidAccessError" });
+    assert.throws(() => client.close(1000, "x".repeat(124)), { name: "SyntaxError" });
+    assert.equal(client.readyState, client.CONNECTING);
+  });
 });
