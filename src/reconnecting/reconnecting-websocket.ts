@@ -95,13 +95,14 @@ export class ReconnectingWebSocket extends EventTarget {
 
   constructor(url: string | URL, protocols?: string | string[], options?: ReconnectingWebSocketOptions) {
     super();
+    // As the WebSocket constructor: the url is required (WebIDL: TypeError, not "the URL 'undefined'").
+    requireArguments(arguments.length, 1, "ReconnectingWebSocket constructor");
     this.#options = resolveOptions(options);
     this.#protocols = protocols;
     this.#queue = this.#options.queue === null ? null : new SendQueue(this.#options.queue);
-    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does; every
-    // later one reuses its parsed URL.
-    this.#url = String(url);
-    this.#url = this.#connect().url;
+    // The first WebSocket converts and checks the URL and protocols and throws as the WebSocket constructor
+    // does; every later one reuses its parsed URL.
+    this.#url = this.#connect(url).url;
   }
 
   get url(): string {
@@ -194,8 +195,8 @@ export class ReconnectingWebSocket extends EventTarget {
     setImmediate(() => this.#finish(new CloseEvent("close", { code: 1006, reason: "", wasClean: false })));
   }
 
-  #connect(): WebSocket {
-    const socket = new WebSocket(this.#url, this.#protocols, this.#options.webSocket);
+  #connect(url: string | URL = this.#url): WebSocket {
+    const socket = new WebSocket(url, this.#protocols, this.#options.webSocket);
     socket.binaryType = this.#binaryType;
     this.#socket = socket;
     this.#socketError = null;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { ReconnectingWebSocket } from "../../src/reconnecting/index.js";
 import { collectingServer, until } from "../client/helpers.js";
 import { nextEvent, reconnecting } from "./helpers.js";
 
@@ -68,5 +69,30 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
     assert.throws(() => client.close(1001.4), { name: "InvalidAccessError" });
     assert.throws(() => client.close(1000, "x".repeat(124)), { name: "SyntaxError" });
     assert.equal(client.readyState, client.CONNECTING);
+  });
+
+  test("the constructor: no argument is a TypeError as for WebSocket; a stop list that is not iterable is named", () => {
+    const Constructor = ReconnectingWebSocket as unknown as new (...args: unknown[]) => unknown;
+    assert.throws(
+      () => new Constructor(),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError, `${error.name}: ${error.message}`);
+        assert.match(error.message, /1 argument required/);
+        return true;
+      },
+    );
+    // Checked before any connection is made (no socket to close).
+    for (const name of ["stopCloseCodes", "stopStatuses"]) {
+      for (const value of [4001, "1000", null, {}, [401, "403"]]) {
+        assert.throws(
+          () => new Constructor("ws://127.0.0.1:1/", [], { [name]: value }),
+          (error: Error) => {
+            assert.ok(error instanceof TypeError, `${name}: ${String(value)}: ${error.message}`);
+            assert.match(error.message, new RegExp(`options\\.${name}`));
+            return true;
+          },
+        );
+      }
+    }
   });
 });
