@@ -88,6 +88,11 @@ export class ReconnectingWebSocket extends EventTarget {
   #everOpened = false;
   #closeRequested = false;
   #retryTimer: NodeJS.Timeout | null = null;
+  /**
+   * WHATWG send(): once closing, sent data is discarded but counted in bufferedAmount, which then "will only
+   * increase": sends after close(), and what the last connection and the queue never sent when it ended.
+   */
+  #discardedBytes = 0;
   readonly #queue: SendQueue | null;
   #handlers: HandlerSlots | null = null;
   /** The listener of every instance's on* handlers (event-handlers.ts). */
@@ -113,9 +118,12 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#readyState;
   }
 
-  /** The current connection's bufferedAmount plus the bytes waiting in the send queue. */
+  /**
+   * The current connection's bufferedAmount plus the bytes waiting in the send queue; after close(), as a
+   * WebSocket's, it keeps what was never sent and counts every later send().
+   */
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
+    return (this.#socket?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0) + this.#discardedBytes;
   }
 
   get protocol(): string {
@@ -145,7 +153,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /**
    * Sends on the open connection. While not connected: queued if `options.queue` is set (send() throws a
    * QuotaExceededError when it is full and `whenFull` is "throw"), else an InvalidStateError. After
-   * close(): discarded, as WebSocket does once closing.
+   * close(): discarded but counted in bufferedAmount, as WebSocket does once closing.
    */
   send(data: SendData): void {
     requireArguments(arguments.length, 1, "send");
@@ -163,7 +171,10 @@ export class ReconnectingWebSocket extends EventTarget {
     // WebIDL converts the argument, (BufferSource or Blob or USVString), before send()'s steps whatever the
     // state: 5 is the text "5" here as on an open socket, a Symbol a TypeError.
     const converted = toSendPayload(data);
-    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
+      this.#discardedBytes += converted.size;
+      return;
+    }
     if (this.#queue === null) {
       throw new DOMException(
         "Failed to execute 'send' on 'ReconnectingWebSocket': not connected (set options.queue to keep messages until it is).",
@@ -273,11 +284,11 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     this.#openedAt = null;
     if (this.#closeRequested || this.#readyState === CLOSED || this.#refusesRetry(event)) {
-      this.#finish(event);
+      this.#finish(event, socket);
       return;
     }
     if (this.#attempt >= this.#options.maxAttempts) {
-      this.#finish(event);
+      this.#finish(event, socket);
       return;
     }
     const delayMs = backoffDelayMs(
@@ -329,9 +340,13 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#options.stopCloseCodes.has(event.code);
   }
 
-  /** The end: CLOSED, the queue's messages reported as dropped, then the last connection's close event. */
-  #finish(event: CloseEvent): void {
+  /**
+   * The end: CLOSED, the queue's messages reported as dropped, then the last connection's close event. What
+   * `last` and the queue never sent stays in bufferedAmount (WHATWG: once closed it only increases).
+   */
+  #finish(event: CloseEvent, last: WebSocket | null = null): void {
     this.#readyState = CLOSED;
+    this.#discardedBytes += (last?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
     for (const data of this.#queue?.takeAll() ?? []) {
       this.dispatchEvent(new DropEvent("drop", { data, reason: "closed" }));
     }
