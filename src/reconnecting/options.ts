@@ -70,6 +70,25 @@ function attemptCount(value: number | undefined, name: string): number {
   return count;
 }
 
+/** stopCloseCodes / stopStatuses: an iterable of numbers, else a TypeError that names the option. */
+function numberSet(value: Iterable<number> | undefined, name: string, fallback: number[]): Set<number> {
+  if (value === undefined) return new Set(fallback);
+  // A string is iterable too, by character: "1000" would be a set of digits that match no code.
+  if (value === null || typeof value !== "object" || typeof value[Symbol.iterator] !== "function") {
+    const got =
+      value === null ? "null" : typeof value === "object" ? "an object that is not iterable" : typeof value;
+    throw new TypeError(`options.${name} must be an iterable of numbers (an array); got ${got}`);
+  }
+  const set = new Set<number>();
+  for (const item of value) {
+    if (typeof item !== "number") {
+      throw new TypeError(`options.${name} must hold numbers (${typeof item} found)`);
+    }
+    set.add(item);
+  }
+  return set;
+}
+
 export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {
   if (options.queue !== undefined) checkQueueOptions(options.queue);
   if (options.onOpen !== undefined && typeof options.onOpen !== "function") {
@@ -85,8 +104,8 @@ export function resolveOptions(options: ReconnectingWebSocketOptions = {}): Reso
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), MAX_TIMER_MS),
     maxAttempts: attemptCount(options.maxAttempts, "maxAttempts"),
     stableAfterMs: nonNegative(options.stableAfterMs, "stableAfterMs", 5000),
-    stopCloseCodes: new Set(options.stopCloseCodes ?? [1000, 1008]),
-    stopStatuses: new Set(options.stopStatuses ?? [401, 403]),
+    stopCloseCodes: numberSet(options.stopCloseCodes, "stopCloseCodes", [1000, 1008]),
+    stopStatuses: numberSet(options.stopStatuses, "stopStatuses", [401, 403]),
     queue: options.queue ?? null,
     onOpen: options.onOpen ?? null,
     random: options.random ?? Math.random,

@@ -7,12 +7,15 @@ import {
   WebSocket,
   type WebSocketEventMap,
 } from "../index.js";
+import { toSendPayload } from "../web/binary.js";
+import { closeArguments } from "../web/close-arguments.js";
 import {
   getEventHandler,
   type HandlerSlots,
   handlerListener,
   setEventHandler,
 } from "../web/event-handlers.js";
+import { requireArguments } from "../web/webidl.js";
 import type {
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
@@ -39,22 +42,6 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-
-/** WebSocket's close() rules (WHATWG "The close(code, reason) method", steps 1–2), checked with no socket too. */
-function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
-  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-    throw new DOMException(
-      `Failed to execute 'close' on 'ReconnectingWebSocket': The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
-      "InvalidAccessError",
-    );
-  }
-  if (reason !== undefined && Buffer.byteLength(String(reason)) > 123) {
-    throw new DOMException(
-      "Failed to execute 'close' on 'ReconnectingWebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
-      "SyntaxError",
-    );
-  }
-}
 
 export interface ReconnectingWebSocketEventMap extends WebSocketEventMap {
   reconnecting: ReconnectingEvent;
@@ -101,6 +88,11 @@ export class ReconnectingWebSocket extends EventTarget {
   #everOpened = false;
   #closeRequested = false;
   #retryTimer: NodeJS.Timeout | null = null;
+  /**
+   * WHATWG send(): once closing, sent data is discarded but counted in bufferedAmount, which then "will only
+   * increase": sends after close(), and what the last connection and the queue never sent when it ended.
+   */
+  #discardedBytes = 0;
   readonly #queue: SendQueue | null;
   #handlers: HandlerSlots | null = null;
   /** The listener of every instance's on* handlers (event-handlers.ts). */
@@ -108,13 +100,14 @@ export class ReconnectingWebSocket extends EventTarget {
 
   constructor(url: string | URL, protocols?: string | string[], options?: ReconnectingWebSocketOptions) {
     super();
+    // As the WebSocket constructor: the url is required (WebIDL: TypeError, not "the URL 'undefined'").
+    requireArguments(arguments.length, 1, "ReconnectingWebSocket constructor");
     this.#options = resolveOptions(options);
     this.#protocols = protocols;
     this.#queue = this.#options.queue === null ? null : new SendQueue(this.#options.queue);
-    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does; every
-    // later one reuses its parsed URL.
-    this.#url = String(url);
-    this.#url = this.#connect().url;
+    // The first WebSocket converts and checks the URL and protocols and throws as the WebSocket constructor
+    // does; every later one reuses its parsed URL.
+    this.#url = this.#connect(url).url;
   }
 
   get url(): string {
@@ -125,9 +118,12 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#readyState;
   }
 
-  /** The current connection's bufferedAmount plus the bytes waiting in the send queue. */
+  /**
+   * The current connection's bufferedAmount plus the bytes waiting in the send queue; after close(), as a
+   * WebSocket's, it keeps what was never sent and counts every later send().
+   */
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
+    return (this.#socket?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0) + this.#discardedBytes;
   }
 
   get protocol(): string {
@@ -157,9 +153,10 @@ export class ReconnectingWebSocket extends EventTarget {
   /**
    * Sends on the open connection. While not connected: queued if `options.queue` is set (send() throws a
    * QuotaExceededError when it is full and `whenFull` is "throw"), else an InvalidStateError. After
-   * close(): discarded, as WebSocket does once closing.
+   * close(): discarded but counted in bufferedAmount, as WebSocket does once closing.
    */
   send(data: SendData): void {
+    requireArguments(arguments.length, 1, "send");
     // One argument: ws's send(data, callback) or send(data, { binary }) would be ignored without a word.
     if (arguments.length > 1 && arguments[1] !== undefined) {
       throw new TypeError(
@@ -171,21 +168,28 @@ export class ReconnectingWebSocket extends EventTarget {
       socket.send(data);
       return;
     }
-    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    // WebIDL converts the argument, (BufferSource or Blob or USVString), before send()'s steps whatever the
+    // state: 5 is the text "5" here as on an open socket, a Symbol a TypeError.
+    const converted = toSendPayload(data);
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
+      this.#discardedBytes += converted.size;
+      return;
+    }
     if (this.#queue === null) {
       throw new DOMException(
         "Failed to execute 'send' on 'ReconnectingWebSocket': not connected (set options.queue to keep messages until it is).",
         "InvalidStateError",
       );
     }
-    for (const dropped of this.#queue.push(data)) {
+    for (const dropped of this.#queue.push(converted)) {
       this.dispatchEvent(new DropEvent("drop", { data: dropped, reason: "overflow" }));
     }
   }
 
   /** Closes the connection (WebSocket's close() rules) and stops reconnecting; `close` follows. */
   close(code?: number, reason?: string): void {
-    checkCloseArguments(code, reason);
+    // WebSocket's conversion ([Clamp] unsigned short, USVString) and checks (WHATWG close(), steps 1–2).
+    const { status, reasonText } = closeArguments(code, reason);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#closeRequested = true;
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
@@ -194,7 +198,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (socket !== null) {
       // Its close event ends this object (#onSocketClose).
       this.#readyState = CLOSING;
-      socket.close(code, reason);
+      socket.close(status ?? undefined, reasonText);
       return;
     }
     // Between attempts: no connection to close. As a WebSocket closed while connecting: 1006, not clean.
@@ -202,8 +206,8 @@ export class ReconnectingWebSocket extends EventTarget {
     setImmediate(() => this.#finish(new CloseEvent("close", { code: 1006, reason: "", wasClean: false })));
   }
 
-  #connect(): WebSocket {
-    const socket = new WebSocket(this.#url, this.#protocols, this.#options.webSocket);
+  #connect(url: string | URL = this.#url): WebSocket {
+    const socket = new WebSocket(url, this.#protocols, this.#options.webSocket);
     socket.binaryType = this.#binaryType;
     this.#socket = socket;
     this.#socketError = null;
@@ -280,11 +284,11 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     this.#openedAt = null;
     if (this.#closeRequested || this.#readyState === CLOSED || this.#refusesRetry(event)) {
-      this.#finish(event);
+      this.#finish(event, socket);
       return;
     }
     if (this.#attempt >= this.#options.maxAttempts) {
-      this.#finish(event);
+      this.#finish(event, socket);
       return;
     }
     const delayMs = backoffDelayMs(
@@ -336,9 +340,13 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#options.stopCloseCodes.has(event.code);
   }
 
-  /** The end: CLOSED, the queue's messages reported as dropped, then the last connection's close event. */
-  #finish(event: CloseEvent): void {
+  /**
+   * The end: CLOSED, the queue's messages reported as dropped, then the last connection's close event. What
+   * `last` and the queue never sent stays in bufferedAmount (WHATWG: once closed it only increases).
+   */
+  #finish(event: CloseEvent, last: WebSocket | null = null): void {
     this.#readyState = CLOSED;
+    this.#discardedBytes += (last?.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
     for (const data of this.#queue?.takeAll() ?? []) {
       this.dispatchEvent(new DropEvent("drop", { data, reason: "closed" }));
     }

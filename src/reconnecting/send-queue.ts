@@ -1,3 +1,4 @@
+import type { SendPayload } from "../web/binary.js";
 import type { SendData } from "./events.js";
 
 // Messages given to send() while no connection is open, sent in order once one is (after the open hook).
@@ -21,18 +22,15 @@ interface Queued {
   bytes: number;
 }
 
-function sizeOf(data: SendData): number {
-  if (typeof data === "string") return Buffer.byteLength(data);
-  if (data instanceof Blob) return data.size;
-  return data.byteLength;
-}
-
-/** The caller's bytes as they are now (WHATWG send(): the data is taken at the call), strings and Blobs as is. */
-function snapshot(data: SendData): SendData {
-  if (typeof data === "string" || data instanceof Blob) return data;
-  if (ArrayBuffer.isView(data))
-    return Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return Buffer.from(new Uint8Array(data));
+/**
+ * What is kept of a send() argument converted as WebSocket.send() converts it (binary.ts toSendPayload): the
+ * text as a string, a copy of the caller's bytes (WHATWG send(): the bytes as they are at the call), a Blob.
+ */
+function snapshot(converted: SendPayload): SendData {
+  if (converted.blob !== null) return converted.blob;
+  const payload = converted.payload!;
+  if (converted.isText) return payload.toString("utf8");
+  return converted.borrowed ? Buffer.from(payload) : payload;
 }
 
 export function checkQueueOptions(options: SendQueueOptions): void {
@@ -67,9 +65,9 @@ export class SendQueue {
     return this.items.length;
   }
 
-  /** Queues `data`; returns the messages dropped to make room. Throws when it cannot be kept. */
-  push(data: SendData): SendData[] {
-    const bytes = sizeOf(data);
+  /** Queues a converted send() argument; returns the messages dropped to make room. Throws when it cannot be kept. */
+  push(converted: SendPayload): SendData[] {
+    const bytes = converted.size;
     if (bytes > this.maxBytes) {
       throw new DOMException(
         `Failed to execute 'send': a message of ${bytes} bytes exceeds the send queue's maxBytes (${this.maxBytes}).`,
@@ -89,7 +87,7 @@ export class SendQueue {
       this.bytes -= oldest.bytes;
       dropped.push(oldest.data);
     }
-    this.items.push({ data: snapshot(data), bytes });
+    this.items.push({ data: snapshot(converted), bytes });
     this.bytes += bytes;
     return dropped;
   }
