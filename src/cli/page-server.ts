@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { resumeClientModule } from "../index.js";
+import { countFields } from "../protocol/handshake.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
 import { HOST_REFUSED } from "./serve-guard.js";
 import { errorMessage, quoted } from "./terminal.js";
@@ -69,6 +70,9 @@ export function pageHandler(
       // The page under a Host its WebSockets would refuse (DNS rebinding) could not connect: refuse it too.
       const host = requestHost(request);
       if (isWebSocketUpgrade(request)) refuseWhileStopping(response);
+      // RFC 9112 §3.2: more than one Host field line is a 400 (Node's headers keep only the first).
+      else if (countFields(request.rawHeaders, "host") > 1)
+        plainText(response, 400, "More than one Host header");
       else if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host));
       else servePage(request, response, csp);
     } catch (error) {

@@ -23,6 +23,11 @@ export type UpgradeRequest = {
   /** `IncomingMessage.httpVersion` ("1.1"). Checked when given (§4.2.1 item 1: HTTP/1.1 or higher). */
   httpVersion?: string;
   headers: HeaderMap;
+  /**
+   * `IncomingMessage.rawHeaders`, when given: Node keeps only the first of repeated Host fields in `headers`,
+   * so a second one is seen only here.
+   */
+  rawHeaders?: readonly string[];
 };
 
 export type ValidateUpgradeRequestOptions = {
@@ -118,6 +123,16 @@ function listHeader(headers: HeaderMap, lowerName: string): string | undefined {
   return values.length === 0 ? undefined : values.join(", ");
 }
 
+/** How many field lines of `rawHeaders` (name, value, name, value…) have this name. */
+export function countFields(rawHeaders: readonly string[], lowerName: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === lowerName.length && asciiEqualsIgnoreCase(name, lowerName)) count++;
+  }
+  return count;
+}
+
 type Single = { kind: "absent" } | { kind: "duplicate" } | { kind: "value"; value: string };
 
 /**
@@ -207,6 +222,9 @@ export function validateUpgradeRequest(
   if (opts.requireHost !== false) {
     const host = singleHeader(headers, "host");
     if (host.kind !== "value" || host.value === "") return reject(400, "Missing or invalid Host header");
+    // RFC 9112 §3.2: a request with more than one Host field line gets 400.
+    if (req.rawHeaders !== undefined && countFields(req.rawHeaders, "host") > 1)
+      return reject(400, "More than one Host header");
   }
 
   // §4.2.1 item 3: Upgrade contains "websocket", ASCII case-insensitive. Upgrade is a list (RFC 9110 §7.8).

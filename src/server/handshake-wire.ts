@@ -44,6 +44,7 @@ export class Http1Wire implements HandshakeWire {
       method: this.request.method ?? "",
       httpVersion: this.request.httpVersion,
       headers: this.request.headers,
+      rawHeaders: this.request.rawHeaders,
     });
   }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import { after, describe, test } from "node:test";
 import { killAll, type Served, serve } from "./helpers.js";
 
@@ -59,6 +61,30 @@ describe("sockjet serve on loopback: the demo page and the Host", () => {
       assert.match(refused.body, /--allow-origin http:\/\/evil\.test:\d+\n$/);
       const page = await getPage(served, `evil.test:${served.port}`, `http://127.0.0.1:${served.port}/`);
       assert.equal(page.status, 200);
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
+  test("two Host fields get 400 (RFC 9112 §3.2), whichever comes first", async () => {
+    const served = await serve(["--quiet"]);
+    try {
+      for (const hosts of [
+        [`localhost:${served.port}`, "evil.test"],
+        ["evil.test", `localhost:${served.port}`],
+      ]) {
+        const socket = net.connect(served.port, "127.0.0.1");
+        socket.end(
+          `GET / HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join("")}Connection: close\r\n\r\n`,
+        );
+        let answer = "";
+        socket.setEncoding("utf8");
+        socket.on("data", (chunk) => (answer += chunk));
+        await once(socket, "close");
+        assert.match(answer, /^HTTP\/1\.1 400 /, hosts.join(" + "));
+        assert.match(answer, /More than one Host header/);
+      }
     } finally {
       served.cli.kill("SIGTERM");
       await served.cli.exit();

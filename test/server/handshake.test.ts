@@ -149,6 +149,11 @@ describe("RFC 6455 §4.2.1 server refuses a malformed handshake, closes the sock
       statusLine: "HTTP/1.1 400 Bad Request",
     },
     {
+      name: "two Host fields (RFC 9112 §3.2: more than one Host field line) → 400",
+      request: upgradeRequest({ extra: ["Host: other.example"] }),
+      statusLine: "HTTP/1.1 400 Bad Request",
+    },
+    {
       name: "HTTP/1.0 (§4.2.1 item 1: HTTP/1.1 or higher) → 400",
       request: upgradeRequest({ version: "HTTP/1.0" }),
       statusLine: "HTTP/1.1 400 Bad Request",
