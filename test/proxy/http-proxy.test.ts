@@ -269,6 +269,33 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
     assert.match(error.message, /closed the connection before answering CONNECT/);
   });
 
+  test("a tunnel closed right after the 200 (ws: and wss:): the error names the proxy, not a TLS server", async (t) => {
+    // The proxy answers 200 and ends: the proxy or the target ended the tunnel, which cannot be told apart.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("data", () => socket.end("HTTP/1.1 200 Connection established\r\n\r\n"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const label = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const proxy = `http://bob:${encodeURIComponent(SECRET)}@127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const url of ["ws://127.0.0.1:2345/", "wss://127.0.0.1:2345/"]) {
+      const { error } = await failureThrough(t, url, { proxy });
+      assert.equal(error.code, "SJ_ERR_NETWORK", url);
+      assert.equal(
+        error.message,
+        `the connection through the proxy ${label} closed before the server answered (the proxy or the server ended the tunnel)`,
+      );
+      assert.equal((error.cause as NodeJS.ErrnoException).code, "ECONNRESET");
+      assertNoSecret(error, SECRET);
+    }
+  });
+
   test("a malformed answer: SJ_ERR_PROXY_PROTOCOL", async (t) => {
     const url = await rawProxy(t, Buffer.from("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
     const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
