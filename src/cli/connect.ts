@@ -68,7 +68,8 @@ the lines of a multi-line message stay lines. A password in the URL is shown as 
 When stdin ends the connection is closed after --wait (1 s for the answers; sooner if the server closes).
 Without --proxy, the proxy environment variables apply as curl and undici read them: http_proxy for ws://,
 https_proxy (else http_proxy) for wss://, else all_proxy; no_proxy lists hosts (and subdomains, host:port,
-or *) to reach directly. Lower-case names win over upper-case ones. Proxy passwords are never printed.
+address ranges such as 10.0.0.0/8 or fd00::/8 for IP-literal hosts, or *) to reach directly. Lower-case
+names win over upper-case ones. Proxy passwords are never printed.
 
 Options:
 ${formatFlags(specs)}

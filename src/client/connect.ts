@@ -11,6 +11,7 @@ import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../p
 import { isBadPort } from "./bad-ports.js";
 import { connectWithLargeReads } from "./large-read-socket.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
+import { tunnelClosedError } from "./proxy-errors.js";
 import { plainHttpNote, readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
@@ -238,7 +239,13 @@ export function startClientHandshake(
       fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
     });
   });
-  request.on("error", (error) => fail(networkError(error, hostname, secure)));
+  request.on("error", (error: NodeJS.ErrnoException) =>
+    fail(
+      proxy !== null && closedWithoutAnswer(error)
+        ? tunnelClosedError(proxy, error)
+        : networkError(error, hostname, secure),
+    ),
+  );
   request.on("upgrade", (response, socket: Socket, head: Buffer) => {
     if (settled) {
       socket.destroy();
@@ -323,4 +330,15 @@ export function networkError(error: NodeJS.ErrnoException, host: string, secure:
     });
   }
   return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
+}
+
+/**
+ * Whether the connection closed before any answer: Node's "socket hang up" (no HTTP response), or a close
+ * before the TLS handshake to the target was done (wss:).
+ */
+function closedWithoutAnswer(error: NodeJS.ErrnoException): boolean {
+  if (error.code !== "ECONNRESET") return false;
+  return /^(socket hang up|Client network socket disconnected before secure TLS connection)/.test(
+    error.message,
+  );
 }

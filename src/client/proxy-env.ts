@@ -1,3 +1,5 @@
+import { BlockList, isIP } from "node:net";
+
 // The proxy environment variables, read as undici's EnvHttpProxyAgent reads them (so that fetch() and a
 // WebSocket in one process agree), plus ALL_PROXY as curl reads it:
 // - ws: uses http_proxy, wss: uses https_proxy and falls back to http_proxy; both fall back to all_proxy.
@@ -5,6 +7,9 @@
 // - no_proxy (or NO_PROXY): entries separated by commas or white space; "*" alone turns proxying off; an entry
 //   matches its host and every subdomain ("example.com", ".example.com" and "*.example.com" alike); "host:port"
 //   matches that port only; IPv6 entries with a port are bracketed ("[::1]:8080").
+// - An IP address with a prefix ("10.0.0.0/8", "fd00::/8") matches a target that is an IP literal of the same
+//   family in that range, as curl >= 7.86 does; an invalid prefix matches nothing. A bare IP address matches
+//   the same address however it is written ("0:0:0:0:0:0:0:1" is "::1"). Names are never resolved (nor by curl).
 
 export interface EnvironmentProxy {
   /** The URL as found (it may hold credentials: never print it). */
@@ -57,6 +62,7 @@ export function isExcluded(host: string, port: number, noProxy: string): boolean
     if (entry.port !== 0 && entry.port !== port) continue;
     if (entry.host === "") continue;
     if (host === entry.host || host.endsWith(`.${entry.host}`)) return true;
+    if (inRange(host, entry.host)) return true;
   }
   return false;
 }
@@ -79,4 +85,23 @@ function parseEntry(raw: string): { host: string; port: number } {
   }
   host = host.replace(/^\*?\./, "");
   return { host: normalizeHost(host), port };
+}
+
+/**
+ * Whether `host`, an IP literal, is in the range `entry` gives: "address/prefix" or a bare address (all its
+ * bits). Only within one family: an IPv4 range does not match "::ffff:10.0.0.1" (nor does it in curl).
+ */
+function inRange(host: string, entry: string): boolean {
+  const family = isIP(host);
+  if (family === 0) return false;
+  const slash = entry.indexOf("/");
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  if (isIP(address) !== family) return false;
+  const bits = family === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(bits) : entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) return false;
+  const type = family === 4 ? "ipv4" : "ipv6";
+  const range = new BlockList();
+  range.addSubnet(address, Number(prefixText), type);
+  return range.check(host, type);
 }

@@ -26,6 +26,18 @@ export function proxyNetworkError(proxy: ResolvedProxy, error: NodeJS.ErrnoExcep
   });
 }
 
+/**
+ * The tunnel closed after the proxy's 2xx, before the target's handshake answer: the proxy or the target ended
+ * it, and which one cannot be told from here (so no hint about the target, such as "a TLS server?").
+ */
+export function tunnelClosedError(proxy: ResolvedProxy, error: NodeJS.ErrnoException): HandshakeError {
+  return new HandshakeError(
+    "SJ_ERR_NETWORK",
+    `the connection through the proxy ${proxy.label} closed before the server answered (the proxy or the server ended the tunnel)`,
+    { cause: error },
+  );
+}
+
 /** A proxy's text (a status line) made safe to print: control and non-ASCII characters escaped, bounded. */
 export function escapeProxyText(text: string, maxLength = 200): string {
   const escaped = text.replace(/[^\x20-\x7e]/g, (c) => {

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { before, describe, test } from "node:test";
+import { connectThroughHttpProxy } from "../../src/client/http-connect.js";
+import { resolveProxy } from "../../src/client/proxy.js";
+import type { HandshakeError } from "../../src/protocol/errors.js";
 import { proxySkip, startTinyproxy, startTlsFront, TINYPROXY, versionOf } from "./proxies.js";
 import { assertNoSecret, echoServer, echoThrough, failureThrough, testCertificate } from "./targets.js";
 
@@ -265,10 +269,221 @@ describe("HTTP proxies that misbehave (raw servers)", () => {
     assert.match(error.message, /closed the connection before answering CONNECT/);
   });
 
+  test("a tunnel closed right after the 200 (ws: and wss:): the error names the proxy, not a TLS server", async (t) => {
+    // The proxy answers 200 and ends: the proxy or the target ended the tunnel, which cannot be told apart.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("data", () => socket.end("HTTP/1.1 200 Connection established\r\n\r\n"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const label = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const proxy = `http://bob:${encodeURIComponent(SECRET)}@127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const url of ["ws://127.0.0.1:2345/", "wss://127.0.0.1:2345/"]) {
+      const { error } = await failureThrough(t, url, { proxy });
+      assert.equal(error.code, "SJ_ERR_NETWORK", url);
+      assert.equal(
+        error.message,
+        `the connection through the proxy ${label} closed before the server answered (the proxy or the server ended the tunnel)`,
+      );
+      assert.equal((error.cause as NodeJS.ErrnoException).code, "ECONNRESET");
+      assertNoSecret(error, SECRET);
+    }
+  });
+
   test("a malformed answer: SJ_ERR_PROXY_PROTOCOL", async (t) => {
     const url = await rawProxy(t, Buffer.from("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
     const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: url });
     assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
     assert.match(error.message, /sent a malformed answer to CONNECT/);
+  });
+});
+
+describe("interim (1xx) answers to CONNECT (RFC 9110 §15.2: parsed, then the final answer counts)", () => {
+  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * A TCP server that, once a CONNECT head has arrived, runs `script` with the socket (and the bytes after
+   * the head). `closed` counts the proxy's sockets that have closed.
+   */
+  async function scriptedProxy(
+    t: Parameters<typeof failureThrough>[0],
+    script: (socket: net.Socket, after: Buffer) => void,
+  ) {
+    const sockets = new Set<net.Socket>();
+    const state = { accepted: 0, closed: 0 };
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      state.accepted++;
+      socket.on("close", () => state.closed++);
+      socket.on("error", () => {});
+      let head = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        socket.removeListener("data", onData);
+        script(socket, head.subarray(end + 4));
+      };
+      socket.on("data", onData);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state };
+  }
+
+  /** Pipes the proxy's socket to 127.0.0.1:port: the tunnel. */
+  function pipeTo(socket: net.Socket, port: number, after: Buffer): void {
+    const upstream = net.connect(port, "127.0.0.1", () => {
+      if (after.length > 0) upstream.write(after);
+      socket.pipe(upstream).pipe(socket);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("close", () => upstream.destroy());
+  }
+
+  /** Opens a tunnel with connectThroughHttpProxy alone; resolves with the socket or the error. */
+  function tunnel(url: string) {
+    return new Promise<{ socket?: net.Socket; error?: HandshakeError }>((resolve) => {
+      connectThroughHttpProxy(
+        resolveProxy(url, "test", {}),
+        "127.0.0.1",
+        2,
+        (socket) => resolve({ socket }),
+        (error) => resolve({ error }),
+      );
+    });
+  }
+
+  test("100 Continue and 103 Early Hints (in one read, then split over reads) before the 200: ws: and wss: open", async (t) => {
+    for (const secure of [false, true]) {
+      const target = await echoServer(t, secure);
+      const proxy = await scriptedProxy(t, async (socket, after) => {
+        socket.write(
+          "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+        );
+        await delay(20);
+        socket.write("HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 20");
+        await delay(20);
+        socket.write("0 Connection established\r\n\r\n");
+        pipeTo(socket, target.port, after);
+      });
+      const cert = testCertificate();
+      const tls = secure && cert !== null ? { ca: cert.cert } : {};
+      assert.equal(
+        await echoThrough(t, target.url, { proxy: proxy.url, ...tls }),
+        "echo:hi",
+        `secure: ${secure}`,
+      );
+    }
+  });
+
+  test("the bytes after the final head are the tunnel's, kept in order (one read and split reads)", async (t) => {
+    const writes = [
+      ["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nhel", "lo"],
+      ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nVia: x\r\n\r\nhello"],
+    ];
+    for (const chunks of writes) {
+      const proxy = await scriptedProxy(t, async (socket) => {
+        for (const chunk of chunks) {
+          socket.write(chunk);
+          await delay(20);
+        }
+      });
+      const { socket, error } = await tunnel(proxy.url);
+      assert.equal(error, undefined);
+      t.after(() => socket?.destroy());
+      let received = "";
+      await new Promise<void>((resolve) => {
+        socket?.on("data", (chunk: Buffer) => {
+          received += chunk.toString("latin1");
+          if (received.length >= 5) resolve();
+        });
+      });
+      assert.equal(received, "hello", JSON.stringify(chunks));
+    }
+  });
+
+  test("the final answer after a 1xx counts as it would alone: 407, 502; a 101 is final (a refusal)", async (t) => {
+    const answers = [
+      [
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+        "SJ_ERR_PROXY_AUTH_REQUIRED",
+      ],
+      ["HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 502 Bad Gateway\r\n\r\n", "SJ_ERR_PROXY_REFUSED"],
+      ["HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "SJ_ERR_PROXY_REFUSED"],
+    ];
+    for (const [answer, code] of answers) {
+      const proxy = await scriptedProxy(t, (socket) => socket.write(answer));
+      const { error } = await failureThrough(t, "ws://127.0.0.1:2", { proxy: proxy.url });
+      assert.equal(error.code, code, answer);
+      const finalLine = answer.startsWith("HTTP/1.1 101") ? answer.split("\r\n")[0] : answer.split("\r\n")[2];
+      assert.ok(error.message.endsWith(`it answered ${finalLine}`), error.message);
+    }
+  });
+
+  test("a lone 1xx, or an endless series of them: the handshake timeout, and the proxy's socket is closed", async (t) => {
+    const scripts: Array<(socket: net.Socket) => void> = [
+      (socket) => socket.write("HTTP/1.1 103 Early Hints\r\n\r\n"),
+      (socket) => {
+        const timer = setInterval(() => socket.write("HTTP/1.1 102 Processing\r\n\r\n".repeat(100)), 2);
+        socket.on("close", () => clearInterval(timer));
+      },
+    ];
+    for (const script of scripts) {
+      const proxy = await scriptedProxy(t, script);
+      const started = Date.now();
+      const { error } = await failureThrough(t, "ws://127.0.0.1:2", {
+        proxy: proxy.url,
+        handshakeTimeoutMs: 400,
+      });
+      assert.equal(error.code, "SJ_ERR_HANDSHAKE_TIMEOUT");
+      assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+      for (let i = 0; i < 50 && proxy.state.closed < 1; i++) await delay(20);
+      assert.deepEqual(proxy.state, { accepted: 1, closed: 1 });
+    }
+  });
+
+  test("after a 1xx: a head over node:http's size limit, a malformed head, or a close: SJ_ERR_PROXY_PROTOCOL", async (t) => {
+    const cases: Array<[(socket: net.Socket) => void, RegExp]> = [
+      [
+        (socket) =>
+          socket.write(
+            `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX: ${"a".repeat(http.maxHeaderSize)}`,
+          ),
+        /sent a malformed answer to CONNECT \(a response head larger than \d+ bytes\)/,
+      ],
+      [
+        (socket) => socket.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\n\n\r\n\r\n"),
+        /sent a malformed answer to CONNECT \(an invalid response head after a 1xx: /,
+      ],
+      [
+        (socket) => socket.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"),
+        /sent a malformed answer to CONNECT/,
+      ],
+      [
+        (socket) => socket.end("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"),
+        /closed the connection before answering CONNECT/,
+      ],
+    ];
+    for (const [script, message] of cases) {
+      const proxy = await scriptedProxy(t, script);
+      const started = Date.now();
+      const { error } = await failureThrough(t, "ws://127.0.0.1:2", {
+        proxy: proxy.url,
+        handshakeTimeoutMs: 5000,
+      });
+      assert.equal(error.code, "SJ_ERR_PROXY_PROTOCOL");
+      assert.match(error.message, message);
+      assert.ok(Date.now() - started < 2000, "without waiting for the timeout");
+    }
   });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net, { type AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { isExcluded, proxyFromEnvironment } from "../../src/client/proxy-env.js";
 import { WebSocket } from "../../src/index.js";
@@ -68,6 +69,38 @@ describe("NO_PROXY rules", () => {
     assert.notEqual(found("ws://[::1]:8081/", { http_proxy: "http://p:1", no_proxy: "[::1]:8080" }), null);
   });
 
+  test("an address range (curl >= 7.86) matches IP-literal targets in it, of its own family", () => {
+    const list = "10.0.0.0/8, 192.168.1.77/24 fd00::/8";
+    for (const host of ["10.0.0.1", "10.255.255.255", "192.168.1.1", "fd00::5", "fdff:1::1"]) {
+      assert.equal(isExcluded(host, 80, list), true, `${list} ⊇ ${host}`);
+    }
+    for (const host of ["11.0.0.1", "192.168.2.1", "fe00::1", "::ffff:10.0.0.1", "10.example"]) {
+      assert.equal(isExcluded(host, 80, list), false, `${list} ⊉ ${host}`);
+    }
+    assert.equal(isExcluded("127.0.0.1", 80, "127.0.0.1/32"), true);
+    assert.equal(isExcluded("127.0.0.2", 80, "127.0.0.1/32"), false);
+    assert.equal(isExcluded("2001:db8::1", 80, "::/0"), true);
+    // Through the URL: WHATWG URL normalizes the literal first ("0x7f.1" is 127.0.0.1, [FD00:0::1] is fd00::1).
+    assert.equal(found("ws://0x7f.1:8080/", { http_proxy: "http://p:1", no_proxy: "127.0.0.0/8" }), null);
+    assert.equal(found("wss://[FD00:0::1]/", { https_proxy: "http://p:1", no_proxy: "fd00::/8" }), null);
+  });
+
+  test("an invalid prefix matches nothing; a name is never resolved; a bare address matches however written", () => {
+    for (const entry of [
+      "10.0.0.0/33",
+      "10.0.0.0/",
+      "10.0.0.0/x",
+      "10.0.0.0/-1",
+      "10.0.0.0/8/8",
+      "fd00::/129",
+    ]) {
+      assert.equal(isExcluded("10.0.0.1", 80, entry), false, entry);
+      assert.equal(isExcluded("fd00::1", 80, entry), false, entry);
+    }
+    assert.equal(isExcluded("localhost", 80, "127.0.0.0/8"), false, "names are compared, not resolved");
+    assert.equal(isExcluded("::1", 80, "0:0:0:0:0:0:0:1"), true);
+  });
+
   test("the default port of the scheme counts: ws: 80, wss: 443", () => {
     assert.equal(found("wss://h/", { https_proxy: "http://p:1", no_proxy: "h:443" }), null);
     assert.notEqual(found("ws://h/", { http_proxy: "http://p:1", no_proxy: "h:443" }), null);
@@ -117,6 +150,33 @@ describe("proxyFromEnvironment: true, through tinyproxy", { skip: proxySkip(TINY
       proxy: "http://127.0.0.1:9",
     });
     assert.equal(error.code, "SJ_ERR_PROXY_UNREACHABLE");
+  });
+});
+
+describe("NO_PROXY with an address range, on real sockets", () => {
+  test("NO_PROXY=127.0.0.0/8: a ws://127.0.0.1 target is reached directly, the proxy sees no connection", async (t) => {
+    const target = await echoServer(t);
+    // A proxy that refuses every CONNECT, counting the connections it gets.
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", () => {});
+      socket.end("HTTP/1.1 502 Bad Gateway\r\n\r\n");
+    });
+    const proxyConnections = () => sockets.length;
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    });
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    withEnvironment(t, { http_proxy: proxyUrl, NO_PROXY: "localhost, 127.0.0.0/8" });
+    assert.equal(await echoThrough(t, target.url, { proxyFromEnvironment: true }), "echo:hi");
+    assert.equal(proxyConnections(), 0, "the range exempted the target");
+    process.env.NO_PROXY = "10.0.0.0/8";
+    const { error } = await failureThrough(t, target.url, { proxyFromEnvironment: true });
+    assert.equal(error.code, "SJ_ERR_PROXY_REFUSED", "outside the range: through the proxy");
+    assert.equal(proxyConnections(), 1);
   });
 });
 
