@@ -110,7 +110,8 @@ export interface WebSocketOptions {
   proxy?: ProxyOption;
   /**
    * Opt in to the proxy environment variables when `proxy` is not given, as undici's EnvHttpProxyAgent reads
-   * them: http_proxy (ws:), https_proxy then http_proxy (wss:), then all_proxy; no_proxy exempts hosts.
+   * them: http_proxy (ws:), https_proxy then http_proxy (wss:), then all_proxy; no_proxy exempts hosts, and
+   * (as curl reads it) IP literals in its address ranges ("10.0.0.0/8").
    * Default false. A variable that is not a usable proxy URL makes the constructor throw a TypeError.
    */
   proxyFromEnvironment?: boolean;
