@@ -446,6 +446,28 @@ describe("Autobahn 12 · compressed messages of every size, fragmented and large
     negotiate(DEFAULT_NEGOTIATION),
   );
   bothRoles(
+    "a message after a BFINAL one may refer back past it, into an ordinary message before it (§7.2.2)",
+    async (s) => {
+      const { constants, deflateRawSync } = await import("node:zlib");
+      const a = "Hello, ordinary message; ";
+      const b = "then a final block";
+      const flushed = { finishFlush: constants.Z_SYNC_FLUSH };
+      await s.send({ opcode: OP.text, rsv1: true, payload: deflateRawSync(a, flushed).subarray(0, -4) });
+      await s.send({
+        opcode: OP.text,
+        rsv1: true,
+        payload: deflateRawSync(b, { dictionary: Buffer.from(a) }),
+      });
+      const c = deflateRawSync(a, { ...flushed, dictionary: Buffer.from(a + b) }).subarray(0, -4);
+      await s.send({ opcode: OP.text, rsv1: true, payload: c });
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      for (const text of [a, b, a]) await expectEcho(s, codec, OP.text, Buffer.from(text));
+      codec.close();
+      await s.closeNormally();
+    },
+    negotiate(DEFAULT_NEGOTIATION),
+  );
+  bothRoles(
     "echoes an empty compressed message (zero-length payload with RSV1) as an empty message",
     async (s) => {
       const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { deflateRawSync } from "node:zlib";
+import { constants, deflateRawSync } from "node:zlib";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { pooledEngineCount } from "../../src/protocol/permessage-deflate/zlib-engine.js";
 import { setZlibConcurrency, zlibSlotUsage } from "../../src/protocol/permessage-deflate/zlib-slots.js";
@@ -55,20 +55,39 @@ describe("RFC 7692 §7.2.3 examples, decompressed", () => {
     c.dispose();
   });
 
-  test("a sender that ends every message with BFINAL and refers back across them (window 9 bits and 15)", async () => {
-    for (const windowBits of [9, 15]) {
+  test("messages that end their stream (BFINAL) among ordinary ones, each referring back across both (windows 8–15)", async () => {
+    for (const windowBits of [8, 9, 11, 15]) {
       const c = codec({ decompressWindowBits: windowBits });
       const size = 1 << windowBits;
       let sent = Buffer.alloc(0);
-      for (let i = 0; i < 12; i++) {
-        // Half of each message repeats what came before it, some of it from several messages back.
-        const fresh = randomBytes(100 + i * 97);
-        const repeat = sent.subarray(Math.max(0, sent.length - size), Math.max(0, sent.length - size) + 300);
-        const message = Buffer.concat([repeat, fresh, repeat]);
+      const blocks: Buffer[] = [];
+      let seed = windowBits;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      for (let i = 0; i < 40; i++) {
+        // Fresh bytes, then a copy of an earlier message's fresh bytes (found only there: a back-reference
+        // that may reach across several messages, BFINAL ones and ordinary ones).
+        const fresh = randomBytes(40 + Math.floor(random() * 200));
+        // Message 6 refers to message 0, from before the first BFINAL message (5).
+        const pick = i === 6 ? 0 : Math.floor(random() * blocks.length);
+        const earlier = blocks.length === 0 ? Buffer.alloc(0) : blocks[pick]!;
+        blocks.push(fresh);
+        const message = Buffer.concat([fresh, earlier]);
         const dictionary = sent.subarray(Math.max(0, sent.length - size));
-        const options = { windowBits, ...(dictionary.length > 0 ? { dictionary } : {}) };
-        const payload = deflateRawSync(message, options);
-        assert.equal((await decode(c, [payload])).toString("hex"), message.toString("hex"), `message ${i}`);
+        // zlib deflates with a window of 9 bits at least; its matches then reach 250 bytes back at most.
+        const options = {
+          windowBits: Math.max(9, windowBits),
+          ...(dictionary.length > 0 ? { dictionary } : {}),
+        };
+        // Five ordinary messages first: a window the first BFINAL message alone would not hold.
+        const final = i === 5 || (i > 5 && random() < 0.4);
+        const payload = final
+          ? deflateRawSync(message, options)
+          : deflateRawSync(message, { ...options, finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
+        assert.equal(
+          (await decode(c, [payload])).toString("hex"),
+          message.toString("hex"),
+          `message ${i} (${windowBits} bits)`,
+        );
         sent = Buffer.concat([sent, message]);
       }
       c.dispose();

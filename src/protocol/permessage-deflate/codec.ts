@@ -2,6 +2,7 @@ import zlib from "node:zlib";
 import { CloseCode } from "../constants.js";
 import { ProtocolError } from "../errors.js";
 import type { PerMessageExtension, SharedEncoder, TransformCallback } from "../extension.js";
+import { SlidingWindow } from "./sliding-window.js";
 import {
   borrowEngine,
   type EngineKind,
@@ -49,11 +50,12 @@ export class PerMessageDeflate implements PerMessageExtension {
   /**
    * §7.2.2: with context takeover the peer's next message may refer back into the last window of what it
    * sent, even across a message that ended its DEFLATE stream (BFINAL, §7.2.3.4), after which zlib cannot go
-   * on. The decompressor that replaces it starts with that window as its dictionary. Kept from the first such
-   * message on (a sender that ends its stream ends every message so); before it, the history is that message
-   * alone, which is exact when it is the first message or at least a window long.
+   * on: the decompressor that replaces it starts with this copy of the window as its dictionary. Null
+   * without context takeover.
    */
-  private inflateHistory: Buffer | null = null;
+  private readonly inflateWindow: SlidingWindow | null;
+  /** The last message ended the peer's DEFLATE stream: the next decompressor starts with inflateWindow. */
+  private inflateEnded = false;
   /** Engines running a job for this connection right now. */
   private readonly busy = new Set<ZlibEngine>();
   private disposed = false;
@@ -76,6 +78,9 @@ export class PerMessageDeflate implements PerMessageExtension {
       inflate: config.decompressNoContextTakeover,
     };
     this.sharedEncoder = config.compressNoContextTakeover ? sharedDeflater(this.specs.deflate) : null;
+    this.inflateWindow = config.decompressNoContextTakeover
+      ? null
+      : new SlidingWindow(1 << config.decompressWindowBits);
   }
 
   shouldTransform(byteLength: number): boolean {
@@ -151,6 +156,14 @@ export class PerMessageDeflate implements PerMessageExtension {
     this.owned.inflate = null;
   }
 
+  /** A decompressor kept between messages: after one that ended its stream, with the window as dictionary. */
+  private ownedEngine(kind: EngineKind): ZlibEngine {
+    if (kind === "deflate" || !this.inflateEnded || this.inflateWindow === null)
+      return new ZlibEngine(this.specs[kind]);
+    this.inflateEnded = false;
+    return new ZlibEngine(this.specs.inflate, this.inflateWindow.contents());
+  }
+
   private runJob(
     kind: EngineKind,
     input: Buffer[],
@@ -165,7 +178,7 @@ export class PerMessageDeflate implements PerMessageExtension {
       }
       const engine = this.noContext[kind]
         ? borrowEngine(this.specs[kind])
-        : (this.owned[kind] ??= new ZlibEngine(this.specs[kind], this.inflateHistory ?? undefined));
+        : (this.owned[kind] ??= this.ownedEngine(kind));
       this.busy.add(engine);
       engine.run(input, limit, (result) => {
         this.busy.delete(engine);
@@ -184,8 +197,10 @@ export class PerMessageDeflate implements PerMessageExtension {
           return;
         }
         const output = join(result.chunks, result.byteLength);
-        if (kind === "inflate" && !this.noContext.inflate && (engine.ended || this.inflateHistory !== null))
-          this.inflateHistory = windowTail(this.inflateHistory, output, 1 << this.specs.inflate.windowBits);
+        if (kind === "inflate" && this.inflateWindow !== null) {
+          this.inflateWindow.push(output);
+          if (engine.ended) this.inflateEnded = true;
+        }
         done(null, output);
       });
     });
@@ -193,14 +208,6 @@ export class PerMessageDeflate implements PerMessageExtension {
 }
 
 const LIMIT = new Error("output limit reached");
-
-/** The last `size` bytes of `history` followed by `output`, in memory of their own (`output` goes to the user). */
-function windowTail(history: Buffer | null, output: Buffer, size: number): Buffer {
-  if (output.length >= size) return Buffer.from(output.subarray(output.length - size));
-  const kept =
-    history === null ? EMPTY : history.subarray(Math.max(0, history.length - (size - output.length)));
-  return Buffer.concat([kept, output]);
-}
 
 /**
  * §7.2.1 step 3: Z_SYNC_FLUSH ends the output with the empty stored block (step 2 is then a no-op); its
