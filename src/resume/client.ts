@@ -35,10 +35,10 @@ function snapshot(data: SendData): SendData {
   if (typeof data === "string" || (typeof Blob !== "undefined" && data instanceof Blob)) return data;
   const view = ArrayBuffer.isView(data) ? data : null;
   const buffer = view === null ? data : view.buffer;
-  const kind = Object.prototype.toString.call(buffer); // an ArrayBuffer of another realm (an iframe's) too
-  if (kind !== "[object ArrayBuffer]" && kind !== "[object SharedArrayBuffer]") return `${data}`;
+  const kind = bufferKind(buffer);
+  if (kind === null) return `${data}`;
   // WebIDL BufferSource: neither [AllowShared] nor [AllowResizable]; WebSocket's send() says so.
-  if (kind === "[object SharedArrayBuffer]" || (buffer as { resizable?: boolean }).resizable === true) {
+  if (kind === "shared" || (buffer as { resizable?: boolean }).resizable === true) {
     throw new TypeError(
       "Failed to execute 'send' on 'ResumableWebSocket': The provided ArrayBuffer value must not be shared or resizable.",
     );
@@ -48,6 +48,31 @@ function snapshot(data: SendData): SendData {
   if ((buffer as ArrayBuffer).byteLength === 0) return view === null ? new ArrayBuffer(0) : new Uint8Array(0);
   if (view === null) return (buffer as ArrayBuffer).slice(0);
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
+}
+
+const arrayBufferBytes = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!;
+const sharedBufferBytes =
+  typeof SharedArrayBuffer === "undefined"
+    ? null
+    : Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength")!.get!;
+
+/**
+ * Whether `value` is an ArrayBuffer or a SharedArrayBuffer, of any realm (an iframe's too): a brand check, as
+ * WebIDL makes, by their byteLength getters, which throw for anything else (an object that only claims the
+ * name through Symbol.toStringTag or its prototype is converted to a string, as WebSocket's send() does).
+ */
+function bufferKind(value: unknown): "plain" | "shared" | null {
+  try {
+    arrayBufferBytes.call(value);
+    return "plain";
+  } catch {}
+  try {
+    if (sharedBufferBytes !== null) {
+      sharedBufferBytes.call(value);
+      return "shared";
+    }
+  } catch {}
+  return null;
 }
 
 /** A WHATWG WebSocket class: the browser's, sockjet's (its options are `webSocketOptions`), undici's. */

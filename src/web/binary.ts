@@ -41,11 +41,13 @@ let lastPlain: ArrayBuffer | null = null;
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The bytes of a Uint8Array (a Buffer included) or an ArrayBuffer of this realm that is neither shared nor
+ * The bytes of a Uint8Array (a Buffer included) or an ArrayBuffer (of any realm) that is neither shared nor
  * resizable, as a Buffer (no copy); null for anything else, which toSendPayload() converts.
  */
 export function plainBytes(data: unknown): Buffer | null {
-  if (data instanceof Uint8Array) {
+  // instanceof alone is no brand check (WebIDL's is): Object.create(Uint8Array.prototype) would pass it and
+  // throw on .buffer; such an object is converted to a string by toSendPayload, as a browser does.
+  if (data instanceof Uint8Array && ArrayBuffer.isView(data)) {
     const buffer = data.buffer;
     // Being shared or resizable is fixed when an ArrayBuffer is made: one checked lately needs no new check
     // (echoed messages are views of the same read buffer). Only small ones are remembered, so as not to keep
@@ -57,8 +59,7 @@ export function plainBytes(data: unknown): Buffer | null {
     if (data instanceof Buffer) return data;
     return data.byteLength === 0 ? EMPTY : Buffer.from(buffer, data.byteOffset, data.byteLength);
   }
-  if (data instanceof ArrayBuffer && !data.resizable)
-    return data.byteLength === 0 ? EMPTY : Buffer.from(data);
+  if (isArrayBuffer(data) && !data.resizable) return data.byteLength === 0 ? EMPTY : Buffer.from(data);
   return null;
 }
 

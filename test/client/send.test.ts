@@ -104,6 +104,22 @@ describe("send(): WebIDL conversion and state checks", () => {
 });
 
 describe("send(): what arrives at the peer", () => {
+  test("objects that only look like buffers (their prototype, Symbol.toStringTag) are strings too (WebIDL brand checks)", async (t) => {
+    const { ws, peer } = await openClient(t);
+    ws.send(Object.create(ArrayBuffer.prototype));
+    ws.send({ [Symbol.toStringTag]: "ArrayBuffer", byteLength: 1 } as unknown as string);
+    // Its string conversion is %TypedArray%.prototype.toString, which throws for it, as in a browser.
+    assert.throws(() => ws.send(Object.create(Uint8Array.prototype)), TypeError);
+    await until(() => peer.received.length === 2, 3000, "2 messages");
+    assert.deepEqual(
+      peer.received.map((m) => [m.isBinary, m.data.toString()]),
+      [
+        [false, "[object ArrayBuffer]"],
+        [false, "[object ArrayBuffer]"],
+      ],
+    );
+  });
+
   test("strings are sent as text frames in UTF-8; lone surrogates become U+FFFD (USVString)", async (t) => {
     const { ws, peer } = await openClient(t);
     ws.send("Hello Server!");

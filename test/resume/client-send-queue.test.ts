@@ -28,13 +28,19 @@ describe("ResumableWebSocket.send() before the session", () => {
     client.socket.send(5 as never);
     client.socket.send({} as never);
     client.socket.send(null as never);
+    // Claims to be an ArrayBuffer, is none (WebIDL's check is a brand check): a string.
+    client.socket.send({
+      [Symbol.toStringTag]: "ArrayBuffer",
+      byteLength: 1,
+      slice: () => new ArrayBuffer(1),
+    } as never);
     // Changed after the call: not what was sent.
     bytes[0] = 99;
     new Uint8Array(buffer)[0] = 99;
     view.setUint8(0, 99);
     assert.throws(() => client.socket.send(Symbol("s") as never), TypeError);
     assert.throws(() => client.socket.send(new SharedArrayBuffer(2) as never), TypeError);
-    await until(() => received.length === 6, 5000, "the queued messages");
+    await until(() => received.length === 7, 5000, "the queued messages");
     assert.deepEqual(received, [
       "binary 010203",
       "binary 0405",
@@ -42,6 +48,7 @@ describe("ResumableWebSocket.send() before the session", () => {
       "text 5",
       "text [object Object]",
       "text null",
+      "text [object ArrayBuffer]",
     ]);
   });
 });
