@@ -303,6 +303,16 @@ function parseOffers(
   return { protocols, extensions };
 }
 
+/** A header map as Node's flat `rawHeaders` (`[name, value, name, value, …]`), arrays as repeated fields. */
+export function rawHeadersOf(headers: HeaderMap | undefined): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) raw.push(name, String(item));
+  }
+  return raw;
+}
+
 /**
  * Caps the request head before any parsing: `rawHeaders` is Node's flat `[name, value, name, value, …]`.
  * A field is counted as it is on the wire, `name: value\r\n` (name + value + 4 bytes); Node decodes headers

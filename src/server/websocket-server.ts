@@ -12,7 +12,7 @@ import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
-import { checkHeaderLimits } from "../protocol/handshake.js";
+import { checkHeaderLimits, rawHeadersOf } from "../protocol/handshake.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
@@ -269,7 +269,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       return;
     }
     // RFC 6585 §5: too many or too large header fields → 431.
-    const limits = checkHeaderLimits(request.rawHeaders, {
+    // A request made by hand for handleUpgrade (as ws accepts) may have headers but no rawHeaders.
+    const limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
       maxHeaderCount: this.settings.maxHeaderCount,
       maxHeaderBytes: this.settings.maxHeaderBytes,
     });

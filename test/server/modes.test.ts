@@ -233,6 +233,29 @@ describe("noServer mode (handleUpgrade)", () => {
     assert.equal(wss.clients.size, 1);
   });
 
+  test("a request made by hand (headers, no rawHeaders), as ws's handleUpgrade takes: accepted, and its limits apply", async (t) => {
+    const wss = new WebSocketServer({ noServer: true, maxHeaderCount: 8 });
+    defer(t, () => shutDown(wss));
+    const { server: httpSrv, port } = await httpServer(t);
+    httpSrv.on("upgrade", (request: IncomingMessage, socket, head) => {
+      const extra = request.headers["x-extra"] === undefined ? {} : { "x-many": Array(8).fill("x") };
+      const byHand = {
+        method: request.method,
+        url: request.url,
+        httpVersion: request.httpVersion,
+        headers: { ...request.headers, ...extra },
+        socket: request.socket,
+      } as unknown as IncomingMessage;
+      wss.handleUpgrade(byHand, socket, head, (ws) => wss.emit("connection", ws, byHand));
+    });
+    echoAs(wss, "h");
+    const client = await openClient(t, `ws://${HOST}:${port}/`);
+    assert.equal(await roundTrip(client, "z"), "h:z");
+    const raw = await RawClient.connect(t, port);
+    raw.write(upgradeRequest({ extra: ["X-Extra: 1"] }));
+    assert.equal((await raw.readHead()).statusLine, "HTTP/1.1 431 Request Header Fields Too Large");
+  });
+
   test("Express-like flow: middleware authenticates the upgrade and routes by pathname to two noServer servers", async (t) => {
     // The shape of ws's README "multiple servers sharing a single HTTP server" + "client authentication":
     // the app answers HTTP, and one 'upgrade' listener authenticates, then picks a server by pathname.
