@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { resumeClientModule } from "../index.js";
-import { countFields } from "../protocol/handshake.js";
+import { countFields } from "../protocol/header-fields.js";
 import { pageSecurityPolicy, renderPage } from "./page.js";
 import { HOST_REFUSED } from "./serve-guard.js";
 import { errorMessage, quoted } from "./terminal.js";

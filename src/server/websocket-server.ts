@@ -12,7 +12,7 @@ import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
-import { checkHeaderLimits, rawHeadersOf } from "../protocol/handshake.js";
+import { checkHeaderLimits, rawHeadersOf } from "../protocol/header-fields.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";

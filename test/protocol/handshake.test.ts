@@ -3,7 +3,6 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { HANDSHAKE_GUID } from "../../src/protocol/constants.js";
 import {
-  checkHeaderLimits,
   computeAccept,
   type ExpectedUpgrade,
   generateKey,
@@ -14,6 +13,7 @@ import {
   validateUpgradeRequest,
   validateUpgradeResponse,
 } from "../../src/protocol/handshake.js";
+import { checkHeaderLimits } from "../../src/protocol/header-fields.js";
 
 // RFC 6455 §1.3 sample values. (The accept value is the RFC's: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=". The string
 // "s3pPLMBiTxaK9+xJQ5C5mEn4ncE=" that circulates in some notes is not the SHA-1 of key + GUID.)
