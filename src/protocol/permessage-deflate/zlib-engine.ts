@@ -40,7 +40,7 @@ export class ZlibEngine {
   /** The last job reached the end of the DEFLATE data (a block with BFINAL set). */
   ended = false;
 
-  /** `dictionary` (inflate only): the window a new stream starts with (see PerMessageDeflate's history). */
+  /** `dictionary` (inflate only): the window a new stream starts with (PerMessageDeflate's inflateWindow). */
   constructor(spec: EngineSpec, dictionary?: Buffer) {
     this.key = engineKey(spec);
     const flush = zlib.constants.Z_SYNC_FLUSH;
