@@ -33,7 +33,7 @@ interface WebSocketLike {
  */
 function snapshot(data: SendData): SendData {
   if (typeof data === "string" || (typeof Blob !== "undefined" && data instanceof Blob)) return data;
-  const view = ArrayBuffer.isView(data) ? data : null;
+  const view = ArrayBuffer.isView(data) ? viewSlots(data) : null;
   const buffer = view === null ? data : view.buffer;
   const kind = bufferKind(buffer);
   if (kind === null) return `${data}`;
@@ -48,6 +48,38 @@ function snapshot(data: SendData): SendData {
   if ((buffer as ArrayBuffer).byteLength === 0) return view === null ? new ArrayBuffer(0) : new Uint8Array(0);
   if (view === null) return (buffer as ArrayBuffer).slice(0);
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
+}
+
+type Getter = (this: unknown) => unknown;
+const slotGetter = (prototype: object, key: PropertyKey) =>
+  Object.getOwnPropertyDescriptor(prototype, key)!.get as Getter;
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayKind = slotGetter(typedArrayPrototype, Symbol.toStringTag);
+const typedArraySlots = ["buffer", "byteOffset", "byteLength"].map((key) =>
+  slotGetter(typedArrayPrototype, key),
+);
+const dataViewSlots = ["buffer", "byteOffset", "byteLength"].map((key) =>
+  slotGetter(DataView.prototype, key),
+);
+
+/**
+ * A view's buffer, offset and length as its internal slots hold them, as WebSocket's send() reads them (a
+ * subclass's getters or own properties may say otherwise); offset and length 0 once its buffer is detached.
+ */
+function viewSlots(view: ArrayBufferView): {
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  byteLength: number;
+} {
+  const [buffer, byteOffset, byteLength] =
+    typedArrayKind.call(view) === undefined ? dataViewSlots : typedArraySlots;
+  const viewed = buffer!.call(view) as ArrayBufferLike;
+  if (viewed.byteLength === 0) return { buffer: viewed, byteOffset: 0, byteLength: 0 };
+  return {
+    buffer: viewed,
+    byteOffset: byteOffset!.call(view) as number,
+    byteLength: byteLength!.call(view) as number,
+  };
 }
 
 const arrayBufferBytes = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!;

@@ -1,4 +1,12 @@
 import { isArrayBuffer, isSharedArrayBuffer } from "node:util/types";
+import {
+  typedArrayBuffer,
+  typedArrayKind,
+  typedArrayLength,
+  typedArrayOffset,
+  viewBuffer,
+  viewedBytes,
+} from "./view-fields.js";
 import type { BinaryType } from "./websocket.js";
 
 // WebIDL union conversion for send()'s argument, (BufferSource or Blob or USVString), and the binaryType
@@ -45,10 +53,11 @@ const EMPTY = Buffer.alloc(0);
  * resizable, as a Buffer (no copy); null for anything else, which toSendPayload() converts.
  */
 export function plainBytes(data: unknown): Buffer | null {
-  // instanceof alone is no brand check (WebIDL's is): Object.create(Uint8Array.prototype) would pass it and
-  // throw on .buffer; such an object is converted to a string by toSendPayload, as a browser does.
-  if (data instanceof Uint8Array && ArrayBuffer.isView(data)) {
-    const buffer = data.buffer;
+  // A brand check (WebIDL's), not instanceof: Object.create(Uint8Array.prototype) is converted to a string by
+  // toSendPayload, as a browser does. Its fields are read from its slots (view-fields.ts), not its properties.
+  if (typedArrayKind.call(data) === "Uint8Array") {
+    const view = data as Uint8Array;
+    const buffer = typedArrayBuffer.call(view);
     // Being shared or resizable is fixed when an ArrayBuffer is made: one checked lately needs no new check
     // (echoed messages are views of the same read buffer). Only small ones are remembered, so as not to keep
     // a large buffer alive.
@@ -56,8 +65,10 @@ export function plainBytes(data: unknown): Buffer | null {
       if (!(buffer instanceof ArrayBuffer) || buffer.resizable) return null;
       if (buffer.byteLength <= 64 * 1024) lastPlain = buffer;
     }
-    if (data instanceof Buffer) return data;
-    return data.byteLength === 0 ? EMPTY : Buffer.from(buffer, data.byteOffset, data.byteLength);
+    const byteLength = typedArrayLength.call(view);
+    // A Buffer is sent as it is (its `length` is what the frame writer reads), unless it says another length.
+    if (view instanceof Buffer && view.length === byteLength) return view;
+    return byteLength === 0 ? EMPTY : Buffer.from(buffer, typedArrayOffset.call(view), byteLength);
   }
   if (isArrayBuffer(data) && !data.resizable) return data.byteLength === 0 ? EMPTY : Buffer.from(data);
   return null;
@@ -73,10 +84,8 @@ export function toSendPayload(data: unknown): SendPayload {
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (ArrayBuffer.isView(data)) {
-    checkBufferSource(data.buffer);
-    // (A detached DataView throws on byteLength; its buffer, detached, has byteLength 0.)
-    const payload =
-      data.buffer.byteLength === 0 ? EMPTY : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    checkBufferSource(viewBuffer(data));
+    const payload = viewedBytes(data);
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (data instanceof Blob) {

@@ -120,6 +120,35 @@ describe("send(): what arrives at the peer", () => {
     );
   });
 
+  test("a view's bytes come from its slots, not its properties (a Buffer's own length, a subclass's getters)", async (t) => {
+    const { ws, peer } = await openClient(t);
+    // Sized by a lying `length`, the frame would carry 57 bytes of uninitialized memory.
+    const liar = Buffer.from([1, 2, 3]);
+    Object.defineProperty(liar, "length", { value: 60 });
+    class Lying extends Uint8Array {
+      override get byteLength(): number {
+        return 1;
+      }
+      override get buffer(): ArrayBuffer {
+        return new Uint8Array([0xaa, 0xbb]).buffer;
+      }
+    }
+    const view = new DataView(new Uint8Array([9, 4, 5]).buffer, 1, 2);
+    Object.defineProperty(view, "byteLength", { value: 40 });
+    ws.send(liar);
+    ws.send(new Lying([6, 7, 8]));
+    ws.send(view);
+    await until(() => peer.received.length === 3, 3000, "3 messages");
+    assert.deepEqual(
+      peer.received.map((m) => [m.isBinary, m.data.toString("hex")]),
+      [
+        [true, "010203"],
+        [true, "060708"],
+        [true, "0405"],
+      ],
+    );
+  });
+
   test("strings are sent as text frames in UTF-8; lone surrogates become U+FFFD (USVString)", async (t) => {
     const { ws, peer } = await openClient(t);
     ws.send("Hello Server!");

@@ -28,6 +28,10 @@ describe("ResumableWebSocket.send() before the session", () => {
     client.socket.send(5 as never);
     client.socket.send({} as never);
     client.socket.send(null as never);
+    // Its fields from its slots, not its properties.
+    const liar = Buffer.from([1, 2, 3]);
+    Object.defineProperty(liar, "byteLength", { value: 60 });
+    client.socket.send(liar);
     // Claims to be an ArrayBuffer, is none (WebIDL's check is a brand check): a string.
     client.socket.send({
       [Symbol.toStringTag]: "ArrayBuffer",
@@ -40,7 +44,7 @@ describe("ResumableWebSocket.send() before the session", () => {
     view.setUint8(0, 99);
     assert.throws(() => client.socket.send(Symbol("s") as never), TypeError);
     assert.throws(() => client.socket.send(new SharedArrayBuffer(2) as never), TypeError);
-    await until(() => received.length === 7, 5000, "the queued messages");
+    await until(() => received.length === 8, 5000, "the queued messages");
     assert.deepEqual(received, [
       "binary 010203",
       "binary 0405",
@@ -48,6 +52,7 @@ describe("ResumableWebSocket.send() before the session", () => {
       "text 5",
       "text [object Object]",
       "text null",
+      "binary 010203",
       "text [object ArrayBuffer]",
     ]);
   });
