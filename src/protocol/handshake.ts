@@ -149,7 +149,7 @@ export function validateUpgradeRequest(
   req: UpgradeRequest,
   opts: ValidateUpgradeRequestOptions = {},
 ): UpgradeRequestResult {
-  const headers = req.headers;
+  const headers = req.headers ?? {};
 
   // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Another method gets 405, which RFC 9110 §15.5.6
   // defines for a method the resource does not support and which MUST carry an Allow header.

@@ -15,9 +15,12 @@ export function headerValues(headers: HeaderMap, lowerName: string): string[] {
   for (const key of Object.keys(headers)) {
     if (key.length !== lowerName.length || !asciiEqualsIgnoreCase(key, lowerName)) continue;
     const v = headers[key];
-    if (v === undefined) continue;
+    if (v === undefined || v === null) continue;
+    // Node's parser gives strings; a request made by hand for handleUpgrade may hold numbers.
     if (typeof v === "string") out.push(trimOws(v));
-    else for (const item of v) out.push(trimOws(item));
+    else if (Array.isArray(v)) {
+      for (const item of v) if (item !== undefined && item !== null) out.push(trimOws(String(item)));
+    } else out.push(trimOws(String(v)));
   }
   return out;
 }
@@ -59,8 +62,9 @@ export function singleHeader(headers: HeaderMap, lowerName: string): Single {
 export function rawHeadersOf(headers: HeaderMap | undefined): string[] {
   const raw: string[] = [];
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) raw.push(name, String(item));
+    if (value === undefined || value === null) continue;
+    for (const item of Array.isArray(value) ? value : [value])
+      if (item !== undefined && item !== null) raw.push(name, String(item));
   }
   return raw;
 }

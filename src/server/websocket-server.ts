@@ -12,6 +12,7 @@ import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
+import type { UpgradeRequestResult } from "../protocol/handshake.js";
 import { checkHeaderLimits, rawHeadersOf } from "../protocol/header-fields.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
@@ -268,12 +269,22 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       refuse(503, "Server is shutting down");
       return;
     }
-    // RFC 6585 §5: too many or too large header fields → 431.
-    // A request made by hand for handleUpgrade (as ws accepts) may have headers but no rawHeaders.
-    const limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
-      maxHeaderCount: this.settings.maxHeaderCount,
-      maxHeaderBytes: this.settings.maxHeaderBytes,
-    });
+    // RFC 6585 §5: too many or too large header fields → 431. A request made by hand for handleUpgrade (as
+    // ws accepts) may have headers but no rawHeaders, and values that are no strings: made strings here, and
+    // one that cannot be (a toString that throws) is a 400, never an exception out of handleUpgrade.
+    let limits: ReturnType<typeof checkHeaderLimits>;
+    let checked: UpgradeRequestResult;
+    try {
+      limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
+        maxHeaderCount: this.settings.maxHeaderCount,
+        maxHeaderBytes: this.settings.maxHeaderBytes,
+      });
+      // RFC 6455 §4.2.1: method, version, key, protocol and extension headers.
+      checked = wire.validate();
+    } catch {
+      refuse(400, "Malformed request headers");
+      return;
+    }
     if (!limits.ok) {
       refuse(limits.status, limits.reason);
       return;
@@ -282,8 +293,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       refuse(404, "No WebSocket endpoint at this path");
       return;
     }
-    // RFC 6455 §4.2.1: method, version, key, protocol and extension headers.
-    const checked = wire.validate();
     if (!checked.ok) {
       // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
       const headers = checked.status === 426 ? { Upgrade: "websocket", ...checked.headers } : checked.headers;

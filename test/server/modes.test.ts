@@ -256,6 +256,44 @@ describe("noServer mode (handleUpgrade)", () => {
     assert.equal((await raw.readHead()).statusLine, "HTTP/1.1 431 Request Header Fields Too Large");
   });
 
+  test("a request made by hand with header values that are no strings: numbers are read as Node would give them, the rest is a 400, never a throw", async (t) => {
+    const wss = new WebSocketServer({ noServer: true });
+    defer(t, () => shutDown(wss));
+    const { server: httpSrv, port } = await httpServer(t);
+    const thrown: unknown[] = [];
+    httpSrv.on("upgrade", (request: IncomingMessage, socket, head) => {
+      const odd =
+        request.headers["x-odd"] === "throws"
+          ? {
+              "x-odd": {
+                toString: () => {
+                  throw new Error("no string");
+                },
+              },
+            }
+          : { "sec-websocket-version": 13, "x-count": [5, undefined] };
+      const byHand = {
+        method: request.method,
+        url: request.url,
+        httpVersion: request.httpVersion,
+        headers: { ...request.headers, ...odd },
+        socket: request.socket,
+      } as unknown as IncomingMessage;
+      try {
+        wss.handleUpgrade(byHand, socket, head, (ws) => wss.emit("connection", ws, byHand));
+      } catch (error) {
+        thrown.push(error);
+      }
+    });
+    echoAs(wss, "n");
+    const client = await openClient(t, `ws://${HOST}:${port}/`);
+    assert.equal(await roundTrip(client, "z"), "n:z");
+    const raw = await RawClient.connect(t, port);
+    raw.write(upgradeRequest({ extra: ["X-Odd: throws"] }));
+    assert.equal((await raw.readHead()).statusLine, "HTTP/1.1 400 Bad Request");
+    assert.deepEqual(thrown, []);
+  });
+
   test("Express-like flow: middleware authenticates the upgrade and routes by pathname to two noServer servers", async (t) => {
     // The shape of ws's README "multiple servers sharing a single HTTP server" + "client authentication":
     // the app answers HTTP, and one 'upgrade' listener authenticates, then picks a server by pathname.
