@@ -55,7 +55,10 @@ const EMPTY = Buffer.alloc(0);
 export function plainBytes(data: unknown): Buffer | null {
   // A brand check (WebIDL's), not instanceof: Object.create(Uint8Array.prototype) is converted to a string by
   // toSendPayload, as a browser does. Its fields are read from its slots (view-fields.ts), not its properties.
-  if (typedArrayKind.call(data) === "Uint8Array") {
+  // A Buffer skips the check (the send path's common case): for an object that only has Buffer's prototype, the
+  // slot getter below throws the TypeError its string conversion would.
+  const isBuffer = data instanceof Buffer;
+  if (isBuffer || typedArrayKind.call(data) === "Uint8Array") {
     const view = data as Uint8Array;
     const buffer = typedArrayBuffer.call(view);
     // Being shared or resizable is fixed when an ArrayBuffer is made: one checked lately needs no new check
@@ -67,7 +70,7 @@ export function plainBytes(data: unknown): Buffer | null {
     }
     const byteLength = typedArrayLength.call(view);
     // A Buffer is sent as it is (its `length` is what the frame writer reads), unless it says another length.
-    if (view instanceof Buffer && view.length === byteLength) return view;
+    if (isBuffer && (view as Buffer).length === byteLength) return view as Buffer;
     return byteLength === 0 ? EMPTY : Buffer.from(buffer, typedArrayOffset.call(view), byteLength);
   }
   if (isArrayBuffer(data) && !data.resizable) return data.byteLength === 0 ? EMPTY : Buffer.from(data);
