@@ -239,6 +239,28 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /**
+   * A request's refusal, in the order a client is told: too many or too large header fields (RFC 6585 §5:
+   * 431), no endpoint at its path (404), then RFC 6455 §4.2.1 (method, version, key, protocol, extensions);
+   * else its validated handshake. A request made by hand for handleUpgrade (as ws accepts) may have headers but
+   * no rawHeaders, and values that are no strings (read as strings); one that cannot be read (a toString that
+   * throws) is a 400, never an exception out of handleUpgrade.
+   */
+  private checkRequest(request: IncomingMessage, wire: HandshakeWire): UpgradeRequestResult {
+    try {
+      const limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
+        maxHeaderCount: this.settings.maxHeaderCount,
+        maxHeaderBytes: this.settings.maxHeaderBytes,
+      });
+      if (!limits.ok) return limits;
+      if (!this.handles(request))
+        return { ok: false, status: 404, reason: "No WebSocket endpoint at this path" };
+      return wire.validate();
+    } catch {
+      return { ok: false, status: 400, reason: "Malformed request headers" };
+    }
+  }
+
+  /**
    * @internal The handshake shared by HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (http2-upgrade.ts):
    * `wire` checks the request and writes the answers; everything else is the same.
    */
@@ -269,30 +291,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       refuse(503, "Server is shutting down");
       return;
     }
-    // RFC 6585 §5: too many or too large header fields → 431. A request made by hand for handleUpgrade (as
-    // ws accepts) may have headers but no rawHeaders, and values that are no strings: made strings here, and
-    // one that cannot be (a toString that throws) is a 400, never an exception out of handleUpgrade.
-    let limits: ReturnType<typeof checkHeaderLimits>;
-    let checked: UpgradeRequestResult;
-    try {
-      limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
-        maxHeaderCount: this.settings.maxHeaderCount,
-        maxHeaderBytes: this.settings.maxHeaderBytes,
-      });
-      // RFC 6455 §4.2.1: method, version, key, protocol and extension headers.
-      checked = wire.validate();
-    } catch {
-      refuse(400, "Malformed request headers");
-      return;
-    }
-    if (!limits.ok) {
-      refuse(limits.status, limits.reason);
-      return;
-    }
-    if (!this.handles(request)) {
-      refuse(404, "No WebSocket endpoint at this path");
-      return;
-    }
+    const checked = this.checkRequest(request, wire);
     if (!checked.ok) {
       // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
       const headers = checked.status === 426 ? { Upgrade: "websocket", ...checked.headers } : checked.headers;
