@@ -62,7 +62,7 @@ interface Serve {
 /** `sockjet serve --workers N` from dist/, on a free port. */
 async function startServe(workers: number): Promise<Serve> {
   const args = [join(repoRoot, "dist", "cli", "main.js"), "serve", "--port", "0", "--host", "127.0.0.1"];
-  args.push("--quiet", "--no-deflate", "--rate-limit", "0", "--byte-rate", "0");
+  args.push("--quiet", "--no-deflate", "--rate-limit", "0", "--byte-rate", "0", "--chat-rate", "0");
   args.push("--max-connections-per-ip", "0", "--workers", String(workers));
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
