@@ -189,7 +189,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /** Closes the connection (WebSocket's close() rules) and stops reconnecting; `close` follows. */
   close(code?: number, reason?: string): void {
     // WebSocket's conversion ([Clamp] unsigned short, USVString) and checks (WHATWG close(), steps 1–2).
-    const { status, reasonText } = closeArguments(code, reason);
+    const { status, reasonText } = closeArguments(code, reason, false, "ReconnectingWebSocket");
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#closeRequested = true;
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);

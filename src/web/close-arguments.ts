@@ -29,12 +29,13 @@ export function serverCodeError(context: string, code: number): DOMException {
 
 /**
  * §"The close(code, reason) method", steps 1–2: the converted code (null if absent) and reason. `accepted`:
- * a server's socket, which may also send SERVER_CODES.
+ * a server's socket, which may also send SERVER_CODES. `owner`: the interface the errors name.
  */
 export function closeArguments(
   code: unknown,
   reason: unknown,
   accepted = false,
+  owner = "WebSocket",
 ): { status: number | null; reasonText: string } {
   // WebIDL converts both arguments ([Clamp] unsigned short, USVString) before the method's steps run, so a
   // reason whose toString() throws throws even when the code is invalid.
@@ -44,16 +45,16 @@ export function closeArguments(
   if (status !== null && status !== 1000 && (status < 3000 || status > 4999)) {
     if (!accepted) {
       throw new DOMException(
-        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
+        `Failed to execute 'close' on '${owner}': The close code must be either 1000, or between 3000 and 4999. ${status} is neither.`,
         "InvalidAccessError",
       );
     }
-    if (!SERVER_CODES.has(status)) throw serverCodeError("Failed to execute 'close' on 'WebSocket'", status);
+    if (!SERVER_CODES.has(status)) throw serverCodeError(`Failed to execute 'close' on '${owner}'`, status);
   }
   // 2. reason longer than 123 bytes of UTF-8 → SyntaxError.
   if (Buffer.byteLength(reasonText) > MAX_CLOSE_REASON_BYTES) {
     throw new DOMException(
-      "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
+      `Failed to execute 'close' on '${owner}': The close reason must not be greater than 123 UTF-8 bytes.`,
       "SyntaxError",
     );
   }

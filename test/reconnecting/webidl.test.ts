@@ -65,9 +65,16 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
     ]);
     // Still WebSocket's checks after the conversion: "abc" is 0, 1001.4 is 1001.
     const client = reconnecting(t, peer.url);
-    assert.throws(() => client.close("abc" as never), { name: "InvalidAccessError" });
+    // The errors name the interface whose method was called, as WebSocket's name WebSocket.
+    assert.throws(() => client.close("abc" as never), {
+      name: "InvalidAccessError",
+      message: /^Failed to execute 'close' on 'ReconnectingWebSocket': The close code/,
+    });
     assert.throws(() => client.close(1001.4), { name: "InvalidAccessError" });
-    assert.throws(() => client.close(1000, "x".repeat(124)), { name: "SyntaxError" });
+    assert.throws(() => client.close(1000, "x".repeat(124)), {
+      name: "SyntaxError",
+      message: /^Failed to execute 'close' on 'ReconnectingWebSocket': The close reason/,
+    });
     assert.equal(client.readyState, client.CONNECTING);
   });
 
