@@ -5,6 +5,7 @@ import { ClusterResumeStore } from "../cluster/resume-store.js";
 import { ClusterPresence, PresenceHost } from "./chat-cluster.js";
 import { RestartBudget } from "./restart-budget.js";
 import { onSecondSignal, SECOND_SIGNAL_GRACE_MS } from "./second-signal.js";
+import { AddressCountHost, ClusterAddressCount } from "./serve-address-count.js";
 import { ConnectionDealer } from "./serve-handover.js";
 
 // `sockjet serve --workers N`: N processes on one port with node:cluster. The primary listens and hands
@@ -15,7 +16,8 @@ import { ConnectionDealer } from "./serve-handover.js";
 // to close its connections with 1001.
 // Without --redis the chat room spans the workers through the primary: the topic and its last lines through
 // a ClusterResumeHost (the workers' ClusterResumeStore: one order, and a member resumes on any worker), the
-// names through a PresenceHost (chat-cluster.ts).
+// names through a PresenceHost (chat-cluster.ts). --max-connections-per-ip counts across the workers in an
+// AddressCountHost (serve-address-count.ts).
 
 const WORKER_ENV = "SOCKJET_SERVE_WORKER";
 /** Namespace of the chat's resume store on the primary's ClusterResumeHost. */
@@ -52,6 +54,8 @@ export interface ServeWorker {
   chatResumeStore(): ClusterResumeStore;
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
+  /** --max-connections-per-ip across the workers: `limit` connections per address and endpoint. */
+  addressCount(limit: number): ClusterAddressCount;
   /**
    * Calls `stop` when the primary says so, or 1 s after a SIGTERM to this worker (a SIGTERM to the whole
    * group reaches the primary too, whose word comes first). SIGINT (Ctrl-C reaches every
@@ -68,6 +72,7 @@ export function serveWorker(): ServeWorker | null {
     slot,
     chatResumeStore: () => new ClusterResumeStore({ namespace: CHAT_NAMESPACE }),
     chatPresence: () => new ClusterPresence(),
+    addressCount: (limit) => new ClusterAddressCount(limit),
     onStop(stop) {
       process.on("SIGINT", () => {});
       // A SIGTERM to the whole group (GNU timeout, a supervisor) reaches the primary too, which tells every
@@ -126,6 +131,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         // Through the resume host, so that they get positions and reach members that resume later too.
         for (const notice of notices) resumeHost?.publish("chat", JSON.stringify(notice), CHAT_NAMESPACE);
       });
+
+  // --max-connections-per-ip counts every worker's connections (serve-address-count.ts).
+  const addressCount = new AddressCountHost(cluster);
 
   const slots = new Map<Worker, number>();
   const readySlots = new Set<number>();
@@ -229,6 +237,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const code = await finished;
   resumeHost?.close();
   presence?.close();
+  addressCount.close();
   if (code === 0) log("stopped");
   return code;
 }

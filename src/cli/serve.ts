@@ -178,19 +178,27 @@ async function run(argv: string[]): Promise<number> {
     maxPayloadBytes: flags["max-payload"],
     perMessageDeflate: flags.deflate,
     maxConnectionsPerIp: flags["max-connections-per-ip"],
-    ...serveGuard(flags["allow-origin"], flags.host),
     handshakeTimeoutMs,
     // Which worker took the connection (a client may want to know; the tests do).
     ...(worker === null ? {} : { headers: { "X-Sockjet-Worker": `${worker.slot}; pid=${process.pid}` } }),
   };
+  // Who may connect, per endpoint: with --workers, --max-connections-per-ip is also counted across the
+  // workers, by the primary (each worker's own count is the first check).
+  const guard = serveGuard(flags["allow-origin"], flags.host);
+  const perIp = flags["max-connections-per-ip"];
+  const addressCount = worker !== null && perIp > 0 ? worker.addressCount(perIp) : null;
+  const guardOf = (endpoint: string) =>
+    addressCount === null ? guard : { ...guard, verify: addressCount.verify(endpoint, guard.verify) };
   const echo = new WebSocketServer({
     ...common,
+    ...guardOf("/"),
     path: "/",
     protocols: flags.protocol,
     rateLimit: rateLimitFrom(flags, false),
   });
   const chat = new WebSocketServer({
     ...common,
+    ...guardOf("/chat"),
     path: "/chat",
     protocols: ["chat"],
     rateLimit: rateLimitFrom(flags, true),
@@ -308,6 +316,7 @@ async function run(argv: string[]): Promise<number> {
   await Promise.all([echo.close(), chat.close()]);
   publishFailures?.stop();
   clusterPresence?.close();
+  addressCount?.close();
   await redisChat?.close();
   await new Promise<void>((resolve) => {
     httpServer.close(() => resolve());
