@@ -28,17 +28,27 @@ import {
 
 // WebSocketStream: the WebSockets Standard's draft (whatwg/websockets PR #48) as Chromium ships it, on the
 // same Connection as WebSocket, at both ends. Its point is backpressure that reaches the socket:
-// - receive: the readable holds RECEIVE_HIGH_WATER_MARK messages; when it is full the connection stops
-//   parsing and reading the socket (Connection.pauseForReader), and pull() resumes it, so a peer that floods
-//   a reader that does not read meets TCP flow control;
+// - receive: the readable queues messages (a count strategy of RECEIVE_HIGH_WATER_MARK, as Chromium); once
+//   RECEIVE_HOLD_BYTES of them wait unread the connection stops parsing and reading the socket
+//   (Connection.pauseForReader), and pull() resumes it, so a peer that floods a reader that does not read
+//   meets TCP flow control;
 // - send: a write() resolves once its bytes are with the kernel, or at once while at most
 //   SEND_HIGH_WATER_MARK bytes wait in our buffers (Connection.whenSent), so a producer that awaits its
 //   writes never grows our memory.
 // A client stream makes its handshake with a WebSocket it keeps to itself (the same URL, protocol, Origin
 // and TLS rules); a server takes an accepted WebSocket with WebSocketStream.from().
 
-/** Messages the readable queues before the socket is paused (Chromium: a count strategy of 1). */
+/** The readable's count strategy (Chromium's): pull() is called whenever its queue is empty. */
 export const RECEIVE_HIGH_WATER_MARK = 1;
+/**
+ * Bytes of messages that may wait unread in the readable before the socket is paused; each counts its payload
+ * plus HELD_MESSAGE_COST (its objects), so that empty messages are bounded too. Under it the socket is still
+ * read: Pings are answered and the peer's Close is seen while a few messages wait. (Paused at the first unread
+ * message, an idle stream holding one was dropped by the peer's keepalive, and a Close behind it went unread:
+ * review 134.)
+ */
+export const RECEIVE_HOLD_BYTES = 64 * 1024;
+const HELD_MESSAGE_COST = 512;
 /** Bytes that may wait in our buffers (Node's socket and the write batch) when write() resolves at once. */
 export const SEND_HIGH_WATER_MARK = 64 * 1024;
 
@@ -119,8 +129,8 @@ export class WebSocketStream {
   #pendingClose: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** A write was still on its way when the peer's Close arrived: the close is not clean. */
   #writeLost = false;
-  /** Set once the closing handshake has started: messages are no longer held back (see #startClose). */
-  #receiveUnbounded = false;
+  /** What the messages in the readable's queue count against RECEIVE_HOLD_BYTES (0 when it is empty). */
+  #heldBytes = 0;
   /** The signal's abort reason, when it aborted the handshake. */
   #abortReason: unknown = undefined;
   #aborted = false;
@@ -244,8 +254,9 @@ export class WebSocketStream {
         start: (controller) => {
           this.#readable = controller;
         },
-        // The queue has room again: deliver what waits, read the socket again.
+        // The queue is empty: read the socket again.
         pull: () => {
+          this.#heldBytes = 0;
           this.#connection?.resumeForReader();
         },
         cancel: (reason) => {
@@ -260,6 +271,16 @@ export class WebSocketStream {
       {
         start: (controller) => {
           this.#writable = controller;
+          // abort() while a write waits for the peer: the Streams machinery calls abort() below only once
+          // that write has settled, which a peer that never reads would put off for ever. The write is
+          // rejected now, and then abort() closes (with the reason's code).
+          // (Node has the controller's signal since 16.5; @types/node does not declare it.)
+          const { signal } = controller as WritableStreamDefaultController & { signal: AbortSignal };
+          signal.addEventListener("abort", () => {
+            const write = this.#pendingWrite;
+            this.#pendingWrite = null;
+            write?.reject(signal.reason);
+          });
         },
         write: (chunk) => this.#write(chunk),
         close: () => this.#closeWritable(),
@@ -320,11 +341,15 @@ export class WebSocketStream {
 
   #onMessage(data: Buffer, isText: boolean): void {
     const controller = this.#readable;
-    if (controller === null || this.#readableDone) return;
+    // The draft's "a WebSocket message has been received": "If stream's ready state is not OPEN, return".
+    // Once our close has started the socket is read on to the peer's Close, and what comes before it is
+    // dropped (kept, a peer that went on sending filled memory until the close timeout: review 134).
+    if (controller === null || this.#readableDone || this.#state !== OPEN) return;
     controller.enqueue(isText ? decodeText(data) : toChunk(data));
-    // The queue is full: hold the connection until pull() (after the closing handshake started, the rest
-    // is taken as it comes, so that the peer's Close is read).
-    if (!this.#receiveUnbounded && (controller.desiredSize ?? 0) <= 0) this.#connection?.pauseForReader();
+    // Handed straight to a waiting read(): nothing is held.
+    if ((controller.desiredSize ?? 0) > 0) this.#heldBytes = 0;
+    else if ((this.#heldBytes += data.length + HELD_MESSAGE_COST) >= RECEIVE_HOLD_BYTES)
+      this.#connection?.pauseForReader();
   }
 
   // ---- sending ------------------------------------------------------------------------------------------
@@ -333,15 +358,19 @@ export class WebSocketStream {
     const connection = this.#connection!;
     // The draft: BufferSource as binary (shared or resizable buffers are a TypeError, WebIDL §3.2.26);
     // anything else converted to a USVString (a value that cannot be is a TypeError), as text.
-    let sent: boolean;
-    if (typeof chunk === "string") {
-      sent = connection.sendText(chunk.toWellFormed()) >= 0;
-    } else if (chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk) || isSharedBuffer(chunk)) {
-      const payload = toSendPayload(chunk);
-      sent = connection.send(payload.payload!, false, undefined, payload.borrowed);
-    } else {
-      sent = connection.sendText(toUSVString(chunk)) >= 0;
-    }
+    const text = typeof chunk === "string" ? chunk.toWellFormed() : null;
+    const binary =
+      text === null && (chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk) || isSharedBuffer(chunk))
+        ? toSendPayload(chunk)
+        : null;
+    const converted = text ?? (binary === null ? toUSVString(chunk) : null);
+    // The draft sends "if the closing handshake has not yet started", and the write resolves either way (as
+    // in Chromium and undici).
+    if (this.#state !== OPEN) return Promise.resolve();
+    const sent =
+      binary !== null
+        ? connection.send(binary.payload!, false, undefined, binary.borrowed)
+        : connection.sendText(converted!) >= 0;
     if (!sent) return Promise.reject(invalidState("The WebSocket is closing or closed."));
     return new Promise((resolve, reject) => {
       const pending = { resolve, reject };
@@ -374,8 +403,7 @@ export class WebSocketStream {
     }
     if (this.#state !== OPEN) return;
     this.#state = CLOSING;
-    // The peer's Close may wait behind messages nobody reads: from now on they are queued as they come.
-    this.#receiveUnbounded = true;
+    // The peer's Close may wait behind messages nobody reads: the socket is read on (they are dropped).
     this.#connection!.resumeForReader();
     closeWithStatus(this.#webSocket!, closeCode ?? CloseCode.NoStatus, reason);
   }
