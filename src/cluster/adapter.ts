@@ -62,9 +62,12 @@ export class ClusterAdapter implements PubSubAdapter {
   private readonly onDisconnect = () => this.lost();
 
   constructor(options: ClusterAdapterOptions = {}) {
+    this.namespace = options.namespace ?? "default";
+    // The relay ignores messages whose namespace is not a string: everything would be lost (review 133).
+    if (typeof this.namespace !== "string")
+      throw new TypeError("ClusterAdapter: options.namespace must be a string.");
     if (typeof process.send !== "function")
       throw new Error("ClusterAdapter runs in a node:cluster worker: this process has no IPC channel");
-    this.namespace = options.namespace ?? "default";
     if (namespacesInUse.has(this.namespace))
       throw new Error(
         `this process already has a ClusterAdapter with namespace "${this.namespace}": give each server's ` +

@@ -100,6 +100,10 @@ export class ClusterRelay {
       );
     this.bytes = options.bytes;
     this.maxPendingBytes = options.maxPendingBytes ?? 8 * 1024 * 1024;
+    // Not a number (a string like "16MB", NaN) or not above 0, every publish would count as past it and be
+    // dropped for good: refused here instead (review 133).
+    if (typeof this.maxPendingBytes !== "number" || !(this.maxPendingBytes > 0))
+      throw new TypeError("ClusterRelay: options.maxPendingBytes must be a number above 0.");
     this.onOverflow = options.onOverflow;
     clustersWithClusterRelay.add(this.cluster);
     this.cluster.on("message", this.onMessage);

@@ -105,6 +105,11 @@ export class RedisAdapter extends EventEmitter implements PubSubAdapter {
       );
     }
     this.prefix = options.prefix ?? "sockjet:";
+    // Channels are the prefix followed by the topic: any other type would deliver to the wrong topic.
+    if (typeof this.prefix !== "string")
+      throw new TypeError("RedisAdapter: options.prefix must be a string.");
+    if (options.url !== undefined && typeof options.url !== "string")
+      throw new TypeError("RedisAdapter: options.url must be a string, such as redis://localhost:6379.");
     this.commandTimeoutMs = commandTimeout(options.commandTimeoutMs);
     this.waitingPublishes = new WaitingPublishes(
       waitingPublishLimit(options.maxWaitingPublishBytes, "maxWaitingPublishBytes"),

@@ -58,3 +58,17 @@ export class PubSubError extends Error {
     this.topic = topic;
   }
 }
+
+/** options.adapter: absent, or an object with the PubSubAdapter methods (a URL string is a common mistake). */
+export function checkAdapter(adapter: PubSubAdapter | null | undefined): PubSubAdapter | null {
+  if (adapter === undefined || adapter === null) return null;
+  const methods = ["publish", "subscribe", "unsubscribe", "onMessage", "close"] as const;
+  const missing = methods.filter(
+    (name) => typeof (adapter as unknown as Record<string, unknown>)?.[name] !== "function",
+  );
+  if (missing.length > 0)
+    throw new TypeError(
+      `options.adapter must be a PubSubAdapter (new RedisAdapter(...) from sockjet/redis, new ClusterAdapter()); this one has no ${missing.join(", ")}`,
+    );
+  return adapter;
+}

@@ -20,6 +20,7 @@ import type { CloseEvent } from "../web/events.js";
 import { requireArguments } from "../web/webidl.js";
 import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
+import { checkAdapter } from "./adapter.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
 import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
@@ -169,7 +170,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.perIp =
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
     this.pubsub = new PubSub(
-      options.adapter ?? null,
+      checkAdapter(options.adapter),
       (error) => this.reportError(error),
       (error, topic) => this.reportPublishError(error, topic),
       resolveResumeOptions(options.resume),
