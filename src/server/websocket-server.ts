@@ -129,6 +129,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly secure: boolean;
   private readonly keepalive: Keepalive;
   private readonly ownsServer: boolean;
+  /** Our own server's listen() has neither listened nor failed yet (it may be resolving its host). */
+  private listenPending = false;
   private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
@@ -191,6 +193,14 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         attachHttp2Target(server, this);
         this.http2Sessions = trackSessions(server);
       }
+      this.listenPending = true;
+      const settled = () => {
+        this.listenPending = false;
+        server.off("listening", settled);
+        server.off("error", settled);
+      };
+      server.once("listening", settled);
+      server.once("error", settled);
       server.listen(options.port, options.host, options.backlog);
       this.httpServer = server;
       this.ownsServer = true;
@@ -606,10 +616,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         if (isHttp2Server(this.httpServer)) detachHttp2Target(this.httpServer, this);
         this.keepalive.stop();
         for (const abort of [...this.pendingHandshakes]) abort();
-        const closedServer =
-          this.ownsServer && this.httpServer?.listening
-            ? new Promise<void>((resolve) => this.httpServer!.close(() => resolve()))
-            : Promise.resolve();
+        const closedServer = this.ownsServer ? this.closeOwnServer() : Promise.resolve();
         for (const client of this.clients)
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
         await this.waitForClients();
@@ -629,6 +636,29 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     })());
     if (callback) done.then(() => callback(), callback);
     return done;
+  }
+
+  /**
+   * Closes the server we listen with. One still resolving its host name would listen after a close() made
+   * now (Node's listen() goes on once the lookup returns), holding the port and the process for good: it is
+   * closed once it listens (or fails to).
+   */
+  private closeOwnServer(): Promise<void> {
+    const server = this.httpServer as http.Server;
+    if (server.listening) return new Promise((resolve) => server.close(() => resolve()));
+    if (!this.listenPending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const onListening = () => {
+        server.off("error", onError);
+        server.close(() => resolve());
+      };
+      const onError = () => {
+        server.off("listening", onListening);
+        resolve();
+      };
+      server.once("listening", onListening);
+      server.once("error", onError);
+    });
   }
 
   private waitForClients(): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, test } from "node:test";
+import { WebSocketServer } from "../../src/index.js";
 import type { CloseEvent } from "../../src/web/events.js";
 import type { WebSocket } from "../../src/web/websocket.js";
 import {
@@ -39,6 +40,25 @@ async function assertPortReleased(port: number): Promise<void> {
 }
 
 describe("server.close(): graceful shutdown", () => {
+  test("close() right after construction, before the server listens: it never listens, 'listening' comes before 'close'", async () => {
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const server = new WebSocketServer({ port: 0, host });
+      const events: string[] = [];
+      server.on("listening", () => events.push("listening"));
+      server.on("close", () => events.push("close"));
+      await within(server.close(), 5000, "close()");
+      // Node's listen() goes on once it has resolved the host: give it the time to.
+      await sleep(200);
+      assert.equal(
+        server.httpServer?.listening,
+        false,
+        `${host}: still listening on ${JSON.stringify(server.address())}`,
+      );
+      assert.equal(server.address(), null);
+      assert.equal(events.at(-1), "close", `${host}: ${events.join(", ")}`);
+    }
+  });
+
   test("connections mid-message each get Close 1001, close() resolves, 'close' is emitted, the port is released", async (t) => {
     const { server, url, port } = await startServer(t, { shutdownTimeoutMs: 3000 });
     // Our clients, with the server in the middle of sending each of them a 4 MiB message.
