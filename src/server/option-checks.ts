@@ -69,6 +69,22 @@ function checkServer(value: unknown): void {
     throw wrong("server", "an http, https or http2 server", value);
 }
 
+/**
+ * A TLS server without a certificate accepts connections and fails every handshake ("no shared cipher"), and
+ * its ws:// clients are told to try wss://: refused where the mistake is (review 132). An SNICallback may
+ * supply the certificates itself.
+ */
+function checkTls(value: unknown): void {
+  if (value === undefined) return;
+  const tls = value as Record<string, unknown> | null;
+  if (
+    tls === null ||
+    typeof tls !== "object" ||
+    (tls.cert === undefined && tls.pfx === undefined && tls.SNICallback === undefined)
+  )
+    throw wrong("tls", "TLS options with a certificate: { cert, key } (PEM), pfx, or an SNICallback", value);
+}
+
 /** Throws a TypeError naming the first wrong mode or hook option of `options`. */
 export function checkServerOptions(options: WebSocketServerOptions): void {
   if (options.port !== undefined) checkPort(options.port);
@@ -81,6 +97,7 @@ export function checkServerOptions(options: WebSocketServerOptions): void {
   if (options.path !== undefined && (typeof options.path !== "string" || !options.path.startsWith("/")))
     throw wrong("path", 'a path starting with "/"', options.path);
   checkServer(options.server);
+  checkTls(options.tls);
   checkFunction("verify", options.verify);
   checkFunction("selectProtocol", options.selectProtocol);
   checkProtocols(options.protocols);

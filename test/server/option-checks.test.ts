@@ -28,6 +28,11 @@ describe("server options checked when the server is made", () => {
     assert.equal(existsSync("8080x"), false);
   });
 
+  test("tls without a certificate is a TypeError (every handshake would fail)", () => {
+    for (const tls of [{}, { key: "k" }, null, "cert.pem"]) rejects({ port: 0, tls } as never, "tls");
+    for (const tls of [{}, { key: "k" }]) rejects({ port: 0, http2: true, tls } as never, "tls");
+  });
+
   test("a port in decimal digits (process.env.PORT) listens on that TCP port", async () => {
     const server = new WebSocketServer({ port: "0" as unknown as number, host: HOST });
     await once(server, "listening");
