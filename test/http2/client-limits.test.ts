@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { describe, test } from "node:test";
+import { openSessionCount } from "../../src/client/http2-session-pool.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { defer, HOST, openClient, portOf, shutDown, within } from "../server/helpers.js";
+
+// Our client over HTTP/2 against what a server allows and says: its SETTINGS_MAX_CONCURRENT_STREAMS, the
+// headers HTTP/2 forbids, the RST_STREAM code of an abrupt close, and the text of a refusal. Cleartext h2c by
+// prior knowledge (http2 "always"), so that no certificate is needed.
+
+/** A node:http2 h2c server on 127.0.0.1, port 0, closed (its sessions destroyed) after the test. */
+async function h2cServer(
+  t: Parameters<typeof defer>[0],
+  options: http2.ServerOptions = {},
+): Promise<{ server: http2.Http2Server; base: string; sessions: Set<http2.ServerHttp2Session> }> {
+  const server = http2.createServer(options);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => sessions.add(session));
+  server.on("sessionError", () => {});
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  defer(t, () => new Promise((resolve) => server.close(resolve)));
+  defer(t, () => {
+    for (const session of sessions) session.destroy();
+  });
+  return { server, base: `ws://${HOST}:${portOf(server.address())}`, sessions };
+}
+
+describe("WebSocket client over HTTP/2: the server's limits and answers", () => {
+  test("SETTINGS_MAX_CONCURRENT_STREAMS: a full session takes no new socket, the origin gets another session", async (t) => {
+    const { server, base, sessions } = await h2cServer(t, { settings: { maxConcurrentStreams: 3 } });
+    const wss = new WebSocketServer({ server });
+    defer(t, () => shutDown(wss));
+    const carried = new Map<unknown, number>();
+    wss.on("connection", (ws, request) => {
+      const session = (request as unknown as { stream: http2.ServerHttp2Stream }).stream.session;
+      carried.set(session, (carried.get(session) ?? 0) + 1);
+      ws.onmessage = (event) => ws.send(`echo:${event.data}`);
+    });
+    // Before the fix the sockets past the third waited in Node for a stream slot and failed at the
+    // handshake timeout ("no answer to the opening handshake").
+    const clients = await within(
+      Promise.all(
+        Array.from({ length: 7 }, (_, i) =>
+          openClient(t, `${base}/s${i}`, undefined, { http2: "always", handshakeTimeoutMs: 3000 }),
+        ),
+      ),
+      4000,
+      "7 sockets open",
+    );
+    assert.equal(wss.clients.size, 7);
+    assert.equal(sessions.size, 3, "7 sockets at 3 a session: 3 sessions");
+    assert.deepEqual([...carried.values()].sort(), [1, 3, 3]);
+    assert.equal(openSessionCount(), 3);
+    for (const [i, client] of clients.entries()) {
+      const reply = new Promise<MessageEvent>((resolve) => client.addEventListener("message", resolve));
+      client.send(`m${i}`);
+      assert.equal((await within(reply, 5000, "echo")).data, `echo:m${i}`);
+    }
+    // A socket that closes frees its stream: the next one goes on that session, not on a fourth.
+    const closed = new Promise((resolve) => clients[0].addEventListener("close", resolve));
+    clients[0].close();
+    await within(closed, 5000, "close");
+    await openClient(t, `${base}/again`, undefined, { http2: "always", handshakeTimeoutMs: 3000 });
+    await openClient(t, `${base}/again`, undefined, { http2: "always", handshakeTimeoutMs: 3000 });
+    assert.equal(sessions.size, 3, "the freed stream and the third session's room are used");
+  });
+});
