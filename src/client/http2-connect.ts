@@ -11,6 +11,7 @@ import {
   startClientHandshake,
 } from "./connect.js";
 import { acquireRoute, type Http2Mode } from "./http2-session-pool.js";
+import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
 // `http2` option (http2-session-pool.ts decides the route).
@@ -157,19 +158,27 @@ function startHttp2Handshake(
     );
     return { abort() {} };
   }
+  // A refusal's body is being read: its end, reset or error ends that read, which then fails the handshake.
+  let refusing = false;
   stream.on("error", (error: Error) => {
-    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
+    if (!settled && !refusing) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
   });
   stream.once("close", () => {
-    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
-    else release();
+    if (!settled && !refusing)
+      fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
+    else if (settled) release();
   });
   stream.once("response", (response: IncomingHttpHeaders) => {
     if (settled) return;
     const status = Number(response[":status"] ?? 0);
     if (status !== 200) {
-      // Anything but 200 refuses (Fetch: a WebSocket never follows a redirect).
-      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${status}`, { status }));
+      // Anything but 200 refuses (Fetch: a WebSocket never follows a redirect), with the reason the body
+      // gives, read as over HTTP/1.1 (refusal-reason.ts: a short text/plain body's first line, bounded).
+      refusing = true;
+      readRefusalReason(response, stream, (reason) => {
+        const message = `the server answered HTTP ${status}${reason === "" ? "" : `: ${reason}`}`;
+        fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
+      });
       return;
     }
     const checked = validateExtendedConnectResponse(

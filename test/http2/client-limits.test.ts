@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import { describe, test } from "node:test";
 import { openSessionCount } from "../../src/client/http2-session-pool.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
 import { defer, HOST, openClient, portOf, shutDown, within } from "../server/helpers.js";
 
 // Our client over HTTP/2 against what a server allows and says: its SETTINGS_MAX_CONCURRENT_STREAMS, the
@@ -64,5 +65,45 @@ describe("WebSocket client over HTTP/2: the server's limits and answers", () => 
     await openClient(t, `${base}/again`, undefined, { http2: "always", handshakeTimeoutMs: 3000 });
     await openClient(t, `${base}/again`, undefined, { http2: "always", handshakeTimeoutMs: 3000 });
     assert.equal(sessions.size, 3, "the freed stream and the third session's room are used");
+  });
+
+  test("regression: a refusal over h2 carries the first line of its text/plain body, as over HTTP/1.1", async (t) => {
+    const { server, base } = await h2cServer(t);
+    const wss = new WebSocketServer({ server, origins: ["http://ok.example"] });
+    defer(t, () => shutDown(wss));
+    const refusal = async (options: ConstructorParameters<typeof WebSocket>[2], url = `${base}/`) => {
+      const socket = new WebSocket(url, [], options);
+      defer(t, () => socket.terminate());
+      const event = await within(
+        new Promise<Event & { error?: Error & { code?: string; status?: number } }>((resolve) => {
+          socket.onerror = resolve;
+        }),
+        5000,
+        "the refusal",
+      );
+      return event.error;
+    };
+    const error = await refusal({ http2: "always", origin: "http://evil.example" });
+    assert.equal(error?.code, "SJ_ERR_HANDSHAKE_REFUSED");
+    assert.equal(error?.status, 403);
+    assert.equal(error?.message, "the server answered HTTP 403: Origin not allowed");
+
+    // The same bounds as over HTTP/1.1: a long line is cut, a body that never ends does not hold the error,
+    // and only text/plain is read.
+    const raw = await h2cServer(t, { settings: { enableConnectProtocol: true } });
+    raw.server.on("stream", (stream, headers) => {
+      stream.on("error", () => {});
+      const type = headers[":path"] === "/html" ? "text/html" : "text/plain; charset=utf-8";
+      stream.respond({ ":status": 503, "content-type": type });
+      stream.write(`${"x".repeat(300)}\nsecond line\n`);
+      if (headers[":path"] === "/html") stream.end();
+      // else: the stream stays open, its body unfinished.
+    });
+    const started = Date.now();
+    const endless = await refusal({ http2: "always", handshakeTimeoutMs: 4000 }, `${raw.base}/endless`);
+    assert.equal(endless?.message, `the server answered HTTP 503: ${"x".repeat(200)}…`);
+    assert.ok(Date.now() - started < 2000, "the reason is not waited for past its bound");
+    const html = await refusal({ http2: "always" }, `${raw.base}/html`);
+    assert.equal(html?.message, "the server answered HTTP 503");
   });
 });
