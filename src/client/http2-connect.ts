@@ -84,6 +84,21 @@ export function startHandshake(
 }
 
 /**
+ * RFC 9113 §8.2.2: connection-specific fields make an HTTP/2 request malformed (Node will not send them:
+ * "HTTP/1 Connection specific headers are forbidden"), and TE may only be "trailers". They are about the hop
+ * of an HTTP/1.1 connection, which an extended CONNECT does not have: the `headers` option's ones are left
+ * out over HTTP/2 (and still sent over HTTP/1.1).
+ */
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
  * those HTTP/2 has no place for (Upgrade, Connection, Host: RFC 9113 §8.2.2, §8.3.1) and the key (§5).
  */
@@ -96,7 +111,15 @@ function startHttp2Handshake(
   onFailure: (error: HandshakeError) => void,
 ): ClientHandshake {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(lower)) continue;
+    if (lower === "te") {
+      if (value.toLowerCase() === "trailers") headers.te = "trailers";
+      continue;
+    }
+    headers[lower] = value;
+  }
   if (headers["cache-control"] === undefined) headers["cache-control"] = "no-cache";
   if (headers.pragma === undefined) headers.pragma = "no-cache";
   if (options.origin !== undefined) headers.origin = options.origin;

@@ -67,6 +67,34 @@ describe("WebSocket client over HTTP/2: the server's limits and answers", () => 
     assert.equal(sessions.size, 3, "the freed stream and the third session's room are used");
   });
 
+  test("regression: the headers option's connection-specific fields are left out of the extended CONNECT (RFC 9113 §8.2.2)", async (t) => {
+    const raw = await h2cServer(t, { settings: { enableConnectProtocol: true } });
+    const seen: http2.IncomingHttpHeaders[] = [];
+    raw.server.on("stream", (stream, headers) => {
+      seen.push(headers);
+      stream.on("error", () => {});
+      stream.respond({ ":status": 200 });
+    });
+    // Before the fix Node refused to send them: an SJ_ERR_NETWORK error, "HTTP/1 Connection specific
+    // headers are forbidden".
+    await openClient(t, `${raw.base}/a`, undefined, {
+      http2: "always",
+      headers: {
+        "Keep-Alive": "timeout=5",
+        "Proxy-Connection": "keep-alive",
+        TE: "gzip",
+        "HTTP2-Settings": "AAMAAABkAAQAAP__",
+        "X-Kept": "1",
+      },
+    });
+    await openClient(t, `${raw.base}/b`, undefined, { http2: "always", headers: { TE: "Trailers" } });
+    assert.equal(seen.length, 2);
+    for (const name of ["keep-alive", "proxy-connection", "te", "http2-settings"])
+      assert.equal(seen[0][name], undefined, name);
+    assert.equal(seen[0]["x-kept"], "1");
+    assert.equal(seen[1].te, "trailers", "TE: trailers is the one TE HTTP/2 allows");
+  });
+
   test("regression: a refusal over h2 carries the first line of its text/plain body, as over HTTP/1.1", async (t) => {
     const { server, base } = await h2cServer(t);
     const wss = new WebSocketServer({ server, origins: ["http://ok.example"] });
