@@ -1,5 +1,6 @@
 import type { ClientHttp2Session, IncomingHttpHeaders } from "node:http2";
 import type { Transport } from "../connection/connection-options.js";
+import { destroyTransport } from "../connection/destroy-transport.js";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { validateExtendedConnectResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
@@ -142,7 +143,8 @@ function startHttp2Handshake(
   let stream: ReturnType<ClientHttp2Session["request"]>;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
-    stream?.destroy();
+    // RFC 8441 §6: a handshake given up (aborted, timed out, refused) resets its stream with CANCEL.
+    if (stream !== undefined) destroyTransport(stream);
     release();
     onFailure(error);
   };

@@ -10,6 +10,7 @@ import http2, {
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
 import type { Transport } from "../connection/connection-options.js";
+import { destroyTransport } from "../connection/destroy-transport.js";
 import { type UpgradeRequestResult, validateExtendedConnect } from "../protocol/handshake.js";
 import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocket } from "../web/websocket.js";
@@ -147,7 +148,7 @@ export class Http2Wire implements HandshakeWire {
   refuse(status: number, reason: string, headers?: Record<string, string>): void {
     const stream = this.stream;
     if (stream.destroyed || stream.headersSent) {
-      stream.destroy();
+      destroyTransport(stream);
       return;
     }
     let extra: Record<string, string>;
@@ -166,7 +167,7 @@ export class Http2Wire implements HandshakeWire {
       });
       stream.end(body);
     } catch {
-      stream.destroy();
+      destroyTransport(stream);
       return;
     }
     // A client that goes on sending must not keep the stream: reset it (NO_ERROR) soon after the answer.
