@@ -234,7 +234,7 @@ export function startClientHandshake(
     // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const status = response.statusCode ?? 0;
     const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
-    readRefusalReason(response, (reason) => {
+    readRefusalReason(response.headers, response, (reason) => {
       const message = `the server answered HTTP ${text}${plainHttpNote(status)}${reason === "" ? "" : `: ${reason}`}`;
       fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
     });

@@ -1,5 +1,6 @@
 import type { ClientHttp2Session, IncomingHttpHeaders } from "node:http2";
 import type { Transport } from "../connection/connection-options.js";
+import { destroyTransport } from "../connection/destroy-transport.js";
 import { HandshakeError } from "../protocol/errors.js";
 import type { PerMessageExtension } from "../protocol/extension.js";
 import { validateExtendedConnectResponse, WEBSOCKET_VERSION } from "../protocol/handshake.js";
@@ -11,6 +12,7 @@ import {
   startClientHandshake,
 } from "./connect.js";
 import { acquireRoute, type Http2Mode } from "./http2-session-pool.js";
+import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
 // `http2` option (http2-session-pool.ts decides the route).
@@ -83,6 +85,21 @@ export function startHandshake(
 }
 
 /**
+ * RFC 9113 §8.2.2: connection-specific fields make an HTTP/2 request malformed (Node will not send them:
+ * "HTTP/1 Connection specific headers are forbidden"), and TE may only be "trailers". They are about the hop
+ * of an HTTP/1.1 connection, which an extended CONNECT does not have: the `headers` option's ones are left
+ * out over HTTP/2 (and still sent over HTTP/1.1).
+ */
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
  * those HTTP/2 has no place for (Upgrade, Connection, Host: RFC 9113 §8.2.2, §8.3.1) and the key (§5).
  */
@@ -95,7 +112,15 @@ function startHttp2Handshake(
   onFailure: (error: HandshakeError) => void,
 ): ClientHandshake {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(lower)) continue;
+    if (lower === "te") {
+      if (value.toLowerCase() === "trailers") headers.te = "trailers";
+      continue;
+    }
+    headers[lower] = value;
+  }
   if (headers["cache-control"] === undefined) headers["cache-control"] = "no-cache";
   if (headers.pragma === undefined) headers.pragma = "no-cache";
   if (options.origin !== undefined) headers.origin = options.origin;
@@ -118,7 +143,8 @@ function startHttp2Handshake(
   let stream: ReturnType<ClientHttp2Session["request"]>;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
-    stream?.destroy();
+    // RFC 8441 §6: a handshake given up (aborted, timed out, refused) resets its stream with CANCEL.
+    if (stream !== undefined) destroyTransport(stream);
     release();
     onFailure(error);
   };
@@ -157,19 +183,27 @@ function startHttp2Handshake(
     );
     return { abort() {} };
   }
+  // A refusal's body is being read: its end, reset or error ends that read, which then fails the handshake.
+  let refusing = false;
   stream.on("error", (error: Error) => {
-    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
+    if (!settled && !refusing) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
   });
   stream.once("close", () => {
-    if (!settled) fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
-    else release();
+    if (!settled && !refusing)
+      fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
+    else if (settled) release();
   });
   stream.once("response", (response: IncomingHttpHeaders) => {
     if (settled) return;
     const status = Number(response[":status"] ?? 0);
     if (status !== 200) {
-      // Anything but 200 refuses (Fetch: a WebSocket never follows a redirect).
-      fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", `the server answered HTTP ${status}`, { status }));
+      // Anything but 200 refuses (Fetch: a WebSocket never follows a redirect), with the reason the body
+      // gives, read as over HTTP/1.1 (refusal-reason.ts: a short text/plain body's first line, bounded).
+      refusing = true;
+      readRefusalReason(response, stream, (reason) => {
+        const message = `the server answered HTTP ${status}${reason === "" ? "" : `: ${reason}`}`;
+        fail(new HandshakeError("SJ_ERR_HANDSHAKE_REFUSED", message, { status }));
+      });
       return;
     }
     const checked = validateExtendedConnectResponse(

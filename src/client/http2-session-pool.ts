@@ -5,6 +5,8 @@ import tls, { type TLSSocket } from "node:tls";
 // The client's HTTP/2 sessions, one per origin (and TLS settings), shared by every WebSocket to it as
 // browsers share a page's connection (RFC 8441). A session is used for WebSockets only once the server's
 // SETTINGS have SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (§3); it closes a short while after its last socket.
+// A session that carries as many streams as its server allows (SETTINGS_MAX_CONCURRENT_STREAMS) takes no
+// more: the origin gets another session beside it.
 
 /** "never": HTTP/1.1 only; "always": HTTP/2 only (ws: by prior knowledge, h2c); "auto": see Http2Mode docs. */
 export type Http2Mode = "auto" | "never" | "always";
@@ -33,7 +35,8 @@ interface Entry {
   idleTimer: NodeJS.Timeout | null;
 }
 
-const sessions = new Map<string, Entry>();
+/** The sessions of each pool key, oldest first. */
+const sessions = new Map<string, Entry[]>();
 /** Sessions being set up: sockets that arrive meanwhile wait for the same one. */
 const pending = new Map<string, Promise<Route>>();
 const noH2Until = new Map<string, number>();
@@ -55,7 +58,34 @@ function poolKey(url: URL, options: PoolTls): string {
 
 /** The open sessions (for tests and figures). */
 export function openSessionCount(): number {
-  return sessions.size;
+  let count = 0;
+  for (const entries of sessions.values()) count += entries.length;
+  return count;
+}
+
+function forget(key: string, entry: Entry): void {
+  const entries = sessions.get(key);
+  if (entries === undefined) return;
+  const at = entries.indexOf(entry);
+  if (at >= 0) entries.splice(at, 1);
+  if (entries.length === 0) sessions.delete(key);
+}
+
+/**
+ * A session of `key` that can take one more stream: open, not going away, and below the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2: a stream past it is refused, and Node would hold the
+ * request until a stream closes, past the handshake timeout). Our streams on it are its WebSockets, those
+ * still in their handshake included (`sockets`); the limit is read at each use, as the server may change it.
+ */
+function usable(key: string): Entry | undefined {
+  for (const entry of sessions.get(key) ?? []) {
+    const session = entry.session;
+    if (session.closed || session.destroyed) continue;
+    const limit = session.remoteSettings?.maxConcurrentStreams;
+    if (typeof limit === "number" && entry.sockets >= limit) continue;
+    return entry;
+  }
+  return undefined;
 }
 
 function use(key: string, entry: Entry): Route {
@@ -76,7 +106,7 @@ function use(key: string, entry: Entry): Route {
       // Idle: it must not keep the process alive, and it closes (GOAWAY) unless a socket comes soon.
       entry.session.unref();
       entry.idleTimer = setTimeout(() => {
-        if (sessions.get(key) === entry) sessions.delete(key);
+        forget(key, entry);
         entry.session.close();
       }, SESSION_IDLE_MS);
       entry.idleTimer.unref();
@@ -95,17 +125,16 @@ export function acquireRoute(url: URL, mode: Http2Mode, options: PoolTls, timeou
   if (mode === "never" || (!secure && mode === "auto"))
     return Promise.resolve({ kind: "http1", socket: null });
   const key = poolKey(url, options);
-  const entry = sessions.get(key);
-  if (entry !== undefined && !entry.session.closed && !entry.session.destroyed)
-    return Promise.resolve(use(key, entry));
+  const entry = usable(key);
+  if (entry !== undefined) return Promise.resolve(use(key, entry));
   if (mode === "auto" && (noH2Until.get(key) ?? 0) > Date.now())
     return Promise.resolve({ kind: "http1", socket: null });
   const waiting = pending.get(key);
   if (waiting !== undefined)
-    return waiting.then((route) => {
-      const shared = sessions.get(key);
-      return route.kind === "h2" && shared !== undefined ? use(key, shared) : { kind: "http1", socket: null };
-    });
+    // The session being set up, if it has room when it is ready; else another (acquired again).
+    return waiting.then((route) =>
+      route.kind === "h2" ? acquireRoute(url, mode, options, timeoutMs) : { kind: "http1", socket: null },
+    );
   const started = connect(key, url, mode, options, timeoutMs);
   pending.set(key, started);
   const done = () => pending.delete(key);
@@ -166,14 +195,20 @@ function connect(
           resolve({ kind: "http1", socket: null });
           return;
         }
+        // RFC 9113 §6.5.2: a server that allows no stream (yet) cannot carry this socket; nor would a next session.
+        if (settings.maxConcurrentStreams === 0) {
+          s.close();
+          reject(new Error("the server allows no HTTP/2 stream (SETTINGS_MAX_CONCURRENT_STREAMS = 0)"));
+          return;
+        }
         const entry: Entry = { session: s, sockets: 0, idleTimer: null };
-        sessions.set(key, entry);
-        const forget = () => {
-          if (sessions.get(key) === entry) sessions.delete(key);
-        };
+        const entries = sessions.get(key);
+        if (entries === undefined) sessions.set(key, [entry]);
+        else entries.push(entry);
+        const drop = () => forget(key, entry);
         // GOAWAY: the streams it allows go on; new WebSockets get a new session.
-        s.once("goaway", forget);
-        s.once("close", forget);
+        s.once("goaway", drop);
+        s.once("close", drop);
         resolve(use(key, entry));
       });
     };

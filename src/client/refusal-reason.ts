@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
 
 // Why a server refused the handshake, when it says so: the first line of a short text/plain body ("Origin
 // not allowed"). Read with a bound and a short timeout, so a server that sends a large or endless body (or
@@ -9,9 +10,16 @@ const BODY_BYTES = 512;
 const REASON_CHARS = 200;
 const BODY_TIMEOUT_MS = 500;
 
-/** Calls `done` once with the reason the response's body gives, or "" (not text/plain, empty, too slow). */
-export function readRefusalReason(response: IncomingMessage, done: (reason: string) => void): void {
-  const type = String(response.headers["content-type"] ?? "")
+/**
+ * Calls `done` once with the reason the response's body gives, or "" (not text/plain, empty, too slow).
+ * `response` is the body, `headers` its response's: an HTTP/1.1 response, or the stream of an HTTP/2 one.
+ */
+export function readRefusalReason(
+  headers: IncomingHttpHeaders,
+  response: Readable,
+  done: (reason: string) => void,
+): void {
+  const type = String(headers["content-type"] ?? "")
     .split(";")[0]
     .trim()
     .toLowerCase();

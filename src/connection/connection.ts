@@ -17,6 +17,7 @@ import {
   type Transport,
 } from "./connection-options.js";
 import { ConnectionState, Flag } from "./connection-state.js";
+import { destroyTransport } from "./destroy-transport.js";
 import { Heartbeat } from "./heartbeat.js";
 import { readThroughSharedBuffer } from "./large-reads.js";
 import { type AnswerListener, OutputBatcher } from "./output-batcher.js";
@@ -260,7 +261,7 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
     this.terminated = true;
     if (cause !== undefined) this.terminateCause ??= cause;
     this.batcher?.flush();
-    this.socket.destroy();
+    destroyTransport(this.socket);
   }
 
   // ---- ProtocolHandler ----------------------------------------------------------------------------
@@ -695,7 +696,7 @@ export class Connection extends ConnectionState implements ProtocolHandler, Answ
 
   private armCloseTimer(ms = this.closeTimeoutMs): void {
     if (this.closeTimer !== null || this.finished) return;
-    this.closeTimer = setTimeout(() => this.socket.destroy(), ms);
+    this.closeTimer = setTimeout(() => destroyTransport(this.socket), ms);
     this.closeTimer.unref();
   }
 

@@ -210,7 +210,8 @@ export function validateUpgradeRequest(
  * §4.2.1 item 6: Sec-WebSocket-Version must be 13. §4.2.2 item 4 and §4.4: a version the server does not
  * speak gets an error such as 426 Upgrade Required plus the Sec-WebSocket-Version the server speaks. A
  * repeated header or a value outside the §11.3.5 grammar (which allows one version) is malformed: 400.
- * Null when the version is right. (HTTP/1.1 upgrade and RFC 8441 §5 alike.)
+ * Null when the version is right. (HTTP/1.1 upgrade and RFC 8441 §5 alike; validateExtendedConnect makes the
+ * 426 a 400.)
  */
 function checkVersion(headers: HeaderMap): UpgradeRequestResult | null {
   const version = singleHeader(headers, "sec-websocket-version");
@@ -364,6 +365,11 @@ export function validateExtendedConnect(headers: HeaderMap): UpgradeRequestResul
   if (authority.kind !== "value" || authority.value === "") return reject(400, "Missing :authority");
 
   const versionRefusal = checkVersion(headers);
+  // A 426 must name the protocol to switch to in Upgrade (RFC 9110 §15.5.22), a field HTTP/2 forbids (RFC 9113
+  // §8.2.2): over HTTP/2 a version we do not speak is a 400, still with the Sec-WebSocket-Version we speak
+  // (RFC 6455 §4.4).
+  if (versionRefusal !== null && !versionRefusal.ok && versionRefusal.status === 426)
+    return { ...versionRefusal, status: 400 };
   if (versionRefusal !== null) return versionRefusal;
   const offers = parseOffers(headers);
   if ("ok" in offers) return offers;

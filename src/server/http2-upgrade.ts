@@ -10,6 +10,7 @@ import http2, {
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
 import type { Transport } from "../connection/connection-options.js";
+import { destroyTransport } from "../connection/destroy-transport.js";
 import { type UpgradeRequestResult, validateExtendedConnect } from "../protocol/handshake.js";
 import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocket } from "../web/websocket.js";
@@ -49,6 +50,19 @@ export function isExtendedConnect(headers: IncomingHttpHeaders): boolean {
     headers[":method"] === "CONNECT" && typeof protocol === "string" && protocol.toLowerCase() === "websocket"
   );
 }
+
+/**
+ * An extended CONNECT for another protocol than websocket (RFC 8441 §4: a `:protocol` we do not serve). RFC
+ * 9220 §3, for the extended CONNECT that RFC 8441 defines: the server "SHOULD respond to the request with a
+ * 501 (Not Implemented) status code". (A 405 would need Allow, RFC 9110 §15.5.6, and CONNECT is allowed.)
+ */
+function isOtherExtendedConnect(headers: IncomingHttpHeaders): boolean {
+  return (
+    headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined && !isExtendedConnect(headers)
+  );
+}
+
+const UNSUPPORTED_PROTOCOL = "Unsupported :protocol: this server speaks websocket";
 
 /**
  * The request object of an extended CONNECT, as hooks and 'connection' listeners see it: Node's own
@@ -134,7 +148,7 @@ export class Http2Wire implements HandshakeWire {
   refuse(status: number, reason: string, headers?: Record<string, string>): void {
     const stream = this.stream;
     if (stream.destroyed || stream.headersSent) {
-      stream.destroy();
+      destroyTransport(stream);
       return;
     }
     let extra: Record<string, string>;
@@ -153,7 +167,7 @@ export class Http2Wire implements HandshakeWire {
       });
       stream.end(body);
     } catch {
-      stream.destroy();
+      destroyTransport(stream);
       return;
     }
     // A client that goes on sending must not keep the stream: reset it (NO_ERROR) soon after the answer.
@@ -252,7 +266,12 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
       return undefined;
     };
     const onStream: Router["onStream"] = (stream, headers, _flags, rawHeaders) => {
-      if (!isExtendedConnect(headers)) return;
+      if (!isExtendedConnect(headers)) {
+        // Left to the server's owner, unless this listener is the only one: a 501 (RFC 9220 §3).
+        if (isOtherExtendedConnect(headers) && server.listenerCount("stream") === 1)
+          new Http2Wire(stream, headers).refuse(501, UNSUPPORTED_PROTOCOL);
+        return;
+      }
       const request = http2Request(stream, headers, rawHeaders);
       const chosen = find(request);
       if (chosen !== undefined) {
@@ -268,7 +287,7 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
     };
     // With a 'request' listener (the compatibility API), Node also hands every CONNECT to 'connect' and
     // answers 405 when nobody listens: this listener keeps the WebSocket ones (served by onStream) from that,
-    // and does what Node would for the others when it is the only one.
+    // and does what Node would for the others when it is the only one (but a 501 for another :protocol).
     const onConnect: Router["onConnect"] = (request, second) => {
       if (server.listenerCount("connect") > 1) return;
       if (request.httpVersion !== "2.0") {
@@ -277,7 +296,13 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
         return;
       }
       const response = second as Http2ServerResponse;
-      if (!isExtendedConnect(request.headers as IncomingHttpHeaders)) {
+      const headers = request.headers as IncomingHttpHeaders;
+      if (isOtherExtendedConnect(headers)) {
+        // RFC 9220 §3: an unsupported :protocol gets 501 (Node's 405 had no Allow, RFC 9110 §15.5.6).
+        response.statusCode = 501;
+        response.setHeader("content-type", "text/plain; charset=utf-8");
+        response.end(UNSUPPORTED_PROTOCOL);
+      } else if (!isExtendedConnect(headers)) {
         response.statusCode = 405;
         response.end();
       } else if (find(request) === undefined) {

@@ -61,7 +61,10 @@ export type EventHandler<K extends keyof WebSocketEventMap> =
 
 /** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
 export interface WebSocketOptions {
-  /** Extra request headers (validated: no CR/LF, no handshake headers). */
+  /**
+   * Extra request headers (validated: no CR/LF, no handshake headers). Over HTTP/2 the connection-specific
+   * ones (Keep-Alive, Proxy-Connection, TE but "trailers": RFC 9113 §8.2.2) are left out.
+   */
   headers?: Record<string, string>;
   /** The Origin header to send (browsers set it from the page; so does sockjet where globalThis.location exists). */
   origin?: string;

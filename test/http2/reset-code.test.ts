@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { describe, test } from "node:test";
+import type { WebSocket as ServerSocket } from "../../src/web/websocket.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import {
+  clientClose,
+  defer,
+  HOST,
+  nextConnection,
+  openClient,
+  portOf,
+  startServer,
+  within,
+} from "../server/helpers.js";
+import { connectStream, rawSession } from "./helpers.js";
+
+// RFC 8441 §6: a WebSocket's stream ends as its TCP connection would: END_STREAM for a FIN, RST_STREAM with
+// CANCEL for a reset. An abrupt close (terminate(), a close timeout, a handshake given up) sends CANCEL, at
+// both ends; a side that has already ended its stream cleanly keeps NO_ERROR. Node's destroy() sent NO_ERROR.
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** The RST_STREAM code the peer's stream closed with (0, NO_ERROR, when it closed without one). */
+function closedWith(stream: http2.Http2Stream): Promise<number> {
+  return within(
+    new Promise<number>((resolve) => stream.once("close", () => resolve(stream.rstCode ?? -1))),
+    5000,
+    "the stream's close",
+  );
+}
+
+describe("WebSocket over HTTP/2: the RST_STREAM code of an abrupt close (RFC 8441 §6)", () => {
+  test("server: terminate() resets with CANCEL; a close timeout after our END_STREAM keeps NO_ERROR", async (t) => {
+    const { server, port } = await startServer(t, { http2: true, closeTimeoutMs: 300 });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+
+    const connection = nextConnection(server);
+    const raw = connectStream(session, "/");
+    assert.equal((await raw.response)[":status"], 200);
+    const [ws] = (await connection) as [ServerSocket, unknown];
+    const reset = closedWith(raw.stream);
+    ws.terminate();
+    assert.equal(await reset, NGHTTP2_CANCEL);
+
+    // The client sends its Close but never ends its side: the server answers, ends its side (END_STREAM),
+    // and resets the stream at closeTimeoutMs. It has closed cleanly on its side: NO_ERROR.
+    const next = nextConnection(server);
+    const lingering = connectStream(session, "/");
+    assert.equal((await lingering.response)[":status"], 200);
+    await next;
+    lingering.stream.removeAllListeners("end");
+    const ended = new Promise<void>((resolve) => lingering.stream.once("end", resolve));
+    const timedOut = closedWith(lingering.stream);
+    lingering.stream.write(clientClose(1000));
+    await within(ended, 5000, "the server's END_STREAM");
+    assert.equal(await timedOut, NGHTTP2_NO_ERROR);
+  });
+
+  test("client: terminate() and a handshake given up reset with CANCEL", async (t) => {
+    const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+    const sessions = new Set<http2.ServerHttp2Session>();
+    h2.on("session", (session) => sessions.add(session));
+    const streams: http2.ServerHttp2Stream[] = [];
+    const arrived: (() => void)[] = [];
+    h2.on("stream", (stream, headers) => {
+      stream.on("error", () => {});
+      stream.on("data", () => {});
+      if (headers[":path"] !== "/silent") stream.respond({ ":status": 200 });
+      streams.push(stream);
+      for (const wake of arrived.splice(0)) wake();
+    });
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => h2.close(resolve)));
+    defer(t, () => {
+      for (const session of sessions) session.destroy();
+    });
+    const base = `ws://${HOST}:${portOf(h2.address())}`;
+
+    const client = await openClient(t, `${base}/open`, undefined, { http2: "always" });
+    const reset = closedWith(streams[0]);
+    client.terminate();
+    assert.equal(await reset, NGHTTP2_CANCEL, "terminate()");
+
+    // close() before the server answers: the handshake is aborted (WHATWG), its stream reset.
+    const waiting = new Promise<void>((resolve) => arrived.push(resolve));
+    const pending = new WebSocket(`${base}/silent`, [], { http2: "always" });
+    defer(t, () => pending.terminate());
+    pending.onerror = () => {};
+    await within(waiting, 5000, "the CONNECT");
+    const aborted = closedWith(streams[1]);
+    pending.close();
+    assert.equal(await aborted, NGHTTP2_CANCEL, "a handshake given up");
+  });
+});
