@@ -79,6 +79,7 @@ export {
   type WebSocketOptions,
 } from "./web/websocket.js";
 export { type WebSocketCloseInfo, WebSocketError } from "./web/websocket-error.js";
+export type { HeadersLike } from "./web/websocket-options.js";
 export {
   type WebSocketOpenInfo,
   WebSocketStream,

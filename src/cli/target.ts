@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { validateExtraHeaders } from "../client/connect.js";
 import { plainHttpNote } from "../client/refusal-reason.js";
 import { HandshakeError, type WebSocketOptions } from "../index.js";
 import { UsageError } from "./args.js";
@@ -113,7 +114,8 @@ export function headerLine(raw: string): [string, string] {
 
 export interface ProbeOptions {
   protocols?: string[];
-  headers?: Record<string, string>;
+  /** As the WebSocket's option (already checked by its constructor). */
+  headers?: WebSocketOptions["headers"];
   origin?: string;
   rejectUnauthorized?: boolean;
   timeoutMs?: number;
@@ -129,7 +131,7 @@ export function explainFailure(url: URL, options: ProbeOptions = {}): Promise<st
     const secure = url.protocol === "wss:";
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const headers: Record<string, string> = {
-      ...options.headers,
+      ...validateExtraHeaders(options.headers),
       Connection: "Upgrade",
       Upgrade: "websocket",
       "Sec-WebSocket-Version": "13",

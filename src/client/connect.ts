@@ -69,12 +69,44 @@ const RESERVED_HEADERS = new Set([
   "host",
 ]);
 
+/**
+ * The `headers` option's name/value pairs. As undici's WebSocket (Fetch's HeadersInit): a record, a `Headers`
+ * or any iterable of [name, value] pairs (an array of them, a Map); a pair that is not two items is a TypeError
+ * (an array taken as a record sent a header named "0").
+ */
+function headerPairs(headers: object): [string, unknown][] {
+  const iterate = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  const forEach = (headers as { forEach?: unknown }).forEach;
+  if (typeof iterate !== "function" && typeof forEach === "function") {
+    // A Headers look-alike with forEach only.
+    const pairs: [string, unknown][] = [];
+    forEach.call(headers, (value: unknown, name: unknown) => pairs.push([String(name), value]));
+    return pairs;
+  }
+  if (typeof iterate !== "function") return Object.entries(headers);
+  const pairs: [string, unknown][] = [];
+  for (const pair of headers as Iterable<unknown>) {
+    if (
+      typeof pair !== "object" ||
+      pair === null ||
+      typeof (pair as Iterable<unknown>)[Symbol.iterator] !== "function"
+    )
+      throw new TypeError("options.headers: each item must be a [name, value] pair");
+    const items = [...(pair as Iterable<unknown>)];
+    if (items.length !== 2) throw new TypeError("options.headers: each item must be a [name, value] pair");
+    pairs.push([String(items[0]), items[1]]);
+  }
+  return pairs;
+}
+
 /** Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved. */
 export function validateExtraHeaders(headers: unknown): Record<string, string> {
   if (headers === undefined || headers === null) return {};
   if (typeof headers !== "object") throw new TypeError("options.headers must be an object");
   const out: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(headers as Record<string, unknown>)) {
+  /** Lowercased name → the name as first given: a repeated field's values are joined (Fetch's append). */
+  const given = new Map<string, string>();
+  for (const [name, raw] of headerPairs(headers)) {
     const value = String(raw).trim();
     if (!isValidHeaderName(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
     if (value !== "" && !isValidHeaderValue(value)) {
@@ -83,7 +115,11 @@ export function validateExtraHeaders(headers: unknown): Record<string, string> {
     if (RESERVED_HEADERS.has(name.toLowerCase())) {
       throw new TypeError(`Header ${name} is set by the WebSocket handshake and cannot be overridden`);
     }
-    out[name] = value;
+    const first = given.get(name.toLowerCase());
+    if (first === undefined) {
+      given.set(name.toLowerCase(), name);
+      out[name] = value;
+    } else out[first] = `${out[first]}, ${value}`;
   }
   return out;
 }

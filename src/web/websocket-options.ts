@@ -59,13 +59,23 @@ export type EventHandler<K extends keyof WebSocketEventMap> =
   | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
   | null;
 
+/**
+ * A Fetch `Headers` as the types know it: lib.dom's without DOM.Iterable declares no iterator (Node's has one,
+ * which is what is read).
+ */
+export interface HeadersLike {
+  /** Calls `callback` with each field's value and name. */
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
 /** Node-only options (the third constructor argument): what browsers cannot do but servers need. */
 export interface WebSocketOptions {
   /**
-   * Extra request headers (validated: no CR/LF, no handshake headers). Over HTTP/2 the connection-specific
-   * ones (Keep-Alive, Proxy-Connection, TE but "trailers": RFC 9113 §8.2.2) are left out.
+   * Extra request headers (validated: no CR/LF, no handshake headers): a record, a `Headers` or [name, value]
+   * pairs, as undici takes. Over HTTP/2 the connection-specific ones (Keep-Alive, Proxy-Connection, TE but
+   * "trailers": RFC 9113 §8.2.2) are left out.
    */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | Iterable<readonly [string, string]> | HeadersLike;
   /** The Origin header to send (browsers set it from the page; so does sockjet where globalThis.location exists). */
   origin?: string;
   /** Base URL for relative URLs (browsers use the document's URL; sockjet globalThis.location if any). */

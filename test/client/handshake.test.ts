@@ -122,6 +122,46 @@ describe("Fetch: the opening handshake request, as the ws server receives it", (
     assert.equal(request.headers["user-agent"], "sockjet-test");
   });
 
+  test("headers as a Headers, [name, value] pairs or a Map are sent as undici sends them; a bad pair is a TypeError", async (t) => {
+    const peer = await peerServer(t);
+    const shapes = [
+      new Headers({ Authorization: "Bearer h", "X-Trace": "one" }),
+      [
+        ["Authorization", "Bearer h"],
+        ["X-Trace", "one"],
+      ] as [string, string][],
+      new Map([
+        ["Authorization", "Bearer h"],
+        ["X-Trace", "one"],
+      ]),
+    ];
+    for (const headers of shapes) {
+      const ws = connect(t, peer.url, undefined, { headers });
+      await next(ws, "open");
+      const { request } = await peer.nextConnection();
+      assert.equal(request.headers.authorization, "Bearer h");
+      assert.equal(request.headers["x-trace"], "one");
+      assert.equal(request.headers["0"], undefined);
+      ws.close();
+    }
+    // A name given twice is one field, its values joined (Fetch's append).
+    const twice = connect(t, peer.url, undefined, {
+      headers: [
+        ["X-Tag", "a"],
+        ["x-tag", "b"],
+      ],
+    });
+    await next(twice, "open");
+    assert.equal((await peer.nextConnection()).request.headers["x-tag"], "a, b");
+    twice.close();
+    for (const headers of [[["Authorization"]], [["a", "b", "c"]], ["Authorization: x"], [5]]) {
+      assert.throws(() => new WebSocket(peer.url, undefined, { headers: headers as never }), {
+        name: "TypeError",
+        message: /options\.headers: each item must be a \[name, value\] pair/,
+      });
+    }
+  });
+
   test("credentials in the URL are sent as Basic authorization (WPT websockets/basic-auth.any.js)", async (t) => {
     const peer = await peerServer(t, {
       verifyClient: (info: { req: { headers: { authorization?: string } } }) =>
