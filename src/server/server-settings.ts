@@ -20,6 +20,12 @@ export function resolveSettings(options: WebSocketServerOptions): Settings {
         throw new TypeError("options.slowConsumer must be 'close' or 'pause'");
     } else if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
       throw new TypeError(`options.${key} must be a non-negative number`);
+    } else if (value === 0 && (key === "handshakeTimeoutMs" || key === "maxConnections")) {
+      // 0 is "off" for pingIntervalMs, idleTimeoutMs and maxConnectionsPerIp; here it would refuse every
+      // connection (a verify hook timed out at once, every upgrade over the limit): refused (review 132).
+      throw new TypeError(
+        `options.${key} must be above 0 (0 would refuse every connection; the default is ${SERVER_DEFAULTS[key]})`,
+      );
     } else if (key.endsWith("Ms") && value > MAX_TIMER_MS) {
       // Node's timers take at most 2^31 - 1 ms: a longer one fires after 1 ms (TimeoutOverflowWarning).
       throw new TypeError(`options.${key} must be at most ${MAX_TIMER_MS} ms (Node's timers)`);

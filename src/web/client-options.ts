@@ -1,4 +1,5 @@
 import { MAX_TIMER_MS } from "../connection/max-timer.js";
+import { isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocketOptions } from "./websocket-options.js";
 import { rejectWsOptionNames } from "./ws-option-names.js";
 
@@ -24,12 +25,25 @@ export function validateClientOptions(options: unknown): WebSocketOptions {
     if (value !== undefined && !(typeof value === "number" && value >= 0)) {
       throw new TypeError(`options.${key} must be a non-negative number, not ${describe(value)}`);
     }
+    // ws reads a handshakeTimeout of 0 as "none"; here it would fail every connection at once (review 132).
+    if (key === "handshakeTimeoutMs" && value === 0) {
+      throw new TypeError(
+        "options.handshakeTimeoutMs must be above 0 (0 would fail every handshake at once; the default is 30000)",
+      );
+    }
     // Node's timers take at most 2^31 - 1 ms: a longer one fires after 1 ms (TimeoutOverflowWarning).
     if (key.endsWith("Ms") && value !== undefined && value > MAX_TIMER_MS) {
       throw new TypeError(
         `options.${key} must be at most ${MAX_TIMER_MS} ms (Node's timers), not ${describe(value)}`,
       );
     }
+  }
+  // The Origin header's value: a header value, not Node's raw "Invalid character in header content".
+  const origin = opts.origin;
+  if (origin !== undefined && (typeof origin !== "string" || !isValidHeaderValue(origin))) {
+    throw new TypeError(
+      `options.origin must be a header value such as https://app.example (no CR, LF or NUL), not ${describe(origin)}`,
+    );
   }
   const deflate = opts.perMessageDeflate;
   if (

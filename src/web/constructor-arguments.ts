@@ -18,7 +18,14 @@ export function parseConstructorArguments(
   try {
     record = new URL(urlString, baseURL ?? undefined);
   } catch {
-    throw new DOMException(`The URL '${urlString}' is invalid.`, "SyntaxError");
+    // Node-only: a base that is itself no URL is named, not the URL resolved against it.
+    const badBase = baseURL !== undefined && baseURL !== null && !URL.canParse(String(baseURL));
+    throw new DOMException(
+      badBase
+        ? `The URL '${urlString}' is invalid: its base, the baseURL option '${String(baseURL)}', is not an absolute URL.`
+        : `The URL '${urlString}' is invalid.`,
+      "SyntaxError",
+    );
   }
   // 4–5. http → ws, https → wss.
   if (record.protocol === "http:") record.protocol = "ws:";
@@ -39,7 +46,17 @@ export function parseConstructorArguments(
   // websockets/Create-protocols-repeated-case-insensitive: ["echo", "eCho"] throws).
   const seen = new Set<string>();
   for (const p of protocolList) {
-    if (!isToken(p)) throw new DOMException(`The subprotocol '${p}' is invalid.`, "SyntaxError");
+    if (!isToken(p)) {
+      // An options object given as the second argument (ws's place for them) reads as "[object Object]".
+      const hint =
+        typeof protocols === "object" &&
+        protocols !== null &&
+        !Array.isArray(protocols) &&
+        p.startsWith("[object ")
+          ? " (options go in the third argument: new WebSocket(url, protocols, options))"
+          : "";
+      throw new DOMException(`The subprotocol '${p}' is invalid.${hint}`, "SyntaxError");
+    }
     const folded = p.toLowerCase();
     if (seen.has(folded)) throw new DOMException(`The subprotocol '${p}' is duplicated.`, "SyntaxError");
     seen.add(folded);

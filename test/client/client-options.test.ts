@@ -27,6 +27,11 @@ describe("client options: values", () => {
     [{ closeTimeoutMs: -1 }, "closeTimeoutMs"],
     [{ maxHeaderBytes: 1.5 }, "maxHeaderBytes"],
     [{ perMessageDeflate: "yes" }, "perMessageDeflate"],
+    // ws reads 0 as "no timeout"; here it failed every handshake at once (review 132).
+    [{ handshakeTimeoutMs: 0 }, "handshakeTimeoutMs"],
+    // Node's own "Invalid character in header content" named no option (review 132).
+    [{ origin: "a\nb" }, "origin"],
+    [{ origin: 5 }, "origin"],
   ] as const) {
     test(`new WebSocket(url, [], ${JSON.stringify(options, (_, v) => (Number.isNaN(v) ? "NaN" : v))}) throws a TypeError naming ${name}`, async (t) => {
       const peer = await peerServer(t);
@@ -36,6 +41,22 @@ describe("client options: values", () => {
       );
     });
   }
+
+  test("an options object as the second argument, a bad baseURL: the SyntaxError says which", () => {
+    assert.throws(() => new WebSocket("ws://127.0.0.1:1/", { headers: {} } as never), {
+      name: "SyntaxError",
+      message: /options go in the third argument/,
+    });
+    assert.throws(() => new WebSocket("/p", [], { baseURL: "nope" }), {
+      name: "SyntaxError",
+      message: /its base, the baseURL option 'nope', is not an absolute URL/,
+    });
+    // A bad URL itself keeps the standard's wording.
+    assert.throws(() => new WebSocket("ws://[", []), {
+      name: "SyntaxError",
+      message: /^The URL 'ws:\/\/\[' is invalid\.$/,
+    });
+  });
 
   test("maxPayloadBytes: Infinity (no limit) receives a 2 MiB message", async (t) => {
     const peer = await peerServer(t);

@@ -28,6 +28,11 @@ describe("server options checked when the server is made", () => {
     assert.equal(existsSync("8080x"), false);
   });
 
+  test("handshakeTimeoutMs or maxConnections of 0 is a TypeError (it would refuse every connection)", () => {
+    rejects({ noServer: true, handshakeTimeoutMs: 0 }, "handshakeTimeoutMs");
+    rejects({ noServer: true, maxConnections: 0 }, "maxConnections");
+  });
+
   test("tls without a certificate is a TypeError (every handshake would fail)", () => {
     for (const tls of [{}, { key: "k" }, null, "cert.pem"]) rejects({ port: 0, tls } as never, "tls");
     for (const tls of [{}, { key: "k" }]) rejects({ port: 0, http2: true, tls } as never, "tls");
