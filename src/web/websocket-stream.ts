@@ -192,10 +192,15 @@ export class WebSocketStream {
       signal?.removeEventListener("abort", onAbort);
       this.#attach(webSocket);
     });
+    // Why the handshake failed (the ErrorEvent's error, a HandshakeError): told in the rejections.
+    let failure: unknown = null;
+    webSocket.addEventListener("error", (event) => {
+      failure = (event as { error?: unknown }).error ?? null;
+    });
     webSocket.addEventListener("close", (event) => {
       signal?.removeEventListener("abort", onAbort);
       // Only a connection that never opened ends here; an open one reports through the connection events.
-      if (this.#connection === null) this.#handshakeFailed(event.code);
+      if (this.#connection === null) this.#handshakeFailed(event.code, failure);
     });
   }
 
@@ -321,8 +326,11 @@ export class WebSocketStream {
     };
   }
 
-  /** The handshake failed, was aborted by the signal, or close() was called while connecting. */
-  #handshakeFailed(code: number): void {
+  /**
+   * The handshake failed (`cause`: the WebSocket's error, if any), was aborted by the signal, or close() was
+   * called while connecting.
+   */
+  #handshakeFailed(code: number, cause: unknown): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     if (this.#aborted) {
@@ -332,9 +340,18 @@ export class WebSocketStream {
     }
     // WebSocketStream (whatwg/websockets PR #48): never connected, `opened` rejects with a new WebSocketError
     // (closeCode null), and `closed` with one of its own that carries the close code (1006), as Chromium does.
-    const message = "The WebSocket connection could not be established.";
-    this.#rejectOpened(new WebSocketError(message));
-    this.#rejectClosed(webSocketErrorFor(message, code, ""));
+    // Node-only, as WebSocket's ErrorEvent: the message says why and `cause` is the HandshakeError (browsers
+    // keep it from pages).
+    const why = cause instanceof Error ? `: ${cause.message}` : ".";
+    const message = `The WebSocket connection could not be established${why}`;
+    const opened = new WebSocketError(message);
+    const closed = webSocketErrorFor(message, code, "");
+    if (cause instanceof Error) {
+      for (const error of [opened, closed])
+        Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true });
+    }
+    this.#rejectOpened(opened);
+    this.#rejectClosed(closed);
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------

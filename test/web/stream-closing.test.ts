@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import type net from "node:net";
+import net from "node:net";
 import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -171,5 +171,31 @@ describe("WebSocketStream: closing and held messages", () => {
       "closed",
     );
     assert.ok(closed instanceof WebSocketError, String(closed));
+  });
+
+  it("a handshake that fails: opened and closed say why, with the HandshakeError as cause", async () => {
+    // A port nothing listens on: the connection is refused.
+    const probe = net.createServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    const [opened, closed] = await Promise.all([
+      wss.opened.then(
+        () => null,
+        (error: unknown) => error,
+      ),
+      wss.closed.then(
+        () => null,
+        (error: unknown) => error,
+      ),
+    ]);
+    for (const error of [opened, closed]) {
+      assert.ok(error instanceof WebSocketError, String(error));
+      assert.match(error.message, /^The WebSocket connection could not be established: connection refused/);
+      assert.equal((error.cause as { code?: string }).code, "SJ_ERR_CONNECTION_REFUSED");
+    }
+    assert.equal((opened as WebSocketError).closeCode, null);
+    assert.equal((closed as WebSocketError).closeCode, 1006);
   });
 });
