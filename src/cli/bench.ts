@@ -4,7 +4,7 @@ import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { LatencyRecorder } from "./latency-recorder.js";
-import { clientTarget, displayUrl, explainFailure, headerLine } from "./target.js";
+import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { escapeControls, grouped, quoted } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
@@ -134,6 +134,8 @@ async function run(argv: string[]): Promise<number> {
   const sockets: WebSocket[] = [];
   const opened = new Set<WebSocket>();
   const connectFailures = new Map<string, number>();
+  /** The first connection's failure (a HandshakeError): its code says why, without asking the server again. */
+  let firstConnectError: unknown;
   let refusedPerAddress = false;
   const starters = new Map<WebSocket, () => void>();
   const openings: Promise<void>[] = [];
@@ -188,6 +190,7 @@ async function run(argv: string[]): Promise<number> {
         return;
       }
       connectFailures.set(why, (connectFailures.get(why) ?? 0) + 1);
+      firstConnectError ??= event.error;
       if (error?.status === 429) refusedPerAddress = true;
     });
     openings.push(
@@ -218,11 +221,15 @@ async function run(argv: string[]): Promise<number> {
   await Promise.all(openings);
   const live = sockets.filter((socket) => socket.readyState === WebSocket.OPEN);
   if (live.length === 0) {
-    const why = await explainFailure(url, {
-      protocols: flags.protocol,
-      headers: options.headers,
-      rejectUnauthorized: !flags.insecure,
-    });
+    // As connect does: the HandshakeError's code and message say why (a blocked port is never probed);
+    // a plain HTTP upgrade request asks the server only when there is no such cause.
+    const why =
+      describeHandshakeFailure(firstConnectError) ??
+      (await explainFailure(url, {
+        protocols: flags.protocol,
+        headers: options.headers,
+        rejectUnauthorized: !flags.insecure,
+      }));
     throw new Error(`cannot connect to ${displayUrl(url)}: ${why}`);
   }
   // Opened and closed again before the run: counted by their close event.
