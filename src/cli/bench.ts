@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "../index.js";
-import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
+import { byteSize, flag, formatFlags, integer, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { LatencyRecorder } from "./latency-recorder.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
@@ -77,9 +77,13 @@ export const bench: Command = {
   run,
 };
 
+/** The longest run: the run is one setTimeout, which fires at once past MAX_TIMER_MS. */
+const MAX_SECONDS = MAX_TIMER_MS / 1000;
+
 function seconds(raw: string): number {
   const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("expected seconds > 0");
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS)
+    throw new Error(`expected seconds > 0 and at most ${MAX_SECONDS}, 24.8 days`);
   return value;
 }
 

@@ -1,6 +1,6 @@
 import { createInterface, type Interface } from "node:readline";
 import { type CloseEvent, WebSocket } from "../index.js";
-import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
+import { flag, formatFlags, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
@@ -93,7 +93,9 @@ export const connect: Command = {
 
 function waitTime(raw: string): number {
   if (raw === "forever" || raw === "inf") return Number.POSITIVE_INFINITY;
-  if (!/^\d+$/.test(raw)) throw new Error("expected milliseconds or 'forever'");
+  // The wait is one setTimeout, which fires at once past MAX_TIMER_MS.
+  if (!/^\d+$/.test(raw) || Number(raw) > MAX_TIMER_MS)
+    throw new Error(`expected milliseconds up to ${MAX_TIMER_MS}, or 'forever'`);
   return Number(raw);
 }
 

@@ -40,3 +40,30 @@ describe("sockjet bench: a blocked port", () => {
     assert.equal(probes, 0, "no connection to the blocked port");
   });
 });
+
+describe("durations past Node's longest timer (2^31-1 ms)", () => {
+  test("bench -d 3000000 is a usage error naming the largest value, not a 0 s run", async () => {
+    const result = await run(["bench", "-d", "3000000", "ws://127.0.0.1:2/"]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /^sockjet bench: invalid value for -d: "3000000" \(expected seconds > 0 and at most 2147483\.647, 24\.8 days\)\n/,
+    );
+    assert.doesNotMatch(result.stderr, /TimeoutOverflowWarning/);
+  });
+
+  test("bench -d 2147483.647 is taken (the connection is refused, exit 1)", async () => {
+    const result = await run(["bench", "-d", "2147483.647", "ws://127.0.0.1:2/"]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /connection refused/);
+  });
+
+  test("connect --wait 3000000000 is a usage error naming the largest value", async () => {
+    const result = await run(["connect", "--wait", "3000000000", "ws://127.0.0.1:2/"]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /^sockjet connect: invalid value for --wait: "3000000000" \(expected milliseconds up to 2147483647, or 'forever'\)\n/,
+    );
+  });
+});
