@@ -4,6 +4,7 @@ import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { LatencyRecorder } from "./latency-recorder.js";
+import { onSecondSignal } from "./second-signal.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { escapeControls, grouped, quoted } from "./terminal.js";
 
@@ -58,7 +59,9 @@ const usage = `Usage: sockjet bench [options] URL
 
 Load-tests an echo endpoint (like the one \`sockjet serve\` runs on /): opens the connections, keeps the
 messages in flight for the duration, shows a progress line on a terminal, then prints msgs/s, MB/s
-(payload bytes echoed back, 1 MB = 10^6 bytes), round-trip latency p50/p99/max and errors.
+(payload bytes echoed back, 1 MB = 10^6 bytes), round-trip latency p50/p99/max and errors. Ctrl-C (or
+SIGTERM) ends the run early: the connections are closed with 1000 and the results so far printed; a second
+Ctrl-C quits at once.
 
 Options:
 ${formatFlags(specs)}
@@ -134,6 +137,26 @@ async function run(argv: string[]): Promise<number> {
   let messages = 0;
   let bytes = 0;
   let running = false;
+
+  // SIGINT/SIGTERM: the first stops the run early (the connections are closed with 1000 and the results so
+  // far printed; before the run, the connections are closed and there are none); a second one leaves at once
+  // (130/143), except the same stop delivered twice within moments (second-signal.ts). The process exits when
+  // run() returns or throws (main.ts), taking these listeners with it.
+  let stoppedBy: NodeJS.Signals | null = null;
+  let wakeOnSignal = () => {};
+  const signalled = new Promise<void>((resolve) => (wakeOnSignal = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    ignoreSignals();
+    stoppedBy = signal;
+    onSecondSignal((second) => process.exit(second === "SIGTERM" ? 143 : 130));
+    wakeOnSignal();
+  };
+  const ignoreSignals = () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   const sockets: WebSocket[] = [];
   const opened = new Set<WebSocket>();
@@ -222,9 +245,16 @@ async function run(argv: string[]): Promise<number> {
     );
   }
 
-  await Promise.all(openings);
+  await Promise.race([Promise.all(openings), signalled]);
+  if (stoppedBy !== null) {
+    await closeAll(sockets, closedByBench);
+    process.stderr.write(`sockjet bench: stopped by ${stoppedBy} before the run started: no results\n`);
+    return stoppedBy === "SIGTERM" ? 143 : 130;
+  }
   const live = sockets.filter((socket) => socket.readyState === WebSocket.OPEN);
   if (live.length === 0) {
+    // Nothing to stop: a signal during the probe below leaves at once, as without bench's listeners.
+    ignoreSignals();
     // As connect does: the HandshakeError's code and message say why (a blocked port is never probed);
     // a plain HTTP upgrade request asks the server only when there is no such cause.
     const why =
@@ -261,7 +291,12 @@ async function run(argv: string[]): Promise<number> {
       }, 1000)
     : null;
 
-  await new Promise((resolve) => setTimeout(resolve, flags.duration * 1000));
+  let runTimer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise((resolve) => (runTimer = setTimeout(resolve, flags.duration * 1000))),
+    signalled,
+  ]);
+  clearTimeout(runTimer);
   running = false;
   const elapsed = (performance.now() - started) / 1000;
   if (ticker !== null) {
@@ -293,6 +328,10 @@ async function run(argv: string[]): Promise<number> {
     errorKinds,
   };
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : summaryTable(result));
+  if (stoppedBy !== null)
+    process.stderr.write(
+      `sockjet bench: stopped by ${stoppedBy} after ${elapsed.toFixed(1)} s of ${flags.duration} s\n`,
+    );
   if (messages === 0 && errors === 0)
     process.stderr.write("sockjet bench: no message came back; is this an echo endpoint?\n");
   reportServerCloses(closeReasons, size);
