@@ -1,4 +1,5 @@
 import { createInterface, type Interface } from "node:readline";
+import { resolveProxy } from "../client/proxy.js";
 import { type CloseEvent, WebSocket } from "../index.js";
 import { flag, formatFlags, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
@@ -119,7 +120,16 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { url, options } = clientTarget(positionals, flags);
-  if (flags.proxy !== undefined) options.proxy = flags.proxy;
+  if (flags.proxy !== undefined) {
+    // Checked here, so that a mistake names --proxy (the library's TypeError names options.proxy); neither
+    // repeats the URL, which may hold a password.
+    try {
+      resolveProxy(flags.proxy, "--proxy", {});
+    } catch (error) {
+      throw new UsageError(errorMessage(error));
+    }
+    options.proxy = flags.proxy;
+  }
   options.proxyFromEnvironment = flags["proxy-env"];
 
   let socket: WebSocket;

@@ -45,3 +45,23 @@ describe("sockjet connect: SIGTERM and SIGINT", () => {
     });
   }
 });
+
+describe("sockjet connect --proxy: a proxy it cannot use", () => {
+  test("is a usage error that names --proxy (not options.proxy) and never prints the password", async () => {
+    const cases: Array<[string, RegExp]> = [
+      ["ftp://u:s3cr3t@h:1", /^sockjet connect: --proxy: unsupported proxy scheme "ftp:" \(use http:/],
+      ["http://u:s3cr3t@h:99999", /^sockjet connect: --proxy is not a valid URL\n/],
+      ["http://u%zz:s3cr3t@h/", /^sockjet connect: --proxy: the credentials in the URL are not valid/],
+    ];
+    const results = await Promise.all(
+      cases.map(([proxy]) => run(["connect", "--proxy", proxy, "ws://127.0.0.1:2/"])),
+    );
+    results.forEach((result, i) => {
+      const [proxy, message] = cases[i];
+      assert.equal(result.code, 2, `${proxy}: ${result.stderr}`);
+      assert.match(result.stderr, message, proxy);
+      assert.match(result.stderr, /\nsee sockjet connect --help\n$/, proxy);
+      assert.doesNotMatch(result.stderr, /options\.proxy|s3cr3t/, proxy);
+    });
+  });
+});
