@@ -183,6 +183,9 @@ export function integer(min: number, max: number): (raw: string) => number {
   };
 }
 
+/** The longest delay setTimeout takes (2^31-1 ms, 24.8 days): a longer one fires at once, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A non-negative number, fractions allowed. */
 export function nonNegative(raw: string): number {
   const value = Number(raw.trim());

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "../index.js";
-import { byteSize, flag, formatFlags, integer, parseArgs, UsageError } from "./args.js";
+import { byteSize, flag, formatFlags, integer, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { LatencyRecorder } from "./latency-recorder.js";
-import { clientTarget, displayUrl, explainFailure, headerLine } from "./target.js";
+import { onSecondSignal } from "./second-signal.js";
+import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { escapeControls, grouped, quoted } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
@@ -58,7 +59,9 @@ const usage = `Usage: sockjet bench [options] URL
 
 Load-tests an echo endpoint (like the one \`sockjet serve\` runs on /): opens the connections, keeps the
 messages in flight for the duration, shows a progress line on a terminal, then prints msgs/s, MB/s
-(payload bytes echoed back, 1 MB = 10^6 bytes), round-trip latency p50/p99/max and errors.
+(payload bytes echoed back, 1 MB = 10^6 bytes), round-trip latency p50/p99/max and errors. Ctrl-C (or
+SIGTERM) ends the run early: the connections are closed with 1000 and the results so far printed; a second
+Ctrl-C quits at once.
 
 Options:
 ${formatFlags(specs)}
@@ -77,9 +80,13 @@ export const bench: Command = {
   run,
 };
 
+/** The longest run: the run is one setTimeout, which fires at once past MAX_TIMER_MS. */
+const MAX_SECONDS = MAX_TIMER_MS / 1000;
+
 function seconds(raw: string): number {
   const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("expected seconds > 0");
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS)
+    throw new Error(`expected seconds > 0 and at most ${MAX_SECONDS}, 24.8 days`);
   return value;
 }
 
@@ -131,9 +138,31 @@ async function run(argv: string[]): Promise<number> {
   let bytes = 0;
   let running = false;
 
+  // SIGINT/SIGTERM: the first stops the run early (the connections are closed with 1000 and the results so
+  // far printed; before the run, the connections are closed and there are none); a second one leaves at once
+  // (130/143), except the same stop delivered twice within moments (second-signal.ts). The process exits when
+  // run() returns or throws (main.ts), taking these listeners with it.
+  let stoppedBy: NodeJS.Signals | null = null;
+  let wakeOnSignal = () => {};
+  const signalled = new Promise<void>((resolve) => (wakeOnSignal = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    ignoreSignals();
+    stoppedBy = signal;
+    onSecondSignal((second) => process.exit(second === "SIGTERM" ? 143 : 130));
+    wakeOnSignal();
+  };
+  const ignoreSignals = () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   const sockets: WebSocket[] = [];
   const opened = new Set<WebSocket>();
   const connectFailures = new Map<string, number>();
+  /** The first connection's failure (a HandshakeError): its code says why, without asking the server again. */
+  let firstConnectError: unknown;
   let refusedPerAddress = false;
   const starters = new Map<WebSocket, () => void>();
   const openings: Promise<void>[] = [];
@@ -188,6 +217,7 @@ async function run(argv: string[]): Promise<number> {
         return;
       }
       connectFailures.set(why, (connectFailures.get(why) ?? 0) + 1);
+      firstConnectError ??= event.error;
       if (error?.status === 429) refusedPerAddress = true;
     });
     openings.push(
@@ -215,14 +245,25 @@ async function run(argv: string[]): Promise<number> {
     );
   }
 
-  await Promise.all(openings);
+  await Promise.race([Promise.all(openings), signalled]);
+  if (stoppedBy !== null) {
+    await closeAll(sockets, closedByBench);
+    process.stderr.write(`sockjet bench: stopped by ${stoppedBy} before the run started: no results\n`);
+    return stoppedBy === "SIGTERM" ? 143 : 130;
+  }
   const live = sockets.filter((socket) => socket.readyState === WebSocket.OPEN);
   if (live.length === 0) {
-    const why = await explainFailure(url, {
-      protocols: flags.protocol,
-      headers: options.headers,
-      rejectUnauthorized: !flags.insecure,
-    });
+    // Nothing to stop: a signal during the probe below leaves at once, as without bench's listeners.
+    ignoreSignals();
+    // As connect does: the HandshakeError's code and message say why (a blocked port is never probed);
+    // a plain HTTP upgrade request asks the server only when there is no such cause.
+    const why =
+      describeHandshakeFailure(firstConnectError) ??
+      (await explainFailure(url, {
+        protocols: flags.protocol,
+        headers: options.headers,
+        rejectUnauthorized: !flags.insecure,
+      }));
     throw new Error(`cannot connect to ${displayUrl(url)}: ${why}`);
   }
   // Opened and closed again before the run: counted by their close event.
@@ -250,7 +291,12 @@ async function run(argv: string[]): Promise<number> {
       }, 1000)
     : null;
 
-  await new Promise((resolve) => setTimeout(resolve, flags.duration * 1000));
+  let runTimer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise((resolve) => (runTimer = setTimeout(resolve, flags.duration * 1000))),
+    signalled,
+  ]);
+  clearTimeout(runTimer);
   running = false;
   const elapsed = (performance.now() - started) / 1000;
   if (ticker !== null) {
@@ -282,6 +328,10 @@ async function run(argv: string[]): Promise<number> {
     errorKinds,
   };
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : summaryTable(result));
+  if (stoppedBy !== null)
+    process.stderr.write(
+      `sockjet bench: stopped by ${stoppedBy} after ${elapsed.toFixed(1)} s of ${flags.duration} s\n`,
+    );
   if (messages === 0 && errors === 0)
     process.stderr.write("sockjet bench: no message came back; is this an echo endpoint?\n");
   reportServerCloses(closeReasons, size);

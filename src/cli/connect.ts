@@ -1,7 +1,9 @@
 import { createInterface, type Interface } from "node:readline";
+import { resolveProxy } from "../client/proxy.js";
 import { type CloseEvent, WebSocket } from "../index.js";
-import { flag, formatFlags, parseArgs, UsageError } from "./args.js";
+import { flag, formatFlags, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
+import { onSecondSignal } from "./second-signal.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
 
@@ -93,7 +95,9 @@ export const connect: Command = {
 
 function waitTime(raw: string): number {
   if (raw === "forever" || raw === "inf") return Number.POSITIVE_INFINITY;
-  if (!/^\d+$/.test(raw)) throw new Error("expected milliseconds or 'forever'");
+  // The wait is one setTimeout, which fires at once past MAX_TIMER_MS.
+  if (!/^\d+$/.test(raw) || Number(raw) > MAX_TIMER_MS)
+    throw new Error(`expected milliseconds up to ${MAX_TIMER_MS}, or 'forever'`);
   return Number(raw);
 }
 
@@ -116,7 +120,16 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { url, options } = clientTarget(positionals, flags);
-  if (flags.proxy !== undefined) options.proxy = flags.proxy;
+  if (flags.proxy !== undefined) {
+    // Checked here, so that a mistake names --proxy (the library's TypeError names options.proxy); neither
+    // repeats the URL, which may hold a password.
+    try {
+      resolveProxy(flags.proxy, "--proxy", {});
+    } catch (error) {
+      throw new UsageError(errorMessage(error));
+    }
+    options.proxy = flags.proxy;
+  }
   options.proxyFromEnvironment = flags["proxy-env"];
 
   let socket: WebSocket;
@@ -223,20 +236,29 @@ async function run(argv: string[]): Promise<number> {
     inputDone = true;
     afterInput();
   });
-  // Ctrl-C: a clean close first; a second Ctrl-C leaves at once.
+  // Ctrl-C or SIGTERM: a clean close first (the --close code, 1000 by default); a second one leaves at once
+  // (130 after SIGINT, 143 after SIGTERM), except the same stop delivered twice (second-signal.ts). Before
+  // the connection is open there is nothing to close: it leaves at once.
   let interrupted = false;
-  const interrupt = () => {
-    if (interrupted || socket.readyState !== WebSocket.OPEN) process.exit(130);
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (socket.readyState !== WebSocket.OPEN) process.exit(signal === "SIGTERM" ? 143 : 130);
+    if (interrupted) return;
     interrupted = true;
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+    onSecondSignal((second) => process.exit(second === "SIGTERM" ? 143 : 130));
     status("closing… (Ctrl-C again to quit now)");
     requestClose();
   };
-  lines.on("SIGINT", interrupt);
+  // On a terminal, readline takes Ctrl-C itself (no signal is sent): a second one is the user's.
+  lines.on("SIGINT", () => (interrupted ? process.exit(130) : interrupt("SIGINT")));
   process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
 
   const event = await closed;
   if (waitTimer !== null) clearTimeout(waitTimer);
   process.off("SIGINT", interrupt);
+  process.off("SIGTERM", interrupt);
   rl = null;
   lines.close();
   process.stdin.destroy();

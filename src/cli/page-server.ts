@@ -73,7 +73,7 @@ export function pageHandler(
       // RFC 9112 §3.2: more than one Host field line is a 400 (Node's headers keep only the first).
       else if (countFields(request.rawHeaders, "host") > 1)
         plainText(response, 400, "More than one Host header");
-      else if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host));
+      else if (!hostAllowed(host)) plainText(response, 403, hostRefusal(host, request));
       else servePage(request, response, csp);
     } catch (error) {
       log(`error  ${request.method} ${quoted(request.url ?? "")}: ${errorMessage(error)}`);
@@ -120,12 +120,16 @@ function requestHost(request: IncomingMessage): string | undefined {
   return request.headers.host ?? (typeof authority === "string" ? authority : undefined);
 }
 
-function hostRefusal(host: string | undefined): string {
+function hostRefusal(host: string | undefined, request: IncomingMessage): string {
   // The Host is the client's text: named only when it is plainly a host[:port].
   const named = host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$/.test(host);
   const allow = named ? `--allow-origin http://${host}` : "--allow-origin ORIGIN";
+  // The port this connection came in on (a worker's handed-over socket keeps it too), and its scheme.
+  const scheme = (request.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http";
+  const port = request.socket.localPort;
+  const page = port === undefined ? `${scheme}://localhost/` : `${scheme}://localhost:${port}/`;
   return (
-    `${HOST_REFUSED}. Open the page as http://localhost:PORT/, or, if this name is yours, ` +
+    `${HOST_REFUSED}. Open the page as ${page}, or, if this name is yours, ` +
     `start sockjet serve with ${allow}`
   );
 }

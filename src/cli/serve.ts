@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import type https from "node:https";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
+import { isBadPort } from "../client/bad-ports.js";
 import {
   type ResumeOptions,
   type WebSocket,
@@ -105,6 +106,13 @@ async function run(argv: string[]): Promise<number> {
   // With --workers, each worker's lines carry its number.
   const worker = serveWorker();
   const who = worker === null ? "" : `[worker ${worker.slot}]  `;
+  // Fetch's "bad port" list (§2.9): browsers, undici and our own client refuse to connect to such a port, so
+  // the page and every WebSocket to it would fail; serve still listens there (a test, a proxy in front).
+  if (worker === null && isBadPort(flags.port))
+    process.stderr.write(
+      `sockjet serve: warning: port ${flags.port} is blocked by browsers and WebSocket clients, sockjet's ` +
+        `included (Fetch "bad port": it belongs to another protocol); use another --port\n`,
+    );
   const log = (line: string) => {
     if (!quiet) process.stdout.write(`${timestamp()}  ${who}${line}\n`);
   };

@@ -226,7 +226,7 @@ function describeNetworkError(error: NodeJS.ErrnoException, secure: boolean): st
   )
     return "the server does not speak TLS on this port (a plain http server? then use ws://, not wss://)";
   if (!secure && error.code === "ECONNRESET")
-    return `the server closed the connection without answering (a TLS server? then use wss://) (${message})`;
+    return `the server closed the connection without answering the handshake (no WebSocket endpoint at this path, or a TLS server: then use wss://) (${message})`;
   if (error.code === "ECONNREFUSED") return `connection refused (${message})`;
   if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return `host not found (${message})`;
   if (error.code !== undefined && CERTIFICATE_ERRORS.has(error.code))

@@ -358,12 +358,18 @@ export function networkError(error: NodeJS.ErrnoException, host: string, secure:
   if (TLS_ERROR.test(code) || "library" in error) {
     return new HandshakeError("SJ_ERR_TLS_FAILED", `TLS failed: ${detail}`, { cause: error });
   }
-  // Node's "socket hang up": the server closed without an HTTP answer, as a TLS server does on plain HTTP.
+  // Node's "socket hang up": the server closed without an HTTP answer, as a server does that drops requests
+  // for a path it has no endpoint at (an `upgrade` handler that destroys the socket), or a TLS server on
+  // plain HTTP.
   if (code === "ECONNRESET" && detail === "socket hang up") {
-    const hint = secure ? "" : " (a TLS server? then use wss://)";
-    return new HandshakeError("SJ_ERR_NETWORK", `the server closed the connection without answering${hint}`, {
-      cause: error,
-    });
+    const hint = secure
+      ? " (no WebSocket endpoint at this path?)"
+      : " (no WebSocket endpoint at this path, or a TLS server: then use wss://)";
+    return new HandshakeError(
+      "SJ_ERR_NETWORK",
+      `the server closed the connection without answering the handshake${hint}`,
+      { cause: error },
+    );
   }
   return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
 }

@@ -12,7 +12,12 @@ export interface OpenInfo {
   attempt: number;
 }
 
-/** Options of `new ReconnectingWebSocket(url, protocols, options)`: backoff, when to stop, queue, hook. */
+/**
+ * Options of `new ReconnectingWebSocket(url, protocols, options)`: backoff, when to stop, queue, hook. The
+ * reconnecting-websocket package's names (`maxRetries`, `minUptime`…), ResumableWebSocket's and Socket.IO's,
+ * and the WebSocket's own options given here instead of in `webSocket`, throw a TypeError naming the option
+ * to use.
+ */
 export interface ReconnectingWebSocketOptions {
   /** Node-only options for every WebSocket it opens (headers, TLS, heartbeat…). */
   webSocket?: WebSocketOptions;
@@ -89,7 +94,59 @@ function numberSet(value: Iterable<number> | undefined, name: string, fallback: 
   return set;
 }
 
+const RWS_PACKAGE = "the reconnecting-websocket package's name";
+const IN_WEBSOCKET = "an option of the WebSocket: pass it in webSocket ({ webSocket: { … } })";
+
+/**
+ * Other clients' names for options this class names otherwise (the reconnecting-websocket package's, which
+ * people move from; ResumableWebSocket's; Socket.IO's), and the WebSocket's own options given at the top
+ * level: a TypeError that says where they go, not ignored (`maxRetries: 1` retried without end).
+ */
+const OTHER_NAMES: Record<string, string> = {
+  maxRetries: `${RWS_PACKAGE} (and ResumableWebSocket's): use maxAttempts`,
+  maxReconnectionDelay: `${RWS_PACKAGE}: use maxDelayMs`,
+  minReconnectionDelay: `${RWS_PACKAGE}: use initialDelayMs (the ceiling of the first retry's random delay)`,
+  reconnectionDelayGrowFactor: `${RWS_PACKAGE}: the delay's ceiling doubles with each retry, from initialDelayMs up to maxDelayMs`,
+  minUptime: `${RWS_PACKAGE}: use stableAfterMs`,
+  connectionTimeout: `${RWS_PACKAGE}: use handshakeTimeoutMs in webSocket ({ webSocket: { handshakeTimeoutMs } })`,
+  maxEnqueuedMessages: `${RWS_PACKAGE}: use queue ({ queue: { maxMessages } }; without it send() throws while disconnected)`,
+  startClosed: `${RWS_PACKAGE}: there is none; construct the ReconnectingWebSocket when it should connect`,
+  debug: `${RWS_PACKAGE}: there is none; listen to its events (reconnecting, error, close)`,
+  WebSocket: `${RWS_PACKAGE}: there is none; it always opens sockjet's WebSocket`,
+  webSocketOptions: "ResumableWebSocket's name: use webSocket",
+  maxQueuedMessages: "ResumableWebSocket's name: use queue ({ queue: { maxMessages } })",
+  reconnectionAttempts: "Socket.IO's name: use maxAttempts",
+  reconnectionDelay: "Socket.IO's name: use initialDelayMs",
+  reconnectionDelayMax: "Socket.IO's name: use maxDelayMs",
+  protocols: "the constructor's second argument: new ReconnectingWebSocket(url, protocols, options)",
+  binaryType: 'a property: set socket.binaryType (e.g. "arraybuffer") after construction',
+  // WebSocketOptions (src/web/websocket-options.ts), every one.
+  headers: IN_WEBSOCKET,
+  origin: IN_WEBSOCKET,
+  baseURL: IN_WEBSOCKET,
+  ca: IN_WEBSOCKET,
+  cert: IN_WEBSOCKET,
+  key: IN_WEBSOCKET,
+  rejectUnauthorized: IN_WEBSOCKET,
+  servername: IN_WEBSOCKET,
+  maxPayloadBytes: IN_WEBSOCKET,
+  maxFragmentsPerMessage: IN_WEBSOCKET,
+  handshakeTimeoutMs: IN_WEBSOCKET,
+  closeTimeoutMs: IN_WEBSOCKET,
+  heartbeat: IN_WEBSOCKET,
+  maxHeaderBytes: IN_WEBSOCKET,
+  extension: IN_WEBSOCKET,
+  perMessageDeflate: IN_WEBSOCKET,
+  http2: IN_WEBSOCKET,
+  proxy: IN_WEBSOCKET,
+  proxyFromEnvironment: IN_WEBSOCKET,
+};
+
 export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {
+  for (const [name, hint] of Object.entries(OTHER_NAMES)) {
+    if ((options as Record<string, unknown>)[name] !== undefined)
+      throw new TypeError(`ReconnectingWebSocket: options.${name} is ${hint}`);
+  }
   if (options.queue !== undefined) checkQueueOptions(options.queue);
   if (options.onOpen !== undefined && typeof options.onOpen !== "function") {
     throw new TypeError("options.onOpen must be a function");

@@ -78,7 +78,7 @@ describe("HandshakeError of a refused handshake carries the server's reason", ()
 });
 
 describe("ws:// to a TLS server", () => {
-  test("HandshakeError says the server closed without answering and suggests wss://", async (t) => {
+  test("HandshakeError says the server closed without answering the handshake and suggests wss://", async (t) => {
     const certificate = selfSignedCertificate();
     if (certificate === null) return t.skip("openssl not available");
     const server = tls.createServer(certificate, (socket) => socket.on("error", () => {}));
@@ -90,7 +90,7 @@ describe("ws:// to a TLS server", () => {
     assert.equal(error.code, "SJ_ERR_NETWORK");
     assert.equal(
       error.message,
-      "the server closed the connection without answering (a TLS server? then use wss://)",
+      "the server closed the connection without answering the handshake (no WebSocket endpoint at this path, or a TLS server: then use wss://)",
     );
   });
 });
