@@ -279,7 +279,7 @@ export function startClientHandshake(
     fail(
       proxy !== null && closedWithoutAnswer(error)
         ? tunnelClosedError(proxy, error)
-        : networkError(error, hostname, secure),
+        : networkError(error, hostname, secure, options.maxHeaderBytes),
     ),
   );
   request.on("upgrade", (response, socket: Socket, head: Buffer) => {
@@ -339,9 +339,23 @@ const TLS_ERROR =
   /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH)/;
 
 /** Names a network error of the handshake request; Node's error stays the `cause`. */
-export function networkError(error: NodeJS.ErrnoException, host: string, secure: boolean): HandshakeError {
+export function networkError(
+  error: NodeJS.ErrnoException,
+  host: string,
+  secure: boolean,
+  maxHeaderBytes?: number,
+): HandshakeError {
   const code = error.code ?? "";
   const detail = error.message.split("\n")[0];
+  // Node's parser met a response head past maxHeaderSize: the limit is ours to name (review 132).
+  if (code === "HPE_HEADER_OVERFLOW") {
+    const limit = maxHeaderBytes ?? http.maxHeaderSize;
+    return new HandshakeError(
+      "SJ_ERR_INVALID_HANDSHAKE",
+      `the server's answer has a head over ${limit} bytes (the maxHeaderBytes option; raise it if the server is right)`,
+      { cause: error },
+    );
+  }
   if (code === "ECONNREFUSED") {
     return new HandshakeError("SJ_ERR_CONNECTION_REFUSED", `connection refused (${detail})`, {
       cause: error,

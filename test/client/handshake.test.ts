@@ -350,12 +350,17 @@ describe("RFC 6455 §4.1 / WHATWG: the response is validated, any violation fail
     const raw = await rawServer(t);
     const ws = connect(t, raw.url, undefined, { maxHeaderBytes: 4096 });
     const { types, closed } = record(ws);
+    let error: { code?: string; message?: string } | undefined;
+    ws.addEventListener("error", (event) => (error = (event as { error?: typeof error }).error));
     const reader = await raw.nextConnection();
     const request = await reader.readRequest();
     reader.socket.write(switchingProtocols(keyOf(request), [`X-Padding: ${"p".repeat(8192)}`]));
     const event = await within(closed, 3000, "close");
     assert.deepEqual(types(), ["error", "close"]);
     assert.equal(event.code, 1006);
+    // The error names the option, not Node's "Parse Error: Header overflow" (review 132).
+    assert.equal(error?.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.match(error?.message ?? "", /head over 4096 bytes \(the maxHeaderBytes option/);
   });
 
   test("no subprotocol in the response when one was offered (WHATWG)", async (t) => {
