@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import http, { type IncomingMessage } from "node:http";
+import net from "node:net";
 import type { Duplex } from "node:stream";
 import { describe, test } from "node:test";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
@@ -231,6 +232,24 @@ describe("noServer mode (handleUpgrade)", () => {
     assert.equal(requests.length, 1);
     assert.equal(requests[0].url, "/any/path");
     assert.equal(wss.clients.size, 1);
+  });
+
+  test("handleUpgrade with arguments that are not an upgrade's: a TypeError that says which", () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const socket = new net.Socket();
+    const cases: [unknown[], RegExp][] = [
+      [[{}, {}, Buffer.alloc(0), () => {}], /socket must be the upgrade's socket/],
+      [[null, socket, Buffer.alloc(0), () => {}], /request must be the upgrade's request/],
+      [[{}, socket, "head", () => {}], /head must be the upgrade's Buffer/],
+      [[{}, socket, Buffer.alloc(0)], /callback must be a function/],
+    ];
+    for (const [args, message] of cases) {
+      assert.throws(() => (wss.handleUpgrade as (...a: unknown[]) => void)(...args), {
+        name: "TypeError",
+        message,
+      });
+    }
+    socket.destroy();
   });
 
   test("a request made by hand (headers, no rawHeaders), as ws's handleUpgrade takes: accepted, and its limits apply", async (t) => {
