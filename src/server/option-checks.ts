@@ -103,3 +103,33 @@ export function checkServerOptions(options: WebSocketServerOptions): void {
   checkProtocols(options.protocols);
   checkHeaders(options.headers);
 }
+
+/** handleUpgrade's arguments: those of node:http's 'upgrade' event, passed on; anything else is a TypeError. */
+export function checkUpgradeArguments(
+  request: unknown,
+  socket: unknown,
+  head: unknown,
+  callback: unknown,
+): void {
+  // The arguments of node:http's 'upgrade' event, passed on: anything else is the caller's bug, said as such
+  // (it was "socket.on is not a function" from deep inside; review 132).
+  const stream = socket as { on?: unknown; write?: unknown; destroy?: unknown } | null;
+  if (typeof request !== "object" || request === null)
+    throw new TypeError(
+      "handleUpgrade(request, socket, head, callback): request must be the upgrade's request",
+    );
+  if (
+    typeof stream !== "object" ||
+    stream === null ||
+    typeof stream.on !== "function" ||
+    typeof stream.write !== "function" ||
+    typeof stream.destroy !== "function"
+  )
+    throw new TypeError(
+      "handleUpgrade(request, socket, head, callback): socket must be the upgrade's socket (a net.Socket or another Duplex)",
+    );
+  if (head !== undefined && !Buffer.isBuffer(head))
+    throw new TypeError("handleUpgrade(request, socket, head, callback): head must be the upgrade's Buffer");
+  if (typeof callback !== "function")
+    throw new TypeError("handleUpgrade(request, socket, head, callback): callback must be a function");
+}

@@ -25,7 +25,7 @@ import { ConnectionsPerIp } from "./connections-per-ip.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
 import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
-import { checkServerOptions } from "./option-checks.js";
+import { checkServerOptions, checkUpgradeArguments } from "./option-checks.js";
 import {
   SERVER_PER_MESSAGE_DEFLATE,
   SERVER_RATE_LIMIT,
@@ -246,29 +246,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     head: Buffer,
     callback: (webSocket: WebSocket, request: IncomingMessage) => void,
   ): void {
-    // The arguments of node:http's 'upgrade' event, passed on: anything else is the caller's bug, said as such
-    // (it was "socket.on is not a function" from deep inside; review 132).
-    const stream = socket as Partial<Duplex> | null;
-    if (typeof request !== "object" || request === null)
-      throw new TypeError(
-        "handleUpgrade(request, socket, head, callback): request must be the upgrade's request",
-      );
-    if (
-      typeof stream !== "object" ||
-      stream === null ||
-      typeof stream.on !== "function" ||
-      typeof stream.write !== "function" ||
-      typeof stream.destroy !== "function"
-    )
-      throw new TypeError(
-        "handleUpgrade(request, socket, head, callback): socket must be the upgrade's socket (a net.Socket or another Duplex)",
-      );
-    if (head !== undefined && !Buffer.isBuffer(head))
-      throw new TypeError(
-        "handleUpgrade(request, socket, head, callback): head must be the upgrade's Buffer",
-      );
-    if (typeof callback !== "function")
-      throw new TypeError("handleUpgrade(request, socket, head, callback): callback must be a function");
+    checkUpgradeArguments(request, socket, head, callback);
     this.handshake(request, new Http1Wire(request, socket), head ?? Buffer.alloc(0), callback);
   }
 
