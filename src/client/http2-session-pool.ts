@@ -198,6 +198,12 @@ function connect(
         // RFC 9113 §6.5.2: a server that allows no stream (yet) cannot carry this socket; nor would a next session.
         if (settings.maxConcurrentStreams === 0) {
           s.close();
+          // "auto" takes HTTP/1.1 then, as for a server without extended CONNECT (review 137).
+          if (mode === "auto") {
+            noH2Until.set(key, Date.now() + NO_H2_MEMORY_MS);
+            resolve({ kind: "http1", socket: null });
+            return;
+          }
           reject(new Error("the server allows no HTTP/2 stream (SETTINGS_MAX_CONCURRENT_STREAMS = 0)"));
           return;
         }

@@ -77,10 +77,15 @@ function checkServer(value: unknown): void {
 function checkTls(value: unknown): void {
   if (value === undefined) return;
   const tls = value as Record<string, unknown> | null;
+  const given = (field: unknown) =>
+    field !== undefined &&
+    field !== null &&
+    field !== "" &&
+    !((Array.isArray(field) || ArrayBuffer.isView(field)) && (field as { length: number }).length === 0);
   if (
     tls === null ||
     typeof tls !== "object" ||
-    (tls.cert === undefined && tls.pfx === undefined && tls.SNICallback === undefined)
+    !((given(tls.cert) && given(tls.key)) || given(tls.pfx) || typeof tls.SNICallback === "function")
   )
     throw wrong("tls", "TLS options with a certificate: { cert, key } (PEM), pfx, or an SNICallback", value);
 }

@@ -199,8 +199,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         server.off("listening", settled);
         server.off("error", settled);
       };
-      server.once("listening", settled);
-      server.once("error", settled);
+      // First among the listeners: forwarding 'error' to a server without an 'error' listener throws, and
+      // the listeners after it would not run (review 137).
+      server.prependOnceListener("listening", settled);
+      server.prependOnceListener("error", settled);
       server.listen(options.port, options.host, options.backlog);
       this.httpServer = server;
       this.ownsServer = true;
@@ -657,8 +659,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         server.off("listening", onListening);
         resolve();
       };
-      server.once("listening", onListening);
-      server.once("error", onError);
+      server.prependOnceListener("listening", onListening);
+      server.prependOnceListener("error", onError);
     });
   }
 

@@ -57,6 +57,30 @@ describe("WebSocket client over HTTP/2 (RFC 8441)", () => {
     assert.equal(event.wasClean, true);
   });
 
+  test("auto falls back to HTTP/1.1 on an h2 server that allows no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0)", async (t) => {
+    if (cert === null) return t.skip("openssl is not installed");
+    const h2 = http2.createSecureServer({
+      ...cert,
+      allowHTTP1: true,
+      settings: { enableConnectProtocol: true, maxConcurrentStreams: 0 },
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    defer(t, () => shutDown(wss));
+    const versions: string[] = [];
+    h2.on("upgrade", (request, socket, head) => {
+      versions.push(request.httpVersion);
+      wss.handleUpgrade(request, socket, head, () => {});
+    });
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => h2.close(resolve)));
+    // Review 137: every socket failed ("the server allows no HTTP/2 stream") where "auto" means HTTP/1.1.
+    await openClient(t, `wss://${HOST}:${portOf(h2.address())}/z`, undefined, {
+      ca: cert.cert,
+      http2: "auto",
+    });
+    assert.deepEqual(versions, ["1.1"]);
+  });
+
   test("auto falls back to HTTP/1.1: on an https server (ALPN http/1.1) and on an h2 server without extended CONNECT", async (t) => {
     if (cert === null) return t.skip("openssl is not installed");
     const { server, url } = await startServer(t, { tls: cert });

@@ -34,7 +34,19 @@ describe("server options checked when the server is made", () => {
   });
 
   test("tls without a certificate is a TypeError (every handshake would fail)", () => {
-    for (const tls of [{}, { key: "k" }, null, "cert.pem"]) rejects({ port: 0, tls } as never, "tls");
+    // Fields given as nothing count as missing, and a cert needs its key (review 137).
+    for (const tls of [
+      {},
+      { key: "k" },
+      null,
+      "cert.pem",
+      { key: "k", cert: null },
+      { key: "k", cert: "" },
+      { pfx: null },
+      { cert: "c" },
+      { cert: [], key: "k" },
+    ])
+      rejects({ port: 0, tls } as never, "tls");
     for (const tls of [{}, { key: "k" }]) rejects({ port: 0, http2: true, tls } as never, "tls");
   });
 

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import net from "node:net";
 import { describe, test } from "node:test";
 import { WebSocketServer } from "../../src/index.js";
@@ -40,6 +42,32 @@ async function assertPortReleased(port: number): Promise<void> {
 }
 
 describe("server.close(): graceful shutdown", () => {
+  test("close() settles when listening failed on a server with no 'error' listener (the error went uncaught)", async () => {
+    // In a child process: the uncaught EADDRINUSE is caught by its own uncaughtException handler, as an
+    // application's last-resort handler would (review 137: close() never settled).
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, HOST, resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    const module = new URL("../../src/index.ts", import.meta.url).href;
+    const script = `
+      process.on("uncaughtException", () => {});
+      const { WebSocketServer } = await import(${JSON.stringify(module)});
+      const server = new WebSocketServer({ port: ${port}, host: ${JSON.stringify(HOST)} });
+      const timer = setTimeout(() => { console.log("pending"); process.exit(1); }, 3000);
+      await server.close();
+      clearTimeout(timer);
+      console.log("settled");`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    const [code] = (await within(once(child, "exit"), 20_000, "the child")) as [number];
+    blocker.close();
+    assert.equal(out.trim(), "settled");
+    assert.equal(code, 0);
+  });
+
   test("close() right after construction, before the server listens: it never listens, 'listening' comes before 'close'", async () => {
     for (const host of ["127.0.0.1", "localhost"]) {
       const server = new WebSocketServer({ port: 0, host });
