@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { VerifyInfo, VerifyResult } from "../index.js";
 import { addressKey } from "../server/connections-per-ip.js";
+import { interpretVerdict } from "../server/verify-verdict.js";
 
 // `sockjet serve --workers N`: --max-connections-per-ip counted across the workers. Each worker's
 // WebSocketServer counts its own connections per address first (maxConnectionsPerIp, on the spot); a
@@ -69,11 +70,10 @@ export class ClusterAddressCount {
     verify?: (info: VerifyInfo) => VerifyResult | PromiseLike<VerifyResult>,
   ): (info: VerifyInfo) => Promise<VerifyResult> {
     return async (info) => {
-      if (verify !== undefined) {
-        const result = await verify(info);
-        if (result === false || (typeof result === "object" && result?.status !== undefined)) return result;
-      }
-      return (await this.admit(info.request, endpoint)) || TOO_MANY;
+      // The inner hook's answer as the server reads it; an accepting one is kept (it may carry the app's data).
+      const result = verify === undefined ? true : await verify(info);
+      if (!interpretVerdict(result).accept) return result;
+      return (await this.admit(info.request, endpoint)) ? result : TOO_MANY;
     };
   }
 

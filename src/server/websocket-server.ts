@@ -129,8 +129,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly secure: boolean;
   private readonly keepalive: Keepalive;
   private readonly ownsServer: boolean;
-  /** Our own server's listen() has neither listened nor failed yet (it may be resolving its host). */
-  private listenPending = false;
+  /** Our own server's listen(): true once it listens, false if it failed (null: not ours). */
+  private listened: Promise<boolean> | null = null;
   private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
@@ -193,16 +193,20 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         attachHttp2Target(server, this);
         this.http2Sessions = trackSessions(server);
       }
-      this.listenPending = true;
-      const settled = () => {
-        this.listenPending = false;
-        server.off("listening", settled);
-        server.off("error", settled);
-      };
-      // First among the listeners: forwarding 'error' to a server without an 'error' listener throws, and
-      // the listeners after it would not run (review 137).
-      server.prependOnceListener("listening", settled);
-      server.prependOnceListener("error", settled);
+      this.listened = new Promise((resolve) => {
+        const onListening = () => {
+          server.off("error", onError);
+          resolve(true);
+        };
+        const onError = () => {
+          server.off("listening", onListening);
+          resolve(false);
+        };
+        // First among the listeners: forwarding 'error' to a server without an 'error' listener throws, and
+        // the listeners after it would not run (review 137).
+        server.prependOnceListener("listening", onListening);
+        server.prependOnceListener("error", onError);
+      });
       server.listen(options.port, options.host, options.backlog);
       this.httpServer = server;
       this.ownsServer = true;
@@ -646,22 +650,10 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * now (Node's listen() goes on once the lookup returns), holding the port and the process for good: it is
    * closed once it listens (or fails to).
    */
-  private closeOwnServer(): Promise<void> {
+  private async closeOwnServer(): Promise<void> {
     const server = this.httpServer as http.Server;
-    if (server.listening) return new Promise((resolve) => server.close(() => resolve()));
-    if (!this.listenPending) return Promise.resolve();
-    return new Promise((resolve) => {
-      const onListening = () => {
-        server.off("error", onError);
-        server.close(() => resolve());
-      };
-      const onError = () => {
-        server.off("listening", onListening);
-        resolve();
-      };
-      server.prependOnceListener("listening", onListening);
-      server.prependOnceListener("error", onError);
-    });
+    if (!server.listening && !(await this.listened)) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private waitForClients(): Promise<void> {
