@@ -170,7 +170,7 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     // WebIDL converts the argument, (BufferSource or Blob or USVString), before send()'s steps whatever the
     // state: 5 is the text "5" here as on an open socket, a Symbol a TypeError.
-    const converted = toSendPayload(data);
+    const converted = toSendPayload(data, "Failed to execute 'send' on 'ReconnectingWebSocket'");
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
       this.#discardedBytes += converted.size;
       return;

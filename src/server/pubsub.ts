@@ -116,7 +116,7 @@ export class PubSub implements TopicHost {
       throw new TypeError(`Failed to execute '${method}': options.except must be a WebSocket.`);
     }
     const binary = options.binary === undefined ? undefined : toBoolean(options.binary);
-    const converted = toSendPayload(data);
+    const converted = toSendPayload(data, `Failed to execute '${method}'`);
     if (converted.payload !== null && !this.queue.busy) {
       return this.deliver(
         topic,

@@ -26,16 +26,15 @@ export interface SendPayload {
  * WebIDL §3.2.26 buffer source types: `BufferSource` carries neither [AllowShared] nor [AllowResizable], so
  * a SharedArrayBuffer or a resizable ArrayBuffer (directly or under a view) is a TypeError, as in browsers.
  */
-function checkBufferSource(buffer: ArrayBufferLike): void {
+/** The operation a conversion error names, as browsers word it: "Failed to execute 'send' on 'WebSocket'". */
+export const SEND_ON_WEBSOCKET = "Failed to execute 'send' on 'WebSocket'";
+
+function checkBufferSource(buffer: ArrayBufferLike, operation: string): void {
   if (isSharedArrayBuffer(buffer)) {
-    throw new TypeError(
-      "Failed to execute 'send' on 'WebSocket': The provided ArrayBuffer value must not be shared.",
-    );
+    throw new TypeError(`${operation}: The provided ArrayBuffer value must not be shared.`);
   }
   if ((buffer as { resizable?: boolean }).resizable === true) {
-    throw new TypeError(
-      "Failed to execute 'send' on 'WebSocket': The provided ArrayBuffer value must not be resizable.",
-    );
+    throw new TypeError(`${operation}: The provided ArrayBuffer value must not be resizable.`);
   }
 }
 
@@ -77,17 +76,18 @@ export function plainBytes(data: unknown): Buffer | null {
   return null;
 }
 
-export function toSendPayload(data: unknown): SendPayload {
+/** `operation` is what a TypeError names (SEND_ON_WEBSOCKET for WebSocket's send()). */
+export function toSendPayload(data: unknown, operation: string): SendPayload {
   // WHATWG send(): the bytes are those of the buffer at the time of the call. The payload is a view of the
   // caller's memory, marked borrowed: the frame writer copies it into the frame (which small frames and
   // masked client frames do anyway), so it is copied once, not twice.
   if (isArrayBuffer(data) || isSharedArrayBuffer(data)) {
-    checkBufferSource(data);
+    checkBufferSource(data, operation);
     const payload = data.byteLength === 0 ? EMPTY : Buffer.from(data as ArrayBuffer);
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }
   if (ArrayBuffer.isView(data)) {
-    checkBufferSource(viewBuffer(data));
+    checkBufferSource(viewBuffer(data), operation);
     const payload = viewedBytes(data);
     return { payload, borrowed: true, blob: null, isText: false, size: payload.length };
   }

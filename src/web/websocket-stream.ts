@@ -378,7 +378,7 @@ export class WebSocketStream {
     const text = typeof chunk === "string" ? chunk.toWellFormed() : null;
     const binary =
       text === null && (chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk) || isSharedBuffer(chunk))
-        ? toSendPayload(chunk)
+        ? toSendPayload(chunk, "Failed to write to 'WebSocketStream'")
         : null;
     const converted = text ?? (binary === null ? toUSVString(chunk) : null);
     // The draft sends "if the closing handshake has not yet started", and the write resolves either way (as

@@ -8,7 +8,7 @@ import { CloseCode } from "../protocol/constants.js";
 import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { decodeText } from "../protocol/utf8.js";
-import { plainBytes, toBinaryData, toSendPayload } from "./binary.js";
+import { plainBytes, SEND_ON_WEBSOCKET, toBinaryData, toSendPayload } from "./binary.js";
 import { clientConnectionOptions, clientTlsOptions } from "./client-connection-options.js";
 import { validateClientOptions } from "./client-options.js";
 import { closeArguments } from "./close-arguments.js";
@@ -457,7 +457,7 @@ export class WebSocket extends EventTarget {
       }
     }
     const text = typeof data === "string" ? data.toWellFormed() : null;
-    const converted = text === null ? toSendPayload(data) : null;
+    const converted = text === null ? toSendPayload(data, SEND_ON_WEBSOCKET) : null;
     const size = text === null ? converted!.size : Buffer.byteLength(text);
     // 1. CONNECTING → InvalidStateError.
     if (this.#readyState === CONNECTING) {
@@ -552,7 +552,10 @@ export class WebSocket extends EventTarget {
       throw new DOMException("Failed to execute 'ping': Still in CONNECTING state.", "InvalidStateError");
     }
     // A copy: a ping may wait behind a message being compressed.
-    const payload = data === undefined ? Buffer.alloc(0) : Buffer.from(toSendPayload(data).payload!);
+    const payload =
+      data === undefined
+        ? Buffer.alloc(0)
+        : Buffer.from(toSendPayload(data, "Failed to execute 'ping' on 'WebSocket'").payload!);
     this.#connection?.ping(payload);
   }
 

@@ -18,6 +18,12 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
     assert.equal(client.bufferedAmount, 1 + 15 + 4 + 3);
     assert.throws(() => client.send(Symbol("s") as never), TypeError);
     assert.throws(() => (client.send as (...args: unknown[]) => void)(), TypeError);
+    // A shared buffer: the error names the ReconnectingWebSocket (it said 'WebSocket').
+    assert.throws(() => client.send(new SharedArrayBuffer(2) as never), {
+      name: "TypeError",
+      message:
+        "Failed to execute 'send' on 'ReconnectingWebSocket': The provided ArrayBuffer value must not be shared.",
+    });
     assert.equal(client.bufferedAmount, 23);
     await nextEvent(client, "open");
     // OPEN: the same values give the same messages.

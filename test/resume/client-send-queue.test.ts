@@ -43,7 +43,10 @@ describe("ResumableWebSocket.send() before the session", () => {
     new Uint8Array(buffer)[0] = 99;
     view.setUint8(0, 99);
     assert.throws(() => client.socket.send(Symbol("s") as never), TypeError);
-    assert.throws(() => client.socket.send(new SharedArrayBuffer(2) as never), TypeError);
+    assert.throws(() => client.socket.send(new SharedArrayBuffer(2) as never), {
+      name: "TypeError",
+      message: /^Failed to execute 'send' on 'ResumableWebSocket': .* must not be shared/,
+    });
     await until(() => received.length === 8, 5000, "the queued messages");
     assert.deepEqual(received, [
       "binary 010203",

@@ -135,4 +135,13 @@ describe("server options checked when the server is made", () => {
     );
     server.close();
   });
+
+  test("publish() of a shared buffer names publish (it named WebSocket's send)", () => {
+    const server = new WebSocketServer({ noServer: true });
+    assert.throws(() => server.publish("t", new SharedArrayBuffer(2)), {
+      name: "TypeError",
+      message: "Failed to execute 'publish': The provided ArrayBuffer value must not be shared.",
+    });
+    server.close();
+  });
 });

@@ -397,7 +397,11 @@ for (const variant of ["default", "wss"] as const) {
       const { echo } = await wptServers(t, certificate);
       const wss = new Stream(echo);
       const { writable } = await within(wss.opened, WAIT, "opened");
-      await assert.rejects(writable.getWriter().write(new Uint8Array(new SharedArrayBuffer(16))), TypeError);
+      // The error names the WebSocketStream (it said 'send' on 'WebSocket').
+      await assert.rejects(writable.getWriter().write(new Uint8Array(new SharedArrayBuffer(16))), {
+        name: "TypeError",
+        message: "Failed to write to 'WebSocketStream': The provided ArrayBuffer value must not be shared.",
+      });
       wss.close();
       await wss.closed.catch(() => {});
     });
