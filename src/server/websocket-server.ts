@@ -11,7 +11,6 @@ import type { Connection } from "../connection/connection.js";
 import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
-import type { PerMessageExtension } from "../protocol/extension.js";
 import type { UpgradeRequestResult } from "../protocol/handshake.js";
 import { checkHeaderLimits, rawHeadersOf } from "../protocol/header-fields.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
@@ -22,9 +21,16 @@ import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } fr
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { checkAdapter } from "./adapter.js";
 import { ConnectionsPerIp } from "./connections-per-ip.js";
+import {
+  type AcceptedCallback,
+  type HandshakeServer,
+  runHandshake,
+  type ValidRequest,
+} from "./handshake-flow.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
 import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
+import { listenOutcome } from "./listen-outcome.js";
 import { checkServerOptions, checkUpgradeArguments } from "./option-checks.js";
 import {
   SERVER_PER_MESSAGE_DEFLATE,
@@ -33,15 +39,14 @@ import {
   type WebSocketServerOptions,
 } from "./options.js";
 import { compileOrigins, type OriginCheck } from "./origin-policy.js";
-import { PendingPeer } from "./pending-peer.js";
 import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
 import { resolveResumeOptions } from "./resume-options.js";
 import { RESUME_PROTOCOL } from "./resume-wire.js";
+import { ServerErrorReports } from "./server-error-reports.js";
 import { resolveSettings, type Settings, serverConnectionOptions } from "./server-settings.js";
 import { createStandaloneServer } from "./standalone-server.js";
 import { selectSubprotocol } from "./subprotocol-choice.js";
 import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
-import { interpretVerdict, isThenable, type Verdict } from "./verify-verdict.js";
 
 // A WebSocket server whose connections are the WHATWG WebSocket class. Three modes, like ws: standalone
 // (its own http server), attached ({ server, path } on an existing one) and noServer (handleUpgrade()).
@@ -131,20 +136,14 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   private readonly ownsServer: boolean;
   /** Our own server's listen(): true once it listens, false if it failed (null: not ours). */
   private listened: Promise<boolean> | null = null;
-  private handshaking = 0;
   private closing = false;
   private shutdown: Promise<void> | null = null;
-  /** close() is over ('close' emitted). */
-  private closed = false;
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
   private readonly extension: ServerExtensionNegotiator | null;
   private readonly originCheck: OriginCheck | null;
   private readonly perIp: ConnectionsPerIp | null;
-  private warnedHandshakeError = false;
-  private warnedPublishError = false;
-  /** Handshakes waiting on an async verify: close() answers them 503 before it emits 'close'. */
-  private readonly pendingHandshakes = new Set<() => void>();
+  private readonly reports = new ServerErrorReports(this);
   private readonly rateLimit: ResolvedRateLimit | null;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
@@ -173,8 +172,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
     this.pubsub = new PubSub(
       checkAdapter(options.adapter),
-      (error) => this.reportError(error),
-      (error, topic) => this.reportPublishError(error, topic),
+      (error) => this.reports.error(error),
+      (error, topic) => this.reports.publishError(error, topic),
       resolveResumeOptions(options.resume),
       this.settings.handshakeTimeoutMs,
     );
@@ -193,20 +192,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         attachHttp2Target(server, this);
         this.http2Sessions = trackSessions(server);
       }
-      this.listened = new Promise((resolve) => {
-        const onListening = () => {
-          server.off("error", onError);
-          resolve(true);
-        };
-        const onError = () => {
-          server.off("listening", onListening);
-          resolve(false);
-        };
-        // First among the listeners: forwarding 'error' to a server without an 'error' listener throws, and
-        // the listeners after it would not run (review 137).
-        server.prependOnceListener("listening", onListening);
-        server.prependOnceListener("error", onError);
-      });
+      this.listened = listenOutcome(server);
       server.listen(options.port, options.host, options.backlog);
       this.httpServer = server;
       this.ownsServer = true;
@@ -257,12 +243,78 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /**
-   * A request's refusal, in the order a client is told: too many or too large header fields (RFC 6585 §5:
-   * 431), no endpoint at its path (404), then RFC 6455 §4.2.1 (method, version, key, protocol, extensions);
-   * else its validated handshake. A request made by hand for handleUpgrade (as ws accepts) may have headers but
-   * no rawHeaders, and values that are no strings (read as strings); one that cannot be read (a toString that
-   * throws) is a 400, never an exception out of handleUpgrade.
+   * @internal The handshake shared by HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (http2-upgrade.ts):
+   * `wire` checks the request and writes the answers; everything else is the same (handshake-flow.ts).
    */
+  handshake(request: IncomingMessage, wire: HandshakeWire, head: Buffer, callback: AcceptedCallback): void {
+    runHandshake(this.handshakes, request, wire, head, callback);
+  }
+
+  /** What a handshake asks of the server (handshake-flow.ts), one object for all of them. */
+  private readonly handshakes: HandshakeServer = this.handshakeServer();
+
+  private handshakeServer(): HandshakeServer {
+    const server = this;
+    return {
+      get closing() {
+        return server.closing;
+      },
+      handshaking: 0,
+      pendingHandshakes: new Set(),
+      get handshakeTimeoutMs() {
+        return server.settings.handshakeTimeoutMs;
+      },
+      get secure() {
+        return server.secure;
+      },
+      get verify() {
+        return server.options.verify;
+      },
+      admit: (request, wire) => this.admit(request, wire),
+      rejected: (request, status, reason) => {
+        if (diagnostics.rejected.hasSubscribers) diagnostics.rejected.publish({ request, status, reason });
+        this.emit("rejected", request, status, reason);
+      },
+      hookFailed: (error, request) => this.reports.handshakeError(error, request),
+      prepareAccept: (valid, request, wire, url) => this.prepareAccept(valid, request, wire, url),
+    };
+  }
+
+  /**
+   * A request's refusal before verify, in the order a client is told: too many or too large header fields
+   * (RFC 6585 §5: 431), no endpoint at its path (404), then RFC 6455 §4.2.1 (method, version, key, protocol,
+   * extensions), the origin, the server's and the address's counts; else its validated handshake. A request
+   * made by hand for handleUpgrade (as ws accepts) may have headers but no rawHeaders, and values that are no
+   * strings (read as strings); one that cannot be read (a toString that throws) is a 400, never an exception
+   * out of handleUpgrade. Throws when the origins hook does (a 500).
+   */
+  private admit(request: IncomingMessage, wire: HandshakeWire): UpgradeRequestResult {
+    const checked = this.checkRequest(request, wire);
+    if (!checked.ok) {
+      // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
+      if (checked.status !== 426) return checked;
+      return { ...checked, headers: { Upgrade: "websocket", ...checked.headers } };
+    }
+    // RFC 6455 §4.2.1 item 7, §10.2: the Origin tells which page opened the connection.
+    if (this.originCheck !== null && !this.originCheck(request)) {
+      return { ok: false, status: 403, reason: "Origin not allowed" };
+    }
+    if (this.clients.size + this.handshakes.handshaking >= this.settings.maxConnections) {
+      return { ok: false, status: 503, reason: "Too many connections", headers: { "Retry-After": "5" } };
+    }
+    // RFC 6585 §4: 429 says *this client* made too many requests; a 503 (RFC 9110 §15.6.4) would say the
+    // server is unavailable to everyone, which load balancers take as a sick backend.
+    if (this.perIp !== null && !this.perIp.admit(wire.socket)) {
+      return {
+        ok: false,
+        status: 429,
+        reason: "Too many connections from this address",
+        headers: { "Retry-After": "5" },
+      };
+    }
+    return checked;
+  }
+
   private checkRequest(request: IncomingMessage, wire: HandshakeWire): UpgradeRequestResult {
     try {
       const limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
@@ -279,155 +331,30 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   }
 
   /**
-   * @internal The handshake shared by HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (http2-upgrade.ts):
-   * `wire` checks the request and writes the answers; everything else is the same.
+   * Chooses the subprotocol and the extensions and prepares the 101 (hooks may throw: a 500); what it
+   * returns sends the 101, opens the WebSocket and announces it.
    */
-  handshake(
+  private prepareAccept(
+    valid: ValidRequest,
     request: IncomingMessage,
     wire: HandshakeWire,
-    head: Buffer,
-    callback: (webSocket: WebSocket, request: IncomingMessage) => void,
-  ): void {
-    const socket = wire.socket;
-    // Errors on the raw socket before the connection layer owns it must not crash the process.
-    const onEarlyError = () => socket.destroy();
-    socket.on("error", onEarlyError);
-    const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
-      socket.off("error", onEarlyError);
-      socket.on("error", () => {});
-      if (diagnostics.rejected.hasSubscribers) diagnostics.rejected.publish({ request, status, reason });
-      this.emit("rejected", request, status, reason);
-      wire.refuse(status, reason, headers);
-    };
-    // A hook's bug is the server's error, not the client's: 500. It is never the 'error' event, which would
-    // take down a process that has no 'error' listener (see reportHandshakeError).
-    const hookFailed = (error: unknown) => {
-      this.reportHandshakeError(error, request);
-      refuse(500, "Internal error while accepting the WebSocket");
-    };
-    if (this.closing) {
-      refuse(503, "Server is shutting down");
-      return;
-    }
-    const checked = this.checkRequest(request, wire);
-    if (!checked.ok) {
-      // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
-      const headers = checked.status === 426 ? { Upgrade: "websocket", ...checked.headers } : checked.headers;
-      refuse(checked.status, checked.reason, headers);
-      return;
-    }
-    // RFC 6455 §4.2.1 item 7, §10.2: the Origin tells which page opened the connection.
-    if (this.originCheck !== null) {
-      let allowed: boolean;
-      try {
-        allowed = this.originCheck(request);
-      } catch (error) {
-        hookFailed(error);
-        return;
-      }
-      if (!allowed) {
-        refuse(403, "Origin not allowed");
-        return;
-      }
-    }
-    if (this.clients.size + this.handshaking >= this.settings.maxConnections) {
-      refuse(503, "Too many connections", { "Retry-After": "5" });
-      return;
-    }
-    // RFC 6585 §4: 429 says *this client* made too many requests; a 503 (RFC 9110 §15.6.4) would say the
-    // server is unavailable to everyone, which load balancers take as a sick backend.
-    if (this.perIp !== null && !this.perIp.admit(socket)) {
-      refuse(429, "Too many connections from this address", { "Retry-After": "5" });
-      return;
-    }
-
-    this.handshaking++;
-    let done = false;
-    /** Reads the socket while an async verify runs, to notice a peer that leaves. */
-    let pending: PendingPeer | null = null;
-    const finish = (): boolean => {
-      if (done) return false;
-      done = true;
-      this.handshaking--;
-      clearTimeout(timer);
-      pending?.stop();
-      this.pendingHandshakes.delete(abortForShutdown);
-      // This closure's scope holds the request, its headers and the URL: nothing may keep it alive once
-      // the handshake is over, or every idle connection would cost them too.
-      socket.off("close", onCloseDuringHandshake);
-      return true;
-    };
-    const onCloseDuringHandshake = () => finish();
-    // The request head is complete (Node answers a slow head with 408 itself): what is late is verify, the
-    // server's side. RFC 9110 §15.5.9: 408 would blame the client (and invite a blind retry); §15.6.4: 503
-    // with Retry-After says the server could not answer now.
-    const timer = setTimeout(() => {
-      if (finish()) refuse(503, "The server did not decide in time", { "Retry-After": "5" });
-    }, this.settings.handshakeTimeoutMs);
-    timer.unref();
-    socket.once("close", onCloseDuringHandshake);
-
-    /** close() during an async verify: answered now, so that nothing is emitted after 'close'. */
-    const abortForShutdown = () => {
-      if (finish()) refuse(503, "Server is shutting down");
-    };
-
-    const url = wire.url(this.secure);
-    const proceed = (value: unknown) => {
-      if (done) return;
-      // close() started while verify ran: accepting now would add a connection close() never closes (and
-      // whose socket keeps the port). Refuse it as a handshake arriving during shutdown is refused.
-      if (this.closing) {
-        finish();
-        refuse(503, "Server is shutting down");
-        return;
-      }
-      let verdict: Verdict;
-      try {
-        verdict = interpretVerdict(value);
-      } catch (error) {
-        finish();
-        hookFailed(error);
-        return;
-      }
-      if (!verdict.accept) {
-        finish();
-        refuse(verdict.status, verdict.message, verdict.headers);
-        return;
-      }
-      // A peer that left while verify ran (FIN or reset) is not accepted: it could never take part in a
-      // closing handshake, and nothing would ever remove it.
-      if (socket.destroyed || !socket.writable || socket.readableEnded) {
-        if (finish()) socket.destroy();
-        return;
-      }
-      let sendAnswer: () => void;
-      let protocol = "";
-      let extensionsHeader = "";
-      let connectionOptions: ConnectionOptions;
-      let extension: PerMessageExtension | null = null;
-      try {
-        protocol = this.selectProtocol(checked.protocols, request);
-        const negotiated = this.extension?.negotiate(checked.extensions) ?? null;
-        extensionsHeader = negotiated?.response ?? "";
-        const extraHeaders =
-          typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
-        sendAnswer = wire.prepareAccept(checked.key, protocol, extensionsHeader, extraHeaders);
-        connectionOptions = this.connectionOptions(
-          protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null,
-        );
-        extension = negotiated?.extension ?? null;
-      } catch (error) {
-        finish();
-        hookFailed(error);
-        return;
-      }
-      if (!finish()) return;
-      socket.off("error", onEarlyError);
+    url: URL,
+  ): (head: Buffer, callback: AcceptedCallback) => void {
+    const protocol = this.selectProtocol(valid.protocols, request);
+    const negotiated = this.extension?.negotiate(valid.extensions) ?? null;
+    const extensionsHeader = negotiated?.response ?? "";
+    const extraHeaders =
+      typeof this.options.headers === "function" ? this.options.headers(request) : this.options.headers;
+    const sendAnswer = wire.prepareAccept(valid.key, protocol, extensionsHeader, extraHeaders);
+    const options = this.connectionOptions(
+      protocol === RESUME_PROTOCOL && this.pubsub.resumeSessions !== null,
+    );
+    const extension = negotiated?.extension ?? null;
+    return (head, callback) => {
       sendAnswer();
       const { webSocket, connection } = acceptWebSocket({
-        socket,
-        options: connectionOptions,
+        socket: wire.socket,
+        options,
         extension,
         ...this.sharedUrl(url),
         protocol,
@@ -442,98 +369,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.track(webSocket);
       if (diagnostics.open.hasSubscribers) diagnostics.open.publish({ webSocket, request });
       if (resumeSessions === null) callback(webSocket, request);
-      connection.receiveHead(pending === null ? head : pending.received(head));
+      connection.receiveHead(head);
     };
-
-    if (this.options.verify === undefined) {
-      proceed(true);
-      return;
-    }
-    const origin = request.headers.origin;
-    let verdict: unknown;
-    try {
-      verdict = this.options.verify({
-        request,
-        origin: typeof origin === "string" ? origin : "",
-        secure: url.protocol === "wss:",
-        url,
-      });
-      if (isThenable(verdict)) {
-        pending = new PendingPeer(socket, () => {
-          if (finish()) socket.destroy();
-        });
-        this.pendingHandshakes.add(abortForShutdown);
-        // Any thenable is a promise (Promise.resolve adopts it, as await would).
-        Promise.resolve(verdict)
-          .then(proceed, (error) => {
-            if (finish()) hookFailed(error);
-          })
-          // A 'connection' listener that throws: uncaught, as it would be when verify is synchronous.
-          .catch((error) =>
-            process.nextTick(() => {
-              throw error;
-            }),
-          );
-        return;
-      }
-    } catch (error) {
-      finish();
-      hookFailed(error);
-      return;
-    }
-    proceed(verdict);
-  }
-
-  /**
-   * A handshake hook failed: 'handshakeError' for whoever listens; else one process warning, so the bug is
-   * seen but never takes the server down (as an 'error' with no listener would).
-   */
-  private reportHandshakeError(error: unknown, request: IncomingMessage): void {
-    const reported = error instanceof Error ? error : new Error(String(error));
-    if (this.listenerCount("handshakeError") > 0) {
-      this.emit("handshakeError", reported, request);
-      return;
-    }
-    if (this.warnedHandshakeError) return;
-    this.warnedHandshakeError = true;
-    process.emitWarning(
-      `A WebSocketServer handshake hook failed and the client got a 500: ${reported.message} ` +
-        "(listen for 'handshakeError' to see every such error)",
-      { code: "SJ_HANDSHAKE_HOOK_FAILED" },
-    );
-  }
-
-  /**
-   * The adapter or the resume store failed: the server's 'error'. Once the server has closed, as a process
-   * warning instead: work that outlived close() (a resume still waiting for a stalled store past
-   * shutdownTimeoutMs) fails against a closed store, nothing is left for the app to do, and an 'error' with
-   * no listener left would throw.
-   */
-  private reportError(error: Error): void {
-    if (!this.closed) {
-      this.emit("error", error);
-      return;
-    }
-    process.emitWarning(`After the WebSocketServer closed: ${error.message}`, {
-      code: (error as { code?: string }).code ?? "SJ_ERR_AFTER_CLOSE",
-    });
-  }
-
-  /**
-   * A publish could not be delivered (a Blob that cannot be read): 'publishError' for whoever listens; else
-   * one process warning. Only that message is lost: it is no reason to take the server down.
-   */
-  private reportPublishError(error: Error, topic: string): void {
-    if (this.listenerCount("publishError") > 0) {
-      this.emit("publishError", error, topic);
-      return;
-    }
-    if (this.warnedPublishError) return;
-    this.warnedPublishError = true;
-    process.emitWarning(
-      `${error.message} (listen for the WebSocketServer's 'publishError' to see every such error)`,
-      { code: "SJ_PUBLISH_FAILED" },
-    );
   }
 
   /** Keeps an open connection in the server's sets until it closes (then untrack runs). */
@@ -622,7 +459,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         if (this.httpServer !== null) detachUpgradeTarget(this.httpServer as http.Server, this);
         if (isHttp2Server(this.httpServer)) detachHttp2Target(this.httpServer, this);
         this.keepalive.stop();
-        for (const abort of [...this.pendingHandshakes]) abort();
+        for (const abort of [...this.handshakes.pendingHandshakes]) abort();
         const closedServer = this.ownsServer ? this.closeOwnServer() : Promise.resolve();
         for (const client of this.clients)
           closeWithStatus(client, CloseCode.GoingAway, "Server shutting down");
@@ -637,7 +474,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         await this.pubsub.close(this.settings.shutdownTimeoutMs);
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
         await closedServer;
-        this.closed = true;
+        this.reports.closed = true;
         this.emit("close");
       }
     })());
