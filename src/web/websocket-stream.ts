@@ -11,13 +11,7 @@ import { decodeText } from "../protocol/utf8.js";
 import { toSendPayload } from "./binary.js";
 import { pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
 import { requireArguments, toDictionary, toSequence, toUSVString } from "./webidl.js";
-import {
-  closeWithStatus,
-  isAccepted,
-  takeConnection,
-  WebSocket,
-  type WebSocketOptions,
-} from "./websocket.js";
+import { closeWithStatus, isAccepted, takeConnection, WebSocket } from "./websocket.js";
 import {
   closeInfoOfReason,
   toValidCloseInfo,
@@ -25,6 +19,12 @@ import {
   WebSocketError,
   webSocketErrorFor,
 } from "./websocket-error.js";
+import type {
+  WebSocketOpenInfo,
+  WebSocketStreamChunk,
+  WebSocketStreamCloseInfo,
+  WebSocketStreamOptions,
+} from "./websocket-stream-types.js";
 
 // WebSocketStream: the WebSockets Standard's draft (whatwg/websockets PR #48) as Chromium ships it, on the
 // same Connection as WebSocket, at both ends. Its point is backpressure that reaches the socket:
@@ -37,6 +37,13 @@ import {
 //   writes never grows our memory.
 // A client stream makes its handshake with a WebSocket it keeps to itself (the same URL, protocol, Origin
 // and TLS rules); a server takes an accepted WebSocket with WebSocketStream.from().
+
+export type {
+  WebSocketOpenInfo,
+  WebSocketStreamChunk,
+  WebSocketStreamCloseInfo,
+  WebSocketStreamOptions,
+} from "./websocket-stream-types.js";
 
 /** The readable's count strategy (Chromium's): pull() is called whenever its queue is empty. */
 export const RECEIVE_HIGH_WATER_MARK = 1;
@@ -51,30 +58,6 @@ export const RECEIVE_HOLD_BYTES = 64 * 1024;
 const HELD_MESSAGE_COST = 512;
 /** Bytes that may wait in our buffers (Node's socket and the write batch) when write() resolves at once. */
 export const SEND_HIGH_WATER_MARK = 64 * 1024;
-
-/** What the readable gives: a string for a text message, a `Uint8Array` for a binary one (as the draft). */
-export type WebSocketStreamChunk = string | Uint8Array;
-
-/** What `opened` resolves to (the draft's WebSocketOpenInfo). */
-export interface WebSocketOpenInfo {
-  readable: ReadableStream<WebSocketStreamChunk>;
-  writable: WritableStream<string | ArrayBuffer | ArrayBufferView>;
-  extensions: string;
-  protocol: string;
-}
-
-/** What `closed` resolves to: the close code and reason received (1005 and "" for a Close without a code). */
-export interface WebSocketStreamCloseInfo {
-  closeCode: number;
-  reason: string;
-}
-
-/** The draft's WebSocketStreamOptions, plus the Node-only options of WebSocket's third argument. */
-export interface WebSocketStreamOptions extends WebSocketOptions {
-  protocols?: string[];
-  /** Aborts the opening handshake; no effect once open (as specified). */
-  signal?: AbortSignal;
-}
 
 const CONNECTING = 0;
 const OPEN = 1;
