@@ -47,3 +47,18 @@ export class MembersPerAddress {
     }
   }
 }
+
+/**
+ * Members per address counted beyond this process as well (serve --workers --redis: by the primary,
+ * serve-address-count.ts), after the room's own count.
+ */
+export interface SharedMemberCount {
+  /**
+   * Counts a member under `levels` until `release()` (call it however the member ends, refused or not).
+   * `full`: the level that has its limit already (nothing counted), or null.
+   */
+  add(
+    levels: ChatAddressLevel[],
+    perAddress: number,
+  ): { full: Promise<ChatAddressLevel | null>; release: () => void };
+}

@@ -10,7 +10,8 @@ import type { AddressLimit, ChatPresence, PresenceJoin } from "./chat-presence.j
 // tells the caller, who announces their leave to the other workers (serve-cluster.ts). The primary also counts
 // members per address across the workers, or each worker would allow the limit again (a worker's own count,
 // chat-room.ts, is a first check). With --redis, the Redis presence (chat-redis.ts) is used instead, as for
-// separate serve processes, which count addresses each for itself.
+// separate serve processes, which count addresses each for itself; the primary's AddressCountHost then
+// counts the workers' members per address (serve-address-count.ts).
 
 const TAG = "presence";
 

@@ -1,6 +1,11 @@
 import type { WebSocket } from "../index.js";
 import { RESUME_PROTOCOL } from "../server/resume-wire.js";
-import { type ChatAddressLevel, chatAddressLevels, MembersPerAddress } from "./chat-address.js";
+import {
+  type ChatAddressLevel,
+  chatAddressLevels,
+  MembersPerAddress,
+  type SharedMemberCount,
+} from "./chat-address.js";
 import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
 import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
@@ -60,6 +65,11 @@ export interface ChatRoomOptions {
   maxNameLength?: number;
   /** Members (and joins in progress) from one remote address; more are refused. Default 20. */
   maxMembersPerAddress?: number;
+  /**
+   * Who also counts members per address, beyond this process (serve --workers --redis: the primary, for
+   * the workers). A presence that counts them itself (the primary's, without --redis) needs none.
+   */
+  sharedCount?: SharedMemberCount;
   /** Lines per second each member may say, in bursts of twice that; 0 = no limit. Default 10. */
   linesPerSecond?: number;
   /** Join and leave notices sent one by one per window; past that, one summary a window. Default 10. */
@@ -123,6 +133,7 @@ export class ChatRoom {
   private readonly maxTextLength: number;
   private readonly maxNameLength: number;
   private readonly maxMembersPerAddress: number;
+  private readonly sharedCount: SharedMemberCount | undefined;
   private readonly lineRate: ChatLineRate;
   private readonly adapterWaitMs: number;
   private readonly maxEarlyMessages: number;
@@ -143,6 +154,7 @@ export class ChatRoom {
     this.maxTextLength = options.maxTextLength ?? CHAT_DEFAULTS.maxTextLength;
     this.maxNameLength = options.maxNameLength ?? CHAT_DEFAULTS.maxNameLength;
     this.maxMembersPerAddress = options.maxMembersPerAddress ?? CHAT_DEFAULTS.maxMembersPerAddress;
+    this.sharedCount = options.sharedCount;
     this.lineRate = new ChatLineRate(options.linesPerSecond ?? CHAT_DEFAULTS.linesPerSecond);
     this.adapterWaitMs = options.adapterWaitMs ?? CHAT_DEFAULTS.adapterWaitMs;
     this.maxEarlyMessages = options.maxEarlyMessages ?? CHAT_DEFAULTS.maxEarlyMessages;
@@ -204,6 +216,17 @@ export class ChatRoom {
       waiting.arrived?.();
     });
     socket.addEventListener("close", () => this.leave(socket));
+    // Then across the processes that share the count (one round trip), released as the socket closes.
+    if (this.sharedCount !== undefined) {
+      const shared = this.sharedCount.add(levels, this.maxMembersPerAddress);
+      socket.addEventListener("close", shared.release);
+      const fullThere = await shared.full;
+      if (fullThere !== null) {
+        this.joining.delete(socket);
+        this.refuseFull(socket, fullThere);
+        return null;
+      }
+    }
 
     let requested = requestedName ?? "";
     if ((socket as { resumed?: boolean }).resumed === true) {

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import type { VerifyInfo, VerifyResult } from "../index.js";
 import { addressKey } from "../server/connections-per-ip.js";
 import { interpretVerdict } from "../server/verify-verdict.js";
+import type { ChatAddressLevel, SharedMemberCount } from "./chat-address.js";
 
 // `sockjet serve --workers N`: --max-connections-per-ip counted across the workers. Each worker's
 // WebSocketServer counts its own connections per address first (maxConnectionsPerIp, on the spot); a
@@ -11,6 +12,9 @@ import { interpretVerdict } from "../server/verify-verdict.js";
 // or N workers would let one address open N times the limit. That costs one round trip over the cluster's
 // IPC channel per handshake (the chat's joins already take one). The count is per endpoint, as each
 // endpoint's server counts its own.
+// With --redis, the chat's members per address are counted here too (chatMembers(), under keys of their
+// own): the Redis presence counts no addresses, so each worker alone would let one address hold N times the
+// limit the refusal names. Across separate serve processes on one Redis the limit stays per process.
 // A primary that does not answer within ADMIT_TIMEOUT_MS lets the connection in (the worker's own count still
 // holds): a stalled primary must not refuse every client. A worker that dies takes its counts with it.
 
@@ -19,10 +23,20 @@ const TAG = "address-count";
 /** How long a worker waits for the primary's answer before it lets the connection in. */
 const ADMIT_TIMEOUT_MS = 2000;
 
+/** At most `limit` holders under `key` across the workers. */
+interface Count {
+  key: string;
+  limit: number;
+}
+
 type Request =
-  | { sockjet: typeof TAG; op: "admit"; id: number; key: string; limit: number }
+  | { sockjet: typeof TAG; op: "admit"; id: number; counts: Count[] }
   | { sockjet: typeof TAG; op: "release"; id: number };
-type Reply = { sockjet: typeof TAG; op: "reply"; id: number; admitted: boolean };
+/** `full`: the index of the count that has its limit already (nothing was counted), or -1. */
+type Reply = { sockjet: typeof TAG; op: "reply"; id: number; full: number };
+
+/** Chat members are counted under keys no endpoint (a path, "/…") has. */
+const CHAT_MEMBERS = "chat-members";
 
 function isCountMessage(message: unknown): message is { sockjet: string; op: string; id: number } {
   return (
@@ -40,88 +54,110 @@ const TOO_MANY: VerifyResult = {
   headers: { "Retry-After": "5" },
 };
 
-/** A worker's side: asks the primary whether an address may open one more connection. */
+/**
+ * A worker's side: asks the primary whether an address may open one more connection, or hold one more chat
+ * member. One per worker: the primary knows a worker's counts by their ids.
+ */
 export class ClusterAddressCount {
-  private readonly pending = new Map<number, (admitted: boolean) => void>();
+  private readonly pending = new Map<number, (full: number) => void>();
   private nextId = 1;
   private readonly onIpc = (message: unknown) => {
     if (!isCountMessage(message) || message.op !== "reply") return;
-    this.pending.get(message.id)?.((message as Reply).admitted === true);
+    const full = (message as Reply).full;
+    this.pending.get(message.id)?.(typeof full === "number" ? full : -1);
   };
   /** No primary any more: whatever waits gets in (the worker exits with its channel anyway). */
   private readonly onDisconnect = () => {
-    for (const settle of [...this.pending.values()]) settle(true);
+    for (const settle of [...this.pending.values()]) settle(-1);
   };
 
-  constructor(
-    private readonly limit: number,
-    private readonly timeoutMs = ADMIT_TIMEOUT_MS,
-  ) {
+  constructor(private readonly timeoutMs = ADMIT_TIMEOUT_MS) {
     process.on("message", this.onIpc);
     process.on("disconnect", this.onDisconnect);
   }
 
   /**
    * A verify hook that runs `verify` (if any) and then counts the connection under `endpoint` and its
-   * address: a 429 past the limit across the workers.
+   * address: a 429 past `limit` across the workers.
    */
   verify(
     endpoint: string,
+    limit: number,
     verify?: (info: VerifyInfo) => VerifyResult | PromiseLike<VerifyResult>,
   ): (info: VerifyInfo) => Promise<VerifyResult> {
     return async (info) => {
       // The inner hook's answer as the server reads it; an accepting one is kept (it may carry the app's data).
       const result = verify === undefined ? true : await verify(info);
       if (!interpretVerdict(result).accept) return result;
-      return (await this.admit(info.request, endpoint)) ? result : TOO_MANY;
+      return (await this.admit(info.request, endpoint, limit)) ? result : TOO_MANY;
     };
   }
 
   /** Whether the request's address may open one more connection at `endpoint`, counted until it closes. */
-  admit(request: IncomingMessage, endpoint: string): Promise<boolean> {
+  async admit(request: IncomingMessage, endpoint: string, limit: number): Promise<boolean> {
     const address = request.socket?.remoteAddress;
     // An HTTP/2 WebSocket is a stream of a session that may carry others: its count ends with the stream.
     const transport: Duplex = (request as { stream?: Duplex }).stream ?? request.socket;
-    // No address (not TCP), no primary, or a connection already gone (its 'close' may have been emitted).
-    if (
-      address === undefined ||
-      transport.destroyed ||
-      process.send === undefined ||
-      process.connected !== true
-    )
-      return Promise.resolve(true);
-    const id = this.nextId++;
-    const send = (message: Request) => {
-      if (process.connected === true) process.send?.(message, undefined, undefined, () => {});
-    };
+    // No address (not TCP), or a connection already gone (its 'close' may have been emitted).
+    if (address === undefined || transport.destroyed) return true;
+    const asked = this.ask([{ key: `${endpoint} ${addressKey(address)}`, limit }]);
     // However the connection ends (refused further on, its handshake timed out, closed), its count ends
     // too; the primary ignores the release of a connection it did not count.
-    const release = () => send({ sockjet: TAG, op: "release", id });
-    transport.once("close", release);
-    return new Promise((resolve) => {
-      const settle = (admitted: boolean) => {
+    transport.once("close", asked.release);
+    const admitted = (await asked.full) === -1;
+    if (!admitted) transport.off("close", asked.release);
+    return admitted;
+  }
+
+  /**
+   * The chat's members per address across the workers (serve --workers --redis): `perAddress` members per
+   * address level at share 1, as the room counts them itself (chat-address.ts).
+   */
+  chatMembers(): SharedMemberCount {
+    return {
+      add: (levels: ChatAddressLevel[], perAddress: number) => {
+        const counts = levels.map((level) => ({
+          key: `${CHAT_MEMBERS} ${level.key}`,
+          limit: perAddress * level.share,
+        }));
+        const asked = this.ask(counts);
+        return { full: asked.full.then((index) => levels[index] ?? null), release: asked.release };
+      },
+    };
+  }
+
+  /**
+   * Counts one more holder under every one of `counts` (all or none) until `release()`. `full` resolves
+   * with the index of a count that has its limit already (nothing counted), or -1: counted, or no answer
+   * (no primary, or none within timeoutMs), which lets the holder in. Call `release` however the holder
+   * ends, refused or not: the primary ignores the release of what it did not count.
+   */
+  private ask(counts: Count[]): { full: Promise<number>; release: () => void } {
+    if (process.send === undefined || process.connected !== true)
+      return { full: Promise.resolve(-1), release: () => {} };
+    const id = this.nextId++;
+    const release = () => {
+      const message: Request = { sockjet: TAG, op: "release", id };
+      if (process.connected === true) process.send?.(message, undefined, undefined, () => {});
+    };
+    const full = new Promise<number>((resolve) => {
+      const settle = (index: number) => {
         clearTimeout(timer);
         this.pending.delete(id);
-        if (!admitted) transport.off("close", release);
-        resolve(admitted);
+        resolve(index);
       };
-      // The primary may still answer after this; its count then ends with the connection, as above.
+      // The primary may still answer after this; its count then ends with the release, as above.
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve(true);
+        resolve(-1);
       }, this.timeoutMs);
       this.pending.set(id, settle);
-      const request: Request = {
-        sockjet: TAG,
-        op: "admit",
-        id,
-        key: `${endpoint} ${addressKey(address)}`,
-        limit: this.limit,
-      };
+      const request: Request = { sockjet: TAG, op: "admit", id, counts };
       process.send?.(request, undefined, undefined, (error: Error | null) => {
-        if (error !== null) this.pending.get(id)?.(true);
+        if (error !== null) this.pending.get(id)?.(-1);
       });
     });
+    return { full, release };
   }
 
   /** Stops listening to the channel. */
@@ -132,11 +168,11 @@ export class ClusterAddressCount {
   }
 }
 
-/** The primary's side: every worker's connections, per endpoint and address. */
+/** The primary's side: every worker's connections per endpoint and address, and chat members per address. */
 export class AddressCountHost {
   private readonly counts = new Map<string, number>();
-  /** Per worker, the connections it counted here: id → key. */
-  private readonly held = new Map<Worker, Map<number, string>>();
+  /** Per worker, what it counted here: id → keys. */
+  private readonly held = new Map<Worker, Map<number, string[]>>();
   private readonly onMessage = (worker: Worker, message: unknown) => this.receive(worker, message);
   private readonly onExit = (worker: Worker) => this.dropWorker(worker);
 
@@ -145,7 +181,7 @@ export class AddressCountHost {
     cluster.on("exit", this.onExit);
   }
 
-  /** Connections counted under `key` ("ENDPOINT ADDRESS-KEY") now. */
+  /** Holders counted under `key` ("ENDPOINT ADDRESS-KEY", "chat-members ADDRESS-KEY") now. */
   count(key: string): number {
     return this.counts.get(key) ?? 0;
   }
@@ -158,23 +194,24 @@ export class AddressCountHost {
   private receive(worker: Worker, message: unknown): void {
     if (!isCountMessage(message)) return;
     const request = message as Request;
-    if (request.op === "admit" && typeof request.key === "string" && typeof request.limit === "number") {
-      const count = this.counts.get(request.key) ?? 0;
-      const admitted = count < request.limit;
-      if (admitted) {
-        this.counts.set(request.key, count + 1);
+    if (request.op === "admit" && isCounts(request.counts)) {
+      // All or none: a member refused at its /48 must not take a slot of its /64.
+      const full = request.counts.findIndex(({ key, limit }) => (this.counts.get(key) ?? 0) >= limit);
+      if (full === -1) {
+        const keys = request.counts.map(({ key }) => key);
+        for (const key of keys) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
         let mine = this.held.get(worker);
         if (mine === undefined) this.held.set(worker, (mine = new Map()));
-        mine.set(request.id, request.key);
+        mine.set(request.id, keys);
       }
-      const reply: Reply = { sockjet: TAG, op: "reply", id: request.id, admitted };
+      const reply: Reply = { sockjet: TAG, op: "reply", id: request.id, full };
       if (worker.isConnected()) worker.send(reply, undefined, () => {});
     } else if (request.op === "release") {
       const mine = this.held.get(worker);
-      const key = mine?.get(request.id);
-      if (mine === undefined || key === undefined) return;
+      const keys = mine?.get(request.id);
+      if (mine === undefined || keys === undefined) return;
       mine.delete(request.id);
-      this.uncount(key);
+      for (const key of keys) this.uncount(key);
     }
   }
 
@@ -187,6 +224,13 @@ export class AddressCountHost {
   private dropWorker(worker: Worker): void {
     const mine = this.held.get(worker);
     this.held.delete(worker);
-    if (mine !== undefined) for (const key of mine.values()) this.uncount(key);
+    if (mine !== undefined) for (const keys of mine.values()) for (const key of keys) this.uncount(key);
   }
+}
+
+function isCounts(counts: unknown): counts is Count[] {
+  return (
+    Array.isArray(counts) &&
+    counts.every((count) => typeof count?.key === "string" && typeof count?.limit === "number")
+  );
 }

@@ -17,7 +17,7 @@ import { ConnectionDealer } from "./serve-handover.js";
 // Without --redis the chat room spans the workers through the primary: the topic and its last lines through
 // a ClusterResumeHost (the workers' ClusterResumeStore: one order, and a member resumes on any worker), the
 // names through a PresenceHost (chat-cluster.ts). --max-connections-per-ip counts across the workers in an
-// AddressCountHost (serve-address-count.ts).
+// AddressCountHost (serve-address-count.ts), and so do the chat's members per address with --redis.
 
 const WORKER_ENV = "SOCKJET_SERVE_WORKER";
 /** Namespace of the chat's resume store on the primary's ClusterResumeHost. */
@@ -54,8 +54,11 @@ export interface ServeWorker {
   chatResumeStore(): ClusterResumeStore;
   /** The chat's names across the workers (without --redis). */
   chatPresence(): ClusterPresence;
-  /** --max-connections-per-ip across the workers: `limit` connections per address and endpoint. */
-  addressCount(limit: number): ClusterAddressCount;
+  /**
+   * --max-connections-per-ip across the workers, per address and endpoint, and (with --redis) the chat's
+   * members per address. One per worker.
+   */
+  addressCount(): ClusterAddressCount;
   /**
    * Calls `stop` when the primary says so, or 1 s after a SIGTERM to this worker (a SIGTERM to the whole
    * group reaches the primary too, whose word comes first). SIGINT (Ctrl-C reaches every
@@ -72,7 +75,7 @@ export function serveWorker(): ServeWorker | null {
     slot,
     chatResumeStore: () => new ClusterResumeStore({ namespace: CHAT_NAMESPACE }),
     chatPresence: () => new ClusterPresence(),
-    addressCount: (limit) => new ClusterAddressCount(limit),
+    addressCount: () => new ClusterAddressCount(),
     onStop(stop) {
       process.on("SIGINT", () => {});
       // A SIGTERM to the whole group (GNU timeout, a supervisor) reaches the primary too, which tells every
@@ -132,7 +135,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         for (const notice of notices) resumeHost?.publish("chat", JSON.stringify(notice), CHAT_NAMESPACE);
       });
 
-  // --max-connections-per-ip counts every worker's connections (serve-address-count.ts).
+  // --max-connections-per-ip counts every worker's connections (serve-address-count.ts), and with --redis
+  // the chat's members per address (without it, the PresenceHost counts them).
   const addressCount = new AddressCountHost(cluster);
 
   const slots = new Map<Worker, number>();

@@ -191,12 +191,15 @@ async function run(argv: string[]): Promise<number> {
     ...(worker === null ? {} : { headers: { "X-Sockjet-Worker": `${worker.slot}; pid=${process.pid}` } }),
   };
   // Who may connect, per endpoint: with --workers, --max-connections-per-ip is also counted across the
-  // workers, by the primary (each worker's own count is the first check).
+  // workers, by the primary (each worker's own count is the first check); with --redis too, the chat's
+  // members per address (without it, the primary's presence counts them).
   const guard = serveGuard(flags["allow-origin"], flags.host);
   const perIp = flags["max-connections-per-ip"];
-  const addressCount = worker !== null && perIp > 0 ? worker.addressCount(perIp) : null;
+  const addressCount = worker !== null && (perIp > 0 || redisChat !== null) ? worker.addressCount() : null;
   const guardOf = (endpoint: string) =>
-    addressCount === null ? guard : { ...guard, verify: addressCount.verify(endpoint, guard.verify) };
+    addressCount === null || perIp === 0
+      ? guard
+      : { ...guard, verify: addressCount.verify(endpoint, perIp, guard.verify) };
   const echo = new WebSocketServer({
     ...common,
     ...guardOf("/"),
@@ -222,7 +225,13 @@ async function run(argv: string[]): Promise<number> {
   // worker's, kept by the primary, with --workers (chat-cluster.ts); else ours.
   const clusterPresence = redisChat === null ? worker?.chatPresence() : undefined;
   const presence: ChatPresence | undefined = redisChat?.presence ?? clusterPresence;
-  const room = new ChatRoom({ hub: chat, presence, topic: CHAT_TOPIC, linesPerSecond: flags["chat-rate"] });
+  const room = new ChatRoom({
+    hub: chat,
+    presence,
+    topic: CHAT_TOPIC,
+    linesPerSecond: flags["chat-rate"],
+    sharedCount: redisChat !== null ? addressCount?.chatMembers() : undefined,
+  });
 
   const logConnection = (socket: WebSocket, request: IncomingMessage) => {
     // --quiet: not even a listener per connection (idle memory).
