@@ -13,6 +13,7 @@ import { connectWithLargeReads } from "./large-read-socket.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 import { tunnelClosedError } from "./proxy-errors.js";
 import { plainHttpNote, readRefusalReason } from "./refusal-reason.js";
+import { TLS_ERROR, tlsFailureMessage } from "./tls-failure.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -334,10 +335,6 @@ export function startClientHandshake(
   };
 }
 
-/** TLS and certificate errors from Node and OpenSSL (their codes have no common prefix). */
-const TLS_ERROR =
-  /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH)/;
-
 /** Names a network error of the handshake request; Node's error stays the `cause`. */
 export function networkError(
   error: NodeJS.ErrnoException,
@@ -364,13 +361,9 @@ export function networkError(
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
     return new HandshakeError("SJ_ERR_HOST_NOT_FOUND", `host not found: ${host} (${code})`, { cause: error });
   }
-  // EPROTO on wss: the server did not speak TLS (a plain-HTTP port: "wrong version number").
-  if (secure && code === "EPROTO") {
-    const message = `TLS failed: the server does not speak TLS (a plain ws:// server?): ${detail}`;
-    return new HandshakeError("SJ_ERR_TLS_FAILED", message, { cause: error });
-  }
-  if (TLS_ERROR.test(code) || "library" in error) {
-    return new HandshakeError("SJ_ERR_TLS_FAILED", `TLS failed: ${detail}`, { cause: error });
+  // EPROTO on wss: OpenSSL failed the handshake; its reason says whether the server speaks TLS at all.
+  if ((secure && code === "EPROTO") || TLS_ERROR.test(code) || "library" in error) {
+    return new HandshakeError("SJ_ERR_TLS_FAILED", tlsFailureMessage(error, detail), { cause: error });
   }
   // Node's "socket hang up": the server closed without an HTTP answer, as a server does that drops requests
   // for a path it has no endpoint at (an `upgrade` handler that destroys the socket), or a TLS server on

@@ -12,6 +12,7 @@ import {
   startClientHandshake,
 } from "./connect.js";
 import { acquireRoute, type Http2Mode } from "./http2-session-pool.js";
+import { notProcessed } from "./http2-unprocessed.js";
 import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
@@ -51,24 +52,36 @@ export function startHandshake(
   let inner: ClientHandshake | null = null;
   let aborted = false;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  acquireRoute(url, mode, options.tls ?? {}, options.handshakeTimeoutMs).then(
-    (route) => {
-      if (aborted) {
-        if (route.kind === "h2") route.release();
-        else route.socket?.destroy();
-        return;
-      }
-      if (route.kind === "http1") {
-        const socket = route.socket ?? undefined;
-        inner = startClientHandshake(url, { ...options, socket }, onSuccess, onFailure);
-        return;
-      }
-      inner = startHttp2Handshake(url, options, route.session, route.release, onSuccess, onFailure);
-    },
-    (error: NodeJS.ErrnoException) => {
-      if (!aborted) onFailure(networkError(error, hostname, url.protocol === "wss:"));
-    },
-  );
+  // `avoid`: null for the first attempt; for the one retry of a stream refused unprocessed (RFC 9113 §8.7),
+  // the session that refused it. Each attempt has the handshake timeout; there are at most two.
+  const attempt = (avoid: ClientHttp2Session | null) => {
+    acquireRoute(url, mode, options.tls ?? {}, options.handshakeTimeoutMs, avoid).then(
+      (route) => {
+        if (aborted) {
+          if (route.kind === "h2") route.release();
+          else route.socket?.destroy();
+          return;
+        }
+        if (route.kind === "http1") {
+          const socket = route.socket ?? undefined;
+          inner = startClientHandshake(url, { ...options, socket }, onSuccess, onFailure);
+          return;
+        }
+        const retry =
+          avoid === null
+            ? () => {
+                inner = null;
+                attempt(route.session);
+              }
+            : null;
+        inner = startHttp2Handshake(url, options, route.session, route.release, onSuccess, onFailure, retry);
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (!aborted) onFailure(networkError(error, hostname, url.protocol === "wss:"));
+      },
+    );
+  };
+  attempt(null);
   return {
     abort() {
       if (inner !== null) {
@@ -99,9 +112,14 @@ const CONNECTION_SPECIFIC = new Set([
   "http2-settings",
 ]);
 
+const REFUSED_TWICE =
+  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+
 /**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
  * those HTTP/2 has no place for (Upgrade, Connection, Host: RFC 9113 §8.2.2, §8.3.1) and the key (§5).
+ * A stream the server refuses unprocessed calls `retry` instead of `onFailure` (always later, never from
+ * within this call), or fails with REFUSED_TWICE when `retry` is null (this is the retry).
  */
 function startHttp2Handshake(
   url: URL,
@@ -110,6 +128,7 @@ function startHttp2Handshake(
   release: () => void,
   onSuccess: (result: ClientHandshakeResult) => void,
   onFailure: (error: HandshakeError) => void,
+  retry: (() => void) | null,
 ): ClientHandshake {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) {
@@ -140,13 +159,24 @@ function startHttp2Handshake(
     clearTimeout(timer);
     return true;
   };
-  let stream: ReturnType<ClientHttp2Session["request"]>;
+  let stream: ReturnType<ClientHttp2Session["request"]> | undefined;
   const fail = (error: HandshakeError) => {
     if (!settle()) return;
     // RFC 8441 §6: a handshake given up (aborted, timed out, refused) resets its stream with CANCEL.
     if (stream !== undefined) destroyTransport(stream);
     release();
     onFailure(error);
+  };
+  /** No answer, and the stream (or the request) is gone: refused unprocessed (§8.7, §6.8), or lost. */
+  const lost = (message: string, cause?: unknown) => {
+    const withCause = cause === undefined ? undefined : { cause };
+    if (!notProcessed(session, stream)) fail(new HandshakeError("SJ_ERR_NETWORK", message, withCause));
+    else if (retry === null) fail(new HandshakeError("SJ_ERR_NETWORK", REFUSED_TWICE, withCause));
+    else if (settle()) {
+      if (stream !== undefined) destroyTransport(stream);
+      release();
+      retry();
+    }
   };
   const invalid = (reason: string) => fail(new HandshakeError("SJ_ERR_INVALID_HANDSHAKE", reason));
   const timer = setTimeout(
@@ -177,20 +207,22 @@ function startHttp2Handshake(
       { endStream: false },
     );
   } catch (error) {
-    release();
-    queueMicrotask(() =>
-      onFailure(new HandshakeError("SJ_ERR_NETWORK", (error as Error).message, { cause: error })),
-    );
-    return { abort() {} };
+    // A session that has received GOAWAY takes no stream (ERR_HTTP2_GOAWAY_SESSION): retried, as refused.
+    queueMicrotask(() => lost((error as Error).message, error));
+    return {
+      abort: () =>
+        fail(
+          new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
+        ),
+    };
   }
   // A refusal's body is being read: its end, reset or error ends that read, which then fails the handshake.
   let refusing = false;
   stream.on("error", (error: Error) => {
-    if (!settled && !refusing) fail(new HandshakeError("SJ_ERR_NETWORK", error.message, { cause: error }));
+    if (!settled && !refusing) lost(error.message, error);
   });
   stream.once("close", () => {
-    if (!settled && !refusing)
-      fail(new HandshakeError("SJ_ERR_NETWORK", "the HTTP/2 stream closed during the handshake"));
+    if (!settled && !refusing) lost("the HTTP/2 stream closed during the handshake");
     else if (settled) release();
   });
   stream.once("response", (response: IncomingHttpHeaders) => {

@@ -1,12 +1,14 @@
 import http2, { type ClientHttp2Session } from "node:http2";
 import { isIP } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
+import { watchGoaway } from "./http2-unprocessed.js";
 
 // The client's HTTP/2 sessions, one per origin (and TLS settings), shared by every WebSocket to it as
 // browsers share a page's connection (RFC 8441). A session is used for WebSockets only once the server's
 // SETTINGS have SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (§3); it closes a short while after its last socket.
 // A session that carries as many streams as its server allows (SETTINGS_MAX_CONCURRENT_STREAMS) takes no
-// more: the origin gets another session beside it.
+// more: the origin gets another session beside it. A stream refused unprocessed (GOAWAY, REFUSED_STREAM) is
+// retried once on a session other than the one that refused it (http2-unprocessed.ts).
 
 /** "never": HTTP/1.1 only; "always": HTTP/2 only (ws: by prior knowledge, h2c); "auto": see Http2Mode docs. */
 export type Http2Mode = "auto" | "never" | "always";
@@ -76,11 +78,12 @@ function forget(key: string, entry: Entry): void {
  * SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2: a stream past it is refused, and Node would hold the
  * request until a stream closes, past the handshake timeout). Our streams on it are its WebSockets, those
  * still in their handshake included (`sockets`); the limit is read at each use, as the server may change it.
+ * `avoid`: the session that refused a stream, for its retry (RFC 9113 §8.7).
  */
-function usable(key: string): Entry | undefined {
+function usable(key: string, avoid: ClientHttp2Session | null): Entry | undefined {
   for (const entry of sessions.get(key) ?? []) {
     const session = entry.session;
-    if (session.closed || session.destroyed) continue;
+    if (session.closed || session.destroyed || session === avoid) continue;
     const limit = session.remoteSettings?.maxConcurrentStreams;
     if (typeof limit === "number" && entry.sockets >= limit) continue;
     return entry;
@@ -118,14 +121,21 @@ function use(key: string, entry: Entry): Route {
  * The route for a WebSocket to `url`. "auto" on wss: offers h2 and http/1.1 by ALPN (RFC 7301): HTTP/1.1 on
  * the same TLS socket when the server picks it, else an HTTP/2 session, used when its SETTINGS allow extended
  * CONNECT (else HTTP/1.1 on a new connection, and the origin is remembered for a minute). ws: with "auto" is
- * HTTP/1.1 (cleartext HTTP/2 needs prior knowledge, RFC 9113 §3.3: "always").
+ * HTTP/1.1 (cleartext HTTP/2 needs prior knowledge, RFC 9113 §3.3: "always"). `avoid`: a session not to use
+ * (the one that refused the stream being retried).
  */
-export function acquireRoute(url: URL, mode: Http2Mode, options: PoolTls, timeoutMs: number): Promise<Route> {
+export function acquireRoute(
+  url: URL,
+  mode: Http2Mode,
+  options: PoolTls,
+  timeoutMs: number,
+  avoid: ClientHttp2Session | null = null,
+): Promise<Route> {
   const secure = url.protocol === "wss:";
   if (mode === "never" || (!secure && mode === "auto"))
     return Promise.resolve({ kind: "http1", socket: null });
   const key = poolKey(url, options);
-  const entry = usable(key);
+  const entry = usable(key, avoid);
   if (entry !== undefined) return Promise.resolve(use(key, entry));
   if (mode === "auto" && (noH2Until.get(key) ?? 0) > Date.now())
     return Promise.resolve({ kind: "http1", socket: null });
@@ -133,7 +143,9 @@ export function acquireRoute(url: URL, mode: Http2Mode, options: PoolTls, timeou
   if (waiting !== undefined)
     // The session being set up, if it has room when it is ready; else another (acquired again).
     return waiting.then((route) =>
-      route.kind === "h2" ? acquireRoute(url, mode, options, timeoutMs) : { kind: "http1", socket: null },
+      route.kind === "h2"
+        ? acquireRoute(url, mode, options, timeoutMs, avoid)
+        : { kind: "http1", socket: null },
     );
   const started = connect(key, url, mode, options, timeoutMs);
   pending.set(key, started);
@@ -172,6 +184,8 @@ function connect(
     const startSession = (createConnection?: () => TLSSocket) => {
       session = http2.connect(origin, createConnection === undefined ? {} : { createConnection });
       const s = session;
+      // A GOAWAY may come with the SETTINGS: the streams it refuses are retried (http2-unprocessed.ts).
+      watchGoaway(s);
       s.once("error", fail);
       s.once("close", () => fail(new Error("the HTTP/2 session closed before its SETTINGS")));
       s.once("remoteSettings", (settings) => {

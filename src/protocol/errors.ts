@@ -47,7 +47,11 @@ export type HandshakeErrorCode =
   | "SJ_ERR_CONNECTION_REFUSED"
   /** The host name did not resolve (ENOTFOUND, EAI_AGAIN). */
   | "SJ_ERR_HOST_NOT_FOUND"
-  /** TLS failed: a certificate not trusted, expired or for another name, or a server that speaks no TLS. */
+  /**
+   * TLS failed: a certificate not trusted, expired or for another name, a server that speaks no TLS, or one that
+   * refused the handshake (the message gives OpenSSL's reason: a client certificate required, no version in
+   * common…).
+   */
   | "SJ_ERR_TLS_FAILED"
   /** Any other network error before the handshake finished (reset, unreachable…); see `cause`. */
   | "SJ_ERR_NETWORK"

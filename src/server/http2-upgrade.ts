@@ -15,6 +15,7 @@ import { type UpgradeRequestResult, validateExtendedConnect } from "../protocol/
 import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocket } from "../web/websocket.js";
 import type { HandshakeWire } from "./handshake-wire.js";
+import { answerMethodNotAllowed } from "./method-not-allowed.js";
 
 // WebSockets over HTTP/2 (RFC 8441): the server's extended-CONNECT path, beside the HTTP/1.1 upgrade path
 // (upgrade-router.ts). A node:http2 server (secure, with allowHTTP1 for HTTP/1.1 clients on the same port, or
@@ -252,6 +253,8 @@ interface Router {
 }
 
 const routers = new WeakMap<AnyHttp2Server, Router>();
+/** The servers createHttp2Server made (a standalone WebSocketServer's): their methods are ours to list. */
+const ownServers = new WeakSet<AnyHttp2Server>();
 
 /**
  * Serves extended CONNECTs on `server` for `target` (several targets share one router, by path, as with
@@ -303,8 +306,12 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
         response.setHeader("content-type", "text/plain; charset=utf-8");
         response.end(UNSUPPORTED_PROTOCOL);
       } else if (!isExtendedConnect(headers)) {
-        response.statusCode = 405;
-        response.end();
+        // A plain CONNECT: on our own server a 405 with Allow (RFC 9110 §15.5.6); on a user's, Node's 405.
+        if (ownServers.has(server)) answerMethodNotAllowed(response);
+        else {
+          response.statusCode = 405;
+          response.end();
+        }
       } else if (find(request) === undefined) {
         response.statusCode = 404;
         response.end("No WebSocket endpoint at this path");
@@ -355,6 +362,7 @@ export function createHttp2Server(
   server.setTimeout(handshakeTimeoutMs);
   // Node emits 'timeout' with the idle session (or, on the HTTP/1.1 fallback, socket) and leaves it open.
   server.on("timeout", (idle: { destroy(): void }) => idle.destroy());
+  ownServers.add(server);
   return server;
 }
 

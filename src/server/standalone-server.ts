@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { createHttp2Server } from "./http2-upgrade.js";
+import { answerMethodNotAllowed } from "./method-not-allowed.js";
 import type { WebSocketServerOptions } from "./options.js";
 import type { Settings } from "./server-settings.js";
 import type { WebSocketServer } from "./websocket-server.js";
@@ -40,6 +41,12 @@ export function createStandaloneServer(
   server.on("request", (request, response) => {
     if (target.listenerCount("request") > 0) {
       target.emit("request", request, response);
+      return;
+    }
+    // Over HTTP/2 a method other than GET and HEAD is one we do not serve: 405 with Allow (RFC 9110
+    // §15.5.6). HTTP/1.1 requests are answered as on the http and https standalone servers.
+    if (request.httpVersion === "2.0" && request.method !== "GET" && request.method !== "HEAD") {
+      answerMethodNotAllowed(response);
       return;
     }
     const body = "426 Upgrade Required: this endpoint speaks WebSocket\n";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { describe, test } from "node:test";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
-import { defer, HOST, portOf, shutDown, startServer } from "../server/helpers.js";
+import { defer, HOST, portOf, shutDown, startServer, within } from "../server/helpers.js";
 import { connectStream, rawSession } from "./helpers.js";
 
 // The server's answers to extended CONNECTs it does not take, where HTTP/2 changes the HTTP/1.1 answer: a
@@ -56,5 +56,81 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
       const accepted = connectStream(session, "/", { ":protocol": "websocket" });
       assert.equal((await accepted.response)[":status"], 200);
     }
+  });
+
+  test("regression: standalone: a plain CONNECT (no :protocol) and other methods get 405 with Allow (RFC 9110 §15.5.6)", async (t) => {
+    const { port } = await startServer(t, { http2: true });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    /** The status, Allow and body of a request (sent whole) with `headers`. */
+    const answer = async (headers: http2.OutgoingHttpHeaders) => {
+      const stream = session.request(headers);
+      stream.on("error", () => {});
+      let body = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      const response = await within(
+        new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
+        5000,
+        `the answer to ${headers[":method"]}`,
+      );
+      // A CONNECT's request stays open (its tunnel): ended here, so that the stream closes.
+      stream.end();
+      await within(new Promise((resolve) => stream.once("close", resolve)), 5000, "the stream's end");
+      return { status: response[":status"], allow: response.allow, type: response["content-type"], body };
+    };
+    // Before the fix: Node's 405 without Allow for the CONNECT, and 426 for the others.
+    for (const headers of [
+      { ":method": "CONNECT", ":authority": `${HOST}:${port}` },
+      { ":method": "POST", ":path": "/" },
+      { ":method": "DELETE", ":path": "/chat" },
+    ]) {
+      const { status, allow, type, body } = await answer(headers);
+      assert.equal(status, 405, headers[":method"]);
+      assert.equal(allow, "GET, HEAD, CONNECT");
+      assert.equal(type, "text/plain; charset=utf-8");
+      assert.match(body, /^Method Not Allowed: this endpoint speaks WebSocket .*:protocol websocket/);
+    }
+    // GET stays 426 (it names the protocol to use), and the WebSocket still opens.
+    assert.equal((await answer({ ":method": "GET", ":path": "/" })).status, 426);
+    const accepted = connectStream(session, "/");
+    assert.equal((await accepted.response)[":status"], 200);
+  });
+
+  test("attached: a plain CONNECT on the user's own http2 server is left as it was (Node's 405, the owner's methods)", async (t) => {
+    const h2 = http2.createServer();
+    h2.on("request", (_request, response) => response.end("the owner's"));
+    const sessions = new Set<http2.ServerHttp2Session>();
+    h2.on("session", (session) => sessions.add(session));
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => h2.close(resolve)));
+    defer(t, () => {
+      for (const session of sessions) session.destroy();
+    });
+    const wss = new WebSocketServer({ server: h2 });
+    defer(t, () => shutDown(wss));
+    const port = portOf(h2.address());
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    const stream = session.request({ ":method": "CONNECT", ":authority": `${HOST}:${port}` });
+    stream.on("error", () => {});
+    const response = await within(
+      new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
+      5000,
+      "the answer to CONNECT",
+    );
+    assert.equal(response[":status"], 405);
+    assert.equal(response.allow, undefined, "sockjet does not know the owner's methods");
+    const post = session.request({ ":method": "POST", ":path": "/" });
+    post.on("error", () => {});
+    post.end();
+    const posted = await within(
+      new Promise<http2.IncomingHttpHeaders>((resolve) => post.once("response", resolve)),
+      5000,
+      "the answer to POST",
+    );
+    assert.equal(posted[":status"], 200, "the owner's 'request' handler");
   });
 });

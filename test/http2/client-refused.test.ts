@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { describe, test } from "node:test";
+import { handleHttp2Stream } from "../../src/server/http2-upgrade.js";
+import { WebSocketServer } from "../../src/server/websocket-server.js";
+import { WebSocket } from "../../src/web/websocket.js";
+import { defer, HOST, portOf, shutDown, sleep, waitFor, within } from "../server/helpers.js";
+
+// Our client over HTTP/2 against a server that refuses streams it has not processed: a GOAWAY at once (a
+// server shutting down or reloading as the client connects), or RST_STREAM with REFUSED_STREAM. RFC 9113 §8.7
+// and §6.8: such a stream can be retried; the client retries its extended CONNECT once, on another session.
+// Cleartext h2c by prior knowledge (http2 "always"), a WebSocketServer on a node:http2 server of the test's.
+
+/**
+ * A node:http2 h2c server whose streams go to a WebSocketServer (noServer) unless `refuse` took them;
+ * `onSession` sees each session (its number from 1).
+ */
+async function refusingServer(
+  t: Parameters<typeof defer>[0],
+  onSession: (session: http2.ServerHttp2Session, nth: number) => void,
+  refuse: (stream: http2.ServerHttp2Stream, path: string) => boolean = () => false,
+): Promise<{ base: string; sessions: http2.ServerHttp2Session[]; wss: WebSocketServer }> {
+  const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+  const sessions: http2.ServerHttp2Session[] = [];
+  server.on("session", (session) => {
+    sessions.push(session);
+    session.on("error", () => {});
+    onSession(session, sessions.length);
+  });
+  server.on("sessionError", () => {});
+  const wss = new WebSocketServer({ noServer: true });
+  server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      _flags: number,
+      rawHeaders: string[],
+    ) => {
+      stream.on("error", () => {});
+      if (refuse(stream, headers[":path"] ?? "")) return;
+      handleHttp2Stream(wss, stream, headers, rawHeaders, (ws, request) =>
+        wss.emit("connection", ws, request),
+      );
+    },
+  );
+  wss.on("connection", (ws) => {
+    ws.onmessage = (event) => ws.send(`echo:${event.data}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  defer(t, () => new Promise((resolve) => server.close(resolve)));
+  defer(t, () => {
+    for (const session of sessions) session.destroy();
+  });
+  defer(t, () => shutDown(wss));
+  return { base: `ws://${HOST}:${portOf(server.address())}`, sessions, wss };
+}
+
+interface Outcome {
+  socket: WebSocket;
+  /** The socket's events in order ("open", "error", "close"). */
+  events: string[];
+  error: (Error & { code?: string }) | undefined;
+}
+
+/** `count` sockets opened at once; resolves when each has opened or closed, plus a moment for extra events. */
+async function openMany(t: Parameters<typeof defer>[0], base: string, count: number): Promise<Outcome[]> {
+  const outcomes = await within(
+    Promise.all(
+      Array.from({ length: count }, (_, i) => {
+        const socket = new WebSocket(`${base}/s${i}`, [], { http2: "always", handshakeTimeoutMs: 4000 });
+        defer(t, () => socket.terminate());
+        const outcome: Outcome = { socket, events: [], error: undefined };
+        return new Promise<Outcome>((resolve) => {
+          socket.onopen = () => {
+            outcome.events.push("open");
+            resolve(outcome);
+          };
+          socket.onerror = (event) => {
+            outcome.events.push("error");
+            outcome.error = (event as unknown as { error?: Error & { code?: string } }).error;
+          };
+          socket.onclose = () => {
+            outcome.events.push("close");
+            resolve(outcome);
+          };
+        });
+      }),
+    ),
+    8000,
+    `${count} sockets to open or fail`,
+  );
+  // Events that would follow the first (a second open, an error after open) have a moment to arrive.
+  await sleep(100);
+  return outcomes;
+}
+
+function summary(outcomes: Outcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { events, error } of outcomes) {
+    const key = `${events.join(",")}${error === undefined ? "" : ` ${error.code}: ${error.message}`}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe("WebSocket client over HTTP/2: streams refused unprocessed are retried once (RFC 9113 §8.7, §6.8)", () => {
+  for (const [name, refuse] of [
+    ["session.goaway() at once", (session: http2.ServerHttp2Session) => session.goaway()],
+    ["session.close() at once", (session: http2.ServerHttp2Session) => session.close()],
+    [
+      "GOAWAY with an error code at once",
+      (session: http2.ServerHttp2Session) => session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM),
+    ],
+  ] as const) {
+    test(`regression: a first session ended by ${name}: all 20 sockets open, on the next session`, async (t) => {
+      const { base, sessions, wss } = await refusingServer(t, (session, nth) => {
+        if (nth === 1) refuse(session);
+      });
+      // Before the fix: 20 of 20 failed, "SJ_ERR_NETWORK: Stream closed with error code
+      // NGHTTP2_REFUSED_STREAM" (the reviewer's timing: 10 of 20).
+      const outcomes = await openMany(t, base, 20);
+      assert.deepEqual(summary(outcomes), { open: 20 });
+      assert.equal(wss.clients.size, 20);
+      assert.equal(sessions.length, 2, "the refused streams were retried together on one new session");
+      for (const [i, { socket }] of outcomes.entries()) {
+        const reply = new Promise<MessageEvent>((resolve) => socket.addEventListener("message", resolve));
+        socket.send(`m${i}`);
+        assert.equal((await within(reply, 5000, "echo")).data, `echo:m${i}`);
+      }
+    });
+  }
+
+  test("regression: streams reset with REFUSED_STREAM (no GOAWAY) are retried on another session", async (t) => {
+    const refused: (number | undefined)[] = [];
+    // The first session refuses its first three streams, as a server over a limit of its own does.
+    const { base, sessions, wss } = await refusingServer(
+      t,
+      () => {},
+      (stream) => {
+        if (stream.session !== sessions[0] || refused.length >= 3) return false;
+        refused.push(stream.id);
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return true;
+      },
+    );
+    const outcomes = await openMany(t, base, 5);
+    assert.deepEqual(summary(outcomes), { open: 5 });
+    assert.equal(refused.length, 3);
+    assert.equal(wss.clients.size, 5);
+    assert.equal(sessions.length, 2, "the three refused streams were retried on a second session");
+  });
+
+  test("a server that refuses every session: each socket fails once, after one retry, with a clear error", async (t) => {
+    const { base, sessions } = await refusingServer(t, (session) => session.goaway());
+    const started = Date.now();
+    const outcomes = await openMany(t, base, 5);
+    const message =
+      "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+    assert.deepEqual(summary(outcomes), { [`error,close SJ_ERR_NETWORK: ${message}`]: 5 });
+    // One retry per socket, on one new session shared by the five retries: never a loop.
+    assert.equal(sessions.length, 2);
+    assert.ok(Date.now() - started < 3000, "no waiting for a timeout");
+    // The same for one socket alone: two sessions, two CONNECTs.
+    const before = sessions.length;
+    const [alone] = await openMany(t, base, 1);
+    assert.deepEqual(alone.events, ["error", "close"]);
+    assert.equal(alone.error?.message, message);
+    assert.equal(sessions.length - before, 2, "one session for the CONNECT, one for its retry");
+  });
+
+  test("the retry is the socket's handshake: close() during it aborts it (CANCEL), its timeout fails it, once", async (t) => {
+    // The first session refuses everything (GOAWAY); the others never answer a CONNECT, but refuse the
+    // first one to /timeout (REFUSED_STREAM).
+    const silent: http2.ServerHttp2Stream[] = [];
+    let timeoutRefused = false;
+    const { base, sessions } = await refusingServer(
+      t,
+      (session, nth) => {
+        if (nth === 1) session.goaway();
+      },
+      (stream, path) => {
+        if (path === "/timeout" && !timeoutRefused) {
+          timeoutRefused = true;
+          stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+          return true;
+        }
+        silent.push(stream);
+        return true;
+      },
+    );
+    const outcome = (socket: WebSocket) =>
+      new Promise<string[]>((resolve) => {
+        const events: string[] = [];
+        socket.onopen = () => events.push("open");
+        socket.onerror = (event) => {
+          const error = (event as unknown as { error?: Error & { code?: string } }).error;
+          events.push(`error ${error?.code}`);
+        };
+        socket.onclose = () => {
+          events.push("close");
+          setTimeout(() => resolve(events), 100);
+        };
+      });
+    const aborted = new WebSocket(`${base}/abort`, [], { http2: "always", handshakeTimeoutMs: 4000 });
+    defer(t, () => aborted.terminate());
+    const abortedEvents = outcome(aborted);
+    await waitFor(() => silent.length === 1, 5000, "the retried CONNECT on the second session");
+    assert.equal(sessions.length, 2);
+    const reset = new Promise<number | undefined>((resolve) =>
+      silent[0].once("close", () => resolve(silent[0].rstCode)),
+    );
+    aborted.close();
+    assert.deepEqual(await within(abortedEvents, 5000, "the aborted socket's events"), [
+      "error SJ_ERR_ABORTED",
+      "close",
+    ]);
+    assert.equal(await within(reset, 5000, "the reset"), http2.constants.NGHTTP2_CANCEL);
+
+    // Refused on the second session, retried on a third, which does not answer.
+    const timedOut = new WebSocket(`${base}/timeout`, [], { http2: "always", handshakeTimeoutMs: 500 });
+    defer(t, () => timedOut.terminate());
+    assert.deepEqual(await within(outcome(timedOut), 5000, "the timed-out socket's events"), [
+      "error SJ_ERR_HANDSHAKE_TIMEOUT",
+      "close",
+    ]);
+    assert.equal(timeoutRefused, true);
+    assert.equal(silent.length, 2, "its retry");
+    assert.equal(sessions.length, 3, "the retry avoided the session that refused the stream");
+  });
+});
