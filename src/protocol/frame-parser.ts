@@ -12,9 +12,17 @@ export interface FrameHeader {
   rsv3: boolean;
   opcode: number;
   masked: boolean;
-  /** Payload length in bytes. For a 64-bit length whose top bit is set this is -1 (§5.2 forbids it). */
+  /**
+   * Payload length in bytes, or a length §5.2 forbids: LENGTH_TOP_BIT_SET (a 64-bit length whose most
+   * significant bit is 1) or LENGTH_NOT_MINIMAL (an extended length that a shorter form could carry).
+   */
   length: number;
 }
+
+/** FrameHeader.length of a 64-bit length with its most significant bit set (§5.2: "MUST be 0"). */
+export const LENGTH_TOP_BIT_SET = -1;
+/** FrameHeader.length of a length not in its shortest form (§5.2: "the minimal number of bytes MUST be used"). */
+export const LENGTH_NOT_MINIMAL = -2;
 
 export interface FrameSink {
   /**
@@ -214,12 +222,16 @@ export class FrameParser {
     let p = at + 2;
     if (length === 126) {
       length = (buf[p] << 8) | buf[p + 1];
+      // §5.2: "the minimal number of bytes MUST be used to encode the length" (as Chromium checks).
+      if (length < 126) length = LENGTH_NOT_MINIMAL;
       p += 2;
     } else if (length === 127) {
       const high = buf.readUInt32BE(p);
       const low = buf.readUInt32BE(p + 4);
-      // §5.2: "the most significant bit MUST be 0".
-      length = high > 0x7fffffff ? -1 : high * 0x100000000 + low;
+      // §5.2: "the most significant bit MUST be 0", and the length needs more than 16 bits.
+      if (high > 0x7fffffff) length = LENGTH_TOP_BIT_SET;
+      else if (high === 0 && low < 0x10000) length = LENGTH_NOT_MINIMAL;
+      else length = high * 0x100000000 + low;
       p += 8;
     }
     if (masked) {

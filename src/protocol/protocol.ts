@@ -4,7 +4,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import type { PerMessageExtension, SharedPayload, TransformCallback } from "./extension.js";
 import { type FrameGate, FrameVerdict } from "./frame-gate.js";
-import { type FrameHeader, type FrameSink, PauseReason } from "./frame-parser.js";
+import { type FrameHeader, type FrameSink, LENGTH_TOP_BIT_SET, PauseReason } from "./frame-parser.js";
 import { type FrameOptions, writeFrame, writeTextFrame } from "./frame-writer.js";
 import { MessageBuffer } from "./message-buffer.js";
 import { framesFor } from "./outgoing-frame-options.js";
@@ -382,8 +382,14 @@ export class Protocol extends ProtocolState implements FrameSink {
         ? this.reject("SJ_ERR_EXPECTED_MASK", "client frame not masked (RFC 6455 §5.1)")
         : this.reject("SJ_ERR_UNEXPECTED_MASK", "server frame masked (RFC 6455 §5.1)");
     }
-    if (h.length < 0)
-      return this.reject("SJ_ERR_INVALID_LENGTH", "64-bit length with the top bit set (RFC 6455 §5.2)");
+    if (h.length < 0) {
+      return this.reject(
+        "SJ_ERR_INVALID_LENGTH",
+        h.length === LENGTH_TOP_BIT_SET
+          ? "64-bit length with the top bit set (RFC 6455 §5.2)"
+          : "payload length not in its shortest form (RFC 6455 §5.2: the minimal number of bytes MUST be used)",
+      );
+    }
     if (isControl) {
       // §5.5: control frames are not fragmented and carry at most 125 bytes. RFC 7692 §6: never RSV1.
       if (!h.fin)

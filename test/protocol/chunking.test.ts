@@ -117,13 +117,11 @@ function sequences(): Sequence[] {
       expected: [text(""), write(sentBy("client", "88 00")), closed(1005)],
     },
     {
-      name: "client: a 130-byte text (16-bit length) and a 64-bit-length binary frame",
+      name: "client: a 130-byte text (16-bit length), then a 64-bit length of 65,536 over maxPayloadBytes",
       role: "client",
-      wire: Buffer.concat([
-        c({ opcode: 0x1, payload: "t".repeat(130) }),
-        c({ opcode: 0x2, payload: Buffer.from([1, 2, 3, 4, 5]), lengthBits: 64 }),
-      ]),
-      expected: [text("t".repeat(130)), binary("01 02 03 04 05")],
+      wire: Buffer.concat([c({ opcode: 0x1, payload: "t".repeat(130) }), header64(65536)]),
+      expected: [text("t".repeat(130)), ...failure("client", 1009, "SJ_ERR_MESSAGE_TOO_BIG")],
+      options: { maxPayloadBytes: 1000 },
     },
     {
       name: "server: a 300-byte masked binary (word-wise unmasking) between two small texts",
@@ -136,6 +134,13 @@ function sequences(): Sequence[] {
       expected: [text("a"), binary(counting(300)), text("b")],
     },
   ];
+}
+
+/** A server's binary frame header with a 64-bit length of `length` (its payload left out). */
+function header64(length: number): Buffer {
+  const header = frameTo("client", { opcode: 0x2, payload: "", lengthBits: 64 });
+  header.writeBigUInt64BE(BigInt(length), 2);
+  return header;
 }
 
 function allPairs(length: number): [number, number][] {

@@ -48,10 +48,10 @@ describe("RFC 6455 §5.5 Control frames: length and fragmentation", () => {
       });
     }
 
-    test(`${role} receives a ping with a 64-bit length of 200 → fails with 1002 before the payload`, () => {
+    test(`${role} receives a ping with a 64-bit length of 65,536 → fails with 1002 before the payload`, () => {
       const peer = createPeer(role);
       const header = frameTo(role, { opcode: 0x9, payload: "", lengthBits: 64 });
-      header[9] = 200;
+      header.writeBigUInt64BE(65536n, 2);
       assert.deepEqual(peer.feed(header), failure(role, 1002, "SJ_ERR_CONTROL_FRAME_TOO_LONG"));
     });
 

@@ -56,12 +56,36 @@ describe("RFC 6455 §5.2 Base framing: payload length", () => {
       assert.equal(written.join(" ").trim(), hex(bytes(header, payload)));
     });
   }
+});
 
-  test("client receives a 64-bit length that fits in 7 bits (not minimal) → still parsed by its value", () => {
-    // §5.2 asks senders for the minimal encoding; receivers (like Chromium) read the value.
-    const client = createClient();
-    assert.deepEqual(client.feed(bytes("82 7f 00 00 00 00 00 00 00 03 0a 0b 0c")), [binary("0a 0b 0c")]);
-  });
+describe("RFC 6455 §5.2 Base framing: the minimal number of bytes MUST be used to encode the length", () => {
+  // Chromium's frame parser fails such a frame with 1002 (net/websockets/websocket_frame_parser.cc), in both
+  // roles here. Each case: the length, the form it is written in, and whether that form is the shortest.
+  const cases: [number, 16 | 64, boolean][] = [
+    [3, 64, false],
+    [125, 16, false],
+    [126, 16, true],
+    [125, 64, false],
+    [65535, 64, false],
+    [65536, 64, true],
+  ];
+  for (const role of ROLES) {
+    for (const [length, bits, minimal] of cases) {
+      test(`${role} receives ${length} bytes with a ${bits}-bit length → ${minimal ? "delivered" : "fails with 1002 on the header"}`, () => {
+        const peer = createPeer(role);
+        const payload = counting(length);
+        const frame = frameTo(role, { opcode: 0x2, payload, lengthBits: bits });
+        if (minimal) {
+          assert.deepEqual(peer.feed(frame), [binary(payload)]);
+          return;
+        }
+        const headerSize = (bits === 16 ? 4 : 10) + (role === "server" ? 4 : 0);
+        const events = peer.feed(frame.subarray(0, headerSize));
+        assert.deepEqual(events, failure(role, 1002, "SJ_ERR_INVALID_LENGTH"));
+        assert.deepEqual(peer.feed(frame.subarray(headerSize)), [], "the payload is ignored");
+      });
+    }
+  }
 });
 
 describe("RFC 6455 §5.2 Base framing: 64-bit length with the most significant bit set", () => {

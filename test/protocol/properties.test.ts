@@ -321,8 +321,12 @@ describe("Hostile input: never a throw, never more than one failure, only 1002/1
               [],
             );
             const claimed = MAX - alreadyBuffered + excess;
-            const header = f({ opcode: 0x0, payload: Buffer.alloc(0), lengthBits: 64 });
-            header.writeBigUInt64BE(BigInt(claimed), 2);
+            // The header alone, its length in the shortest form (§5.2; a longer one is a 1002).
+            const bits = claimed < 126 ? 7 : claimed < 65536 ? 16 : 64;
+            const header = f({ opcode: 0x0, payload: Buffer.alloc(0), lengthBits: bits });
+            if (bits === 7) header[1] |= claimed;
+            else if (bits === 16) header.writeUInt16BE(claimed, 2);
+            else header.writeBigUInt64BE(BigInt(claimed), 2);
             assert.deepEqual(peer.feed(header), failure(role, 1009, "SJ_ERR_MESSAGE_TOO_BIG"));
           },
         ),
