@@ -398,7 +398,7 @@ export function renderPage(host: string): string {
     '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
     "<title>sockjet demo</title>\n" +
-    `<style>${STYLE}</style>\n</head>\n<body>${BODY.replace("HOST", escapeHtml(host))}<script>${SCRIPT}</script>\n</body>\n</html>\n`
+    `<style>${STYLE}</style>\n</head>\n<body>${BODY.replace("HOST", () => escapeHtml(host))}<script>${SCRIPT}</script>\n</body>\n</html>\n`
   );
 }
 

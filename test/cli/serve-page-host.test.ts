@@ -52,6 +52,26 @@ describe("sockjet serve on loopback: the demo page and the Host", () => {
     }
   });
 
+  test("regression: a Host with $ patterns is shown as written (it was a replacement pattern: review 140)", async () => {
+    const served = await serve(["--quiet"]);
+    try {
+      for (const name of ["a$`b.localhost", "a$&b.localhost", "x$$y.localhost", "p$'q.localhost"]) {
+        const host = `${name}:${served.port}`;
+        const page = await getPage(served, host);
+        assert.equal(page.status, 200, host);
+        assert.equal(page.body.split('id="chat-log"').length, 2, `${host}: the page once`);
+        const shown = host.replace(/[&']/g, (c) => `&#${c.charCodeAt(0)};`);
+        assert.ok(
+          page.body.includes(`npx sockjet connect ws://${shown}/chat`),
+          `${host}: the footer names it`,
+        );
+      }
+    } finally {
+      served.cli.kill("SIGTERM");
+      await served.cli.exit();
+    }
+  });
+
   test("regression: an absolute-form target names the host, not Host (RFC 9112 §3.2.2)", async () => {
     const served = await serve(["--quiet"]);
     try {
