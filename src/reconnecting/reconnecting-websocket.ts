@@ -7,7 +7,7 @@ import {
   WebSocket,
   type WebSocketEventMap,
 } from "../index.js";
-import { toSendPayload } from "../web/binary.js";
+import { SEND_ON_WEBSOCKET, toSendPayload } from "../web/binary.js";
 import { closeArguments } from "../web/close-arguments.js";
 import {
   getEventHandler,
@@ -58,6 +58,9 @@ type Handler<K extends keyof ReconnectingWebSocketEventMap> =
  * without the application asking; it has the WebSocket's surface and events, plus `reconnecting`,
  * `reconnected` and `drop`.
  */
+/** What this object's send() errors start with (WebSocket's say "'send' on 'WebSocket'"). */
+const SEND_HERE = "Failed to execute 'send' on 'ReconnectingWebSocket'";
+
 export class ReconnectingWebSocket extends EventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
@@ -165,12 +168,20 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     const socket = this.#socket;
     if (this.#readyState === OPEN && socket !== null && socket.readyState === OPEN) {
-      socket.send(data);
+      try {
+        socket.send(data);
+      } catch (error) {
+        // The socket's conversion errors (a shared or resizable buffer) name this object's send(), as the
+        // same data refused while not connected does.
+        if (error instanceof TypeError && error.message.startsWith(`${SEND_ON_WEBSOCKET}:`))
+          throw new TypeError(SEND_HERE + error.message.slice(SEND_ON_WEBSOCKET.length));
+        throw error;
+      }
       return;
     }
     // WebIDL converts the argument, (BufferSource or Blob or USVString), before send()'s steps whatever the
     // state: 5 is the text "5" here as on an open socket, a Symbol a TypeError.
-    const converted = toSendPayload(data, "Failed to execute 'send' on 'ReconnectingWebSocket'");
+    const converted = toSendPayload(data, SEND_HERE);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
       this.#discardedBytes += converted.size;
       return;

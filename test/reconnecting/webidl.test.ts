@@ -29,6 +29,16 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
     // OPEN: the same values give the same messages.
     for (const value of [5, {}, null]) client.send(value as never);
     assert.throws(() => client.send(Symbol("s") as never), TypeError);
+    // A shared or resizable buffer: named as while queued (it said 'WebSocket' when open: review 141).
+    for (const [buffer, what] of [
+      [new SharedArrayBuffer(2), "shared"],
+      [new ArrayBuffer(2, { maxByteLength: 4 }), "resizable"],
+    ] as const) {
+      assert.throws(() => client.send(buffer as never), {
+        name: "TypeError",
+        message: `Failed to execute 'send' on 'ReconnectingWebSocket': The provided ArrayBuffer value must not be ${what}.`,
+      });
+    }
     await until(() => peer.received.length === 7, 3000, "the messages");
     const got = peer.received.map(({ data, isBinary }) =>
       isBinary ? `binary ${[...data]}` : `text ${data}`,
