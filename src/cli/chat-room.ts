@@ -8,10 +8,24 @@ import {
 } from "./chat-address.js";
 import { ChatLineRate } from "./chat-line-rate.js";
 import { cleanName, cleanText } from "./chat-names.js";
-import { NoticeThrottle, type PresenceNotice, type PresenceSummary } from "./chat-notices.js";
+import { NoticeThrottle } from "./chat-notices.js";
 import { type ChatPresence, LocalPresence } from "./chat-presence.js";
+import {
+  CHAT_CLOSE,
+  CHAT_DEFAULTS,
+  type ChatEvent,
+  type ChatHub,
+  type ChatRoomOptions,
+} from "./chat-room-options.js";
 
 export type { ChatPresence } from "./chat-presence.js";
+export {
+  CHAT_CLOSE,
+  CHAT_DEFAULTS,
+  type ChatEvent,
+  type ChatHub,
+  type ChatRoomOptions,
+} from "./chat-room-options.js";
 
 // The chat room of `sockjet serve` on /chat. The wire format is JSON both ways (a line that is not JSON is
 // taken as the text of a message, so `sockjet connect` users can just type):
@@ -42,85 +56,6 @@ export type { ChatPresence } from "./chat-presence.js";
 // scale-out adapter (`sockjet serve --redis URL`) it reaches the members in every other process too, once each.
 // Who is in the room (unique names, the user count) is a ChatPresence: this process by default; with
 // `--redis`, a registry in Redis shared by every process (chat-redis.ts), so the count is the whole room's.
-
-/** What the room needs of the server: topics. WebSocketServer has these methods. */
-export interface ChatHub {
-  publish(topic: string, data: string): number;
-  /** Sockets of this process subscribed to the topic. */
-  subscriberCount(topic: string): number;
-  /** Resolves once the scale-out adapter has answered every (un)subscribe and publish made so far. */
-  adapterSettled(): Promise<void>;
-}
-
-export interface ChatRoomOptions {
-  /** The server whose topics carry the room's broadcasts. */
-  hub: ChatHub;
-  /** Who is in the room. Default: this process (LocalPresence). */
-  presence?: ChatPresence;
-  /** The topic every member is subscribed to. Default "chat". */
-  topic?: string;
-  /** Longest message text, in characters (UTF-16 code units). */
-  maxTextLength?: number;
-  /** Longest user name, in characters; longer names are cut. */
-  maxNameLength?: number;
-  /** Members (and joins in progress) from one remote address; more are refused. Default 20. */
-  maxMembersPerAddress?: number;
-  /**
-   * Who also counts members per address, beyond this process (serve --workers --redis: the primary, for
-   * the workers). A presence that counts them itself (the primary's, without --redis) needs none.
-   */
-  sharedCount?: SharedMemberCount;
-  /** Lines per second each member may say, in bursts of twice that; 0 = no limit. Default 10. */
-  linesPerSecond?: number;
-  /** Join and leave notices sent one by one per window; past that, one summary a window. Default 10. */
-  noticesPerWindow?: number;
-  /** The window of noticesPerWindow. Default 1000 ms. */
-  noticeWindowMs?: number;
-  /**
-   * Longest wait for the scale-out adapter to confirm this process's subscription to the room (the first
-   * member here waits for it before its welcome) before the member is welcomed anyway. Default 5 s.
-   */
-  adapterWaitMs?: number;
-  /**
-   * What a joining socket may send before its welcome (kept, handled after its join notice): at most this
-   * many messages, and this many bytes (UTF-8) in all. Past either, the join is refused with 4008. Defaults
-   * 20 and 64 KiB.
-   */
-  maxEarlyMessages?: number;
-  maxEarlyBytes?: number;
-  /** How long a resumed socket's rejoin (its first message) is waited for. Default 2 s. */
-  rejoinWaitMs?: number;
-  /** The clock, for tests. */
-  now?: () => number;
-}
-
-export type ChatEvent =
-  | { type: "welcome"; user: string; users: number }
-  | PresenceNotice
-  | PresenceSummary
-  | { type: "message"; user: string; text: string; time: number }
-  | { type: "error"; error: string };
-
-export const CHAT_DEFAULTS = {
-  maxTextLength: 1000,
-  maxNameLength: 32,
-  topic: "chat",
-  maxMembersPerAddress: 20,
-  linesPerSecond: 10,
-  noticesPerWindow: 10,
-  noticeWindowMs: 1000,
-  adapterWaitMs: 5000,
-  maxEarlyMessages: 20,
-  maxEarlyBytes: 64 * 1024,
-  rejoinWaitMs: 2000,
-} as const;
-
-/** Close codes of a refused join (see the top of this file). */
-export const CHAT_CLOSE = {
-  tooManyFromAddress: 4008,
-  tooMuchBeforeWelcome: 4008,
-  tryAgainLater: 4013,
-} as const;
 
 export class ChatRoom {
   /** Members in this process that have been welcomed and announced. */
