@@ -19,13 +19,6 @@ import {
 } from "./chat-room-options.js";
 
 export type { ChatPresence } from "./chat-presence.js";
-export {
-  CHAT_CLOSE,
-  CHAT_DEFAULTS,
-  type ChatEvent,
-  type ChatHub,
-  type ChatRoomOptions,
-} from "./chat-room-options.js";
 
 // The chat room of `sockjet serve` on /chat. The wire format is JSON both ways (a line that is not JSON is
 // taken as the text of a message, so `sockjet connect` users can just type):

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CHAT_CLOSE } from "./chat-room.js";
+import { CHAT_CLOSE } from "./chat-room-options.js";
 
 // The demo page `sockjet serve` answers `GET /` with: one self-contained HTML document (no dependencies,
 // nothing fetched) whose script uses only the browser's WebSocket API, the very API sockjet implements in

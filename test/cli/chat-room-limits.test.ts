@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { LocalPresence, type PresenceJoin } from "../../src/cli/chat-presence.js";
-import { type ChatHub, ChatRoom, type ChatRoomOptions } from "../../src/cli/chat-room.js";
+import { ChatRoom } from "../../src/cli/chat-room.js";
+import type { ChatHub, ChatRoomOptions } from "../../src/cli/chat-room-options.js";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
 // What the room bounds before it does any work for a member (attack review): a text's length is checked

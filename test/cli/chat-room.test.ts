@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { LocalPresence, type PresenceJoin } from "../../src/cli/chat-presence.js";
-import { type ChatHub, type ChatPresence, ChatRoom, type ChatRoomOptions } from "../../src/cli/chat-room.js";
+import { type ChatPresence, ChatRoom } from "../../src/cli/chat-room.js";
+import type { ChatHub, ChatRoomOptions } from "../../src/cli/chat-room-options.js";
 import { WebSocket, WebSocketServer } from "../../src/index.js";
 
 // The room logic on an in-process server: every broadcast is one publish to the room's topic (recorded

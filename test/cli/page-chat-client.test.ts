@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { CHAT_DEFAULTS } from "../../src/cli/chat-room.js";
+import { CHAT_DEFAULTS } from "../../src/cli/chat-room-options.js";
 import { CHAT_CLIENT_OPTIONS, renderPage } from "../../src/cli/page.js";
 import { ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
 import { WebSocket } from "../../src/web/websocket.js";

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { after, describe, test } from "node:test";
 import WebSocket from "ws";
-import { CHAT_DEFAULTS } from "../../src/cli/chat-room.js";
+import { CHAT_DEFAULTS } from "../../src/cli/chat-room-options.js";
 import { killAll, serve } from "./helpers.js";
 import { type Client, open, openOn, until, welcome } from "./workers-helpers.js";
 

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { after, afterEach, before, describe, test } from "node:test";
 import WebSocket from "ws";
-import { CHAT_DEFAULTS } from "../../src/cli/chat-room.js";
+import { CHAT_DEFAULTS } from "../../src/cli/chat-room-options.js";
 import { RedisServer } from "../pubsub/redis-helpers.js";
 import { redisSkip } from "../support/require.js";
 import { killAll, type Served, serve } from "./helpers.js";
