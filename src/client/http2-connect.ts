@@ -112,8 +112,14 @@ const CONNECTION_SPECIFIC = new Set([
   "http2-settings",
 ]);
 
+/**
+ * A stream refused unprocessed twice (RFC 9113 §8.7: REFUSED_STREAM, or above a GOAWAY's last-stream-id). The
+ * refusal does not say why: a server shutting down or over a limit of its own refuses any stream, but nghttp2
+ * (node:http2, and so sockjet's own server) also answers REFUSED_STREAM to a request whose header block is
+ * over its limit, which a retry sends again (review 141: a 70 kB cookie). Both causes are named.
+ */
 const REFUSED_TWICE =
-  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): either it is shutting down or overloaded (then try again later), or it does not take this request (for example a header block larger than it accepts: big cookies or headers)";
 
 /**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { handleHttp2Stream } from "../../src/server/http2-upgrade.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { defer, HOST, portOf, shutDown, sleep, waitFor, within } from "../server/helpers.js";
+import { defer, HOST, portOf, shutDown, sleep, startServer, waitFor, within } from "../server/helpers.js";
 
 // Our client over HTTP/2 against a server that refuses streams it has not processed: a GOAWAY at once (a
 // server shutting down or reloading as the client connects), or RST_STREAM with REFUSED_STREAM. RFC 9113 §8.7
@@ -55,6 +55,10 @@ async function refusingServer(
   defer(t, () => shutDown(wss));
   return { base: `ws://${HOST}:${portOf(server.address())}`, sessions, wss };
 }
+
+/** The error of a socket whose stream was refused unprocessed on both sessions (the first and the retry's). */
+const REFUSED_TWICE =
+  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): either it is shutting down or overloaded (then try again later), or it does not take this request (for example a header block larger than it accepts: big cookies or headers)";
 
 interface Outcome {
   socket: WebSocket;
@@ -155,8 +159,7 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     const { base, sessions } = await refusingServer(t, (session) => session.goaway());
     const started = Date.now();
     const outcomes = await openMany(t, base, 5);
-    const message =
-      "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+    const message = REFUSED_TWICE;
     assert.deepEqual(summary(outcomes), { [`error,close SJ_ERR_NETWORK: ${message}`]: 5 });
     // One retry per socket, on one new session shared by the five retries: never a loop.
     assert.equal(sessions.length, 2);
@@ -167,6 +170,40 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     assert.deepEqual(alone.events, ["error", "close"]);
     assert.equal(alone.error?.message, message);
     assert.equal(sessions.length - before, 2, "one session for the CONNECT, one for its retry");
+  });
+
+  test("regression: a stream refused for its own request (a 70 kB cookie: nghttp2 answers REFUSED_STREAM) is retried once; the error does not blame the server alone", async (t) => {
+    // sockjet's standalone HTTP/2 server: nghttp2 refuses a header block over its limit with REFUSED_STREAM
+    // (RFC 9113 §8.7: "not processed"), so the retry is refused the same way.
+    const { server, url } = await startServer(t, { http2: true });
+    let sessions = 0;
+    server.httpServer?.on("session", () => sessions++);
+    const rejected: number[] = [];
+    server.on("rejected", (_request, status) => rejected.push(status));
+    const socket = new WebSocket(`${url}/`, [], {
+      http2: "always",
+      handshakeTimeoutMs: 4000,
+      headers: { cookie: `a=${"b".repeat(70_000)}` },
+    });
+    defer(t, () => socket.terminate());
+    const started = Date.now();
+    const [outcome] = await new Promise<Outcome[]>((resolve) => {
+      const outcome: Outcome = { socket, events: [], error: undefined };
+      socket.onopen = () => outcome.events.push("open");
+      socket.onerror = (event) => {
+        outcome.events.push("error");
+        outcome.error = (event as unknown as { error?: Error & { code?: string } }).error;
+      };
+      socket.onclose = () => {
+        outcome.events.push("close");
+        resolve([outcome]);
+      };
+    });
+    // Before the fix: "… it is shutting down or overloaded; try again later", which sent the user to the server.
+    assert.deepEqual(summary([outcome]), { [`error,close SJ_ERR_NETWORK: ${REFUSED_TWICE}`]: 1 });
+    assert.equal(sessions, 2, "one retry (RFC 9113 §8.7 allows it), on a new session");
+    assert.deepEqual(rejected, [], "the WebSocketServer never saw the request");
+    assert.ok(Date.now() - started < 3000, "no waiting for a timeout");
   });
 
   test("the retry is the socket's handshake: close() during it aborts it (CANCEL), its timeout fails it, once", async (t) => {
