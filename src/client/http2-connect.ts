@@ -50,19 +50,48 @@ export function startHandshake(
   if (mode === "never" || (mode === "auto" && url.protocol === "ws:") || (options.proxy ?? null) !== null)
     return startClientHandshake(url, options, onSuccess, onFailure);
   let inner: ClientHandshake | null = null;
-  let aborted = false;
+  /** Aborted, or timed out, while no attempt's handshake (`inner`) was running: onFailure has been called. */
+  let givenUp = false;
+  // handshakeTimeoutMs is the time allowed for the whole opening handshake, as over HTTP/1.1 (one timer from
+  // the request to the answer): the session (a new one: TCP, TLS, the server's SETTINGS), the extended
+  // CONNECT, and its one retry (RFC 9113 §8.7) all share this deadline. Each had a timer of its own: a stream
+  // refused just before the timeout was retried with a fresh one, and failed at nearly twice the time while
+  // saying "within handshakeTimeoutMs" (review 141).
+  const deadline = Date.now() + options.handshakeTimeoutMs;
+  const timedOut = () =>
+    new HandshakeError(
+      "SJ_ERR_HANDSHAKE_TIMEOUT",
+      `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
+    );
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   // `avoid`: null for the first attempt; for the one retry of a stream refused unprocessed (RFC 9113 §8.7),
-  // the session that refused it. Each attempt has the handshake timeout; there are at most two.
+  // the session that refused it. There are at most two attempts, within the one deadline.
   const attempt = (avoid: ClientHttp2Session | null) => {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      givenUp = true;
+      onFailure(timedOut());
+      return;
+    }
+    // Waiting for a route (a session being set up) counts too. The pool's own bound on a session's setup
+    // (shared by the sockets that wait for it) is not this socket's: a route that comes after is released.
+    const routeTimer = setTimeout(() => {
+      if (givenUp) return;
+      givenUp = true;
+      onFailure(timedOut());
+    }, left);
+    routeTimer.unref();
     acquireRoute(url, mode, options.tls ?? {}, options.handshakeTimeoutMs, avoid).then(
       (route) => {
-        if (aborted) {
+        clearTimeout(routeTimer);
+        if (givenUp) {
           if (route.kind === "h2") route.release();
           else route.socket?.destroy();
           return;
         }
         if (route.kind === "http1") {
+          // HTTP/1.1 (ALPN chose it, or the server's SETTINGS have no extended CONNECT): connect.ts's
+          // handshake, with its own timer of handshakeTimeoutMs.
           const socket = route.socket ?? undefined;
           inner = startClientHandshake(url, { ...options, socket }, onSuccess, onFailure);
           return;
@@ -74,10 +103,20 @@ export function startHandshake(
                 attempt(route.session);
               }
             : null;
-        inner = startHttp2Handshake(url, options, route.session, route.release, onSuccess, onFailure, retry);
+        inner = startHttp2Handshake(
+          url,
+          options,
+          deadline,
+          route.session,
+          route.release,
+          onSuccess,
+          onFailure,
+          retry,
+        );
       },
       (error: NodeJS.ErrnoException) => {
-        if (!aborted) onFailure(networkError(error, hostname, url.protocol === "wss:"));
+        clearTimeout(routeTimer);
+        if (!givenUp) onFailure(networkError(error, hostname, url.protocol === "wss:"));
       },
     );
   };
@@ -88,8 +127,8 @@ export function startHandshake(
         inner.abort();
         return;
       }
-      if (aborted) return;
-      aborted = true;
+      if (givenUp) return;
+      givenUp = true;
       onFailure(
         new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
       );
@@ -112,18 +151,26 @@ const CONNECTION_SPECIFIC = new Set([
   "http2-settings",
 ]);
 
+/**
+ * A stream refused unprocessed twice (RFC 9113 §8.7: REFUSED_STREAM, or above a GOAWAY's last-stream-id). The
+ * refusal does not say why: a server shutting down or over a limit of its own refuses any stream, but nghttp2
+ * (node:http2, and so sockjet's own server) also answers REFUSED_STREAM to a request whose header block is
+ * over its limit, which a retry sends again (review 141: a 70 kB cookie). Both causes are named.
+ */
 const REFUSED_TWICE =
-  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): either it is shutting down or overloaded (then try again later), or it does not take this request (for example a header block larger than it accepts: big cookies or headers)";
 
 /**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
  * those HTTP/2 has no place for (Upgrade, Connection, Host: RFC 9113 §8.2.2, §8.3.1) and the key (§5).
  * A stream the server refuses unprocessed calls `retry` instead of `onFailure` (always later, never from
- * within this call), or fails with REFUSED_TWICE when `retry` is null (this is the retry).
+ * within this call), or fails with REFUSED_TWICE when `retry` is null (this is the retry). No answer by
+ * `deadline` (the socket's: startHandshake's) fails it with SJ_ERR_HANDSHAKE_TIMEOUT.
  */
 function startHttp2Handshake(
   url: URL,
   options: ClientHandshakeOptions,
+  deadline: number,
   session: ClientHttp2Session,
   release: () => void,
   onSuccess: (result: ClientHandshakeResult) => void,
@@ -187,7 +234,8 @@ function startHttp2Handshake(
           `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
         ),
       ),
-    options.handshakeTimeoutMs,
+    // The time left of the socket's handshake (startHandshake's deadline), not a handshakeTimeoutMs of its own.
+    Math.max(0, deadline - Date.now()),
   );
   timer.unref();
 

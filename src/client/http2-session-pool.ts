@@ -194,6 +194,8 @@ function connect(
         clearTimeout(timer);
         s.removeListener("error", fail);
         s.on("error", () => {});
+        // The TLS handshake is over on both ends now (the server wrote SETTINGS over it): see secureConnect.
+        socket?.removeListener("error", fail);
         // RFC 8441 §3: without SETTINGS_ENABLE_CONNECT_PROTOCOL the server cannot take a WebSocket here.
         if (settings.enableConnectProtocol !== true) {
           s.close();
@@ -251,7 +253,12 @@ function connect(
       if (settled) return;
       s.setNoDelay(true);
       if (s.alpnProtocol === "h2") {
-        s.removeListener("error", fail);
+        // The socket's error listener stays until the server's SETTINGS. RFC 8446 §4.4.2, §6.2: in TLS 1.3
+        // the client's handshake ends (secureConnect) before the server has read its Certificate; a server
+        // that requires a client certificate, or rejects the one given, answers with an alert after that.
+        // node:http2 (Node 20) turns that socket error into no session error or close: without this listener
+        // the socket waited for the timeout, then failed as a network error ("no HTTP/2 session within …").
+        // Failed with the socket's error, it is the HTTP/1.1 path's SJ_ERR_TLS_FAILED (tls-failure.ts).
         startSession(() => s);
         return;
       }

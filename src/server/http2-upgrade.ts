@@ -35,6 +35,8 @@ export interface Http2Target {
     callback: (webSocket: WebSocket, request: IncomingMessage) => void,
   ): void;
   emit(event: "connection", webSocket: WebSocket, request: IncomingMessage): boolean;
+  /** Its 'request' listeners: with one, the app serves the plain requests of a standalone server. */
+  listenerCount(event: "request"): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -253,7 +255,10 @@ interface Router {
 }
 
 const routers = new WeakMap<AnyHttp2Server, Router>();
-/** The servers createHttp2Server made (a standalone WebSocketServer's): their methods are ours to list. */
+/**
+ * The servers createHttp2Server made (a standalone WebSocketServer's): their methods are ours to list, while
+ * no WebSocketServer on them has a 'request' listener (then the app serves other methods too).
+ */
 const ownServers = new WeakSet<AnyHttp2Server>();
 
 /**
@@ -306,10 +311,22 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
         response.setHeader("content-type", "text/plain; charset=utf-8");
         response.end(UNSUPPORTED_PROTOCOL);
       } else if (!isExtendedConnect(headers)) {
-        // A plain CONNECT: on our own server a 405 with Allow (RFC 9110 §15.5.6); on a user's, Node's 405.
-        if (ownServers.has(server)) answerMethodNotAllowed(response);
-        else {
+        // A plain CONNECT: a 405 with Allow (RFC 9110 §15.5.6) on our own server when its methods are ours
+        // alone. RFC 9110 §10.2.1: Allow lists the methods the target resource supports, and with a 'request'
+        // listener the app serves methods we do not know (POST, DELETE…): then, as on a user's server, what
+        // Node does with a CONNECT nobody listens for, a 405 without Allow (the app can answer with its own
+        // from a 'connect' listener on its httpServer, leaving the CONNECTs with :protocol to us).
+        let appServes = false;
+        for (const t of targets) if (t.listenerCount("request") > 0) appServes = true;
+        if (!ownServers.has(server)) {
           response.statusCode = 405;
+          response.end();
+        } else if (!appServes) answerMethodNotAllowed(response);
+        else {
+          // Node's 405, its head sent by writeHead(): Node then resets the half of the stream the client keeps
+          // open once the answer is sent (RST_STREAM NO_ERROR, RFC 9113 §8.1). Node's own `statusCode = 405;
+          // end()` leaves a CONNECT open for as long as the client does, and its session held close() (seen).
+          response.writeHead(405, { "content-length": 0 });
           response.end();
         }
       } else if (find(request) === undefined) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import http from "node:http";
+import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { before, describe, test } from "node:test";
 import tls from "node:tls";
@@ -18,7 +19,10 @@ before(() => {
 });
 
 /** Listens on 127.0.0.1:0; closed with its connections after the test. */
-async function listen(t: Parameters<typeof connect>[0], server: http.Server | tls.Server): Promise<number> {
+async function listen(
+  t: Parameters<typeof connect>[0],
+  server: http.Server | tls.Server | http2.Http2SecureServer,
+): Promise<number> {
   server.on("tlsClientError", () => {});
   const sockets = new Set<import("node:net").Socket>();
   server.on("connection", (socket) => {
@@ -113,4 +117,37 @@ describe("wss: a TLS failure says whether the server speaks TLS, from OpenSSL's 
       "TLS failed: the server refused the TLS handshake (OpenSSL: tlsv13 alert certificate required): it requires a client certificate: give the cert and key options",
     );
   });
+
+  // RFC 8446 §4.4.2, §6.2: in TLS 1.3 the client's handshake is over (secureConnect) before the server reads
+  // its (missing) certificate: the alert comes after, when the HTTP/2 session is already being set up.
+  for (const http2Mode of ["auto", "always"] as const) {
+    test(`regression: http2 ${http2Mode}: an HTTP/2 server requiring a client certificate (TLS 1.3): the TLS error at once`, async (t) => {
+      if (certificate === null) return t.skip("openssl is not available");
+      const server = http2.createSecureServer({
+        ...certificate,
+        requestCert: true,
+        rejectUnauthorized: true,
+        allowHTTP1: true,
+      });
+      const port = await listen(t, server);
+      const started = Date.now();
+      const ws = connect(t, `wss://127.0.0.1:${port}/`, undefined, {
+        ca: certificate!.cert,
+        http2: http2Mode,
+        handshakeTimeoutMs: 3000,
+      });
+      const { log, types, closed } = record(ws);
+      await within(closed, 5000, "the close");
+      const elapsed = Date.now() - started;
+      assert.deepEqual(types(), ["error", "close"]);
+      const error = (log[0].event as ErrorEvent).error as HandshakeError;
+      t.diagnostic(`failed after ${elapsed} ms`);
+      // Before the fix: "SJ_ERR_NETWORK: no HTTP/2 session within 3000 ms", after 3000 ms.
+      assert.equal(
+        `${error.code}: ${error.message}`,
+        "SJ_ERR_TLS_FAILED: TLS failed: the server refused the TLS handshake (OpenSSL: tlsv13 alert certificate required): it requires a client certificate: give the cert and key options",
+      );
+      assert.ok(elapsed < 1500, `failed after ${elapsed} ms, not at the handshake timeout`);
+    });
+  }
 });

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import net from "node:net";
 import { describe, test } from "node:test";
 import { handleHttp2Stream } from "../../src/server/http2-upgrade.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { defer, HOST, portOf, shutDown, sleep, waitFor, within } from "../server/helpers.js";
+import { defer, HOST, portOf, shutDown, sleep, startServer, waitFor, within } from "../server/helpers.js";
 
 // Our client over HTTP/2 against a server that refuses streams it has not processed: a GOAWAY at once (a
 // server shutting down or reloading as the client connects), or RST_STREAM with REFUSED_STREAM. RFC 9113 §8.7
@@ -55,6 +56,10 @@ async function refusingServer(
   defer(t, () => shutDown(wss));
   return { base: `ws://${HOST}:${portOf(server.address())}`, sessions, wss };
 }
+
+/** The error of a socket whose stream was refused unprocessed on both sessions (the first and the retry's). */
+const REFUSED_TWICE =
+  "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): either it is shutting down or overloaded (then try again later), or it does not take this request (for example a header block larger than it accepts: big cookies or headers)";
 
 interface Outcome {
   socket: WebSocket;
@@ -155,8 +160,7 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     const { base, sessions } = await refusingServer(t, (session) => session.goaway());
     const started = Date.now();
     const outcomes = await openMany(t, base, 5);
-    const message =
-      "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): it is shutting down or overloaded; try again later";
+    const message = REFUSED_TWICE;
     assert.deepEqual(summary(outcomes), { [`error,close SJ_ERR_NETWORK: ${message}`]: 5 });
     // One retry per socket, on one new session shared by the five retries: never a loop.
     assert.equal(sessions.length, 2);
@@ -167,6 +171,40 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     assert.deepEqual(alone.events, ["error", "close"]);
     assert.equal(alone.error?.message, message);
     assert.equal(sessions.length - before, 2, "one session for the CONNECT, one for its retry");
+  });
+
+  test("regression: a stream refused for its own request (a 70 kB cookie: nghttp2 answers REFUSED_STREAM) is retried once; the error does not blame the server alone", async (t) => {
+    // sockjet's standalone HTTP/2 server: nghttp2 refuses a header block over its limit with REFUSED_STREAM
+    // (RFC 9113 §8.7: "not processed"), so the retry is refused the same way.
+    const { server, url } = await startServer(t, { http2: true });
+    let sessions = 0;
+    server.httpServer?.on("session", () => sessions++);
+    const rejected: number[] = [];
+    server.on("rejected", (_request, status) => rejected.push(status));
+    const socket = new WebSocket(`${url}/`, [], {
+      http2: "always",
+      handshakeTimeoutMs: 4000,
+      headers: { cookie: `a=${"b".repeat(70_000)}` },
+    });
+    defer(t, () => socket.terminate());
+    const started = Date.now();
+    const [outcome] = await new Promise<Outcome[]>((resolve) => {
+      const outcome: Outcome = { socket, events: [], error: undefined };
+      socket.onopen = () => outcome.events.push("open");
+      socket.onerror = (event) => {
+        outcome.events.push("error");
+        outcome.error = (event as unknown as { error?: Error & { code?: string } }).error;
+      };
+      socket.onclose = () => {
+        outcome.events.push("close");
+        resolve([outcome]);
+      };
+    });
+    // Before the fix: "… it is shutting down or overloaded; try again later", which sent the user to the server.
+    assert.deepEqual(summary([outcome]), { [`error,close SJ_ERR_NETWORK: ${REFUSED_TWICE}`]: 1 });
+    assert.equal(sessions, 2, "one retry (RFC 9113 §8.7 allows it), on a new session");
+    assert.deepEqual(rejected, [], "the WebSocketServer never saw the request");
+    assert.ok(Date.now() - started < 3000, "no waiting for a timeout");
   });
 
   test("the retry is the socket's handshake: close() during it aborts it (CANCEL), its timeout fails it, once", async (t) => {
@@ -227,5 +265,103 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     assert.equal(timeoutRefused, true);
     assert.equal(silent.length, 2, "its retry");
     assert.equal(sessions.length, 3, "the retry avoided the session that refused the stream");
+  });
+});
+
+/** A socket's one outcome: its events and error, and when its close came (ms after `started`). */
+function outcomeOf(socket: WebSocket, started: number): Promise<{ events: string[]; at: number }> {
+  return new Promise((resolve) => {
+    const events: string[] = [];
+    socket.onopen = () => events.push("open");
+    socket.onerror = (event) => {
+      const error = (event as unknown as { error?: Error & { code?: string } }).error;
+      events.push(`error ${error?.code}: ${error?.message}`);
+    };
+    socket.onclose = () => {
+      events.push("close");
+      resolve({ events, at: Date.now() - started });
+    };
+  });
+}
+
+describe("WebSocket client over HTTP/2: handshakeTimeoutMs bounds the whole handshake (session, stream, retry)", () => {
+  const T = 1000;
+  const TIMED_OUT = [
+    `error SJ_ERR_HANDSHAKE_TIMEOUT: no answer to the opening handshake within ${T} ms`,
+    "close",
+  ];
+
+  test("regression: a stream refused just before the timeout: its retry has the time left, not a timeout of its own", async (t) => {
+    // The first session refuses the CONNECT (REFUSED_STREAM) 300 ms before the deadline; the next never answers.
+    const silent: http2.ServerHttp2Stream[] = [];
+    const { base, sessions } = await refusingServer(
+      t,
+      () => {},
+      (stream) => {
+        if (stream.session === sessions[0]) {
+          const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), T - 300);
+          stream.once("close", () => clearTimeout(timer));
+        } else silent.push(stream);
+        return true;
+      },
+    );
+    const started = Date.now();
+    const socket = new WebSocket(`${base}/`, [], { http2: "always", handshakeTimeoutMs: T });
+    defer(t, () => socket.terminate());
+    const { events, at } = await within(outcomeOf(socket, started), 5000, "the socket's outcome");
+    t.diagnostic(`closed after ${at} ms`);
+    assert.deepEqual(events, TIMED_OUT);
+    assert.equal(silent.length, 1, "the retry was sent, on the second session");
+    assert.equal(sessions.length, 2);
+    // Before the fix: at 1700 ms (700 ms, then a fresh 1000 ms for the retry), saying "within 1000 ms".
+    assert.ok(at >= T - 50 && at < T + 250, `the timeout came ${at} ms after the start, not at ${T} ms`);
+  });
+
+  test("regression: a session slow to send its SETTINGS leaves the stream the time left, not a timeout of its own", async (t) => {
+    // A TCP relay that holds each connection for 700 ms before passing it on to an h2c server that never
+    // answers a CONNECT.
+    const silent: http2.ServerHttp2Stream[] = [];
+    const { base } = await refusingServer(
+      t,
+      () => {},
+      (stream) => {
+        silent.push(stream);
+        return true;
+      },
+    );
+    const target = Number(new URL(base).port);
+    const relayed = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      relayed.add(client);
+      client.on("error", () => {});
+      client.pause();
+      const timer = setTimeout(() => {
+        const upstream = net.connect(target, HOST);
+        relayed.add(upstream);
+        upstream.on("error", () => client.destroy());
+        client.on("close", () => upstream.destroy());
+        upstream.on("close", () => client.destroy());
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      }, T - 300);
+      client.on("close", () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => relay.close(resolve)));
+    defer(t, () => {
+      for (const socket of relayed) socket.destroy();
+    });
+    const started = Date.now();
+    const socket = new WebSocket(`ws://${HOST}:${portOf(relay.address())}/`, [], {
+      http2: "always",
+      handshakeTimeoutMs: T,
+    });
+    defer(t, () => socket.terminate());
+    const { events, at } = await within(outcomeOf(socket, started), 5000, "the socket's outcome");
+    t.diagnostic(`closed after ${at} ms`);
+    assert.deepEqual(events, TIMED_OUT);
+    assert.equal(silent.length, 1, "the CONNECT was sent");
+    // Before the fix: at 1700 ms (700 ms for the session, then 1000 ms for the stream).
+    assert.ok(at >= T - 50 && at < T + 250, `the timeout came ${at} ms after the start, not at ${T} ms`);
   });
 });

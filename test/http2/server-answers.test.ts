@@ -63,8 +63,9 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
     const session = await rawSession(`http://${HOST}:${port}`);
     defer(t, () => session.destroy());
     /** The status, Allow and body of a request (sent whole) with `headers`. */
+    /** The answer to a request whose stream the client keeps open: the server must end it. */
     const answer = async (headers: http2.OutgoingHttpHeaders) => {
-      const stream = session.request(headers);
+      const stream = session.request(headers, { endStream: false });
       stream.on("error", () => {});
       let body = "";
       stream.setEncoding("utf8");
@@ -97,6 +98,66 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
     assert.equal((await answer({ ":method": "GET", ":path": "/" })).status, 426);
     const accepted = connectStream(session, "/");
     assert.equal((await accepted.response)[":status"], 200);
+  });
+
+  test("regression: standalone with a 'request' listener: the app owns the other methods, so a plain CONNECT gets Node's 405 (no Allow of ours)", async (t) => {
+    // RFC 9110 §10.2.1, §15.5.6: Allow lists the methods the target resource supports. The app serves POST
+    // and DELETE here, which sockjet's "GET, HEAD, CONNECT" would leave out.
+    const { server, port } = await startServer(t, { http2: true });
+    server.on("request", (request, response) => {
+      response.writeHead(200, { "content-type": "text/plain" });
+      response.end(`app served ${request.method}`);
+    });
+    const session = await rawSession(`http://${HOST}:${port}`);
+    defer(t, () => session.destroy());
+    /** The answer to a request whose stream the client keeps open: the server must end it. */
+    const answer = async (headers: http2.OutgoingHttpHeaders) => {
+      const stream = session.request(headers, { endStream: false });
+      stream.on("error", () => {});
+      let body = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      const response = await within(
+        new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
+        5000,
+        `the answer to ${headers[":method"]}`,
+      );
+      await within(
+        new Promise((resolve) => stream.once("close", resolve)),
+        2000,
+        "the server to end the stream",
+      );
+      return `${response[":status"]} allow=${response.allow ?? "-"} body=${JSON.stringify(body)}`;
+    };
+    assert.equal(await answer({ ":method": "POST", ":path": "/api" }), '200 allow=- body="app served POST"');
+    assert.equal(
+      await answer({ ":method": "DELETE", ":path": "/api" }),
+      '200 allow=- body="app served DELETE"',
+    );
+    // Before the fix: '405 allow=GET, HEAD, CONNECT body="Method Not Allowed: this endpoint speaks WebSocket …"'.
+    // Node, on a server with a 'request' listener and no 'connect' listener: 405, nothing else.
+    const connect = { ":method": "CONNECT", ":authority": `${HOST}:${port}` };
+    assert.equal(await answer(connect), '405 allow=- body=""');
+    // WebSockets still open, and another :protocol still gets 501.
+    const accepted = connectStream(session, "/");
+    assert.equal((await accepted.response)[":status"], 200);
+    const other = connectStream(session, "/", { ":protocol": "foo" });
+    assert.equal((await other.response)[":status"], 501);
+    // The app can answer CONNECT itself, as on any node:http2 server with a 'request' listener: a 'connect'
+    // listener on its server (Node hands it every CONNECT: those with :protocol are the WebSocketServer's).
+    server.httpServer?.on(
+      "connect",
+      (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+        if (request.headers[":protocol"] !== undefined) return;
+        response.writeHead(405, { allow: "GET, HEAD, POST, DELETE, CONNECT" });
+        response.end();
+      },
+    );
+    assert.equal(await answer(connect), '405 allow=GET, HEAD, POST, DELETE, CONNECT body=""');
+    const second = connectStream(session, "/");
+    assert.equal((await second.response)[":status"], 200);
   });
 
   test("attached: a plain CONNECT on the user's own http2 server is left as it was (Node's 405, the owner's methods)", async (t) => {
