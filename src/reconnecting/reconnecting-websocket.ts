@@ -53,14 +53,14 @@ type Handler<K extends keyof ReconnectingWebSocketEventMap> =
   | ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown)
   | null;
 
+/** What this object's send() errors start with (WebSocket's say "'send' on 'WebSocket'"). */
+const SEND_HERE = "Failed to execute 'send' on 'ReconnectingWebSocket'";
+
 /**
  * A client WebSocket that opens a new connection, after a jittered backoff, when the current one ends
  * without the application asking; it has the WebSocket's surface and events, plus `reconnecting`,
  * `reconnected` and `drop`.
  */
-/** What this object's send() errors start with (WebSocket's say "'send' on 'WebSocket'"). */
-const SEND_HERE = "Failed to execute 'send' on 'ReconnectingWebSocket'";
-
 export class ReconnectingWebSocket extends EventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
