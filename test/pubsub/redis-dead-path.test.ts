@@ -223,7 +223,19 @@ describe("Redis on a dead network path (pingIntervalMs)", { skip }, () => {
       }, 20);
     });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await adapter.publish(message("fine"));
+    // The connection still works: a publish is answered. One of a few: on a loaded machine one can take more
+    // than the 20 ms this adapter allows a command (CI once saw "did not answer a publish within 20 ms").
+    let answered = false;
+    for (let attempt = 0; attempt < 5 && !answered; attempt++) {
+      answered = await adapter.publish(message("fine")).then(
+        () => true,
+        (error: Error) => {
+          if (error.name !== "RedisTimeoutError") throw error;
+          return false;
+        },
+      );
+    }
+    assert.ok(answered, "no publish answered within 20 ms in 5 tries");
     assert.equal(disconnects, 0);
     assert.equal(adapter.stats.reconnects, 0);
   });
