@@ -10,7 +10,9 @@ import {
   WebSocketServer,
   type WebSocketServerOptions,
 } from "../index.js";
-import { isHttp2Server, trackSessions } from "../server/http2-upgrade.js";
+import { Http2Shutdown } from "../server/http2-shutdown.js";
+import { isHttp2Server } from "../server/http2-upgrade.js";
+import { SERVER_DEFAULTS } from "../server/options.js";
 import { parseArgs, UsageError } from "./args.js";
 import type { RedisChat } from "./chat-redis-connect.js";
 import { type ChatPresence, ChatRoom } from "./chat-room.js";
@@ -167,7 +169,7 @@ async function run(argv: string[]): Promise<number> {
     httpServer = http.createServer(timeouts);
   }
   const secure = httpServer instanceof tls.Server;
-  const sessions = isHttp2Server(httpServer) ? trackSessions(httpServer) : null;
+  const http2Shutdown = isHttp2Server(httpServer) ? new Http2Shutdown(httpServer) : null;
   // A handler error is a bug of ours, logged even with --quiet.
   httpServer.on(
     "request",
@@ -335,12 +337,12 @@ async function run(argv: string[]): Promise<number> {
   clusterPresence?.close();
   addressCount?.close();
   await redisChat?.close();
-  await new Promise<void>((resolve) => {
-    httpServer.close(() => resolve());
-    // HTTP/2: GOAWAY on each session (RFC 9113 §6.8); Node closes the idle HTTP/1.1 ones of an h2 server.
-    for (const session of sessions ?? []) session.close();
-    httpServer.closeAllConnections?.();
-  });
+  const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  // HTTP/2: GOAWAY on each session (RFC 9113 §6.8), and a peer that holds its connection after it is cut
+  // once the servers' shutdown timeout is over; Node closes the idle HTTP/1.1 ones of an h2 server.
+  http2Shutdown?.goaway();
+  httpServer.closeAllConnections?.();
+  await (http2Shutdown?.cutAfter(closed, SERVER_DEFAULTS.shutdownTimeoutMs) ?? closed);
   log("stopped");
   return 0;
 }

@@ -382,13 +382,3 @@ export function createHttp2Server(
   ownServers.add(server);
   return server;
 }
-
-/** Sessions of a server this library owns, so that its shutdown can end each with GOAWAY. */
-export function trackSessions(server: AnyHttp2Server): Set<Http2Session> {
-  const sessions = new Set<Http2Session>();
-  server.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  return sessions;
-}

@@ -2,7 +2,6 @@ import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import type * as http from "node:http";
 import type { IncomingMessage } from "node:http";
-import type { Http2Session } from "node:http2";
 import type * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -28,7 +27,8 @@ import {
   type ValidRequest,
 } from "./handshake-flow.js";
 import { type HandshakeWire, Http1Wire } from "./handshake-wire.js";
-import { attachHttp2Target, detachHttp2Target, isHttp2Server, trackSessions } from "./http2-upgrade.js";
+import { Http2Shutdown } from "./http2-shutdown.js";
+import { attachHttp2Target, detachHttp2Target, isHttp2Server } from "./http2-upgrade.js";
 import { Keepalive } from "./keepalive.js";
 import { listenOutcome } from "./listen-outcome.js";
 import { checkServerOptions, checkUpgradeArguments } from "./option-checks.js";
@@ -127,8 +127,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
    * `options.http2` or an attached node:http2 server, it is that server (see `isHttp2Server`).
    */
   readonly httpServer: http.Server | https.Server | null;
-  /** The HTTP/2 sessions of a standalone http2 server, ended with GOAWAY by close(). */
-  private readonly http2Sessions: Set<Http2Session> | null = null;
+  /** A standalone http2 server's sessions and connections, ended by close() (http2-shutdown.ts). */
+  private readonly http2Shutdown: Http2Shutdown | null = null;
   private readonly options: WebSocketServerOptions;
   private readonly settings: Settings;
   private readonly secure: boolean;
@@ -190,7 +190,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       attachUpgradeTarget(server, this);
       if (isHttp2Server(server)) {
         attachHttp2Target(server, this);
-        this.http2Sessions = trackSessions(server);
+        this.http2Shutdown = new Http2Shutdown(server);
       }
       this.listened = listenOutcome(server);
       server.listen(options.port, options.host, options.backlog);
@@ -470,10 +470,13 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
         await this.waitForClients();
         // RFC 9113 §6.8: once every WebSocket has closed, GOAWAY tells the peers of our own HTTP/2 server that
         // no new stream will be served (the streams still open finish first).
-        for (const session of this.http2Sessions ?? []) session.close();
+        this.http2Shutdown?.goaway();
         await this.pubsub.close(this.settings.shutdownTimeoutMs);
         if (this.ownsServer) (this.httpServer as http.Server | null)?.closeAllConnections?.();
-        await closedServer;
+        // A peer of our HTTP/2 server that holds its connection after the GOAWAY is cut in time.
+        if (this.http2Shutdown !== null)
+          await this.http2Shutdown.cutAfter(closedServer, this.settings.shutdownTimeoutMs);
+        else await closedServer;
         this.reports.closed = true;
         this.emit("close");
       }
