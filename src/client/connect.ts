@@ -34,6 +34,11 @@ export interface ClientHandshakeOptions {
   headers?: Record<string, string>;
   origin?: string;
   handshakeTimeoutMs: number;
+  /**
+   * When the handshake's time started before this request (HTTP/2's fall-back to HTTP/1.1, http2-connect.ts):
+   * the end of its handshakeTimeoutMs, which this request keeps instead of starting its own.
+   */
+  deadline?: number;
   maxHeaderBytes?: number;
   tls?: { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
   extension?: ClientExtensionNegotiator | null;
@@ -263,7 +268,7 @@ export function startClientHandshake(
           `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
         ),
       ),
-    options.handshakeTimeoutMs,
+    options.deadline === undefined ? options.handshakeTimeoutMs : Math.max(0, options.deadline - Date.now()),
   );
   timer.unref();
 

@@ -81,7 +81,7 @@ export function startHandshake(
       onFailure(timedOut());
     }, left);
     routeTimer.unref();
-    acquireRoute(url, mode, options.tls ?? {}, options.handshakeTimeoutMs, avoid).then(
+    acquireRoute(url, mode, options.tls ?? {}, left, avoid).then(
       (route) => {
         clearTimeout(routeTimer);
         if (givenUp) {
@@ -91,9 +91,9 @@ export function startHandshake(
         }
         if (route.kind === "http1") {
           // HTTP/1.1 (ALPN chose it, or the server's SETTINGS have no extended CONNECT): connect.ts's
-          // handshake, with its own timer of handshakeTimeoutMs.
+          // handshake, within what is left of the same deadline (it had a fresh handshakeTimeoutMs: review 143).
           const socket = route.socket ?? undefined;
-          inner = startClientHandshake(url, { ...options, socket }, onSuccess, onFailure);
+          inner = startClientHandshake(url, { ...options, socket, deadline }, onSuccess, onFailure);
           return;
         }
         const retry =

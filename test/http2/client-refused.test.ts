@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import http2 from "node:http2";
+import https from "node:https";
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import { describe, test } from "node:test";
 import { handleHttp2Stream } from "../../src/server/http2-upgrade.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
@@ -268,6 +271,36 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
   });
 });
 
+/** A TCP relay to `target` that holds each connection `delayMs` before passing it on; returns its port. */
+async function delayingRelay(
+  t: Parameters<typeof defer>[0],
+  target: number,
+  delayMs: number,
+): Promise<number> {
+  const relayed = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    relayed.add(client);
+    client.on("error", () => {});
+    client.pause();
+    const timer = setTimeout(() => {
+      const upstream = net.connect(target, HOST);
+      relayed.add(upstream);
+      upstream.on("error", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    }, delayMs);
+    client.on("close", () => clearTimeout(timer));
+  });
+  await new Promise<void>((resolve) => relay.listen(0, HOST, resolve));
+  defer(t, () => new Promise((resolve) => relay.close(resolve)));
+  defer(t, () => {
+    for (const socket of relayed) socket.destroy();
+  });
+  return portOf(relay.address());
+}
+
 /** A socket's one outcome: its events and error, and when its close came (ms after `started`). */
 function outcomeOf(socket: WebSocket, started: number): Promise<{ events: string[]; at: number }> {
   return new Promise((resolve) => {
@@ -329,30 +362,9 @@ describe("WebSocket client over HTTP/2: handshakeTimeoutMs bounds the whole hand
         return true;
       },
     );
-    const target = Number(new URL(base).port);
-    const relayed = new Set<net.Socket>();
-    const relay = net.createServer((client) => {
-      relayed.add(client);
-      client.on("error", () => {});
-      client.pause();
-      const timer = setTimeout(() => {
-        const upstream = net.connect(target, HOST);
-        relayed.add(upstream);
-        upstream.on("error", () => client.destroy());
-        client.on("close", () => upstream.destroy());
-        upstream.on("close", () => client.destroy());
-        client.pipe(upstream).pipe(client);
-        client.resume();
-      }, T - 300);
-      client.on("close", () => clearTimeout(timer));
-    });
-    await new Promise<void>((resolve) => relay.listen(0, HOST, resolve));
-    defer(t, () => new Promise((resolve) => relay.close(resolve)));
-    defer(t, () => {
-      for (const socket of relayed) socket.destroy();
-    });
+    const relayPort = await delayingRelay(t, Number(new URL(base).port), T - 300);
     const started = Date.now();
-    const socket = new WebSocket(`ws://${HOST}:${portOf(relay.address())}/`, [], {
+    const socket = new WebSocket(`ws://${HOST}:${relayPort}/`, [], {
       http2: "always",
       handshakeTimeoutMs: T,
     });
@@ -362,6 +374,37 @@ describe("WebSocket client over HTTP/2: handshakeTimeoutMs bounds the whole hand
     assert.deepEqual(events, TIMED_OUT);
     assert.equal(silent.length, 1, "the CONNECT was sent");
     // Before the fix: at 1700 ms (700 ms for the session, then 1000 ms for the stream).
+    assert.ok(at >= T - 50 && at < T + 250, `the timeout came ${at} ms after the start, not at ${T} ms`);
+  });
+
+  test('regression: "auto" that falls back to HTTP/1.1 late (ALPN) leaves the request the time left', async (t) => {
+    // A TLS server that speaks only HTTP/1.1 and never answers the upgrade, reached 700 ms late.
+    const server = https.createServer({
+      cert: readFileSync("test/cli/fixtures/cert.pem"),
+      key: readFileSync("test/cli/fixtures/key.pem"),
+      ALPNProtocols: ["http/1.1"],
+    });
+    const upgrades: Duplex[] = [];
+    server.on("upgrade", (_request, socket: Duplex) => upgrades.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    defer(t, () => {
+      for (const socket of upgrades) socket.destroy();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    });
+    const relayPort = await delayingRelay(t, portOf(server.address()), T - 300);
+    const started = Date.now();
+    const socket = new WebSocket(`wss://${HOST}:${relayPort}/`, [], {
+      http2: "auto",
+      handshakeTimeoutMs: T,
+      rejectUnauthorized: false,
+    });
+    defer(t, () => socket.terminate());
+    const { events, at } = await within(outcomeOf(socket, started), 5000, "the socket's outcome");
+    t.diagnostic(`closed after ${at} ms`);
+    assert.deepEqual(events, TIMED_OUT);
+    assert.equal(upgrades.length, 1, "the HTTP/1.1 upgrade was sent");
+    // Before the fix: at ~1800 ms (the TLS handshake's 700 ms, then a fresh 1000 ms for the request: review 143).
     assert.ok(at >= T - 50 && at < T + 250, `the timeout came ${at} ms after the start, not at ${T} ms`);
   });
 });
