@@ -8,6 +8,36 @@ import { connectStream, rawSession } from "./helpers.js";
 // The server's answers to extended CONNECTs it does not take, where HTTP/2 changes the HTTP/1.1 answer: a
 // version we do not speak (400, not 426), another :protocol (501, not 405). Cleartext h2c, a raw client.
 
+/**
+ * The status, Allow, type and body of the answer to a request with `headers` whose stream the client keeps
+ * open; then the stream's end: the client's (`"client ends"`: a CONNECT's request stays open, its tunnel) or
+ * the server's, which must come without it.
+ */
+async function answerOf(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  ending: "client ends" | "server ends",
+): Promise<{ status: unknown; allow: unknown; type: unknown; body: string }> {
+  const stream = session.request(headers, { endStream: false });
+  stream.on("error", () => {});
+  let body = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    body += chunk;
+  });
+  const response = await within(
+    new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
+    5000,
+    `the answer to ${headers[":method"]}`,
+  );
+  if (ending === "client ends") stream.end();
+  if (!stream.closed) {
+    const closed = new Promise((resolve) => stream.once("close", resolve));
+    await within(closed, ending === "client ends" ? 5000 : 2000, "the stream's end");
+  }
+  return { status: response[":status"], allow: response.allow, type: response["content-type"], body };
+}
+
 describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () => {
   test("regression: a missing or other Sec-WebSocket-Version gets 400 with Sec-WebSocket-Version: 13, not 426 (RFC 9110 §15.5.22, RFC 9113 §8.2.2)", async (t) => {
     const { server, port } = await startServer(t, { http2: true });
@@ -62,26 +92,7 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
     const { port } = await startServer(t, { http2: true });
     const session = await rawSession(`http://${HOST}:${port}`);
     defer(t, () => session.destroy());
-    /** The status, Allow and body of a request (sent whole) with `headers`. */
-    /** The answer to a request whose stream the client keeps open: the server must end it. */
-    const answer = async (headers: http2.OutgoingHttpHeaders) => {
-      const stream = session.request(headers, { endStream: false });
-      stream.on("error", () => {});
-      let body = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      const response = await within(
-        new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
-        5000,
-        `the answer to ${headers[":method"]}`,
-      );
-      // A CONNECT's request stays open (its tunnel): ended here, so that the stream closes.
-      stream.end();
-      await within(new Promise((resolve) => stream.once("close", resolve)), 5000, "the stream's end");
-      return { status: response[":status"], allow: response.allow, type: response["content-type"], body };
-    };
+    const answer = (headers: http2.OutgoingHttpHeaders) => answerOf(session, headers, "client ends");
     // Before the fix: Node's 405 without Allow for the CONNECT, and 426 for the others.
     for (const headers of [
       { ":method": "CONNECT", ":authority": `${HOST}:${port}` },
@@ -110,26 +121,10 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
     });
     const session = await rawSession(`http://${HOST}:${port}`);
     defer(t, () => session.destroy());
-    /** The answer to a request whose stream the client keeps open: the server must end it. */
+    // The client keeps each stream open: the server must end it.
     const answer = async (headers: http2.OutgoingHttpHeaders) => {
-      const stream = session.request(headers, { endStream: false });
-      stream.on("error", () => {});
-      let body = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      const response = await within(
-        new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve)),
-        5000,
-        `the answer to ${headers[":method"]}`,
-      );
-      await within(
-        new Promise((resolve) => stream.once("close", resolve)),
-        2000,
-        "the server to end the stream",
-      );
-      return `${response[":status"]} allow=${response.allow ?? "-"} body=${JSON.stringify(body)}`;
+      const { status, allow, body } = await answerOf(session, headers, "server ends");
+      return `${status} allow=${allow ?? "-"} body=${JSON.stringify(body)}`;
     };
     assert.equal(await answer({ ":method": "POST", ":path": "/api" }), '200 allow=- body="app served POST"');
     assert.equal(
