@@ -8,6 +8,25 @@ import { connectStream, rawSession } from "./helpers.js";
 // The server's answers to extended CONNECTs it does not take, where HTTP/2 changes the HTTP/1.1 answer: a
 // version we do not speak (400, not 426), another :protocol (501, not 405). Cleartext h2c, a raw client.
 
+/** A node:http2 server of the test's own (with `onRequest`, if given) and a WebSocketServer attached to it. */
+async function attachedServer(
+  t: Parameters<typeof defer>[0],
+  onRequest?: (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => void,
+): Promise<http2.Http2Server> {
+  const h2 = http2.createServer();
+  if (onRequest !== undefined) h2.on("request", onRequest);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => sessions.add(session));
+  await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+  defer(t, () => new Promise((resolve) => h2.close(resolve)));
+  defer(t, () => {
+    for (const session of sessions) session.destroy();
+  });
+  const wss = new WebSocketServer({ server: h2 });
+  defer(t, () => shutDown(wss));
+  return h2;
+}
+
 /**
  * The status, Allow, type and body of the answer to a request with `headers` whose stream the client keeps
  * open; then the stream's end: the client's (`"client ends"`: a CONNECT's request stays open, its tunnel) or
@@ -64,16 +83,7 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
     const standalone = await rawSession(`http://${HOST}:${port}`);
     defer(t, () => standalone.destroy());
     // ... and a node:http2 server where the WebSocketServer's 'stream' listener is the only one.
-    const h2 = http2.createServer();
-    const sessions = new Set<http2.ServerHttp2Session>();
-    h2.on("session", (session) => sessions.add(session));
-    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
-    defer(t, () => new Promise((resolve) => h2.close(resolve)));
-    defer(t, () => {
-      for (const session of sessions) session.destroy();
-    });
-    const wss = new WebSocketServer({ server: h2 });
-    defer(t, () => shutDown(wss));
+    const h2 = await attachedServer(t);
     const attached = await rawSession(`http://${HOST}:${portOf(h2.address())}`);
     defer(t, () => attached.destroy());
     for (const session of [standalone, attached]) {
@@ -156,17 +166,7 @@ describe("WebSocketServer over HTTP/2: refusals that differ from HTTP/1.1", () =
   });
 
   test("attached: a plain CONNECT on the user's own http2 server is left as it was (Node's 405, the owner's methods)", async (t) => {
-    const h2 = http2.createServer();
-    h2.on("request", (_request, response) => response.end("the owner's"));
-    const sessions = new Set<http2.ServerHttp2Session>();
-    h2.on("session", (session) => sessions.add(session));
-    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
-    defer(t, () => new Promise((resolve) => h2.close(resolve)));
-    defer(t, () => {
-      for (const session of sessions) session.destroy();
-    });
-    const wss = new WebSocketServer({ server: h2 });
-    defer(t, () => shutDown(wss));
+    const h2 = await attachedServer(t, (_request, response) => response.end("the owner's"));
     const port = portOf(h2.address());
     const session = await rawSession(`http://${HOST}:${port}`);
     defer(t, () => session.destroy());
