@@ -2,63 +2,16 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import https from "node:https";
-import net from "node:net";
 import type { Duplex } from "node:stream";
 import { describe, test } from "node:test";
-import { handleHttp2Stream } from "../../src/server/http2-upgrade.js";
-import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
-import { defer, HOST, portOf, shutDown, sleep, startServer, waitFor, within } from "../server/helpers.js";
+import { defer, HOST, portOf, sleep, startServer, waitFor, within } from "../server/helpers.js";
+import { delayingRelay, outcomeOf, refusingServer } from "./client-peers.js";
 
 // Our client over HTTP/2 against a server that refuses streams it has not processed: a GOAWAY at once (a
 // server shutting down or reloading as the client connects), or RST_STREAM with REFUSED_STREAM. RFC 9113 §8.7
 // and §6.8: such a stream can be retried; the client retries its extended CONNECT once, on another session.
 // Cleartext h2c by prior knowledge (http2 "always"), a WebSocketServer on a node:http2 server of the test's.
-
-/**
- * A node:http2 h2c server whose streams go to a WebSocketServer (noServer) unless `refuse` took them;
- * `onSession` sees each session (its number from 1).
- */
-async function refusingServer(
-  t: Parameters<typeof defer>[0],
-  onSession: (session: http2.ServerHttp2Session, nth: number) => void,
-  refuse: (stream: http2.ServerHttp2Stream, path: string) => boolean = () => false,
-): Promise<{ base: string; sessions: http2.ServerHttp2Session[]; wss: WebSocketServer }> {
-  const server = http2.createServer({ settings: { enableConnectProtocol: true } });
-  const sessions: http2.ServerHttp2Session[] = [];
-  server.on("session", (session) => {
-    sessions.push(session);
-    session.on("error", () => {});
-    onSession(session, sessions.length);
-  });
-  server.on("sessionError", () => {});
-  const wss = new WebSocketServer({ noServer: true });
-  server.on(
-    "stream",
-    (
-      stream: http2.ServerHttp2Stream,
-      headers: http2.IncomingHttpHeaders,
-      _flags: number,
-      rawHeaders: string[],
-    ) => {
-      stream.on("error", () => {});
-      if (refuse(stream, headers[":path"] ?? "")) return;
-      handleHttp2Stream(wss, stream, headers, rawHeaders, (ws, request) =>
-        wss.emit("connection", ws, request),
-      );
-    },
-  );
-  wss.on("connection", (ws) => {
-    ws.onmessage = (event) => ws.send(`echo:${event.data}`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  defer(t, () => new Promise((resolve) => server.close(resolve)));
-  defer(t, () => {
-    for (const session of sessions) session.destroy();
-  });
-  defer(t, () => shutDown(wss));
-  return { base: `ws://${HOST}:${portOf(server.address())}`, sessions, wss };
-}
 
 /** The error of a socket whose stream was refused unprocessed on both sessions (the first and the retry's). */
 const REFUSED_TWICE =
@@ -270,52 +223,6 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     assert.equal(sessions.length, 3, "the retry avoided the session that refused the stream");
   });
 });
-
-/** A TCP relay to `target` that holds each connection `delayMs` before passing it on; returns its port. */
-async function delayingRelay(
-  t: Parameters<typeof defer>[0],
-  target: number,
-  delayMs: number,
-): Promise<number> {
-  const relayed = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    relayed.add(client);
-    client.on("error", () => {});
-    client.pause();
-    const timer = setTimeout(() => {
-      const upstream = net.connect(target, HOST);
-      relayed.add(upstream);
-      upstream.on("error", () => client.destroy());
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      client.pipe(upstream).pipe(client);
-      client.resume();
-    }, delayMs);
-    client.on("close", () => clearTimeout(timer));
-  });
-  await new Promise<void>((resolve) => relay.listen(0, HOST, resolve));
-  defer(t, () => new Promise((resolve) => relay.close(resolve)));
-  defer(t, () => {
-    for (const socket of relayed) socket.destroy();
-  });
-  return portOf(relay.address());
-}
-
-/** A socket's one outcome: its events and error, and when its close came (ms after `started`). */
-function outcomeOf(socket: WebSocket, started: number): Promise<{ events: string[]; at: number }> {
-  return new Promise((resolve) => {
-    const events: string[] = [];
-    socket.onopen = () => events.push("open");
-    socket.onerror = (event) => {
-      const error = (event as unknown as { error?: Error & { code?: string } }).error;
-      events.push(`error ${error?.code}: ${error?.message}`);
-    };
-    socket.onclose = () => {
-      events.push("close");
-      resolve({ events, at: Date.now() - started });
-    };
-  });
-}
 
 describe("WebSocket client over HTTP/2: handshakeTimeoutMs bounds the whole handshake (session, stream, retry)", () => {
   const T = 1000;
