@@ -11,7 +11,8 @@ import {
   networkError,
   startClientHandshake,
 } from "./connect.js";
-import { acquireRoute, type Http2Mode } from "./http2-session-pool.js";
+import { acquireRoute, type Http2Mode, type RouteRequest } from "./http2-session-pool.js";
+import { SessionSetupTimeout } from "./http2-session-setup.js";
 import { notProcessed } from "./http2-unprocessed.js";
 import { readRefusalReason } from "./refusal-reason.js";
 
@@ -50,6 +51,8 @@ export function startHandshake(
   if (mode === "never" || (mode === "auto" && url.protocol === "ws:") || (options.proxy ?? null) !== null)
     return startClientHandshake(url, options, onSuccess, onFailure);
   let inner: ClientHandshake | null = null;
+  /** The route being waited for (a session being set up), withdrawn when the socket gives up. */
+  let waiting: RouteRequest | null = null;
   /** Aborted, or timed out, while no attempt's handshake (`inner`) was running: onFailure has been called. */
   let givenUp = false;
   // handshakeTimeoutMs is the time allowed for the whole opening handshake, as over HTTP/1.1 (one timer from
@@ -63,27 +66,34 @@ export function startHandshake(
       "SJ_ERR_HANDSHAKE_TIMEOUT",
       `no answer to the opening handshake within ${options.handshakeTimeoutMs} ms`,
     );
+  /** Gives up waiting for the route: the pool abandons a session's setup that no socket waits for. */
+  const giveUp = (error: HandshakeError) => {
+    givenUp = true;
+    waiting?.withdraw();
+    waiting = null;
+    onFailure(error);
+  };
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   // `avoid`: null for the first attempt; for the one retry of a stream refused unprocessed (RFC 9113 §8.7),
   // the session that refused it. There are at most two attempts, within the one deadline.
   const attempt = (avoid: ClientHttp2Session | null) => {
     const left = deadline - Date.now();
     if (left <= 0) {
-      givenUp = true;
-      onFailure(timedOut());
+      giveUp(timedOut());
       return;
     }
-    // Waiting for a route (a session being set up) counts too. The pool's own bound on a session's setup
-    // (shared by the sockets that wait for it) is not this socket's: a route that comes after is released.
+    // Waiting for a route (a session being set up, maybe by another socket) counts too: this socket gives up
+    // at its own deadline, whatever the other sockets waiting on that session allow (review 144).
     const routeTimer = setTimeout(() => {
-      if (givenUp) return;
-      givenUp = true;
-      onFailure(timedOut());
+      if (!givenUp) giveUp(timedOut());
     }, left);
     routeTimer.unref();
-    acquireRoute(url, mode, options.tls ?? {}, left, avoid).then(
+    const request = acquireRoute(url, mode, options.tls ?? {}, deadline, avoid);
+    waiting = request;
+    request.route.then(
       (route) => {
         clearTimeout(routeTimer);
+        waiting = null;
         if (givenUp) {
           if (route.kind === "h2") route.release();
           else route.socket?.destroy();
@@ -116,7 +126,14 @@ export function startHandshake(
       },
       (error: NodeJS.ErrnoException) => {
         clearTimeout(routeTimer);
-        if (!givenUp) onFailure(networkError(error, hostname, url.protocol === "wss:"));
+        waiting = null;
+        if (givenUp) return;
+        // The setup ran to the latest deadline of the sockets waiting on it: this one's has passed too.
+        giveUp(
+          error instanceof SessionSetupTimeout
+            ? timedOut()
+            : networkError(error, hostname, url.protocol === "wss:"),
+        );
       },
     );
   };
@@ -128,8 +145,7 @@ export function startHandshake(
         return;
       }
       if (givenUp) return;
-      givenUp = true;
-      onFailure(
+      giveUp(
         new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
       );
     },

@@ -6,7 +6,7 @@ import type { WebSocket } from "../../src/web/websocket.js";
 import { defer, HOST, portOf, shutDown } from "../server/helpers.js";
 
 // The peers our client's HTTP/2 tests connect to (all on 127.0.0.1, port 0, stopped after the test): an h2c
-// server that may refuse streams, and a TCP relay that holds connections.
+// server that may refuse streams, a TCP relay that holds connections, and a TCP server that never answers.
 
 type TestContext = Parameters<typeof defer>[0];
 
@@ -83,6 +83,37 @@ export async function delayingRelay(t: TestContext, target: number, delayMs: num
     for (const socket of relayed) socket.destroy();
   });
   return portOf(relay.address());
+}
+
+/** A connection a silent server accepted: when it was accepted and when the client closed it (or null). */
+export interface HeldConnection {
+  acceptedAt: number;
+  closedAt: number | null;
+}
+
+/**
+ * A TCP server that accepts connections and never writes (an HTTP/2 server that never sends its SETTINGS,
+ * or a host that stalls); it reads what it gets. Its connections are destroyed after the test.
+ */
+export async function silentServer(t: TestContext): Promise<{ port: number; held: HeldConnection[] }> {
+  const held: HeldConnection[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    const connection: HeldConnection = { acceptedAt: Date.now(), closedAt: null };
+    held.push(connection);
+    socket.on("error", () => {});
+    socket.resume();
+    socket.on("close", () => {
+      connection.closedAt = Date.now();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  defer(t, () => new Promise((resolve) => server.close(resolve)));
+  defer(t, () => {
+    for (const socket of sockets) socket.destroy();
+  });
+  return { port: portOf(server.address()), held };
 }
 
 /**
