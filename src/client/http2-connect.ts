@@ -13,7 +13,7 @@ import {
 } from "./connect.js";
 import { acquireRoute, type Http2Mode, type RouteRequest } from "./http2-session-pool.js";
 import { SessionSetupTimeout } from "./http2-session-setup.js";
-import { notProcessed } from "./http2-unprocessed.js";
+import { notProcessed, refusedBeforeSending, watchSendRefusal } from "./http2-unprocessed.js";
 import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
@@ -169,12 +169,21 @@ const CONNECTION_SPECIFIC = new Set([
 
 /**
  * A stream refused unprocessed twice (RFC 9113 §8.7: REFUSED_STREAM, or above a GOAWAY's last-stream-id). The
- * refusal does not say why: a server shutting down or over a limit of its own refuses any stream, but nghttp2
- * (node:http2, and so sockjet's own server) also answers REFUSED_STREAM to a request whose header block is
- * over its limit, which a retry sends again (review 141: a 70 kB cookie). Both causes are named.
+ * refusal does not say why: a server shutting down or over a limit of its own refuses any stream, and a
+ * server may refuse this way a request it does not take (a header block over its limit), which a retry sends
+ * again. Both causes are named. (Review 141's 70 kB cookie was not a server's refusal: the client's own
+ * nghttp2 did not send it, OVER_SEND_LIMIT; node:http2's server answers ENHANCE_YOUR_CALM past its limit.)
  */
 const REFUSED_TWICE =
   "the server refused the HTTP/2 stream twice before processing it (GOAWAY or REFUSED_STREAM, RFC 9113 §8.7): either it is shutting down or overloaded (then try again later), or it does not take this request (for example a header block larger than it accepts: big cookies or headers)";
+
+/**
+ * The request's header block is over node:http2's own limit on one it sends (http2-unprocessed.ts): nothing
+ * was sent, and a retry would be refused the same way. Not the server's refusal (review 144: a 70 kB cookie
+ * was retried and reported as REFUSED_TWICE). A network error, as Fetch has a request that cannot be sent.
+ */
+const OVER_SEND_LIMIT =
+  'the client\'s node:http2 refused to send the request: its header block is over the limit node:http2 sets on one it sends (maxSendHeaderBlockLength, 64 KiB), and nothing was sent. Send fewer or smaller headers (the headers option: big cookies), or use HTTP/1.1 (the http2 option "never") if the server takes headers that large';
 
 /**
  * RFC 8441 §4: an extended CONNECT on `session`, with the request headers an HTTP/1.1 handshake has but
@@ -233,7 +242,8 @@ function startHttp2Handshake(
   /** No answer, and the stream (or the request) is gone: refused unprocessed (§8.7, §6.8), or lost. */
   const lost = (message: string, cause?: unknown) => {
     const withCause = cause === undefined ? undefined : { cause };
-    if (!notProcessed(session, stream)) fail(new HandshakeError("SJ_ERR_NETWORK", message, withCause));
+    if (refusedBeforeSending(stream)) fail(new HandshakeError("SJ_ERR_NETWORK", OVER_SEND_LIMIT, withCause));
+    else if (!notProcessed(session, stream)) fail(new HandshakeError("SJ_ERR_NETWORK", message, withCause));
     else if (retry === null) fail(new HandshakeError("SJ_ERR_NETWORK", REFUSED_TWICE, withCause));
     else if (settle()) {
       if (stream !== undefined) destroyTransport(stream);
@@ -280,6 +290,7 @@ function startHttp2Handshake(
         ),
     };
   }
+  watchSendRefusal(stream);
   // A refusal's body is being read: its end, reset or error ends that read, which then fails the handshake.
   let refusing = false;
   stream.on("error", (error: Error) => {

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import net from "node:net";
 import { describe, test } from "node:test";
 import { openSessionCount } from "../../src/client/http2-session-pool.js";
 import { WebSocketServer } from "../../src/server/websocket-server.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import { defer, HOST, openClient, portOf, shutDown, within } from "../server/helpers.js";
+import { outcomeOf } from "./client-peers.js";
+import { FRAME, RawH2Peer } from "./raw-frames.js";
 
 // Our client over HTTP/2 against what a server allows and says: its SETTINGS_MAX_CONCURRENT_STREAMS, the
 // headers HTTP/2 forbids, the RST_STREAM code of an abrupt close, and the text of a refusal. Cleartext h2c by
@@ -133,5 +136,37 @@ describe("WebSocket client over HTTP/2: the server's limits and answers", () => 
     assert.ok(Date.now() - started < 2000, "the reason is not waited for past its bound");
     const html = await refusal({ http2: "always" }, `${raw.base}/html`);
     assert.equal(html?.message, "the server answered HTTP 503");
+  });
+});
+
+/** The error of a socket whose request's header block is over the client's own nghttp2 limit. */
+const OVER_SEND_LIMIT =
+  'the client\'s node:http2 refused to send the request: its header block is over the limit node:http2 sets on one it sends (maxSendHeaderBlockLength, 64 KiB), and nothing was sent. Send fewer or smaller headers (the headers option: big cookies), or use HTTP/1.1 (the http2 option "never") if the server takes headers that large';
+
+describe("WebSocket client over HTTP/2: the client's own limits", () => {
+  test("regression: a header block over node:http2's send limit (a 70 kB cookie) is not retried, and the error says the limit is ours", async (t) => {
+    // A raw h2c server (raw-frames.ts) that sees every frame the client sends on each connection.
+    const peers: RawH2Peer[] = [];
+    const server = net.createServer((socket) => peers.push(RawH2Peer.serve(socket)));
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    defer(t, () => new Promise((resolve) => server.close(resolve)));
+    defer(t, () => {
+      for (const peer of peers) peer.close();
+    });
+    const started = Date.now();
+    const socket = new WebSocket(`ws://${HOST}:${portOf(server.address())}/`, [], {
+      http2: "always",
+      handshakeTimeoutMs: 4000,
+      headers: { cookie: `a=${"b".repeat(70_000)}` },
+    });
+    defer(t, () => socket.terminate());
+    const { events } = await within(outcomeOf(socket, started), 5000, "the socket's outcome");
+    // Before the fix: the stream, closed by the client's own nghttp2 with REFUSED_STREAM, was retried on a
+    // second session and reported as the server's refusal ("the server refused the HTTP/2 stream twice").
+    assert.deepEqual(events, [`error SJ_ERR_NETWORK: ${OVER_SEND_LIMIT}`, "close"]);
+    assert.equal(peers.length, 1, "no retry: no second session");
+    const sent = peers[0].frames.filter((f) => f.type === FRAME.headers || f.type === 9 /* CONTINUATION */);
+    assert.deepEqual(sent, [], "nothing of the request reached the server");
+    assert.ok(Date.now() - started < 3000, "no waiting for a timeout");
   });
 });

@@ -5,7 +5,7 @@ import https from "node:https";
 import type { Duplex } from "node:stream";
 import { describe, test } from "node:test";
 import { WebSocket } from "../../src/web/websocket.js";
-import { defer, HOST, portOf, sleep, startServer, waitFor, within } from "../server/helpers.js";
+import { defer, HOST, portOf, sleep, waitFor, within } from "../server/helpers.js";
 import { delayingRelay, outcomeOf, refusingServer } from "./client-peers.js";
 
 // Our client over HTTP/2 against a server that refuses streams it has not processed: a GOAWAY at once (a
@@ -129,37 +129,29 @@ describe("WebSocket client over HTTP/2: streams refused unprocessed are retried 
     assert.equal(sessions.length - before, 2, "one session for the CONNECT, one for its retry");
   });
 
-  test("regression: a stream refused for its own request (a 70 kB cookie: nghttp2 answers REFUSED_STREAM) is retried once; the error does not blame the server alone", async (t) => {
-    // sockjet's standalone HTTP/2 server: nghttp2 refuses a header block over its limit with REFUSED_STREAM
-    // (RFC 9113 §8.7: "not processed"), so the retry is refused the same way.
-    const { server, url } = await startServer(t, { http2: true });
-    let sessions = 0;
-    server.httpServer?.on("session", () => sessions++);
-    const rejected: number[] = [];
-    server.on("rejected", (_request, status) => rejected.push(status));
-    const socket = new WebSocket(`${url}/`, [], {
+  test("a server that refuses a big request with REFUSED_STREAM: retried once, and the error names that cause too", async (t) => {
+    // RFC 9113 §8.7 does not say why a stream was refused: a server (or a proxy) may refuse a request whose
+    // header block it does not take this way. Here: any cookie over 16 KiB. (Node's own http2 server answers
+    // ENHANCE_YOUR_CALM past its maxHeaderListSize instead.)
+    const { base, sessions } = await refusingServer(
+      t,
+      () => {},
+      (stream, _path, headers) => {
+        if (String(headers.cookie ?? "").length <= 16_384) return false;
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return true;
+      },
+    );
+    const started = Date.now();
+    const socket = new WebSocket(`${base}/`, [], {
       http2: "always",
       handshakeTimeoutMs: 4000,
-      headers: { cookie: `a=${"b".repeat(70_000)}` },
+      headers: { cookie: `a=${"b".repeat(20_000)}` },
     });
     defer(t, () => socket.terminate());
-    const started = Date.now();
-    const [outcome] = await new Promise<Outcome[]>((resolve) => {
-      const outcome: Outcome = { socket, events: [], error: undefined };
-      socket.onopen = () => outcome.events.push("open");
-      socket.onerror = (event) => {
-        outcome.events.push("error");
-        outcome.error = (event as unknown as { error?: Error & { code?: string } }).error;
-      };
-      socket.onclose = () => {
-        outcome.events.push("close");
-        resolve([outcome]);
-      };
-    });
-    // Before the fix: "… it is shutting down or overloaded; try again later", which sent the user to the server.
-    assert.deepEqual(summary([outcome]), { [`error,close SJ_ERR_NETWORK: ${REFUSED_TWICE}`]: 1 });
-    assert.equal(sessions, 2, "one retry (RFC 9113 §8.7 allows it), on a new session");
-    assert.deepEqual(rejected, [], "the WebSocketServer never saw the request");
+    const { events } = await within(outcomeOf(socket, started), 5000, "the socket's outcome");
+    assert.deepEqual(events, [`error SJ_ERR_NETWORK: ${REFUSED_TWICE}`, "close"]);
+    assert.equal(sessions.length, 2, "one retry (RFC 9113 §8.7 allows it), on a new session");
     assert.ok(Date.now() - started < 3000, "no waiting for a timeout");
   });
 
