@@ -586,7 +586,7 @@ describe("RFC 7692 §7.1.2: a peer that reaches past the window it was limited t
     client: byName("server_max_window_bits=8").client,
   });
   bothRoles(
-    "decodes with the negotiated 8 bits: 300 bytes back into the same message passes, into the previous one fails 1007",
+    "decodes with the 8 bits it asked for: 300 bytes back into the same message passes, into the previous one fails 1007",
     async (s) => {
       const block = randomBytes(300);
       const deflater = zlib.createDeflateRaw({ windowBits: 15 });
@@ -612,6 +612,38 @@ describe("RFC 7692 §7.1.2: a peer that reaches past the window it was limited t
       codec.close();
     },
     window8,
+  );
+  bothRoles(
+    "that did not ask for server_max_window_bits decodes with 15 bits whatever the server announced, as Chromium",
+    async (s) => {
+      const block = randomBytes(300);
+      const deflater = zlib.createDeflateRaw({ windowBits: 15 });
+      const flush = (data: Buffer) =>
+        new Promise<Buffer>((resolve) => {
+          const out: Buffer[] = [];
+          const onData = (chunk: Buffer) => out.push(chunk);
+          deflater.on("data", onData);
+          deflater.write(data);
+          deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+            deflater.off("data", onData);
+            resolve(Buffer.concat(out).subarray(0, -4));
+          });
+        });
+      assert.equal(s.local.ws.extensions, "permessage-deflate; server_max_window_bits=8");
+      const codec = peerCodec(s.side, agreed({ serverMaxWindowBits: 8 }));
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block) });
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block.subarray(0, 50)) });
+      await expectEcho(s, codec, OP.binary, block);
+      await expectEcho(s, codec, OP.binary, block.subarray(0, 50));
+      deflater.close();
+      codec.close();
+      await s.closeNormally();
+    },
+    {
+      sides: ["client"],
+      client: { perMessageDeflate: true },
+      responseHeaders: () => ["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8"],
+    },
   );
 });
 
