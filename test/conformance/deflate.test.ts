@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import zlib from "node:zlib";
 import type { PerMessageDeflateOption } from "../../src/protocol/permessage-deflate/index.js";
 import { formatMemory, MemorySampler, tripwire } from "./hostile-kit.js";
 import { bomb, type DirectionConfig, PeerCodec } from "./peer-deflate.js";
@@ -479,6 +480,170 @@ describe("Autobahn 12 · compressed messages of every size, fragmented and large
       await s.closeNormally();
     },
     options,
+  );
+});
+
+/** A DEFLATE stream ended by a block with BFINAL set (zlib's Z_FINISH): nothing follows it. */
+function finalStream(data: string | Buffer, options: zlib.ZlibOptions = {}): Buffer {
+  return zlib.deflateRawSync(data, options);
+}
+
+/** §7.2.1: a stream flushed with an empty stored block whose 00 00 ff ff is left off. */
+function flushedStream(data: string | Buffer, options: zlib.ZlibOptions = {}): Buffer {
+  return zlib.deflateRawSync(data, { ...options, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+}
+
+// Chromium (net/websockets/websocket_inflater.cc) and Firefox (PMCECompression::Inflate) reset zlib at the end
+// of a stream and inflate the bytes after it; before, we dropped them without a word.
+describe("RFC 7692 §7.2.1: DEFLATE blocks after a block with BFINAL set, in the same message", () => {
+  const NEGOTIATED = [
+    ["context takeover", DEFAULT_NEGOTIATION],
+    ["no context takeover", NEGOTIATIONS[0]],
+  ] as const;
+  for (const [takeover, negotiation] of NEGOTIATED) {
+    bothRoles(
+      `delivers the blocks that follow a final block ("The next DEFLATE block follows the padded data"), ${takeover}`,
+      async (s) => {
+        const codec = peerCodec(s.side, negotiation.agreed);
+        await s.send({
+          opcode: OP.text,
+          rsv1: true,
+          payload: Buffer.concat([finalStream("Hello, "), flushedStream("world")]),
+        });
+        await expectEcho(s, codec, OP.text, Buffer.from("Hello, world"));
+        // Three streams, each over 16 KiB (inflated from more than one input buffer), and a stream after
+        // the last final block that refers back into the one before it.
+        const a = randomBytes(20_000);
+        const b = randomBytes(20_000);
+        const c = Buffer.concat([b.subarray(0, 5000), Buffer.from(" and more")]);
+        const payload = Buffer.concat([finalStream(a), finalStream(b), flushedStream(c, { dictionary: b })]);
+        await s.send({ opcode: OP.binary, rsv1: true, payload });
+        await expectEcho(s, codec, OP.binary, Buffer.concat([a, b, c]));
+        codec.close();
+        await s.closeNormally();
+      },
+      negotiate(negotiation),
+    );
+    bothRoles(
+      `fails with 1007 on bytes after a final block that are not DEFLATE data, ${takeover}`,
+      async (s) => {
+        const payload = Buffer.concat([finalStream("Hello"), Buffer.from([0xff, 0xff, 0xff])]);
+        await s.send({ opcode: OP.text, rsv1: true, payload });
+        await s.expectFailure(1007, 3000, /^invalid compressed data after a final DEFLATE block: /);
+      },
+      negotiate(negotiation),
+    );
+    bothRoles(
+      `fails with 1009 when the blocks after a final block inflate past the limit, ${takeover}`,
+      async (s) => {
+        const zeros = Buffer.alloc(40_000);
+        const payload = Buffer.concat([finalStream(zeros), flushedStream(zeros)]);
+        await s.send({ opcode: OP.binary, rsv1: true, payload });
+        await s.expectFailure(1009, 3000, /^message too big: limit 65536 bytes/);
+      },
+      {
+        ...negotiate(negotiation),
+        server: { ...negotiate(negotiation).server, maxPayloadBytes: 65536 },
+        client: { ...negotiate(negotiation).client, maxPayloadBytes: 65536 },
+      },
+    );
+  }
+  bothRoles(
+    "fails with 1009 on a message that ends a DEFLATE stream every 2 bytes (each costs a zlib stream)",
+    async (s) => {
+      // 03 00: an empty block with fixed codes and BFINAL set. 100 of them: 200 bytes, at most 4 + 200/64 streams.
+      const payload = Buffer.from("0300".repeat(100), "hex");
+      await s.send({ opcode: OP.binary, rsv1: true, payload });
+      await s.expectFailure(1009, 3000, /more than 7 DEFLATE streams/);
+    },
+    negotiate(DEFAULT_NEGOTIATION),
+  );
+  bothRoles(
+    "decodes the message after one whose final block ends exactly at its end (Chromium's inflater Reset test)",
+    async (s) => {
+      // 01 with our 00 00 ff ff: an empty stored block with BFINAL set; the next message starts a new stream.
+      for (const hex of ["f248cdc9c90700", "01", "f248cdc9c90700", "f200110000"]) {
+        await s.send({ opcode: OP.text, rsv1: true, payload: Buffer.from(hex, "hex") });
+      }
+      const codec = peerCodec(s.side, DEFAULT_NEGOTIATION.agreed);
+      for (const text of ["Hello", "", "Hello", "Hello"])
+        await expectEcho(s, codec, OP.text, Buffer.from(text));
+      codec.close();
+      await s.closeNormally();
+    },
+    negotiate(DEFAULT_NEGOTIATION),
+  );
+});
+
+// What every peer does with the same bytes: zlib (Chromium's, Firefox's, ws's, Python's) checks a distance
+// against the window it holds plus the output of the inflate() call under way, never against 2^N, and
+// Chromium inflates with 15 bits whatever was negotiated. Pinned so that a change here is a decision.
+describe("RFC 7692 §7.1.2: a peer that reaches past the window it was limited to (characterization)", () => {
+  const byName = (name: string) => NEGOTIATIONS.find((n) => n.name === name)!;
+  // Our side decompresses with 8 bits: the server limits the client's window, the client the server's.
+  const window8 = negotiate({
+    ...byName("client_max_window_bits=8"),
+    client: byName("server_max_window_bits=8").client,
+  });
+  bothRoles(
+    "decodes with the 8 bits it asked for: 300 bytes back into the same message passes, into the previous one fails 1007",
+    async (s) => {
+      const block = randomBytes(300);
+      const deflater = zlib.createDeflateRaw({ windowBits: 15 });
+      const flush = (data: Buffer) =>
+        new Promise<Buffer>((resolve) => {
+          const out: Buffer[] = [];
+          const onData = (chunk: Buffer) => out.push(chunk);
+          deflater.on("data", onData);
+          deflater.write(data);
+          deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+            deflater.off("data", onData);
+            resolve(Buffer.concat(out).subarray(0, -4));
+          });
+        });
+      const codec = peerCodec(s.side, agreed({ clientMaxWindowBits: 8, serverMaxWindowBits: 8 }));
+      const within = Buffer.concat([block, block.subarray(0, 50)]);
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(within) });
+      await expectEcho(s, codec, OP.binary, within);
+      // block[50..100] was seen once, 300 bytes before this message starts (its copy above is block[0..50]).
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block.subarray(50, 100)) });
+      await s.expectFailure(1007, 3000, /invalid distance too far back/);
+      deflater.close();
+      codec.close();
+    },
+    window8,
+  );
+  bothRoles(
+    "that did not ask for server_max_window_bits decodes with 15 bits whatever the server announced, as Chromium",
+    async (s) => {
+      const block = randomBytes(300);
+      const deflater = zlib.createDeflateRaw({ windowBits: 15 });
+      const flush = (data: Buffer) =>
+        new Promise<Buffer>((resolve) => {
+          const out: Buffer[] = [];
+          const onData = (chunk: Buffer) => out.push(chunk);
+          deflater.on("data", onData);
+          deflater.write(data);
+          deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+            deflater.off("data", onData);
+            resolve(Buffer.concat(out).subarray(0, -4));
+          });
+        });
+      assert.equal(s.local.ws.extensions, "permessage-deflate; server_max_window_bits=8");
+      const codec = peerCodec(s.side, agreed({ serverMaxWindowBits: 8 }));
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block) });
+      await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block.subarray(0, 50)) });
+      await expectEcho(s, codec, OP.binary, block);
+      await expectEcho(s, codec, OP.binary, block.subarray(0, 50));
+      deflater.close();
+      codec.close();
+      await s.closeNormally();
+    },
+    {
+      sides: ["client"],
+      client: { perMessageDeflate: true },
+      responseHeaders: () => ["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8"],
+    },
   );
 });
 

@@ -111,11 +111,13 @@ export class Session {
   /**
    * Our side failed the connection (RFC 6455 §7.1.7): the next frame is a Close with `code`, nothing follows
    * it, our side closes the TCP connection, and our WebSocket fires error then close (1006, not clean).
+   * `reason`, if given, must match the Close frame's reason.
    */
-  async expectFailure(code: number, ms = 3000): Promise<void> {
+  async expectFailure(code: number, ms = 3000, reason?: RegExp): Promise<void> {
     const f = await this.peer.readFrame(ms);
     assert.equal(f.opcode, OP.close, `expected a Close ${code}, got opcode 0x${f.opcode.toString(16)}`);
     assert.equal(f.closeCode, code, `expected close code ${code}, got ${f.closeCode}`);
+    if (reason !== undefined) assert.match(f.closeReason!.toString("utf8"), reason);
     await this.peer.waitEnd(ms);
     assert.equal(this.peer.pending, 0, "nothing may follow the Close frame (§5.5.1)");
     const event = await this.local.close(ms);

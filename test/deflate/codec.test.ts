@@ -311,6 +311,62 @@ describe("bounded inflate (RFC 6455 §10.4, §7.4.1 1009)", () => {
   });
 });
 
+describe("RFC 7692 §7.2.1: blocks after a block with BFINAL set belong to the message", () => {
+  const flushed = (data: string | Buffer, dictionary?: Buffer) =>
+    deflateRawSync(data, {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      ...(dictionary ? { dictionary } : {}),
+    }).subarray(0, -4);
+
+  test("with context takeover, the next message refers back across both streams of one (the window keeps them)", async () => {
+    const c = codec();
+    const a = Buffer.from("first stream, ended by a final block; ");
+    const b = Buffer.from("second stream of the same message");
+    assert.equal((await decode(c, [deflateRawSync(a), flushed(b)])).toString(), `${a}${b}`);
+    const again = flushed(Buffer.concat([a, b]), Buffer.concat([a, b]));
+    assert.ok(again.length < 20, "the next message is back-references");
+    assert.equal((await decode(c, [again])).toString(), `${a}${b}`);
+    c.dispose();
+  });
+
+  test("without context takeover, a stream with the message's bytes as its window is never pooled for another connection", async () => {
+    const secret = Buffer.from("one connection's bytes, which no other connection may decode against");
+    const c = codec({ decompressNoContextTakeover: true });
+    const message = Buffer.concat([deflateRawSync(secret), flushed(Buffer.from(secret), secret)]);
+    assert.equal((await decode(c, [message])).toString(), `${secret}${secret}`);
+    // A pooled stream that kept that window would decode this; a clean one finds nothing to refer to.
+    const other = codec({ decompressNoContextTakeover: true });
+    await assert.rejects(decode(other, [flushed(secret, secret)]), (e: unknown) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.equal(e.closeCode, 1007);
+      return true;
+    });
+    c.dispose();
+    other.dispose();
+  });
+
+  test("up to 4 streams, plus one per 64 compressed bytes, are inflated; one more fails with 1009", async () => {
+    const c = codec();
+    // 03 00: an empty block with fixed codes and BFINAL set.
+    assert.equal((await decode(c, [hex("0300".repeat(4))])).length, 0);
+    await assert.rejects(decode(c, [hex("0300".repeat(5))]), (e: unknown) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.equal(e.code, "SJ_ERR_MESSAGE_TOO_BIG");
+      assert.equal(e.closeCode, 1009);
+      assert.match(e.message, /more than 4 DEFLATE streams/);
+      return true;
+    });
+    c.dispose();
+    // A final stored block of 70 random bytes (75 on the wire), then empty ones: 4 + 1 streams fit, 4 + 2 do not.
+    const random = randomBytes(70);
+    const stored = deflateRawSync(random, { level: 0 });
+    const d = codec();
+    assert.ok((await decode(d, [stored, hex("0300".repeat(4))])).equals(random));
+    await assert.rejects(decode(d, [stored, hex("0300".repeat(5))]), /more than 5 DEFLATE streams/);
+    d.dispose();
+  });
+});
+
 describe("invalid compressed data fails with 1007 (RFC 6455 §7.4.1: data not consistent with the message type)", () => {
   const cases: [string, Buffer[]][] = [
     ["reserved block type 11", [hex("ff ff ff ff")]],

@@ -39,6 +39,25 @@ const JOIN_BELOW_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 /** §7.2.3.6's empty block: BFINAL 0, BTYPE 00, padding; its LEN/NLEN are the removed tail. */
 const EMPTY_BLOCK = Buffer.from([0x00]);
+/**
+ * A message may hold several DEFLATE streams, one after each block with BFINAL set (§7.2.1). Each costs a new
+ * zlib stream and a trip to the thread pool (~140 µs, behind other connections' jobs), for as little as 2
+ * bytes (03 00: an empty final block), so a message may hold at most this many…
+ */
+const MIN_STREAMS = 4;
+/** …plus one per this many bytes of its compressed payload. */
+const BYTES_PER_STREAM = 64;
+
+/** One message being inflated, possibly over several DEFLATE streams. */
+interface Inflation {
+  readonly maxBytes: number;
+  readonly maxStreams: number;
+  /** Streams begun so far. */
+  streams: number;
+  /** Each stream's output. */
+  readonly parts: Buffer[];
+  bytes: number;
+}
 
 export class PerMessageDeflate implements PerMessageExtension {
   readonly name = "permessage-deflate";
@@ -95,7 +114,7 @@ export class PerMessageDeflate implements PerMessageExtension {
       if (!this.disposed) callback(null, EMPTY_BLOCK);
       return;
     }
-    this.runJob("deflate", [payload], Number.POSITIVE_INFINITY, (error, output) => {
+    this.runJob("deflate", [payload], Number.POSITIVE_INFINITY, undefined, (error, output) => {
       if (error !== null) callback(error);
       else endMessage(output!, callback);
     });
@@ -120,28 +139,55 @@ export class PerMessageDeflate implements PerMessageExtension {
     }
     const input =
       total < JOIN_BELOW_BYTES ? [Buffer.concat([...fragments, TAIL], total + 4)] : [...fragments, TAIL];
-    this.runJob("inflate", input, maxBytes, (error, output) => {
-      if (error === null) {
-        callback(null, output);
+    const message: Inflation = {
+      maxBytes,
+      maxStreams: MIN_STREAMS + Math.floor(total / BYTES_PER_STREAM),
+      streams: 1,
+      parts: [],
+      bytes: 0,
+    };
+    this.inflateStream(input, message, callback);
+  }
+
+  /**
+   * Inflates `input` until it ends or its DEFLATE stream does. §7.2.1: "An endpoint MAY use both DEFLATE
+   * blocks with the 'BFINAL' bit set to 0 and DEFLATE blocks with the 'BFINAL' bit set to 1. [...] The next
+   * DEFLATE block follows the padded data if any": bytes after a final block are the message's too, inflated
+   * by a new stream and appended (Chromium's and Firefox's inflaters reset zlib and go on the same way), and
+   * bytes that are not DEFLATE data there fail the message as anywhere else (1007). The new stream starts with
+   * the peer's window (§7.2.2; see inflateWindow), or without context takeover with what this message
+   * inflated to so far. Chromium starts it empty: what it decodes, we decode the same.
+   */
+  private inflateStream(input: Buffer[], message: Inflation, callback: TransformCallback): void {
+    const dictionary =
+      message.bytes > 0 && this.noContext.inflate
+        ? trailingBytes(message.parts, 1 << this.config.decompressWindowBits)
+        : undefined;
+    this.runJob("inflate", input, message.maxBytes - message.bytes, dictionary, (error, output, rest) => {
+      if (error !== null) {
+        callback(inflateError(error, message));
         return;
       }
-      if (error === LIMIT) {
+      message.parts.push(output!);
+      message.bytes += output!.length;
+      // What the stream left: nothing, our own 00 00 ff ff (the peer's bytes ended with its final block), or
+      // the §7.2.3.4 example's 00 with it (an empty stored block) change nothing, without a zlib stream.
+      const left = rest! > TAIL.length ? trailingBytes(input, rest!) : null;
+      if (left === null || isEmptyStoredBlock(left)) {
+        callback(null, join(message.parts, message.bytes));
+        return;
+      }
+      if (++message.streams > message.maxStreams) {
         callback(
           new ProtocolError(
             "SJ_ERR_MESSAGE_TOO_BIG",
-            `message too big: limit ${maxBytes} bytes (inflated)`,
+            `message too costly to inflate: more than ${message.maxStreams} DEFLATE streams (final blocks)`,
             CloseCode.MessageTooBig,
           ),
         );
         return;
       }
-      callback(
-        new ProtocolError(
-          "SJ_ERR_INVALID_COMPRESSED_DATA",
-          `invalid compressed data: ${error.message}`,
-          CloseCode.InvalidPayload,
-        ),
-      );
+      this.inflateStream([left], message, callback);
     });
   }
 
@@ -164,11 +210,16 @@ export class PerMessageDeflate implements PerMessageExtension {
     return new ZlibEngine(this.specs.inflate, this.inflateWindow.contents());
   }
 
+  /**
+   * Runs one zlib job in a slot of its own. `dictionary` (inflate without context takeover): the window a
+   * stream after a final block starts with; that stream is used once, never pooled.
+   */
   private runJob(
     kind: EngineKind,
     input: Buffer[],
     limit: number,
-    done: (error: Error | null, output?: Buffer) => void,
+    dictionary: Buffer | undefined,
+    done: (error: Error | null, output?: Buffer, rest?: number) => void,
   ): void {
     if (this.disposed) return;
     zlibSlots.acquire(() => {
@@ -177,7 +228,9 @@ export class PerMessageDeflate implements PerMessageExtension {
         return;
       }
       const engine = this.noContext[kind]
-        ? borrowEngine(this.specs[kind])
+        ? dictionary === undefined
+          ? borrowEngine(this.specs[kind])
+          : new ZlibEngine(this.specs[kind], dictionary)
         : (this.owned[kind] ??= this.ownedEngine(kind));
       this.busy.add(engine);
       engine.run(input, limit, (result) => {
@@ -201,13 +254,46 @@ export class PerMessageDeflate implements PerMessageExtension {
           this.inflateWindow.push(output);
           if (engine.ended) this.inflateEnded = true;
         }
-        done(null, output);
+        done(null, output, result.rest);
       });
     });
   }
 }
 
 const LIMIT = new Error("output limit reached");
+
+/** A failed inflate job as the message's ProtocolError. */
+function inflateError(error: Error, message: Inflation): ProtocolError {
+  if (error === LIMIT) {
+    return new ProtocolError(
+      "SJ_ERR_MESSAGE_TOO_BIG",
+      `message too big: limit ${message.maxBytes} bytes (inflated)`,
+      CloseCode.MessageTooBig,
+    );
+  }
+  const where = message.streams > 1 ? " after a final DEFLATE block" : "";
+  return new ProtocolError(
+    "SJ_ERR_INVALID_COMPRESSED_DATA",
+    `invalid compressed data${where}: ${error.message}`,
+    CloseCode.InvalidPayload,
+  );
+}
+
+/** The last `n` bytes of `buffers` (all of them if fewer), in one Buffer: a view when one buffer holds them. */
+function trailingBytes(buffers: readonly Buffer[], n: number): Buffer {
+  const last = buffers[buffers.length - 1]!;
+  if (last.length >= n) return last.subarray(last.length - n);
+  let first = buffers.length - 1;
+  let held = last.length;
+  while (first > 0 && held < n) held += buffers[--first]!.length;
+  const joined = Buffer.concat(buffers.slice(first), held);
+  return joined.subarray(Math.max(0, held - n));
+}
+
+/** 00 00 00 ff ff: a stored block with BFINAL 0 and no data (§7.2.3.4's trailing 00, then our tail). */
+function isEmptyStoredBlock(bytes: Buffer): boolean {
+  return bytes.length === 5 && bytes[0] === 0 && TAIL.equals(bytes.subarray(1));
+}
 
 /**
  * §7.2.1 step 3: Z_SYNC_FLUSH ends the output with the empty stored block (step 2 is then a no-op); its

@@ -2,6 +2,7 @@ import type { PerMessageExtension } from "../extension.js";
 import type { ExtensionOffer } from "../header-grammar.js";
 import { type CodecConfig, PerMessageDeflate } from "./codec.js";
 import {
+  MAX_WINDOW_BITS,
   type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
@@ -107,7 +108,14 @@ export function codecConfig(
     memLevel: options.memLevel,
     compressWindowBits: client ? params.clientMaxWindowBits : params.serverMaxWindowBits,
     compressNoContextTakeover: client ? params.clientNoContextTakeover : params.serverNoContextTakeover,
-    decompressWindowBits: client ? params.serverMaxWindowBits : params.clientMaxWindowBits,
+    // A client that did not ask for server_max_window_bits, which the server may announce all the same
+    // (§7.1.2.1), decompresses with 15 bits: the limit binds the server, and Chromium, which never asks,
+    // inflates so whatever the answer says, so a server that reaches past its own limit works with it.
+    decompressWindowBits: client
+      ? options.serverMaxWindowBits === undefined
+        ? MAX_WINDOW_BITS
+        : params.serverMaxWindowBits
+      : params.clientMaxWindowBits,
     decompressNoContextTakeover: client ? params.serverNoContextTakeover : params.clientNoContextTakeover,
   };
 }

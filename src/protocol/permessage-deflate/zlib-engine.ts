@@ -18,9 +18,12 @@ export interface EngineSpec {
   memLevel: number;
 }
 
-/** How a job ended. */
+/**
+ * How a job ended. `rest` (inflate): how many of the job's last input bytes zlib did not take because the
+ * DEFLATE data ended before them (a block with BFINAL set, RFC 7692 §7.2.1); 0 when it took them all.
+ */
 export type EngineResult =
-  | { ok: true; chunks: Buffer[]; byteLength: number }
+  | { ok: true; chunks: Buffer[]; byteLength: number; rest: number }
   | { ok: false; reason: "limit" }
   | { ok: false; reason: "zlib"; error: Error }
   | { ok: false; reason: "destroyed" };
@@ -39,10 +42,16 @@ export class ZlibEngine {
   reusable = true;
   /** The last job reached the end of the DEFLATE data (a block with BFINAL set). */
   ended = false;
+  /**
+   * False for a stream made with a dictionary: reset() puts the dictionary back, so it must never be pooled
+   * (another connection would decode against this one's bytes).
+   */
+  readonly poolable: boolean;
 
   /** `dictionary` (inflate only): the window a new stream starts with (PerMessageDeflate's inflateWindow). */
   constructor(spec: EngineSpec, dictionary?: Buffer) {
     this.key = engineKey(spec);
+    this.poolable = dictionary === undefined;
     const flush = zlib.constants.Z_SYNC_FLUSH;
     if (spec.kind === "deflate") {
       this.stream = zlib.createDeflateRaw({
@@ -58,6 +67,10 @@ export class ZlibEngine {
         chunkSize: CHUNK_BYTES,
       });
     } else {
+      // The negotiated window (RFC 7692 §7.1.2), 8 bits included. zlib fails a distance past the bytes it
+      // holds (this window and the output of the inflate call under way), not every distance past 2^N:
+      // §7.1.2 binds the sender only, and no peer checks more (Chromium inflates with 15 bits whatever was
+      // agreed). An exact check would mean parsing DEFLATE on every message; docs/deflate.md.
       this.stream = zlib.createInflateRaw({
         flush,
         windowBits: spec.windowBits,
@@ -121,12 +134,15 @@ export class ZlibEngine {
       if (this.callback === null) return;
     }
     // Input zlib did not consume means the DEFLATE data ended (a block with BFINAL set, RFC 7692 §7.2.3.4):
-    // the stream is finished and cannot take the next message.
-    if (this.stream.bytesWritten !== this.fedBytes) this.ended = true;
+    // the stream is finished and cannot take the next message. What it left is the caller's (§7.2.1: "The
+    // next DEFLATE block follows the padded data if any"). A stream that ended exactly at the end of a job's
+    // input is found out by the next job, which it leaves all of its input.
+    const rest = this.fedBytes - this.stream.bytesWritten;
+    if (rest !== 0) this.ended = true;
     if (this.ended) this.reusable = false;
     const chunks = this.chunks;
     this.chunks = [];
-    this.finish({ ok: true, chunks, byteLength: this.outBytes });
+    this.finish({ ok: true, chunks, byteLength: this.outBytes, rest });
   }
 
   private finish(result: EngineResult): void {
@@ -158,7 +174,7 @@ export function borrowEngine(spec: EngineSpec): ZlibEngine {
 
 /** Gives a borrowed engine back after its job: reset and pooled, or destroyed if it cannot be reused. */
 export function returnEngine(engine: ZlibEngine): void {
-  if (!engine.reusable) {
+  if (!engine.reusable || !engine.poolable) {
     engine.destroy();
     return;
   }
