@@ -61,7 +61,8 @@ export {
   type SessionRecord,
   type StoredMessage,
 } from "./server/resume-store.js";
-export { diagnostics, WebSocketServer, type WebSocketServerEventMap } from "./server/websocket-server.js";
+export { diagnostics, type WebSocketServerEventMap } from "./server/server-events.js";
+export { WebSocketServer } from "./server/websocket-server.js";
 export {
   CloseEvent,
   type CloseEventInit,

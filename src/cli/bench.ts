@@ -2,11 +2,18 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "../index.js";
 import { byteSize, flag, formatFlags, integer, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
+import {
+  type BenchResult,
+  reportConnectFailures,
+  reportServerCloses,
+  round,
+  summaryTable,
+} from "./bench-report.js";
 import type { Command } from "./command.js";
 import { LatencyRecorder } from "./latency-recorder.js";
 import { onSecondSignal } from "./second-signal.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
-import { escapeControls, grouped, quoted } from "./terminal.js";
+import { escapeControls, grouped } from "./terminal.js";
 
 // `sockjet bench URL`: a load generator for echo servers. N connections each keep W messages in flight;
 // every echo completes a round trip, whose time is the latency (echoes come back in order on one
@@ -15,8 +22,6 @@ import { escapeControls, grouped, quoted } from "./terminal.js";
 const CLOSE_WAIT_MS = 3000;
 /** After terminate(): the most to wait for the close events it causes (they come in the next tasks). */
 const CLOSE_EVENTS_WAIT_MS = 1000;
-/** Distinct reasons for failed connections printed; the rest are counted. */
-const SHOWN_FAILURE_KINDS = 3;
 
 const specs = {
   connections: flag.value("connections to open (default 10)", {
@@ -88,22 +93,6 @@ function seconds(raw: string): number {
   if (raw.trim() === "" || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS)
     throw new Error(`expected seconds > 0 and at most ${MAX_SECONDS}, 24.8 days`);
   return value;
-}
-
-export interface BenchResult {
-  url: string;
-  connections: number;
-  inFlight: number;
-  payloadBytes: number;
-  text: boolean;
-  durationSeconds: number;
-  messages: number;
-  messagesPerSecond: number;
-  bytes: number;
-  megabytesPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number; mean: number };
-  errors: number;
-  errorKinds: Record<string, number>;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -344,34 +333,6 @@ async function run(argv: string[]): Promise<number> {
   return errors === 0 && messages > 0 ? 0 : 1;
 }
 
-/** Why the server closed connections, by code, and for a 1009 what to do about it. */
-function reportServerCloses(closes: Map<number, { reason: string; count: number }>, size: number): void {
-  for (const [code, { reason, count }] of closes) {
-    const why = reason === "" ? "" : ` ${quoted(reason)}`;
-    let line = `sockjet bench: the server closed ${grouped(count)} connection${count === 1 ? "" : "s"} with ${code}${why}`;
-    // RFC 6455 §7.4.1: 1009, the message was too big for the server.
-    if (code === 1009)
-      line += `: use a smaller --size, or raise the server's limit (sockjet serve --max-payload ${sizeText(size)})`;
-    process.stderr.write(`${line}\n`);
-  }
-}
-
-/** The first few distinct reasons connections failed, with counts, and what to do about a 429. */
-function reportConnectFailures(failures: Map<string, number>, refusedPerAddress: boolean): void {
-  if (failures.size === 0) return;
-  const total = [...failures.values()].reduce((a, b) => a + b, 0);
-  const shown = [...failures].slice(0, SHOWN_FAILURE_KINDS);
-  let text = `sockjet bench: ${grouped(total)} connection${total === 1 ? "" : "s"} failed:\n`;
-  for (const [why, count] of shown) text += `  ${grouped(count)} × ${why}\n`;
-  if (failures.size > shown.length) text += `  … and ${failures.size - shown.length} other reason(s)\n`;
-  // RFC 6585 §4: 429 is the per-client limit (sockjet serve allows 100 connections per address).
-  if (refusedPerAddress)
-    text +=
-      "  (429: the server limits connections per client address; for `sockjet serve` lift it with " +
-      "--max-connections-per-ip 0, or open fewer with -c)\n";
-  process.stderr.write(text);
-}
-
 /**
  * Closes the sockets still open (noted in `closedByBench`) and waits for every close, at most CLOSE_WAIT_MS:
  * a socket the server is closing (CLOSING) is left to finish its handshake, so that its code is the server's.
@@ -405,38 +366,4 @@ function closeAll(sockets: WebSocket[], closedByBench: Set<WebSocket>): Promise<
       resolve();
     }
   });
-}
-
-/** A size as --max-payload takes it: 1k, 16m, or bytes. */
-function sizeText(bytes: number): string {
-  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}m`;
-  if (bytes % 1024 === 0) return `${bytes / 1024}k`;
-  return String(bytes);
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
-function summaryTable(r: BenchResult): string {
-  const kind = r.text ? "text" : "binary";
-  const rows: [string, string][] = [
-    ["msgs/s", grouped(r.messagesPerSecond)],
-    ["MB/s", grouped(r.megabytesPerSecond, 2)],
-    ["latency p50", `${grouped(r.latencyMs.p50, 3)} ms`],
-    ["latency p99", `${grouped(r.latencyMs.p99, 3)} ms`],
-    ["latency max", `${grouped(r.latencyMs.max, 3)} ms`],
-    ["messages", grouped(r.messages)],
-    ["errors", grouped(r.errors)],
-  ];
-  for (const [what, count] of Object.entries(r.errorKinds)) rows.push([`  ${what}`, grouped(count)]);
-  const width = Math.max(...rows.map(([name]) => name.length)) + 3;
-  return (
-    `sockjet bench ${r.url}\n` +
-    `  ${grouped(r.connections)} connection${r.connections === 1 ? "" : "s"} × ${grouped(r.inFlight)} in flight, ` +
-    `${grouped(r.payloadBytes)}-byte ${kind} messages, ${r.durationSeconds.toFixed(1)} s\n\n` +
-    rows.map(([name, value]) => `  ${name.padEnd(width)}${value.padStart(14)}`).join("\n") +
-    "\n"
-  );
 }

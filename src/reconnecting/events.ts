@@ -1,3 +1,4 @@
+import type { WebSocketEventMap } from "../index.js";
 import type { EventInit } from "../web/events.js";
 
 // The events a ReconnectingWebSocket adds to the WebSocket's (open, message, error, close).
@@ -75,4 +76,10 @@ export class DropEvent extends Event {
     this.data = init.data ?? null;
     this.reason = init.reason ?? "overflow";
   }
+}
+
+export interface ReconnectingWebSocketEventMap extends WebSocketEventMap {
+  reconnecting: ReconnectingEvent;
+  reconnected: ReconnectedEvent;
+  drop: DropEvent;
 }

@@ -11,8 +11,9 @@ export {
   type ReconnectedEventInit,
   ReconnectingEvent,
   type ReconnectingEventInit,
+  type ReconnectingWebSocketEventMap,
   type SendData,
 } from "./events.js";
 export type { OpenInfo, ReconnectingWebSocketOptions } from "./options.js";
-export { ReconnectingWebSocket, type ReconnectingWebSocketEventMap } from "./reconnecting-websocket.js";
+export { ReconnectingWebSocket } from "./reconnecting-websocket.js";
 export type { SendQueueOptions } from "./send-queue.js";

@@ -1,12 +1,4 @@
-import {
-  type BinaryType,
-  CloseEvent,
-  ErrorEvent,
-  HandshakeError,
-  MessageEvent,
-  WebSocket,
-  type WebSocketEventMap,
-} from "../index.js";
+import { type BinaryType, CloseEvent, ErrorEvent, MessageEvent, WebSocket } from "../index.js";
 import { SEND_ON_WEBSOCKET, toSendPayload } from "../web/binary.js";
 import { closeArguments } from "../web/close-arguments.js";
 import {
@@ -22,9 +14,16 @@ import type {
   WebSocketEventListenerOptions,
 } from "../web/websocket-options.js";
 import { backoffDelayMs } from "./backoff.js";
-import { DropEvent, ReconnectedEvent, ReconnectingEvent, type SendData } from "./events.js";
+import {
+  DropEvent,
+  ReconnectedEvent,
+  ReconnectingEvent,
+  type ReconnectingWebSocketEventMap,
+  type SendData,
+} from "./events.js";
 import { type ReconnectingWebSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
+import { closeStopsRetries } from "./stop-rules.js";
 
 // A WebSocket that comes back: the WebSocket surface (events, send, readyState, binaryType, on*, url,
 // protocol, close) over a series of public `WebSocket`s (DESIGN.md: above the web API). After a close the
@@ -42,12 +41,6 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-
-export interface ReconnectingWebSocketEventMap extends WebSocketEventMap {
-  reconnecting: ReconnectingEvent;
-  reconnected: ReconnectedEvent;
-  drop: DropEvent;
-}
 
 type Handler<K extends keyof ReconnectingWebSocketEventMap> =
   | ((this: ReconnectingWebSocket, event: ReconnectingWebSocketEventMap[K]) => unknown)
@@ -294,7 +287,12 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#attempt = 0;
     }
     this.#openedAt = null;
-    if (this.#closeRequested || this.#readyState === CLOSED || this.#refusesRetry(event)) {
+    // A connection whose onOpen hook failed is retried whatever its close (stop-rules.ts).
+    if (
+      this.#closeRequested ||
+      this.#readyState === CLOSED ||
+      (!this.#hookFailed && closeStopsRetries(event, this.#socketError, this.#options))
+    ) {
       this.#finish(event, socket);
       return;
     }
@@ -336,19 +334,6 @@ export class ReconnectingWebSocket extends EventTarget {
         this.#finish(event);
       }
     }, delayMs);
-  }
-
-  /** A close that means "do not come back": one of stopCloseCodes, or a refusal with one of stopStatuses. */
-  #refusesRetry(event: CloseEvent): boolean {
-    if (this.#hookFailed) return false;
-    const error = this.#socketError;
-    if (error instanceof HandshakeError) {
-      // Credentials a proxy refused (HTTP 407/401, SOCKS5) fail the same way on every attempt: retrying only
-      // hammers the proxy and risks locking the account.
-      if (error.code === "SJ_ERR_PROXY_AUTH_REQUIRED") return true;
-      return error.status !== null && this.#options.stopStatuses.has(error.status);
-    }
-    return this.#options.stopCloseCodes.has(event.code);
   }
 
   /**

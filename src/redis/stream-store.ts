@@ -1,7 +1,8 @@
 // RedisStreamStore: the resume store (src/server/resume-store.ts) on Redis Streams, for many server processes.
 // A topic's messages live in a Redis Stream, so a session survives the process that held its connection:
 // the client reconnects to any process and that process replays from the stream. The scripts and the live
-// message layout are in stream-scripts.ts; the design and what happens at each failure in docs/resume.md.
+// message layout are in stream-scripts.ts, its subscriber connection in stream-subscriber.ts; the design and
+// what happens at each failure in docs/resume.md.
 //
 // Keys share the topic's hash tag (`{t:<topic>}`), so the stream and its channel map to one Redis Cluster slot
 // and the append script (XADD + SPUBLISH) is legal there. Sessions are keys of their own.
@@ -11,7 +12,6 @@ import { EventEmitter } from "node:events";
 import type { ResumeStore, SessionRecord, StoredMessage } from "../server/resume-store.js";
 import { RedisTimeoutError } from "./adapter-options.js";
 import { boundedCall } from "./bounded-call.js";
-import { ChannelQueue } from "./channel-queue.js";
 import { masterGroup } from "./cluster.js";
 import { failFastOptions } from "./fail-fast.js";
 import { pingInterval } from "./heartbeat.js";
@@ -27,6 +27,7 @@ import {
   RedisStoreUnavailableError,
   type RedisStreamStoreOptions,
 } from "./stream-store-options.js";
+import { StreamSubscriber } from "./stream-subscriber.js";
 import { WaitingPublishes, waitingPublishCost, waitingPublishLimit } from "./waiting-publishes.js";
 
 // RESP type of a bulk string ('$'), mapped to Buffer so that payloads stay bytes.
@@ -49,12 +50,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private readonly sharded: boolean;
   private readonly commands: RedisStoreClientLike;
   private readonly ownsCommands: boolean;
-  private subscriber: RedisStoreClientLike | null = null;
-  /** The subscriber's first connect, while it is under way: every caller waits for it (issue 19 item 4). */
-  private subscriberConnecting: Promise<void> | null = null;
+  /** The subscriber connection and the topics' channels (stream-subscriber.ts). */
+  private readonly subscriber: StreamSubscriber;
   private readonly feed: LiveFeed;
-  /** SUBSCRIBE/UNSUBSCRIBE of one channel one at a time (a quick unsubscribe + subscribe must not lose it). */
-  private readonly channelQueue = new ChannelQueue();
   /** topic → appends of this store in flight, and the positions of those settled while others are not. */
   private readonly appending = new Map<string, { count: number; settled: Set<string> }>();
   /** Appends sent and not answered yet, bounded by maxWaitingAppendBytes (waiting-publishes.ts). */
@@ -67,8 +65,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
   private lossReported = false;
   private everReady = false;
   private closed = false;
-  private readonly onChannelMessage = (message: Buffer, channel: Buffer) =>
-    this.feed.receive(channel.toString("utf8"), message);
 
   constructor(options: RedisStreamStoreOptions) {
     super();
@@ -126,6 +122,19 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
       // The third argument: whether this store appended it (LocalFallbackStore drops late copies by it).
       deliver: (topic, message, publisher) => this.emit("appended", topic, message, publisher === this.id),
       error: (error) => this.report(error),
+    });
+    this.subscriber = new StreamSubscriber({
+      commands: this.commands,
+      feed: this.feed,
+      sharded: this.sharded,
+      own: this.own,
+      closed: () => this.closed,
+      lost: (error) => this.lost(error),
+      // Both connections up again: the next loss is a new outage, reported (as the commands' 'ready' does).
+      restored: () => {
+        if (this.commands.isReady) this.lossReported = false;
+      },
+      bounded: (what, call, client) => this.bounded(what, call, client),
     });
     if (this.ownsCommands) {
       this.own.watch(this.commands, "command", () => this.commands.sendCommand(["PING"]));
@@ -229,14 +238,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     // handed over: live once the subscription is in place, read back from the stream before that.
     const floor = this.lastPosition(topic).catch(() => null);
     try {
-      const subscriber = await this.subscriberClient();
-      // While Redis is away the topic stays wanted: it is subscribed when the connection is back (restore()).
-      if (!subscriber.isReady) throw new RedisStoreUnavailableError("subscribe");
-      // After an UNSUBSCRIBE of the channel still in flight (channel-queue.ts), unless unsubscribed again.
-      const subscribing = this.channelQueue.run([channel], async () => {
-        if (this.feed.followsChannel(channel)) await this.subscribeChannels(subscriber, [channel]);
-      });
-      await this.bounded("subscribe", subscribing, subscriber);
+      await this.subscriber.follow(channel);
     } finally {
       this.feed.start(feed, await floor);
     }
@@ -244,15 +246,7 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
 
   async unsubscribe(topic: string): Promise<void> {
     if (!this.feed.remove(topic)) return;
-    const subscriber = this.subscriber;
-    if (subscriber === null || !subscriber.isReady || this.closed) return;
-    const channel = this.channel(topic);
-    // After a SUBSCRIBE still in flight; not at all if subscribed again meanwhile (channel-queue.ts).
-    const unsubscribing = this.channelQueue.run([channel], async () => {
-      if (this.feed.followsChannel(channel) || this.closed || !subscriber.isReady) return;
-      await (this.sharded ? subscriber.sUnsubscribe(channel) : subscriber.unsubscribe(channel));
-    });
-    await this.bounded("unsubscribe", unsubscribing, subscriber);
+    await this.subscriber.unfollow(this.channel(topic));
   }
 
   async readAfter(topic: string, after: string, limit: number): Promise<StoredMessage[] | null> {
@@ -305,8 +299,9 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
         client.destroy();
       }
     };
+    const subscriber = this.subscriber.connection;
     await Promise.all([
-      this.subscriber === null ? null : shut(this.subscriber),
+      subscriber === null ? null : shut(subscriber),
       this.ownsCommands ? shut(this.commands) : null,
     ]);
   }
@@ -323,62 +318,6 @@ export class RedisStreamStore extends EventEmitter implements ResumeStore {
     if (!inFlight.settled.has(position)) return false;
     inFlight.settled.delete(position);
     return true;
-  }
-
-  /** The subscriber connection, made and connected at the first subscribe. */
-  private async subscriberClient(): Promise<RedisStoreClientLike> {
-    if (this.subscriber !== null) {
-      // Another caller made it and is connecting it: wait for that rather than fail as "not connected".
-      if (this.subscriberConnecting !== null) await this.subscriberConnecting;
-      return this.subscriber;
-    }
-    const subscriber = this.commands.duplicate({ disableOfflineQueue: true });
-    this.subscriber = subscriber;
-    subscriber.on("error", (error: Error) => this.lost(error));
-    subscriber.on("ready", () => {
-      if (this.closed) return;
-      this.restore(subscriber).then(
-        () => {
-          // Both connections up again: the next loss is a new outage, reported (as the commands' 'ready' does).
-          if (this.commands.isReady) this.lossReported = false;
-        },
-        (error: Error) => this.lost(error),
-      );
-    });
-    this.own.watch(subscriber, "subscribing", () => subscriber.sendCommand(["PING"]));
-    this.own.closeLate(subscriber);
-    const connecting = this.bounded("connect", subscriber.connect(), subscriber).then(() => {});
-    this.subscriberConnecting = connecting;
-    connecting
-      .finally(() => {
-        if (this.subscriberConnecting === connecting) this.subscriberConnecting = null;
-      })
-      .catch(() => {}); // the callers get the error
-    await connecting;
-    return subscriber;
-  }
-
-  /**
-   * After a (re)connect: subscribe every followed topic (node-redis resubscribes those it had; for them this
-   * adds the same listener again, a no-op), then read back what was published while the connection was down.
-   */
-  private async restore(subscriber: RedisStoreClientLike): Promise<void> {
-    const channels = this.feed.channels();
-    if (channels.length > 0) {
-      // Behind the channels' commands in flight, like any subscribe; those unsubscribed meanwhile left out.
-      const subscribing = this.channelQueue.run(channels, async () => {
-        const wanted = channels.filter((channel) => this.feed.followsChannel(channel));
-        if (wanted.length > 0 && !this.closed) await this.subscribeChannels(subscriber, wanted);
-      });
-      await this.bounded("subscribe", subscribing, subscriber);
-    }
-    this.feed.catchUpAll();
-  }
-
-  private subscribeChannels(subscriber: RedisStoreClientLike, channels: string[]): Promise<void> {
-    return this.sharded
-      ? subscriber.sSubscribe(channels, this.onChannelMessage, true)
-      : subscriber.subscribe(channels, this.onChannelMessage, true);
   }
 
   /**

@@ -8,10 +8,12 @@ import { PendingCalls } from "./pending-calls.js";
 import { PublishQueue } from "./publish-queue.js";
 import type { PubSubStats } from "./pubsub-types.js";
 import type { ResolvedResume } from "./resume-options.js";
+import { messageOf } from "./resume-record-saves.js";
 import { ResumeSessions } from "./resume-sessions.js";
 import type { ResumeStore, StoredMessage } from "./resume-store.js";
 import { envelopeTopicMessage } from "./resume-wire.js";
 import { SharedMessage } from "./shared-message.js";
+import { type TopicCallCode, type TopicCarrier, topicCallError, topicCarrier } from "./topic-carrier.js";
 import { PositionedMessage } from "./topic-receivers.js";
 import { checkTopic, TopicRegistry } from "./topics.js";
 
@@ -378,37 +380,18 @@ export class PubSub implements TopicHost {
     );
   }
 
+  /** Tells the other processes of a topic's first local subscriber or last unsubscribe (topic-carrier.ts). */
   private adapterCall(
-    code: "SJ_ERR_ADAPTER_SUBSCRIBE" | "SJ_ERR_ADAPTER_UNSUBSCRIBE",
+    code: TopicCallCode,
     topic: string,
-    call: (adapter: Pick<PubSubAdapter, "subscribe" | "unsubscribe">) => Promise<void>,
+    call: (carrier: TopicCarrier) => Promise<void>,
   ): void {
-    const store = this.store;
-    // A distributing store hands over the topics it was told of, in place of the adapter.
-    const adapter = store?.distributes
-      ? {
-          subscribe: (t: string) => store.subscribe!(t),
-          unsubscribe: (t: string) => store.unsubscribe?.(t) ?? Promise.resolve(),
-        }
-      : this.adapter;
-    if (adapter === null) return;
-    const verb = code === "SJ_ERR_ADAPTER_SUBSCRIBE" ? "subscribe to" : "unsubscribe from";
+    const carrier = topicCarrier(this.store, this.adapter);
+    if (carrier === null) return;
     this.calls.track(
-      () => call(adapter),
+      () => call(carrier),
       () => {},
-      (error) =>
-        this.report(
-          new PubSubError(
-            code,
-            `Could not ${verb} '${topic}' on the adapter: ${messageOf(error)}`,
-            topic,
-            error,
-          ),
-        ),
+      (error) => this.report(topicCallError(code, topic, error)),
     );
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

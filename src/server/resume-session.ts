@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import { CloseCode } from "../protocol/constants.js";
 import { closeWithStatus, connectionOf, deliverPublished, type WebSocket } from "../web/websocket.js";
 import type { TopicReplay } from "./resume-replay-read.js";
+import { PacedReplayWriter, type ReplayTurn, type Room } from "./resume-replay-write.js";
 import { comparePositions, type ResumeStore, type SessionRecord } from "./resume-store.js";
-import { controlMessage, envelopeTopicMessage, topicAnnouncement } from "./resume-wire.js";
-import { type FanOutCounters, SharedMessage } from "./shared-message.js";
+import { controlMessage, topicAnnouncement } from "./resume-wire.js";
+import type { FanOutCounters, SharedMessage } from "./shared-message.js";
 import type { PositionedMessage, TopicReceiver } from "./topic-receivers.js";
 
 /** How a session writes its control messages (DirectSends). */
@@ -17,6 +18,7 @@ export interface ControlSender {
 
 // One resumable session on one open connection: the topics it follows (each with the position it started
 // from), the envelope of its messages, and the hold of live messages while its replay is read.
+// Its replay is written, at the client's pace, by resume-replay-write.ts.
 
 /** A topic whose start position the store has not given yet (async lastPosition). */
 const PENDING = "\u0000pending";
@@ -152,7 +154,7 @@ export class ResumeSession implements TopicReceiver {
    * maxBufferedBytes) would be a gap the client cannot see: the connection is closed instead, so that the
    * client resumes and gets it in its replay.
    */
-  private deliver(message: SharedMessage): boolean {
+  deliver(message: SharedMessage): boolean {
     return deliverPublished(this.socket, message) || this.dropped();
   }
 
@@ -281,7 +283,7 @@ export class ResumeSession implements TopicReceiver {
    * connection (1013): its client resumes from what it got, and is told `gap` then.
    */
   async finishReplay(replays: Map<string, TopicReplay>, room: Room): Promise<number | null> {
-    const count = { written: 0 };
+    const writer = new PacedReplayWriter(this, this.host.counters, room);
     try {
       // Unsubscribed meanwhile (by the app, after 'connection'? not yet announced, but an unsubscribe can
       // come from a close): nothing to write. An unsubscribe during the replay drops the topic's list.
@@ -303,8 +305,8 @@ export class ResumeSession implements TopicReceiver {
       while (turns.length > 0) {
         const going: ReplayTurn[] = [];
         for (const turn of turns) {
-          const more = await this.replayPage(turn, room, count);
-          if (more === null || (!more && !(await this.endReplay(turn, room)))) return null;
+          const more = await writer.page(turn);
+          if (more === null || (!more && !(await this.endReplay(turn, writer)))) return null;
           if (more) going.push(turn);
         }
         turns = going;
@@ -314,53 +316,14 @@ export class ResumeSession implements TopicReceiver {
       this.heldBytes = 0;
     }
     this.maybeCaughtUp();
-    return count.written;
-  }
-
-  /**
-   * Writes a page of a topic's replay and reads on: true if more is to come, false if its replay is over
-   * (or the topic unsubscribed), null if the connection went away (closed with 1013 if the store no longer
-   * holds what comes next).
-   */
-  private async replayPage(
-    turn: ReplayTurn,
-    room: Room,
-    count: { written: number },
-  ): Promise<boolean | null> {
-    for (const message of turn.replay.take()) {
-      if (!turn.wanted()) return false;
-      turn.last = message.position;
-      // Its own publish (socket.publish): live, it was not sent to it either.
-      if (message.publisher === this.publisher) continue;
-      const bytes = envelopeTopicMessage(turn.topicId, message.position, message.payload);
-      const sent = this.writePaced(
-        new SharedMessage(bytes, message.isText, this.host.counters),
-        room,
-        turn.wanted,
-      );
-      if (sent !== true && !(await sent)) return null;
-      // Unsubscribed while it waited: not written (after the `unsubscribed` control, none may follow).
-      if (!turn.wanted()) return false;
-      count.written++;
-    }
-    const kept = await turn.replay.fill();
-    if (this.socket.readyState !== 1) return null;
-    if (!kept) {
-      closeWithStatus(
-        this.socket,
-        CloseCode.TryAgainLater,
-        "sockjet.resume: the rest of the replay is no longer kept: resume",
-      );
-      return null;
-    }
-    return !turn.replay.done && turn.wanted();
+    return writer.written;
   }
 
   /**
    * A topic's replay is written: the live messages held meanwhile that it did not carry (by position)
    * follow, and the topic goes live. false if the connection went away.
    */
-  private async endReplay(turn: ReplayTurn, room: Room): Promise<boolean> {
+  private async endReplay(turn: ReplayTurn, writer: PacedReplayWriter): Promise<boolean> {
     // RFC-free rule of our own (docs/resume.md): no duplicate: what the replay carried is not sent again.
     // Live messages keep joining the list while it is written; the topic goes live after the last.
     // (Its bytes stay counted against the limit until it is all written.)
@@ -368,7 +331,7 @@ export class ResumeSession implements TopicReceiver {
     for (let i = 0; i < held.length && wanted(); i++) {
       const live = held[i];
       if (comparePositions(live.position, turn.last) <= 0) continue;
-      const sent = this.writePaced(live.enveloped(this.host.counters), room, wanted);
+      const sent = writer.write(live.enveloped(this.host.counters), wanted);
       if (sent !== true && !(await sent)) return false;
       turn.last = live.position;
     }
@@ -381,18 +344,6 @@ export class ResumeSession implements TopicReceiver {
     }
     return true;
   }
-
-  /**
-   * Writes one message of the replay once it fits: true (written, or no longer `wanted` after a wait) or
-   * false (the connection went away), now or later. Room is asked again after each wait: live messages and
-   * the app's sends may have filled the buffer meanwhile.
-   */
-  private writePaced(message: SharedMessage, room: Room, wanted: () => boolean): boolean | Promise<boolean> {
-    const fits = room(message.payload.length);
-    // Closed meanwhile (a held overflow, the app): the rest is for the next resume.
-    if (fits === true) return this.socket.readyState === 1 && this.deliver(message);
-    return fits.then((ok) => ok && (!wanted() || this.writePaced(message, room, wanted)));
-  }
 }
 
 function payloadBytes(messages: PositionedMessage[]): number {
@@ -400,22 +351,6 @@ function payloadBytes(messages: PositionedMessage[]): number {
   for (const message of messages) bytes += message.plain.payload.length;
   return bytes;
 }
-
-/** One topic's replay being written (finishReplay). */
-interface ReplayTurn {
-  topic: string;
-  replay: TopicReplay;
-  /** The topic's live messages held meanwhile. */
-  held: PositionedMessage[];
-  /** Whether the topic is still subscribed, with this hold. */
-  wanted: () => boolean;
-  /** The last position written (or passed: the session's own messages). */
-  last: string;
-  topicId: number;
-}
-
-/** Room for a message's bytes in the connection's send buffer: now (true), or when (Connection.roomFor). */
-export type Room = (size: number) => true | Promise<boolean>;
 
 /** A session's publisher id: 12 random bytes, base64url (unique, not a secret). */
 function newPublisherId(): string {

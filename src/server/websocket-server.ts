@@ -1,4 +1,3 @@
-import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import type * as http from "node:http";
 import type { IncomingMessage } from "node:http";
@@ -10,8 +9,6 @@ import type { Connection } from "../connection/connection.js";
 import type { ConnectionOptions } from "../connection/connection-options.js";
 import { type ResolvedRateLimit, resolveRateLimit } from "../connection/rate-limit.js";
 import { CloseCode } from "../protocol/constants.js";
-import type { UpgradeRequestResult } from "../protocol/handshake.js";
-import { checkHeaderLimits, rawHeadersOf } from "../protocol/header-fields.js";
 import { serverDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { checkMaxPayloadBytes } from "../web/client-options.js";
 import type { CloseEvent } from "../web/events.js";
@@ -19,7 +16,7 @@ import { requireArguments } from "../web/webidl.js";
 import { acceptWebSocket, closeWithStatus, type ServerHooks, type WebSocket } from "../web/websocket.js";
 import { rejectWsOptionNames } from "../web/ws-option-names.js";
 import { checkAdapter } from "./adapter.js";
-import { ConnectionsPerIp } from "./connections-per-ip.js";
+import { HandshakeAdmission } from "./handshake-admission.js";
 import {
   type AcceptedCallback,
   type HandshakeServer,
@@ -38,11 +35,11 @@ import {
   type ServerExtensionNegotiator,
   type WebSocketServerOptions,
 } from "./options.js";
-import { compileOrigins, type OriginCheck } from "./origin-policy.js";
 import { type PublishOptions, PubSub, type PubSubStats } from "./pubsub.js";
 import { resolveResumeOptions } from "./resume-options.js";
 import { RESUME_PROTOCOL } from "./resume-wire.js";
 import { ServerErrorReports } from "./server-error-reports.js";
+import { diagnostics, type WebSocketServerEventMap } from "./server-events.js";
 import { resolveSettings, type Settings, serverConnectionOptions } from "./server-settings.js";
 import { createStandaloneServer } from "./standalone-server.js";
 import { selectSubprotocol } from "./subprotocol-choice.js";
@@ -50,39 +47,14 @@ import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./
 
 // A WebSocket server whose connections are the WHATWG WebSocket class. Three modes, like ws: standalone
 // (its own http server), attached ({ server, path } on an existing one) and noServer (handleUpgrade()).
-
-/** node:diagnostics_channel channels, for logging and metrics without patching. */
-export const diagnostics = {
-  open: channel("sockjet:server:open"),
-  close: channel("sockjet:server:close"),
-  rejected: channel("sockjet:server:handshake-rejected"),
-};
-
-/** The events of a WebSocketServer and their listeners' arguments. */
-export interface WebSocketServerEventMap {
-  /** A handshake completed: the accepted WebSocket and its upgrade request. */
-  connection: [socket: WebSocket, request: IncomingMessage];
-  /** Standalone mode: the server listens. */
-  listening: [];
-  /** The server's own failures: listening failed, the adapter could not take a publish. */
-  error: [error: Error];
-  /** close() is over: every connection is closed. */
-  close: [];
-  /** Standalone mode: a plain HTTP request (without a listener it gets 426 Upgrade Required). */
-  request: [request: IncomingMessage, response: http.ServerResponse];
-  /** A handshake was refused: its status and the reason. */
-  rejected: [request: IncomingMessage, status: number, reason: string];
-  /** A verify/selectProtocol/headers/origins hook threw or broke its contract; the client got a 500. */
-  handshakeError: [error: Error, request: IncomingMessage];
-  /** A publish could not be delivered (a Blob that cannot be read); the publishes behind it go on. */
-  publishError: [error: Error, topic: string];
-}
+// Its events and diagnostics channels are in server-events.ts, the refusals before verify in
+// handshake-admission.ts, one handshake's steps in handshake-flow.ts.
 
 type ServerListener<K extends keyof WebSocketServerEventMap> = (...args: WebSocketServerEventMap[K]) => void;
 // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature, for any other event
 type AnyListener = (...args: any[]) => void;
 
-/** Typed listeners for the events above (on, once, off and the rest); any other name is EventEmitter's. */
+/** Typed listeners for WebSocketServerEventMap's events (on, once, off…); others are EventEmitter's. */
 export interface WebSocketServer {
   /** Adds a listener for one of the server's events (WebSocketServerEventMap). */
   on<K extends keyof WebSocketServerEventMap>(event: K, listener: ServerListener<K>): this;
@@ -141,8 +113,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
   /** Topics and the scale-out adapter (src/server/pubsub.ts). */
   private readonly pubsub: PubSub;
   private readonly extension: ServerExtensionNegotiator | null;
-  private readonly originCheck: OriginCheck | null;
-  private readonly perIp: ConnectionsPerIp | null;
+  /** The refusals before verify (handshake-admission.ts). */
+  private readonly admission: HandshakeAdmission;
   private readonly reports = new ServerErrorReports(this);
   private readonly rateLimit: ResolvedRateLimit | null;
 
@@ -167,9 +139,12 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     this.rateLimit = resolveRateLimit(
       options.rateLimit === undefined ? SERVER_RATE_LIMIT : options.rateLimit,
     );
-    this.originCheck = compileOrigins(options.origins);
-    this.perIp =
-      this.settings.maxConnectionsPerIp > 0 ? new ConnectionsPerIp(this.settings.maxConnectionsPerIp) : null;
+    this.admission = new HandshakeAdmission(
+      this.settings,
+      options.origins,
+      (request) => this.handles(request),
+      () => this.clients.size + this.handshakes.handshaking,
+    );
     this.pubsub = new PubSub(
       checkAdapter(options.adapter),
       (error) => this.reports.error(error),
@@ -270,7 +245,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       get verify() {
         return server.options.verify;
       },
-      admit: (request, wire) => this.admit(request, wire),
+      admit: (request, wire) => this.admission.admit(request, wire),
       rejected: (request, status, reason) => {
         if (diagnostics.rejected.hasSubscribers) diagnostics.rejected.publish({ request, status, reason });
         this.emit("rejected", request, status, reason);
@@ -278,56 +253,6 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       hookFailed: (error, request) => this.reports.handshakeError(error, request),
       prepareAccept: (valid, request, wire, url) => this.prepareAccept(valid, request, wire, url),
     };
-  }
-
-  /**
-   * A request's refusal before verify, in the order a client is told: too many or too large header fields
-   * (RFC 6585 §5: 431), no endpoint at its path (404), then RFC 6455 §4.2.1 (method, version, key, protocol,
-   * extensions), the origin, the server's and the address's counts; else its validated handshake. A request
-   * made by hand for handleUpgrade (as ws accepts) may have headers but no rawHeaders, and values that are no
-   * strings (read as strings); one that cannot be read (a toString that throws) is a 400, never an exception
-   * out of handleUpgrade. Throws when the origins hook does (a 500).
-   */
-  private admit(request: IncomingMessage, wire: HandshakeWire): UpgradeRequestResult {
-    const checked = this.checkRequest(request, wire);
-    if (!checked.ok) {
-      // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455 §4.4: and the version we speak.
-      if (checked.status !== 426) return checked;
-      return { ...checked, headers: { Upgrade: "websocket", ...checked.headers } };
-    }
-    // RFC 6455 §4.2.1 item 7, §10.2: the Origin tells which page opened the connection.
-    if (this.originCheck !== null && !this.originCheck(request)) {
-      return { ok: false, status: 403, reason: "Origin not allowed" };
-    }
-    if (this.clients.size + this.handshakes.handshaking >= this.settings.maxConnections) {
-      return { ok: false, status: 503, reason: "Too many connections", headers: { "Retry-After": "5" } };
-    }
-    // RFC 6585 §4: 429 says *this client* made too many requests; a 503 (RFC 9110 §15.6.4) would say the
-    // server is unavailable to everyone, which load balancers take as a sick backend.
-    if (this.perIp !== null && !this.perIp.admit(wire.socket)) {
-      return {
-        ok: false,
-        status: 429,
-        reason: "Too many connections from this address",
-        headers: { "Retry-After": "5" },
-      };
-    }
-    return checked;
-  }
-
-  private checkRequest(request: IncomingMessage, wire: HandshakeWire): UpgradeRequestResult {
-    try {
-      const limits = checkHeaderLimits(request.rawHeaders ?? rawHeadersOf(request.headers), {
-        maxHeaderCount: this.settings.maxHeaderCount,
-        maxHeaderBytes: this.settings.maxHeaderBytes,
-      });
-      if (!limits.ok) return limits;
-      if (!this.handles(request))
-        return { ok: false, status: 404, reason: "No WebSocket endpoint at this path" };
-      return wire.validate();
-    } catch {
-      return { ok: false, status: 400, reason: "Malformed request headers" };
-    }
   }
 
   /**

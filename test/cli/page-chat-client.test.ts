@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { CHAT_DEFAULTS } from "../../src/cli/chat-room-options.js";
-import { CHAT_CLIENT_OPTIONS, renderPage } from "../../src/cli/page.js";
+import { renderPage } from "../../src/cli/page.js";
+import { CHAT_CLIENT_OPTIONS } from "../../src/cli/page-script.js";
 import { ResumableWebSocket, type ResumeEvent } from "../../src/resume/client.js";
 import { WebSocket } from "../../src/web/websocket.js";
 import { within } from "../pubsub/helpers.js";
 import { plainMember } from "./chat-members.js";
 import { killAll, serve } from "./helpers.js";
 
-// The demo page's chat client (src/cli/page.ts) with the page's own options, on sockjet's WebSocket against
-// a real `sockjet serve`: a join the room refuses by policy (4008, chat-room.ts) ends it, as 1008 would.
+// The demo page's chat client (src/cli/page-script.ts) with the page's own options, on sockjet's WebSocket
+// against a real `sockjet serve`: a join the room refuses by policy (4008, chat-room.ts) ends it, as 1008 would.
 
 after(killAll);
 

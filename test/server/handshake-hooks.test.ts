@@ -133,7 +133,9 @@ describe("a peer that sent 64 KiB or more before its FIN while verify ran (the e
     await waitFor(() => events.includes("close 1006"), 3000, "the connection to end");
     assert.deepEqual(events, ["connection", `message ${200 * 1024}`, "close 1006"]);
     assert.equal(server.clients.size, 0);
-    const perIp = (server as unknown as { perIp: { count(address: string): number } }).perIp;
+    // The per-address counts live in the server's HandshakeAdmission (handshake-admission.ts).
+    type Counts = { count(address: string): number };
+    const { perIp } = (server as unknown as { admission: { perIp: Counts } }).admission;
     await waitFor(() => perIp.count(HOST) === 0, 3000, "the address's count to drop to 0");
   });
 });
