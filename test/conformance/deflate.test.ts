@@ -575,6 +575,24 @@ describe("RFC 7692 §7.2.1: DEFLATE blocks after a block with BFINAL set, in the
   );
 });
 
+/**
+ * `data` compressed by `deflater` (full 15-bit window, context kept) up to a sync flush, without its
+ * 00 00 ff ff tail (RFC 7692 §7.2.1): a message's payload that may reach back into earlier ones.
+ */
+function syncFlushed(deflater: zlib.DeflateRaw): (data: Buffer) => Promise<Buffer> {
+  return (data) =>
+    new Promise<Buffer>((resolve) => {
+      const out: Buffer[] = [];
+      const onData = (chunk: Buffer) => out.push(chunk);
+      deflater.on("data", onData);
+      deflater.write(data);
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        deflater.off("data", onData);
+        resolve(Buffer.concat(out).subarray(0, -4));
+      });
+    });
+}
+
 // What every peer does with the same bytes: zlib (Chromium's, Firefox's, ws's, Python's) checks a distance
 // against the window it holds plus the output of the inflate() call under way, never against 2^N, and
 // Chromium inflates with 15 bits whatever was negotiated. Pinned so that a change here is a decision.
@@ -590,17 +608,7 @@ describe("RFC 7692 §7.1.2: a peer that reaches past the window it was limited t
     async (s) => {
       const block = randomBytes(300);
       const deflater = zlib.createDeflateRaw({ windowBits: 15 });
-      const flush = (data: Buffer) =>
-        new Promise<Buffer>((resolve) => {
-          const out: Buffer[] = [];
-          const onData = (chunk: Buffer) => out.push(chunk);
-          deflater.on("data", onData);
-          deflater.write(data);
-          deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-            deflater.off("data", onData);
-            resolve(Buffer.concat(out).subarray(0, -4));
-          });
-        });
+      const flush = syncFlushed(deflater);
       const codec = peerCodec(s.side, agreed({ clientMaxWindowBits: 8, serverMaxWindowBits: 8 }));
       const within = Buffer.concat([block, block.subarray(0, 50)]);
       await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(within) });
@@ -618,17 +626,7 @@ describe("RFC 7692 §7.1.2: a peer that reaches past the window it was limited t
     async (s) => {
       const block = randomBytes(300);
       const deflater = zlib.createDeflateRaw({ windowBits: 15 });
-      const flush = (data: Buffer) =>
-        new Promise<Buffer>((resolve) => {
-          const out: Buffer[] = [];
-          const onData = (chunk: Buffer) => out.push(chunk);
-          deflater.on("data", onData);
-          deflater.write(data);
-          deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-            deflater.off("data", onData);
-            resolve(Buffer.concat(out).subarray(0, -4));
-          });
-        });
+      const flush = syncFlushed(deflater);
       assert.equal(s.local.ws.extensions, "permessage-deflate; server_max_window_bits=8");
       const codec = peerCodec(s.side, agreed({ serverMaxWindowBits: 8 }));
       await s.send({ opcode: OP.binary, rsv1: true, payload: await flush(block) });
