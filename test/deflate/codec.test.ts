@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { constants, deflateRawSync } from "node:zlib";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { pooledEngineCount } from "../../src/protocol/permessage-deflate/zlib-engine.js";
@@ -18,6 +20,9 @@ import {
 } from "./helpers.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
+setFlagsFromString("--expose-gc");
+/** A full garbage collection (this file measures memory held, not garbage not yet collected). */
+const collect = runInNewContext("gc") as () => void;
 
 describe("RFC 7692 §7.2.3 examples, decompressed", () => {
   test("§7.2.3.1 'Hello' in one compressed block: f2 48 cd c9 c9 07 00", async () => {
@@ -345,7 +350,7 @@ describe("RFC 7692 §7.2.1: blocks after a block with BFINAL set belong to the m
     other.dispose();
   });
 
-  test("up to 4 streams, plus one per 64 compressed bytes, are inflated; one more fails with 1009", async () => {
+  test("up to 4 streams, plus one per 4 KiB of compressed payload, are inflated; one more fails with 1009", async () => {
     const c = codec();
     // 03 00: an empty block with fixed codes and BFINAL set.
     assert.equal((await decode(c, [hex("0300".repeat(4))])).length, 0);
@@ -357,14 +362,47 @@ describe("RFC 7692 §7.2.1: blocks after a block with BFINAL set belong to the m
       return true;
     });
     c.dispose();
-    // A final stored block of 70 random bytes (75 on the wire), then empty ones: 4 + 1 streams fit, 4 + 2 do not.
-    const random = randomBytes(70);
+    // A final stored block of 4,100 random bytes (4,105 on the wire), then empty ones: 4 + 1 streams fit,
+    // 4 + 2 do not.
+    const random = randomBytes(4100);
     const stored = deflateRawSync(random, { level: 0 });
     const d = codec();
     assert.ok((await decode(d, [stored, hex("0300".repeat(4))])).equals(random));
     await assert.rejects(decode(d, [stored, hex("0300".repeat(5))]), /more than 5 DEFLATE streams/);
     d.dispose();
   });
+
+  for (const decompressNoContextTakeover of [false, true]) {
+    test(`streams of a few bytes each do not hold zlib's 16 KiB chunks while the message inflates (review 150; context takeover ${!decompressNoContextTakeover})`, async () => {
+      // 2,000 streams of 4,096 wire bytes: 817 empty stored blocks, then a final one with 6 bytes. Their output
+      // (12,000 bytes) was kept as views of 16 KiB chunks until the message ended: 33 MB held for 12 KB.
+      const empties = Buffer.from("000000ffff".repeat(817), "hex");
+      const stream = Buffer.concat([empties, hex("01 0600 f9ff"), randomBytes(6)]);
+      assert.equal(stream.length, 4096);
+      const payload = Buffer.concat(Array.from({ length: 2000 }, () => stream));
+      const c = codec({ decompressNoContextTakeover });
+      // Live memory only: each stream's output chunk is garbage once copied out, which arrayBuffers counts
+      // until a GC runs; a full GC before each reading leaves what is held.
+      collect();
+      const base = process.memoryUsage().arrayBuffers;
+      let peak = base;
+      const sampler = setInterval(() => {
+        collect();
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+      }, 5);
+      const output = await decode(c, [payload], 1 << 20);
+      clearInterval(sampler);
+      c.dispose();
+      assert.equal(output.length, 12000);
+      // What may be held: one copy of the payload after the first stream (its bytes and our tail, joined), and
+      // a few MB; not 16 KiB per stream (33 MB).
+      const held = peak - base;
+      assert.ok(
+        held < payload.length + 4e6,
+        `${(held / 1e6).toFixed(1)} MB held while inflating 12,000 bytes`,
+      );
+    });
+  }
 });
 
 describe("invalid compressed data fails with 1007 (RFC 6455 §7.4.1: data not consistent with the message type)", () => {
