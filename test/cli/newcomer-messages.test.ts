@@ -27,6 +27,21 @@ describe("sockjet connect and serve: messages for a newcomer's slips", () => {
     );
   });
 
+  test("127.0.0.1:8080, [::1]:8080 and a bare localhost suggest the ws:// URL too (newcomer review)", async () => {
+    const typed = ["127.0.0.1:8080", "[::1]:8080", "localhost", "127.0.0.1:8080/chat"];
+    const expected = [
+      "ws://127.0.0.1:8080/",
+      "ws://[::1]:8080/",
+      "ws://localhost/",
+      "ws://127.0.0.1:8080/chat",
+    ];
+    const results = await Promise.all(typed.map((url) => run(["connect", url])));
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.code, 2, typed[i]);
+      assert.ok(result.stderr.includes(`(did you mean ${expected[i]}?)\n`), result.stderr);
+    }
+  });
+
   test("a plain HTTP server's 200 is named as not a WebSocket endpoint", async (t) => {
     const server = http.createServer((_request, response) => response.end("hello"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
