@@ -24,7 +24,7 @@ export interface BenchResult {
   errorKinds: Record<string, number>;
 }
 
-/** Why the server closed connections, by code, and for a 1009 what to do about it. */
+/** Why the server closed connections, by code, and for a 1009 or a rate limit's 1008 what to do about it. */
 export function reportServerCloses(
   closes: Map<number, { reason: string; count: number }>,
   size: number,
@@ -35,6 +35,12 @@ export function reportServerCloses(
     // RFC 6455 §7.4.1: 1009, the message was too big for the server.
     if (code === 1009)
       line += `: use a smaller --size, or raise the server's limit (sockjet serve --max-payload ${sizeText(size)})`;
+    // 1008 policy violation: a rate limit's reason says so (src/connection/rate-limit.ts). bench sends as fast
+    // as the echoes come back (even -i 1 is a frame per round trip), which no useful limit allows for long.
+    else if (code === 1008 && /rate limit/i.test(reason))
+      line +=
+        ": the server limits what each connection may send, and bench sends as fast as the echoes come back; " +
+        "lift or raise its limits for the run (sockjet serve --rate-limit 0 --byte-rate 0, or --on-rate-limit pause)";
     process.stderr.write(`${line}\n`);
   }
 }
@@ -68,15 +74,20 @@ export function round(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
+/** A latency figure; "–" when no message came back (there is none: "0.000 ms" read as a fast server). */
+function latency(r: BenchResult, ms: number): string {
+  return r.messages === 0 ? "–" : `${grouped(ms, 3)} ms`;
+}
+
 /** The result as a table, for a terminal. */
 export function summaryTable(r: BenchResult): string {
   const kind = r.text ? "text" : "binary";
   const rows: [string, string][] = [
     ["msgs/s", grouped(r.messagesPerSecond)],
     ["MB/s", grouped(r.megabytesPerSecond, 2)],
-    ["latency p50", `${grouped(r.latencyMs.p50, 3)} ms`],
-    ["latency p99", `${grouped(r.latencyMs.p99, 3)} ms`],
-    ["latency max", `${grouped(r.latencyMs.max, 3)} ms`],
+    ["latency p50", latency(r, r.latencyMs.p50)],
+    ["latency p99", latency(r, r.latencyMs.p99)],
+    ["latency max", latency(r, r.latencyMs.max)],
     ["messages", grouped(r.messages)],
     ["errors", grouped(r.errors)],
   ];

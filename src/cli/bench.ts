@@ -271,7 +271,7 @@ async function run(argv: string[]): Promise<number> {
         const dt = (now - lastAt) / 1000;
         const line =
           `  ${((now - started) / 1000).toFixed(1)} s   ${grouped((messages - lastMessages) / dt)} msgs/s   ` +
-          `${grouped((bytes - lastBytes) / dt / 1e6, 1)} MB/s   ${grouped(live.length)} connections   ` +
+          `${grouped((bytes - lastBytes) / dt / 1e6, 1)} MB/s   ${grouped(live.length)} connection${live.length === 1 ? "" : "s"}   ` +
           `${grouped(Object.values(errorKinds).reduce((a, b) => a + b, 0))} errors`;
         process.stderr.write(`\r${line}\x1b[K`);
         lastMessages = messages;

@@ -4,6 +4,7 @@ import { type CloseEvent, WebSocket } from "../index.js";
 import { flag, formatFlags, MAX_TIMER_MS, parseArgs, UsageError } from "./args.js";
 import type { Command } from "./command.js";
 import { onSecondSignal } from "./second-signal.js";
+import { readByteLines } from "./stdin-lines.js";
 import { clientTarget, describeHandshakeFailure, displayUrl, explainFailure, headerLine } from "./target.js";
 import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
 
@@ -172,11 +173,12 @@ async function run(argv: string[]): Promise<number> {
   let opened = false;
   let inputDone = false;
   let closeRequested = false;
-  const pending: string[] = [];
+  const pending: (string | Buffer)[] = [];
   let waitTimer: NodeJS.Timeout | null = null;
 
-  const sendLine = (line: string) => {
-    if (flags.binary) socket.send(Buffer.from(line, "utf8"));
+  /** A line of bytes (`--binary` from a pipe or file) goes as it came; a typed one as UTF-8. */
+  const sendLine = (line: string | Buffer) => {
+    if (flags.binary && typeof line === "string") socket.send(Buffer.from(line, "utf8"));
     else socket.send(line);
   };
   const requestClose = () => {
@@ -215,27 +217,38 @@ async function run(argv: string[]): Promise<number> {
     }
   });
 
-  const lines = createInterface({
-    input: process.stdin,
-    output: interactive ? process.stdout : undefined,
-    terminal: interactive,
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  if (interactive) {
+  const onLine = (line: string | Buffer) => {
+    if (socket.readyState === WebSocket.CONNECTING) pending.push(line);
+    else if (socket.readyState === WebSocket.OPEN && !closeRequested) sendLine(line);
+    else status("not connected: line not sent");
+  };
+  const onInputEnd = () => {
+    inputDone = true;
+    afterInput();
+  };
+  // --binary from a pipe or a file: the bytes of each line as they came (readline decodes UTF-8). A terminal
+  // keeps readline's line editing.
+  const stopByteLines =
+    flags.binary && !interactive ? readByteLines(process.stdin, onLine, onInputEnd) : null;
+  const lines =
+    stopByteLines === null
+      ? createInterface({
+          input: process.stdin,
+          output: interactive ? process.stdout : undefined,
+          terminal: interactive,
+          crlfDelay: Number.POSITIVE_INFINITY,
+        })
+      : null;
+  if (interactive && lines !== null) {
     rl = lines;
     lines.setPrompt(out.dim("> "));
     lines.prompt();
   }
-  lines.on("line", (line) => {
-    if (socket.readyState === WebSocket.CONNECTING) pending.push(line);
-    else if (socket.readyState === WebSocket.OPEN && !closeRequested) sendLine(line);
-    else status("not connected: line not sent");
+  lines?.on("line", (line) => {
+    onLine(line);
     if (interactive) lines.prompt();
   });
-  lines.on("close", () => {
-    inputDone = true;
-    afterInput();
-  });
+  lines?.on("close", onInputEnd);
   // Ctrl-C or SIGTERM: a clean close first (the --close code, 1000 by default); a second one leaves at once
   // (130 after SIGINT, 143 after SIGTERM), except the same stop delivered twice (second-signal.ts). Before
   // the connection is open there is nothing to close: it leaves at once.
@@ -251,7 +264,7 @@ async function run(argv: string[]): Promise<number> {
     requestClose();
   };
   // On a terminal, readline takes Ctrl-C itself (no signal is sent): a second one is the user's.
-  lines.on("SIGINT", () => (interrupted ? process.exit(130) : interrupt("SIGINT")));
+  lines?.on("SIGINT", () => (interrupted ? process.exit(130) : interrupt("SIGINT")));
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
 
@@ -260,7 +273,8 @@ async function run(argv: string[]): Promise<number> {
   process.off("SIGINT", interrupt);
   process.off("SIGTERM", interrupt);
   rl = null;
-  lines.close();
+  lines?.close();
+  stopByteLines?.();
   process.stdin.destroy();
   if (interactive) process.stdout.write("\r\x1b[K");
 

@@ -1,7 +1,8 @@
 import { DEFAULT_HEAP_HEADROOM, keepHeapHeadroom } from "../heap/index.js";
+import { byteSize } from "./args.js";
 
 // The `sockjet` command's heap headroom (src/heap/index.ts says why it keeps one): the default, or
-// SOCKJET_HEAP_HEADROOM bytes, or none with SOCKJET_HEAP_HEADROOM=0 (a small container may prefer V8's own
+// SOCKJET_HEAP_HEADROOM (a size: bytes, 128m, 1g), or none with SOCKJET_HEAP_HEADROOM=0 (a small container may prefer V8's own
 // rule to 64 MiB more heap).
 
 export const HEAP_HEADROOM_ENV = "SOCKJET_HEAP_HEADROOM";
@@ -12,13 +13,20 @@ let stopHeadroom: () => void = () => {};
 export function applyHeapHeadroom(env: NodeJS.ProcessEnv = process.env): string | null {
   const raw = env[HEAP_HEADROOM_ENV];
   let bytes = DEFAULT_HEAP_HEADROOM;
-  if (raw !== undefined && raw.trim() !== "") bytes = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  // A size as --max-payload takes one (128m, 1g, 64MiB): `128m` was refused (a newcomer's review).
+  if (raw !== undefined && raw.trim() !== "") {
+    try {
+      bytes = byteSize(raw);
+    } catch {
+      bytes = Number.NaN;
+    }
+  }
   if (bytes === 0) return null;
   try {
     stopHeadroom = keepHeapHeadroom(bytes);
     return null;
   } catch {
-    return `${HEAP_HEADROOM_ENV} must be a number of bytes from 1048576 (1 MiB) to 17179869184 (16 GiB), or 0 to leave V8's heap rule alone; got ${JSON.stringify(raw)}`;
+    return `${HEAP_HEADROOM_ENV} must be a size from 1m (1 MiB) to 16g (16 GiB), in bytes or with a k/m/g suffix like 128m, or 0 to leave V8's heap rule alone; got ${JSON.stringify(raw)}`;
   }
 }
 

@@ -23,7 +23,10 @@ function listenError(error: NodeJS.ErrnoException, port: number, host: string): 
     return new Error(
       `--host ${host} is not an address of this machine (use one of its own, 127.0.0.1, or 0.0.0.0 for all)`,
     );
-  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
-    return new Error(`cannot resolve --host ${host}`);
+  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") {
+    // "[::1]:8080" or "localhost:8080": a host with a port, as a URL writes it.
+    const withPort = /^(\[[^\]]*\]|[^:]*):\d+$/.test(host);
+    return new Error(`cannot resolve --host ${host}${withPort ? " (give the port with --port)" : ""}`);
+  }
   return error;
 }

@@ -35,18 +35,13 @@ Options:
   -v, --version  show the version
 
 Environment:
-  ${HEAP_HEADROOM_ENV}=BYTES  heap room kept above the live heap before a full collection
-                               (default 64 MiB, for large messages on Node 20); 0: V8's own rule
+  ${HEAP_HEADROOM_ENV}=SIZE   heap room kept above the live heap before a full collection, e.g. 128m
+                               (default 64m, for large messages on Node 20); 0: V8's own rule
 
 Start with:  sockjet serve   then open http://localhost:8080/`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const heapProblem = applyHeapHeadroom();
-  if (heapProblem !== null) {
-    process.stderr.write(`sockjet: ${heapProblem}\n`);
-    return 2;
-  }
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const topic = first === "help" ? commands.find((c) => c.name === rest[0]) : undefined;
@@ -69,6 +64,14 @@ async function main(argv: string[]): Promise<number> {
       : `unknown command ${JSON.stringify(first)}`;
     process.stderr.write(`sockjet: ${what}\nsee sockjet --help\n`);
     return 2;
+  }
+  // Only for a command that runs: a wrong value must not stop --help or --version (a newcomer's review).
+  if (!rest.some((arg) => arg === "--help" || arg === "-h")) {
+    const heapProblem = applyHeapHeadroom();
+    if (heapProblem !== null) {
+      process.stderr.write(`sockjet: ${heapProblem}\n`);
+      return 2;
+    }
   }
   try {
     return await command.run(rest);

@@ -1,4 +1,5 @@
 // The flags of `sockjet serve` (serve.ts): their specs, usage text and the parsers and checks of their values.
+import { isIPv6 } from "node:net";
 import type { RateLimitOptions } from "../index.js";
 import { byteSize, flag, formatFlags, integer, nonNegative } from "./args.js";
 import { workersFlag } from "./serve-cluster.js";
@@ -11,10 +12,14 @@ export const specs = {
     defaultValue: 8080,
     parse: integer(0, 65535),
   }),
-  host: flag.value("address to listen on; 0.0.0.0 for every interface (default localhost)", {
-    valueName: "HOST",
-    defaultValue: "localhost",
-  }),
+  host: flag.value(
+    "address to listen on (IPv6 as ::1 or [::1]); 0.0.0.0 for every interface (default localhost)",
+    {
+      valueName: "HOST",
+      defaultValue: "localhost",
+      parse: hostFlag,
+    },
+  ),
   protocol: flag.list("a subprotocol the echo endpoint accepts, in order of preference", {
     valueName: "NAME",
     parse: protocolName,
@@ -126,6 +131,17 @@ Examples:
 Only pages of the server's own origin may open a WebSocket (a page on another site would otherwise use
 its visitor's browser to join the chat), and only a Host that names this machine is served, whatever the
 address (DNS rebinding): loopback names and addresses, its interfaces' addresses, --host, its host name.`;
+
+/**
+ * --host: a name or an address; an IPv6 address also as a URL writes it, `[::1]` (it was "cannot resolve
+ * --host [::1]", a newcomer's review: listen() takes it without brackets).
+ */
+function hostFlag(raw: string): string {
+  const inner = /^\[(.*)\]$/.exec(raw)?.[1];
+  if (inner === undefined) return raw;
+  if (isIPv6(inner)) return inner;
+  throw new Error("expected a host name or an address; an IPv6 address as ::1 or [::1]");
+}
 
 /** --max-payload: 0 would refuse every non-empty message (each closed with 1009), so at least 1 byte. */
 function payloadLimit(raw: string): number {

@@ -17,17 +17,19 @@ import { escapeControls, quoted } from "./terminal.js";
 export function displayUrl(url: URL | string): string {
   if (typeof url !== "string") {
     // A scheme the URL parser does not know keeps `user:pw@host` in its path (`alice:pw@host:8080` is
-    // scheme `alice:`): the text rule below redacts it.
-    if (url.username === "" && url.password === "") return displayUrl(url.href);
+    // scheme `alice:`, no host): the text rule below redacts it. A URL with a host and no userinfo is shown
+    // as it is, an "@" in its path or query included.
+    if (url.username === "" && url.password === "") return url.host === "" ? displayUrl(url.href) : url.href;
     const shown = new URL(url.href);
     shown.username = "***";
     shown.password = "";
     return shown.href;
   }
-  // Unparsed text: the authority is what follows "scheme:/" or "scheme://" up to the first / ? # (or \,
-  // which URL parsers read as /), or without such a scheme the text's start (a URL typed without a scheme);
-  // userinfo is the authority up to its last "@".
-  return url.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)?[^/?#\\]*@/, "$1***@");
+  // Unparsed text: everything after "scheme:/" or "scheme://" (or from the start, for a URL typed without a
+  // scheme) up to the text's last "@". A password typed unencoded may hold / ? or # (`ws://u:se#cret@host/`
+  // failed to parse for it): cutting the authority at the first of those showed it. Text that did not parse
+  // may lose a path's "@…" too; a password is never shown.
+  return url.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)?[\s\S]*@/, "$1***@");
 }
 
 /** The URL the user gave, redacted and quoted for a message. */
@@ -47,22 +49,33 @@ export function parseTarget(raw: string | undefined): URL {
     const why =
       port !== undefined && Number(port) > 65535
         ? `: port ${port} is out of range (1–65535)`
-        : " (expected something like ws://localhost:8080/)";
+        : (schemelessHint(raw) ?? " (expected something like ws://localhost:8080/)");
     throw new UsageError(`invalid URL ${quotedUrl(raw)}${why}`);
   }
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     // "localhost:8080" parses as scheme "localhost:" with path "8080": a URL typed without its scheme.
-    const bare = /^[A-Za-z0-9.-]+:\d+(?:\/.*)?$/.test(raw)
-      ? ` (did you mean ws://${raw.includes("/") ? raw : `${raw}/`}?)`
-      : "";
-    throw new UsageError(`invalid URL ${quotedUrl(url)}: the scheme must be ws, wss, http or https${bare}`);
+    throw new UsageError(
+      `invalid URL ${quotedUrl(url)}: the scheme must be ws, wss, http or https${schemelessHint(raw) ?? ""}`,
+    );
   }
   if (url.hash !== "" || raw.includes("#"))
     throw new UsageError(`invalid URL ${quotedUrl(raw)}: a WebSocket URL has no #fragment`);
   if (url.hostname === "") throw new UsageError(`invalid URL ${quotedUrl(raw)}: no host`);
   return url;
+}
+
+/**
+ * " (did you mean ws://HOST[:PORT]/…?)" for a URL typed without its scheme: `localhost:8080` (which parses
+ * as scheme "localhost:"), `127.0.0.1:8080`, `[::1]:8080` and a bare `localhost` (which do not parse); null
+ * for anything else. Never for text with userinfo: the hint would repeat a password.
+ */
+function schemelessHint(raw: string): string | null {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?([/?].*)?$/s.exec(raw);
+  if (match === null || !/[A-Za-z0-9\]]/.test(raw)) return null;
+  const typed = match[1] === undefined ? `${raw}/` : match[1].startsWith("?") ? raw.replace("?", "/?") : raw;
+  return ` (did you mean ${escapeControls(`ws://${typed}`)}?)`;
 }
 
 /** The flags `connect` and `bench` share, turned into the client's Node-only options. */

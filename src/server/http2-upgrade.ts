@@ -16,6 +16,7 @@ import { isValidHeaderName, isValidHeaderValue } from "../protocol/header-gramma
 import type { WebSocket } from "../web/websocket.js";
 import type { HandshakeWire } from "./handshake-wire.js";
 import { answerMethodNotAllowed } from "./method-not-allowed.js";
+import { type PathTargets, routeByPath } from "./upgrade-router.js";
 
 // WebSockets over HTTP/2 (RFC 8441): the server's extended-CONNECT path, beside the HTTP/1.1 upgrade path
 // (upgrade-router.ts). A node:http2 server (secure, with allowHTTP1 for HTTP/1.1 clients on the same port, or
@@ -244,7 +245,7 @@ export function handleHttp2Stream(
 }
 
 interface Router {
-  targets: Set<Http2Target>;
+  targets: PathTargets<Http2Target>;
   onStream: (
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
@@ -265,14 +266,15 @@ const ownServers = new WeakSet<AnyHttp2Server>();
  * Serves extended CONNECTs on `server` for `target` (several targets share one router, by path, as with
  * upgrades). Turns SETTINGS_ENABLE_CONNECT_PROTOCOL on for the sessions that start from now on.
  */
-export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): void {
+export function attachHttp2Target(
+  server: AnyHttp2Server,
+  target: Http2Target,
+  path: string | undefined,
+): void {
   let router = routers.get(server);
   if (router === undefined) {
-    const targets = new Set<Http2Target>();
-    const find = (request: IncomingMessage): Http2Target | undefined => {
-      for (const t of targets) if (t.handles(request)) return t;
-      return undefined;
-    };
+    const targets: PathTargets<Http2Target> = new Map();
+    const find = (request: IncomingMessage) => routeByPath(targets, request);
     const onStream: Router["onStream"] = (stream, headers, _flags, rawHeaders) => {
       if (!isExtendedConnect(headers)) {
         // Left to the server's owner, unless this listener is the only one: a 501 (RFC 9220 §3).
@@ -317,7 +319,7 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
         // Node does with a CONNECT nobody listens for, a 405 without Allow (the app can answer with its own
         // from a 'connect' listener on its httpServer, leaving the CONNECTs with :protocol to us).
         let appServes = false;
-        for (const t of targets) if (t.listenerCount("request") > 0) appServes = true;
+        for (const t of targets.keys()) if (t.listenerCount("request") > 0) appServes = true;
         if (!ownServers.has(server)) {
           response.statusCode = 405;
           response.end();
@@ -341,7 +343,7 @@ export function attachHttp2Target(server: AnyHttp2Server, target: Http2Target): 
     // RFC 8441 §3: the server announces that it accepts extended CONNECT.
     server.updateSettings({ enableConnectProtocol: true });
   }
-  router.targets.add(target);
+  router.targets.set(target, path);
 }
 
 export function detachHttp2Target(server: AnyHttp2Server, target: Http2Target): void {

@@ -99,6 +99,10 @@ export function checkServerOptions(options: WebSocketServerOptions): void {
   // Node's listen() as it was.
   if (options.backlog !== undefined && (!Number.isInteger(options.backlog) || options.backlog < 0))
     throw wrong("backlog", "a whole number ≥ 0", options.backlog);
+  // A standalone server's kind: anything but true or false ("yes", 1, the client's "auto") was read as
+  // false, an HTTP/1.1-only server without a word (a newcomer's review).
+  if (options.http2 !== undefined && typeof options.http2 !== "boolean")
+    throw wrong("http2", "true or false", options.http2);
   if (options.path !== undefined && (typeof options.path !== "string" || !options.path.startsWith("/")))
     throw wrong("path", 'a path starting with "/"', options.path);
   checkServer(options.server);

@@ -71,10 +71,14 @@ export interface WebSocketServerOptions {
     | import("node:http2").Http2Server;
   /**
    * Standalone mode: a node:http2 server that also accepts WebSockets over HTTP/2 (RFC 8441): with `tls`,
-   * HTTP/1.1 and h2 on one port (ALPN); without, cleartext h2c only (prior knowledge). Default false.
+   * HTTP/1.1 and h2 on one port (ALPN); without, cleartext h2c only (prior knowledge). true or false; default
+   * false.
    */
   http2?: boolean;
-  /** Only upgrade requests for this pathname (attached and standalone modes). */
+  /**
+   * Only upgrade requests for this pathname (attached and standalone modes). One path of an http server has
+   * one WebSocketServer (another there is an Error, SJ_ERR_PATH_IN_USE); one without a path serves the others.
+   */
   path?: string;
   /** Neither listen nor attach: the caller passes upgrades to handleUpgrade(). */
   noServer?: boolean;
@@ -130,9 +134,9 @@ export interface WebSocketServerOptions {
   maxFragmentsPerMessage?: number;
   /** Time from the connection to a completed handshake (incl. verify). Default 10 s. */
   handshakeTimeoutMs?: number;
-  /** Largest request head accepted. Default 16 KiB → 431. */
+  /** Largest request head accepted, above 0 (Infinity: no limit). Default 16 KiB → 431. */
   maxHeaderBytes?: number;
-  /** Most request header fields accepted. Default 100 → 431. */
+  /** Most request header fields accepted, above 0 (Infinity: no limit). Default 100 → 431. */
   maxHeaderCount?: number;
   /** Most open connections; more are refused with 503. Default 10,000. */
   maxConnections?: number;

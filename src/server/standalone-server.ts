@@ -17,8 +17,11 @@ export function createStandaloneServer(
 ): http.Server {
   // Node enforces headersTimeout only when it sweeps its connections, every connectionsCheckingInterval
   // (default 30 s): sweep often enough that a slowloris head is cut within ~1.5 × handshakeTimeoutMs.
+  // Node's parser takes a safe integer only: Infinity (no limit, as the other limits take it, and as it
+  // works in attached mode) was its RangeError naming its own "maxHeaderSize" (a newcomer's review). The
+  // head is checked against maxHeaderBytes again once parsed (handshake-admission.ts).
   const serverOptions = {
-    maxHeaderSize: settings.maxHeaderBytes,
+    maxHeaderSize: Math.min(settings.maxHeaderBytes, Number.MAX_SAFE_INTEGER),
     connectionsCheckingInterval: Math.max(10, Math.min(1000, settings.handshakeTimeoutMs / 2)),
   };
   const server = (

@@ -43,7 +43,12 @@ import { diagnostics, type WebSocketServerEventMap } from "./server-events.js";
 import { resolveSettings, type Settings, serverConnectionOptions } from "./server-settings.js";
 import { createStandaloneServer } from "./standalone-server.js";
 import { selectSubprotocol } from "./subprotocol-choice.js";
-import { attachUpgradeTarget, detachUpgradeTarget, type UpgradeTarget } from "./upgrade-router.js";
+import {
+  attachUpgradeTarget,
+  checkPathFree,
+  detachUpgradeTarget,
+  type UpgradeTarget,
+} from "./upgrade-router.js";
 
 // A WebSocket server whose connections are the WHATWG WebSocket class. Three modes, like ws: standalone
 // (its own http server), attached ({ server, path } on an existing one) and noServer (handleUpgrade()).
@@ -130,6 +135,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     rejectWsOptionNames(options, "server");
     checkServerOptions(options);
     checkMaxPayloadBytes(options.maxPayloadBytes);
+    if (options.server !== undefined) checkPathFree(options.server, options.path);
     this.options = options;
     this.extension =
       options.extension !== undefined
@@ -162,9 +168,9 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
     if (options.port !== undefined) {
       const server = createStandaloneServer(this, options, this.settings);
       if (onListening) this.once("listening", onListening);
-      attachUpgradeTarget(server, this);
+      attachUpgradeTarget(server, this, options.path);
       if (isHttp2Server(server)) {
-        attachHttp2Target(server, this);
+        attachHttp2Target(server, this, options.path);
         this.http2Shutdown = new Http2Shutdown(server);
       }
       this.listened = listenOutcome(server);
@@ -176,8 +182,8 @@ export class WebSocketServer extends EventEmitter implements UpgradeTarget {
       this.httpServer = options.server as http.Server;
       this.ownsServer = false;
       this.secure = options.server instanceof tls.Server;
-      attachUpgradeTarget(options.server as http.Server, this);
-      if (isHttp2Server(options.server)) attachHttp2Target(options.server, this);
+      attachUpgradeTarget(options.server as http.Server, this, options.path);
+      if (isHttp2Server(options.server)) attachHttp2Target(options.server, this, options.path);
     } else {
       this.httpServer = null;
       this.ownsServer = false;

@@ -3,6 +3,9 @@ import { rejectWsNames } from "../protocol/renamed-options.js";
 // The client's and the server's options named as in `ws` (see src/protocol/renamed-options.ts): e.g.
 // `maxPayload: 100 * 1024 * 1024` would silently leave the default limit in place.
 
+const ALLOW_SYNCHRONOUS_EVENTS =
+  "sockjet dispatches each message as soon as it is parsed, as ws does with true; to yield between messages, defer the work (setImmediate)";
+
 const CLIENT: Record<string, string> = {
   maxPayload: "use maxPayloadBytes",
   handshakeTimeout: "use handshakeTimeoutMs",
@@ -16,6 +19,7 @@ const CLIENT: Record<string, string> = {
   protocolVersion: "sockjet speaks version 13 only (RFC 6455)",
   skipUTF8Validation: "sockjet always validates UTF-8 (RFC 6455 §8.1)",
   autoPong: "sockjet always answers pings (RFC 6455 §5.5.2)",
+  allowSynchronousEvents: ALLOW_SYNCHRONOUS_EVENTS,
   // An http.Agent is how ws users reach a proxy: dropped silently, the socket would connect directly.
   agent:
     'sockjet makes its own connections: for a proxy use proxy ("http://…", "https://…", "socks5://…") or proxyFromEnvironment: true',
@@ -32,6 +36,11 @@ const SERVER: Record<string, string> = {
   clientTracking: "server.clients is always kept",
   skipUTF8Validation: "sockjet always validates UTF-8 (RFC 6455 §8.1)",
   autoPong: "sockjet always answers pings (RFC 6455 §5.5.2)",
+  allowSynchronousEvents: ALLOW_SYNCHRONOUS_EVENTS,
+  WebSocket:
+    "a server's connections are always sockjet's WebSocket; keep what you add to one in a WeakMap, from the 'connection' listener",
+  // A client option in ws, given to a server: the server has no redirects to follow.
+  maxRedirects: "a client option in ws (a server follows no redirects); sockjet's clients never follow one",
 };
 
 /** Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names. */

@@ -22,3 +22,17 @@ test("connect: the invalid-URL message of a scheme-less user:password@host URL s
     assert.doesNotMatch(result.stderr, /S3CRETpw/, result.stderr);
   }
 });
+
+test("connect: a password holding # / or ? in a URL that does not parse is not shown (newcomer review)", async () => {
+  const typed = [
+    "ws://user:sec#S3CRETpw@127.0.0.1:5/",
+    "ws://u:se/S3CRETpw@host/",
+    "ws://u:se?S3CRETpw@host/",
+  ];
+  const results = await Promise.all(typed.map((url) => run(["connect", url])));
+  for (const [i, result] of results.entries()) {
+    assert.equal(result.code, 2, typed[i]);
+    assert.match(result.stderr, /invalid URL "ws:\/\/\*\*\*@/, result.stderr);
+    assert.doesNotMatch(result.stderr, /S3CRETpw|sec|se\//, result.stderr);
+  }
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { killAll, ROOT, run } from "./helpers.js";
+import { Cli, killAll, ROOT, run } from "./helpers.js";
 
 after(killAll);
 
@@ -51,6 +51,31 @@ describe("sockjet: help, version and dispatch", { concurrency: 2 }, () => {
     }
     assert.equal(meaning.get("p"), "port");
     assert.equal(meaning.get("w"), "wait");
+  });
+
+  test("SOCKJET_HEAP_HEADROOM takes a size as --max-payload does (128m); a wrong one stops no --help or --version (newcomer review)", async () => {
+    const env = (value: string) => ({ SOCKJET_HEAP_HEADROOM: value });
+    for (const args of [["--help"], ["--version"], ["connect", "--help"], ["help", "bench"]]) {
+      const cli = new Cli(args, env("lots"));
+      cli.end();
+      const exit = await cli.exit();
+      assert.equal(exit.code, 0, `${args.join(" ")}: ${cli.stderr}`);
+      assert.equal(cli.stderr, "");
+    }
+    // A command that runs gets the size: a usage error of its own, not the variable's.
+    for (const value of ["128m", "64MiB", "1g", "0"]) {
+      const cli = new Cli(["connect"], env(value));
+      cli.end();
+      await cli.exit();
+      assert.match(cli.stderr, /^sockjet connect: missing URL/, value);
+    }
+    const wrong = new Cli(["connect"], env("128q"));
+    wrong.end();
+    assert.equal((await wrong.exit()).code, 2);
+    assert.match(
+      wrong.stderr,
+      /SOCKJET_HEAP_HEADROOM must be a size from 1m \(1 MiB\) to 16g.*like 128m.*got "128q"/,
+    );
   });
 
   test("an unknown command exits 2 with one line and where the help is", async () => {

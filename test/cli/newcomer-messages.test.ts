@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
-import { killAll, run } from "./helpers.js";
+import { Cli, killAll, run } from "./helpers.js";
 
 // What a newcomer's slips get from the CLI (review 120): the one line says what is wrong and what to type.
 
 after(killAll);
+
+/** Whether this machine can listen on ::1. */
+function ipv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(0, "::1", () => server.close(() => resolve(true)));
+  });
+}
 
 describe("sockjet connect and serve: messages for a newcomer's slips", () => {
   test("a port past 65535 is named as out of range", async () => {
@@ -25,6 +34,40 @@ describe("sockjet connect and serve: messages for a newcomer's slips", () => {
       result.stderr,
       /the scheme must be ws, wss, http or https \(did you mean ws:\/\/localhost:8080\/\?\)\n/,
     );
+  });
+
+  test("127.0.0.1:8080, [::1]:8080 and a bare localhost suggest the ws:// URL too (newcomer review)", async () => {
+    const typed = ["127.0.0.1:8080", "[::1]:8080", "localhost", "127.0.0.1:8080/chat"];
+    const expected = [
+      "ws://127.0.0.1:8080/",
+      "ws://[::1]:8080/",
+      "ws://localhost/",
+      "ws://127.0.0.1:8080/chat",
+    ];
+    const results = await Promise.all(typed.map((url) => run(["connect", url])));
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.code, 2, typed[i]);
+      assert.ok(result.stderr.includes(`(did you mean ${expected[i]}?)\n`), result.stderr);
+    }
+  });
+
+  test("serve --host [::1] listens on ::1, as a URL writes the address (it could not resolve it; newcomer review)", async (t) => {
+    if (await ipv6Loopback()) {
+      const served = new Cli(["serve", "--port", "0", "--host", "[::1]"]);
+      t.after(() => served.kill());
+      await served.waitFor(/listening on \[::1\]:\d+/, { timeoutMs: 15_000 });
+    } else t.diagnostic("no IPv6 loopback here: listening on [::1] not tried");
+    const [wrong, withPort] = await Promise.all([
+      run(["serve", "--host", "[localhost]", "--port", "0"]),
+      run(["serve", "--host", "localhost:8080", "--port", "0"]),
+    ]);
+    assert.equal(wrong.code, 2);
+    assert.match(
+      wrong.stderr,
+      /invalid value for --host: "\[localhost\]" \(expected a host name or an address; an IPv6 address as ::1 or \[::1\]\)/,
+    );
+    assert.equal(withPort.code, 1);
+    assert.match(withPort.stderr, /cannot resolve --host localhost:8080 \(give the port with --port\)\n/);
   });
 
   test("a plain HTTP server's 200 is named as not a WebSocket endpoint", async (t) => {

@@ -44,15 +44,12 @@ describe("sockjet serve: large messages and V8's heap limit", () => {
     assert.ok(markCompacts >= 20, `${markCompacts} Mark-Compacts while 400 MB were echoed`);
   });
 
-  it("refuses a SOCKJET_HEAP_HEADROOM that is not a number of bytes, and says what it takes", async () => {
-    for (const value of ["64", "64mb", "-1"]) {
+  it("refuses a SOCKJET_HEAP_HEADROOM that is not a size, and says what it takes", async () => {
+    for (const value of ["64", "64x", "-1"]) {
       const cli = new Cli(["serve", "--port", "0"], { SOCKJET_HEAP_HEADROOM: value });
       const exit = await cli.exit();
       assert.equal(exit.code, 2, value);
-      assert.match(
-        cli.stderr,
-        /SOCKJET_HEAP_HEADROOM must be a number of bytes from 1048576 \(1 MiB\).*or 0/,
-      );
+      assert.match(cli.stderr, /SOCKJET_HEAP_HEADROOM must be a size from 1m \(1 MiB\).*or 0/);
       assert.equal(cli.stdout, "");
     }
   });

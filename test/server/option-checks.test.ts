@@ -33,6 +33,66 @@ describe("server options checked when the server is made", () => {
     rejects({ noServer: true, maxConnections: 0 }, "maxConnections");
   });
 
+  test('maxHeaderBytes or maxHeaderCount of 0 is a TypeError (every handshake got 431 "limit 0"; newcomer review)', () => {
+    rejects({ noServer: true, maxHeaderBytes: 0 }, "maxHeaderBytes");
+    rejects({ noServer: true, maxHeaderCount: 0 }, "maxHeaderCount");
+    rejects({ port: 0, host: HOST, maxHeaderBytes: 0 }, "maxHeaderBytes");
+  });
+
+  test("a fraction for a count (bytes, header fields, connections, frames) is a TypeError naming it (newcomer review)", () => {
+    for (const key of [
+      "maxPayloadBytes",
+      "maxFragmentsPerMessage",
+      "maxHeaderBytes",
+      "maxHeaderCount",
+      "maxConnections",
+      "maxConnectionsPerIp",
+      "maxBufferedBytes",
+    ]) {
+      for (const value of [2.5, 0.5, 1024.25]) rejects({ noServer: true, [key]: value }, key);
+      // Infinity stays "no limit", and whole numbers are taken.
+      new WebSocketServer({ noServer: true, [key]: Number.POSITIVE_INFINITY }).close();
+      new WebSocketServer({ noServer: true, [key]: 3 }).close();
+    }
+  });
+
+  test("http2 other than true or false is a TypeError, not an HTTP/1.1-only server (newcomer review)", () => {
+    for (const http2 of ["yes", 1, "auto", "always", null, {}])
+      rejects({ port: 0, host: HOST, http2 }, "http2");
+    new WebSocketServer({ noServer: true, http2: false }).close();
+  });
+
+  test("ws's WebSocket, allowSynchronousEvents and (client) maxRedirects options are refused by name (newcomer review)", () => {
+    for (const name of ["WebSocket", "allowSynchronousEvents", "maxRedirects"]) {
+      assert.throws(
+        () =>
+          new WebSocketServer({ noServer: true, [name]: name === "WebSocket" ? class {} : true } as never),
+        (error: unknown) =>
+          error instanceof TypeError && error.message.startsWith(`options.${name} is ws's name: `),
+        name,
+      );
+    }
+    assert.throws(
+      () => new WebSocket("ws://127.0.0.1:1/", [], { allowSynchronousEvents: false } as never),
+      /^TypeError: options\.allowSynchronousEvents is ws's name: /,
+    );
+  });
+
+  test('standalone maxHeaderBytes: Infinity takes a 64 KiB head (it was Node\'s RangeError on "maxHeaderSize"), 1.5 is a TypeError naming maxHeaderBytes', async () => {
+    rejects({ port: 0, host: HOST, maxHeaderBytes: 1.5 }, "maxHeaderBytes");
+    const server = new WebSocketServer({ port: 0, host: HOST, maxHeaderBytes: Number.POSITIVE_INFINITY });
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    const opened = nextEvent(
+      new WebSocket(`ws://${HOST}:${port}/`, [], { headers: { "x-big": "a".repeat(64 * 1024) } }),
+      "open",
+    );
+    const [socket] = (await once(server, "connection")) as [WebSocket];
+    await opened;
+    socket.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   test("tls without a certificate is a TypeError (every handshake would fail)", () => {
     // Fields given as nothing count as missing, and a cert needs its key (review 137).
     for (const tls of [
