@@ -525,6 +525,25 @@ describe("RFC 7692 §7.2.1: DEFLATE blocks after a block with BFINAL set, in the
       negotiate(negotiation),
     );
     bothRoles(
+      `a message of 4 streams after one whose final block ended exactly where its bytes did, ${takeover}`,
+      async (s) => {
+        const codec = peerCodec(s.side, negotiation.agreed);
+        // A stored block "hi", then 01: with the receiver's 00 00 ff ff, an empty final stored block.
+        await s.send({ opcode: OP.text, rsv1: true, payload: Buffer.from("000200fdff686901", "hex") });
+        await expectEcho(s, codec, OP.text, Buffer.from("hi"));
+        // Four final stored blocks: at most 4 streams in a message this small, the stream that ended with the
+        // message before not counted among them (review 151: 1009 with context takeover).
+        const storedFinal = (text: string) =>
+          Buffer.concat([Buffer.from("010100feff", "hex"), Buffer.from(text)]);
+        const payload = Buffer.concat(["a", "b", "c", "d"].map(storedFinal));
+        await s.send({ opcode: OP.text, rsv1: true, payload });
+        await expectEcho(s, codec, OP.text, Buffer.from("abcd"));
+        codec.close();
+        await s.closeNormally();
+      },
+      negotiate(negotiation),
+    );
+    bothRoles(
       `fails with 1007 on bytes after a final block that are not DEFLATE data, ${takeover}`,
       async (s) => {
         const payload = Buffer.concat([finalStream("Hello"), Buffer.from([0xff, 0xff, 0xff])]);
