@@ -14,6 +14,11 @@ import { errorMessage, escapeControls, paintFor, quoted } from "./terminal.js";
 
 const CLEAN_CODES = new Set([1000, 1001, 1005]);
 const HEX_PREVIEW_BYTES = 32;
+/** Stdin is paused while more than this waits to be sent (bufferedAmount)… */
+const PAUSE_ABOVE_BYTES = 4 * 1024 * 1024;
+/** …and read again once less than this does, looked at every INPUT_POLL_MS (WebSocket has no drain event). */
+const RESUME_BELOW_BYTES = 1024 * 1024;
+const INPUT_POLL_MS = 20;
 /**
  * How long answers may take after stdin ends: `echo hello | sockjet connect URL` shows the echo (a message
  * that arrives after our Close is not delivered: WHATWG "a WebSocket message has been received", step 1).
@@ -176,10 +181,25 @@ async function run(argv: string[]): Promise<number> {
   const pending: (string | Buffer)[] = [];
   let waitTimer: NodeJS.Timeout | null = null;
 
+  // Input is read at the server's pace: stdin pauses while more than PAUSE_ABOVE_BYTES wait to be sent, and
+  // resumes below RESUME_BELOW_BYTES (a server that did not read made connect hold all its input: 400 MB
+  // piped in took 600 MB, review 151).
+  let inputPaused = false;
+  const pauseInput = () => {
+    inputPaused = true;
+    process.stdin.pause();
+    const poll = setInterval(() => {
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > RESUME_BELOW_BYTES) return;
+      clearInterval(poll);
+      inputPaused = false;
+      process.stdin.resume();
+    }, INPUT_POLL_MS);
+  };
   /** A line of bytes (`--binary` from a pipe or file) goes as it came; a typed one as UTF-8. */
   const sendLine = (line: string | Buffer) => {
     if (flags.binary && typeof line === "string") socket.send(Buffer.from(line, "utf8"));
     else socket.send(line);
+    if (!inputPaused && socket.bufferedAmount > PAUSE_ABOVE_BYTES) pauseInput();
   };
   const requestClose = () => {
     if (closeRequested) return;
