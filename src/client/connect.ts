@@ -273,8 +273,22 @@ export function startClientHandshake(
   timer.unref();
 
   request.on("response", (response) => {
-    // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const status = response.statusCode ?? 0;
+    // node:http hands a 101 to 'upgrade' only with both Upgrade and Connection: upgrade; without them it is a
+    // final response here. RFC 6455 §4.1 (the client's checks 2 and 3) makes that an invalid 101, not a refusal.
+    if (status === 101) {
+      const checked = validateUpgradeResponse(
+        { statusCode: status, headers: response.headers },
+        {
+          key,
+          offeredProtocols: options.protocols,
+          offeredExtensions: [],
+        },
+      );
+      invalid(checked.ok ? "the server's 101 response did not switch protocols" : checked.reason);
+      return;
+    }
+    // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
     readRefusalReason(response.headers, response, (reason) => {
       const message = `the server answered HTTP ${text}${plainHttpNote(status)}${reason === "" ? "" : `: ${reason}`}`;

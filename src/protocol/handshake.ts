@@ -258,6 +258,12 @@ function fail(reason: string): UpgradeResponseResult {
   return { ok: false, reason };
 }
 
+/** A header value of the server's, for a message: quoted with controls escaped, at most 100 characters. */
+function quote(value: string | undefined): string {
+  const text = value ?? "";
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+}
+
 /**
  * The client's check of the server's opening handshake: RFC 6455 §4.1 "the client MUST validate the
  * server's response as follows" (checks 1–6) and WHATWG "establish a WebSocket connection". On success,
@@ -275,16 +281,25 @@ export function validateUpgradeResponse(
 
   // §4.1 check 2: Upgrade present and "websocket", ASCII case-insensitive. Unlike the request, the response
   // value is the single protocol switched to (§4.2.2 item 5), so a list or repeat fails (as in Chromium).
+  // A missing header and a wrong one are told apart, as Chromium does ("'Upgrade' header is missing").
   const upgrade = singleHeader(headers, "upgrade");
-  if (upgrade.kind !== "value" || !asciiEqualsIgnoreCase(upgrade.value, "websocket")) {
-    return fail("Missing or invalid Upgrade header in response: must be websocket");
+  if (upgrade.kind === "absent") {
+    return fail('the 101 response is missing "Upgrade: websocket" (no Upgrade header; RFC 6455 §4.1)');
+  }
+  if (upgrade.kind === "duplicate" || !asciiEqualsIgnoreCase(upgrade.value, "websocket")) {
+    return fail(
+      `the 101 response's Upgrade is ${quote(listHeader(headers, "upgrade"))}, not "websocket" (RFC 6455 §4.1)`,
+    );
   }
 
   // §4.1 check 3: Connection contains the token "Upgrade", ASCII case-insensitive.
   const connection = listHeader(headers, "connection");
-  const connectionList = connection === undefined ? null : parseTokenList(connection);
+  if (connection === undefined) {
+    return fail('the 101 response is missing "Connection: Upgrade" (no Connection header; RFC 6455 §4.1)');
+  }
+  const connectionList = parseTokenList(connection);
   if (connectionList === null || !containsIgnoreCase(connectionList, "upgrade")) {
-    return fail("Missing or invalid Connection header in response: must contain Upgrade");
+    return fail(`the 101 response's Connection is ${quote(connection)}, without Upgrade (RFC 6455 §4.1)`);
   }
 
   // §4.1 check 4: Sec-WebSocket-Accept equals base64(SHA-1(key + GUID)), compared exactly.
