@@ -10,10 +10,10 @@ import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../prot
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import { isBadPort } from "./bad-ports.js";
 import { connectWithLargeReads } from "./large-read-socket.js";
+import { closedWithoutAnswer, networkError } from "./network-error.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 import { tunnelClosedError } from "./proxy-errors.js";
 import { plainHttpNote, readRefusalReason } from "./refusal-reason.js";
-import { TLS_ERROR, tlsFailureMessage } from "./tls-failure.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -352,61 +352,4 @@ export function startClientHandshake(
         new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
       ),
   };
-}
-
-/** Names a network error of the handshake request; Node's error stays the `cause`. */
-export function networkError(
-  error: NodeJS.ErrnoException,
-  host: string,
-  secure: boolean,
-  maxHeaderBytes?: number,
-): HandshakeError {
-  const code = error.code ?? "";
-  const detail = error.message.split("\n")[0];
-  // Node's parser met a response head past maxHeaderSize: the limit is ours to name (review 132).
-  if (code === "HPE_HEADER_OVERFLOW") {
-    const limit = maxHeaderBytes ?? http.maxHeaderSize;
-    return new HandshakeError(
-      "SJ_ERR_INVALID_HANDSHAKE",
-      `the server's answer has a head over ${limit} bytes (the maxHeaderBytes option; raise it if the server is right)`,
-      { cause: error },
-    );
-  }
-  if (code === "ECONNREFUSED") {
-    return new HandshakeError("SJ_ERR_CONNECTION_REFUSED", `connection refused (${detail})`, {
-      cause: error,
-    });
-  }
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new HandshakeError("SJ_ERR_HOST_NOT_FOUND", `host not found: ${host} (${code})`, { cause: error });
-  }
-  // EPROTO on wss: OpenSSL failed the handshake; its reason says whether the server speaks TLS at all.
-  if ((secure && code === "EPROTO") || TLS_ERROR.test(code) || "library" in error) {
-    return new HandshakeError("SJ_ERR_TLS_FAILED", tlsFailureMessage(error, detail), { cause: error });
-  }
-  // Node's "socket hang up": the server closed without an HTTP answer, as a server does that drops requests
-  // for a path it has no endpoint at (an `upgrade` handler that destroys the socket), or a TLS server on
-  // plain HTTP.
-  if (code === "ECONNRESET" && detail === "socket hang up") {
-    const hint = secure
-      ? " (no WebSocket endpoint at this path?)"
-      : " (no WebSocket endpoint at this path, or a TLS server: then use wss://)";
-    return new HandshakeError(
-      "SJ_ERR_NETWORK",
-      `the server closed the connection without answering the handshake${hint}`,
-      { cause: error },
-    );
-  }
-  return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
-}
-
-/**
- * Whether the connection closed before any answer: Node's "socket hang up" (no HTTP response), or a close
- * before the TLS handshake to the target was done (wss:).
- */
-function closedWithoutAnswer(error: NodeJS.ErrnoException): boolean {
-  if (error.code !== "ECONNRESET") return false;
-  return /^(socket hang up|Client network socket disconnected before secure TLS connection)/.test(
-    error.message,
-  );
 }

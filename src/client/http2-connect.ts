@@ -8,11 +8,11 @@ import {
   type ClientHandshake,
   type ClientHandshakeOptions,
   type ClientHandshakeResult,
-  networkError,
   startClientHandshake,
 } from "./connect.js";
 import { acquireRoute, type Http2Mode, type RouteRequest } from "./http2-session-pool.js";
 import { SessionSetupTimeout } from "./http2-session-setup.js";
+import { networkError } from "./network-error.js";
 import { notProcessed, refusedBeforeSending, watchSendRefusal } from "./http2-unprocessed.js";
 import { readRefusalReason } from "./refusal-reason.js";
 

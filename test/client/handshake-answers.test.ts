@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
-import { type ErrorEvent, HandshakeError, type WebSocketOptions } from "../../src/index.js";
+import { type ErrorEvent, HandshakeError, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
 import {
   acceptFor,
   connect,
@@ -126,4 +127,50 @@ describe("RFC 6455 §4.1: every check of the 101 fails it as SJ_ERR_INVALID_HAND
       assert.equal(error.status, null);
     });
   }
+});
+
+describe("an answer that is not HTTP/1.1: SJ_ERR_INVALID_HANDSHAKE that says so", () => {
+  test("regression: sockjet's h2c-only server (http2: true, no tls) answers HTTP/2: the message names the http2 option", async (t) => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1", http2: true });
+    t.after(() => server.close());
+    await within(new Promise((resolve) => server.once("listening", resolve)), 3000, "listening");
+    const { port } = server.address() as AddressInfo;
+    const error = await failure(t, `ws://127.0.0.1:${port}/`);
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.equal(
+      error.message,
+      'the server did not answer in HTTP/1.1: its answer is an HTTP/2 SETTINGS frame, so it speaks only HTTP/2 on this port; use the http2 option "always" (HTTP/2 by prior knowledge, h2c)',
+    );
+    assert.equal((error.cause as NodeJS.ErrnoException).code, "HPE_INVALID_CONSTANT");
+    // The advice works: the same server over h2c by prior knowledge.
+    const ws = connect(t, `ws://127.0.0.1:${port}/`, undefined, { http2: "always" });
+    await within(new Promise((resolve) => ws.addEventListener("open", resolve)), 3000, "open over h2c");
+    ws.close();
+  });
+
+  test("a GOAWAY frame alone (RFC 9113 §6.8) is named as one", async (t) => {
+    // Length 8, type 7, flags 0, stream 0; last-stream-id 0, PROTOCOL_ERROR.
+    const goaway = Buffer.from("000008070000000000000000000000000001", "hex");
+    const error = await failure(t, await answering(t, () => goaway));
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.match(error.message, /its answer is an HTTP\/2 GOAWAY frame, .*use the http2 option "always"/);
+  });
+
+  test('regression: an SSH banner: "not an HTTP server on this port?", its first bytes escaped', async (t) => {
+    const error = await failure(t, await answering(t, () => "SSH-2.0-x\r\n"));
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.equal(
+      error.message,
+      'the server did not answer in HTTP/1.1 (its answer begins "SSH-2.0-x\\x0d\\x0a"): not an HTTP server on this port?',
+    );
+  });
+
+  test("a malformed HTTP/1.1 head (a header line without a colon): not valid HTTP/1.1, Node's parser's reason", async (t) => {
+    const error = await failure(
+      t,
+      await answering(t, () => "HTTP/1.1 101 Switching Protocols\r\nUpgrade\r\n\r\n"),
+    );
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.match(error.message, /^the server's answer is not valid HTTP\/1\.1 \(Node's parser: .+\)$/);
+  });
 });
