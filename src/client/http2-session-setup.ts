@@ -1,6 +1,7 @@
 import http2, { type ClientHttp2Session, type Settings } from "node:http2";
 import { isIP } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
+import { HandshakeError } from "../protocol/errors.js";
 import type { Http2Mode, PoolTls } from "./http2-session-pool.js";
 import { watchGoaway } from "./http2-unprocessed.js";
 
@@ -47,6 +48,24 @@ export interface SetupHooks {
   noHttp2(): void;
   /** The setup is over (done, failed or abandoned): sockets that come now need another. */
   settled(): void;
+}
+
+/** For an HTTP/1.1 server, what reaches it over ws: ("auto" stays on HTTP/1.1 for ws:). */
+const HTTP1_ADVICE = 'for an HTTP/1.1 server use the http2 option "auto" or "never"';
+
+/**
+ * RFC 9113 §3.3: over ws:, "always" starts HTTP/2 with prior knowledge, its preface first. A server that
+ * answers with bytes that are not HTTP/2 frames (an HTTP/1.1 server's "400 Bad Request") fails the session
+ * in nghttp2 (ERR_HTTP2_ERROR, "Protocol error"): a handshake answer that is not the protocol asked for, as
+ * connect.ts has it for HTTP/1.1 (network-error.ts).
+ */
+function h2cFailure(error: Error): Error {
+  if ((error as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return error;
+  return new HandshakeError(
+    "SJ_ERR_INVALID_HANDSHAKE",
+    `the server does not speak HTTP/2 cleartext on this port (h2c, by prior knowledge: the http2 option "always" on ws:): its answer is not HTTP/2 (nghttp2: ${error.message}); ${HTTP1_ADVICE}`,
+    { cause: error },
+  );
 }
 
 interface Waiting {
@@ -105,11 +124,18 @@ export function startSessionSetup(
     const s = session;
     // A GOAWAY may come with the SETTINGS: the streams it refuses are retried (http2-unprocessed.ts).
     watchGoaway(s);
-    s.once("error", fail);
-    s.once("close", () => fail(new Error("the HTTP/2 session closed before its SETTINGS")));
+    const onError = (error: Error) => fail(secure ? error : h2cFailure(error));
+    s.once("error", onError);
+    s.once("close", () =>
+      fail(
+        new Error(
+          `the HTTP/2 session closed before its SETTINGS${secure ? "" : ` (not an HTTP/2 cleartext server on this port? ${HTTP1_ADVICE})`}`,
+        ),
+      ),
+    );
     s.once("remoteSettings", (settings: Settings) => {
       if (settled) return;
-      s.removeListener("error", fail);
+      s.removeListener("error", onError);
       s.on("error", () => {});
       // The TLS handshake is over on both ends now (the server wrote SETTINGS over it): see secureConnect.
       socket?.removeListener("error", fail);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { type ErrorEvent, HandshakeError, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
@@ -172,5 +173,43 @@ describe("an answer that is not HTTP/1.1: SJ_ERR_INVALID_HANDSHAKE that says so"
     );
     assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
     assert.match(error.message, /^the server's answer is not valid HTTP\/1\.1 \(Node's parser: .+\)$/);
+  });
+});
+
+describe('http2 "always" on ws: to a server that does not speak h2c', () => {
+  test("regression: an HTTP/1.1 server (sockjet's): SJ_ERR_INVALID_HANDSHAKE saying so and what to use", async (t) => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    t.after(() => server.close());
+    await within(new Promise((resolve) => server.once("listening", resolve)), 3000, "listening");
+    const { port } = server.address() as AddressInfo;
+    const error = await failure(t, `ws://127.0.0.1:${port}/`, { http2: "always" });
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.equal(
+      error.message,
+      'the server does not speak HTTP/2 cleartext on this port (h2c, by prior knowledge: the http2 option "always" on ws:): its answer is not HTTP/2 (nghttp2: Protocol error); for an HTTP/1.1 server use the http2 option "auto" or "never"',
+    );
+    assert.equal((error.cause as NodeJS.ErrnoException).code, "ERR_HTTP2_ERROR");
+  });
+
+  test("a plain node:http server: the same", async (t) => {
+    const server = http.createServer((_request, response) => response.end("hi"));
+    t.after(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const error = await failure(t, `ws://127.0.0.1:${port}/`, { http2: "always" });
+    assert.equal(error.code, "SJ_ERR_INVALID_HANDSHAKE");
+    assert.match(error.message, /does not speak HTTP\/2 cleartext on this port/);
+  });
+
+  test("a server that closes at the preface: still a network error, with the same hint", async (t) => {
+    const raw = await rawServer(t, (reader) => {
+      reader.socket.once("data", () => reader.socket.end());
+    });
+    const error = await failure(t, raw.url, { http2: "always" });
+    assert.equal(error.code, "SJ_ERR_NETWORK");
+    assert.match(
+      error.message,
+      /^the HTTP\/2 session closed before its SETTINGS \(not an HTTP\/2 cleartext server on this port\? for an HTTP\/1\.1 server use the http2 option "auto" or "never"\)$/,
+    );
   });
 });
