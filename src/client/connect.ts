@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { isIP, type NetConnectOpts, type Socket } from "node:net";
+import { isIP, type LookupFunction, type NetConnectOpts, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Transport } from "../connection/connection-options.js";
@@ -29,6 +29,16 @@ export interface ClientExtensionNegotiator {
   readonly name: string;
 }
 
+/**
+ * The Node-only options for the local end of the TCP connection, as net.connect takes them: to the server, or
+ * through a proxy to the proxy (proxy.ts). Only those given are set.
+ */
+export interface LocalConnectOptions {
+  localAddress?: string;
+  family?: number;
+  lookup?: LookupFunction;
+}
+
 export interface ClientHandshakeOptions {
   protocols: string[];
   headers?: Record<string, string>;
@@ -46,6 +56,8 @@ export interface ClientHandshakeOptions {
   socket?: Duplex;
   /** The proxy to tunnel through (see proxy.ts), or null for a direct connection. */
   proxy?: ResolvedProxy | null;
+  /** The local end of a direct connection (through a proxy, `proxy.local` has them). */
+  local?: LocalConnectOptions;
 }
 
 export interface ClientHandshakeResult {
@@ -173,6 +185,8 @@ export function startClientHandshake(
     headers,
     agent: false,
     maxHeaderSize: options.maxHeaderBytes,
+    // node:http hands them to net.connect (ws:, createConnection below) or tls.connect (wss:, its agent).
+    ...options.local,
   };
   const ready = options.socket;
   // node:http calls createConnection only without an agent (agent: false makes one of its own, which would

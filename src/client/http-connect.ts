@@ -34,6 +34,7 @@ export function connectThroughHttpProxy(
     path: target,
     headers,
     agent: false,
+    ...proxy.local,
   };
   if (proxy.scheme === "https") {
     options.ca = proxy.tls.ca;

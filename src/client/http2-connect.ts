@@ -88,7 +88,7 @@ export function startHandshake(
       if (!givenUp) giveUp(timedOut());
     }, left);
     routeTimer.unref();
-    const request = acquireRoute(url, mode, options.tls ?? {}, deadline, avoid);
+    const request = acquireRoute(url, mode, { ...options.tls, ...options.local }, deadline, avoid);
     waiting = request;
     request.route.then(
       (route) => {

@@ -2,7 +2,7 @@ import http2, { type ClientHttp2Session, type Settings } from "node:http2";
 import { isIP } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import { HandshakeError } from "../protocol/errors.js";
-import type { Http2Mode, PoolTls } from "./http2-session-pool.js";
+import type { Http2Mode, PoolSettings } from "./http2-session-pool.js";
 import { watchGoaway } from "./http2-unprocessed.js";
 
 // The setup of one client HTTP/2 session (TCP, TLS and ALPN, the server's SETTINGS: RFC 9113 §3.3–3.4) and
@@ -76,7 +76,7 @@ interface Waiting {
 export function startSessionSetup(
   url: URL,
   mode: Http2Mode,
-  options: PoolTls,
+  options: PoolSettings,
   hooks: SetupHooks,
 ): SessionSetup {
   const secure = url.protocol === "wss:";
@@ -120,7 +120,15 @@ export function startSessionSetup(
   };
 
   const startSession = (createConnection?: () => TLSSocket) => {
-    session = http2.connect(origin, createConnection === undefined ? {} : { createConnection });
+    // h2c: node:http2 hands the local end's options to net.connect (wss: has them in tls.connect's, below).
+    const local = Object.fromEntries(
+      Object.entries({
+        localAddress: options.localAddress,
+        family: options.family,
+        lookup: options.lookup,
+      }).filter(([, value]) => value !== undefined),
+    );
+    session = http2.connect(origin, createConnection === undefined ? local : { createConnection });
     const s = session;
     // A GOAWAY may come with the SETTINGS: the streams it refuses are retried (http2-unprocessed.ts).
     watchGoaway(s);

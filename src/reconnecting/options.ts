@@ -140,6 +140,9 @@ const OTHER_NAMES: Record<string, string> = {
   http2: IN_WEBSOCKET,
   proxy: IN_WEBSOCKET,
   proxyFromEnvironment: IN_WEBSOCKET,
+  localAddress: IN_WEBSOCKET,
+  family: IN_WEBSOCKET,
+  lookup: IN_WEBSOCKET,
 };
 
 export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { MAX_TIMER_MS } from "../connection/max-timer.js";
 import { isValidHeaderValue } from "../protocol/header-grammar.js";
 import type { WebSocketOptions } from "./websocket-options.js";
@@ -5,6 +6,9 @@ import { rejectWsOptionNames } from "./ws-option-names.js";
 
 // The checks of the Node-only third constructor argument, as the server checks its own: a wrong value is a
 // TypeError naming the option at construction, not a limit that silently does something else later.
+
+/** Options that are true or false. */
+const BOOLEANS = ["proxyFromEnvironment", "rejectUnauthorized"] as const;
 
 /** Limits that must be numbers ≥ 0. */
 const NON_NEGATIVE = ["maxFragmentsPerMessage", "handshakeTimeoutMs", "closeTimeoutMs"] as const;
@@ -45,6 +49,15 @@ export function validateClientOptions(options: unknown): WebSocketOptions {
       `options.origin must be a header value such as https://app.example (no CR, LF or NUL), not ${describe(origin)}`,
     );
   }
+  // Flags are booleans, as on the server and in perMessageDeflate: "yes" or 1 would otherwise be taken as
+  // false (proxyFromEnvironment counts only true) or as true (Node's rejectUnauthorized counts all but false).
+  for (const key of BOOLEANS) {
+    const value = opts[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`options.${key} must be a boolean, not ${describe(value)}`);
+    }
+  }
+  checkLocalEnd(opts);
   const deflate = opts.perMessageDeflate;
   if (
     deflate !== undefined &&
@@ -56,6 +69,22 @@ export function validateClientOptions(options: unknown): WebSocketOptions {
     );
   }
   return opts;
+}
+
+/** localAddress, family and lookup: what net.connect takes, checked here so that the TypeError names them. */
+function checkLocalEnd(opts: WebSocketOptions): void {
+  const { localAddress, family, lookup } = opts;
+  if (localAddress !== undefined && (typeof localAddress !== "string" || isIP(localAddress) === 0)) {
+    throw new TypeError(
+      `options.localAddress must be an IP address of this host, such as "127.0.0.2" or "::1", not ${describe(localAddress)}`,
+    );
+  }
+  if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
+    throw new TypeError(`options.family must be 4, 6 or 0 (either), not ${describe(family)}`);
+  }
+  if (lookup !== undefined && typeof lookup !== "function") {
+    throw new TypeError(`options.lookup must be a function (as dns.lookup), not ${describe(lookup)}`);
+  }
 }
 
 /**

@@ -19,6 +19,10 @@ const CLIENT: Record<string, string> = {
   // An http.Agent is how ws users reach a proxy: dropped silently, the socket would connect directly.
   agent:
     'sockjet makes its own connections: for a proxy use proxy ("http://…", "https://…", "socks5://…") or proxyFromEnvironment: true',
+  // http.request's, which ws passes on: a socket of the caller's would bypass the handshake's own connections
+  // (plain, TLS, HTTP/2 sessions, proxy tunnels).
+  createConnection:
+    "sockjet makes its own connections: for their local end use localAddress, family or lookup; for a proxy, proxy",
 };
 
 const SERVER: Record<string, string> = {

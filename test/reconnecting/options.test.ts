@@ -63,6 +63,7 @@ describe("ReconnectingWebSocket: WebSocket options at the top level", () => {
     { proxy: "http://127.0.0.1:3128" },
     { handshakeTimeoutMs: 1000 },
     { rejectUnauthorized: false },
+    { localAddress: "127.0.0.2" },
   ]) {
     const name = Object.keys(options)[0];
     test(`${name}: a TypeError that says it goes in webSocket`, () => {
