@@ -92,7 +92,7 @@ const RESERVED_HEADERS = new Set([
  * or any iterable of [name, value] pairs (an array of them, a Map); a pair that is not two items is a TypeError
  * (an array taken as a record sent a header named "0").
  */
-function headerPairs(headers: object): [string, unknown][] {
+function headerPairs(headers: object, path: string): [string, unknown][] {
   const iterate = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
   const forEach = (headers as { forEach?: unknown }).forEach;
   if (typeof iterate !== "function" && typeof forEach === "function") {
@@ -109,22 +109,25 @@ function headerPairs(headers: object): [string, unknown][] {
       pair === null ||
       typeof (pair as Iterable<unknown>)[Symbol.iterator] !== "function"
     )
-      throw new TypeError("options.headers: each item must be a [name, value] pair");
+      throw new TypeError(`${path}: each item must be a [name, value] pair`);
     const items = [...(pair as Iterable<unknown>)];
-    if (items.length !== 2) throw new TypeError("options.headers: each item must be a [name, value] pair");
+    if (items.length !== 2) throw new TypeError(`${path}: each item must be a [name, value] pair`);
     pairs.push([String(items[0]), items[1]]);
   }
   return pairs;
 }
 
-/** Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved. */
-export function validateExtraHeaders(headers: unknown): Record<string, string> {
+/**
+ * Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved; `path`
+ * names it in messages.
+ */
+export function validateExtraHeaders(headers: unknown, path = "options.headers"): Record<string, string> {
   if (headers === undefined || headers === null) return {};
-  if (typeof headers !== "object") throw new TypeError("options.headers must be an object");
+  if (typeof headers !== "object") throw new TypeError(`${path} must be an object`);
   const out: Record<string, string> = {};
   /** Lowercased name → the name as first given: a repeated field's values are joined (Fetch's append). */
   const given = new Map<string, string>();
-  for (const [name, raw] of headerPairs(headers)) {
+  for (const [name, raw] of headerPairs(headers, path)) {
     const value = String(raw).trim();
     if (!isValidHeaderName(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
     if (value !== "" && !isValidHeaderValue(value)) {

@@ -38,9 +38,12 @@ const SERVER: Record<string, string> = {
   autoPong: "sockjet always answers pings (RFC 6455 §5.5.2)",
 };
 
-/** Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names. */
-export function rejectWsOptionNames(options: object, side: "client" | "server"): void {
-  rejectWsNames(options, side === "client" ? CLIENT : SERVER, "options");
+/**
+ * Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names; `path` is
+ * how the message names the object ("options", "options.webSocket").
+ */
+export function rejectWsOptionNames(options: object, side: "client" | "server", path = "options"): void {
+  rejectWsNames(options, side === "client" ? CLIENT : SERVER, path);
 }
 
 /** ws's send(data, options) members, which sockjet's send() does not take: text or binary follows the data. */
