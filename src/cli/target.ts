@@ -212,7 +212,10 @@ export function describeHandshakeFailure(error: unknown): string | null {
       }
       return message;
     case "SJ_ERR_INVALID_HANDSHAKE":
-      return `the server's handshake answer was not acceptable: ${message}`;
+      // A message that already says what the server did ("the server did not answer in HTTP/1.1…") as it is.
+      return /^the (server|101 response)/.test(message)
+        ? message
+        : `the server's handshake answer was not acceptable: ${message}`;
     default:
       return message;
   }

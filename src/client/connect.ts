@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { isIP, type NetConnectOpts, type Socket } from "node:net";
+import { isIP, type LookupFunction, type NetConnectOpts, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Transport } from "../connection/connection-options.js";
@@ -10,10 +10,10 @@ import { generateKey, validateUpgradeResponse, WEBSOCKET_VERSION } from "../prot
 import { type ExtensionOffer, isValidHeaderName, isValidHeaderValue } from "../protocol/header-grammar.js";
 import { isBadPort } from "./bad-ports.js";
 import { connectWithLargeReads } from "./large-read-socket.js";
+import { closedWithoutAnswer, networkError } from "./network-error.js";
 import { openTunnel, type ProxyTunnel, type ResolvedProxy } from "./proxy.js";
 import { tunnelClosedError } from "./proxy-errors.js";
 import { plainHttpNote, readRefusalReason } from "./refusal-reason.js";
-import { TLS_ERROR, tlsFailureMessage } from "./tls-failure.js";
 
 // The client's opening handshake: the request as the WHATWG Fetch standard builds it for a WebSocket
 // ("establish a WebSocket connection"), sent over node:http/https, and the response checked per RFC 6455
@@ -27,6 +27,16 @@ export interface ClientExtensionNegotiator {
   /** Builds the extension from the server's accepted parameters; throws an Error when they are invalid. */
   accept(response: ExtensionOffer): PerMessageExtension;
   readonly name: string;
+}
+
+/**
+ * The Node-only options for the local end of the TCP connection, as net.connect takes them: to the server, or
+ * through a proxy to the proxy (proxy.ts). Only those given are set.
+ */
+export interface LocalConnectOptions {
+  localAddress?: string;
+  family?: number;
+  lookup?: LookupFunction;
 }
 
 export interface ClientHandshakeOptions {
@@ -46,6 +56,8 @@ export interface ClientHandshakeOptions {
   socket?: Duplex;
   /** The proxy to tunnel through (see proxy.ts), or null for a direct connection. */
   proxy?: ResolvedProxy | null;
+  /** The local end of a direct connection (through a proxy, `proxy.local` has them). */
+  local?: LocalConnectOptions;
 }
 
 export interface ClientHandshakeResult {
@@ -80,7 +92,7 @@ const RESERVED_HEADERS = new Set([
  * or any iterable of [name, value] pairs (an array of them, a Map); a pair that is not two items is a TypeError
  * (an array taken as a record sent a header named "0").
  */
-function headerPairs(headers: object): [string, unknown][] {
+function headerPairs(headers: object, path: string): [string, unknown][] {
   const iterate = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
   const forEach = (headers as { forEach?: unknown }).forEach;
   if (typeof iterate !== "function" && typeof forEach === "function") {
@@ -97,22 +109,25 @@ function headerPairs(headers: object): [string, unknown][] {
       pair === null ||
       typeof (pair as Iterable<unknown>)[Symbol.iterator] !== "function"
     )
-      throw new TypeError("options.headers: each item must be a [name, value] pair");
+      throw new TypeError(`${path}: each item must be a [name, value] pair`);
     const items = [...(pair as Iterable<unknown>)];
-    if (items.length !== 2) throw new TypeError("options.headers: each item must be a [name, value] pair");
+    if (items.length !== 2) throw new TypeError(`${path}: each item must be a [name, value] pair`);
     pairs.push([String(items[0]), items[1]]);
   }
   return pairs;
 }
 
-/** Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved. */
-export function validateExtraHeaders(headers: unknown): Record<string, string> {
+/**
+ * Checks the Node-only `headers` option: valid names and values (no CR/LF injection), none reserved; `path`
+ * names it in messages.
+ */
+export function validateExtraHeaders(headers: unknown, path = "options.headers"): Record<string, string> {
   if (headers === undefined || headers === null) return {};
-  if (typeof headers !== "object") throw new TypeError("options.headers must be an object");
+  if (typeof headers !== "object") throw new TypeError(`${path} must be an object`);
   const out: Record<string, string> = {};
   /** Lowercased name → the name as first given: a repeated field's values are joined (Fetch's append). */
   const given = new Map<string, string>();
-  for (const [name, raw] of headerPairs(headers)) {
+  for (const [name, raw] of headerPairs(headers, path)) {
     const value = String(raw).trim();
     if (!isValidHeaderName(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
     if (value !== "" && !isValidHeaderValue(value)) {
@@ -173,6 +188,8 @@ export function startClientHandshake(
     headers,
     agent: false,
     maxHeaderSize: options.maxHeaderBytes,
+    // node:http hands them to net.connect (ws:, createConnection below) or tls.connect (wss:, its agent).
+    ...options.local,
   };
   const ready = options.socket;
   // node:http calls createConnection only without an agent (agent: false makes one of its own, which would
@@ -273,8 +290,22 @@ export function startClientHandshake(
   timer.unref();
 
   request.on("response", (response) => {
-    // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const status = response.statusCode ?? 0;
+    // node:http hands a 101 to 'upgrade' only with both Upgrade and Connection: upgrade; without them it is a
+    // final response here. RFC 6455 §4.1 (the client's checks 2 and 3) makes that an invalid 101, not a refusal.
+    if (status === 101) {
+      const checked = validateUpgradeResponse(
+        { statusCode: status, headers: response.headers },
+        {
+          key,
+          offeredProtocols: options.protocols,
+          offeredExtensions: [],
+        },
+      );
+      invalid(checked.ok ? "the server's 101 response did not switch protocols" : checked.reason);
+      return;
+    }
+    // Anything but 101, including a 3xx redirect, fails the connection, with the reason the body gives.
     const text = `${status} ${response.statusMessage ?? ""}`.trimEnd();
     readRefusalReason(response.headers, response, (reason) => {
       const message = `the server answered HTTP ${text}${plainHttpNote(status)}${reason === "" ? "" : `: ${reason}`}`;
@@ -338,61 +369,4 @@ export function startClientHandshake(
         new HandshakeError("SJ_ERR_ABORTED", "WebSocket was closed before the connection was established"),
       ),
   };
-}
-
-/** Names a network error of the handshake request; Node's error stays the `cause`. */
-export function networkError(
-  error: NodeJS.ErrnoException,
-  host: string,
-  secure: boolean,
-  maxHeaderBytes?: number,
-): HandshakeError {
-  const code = error.code ?? "";
-  const detail = error.message.split("\n")[0];
-  // Node's parser met a response head past maxHeaderSize: the limit is ours to name (review 132).
-  if (code === "HPE_HEADER_OVERFLOW") {
-    const limit = maxHeaderBytes ?? http.maxHeaderSize;
-    return new HandshakeError(
-      "SJ_ERR_INVALID_HANDSHAKE",
-      `the server's answer has a head over ${limit} bytes (the maxHeaderBytes option; raise it if the server is right)`,
-      { cause: error },
-    );
-  }
-  if (code === "ECONNREFUSED") {
-    return new HandshakeError("SJ_ERR_CONNECTION_REFUSED", `connection refused (${detail})`, {
-      cause: error,
-    });
-  }
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new HandshakeError("SJ_ERR_HOST_NOT_FOUND", `host not found: ${host} (${code})`, { cause: error });
-  }
-  // EPROTO on wss: OpenSSL failed the handshake; its reason says whether the server speaks TLS at all.
-  if ((secure && code === "EPROTO") || TLS_ERROR.test(code) || "library" in error) {
-    return new HandshakeError("SJ_ERR_TLS_FAILED", tlsFailureMessage(error, detail), { cause: error });
-  }
-  // Node's "socket hang up": the server closed without an HTTP answer, as a server does that drops requests
-  // for a path it has no endpoint at (an `upgrade` handler that destroys the socket), or a TLS server on
-  // plain HTTP.
-  if (code === "ECONNRESET" && detail === "socket hang up") {
-    const hint = secure
-      ? " (no WebSocket endpoint at this path?)"
-      : " (no WebSocket endpoint at this path, or a TLS server: then use wss://)";
-    return new HandshakeError(
-      "SJ_ERR_NETWORK",
-      `the server closed the connection without answering the handshake${hint}`,
-      { cause: error },
-    );
-  }
-  return new HandshakeError("SJ_ERR_NETWORK", detail, { cause: error });
-}
-
-/**
- * Whether the connection closed before any answer: Node's "socket hang up" (no HTTP response), or a close
- * before the TLS handshake to the target was done (wss:).
- */
-function closedWithoutAnswer(error: NodeJS.ErrnoException): boolean {
-  if (error.code !== "ECONNRESET") return false;
-  return /^(socket hang up|Client network socket disconnected before secure TLS connection)/.test(
-    error.message,
-  );
 }

@@ -3,7 +3,7 @@ import https from "node:https";
 import { isIP, type Socket } from "node:net";
 import { HandshakeError } from "../protocol/errors.js";
 import type { ResolvedProxy } from "./proxy.js";
-import { escapeProxyText, proxyNetworkError } from "./proxy-errors.js";
+import { escapeProxyText, isProxyTlsError, proxyNetworkError } from "./proxy-errors.js";
 
 // A tunnel through an HTTP proxy (RFC 9110 §9.3.6 CONNECT), or through an HTTPS proxy: TLS to the proxy first,
 // then the same CONNECT inside it. node:http parses the proxy's answer (and bounds its size); a 2xx makes the
@@ -34,6 +34,7 @@ export function connectThroughHttpProxy(
     path: target,
     headers,
     agent: false,
+    ...proxy.local,
   };
   if (proxy.scheme === "https") {
     options.ca = proxy.tls.ca;
@@ -130,7 +131,9 @@ export function connectThroughHttpProxy(
     });
   });
   request.on("error", (error: NodeJS.ErrnoException) => {
-    if (!reached) {
+    // RFC 8446 §4.4.2: in TLS 1.3 the proxy's alert for a missing client certificate comes after the client's
+    // secureConnect; it is the proxy's TLS that failed, not its answer to CONNECT.
+    if (!reached || isProxyTlsError(proxy, error)) {
       finish(proxyNetworkError(proxy, error));
       return;
     }

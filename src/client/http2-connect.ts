@@ -8,12 +8,12 @@ import {
   type ClientHandshake,
   type ClientHandshakeOptions,
   type ClientHandshakeResult,
-  networkError,
   startClientHandshake,
 } from "./connect.js";
 import { acquireRoute, type Http2Mode, type RouteRequest } from "./http2-session-pool.js";
 import { SessionSetupTimeout } from "./http2-session-setup.js";
 import { notProcessed, refusedBeforeSending, watchSendRefusal } from "./http2-unprocessed.js";
+import { networkError } from "./network-error.js";
 import { readRefusalReason } from "./refusal-reason.js";
 
 // The client's opening handshake over HTTP/2 (RFC 8441 §4–5), and the choice between it and HTTP/1.1 by the
@@ -88,7 +88,7 @@ export function startHandshake(
       if (!givenUp) giveUp(timedOut());
     }, left);
     routeTimer.unref();
-    const request = acquireRoute(url, mode, options.tls ?? {}, deadline, avoid);
+    const request = acquireRoute(url, mode, { ...options.tls, ...options.local }, deadline, avoid);
     waiting = request;
     request.route.then(
       (route) => {
@@ -132,7 +132,10 @@ export function startHandshake(
         giveUp(
           error instanceof SessionSetupTimeout
             ? timedOut()
-            : networkError(error, hostname, url.protocol === "wss:"),
+            : error instanceof HandshakeError
+              ? // The setup's own verdict (http2-session-setup.ts), one per socket as the others are.
+                new HandshakeError(error.code, error.message, { cause: error.cause })
+              : networkError(error, hostname, url.protocol === "wss:"),
         );
       },
     );

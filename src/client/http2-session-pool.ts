@@ -1,5 +1,6 @@
 import type { ClientHttp2Session } from "node:http2";
 import type { TLSSocket } from "node:tls";
+import type { LocalConnectOptions } from "./connect.js";
 import { type SessionSetup, type SetupWaiter, startSessionSetup } from "./http2-session-setup.js";
 
 // The client's HTTP/2 sessions, one per origin (and TLS settings), shared by every WebSocket to it as
@@ -14,7 +15,8 @@ import { type SessionSetup, type SetupWaiter, startSessionSetup } from "./http2-
 /** "never": HTTP/1.1 only; "always": HTTP/2 only (ws: by prior knowledge, h2c); "auto": see Http2Mode docs. */
 export type Http2Mode = "auto" | "never" | "always";
 
-export interface PoolTls {
+/** A session's TLS settings and the local end of its connection (LocalConnectOptions). */
+export interface PoolSettings extends LocalConnectOptions {
   ca?: unknown;
   cert?: unknown;
   key?: unknown;
@@ -44,10 +46,23 @@ const sessions = new Map<string, Entry[]>();
 const pending = new Map<string, SessionSetup>();
 const noH2Until = new Map<string, number>();
 
-/** TLS material is part of the key: a session is never shared by sockets that trust different things. */
-function poolKey(url: URL, options: PoolTls): string {
+/** A number per lookup function, for the pool key. */
+const lookupIds = new WeakMap<object, number>();
+let lastLookupId = 0;
+
+/**
+ * TLS material is part of the key: a session is never shared by sockets that trust different things. So is
+ * the local end: a socket asked to connect from a localAddress, or with a family or lookup, gets a session
+ * connected so.
+ */
+function poolKey(url: URL, options: PoolSettings): string {
   const pem = (value: unknown) => (Buffer.isBuffer(value) ? value.toString("base64") : value);
   const ca = Array.isArray(options.ca) ? options.ca.map(pem) : pem(options.ca);
+  let lookup: number | undefined;
+  if (options.lookup !== undefined) {
+    lookup = lookupIds.get(options.lookup);
+    if (lookup === undefined) lookupIds.set(options.lookup, (lookup = ++lastLookupId));
+  }
   return JSON.stringify([
     url.protocol,
     url.host,
@@ -56,6 +71,9 @@ function poolKey(url: URL, options: PoolTls): string {
     ca,
     pem(options.cert),
     pem(options.key),
+    options.localAddress,
+    options.family,
+    lookup,
   ]);
 }
 
@@ -150,7 +168,7 @@ export interface RouteRequest {
 export function acquireRoute(
   url: URL,
   mode: Http2Mode,
-  options: PoolTls,
+  options: PoolSettings,
   deadline: number,
   avoid: ClientHttp2Session | null = null,
 ): RouteRequest {
@@ -168,7 +186,7 @@ export function acquireRoute(
 function routeFor(
   url: URL,
   mode: Http2Mode,
-  options: PoolTls,
+  options: PoolSettings,
   waiter: SetupWaiter,
   avoid: ClientHttp2Session | null,
 ): Promise<Route> {

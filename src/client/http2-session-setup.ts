@@ -1,7 +1,8 @@
 import http2, { type ClientHttp2Session, type Settings } from "node:http2";
 import { isIP } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
-import type { Http2Mode, PoolTls } from "./http2-session-pool.js";
+import { HandshakeError } from "../protocol/errors.js";
+import type { Http2Mode, PoolSettings } from "./http2-session-pool.js";
 import { watchGoaway } from "./http2-unprocessed.js";
 
 // The setup of one client HTTP/2 session (TCP, TLS and ALPN, the server's SETTINGS: RFC 9113 §3.3–3.4) and
@@ -49,6 +50,24 @@ export interface SetupHooks {
   settled(): void;
 }
 
+/** For an HTTP/1.1 server, what reaches it over ws: ("auto" stays on HTTP/1.1 for ws:). */
+const HTTP1_ADVICE = 'for an HTTP/1.1 server use the http2 option "auto" or "never"';
+
+/**
+ * RFC 9113 §3.3: over ws:, "always" starts HTTP/2 with prior knowledge, its preface first. A server that
+ * answers with bytes that are not HTTP/2 frames (an HTTP/1.1 server's "400 Bad Request") fails the session
+ * in nghttp2 (ERR_HTTP2_ERROR, "Protocol error"): a handshake answer that is not the protocol asked for, as
+ * connect.ts has it for HTTP/1.1 (network-error.ts).
+ */
+function h2cFailure(error: Error): Error {
+  if ((error as NodeJS.ErrnoException).code !== "ERR_HTTP2_ERROR") return error;
+  return new HandshakeError(
+    "SJ_ERR_INVALID_HANDSHAKE",
+    `the server does not speak HTTP/2 cleartext on this port (h2c, by prior knowledge: the http2 option "always" on ws:): its answer is not HTTP/2 (nghttp2: ${error.message}); ${HTTP1_ADVICE}`,
+    { cause: error },
+  );
+}
+
 interface Waiting {
   resolve(outcome: SetupOutcome): void;
   reject(error: Error): void;
@@ -57,7 +76,7 @@ interface Waiting {
 export function startSessionSetup(
   url: URL,
   mode: Http2Mode,
-  options: PoolTls,
+  options: PoolSettings,
   hooks: SetupHooks,
 ): SessionSetup {
   const secure = url.protocol === "wss:";
@@ -101,15 +120,30 @@ export function startSessionSetup(
   };
 
   const startSession = (createConnection?: () => TLSSocket) => {
-    session = http2.connect(origin, createConnection === undefined ? {} : { createConnection });
+    // h2c: node:http2 hands the local end's options to net.connect (wss: has them in tls.connect's, below).
+    const local = Object.fromEntries(
+      Object.entries({
+        localAddress: options.localAddress,
+        family: options.family,
+        lookup: options.lookup,
+      }).filter(([, value]) => value !== undefined),
+    );
+    session = http2.connect(origin, createConnection === undefined ? local : { createConnection });
     const s = session;
     // A GOAWAY may come with the SETTINGS: the streams it refuses are retried (http2-unprocessed.ts).
     watchGoaway(s);
-    s.once("error", fail);
-    s.once("close", () => fail(new Error("the HTTP/2 session closed before its SETTINGS")));
+    const onError = (error: Error) => fail(secure ? error : h2cFailure(error));
+    s.once("error", onError);
+    s.once("close", () =>
+      fail(
+        new Error(
+          `the HTTP/2 session closed before its SETTINGS${secure ? "" : ` (not an HTTP/2 cleartext server on this port? ${HTTP1_ADVICE})`}`,
+        ),
+      ),
+    );
     s.once("remoteSettings", (settings: Settings) => {
       if (settled) return;
-      s.removeListener("error", fail);
+      s.removeListener("error", onError);
       s.on("error", () => {});
       // The TLS handshake is over on both ends now (the server wrote SETTINGS over it): see secureConnect.
       socket?.removeListener("error", fail);

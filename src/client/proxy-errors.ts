@@ -1,23 +1,26 @@
 import { HandshakeError } from "../protocol/errors.js";
 import type { ResolvedProxy } from "./proxy.js";
+import { TLS_ERROR, tlsFailureText } from "./tls-failure.js";
 
 // What a failed tunnel says: which proxy (its label, never its credentials) and what went wrong.
 
-/** TLS and certificate errors from Node and OpenSSL (their codes have no common prefix). */
-const TLS_ERROR =
-  /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH|EPROTO)/;
+/** A TLS error of the connection to an https: proxy (an EPROTO from a write has OpenSSL's reason in its message). */
+export function isProxyTlsError(proxy: ResolvedProxy, error: NodeJS.ErrnoException): boolean {
+  const code = error.code ?? "";
+  return proxy.scheme === "https" && (code === "EPROTO" || TLS_ERROR.test(code) || "library" in error);
+}
 
 /** A network error on the way to the proxy (not yet through it); Node's error stays the `cause`. */
 export function proxyNetworkError(proxy: ResolvedProxy, error: NodeJS.ErrnoException): HandshakeError {
   const code = error.code ?? "";
   const detail = error.message.split("\n")[0];
-  if (proxy.scheme === "https" && (TLS_ERROR.test(code) || "library" in error)) {
+  // As for a wss: server (tls-failure.ts): OpenSSL's reason says whether the proxy speaks TLS at all, or
+  // refused the handshake.
+  if (isProxyTlsError(proxy, error)) {
     return new HandshakeError(
       "SJ_ERR_PROXY_TLS_FAILED",
-      `TLS to the proxy ${proxy.label} failed: ${detail}`,
-      {
-        cause: error,
-      },
+      `TLS to the proxy ${proxy.label} failed: ${tlsFailureText(error, detail, "proxy")}`,
+      { cause: error },
     );
   }
   const why = code === "ENOTFOUND" || code === "EAI_AGAIN" ? `its host was not found (${code})` : `${detail}`;

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { HandshakeError } from "../protocol/errors.js";
+import type { LocalConnectOptions } from "./connect.js";
 import { connectThroughHttpProxy } from "./http-connect.js";
 import { proxyFromEnvironment } from "./proxy-env.js";
 import { connectThroughSocks5 } from "./socks5.js";
@@ -34,6 +35,8 @@ export interface ResolvedProxy {
   /** scheme://host:port: how messages name the proxy (never with its credentials). */
   label: string;
   tls: { ca?: ProxySettings["ca"]; rejectUnauthorized?: boolean };
+  /** The local end of the connection to the proxy (the WebSocket's localAddress, family, lookup). */
+  local?: LocalConnectOptions;
 }
 
 const SCHEMES: Record<string, { scheme: ResolvedProxy["scheme"]; port: number }> = {
@@ -45,18 +48,22 @@ const SCHEMES: Record<string, { scheme: ResolvedProxy["scheme"]; port: number }>
 
 /**
  * The proxy for a connection to `target`: the `proxy` option when given, else (with `fromEnvironment`) the
- * environment's, else none. Throws a TypeError for a proxy that cannot be used; `where` names its source.
+ * environment's, else none; connected to with `local`. Throws a TypeError for a proxy that cannot be used;
+ * `where` names its source.
  */
 export function proxyFor(
   target: URL,
   option: ProxyOption | null | undefined,
   fromEnvironment: boolean | undefined,
   tls: ResolvedProxy["tls"],
+  local: LocalConnectOptions = {},
 ): ResolvedProxy | null {
-  if (option !== undefined && option !== null) return resolveProxy(option, "options.proxy", tls);
+  if (option !== undefined && option !== null)
+    return { ...resolveProxy(option, "options.proxy", tls), local };
   if (fromEnvironment !== true) return null;
   const found = proxyFromEnvironment(target, process.env);
-  return found === null ? null : resolveProxy(found.value, `the ${found.variable} environment variable`, tls);
+  if (found === null) return null;
+  return { ...resolveProxy(found.value, `the ${found.variable} environment variable`, tls), local };
 }
 
 /** Checks and normalizes a proxy; the TypeError names `where` but never echoes the URL (it may hold a password). */
@@ -79,6 +86,10 @@ export function resolveProxy(option: ProxyOption, where: string, tls: ResolvedPr
     );
   }
   if (url.hostname === "") throw new TypeError(`${where} has no host`);
+  // A flag, as the WebSocket's own rejectUnauthorized (client-options.ts): Node's TLS reads "false" as true.
+  if (settings.rejectUnauthorized !== undefined && typeof settings.rejectUnauthorized !== "boolean") {
+    throw new TypeError(`${where}.rejectUnauthorized must be a boolean`);
+  }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? known.port : Number(url.port);
   const username = settings.username ?? safeDecode(url.username, where);

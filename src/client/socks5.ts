@@ -56,7 +56,7 @@ export function connectThroughSocks5(
   let reached = false;
   let done = false;
   let pending: Buffer = Buffer.alloc(0);
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
+  const socket = net.connect({ ...proxy.local, host: proxy.host, port: proxy.port });
 
   const fail = (code: ConstructorParameters<typeof HandshakeError>[0], message: string, cause?: unknown) => {
     if (done) return;

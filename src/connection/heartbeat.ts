@@ -21,27 +21,30 @@ export interface ResolvedHeartbeat {
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 
-function checkedMs(value: unknown, name: string, fallback: number): number {
+function checkedMs(value: unknown, name: string, fallback: number, path: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new TypeError(`options.heartbeat.${name} must be a number of ms from 1 to ${MAX_TIMER_MS}`);
+    throw new TypeError(`${path}.${name} must be a number of ms from 1 to ${MAX_TIMER_MS}`);
   }
   return value;
 }
 
-/** Checks the `heartbeat` option (at construction, so a mistake throws where it was made). Null: off. */
-export function resolveHeartbeat(option: unknown): ResolvedHeartbeat | null {
+/**
+ * Checks the `heartbeat` option (at construction, so a mistake throws where it was made; `path` names it in
+ * messages). Null: off.
+ */
+export function resolveHeartbeat(option: unknown, path = "options.heartbeat"): ResolvedHeartbeat | null {
   if (option === undefined || option === false || option === null) return null;
   if (option === true) {
     return { intervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS, timeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS };
   }
   if (typeof option !== "object") {
-    throw new TypeError("options.heartbeat must be a boolean or { intervalMs, timeoutMs }");
+    throw new TypeError(`${path} must be a boolean or { intervalMs, timeoutMs }`);
   }
   const { intervalMs, timeoutMs } = option as HeartbeatOptions;
   return {
-    intervalMs: checkedMs(intervalMs, "intervalMs", DEFAULT_HEARTBEAT_INTERVAL_MS),
-    timeoutMs: checkedMs(timeoutMs, "timeoutMs", DEFAULT_HEARTBEAT_TIMEOUT_MS),
+    intervalMs: checkedMs(intervalMs, "intervalMs", DEFAULT_HEARTBEAT_INTERVAL_MS, path),
+    timeoutMs: checkedMs(timeoutMs, "timeoutMs", DEFAULT_HEARTBEAT_TIMEOUT_MS, path),
   };
 }
 

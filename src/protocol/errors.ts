@@ -59,7 +59,11 @@ export type HandshakeErrorCode =
   | "SJ_ERR_HANDSHAKE_TIMEOUT"
   /** The server answered with an HTTP status other than 101 (`status`). */
   | "SJ_ERR_HANDSHAKE_REFUSED"
-  /** A 101 that breaks RFC 6455 §4.1 (accept key, subprotocol, extension). */
+  /**
+   * An answer RFC 6455 §4.1 does not allow: a 101 without Upgrade: websocket or Connection: Upgrade, or with a
+   * wrong accept key, subprotocol or extension; an answer that is not HTTP/1.1 (another protocol on the port,
+   * an HTTP/2-only server), or not HTTP/2 to http2 "always" on ws:; a head over maxHeaderBytes.
+   */
   | "SJ_ERR_INVALID_HANDSHAKE"
   /** close() or terminate() was called before the handshake finished. */
   | "SJ_ERR_ABORTED"

@@ -258,6 +258,9 @@ function fail(reason: string): UpgradeResponseResult {
   return { ok: false, reason };
 }
 
+/** A header value of the server's, for a message: quoted with controls escaped, at most 100 characters. */
+const quote = (text = ""): string => JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+
 /**
  * The client's check of the server's opening handshake: RFC 6455 §4.1 "the client MUST validate the
  * server's response as follows" (checks 1–6) and WHATWG "establish a WebSocket connection". On success,
@@ -275,16 +278,20 @@ export function validateUpgradeResponse(
 
   // §4.1 check 2: Upgrade present and "websocket", ASCII case-insensitive. Unlike the request, the response
   // value is the single protocol switched to (§4.2.2 item 5), so a list or repeat fails (as in Chromium).
+  // What it has instead is said, as Chromium says it ("'Upgrade' header is missing").
   const upgrade = singleHeader(headers, "upgrade");
   if (upgrade.kind !== "value" || !asciiEqualsIgnoreCase(upgrade.value, "websocket")) {
-    return fail("Missing or invalid Upgrade header in response: must be websocket");
+    const has =
+      upgrade.kind === "absent" ? "no Upgrade header" : `Upgrade: ${quote(listHeader(headers, "upgrade"))}`;
+    return fail(`the 101 response is missing "Upgrade: websocket" (${has}; RFC 6455 §4.1)`);
   }
 
   // §4.1 check 3: Connection contains the token "Upgrade", ASCII case-insensitive.
   const connection = listHeader(headers, "connection");
   const connectionList = connection === undefined ? null : parseTokenList(connection);
   if (connectionList === null || !containsIgnoreCase(connectionList, "upgrade")) {
-    return fail("Missing or invalid Connection header in response: must contain Upgrade");
+    const has = connection === undefined ? "no Connection header" : `Connection: ${quote(connection)}`;
+    return fail(`the 101 response is missing "Connection: Upgrade" (${has}; RFC 6455 §4.1)`);
   }
 
   // §4.1 check 4: Sec-WebSocket-Accept equals base64(SHA-1(key + GUID)), compared exactly.

@@ -1,5 +1,7 @@
 import { MAX_TIMER_MS } from "../connection/max-timer.js";
 import type { WebSocket, WebSocketOptions } from "../index.js";
+import { checkWebSocketOptions } from "../web/client-options.js";
+import { optionsGoThird } from "../web/constructor-arguments.js";
 import { checkQueueOptions, type SendQueueOptions } from "./send-queue.js";
 
 // The ReconnectingWebSocket's options, their defaults in one place, checked at construction.
@@ -140,13 +142,48 @@ const OTHER_NAMES: Record<string, string> = {
   http2: IN_WEBSOCKET,
   proxy: IN_WEBSOCKET,
   proxyFromEnvironment: IN_WEBSOCKET,
+  localAddress: IN_WEBSOCKET,
+  family: IN_WEBSOCKET,
+  lookup: IN_WEBSOCKET,
 };
 
-export function resolveOptions(options: ReconnectingWebSocketOptions = {}): ResolvedOptions {
+/**
+ * The constructor's second argument given the options, as ws and this class's third argument take them: an
+ * object that is no sequence reads as the subprotocol "[object Object]" (WebIDL), and the WebSocket's
+ * SyntaxError would point to "new WebSocket(url, protocols, options)". Thrown here with this constructor's
+ * name; anything else is converted and checked by the first WebSocket, as always.
+ */
+function checkProtocolsArgument(protocols: unknown): void {
+  if (
+    typeof protocols !== "object" ||
+    protocols === null ||
+    typeof (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function" ||
+    (protocols as { toString?: unknown }).toString !== Object.prototype.toString ||
+    Symbol.toPrimitive in protocols
+  )
+    return;
+  throw new DOMException(
+    `The subprotocol '[object Object]' is invalid.${optionsGoThird("ReconnectingWebSocket")}`,
+    "SyntaxError",
+  );
+}
+
+/**
+ * Checks the constructor's options (as the WebSocket's: undefined and null are none, another non-object a
+ * TypeError) and applies the defaults; then that `protocols` is not the options (checkProtocolsArgument). The
+ * `webSocket` options get every check of the WebSocket constructor here, so that a mistake is named where it
+ * was made: "options.webSocket.maxPayload" (the first WebSocket would have said "options.maxPayload").
+ */
+export function resolveOptions(given: unknown, protocols?: unknown): ResolvedOptions {
+  if (given !== undefined && given !== null && typeof given !== "object") {
+    throw new TypeError("options must be an object");
+  }
+  const options = (given ?? {}) as ReconnectingWebSocketOptions;
   for (const [name, hint] of Object.entries(OTHER_NAMES)) {
     if ((options as Record<string, unknown>)[name] !== undefined)
       throw new TypeError(`ReconnectingWebSocket: options.${name} is ${hint}`);
   }
+  if (options.webSocket !== undefined) checkWebSocketOptions(options.webSocket, "options.webSocket");
   if (options.queue !== undefined) checkQueueOptions(options.queue);
   if (options.onOpen !== undefined && typeof options.onOpen !== "function") {
     throw new TypeError("options.onOpen must be a function");
@@ -155,7 +192,7 @@ export function resolveOptions(options: ReconnectingWebSocketOptions = {}): Reso
     throw new TypeError("options.random must be a function");
   }
   const initialDelayMs = nonNegative(options.initialDelayMs, "initialDelayMs", 1000);
-  return {
+  const resolved: ResolvedOptions = {
     webSocket: options.webSocket,
     initialDelayMs,
     maxDelayMs: Math.min(nonNegative(options.maxDelayMs, "maxDelayMs", 30_000), MAX_TIMER_MS),
@@ -167,4 +204,6 @@ export function resolveOptions(options: ReconnectingWebSocketOptions = {}): Reso
     onOpen: options.onOpen ?? null,
     random: options.random ?? Math.random,
   };
+  checkProtocolsArgument(protocols);
+  return resolved;
 }

@@ -98,7 +98,7 @@ export class ReconnectingWebSocket extends EventTarget {
     super();
     // As the WebSocket constructor: the url is required (WebIDL: TypeError, not "the URL 'undefined'").
     requireArguments(arguments.length, 1, "ReconnectingWebSocket constructor");
-    this.#options = resolveOptions(options);
+    this.#options = resolveOptions(options, protocols);
     this.#protocols = protocols;
     this.#queue = this.#options.queue === null ? null : new SendQueue(this.#options.queue);
     // The first WebSocket converts and checks the URL and protocols and throws as the WebSocket constructor

@@ -1,3 +1,4 @@
+import type { LocalConnectOptions } from "../client/connect.js";
 import type { ConnectionOptions } from "../connection/connection-options.js";
 import { resolveHeartbeat } from "../connection/heartbeat.js";
 import type { WebSocketOptions } from "./websocket-options.js";
@@ -20,6 +21,15 @@ export function clientTlsOptions(opts: WebSocketOptions) {
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     }).filter(([, value]) => value !== undefined),
+  );
+}
+
+/** The local end of the client's TCP connection (to the server, or to its proxy): only the options given. */
+export function clientLocalOptions(opts: WebSocketOptions): LocalConnectOptions {
+  return Object.fromEntries(
+    Object.entries({ localAddress: opts.localAddress, family: opts.family, lookup: opts.lookup }).filter(
+      ([, value]) => value !== undefined,
+    ),
   );
 }
 

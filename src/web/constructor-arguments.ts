@@ -53,7 +53,7 @@ export function parseConstructorArguments(
         protocols !== null &&
         !Array.isArray(protocols) &&
         p.startsWith("[object ")
-          ? " (options go in the third argument: new WebSocket(url, protocols, options))"
+          ? optionsGoThird("WebSocket")
           : "";
       throw new DOMException(`The subprotocol '${p}' is invalid.${hint}`, "SyntaxError");
     }
@@ -62,6 +62,11 @@ export function parseConstructorArguments(
     seen.add(folded);
   }
   return { record, protocols: protocolList };
+}
+
+/** The hint for options given as the second argument (ws's place for them), which read as "[object Object]". */
+export function optionsGoThird(constructorName: string): string {
+  return ` (options go in the third argument: new ${constructorName}(url, protocols, options))`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { LookupFunction } from "node:net";
 import type { ClientExtensionNegotiator } from "../client/connect.js";
 import type { ProxyOption } from "../client/proxy.js";
 import type { Connection } from "../connection/connection.js";
@@ -128,6 +129,18 @@ export interface WebSocketOptions {
    * Default false. A variable that is not a usable proxy URL makes the constructor throw a TypeError.
    */
   proxyFromEnvironment?: boolean;
+  /**
+   * The local IP address to connect from (net.connect's `localAddress`), e.g. "127.0.0.2" or one of this
+   * host's addresses. Through a proxy: the connection to the proxy.
+   */
+  localAddress?: string;
+  /**
+   * The IP version to resolve the server's host name to (net.connect's `family`): 4, 6, or 0 (the default)
+   * for either. Through a proxy: the proxy's host name (SOCKS5 targets are resolved by the proxy).
+   */
+  family?: 0 | 4 | 6;
+  /** Resolves host names instead of dns.lookup, as net.connect's `lookup` (the same cases as `family`). */
+  lookup?: LookupFunction;
 }
 
 /** Node-only: per-message send options. */

@@ -9,7 +9,11 @@ import { ConnectionLostError, ProtocolError } from "../protocol/errors.js";
 import { clientDeflateFromOption } from "../protocol/permessage-deflate/index.js";
 import { decodeText } from "../protocol/utf8.js";
 import { plainBytes, SEND_ON_WEBSOCKET, toBinaryData, toSendPayload } from "./binary.js";
-import { clientConnectionOptions, clientTlsOptions } from "./client-connection-options.js";
+import {
+  clientConnectionOptions,
+  clientLocalOptions,
+  clientTlsOptions,
+} from "./client-connection-options.js";
 import { validateClientOptions } from "./client-options.js";
 import { closeArguments } from "./close-arguments.js";
 import { originToSend, pageLocation, parseConstructorArguments } from "./constructor-arguments.js";
@@ -287,7 +291,8 @@ export class WebSocket extends EventTarget {
 
     // 11. Establish a WebSocket connection (in parallel).
     const tls = clientTlsOptions(opts);
-    const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls);
+    const local = clientLocalOptions(opts);
+    const proxy = proxyFor(record, opts.proxy, opts.proxyFromEnvironment, tls, local);
     const connectionOptions = clientConnectionOptions(opts);
     this.#handshake = startHandshake(
       record,
@@ -299,6 +304,7 @@ export class WebSocket extends EventTarget {
         maxHeaderBytes: opts.maxHeaderBytes,
         tls,
         proxy,
+        local,
         extension:
           opts.extension !== undefined
             ? opts.extension

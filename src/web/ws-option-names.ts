@@ -23,6 +23,10 @@ const CLIENT: Record<string, string> = {
   // An http.Agent is how ws users reach a proxy: dropped silently, the socket would connect directly.
   agent:
     'sockjet makes its own connections: for a proxy use proxy ("http://…", "https://…", "socks5://…") or proxyFromEnvironment: true',
+  // http.request's, which ws passes on: a socket of the caller's would bypass the handshake's own connections
+  // (plain, TLS, HTTP/2 sessions, proxy tunnels).
+  createConnection:
+    "sockjet makes its own connections: for their local end use localAddress, family or lookup; for a proxy, proxy",
 };
 
 const SERVER: Record<string, string> = {
@@ -43,9 +47,12 @@ const SERVER: Record<string, string> = {
   maxRedirects: "a client option in ws (a server follows no redirects); sockjet's clients never follow one",
 };
 
-/** Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names. */
-export function rejectWsOptionNames(options: object, side: "client" | "server"): void {
-  rejectWsNames(options, side === "client" ? CLIENT : SERVER, "options");
+/**
+ * Throws a TypeError naming the sockjet option to use when `options` has one of ws's option names; `path` is
+ * how the message names the object ("options", "options.webSocket").
+ */
+export function rejectWsOptionNames(options: object, side: "client" | "server", path = "options"): void {
+  rejectWsNames(options, side === "client" ? CLIENT : SERVER, path);
 }
 
 /** ws's send(data, options) members, which sockjet's send() does not take: text or binary follows the data. */

@@ -25,6 +25,11 @@ describe("the proxy option", () => {
         /options\.proxy must be a URL string, a URL, or an object with a url/,
       ],
       ["http://u:%zzhunter2@h:1", /not valid percent-encoding/],
+      // Node's TLS reads all but false as true: "false" would verify the proxy's certificate after all.
+      [
+        { url: "https://u:hunter2@h:1", rejectUnauthorized: "false" },
+        /^options\.proxy\.rejectUnauthorized must be a boolean$/,
+      ],
     ] as const) {
       const error = constructWith(proxy);
       assert.ok(error instanceof TypeError, `${String(error)}`);

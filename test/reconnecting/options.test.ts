@@ -63,6 +63,7 @@ describe("ReconnectingWebSocket: WebSocket options at the top level", () => {
     { proxy: "http://127.0.0.1:3128" },
     { handshakeTimeoutMs: 1000 },
     { rejectUnauthorized: false },
+    { localAddress: "127.0.0.2" },
   ]) {
     const name = Object.keys(options)[0];
     test(`${name}: a TypeError that says it goes in webSocket`, () => {
@@ -89,5 +90,61 @@ describe("ReconnectingWebSocket: WebSocket options at the top level", () => {
     });
     client.addEventListener("error", () => {});
     client.close();
+  });
+});
+
+describe("ReconnectingWebSocket: argument errors name the argument, as the WebSocket constructor's do", () => {
+  const url = "ws://127.0.0.1:2/";
+
+  test("regression: options that are not an object: a TypeError, as new WebSocket(url, [], 5) throws", () => {
+    for (const options of [5, "x", true]) {
+      assert.throws(
+        () => new ReconnectingWebSocket(url, [], options as never),
+        new TypeError("options must be an object"),
+      );
+    }
+    // undefined and null are no options, as for the WebSocket.
+    for (const options of [undefined, null]) {
+      const client = new ReconnectingWebSocket(url, [], options as never);
+      client.addEventListener("error", () => {});
+      client.close();
+    }
+  });
+
+  test("regression: a mistake in webSocket is named options.webSocket.…, not options.…", () => {
+    for (const [webSocket, message] of [
+      [5, "options.webSocket must be an object"],
+      [{ maxPayload: 5 }, "options.webSocket.maxPayload is ws's name: use maxPayloadBytes"],
+      [
+        { handshakeTimeoutMs: -1 },
+        "options.webSocket.handshakeTimeoutMs must be a non-negative number, not -1",
+      ],
+      [
+        { proxyFromEnvironment: "yes" },
+        'options.webSocket.proxyFromEnvironment must be a boolean, not "yes"',
+      ],
+      [{ heartbeat: 5 }, "options.webSocket.heartbeat must be a boolean or { intervalMs, timeoutMs }"],
+      [{ headers: 5 }, "options.webSocket.headers must be an object"],
+      [{ http2: "yes" }, 'options.webSocket.http2 must be "auto", "never" or "always", not "yes"'],
+      [
+        { proxy: "ftp://h:1" },
+        'options.webSocket.proxy: unsupported proxy scheme "ftp:" (use http:, https:, socks5: or socks5h:)',
+      ],
+    ] as const) {
+      assert.throws(() => construct({ webSocket }), new TypeError(message));
+    }
+  });
+
+  test("regression: options as the second argument: the SyntaxError names this constructor's overload", () => {
+    assert.throws(() => new ReconnectingWebSocket(url, { maxAttempts: 1 } as never), {
+      name: "SyntaxError",
+      message:
+        "The subprotocol '[object Object]' is invalid. (options go in the third argument: new ReconnectingWebSocket(url, protocols, options))",
+    });
+    // Protocols themselves are still checked by the WebSocket, with the standard's messages.
+    assert.throws(() => new ReconnectingWebSocket(url, ["a b"]), {
+      name: "SyntaxError",
+      message: "The subprotocol 'a b' is invalid.",
+    });
   });
 });
