@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import { WebSocketServer, type WebSocketServerOptions } from "../../src/index.js";
-import { killAll, ROOT, run } from "./helpers.js";
+import { killAll, onTerminal, run } from "./helpers.js";
 
 // What `sockjet bench` says where its figures would mislead (a newcomer's review): a progress line of "1
 // connections", latencies of "0.000 ms" when nothing came back, a 1008 of a rate limit without advice.
@@ -24,31 +23,6 @@ async function withServer(
   } finally {
     await server.close();
   }
-}
-
-/** Runs `sockjet …args` on a pseudo-terminal (util-linux `script`) and returns all it wrote. */
-function onTerminal(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
-  const command = ["node", "--import", "tsx", "src/cli/main.ts", ...args]
-    .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
-    .join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qefc", command, "/dev/null"], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", TERM: "xterm" },
-    });
-    let output = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => (output += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`did not exit within ${timeoutMs} ms: ${JSON.stringify(output)}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
 }
 
 describe("sockjet bench: what it says", { concurrency: 2 }, () => {

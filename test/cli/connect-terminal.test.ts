@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import type { IncomingMessage } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import { type WebSocket, WebSocketServer } from "../../src/index.js";
-import { killAll, ROOT, run } from "./helpers.js";
+import { killAll, onTerminal, run } from "./helpers.js";
 
 // What `sockjet connect` shows a terminal (issue 22 items 3 and 4): a password in the URL never appears, and
 // text from the server (messages, close reasons, the HTTP reason phrase) cannot drive the terminal. The
@@ -29,32 +28,6 @@ async function withServer(
   } finally {
     await server.close();
   }
-}
-
-/** Runs `sockjet …args` on a pseudo-terminal (stdin and stdout both a TTY) and returns all it wrote. */
-function onTerminal(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; output: string }> {
-  const command = ["node", "--import", "tsx", "src/cli/main.ts", ...args]
-    .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
-    .join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qefc", command, "/dev/null"], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", TERM: "xterm" },
-    });
-    let output = "";
-    child.stdout.setEncoding("latin1");
-    child.stdout.on("data", (chunk: string) => (output += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("latin1")));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`did not exit within ${timeoutMs} ms: ${JSON.stringify(output)}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      // The terminal's line discipline turns \n into \r\n; the output is UTF-8 read as latin1, decode it.
-      resolve({ code, output: Buffer.from(output, "latin1").toString("utf8").replaceAll("\r\n", "\n") });
-    });
-  });
 }
 
 describe("sockjet connect: text from the server on a terminal", () => {

@@ -159,3 +159,35 @@ export function killAll(): void {
 export function lines(text: string): string[] {
   return text.split("\n").filter((line, i, all) => i < all.length - 1 || line !== "");
 }
+
+/**
+ * Runs `sockjet …args` on a pseudo-terminal (util-linux `script`: stdin and stdout both a TTY) and returns all
+ * it wrote, stdout and stderr.
+ */
+export function onTerminal(
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; output: string }> {
+  const command = ["node", "--import", "tsx", "src/cli/main.ts", ...args]
+    .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+    .join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qefc", command, "/dev/null"], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", TERM: "xterm" },
+    });
+    let output = "";
+    child.stdout.setEncoding("latin1");
+    child.stdout.on("data", (chunk: string) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("latin1")));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`did not exit within ${timeoutMs} ms: ${JSON.stringify(output)}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      // The terminal's line discipline turns \n into \r\n; the output is UTF-8 read as latin1, decode it.
+      resolve({ code, output: Buffer.from(output, "latin1").toString("utf8").replaceAll("\r\n", "\n") });
+    });
+  });
+}
