@@ -1,13 +1,14 @@
 import { type BinaryType, CloseEvent, ErrorEvent, MessageEvent, WebSocket } from "../index.js";
 import { SEND_ON_WEBSOCKET, toSendPayload } from "../web/binary.js";
 import { closeArguments } from "../web/close-arguments.js";
+import { toProtocolList } from "../web/constructor-arguments.js";
 import {
   getEventHandler,
   type HandlerSlots,
   handlerListener,
   setEventHandler,
 } from "../web/event-handlers.js";
-import { requireArguments } from "../web/webidl.js";
+import { requireArguments, toUSVString } from "../web/webidl.js";
 import type {
   WebSocketAddEventListenerOptions,
   WebSocketEventListener,
@@ -65,7 +66,7 @@ export class ReconnectingWebSocket extends EventTarget {
   readonly CLOSED = CLOSED;
 
   readonly #options: ResolvedOptions;
-  readonly #protocols: string | string[] | undefined;
+  readonly #protocols: string[];
   #url: string;
   #readyState = CONNECTING;
   #binaryType: BinaryType = "blob";
@@ -99,11 +100,14 @@ export class ReconnectingWebSocket extends EventTarget {
     // As the WebSocket constructor: the url is required (WebIDL: TypeError, not "the URL 'undefined'").
     requireArguments(arguments.length, 1, "ReconnectingWebSocket constructor");
     this.#options = resolveOptions(options, protocols);
-    this.#protocols = protocols;
+    // WebIDL converts the arguments once, before the constructor's steps: every attempt offers the same list
+    // (an iterator, or an array changed later, changed what a reconnect offered; review 152).
+    const urlText = toUSVString(url);
+    this.#protocols = toProtocolList(protocols);
     this.#queue = this.#options.queue === null ? null : new SendQueue(this.#options.queue);
-    // The first WebSocket converts and checks the URL and protocols and throws as the WebSocket constructor
-    // does; every later one reuses its parsed URL.
-    this.#url = this.#connect(url).url;
+    // The first WebSocket checks the URL and protocols and throws as the WebSocket constructor does; every
+    // later one reuses its parsed URL.
+    this.#url = this.#connect(urlText).url;
   }
 
   get url(): string {

@@ -104,7 +104,8 @@ export function originToSend(
  * WebIDL §3.2.24 (ES → union) for `optional (DOMString or sequence<DOMString>) protocols = []`: an object
  * with an @@iterator is a sequence; any other value, including an object without one, is a DOMString.
  */
-function toProtocolList(protocols: unknown): string[] {
+/** WebIDL's conversion of the protocols argument, (DOMString or sequence<DOMString>), default []. */
+export function toProtocolList(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if ((typeof protocols === "object" && protocols !== null) || typeof protocols === "function") {
     // GetMethod(V, @@iterator): undefined or null means "not a sequence"; anything else must be callable.

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
+import { WebSocketServer } from "../../src/index.js";
 import { ReconnectingWebSocket } from "../../src/reconnecting/index.js";
 import { collectingServer, until } from "../client/helpers.js";
 import { nextEvent, reconnecting } from "./helpers.js";
@@ -118,4 +120,33 @@ describe("ReconnectingWebSocket: WebIDL conversions", () => {
       }
     }
   });
+});
+
+describe("ReconnectingWebSocket: the protocols argument is converted once (review 152)", () => {
+  for (const [what, make] of [
+    ["an iterator (used up by the first conversion)", () => new Set(["a", "b"]).values()],
+    ["an array changed after the constructor", () => ["a", "b"]],
+  ] as const) {
+    test(`${what}: every connection offers the same list`, async (t) => {
+      const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+      t.after(() => server.close());
+      await new Promise<void>((resolve) => server.once("listening", resolve));
+      const offered: string[] = [];
+      server.on("connection", (socket, request) => {
+        offered.push(String(request.headers["sec-websocket-protocol"] ?? ""));
+        // The first connection is cut, so the client connects again.
+        if (offered.length === 1) socket.terminate();
+      });
+      const protocols = make();
+      const client = new ReconnectingWebSocket(
+        `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+        protocols as Iterable<string> as string[],
+        { initialDelayMs: 10 },
+      );
+      t.after(() => client.close());
+      if (Array.isArray(protocols)) protocols.splice(0, 2, "c");
+      await until(() => offered.length >= 2, 5000, "a second connection");
+      assert.deepEqual(offered.slice(0, 2), ["a, b", "a, b"]);
+    });
+  }
 });
