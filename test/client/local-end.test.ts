@@ -3,7 +3,7 @@ import type { LookupAddress, LookupOptions } from "node:dns";
 import type { IncomingMessage } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { describe, type TestContext, test } from "node:test";
-import { WebSocket, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
+import { type CloseEvent, WebSocket, type WebSocketOptions, WebSocketServer } from "../../src/index.js";
 import { connect, next, selfSignedCertificate, within } from "./helpers.js";
 
 // The local end of the client's TCP connection, as net.connect takes it (localAddress, family, lookup), and
@@ -117,6 +117,36 @@ describe("the local end of the connection: localAddress, family, lookup (net.con
     );
     assert.deepEqual(families, [4, 4]);
   });
+});
+
+describe("a lookup that throws or finds nothing fails the connection (an error event), wss: too (review 152)", () => {
+  const lookups: [string, WebSocketOptions["lookup"]][] = [
+    [
+      "throws",
+      () => {
+        throw new Error("lookup boom");
+      },
+    ],
+    [
+      "answers no address (all: true, [])",
+      (_host: string, _options: LookupOptions, callback: (...args: never[]) => void) =>
+        (callback as (error: null, addresses: LookupAddress[]) => void)(null, []),
+    ],
+  ];
+  for (const [what, lookup] of lookups) {
+    test(`a lookup that ${what}: the constructor returns, then error and close 1006`, async (t) => {
+      const certificate = selfSignedCertificate();
+      if (certificate === null) return t.skip("openssl is missing");
+      const secure = await server(t, { tls: certificate });
+      for (const url of [`wss://sockjet.test:${secure.port}/`, `ws://sockjet.test:${secure.port}/`]) {
+        const socket: WebSocket = new WebSocket(url, [], { lookup, ca: certificate.cert });
+        const errored = next(socket, "error");
+        const closed: CloseEvent = await next<CloseEvent>(socket, "close");
+        await errored;
+        assert.equal(closed.code, 1006);
+      }
+    });
+  }
 });
 
 describe("the local end's options and flags are checked: a TypeError naming the option", () => {
