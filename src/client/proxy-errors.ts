@@ -43,11 +43,18 @@ export function tunnelClosedError(proxy: ResolvedProxy, error: NodeJS.ErrnoExcep
 
 /** A proxy's text (a status line) made safe to print: control and non-ASCII characters escaped, bounded. */
 export function escapeProxyText(text: string, maxLength = 200): string {
-  const escaped = text.replace(/[^\x20-\x7e]/g, (c) => {
+  let escaped = "";
+  for (const c of text) {
     const code = c.codePointAt(0) ?? 0;
-    return code < 0x100
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-  return escaped.length > maxLength ? `${escaped.slice(0, maxLength)}…` : escaped;
+    const shown =
+      code >= 0x20 && code <= 0x7e
+        ? c
+        : code < 0x100
+          ? `\\x${code.toString(16).padStart(2, "0")}`
+          : `\\u${code.toString(16).padStart(4, "0")}`;
+    // Cut before an escape that would not fit, never inside it.
+    if (escaped.length + shown.length > maxLength) return `${escaped}…`;
+    escaped += shown;
+  }
+  return escaped;
 }

@@ -258,8 +258,16 @@ function fail(reason: string): UpgradeResponseResult {
   return { ok: false, reason };
 }
 
-/** A header value of the server's, for a message: quoted with controls escaped, at most 100 characters. */
-const quote = (text = ""): string => JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+/**
+ * A header value of the server's, for a message: quoted, at most 100 characters, with every character outside
+ * printable ASCII escaped (JSON.stringify leaves C1 controls such as U+009B CSI, which drive terminals that
+ * print the message: review 152).
+ */
+const quote = (text = ""): string =>
+  JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text).replace(
+    /[^\x20-\x7e…]/g,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
 
 /**
  * The client's check of the server's opening handshake: RFC 6455 §4.1 "the client MUST validate the

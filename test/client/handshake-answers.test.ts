@@ -49,7 +49,7 @@ async function answering(t: Parameters<typeof connect>[0], answer: (key: string)
 const head = (lines: string[]) => [...lines, "", ""].join("\r\n");
 
 describe("RFC 6455 §4.1: every check of the 101 fails it as SJ_ERR_INVALID_HANDSHAKE, saying which", () => {
-  const cases: Array<[string, (key: string) => string, RegExp, string[]?]> = [
+  const cases: Array<[string, (key: string) => string | Buffer, RegExp, string[]?]> = [
     [
       "regression: a 101 without Upgrade (check 2): Chromium's \"'Upgrade' header is missing\"",
       () => head(["HTTP/1.1 101 Switching Protocols", "Connection: Upgrade"]),
@@ -80,6 +80,16 @@ describe("RFC 6455 §4.1: every check of the 101 fails it as SJ_ERR_INVALID_HAND
           `Sec-WebSocket-Accept: ${acceptFor(key)}`,
         ]),
       /^the 101 response is missing "Connection: Upgrade" \(Connection: "keep-alive"; RFC 6455 §4\.1\)$/,
+    ],
+    [
+      "a 101 whose Connection holds C1 controls (CSI, OSC): escaped in the message, as C0 ones are (review 152)",
+      (key) =>
+        Buffer.concat([
+          Buffer.from("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "),
+          Buffer.from([0x9b, 0x32, 0x4a, 0x9d, 0x58]),
+          Buffer.from(`\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`),
+        ]),
+      /^the 101 response is missing "Connection: Upgrade" \(Connection: "\\u009b2J\\u009dX"; RFC 6455 §4\.1\)$/,
     ],
     [
       "a 101 with Upgrade: h2c (check 2)",
@@ -164,6 +174,11 @@ describe("an answer that is not HTTP/1.1: SJ_ERR_INVALID_HANDSHAKE that says so"
       error.message,
       'the server did not answer in HTTP/1.1 (its answer begins "SSH-2.0-x\\x0d\\x0a"): not an HTTP server on this port?',
     );
+  });
+
+  test("an answer's first bytes are cut before an escape that would not fit, never inside one", async (t) => {
+    const error = await failure(t, await answering(t, () => `SSH-2.0-x${"\x01".repeat(40)}`));
+    assert.match(error.message, /\(its answer begins "SSH-2\.0-x(\\x01){5}…"\)/);
   });
 
   test("a malformed HTTP/1.1 head (a header line without a colon): not valid HTTP/1.1, Node's parser's reason", async (t) => {
