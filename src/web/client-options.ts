@@ -36,6 +36,11 @@ export function validateClientOptions(options: unknown, path = "options"): WebSo
     if (value !== undefined && !(typeof value === "number" && value >= 0)) {
       throw new TypeError(`${path}.${key} must be a non-negative number, not ${describe(value)}`);
     }
+    if (key === "maxFragmentsPerMessage" && value !== undefined && !isCount(value)) {
+      throw new TypeError(
+        `${path}.${key} must be a whole number (Infinity for no limit), not ${describe(value)}`,
+      );
+    }
     // ws reads a handshakeTimeout of 0 as "none"; here it would fail every connection at once (review 132).
     if (key === "handshakeTimeoutMs" && value === 0) {
       throw new TypeError(
@@ -116,11 +121,16 @@ function checkLocalEnd(opts: WebSocketOptions, path: string): void {
  * of maxPayload 0) or as "refuse every non-empty message" (what the limit would do): use Infinity for none.
  */
 export function checkMaxPayloadBytes(value: unknown, path = "options"): void {
-  if (value !== undefined && !(typeof value === "number" && value >= 1)) {
+  if (value !== undefined && !(isCount(value) && value >= 1)) {
     throw new TypeError(
-      `${path}.maxPayloadBytes must be a number ≥ 1 (Infinity for no limit), not ${describe(value)}`,
+      `${path}.maxPayloadBytes must be a whole number ≥ 1 (Infinity for no limit), not ${describe(value)}`,
     );
   }
+}
+
+/** A limit that counts something: a whole number, or Infinity for none (2.5 was taken as "limit 2.5"). */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && (Number.isInteger(value) || value === Number.POSITIVE_INFINITY);
 }
 
 function describe(value: unknown): string {

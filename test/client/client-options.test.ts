@@ -21,6 +21,9 @@ describe("client options: values", () => {
     [{ maxPayloadBytes: "1k" }, "maxPayloadBytes"],
     [{ maxPayloadBytes: Number.NaN }, "maxPayloadBytes"],
     [{ maxPayloadBytes: 0 }, "maxPayloadBytes"],
+    // Counts are whole numbers, as on the server (2.5 was taken as it was).
+    [{ maxPayloadBytes: 2.5 }, "maxPayloadBytes"],
+    [{ maxFragmentsPerMessage: 1.5 }, "maxFragmentsPerMessage"],
     [{ maxFragmentsPerMessage: -1 }, "maxFragmentsPerMessage"],
     [{ handshakeTimeoutMs: -5 }, "handshakeTimeoutMs"],
     [{ handshakeTimeoutMs: "x" }, "handshakeTimeoutMs"],
