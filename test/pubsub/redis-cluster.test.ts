@@ -404,7 +404,7 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       await adapter.publish(message(liveTopic));
       assert.equal(adapter.stats.publishFailed, 1);
     } finally {
-      cluster.thaw(frozen);
+      await cluster.thawAndSettle(frozen);
     }
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -444,7 +444,7 @@ describe("RedisAdapter on a Redis Cluster (sharded pub/sub)", { skip }, () => {
       await Promise.all(waiting);
       assert.ok(adapter.stats.waitingPublishBytes > 256 * 1024, "the frozen master's publishes still wait");
     } finally {
-      cluster.thaw(frozen);
+      await cluster.thawAndSettle(frozen);
     }
   });
 

@@ -177,7 +177,7 @@ describe("RedisStreamStore on a Redis Cluster (ClusterStoreClient, sharded)", { 
       for (let i = 0; i < 20; i++) await store.append(liveTopic, payload, false);
       await Promise.all(waiting);
     } finally {
-      cluster.thaw(frozen);
+      await cluster.thawAndSettle(frozen);
     }
   });
 
