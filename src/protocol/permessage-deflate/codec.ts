@@ -138,8 +138,7 @@ export class PerMessageDeflate implements PerMessageExtension {
    * of the message" — a compressed message whose payload is not DEFLATE data is that (ws sends 1007 too).
    */
   decode(fragments: Buffer[], maxBytes: number, callback: TransformCallback): void {
-    let total = 0;
-    for (const fragment of fragments) total += fragment.length;
+    const total = byteLengthOf(fragments);
     // A correct sender never sends zero octets (§7.2.1 leaves at least the empty block's header bits), and
     // zlib would read the appended 00 00 ff ff as the start of a 65,280-byte stored block, corrupting every
     // later message. Nothing was compressed, so the message is empty; the window is untouched.
@@ -201,14 +200,11 @@ export class PerMessageDeflate implements PerMessageExtension {
       }
       // zlib's output is a view of a 16 KiB chunk: kept while more streams are inflated, a few bytes each
       // would hold 16 KiB apiece, far past what maxBytes bounds (review 150).
-      const last = message.parts.length - 1;
       if (output!.buffer.byteLength > PINNED_RATIO * output!.length)
-        message.parts[last] = Buffer.from(output!);
-      if (message.window !== null) message.window.push(output!);
-      else if (this.noContext.inflate) {
-        message.window = new SlidingWindow(1 << this.config.decompressWindowBits);
-        for (const part of message.parts) message.window.push(part);
-      }
+        message.parts[message.parts.length - 1] = Buffer.from(output!);
+      // The first stream's output is the first this window holds (the stale one's is empty).
+      if (this.noContext.inflate)
+        (message.window ??= new SlidingWindow(1 << this.config.decompressWindowBits)).push(output!);
       this.inflateStream([left], message, callback);
     });
   }
